@@ -1,0 +1,75 @@
+/*
+ * core.h — internal services every part of libember uses: error reporting
+ * into the thread-local last-error buffer, the host allocator (with its
+ * fault-injection hook), and the internal assert.
+ *
+ * Sections follow the files that define them. Everything here has hidden
+ * visibility: it is not part of the public API.
+ */
+#ifndef EMBER_CORE_H
+#define EMBER_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ember/ember.h"
+#include "ember/ember_test.h"
+
+#define EM_HIDDEN __attribute__((visibility("hidden")))
+#define EM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define EM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Internal invariant: a failure is a bug in ember, never bad user input.
+ * Misuse of the public API returns EMBER_ERR_INVALID_ARG instead. */
+#define EM_ASSERT(cond)                                                               \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "ember: internal error: %s (%s:%d)\n", #cond, __FILE__,   \
+                    __LINE__);                                                        \
+            abort();                                                                  \
+        }                                                                             \
+    } while (0)
+
+/* ---- status.c ---------------------------------------------------------- */
+
+/* Records a formatted message as this thread's last error and returns
+ * `status`, so that callers write `return em_error(EMBER_ERR_..., "...")`. */
+EM_HIDDEN ember_status em_error(ember_status status, const char *fmt, ...) EM_PRINTF(2, 3);
+
+/* Same, and records the CUDA driver's error code and name with it. */
+EM_HIDDEN ember_status em_driver_error(int code, const char *code_name, const char *fmt, ...)
+    EM_PRINTF(3, 4);
+
+/* Prefixes the current last-error message with more context ("copy: ..."). */
+EM_HIDDEN ember_status em_error_prefix(ember_status status, const char *fmt, ...) EM_PRINTF(2, 3);
+
+/* ---- alloc.c ----------------------------------------------------------- */
+
+/* The host allocator. Every allocation ember makes goes through these so a
+ * test can make the Nth one fail (EMBER_FAULT_ALLOC). They record an
+ * EMBER_ERR_OUT_OF_MEMORY message when they return NULL. */
+EM_HIDDEN void *em_malloc(size_t size);
+EM_HIDDEN void *em_calloc(size_t count, size_t size);
+EM_HIDDEN void em_free(void *ptr);
+/* `align` is a power of two >= sizeof(void *); free with em_aligned_free. */
+EM_HIDDEN void *em_aligned_alloc(size_t align, size_t size);
+EM_HIDDEN void em_aligned_free(void *ptr);
+EM_HIDDEN char *em_strdup(const char *s);
+
+/* ---- fault.c ----------------------------------------------------------- */
+
+/* Counts one call at `site`; true when that call must fail. */
+EM_HIDDEN bool fault_hit(ember_fault_site site);
+
+/* ---- util.c ------------------------------------------------------------ */
+
+/* Appends formatted text to buf (NUL-terminated, truncating safely). */
+EM_HIDDEN void em_strappend(char *buf, size_t cap, const char *fmt, ...) EM_PRINTF(3, 4);
+/* Monotonic clock in nanoseconds. */
+EM_HIDDEN uint64_t em_now_ns(void);
+
+#endif /* EMBER_CORE_H */

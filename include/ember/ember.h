@@ -1,0 +1,308 @@
+/*
+ * ember.h — the public C API of libember: status codes, devices, buffers,
+ * array descriptors, copies, streams and events.
+ *
+ * libember is usable from C without Python. Every object is an opaque handle
+ * created with `ember_<object>_create` and released with `_destroy` (or, for
+ * reference-counted buffers, `_release`); passing NULL to a destructor does
+ * nothing. Every function returns an `ember_status`; on failure the message is
+ * in `ember_last_error()` (thread-local, valid until the next ember call on
+ * the same thread) and out-parameters are left untouched.
+ *
+ * Ownership is stated on every declaration. "borrowed" means ember keeps no
+ * reference beyond the call; "caller owns" means the caller must release it.
+ */
+#ifndef EMBER_EMBER_H
+#define EMBER_EMBER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define EMBER_API __attribute__((visibility("default")))
+#else
+#define EMBER_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status and errors                                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum ember_status {
+    EMBER_SUCCESS = 0,
+    EMBER_ERR_INVALID_ARG,        /* misuse of the API or bad user input */
+    EMBER_ERR_OUT_OF_MEMORY,      /* host allocation failed */
+    EMBER_ERR_DEVICE_OUT_OF_MEMORY, /* device allocation failed */
+    EMBER_ERR_NOT_FOUND,          /* no such device / kind not present */
+    EMBER_ERR_NOT_SUPPORTED,      /* valid request this device cannot do */
+    EMBER_ERR_NO_DRIVER,          /* the CUDA driver library is absent */
+    EMBER_ERR_DRIVER,             /* a CUDA driver call failed: see ember_last_driver_error */
+    EMBER_ERR_DEVICE_MISMATCH,    /* objects of two different devices mixed */
+    EMBER_ERR_OUT_OF_BOUNDS,      /* a view or copy would leave its buffer */
+    EMBER_ERR_NOT_READY,          /* stream/event query: work still pending */
+    EMBER_ERR_SYSTEM,             /* the OS, hwloc or pthreads failed */
+    EMBER_ERR_INTERNAL,           /* a bug in ember: please report */
+    EMBER_STATUS_COUNT
+} ember_status;
+
+/* A short constant English name for `status` ("out of host memory"). */
+EMBER_API const char *ember_status_string(ember_status status);
+
+/* The message of the last failed call on this thread ("" if none). The
+ * string is owned by ember and valid until the next ember call on the thread. */
+EMBER_API const char *ember_last_error(void);
+
+/* The CUresult of the last failed CUDA driver call on this thread (0 if the
+ * last error did not come from the driver), and its name ("CUDA_ERROR_..."). */
+EMBER_API int ember_last_driver_error(void);
+EMBER_API const char *ember_last_driver_error_name(void);
+
+EMBER_API void ember_clear_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Runtime lifetime                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Discovers the device kinds (cpu always; cuda when a driver and a device
+ * exist). Idempotent and thread-safe; every other call performs it lazily. */
+EMBER_API ember_status ember_init(void);
+
+/* Releases every device, worker and cached allocation. Buffers still alive
+ * become invalid. After it, ember_init may be called again. */
+EMBER_API void ember_shutdown(void);
+
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Devices are owned by the registry and valid until ember_shutdown. */
+typedef struct ember_device *ember_device_t;
+
+typedef enum ember_device_kind {
+    EMBER_DEVICE_CPU = 0,
+    EMBER_DEVICE_CUDA = 1,
+    EMBER_DEVICE_KIND_COUNT
+} ember_device_kind;
+
+#define EMBER_NAME_MAX 256
+
+typedef struct ember_device_info {
+    ember_device_kind kind;
+    int ordinal;                    /* index among devices of the same kind */
+    char name[EMBER_NAME_MAX];      /* "NVIDIA H100 80GB HBM3", CPU model */
+    int cc_major, cc_minor;         /* compute capability (0.0 for cpu) */
+    uint64_t total_memory;          /* bytes */
+    int multiprocessors;            /* SMs; for cpu: worker threads */
+    int max_threads_per_block;      /* 1024 on both kinds */
+    int warp_size;                  /* 32 on both kinds */
+    size_t max_shared_memory_per_block; /* bytes */
+    char pci_bus_id[32];            /* "0000:65:00.0"; "" for cpu */
+    char near_cpus[EMBER_NAME_MAX]; /* CPU list near the device ("0-15"); "" if unknown */
+} ember_device_info;
+
+/* Number of devices of `kind` (0 when the kind is absent). */
+EMBER_API int ember_device_count(ember_device_kind kind);
+
+/* Why `kind` is absent ("no CUDA driver found (looked in ...)"), or "" when
+ * present. Owned by ember, valid until ember_shutdown. */
+EMBER_API const char *ember_device_kind_unavailable_reason(ember_device_kind kind);
+
+/* The `ordinal`-th device of `kind`. Borrowed (owned by the registry). */
+EMBER_API ember_status ember_device_get(ember_device_kind kind, int ordinal,
+                                        ember_device_t *out);
+
+/* The default device: the first CUDA device if there is one, else the cpu
+ * device; EMBER_DEVICE=cpu in the environment forces the cpu device. */
+EMBER_API ember_status ember_device_default(ember_device_t *out);
+
+/* Fills `*info` (caller-provided). */
+EMBER_API ember_status ember_device_get_info(ember_device_t dev, ember_device_info *info);
+EMBER_API ember_device_kind ember_device_get_kind(ember_device_t dev);
+
+/* Free and total memory of the device, in bytes. */
+EMBER_API ember_status ember_device_memory_info(ember_device_t dev, uint64_t *free_bytes,
+                                                uint64_t *total_bytes);
+
+/* Waits until all work queued on every stream of the device has finished. */
+EMBER_API ember_status ember_device_synchronize(ember_device_t dev);
+
+/* The host's topology as hwloc sees it (all fields 0 where unknown). */
+typedef struct ember_cpu_topology {
+    int packages, cores, pus, numa_nodes;
+    uint64_t l1d_bytes, l2_bytes, l3_bytes; /* per-instance size of the first cache of each level */
+    int workers;                            /* threads in ember's worker pool */
+    char model[EMBER_NAME_MAX];             /* CPU model string */
+} ember_cpu_topology;
+
+EMBER_API ember_status ember_cpu_topology_get(ember_cpu_topology *out);
+
+/* ------------------------------------------------------------------------ */
+/* Streams and events                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* A stream is an in-order queue of work on one device. NULL means the
+ * device's default stream wherever a stream is taken. */
+typedef struct ember_stream *ember_stream_t;
+typedef struct ember_event *ember_event_t;
+
+/* Caller owns *out; destroy it with ember_stream_destroy. */
+EMBER_API ember_status ember_stream_create(ember_device_t dev, ember_stream_t *out);
+/* Waits for the stream's work, then frees it. NULL does nothing. */
+EMBER_API void ember_stream_destroy(ember_stream_t stream);
+EMBER_API ember_status ember_stream_synchronize(ember_device_t dev, ember_stream_t stream);
+/* EMBER_SUCCESS when idle, EMBER_ERR_NOT_READY when work is pending. */
+EMBER_API ember_status ember_stream_query(ember_device_t dev, ember_stream_t stream);
+EMBER_API ember_device_t ember_stream_device(ember_stream_t stream);
+
+/* Caller owns *out. `timing` enables elapsed-time measurement. */
+EMBER_API ember_status ember_event_create(ember_device_t dev, bool timing, ember_event_t *out);
+EMBER_API void ember_event_destroy(ember_event_t event);
+/* Records the event on `stream` (NULL: default stream of the event's device). */
+EMBER_API ember_status ember_event_record(ember_event_t event, ember_stream_t stream);
+EMBER_API ember_status ember_event_synchronize(ember_event_t event);
+EMBER_API ember_status ember_event_query(ember_event_t event);
+/* Makes `stream` wait for `event` before running later work. */
+EMBER_API ember_status ember_event_wait(ember_event_t event, ember_stream_t stream);
+/* Milliseconds between two recorded events of the same device. */
+EMBER_API ember_status ember_event_elapsed_ms(ember_event_t start, ember_event_t end,
+                                              float *ms);
+
+/* ------------------------------------------------------------------------ */
+/* Buffers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A reference-counted allocation of one device. */
+typedef struct ember_buffer *ember_buffer_t;
+
+typedef enum ember_mem_kind {
+    EMBER_MEM_DEVICE = 0, /* device memory (host memory on the cpu device) */
+    EMBER_MEM_PINNED,     /* page-locked host memory, fast to copy */
+    EMBER_MEM_MAPPED,     /* pinned host memory also mapped into the device */
+    EMBER_MEM_HOST,       /* ordinary host memory wrapped by ember_buffer_wrap_host */
+    EMBER_MEM_FOREIGN     /* device memory owned by someone else (wrap_device) */
+} ember_mem_kind;
+
+/* Allocates `nbytes` (0 allowed) of `kind` on `dev`. Caller owns *out
+ * (reference count 1). Device memory is 256-byte aligned. */
+EMBER_API ember_status ember_buffer_create(ember_device_t dev, ember_mem_kind kind,
+                                           size_t nbytes, ember_buffer_t *out);
+
+/* Wraps host memory ember does not own (a NumPy array's data) as a buffer of
+ * the cpu device. `release(release_ctx)` is called when the last reference
+ * goes, if non-NULL. The buffer does not own `ptr`. Caller owns *out; on
+ * failure `release` is not called. */
+EMBER_API ember_status ember_buffer_wrap_host(void *ptr, size_t nbytes,
+                                              void (*release)(void *), void *release_ctx,
+                                              ember_buffer_t *out);
+
+/* Wraps device memory of `dev` owned by someone else (another library's
+ * array). Same ownership rules as ember_buffer_wrap_host. */
+EMBER_API ember_status ember_buffer_wrap_device(ember_device_t dev, uint64_t device_ptr,
+                                                size_t nbytes, void (*release)(void *),
+                                                void *release_ctx, ember_buffer_t *out);
+
+EMBER_API void ember_buffer_retain(ember_buffer_t buf);
+/* Drops one reference; frees the memory with the last. NULL does nothing. */
+EMBER_API void ember_buffer_release(ember_buffer_t buf);
+
+EMBER_API size_t ember_buffer_size(ember_buffer_t buf);
+EMBER_API ember_mem_kind ember_buffer_kind(ember_buffer_t buf);
+EMBER_API ember_device_t ember_buffer_device(ember_buffer_t buf);
+/* Host address of the memory, or NULL when it is not host-accessible. */
+EMBER_API void *ember_buffer_host_ptr(ember_buffer_t buf);
+/* Address the device uses (equals the host address on the cpu device). */
+EMBER_API uint64_t ember_buffer_device_ptr(ember_buffer_t buf);
+
+/* ------------------------------------------------------------------------ */
+/* Array descriptors                                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum ember_dtype {
+    EMBER_BOOL = 0,
+    EMBER_INT8, EMBER_INT16, EMBER_INT32, EMBER_INT64,
+    EMBER_UINT8, EMBER_UINT16, EMBER_UINT32, EMBER_UINT64,
+    EMBER_FLOAT16, EMBER_FLOAT32, EMBER_FLOAT64,
+    EMBER_COMPLEX64, EMBER_COMPLEX128,
+    EMBER_DTYPE_COUNT
+} ember_dtype;
+
+EMBER_API size_t ember_dtype_size(ember_dtype dtype);    /* 0 for an invalid dtype */
+EMBER_API const char *ember_dtype_name(ember_dtype dtype); /* "float32"; "?" if invalid */
+
+#define EMBER_MAX_NDIM 32
+
+/* An n-dimensional view of a buffer. A plain struct the caller stores; it
+ * holds one reference to `buffer` between ember_array_init and
+ * ember_array_fini. Strides are in bytes and may be negative or zero. */
+typedef struct ember_array {
+    ember_buffer_t buffer;          /* owned reference */
+    ember_dtype dtype;
+    int ndim;                       /* 0 ... EMBER_MAX_NDIM */
+    int64_t shape[EMBER_MAX_NDIM];
+    int64_t strides[EMBER_MAX_NDIM];
+    int64_t offset;                 /* bytes from the buffer start to element [0,...,0] */
+} ember_array;
+
+/* Sets up `*a` as a view of `buffer` (retained) after checking that every
+ * element lies inside the buffer. `strides` NULL means C-contiguous. On
+ * failure `*a` is untouched and nothing is retained. */
+EMBER_API ember_status ember_array_init(ember_array *a, ember_buffer_t buffer, ember_dtype dtype,
+                                        int ndim, const int64_t *shape, const int64_t *strides,
+                                        int64_t offset);
+
+/* Allocates a new buffer on `dev` and views it as a C- (order 'C') or
+ * Fortran- (order 'F') contiguous array. */
+EMBER_API ember_status ember_array_create(ember_array *a, ember_device_t dev, ember_mem_kind kind,
+                                          ember_dtype dtype, int ndim, const int64_t *shape,
+                                          char order);
+
+/* Releases the buffer reference and zeroes `*a`. Safe on a zeroed struct. */
+EMBER_API void ember_array_fini(ember_array *a);
+
+EMBER_API int64_t ember_array_size(const ember_array *a);     /* number of elements */
+EMBER_API int64_t ember_array_nbytes(const ember_array *a);   /* size * itemsize */
+EMBER_API bool ember_array_is_c_contiguous(const ember_array *a);
+EMBER_API bool ember_array_is_f_contiguous(const ember_array *a);
+
+/* Copies `src` into `dst` element by element. Shapes and dtypes must be
+ * equal; the two may live on any devices (host ↔ device ↔ device) and have
+ * any strides. On a non-NULL `stream` the copy is queued; a strided copy that
+ * must be staged through host memory synchronises the stream first. Both
+ * arrays are borrowed. */
+EMBER_API ember_status ember_array_copy(const ember_array *dst, const ember_array *src,
+                                        ember_stream_t stream);
+
+/* ------------------------------------------------------------------------ */
+/* Transfer counters                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Direction is decided by the memory kinds: HOST/PINNED/MAPPED memory is the
+ * host side; DEVICE/FOREIGN memory (of any device, the cpu device included)
+ * is the device side. */
+typedef enum ember_copy_dir {
+    EMBER_COPY_HTOD = 0,
+    EMBER_COPY_DTOH,
+    EMBER_COPY_DTOD,
+    EMBER_COPY_HTOH,
+    EMBER_COPY_DIR_COUNT
+} ember_copy_dir;
+
+typedef struct ember_transfer_stats {
+    uint64_t bytes[EMBER_COPY_DIR_COUNT];  /* payload bytes moved */
+    uint64_t copies[EMBER_COPY_DIR_COUNT]; /* ember_array_copy calls */
+    uint64_t allocations, frees;           /* buffers ember allocated (device, pinned, mapped) */
+    uint64_t bytes_allocated;              /* live bytes of those buffers */
+} ember_transfer_stats;
+
+EMBER_API void ember_stats_get(ember_transfer_stats *out);
+EMBER_API void ember_stats_reset(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EMBER_EMBER_H */
