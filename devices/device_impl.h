@@ -1,0 +1,97 @@
+/*
+ * device_impl.h — the device interface: what a device kind implements.
+ *
+ * A device kind is a struct of function pointers plus a `void *ctx` per
+ * device (ggml-backend style). The registry (registry.c) owns one
+ * `struct ember_device` per device; memory/ and launch/ call through the
+ * interface and never know which kind they talk to.
+ *
+ * Conventions for every slot: `ctx` is the device's context; a `stream` or
+ * `event` argument is the kind's native handle (void *), and a NULL stream is
+ * the device's default stream. Slots return an ember_status and set the
+ * last-error message on failure. Slots marked (optional) may be NULL; the
+ * comment says what the public wrapper does then.
+ */
+#ifndef EMBER_DEVICE_IMPL_H
+#define EMBER_DEVICE_IMPL_H
+
+#include "core/core.h"
+
+struct ember_device_i {
+    /* Memory. Returns the host address (NULL when the memory is not
+     * host-accessible) and the device address of `nbytes` of `kind`. */
+    ember_status (*alloc)(void *ctx, ember_mem_kind kind, size_t nbytes, void **host,
+                          uint64_t *device);
+    void (*free)(void *ctx, ember_mem_kind kind, void *host, uint64_t device);
+    ember_status (*memory_info)(void *ctx, uint64_t *free_bytes, uint64_t *total_bytes);
+
+    /* Copies `nbytes` from `src` to `dst`. An address is a device address of
+     * this device when its `*_dev` flag is set, else a host pointer (cast to
+     * uint64_t). Queued on `stream`; the host side must stay valid until the
+     * stream reaches the copy. */
+    ember_status (*copy)(void *ctx, uint64_t dst, bool dst_dev, uint64_t src, bool src_dev,
+                         size_t nbytes, void *stream);
+
+    ember_status (*synchronize)(void *ctx);
+
+    ember_status (*stream_create)(void *ctx, void **out);
+    void (*stream_destroy)(void *ctx, void *stream);
+    ember_status (*stream_synchronize)(void *ctx, void *stream);
+    ember_status (*stream_query)(void *ctx, void *stream); /* SUCCESS or ERR_NOT_READY */
+
+    ember_status (*event_create)(void *ctx, bool timing, void **out);
+    void (*event_destroy)(void *ctx, void *event);
+    ember_status (*event_record)(void *ctx, void *event, void *stream);
+    ember_status (*event_synchronize)(void *ctx, void *event);
+    ember_status (*event_query)(void *ctx, void *event);
+    /* (optional) makes `stream` wait for `event`; NULL: the wrapper
+     * synchronizes the event on the host instead. */
+    ember_status (*event_wait)(void *ctx, void *event, void *stream);
+    ember_status (*event_elapsed_ms)(void *ctx, void *start, void *end, float *ms);
+
+    /* Frees the context; the device has no live buffers, streams or events. */
+    void (*destroy)(void *ctx);
+};
+
+struct ember_device {
+    const struct ember_device_i *iface;
+    void *ctx;               /* owned; freed by iface->destroy */
+    ember_device_info info;  /* filled by the kind when it opens the device */
+};
+
+/* ---- registry.c ------------------------------------------------------ */
+
+/* Initialises the runtime if needed; returns its status. */
+EM_HIDDEN ember_status registry_ensure(void);
+
+/* ---- cpu/cpu_device.c ------------------------------------------------ */
+
+/* Opens the cpu device (hwloc topology, worker pool). Caller owns *out and
+ * frees it with device_close. */
+EM_HIDDEN ember_status cpu_device_open(struct ember_device **out);
+/* Topology summary of the open cpu device. */
+EM_HIDDEN void cpu_device_topology(struct ember_device *dev, ember_cpu_topology *out);
+
+/* ---- cuda/cuda_device.c ---------------------------------------------- */
+
+/* Loads the driver and opens every CUDA device. On success *out is an
+ * array of *count devices (caller owns array and devices). When the kind is
+ * absent it returns EMBER_ERR_NO_DRIVER or EMBER_ERR_NOT_FOUND and writes why
+ * into `reason`. `hwloc_topology` (may be NULL) places each device's CPU set. */
+EM_HIDDEN ember_status cuda_devices_open(void *hwloc_topology, struct ember_device ***out,
+                                         int *count, char *reason, size_t reason_cap);
+/* ---- cuda/cuda_driver.c ---------------------------------------------- */
+
+/* Forgets the driver table once every CUDA device is closed (the library
+ * itself stays mapped: see cuda_driver.c). */
+EM_HIDDEN void cuda_driver_unload(void);
+
+/* ---- device.c -------------------------------------------------------- */
+
+/* Destroys a device opened by a kind. NULL does nothing. */
+EM_HIDDEN void device_close(struct ember_device *dev);
+
+/* The hwloc topology the cpu device loaded (an hwloc_topology_t), or NULL. */
+EM_HIDDEN void *cpu_device_hwloc(struct ember_device *dev);
+
+#endif /* EMBER_DEVICE_IMPL_H */

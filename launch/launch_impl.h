@@ -1,0 +1,31 @@
+/*
+ * launch_impl.h — internal view of launch/: stream and event handles.
+ *
+ * Kernels, specialisations and argument packing join this folder with the
+ * compiler; for now it holds the queues that copies (and later launches)
+ * are ordered on.
+ */
+#ifndef EMBER_LAUNCH_IMPL_H
+#define EMBER_LAUNCH_IMPL_H
+
+#include "devices/device_impl.h"
+
+struct ember_stream {
+    struct ember_device *device; /* borrowed from the registry */
+    void *native;                /* the kind's handle; owned */
+};
+
+struct ember_event {
+    struct ember_device *device;
+    void *native;  /* owned */
+    bool timing;   /* created with timing enabled */
+    bool recorded; /* recorded at least once */
+};
+
+/* ---- stream.c -------------------------------------------------------- */
+
+/* The native handle of `s` (NULL stays NULL: default stream) after checking
+ * that it belongs to `dev`. */
+EM_HIDDEN ember_status stream_native(ember_device_t dev, ember_stream_t s, void **native);
+
+#endif /* EMBER_LAUNCH_IMPL_H */

@@ -1,0 +1,140 @@
+/*
+ * test_cpu_device.c — the cpu device: topology, the worker pool, streams
+ * and events, memory info, default-device selection.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "devices/cpu/cpu_impl.h"
+
+struct sum_ctx {
+    int64_t *out;
+    int *worker_seen;
+    int nworkers;
+};
+
+static void square_task(void *arg, int64_t i, int worker)
+{
+    struct sum_ctx *c = arg;
+    c->out[i] = i * i;
+    if (worker >= 0 && worker < c->nworkers)
+        __atomic_fetch_add(&c->worker_seen[worker], 1, __ATOMIC_RELAXED);
+}
+
+static void test_pool(int threads)
+{
+    pool *p = NULL;
+    CHECK_OK(pool_create(threads, NULL, &p));
+    CHECK(pool_size(p) == threads);
+    enum { N = 100000 };
+    int64_t *out = calloc(N, sizeof *out);
+    int seen[64] = {0};
+    struct sum_ctx c = {out, seen, threads};
+    for (int round = 0; round < 20; round++) { /* generations reuse the same threads */
+        memset(out, 0xff, N * sizeof *out);
+        pool_run(p, N, square_task, &c);
+        int wrong = 0;
+        for (int64_t i = 0; i < N; i++)
+            wrong += out[i] != i * i;
+        CHECK(wrong == 0);
+    }
+    long total = 0;
+    for (int w = 0; w < threads; w++)
+        total += seen[w];
+    CHECK(total == 20L * N);
+    pool_run(p, 0, square_task, &c); /* empty loop: nothing runs */
+    free(out);
+    pool_destroy(p);
+    pool_destroy(NULL);
+    CHECK_STATUS(pool_create(0, NULL, &p), EMBER_ERR_INVALID_ARG);
+}
+
+int main(void)
+{
+    ember_cpu_topology topo;
+    CHECK_OK(ember_cpu_topology_get(&topo));
+    CHECK(topo.pus >= 1 && topo.cores >= 1 && topo.cores <= topo.pus);
+    CHECK(topo.packages >= 1 && topo.numa_nodes >= 1);
+    CHECK(topo.workers >= 1);
+    CHECK(topo.model[0] != '\0');
+    fprintf(stderr, "cpu: %s, %d packages, %d cores, %d PUs, %d NUMA, L2 %llu, workers %d\n",
+            topo.model, topo.packages, topo.cores, topo.pus, topo.numa_nodes,
+            (unsigned long long)topo.l2_bytes, topo.workers);
+
+    ember_device_t cpu;
+    CHECK_OK(ember_device_get(EMBER_DEVICE_CPU, 0, &cpu));
+    CHECK_STATUS(ember_device_get(EMBER_DEVICE_CPU, 1, &cpu), EMBER_ERR_NOT_FOUND);
+    CHECK(strstr(ember_last_error(), "one cpu device") != NULL);
+    ember_device_info info;
+    CHECK_OK(ember_device_get_info(cpu, &info));
+    CHECK(info.kind == EMBER_DEVICE_CPU && info.warp_size == 32 &&
+          info.max_threads_per_block == 1024 && info.near_cpus[0] != '\0');
+    uint64_t fr, tot;
+    CHECK_OK(ember_device_memory_info(cpu, &fr, &tot));
+    CHECK(tot > 0 && fr <= tot);
+    CHECK_OK(ember_device_synchronize(cpu));
+
+    setenv("EMBER_DEVICE", "cpu", 1);
+    ember_device_t def;
+    CHECK_OK(ember_device_default(&def));
+    CHECK(def == cpu);
+    unsetenv("EMBER_DEVICE");
+
+    /* The device's own pool. */
+    pool *p;
+    CHECK_OK(cpu_device_pool(cpu, &p));
+    CHECK(pool_size(p) == topo.workers);
+    test_pool(1);
+    test_pool(4);
+    test_pool(topo.workers);
+
+    /* Streams are in-order; events time what lies between them. */
+    ember_stream_t s;
+    CHECK_OK(ember_stream_create(cpu, &s));
+    CHECK(ember_stream_device(s) == cpu);
+    ember_event_t a, b, untimed;
+    CHECK_OK(ember_event_create(cpu, true, &a));
+    CHECK_OK(ember_event_create(cpu, true, &b));
+    CHECK_OK(ember_event_create(cpu, false, &untimed));
+    float ms = -1;
+    CHECK_STATUS(ember_event_elapsed_ms(a, b, &ms), EMBER_ERR_INVALID_ARG); /* not recorded */
+    CHECK_OK(ember_event_record(a, s));
+    struct timespec sleep = {0, 20 * 1000 * 1000};
+    nanosleep(&sleep, NULL);
+    CHECK_OK(ember_event_record(b, s));
+    CHECK_OK(ember_event_synchronize(b));
+    CHECK_OK(ember_event_query(b));
+    CHECK_OK(ember_event_elapsed_ms(a, b, &ms));
+    CHECK(ms >= 19.0f && ms < 2000.0f);
+    CHECK_OK(ember_event_record(untimed, NULL));
+    CHECK_STATUS(ember_event_elapsed_ms(a, untimed, &ms), EMBER_ERR_INVALID_ARG);
+    CHECK_OK(ember_event_wait(b, s));
+    CHECK_OK(ember_stream_synchronize(cpu, s));
+    CHECK_OK(ember_stream_query(cpu, s));
+    CHECK_OK(ember_stream_synchronize(cpu, NULL));
+    ember_event_destroy(a);
+    ember_event_destroy(b);
+    ember_event_destroy(untimed);
+    ember_stream_destroy(s);
+    ember_stream_destroy(NULL);
+    ember_event_destroy(NULL);
+
+    /* Pinned and mapped memory are host memory on the cpu device. */
+    ember_buffer_t pinned;
+    CHECK_OK(ember_buffer_create(cpu, EMBER_MEM_PINNED, 1000, &pinned));
+    CHECK(ember_buffer_host_ptr(pinned) != NULL &&
+          ((uintptr_t)ember_buffer_host_ptr(pinned) % 256) == 0);
+    CHECK(ember_buffer_kind(pinned) == EMBER_MEM_PINNED && ember_buffer_size(pinned) == 1000);
+    ember_buffer_release(pinned);
+    ember_buffer_t bad;
+    CHECK_STATUS(ember_buffer_create(cpu, EMBER_MEM_HOST, 10, &bad), EMBER_ERR_INVALID_ARG);
+
+    /* Shutdown and init again give a working runtime. */
+    ember_shutdown();
+    CHECK_OK(ember_init());
+    CHECK_OK(ember_device_get(EMBER_DEVICE_CPU, 0, &cpu));
+    ember_shutdown();
+    return check_report("test_cpu_device");
+}
