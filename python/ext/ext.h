@@ -1,0 +1,164 @@
+/*
+ * ext.h — internal header of the CPython extension `ember._ember`.
+ *
+ * The extension is the only code that includes Python.h and the NumPy C
+ * API. It wraps the public C API (include/ember/ember.h) and holds no
+ * runtime logic of its own: every check that protects memory (views inside
+ * their buffer, matching shapes and devices) is made by libember; the
+ * extension validates Python arguments and turns statuses into exceptions.
+ *
+ * NumPy: every file includes this header. It defines PY_ARRAY_UNIQUE_SYMBOL
+ * and, unless the file defines EXT_IMPORT_ARRAY first (module.c only, which
+ * calls import_array in its exec slot), NO_IMPORT_ARRAY. Only long-stable
+ * NumPy C API is used so that one source builds against NumPy 1.24 ... 2.x.
+ *
+ * Sections follow the files that define them.
+ */
+#ifndef EMBER_EXT_H
+#define EMBER_EXT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define PY_ARRAY_UNIQUE_SYMBOL ember_ARRAY_API
+#ifndef EXT_IMPORT_ARRAY
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+
+#include "ember/ember.h"
+#include "ember/ember_test.h"
+
+#define EXT_HIDDEN __attribute__((visibility("hidden")))
+
+/* Per-module state: the heap types and the exception classes of
+ * ember.errors the status mapping raises. */
+typedef struct {
+    PyTypeObject *array_type;  /* ember._ember.Array */
+    PyTypeObject *stream_type; /* ember._ember.Stream */
+    PyTypeObject *event_type;  /* ember._ember.Event */
+    PyObject *cuda_support_error; /* ember.errors.CudaSupportError */
+    PyObject *cuda_api_error;     /* ember.errors.CudaAPIError */
+} ext_state;
+
+/* An array on a device: a descriptor over a buffer it holds a reference
+ * to. Immutable after creation, so a launch path may read `arr` directly
+ * (with the GIL held, or while it holds a reference to the object). */
+typedef struct {
+    PyObject_HEAD
+    ember_array arr;         /* owns one buffer reference; zeroed until set up */
+    PyArray_Descr *dtype;    /* owned; native byte order, matches arr.dtype */
+    PyObject *weakreflist;   /* NULL or the weak references to this object */
+} ext_array;
+
+/* A stream handle. `stream` NULL is the device's default stream. */
+typedef struct {
+    PyObject_HEAD
+    ember_device_t device;  /* borrowed from the registry */
+    ember_stream_t stream;  /* owned; NULL for the default stream */
+    PyObject *weakreflist;
+} ext_stream;
+
+typedef struct {
+    PyObject_HEAD
+    ember_device_t device;  /* borrowed from the registry */
+    ember_event_t event;    /* owned */
+    bool timing;            /* created with timing enabled */
+    PyObject *weakreflist;
+} ext_event;
+
+/* ---- module.c ---------------------------------------------------------- */
+
+EXT_HIDDEN extern PyModuleDef ext_module_def;
+
+/* The module state for an object of one of the extension's types (or of a
+ * Python subclass of one). Never NULL for such objects. */
+EXT_HIDDEN ext_state *ext_state_of_type(PyTypeObject *tp);
+EXT_HIDDEN ext_state *ext_state_of_module(PyObject *module);
+
+/* Objects that hold ember devices or buffers (arrays, streams, events,
+ * host arrays) alive; ember_shutdown is refused while this is non-zero,
+ * since it would leave them dangling. Changed with the GIL held. */
+EXT_HIDDEN extern Py_ssize_t ext_live_objects;
+
+/* Sets the Python exception for a failed ember call and returns NULL.
+ * The message is ember_last_error() (the status's name when empty),
+ * prefixed with `context` and ": " when `context` is non-NULL. */
+EXT_HIDDEN PyObject *ext_raise(ext_state *st, ember_status status, const char *context);
+
+/* The same with an explicit message and driver error (used by the test
+ * hook _raise_status). */
+EXT_HIDDEN PyObject *ext_raise_msg(ext_state *st, ember_status status, const char *message,
+                                   int driver_code, const char *driver_name);
+
+/* Keyword-aware parsing for METH_FASTCALL | METH_KEYWORDS: `names` is a
+ * NULL-terminated list of parameter names, the first `required` of them
+ * mandatory. Fills `out` with borrowed references (NULL for an absent
+ * optional parameter). Returns 0, or -1 with TypeError set. */
+EXT_HIDDEN int ext_parse(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames, const char *const *names, int required,
+                         PyObject **out);
+
+/* Device named by `kind` ('cpu' | 'cuda') and `ordinal` (int). */
+EXT_HIDDEN int ext_device_kind(PyObject *kind, ember_device_kind *out);
+EXT_HIDDEN int ext_device(ext_state *st, PyObject *kind, PyObject *ordinal, ember_device_t *out);
+/* (kind, ordinal) of a device, as a new tuple. */
+EXT_HIDDEN PyObject *ext_device_tuple(ember_device_t dev);
+
+/* A Python int as int64 for argument `what`; -1 with an exception set. */
+EXT_HIDDEN int ext_int64(PyObject *obj, const char *what, int64_t *out);
+
+/* A shape (tuple or list of ints >= 0, or one int) of at most
+ * EMBER_MAX_NDIM dimensions. */
+EXT_HIDDEN int ext_shape(PyObject *obj, const char *what, int *ndim, int64_t *shape);
+/* Strides: a tuple or list of `ndim` ints (byte strides); non-negative
+ * ones only when `nonneg`. */
+EXT_HIDDEN int ext_strides(PyObject *obj, const char *what, int ndim, bool nonneg,
+                           int64_t *strides);
+
+/* ---- dtype.c ----------------------------------------------------------- */
+
+/* Converts anything numpy.dtype() accepts (None is refused) into a native
+ * byte order descriptor (new reference) and its ember dtype. TypeError for
+ * a dtype ember arrays cannot hold. */
+EXT_HIDDEN int ext_dtype(PyObject *obj, const char *what, PyArray_Descr **descr, ember_dtype *out);
+/* The ember dtype of a NumPy descriptor; -1 with TypeError set. */
+EXT_HIDDEN int ext_dtype_of_descr(PyArray_Descr *descr, ember_dtype *out);
+/* 1 when ember arrays can hold `descr`, else 0 (no exception). */
+EXT_HIDDEN int ext_dtype_ok(PyArray_Descr *descr);
+
+/* ---- array.c ----------------------------------------------------------- */
+
+EXT_HIDDEN extern PyType_Spec ext_array_spec;
+
+/* True when `obj` is an Array (or an instance of a subclass). */
+static inline int ext_array_check(ext_state *st, PyObject *obj)
+{
+    return PyObject_TypeCheck(obj, st->array_type);
+}
+
+/* Checks that `cls` is Array or a subclass of it (`what` names the
+ * argument) and returns an empty instance of it (arr zeroed), or NULL. */
+EXT_HIDDEN ext_array *ext_array_alloc(ext_state *st, PyObject *cls, const char *what);
+
+/* Module functions implemented next to the Array type. */
+EXT_HIDDEN PyObject *ext_empty(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames);
+EXT_HIDDEN PyObject *ext_from_device_pointer(PyObject *module, PyObject *const *args,
+                                             Py_ssize_t nargs, PyObject *kwnames);
+EXT_HIDDEN PyObject *ext_host_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *kwnames);
+
+/* ---- stream.c ---------------------------------------------------------- */
+
+EXT_HIDDEN extern PyType_Spec ext_stream_spec;
+EXT_HIDDEN extern PyType_Spec ext_event_spec;
+
+/* `obj` NULL or None (*out NULL: the default stream of whichever device
+ * runs the work; *dev NULL) or a Stream (its handle, NULL for a default
+ * stream object, and its device in *dev), for argument `what`; -1 with
+ * TypeError set otherwise. */
+EXT_HIDDEN int ext_stream_arg(ext_state *st, PyObject *obj, const char *what,
+                              ember_stream_t *out, ember_device_t *dev);
+
+#endif /* EMBER_EXT_H */
