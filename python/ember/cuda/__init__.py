@@ -1,0 +1,24 @@
+"""``ember.cuda`` — the numba.cuda-compatible API.
+
+Change ``from numba import cuda`` to ``from ember import cuda``. Arrays,
+streams and events work on a CUDA GPU when one is present, and on the CPU
+device otherwise (or with ``EMBER_DEVICE=cpu``).
+"""
+
+from ..errors import CudaAPIError, CudaSupportError  # noqa: F401
+from ._devicearray import DeviceNDArray  # noqa: F401
+from ._devices import (Context, Device, MemoryInfo, close, current_context, detect,  # noqa: F401
+                       get_current_device, gpus, is_available, list_devices, select_device,
+                       synchronize)
+from ._memory import (MappedNDArray, device_array, device_array_like, mapped_array,  # noqa: F401
+                      pinned_array, pinned_array_like, to_device)
+from ._streams import (Event, Stream, default_stream, event, event_elapsed_time,  # noqa: F401
+                       legacy_default_stream, per_thread_default_stream, stream)
+
+
+def is_cuda_array(obj):
+    """True when ``obj`` exposes ``__cuda_array_interface__``."""
+    try:
+        return hasattr(obj, "__cuda_array_interface__")
+    except Exception:
+        return False

@@ -1,0 +1,301 @@
+"""DeviceNDArray: an n-dimensional array in a device's memory.
+
+The descriptor (shape, byte strides, offset, a reference to the buffer) lives
+in C (``_ember.Array``) so that kernel launches read it without Python; this
+class adds NumPy-style indexing, reshaping and copies. Views never copy: they
+share the buffer, and the C layer refuses any view that would reach outside
+it. Element access (full integer indexing) copies that element to the host,
+as in numba.
+"""
+
+import operator
+
+import numpy as np
+
+from .. import _ember
+from . import _devices
+from ._streams import lowlevel_stream
+
+
+def check_dtype(dtype, what):
+    """Raise a TypeError naming ``dtype`` unless ember arrays can hold it."""
+    if _ember.dtype_supported(dtype):
+        return dtype
+    if dtype.kind in "biufc" and not dtype.isnative:
+        raise TypeError(f"{what}: dtype {dtype.str} is not in the machine's byte order; "
+                        f"convert with arr.astype(arr.dtype.newbyteorder('='))")
+    raise TypeError(f"{what}: unsupported dtype '{dtype}': ember arrays hold bool, integer, "
+                    "float and complex numbers")
+
+
+def _host_array(obj, what):
+    """``obj`` as a NumPy array of a dtype ember arrays can hold."""
+    if isinstance(obj, np.ndarray):
+        arr = obj
+    else:
+        try:
+            arr = np.asarray(obj)
+        except Exception as exc:  # NumPy raises various errors for odd objects
+            raise TypeError(f"{what}: expected an array-like of numbers, got "
+                            f"{type(obj).__name__} ({exc})") from None
+    if arr.dtype.kind in "OUSV":
+        raise TypeError(f"{what}: expected an array-like of numbers, got {type(obj).__name__} "
+                        f"(it converts to a NumPy array of dtype {arr.dtype})")
+    check_dtype(arr.dtype, what)
+    return arr
+
+
+def _check_compatible(what, mine, other_shape, other_dtype):
+    """numba's rule: same dtype (TypeError), same shape ignoring axes of length 1 (ValueError)."""
+    if np.dtype(other_dtype) != mine.dtype:
+        raise TypeError(f"{what}: incompatible dtype: the device array holds {mine.dtype}, "
+                        f"the other array {np.dtype(other_dtype)}")
+    if tuple(other_shape) != mine.shape and (
+            tuple(d for d in other_shape if d != 1) != tuple(d for d in mine.shape if d != 1)):
+        raise ValueError(f"{what}: incompatible shape: the device array has shape {mine.shape}, "
+                         f"the other array {tuple(other_shape)}")
+
+
+class DeviceNDArray(_ember.Array):
+    """An array on a device (a GPU, or the CPU device). Create one with
+    ``cuda.to_device``, ``cuda.device_array`` or ``cuda.device_array_like``."""
+
+    # -- basic properties (shape, strides, dtype, size, ndim, nbytes,
+    #    itemsize come from _ember.Array) --
+
+    @property
+    def device(self):
+        """The Device this array lives on."""
+        return _devices.device(*_ember.Array.device.__get__(self))
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d device array")
+        return self.shape[0]
+
+    def __repr__(self):
+        kind, ordinal = _ember.Array.device.__get__(self)
+        return (f"<ember.cuda.DeviceNDArray shape={self.shape} dtype={self.dtype} "
+                f"on {kind}:{ordinal}>")
+
+    @property
+    def __cuda_array_interface__(self):
+        kind, _ = _ember.Array.device.__get__(self)
+        if kind != "cuda":
+            raise AttributeError(
+                "__cuda_array_interface__: this array lives on the cpu device, not in CUDA "
+                "memory; use copy_to_host() or np.asarray() to get a host array")
+        return {
+            "shape": self.shape,
+            "strides": None if self.is_c_contiguous() else self.strides,
+            "data": (self.device_pointer, False),
+            "typestr": self.dtype.str,
+            "version": 3,
+            "stream": None,
+        }
+
+    # -- views --
+
+    def _make_view(self, offset, shape, strides, dtype=None):
+        return self._view(type(self), offset, tuple(shape), tuple(strides), dtype)
+
+    def _index(self, key):
+        """(offset, shape, strides, integer_only) of the basic-indexing view ``self[key]``."""
+        if not isinstance(key, tuple):
+            key = (key,)
+        n_ell = sum(1 for k in key if k is Ellipsis)
+        if n_ell > 1:
+            raise IndexError("an index can only have a single ellipsis ('...')")
+        n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
+        if n_real > self.ndim:
+            raise IndexError(f"too many indices for device array: array is {self.ndim}-dimensional, "
+                             f"but {n_real} were indexed")
+        if n_ell:
+            i = key.index(Ellipsis)
+            key = key[:i] + (slice(None),) * (self.ndim - n_real) + key[i + 1:]
+        else:
+            key = key + (slice(None),) * (self.ndim - n_real)
+        offset, shape, strides = 0, [], []
+        axis = 0
+        integer_only = True
+        for k in key:
+            if k is None:
+                shape.append(1)
+                strides.append(0)
+                integer_only = False
+                continue
+            dim, stride = self.shape[axis], self.strides[axis]
+            if isinstance(k, slice):
+                start, stop, step = k.indices(dim)
+                shape.append(len(range(start, stop, step)))
+                strides.append(stride * step)
+                if shape[-1]:
+                    offset += start * stride
+                integer_only = False
+            else:
+                if isinstance(k, (bool, np.bool_)):
+                    raise IndexError("boolean indices are not supported on device arrays; "
+                                     "copy to the host first")
+                try:
+                    i = operator.index(k)
+                except TypeError:
+                    raise IndexError(
+                        f"device arrays support integers, slices, '...' and None as indices, "
+                        f"not {type(k).__name__} (advanced indexing needs a host copy)") from None
+                if not -dim <= i < dim:
+                    raise IndexError(f"index {i} is out of bounds for axis {axis} with size {dim}")
+                offset += (i % dim) * stride
+            axis += 1
+        return offset, shape, strides, integer_only
+
+    def __getitem__(self, key):
+        offset, shape, strides, integer_only = self._index(key)
+        view = self._make_view(offset, shape, strides)
+        if integer_only:  # one element: numba returns it as a host scalar
+            host = np.empty((), dtype=self.dtype)
+            view._copy_to(host)
+            return host[()]
+        return view
+
+    def __setitem__(self, key, value):
+        offset, shape, strides, _ = self._index(key)
+        view = self._make_view(offset, shape, strides)
+        if isinstance(value, DeviceNDArray):
+            view.copy_to_device(value)
+            return
+        try:
+            host = np.asarray(value, dtype=self.dtype)
+            host = np.broadcast_to(host, view.shape).copy()  # C order, keeps 0-d as 0-d
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"cannot assign {type(value).__name__} to a device array view of "
+                             f"shape {tuple(view.shape)} and dtype {self.dtype}: {exc}") from None
+        view._copy_from(host)
+
+    def reshape(self, *newshape, order="C"):
+        """A view with a new shape; the array must be contiguous in ``order``."""
+        if len(newshape) == 1 and not isinstance(newshape[0], (int, np.integer)):
+            newshape = tuple(newshape[0])
+        newshape = [operator.index(d) for d in newshape]
+        if order not in ("C", "F", "A"):
+            raise ValueError(f"reshape: order must be 'C', 'F' or 'A', not {order!r}")
+        unknown = [i for i, d in enumerate(newshape) if d == -1]
+        if len(unknown) > 1 or any(d < -1 for d in newshape):
+            raise ValueError(f"reshape: invalid shape {tuple(newshape)}")
+        known = 1
+        for d in newshape:
+            if d != -1:
+                known *= d
+        if unknown:
+            if known == 0 or self.size % known:
+                raise ValueError(f"reshape: cannot reshape array of size {self.size} into "
+                                 f"shape {tuple(newshape)}")
+            newshape[unknown[0]] = self.size // known
+        elif known != self.size:
+            raise ValueError(f"reshape: cannot reshape array of size {self.size} into shape "
+                             f"{tuple(newshape)}")
+        if order == "A":
+            order = "F" if self.is_f_contiguous() and not self.is_c_contiguous() else "C"
+        if order == "C" and not self.is_c_contiguous() or order == "F" and not self.is_f_contiguous():
+            raise NotImplementedError(
+                f"reshape: the array is not {order}-contiguous, so the new shape needs a copy; "
+                "copy it first (e.g. to_device(arr.copy_to_host()))")
+        return self._make_view(0, newshape, _dense_strides(newshape, self.itemsize, order))
+
+    def ravel(self, order="C"):
+        """A 1-D view of a contiguous array."""
+        return self.reshape(self.size, order=order)
+
+    def view(self, dtype):
+        """The same memory read as another dtype (the last axis must be contiguous)."""
+        dtype = check_dtype(np.dtype(dtype), "view")
+        old = self.itemsize
+        if dtype.itemsize == old:
+            return self._make_view(0, self.shape, self.strides, dtype)
+        if self.ndim == 0:
+            raise ValueError("view: changing the itemsize of a 0-d array is not possible")
+        if self.strides[-1] != old:
+            raise ValueError("view: to change the itemsize the last axis must be contiguous")
+        nbytes = self.shape[-1] * old
+        if nbytes % dtype.itemsize:
+            raise ValueError(f"view: the last axis ({nbytes} bytes) is not a multiple of the new "
+                             f"itemsize {dtype.itemsize}")
+        shape = self.shape[:-1] + (nbytes // dtype.itemsize,)
+        strides = self.strides[:-1] + (dtype.itemsize,)
+        return self._make_view(0, shape, strides, dtype)
+
+    def transpose(self, axes=None):
+        if axes is None:
+            axes = tuple(reversed(range(self.ndim)))
+        axes = tuple(operator.index(a) % max(self.ndim, 1) for a in axes)
+        if sorted(axes) != list(range(self.ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the {self.ndim} axes")
+        return self._make_view(0, [self.shape[a] for a in axes], [self.strides[a] for a in axes])
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def split(self, section, stream=0):
+        """Split a 1-D array into views of ``section`` elements (the last may be shorter)."""
+        if self.ndim != 1:
+            raise ValueError("split: only 1-D arrays can be split")
+        section = operator.index(section)
+        if section <= 0:
+            raise ValueError(f"split: section must be positive, not {section}")
+        return [self[i:i + section] for i in range(0, self.size, section)]
+
+    # -- copies --
+
+    def copy_to_host(self, ary=None, stream=0):
+        """Copy to a new NumPy array (or into ``ary``) and return it."""
+        dev = self.device
+        s = lowlevel_stream(stream, dev, "copy_to_host")
+        if ary is None:
+            order = "F" if self.is_f_contiguous() and not self.is_c_contiguous() else "C"
+            ary = np.empty(self.shape, dtype=self.dtype, order=order)
+        else:
+            if not isinstance(ary, np.ndarray):
+                raise TypeError(f"copy_to_host: ary must be a NumPy array, not {type(ary).__name__}")
+            _check_compatible("copy_to_host", self, ary.shape, ary.dtype)
+            if not ary.flags.writeable:
+                raise ValueError("copy_to_host: ary is read-only")
+        target = ary if ary.shape == self.shape else ary.reshape(self.shape)
+        self._copy_to(target, s)
+        return ary
+
+    def copy_to_device(self, ary, stream=0):
+        """Copy a host array-like or another device array of the same device into this one."""
+        dev = self.device
+        s = lowlevel_stream(stream, dev, "copy_to_device")
+        if isinstance(ary, DeviceNDArray):
+            if ary.device != dev:
+                raise ValueError(f"copy_to_device: the source lives on {ary.device} and this array "
+                                 f"on {dev}; mixing devices needs a host copy "
+                                 "(src.copy_to_host()) in between")
+            _check_compatible("copy_to_device", self, ary.shape, ary.dtype)
+            src = ary if ary.shape == self.shape else ary.reshape(self.shape)
+            self._copy_from(src, s)
+            return
+        host = _host_array(ary, "copy_to_device")
+        _check_compatible("copy_to_device", self, host.shape, host.dtype)
+        self._copy_from(host if host.shape == self.shape else host.reshape(self.shape), s)
+
+    def copy_to_device_async(self, ary, stream):
+        self.copy_to_device(ary, stream)
+
+    def __array__(self, dtype=None, copy=None):
+        host = self.copy_to_host()
+        return host if dtype is None else host.astype(dtype, copy=False)
+
+    def get(self):
+        """CuPy spelling of copy_to_host()."""
+        return self.copy_to_host()
+
+
+def _dense_strides(shape, itemsize, order):
+    strides = [0] * len(shape)
+    s = itemsize
+    for i in (reversed(range(len(shape))) if order == "C" else range(len(shape))):
+        strides[i] = s
+        s *= max(shape[i], 1)
+    return strides

@@ -1,0 +1,236 @@
+"""Devices and contexts: ``cuda.gpus``, ``select_device``, ``detect`` ...
+
+A device is named by (kind, ordinal): ('cuda', 0) for the first GPU,
+('cpu', 0) for the CPU device. The current device is per thread, as in
+numba; it starts as ember's default device: the first GPU when a driver and
+a device exist, else the CPU device (``EMBER_DEVICE=cpu`` forces the CPU).
+On a machine without a GPU, code that selects device 0 keeps working: it
+gets the CPU device.
+"""
+
+import collections
+import threading
+
+from .. import _ember
+from ..errors import CudaSupportError
+
+MemoryInfo = collections.namedtuple("MemoryInfo", ["free", "total"])
+
+
+class Device:
+    """One device. Attribute names follow numba's Device (``id``, ``name``,
+    ``compute_capability``, ``MULTIPROCESSOR_COUNT`` ...); ``kind`` is
+    'cuda' or 'cpu'. Usable as a context manager that makes it current."""
+
+    def __init__(self, kind, ordinal):
+        info = _ember.device_info(kind, ordinal)
+        self.kind = kind
+        self.id = ordinal
+        self.name = info["name"]
+        self.compute_capability = tuple(info["compute_capability"])
+        self.total_memory = info["total_memory"]
+        self.MULTIPROCESSOR_COUNT = info["multiprocessors"]
+        self.MAX_THREADS_PER_BLOCK = info["max_threads_per_block"]
+        self.WARP_SIZE = info["warp_size"]
+        self.MAX_SHARED_MEMORY_PER_BLOCK = info["max_shared_memory_per_block"]
+        self.pci_bus_id = info["pci_bus_id"]
+        self.near_cpus = info["near_cpus"]
+        self._saved = []
+
+    @property
+    def key(self):
+        return (self.kind, self.id)
+
+    def __eq__(self, other):
+        return isinstance(other, Device) and other.key == self.key
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __repr__(self):
+        if self.kind == "cpu":
+            return f"<ember cpu device {self.name!r} ({self.MULTIPROCESSOR_COUNT} workers)>"
+        return f"<CUDA device {self.id} {self.name!r} cc {self.compute_capability[0]}.{self.compute_capability[1]}>"
+
+    def __str__(self):
+        return f"{self.kind}:{self.id}"
+
+    # `with cuda.gpus[1]:` makes the device current for the block.
+    def __enter__(self):
+        self._saved.append(_state.key())
+        _state.set(self.key)
+        return self
+
+    def __exit__(self, *exc):
+        _state.set(self._saved.pop())
+        return False
+
+    def synchronize(self):
+        _ember.synchronize(self.kind, self.id)
+
+    def reset(self):
+        """Wait for the device's work (ember keeps one context per device)."""
+        self.synchronize()
+
+
+_devices = {}
+_devices_lock = threading.Lock()
+
+
+def device(kind, ordinal):
+    """The (cached) Device object for (kind, ordinal)."""
+    key = (kind, ordinal)
+    dev = _devices.get(key)
+    if dev is None:
+        with _devices_lock:
+            dev = _devices.get(key)
+            if dev is None:
+                dev = _devices[key] = Device(kind, ordinal)
+    return dev
+
+
+class _CurrentDevice(threading.local):
+    def __init__(self):
+        self._key = None
+
+    def key(self):
+        if self._key is None:
+            self._key = tuple(_ember.default_device())
+        return self._key
+
+    def set(self, key):
+        self._key = key
+
+
+_state = _CurrentDevice()
+
+
+def get_current_device():
+    """The device new arrays, streams and kernels go to on this thread."""
+    return device(*_state.key())
+
+
+class _GPUs:
+    """``cuda.gpus``: the CUDA devices, indexable and iterable (empty without a GPU)."""
+
+    def __len__(self):
+        return _ember.device_count("cuda")
+
+    def __getitem__(self, i):
+        n = len(self)
+        if not isinstance(i, int):
+            raise TypeError(f"cuda.gpus index must be an int, not {type(i).__name__}")
+        if not -n <= i < n:
+            raise IndexError(f"cuda.gpus[{i}]: there are {n} CUDA device(s)")
+        return device("cuda", i % n)
+
+    def __iter__(self):
+        return (device("cuda", i) for i in range(len(self)))
+
+    @property
+    def current(self):
+        return get_current_device()
+
+    def __repr__(self):
+        return f"<{len(self)} CUDA device(s): {list(self)}>"
+
+
+gpus = _GPUs()
+
+
+def is_available():
+    """True when a CUDA driver and at least one CUDA device are present."""
+    return _ember.device_count("cuda") > 0
+
+
+def list_devices():
+    return list(gpus)
+
+
+def select_device(device_id):
+    """Make CUDA device ``device_id`` current on this thread and return it.
+
+    Without any GPU, device 0 is the CPU device, so numba.cuda programs that
+    select device 0 run unchanged. ``select_device('cpu')`` selects the CPU
+    device explicitly."""
+    if device_id == "cpu":
+        _state.set(("cpu", 0))
+        return get_current_device()
+    if isinstance(device_id, bool) or not isinstance(device_id, int):
+        raise TypeError(f"select_device: device_id must be an int or 'cpu', not {device_id!r}")
+    n = _ember.device_count("cuda")
+    if n == 0:
+        if device_id == 0:
+            _state.set(("cpu", 0))
+            return get_current_device()
+        raise CudaSupportError(
+            f"select_device({device_id}): no CUDA device ({_ember.kind_unavailable_reason('cuda')}); "
+            "only device 0, the CPU device, can be selected")
+    if not 0 <= device_id < n:
+        raise ValueError(f"select_device({device_id}): there are {n} CUDA device(s), ids 0..{n - 1}")
+    _state.set(("cuda", device_id))
+    return get_current_device()
+
+
+def close():
+    """Wait for the current device's work (numba releases its context here)."""
+    get_current_device().synchronize()
+
+
+class Context:
+    """The per-device context (numba's Context subset)."""
+
+    def __init__(self, dev):
+        self.device = dev
+
+    def get_memory_info(self):
+        """(free, total) bytes of the device's memory."""
+        return MemoryInfo(*_ember.memory_info(self.device.kind, self.device.id))
+
+    def synchronize(self):
+        self.device.synchronize()
+
+    def reset(self):
+        self.device.reset()
+
+    def __repr__(self):
+        return f"<Context of {self.device!r}>"
+
+
+def current_context(devnum=None):
+    if devnum is None:
+        return Context(get_current_device())
+    return Context(select_device(devnum))
+
+
+def synchronize():
+    """Wait until all work queued on the current device has finished."""
+    get_current_device().synchronize()
+
+
+def detect():
+    """Print the devices ember found; return True when a CUDA device is usable.
+
+    Without a GPU it says why (no driver, where it looked) and describes the
+    CPU device that runs kernels instead."""
+    n = _ember.device_count("cuda")
+    if n:
+        print(f"Found {n} CUDA devices")
+        for dev in gpus:
+            cc = dev.compute_capability
+            print(f"id {dev.id:<4} {dev.name!r:<40} [SUPPORTED]")
+            print(f"{'Compute Capability':>40}: {cc[0]}.{cc[1]}")
+            print(f"{'PCI Bus ID':>40}: {dev.pci_bus_id}")
+            print(f"{'Multiprocessors':>40}: {dev.MULTIPROCESSOR_COUNT}")
+            print(f"{'Memory':>40}: {dev.total_memory / 2**30:.1f} GiB")
+            print(f"{'CPUs near it':>40}: {dev.near_cpus or 'unknown'}")
+        print("Summary:")
+        print(f"\t{n}/{n} devices are supported")
+    else:
+        print(f"No CUDA devices: {_ember.kind_unavailable_reason('cuda')}")
+    from .._cpu import cpu
+    print(f"CPU device: {cpu.model}: {cpu.packages} package(s), {cpu.cores} cores, "
+          f"{cpu.pus} threads, {cpu.numa_nodes} NUMA node(s); {cpu.workers} workers")
+    cur = get_current_device()
+    print(f"Kernels and arrays go to: {cur.kind}:{cur.id} ({cur.name})")
+    return n > 0

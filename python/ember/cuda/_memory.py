@@ -1,0 +1,168 @@
+"""Creating device, pinned and mapped arrays (numba.cuda's memory functions).
+
+Arguments are validated here, before C sees them, so that a wrong shape or
+dtype is a TypeError/ValueError that names the argument and says what was
+expected.
+"""
+
+import operator
+
+import numpy as np
+
+from .. import _ember
+from ._devicearray import DeviceNDArray, _host_array, check_dtype
+from ._devices import get_current_device
+from ._streams import lowlevel_stream
+
+
+def _shape(shape, what):
+    """``shape`` as a tuple of non-negative ints (an int means 1-D)."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,)
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"{what}: shape must be an int or a tuple of ints, not {shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{what}: shape must not have negative dimensions, got {dims}")
+    if len(dims) > 32:
+        raise ValueError(f"{what}: at most 32 dimensions, got {len(dims)}")
+    return dims
+
+
+def _dtype(dtype, what):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{what}: dtype {dtype!r} is not a NumPy dtype") from None
+    return check_dtype(dt, what)
+
+
+def _order(order, what):
+    if order not in ("C", "F"):
+        raise ValueError(f"{what}: order must be 'C' or 'F', not {order!r}")
+    return order
+
+
+def _strides(strides, ndim, what):
+    if strides is None:
+        return None
+    if isinstance(strides, (int, np.integer)):
+        strides = (strides,)
+    try:
+        strides = tuple(operator.index(s) for s in strides)
+    except TypeError:
+        raise TypeError(f"{what}: strides must be a tuple of ints, not {strides!r}") from None
+    if len(strides) != ndim:
+        raise ValueError(f"{what}: {len(strides)} strides for a {ndim}-d shape")
+    if any(s < 0 for s in strides):
+        raise ValueError(f"{what}: strides must be non-negative, got {strides}")
+    return strides
+
+
+def device_array(shape, dtype=np.float64, strides=None, order="C", stream=0):
+    """An uninitialised array on the current device."""
+    what = "device_array"
+    shape = _shape(shape, what)
+    dtype = _dtype(dtype, what)
+    order = _order(order, what)
+    strides = _strides(strides, len(shape), what)
+    dev = get_current_device()
+    lowlevel_stream(stream, dev, what)
+    return _ember.empty(DeviceNDArray, dev.kind, dev.id, shape, dtype, order, strides)
+
+
+def device_array_like(ary, stream=0):
+    """An uninitialised device array of ``ary``'s shape and dtype (F order if ``ary`` is)."""
+    if not hasattr(ary, "shape") or not hasattr(ary, "dtype"):
+        ary = _host_array(ary, "device_array_like")
+    order = "F" if _is_f_only(ary) else "C"
+    return device_array(ary.shape, ary.dtype, order=order, stream=stream)
+
+
+def _is_f_only(ary):
+    if isinstance(ary, DeviceNDArray):
+        return ary.is_f_contiguous() and not ary.is_c_contiguous()
+    flags = getattr(ary, "flags", None)
+    return bool(flags is not None and flags["F_CONTIGUOUS"] and not flags["C_CONTIGUOUS"])
+
+
+def to_device(obj, stream=0, copy=True, to=None):
+    """Copy a host array-like to the current device and return the DeviceNDArray.
+
+    With ``to`` (a device array), copy into it instead. A device array is
+    returned as it is. A non-contiguous host array becomes a C-contiguous
+    device array; an F-contiguous one stays F-contiguous."""
+    if to is not None:
+        if not isinstance(to, DeviceNDArray):
+            raise TypeError(f"to_device: 'to' must be a device array, not {type(to).__name__}")
+        to.copy_to_device(obj, stream=stream)
+        return to
+    if isinstance(obj, DeviceNDArray):
+        return obj
+    host = _host_array(obj, "to_device")
+    dev = get_current_device()
+    s = lowlevel_stream(stream, dev, "to_device")
+    order = "F" if _is_f_only(host) else "C"
+    darr = _ember.empty(DeviceNDArray, dev.kind, dev.id, host.shape, host.dtype, order, None)
+    if copy:
+        darr._copy_from(host, s)
+    return darr
+
+
+def _host_alloc(shape, dtype, strides, order, memkind, what):
+    shape = _shape(shape, what)
+    dtype = _dtype(dtype, what)
+    order = _order(order, what)
+    strides = _strides(strides, len(shape), what)
+    dev = get_current_device()
+    if strides is None:
+        arr, devptr = _ember.host_array(dev.kind, dev.id, shape, dtype, order, memkind)
+        return arr, devptr
+    # explicit strides: allocate the bytes they span and view them
+    nbytes = dtype.itemsize + sum((d - 1) * s for d, s in zip(shape, strides)) if all(shape) else 0
+    raw, devptr = _ember.host_array(dev.kind, dev.id, (max(nbytes, 0),), np.uint8, "C", memkind)
+    return np.ndarray(shape, dtype, buffer=raw, strides=strides), devptr
+
+
+def pinned_array(shape, dtype=np.float64, strides=None, order="C"):
+    """A NumPy array in page-locked host memory (fast and asynchronous copies)."""
+    return _host_alloc(shape, dtype, strides, order, "pinned", "pinned_array")[0]
+
+
+def pinned_array_like(ary):
+    order = "F" if _is_f_only(ary) else "C"
+    return pinned_array(ary.shape, ary.dtype, order=order)
+
+
+class MappedNDArray(np.ndarray):
+    """A host NumPy array whose memory the device can also address directly."""
+
+    def __array_finalize__(self, obj):
+        self.device_pointer = getattr(obj, "device_pointer", None)
+        self._ember_device = getattr(obj, "_ember_device", None)
+
+    @property
+    def __cuda_array_interface__(self):
+        if self._ember_device is None or self._ember_device.kind != "cuda":
+            raise AttributeError("__cuda_array_interface__: this mapped array belongs to the "
+                                 "cpu device")
+        base = self.__array_interface__["data"][0]
+        root = self
+        while isinstance(root.base, MappedNDArray):
+            root = root.base
+        offset = base - root.__array_interface__["data"][0]
+        return {"shape": self.shape, "strides": None if self.flags["C_CONTIGUOUS"] else self.strides,
+                "data": (root.device_pointer + offset, False), "typestr": self.dtype.str,
+                "version": 3, "stream": None}
+
+
+def mapped_array(shape, dtype=np.float64, strides=None, order="C", stream=0, portable=False,
+                 wc=False):
+    """A host array mapped into the device's address space (on the cpu
+    device: ordinary host memory)."""
+    arr, devptr = _host_alloc(shape, dtype, strides, order, "mapped", "mapped_array")
+    mapped = arr.view(MappedNDArray)
+    mapped.device_pointer = devptr
+    mapped._ember_device = get_current_device()
+    return mapped

@@ -1,0 +1,119 @@
+"""Streams and events (numba.cuda names): ordered queues of work on a device
+and markers in them that can be waited on and timed.
+
+On the CPU device a stream runs each operation as it is submitted (in order),
+and an event records the time it was reached.
+"""
+
+import contextlib
+
+from .. import _ember
+from ._devices import get_current_device
+
+
+class Stream:
+    """An in-order queue of copies and kernel launches on one device."""
+
+    __slots__ = ("_s", "device")
+
+    def __init__(self, lowlevel, dev):
+        self._s = lowlevel
+        self.device = dev
+
+    @property
+    def handle(self):
+        """The driver's stream handle as an int (0 for the default stream)."""
+        return self._s.handle
+
+    def __int__(self):
+        return self._s.handle
+
+    def synchronize(self):
+        """Wait until all work queued on this stream has finished."""
+        self._s.synchronize()
+
+    def query(self):
+        """True when all work queued on this stream has finished."""
+        return self._s.query()
+
+    @contextlib.contextmanager
+    def auto_synchronize(self):
+        """``with stream.auto_synchronize():`` synchronizes the stream on exit."""
+        yield self
+        self.synchronize()
+
+    def __repr__(self):
+        what = "default stream" if self._s.is_default else f"stream 0x{self.handle:x}"
+        return f"<ember {what} on {self.device.kind}:{self.device.id}>"
+
+
+def stream():
+    """A new stream on the current device."""
+    dev = get_current_device()
+    return Stream(_ember.Stream(dev.kind, dev.id), dev)
+
+
+def default_stream():
+    """The current device's default stream."""
+    dev = get_current_device()
+    return Stream(_ember.Stream.default(dev.kind, dev.id), dev)
+
+
+legacy_default_stream = default_stream
+per_thread_default_stream = default_stream
+
+
+def lowlevel_stream(stream, dev, what):
+    """The extension's stream for a user's ``stream`` argument (0/None: default).
+
+    The stream must belong to ``dev``."""
+    if stream is None or (isinstance(stream, int) and not isinstance(stream, bool) and stream == 0):
+        return None
+    if not isinstance(stream, Stream):
+        raise TypeError(f"{what}: stream must be a Stream from cuda.stream() or 0, "
+                        f"not {type(stream).__name__}")
+    if stream.device.key != dev.key:
+        raise ValueError(f"{what}: the stream is on {stream.device} but the array is on {dev}")
+    return stream._s
+
+
+class Event:
+    """A marker recorded in a stream; with timing, elapsed time between two."""
+
+    __slots__ = ("_e", "device", "timing")
+
+    def __init__(self, timing=True):
+        self.device = get_current_device()
+        self.timing = bool(timing)
+        self._e = _ember.Event(self.device.kind, self.device.id, self.timing)
+
+    def record(self, stream=0):
+        self._e.record(lowlevel_stream(stream, self.device, "Event.record"))
+
+    def synchronize(self):
+        self._e.synchronize()
+
+    def wait(self, stream=0):
+        """Make ``stream`` wait for this event before running later work."""
+        self._e.wait(lowlevel_stream(stream, self.device, "Event.wait"))
+
+    def query(self):
+        return self._e.query()
+
+    def elapsed_time(self, evtend):
+        """Milliseconds from this event to ``evtend``."""
+        if not isinstance(evtend, Event):
+            raise TypeError(f"elapsed_time: expected an Event, not {type(evtend).__name__}")
+        return self._e.elapsed_time(evtend._e)
+
+    def __repr__(self):
+        return f"<ember event on {self.device}>"
+
+
+def event(timing=True):
+    """A new event on the current device."""
+    return Event(timing)
+
+
+def event_elapsed_time(evtstart, evtend):
+    return evtstart.elapsed_time(evtend)

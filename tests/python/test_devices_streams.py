@@ -1,0 +1,125 @@
+"""Devices, contexts, streams and events on the machine's default device
+(the CPU device here), and the CPU topology."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+import ember
+from ember import cuda
+from conftest import run_python
+
+
+def test_cpu_topology_matches_the_os():
+    c = ember.cpu
+    assert c.pus == os.cpu_count() or c.pus <= os.cpu_count()
+    assert 1 <= c.cores <= c.pus and c.packages >= 1 and c.numa_nodes >= 1
+    assert c.workers >= 1 and isinstance(c.model, str) and c.model
+    assert set(c.caches) == {"L1d", "L2", "L3"}
+    assert "cores" in repr(c)
+
+
+def test_without_a_gpu_the_default_device_is_the_cpu():
+    if cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    assert len(cuda.gpus) == 0 and list(cuda.gpus) == [] and cuda.list_devices() == []
+    dev = cuda.get_current_device()
+    assert dev.kind == "cpu" and dev.id == 0 and dev.compute_capability == (0, 0)
+    assert dev.WARP_SIZE == 32 and dev.MAX_THREADS_PER_BLOCK == 1024
+    assert cuda.select_device(0) == dev  # numba code selecting device 0 keeps working
+    with pytest.raises(cuda.CudaSupportError, match="no CUDA device"):
+        cuda.select_device(1)
+    with pytest.raises(IndexError):
+        cuda.gpus[0]
+
+
+def test_select_device_argument_errors():
+    with pytest.raises(TypeError, match="device_id must be an int"):
+        cuda.select_device("gpu0")
+    with pytest.raises(TypeError, match="device_id must be an int"):
+        cuda.select_device(1.0)
+    assert cuda.select_device("cpu").kind == "cpu"
+
+
+def test_detect_prints_and_returns_bool(capsys):
+    found = cuda.detect()
+    out = capsys.readouterr().out
+    assert isinstance(found, bool) and found == cuda.is_available()
+    if not found:
+        assert "No CUDA devices: no CUDA driver found (looked in" in out or "No CUDA devices" in out
+    assert "CPU device:" in out and "Kernels and arrays go to:" in out
+
+
+def test_memory_info_and_synchronize():
+    free, total = cuda.current_context().get_memory_info()
+    assert 0 < free <= total
+    info = cuda.current_context().get_memory_info()
+    assert info.total == total
+    cuda.synchronize()
+    cuda.current_context().synchronize()
+
+
+def test_streams_and_events():
+    s = cuda.stream()
+    assert s.handle != 0 and int(s) == s.handle and s.query() is True
+    d = cuda.default_stream()
+    assert d.handle == 0
+    a = np.arange(100000, dtype=np.float64)
+    with s.auto_synchronize():
+        dev = cuda.to_device(a, stream=s)
+        back = dev.copy_to_host(stream=s)
+    assert np.array_equal(back, a)
+    e0, e1 = cuda.event(), cuda.event()
+    e0.record(s)
+    time.sleep(0.02)
+    e1.record(s)
+    e1.synchronize()
+    assert e1.query() is True
+    ms = e0.elapsed_time(e1)
+    assert 15.0 <= ms < 5000.0
+    assert cuda.event_elapsed_time(e0, e1) == ms
+    e1.wait(s)
+    untimed = cuda.event(timing=False)
+    untimed.record()
+    with pytest.raises(ValueError, match="timing"):
+        e0.elapsed_time(untimed)
+    with pytest.raises(TypeError, match="expected an Event"):
+        e0.elapsed_time(3)
+    with pytest.raises(TypeError, match="stream must be a Stream"):
+        e0.record("now")
+    assert "stream" in repr(s) and "default stream" in repr(d)
+
+
+def test_unrecorded_event_elapsed_is_an_error():
+    a, b = cuda.event(), cuda.event()
+    with pytest.raises(ValueError, match="recorded"):
+        a.elapsed_time(b)
+
+
+def test_ember_device_cpu_forces_the_cpu_device():
+    proc = run_python("""
+        from ember import cuda
+        d = cuda.get_current_device()
+        print(d.kind, d.id)
+        """, {"EMBER_DEVICE": "cpu"})
+    assert proc.stdout.split() == ["cpu", "0"]
+
+
+def test_no_driver_reason_names_every_place():
+    proc = run_python("""
+        from ember import cuda, _ember
+        print(cuda.is_available())
+        print(_ember.kind_unavailable_reason('cuda'))
+        """, {"EMBER_CUDA_DRIVER": "/nonexistent/libcuda.so.1"})
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "False"
+    assert lines[1].startswith("no CUDA driver found (looked in:")
+    assert "/nonexistent/libcuda.so.1" in lines[1]
+
+
+def test_demo_runs():
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    proc = run_python(open(os.path.join(root, "examples", "demo.py")).read())
+    assert "results equal NumPy's: yes" in proc.stdout
