@@ -1,0 +1,673 @@
+/*
+ * infer.c — type inference on the structured IR.
+ *
+ * Rules: NumPy promotion with NEP 50 weak literals (ty_promote); a variable
+ * takes the promotion of every value assigned to it (a variable assigned
+ * int32 in one branch and float64 in the other is float64); anything that
+ * does not promote (an array and a number, tuples of other lengths) is a
+ * TypingError at the second assignment.
+ *
+ * Method: the body is walked repeatedly until no variable's type changes
+ * (loops can carry a wider type back to an earlier use); expressions that
+ * read a variable not typed yet stay untyped in those passes. A last pass,
+ * with every variable settled, types each node and reports the first error
+ * with its source location. The same walk records which array parameters
+ * are written (directly or through a variable holding them), for the
+ * launch's copy-back decisions.
+ */
+#include <string.h>
+
+#include "core/ir.h"
+
+typedef struct Ctx {
+    Function *fn;
+    bool final;        /* last pass: report errors */
+    bool changed;      /* a variable's type widened in this pass */
+    ember_status st;   /* first error of the final pass */
+    int loop_depth;
+    uint64_t *alias;   /* per variable: bit p set when it may hold array parameter p */
+} Ctx;
+
+#define FAIL(ctx, node, ...)                                                        \
+    do {                                                                            \
+        if ((ctx)->final && (ctx)->st == EMBER_SUCCESS)                             \
+            (ctx)->st = ir_error((ctx)->fn, (node)->loc, __VA_ARGS__);              \
+        return NULL;                                                                \
+    } while (0)
+
+static const char *tname(const Type *t, char *buf) { return ty_str(t, buf, 256); }
+
+static const Type *expr(Ctx *ctx, Node *n);
+
+static const Type *T(TypeKind k) { return ty_scalar(k); }
+
+/* bool in arithmetic behaves as int64 (Python and numba: True + True == 2). */
+static const Type *arith_type(const Type *t)
+{
+    return t && t->kind == TY_BOOL ? T(TY_I64) : t;
+}
+
+static const Type *float_result(const Type *t)
+{
+    /* int, bool -> float64 (weak stays weak); floats and complex unchanged */
+    if (t->kind == TY_WEAK_INT)
+        return T(TY_WEAK_FLOAT);
+    if (t->kind == TY_BOOL || ty_is_int(t))
+        return T(TY_F64);
+    return t;
+}
+
+static const Type *binary(Ctx *ctx, Node *n)
+{
+    const Type *a = expr(ctx, n->a), *b = expr(ctx, n->b);
+    if (!a || !b)
+        return NULL;
+    char s1[256], s2[256];
+    const Type *t = ty_promote(a, b);
+    if (!t)
+        FAIL(ctx, n, "unsupported operand types for %s: %s and %s", ir_op_name(n->op),
+             tname(a, s1), tname(b, s2));
+    switch (n->op) {
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_POW:
+        return arith_type(t);
+    case OP_TRUEDIV:
+        return float_result(t);
+    case OP_FLOORDIV: case OP_MOD:
+        if (ty_is_complex(t))
+            FAIL(ctx, n, "operator %s is not defined for complex numbers (%s and %s)",
+                 ir_op_name(n->op), tname(a, s1), tname(b, s2));
+        return arith_type(t);
+    case OP_LSHIFT: case OP_RSHIFT:
+        if (!(ty_is_int(a) || a->kind == TY_BOOL) || !(ty_is_int(b) || b->kind == TY_BOOL))
+            FAIL(ctx, n, "operator %s needs integers, not %s and %s", ir_op_name(n->op),
+                 tname(a, s1), tname(b, s2));
+        return arith_type(t);
+    case OP_BITAND: case OP_BITOR: case OP_BITXOR:
+        if (!(ty_is_int(a) || a->kind == TY_BOOL) || !(ty_is_int(b) || b->kind == TY_BOOL))
+            FAIL(ctx, n, "operator %s needs integers or bools, not %s and %s",
+                 ir_op_name(n->op), tname(a, s1), tname(b, s2));
+        return t;
+    default:
+        FAIL(ctx, n, "unknown binary operator %d", n->op);
+    }
+}
+
+static const Type *unary(Ctx *ctx, Node *n)
+{
+    const Type *a = expr(ctx, n->a);
+    if (!a)
+        return NULL;
+    char s[256];
+    if (n->op == OP_NOT) {
+        if (!ty_is_number(a))
+            FAIL(ctx, n, "'not' needs a number or bool, not %s", tname(a, s));
+        return T(TY_BOOL);
+    }
+    if (!ty_is_number(a))
+        FAIL(ctx, n, "bad operand type for unary %s: %s", ir_op_name(n->op), tname(a, s));
+    if (n->op == OP_INVERT) {
+        if (!(ty_is_int(a) || a->kind == TY_BOOL))
+            FAIL(ctx, n, "bad operand type for unary ~: %s (integers and bools only)", tname(a, s));
+        return a;
+    }
+    return arith_type(a); /* - and + */
+}
+
+static const Type *compare(Ctx *ctx, Node *n)
+{
+    const Type *a = expr(ctx, n->a), *b = expr(ctx, n->b);
+    if (!a || !b)
+        return NULL;
+    char s1[256], s2[256];
+    const Type *t = ty_promote(a, b);
+    if (!t)
+        FAIL(ctx, n, "cannot compare %s with %s", tname(a, s1), tname(b, s2));
+    if (ty_is_complex(t) && n->op != OP_EQ && n->op != OP_NE)
+        FAIL(ctx, n, "complex numbers are not ordered: %s %s %s", tname(a, s1), ir_op_name(n->op),
+             tname(b, s2));
+    return T(TY_BOOL);
+}
+
+static const Type *truthy(Ctx *ctx, Node *n, const char *what)
+{
+    const Type *t = expr(ctx, n);
+    char s[256];
+    if (t && !ty_is_number(t))
+        FAIL(ctx, n, "%s must be a number or bool, not %s", what, tname(t, s));
+    return t;
+}
+
+static bool is_unary_float_fn(int fn)
+{
+    return (fn >= MATH_SIN && fn <= MATH_LGAMMA && fn != MATH_ATAN2 && fn != MATH_POW &&
+            fn != MATH_HYPOT) || fn == MATH_FABS;
+}
+
+static const Type *math_call(Ctx *ctx, Node *n)
+{
+    const Type *args[8];
+    if (n->nargs > 8 || n->nargs < 1)
+        FAIL(ctx, n, "%s() takes 1 to 8 arguments, %d given", ir_math_name(n->op), n->nargs);
+    for (int i = 0; i < n->nargs; i++) {
+        args[i] = expr(ctx, n->args[i]);
+        if (!args[i])
+            return NULL;
+    }
+    char s[256];
+    for (int i = 0; i < n->nargs; i++)
+        if (!ty_is_number(args[i]))
+            FAIL(ctx, n, "%s() needs numbers, not %s", ir_math_name(n->op), tname(args[i], s));
+    int fn = n->op;
+    const Type *a = args[0];
+    int want = -1; /* required argument count, -1: checked below */
+    const Type *r = NULL;
+    if (is_unary_float_fn(fn)) {
+        want = 1;
+        if (ty_is_complex(a))
+            FAIL(ctx, n, "math.%s() of a complex number is not supported; use cmath",
+                 ir_math_name(fn));
+        r = float_result(ty_concrete(a));
+    } else if (fn == MATH_ATAN2 || fn == MATH_POW || fn == MATH_HYPOT || fn == MATH_FMOD ||
+               fn == MATH_COPYSIGN) {
+        want = 2;
+        if (n->nargs == 2) {
+            const Type *t = ty_promote(args[0], args[1]);
+            if (!t || ty_is_complex(t))
+                FAIL(ctx, n, "math.%s() needs real numbers", ir_math_name(fn));
+            r = float_result(ty_concrete(t));
+        }
+    } else if (fn == MATH_ISNAN || fn == MATH_ISINF || fn == MATH_ISFINITE) {
+        want = 1;
+        r = T(TY_BOOL);
+    } else if (fn == MATH_FLOOR || fn == MATH_CEIL || fn == MATH_TRUNC) {
+        /* Python's math.floor/ceil/trunc return int (numba: int64). */
+        want = 1;
+        if (ty_is_complex(a))
+            FAIL(ctx, n, "math.%s() of a complex number", ir_math_name(fn));
+        r = ty_is_float(a) ? T(TY_I64) : arith_type(ty_concrete(a));
+    } else if (fn == MATH_ABS) {
+        want = 1;
+        if (a->kind == TY_C64)
+            r = T(TY_F32);
+        else if (ty_is_complex(a))
+            r = T(TY_F64);
+        else
+            r = arith_type(ty_concrete(a));
+    } else if (fn == MATH_MIN || fn == MATH_MAX) {
+        if (n->nargs < 2)
+            FAIL(ctx, n, "%s() of one scalar: pass two or more numbers", ir_math_name(fn));
+        const Type *t = args[0];
+        for (int i = 1; i < n->nargs && t; i++)
+            t = ty_promote(t, args[i]);
+        if (!t || ty_is_complex(t))
+            FAIL(ctx, n, "%s() needs real numbers", ir_math_name(fn));
+        r = ty_concrete(t);
+    } else if (fn == MATH_ROUND) {
+        if (n->nargs == 1) /* round(x) -> int, as Python */
+            r = ty_is_float(a) ? T(TY_I64) : arith_type(ty_concrete(a));
+        else if (n->nargs == 2)
+            r = ty_concrete(a);
+        else
+            FAIL(ctx, n, "round() takes 1 or 2 arguments, %d given", n->nargs);
+        if (ty_is_complex(a))
+            FAIL(ctx, n, "round() of a complex number");
+    } else {
+        FAIL(ctx, n, "unknown math function %d", fn);
+    }
+    if (want >= 0 && n->nargs != want)
+        FAIL(ctx, n, "%s() takes %d argument%s, %d given", ir_math_name(fn), want,
+             want == 1 ? "" : "s", n->nargs);
+    return r;
+}
+
+static bool const_int(const Node *n, int64_t *v)
+{
+    if (!n || n->kind != ND_CONST || !ty_is_int(n->ty))
+        return false;
+    *v = n->ival;
+    return true;
+}
+
+static const Type *intrinsic(Ctx *ctx, Node *n)
+{
+    int64_t k = 0;
+    switch (n->op) {
+    case INTR_THREAD_IDX: case INTR_BLOCK_IDX: case INTR_BLOCK_DIM: case INTR_GRID_DIM:
+        if (n->nargs != 1 || !const_int(n->args[0], &k) || k < 0 || k > 2)
+            FAIL(ctx, n, "thread/block index axis must be x, y or z");
+        n->args[0]->ty = T(TY_WEAK_INT);
+        return T(TY_I32);
+    case INTR_GRID: case INTR_GRIDSIZE: {
+        if (n->nargs != 1 || !const_int(n->args[0], &k) || k < 1 || k > 3)
+            FAIL(ctx, n, "cuda.%s(ndim) takes a constant 1, 2 or 3",
+                 n->op == INTR_GRID ? "grid" : "gridsize");
+        n->args[0]->ty = T(TY_WEAK_INT);
+        if (k == 1)
+            return T(TY_I64);
+        const Type *f[3] = {T(TY_I64), T(TY_I64), T(TY_I64)};
+        return ty_tuple((int)k, f);
+    }
+    case INTR_LANEID: case INTR_WARPSIZE:
+        return T(TY_I32);
+    default:
+        FAIL(ctx, n, "unknown intrinsic %d", n->op);
+    }
+}
+
+static const Type *index_type(Ctx *ctx, Node *n, const Type **elem)
+{
+    const Type *a = expr(ctx, n->a);
+    if (!a)
+        return NULL;
+    char s[256], s2[256];
+    if (a->kind != TY_ARRAY)
+        FAIL(ctx, n, "%s is not an array and cannot be indexed", tname(a, s));
+    /* describe the index types for messages */
+    char idx[512] = "";
+    bool ok = true, known = true;
+    for (int i = 0; i < n->nargs; i++) {
+        const Type *t = expr(ctx, n->args[i]);
+        if (!t) {
+            known = false;
+            continue;
+        }
+        em_strappend(idx, sizeof idx, "%s%s", i ? ", " : "", tname(ty_concrete(t), s2));
+        if (!ty_is_int(t))
+            ok = false;
+    }
+    if (!known)
+        return NULL;
+    if (!ok)
+        FAIL(ctx, n, "cannot index %s with (%s): indices must be integers", tname(a, s), idx);
+    if (n->nargs != a->ndim)
+        FAIL(ctx, n, "cannot index %s with %d index%s: give one integer per dimension (%d)",
+             tname(a, s), n->nargs, n->nargs == 1 ? "" : "es", a->ndim);
+    *elem = a->elem;
+    return a;
+}
+
+static const Type *attr(Ctx *ctx, Node *n)
+{
+    const Type *a = expr(ctx, n->a);
+    if (!a)
+        return NULL;
+    char s[256];
+    switch (n->op) {
+    case ATTR_SHAPE: case ATTR_STRIDES: {
+        if (a->kind != TY_ARRAY)
+            FAIL(ctx, n, "%s has no attribute '%s'", tname(a, s),
+                 n->op == ATTR_SHAPE ? "shape" : "strides");
+        const Type *f[EMBER_MAX_NDIM];
+        for (int i = 0; i < a->ndim; i++)
+            f[i] = T(TY_I64);
+        return ty_tuple(a->ndim, f);
+    }
+    case ATTR_SIZE: case ATTR_NDIM: case ATTR_LEN:
+        if (a->kind != TY_ARRAY)
+            FAIL(ctx, n, "%s has no %s", tname(a, s), n->op == ATTR_LEN ? "len()" : "size/ndim");
+        return T(TY_I64);
+    case ATTR_REAL: case ATTR_IMAG:
+        if (!ty_is_number(a))
+            FAIL(ctx, n, "%s has no attribute '%s'", tname(a, s),
+                 n->op == ATTR_REAL ? "real" : "imag");
+        if (a->kind == TY_C64)
+            return T(TY_F32);
+        if (ty_is_complex(a))
+            return T(TY_F64);
+        return ty_concrete(arith_type(a));
+    case ATTR_CONJ:
+        if (!ty_is_number(a))
+            FAIL(ctx, n, "%s has no method 'conjugate'", tname(a, s));
+        return ty_concrete(arith_type(a));
+    default:
+        FAIL(ctx, n, "unknown attribute %d", n->op);
+    }
+}
+
+static const Type *cast(Ctx *ctx, Node *n)
+{
+    const Type *a = expr(ctx, n->a);
+    if (!a)
+        return NULL;
+    char s[256], s2[256];
+    if (!n->target || !ty_is_number(n->target) || ty_is_weak(n->target))
+        FAIL(ctx, n, "conversion to %s is not supported", tname(n->target, s));
+    if (!ty_is_number(a))
+        FAIL(ctx, n, "cannot convert %s to %s", tname(a, s), tname(n->target, s2));
+    if (ty_is_complex(a) && !ty_is_complex(n->target) && n->target->kind != TY_BOOL)
+        FAIL(ctx, n, "cannot convert %s to %s: take .real or abs() first", tname(a, s),
+             tname(n->target, s2));
+    return n->target;
+}
+
+/* The array parameters an array expression may refer to. */
+static uint64_t array_roots(Ctx *ctx, const Node *n)
+{
+    if (!n)
+        return 0;
+    if (n->kind == ND_PARAM)
+        return n->index < 64 ? (uint64_t)1 << n->index : ~(uint64_t)0;
+    if (n->kind == ND_LOAD && n->var >= 0 && n->var < ctx->fn->nvars)
+        return ctx->alias[n->var];
+    if (n->kind == ND_IFEXP)
+        return array_roots(ctx, n->b) | array_roots(ctx, n->c);
+    if (n->kind == ND_TUPLE_GET)
+        return array_roots(ctx, n->a);
+    if (n->kind == ND_TUPLE) {
+        uint64_t m = 0;
+        for (int i = 0; i < n->nargs; i++)
+            m |= array_roots(ctx, n->args[i]);
+        return m;
+    }
+    return 0;
+}
+
+static const Type *expr(Ctx *ctx, Node *n)
+{
+    if (!n)
+        return NULL;
+    const Type *t = NULL;
+    char s[256];
+    switch (n->kind) {
+    case ND_CONST:
+        t = n->ty;
+        if (!t || !ty_is_number(t))
+            FAIL(ctx, n, "constant without a numeric type");
+        return t;
+    case ND_PARAM:
+        if (n->index < 0 || n->index >= ctx->fn->nparams || !ctx->fn->param_types[n->index])
+            FAIL(ctx, n, "parameter %d has no type", n->index);
+        t = ctx->fn->param_types[n->index];
+        break;
+    case ND_LOAD:
+        if (n->var < 0 || n->var >= ctx->fn->nvars)
+            FAIL(ctx, n, "bad variable slot %d", n->var);
+        t = ctx->fn->var_types[n->var];
+        if (!t)
+            FAIL(ctx, n, "variable '%s' is used before a value is assigned to it",
+                 ctx->fn->var_names[n->var]);
+        break;
+    case ND_UNARY: t = unary(ctx, n); break;
+    case ND_BINARY: t = binary(ctx, n); break;
+    case ND_COMPARE: t = compare(ctx, n); break;
+    case ND_AND: case ND_OR: {
+        const Type *a = truthy(ctx, n->a, n->kind == ND_AND ? "an 'and' operand" : "an 'or' operand");
+        const Type *b = truthy(ctx, n->b, n->kind == ND_AND ? "an 'and' operand" : "an 'or' operand");
+        t = a && b ? T(TY_BOOL) : NULL;
+        break;
+    }
+    case ND_IFEXP: {
+        const Type *c = truthy(ctx, n->a, "a condition");
+        const Type *a = expr(ctx, n->b), *b = expr(ctx, n->c);
+        if (!c || !a || !b)
+            return NULL;
+        if (a == b)
+            t = a;
+        else if (!(t = ty_promote(a, b))) {
+            char s2[256];
+            FAIL(ctx, n, "the two branches of a conditional expression have types %s and %s",
+                 tname(a, s), tname(b, s2));
+        }
+        break;
+    }
+    case ND_CAST: t = cast(ctx, n); break;
+    case ND_CALL_MATH: t = math_call(ctx, n); break;
+    case ND_INTRINSIC: t = intrinsic(ctx, n); break;
+    case ND_INDEX: {
+        const Type *elem = NULL;
+        t = index_type(ctx, n, &elem) ? elem : NULL;
+        break;
+    }
+    case ND_ATTR: t = attr(ctx, n); break;
+    case ND_TUPLE: {
+        const Type *f[64];
+        if (n->nargs > 64)
+            FAIL(ctx, n, "tuples of more than 64 items are not supported");
+        for (int i = 0; i < n->nargs; i++) {
+            f[i] = expr(ctx, n->args[i]);
+            if (!f[i])
+                return NULL;
+        }
+        t = ty_tuple(n->nargs, f);
+        break;
+    }
+    case ND_TUPLE_GET: {
+        const Type *a = expr(ctx, n->a);
+        if (!a)
+            return NULL;
+        if (a->kind != TY_TUPLE)
+            FAIL(ctx, n, "%s is not a tuple and cannot be indexed with a constant", tname(a, s));
+        int i = n->index < 0 ? n->index + a->nfields : n->index;
+        if (i < 0 || i >= a->nfields)
+            FAIL(ctx, n, "tuple index %d out of range for %s", n->index, tname(a, s));
+        n->index = i;
+        t = a->fields[i];
+        break;
+    }
+    default:
+        FAIL(ctx, n, "a statement used as an expression");
+    }
+    n->ty = t;
+    return t;
+}
+
+/* The common type of a variable's old and new value; NULL when they do not
+ * unify. Arrays differing only in layout become layout 'A'. */
+static const Type *unify(const Type *old, const Type *t)
+{
+    t = ty_concrete(t);
+    if (!old || old == t)
+        return t;
+    if (ty_is_number(old) && ty_is_number(t))
+        return ty_promote(old, t);
+    if (old->kind == TY_ARRAY && t->kind == TY_ARRAY && old->elem == t->elem &&
+        old->ndim == t->ndim)
+        return ty_array(old->elem, old->ndim, old->layout == t->layout ? old->layout : 'A',
+                        old->readonly || t->readonly);
+    if (old->kind == TY_TUPLE && t->kind == TY_TUPLE && old->nfields == t->nfields) {
+        const Type *f[64];
+        if (old->nfields > 64)
+            return NULL;
+        for (int i = 0; i < old->nfields; i++)
+            if (!(f[i] = unify(old->fields[i], t->fields[i])))
+                return NULL;
+        return ty_tuple(old->nfields, f);
+    }
+    return NULL;
+}
+
+static void assign_var(Ctx *ctx, Node *n, int var, const Type *t, const Node *value)
+{
+    const Type *old = ctx->fn->var_types[var];
+    const Type *u = unify(old, t);
+    if (!u) {
+        char s1[256], s2[256];
+        if (ctx->final && ctx->st == EMBER_SUCCESS)
+            ctx->st = ir_error(ctx->fn, n->loc,
+                               "variable '%s' is assigned %s here but holds %s elsewhere; "
+                               "a variable keeps one type (numbers unify to their common type)",
+                               ctx->fn->var_names[var], tname(ty_concrete(t), s1), tname(old, s2));
+        return;
+    }
+    if (u != old) {
+        ctx->fn->var_types[var] = u;
+        ctx->changed = true;
+    }
+    uint64_t roots = array_roots(ctx, value);
+    if ((ctx->alias[var] | roots) != ctx->alias[var]) {
+        ctx->alias[var] |= roots;
+        ctx->changed = true;
+    }
+}
+
+static void stmt(Ctx *ctx, Node *n);
+
+static void block(Ctx *ctx, Node *n)
+{
+    if (!n)
+        return;
+    if (n->kind != ND_BLOCK) {
+        stmt(ctx, n);
+        return;
+    }
+    for (int i = 0; i < n->nargs; i++)
+        stmt(ctx, n->args[i]);
+}
+
+static void stmt(Ctx *ctx, Node *n)
+{
+    char s[256], s2[256];
+    if (!n)
+        return;
+    n->ty = T(TY_VOID);
+    switch (n->kind) {
+    case ND_BLOCK:
+        block(ctx, n);
+        break;
+    case ND_ASSIGN: {
+        if (n->var < 0 || n->var >= ctx->fn->nvars) {
+            if (ctx->final && ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, n->loc, "bad variable slot %d", n->var);
+            break;
+        }
+        const Type *t = expr(ctx, n->a);
+        if (t)
+            assign_var(ctx, n, n->var, t, n->a);
+        break;
+    }
+    case ND_STORE: {
+        Node probe = *n;
+        probe.kind = ND_INDEX;
+        const Type *elem = NULL;
+        const Type *arr = index_type(ctx, &probe, &elem);
+        const Type *v = expr(ctx, n->b);
+        if (!arr || !v)
+            break;
+        if (arr->readonly) {
+            if (ctx->final && ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, n->loc, "cannot store into %s: the array is "
+                                   "read-only (a non-writeable NumPy array)", tname(arr, s));
+            break;
+        }
+        if (!ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
+            if (ctx->final && ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s",
+                                   tname(v, s), tname(elem, s2));
+            break;
+        }
+        uint64_t roots = array_roots(ctx, n->a);
+        for (int p = 0; p < ctx->fn->nparams && p < 64; p++)
+            if (roots & ((uint64_t)1 << p))
+                ctx->fn->param_written[p] = true;
+        if (roots == ~(uint64_t)0)
+            for (int p = 0; p < ctx->fn->nparams; p++)
+                ctx->fn->param_written[p] = true;
+        break;
+    }
+    case ND_IF:
+        truthy(ctx, n->a, "an if condition");
+        block(ctx, n->b);
+        block(ctx, n->c);
+        break;
+    case ND_WHILE:
+        truthy(ctx, n->a, "a while condition");
+        ctx->loop_depth++;
+        block(ctx, n->b);
+        ctx->loop_depth--;
+        break;
+    case ND_FOR_RANGE: {
+        const Type *t = NULL;
+        bool known = true;
+        if (n->nargs != 3) {
+            if (ctx->final && ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, n->loc, "range() needs start, stop and step");
+            break;
+        }
+        for (int i = 0; i < 3; i++) {
+            const Type *a = expr(ctx, n->args[i]);
+            if (!a) {
+                known = false;
+                continue;
+            }
+            if (!(ty_is_int(a) || a->kind == TY_BOOL)) {
+                if (ctx->final && ctx->st == EMBER_SUCCESS)
+                    ctx->st = ir_error(ctx->fn, n->args[i]->loc,
+                                       "range() arguments must be integers, not %s",
+                                       tname(a, s));
+                known = false;
+                continue;
+            }
+            t = t ? ty_promote(t, a) : a;
+        }
+        if (known && t)
+            assign_var(ctx, n, n->var, arith_type(t), NULL);
+        ctx->loop_depth++;
+        block(ctx, n->b);
+        ctx->loop_depth--;
+        break;
+    }
+    case ND_BREAK: case ND_CONTINUE:
+        if (ctx->loop_depth == 0 && ctx->final && ctx->st == EMBER_SUCCESS)
+            ctx->st = ir_error(ctx->fn, n->loc, "'%s' outside a loop",
+                               n->kind == ND_BREAK ? "break" : "continue");
+        break;
+    case ND_RETURN:
+        if (n->a) {
+            const Type *t = expr(ctx, n->a);
+            if (ctx->fn->is_kernel) {
+                if (ctx->final && ctx->st == EMBER_SUCCESS)
+                    ctx->st = ir_error(ctx->fn, n->loc,
+                                       "a kernel cannot return a value: kernels return nothing; "
+                                       "write the result into an array argument instead");
+            } else if (t) {
+                const Type *u = unify(ctx->fn->return_type, t);
+                if (!u) {
+                    if (ctx->final && ctx->st == EMBER_SUCCESS)
+                        ctx->st = ir_error(ctx->fn, n->loc,
+                                           "this return gives %s but another gives %s",
+                                           tname(ty_concrete(t), s), tname(ctx->fn->return_type, s2));
+                } else if (u != ctx->fn->return_type) {
+                    ctx->fn->return_type = u;
+                    ctx->changed = true;
+                }
+            }
+        }
+        break;
+    case ND_EXPR:
+        expr(ctx, n->a);
+        break;
+    default:
+        if (ctx->final && ctx->st == EMBER_SUCCESS)
+            ctx->st = ir_error(ctx->fn, n->loc, "an expression used as a statement");
+        break;
+    }
+}
+
+ember_status infer_function(Function *fn)
+{
+    if (!fn || !fn->body)
+        return em_error(EMBER_ERR_INVALID_ARG, "infer_function: no function body");
+    for (int i = 0; i < fn->nparams; i++)
+        if (!fn->param_types[i])
+            return ir_error(fn, fn->body->loc, "parameter '%s' has no type", fn->param_names[i]);
+    Ctx ctx = {.fn = fn};
+    ctx.alias = em_calloc((size_t)(fn->nvars + 1), sizeof *ctx.alias);
+    if (!ctx.alias)
+        return EMBER_ERR_OUT_OF_MEMORY;
+    fn->return_type = fn->is_kernel ? T(TY_VOID) : NULL;
+    /* Widening is monotone and bounded (types only grow along promotion,
+     * alias sets only gain bits), so this terminates; the bound is a guard. */
+    for (int pass = 0; pass < 64; pass++) {
+        ctx.changed = false;
+        block(&ctx, fn->body);
+        if (!ctx.changed)
+            break;
+    }
+    ctx.final = true;
+    ctx.st = EMBER_SUCCESS;
+    block(&ctx, fn->body);
+    if (ctx.st == EMBER_SUCCESS && !fn->return_type)
+        fn->return_type = T(TY_VOID);
+    em_free(ctx.alias);
+    return ctx.st;
+}

@@ -1,0 +1,275 @@
+/*
+ * ir.c — building the structured IR: functions, their arena, nodes,
+ * diagnostics with source locations, and a text dump for tests and
+ * `inspect_types`.
+ */
+#include <string.h>
+
+#include "core/ir.h"
+
+/* Nodes are many and small; one arena per function frees them together. */
+struct ArenaChunk {
+    struct ArenaChunk *next;
+    size_t used, cap;
+    _Alignas(16) char data[];
+};
+
+#define ARENA_CHUNK 16384
+
+void *ir_alloc(Function *fn, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    struct ArenaChunk *c = fn->arena;
+    if (!c || c->used + size > c->cap) {
+        size_t cap = size > ARENA_CHUNK ? size : ARENA_CHUNK;
+        c = em_malloc(sizeof *c + cap);
+        if (!c)
+            return NULL;
+        c->next = fn->arena;
+        c->used = 0;
+        c->cap = cap;
+        fn->arena = c;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+static char *arena_strdup(Function *fn, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = ir_alloc(fn, n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+Function *ir_function_create(const char *name, const char *file, int nparams,
+                             const char *const *param_names, bool is_kernel)
+{
+    if (nparams < 0 || (nparams && !param_names))
+        return NULL;
+    Function *fn = em_calloc(1, sizeof *fn);
+    if (!fn)
+        return NULL;
+    fn->is_kernel = is_kernel;
+    fn->nparams = nparams;
+    fn->name = arena_strdup(fn, name ? name : "<kernel>");
+    fn->file = arena_strdup(fn, file ? file : "<unknown>");
+    fn->param_names = ir_alloc(fn, sizeof(char *) * (size_t)(nparams + 1));
+    fn->param_types = ir_alloc(fn, sizeof(Type *) * (size_t)(nparams + 1));
+    fn->param_written = ir_alloc(fn, sizeof(bool) * (size_t)(nparams + 1));
+    if (!fn->name || !fn->file || !fn->param_names || !fn->param_types || !fn->param_written) {
+        ir_function_destroy(fn);
+        return NULL;
+    }
+    for (int i = 0; i < nparams; i++)
+        if (!(fn->param_names[i] = arena_strdup(fn, param_names[i] ? param_names[i] : "?"))) {
+            ir_function_destroy(fn);
+            return NULL;
+        }
+    return fn;
+}
+
+void ir_function_destroy(Function *fn)
+{
+    if (!fn)
+        return;
+    while (fn->arena) {
+        struct ArenaChunk *c = fn->arena;
+        fn->arena = c->next;
+        em_free(c);
+    }
+    em_free(fn->var_names);
+    em_free(fn->var_types);
+    em_free(fn);
+}
+
+int ir_add_var(Function *fn, const char *name)
+{
+    if (fn->nvars % 16 == 0) {
+        size_t cap = (size_t)fn->nvars + 16;
+        char **names = em_calloc(cap, sizeof *names);
+        const Type **types = names ? em_calloc(cap, sizeof *types) : NULL;
+        if (!types) {
+            em_free(names);
+            return -1;
+        }
+        if (fn->nvars) {
+            memcpy(names, fn->var_names, (size_t)fn->nvars * sizeof *names);
+            memcpy(types, fn->var_types, (size_t)fn->nvars * sizeof *types);
+        }
+        em_free(fn->var_names);
+        em_free(fn->var_types);
+        fn->var_names = names;
+        fn->var_types = types;
+    }
+    char *copy = arena_strdup(fn, name ? name : "?");
+    if (!copy)
+        return -1;
+    fn->var_names[fn->nvars] = copy;
+    fn->var_types[fn->nvars] = NULL;
+    return fn->nvars++;
+}
+
+Node *ir_node(Function *fn, NodeKind kind, SrcLoc loc)
+{
+    Node *n = ir_alloc(fn, sizeof *n);
+    if (!n)
+        return NULL;
+    n->kind = kind;
+    n->loc = loc;
+    n->var = n->index = -1;
+    return n;
+}
+
+Node **ir_node_list(Function *fn, int n)
+{
+    return ir_alloc(fn, sizeof(Node *) * (size_t)(n > 0 ? n : 1));
+}
+
+ember_status ir_error(Function *fn, SrcLoc loc, const char *fmt, ...)
+{
+    if (fn->err[0] == '\0') {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(fn->err, sizeof fn->err, fmt, ap);
+        va_end(ap);
+        fn->err_loc = loc;
+    }
+    return em_error(EMBER_ERR_INVALID_ARG, "%s:%d:%d: %s", fn->file, fn->err_loc.line,
+                    fn->err_loc.col, fn->err);
+}
+
+static const char *const op_names[OP_COUNT] = {
+    [OP_NONE] = "?",   [OP_NEG] = "-",        [OP_POS] = "+",       [OP_INVERT] = "~",
+    [OP_NOT] = "not",  [OP_ADD] = "+",        [OP_SUB] = "-",       [OP_MUL] = "*",
+    [OP_TRUEDIV] = "/", [OP_FLOORDIV] = "//", [OP_MOD] = "%",       [OP_POW] = "**",
+    [OP_LSHIFT] = "<<", [OP_RSHIFT] = ">>",   [OP_BITAND] = "&",    [OP_BITOR] = "|",
+    [OP_BITXOR] = "^", [OP_EQ] = "==",        [OP_NE] = "!=",       [OP_LT] = "<",
+    [OP_LE] = "<=",    [OP_GT] = ">",         [OP_GE] = ">=",
+};
+
+const char *ir_op_name(Op op) { return (unsigned)op < OP_COUNT ? op_names[op] : "?"; }
+
+static const char *const math_names[MATH_COUNT] = {
+    [MATH_SIN] = "sin", [MATH_COS] = "cos", [MATH_TAN] = "tan", [MATH_ASIN] = "asin",
+    [MATH_ACOS] = "acos", [MATH_ATAN] = "atan", [MATH_ATAN2] = "atan2", [MATH_SINH] = "sinh",
+    [MATH_COSH] = "cosh", [MATH_TANH] = "tanh", [MATH_ASINH] = "asinh", [MATH_ACOSH] = "acosh",
+    [MATH_ATANH] = "atanh", [MATH_EXP] = "exp", [MATH_EXPM1] = "expm1", [MATH_EXP2] = "exp2",
+    [MATH_LOG] = "log", [MATH_LOG2] = "log2", [MATH_LOG10] = "log10", [MATH_LOG1P] = "log1p",
+    [MATH_SQRT] = "sqrt", [MATH_POW] = "pow", [MATH_HYPOT] = "hypot", [MATH_ERF] = "erf",
+    [MATH_ERFC] = "erfc", [MATH_GAMMA] = "gamma", [MATH_LGAMMA] = "lgamma",
+    [MATH_FLOOR] = "floor", [MATH_CEIL] = "ceil", [MATH_TRUNC] = "trunc", [MATH_FABS] = "fabs",
+    [MATH_FMOD] = "fmod", [MATH_COPYSIGN] = "copysign", [MATH_ISNAN] = "isnan",
+    [MATH_ISINF] = "isinf", [MATH_ISFINITE] = "isfinite", [MATH_ABS] = "abs", [MATH_MIN] = "min",
+    [MATH_MAX] = "max", [MATH_ROUND] = "round",
+};
+
+const char *ir_math_name(MathFn fn) { return (unsigned)fn < MATH_COUNT ? math_names[fn] : "?"; }
+
+/* ---- dump ----------------------------------------------------------- */
+
+typedef struct Buf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} Buf;
+
+static void put(Buf *b, const char *fmt, ...) EM_PRINTF(2, 3);
+static void put(Buf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap * 2 + (size_t)(n > 0 ? n : 64);
+        char *p = em_malloc(cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        memcpy(p, b->p, b->len + 1);
+        em_free(b->p);
+        b->p = p;
+        b->cap = cap;
+    }
+}
+
+static const char *const kind_names[ND_KIND_COUNT] = {
+    [ND_CONST] = "const", [ND_PARAM] = "param", [ND_LOAD] = "load", [ND_UNARY] = "unary",
+    [ND_BINARY] = "binary", [ND_COMPARE] = "compare", [ND_AND] = "and", [ND_OR] = "or",
+    [ND_IFEXP] = "ifexp", [ND_CAST] = "cast", [ND_CALL_MATH] = "math",
+    [ND_INTRINSIC] = "intrinsic", [ND_INDEX] = "index", [ND_ATTR] = "attr", [ND_TUPLE] = "tuple",
+    [ND_TUPLE_GET] = "tuple_get", [ND_BLOCK] = "block", [ND_ASSIGN] = "assign",
+    [ND_STORE] = "store", [ND_IF] = "if", [ND_WHILE] = "while", [ND_FOR_RANGE] = "for_range",
+    [ND_BREAK] = "break", [ND_CONTINUE] = "continue", [ND_RETURN] = "return", [ND_EXPR] = "expr",
+};
+
+static void dump_node(Buf *b, const Function *fn, const Node *n, int depth)
+{
+    char ty[256];
+    put(b, "%*s%s", depth * 2, "", n ? kind_names[n->kind] : "<null>");
+    if (!n) {
+        put(b, "\n");
+        return;
+    }
+    switch (n->kind) {
+    case ND_CONST:
+        if (ty_is_float(n->ty))
+            put(b, " %.17g", n->fval);
+        else if (ty_is_complex(n->ty))
+            put(b, " (%.17g%+.17gj)", n->fval, n->fimag);
+        else
+            put(b, " %lld", (long long)n->ival);
+        break;
+    case ND_PARAM: put(b, " %s", fn->param_names[n->index]); break;
+    case ND_LOAD: case ND_ASSIGN: case ND_FOR_RANGE:
+        put(b, " %s", n->var >= 0 && n->var < fn->nvars ? fn->var_names[n->var] : "?");
+        break;
+    case ND_UNARY: case ND_BINARY: case ND_COMPARE: put(b, " %s", ir_op_name(n->op)); break;
+    case ND_CALL_MATH: put(b, " %s", ir_math_name(n->op)); break;
+    case ND_TUPLE_GET: put(b, " [%d]", n->index); break;
+    case ND_CAST: put(b, " to %s", ty_str(n->target, ty, sizeof ty)); break;
+    default: break;
+    }
+    if (n->ty && n->kind < ND_BLOCK)
+        put(b, " :: %s", ty_str(n->ty, ty, sizeof ty));
+    put(b, "  @%d:%d\n", n->loc.line, n->loc.col);
+    if (n->a) dump_node(b, fn, n->a, depth + 1);
+    if (n->b) dump_node(b, fn, n->b, depth + 1);
+    if (n->c) dump_node(b, fn, n->c, depth + 1);
+    for (int i = 0; i < n->nargs; i++)
+        dump_node(b, fn, n->args[i], depth + 1);
+}
+
+char *ir_dump(const Function *fn)
+{
+    Buf b = {em_malloc(1024), 0, 1024, false};
+    if (!b.p)
+        return NULL;
+    b.p[0] = '\0';
+    char ty[256];
+    put(&b, "%s %s(", fn->is_kernel ? "kernel" : "function", fn->name);
+    for (int i = 0; i < fn->nparams; i++)
+        put(&b, "%s%s: %s", i ? ", " : "", fn->param_names[i],
+            ty_str(fn->param_types[i], ty, sizeof ty));
+    put(&b, ") -> %s\n", ty_str(fn->return_type, ty, sizeof ty));
+    for (int i = 0; i < fn->nvars; i++)
+        put(&b, "  var %s :: %s\n", fn->var_names[i], ty_str(fn->var_types[i], ty, sizeof ty));
+    if (fn->body)
+        dump_node(&b, fn, fn->body, 1);
+    if (b.oom) {
+        em_free(b.p);
+        return NULL;
+    }
+    return b.p;
+}

@@ -1,0 +1,236 @@
+/*
+ * ir.h — ember's kernel IR: types, the structured IR, and the stages that
+ * work on it (one section per file, chibicc style).
+ *
+ * Pipeline:  Python AST --(python/ember/_compiler, python/ext/build.c)--> IR
+ * built with the constructors below --(infer.c)--> typed IR
+ * --(devices/cpu/lower_host.c | devices/cuda/lower_nvvm.c)--> LLVM IR.
+ *
+ * The IR stays structured (blocks, if, while, for-range) as in the source:
+ * barrier fission, uniformity checks and error locations need the shape.
+ * Every node carries its source location. Nodes and everything they point to
+ * live in the Function's arena and die with it. Types are interned for the
+ * whole process, so two types are equal exactly when their pointers are.
+ */
+#ifndef EMBER_IR_H
+#define EMBER_IR_H
+
+#include "core/core.h"
+
+/* ======================================================================== */
+/* Types (types.c)                                                          */
+/* ======================================================================== */
+
+typedef enum TypeKind {
+    TY_VOID,
+    TY_BOOL,
+    TY_I8, TY_I16, TY_I32, TY_I64,
+    TY_U8, TY_U16, TY_U32, TY_U64,
+    TY_F32, TY_F64,
+    TY_C64, TY_C128,
+    /* Python literals are "weak" (NEP 50): they take the kind of the other
+     * operand (x * 2.0 stays float32). A variable never has a weak type:
+     * assigning a weak value gives int64 / float64 / complex128. */
+    TY_WEAK_INT, TY_WEAK_FLOAT, TY_WEAK_COMPLEX,
+    TY_ARRAY,
+    TY_TUPLE,
+    TY_KIND_COUNT
+} TypeKind;
+
+typedef struct Type Type;
+struct Type {
+    TypeKind kind;
+    /* TY_ARRAY */
+    const Type *elem;     /* scalar element type */
+    int ndim;             /* 1 ... 32 (0-d arrays are passed as scalars) */
+    char layout;          /* 'C', 'F' or 'A' (any strides) */
+    bool readonly;
+    /* TY_TUPLE */
+    int nfields;
+    const Type **fields;
+};
+
+EM_HIDDEN const Type *ty_scalar(TypeKind kind);       /* TY_VOID ... TY_WEAK_COMPLEX */
+EM_HIDDEN const Type *ty_array(const Type *elem, int ndim, char layout, bool readonly);
+EM_HIDDEN const Type *ty_tuple(int n, const Type *const *fields);
+EM_HIDDEN const Type *ty_from_dtype(ember_dtype dt);   /* NULL for float16 (not computable yet) */
+EM_HIDDEN bool ty_is_int(const Type *t);      /* signed or unsigned, weak int included */
+EM_HIDDEN bool ty_is_signed(const Type *t);
+EM_HIDDEN bool ty_is_float(const Type *t);    /* weak float included */
+EM_HIDDEN bool ty_is_complex(const Type *t);  /* weak complex included */
+EM_HIDDEN bool ty_is_number(const Type *t);   /* bool, int, float or complex */
+EM_HIDDEN bool ty_is_weak(const Type *t);
+EM_HIDDEN int ty_bits(const Type *t);         /* scalar width in bits (complex: both parts) */
+/* The concrete type a weak type becomes in a variable (int64, float64,
+ * complex128); other types unchanged. */
+EM_HIDDEN const Type *ty_concrete(const Type *t);
+/* NumPy promotion with NEP 50 weak literals; NULL when the two do not
+ * promote (array with number, tuple with number ...). */
+EM_HIDDEN const Type *ty_promote(const Type *a, const Type *b);
+/* numba-style spelling: "float32", "float32[:, ::1]", "(int64, float64)". */
+EM_HIDDEN const char *ty_str(const Type *t, char *buf, size_t cap);
+/* Releases the interned types (at ember_shutdown). */
+EM_HIDDEN void ty_reset(void);
+
+/* ======================================================================== */
+/* Argument ABI shared by launch packing and lowering (types.c)             */
+/* ======================================================================== */
+/*
+ * A kernel's arguments are packed into one byte buffer, each at an offset
+ * aligned to 8: a scalar in an 8-byte slot (stored in its own type at the
+ * slot start; complex128 takes 16 bytes); an array as { void *data;
+ * int64_t shape[ndim]; int64_t strides[ndim] (bytes) }; a tuple as its
+ * fields in order, recursively.
+ */
+EM_HIDDEN size_t abi_size(const Type *t);
+
+/* ======================================================================== */
+/* The IR (ir.c)                                                            */
+/* ======================================================================== */
+
+typedef struct SrcLoc {
+    int line, col; /* 1-based line, 0-based column, as Python's ast */
+} SrcLoc;
+
+typedef enum NodeKind {
+    /* --- expressions: every one gets `ty` from inference --- */
+    ND_CONST,       /* ty set by the builder; value in ival / fval (+ fimag) */
+    ND_PARAM,       /* index: parameter number */
+    ND_LOAD,        /* var: local variable slot */
+    ND_UNARY,       /* op: OP_NEG, OP_POS, OP_INVERT, OP_NOT; a */
+    ND_BINARY,      /* op: OP_ADD ... OP_BITXOR; a, b */
+    ND_COMPARE,     /* op: OP_EQ ... OP_GE; a, b */
+    ND_AND, ND_OR,  /* a, b: short-circuit, both converted to bool, result bool */
+    ND_IFEXP,       /* a ? b : c */
+    ND_CAST,        /* a converted to `target` (float32(x), int(x), bool(x) ...) */
+    ND_CALL_MATH,   /* fn: MathFn; args */
+    ND_INTRINSIC,   /* fn: Intrinsic; args */
+    ND_INDEX,       /* a: array; args: one integer index per dimension -> element */
+    ND_ATTR,        /* a; fn: Attr */
+    ND_TUPLE,       /* args: fields */
+    ND_TUPLE_GET,   /* a: tuple; index: constant field number (negative allowed) */
+    /* --- statements (ty is TY_VOID) --- */
+    ND_BLOCK,       /* args: statements */
+    ND_ASSIGN,      /* var = a (the value is converted to the variable's type) */
+    ND_STORE,       /* a[args] = b */
+    ND_IF,          /* if a: b (a block) else: c (a block or NULL) */
+    ND_WHILE,       /* while a: b */
+    ND_FOR_RANGE,   /* for var in range(args[0], args[1], args[2]): b */
+    ND_BREAK, ND_CONTINUE,
+    ND_RETURN,      /* a: value or NULL */
+    ND_EXPR,        /* a evaluated for its effect */
+    ND_KIND_COUNT
+} NodeKind;
+
+typedef enum Op {
+    OP_NONE,
+    OP_NEG, OP_POS, OP_INVERT, OP_NOT,
+    OP_ADD, OP_SUB, OP_MUL, OP_TRUEDIV, OP_FLOORDIV, OP_MOD, OP_POW,
+    OP_LSHIFT, OP_RSHIFT, OP_BITAND, OP_BITOR, OP_BITXOR,
+    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
+    OP_COUNT
+} Op;
+
+typedef enum MathFn {
+    MATH_SIN, MATH_COS, MATH_TAN, MATH_ASIN, MATH_ACOS, MATH_ATAN, MATH_ATAN2,
+    MATH_SINH, MATH_COSH, MATH_TANH, MATH_ASINH, MATH_ACOSH, MATH_ATANH,
+    MATH_EXP, MATH_EXPM1, MATH_EXP2, MATH_LOG, MATH_LOG2, MATH_LOG10, MATH_LOG1P,
+    MATH_SQRT, MATH_POW, MATH_HYPOT, MATH_ERF, MATH_ERFC, MATH_GAMMA, MATH_LGAMMA,
+    MATH_FLOOR, MATH_CEIL, MATH_TRUNC, MATH_FABS, MATH_FMOD, MATH_COPYSIGN,
+    MATH_ISNAN, MATH_ISINF, MATH_ISFINITE,
+    MATH_ABS, MATH_MIN, MATH_MAX, MATH_ROUND, /* Python builtins */
+    MATH_COUNT
+} MathFn;
+
+typedef enum Intrinsic {
+    INTR_THREAD_IDX,  /* args[0]: constant axis 0/1/2 (x/y/z) -> int32 */
+    INTR_BLOCK_IDX,
+    INTR_BLOCK_DIM,
+    INTR_GRID_DIM,
+    INTR_GRID,        /* cuda.grid(n): args[0] constant 1/2/3 -> int64 or tuple of int64 */
+    INTR_GRIDSIZE,    /* cuda.gridsize(n) */
+    INTR_LANEID,      /* -> int32 */
+    INTR_WARPSIZE,    /* -> int32 (32) */
+    INTR_COUNT
+} Intrinsic;
+
+typedef enum Attr {
+    ATTR_SHAPE,   /* array -> tuple of int64 */
+    ATTR_STRIDES, /* array -> tuple of int64 */
+    ATTR_SIZE,    /* array -> int64 */
+    ATTR_NDIM,    /* array -> int64 */
+    ATTR_LEN,     /* len(array) -> int64 (shape[0]); len(tuple) is folded by the front end */
+    ATTR_REAL, ATTR_IMAG, ATTR_CONJ,
+    ATTR_COUNT
+} Attr;
+
+typedef struct Node Node;
+struct Node {
+    NodeKind kind;
+    SrcLoc loc;
+    const Type *ty;     /* expressions: set by inference (ND_CONST: by the builder) */
+    int op;             /* Op, MathFn, Intrinsic or Attr, by kind */
+    int var;            /* ND_LOAD, ND_ASSIGN, ND_FOR_RANGE: variable slot */
+    int index;          /* ND_PARAM: parameter; ND_TUPLE_GET: field */
+    int64_t ival;       /* ND_CONST of bool / int types (uint64 stored as its bits) */
+    double fval, fimag; /* ND_CONST of float / complex types */
+    const Type *target; /* ND_CAST */
+    Node *a, *b, *c;
+    Node **args;
+    int nargs;
+};
+
+typedef struct Function {
+    char *name;             /* Python qualified name */
+    char *file;             /* source file */
+    int nparams;
+    char **param_names;
+    const Type **param_types; /* set before inference (the specialisation) */
+    int nvars;
+    char **var_names;
+    const Type **var_types;   /* set by inference */
+    Node *body;               /* ND_BLOCK */
+    const Type *return_type;  /* set by inference; TY_VOID for kernels */
+    bool *param_written;      /* set by inference: an array parameter (or a view
+                               * of it) is stored to; host arrays passed there
+                               * are copied back after the launch */
+    bool is_kernel;
+    /* diagnostics: the first error, with its location */
+    SrcLoc err_loc;
+    char err[1024];
+    /* arena */
+    struct ArenaChunk *arena;
+} Function;
+
+/* Creates an empty function; caller owns it (ir_function_destroy). */
+EM_HIDDEN Function *ir_function_create(const char *name, const char *file, int nparams,
+                                       const char *const *param_names, bool is_kernel);
+EM_HIDDEN void ir_function_destroy(Function *fn);
+/* Adds a local variable slot (names may repeat for shadowing-free Python
+ * code; the front end maps each Python name to one slot). */
+EM_HIDDEN int ir_add_var(Function *fn, const char *name);
+/* A new node of `kind` zero-filled, in fn's arena; NULL when out of memory. */
+EM_HIDDEN Node *ir_node(Function *fn, NodeKind kind, SrcLoc loc);
+/* Allocates `n` node pointers for args (n may be 0). */
+EM_HIDDEN Node **ir_node_list(Function *fn, int n);
+EM_HIDDEN void *ir_alloc(Function *fn, size_t size);
+/* Records an error at `loc` (the first one wins) and returns
+ * EMBER_ERR_INVALID_ARG; the message also goes to ember_last_error() as
+ * "file:line:col: message". */
+EM_HIDDEN ember_status ir_error(Function *fn, SrcLoc loc, const char *fmt, ...) EM_PRINTF(3, 4);
+/* Text dump of the (typed) IR, for tests and inspect functions. */
+EM_HIDDEN char *ir_dump(const Function *fn); /* caller frees with em_free */
+
+EM_HIDDEN const char *ir_op_name(Op op);          /* "+", "//", "<" ... */
+EM_HIDDEN const char *ir_math_name(MathFn fn);    /* "sin" ... */
+
+/* ======================================================================== */
+/* Type inference (infer.c)                                                 */
+/* ======================================================================== */
+
+/* Types every expression and variable of `fn` given fn->param_types, checks
+ * the rules (kernels return nothing, indices are integers, ...), and
+ * returns EMBER_SUCCESS or an error recorded with ir_error. */
+EM_HIDDEN ember_status infer_function(Function *fn);
+
+#endif /* EMBER_IR_H */
