@@ -108,7 +108,7 @@ static const Type *unary(Ctx *ctx, Node *n)
     if (n->op == OP_INVERT) {
         if (!(ty_is_int(a) || a->kind == TY_BOOL))
             FAIL(ctx, n, "bad operand type for unary ~: %s (integers and bools only)", tname(a, s));
-        return a;
+        return arith_type(a); /* Python and numba: ~True == -2 */
     }
     return arith_type(a); /* - and + */
 }
@@ -598,6 +598,14 @@ static void stmt(Ctx *ctx, Node *n)
                 continue;
             }
             t = t ? ty_promote(t, a) : a;
+        }
+        if (known && t && !(ty_is_int(t) || t->kind == TY_BOOL)) {
+            /* e.g. int64 with uint64 bounds: NumPy promotes them to float64 */
+            if (ctx->final && ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, n->loc, "range() bounds of these integer types "
+                                   "promote to %s; convert them to one integer type first",
+                                   tname(t, s));
+            known = false;
         }
         if (known && t)
             assign_var(ctx, n, n->var, arith_type(t), NULL);
