@@ -1,0 +1,49 @@
+/*
+ * host_jit.h — compiling typed IR for the host and launching it on the cpu
+ * device's worker pool.
+ *
+ * lower_host.c turns a typed Function (core/ir.h) into an LLVM 14 module
+ * whose entry runs a range of blocks, each as a loop over its threads
+ * (structured so LLVM can vectorise the thread loop); jit.c compiles it with
+ * ORC LLJIT for the host CPU (LLVMGetHostCPUName/Features, O2/O3) and
+ * launch_host.c distributes the grid's blocks over the pool.
+ *
+ * Entry signature of the generated code:
+ *   void <name>(const char *args, const HostDims *dims, int64_t first_block,
+ *               int64_t last_block)
+ * `args` is packed as core/ir.h "Argument ABI" describes.
+ */
+#ifndef EMBER_HOST_JIT_H
+#define EMBER_HOST_JIT_H
+
+#include "core/ir.h"
+
+typedef struct HostDims {
+    int64_t grid[3];  /* blocks per axis (x, y, z) */
+    int64_t block[3]; /* threads per block per axis */
+} HostDims;
+
+typedef void (*host_entry_fn)(const char *args, const HostDims *dims, int64_t first_block,
+                              int64_t last_block);
+
+typedef struct HostKernel HostKernel;
+
+/* ---- jit.c (host_lower, of lower_host.c, is in lower_host.h: it needs
+ * the LLVM headers, which only devices/cpu sees) ------------------------- */
+
+/* Lowers and compiles `fn` (already typed by infer_function). opt_level
+ * 0..3. Caller owns *out. Errors (unsupported construct at a location) go
+ * through ir_error on fn. */
+EM_HIDDEN ember_status host_compile(Function *fn, int opt_level, HostKernel **out);
+EM_HIDDEN void host_kernel_destroy(HostKernel *k);
+/* Textual LLVM IR of the module (owned by the kernel). */
+EM_HIDDEN const char *host_kernel_llvm_ir(const HostKernel *k);
+EM_HIDDEN host_entry_fn host_kernel_entry(const HostKernel *k);
+
+/* Runs the kernel over the grid on `cpu`'s worker pool; returns when done.
+ * `args` is packed per the ABI and borrowed for the call. */
+EM_HIDDEN ember_status host_launch(const HostKernel *k, struct ember_device *cpu,
+                                   const int64_t grid[3], const int64_t block[3],
+                                   const char *args);
+
+#endif /* EMBER_HOST_JIT_H */

@@ -1,0 +1,242 @@
+/*
+ * jit.c — compiling a typed kernel for the host: lower (lower_host.c),
+ * verify, optimise with LLVM's new pass manager for the host CPU, and load
+ * the result with ORC LLJIT.
+ *
+ * One LLJIT per kernel. A kernel owns its JIT instance, and destroying the
+ * kernel frees its code: no process-wide LLVM state outlives the kernels
+ * besides LLVM's own one-time target initialisation (pthread_once), and
+ * kernels compile concurrently from several threads without a lock (each
+ * has its own context). Creating an LLJIT costs well under a millisecond
+ * next to the tens of milliseconds the optimiser takes. Entry symbols are
+ * still unique per process ("ember_<name>_<counter>") so that IR dumps and
+ * profiles of different kernels never share a name.
+ *
+ * The optimiser runs "default<O1..3>" (LLVMRunPasses) on a TargetMachine
+ * for the host CPU (LLVMGetHostCPUName / LLVMGetHostCPUFeatures), so the
+ * vectoriser sees the real vector width; the JIT generates code for the
+ * same CPU and features. Library calls (libm) resolve against the process
+ * through a dynamic-library search generator.
+ *
+ * Ownership on failure, which LLVM's C API documents unevenly (its example
+ * disposes a module it has already given away): LLVMOrcCreateLLJIT takes
+ * the builder even when it fails; LLVMOrcLLJITAddLLVMIRModule takes the
+ * thread-safe module even when it fails; a TargetMachine given to
+ * LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine belongs to the
+ * builder. Everything else here is disposed by this file on every path.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "devices/cpu/lower_host.h"
+
+struct HostKernel {
+    LLVMOrcLLJITRef jit; /* owns the code */
+    host_entry_fn entry;
+    char *ir;            /* textual IR after optimisation (em_malloc) */
+};
+
+static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;
+static bool llvm_ok;
+
+static void llvm_init(void)
+{
+    llvm_ok = !LLVMInitializeNativeTarget() && !LLVMInitializeNativeAsmPrinter();
+}
+
+/* Turns an LLVMErrorRef into an ember error (consumes it). */
+static ember_status llvm_error(LLVMErrorRef err, const char *what)
+{
+    char *msg = LLVMGetErrorMessage(err);
+    ember_status st = em_error(EMBER_ERR_INTERNAL, "%s: %s", what, msg ? msg : "?");
+    LLVMDisposeErrorMessage(msg);
+    return st;
+}
+
+static LLVMTargetMachineRef host_target_machine(const char *triple, int opt_level)
+{
+    LLVMTargetRef target;
+    char *err = NULL;
+    if (LLVMGetTargetFromTriple(triple, &target, &err)) {
+        em_error(EMBER_ERR_INTERNAL, "no LLVM target for %s: %s", triple, err ? err : "?");
+        LLVMDisposeMessage(err);
+        return NULL;
+    }
+    char *cpu = LLVMGetHostCPUName();
+    char *features = LLVMGetHostCPUFeatures();
+    LLVMCodeGenOptLevel cg = opt_level <= 0 ? LLVMCodeGenLevelNone
+                             : opt_level == 1 ? LLVMCodeGenLevelLess
+                             : opt_level == 2 ? LLVMCodeGenLevelDefault
+                                              : LLVMCodeGenLevelAggressive;
+    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features, cg,
+                                                      LLVMRelocDefault, LLVMCodeModelJITDefault);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    if (!tm)
+        em_error(EMBER_ERR_INTERNAL, "cannot create an LLVM target machine for %s", triple);
+    return tm;
+}
+
+/* "ember_<name>_<n>", the name reduced to [A-Za-z0-9_]. */
+static void make_symbol(const Function *fn, char *buf, size_t cap)
+{
+    static uint64_t counter;
+    uint64_t n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+    char clean[64];
+    size_t j = 0;
+    for (const char *p = fn->name ? fn->name : "kernel"; *p && j + 1 < sizeof clean; p++)
+        clean[j++] = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9')) ? *p : '_';
+    clean[j] = '\0';
+    snprintf(buf, cap, "ember_%s_%llu", clean, (unsigned long long)n);
+}
+
+static ember_status optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt_level)
+{
+    char passes[32];
+    snprintf(passes, sizeof passes, "default<O%d>", opt_level);
+    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(opts, opt_level >= 2);
+    LLVMPassBuilderOptionsSetSLPVectorization(opts, opt_level >= 2);
+    LLVMPassBuilderOptionsSetLoopUnrolling(opts, opt_level >= 2);
+    LLVMPassBuilderOptionsSetLoopInterleaving(opts, opt_level >= 2);
+    LLVMErrorRef err = LLVMRunPasses(mod, passes, tm, opts);
+    LLVMDisposePassBuilderOptions(opts);
+    return err ? llvm_error(err, "LLVM optimisation failed") : EMBER_SUCCESS;
+}
+
+ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
+{
+    if (!out || !fn)
+        return em_error(EMBER_ERR_INVALID_ARG, "host_compile: NULL argument");
+    *out = NULL;
+    if (opt_level < 0 || opt_level > 3)
+        return em_error(EMBER_ERR_INVALID_ARG, "host_compile: opt_level %d not in 0..3", opt_level);
+    pthread_once(&llvm_once, llvm_init);
+    if (!llvm_ok)
+        return em_error(EMBER_ERR_INTERNAL, "LLVM has no native target for this host");
+
+    ember_status st = EMBER_SUCCESS;
+    LLVMErrorRef err = NULL;
+    HostKernel *k = em_calloc(1, sizeof *k);
+    if (!k)
+        return EMBER_ERR_OUT_OF_MEMORY;
+    LLVMOrcThreadSafeContextRef tsc = NULL;
+    LLVMModuleRef mod = NULL;
+    LLVMTargetMachineRef tm = NULL, jit_tm = NULL;
+    char symbol[96];
+    make_symbol(fn, symbol, sizeof symbol);
+
+    /* 1. lower */
+    tsc = LLVMOrcCreateNewThreadSafeContext();
+    if ((st = host_lower(fn, LLVMOrcThreadSafeContextGetContext(tsc), symbol, &mod)))
+        goto fail;
+
+    /* 2. the JIT for the host; its triple and data layout go on the module */
+    char *triple = LLVMGetDefaultTargetTriple();
+    tm = host_target_machine(triple, opt_level);
+    jit_tm = tm ? host_target_machine(triple, opt_level) : NULL;
+    LLVMSetTarget(mod, triple);
+    LLVMDisposeMessage(triple);
+    if (!tm || !jit_tm) {
+        st = EMBER_ERR_INTERNAL;
+        goto fail;
+    }
+    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+    LLVMSetModuleDataLayout(mod, dl);
+    LLVMDisposeTargetData(dl);
+
+    LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
+        builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(jit_tm));
+    jit_tm = NULL; /* owned by the builder, which LLVMOrcCreateLLJIT consumes */
+    if ((err = LLVMOrcCreateLLJIT(&k->jit, builder))) {
+        k->jit = NULL;
+        st = llvm_error(err, "cannot create the LLVM JIT");
+        goto fail;
+    }
+    LLVMOrcDefinitionGeneratorRef gen = NULL;
+    if ((err = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+             &gen, LLVMOrcLLJITGetGlobalPrefix(k->jit), NULL, NULL))) {
+        st = llvm_error(err, "cannot search the process for symbols");
+        goto fail;
+    }
+    LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(k->jit), gen);
+
+    /* 3. verify: a failure is a bug in lower_host.c */
+    char *msg = NULL;
+    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+        st = em_error(EMBER_ERR_INTERNAL, "invalid LLVM IR generated for '%s': %s", fn->name,
+                      msg ? msg : "?");
+        LLVMDisposeMessage(msg);
+        goto fail;
+    }
+    LLVMDisposeMessage(msg);
+
+    /* 4. optimise for the host CPU, keep the text */
+    if ((st = optimise(mod, tm, opt_level)))
+        goto fail;
+    char *text = LLVMPrintModuleToString(mod);
+    k->ir = em_strdup(text ? text : "");
+    LLVMDisposeMessage(text);
+    if (!k->ir) {
+        st = EMBER_ERR_OUT_OF_MEMORY;
+        goto fail;
+    }
+
+    /* 5. load and look up the entry */
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
+    mod = NULL; /* owned by tsm, which the JIT takes even on failure */
+    if ((err = LLVMOrcLLJITAddLLVMIRModule(k->jit, LLVMOrcLLJITGetMainJITDylib(k->jit), tsm))) {
+        st = llvm_error(err, "cannot add the kernel to the JIT");
+        goto fail;
+    }
+    LLVMOrcExecutorAddress addr = 0;
+    if ((err = LLVMOrcLLJITLookup(k->jit, &addr, symbol))) {
+        st = llvm_error(err, "cannot compile the kernel to machine code");
+        goto fail;
+    }
+    k->entry = (host_entry_fn)(uintptr_t)addr;
+    LLVMOrcDisposeThreadSafeContext(tsc); /* the module holds its own reference */
+    LLVMDisposeTargetMachine(tm);
+    *out = k;
+    return EMBER_SUCCESS;
+
+fail:
+    if (mod)
+        LLVMDisposeModule(mod);
+    if (tsc)
+        LLVMOrcDisposeThreadSafeContext(tsc);
+    if (tm)
+        LLVMDisposeTargetMachine(tm);
+    if (jit_tm)
+        LLVMDisposeTargetMachine(jit_tm);
+    host_kernel_destroy(k);
+    return st;
+}
+
+void host_kernel_destroy(HostKernel *k)
+{
+    if (!k)
+        return;
+    if (k->jit) {
+        LLVMErrorRef err = LLVMOrcDisposeLLJIT(k->jit);
+        if (err)
+            LLVMConsumeError(err);
+    }
+    em_free(k->ir);
+    em_free(k);
+}
+
+const char *host_kernel_llvm_ir(const HostKernel *k) { return k ? k->ir : NULL; }
+
+host_entry_fn host_kernel_entry(const HostKernel *k) { return k ? k->entry : NULL; }

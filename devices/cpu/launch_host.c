@@ -1,0 +1,68 @@
+/*
+ * launch_host.c — running a compiled kernel over its grid on the cpu
+ * device's worker pool.
+ *
+ * The grid's blocks (in linear order, x fastest) are cut into contiguous
+ * chunks, about four per worker so that uneven blocks still balance, each
+ * at least one block. Every pool task calls the kernel's entry for its
+ * chunk; the entry loops over the chunk's blocks and their threads itself.
+ * The launch returns when every chunk is done.
+ */
+#include "devices/cpu/cpu_impl.h"
+#include "devices/cpu/host_jit.h"
+
+#define CHUNKS_PER_WORKER 4
+
+typedef struct LaunchCtx {
+    host_entry_fn entry;
+    const char *args;
+    HostDims dims;
+    int64_t nblocks;
+    int64_t chunk; /* blocks per task */
+} LaunchCtx;
+
+static void run_chunk(void *arg, int64_t index, int worker)
+{
+    const LaunchCtx *c = arg;
+    int64_t first = index * c->chunk;
+    int64_t last = first + c->chunk < c->nblocks ? first + c->chunk : c->nblocks;
+    c->entry(c->args, &c->dims, first, last);
+}
+
+ember_status host_launch(const HostKernel *k, struct ember_device *cpu, const int64_t grid[3],
+                         const int64_t block[3], const char *args)
+{
+    host_entry_fn entry = host_kernel_entry(k);
+    if (!entry || !cpu || !grid || !block)
+        return em_error(EMBER_ERR_INVALID_ARG, "host_launch: NULL kernel, device or dims");
+    if (cpu->info.kind != EMBER_DEVICE_CPU)
+        return em_error(EMBER_ERR_DEVICE_MISMATCH, "host_launch: not the cpu device");
+    LaunchCtx c = {.entry = entry, .args = args};
+    /* threadIdx, blockIdx and the dims are int32 in the kernel. */
+    int64_t nblocks = 1, nthreads = 1;
+    for (int i = 0; i < 3; i++) {
+        if (grid[i] < 1 || grid[i] > INT32_MAX || block[i] < 1 || block[i] > INT32_MAX)
+            return em_error(EMBER_ERR_INVALID_ARG,
+                            "host_launch: grid (%lld, %lld, %lld) and block (%lld, %lld, %lld) "
+                            "sizes must be in 1 .. 2**31-1",
+                            (long long)grid[0], (long long)grid[1], (long long)grid[2],
+                            (long long)block[0], (long long)block[1], (long long)block[2]);
+        if (__builtin_mul_overflow(nblocks, grid[i], &nblocks) ||
+            __builtin_mul_overflow(nthreads, block[i], &nthreads))
+            return em_error(EMBER_ERR_INVALID_ARG, "host_launch: the grid is too large");
+        c.dims.grid[i] = grid[i];
+        c.dims.block[i] = block[i];
+    }
+    pool *p = NULL;
+    ember_status st = cpu_device_pool(cpu, &p);
+    if (st)
+        return st;
+    int64_t nchunks = (int64_t)pool_size(p) * CHUNKS_PER_WORKER;
+    if (nchunks > nblocks)
+        nchunks = nblocks;
+    c.nblocks = nblocks;
+    c.chunk = (nblocks + nchunks - 1) / nchunks;
+    nchunks = (nblocks + c.chunk - 1) / c.chunk;
+    pool_run(p, nchunks, run_chunk, &c);
+    return EMBER_SUCCESS;
+}

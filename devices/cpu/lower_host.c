@@ -1,0 +1,1630 @@
+/*
+ * lower_host.c — typed IR (core/ir.h) to an LLVM 14 module for the host.
+ *
+ * The module holds one entry function (signature in host_jit.h) that runs a
+ * range of blocks of the grid. Its shape:
+ *
+ *   entry:      allocas for every variable and hidden loop counter
+ *   prologue:   unpack the parameters from `args` (Argument ABI, core/ir.h)
+ *               and the grid/block dims, once per block range
+ *   for blk in [first_block, last_block):   blockIdx = (blk % gx, blk / gx % gy, blk / gx / gy)
+ *     for tz, for ty, for tx (innermost):   threadIdx = (tx, ty, tz)
+ *       <kernel body>        a `return` branches to the tx latch (ends this thread)
+ *
+ * The thread loops are plain counted loops so that LLVM can vectorise the
+ * innermost one. Variables are allocas in the entry block; mem2reg/SROA turn
+ * them into registers. bool is i1 in registers and i8 in memory (variables,
+ * array elements). A tuple is an LLVM literal struct of its fields; an array
+ * value is the flat struct { i8 *data, i64 shape[ndim]..., i64 strides[ndim]... }.
+ * Weak literal types are lowered as their concrete type (ty_concrete).
+ *
+ * Semantics follow Python / numba (each rule is quoted above its code).
+ * Deviations, all documented where they are implemented:
+ *   - integer `//` and `%` by zero give 0 (numba's CUDA behaviour) instead of
+ *     raising ZeroDivisionError; float ones give IEEE results (x/0, nan);
+ *   - a zero range() step runs no iteration (Python raises ValueError);
+ *   - `int ** negative int` truncates the exact result toward zero;
+ *   - shifts by a count >= the width (or negative) give 0 / the sign fill;
+ *   - no bounds checks in this build: negative indices wrap once.
+ *
+ * Errors: before anything is built, validate() walks the tree and reports an
+ * unsupported node, type or shape with ir_error at its location. During the
+ * build, every place that could hand LLVM an ill-typed instruction checks
+ * first and leaves through fail() (one longjmp back to host_lower, which
+ * disposes the half-built module): LLVM never sees invalid input.
+ */
+#include <setjmp.h>
+#include <string.h>
+
+#include <llvm-c/Core.h>
+
+#include "devices/cpu/lower_host.h"
+
+#define MAX_LOOP_DEPTH 256
+
+typedef struct LoopTargets {
+    LLVMBasicBlockRef brk, cont;
+} LoopTargets;
+
+typedef struct Lower {
+    Function *fn;
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;       /* the code builder */
+    LLVMBuilderRef ab;      /* positioned in the entry block: allocas */
+    LLVMValueRef func;      /* the entry function */
+    jmp_buf fail_jmp;
+    ember_status st;
+    /* frequently used types */
+    LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_f32, t_f64, t_ptr;
+    /* per-kernel state */
+    LLVMValueRef *var_slots;   /* one alloca per variable (NULL until used) */
+    LLVMValueRef *params;      /* unpacked parameter values (prologue) */
+    LLVMValueRef tid[3];       /* threadIdx, i32 */
+    LLVMValueRef bid[3];       /* blockIdx, i32 */
+    LLVMValueRef bdim[3];      /* blockDim, i32 */
+    LLVMValueRef gdim[3];      /* gridDim, i32 */
+    LLVMValueRef linear_tid;   /* tx + ty*bx + tz*bx*by, i64 */
+    LLVMBasicBlockRef ret_bb;  /* `return`: the innermost thread loop's latch */
+    LoopTargets loops[MAX_LOOP_DEPTH];
+    int nloops;
+} Lower;
+
+static _Noreturn void fail(Lower *L, const Node *n, const char *fmt, ...) EM_PRINTF(3, 4);
+static _Noreturn void fail(Lower *L, const Node *n, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    SrcLoc loc = n ? n->loc : (L->fn->body ? L->fn->body->loc : (SrcLoc){0, 0});
+    L->st = ir_error(L->fn, loc, "%s", msg);
+    longjmp(L->fail_jmp, 1);
+}
+
+static const char *tstr(const Type *t, char *buf) { return ty_str(t, buf, 256); }
+
+/* ======================================================================== */
+/* Validation: everything lowering cannot do is reported here, located.     */
+/* ======================================================================== */
+
+static bool supported_type(const Type *t)
+{
+    if (!t)
+        return false;
+    if (t->kind == TY_ARRAY)
+        return t->elem && ty_is_number(t->elem) && !ty_is_weak(t->elem) && t->ndim >= 1 &&
+               t->ndim <= EMBER_MAX_NDIM;
+    if (t->kind == TY_TUPLE) {
+        for (int i = 0; i < t->nfields; i++)
+            if (!supported_type(t->fields[i]))
+                return false;
+        return true;
+    }
+    return ty_is_number(t);
+}
+
+static ember_status check(Lower *L, const Node *n, int loop_depth);
+
+static ember_status check_list(Lower *L, Node *const *list, int n, int loop_depth)
+{
+    if (n > 0 && !list)
+        return ir_error(L->fn, L->fn->body->loc, "malformed IR: missing argument list");
+    for (int i = 0; i < n; i++) {
+        ember_status st = check(L, list[i], loop_depth);
+        if (st)
+            return st;
+    }
+    return EMBER_SUCCESS;
+}
+
+static bool is_int_like(const Type *t) { return t && (ty_is_int(t) || t->kind == TY_BOOL); }
+
+static ember_status check(Lower *L, const Node *n, int depth)
+{
+    Function *fn = L->fn;
+    char s[256];
+    if (!n)
+        return ir_error(fn, fn->body->loc, "malformed IR: missing node");
+    if ((unsigned)n->kind >= ND_KIND_COUNT)
+        return ir_error(fn, n->loc, "the CPU target does not support IR node kind %d", n->kind);
+    bool is_expr = n->kind < ND_BLOCK;
+    if (is_expr && !supported_type(n->ty))
+        return ir_error(fn, n->loc, "the CPU target cannot compute a value of type %s%s",
+                        tstr(n->ty, s), n->ty ? "" : " (was the function typed?)");
+    /* children first: their types are used below */
+    ember_status st;
+    int inner = depth + (n->kind == ND_WHILE || n->kind == ND_FOR_RANGE);
+    if (inner > MAX_LOOP_DEPTH)
+        return ir_error(fn, n->loc, "loops nested more than %d deep", MAX_LOOP_DEPTH);
+    if (n->a && (st = check(L, n->a, n->kind == ND_WHILE ? depth : inner)))
+        return st;
+    if (n->b && (st = check(L, n->b, inner)))
+        return st;
+    if (n->c && (st = check(L, n->c, inner)))
+        return st;
+    if ((st = check_list(L, n->args, n->nargs, n->kind == ND_FOR_RANGE ? depth : inner)))
+        return st;
+    switch (n->kind) {
+    case ND_CONST:
+        if (!ty_is_number(n->ty))
+            return ir_error(fn, n->loc, "constant of type %s", tstr(n->ty, s));
+        break;
+    case ND_PARAM:
+        if (n->index < 0 || n->index >= fn->nparams || !supported_type(fn->param_types[n->index]))
+            return ir_error(fn, n->loc, "parameter %d cannot be passed to a CPU kernel", n->index);
+        break;
+    case ND_LOAD: case ND_ASSIGN: case ND_FOR_RANGE:
+        if (n->var < 0 || n->var >= fn->nvars || !supported_type(fn->var_types[n->var]))
+            return ir_error(fn, n->loc, "variable slot %d has no supported type (%s)", n->var,
+                            n->var >= 0 && n->var < fn->nvars ? tstr(fn->var_types[n->var], s)
+                                                              : "bad slot");
+        if (n->kind == ND_ASSIGN && !n->a)
+            return ir_error(fn, n->loc, "malformed IR: assignment without a value");
+        if (n->kind == ND_FOR_RANGE) {
+            if (n->nargs != 3 || !n->b)
+                return ir_error(fn, n->loc, "malformed IR: range() needs start, stop, step and a body");
+            for (int i = 0; i < 3; i++)
+                if (!is_int_like(n->args[i]->ty))
+                    return ir_error(fn, n->args[i]->loc, "range() arguments must be integers");
+        }
+        break;
+    case ND_UNARY: case ND_BINARY: case ND_COMPARE:
+        if (!n->a || (n->kind != ND_UNARY && !n->b))
+            return ir_error(fn, n->loc, "malformed IR: operator without operands");
+        if (!ty_is_number(n->a->ty) || (n->b && !ty_is_number(n->b->ty)) || !ty_is_number(n->ty))
+            return ir_error(fn, n->loc, "operator %s on non-numbers", ir_op_name(n->op));
+        if (n->kind == ND_UNARY && (n->op < OP_NEG || n->op > OP_NOT))
+            return ir_error(fn, n->loc, "unknown unary operator %d", n->op);
+        if (n->kind == ND_BINARY && (n->op < OP_ADD || n->op > OP_BITXOR))
+            return ir_error(fn, n->loc, "unknown binary operator %d", n->op);
+        if (n->kind == ND_COMPARE && (n->op < OP_EQ || n->op > OP_GE))
+            return ir_error(fn, n->loc, "unknown comparison %d", n->op);
+        if (n->kind == ND_COMPARE && !ty_promote(n->a->ty, n->b->ty))
+            return ir_error(fn, n->loc, "cannot compare these operands");
+        if (n->kind == ND_BINARY && ty_is_complex(n->ty) &&
+            (n->op == OP_FLOORDIV || n->op == OP_MOD || n->op >= OP_LSHIFT))
+            return ir_error(fn, n->loc, "operator %s is not defined for complex numbers",
+                            ir_op_name(n->op));
+        if (n->kind == ND_BINARY && n->op >= OP_LSHIFT && !is_int_like(n->ty))
+            return ir_error(fn, n->loc, "operator %s needs integers", ir_op_name(n->op));
+        if (n->kind == ND_UNARY && n->op == OP_INVERT && !is_int_like(n->ty))
+            return ir_error(fn, n->loc, "operator ~ needs integers");
+        break;
+    case ND_AND: case ND_OR:
+        if (!n->a || !n->b || !ty_is_number(n->a->ty) || !ty_is_number(n->b->ty))
+            return ir_error(fn, n->loc, "'and'/'or' need numbers or bools");
+        break;
+    case ND_IFEXP:
+        if (!n->a || !n->b || !n->c || !ty_is_number(n->a->ty))
+            return ir_error(fn, n->loc, "malformed conditional expression");
+        break;
+    case ND_CAST:
+        if (!n->a || !n->target || !ty_is_number(n->target) || !ty_is_number(n->a->ty))
+            return ir_error(fn, n->loc, "conversion to %s is not supported", tstr(n->target, s));
+        break;
+    case ND_CALL_MATH:
+        if ((unsigned)n->op >= MATH_COUNT)
+            return ir_error(fn, n->loc, "unknown math function %d", n->op);
+        if (n->nargs < 1)
+            return ir_error(fn, n->loc, "%s() needs arguments", ir_math_name(n->op));
+        for (int i = 0; i < n->nargs; i++)
+            if (!ty_is_number(n->args[i]->ty))
+                return ir_error(fn, n->loc, "%s() needs numbers", ir_math_name(n->op));
+        if (!ty_is_number(n->ty))
+            return ir_error(fn, n->loc, "%s() result is not a number", ir_math_name(n->op));
+        if (ty_is_complex(n->args[0]->ty) && n->op != MATH_ABS && n->op != MATH_ISNAN &&
+            n->op != MATH_ISINF && n->op != MATH_ISFINITE)
+            return ir_error(fn, n->loc, "math.%s() of a complex number is not supported",
+                            ir_math_name(n->op));
+        if ((n->op == MATH_ATAN2 || n->op == MATH_POW || n->op == MATH_HYPOT ||
+             n->op == MATH_FMOD || n->op == MATH_COPYSIGN) && n->nargs != 2)
+            return ir_error(fn, n->loc, "%s() takes 2 arguments", ir_math_name(n->op));
+        if (n->op == MATH_ROUND && n->nargs > 2)
+            return ir_error(fn, n->loc, "round() takes 1 or 2 arguments");
+        if (n->op == MATH_ROUND && n->nargs == 2 && !is_int_like(n->args[1]->ty))
+            return ir_error(fn, n->loc, "round() digits must be an integer");
+        if ((n->op == MATH_MIN || n->op == MATH_MAX) && n->nargs < 2)
+            return ir_error(fn, n->loc, "%s() of one scalar", ir_math_name(n->op));
+        break;
+    case ND_INTRINSIC: {
+        if ((unsigned)n->op >= INTR_COUNT)
+            return ir_error(fn, n->loc, "the CPU target does not support intrinsic %d", n->op);
+        if (n->op == INTR_LANEID || n->op == INTR_WARPSIZE)
+            break;
+        const Node *k = n->nargs == 1 ? n->args[0] : NULL;
+        bool grid = n->op == INTR_GRID || n->op == INTR_GRIDSIZE;
+        if (!k || k->kind != ND_CONST || !ty_is_int(k->ty) || k->ival < (grid ? 1 : 0) ||
+            k->ival > (grid ? 3 : 2))
+            return ir_error(fn, n->loc, "intrinsic axis/dimension must be a constant");
+        break;
+    }
+    case ND_INDEX: case ND_STORE: {
+        const Type *at = n->a ? n->a->ty : NULL;
+        if (!at || at->kind != TY_ARRAY)
+            return ir_error(fn, n->loc, "indexing a non-array");
+        if (n->nargs != at->ndim)
+            return ir_error(fn, n->loc, "%d indices for a %d-dimensional array", n->nargs, at->ndim);
+        for (int i = 0; i < n->nargs; i++)
+            if (!is_int_like(n->args[i]->ty))
+                return ir_error(fn, n->args[i]->loc, "array indices must be integers");
+        if (n->kind == ND_STORE && (!n->b || !ty_is_number(n->b->ty)))
+            return ir_error(fn, n->loc, "storing a non-number into an array");
+        if (n->kind == ND_STORE && ty_is_complex(n->b->ty) && !ty_is_complex(at->elem))
+            return ir_error(fn, n->loc, "storing a complex number into a real array");
+        break;
+    }
+    case ND_ATTR: {
+        if ((unsigned)n->op >= ATTR_COUNT || !n->a)
+            return ir_error(fn, n->loc, "unknown attribute %d", n->op);
+        bool arr = n->op <= ATTR_LEN;
+        if (arr != (n->a->ty->kind == TY_ARRAY))
+            return ir_error(fn, n->loc, "attribute not defined for %s", tstr(n->a->ty, s));
+        break;
+    }
+    case ND_TUPLE:
+        if (n->ty->kind != TY_TUPLE || n->ty->nfields != n->nargs)
+            return ir_error(fn, n->loc, "malformed tuple");
+        break;
+    case ND_TUPLE_GET:
+        if (!n->a || n->a->ty->kind != TY_TUPLE || n->index < 0 || n->index >= n->a->ty->nfields)
+            return ir_error(fn, n->loc, "bad tuple index %d", n->index);
+        break;
+    case ND_BLOCK: case ND_EXPR:
+        if (n->kind == ND_EXPR && !n->a)
+            return ir_error(fn, n->loc, "malformed IR: empty expression statement");
+        break;
+    case ND_IF: case ND_WHILE:
+        if (!n->a || !ty_is_number(n->a->ty))
+            return ir_error(fn, n->loc, "a condition must be a number or bool");
+        break;
+    case ND_BREAK: case ND_CONTINUE:
+        if (depth == 0)
+            return ir_error(fn, n->loc, "'%s' outside a loop", n->kind == ND_BREAK ? "break" : "continue");
+        break;
+    case ND_RETURN:
+        if (n->a)
+            return ir_error(fn, n->loc, "a kernel cannot return a value");
+        break;
+    default:
+        return ir_error(fn, n->loc, "the CPU target does not support IR node kind %d", n->kind);
+    }
+    return EMBER_SUCCESS;
+}
+
+/* ======================================================================== */
+/* Types                                                                    */
+/* ======================================================================== */
+
+/* The real type of a complex type's parts. */
+static const Type *part_type(const Type *t)
+{
+    return ty_scalar(ty_concrete(t)->kind == TY_C64 ? TY_F32 : TY_F64);
+}
+
+/* The register type of an IR type. */
+static LLVMTypeRef lty(Lower *L, const Type *t)
+{
+    t = ty_concrete(t);
+    switch (t->kind) {
+    case TY_BOOL: return L->t_i1;
+    case TY_I8: case TY_U8: return L->t_i8;
+    case TY_I16: case TY_U16: return L->t_i16;
+    case TY_I32: case TY_U32: return L->t_i32;
+    case TY_I64: case TY_U64: return L->t_i64;
+    case TY_F32: return L->t_f32;
+    case TY_F64: return L->t_f64;
+    case TY_C64: case TY_C128: {
+        LLVMTypeRef p = t->kind == TY_C64 ? L->t_f32 : L->t_f64;
+        LLVMTypeRef f[2] = {p, p};
+        return LLVMStructTypeInContext(L->ctx, f, 2, 0);
+    }
+    case TY_ARRAY: {
+        LLVMTypeRef f[1 + 2 * EMBER_MAX_NDIM];
+        f[0] = L->t_ptr;
+        for (int i = 0; i < 2 * t->ndim; i++)
+            f[1 + i] = L->t_i64;
+        return LLVMStructTypeInContext(L->ctx, f, (unsigned)(1 + 2 * t->ndim), 0);
+    }
+    case TY_TUPLE: {
+        LLVMTypeRef stack[16];
+        LLVMTypeRef *f = t->nfields <= 16 ? stack : em_malloc(sizeof *f * (size_t)t->nfields);
+        if (!f)
+            fail(L, NULL, "out of memory");
+        for (int i = 0; i < t->nfields; i++)
+            f[i] = lty(L, t->fields[i]);
+        LLVMTypeRef r = LLVMStructTypeInContext(L->ctx, f, (unsigned)t->nfields, 0);
+        if (f != stack)
+            em_free(f);
+        return r;
+    }
+    default: {
+        char s[256];
+        fail(L, NULL, "the CPU target cannot represent type %s", tstr(t, s));
+    }
+    }
+}
+
+/* The in-memory type: bool is a byte. */
+static LLVMTypeRef mty(Lower *L, const Type *t)
+{
+    return ty_concrete(t)->kind == TY_BOOL ? L->t_i8 : lty(L, t);
+}
+
+static unsigned elem_align(const Type *elem)
+{
+    switch (elem->kind) {
+    case TY_C64: return 4;
+    case TY_C128: return 8;
+    default: return (unsigned)(ty_bits(elem) < 8 ? 1 : ty_bits(elem) / 8);
+    }
+}
+
+/* ======================================================================== */
+/* Small builders                                                           */
+/* ======================================================================== */
+
+static LLVMValueRef ci(LLVMTypeRef t, int64_t v) { return LLVMConstInt(t, (unsigned long long)v, 1); }
+static LLVMValueRef i64c(Lower *L, int64_t v) { return ci(L->t_i64, v); }
+
+static LLVMBasicBlockRef new_bb(Lower *L, const char *name)
+{
+    return LLVMAppendBasicBlockInContext(L->ctx, L->func, name);
+}
+
+/* After a terminator (break, continue, return): later statements of the
+ * same block go to a fresh block without predecessors. */
+static void start_dead_block(Lower *L)
+{
+    LLVMPositionBuilderAtEnd(L->b, new_bb(L, "dead"));
+}
+
+static LLVMValueRef entry_alloca(Lower *L, LLVMTypeRef t, const char *name)
+{
+    return LLVMBuildAlloca(L->ab, t, name);
+}
+
+/* A call of an overloaded LLVM intrinsic (one overload type). */
+static LLVMValueRef call_intrinsic(Lower *L, const char *name, LLVMTypeRef ty, LLVMValueRef *args,
+                                   unsigned n)
+{
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    EM_ASSERT(id != 0);
+    LLVMValueRef f = LLVMGetIntrinsicDeclaration(L->mod, id, &ty, 1);
+    LLVMTypeRef ft = LLVMIntrinsicGetType(L->ctx, id, &ty, 1);
+    return LLVMBuildCall2(L->b, ft, f, args, n, "");
+}
+
+static LLVMValueRef intr1(Lower *L, const char *name, LLVMValueRef x)
+{
+    return call_intrinsic(L, name, LLVMTypeOf(x), &x, 1);
+}
+
+static LLVMValueRef intr2(Lower *L, const char *name, LLVMValueRef x, LLVMValueRef y)
+{
+    LLVMValueRef a[2] = {x, y};
+    return call_intrinsic(L, name, LLVMTypeOf(x), a, 2);
+}
+
+/* A call of a libm function taking and returning `n` values of type ty
+ * (double, or float for the `f` variants). */
+static LLVMValueRef call_libm(Lower *L, const char *name, LLVMValueRef *args, unsigned n)
+{
+    LLVMTypeRef ty = LLVMTypeOf(args[0]);
+    char full[32];
+    snprintf(full, sizeof full, "%s%s", name, ty == L->t_f32 ? "f" : "");
+    LLVMTypeRef params[2] = {ty, ty};
+    LLVMTypeRef ft = LLVMFunctionType(ty, params, n, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(L->mod, full);
+    if (!f)
+        f = LLVMAddFunction(L->mod, full, ft);
+    return LLVMBuildCall2(L->b, ft, f, args, n, "");
+}
+
+static LLVMValueRef libm1(Lower *L, const char *name, LLVMValueRef x)
+{
+    return call_libm(L, name, &x, 1);
+}
+
+static LLVMValueRef libm2(Lower *L, const char *name, LLVMValueRef x, LLVMValueRef y)
+{
+    LLVMValueRef a[2] = {x, y};
+    return call_libm(L, name, a, 2);
+}
+
+static LLVMValueRef make_complex(Lower *L, const Type *t, LLVMValueRef re, LLVMValueRef im)
+{
+    LLVMValueRef v = LLVMGetUndef(lty(L, t));
+    v = LLVMBuildInsertValue(L->b, v, re, 0, "");
+    return LLVMBuildInsertValue(L->b, v, im, 1, "");
+}
+
+static LLVMValueRef re_of(Lower *L, LLVMValueRef c) { return LLVMBuildExtractValue(L->b, c, 0, "re"); }
+static LLVMValueRef im_of(Lower *L, LLVMValueRef c) { return LLVMBuildExtractValue(L->b, c, 1, "im"); }
+
+/* bool(x): Python truth of a number; nan is true (une). */
+static LLVMValueRef truth(Lower *L, LLVMValueRef v, const Type *t)
+{
+    t = ty_concrete(t);
+    if (t->kind == TY_BOOL)
+        return v;
+    if (ty_is_int(t))
+        return LLVMBuildICmp(L->b, LLVMIntNE, v, LLVMConstNull(LLVMTypeOf(v)), "");
+    if (ty_is_float(t))
+        return LLVMBuildFCmp(L->b, LLVMRealUNE, v, LLVMConstNull(LLVMTypeOf(v)), "");
+    EM_ASSERT(ty_is_complex(t));
+    LLVMValueRef re = re_of(L, v), im = im_of(L, v);
+    LLVMValueRef z = LLVMConstNull(LLVMTypeOf(re));
+    return LLVMBuildOr(L->b, LLVMBuildFCmp(L->b, LLVMRealUNE, re, z, ""),
+                       LLVMBuildFCmp(L->b, LLVMRealUNE, im, z, ""), "");
+}
+
+/* Converts v from `from` to `to` (numbers: NumPy casting; float -> int
+ * truncates toward zero like numba's fptosi, out-of-range values are
+ * unspecified; to bool is != 0; complex -> real takes the real part; tuples
+ * field by field; arrays of the same element type and ndim are the same
+ * value whatever their layout). */
+static LLVMValueRef conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from, const Type *to)
+{
+    from = ty_concrete(from);
+    to = ty_concrete(to);
+    char s1[256], s2[256];
+    if (from == to)
+        return v;
+    if (from->kind == TY_TUPLE && to->kind == TY_TUPLE && from->nfields == to->nfields) {
+        LLVMValueRef r = LLVMGetUndef(lty(L, to));
+        for (int i = 0; i < to->nfields; i++) {
+            LLVMValueRef f = LLVMBuildExtractValue(L->b, v, (unsigned)i, "");
+            f = conv(L, at, f, from->fields[i], to->fields[i]);
+            r = LLVMBuildInsertValue(L->b, r, f, (unsigned)i, "");
+        }
+        return r;
+    }
+    if (from->kind == TY_ARRAY && to->kind == TY_ARRAY && from->ndim == to->ndim &&
+        from->elem == to->elem)
+        return v;
+    if (!ty_is_number(from) || !ty_is_number(to))
+        fail(L, at, "cannot convert %s to %s", tstr(from, s1), tstr(to, s2));
+    if (to->kind == TY_BOOL)
+        return truth(L, v, from);
+    if (ty_is_complex(to)) {
+        const Type *pt = part_type(to);
+        LLVMValueRef re, im;
+        if (ty_is_complex(from)) {
+            re = conv(L, at, re_of(L, v), part_type(from), pt);
+            im = conv(L, at, im_of(L, v), part_type(from), pt);
+        } else {
+            re = conv(L, at, v, from, pt);
+            im = LLVMConstNull(lty(L, pt));
+        }
+        return make_complex(L, to, re, im);
+    }
+    if (ty_is_complex(from))
+        return conv(L, at, re_of(L, v), part_type(from), to);
+    LLVMTypeRef tt = lty(L, to);
+    if (from->kind == TY_BOOL)
+        return ty_is_int(to) ? LLVMBuildZExt(L->b, v, tt, "") : LLVMBuildUIToFP(L->b, v, tt, "");
+    if (ty_is_int(from) && ty_is_int(to)) {
+        int fb = ty_bits(from), tb = ty_bits(to);
+        if (fb == tb)
+            return v;
+        if (fb > tb)
+            return LLVMBuildTrunc(L->b, v, tt, "");
+        return ty_is_signed(from) ? LLVMBuildSExt(L->b, v, tt, "") : LLVMBuildZExt(L->b, v, tt, "");
+    }
+    if (ty_is_int(from))
+        return ty_is_signed(from) ? LLVMBuildSIToFP(L->b, v, tt, "") : LLVMBuildUIToFP(L->b, v, tt, "");
+    if (ty_is_int(to))
+        return ty_is_signed(to) ? LLVMBuildFPToSI(L->b, v, tt, "") : LLVMBuildFPToUI(L->b, v, tt, "");
+    /* float -> float */
+    return ty_bits(from) < ty_bits(to) ? LLVMBuildFPExt(L->b, v, tt, "")
+                                       : LLVMBuildFPTrunc(L->b, v, tt, "");
+}
+
+/* ======================================================================== */
+/* Variables                                                                */
+/* ======================================================================== */
+
+static LLVMValueRef var_slot(Lower *L, int var)
+{
+    if (!L->var_slots[var])
+        L->var_slots[var] = entry_alloca(L, mty(L, L->fn->var_types[var]), L->fn->var_names[var]);
+    return L->var_slots[var];
+}
+
+static void var_store(Lower *L, int var, LLVMValueRef v)
+{
+    const Type *t = ty_concrete(L->fn->var_types[var]);
+    if (t->kind == TY_BOOL)
+        v = LLVMBuildZExt(L->b, v, L->t_i8, "");
+    LLVMBuildStore(L->b, v, var_slot(L, var));
+}
+
+static LLVMValueRef var_load(Lower *L, int var)
+{
+    const Type *t = ty_concrete(L->fn->var_types[var]);
+    LLVMValueRef v = LLVMBuildLoad2(L->b, mty(L, t), var_slot(L, var), L->fn->var_names[var]);
+    if (t->kind == TY_BOOL)
+        v = LLVMBuildTrunc(L->b, v, L->t_i1, "");
+    return v;
+}
+
+/* ======================================================================== */
+/* Arithmetic                                                               */
+/* ======================================================================== */
+
+/* int ** int by repeated squaring, as an internal helper function per
+ * integer type. Python gives a float for a negative exponent; numba keeps
+ * the integer type, and so do we: the exact result truncated toward zero
+ * (1 for base 1, +-1 for base -1, otherwise 0). */
+static LLVMValueRef ipow_fn(Lower *L, LLVMTypeRef t, bool is_signed, LLVMTypeRef *fty)
+{
+    char name[48];
+    snprintf(name, sizeof name, "ember.ipow.i%u.%c", LLVMGetIntTypeWidth(t), is_signed ? 's' : 'u');
+    LLVMTypeRef params[2] = {t, t};
+    *fty = LLVMFunctionType(t, params, 2, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
+    if (f)
+        return f;
+    f = LLVMAddFunction(L->mod, name, *fty);
+    LLVMSetLinkage(f, LLVMInternalLinkage);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(L->ctx);
+    LLVMValueRef base = LLVMGetParam(f, 0), ex = LLVMGetParam(f, 1);
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(L->ctx, f, "entry");
+    LLVMBasicBlockRef neg = LLVMAppendBasicBlockInContext(L->ctx, f, "neg");
+    LLVMBasicBlockRef hdr = LLVMAppendBasicBlockInContext(L->ctx, f, "hdr");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(L->ctx, f, "body");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(L->ctx, f, "done");
+    LLVMValueRef one = ci(t, 1), zero = ci(t, 0);
+    LLVMPositionBuilderAtEnd(b, entry);
+    if (is_signed)
+        LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, ex, zero, ""), neg, hdr);
+    else
+        LLVMBuildBr(b, hdr);
+    LLVMPositionBuilderAtEnd(b, neg);
+    {
+        LLVMValueRef odd = LLVMBuildTrunc(b, ex, LLVMInt1TypeInContext(L->ctx), "");
+        LLVMValueRef m1 = LLVMBuildSelect(b, odd, ci(t, -1), one, "");
+        LLVMValueRef r = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, base, ci(t, -1), ""), m1,
+                                         zero, "");
+        r = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, base, one, ""), one, r, "");
+        LLVMBuildRet(b, r);
+    }
+    LLVMPositionBuilderAtEnd(b, hdr);
+    LLVMValueRef acc = LLVMBuildPhi(b, t, "acc");
+    LLVMValueRef bs = LLVMBuildPhi(b, t, "base");
+    LLVMValueRef e = LLVMBuildPhi(b, t, "e");
+    LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntNE, e, zero, ""), body, done);
+    LLVMPositionBuilderAtEnd(b, body);
+    LLVMValueRef odd = LLVMBuildTrunc(b, e, LLVMInt1TypeInContext(L->ctx), "");
+    LLVMValueRef acc2 = LLVMBuildSelect(b, odd, LLVMBuildMul(b, acc, bs, ""), acc, "");
+    LLVMValueRef bs2 = LLVMBuildMul(b, bs, bs, "");
+    LLVMValueRef e2 = LLVMBuildLShr(b, e, one, "");
+    LLVMBuildBr(b, hdr);
+    LLVMValueRef in_acc[2] = {one, acc2}, in_bs[2] = {base, bs2}, in_e[2] = {ex, e2};
+    LLVMBasicBlockRef from[2] = {entry, body};
+    LLVMAddIncoming(acc, in_acc, from, 2);
+    LLVMAddIncoming(bs, in_bs, from, 2);
+    LLVMAddIncoming(e, in_e, from, 2);
+    LLVMPositionBuilderAtEnd(b, done);
+    LLVMBuildRet(b, acc);
+    LLVMDisposeBuilder(b);
+    return f;
+}
+
+/* Python's integer floor division and modulo (round toward -inf; the
+ * remainder has the sign of the divisor). Division by zero gives 0 for
+ * both, as numba does on the GPU, rather than trapping (LLVM's sdiv by
+ * zero is undefined and traps on x86); INT_MIN // -1 wraps to INT_MIN. */
+static LLVMValueRef int_divmod(Lower *L, bool want_mod, LLVMValueRef a, LLVMValueRef b, bool is_signed)
+{
+    LLVMTypeRef t = LLVMTypeOf(a);
+    LLVMValueRef zero = ci(t, 0), one = ci(t, 1);
+    LLVMValueRef bz = LLVMBuildICmp(L->b, LLVMIntEQ, b, zero, "");
+    if (!is_signed) {
+        LLVMValueRef bs = LLVMBuildSelect(L->b, bz, one, b, "");
+        LLVMValueRef r = want_mod ? LLVMBuildURem(L->b, a, bs, "") : LLVMBuildUDiv(L->b, a, bs, "");
+        return LLVMBuildSelect(L->b, bz, zero, r, "");
+    }
+    LLVMValueRef bm1 = LLVMBuildICmp(L->b, LLVMIntEQ, b, ci(t, -1), "");
+    LLVMValueRef bs = LLVMBuildSelect(L->b, LLVMBuildOr(L->b, bz, bm1, ""), one, b, "");
+    LLVMValueRef q = LLVMBuildSDiv(L->b, a, bs, "");
+    LLVMValueRef r = LLVMBuildSRem(L->b, a, bs, "");
+    /* the truncated quotient is one too big when the remainder is nonzero
+     * and its sign differs from the divisor's */
+    LLVMValueRef adjust = LLVMBuildAnd(
+        L->b, LLVMBuildICmp(L->b, LLVMIntNE, r, zero, ""),
+        LLVMBuildICmp(L->b, LLVMIntSLT, LLVMBuildXor(L->b, r, bs, ""), zero, ""), "");
+    LLVMValueRef res;
+    if (want_mod) {
+        res = LLVMBuildSelect(L->b, adjust, LLVMBuildAdd(L->b, r, bs, ""), r, "");
+        res = LLVMBuildSelect(L->b, bm1, zero, res, "");
+    } else {
+        res = LLVMBuildSelect(L->b, adjust, LLVMBuildSub(L->b, q, one, ""), q, "");
+        res = LLVMBuildSelect(L->b, bm1, LLVMBuildNeg(L->b, a, ""), res, "");
+    }
+    return LLVMBuildSelect(L->b, bz, zero, res, "");
+}
+
+/* Python's float floor division and modulo (Objects/floatobject.c,
+ * float_divmod):
+ *     mod = fmod(vx, wx); div = (vx - mod) / wx;
+ *     if (mod) { if ((wx < 0) != (mod < 0)) { mod += wx; div -= 1.0; } }
+ *     else mod = copysign(0.0, wx);
+ *     if (div) { floordiv = floor(div); if (div - floordiv > 0.5) floordiv += 1.0; }
+ *     else floordiv = copysign(0.0, vx / wx);
+ * Python raises ZeroDivisionError for wx == 0; here x // 0.0 is x / 0.0
+ * (+-inf or nan, as NumPy) and x % 0.0 is nan. */
+static LLVMValueRef float_divmod(Lower *L, bool want_mod, LLVMValueRef a, LLVMValueRef b)
+{
+    LLVMTypeRef t = LLVMTypeOf(a);
+    LLVMValueRef zero = LLVMConstReal(t, 0.0), one = LLVMConstReal(t, 1.0);
+    LLVMValueRef mod = LLVMBuildFRem(L->b, a, b, "");
+    LLVMValueRef div = LLVMBuildFDiv(L->b, LLVMBuildFSub(L->b, a, mod, ""), b, "");
+    LLVMValueRef mod_nz = LLVMBuildFCmp(L->b, LLVMRealUNE, mod, zero, "");
+    LLVMValueRef signs = LLVMBuildXor(L->b, LLVMBuildFCmp(L->b, LLVMRealOLT, b, zero, ""),
+                                      LLVMBuildFCmp(L->b, LLVMRealOLT, mod, zero, ""), "");
+    LLVMValueRef fix = LLVMBuildAnd(L->b, mod_nz, signs, "");
+    if (want_mod) {
+        LLVMValueRef m = LLVMBuildSelect(L->b, fix, LLVMBuildFAdd(L->b, mod, b, ""), mod, "");
+        return LLVMBuildSelect(L->b, mod_nz, m, intr2(L, "llvm.copysign", zero, b), "");
+    }
+    div = LLVMBuildSelect(L->b, fix, LLVMBuildFSub(L->b, div, one, ""), div, "");
+    LLVMValueRef fl = intr1(L, "llvm.floor", div);
+    LLVMValueRef up = LLVMBuildFCmp(L->b, LLVMRealOGT, LLVMBuildFSub(L->b, div, fl, ""),
+                                    LLVMConstReal(t, 0.5), "");
+    fl = LLVMBuildSelect(L->b, up, LLVMBuildFAdd(L->b, fl, one, ""), fl, "");
+    LLVMValueRef quot = LLVMBuildFDiv(L->b, a, b, "");
+    LLVMValueRef r = LLVMBuildSelect(L->b, LLVMBuildFCmp(L->b, LLVMRealUNE, div, zero, ""), fl,
+                                     intr2(L, "llvm.copysign", zero, quot), "");
+    return LLVMBuildSelect(L->b, LLVMBuildFCmp(L->b, LLVMRealOEQ, b, zero, ""), quot, r, "");
+}
+
+/* Shifts: Python shifts are unbounded; here a count >= the width (or a
+ * negative count, which Python rejects) gives 0 for << and for >> of a
+ * non-negative value, -1 for >> of a negative signed value. */
+static LLVMValueRef shift(Lower *L, bool left, LLVMValueRef a, LLVMValueRef b, bool is_signed)
+{
+    LLVMTypeRef t = LLVMTypeOf(a);
+    unsigned w = LLVMGetIntTypeWidth(t);
+    LLVMValueRef big = LLVMBuildICmp(L->b, LLVMIntUGE, b, ci(t, w), "");
+    LLVMValueRef cnt = LLVMBuildSelect(L->b, big, ci(t, 0), b, "");
+    LLVMValueRef r, over;
+    if (left) {
+        r = LLVMBuildShl(L->b, a, cnt, "");
+        over = ci(t, 0);
+    } else if (is_signed) {
+        r = LLVMBuildAShr(L->b, a, cnt, "");
+        over = LLVMBuildAShr(L->b, a, ci(t, w - 1), "");
+    } else {
+        r = LLVMBuildLShr(L->b, a, cnt, "");
+        over = ci(t, 0);
+    }
+    return LLVMBuildSelect(L->b, big, over, r, "");
+}
+
+/* Complex division, Smith's algorithm (as CPython's _Py_c_quot). */
+static LLVMValueRef complex_div(Lower *L, const Type *t, LLVMValueRef x, LLVMValueRef y)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef a = re_of(L, x), b = im_of(L, x), c = re_of(L, y), d = im_of(L, y);
+    LLVMValueRef ac = intr1(L, "llvm.fabs", c), ad = intr1(L, "llvm.fabs", d);
+    LLVMValueRef c_big = LLVMBuildFCmp(B, LLVMRealOGE, ac, ad, "");
+    /* |c| >= |d|: r = d/c, den = c + d*r, re = (a + b*r)/den, im = (b - a*r)/den */
+    LLVMValueRef r1 = LLVMBuildFDiv(B, d, c, "");
+    LLVMValueRef den1 = LLVMBuildFAdd(B, c, LLVMBuildFMul(B, d, r1, ""), "");
+    LLVMValueRef re1 = LLVMBuildFDiv(B, LLVMBuildFAdd(B, a, LLVMBuildFMul(B, b, r1, ""), ""), den1, "");
+    LLVMValueRef im1 = LLVMBuildFDiv(B, LLVMBuildFSub(B, b, LLVMBuildFMul(B, a, r1, ""), ""), den1, "");
+    /* else: r = c/d, den = c*r + d, re = (a*r + b)/den, im = (b*r - a)/den */
+    LLVMValueRef r2 = LLVMBuildFDiv(B, c, d, "");
+    LLVMValueRef den2 = LLVMBuildFAdd(B, LLVMBuildFMul(B, c, r2, ""), d, "");
+    LLVMValueRef re2 = LLVMBuildFDiv(B, LLVMBuildFAdd(B, LLVMBuildFMul(B, a, r2, ""), b, ""), den2, "");
+    LLVMValueRef im2 = LLVMBuildFDiv(B, LLVMBuildFSub(B, LLVMBuildFMul(B, b, r2, ""), a, ""), den2, "");
+    return make_complex(L, t, LLVMBuildSelect(B, c_big, re1, re2, ""),
+                        LLVMBuildSelect(B, c_big, im1, im2, ""));
+}
+
+/* x ** y for complex: exp(y * log(x)); 0 ** y is 1 when y == 0, else 0. */
+static LLVMValueRef complex_pow(Lower *L, const Type *t, LLVMValueRef x, LLVMValueRef y)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef a = re_of(L, x), b = im_of(L, x), c = re_of(L, y), d = im_of(L, y);
+    LLVMTypeRef pt = LLVMTypeOf(a);
+    LLVMValueRef zero = LLVMConstReal(pt, 0.0), one = LLVMConstReal(pt, 1.0);
+    LLVMValueRef lr = libm1(L, "log", libm2(L, "hypot", a, b));
+    LLVMValueRef th = libm2(L, "atan2", b, a);
+    LLVMValueRef mag = libm1(L, "exp", LLVMBuildFSub(B, LLVMBuildFMul(B, c, lr, ""),
+                                                     LLVMBuildFMul(B, d, th, ""), ""));
+    LLVMValueRef ang = LLVMBuildFAdd(B, LLVMBuildFMul(B, d, lr, ""), LLVMBuildFMul(B, c, th, ""), "");
+    LLVMValueRef re = LLVMBuildFMul(B, mag, libm1(L, "cos", ang), "");
+    LLVMValueRef im = LLVMBuildFMul(B, mag, libm1(L, "sin", ang), "");
+    LLVMValueRef x0 = LLVMBuildAnd(B, LLVMBuildFCmp(B, LLVMRealOEQ, a, zero, ""),
+                                   LLVMBuildFCmp(B, LLVMRealOEQ, b, zero, ""), "");
+    LLVMValueRef y0 = LLVMBuildAnd(B, LLVMBuildFCmp(B, LLVMRealOEQ, c, zero, ""),
+                                   LLVMBuildFCmp(B, LLVMRealOEQ, d, zero, ""), "");
+    LLVMValueRef zre = LLVMBuildSelect(B, y0, one, zero, "");
+    re = LLVMBuildSelect(B, x0, zre, re, "");
+    im = LLVMBuildSelect(B, x0, zero, im, "");
+    return make_complex(L, t, re, im);
+}
+
+static LLVMValueRef expr(Lower *L, Node *n);
+
+static LLVMValueRef binary(Lower *L, Node *n)
+{
+    const Type *t = ty_concrete(n->ty);
+    LLVMValueRef a = conv(L, n, expr(L, n->a), n->a->ty, t);
+    LLVMValueRef b = conv(L, n, expr(L, n->b), n->b->ty, t);
+    LLVMBuilderRef B = L->b;
+    if (ty_is_complex(t)) {
+        LLVMValueRef ar = re_of(L, a), ai = im_of(L, a), br = re_of(L, b), bi = im_of(L, b);
+        switch (n->op) {
+        case OP_ADD: return make_complex(L, t, LLVMBuildFAdd(B, ar, br, ""), LLVMBuildFAdd(B, ai, bi, ""));
+        case OP_SUB: return make_complex(L, t, LLVMBuildFSub(B, ar, br, ""), LLVMBuildFSub(B, ai, bi, ""));
+        case OP_MUL:
+            return make_complex(
+                L, t, LLVMBuildFSub(B, LLVMBuildFMul(B, ar, br, ""), LLVMBuildFMul(B, ai, bi, ""), ""),
+                LLVMBuildFAdd(B, LLVMBuildFMul(B, ar, bi, ""), LLVMBuildFMul(B, ai, br, ""), ""));
+        case OP_TRUEDIV: return complex_div(L, t, a, b);
+        case OP_POW: return complex_pow(L, t, a, b);
+        default: fail(L, n, "operator %s is not defined for complex numbers", ir_op_name(n->op));
+        }
+    }
+    if (ty_is_float(t)) {
+        switch (n->op) {
+        case OP_ADD: return LLVMBuildFAdd(B, a, b, "");
+        case OP_SUB: return LLVMBuildFSub(B, a, b, "");
+        case OP_MUL: return LLVMBuildFMul(B, a, b, "");
+        case OP_TRUEDIV: return LLVMBuildFDiv(B, a, b, "");
+        case OP_FLOORDIV: return float_divmod(L, false, a, b);
+        case OP_MOD: return float_divmod(L, true, a, b);
+        case OP_POW: return libm2(L, "pow", a, b);
+        default: fail(L, n, "operator %s needs integers", ir_op_name(n->op));
+        }
+    }
+    bool sg = ty_is_signed(t);
+    if (t->kind == TY_BOOL) {
+        switch (n->op) {
+        case OP_BITAND: return LLVMBuildAnd(B, a, b, "");
+        case OP_BITOR: return LLVMBuildOr(B, a, b, "");
+        case OP_BITXOR: return LLVMBuildXor(B, a, b, "");
+        default: fail(L, n, "operator %s on bool operands (expected an integer result)",
+                      ir_op_name(n->op));
+        }
+    }
+    switch (n->op) {
+    case OP_ADD: return LLVMBuildAdd(B, a, b, "");
+    case OP_SUB: return LLVMBuildSub(B, a, b, "");
+    case OP_MUL: return LLVMBuildMul(B, a, b, "");
+    case OP_FLOORDIV: return int_divmod(L, false, a, b, sg);
+    case OP_MOD: return int_divmod(L, true, a, b, sg);
+    case OP_POW: {
+        LLVMTypeRef fty;
+        LLVMValueRef f = ipow_fn(L, lty(L, t), sg, &fty);
+        LLVMValueRef args[2] = {a, b};
+        return LLVMBuildCall2(B, fty, f, args, 2, "");
+    }
+    case OP_LSHIFT: return shift(L, true, a, b, sg);
+    case OP_RSHIFT: return shift(L, false, a, b, sg);
+    case OP_BITAND: return LLVMBuildAnd(B, a, b, "");
+    case OP_BITOR: return LLVMBuildOr(B, a, b, "");
+    case OP_BITXOR: return LLVMBuildXor(B, a, b, "");
+    case OP_TRUEDIV: /* inference types int / int as float64 */
+    default: fail(L, n, "operator %s with an integer result type", ir_op_name(n->op));
+    }
+}
+
+/* Comparisons: both operands go to their promoted type; floats compare
+ * ordered, except != which is true for nan (Python). */
+static LLVMValueRef compare(Lower *L, Node *n)
+{
+    const Type *t = ty_concrete(ty_promote(n->a->ty, n->b->ty));
+    LLVMValueRef a = conv(L, n, expr(L, n->a), n->a->ty, t);
+    LLVMValueRef b = conv(L, n, expr(L, n->b), n->b->ty, t);
+    LLVMBuilderRef B = L->b;
+    if (ty_is_complex(t)) {
+        LLVMValueRef eq = LLVMBuildAnd(B, LLVMBuildFCmp(B, LLVMRealOEQ, re_of(L, a), re_of(L, b), ""),
+                                       LLVMBuildFCmp(B, LLVMRealOEQ, im_of(L, a), im_of(L, b), ""), "");
+        if (n->op == OP_EQ)
+            return eq;
+        if (n->op == OP_NE)
+            return LLVMBuildNot(B, eq, "");
+        fail(L, n, "complex numbers are not ordered");
+    }
+    if (ty_is_float(t)) {
+        static const LLVMRealPredicate fp[] = {
+            [OP_EQ] = LLVMRealOEQ, [OP_NE] = LLVMRealUNE, [OP_LT] = LLVMRealOLT,
+            [OP_LE] = LLVMRealOLE, [OP_GT] = LLVMRealOGT, [OP_GE] = LLVMRealOGE};
+        return LLVMBuildFCmp(B, fp[n->op], a, b, "");
+    }
+    bool sg = ty_is_signed(t);
+    static const LLVMIntPredicate sp[] = {[OP_EQ] = LLVMIntEQ, [OP_NE] = LLVMIntNE,
+                                          [OP_LT] = LLVMIntSLT, [OP_LE] = LLVMIntSLE,
+                                          [OP_GT] = LLVMIntSGT, [OP_GE] = LLVMIntSGE};
+    static const LLVMIntPredicate up[] = {[OP_EQ] = LLVMIntEQ, [OP_NE] = LLVMIntNE,
+                                          [OP_LT] = LLVMIntULT, [OP_LE] = LLVMIntULE,
+                                          [OP_GT] = LLVMIntUGT, [OP_GE] = LLVMIntUGE};
+    return LLVMBuildICmp(B, sg ? sp[n->op] : up[n->op], a, b, "");
+}
+
+static LLVMValueRef unary(Lower *L, Node *n)
+{
+    LLVMValueRef v = expr(L, n->a);
+    if (n->op == OP_NOT)
+        return LLVMBuildNot(L->b, truth(L, v, n->a->ty), "");
+    const Type *t = ty_concrete(n->ty);
+    v = conv(L, n, v, n->a->ty, t);
+    switch (n->op) {
+    case OP_POS:
+        return v;
+    case OP_NEG:
+        if (ty_is_complex(t))
+            return make_complex(L, t, LLVMBuildFNeg(L->b, re_of(L, v), ""),
+                                LLVMBuildFNeg(L->b, im_of(L, v), ""));
+        if (ty_is_float(t))
+            return LLVMBuildFNeg(L->b, v, "");
+        return LLVMBuildNeg(L->b, v, "");
+    case OP_INVERT: /* ~x; for bool (NumPy's logical not) inference keeps bool */
+        return LLVMBuildNot(L->b, v, "");
+    default:
+        fail(L, n, "unknown unary operator %d", n->op);
+    }
+}
+
+/* a and b / a or b, short-circuit, bool result. */
+static LLVMValueRef and_or(Lower *L, Node *n)
+{
+    bool is_and = n->kind == ND_AND;
+    LLVMValueRef a = truth(L, expr(L, n->a), n->a->ty);
+    LLVMBasicBlockRef a_end = LLVMGetInsertBlock(L->b);
+    LLVMBasicBlockRef rhs = new_bb(L, is_and ? "and.rhs" : "or.rhs");
+    LLVMBasicBlockRef done = new_bb(L, is_and ? "and.end" : "or.end");
+    if (is_and)
+        LLVMBuildCondBr(L->b, a, rhs, done);
+    else
+        LLVMBuildCondBr(L->b, a, done, rhs);
+    LLVMPositionBuilderAtEnd(L->b, rhs);
+    LLVMValueRef b = truth(L, expr(L, n->b), n->b->ty);
+    LLVMBasicBlockRef b_end = LLVMGetInsertBlock(L->b);
+    LLVMBuildBr(L->b, done);
+    LLVMPositionBuilderAtEnd(L->b, done);
+    LLVMValueRef phi = LLVMBuildPhi(L->b, L->t_i1, "");
+    LLVMValueRef vals[2] = {LLVMConstInt(L->t_i1, is_and ? 0 : 1, 0), b};
+    LLVMBasicBlockRef from[2] = {a_end, b_end};
+    LLVMAddIncoming(phi, vals, from, 2);
+    return phi;
+}
+
+static LLVMValueRef ifexp(Lower *L, Node *n)
+{
+    const Type *t = ty_concrete(n->ty);
+    LLVMValueRef c = truth(L, expr(L, n->a), n->a->ty);
+    LLVMBasicBlockRef bt = new_bb(L, "ifx.then"), bf = new_bb(L, "ifx.else"), done = new_bb(L, "ifx.end");
+    LLVMBuildCondBr(L->b, c, bt, bf);
+    LLVMPositionBuilderAtEnd(L->b, bt);
+    LLVMValueRef vt = conv(L, n, expr(L, n->b), n->b->ty, t);
+    LLVMBasicBlockRef bt_end = LLVMGetInsertBlock(L->b);
+    LLVMBuildBr(L->b, done);
+    LLVMPositionBuilderAtEnd(L->b, bf);
+    LLVMValueRef vf = conv(L, n, expr(L, n->c), n->c->ty, t);
+    LLVMBasicBlockRef bf_end = LLVMGetInsertBlock(L->b);
+    LLVMBuildBr(L->b, done);
+    LLVMPositionBuilderAtEnd(L->b, done);
+    LLVMValueRef phi = LLVMBuildPhi(L->b, lty(L, t), "");
+    LLVMValueRef vals[2] = {vt, vf};
+    LLVMBasicBlockRef from[2] = {bt_end, bf_end};
+    LLVMAddIncoming(phi, vals, from, 2);
+    return phi;
+}
+
+/* ======================================================================== */
+/* Math                                                                     */
+/* ======================================================================== */
+
+/* libm names (float32 calls the `f` variant). math.gamma is tgamma. lgamma
+ * also writes glibc's global `signgam`, a benign race between workers
+ * (numba calls it the same way). */
+static const char *const libm_unary[MATH_COUNT] = {
+    [MATH_SIN] = "sin",     [MATH_COS] = "cos",     [MATH_TAN] = "tan",     [MATH_ASIN] = "asin",
+    [MATH_ACOS] = "acos",   [MATH_ATAN] = "atan",   [MATH_SINH] = "sinh",   [MATH_COSH] = "cosh",
+    [MATH_TANH] = "tanh",   [MATH_ASINH] = "asinh", [MATH_ACOSH] = "acosh", [MATH_ATANH] = "atanh",
+    [MATH_EXP] = "exp",     [MATH_EXPM1] = "expm1", [MATH_EXP2] = "exp2",   [MATH_LOG] = "log",
+    [MATH_LOG2] = "log2",   [MATH_LOG10] = "log10", [MATH_LOG1P] = "log1p", [MATH_ERF] = "erf",
+    [MATH_ERFC] = "erfc",   [MATH_GAMMA] = "tgamma", [MATH_LGAMMA] = "lgamma",
+};
+
+/* round(x, ndigits) for floats, numba's way: scale by 10**ndigits, round
+ * half to even, scale back (not correctly rounded in decimal like CPython;
+ * when the scaled value overflows, x is returned unchanged). */
+static LLVMValueRef round_digits(Lower *L, LLVMValueRef x, LLVMValueRef nd)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMValueRef ten = LLVMConstReal(t, 10.0);
+    LLVMValueRef neg = LLVMBuildICmp(B, LLVMIntSLT, nd, i64c(L, 0), "");
+    LLVMValueRef absn = LLVMBuildSelect(B, neg, LLVMBuildNeg(B, nd, ""), nd, "");
+    LLVMValueRef p = libm2(L, "pow", ten, LLVMBuildSIToFP(B, absn, t, ""));
+    LLVMValueRef scaled = LLVMBuildFMul(B, x, p, "");
+    LLVMValueRef r_pos = LLVMBuildFDiv(B, intr1(L, "llvm.rint", scaled), p, "");
+    LLVMValueRef r_neg = LLVMBuildFMul(B, intr1(L, "llvm.rint", LLVMBuildFDiv(B, x, p, "")), p, "");
+    LLVMValueRef fin = LLVMBuildFCmp(B, LLVMRealOLT, intr1(L, "llvm.fabs", scaled),
+                                     LLVMConstReal(t, __builtin_inf()), "");
+    r_pos = LLVMBuildSelect(B, fin, r_pos, x, "");
+    return LLVMBuildSelect(B, neg, r_neg, r_pos, "");
+}
+
+static LLVMValueRef math_call(Lower *L, Node *n)
+{
+    const Type *r = ty_concrete(n->ty);
+    const Type *a0 = ty_concrete(n->args[0]->ty);
+    LLVMBuilderRef B = L->b;
+    int fn = n->op;
+    if (libm_unary[fn] || fn == MATH_SQRT || fn == MATH_FABS) {
+        LLVMValueRef x = conv(L, n, expr(L, n->args[0]), a0, r);
+        if (!ty_is_float(r))
+            fail(L, n, "%s() result must be a float", ir_math_name(fn));
+        if (fn == MATH_SQRT)
+            return intr1(L, "llvm.sqrt", x);
+        if (fn == MATH_FABS)
+            return intr1(L, "llvm.fabs", x);
+        return libm1(L, libm_unary[fn], x);
+    }
+    switch (fn) {
+    case MATH_ATAN2: case MATH_POW: case MATH_HYPOT: case MATH_FMOD: case MATH_COPYSIGN: {
+        if (!ty_is_float(r))
+            fail(L, n, "%s() result must be a float", ir_math_name(fn));
+        LLVMValueRef x = conv(L, n, expr(L, n->args[0]), a0, r);
+        LLVMValueRef y = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, r);
+        if (fn == MATH_FMOD)
+            return LLVMBuildFRem(B, x, y, "");
+        if (fn == MATH_COPYSIGN)
+            return intr2(L, "llvm.copysign", x, y);
+        return libm2(L, fn == MATH_ATAN2 ? "atan2" : fn == MATH_POW ? "pow" : "hypot", x, y);
+    }
+    case MATH_FLOOR: case MATH_CEIL: case MATH_TRUNC: case MATH_ROUND: {
+        /* math.floor/ceil/trunc and round(x) of a float give an int64
+         * (Python int); round is half to even (llvm.rint in the default
+         * rounding mode). Integers pass through. */
+        LLVMValueRef x = expr(L, n->args[0]);
+        if (fn == MATH_ROUND && n->nargs == 2) {
+            LLVMValueRef nd = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, ty_scalar(TY_I64));
+            if (ty_is_float(a0))
+                return conv(L, n, round_digits(L, x, nd), a0, r);
+            /* round(int, n): unchanged for n >= 0, else to a multiple of 10**-n */
+            LLVMValueRef xf = conv(L, n, x, a0, ty_scalar(TY_F64));
+            LLVMValueRef rf = conv(L, n, round_digits(L, xf, nd), ty_scalar(TY_F64), r);
+            return LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, nd, i64c(L, 0), ""), rf,
+                                   conv(L, n, x, a0, r), "");
+        }
+        if (!ty_is_float(a0))
+            return conv(L, n, x, a0, r);
+        const char *intr = fn == MATH_FLOOR ? "llvm.floor" : fn == MATH_CEIL ? "llvm.ceil"
+                         : fn == MATH_TRUNC ? "llvm.trunc" : "llvm.rint";
+        return conv(L, n, intr1(L, intr, x), a0, r);
+    }
+    case MATH_ISNAN: case MATH_ISINF: case MATH_ISFINITE: {
+        LLVMValueRef x = expr(L, n->args[0]);
+        if (ty_is_int(a0) || a0->kind == TY_BOOL)
+            return LLVMConstInt(L->t_i1, fn == MATH_ISFINITE, 0);
+        LLVMValueRef parts[2] = {x, NULL};
+        int np = 1;
+        if (ty_is_complex(a0)) {
+            parts[0] = re_of(L, x);
+            parts[1] = im_of(L, x);
+            np = 2;
+        }
+        LLVMValueRef res = NULL;
+        for (int i = 0; i < np; i++) {
+            LLVMValueRef p = parts[i], v;
+            LLVMValueRef inf = LLVMConstReal(LLVMTypeOf(p), __builtin_inf());
+            if (fn == MATH_ISNAN)
+                v = LLVMBuildFCmp(B, LLVMRealUNO, p, p, "");
+            else if (fn == MATH_ISINF)
+                v = LLVMBuildFCmp(B, LLVMRealOEQ, intr1(L, "llvm.fabs", p), inf, "");
+            else
+                v = LLVMBuildFCmp(B, LLVMRealOLT, intr1(L, "llvm.fabs", p), inf, "");
+            res = !res ? v : fn == MATH_ISFINITE ? LLVMBuildAnd(B, res, v, "") : LLVMBuildOr(B, res, v, "");
+        }
+        return res;
+    }
+    case MATH_ABS: {
+        LLVMValueRef x = expr(L, n->args[0]);
+        if (ty_is_complex(a0))
+            return libm2(L, "hypot", re_of(L, x), im_of(L, x));
+        x = conv(L, n, x, a0, r);
+        if (ty_is_float(r))
+            return intr1(L, "llvm.fabs", x);
+        if (!ty_is_signed(r))
+            return x;
+        return LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, x, LLVMConstNull(LLVMTypeOf(x)), ""),
+                               LLVMBuildNeg(B, x, ""), x, "");
+    }
+    case MATH_MIN: case MATH_MAX: {
+        /* Python: min returns the first of the smallest (a later value
+         * replaces the current one only when strictly smaller), so
+         * min(nan, 1.0) is nan and min(1.0, nan) is 1.0. */
+        if (!ty_is_float(r) && !ty_is_int(r) && r->kind != TY_BOOL)
+            fail(L, n, "%s() of complex numbers", ir_math_name(fn));
+        LLVMValueRef acc = conv(L, n, expr(L, n->args[0]), a0, r);
+        for (int i = 1; i < n->nargs; i++) {
+            LLVMValueRef x = conv(L, n, expr(L, n->args[i]), n->args[i]->ty, r);
+            LLVMValueRef better;
+            if (ty_is_float(r))
+                better = LLVMBuildFCmp(B, fn == MATH_MIN ? LLVMRealOLT : LLVMRealOGT, x, acc, "");
+            else if (ty_is_signed(r))
+                better = LLVMBuildICmp(B, fn == MATH_MIN ? LLVMIntSLT : LLVMIntSGT, x, acc, "");
+            else
+                better = LLVMBuildICmp(B, fn == MATH_MIN ? LLVMIntULT : LLVMIntUGT, x, acc, "");
+            acc = LLVMBuildSelect(B, better, x, acc, "");
+        }
+        return acc;
+    }
+    default:
+        fail(L, n, "the CPU target does not support %s()", ir_math_name(fn));
+    }
+}
+
+/* ======================================================================== */
+/* Intrinsics, arrays, attributes                                           */
+/* ======================================================================== */
+
+static LLVMValueRef intrinsic(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    int k = n->nargs ? (int)n->args[0]->ival : 0;
+    switch (n->op) {
+    case INTR_THREAD_IDX: return L->tid[k];
+    case INTR_BLOCK_IDX: return L->bid[k];
+    case INTR_BLOCK_DIM: return L->bdim[k];
+    case INTR_GRID_DIM: return L->gdim[k];
+    case INTR_GRID: case INTR_GRIDSIZE: {
+        /* grid(n)[i] = blockIdx*blockDim + threadIdx; gridsize(n)[i] =
+         * blockDim*gridDim, computed in int64. Every operand is in
+         * [0, 2**31) (host_launch checks), so zext equals sext and the
+         * arithmetic cannot overflow: the nsw flags let LLVM prove the
+         * result non-negative, fold the negative-index wrap of a[i] away
+         * and see a unit-stride, vectorisable access. */
+        LLVMValueRef v[3];
+        for (int i = 0; i < k; i++) {
+            LLVMValueRef bd = LLVMBuildZExt(B, L->bdim[i], L->t_i64, "");
+            if (n->op == INTR_GRID)
+                v[i] = LLVMBuildNSWAdd(
+                    B, LLVMBuildNSWMul(B, LLVMBuildZExt(B, L->bid[i], L->t_i64, ""), bd, ""),
+                    LLVMBuildZExt(B, L->tid[i], L->t_i64, ""), "");
+            else
+                v[i] = LLVMBuildNSWMul(B, bd, LLVMBuildZExt(B, L->gdim[i], L->t_i64, ""), "");
+        }
+        if (k == 1)
+            return v[0];
+        LLVMValueRef t = LLVMGetUndef(lty(L, n->ty));
+        for (int i = 0; i < k; i++)
+            t = LLVMBuildInsertValue(B, t, v[i], (unsigned)i, "");
+        return t;
+    }
+    case INTR_LANEID: /* linear thread id within the block, mod the warp size */
+        return LLVMBuildTrunc(B, LLVMBuildURem(B, L->linear_tid, i64c(L, 32), ""), L->t_i32, "laneid");
+    case INTR_WARPSIZE:
+        return ci(L->t_i32, 32);
+    default:
+        fail(L, n, "the CPU target does not support intrinsic %d", n->op);
+    }
+}
+
+/* Address of a[idx...]: data + sum(idx_i * stride_i), a negative index
+ * wrapped once (idx + shape_i). No bounds check in this build. For a 'C'
+ * ('F') array the last (first) stride is the item size, a constant, which
+ * lets LLVM see unit-stride accesses and vectorise them. */
+static LLVMValueRef element_ptr(Lower *L, Node *n, const Type **elem_out)
+{
+    const Type *at = n->a->ty;
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef arr = expr(L, n->a);
+    int nd = at->ndim;
+    LLVMValueRef off = NULL;
+    int64_t itemsize = ty_bits(at->elem) < 8 ? 1 : ty_bits(at->elem) / 8;
+    for (int i = 0; i < nd; i++) {
+        const Type *it = ty_concrete(n->args[i]->ty);
+        LLVMValueRef idx = conv(L, n, expr(L, n->args[i]), it, ty_scalar(ty_is_signed(it) ? TY_I64 : TY_U64));
+        if (ty_is_signed(it)) {
+            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+            LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
+            idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, shape, ""), idx, "");
+        }
+        bool unit = (at->layout == 'C' && i == nd - 1) || (at->layout == 'F' && i == 0);
+        LLVMValueRef stride = unit ? i64c(L, itemsize)
+                                   : LLVMBuildExtractValue(B, arr, (unsigned)(1 + nd + i), "stride");
+        LLVMValueRef term = LLVMBuildMul(B, idx, stride, "");
+        off = off ? LLVMBuildAdd(B, off, term, "") : term;
+    }
+    LLVMValueRef data = LLVMBuildExtractValue(B, arr, 0, "data");
+    LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "");
+    *elem_out = at->elem;
+    return LLVMBuildBitCast(B, p, LLVMPointerType(mty(L, at->elem), 0), "");
+}
+
+static LLVMValueRef attr(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef a = expr(L, n->a);
+    const Type *at = ty_concrete(n->a->ty);
+    switch (n->op) {
+    case ATTR_SHAPE: case ATTR_STRIDES: {
+        LLVMValueRef t = LLVMGetUndef(lty(L, n->ty));
+        for (int i = 0; i < at->ndim; i++) {
+            unsigned src = (unsigned)(1 + (n->op == ATTR_STRIDES ? at->ndim : 0) + i);
+            t = LLVMBuildInsertValue(B, t, LLVMBuildExtractValue(B, a, src, ""), (unsigned)i, "");
+        }
+        return t;
+    }
+    case ATTR_SIZE: {
+        LLVMValueRef s = i64c(L, 1);
+        for (int i = 0; i < at->ndim; i++)
+            s = LLVMBuildMul(B, s, LLVMBuildExtractValue(B, a, (unsigned)(1 + i), ""), "");
+        return s;
+    }
+    case ATTR_NDIM: return i64c(L, at->ndim);
+    case ATTR_LEN: return LLVMBuildExtractValue(B, a, 1, "len");
+    case ATTR_REAL:
+        if (ty_is_complex(at))
+            return re_of(L, a);
+        return conv(L, n, a, at, n->ty);
+    case ATTR_IMAG:
+        if (ty_is_complex(at))
+            return im_of(L, a);
+        return LLVMConstNull(lty(L, n->ty));
+    case ATTR_CONJ:
+        if (ty_is_complex(at))
+            return make_complex(L, at, re_of(L, a), LLVMBuildFNeg(B, im_of(L, a), ""));
+        return conv(L, n, a, at, n->ty);
+    default:
+        fail(L, n, "unknown attribute %d", n->op);
+    }
+}
+
+/* ======================================================================== */
+/* Expressions                                                              */
+/* ======================================================================== */
+
+static LLVMValueRef constant(Lower *L, Node *n)
+{
+    const Type *t = ty_concrete(n->ty);
+    LLVMTypeRef lt = lty(L, t);
+    if (t->kind == TY_BOOL)
+        return LLVMConstInt(lt, n->ival != 0, 0);
+    if (ty_is_int(t))
+        return LLVMConstInt(lt, (unsigned long long)n->ival, ty_is_signed(t));
+    if (ty_is_float(t))
+        return LLVMConstReal(lt, n->fval);
+    LLVMTypeRef pt = lty(L, part_type(t));
+    LLVMValueRef parts[2] = {LLVMConstReal(pt, n->fval), LLVMConstReal(pt, n->fimag)};
+    return LLVMConstStructInContext(L->ctx, parts, 2, 0);
+}
+
+static LLVMValueRef expr(Lower *L, Node *n)
+{
+    switch (n->kind) {
+    case ND_CONST: return constant(L, n);
+    case ND_PARAM: return L->params[n->index];
+    case ND_LOAD: return var_load(L, n->var);
+    case ND_UNARY: return unary(L, n);
+    case ND_BINARY: return binary(L, n);
+    case ND_COMPARE: return compare(L, n);
+    case ND_AND: case ND_OR: return and_or(L, n);
+    case ND_IFEXP: return ifexp(L, n);
+    case ND_CAST: return conv(L, n, expr(L, n->a), n->a->ty, n->target);
+    case ND_CALL_MATH: return math_call(L, n);
+    case ND_INTRINSIC: return intrinsic(L, n);
+    case ND_INDEX: {
+        const Type *elem;
+        LLVMValueRef p = element_ptr(L, n, &elem);
+        LLVMValueRef v = LLVMBuildLoad2(L->b, mty(L, elem), p, "");
+        LLVMSetAlignment(v, elem_align(elem));
+        if (elem->kind == TY_BOOL)
+            v = LLVMBuildICmp(L->b, LLVMIntNE, v, ci(L->t_i8, 0), "");
+        return v;
+    }
+    case ND_ATTR: return attr(L, n);
+    case ND_TUPLE: {
+        LLVMValueRef t = LLVMGetUndef(lty(L, n->ty));
+        for (int i = 0; i < n->nargs; i++) {
+            LLVMValueRef f = conv(L, n, expr(L, n->args[i]), n->args[i]->ty, n->ty->fields[i]);
+            t = LLVMBuildInsertValue(L->b, t, f, (unsigned)i, "");
+        }
+        return t;
+    }
+    case ND_TUPLE_GET:
+        return LLVMBuildExtractValue(L->b, expr(L, n->a), (unsigned)n->index, "");
+    default:
+        fail(L, n, "a statement used as an expression");
+    }
+}
+
+/* ======================================================================== */
+/* Statements                                                               */
+/* ======================================================================== */
+
+static void stmt(Lower *L, Node *n);
+
+static void push_loop(Lower *L, const Node *n, LLVMBasicBlockRef brk, LLVMBasicBlockRef cont)
+{
+    if (L->nloops >= MAX_LOOP_DEPTH)
+        fail(L, n, "loops nested more than %d deep", MAX_LOOP_DEPTH);
+    L->loops[L->nloops++] = (LoopTargets){brk, cont};
+}
+
+/* for var in range(start, stop, step), Python semantics: the values start,
+ * start+step, ... while < stop (step > 0) or > stop (step < 0); the body's
+ * assignments to `var` do not change the iteration; after the loop `var`
+ * keeps its last value. The step's sign is known at compile time when it is
+ * a constant, else tested at run time. A zero step (ValueError in Python)
+ * runs no iteration. The counter lives in a hidden slot of the promoted type
+ * of the three bounds; stepping past the type's range ends the loop (the
+ * overflow check is left out for steps of +-1, which cannot overflow). */
+static void for_range(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *ct = ty_promote(ty_promote(n->args[0]->ty, n->args[1]->ty), n->args[2]->ty);
+    ct = ty_concrete(ct);
+    if (ct && ct->kind == TY_BOOL)
+        ct = ty_scalar(TY_I64);
+    if (!ct || !ty_is_int(ct)) /* int64 with uint64 promotes to float64 (NumPy) */
+        fail(L, n, "range() bounds of mixed signed and unsigned 64-bit integers: "
+                   "convert them to one integer type");
+    bool sg = ty_is_signed(ct);
+    LLVMTypeRef it = lty(L, ct);
+    LLVMValueRef start = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, ct);
+    LLVMValueRef stop = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, ct);
+    LLVMValueRef step = conv(L, n, expr(L, n->args[2]), n->args[2]->ty, ct);
+    int sign = 0; /* 0: run time */
+    bool unit = false;
+    const Node *sn = n->args[2];
+    if (sn->kind == ND_CONST) {
+        if (sn->ival == 0)
+            fail(L, sn, "range() arg 3 must not be zero");
+        if (!sg && sn->ival < 0 && ty_is_signed(sn->ty))
+            fail(L, sn, "range() with unsigned bounds and a negative step");
+        sign = sn->ival > 0 || !sg ? 1 : -1;
+        unit = sn->ival == 1 || sn->ival == -1;
+    } else if (!sg) {
+        sign = 1; /* unsigned: a nonzero step is positive; zero is handled below */
+    }
+    LLVMValueRef slot = entry_alloca(L, it, "range.i");
+    LLVMBuildStore(B, start, slot);
+    LLVMBasicBlockRef hdr = new_bb(L, "for.hdr"), body = new_bb(L, "for.body");
+    LLVMBasicBlockRef latch = new_bb(L, "for.latch"), step_bb = new_bb(L, "for.step");
+    LLVMBasicBlockRef exit = new_bb(L, "for.end");
+    LLVMBuildBr(B, hdr);
+
+    LLVMPositionBuilderAtEnd(B, hdr);
+    LLVMValueRef i = LLVMBuildLoad2(B, it, slot, "i");
+    LLVMValueRef up = LLVMBuildICmp(B, sg ? LLVMIntSLT : LLVMIntULT, i, stop, "");
+    LLVMValueRef cond;
+    if (sign > 0 && (sn->kind == ND_CONST || sg)) {
+        cond = up;
+    } else if (sign > 0) { /* unsigned, run-time step: zero runs nothing */
+        cond = LLVMBuildAnd(B, up, LLVMBuildICmp(B, LLVMIntNE, step, ci(it, 0), ""), "");
+    } else if (sign < 0) {
+        cond = LLVMBuildICmp(B, LLVMIntSGT, i, stop, "");
+    } else {
+        LLVMValueRef down = LLVMBuildICmp(B, LLVMIntSGT, i, stop, "");
+        LLVMValueRef pos = LLVMBuildICmp(B, LLVMIntSGT, step, ci(it, 0), "");
+        LLVMValueRef neg = LLVMBuildICmp(B, LLVMIntSLT, step, ci(it, 0), "");
+        cond = LLVMBuildSelect(B, pos, up, LLVMBuildAnd(B, neg, down, ""), "");
+    }
+    LLVMBuildCondBr(B, cond, body, exit);
+
+    LLVMPositionBuilderAtEnd(B, body);
+    var_store(L, n->var, conv(L, n, i, ct, L->fn->var_types[n->var]));
+    push_loop(L, n, exit, latch);
+    stmt(L, n->b);
+    L->nloops--;
+    LLVMBuildBr(B, latch);
+
+    LLVMPositionBuilderAtEnd(B, latch);
+    LLVMValueRef cur = LLVMBuildLoad2(B, it, slot, "");
+    if (unit) {
+        LLVMBuildStore(B, LLVMBuildAdd(B, cur, step, ""), slot);
+        LLVMBuildBr(B, hdr);
+        LLVMDeleteBasicBlock(step_bb);
+    } else {
+        LLVMValueRef r = intr2(L, sg ? "llvm.sadd.with.overflow" : "llvm.uadd.with.overflow", cur, step);
+        LLVMValueRef next = LLVMBuildExtractValue(B, r, 0, "");
+        LLVMValueRef ovf = LLVMBuildExtractValue(B, r, 1, "");
+        LLVMBuildCondBr(B, ovf, exit, step_bb);
+        LLVMPositionBuilderAtEnd(B, step_bb);
+        LLVMBuildStore(B, next, slot);
+        LLVMBuildBr(B, hdr);
+    }
+    LLVMPositionBuilderAtEnd(B, exit);
+}
+
+static void stmt(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    switch (n->kind) {
+    case ND_BLOCK:
+        for (int i = 0; i < n->nargs; i++)
+            stmt(L, n->args[i]);
+        break;
+    case ND_ASSIGN:
+        var_store(L, n->var, conv(L, n, expr(L, n->a), n->a->ty, L->fn->var_types[n->var]));
+        break;
+    case ND_STORE: {
+        const Type *elem;
+        LLVMValueRef v = expr(L, n->b);
+        LLVMValueRef p = element_ptr(L, n, &elem);
+        v = conv(L, n, v, n->b->ty, elem);
+        if (elem->kind == TY_BOOL)
+            v = LLVMBuildZExt(B, v, L->t_i8, "");
+        LLVMValueRef st = LLVMBuildStore(B, v, p);
+        LLVMSetAlignment(st, elem_align(elem));
+        break;
+    }
+    case ND_IF: {
+        LLVMValueRef c = truth(L, expr(L, n->a), n->a->ty);
+        LLVMBasicBlockRef bt = new_bb(L, "if.then"), done = new_bb(L, "if.end");
+        LLVMBasicBlockRef bf = n->c ? new_bb(L, "if.else") : done;
+        LLVMBuildCondBr(B, c, bt, bf);
+        LLVMPositionBuilderAtEnd(B, bt);
+        if (n->b)
+            stmt(L, n->b);
+        LLVMBuildBr(B, done);
+        if (n->c) {
+            LLVMPositionBuilderAtEnd(B, bf);
+            stmt(L, n->c);
+            LLVMBuildBr(B, done);
+        }
+        LLVMPositionBuilderAtEnd(B, done);
+        break;
+    }
+    case ND_WHILE: {
+        LLVMBasicBlockRef hdr = new_bb(L, "while.hdr"), body = new_bb(L, "while.body");
+        LLVMBasicBlockRef exit = new_bb(L, "while.end");
+        LLVMBuildBr(B, hdr);
+        LLVMPositionBuilderAtEnd(B, hdr);
+        LLVMBuildCondBr(B, truth(L, expr(L, n->a), n->a->ty), body, exit);
+        LLVMPositionBuilderAtEnd(B, body);
+        push_loop(L, n, exit, hdr);
+        if (n->b)
+            stmt(L, n->b);
+        L->nloops--;
+        LLVMBuildBr(B, hdr);
+        LLVMPositionBuilderAtEnd(B, exit);
+        break;
+    }
+    case ND_FOR_RANGE:
+        for_range(L, n);
+        break;
+    case ND_BREAK: case ND_CONTINUE:
+        if (L->nloops == 0)
+            fail(L, n, "'%s' outside a loop", n->kind == ND_BREAK ? "break" : "continue");
+        LLVMBuildBr(B, n->kind == ND_BREAK ? L->loops[L->nloops - 1].brk : L->loops[L->nloops - 1].cont);
+        start_dead_block(L);
+        break;
+    case ND_RETURN: /* a kernel's return ends only this thread */
+        LLVMBuildBr(B, L->ret_bb);
+        start_dead_block(L);
+        break;
+    case ND_EXPR:
+        expr(L, n->a);
+        break;
+    default:
+        fail(L, n, "an expression used as a statement");
+    }
+}
+
+/* ======================================================================== */
+/* Parameters (Argument ABI, core/ir.h)                                     */
+/* ======================================================================== */
+
+static LLVMValueRef load_at(Lower *L, LLVMValueRef args, size_t off, LLVMTypeRef t, const char *name)
+{
+    LLVMValueRef o = i64c(L, (int64_t)off);
+    LLVMValueRef p = LLVMBuildGEP2(L->b, L->t_i8, args, &o, 1, "");
+    p = LLVMBuildBitCast(L->b, p, LLVMPointerType(t, 0), "");
+    LLVMValueRef v = LLVMBuildLoad2(L->b, t, p, name);
+    LLVMSetAlignment(v, 8);
+    return v;
+}
+
+/* Unpacks a value of type t at *off (advanced by abi_size(t)). */
+static LLVMValueRef unpack(Lower *L, LLVMValueRef args, const Type *t, size_t *off, const char *name)
+{
+    size_t at = *off;
+    *off += abi_size(t);
+    if (t->kind == TY_ARRAY) {
+        LLVMValueRef v = LLVMGetUndef(lty(L, t));
+        v = LLVMBuildInsertValue(L->b, v, load_at(L, args, at, L->t_ptr, name), 0, "");
+        for (int i = 0; i < 2 * t->ndim; i++)
+            v = LLVMBuildInsertValue(L->b, v, load_at(L, args, at + 8 + 8 * (size_t)i, L->t_i64, ""),
+                                     (unsigned)(1 + i), "");
+        return v;
+    }
+    if (t->kind == TY_TUPLE) {
+        LLVMValueRef v = LLVMGetUndef(lty(L, t));
+        for (int i = 0; i < t->nfields; i++)
+            v = LLVMBuildInsertValue(L->b, v, unpack(L, args, t->fields[i], &at, name), (unsigned)i, "");
+        return v;
+    }
+    LLVMValueRef v = load_at(L, args, at, mty(L, t), name);
+    if (ty_concrete(t)->kind == TY_BOOL)
+        v = LLVMBuildICmp(L->b, LLVMIntNE, v, ci(L->t_i8, 0), "");
+    return v;
+}
+
+/* ======================================================================== */
+/* The entry function                                                       */
+/* ======================================================================== */
+
+/* A counted loop `for (iv = 0; iv < n; iv++)`: returns iv (a phi in the
+ * header, positioned in the body); *latch gets the block that continues. */
+typedef struct CountedLoop {
+    LLVMBasicBlockRef hdr, latch, exit, pre;
+    LLVMValueRef iv, next;
+} CountedLoop;
+
+static void loop_open(Lower *L, CountedLoop *c, LLVMValueRef start, LLVMValueRef end, const char *name,
+                      LLVMBasicBlockRef exit)
+{
+    char buf[32];
+    c->pre = LLVMGetInsertBlock(L->b);
+    snprintf(buf, sizeof buf, "%s.hdr", name);
+    c->hdr = new_bb(L, buf);
+    snprintf(buf, sizeof buf, "%s.body", name);
+    LLVMBasicBlockRef body = new_bb(L, buf);
+    snprintf(buf, sizeof buf, "%s.latch", name);
+    c->latch = new_bb(L, buf);
+    c->exit = exit;
+    LLVMBuildBr(L->b, c->hdr);
+    LLVMPositionBuilderAtEnd(L->b, c->hdr);
+    c->iv = LLVMBuildPhi(L->b, L->t_i64, name);
+    LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntSLT, c->iv, end, ""), body, exit);
+    LLVMAddIncoming(c->iv, &start, &c->pre, 1);
+    LLVMPositionBuilderAtEnd(L->b, body);
+}
+
+static void loop_close(Lower *L, CountedLoop *c)
+{
+    /* the current block falls into the latch */
+    LLVMBuildBr(L->b, c->latch);
+    LLVMPositionBuilderAtEnd(L->b, c->latch);
+    LLVMValueRef next = LLVMBuildNSWAdd(L->b, c->iv, i64c(L, 1), ""); /* iv < end: no wrap */
+    LLVMBuildBr(L->b, c->hdr);
+    LLVMAddIncoming(c->iv, &next, &c->latch, 1);
+    LLVMPositionBuilderAtEnd(L->b, c->exit);
+}
+
+static void build_entry(Lower *L, const char *symbol)
+{
+    Function *fn = L->fn;
+    LLVMTypeRef params[4] = {L->t_ptr, LLVMPointerType(L->t_i64, 0), L->t_i64, L->t_i64};
+    LLVMTypeRef fty = LLVMFunctionType(L->t_void, params, 4, 0);
+    L->func = LLVMAddFunction(L->mod, symbol, fty);
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(L->func, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(L->ctx, nounwind, 0));
+    LLVMValueRef args = LLVMGetParam(L->func, 0), dims = LLVMGetParam(L->func, 1);
+    LLVMValueRef first = LLVMGetParam(L->func, 2), last = LLVMGetParam(L->func, 3);
+    LLVMSetValueName2(args, "args", 4);
+    LLVMSetValueName2(dims, "dims", 4);
+
+    LLVMBasicBlockRef entry = new_bb(L, "entry");
+    LLVMBasicBlockRef prologue = new_bb(L, "prologue");
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMPositionBuilderAtEnd(L->b, prologue);
+
+    /* parameters, once per block range */
+    size_t off = 0;
+    for (int i = 0; i < fn->nparams; i++)
+        L->params[i] = unpack(L, args, fn->param_types[i], &off, fn->param_names[i]);
+    LLVMValueRef d[6];
+    for (int i = 0; i < 6; i++) {
+        LLVMValueRef idx = i64c(L, i);
+        LLVMValueRef p = LLVMBuildGEP2(L->b, L->t_i64, dims, &idx, 1, "");
+        d[i] = LLVMBuildLoad2(L->b, L->t_i64, p, i < 3 ? "grid" : "block");
+        LLVMSetAlignment(d[i], 8);
+    }
+    for (int i = 0; i < 3; i++) {
+        L->gdim[i] = LLVMBuildTrunc(L->b, d[i], L->t_i32, "gridDim");
+        L->bdim[i] = LLVMBuildTrunc(L->b, d[3 + i], L->t_i32, "blockDim");
+    }
+
+    LLVMBasicBlockRef exit = new_bb(L, "exit");
+    CountedLoop blk, lz, ly, lx;
+    loop_open(L, &blk, first, last, "blk", exit);
+    LLVMValueRef b = blk.iv;
+    LLVMValueRef bx = LLVMBuildSRem(L->b, b, d[0], "");
+    LLVMValueRef rest = LLVMBuildSDiv(L->b, b, d[0], "");
+    LLVMValueRef by = LLVMBuildSRem(L->b, rest, d[1], "");
+    LLVMValueRef bz = LLVMBuildSDiv(L->b, rest, d[1], "");
+    L->bid[0] = LLVMBuildTrunc(L->b, bx, L->t_i32, "blockIdx.x");
+    L->bid[1] = LLVMBuildTrunc(L->b, by, L->t_i32, "blockIdx.y");
+    L->bid[2] = LLVMBuildTrunc(L->b, bz, L->t_i32, "blockIdx.z");
+
+    LLVMBasicBlockRef z_exit = new_bb(L, "tz.end");
+    loop_open(L, &lz, i64c(L, 0), d[5], "tz", z_exit);
+    LLVMBasicBlockRef y_exit = new_bb(L, "ty.end");
+    loop_open(L, &ly, i64c(L, 0), d[4], "ty", y_exit);
+    LLVMBasicBlockRef x_exit = new_bb(L, "tx.end");
+    loop_open(L, &lx, i64c(L, 0), d[3], "tx", x_exit);
+    L->tid[0] = LLVMBuildTrunc(L->b, lx.iv, L->t_i32, "threadIdx.x");
+    L->tid[1] = LLVMBuildTrunc(L->b, ly.iv, L->t_i32, "threadIdx.y");
+    L->tid[2] = LLVMBuildTrunc(L->b, lz.iv, L->t_i32, "threadIdx.z");
+    LLVMValueRef lin = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lz.iv, d[4], ""), ly.iv, "");
+    L->linear_tid = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lin, d[3], ""), lx.iv, "");
+    L->ret_bb = lx.latch;
+
+    stmt(L, fn->body);
+
+    loop_close(L, &lx); /* now in tx.end */
+    loop_close(L, &ly); /* now in ty.end */
+    loop_close(L, &lz); /* now in tz.end */
+    loop_close(L, &blk); /* now in exit */
+    LLVMBuildRetVoid(L->b);
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMBuildBr(L->ab, prologue);
+}
+
+/* Builds the module for the typed kernel `fn` in `ctx`, with the entry
+ * function named `symbol`. On success the caller owns *out; on failure
+ * nothing is left behind and the error is recorded on fn (ir_error). */
+ember_status host_lower(Function *fn, LLVMContextRef ctx, const char *symbol, LLVMModuleRef *out)
+{
+    *out = NULL;
+    if (!fn || !fn->body)
+        return em_error(EMBER_ERR_INVALID_ARG, "host_lower: no function body");
+    if (!fn->is_kernel)
+        return ir_error(fn, fn->body->loc, "the CPU target compiles kernels only; '%s' is a "
+                        "device function (call it from a kernel)", fn->name);
+    Lower *L = em_calloc(1, sizeof *L);
+    if (!L)
+        return EMBER_ERR_OUT_OF_MEMORY;
+    L->fn = fn;
+    L->ctx = ctx;
+    ember_status st = EMBER_SUCCESS;
+    for (int i = 0; i < fn->nparams; i++) {
+        char s[256];
+        if (!supported_type(fn->param_types[i])) {
+            st = ir_error(fn, fn->body->loc, "parameter '%s' of type %s cannot be passed to a CPU kernel",
+                          fn->param_names[i], tstr(fn->param_types[i], s));
+            goto out_free;
+        }
+    }
+    if ((st = check(L, fn->body, 0)))
+        goto out_free;
+    L->var_slots = em_calloc((size_t)fn->nvars + 1, sizeof *L->var_slots);
+    L->params = em_calloc((size_t)fn->nparams + 1, sizeof *L->params);
+    if (!L->var_slots || !L->params) {
+        st = EMBER_ERR_OUT_OF_MEMORY;
+        goto out_free;
+    }
+    L->t_void = LLVMVoidTypeInContext(ctx);
+    L->t_i1 = LLVMInt1TypeInContext(ctx);
+    L->t_i8 = LLVMInt8TypeInContext(ctx);
+    L->t_i16 = LLVMInt16TypeInContext(ctx);
+    L->t_i32 = LLVMInt32TypeInContext(ctx);
+    L->t_i64 = LLVMInt64TypeInContext(ctx);
+    L->t_f32 = LLVMFloatTypeInContext(ctx);
+    L->t_f64 = LLVMDoubleTypeInContext(ctx);
+    L->t_ptr = LLVMPointerType(L->t_i8, 0);
+    L->mod = LLVMModuleCreateWithNameInContext(symbol, ctx);
+    L->b = LLVMCreateBuilderInContext(ctx);
+    L->ab = LLVMCreateBuilderInContext(ctx);
+    if (setjmp(L->fail_jmp) == 0) {
+        build_entry(L, symbol);
+        *out = L->mod;
+        L->mod = NULL;
+    } else {
+        st = L->st ? L->st : EMBER_ERR_INTERNAL;
+    }
+    LLVMDisposeBuilder(L->b);
+    LLVMDisposeBuilder(L->ab);
+    if (L->mod)
+        LLVMDisposeModule(L->mod);
+out_free:
+    em_free(L->var_slots);
+    em_free(L->params);
+    em_free(L);
+    return st;
+}

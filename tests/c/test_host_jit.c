@@ -1,0 +1,956 @@
+/*
+ * test_host_jit.c — the host JIT end to end, without Python: kernels built
+ * by hand as IR, typed by infer_function, compiled by host_compile and run
+ * over a grid on the cpu device's pool by host_launch. Each result is
+ * compared with values computed here in C (Python's rules where they
+ * differ from C's: floor division, modulo, range()).
+ */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "check.h"
+#include "ember/ember_test.h"
+#include "core/ir.h"
+#include "devices/cpu/host_jit.h"
+
+/* ---- IR building helpers ------------------------------------------------ */
+
+static int cur_line = 1;
+static SrcLoc L(void) { return (SrcLoc){cur_line, 4}; }
+
+static Node *mk(Function *fn, NodeKind k)
+{
+    Node *n = ir_node(fn, k, L());
+    EM_ASSERT(n);
+    return n;
+}
+static Node **list(Function *fn, int n, Node **items)
+{
+    Node **l = ir_node_list(fn, n);
+    memcpy(l, items, sizeof(Node *) * (size_t)n);
+    return l;
+}
+static Node *ci(Function *fn, int64_t v)
+{
+    Node *n = mk(fn, ND_CONST);
+    n->ty = ty_scalar(TY_WEAK_INT);
+    n->ival = v;
+    return n;
+}
+static Node *cf(Function *fn, double v)
+{
+    Node *n = mk(fn, ND_CONST);
+    n->ty = ty_scalar(TY_WEAK_FLOAT);
+    n->fval = v;
+    return n;
+}
+static Node *param(Function *fn, int i)
+{
+    Node *n = mk(fn, ND_PARAM);
+    n->index = i;
+    return n;
+}
+static Node *load(Function *fn, int v)
+{
+    Node *n = mk(fn, ND_LOAD);
+    n->var = v;
+    return n;
+}
+static Node *op2(Function *fn, NodeKind k, int op, Node *a, Node *b)
+{
+    Node *n = mk(fn, k);
+    n->op = op;
+    n->a = a;
+    n->b = b;
+    return n;
+}
+static Node *bin(Function *fn, Op op, Node *a, Node *b) { return op2(fn, ND_BINARY, op, a, b); }
+static Node *cmp(Function *fn, Op op, Node *a, Node *b) { return op2(fn, ND_COMPARE, op, a, b); }
+static Node *and_(Function *fn, Node *a, Node *b) { return op2(fn, ND_AND, 0, a, b); }
+static Node *assign(Function *fn, int v, Node *a)
+{
+    Node *n = mk(fn, ND_ASSIGN);
+    n->var = v;
+    n->a = a;
+    return n;
+}
+static Node *block(Function *fn, int n, Node **stmts)
+{
+    Node *b = mk(fn, ND_BLOCK);
+    b->args = list(fn, n, stmts);
+    b->nargs = n;
+    return b;
+}
+#define BLOCK(fn, ...) block(fn, (int)(sizeof((Node *[]){__VA_ARGS__}) / sizeof(Node *)), (Node *[]){__VA_ARGS__})
+static Node *index_(Function *fn, Node *arr, int n, Node **idx)
+{
+    Node *x = mk(fn, ND_INDEX);
+    x->a = arr;
+    x->args = list(fn, n, idx);
+    x->nargs = n;
+    return x;
+}
+#define INDEX(fn, arr, ...) index_(fn, arr, (int)(sizeof((Node *[]){__VA_ARGS__}) / sizeof(Node *)), (Node *[]){__VA_ARGS__})
+static Node *store_(Function *fn, Node *arr, Node *v, int n, Node **idx)
+{
+    Node *x = index_(fn, arr, n, idx);
+    x->kind = ND_STORE;
+    x->b = v;
+    return x;
+}
+#define STORE(fn, arr, v, ...) store_(fn, arr, v, (int)(sizeof((Node *[]){__VA_ARGS__}) / sizeof(Node *)), (Node *[]){__VA_ARGS__})
+static Node *if_(Function *fn, Node *c, Node *then, Node *els)
+{
+    Node *n = mk(fn, ND_IF);
+    n->a = c;
+    n->b = then;
+    n->c = els;
+    return n;
+}
+static Node *while_(Function *fn, Node *c, Node *body)
+{
+    Node *n = mk(fn, ND_WHILE);
+    n->a = c;
+    n->b = body;
+    return n;
+}
+static Node *for_range(Function *fn, int var, Node *start, Node *stop, Node *step, Node *body)
+{
+    Node *n = mk(fn, ND_FOR_RANGE);
+    n->var = var;
+    n->args = list(fn, 3, (Node *[]){start, stop, step});
+    n->nargs = 3;
+    n->b = body;
+    return n;
+}
+static Node *intrinsic(Function *fn, Intrinsic which, int arg)
+{
+    Node *n = mk(fn, ND_INTRINSIC);
+    n->op = which;
+    if (arg >= 0) {
+        n->args = list(fn, 1, (Node *[]){ci(fn, arg)});
+        n->nargs = 1;
+    }
+    return n;
+}
+static Node *math(Function *fn, MathFn f, int nargs, Node *a, Node *b)
+{
+    Node *n = mk(fn, ND_CALL_MATH);
+    n->op = f;
+    n->args = list(fn, nargs, (Node *[]){a, b});
+    n->nargs = nargs;
+    return n;
+}
+static Node *attr(Function *fn, Attr a, Node *x)
+{
+    Node *n = mk(fn, ND_ATTR);
+    n->op = a;
+    n->a = x;
+    return n;
+}
+static Node *tuple_get(Function *fn, Node *t, int i)
+{
+    Node *n = mk(fn, ND_TUPLE_GET);
+    n->a = t;
+    n->index = i;
+    return n;
+}
+static Node *simple(Function *fn, NodeKind k) { return mk(fn, k); }
+
+static Function *kernel(const char *name, int nparams, const char *const *names, const Type **types)
+{
+    Function *fn = ir_function_create(name, "test.py", nparams, names, true);
+    EM_ASSERT(fn);
+    for (int i = 0; i < nparams; i++)
+        fn->param_types[i] = types[i];
+    return fn;
+}
+
+static int opt_level = 2;
+
+/* Types, infers and compiles; prints the IR dump on failure. */
+static HostKernel *compile(Function *fn)
+{
+    HostKernel *k = NULL;
+    ember_status st = infer_function(fn);
+    CHECK_OK(st);
+    if (st)
+        return NULL;
+    st = host_compile(fn, opt_level, &k);
+    CHECK_OK(st);
+    if (st) {
+        char *d = ir_dump(fn);
+        fprintf(stderr, "%s\n", d ? d : "");
+        em_free(d);
+    }
+    return k;
+}
+
+/* ---- argument packing (Argument ABI, core/ir.h) ------------------------- */
+
+typedef struct Pack {
+    _Alignas(16) char buf[2048];
+    size_t len;
+} Pack;
+
+static void pk_scalar(Pack *p, const void *v, size_t n)
+{
+    memcpy(p->buf + p->len, v, n);
+    p->len += n <= 8 ? 8 : 16;
+}
+static void pk_i64(Pack *p, int64_t v) { pk_scalar(p, &v, 8); }
+static void pk_f32(Pack *p, float v) { pk_scalar(p, &v, 4); }
+static void pk_array(Pack *p, void *data, int nd, const int64_t *shape, const int64_t *strides)
+{
+    memcpy(p->buf + p->len, &data, 8);
+    memcpy(p->buf + p->len + 8, shape, 8 * (size_t)nd);
+    memcpy(p->buf + p->len + 8 + 8 * (size_t)nd, strides, 8 * (size_t)nd);
+    p->len += 8 + 16 * (size_t)nd;
+}
+static void pk_c1(Pack *p, void *data, int64_t n, int64_t itemsize)
+{
+    pk_array(p, data, 1, &n, &itemsize);
+}
+static void pk_c2(Pack *p, void *data, int64_t rows, int64_t cols, int64_t itemsize)
+{
+    int64_t shape[2] = {rows, cols}, strides[2] = {cols * itemsize, itemsize};
+    pk_array(p, data, 2, shape, strides);
+}
+/* the packed size agrees with abi_size() of the parameter types */
+static void check_packed(const Function *fn, const Pack *p)
+{
+    size_t n = 0;
+    for (int i = 0; i < fn->nparams; i++)
+        n += abi_size(fn->param_types[i]);
+    CHECK(n == p->len);
+}
+
+static ember_device_t cpu;
+
+static void launch(HostKernel *k, int64_t gx, int64_t gy, int64_t bx, int64_t by, const Pack *p)
+{
+    const int64_t grid[3] = {gx, gy, 1}, blk[3] = {bx, by, 1};
+    CHECK_OK(host_launch(k, cpu, grid, blk, p->buf));
+}
+
+/* ---- Python semantics in C, for expected values -------------------------- */
+
+static int64_t py_floordiv(int64_t a, int64_t b)
+{
+    if (b == 0)
+        return 0; /* ember: integer division by zero gives 0 */
+    int64_t q = a / b, r = a % b;
+    return (r != 0 && ((r < 0) != (b < 0))) ? q - 1 : q;
+}
+static int64_t py_mod(int64_t a, int64_t b)
+{
+    if (b == 0)
+        return 0;
+    int64_t r = a % b;
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+static double py_fmod(double vx, double wx)
+{
+    double mod = fmod(vx, wx);
+    if (mod) {
+        if ((wx < 0) != (mod < 0))
+            mod += wx;
+    } else {
+        mod = copysign(0.0, wx);
+    }
+    return mod;
+}
+static double py_ffloordiv(double vx, double wx)
+{
+    double mod = fmod(vx, wx), div = (vx - mod) / wx, fl;
+    if (mod && ((wx < 0) != (mod < 0)))
+        div -= 1.0;
+    if (div) {
+        fl = floor(div);
+        if (div - fl > 0.5)
+            fl += 1.0;
+    } else {
+        fl = copysign(0.0, vx / wx);
+    }
+    return fl;
+}
+
+/* ---- 1. saxpy ------------------------------------------------------------ */
+
+static Function *build_saxpy(void)
+{
+    cur_line = 10;
+    const Type *f32 = ty_scalar(TY_F32), *arr = ty_array(f32, 1, 'C', false);
+    const Type *types[] = {f32, arr, arr, arr, ty_scalar(TY_I64)};
+    const char *names[] = {"a", "x", "y", "out", "n"};
+    Function *fn = kernel("saxpy", 5, names, types);
+    int i = ir_add_var(fn, "i");
+    /* i = cuda.grid(1)
+     * if i < n: out[i] = a * x[i] + y[i] */
+    fn->body = BLOCK(fn, assign(fn, i, intrinsic(fn, INTR_GRID, 1)),
+                     if_(fn, cmp(fn, OP_LT, load(fn, i), param(fn, 4)),
+                         BLOCK(fn, STORE(fn, param(fn, 3),
+                                         bin(fn, OP_ADD,
+                                             bin(fn, OP_MUL, param(fn, 0), INDEX(fn, param(fn, 1), load(fn, i))),
+                                             INDEX(fn, param(fn, 2), load(fn, i))),
+                                         load(fn, i))),
+                         NULL));
+    return fn;
+}
+
+/* Runs saxpy over 65,536 elements (grid 256 x 256); the number of wrong
+ * elements. */
+static int run_saxpy(const Function *fn, HostKernel *k)
+{
+    enum { N = 65536 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    float *out = malloc((N + 8) * sizeof *out);
+    for (int j = 0; j < N; j++) {
+        x[j] = (float)j * 0.25f - 100.0f;
+        y[j] = (float)(j % 97) * 1.5f;
+    }
+    for (int j = 0; j < N + 8; j++)
+        out[j] = -1.0f;
+    float a = 2.5f;
+    int64_t n = N - 5; /* the guard leaves the last 5 untouched */
+    Pack p = {.len = 0};
+    pk_f32(&p, a);
+    pk_c1(&p, x, N, 4);
+    pk_c1(&p, y, N, 4);
+    pk_c1(&p, out, N, 4);
+    pk_i64(&p, n);
+    int wrong = 0;
+    size_t want_len = 0;
+    for (int i = 0; i < fn->nparams; i++)
+        want_len += abi_size(fn->param_types[i]);
+    wrong += want_len != p.len;
+    const int64_t grid[3] = {256, 1, 1}, blk[3] = {256, 1, 1};
+    if (host_launch(k, cpu, grid, blk, p.buf) != EMBER_SUCCESS)
+        wrong++;
+    for (int j = 0; j < N + 8; j++) {
+        float want = -1.0f;
+        if (j < n) {
+            volatile float prod = a * x[j]; /* no fused multiply-add */
+            want = prod + y[j];
+        }
+        if (out[j] != want && wrong++ < 5)
+            fprintf(stderr, "saxpy: out[%d] = %g, want %g\n", j, out[j], want);
+    }
+    free(x);
+    free(y);
+    free(out);
+    return wrong;
+}
+
+static void test_saxpy(int opt)
+{
+    opt_level = opt;
+    Function *fn = build_saxpy();
+    HostKernel *k = compile(fn);
+    if (k) {
+        const char *ir = host_kernel_llvm_ir(k);
+        CHECK(ir && strstr(ir, "define") && strstr(ir, "ember_saxpy_"));
+        if (getenv("EMBER_TEST_DUMP_IR")) /* debugging aid */
+            fprintf(stderr, "%s\n", ir);
+        CHECK(run_saxpy(fn, k) == 0);
+    }
+    host_kernel_destroy(k);
+    ir_function_destroy(fn);
+    opt_level = 2;
+}
+
+/* Kernels compile and run from several threads at once. */
+static void *saxpy_thread(void *arg)
+{
+    Function *fn = build_saxpy();
+    HostKernel *k = NULL;
+    int bad = 1;
+    if (infer_function(fn) == EMBER_SUCCESS && host_compile(fn, 2, &k) == EMBER_SUCCESS)
+        bad = run_saxpy(fn, k);
+    host_kernel_destroy(k);
+    ir_function_destroy(fn);
+    *(int *)arg = bad;
+    return NULL;
+}
+
+static void test_concurrent(void)
+{
+    pthread_t t[4];
+    int bad[4];
+    for (int i = 0; i < 4; i++)
+        CHECK(pthread_create(&t[i], NULL, saxpy_thread, &bad[i]) == 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(bad[i] == 0);
+    }
+}
+
+/* Out of memory at each of ember's allocations in host_compile: a clean
+ * status every time, nothing leaked (ASan), and then it works. */
+static void test_fault_loop(void)
+{
+    Function *fn = build_saxpy();
+    CHECK_OK(infer_function(fn));
+    int failures = 0;
+    for (long n = 1; n < 1000; n++) {
+        HostKernel *k = (HostKernel *)1;
+        ember_fault_fail_at(EMBER_FAULT_ALLOC, n);
+        ember_status st = host_compile(fn, 1, &k);
+        bool fired = ember_fault_fired(EMBER_FAULT_ALLOC);
+        ember_fault_fail_at(EMBER_FAULT_ALLOC, 0);
+        if (!fired) {
+            CHECK_OK(st);
+            CHECK(k && run_saxpy(fn, k) == 0);
+            host_kernel_destroy(k);
+            break;
+        }
+        failures++;
+        CHECK(st == EMBER_ERR_OUT_OF_MEMORY && k == NULL);
+    }
+    CHECK(failures >= 3);
+    ir_function_destroy(fn);
+}
+
+/* ---- 2. loops, floor division and modulo on a 2-D grid -------------------- */
+
+static void test_loops_2d(void)
+{
+    cur_line = 20;
+    const Type *i64 = ty_scalar(TY_I64), *f64 = ty_scalar(TY_F64);
+    const Type *ai = ty_array(i64, 2, 'C', false), *af = ty_array(f64, 2, 'C', false);
+    const Type *types[] = {ai, ai, ai, af, af, i64, i64};
+    const char *names[] = {"out", "fd", "md", "ffd", "fmd", "step", "nstep"};
+    Function *fn = kernel("loops2d", 7, names, types);
+    int g = ir_add_var(fn, "g"), x = ir_add_var(fn, "x"), y = ir_add_var(fn, "y");
+    int s = ir_add_var(fn, "s"), k = ir_add_var(fn, "k"), w = ir_add_var(fn, "w");
+    int fa = ir_add_var(fn, "fa"), fb = ir_add_var(fn, "fb");
+#define P(i) param(fn, i)
+#define V(v) load(fn, v)
+    Node *body = BLOCK(
+        fn,
+        /* s = 0 */
+        assign(fn, s, ci(fn, 0)),
+        /* for k in range(y, -1, -2): s += k */
+        for_range(fn, k, V(y), ci(fn, -1), ci(fn, -2), BLOCK(fn, assign(fn, s, bin(fn, OP_ADD, V(s), V(k))))),
+        /* for k in range(0, x, step): s += k * 2 */
+        for_range(fn, k, ci(fn, 0), V(x), P(5),
+                  BLOCK(fn, assign(fn, s, bin(fn, OP_ADD, V(s), bin(fn, OP_MUL, V(k), ci(fn, 2)))))),
+        /* for k in range(x, -5, nstep): s += k * 1000 */
+        for_range(fn, k, V(x), ci(fn, -5), P(6),
+                  BLOCK(fn, assign(fn, s, bin(fn, OP_ADD, V(s), bin(fn, OP_MUL, V(k), ci(fn, 1000)))))),
+        /* w = 0
+         * while w < 100:
+         *     w += 1
+         *     if w % 7 == 0: continue
+         *     if w > x + 10: break
+         *     s += 100000 */
+        assign(fn, w, ci(fn, 0)),
+        while_(fn, cmp(fn, OP_LT, V(w), ci(fn, 100)),
+               BLOCK(fn, assign(fn, w, bin(fn, OP_ADD, V(w), ci(fn, 1))),
+                     if_(fn, cmp(fn, OP_EQ, bin(fn, OP_MOD, V(w), ci(fn, 7)), ci(fn, 0)),
+                         BLOCK(fn, simple(fn, ND_CONTINUE)), NULL),
+                     if_(fn, cmp(fn, OP_GT, V(w), bin(fn, OP_ADD, V(x), ci(fn, 10))),
+                         BLOCK(fn, simple(fn, ND_BREAK)), NULL),
+                     assign(fn, s, bin(fn, OP_ADD, V(s), ci(fn, 100000))))),
+        STORE(fn, P(0), V(s), V(y), V(x)),
+        /* fd[y, x] = (y - 5) // (x - 3); md[y, x] = (y - 5) % (x - 3) */
+        STORE(fn, P(1), bin(fn, OP_FLOORDIV, bin(fn, OP_SUB, V(y), ci(fn, 5)), bin(fn, OP_SUB, V(x), ci(fn, 3))),
+              V(y), V(x)),
+        STORE(fn, P(2), bin(fn, OP_MOD, bin(fn, OP_SUB, V(y), ci(fn, 5)), bin(fn, OP_SUB, V(x), ci(fn, 3))),
+              V(y), V(x)),
+        /* fa = y * 0.75 - 6.5; fb = x - 3.25 */
+        assign(fn, fa, bin(fn, OP_SUB, bin(fn, OP_MUL, V(y), cf(fn, 0.75)), cf(fn, 6.5))),
+        assign(fn, fb, bin(fn, OP_SUB, V(x), cf(fn, 3.25))),
+        STORE(fn, P(3), bin(fn, OP_FLOORDIV, V(fa), V(fb)), V(y), V(x)),
+        STORE(fn, P(4), bin(fn, OP_MOD, V(fa), V(fb)), V(y), V(x)));
+    /* g = cuda.grid(2); x = g[0]; y = g[1]
+     * if y < out.shape[0] and x < out.shape[1]: body */
+    fn->body = BLOCK(fn, assign(fn, g, intrinsic(fn, INTR_GRID, 2)),
+                     assign(fn, x, tuple_get(fn, V(g), 0)), assign(fn, y, tuple_get(fn, V(g), 1)),
+                     if_(fn,
+                         and_(fn, cmp(fn, OP_LT, V(y), tuple_get(fn, attr(fn, ATTR_SHAPE, P(0)), 0)),
+                              cmp(fn, OP_LT, V(x), tuple_get(fn, attr(fn, ATTR_SHAPE, P(0)), 1))),
+                         body, NULL));
+#undef P
+#undef V
+    HostKernel *hk = compile(fn);
+    if (hk) {
+        enum { R = 37, C = 29 };
+        int64_t *out = calloc(R * C, 8), *fd = calloc(R * C, 8), *md = calloc(R * C, 8);
+        double *ffd = calloc(R * C, 8), *fmd = calloc(R * C, 8);
+        int64_t step = 3, nstep = -3;
+        Pack p = {.len = 0};
+        pk_c2(&p, out, R, C, 8);
+        pk_c2(&p, fd, R, C, 8);
+        pk_c2(&p, md, R, C, 8);
+        pk_c2(&p, ffd, R, C, 8);
+        pk_c2(&p, fmd, R, C, 8);
+        pk_i64(&p, step);
+        pk_i64(&p, nstep);
+        check_packed(fn, &p);
+        launch(hk, (C + 7) / 8, (R + 3) / 4, 8, 4, &p);
+        int wrong = 0;
+        for (int64_t yy = 0; yy < R; yy++)
+            for (int64_t xx = 0; xx < C; xx++) {
+                int64_t want = 0;
+                for (int64_t kk = yy; kk > -1; kk -= 2)
+                    want += kk;
+                for (int64_t kk = 0; kk < xx; kk += step)
+                    want += kk * 2;
+                for (int64_t kk = xx; kk > -5; kk += nstep)
+                    want += kk * 1000;
+                for (int64_t ww = 0; ww < 100;) {
+                    ww++;
+                    if (ww % 7 == 0)
+                        continue;
+                    if (ww > xx + 10)
+                        break;
+                    want += 100000;
+                }
+                int64_t at = yy * C + xx;
+                double va = (double)yy * 0.75 - 6.5, vb = (double)xx - 3.25;
+                bool ok = out[at] == want && fd[at] == py_floordiv(yy - 5, xx - 3) &&
+                          md[at] == py_mod(yy - 5, xx - 3) && ffd[at] == py_ffloordiv(va, vb) &&
+                          fmd[at] == py_fmod(va, vb) && signbit(fmd[at]) == signbit(py_fmod(va, vb));
+                if (!ok && wrong++ < 5)
+                    fprintf(stderr,
+                            "loops2d[%lld,%lld]: s=%lld (want %lld) fd=%lld (%lld) md=%lld (%lld) "
+                            "ffd=%g (%g) fmd=%g (%g)\n",
+                            (long long)yy, (long long)xx, (long long)out[at], (long long)want,
+                            (long long)fd[at], (long long)py_floordiv(yy - 5, xx - 3),
+                            (long long)md[at], (long long)py_mod(yy - 5, xx - 3), ffd[at],
+                            py_ffloordiv(va, vb), fmd[at], py_fmod(va, vb));
+            }
+        CHECK(wrong == 0);
+        /* a few fixed Python values, to check the C reference itself */
+        CHECK(py_floordiv(-7, 2) == -4 && py_mod(-7, 2) == 1 && py_mod(7, -2) == -1);
+        CHECK(py_ffloordiv(-7.5, 2.0) == -4.0 && py_fmod(-7.5, 2.0) == 0.5 && py_fmod(7.5, -2.0) == -0.5);
+        free(out);
+        free(fd);
+        free(md);
+        free(ffd);
+        free(fmd);
+    }
+    host_kernel_destroy(hk);
+    ir_function_destroy(fn);
+}
+
+/* ---- 3. math on float32 and float64 ---------------------------------------- */
+
+static bool close_to(double got, double want, double rel)
+{
+    if (isnan(want))
+        return isnan(got);
+    return fabs(got - want) <= rel * fmax(1.0, fabs(want));
+}
+
+static void test_math(TypeKind fk)
+{
+    cur_line = 30;
+    const Type *ft = ty_scalar(fk), *arr = ty_array(ft, 2, 'C', false), *vec = ty_array(ft, 1, 'C', false);
+    const Type *types[] = {vec, arr};
+    const char *names[] = {"x", "out"};
+    Function *fn = kernel(fk == TY_F32 ? "math32" : "math64", 2, names, types);
+    int i = ir_add_var(fn, "i"), v = ir_add_var(fn, "v");
+#define V(x) load(fn, x)
+    /* i = cuda.grid(1)
+     * if i < len(x):
+     *     v = x[i]
+     *     out[0, i] = math.sin(v); out[1, i] = math.exp(v); out[2, i] = math.sqrt(v)
+     *     out[3, i] = math.pow(v, 1.5); out[4, i] = v ** 2.5; out[5, i] = math.floor(v) */
+    fn->body = BLOCK(
+        fn, assign(fn, i, intrinsic(fn, INTR_GRID, 1)),
+        if_(fn, cmp(fn, OP_LT, V(i), attr(fn, ATTR_LEN, param(fn, 0))),
+            BLOCK(fn, assign(fn, v, INDEX(fn, param(fn, 0), V(i))),
+                  STORE(fn, param(fn, 1), math(fn, MATH_SIN, 1, V(v), NULL), ci(fn, 0), V(i)),
+                  STORE(fn, param(fn, 1), math(fn, MATH_EXP, 1, V(v), NULL), ci(fn, 1), V(i)),
+                  STORE(fn, param(fn, 1), math(fn, MATH_SQRT, 1, V(v), NULL), ci(fn, 2), V(i)),
+                  STORE(fn, param(fn, 1), math(fn, MATH_POW, 2, V(v), cf(fn, 1.5)), ci(fn, 3), V(i)),
+                  STORE(fn, param(fn, 1), bin(fn, OP_POW, V(v), cf(fn, 2.5)), ci(fn, 4), V(i)),
+                  STORE(fn, param(fn, 1), math(fn, MATH_FLOOR, 1, V(v), NULL), ci(fn, 5), V(i))),
+            NULL));
+#undef V
+    HostKernel *k = compile(fn);
+    /* NEP 50: float32 with a float literal stays float32 */
+    CHECK(fn->body->args[1]->b->args[1]->b->ty == ft);
+    if (k) {
+        enum { N = 1000, ROWS = 6 };
+        size_t es = fk == TY_F32 ? 4 : 8;
+        char *x = malloc(N * es), *out = calloc(ROWS * N, es);
+        for (int j = 0; j < N; j++) {
+            double val = j * 0.013 - 1.0; /* negatives: sqrt and pow give nan */
+            if (fk == TY_F32)
+                ((float *)x)[j] = (float)val;
+            else
+                ((double *)x)[j] = val;
+        }
+        Pack p = {.len = 0};
+        pk_c1(&p, x, N, (int64_t)es);
+        pk_c2(&p, out, ROWS, N, (int64_t)es);
+        check_packed(fn, &p);
+        launch(k, 8, 1, 128, 1, &p);
+        int wrong = 0;
+        double rel = fk == TY_F32 ? 2e-6 : 1e-14;
+        for (int j = 0; j < N; j++) {
+            double want[ROWS], got[ROWS];
+            if (fk == TY_F32) {
+                float xv = ((float *)x)[j];
+                want[0] = sinf(xv), want[1] = expf(xv), want[2] = sqrtf(xv);
+                want[3] = powf(xv, 1.5f), want[4] = powf(xv, 2.5f), want[5] = floorf(xv);
+                for (int r = 0; r < ROWS; r++)
+                    got[r] = ((float *)out)[r * N + j];
+            } else {
+                double xv = ((double *)x)[j];
+                want[0] = sin(xv), want[1] = exp(xv), want[2] = sqrt(xv);
+                want[3] = pow(xv, 1.5), want[4] = pow(xv, 2.5), want[5] = floor(xv);
+                for (int r = 0; r < ROWS; r++)
+                    got[r] = ((double *)out)[r * N + j];
+            }
+            for (int r = 0; r < ROWS; r++)
+                if (!close_to(got[r], want[r], rel) && wrong++ < 5)
+                    fprintf(stderr, "%s: row %d x[%d]: %.9g, want %.9g\n", fn->name, r, j, got[r], want[r]);
+        }
+        CHECK(wrong == 0);
+        free(x);
+        free(out);
+    }
+    host_kernel_destroy(k);
+    ir_function_destroy(fn);
+}
+
+/* ---- 4. strided views, negative strides and negative indices -------------- */
+
+static void test_strided(void)
+{
+    cur_line = 40;
+    const Type *f64 = ty_scalar(TY_F64);
+    const Type *a1 = ty_array(f64, 1, 'A', false), *a2 = ty_array(f64, 2, 'A', false);
+    const Type *types[] = {a1, a2, a1};
+    const char *names[] = {"x", "m", "out"};
+    Function *fn = kernel("strided", 3, names, types);
+    int i = ir_add_var(fn, "i"), j = ir_add_var(fn, "j"), acc = ir_add_var(fn, "acc");
+#define V(x) load(fn, x)
+    /* i = cuda.grid(1)
+     * if i < len(m):
+     *     acc = 0.0
+     *     for j in range(m.shape[1]): acc += m[i, j]
+     *     out[i] = x[i] * 2 + x[-1] + acc + m[-1, -1] * 1000 */
+    fn->body = BLOCK(
+        fn, assign(fn, i, intrinsic(fn, INTR_GRID, 1)),
+        if_(fn, cmp(fn, OP_LT, V(i), attr(fn, ATTR_LEN, param(fn, 1))),
+            BLOCK(fn, assign(fn, acc, cf(fn, 0.0)),
+                  for_range(fn, j, ci(fn, 0), tuple_get(fn, attr(fn, ATTR_SHAPE, param(fn, 1)), 1), ci(fn, 1),
+                            BLOCK(fn, assign(fn, acc, bin(fn, OP_ADD, V(acc), INDEX(fn, param(fn, 1), V(i), V(j)))))),
+                  STORE(fn, param(fn, 2),
+                        bin(fn, OP_ADD,
+                            bin(fn, OP_ADD,
+                                bin(fn, OP_ADD, bin(fn, OP_MUL, INDEX(fn, param(fn, 0), V(i)), ci(fn, 2)),
+                                    INDEX(fn, param(fn, 0), ci(fn, -1))),
+                                V(acc)),
+                            bin(fn, OP_MUL, INDEX(fn, param(fn, 1), ci(fn, -1), ci(fn, -1)), ci(fn, 1000))),
+                        V(i))),
+            NULL));
+#undef V
+    HostKernel *k = compile(fn);
+    if (k) {
+        enum { NB = 64, R = 10, C = 6 };
+        double base[NB], mat[R * C], out[NB / 2];
+        for (int t = 0; t < NB; t++)
+            base[t] = t * 1.5 + 0.25;
+        for (int t = 0; t < R * C; t++)
+            mat[t] = t * 0.5;
+        /* x = base[::-2]: 32 items, starting at the last, stride -16 bytes */
+        int64_t xn = NB / 2, xs = -16;
+        /* m = mat[::-1, ::2]: rows reversed, every other column: 10 x 3 */
+        int64_t mshape[2] = {R, C / 2}, mstrides[2] = {-(int64_t)C * 8, 16};
+        Pack p = {.len = 0};
+        pk_array(&p, &base[NB - 1], 1, &xn, &xs);
+        pk_array(&p, &mat[(R - 1) * C], 2, mshape, mstrides);
+        int64_t on = R, os = 8; /* out: the first R items */
+        pk_array(&p, out, 1, &on, &os);
+        check_packed(fn, &p);
+        for (int t = 0; t < NB / 2; t++)
+            out[t] = -7.0;
+        launch(k, 1, 1, 32, 1, &p); /* threads R .. 31 write nothing */
+        int wrong = 0;
+        double xlast = base[NB - 1 - 2 * (xn - 1)];
+        double mlast = mat[0 * C + 2 * (C / 2 - 1)];
+        for (int t = 0; t < R; t++) {
+            double acc_want = 0.0;
+            for (int c = 0; c < C / 2; c++)
+                acc_want += mat[(R - 1 - t) * C + 2 * c];
+            volatile double want = base[NB - 1 - 2 * t] * 2;
+            want = want + xlast;
+            want = want + acc_want;
+            want = want + mlast * 1000;
+            if (out[t] != want && wrong++ < 5)
+                fprintf(stderr, "strided: out[%d] = %g, want %g\n", t, out[t], (double)want);
+        }
+        for (int t = R; t < NB / 2; t++)
+            wrong += out[t] != -7.0;
+        CHECK(wrong == 0);
+    }
+    host_kernel_destroy(k);
+    ir_function_destroy(fn);
+}
+
+/* ---- 5. early return ends only the current thread ------------------------- */
+
+static void test_early_return(void)
+{
+    cur_line = 50;
+    const Type *i32 = ty_scalar(TY_I32), *arr = ty_array(i32, 1, 'C', false);
+    const Type *types[] = {arr, ty_scalar(TY_I64)};
+    const char *names[] = {"out", "n"};
+    Function *fn = kernel("early", 2, names, types);
+    int i = ir_add_var(fn, "i"), k = ir_add_var(fn, "k");
+#define V(x) load(fn, x)
+    /* i = cuda.grid(1)
+     * if i >= n: return
+     * if i % 3 == 0: return
+     * out[i] = threadIdx.x + 1
+     * for k in range(10):
+     *     if k == i % 5: return
+     *     out[i] += 1000 */
+    fn->body = BLOCK(
+        fn, assign(fn, i, intrinsic(fn, INTR_GRID, 1)),
+        if_(fn, cmp(fn, OP_GE, V(i), param(fn, 1)), BLOCK(fn, simple(fn, ND_RETURN)), NULL),
+        if_(fn, cmp(fn, OP_EQ, bin(fn, OP_MOD, V(i), ci(fn, 3)), ci(fn, 0)), BLOCK(fn, simple(fn, ND_RETURN)), NULL),
+        STORE(fn, param(fn, 0), bin(fn, OP_ADD, intrinsic(fn, INTR_THREAD_IDX, 0), ci(fn, 1)), V(i)),
+        for_range(fn, k, ci(fn, 0), ci(fn, 10), ci(fn, 1),
+                  BLOCK(fn, if_(fn, cmp(fn, OP_EQ, V(k), bin(fn, OP_MOD, V(i), ci(fn, 5))),
+                                BLOCK(fn, simple(fn, ND_RETURN)), NULL),
+                        STORE(fn, param(fn, 0), bin(fn, OP_ADD, INDEX(fn, param(fn, 0), V(i)), ci(fn, 1000)), V(i)))));
+#undef V
+    HostKernel *hk = compile(fn);
+    if (hk) {
+        enum { N = 1000, B = 64 };
+        int32_t out[1024];
+        for (int t = 0; t < 1024; t++)
+            out[t] = -1;
+        Pack p = {.len = 0};
+        pk_c1(&p, out, 1024, 4);
+        pk_i64(&p, N);
+        check_packed(fn, &p);
+        launch(hk, 16, 1, B, 1, &p);
+        int wrong = 0;
+        for (int t = 0; t < 1024; t++) {
+            int32_t want = t >= N || t % 3 == 0 ? -1 : (t % B) + 1 + 1000 * (t % 5);
+            if (out[t] != want && wrong++ < 5)
+                fprintf(stderr, "early: out[%d] = %d, want %d\n", t, out[t], want);
+        }
+        CHECK(wrong == 0);
+    }
+    host_kernel_destroy(hk);
+    ir_function_destroy(fn);
+}
+
+/* ---- 6. integers, bools, complex, tuples, intrinsics ---------------------- */
+
+static void test_misc(void)
+{
+    cur_line = 60;
+    const Type *i64 = ty_scalar(TY_I64), *arr = ty_array(i64, 1, 'C', false);
+    const Type *c128 = ty_scalar(TY_C128), *carr = ty_array(c128, 1, 'C', false);
+    const Type *barr = ty_array(ty_scalar(TY_BOOL), 1, 'C', false);
+    const Type *types[] = {arr, carr, barr, c128};
+    const char *names[] = {"out", "cout", "flags", "z"};
+    Function *fn = kernel("misc", 4, names, types);
+    int i = ir_add_var(fn, "i");
+#define V(x) load(fn, x)
+#define P(x) param(fn, x)
+    /* i = cuda.grid(1); if i == 0: out[0] = 3 ** 13; out[1] = (-2) ** 5; out[2] = -1 << 3
+     * out[3] = -17 >> 2; out[4] = laneid of thread; out[5] = min(7, -3, 5); out[6] = max(2, 9)
+     * out[7] = round(2.5); out[8] = round(3.5); out[9] = int(-3.7); out[10] = abs(-12)
+     * out[11] = cuda.gridsize(1); out[12] = ~5
+     * cout[0] = z * z; cout[1] = z / (1 + 2j); cout[2] = z.conjugate()
+     * flags[0] = not (i == 0); flags[1] = (i == 0) or bad; flags[2] = math.isnan(z.real) */
+    Node *cplx = mk(fn, ND_CONST);
+    cplx->ty = ty_scalar(TY_WEAK_COMPLEX);
+    cplx->fval = 1.0;
+    cplx->fimag = 2.0;
+    Node *cast = mk(fn, ND_CAST);
+    cast->target = i64;
+    cast->a = cf(fn, -3.7);
+    Node *neg2 = mk(fn, ND_UNARY);
+    neg2->op = OP_NEG;
+    neg2->a = ci(fn, 2);
+    Node *inv = mk(fn, ND_UNARY);
+    inv->op = OP_INVERT;
+    inv->a = ci(fn, 5);
+    Node *notn = mk(fn, ND_UNARY);
+    notn->op = OP_NOT;
+    notn->a = cmp(fn, OP_EQ, V(i), ci(fn, 0));
+    Node *minn = mk(fn, ND_CALL_MATH);
+    minn->op = MATH_MIN;
+    minn->args = list(fn, 3, (Node *[]){ci(fn, 7), ci(fn, -3), ci(fn, 5)});
+    minn->nargs = 3;
+    Node *body = BLOCK(
+        fn, STORE(fn, P(0), bin(fn, OP_POW, ci(fn, 3), ci(fn, 13)), ci(fn, 0)),
+        STORE(fn, P(0), bin(fn, OP_POW, neg2, ci(fn, 5)), ci(fn, 1)),
+        STORE(fn, P(0), bin(fn, OP_LSHIFT, ci(fn, -1), ci(fn, 3)), ci(fn, 2)),
+        STORE(fn, P(0), bin(fn, OP_RSHIFT, ci(fn, -17), ci(fn, 2)), ci(fn, 3)),
+        STORE(fn, P(0), minn, ci(fn, 5)),
+        STORE(fn, P(0), math(fn, MATH_MAX, 2, ci(fn, 2), ci(fn, 9)), ci(fn, 6)),
+        STORE(fn, P(0), math(fn, MATH_ROUND, 1, cf(fn, 2.5), NULL), ci(fn, 7)),
+        STORE(fn, P(0), math(fn, MATH_ROUND, 1, cf(fn, 3.5), NULL), ci(fn, 8)),
+        STORE(fn, P(0), cast, ci(fn, 9)),
+        STORE(fn, P(0), math(fn, MATH_ABS, 1, ci(fn, -12), NULL), ci(fn, 10)),
+        STORE(fn, P(0), intrinsic(fn, INTR_GRIDSIZE, 1), ci(fn, 11)),
+        STORE(fn, P(0), inv, ci(fn, 12)),
+        STORE(fn, P(1), bin(fn, OP_MUL, P(3), P(3)), ci(fn, 0)),
+        STORE(fn, P(1), bin(fn, OP_TRUEDIV, P(3), cplx), ci(fn, 1)),
+        STORE(fn, P(1), attr(fn, ATTR_CONJ, P(3)), ci(fn, 2)),
+        STORE(fn, P(2), notn, ci(fn, 0)),
+        STORE(fn, P(2), op2(fn, ND_OR, 0, cmp(fn, OP_EQ, V(i), ci(fn, 0)),
+                            cmp(fn, OP_EQ, INDEX(fn, P(0), ci(fn, 1000000000)), ci(fn, 0))), /* never evaluated */
+              ci(fn, 1)),
+        STORE(fn, P(2), math(fn, MATH_ISNAN, 1, attr(fn, ATTR_REAL, P(3)), NULL), ci(fn, 2)));
+    fn->body = BLOCK(fn, assign(fn, i, intrinsic(fn, INTR_GRID, 1)),
+                     if_(fn, cmp(fn, OP_EQ, V(i), ci(fn, 0)), body, NULL),
+                     if_(fn, cmp(fn, OP_EQ, V(i), ci(fn, 37)),
+                         BLOCK(fn, STORE(fn, P(0), intrinsic(fn, INTR_LANEID, -1), ci(fn, 4))), NULL));
+#undef V
+#undef P
+    HostKernel *k = compile(fn);
+    if (k) {
+        int64_t out[16] = {0};
+        double cout[6] = {0};
+        bool flags[4] = {false, false, true, true};
+        double z[2] = {1.5, -2.0};
+        Pack p = {.len = 0};
+        pk_c1(&p, out, 16, 8);
+        pk_c1(&p, cout, 3, 16);
+        pk_c1(&p, flags, 4, 1);
+        pk_scalar(&p, z, 16);
+        check_packed(fn, &p);
+        launch(k, 3, 1, 20, 1, &p); /* thread 37 is block 1, thread 17 */
+        CHECK(out[0] == 1594323 && out[1] == -32 && out[2] == -8 && out[3] == -5);
+        CHECK(out[4] == 17 && out[5] == -3 && out[6] == 9 && out[7] == 2 && out[8] == 4);
+        CHECK(out[9] == -3 && out[10] == 12 && out[11] == 60 && out[12] == -6);
+        /* (1.5-2j)**2 = -1.75-6j; (1.5-2j)/(1+2j) = -0.5-1j */
+        CHECK(cout[0] == -1.75 && cout[1] == -6.0);
+        CHECK(fabs(cout[2] + 0.5) < 1e-15 && fabs(cout[3] + 1.0) < 1e-15);
+        CHECK(cout[4] == 1.5 && cout[5] == 2.0);
+        CHECK(!flags[0] && flags[1] && !flags[2] && flags[3]);
+        for (int t = 0; t < 13; t++)
+            if (t != 4)
+                CHECK(out[t] != 0);
+    }
+    host_kernel_destroy(k);
+    ir_function_destroy(fn);
+}
+
+/* ---- 7. unsupported constructs: clean errors ------------------------------ */
+
+static void test_errors(void)
+{
+    cur_line = 70;
+    const Type *arr = ty_array(ty_scalar(TY_I64), 1, 'C', false);
+    const Type *types[] = {arr};
+    const char *names[] = {"out"};
+    HostKernel *k = (HostKernel *)1;
+
+    /* a device function is not a kernel */
+    Function *fn = ir_function_create("helper", "test.py", 1, names, false);
+    fn->param_types[0] = arr;
+    fn->body = BLOCK(fn, STORE(fn, param(fn, 0), ci(fn, 1), ci(fn, 0)));
+    CHECK_OK(infer_function(fn));
+    CHECK_STATUS(host_compile(fn, 2, &k), EMBER_ERR_INVALID_ARG);
+    CHECK(k == NULL);
+    CHECK(strstr(ember_last_error(), "kernels only") != NULL);
+    ir_function_destroy(fn);
+
+    /* an intrinsic the CPU target does not know, located */
+    fn = kernel("bad_intrinsic", 1, names, types);
+    cur_line = 71;
+    Node *intr = intrinsic(fn, INTR_LANEID, -1);
+    fn->body = BLOCK(fn, STORE(fn, param(fn, 0), intr, ci(fn, 0)));
+    CHECK_OK(infer_function(fn));
+    intr->op = INTR_COUNT + 3; /* e.g. a newer front end's intrinsic */
+    k = (HostKernel *)1;
+    CHECK_STATUS(host_compile(fn, 2, &k), EMBER_ERR_INVALID_ARG);
+    CHECK(k == NULL);
+    CHECK(strstr(ember_last_error(), "test.py:71:4") != NULL);
+    CHECK(strstr(ember_last_error(), "intrinsic") != NULL);
+    ir_function_destroy(fn);
+
+    /* an untyped function (inference skipped) */
+    fn = kernel("untyped", 1, names, types);
+    cur_line = 72;
+    fn->body = BLOCK(fn, STORE(fn, param(fn, 0), ci(fn, 1), bin(fn, OP_ADD, ci(fn, 0), ci(fn, 0))));
+    CHECK_STATUS(host_compile(fn, 2, &k), EMBER_ERR_INVALID_ARG);
+    CHECK(strstr(ember_last_error(), "test.py:72:4") != NULL);
+    ir_function_destroy(fn);
+
+    /* range() with a constant zero step */
+    fn = kernel("zero_step", 1, names, types);
+    int v = ir_add_var(fn, "v");
+    cur_line = 73;
+    fn->body = BLOCK(fn, for_range(fn, v, ci(fn, 0), ci(fn, 10), ci(fn, 0),
+                                   BLOCK(fn, STORE(fn, param(fn, 0), load(fn, v), ci(fn, 0)))));
+    CHECK_OK(infer_function(fn));
+    CHECK_STATUS(host_compile(fn, 2, &k), EMBER_ERR_INVALID_ARG);
+    CHECK(strstr(ember_last_error(), "zero") != NULL);
+    ir_function_destroy(fn);
+
+    /* range() over int64 and uint64 bounds: NumPy promotes them to float64 */
+    const Type *mixed_types[] = {arr, ty_scalar(TY_U64), ty_scalar(TY_I64)};
+    const char *mixed_names[] = {"out", "u", "s"};
+    fn = kernel("mixed_range", 3, mixed_names, mixed_types);
+    v = ir_add_var(fn, "v");
+    cur_line = 74;
+    fn->body = BLOCK(fn, for_range(fn, v, param(fn, 2), param(fn, 1), ci(fn, 1),
+                                   BLOCK(fn, STORE(fn, param(fn, 0), ci(fn, 1), ci(fn, 0)))));
+    /* inference rejects it, at the loop's location */
+    CHECK_STATUS(infer_function(fn), EMBER_ERR_INVALID_ARG);
+    CHECK(strstr(ember_last_error(), "test.py:74:4") != NULL);
+    CHECK(strstr(ember_last_error(), "promote to float64") != NULL);
+    ir_function_destroy(fn);
+
+    /* bad launch configurations */
+    fn = kernel("ok", 1, names, types);
+    fn->body = BLOCK(fn, STORE(fn, param(fn, 0), ci(fn, 1), ci(fn, 0)));
+    k = compile(fn);
+    if (k) {
+        int64_t out[1] = {0};
+        Pack p = {.len = 0};
+        pk_c1(&p, out, 1, 8);
+        const int64_t g0[3] = {0, 1, 1}, g1[3] = {1, 1, 1};
+        CHECK_STATUS(host_launch(k, cpu, g0, g1, p.buf), EMBER_ERR_INVALID_ARG);
+        CHECK_STATUS(host_launch(NULL, cpu, g1, g1, p.buf), EMBER_ERR_INVALID_ARG);
+        CHECK_OK(host_launch(k, cpu, g1, g1, p.buf));
+        CHECK(out[0] == 1);
+        HostKernel *k2 = NULL;
+        CHECK_STATUS(host_compile(fn, 7, &k2), EMBER_ERR_INVALID_ARG);
+    }
+    host_kernel_destroy(k);
+    host_kernel_destroy(NULL);
+    ir_function_destroy(fn);
+}
+
+int main(void)
+{
+    CHECK_OK(ember_init());
+    CHECK_OK(ember_device_get(EMBER_DEVICE_CPU, 0, &cpu));
+    if (!cpu)
+        return check_report("test_host_jit");
+    for (int opt = 0; opt <= 3; opt++)
+        test_saxpy(opt);
+    test_concurrent();
+    test_fault_loop();
+    for (int pass = 0; pass < 2; pass++) { /* optimised, then -O0 */
+        opt_level = pass == 0 ? 2 : 0;
+        test_loops_2d();
+        test_math(TY_F32);
+        test_math(TY_F64);
+        test_strided();
+        test_early_return();
+        test_misc();
+    }
+    opt_level = 2;
+    test_errors();
+    ember_shutdown();
+    return check_report("test_host_jit");
+}
