@@ -37,8 +37,10 @@ typedef struct {
     PyTypeObject *array_type;  /* ember._ember.Array */
     PyTypeObject *stream_type; /* ember._ember.Stream */
     PyTypeObject *event_type;  /* ember._ember.Event */
+    PyTypeObject *kernel_type; /* ember._ember.Kernel (compile.c) */
     PyObject *cuda_support_error; /* ember.errors.CudaSupportError */
     PyObject *cuda_api_error;     /* ember.errors.CudaAPIError */
+    PyObject *typing_error;       /* ember.errors.TypingError (compile errors) */
 } ext_state;
 
 /* An array on a device: a descriptor over a buffer it holds a reference
@@ -160,5 +162,16 @@ EXT_HIDDEN extern PyType_Spec ext_event_spec;
  * TypeError set otherwise. */
 EXT_HIDDEN int ext_stream_arg(ext_state *st, PyObject *obj, const char *what,
                               ember_stream_t *out, ember_device_t *dev);
+
+/* ---- compile.c --------------------------------------------------------- */
+
+EXT_HIDDEN extern PyType_Spec ext_kernel_spec;
+
+/* compile_kernel(tree, param_types, opt_level=3) -> Kernel: builds core/ir.h
+ * IR from the front end's tuple tree, types it for `param_types` and
+ * compiles it for the host. A malformed tree is a ValueError; an error at
+ * a source location is ember.errors.TypingError with line, col, msg. */
+EXT_HIDDEN PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args,
+                                        Py_ssize_t nargs, PyObject *kwnames);
 
 #endif /* EMBER_EXT_H */

@@ -698,6 +698,9 @@ static PyMethodDef module_methods[] = {
     {"host_array", FN(ext_host_array), FASTCALL_KW,
      "host_array($module, kind, ordinal, shape, dtype, order='C', memkind='pinned')\n--\n\n"
      "(numpy.ndarray, device_pointer) over new pinned or mapped host memory of the device."},
+    {"compile_kernel", FN(ext_compile_kernel), FASTCALL_KW,
+     "compile_kernel($module, tree, param_types, opt_level=3)\n--\n\n"
+     "Compiles the front end's tree for one signature of parameter types; returns a Kernel."},
     {"_fault_fail_at", FN(mod_fault_fail_at), FASTCALL_KW,
      "_fault_fail_at($module, site, n)\n--\n\n"
      "Test hook: fail the n-th call at site (0 alloc, 1 driver)."},
@@ -760,7 +763,8 @@ static int module_exec(PyObject *module)
         return -1;
     if (add_type(module, &ext_array_spec, &st->array_type) < 0 ||
         add_type(module, &ext_stream_spec, &st->stream_type) < 0 ||
-        add_type(module, &ext_event_spec, &st->event_type) < 0)
+        add_type(module, &ext_event_spec, &st->event_type) < 0 ||
+        add_type(module, &ext_kernel_spec, &st->kernel_type) < 0)
         return -1;
     PyObject *errors = import_errors(module);
     if (!errors)
@@ -768,8 +772,9 @@ static int module_exec(PyObject *module)
     st->cuda_support_error = PyObject_GetAttrString(errors, "CudaSupportError");
     st->cuda_api_error = st->cuda_support_error ? PyObject_GetAttrString(errors, "CudaAPIError")
                                                 : NULL;
+    st->typing_error = st->cuda_api_error ? PyObject_GetAttrString(errors, "TypingError") : NULL;
     Py_DECREF(errors);
-    if (!st->cuda_api_error)
+    if (!st->typing_error)
         return -1;
     if (PyModule_AddIntConstant(module, "MAX_NDIM", EMBER_MAX_NDIM) < 0)
         return -1;
@@ -784,8 +789,10 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->array_type);
     Py_VISIT(st->stream_type);
     Py_VISIT(st->event_type);
+    Py_VISIT(st->kernel_type);
     Py_VISIT(st->cuda_support_error);
     Py_VISIT(st->cuda_api_error);
+    Py_VISIT(st->typing_error);
     return 0;
 }
 
@@ -797,8 +804,10 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->array_type);
     Py_CLEAR(st->stream_type);
     Py_CLEAR(st->event_type);
+    Py_CLEAR(st->kernel_type);
     Py_CLEAR(st->cuda_support_error);
     Py_CLEAR(st->cuda_api_error);
+    Py_CLEAR(st->typing_error);
     return 0;
 }
 

@@ -1,0 +1,346 @@
+"""``cuda.jit`` and the Dispatcher: specialise, compile, launch.
+
+A Dispatcher wraps a Python kernel. ``k[grid, block](*args)`` checks the
+launch configuration (before anything runs), computes the argument type
+signature with numba's rules, compiles one specialisation per signature
+(lazily, cached in ``overloads``) and launches it on the current device.
+
+Host NumPy arrays are copied to the device before the launch and copied
+back after it only when the kernel writes them (the compiler reports which
+parameters are written); numba copies every one back. Non-writeable NumPy
+arrays are typed read-only, so a store into one is a compile error.
+
+Only the cpu device runs kernels in this build.
+"""
+
+import inspect
+import operator
+import threading
+
+import numpy as np
+
+from .. import _ember
+from ..errors import TypingError
+from . import frontend
+
+__all__ = ["jit", "Dispatcher"]
+
+MAX_THREADS_PER_BLOCK = 1024
+MAX_BLOCK = (1024, 1024, 64)
+MAX_GRID = (2**31 - 1, 65535, 65535)
+
+
+# ---------------------------------------------------------------------------
+# Argument types (numba's typeof rules)
+# ---------------------------------------------------------------------------
+
+def _layout(c_contig, f_contig):
+    return "C" if c_contig else ("F" if f_contig else "A")
+
+
+def _dtype_name(dt, what):
+    if dt.kind == "b":
+        return "bool"
+    if dt.kind in "iuc" or (dt.kind == "f" and dt.itemsize in (4, 8)):
+        if not dt.isnative:
+            raise TypeError(f"{what}: dtype {dt.str} is not in the machine's byte order")
+        return dt.name
+    raise TypeError(f"{what}: arrays of dtype {dt} cannot be passed to a kernel "
+                    "(bool, integer, float32/float64 and complex only)")
+
+
+def typeof(value, what):
+    """The type descriptor of an argument value (see frontend / compile.c)."""
+    from ..cuda._devicearray import DeviceNDArray
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, int):
+        return "int64"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, complex):
+        return "complex128"
+    if isinstance(value, np.generic):
+        if isinstance(value, np.number):
+            return _dtype_name(value.dtype, what)
+    if isinstance(value, DeviceNDArray):
+        if value.ndim == 0:
+            raise TypeError(f"{what}: 0-d arrays cannot be passed to a kernel; pass the "
+                            "scalar instead")
+        return ("array", _dtype_name(value.dtype, what), value.ndim,
+                _layout(value.is_c_contiguous(), value.is_f_contiguous()), False)
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            raise TypeError(f"{what}: 0-d arrays cannot be passed to a kernel; pass the "
+                            "scalar instead (a[()])")
+        f = value.flags
+        # to_device makes a non-contiguous host array C-contiguous on the device
+        layout = "F" if f["F_CONTIGUOUS"] and not f["C_CONTIGUOUS"] else "C"
+        return ("array", _dtype_name(value.dtype, what), value.ndim, layout,
+                not f["WRITEABLE"])
+    if isinstance(value, tuple):
+        return ("tuple", tuple(typeof(v, f"{what}[{i}]") for i, v in enumerate(value)))
+    raise TypeError(f"{what}: a kernel cannot take a {type(value).__name__}; pass numbers, "
+                    "tuples, NumPy arrays or device arrays")
+
+
+def _desc_for_c(d):
+    """The descriptor as compile.c wants it (lists for tuple fields)."""
+    if isinstance(d, tuple) and d[0] == "tuple":
+        return ("tuple", [_desc_for_c(x) for x in d[1]])
+    return d
+
+
+def _desc_str(d):
+    if isinstance(d, str):
+        return d
+    if d[0] == "array":
+        _, dt, ndim, layout, ro = d
+        dims = ", ".join("::1" if (layout == "C" and i == ndim - 1) or
+                         (layout == "F" and i == 0) else ":" for i in range(ndim))
+        return ("readonly " if ro else "") + f"{dt}[{dims}]"
+    inner = ", ".join(_desc_str(x) for x in d[1])
+    return f"({inner},)" if len(d[1]) == 1 else f"({inner})"
+
+
+# ---------------------------------------------------------------------------
+# Launch configuration
+# ---------------------------------------------------------------------------
+
+def _dims(value, what, limits):
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{what} must be an int or a tuple of 1 to 3 ints, not {value!r}")
+    if isinstance(value, (int, np.integer)):
+        dims = [int(value)]
+    elif isinstance(value, tuple) or (isinstance(value, list) and value):
+        if not 1 <= len(value) <= 3:
+            raise ValueError(f"{what} must have 1 to 3 dimensions, not {len(value)}: {value!r}")
+        dims = []
+        for v in value:
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"{what} must hold ints, not {v!r} (in {value!r})")
+            dims.append(int(v))
+    else:
+        raise ValueError(f"{what} must be an int or a tuple of 1 to 3 ints, not {value!r}")
+    for axis, (d, lim) in enumerate(zip(dims, limits)):
+        if d <= 0:
+            raise ValueError(f"{what} {value!r}: dimension {'xyz'[axis]} is {d}; it must be "
+                             "at least 1")
+        if d > lim:
+            raise ValueError(f"{what} {value!r}: dimension {'xyz'[axis]} is {d}, more than the "
+                             f"maximum {lim}")
+    while len(dims) < 3:
+        dims.append(1)
+    return tuple(dims)
+
+
+def _configure(config):
+    if not isinstance(config, tuple):
+        raise ValueError(f"launch configuration must be [griddim, blockdim] (optionally "
+                         f"with stream and sharedmem), not [{config!r}]")
+    if not 2 <= len(config) <= 4:
+        raise ValueError(f"launch configuration must have 2 to 4 items "
+                         f"(griddim, blockdim, stream, sharedmem), not {len(config)}: {config!r}")
+    grid = _dims(config[0], "griddim", MAX_GRID)
+    block = _dims(config[1], "blockdim", MAX_BLOCK)
+    nthreads = block[0] * block[1] * block[2]
+    if nthreads > MAX_THREADS_PER_BLOCK:
+        raise ValueError(f"blockdim {config[1]!r} has {nthreads} threads per block, more than "
+                         f"the maximum {MAX_THREADS_PER_BLOCK}")
+    stream = config[2] if len(config) > 2 else 0
+    sharedmem = config[3] if len(config) > 3 else 0
+    if isinstance(sharedmem, bool) or not isinstance(sharedmem, (int, np.integer)) or \
+            sharedmem < 0:
+        raise ValueError(f"sharedmem must be an int >= 0, not {sharedmem!r}")
+    from ..cuda._streams import Stream
+    if not (stream is None or isinstance(stream, Stream) or
+            (isinstance(stream, int) and not isinstance(stream, bool) and stream == 0)):
+        raise ValueError(f"stream must be a Stream from cuda.stream() or 0, not {stream!r}")
+    return grid, block, stream, int(sharedmem)
+
+
+class _Launcher:
+    """``kernel[grid, block, stream, sharedmem]``: call it with the arguments."""
+
+    __slots__ = ("dispatcher", "griddim", "blockdim", "stream", "sharedmem")
+
+    def __init__(self, dispatcher, griddim, blockdim, stream, sharedmem):
+        self.dispatcher = dispatcher
+        self.griddim, self.blockdim = griddim, blockdim
+        self.stream, self.sharedmem = stream, sharedmem
+
+    def __call__(self, *args):
+        return self.dispatcher._launch(self.griddim, self.blockdim, self.stream, args)
+
+
+# ---------------------------------------------------------------------------
+# The dispatcher
+# ---------------------------------------------------------------------------
+
+class Dispatcher:
+    """A kernel compiled on demand, one specialisation per argument types."""
+
+    def __init__(self, py_func, debug=False, fastmath=False, opt=True, lineinfo=False,
+                 **options):
+        if not inspect.isfunction(py_func):
+            raise TypeError(f"cuda.jit: expected a Python function, not "
+                            f"{type(py_func).__name__}")
+        self.py_func = py_func
+        self.__name__ = py_func.__name__
+        self.__qualname__ = py_func.__qualname__
+        self.__doc__ = py_func.__doc__
+        self.__module__ = py_func.__module__
+        self.__wrapped__ = py_func
+        self.debug, self.fastmath, self.opt, self.lineinfo = debug, fastmath, opt, lineinfo
+        self.targetoptions = options
+        self.overloads = {}
+        self._lock = threading.RLock()
+        self._pysig = inspect.signature(py_func)
+
+    def __repr__(self):
+        return f"<ember.cuda.Dispatcher {self.__qualname__}>"
+
+    @property
+    def signatures(self):
+        return list(self.overloads)
+
+    @property
+    def opt_level(self):
+        return 3 if self.opt and not self.debug else 0
+
+    # -- configuration --
+
+    def __getitem__(self, config):
+        return _Launcher(self, *_configure(config))
+
+    def forall(self, ntasks, tpb=0, stream=0, sharedmem=0):
+        """A launcher for ``ntasks`` threads in 1-D (as numba's forall)."""
+        ntasks = operator.index(ntasks)
+        if ntasks <= 0:
+            raise ValueError(f"forall: ntasks must be >= 1, not {ntasks}")
+        tpb = operator.index(tpb) or min(ntasks, 128)
+        return self[(ntasks + tpb - 1) // tpb, tpb, stream, sharedmem]
+
+    def __call__(self, *args, **kwargs):
+        raise ValueError(f"kernel {self.__qualname__} needs a launch configuration: "
+                         f"{self.__name__}[blocks, threads](...)")
+
+    # -- specialisation --
+
+    def _signature(self, args):
+        names = list(self._pysig.parameters)
+        sig = []
+        for i, a in enumerate(args):
+            pname = names[i] if i < len(names) else "?"
+            sig.append(typeof(a, f"{self.__name__}: argument {i + 1} ('{pname}')"))
+        return tuple(sig)
+
+    def _bind(self, args):
+        try:
+            bound = self._pysig.bind(*args)
+        except TypeError as exc:
+            raise TypeError(f"{self.__qualname__}: {exc}") from None
+        bound.apply_defaults()
+        return bound.args
+
+    def compile(self, sig):
+        """The compiled kernel for a signature (a tuple of type descriptors)."""
+        sig = tuple(sig)
+        k = self.overloads.get(sig)
+        if k is not None:
+            return k
+        with self._lock:
+            k = self.overloads.get(sig)
+            if k is None:
+                k = self._compile(sig)
+                self.overloads[sig] = k
+        return k
+
+    def _compile(self, sig):
+        tree, info = frontend.build_tree(self.py_func, True, sig)
+        try:
+            return _ember.compile_kernel(tree, [_desc_for_c(d) for d in sig], self.opt_level)
+        except TypingError as exc:
+            line = getattr(exc, "line", 0) or 0
+            col = getattr(exc, "col", 0) or 0
+            msg = getattr(exc, "msg", None) or str(exc)
+            types = ", ".join(_desc_str(d) for d in sig)
+            extra = f"(compiling {self.__qualname__} for argument types ({types}))"
+            new = TypingError(frontend.format_error(info, line, col, msg, extra=extra))
+            new.filename, new.line, new.col, new.msg = info.filename, line, col, msg
+            raise new from None
+
+    def inspect_llvm(self, signature=None):
+        """LLVM IR text: of one signature, or a dict signature -> text."""
+        if signature is not None:
+            return self.compile(signature).llvm_ir
+        return {sig: k.llvm_ir for sig, k in self.overloads.items()}
+
+    def inspect_ir(self, signature=None):
+        """ember's typed IR as text: of one signature, or a dict."""
+        if signature is not None:
+            return self.compile(signature).ir
+        return {sig: k.ir for sig, k in self.overloads.items()}
+
+    def inspect_types(self, signature=None):
+        return self.inspect_ir(signature)
+
+    # -- launch --
+
+    def _launch(self, grid, block, stream, args):
+        from ..cuda._devicearray import DeviceNDArray
+        from ..cuda._devices import get_current_device
+        from ..cuda._memory import to_device
+        args = self._bind(args)
+        dev = get_current_device()
+        if dev.kind != "cpu":
+            raise NotImplementedError("the CUDA backend arrives with issue 4; run kernels on "
+                                      "the cpu device (cuda.select_device('cpu') or "
+                                      "EMBER_DEVICE=cpu)")
+        sig = self._signature(args)
+        kernel = self.compile(sig)
+        # device copies of host arrays
+        written = kernel.param_written
+        launch_args = []
+        copy_back = []
+        for i, a in enumerate(args):
+            if isinstance(a, DeviceNDArray):
+                if a.device != dev:
+                    raise ValueError(f"{self.__name__}: argument {i + 1} lives on {a.device}, "
+                                     f"but the kernel runs on {dev}")
+                launch_args.append(a)
+            elif isinstance(a, np.ndarray):
+                d = to_device(a)
+                launch_args.append(d)
+                if written[i]:
+                    copy_back.append((d, a))
+            else:
+                launch_args.append(a)
+        if stream is not None and not isinstance(stream, int):
+            stream.synchronize()
+        kernel.launch(grid, block, tuple(launch_args))
+        for d, host in copy_back:
+            d.copy_to_host(host)
+
+
+def jit(func_or_sig=None, device=False, inline=False, link=(), debug=False, opt=True,
+        lineinfo=False, cache=False, fastmath=False, **options):
+    """``@cuda.jit`` or ``@cuda.jit(debug=False, fastmath=False, opt=True)``.
+
+    Explicit signatures are not needed: kernels are specialised on the
+    argument types at each call. ``device=True`` (device functions) comes
+    with the next version."""
+    if device:
+        raise NotImplementedError("device functions arrive with the next commit")
+    if isinstance(func_or_sig, (str, list)) or (isinstance(func_or_sig, tuple)):
+        raise NotImplementedError("cuda.jit with explicit signatures is not supported yet; "
+                                  "drop the signature: kernels are specialised on the "
+                                  "argument types of each call")
+
+    def wrap(fn):
+        return Dispatcher(fn, debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo,
+                          **options)
+
+    if func_or_sig is None:
+        return wrap
+    return wrap(func_or_sig)

@@ -1,0 +1,1066 @@
+"""The front end: a Python function -> a tree of tuples for the C IR builder.
+
+The source is read with ``inspect.getsource`` and parsed with ``ast`` (not
+bytecode, which changes with every Python release). Names are resolved
+here: parameters become ``('param', ...)``, every name the function assigns
+(targets of ``=``, augmented assignment and ``for``) gets a local slot, and
+globals and closure variables are frozen at compile time as constants
+(numbers, NumPy scalars, tuples of those) or recognised as the modules and
+functions a kernel may call (``math``, ``numpy``, ``cuda``, builtins).
+
+Tree contract (see python/ext/compile.c): every node is a tuple
+``(kind, line, col, ...)``; lines are the file's own 1-based line numbers,
+columns 0-based as in ``ast``.
+
+Semantics worth knowing:
+
+* A chained comparison ``a < b < c`` becomes ``(a < b) and (b < c)``: the
+  middle operand is evaluated twice (kernels have no side-effecting
+  expressions, so only the cost differs from Python).
+* ``a[i] += v`` evaluates the index expressions twice, for the same reason.
+* Tuple unpacking goes through temporary slots, so ``a, b = b, a`` swaps.
+* Tuples can only be indexed with constants; indexing an array with a
+  tuple variable (``a[idx]``) needs the tuple's length here, so it works for
+  tuples built in the function, ``cuda.grid(n)`` results and tuple
+  arguments.
+"""
+
+import ast
+import builtins
+import cmath
+import inspect
+import linecache
+import math
+import textwrap
+import types
+
+import numpy as np
+
+from ..errors import TypingError, UnsupportedError
+
+__all__ = ["build_tree", "source_info", "format_error", "SourceInfo"]
+
+# MathFn of core/ir.h, lower-case without MATH_.
+MATH_NAMES = (
+    "sin cos tan asin acos atan atan2 sinh cosh tanh asinh acosh atanh exp expm1 exp2 log "
+    "log2 log10 log1p sqrt pow hypot erf erfc gamma lgamma floor ceil trunc fabs fmod copysign "
+    "isnan isinf isfinite abs min max round").split()
+_MATH_MODULE_FNS = {n: n for n in MATH_NAMES if n not in ("abs", "min", "max", "round")}
+_NUMPY_FNS = {n: n for n in MATH_NAMES if n not in ("erf", "erfc", "gamma", "lgamma", "round")}
+_NUMPY_FNS.update({
+    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
+    "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "power": "pow",
+    "absolute": "abs", "minimum": "min", "maximum": "max", "round": "round",
+    "around": "round",
+})
+_MATH_CONSTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf, "nan": math.nan}
+_NUMPY_CONSTS = {"pi": np.pi, "e": np.e, "inf": np.inf, "nan": np.nan, "newaxis": None}
+
+_BINOPS = {
+    ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
+    ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow", ast.LShift: "lshift",
+    ast.RShift: "rshift", ast.BitAnd: "bitand", ast.BitOr: "bitor", ast.BitXor: "bitxor",
+}
+_UNOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Invert: "invert", ast.Not: "not"}
+_CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt",
+           ast.GtE: "ge"}
+
+_DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
+_ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "real", "imag")
+_CUDA_LATER = {
+    "syncthreads": "barriers", "syncwarp": "barriers", "shared": "shared memory",
+    "local": "local arrays", "const": "constant memory", "atomic": "atomics",
+    "shfl_sync": "warp shuffles", "shfl_down_sync": "warp shuffles",
+    "shfl_up_sync": "warp shuffles", "shfl_xor_sync": "warp shuffles",
+    "ballot_sync": "warp votes", "all_sync": "warp votes", "any_sync": "warp votes",
+    "threadfence": "memory fences", "threadfence_block": "memory fences",
+    "threadfence_system": "memory fences", "random": "random numbers",
+}
+INT64_MIN, UINT64_MAX = -(1 << 63), (1 << 64) - 1
+
+
+# ---------------------------------------------------------------------------
+# Source information and error messages
+# ---------------------------------------------------------------------------
+
+class SourceInfo:
+    """Where a function's source lies: file, first line, and the lines."""
+
+    def __init__(self, filename, firstlineno, lines, col_offset):
+        self.filename = filename
+        self.firstlineno = firstlineno  # file line of the snippet's first line
+        self.lines = lines              # the snippet's lines, as in the file
+        self.col_offset = col_offset    # columns removed by dedent
+
+    def line_text(self, line):
+        i = line - self.firstlineno
+        if 0 <= i < len(self.lines):
+            return self.lines[i].rstrip("\n")
+        return linecache.getline(self.filename, line).rstrip("\n")
+
+
+def source_info(fn):
+    """(SourceInfo, dedented source) of a Python function."""
+    try:
+        lines, first = inspect.getsourcelines(fn)
+        filename = inspect.getsourcefile(fn) or inspect.getfile(fn)
+    except (OSError, TypeError) as exc:
+        raise UnsupportedError(
+            f"cannot read the source of {getattr(fn, '__qualname__', fn)!r} ({exc}); ember "
+            "compiles Python functions defined in a file (or a notebook cell)") from None
+    text = "".join(lines)
+    dedented = textwrap.dedent(text)
+    # the columns dedent removed: compare the first non-blank line
+    offset = 0
+    for orig, new in zip(text.splitlines(), dedented.splitlines()):
+        if orig.strip():
+            offset = len(orig) - len(new)
+            break
+    return SourceInfo(filename, first, lines, offset), dedented
+
+
+def format_error(info, line, col, msg, hint=None, extra=None):
+    """'file:line:col: msg', the source line, a caret under col, and the hint."""
+    out = [f"{info.filename}:{line}:{col}: {msg}"]
+    text = info.line_text(line) if line > 0 else ""
+    if text:
+        out.append("    " + text.expandtabs(1) if "\t" not in text else "    " + text)
+        out.append("    " + " " * max(col, 0) + "^")
+    if extra:
+        out.append(extra)
+    if hint:
+        out.append(f"hint: {hint}")
+    return "\n".join(out)
+
+
+def _error(cls, info, line, col, msg, hint=None):
+    exc = cls(format_error(info, line, col, msg, hint))
+    exc.filename, exc.line, exc.col, exc.msg, exc.hint = info.filename, line, col, msg, hint
+    return exc
+
+
+# ---------------------------------------------------------------------------
+# Compile-time values that are not data: modules, functions, types
+# ---------------------------------------------------------------------------
+
+class _Static:
+    """A name resolved at compile time to something that is not a number.
+
+    kind: 'math' | 'cmath' | 'numpy' | 'cuda' (modules), 'pymodule' (any
+    other module: its constant attributes are frozen), 'mathfn' (value: a
+    MATH_NAMES name), 'dtype' (value: dtype name or 'bool'), 'builtin',
+    'cudafn' ('grid' | 'gridsize'), 'dim3' (value: 'threadIdx' ...),
+    'range', 'pyfunc', 'dispatcher', 'other'."""
+
+    __slots__ = ("kind", "value", "name")
+
+    def __init__(self, kind, value, name):
+        self.kind, self.value, self.name = kind, value, name
+
+
+def _cuda_modules():
+    mods = []
+    try:
+        from .. import cuda as ember_cuda
+        mods.append(ember_cuda)
+    except ImportError:  # pragma: no cover
+        pass
+    return mods
+
+
+def _is_cuda_module(obj):
+    if any(obj is m for m in _cuda_modules()):
+        return True
+    name = getattr(obj, "__name__", None)
+    return isinstance(obj, types.ModuleType) and name in ("numba.cuda", "ember.cuda")
+
+
+_MATH_BY_ID = None
+
+
+def _math_fn_ids():
+    global _MATH_BY_ID
+    if _MATH_BY_ID is None:
+        table = {}
+        for n, m in _MATH_MODULE_FNS.items():
+            if hasattr(math, n):
+                table[id(getattr(math, n))] = m
+        for n, m in _NUMPY_FNS.items():
+            if hasattr(np, n):
+                table[id(getattr(np, n))] = m
+        _MATH_BY_ID = table
+    return _MATH_BY_ID
+
+
+def _dtype_name_of_class(obj):
+    """'float32' for np.float32, 'bool' for np.bool_; None otherwise."""
+    if isinstance(obj, type) and issubclass(obj, np.generic):
+        try:
+            dt = np.dtype(obj)
+        except TypeError:
+            return None
+        if dt.kind == "b":
+            return "bool"
+        if dt.kind in "iufc":
+            return dt.name
+    return None
+
+
+def _classify(obj, name):
+    """A global/closure value as a tree constant (a tuple node without a
+    location, made later) or a _Static. Returns ('value', obj) for data."""
+    if obj is math:
+        return _Static("math", obj, name)
+    if obj is cmath:
+        return _Static("cmath", obj, name)
+    if obj is np:
+        return _Static("numpy", obj, name)
+    if _is_cuda_module(obj):
+        return _Static("cuda", obj, name)
+    fid = _math_fn_ids().get(id(obj))
+    if fid is not None:
+        return _Static("mathfn", fid, name)
+    dn = _dtype_name_of_class(obj)
+    if dn is not None:
+        return _Static("dtype", dn, name)
+    if obj is range:
+        return _Static("range", obj, name)
+    for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len"):
+        if obj is getattr(builtins, b):
+            return _Static("builtin", b, name)
+    if isinstance(obj, types.ModuleType):
+        return _Static("pymodule", obj, name)
+    from .dispatcher import Dispatcher
+    if isinstance(obj, Dispatcher):
+        return _Static("dispatcher", obj, name)
+    if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        return _Static("pyfunc", obj, name)
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The builder
+# ---------------------------------------------------------------------------
+
+def _assigned_names(fdef):
+    """Names the function binds (so they are locals), in first-seen order."""
+    names = []
+
+    def add(n):
+        if n not in names:
+            names.append(n)
+
+    def targets(t):
+        if isinstance(t, ast.Name):
+            add(t.id)
+        elif isinstance(t, (ast.Tuple, ast.List)):
+            for e in t.elts:
+                targets(e)
+        elif isinstance(t, ast.Starred):
+            targets(t.value)
+
+    for node in ast.walk(fdef):
+        if node is fdef:
+            continue
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                targets(t)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            if node.value is not None or isinstance(node, ast.AugAssign):
+                targets(node.target)
+        elif isinstance(node, ast.For):
+            targets(node.target)
+        elif isinstance(node, ast.NamedExpr):
+            targets(node.target)
+    return names
+
+
+class _Builder:
+    def __init__(self, fn, info, fdef, is_kernel, argtypes):
+        self.fn = fn
+        self.info = info
+        self.fdef = fdef
+        self.is_kernel = is_kernel
+        self.argtypes = argtypes
+        self.loff = info.firstlineno - 1
+        self.coff = info.col_offset
+        a = fdef.args
+        if a.vararg or a.kwarg or a.kwonlyargs:
+            raise self.unsupported(fdef, "kernels take positional parameters only "
+                                   "(no *args, **kwargs or keyword-only parameters)")
+        self.params = [p.arg for p in a.posonlyargs + a.args]
+        self.slots = {}
+        self.slot_names = []
+        self.slot_arity = {}
+        self.loop_depth = 0
+        for n in _assigned_names(fdef):
+            self.new_slot(n)
+        self.ntemps = 0
+        # globals and closure cells
+        self.closure = {}
+        code = fn.__code__
+        if fn.__closure__:
+            for name, cell in zip(code.co_freevars, fn.__closure__):
+                self.closure[name] = cell
+
+    # -- helpers --
+
+    def loc(self, node):
+        return (getattr(node, "lineno", self.fdef.lineno) + self.loff,
+                getattr(node, "col_offset", 0) + self.coff)
+
+    def err(self, cls, node, msg, hint=None):
+        line, col = self.loc(node)
+        return _error(cls, self.info, line, col, msg, hint)
+
+    def unsupported(self, node, msg, hint=None):
+        return self.err(UnsupportedError, node, msg, hint)
+
+    def typing(self, node, msg, hint=None):
+        return self.err(TypingError, node, msg, hint)
+
+    def new_slot(self, name):
+        self.slots[name] = len(self.slot_names)
+        self.slot_names.append(name)
+        return self.slots[name]
+
+    def temp(self):
+        self.ntemps += 1
+        return self.new_slot(f"$tmp{self.ntemps}")
+
+    def const(self, node, value, where=None):
+        """A constant node for a Python / NumPy scalar or a tuple of them."""
+        line, col = self.loc(node)
+        if isinstance(value, (bool, np.bool_)):
+            return ("const", line, col, "bool", bool(value))
+        if isinstance(value, int):
+            if not INT64_MIN <= value <= UINT64_MAX:
+                raise self.typing(node, f"the integer {value} does not fit in 64 bits")
+            if value > (1 << 63) - 1:
+                return ("const", line, col, "uint64", value)
+            return ("const", line, col, "weak_int", value)
+        if isinstance(value, float):
+            return ("const", line, col, "weak_float", value)
+        if isinstance(value, complex):
+            return ("const", line, col, "weak_complex", value)
+        if isinstance(value, np.generic) and value.dtype.kind in "iufc":
+            if value.dtype.kind in "iu":
+                v = int(value)
+            elif value.dtype.kind == "f":
+                if value.dtype.itemsize == 2:
+                    raise self.unsupported(node, "float16 values are not supported in kernels")
+                v = float(value)
+            else:
+                v = complex(value)
+            return ("const", line, col, value.dtype.name, v)
+        if isinstance(value, tuple):
+            return ("tuple", line, col, [self.const(node, v, where) for v in value])
+        what = where or "this value"
+        tname = type(value).__name__
+        if isinstance(value, np.ndarray):
+            hint = "pass the array to the kernel as an argument"
+        elif isinstance(value, str):
+            hint = "strings cannot be used as data in kernels"
+        else:
+            hint = ("kernels can use numbers, NumPy scalars and tuples of them from globals "
+                    "and closures; pass anything else as an argument")
+        raise self.unsupported(node, f"{what} is a {tname}, which a kernel cannot use", hint)
+
+    def lookup_global(self, node, name):
+        if name in self.closure:
+            try:
+                value = self.closure[name].cell_contents
+            except ValueError:
+                raise self.typing(node, f"the closure variable '{name}' has no value yet") from None
+        elif name in self.fn.__globals__:
+            value = self.fn.__globals__[name]
+        elif hasattr(builtins, name):
+            value = getattr(builtins, name)
+        else:
+            raise self.typing(node, f"name '{name}' is not defined",
+                              "kernels see their parameters, their local variables and the "
+                              "globals of their module")
+        st = _classify(value, name)
+        if st is not None:
+            return st
+        return self.const(node, value, f"global '{name}'")
+
+    def block(self, stmts, node=None):
+        out = []
+        for s in stmts:
+            r = self.stmt(s)
+            if r is None:
+                continue
+            if isinstance(r, list):
+                out.extend(r)
+            else:
+                out.append(r)
+        first = stmts[0] if stmts else node
+        line, col = self.loc(first) if first is not None else (self.fdef.lineno + self.loff, 0)
+        return ("block", line, col, out)
+
+    # -- tuple knowledge (for tuple_get vs index) --
+
+    def arity(self, t):
+        """Known length of a tuple-valued tree, -1 for a tuple of unknown
+        length, None when it is not known to be a tuple."""
+        if not isinstance(t, tuple):
+            return None
+        k = t[0]
+        if k == "tuple":
+            return len(t[3])
+        if k == "intrinsic" and t[3] in ("grid", "gridsize"):
+            n = t[4][0][4]
+            return n if n > 1 else None
+        if k == "attr" and t[3] in ("shape", "strides"):
+            base = t[4]
+            if base[0] == "param" and self.argtypes is not None:
+                d = self.argtypes[base[3]]
+                if isinstance(d, tuple) and d and d[0] == "array":
+                    return d[2]
+            return -1
+        if k == "load":
+            return self.slot_arity.get(t[3])
+        if k == "param" and self.argtypes is not None:
+            d = self.argtypes[t[3]]
+            if isinstance(d, tuple) and d and d[0] == "tuple":
+                return len(d[1])
+            return None
+        if k == "ifexp":
+            a, b = self.arity(t[5]), self.arity(t[6])
+            return a if a == b else (-1 if a is not None and b is not None else None)
+        return None
+
+    def record_arity(self, slot, value):
+        n = self.arity(value)
+        if slot not in self.slot_arity:
+            self.slot_arity[slot] = n
+        elif self.slot_arity[slot] != n:
+            self.slot_arity[slot] = None
+
+    @staticmethod
+    def pure(t):
+        """True when evaluating t twice is the same as once (and cheap)."""
+        k = t[0]
+        if k in ("const", "param", "load", "intrinsic"):
+            return True
+        if k == "attr":
+            return _Builder.pure(t[4])
+        if k == "tuple":
+            return all(_Builder.pure(f) for f in t[3])
+        if k == "tuple_get":
+            return _Builder.pure(t[3])
+        return False
+
+    # -- statements --
+
+    def stmt(self, s):
+        line, col = self.loc(s)
+        if isinstance(s, ast.Assign):
+            value = self.expr(s.value)
+            if len(s.targets) == 1:
+                return self.assign_to(s.targets[0], value, s.value)
+            out = []
+            slot = self.temp()
+            self.record_arity(slot, value)
+            out.append(("assign", line, col, slot, value))
+            for t in s.targets:
+                r = self.assign_to(t, ("load", line, col, slot), s.value)
+                out.extend(r if isinstance(r, list) else [r])
+            return out
+        if isinstance(s, ast.AnnAssign):
+            if s.value is None:
+                return None
+            return self.assign_to(s.target, self.expr(s.value), s.value)
+        if isinstance(s, ast.AugAssign):
+            return self.augassign(s)
+        if isinstance(s, ast.If):
+            cond = self.expr(s.test)
+            then = self.block(s.body, s)
+            other = self.block(s.orelse, s) if s.orelse else None
+            return ("if", line, col, cond, then, other)
+        if isinstance(s, ast.While):
+            if s.orelse:
+                raise self.unsupported(s, "'while ... else' is not supported",
+                                       "use a flag variable set before 'break'")
+            cond = self.expr(s.test)
+            self.loop_depth += 1
+            body = self.block(s.body, s)
+            self.loop_depth -= 1
+            return ("while", line, col, cond, body)
+        if isinstance(s, ast.For):
+            return self.for_stmt(s)
+        if isinstance(s, ast.Break):
+            return ("break", line, col)
+        if isinstance(s, ast.Continue):
+            return ("continue", line, col)
+        if isinstance(s, ast.Pass):
+            return None
+        if isinstance(s, ast.Return):
+            if s.value is None or (isinstance(s.value, ast.Constant) and s.value.value is None):
+                return ("return", line, col, None)
+            if self.is_kernel:
+                raise self.typing(s, "a kernel cannot return a value: kernels return nothing",
+                                  "write the result into an array argument instead "
+                                  "(out[i] = value)")
+            return ("return", line, col, self.expr(s.value))
+        if isinstance(s, ast.Expr):
+            if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
+                return None  # a docstring or a string used as a comment
+            return ("expr", line, col, self.expr(s.value))
+        what = {
+            ast.Try: ("'try' statements are not supported in kernels",
+                      "kernels cannot raise or catch exceptions; check conditions with 'if'"),
+            ast.With: ("'with' statements are not supported in kernels", None),
+            ast.Raise: ("'raise' is not supported in kernels",
+                        "kernels cannot raise exceptions; write an error flag into an array"),
+            ast.Assert: ("'assert' is not supported in kernels",
+                         "write an error flag into an array instead"),
+            ast.FunctionDef: ("defining a function inside a kernel is not supported",
+                              "define it at module level and decorate it with "
+                              "@cuda.jit(device=True)"),
+            ast.ClassDef: ("defining a class inside a kernel is not supported", None),
+            ast.Global: ("'global' is not supported: globals are frozen constants in kernels",
+                         "pass values that change as arguments"),
+            ast.Nonlocal: ("'nonlocal' is not supported in kernels", None),
+            ast.Delete: ("'del' is not supported in kernels", None),
+            ast.Import: ("'import' inside a kernel is not supported",
+                         "import at module level"),
+            ast.ImportFrom: ("'import' inside a kernel is not supported",
+                             "import at module level"),
+        }
+        for cls, (msg, hint) in what.items():
+            if isinstance(s, cls):
+                raise self.unsupported(s, msg, hint)
+        raise self.unsupported(s, f"'{type(s).__name__}' statements are not supported in kernels")
+
+    def assign_to(self, target, value, value_node):
+        line, col = self.loc(target)
+        if isinstance(target, ast.Name):
+            slot = self.slots[target.id]
+            self.record_arity(slot, value)
+            return ("assign", line, col, slot, value)
+        if isinstance(target, ast.Subscript):
+            arr, idx = self.subscript_parts(target)
+            if arr[0] == "tuple_get":  # pragma: no cover - subscript_parts never returns it
+                raise self.unsupported(target, "tuples cannot be modified")
+            return ("store", line, col, arr, idx, value)
+        if isinstance(target, (ast.Tuple, ast.List)):
+            return self.unpack(target, value, value_node)
+        if isinstance(target, ast.Attribute):
+            raise self.unsupported(target, "assigning to an attribute is not supported in kernels",
+                                   "store into an array element instead (a[i] = value)")
+        if isinstance(target, ast.Starred):
+            raise self.unsupported(target, "starred assignment (a, *b = ...) is not supported")
+        raise self.unsupported(target, f"cannot assign to {type(target).__name__}")
+
+    def unpack(self, target, value, value_node):
+        elts = target.elts
+        for e in elts:
+            if isinstance(e, ast.Starred):
+                raise self.unsupported(e, "starred assignment (a, *b = ...) is not supported")
+        line, col = self.loc(target)
+        out = []
+        if value[0] == "tuple":
+            fields = value[3]
+            if len(fields) != len(elts):
+                raise self.typing(target, f"cannot unpack {len(fields)} values into "
+                                  f"{len(elts)} targets")
+            temps = []
+            for f in fields:  # all values first: a, b = b, a swaps
+                slot = self.temp()
+                self.record_arity(slot, f)
+                out.append(("assign", f[1], f[2], slot, f))
+                temps.append(slot)
+            for e, slot in zip(elts, temps):
+                r = self.assign_to(e, ("load", line, col, slot), value_node)
+                out.extend(r if isinstance(r, list) else [r])
+            return out
+        n = self.arity(value)
+        if n is None:
+            raise self.typing(value_node, "cannot unpack a value that is not a tuple",
+                              "unpack tuples, cuda.grid(n) or an array's .shape")
+        if n >= 0 and n != len(elts):
+            raise self.typing(target, f"cannot unpack a tuple of {n} values into "
+                              f"{len(elts)} targets")
+        if value[0] == "load":
+            src = value
+        else:
+            slot = self.temp()
+            self.record_arity(slot, value)
+            out.append(("assign", line, col, slot, value))
+            src = ("load", line, col, slot)
+        for k, e in enumerate(elts):
+            el, ec = self.loc(e)
+            r = self.assign_to(e, ("tuple_get", el, ec, src, k), value_node)
+            out.extend(r if isinstance(r, list) else [r])
+        return out
+
+    def augassign(self, s):
+        line, col = self.loc(s)
+        op = _BINOPS.get(type(s.op))
+        if op is None:
+            raise self.unsupported(s, f"the operator {type(s.op).__name__} is not supported")
+        value = self.expr(s.value)
+        t = s.target
+        if isinstance(t, ast.Name):
+            slot = self.slots[t.id]
+            cur = ("load", line, col, slot)
+            return ("assign", line, col, slot, ("binary", line, col, op, cur, value))
+        if isinstance(t, ast.Subscript):
+            arr, idx = self.subscript_parts(t)
+            cur = ("index", line, col, arr, idx)
+            return ("store", line, col, arr, idx, ("binary", line, col, op, cur, value))
+        raise self.unsupported(t, f"cannot use augmented assignment on {type(t).__name__}")
+
+    def for_stmt(self, s):
+        line, col = self.loc(s)
+        if s.orelse:
+            raise self.unsupported(s, "'for ... else' is not supported",
+                                   "use a flag variable set before 'break'")
+        it = s.iter
+        is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and
+                    isinstance(self.name_value(it.func), _Static) and
+                    self.name_value(it.func).kind == "range")
+        if not is_range:
+            raise self.unsupported(it, "kernels can only loop over range(...)",
+                                   "write 'for i in range(len(a)):' and index the array")
+        if it.keywords or not 1 <= len(it.args) <= 3:
+            raise self.typing(it, "range() takes 1 to 3 positional arguments")
+        args = [self.expr(a) for a in it.args]
+        il, ic = self.loc(it)
+        zero = ("const", il, ic, "weak_int", 0)
+        one = ("const", il, ic, "weak_int", 1)
+        if len(args) == 1:
+            start, stop, step = zero, args[0], one
+        elif len(args) == 2:
+            start, stop, step = args[0], args[1], one
+        else:
+            start, stop, step = args
+            if step[0] == "const" and step[4] == 0:
+                raise self.typing(it.args[2], "range() step must not be zero")
+        if not isinstance(s.target, ast.Name):
+            raise self.unsupported(s.target, "the loop variable of a range loop must be a name")
+        slot = self.slots[s.target.id]
+        self.record_arity(slot, zero)
+        self.loop_depth += 1
+        body = self.block(s.body, s)
+        self.loop_depth -= 1
+        return ("for_range", line, col, slot, start, stop, step, body)
+
+    # -- expressions --
+
+    def name_value(self, node):
+        """A Name: a tree node (param, load, constant) or a _Static."""
+        name = node.id
+        line, col = self.loc(node)
+        if name in self.slots:
+            return ("load", line, col, self.slots[name])
+        if name in self.params:
+            return ("param", line, col, self.params.index(name))
+        return self.lookup_global(node, name)
+
+    def value(self, node):
+        """An expression that may be a _Static (for attribute chains and calls)."""
+        if isinstance(node, ast.Name):
+            return self.name_value(node)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node)
+        return self.expr(node)
+
+    def expr(self, node):
+        r = self.expr_or_static(node)
+        if isinstance(r, _Static):
+            raise self.static_as_value(node, r)
+        return r
+
+    def static_as_value(self, node, st):
+        if st.kind in ("math", "cmath", "numpy", "cuda", "pymodule"):
+            return self.typing(node, f"the module '{st.name}' cannot be used as a value")
+        if st.kind == "dispatcher":
+            return self.unsupported(node, f"launching the kernel '{st.name}' from a kernel is "
+                                    "not supported", "launch kernels from the host")
+        if st.kind == "dim3":
+            return self.typing(node, f"cuda.{st.value} is not a value: use cuda.{st.value}.x, "
+                               ".y or .z")
+        return self.typing(node, f"'{st.name}' is a function and cannot be used as a value",
+                           f"call it: {st.name}(...)")
+
+    def expr_or_static(self, node):
+        line, col = self.loc(node)
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if v is None:
+                raise self.unsupported(node, "None cannot be used as a value in kernels")
+            if isinstance(v, (str, bytes)):
+                raise self.unsupported(node, "strings cannot be used as data in kernels",
+                                       "kernels work on numbers and arrays of numbers")
+            if v is Ellipsis:
+                raise self.unsupported(node, "'...' cannot be used in kernels")
+            return self.const(node, v)
+        if isinstance(node, ast.Name):
+            return self.name_value(node)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node)
+        if isinstance(node, ast.BinOp):
+            op = _BINOPS.get(type(node.op))
+            if op is None:
+                raise self.unsupported(node, "the '@' operator is not supported in kernels")
+            return ("binary", line, col, op, self.expr(node.left), self.expr(node.right))
+        if isinstance(node, ast.UnaryOp):
+            return ("unary", line, col, _UNOPS[type(node.op)], self.expr(node.operand))
+        if isinstance(node, ast.BoolOp):
+            kind = "and" if isinstance(node.op, ast.And) else "or"
+            vals = [self.expr(v) for v in node.values]
+            r = vals[0]
+            for v in vals[1:]:
+                r = (kind, line, col, r, v)
+            return r
+        if isinstance(node, ast.Compare):
+            return self.compare(node)
+        if isinstance(node, ast.IfExp):
+            return ("ifexp", line, col, self.expr(node.test), self.expr(node.body),
+                    self.expr(node.orelse))
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
+        if isinstance(node, ast.Tuple):
+            for e in node.elts:
+                if isinstance(e, ast.Starred):
+                    raise self.unsupported(e, "starred expressions are not supported")
+            return ("tuple", line, col, [self.expr(e) for e in node.elts])
+        msgs = {
+            ast.Dict: ("dict literals are not supported in kernels",
+                       "kernels work on numbers, tuples and arrays; pass an array argument"),
+            ast.List: ("list literals are not supported in kernels",
+                       "use a tuple (a, b) or pass an array argument"),
+            ast.Set: ("set literals are not supported in kernels", None),
+            ast.ListComp: ("list comprehensions are not supported in kernels",
+                           "write a for loop that stores into an array"),
+            ast.SetComp: ("set comprehensions are not supported in kernels", None),
+            ast.DictComp: ("dict comprehensions are not supported in kernels", None),
+            ast.GeneratorExp: ("generator expressions are not supported in kernels",
+                               "write a for loop"),
+            ast.Lambda: ("lambda is not supported in kernels",
+                         "define a function at module level and decorate it with "
+                         "@cuda.jit(device=True)"),
+            ast.JoinedStr: ("f-strings are not supported in kernels",
+                            "strings cannot be used as data in kernels"),
+            ast.NamedExpr: ("the walrus operator ':=' is not supported in kernels", None),
+            ast.Yield: ("'yield' is not supported in kernels", None),
+            ast.YieldFrom: ("'yield' is not supported in kernels", None),
+            ast.Await: ("'await' is not supported in kernels", None),
+            ast.Starred: ("starred expressions are not supported in kernels", None),
+            ast.Slice: ("slices are not supported in kernels yet",
+                        "index one element at a time, or pass a view made on the host "
+                        "(d_a[1:5]) as the argument"),
+        }
+        for cls, (msg, hint) in msgs.items():
+            if isinstance(node, cls):
+                raise self.unsupported(node, msg, hint)
+        raise self.unsupported(node, f"'{type(node).__name__}' expressions are not supported "
+                               "in kernels")
+
+    def compare(self, node):
+        line, col = self.loc(node)
+        for op in node.ops:
+            if type(op) not in _CMPOPS:
+                what = {ast.Is: "is", ast.IsNot: "is not", ast.In: "in",
+                        ast.NotIn: "not in"}[type(op)]
+                raise self.unsupported(node, f"the '{what}' operator is not supported in kernels",
+                                       "compare numbers with ==, !=, <, <=, >, >=")
+        operands = [node.left] + list(node.comparators)
+        trees = [self.expr(o) for o in operands]
+        result = None
+        for i, op in enumerate(node.ops):
+            name = _CMPOPS[type(op)]
+            # a < b < c: (a < b) and (b < c); b is evaluated twice
+            c = ("compare", line, col, name, trees[i], trees[i + 1])
+            result = c if result is None else ("and", line, col, result, c)
+        return result
+
+    def attribute(self, node):
+        line, col = self.loc(node)
+        base = self.value(node.value)
+        attr = node.attr
+        if isinstance(base, _Static):
+            return self.static_attr(node, base, attr)
+        if attr in _ARRAY_ATTRS:
+            return ("attr", line, col, attr, base)
+        if attr == "conjugate":
+            raise self.typing(node, "conjugate is a method: call it as x.conjugate()")
+        raise self.unsupported(
+            node, f"unknown attribute '{attr}'",
+            "kernels support .shape, .strides, .size, .ndim on arrays, .real, .imag and "
+            ".conjugate() on numbers")
+
+    def static_attr(self, node, st, attr):
+        line, col = self.loc(node)
+        k = st.kind
+        full = f"{st.name}.{attr}"
+        if k == "math":
+            if attr in _MATH_MODULE_FNS:
+                return _Static("mathfn", _MATH_MODULE_FNS[attr], full)
+            if attr in _MATH_CONSTS:
+                return self.const(node, _MATH_CONSTS[attr])
+        elif k == "cmath":
+            if attr in ("pi", "e", "tau", "inf", "nan", "infj", "nanj"):
+                return self.const(node, getattr(cmath, attr))
+            raise self.unsupported(node, f"cmath.{attr} is not supported in kernels yet",
+                                   "use math functions on real numbers, or .real/.imag")
+        elif k == "numpy":
+            if attr in _NUMPY_FNS:
+                return _Static("mathfn", _NUMPY_FNS[attr], full)
+            if attr in _NUMPY_CONSTS and _NUMPY_CONSTS[attr] is not None:
+                return self.const(node, float(_NUMPY_CONSTS[attr]))
+            obj = getattr(np, attr, None)
+            dn = _dtype_name_of_class(obj)
+            if dn is not None:
+                return _Static("dtype", dn, full)
+        elif k == "cuda":
+            if attr in _DIM3:
+                return _Static("dim3", attr, full)
+            if attr in ("grid", "gridsize"):
+                return _Static("cudafn", attr, full)
+            if attr in ("laneid", "warpsize"):
+                return ("intrinsic", line, col, attr, [])
+            if attr in _CUDA_LATER:
+                raise self.unsupported(node, f"cuda.{attr} is not supported yet "
+                                       f"({_CUDA_LATER[attr]} arrive in a later version)")
+        elif k == "dim3":
+            axis = {"x": 0, "y": 1, "z": 2}.get(attr)
+            if axis is not None:
+                return ("intrinsic", line, col, st.value, [("const", line, col, "weak_int", axis)])
+            raise self.typing(node, f"cuda.{st.value} has no attribute '{attr}'",
+                              f"use cuda.{st.value}.x, .y or .z")
+        elif k == "pymodule":
+            if not hasattr(st.value, attr):
+                raise self.typing(node, f"module '{st.name}' has no attribute '{attr}'")
+            value = getattr(st.value, attr)
+            c = _classify(value, full)
+            return c if c is not None else self.const(node, value, f"'{full}'")
+        raise self.unsupported(node, f"unknown attribute '{attr}' of {st.name}",
+                               self.static_hint(st))
+
+    @staticmethod
+    def static_hint(st):
+        return {
+            "math": "kernels can call math functions (math.sin ...) and use math.pi, math.e, "
+                    "math.inf, math.nan",
+            "numpy": "kernels can call NumPy math functions (np.sin ...), scalar types "
+                     "(np.float32(x)) and use np.pi, np.e, np.inf, np.nan",
+            "cuda": "kernels can use cuda.grid, cuda.gridsize, cuda.threadIdx/blockIdx/"
+                    "blockDim/gridDim, cuda.laneid and cuda.warpsize",
+        }.get(st.kind)
+
+    def call(self, node):
+        line, col = self.loc(node)
+        f = node.func
+        # methods on values: x.conjugate()
+        if isinstance(f, ast.Attribute) and f.attr == "conjugate":
+            base = self.value(f.value)
+            if not isinstance(base, _Static):
+                if node.args or node.keywords:
+                    raise self.typing(node, "conjugate() takes no arguments")
+                return ("attr", line, col, "conj", base)
+        callee = self.value(f)
+        if not isinstance(callee, _Static):
+            raise self.typing(node, "this value is not callable")
+        if node.keywords:
+            raise self.unsupported(node, f"keyword arguments are not supported in calls to "
+                                   f"{callee.name}()")
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise self.unsupported(a, "*args in calls are not supported in kernels")
+        k = callee.kind
+        name = callee.name
+        if k == "mathfn":
+            return ("math", line, col, callee.value, [self.expr(a) for a in node.args])
+        if k == "dtype":
+            if len(node.args) != 1:
+                raise self.typing(node, f"{name}() takes one argument in kernels")
+            return ("cast", line, col, callee.value, self.expr(node.args[0]))
+        if k == "cudafn":
+            if len(node.args) != 1:
+                raise self.typing(node, f"cuda.{callee.value}(ndim) takes one argument")
+            n = self.const_int(node.args[0])
+            if n not in (1, 2, 3):
+                raise self.typing(node.args[0], f"cuda.{callee.value}(ndim) takes a constant "
+                                  "1, 2 or 3")
+            al, ac = self.loc(node.args[0])
+            return ("intrinsic", line, col, callee.value, [("const", al, ac, "weak_int", n)])
+        if k == "builtin":
+            return self.builtin_call(node, callee.value)
+        if k == "range":
+            raise self.unsupported(node, "range() can only be used in a for loop header")
+        if k == "dispatcher":
+            raise self.unsupported(node, f"calling '{name}' from a kernel is not supported yet",
+                                   "device functions (@cuda.jit(device=True)) arrive with the "
+                                   "next commit")
+        if k == "pyfunc":
+            fname = getattr(callee.value, "__name__", name)
+            if getattr(builtins, fname, None) is callee.value:
+                raise self.unsupported(node, f"the builtin {fname}() is not supported in "
+                                       "kernels", "kernels can call abs, min, max, round, len, "
+                                       "int, float, bool, complex and math/NumPy functions")
+            raise self.unsupported(node, f"cannot call the Python function '{fname}' from a "
+                                   "kernel", f"decorate `{fname}` with @cuda.jit(device=True)")
+        if k in ("math", "cmath", "numpy", "cuda", "pymodule"):
+            raise self.typing(node, f"the module '{name}' is not callable")
+        if k == "dim3":
+            raise self.typing(node, f"cuda.{callee.value} is not callable; use "
+                              f"cuda.{callee.value}.x")
+        raise self.unsupported(node, f"'{name}' cannot be called from a kernel")
+
+    def builtin_call(self, node, b):
+        line, col = self.loc(node)
+        args = node.args
+        if b in ("abs", "round"):
+            if b == "abs" and len(args) != 1:
+                raise self.typing(node, "abs() takes exactly one argument")
+            if b == "round" and not 1 <= len(args) <= 2:
+                raise self.typing(node, "round() takes 1 or 2 arguments")
+            return ("math", line, col, b, [self.expr(a) for a in args])
+        if b in ("min", "max"):
+            if len(args) < 2:
+                raise self.typing(node, f"{b}() in a kernel takes two or more numbers",
+                                  "min/max over an array needs a loop")
+            return ("math", line, col, b, [self.expr(a) for a in args])
+        if b in ("int", "float", "bool"):
+            if len(args) != 1:
+                raise self.typing(node, f"{b}() takes one argument in kernels")
+            target = {"int": "int64", "float": "float64", "bool": "bool"}[b]
+            return ("cast", line, col, target, self.expr(args[0]))
+        if b == "complex":
+            if not 1 <= len(args) <= 2:
+                raise self.typing(node, "complex() takes 1 or 2 arguments")
+            re_ = ("cast", line, col, "complex128", self.expr(args[0]))
+            if len(args) == 1:
+                return re_
+            im = ("cast", line, col, "complex128", self.expr(args[1]))
+            j = ("const", line, col, "weak_complex", 1j)
+            return ("binary", line, col, "add", re_, ("binary", line, col, "mul", im, j))
+        if b == "len":
+            if len(args) != 1:
+                raise self.typing(node, "len() takes exactly one argument")
+            v = self.expr(args[0])
+            n = self.arity(v)
+            if n is not None and n >= 0:
+                return ("const", line, col, "weak_int", n)
+            if n == -1:
+                return ("attr", line, col, "ndim", v[4]) if v[0] == "attr" else \
+                    ("attr", line, col, "len", v)
+            return ("attr", line, col, "len", v)
+        raise self.unsupported(node, f"{b}() is not supported in kernels")  # pragma: no cover
+
+    def const_int(self, node):
+        """The value of a constant integer expression, or None."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, int) and \
+                not isinstance(node.value, bool):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = self.const_int(node.operand)
+            if v is not None:
+                return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            try:
+                t = self.value(node)
+            except (UnsupportedError, TypingError):
+                return None
+            if isinstance(t, tuple) and t[0] == "const" and \
+                    t[3].startswith(("weak_int", "int", "uint")):
+                return t[4]
+        return None
+
+    def subscript_parts(self, node):
+        """(array tree, [index trees]) of an array subscript a[...]."""
+        base = self.expr(node.value)
+        sl = node.slice
+        if isinstance(sl, ast.Slice) or (isinstance(sl, ast.Tuple) and
+                                         any(isinstance(e, ast.Slice) for e in sl.elts)):
+            raise self.unsupported(sl, "slicing arrays inside kernels is not supported yet",
+                                   "index one element at a time, or pass a view made on the "
+                                   "host (d_a[1:5]) as the argument")
+        if isinstance(sl, ast.Tuple):
+            return base, [self.expr(e) for e in sl.elts]
+        idx = self.expr(sl)
+        n = self.arity(idx)
+        if n is None:
+            return base, [idx]
+        if idx[0] == "tuple":
+            return base, list(idx[3])
+        if n < 0:
+            raise self.unsupported(sl, "indexing with a tuple of unknown length",
+                                   "index with the elements: a[i, j]")
+        if not self.pure(idx):
+            raise self.unsupported(sl, "indexing with a computed tuple",
+                                   "assign the tuple to a variable first")
+        il, ic = self.loc(sl)
+        return base, [("tuple_get", il, ic, idx, k) for k in range(n)]
+
+    def subscript(self, node):
+        line, col = self.loc(node)
+        base = self.expr(node.value)
+        n = self.arity(base)
+        if n is not None:  # a tuple: constant index only
+            k = self.const_int(node.slice)
+            if k is None:
+                raise self.unsupported(node.slice, "tuples can only be indexed with constant "
+                                       "integers in kernels")
+            if n >= 0 and not -n <= k < n:
+                raise self.typing(node.slice, f"tuple index {k} is out of range for a tuple "
+                                  f"of {n} items")
+            if base[0] == "tuple":
+                return base[3][k]
+            return ("tuple_get", line, col, base, k)
+        arr, idx = self.subscript_parts(node)
+        return ("index", line, col, arr, idx)
+
+    # -- the function --
+
+    def build(self):
+        body = self.block(self.fdef.body, self.fdef)
+        # parameters that are assigned live in a slot initialised from the parameter
+        pro = []
+        line, col = self.loc(self.fdef)
+        for i, p in enumerate(self.params):
+            if p in self.slots:
+                pro.append(("assign", line, col, self.slots[p], ("param", line, col, i)))
+        if pro:
+            body = ("block", body[1], body[2], pro + body[3])
+        return ("function", self.fn.__qualname__, self.info.filename, self.is_kernel,
+                list(self.params), list(self.slot_names), body)
+
+
+def build_tree(fn, is_kernel=True, argtypes=None):
+    """The tree of ``fn`` and its SourceInfo.
+
+    ``argtypes`` (optional) are the type descriptors of the specialisation;
+    they tell the lengths of tuple arguments and the dimensions of array
+    arguments, which indexing with a tuple needs. Raises UnsupportedError or
+    TypingError with file:line:col, the source line, a caret and a hint."""
+    fn = inspect.unwrap(fn)
+    if not isinstance(fn, types.FunctionType):
+        raise TypeError(f"cuda.jit: expected a Python function, got {type(fn).__name__}")
+    info, src = source_info(fn)
+    try:
+        mod = ast.parse(src)
+    except SyntaxError as exc:
+        raise UnsupportedError(f"cannot parse the source of {fn.__qualname__}: {exc}") from None
+    fdef = None
+    for node in mod.body:
+        if isinstance(node, ast.FunctionDef) and node.name == fn.__name__:
+            fdef = node
+            break
+    if fdef is None:
+        if mod.body and isinstance(mod.body[0], ast.FunctionDef):
+            fdef = mod.body[0]
+        else:
+            raise UnsupportedError(
+                f"{info.filename}:{info.firstlineno}: cannot find the definition of "
+                f"{fn.__qualname__} (lambdas and async functions cannot be compiled)")
+    if argtypes is not None and len(argtypes) != len(fdef.args.posonlyargs + fdef.args.args):
+        argtypes = None
+    b = _Builder(fn, info, fdef, is_kernel, argtypes)
+    return b.build(), info

@@ -1,0 +1,989 @@
+/*
+ * compile.c — `_ember.compile_kernel` and the Kernel type.
+ *
+ * The Python front end (python/ember/_compiler/frontend.py) hands over a
+ * function as a tree of tuples, `(kind, line, col, ...)`; this file turns
+ * it into core/ir.h IR with the IR constructors, validating every tuple on
+ * the way (a malformed tree is a ValueError naming the node, never a crash),
+ * sets the parameter types of the specialisation from their descriptors,
+ * and runs type inference and the host compiler. Errors that carry a
+ * source location (fn->err) become ember.errors.TypingError with `line`,
+ * `col` and `msg` attributes; the dispatcher formats the final message.
+ *
+ * A Kernel owns the typed Function and the compiled HostKernel. launch()
+ * packs the arguments per the ABI of core/ir.h ("Argument ABI") into one
+ * buffer and runs the grid on the cpu device with the GIL released.
+ *
+ * Type descriptors: 'float32' ... (scalars, 'bool'), ('array', dtype, ndim,
+ * layout, readonly), ('tuple', [descriptors]).
+ */
+#include "ext.h"
+
+#include <string.h>
+
+#include "core/ir.h"
+#include "devices/cpu/host_jit.h"
+
+#define MAX_DEPTH 1000 /* tree nesting; Python's own parser stops well before */
+
+typedef struct {
+    PyObject_HEAD
+    Function *fn;        /* owned: the typed IR */
+    HostKernel *hk;      /* owned: the compiled code */
+    size_t args_size;    /* bytes of the packed arguments */
+    PyObject *llvm_ir;   /* str, made on first use */
+    PyObject *written;   /* tuple of bools */
+} ext_kernel;
+
+/* ------------------------------------------------------------------------ */
+/* Name tables                                                              */
+/* ------------------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    TypeKind kind;
+} scalar_names[] = {
+    {"bool", TY_BOOL},       {"int8", TY_I8},        {"int16", TY_I16},
+    {"int32", TY_I32},       {"int64", TY_I64},      {"uint8", TY_U8},
+    {"uint16", TY_U16},      {"uint32", TY_U32},     {"uint64", TY_U64},
+    {"float32", TY_F32},     {"float64", TY_F64},    {"complex64", TY_C64},
+    {"complex128", TY_C128}, {"weak_int", TY_WEAK_INT}, {"weak_float", TY_WEAK_FLOAT},
+    {"weak_complex", TY_WEAK_COMPLEX},
+};
+
+static const char *const unary_ops[] = {"neg", "pos", "invert", "not"};
+static const Op unary_codes[] = {OP_NEG, OP_POS, OP_INVERT, OP_NOT};
+static const char *const binary_ops[] = {"add", "sub", "mul", "truediv", "floordiv", "mod",
+                                         "pow", "lshift", "rshift", "bitand", "bitor", "bitxor"};
+static const Op binary_codes[] = {OP_ADD, OP_SUB, OP_MUL, OP_TRUEDIV, OP_FLOORDIV, OP_MOD,
+                                  OP_POW, OP_LSHIFT, OP_RSHIFT, OP_BITAND, OP_BITOR, OP_BITXOR};
+static const char *const compare_ops[] = {"eq", "ne", "lt", "le", "gt", "ge"};
+static const Op compare_codes[] = {OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE};
+static const char *const intrinsic_names[] = {"threadIdx", "blockIdx", "blockDim", "gridDim",
+                                              "grid", "gridsize", "laneid", "warpsize"};
+static const int intrinsic_codes[] = {INTR_THREAD_IDX, INTR_BLOCK_IDX, INTR_BLOCK_DIM,
+                                      INTR_GRID_DIM, INTR_GRID, INTR_GRIDSIZE, INTR_LANEID,
+                                      INTR_WARPSIZE};
+static const char *const attr_names[] = {"shape", "strides", "size", "ndim",
+                                         "len", "real", "imag", "conj"};
+static const int attr_codes[] = {ATTR_SHAPE, ATTR_STRIDES, ATTR_SIZE, ATTR_NDIM,
+                                 ATTR_LEN, ATTR_REAL, ATTR_IMAG, ATTR_CONJ};
+
+/* Index of str `s` in `names` (n entries), -1 when absent or not a str. */
+static int lookup(PyObject *s, const char *const *names, int n)
+{
+    if (!PyUnicode_Check(s))
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (PyUnicode_CompareWithASCIIString(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* A scalar type named by `s` (weak types only when `weak_ok`); NULL with
+ * ValueError set otherwise. */
+static const Type *scalar_type(PyObject *s, bool weak_ok, const char *what)
+{
+    if (PyUnicode_Check(s)) {
+        for (size_t i = 0; i < EM_ARRAY_LEN(scalar_names); i++)
+            if (PyUnicode_CompareWithASCIIString(s, scalar_names[i].name) == 0) {
+                if (!weak_ok && ty_is_weak(ty_scalar(scalar_names[i].kind)))
+                    break;
+                return ty_scalar(scalar_names[i].kind);
+            }
+    }
+    PyErr_Format(PyExc_ValueError, "%s: unknown scalar type %R", what, s);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Type descriptors                                                         */
+/* ------------------------------------------------------------------------ */
+
+static const Type *parse_type(PyObject *d, int depth)
+{
+    if (depth > 64) {
+        PyErr_SetString(PyExc_ValueError, "type descriptor nested too deeply");
+        return NULL;
+    }
+    if (PyUnicode_Check(d))
+        return scalar_type(d, false, "type descriptor");
+    if (!PyTuple_Check(d) || PyTuple_GET_SIZE(d) < 2) {
+        PyErr_Format(PyExc_ValueError, "bad type descriptor %R: expected a scalar name, "
+                     "('array', dtype, ndim, layout, readonly) or ('tuple', [...])", d);
+        return NULL;
+    }
+    PyObject *k = PyTuple_GET_ITEM(d, 0);
+    if (PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, "array") == 0 &&
+        PyTuple_GET_SIZE(d) == 5) {
+        const Type *elem = scalar_type(PyTuple_GET_ITEM(d, 1), false, "array dtype");
+        if (!elem)
+            return NULL;
+        long ndim = PyLong_Check(PyTuple_GET_ITEM(d, 2)) ? PyLong_AsLong(PyTuple_GET_ITEM(d, 2))
+                                                         : -1;
+        if (ndim == -1 && PyErr_Occurred())
+            return NULL;
+        const char *layout = PyUnicode_Check(PyTuple_GET_ITEM(d, 3))
+                                 ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(d, 3)) : NULL;
+        int ro = PyObject_IsTrue(PyTuple_GET_ITEM(d, 4));
+        if (ro < 0)
+            return NULL;
+        if (ndim < 1 || ndim > EMBER_MAX_NDIM || !layout || strlen(layout) != 1 ||
+            !strchr("CFA", layout[0])) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "bad array descriptor %R: ndim 1..%d, layout "
+                         "'C', 'F' or 'A'", d, EMBER_MAX_NDIM);
+            return NULL;
+        }
+        const Type *t = ty_array(elem, (int)ndim, layout[0], ro != 0);
+        if (!t)
+            PyErr_NoMemory();
+        return t;
+    }
+    if (PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, "tuple") == 0 &&
+        PyTuple_GET_SIZE(d) == 2 &&
+        (PyList_Check(PyTuple_GET_ITEM(d, 1)) || PyTuple_Check(PyTuple_GET_ITEM(d, 1)))) {
+        PyObject *fs = PySequence_Fast(PyTuple_GET_ITEM(d, 1), "tuple fields");
+        if (!fs)
+            return NULL;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(fs);
+        if (n > 64) {
+            Py_DECREF(fs);
+            PyErr_SetString(PyExc_ValueError, "tuples of more than 64 items are not supported");
+            return NULL;
+        }
+        const Type *f[64];
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (!(f[i] = parse_type(PySequence_Fast_GET_ITEM(fs, i), depth + 1))) {
+                Py_DECREF(fs);
+                return NULL;
+            }
+        Py_DECREF(fs);
+        const Type *t = ty_tuple((int)n, f);
+        if (!t)
+            PyErr_NoMemory();
+        return t;
+    }
+    PyErr_Format(PyExc_ValueError, "bad type descriptor %R", d);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tree -> IR                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    Function *fn;
+} Builder;
+
+static const char *const kind_names[] = {
+    "const", "param", "load", "unary", "binary", "compare", "and", "or", "ifexp", "cast",
+    "math", "intrinsic", "index", "attr", "tuple", "tuple_get",
+    "block", "assign", "store", "if", "while", "for_range", "break", "continue", "return",
+    "expr",
+};
+/* number of items of each kind's tuple */
+static const int kind_sizes[] = {5, 4, 4, 5, 6, 6, 5, 5, 6, 5, 5, 5, 5, 5, 4, 5,
+                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4};
+static const NodeKind kind_codes[] = {
+    ND_CONST, ND_PARAM, ND_LOAD, ND_UNARY, ND_BINARY, ND_COMPARE, ND_AND, ND_OR, ND_IFEXP,
+    ND_CAST, ND_CALL_MATH, ND_INTRINSIC, ND_INDEX, ND_ATTR, ND_TUPLE, ND_TUPLE_GET,
+    ND_BLOCK, ND_ASSIGN, ND_STORE, ND_IF, ND_WHILE, ND_FOR_RANGE, ND_BREAK, ND_CONTINUE,
+    ND_RETURN, ND_EXPR,
+};
+
+enum { WANT_EXPR, WANT_STMT, WANT_BLOCK };
+
+static Node *bad(PyObject *obj, const char *why)
+{
+    PyErr_Format(PyExc_ValueError, "malformed tree node %.200R: %s", obj, why);
+    return NULL;
+}
+
+/* An int item in [lo, hi]. */
+static int item_int(PyObject *t, Py_ssize_t i, long lo, long hi, const char *what, int *out)
+{
+    PyObject *v = PyTuple_GET_ITEM(t, i);
+    if (!PyLong_Check(v) || PyBool_Check(v)) {
+        bad(t, what);
+        return -1;
+    }
+    int overflow;
+    long x = PyLong_AsLongAndOverflow(v, &overflow);
+    if (overflow || x < lo || x > hi) {
+        PyErr_Clear();
+        bad(t, what);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+static Node *build(Builder *b, PyObject *obj, int want, int depth);
+
+/* A Python list (or tuple) of nodes into args/nargs. */
+static int build_list(Builder *b, PyObject *owner, PyObject *list, int want, int depth,
+                      Node ***args, int *nargs)
+{
+    if (!PyList_Check(list) && !PyTuple_Check(list)) {
+        bad(owner, "expected a list of nodes");
+        return -1;
+    }
+    PyObject *fast = PySequence_Fast(list, "nodes");
+    if (!fast)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    if (n > 1000000) {
+        Py_DECREF(fast);
+        bad(owner, "too many items");
+        return -1;
+    }
+    Node **v = ir_node_list(b->fn, (int)n);
+    if (!v) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        /* a list may not change under us: PySequence_Fast of a list copies nothing, but
+         * building nodes runs no Python code, so the list stays as it is */
+        if (!(v[i] = build(b, PySequence_Fast_GET_ITEM(fast, i), want, depth + 1))) {
+            Py_DECREF(fast);
+            return -1;
+        }
+    }
+    Py_DECREF(fast);
+    *args = v;
+    *nargs = (int)n;
+    return 0;
+}
+
+static int build_const(Node *n, PyObject *t)
+{
+    const Type *ty = scalar_type(PyTuple_GET_ITEM(t, 3), true, "const");
+    if (!ty)
+        return -1;
+    PyObject *v = PyTuple_GET_ITEM(t, 4);
+    n->ty = ty;
+    if (ty->kind == TY_BOOL) {
+        if (!PyBool_Check(v) && !PyLong_Check(v)) {
+            bad(t, "a bool constant needs a bool value");
+            return -1;
+        }
+        n->ival = PyObject_IsTrue(v);
+        return 0;
+    }
+    if (ty_is_int(ty)) {
+        if (!PyLong_Check(v)) {
+            bad(t, "an integer constant needs an int value");
+            return -1;
+        }
+        if (!ty_is_signed(ty) && ty->kind != TY_WEAK_INT) {
+            unsigned long long u = PyLong_AsUnsignedLongLong(v);
+            if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                bad(t, "value out of range for its type");
+                return -1;
+            }
+            int bits = ty_bits(ty);
+            if (bits < 64 && u >> bits) {
+                bad(t, "value out of range for its type");
+                return -1;
+            }
+            n->ival = (int64_t)u;
+            return 0;
+        }
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow) {
+            PyErr_Format(PyExc_ValueError, "the integer constant %R does not fit in int64", v);
+            return -1;
+        }
+        int bits = ty->kind == TY_WEAK_INT ? 64 : ty_bits(ty);
+        if (bits < 64 && (x < -(1LL << (bits - 1)) || x >= (1LL << (bits - 1)))) {
+            bad(t, "value out of range for its type");
+            return -1;
+        }
+        n->ival = x;
+        return 0;
+    }
+    if (ty_is_float(ty)) {
+        if (!PyFloat_Check(v) && !PyLong_Check(v)) {
+            bad(t, "a float constant needs a float value");
+            return -1;
+        }
+        n->fval = PyFloat_AsDouble(v);
+        if (n->fval == -1.0 && PyErr_Occurred())
+            return -1;
+        if (ty->kind == TY_F32)
+            n->fval = (double)(float)n->fval;
+        return 0;
+    }
+    if (!PyComplex_Check(v) && !PyFloat_Check(v) && !PyLong_Check(v)) {
+        bad(t, "a complex constant needs a complex value");
+        return -1;
+    }
+    Py_complex c = PyComplex_AsCComplex(v);
+    if (c.real == -1.0 && PyErr_Occurred())
+        return -1;
+    n->fval = c.real;
+    n->fimag = c.imag;
+    if (ty->kind == TY_C64) {
+        n->fval = (double)(float)n->fval;
+        n->fimag = (double)(float)n->fimag;
+    }
+    return 0;
+}
+
+static Node *build(Builder *b, PyObject *t, int want, int depth)
+{
+    if (depth > MAX_DEPTH) {
+        PyErr_SetString(PyExc_ValueError, "tree nested too deeply");
+        return NULL;
+    }
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 3)
+        return bad(t, "expected a tuple (kind, line, col, ...)");
+    int k = lookup(PyTuple_GET_ITEM(t, 0), kind_names, (int)EM_ARRAY_LEN(kind_names));
+    if (k < 0)
+        return bad(t, "unknown node kind");
+    if (PyTuple_GET_SIZE(t) != kind_sizes[k])
+        return bad(t, "wrong number of items for its kind");
+    NodeKind kind = kind_codes[k];
+    if (want == WANT_EXPR && kind >= ND_BLOCK)
+        return bad(t, "a statement where an expression is expected");
+    if (want == WANT_STMT && kind < ND_BLOCK)
+        return bad(t, "an expression where a statement is expected (wrap it in 'expr')");
+    if (want == WANT_BLOCK && kind != ND_BLOCK)
+        return bad(t, "expected a 'block'");
+    SrcLoc loc;
+    if (item_int(t, 1, 0, INT32_MAX, "line must be an int >= 0", &loc.line) < 0 ||
+        item_int(t, 2, 0, INT32_MAX, "col must be an int >= 0", &loc.col) < 0)
+        return NULL;
+    Function *fn = b->fn;
+    Node *n = ir_node(fn, kind, loc);
+    if (!n) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+#define ITEM(i) PyTuple_GET_ITEM(t, i)
+#define SUB(field, i, w)                                           \
+    do {                                                           \
+        if (!(n->field = build(b, ITEM(i), (w), depth + 1)))       \
+            return NULL;                                           \
+    } while (0)
+    int i;
+    switch (kind) {
+    case ND_CONST:
+        if (build_const(n, t) < 0)
+            return NULL;
+        break;
+    case ND_PARAM:
+        if (item_int(t, 3, 0, fn->nparams - 1, "parameter index out of range", &n->index) < 0)
+            return NULL;
+        break;
+    case ND_LOAD:
+        if (item_int(t, 3, 0, fn->nvars - 1, "slot out of range", &n->var) < 0)
+            return NULL;
+        break;
+    case ND_UNARY:
+        if ((i = lookup(ITEM(3), unary_ops, 4)) < 0)
+            return bad(t, "unknown unary operator");
+        n->op = unary_codes[i];
+        SUB(a, 4, WANT_EXPR);
+        break;
+    case ND_BINARY: case ND_COMPARE:
+        if (kind == ND_BINARY) {
+            if ((i = lookup(ITEM(3), binary_ops, (int)EM_ARRAY_LEN(binary_ops))) < 0)
+                return bad(t, "unknown binary operator");
+            n->op = binary_codes[i];
+        } else {
+            if ((i = lookup(ITEM(3), compare_ops, (int)EM_ARRAY_LEN(compare_ops))) < 0)
+                return bad(t, "unknown comparison operator");
+            n->op = compare_codes[i];
+        }
+        SUB(a, 4, WANT_EXPR);
+        SUB(b, 5, WANT_EXPR);
+        break;
+    case ND_AND: case ND_OR:
+        SUB(a, 3, WANT_EXPR);
+        SUB(b, 4, WANT_EXPR);
+        break;
+    case ND_IFEXP:
+        SUB(a, 3, WANT_EXPR);
+        SUB(b, 4, WANT_EXPR);
+        SUB(c, 5, WANT_EXPR);
+        break;
+    case ND_CAST:
+        if (!(n->target = scalar_type(ITEM(3), false, "cast")))
+            return NULL;
+        SUB(a, 4, WANT_EXPR);
+        break;
+    case ND_CALL_MATH: {
+        int m = -1;
+        if (PyUnicode_Check(ITEM(3)))
+            for (int j = 0; j < MATH_COUNT && m < 0; j++)
+                if (PyUnicode_CompareWithASCIIString(ITEM(3), ir_math_name((MathFn)j)) == 0)
+                    m = j;
+        if (m < 0)
+            return bad(t, "unknown math function");
+        n->op = m;
+        if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        break;
+    }
+    case ND_INTRINSIC:
+        if ((i = lookup(ITEM(3), intrinsic_names, (int)EM_ARRAY_LEN(intrinsic_names))) < 0)
+            return bad(t, "unknown intrinsic");
+        n->op = intrinsic_codes[i];
+        if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        break;
+    case ND_INDEX:
+        SUB(a, 3, WANT_EXPR);
+        if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        break;
+    case ND_ATTR:
+        if ((i = lookup(ITEM(3), attr_names, (int)EM_ARRAY_LEN(attr_names))) < 0)
+            return bad(t, "unknown attribute");
+        n->op = attr_codes[i];
+        SUB(a, 4, WANT_EXPR);
+        break;
+    case ND_TUPLE:
+        if (build_list(b, t, ITEM(3), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        break;
+    case ND_TUPLE_GET:
+        SUB(a, 3, WANT_EXPR);
+        if (item_int(t, 4, -64, 63, "tuple index out of range", &n->index) < 0)
+            return NULL;
+        break;
+    case ND_BLOCK:
+        if (build_list(b, t, ITEM(3), WANT_STMT, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        break;
+    case ND_ASSIGN:
+        if (item_int(t, 3, 0, fn->nvars - 1, "slot out of range", &n->var) < 0)
+            return NULL;
+        SUB(a, 4, WANT_EXPR);
+        break;
+    case ND_STORE:
+        SUB(a, 3, WANT_EXPR);
+        if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        SUB(b, 5, WANT_EXPR);
+        break;
+    case ND_IF:
+        SUB(a, 3, WANT_EXPR);
+        SUB(b, 4, WANT_BLOCK);
+        if (ITEM(5) != Py_None)
+            SUB(c, 5, WANT_BLOCK);
+        break;
+    case ND_WHILE:
+        SUB(a, 3, WANT_EXPR);
+        SUB(b, 4, WANT_BLOCK);
+        break;
+    case ND_FOR_RANGE:
+        if (item_int(t, 3, 0, fn->nvars - 1, "slot out of range", &n->var) < 0)
+            return NULL;
+        if (!(n->args = ir_node_list(fn, 3))) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        n->nargs = 3;
+        for (int j = 0; j < 3; j++)
+            if (!(n->args[j] = build(b, ITEM(4 + j), WANT_EXPR, depth + 1)))
+                return NULL;
+        SUB(b, 7, WANT_BLOCK);
+        break;
+    case ND_BREAK: case ND_CONTINUE:
+        break;
+    case ND_RETURN:
+        if (ITEM(3) != Py_None)
+            SUB(a, 3, WANT_EXPR);
+        break;
+    case ND_EXPR:
+        SUB(a, 3, WANT_EXPR);
+        break;
+    default:
+        return bad(t, "unknown node kind");
+    }
+#undef ITEM
+#undef SUB
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Raises TypingError for fn->err: message "file:line:col: msg" with the
+ * attributes filename, line, col and msg. */
+static PyObject *raise_typing(ext_state *st, Function *fn)
+{
+    ember_clear_error();
+    PyObject *cls = st->typing_error ? st->typing_error : PyExc_TypeError;
+    PyObject *exc = PyObject_CallFunction(cls, "s", fn->err);
+    if (!exc)
+        return NULL;
+    PyObject *msg = PyUnicode_DecodeUTF8(fn->err, (Py_ssize_t)strlen(fn->err), "replace");
+    PyObject *line = PyLong_FromLong(fn->err_loc.line);
+    PyObject *col = PyLong_FromLong(fn->err_loc.col);
+    PyObject *file = PyUnicode_DecodeFSDefault(fn->file);
+    if (msg && line && col && file && PyObject_SetAttrString(exc, "msg", msg) == 0 &&
+        PyObject_SetAttrString(exc, "line", line) == 0 &&
+        PyObject_SetAttrString(exc, "col", col) == 0 &&
+        PyObject_SetAttrString(exc, "filename", file) == 0)
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_XDECREF(msg);
+    Py_XDECREF(line);
+    Py_XDECREF(col);
+    Py_XDECREF(file);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* compile_kernel                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A list/tuple of str as a C array of borrowed UTF-8 pointers (PyMem). */
+static const char **str_list(PyObject *list, const char *what, Py_ssize_t *n)
+{
+    if (!PyList_Check(list) && !PyTuple_Check(list)) {
+        PyErr_Format(PyExc_ValueError, "%s must be a list of str", what);
+        return NULL;
+    }
+    *n = PySequence_Size(list);
+    const char **v = PyMem_Calloc((size_t)(*n + 1), sizeof *v);
+    if (!v) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < *n; i++) {
+        PyObject *s = PyList_Check(list) ? PyList_GET_ITEM(list, i) : PyTuple_GET_ITEM(list, i);
+        if (!PyUnicode_Check(s) || !(v[i] = PyUnicode_AsUTF8(s))) {
+            PyMem_Free(v);
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "%s must be a list of str", what);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    static const char *const names[] = {"tree", "param_types", "opt_level", NULL};
+    PyObject *a[3];
+    if (ext_parse("compile_kernel", args, nargs, kwnames, names, 2, a) < 0)
+        return NULL;
+    ext_state *st = ext_state_of_module(module);
+    int64_t opt = 3;
+    if (a[2] && ext_int64(a[2], "opt_level", &opt) < 0)
+        return NULL;
+    if (opt < 0 || opt > 3) {
+        PyErr_Format(PyExc_ValueError, "opt_level must be 0 to 3, not %lld", (long long)opt);
+        return NULL;
+    }
+    PyObject *tree = a[0];
+    if (!PyTuple_Check(tree) || PyTuple_GET_SIZE(tree) != 7 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(tree, 0)) ||
+        PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(tree, 0), "function") != 0 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(tree, 1)) || !PyUnicode_Check(PyTuple_GET_ITEM(tree, 2))) {
+        PyErr_SetString(PyExc_ValueError,
+                        "tree must be ('function', qualname, filename, is_kernel, "
+                        "[param_names], [slot_names], body)");
+        return NULL;
+    }
+    int is_kernel = PyObject_IsTrue(PyTuple_GET_ITEM(tree, 3));
+    if (is_kernel < 0)
+        return NULL;
+    const char *qualname = PyUnicode_AsUTF8(PyTuple_GET_ITEM(tree, 1));
+    const char *file = PyUnicode_AsUTF8(PyTuple_GET_ITEM(tree, 2));
+    if (!qualname || !file)
+        return NULL;
+    Py_ssize_t np_ = 0, nslots = 0;
+    const char **pnames = str_list(PyTuple_GET_ITEM(tree, 4), "param_names", &np_);
+    if (!pnames)
+        return NULL;
+    const char **snames = str_list(PyTuple_GET_ITEM(tree, 5), "slot_names", &nslots);
+    if (!snames) {
+        PyMem_Free(pnames);
+        return NULL;
+    }
+    Function *fn = NULL;
+    PyObject *ptypes = NULL;
+    ext_kernel *k = NULL;
+    if (np_ > 255 || nslots > 1000000) {
+        PyErr_SetString(PyExc_ValueError, "too many parameters or local variables");
+        goto fail;
+    }
+    ptypes = PySequence_Fast(a[1], "param_types must be a list of type descriptors");
+    if (!ptypes)
+        goto fail;
+    if (PySequence_Fast_GET_SIZE(ptypes) != np_) {
+        PyErr_Format(PyExc_ValueError, "%zd parameter types for %zd parameters",
+                     PySequence_Fast_GET_SIZE(ptypes), np_);
+        goto fail;
+    }
+    fn = ir_function_create(qualname, file, (int)np_, pnames, is_kernel != 0);
+    if (!fn) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    size_t args_size = 0;
+    for (Py_ssize_t i = 0; i < np_; i++) {
+        if (!(fn->param_types[i] = parse_type(PySequence_Fast_GET_ITEM(ptypes, i), 0)))
+            goto fail;
+        args_size += abi_size(fn->param_types[i]);
+    }
+    for (Py_ssize_t i = 0; i < nslots; i++)
+        if (ir_add_var(fn, snames[i]) < 0) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+    Builder b = {fn};
+    if (!(fn->body = build(&b, PyTuple_GET_ITEM(tree, 6), WANT_BLOCK, 0)))
+        goto fail;
+
+    if (infer_function(fn) != EMBER_SUCCESS) {
+        if (fn->err[0])
+            raise_typing(st, fn);
+        else
+            ext_raise(st, EMBER_ERR_INVALID_ARG, "type inference");
+        goto fail;
+    }
+    HostKernel *hk = NULL;
+    ember_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = host_compile(fn, (int)opt, &hk);
+    Py_END_ALLOW_THREADS
+    if (s != EMBER_SUCCESS) {
+        if (fn->err[0])
+            raise_typing(st, fn);
+        else
+            ext_raise(st, s, "compiling the kernel");
+        goto fail;
+    }
+    k = PyObject_New(ext_kernel, st->kernel_type);
+    if (!k) {
+        host_kernel_destroy(hk);
+        goto fail;
+    }
+    k->fn = fn;
+    k->hk = hk;
+    k->args_size = args_size;
+    k->llvm_ir = NULL;
+    k->written = PyTuple_New(np_);
+    fn = NULL;
+    if (!k->written) {
+        Py_CLEAR(k);
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < np_; i++) {
+        PyObject *v = k->fn->param_written[i] ? Py_True : Py_False;
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(k->written, i, v);
+    }
+fail:
+    Py_XDECREF(ptypes);
+    ir_function_destroy(fn);
+    PyMem_Free(pnames);
+    PyMem_Free(snames);
+    return (PyObject *)k;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Argument packing (core/ir.h "Argument ABI")                              */
+/* ------------------------------------------------------------------------ */
+
+static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *off,
+                const char *what)
+{
+    char sub[200];
+    if (t->kind == TY_ARRAY) {
+        if (!ext_array_check(st, v)) {
+            PyErr_Format(PyExc_TypeError, "%s: expected a device array, not %.100s", what,
+                         Py_TYPE(v)->tp_name);
+            return -1;
+        }
+        const ember_array *arr = &((ext_array *)v)->arr;
+        if (!arr->buffer) {
+            PyErr_Format(PyExc_ValueError, "%s: uninitialised array", what);
+            return -1;
+        }
+        char ts[256];
+        if (ty_from_dtype(arr->dtype) != t->elem || arr->ndim != t->ndim ||
+            (t->layout == 'C' && !ember_array_is_c_contiguous(arr)) ||
+            (t->layout == 'F' && !ember_array_is_f_contiguous(arr))) {
+            PyErr_Format(PyExc_TypeError, "%s: the array (%s, %d-d) does not match the "
+                         "compiled parameter type %s", what, ember_dtype_name(arr->dtype),
+                         arr->ndim, ty_str(t, ts, sizeof ts));
+            return -1;
+        }
+        if (ember_device_get_kind(ember_buffer_device(arr->buffer)) != EMBER_DEVICE_CPU) {
+            PyErr_Format(PyExc_ValueError, "%s: the array lives on a CUDA device; kernels "
+                         "run on the cpu device in this build", what);
+            return -1;
+        }
+        uint64_t data = ember_buffer_device_ptr(arr->buffer) + (uint64_t)arr->offset;
+        memcpy(buf + *off, &data, 8);
+        memcpy(buf + *off + 8, arr->shape, 8 * (size_t)arr->ndim);
+        memcpy(buf + *off + 8 + 8 * (size_t)arr->ndim, arr->strides, 8 * (size_t)arr->ndim);
+        *off += abi_size(t);
+        return 0;
+    }
+    if (t->kind == TY_TUPLE) {
+        if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != t->nfields) {
+            PyErr_Format(PyExc_TypeError, "%s: expected a tuple of %d items", what, t->nfields);
+            return -1;
+        }
+        for (int i = 0; i < t->nfields; i++) {
+            snprintf(sub, sizeof sub, "%s[%d]", what, i);
+            if (pack(st, t->fields[i], PyTuple_GET_ITEM(v, i), buf, off, sub) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    char *slot = buf + *off;
+    memset(slot, 0, abi_size(t));
+    if (t->kind == TY_BOOL) {
+        int b = PyObject_IsTrue(v);
+        if (b < 0)
+            return -1;
+        *(uint8_t *)slot = (uint8_t)b;
+    } else if (ty_is_int(t)) {
+        PyObject *idx = PyNumber_Index(v);
+        if (!idx) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s: expected an integer, not %.100s", what,
+                         Py_TYPE(v)->tp_name);
+            return -1;
+        }
+        int bits = ty_bits(t);
+        bool ok;
+        uint64_t u = 0;
+        if (ty_is_signed(t)) {
+            int overflow;
+            long long x = PyLong_AsLongLongAndOverflow(idx, &overflow);
+            ok = !overflow && !(x == -1 && PyErr_Occurred()) &&
+                 (bits == 64 || (x >= -(1LL << (bits - 1)) && x < (1LL << (bits - 1))));
+            u = (uint64_t)x;
+        } else {
+            unsigned long long x = PyLong_AsUnsignedLongLong(idx);
+            ok = !(x == (unsigned long long)-1 && PyErr_Occurred()) &&
+                 (bits == 64 || (x >> bits) == 0);
+            u = x;
+        }
+        if (!ok) {
+            PyErr_Clear();
+            char ts[64];
+            PyErr_Format(PyExc_OverflowError, "%s: %R does not fit in %s", what, idx,
+                         ty_str(t, ts, sizeof ts));
+            Py_DECREF(idx);
+            return -1;
+        }
+        Py_DECREF(idx);
+        memcpy(slot, &u, (size_t)bits / 8); /* little-endian: the low bytes */
+    } else if (ty_is_float(t)) {
+        double d = PyFloat_AsDouble(v);
+        if (d == -1.0 && PyErr_Occurred())
+            return -1;
+        if (t->kind == TY_F32) {
+            float f = (float)d;
+            memcpy(slot, &f, 4);
+        } else {
+            memcpy(slot, &d, 8);
+        }
+    } else if (ty_is_complex(t)) {
+        Py_complex c = PyComplex_AsCComplex(v);
+        if (c.real == -1.0 && PyErr_Occurred())
+            return -1;
+        if (t->kind == TY_C64) {
+            float f[2] = {(float)c.real, (float)c.imag};
+            memcpy(slot, f, 8);
+        } else {
+            memcpy(slot, &c.real, 8);
+            memcpy(slot + 8, &c.imag, 8);
+        }
+    } else {
+        PyErr_Format(PyExc_TypeError, "%s: parameter type not supported", what);
+        return -1;
+    }
+    *off += abi_size(t);
+    return 0;
+}
+
+static int dims3(PyObject *obj, const char *what, int64_t out[3])
+{
+    if (!PyTuple_Check(obj) && !PyList_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a tuple of 3 ints", what);
+        return -1;
+    }
+    if (PySequence_Size(obj) != 3) {
+        PyErr_Format(PyExc_ValueError, "%s must have 3 items", what);
+        return -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        PyObject *e = PySequence_GetItem(obj, i);
+        if (!e)
+            return -1;
+        int r = ext_int64(e, what, &out[i]);
+        Py_DECREF(e);
+        if (r < 0)
+            return -1;
+        if (out[i] < 1 || out[i] > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "%s[%d] is %lld: it must be in 1 .. 2**31-1", what,
+                         i, (long long)out[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
+{
+    static const char *const names[] = {"grid", "block", "args", NULL};
+    PyObject *a[3];
+    if (ext_parse("launch", args, nargs, kwnames, names, 3, a) < 0)
+        return NULL;
+    ext_kernel *self = (ext_kernel *)obj;
+    ext_state *st = ext_state_of_type(Py_TYPE(obj));
+    int64_t grid[3], block[3];
+    if (dims3(a[0], "grid", grid) < 0 || dims3(a[1], "block", block) < 0)
+        return NULL;
+    if (block[0] * block[1] * block[2] > 1024) {
+        PyErr_SetString(PyExc_ValueError, "more than 1024 threads per block");
+        return NULL;
+    }
+    Function *fn = self->fn;
+    if (!PyTuple_Check(a[2]) || PyTuple_GET_SIZE(a[2]) != fn->nparams) {
+        PyErr_Format(PyExc_TypeError, "launch: args must be a tuple of %d values", fn->nparams);
+        return NULL;
+    }
+    char small[512];
+    char *buf = self->args_size <= sizeof small ? small : PyMem_Malloc(self->args_size);
+    if (!buf)
+        return PyErr_NoMemory();
+    size_t off = 0;
+    char what[160];
+    for (int i = 0; i < fn->nparams; i++) {
+        snprintf(what, sizeof what, "argument %d ('%s')", i + 1, fn->param_names[i]);
+        if (pack(st, fn->param_types[i], PyTuple_GET_ITEM(a[2], i), buf, &off, what) < 0)
+            goto fail;
+    }
+    ember_status s = ember_init();
+    ember_device_t cpu = NULL;
+    if (s == EMBER_SUCCESS)
+        s = ember_device_get(EMBER_DEVICE_CPU, 0, &cpu);
+    if (s != EMBER_SUCCESS) {
+        ext_raise(st, s, "launch");
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    s = host_launch(self->hk, cpu, grid, block, buf);
+    Py_END_ALLOW_THREADS
+    if (s != EMBER_SUCCESS) {
+        ext_raise(st, s, "launch");
+        goto fail;
+    }
+    if (buf != small)
+        PyMem_Free(buf);
+    Py_RETURN_NONE;
+fail:
+    if (buf != small)
+        PyMem_Free(buf);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The Kernel type                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void kernel_dealloc(PyObject *obj)
+{
+    ext_kernel *self = (ext_kernel *)obj;
+    PyTypeObject *tp = Py_TYPE(obj);
+    host_kernel_destroy(self->hk);
+    ir_function_destroy(self->fn);
+    Py_CLEAR(self->llvm_ir);
+    Py_CLEAR(self->written);
+    PyObject_Free(obj);
+    Py_DECREF(tp);
+}
+
+static PyObject *kernel_get_llvm_ir(PyObject *obj, void *c)
+{
+    ext_kernel *self = (ext_kernel *)obj;
+    if (!self->llvm_ir) {
+        const char *s = host_kernel_llvm_ir(self->hk);
+        self->llvm_ir = PyUnicode_DecodeUTF8(s ? s : "", s ? (Py_ssize_t)strlen(s) : 0,
+                                             "replace");
+    }
+    Py_XINCREF(self->llvm_ir);
+    return self->llvm_ir;
+}
+
+static PyObject *kernel_get_ir(PyObject *obj, void *c)
+{
+    ext_kernel *self = (ext_kernel *)obj;
+    char *s = ir_dump(self->fn);
+    if (!s)
+        return PyErr_NoMemory();
+    PyObject *r = PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+    em_free(s);
+    return r;
+}
+
+static PyObject *kernel_get_written(PyObject *obj, void *c)
+{
+    ext_kernel *self = (ext_kernel *)obj;
+    Py_INCREF(self->written);
+    return self->written;
+}
+
+static PyObject *kernel_get_name(PyObject *obj, void *c)
+{
+    return PyUnicode_FromString(((ext_kernel *)obj)->fn->name);
+}
+
+static PyObject *kernel_repr(PyObject *obj)
+{
+    return PyUnicode_FromFormat("<ember._ember.Kernel %s>", ((ext_kernel *)obj)->fn->name);
+}
+
+static PyGetSetDef kernel_getset[] = {
+    {"llvm_ir", kernel_get_llvm_ir, NULL, "The LLVM IR of the compiled kernel (text).", NULL},
+    {"ir", kernel_get_ir, NULL, "ember's typed IR (text dump).", NULL},
+    {"param_written", kernel_get_written, NULL,
+     "Per parameter: True when the kernel stores into that array (or a view of it).", NULL},
+    {"name", kernel_get_name, NULL, "The function's qualified name.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef kernel_methods[] = {
+    {"launch", (PyCFunction)(void (*)(void))kernel_launch, METH_FASTCALL | METH_KEYWORDS,
+     "launch($self, grid, block, args)\n--\n\n"
+     "Runs the kernel on the cpu device: grid and block are 3-tuples, args a tuple of\n"
+     "device arrays, numbers and tuples matching the compiled parameter types."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot kernel_slots[] = {
+    {Py_tp_doc, "A kernel compiled for one signature (made by compile_kernel)."},
+    {Py_tp_dealloc, kernel_dealloc},
+    {Py_tp_repr, kernel_repr},
+    {Py_tp_getset, kernel_getset},
+    {Py_tp_methods, kernel_methods},
+    {0, NULL},
+};
+
+PyType_Spec ext_kernel_spec = {
+    .name = "ember._ember.Kernel",
+    .basicsize = sizeof(ext_kernel),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = kernel_slots,
+};
