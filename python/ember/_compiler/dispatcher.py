@@ -103,6 +103,44 @@ def _desc_str(d):
     return f"({inner},)" if len(d[1]) == 1 else f"({inner})"
 
 
+_KIND_RANK = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
+
+
+def _match_cost(actual, formal):
+    """How many conversions make argument types ``actual`` fit the compiled
+    parameter types ``formal``; None when they cannot."""
+    if len(actual) != len(formal):
+        return None
+    cost = 0
+    for a, f in zip(actual, formal):
+        c = _arg_cost(a, f)
+        if c is None:
+            return None
+        cost += c
+    return cost
+
+
+def _arg_cost(a, f):
+    if a == f:
+        return 0
+    if isinstance(a, str) and isinstance(f, str):
+        if a == "none" or f == "none":
+            return None
+        ka, kf = np.dtype(a).kind, np.dtype(f).kind
+        if f == "bool" and a != "bool":
+            return None
+        return 1 if _KIND_RANK[ka] <= _KIND_RANK[kf] else None
+    if isinstance(a, tuple) and isinstance(f, tuple) and a[0] == f[0] == "array":
+        _, dta, nda, la, roa = a
+        _, dtf, ndf, lf, rof = f
+        if dta != dtf or nda != ndf or (roa and not rof) or (la != lf and lf != "A"):
+            return None
+        return 1
+    if isinstance(a, tuple) and isinstance(f, tuple) and a[0] == f[0] == "tuple":
+        return _match_cost(a[1], f[1])
+    return None
+
+
 # ---------------------------------------------------------------------------
 # Launch configuration
 # ---------------------------------------------------------------------------
@@ -196,6 +234,7 @@ class Dispatcher:
         self.overloads = {}
         self._lock = threading.RLock()
         self._pysig = inspect.signature(py_func)
+        self._eager = []        # descriptors of the explicit signatures, in order
 
     def __repr__(self):
         return f"<ember.cuda.Dispatcher {self.__qualname__}>"
@@ -244,8 +283,10 @@ class Dispatcher:
         return bound.args
 
     def compile(self, sig):
-        """The compiled kernel for a signature (a tuple of type descriptors)."""
-        sig = tuple(sig)
+        """The compiled kernel for a signature: a tuple of type descriptors, a
+        signature string (``"void(float32[::1], float32)"``), a Signature
+        (``void(float32[::1], float32)``) or a tuple of ember types."""
+        sig = self._sig_key(sig)
         k = self.overloads.get(sig)
         if k is not None:
             return k
@@ -255,6 +296,49 @@ class Dispatcher:
                 k = self._compile(sig)
                 self.overloads[sig] = k
         return k
+
+    def _sig_key(self, sig):
+        from .. import types as ty
+        if isinstance(sig, (str, ty.Signature)):
+            sig = ty.as_signature(sig)
+            ret = sig.return_type
+            if ret is not None and not isinstance(ret, ty.NoneType):
+                raise TypingError(f"{self.__qualname__}: kernels return nothing, but the "
+                                  f"signature {sig} has return type {ret}; write "
+                                  f"void({', '.join(str(a) for a in sig.args)})")
+            return sig.descriptors()
+        return tuple(a.descriptor() if isinstance(a, ty.Type) else a for a in sig)
+
+    def _add_eager(self, sig):
+        """Compile an explicit signature now (``@cuda.jit(sig)``)."""
+        key = self._sig_key(sig)
+        self.compile(key)
+        if key not in self._eager:
+            self._eager.append(key)
+
+    def _resolve(self, sig):
+        """The kernel for the argument types of a call. With explicit signatures
+        only those are used (numba's rule): an exact match, else the one needing
+        the fewest conversions (a C or F array matches an 'A' parameter, a
+        writeable array a read-only one, a number a wider kind); no match is a
+        TypeError."""
+        if not self._eager:
+            return self.compile(sig)
+        k = self.overloads.get(sig)
+        if k is not None:
+            return k
+        best = None
+        for key in self._eager:
+            cost = _match_cost(sig, key)
+            if cost is not None and (best is None or cost < best[0]):
+                best = (cost, key)
+        if best is None:
+            types = ", ".join(_desc_str(d) for d in sig)
+            have = "\n".join("    (" + ", ".join(_desc_str(d) for d in key) + ")"
+                              for key in self._eager)
+            raise TypeError(f"No matching definition for argument type(s) {types} "
+                            f"(kernel {self.__qualname__}); its signatures are:\n{have}")
+        return self.overloads[best[1]]
 
     def _compile(self, sig):
         tree, info = frontend.build_tree(self.py_func, True, sig)
@@ -282,8 +366,19 @@ class Dispatcher:
             return self.compile(signature).ir
         return {sig: k.ir for sig, k in self.overloads.items()}
 
-    def inspect_types(self, signature=None):
-        return self.inspect_ir(signature)
+    def inspect_types(self, signature=None, file=None):
+        """Print the source annotated with the types of its variables and calls,
+        for each compiled signature (or one), as numba's inspect_types."""
+        from ._annotate import annotate
+        import sys
+        out = sys.stdout if file is None else file
+        if signature is not None:
+            key = self._sig_key(signature)
+            items = [(key, self.compile(key))]
+        else:
+            items = list(self.overloads.items())
+        for key, k in items:
+            out.write(annotate(self.py_func, key, k.ir, _desc_str))
 
     # -- launch --
 
@@ -298,7 +393,7 @@ class Dispatcher:
                                       "the cpu device (cuda.select_device('cpu') or "
                                       "EMBER_DEVICE=cpu)")
         sig = self._signature(args)
-        kernel = self.compile(sig)
+        kernel = self._resolve(sig)
         # device copies of host arrays
         written = kernel.param_written
         launch_args = []
@@ -327,15 +422,27 @@ def jit(func_or_sig=None, device=False, inline=False, link=(), debug=False, opt=
         lineinfo=False, cache=False, fastmath=False, **options):
     """``@cuda.jit`` or ``@cuda.jit(debug=False, fastmath=False, opt=True)``.
 
-    Explicit signatures are not needed: kernels are specialised on the
-    argument types at each call. ``device=True`` (device functions) comes
+    Kernels are specialised on the argument types at each call; with
+    explicit signatures (``@cuda.jit("void(float32[::1], float32)")``, a
+    Signature from ember.types, or a list) they compile at decoration and
+    only those are used. ``device=True`` (device functions) comes
     with the next version."""
     if device:
         raise NotImplementedError("device functions arrive with the next commit")
-    if isinstance(func_or_sig, (str, list)) or (isinstance(func_or_sig, tuple)):
-        raise NotImplementedError("cuda.jit with explicit signatures is not supported yet; "
-                                  "drop the signature: kernels are specialised on the "
-                                  "argument types of each call")
+    from .. import types as _ty
+    if isinstance(func_or_sig, (str, list, tuple, _ty.Signature)):
+        sigs = func_or_sig if isinstance(func_or_sig, list) else [func_or_sig]
+        sigs = [_ty.as_signature(s) for s in sigs]     # a bad string fails here
+        if not sigs:
+            raise TypeError("cuda.jit: the list of signatures is empty")
+
+        def eager(fn):
+            d = Dispatcher(fn, debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo,
+                           **options)
+            for s in sigs:
+                d._add_eager(s)
+            return d
+        return eager
 
     def wrap(fn):
         return Dispatcher(fn, debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo,

@@ -1,0 +1,449 @@
+"""``ember.types`` — numba-compatible type objects and signatures.
+
+Scalar types (``float32``, ``int64``, …) make array types by slicing
+(``float32[::1]`` is a C-contiguous 1-d array, ``float32[:, ::1]`` C,
+``float32[::1, :]`` F, ``float32[:, :]`` any layout) and signatures by
+calling (``void(float32[::1], float32)``). Every type converts to the type
+descriptor the dispatcher computes from argument values (``descriptor()``):
+``'float32'``, ``('array', 'float32', ndim, layout, readonly)``,
+``('tuple', (...))``.
+
+``parse_signature`` reads the same signatures from strings with a small
+recursive-descent parser (never ``eval``).
+"""
+
+import numpy as np
+
+__all__ = [
+    "Type", "Scalar", "Array", "UniTuple", "Tuple", "Signature", "NoneType",
+    "void", "none", "boolean", "bool_", "b1",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float32", "float64", "complex64", "complex128", "intp", "uintp",
+    "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f4", "f8", "c8", "c16",
+    "byte", "char", "short", "intc", "long_", "longlong", "float_", "double",
+    "from_descriptor", "parse_signature", "typeof",
+]
+
+
+class Type:
+    """Base class of ember types; calling one makes a Signature."""
+
+    def descriptor(self):
+        raise TypeError(f"{self} has no kernel argument descriptor")
+
+    def __call__(self, *args):
+        if len(args) == 1 and isinstance(args[0], (list, tuple)) and \
+                not isinstance(args[0], Type):
+            args = tuple(args[0])
+        return Signature(self, args)
+
+    def __eq__(self, other):
+        return isinstance(other, Type) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def _key(self):
+        return (type(self).__name__, str(self))
+
+    def __repr__(self):
+        return str(self)
+
+
+class NoneType(Type):
+    """``void`` / ``none``: the return type of kernels."""
+
+    def __str__(self):
+        return "none"
+
+    def descriptor(self):
+        return "none"
+
+
+class Scalar(Type):
+    """A number type; ``t[:]`` etc. make array types."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dtype = np.dtype(name)
+        self.bitwidth = self.dtype.itemsize * 8
+
+    def __str__(self):
+        return self.name
+
+    def descriptor(self):
+        return self.name
+
+    def _key(self):
+        return ("scalar", self.name)
+
+    def __getitem__(self, dims):
+        if not isinstance(dims, tuple):
+            dims = (dims,)
+        for d in dims:
+            if not isinstance(d, slice) or d.start is not None or d.stop is not None or \
+                    d.step not in (None, 1):
+                raise TypeError(f"{self}[...]: each dimension must be ':' or '::1', "
+                                f"not {d!r}")
+        steps = [d.step for d in dims]
+        return Array(self, len(dims), _layout_of(steps, str(self)))
+
+
+class _Bool(Scalar):
+    def __init__(self):
+        self.name = "bool"
+        self.dtype = np.dtype(np.bool_)
+        self.bitwidth = 8
+
+    def __str__(self):
+        return "bool"
+
+
+def _layout_of(steps, what):
+    """Layout from the per-dimension steps (1 for '::1', None for ':')."""
+    n = len(steps)
+    ones = [i for i, s in enumerate(steps) if s == 1]
+    if not ones:
+        return "A"
+    if ones == [n - 1]:
+        return "C"
+    if ones == [0]:
+        return "F"
+    raise TypeError(f"{what}[...]: '::1' may mark only the last dimension (C layout) or "
+                    f"the first (F layout)")
+
+
+class Array(Type):
+    """``Array(dtype, ndim, layout, readonly=False)``, as numba's types.Array."""
+
+    def __init__(self, dtype, ndim, layout="A", readonly=False):
+        if isinstance(dtype, str):
+            dtype = _SCALARS[dtype]
+        if not isinstance(dtype, Scalar):
+            raise TypeError(f"Array: dtype must be a scalar type, not {dtype!r}")
+        if not isinstance(ndim, int) or ndim < 1:
+            raise TypeError(f"Array: ndim must be an int >= 1, not {ndim!r}")
+        if layout not in ("C", "F", "A"):
+            raise TypeError(f"Array: layout must be 'C', 'F' or 'A', not {layout!r}")
+        self.dtype, self.ndim, self.layout = dtype, ndim, layout
+        self.readonly = bool(readonly)
+        self.mutable = not self.readonly
+
+    def descriptor(self):
+        return ("array", self.dtype.name, self.ndim, self.layout, self.readonly)
+
+    def _key(self):
+        return self.descriptor()
+
+    def copy(self, dtype=None, ndim=None, layout=None, readonly=None):
+        return Array(self.dtype if dtype is None else dtype,
+                     self.ndim if ndim is None else ndim,
+                     self.layout if layout is None else layout,
+                     self.readonly if readonly is None else readonly)
+
+    def __str__(self):
+        dims = ", ".join("::1" if (self.layout == "C" and i == self.ndim - 1) or
+                         (self.layout == "F" and i == 0 and self.ndim > 1) or
+                         (self.layout == "F" and self.ndim == 1) else ":"
+                         for i in range(self.ndim))
+        return ("readonly " if self.readonly else "") + f"{self.dtype}[{dims}]"
+
+
+class Tuple(Type):
+    """A heterogeneous tuple type, ``Tuple([int64, float32])``."""
+
+    def __init__(self, types):
+        self.types = tuple(types)
+        for t in self.types:
+            if not isinstance(t, Type) or isinstance(t, NoneType):
+                raise TypeError(f"Tuple: items must be ember types, not {t!r}")
+
+    def descriptor(self):
+        return ("tuple", tuple(t.descriptor() for t in self.types))
+
+    def _key(self):
+        return self.descriptor()
+
+    def __len__(self):
+        return len(self.types)
+
+    def __iter__(self):
+        return iter(self.types)
+
+    def __getitem__(self, i):
+        return self.types[i]
+
+    def __str__(self):
+        inner = ", ".join(str(t) for t in self.types)
+        return f"Tuple({inner})"
+
+
+class UniTuple(Tuple):
+    """``UniTuple(dtype, count)``: a tuple of ``count`` items of one type."""
+
+    def __init__(self, dtype, count):
+        if not isinstance(count, int) or count < 0:
+            raise TypeError(f"UniTuple: count must be an int >= 0, not {count!r}")
+        super().__init__((dtype,) * count)
+        self.dtype, self.count = dtype, count
+
+    def __str__(self):
+        return f"UniTuple({self.dtype} x {self.count})"
+
+
+class Signature:
+    """A function signature: return type and argument types, as numba's."""
+
+    def __init__(self, return_type, args):
+        if return_type is not None and not isinstance(return_type, Type):
+            raise TypeError(f"signature: return type must be an ember type, "
+                            f"not {return_type!r}")
+        args = tuple(args)
+        for i, a in enumerate(args):
+            if not isinstance(a, Type) or isinstance(a, NoneType):
+                raise TypeError(f"signature: argument {i + 1} must be an ember type, "
+                                f"not {a!r}")
+        self.return_type, self.args = return_type, args
+
+    def descriptors(self):
+        """The argument descriptors: the dispatcher's specialisation key."""
+        return tuple(a.descriptor() for a in self.args)
+
+    def __eq__(self, other):
+        return isinstance(other, Signature) and \
+            (self.return_type, self.args) == (other.return_type, other.args)
+
+    def __hash__(self):
+        return hash((self.return_type, self.args))
+
+    def __str__(self):
+        inner = ", ".join(str(a) for a in self.args)
+        if self.return_type is None:
+            return f"({inner})"
+        return f"{self.return_type}({inner})"
+
+    __repr__ = __str__
+
+
+# ---------------------------------------------------------------------------
+# The type objects
+# ---------------------------------------------------------------------------
+
+void = none = NoneType()
+boolean = bool_ = b1 = _Bool()
+int8, int16, int32, int64 = (Scalar(f"int{n}") for n in (8, 16, 32, 64))
+uint8, uint16, uint32, uint64 = (Scalar(f"uint{n}") for n in (8, 16, 32, 64))
+float32, float64 = Scalar("float32"), Scalar("float64")
+complex64, complex128 = Scalar("complex64"), Scalar("complex128")
+intp, uintp = int64, uint64
+i1, i2, i4, i8 = int8, int16, int32, int64
+u1, u2, u4, u8 = uint8, uint16, uint32, uint64
+f4, f8, c8, c16 = float32, float64, complex64, complex128
+byte, char, short, intc, long_, longlong = uint8, int8, int16, int32, int64, int64
+float_, double = float32, float64
+
+_SCALARS = {
+    "bool": boolean, "boolean": boolean, "bool_": boolean, "b1": boolean,
+    "int8": int8, "int16": int16, "int32": int32, "int64": int64,
+    "uint8": uint8, "uint16": uint16, "uint32": uint32, "uint64": uint64,
+    "float32": float32, "float64": float64, "complex64": complex64,
+    "complex128": complex128, "intp": intp, "uintp": uintp,
+    "i1": i1, "i2": i2, "i4": i4, "i8": i8, "u1": u1, "u2": u2, "u4": u4, "u8": u8,
+    "f4": f4, "f8": f8, "c8": c8, "c16": c16,
+    "byte": byte, "char": char, "short": short, "intc": intc, "long_": long_,
+    "longlong": longlong, "float_": float_, "double": double,
+}
+_NAMED = dict(_SCALARS, void=void, none=none)
+
+
+def from_descriptor(d):
+    """The type object of a dispatcher type descriptor."""
+    if isinstance(d, str):
+        return none if d == "none" else _SCALARS[d]
+    if d[0] == "array":
+        _, dt, ndim, layout, ro = d
+        return Array(_SCALARS[dt], ndim, layout, ro)
+    if d[0] == "tuple":
+        return Tuple([from_descriptor(x) for x in d[1]])
+    raise TypeError(f"not a type descriptor: {d!r}")
+
+
+def typeof(value):
+    """The ember type of a value, as ``numba.typeof``."""
+    from ._compiler.dispatcher import typeof as _typeof
+    return from_descriptor(_typeof(value, "typeof"))
+
+
+# ---------------------------------------------------------------------------
+# Signature strings: a recursive-descent parser
+#
+#   signature := [type] '(' [type {',' type} [',']] ')'
+#   type      := NAME ['[' dim {',' dim} ']']
+#              | ('UniTuple') '(' type ',' INT ')'
+#              | ('Tuple') '(' [type {',' type}] ')'
+#              | '(' [type {',' type} [',']] ')'          (a tuple type)
+#   dim       := ':' | '::' '1'
+# ---------------------------------------------------------------------------
+
+class _Parser:
+    def __init__(self, text):
+        self.text = text
+        self.toks = self._lex(text)
+        self.i = 0
+
+    def _lex(self, s):
+        toks = []
+        i = 0
+        while i < len(s):
+            c = s[i]
+            if c.isspace():
+                i += 1
+            elif c.isalpha() or c == "_":
+                j = i
+                while j < len(s) and (s[j].isalnum() or s[j] == "_"):
+                    j += 1
+                toks.append(("name", s[i:j], i))
+                i = j
+            elif c.isdigit():
+                j = i
+                while j < len(s) and s[j].isdigit():
+                    j += 1
+                toks.append(("int", s[i:j], i))
+                i = j
+            elif s.startswith("::", i):
+                toks.append(("op", "::", i))
+                i += 2
+            elif c in "()[],:":
+                toks.append(("op", c, i))
+                i += 1
+            else:
+                self.fail(i, f"unexpected character {c!r}")
+        toks.append(("end", "", len(s)))
+        return toks
+
+    def fail(self, pos, msg):
+        raise TypeError(f"bad signature {self.text!r}: at position {pos}: {msg}\n"
+                        f"    {self.text}\n    {' ' * pos}^")
+
+    def peek(self):
+        return self.toks[self.i]
+
+    def take(self):
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def expect(self, value, what=None):
+        t = self.take()
+        if t[1] != value or t[0] == "end":
+            self.fail(t[2], f"expected {what or repr(value)}, found "
+                      f"{_tokdesc(t)}")
+        return t
+
+    def signature(self):
+        ret = None
+        if self.peek()[1] != "(":
+            ret = self.type(allow_void=True)
+        if self.peek()[1] != "(":
+            t = self.peek()
+            self.fail(t[2], f"expected '(' starting the argument types, found {_tokdesc(t)}")
+        args = self.type_list()
+        t = self.peek()
+        if t[0] != "end":
+            self.fail(t[2], f"expected the end of the signature, found {_tokdesc(t)}")
+        return Signature(ret, args)
+
+    def type_list(self):
+        self.expect("(")
+        items = []
+        while self.peek()[1] != ")":
+            items.append(self.type())
+            t = self.peek()
+            if t[1] == ",":
+                self.take()
+            elif t[1] != ")":
+                self.fail(t[2], f"expected ',' or ')', found {_tokdesc(t)}")
+        self.take()
+        return items
+
+    def type(self, allow_void=False):
+        t = self.peek()
+        if t[1] == "(" and t[0] == "op":
+            items = self.type_list()
+            if not items:
+                self.fail(t[2], "expected a type, found an empty tuple '()'")
+            return Tuple(items)
+        if t[0] != "name":
+            self.fail(t[2], f"expected a type name, found {_tokdesc(t)}")
+        self.take()
+        name = t[1]
+        if name == "UniTuple":
+            self.expect("(")
+            item = self.type()
+            self.expect(",")
+            n = self.take()
+            if n[0] != "int":
+                self.fail(n[2], f"expected the tuple length (an integer), found {_tokdesc(n)}")
+            self.expect(")")
+            return UniTuple(item, int(n[1]))
+        if name == "Tuple":
+            items = self.type_list()
+            return Tuple(items)
+        if name not in _NAMED:
+            self.fail(t[2], f"expected a type name (float32, int64, f4, ...), found "
+                      f"unknown name {name!r}")
+        ty = _NAMED[name]
+        if isinstance(ty, NoneType):
+            if not allow_void:
+                self.fail(t[2], f"expected an argument type, found {name!r} (only a return "
+                          "type may be void)")
+            return ty
+        if self.peek()[1] == "[":
+            open_tok = self.take()
+            steps = []
+            while True:
+                d = self.take()
+                if d[1] == ":":
+                    steps.append(None)
+                elif d[1] == "::":
+                    one = self.take()
+                    if one[1] != "1":
+                        self.fail(one[2], f"expected '1' after '::', found {_tokdesc(one)}")
+                    steps.append(1)
+                else:
+                    self.fail(d[2], f"expected ':' or '::1', found {_tokdesc(d)}")
+                sep = self.take()
+                if sep[1] == "]":
+                    break
+                if sep[1] != ",":
+                    self.fail(sep[2], f"expected ',' or ']', found {_tokdesc(sep)}")
+            try:
+                layout = _layout_of(steps, name)
+            except TypeError as exc:
+                self.fail(open_tok[2], str(exc))
+            ty = Array(ty, len(steps), layout)
+        return ty
+
+
+def _tokdesc(t):
+    return "the end of the text" if t[0] == "end" else repr(t[1])
+
+
+def parse_signature(text):
+    """A Signature from a string such as ``"void(float32[::1], float32)"``."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_signature: expected a str, not {type(text).__name__}")
+    return _Parser(text).signature()
+
+
+def as_signature(sig):
+    """A Signature from a string, a Signature, or a tuple of argument types."""
+    if isinstance(sig, Signature):
+        return sig
+    if isinstance(sig, str):
+        return parse_signature(sig)
+    if isinstance(sig, tuple) and all(isinstance(a, Type) for a in sig):
+        return Signature(None, sig)
+    raise TypeError(f"cuda.jit: a signature must be a string such as "
+                    f"'void(float32[::1], float32)', a signature object such as "
+                    f"void(float32[::1], float32), or a tuple of types; not {sig!r}")
