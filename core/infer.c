@@ -353,13 +353,110 @@ static uint64_t array_roots(Ctx *ctx, const Node *n)
         return array_roots(ctx, n->b) | array_roots(ctx, n->c);
     if (n->kind == ND_TUPLE_GET)
         return array_roots(ctx, n->a);
-    if (n->kind == ND_TUPLE) {
+    if (n->kind == ND_TUPLE || n->kind == ND_CALL) {
+        /* a device function may return (a view of) any array it is given */
         uint64_t m = 0;
         for (int i = 0; i < n->nargs; i++)
             m |= array_roots(ctx, n->args[i]);
         return m;
     }
     return 0;
+}
+
+static void mark_written(Ctx *ctx, uint64_t roots)
+{
+    for (int p = 0; p < ctx->fn->nparams && p < 64; p++)
+        if (roots & ((uint64_t)1 << p))
+            ctx->fn->param_written[p] = true;
+    if (roots == ~(uint64_t)0)
+        for (int p = 0; p < ctx->fn->nparams; p++)
+            ctx->fn->param_written[p] = true;
+}
+
+/* An error inside a device function, reported by its caller: the callee's
+ * location and file, with the call site as context. */
+static void callee_error(Ctx *ctx, const Node *call, const Function *spec)
+{
+    if (ctx->final && ctx->st == EMBER_SUCCESS)
+        ctx->st = ir_error_in_callee(ctx->fn, call->loc, spec);
+}
+
+/* numba's cuda.atomic: on int32, int64, uint32, uint64, float32 and float64
+ * arrays (bitwise operations, inc and dec on integers only); the value is
+ * converted to the element type; the result is the old element. */
+static const Type *atomic(Ctx *ctx, Node *n)
+{
+    static const char *const names[ATOM_COUNT] = {"add", "sub", "max", "min", "nanmax",
+        "nanmin", "and_", "or_", "xor", "exch", "inc", "dec", "cas"};
+    Node probe = *n;
+    probe.kind = ND_INDEX;
+    const Type *elem = NULL;
+    const Type *arr = index_type(ctx, &probe, &elem);
+    const Type *v = expr(ctx, n->b);
+    const Type *v2 = n->c ? expr(ctx, n->c) : v;
+    if (!arr || !v || !v2)
+        return NULL;
+    char s[256], s2[256];
+    const char *name = (unsigned)n->op < ATOM_COUNT ? names[n->op] : "?";
+    if (arr->readonly)
+        FAIL(ctx, n, "cuda.atomic.%s on %s: the array is read-only", name, tname(arr, s));
+    TypeKind k = elem->kind;
+    if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 && k != TY_F64)
+        FAIL(ctx, n, "cuda.atomic.%s is not supported on arrays of %s (int32, int64, uint32, "
+             "uint64, float32 and float64 only)", name, tname(elem, s));
+    bool is_float = k == TY_F32 || k == TY_F64;
+    if (is_float && (n->op == ATOM_AND || n->op == ATOM_OR || n->op == ATOM_XOR ||
+                     n->op == ATOM_INC || n->op == ATOM_DEC))
+        FAIL(ctx, n, "cuda.atomic.%s needs an integer array, not %s", name, tname(arr, s));
+    if (!ty_is_number(v) || ty_is_complex(v) || !ty_is_number(v2) || ty_is_complex(v2))
+        FAIL(ctx, n, "cuda.atomic.%s of %s into an array of %s", name,
+             tname(ty_is_number(v) && !ty_is_complex(v) ? v2 : v, s), tname(elem, s2));
+    mark_written(ctx, array_roots(ctx, n->a));
+    return elem;
+}
+
+/* numba: a device function is compiled for the argument types at each call
+ * (weak literals become int64 / float64 / complex128), and returns what its
+ * `return` statements give (nothing when it has none). A store into an
+ * array parameter inside it is a store into the caller's argument. */
+static const Type *call(Ctx *ctx, Node *n)
+{
+    const Function *tmpl = n->callee;
+    if (!tmpl || !tmpl->body)
+        FAIL(ctx, n, "call of a device function without a body");
+    if (n->nargs != tmpl->nparams)
+        FAIL(ctx, n, "%s() takes %d argument%s, %d given", tmpl->name, tmpl->nparams,
+             tmpl->nparams == 1 ? "" : "s", n->nargs);
+    const Type *types[256];
+    if (n->nargs > 256)
+        FAIL(ctx, n, "too many arguments");
+    for (int i = 0; i < n->nargs; i++) {
+        const Type *t = expr(ctx, n->args[i]);
+        if (!t)
+            return NULL;
+        types[i] = ty_concrete(t);
+    }
+    Function *root = ctx->fn->root ? ctx->fn->root : ctx->fn;
+    Function *spec = ir_specialise(root, tmpl, types);
+    if (!spec)
+        FAIL(ctx, n, "out of memory specialising '%s'", tmpl->name);
+    if (spec->infer_state == 1)
+        FAIL(ctx, n, "recursive call to device function '%s': recursion needs an explicit "
+             "signature", tmpl->name);
+    if (spec->infer_state == 0) {
+        spec->infer_state = 1;
+        spec->infer_st = infer_function(spec);
+        spec->infer_state = 2;
+    }
+    if (spec->infer_st != EMBER_SUCCESS) {
+        callee_error(ctx, n, spec);
+        return NULL;
+    }
+    n->spec = spec;
+    for (int p = 0; p < n->nargs; p++)
+        if (spec->param_written[p])
+            mark_written(ctx, array_roots(ctx, n->args[p]));
+    return spec->return_type;
 }
 
 static const Type *expr(Ctx *ctx, Node *n)
@@ -414,6 +511,19 @@ static const Type *expr(Ctx *ctx, Node *n)
     case ND_CALL_MATH: t = math_call(ctx, n); break;
     case ND_INTRINSIC: t = intrinsic(ctx, n); break;
     case ND_INDEX: {
+        /* t[k] on a tuple: in a device function the front end cannot know
+         * that a parameter is a tuple (its type comes with each call) */
+        const Type *at = expr(ctx, n->a);
+        if (at && at->kind == TY_TUPLE && n->nargs == 1) {
+            int64_t k = 0;
+            if (!const_int(n->args[0], &k) || k < -64 || k > 63)
+                FAIL(ctx, n, "tuples can only be indexed with constant integers");
+            n->kind = ND_TUPLE_GET;
+            n->index = (int)k;
+            n->args = NULL;
+            n->nargs = 0;
+            return expr(ctx, n);
+        }
         const Type *elem = NULL;
         t = index_type(ctx, n, &elem) ? elem : NULL;
         break;
@@ -444,6 +554,15 @@ static const Type *expr(Ctx *ctx, Node *n)
         t = a->fields[i];
         break;
     }
+    case ND_ATOMIC: t = atomic(ctx, n); break;
+    case ND_CALL:
+        t = call(ctx, n);
+        if (t && t->kind == TY_VOID) {
+            n->ty = t;
+            FAIL(ctx, n, "device function '%s' returns nothing, so its result cannot be used",
+                 n->callee->name);
+        }
+        break;
     default:
         FAIL(ctx, n, "a statement used as an expression");
     }
@@ -555,13 +674,7 @@ static void stmt(Ctx *ctx, Node *n)
                                    tname(v, s), tname(elem, s2));
             break;
         }
-        uint64_t roots = array_roots(ctx, n->a);
-        for (int p = 0; p < ctx->fn->nparams && p < 64; p++)
-            if (roots & ((uint64_t)1 << p))
-                ctx->fn->param_written[p] = true;
-        if (roots == ~(uint64_t)0)
-            for (int p = 0; p < ctx->fn->nparams; p++)
-                ctx->fn->param_written[p] = true;
+        mark_written(ctx, array_roots(ctx, n->a));
         break;
     }
     case ND_IF:
@@ -642,7 +755,10 @@ static void stmt(Ctx *ctx, Node *n)
         }
         break;
     case ND_EXPR:
-        expr(ctx, n->a);
+        if (n->a && n->a->kind == ND_CALL) /* a call for its effect may return nothing */
+            n->a->ty = call(ctx, n->a);
+        else
+            expr(ctx, n->a);
         break;
     default:
         if (ctx->final && ctx->st == EMBER_SUCCESS)

@@ -76,6 +76,12 @@ void ir_function_destroy(Function *fn)
 {
     if (!fn)
         return;
+    for (int i = 0; i < fn->nspecs; i++)
+        ir_function_destroy(fn->specs[i]);
+    em_free(fn->specs);
+    for (int i = 0; i < fn->ncallees; i++)
+        ir_function_destroy(fn->callees[i]);
+    em_free(fn->callees);
     while (fn->arena) {
         struct ArenaChunk *c = fn->arena;
         fn->arena = c->next;
@@ -84,6 +90,96 @@ void ir_function_destroy(Function *fn)
     em_free(fn->var_names);
     em_free(fn->var_types);
     em_free(fn);
+}
+
+Function *ir_callee_create(Function *root, const char *name, const char *file, int nparams,
+                           const char *const *param_names)
+{
+    Function **v = em_calloc((size_t)root->ncallees + 1, sizeof *v);
+    if (!v)
+        return NULL;
+    Function *fn = ir_function_create(name, file, nparams, param_names, false);
+    if (!fn) {
+        em_free(v);
+        return NULL;
+    }
+    if (root->ncallees)
+        memcpy(v, root->callees, (size_t)root->ncallees * sizeof *v);
+    em_free(root->callees);
+    root->callees = v;
+    root->callees[root->ncallees++] = fn;
+    fn->root = root;
+    return fn;
+}
+
+/* A deep copy of the tree `n` into dst's arena; false when out of memory. */
+static Node *clone_node(Function *dst, const Node *n, bool *ok)
+{
+    if (!n || !*ok)
+        return NULL;
+    Node *c = ir_alloc(dst, sizeof *c);
+    if (!c) {
+        *ok = false;
+        return NULL;
+    }
+    *c = *n;
+    c->spec = NULL;
+    c->a = clone_node(dst, n->a, ok);
+    c->b = clone_node(dst, n->b, ok);
+    c->c = clone_node(dst, n->c, ok);
+    if (n->args) {
+        if (!(c->args = ir_node_list(dst, n->nargs))) {
+            *ok = false;
+            return NULL;
+        }
+        for (int i = 0; i < n->nargs; i++)
+            c->args[i] = clone_node(dst, n->args[i], ok);
+    }
+    return c;
+}
+
+Function *ir_specialise(Function *root, const Function *tmpl, const Type *const *types)
+{
+    for (int i = 0; i < root->nspecs; i++) {
+        Function *s = root->specs[i];
+        if (s->tmpl != tmpl)
+            continue;
+        bool same = true;
+        for (int p = 0; p < tmpl->nparams && same; p++)
+            same = s->param_types[p] == types[p];
+        if (same)
+            return s;
+    }
+    if (root->nspecs == root->capspecs) {
+        int cap = root->capspecs ? root->capspecs * 2 : 8;
+        Function **v = em_calloc((size_t)cap, sizeof *v);
+        if (!v)
+            return NULL;
+        if (root->nspecs)
+            memcpy(v, root->specs, (size_t)root->nspecs * sizeof *v);
+        em_free(root->specs);
+        root->specs = v;
+        root->capspecs = cap;
+    }
+    Function *fn = ir_function_create(tmpl->name, tmpl->file, tmpl->nparams,
+                                      (const char *const *)tmpl->param_names, false);
+    if (!fn)
+        return NULL;
+    fn->root = root;
+    fn->tmpl = tmpl;
+    for (int p = 0; p < tmpl->nparams; p++)
+        fn->param_types[p] = types[p];
+    bool ok = true;
+    for (int v = 0; v < tmpl->nvars && ok; v++)
+        ok = ir_add_var(fn, tmpl->var_names[v]) >= 0;
+    if (ok)
+        fn->body = clone_node(fn, tmpl->body, &ok);
+    if (!ok) {
+        ir_function_destroy(fn);
+        return NULL;
+    }
+    root->specs[root->nspecs++] = fn;
+    return fn;
 }
 
 int ir_add_var(Function *fn, const char *name)
@@ -138,8 +234,24 @@ ember_status ir_error(Function *fn, SrcLoc loc, const char *fmt, ...)
         va_end(ap);
         fn->err_loc = loc;
     }
-    return em_error(EMBER_ERR_INVALID_ARG, "%s:%d:%d: %s", fn->file, fn->err_loc.line,
+    return em_error(EMBER_ERR_INVALID_ARG, "%s:%d:%d: %s",
+                    fn->err_file ? fn->err_file : fn->file, fn->err_loc.line,
                     fn->err_loc.col, fn->err);
+}
+
+ember_status ir_error_in_callee(Function *caller, SrcLoc call, const Function *spec)
+{
+    if (!caller->err[0]) {
+        snprintf(caller->err, sizeof caller->err,
+                 "%.700s (in device function '%.100s' called from %.150s:%d)",
+                 spec->err[0] ? spec->err : "compilation failed", spec->name, caller->file,
+                 call.line);
+        caller->err_loc = spec->err_loc;
+        caller->err_file = spec->err_file ? spec->err_file : spec->file;
+    }
+    return em_error(EMBER_ERR_INVALID_ARG, "%s:%d:%d: %s",
+                    caller->err_file ? caller->err_file : caller->file, caller->err_loc.line,
+                    caller->err_loc.col, caller->err);
 }
 
 static const char *const op_names[OP_COUNT] = {
@@ -209,7 +321,7 @@ static const char *const kind_names[ND_KIND_COUNT] = {
     [ND_BINARY] = "binary", [ND_COMPARE] = "compare", [ND_AND] = "and", [ND_OR] = "or",
     [ND_IFEXP] = "ifexp", [ND_CAST] = "cast", [ND_CALL_MATH] = "math",
     [ND_INTRINSIC] = "intrinsic", [ND_INDEX] = "index", [ND_ATTR] = "attr", [ND_TUPLE] = "tuple",
-    [ND_TUPLE_GET] = "tuple_get", [ND_BLOCK] = "block", [ND_ASSIGN] = "assign",
+    [ND_TUPLE_GET] = "tuple_get", [ND_CALL] = "call", [ND_ATOMIC] = "atomic", [ND_BLOCK] = "block", [ND_ASSIGN] = "assign",
     [ND_STORE] = "store", [ND_IF] = "if", [ND_WHILE] = "while", [ND_FOR_RANGE] = "for_range",
     [ND_BREAK] = "break", [ND_CONTINUE] = "continue", [ND_RETURN] = "return", [ND_EXPR] = "expr",
 };
@@ -238,6 +350,7 @@ static void dump_node(Buf *b, const Function *fn, const Node *n, int depth)
     case ND_UNARY: case ND_BINARY: case ND_COMPARE: put(b, " %s", ir_op_name(n->op)); break;
     case ND_CALL_MATH: put(b, " %s", ir_math_name(n->op)); break;
     case ND_TUPLE_GET: put(b, " [%d]", n->index); break;
+    case ND_CALL: put(b, " %s", n->callee ? n->callee->name : "?"); break;
     case ND_CAST: put(b, " to %s", ty_str(n->target, ty, sizeof ty)); break;
     default: break;
     }

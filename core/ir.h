@@ -109,6 +109,10 @@ typedef enum NodeKind {
     ND_ATTR,        /* a; fn: Attr */
     ND_TUPLE,       /* args: fields */
     ND_TUPLE_GET,   /* a: tuple; index: constant field number (negative allowed) */
+    ND_ATOMIC,      /* op: AtomicOp; a[args] (array element) updated with b (cas:
+                     * compare with b, store c); result: the old element */
+    ND_CALL,        /* callee: a device function's template; args (one per parameter,
+                     * defaults filled in by the front end); spec: set by inference */
     /* --- statements (ty is TY_VOID) --- */
     ND_BLOCK,       /* args: statements */
     ND_ASSIGN,      /* var = a (the value is converted to the variable's type) */
@@ -164,7 +168,14 @@ typedef enum Attr {
     ATTR_COUNT
 } Attr;
 
+typedef enum AtomicOp {
+    ATOM_ADD, ATOM_SUB, ATOM_MAX, ATOM_MIN, ATOM_NANMAX, ATOM_NANMIN,
+    ATOM_AND, ATOM_OR, ATOM_XOR, ATOM_EXCH, ATOM_INC, ATOM_DEC, ATOM_CAS,
+    ATOM_COUNT
+} AtomicOp;
+
 typedef struct Node Node;
+typedef struct Function Function;
 struct Node {
     NodeKind kind;
     SrcLoc loc;
@@ -175,12 +186,14 @@ struct Node {
     int64_t ival;       /* ND_CONST of bool / int types (uint64 stored as its bits) */
     double fval, fimag; /* ND_CONST of float / complex types */
     const Type *target; /* ND_CAST */
+    Function *callee;   /* ND_CALL: the template (untyped, owned by the root function) */
+    Function *spec;     /* ND_CALL: the specialisation for the argument types (inference) */
     Node *a, *b, *c;
     Node **args;
     int nargs;
 };
 
-typedef struct Function {
+struct Function {
     char *name;             /* Python qualified name */
     char *file;             /* source file */
     int nparams;
@@ -195,17 +208,40 @@ typedef struct Function {
                                * of it) is stored to; host arrays passed there
                                * are copied back after the launch */
     bool is_kernel;
+    /* device functions (ND_CALL). The root (the kernel being compiled) owns
+     * the templates it calls, directly or not, and every specialisation made
+     * from them; a template or specialisation points back to its root. */
+    Function *root;           /* NULL for the root itself */
+    Function **callees;       /* root only: templates, in the front end's order */
+    int ncallees;
+    Function **specs;         /* root only: specialisations, cached by
+                               * (template, parameter types) */
+    int nspecs, capspecs;
+    const Function *tmpl;     /* a specialisation: its template */
+    int infer_state;          /* a specialisation: 0 new, 1 inferring, 2 done */
+    ember_status infer_st;    /* a specialisation: result of its inference */
     /* diagnostics: the first error, with its location */
     SrcLoc err_loc;
+    const char *err_file;     /* file of err_loc when not `file` (an error inside a
+                               * device function); points into the callee's strings */
     char err[1024];
     /* arena */
     struct ArenaChunk *arena;
-} Function;
+};
 
 /* Creates an empty function; caller owns it (ir_function_destroy). */
 EM_HIDDEN Function *ir_function_create(const char *name, const char *file, int nparams,
                                        const char *const *param_names, bool is_kernel);
 EM_HIDDEN void ir_function_destroy(Function *fn);
+/* A device function template owned by `root` (destroyed with it); NULL when
+ * out of memory. */
+EM_HIDDEN Function *ir_callee_create(Function *root, const char *name, const char *file,
+                                     int nparams, const char *const *param_names);
+/* The specialisation of template `tmpl` for `types` (one per parameter,
+ * concrete): found in root's cache or made as a deep copy of the template
+ * (param_types set, not inferred yet). Owned by root. NULL when out of
+ * memory. */
+EM_HIDDEN Function *ir_specialise(Function *root, const Function *tmpl, const Type *const *types);
 /* Adds a local variable slot (names may repeat for shadowing-free Python
  * code; the front end maps each Python name to one slot). */
 EM_HIDDEN int ir_add_var(Function *fn, const char *name);
@@ -218,6 +254,11 @@ EM_HIDDEN void *ir_alloc(Function *fn, size_t size);
  * EMBER_ERR_INVALID_ARG; the message also goes to ember_last_error() as
  * "file:line:col: message". */
 EM_HIDDEN ember_status ir_error(Function *fn, SrcLoc loc, const char *fmt, ...) EM_PRINTF(3, 4);
+/* Records, in `caller`, the error of the device function specialisation
+ * `spec` called at `call`: the callee's location and file, the message with
+ * "(in device function 'name' called from file:line)". Returns
+ * EMBER_ERR_INVALID_ARG (or the first error of caller, kept). */
+EM_HIDDEN ember_status ir_error_in_callee(Function *caller, SrcLoc call, const Function *spec);
 /* Text dump of the (typed) IR, for tests and inspect functions. */
 EM_HIDDEN char *ir_dump(const Function *fn); /* caller frees with em_free */
 

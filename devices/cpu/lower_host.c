@@ -65,7 +65,10 @@ typedef struct Lower {
     LLVMValueRef bdim[3];      /* blockDim, i32 */
     LLVMValueRef gdim[3];      /* gridDim, i32 */
     LLVMValueRef linear_tid;   /* tx + ty*bx + tz*bx*by, i64 */
-    LLVMBasicBlockRef ret_bb;  /* `return`: the innermost thread loop's latch */
+    LLVMBasicBlockRef ret_bb;  /* `return`: the innermost thread loop's latch, or the
+                                * end of the device function being inlined */
+    LLVMValueRef ret_slot;     /* device function: alloca of its return value (or NULL) */
+    Node *call_site;           /* device function being lowered: its (innermost) call */
     LoopTargets loops[MAX_LOOP_DEPTH];
     int nloops;
 } Lower;
@@ -130,7 +133,8 @@ static ember_status check(Lower *L, const Node *n, int depth)
     if ((unsigned)n->kind >= ND_KIND_COUNT)
         return ir_error(fn, n->loc, "the CPU target does not support IR node kind %d", n->kind);
     bool is_expr = n->kind < ND_BLOCK;
-    if (is_expr && !supported_type(n->ty))
+    if (is_expr && !supported_type(n->ty) &&
+        !(n->kind == ND_CALL && n->ty && n->ty->kind == TY_VOID)) /* a call as a statement */
         return ir_error(fn, n->loc, "the CPU target cannot compute a value of type %s%s",
                         tstr(n->ty, s), n->ty ? "" : " (was the function typed?)");
     /* children first: their types are used below */
@@ -284,9 +288,33 @@ static ember_status check(Lower *L, const Node *n, int depth)
             return ir_error(fn, n->loc, "'%s' outside a loop", n->kind == ND_BREAK ? "break" : "continue");
         break;
     case ND_RETURN:
-        if (n->a)
+        if (n->a && fn->is_kernel)
             return ir_error(fn, n->loc, "a kernel cannot return a value");
         break;
+    case ND_ATOMIC: {
+        const Type *at = n->a ? n->a->ty : NULL;
+        if (!at || at->kind != TY_ARRAY || n->nargs != at->ndim || !n->b ||
+            (unsigned)n->op >= ATOM_COUNT || (n->op == ATOM_CAS) != (n->c != NULL))
+            return ir_error(fn, n->loc, "malformed atomic operation");
+        for (int i = 0; i < n->nargs; i++)
+            if (!ty_is_int(n->args[i]->ty))
+                return ir_error(fn, n->loc, "array indices must be integers");
+        TypeKind k = at->elem->kind;
+        if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 && k != TY_F64)
+            return ir_error(fn, n->loc, "atomic operation on an array of %s", tstr(at->elem, s));
+        break;
+    }
+    case ND_CALL: {
+        Function *spec = n->spec;
+        if (!spec || !spec->body || spec->nparams != n->nargs)
+            return ir_error(fn, n->loc, "malformed IR: call without a specialisation");
+        L->fn = spec;
+        st = check(L, spec->body, 0);
+        L->fn = fn;
+        if (st)
+            return ir_error_in_callee(fn, n->loc, spec);
+        break;
+    }
     default:
         return ir_error(fn, n->loc, "the CPU target does not support IR node kind %d", n->kind);
     }
@@ -1143,6 +1171,101 @@ static LLVMValueRef element_ptr(Lower *L, Node *n, const Type **elem_out)
     return LLVMBuildBitCast(B, p, LLVMPointerType(mty(L, at->elem), 0), "");
 }
 
+/* cuda.atomic.<op>(ary, idx, val): the old element, with ary[idx] updated
+ * atomically (sequentially consistent). Integer add/sub/and/or/xor/max/min/
+ * exch and float add/sub are one atomicrmw; the rest is a compare-exchange
+ * loop on the element's bits:
+ *   max/min (floats): Python's max(old, val) / min(old, val) (NaN in `old`
+ *     stays, a NaN `val` is ignored), nanmax/nanmin: NaN is a missing value
+ *     (llvm.maxnum / minnum: the other operand);
+ *   inc: old >= val ? 0 : old + 1;  dec: old == 0 || old > val ? val : old - 1
+ *     (CUDA's atomicInc / atomicDec);
+ *   cas(ary, idx, old, val): stores val when the element equals old (bitwise
+ *     for floats). */
+static LLVMValueRef atomic_op(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    Node probe = *n;
+    probe.kind = ND_INDEX;
+    const Type *elem;
+    LLVMValueRef p = element_ptr(L, &probe, &elem);
+    LLVMValueRef v = conv(L, n, expr(L, n->b), n->b->ty, elem);
+    bool fl = ty_is_float(elem), sg = ty_is_signed(elem);
+    LLVMAtomicOrdering sc = LLVMAtomicOrderingSequentiallyConsistent;
+    int rmw = -1;
+    switch (n->op) {
+    case ATOM_ADD: rmw = fl ? LLVMAtomicRMWBinOpFAdd : LLVMAtomicRMWBinOpAdd; break;
+    case ATOM_SUB: rmw = fl ? LLVMAtomicRMWBinOpFSub : LLVMAtomicRMWBinOpSub; break;
+    case ATOM_AND: rmw = LLVMAtomicRMWBinOpAnd; break;
+    case ATOM_OR: rmw = LLVMAtomicRMWBinOpOr; break;
+    case ATOM_XOR: rmw = LLVMAtomicRMWBinOpXor; break;
+    case ATOM_MAX: if (!fl) rmw = sg ? LLVMAtomicRMWBinOpMax : LLVMAtomicRMWBinOpUMax; break;
+    case ATOM_MIN: if (!fl) rmw = sg ? LLVMAtomicRMWBinOpMin : LLVMAtomicRMWBinOpUMin; break;
+    case ATOM_NANMAX: if (!fl) rmw = sg ? LLVMAtomicRMWBinOpMax : LLVMAtomicRMWBinOpUMax; break;
+    case ATOM_NANMIN: if (!fl) rmw = sg ? LLVMAtomicRMWBinOpMin : LLVMAtomicRMWBinOpUMin; break;
+    case ATOM_EXCH: if (!fl) rmw = LLVMAtomicRMWBinOpXchg; break;
+    default: break;
+    }
+    if (rmw >= 0)
+        return LLVMBuildAtomicRMW(B, (LLVMAtomicRMWBinOp)rmw, p, v, sc, 0);
+    LLVMTypeRef et = lty(L, elem);
+    LLVMTypeRef it = ty_bits(elem) == 32 ? L->t_i32 : L->t_i64;
+    LLVMValueRef ip = LLVMBuildBitCast(B, p, LLVMPointerType(it, 0), "");
+#define BITS(x) (fl ? LLVMBuildBitCast(B, (x), it, "") : (x))
+#define VAL(x) (fl ? LLVMBuildBitCast(B, (x), et, "") : (x))
+    if (n->op == ATOM_CAS) {
+        LLVMValueRef nv = conv(L, n, expr(L, n->c), n->c->ty, elem);
+        LLVMValueRef r = LLVMBuildAtomicCmpXchg(B, ip, BITS(v), BITS(nv), sc, sc, 0);
+        return VAL(LLVMBuildExtractValue(B, r, 0, ""));
+    }
+    LLVMValueRef init = LLVMBuildLoad2(B, it, ip, "");
+    LLVMSetOrdering(init, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(init, (unsigned)ty_bits(elem) / 8);
+    LLVMBasicBlockRef entry = LLVMGetInsertBlock(B), loop = new_bb(L, "atomic.loop"),
+                      done = new_bb(L, "atomic.done");
+    LLVMBuildBr(B, loop);
+    LLVMPositionBuilderAtEnd(B, loop);
+    LLVMValueRef old_i = LLVMBuildPhi(B, it, "");
+    LLVMValueRef old = VAL(old_i), nv;
+    switch (n->op) {
+    case ATOM_MAX:
+        nv = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGT, v, old, ""), v, old, "");
+        break;
+    case ATOM_MIN:
+        nv = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOLT, v, old, ""), v, old, "");
+        break;
+    case ATOM_NANMAX: nv = intr2(L, "llvm.maxnum", old, v); break;
+    case ATOM_NANMIN: nv = intr2(L, "llvm.minnum", old, v); break;
+    case ATOM_INC: {
+        LLVMValueRef ge = LLVMBuildICmp(B, sg ? LLVMIntSGE : LLVMIntUGE, old, v, "");
+        nv = LLVMBuildSelect(B, ge, ci(it, 0), LLVMBuildAdd(B, old, ci(it, 1), ""), "");
+        break;
+    }
+    case ATOM_DEC: {
+        LLVMValueRef z = LLVMBuildICmp(B, LLVMIntEQ, old, ci(it, 0), "");
+        LLVMValueRef gt = LLVMBuildICmp(B, sg ? LLVMIntSGT : LLVMIntUGT, old, v, "");
+        nv = LLVMBuildSelect(B, LLVMBuildOr(B, z, gt, ""), v,
+                             LLVMBuildSub(B, old, ci(it, 1), ""), "");
+        break;
+    }
+    default: /* ATOM_EXCH of a float */
+        nv = v;
+        break;
+    }
+    LLVMValueRef r = LLVMBuildAtomicCmpXchg(B, ip, old_i, BITS(nv), sc, sc, 0);
+    LLVMValueRef seen = LLVMBuildExtractValue(B, r, 0, "");
+    LLVMValueRef ok = LLVMBuildExtractValue(B, r, 1, "");
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(B);
+    LLVMBuildCondBr(B, ok, done, loop);
+    LLVMValueRef inc_v[2] = {init, seen};
+    LLVMBasicBlockRef inc_b[2] = {entry, from};
+    LLVMAddIncoming(old_i, inc_v, inc_b, 2);
+    LLVMPositionBuilderAtEnd(B, done);
+#undef BITS
+#undef VAL
+    return old;
+}
+
 static LLVMValueRef attr(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -1201,6 +1324,53 @@ static LLVMValueRef constant(Lower *L, Node *n)
     return LLVMConstStructInContext(L->ctx, parts, 2, 0);
 }
 
+static void stmt(Lower *L, Node *n);
+
+/* A device function call, inlined at the call site: the arguments are
+ * evaluated in order and converted to the specialisation's parameter types,
+ * the callee's body is lowered with its own variables (allocas in the
+ * kernel's entry block) and parameters, and its `return` stores the value
+ * and branches to the end of the call (it ends the function, not the
+ * thread). Arrays are passed as their value struct, tuples as structs.
+ * Inlining needs no calling convention for the thread indices the callee
+ * may read; recursion never reaches here (the front end rejects it). */
+static LLVMValueRef call(Lower *L, Node *n)
+{
+    Function *spec = n->spec;
+    LLVMValueRef *args = ir_alloc(spec, sizeof *args * (size_t)(spec->nparams + 1));
+    LLVMValueRef *slots = ir_alloc(spec, sizeof *slots * (size_t)(spec->nvars + 1));
+    if (!args || !slots)
+        fail(L, n, "out of memory");
+    for (int i = 0; i < n->nargs; i++)
+        args[i] = conv(L, n, expr(L, n->args[i]), n->args[i]->ty, spec->param_types[i]);
+    Function *fn = L->fn;
+    LLVMValueRef *saved_slots = L->var_slots, *saved_params = L->params, saved_ret = L->ret_slot;
+    LLVMBasicBlockRef saved_bb = L->ret_bb;
+    Node *saved_site = L->call_site;
+    const Type *rt = spec->return_type;
+    bool has_value = rt && rt->kind != TY_VOID;
+    L->fn = spec;
+    L->var_slots = slots;
+    L->params = args;
+    L->call_site = n;
+    L->ret_bb = new_bb(L, "ret");
+    L->ret_slot = has_value ? entry_alloca(L, lty(L, rt), "retval") : NULL;
+    if (has_value) /* a path without `return value` gives zeros */
+        LLVMBuildStore(L->b, LLVMConstNull(lty(L, rt)), L->ret_slot);
+    stmt(L, spec->body);
+    if (!LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b)))
+        LLVMBuildBr(L->b, L->ret_bb);
+    LLVMPositionBuilderAtEnd(L->b, L->ret_bb);
+    LLVMValueRef v = has_value ? LLVMBuildLoad2(L->b, lty(L, rt), L->ret_slot, spec->name) : NULL;
+    L->fn = fn;
+    L->var_slots = saved_slots;
+    L->params = saved_params;
+    L->ret_slot = saved_ret;
+    L->ret_bb = saved_bb;
+    L->call_site = saved_site;
+    return v;
+}
+
 static LLVMValueRef expr(Lower *L, Node *n)
 {
     switch (n->kind) {
@@ -1235,6 +1405,8 @@ static LLVMValueRef expr(Lower *L, Node *n)
     }
     case ND_TUPLE_GET:
         return LLVMBuildExtractValue(L->b, expr(L, n->a), (unsigned)n->index, "");
+    case ND_CALL: return call(L, n);
+    case ND_ATOMIC: return atomic_op(L, n);
     default:
         fail(L, n, "a statement used as an expression");
     }
@@ -1402,7 +1574,9 @@ static void stmt(Lower *L, Node *n)
         LLVMBuildBr(B, n->kind == ND_BREAK ? L->loops[L->nloops - 1].brk : L->loops[L->nloops - 1].cont);
         start_dead_block(L);
         break;
-    case ND_RETURN: /* a kernel's return ends only this thread */
+    case ND_RETURN: /* a kernel's return ends only this thread; a device function's ends it */
+        if (n->a && L->ret_slot)
+            LLVMBuildStore(B, conv(L, n, expr(L, n->a), n->a->ty, L->fn->return_type), L->ret_slot);
         LLVMBuildBr(B, L->ret_bb);
         start_dead_block(L);
         break;
@@ -1617,6 +1791,8 @@ ember_status host_lower(Function *fn, LLVMContextRef ctx, const char *symbol, LL
         L->mod = NULL;
     } else {
         st = L->st ? L->st : EMBER_ERR_INTERNAL;
+        if (L->fn != fn && L->call_site) /* failed inside a device function */
+            st = ir_error_in_callee(fn, L->call_site->loc, L->fn);
     }
     LLVMDisposeBuilder(L->b);
     LLVMDisposeBuilder(L->ab);

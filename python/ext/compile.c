@@ -173,23 +173,24 @@ static const Type *parse_type(PyObject *d, int depth)
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    Function *fn;
+    Function *fn;   /* the function whose body is being built (owns the nodes) */
+    Function *root; /* the kernel: owns the device function templates */
 } Builder;
 
 static const char *const kind_names[] = {
     "const", "param", "load", "unary", "binary", "compare", "and", "or", "ifexp", "cast",
     "math", "intrinsic", "index", "attr", "tuple", "tuple_get",
     "block", "assign", "store", "if", "while", "for_range", "break", "continue", "return",
-    "expr",
+    "expr", "call", "atomic",
 };
 /* number of items of each kind's tuple */
 static const int kind_sizes[] = {5, 4, 4, 5, 6, 6, 5, 5, 6, 5, 5, 5, 5, 5, 4, 5,
-                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4};
+                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4, 5, 7};
 static const NodeKind kind_codes[] = {
     ND_CONST, ND_PARAM, ND_LOAD, ND_UNARY, ND_BINARY, ND_COMPARE, ND_AND, ND_OR, ND_IFEXP,
     ND_CAST, ND_CALL_MATH, ND_INTRINSIC, ND_INDEX, ND_ATTR, ND_TUPLE, ND_TUPLE_GET,
     ND_BLOCK, ND_ASSIGN, ND_STORE, ND_IF, ND_WHILE, ND_FOR_RANGE, ND_BREAK, ND_CONTINUE,
-    ND_RETURN, ND_EXPR,
+    ND_RETURN, ND_EXPR, ND_CALL, ND_ATOMIC,
 };
 
 enum { WANT_EXPR, WANT_STMT, WANT_BLOCK };
@@ -349,9 +350,10 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     if (PyTuple_GET_SIZE(t) != kind_sizes[k])
         return bad(t, "wrong number of items for its kind");
     NodeKind kind = kind_codes[k];
-    if (want == WANT_EXPR && kind >= ND_BLOCK)
+    bool is_stmt = kind >= ND_BLOCK;
+    if (want == WANT_EXPR && is_stmt)
         return bad(t, "a statement where an expression is expected");
-    if (want == WANT_STMT && kind < ND_BLOCK)
+    if (want == WANT_STMT && !is_stmt)
         return bad(t, "an expression where a statement is expected (wrap it in 'expr')");
     if (want == WANT_BLOCK && kind != ND_BLOCK)
         return bad(t, "expected a 'block'");
@@ -505,6 +507,35 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     case ND_EXPR:
         SUB(a, 3, WANT_EXPR);
         break;
+    case ND_ATOMIC: {
+        static const char *const atomic_names[] = {"add", "sub", "max", "min", "nanmax",
+            "nanmin", "and_", "or_", "xor", "exch", "inc", "dec", "cas"};
+        if ((i = lookup(ITEM(3), atomic_names, (int)EM_ARRAY_LEN(atomic_names))) < 0)
+            return bad(t, "unknown atomic operation");
+        n->op = i;
+        SUB(a, 4, WANT_EXPR);
+        if (build_list(b, t, ITEM(5), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        Node **vals;
+        int nv;
+        if (build_list(b, t, ITEM(6), WANT_EXPR, depth, &vals, &nv) < 0)
+            return NULL;
+        if (nv != (i == ATOM_CAS ? 2 : 1))
+            return bad(t, "wrong number of values for the atomic operation");
+        n->b = vals[0];
+        n->c = nv == 2 ? vals[1] : NULL;
+        break;
+    }
+    case ND_CALL: {
+        int key;
+        if (item_int(t, 3, 0, b->root->ncallees - 1, "device function index out of range",
+                     &key) < 0)
+            return NULL;
+        n->callee = b->root->callees[key];
+        if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        break;
+    }
     default:
         return bad(t, "unknown node kind");
     }
@@ -529,7 +560,7 @@ static PyObject *raise_typing(ext_state *st, Function *fn)
     PyObject *msg = PyUnicode_DecodeUTF8(fn->err, (Py_ssize_t)strlen(fn->err), "replace");
     PyObject *line = PyLong_FromLong(fn->err_loc.line);
     PyObject *col = PyLong_FromLong(fn->err_loc.col);
-    PyObject *file = PyUnicode_DecodeFSDefault(fn->file);
+    PyObject *file = PyUnicode_DecodeFSDefault(fn->err_file ? fn->err_file : fn->file);
     if (msg && line && col && file && PyObject_SetAttrString(exc, "msg", msg) == 0 &&
         PyObject_SetAttrString(exc, "line", line) == 0 &&
         PyObject_SetAttrString(exc, "col", col) == 0 &&
@@ -572,6 +603,69 @@ static const char **str_list(PyObject *list, const char *what, Py_ssize_t *n)
     return v;
 }
 
+/* The device functions a kernel calls, directly or not: a list of
+ * ('function', qualname, filename, False, [param_names], [slot_names], body);
+ * a ('call', line, col, i, [args]) node anywhere refers to item i. All
+ * templates are created first so that bodies can refer to any of them. */
+static int build_callees(Function *root, PyObject *list)
+{
+    PyObject *fast = PySequence_Fast(list, "device function trees must be a list");
+    if (!fast)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    int rc = -1;
+    if (n > 100000) {
+        PyErr_SetString(PyExc_ValueError, "too many device functions");
+        goto out;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(fast, i);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 7 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(t, 1)) || !PyUnicode_Check(PyTuple_GET_ITEM(t, 2))) {
+            PyErr_SetString(PyExc_ValueError, "a device function tree must be ('function', "
+                            "qualname, filename, False, [param_names], [slot_names], body)");
+            goto out;
+        }
+        const char *qualname = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 1));
+        const char *file = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 2));
+        if (!qualname || !file)
+            goto out;
+        Py_ssize_t np_ = 0, nslots = 0;
+        const char **pnames = str_list(PyTuple_GET_ITEM(t, 4), "param_names", &np_);
+        if (!pnames)
+            goto out;
+        const char **snames = str_list(PyTuple_GET_ITEM(t, 5), "slot_names", &nslots);
+        if (!snames) {
+            PyMem_Free(pnames);
+            goto out;
+        }
+        Function *f = np_ <= 255 && nslots <= 1000000
+                          ? ir_callee_create(root, qualname, file, (int)np_, pnames) : NULL;
+        bool ok = f != NULL;
+        for (Py_ssize_t j = 0; ok && j < nslots; j++)
+            ok = ir_add_var(f, snames[j]) >= 0;
+        PyMem_Free(pnames);
+        PyMem_Free(snames);
+        if (!ok) {
+            if (np_ > 255 || nslots > 1000000)
+                PyErr_SetString(PyExc_ValueError, "too many parameters or local variables");
+            else
+                PyErr_NoMemory();
+            goto out;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Builder b = {root->callees[i], root};
+        if (!(root->callees[i]->body =
+                  build(&b, PyTuple_GET_ITEM(PySequence_Fast_GET_ITEM(fast, i), 6), WANT_BLOCK, 0)))
+            goto out;
+    }
+    rc = 0;
+out:
+    Py_DECREF(fast);
+    return rc;
+}
+
 PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames)
 {
@@ -588,13 +682,13 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     PyObject *tree = a[0];
-    if (!PyTuple_Check(tree) || PyTuple_GET_SIZE(tree) != 7 ||
+    if (!PyTuple_Check(tree) || (PyTuple_GET_SIZE(tree) != 7 && PyTuple_GET_SIZE(tree) != 8) ||
         !PyUnicode_Check(PyTuple_GET_ITEM(tree, 0)) ||
         PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(tree, 0), "function") != 0 ||
         !PyUnicode_Check(PyTuple_GET_ITEM(tree, 1)) || !PyUnicode_Check(PyTuple_GET_ITEM(tree, 2))) {
         PyErr_SetString(PyExc_ValueError,
                         "tree must be ('function', qualname, filename, is_kernel, "
-                        "[param_names], [slot_names], body)");
+                        "[param_names], [slot_names], body[, [device function trees]])");
         return NULL;
     }
     int is_kernel = PyObject_IsTrue(PyTuple_GET_ITEM(tree, 3));
@@ -644,7 +738,9 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
             PyErr_NoMemory();
             goto fail;
         }
-    Builder b = {fn};
+    if (PyTuple_GET_SIZE(tree) == 8 && build_callees(fn, PyTuple_GET_ITEM(tree, 7)) < 0)
+        goto fail;
+    Builder b = {fn, fn};
     if (!(fn->body = build(&b, PyTuple_GET_ITEM(tree, 6), WANT_BLOCK, 0)))
         goto fail;
 

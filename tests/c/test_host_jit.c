@@ -930,6 +930,64 @@ static void test_errors(void)
     ir_function_destroy(fn);
 }
 
+/* A device function inlined into the kernel, with an early return and an
+ * atomic add; blocks run in parallel on the pool:
+ *   dev(a, k): if k < 0: return
+ *              cuda.atomic.add(a, k, 1)
+ *   kernel(h, x): i = cuda.grid(1); if i < x.size: dev(h, x[i])         */
+static void test_device_call_atomic(void)
+{
+    enum { N = 4096, BINS = 16 };
+    const Type *ai = ty_array(ty_scalar(TY_I64), 1, 'C', false);
+    const char *names[] = {"h", "x"};
+    Function *fn = kernel("hist", 2, names, (const Type *[]){ai, ai});
+    Function *dev = ir_callee_create(fn, "dev", "dev.py", 2, names);
+    CHECK(dev != NULL);
+    Node *ret = mk(dev, ND_RETURN);
+    Node *at = mk(dev, ND_ATOMIC);
+    at->op = ATOM_ADD;
+    at->a = param(dev, 0);
+    at->args = list(dev, 1, (Node *[]){param(dev, 1)});
+    at->nargs = 1;
+    at->b = ci(dev, 1);
+    Node *ex = mk(dev, ND_EXPR);
+    ex->a = at;
+    dev->body = block(dev, 2, (Node *[]){
+        if_(dev, cmp(dev, OP_LT, param(dev, 1), ci(dev, 0)), block(dev, 1, (Node *[]){ret}), NULL),
+        ex});
+    int i = ir_add_var(fn, "i");
+    Node *c = mk(fn, ND_CALL);
+    c->callee = dev;
+    c->args = list(fn, 2, (Node *[]){param(fn, 0), index_(fn, param(fn, 1), 1, (Node *[]){load(fn, i)})});
+    c->nargs = 2;
+    Node *ec = mk(fn, ND_EXPR);
+    ec->a = c;
+    fn->body = block(fn, 2, (Node *[]){
+        assign(fn, i, intrinsic(fn, INTR_GRID, 1)),
+        if_(fn, cmp(fn, OP_LT, load(fn, i), attr(fn, ATTR_SIZE, param(fn, 1))),
+            block(fn, 1, (Node *[]){ec}), NULL)});
+    HostKernel *k = compile(fn);
+    CHECK(fn->param_written[0] && !fn->param_written[1]);
+    static int64_t h[BINS], x[N];
+    int64_t want[BINS] = {0};
+    memset(h, 0, sizeof h); /* runs once per optimisation level */
+    for (int j = 0; j < N; j++) {
+        x[j] = (j * 7919) % (BINS + 3) - 3; /* some negative: skipped by the early return */
+        if (x[j] >= 0)
+            want[x[j]]++;
+    }
+    if (k) {
+        Pack p = {.len = 0};
+        pk_c1(&p, h, BINS, 8);
+        pk_c1(&p, x, N, 8);
+        check_packed(fn, &p);
+        launch(k, N / 256, 1, 256, 1, &p);
+        CHECK(memcmp(h, want, sizeof h) == 0);
+    }
+    host_kernel_destroy(k);
+    ir_function_destroy(fn);
+}
+
 int main(void)
 {
     CHECK_OK(ember_init());
@@ -948,6 +1006,7 @@ int main(void)
         test_strided();
         test_early_return();
         test_misc();
+        test_device_call_atomic();
     }
     opt_level = 2;
     test_errors();

@@ -168,6 +168,67 @@ static void test_written_params(void)
     ir_function_destroy(fn);
 }
 
+static Node *call(Function *fn, Function *callee, int n, Node **args, int line)
+{
+    Node *c = ir_node(fn, ND_CALL, L(line));
+    c->callee = callee;
+    c->args = ir_node_list(fn, n);
+    c->nargs = n;
+    memcpy(c->args, args, sizeof(Node *) * (size_t)n);
+    return c;
+}
+
+static void test_device_calls(void)
+{
+    /* device put(a, v): a[0] = v; return v * 2
+     * kernel k(x: f64[:], y: f32[:], z: f32[:]):
+     *   put(x, 1.5)              -> put(float64[:], float64) returns float64
+     *   z[0] = put(z, y[1])      -> put(float32[:], float32) returns float32
+     * x and z are written through the callee, y is only read. */
+    const Type *a64 = ty_array(ty_scalar(TY_F64), 1, 'C', false);
+    const Type *a32 = ty_array(ty_scalar(TY_F32), 1, 'C', false);
+    const Type *types[3] = {a64, a32, a32};
+    Function *fn = kernel(3, types);
+    const char *pn[] = {"a", "v"};
+    Function *put = ir_callee_create(fn, "put", "dev.py", 2, pn);
+    CHECK(put && put->root == fn && fn->ncallees == 1);
+    Node *ret = ir_node(put, ND_RETURN, L(12));
+    ret->a = bin(put, OP_MUL, param(put, 1), cnst(put, TY_WEAK_INT, 2, 0), 12);
+    Node *body[] = {store1(put, param(put, 0), cnst(put, TY_WEAK_INT, 0, 0), param(put, 1), 11),
+                    ret};
+    put->body = block(put, 2, body);
+    Node *a1[] = {param(fn, 0), cnst(fn, TY_WEAK_FLOAT, 0, 1.5)};
+    Node *a2[] = {param(fn, 2), index1(fn, param(fn, 1), cnst(fn, TY_WEAK_INT, 1, 0), 3)};
+    Node *c1 = call(fn, put, 2, a1, 2), *c2 = call(fn, put, 2, a2, 3);
+    Node *e1 = ir_node(fn, ND_EXPR, L(2));
+    e1->a = c1;
+    Node *st[] = {e1,
+                  store1(fn, param(fn, 2), cnst(fn, TY_WEAK_INT, 0, 0), c2, 3)};
+    fn->body = block(fn, 2, st);
+    CHECK_OK(infer_function(fn));
+    CHECK(c1->ty == ty_scalar(TY_F64) && c2->ty == ty_scalar(TY_F32));
+    CHECK(c1->spec && c2->spec && c1->spec != c2->spec && fn->nspecs == 2);
+    CHECK(c1->spec->param_written[0] && !c1->spec->param_written[1]);
+    CHECK(fn->param_written[0]);
+    CHECK(!fn->param_written[1]);
+    CHECK(fn->param_written[2]);
+    ir_function_destroy(fn);
+
+    /* an error inside the callee keeps the callee's file and line */
+    fn = kernel(3, types);
+    put = ir_callee_create(fn, "bad", "dev.py", 2, pn);
+    Node *r2 = ir_node(put, ND_RETURN, L(21));
+    r2->a = index1(put, param(put, 1), cnst(put, TY_WEAK_INT, 0, 0), 21); /* float indexed */
+    put->body = block(put, 1, &r2);
+    Node *a3[] = {param(fn, 0), cnst(fn, TY_WEAK_FLOAT, 0, 1.5)};
+    Node *st2[] = {store1(fn, param(fn, 0), cnst(fn, TY_WEAK_INT, 0, 0), call(fn, put, 2, a3, 5), 5)};
+    fn->body = block(fn, 1, st2);
+    CHECK(infer_function(fn) == EMBER_ERR_INVALID_ARG);
+    CHECK(fn->err_loc.line == 21 && fn->err_file && strcmp(fn->err_file, "dev.py") == 0);
+    CHECK(strstr(fn->err, "in device function 'bad' called from test.py:5") != NULL);
+    ir_function_destroy(fn);
+}
+
 static void test_errors(void)
 {
     const Type *types[2] = {ty_array(ty_scalar(TY_F32), 2, 'C', false), ty_scalar(TY_F64)};
@@ -239,6 +300,7 @@ int main(void)
     test_nep50();
     test_unify_and_loops();
     test_written_params();
+    test_device_calls();
     test_errors();
     ty_reset();
     return check_report("test_infer");

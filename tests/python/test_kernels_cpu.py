@@ -622,8 +622,9 @@ def test_jit_decorator_forms():
     k[1, 1](out)
     assert out[0] == 1
     assert k.py_func.__name__ == "k"
-    with pytest.raises(NotImplementedError, match="device functions"):
-        cuda.jit(device=True)(lambda x: x)
+    dev = cuda.jit(device=True)(lambda x: x)
+    with pytest.raises(TypeError, match="device functions can only be called from kernels"):
+        dev(1)
 
 
 # ---------------------------------------------------------------------------

@@ -215,6 +215,30 @@ class _Launcher:
 # The dispatcher
 # ---------------------------------------------------------------------------
 
+class DeviceFunction:
+    """``@cuda.jit(device=True)``: a function that kernels and other device
+    functions call. It is compiled inline into each kernel that calls it,
+    specialised on the argument types at each call (numba semantics); it
+    cannot be called from the host."""
+
+    def __init__(self, py_func, signature=None):
+        self.py_func = py_func
+        self.signatures = [] if signature is None else \
+            (signature if isinstance(signature, list) else [signature])
+        self.__name__ = getattr(py_func, "__name__", "device_function")
+        self.__qualname__ = getattr(py_func, "__qualname__", self.__name__)
+        self.__doc__ = getattr(py_func, "__doc__", None)
+        self.__module__ = getattr(py_func, "__module__", None)
+        self.__wrapped__ = py_func
+
+    def __repr__(self):
+        return f"<ember device function {self.__qualname__}>"
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("device functions can only be called from kernels or other device "
+                        f"functions (called '{self.__qualname__}' from the host)")
+
+
 class Dispatcher:
     """A kernel compiled on demand, one specialisation per argument types."""
 
@@ -350,6 +374,9 @@ class Dispatcher:
             msg = getattr(exc, "msg", None) or str(exc)
             types = ", ".join(_desc_str(d) for d in sig)
             extra = f"(compiling {self.__qualname__} for argument types ({types}))"
+            fname = getattr(exc, "filename", None) or info.filename
+            if fname != info.filename:  # inside a device function of another file
+                info = frontend.SourceInfo(fname, 1, [], 0)
             new = TypingError(frontend.format_error(info, line, col, msg, extra=extra))
             new.filename, new.line, new.col, new.msg = info.filename, line, col, msg
             raise new from None
@@ -428,7 +455,11 @@ def jit(func_or_sig=None, device=False, inline=False, link=(), debug=False, opt=
     only those are used. ``device=True`` (device functions) comes
     with the next version."""
     if device:
-        raise NotImplementedError("device functions arrive with the next commit")
+        if func_or_sig is None or isinstance(func_or_sig, (str, list, tuple)) or \
+                not callable(func_or_sig):
+            sig = func_or_sig
+            return lambda fn: DeviceFunction(fn, sig)
+        return DeviceFunction(func_or_sig)
     from .. import types as _ty
     if isinstance(func_or_sig, (str, list, tuple, _ty.Signature)):
         sigs = func_or_sig if isinstance(func_or_sig, list) else [func_or_sig]

@@ -69,13 +69,15 @@ _DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
 _ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "real", "imag")
 _CUDA_LATER = {
     "syncthreads": "barriers", "syncwarp": "barriers", "shared": "shared memory",
-    "local": "local arrays", "const": "constant memory", "atomic": "atomics",
+    "local": "local arrays", "const": "constant memory",
     "shfl_sync": "warp shuffles", "shfl_down_sync": "warp shuffles",
     "shfl_up_sync": "warp shuffles", "shfl_xor_sync": "warp shuffles",
     "ballot_sync": "warp votes", "all_sync": "warp votes", "any_sync": "warp votes",
     "threadfence": "memory fences", "threadfence_block": "memory fences",
     "threadfence_system": "memory fences", "random": "random numbers",
 }
+_ATOMIC_OPS = ("add", "sub", "max", "min", "nanmax", "nanmin", "and_", "or_", "xor", "exch",
+               "inc", "dec", "cas", "compare_and_swap")
 INT64_MIN, UINT64_MAX = -(1 << 63), (1 << 64) - 1
 
 
@@ -230,9 +232,11 @@ def _classify(obj, name):
             return _Static("builtin", b, name)
     if isinstance(obj, types.ModuleType):
         return _Static("pymodule", obj, name)
-    from .dispatcher import Dispatcher
+    from .dispatcher import DeviceFunction, Dispatcher
     if isinstance(obj, Dispatcher):
         return _Static("dispatcher", obj, name)
+    if isinstance(obj, DeviceFunction):
+        return _Static("device", obj, name)
     if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
         return _Static("pyfunc", obj, name)
     return None
@@ -275,9 +279,26 @@ def _assigned_names(fdef):
     return names
 
 
+class _CallGraph:
+    """The device functions one kernel compilation calls, directly or not.
+
+    Each is built once (``trees[key]``, a 'function' tuple) and referred to
+    by ``('call', line, col, key, [args])``; the list goes to the C builder
+    as the kernel tree's 8th item. ``stack`` holds the functions being built,
+    to find recursion."""
+
+    def __init__(self):
+        self.trees = []
+        self.keys = {}      # python function -> key
+        self.arities = {}   # key -> arity of the returned value (see _Builder.arity)
+        self.stack = []
+
+
 class _Builder:
-    def __init__(self, fn, info, fdef, is_kernel, argtypes):
+    def __init__(self, fn, info, fdef, is_kernel, argtypes, graph=None):
         self.fn = fn
+        self.graph = graph if graph is not None else _CallGraph()
+        self.return_arities = []
         self.info = info
         self.fdef = fdef
         self.is_kernel = is_kernel
@@ -421,13 +442,15 @@ class _Builder:
             return -1
         if k == "load":
             return self.slot_arity.get(t[3])
+        if k == "call":
+            return self.graph.arities.get(t[3])
         if k == "param" and self.argtypes is not None:
             d = self.argtypes[t[3]]
             if isinstance(d, tuple) and d and d[0] == "tuple":
                 return len(d[1])
             return None
         if k == "ifexp":
-            a, b = self.arity(t[5]), self.arity(t[6])
+            a, b = self.arity(t[4]), self.arity(t[5])
             return a if a == b else (-1 if a is not None and b is not None else None)
         return None
 
@@ -503,7 +526,9 @@ class _Builder:
                 raise self.typing(s, "a kernel cannot return a value: kernels return nothing",
                                   "write the result into an array argument instead "
                                   "(out[i] = value)")
-            return ("return", line, col, self.expr(s.value))
+            value = self.expr(s.value)
+            self.return_arities.append(self.arity(value))
+            return ("return", line, col, value)
         if isinstance(s, ast.Expr):
             if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
                 return None  # a docstring or a string used as a comment
@@ -577,6 +602,8 @@ class _Builder:
                 out.extend(r if isinstance(r, list) else [r])
             return out
         n = self.arity(value)
+        if n is None and not self.is_kernel and value[0] in ("param", "load", "call"):
+            n = -1  # a device function's parameter: its type comes with the call (infer)
         if n is None:
             raise self.typing(value_node, "cannot unpack a value that is not a tuple",
                               "unpack tuples, cuda.grid(n) or an array's .shape")
@@ -825,6 +852,8 @@ class _Builder:
                 return _Static("cudafn", attr, full)
             if attr in ("laneid", "warpsize"):
                 return ("intrinsic", line, col, attr, [])
+            if attr == "atomic":
+                return _Static("atomic", None, full)
             if attr in _CUDA_LATER:
                 raise self.unsupported(node, f"cuda.{attr} is not supported yet "
                                        f"({_CUDA_LATER[attr]} arrive in a later version)")
@@ -834,6 +863,11 @@ class _Builder:
                 return ("intrinsic", line, col, st.value, [("const", line, col, "weak_int", axis)])
             raise self.typing(node, f"cuda.{st.value} has no attribute '{attr}'",
                               f"use cuda.{st.value}.x, .y or .z")
+        elif k == "atomic":
+            if attr in _ATOMIC_OPS:
+                return _Static("atomicfn", attr, full)
+            raise self.typing(node, f"cuda.atomic has no function '{attr}'",
+                              "cuda.atomic has " + ", ".join(sorted(_ATOMIC_OPS)))
         elif k == "pymodule":
             if not hasattr(st.value, attr):
                 raise self.typing(node, f"module '{st.name}' has no attribute '{attr}'")
@@ -867,6 +901,8 @@ class _Builder:
         callee = self.value(f)
         if not isinstance(callee, _Static):
             raise self.typing(node, "this value is not callable")
+        if callee.kind == "device":
+            return self.device_call(node, callee)
         if node.keywords:
             raise self.unsupported(node, f"keyword arguments are not supported in calls to "
                                    f"{callee.name}()")
@@ -892,12 +928,16 @@ class _Builder:
             return ("intrinsic", line, col, callee.value, [("const", al, ac, "weak_int", n)])
         if k == "builtin":
             return self.builtin_call(node, callee.value)
+        if k == "atomicfn":
+            return self.atomic_call(node, callee.value)
         if k == "range":
             raise self.unsupported(node, "range() can only be used in a for loop header")
+        if k == "device":
+            return self.device_call(node, callee)
         if k == "dispatcher":
-            raise self.unsupported(node, f"calling '{name}' from a kernel is not supported yet",
-                                   "device functions (@cuda.jit(device=True)) arrive with the "
-                                   "next commit")
+            raise self.unsupported(node, f"calling the kernel '{name}' from a kernel is not "
+                                   "supported", "make it a device function: "
+                                   "@cuda.jit(device=True)")
         if k == "pyfunc":
             fname = getattr(callee.value, "__name__", name)
             if getattr(builtins, fname, None) is callee.value:
@@ -912,6 +952,120 @@ class _Builder:
             raise self.typing(node, f"cuda.{callee.value} is not callable; use "
                               f"cuda.{callee.value}.x")
         raise self.unsupported(node, f"'{name}' cannot be called from a kernel")
+
+    def atomic_call(self, node, op):
+        """cuda.atomic.<op>(ary, idx, val); cas(ary, idx, old, val);
+        compare_and_swap(ary, old, val) works on ary[0] (numba). idx: one
+        integer or a tuple with one per dimension."""
+        line, col = self.loc(node)
+        a = node.args
+        if op == "compare_and_swap":
+            if len(a) != 3:
+                raise self.typing(node, "cuda.atomic.compare_and_swap(ary, old, val) takes "
+                                  "3 arguments")
+            arr = self.expr(a[0])
+            return ("atomic", line, col, "cas", arr, [("const", line, col, "weak_int", 0)],
+                    [self.expr(a[1]), self.expr(a[2])])
+        want = 4 if op == "cas" else 3
+        if len(a) != want:
+            form = "(ary, idx, old, val)" if op == "cas" else "(ary, idx, val)"
+            raise self.typing(node, f"cuda.atomic.{op}{form} takes {want} arguments")
+        arr = self.expr(a[0])
+        sl = a[1]
+        if isinstance(sl, ast.Tuple):
+            idx = [self.expr(e) for e in sl.elts]
+        else:
+            t = self.expr(sl)
+            n = self.arity(t)
+            if n is None:
+                idx = [t]
+            elif t[0] == "tuple":
+                idx = list(t[3])
+            elif n < 0 or not self.pure(t):
+                raise self.unsupported(sl, "the index of an atomic operation must be an "
+                                       "integer or a tuple of known length")
+            else:
+                il, ic = self.loc(sl)
+                idx = [("tuple_get", il, ic, t, k) for k in range(n)]
+        return ("atomic", line, col, op, arr, idx, [self.expr(v) for v in a[2:]])
+
+    def device_call(self, node, callee):
+        """A call of a device function: positional and keyword arguments
+        matched to its parameters, defaults (frozen as constants) filled in."""
+        line, col = self.loc(node)
+        df = callee.value
+        pyf = inspect.unwrap(df.py_func)
+        name = pyf.__name__
+        code = pyf.__code__
+        params = list(code.co_varnames[:code.co_argcount])
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise self.unsupported(a, "*args in calls are not supported in kernels")
+        if len(node.args) > len(params):
+            raise self.typing(node, f"{name}() takes {len(params)} positional argument"
+                              f"{'' if len(params) == 1 else 's'} but {len(node.args)} "
+                              "were given")
+        given = {p: a for p, a in zip(params, node.args)}
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise self.unsupported(kw, "**kwargs in calls are not supported in kernels")
+            if kw.arg not in params:
+                raise self.typing(node, f"{name}() got an unexpected keyword argument "
+                                  f"'{kw.arg}'")
+            if kw.arg in given:
+                raise self.typing(node, f"{name}() got multiple values for argument "
+                                  f"'{kw.arg}'")
+            given[kw.arg] = kw.value
+        defaults = pyf.__defaults__ or ()
+        first_default = len(params) - len(defaults)
+        args = []
+        for i, p in enumerate(params):
+            if p in given:
+                args.append(self.expr(given[p]))
+            elif i >= first_default:
+                args.append(self.const(node, defaults[i - first_default],
+                                       f"the default of parameter '{p}' of {name}()"))
+            else:
+                raise self.typing(node, f"{name}() missing required argument '{p}'")
+        key = self.device_key(node, df, pyf)
+        return ("call", line, col, key, args)
+
+    def device_key(self, node, df, pyf):
+        g = self.graph
+        name = pyf.__qualname__
+        if pyf in g.stack or pyf is self.fn:
+            if getattr(df, "signatures", None):
+                raise self.unsupported(node, f"recursive call to device function '{name}': "
+                                       "recursion is not supported yet")
+            raise self.typing(node, f"recursive call to device function '{name}' cannot be "
+                              "typed without a signature",
+                              f"give '{name}' an explicit signature, e.g. "
+                              "@cuda.jit('int64(int64)', device=True)")
+        key = g.keys.get(pyf)
+        if key is not None:
+            return key
+        info, fdef = _parse(pyf)
+        b = _Builder(pyf, info, fdef, False, None, g)
+        g.stack.append(pyf)
+        try:
+            tree = b.build()
+        except (TypingError, UnsupportedError) as exc:
+            if not hasattr(exc, "msg") or getattr(exc, "in_device", False):
+                raise
+            cl, cc = self.loc(node)
+            msg = (f"{exc.msg} (in device function '{name}' called from "
+                   f"{self.info.filename}:{cl})")
+            new = _error(type(exc), info, exc.line, exc.col, msg, exc.hint)
+            new.in_device = True
+            raise new from None
+        finally:
+            g.stack.pop()
+        key = len(g.trees)
+        g.trees.append(tree)
+        g.keys[pyf] = key
+        ar = b.return_arities
+        g.arities[key] = ar[0] if ar and all(a == ar[0] for a in ar) else None
+        return key
 
     def builtin_call(self, node, b):
         line, col = self.loc(node)
@@ -1033,6 +1187,26 @@ class _Builder:
                 list(self.params), list(self.slot_names), body)
 
 
+def _parse(fn):
+    """(SourceInfo, ast.FunctionDef) of a Python function."""
+    fn = inspect.unwrap(fn)
+    if not isinstance(fn, types.FunctionType):
+        raise TypeError(f"cuda.jit: expected a Python function, got {type(fn).__name__}")
+    info, src = source_info(fn)
+    try:
+        mod = ast.parse(src)
+    except SyntaxError as exc:
+        raise UnsupportedError(f"cannot parse the source of {fn.__qualname__}: {exc}") from None
+    for node in mod.body:
+        if isinstance(node, ast.FunctionDef) and node.name == fn.__name__:
+            return info, node
+    if mod.body and isinstance(mod.body[0], ast.FunctionDef):
+        return info, mod.body[0]
+    raise UnsupportedError(
+        f"{info.filename}:{info.firstlineno}: cannot find the definition of "
+        f"{fn.__qualname__} (lambdas and async functions cannot be compiled)")
+
+
 def build_tree(fn, is_kernel=True, argtypes=None):
     """The tree of ``fn`` and its SourceInfo.
 
@@ -1063,4 +1237,7 @@ def build_tree(fn, is_kernel=True, argtypes=None):
     if argtypes is not None and len(argtypes) != len(fdef.args.posonlyargs + fdef.args.args):
         argtypes = None
     b = _Builder(fn, info, fdef, is_kernel, argtypes)
-    return b.build(), info
+    tree = b.build()
+    if b.graph.trees:  # device functions: the 8th item (python/ext/compile.c)
+        tree = tree + (list(b.graph.trees),)
+    return tree, info
