@@ -254,25 +254,24 @@ PyObject *ext_device_tuple(ember_device_t dev)
     return Py_BuildValue("(si)", info.kind == EMBER_DEVICE_CPU ? "cpu" : "cuda", info.ordinal);
 }
 
-int ext_shape(PyObject *obj, const char *what, int *ndim, int64_t *shape)
+/* Reads a tuple or list of ints into out[]: at most EMBER_MAX_NDIM of
+ * them, or exactly `want` when want >= 0. `kind` completes the TypeError
+ * ("a tuple of ints<kind>"); with `negative` non-NULL a negative item is a
+ * ValueError ending in it. Returns the count, or -1 with an exception. */
+static Py_ssize_t int_items(PyObject *obj, const char *what, const char *kind, Py_ssize_t want,
+                            const char *negative, int64_t *out)
 {
-    if (PyIndex_Check(obj)) {
-        if (ext_int64(obj, what, &shape[0]) < 0)
-            return -1;
-        if (shape[0] < 0) {
-            PyErr_Format(PyExc_ValueError, "%s must be >= 0, not %lld", what,
-                         (long long)shape[0]);
-            return -1;
-        }
-        *ndim = 1;
-        return 0;
-    }
     if (!PyTuple_Check(obj) && !PyList_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be a tuple of ints, not %.100s", what,
+        PyErr_Format(PyExc_TypeError, "%s must be a tuple of ints%s, not %.100s", what, kind,
                      Py_TYPE(obj)->tp_name);
         return -1;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
+    if (want >= 0 && n != want) {
+        PyErr_Format(PyExc_ValueError, "%s has %zd entries but the shape has %zd dimensions",
+                     what, n, want);
+        return -1;
+    }
     if (n > EMBER_MAX_NDIM) {
         PyErr_Format(PyExc_ValueError, "%s has %zd dimensions; ember arrays have at most %d",
                      what, n, EMBER_MAX_NDIM);
@@ -289,53 +288,42 @@ int ext_shape(PyObject *obj, const char *what, int *ndim, int64_t *shape)
         PyObject *e = PySequence_Fast_GET_ITEM(obj, i);
         Py_INCREF(e);
         snprintf(item, sizeof item, "%s[%zd]", what, i);
-        int r = ext_int64(e, item, &shape[i]);
+        int r = ext_int64(e, item, &out[i]);
         Py_DECREF(e);
         if (r < 0)
             return -1;
-        if (shape[i] < 0) {
-            PyErr_Format(PyExc_ValueError, "%s is %lld: dimensions must be >= 0", item,
-                         (long long)shape[i]);
+        if (negative && out[i] < 0) {
+            PyErr_Format(PyExc_ValueError, "%s is %lld: %s", item, (long long)out[i], negative);
             return -1;
         }
     }
+    return n;
+}
+
+int ext_shape(PyObject *obj, const char *what, int *ndim, int64_t *shape)
+{
+    if (PyIndex_Check(obj)) {
+        if (ext_int64(obj, what, &shape[0]) < 0)
+            return -1;
+        if (shape[0] < 0) {
+            PyErr_Format(PyExc_ValueError, "%s must be >= 0, not %lld", what,
+                         (long long)shape[0]);
+            return -1;
+        }
+        *ndim = 1;
+        return 0;
+    }
+    Py_ssize_t n = int_items(obj, what, "", -1, "dimensions must be >= 0", shape);
+    if (n < 0)
+        return -1;
     *ndim = (int)n;
     return 0;
 }
 
 int ext_strides(PyObject *obj, const char *what, int ndim, bool nonneg, int64_t *strides)
 {
-    if (!PyTuple_Check(obj) && !PyList_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be a tuple of ints (byte strides), not %.100s",
-                     what, Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
-    if (n != ndim) {
-        PyErr_Format(PyExc_ValueError, "%s has %zd entries but the shape has %d dimensions",
-                     what, n, ndim);
-        return -1;
-    }
-    char item[64];
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (i >= PySequence_Fast_GET_SIZE(obj)) {
-            PyErr_Format(PyExc_ValueError, "%s changed size while being read", what);
-            return -1;
-        }
-        PyObject *e = PySequence_Fast_GET_ITEM(obj, i);
-        Py_INCREF(e);
-        snprintf(item, sizeof item, "%s[%zd]", what, i);
-        int r = ext_int64(e, item, &strides[i]);
-        Py_DECREF(e);
-        if (r < 0)
-            return -1;
-        if (nonneg && strides[i] < 0) {
-            PyErr_Format(PyExc_ValueError, "%s is %lld: strides must be >= 0 here", item,
-                         (long long)strides[i]);
-            return -1;
-        }
-    }
-    return 0;
+    return int_items(obj, what, " (byte strides)", ndim,
+                     nonneg ? "strides must be >= 0 here" : NULL, strides) < 0 ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------------ */
