@@ -18,14 +18,12 @@ from ._streams import lowlevel_stream
 
 
 def check_dtype(dtype, what):
-    """Raise a TypeError naming ``dtype`` unless ember arrays can hold it."""
-    if _ember.dtype_supported(dtype):
-        return dtype
-    if dtype.kind in "biufc" and not dtype.isnative:
-        raise TypeError(f"{what}: dtype {dtype.str} is not in the machine's byte order; "
-                        f"convert with arr.astype(arr.dtype.newbyteorder('='))")
-    raise TypeError(f"{what}: unsupported dtype '{dtype}': ember arrays hold bool, integer, "
-                    "float and complex numbers")
+    """``dtype`` when ember arrays can hold it; else the extension's TypeError,
+    prefixed with the call that was given it."""
+    try:
+        return _ember.check_dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{what}: {exc}") from None
 
 
 def _host_array(obj, what):
