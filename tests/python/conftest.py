@@ -41,6 +41,17 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture
+def cpu_device():
+    """Makes the cpu device current for the test (kernels run only there in
+    this build), then restores the previous device."""
+    from ember.cuda import _devices
+    saved = _devices._state.key()
+    _devices._state.set(("cpu", 0))
+    yield
+    _devices._state.set(saved)
+
+
 @pytest.fixture(scope="session")
 def fake_cuda_lib():
     path = os.environ.get("EMBER_FAKE_CUDA_LIB") or str(

@@ -9,13 +9,8 @@ from ember import cuda
 N = 65536
 
 
-@pytest.fixture(autouse=True)
-def on_cpu_device():
-    from ember.cuda import _devices
-    saved = _devices._state.key()
-    _devices._state.set(("cpu", 0))
-    yield
-    _devices._state.set(saved)
+# Kernels run on the cpu device in this build (conftest.cpu_device).
+pytestmark = pytest.mark.usefixtures("cpu_device")
 
 
 @pytest.fixture
