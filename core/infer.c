@@ -286,6 +286,90 @@ static const Type *index_type(Ctx *ctx, Node *n, const Type **elem)
     return a;
 }
 
+static bool is_const_one(const Node *n)
+{
+    int64_t v;
+    return const_int(n, &v) && v == 1;
+}
+
+/* a[items]: basic slicing (NumPy): an integer item drops its dimension, a
+ * start:stop:step item keeps it, dimensions past the items are kept whole.
+ * The view is C-contiguous when the source is, every integer comes before
+ * the first kept dimension, no kept dimension has a step (other than 1) and
+ * only the first kept dimension is partial (a[0, :], a[2:5], a[1:3, :]);
+ * F-contiguous likewise mirrored; a 1-D contiguous view is 'C' (as typeof
+ * says of 1-D arrays). Anything else is layout 'A'. */
+static const Type *slice_type(Ctx *ctx, Node *n)
+{
+    const Type *a = expr(ctx, n->a);
+    bool known = a != NULL;
+    char s[256];
+    for (int i = 0; i < n->nargs; i++) {
+        Node *it = n->args[i];
+        Node *parts[3] = {it, NULL, NULL};
+        if (it->kind == ND_SLICE_PART) {
+            parts[0] = it->a, parts[1] = it->b, parts[2] = it->c;
+            it->ty = T(TY_VOID);
+        }
+        for (int j = 0; j < 3; j++) {
+            if (!parts[j])
+                continue;
+            const Type *t = expr(ctx, parts[j]);
+            if (!t) {
+                known = false;
+                continue;
+            }
+            if (!ty_is_int(t))
+                FAIL(ctx, parts[j], "slice %s must be an integer, not %s",
+                     it->kind == ND_SLICE_PART ? (j == 0 ? "start" : j == 1 ? "stop" : "step")
+                                               : "index",
+                     tname(ty_concrete(t), s));
+        }
+    }
+    if (!known)
+        return NULL;
+    if (a->kind != TY_ARRAY)
+        FAIL(ctx, n, "%s is not an array and cannot be sliced", tname(a, s));
+    if (n->nargs > a->ndim)
+        FAIL(ctx, n, "too many indices for %s: %d given, it has %d dimension%s", tname(a, s),
+             n->nargs, a->ndim, a->ndim == 1 ? "" : "s");
+    int nd = a->ndim, kept = 0, first_kept = -1, last_kept = -1;
+    int first_int = -1, last_int = -1;
+    bool stepped = false;
+    for (int i = 0; i < nd; i++) {
+        const Node *it = i < n->nargs ? n->args[i] : NULL;
+        if (it && it->kind != ND_SLICE_PART) {
+            if (first_int < 0)
+                first_int = i;
+            last_int = i;
+            continue;
+        }
+        kept++;
+        if (first_kept < 0)
+            first_kept = i;
+        last_kept = i;
+        if (it && it->c && !is_const_one(it->c))
+            stepped = true;
+    }
+    if (kept == 0)
+        FAIL(ctx, n, "a slice that keeps no dimension (index the element instead)");
+    char layout = 'A';
+    if (!stepped && (a->layout == 'C' || a->layout == 'F')) {
+        bool c_ok = a->layout == 'C' && (last_int < 0 || last_int < first_kept);
+        bool f_ok = a->layout == 'F' && (first_int < 0 || first_int > last_kept);
+        for (int i = 0; i < n->nargs && (c_ok || f_ok); i++) {
+            const Node *it = n->args[i];
+            bool partial = it->kind == ND_SLICE_PART && (it->a || it->b);
+            if (partial && c_ok && i != first_kept)
+                c_ok = false;
+            if (partial && f_ok && i != last_kept)
+                f_ok = false;
+        }
+        layout = c_ok ? 'C' : f_ok ? (kept == 1 ? 'C' : 'F') : 'A';
+    }
+    return ty_array(a->elem, kept, layout, a->readonly);
+}
+
 static const Type *attr(Ctx *ctx, Node *n)
 {
     const Type *a = expr(ctx, n->a);
@@ -351,7 +435,7 @@ static uint64_t array_roots(Ctx *ctx, const Node *n)
         return ctx->alias[n->var];
     if (n->kind == ND_IFEXP)
         return array_roots(ctx, n->b) | array_roots(ctx, n->c);
-    if (n->kind == ND_TUPLE_GET)
+    if (n->kind == ND_TUPLE_GET || n->kind == ND_SLICE)
         return array_roots(ctx, n->a);
     if (n->kind == ND_TUPLE || n->kind == ND_CALL) {
         /* a device function may return (a view of) any array it is given */
@@ -524,6 +608,11 @@ static const Type *expr(Ctx *ctx, Node *n)
             n->nargs = 0;
             return expr(ctx, n);
         }
+        if (at && at->kind == TY_ARRAY && n->nargs >= 1 && n->nargs < at->ndim) {
+            /* a[i] of a 2-D array: the row, a view (numba, NumPy) */
+            n->kind = ND_SLICE;
+            return expr(ctx, n);
+        }
         const Type *elem = NULL;
         t = index_type(ctx, n, &elem) ? elem : NULL;
         break;
@@ -555,6 +644,12 @@ static const Type *expr(Ctx *ctx, Node *n)
         break;
     }
     case ND_ATOMIC: t = atomic(ctx, n); break;
+    case ND_SLICE: t = slice_type(ctx, n); break;
+    case ND_SLICE_PART:
+        FAIL(ctx, n, "a slice (start:stop:step) can only be used to index an array");
+    case ND_LOCAL_ARRAY:
+        t = n->ty;
+        break;
     case ND_CALL:
         t = call(ctx, n);
         if (t && t->kind == TY_VOID) {
@@ -759,6 +854,16 @@ static void stmt(Ctx *ctx, Node *n)
             n->a->ty = call(ctx, n->a);
         else
             expr(ctx, n->a);
+        break;
+    case ND_PRINT:
+        for (int i = 0; i < n->nargs; i++) {
+            const Type *t = expr(ctx, n->args[i]);
+            if (t && !ty_is_number(t) && ctx->final && ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, n->args[i]->loc, "print() in a kernel prints "
+                                   "numbers and string constants, not %s", tname(t, s));
+        }
+        break;
+    case ND_FENCE:
         break;
     default:
         if (ctx->final && ctx->st == EMBER_SUCCESS)

@@ -36,7 +36,7 @@ void *ir_alloc(Function *fn, size_t size)
     return p;
 }
 
-static char *arena_strdup(Function *fn, const char *s)
+char *ir_strdup(Function *fn, const char *s)
 {
     size_t n = strlen(s) + 1;
     char *d = ir_alloc(fn, n);
@@ -55,8 +55,8 @@ Function *ir_function_create(const char *name, const char *file, int nparams,
         return NULL;
     fn->is_kernel = is_kernel;
     fn->nparams = nparams;
-    fn->name = arena_strdup(fn, name ? name : "<kernel>");
-    fn->file = arena_strdup(fn, file ? file : "<unknown>");
+    fn->name = ir_strdup(fn, name ? name : "<kernel>");
+    fn->file = ir_strdup(fn, file ? file : "<unknown>");
     fn->param_names = ir_alloc(fn, sizeof(char *) * (size_t)(nparams + 1));
     fn->param_types = ir_alloc(fn, sizeof(Type *) * (size_t)(nparams + 1));
     fn->param_written = ir_alloc(fn, sizeof(bool) * (size_t)(nparams + 1));
@@ -65,7 +65,7 @@ Function *ir_function_create(const char *name, const char *file, int nparams,
         return NULL;
     }
     for (int i = 0; i < nparams; i++)
-        if (!(fn->param_names[i] = arena_strdup(fn, param_names[i] ? param_names[i] : "?"))) {
+        if (!(fn->param_names[i] = ir_strdup(fn, param_names[i] ? param_names[i] : "?"))) {
             ir_function_destroy(fn);
             return NULL;
         }
@@ -201,7 +201,7 @@ int ir_add_var(Function *fn, const char *name)
         fn->var_names = names;
         fn->var_types = types;
     }
-    char *copy = arena_strdup(fn, name ? name : "?");
+    char *copy = ir_strdup(fn, name ? name : "?");
     if (!copy)
         return -1;
     fn->var_names[fn->nvars] = copy;
@@ -324,6 +324,8 @@ static const char *const kind_names[ND_KIND_COUNT] = {
     [ND_TUPLE_GET] = "tuple_get", [ND_CALL] = "call", [ND_ATOMIC] = "atomic", [ND_BLOCK] = "block", [ND_ASSIGN] = "assign",
     [ND_STORE] = "store", [ND_IF] = "if", [ND_WHILE] = "while", [ND_FOR_RANGE] = "for_range",
     [ND_BREAK] = "break", [ND_CONTINUE] = "continue", [ND_RETURN] = "return", [ND_EXPR] = "expr",
+    [ND_SLICE] = "slice", [ND_SLICE_PART] = "slice_part", [ND_LOCAL_ARRAY] = "local_array",
+    [ND_PRINT] = "print", [ND_FENCE] = "fence",
 };
 
 static void dump_node(Buf *b, const Function *fn, const Node *n, int depth)
@@ -352,6 +354,12 @@ static void dump_node(Buf *b, const Function *fn, const Node *n, int depth)
     case ND_TUPLE_GET: put(b, " [%d]", n->index); break;
     case ND_CALL: put(b, " %s", n->callee ? n->callee->name : "?"); break;
     case ND_CAST: put(b, " to %s", ty_str(n->target, ty, sizeof ty)); break;
+    case ND_SLICE_PART:
+        put(b, " %s:%s:%s", n->a ? "start" : "", n->b ? "stop" : "", n->c ? "step" : "");
+        break;
+    case ND_FENCE:
+        put(b, " %s", n->op == FENCE_BLOCK ? "block" : n->op == FENCE_SYSTEM ? "system" : "device");
+        break;
     default: break;
     }
     if (n->ty && n->kind < ND_BLOCK)

@@ -113,6 +113,12 @@ typedef enum NodeKind {
                      * compare with b, store c); result: the old element */
     ND_CALL,        /* callee: a device function's template; args (one per parameter,
                      * defaults filled in by the front end); spec: set by inference */
+    ND_SLICE,       /* a[args]: a view of array a; each arg is an integer (drops that
+                     * dimension) or an ND_SLICE_PART; missing trailing dims are `:` */
+    ND_SLICE_PART,  /* start:stop:step of one dimension: a, b, c, each NULL when
+                     * omitted (ty stays NULL: only valid as an ND_SLICE argument) */
+    ND_LOCAL_ARRAY, /* cuda.local.array(shape, dtype): per-thread storage, ty (a C
+                     * array) set by the builder; args: the constant extents */
     /* --- statements (ty is TY_VOID) --- */
     ND_BLOCK,       /* args: statements */
     ND_ASSIGN,      /* var = a (the value is converted to the variable's type) */
@@ -123,6 +129,8 @@ typedef enum NodeKind {
     ND_BREAK, ND_CONTINUE,
     ND_RETURN,      /* a: value or NULL */
     ND_EXPR,        /* a evaluated for its effect */
+    ND_PRINT,       /* print(args): text is the line with '\x01' where each arg goes */
+    ND_FENCE,       /* cuda.threadfence*(): op: FenceScope */
     ND_KIND_COUNT
 } NodeKind;
 
@@ -174,6 +182,16 @@ typedef enum AtomicOp {
     ATOM_COUNT
 } AtomicOp;
 
+typedef enum FenceScope {
+    FENCE_DEVICE,   /* cuda.threadfence() */
+    FENCE_BLOCK,    /* cuda.threadfence_block() */
+    FENCE_SYSTEM,   /* cuda.threadfence_system() */
+    FENCE_COUNT
+} FenceScope;
+
+/* Placeholder for a value in ND_PRINT's text. */
+#define IR_PRINT_SLOT '\x01'
+
 typedef struct Node Node;
 typedef struct Function Function;
 struct Node {
@@ -188,6 +206,7 @@ struct Node {
     const Type *target; /* ND_CAST */
     Function *callee;   /* ND_CALL: the template (untyped, owned by the root function) */
     Function *spec;     /* ND_CALL: the specialisation for the argument types (inference) */
+    const char *text;   /* ND_PRINT: owned by the function's arena (or its template's) */
     Node *a, *b, *c;
     Node **args;
     int nargs;
@@ -250,6 +269,8 @@ EM_HIDDEN Node *ir_node(Function *fn, NodeKind kind, SrcLoc loc);
 /* Allocates `n` node pointers for args (n may be 0). */
 EM_HIDDEN Node **ir_node_list(Function *fn, int n);
 EM_HIDDEN void *ir_alloc(Function *fn, size_t size);
+/* A copy of `s` in fn's arena; NULL when out of memory. */
+EM_HIDDEN char *ir_strdup(Function *fn, const char *s);
 /* Records an error at `loc` (the first one wins) and returns
  * EMBER_ERR_INVALID_ARG; the message also goes to ember_last_error() as
  * "file:line:col: message". */

@@ -41,6 +41,8 @@
 #include "devices/cpu/lower_host.h"
 
 #define MAX_LOOP_DEPTH 256
+/* cuda.local.array lives in the worker's stack frame (8 MiB stacks). */
+#define LOCAL_ARRAY_MAX_BYTES (1 << 20)
 
 typedef struct LoopTargets {
     LLVMBasicBlockRef brk, cont;
@@ -133,7 +135,7 @@ static ember_status check(Lower *L, const Node *n, int depth)
     if ((unsigned)n->kind >= ND_KIND_COUNT)
         return ir_error(fn, n->loc, "the CPU target does not support IR node kind %d", n->kind);
     bool is_expr = n->kind < ND_BLOCK;
-    if (is_expr && !supported_type(n->ty) &&
+    if (is_expr && n->kind != ND_SLICE_PART && !supported_type(n->ty) &&
         !(n->kind == ND_CALL && n->ty && n->ty->kind == TY_VOID)) /* a call as a statement */
         return ir_error(fn, n->loc, "the CPU target cannot compute a value of type %s%s",
                         tstr(n->ty, s), n->ty ? "" : " (was the function typed?)");
@@ -315,6 +317,58 @@ static ember_status check(Lower *L, const Node *n, int depth)
             return ir_error_in_callee(fn, n->loc, spec);
         break;
     }
+    case ND_SLICE: {
+        const Type *at = n->a ? n->a->ty : NULL;
+        if (!at || at->kind != TY_ARRAY || n->nargs < 1 || n->nargs > at->ndim ||
+            n->ty->kind != TY_ARRAY || n->ty->elem != at->elem)
+            return ir_error(fn, n->loc, "malformed slice");
+        int kept = at->ndim - n->nargs;
+        for (int i = 0; i < n->nargs; i++) {
+            const Node *it = n->args[i];
+            if (it->kind == ND_SLICE_PART) {
+                kept++;
+                const Node *parts[3] = {it->a, it->b, it->c};
+                for (int j = 0; j < 3; j++)
+                    if (parts[j] && !ty_is_int(parts[j]->ty))
+                        return ir_error(fn, it->loc, "slice bounds must be integers");
+            } else if (!ty_is_int(it->ty)) {
+                return ir_error(fn, it->loc, "array indices must be integers");
+            }
+        }
+        if (kept != n->ty->ndim)
+            return ir_error(fn, n->loc, "malformed slice: %d dimensions kept, type has %d",
+                            kept, n->ty->ndim);
+        break;
+    }
+    case ND_SLICE_PART: /* checked with its slice */
+        break;
+    case ND_LOCAL_ARRAY: {
+        const Type *t = n->ty;
+        if (t->kind != TY_ARRAY || t->layout != 'C' || n->nargs != t->ndim)
+            return ir_error(fn, n->loc, "malformed local array");
+        int64_t bytes = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
+        for (int i = 0; i < n->nargs; i++) {
+            const Node *e = n->args[i];
+            if (e->kind != ND_CONST || !ty_is_int(e->ty) || e->ival < 1 ||
+                __builtin_mul_overflow(bytes, e->ival, &bytes) || bytes > LOCAL_ARRAY_MAX_BYTES)
+                return ir_error(fn, n->loc, "cuda.local.array: %s of more than %d KiB; the CPU "
+                                "device keeps local arrays on the worker's stack (use a device "
+                                "array argument for large scratch space)", tstr(t, s),
+                                LOCAL_ARRAY_MAX_BYTES >> 10);
+        }
+        break;
+    }
+    case ND_PRINT:
+        if (!n->text)
+            return ir_error(fn, n->loc, "malformed print");
+        for (int i = 0; i < n->nargs; i++)
+            if (!ty_is_number(n->args[i]->ty))
+                return ir_error(fn, n->args[i]->loc, "print() of %s", tstr(n->args[i]->ty, s));
+        break;
+    case ND_FENCE:
+        if ((unsigned)n->op >= FENCE_COUNT)
+            return ir_error(fn, n->loc, "unknown fence scope %d", n->op);
+        break;
     default:
         return ir_error(fn, n->loc, "the CPU target does not support IR node kind %d", n->kind);
     }
@@ -1371,6 +1425,121 @@ static LLVMValueRef call(Lower *L, Node *n)
     return v;
 }
 
+/* One dimension of a slice, as PySlice_AdjustIndices computes it: start
+ * and stop clamped to the dimension for the step's sign, the length, and
+ * the view's stride (stride * step). A zero step gives an empty view
+ * (Python raises ValueError). */
+static void slice_dim(Lower *L, const Node *it, LLVMValueRef len, LLVMValueRef stride,
+                      LLVMValueRef *off, LLVMValueRef *out_len, LLVMValueRef *out_stride)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef zero = i64c(L, 0), one = i64c(L, 1), mone = i64c(L, -1);
+    LLVMValueRef v[3] = {NULL, NULL, NULL};
+    const Node *parts[3] = {it->a, it->b, it->c};
+    for (int j = 0; j < 3; j++)
+        if (parts[j])
+            v[j] = conv(L, it, expr(L, (Node *)parts[j]), parts[j]->ty,
+                        ty_scalar(ty_is_signed(parts[j]->ty) ? TY_I64 : TY_U64));
+    LLVMValueRef step = v[2] ? v[2] : one;
+    LLVMValueRef neg = LLVMBuildICmp(B, LLVMIntSLT, step, zero, "step.neg");
+    LLVMValueRef lenm1 = LLVMBuildSub(B, len, one, "");
+    LLVMValueRef lo = LLVMBuildSelect(B, neg, mone, zero, ""); /* clamp range [lo, hi] */
+    LLVMValueRef hi = LLVMBuildSelect(B, neg, lenm1, len, "");
+    LLVMValueRef bound[2];
+    for (int j = 0; j < 2; j++) {
+        if (!v[j]) { /* omitted: start = 0 | len-1, stop = len | -1 */
+            bound[j] = j == 0 ? LLVMBuildSelect(B, neg, lenm1, zero, "")
+                              : LLVMBuildSelect(B, neg, mone, len, "");
+            continue;
+        }
+        LLVMValueRef x = v[j];
+        LLVMValueRef isneg = LLVMBuildICmp(B, LLVMIntSLT, x, zero, "");
+        LLVMValueRef w = LLVMBuildAdd(B, x, len, "");
+        LLVMValueRef wl = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, w, lo, ""), lo, w, "");
+        LLVMValueRef xh = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, x, hi, ""), hi, x, "");
+        bound[j] = LLVMBuildSelect(B, isneg, wl, xh, "");
+    }
+    /* len = step > 0 ? (stop - start - 1) / step + 1 : (start - stop - 1) / -step + 1,
+     * or 0 when the range is empty */
+    LLVMValueRef span = LLVMBuildSelect(B, neg, LLVMBuildSub(B, bound[0], bound[1], ""),
+                                        LLVMBuildSub(B, bound[1], bound[0], ""), "");
+    LLVMValueRef astep = LLVMBuildSelect(B, neg, LLVMBuildNeg(B, step, ""), step, "");
+    LLVMValueRef zstep = LLVMBuildICmp(B, LLVMIntEQ, step, zero, "");
+    LLVMValueRef safe = LLVMBuildSelect(B, zstep, one, astep, "");
+    LLVMValueRef n = LLVMBuildAdd(B, LLVMBuildSDiv(B, LLVMBuildSub(B, span, one, ""), safe, ""),
+                                  one, "");
+    LLVMValueRef empty = LLVMBuildOr(B, zstep, LLVMBuildICmp(B, LLVMIntSLE, span, zero, ""), "");
+    *out_len = LLVMBuildSelect(B, empty, zero, n, "slice.len");
+    *out_stride = LLVMBuildMul(B, stride, step, "slice.stride");
+    LLVMValueRef start = LLVMBuildSelect(B, empty, zero, bound[0], "");
+    LLVMValueRef term = LLVMBuildMul(B, start, stride, "");
+    *off = *off ? LLVMBuildAdd(B, *off, term, "") : term;
+}
+
+/* a[items]: the view's { data, shape..., strides... } (infer.c slice_type
+ * gives its type). Integer items wrap once when negative, as indexing does. */
+static LLVMValueRef slice_view(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *at = n->a->ty;
+    int nd = at->ndim, rnd = n->ty->ndim, k = 0;
+    LLVMValueRef arr = expr(L, n->a);
+    LLVMValueRef view = LLVMGetUndef(lty(L, n->ty));
+    LLVMValueRef off = NULL;
+    for (int i = 0; i < nd; i++) {
+        const Node *it = i < n->nargs ? n->args[i] : NULL;
+        LLVMValueRef len = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+        LLVMValueRef stride = LLVMBuildExtractValue(B, arr, (unsigned)(1 + nd + i), "stride");
+        LLVMValueRef out_len = len, out_stride = stride;
+        if (it && it->kind != ND_SLICE_PART) {
+            const Type *t = ty_concrete(it->ty);
+            LLVMValueRef idx = conv(L, it, expr(L, (Node *)it), t,
+                                    ty_scalar(ty_is_signed(t) ? TY_I64 : TY_U64));
+            if (ty_is_signed(t)) {
+                LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
+                idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, len, ""), idx, "");
+            }
+            LLVMValueRef term = LLVMBuildMul(B, idx, stride, "");
+            off = off ? LLVMBuildAdd(B, off, term, "") : term;
+            continue;
+        }
+        if (it && (it->a || it->b || it->c))
+            slice_dim(L, it, len, stride, &off, &out_len, &out_stride);
+        if (k >= rnd)
+            fail(L, n, "malformed slice");
+        view = LLVMBuildInsertValue(B, view, out_len, (unsigned)(1 + k), "");
+        view = LLVMBuildInsertValue(B, view, out_stride, (unsigned)(1 + rnd + k), "");
+        k++;
+    }
+    LLVMValueRef data = LLVMBuildExtractValue(B, arr, 0, "data");
+    if (off)
+        data = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "view");
+    return LLVMBuildInsertValue(B, view, data, 0, "");
+}
+
+/* cuda.local.array: a C-ordered array in the entry block's frame. On the
+ * CPU one thread runs after another in a worker, so one frame slot serves
+ * every thread (CUDA leaves local arrays uninitialised, as here). */
+static LLVMValueRef local_array(Lower *L, Node *n)
+{
+    const Type *t = n->ty;
+    int nd = t->ndim;
+    int64_t itemsize = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8, count = 1;
+    for (int i = 0; i < nd; i++)
+        count *= n->args[i]->ival;
+    LLVMValueRef mem = entry_alloca(L, LLVMArrayType(mty(L, t->elem), (unsigned)count), "local");
+    LLVMSetAlignment(mem, 16);
+    LLVMValueRef view = LLVMGetUndef(lty(L, t));
+    view = LLVMBuildInsertValue(L->b, view, LLVMBuildBitCast(L->b, mem, L->t_ptr, ""), 0, "");
+    int64_t stride = itemsize;
+    for (int i = nd - 1; i >= 0; i--) {
+        view = LLVMBuildInsertValue(L->b, view, i64c(L, n->args[i]->ival), (unsigned)(1 + i), "");
+        view = LLVMBuildInsertValue(L->b, view, i64c(L, stride), (unsigned)(1 + nd + i), "");
+        stride *= n->args[i]->ival;
+    }
+    return view;
+}
+
 static LLVMValueRef expr(Lower *L, Node *n)
 {
     switch (n->kind) {
@@ -1407,6 +1576,8 @@ static LLVMValueRef expr(Lower *L, Node *n)
         return LLVMBuildExtractValue(L->b, expr(L, n->a), (unsigned)n->index, "");
     case ND_CALL: return call(L, n);
     case ND_ATOMIC: return atomic_op(L, n);
+    case ND_SLICE: return slice_view(L, n);
+    case ND_LOCAL_ARRAY: return local_array(L, n);
     default:
         fail(L, n, "a statement used as an expression");
     }
@@ -1511,6 +1682,70 @@ static void for_range(Lower *L, Node *n)
     LLVMPositionBuilderAtEnd(B, exit);
 }
 
+/* print(a, "text", b): one printf call per statement (whole lines do not
+ * interleave between workers), then fflush so the text appears before the
+ * launch returns. Formats follow numba.cuda: integers in decimal, floats
+ * with %f, bools as True/False, complex as (re+imj). */
+static void print_stmt(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    size_t cap = strlen(n->text) * 2 + (size_t)n->nargs * 16 + 1, len = 0;
+    char *fmt = ir_alloc(L->fn, cap);
+    LLVMValueRef *vals = ir_alloc(L->fn, sizeof *vals * (size_t)(2 * n->nargs + 1));
+    if (!fmt || !vals)
+        fail(L, n, "out of memory");
+    unsigned nv = 1, k = 0;
+    for (const char *p = n->text; *p; p++) {
+        if (*p != IR_PRINT_SLOT) {
+            if (*p == '%')
+                fmt[len++] = '%';
+            fmt[len++] = *p;
+            continue;
+        }
+        Node *a = n->args[k++];
+        const Type *t = ty_concrete(a->ty);
+        LLVMValueRef v = expr(L, a);
+        const char *spec;
+        if (t->kind == TY_BOOL) {
+            spec = "%s";
+            v = LLVMBuildSelect(B, v, LLVMBuildGlobalStringPtr(B, "True", ""),
+                                LLVMBuildGlobalStringPtr(B, "False", ""), "");
+        } else if (ty_is_int(t)) {
+            spec = ty_is_signed(t) ? "%lld" : "%llu";
+            v = conv(L, a, v, t, ty_scalar(ty_is_signed(t) ? TY_I64 : TY_U64));
+        } else if (ty_is_float(t)) {
+            spec = "%f";
+            v = conv(L, a, v, t, ty_scalar(TY_F64));
+        } else {
+            spec = "(%f%+fj)";
+            LLVMValueRef re = re_of(L, v), im = im_of(L, v);
+            if (t->kind == TY_C64) {
+                re = LLVMBuildFPExt(B, re, L->t_f64, "");
+                im = LLVMBuildFPExt(B, im, L->t_f64, "");
+            }
+            vals[nv++] = re;
+            v = im;
+        }
+        vals[nv++] = v;
+        memcpy(fmt + len, spec, strlen(spec));
+        len += strlen(spec);
+    }
+    fmt[len] = '\0';
+    vals[0] = LLVMBuildGlobalStringPtr(B, fmt, "fmt");
+    LLVMTypeRef pt = L->t_ptr;
+    LLVMTypeRef printf_t = LLVMFunctionType(L->t_i32, &pt, 1, 1);
+    LLVMValueRef pf = LLVMGetNamedFunction(L->mod, "printf");
+    if (!pf)
+        pf = LLVMAddFunction(L->mod, "printf", printf_t);
+    LLVMBuildCall2(B, printf_t, pf, vals, nv, "");
+    LLVMTypeRef fflush_t = LLVMFunctionType(L->t_i32, &pt, 1, 0);
+    LLVMValueRef ff = LLVMGetNamedFunction(L->mod, "fflush");
+    if (!ff)
+        ff = LLVMAddFunction(L->mod, "fflush", fflush_t);
+    LLVMValueRef null = LLVMConstNull(pt);
+    LLVMBuildCall2(B, fflush_t, ff, &null, 1, "");
+}
+
 static void stmt(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -1582,6 +1817,12 @@ static void stmt(Lower *L, Node *n)
         break;
     case ND_EXPR:
         expr(L, n->a);
+        break;
+    case ND_PRINT:
+        print_stmt(L, n);
+        break;
+    case ND_FENCE: /* every scope is the whole machine on the CPU */
+        LLVMBuildFence(B, LLVMAtomicOrderingSequentiallyConsistent, 0, "");
         break;
     default:
         fail(L, n, "an expression used as a statement");

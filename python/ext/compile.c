@@ -181,16 +181,17 @@ static const char *const kind_names[] = {
     "const", "param", "load", "unary", "binary", "compare", "and", "or", "ifexp", "cast",
     "math", "intrinsic", "index", "attr", "tuple", "tuple_get",
     "block", "assign", "store", "if", "while", "for_range", "break", "continue", "return",
-    "expr", "call", "atomic",
+    "expr", "call", "atomic", "slice", "slice_part", "local_array", "print", "fence",
 };
 /* number of items of each kind's tuple */
 static const int kind_sizes[] = {5, 4, 4, 5, 6, 6, 5, 5, 6, 5, 5, 5, 5, 5, 4, 5,
-                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4, 5, 7};
+                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4, 5, 7, 5, 6, 5, 5, 4};
 static const NodeKind kind_codes[] = {
     ND_CONST, ND_PARAM, ND_LOAD, ND_UNARY, ND_BINARY, ND_COMPARE, ND_AND, ND_OR, ND_IFEXP,
     ND_CAST, ND_CALL_MATH, ND_INTRINSIC, ND_INDEX, ND_ATTR, ND_TUPLE, ND_TUPLE_GET,
     ND_BLOCK, ND_ASSIGN, ND_STORE, ND_IF, ND_WHILE, ND_FOR_RANGE, ND_BREAK, ND_CONTINUE,
-    ND_RETURN, ND_EXPR, ND_CALL, ND_ATOMIC,
+    ND_RETURN, ND_EXPR, ND_CALL, ND_ATOMIC, ND_SLICE, ND_SLICE_PART, ND_LOCAL_ARRAY,
+    ND_PRINT, ND_FENCE,
 };
 
 enum { WANT_EXPR, WANT_STMT, WANT_BLOCK };
@@ -534,6 +535,80 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         n->callee = b->root->callees[key];
         if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
             return NULL;
+        break;
+    }
+    case ND_SLICE:
+        SUB(a, 3, WANT_EXPR);
+        if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        if (n->nargs < 1 || n->nargs > EMBER_MAX_NDIM)
+            return bad(t, "a slice needs 1 to 32 items");
+        break;
+    case ND_SLICE_PART:
+        if (ITEM(3) != Py_None)
+            SUB(a, 3, WANT_EXPR);
+        if (ITEM(4) != Py_None)
+            SUB(b, 4, WANT_EXPR);
+        if (ITEM(5) != Py_None)
+            SUB(c, 5, WANT_EXPR);
+        break;
+    case ND_LOCAL_ARRAY: {
+        const Type *elem = scalar_type(ITEM(3), false, "local array dtype");
+        if (!elem)
+            return NULL;
+        PyObject *dims = ITEM(4);
+        if (!PyList_Check(dims) || PyList_GET_SIZE(dims) < 1 ||
+            PyList_GET_SIZE(dims) > EMBER_MAX_NDIM)
+            return bad(t, "local array extents must be a list of 1 to 32 ints");
+        int nd = (int)PyList_GET_SIZE(dims);
+        if (!(n->args = ir_node_list(fn, nd))) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        n->nargs = nd;
+        for (int j = 0; j < nd; j++) {
+            long long e = PyLong_Check(PyList_GET_ITEM(dims, j))
+                              ? PyLong_AsLongLong(PyList_GET_ITEM(dims, j)) : -1;
+            if (e < 1 || e > INT32_MAX) {
+                PyErr_Clear();
+                return bad(t, "local array extents must be ints in 1 .. 2**31-1");
+            }
+            Node *c = ir_node(fn, ND_CONST, loc);
+            if (!c) {
+                PyErr_NoMemory();
+                return NULL;
+            }
+            c->ty = ty_scalar(TY_I64);
+            c->ival = e;
+            n->args[j] = c;
+        }
+        n->ty = ty_array(elem, nd, 'C', false);
+        break;
+    }
+    case ND_PRINT: {
+        const char *text = PyUnicode_Check(ITEM(3)) ? PyUnicode_AsUTF8(ITEM(3)) : NULL;
+        if (!text) {
+            PyErr_Clear();
+            return bad(t, "print text must be a str");
+        }
+        if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        int slots = 0;
+        for (const char *p = text; *p; p++)
+            slots += *p == IR_PRINT_SLOT;
+        if (slots != n->nargs)
+            return bad(t, "print text must have one placeholder per value");
+        if (!(n->text = ir_strdup(fn, text))) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        break;
+    }
+    case ND_FENCE: {
+        static const char *const scopes[] = {"device", "block", "system"};
+        if ((i = lookup(ITEM(3), scopes, 3)) < 0)
+            return bad(t, "unknown fence scope");
+        n->op = i;
         break;
     }
     default:

@@ -53,6 +53,10 @@ _NUMPY_FNS.update({
     "absolute": "abs", "minimum": "min", "maximum": "max", "round": "round",
     "around": "round",
 })
+# The scalar types kernels compute with (float16 and longdouble are not).
+KERNEL_DTYPES = frozenset(
+    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float32 float64 complex64 "
+    "complex128".split())
 _MATH_CONSTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf, "nan": math.nan}
 _NUMPY_CONSTS = {"pi": np.pi, "e": np.e, "inf": np.inf, "nan": np.nan, "newaxis": None}
 
@@ -67,15 +71,19 @@ _CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "
 
 _DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
 _ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "real", "imag")
-_CUDA_LATER = {
-    "syncthreads": "barriers", "syncwarp": "barriers", "shared": "shared memory",
-    "local": "local arrays", "const": "constant memory",
-    "shfl_sync": "warp shuffles", "shfl_down_sync": "warp shuffles",
-    "shfl_up_sync": "warp shuffles", "shfl_xor_sync": "warp shuffles",
-    "ballot_sync": "warp votes", "all_sync": "warp votes", "any_sync": "warp votes",
-    "threadfence": "memory fences", "threadfence_block": "memory fences",
-    "threadfence_system": "memory fences", "random": "random numbers",
+# Block-level operations: the CPU device runs them once block semantics land
+# (barrier fission); until then a kernel using them does not compile there.
+_CUDA_BLOCK_LEVEL = {
+    "syncthreads": "barriers", "syncthreads_count": "barriers", "syncthreads_and": "barriers",
+    "syncthreads_or": "barriers", "syncwarp": "barriers", "shfl_sync": "warp shuffles",
+    "shfl_down_sync": "warp shuffles", "shfl_up_sync": "warp shuffles",
+    "shfl_xor_sync": "warp shuffles", "ballot_sync": "warp votes", "all_sync": "warp votes",
+    "any_sync": "warp votes", "eq_sync": "warp votes", "match_any_sync": "warp votes",
+    "match_all_sync": "warp votes", "activemask": "warp masks", "lanemask_lt": "warp masks",
 }
+_CUDA_LATER = {"const": "constant memory", "random": "random numbers", "cg": "cooperative groups",
+               "fp16": "float16 arithmetic"}
+_FENCES = {"threadfence": "device", "threadfence_block": "block", "threadfence_system": "system"}
 _ATOMIC_OPS = ("add", "sub", "max", "min", "nanmax", "nanmin", "and_", "or_", "xor", "exch",
                "inc", "dec", "cas", "compare_and_swap")
 INT64_MIN, UINT64_MAX = -(1 << 63), (1 << 64) - 1
@@ -203,7 +211,7 @@ def _dtype_name_of_class(obj):
             return None
         if dt.kind == "b":
             return "bool"
-        if dt.kind in "iufc":
+        if dt.kind in "iufc" and dt.name in KERNEL_DTYPES:
             return dt.name
     return None
 
@@ -223,11 +231,18 @@ def _classify(obj, name):
     if fid is not None:
         return _Static("mathfn", fid, name)
     dn = _dtype_name_of_class(obj)
+    if dn is None and isinstance(obj, np.dtype) and obj.isnative and \
+            (obj.kind == "b" or obj.name in KERNEL_DTYPES):
+        dn = "bool" if obj.kind == "b" else obj.name
+    if dn is None:
+        from .. import types as ember_types
+        if isinstance(obj, ember_types.Scalar):
+            dn = "bool" if obj.dtype.kind == "b" else obj.dtype.name
     if dn is not None:
         return _Static("dtype", dn, name)
     if obj is range:
         return _Static("range", obj, name)
-    for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len"):
+    for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len", "print"):
         if obj is getattr(builtins, b):
             return _Static("builtin", b, name)
     if isinstance(obj, types.ModuleType):
@@ -314,6 +329,7 @@ class _Builder:
         self.slot_names = []
         self.slot_arity = {}
         self.loop_depth = 0
+        self.stmt_call = None  # the Call node of the statement being built, if any
         for n in _assigned_names(fdef):
             self.new_slot(n)
         self.ntemps = 0
@@ -532,7 +548,14 @@ class _Builder:
         if isinstance(s, ast.Expr):
             if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
                 return None  # a docstring or a string used as a comment
-            return ("expr", line, col, self.expr(s.value))
+            self.stmt_call = s.value  # print() and fences are statements
+            try:
+                v = self.expr(s.value)
+            finally:
+                self.stmt_call = None
+            if v[0] in ("print", "fence"):
+                return v
+            return ("expr", line, col, v)
         what = {
             ast.Try: ("'try' statements are not supported in kernels",
                       "kernels cannot raise or catch exceptions; check conditions with 'if'"),
@@ -779,9 +802,7 @@ class _Builder:
             ast.YieldFrom: ("'yield' is not supported in kernels", None),
             ast.Await: ("'await' is not supported in kernels", None),
             ast.Starred: ("starred expressions are not supported in kernels", None),
-            ast.Slice: ("slices are not supported in kernels yet",
-                        "index one element at a time, or pass a view made on the host "
-                        "(d_a[1:5]) as the argument"),
+            ast.Slice: ("a slice can only be used to index an array", None),
         }
         for cls, (msg, hint) in msgs.items():
             if isinstance(node, cls):
@@ -854,9 +875,31 @@ class _Builder:
                 return ("intrinsic", line, col, attr, [])
             if attr == "atomic":
                 return _Static("atomic", None, full)
+            if attr in ("local", "shared"):
+                return _Static("cudans", attr, full)
+            if attr in _FENCES:
+                return _Static("fence", _FENCES[attr], full)
+            if attr in _CUDA_BLOCK_LEVEL:
+                raise self.unsupported(
+                    node, f"cuda.{attr} is not supported on the CPU device yet "
+                    f"({_CUDA_BLOCK_LEVEL[attr]} need block semantics, which the CPU backend "
+                    "does not have yet)",
+                    "run this kernel on a CUDA GPU, or write it without block-level "
+                    "operations (one thread per element, cuda.atomic for reductions)")
             if attr in _CUDA_LATER:
                 raise self.unsupported(node, f"cuda.{attr} is not supported yet "
                                        f"({_CUDA_LATER[attr]} arrive in a later version)")
+        elif k == "cudans":
+            if st.value == "local" and attr == "array":
+                return _Static("localarray", None, full)
+            if st.value == "shared" and attr == "array":
+                raise self.unsupported(
+                    node, "cuda.shared.array is not supported on the CPU device yet (shared "
+                    "memory needs block semantics, which the CPU backend does not have yet)",
+                    "run this kernel on a CUDA GPU, or use cuda.local.array for per-thread "
+                    "scratch space")
+            raise self.typing(node, f"cuda.{st.value} has no attribute '{attr}'",
+                              f"use cuda.{st.value}.array(shape, dtype)")
         elif k == "dim3":
             axis = {"x": 0, "y": 1, "z": 2}.get(attr)
             if axis is not None:
@@ -885,7 +928,8 @@ class _Builder:
             "numpy": "kernels can call NumPy math functions (np.sin ...), scalar types "
                      "(np.float32(x)) and use np.pi, np.e, np.inf, np.nan",
             "cuda": "kernels can use cuda.grid, cuda.gridsize, cuda.threadIdx/blockIdx/"
-                    "blockDim/gridDim, cuda.laneid and cuda.warpsize",
+                    "blockDim/gridDim, cuda.laneid, cuda.warpsize, cuda.local.array, "
+                    "cuda.atomic.* and cuda.threadfence*",
         }.get(st.kind)
 
     def call(self, node):
@@ -903,6 +947,15 @@ class _Builder:
             raise self.typing(node, "this value is not callable")
         if callee.kind == "device":
             return self.device_call(node, callee)
+        if callee.kind == "localarray":
+            return self.local_array_call(node)
+        if callee.kind == "builtin" and callee.value == "print":
+            return self.print_call(node)
+        if callee.kind == "fence":
+            if node.args or node.keywords:
+                raise self.typing(node, f"{callee.name}() takes no arguments")
+            self.check_statement_call(node, callee.name)
+            return ("fence", line, col, callee.value)
         if node.keywords:
             raise self.unsupported(node, f"keyword arguments are not supported in calls to "
                                    f"{callee.name}()")
@@ -952,6 +1005,90 @@ class _Builder:
             raise self.typing(node, f"cuda.{callee.value} is not callable; use "
                               f"cuda.{callee.value}.x")
         raise self.unsupported(node, f"'{name}' cannot be called from a kernel")
+
+    def check_statement_call(self, node, name):
+        if node is not self.stmt_call:
+            raise self.typing(node, f"{name}() returns nothing, so its result cannot be used",
+                              f"call {name}() as a statement on its own line")
+
+    def print_call(self, node):
+        """print(a, "text", b, sep=" ", end="\\n"): one line printed by each
+        thread that runs it (numba.cuda formats: %d, %f)."""
+        line, col = self.loc(node)
+        self.check_statement_call(node, "print")
+        opts = {"sep": " ", "end": "\n"}
+        for kw in node.keywords:
+            if kw.arg not in opts or not (isinstance(kw.value, ast.Constant) and
+                                          isinstance(kw.value.value, str)):
+                raise self.unsupported(kw.value if kw.arg else node,
+                                       "print() in a kernel takes only sep= and end= with "
+                                       "string constants")
+            opts[kw.arg] = kw.value.value
+        pieces, values = [], []
+        for a in node.args:
+            if isinstance(a, ast.Constant) and isinstance(a.value, str):
+                pieces.append(a.value.replace("\x01", "?"))
+            elif isinstance(a, ast.Starred):
+                raise self.unsupported(a, "*args in calls are not supported in kernels")
+            else:
+                pieces.append("\x01")
+                values.append(self.expr(a))
+        text = opts["sep"].replace("\x01", "?").join(pieces) + opts["end"].replace("\x01", "?")
+        return ("print", line, col, text, values)
+
+    def local_array_call(self, node):
+        """cuda.local.array(shape, dtype): shape a constant int or tuple of
+        ints, dtype a NumPy or ember scalar type (or its name)."""
+        line, col = self.loc(node)
+        names = ("shape", "dtype")
+        given = dict(zip(names, node.args))
+        if len(node.args) > 2:
+            raise self.typing(node, "cuda.local.array(shape, dtype) takes 2 arguments")
+        for kw in node.keywords:
+            if kw.arg not in names or kw.arg in given:
+                raise self.typing(node, f"cuda.local.array() got an unexpected or repeated "
+                                  f"argument '{kw.arg}'")
+            given[kw.arg] = kw.value
+        if len(given) != 2:
+            raise self.typing(node, "cuda.local.array(shape, dtype) needs a shape and a dtype")
+        shape = self.const_shape(given["shape"])
+        if shape is None:
+            raise self.typing(given["shape"], "cuda.local.array: the shape must be a constant "
+                              "int or tuple of ints (known when the kernel compiles)",
+                              "use a literal or a global constant; local arrays cannot have "
+                              "a size computed at run time")
+        if not 1 <= len(shape) <= 32 or any(not 1 <= d < 2**31 for d in shape):
+            raise self.typing(given["shape"], f"cuda.local.array: bad shape {tuple(shape)} "
+                              "(1 to 32 extents, each at least 1)")
+        dt = given["dtype"]
+        if isinstance(dt, ast.Constant) and isinstance(dt.value, str):
+            dn = _dtype_name_of_class(getattr(np, dt.value, None)) if dt.value != "bool" \
+                else "bool"
+        else:
+            v = self.value(dt)
+            dn = v.value if isinstance(v, _Static) and v.kind == "dtype" else None
+        if dn is None:
+            raise self.typing(dt, "cuda.local.array: dtype must be a scalar type such as "
+                              "float32, np.float64 or 'int32'")
+        return ("local_array", line, col, dn, shape)
+
+    def const_shape(self, node):
+        """A constant shape: [n] for an int, [n, m, ...] for a tuple; else None."""
+        if isinstance(node, ast.Tuple):
+            dims = [self.const_int(e) for e in node.elts]
+            return None if any(d is None for d in dims) else dims
+        d = self.const_int(node)
+        if d is not None:
+            return [d]
+        try:
+            t = self.expr(node)
+        except (UnsupportedError, TypingError):
+            return None
+        if t[0] == "tuple" and all(f[0] == "const" and f[3].startswith(("weak_int", "int",
+                                                                          "uint"))
+                                   for f in t[3]):
+            return [f[4] for f in t[3]]
+        return None
 
     def atomic_call(self, node, op):
         """cuda.atomic.<op>(ary, idx, val); cas(ary, idx, old, val);
@@ -1133,9 +1270,8 @@ class _Builder:
         sl = node.slice
         if isinstance(sl, ast.Slice) or (isinstance(sl, ast.Tuple) and
                                          any(isinstance(e, ast.Slice) for e in sl.elts)):
-            raise self.unsupported(sl, "slicing arrays inside kernels is not supported yet",
-                                   "index one element at a time, or pass a view made on the "
-                                   "host (d_a[1:5]) as the argument")
+            raise self.unsupported(sl, "assigning to a slice is not supported in kernels",
+                                   "loop over the elements: for i in range(...): a[i] = v")
         if isinstance(sl, ast.Tuple):
             return base, [self.expr(e) for e in sl.elts]
         idx = self.expr(sl)
@@ -1153,8 +1289,33 @@ class _Builder:
         il, ic = self.loc(sl)
         return base, [("tuple_get", il, ic, idx, k) for k in range(n)]
 
+    def slice_items(self, node):
+        """The items of a[...] with at least one slice: integer trees and
+        ('slice_part', ...) nodes; None when there is no slice."""
+        sl = node.slice
+        elts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
+        if not any(isinstance(e, ast.Slice) for e in elts):
+            return None
+        items = []
+        for e in elts:
+            if isinstance(e, ast.Slice):
+                el, ec = self.loc(e)
+                parts = [None if p is None else self.expr(p) for p in (e.lower, e.upper, e.step)]
+                if e.step is not None and self.const_int(e.step) == 0:
+                    raise self.typing(e.step, "slice step cannot be zero")
+                items.append(("slice_part", el, ec, *parts))
+            elif isinstance(e, ast.Constant) and e.value in (None, Ellipsis):
+                raise self.unsupported(e, "None and ... in array indices are not supported in "
+                                       "kernels", "index with integers and start:stop:step")
+            else:
+                items.append(self.expr(e))
+        return items
+
     def subscript(self, node):
         line, col = self.loc(node)
+        items = self.slice_items(node)
+        if items is not None:
+            return ("slice", line, col, self.expr(node.value), items)
         base = self.expr(node.value)
         n = self.arity(base)
         if n is not None:  # a tuple: constant index only
