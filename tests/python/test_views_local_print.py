@@ -453,3 +453,46 @@ def test_ember_scalar_types_convert_in_kernels():
     ember_scalar_types[1, 1](out, 1.1)
     assert out[0] == np.float64(np.float32(np.float32(1.1) / np.float32(3)))
     assert out[1] == np.int8(110)
+
+
+# ---------------------------------------------------------------------------
+# Kernel-only names imported from ember.cuda
+# ---------------------------------------------------------------------------
+
+from ember.cuda import atomic, grid, local, syncthreads, threadIdx  # noqa: E402
+
+
+@cuda.jit
+def imported_names(out):
+    i = grid(1)
+    scratch = local.array(2, np.int64)
+    scratch[0] = threadIdx.x
+    if i < out.size:
+        atomic.add(out, 0, scratch[0])
+
+
+@cuda.jit
+def imported_syncthreads(out):
+    syncthreads()
+
+
+def test_names_imported_from_ember_cuda_work_in_kernels():
+    out = np.zeros(4, np.int64)
+    imported_names[2, 4](out)
+    assert out[0] == 0 + 1 + 2 + 3     # threads 0..3 of block 0 (i < 4)
+    with pytest.raises(UnsupportedError, match="cuda.syncthreads is not supported on the CPU"):
+        imported_syncthreads[1, 1](out)
+
+
+def test_kernel_only_names_refuse_host_calls():
+    for name in ("syncthreads", "grid", "shfl_down_sync", "threadfence"):
+        assert hasattr(cuda, name)
+        with pytest.raises(TypeError, match=f"cuda.{name}.. can only be used inside a kernel"):
+            getattr(cuda, name)()
+    with pytest.raises(TypeError, match=r"cuda.atomic.add\(\) can only be used inside"):
+        cuda.atomic.add(np.zeros(1), 0, 1)
+    with pytest.raises(TypeError, match=r"cuda.local.array\(\)"):
+        cuda.local.array(4, np.float32)
+    assert repr(cuda.threadIdx.x) == "<ember kernel intrinsic cuda.threadIdx.x>"
+    with pytest.raises(AttributeError, match="cuda.threadIdx has no attribute 'w'"):
+        cuda.threadIdx.w

@@ -227,6 +227,10 @@ def _classify(obj, name):
         return _Static("numpy", obj, name)
     if _is_cuda_module(obj):
         return _Static("cuda", obj, name)
+    path = getattr(type(obj), "_ember_cuda_path", None) and \
+        getattr(obj, "_ember_cuda_path", None)
+    if isinstance(path, str):  # a stub from ember.cuda: cuda.<path>
+        return _Static("cudapath", path, name)
     fid = _math_fn_ids().get(id(obj))
     if fid is not None:
         return _Static("mathfn", fid, name)
@@ -419,8 +423,21 @@ class _Builder:
                               "globals of their module")
         st = _classify(value, name)
         if st is not None:
-            return st
+            return self.resolve_cudapath(node, st)
         return self.const(node, value, f"global '{name}'")
+
+    def resolve_cudapath(self, node, st):
+        """A stub from ember.cuda (``from ember.cuda import syncthreads``)
+        means what cuda.<path> means in the kernel."""
+        if st.kind != "cudapath":
+            return st
+        from .. import cuda as ember_cuda
+        resolved = _Static("cuda", ember_cuda, "cuda")
+        for part in st.value.split("."):
+            if not isinstance(resolved, _Static):
+                break
+            resolved = self.static_attr(node, resolved, part)
+        return resolved
 
     def block(self, stmts, node=None):
         out = []
@@ -916,7 +933,8 @@ class _Builder:
                 raise self.typing(node, f"module '{st.name}' has no attribute '{attr}'")
             value = getattr(st.value, attr)
             c = _classify(value, full)
-            return c if c is not None else self.const(node, value, f"'{full}'")
+            return self.resolve_cudapath(node, c) if c is not None else \
+                self.const(node, value, f"'{full}'")
         raise self.unsupported(node, f"unknown attribute '{attr}' of {st.name}",
                                self.static_hint(st))
 

@@ -1,0 +1,74 @@
+"""Host-side names for what only kernels can use: ``cuda.syncthreads``,
+``cuda.threadIdx``, ``cuda.local.array``, ``cuda.atomic.add`` ...
+
+numba.cuda exposes these as module attributes, so code may import them
+(``from numba.cuda import syncthreads``) or mention them outside a kernel.
+Here each is a stub that remembers its dotted path under ``cuda``; the
+compiler's front end resolves a stub exactly as it resolves
+``cuda.<path>`` written in the kernel. Calling one from the host raises a
+TypeError that says so.
+"""
+
+__all__ = []
+
+
+class Intrinsic:
+    """A kernel-only name (``cuda.<path>``)."""
+
+    __slots__ = ("_ember_cuda_path",)
+
+    def __init__(self, path):
+        self._ember_cuda_path = path
+
+    def __repr__(self):
+        return f"<ember kernel intrinsic cuda.{self._ember_cuda_path}>"
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"cuda.{self._ember_cuda_path}() can only be used inside a kernel "
+                        "or a device function (@cuda.jit)")
+
+
+class Namespace(Intrinsic):
+    """A kernel-only namespace (``cuda.atomic``, ``cuda.threadIdx``)."""
+
+    __slots__ = ("_members",)
+
+    def __init__(self, path, members):
+        super().__init__(path)
+        self._members = {m: Intrinsic(f"{path}.{m}") for m in members}
+
+    def __getattr__(self, name):
+        try:
+            return self._members[name]
+        except KeyError:
+            raise AttributeError(f"cuda.{self._ember_cuda_path} has no attribute "
+                                 f"'{name}'") from None
+
+    def __dir__(self):
+        return list(self._members)
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"cuda.{self._ember_cuda_path} is not callable")
+
+
+_FUNCTIONS = (
+    "grid gridsize syncthreads syncthreads_count syncthreads_and syncthreads_or syncwarp "
+    "threadfence threadfence_block threadfence_system shfl_sync shfl_up_sync shfl_down_sync "
+    "shfl_xor_sync ballot_sync all_sync any_sync eq_sync match_any_sync match_all_sync "
+    "activemask lanemask_lt").split()
+_VALUES = ["laneid", "warpsize"]
+_NAMESPACES = {
+    "threadIdx": ("x", "y", "z"), "blockIdx": ("x", "y", "z"),
+    "blockDim": ("x", "y", "z"), "gridDim": ("x", "y", "z"),
+    "local": ("array",), "shared": ("array",), "const": ("array_like",),
+    "atomic": ("add", "sub", "max", "min", "nanmax", "nanmin", "and_", "or_", "xor", "exch",
+               "inc", "dec", "cas", "compare_and_swap"),
+}
+
+for _name in _FUNCTIONS + _VALUES:
+    globals()[_name] = Intrinsic(_name)
+    __all__.append(_name)
+for _name, _members in _NAMESPACES.items():
+    globals()[_name] = Namespace(_name, _members)
+    __all__.append(_name)
+del _name, _members
