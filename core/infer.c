@@ -499,6 +499,30 @@ static const Type *atomic(Ctx *ctx, Node *n)
     return elem;
 }
 
+/* Whether a value of type `from` may be passed where `to` is declared:
+ * numbers to numbers (not complex to real), arrays of the same dtype and
+ * ndim whose layout fits (anything fits 'A'; a read-only array only a
+ * read-only parameter), tuples field by field. */
+static bool convertible(const Type *from, const Type *to)
+{
+    from = ty_concrete(from);
+    if (from == to)
+        return true;
+    if (ty_is_number(from) && ty_is_number(to))
+        return !(ty_is_complex(from) && !ty_is_complex(to)) || to->kind == TY_BOOL;
+    if (from->kind == TY_ARRAY && to->kind == TY_ARRAY)
+        return from->elem == to->elem && from->ndim == to->ndim &&
+               (to->layout == 'A' || to->layout == from->layout) &&
+               (!from->readonly || to->readonly);
+    if (from->kind == TY_TUPLE && to->kind == TY_TUPLE && from->nfields == to->nfields) {
+        for (int i = 0; i < from->nfields; i++)
+            if (!convertible(from->fields[i], to->fields[i]))
+                return false;
+        return true;
+    }
+    return false;
+}
+
 /* numba: a device function is compiled for the argument types at each call
  * (weak literals become int64 / float64 / complex128), and returns what its
  * `return` statements give (nothing when it has none). A store into an
@@ -514,19 +538,38 @@ static const Type *call(Ctx *ctx, Node *n)
     const Type *types[256];
     if (n->nargs > 256)
         FAIL(ctx, n, "too many arguments");
+    char s1[256], s2[256];
     for (int i = 0; i < n->nargs; i++) {
         const Type *t = expr(ctx, n->args[i]);
         if (!t)
             return NULL;
         types[i] = ty_concrete(t);
+        if (tmpl->decl_params) {
+            /* an explicit signature: the argument converts to the declared type */
+            const Type *want = tmpl->decl_params[i];
+            if (!convertible(types[i], want))
+                FAIL(ctx, n->args[i], "argument %d of %s() is %s, which does not convert to "
+                     "%s of its signature", i + 1, tmpl->name, tname(types[i], s1),
+                     tname(want, s2));
+            types[i] = want;
+        }
     }
     Function *root = ctx->fn->root ? ctx->fn->root : ctx->fn;
     Function *spec = ir_specialise(root, tmpl, types);
     if (!spec)
         FAIL(ctx, n, "out of memory specialising '%s'", tmpl->name);
-    if (spec->infer_state == 1)
-        FAIL(ctx, n, "recursive call to device function '%s': recursion needs an explicit "
-             "signature", tmpl->name);
+    if (spec->infer_state == 1) {
+        if (!tmpl->decl_return)
+            FAIL(ctx, n, "recursive call to device function '%s': recursion needs an explicit "
+                 "signature", tmpl->name);
+        /* recursion: typed by the signature; the arrays it is given may be
+         * written (its own analysis is not finished) */
+        spec->recursive = true;
+        n->spec = spec;
+        for (int p = 0; p < n->nargs; p++)
+            mark_written(ctx, array_roots(ctx, n->args[p]));
+        return tmpl->decl_return;
+    }
     if (spec->infer_state == 0) {
         spec->infer_state = 1;
         spec->infer_st = infer_function(spec);
@@ -835,6 +878,12 @@ static void stmt(Ctx *ctx, Node *n)
                     ctx->st = ir_error(ctx->fn, n->loc,
                                        "a kernel cannot return a value: kernels return nothing; "
                                        "write the result into an array argument instead");
+            } else if (t && ctx->fn->tmpl && ctx->fn->tmpl->decl_return) {
+                const Type *want = ctx->fn->tmpl->decl_return;
+                if (!convertible(t, want) && ctx->final && ctx->st == EMBER_SUCCESS)
+                    ctx->st = ir_error(ctx->fn, n->loc, "this return gives %s, which does not "
+                                       "convert to %s of the signature",
+                                       tname(ty_concrete(t), s), tname(want, s2));
             } else if (t) {
                 const Type *u = unify(ctx->fn->return_type, t);
                 if (!u) {
@@ -884,6 +933,8 @@ ember_status infer_function(Function *fn)
     if (!ctx.alias)
         return EMBER_ERR_OUT_OF_MEMORY;
     fn->return_type = fn->is_kernel ? T(TY_VOID) : NULL;
+    if (fn->tmpl && fn->tmpl->decl_return)
+        fn->return_type = fn->tmpl->decl_return;
     /* Widening is monotone and bounded (types only grow along promotion,
      * alias sets only gain bits), so this terminates; the bound is a guard. */
     for (int pass = 0; pass < 64; pass++) {

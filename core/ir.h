@@ -237,6 +237,11 @@ struct Function {
                                * (template, parameter types) */
     int nspecs, capspecs;
     const Function *tmpl;     /* a specialisation: its template */
+    const Type **decl_params; /* a template with an explicit signature (device=True):
+                               * the parameter types calls convert to ... */
+    const Type *decl_return;  /* ... and the return type (NULL without a signature) */
+    bool recursive;           /* a specialisation called while it is being inferred
+                               * (needs decl_return); lowered as a real function */
     int infer_state;          /* a specialisation: 0 new, 1 inferring, 2 done */
     ember_status infer_st;    /* a specialisation: result of its inference */
     /* diagnostics: the first error, with its location */

@@ -29,6 +29,7 @@ static const char *const status_names[EMBER_STATUS_COUNT] = {
     [EMBER_ERR_NOT_READY] = "not ready",
     [EMBER_ERR_SYSTEM] = "system error",
     [EMBER_ERR_INTERNAL] = "internal error",
+    [EMBER_ERR_KERNEL_FAULT] = "kernel fault",
 };
 
 const char *ember_status_string(ember_status status)

@@ -9,7 +9,7 @@
  * launch_host.c distributes the grid's blocks over the pool.
  *
  * Entry signature of the generated code:
- *   void <name>(const char *args, const HostDims *dims, int64_t first_block,
+ *   void <name>(const char *args, HostDims *dims, int64_t first_block,
  *               int64_t last_block)
  * `args` is packed as core/ir.h "Argument ABI" describes.
  */
@@ -21,9 +21,15 @@
 typedef struct HostDims {
     int64_t grid[3];  /* blocks per axis (x, y, z) */
     int64_t block[3]; /* threads per block per axis */
+    int32_t fault;    /* set (atomically) by the kernel: HOST_FAULT_* */
 } HostDims;
 
-typedef void (*host_entry_fn)(const char *args, const HostDims *dims, int64_t first_block,
+/* Faults a kernel reports through HostDims.fault; the launch turns them
+ * into an error after every block has run. */
+#define HOST_FAULT_RECURSION 1 /* recursion deeper than HOST_MAX_RECURSION */
+#define HOST_MAX_RECURSION 1000
+
+typedef void (*host_entry_fn)(const char *args, HostDims *dims, int64_t first_block,
                               int64_t last_block);
 
 typedef struct HostKernel HostKernel;

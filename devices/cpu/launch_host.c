@@ -23,7 +23,7 @@ typedef struct LaunchCtx {
 
 static void run_chunk(void *arg, int64_t index, int worker)
 {
-    const LaunchCtx *c = arg;
+    LaunchCtx *c = arg;
     int64_t first = index * c->chunk;
     int64_t last = first + c->chunk < c->nblocks ? first + c->chunk : c->nblocks;
     c->entry(c->args, &c->dims, first, last);
@@ -64,5 +64,9 @@ ember_status host_launch(const HostKernel *k, struct ember_device *cpu, const in
     c.chunk = (nblocks + nchunks - 1) / nchunks;
     nchunks = (nblocks + c.chunk - 1) / c.chunk;
     pool_run(p, nchunks, run_chunk, &c);
+    if (__atomic_load_n(&c.dims.fault, __ATOMIC_ACQUIRE) == HOST_FAULT_RECURSION)
+        return em_error(EMBER_ERR_KERNEL_FAULT, "a recursive device function went deeper than "
+                        "%d calls; the threads that did so stopped early and their results are "
+                        "incomplete", HOST_MAX_RECURSION);
     return EMBER_SUCCESS;
 }

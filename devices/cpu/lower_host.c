@@ -38,11 +38,13 @@
 
 #include <llvm-c/Core.h>
 
+#include "devices/cpu/host_jit.h"
 #include "devices/cpu/lower_host.h"
 
 #define MAX_LOOP_DEPTH 256
 /* cuda.local.array lives in the worker's stack frame (8 MiB stacks). */
 #define LOCAL_ARRAY_MAX_BYTES (1 << 20)
+#define LOCAL_ARRAY_MAX_BYTES_RECURSIVE 1024
 
 typedef struct LoopTargets {
     LLVMBasicBlockRef brk, cont;
@@ -73,6 +75,14 @@ typedef struct Lower {
     Node *call_site;           /* device function being lowered: its (innermost) call */
     LoopTargets loops[MAX_LOOP_DEPTH];
     int nloops;
+    LLVMValueRef fault;        /* i32 *: HostDims.fault */
+    LLVMValueRef depth;        /* i32: recursion depth (0 outside recursive functions) */
+    /* recursive device function specialisations, lowered as real functions */
+    struct RealFn { Function *spec; LLVMValueRef fn; LLVMTypeRef ty; } *real;
+    int nreal, capreal;
+    Function **checked;        /* recursive specialisations already validated */
+    int nchecked, capchecked;
+    int in_recursive;          /* validating inside a recursive specialisation */
 } Lower;
 
 static _Noreturn void fail(Lower *L, const Node *n, const char *fmt, ...) EM_PRINTF(3, 4);
@@ -89,6 +99,25 @@ static _Noreturn void fail(Lower *L, const Node *n, const char *fmt, ...)
 }
 
 static const char *tstr(const Type *t, char *buf) { return ty_str(t, buf, 256); }
+
+/* Makes room for `need` items of `size` bytes in *v (capacity *cap). */
+static bool grow_list(void **v, int *cap, int need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    int ncap = *cap ? *cap * 2 : 8;
+    if (ncap < need)
+        ncap = need;
+    void *p = em_calloc((size_t)ncap, size);
+    if (!p)
+        return false;
+    if (*cap)
+        memcpy(p, *v, (size_t)*cap * size);
+    em_free(*v);
+    *v = p;
+    *cap = ncap;
+    return true;
+}
 
 /* ======================================================================== */
 /* Validation: everything lowering cannot do is reported here, located.     */
@@ -310,9 +339,21 @@ static ember_status check(Lower *L, const Node *n, int depth)
         Function *spec = n->spec;
         if (!spec || !spec->body || spec->nparams != n->nargs)
             return ir_error(fn, n->loc, "malformed IR: call without a specialisation");
+        if (spec->recursive) {
+            for (int i = 0; i < L->nchecked; i++)
+                if (L->checked[i] == spec)
+                    return EMBER_SUCCESS;
+            if (!grow_list((void **)&L->checked, &L->capchecked, L->nchecked + 1,
+                         sizeof *L->checked))
+                return EMBER_ERR_OUT_OF_MEMORY;
+            L->checked[L->nchecked++] = spec;
+            L->in_recursive++;
+        }
         L->fn = spec;
         st = check(L, spec->body, 0);
         L->fn = fn;
+        if (spec->recursive)
+            L->in_recursive--;
         if (st)
             return ir_error_in_callee(fn, n->loc, spec);
         break;
@@ -356,6 +397,11 @@ static ember_status check(Lower *L, const Node *n, int depth)
                                 "array argument for large scratch space)", tstr(t, s),
                                 LOCAL_ARRAY_MAX_BYTES >> 10);
         }
+        if (L->in_recursive && bytes > LOCAL_ARRAY_MAX_BYTES_RECURSIVE)
+            return ir_error(fn, n->loc, "cuda.local.array: %s of more than %d bytes in a "
+                            "recursive device function (each of up to %d nested calls has "
+                            "its own)", tstr(t, s), LOCAL_ARRAY_MAX_BYTES_RECURSIVE,
+                            HOST_MAX_RECURSION);
         break;
     }
     case ND_PRINT:
@@ -1380,6 +1426,125 @@ static LLVMValueRef constant(Lower *L, Node *n)
 
 static void stmt(Lower *L, Node *n);
 
+/* The LLVM function of a recursive specialisation (made on first use):
+ *   ret f(params..., tid[3], bid[3], bdim[3], gdim[3] (i32), linear_tid (i64),
+ *         fault (i32 *), depth (i32))
+ * The thread indices travel as arguments because the body reads them like
+ * the kernel's. Past HOST_MAX_RECURSION nested calls it sets the launch's
+ * fault flag and returns zeros instead of running the body (the stack is
+ * finite; the launch then raises). */
+static struct RealFn *recursive_function(Lower *L, const Node *site, Function *spec)
+{
+    for (int i = 0; i < L->nreal; i++)
+        if (L->real[i].spec == spec)
+            return &L->real[i];
+    if (!grow_list((void **)&L->real, &L->capreal, L->nreal + 1, sizeof *L->real))
+        fail(L, site, "out of memory");
+    int np = spec->nparams, nall = np + 15;
+    LLVMTypeRef *pt = ir_alloc(spec, sizeof *pt * (size_t)nall);
+    LLVMValueRef *slots = ir_alloc(spec, sizeof *slots * (size_t)(spec->nvars + 1));
+    LLVMValueRef *params = ir_alloc(spec, sizeof *params * (size_t)(np + 1));
+    if (!pt || !slots || !params)
+        fail(L, site, "out of memory");
+    for (int i = 0; i < np; i++)
+        pt[i] = lty(L, spec->param_types[i]);
+    for (int i = 0; i < 12; i++)
+        pt[np + i] = L->t_i32;
+    pt[np + 12] = L->t_i64;
+    pt[np + 13] = LLVMPointerType(L->t_i32, 0);
+    pt[np + 14] = L->t_i32;
+    const Type *rt = spec->return_type;
+    bool has_value = rt && rt->kind != TY_VOID;
+    LLVMTypeRef fty = LLVMFunctionType(has_value ? lty(L, rt) : L->t_void, pt, (unsigned)nall, 0);
+    char name[300];
+    snprintf(name, sizeof name, "%s.rec%d", spec->name, L->nreal);
+    LLVMValueRef f = LLVMAddFunction(L->mod, name, fty);
+    LLVMSetLinkage(f, LLVMInternalLinkage);
+    int idx = L->nreal++; /* L->real may move while the body is lowered */
+    L->real[idx] = (struct RealFn){spec, f, fty};
+
+    /* lower the body with this function's state, then restore the caller's */
+    Lower saved = *L;
+    LLVMBasicBlockRef saved_b = LLVMGetInsertBlock(L->b), saved_ab = LLVMGetInsertBlock(L->ab);
+    L->func = f;
+    L->fn = spec;
+    L->var_slots = slots;
+    L->params = params;
+    for (int i = 0; i < np; i++)
+        params[i] = LLVMGetParam(f, (unsigned)i);
+    for (int i = 0; i < 3; i++) {
+        L->tid[i] = LLVMGetParam(f, (unsigned)(np + i));
+        L->bid[i] = LLVMGetParam(f, (unsigned)(np + 3 + i));
+        L->bdim[i] = LLVMGetParam(f, (unsigned)(np + 6 + i));
+        L->gdim[i] = LLVMGetParam(f, (unsigned)(np + 9 + i));
+    }
+    L->linear_tid = LLVMGetParam(f, (unsigned)(np + 12));
+    L->fault = LLVMGetParam(f, (unsigned)(np + 13));
+    L->depth = LLVMGetParam(f, (unsigned)(np + 14));
+    L->nloops = 0;
+    L->call_site = (Node *)site;
+    LLVMBasicBlockRef entry = new_bb(L, "entry"), run = new_bb(L, "run"),
+                      over = new_bb(L, "too.deep");
+    L->ret_bb = new_bb(L, "ret");
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMPositionBuilderAtEnd(L->b, over);
+    LLVMValueRef one = LLVMConstInt(L->t_i32, HOST_FAULT_RECURSION, 0);
+    LLVMValueRef st = LLVMBuildStore(L->b, one, L->fault);
+    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(st, 4);
+    if (has_value)
+        LLVMBuildRet(L->b, LLVMConstNull(lty(L, rt)));
+    else
+        LLVMBuildRetVoid(L->b);
+    LLVMPositionBuilderAtEnd(L->b, run);
+    L->ret_slot = has_value ? entry_alloca(L, lty(L, rt), "retval") : NULL;
+    if (has_value)
+        LLVMBuildStore(L->b, LLVMConstNull(lty(L, rt)), L->ret_slot);
+    stmt(L, spec->body);
+    if (!LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b)))
+        LLVMBuildBr(L->b, L->ret_bb);
+    LLVMPositionBuilderAtEnd(L->b, L->ret_bb);
+    if (has_value)
+        LLVMBuildRet(L->b, LLVMBuildLoad2(L->b, lty(L, rt), L->ret_slot, ""));
+    else
+        LLVMBuildRetVoid(L->b);
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMValueRef ok = LLVMBuildICmp(L->ab, LLVMIntSLT, L->depth,
+                                    LLVMConstInt(L->t_i32, HOST_MAX_RECURSION, 0), "");
+    LLVMBuildCondBr(L->ab, ok, run, over);
+
+    struct RealFn *list = L->real;
+    int nreal = L->nreal, capreal = L->capreal;
+    *L = saved; /* jmp_buf, builders and per-function state of the caller */
+    L->real = list, L->nreal = nreal, L->capreal = capreal;
+    LLVMPositionBuilderAtEnd(L->b, saved_b);
+    LLVMPositionBuilderAtEnd(L->ab, saved_ab);
+    return &L->real[idx];
+}
+
+static LLVMValueRef call_recursive(Lower *L, Node *n, Function *spec, LLVMValueRef *args)
+{
+    struct RealFn *r = recursive_function(L, n, spec);
+    int np = spec->nparams;
+    LLVMValueRef *all = ir_alloc(spec, sizeof *all * (size_t)(np + 15));
+    if (!all)
+        fail(L, n, "out of memory");
+    memcpy(all, args, sizeof *all * (size_t)np);
+    for (int i = 0; i < 3; i++) {
+        all[np + i] = L->tid[i];
+        all[np + 3 + i] = L->bid[i];
+        all[np + 6 + i] = L->bdim[i];
+        all[np + 9 + i] = L->gdim[i];
+    }
+    all[np + 12] = L->linear_tid;
+    all[np + 13] = L->fault;
+    all[np + 14] = LLVMBuildAdd(L->b, L->depth, LLVMConstInt(L->t_i32, 1, 0), "depth");
+    const Type *rt = spec->return_type;
+    bool has_value = rt && rt->kind != TY_VOID;
+    LLVMValueRef v = LLVMBuildCall2(L->b, r->ty, r->fn, all, (unsigned)(np + 15), "");
+    return has_value ? v : NULL;
+}
+
 /* A device function call, inlined at the call site: the arguments are
  * evaluated in order and converted to the specialisation's parameter types,
  * the callee's body is lowered with its own variables (allocas in the
@@ -1397,6 +1562,8 @@ static LLVMValueRef call(Lower *L, Node *n)
         fail(L, n, "out of memory");
     for (int i = 0; i < n->nargs; i++)
         args[i] = conv(L, n, expr(L, n->args[i]), n->args[i]->ty, spec->param_types[i]);
+    if (spec->recursive)
+        return call_recursive(L, n, spec, args);
     Function *fn = L->fn;
     LLVMValueRef *saved_slots = L->var_slots, *saved_params = L->params, saved_ret = L->ret_slot;
     LLVMBasicBlockRef saved_bb = L->ret_bb;
@@ -1944,6 +2111,10 @@ static void build_entry(Lower *L, const char *symbol)
         L->gdim[i] = LLVMBuildTrunc(L->b, d[i], L->t_i32, "gridDim");
         L->bdim[i] = LLVMBuildTrunc(L->b, d[3 + i], L->t_i32, "blockDim");
     }
+    LLVMValueRef six = i64c(L, 6); /* HostDims.fault follows the six int64s */
+    L->fault = LLVMBuildBitCast(L->b, LLVMBuildGEP2(L->b, L->t_i64, dims, &six, 1, ""),
+                                LLVMPointerType(L->t_i32, 0), "fault");
+    L->depth = LLVMConstInt(L->t_i32, 0, 0);
 
     LLVMBasicBlockRef exit = new_bb(L, "exit");
     CountedLoop blk, lz, ly, lx;
@@ -2040,6 +2211,8 @@ ember_status host_lower(Function *fn, LLVMContextRef ctx, const char *symbol, LL
     if (L->mod)
         LLVMDisposeModule(L->mod);
 out_free:
+    em_free(L->real);
+    em_free(L->checked);
     em_free(L->var_slots);
     em_free(L->params);
     em_free(L);

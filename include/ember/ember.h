@@ -47,6 +47,7 @@ typedef enum ember_status {
     EMBER_ERR_NOT_READY,          /* stream/event query: work still pending */
     EMBER_ERR_SYSTEM,             /* the OS, hwloc or pthreads failed */
     EMBER_ERR_INTERNAL,           /* a bug in ember: please report */
+    EMBER_ERR_KERNEL_FAULT,       /* a kernel stopped early (e.g. recursion too deep) */
     EMBER_STATUS_COUNT
 } ember_status;
 

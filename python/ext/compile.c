@@ -678,6 +678,33 @@ static const char **str_list(PyObject *list, const char *what, Py_ssize_t *n)
     return v;
 }
 
+/* An explicit device function signature: (return_type, [param_types]),
+ * descriptors as compile_kernel's param_types ("none" returns nothing). */
+static int declare_signature(Function *f, PyObject *sig)
+{
+    if (!PyTuple_Check(sig) || PyTuple_GET_SIZE(sig) != 2 ||
+        !PyList_Check(PyTuple_GET_ITEM(sig, 1)) ||
+        PyList_GET_SIZE(PyTuple_GET_ITEM(sig, 1)) != f->nparams) {
+        PyErr_Format(PyExc_ValueError, "the signature of device function '%s' must be "
+                     "(return_type, [one type per parameter: %d])", f->name, f->nparams);
+        return -1;
+    }
+    PyObject *ret = PyTuple_GET_ITEM(sig, 0), *params = PyTuple_GET_ITEM(sig, 1);
+    f->decl_params = ir_alloc(f, sizeof *f->decl_params * (size_t)(f->nparams + 1));
+    if (!f->decl_params) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int i = 0; i < f->nparams; i++)
+        if (!(f->decl_params[i] = parse_type(PyList_GET_ITEM(params, i), 0)))
+            return -1;
+    if (PyUnicode_Check(ret) && PyUnicode_CompareWithASCIIString(ret, "none") == 0)
+        f->decl_return = ty_scalar(TY_VOID);
+    else if (!(f->decl_return = parse_type(ret, 0)))
+        return -1;
+    return 0;
+}
+
 /* The device functions a kernel calls, directly or not: a list of
  * ('function', qualname, filename, False, [param_names], [slot_names], body);
  * a ('call', line, col, i, [args]) node anywhere refers to item i. All
@@ -695,10 +722,11 @@ static int build_callees(Function *root, PyObject *list)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = PySequence_Fast_GET_ITEM(fast, i);
-        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 7 ||
+        if (!PyTuple_Check(t) || (PyTuple_GET_SIZE(t) != 7 && PyTuple_GET_SIZE(t) != 8) ||
             !PyUnicode_Check(PyTuple_GET_ITEM(t, 1)) || !PyUnicode_Check(PyTuple_GET_ITEM(t, 2))) {
             PyErr_SetString(PyExc_ValueError, "a device function tree must be ('function', "
-                            "qualname, filename, False, [param_names], [slot_names], body)");
+                            "qualname, filename, False, [param_names], [slot_names], body"
+                            "[, (return_type, [param_types])])");
             goto out;
         }
         const char *qualname = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 1));
@@ -728,6 +756,9 @@ static int build_callees(Function *root, PyObject *list)
                 PyErr_NoMemory();
             goto out;
         }
+        if (PyTuple_GET_SIZE(t) == 8 && PyTuple_GET_ITEM(t, 7) != Py_None &&
+            declare_signature(f, PyTuple_GET_ITEM(t, 7)) < 0)
+            goto out;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         Builder b = {root->callees[i], root};

@@ -310,6 +310,7 @@ class _CallGraph:
         self.trees = []
         self.keys = {}      # python function -> key
         self.arities = {}   # key -> arity of the returned value (see _Builder.arity)
+        self.sigs = {}      # key -> (return, [params]) descriptors of an explicit signature
         self.stack = []
 
 
@@ -1189,9 +1190,9 @@ class _Builder:
         g = self.graph
         name = pyf.__qualname__
         if pyf in g.stack or pyf is self.fn:
-            if getattr(df, "signatures", None):
-                raise self.unsupported(node, f"recursive call to device function '{name}': "
-                                       "recursion is not supported yet")
+            key = g.keys.get(pyf)
+            if key is not None and g.sigs.get(key) is not None:
+                return key  # recursion, typed by the explicit signature
             raise self.typing(node, f"recursive call to device function '{name}' cannot be "
                               "typed without a signature",
                               f"give '{name}' an explicit signature, e.g. "
@@ -1201,6 +1202,15 @@ class _Builder:
             return key
         info, fdef = _parse(pyf)
         b = _Builder(pyf, info, fdef, False, None, g)
+        # the key exists before the body is built, so that the body can call itself
+        key = len(g.trees)
+        g.trees.append(None)
+        g.keys[pyf] = key
+        g.sigs[key] = self.device_signature(node, df)
+        if g.sigs[key] is not None:
+            ret = g.sigs[key][0]
+            g.arities[key] = len(ret[1]) if isinstance(ret, tuple) and ret[0] == "tuple" \
+                else None
         g.stack.append(pyf)
         try:
             tree = b.build()
@@ -1215,12 +1225,37 @@ class _Builder:
             raise new from None
         finally:
             g.stack.pop()
-        key = len(g.trees)
-        g.trees.append(tree)
-        g.keys[pyf] = key
-        ar = b.return_arities
-        g.arities[key] = ar[0] if ar and all(a == ar[0] for a in ar) else None
+        g.trees[key] = tree if g.sigs[key] is None else tree + (g.sigs[key],)
+        if g.sigs[key] is None:
+            ar = b.return_arities
+            g.arities[key] = ar[0] if ar and all(a == ar[0] for a in ar) else None
         return key
+
+    def device_signature(self, node, df):
+        """(return descriptor, [parameter descriptors]) of a device function
+        declared with a signature; None without one."""
+        sigs = getattr(df, "signatures", None)
+        if not sigs:
+            return None
+        from .. import types as ty
+        from .dispatcher import _desc_for_c
+        if len(sigs) > 1:
+            raise self.unsupported(node, f"device function '{df.__qualname__}' has "
+                                   f"{len(sigs)} signatures; give it one (or none, and it is "
+                                   "specialised on the argument types at each call)")
+        try:
+            sig = ty.as_signature(sigs[0])
+        except (TypeError, ValueError) as exc:
+            raise self.typing(node, f"bad signature for device function "
+                              f"'{df.__qualname__}': {exc}") from None
+        if sig.return_type is None:
+            return None
+        params = [_desc_for_c(d) for d in sig.descriptors()]
+        if len(params) != df.py_func.__code__.co_argcount:
+            raise self.typing(node, f"the signature {sig} of device function "
+                              f"'{df.__qualname__}' has {len(params)} parameter types for "
+                              f"{df.py_func.__code__.co_argcount} parameters")
+        return (_desc_for_c(sig.return_type.descriptor()), params)
 
     def builtin_call(self, node, b):
         line, col = self.loc(node)
