@@ -30,6 +30,7 @@ static const char *const status_names[EMBER_STATUS_COUNT] = {
     [EMBER_ERR_SYSTEM] = "system error",
     [EMBER_ERR_INTERNAL] = "internal error",
     [EMBER_ERR_KERNEL_FAULT] = "kernel fault",
+    [EMBER_ERR_INDEX] = "index out of range in a kernel",
 };
 
 const char *ember_status_string(ember_status status)

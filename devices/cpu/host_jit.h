@@ -22,11 +22,13 @@ typedef struct HostDims {
     int64_t grid[3];  /* blocks per axis (x, y, z) */
     int64_t block[3]; /* threads per block per axis */
     int32_t fault;    /* set (atomically) by the kernel: HOST_FAULT_* */
+    int32_t fault_site; /* HOST_FAULT_INDEX: which check failed (host_kernel_site) */
 } HostDims;
 
 /* Faults a kernel reports through HostDims.fault; the launch turns them
  * into an error after every block has run. */
 #define HOST_FAULT_RECURSION 1 /* recursion deeper than HOST_MAX_RECURSION */
+#define HOST_FAULT_INDEX 2     /* an index outside its dimension (bounds checking) */
 #define HOST_MAX_RECURSION 1000
 
 typedef void (*host_entry_fn)(const char *args, HostDims *dims, int64_t first_block,
@@ -45,6 +47,9 @@ EM_HIDDEN void host_kernel_destroy(HostKernel *k);
 /* Textual LLVM IR of the module (owned by the kernel). */
 EM_HIDDEN const char *host_kernel_llvm_ir(const HostKernel *k);
 EM_HIDDEN host_entry_fn host_kernel_entry(const HostKernel *k);
+/* "file:line:col" of bounds check number `site` (Function.boundscheck), or
+ * "?" when there is no such check. Owned by the kernel. */
+EM_HIDDEN const char *host_kernel_site(const HostKernel *k, int site);
 
 /* Runs the kernel over the grid on `cpu`'s worker pool; returns when done.
  * `args` is packed per the ABI and borrowed for the call. */

@@ -43,6 +43,8 @@ struct HostKernel {
     LLVMOrcLLJITRef jit; /* owns the code */
     host_entry_fn entry;
     char *ir;            /* textual IR after optimisation (em_malloc) */
+    char **sites;        /* bounds check locations (host_lower), em_malloc */
+    int nsites;
 };
 
 static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;
@@ -138,7 +140,8 @@ ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
 
     /* 1. lower */
     tsc = LLVMOrcCreateNewThreadSafeContext();
-    if ((st = host_lower(fn, LLVMOrcThreadSafeContextGetContext(tsc), symbol, &mod)))
+    if ((st = host_lower(fn, LLVMOrcThreadSafeContextGetContext(tsc), symbol, &mod, &k->sites,
+                         &k->nsites)))
         goto fail;
 
     /* 2. the JIT for the host; its triple and data layout go on the module */
@@ -234,9 +237,17 @@ void host_kernel_destroy(HostKernel *k)
             LLVMConsumeError(err);
     }
     em_free(k->ir);
+    for (int i = 0; i < k->nsites; i++)
+        em_free(k->sites[i]);
+    em_free(k->sites);
     em_free(k);
 }
 
 const char *host_kernel_llvm_ir(const HostKernel *k) { return k ? k->ir : NULL; }
+
+const char *host_kernel_site(const HostKernel *k, int site)
+{
+    return k && site >= 0 && site < k->nsites ? k->sites[site] : "?";
+}
 
 host_entry_fn host_kernel_entry(const HostKernel *k) { return k ? k->entry : NULL; }

@@ -83,6 +83,9 @@ typedef struct Lower {
     Function **checked;        /* recursive specialisations already validated */
     int nchecked, capchecked;
     int in_recursive;          /* validating inside a recursive specialisation */
+    bool boundscheck;          /* the root's boundscheck option */
+    char **sites;              /* "file:line:col" per bounds check (HostDims.fault_site) */
+    int nsites, capsites;
 } Lower;
 
 static _Noreturn void fail(Lower *L, const Node *n, const char *fmt, ...) EM_PRINTF(3, 4);
@@ -1239,6 +1242,41 @@ static LLVMValueRef intrinsic(Lower *L, Node *n)
     }
 }
 
+/* Bounds checking (Function.boundscheck): when `bad`, record the fault and
+ * its site for the launch to raise IndexError, and send the access to a
+ * scratch slot instead (loads give 0, stores go nowhere), so that the
+ * kernel never touches memory outside its arrays. */
+static LLVMValueRef bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValueRef p)
+{
+    LLVMBuilderRef B = L->b;
+    if (!grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites))
+        fail(L, n, "out of memory");
+    char site[1200];
+    snprintf(site, sizeof site, "%s:%d:%d", L->fn->file, n->loc.line, n->loc.col);
+    if (!(L->sites[L->nsites] = em_strdup(site)))
+        fail(L, n, "out of memory");
+    int index = L->nsites++;
+    LLVMBasicBlockRef fault = new_bb(L, "oob"), cont = new_bb(L, "inbounds");
+    LLVMBuildCondBr(B, bad, fault, cont);
+    LLVMPositionBuilderAtEnd(B, fault);
+    LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
+    LLVMValueRef site_ptr = LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, "");
+    LLVMValueRef st = LLVMBuildStore(B, LLVMConstInt(L->t_i32, (unsigned)index, 0), site_ptr);
+    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(st, 4);
+    st = LLVMBuildStore(B, LLVMConstInt(L->t_i32, HOST_FAULT_INDEX, 0), L->fault);
+    LLVMSetOrdering(st, LLVMAtomicOrderingRelease);
+    LLVMSetAlignment(st, 4);
+    LLVMValueRef scratch = entry_alloca(L, LLVMArrayType(L->t_i64, 2), "oob.scratch");
+    LLVMSetAlignment(scratch, 16);
+    LLVMBuildStore(B, LLVMConstNull(LLVMArrayType(L->t_i64, 2)), scratch);
+    LLVMBuildBr(B, cont);
+    LLVMPositionBuilderAtEnd(B, cont);
+    if (!p) /* a slice: the caller empties the view */
+        return NULL;
+    return LLVMBuildSelect(B, bad, LLVMBuildBitCast(B, scratch, L->t_ptr, ""), p, "");
+}
+
 /* Address of a[idx...]: data + sum(idx_i * stride_i), a negative index
  * wrapped once (idx + shape_i). No bounds check in this build. For a 'C'
  * ('F') array the last (first) stride is the item size, a constant, which
@@ -1249,7 +1287,7 @@ static LLVMValueRef element_ptr(Lower *L, Node *n, const Type **elem_out)
     LLVMBuilderRef B = L->b;
     LLVMValueRef arr = expr(L, n->a);
     int nd = at->ndim;
-    LLVMValueRef off = NULL;
+    LLVMValueRef off = NULL, bad = NULL;
     int64_t itemsize = ty_bits(at->elem) < 8 ? 1 : ty_bits(at->elem) / 8;
     for (int i = 0; i < nd; i++) {
         const Type *it = ty_concrete(n->args[i]->ty);
@@ -1259,6 +1297,11 @@ static LLVMValueRef element_ptr(Lower *L, Node *n, const Type **elem_out)
             LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
             idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, shape, ""), idx, "");
         }
+        if (L->boundscheck) { /* wrapped index in [0, shape): one unsigned compare */
+            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+            LLVMValueRef out = LLVMBuildICmp(B, LLVMIntUGE, idx, shape, "oob");
+            bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
+        }
         bool unit = (at->layout == 'C' && i == nd - 1) || (at->layout == 'F' && i == 0);
         LLVMValueRef stride = unit ? i64c(L, itemsize)
                                    : LLVMBuildExtractValue(B, arr, (unsigned)(1 + nd + i), "stride");
@@ -1267,6 +1310,8 @@ static LLVMValueRef element_ptr(Lower *L, Node *n, const Type **elem_out)
     }
     LLVMValueRef data = LLVMBuildExtractValue(B, arr, 0, "data");
     LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "");
+    if (bad)
+        p = bounds_fault(L, n, bad, p);
     *elem_out = at->elem;
     return LLVMBuildBitCast(B, p, LLVMPointerType(mty(L, at->elem), 0), "");
 }
@@ -1652,7 +1697,7 @@ static LLVMValueRef slice_view(Lower *L, Node *n)
     int nd = at->ndim, rnd = n->ty->ndim, k = 0;
     LLVMValueRef arr = expr(L, n->a);
     LLVMValueRef view = LLVMGetUndef(lty(L, n->ty));
-    LLVMValueRef off = NULL;
+    LLVMValueRef off = NULL, bad = NULL;
     for (int i = 0; i < nd; i++) {
         const Node *it = i < n->nargs ? n->args[i] : NULL;
         LLVMValueRef len = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
@@ -1665,6 +1710,10 @@ static LLVMValueRef slice_view(Lower *L, Node *n)
             if (ty_is_signed(t)) {
                 LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
                 idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, len, ""), idx, "");
+            }
+            if (L->boundscheck) {
+                LLVMValueRef out = LLVMBuildICmp(B, LLVMIntUGE, idx, len, "oob");
+                bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
             }
             LLVMValueRef term = LLVMBuildMul(B, idx, stride, "");
             off = off ? LLVMBuildAdd(B, off, term, "") : term;
@@ -1681,7 +1730,15 @@ static LLVMValueRef slice_view(Lower *L, Node *n)
     LLVMValueRef data = LLVMBuildExtractValue(B, arr, 0, "data");
     if (off)
         data = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "view");
-    return LLVMBuildInsertValue(B, view, data, 0, "");
+    view = LLVMBuildInsertValue(B, view, data, 0, "");
+    if (bad) { /* an integer item out of bounds: an empty view, and the fault */
+        bounds_fault(L, n, bad, NULL);
+        LLVMValueRef empty = view;
+        for (int k2 = 0; k2 < rnd; k2++)
+            empty = LLVMBuildInsertValue(B, empty, i64c(L, 0), (unsigned)(1 + k2), "");
+        view = LLVMBuildSelect(B, bad, empty, view, "");
+    }
+    return view;
 }
 
 /* cuda.local.array: a C-ordered array in the entry block's frame. On the
@@ -2155,9 +2212,12 @@ static void build_entry(Lower *L, const char *symbol)
 /* Builds the module for the typed kernel `fn` in `ctx`, with the entry
  * function named `symbol`. On success the caller owns *out; on failure
  * nothing is left behind and the error is recorded on fn (ir_error). */
-ember_status host_lower(Function *fn, LLVMContextRef ctx, const char *symbol, LLVMModuleRef *out)
+ember_status host_lower(Function *fn, LLVMContextRef ctx, const char *symbol, LLVMModuleRef *out,
+                        char ***sites, int *nsites)
 {
     *out = NULL;
+    *sites = NULL;
+    *nsites = 0;
     if (!fn || !fn->body)
         return em_error(EMBER_ERR_INVALID_ARG, "host_lower: no function body");
     if (!fn->is_kernel)
@@ -2168,6 +2228,7 @@ ember_status host_lower(Function *fn, LLVMContextRef ctx, const char *symbol, LL
         return EMBER_ERR_OUT_OF_MEMORY;
     L->fn = fn;
     L->ctx = ctx;
+    L->boundscheck = fn->boundscheck;
     ember_status st = EMBER_SUCCESS;
     for (int i = 0; i < fn->nparams; i++) {
         char s[256];
@@ -2201,6 +2262,10 @@ ember_status host_lower(Function *fn, LLVMContextRef ctx, const char *symbol, LL
         build_entry(L, symbol);
         *out = L->mod;
         L->mod = NULL;
+        *sites = L->sites;
+        *nsites = L->nsites;
+        L->sites = NULL;
+        L->nsites = 0;
     } else {
         st = L->st ? L->st : EMBER_ERR_INTERNAL;
         if (L->fn != fn && L->call_site) /* failed inside a device function */
@@ -2211,6 +2276,9 @@ ember_status host_lower(Function *fn, LLVMContextRef ctx, const char *symbol, LL
     if (L->mod)
         LLVMDisposeModule(L->mod);
 out_free:
+    for (int i = 0; i < L->nsites; i++)
+        em_free(L->sites[i]);
+    em_free(L->sites);
     em_free(L->real);
     em_free(L->checked);
     em_free(L->var_slots);

@@ -48,6 +48,7 @@ typedef enum ember_status {
     EMBER_ERR_SYSTEM,             /* the OS, hwloc or pthreads failed */
     EMBER_ERR_INTERNAL,           /* a bug in ember: please report */
     EMBER_ERR_KERNEL_FAULT,       /* a kernel stopped early (e.g. recursion too deep) */
+    EMBER_ERR_INDEX,              /* a kernel indexed outside an array (bounds checking on) */
     EMBER_STATUS_COUNT
 } ember_status;
 

@@ -108,6 +108,9 @@ PyObject *ext_raise_msg(ext_state *st, ember_status status, const char *message,
     case EMBER_ERR_SYSTEM:
         type = PyExc_OSError;
         break;
+    case EMBER_ERR_INDEX:
+        type = PyExc_IndexError;
+        break;
     default:
         type = PyExc_RuntimeError;
         break;

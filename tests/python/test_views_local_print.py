@@ -496,3 +496,69 @@ def test_kernel_only_names_refuse_host_calls():
     assert repr(cuda.threadIdx.x) == "<ember kernel intrinsic cuda.threadIdx.x>"
     with pytest.raises(AttributeError, match="cuda.threadIdx has no attribute 'w'"):
         cuda.threadIdx.w
+
+
+# ---------------------------------------------------------------------------
+# Bounds checking (boundscheck=True, debug=True, EMBER_BOUNDSCHECK=1)
+# ---------------------------------------------------------------------------
+
+@cuda.jit(boundscheck=True)
+def checked_copy(src, dst, shift):
+    i = cuda.grid(1)
+    if i < dst.size:
+        dst[i] = src[i + shift]
+
+
+@cuda.jit(debug=True)
+def checked_row(a, r, out):
+    row = a[r]
+    out[0] = row[0]
+
+
+@cuda.jit
+def unchecked_copy(src, dst, shift):
+    i = cuda.grid(1)
+    if i < dst.size:
+        dst[i] = src[i + shift]
+
+
+def test_boundscheck_raises_index_error_with_location():
+    src = np.arange(8.0)
+    dst = np.zeros(8)
+    checked_copy[1, 8](src, dst, 0)                  # in bounds: runs normally
+    np.testing.assert_array_equal(dst, src)
+    with pytest.raises(IndexError) as ei:
+        checked_copy[1, 8](src, dst, 3)
+    line = checked_copy.py_func.__code__.co_firstlineno + 4
+    assert f"test_views_local_print.py:{line}:" in str(ei.value)
+    assert "index out of bounds" in str(ei.value)
+    with pytest.raises(IndexError):
+        checked_copy[1, 8](src, dst, -9)             # below -len: no wrap-around
+    with pytest.raises(IndexError):
+        checked_row[1, 1](np.zeros((3, 2)), 3, np.zeros(1))
+    out = np.zeros(1)
+    checked_row[1, 1](np.arange(6.0).reshape(3, 2), -1, out)
+    assert out[0] == 4.0
+
+
+def test_boundscheck_is_off_by_default_and_follows_the_environment(tmp_path):
+    import os
+    import subprocess
+    import sys
+    assert not unchecked_copy.boundscheck and checked_copy.boundscheck
+    script = tmp_path / "oob.py"
+    script.write_text("import numpy as np\n"
+                      "from ember import cuda\n"
+                      "@cuda.jit\n"
+                      "def k(a, i):\n"
+                      "    a[i] = 1\n"
+                      "cuda.select_device('cpu')\n"
+                      "try:\n"
+                      "    k[1, 1](np.zeros(4), 4)\n"
+                      "except IndexError as e:\n"
+                      "    print('IndexError', e)\n")
+    env = dict(os.environ, EMBER_BOUNDSCHECK="1",
+               PYTHONPATH=os.path.dirname(os.path.dirname(ember.__file__)))
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                         text=True, timeout=120).stdout
+    assert out.startswith("IndexError") and f"{script}:5:4: index out of bounds" in out

@@ -15,6 +15,7 @@ Only the cpu device runs kernels in this build.
 
 import inspect
 import operator
+import os
 import threading
 
 import numpy as np
@@ -243,7 +244,7 @@ class Dispatcher:
     """A kernel compiled on demand, one specialisation per argument types."""
 
     def __init__(self, py_func, debug=False, fastmath=False, opt=True, lineinfo=False,
-                 **options):
+                 boundscheck=None, **options):
         if not inspect.isfunction(py_func):
             raise TypeError(f"cuda.jit: expected a Python function, not "
                             f"{type(py_func).__name__}")
@@ -254,6 +255,12 @@ class Dispatcher:
         self.__module__ = py_func.__module__
         self.__wrapped__ = py_func
         self.debug, self.fastmath, self.opt, self.lineinfo = debug, fastmath, opt, lineinfo
+        # bounds checks: boundscheck=True, debug=True, or EMBER_BOUNDSCHECK /
+        # NUMBA_BOUNDSCHECK=1 in the environment (numba's switch)
+        if boundscheck is None:
+            env = os.environ.get("EMBER_BOUNDSCHECK", os.environ.get("NUMBA_BOUNDSCHECK", ""))
+            boundscheck = bool(debug) or env.strip() not in ("", "0")
+        self.boundscheck = bool(boundscheck)
         self.targetoptions = options
         self.overloads = {}
         self._lock = threading.RLock()
@@ -367,7 +374,8 @@ class Dispatcher:
     def _compile(self, sig):
         tree, info = frontend.build_tree(self.py_func, True, sig)
         try:
-            return _ember.compile_kernel(tree, [_desc_for_c(d) for d in sig], self.opt_level)
+            return _ember.compile_kernel(tree, [_desc_for_c(d) for d in sig], self.opt_level,
+                                         self.boundscheck)
         except TypingError as exc:
             line = getattr(exc, "line", 0) or 0
             col = getattr(exc, "col", 0) or 0
