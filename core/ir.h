@@ -227,6 +227,8 @@ struct Function {
                                * of it) is stored to; host arrays passed there
                                * are copied back after the launch */
     bool is_kernel;
+    bool fastmath;            /* root: floating-point math may be reassociated,
+                               * contracted, and assume no NaN or inf */
     bool boundscheck;         /* root: check every index against its dimension; a
                                * failure makes the launch raise IndexError */
     /* device functions (ND_CALL). The root (the kernel being compiled) owns

@@ -31,6 +31,7 @@
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Error.h>
+#include <llvm-c/IRReader.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Target.h>
@@ -116,6 +117,72 @@ static ember_status optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm, int opt
     return err ? llvm_error(err, "LLVM optimisation failed") : EMBER_SUCCESS;
 }
 
+/* The LLVM 14 C API cannot set fast-math flags on instructions, so the
+ * module goes through its text: "fast" is added to each floating-point
+ * operation, comparison and call returning a float, and the text is parsed
+ * back in the same context. Only used with fastmath, before optimisation. */
+static ember_status apply_fastmath(LLVMContextRef ctx, LLVMModuleRef *mod)
+{
+    static const char *const ops[] = {" = fadd ", " = fsub ", " = fmul ", " = fdiv ",
+                                      " = frem ", " = fneg ", " = fcmp ", " = call float ",
+                                      " = call double "};
+    char *text = LLVMPrintModuleToString(*mod);
+    if (!text)
+        return EMBER_ERR_OUT_OF_MEMORY;
+    size_t n = strlen(text), cap = n + n / 4 + 64, len = 0;
+    char *out = em_malloc(cap);
+    if (!out) {
+        LLVMDisposeMessage(text);
+        return EMBER_ERR_OUT_OF_MEMORY;
+    }
+    for (const char *p = text; *p;) {
+        const char *hit = NULL, *after = NULL;
+        for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
+            const char *q = strstr(p, ops[i]);
+            if (q && (!hit || q < hit)) {
+                hit = q;
+                /* "fast" goes after the opcode: " = fadd " or " = call " */
+                after = q + (strncmp(ops[i], " = call", 7) == 0 ? 8 : strlen(ops[i]));
+            }
+        }
+        size_t keep = hit ? (size_t)(after - p) : strlen(p);
+        if (len + keep + 6 >= cap) {
+            cap = (len + keep + 6) * 2;
+            char *bigger = em_malloc(cap);
+            if (!bigger) {
+                em_free(out);
+                LLVMDisposeMessage(text);
+                return EMBER_ERR_OUT_OF_MEMORY;
+            }
+            memcpy(bigger, out, len);
+            em_free(out);
+            out = bigger;
+        }
+        memcpy(out + len, p, keep);
+        len += keep;
+        if (!hit)
+            break;
+        memcpy(out + len, "fast ", 5);
+        len += 5;
+        p = after;
+    }
+    out[len] = '\0';
+    LLVMDisposeMessage(text);
+    LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(out, len, "fastmath");
+    em_free(out);
+    LLVMModuleRef fast = NULL;
+    char *msg = NULL;
+    if (!buf || LLVMParseIRInContext(ctx, buf, &fast, &msg)) { /* consumes buf */
+        ember_status st = em_error(EMBER_ERR_INTERNAL, "fastmath: the module does not parse "
+                                   "back: %s", msg ? msg : "?");
+        LLVMDisposeMessage(msg);
+        return st;
+    }
+    LLVMDisposeModule(*mod);
+    *mod = fast;
+    return EMBER_SUCCESS;
+}
+
 ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
 {
     if (!out || !fn)
@@ -184,6 +251,11 @@ ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
         goto fail;
     }
     LLVMDisposeMessage(msg);
+
+    /* 3b. fastmath: every floating-point operation may be reassociated,
+     * contracted and assume no NaN/inf (numba's fastmath=True) */
+    if (fn->fastmath && (st = apply_fastmath(LLVMOrcThreadSafeContextGetContext(tsc), &mod)))
+        goto fail;
 
     /* 4. optimise for the host CPU, keep the text */
     if ((st = optimise(mod, tm, opt_level)))

@@ -775,12 +775,14 @@ out:
 PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames)
 {
-    static const char *const names[] = {"tree", "param_types", "opt_level", "boundscheck", NULL};
-    PyObject *a[4];
+    static const char *const names[] = {"tree", "param_types", "opt_level", "boundscheck",
+                                        "fastmath", NULL};
+    PyObject *a[5];
     if (ext_parse("compile_kernel", args, nargs, kwnames, names, 2, a) < 0)
         return NULL;
     int boundscheck = a[3] ? PyObject_IsTrue(a[3]) : 0;
-    if (boundscheck < 0)
+    int fastmath = a[4] ? PyObject_IsTrue(a[4]) : 0;
+    if (boundscheck < 0 || fastmath < 0)
         return NULL;
     ext_state *st = ext_state_of_module(module);
     int64_t opt = 3;
@@ -863,6 +865,7 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
     HostKernel *hk = NULL;
     ember_status s;
     fn->boundscheck = boundscheck != 0;
+    fn->fastmath = fastmath != 0;
     Py_BEGIN_ALLOW_THREADS
     s = host_compile(fn, (int)opt, &hk);
     Py_END_ALLOW_THREADS

@@ -375,7 +375,7 @@ class Dispatcher:
         tree, info = frontend.build_tree(self.py_func, True, sig)
         try:
             return _ember.compile_kernel(tree, [_desc_for_c(d) for d in sig], self.opt_level,
-                                         self.boundscheck)
+                                         self.boundscheck, bool(self.fastmath))
         except TypingError as exc:
             line = getattr(exc, "line", 0) or 0
             col = getattr(exc, "col", 0) or 0
