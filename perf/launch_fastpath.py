@@ -1,6 +1,6 @@
 """Launch overhead on the cpu device, end to end from Python: an empty
-kernel with 0 and 4 device-array arguments launched on [1, 1], and a 4x256
-saxpy on 1024 float32 elements. Prints the best of 5 timeit runs (µs per
+kernel with 0 and 4 device-array arguments launched on [1, 1], a 4x256
+saxpy on 1024 float32 elements and one on 1M elements (throughput). Prints the best of 5 timeit runs (µs per
 launch); used to measure the launch fast path before and after.
 
     PYTHONPATH=python /usr/bin/python3 perf/launch_fastpath.py
@@ -41,10 +41,13 @@ def main():
     cuda.select_device("cpu")
     x = cuda.to_device(np.ones(1024, np.float32))
     out = cuda.device_array_like(x)
+    big = cuda.to_device(np.ones(1 << 20, np.float32))
+    big_out = cuda.device_array_like(big)
     rows = [
         ("k0[1, 1]()", lambda: k0[1, 1](), 20000),
         ("k4[1, 1](x, x, x, x)", lambda: k4[1, 1](x, x, x, x), 20000),
         ("saxpy[4, 256](2.0, x, x, out)", lambda: saxpy[4, 256](2.0, x, x, out), 5000),
+        ("saxpy[4096, 256] (1M elements)", lambda: saxpy[4096, 256](2.0, big, big, big_out), 50),
     ]
     for name, fn, number in rows:
         print(f"{name:34s} {best_us(fn, number):8.2f} us")
