@@ -188,6 +188,7 @@ EXT_HIDDEN int ext_dims3(PyObject *obj, const char *what, int64_t out[3]);
  * Kernel.launch). */
 EXT_HIDDEN int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
                               PyObject *const *args, Py_ssize_t nargs);
+/* The number of parameters of a Kernel. */
 EXT_HIDDEN int ext_kernel_nparams(PyObject *kernel);
 
 /* ---- launch.c ---------------------------------------------------------- */
