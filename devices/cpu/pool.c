@@ -2,12 +2,23 @@
  * pool.c — a fixed pool of worker threads running parallel-for loops.
  *
  * A parallel-for hands out indices from one atomic counter, so uneven work
- * (blocks that exit early) balances itself. Workers sleep on a condition
- * variable between loops; each loop is a new "generation". The caller runs
- * as worker 0, so a pool of one thread starts no thread at all.
+ * (blocks that exit early) balances itself. Each loop is a new
+ * "generation". The caller runs as worker 0, so a pool of one thread starts
+ * no thread at all.
+ *
+ * Short loops are dominated by waking sleeping workers (tens of µs on a
+ * VM), so the caller never waits for a worker to wake: a worker joins a
+ * loop only while indices remain, and the caller waits only for workers
+ * that joined (`active`). A small kernel thus runs on the caller alone
+ * while the workers are still waking. Between loops, workers spin for up to
+ * EMBER_SPIN_US microseconds (default 50, 0 disables) before they block,
+ * so back-to-back launches find them awake; the caller spins as long for
+ * the joined workers to finish. The spin is bounded: an idle pool sleeps.
  */
 #include <hwloc.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "devices/cpu/cpu_impl.h"
 
@@ -17,18 +28,94 @@ struct pool {
     int started;              /* threads actually started */
     pthread_mutex_t lock;
     pthread_cond_t wake;      /* a new generation or shutdown */
-    pthread_cond_t done;      /* the last worker finished a generation */
+    pthread_cond_t done;      /* the last joined worker left the loop */
     pthread_mutex_t run_lock; /* serialises pool_run calls */
-    uint64_t generation;
-    bool stop;
+    uint64_t generation;      /* written under `lock`, read atomically while spinning */
+    bool stop;                /* likewise */
     /* the current loop */
     pool_task_fn task;
     void *ctx;
     int64_t n;
     int64_t next;             /* atomic: next index to hand out */
-    int busy;                 /* background workers still in this generation */
+    int active;               /* background workers inside the loop; written under `lock` */
+    int64_t spin_ns;          /* how long to spin before blocking */
     hwloc_topology_t topo;
 };
+
+#define DEFAULT_SPIN_US 50
+#define MAX_SPIN_US 100000
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* For spin loops: true once p->spin_ns have passed since iteration 0
+ * (the clock is read every 64 iterations). */
+static bool spin_expired(const pool *p, unsigned i, int64_t *deadline)
+{
+    if (p->spin_ns <= 0)
+        return true;
+    if (i & 63)
+        return false;
+    int64_t t = now_ns();
+    if (i == 0)
+        *deadline = t + p->spin_ns;
+    return t >= *deadline;
+}
+
+/* A worker between loops: spins while no new generation is posted. */
+static void spin_for_generation(const pool *p, uint64_t seen)
+{
+    int64_t deadline = 0;
+    for (unsigned i = 0; __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) == seen &&
+                         !__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE);
+         i++) {
+        if (spin_expired(p, i, &deadline))
+            return;
+        cpu_relax();
+    }
+}
+
+/* The caller after its share: spins while joined workers still run. */
+static void spin_for_workers(const pool *p)
+{
+    int64_t deadline = 0;
+    for (unsigned i = 0; __atomic_load_n(&p->active, __ATOMIC_ACQUIRE) > 0; i++) {
+        if (spin_expired(p, i, &deadline))
+            return;
+        cpu_relax();
+    }
+}
+
+/* EMBER_SPIN_US, clamped to 0 .. MAX_SPIN_US; the default when unset or
+ * not a number. */
+static int64_t spin_ns_from_env(void)
+{
+    const char *s = getenv("EMBER_SPIN_US");
+    if (!s || !*s)
+        return (int64_t)DEFAULT_SPIN_US * 1000;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0')
+        return (int64_t)DEFAULT_SPIN_US * 1000;
+    if (v < 0)
+        v = 0;
+    if (v > MAX_SPIN_US)
+        v = MAX_SPIN_US;
+    return (int64_t)v * 1000;
+}
 
 struct worker_arg {
     pool *p;
@@ -64,20 +151,30 @@ static void *worker_main(void *arg)
     pool *p = wa.p;
     bind_to_pu(p->topo, wa.id);
     uint64_t seen = 0;
-    pthread_mutex_lock(&p->lock);
     for (;;) {
+        spin_for_generation(p, seen);
+        pthread_mutex_lock(&p->lock);
         while (!p->stop && p->generation == seen)
             pthread_cond_wait(&p->wake, &p->lock);
-        if (p->stop)
+        if (p->stop) {
+            pthread_mutex_unlock(&p->lock);
             break;
+        }
         seen = p->generation;
+        /* Join only while indices remain: the caller may be done already. */
+        bool join = __atomic_load_n(&p->next, __ATOMIC_RELAXED) < p->n;
+        if (join)
+            __atomic_store_n(&p->active, p->active + 1, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&p->lock);
+        if (!join)
+            continue;
         run_indices(p, wa.id);
         pthread_mutex_lock(&p->lock);
-        if (--p->busy == 0)
+        __atomic_store_n(&p->active, p->active - 1, __ATOMIC_RELEASE);
+        if (p->active == 0)
             pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->lock);
     }
-    pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
@@ -86,7 +183,7 @@ void pool_destroy(pool *p)
     if (!p)
         return;
     pthread_mutex_lock(&p->lock);
-    p->stop = true;
+    __atomic_store_n(&p->stop, true, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < p->started; i++)
@@ -113,6 +210,7 @@ ember_status pool_create(int nthreads, void *topology, pool **out)
     }
     p->size = nthreads;
     p->topo = topology;
+    p->spin_ns = spin_ns_from_env();
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->run_lock, NULL);
     pthread_cond_init(&p->wake, NULL);
@@ -151,20 +249,23 @@ void pool_run(pool *p, int64_t n, pool_task_fn task, void *ctx)
         pthread_mutex_unlock(&p->run_lock);
         return;
     }
+    /* No worker is inside a loop here (the last pool_run waited for them),
+     * and workers read the loop's fields only after joining under `lock`. */
     pthread_mutex_lock(&p->lock);
     p->task = task;
     p->ctx = ctx;
     p->n = n;
     __atomic_store_n(&p->next, 0, __ATOMIC_RELAXED);
-    p->busy = p->started;
-    p->generation++;
+    __atomic_store_n(&p->generation, p->generation + 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
 
     run_indices(p, 0);
 
+    /* Every index is handed out; wait for the workers still running one. */
+    spin_for_workers(p);
     pthread_mutex_lock(&p->lock);
-    while (p->busy > 0)
+    while (p->active > 0)
         pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&p->run_lock);

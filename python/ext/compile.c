@@ -908,10 +908,17 @@ fail:
 /* Argument packing (core/ir.h "Argument ABI")                              */
 /* ------------------------------------------------------------------------ */
 
+/* Packs value `v` for parameter type `t` at buf + *off. `what` names the
+ * argument in error messages; the launch passes NULL first (formatting a
+ * name per argument costs more than the packing) and, when packing fails,
+ * packs again with the name to raise the exception the user sees. */
 static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *off,
                 const char *what)
 {
     char sub[200];
+    bool named = what != NULL;
+    if (!named)
+        what = "argument";
     if (t->kind == TY_ARRAY) {
         if (!ext_array_check(st, v)) {
             PyErr_Format(PyExc_TypeError, "%s: expected a device array, not %.100s", what,
@@ -950,8 +957,12 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
             return -1;
         }
         for (int i = 0; i < t->nfields; i++) {
-            snprintf(sub, sizeof sub, "%s[%d]", what, i);
-            if (pack(st, t->fields[i], PyTuple_GET_ITEM(v, i), buf, off, sub) < 0)
+            const char *name = NULL;
+            if (named) {
+                snprintf(sub, sizeof sub, "%s[%d]", what, i);
+                name = sub;
+            }
+            if (pack(st, t->fields[i], PyTuple_GET_ITEM(v, i), buf, off, name) < 0)
                 return -1;
         }
         return 0;
@@ -1025,7 +1036,7 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
     return 0;
 }
 
-static int dims3(PyObject *obj, const char *what, int64_t out[3])
+int ext_dims3(PyObject *obj, const char *what, int64_t out[3])
 {
     if (!PyTuple_Check(obj) && !PyList_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s must be a tuple of 3 ints", what);
@@ -1052,37 +1063,37 @@ static int dims3(PyObject *obj, const char *what, int64_t out[3])
     return 0;
 }
 
-static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
-                               PyObject *kwnames)
+int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
+                   PyObject *const *args, Py_ssize_t nargs)
 {
-    static const char *const names[] = {"grid", "block", "args", NULL};
-    PyObject *a[3];
-    if (ext_parse("launch", args, nargs, kwnames, names, 3, a) < 0)
-        return NULL;
-    ext_kernel *self = (ext_kernel *)obj;
-    ext_state *st = ext_state_of_type(Py_TYPE(obj));
-    int64_t grid[3], block[3];
-    if (dims3(a[0], "grid", grid) < 0 || dims3(a[1], "block", block) < 0)
-        return NULL;
-    if (block[0] * block[1] * block[2] > 1024) {
-        PyErr_SetString(PyExc_ValueError, "more than 1024 threads per block");
-        return NULL;
-    }
+    ext_kernel *self = (ext_kernel *)kernel;
+    ext_state *st = ext_state_of_type(Py_TYPE(kernel));
     Function *fn = self->fn;
-    if (!PyTuple_Check(a[2]) || PyTuple_GET_SIZE(a[2]) != fn->nparams) {
+    if (nargs != fn->nparams) {
         PyErr_Format(PyExc_TypeError, "launch: args must be a tuple of %d values", fn->nparams);
-        return NULL;
+        return -1;
     }
     char small[512];
     char *buf = self->args_size <= sizeof small ? small : PyMem_Malloc(self->args_size);
-    if (!buf)
-        return PyErr_NoMemory();
+    if (!buf) {
+        PyErr_NoMemory();
+        return -1;
+    }
     size_t off = 0;
-    char what[160];
     for (int i = 0; i < fn->nparams; i++) {
-        snprintf(what, sizeof what, "argument %d ('%s')", i + 1, fn->param_names[i]);
-        if (pack(st, fn->param_types[i], PyTuple_GET_ITEM(a[2], i), buf, &off, what) < 0)
+        if (pack(st, fn->param_types[i], args[i], buf, &off, NULL) < 0) {
+            /* Again with the argument's name, for the message. */
+            char what[160];
+            snprintf(what, sizeof what, "argument %d ('%s')", i + 1, fn->param_names[i]);
+            PyErr_Clear();
+            off = 0;
+            for (int j = 0; j <= i; j++)
+                if (pack(st, fn->param_types[j], args[j], buf, &off, j == i ? what : NULL) < 0)
+                    break;
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_TypeError, "%s: cannot be packed", what);
             goto fail;
+        }
     }
     ember_status s = ember_init();
     ember_device_t cpu = NULL;
@@ -1101,12 +1112,38 @@ static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t 
     }
     if (buf != small)
         PyMem_Free(buf);
-    Py_RETURN_NONE;
+    return 0;
 fail:
     if (buf != small)
         PyMem_Free(buf);
-    return NULL;
+    return -1;
 }
+
+static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
+{
+    static const char *const names[] = {"grid", "block", "args", NULL};
+    PyObject *a[3];
+    if (ext_parse("launch", args, nargs, kwnames, names, 3, a) < 0)
+        return NULL;
+    int64_t grid[3], block[3];
+    if (ext_dims3(a[0], "grid", grid) < 0 || ext_dims3(a[1], "block", block) < 0)
+        return NULL;
+    if (block[0] * block[1] * block[2] > 1024) {
+        PyErr_SetString(PyExc_ValueError, "more than 1024 threads per block");
+        return NULL;
+    }
+    if (!PyTuple_Check(a[2])) {
+        PyErr_Format(PyExc_TypeError, "launch: args must be a tuple of %d values",
+                     ((ext_kernel *)obj)->fn->nparams);
+        return NULL;
+    }
+    if (ext_kernel_run(obj, grid, block, &PyTuple_GET_ITEM(a[2], 0), PyTuple_GET_SIZE(a[2])) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+int ext_kernel_nparams(PyObject *kernel) { return ((ext_kernel *)kernel)->fn->nparams; }
 
 /* ------------------------------------------------------------------------ */
 /* The Kernel type                                                          */

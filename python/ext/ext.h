@@ -41,6 +41,11 @@ typedef struct {
     PyObject *cuda_support_error; /* ember.errors.CudaSupportError */
     PyObject *cuda_api_error;     /* ember.errors.CudaAPIError */
     PyObject *typing_error;       /* ember.errors.TypingError (compile errors) */
+    PyTypeObject *dispatcher_type; /* ember._ember.DispatcherBase (launch.c) */
+    PyTypeObject *launcher_type;   /* ember._ember.Launcher (launch.c) */
+    PyObject *device_array_type;   /* cuda.DeviceNDArray once registered, else NULL */
+    PyObject *str_launch;          /* interned "_launch" */
+    PyObject *str_configure;       /* interned "_configure_launch" */
 } ext_state;
 
 /* An array on a device: a descriptor over a buffer it holds a reference
@@ -173,5 +178,27 @@ EXT_HIDDEN extern PyType_Spec ext_kernel_spec;
  * a source location is ember.errors.TypingError with line, col, msg. */
 EXT_HIDDEN PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args,
                                         Py_ssize_t nargs, PyObject *kwnames);
+
+/* Launch dimensions from `obj`, a tuple or list of 3 ints in 1 .. 2**31-1,
+ * for argument `what`; -1 with an exception set otherwise. */
+EXT_HIDDEN int ext_dims3(PyObject *obj, const char *what, int64_t out[3]);
+
+/* Packs args[0..nargs) for a Kernel and runs it on the cpu device with the
+ * GIL released. 0, or -1 with the exception set (the same ones as
+ * Kernel.launch). */
+EXT_HIDDEN int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
+                              PyObject *const *args, Py_ssize_t nargs);
+/* The number of parameters of a Kernel. */
+EXT_HIDDEN int ext_kernel_nparams(PyObject *kernel);
+
+/* ---- launch.c ---------------------------------------------------------- */
+
+EXT_HIDDEN extern PyType_Spec ext_dispatcher_spec;
+EXT_HIDDEN extern PyType_Spec ext_launcher_spec;
+
+/* Module functions of the launch fast path. */
+EXT_HIDDEN PyObject *ext_set_device_array_type(PyObject *module, PyObject *cls);
+EXT_HIDDEN PyObject *ext_note_current_device(PyObject *module, PyObject *const *args,
+                                             Py_ssize_t nargs);
 
 #endif /* EMBER_EXT_H */

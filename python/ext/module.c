@@ -692,6 +692,13 @@ static PyMethodDef module_methods[] = {
     {"compile_kernel", FN(ext_compile_kernel), FASTCALL_KW,
      "compile_kernel($module, tree, param_types, opt_level=3)\n--\n\n"
      "Compiles the front end's tree for one signature of parameter types; returns a Kernel."},
+    {"_set_device_array_type", ext_set_device_array_type, METH_O,
+     "_set_device_array_type($module, cls, /)\n--\n\n"
+     "Names the device array class (cuda.DeviceNDArray) the launch fast path accepts."},
+    {"_note_current_device", FN(ext_note_current_device), METH_FASTCALL,
+     "_note_current_device($module, kind, ordinal, /)\n--\n\n"
+     "Tells the launch fast path this thread's current device (kernels launch from C\n"
+     "only while it is the cpu device)."},
     {"_fault_fail_at", FN(mod_fault_fail_at), FASTCALL_KW,
      "_fault_fail_at($module, site, n)\n--\n\n"
      "Test hook: fail the n-th call at site (0 alloc, 1 driver)."},
@@ -755,7 +762,13 @@ static int module_exec(PyObject *module)
     if (add_type(module, &ext_array_spec, &st->array_type) < 0 ||
         add_type(module, &ext_stream_spec, &st->stream_type) < 0 ||
         add_type(module, &ext_event_spec, &st->event_type) < 0 ||
-        add_type(module, &ext_kernel_spec, &st->kernel_type) < 0)
+        add_type(module, &ext_kernel_spec, &st->kernel_type) < 0 ||
+        add_type(module, &ext_dispatcher_spec, &st->dispatcher_type) < 0 ||
+        add_type(module, &ext_launcher_spec, &st->launcher_type) < 0)
+        return -1;
+    st->str_launch = PyUnicode_InternFromString("_launch");
+    st->str_configure = PyUnicode_InternFromString("_configure_launch");
+    if (!st->str_launch || !st->str_configure)
         return -1;
     PyObject *errors = import_errors(module);
     if (!errors)
@@ -784,6 +797,9 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->cuda_support_error);
     Py_VISIT(st->cuda_api_error);
     Py_VISIT(st->typing_error);
+    Py_VISIT(st->dispatcher_type);
+    Py_VISIT(st->launcher_type);
+    Py_VISIT(st->device_array_type);
     return 0;
 }
 
@@ -799,6 +815,11 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->cuda_support_error);
     Py_CLEAR(st->cuda_api_error);
     Py_CLEAR(st->typing_error);
+    Py_CLEAR(st->dispatcher_type);
+    Py_CLEAR(st->launcher_type);
+    Py_CLEAR(st->device_array_type);
+    Py_CLEAR(st->str_launch);
+    Py_CLEAR(st->str_configure);
     return 0;
 }
 

@@ -51,6 +51,52 @@ static void test_pool(int threads)
     CHECK_STATUS(pool_create(0, NULL, &p), EMBER_ERR_INVALID_ARG);
 }
 
+struct count_ctx {
+    int *hits; /* per index: how often it ran */
+};
+
+static void count_task(void *arg, int64_t i, int worker)
+{
+    struct count_ctx *c = arg;
+    __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Many short loops back to back (the launch of a small kernel): each index
+ * runs exactly once although workers join late or not at all, with the
+ * workers spinning between loops (`spin_us`) or blocking at once ("0"). */
+static void test_pool_short_loops(int threads, const char *spin_us)
+{
+    setenv("EMBER_SPIN_US", spin_us, 1);
+    pool *p = NULL;
+    CHECK_OK(pool_create(threads, NULL, &p));
+    unsetenv("EMBER_SPIN_US");
+    enum { ROUNDS = 20000, MAX_N = 9 };
+    int hits[MAX_N];
+    struct count_ctx c = {hits};
+    int wrong = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        int n = 2 + round % (MAX_N - 1);
+        memset(hits, 0, sizeof hits);
+        pool_run(p, n, count_task, &c);
+        for (int i = 0; i < MAX_N; i++)
+            wrong += hits[i] != (i < n);
+    }
+    CHECK(wrong == 0);
+    /* An idle pool sleeps: the spin is bounded (50 µs by default). */
+    double before = cpu_seconds();
+    struct timespec idle = {0, 100 * 1000 * 1000};
+    nanosleep(&idle, NULL);
+    CHECK(cpu_seconds() - before < 0.03);
+    pool_destroy(p);
+}
+
 int main(void)
 {
     ember_cpu_topology topo;
@@ -89,6 +135,9 @@ int main(void)
     test_pool(1);
     test_pool(4);
     test_pool(topo.workers);
+    test_pool_short_loops(4, "");        /* the default spin */
+    test_pool_short_loops(4, "0");       /* no spin */
+    test_pool_short_loops(2, "nonsense"); /* the default again */
 
     /* Streams are in-order; events time what lies between them. */
     ember_stream_t s;

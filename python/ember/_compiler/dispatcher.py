@@ -198,20 +198,6 @@ def _configure(config):
     return grid, block, stream, int(sharedmem)
 
 
-class _Launcher:
-    """``kernel[grid, block, stream, sharedmem]``: call it with the arguments."""
-
-    __slots__ = ("dispatcher", "griddim", "blockdim", "stream", "sharedmem")
-
-    def __init__(self, dispatcher, griddim, blockdim, stream, sharedmem):
-        self.dispatcher = dispatcher
-        self.griddim, self.blockdim = griddim, blockdim
-        self.stream, self.sharedmem = stream, sharedmem
-
-    def __call__(self, *args):
-        return self.dispatcher._launch(self.griddim, self.blockdim, self.stream, args)
-
-
 # ---------------------------------------------------------------------------
 # The dispatcher
 # ---------------------------------------------------------------------------
@@ -240,8 +226,14 @@ class DeviceFunction:
                         f"functions (called '{self.__qualname__}' from the host)")
 
 
-class Dispatcher:
-    """A kernel compiled on demand, one specialisation per argument types."""
+class Dispatcher(_ember.DispatcherBase):
+    """A kernel compiled on demand, one specialisation per argument types.
+
+    ``self[config]`` and the launch run in C (python/ext/launch.c) when they
+    can: the configuration of ints and tuples is parsed there, and a launch
+    whose argument types were seen before (device arrays and scalars only)
+    goes straight to the compiled kernel. Everything else comes here:
+    ``_configure_launch`` and ``_launch``."""
 
     def __init__(self, py_func, debug=False, fastmath=False, opt=True, lineinfo=False,
                  boundscheck=None, **options):
@@ -280,8 +272,9 @@ class Dispatcher:
 
     # -- configuration --
 
-    def __getitem__(self, config):
-        return _Launcher(self, *_configure(config))
+    # self[config] is DispatcherBase's; it calls this for what it does not parse
+    def _configure_launch(self, config):
+        return _ember.Launcher(self, *_configure(config))
 
     def forall(self, ntasks, tpb=0, stream=0, sharedmem=0):
         """A launcher for ``ntasks`` threads in 1-D (as numba's forall)."""
@@ -346,6 +339,7 @@ class Dispatcher:
         self.compile(key)
         if key not in self._eager:
             self._eager.append(key)
+            self._fastpath_clear()  # keys may now resolve to another kernel
 
     def _resolve(self, sig):
         """The kernel for the argument types of a call. With explicit signatures
@@ -418,9 +412,11 @@ class Dispatcher:
     # -- launch --
 
     def _launch(self, grid, block, stream, args):
+        """The launch of everything the C fast path does not take."""
         from ..cuda._devicearray import DeviceNDArray
         from ..cuda._devices import get_current_device
         from ..cuda._memory import to_device
+        given = len(args)
         args = self._bind(args)
         dev = get_current_device()
         if dev.kind != "cpu":
@@ -446,6 +442,10 @@ class Dispatcher:
                     copy_back.append((d, a))
             else:
                 launch_args.append(a)
+        if len(args) == given:
+            # later calls with these argument types launch from C (when the
+            # arguments are ones the fast path takes: no host arrays)
+            self._fastpath_register(args, kernel)
         if stream is not None and not isinstance(stream, int):
             stream.synchronize()
         kernel.launch(grid, block, tuple(launch_args))

@@ -95,11 +95,12 @@ class _CurrentDevice(threading.local):
 
     def key(self):
         if self._key is None:
-            self._key = tuple(_ember.default_device())
+            self.set(tuple(_ember.default_device()))
         return self._key
 
     def set(self, key):
         self._key = key
+        _ember._note_current_device(*key)  # the C launch path checks it
 
 
 _state = _CurrentDevice()
