@@ -1107,7 +1107,9 @@ int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[
     s = host_launch(self->hk, cpu, grid, block, buf);
     Py_END_ALLOW_THREADS
     if (s != EMBER_SUCCESS) {
-        ext_raise(st, s, "launch");
+        char context[300];
+        snprintf(context, sizeof context, "kernel %s", self->fn->name);
+        ext_raise(st, s, context);
         goto fail;
     }
     if (buf != small)
