@@ -753,3 +753,24 @@ def test_more_unsupported_constructs(kernel, marker, text):
     msg = str(ei.value)
     assert f"{THIS_FILE}:{line_of(kernel, marker)}:" in msg and text in msg
     assert ei.value.line == line_of(kernel, marker)
+
+
+@cuda.jit
+def tuple_of_arrays(pair, scale):
+    src, dst = pair
+    i = cuda.grid(1)
+    if i < dst.size:
+        dst[i] = src[i] * scale
+
+
+def test_tuples_of_host_and_device_arrays():
+    src = np.arange(10.0)
+    dst = np.zeros(10)
+    tuple_of_arrays[1, 16]((src, dst), 3.0)            # host arrays inside a tuple
+    np.testing.assert_array_equal(dst, src * 3.0)
+    d_dst = cuda.device_array(10)
+    tuple_of_arrays[1, 16]((cuda.to_device(src), d_dst), 0.5)
+    np.testing.assert_array_equal(d_dst.copy_to_host(), src * 0.5)
+    mixed = np.zeros(10)
+    tuple_of_arrays[1, 16]((cuda.to_device(src), mixed), 2.0)
+    np.testing.assert_array_equal(mixed, src * 2.0)

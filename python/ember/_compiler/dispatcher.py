@@ -427,21 +427,26 @@ class Dispatcher(_ember.DispatcherBase):
         kernel = self._resolve(sig)
         # device copies of host arrays
         written = kernel.param_written
-        launch_args = []
         copy_back = []
-        for i, a in enumerate(args):
+
+        def on_device(a, what, write):
+            """`a` with host arrays (also inside tuples) copied to `dev`;
+            those of a written parameter are queued for the copy back."""
             if isinstance(a, DeviceNDArray):
                 if a.device != dev:
-                    raise ValueError(f"{self.__name__}: argument {i + 1} lives on {a.device}, "
+                    raise ValueError(f"{self.__name__}: {what} lives on {a.device}, "
                                      f"but the kernel runs on {dev}")
-                launch_args.append(a)
-            elif isinstance(a, np.ndarray):
+                return a
+            if isinstance(a, np.ndarray):
                 d = to_device(a)
-                launch_args.append(d)
-                if written[i]:
+                if write:
                     copy_back.append((d, a))
-            else:
-                launch_args.append(a)
+                return d
+            if isinstance(a, tuple):
+                return tuple(on_device(x, f"{what}[{k}]", write) for k, x in enumerate(a))
+            return a
+
+        launch_args = [on_device(a, f"argument {i + 1}", written[i]) for i, a in enumerate(args)]
         if len(args) == given:
             # later calls with these argument types launch from C (when the
             # arguments are ones the fast path takes: no host arrays)
