@@ -10,6 +10,7 @@ taken where it must not be).
 
 import os
 import subprocess
+import gc
 import sys
 import textwrap
 import threading
@@ -376,6 +377,7 @@ def test_no_reference_leaks():
     for _ in range(3):
         launcher(scalar, dx, dx, dout)
         tuple_sum[1, 1](out1, tup)
+    gc.collect()  # drop cycles that earlier tests left holding these objects
     counts = [sys.getrefcount(o) for o in (dx, dout, scalar, tup, launcher, saxpy)]
     h = hits(saxpy)
     for _ in range(2000):
@@ -388,4 +390,7 @@ def test_no_reference_leaks():
         with pytest.raises(TypeError):
             launcher(scalar, dx, dx, dout, dout)
     assert hits(saxpy) - h == 4000
-    assert [sys.getrefcount(o) for o in (dx, dout, scalar, tup, launcher, saxpy)] == counts
+    gc.collect()
+    after = [sys.getrefcount(o) for o in (dx, dout, scalar, tup, launcher, saxpy)]
+    # a leak adds one reference per launch (thousands); none may grow
+    assert all(a <= c for a, c in zip(after, counts)), (after, counts)
