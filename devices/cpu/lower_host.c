@@ -25,7 +25,12 @@
  *   - a zero range() step runs no iteration (Python raises ValueError);
  *   - `int ** negative int` truncates the exact result toward zero;
  *   - shifts by a count >= the width (or negative) give 0 / the sign fill;
- *   - no bounds checks in this build: negative indices wrap once.
+ *   - no bounds checks in this build: negative indices wrap once;
+ *   - math domain errors give nan or inf (math.log(-1), cmath.log(0),
+ *     math.remainder(inf, 1)) instead of raising ValueError, as numba;
+ *     `np.reciprocal` of the integer 0 gives 0; complex functions follow
+ *     CPython's special-value tables only for the common infinite cases
+ *     (see "complex functions" below).
  *
  * Errors: before anything is built, validate() walks the tree and reports an
  * unsupported node, type or shape with ir_error at its location. During the

@@ -637,3 +637,34 @@ def test_unsupported_functions_name_what_is_supported(kernel, text, hint):
     msg = str(ei.value)
     assert text in msg
     assert "hint: " in msg and hint in msg
+
+
+def math_tree(name, nargs=1):
+    args = [("param", 1, 0, 0)] * nargs
+    return ("function", "f", "f.py", True, ["a"], [],
+            ("block", 1, 0, [("expr", 1, 0, ("math", 1, 0, name, args))]))
+
+
+@pytest.mark.parametrize("name", ["np.nosuch", "np.", "cmath.", "numpy.sin", "cmath.np.sin",
+                                  "Sin", 3, None])
+def test_malformed_math_trees_are_value_errors(name):
+    from ember import _ember
+    with pytest.raises(ValueError, match="unknown math function"):
+        _ember.compile_kernel(math_tree(name), ["float64"], 0)
+
+
+@pytest.mark.parametrize("name, nargs, text", [
+    ("cmath.floor", 1, "cmath.floor() is not supported"),
+    ("cmath.square", 1, "cmath.square() is not supported"),
+    ("polar", 1, "polar() is not supported"),
+    ("np.rect", 2, "np.rect() is not supported"),
+    ("cmath.rect", 1, "cmath.rect() takes 2 arguments, 1 given"),
+    ("frexp", 2, "frexp() takes 1 argument, 2 given"),
+])
+def test_math_trees_the_front_end_never_makes_are_typing_errors(name, nargs, text):
+    """The C side checks every name/flavour pair itself (C callers build
+    IR without the front end)."""
+    from ember import _ember
+    with pytest.raises(TypingError) as ei:
+        _ember.compile_kernel(math_tree(name, nargs), ["float64"], 0)
+    assert text in str(ei.value)

@@ -6,7 +6,8 @@ here: parameters become ``('param', ...)``, every name the function assigns
 (targets of ``=``, augmented assignment and ``for``) gets a local slot, and
 globals and closure variables are frozen at compile time as constants
 (numbers, NumPy scalars, tuples of those) or recognised as the modules and
-functions a kernel may call (``math``, ``numpy``, ``cuda``, builtins).
+functions a kernel may call (``math``, ``cmath``, ``numpy``, ``cuda``,
+builtins).
 
 Tree contract (see python/ext/compile.c): every node is a tuple
 ``(kind, line, col, ...)``; lines are the file's own 1-based line numbers,
