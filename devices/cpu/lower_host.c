@@ -28,9 +28,9 @@
  *   - no bounds checks in this build: negative indices wrap once;
  *   - math domain errors give nan or inf (math.log(-1), cmath.log(0),
  *     math.remainder(inf, 1)) instead of raising ValueError, as numba;
- *     `np.reciprocal` of the integer 0 gives 0; complex functions follow
- *     CPython's special-value tables only for the common infinite cases
- *     (see "complex functions" below).
+ *     `np.reciprocal` of the integer 0 gives 0; complex functions of a
+ *     number with a nan part may give nan in both parts where CPython's
+ *     special-value tables keep one (see "complex functions" below).
  *
  * Errors: before anything is built, validate() walks the tree and reports an
  * unsupported node, type or shape with ir_error at its location. During the
@@ -1021,12 +1021,12 @@ static const char *const libm_unary[MATH_COUNT] = {
  * functions: the NVVM backend lowers the same IR with libdevice, which has
  * none). The formulas are CPython's Modules/cmathmodule.c for finite
  * values, so branch cuts and signed zeros on them match cmath (and NumPy,
- * which follows the same C99 conventions). Not reproduced: CPython's
- * special-value tables for infinite and nan parts (the formulas give
- * sensible values for the common cases handled below, nan elsewhere) and
- * its rescaling of subnormal arguments in sqrt and atanh (a precision
- * loss there). float32 parts are computed in float32 with the same
- * formulas and float32 thresholds. */
+ * which follows the same C99 conventions). CPython's special-value tables
+ * are not copied: the formulas, with the selects below for infinite parts,
+ * give the same values there; a nan part may give nan in both parts where
+ * the tables keep one. Not reproduced: CPython's exact handling of
+ * atanh(1 ± tiny i) (a precision loss there). float32 parts are computed
+ * in float32 with the same formulas and float32 thresholds. */
 
 typedef struct Cx {
     LLVMValueRef re, im;
@@ -1062,14 +1062,23 @@ static LLVMValueRef sqrt_large_k(Lower *L, LLVMValueRef x)
     return fk(x, is_f32(L, x) ? sqrt(FLT_MAX / 4) : sqrt(DBL_MAX / 4));
 }
 
-/* sqrt: s = sqrt((|x| + |z|) / 2) (scaled by 8 against overflow),
- * d = |y| / 2s; x >= 0: (s, ±d), else (d, ±s) with y's sign. sqrt(±0 ± 0j)
- * is (0, y); an infinite y gives (inf, y). */
+/* sqrt: s = sqrt((|x| + |z|) / 2) (computed as 2 sqrt(|x|/8 + |z/8|)
+ * against overflow, and with both parts scaled up by 2**(2k+1) when they
+ * are subnormal, k = mantissa digits / 2), d = |y| / 2s; x >= 0: (s, ±d),
+ * else (d, ±s) with y's sign. sqrt(±0 ± 0j) is (0, y); an infinite y gives
+ * (inf, y). */
 static Cx c_sqrt(Lower *L, Cx z)
 {
     LLVMValueRef x = z.re, y = z.im, ax = fabs_(L, x), ay = fabs_(L, y);
-    LLVMValueRef ax8 = fmul(L, ax, fk(x, 0.125)), ay8 = fmul(L, ay, fk(x, 0.125));
-    LLVMValueRef s = fmul(L, fk(x, 2.0), intr1(L, "llvm.sqrt", fadd(L, ax8, libm2(L, "hypot", ax8, ay8))));
+    bool f32 = is_f32(L, x);
+    LLVMValueRef tiny = LLVMBuildAnd(L->b, fcmp(L, LLVMRealOLT, ax, fk(x, f32 ? FLT_MIN : DBL_MIN)),
+                                     fcmp(L, LLVMRealOLT, ay, fk(x, f32 ? FLT_MIN : DBL_MIN)), "");
+    /* CPython's CM_SCALE_UP = 2 * (MANT_DIG / 2) + 1, CM_SCALE_DOWN = -(UP + 1) / 2 */
+    int up = 2 * ((f32 ? FLT_MANT_DIG : DBL_MANT_DIG) / 2) + 1, down = -(up + 1) / 2;
+    LLVMValueRef k = sel(L, tiny, fk(x, ldexp(1.0, up)), fk(x, 0.125));
+    LLVMValueRef ax8 = fmul(L, ax, k), ay8 = fmul(L, ay, k);
+    LLVMValueRef s = fmul(L, sel(L, tiny, fk(x, ldexp(1.0, down)), fk(x, 2.0)),
+                          intr1(L, "llvm.sqrt", fadd(L, ax8, libm2(L, "hypot", ax8, ay8))));
     LLVMValueRef d = fdiv(L, ay, fmul(L, fk(x, 2.0), s));
     LLVMValueRef pos = fcmp(L, LLVMRealOGE, x, fk(x, 0.0));
     LLVMValueRef re = sel(L, pos, s, d), im = csign(L, sel(L, pos, d, s), y);
@@ -1091,12 +1100,19 @@ static Cx c_exp(Lower *L, Cx z)
     l = sel(L, big, fmul(L, l, fk(x, 2.718281828459045235360287)), l);
     LLVMValueRef re = fmul(L, l, libm1(L, "cos", y)), im = fmul(L, l, libm1(L, "sin", y));
     im = sel(L, fcmp(L, LLVMRealOEQ, y, fk(x, 0.0)), y, im);
+    /* exp(-inf + iy) is 0 even for an infinite or nan y (CPython: 0 + 0j) */
+    LLVMValueRef ninf = fcmp(L, LLVMRealOEQ, x, fk(x, -__builtin_inf()));
+    LLVMValueRef ynf = fcmp(L, LLVMRealUGE, fabs_(L, y), fk(x, __builtin_inf()));
+    LLVMValueRef zero = LLVMBuildAnd(L->b, ninf, ynf, "");
+    re = sel(L, zero, fk(x, 0.0), re);
+    im = sel(L, zero, fk(x, 0.0), im);
     return (Cx){re, im};
 }
 
 /* log: (log|z|, atan2(y, x)); for 0.71 <= |z| <= 1.73 the real part is
  * log1p((am-1)(am+1) + an*an) / 2 (am, an: the larger and smaller of
- * |x|, |y|), accurate near |z| == 1. */
+ * |x|, |y|), accurate near |z| == 1; when both parts are subnormal,
+ * log|z 2**MANT_DIG| - MANT_DIG ln 2 (hypot of subnormals is inexact). */
 static Cx c_log(Lower *L, Cx z)
 {
     LLVMValueRef x = z.re, y = z.im, ax = fabs_(L, x), ay = fabs_(L, y);
@@ -1107,6 +1123,13 @@ static Cx c_log(Lower *L, Cx z)
                                      fcmp(L, LLVMRealOLE, h, fk(x, 1.73)), "");
     LLVMValueRef t = fadd(L, fmul(L, fsub(L, am, fk(x, 1.0)), fadd(L, am, fk(x, 1.0))), fmul(L, an, an));
     LLVMValueRef re = sel(L, near, fmul(L, libm1(L, "log1p", t), fk(x, 0.5)), libm1(L, "log", h));
+    bool f32 = is_f32(L, x);
+    int mant = f32 ? FLT_MANT_DIG : DBL_MANT_DIG;
+    LLVMValueRef tiny = fcmp(L, LLVMRealOLT, am, fk(x, f32 ? FLT_MIN : DBL_MIN));
+    LLVMValueRef up = fk(x, ldexp(1.0, mant));
+    LLVMValueRef re_tiny = fsub(L, libm1(L, "log", libm2(L, "hypot", fmul(L, ax, up), fmul(L, ay, up))),
+                                fk(x, mant * 0.6931471805599453094172321));
+    re = sel(L, LLVMBuildAnd(L->b, tiny, fcmp(L, LLVMRealOGT, am, fk(x, 0.0)), ""), re_tiny, re);
     return (Cx){re, libm2(L, "atan2", y, x)};
 }
 
@@ -1156,6 +1179,11 @@ static Cx c_tanh(Lower *L, Cx z)
     LLVMValueRef sc = fmul(L, libm1(L, "sin", y), libm1(L, "cos", y));
     LLVMValueRef im_big = fmul(L, fmul(L, fk(x, 4.0), sc),
                                libm1(L, "exp", fmul(L, fk(x, -2.0), fabs_(L, x))));
+    /* tanh(±inf + iy) = ±1 + 0j, the zero with sin(2y)'s sign (+0 when y
+     * is not finite), as CPython */
+    LLVMValueRef yfin = fcmp(L, LLVMRealOLT, fabs_(L, y), fk(x, __builtin_inf()));
+    im_big = sel(L, fcmp(L, LLVMRealOEQ, fabs_(L, x), fk(x, __builtin_inf())),
+                 sel(L, yfin, csign(L, fk(x, 0.0), sc), fk(x, 0.0)), im_big);
     return (Cx){sel(L, big, csign(L, fk(x, 1.0), x), re), sel(L, big, im_big, im)};
 }
 
@@ -1237,6 +1265,7 @@ static Cx c_atanh(Lower *L, Cx z)
     LLVMValueRef big = either_big(L, (Cx){x, y}, sqrt_large_k(L, x));
     LLVMValueRef h = libm2(L, "hypot", fmul(L, x, fk(x, 0.5)), fmul(L, y, fk(x, 0.5)));
     LLVMValueRef re_big = fdiv(L, fdiv(L, fmul(L, x, fk(x, 0.25)), h), h);
+    re_big = sel(L, fcmp(L, LLVMRealOEQ, h, fk(x, __builtin_inf())), csign(L, fk(x, 0.0), x), re_big);
     LLVMValueRef im_big = fneg(L, csign(L, fk(x, 1.5707963267948966192313217), fneg(L, y)));
     re = sel(L, big, re_big, re);
     im = sel(L, big, im_big, im);

@@ -668,3 +668,54 @@ def test_math_trees_the_front_end_never_makes_are_typing_errors(name, nargs, tex
     with pytest.raises(TypingError) as ei:
         _ember.compile_kernel(math_tree(name, nargs), ["float64"], 0)
     assert text in str(ei.value)
+
+
+@pytest.mark.parametrize("dtype, tiny, rtol", [(np.complex128, 5e-324, 1e-12),
+                                               (np.complex64, 1.4e-45, 2e-5)])
+def test_cmath_subnormal_and_infinite_parts(dtype, tiny, rtol):
+    pts = [complex(tiny, tiny), complex(-tiny, 3 * tiny), complex(tiny * 1e3, -tiny),
+           complex(-tiny * 7, 0.0), complex(0.0, tiny * 5)]
+    pts += [complex(a, b) for a in (INF, -INF) for b in (INF, -INF)]
+    pts += [complex(INF, 2.0), complex(-INF, 2.0), complex(INF, -0.5), complex(-INF, -0.0)]
+    z = np.array(pts, dtype=dtype)
+    out = np.zeros((z.size, len(CMATH_UNARY)), dtype=dtype)
+    cmath_unary[1, 32](z, out)
+    failures = []
+    for c, name in enumerate(CMATH_UNARY):
+        for k, v in enumerate(z.tolist()):
+            want = cmath_expected(getattr(cmath, name), v)
+            if want is None:
+                continue
+            got = complex(out[k, c])
+            for part in ("real", "imag"):
+                # cmath's double result rounded to the part type, within a few
+                # units in the last place of the smallest subnormal
+                w, g = float(np.dtype(dtype).type(getattr(want, part)).real), getattr(got, part)
+                if not ((math.isnan(w) and math.isnan(g)) or
+                        math.isclose(g, w, rel_tol=rtol, abs_tol=8 * tiny)):
+                    failures.append(f"cmath.{name}({v!r}) = {got!r}, cmath gives {want!r}")
+    assert not failures, "\n".join(failures)
+
+
+def test_cmath_signed_zeros_and_infinities_as_cpython():
+    """Every pair of parts from 0, -0.0, ±1.5, ±inf: the same values and the
+    same signs of zero as CPython's special-value tables (nan parts are not
+    covered: there a result may be nan in both parts where CPython keeps
+    one, README)."""
+    vals = [0.0, -0.0, 1.5, -1.5, INF, -INF]
+    z = np.array([complex(a, b) for a in vals for b in vals])
+    out = np.zeros((z.size, len(CMATH_UNARY)), dtype=np.complex128)
+    cmath_unary[1, 64](z, out)
+    failures = []
+    for c, name in enumerate(CMATH_UNARY):
+        for k, v in enumerate(z.tolist()):
+            want = cmath_expected(getattr(cmath, name), v)
+            if want is None:
+                continue
+            got = complex(out[k, c])
+            for w, g in ((want.real, got.real), (want.imag, got.imag)):
+                if not ((math.isnan(w) and math.isnan(g)) or
+                        (math.isclose(g, w, rel_tol=1e-14) and
+                         math.copysign(1, g) == math.copysign(1, w))):
+                    failures.append(f"cmath.{name}({v!r}) = {got!r}, cmath gives {want!r}")
+    assert not failures, "\n".join(failures)
