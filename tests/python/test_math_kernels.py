@@ -319,6 +319,27 @@ def test_numpy_ufuncs_on_integers_follow_numpy_types():
     assert "binary ** :: int32" in ir           # np.power of integers stays integer
 
 
+@cuda.jit
+def numpy_round_digits(x, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        out[i, 0] = np.round(x[i], 1)
+        out[i, 1] = np.around(x[i], -1)
+        out[i, 2] = round(x[i], 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numpy_round_with_decimals_keeps_the_type(dtype):
+    x = np.array([0.25, 1.35, -2.45, 15.0, 25.0, -35.5, 123.456], dtype=dtype)
+    out = np.zeros((x.size, 3), dtype=dtype)
+    numpy_round_digits[1, 8](x, out)
+    np.testing.assert_allclose(out[:, 0], np.round(x, 1), rtol=1e-6 if dtype == np.float32 else 0)
+    np.testing.assert_allclose(out[:, 1], np.around(x, -1), rtol=0)
+    name = np.dtype(dtype).name
+    ir = ir_of(numpy_round_digits, x, out)
+    assert f"math np.round :: {name}" in ir and f"math round :: {name}" in ir
+
+
 # ---------------------------------------------------------------------------
 # cmath
 # ---------------------------------------------------------------------------
@@ -490,6 +511,27 @@ def test_cmath_polar_rect_phase_log_base_and_real_arguments(rng, cdtype, fdtype,
     # numba's rule: float32 -> complex64, float64 -> complex128
     assert f"math cmath.sqrt :: {c}" in ir
     assert "math cmath.isnan :: bool" in ir
+
+
+@cuda.jit(device=True)
+def to_polar(z):
+    return cmath.polar(z)
+
+
+@cuda.jit
+def polar_through_device_function(z, out):
+    i = cuda.grid(1)
+    if i < z.size:
+        r, phi = to_polar(z[i])
+        out[i] = cmath.rect(r, phi)
+
+
+def test_polar_pair_from_a_device_function():
+    z = np.array([1 + 2j, -3 - 0.5j, 4j, -1 + 0j], dtype=np.complex64)
+    out = np.zeros(4, dtype=np.complex64)
+    polar_through_device_function[1, 4](z, out)
+    np.testing.assert_allclose(out, z, rtol=1e-6, atol=1e-6)
+    assert "math cmath.rect :: complex64" in ir_of(polar_through_device_function, z, out)
 
 
 @cuda.jit
