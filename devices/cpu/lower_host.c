@@ -1033,10 +1033,22 @@ typedef struct Cx {
 } Cx;
 
 static LLVMValueRef fk(LLVMValueRef like, double v) { return LLVMConstReal(LLVMTypeOf(like), v); }
-static LLVMValueRef fadd(Lower *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(L->b, a, b, ""); }
-static LLVMValueRef fsub(Lower *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(L->b, a, b, ""); }
-static LLVMValueRef fmul(Lower *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(L->b, a, b, ""); }
-static LLVMValueRef fdiv(Lower *L, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(L->b, a, b, ""); }
+static LLVMValueRef fadd(Lower *L, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFAdd(L->b, a, b, "");
+}
+static LLVMValueRef fsub(Lower *L, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFSub(L->b, a, b, "");
+}
+static LLVMValueRef fmul(Lower *L, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFMul(L->b, a, b, "");
+}
+static LLVMValueRef fdiv(Lower *L, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFDiv(L->b, a, b, "");
+}
 static LLVMValueRef fneg(Lower *L, LLVMValueRef a) { return LLVMBuildFNeg(L->b, a, ""); }
 static LLVMValueRef fcmp(Lower *L, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b)
 {
@@ -1047,12 +1059,18 @@ static LLVMValueRef sel(Lower *L, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b
     return LLVMBuildSelect(L->b, c, a, b, "");
 }
 static LLVMValueRef fabs_(Lower *L, LLVMValueRef x) { return intr1(L, "llvm.fabs", x); }
-static LLVMValueRef csign(Lower *L, LLVMValueRef x, LLVMValueRef y) { return intr2(L, "llvm.copysign", x, y); }
+static LLVMValueRef csign(Lower *L, LLVMValueRef x, LLVMValueRef y)
+{
+    return intr2(L, "llvm.copysign", x, y);
+}
 static bool is_f32(Lower *L, LLVMValueRef x) { return LLVMTypeOf(x) == L->t_f32; }
 
 /* CPython's CM_LARGE_DOUBLE (DBL_MAX / 4), its log and square root, for
  * the part type of x. */
-static LLVMValueRef large_k(Lower *L, LLVMValueRef x) { return fk(x, is_f32(L, x) ? FLT_MAX / 4 : DBL_MAX / 4); }
+static LLVMValueRef large_k(Lower *L, LLVMValueRef x)
+{
+    return fk(x, is_f32(L, x) ? FLT_MAX / 4 : DBL_MAX / 4);
+}
 static LLVMValueRef log_large_k(Lower *L, LLVMValueRef x)
 {
     return fk(x, is_f32(L, x) ? log(FLT_MAX / 4) : log(DBL_MAX / 4));

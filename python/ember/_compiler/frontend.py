@@ -177,8 +177,8 @@ class _Static:
     kind: 'math' | 'cmath' | 'numpy' | 'cuda' (modules), 'pymodule' (any
     other module: its constant attributes are frozen), 'mathfn' (value: a
     MATH_NAMES name, maybe with its 'np.' / 'cmath.' flavour), 'npbinop'
-    (value: a binary operator: np.power, np.mod), 'dtype' (value: dtype name or 'bool'), 'builtin',
-    'cudafn' ('grid' | 'gridsize'), 'dim3' (value: 'threadIdx' ...),
+    (value: a binary operator: np.power, np.mod), 'dtype' (value: dtype
+    name or 'bool'), 'builtin', 'cudafn' ('grid' | 'gridsize'), 'dim3' (value: 'threadIdx' ...),
     'range', 'pyfunc', 'dispatcher', 'other'."""
 
     __slots__ = ("kind", "value", "name")
