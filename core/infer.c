@@ -140,51 +140,191 @@ static const Type *truthy(Ctx *ctx, Node *n, const char *what)
 static bool is_unary_float_fn(int fn)
 {
     return (fn >= MATH_SIN && fn <= MATH_LGAMMA && fn != MATH_ATAN2 && fn != MATH_POW &&
-            fn != MATH_HYPOT) || fn == MATH_FABS;
+            fn != MATH_HYPOT) || fn == MATH_FABS || fn == MATH_RADIANS || fn == MATH_DEGREES ||
+           fn == MATH_CBRT;
 }
 
+/* The functions with a complex form (cmath's, and NumPy's ufuncs on
+ * complex numbers, which follow the same C99 branch cuts). */
+static bool has_complex_form(int fn)
+{
+    switch (fn) {
+    case MATH_SQRT: case MATH_EXP: case MATH_LOG: case MATH_LOG10:
+    case MATH_SIN: case MATH_COS: case MATH_TAN: case MATH_ASIN: case MATH_ACOS: case MATH_ATAN:
+    case MATH_SINH: case MATH_COSH: case MATH_TANH: case MATH_ASINH: case MATH_ACOSH:
+    case MATH_ATANH:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The complex type cmath computes in, following numba (its cmath
+ * signatures are complex64 and complex128, and float32 converts to
+ * complex64): complex stays, float32 -> complex64, other reals (ints,
+ * bool, float64, literals) -> complex128 as Python's cmath. */
+static const Type *complex_of(const Type *t)
+{
+    t = ty_concrete(t);
+    if (ty_is_complex(t))
+        return t;
+    return T(t->kind == TY_F32 ? TY_C64 : TY_C128);
+}
+
+static const Type *part_of(const Type *c) { return T(c->kind == TY_C64 ? TY_F32 : TY_F64); }
+
+static const Type *pair(const Type *a, const Type *b)
+{
+    const Type *f[2] = {a, b};
+    return ty_tuple(2, f);
+}
+
+/* cmath.f(z): complex results (cmath.sqrt(-1.0) == 1j); phase -> the
+ * part type, polar -> (r, phi), rect(r, phi) -> complex; isnan/isinf/
+ * isfinite -> bool. log(z, base) is log(z) / log(base), as CPython. */
+static const Type *cmath_call(Ctx *ctx, Node *n, const Type **args, const char *name)
+{
+    int fn = n->op;
+    const Type *a = args[0];
+    char s[256], s2[256];
+    int want = 1;
+    const Type *r = NULL;
+    if (has_complex_form(fn)) {
+        if (fn == MATH_LOG && n->nargs == 2) {
+            want = 2;
+            const Type *t = ty_promote(a, args[1]);
+            if (!t)
+                FAIL(ctx, n, "%s() of %s and %s", name, tname(a, s), tname(args[1], s2));
+            r = complex_of(t);
+        } else {
+            r = complex_of(a);
+        }
+    } else if (fn == MATH_ISNAN || fn == MATH_ISINF || fn == MATH_ISFINITE) {
+        r = T(TY_BOOL);
+    } else if (fn == MATH_PHASE) {
+        r = part_of(complex_of(a));
+    } else if (fn == MATH_POLAR) {
+        const Type *p = part_of(complex_of(a));
+        r = pair(p, p);
+    } else if (fn == MATH_RECT) {
+        want = 2;
+        if (n->nargs == 2) {
+            const Type *t = ty_promote(a, args[1]);
+            if (!t || ty_is_complex(t))
+                FAIL(ctx, n, "%s() needs real numbers, not %s and %s", name, tname(a, s),
+                     tname(args[1], s2));
+            r = complex_of(float_result(ty_concrete(t)));
+        }
+    } else {
+        FAIL(ctx, n, "%s() is not supported", name);
+    }
+    if (n->nargs != want)
+        FAIL(ctx, n, "%s() takes %d argument%s, %d given", name, want, want == 1 ? "" : "s",
+             n->nargs);
+    return r;
+}
+
+/* Result types. Python's math (numba's typing): float functions of ints
+ * give float64, of float32 float32; floor/ceil/trunc/round(x) give int64.
+ * NumPy's ufuncs: the same, except that floor/ceil/trunc/rint/round keep
+ * the float type (np.floor(float32) -> float32; of an int -> float64, as
+ * every integer input of a float ufunc here, where NumPy would give
+ * float32 for int8/int16); sign/square/reciprocal/fmin/fmax keep integer
+ * types; unary functions with a complex form take complex numbers. */
 static const Type *math_call(Ctx *ctx, Node *n)
 {
     const Type *args[8];
+    char name[64], s[256], s2[256];
+    ir_math_label(n, name, sizeof name);
     if (n->nargs > 8 || n->nargs < 1)
-        FAIL(ctx, n, "%s() takes 1 to 8 arguments, %d given", ir_math_name(n->op), n->nargs);
+        FAIL(ctx, n, "%s() takes 1 to 8 arguments, %d given", name, n->nargs);
     for (int i = 0; i < n->nargs; i++) {
         args[i] = expr(ctx, n->args[i]);
         if (!args[i])
             return NULL;
     }
-    char s[256];
     for (int i = 0; i < n->nargs; i++)
         if (!ty_is_number(args[i]))
-            FAIL(ctx, n, "%s() needs numbers, not %s", ir_math_name(n->op), tname(args[i], s));
+            FAIL(ctx, n, "%s() needs numbers, not %s", name, tname(args[i], s));
+    if ((unsigned)n->index >= MATHF_COUNT)
+        FAIL(ctx, n, "unknown math flavour %d", n->index);
+    if (n->index == MATHF_CMATH)
+        return cmath_call(ctx, n, args, name);
+    bool numpy = n->index == MATHF_NUMPY;
     int fn = n->op;
     const Type *a = args[0];
     int want = -1; /* required argument count, -1: checked below */
     const Type *r = NULL;
     if (is_unary_float_fn(fn)) {
         want = 1;
-        if (ty_is_complex(a))
-            FAIL(ctx, n, "math.%s() of a complex number is not supported; use cmath",
-                 ir_math_name(fn));
-        r = float_result(ty_concrete(a));
+        if (ty_is_complex(a) && !(numpy && has_complex_form(fn)))
+            FAIL(ctx, n, "%s() of a complex number (%s) is not supported%s", name, tname(a, s),
+                 numpy ? "" : "; use cmath");
+        r = ty_is_complex(a) ? ty_concrete(a) : float_result(ty_concrete(a));
+        if (fn == MATH_LOG && !numpy && n->nargs == 2) {
+            /* math.log(x, base) == log(x) / log(base) */
+            want = 2;
+            const Type *t = ty_promote(a, args[1]);
+            if (!t || ty_is_complex(t))
+                FAIL(ctx, n, "%s() needs real numbers, not %s and %s", name, tname(a, s),
+                     tname(args[1], s2));
+            r = float_result(ty_concrete(t));
+        }
     } else if (fn == MATH_ATAN2 || fn == MATH_POW || fn == MATH_HYPOT || fn == MATH_FMOD ||
-               fn == MATH_COPYSIGN) {
+               fn == MATH_COPYSIGN || fn == MATH_REMAINDER) {
         want = 2;
         if (n->nargs == 2) {
             const Type *t = ty_promote(args[0], args[1]);
             if (!t || ty_is_complex(t))
-                FAIL(ctx, n, "math.%s() needs real numbers", ir_math_name(fn));
+                FAIL(ctx, n, "%s() needs real numbers, not %s and %s", name, tname(a, s),
+                     tname(args[1], s2));
             r = float_result(ty_concrete(t));
+        }
+    } else if (fn == MATH_FMIN || fn == MATH_FMAX) {
+        want = 2;
+        if (n->nargs == 2) {
+            const Type *t = ty_promote(args[0], args[1]);
+            if (!t || ty_is_complex(t))
+                FAIL(ctx, n, "%s() needs real numbers, not %s and %s", name, tname(a, s),
+                     tname(args[1], s2));
+            r = ty_concrete(t);
         }
     } else if (fn == MATH_ISNAN || fn == MATH_ISINF || fn == MATH_ISFINITE) {
         want = 1;
         r = T(TY_BOOL);
-    } else if (fn == MATH_FLOOR || fn == MATH_CEIL || fn == MATH_TRUNC) {
-        /* Python's math.floor/ceil/trunc return int (numba: int64). */
+    } else if (fn == MATH_FLOOR || fn == MATH_CEIL || fn == MATH_TRUNC || fn == MATH_RINT) {
+        /* Python's math.floor/ceil/trunc return int (numba: int64);
+         * NumPy's keep the float type. */
         want = 1;
         if (ty_is_complex(a))
-            FAIL(ctx, n, "math.%s() of a complex number", ir_math_name(fn));
-        r = ty_is_float(a) ? T(TY_I64) : arith_type(ty_concrete(a));
+            FAIL(ctx, n, "%s() of a complex number (%s)", name, tname(a, s));
+        if (numpy || fn == MATH_RINT)
+            r = float_result(ty_concrete(a));
+        else
+            r = ty_is_float(a) ? T(TY_I64) : arith_type(ty_concrete(a));
+    } else if (fn == MATH_SIGN) {
+        want = 1;
+        if (ty_is_complex(a))
+            FAIL(ctx, n, "%s() of a complex number (%s) is not supported", name, tname(a, s));
+        r = arith_type(ty_concrete(a));
+    } else if (fn == MATH_SQUARE || fn == MATH_RECIPROCAL) {
+        want = 1;
+        r = arith_type(ty_concrete(a));
+    } else if (fn == MATH_FREXP || fn == MATH_MODF) {
+        /* numba.cuda: frexp(x) -> (mantissa, int32 exponent), modf(x) ->
+         * (fractional part, integral part), both of x's float type */
+        want = 1;
+        if (ty_is_complex(a))
+            FAIL(ctx, n, "%s() needs a real number, not %s", name, tname(a, s));
+        const Type *f = float_result(ty_concrete(a));
+        r = pair(f, fn == MATH_FREXP ? T(TY_I32) : f);
+    } else if (fn == MATH_LDEXP) {
+        want = 2;
+        if (ty_is_complex(a))
+            FAIL(ctx, n, "%s() needs a real number, not %s", name, tname(a, s));
+        if (n->nargs == 2 && !(ty_is_int(args[1]) || args[1]->kind == TY_BOOL))
+            FAIL(ctx, n, "%s() exponent must be an integer, not %s", name, tname(args[1], s));
+        r = float_result(ty_concrete(a));
     } else if (fn == MATH_ABS) {
         want = 1;
         if (a->kind == TY_C64)
@@ -195,28 +335,30 @@ static const Type *math_call(Ctx *ctx, Node *n)
             r = arith_type(ty_concrete(a));
     } else if (fn == MATH_MIN || fn == MATH_MAX) {
         if (n->nargs < 2)
-            FAIL(ctx, n, "%s() of one scalar: pass two or more numbers", ir_math_name(fn));
+            FAIL(ctx, n, "%s() of one scalar: pass two or more numbers", name);
+        if (numpy) /* np.minimum(a, b): a third argument would be `out` */
+            want = 2;
         const Type *t = args[0];
         for (int i = 1; i < n->nargs && t; i++)
             t = ty_promote(t, args[i]);
         if (!t || ty_is_complex(t))
-            FAIL(ctx, n, "%s() needs real numbers", ir_math_name(fn));
+            FAIL(ctx, n, "%s() needs real numbers", name);
         r = ty_concrete(t);
     } else if (fn == MATH_ROUND) {
-        if (n->nargs == 1) /* round(x) -> int, as Python */
-            r = ty_is_float(a) ? T(TY_I64) : arith_type(ty_concrete(a));
+        if (ty_is_complex(a))
+            FAIL(ctx, n, "%s() of a complex number (%s)", name, tname(a, s));
+        if (n->nargs == 1) /* round(x) -> int, as Python; np.round keeps the type */
+            r = ty_is_float(a) && !numpy ? T(TY_I64) : arith_type(ty_concrete(a));
         else if (n->nargs == 2)
             r = ty_concrete(a);
         else
-            FAIL(ctx, n, "round() takes 1 or 2 arguments, %d given", n->nargs);
-        if (ty_is_complex(a))
-            FAIL(ctx, n, "round() of a complex number");
+            FAIL(ctx, n, "%s() takes 1 or 2 arguments, %d given", name, n->nargs);
     } else {
-        FAIL(ctx, n, "unknown math function %d", fn);
+        FAIL(ctx, n, "%s() is not supported", name);
     }
     if (want >= 0 && n->nargs != want)
-        FAIL(ctx, n, "%s() takes %d argument%s, %d given", ir_math_name(fn), want,
-             want == 1 ? "" : "s", n->nargs);
+        FAIL(ctx, n, "%s() takes %d argument%s, %d given", name, want, want == 1 ? "" : "s",
+             n->nargs);
     return r;
 }
 

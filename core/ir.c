@@ -217,6 +217,8 @@ Node *ir_node(Function *fn, NodeKind kind, SrcLoc loc)
     n->kind = kind;
     n->loc = loc;
     n->var = n->index = -1;
+    if (kind == ND_CALL_MATH)
+        n->index = MATHF_PYTHON;
     return n;
 }
 
@@ -276,10 +278,23 @@ static const char *const math_names[MATH_COUNT] = {
     [MATH_FLOOR] = "floor", [MATH_CEIL] = "ceil", [MATH_TRUNC] = "trunc", [MATH_FABS] = "fabs",
     [MATH_FMOD] = "fmod", [MATH_COPYSIGN] = "copysign", [MATH_ISNAN] = "isnan",
     [MATH_ISINF] = "isinf", [MATH_ISFINITE] = "isfinite", [MATH_ABS] = "abs", [MATH_MIN] = "min",
-    [MATH_MAX] = "max", [MATH_ROUND] = "round",
+    [MATH_MAX] = "max", [MATH_ROUND] = "round", [MATH_FREXP] = "frexp", [MATH_LDEXP] = "ldexp",
+    [MATH_MODF] = "modf", [MATH_RADIANS] = "radians", [MATH_DEGREES] = "degrees",
+    [MATH_REMAINDER] = "remainder", [MATH_CBRT] = "cbrt", [MATH_SIGN] = "sign",
+    [MATH_SQUARE] = "square", [MATH_RECIPROCAL] = "reciprocal", [MATH_RINT] = "rint",
+    [MATH_FMIN] = "fmin", [MATH_FMAX] = "fmax", [MATH_PHASE] = "phase", [MATH_POLAR] = "polar",
+    [MATH_RECT] = "rect",
 };
 
 const char *ir_math_name(MathFn fn) { return (unsigned)fn < MATH_COUNT ? math_names[fn] : "?"; }
+
+const char *ir_math_label(const Node *n, char *buf, size_t cap)
+{
+    static const char *const prefix[MATHF_COUNT] = {"", "np.", "cmath."};
+    snprintf(buf, cap, "%s%s", (unsigned)n->index < MATHF_COUNT ? prefix[n->index] : "?.",
+             ir_math_name((MathFn)n->op));
+    return buf;
+}
 
 /* ---- dump ----------------------------------------------------------- */
 
@@ -350,7 +365,11 @@ static void dump_node(Buf *b, const Function *fn, const Node *n, int depth)
         put(b, " %s", n->var >= 0 && n->var < fn->nvars ? fn->var_names[n->var] : "?");
         break;
     case ND_UNARY: case ND_BINARY: case ND_COMPARE: put(b, " %s", ir_op_name(n->op)); break;
-    case ND_CALL_MATH: put(b, " %s", ir_math_name(n->op)); break;
+    case ND_CALL_MATH: {
+        char name[64];
+        put(b, " %s", ir_math_label(n, name, sizeof name));
+        break;
+    }
     case ND_TUPLE_GET: put(b, " [%d]", n->index); break;
     case ND_CALL: put(b, " %s", n->callee ? n->callee->name : "?"); break;
     case ND_CAST: put(b, " to %s", ty_str(n->target, ty, sizeof ty)); break;

@@ -103,7 +103,7 @@ typedef enum NodeKind {
     ND_AND, ND_OR,  /* a, b: short-circuit, both converted to bool, result bool */
     ND_IFEXP,       /* a ? b : c */
     ND_CAST,        /* a converted to `target` (float32(x), int(x), bool(x) ...) */
-    ND_CALL_MATH,   /* fn: MathFn; args */
+    ND_CALL_MATH,   /* op: MathFn; index: MathFlavour; args */
     ND_INTRINSIC,   /* fn: Intrinsic; args */
     ND_INDEX,       /* a: array; args: one integer index per dimension -> element */
     ND_ATTR,        /* a; fn: Attr */
@@ -151,8 +151,24 @@ typedef enum MathFn {
     MATH_FLOOR, MATH_CEIL, MATH_TRUNC, MATH_FABS, MATH_FMOD, MATH_COPYSIGN,
     MATH_ISNAN, MATH_ISINF, MATH_ISFINITE,
     MATH_ABS, MATH_MIN, MATH_MAX, MATH_ROUND, /* Python builtins */
+    MATH_FREXP, MATH_LDEXP, MATH_MODF, MATH_RADIANS, MATH_DEGREES, MATH_REMAINDER,
+    MATH_CBRT,
+    MATH_SIGN, MATH_SQUARE, MATH_RECIPROCAL, MATH_RINT, MATH_FMIN, MATH_FMAX, /* NumPy */
+    MATH_PHASE, MATH_POLAR, MATH_RECT,                                       /* cmath */
     MATH_COUNT
 } MathFn;
+
+/* Whose rules a math call follows (ND_CALL_MATH's `index`): the same name
+ * means different things in Python's math, NumPy and cmath, e.g.
+ * math.floor(float32) -> int64, np.floor(float32) -> float32,
+ * cmath.sqrt(-1.0) -> 1j. Written as a prefix in names: "np.floor",
+ * "cmath.sqrt" (ir_math_label). */
+typedef enum MathFlavour {
+    MATHF_PYTHON, /* math module and builtins (numba's typing) */
+    MATHF_NUMPY,  /* NumPy ufuncs on scalars */
+    MATHF_CMATH,  /* cmath: complex results */
+    MATHF_COUNT
+} MathFlavour;
 
 typedef enum Intrinsic {
     INTR_THREAD_IDX,  /* args[0]: constant axis 0/1/2 (x/y/z) -> int32 */
@@ -294,6 +310,9 @@ EM_HIDDEN char *ir_dump(const Function *fn); /* caller frees with em_free */
 
 EM_HIDDEN const char *ir_op_name(Op op);          /* "+", "//", "<" ... */
 EM_HIDDEN const char *ir_math_name(MathFn fn);    /* "sin" ... */
+/* "sin", "np.floor", "cmath.sqrt": a math call's name with its flavour's
+ * prefix, in buf (64 bytes at least). */
+EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
 
 /* ======================================================================== */
 /* Type inference (infer.c)                                                 */

@@ -25,7 +25,12 @@
  *   - a zero range() step runs no iteration (Python raises ValueError);
  *   - `int ** negative int` truncates the exact result toward zero;
  *   - shifts by a count >= the width (or negative) give 0 / the sign fill;
- *   - no bounds checks in this build: negative indices wrap once.
+ *   - no bounds checks in this build: negative indices wrap once;
+ *   - math domain errors give nan or inf (math.log(-1), cmath.log(0),
+ *     math.remainder(inf, 1)) instead of raising ValueError, as numba;
+ *     `np.reciprocal` of the integer 0 gives 0; complex functions of a
+ *     number with a nan part may give nan in both parts where CPython's
+ *     special-value tables keep one (see "complex functions" below).
  *
  * Errors: before anything is built, validate() walks the tree and reports an
  * unsupported node, type or shape with ir_error at its location. During the
@@ -33,6 +38,8 @@
  * first and leaves through fail() (one longjmp back to host_lower, which
  * disposes the half-built module): LLVM never sees invalid input.
  */
+#include <float.h>
+#include <math.h>
 #include <setjmp.h>
 #include <string.h>
 
@@ -158,6 +165,20 @@ static ember_status check_list(Lower *L, Node *const *list, int n, int loop_dept
 
 static bool is_int_like(const Type *t) { return t && (ty_is_int(t) || t->kind == TY_BOOL); }
 
+/* The math functions lowered for complex numbers too (cmath, NumPy). */
+static bool complex_form(int m)
+{
+    switch (m) {
+    case MATH_SQRT: case MATH_EXP: case MATH_LOG: case MATH_LOG10:
+    case MATH_SIN: case MATH_COS: case MATH_TAN: case MATH_ASIN: case MATH_ACOS: case MATH_ATAN:
+    case MATH_SINH: case MATH_COSH: case MATH_TANH: case MATH_ASINH: case MATH_ACOSH:
+    case MATH_ATANH:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static ember_status check(Lower *L, const Node *n, int depth)
 {
     Function *fn = L->fn;
@@ -242,30 +263,62 @@ static ember_status check(Lower *L, const Node *n, int depth)
         if (!n->a || !n->target || !ty_is_number(n->target) || !ty_is_number(n->a->ty))
             return ir_error(fn, n->loc, "conversion to %s is not supported", tstr(n->target, s));
         break;
-    case ND_CALL_MATH:
-        if ((unsigned)n->op >= MATH_COUNT)
+    case ND_CALL_MATH: {
+        char name[64];
+        if ((unsigned)n->op >= MATH_COUNT || (unsigned)n->index >= MATHF_COUNT)
             return ir_error(fn, n->loc, "unknown math function %d", n->op);
+        ir_math_label(n, name, sizeof name);
+        int m = n->op;
         if (n->nargs < 1)
-            return ir_error(fn, n->loc, "%s() needs arguments", ir_math_name(n->op));
+            return ir_error(fn, n->loc, "%s() needs arguments", name);
         for (int i = 0; i < n->nargs; i++)
             if (!ty_is_number(n->args[i]->ty))
-                return ir_error(fn, n->loc, "%s() needs numbers", ir_math_name(n->op));
-        if (!ty_is_number(n->ty))
-            return ir_error(fn, n->loc, "%s() result is not a number", ir_math_name(n->op));
-        if (ty_is_complex(n->args[0]->ty) && n->op != MATH_ABS && n->op != MATH_ISNAN &&
-            n->op != MATH_ISINF && n->op != MATH_ISFINITE)
-            return ir_error(fn, n->loc, "math.%s() of a complex number is not supported",
-                            ir_math_name(n->op));
-        if ((n->op == MATH_ATAN2 || n->op == MATH_POW || n->op == MATH_HYPOT ||
-             n->op == MATH_FMOD || n->op == MATH_COPYSIGN) && n->nargs != 2)
-            return ir_error(fn, n->loc, "%s() takes 2 arguments", ir_math_name(n->op));
+                return ir_error(fn, n->loc, "%s() needs numbers", name);
+        /* frexp, modf, polar give a pair of numbers; the rest one number */
+        bool pair = m == MATH_FREXP || m == MATH_MODF || m == MATH_POLAR;
+        if (!n->ty)
+            return ir_error(fn, n->loc, "%s() has no type", name);
+        if (pair ? !(n->ty->kind == TY_TUPLE && n->ty->nfields == 2 &&
+                     ty_is_float(n->ty->fields[0]) &&
+                     (m == MATH_FREXP ? n->ty->fields[1]->kind == TY_I32
+                                      : n->ty->fields[1] == n->ty->fields[0]))
+                 : !ty_is_number(n->ty))
+            return ir_error(fn, n->loc, "%s() result has the wrong type %s", name, tstr(n->ty, s));
+        bool complex_ok = m == MATH_ABS || m == MATH_ISNAN || m == MATH_ISINF ||
+                          m == MATH_ISFINITE || m == MATH_SQUARE || m == MATH_RECIPROCAL ||
+                          m == MATH_PHASE || m == MATH_POLAR || ty_is_complex(n->ty);
+        if (ty_is_complex(n->args[0]->ty) && !complex_ok)
+            return ir_error(fn, n->loc, "%s() of a complex number is not supported", name);
+        if (ty_is_complex(n->ty) && n->op != MATH_SQUARE && n->op != MATH_RECIPROCAL &&
+            n->op != MATH_RECT && !complex_form(m))
+            return ir_error(fn, n->loc, "%s() has no complex form", name);
+        if (ty_is_complex(n->ty) && n->nargs == 2 && n->op != MATH_LOG && n->op != MATH_RECT)
+            return ir_error(fn, n->loc, "%s() takes 1 argument", name);
+        int want = 0; /* exact argument count, 0: any */
+        if (m == MATH_ATAN2 || m == MATH_POW || m == MATH_HYPOT || m == MATH_FMOD ||
+            m == MATH_COPYSIGN || m == MATH_REMAINDER || m == MATH_LDEXP || m == MATH_FMIN ||
+            m == MATH_FMAX || m == MATH_RECT)
+            want = 2;
+        else if (m != MATH_LOG && m != MATH_ROUND && m != MATH_MIN && m != MATH_MAX)
+            want = 1;
+        if (want && n->nargs != want)
+            return ir_error(fn, n->loc, "%s() takes %d argument%s", name, want,
+                            want == 1 ? "" : "s");
+        if (m == MATH_LOG && n->nargs > 2)
+            return ir_error(fn, n->loc, "%s() takes 1 or 2 arguments", name);
+        if ((m == MATH_RECT || (m == MATH_LOG && !ty_is_complex(n->ty))) && n->nargs == 2 &&
+            (ty_is_complex(n->args[0]->ty) || ty_is_complex(n->args[1]->ty)))
+            return ir_error(fn, n->loc, "%s() needs real numbers", name);
+        if (m == MATH_LDEXP && !is_int_like(n->args[1]->ty))
+            return ir_error(fn, n->loc, "%s() exponent must be an integer", name);
         if (n->op == MATH_ROUND && n->nargs > 2)
             return ir_error(fn, n->loc, "round() takes 1 or 2 arguments");
         if (n->op == MATH_ROUND && n->nargs == 2 && !is_int_like(n->args[1]->ty))
             return ir_error(fn, n->loc, "round() digits must be an integer");
         if ((n->op == MATH_MIN || n->op == MATH_MAX) && n->nargs < 2)
-            return ir_error(fn, n->loc, "%s() of one scalar", ir_math_name(n->op));
+            return ir_error(fn, n->loc, "%s() of one scalar", name);
         break;
+    }
     case ND_INTRINSIC: {
         if ((unsigned)n->op >= INTR_COUNT)
             return ir_error(fn, n->loc, "the CPU target does not support intrinsic %d", n->op);
@@ -1063,7 +1116,350 @@ static const char *const libm_unary[MATH_COUNT] = {
     [MATH_EXP] = "exp",     [MATH_EXPM1] = "expm1", [MATH_EXP2] = "exp2",   [MATH_LOG] = "log",
     [MATH_LOG2] = "log2",   [MATH_LOG10] = "log10", [MATH_LOG1P] = "log1p", [MATH_ERF] = "erf",
     [MATH_ERFC] = "erfc",   [MATH_GAMMA] = "tgamma", [MATH_LGAMMA] = "lgamma",
+    [MATH_CBRT] = "cbrt",
 };
+
+/* ---- complex functions -------------------------------------------------
+ * Built from real operations on {re, im} pairs (never libm's complex
+ * functions: the NVVM backend lowers the same IR with libdevice, which has
+ * none). The formulas are CPython's Modules/cmathmodule.c for finite
+ * values, so branch cuts and signed zeros on them match cmath (and NumPy,
+ * which follows the same C99 conventions). CPython's special-value tables
+ * are not copied: the formulas, with the selects below for infinite parts,
+ * give the same values there; a nan part may give nan in both parts where
+ * the tables keep one. Not reproduced: CPython's exact handling of
+ * atanh(1 ± tiny i) (a precision loss there). float32 parts are computed
+ * in float32 with the same formulas and float32 thresholds. */
+
+typedef struct Cx {
+    LLVMValueRef re, im;
+} Cx;
+
+static LLVMValueRef fk(LLVMValueRef like, double v) { return LLVMConstReal(LLVMTypeOf(like), v); }
+static LLVMValueRef fadd(Lower *L, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFAdd(L->b, a, b, "");
+}
+static LLVMValueRef fsub(Lower *L, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFSub(L->b, a, b, "");
+}
+static LLVMValueRef fmul(Lower *L, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFMul(L->b, a, b, "");
+}
+static LLVMValueRef fdiv(Lower *L, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFDiv(L->b, a, b, "");
+}
+static LLVMValueRef fneg(Lower *L, LLVMValueRef a) { return LLVMBuildFNeg(L->b, a, ""); }
+static LLVMValueRef fcmp(Lower *L, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFCmp(L->b, p, a, b, "");
+}
+static LLVMValueRef sel(Lower *L, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(L->b, c, a, b, "");
+}
+static LLVMValueRef fabs_(Lower *L, LLVMValueRef x) { return intr1(L, "llvm.fabs", x); }
+static LLVMValueRef csign(Lower *L, LLVMValueRef x, LLVMValueRef y)
+{
+    return intr2(L, "llvm.copysign", x, y);
+}
+static bool is_f32(Lower *L, LLVMValueRef x) { return LLVMTypeOf(x) == L->t_f32; }
+
+/* CPython's CM_LARGE_DOUBLE (DBL_MAX / 4), its log and square root, for
+ * the part type of x. */
+static LLVMValueRef large_k(Lower *L, LLVMValueRef x)
+{
+    return fk(x, is_f32(L, x) ? FLT_MAX / 4 : DBL_MAX / 4);
+}
+static LLVMValueRef log_large_k(Lower *L, LLVMValueRef x)
+{
+    return fk(x, is_f32(L, x) ? log(FLT_MAX / 4) : log(DBL_MAX / 4));
+}
+static LLVMValueRef sqrt_large_k(Lower *L, LLVMValueRef x)
+{
+    return fk(x, is_f32(L, x) ? sqrt(FLT_MAX / 4) : sqrt(DBL_MAX / 4));
+}
+
+/* sqrt: s = sqrt((|x| + |z|) / 2) (computed as 2 sqrt(|x|/8 + |z/8|)
+ * against overflow, and with both parts scaled up by 2**(2k+1) when they
+ * are subnormal, k = mantissa digits / 2), d = |y| / 2s; x >= 0: (s, ±d),
+ * else (d, ±s) with y's sign. sqrt(±0 ± 0j) is (0, y); an infinite y gives
+ * (inf, y). */
+static Cx c_sqrt(Lower *L, Cx z)
+{
+    LLVMValueRef x = z.re, y = z.im, ax = fabs_(L, x), ay = fabs_(L, y);
+    bool f32 = is_f32(L, x);
+    LLVMValueRef tiny = LLVMBuildAnd(L->b, fcmp(L, LLVMRealOLT, ax, fk(x, f32 ? FLT_MIN : DBL_MIN)),
+                                     fcmp(L, LLVMRealOLT, ay, fk(x, f32 ? FLT_MIN : DBL_MIN)), "");
+    /* CPython's CM_SCALE_UP = 2 * (MANT_DIG / 2) + 1, CM_SCALE_DOWN = -(UP + 1) / 2 */
+    int up = 2 * ((f32 ? FLT_MANT_DIG : DBL_MANT_DIG) / 2) + 1, down = -(up + 1) / 2;
+    LLVMValueRef k = sel(L, tiny, fk(x, ldexp(1.0, up)), fk(x, 0.125));
+    LLVMValueRef ax8 = fmul(L, ax, k), ay8 = fmul(L, ay, k);
+    LLVMValueRef s = fmul(L, sel(L, tiny, fk(x, ldexp(1.0, down)), fk(x, 2.0)),
+                          intr1(L, "llvm.sqrt", fadd(L, ax8, libm2(L, "hypot", ax8, ay8))));
+    LLVMValueRef d = fdiv(L, ay, fmul(L, fk(x, 2.0), s));
+    LLVMValueRef pos = fcmp(L, LLVMRealOGE, x, fk(x, 0.0));
+    LLVMValueRef re = sel(L, pos, s, d), im = csign(L, sel(L, pos, d, s), y);
+    LLVMValueRef zero = LLVMBuildAnd(L->b, fcmp(L, LLVMRealOEQ, x, fk(x, 0.0)),
+                                     fcmp(L, LLVMRealOEQ, y, fk(x, 0.0)), "");
+    LLVMValueRef yinf = fcmp(L, LLVMRealOEQ, ay, fk(x, __builtin_inf()));
+    re = sel(L, zero, fk(x, 0.0), sel(L, yinf, fk(x, __builtin_inf()), re));
+    im = sel(L, LLVMBuildOr(L->b, zero, yinf, ""), y, im);
+    return (Cx){re, im};
+}
+
+/* exp: e**x (cos y, sin y); x above log(LARGE) computes e**(x-1) * e
+ * against early overflow; y == 0 gives an exact ±0 imaginary part. */
+static Cx c_exp(Lower *L, Cx z)
+{
+    LLVMValueRef x = z.re, y = z.im;
+    LLVMValueRef big = fcmp(L, LLVMRealOGT, x, log_large_k(L, x));
+    LLVMValueRef l = libm1(L, "exp", sel(L, big, fsub(L, x, fk(x, 1.0)), x));
+    l = sel(L, big, fmul(L, l, fk(x, 2.718281828459045235360287)), l);
+    LLVMValueRef re = fmul(L, l, libm1(L, "cos", y)), im = fmul(L, l, libm1(L, "sin", y));
+    im = sel(L, fcmp(L, LLVMRealOEQ, y, fk(x, 0.0)), y, im);
+    /* exp(-inf + iy) is 0 even for an infinite or nan y (CPython: 0 + 0j) */
+    LLVMValueRef ninf = fcmp(L, LLVMRealOEQ, x, fk(x, -__builtin_inf()));
+    LLVMValueRef ynf = fcmp(L, LLVMRealUGE, fabs_(L, y), fk(x, __builtin_inf()));
+    LLVMValueRef zero = LLVMBuildAnd(L->b, ninf, ynf, "");
+    re = sel(L, zero, fk(x, 0.0), re);
+    im = sel(L, zero, fk(x, 0.0), im);
+    return (Cx){re, im};
+}
+
+/* log: (log|z|, atan2(y, x)); for 0.71 <= |z| <= 1.73 the real part is
+ * log1p((am-1)(am+1) + an*an) / 2 (am, an: the larger and smaller of
+ * |x|, |y|), accurate near |z| == 1; when both parts are subnormal,
+ * log|z 2**MANT_DIG| - MANT_DIG ln 2 (hypot of subnormals is inexact). */
+static Cx c_log(Lower *L, Cx z)
+{
+    LLVMValueRef x = z.re, y = z.im, ax = fabs_(L, x), ay = fabs_(L, y);
+    LLVMValueRef h = libm2(L, "hypot", ax, ay);
+    LLVMValueRef xbig = fcmp(L, LLVMRealOGT, ax, ay);
+    LLVMValueRef am = sel(L, xbig, ax, ay), an = sel(L, xbig, ay, ax);
+    LLVMValueRef near = LLVMBuildAnd(L->b, fcmp(L, LLVMRealOGE, h, fk(x, 0.71)),
+                                     fcmp(L, LLVMRealOLE, h, fk(x, 1.73)), "");
+    LLVMValueRef t = fadd(L, fmul(L, fsub(L, am, fk(x, 1.0)), fadd(L, am, fk(x, 1.0))), fmul(L, an, an));
+    LLVMValueRef re = sel(L, near, fmul(L, libm1(L, "log1p", t), fk(x, 0.5)), libm1(L, "log", h));
+    bool f32 = is_f32(L, x);
+    int mant = f32 ? FLT_MANT_DIG : DBL_MANT_DIG;
+    LLVMValueRef tiny = fcmp(L, LLVMRealOLT, am, fk(x, f32 ? FLT_MIN : DBL_MIN));
+    LLVMValueRef up = fk(x, ldexp(1.0, mant));
+    LLVMValueRef re_tiny = fsub(L, libm1(L, "log", libm2(L, "hypot", fmul(L, ax, up), fmul(L, ay, up))),
+                                fk(x, mant * 0.6931471805599453094172321));
+    re = sel(L, LLVMBuildAnd(L->b, tiny, fcmp(L, LLVMRealOGT, am, fk(x, 0.0)), ""), re_tiny, re);
+    return (Cx){re, libm2(L, "atan2", y, x)};
+}
+
+/* sinh and cosh of x, scaled for |x| > log(LARGE): sinh(x - ±1) * e. */
+static void sinh_cosh(Lower *L, LLVMValueRef x, LLVMValueRef *sh, LLVMValueRef *ch)
+{
+    LLVMValueRef big = fcmp(L, LLVMRealOGT, fabs_(L, x), log_large_k(L, x));
+    LLVMValueRef xm = fsub(L, x, csign(L, fk(x, 1.0), x));
+    LLVMValueRef e = fk(x, 2.718281828459045235360287);
+    *sh = sel(L, big, fmul(L, libm1(L, "sinh", xm), e), libm1(L, "sinh", x));
+    *ch = sel(L, big, fmul(L, libm1(L, "cosh", xm), e), libm1(L, "cosh", x));
+}
+
+/* sinh: (cos y sinh x, sin y cosh x); y == 0 keeps y (sinh(inf) is inf). */
+static Cx c_sinh(Lower *L, Cx z)
+{
+    LLVMValueRef x = z.re, y = z.im, sh, ch;
+    sinh_cosh(L, x, &sh, &ch);
+    LLVMValueRef re = fmul(L, libm1(L, "cos", y), sh), im = fmul(L, libm1(L, "sin", y), ch);
+    im = sel(L, fcmp(L, LLVMRealOEQ, y, fk(x, 0.0)), y, im);
+    return (Cx){re, im};
+}
+
+/* cosh: (cos y cosh x, sin y sinh x); y == 0 gives ±0 (y times x's sign). */
+static Cx c_cosh(Lower *L, Cx z)
+{
+    LLVMValueRef x = z.re, y = z.im, sh, ch;
+    sinh_cosh(L, x, &sh, &ch);
+    LLVMValueRef re = fmul(L, libm1(L, "cos", y), ch), im = fmul(L, libm1(L, "sin", y), sh);
+    im = sel(L, fcmp(L, LLVMRealOEQ, y, fk(x, 0.0)), fmul(L, y, csign(L, fk(x, 1.0), x)), im);
+    return (Cx){re, im};
+}
+
+/* tanh: with tx = tanh x, ty = tan y, cx = 1/cosh x, d = 1 + (tx ty)^2:
+ * (tx (1 + ty^2) / d, (ty / d) cx^2); for |x| > log(LARGE):
+ * (±1, 4 sin y cos y e**(-2|x|)). */
+static Cx c_tanh(Lower *L, Cx z)
+{
+    LLVMValueRef x = z.re, y = z.im;
+    LLVMValueRef big = fcmp(L, LLVMRealOGT, fabs_(L, x), log_large_k(L, x));
+    LLVMValueRef tx = libm1(L, "tanh", x), ty = libm1(L, "tan", y);
+    LLVMValueRef cx = fdiv(L, fk(x, 1.0), libm1(L, "cosh", x));
+    LLVMValueRef txty = fmul(L, tx, ty);
+    LLVMValueRef d = fadd(L, fk(x, 1.0), fmul(L, txty, txty));
+    LLVMValueRef re = fdiv(L, fmul(L, tx, fadd(L, fk(x, 1.0), fmul(L, ty, ty))), d);
+    LLVMValueRef im = fmul(L, fmul(L, fdiv(L, ty, d), cx), cx);
+    LLVMValueRef sc = fmul(L, libm1(L, "sin", y), libm1(L, "cos", y));
+    LLVMValueRef im_big = fmul(L, fmul(L, fk(x, 4.0), sc),
+                               libm1(L, "exp", fmul(L, fk(x, -2.0), fabs_(L, x))));
+    /* tanh(±inf + iy) = ±1 + 0j, the zero with sin(2y)'s sign (+0 when y
+     * is not finite), as CPython */
+    LLVMValueRef yfin = fcmp(L, LLVMRealOLT, fabs_(L, y), fk(x, __builtin_inf()));
+    im_big = sel(L, fcmp(L, LLVMRealOEQ, fabs_(L, x), fk(x, __builtin_inf())),
+                 sel(L, yfin, csign(L, fk(x, 0.0), sc), fk(x, 0.0)), im_big);
+    return (Cx){sel(L, big, csign(L, fk(x, 1.0), x), re), sel(L, big, im_big, im)};
+}
+
+/* log(hypot(x/2, y/2)) + 2 ln 2: log|z| for |z| near overflow. */
+static LLVMValueRef log_big_abs(Lower *L, Cx z)
+{
+    LLVMValueRef x = z.re;
+    return fadd(L, libm1(L, "log", libm2(L, "hypot", fmul(L, x, fk(x, 0.5)), fmul(L, z.im, fk(x, 0.5)))),
+                fk(x, 2 * 0.6931471805599453094172321));
+}
+
+static LLVMValueRef either_big(Lower *L, Cx z, LLVMValueRef k)
+{
+    return LLVMBuildOr(L->b, fcmp(L, LLVMRealOGT, fabs_(L, z.re), k),
+                       fcmp(L, LLVMRealOGT, fabs_(L, z.im), k), "");
+}
+
+/* asinh: s1 = sqrt(1 + y - ix), s2 = sqrt(1 - y + ix);
+ * (asinh(s1.re s2.im - s2.re s1.im), atan2(y, s1.re s2.re - s1.im s2.im));
+ * beyond LARGE: (±log|z| + ..., atan2(y, |x|)). */
+static Cx c_asinh(Lower *L, Cx z)
+{
+    LLVMValueRef x = z.re, y = z.im, one = fk(x, 1.0);
+    Cx s1 = c_sqrt(L, (Cx){fadd(L, one, y), fneg(L, x)});
+    Cx s2 = c_sqrt(L, (Cx){fsub(L, one, y), x});
+    LLVMValueRef re = libm1(L, "asinh", fsub(L, fmul(L, s1.re, s2.im), fmul(L, s2.re, s1.im)));
+    LLVMValueRef im = libm2(L, "atan2", y, fsub(L, fmul(L, s1.re, s2.re), fmul(L, s1.im, s2.im)));
+    LLVMValueRef big = either_big(L, z, large_k(L, x));
+    LLVMValueRef re_big = csign(L, log_big_abs(L, z), x);
+    LLVMValueRef im_big = libm2(L, "atan2", y, fabs_(L, x));
+    return (Cx){sel(L, big, re_big, re), sel(L, big, im_big, im)};
+}
+
+/* acos: s1 = sqrt(1 - x - iy), s2 = sqrt(1 + x + iy);
+ * (2 atan2(s1.re, s2.re), asinh(s2.re s1.im - s2.im s1.re)). */
+static Cx c_acos(Lower *L, Cx z)
+{
+    LLVMValueRef x = z.re, y = z.im, one = fk(x, 1.0);
+    Cx s1 = c_sqrt(L, (Cx){fsub(L, one, x), fneg(L, y)});
+    Cx s2 = c_sqrt(L, (Cx){fadd(L, one, x), y});
+    LLVMValueRef re = fmul(L, fk(x, 2.0), libm2(L, "atan2", s1.re, s2.re));
+    LLVMValueRef im = libm1(L, "asinh", fsub(L, fmul(L, s2.re, s1.im), fmul(L, s2.im, s1.re)));
+    LLVMValueRef big = either_big(L, z, large_k(L, x));
+    LLVMValueRef lb = log_big_abs(L, z);
+    LLVMValueRef re_big = libm2(L, "atan2", fabs_(L, y), x);
+    LLVMValueRef im_big = sel(L, fcmp(L, LLVMRealOLT, x, fk(x, 0.0)), fneg(L, csign(L, lb, y)),
+                              csign(L, lb, fneg(L, y)));
+    return (Cx){sel(L, big, re_big, re), sel(L, big, im_big, im)};
+}
+
+/* acosh: s1 = sqrt(x - 1 + iy), s2 = sqrt(x + 1 + iy);
+ * (asinh(s1.re s2.re + s1.im s2.im), 2 atan2(s1.im, s2.re)). */
+static Cx c_acosh(Lower *L, Cx z)
+{
+    LLVMValueRef x = z.re, y = z.im, one = fk(x, 1.0);
+    Cx s1 = c_sqrt(L, (Cx){fsub(L, x, one), y});
+    Cx s2 = c_sqrt(L, (Cx){fadd(L, x, one), y});
+    LLVMValueRef re = libm1(L, "asinh", fadd(L, fmul(L, s1.re, s2.re), fmul(L, s1.im, s2.im)));
+    LLVMValueRef im = fmul(L, fk(x, 2.0), libm2(L, "atan2", s1.im, s2.re));
+    LLVMValueRef big = either_big(L, z, large_k(L, x));
+    return (Cx){sel(L, big, log_big_abs(L, z), re), sel(L, big, libm2(L, "atan2", y, x), im)};
+}
+
+/* atanh, for x >= 0 (atanh(-z) == -atanh(z) gives the rest):
+ * (log1p(4x / ((1-x)^2 + y^2)) / 4, -atan2(-2y, (1-x)(1+x) - y^2) / 2);
+ * beyond sqrt(LARGE): (x / 4 / |z/2|^2, ±pi/2 with y's sign). */
+static Cx c_atanh(Lower *L, Cx z)
+{
+    LLVMValueRef x0 = z.re, one = fk(x0, 1.0);
+    LLVMValueRef sg = sel(L, fcmp(L, LLVMRealOLT, x0, fk(x0, 0.0)), fk(x0, -1.0), one);
+    LLVMValueRef x = fmul(L, x0, sg), y = fmul(L, z.im, sg), ay = fabs_(L, y);
+    LLVMValueRef omx = fsub(L, one, x);
+    LLVMValueRef re = fmul(L, libm1(L, "log1p", fdiv(L, fmul(L, fk(x, 4.0), x),
+                                                     fadd(L, fmul(L, omx, omx), fmul(L, ay, ay)))),
+                           fk(x, 0.25));
+    LLVMValueRef im = fmul(L, libm2(L, "atan2", fmul(L, fk(x, -2.0), y),
+                                    fsub(L, fmul(L, omx, fadd(L, one, x)), fmul(L, ay, ay))),
+                           fk(x, -0.5));
+    LLVMValueRef big = either_big(L, (Cx){x, y}, sqrt_large_k(L, x));
+    LLVMValueRef h = libm2(L, "hypot", fmul(L, x, fk(x, 0.5)), fmul(L, y, fk(x, 0.5)));
+    LLVMValueRef re_big = fdiv(L, fdiv(L, fmul(L, x, fk(x, 0.25)), h), h);
+    re_big = sel(L, fcmp(L, LLVMRealOEQ, h, fk(x, __builtin_inf())), csign(L, fk(x, 0.0), x), re_big);
+    LLVMValueRef im_big = fneg(L, csign(L, fk(x, 1.5707963267948966192313217), fneg(L, y)));
+    re = sel(L, big, re_big, re);
+    im = sel(L, big, im_big, im);
+    return (Cx){fmul(L, re, sg), fmul(L, im, sg)};
+}
+
+/* f(iz) helpers: sin z = -i sinh(iz), cos z = cosh(iz), tan z = -i tanh(iz),
+ * asin z = -i asinh(iz), atan z = -i atanh(iz) (iz = -y + ix). */
+static Cx times_i(Lower *L, Cx z) { return (Cx){fneg(L, z.im), z.re}; }
+static Cx times_minus_i(Lower *L, Cx z) { return (Cx){z.im, fneg(L, z.re)}; }
+
+/* A complex math call: cmath.f(z) or NumPy's ufunc on a complex number. */
+static LLVMValueRef complex_math(Lower *L, Node *n, const Type *r)
+{
+    int fn = n->op;
+    if (fn == MATH_RECT) {
+        /* rect(r, phi) = r (cos phi, sin phi); phi == 0 gives (r, r * phi) */
+        const Type *pt = part_type(r);
+        LLVMValueRef m = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, pt);
+        LLVMValueRef phi = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, pt);
+        LLVMValueRef z0 = fcmp(L, LLVMRealOEQ, phi, fk(phi, 0.0));
+        LLVMValueRef re = sel(L, z0, m, fmul(L, m, libm1(L, "cos", phi)));
+        LLVMValueRef im = sel(L, z0, fmul(L, m, phi), fmul(L, m, libm1(L, "sin", phi)));
+        return make_complex(L, r, re, im);
+    }
+    LLVMValueRef v = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, r);
+    Cx z = {re_of(L, v), im_of(L, v)}, w;
+    switch (fn) {
+    case MATH_SQRT: w = c_sqrt(L, z); break;
+    case MATH_EXP: w = c_exp(L, z); break;
+    case MATH_LOG:
+        w = c_log(L, z);
+        if (n->nargs == 2) { /* log(z, base) = log(z) / log(base), as CPython */
+            LLVMValueRef bv = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, r);
+            Cx lb = c_log(L, (Cx){re_of(L, bv), im_of(L, bv)});
+            return complex_div(L, r, make_complex(L, r, w.re, w.im), make_complex(L, r, lb.re, lb.im));
+        }
+        break;
+    case MATH_LOG10: {
+        w = c_log(L, z);
+        LLVMValueRef ln10 = fk(w.re, 2.302585092994045684017991);
+        w = (Cx){fdiv(L, w.re, ln10), fdiv(L, w.im, ln10)};
+        break;
+    }
+    case MATH_SINH: w = c_sinh(L, z); break;
+    case MATH_COSH: w = c_cosh(L, z); break;
+    case MATH_TANH: w = c_tanh(L, z); break;
+    case MATH_SIN: w = times_minus_i(L, c_sinh(L, times_i(L, z))); break;
+    case MATH_COS: w = c_cosh(L, times_i(L, z)); break;
+    case MATH_TAN: w = times_minus_i(L, c_tanh(L, times_i(L, z))); break;
+    case MATH_ASINH: w = c_asinh(L, z); break;
+    case MATH_ACOSH: w = c_acosh(L, z); break;
+    case MATH_ATANH: w = c_atanh(L, z); break;
+    case MATH_ASIN: w = times_minus_i(L, c_asinh(L, times_i(L, z))); break;
+    case MATH_ACOS: w = c_acos(L, z); break;
+    case MATH_ATAN: w = times_minus_i(L, c_atanh(L, times_i(L, z))); break;
+    case MATH_SQUARE: /* np.square */
+        w = (Cx){fsub(L, fmul(L, z.re, z.re), fmul(L, z.im, z.im)),
+                 fmul(L, fk(z.re, 2.0), fmul(L, z.re, z.im))};
+        break;
+    case MATH_RECIPROCAL: { /* np.reciprocal: 1 / z */
+        const Type *pt = part_type(r);
+        LLVMValueRef one = make_complex(L, r, LLVMConstReal(lty(L, pt), 1.0),
+                                        LLVMConstReal(lty(L, pt), 0.0));
+        return complex_div(L, r, one, v);
+    }
+    default: {
+        char name[64];
+        fail(L, n, "%s() of a complex number is not supported", ir_math_label(n, name, sizeof name));
+    }
+    }
+    return make_complex(L, r, w.re, w.im);
+}
 
 /* round(x, ndigits) for floats, numba's way: scale by 10**ndigits, round
  * half to even, scale back (not correctly rounded in decimal like CPython;
@@ -1085,24 +1481,152 @@ static LLVMValueRef round_digits(Lower *L, LLVMValueRef x, LLVMValueRef nd)
     return LLVMBuildSelect(B, neg, r_neg, r_pos, "");
 }
 
+/* frexp(x) -> (m, e) with x == m * 2**e, 0.5 <= |m| < 1 (e = 0 for 0, inf,
+ * nan, as Python); modf(x) -> (fractional, integral), both with x's sign,
+ * modf(±inf) = (±0, ±inf); ldexp(x, i) = x * 2**i (an exponent beyond
+ * ±2**20 saturates: the result is then 0 or inf, where Python raises
+ * OverflowError for the large side). */
+static LLVMValueRef frexp_modf_ldexp(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *r = ty_concrete(n->ty);
+    const Type *ft = n->op == MATH_LDEXP ? r : r->fields[0];
+    if (!ty_is_float(ft))
+        fail(L, n, "%s() result must be a float", ir_math_name(n->op));
+    LLVMValueRef x = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, ft);
+    LLVMTypeRef xt = LLVMTypeOf(x);
+    bool f32 = xt == L->t_f32;
+    if (n->op == MATH_LDEXP) {
+        LLVMValueRef e = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, ty_scalar(TY_I64));
+        LLVMValueRef lim = i64c(L, 1 << 20);
+        e = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, e, lim, ""), lim, e, "");
+        LLVMValueRef nlim = i64c(L, -(1 << 20));
+        e = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, e, nlim, ""), nlim, e, "");
+        e = LLVMBuildTrunc(B, e, L->t_i32, "");
+        LLVMTypeRef params[2] = {xt, L->t_i32};
+        LLVMTypeRef ftype = LLVMFunctionType(xt, params, 2, 0);
+        const char *nm = f32 ? "ldexpf" : "ldexp";
+        LLVMValueRef f = LLVMGetNamedFunction(L->mod, nm);
+        if (!f)
+            f = LLVMAddFunction(L->mod, nm, ftype);
+        LLVMValueRef args[2] = {x, e};
+        return LLVMBuildCall2(B, ftype, f, args, 2, "");
+    }
+    LLVMValueRef inf = fk(x, __builtin_inf());
+    LLVMValueRef t = LLVMGetUndef(lty(L, r));
+    if (n->op == MATH_MODF) {
+        LLVMValueRef ip = intr1(L, "llvm.trunc", x);
+        LLVMValueRef fr = fsub(L, x, ip);
+        fr = sel(L, fcmp(L, LLVMRealOEQ, fabs_(L, x), inf), fk(x, 0.0), fr);
+        fr = csign(L, fr, x);
+        t = LLVMBuildInsertValue(B, t, fr, 0, "");
+        return LLVMBuildInsertValue(B, t, ip, 1, "");
+    }
+    LLVMTypeRef pi32 = LLVMPointerType(L->t_i32, 0);
+    LLVMValueRef slot = entry_alloca(L, L->t_i32, "frexp.e");
+    LLVMBuildStore(B, LLVMConstInt(L->t_i32, 0, 0), slot);
+    LLVMTypeRef params[2] = {xt, pi32};
+    LLVMTypeRef ftype = LLVMFunctionType(xt, params, 2, 0);
+    const char *nm = f32 ? "frexpf" : "frexp";
+    LLVMValueRef f = LLVMGetNamedFunction(L->mod, nm);
+    if (!f)
+        f = LLVMAddFunction(L->mod, nm, ftype);
+    LLVMValueRef args[2] = {x, slot};
+    LLVMValueRef m = LLVMBuildCall2(B, ftype, f, args, 2, "");
+    LLVMValueRef e = LLVMBuildLoad2(B, L->t_i32, slot, "");
+    LLVMValueRef fin = fcmp(L, LLVMRealOLT, fabs_(L, x), inf);
+    e = LLVMBuildSelect(B, fin, e, LLVMConstInt(L->t_i32, 0, 0), "");
+    t = LLVMBuildInsertValue(B, t, m, 0, "");
+    return LLVMBuildInsertValue(B, t, e, 1, "");
+}
+
+/* NumPy's sign, square, reciprocal, fmin, fmax on real numbers.
+ * sign: -1, 0 or 1 (nan stays nan, -0.0 gives 0.0); reciprocal of an
+ * integer is 1 / x truncated (1, -1 or 0; 0 for x == 0 as integer
+ * division here, where NumPy gives the most negative integer); fmin/fmax
+ * ignore a nan operand: fmin(x, y) = x < y or isnan(y) ? x : y, as NumPy's
+ * loops (so fmin(0.0, -0.0) is -0.0). */
+static LLVMValueRef numpy_elementary(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *r = ty_concrete(n->ty);
+    int fn = n->op;
+    if (!ty_is_float(r) && !ty_is_int(r) && r->kind != TY_BOOL)
+        fail(L, n, "%s() of these types", ir_math_name(fn));
+    LLVMValueRef x = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, r);
+    LLVMTypeRef t = LLVMTypeOf(x);
+    bool fl = ty_is_float(r), sg = ty_is_signed(r);
+    switch (fn) {
+    case MATH_SIGN:
+        if (fl) {
+            LLVMValueRef v = sel(L, fcmp(L, LLVMRealOLT, x, fk(x, 0.0)), fk(x, -1.0),
+                                 sel(L, fcmp(L, LLVMRealOEQ, x, fk(x, 0.0)), fk(x, 0.0), x));
+            return sel(L, fcmp(L, LLVMRealOGT, x, fk(x, 0.0)), fk(x, 1.0), v);
+        } else {
+            LLVMValueRef z = LLVMConstNull(t);
+            LLVMValueRef gt = LLVMBuildICmp(B, sg ? LLVMIntSGT : LLVMIntUGT, x, z, "");
+            LLVMValueRef lt = LLVMBuildICmp(B, LLVMIntSLT, x, z, "");
+            LLVMValueRef v = sg ? LLVMBuildSelect(B, lt, ci(t, -1), z, "") : z;
+            return LLVMBuildSelect(B, gt, ci(t, 1), v, "");
+        }
+    case MATH_SQUARE:
+        return fl ? fmul(L, x, x) : LLVMBuildMul(B, x, x, "");
+    case MATH_RECIPROCAL: {
+        if (fl)
+            return fdiv(L, fk(x, 1.0), x);
+        LLVMValueRef one = ci(t, 1);
+        LLVMValueRef v = LLVMConstNull(t);
+        if (sg)
+            v = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, x, ci(t, -1), ""), ci(t, -1), v, "");
+        return LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, x, one, ""), one, v, "");
+    }
+    case MATH_FMIN: case MATH_FMAX: {
+        bool mn = fn == MATH_FMIN;
+        LLVMValueRef y = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, r);
+        LLVMValueRef take_x;
+        if (fl)
+            take_x = LLVMBuildOr(B, fcmp(L, mn ? LLVMRealOLT : LLVMRealOGT, x, y),
+                                 fcmp(L, LLVMRealUNO, y, y), "");
+        else
+            take_x = LLVMBuildICmp(B, mn ? (sg ? LLVMIntSLT : LLVMIntULT)
+                                         : (sg ? LLVMIntSGT : LLVMIntUGT), x, y, "");
+        return LLVMBuildSelect(B, take_x, x, y, "");
+    }
+    default:
+        fail(L, n, "the CPU target does not support %s()", ir_math_name(fn));
+    }
+}
+
 static LLVMValueRef math_call(Lower *L, Node *n)
 {
     const Type *r = ty_concrete(n->ty);
     const Type *a0 = ty_concrete(n->args[0]->ty);
     LLVMBuilderRef B = L->b;
     int fn = n->op;
-    if (libm_unary[fn] || fn == MATH_SQRT || fn == MATH_FABS) {
-        LLVMValueRef x = conv(L, n, expr(L, n->args[0]), a0, r);
+    if (ty_is_complex(r) && fn != MATH_ABS)
+        return complex_math(L, n, r);
+    if (libm_unary[fn] || fn == MATH_SQRT || fn == MATH_FABS || fn == MATH_RADIANS ||
+        fn == MATH_DEGREES) {
         if (!ty_is_float(r))
             fail(L, n, "%s() result must be a float", ir_math_name(fn));
+        LLVMValueRef x = conv(L, n, expr(L, n->args[0]), a0, r);
         if (fn == MATH_SQRT)
             return intr1(L, "llvm.sqrt", x);
         if (fn == MATH_FABS)
             return intr1(L, "llvm.fabs", x);
+        /* CPython: radians(x) = x * (pi / 180), degrees(x) = x * (180 / pi) */
+        if (fn == MATH_RADIANS)
+            return fmul(L, x, fk(x, 3.14159265358979323846 / 180.0));
+        if (fn == MATH_DEGREES)
+            return fmul(L, x, fk(x, 180.0 / 3.14159265358979323846));
+        if (fn == MATH_LOG && n->nargs == 2) /* math.log(x, base) = log(x) / log(base) */
+            return fdiv(L, libm1(L, "log", x),
+                        libm1(L, "log", conv(L, n, expr(L, n->args[1]), n->args[1]->ty, r)));
         return libm1(L, libm_unary[fn], x);
     }
     switch (fn) {
-    case MATH_ATAN2: case MATH_POW: case MATH_HYPOT: case MATH_FMOD: case MATH_COPYSIGN: {
+    case MATH_ATAN2: case MATH_POW: case MATH_HYPOT: case MATH_FMOD: case MATH_COPYSIGN:
+    case MATH_REMAINDER: {
         if (!ty_is_float(r))
             fail(L, n, "%s() result must be a float", ir_math_name(fn));
         LLVMValueRef x = conv(L, n, expr(L, n->args[0]), a0, r);
@@ -1111,9 +1635,28 @@ static LLVMValueRef math_call(Lower *L, Node *n)
             return LLVMBuildFRem(B, x, y, "");
         if (fn == MATH_COPYSIGN)
             return intr2(L, "llvm.copysign", x, y);
-        return libm2(L, fn == MATH_ATAN2 ? "atan2" : fn == MATH_POW ? "pow" : "hypot", x, y);
+        /* remainder: IEEE 754 (x - n*y, n the nearest integer to x/y, ties
+         * to even), C's remainder() */
+        return libm2(L, fn == MATH_ATAN2 ? "atan2" : fn == MATH_POW ? "pow"
+                        : fn == MATH_HYPOT ? "hypot" : "remainder", x, y);
     }
-    case MATH_FLOOR: case MATH_CEIL: case MATH_TRUNC: case MATH_ROUND: {
+    case MATH_FREXP: case MATH_MODF: case MATH_LDEXP:
+        return frexp_modf_ldexp(L, n);
+    case MATH_SIGN: case MATH_SQUARE: case MATH_RECIPROCAL: case MATH_FMIN: case MATH_FMAX:
+        return numpy_elementary(L, n);
+    case MATH_PHASE: case MATH_POLAR: {
+        /* phase(z) = atan2(im, re); polar(z) = (abs(z), phase(z)) */
+        const Type *c = ty_is_complex(a0) ? a0 : ty_scalar(r->kind == TY_F32 ||
+            (r->kind == TY_TUPLE && r->fields[0]->kind == TY_F32) ? TY_C64 : TY_C128);
+        LLVMValueRef z = conv(L, n, expr(L, n->args[0]), a0, c);
+        LLVMValueRef ph = libm2(L, "atan2", im_of(L, z), re_of(L, z));
+        if (fn == MATH_PHASE)
+            return ph;
+        LLVMValueRef t = LLVMGetUndef(lty(L, r));
+        t = LLVMBuildInsertValue(B, t, libm2(L, "hypot", re_of(L, z), im_of(L, z)), 0, "");
+        return LLVMBuildInsertValue(B, t, ph, 1, "");
+    }
+    case MATH_FLOOR: case MATH_CEIL: case MATH_TRUNC: case MATH_ROUND: case MATH_RINT: {
         /* math.floor/ceil/trunc and round(x) of a float give an int64
          * (Python int); round is half to even (llvm.rint in the default
          * rounding mode). Integers pass through. */
@@ -1130,6 +1673,7 @@ static LLVMValueRef math_call(Lower *L, Node *n)
         }
         if (!ty_is_float(a0))
             return conv(L, n, x, a0, r);
+        /* np.floor & co. keep the float type: r is then a0's type */
         const char *intr = fn == MATH_FLOOR ? "llvm.floor" : fn == MATH_CEIL ? "llvm.ceil"
                          : fn == MATH_TRUNC ? "llvm.trunc" : "llvm.rint";
         return conv(L, n, intr1(L, intr, x), a0, r);
@@ -1174,14 +1718,19 @@ static LLVMValueRef math_call(Lower *L, Node *n)
     case MATH_MIN: case MATH_MAX: {
         /* Python: min returns the first of the smallest (a later value
          * replaces the current one only when strictly smaller), so
-         * min(nan, 1.0) is nan and min(1.0, nan) is 1.0. */
+         * min(nan, 1.0) is nan and min(1.0, nan) is 1.0. NumPy's
+         * minimum/maximum propagate nan from either side. */
         if (!ty_is_float(r) && !ty_is_int(r) && r->kind != TY_BOOL)
             fail(L, n, "%s() of complex numbers", ir_math_name(fn));
         LLVMValueRef acc = conv(L, n, expr(L, n->args[0]), a0, r);
         for (int i = 1; i < n->nargs; i++) {
             LLVMValueRef x = conv(L, n, expr(L, n->args[i]), n->args[i]->ty, r);
             LLVMValueRef better;
-            if (ty_is_float(r))
+            if (ty_is_float(r) && n->index == MATHF_NUMPY) /* np.minimum: a nan wins */
+                better = LLVMBuildOr(B, LLVMBuildFCmp(B, fn == MATH_MIN ? LLVMRealOLT : LLVMRealOGT,
+                                                      x, acc, ""),
+                                     LLVMBuildFCmp(B, LLVMRealUNO, x, x, ""), "");
+            else if (ty_is_float(r))
                 better = LLVMBuildFCmp(B, fn == MATH_MIN ? LLVMRealOLT : LLVMRealOGT, x, acc, "");
             else if (ty_is_signed(r))
                 better = LLVMBuildICmp(B, fn == MATH_MIN ? LLVMIntSLT : LLVMIntSGT, x, acc, "");

@@ -422,11 +422,24 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         SUB(a, 4, WANT_EXPR);
         break;
     case ND_CALL_MATH: {
+        /* "sin" (Python's math), "np.floor" (NumPy), "cmath.sqrt" (cmath) */
         int m = -1;
-        if (PyUnicode_Check(ITEM(3)))
-            for (int j = 0; j < MATH_COUNT && m < 0; j++)
-                if (PyUnicode_CompareWithASCIIString(ITEM(3), ir_math_name((MathFn)j)) == 0)
-                    m = j;
+        const char *name = PyUnicode_Check(ITEM(3)) ? PyUnicode_AsUTF8(ITEM(3)) : NULL;
+        if (!name) {
+            PyErr_Clear();
+            return bad(t, "unknown math function");
+        }
+        n->index = MATHF_PYTHON;
+        if (strncmp(name, "np.", 3) == 0) {
+            n->index = MATHF_NUMPY;
+            name += 3;
+        } else if (strncmp(name, "cmath.", 6) == 0) {
+            n->index = MATHF_CMATH;
+            name += 6;
+        }
+        for (int j = 0; j < MATH_COUNT && m < 0; j++)
+            if (strcmp(name, ir_math_name((MathFn)j)) == 0)
+                m = j;
         if (m < 0)
             return bad(t, "unknown math function");
         n->op = m;

@@ -6,7 +6,8 @@ here: parameters become ``('param', ...)``, every name the function assigns
 (targets of ``=``, augmented assignment and ``for``) gets a local slot, and
 globals and closure variables are frozen at compile time as constants
 (numbers, NumPy scalars, tuples of those) or recognised as the modules and
-functions a kernel may call (``math``, ``numpy``, ``cuda``, builtins).
+functions a kernel may call (``math``, ``cmath``, ``numpy``, ``cuda``,
+builtins).
 
 Tree contract (see python/ext/compile.c): every node is a tuple
 ``(kind, line, col, ...)``; lines are the file's own 1-based line numbers,
@@ -40,19 +41,44 @@ from ..errors import TypingError, UnsupportedError
 
 __all__ = ["build_tree", "source_info", "format_error", "SourceInfo"]
 
-# MathFn of core/ir.h, lower-case without MATH_.
+# MathFn of core/ir.h, lower-case without MATH_. A math tree names one with
+# its flavour (core/ir.h MathFlavour): "sin" follows Python's math module
+# (and the builtins), "np.sin" NumPy's ufuncs, "cmath.sin" cmath.
 MATH_NAMES = (
     "sin cos tan asin acos atan atan2 sinh cosh tanh asinh acosh atanh exp expm1 exp2 log "
     "log2 log10 log1p sqrt pow hypot erf erfc gamma lgamma floor ceil trunc fabs fmod copysign "
-    "isnan isinf isfinite abs min max round").split()
-_MATH_MODULE_FNS = {n: n for n in MATH_NAMES if n not in ("abs", "min", "max", "round")}
-_NUMPY_FNS = {n: n for n in MATH_NAMES if n not in ("erf", "erfc", "gamma", "lgamma", "round")}
+    "isnan isinf isfinite abs min max round frexp ldexp modf radians degrees remainder cbrt "
+    "sign square reciprocal rint fmin fmax phase polar rect").split()
+# numba.cuda's math functions (numba/cuda/mathimpl.py, cudamath.py), and
+# cbrt and exp2 (Python 3.11)
+_MATH_MODULE_FNS = {n: n for n in (
+    "sin cos tan asin acos atan atan2 sinh cosh tanh asinh acosh atanh exp expm1 exp2 log "
+    "log2 log10 log1p sqrt pow hypot erf erfc gamma lgamma floor ceil trunc fabs fmod copysign "
+    "isnan isinf isfinite frexp ldexp modf radians degrees remainder cbrt").split()}
+# NumPy's scalar ufuncs (and np.round/around, np.min/max) as math trees
+_NUMPY_FNS = {n: "np." + n for n in (
+    "sin cos tan sinh cosh tanh exp expm1 exp2 log log2 log10 log1p sqrt hypot floor ceil "
+    "trunc rint fabs fmod copysign isnan isinf isfinite abs min max round cbrt sign square "
+    "reciprocal fmin fmax frexp ldexp modf radians degrees").split()}
 _NUMPY_FNS.update({
-    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
-    "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "power": "pow",
-    "absolute": "abs", "minimum": "min", "maximum": "max", "round": "round",
-    "around": "round",
+    "arcsin": "np.asin", "arccos": "np.acos", "arctan": "np.atan", "arctan2": "np.atan2",
+    "arcsinh": "np.asinh", "arccosh": "np.acosh", "arctanh": "np.atanh",
+    "asin": "np.asin", "acos": "np.acos", "atan": "np.atan", "atan2": "np.atan2",
+    "asinh": "np.asinh", "acosh": "np.acosh", "atanh": "np.atanh",
+    "absolute": "np.abs", "minimum": "np.min", "maximum": "np.max", "around": "np.round",
+    "deg2rad": "np.radians", "rad2deg": "np.degrees",
 })
+_NUMPY_FNS = {k: v for k, v in _NUMPY_FNS.items() if hasattr(np, k)}
+# NumPy ufuncs that are Python operators: np.power(2, 3) is the int 8
+# (NumPy's integer power), np.mod / np.remainder are Python's %.
+_NUMPY_BINOPS = {"power": "pow", "pow": "pow", "mod": "mod", "remainder": "mod"}
+_NUMPY_BINOPS = {k: v for k, v in _NUMPY_BINOPS.items() if hasattr(np, k)}
+# cmath: complex results (core/infer.c cmath_call)
+_CMATH_FNS = {n: "cmath." + n for n in (
+    "sqrt exp log log10 sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh phase "
+    "polar rect isnan isinf isfinite").split()}
+# math trees that give a pair: m, e = math.frexp(x)
+_MATH_PAIRS = ("frexp", "np.frexp", "modf", "np.modf", "cmath.polar")
 # The scalar types kernels compute with (float16 and longdouble are not).
 KERNEL_DTYPES = frozenset(
     "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float32 float64 complex64 "
@@ -158,8 +184,9 @@ class _Static:
 
     kind: 'math' | 'cmath' | 'numpy' | 'cuda' (modules), 'pymodule' (any
     other module: its constant attributes are frozen), 'mathfn' (value: a
-    MATH_NAMES name), 'dtype' (value: dtype name or 'bool'), 'builtin',
-    'cudafn' ('grid' | 'gridsize'), 'dim3' (value: 'threadIdx' ...),
+    MATH_NAMES name, maybe with its 'np.' / 'cmath.' flavour), 'npbinop'
+    (value: a binary operator: np.power, np.mod), 'dtype' (value: dtype
+    name or 'bool'), 'builtin', 'cudafn' ('grid' | 'gridsize'), 'dim3' (value: 'threadIdx' ...),
     'range', 'pyfunc', 'dispatcher', 'other'."""
 
     __slots__ = ("kind", "value", "name")
@@ -196,8 +223,9 @@ def _math_fn_ids():
             if hasattr(math, n):
                 table[id(getattr(math, n))] = m
         for n, m in _NUMPY_FNS.items():
-            if hasattr(np, n):
-                table[id(getattr(np, n))] = m
+            table[id(getattr(np, n))] = m
+        for n, m in _CMATH_FNS.items():
+            table[id(getattr(cmath, n))] = m
         _MATH_BY_ID = table
     return _MATH_BY_ID
 
@@ -234,6 +262,9 @@ def _classify(obj, name):
     fid = _math_fn_ids().get(id(obj))
     if fid is not None:
         return _Static("mathfn", fid, name)
+    for n, op in _NUMPY_BINOPS.items():
+        if obj is getattr(np, n):
+            return _Static("npbinop", op, name)
     dn = _dtype_name_of_class(obj)
     if dn is None and isinstance(obj, np.dtype) and obj.isnative and \
             (obj.kind == "b" or obj.name in KERNEL_DTYPES):
@@ -464,6 +495,8 @@ class _Builder:
         k = t[0]
         if k == "tuple":
             return len(t[3])
+        if k == "math" and t[3] in _MATH_PAIRS:
+            return 2
         if k == "intrinsic" and t[3] in ("grid", "gridsize"):
             n = t[4][0][4]
             return n if n > 1 else None
@@ -870,20 +903,31 @@ class _Builder:
                 return _Static("mathfn", _MATH_MODULE_FNS[attr], full)
             if attr in _MATH_CONSTS:
                 return self.const(node, _MATH_CONSTS[attr])
+            if callable(getattr(math, attr, None)):
+                raise self.unsupported(node, f"{full}() is not supported in kernels",
+                                       self.static_hint(st))
         elif k == "cmath":
+            if attr in _CMATH_FNS:
+                return _Static("mathfn", _CMATH_FNS[attr], full)
             if attr in ("pi", "e", "tau", "inf", "nan", "infj", "nanj"):
                 return self.const(node, getattr(cmath, attr))
-            raise self.unsupported(node, f"cmath.{attr} is not supported in kernels yet",
-                                   "use math functions on real numbers, or .real/.imag")
+            if callable(getattr(cmath, attr, None)):
+                raise self.unsupported(node, f"{full}() is not supported in kernels",
+                                       self.static_hint(st))
         elif k == "numpy":
             if attr in _NUMPY_FNS:
                 return _Static("mathfn", _NUMPY_FNS[attr], full)
+            if attr in _NUMPY_BINOPS:
+                return _Static("npbinop", _NUMPY_BINOPS[attr], full)
             if attr in _NUMPY_CONSTS and _NUMPY_CONSTS[attr] is not None:
                 return self.const(node, float(_NUMPY_CONSTS[attr]))
             obj = getattr(np, attr, None)
             dn = _dtype_name_of_class(obj)
             if dn is not None:
                 return _Static("dtype", dn, full)
+            if callable(obj):
+                raise self.unsupported(node, f"{full}() is not supported in kernels",
+                                       self.static_hint(st))
         elif k == "cuda":
             if attr in _DIM3:
                 return _Static("dim3", attr, full)
@@ -942,9 +986,12 @@ class _Builder:
     @staticmethod
     def static_hint(st):
         return {
-            "math": "kernels can call math functions (math.sin ...) and use math.pi, math.e, "
-                    "math.inf, math.nan",
-            "numpy": "kernels can call NumPy math functions (np.sin ...), scalar types "
+            "math": "kernels can call " + ", ".join(f"math.{n}" for n in sorted(
+                _MATH_MODULE_FNS)) + " and use math.pi, math.e, math.tau, math.inf, math.nan",
+            "cmath": "kernels can call " + ", ".join(f"cmath.{n}" for n in sorted(
+                _CMATH_FNS)) + " and use the cmath constants",
+            "numpy": "kernels can call " + ", ".join(f"np.{n}" for n in sorted(
+                set(_NUMPY_FNS) | set(_NUMPY_BINOPS))) + " on numbers, scalar types "
                      "(np.float32(x)) and use np.pi, np.e, np.inf, np.nan",
             "cuda": "kernels can use cuda.grid, cuda.gridsize, cuda.threadIdx/blockIdx/"
                     "blockDim/gridDim, cuda.laneid, cuda.warpsize, cuda.local.array, "
@@ -985,6 +1032,12 @@ class _Builder:
         name = callee.name
         if k == "mathfn":
             return ("math", line, col, callee.value, [self.expr(a) for a in node.args])
+        if k == "npbinop":
+            if len(node.args) != 2:
+                raise self.typing(node, f"{name}() takes 2 arguments in kernels, "
+                                  f"{len(node.args)} given")
+            return ("binary", line, col, callee.value, self.expr(node.args[0]),
+                    self.expr(node.args[1]))
         if k == "dtype":
             if len(node.args) != 1:
                 raise self.typing(node, f"{name}() takes one argument in kernels")
