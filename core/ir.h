@@ -4,7 +4,7 @@
  *
  * Pipeline:  Python AST --(python/ember/_compiler, python/ext/build.c)--> IR
  * built with the constructors below --(infer.c)--> typed IR
- * --(devices/cpu/lower_host.c | devices/cuda/lower_nvvm.c)--> LLVM IR.
+ * --(core/lower.c: host or NVVM)--> LLVM IR.
  *
  * The IR stays structured (blocks, if, while, for-range) as in the source:
  * barrier fission, uniformity checks and error locations need the shape.
@@ -313,6 +313,13 @@ EM_HIDDEN const char *ir_math_name(MathFn fn);    /* "sin" ... */
 /* "sin", "np.floor", "cmath.sqrt": a math call's name with its flavour's
  * prefix, in buf (64 bytes at least). */
 EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
+
+/* Faults a running kernel reports (HostDims.fault on the host, the module
+ * global LOWER_NVVM_FAULT_SYMBOL on a GPU); the launch turns them into an
+ * error after the kernel has finished. */
+#define KERNEL_FAULT_RECURSION 1 /* recursion deeper than KERNEL_MAX_RECURSION */
+#define KERNEL_FAULT_INDEX 2     /* an index outside its dimension (bounds checking) */
+#define KERNEL_MAX_RECURSION 1000
 
 /* ======================================================================== */
 /* Type inference (infer.c)                                                 */

@@ -2,7 +2,7 @@
  * host_jit.h — compiling typed IR for the host and launching it on the cpu
  * device's worker pool.
  *
- * lower_host.c turns a typed Function (core/ir.h) into an LLVM 14 module
+ * core/lower.c turns a typed Function (core/ir.h) into an LLVM 14 module
  * whose entry runs a range of blocks, each as a loop over its threads
  * (structured so LLVM can vectorise the thread loop); jit.c compiles it with
  * ORC LLJIT for the host CPU (LLVMGetHostCPUName/Features, O2/O3) and
@@ -21,23 +21,18 @@
 typedef struct HostDims {
     int64_t grid[3];  /* blocks per axis (x, y, z) */
     int64_t block[3]; /* threads per block per axis */
-    int32_t fault;    /* set (atomically) by the kernel: HOST_FAULT_* */
-    int32_t fault_site; /* HOST_FAULT_INDEX: which check failed (host_kernel_site) */
+    int32_t fault;    /* set (atomically) by the kernel: KERNEL_FAULT_* */
+    int32_t fault_site; /* KERNEL_FAULT_INDEX: which check failed (host_kernel_site) */
 } HostDims;
 
-/* Faults a kernel reports through HostDims.fault; the launch turns them
- * into an error after every block has run. */
-#define HOST_FAULT_RECURSION 1 /* recursion deeper than HOST_MAX_RECURSION */
-#define HOST_FAULT_INDEX 2     /* an index outside its dimension (bounds checking) */
-#define HOST_MAX_RECURSION 1000
 
 typedef void (*host_entry_fn)(const char *args, HostDims *dims, int64_t first_block,
                               int64_t last_block);
 
 typedef struct HostKernel HostKernel;
 
-/* ---- jit.c (host_lower, of lower_host.c, is in lower_host.h: it needs
- * the LLVM headers, which only devices/cpu sees) ------------------------- */
+/* ---- jit.c (lower_module, of core/lower.c, is in core/lower.h: it needs
+ * the LLVM headers) ------------------------------------------------------- */
 
 /* Lowers and compiles `fn` (already typed by infer_function). opt_level
  * 0..3. Caller owns *out. Errors (unsupported construct at a location) go

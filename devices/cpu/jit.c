@@ -1,5 +1,5 @@
 /*
- * jit.c — compiling a typed kernel for the host: lower (lower_host.c),
+ * jit.c — compiling a typed kernel for the host: lower (core/lower.c),
  * verify, optimise with LLVM's new pass manager for the host CPU, and load
  * the result with ORC LLJIT.
  *
@@ -38,13 +38,14 @@
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
-#include "devices/cpu/lower_host.h"
+#include "core/lower.h"
+#include "devices/cpu/host_jit.h"
 
 struct HostKernel {
     LLVMOrcLLJITRef jit; /* owns the code */
     host_entry_fn entry;
     char *ir;            /* textual IR after optimisation (em_malloc) */
-    char **sites;        /* bounds check locations (host_lower), em_malloc */
+    char **sites;        /* bounds check locations (lower_module), em_malloc */
     int nsites;
 };
 
@@ -207,8 +208,9 @@ ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
 
     /* 1. lower */
     tsc = LLVMOrcCreateNewThreadSafeContext();
-    if ((st = host_lower(fn, LLVMOrcThreadSafeContextGetContext(tsc), symbol, &mod, &k->sites,
-                         &k->nsites)))
+    LowerOptions lopt = {.target = LOWER_HOST};
+    if ((st = lower_module(fn, LLVMOrcThreadSafeContextGetContext(tsc), &lopt, symbol, &mod,
+                           &k->sites, &k->nsites)))
         goto fail;
 
     /* 2. the JIT for the host; its triple and data layout go on the module */
@@ -242,7 +244,7 @@ ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
     }
     LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(k->jit), gen);
 
-    /* 3. verify: a failure is a bug in lower_host.c */
+    /* 3. verify: a failure is a bug in core/lower.c */
     char *msg = NULL;
     if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
         st = em_error(EMBER_ERR_INTERNAL, "invalid LLVM IR generated for '%s': %s", fn->name,

@@ -65,14 +65,14 @@ ember_status host_launch(const HostKernel *k, struct ember_device *cpu, const in
     nchunks = (nblocks + c.chunk - 1) / c.chunk;
     pool_run(p, nchunks, run_chunk, &c);
     int32_t fault = __atomic_load_n(&c.dims.fault, __ATOMIC_ACQUIRE);
-    if (fault == HOST_FAULT_INDEX)
+    if (fault == KERNEL_FAULT_INDEX)
         return em_error(EMBER_ERR_INDEX, "%s: index out of bounds (bounds checking is on; the "
                         "out-of-bounds accesses read 0 and wrote nowhere)",
                         host_kernel_site(k, __atomic_load_n(&c.dims.fault_site,
                                                             __ATOMIC_ACQUIRE)));
-    if (fault == HOST_FAULT_RECURSION)
+    if (fault == KERNEL_FAULT_RECURSION)
         return em_error(EMBER_ERR_KERNEL_FAULT, "a recursive device function went deeper than "
                         "%d calls; the threads that did so stopped early and their results are "
-                        "incomplete", HOST_MAX_RECURSION);
+                        "incomplete", KERNEL_MAX_RECURSION);
     return EMBER_SUCCESS;
 }

@@ -23,6 +23,7 @@
 
 #include "core/ir.h"
 #include "devices/cpu/host_jit.h"
+#include "devices/cuda/cuda_compile.h"
 
 #define MAX_DEPTH 1000 /* tree nesting; Python's own parser stops well before */
 
@@ -785,27 +786,13 @@ out:
     return rc;
 }
 
-PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
-                             PyObject *kwnames)
+/* The typed IR of a kernel tree for `param_types` (parse, build, infer):
+ * the caller owns the result. NULL with the exception set on failure (a
+ * TypingError for the user's errors). *args_size: bytes of the packed
+ * arguments. */
+static Function *build_typed(ext_state *st, PyObject *tree, PyObject *param_types,
+                             size_t *args_size)
 {
-    static const char *const names[] = {"tree", "param_types", "opt_level", "boundscheck",
-                                        "fastmath", NULL};
-    PyObject *a[5];
-    if (ext_parse("compile_kernel", args, nargs, kwnames, names, 2, a) < 0)
-        return NULL;
-    int boundscheck = a[3] ? PyObject_IsTrue(a[3]) : 0;
-    int fastmath = a[4] ? PyObject_IsTrue(a[4]) : 0;
-    if (boundscheck < 0 || fastmath < 0)
-        return NULL;
-    ext_state *st = ext_state_of_module(module);
-    int64_t opt = 3;
-    if (a[2] && ext_int64(a[2], "opt_level", &opt) < 0)
-        return NULL;
-    if (opt < 0 || opt > 3) {
-        PyErr_Format(PyExc_ValueError, "opt_level must be 0 to 3, not %lld", (long long)opt);
-        return NULL;
-    }
-    PyObject *tree = a[0];
     if (!PyTuple_Check(tree) || (PyTuple_GET_SIZE(tree) != 7 && PyTuple_GET_SIZE(tree) != 8) ||
         !PyUnicode_Check(PyTuple_GET_ITEM(tree, 0)) ||
         PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(tree, 0), "function") != 0 ||
@@ -833,48 +820,85 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
     }
     Function *fn = NULL;
     PyObject *ptypes = NULL;
-    ext_kernel *k = NULL;
+    bool ok = false;
     if (np_ > 255 || nslots > 1000000) {
         PyErr_SetString(PyExc_ValueError, "too many parameters or local variables");
-        goto fail;
+        goto out;
     }
-    ptypes = PySequence_Fast(a[1], "param_types must be a list of type descriptors");
+    ptypes = PySequence_Fast(param_types, "param_types must be a list of type descriptors");
     if (!ptypes)
-        goto fail;
+        goto out;
     if (PySequence_Fast_GET_SIZE(ptypes) != np_) {
         PyErr_Format(PyExc_ValueError, "%zd parameter types for %zd parameters",
                      PySequence_Fast_GET_SIZE(ptypes), np_);
-        goto fail;
+        goto out;
     }
     fn = ir_function_create(qualname, file, (int)np_, pnames, is_kernel != 0);
     if (!fn) {
         PyErr_NoMemory();
-        goto fail;
+        goto out;
     }
-    size_t args_size = 0;
+    *args_size = 0;
     for (Py_ssize_t i = 0; i < np_; i++) {
         if (!(fn->param_types[i] = parse_type(PySequence_Fast_GET_ITEM(ptypes, i), 0)))
-            goto fail;
-        args_size += abi_size(fn->param_types[i]);
+            goto out;
+        *args_size += abi_size(fn->param_types[i]);
     }
     for (Py_ssize_t i = 0; i < nslots; i++)
         if (ir_add_var(fn, snames[i]) < 0) {
             PyErr_NoMemory();
-            goto fail;
+            goto out;
         }
     if (PyTuple_GET_SIZE(tree) == 8 && build_callees(fn, PyTuple_GET_ITEM(tree, 7)) < 0)
-        goto fail;
+        goto out;
     Builder b = {fn, fn};
     if (!(fn->body = build(&b, PyTuple_GET_ITEM(tree, 6), WANT_BLOCK, 0)))
-        goto fail;
-
+        goto out;
     if (infer_function(fn) != EMBER_SUCCESS) {
         if (fn->err[0])
             raise_typing(st, fn);
         else
             ext_raise(st, EMBER_ERR_INVALID_ARG, "type inference");
-        goto fail;
+        goto out;
     }
+    ok = true;
+out:
+    Py_XDECREF(ptypes);
+    PyMem_Free(pnames);
+    PyMem_Free(snames);
+    if (!ok) {
+        ir_function_destroy(fn);
+        return NULL;
+    }
+    return fn;
+}
+
+PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    static const char *const names[] = {"tree", "param_types", "opt_level", "boundscheck",
+                                        "fastmath", NULL};
+    PyObject *a[5];
+    if (ext_parse("compile_kernel", args, nargs, kwnames, names, 2, a) < 0)
+        return NULL;
+    int boundscheck = a[3] ? PyObject_IsTrue(a[3]) : 0;
+    int fastmath = a[4] ? PyObject_IsTrue(a[4]) : 0;
+    if (boundscheck < 0 || fastmath < 0)
+        return NULL;
+    ext_state *st = ext_state_of_module(module);
+    int64_t opt = 3;
+    if (a[2] && ext_int64(a[2], "opt_level", &opt) < 0)
+        return NULL;
+    if (opt < 0 || opt > 3) {
+        PyErr_Format(PyExc_ValueError, "opt_level must be 0 to 3, not %lld", (long long)opt);
+        return NULL;
+    }
+    size_t args_size = 0;
+    ext_kernel *k = NULL;
+    Function *fn = build_typed(st, a[0], a[1], &args_size);
+    if (!fn)
+        return NULL;
+    Py_ssize_t np_ = fn->nparams;
     HostKernel *hk = NULL;
     ember_status s;
     fn->boundscheck = boundscheck != 0;
@@ -910,11 +934,47 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
         PyTuple_SET_ITEM(k->written, i, v);
     }
 fail:
-    Py_XDECREF(ptypes);
     ir_function_destroy(fn);
-    PyMem_Free(pnames);
-    PyMem_Free(snames);
     return (PyObject *)k;
+}
+
+/* lower_nvvm(tree, param_types, boundscheck=False, nvvmir=(2, 0)) ->
+ * (text, bitcode, support text or None): the kernel as NVVM IR (the CUDA
+ * target's lowering, no libNVVM). */
+PyObject *ext_lower_nvvm(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames)
+{
+    static const char *const names[] = {"tree", "param_types", "boundscheck", "nvvmir", NULL};
+    PyObject *a[4];
+    if (ext_parse("lower_nvvm", args, nargs, kwnames, names, 2, a) < 0)
+        return NULL;
+    int boundscheck = a[2] ? PyObject_IsTrue(a[2]) : 0;
+    if (boundscheck < 0)
+        return NULL;
+    int ver[2] = {2, 0};
+    if (a[3] && !PyArg_ParseTuple(a[3], "ii;nvvmir must be (major, minor)", &ver[0], &ver[1]))
+        return NULL;
+    ext_state *st = ext_state_of_module(module);
+    size_t args_size = 0;
+    Function *fn = build_typed(st, a[0], a[1], &args_size);
+    if (!fn)
+        return NULL;
+    fn->boundscheck = boundscheck != 0;
+    CudaCode *code = NULL;
+    PyObject *result = NULL;
+    ember_status s = cuda_lower(fn, ver[0], ver[1], &code);
+    if (s != EMBER_SUCCESS) {
+        if (fn->err[0])
+            raise_typing(st, fn);
+        else
+            ext_raise(st, s, "lowering for CUDA");
+    } else {
+        result = Py_BuildValue("(sy#z)", code->nvvm_ir, (const char *)code->bitcode,
+                               (Py_ssize_t)code->bitcode_size, code->support_ir);
+    }
+    cuda_code_destroy(code);
+    ir_function_destroy(fn);
+    return result;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -178,6 +178,10 @@ EXT_HIDDEN extern PyType_Spec ext_kernel_spec;
  * a source location is ember.errors.TypingError with line, col, msg. */
 EXT_HIDDEN PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args,
                                         Py_ssize_t nargs, PyObject *kwnames);
+/* lower_nvvm(tree, param_types, boundscheck=False, nvvmir=(2, 0)): the
+ * same tree lowered for the CUDA target, as (NVVM IR text, bitcode). */
+EXT_HIDDEN PyObject *ext_lower_nvvm(PyObject *module, PyObject *const *args,
+                                    Py_ssize_t nargs, PyObject *kwnames);
 
 /* Launch dimensions from `obj`, a tuple or list of 3 ints in 1 .. 2**31-1,
  * for argument `what`; -1 with an exception set otherwise. */

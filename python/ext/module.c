@@ -692,6 +692,9 @@ static PyMethodDef module_methods[] = {
     {"compile_kernel", FN(ext_compile_kernel), FASTCALL_KW,
      "compile_kernel($module, tree, param_types, opt_level=3)\n--\n\n"
      "Compiles the front end's tree for one signature of parameter types; returns a Kernel."},
+    {"lower_nvvm", FN(ext_lower_nvvm), FASTCALL_KW,
+     "lower_nvvm($module, tree, param_types, boundscheck=False, nvvmir=(2, 0))\n--\n\n"
+     "The kernel tree typed for param_types and lowered for CUDA GPUs: (NVVM IR text, bitcode)."},
     {"_set_device_array_type", ext_set_device_array_type, METH_O,
      "_set_device_array_type($module, cls, /)\n--\n\n"
      "Names the device array class (cuda.DeviceNDArray) the launch fast path accepts."},

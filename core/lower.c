@@ -1,8 +1,9 @@
 /*
- * lower_host.c — typed IR (core/ir.h) to an LLVM 14 module for the host.
+ * lower.c — typed IR (core/ir.h) to an LLVM 14 module, for the host or as
+ * NVVM IR for NVIDIA GPUs (lower.h says why one walker serves both).
  *
- * The module holds one entry function (signature in host_jit.h) that runs a
- * range of blocks of the grid. Its shape:
+ * Host: the module holds one entry function (signature in host_jit.h) that
+ * runs a range of blocks of the grid. Its shape:
  *
  *   entry:      allocas for every variable and hidden loop counter
  *   prologue:   unpack the parameters from `args` (Argument ABI, core/ir.h)
@@ -12,7 +13,16 @@
  *       <kernel body>        a `return` branches to the tx latch (ends this thread)
  *
  * The thread loops are plain counted loops so that LLVM can vectorise the
- * innermost one. Variables are allocas in the entry block; mem2reg/SROA turn
+ * innermost one.
+ *
+ * NVVM (build_entry_nvvm): one kernel per module, `void k(i64 slot0, ...)`
+ * taking the packed arguments as 8-byte slots (lower.h); thread and block
+ * indices come from the PTX special registers; a `return` ends the thread.
+ * The module is in the LLVM 7.0.1 dialect libNVVM reads: typed pointers, no
+ * `fneg` instruction, no llvm.* math intrinsics (libdevice's __nv_*
+ * instead), globals only in the global (1) or constant (4) address space,
+ * float atomics through NVVM intrinsics, fences through llvm.nvvm.membar.*,
+ * print() through vprintf. Everything else is shared with the host. Variables are allocas in the entry block; mem2reg/SROA turn
  * them into registers. bool is i1 in registers and i8 in memory (variables,
  * array elements). A tuple is an LLVM literal struct of its fields; an array
  * value is the flat struct { i8 *data, i64 shape[ndim]..., i64 strides[ndim]... }.
@@ -35,7 +45,7 @@
  * Errors: before anything is built, validate() walks the tree and reports an
  * unsupported node, type or shape with ir_error at its location. During the
  * build, every place that could hand LLVM an ill-typed instruction checks
- * first and leaves through fail() (one longjmp back to host_lower, which
+ * first and leaves through fail() (one longjmp back to lower_module, which
  * disposes the half-built module): LLVM never sees invalid input.
  */
 #include <float.h>
@@ -45,8 +55,8 @@
 
 #include <llvm-c/Core.h>
 
+#include "core/lower.h"
 #include "devices/cpu/host_jit.h"
-#include "devices/cpu/lower_host.h"
 
 #define MAX_LOOP_DEPTH 256
 /* cuda.local.array lives in the worker's stack frame (8 MiB stacks). */
@@ -58,6 +68,8 @@ typedef struct LoopTargets {
 } LoopTargets;
 
 typedef struct Lower {
+    LowerTarget target;
+    int nvvmir[2];          /* LOWER_NVVM: !nvvmir.version */
     Function *fn;
     LLVMContextRef ctx;
     LLVMModuleRef mod;
@@ -457,7 +469,7 @@ static ember_status check(Lower *L, const Node *n, int depth)
             return ir_error(fn, n->loc, "cuda.local.array: %s of more than %d bytes in a "
                             "recursive device function (each of up to %d nested calls has "
                             "its own)", tstr(t, s), LOCAL_ARRAY_MAX_BYTES_RECURSIVE,
-                            HOST_MAX_RECURSION);
+                            KERNEL_MAX_RECURSION);
         break;
     }
     case ND_PRINT:
@@ -569,10 +581,23 @@ static LLVMValueRef entry_alloca(Lower *L, LLVMTypeRef t, const char *name)
     return LLVMBuildAlloca(L->ab, t, name);
 }
 
+static LLVMValueRef call_libm(Lower *L, const char *name, LLVMValueRef *args, unsigned n);
+
+/* NVVM rejects LLVM's math intrinsics; each has a libdevice function. */
+static const struct { const char *llvm, *libm; } nvvm_math_intrinsics[] = {
+    {"llvm.floor", "floor"}, {"llvm.ceil", "ceil"},       {"llvm.trunc", "trunc"},
+    {"llvm.rint", "rint"},   {"llvm.fabs", "fabs"},       {"llvm.sqrt", "sqrt"},
+    {"llvm.copysign", "copysign"}, {"llvm.maxnum", "fmax"}, {"llvm.minnum", "fmin"},
+};
+
 /* A call of an overloaded LLVM intrinsic (one overload type). */
 static LLVMValueRef call_intrinsic(Lower *L, const char *name, LLVMTypeRef ty, LLVMValueRef *args,
                                    unsigned n)
 {
+    if (L->target == LOWER_NVVM)
+        for (size_t i = 0; i < EM_ARRAY_LEN(nvvm_math_intrinsics); i++)
+            if (strcmp(name, nvvm_math_intrinsics[i].llvm) == 0)
+                return call_libm(L, nvvm_math_intrinsics[i].libm, args, n);
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
     EM_ASSERT(id != 0);
     LLVMValueRef f = LLVMGetIntrinsicDeclaration(L->mod, id, &ty, 1);
@@ -591,13 +616,21 @@ static LLVMValueRef intr2(Lower *L, const char *name, LLVMValueRef x, LLVMValueR
     return call_intrinsic(L, name, LLVMTypeOf(x), a, 2);
 }
 
+/* The math library's name for `name` of float (f32) or double: libm's
+ * ("sinf", "sin") on the host, libdevice's ("__nv_sinf") on NVVM. */
+static const char *math_symbol(Lower *L, const char *name, bool f32, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s", L->target == LOWER_NVVM ? "__nv_" : "", name, f32 ? "f" : "");
+    return buf;
+}
+
 /* A call of a libm function taking and returning `n` values of type ty
  * (double, or float for the `f` variants). */
 static LLVMValueRef call_libm(Lower *L, const char *name, LLVMValueRef *args, unsigned n)
 {
     LLVMTypeRef ty = LLVMTypeOf(args[0]);
-    char full[32];
-    snprintf(full, sizeof full, "%s%s", name, ty == L->t_f32 ? "f" : "");
+    char full[48];
+    math_symbol(L, name, ty == L->t_f32, full, sizeof full);
     LLVMTypeRef params[2] = {ty, ty};
     LLVMTypeRef ft = LLVMFunctionType(ty, params, n, 0);
     LLVMValueRef f = LLVMGetNamedFunction(L->mod, full);
@@ -615,6 +648,15 @@ static LLVMValueRef libm2(Lower *L, const char *name, LLVMValueRef x, LLVMValueR
 {
     LLVMValueRef a[2] = {x, y};
     return call_libm(L, name, a, 2);
+}
+
+/* -x for floats: the `fneg` instruction is newer than the LLVM 7 dialect
+ * NVVM reads, where -0.0 - x is the same operation. */
+static LLVMValueRef build_fneg(Lower *L, LLVMValueRef x)
+{
+    if (L->target == LOWER_NVVM)
+        return LLVMBuildFSub(L->b, LLVMConstReal(LLVMTypeOf(x), -0.0), x, "neg");
+    return LLVMBuildFNeg(L->b, x, "");
 }
 
 static LLVMValueRef make_complex(Lower *L, const Type *t, LLVMValueRef re, LLVMValueRef im)
@@ -1044,10 +1086,10 @@ static LLVMValueRef unary(Lower *L, Node *n)
         return v;
     case OP_NEG:
         if (ty_is_complex(t))
-            return make_complex(L, t, LLVMBuildFNeg(L->b, re_of(L, v), ""),
-                                LLVMBuildFNeg(L->b, im_of(L, v), ""));
+            return make_complex(L, t, build_fneg(L, re_of(L, v)),
+                                build_fneg(L, im_of(L, v)));
         if (ty_is_float(t))
-            return LLVMBuildFNeg(L->b, v, "");
+            return build_fneg(L, v);
         return LLVMBuildNeg(L->b, v, "");
     case OP_INVERT: /* ~x; for bool (NumPy's logical not) inference keeps bool */
         return LLVMBuildNot(L->b, v, "");
@@ -1152,7 +1194,7 @@ static LLVMValueRef fdiv(Lower *L, LLVMValueRef a, LLVMValueRef b)
 {
     return LLVMBuildFDiv(L->b, a, b, "");
 }
-static LLVMValueRef fneg(Lower *L, LLVMValueRef a) { return LLVMBuildFNeg(L->b, a, ""); }
+static LLVMValueRef fneg(Lower *L, LLVMValueRef a) { return build_fneg(L, a); }
 static LLVMValueRef fcmp(Lower *L, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b)
 {
     return LLVMBuildFCmp(L->b, p, a, b, "");
@@ -1505,7 +1547,8 @@ static LLVMValueRef frexp_modf_ldexp(Lower *L, Node *n)
         e = LLVMBuildTrunc(B, e, L->t_i32, "");
         LLVMTypeRef params[2] = {xt, L->t_i32};
         LLVMTypeRef ftype = LLVMFunctionType(xt, params, 2, 0);
-        const char *nm = f32 ? "ldexpf" : "ldexp";
+        char nmbuf[48];
+        const char *nm = math_symbol(L, "ldexp", f32, nmbuf, sizeof nmbuf);
         LLVMValueRef f = LLVMGetNamedFunction(L->mod, nm);
         if (!f)
             f = LLVMAddFunction(L->mod, nm, ftype);
@@ -1527,7 +1570,8 @@ static LLVMValueRef frexp_modf_ldexp(Lower *L, Node *n)
     LLVMBuildStore(B, LLVMConstInt(L->t_i32, 0, 0), slot);
     LLVMTypeRef params[2] = {xt, pi32};
     LLVMTypeRef ftype = LLVMFunctionType(xt, params, 2, 0);
-    const char *nm = f32 ? "frexpf" : "frexp";
+    char nmbuf[48];
+    const char *nm = math_symbol(L, "frexp", f32, nmbuf, sizeof nmbuf);
     LLVMValueRef f = LLVMGetNamedFunction(L->mod, nm);
     if (!f)
         f = LLVMAddFunction(L->mod, nm, ftype);
@@ -1749,6 +1793,16 @@ static LLVMValueRef math_call(Lower *L, Node *n)
 /* Intrinsics, arrays, attributes                                           */
 /* ======================================================================== */
 
+/* A PTX special register (NVVM): i32 llvm.nvvm.read.ptx.sreg.*() */
+static LLVMValueRef read_sreg(Lower *L, const char *name)
+{
+    LLVMTypeRef ft = LLVMFunctionType(L->t_i32, NULL, 0, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
+    if (!f)
+        f = LLVMAddFunction(L->mod, name, ft);
+    return LLVMBuildCall2(L->b, ft, f, NULL, 0, name + 23);
+}
+
 static LLVMValueRef intrinsic(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -1783,12 +1837,27 @@ static LLVMValueRef intrinsic(Lower *L, Node *n)
         return t;
     }
     case INTR_LANEID: /* linear thread id within the block, mod the warp size */
+        if (L->target == LOWER_NVVM)
+            return read_sreg(L, "llvm.nvvm.read.ptx.sreg.laneid");
         return LLVMBuildTrunc(B, LLVMBuildURem(B, L->linear_tid, i64c(L, 32), ""), L->t_i32, "laneid");
     case INTR_WARPSIZE:
         return ci(L->t_i32, 32);
     default:
         fail(L, n, "the CPU target does not support intrinsic %d", n->op);
     }
+}
+
+/* A store into the fault record, which other threads may write too: an
+ * atomic store on the host, a volatile one on NVVM (whose bitcode reader
+ * predates atomic stores; any writer's value will do). */
+static void fault_store(Lower *L, LLVMValueRef v, LLVMValueRef ptr, LLVMAtomicOrdering order)
+{
+    LLVMValueRef st = LLVMBuildStore(L->b, v, ptr);
+    if (L->target == LOWER_NVVM)
+        LLVMSetVolatile(st, 1);
+    else
+        LLVMSetOrdering(st, order);
+    LLVMSetAlignment(st, 4);
 }
 
 /* Bounds checking (Function.boundscheck): when `bad`, record the fault and
@@ -1810,12 +1879,10 @@ static LLVMValueRef bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVM
     LLVMPositionBuilderAtEnd(B, fault);
     LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
     LLVMValueRef site_ptr = LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, "");
-    LLVMValueRef st = LLVMBuildStore(B, LLVMConstInt(L->t_i32, (unsigned)index, 0), site_ptr);
-    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
-    LLVMSetAlignment(st, 4);
-    st = LLVMBuildStore(B, LLVMConstInt(L->t_i32, HOST_FAULT_INDEX, 0), L->fault);
-    LLVMSetOrdering(st, LLVMAtomicOrderingRelease);
-    LLVMSetAlignment(st, 4);
+    fault_store(L, LLVMConstInt(L->t_i32, (unsigned)index, 0), site_ptr,
+                LLVMAtomicOrderingMonotonic);
+    fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_INDEX, 0), L->fault,
+                LLVMAtomicOrderingRelease);
     LLVMValueRef scratch = entry_alloca(L, LLVMArrayType(L->t_i64, 2), "oob.scratch");
     LLVMSetAlignment(scratch, 16);
     LLVMBuildStore(B, LLVMConstNull(LLVMArrayType(L->t_i64, 2)), scratch);
@@ -1876,6 +1943,24 @@ static LLVMValueRef element_ptr(Lower *L, Node *n, const Type **elem_out)
  *     (CUDA's atomicInc / atomicDec);
  *   cas(ary, idx, old, val): stores val when the element equals old (bitwise
  *     for floats). */
+/* NVVM: an atomic read-modify-write or compare-and-swap on i32/i64 is a
+ * call of `ember_atomic_<op>_i<bits>` (op: add sub and or xor max min umax
+ * umin xchg cas), defined by devices/cuda/cuda_compile.c in a small text
+ * module: LLVM 14 writes atomicrmw and cmpxchg in a bitcode form libNVVM's
+ * LLVM 7 reader rejects, while its text form is the same in both. */
+static LLVMValueRef nvvm_atomic(Lower *L, const char *op, LLVMValueRef *args, unsigned n)
+{
+    LLVMTypeRef it = LLVMTypeOf(args[1]);
+    char name[64];
+    snprintf(name, sizeof name, "ember_atomic_%s_i%u", op, LLVMGetIntTypeWidth(it));
+    LLVMTypeRef params[3] = {LLVMPointerType(it, 0), it, it};
+    LLVMTypeRef ft = LLVMFunctionType(it, params, n, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
+    if (!f)
+        f = LLVMAddFunction(L->mod, name, ft);
+    return LLVMBuildCall2(L->b, ft, f, args, n, "");
+}
+
 static LLVMValueRef atomic_op(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -1885,7 +1970,23 @@ static LLVMValueRef atomic_op(Lower *L, Node *n)
     LLVMValueRef p = element_ptr(L, &probe, &elem);
     LLVMValueRef v = conv(L, n, expr(L, n->b), n->b->ty, elem);
     bool fl = ty_is_float(elem), sg = ty_is_signed(elem);
-    LLVMAtomicOrdering sc = LLVMAtomicOrderingSequentiallyConsistent;
+    /* CUDA's atomics are relaxed; the host's are sequentially consistent */
+    LLVMAtomicOrdering sc = L->target == LOWER_NVVM ? LLVMAtomicOrderingMonotonic
+                                                    : LLVMAtomicOrderingSequentiallyConsistent;
+    if (L->target == LOWER_NVVM && fl && (n->op == ATOM_ADD || n->op == ATOM_SUB)) {
+        /* float atomicrmw is newer than NVVM's dialect: its own intrinsic */
+        bool f32 = LLVMTypeOf(v) == L->t_f32;
+        const char *name = f32 ? "llvm.nvvm.atomic.load.add.f32.p0f32"
+                               : "llvm.nvvm.atomic.load.add.f64.p0f64";
+        LLVMTypeRef et = LLVMTypeOf(v);
+        LLVMTypeRef params[2] = {LLVMPointerType(et, 0), et};
+        LLVMTypeRef ft = LLVMFunctionType(et, params, 2, 0);
+        LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
+        if (!f)
+            f = LLVMAddFunction(L->mod, name, ft);
+        LLVMValueRef args[2] = {p, n->op == ATOM_SUB ? build_fneg(L, v) : v};
+        return LLVMBuildCall2(B, ft, f, args, 2, "");
+    }
     int rmw = -1;
     switch (n->op) {
     case ATOM_ADD: rmw = fl ? LLVMAtomicRMWBinOpFAdd : LLVMAtomicRMWBinOpAdd; break;
@@ -1900,6 +2001,16 @@ static LLVMValueRef atomic_op(Lower *L, Node *n)
     case ATOM_EXCH: if (!fl) rmw = LLVMAtomicRMWBinOpXchg; break;
     default: break;
     }
+    if (rmw >= 0 && L->target == LOWER_NVVM) {
+        static const char *const names[] = {
+            [LLVMAtomicRMWBinOpAdd] = "add", [LLVMAtomicRMWBinOpSub] = "sub",
+            [LLVMAtomicRMWBinOpAnd] = "and", [LLVMAtomicRMWBinOpOr] = "or",
+            [LLVMAtomicRMWBinOpXor] = "xor", [LLVMAtomicRMWBinOpMax] = "max",
+            [LLVMAtomicRMWBinOpMin] = "min", [LLVMAtomicRMWBinOpUMax] = "umax",
+            [LLVMAtomicRMWBinOpUMin] = "umin", [LLVMAtomicRMWBinOpXchg] = "xchg"};
+        LLVMValueRef a[2] = {p, v};
+        return nvvm_atomic(L, names[rmw], a, 2);
+    }
     if (rmw >= 0)
         return LLVMBuildAtomicRMW(B, (LLVMAtomicRMWBinOp)rmw, p, v, sc, 0);
     LLVMTypeRef et = lty(L, elem);
@@ -1909,11 +2020,18 @@ static LLVMValueRef atomic_op(Lower *L, Node *n)
 #define VAL(x) (fl ? LLVMBuildBitCast(B, (x), et, "") : (x))
     if (n->op == ATOM_CAS) {
         LLVMValueRef nv = conv(L, n, expr(L, n->c), n->c->ty, elem);
+        if (L->target == LOWER_NVVM) {
+            LLVMValueRef a[3] = {ip, BITS(v), BITS(nv)};
+            return VAL(nvvm_atomic(L, "cas", a, 3));
+        }
         LLVMValueRef r = LLVMBuildAtomicCmpXchg(B, ip, BITS(v), BITS(nv), sc, sc, 0);
         return VAL(LLVMBuildExtractValue(B, r, 0, ""));
     }
     LLVMValueRef init = LLVMBuildLoad2(B, it, ip, "");
-    LLVMSetOrdering(init, LLVMAtomicOrderingMonotonic);
+    if (L->target == LOWER_NVVM) /* an atomic load is newer than NVVM's bitcode */
+        LLVMSetVolatile(init, 1);
+    else
+        LLVMSetOrdering(init, LLVMAtomicOrderingMonotonic);
     LLVMSetAlignment(init, (unsigned)ty_bits(elem) / 8);
     LLVMBasicBlockRef entry = LLVMGetInsertBlock(B), loop = new_bb(L, "atomic.loop"),
                       done = new_bb(L, "atomic.done");
@@ -1946,9 +2064,16 @@ static LLVMValueRef atomic_op(Lower *L, Node *n)
         nv = v;
         break;
     }
-    LLVMValueRef r = LLVMBuildAtomicCmpXchg(B, ip, old_i, BITS(nv), sc, sc, 0);
-    LLVMValueRef seen = LLVMBuildExtractValue(B, r, 0, "");
-    LLVMValueRef ok = LLVMBuildExtractValue(B, r, 1, "");
+    LLVMValueRef seen, ok;
+    if (L->target == LOWER_NVVM) {
+        LLVMValueRef a[3] = {ip, old_i, BITS(nv)};
+        seen = nvvm_atomic(L, "cas", a, 3);
+        ok = LLVMBuildICmp(B, LLVMIntEQ, seen, old_i, "");
+    } else {
+        LLVMValueRef r = LLVMBuildAtomicCmpXchg(B, ip, old_i, BITS(nv), sc, sc, 0);
+        seen = LLVMBuildExtractValue(B, r, 0, "");
+        ok = LLVMBuildExtractValue(B, r, 1, "");
+    }
     LLVMBasicBlockRef from = LLVMGetInsertBlock(B);
     LLVMBuildCondBr(B, ok, done, loop);
     LLVMValueRef inc_v[2] = {init, seen};
@@ -1992,7 +2117,7 @@ static LLVMValueRef attr(Lower *L, Node *n)
         return LLVMConstNull(lty(L, n->ty));
     case ATTR_CONJ:
         if (ty_is_complex(at))
-            return make_complex(L, at, re_of(L, a), LLVMBuildFNeg(B, im_of(L, a), ""));
+            return make_complex(L, at, re_of(L, a), build_fneg(L, im_of(L, a)));
         return conv(L, n, a, at, n->ty);
     default:
         fail(L, n, "unknown attribute %d", n->op);
@@ -2024,7 +2149,7 @@ static void stmt(Lower *L, Node *n);
  *   ret f(params..., tid[3], bid[3], bdim[3], gdim[3] (i32), linear_tid (i64),
  *         fault (i32 *), depth (i32))
  * The thread indices travel as arguments because the body reads them like
- * the kernel's. Past HOST_MAX_RECURSION nested calls it sets the launch's
+ * the kernel's. Past KERNEL_MAX_RECURSION nested calls it sets the launch's
  * fault flag and returns zeros instead of running the body (the stack is
  * finite; the launch then raises). */
 static struct RealFn *recursive_function(Lower *L, const Node *site, Function *spec)
@@ -2082,10 +2207,8 @@ static struct RealFn *recursive_function(Lower *L, const Node *site, Function *s
     L->ret_bb = new_bb(L, "ret");
     LLVMPositionBuilderAtEnd(L->ab, entry);
     LLVMPositionBuilderAtEnd(L->b, over);
-    LLVMValueRef one = LLVMConstInt(L->t_i32, HOST_FAULT_RECURSION, 0);
-    LLVMValueRef st = LLVMBuildStore(L->b, one, L->fault);
-    LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
-    LLVMSetAlignment(st, 4);
+    LLVMValueRef one = LLVMConstInt(L->t_i32, KERNEL_FAULT_RECURSION, 0);
+    fault_store(L, one, L->fault, LLVMAtomicOrderingMonotonic);
     if (has_value)
         LLVMBuildRet(L->b, LLVMConstNull(lty(L, rt)));
     else
@@ -2104,7 +2227,7 @@ static struct RealFn *recursive_function(Lower *L, const Node *site, Function *s
         LLVMBuildRetVoid(L->b);
     LLVMPositionBuilderAtEnd(L->ab, entry);
     LLVMValueRef ok = LLVMBuildICmp(L->ab, LLVMIntSLT, L->depth,
-                                    LLVMConstInt(L->t_i32, HOST_MAX_RECURSION, 0), "");
+                                    LLVMConstInt(L->t_i32, KERNEL_MAX_RECURSION, 0), "");
     LLVMBuildCondBr(L->ab, ok, run, over);
 
     struct RealFn *list = L->real;
@@ -2455,6 +2578,22 @@ static void for_range(Lower *L, Node *n)
     LLVMPositionBuilderAtEnd(B, exit);
 }
 
+/* A pointer to a constant NUL-terminated string. NVVM wants globals in the
+ * constant address space (4), seen through a generic pointer. */
+static LLVMValueRef string_ptr(Lower *L, const char *text)
+{
+    if (L->target != LOWER_NVVM)
+        return LLVMBuildGlobalStringPtr(L->b, text, "str");
+    LLVMValueRef init = LLVMConstStringInContext(L->ctx, text, (unsigned)strlen(text), 0);
+    LLVMValueRef g = LLVMAddGlobalInAddressSpace(L->mod, LLVMTypeOf(init), "str", 4);
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMInternalLinkage);
+    LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
+    LLVMValueRef p = LLVMConstInBoundsGEP2(LLVMTypeOf(init), g, zero, 2);
+    return LLVMConstAddrSpaceCast(p, L->t_ptr);
+}
+
 /* print(a, "text", b): one printf call per statement (whole lines do not
  * interleave between workers), then fflush so the text appears before the
  * launch returns. Formats follow numba.cuda: integers in decimal, floats
@@ -2481,8 +2620,7 @@ static void print_stmt(Lower *L, Node *n)
         const char *spec;
         if (t->kind == TY_BOOL) {
             spec = "%s";
-            v = LLVMBuildSelect(B, v, LLVMBuildGlobalStringPtr(B, "True", ""),
-                                LLVMBuildGlobalStringPtr(B, "False", ""), "");
+            v = LLVMBuildSelect(B, v, string_ptr(L, "True"), string_ptr(L, "False"), "");
         } else if (ty_is_int(t)) {
             spec = ty_is_signed(t) ? "%lld" : "%llu";
             v = conv(L, a, v, t, ty_scalar(ty_is_signed(t) ? TY_I64 : TY_U64));
@@ -2504,8 +2642,27 @@ static void print_stmt(Lower *L, Node *n)
         len += strlen(spec);
     }
     fmt[len] = '\0';
-    vals[0] = LLVMBuildGlobalStringPtr(B, fmt, "fmt");
+    vals[0] = string_ptr(L, fmt);
     LLVMTypeRef pt = L->t_ptr;
+    if (L->target == LOWER_NVVM) { /* vprintf(fmt, the values in 8-byte slots) */
+        LLVMValueRef buf = entry_alloca(L, LLVMArrayType(L->t_i64, nv > 1 ? nv - 1 : 1), "printf.args");
+        LLVMSetAlignment(buf, 8);
+        LLVMValueRef base = LLVMBuildBitCast(B, buf, pt, "");
+        for (unsigned i = 1; i < nv; i++) {
+            LLVMValueRef off = i64c(L, 8 * (int64_t)(i - 1));
+            LLVMValueRef slot = LLVMBuildGEP2(B, L->t_i8, base, &off, 1, "");
+            slot = LLVMBuildBitCast(B, slot, LLVMPointerType(LLVMTypeOf(vals[i]), 0), "");
+            LLVMSetAlignment(LLVMBuildStore(B, vals[i], slot), 8);
+        }
+        LLVMTypeRef params[2] = {pt, pt};
+        LLVMTypeRef vt = LLVMFunctionType(L->t_i32, params, 2, 0);
+        LLVMValueRef vf = LLVMGetNamedFunction(L->mod, "vprintf");
+        if (!vf)
+            vf = LLVMAddFunction(L->mod, "vprintf", vt);
+        LLVMValueRef args[2] = {vals[0], nv > 1 ? base : LLVMConstNull(pt)};
+        LLVMBuildCall2(B, vt, vf, args, 2, "");
+        return;
+    }
     LLVMTypeRef printf_t = LLVMFunctionType(L->t_i32, &pt, 1, 1);
     LLVMValueRef pf = LLVMGetNamedFunction(L->mod, "printf");
     if (!pf)
@@ -2594,8 +2751,19 @@ static void stmt(Lower *L, Node *n)
     case ND_PRINT:
         print_stmt(L, n);
         break;
-    case ND_FENCE: /* every scope is the whole machine on the CPU */
-        LLVMBuildFence(B, LLVMAtomicOrderingSequentiallyConsistent, 0, "");
+    case ND_FENCE:
+        if (L->target == LOWER_NVVM) { /* membar.cta / .gl / .sys */
+            const char *name = n->op == FENCE_BLOCK ? "llvm.nvvm.membar.cta"
+                             : n->op == FENCE_SYSTEM ? "llvm.nvvm.membar.sys"
+                                                     : "llvm.nvvm.membar.gl";
+            LLVMTypeRef ft = LLVMFunctionType(L->t_void, NULL, 0, 0);
+            LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
+            if (!f)
+                f = LLVMAddFunction(L->mod, name, ft);
+            LLVMBuildCall2(B, ft, f, NULL, 0, "");
+        } else { /* every scope is the whole machine on the CPU */
+            LLVMBuildFence(B, LLVMAtomicOrderingSequentiallyConsistent, 0, "");
+        }
         break;
     default:
         fail(L, n, "an expression used as a statement");
@@ -2761,20 +2929,109 @@ static void build_entry(Lower *L, const char *symbol)
 /* Builds the module for the typed kernel `fn` in `ctx`, with the entry
  * function named `symbol`. On success the caller owns *out; on failure
  * nothing is left behind and the error is recorded on fn (ir_error). */
-ember_status host_lower(Function *fn, LLVMContextRef ctx, const char *symbol, LLVMModuleRef *out,
-                        char ***sites, int *nsites)
+/* NVVM: `void symbol(i64 slot0, i64 slot1, ...)`, the packed arguments as
+ * 8-byte slots (lower.h). The slots go to a local buffer that the shared
+ * unpack() reads like the host's `args` (NVVM's optimiser keeps them in
+ * registers); the indices come from the special registers once, at entry;
+ * a `return` of the kernel ends the thread. */
+static void build_entry_nvvm(Lower *L, const char *symbol)
+{
+    Function *fn = L->fn;
+    size_t size = 0;
+    for (int i = 0; i < fn->nparams; i++)
+        size += abi_size(fn->param_types[i]);
+    unsigned nslots = (unsigned)(size / 8);
+    LLVMTypeRef *pt = ir_alloc(fn, sizeof *pt * (nslots + 1));
+    if (!pt)
+        fail(L, NULL, "out of memory");
+    for (unsigned i = 0; i < nslots; i++)
+        pt[i] = L->t_i64;
+    LLVMTypeRef fty = LLVMFunctionType(L->t_void, pt, nslots, 0);
+    L->func = LLVMAddFunction(L->mod, symbol, fty);
+
+    LLVMBasicBlockRef entry = new_bb(L, "entry"), body = new_bb(L, "body");
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMPositionBuilderAtEnd(L->b, body);
+    if (nslots) {
+        LLVMValueRef buf = entry_alloca(L, LLVMArrayType(L->t_i64, nslots), "args");
+        LLVMSetAlignment(buf, 8);
+        LLVMValueRef base = LLVMBuildBitCast(L->b, buf, LLVMPointerType(L->t_i64, 0), "");
+        for (unsigned i = 0; i < nslots; i++) {
+            LLVMValueRef idx = i64c(L, i);
+            LLVMValueRef slot = LLVMBuildGEP2(L->b, L->t_i64, base, &idx, 1, "");
+            LLVMSetAlignment(LLVMBuildStore(L->b, LLVMGetParam(L->func, i), slot), 8);
+        }
+        LLVMValueRef args = LLVMBuildBitCast(L->b, buf, L->t_ptr, "");
+        size_t off = 0;
+        for (int i = 0; i < fn->nparams; i++)
+            L->params[i] = unpack(L, args, fn->param_types[i], &off, fn->param_names[i]);
+    }
+    static const char *const axes = "xyz";
+    for (int i = 0; i < 3; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.tid.%c", axes[i]);
+        L->tid[i] = read_sreg(L, name);
+        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.ctaid.%c", axes[i]);
+        L->bid[i] = read_sreg(L, name);
+        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.ntid.%c", axes[i]);
+        L->bdim[i] = read_sreg(L, name);
+        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.nctaid.%c", axes[i]);
+        L->gdim[i] = read_sreg(L, name);
+    }
+    LLVMValueRef bx = LLVMBuildZExt(L->b, L->bdim[0], L->t_i64, "");
+    LLVMValueRef by = LLVMBuildZExt(L->b, L->bdim[1], L->t_i64, "");
+    LLVMValueRef lin = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, LLVMBuildZExt(L->b, L->tid[2], L->t_i64, ""), by, ""),
+                                    LLVMBuildZExt(L->b, L->tid[1], L->t_i64, ""), "");
+    L->linear_tid = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lin, bx, ""),
+                                 LLVMBuildZExt(L->b, L->tid[0], L->t_i64, ""), "linear_tid");
+    /* faults: { i32 fault, i32 site } in global memory, read by the launch */
+    LLVMTypeRef ft = LLVMArrayType(L->t_i32, 2);
+    LLVMValueRef g = LLVMAddGlobalInAddressSpace(L->mod, ft, LOWER_NVVM_FAULT_SYMBOL, 1);
+    LLVMSetInitializer(g, LLVMConstNull(ft));
+    LLVMSetAlignment(g, 8);
+    LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
+    L->fault = LLVMConstAddrSpaceCast(LLVMConstInBoundsGEP2(ft, g, zero, 2),
+                                      LLVMPointerType(L->t_i32, 0));
+    L->depth = LLVMConstInt(L->t_i32, 0, 0);
+
+    LLVMBasicBlockRef exit = new_bb(L, "exit");
+    L->ret_bb = exit;
+    stmt(L, fn->body);
+    if (!LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b)))
+        LLVMBuildBr(L->b, exit);
+    LLVMPositionBuilderAtEnd(L->b, exit);
+    LLVMBuildRetVoid(L->b);
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMBuildBr(L->ab, body);
+
+    /* !nvvm.annotations: this function is a kernel; !nvvmir.version */
+    LLVMValueRef kmd[3] = {L->func, LLVMMDStringInContext(L->ctx, "kernel", 6),
+                           LLVMConstInt(L->t_i32, 1, 0)};
+    LLVMAddNamedMetadataOperand(L->mod, "nvvm.annotations", LLVMMDNodeInContext(L->ctx, kmd, 3));
+    LLVMValueRef ver[2] = {LLVMConstInt(L->t_i32, (unsigned)L->nvvmir[0], 0),
+                           LLVMConstInt(L->t_i32, (unsigned)L->nvvmir[1], 0)};
+    LLVMAddNamedMetadataOperand(L->mod, "nvvmir.version", LLVMMDNodeInContext(L->ctx, ver, 2));
+    LLVMSetTarget(L->mod, "nvptx64-nvidia-cuda");
+    LLVMSetDataLayout(L->mod, "e-i64:64-i128:128-v16:16-v32:32-n16:32:64");
+}
+
+ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *opt,
+                          const char *symbol, LLVMModuleRef *out, char ***sites, int *nsites)
 {
     *out = NULL;
     *sites = NULL;
     *nsites = 0;
-    if (!fn || !fn->body)
-        return em_error(EMBER_ERR_INVALID_ARG, "host_lower: no function body");
+    if (!fn || !fn->body || !opt)
+        return em_error(EMBER_ERR_INVALID_ARG, "lower_module: no function body or options");
     if (!fn->is_kernel)
-        return ir_error(fn, fn->body->loc, "the CPU target compiles kernels only; '%s' is a "
+        return ir_error(fn, fn->body->loc, "targets compile kernels only; '%s' is a "
                         "device function (call it from a kernel)", fn->name);
     Lower *L = em_calloc(1, sizeof *L);
     if (!L)
         return EMBER_ERR_OUT_OF_MEMORY;
+    L->target = opt->target;
+    L->nvvmir[0] = opt->nvvmir_major;
+    L->nvvmir[1] = opt->nvvmir_minor;
     L->fn = fn;
     L->ctx = ctx;
     L->boundscheck = fn->boundscheck;
@@ -2808,7 +3065,10 @@ ember_status host_lower(Function *fn, LLVMContextRef ctx, const char *symbol, LL
     L->b = LLVMCreateBuilderInContext(ctx);
     L->ab = LLVMCreateBuilderInContext(ctx);
     if (setjmp(L->fail_jmp) == 0) {
-        build_entry(L, symbol);
+        if (L->target == LOWER_NVVM)
+            build_entry_nvvm(L, symbol);
+        else
+            build_entry(L, symbol);
         *out = L->mod;
         L->mod = NULL;
         *sites = L->sites;

@@ -1,0 +1,212 @@
+/*
+ * cuda_compile.c — a typed kernel to NVVM IR: lower (core/lower.c,
+ * LOWER_NVVM), verify, and write the module as bitcode and text.
+ *
+ * The module is verified with LLVM's verifier before libNVVM sees it: a
+ * failure there is a bug in core/lower.c and is reported as one, not as
+ * NVVM's less specific parse errors.
+ *
+ * Two things LLVM 14 writes in bitcode that libNVVM's LLVM 7.0.1 reader
+ * rejects are kept out of it: function attributes newer than LLVM 7 (the
+ * declarations of intrinsics carry some; all attributes are dropped, NVVM
+ * does not need them), and atomic instructions. For those the kernel calls
+ * `ember_atomic_<op>_i<bits>` (core/lower.c), and cuda_lower writes their
+ * definitions as a second, textual module (`support_ir`), whose syntax is
+ * the same in LLVM 7 and 14; libNVVM links the two.
+ */
+#include <string.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/BitWriter.h>
+#include <llvm-c/Core.h>
+
+#include "core/lower.h"
+#include "devices/cuda/cuda_compile.h"
+
+/* PTX identifiers: letters, digits, '_' and '$'; a counter keeps kernels of
+ * the same name apart in one process. */
+static char *kernel_symbol(const Function *fn)
+{
+    static uint64_t counter;
+    uint64_t n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+    char clean[64], buf[96];
+    size_t j = 0;
+    for (const char *p = fn->name ? fn->name : "kernel"; *p && j + 1 < sizeof clean; p++)
+        clean[j++] = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9')) ? *p : '_';
+    clean[j] = '\0';
+    snprintf(buf, sizeof buf, "ember_%s_%llu", clean, (unsigned long long)n);
+    return em_strdup(buf);
+}
+
+/* Drops every attribute of every function (see the top of the file). */
+static void strip_attributes(LLVMModuleRef mod)
+{
+    for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f)) {
+        int nparams = (int)LLVMCountParams(f);
+        for (int idx = -1; idx <= nparams; idx++) {
+            LLVMAttributeIndex ai = (LLVMAttributeIndex)idx;
+            unsigned n = LLVMGetAttributeCountAtIndex(f, ai);
+            if (!n)
+                continue;
+            LLVMAttributeRef *attrs = em_calloc(n, sizeof *attrs);
+            if (!attrs)
+                continue; /* NVVM then reports what it cannot read */
+            LLVMGetAttributesAtIndex(f, ai, attrs);
+            for (unsigned i = 0; i < n; i++) {
+                if (LLVMIsStringAttribute(attrs[i])) {
+                    unsigned len;
+                    const char *key = LLVMGetStringAttributeKind(attrs[i], &len);
+                    LLVMRemoveStringAttributeAtIndex(f, ai, key, len);
+                } else {
+                    LLVMRemoveEnumAttributeAtIndex(f, ai, LLVMGetEnumAttributeKind(attrs[i]));
+                }
+            }
+            em_free(attrs);
+        }
+    }
+}
+
+/* The text module defining the ember_atomic_* functions the kernel
+ * declares; NULL (and success) when it declares none. Relaxed (monotonic)
+ * ordering, as CUDA's atomic functions. */
+static ember_status atomic_support(LLVMModuleRef mod, int ir_major, int ir_minor, char **out)
+{
+    *out = NULL;
+    size_t cap = 4096, len = 0;
+    char *text = NULL;
+    for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f)) {
+        size_t nlen;
+        const char *name = LLVMGetValueName2(f, &nlen);
+        char op[16];
+        unsigned bits;
+        if (!LLVMIsDeclaration(f) || strncmp(name, "ember_atomic_", 13) != 0 ||
+            sscanf(name + 13, "%15[a-z]_i%u", op, &bits) != 2 || (bits != 32 && bits != 64))
+            continue;
+        if (!text) {
+            if (!(text = em_malloc(cap)))
+                return EMBER_ERR_OUT_OF_MEMORY;
+            len = (size_t)snprintf(text, cap,
+                                   "target datalayout = \"e-i64:64-i128:128-v16:16-v32:32-n16:32:64\"\n"
+                                   "target triple = \"nvptx64-nvidia-cuda\"\n");
+        }
+        char def[512];
+        if (strcmp(op, "cas") == 0)
+            snprintf(def, sizeof def,
+                     "\ndefine i%u @%s(i%u* %%p, i%u %%cmp, i%u %%new) {\n"
+                     "  %%r = cmpxchg i%u* %%p, i%u %%cmp, i%u %%new monotonic monotonic\n"
+                     "  %%old = extractvalue { i%u, i1 } %%r, 0\n"
+                     "  ret i%u %%old\n}\n",
+                     bits, name, bits, bits, bits, bits, bits, bits, bits, bits);
+        else
+            snprintf(def, sizeof def,
+                     "\ndefine i%u @%s(i%u* %%p, i%u %%v) {\n"
+                     "  %%old = atomicrmw %s i%u* %%p, i%u %%v monotonic\n"
+                     "  ret i%u %%old\n}\n",
+                     bits, name, bits, bits, op, bits, bits, bits);
+        size_t dl = strlen(def);
+        if (len + dl + 1 > cap) {
+            cap = (len + dl + 1) * 2;
+            char *bigger = em_malloc(cap);
+            if (!bigger) {
+                em_free(text);
+                return EMBER_ERR_OUT_OF_MEMORY;
+            }
+            memcpy(bigger, text, len + 1);
+            em_free(text);
+            text = bigger;
+        }
+        memcpy(text + len, def, dl + 1);
+        len += dl;
+    }
+    if (text) {
+        char md[128];
+        snprintf(md, sizeof md, "\n!nvvmir.version = !{!0}\n!0 = !{i32 %d, i32 %d}\n",
+                 ir_major, ir_minor);
+        size_t ml = strlen(md);
+        if (len + ml + 1 > cap) {
+            char *bigger = em_malloc(len + ml + 1);
+            if (!bigger) {
+                em_free(text);
+                return EMBER_ERR_OUT_OF_MEMORY;
+            }
+            memcpy(bigger, text, len + 1);
+            em_free(text);
+            text = bigger;
+        }
+        memcpy(text + len, md, ml + 1);
+    }
+    *out = text;
+    return EMBER_SUCCESS;
+}
+
+void cuda_code_destroy(CudaCode *code)
+{
+    if (!code)
+        return;
+    em_free(code->symbol);
+    em_free(code->nvvm_ir);
+    em_free(code->support_ir);
+    em_free(code->bitcode);
+    for (int i = 0; i < code->nsites; i++)
+        em_free(code->sites[i]);
+    em_free(code->sites);
+    em_free(code);
+}
+
+ember_status cuda_lower(Function *fn, int nvvmir_major, int nvvmir_minor, CudaCode **out)
+{
+    if (!fn || !out)
+        return em_error(EMBER_ERR_INVALID_ARG, "cuda_lower: NULL argument");
+    *out = NULL;
+    CudaCode *code = em_calloc(1, sizeof *code);
+    if (!code)
+        return EMBER_ERR_OUT_OF_MEMORY;
+    ember_status st = EMBER_SUCCESS;
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef mod = NULL;
+    if (!(code->symbol = kernel_symbol(fn))) {
+        st = EMBER_ERR_OUT_OF_MEMORY;
+        goto out;
+    }
+    for (int i = 0; i < fn->nparams; i++)
+        code->args_size += abi_size(fn->param_types[i]);
+    LowerOptions opt = {.target = LOWER_NVVM, .nvvmir_major = nvvmir_major,
+                        .nvvmir_minor = nvvmir_minor};
+    if ((st = lower_module(fn, ctx, &opt, code->symbol, &mod, &code->sites, &code->nsites)))
+        goto out;
+    char *msg = NULL;
+    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+        st = em_error(EMBER_ERR_INTERNAL, "invalid NVVM IR generated for '%s': %s", fn->name,
+                      msg ? msg : "?");
+        LLVMDisposeMessage(msg);
+        goto out;
+    }
+    LLVMDisposeMessage(msg);
+    strip_attributes(mod);
+    if ((st = atomic_support(mod, nvvmir_major, nvvmir_minor, &code->support_ir)))
+        goto out;
+    char *text = LLVMPrintModuleToString(mod);
+    code->nvvm_ir = em_strdup(text ? text : "");
+    LLVMDisposeMessage(text);
+    LLVMMemoryBufferRef bc = LLVMWriteBitcodeToMemoryBuffer(mod);
+    if (bc) {
+        code->bitcode_size = LLVMGetBufferSize(bc);
+        code->bitcode = em_malloc(code->bitcode_size ? code->bitcode_size : 1);
+        if (code->bitcode)
+            memcpy(code->bitcode, LLVMGetBufferStart(bc), code->bitcode_size);
+        LLVMDisposeMemoryBuffer(bc);
+    }
+    if (!code->nvvm_ir || !code->bitcode)
+        st = EMBER_ERR_OUT_OF_MEMORY;
+out:
+    if (mod)
+        LLVMDisposeModule(mod);
+    LLVMContextDispose(ctx);
+    if (st) {
+        cuda_code_destroy(code);
+        return st;
+    }
+    *out = code;
+    return EMBER_SUCCESS;
+}

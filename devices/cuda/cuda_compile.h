@@ -1,0 +1,33 @@
+/*
+ * cuda_compile.h — typed kernels to NVVM IR (and, with libNVVM, to PTX).
+ *
+ * core/lower.c builds the NVVM module (LOWER_NVVM); this unit names the
+ * kernel, writes the module as LLVM 14 bitcode of typed-pointer IR (what
+ * libNVVM reads; DESIGN.md "Decisions") and keeps its text for inspection.
+ * LLVM's optimiser never runs on it: NVVM optimises.
+ */
+#ifndef EMBER_CUDA_COMPILE_H
+#define EMBER_CUDA_COMPILE_H
+
+#include "core/ir.h"
+
+typedef struct CudaCode {
+    char *symbol;      /* the kernel's name in the module / PTX */
+    char *nvvm_ir;     /* textual NVVM IR */
+    char *support_ir;  /* NULL, or a text module libNVVM links in: the atomic
+                        * operations the kernel calls (cuda_compile.c) */
+    void *bitcode;     /* the module as bitcode, for libNVVM */
+    size_t bitcode_size;
+    char **sites;      /* bounds check locations ("file:line:col"), by fault site */
+    int nsites;
+    size_t args_size;  /* bytes of the packed arguments = 8 * kernel parameters */
+} CudaCode;
+
+/* Lowers the typed kernel `fn` for NVIDIA GPUs; nvvmir_major/minor go into
+ * !nvvmir.version. Caller owns *out (cuda_code_destroy). Unsupported
+ * constructs are reported through ir_error on fn. */
+EM_HIDDEN ember_status cuda_lower(Function *fn, int nvvmir_major, int nvvmir_minor,
+                                  CudaCode **out);
+EM_HIDDEN void cuda_code_destroy(CudaCode *code);
+
+#endif /* EMBER_CUDA_COMPILE_H */
