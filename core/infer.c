@@ -370,6 +370,58 @@ static bool const_int(const Node *n, int64_t *v)
     return true;
 }
 
+/* numba.cuda's block-level operations: masks and lanes are integers,
+ * predicates anything truthy; a shuffled value is a 32- or 64-bit integer
+ * or float (a literal is int64 / float64). */
+static const Type *block_intrinsic(Ctx *ctx, Node *n)
+{
+    static const char *const names[] = {
+        [INTR_SYNCTHREADS_COUNT] = "syncthreads_count", [INTR_SYNCTHREADS_AND] = "syncthreads_and",
+        [INTR_SYNCTHREADS_OR] = "syncthreads_or", [INTR_SHFL_IDX] = "shfl_sync",
+        [INTR_SHFL_UP] = "shfl_up_sync", [INTR_SHFL_DOWN] = "shfl_down_sync",
+        [INTR_SHFL_XOR] = "shfl_xor_sync", [INTR_VOTE_ALL] = "all_sync",
+        [INTR_VOTE_ANY] = "any_sync", [INTR_VOTE_UNI] = "eq_sync", [INTR_BALLOT] = "ballot_sync",
+        [INTR_ACTIVEMASK] = "activemask", [INTR_LANEMASK_LT] = "lanemask_lt"};
+    if (n->op < INTR_SYNCTHREADS_COUNT || n->op >= INTR_COUNT)
+        FAIL(ctx, n, "unknown intrinsic %d", n->op);
+    const char *name = names[n->op];
+    const Type *t[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < n->nargs && i < 3; i++)
+        if (!(t[i] = expr(ctx, n->args[i])))
+            return NULL;
+    char s[256];
+    int want = n->op <= INTR_SYNCTHREADS_OR ? 1 : n->op <= INTR_SHFL_XOR ? 3
+             : n->op <= INTR_BALLOT ? 2 : 0;
+    if (n->nargs != want)
+        FAIL(ctx, n, "cuda.%s() takes %d arguments", name, want);
+    if (n->op <= INTR_SYNCTHREADS_OR) {
+        if (!ty_is_number(t[0]) || ty_is_complex(t[0]))
+            FAIL(ctx, n, "cuda.%s(predicate) needs a number or bool, not %s", name, tname(t[0], s));
+        return T(TY_I32);
+    }
+    if (want >= 2 && !(ty_is_int(t[0]) || t[0]->kind == TY_BOOL))
+        FAIL(ctx, n->args[0], "cuda.%s(): the mask must be an integer, not %s", name,
+             tname(ty_concrete(t[0]), s));
+    if (n->op <= INTR_SHFL_XOR) {
+        if (!ty_is_int(t[2]))
+            FAIL(ctx, n->args[2], "cuda.%s(): the lane argument must be an integer, not %s",
+                 name, tname(ty_concrete(t[2]), s));
+        const Type *v = ty_concrete(t[1]);
+        TypeKind k = v->kind;
+        if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 && k != TY_F64)
+            FAIL(ctx, n->args[1], "cuda.%s() shuffles 32- and 64-bit integers and floats, "
+                 "not %s", name, tname(v, s));
+        return v;
+    }
+    if (want == 2) {
+        if (!ty_is_number(t[1]) || ty_is_complex(t[1]))
+            FAIL(ctx, n->args[1], "cuda.%s(mask, predicate) needs a number or bool predicate, "
+                 "not %s", name, tname(t[1], s));
+        return n->op == INTR_BALLOT ? T(TY_U32) : T(TY_BOOL);
+    }
+    return T(TY_U32);
+}
+
 static const Type *intrinsic(Ctx *ctx, Node *n)
 {
     int64_t k = 0;
@@ -392,7 +444,7 @@ static const Type *intrinsic(Ctx *ctx, Node *n)
     case INTR_LANEID: case INTR_WARPSIZE:
         return T(TY_I32);
     default:
-        FAIL(ctx, n, "unknown intrinsic %d", n->op);
+        return block_intrinsic(ctx, n);
     }
 }
 
@@ -1055,6 +1107,15 @@ static void stmt(Ctx *ctx, Node *n)
         }
         break;
     case ND_FENCE:
+        break;
+    case ND_SYNC:
+        if (n->op == SYNC_WARP) {
+            const Type *t = n->nargs == 1 ? expr(ctx, n->args[0]) : NULL;
+            if (t && !(ty_is_int(t) || t->kind == TY_BOOL) && ctx->final &&
+                ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, n->loc, "cuda.syncwarp(mask): the mask must be an "
+                                   "integer, not %s", tname(t, s));
+        }
         break;
     default:
         if (ctx->final && ctx->st == EMBER_SUCCESS)

@@ -241,9 +241,25 @@ ember_status ir_error(Function *fn, SrcLoc loc, const char *fmt, ...)
                     fn->err_loc.col, fn->err);
 }
 
+ember_status ir_unsupported(Function *fn, SrcLoc loc, const char *fmt, ...)
+{
+    if (fn->err[0] == '\0') {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(fn->err, sizeof fn->err, fmt, ap);
+        va_end(ap);
+        fn->err_loc = loc;
+        fn->err_unsupported = true;
+    }
+    return em_error(EMBER_ERR_INVALID_ARG, "%s:%d:%d: %s",
+                    fn->err_file ? fn->err_file : fn->file, fn->err_loc.line,
+                    fn->err_loc.col, fn->err);
+}
+
 ember_status ir_error_in_callee(Function *caller, SrcLoc call, const Function *spec)
 {
     if (!caller->err[0]) {
+        caller->err_unsupported = spec->err_unsupported;
         snprintf(caller->err, sizeof caller->err,
                  "%.700s (in device function '%.100s' called from %.150s:%d)",
                  spec->err[0] ? spec->err : "compilation failed", spec->name, caller->file,
@@ -340,7 +356,7 @@ static const char *const kind_names[ND_KIND_COUNT] = {
     [ND_STORE] = "store", [ND_IF] = "if", [ND_WHILE] = "while", [ND_FOR_RANGE] = "for_range",
     [ND_BREAK] = "break", [ND_CONTINUE] = "continue", [ND_RETURN] = "return", [ND_EXPR] = "expr",
     [ND_SLICE] = "slice", [ND_SLICE_PART] = "slice_part", [ND_LOCAL_ARRAY] = "local_array",
-    [ND_PRINT] = "print", [ND_FENCE] = "fence",
+    [ND_PRINT] = "print", [ND_FENCE] = "fence", [ND_SYNC] = "sync",
 };
 
 static void dump_node(Buf *b, const Function *fn, const Node *n, int depth)

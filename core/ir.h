@@ -117,8 +117,10 @@ typedef enum NodeKind {
                      * dimension) or an ND_SLICE_PART; missing trailing dims are `:` */
     ND_SLICE_PART,  /* start:stop:step of one dimension: a, b, c, each NULL when
                      * omitted (ty stays NULL: only valid as an ND_SLICE argument) */
-    ND_LOCAL_ARRAY, /* cuda.local.array(shape, dtype): per-thread storage, ty (a C
-                     * array) set by the builder; args: the constant extents */
+    ND_LOCAL_ARRAY, /* cuda.local.array / cuda.shared.array(shape, dtype): op:
+                     * MemSpace; ty (a C array) set by the builder; args: the
+                     * constant extents (a shared array of extent 0 is the
+                     * launch's dynamic shared memory) */
     /* --- statements (ty is TY_VOID) --- */
     ND_BLOCK,       /* args: statements */
     ND_ASSIGN,      /* var = a (the value is converted to the variable's type) */
@@ -131,6 +133,8 @@ typedef enum NodeKind {
     ND_EXPR,        /* a evaluated for its effect */
     ND_PRINT,       /* print(args): text is the line with '\x01' where each arg goes */
     ND_FENCE,       /* cuda.threadfence*(): op: FenceScope */
+    ND_SYNC,        /* cuda.syncthreads() / cuda.syncwarp(mask): op: SyncKind; args:
+                     * [mask] for syncwarp */
     ND_KIND_COUNT
 } NodeKind;
 
@@ -179,6 +183,21 @@ typedef enum Intrinsic {
     INTR_GRIDSIZE,    /* cuda.gridsize(n) */
     INTR_LANEID,      /* -> int32 */
     INTR_WARPSIZE,    /* -> int32 (32) */
+    /* block-level operations (the GPU target; the CPU device refuses them
+     * until it has block semantics) */
+    INTR_SYNCTHREADS_COUNT, /* (pred) -> int32: barrier, threads with pred true */
+    INTR_SYNCTHREADS_AND,   /* (pred) -> int32 */
+    INTR_SYNCTHREADS_OR,    /* (pred) -> int32 */
+    INTR_SHFL_IDX,    /* (mask, value, src_lane) -> value's type (32/64-bit int or float) */
+    INTR_SHFL_UP,     /* (mask, value, delta) */
+    INTR_SHFL_DOWN,   /* (mask, value, delta) */
+    INTR_SHFL_XOR,    /* (mask, value, lane_mask) */
+    INTR_VOTE_ALL,    /* (mask, pred) -> bool */
+    INTR_VOTE_ANY,    /* (mask, pred) -> bool */
+    INTR_VOTE_UNI,    /* (mask, pred) -> bool: cuda.eq_sync */
+    INTR_BALLOT,      /* (mask, pred) -> uint32 */
+    INTR_ACTIVEMASK,  /* () -> uint32 */
+    INTR_LANEMASK_LT, /* () -> uint32 */
     INTR_COUNT
 } Intrinsic;
 
@@ -197,6 +216,16 @@ typedef enum AtomicOp {
     ATOM_AND, ATOM_OR, ATOM_XOR, ATOM_EXCH, ATOM_INC, ATOM_DEC, ATOM_CAS,
     ATOM_COUNT
 } AtomicOp;
+
+typedef enum MemSpace {
+    MEM_LOCAL,      /* per thread */
+    MEM_SHARED,     /* per block */
+} MemSpace;
+
+typedef enum SyncKind {
+    SYNC_THREADS,   /* every thread of the block */
+    SYNC_WARP,      /* the threads of args[0]'s mask in the warp */
+} SyncKind;
 
 typedef enum FenceScope {
     FENCE_DEVICE,   /* cuda.threadfence() */
@@ -269,6 +298,8 @@ struct Function {
     const char *err_file;     /* file of err_loc when not `file` (an error inside a
                                * device function); points into the callee's strings */
     char err[1024];
+    bool err_unsupported;     /* err is about a construct not supported (here, or
+                               * yet): UnsupportedError rather than TypingError */
     /* arena */
     struct ArenaChunk *arena;
 };
@@ -300,6 +331,9 @@ EM_HIDDEN char *ir_strdup(Function *fn, const char *s);
  * EMBER_ERR_INVALID_ARG; the message also goes to ember_last_error() as
  * "file:line:col: message". */
 EM_HIDDEN ember_status ir_error(Function *fn, SrcLoc loc, const char *fmt, ...) EM_PRINTF(3, 4);
+/* ir_error for a construct the target does not support (err_unsupported). */
+EM_HIDDEN ember_status ir_unsupported(Function *fn, SrcLoc loc, const char *fmt, ...)
+    EM_PRINTF(3, 4);
 /* Records, in `caller`, the error of the device function specialisation
  * `spec` called at `call`: the callee's location and file, the message with
  * "(in device function 'name' called from file:line)". Returns

@@ -62,6 +62,8 @@
 /* cuda.local.array lives in the worker's stack frame (8 MiB stacks). */
 #define LOCAL_ARRAY_MAX_BYTES (1 << 20)
 #define LOCAL_ARRAY_MAX_BYTES_RECURSIVE 1024
+/* the most static shared memory one block may use (Hopper: 227 KiB) */
+#define SHARED_ARRAY_MAX_BYTES (227 << 10)
 
 typedef struct LoopTargets {
     LLVMBasicBlockRef brk, cont;
@@ -162,6 +164,32 @@ static bool supported_type(const Type *t)
 }
 
 static ember_status check(Lower *L, const Node *n, int loop_depth);
+
+static const char *block_op_name(int op)
+{
+    static const char *const names[INTR_COUNT] = {
+        [INTR_SYNCTHREADS_COUNT] = "cuda.syncthreads_count",
+        [INTR_SYNCTHREADS_AND] = "cuda.syncthreads_and",
+        [INTR_SYNCTHREADS_OR] = "cuda.syncthreads_or", [INTR_SHFL_IDX] = "cuda.shfl_sync",
+        [INTR_SHFL_UP] = "cuda.shfl_up_sync", [INTR_SHFL_DOWN] = "cuda.shfl_down_sync",
+        [INTR_SHFL_XOR] = "cuda.shfl_xor_sync", [INTR_VOTE_ALL] = "cuda.all_sync",
+        [INTR_VOTE_ANY] = "cuda.any_sync", [INTR_VOTE_UNI] = "cuda.eq_sync",
+        [INTR_BALLOT] = "cuda.ballot_sync", [INTR_ACTIVEMASK] = "cuda.activemask",
+        [INTR_LANEMASK_LT] = "cuda.lanemask_lt"};
+    return (unsigned)op < INTR_COUNT && names[op] ? names[op] : "this operation";
+}
+
+/* Barriers, shared memory and warp collectives need every thread of a
+ * block (or warp) to reach them together: the CPU backend runs a block's
+ * threads one after another and does not split kernels at them yet. */
+static ember_status cpu_block_level(Lower *L, const Node *n, const char *what)
+{
+    return ir_unsupported(L->fn, n->loc, "%s is not supported on the CPU device yet: barriers, "
+                          "shared memory and warp collectives need block semantics, which the "
+                          "CPU backend does not have yet; run this kernel on a CUDA GPU, or "
+                          "write it without block-level operations (one thread per element, "
+                          "cuda.atomic for reductions)", what);
+}
 
 static ember_status check_list(Lower *L, Node *const *list, int n, int loop_depth)
 {
@@ -336,6 +364,11 @@ static ember_status check(Lower *L, const Node *n, int depth)
             return ir_error(fn, n->loc, "the CPU target does not support intrinsic %d", n->op);
         if (n->op == INTR_LANEID || n->op == INTR_WARPSIZE)
             break;
+        if (n->op >= INTR_SYNCTHREADS_COUNT) {
+            if (L->target == LOWER_HOST)
+                return cpu_block_level(L, n, block_op_name(n->op));
+            break;
+        }
         const Node *k = n->nargs == 1 ? n->args[0] : NULL;
         bool grid = n->op == INTR_GRID || n->op == INTR_GRIDSIZE;
         if (!k || k->kind != ND_CONST || !ty_is_int(k->ty) || k->ival < (grid ? 1 : 0) ||
@@ -453,8 +486,22 @@ static ember_status check(Lower *L, const Node *n, int depth)
         break;
     case ND_LOCAL_ARRAY: {
         const Type *t = n->ty;
-        if (t->kind != TY_ARRAY || t->layout != 'C' || n->nargs != t->ndim)
+        if (t->kind != TY_ARRAY || t->layout != 'C' || n->nargs != t->ndim ||
+            (n->op != MEM_LOCAL && n->op != MEM_SHARED))
             return ir_error(fn, n->loc, "malformed local array");
+        if (n->op == MEM_SHARED) {
+            if (L->target == LOWER_HOST)
+                return cpu_block_level(L, n, "cuda.shared.array");
+            int64_t total = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
+            for (int i = 0; i < n->nargs; i++)
+                if (n->args[i]->kind != ND_CONST || n->args[i]->ival < 0 ||
+                    __builtin_mul_overflow(total, n->args[i]->ival, &total) ||
+                    total > SHARED_ARRAY_MAX_BYTES)
+                    return ir_error(fn, n->loc, "cuda.shared.array: %s of more than %d KiB "
+                                    "(the most shared memory a block can have)", tstr(t, s),
+                                    SHARED_ARRAY_MAX_BYTES >> 10);
+            break;
+        }
         int64_t bytes = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
         for (int i = 0; i < n->nargs; i++) {
             const Node *e = n->args[i];
@@ -478,6 +525,15 @@ static ember_status check(Lower *L, const Node *n, int depth)
         for (int i = 0; i < n->nargs; i++)
             if (!ty_is_number(n->args[i]->ty))
                 return ir_error(fn, n->args[i]->loc, "print() of %s", tstr(n->args[i]->ty, s));
+        break;
+    case ND_SYNC:
+        if (n->op != SYNC_THREADS && n->op != SYNC_WARP)
+            return ir_error(fn, n->loc, "unknown sync %d", n->op);
+        if (L->target == LOWER_HOST)
+            return cpu_block_level(L, n, n->op == SYNC_THREADS ? "cuda.syncthreads"
+                                                               : "cuda.syncwarp");
+        if (n->op == SYNC_WARP && (n->nargs != 1 || !is_int_like(n->args[0]->ty)))
+            return ir_error(fn, n->loc, "cuda.syncwarp(mask) needs an integer mask");
         break;
     case ND_FENCE:
         if ((unsigned)n->op >= FENCE_COUNT)
@@ -1803,6 +1859,84 @@ static LLVMValueRef read_sreg(Lower *L, const char *name)
     return LLVMBuildCall2(L->b, ft, f, NULL, 0, name + 23);
 }
 
+/* A call of a non-overloaded NVVM intrinsic. */
+static LLVMValueRef nvvm_call(Lower *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
+                              LLVMValueRef *args, unsigned n)
+{
+    LLVMTypeRef ft = LLVMFunctionType(ret, params, n, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
+    if (!f)
+        f = LLVMAddFunction(L->mod, name, ft);
+    return LLVMBuildCall2(L->b, ft, f, args, n, "");
+}
+
+/* shfl.sync of one 32-bit value: mode idx / up / down / bfly; c packs the
+ * clamp for a whole-warp shuffle (PTX ISA "shfl.sync": 0x1f, or 0 for up). */
+static LLVMValueRef shfl32(Lower *L, const char *mode, LLVMValueRef mask, LLVMValueRef v,
+                           LLVMValueRef lane)
+{
+    bool fl = LLVMTypeOf(v) == L->t_f32;
+    char name[64];
+    snprintf(name, sizeof name, "llvm.nvvm.shfl.sync.%s.%s", mode, fl ? "f32" : "i32");
+    LLVMTypeRef params[4] = {L->t_i32, LLVMTypeOf(v), L->t_i32, L->t_i32};
+    LLVMValueRef args[4] = {mask, v, lane, ci(L->t_i32, strcmp(mode, "up") == 0 ? 0 : 0x1f)};
+    return nvvm_call(L, name, LLVMTypeOf(v), params, args, 4);
+}
+
+/* Barriers with a predicate, warp shuffles and votes (NVVM). A 64-bit
+ * value is shuffled as its two halves. */
+static LLVMValueRef nvvm_block_intrinsic(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *u32 = ty_scalar(TY_U32);
+    switch (n->op) {
+    case INTR_SYNCTHREADS_COUNT: case INTR_SYNCTHREADS_AND: case INTR_SYNCTHREADS_OR: {
+        LLVMValueRef p = LLVMBuildZExt(B, truth(L, expr(L, n->args[0]), n->args[0]->ty),
+                                       L->t_i32, "");
+        const char *name = n->op == INTR_SYNCTHREADS_COUNT ? "llvm.nvvm.barrier0.popc"
+                         : n->op == INTR_SYNCTHREADS_AND ? "llvm.nvvm.barrier0.and"
+                                                         : "llvm.nvvm.barrier0.or";
+        LLVMValueRef r = nvvm_call(L, name, L->t_i32, &L->t_i32, &p, 1);
+        return n->op == INTR_SYNCTHREADS_COUNT ? r
+               : LLVMBuildZExt(B, LLVMBuildICmp(B, LLVMIntNE, r, ci(L->t_i32, 0), ""), L->t_i32, "");
+    }
+    case INTR_SHFL_IDX: case INTR_SHFL_UP: case INTR_SHFL_DOWN: case INTR_SHFL_XOR: {
+        const char *mode = n->op == INTR_SHFL_IDX ? "idx" : n->op == INTR_SHFL_UP ? "up"
+                         : n->op == INTR_SHFL_DOWN ? "down" : "bfly";
+        LLVMValueRef mask = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, u32);
+        LLVMValueRef v = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, n->ty);
+        LLVMValueRef lane = conv(L, n, expr(L, n->args[2]), n->args[2]->ty, u32);
+        if (ty_bits(n->ty) == 32) {
+            bool fl = ty_is_float(n->ty);
+            return shfl32(L, mode, mask, fl ? v : LLVMBuildBitCast(B, v, L->t_i32, ""), lane);
+        }
+        LLVMValueRef bits = LLVMBuildBitCast(B, v, L->t_i64, "");
+        LLVMValueRef lo = LLVMBuildTrunc(B, bits, L->t_i32, "");
+        LLVMValueRef hi = LLVMBuildTrunc(B, LLVMBuildLShr(B, bits, i64c(L, 32), ""), L->t_i32, "");
+        lo = LLVMBuildZExt(B, shfl32(L, mode, mask, lo, lane), L->t_i64, "");
+        hi = LLVMBuildZExt(B, shfl32(L, mode, mask, hi, lane), L->t_i64, "");
+        bits = LLVMBuildOr(B, LLVMBuildShl(B, hi, i64c(L, 32), ""), lo, "");
+        return LLVMBuildBitCast(B, bits, lty(L, n->ty), "");
+    }
+    case INTR_VOTE_ALL: case INTR_VOTE_ANY: case INTR_VOTE_UNI: case INTR_BALLOT: {
+        LLVMValueRef args[2] = {conv(L, n, expr(L, n->args[0]), n->args[0]->ty, u32),
+                                truth(L, expr(L, n->args[1]), n->args[1]->ty)};
+        LLVMTypeRef params[2] = {L->t_i32, L->t_i1};
+        const char *name = n->op == INTR_VOTE_ALL ? "llvm.nvvm.vote.all.sync"
+                         : n->op == INTR_VOTE_ANY ? "llvm.nvvm.vote.any.sync"
+                         : n->op == INTR_VOTE_UNI ? "llvm.nvvm.vote.uni.sync"
+                                                  : "llvm.nvvm.vote.ballot.sync";
+        return nvvm_call(L, name, n->op == INTR_BALLOT ? L->t_i32 : L->t_i1, params, args, 2);
+    }
+    case INTR_ACTIVEMASK:
+        return nvvm_call(L, "ember_activemask", L->t_i32, NULL, NULL, 0);
+    case INTR_LANEMASK_LT:
+        return read_sreg(L, "llvm.nvvm.read.ptx.sreg.lanemask.lt");
+    default:
+        fail(L, n, "unknown intrinsic %d", n->op);
+    }
+}
+
 static LLVMValueRef intrinsic(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -1843,6 +1977,8 @@ static LLVMValueRef intrinsic(Lower *L, Node *n)
     case INTR_WARPSIZE:
         return ci(L->t_i32, 32);
     default:
+        if (L->target == LOWER_NVVM)
+            return nvvm_block_intrinsic(L, n);
         fail(L, n, "the CPU target does not support intrinsic %d", n->op);
     }
 }
@@ -2423,13 +2559,37 @@ static LLVMValueRef local_array(Lower *L, Node *n)
     int64_t itemsize = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8, count = 1;
     for (int i = 0; i < nd; i++)
         count *= n->args[i]->ival;
-    LLVMValueRef mem = entry_alloca(L, LLVMArrayType(mty(L, t->elem), (unsigned)count), "local");
-    LLVMSetAlignment(mem, 16);
+    LLVMValueRef mem, dyn_len = NULL;
+    if (n->op == MEM_SHARED) {
+        /* a block-wide global in the shared address space (3); extent 0:
+         * the launch's dynamic shared memory, its length from the size */
+        bool dynamic = count == 0;
+        LLVMTypeRef at = LLVMArrayType(mty(L, t->elem), (unsigned)count);
+        LLVMValueRef g = LLVMAddGlobalInAddressSpace(L->mod, at, dynamic ? "ember_dynamic_shared"
+                                                                         : "shared", 3);
+        if (dynamic) {
+            LLVMSetLinkage(g, LLVMExternalLinkage);
+            LLVMValueRef bytes = nvvm_call(L, "ember_dynamic_smem_size", L->t_i32, NULL, NULL, 0);
+            dyn_len = LLVMBuildUDiv(L->b, LLVMBuildZExt(L->b, bytes, L->t_i64, ""),
+                                    i64c(L, itemsize), "dynamic.len");
+        } else {
+            LLVMSetInitializer(g, LLVMGetUndef(at));
+            LLVMSetLinkage(g, LLVMInternalLinkage);
+        }
+        LLVMSetAlignment(g, 16);
+        LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
+        mem = LLVMConstAddrSpaceCast(LLVMConstInBoundsGEP2(at, g, zero, 2),
+                                     LLVMPointerType(mty(L, t->elem), 0));
+    } else {
+        mem = entry_alloca(L, LLVMArrayType(mty(L, t->elem), (unsigned)count), "local");
+        LLVMSetAlignment(mem, 16);
+    }
     LLVMValueRef view = LLVMGetUndef(lty(L, t));
     view = LLVMBuildInsertValue(L->b, view, LLVMBuildBitCast(L->b, mem, L->t_ptr, ""), 0, "");
     int64_t stride = itemsize;
     for (int i = nd - 1; i >= 0; i--) {
-        view = LLVMBuildInsertValue(L->b, view, i64c(L, n->args[i]->ival), (unsigned)(1 + i), "");
+        view = LLVMBuildInsertValue(L->b, view, dyn_len ? dyn_len : i64c(L, n->args[i]->ival),
+                                    (unsigned)(1 + i), "");
         view = LLVMBuildInsertValue(L->b, view, i64c(L, stride), (unsigned)(1 + nd + i), "");
         stride *= n->args[i]->ival;
     }
@@ -2750,6 +2910,14 @@ static void stmt(Lower *L, Node *n)
         break;
     case ND_PRINT:
         print_stmt(L, n);
+        break;
+    case ND_SYNC:
+        if (n->op == SYNC_THREADS) {
+            nvvm_call(L, "llvm.nvvm.barrier0", L->t_void, NULL, NULL, 0);
+        } else {
+            LLVMValueRef mask = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, ty_scalar(TY_U32));
+            nvvm_call(L, "llvm.nvvm.bar.warp.sync", L->t_void, &L->t_i32, &mask, 1);
+        }
         break;
     case ND_FENCE:
         if (L->target == LOWER_NVVM) { /* membar.cta / .gl / .sys */

@@ -12,7 +12,9 @@
  * does not need them), and atomic instructions. For those the kernel calls
  * `ember_atomic_<op>_i<bits>` (core/lower.c), and cuda_lower writes their
  * definitions as a second, textual module (`support_ir`), whose syntax is
- * the same in LLVM 7 and 14; libNVVM links the two.
+ * the same in LLVM 7 and 14; libNVVM links the two. The same module holds
+ * the few PTX reads NVVM has no intrinsic for (`ember_dynamic_smem_size`,
+ * `ember_activemask`), as inline assembly.
  */
 #include <string.h>
 
@@ -67,10 +69,10 @@ static void strip_attributes(LLVMModuleRef mod)
     }
 }
 
-/* The text module defining the ember_atomic_* functions the kernel
- * declares; NULL (and success) when it declares none. Relaxed (monotonic)
- * ordering, as CUDA's atomic functions. */
-static ember_status atomic_support(LLVMModuleRef mod, int ir_major, int ir_minor, char **out)
+/* The text module defining the ember_* helpers the kernel declares (see
+ * the top of the file); NULL (and success) when it declares none. Atomics
+ * are relaxed (monotonic), as CUDA's atomic functions. */
+static ember_status support_module(LLVMModuleRef mod, int ir_major, int ir_minor, char **out)
 {
     *out = NULL;
     size_t cap = 4096, len = 0;
@@ -79,9 +81,20 @@ static ember_status atomic_support(LLVMModuleRef mod, int ir_major, int ir_minor
         size_t nlen;
         const char *name = LLVMGetValueName2(f, &nlen);
         char op[16];
-        unsigned bits;
-        if (!LLVMIsDeclaration(f) || strncmp(name, "ember_atomic_", 13) != 0 ||
-            sscanf(name + 13, "%15[a-z]_i%u", op, &bits) != 2 || (bits != 32 && bits != 64))
+        unsigned bits = 0;
+        const char *asm_def = NULL;
+        if (!LLVMIsDeclaration(f) || strncmp(name, "ember_", 6) != 0)
+            continue;
+        if (strcmp(name, "ember_dynamic_smem_size") == 0)
+            asm_def = "\ndefine i32 @ember_dynamic_smem_size() {\n"
+                      "  %r = call i32 asm \"mov.u32 $0, %dynamic_smem_size;\", \"=r\"()\n"
+                      "  ret i32 %r\n}\n";
+        else if (strcmp(name, "ember_activemask") == 0)
+            asm_def = "\ndefine i32 @ember_activemask() {\n"
+                      "  %r = call i32 asm sideeffect \"activemask.b32 $0;\", \"=r\"()\n"
+                      "  ret i32 %r\n}\n";
+        else if (strncmp(name, "ember_atomic_", 13) != 0 ||
+                 sscanf(name + 13, "%15[a-z]_i%u", op, &bits) != 2 || (bits != 32 && bits != 64))
             continue;
         if (!text) {
             if (!(text = em_malloc(cap)))
@@ -91,7 +104,9 @@ static ember_status atomic_support(LLVMModuleRef mod, int ir_major, int ir_minor
                                    "target triple = \"nvptx64-nvidia-cuda\"\n");
         }
         char def[512];
-        if (strcmp(op, "cas") == 0)
+        if (asm_def)
+            snprintf(def, sizeof def, "%s", asm_def);
+        else if (strcmp(op, "cas") == 0)
             snprintf(def, sizeof def,
                      "\ndefine i%u @%s(i%u* %%p, i%u %%cmp, i%u %%new) {\n"
                      "  %%r = cmpxchg i%u* %%p, i%u %%cmp, i%u %%new monotonic monotonic\n"
@@ -184,7 +199,7 @@ ember_status cuda_lower(Function *fn, int nvvmir_major, int nvvmir_minor, CudaCo
     }
     LLVMDisposeMessage(msg);
     strip_attributes(mod);
-    if ((st = atomic_support(mod, nvvmir_major, nvvmir_minor, &code->support_ir)))
+    if ((st = support_module(mod, nvvmir_major, nvvmir_minor, &code->support_ir)))
         goto out;
     char *text = LLVMPrintModuleToString(mod);
     code->nvvm_ir = em_strdup(text ? text : "");

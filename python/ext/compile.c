@@ -60,11 +60,17 @@ static const Op binary_codes[] = {OP_ADD, OP_SUB, OP_MUL, OP_TRUEDIV, OP_FLOORDI
                                   OP_POW, OP_LSHIFT, OP_RSHIFT, OP_BITAND, OP_BITOR, OP_BITXOR};
 static const char *const compare_ops[] = {"eq", "ne", "lt", "le", "gt", "ge"};
 static const Op compare_codes[] = {OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE};
-static const char *const intrinsic_names[] = {"threadIdx", "blockIdx", "blockDim", "gridDim",
-                                              "grid", "gridsize", "laneid", "warpsize"};
-static const int intrinsic_codes[] = {INTR_THREAD_IDX, INTR_BLOCK_IDX, INTR_BLOCK_DIM,
-                                      INTR_GRID_DIM, INTR_GRID, INTR_GRIDSIZE, INTR_LANEID,
-                                      INTR_WARPSIZE};
+static const char *const intrinsic_names[] = {
+    "threadIdx", "blockIdx", "blockDim", "gridDim", "grid", "gridsize", "laneid", "warpsize",
+    "syncthreads_count", "syncthreads_and", "syncthreads_or", "shfl_sync", "shfl_up_sync",
+    "shfl_down_sync", "shfl_xor_sync", "all_sync", "any_sync", "eq_sync", "ballot_sync",
+    "activemask", "lanemask_lt"};
+static const int intrinsic_codes[] = {
+    INTR_THREAD_IDX, INTR_BLOCK_IDX, INTR_BLOCK_DIM, INTR_GRID_DIM, INTR_GRID, INTR_GRIDSIZE,
+    INTR_LANEID, INTR_WARPSIZE, INTR_SYNCTHREADS_COUNT, INTR_SYNCTHREADS_AND,
+    INTR_SYNCTHREADS_OR, INTR_SHFL_IDX, INTR_SHFL_UP, INTR_SHFL_DOWN, INTR_SHFL_XOR,
+    INTR_VOTE_ALL, INTR_VOTE_ANY, INTR_VOTE_UNI, INTR_BALLOT, INTR_ACTIVEMASK,
+    INTR_LANEMASK_LT};
 static const char *const attr_names[] = {"shape", "strides", "size", "ndim",
                                          "len", "real", "imag", "conj"};
 static const int attr_codes[] = {ATTR_SHAPE, ATTR_STRIDES, ATTR_SIZE, ATTR_NDIM,
@@ -182,17 +188,17 @@ static const char *const kind_names[] = {
     "const", "param", "load", "unary", "binary", "compare", "and", "or", "ifexp", "cast",
     "math", "intrinsic", "index", "attr", "tuple", "tuple_get",
     "block", "assign", "store", "if", "while", "for_range", "break", "continue", "return",
-    "expr", "call", "atomic", "slice", "slice_part", "local_array", "print", "fence",
+    "expr", "call", "atomic", "slice", "slice_part", "local_array", "print", "fence", "sync",
 };
 /* number of items of each kind's tuple */
 static const int kind_sizes[] = {5, 4, 4, 5, 6, 6, 5, 5, 6, 5, 5, 5, 5, 5, 4, 5,
-                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4, 5, 7, 5, 6, 5, 5, 4};
+                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4, 5, 7, 5, 6, 6, 5, 4, 5};
 static const NodeKind kind_codes[] = {
     ND_CONST, ND_PARAM, ND_LOAD, ND_UNARY, ND_BINARY, ND_COMPARE, ND_AND, ND_OR, ND_IFEXP,
     ND_CAST, ND_CALL_MATH, ND_INTRINSIC, ND_INDEX, ND_ATTR, ND_TUPLE, ND_TUPLE_GET,
     ND_BLOCK, ND_ASSIGN, ND_STORE, ND_IF, ND_WHILE, ND_FOR_RANGE, ND_BREAK, ND_CONTINUE,
     ND_RETURN, ND_EXPR, ND_CALL, ND_ATOMIC, ND_SLICE, ND_SLICE_PART, ND_LOCAL_ARRAY,
-    ND_PRINT, ND_FENCE,
+    ND_PRINT, ND_FENCE, ND_SYNC,
 };
 
 enum { WANT_EXPR, WANT_STMT, WANT_BLOCK };
@@ -570,11 +576,18 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         const Type *elem = scalar_type(ITEM(3), false, "local array dtype");
         if (!elem)
             return NULL;
+        static const char *const spaces[] = {"local", "shared"};
+        if ((i = lookup(ITEM(5), spaces, 2)) < 0)
+            return bad(t, "memory space must be 'local' or 'shared'");
+        n->op = i;
         PyObject *dims = ITEM(4);
         if (!PyList_Check(dims) || PyList_GET_SIZE(dims) < 1 ||
             PyList_GET_SIZE(dims) > EMBER_MAX_NDIM)
             return bad(t, "local array extents must be a list of 1 to 32 ints");
         int nd = (int)PyList_GET_SIZE(dims);
+        bool dynamic = n->op == MEM_SHARED && nd == 1 &&
+                       PyLong_Check(PyList_GET_ITEM(dims, 0)) &&
+                       PyLong_AsLongLong(PyList_GET_ITEM(dims, 0)) == 0;
         if (!(n->args = ir_node_list(fn, nd))) {
             PyErr_NoMemory();
             return NULL;
@@ -583,7 +596,7 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         for (int j = 0; j < nd; j++) {
             long long e = PyLong_Check(PyList_GET_ITEM(dims, j))
                               ? PyLong_AsLongLong(PyList_GET_ITEM(dims, j)) : -1;
-            if (e < 1 || e > INT32_MAX) {
+            if ((e < 1 && !dynamic) || e > INT32_MAX) {
                 PyErr_Clear();
                 return bad(t, "local array extents must be ints in 1 .. 2**31-1");
             }
@@ -618,6 +631,17 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         }
         break;
     }
+    case ND_SYNC: {
+        static const char *const kinds[] = {"threads", "warp"};
+        if ((i = lookup(ITEM(3), kinds, 2)) < 0)
+            return bad(t, "unknown sync kind");
+        n->op = i;
+        if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        if (n->nargs != (i == SYNC_WARP))
+            return bad(t, "syncthreads takes no arguments, syncwarp one mask");
+        break;
+    }
     case ND_FENCE: {
         static const char *const scopes[] = {"device", "block", "system"};
         if ((i = lookup(ITEM(3), scopes, 3)) < 0)
@@ -642,7 +666,8 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
 static PyObject *raise_typing(ext_state *st, Function *fn)
 {
     ember_clear_error();
-    PyObject *cls = st->typing_error ? st->typing_error : PyExc_TypeError;
+    PyObject *cls = fn->err_unsupported && st->unsupported_error ? st->unsupported_error
+                    : st->typing_error ? st->typing_error : PyExc_TypeError;
     PyObject *exc = PyObject_CallFunction(cls, "s", fn->err);
     if (!exc)
         return NULL;

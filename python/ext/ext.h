@@ -41,6 +41,7 @@ typedef struct {
     PyObject *cuda_support_error; /* ember.errors.CudaSupportError */
     PyObject *cuda_api_error;     /* ember.errors.CudaAPIError */
     PyObject *typing_error;       /* ember.errors.TypingError (compile errors) */
+    PyObject *unsupported_error;  /* ember.errors.UnsupportedError */
     PyTypeObject *dispatcher_type; /* ember._ember.DispatcherBase (launch.c) */
     PyTypeObject *launcher_type;   /* ember._ember.Launcher (launch.c) */
     PyObject *device_array_type;   /* cuda.DeviceNDArray once registered, else NULL */

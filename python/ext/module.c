@@ -780,8 +780,10 @@ static int module_exec(PyObject *module)
     st->cuda_api_error = st->cuda_support_error ? PyObject_GetAttrString(errors, "CudaAPIError")
                                                 : NULL;
     st->typing_error = st->cuda_api_error ? PyObject_GetAttrString(errors, "TypingError") : NULL;
+    st->unsupported_error = st->typing_error
+                                ? PyObject_GetAttrString(errors, "UnsupportedError") : NULL;
     Py_DECREF(errors);
-    if (!st->typing_error)
+    if (!st->unsupported_error)
         return -1;
     if (PyModule_AddIntConstant(module, "MAX_NDIM", EMBER_MAX_NDIM) < 0)
         return -1;
@@ -800,6 +802,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->cuda_support_error);
     Py_VISIT(st->cuda_api_error);
     Py_VISIT(st->typing_error);
+    Py_VISIT(st->unsupported_error);
     Py_VISIT(st->dispatcher_type);
     Py_VISIT(st->launcher_type);
     Py_VISIT(st->device_array_type);
@@ -818,6 +821,7 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->cuda_support_error);
     Py_CLEAR(st->cuda_api_error);
     Py_CLEAR(st->typing_error);
+    Py_CLEAR(st->unsupported_error);
     Py_CLEAR(st->dispatcher_type);
     Py_CLEAR(st->launcher_type);
     Py_CLEAR(st->device_array_type);

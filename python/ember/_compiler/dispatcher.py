@@ -21,7 +21,7 @@ import threading
 import numpy as np
 
 from .. import _ember
-from ..errors import TypingError
+from ..errors import TypingError, UnsupportedError
 from . import frontend
 
 __all__ = ["jit", "Dispatcher"]
@@ -370,7 +370,7 @@ class Dispatcher(_ember.DispatcherBase):
         try:
             return _ember.compile_kernel(tree, [_desc_for_c(d) for d in sig], self.opt_level,
                                          self.boundscheck, bool(self.fastmath))
-        except TypingError as exc:
+        except (TypingError, UnsupportedError) as exc:
             line = getattr(exc, "line", 0) or 0
             col = getattr(exc, "col", 0) or 0
             msg = getattr(exc, "msg", None) or str(exc)
@@ -379,7 +379,7 @@ class Dispatcher(_ember.DispatcherBase):
             fname = getattr(exc, "filename", None) or info.filename
             if fname != info.filename:  # inside a device function of another file
                 info = frontend.SourceInfo(fname, 1, [], 0)
-            new = TypingError(frontend.format_error(info, line, col, msg, extra=extra))
+            new = type(exc)(frontend.format_error(info, line, col, msg, extra=extra))
             new.filename, new.line, new.col, new.msg = info.filename, line, col, msg
             raise new from None
 

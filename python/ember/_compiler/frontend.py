@@ -107,6 +107,14 @@ _CUDA_BLOCK_LEVEL = {
     "any_sync": "warp votes", "eq_sync": "warp votes", "match_any_sync": "warp votes",
     "match_all_sync": "warp votes", "activemask": "warp masks", "lanemask_lt": "warp masks",
 }
+# Block-level operations with their argument counts (syncwarp's mask is
+# optional): IR for every target, refused by the CPU device for now.
+_BLOCK_OPS = {
+    "syncthreads": 0, "syncwarp": 1, "syncthreads_count": 1, "syncthreads_and": 1,
+    "syncthreads_or": 1, "shfl_sync": 3, "shfl_up_sync": 3, "shfl_down_sync": 3,
+    "shfl_xor_sync": 3, "all_sync": 2, "any_sync": 2, "eq_sync": 2, "ballot_sync": 2,
+    "activemask": 0, "lanemask_lt": 0,
+}
 _CUDA_LATER = {"const": "constant memory", "random": "random numbers", "cg": "cooperative groups",
                "fp16": "float16 arithmetic"}
 _FENCES = {"threadfence": "device", "threadfence_block": "block", "threadfence_system": "system"}
@@ -604,7 +612,7 @@ class _Builder:
                 v = self.expr(s.value)
             finally:
                 self.stmt_call = None
-            if v[0] in ("print", "fence"):
+            if v[0] in ("print", "fence", "sync"):
                 return v
             return ("expr", line, col, v)
         what = {
@@ -941,13 +949,11 @@ class _Builder:
                 return _Static("cudans", attr, full)
             if attr in _FENCES:
                 return _Static("fence", _FENCES[attr], full)
+            if attr in _BLOCK_OPS:
+                return _Static("blockop", attr, full)
             if attr in _CUDA_BLOCK_LEVEL:
-                raise self.unsupported(
-                    node, f"cuda.{attr} is not supported on the CPU device yet "
-                    f"({_CUDA_BLOCK_LEVEL[attr]} need block semantics, which the CPU backend "
-                    "does not have yet)",
-                    "run this kernel on a CUDA GPU, or write it without block-level "
-                    "operations (one thread per element, cuda.atomic for reductions)")
+                raise self.unsupported(node, f"cuda.{attr} is not supported yet "
+                                       f"({_CUDA_BLOCK_LEVEL[attr]})")
             if attr in _CUDA_LATER:
                 raise self.unsupported(node, f"cuda.{attr} is not supported yet "
                                        f"({_CUDA_LATER[attr]} arrive in a later version)")
@@ -955,11 +961,7 @@ class _Builder:
             if st.value == "local" and attr == "array":
                 return _Static("localarray", None, full)
             if st.value == "shared" and attr == "array":
-                raise self.unsupported(
-                    node, "cuda.shared.array is not supported on the CPU device yet (shared "
-                    "memory needs block semantics, which the CPU backend does not have yet)",
-                    "run this kernel on a CUDA GPU, or use cuda.local.array for per-thread "
-                    "scratch space")
+                return _Static("sharedarray", None, full)
             raise self.typing(node, f"cuda.{st.value} has no attribute '{attr}'",
                               f"use cuda.{st.value}.array(shape, dtype)")
         elif k == "dim3":
@@ -1015,6 +1017,10 @@ class _Builder:
             return self.device_call(node, callee)
         if callee.kind == "localarray":
             return self.local_array_call(node)
+        if callee.kind == "sharedarray":
+            return self.local_array_call(node, "shared")
+        if callee.kind == "blockop":
+            return self.block_op_call(node, callee.value)
         if callee.kind == "builtin" and callee.value == "print":
             return self.print_call(node)
         if callee.kind == "fence":
@@ -1108,30 +1114,59 @@ class _Builder:
         text = opts["sep"].replace("\x01", "?").join(pieces) + opts["end"].replace("\x01", "?")
         return ("print", line, col, text, values)
 
-    def local_array_call(self, node):
-        """cuda.local.array(shape, dtype): shape a constant int or tuple of
-        ints, dtype a NumPy or ember scalar type (or its name)."""
+    def block_op_call(self, node, op):
+        """syncthreads(), syncwarp(mask), syncthreads_count/and/or(pred), the
+        warp shuffles and votes: IR for every target; the CPU device refuses
+        them when it lowers the kernel (until it has block semantics)."""
+        line, col = self.loc(node)
+        if node.keywords:
+            raise self.unsupported(node, f"keyword arguments are not supported in calls to "
+                                   f"cuda.{op}()")
+        nargs = _BLOCK_OPS[op]
+        args = node.args
+        if op == "syncwarp" and not args:
+            args = [ast.Constant(0xFFFFFFFF)]
+            ast.copy_location(args[0], node)
+        if len(args) != nargs:
+            raise self.typing(node, f"cuda.{op}() takes {nargs} argument"
+                              f"{'' if nargs == 1 else 's'}, {len(node.args)} given")
+        values = [self.expr(a) for a in args]
+        if op in ("syncthreads", "syncwarp"):
+            self.check_statement_call(node, f"cuda.{op}")
+            return ("sync", line, col, "threads" if op == "syncthreads" else "warp", values)
+        return ("intrinsic", line, col, op, values)
+
+    def local_array_call(self, node, space="local"):
+        """cuda.local.array / cuda.shared.array(shape, dtype): shape a
+        constant int or tuple of ints (0 for a shared array: the launch's
+        dynamic shared memory), dtype a NumPy or ember scalar type (or its
+        name)."""
+        what = f"cuda.{space}.array"
         line, col = self.loc(node)
         names = ("shape", "dtype")
         given = dict(zip(names, node.args))
         if len(node.args) > 2:
-            raise self.typing(node, "cuda.local.array(shape, dtype) takes 2 arguments")
+            raise self.typing(node, f"{what}(shape, dtype) takes 2 arguments")
         for kw in node.keywords:
             if kw.arg not in names or kw.arg in given:
-                raise self.typing(node, f"cuda.local.array() got an unexpected or repeated "
+                raise self.typing(node, f"{what}() got an unexpected or repeated "
                                   f"argument '{kw.arg}'")
             given[kw.arg] = kw.value
         if len(given) != 2:
-            raise self.typing(node, "cuda.local.array(shape, dtype) needs a shape and a dtype")
+            raise self.typing(node, f"{what}(shape, dtype) needs a shape and a dtype")
         shape = self.const_shape(given["shape"])
         if shape is None:
-            raise self.typing(given["shape"], "cuda.local.array: the shape must be a constant "
+            raise self.typing(given["shape"], f"{what}: the shape must be a constant "
                               "int or tuple of ints (known when the kernel compiles)",
                               "use a literal or a global constant; local arrays cannot have "
                               "a size computed at run time")
-        if not 1 <= len(shape) <= 32 or any(not 1 <= d < 2**31 for d in shape):
-            raise self.typing(given["shape"], f"cuda.local.array: bad shape {tuple(shape)} "
-                              "(1 to 32 extents, each at least 1)")
+        dynamic = space == "shared" and shape == [0]
+        if not dynamic and (not 1 <= len(shape) <= 32 or
+                            any(not 1 <= d < 2**31 for d in shape)):
+            raise self.typing(given["shape"], f"{what}: bad shape {tuple(shape)} "
+                              "(1 to 32 extents, each at least 1"
+                              + (", or 0 for dynamic shared memory)" if space == "shared"
+                                 else ")"))
         dt = given["dtype"]
         if isinstance(dt, ast.Constant) and isinstance(dt.value, str):
             dn = _dtype_name_of_class(getattr(np, dt.value, None)) if dt.value != "bool" \
@@ -1140,9 +1175,9 @@ class _Builder:
             v = self.value(dt)
             dn = v.value if isinstance(v, _Static) and v.kind == "dtype" else None
         if dn is None:
-            raise self.typing(dt, "cuda.local.array: dtype must be a scalar type such as "
+            raise self.typing(dt, f"{what}: dtype must be a scalar type such as "
                               "float32, np.float64 or 'int32'")
-        return ("local_array", line, col, dn, shape)
+        return ("local_array", line, col, dn, shape, space)
 
     def const_shape(self, node):
         """A constant shape: [n] for an int, [n, m, ...] for a tuple; else None."""
