@@ -114,12 +114,15 @@ static const char *const system_site_patterns[] = {
 
 #define MAX_SITE_DIRS 24
 
-/* The places looked in so far, for the message when nothing is found. */
+/* What the search met, for the message when nothing is found. */
 typedef struct {
-    char detail[512]; /* the most telling reason a file that exists did not load */
-    char site_dirs[MAX_SITE_DIRS][PATH_MAX]; /* site-packages directories searched */
-    int nsite_dirs;
+    char detail[512]; /* the first reason a file that exists did not load */
 } Search;
+
+/* The site-packages directories searched: static rather than on the stack
+ * (96 KiB), and written only by the search under pthread_once. */
+static char site_dirs[MAX_SITE_DIRS][PATH_MAX];
+static int nsite_dirs;
 
 static bool is_dir(const char *path)
 {
@@ -194,39 +197,39 @@ static bool open_in_root(const char *root, Search *s)
 }
 
 /* Adds the existing directory `dir` to the site-packages list once. */
-static void add_site_dir(Search *s, const char *dir)
+static void add_site_dir(const char *dir)
 {
     char real[PATH_MAX];
-    if (!dir[0] || !realpath(dir, real) || !is_dir(real) || s->nsite_dirs >= MAX_SITE_DIRS)
+    if (!dir[0] || !realpath(dir, real) || !is_dir(real) || nsite_dirs >= MAX_SITE_DIRS)
         return;
-    for (int i = 0; i < s->nsite_dirs; i++)
-        if (strcmp(s->site_dirs[i], real) == 0)
+    for (int i = 0; i < nsite_dirs; i++)
+        if (strcmp(site_dirs[i], real) == 0)
             return;
-    snprintf(s->site_dirs[s->nsite_dirs++], PATH_MAX, "%s", real);
+    memcpy(site_dirs[nsite_dirs++], real, sizeof real);
 }
 
-static void add_site_pattern(Search *s, const char *pattern)
+static void add_site_pattern(const char *pattern)
 {
     glob_t g;
     if (glob(pattern, GLOB_ONLYDIR, NULL, &g) == 0)
         for (size_t i = 0; i < g.gl_pathc; i++)
-            add_site_dir(s, g.gl_pathv[i]);
+            add_site_dir(g.gl_pathv[i]);
     globfree(&g);
 }
 
 /* `<prefix>/lib/python3*\/site-packages` for an environment variable naming
  * a Python prefix (VIRTUAL_ENV, CONDA_PREFIX). */
-static void add_prefix_sites(Search *s, const char *env)
+static void add_prefix_sites(const char *env)
 {
     const char *prefix = getenv(env);
     if (!prefix || !prefix[0])
         return;
     char pattern[PATH_MAX];
     snprintf(pattern, sizeof pattern, "%s/lib/python3*/site-packages", prefix);
-    add_site_pattern(s, pattern);
+    add_site_pattern(pattern);
 }
 
-static void collect_site_dirs(Search *s)
+static void collect_site_dirs(void)
 {
     /* The directory above the one holding this code. */
     Dl_info info;
@@ -240,7 +243,7 @@ static void collect_site_dirs(Search *s)
             *slash = '\0';
         }
         if (strchr(info.dli_fname, '/'))
-            add_site_dir(s, dir);
+            add_site_dir(dir);
     }
     const char *pythonpath = getenv("PYTHONPATH");
     if (pythonpath) {
@@ -248,20 +251,20 @@ static void collect_site_dirs(Search *s)
         for (const char *p = pythonpath; *p;) {
             size_t n = strcspn(p, ":");
             snprintf(entry, sizeof entry, "%.*s", (int)n, p);
-            add_site_dir(s, entry);
+            add_site_dir(entry);
             p += n + (p[n] == ':');
         }
     }
-    add_prefix_sites(s, "VIRTUAL_ENV");
-    add_prefix_sites(s, "CONDA_PREFIX");
+    add_prefix_sites("VIRTUAL_ENV");
+    add_prefix_sites("CONDA_PREFIX");
     const char *home = getenv("HOME");
     if (home && home[0]) {
         char pattern[PATH_MAX];
         snprintf(pattern, sizeof pattern, "%s/.local/lib/python3*/site-packages", home);
-        add_site_pattern(s, pattern);
+        add_site_pattern(pattern);
     }
     for (size_t i = 0; i < EM_ARRAY_LEN(system_site_patterns); i++)
-        add_site_pattern(s, system_site_patterns[i]);
+        add_site_pattern(system_site_patterns[i]);
 }
 
 /* EMBER_NVVM, when set, is the only place tried: the libnvvm.so file
@@ -310,11 +313,11 @@ static void find_library(void)
     if (open_in_root("/usr/local/cuda", &s))
         return;
 
-    collect_site_dirs(&s);
-    for (int i = 0; i < s.nsite_dirs; i++) {
+    collect_site_dirs();
+    for (int i = 0; i < nsite_dirs; i++) {
         for (size_t w = 0; w < EM_ARRAY_LEN(wheel_roots); w++) {
-            char root[PATH_MAX + 32];
-            snprintf(root, sizeof root, "%s/%s", s.site_dirs[i], wheel_roots[w]);
+            char root[PATH_MAX + 32] = "";
+            em_strappend(root, sizeof root, "%s/%s", site_dirs[i], wheel_roots[w]);
             if (is_dir(root) && open_in_root(root, &s))
                 return;
         }
@@ -329,10 +332,10 @@ static void find_library(void)
     if (unset[0])
         em_strappend(msg, cap, " (%s not set)", unset);
     em_strappend(msg, cap, ", and of the nvidia pip wheels (nvidia/cu13, nvidia/cuda_nvcc) in ");
-    if (s.nsite_dirs == 0)
+    if (nsite_dirs == 0)
         em_strappend(msg, cap, "site-packages (none found)");
-    for (int i = 0; i < s.nsite_dirs; i++)
-        em_strappend(msg, cap, "%s%s", i ? ", " : "", s.site_dirs[i]);
+    for (int i = 0; i < nsite_dirs; i++)
+        em_strappend(msg, cap, "%s%s", i ? ", " : "", site_dirs[i]);
     if (s.detail[0])
         em_strappend(msg, cap, "; %s", s.detail);
     em_strappend(msg, cap,
