@@ -16,15 +16,14 @@
  * and never unloaded (RTLD_NODELETE, as for the driver): the search depends
  * only on the environment of that moment, and a failure is remembered with
  * its message. After that first call everything here is read-only, and
- * libNVVM is thread-safe for separate programs, so compilations may run in
- * parallel without a lock.
+ * libNVVM "provides a thread-safe interface" (its API manual, 1.2), so
+ * compilations, each in its own program, run in parallel without a lock.
  *
  * NVVM calls that can fail pass the EMBER_FAULT_DRIVER gate, like driver
  * calls: the fault loops then also cover a compilation that fails half-way.
  */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
-#include <errno.h>
 #include <glob.h>
 #include <limits.h>
 #include <pthread.h>
@@ -80,7 +79,7 @@ static const struct {
     SYM(nvvmAddModuleToProgram),
     SYM(nvvmLazyAddModuleToProgram),
     SYM(nvvmCompileProgram),
-    SYM(nvvmVerifyProgram),
+    SYM(nvvmVerifyProgram), /* not called: nvvmCompileProgram verifies as well */
     SYM(nvvmGetCompiledResultSize),
     SYM(nvvmGetCompiledResult),
     SYM(nvvmGetProgramLogSize),
@@ -573,10 +572,11 @@ static ember_status check_options(const NvvmOptions *opt)
                         "nvvm_compile: compute capability %d.%d is not one (major 1..99, "
                         "minor 0..9)",
                         opt->cc_major, opt->cc_minor);
-    if (opt->opt_level < 0 || opt->opt_level > 3)
-        return em_error(EMBER_ERR_INVALID_ARG, "nvvm_compile: opt_level %d is not 0..3",
+    /* nvvm.h documents -opt=0 (no optimisation) and -opt=3 (the default). */
+    if (opt->opt_level != 0 && opt->opt_level != 3)
+        return em_error(EMBER_ERR_INVALID_ARG, "nvvm_compile: opt_level must be 0 or 3, not %d",
                         opt->opt_level);
-    /* libNVVM: "-g ... only supported with -opt=0". */
+    /* nvvm.h: "Full debug support is only valid with '-opt=0'". */
     if (opt->debug && opt->opt_level != 0)
         return em_error(EMBER_ERR_INVALID_ARG,
                         "nvvm_compile: debug info (-g) needs opt_level 0, not %d",

@@ -55,9 +55,13 @@ typedef nvvmResult (*nvvmGetProgramLog_fn)(nvvmProgram prog, char *buffer);
 
 /* ---- nvvm.c ----------------------------------------------------------------- */
 
+/* libNVVM's options (nvvm.h, nvvmCompileProgram). Line info and debug info
+ * come from the IR's debug metadata (DICompileUnit, DILocation): NVVM says
+ * "there is no specific libNVVM API flag" for line info alone; it accepts
+ * -generate-line-info, which changes nothing without that metadata. */
 typedef struct NvvmOptions {
     int cc_major, cc_minor; /* target: -arch=compute_<major><minor> */
-    int opt_level;          /* 0 .. 3 (-opt=); the lowering uses 0 or 3 */
+    int opt_level;          /* 0 or 3 (-opt=), the two values nvvm.h documents */
     bool fastmath;          /* -ftz=1 -prec-div=0 -prec-sqrt=0 -fma=1; else ftz=0, prec=1, fma=1 */
     bool lineinfo;          /* -generate-line-info */
     bool debug;             /* -g (debug info); needs opt_level 0 */
@@ -65,6 +69,9 @@ typedef struct NvvmOptions {
 
 /* Compiles one NVVM IR module (LLVM 14 bitcode or text of typed-pointer IR,
  * `size` bytes; the caller keeps `ir`) linked lazily with libdevice, to PTX.
+ * Prefer bitcode: libNVVM documents reading text IR as deprecated. The
+ * module needs !nvvmir.version (nvvm_version's IR version) and its kernels
+ * marked in !nvvm.annotations.
  * On success *ptx (em_malloc, NUL-terminated) is the caller's, to em_free;
  * on failure *ptx is NULL. Errors: EMBER_ERR_NO_DRIVER when libNVVM or
  * libdevice cannot be found (the message lists every place tried);

@@ -70,8 +70,8 @@ PyObject *ext_nvvm_compile(PyObject *module, PyObject *const *args, Py_ssize_t n
         int64_t level;
         if (ext_int64(a[2], "opt", &level) < 0)
             return NULL;
-        if (level < 0 || level > 3) {
-            PyErr_Format(PyExc_ValueError, "opt must be 0..3, not %lld", (long long)level);
+        if (level != 0 && level != 3) {
+            PyErr_Format(PyExc_ValueError, "opt must be 0 or 3, not %lld", (long long)level);
             return NULL;
         }
         opt.opt_level = (int)level;
