@@ -12,11 +12,15 @@ messages when it rejects it; the `ptxas` fixture skips a test, saying why,
 where no ptxas is found. Use both to check a kernel's PTX for sm_80 and
 sm_90:
 
-    from conftest import check_ptx
+    from conftest import PTX_TARGETS, check_ptx
 
-    def test_my_kernel_ptx(ptxas):            # skips without ptxas
-        ptx = _ember.nvvm_compile(ir, cc=(9, 0))
-        check_ptx(ptx, 90)                    # or "sm_90" or (9, 0)
+    @pytest.mark.parametrize("cc", PTX_TARGETS)   # (8, 0) and (9, 0)
+    def test_my_kernel_ptx(nvvm, ptxas, cc):      # skip without libNVVM / ptxas
+        ptx = _ember.nvvm_compile(ir, cc=cc)
+        check_ptx(ptx, cc)                        # or 90, "90", "sm_90"
+
+The `nvvm` fixture is `_ember.nvvm_version()` (versions, and where libNVVM
+and libdevice were found); it skips the test, with the reason, without them.
 
 ptxas is looked for next to the libNVVM ember loaded (same toolkit, so the
 PTX ISA version matches), then in bin/ of the CUDA root EMBER_NVVM names,
@@ -93,7 +97,26 @@ def run_python(code, env_extra=None, check=True):
     return proc
 
 
-# ---- PTX checking with ptxas -------------------------------------------------
+# ---- libNVVM and PTX checking with ptxas --------------------------------------
+
+# The compute capabilities every kernel's PTX is checked for: Ampere, Hopper.
+PTX_TARGETS = [(8, 0), (9, 0)]
+
+
+@pytest.fixture(scope="session")
+def nvvm():
+    """_ember.nvvm_version(); skips the test, saying where ember looked, when
+    libNVVM or libdevice is not found."""
+    from ember import _ember
+    from ember.errors import CudaSupportError
+    try:
+        info = _ember.nvvm_version()
+    except CudaSupportError as e:
+        pytest.skip(f"no libNVVM: {e}")
+    if info["libdevice"] is None:
+        pytest.skip(f"libNVVM at {info['library']} has no libdevice next to it")
+    return info
+
 
 def _ptxas_candidates():
     """(place, path) pairs where ptxas may be, in the order they are tried."""

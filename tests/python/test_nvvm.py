@@ -1,9 +1,10 @@
 """libNVVM: NVVM IR to PTX with `_ember.nvvm_compile`, checked with ptxas.
 
 No GPU is needed: libNVVM and ptxas come from the CUDA toolkit (or the
-nvidia pip wheels). Every test skips, saying why, where libNVVM is absent.
-The kernel is hand-written typed-pointer NVVM IR of the shape the NVVM
-lowering emits: the NVVM data layout and triple, the kernel marked in
+nvidia pip wheels). Every test skips, saying why, where libNVVM is absent
+(the `nvvm` and `ptxas` fixtures and check_ptx come from conftest). The
+kernel is hand-written typed-pointer NVVM IR of the shape the NVVM lowering
+emits: the NVVM data layout and triple, the kernel marked in
 !nvvm.annotations, !nvvmir.version from nvvm_version(), a thread index
 read, a libdevice call and a store through a global (addrspace 1) pointer.
 """
@@ -16,21 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import check_ptx, run_python
+from conftest import PTX_TARGETS, check_ptx, run_python
 from ember import _ember
-from ember.errors import CudaSupportError
-
-
-def _nvvm_or_skip():
-    try:
-        return _ember.nvvm_version()
-    except CudaSupportError as e:
-        pytest.skip(f"no libNVVM: {e}")
-
-
-@pytest.fixture(scope="module")
-def nvvm():
-    return _nvvm_or_skip()
 
 
 DATALAYOUT = ("e-p:64:64:64-i1:8:8-i8:8:8-i16:16:16-i32:32:32-i64:64:64-i128:128:128-"
@@ -76,17 +64,16 @@ def test_version(nvvm):
     assert Path(nvvm["libdevice"]).is_file()
 
 
-@pytest.mark.parametrize("cc", [(8, 0), (9, 0)])
+@pytest.mark.parametrize("cc", PTX_TARGETS)
 def test_compile_text_ir_and_assemble(nvvm, ptxas, cc):
     ptx = _ember.nvvm_compile(sin_kernel_ir(nvvm), cc=cc)
-    sm = f"sm_{cc[0]}{cc[1]}"
-    assert f".target {sm}" in ptx
+    assert f".target sm_{cc[0]}{cc[1]}" in ptx
     assert ".visible .entry ember_sin_kernel(" in ptx
     assert "%tid.x" in ptx
     assert "st.global.f32" in ptx
     # __nv_sinf was linked in from libdevice: no call is left.
     assert "__nv_sinf" not in ptx
-    check_ptx(ptx, sm)
+    check_ptx(ptx, cc)
     if cc == (8, 0):  # PTX for compute_80 also runs on sm_90 (JIT/ptxas)
         check_ptx(ptx, 90)
 
