@@ -18,7 +18,9 @@ extern "C" {
 
 typedef enum ember_fault_site {
     EMBER_FAULT_ALLOC = 0,   /* every host allocation ember makes */
-    EMBER_FAULT_DRIVER,      /* every CUDA driver call (fails as CUDA_ERROR_OUT_OF_MEMORY) */
+    EMBER_FAULT_DRIVER,      /* every CUDA driver call (fails as CUDA_ERROR_OUT_OF_MEMORY)
+                                and each libNVVM call of a compilation (as
+                                NVVM_ERROR_OUT_OF_MEMORY) */
     EMBER_FAULT_SITE_COUNT
 } ember_fault_site;
 

@@ -206,4 +206,16 @@ EXT_HIDDEN PyObject *ext_set_device_array_type(PyObject *module, PyObject *cls);
 EXT_HIDDEN PyObject *ext_note_current_device(PyObject *module, PyObject *const *args,
                                              Py_ssize_t nargs);
 
+/* ---- nvvm.c ------------------------------------------------------------- */
+
+/* nvvm_compile(ir, cc=(9, 0), opt=3, fastmath=False, lineinfo=False,
+ * debug=False) -> str: NVVM IR (bytes: bitcode or text; str: text) to PTX
+ * with libNVVM and libdevice. CudaSupportError when either is not found,
+ * ValueError with NVVM's log when it rejects the IR or the options. */
+EXT_HIDDEN PyObject *ext_nvvm_compile(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                      PyObject *kwnames);
+/* nvvm_version() -> dict: version, ir_version, debug_version ((major,
+ * minor) each), library and libdevice (the files found). */
+EXT_HIDDEN PyObject *ext_nvvm_version(PyObject *module, PyObject *unused);
+
 #endif /* EMBER_EXT_H */

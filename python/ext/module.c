@@ -695,6 +695,17 @@ static PyMethodDef module_methods[] = {
     {"lower_nvvm", FN(ext_lower_nvvm), FASTCALL_KW,
      "lower_nvvm($module, tree, param_types, boundscheck=False, nvvmir=(2, 0))\n--\n\n"
      "The kernel tree typed for param_types and lowered for CUDA GPUs: (NVVM IR text, bitcode)."},
+    {"nvvm_compile", FN(ext_nvvm_compile), FASTCALL_KW,
+     "nvvm_compile($module, ir, cc=(9, 0), opt=3, fastmath=False, lineinfo=False, "
+     "debug=False)\n--\n\n"
+     "Compiles NVVM IR (bytes: LLVM 14 bitcode or text; str: text) of typed-pointer IR,\n"
+     "linked with libdevice, to PTX for compute capability cc with libNVVM. Raises\n"
+     "CudaSupportError when libNVVM or libdevice is not found, ValueError with NVVM's\n"
+     "log when NVVM rejects the IR or the options."},
+    {"nvvm_version", ext_nvvm_version, METH_NOARGS,
+     "nvvm_version($module)\n--\n\n"
+     "libNVVM's version, NVVM IR version and debug-info version, each (major, minor), and\n"
+     "the files of libNVVM and libdevice found, as a dict. CudaSupportError without libNVVM."},
     {"_set_device_array_type", ext_set_device_array_type, METH_O,
      "_set_device_array_type($module, cls, /)\n--\n\n"
      "Names the device array class (cuda.DeviceNDArray) the launch fast path accepts."},

@@ -5,9 +5,33 @@ there is none. `fake_cuda_lib` is the stand-in libcuda built with the C tests
 (tests/fake_cuda): tests that use it run in a subprocess with
 EMBER_CUDA_DRIVER pointing at it, so the CUDA code paths of the runtime and
 the package run without a GPU. It is a test double, not a GPU.
+
+PTX checking without a GPU: `check_ptx(ptx, sm)` assembles PTX text with the
+CUDA toolkit's `ptxas -arch=sm_XX` and fails the test with ptxas's own
+messages when it rejects it; the `ptxas` fixture skips a test, saying why,
+where no ptxas is found. Use both to check a kernel's PTX for sm_80 and
+sm_90:
+
+    from conftest import PTX_TARGETS, check_ptx
+
+    @pytest.mark.parametrize("cc", PTX_TARGETS)   # (8, 0) and (9, 0)
+    def test_my_kernel_ptx(nvvm, ptxas, cc):      # skip without libNVVM / ptxas
+        ptx = _ember.nvvm_compile(ir, cc=cc)
+        check_ptx(ptx, cc)                        # or 90, "90", "sm_90"
+
+The `nvvm` fixture is `_ember.nvvm_version()` (versions, and where libNVVM
+and libdevice were found); it skips the test, with the reason, without them.
+
+ptxas is looked for next to the libNVVM ember loaded (same toolkit, so the
+PTX ISA version matches), then in bin/ of the CUDA root EMBER_NVVM names,
+$CUDA_HOME, $CUDA_PATH, /usr/local/cuda, the nvidia pip wheels
+(nvidia/cu13, nvidia/cuda_nvcc) and PATH. EMBER_PTXAS names the file
+itself and is then the only place tried.
 """
 
 import os
+import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -71,3 +95,120 @@ def run_python(code, env_extra=None, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+# ---- libNVVM and PTX checking with ptxas --------------------------------------
+
+# The compute capabilities every kernel's PTX is checked for: Ampere, Hopper.
+PTX_TARGETS = [(8, 0), (9, 0)]
+
+
+@pytest.fixture(scope="session")
+def nvvm():
+    """_ember.nvvm_version(); skips the test, saying where ember looked, when
+    libNVVM or libdevice is not found."""
+    from ember import _ember
+    from ember.errors import CudaSupportError
+    try:
+        info = _ember.nvvm_version()
+    except CudaSupportError as e:
+        pytest.skip(f"no libNVVM: {e}")
+    if info["libdevice"] is None:
+        pytest.skip(f"libNVVM at {info['library']} has no libdevice next to it")
+    return info
+
+
+def _ptxas_candidates():
+    """(place, path) pairs where ptxas may be, in the order they are tried."""
+    def up_from(path, levels):
+        p = Path(path)
+        for parent in list(p.parents)[:levels]:
+            yield parent
+    roots = []
+    try:
+        from ember import _ember
+        lib = _ember.nvvm_version()["library"]
+        # libnvvm.so sits in <root>/nvvm/lib64 or <root>/lib: ptxas in <root>/bin.
+        roots += [(f"next to libNVVM ({lib})", r) for r in up_from(lib, 3)]
+    except Exception:  # no libNVVM, or the extension is not built
+        pass
+    nvvm = os.environ.get("EMBER_NVVM")
+    if nvvm:
+        roots += [(f"EMBER_NVVM={nvvm}", r) for r in [Path(nvvm), *up_from(nvvm, 3)]]
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(var):
+            roots.append((f"{var}={os.environ[var]}", Path(os.environ[var])))
+    roots.append(("/usr/local/cuda", Path("/usr/local/cuda")))
+    sites = list(site.getsitepackages()) + [site.getusersitepackages()]
+    for sp in sites:
+        for wheel in ("nvidia/cu13", "nvidia/cuda_nvcc"):
+            roots.append((f"{sp}/{wheel}", Path(sp) / wheel))
+    for place, root in roots:
+        yield place, root / "bin" / "ptxas"
+    on_path = shutil.which("ptxas")
+    yield "PATH", Path(on_path) if on_path else None
+
+
+def find_ptxas():
+    """(path, None) for the ptxas to use, or (None, reason) naming every
+    place tried."""
+    only = os.environ.get("EMBER_PTXAS")
+    if only:
+        if os.access(only, os.X_OK):
+            return only, None
+        return None, f"EMBER_PTXAS={only} is not an executable (the only place tried while set)"
+    tried = []
+    for place, path in _ptxas_candidates():
+        if path is not None and path.is_file() and os.access(path, os.X_OK):
+            return str(path), None
+        if place not in tried:
+            tried.append(place)
+    return None, "ptxas not found (looked in bin/ of: " + ", ".join(tried) + ")"
+
+
+_ptxas_found = None
+
+
+def _ptxas_path():
+    global _ptxas_found
+    if _ptxas_found is None:
+        _ptxas_found = find_ptxas()
+    return _ptxas_found
+
+
+@pytest.fixture(scope="session")
+def ptxas():
+    """The path of ptxas; skips the test, with where it looked, when none is
+    found. Request it in every test that calls check_ptx."""
+    path, reason = _ptxas_path()
+    if path is None:
+        pytest.skip(reason)
+    return path
+
+
+def _sm_number(sm):
+    if isinstance(sm, tuple):
+        return f"{sm[0]}{sm[1]}"
+    text = str(sm)
+    return text[3:] if text.startswith("sm_") else text
+
+
+def check_ptx(ptx, sm):
+    """Assembles `ptx` (str or bytes) with `ptxas -arch=sm_<sm> -o /dev/null`.
+    `sm` is 90, "90", "sm_90" or (9, 0). Fails the calling test with ptxas's
+    stderr when it rejects the PTX; skips it when there is no ptxas."""
+    path, reason = _ptxas_path()
+    if path is None:
+        pytest.skip(reason)
+    arch = "sm_" + _sm_number(sm)
+    data = ptx.encode() if isinstance(ptx, str) else bytes(ptx)
+    # ptxas reads a file, not stdin; "-" is not accepted by every version.
+    import tempfile
+    with tempfile.NamedTemporaryFile("wb", suffix=".ptx") as f:
+        f.write(data)
+        f.flush()
+        proc = subprocess.run([path, f"-arch={arch}", "-o", "/dev/null", f.name],
+                              capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        pytest.fail(f"ptxas -arch={arch} rejected the PTX (exit {proc.returncode}):\n"
+                    f"{proc.stderr.strip() or proc.stdout.strip()}", pytrace=False)
