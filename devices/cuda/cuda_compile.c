@@ -24,6 +24,7 @@
 
 #include "core/lower.h"
 #include "devices/cuda/cuda_compile.h"
+#include "devices/cuda/nvvm.h"
 
 /* PTX identifiers: letters, digits, '_' and '$'; a counter keeps kernels of
  * the same name apart in one process. */
@@ -162,6 +163,7 @@ void cuda_code_destroy(CudaCode *code)
     em_free(code->symbol);
     em_free(code->nvvm_ir);
     em_free(code->support_ir);
+    em_free(code->ptx);
     em_free(code->bitcode);
     for (int i = 0; i < code->nsites; i++)
         em_free(code->sites[i]);
@@ -219,6 +221,29 @@ out:
         LLVMDisposeModule(mod);
     LLVMContextDispose(ctx);
     if (st) {
+        cuda_code_destroy(code);
+        return st;
+    }
+    *out = code;
+    return EMBER_SUCCESS;
+}
+
+ember_status cuda_compile(Function *fn, const NvvmOptions *opt, CudaCode **out)
+{
+    if (!fn || !opt || !out)
+        return em_error(EMBER_ERR_INVALID_ARG, "cuda_compile: NULL argument");
+    *out = NULL;
+    int major, minor, ir_major, ir_minor, dbg_major, dbg_minor;
+    ember_status st = nvvm_version(&major, &minor, &ir_major, &ir_minor, &dbg_major, &dbg_minor);
+    if (st)
+        return st;
+    CudaCode *code = NULL;
+    if ((st = cuda_lower(fn, ir_major, ir_minor, &code)))
+        return st;
+    NvvmModule mods[2] = {{code->bitcode, code->bitcode_size, fn->name},
+                          {code->support_ir, code->support_ir ? strlen(code->support_ir) : 0,
+                           "ember_support"}};
+    if ((st = nvvm_compile_modules(mods, code->support_ir ? 2 : 1, opt, &code->ptx))) {
         cuda_code_destroy(code);
         return st;
     }

@@ -21,6 +21,7 @@ typedef struct CudaCode {
     char **sites;      /* bounds check locations ("file:line:col"), by fault site */
     int nsites;
     size_t args_size;  /* bytes of the packed arguments = 8 * kernel parameters */
+    char *ptx;         /* cuda_compile: the PTX (NUL-terminated) */
 } CudaCode;
 
 /* Lowers the typed kernel `fn` for NVIDIA GPUs; nvvmir_major/minor go into
@@ -29,5 +30,13 @@ typedef struct CudaCode {
 EM_HIDDEN ember_status cuda_lower(Function *fn, int nvvmir_major, int nvvmir_minor,
                                   CudaCode **out);
 EM_HIDDEN void cuda_code_destroy(CudaCode *code);
+
+struct NvvmOptions;
+/* cuda_lower with the NVVM IR version of the libNVVM found, then libNVVM:
+ * code->ptx is the kernel's PTX for opt's compute capability. Errors:
+ * EMBER_ERR_NO_DRIVER without libNVVM (the places tried in the message),
+ * an ir_error on fn for unsupported code, NVVM's log otherwise. */
+EM_HIDDEN ember_status cuda_compile(Function *fn, const struct NvvmOptions *opt,
+                                    CudaCode **out);
 
 #endif /* EMBER_CUDA_COMPILE_H */

@@ -586,11 +586,21 @@ static ember_status check_options(const NvvmOptions *opt)
 
 ember_status nvvm_compile(const void *ir, size_t size, const NvvmOptions *opt, char **ptx)
 {
+    NvvmModule m = {ir, size, "ember_module"};
+    return nvvm_compile_modules(&m, 1, opt, ptx);
+}
+
+ember_status nvvm_compile_modules(const NvvmModule *mods, int nmods, const NvvmOptions *opt,
+                                  char **ptx)
+{
     if (!ptx)
         return em_error(EMBER_ERR_INVALID_ARG, "nvvm_compile: ptx is NULL");
     *ptx = NULL;
-    if (!ir || size == 0 || !opt)
+    if (!mods || nmods < 1 || !opt)
         return em_error(EMBER_ERR_INVALID_ARG, "nvvm_compile: no IR or no options");
+    for (int i = 0; i < nmods; i++)
+        if (!mods[i].ir || mods[i].size == 0)
+            return em_error(EMBER_ERR_INVALID_ARG, "nvvm_compile: no IR (module %d is empty)", i);
     ember_status s = check_options(opt);
     if (s != EMBER_SUCCESS)
         return s;
@@ -609,10 +619,13 @@ ember_status nvvm_compile(const void *ir, size_t size, const NvvmOptions *opt, c
     if (r != NVVM_SUCCESS)
         return nvvm_failed(r, "nvvmCreateProgram", NULL, joined);
     char *out = NULL;
-    r = NVVM_CALL(nvvmAddModuleToProgram, prog, ir, size, "ember_module");
-    if (r != NVVM_SUCCESS) {
-        s = nvvm_failed(r, "nvvmAddModuleToProgram", prog, joined);
-        goto done;
+    for (int i = 0; i < nmods; i++) {
+        r = NVVM_CALL(nvvmAddModuleToProgram, prog, mods[i].ir, mods[i].size,
+                      mods[i].name ? mods[i].name : "ember_module");
+        if (r != NVVM_SUCCESS) {
+            s = nvvm_failed(r, "nvvmAddModuleToProgram", prog, joined);
+            goto done;
+        }
     }
     r = NVVM_CALL(nvvmLazyAddModuleToProgram, prog, nvvm.libdevice, nvvm.libdevice_size,
                   "libdevice.10.bc");

@@ -82,6 +82,18 @@ typedef struct NvvmOptions {
 EM_HIDDEN ember_status nvvm_compile(const void *ir, size_t size, const NvvmOptions *opt,
                                     char **ptx);
 
+/* One module of a program: LLVM 14 bitcode or text, `size` bytes. */
+typedef struct NvvmModule {
+    const void *ir;
+    size_t size;
+    const char *name; /* for NVVM's messages; NULL: "ember_module" */
+} NvvmModule;
+
+/* nvvm_compile of several modules linked together (a kernel and the text
+ * module of helpers devices/cuda/cuda_compile.c writes), then libdevice. */
+EM_HIDDEN ember_status nvvm_compile_modules(const NvvmModule *mods, int nmods,
+                                            const NvvmOptions *opt, char **ptx);
+
 /* NVVM's version and its IR version (for the `nvvmir.version` metadata the
  * lowering must emit) and debug-info version; EMBER_ERR_NO_DRIVER without
  * libNVVM. Any pointer may be NULL. */

@@ -24,6 +24,7 @@
 #include "core/ir.h"
 #include "devices/cpu/host_jit.h"
 #include "devices/cuda/cuda_compile.h"
+#include "devices/cuda/nvvm.h"
 
 #define MAX_DEPTH 1000 /* tree nesting; Python's own parser stops well before */
 
@@ -34,6 +35,8 @@ typedef struct {
     size_t args_size;    /* bytes of the packed arguments */
     PyObject *llvm_ir;   /* str, made on first use */
     PyObject *written;   /* tuple of bools */
+    CudaCode *cuda;      /* owned: target "cuda" (hk is NULL): NVVM IR and PTX */
+    int cc[2];           /* target "cuda": the compute capability compiled for */
 } ext_kernel;
 
 /* ------------------------------------------------------------------------ */
@@ -902,13 +905,28 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
                              PyObject *kwnames)
 {
     static const char *const names[] = {"tree", "param_types", "opt_level", "boundscheck",
-                                        "fastmath", NULL};
-    PyObject *a[5];
+                                        "fastmath", "target", "cc", "lineinfo", "debug", NULL};
+    PyObject *a[9];
     if (ext_parse("compile_kernel", args, nargs, kwnames, names, 2, a) < 0)
         return NULL;
     int boundscheck = a[3] ? PyObject_IsTrue(a[3]) : 0;
     int fastmath = a[4] ? PyObject_IsTrue(a[4]) : 0;
-    if (boundscheck < 0 || fastmath < 0)
+    int lineinfo = a[7] ? PyObject_IsTrue(a[7]) : 0;
+    int debug = a[8] ? PyObject_IsTrue(a[8]) : 0;
+    if (boundscheck < 0 || fastmath < 0 || lineinfo < 0 || debug < 0)
+        return NULL;
+    bool cuda = false;
+    if (a[5] && a[5] != Py_None) {
+        if (PyUnicode_Check(a[5]) && PyUnicode_CompareWithASCIIString(a[5], "cuda") == 0)
+            cuda = true;
+        else if (!PyUnicode_Check(a[5]) || PyUnicode_CompareWithASCIIString(a[5], "cpu") != 0) {
+            PyErr_Format(PyExc_ValueError, "target must be 'cpu' or 'cuda', not %R", a[5]);
+            return NULL;
+        }
+    }
+    int cc[2] = {9, 0};
+    if (a[6] && a[6] != Py_None &&
+        !PyArg_ParseTuple(a[6], "ii;cc must be (major, minor)", &cc[0], &cc[1]))
         return NULL;
     ext_state *st = ext_state_of_module(module);
     int64_t opt = 3;
@@ -925,11 +943,20 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
         return NULL;
     Py_ssize_t np_ = fn->nparams;
     HostKernel *hk = NULL;
+    CudaCode *code = NULL;
     ember_status s;
     fn->boundscheck = boundscheck != 0;
     fn->fastmath = fastmath != 0;
+    NvvmOptions nopt = {.cc_major = cc[0], .cc_minor = cc[1], .opt_level = opt ? 3 : 0,
+                        .fastmath = fastmath != 0, .lineinfo = lineinfo != 0,
+                        .debug = debug != 0};
+    if (nopt.debug)
+        nopt.opt_level = 0;
     Py_BEGIN_ALLOW_THREADS
-    s = host_compile(fn, (int)opt, &hk);
+    if (cuda)
+        s = cuda_compile(fn, &nopt, &code);
+    else
+        s = host_compile(fn, (int)opt, &hk);
     Py_END_ALLOW_THREADS
     if (s != EMBER_SUCCESS) {
         if (fn->err[0])
@@ -941,10 +968,14 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
     k = PyObject_New(ext_kernel, st->kernel_type);
     if (!k) {
         host_kernel_destroy(hk);
+        cuda_code_destroy(code);
         goto fail;
     }
     k->fn = fn;
     k->hk = hk;
+    k->cuda = code;
+    k->cc[0] = cc[0];
+    k->cc[1] = cc[1];
     k->args_size = args_size;
     k->llvm_ir = NULL;
     k->written = PyTuple_New(np_);
@@ -1167,6 +1198,11 @@ int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[
     ext_kernel *self = (ext_kernel *)kernel;
     ext_state *st = ext_state_of_type(Py_TYPE(kernel));
     Function *fn = self->fn;
+    if (!self->hk) {
+        PyErr_Format(PyExc_ValueError, "kernel %s was compiled for CUDA; it runs through a "
+                     "module loaded on a CUDA device, not on the cpu device", fn->name);
+        return -1;
+    }
     if (nargs != fn->nparams) {
         PyErr_Format(PyExc_TypeError, "launch: args must be a tuple of %d values", fn->nparams);
         return -1;
@@ -1254,6 +1290,7 @@ static void kernel_dealloc(PyObject *obj)
     ext_kernel *self = (ext_kernel *)obj;
     PyTypeObject *tp = Py_TYPE(obj);
     host_kernel_destroy(self->hk);
+    cuda_code_destroy(self->cuda);
     ir_function_destroy(self->fn);
     Py_CLEAR(self->llvm_ir);
     Py_CLEAR(self->written);
@@ -1261,11 +1298,35 @@ static void kernel_dealloc(PyObject *obj)
     Py_DECREF(tp);
 }
 
+static PyObject *kernel_get_ptx(PyObject *obj, void *c)
+{
+    ext_kernel *self = (ext_kernel *)obj;
+    if (!self->cuda)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(self->cuda->ptx ? self->cuda->ptx : "");
+}
+
+static PyObject *kernel_get_target(PyObject *obj, void *c)
+{
+    ext_kernel *self = (ext_kernel *)obj;
+    if (self->cuda)
+        return Py_BuildValue("(s(ii))", "cuda", self->cc[0], self->cc[1]);
+    return Py_BuildValue("(sO)", "cpu", Py_None);
+}
+
+static PyObject *kernel_get_symbol(PyObject *obj, void *c)
+{
+    ext_kernel *self = (ext_kernel *)obj;
+    if (!self->cuda)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(self->cuda->symbol);
+}
+
 static PyObject *kernel_get_llvm_ir(PyObject *obj, void *c)
 {
     ext_kernel *self = (ext_kernel *)obj;
     if (!self->llvm_ir) {
-        const char *s = host_kernel_llvm_ir(self->hk);
+        const char *s = self->cuda ? self->cuda->nvvm_ir : host_kernel_llvm_ir(self->hk);
         self->llvm_ir = PyUnicode_DecodeUTF8(s ? s : "", s ? (Py_ssize_t)strlen(s) : 0,
                                              "replace");
     }
@@ -1307,6 +1368,9 @@ static PyGetSetDef kernel_getset[] = {
     {"param_written", kernel_get_written, NULL,
      "Per parameter: True when the kernel stores into that array (or a view of it).", NULL},
     {"name", kernel_get_name, NULL, "The function's qualified name.", NULL},
+    {"ptx", kernel_get_ptx, NULL, "The PTX of a kernel compiled for CUDA (None for cpu).", NULL},
+    {"symbol", kernel_get_symbol, NULL, "The kernel's name in its PTX (None for cpu).", NULL},
+    {"target", kernel_get_target, NULL, "('cpu', None) or ('cuda', (major, minor)).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -212,3 +212,78 @@ def check_ptx(ptx, sm):
     if proc.returncode != 0:
         pytest.fail(f"ptxas -arch={arch} rejected the PTX (exit {proc.returncode}):\n"
                     f"{proc.stderr.strip() or proc.stdout.strip()}", pytrace=False)
+
+
+# ---- Every kernel the tests compile is also compiled to PTX and assembled -----
+#
+# CI has no GPU, so the CUDA path is checked up to machine code: each kernel
+# a test compiles for the cpu device (each signature) is also compiled for
+# every PTX_TARGETS compute capability with libNVVM and assembled by ptxas,
+# after the test; a rejection fails that test. EMBER_TEST_PTX=0 turns it off
+# (quick local runs); without libNVVM or ptxas it is skipped, and the run's
+# summary says why.
+
+_compiled_in_test = []
+_ptx_stats = {"kernels": 0, "skipped": None}
+
+
+def _record_cpu_compiles():
+    from ember._compiler import dispatcher
+    if getattr(dispatcher.Dispatcher._compile, "_ptx_recording", False):
+        return
+    original = dispatcher.Dispatcher._compile
+
+    def compile_and_record(self, sig, cc=None):
+        kernel = original(self, sig, cc)
+        if cc is None:
+            _compiled_in_test.append((self, sig))
+        return kernel
+
+    compile_and_record._ptx_recording = True
+    dispatcher.Dispatcher._compile = compile_and_record
+
+
+def _ptx_check_reason():
+    if os.environ.get("EMBER_TEST_PTX", "1").strip() == "0":
+        return "EMBER_TEST_PTX=0"
+    from ember import _ember
+    from ember.errors import CudaSupportError
+    try:
+        _ember.nvvm_version()
+    except CudaSupportError as e:
+        return f"no libNVVM: {e}"
+    path, reason = _ptxas_path()
+    return reason
+
+
+@pytest.fixture(autouse=True)
+def _kernels_also_to_ptx():
+    _record_cpu_compiles()
+    _compiled_in_test.clear()
+    yield
+    compiled = list(_compiled_in_test)
+    _compiled_in_test.clear()
+    if not compiled:
+        return
+    if _ptx_stats["skipped"] is None:
+        _ptx_stats["skipped"] = _ptx_check_reason() or ""
+    if _ptx_stats["skipped"]:
+        return
+    for disp, sig in compiled:
+        for cc in PTX_TARGETS:
+            try:
+                kernel = disp.compile_cuda(sig, cc)
+            except Exception as e:  # the CPU compiled it: CUDA must too
+                pytest.fail(f"{disp.__qualname__} compiled for the cpu device but not for "
+                            f"CUDA cc {cc}: {type(e).__name__}: {e}", pytrace=False)
+            check_ptx(kernel.ptx, cc)
+        _ptx_stats["kernels"] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _ptx_stats["skipped"]:
+        terminalreporter.write_line(f"PTX check of the kernels skipped: {_ptx_stats['skipped']}")
+    elif _ptx_stats["kernels"]:
+        terminalreporter.write_line(
+            f"PTX check: {_ptx_stats['kernels']} kernel signatures compiled with libNVVM and "
+            f"assembled by ptxas for " + ", ".join(f"sm_{a}{b}" for a, b in PTX_TARGETS))

@@ -24,7 +24,7 @@ from .. import _ember
 from ..errors import TypingError, UnsupportedError
 from . import frontend
 
-__all__ = ["jit", "Dispatcher"]
+__all__ = ["jit", "Dispatcher", "compile_ptx", "compile_ptx_for_current_device"]
 
 MAX_THREADS_PER_BLOCK = 1024
 MAX_BLOCK = (1024, 1024, 64)
@@ -255,6 +255,7 @@ class Dispatcher(_ember.DispatcherBase):
         self.boundscheck = bool(boundscheck)
         self.targetoptions = options
         self.overloads = {}
+        self._cuda_overloads = {}   # (signature, cc) -> Kernel compiled for CUDA
         self._lock = threading.RLock()
         self._pysig = inspect.signature(py_func)
         self._eager = []        # descriptors of the explicit signatures, in order
@@ -365,11 +366,15 @@ class Dispatcher(_ember.DispatcherBase):
                             f"(kernel {self.__qualname__}); its signatures are:\n{have}")
         return self.overloads[best[1]]
 
-    def _compile(self, sig):
+    def _compile(self, sig, cc=None):
+        """The Kernel for `sig`: for the cpu device, or for CUDA compute
+        capability `cc` (NVVM IR and PTX)."""
         tree, info = frontend.build_tree(self.py_func, True, sig)
         try:
-            return _ember.compile_kernel(tree, [_desc_for_c(d) for d in sig], self.opt_level,
-                                         self.boundscheck, bool(self.fastmath))
+            return _ember.compile_kernel(
+                tree, [_desc_for_c(d) for d in sig], self.opt_level, self.boundscheck,
+                bool(self.fastmath), target=None if cc is None else "cuda", cc=cc,
+                lineinfo=bool(self.lineinfo), debug=bool(self.debug))
         except (TypingError, UnsupportedError) as exc:
             line = getattr(exc, "line", 0) or 0
             col = getattr(exc, "col", 0) or 0
@@ -382,6 +387,28 @@ class Dispatcher(_ember.DispatcherBase):
             new = type(exc)(frontend.format_error(info, line, col, msg, extra=extra))
             new.filename, new.line, new.col, new.msg = info.filename, line, col, msg
             raise new from None
+
+    def compile_cuda(self, sig, cc=(9, 0)):
+        """The kernel compiled for a CUDA GPU of compute capability `cc`
+        (cached per signature and cc); works without a GPU."""
+        key = (self._sig_key(sig), tuple(cc))
+        k = self._cuda_overloads.get(key)
+        if k is None:
+            with self._lock:
+                k = self._cuda_overloads.get(key)
+                if k is None:
+                    k = self._compile(key[0], key[1])
+                    self._cuda_overloads[key] = k
+        return k
+
+    def inspect_asm(self, signature=None, cc=None):
+        """PTX: of one signature, or a dict signature -> PTX for every
+        compiled one, for compute capability `cc` (default: the current
+        CUDA device's, else (9, 0))."""
+        cc = tuple(cc) if cc is not None else _default_cc()
+        if signature is not None:
+            return self.compile_cuda(signature, cc).ptx
+        return {sig: self.compile_cuda(sig, cc).ptx for sig in list(self.overloads)}
 
     def inspect_llvm(self, signature=None):
         """LLVM IR text: of one signature, or a dict signature -> text."""
@@ -456,6 +483,41 @@ class Dispatcher(_ember.DispatcherBase):
         kernel.launch(grid, block, tuple(launch_args))
         for d, host in copy_back:
             d.copy_to_host(host)
+
+
+def _default_cc():
+    """The current CUDA device's compute capability, or (9, 0) without one."""
+    from ..cuda._devices import get_current_device
+    dev = get_current_device()
+    if dev.kind == "cuda":
+        return tuple(dev.compute_capability)
+    return (9, 0)
+
+
+def compile_ptx(pyfunc, sig, device=False, debug=False, lineinfo=False, fastmath=False,
+                cc=None, opt=True, abi="numba", abi_info=None):
+    """``cuda.compile_ptx``: PTX for `pyfunc` compiled as a kernel for the
+    signature `sig`, without a GPU. Returns ``(ptx, return_type)`` (void for
+    kernels). `cc` defaults to (9, 0)."""
+    from .. import types as ty
+    if device:
+        raise NotImplementedError("cuda.compile_ptx(device=True): device functions compile "
+                                  "into the kernels that call them in this version; compile "
+                                  "a kernel that calls it")
+    sig = ty.as_signature(sig)
+    if isinstance(pyfunc, (Dispatcher, DeviceFunction)):
+        pyfunc = pyfunc.py_func
+    d = Dispatcher(pyfunc, debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo)
+    k = d.compile_cuda(sig, (9, 0) if cc is None else tuple(cc))
+    return k.ptx, ty.void
+
+
+def compile_ptx_for_current_device(pyfunc, sig, device=False, debug=False, lineinfo=False,
+                                   fastmath=False, opt=True, abi="numba", abi_info=None):
+    """compile_ptx for the current CUDA device's compute capability ((9, 0)
+    when the current device is the CPU)."""
+    return compile_ptx(pyfunc, sig, device=device, debug=debug, lineinfo=lineinfo,
+                       fastmath=fastmath, cc=_default_cc(), opt=opt)
 
 
 def jit(func_or_sig=None, device=False, inline=False, link=(), debug=False, opt=True,

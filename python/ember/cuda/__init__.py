@@ -7,6 +7,7 @@ device otherwise (or with ``EMBER_DEVICE=cpu``).
 
 from ..errors import CudaAPIError, CudaSupportError  # noqa: F401
 from .._compiler import jit  # noqa: F401
+from .._compiler.dispatcher import compile_ptx, compile_ptx_for_current_device  # noqa: F401
 from ._devicearray import DeviceNDArray  # noqa: F401
 from ._intrinsics import *  # noqa: F401,F403  (kernel-only names: syncthreads, threadIdx ...)
 from ._devices import (Context, Device, MemoryInfo, close, current_context, detect,  # noqa: F401
