@@ -1042,7 +1042,7 @@ PyObject *ext_lower_nvvm(PyObject *module, PyObject *const *args, Py_ssize_t nar
  * name per argument costs more than the packing) and, when packing fails,
  * packs again with the name to raise the exception the user sees. */
 static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *off,
-                const char *what)
+                const char *what, ember_device_t dev)
 {
     char sub[200];
     bool named = what != NULL;
@@ -1068,9 +1068,16 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
                          arr->ndim, ty_str(t, ts, sizeof ts));
             return -1;
         }
-        if (ember_device_get_kind(ember_buffer_device(arr->buffer)) != EMBER_DEVICE_CPU) {
-            PyErr_Format(PyExc_ValueError, "%s: the array lives on a CUDA device; kernels "
-                         "run on the cpu device in this build", what);
+        ember_device_t adev = ember_buffer_device(arr->buffer);
+        if (adev != dev) {
+            ember_device_info have, want;
+            if (ember_device_get_info(adev, &have) || ember_device_get_info(dev, &want))
+                PyErr_Format(PyExc_ValueError, "%s: the array lives on another device", what);
+            else
+                PyErr_Format(PyExc_ValueError, "%s: the array lives on %s:%d, but the kernel "
+                             "runs on %s:%d; copy it there first", what,
+                             have.kind == EMBER_DEVICE_CPU ? "cpu" : "cuda", have.ordinal,
+                             want.kind == EMBER_DEVICE_CPU ? "cpu" : "cuda", want.ordinal);
             return -1;
         }
         uint64_t data = ember_buffer_device_ptr(arr->buffer) + (uint64_t)arr->offset;
@@ -1091,7 +1098,7 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
                 snprintf(sub, sizeof sub, "%s[%d]", what, i);
                 name = sub;
             }
-            if (pack(st, t->fields[i], PyTuple_GET_ITEM(v, i), buf, off, name) < 0)
+            if (pack(st, t->fields[i], PyTuple_GET_ITEM(v, i), buf, off, name, dev) < 0)
                 return -1;
         }
         return 0;
@@ -1192,6 +1199,77 @@ int ext_dims3(PyObject *obj, const char *what, int64_t out[3])
     return 0;
 }
 
+/* Packs args[0 .. fn->nparams) into buf (fn's args size) for a kernel on
+ * `dev`; -1 with an exception naming the argument. */
+static int pack_all(ext_state *st, const Function *fn, PyObject *const *args, char *buf,
+                    ember_device_t dev)
+{
+    size_t off = 0;
+    for (int i = 0; i < fn->nparams; i++) {
+        if (pack(st, fn->param_types[i], args[i], buf, &off, NULL, dev) < 0) {
+            /* Again with the argument's name, for the message. */
+            char what[160];
+            snprintf(what, sizeof what, "argument %d ('%s')", i + 1, fn->param_names[i]);
+            PyErr_Clear();
+            off = 0;
+            for (int j = 0; j <= i; j++)
+                if (pack(st, fn->param_types[j], args[j], buf, &off, j == i ? what : NULL,
+                         dev) < 0)
+                    break;
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_TypeError, "%s: cannot be packed", what);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Kernel.pack(args, kind, ordinal) -> bytes: the packed argument buffer for
+ * a launch on that device (the CUDA launch path hands it to the driver). */
+static PyObject *kernel_pack(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    static const char *const names[] = {"args", "kind", "ordinal", NULL};
+    PyObject *a[3];
+    if (ext_parse("pack", args, nargs, kwnames, names, 3, a) < 0)
+        return NULL;
+    ext_kernel *self = (ext_kernel *)obj;
+    ext_state *st = ext_state_of_type(Py_TYPE(obj));
+    Function *fn = self->fn;
+    if (!PyTuple_Check(a[0]) || PyTuple_GET_SIZE(a[0]) != fn->nparams) {
+        PyErr_Format(PyExc_TypeError, "pack: args must be a tuple of %d values", fn->nparams);
+        return NULL;
+    }
+    int64_t ordinal;
+    if (ext_int64(a[2], "ordinal", &ordinal) < 0)
+        return NULL;
+    ember_device_kind kind;
+    if (PyUnicode_Check(a[1]) && PyUnicode_CompareWithASCIIString(a[1], "cuda") == 0)
+        kind = EMBER_DEVICE_CUDA;
+    else if (PyUnicode_Check(a[1]) && PyUnicode_CompareWithASCIIString(a[1], "cpu") == 0)
+        kind = EMBER_DEVICE_CPU;
+    else {
+        PyErr_Format(PyExc_ValueError, "pack: kind must be 'cpu' or 'cuda', not %R", a[1]);
+        return NULL;
+    }
+    ember_device_t dev = NULL;
+    ember_status s = ember_init();
+    if (s == EMBER_SUCCESS)
+        s = ember_device_get(kind, (int)ordinal, &dev);
+    if (s != EMBER_SUCCESS)
+        return ext_raise(st, s, "pack");
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)self->args_size);
+    if (!out)
+        return NULL;
+    if (self->args_size)
+        memset(PyBytes_AS_STRING(out), 0, self->args_size);
+    if (pack_all(st, fn, &PyTuple_GET_ITEM(a[0], 0), PyBytes_AS_STRING(out), dev) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
 int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
                    PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1213,22 +1291,6 @@ int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[
         PyErr_NoMemory();
         return -1;
     }
-    size_t off = 0;
-    for (int i = 0; i < fn->nparams; i++) {
-        if (pack(st, fn->param_types[i], args[i], buf, &off, NULL) < 0) {
-            /* Again with the argument's name, for the message. */
-            char what[160];
-            snprintf(what, sizeof what, "argument %d ('%s')", i + 1, fn->param_names[i]);
-            PyErr_Clear();
-            off = 0;
-            for (int j = 0; j <= i; j++)
-                if (pack(st, fn->param_types[j], args[j], buf, &off, j == i ? what : NULL) < 0)
-                    break;
-            if (!PyErr_Occurred())
-                PyErr_Format(PyExc_TypeError, "%s: cannot be packed", what);
-            goto fail;
-        }
-    }
     ember_status s = ember_init();
     ember_device_t cpu = NULL;
     if (s == EMBER_SUCCESS)
@@ -1237,6 +1299,8 @@ int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[
         ext_raise(st, s, "launch");
         goto fail;
     }
+    if (pack_all(st, fn, args, buf, cpu) < 0)
+        goto fail;
     Py_BEGIN_ALLOW_THREADS
     s = host_launch(self->hk, cpu, grid, block, buf);
     Py_END_ALLOW_THREADS
@@ -1375,6 +1439,9 @@ static PyGetSetDef kernel_getset[] = {
 };
 
 static PyMethodDef kernel_methods[] = {
+    {"pack", (PyCFunction)(void (*)(void))kernel_pack, METH_FASTCALL | METH_KEYWORDS,
+     "pack($self, args, kind, ordinal)\n--\n\n"
+     "The packed argument buffer (bytes) for a launch on device kind:ordinal."},
     {"launch", (PyCFunction)(void (*)(void))kernel_launch, METH_FASTCALL | METH_KEYWORDS,
      "launch($self, grid, block, args)\n--\n\n"
      "Runs the kernel on the cpu device: grid and block are 3-tuples, args a tuple of\n"
