@@ -179,6 +179,12 @@ EXT_HIDDEN extern PyType_Spec ext_kernel_spec;
  * a source location is ember.errors.TypingError with line, col, msg. */
 EXT_HIDDEN PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args,
                                         Py_ssize_t nargs, PyObject *kwnames);
+/* dlpack.c: DLPack capsules of ember arrays, and arrays over DLPack tensors. */
+EXT_HIDDEN PyObject *ext_to_dlpack(PyObject *module, PyObject *array);
+EXT_HIDDEN PyObject *ext_dlpack_device(PyObject *module, PyObject *array);
+EXT_HIDDEN PyObject *ext_from_dlpack_capsule(PyObject *module, PyObject *const *args,
+                                             Py_ssize_t nargs);
+
 /* lower_nvvm(tree, param_types, boundscheck=False, nvvmir=(2, 0)): the
  * same tree lowered for the CUDA target, as (NVVM IR text, bitcode). */
 EXT_HIDDEN PyObject *ext_lower_nvvm(PyObject *module, PyObject *const *args,

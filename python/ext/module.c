@@ -692,6 +692,16 @@ static PyMethodDef module_methods[] = {
     {"compile_kernel", FN(ext_compile_kernel), FASTCALL_KW,
      "compile_kernel($module, tree, param_types, opt_level=3)\n--\n\n"
      "Compiles the front end's tree for one signature of parameter types; returns a Kernel."},
+    {"to_dlpack", ext_to_dlpack, METH_O,
+     "to_dlpack($module, array, /)\n--\n\n"
+     "A DLPack capsule ('dltensor') over the array's memory, keeping the array alive."},
+    {"dlpack_device", ext_dlpack_device, METH_O,
+     "dlpack_device($module, array, /)\n--\n\n"
+     "(DLPack device type, device id) of the array's memory: (1, 0) host, (2, n) CUDA."},
+    {"from_dlpack_capsule", (PyCFunction)(void (*)(void))ext_from_dlpack_capsule,
+     METH_FASTCALL,
+     "from_dlpack_capsule($module, cls, capsule, /)\n--\n\n"
+     "An array of class cls over a DLPack tensor's memory (no copy); consumes the capsule."},
     {"lower_nvvm", FN(ext_lower_nvvm), FASTCALL_KW,
      "lower_nvvm($module, tree, param_types, boundscheck=False, nvvmir=(2, 0))\n--\n\n"
      "The kernel tree typed for param_types and lowered for CUDA GPUs: (NVVM IR text, bitcode)."},

@@ -444,7 +444,7 @@ class Dispatcher(_ember.DispatcherBase):
         from ..cuda._devices import get_current_device
         from ..cuda._memory import to_device
         given = len(args)
-        args = self._bind(args)
+        args = tuple(_foreign_arrays_to_device(a) for a in self._bind(args))
         dev = get_current_device()
         if dev.kind != "cpu":
             raise NotImplementedError("the CUDA backend arrives with issue 4; run kernels on "
@@ -483,6 +483,20 @@ class Dispatcher(_ember.DispatcherBase):
         kernel.launch(grid, block, tuple(launch_args))
         for d, host in copy_back:
             d.copy_to_host(host)
+
+
+def _foreign_arrays_to_device(a):
+    """Objects with ``__cuda_array_interface__`` (CuPy, PyTorch, numba
+    arrays) as DeviceNDArrays over the same memory; tuples element-wise."""
+    from ..cuda._devicearray import DeviceNDArray
+    if isinstance(a, (DeviceNDArray, np.ndarray, int, float, complex, np.generic)):
+        return a
+    if isinstance(a, tuple):
+        return tuple(_foreign_arrays_to_device(x) for x in a)
+    if hasattr(a, "__cuda_array_interface__"):
+        from ..cuda._interop import as_cuda_array
+        return as_cuda_array(a)
+    return a
 
 
 def _default_cc():

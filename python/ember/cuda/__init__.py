@@ -9,6 +9,7 @@ from ..errors import CudaAPIError, CudaSupportError  # noqa: F401
 from .._compiler import jit  # noqa: F401
 from .._compiler.dispatcher import compile_ptx, compile_ptx_for_current_device  # noqa: F401
 from ._devicearray import DeviceNDArray  # noqa: F401
+from ._interop import as_cuda_array, from_cuda_array_interface, from_dlpack  # noqa: F401
 from ._intrinsics import *  # noqa: F401,F403  (kernel-only names: syncthreads, threadIdx ...)
 from ._devices import (Context, Device, MemoryInfo, close, current_context, detect,  # noqa: F401
                        get_current_device, gpus, is_available, list_devices, select_device,

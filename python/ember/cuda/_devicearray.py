@@ -92,6 +92,20 @@ class DeviceNDArray(_ember.Array):
             "stream": None,
         }
 
+    # -- DLPack (cuda/_interop.py has the import side) --
+
+    def __dlpack__(self, stream=None):
+        """A DLPack capsule over this array's memory (no copy). A CUDA
+        consumer's `stream` gets the data after the device's pending work:
+        ember synchronises the device first."""
+        kind, _ = _ember.Array.device.__get__(self)
+        if kind == "cuda" and stream not in (None, -1):
+            _devices.synchronize()
+        return _ember.to_dlpack(self)
+
+    def __dlpack_device__(self):
+        return _ember.dlpack_device(self)
+
     # -- views --
 
     def _make_view(self, offset, shape, strides, dtype=None):

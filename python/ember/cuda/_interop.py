@@ -1,0 +1,110 @@
+"""Arrays shared with other libraries without copies: the CUDA Array
+Interface (v3, numba's ``__cuda_array_interface__``) and DLPack.
+
+* ``cuda.from_cuda_array_interface(desc, owner=None, sync=True)`` and
+  ``cuda.as_cuda_array(obj)`` wrap CUDA memory another library (CuPy,
+  PyTorch, numba) owns as a DeviceNDArray; the owner stays alive as long as
+  the array (or a view of it) does. Kernels accept such objects directly.
+* ``DeviceNDArray.__dlpack__`` / ``__dlpack_device__`` export, and
+  ``cuda.from_dlpack(obj)`` imports, any DLPack producer's memory (NumPy
+  host arrays become arrays of the cpu device, CUDA tensors arrays of their
+  GPU).
+"""
+
+import numpy as np
+
+from .. import _ember
+from . import _devices
+
+__all__ = ["from_cuda_array_interface", "as_cuda_array", "from_dlpack"]
+
+
+def _span(shape, strides, itemsize):
+    """(lowest, highest) byte offsets an array of these strides touches,
+    relative to its first element, the highest counting the last item."""
+    lo = hi = 0
+    for n, s in zip(shape, strides):
+        if n == 0:
+            return 0, 0
+        far = s * (n - 1)
+        if far < 0:
+            lo += far
+        else:
+            hi += far
+    return lo, hi + itemsize
+
+
+def from_cuda_array_interface(desc, owner=None, sync=True):
+    """A DeviceNDArray over the CUDA memory a ``__cuda_array_interface__``
+    dict describes (no copy). With ``sync`` and a ``stream`` in the
+    description, the device is synchronised first (ember does not adopt
+    foreign streams)."""
+    from ._devicearray import DeviceNDArray, check_dtype
+    if not isinstance(desc, dict):
+        raise TypeError(f"__cuda_array_interface__ must be a dict, not {type(desc).__name__}")
+    try:
+        shape = tuple(int(n) for n in desc["shape"])
+        typestr = desc["typestr"]
+        ptr, readonly = desc["data"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"__cuda_array_interface__ lacks shape, typestr or data: {exc}") from None
+    if desc.get("mask") is not None:
+        raise NotImplementedError("__cuda_array_interface__ with a mask is not supported")
+    dtype = check_dtype(np.dtype(typestr), "from_cuda_array_interface")
+    if not dtype.isnative:
+        raise ValueError(f"from_cuda_array_interface: typestr {typestr!r} is not in the "
+                         "machine's byte order")
+    strides = desc.get("strides")
+    if strides is None:
+        strides, step = [], dtype.itemsize
+        for n in reversed(shape):
+            strides.insert(0, step)
+            step *= max(n, 1)
+    strides = tuple(int(s) for s in strides)
+    if len(strides) != len(shape):
+        raise ValueError(f"from_cuda_array_interface: {len(strides)} strides for "
+                         f"{len(shape)} dimensions")
+    dev = _devices.get_current_device()
+    if dev.kind != "cuda":
+        raise ValueError("from_cuda_array_interface: the interface describes CUDA memory, but "
+                         "the current device is the CPU; select a GPU with "
+                         "cuda.select_device(n)")
+    if sync and desc.get("stream") is not None:
+        _devices.synchronize()
+    lo, hi = _span(shape, strides, dtype.itemsize)
+    ptr = int(ptr or 0)
+    return _ember.from_device_pointer(DeviceNDArray, "cuda", dev.id, ptr + lo, hi - lo, shape,
+                                      strides, dtype, desc if owner is None else owner,
+                                      offset=-lo)
+
+
+def as_cuda_array(obj, sync=True):
+    """``obj`` as a DeviceNDArray: itself when it is one, else a view of the
+    memory its ``__cuda_array_interface__`` describes."""
+    from ._devicearray import DeviceNDArray
+    if isinstance(obj, DeviceNDArray):
+        return obj
+    try:
+        desc = obj.__cuda_array_interface__
+    except AttributeError:
+        raise TypeError(f"as_cuda_array: {type(obj).__name__} has no "
+                        "__cuda_array_interface__") from None
+    return from_cuda_array_interface(desc, owner=obj, sync=sync)
+
+
+def from_dlpack(obj):
+    """A DeviceNDArray over a DLPack producer's memory (no copy): a NumPy
+    array becomes an array of the cpu device, a CUDA tensor one of its GPU.
+    A raw 'dltensor' capsule is accepted too."""
+    from ._devicearray import DeviceNDArray
+    if type(obj).__name__ == "PyCapsule":
+        capsule = obj
+    else:
+        if not hasattr(obj, "__dlpack__"):
+            raise TypeError(f"from_dlpack: {type(obj).__name__} does not support DLPack "
+                            "(no __dlpack__)")
+        kind = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else 1
+        # CUDA producers make the data ready on the stream we name: the
+        # legacy default stream (1), which ember's default stream is.
+        capsule = obj.__dlpack__(stream=1) if kind == 2 else obj.__dlpack__()
+    return _ember.from_dlpack_capsule(DeviceNDArray, capsule)
