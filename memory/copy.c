@@ -282,6 +282,10 @@ ember_status ember_array_copy(const ember_array *dst, const ember_array *src,
         if (d_dev && s_dev && ddev != sdev) {
             st = strided_copy(dst, src, dst_stream, src_stream); /* two devices: via host */
         } else {
+            /* Queued work: the pool must not reuse either side's memory
+             * before it ran (strided copies below wait for themselves). */
+            buffer_record_native(dst->buffer, run, run_stream);
+            buffer_record_native(src->buffer, run, run_stream);
             st = raw_copy(run, dense_start(dst, d_dev), d_dev, dense_start(src, s_dev), s_dev,
                           (size_t)nbytes, run_stream);
         }
