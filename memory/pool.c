@@ -259,7 +259,8 @@ static ember_status driver_alloc(struct mempool *p, struct pool_block *blk)
     return p->dev->iface->alloc(p->dev->ctx, blk->kind, blk->size, &blk->host, &blk->device_ptr);
 }
 
-static void call_oom_hook(void)
+/* Calls the out-of-memory callback; false when none is set. */
+static bool call_oom_hook(void)
 {
     pthread_mutex_lock(&hook_lock);
     void (*hook)(void *) = oom_hook;
@@ -267,12 +268,13 @@ static void call_oom_hook(void)
     pthread_mutex_unlock(&hook_lock);
     if (hook)
         hook(ctx);
+    return hook != NULL;
 }
 
 /* Rewrites the last error of a final out-of-memory so that it names the
  * request, what was freed and what ember holds, keeping the driver's code. */
 static ember_status oom_error(struct mempool *p, ember_mem_kind kind, size_t nbytes, size_t size,
-                              uint64_t trimmed)
+                              uint64_t trimmed, bool hooked)
 {
     char cause[1024], name[64];
     snprintf(cause, sizeof cause, "%s", ember_last_error());
@@ -292,8 +294,9 @@ static ember_status oom_error(struct mempool *p, ember_mem_kind kind, size_t nby
                  human(b, sizeof b, tot));
     }
     const char *fmt = "out of %s memory allocating %s (%zu bytes, size class %s): freed %s "
-                      "of cached blocks, collected garbage and retried; ember holds %s in %llu "
-                      "live %s block(s)%s: %s";
+                      "of cached blocks%s and retried; ember holds %s in %llu live %s "
+                      "block(s)%s: %s";
+    const char *collected = hooked ? ", collected garbage" : "";
     const char *what = kind == EMBER_MEM_DEVICE ? "device" : kind == EMBER_MEM_PINNED ? "pinned host"
                                                                                    : "mapped host";
     human(want, sizeof want, nbytes);
@@ -301,11 +304,11 @@ static ember_status oom_error(struct mempool *p, ember_mem_kind kind, size_t nby
     human(freed, sizeof freed, trimmed);
     human(used, sizeof used, s.bytes_in_use);
     if (code)
-        em_driver_error(code, name, fmt, what, want, nbytes, cls, freed, used,
+        em_driver_error(code, name, fmt, what, want, nbytes, cls, freed, collected, used,
                         (unsigned long long)s.blocks_in_use, what, avail, cause);
     else
-        em_error(EMBER_ERR_DEVICE_OUT_OF_MEMORY, fmt, what, want, nbytes, cls, freed, used,
-                 (unsigned long long)s.blocks_in_use, what, avail, cause);
+        em_error(EMBER_ERR_DEVICE_OUT_OF_MEMORY, fmt, what, want, nbytes, cls, freed, collected,
+                 used, (unsigned long long)s.blocks_in_use, what, avail, cause);
     return EMBER_ERR_DEVICE_OUT_OF_MEMORY;
 }
 
@@ -349,12 +352,14 @@ ember_status mempool_alloc(struct ember_device *dev, ember_mem_kind kind, size_t
     blk->streams[0] = stream;
     blk->nstreams = 1;
     st = driver_alloc(p, blk);
-    bool recovered = false;
+    bool recovered = false, hooked = false;
     uint64_t trimmed = 0;
     if (st == EMBER_ERR_DEVICE_OUT_OF_MEMORY) {
-        /* Free the cache, let the program free what it can, try once more. */
+        /* Free the cache, let the program free what it can (into the
+         * cache: free that too), try once more. */
         trimmed = trim(p);
-        call_oom_hook();
+        hooked = call_oom_hook();
+        trimmed += trim(p);
         st = driver_alloc(p, blk);
         recovered = st == EMBER_SUCCESS;
     }
@@ -373,7 +378,7 @@ ember_status mempool_alloc(struct ember_device *dev, ember_mem_kind kind, size_t
     if (st != EMBER_SUCCESS) {
         em_free(blk);
         if (st == EMBER_ERR_DEVICE_OUT_OF_MEMORY)
-            return oom_error(p, kind, nbytes, size, trimmed);
+            return oom_error(p, kind, nbytes, size, trimmed, hooked);
         return st;
     }
     if (recovered)
