@@ -201,4 +201,13 @@ EXT_HIDDEN PyObject *ext_set_device_array_type(PyObject *module, PyObject *cls);
 EXT_HIDDEN PyObject *ext_note_current_device(PyObject *module, PyObject *const *args,
                                              Py_ssize_t nargs);
 
+/* ---- pool.c ------------------------------------------------------------ */
+
+/* Module functions over the memory pools (pool_stats, pool_trim,
+ * host_register, host_unregister); module_exec adds them. */
+EXT_HIDDEN extern PyMethodDef ext_pool_methods[];
+/* Registers / removes the out-of-memory callback that collects garbage. */
+EXT_HIDDEN void ext_pool_install_hook(void);
+EXT_HIDDEN void ext_pool_remove_hook(void);
+
 #endif /* EMBER_EXT_H */

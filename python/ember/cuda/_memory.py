@@ -5,6 +5,7 @@ dtype is a TypeError/ValueError that names the argument and says what was
 expected.
 """
 
+import contextlib
 import operator
 
 import numpy as np
@@ -166,3 +167,38 @@ def mapped_array(shape, dtype=np.float64, strides=None, order="C", stream=0, por
     mapped.device_pointer = devptr
     mapped._ember_device = get_current_device()
     return mapped
+
+
+@contextlib.contextmanager
+def pinned(*arylist):
+    """Page-lock the memory of host NumPy arrays for the ``with`` block, so
+    that copies to and from them are fast and may be asynchronous (numba's
+    ``cuda.pinned``; ``cuMemHostRegister``). On the CPU device it does
+    nothing. The arrays must stay alive for the block; arrays sharing memory
+    are locked once."""
+    dev = get_current_device()
+    ranges = []
+    for ary in arylist:
+        if not isinstance(ary, np.ndarray):
+            raise TypeError(f"pinned: expected NumPy arrays, not {type(ary).__name__}")
+        if ary.nbytes == 0:
+            continue
+        # the bytes the array spans, whatever its strides
+        lo, hi = np.byte_bounds(ary)
+        ranges.append((lo, hi))
+    # overlapping ranges (views of one array) are registered as one
+    merged = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    done = []
+    try:
+        for lo, hi in merged:
+            _ember.host_register(dev.kind, dev.id, lo, hi - lo)
+            done.append(lo)
+        yield
+    finally:
+        for lo in reversed(done):
+            _ember.host_unregister(dev.kind, dev.id, lo)
