@@ -258,6 +258,49 @@ static void test_streams(void)
     CHECK(stats(EMBER_MEM_DEVICE).bytes_cached == 0 && stats(EMBER_MEM_DEVICE).bytes_in_use == 0);
 }
 
+/* ---- staging ---------------------------------------------------------------- */
+
+/* Strided copies stage through pinned memory from the pool, and the next
+ * one reuses it. */
+static void test_staging(void)
+{
+    ember_device_t dev = cuda0();
+    double host[8 * 8], back[8 * 4];
+    for (int i = 0; i < 64; i++)
+        host[i] = i;
+    int64_t shape[2] = {8, 8}, vshape[2] = {8, 4}, vstr[2] = {64, 16};
+    ember_buffer_t hb, bb;
+    ember_array h = {0}, hback = {0}, d = {0}, v = {0};
+    CHECK_OK(ember_buffer_wrap_host(host, sizeof host, NULL, NULL, &hb));
+    CHECK_OK(ember_array_init(&h, hb, EMBER_FLOAT64, 2, shape, NULL, 0));
+    ember_buffer_release(hb);
+    CHECK_OK(ember_buffer_wrap_host(back, sizeof back, NULL, NULL, &bb));
+    CHECK_OK(ember_array_init(&hback, bb, EMBER_FLOAT64, 2, vshape, NULL, 0));
+    ember_buffer_release(bb);
+    CHECK_OK(ember_array_create(&d, dev, EMBER_MEM_DEVICE, EMBER_FLOAT64, 2, shape, 'C'));
+    CHECK_OK(ember_array_copy(&d, &h, NULL));
+    CHECK_OK(ember_array_init(&v, d.buffer, EMBER_FLOAT64, 2, vshape, vstr, 0)); /* even columns */
+    ember_pool_stats p0 = stats(EMBER_MEM_PINNED);
+    for (int round = 0; round < 3; round++) {
+        memset(back, 0, sizeof back);
+        CHECK_OK(ember_array_copy(&hback, &v, NULL)); /* staged: device span -> pinned -> host */
+        int wrong = 0;
+        for (int i = 0; i < 8; i++)
+            for (int j = 0; j < 4; j++)
+                wrong += back[i * 4 + j] != i * 8 + 2 * j;
+        CHECK(wrong == 0);
+    }
+    ember_pool_stats p1 = stats(EMBER_MEM_PINNED);
+    CHECK(p1.hits + p1.misses == p0.hits + p0.misses + 3); /* one staging block per copy */
+    CHECK(p1.driver_allocs <= p0.driver_allocs + 1);      /* reused after the first */
+    CHECK(p1.bytes_in_use == p0.bytes_in_use);            /* and given back */
+    ember_array_fini(&v);
+    ember_array_fini(&d);
+    ember_array_fini(&hback);
+    ember_array_fini(&h);
+    CHECK(driver_clean());
+}
+
 /* ---- out of memory ------------------------------------------------------------- */
 
 static ember_buffer_t hook_victim;
@@ -496,6 +539,7 @@ int main(void)
     CHECK(ember_device_count(EMBER_DEVICE_CUDA) == 1);
     test_reuse_and_classes();
     test_streams();
+    test_staging();
     test_out_of_memory();
     test_pool_disabled();
     test_host_register();
