@@ -25,8 +25,13 @@
  * start-up or shutdown, where the GIL machinery cannot be relied on. */
 static void collect_garbage(void *unused)
 {
-    if (!Py_IsInitialized())
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!Py_IsInitialized() || Py_IsFinalizing())
         return;
+#else
+    if (!Py_IsInitialized() || _Py_IsFinalizing())
+        return;
+#endif
     PyGILState_STATE g = PyGILState_Ensure();
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb); /* keep a pending exception */

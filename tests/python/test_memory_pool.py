@@ -37,12 +37,20 @@ def test_pool_stats_and_reuse(fake_env):
         c = cuda.device_array(3 << 20, np.uint8)  # large: 2 MiB granularity
         assert pool.used_bytes() == 1024 + (4 << 20)
         del b, c
+        ctx = cuda.current_context()
+        assert len(ctx.deallocations) == 0          # numba's queue: ember frees at once
+        ctx.deallocations.clear()                   # ... and clear() trims the pool
+        assert pool.free_bytes() == 0
         pool.free_all_blocks()
         assert pool.total_bytes() == 0 and pool.stats()['driver_frees'] == 2
         free, total = cuda.current_context().get_memory_info()
         assert free == total == 64 << 20
+        x = cuda.device_array((4, 6), np.float32)
+        x.copy_to_device(np.ones((4, 6), np.float32))
+        with cuda.pinned(np.zeros((4, 6), np.float32)[::-1, ::2]):   # negative strides
+            x.copy_to_host()
         # CuPy's names
-        assert cuda.get_default_memory_pool().used_bytes() == 0
+        assert cuda.get_default_memory_pool().used_bytes() == 512   # x: 96 bytes
         p = cuda.pinned_array(100)
         pp = cuda.get_default_pinned_memory_pool()
         assert pp.memkind == 'pinned' and pp.used_bytes() == 896   # 800 bytes: the 896 class

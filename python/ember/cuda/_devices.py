@@ -228,6 +228,22 @@ class MemoryPool:
                 f"{self.free_bytes()} cached>")
 
 
+class _Deallocations:
+    """numba's queue of pending frees, for code that calls
+    ``ctx.deallocations.clear()`` to get memory back: ember frees at once
+    into its pool, so the queue is always empty and ``clear()`` gives the
+    pool's cached blocks back to the driver."""
+
+    def __init__(self, dev):
+        self.device = dev
+
+    def clear(self):
+        _ember.pool_trim(self.device.kind, self.device.id)
+
+    def __len__(self):
+        return 0
+
+
 class Context:
     """The per-device context (numba's Context subset)."""
 
@@ -242,6 +258,11 @@ class Context:
     def memory_pool(self):
         """The device memory pool (see MemoryPool)."""
         return MemoryPool(self.device, "device")
+
+    @property
+    def deallocations(self):
+        """numba's pending-deallocation queue (see _Deallocations)."""
+        return _Deallocations(self.device)
 
     @property
     def pinned_memory_pool(self):

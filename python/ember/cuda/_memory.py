@@ -169,6 +169,18 @@ def mapped_array(shape, dtype=np.float64, strides=None, order="C", stream=0, por
     return mapped
 
 
+def _byte_bounds(ary):
+    """[lo, hi) addresses of the bytes an array spans, whatever its strides
+    (np.byte_bounds, which NumPy 2 moved to np.lib.array_utils)."""
+    lo = hi = ary.__array_interface__["data"][0]
+    for n, s in zip(ary.shape, ary.strides):
+        if s < 0:
+            lo += (n - 1) * s
+        else:
+            hi += (n - 1) * s
+    return lo, hi + ary.itemsize
+
+
 @contextlib.contextmanager
 def pinned(*arylist):
     """Page-lock the memory of host NumPy arrays for the ``with`` block, so
@@ -183,9 +195,7 @@ def pinned(*arylist):
             raise TypeError(f"pinned: expected NumPy arrays, not {type(ary).__name__}")
         if ary.nbytes == 0:
             continue
-        # the bytes the array spans, whatever its strides
-        lo, hi = np.byte_bounds(ary)
-        ranges.append((lo, hi))
+        ranges.append(_byte_bounds(ary))
     # overlapping ranges (views of one array) are registered as one
     merged = []
     for lo, hi in sorted(ranges):
