@@ -13,6 +13,7 @@
  * operations leaves a clean status, no leak and a usable runtime.
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -413,6 +414,95 @@ static void test_host_register(void)
     free(mem);
 }
 
+/* ---- misuse and threads ------------------------------------------------------------ */
+
+static void test_misuse(void)
+{
+    ember_device_t dev = cuda0(), cpu;
+    CHECK_OK(ember_device_get(EMBER_DEVICE_CPU, 0, &cpu));
+    ember_stream_t cs;
+    ember_buffer_t b = NULL;
+    ember_pool_stats st;
+    CHECK_OK(ember_stream_create(cpu, &cs));
+    CHECK_STATUS(ember_buffer_create_on_stream(dev, EMBER_MEM_DEVICE, 8, cs, &b),
+                 EMBER_ERR_DEVICE_MISMATCH);
+    CHECK(b == NULL);
+    ember_stream_destroy(cs);
+    CHECK_STATUS(ember_pool_get_stats(NULL, EMBER_MEM_DEVICE, &st), EMBER_ERR_INVALID_ARG);
+    CHECK_STATUS(ember_pool_get_stats(dev, EMBER_MEM_DEVICE, NULL), EMBER_ERR_INVALID_ARG);
+    CHECK_STATUS(ember_pool_get_stats(dev, EMBER_MEM_HOST, &st), EMBER_ERR_INVALID_ARG);
+    CHECK_STATUS(ember_pool_trim(NULL), EMBER_ERR_INVALID_ARG);
+    CHECK_STATUS(ember_buffer_create(dev, EMBER_MEM_DEVICE, (size_t)INT64_MAX + 1, &b),
+                 EMBER_ERR_INVALID_ARG);
+    /* The cpu device counts but does not cache. */
+    ember_pool_stats c0, c1;
+    CHECK_OK(ember_pool_get_stats(cpu, EMBER_MEM_DEVICE, &c0));
+    CHECK_OK(ember_buffer_create(cpu, EMBER_MEM_DEVICE, 1000, &b));
+    CHECK_OK(ember_pool_get_stats(cpu, EMBER_MEM_DEVICE, &c1));
+    CHECK(c1.bytes_in_use == c0.bytes_in_use + 1024 && c1.misses == c0.misses + 1);
+    ember_buffer_release(b);
+    CHECK_OK(ember_pool_get_stats(cpu, EMBER_MEM_DEVICE, &c1));
+    CHECK(c1.bytes_in_use == c0.bytes_in_use && c1.bytes_cached == 0);
+    CHECK(c1.driver_frees == c0.driver_frees + 1);
+}
+
+struct worker {
+    ember_stream_t stream;
+    unsigned seed;
+    int failures;
+};
+
+/* Allocates and frees blocks of a few classes, holding a handful at once. */
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    ember_device_t dev;
+    if (ember_device_get(EMBER_DEVICE_CUDA, 0, &dev) != EMBER_SUCCESS) {
+        w->failures++;
+        return NULL;
+    }
+    ember_buffer_t held[8] = {0};
+    for (int i = 0; i < 2000; i++) {
+        int slot = (int)(rand_r(&w->seed) % 8);
+        ember_buffer_release(held[slot]);
+        held[slot] = NULL;
+        size_t n = (size_t)(rand_r(&w->seed) % 5000) + 1;
+        ember_mem_kind kind = rand_r(&w->seed) % 4 ? EMBER_MEM_DEVICE : EMBER_MEM_PINNED;
+        if (ember_buffer_create_on_stream(dev, kind, n, w->stream, &held[slot]) != EMBER_SUCCESS)
+            w->failures++;
+        else if (i % 7 == 0 && ember_buffer_record_stream(held[slot], NULL) != EMBER_SUCCESS)
+            w->failures++;
+    }
+    for (int i = 0; i < 8; i++)
+        ember_buffer_release(held[i]);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    ember_device_t dev = cuda0();
+    enum { T = 4 };
+    struct worker w[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].seed = 1234u + (unsigned)i;
+        if (i % 2)
+            CHECK_OK(ember_stream_create(dev, &w[i].stream));
+        CHECK(pthread_create(&th[i], NULL, work, &w[i]) == 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(w[i].failures == 0);
+        ember_stream_destroy(w[i].stream);
+    }
+    ember_pool_stats d = stats(EMBER_MEM_DEVICE), p = stats(EMBER_MEM_PINNED);
+    CHECK(d.bytes_in_use == 0 && d.blocks_in_use == 0 && p.bytes_in_use == 0);
+    CHECK(d.hits > d.misses); /* the classes repeat: most requests are served from the cache */
+    CHECK(fake_live("mem") == (long)d.blocks_cached && fake_live("host") == (long)p.blocks_cached);
+    CHECK(driver_clean());
+}
+
 /* ---- fault loops ------------------------------------------------------------------------ */
 
 /* Pool operations: allocations on two streams, frees with work in flight,
@@ -543,6 +633,8 @@ int main(void)
     test_out_of_memory();
     test_pool_disabled();
     test_host_register();
+    test_misuse();
+    test_threads();
     fault_loop(EMBER_FAULT_DRIVER);
     fault_loop(EMBER_FAULT_ALLOC);
     CHECK(driver_clean());
