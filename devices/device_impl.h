@@ -61,7 +61,7 @@ struct ember_device {
     const struct ember_device_i *iface;
     void *ctx;               /* owned; freed by iface->destroy */
     ember_device_info info;  /* filled by the kind when it opens the device */
-    struct mempool *pool;       /* owned; memory/pool.c creates it on the first allocation */
+    struct mempool *pool;    /* owned; memory/pool.c makes it at the first allocation */
 };
 
 /* ---- registry.c ------------------------------------------------------ */

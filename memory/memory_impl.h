@@ -54,19 +54,19 @@ EM_HIDDEN ember_status array_span(const ember_array *a, int64_t *lo, int64_t *hi
  * the buffer (see ember_buffer_record_stream). */
 EM_HIDDEN void buffer_record_native(ember_buffer_t b, struct ember_device *dev, void *native);
 
-/* ---- pool.c (prefix mempool_: the cpu worker pool has pool_) ---------------------------------------------------------- */
+/* ---- pool.c (prefix mempool_: the cpu worker pool has pool_) --------- */
 
 /* A block of at least `nbytes` of `kind` on `dev` for first use on native
  * stream `stream`. Caller owns *out and gives it back with mempool_free. */
-EM_HIDDEN ember_status mempool_alloc(struct ember_device *dev, ember_mem_kind kind, size_t nbytes,
-                                  void *stream, struct pool_block **out);
+EM_HIDDEN ember_status mempool_alloc(struct ember_device *dev, ember_mem_kind kind,
+                                     size_t nbytes, void *stream, struct pool_block **out);
 /* Takes the block back: cached (after recording its streams' events) or
  * freed. Never synchronises, never fails. */
 EM_HIDDEN void mempool_free(struct ember_device *dev, struct pool_block *blk);
 /* Notes that work on native stream `stream` of `dev` uses the block. A
  * stream of another device than the block's passes `foreign`. */
-EM_HIDDEN void mempool_record_stream(struct ember_device *dev, struct pool_block *blk, void *stream,
-                                  bool foreign);
+EM_HIDDEN void mempool_record_stream(struct ember_device *dev, struct pool_block *blk,
+                                     void *stream, bool foreign);
 
 /* ---- stats.c --------------------------------------------------------- */
 EM_HIDDEN void stats_count_copy(ember_copy_dir dir, uint64_t bytes);

@@ -293,27 +293,29 @@ static ember_status oom_error(struct mempool *p, ember_mem_kind kind, size_t nby
         snprintf(avail, sizeof avail, "; the device has %s free of %s", human(a, sizeof a, fr),
                  human(b, sizeof b, tot));
     }
-    const char *fmt = "out of %s memory allocating %s (%zu bytes, size class %s): freed %s "
-                      "of cached blocks%s and retried; ember holds %s in %llu live %s "
-                      "block(s)%s: %s";
+#define OOM_FMT                                                                       \
+    "out of %s memory allocating %s (%zu bytes, size class %s): freed %s of cached "  \
+    "blocks%s and retried; ember holds %s in %llu live %s block(s)%s: %s"
     const char *collected = hooked ? ", collected garbage" : "";
-    const char *what = kind == EMBER_MEM_DEVICE ? "device" : kind == EMBER_MEM_PINNED ? "pinned host"
-                                                                                   : "mapped host";
+    const char *what = kind == EMBER_MEM_DEVICE   ? "device"
+                       : kind == EMBER_MEM_PINNED ? "pinned host"
+                                                  : "mapped host";
     human(want, sizeof want, nbytes);
     human(cls, sizeof cls, size);
     human(freed, sizeof freed, trimmed);
     human(used, sizeof used, s.bytes_in_use);
     if (code)
-        em_driver_error(code, name, fmt, what, want, nbytes, cls, freed, collected, used,
+        em_driver_error(code, name, OOM_FMT, what, want, nbytes, cls, freed, collected, used,
                         (unsigned long long)s.blocks_in_use, what, avail, cause);
     else
-        em_error(EMBER_ERR_DEVICE_OUT_OF_MEMORY, fmt, what, want, nbytes, cls, freed, collected,
+        em_error(EMBER_ERR_DEVICE_OUT_OF_MEMORY, OOM_FMT, what, want, nbytes, cls, freed, collected,
                  used, (unsigned long long)s.blocks_in_use, what, avail, cause);
+#undef OOM_FMT
     return EMBER_ERR_DEVICE_OUT_OF_MEMORY;
 }
 
 ember_status mempool_alloc(struct ember_device *dev, ember_mem_kind kind, size_t nbytes,
-                        void *stream, struct pool_block **out)
+                           void *stream, struct pool_block **out)
 {
     struct mempool *p = NULL;
     ember_status st = mempool_of(dev, &p);
@@ -446,7 +448,7 @@ void mempool_free(struct ember_device *dev, struct pool_block *blk)
 }
 
 void mempool_record_stream(struct ember_device *dev, struct pool_block *blk, void *stream,
-                        bool foreign)
+                           bool foreign)
 {
     struct mempool *p = dev->pool;
     if (!blk || !p || !p->caching)
