@@ -72,6 +72,19 @@ static long sync_calls(void)
 
 static uint64_t dptr(ember_buffer_t b) { return ember_buffer_device_ptr(b); }
 
+/* Leaves a failure message as this thread's last error (through the
+ * public API: a host view that does not fit its buffer). */
+static void em_error_for_test(void)
+{
+    char mem[8];
+    ember_buffer_t b;
+    ember_array a = {0};
+    int64_t shape[1] = {100};
+    CHECK_OK(ember_buffer_wrap_host(mem, sizeof mem, NULL, NULL, &b));
+    CHECK(ember_array_init(&a, b, EMBER_FLOAT64, 1, shape, NULL, 0) != EMBER_SUCCESS);
+    ember_buffer_release(b);
+}
+
 /* ---- reuse and size classes -------------------------------------------------- */
 
 static void test_reuse_and_classes(void)
@@ -244,6 +257,24 @@ static void test_streams(void)
     CHECK_OK(ember_buffer_create_on_stream(dev, EMBER_MEM_PINNED, 4096, s1, &b));
     CHECK(ember_buffer_host_ptr(b) != NULL && stats(EMBER_MEM_PINNED).hits == hits + 1);
     ember_buffer_release(b);
+
+    /* A buffer that outlives its stream: the event cannot be recorded on
+     * the destroyed stream, so the block goes back to the driver (which
+     * orders the free itself) instead of the cache; the free keeps the
+     * caller's last error. */
+    ember_stream_t s3;
+    CHECK_OK(ember_stream_create(dev, &s3));
+    CHECK_OK(ember_buffer_create_on_stream(dev, EMBER_MEM_DEVICE, 4096, s3, &a));
+    ember_stream_destroy(s3);
+    long mem = fake_live("mem");
+    uint64_t frees = stats(EMBER_MEM_DEVICE).driver_frees;
+    em_error_for_test();
+    char before[512];
+    snprintf(before, sizeof before, "%s", ember_last_error());
+    ember_buffer_release(a);
+    CHECK(fake_live("mem") == mem - 1);
+    CHECK(stats(EMBER_MEM_DEVICE).driver_frees == frees + 1);
+    CHECK(before[0] != '\0' && strcmp(ember_last_error(), before) == 0);
 
     /* Trim waits for pending work, then frees everything. */
     fake_hold_events(1);
