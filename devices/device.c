@@ -9,6 +9,7 @@ void device_close(struct ember_device *dev)
 {
     if (!dev)
         return;
+    mempool_destroy(dev->pool);
     if (dev->iface && dev->iface->destroy)
         dev->iface->destroy(dev->ctx);
     em_free(dev);

@@ -24,6 +24,10 @@ struct ember_device_i {
                           uint64_t *device);
     void (*free)(void *ctx, ember_mem_kind kind, void *host, uint64_t device);
     ember_status (*memory_info)(void *ctx, uint64_t *free_bytes, uint64_t *total_bytes);
+    /* (optional) page-lock / unlock host memory the caller owns; NULL: the
+     * kind's host memory needs no locking and the wrappers do nothing. */
+    ember_status (*host_register)(void *ctx, void *ptr, size_t nbytes);
+    ember_status (*host_unregister)(void *ctx, void *ptr);
 
     /* Copies `nbytes` from `src` to `dst`. An address is a device address of
      * this device when its `*_dev` flag is set, else a host pointer (cast to
@@ -57,6 +61,7 @@ struct ember_device {
     const struct ember_device_i *iface;
     void *ctx;               /* owned; freed by iface->destroy */
     ember_device_info info;  /* filled by the kind when it opens the device */
+    struct mempool *pool;    /* owned; memory/pool.c makes it at the first allocation */
 };
 
 /* ---- registry.c ------------------------------------------------------ */
@@ -85,6 +90,13 @@ EM_HIDDEN ember_status cuda_devices_open(void *hwloc_topology, struct ember_devi
 /* Forgets the driver table once every CUDA device is closed (the library
  * itself stays mapped: see cuda_driver.c). */
 EM_HIDDEN void cuda_driver_unload(void);
+
+/* ---- memory/pool.c ---------------------------------------------------- */
+
+/* Gives the cached blocks back and frees `pool`; device_close calls it
+ * before the kind's destroy (the blocks need the device's context). NULL
+ * does nothing. */
+EM_HIDDEN void mempool_destroy(struct mempool *pool);
 
 /* ---- device.c -------------------------------------------------------- */
 

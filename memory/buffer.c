@@ -3,8 +3,11 @@
  *
  * A buffer is the unit of ownership: arrays (views) hold references to it,
  * and the memory goes back to its device (or to its foreign owner) with the
- * last reference. The device's allocator decides where bytes come from.
+ * last reference. The bytes come from the device's pool (pool.c), which
+ * also needs to know the streams a buffer was used on, so that its memory
+ * is not handed to another stream while queued work still uses it.
  */
+#include "launch/launch_impl.h"
 #include "memory/memory_impl.h"
 
 static bool kind_valid(ember_mem_kind kind)
@@ -15,6 +18,13 @@ static bool kind_valid(ember_mem_kind kind)
 ember_status ember_buffer_create(ember_device_t dev, ember_mem_kind kind, size_t nbytes,
                                  ember_buffer_t *out)
 {
+    return ember_buffer_create_on_stream(dev, kind, nbytes, NULL, out);
+}
+
+ember_status ember_buffer_create_on_stream(ember_device_t dev, ember_mem_kind kind,
+                                           size_t nbytes, ember_stream_t stream,
+                                           ember_buffer_t *out)
+{
     if (!dev || !out)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_buffer_create: NULL argument");
     if (!kind_valid(kind))
@@ -24,14 +34,20 @@ ember_status ember_buffer_create(ember_device_t dev, ember_mem_kind kind, size_t
     if (nbytes > (size_t)INT64_MAX)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_buffer_create: %zu bytes is too large",
                         nbytes);
+    void *native = NULL;
+    ember_status st = stream_native(dev, stream, &native);
+    if (st != EMBER_SUCCESS)
+        return st;
     struct ember_buffer *b = em_calloc(1, sizeof *b);
     if (!b)
         return EMBER_ERR_OUT_OF_MEMORY;
-    ember_status st = dev->iface->alloc(dev->ctx, kind, nbytes, &b->host, &b->device_ptr);
+    st = mempool_alloc(dev, kind, nbytes, native, &b->block);
     if (st != EMBER_SUCCESS) {
         em_free(b);
         return st;
     }
+    b->host = b->block->host;
+    b->device_ptr = b->block->device_ptr;
     b->refcount = 1;
     b->device = dev;
     b->kind = kind;
@@ -100,7 +116,7 @@ void ember_buffer_release(ember_buffer_t b)
         if (b->release)
             b->release(b->release_ctx);
     } else {
-        b->device->iface->free(b->device->ctx, b->kind, b->host, b->device_ptr);
+        mempool_free(b->device, b->block);
         stats_count_free(b->size);
     }
     em_free(b);
@@ -111,3 +127,21 @@ ember_mem_kind ember_buffer_kind(ember_buffer_t b) { return b ? b->kind : EMBER_
 ember_device_t ember_buffer_device(ember_buffer_t b) { return b ? b->device : NULL; }
 void *ember_buffer_host_ptr(ember_buffer_t b) { return b ? b->host : NULL; }
 uint64_t ember_buffer_device_ptr(ember_buffer_t b) { return b ? b->device_ptr : 0; }
+
+ember_status ember_buffer_record_stream(ember_buffer_t b, ember_stream_t stream)
+{
+    if (!b)
+        return em_error(EMBER_ERR_INVALID_ARG, "ember_buffer_record_stream: NULL buffer");
+    void *native = NULL;
+    ember_status st = stream_native(b->device, stream, &native);
+    if (st != EMBER_SUCCESS)
+        return st;
+    buffer_record_native(b, b->device, native);
+    return EMBER_SUCCESS;
+}
+
+void buffer_record_native(ember_buffer_t b, struct ember_device *dev, void *native)
+{
+    if (b && b->block)
+        mempool_record_stream(b->device, b->block, native, dev != b->device);
+}

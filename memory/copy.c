@@ -5,8 +5,11 @@
  * else is a strided copy: done in place when both sides are host-accessible,
  * otherwise staged through host memory (the device-side byte span is read,
  * the elements are gathered/scattered on the host, and the span is written
- * back). Staging synchronises the stream. A device-side strided copy kernel
- * can replace staging once the CUDA backend compiles kernels.
+ * back). Staging synchronises the stream. On a CUDA device the staging
+ * memory is pinned, from the device's pool (the DMA reads and writes it
+ * directly, and the next strided copy reuses it); elsewhere, or when no
+ * pinned memory is left, it is ordinary host memory. A device-side strided
+ * copy kernel can replace staging once the CUDA backend compiles kernels.
  */
 #include <string.h>
 
@@ -94,31 +97,68 @@ static ember_status raw_copy(struct ember_device *dev, uint64_t dst, bool dst_de
     return dev->iface->copy(dev->ctx, dst, dst_dev, src, src_dev, n, stream);
 }
 
-/* A host copy of a device-only array's span: `*tmp` (caller frees) holds the
- * bytes [lo, hi) and `*view` is `a` rebased onto it (no buffer reference). */
-static ember_status stage_in(const ember_array *a, void *stream, char **tmp, ember_array *view,
-                             int64_t *lo_out)
+/* Host memory for staging: a pinned pool block or an em_malloc'ed one. */
+struct stage {
+    char *p;                 /* NULL until allocated */
+    struct ember_device *dev; /* the device the block came from, or NULL */
+    struct pool_block *blk;  /* owned pinned block, or NULL (then p is em_malloc'ed) */
+};
+
+/* `n` bytes of staging memory for copies with `dev` on native `stream`
+ * (dev NULL: no device copy touches it). */
+static ember_status stage_alloc(struct ember_device *dev, size_t n, void *stream, struct stage *s)
+{
+    s->dev = NULL;
+    s->blk = NULL;
+    if (dev && dev->info.kind == EMBER_DEVICE_CUDA) {
+        if (mempool_alloc(dev, EMBER_MEM_PINNED, n, stream, &s->blk) == EMBER_SUCCESS) {
+            s->dev = dev;
+            s->p = s->blk->host;
+            return EMBER_SUCCESS;
+        }
+        s->blk = NULL;
+        ember_clear_error(); /* pageable memory serves as well, only slower */
+    }
+    s->p = em_malloc(n ? n : 1);
+    return s->p ? EMBER_SUCCESS : EMBER_ERR_OUT_OF_MEMORY;
+}
+
+/* Gives staging memory back; the work that used it has been waited for
+ * (on failure the pool's free-time event guards the block anyway). */
+static void stage_free(struct stage *s)
+{
+    if (s->blk)
+        mempool_free(s->dev, s->blk);
+    else
+        em_free(s->p);
+    s->p = NULL;
+    s->blk = NULL;
+}
+
+/* A host copy of a device-only array's span: `*tmp` (caller frees with
+ * stage_free) holds the bytes [lo, hi) and `*view` is `a` rebased onto it
+ * (no buffer reference). */
+static ember_status stage_in(const ember_array *a, void *stream, struct stage *tmp,
+                             ember_array *view, int64_t *lo_out)
 {
     int64_t lo, hi;
     ember_status st = array_span(a, &lo, &hi);
     if (st != EMBER_SUCCESS)
         return st;
-    char *buf = em_malloc((size_t)(hi - lo));
-    if (!buf)
-        return EMBER_ERR_OUT_OF_MEMORY;
     struct ember_device *dev = a->buffer->device;
-    st = raw_copy(dev, (uint64_t)(uintptr_t)buf, false, a->buffer->device_ptr + (uint64_t)lo, true,
-                  (size_t)(hi - lo), stream);
+    if ((st = stage_alloc(dev, (size_t)(hi - lo), stream, tmp)) != EMBER_SUCCESS)
+        return st;
+    st = raw_copy(dev, (uint64_t)(uintptr_t)tmp->p, false, a->buffer->device_ptr + (uint64_t)lo,
+                  true, (size_t)(hi - lo), stream);
     if (st == EMBER_SUCCESS)
         st = dev->iface->stream_synchronize(dev->ctx, stream);
     if (st != EMBER_SUCCESS) {
-        em_free(buf);
+        stage_free(tmp);
         return st;
     }
     *view = *a;
     view->buffer = NULL;
     view->offset = a->offset - lo;
-    *tmp = buf;
     *lo_out = lo;
     return EMBER_SUCCESS;
 }
@@ -134,7 +174,7 @@ static ember_status strided_copy(const ember_array *dst, const ember_array *src,
     ember_status st = EMBER_SUCCESS;
     /* Source bytes on the host: the array itself, or a staged snapshot. A
      * snapshot also makes an overlapping copy within one buffer safe. */
-    char *src_tmp = NULL;
+    struct stage src_tmp = {0};
     const char *s;
     ember_array sview;
     int64_t slo = 0;
@@ -152,17 +192,16 @@ static ember_status strided_copy(const ember_array *dst, const ember_array *src,
         int64_t lo, hi;
         if ((st = array_span(src, &lo, &hi)) != EMBER_SUCCESS)
             return st;
-        src_tmp = em_malloc((size_t)(hi - lo));
-        if (!src_tmp)
-            return EMBER_ERR_OUT_OF_MEMORY;
-        memcpy(src_tmp, src->buffer->host + lo, (size_t)(hi - lo));
+        if ((st = stage_alloc(NULL, (size_t)(hi - lo), NULL, &src_tmp)) != EMBER_SUCCESS)
+            return st;
+        memcpy(src_tmp.p, src->buffer->host + lo, (size_t)(hi - lo));
         sview = *src;
         sview.offset = src->offset - lo;
-        s = elem0(&sview, src_tmp);
+        s = elem0(&sview, src_tmp.p);
     } else {
         if ((st = stage_in(src, src_stream, &src_tmp, &sview, &slo)) != EMBER_SUCCESS)
             return st;
-        s = elem0(&sview, src_tmp);
+        s = elem0(&sview, src_tmp.p);
     }
 
     if (host_accessible(dst)) {
@@ -172,23 +211,22 @@ static ember_status strided_copy(const ember_array *dst, const ember_array *src,
         if (st == EMBER_SUCCESS)
             host_strided(elem0(dst, dst->buffer->host), dst->strides, s, sview.strides,
                          src->shape, src->ndim, 0, item);
-        em_free(src_tmp);
+        stage_free(&src_tmp);
         return st;
     }
 
     struct ember_device *ddev = dst->buffer->device;
-    char *dst_tmp = NULL;
+    struct stage dst_tmp = {0};
     if (ember_array_is_c_contiguous(dst) || ember_array_is_f_contiguous(dst)) {
         /* Gather into a dense host copy with dst's layout, one device write. */
         size_t n = (size_t)ember_array_nbytes(dst);
-        dst_tmp = em_malloc(n);
-        if (!dst_tmp) {
-            em_free(src_tmp);
-            return EMBER_ERR_OUT_OF_MEMORY;
+        if ((st = stage_alloc(ddev, n, dst_stream, &dst_tmp)) != EMBER_SUCCESS) {
+            stage_free(&src_tmp);
+            return st;
         }
-        host_strided(dst_tmp, dst->strides, s, sview.strides, src->shape, src->ndim, 0, item);
-        st = raw_copy(ddev, dense_start(dst, true), true, (uint64_t)(uintptr_t)dst_tmp, false, n,
-                      dst_stream);
+        host_strided(dst_tmp.p, dst->strides, s, sview.strides, src->shape, src->ndim, 0, item);
+        st = raw_copy(ddev, dense_start(dst, true), true, (uint64_t)(uintptr_t)dst_tmp.p, false,
+                      n, dst_stream);
     } else {
         /* Read-modify-write of dst's span keeps the bytes between elements. */
         ember_array dview;
@@ -197,17 +235,17 @@ static ember_status strided_copy(const ember_array *dst, const ember_array *src,
         if (st == EMBER_SUCCESS) {
             int64_t lo, hi;
             array_span(dst, &lo, &hi);
-            host_strided(elem0(&dview, dst_tmp), dst->strides, s, sview.strides, src->shape,
+            host_strided(elem0(&dview, dst_tmp.p), dst->strides, s, sview.strides, src->shape,
                          src->ndim, 0, item);
             st = raw_copy(ddev, dst->buffer->device_ptr + (uint64_t)dlo, true,
-                          (uint64_t)(uintptr_t)dst_tmp, false, (size_t)(hi - lo), dst_stream);
+                          (uint64_t)(uintptr_t)dst_tmp.p, false, (size_t)(hi - lo), dst_stream);
         }
     }
     /* The host temporaries must outlive the queued write. */
     if (st == EMBER_SUCCESS)
         st = ddev->iface->stream_synchronize(ddev->ctx, dst_stream);
-    em_free(dst_tmp);
-    em_free(src_tmp);
+    stage_free(&dst_tmp);
+    stage_free(&src_tmp);
     return st;
 }
 
@@ -282,6 +320,10 @@ ember_status ember_array_copy(const ember_array *dst, const ember_array *src,
         if (d_dev && s_dev && ddev != sdev) {
             st = strided_copy(dst, src, dst_stream, src_stream); /* two devices: via host */
         } else {
+            /* Queued work: the pool must not reuse either side's memory
+             * before it ran (strided copies below wait for themselves). */
+            buffer_record_native(dst->buffer, run, run_stream);
+            buffer_record_native(src->buffer, run, run_stream);
             st = raw_copy(run, dense_start(dst, d_dev), d_dev, dense_start(src, s_dev), s_dev,
                           (size_t)nbytes, run_stream);
         }

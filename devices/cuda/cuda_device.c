@@ -11,8 +11,12 @@
  * Memory kinds map onto the driver as: device memory → cuMemAlloc (not
  * host-accessible); pinned → cuMemHostAlloc(PORTABLE), page-locked for
  * every context; mapped → cuMemHostAlloc(PORTABLE | DEVICEMAP), whose device
- * address comes from cuMemHostGetDevicePointer. Streams and events are the
- * driver's own. Failures carry the driver's error name (cuda_driver.c).
+ * address comes from cuMemHostGetDevicePointer. These slots are the raw
+ * allocator: buffers get their memory through the caching pool
+ * (memory/pool.c), which calls them on a miss and on trimming. Host memory
+ * the caller owns is page-locked with cuMemHostRegister(PORTABLE). Streams
+ * and events are the driver's own. Failures carry the driver's error name
+ * (cuda_driver.c).
  */
 #include <hwloc.h>
 #include <string.h>
@@ -123,6 +127,32 @@ static ember_status cuda_memory_info(void *ctx, uint64_t *free_bytes, uint64_t *
         return st;
     *free_bytes = fr;
     *total_bytes = tot;
+    return EMBER_SUCCESS;
+}
+
+/* CUDA semantics: cuMemHostRegister "page-locks the memory range specified
+ * by p and bytesize and maps it for the device(s)"; PORTABLE makes it
+ * pinned for every context. Unregister before the memory is freed. */
+static ember_status cuda_host_register(void *ctx, void *ptr, size_t nbytes)
+{
+    struct cuda_ctx *c = ctx;
+    ember_status st = bind(c);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuMemHostRegister, ptr, nbytes, CU_MEMHOSTREGISTER_PORTABLE);
+    if (st != EMBER_SUCCESS)
+        return em_error_prefix(st, "cuda:%d: page-locking %zu bytes of host memory: ",
+                               c->ordinal, nbytes);
+    return EMBER_SUCCESS;
+}
+
+static ember_status cuda_host_unregister(void *ctx, void *ptr)
+{
+    struct cuda_ctx *c = ctx;
+    ember_status st = bind(c);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuMemHostUnregister, ptr);
+    if (st != EMBER_SUCCESS)
+        return em_error_prefix(st, "cuda:%d: unlocking host memory: ", c->ordinal);
     return EMBER_SUCCESS;
 }
 
@@ -291,6 +321,8 @@ static const struct ember_device_i cuda_iface = {
     .alloc = cuda_alloc,
     .free = cuda_free,
     .memory_info = cuda_memory_info,
+    .host_register = cuda_host_register,
+    .host_unregister = cuda_host_unregister,
     .copy = cuda_copy,
     .synchronize = cuda_synchronize,
     .stream_create = cuda_stream_create,

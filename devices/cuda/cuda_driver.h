@@ -57,6 +57,8 @@ enum {
     CUDA_ERROR_ILLEGAL_ADDRESS = 700,
     CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES = 701,
     CUDA_ERROR_LAUNCH_TIMEOUT = 702,
+    CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED = 712,
+    CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED = 713,
     CUDA_ERROR_ILLEGAL_INSTRUCTION = 715,
     CUDA_ERROR_MISALIGNED_ADDRESS = 716,
     CUDA_ERROR_LAUNCH_FAILED = 719,
@@ -85,6 +87,7 @@ enum {
 
 #define CU_MEMHOSTALLOC_PORTABLE 0x01  /* pinned for every context, not only the current one */
 #define CU_MEMHOSTALLOC_DEVICEMAP 0x02 /* also mapped into the device address space */
+#define CU_MEMHOSTREGISTER_PORTABLE 0x01 /* page-locked for every context */
 #define CU_STREAM_DEFAULT 0x0          /* synchronises with the legacy default stream */
 #define CU_EVENT_DEFAULT 0x0
 #define CU_EVENT_DISABLE_TIMING 0x2    /* no timestamp: cheaper record and wait */
@@ -127,6 +130,9 @@ struct cuda_driver {
     CUresult (*cuMemFreeHost)(void *p);
     CUresult (*cuMemHostGetDevicePointer)(CUdeviceptr *dptr, void *p,
                                           unsigned int flags); /* cuMemHostGetDevicePointer_v2 */
+    CUresult (*cuMemHostRegister)(void *p, size_t bytes,
+                                  unsigned int flags); /* cuMemHostRegister_v2 */
+    CUresult (*cuMemHostUnregister)(void *p);
 
     /* copies (the _v2 symbols of each) */
     CUresult (*cuMemcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes);

@@ -220,6 +220,70 @@ EMBER_API void *ember_buffer_host_ptr(ember_buffer_t buf);
 /* Address the device uses (equals the host address on the cpu device). */
 EMBER_API uint64_t ember_buffer_device_ptr(ember_buffer_t buf);
 
+/* Allocates like ember_buffer_create, for first use on `stream` (NULL: the
+ * device's default stream). On a CUDA device the caching pool may hand out
+ * a block freed on that stream at once, as the stream orders the new work
+ * after the old (cudaMallocAsync semantics). */
+EMBER_API ember_status ember_buffer_create_on_stream(ember_device_t dev, ember_mem_kind kind,
+                                                     size_t nbytes, ember_stream_t stream,
+                                                     ember_buffer_t *out);
+
+/* Tells ember that work queued on `stream` uses the buffer (PyTorch's
+ * recordStream). When the buffer is freed, its memory is not reused by
+ * another stream before that work has finished. Copies record their
+ * stream themselves; code that queues its own work (kernel launches) calls
+ * this. Wrapped buffers need no record: ember does not reuse their memory.
+ * Both arguments are borrowed. */
+EMBER_API ember_status ember_buffer_record_stream(ember_buffer_t buf, ember_stream_t stream);
+
+/* ------------------------------------------------------------------------ */
+/* Memory pools                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Device, pinned and mapped memory of a CUDA device comes from a caching
+ * pool: freed blocks are kept by size class and handed out again without a
+ * driver call, on the stream that last used them at once, on another stream
+ * once the work queued before the free has finished (an event, never a
+ * synchronisation). On out-of-memory the pool frees its cache, calls the
+ * out-of-memory callback (Python: a garbage collection) and retries once.
+ * EMBER_CUDA_POOL=0 in the environment turns caching off (every free goes
+ * to the driver) for debugging. The cpu device does not cache (its memory
+ * is the host allocator's) but counts the same statistics. */
+typedef struct ember_pool_stats {
+    uint64_t bytes_in_use;   /* bytes of the blocks live buffers hold (size-class bytes) */
+    uint64_t bytes_cached;   /* bytes of the free blocks kept for reuse */
+    uint64_t blocks_in_use, blocks_cached;
+    uint64_t driver_allocs;  /* blocks allocated from the driver (cuMemAlloc, cuMemHostAlloc) */
+    uint64_t driver_frees;   /* blocks given back to the driver */
+    uint64_t hits;           /* allocations served from the cache */
+    uint64_t misses;         /* allocations that went to the driver */
+    uint64_t oom_recoveries; /* out-of-memory answered by trimming, collecting and retrying */
+    uint64_t oom_failures;   /* allocations that failed even after that */
+} ember_pool_stats;
+
+/* The statistics of `dev`'s pool for memory of `kind` (device, pinned or
+ * mapped). Fills `*out` (caller-provided). */
+EMBER_API ember_status ember_pool_get_stats(ember_device_t dev, ember_mem_kind kind,
+                                            ember_pool_stats *out);
+
+/* Gives every cached block of `dev` (all kinds) back to the driver, after
+ * waiting for the work that last used each one. Buffers in use stay. */
+EMBER_API ember_status ember_pool_trim(ember_device_t dev);
+
+/* Sets the function the pools call on out-of-memory, after freeing their
+ * cache and before the one retry: it should free what it can (the Python
+ * extension runs a garbage collection). It is called on the allocating
+ * thread, with no ember lock held, and may release buffers. NULL removes
+ * it. `ctx` is borrowed and passed back. */
+EMBER_API void ember_pool_set_oom_callback(void (*callback)(void *ctx), void *ctx);
+
+/* Page-locks `nbytes` of host memory at `ptr` (memory ember does not own,
+ * such as a NumPy array's) for fast, asynchronous copies with `dev`
+ * (cuMemHostRegister). A no-op on the cpu device. Undo it with
+ * ember_host_unregister before the memory is freed. */
+EMBER_API ember_status ember_host_register(ember_device_t dev, void *ptr, size_t nbytes);
+EMBER_API ember_status ember_host_unregister(ember_device_t dev, void *ptr);
+
 /* ------------------------------------------------------------------------ */
 /* Array descriptors                                                        */
 /* ------------------------------------------------------------------------ */

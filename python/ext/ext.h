@@ -224,4 +224,13 @@ EXT_HIDDEN PyObject *ext_nvvm_compile(PyObject *module, PyObject *const *args, P
  * minor) each), library and libdevice (the files found). */
 EXT_HIDDEN PyObject *ext_nvvm_version(PyObject *module, PyObject *unused);
 
+/* ---- pool.c ------------------------------------------------------------ */
+
+/* Module functions over the memory pools (pool_stats, pool_trim,
+ * host_register, host_unregister); module_exec adds them. */
+EXT_HIDDEN extern PyMethodDef ext_pool_methods[];
+/* Registers / removes the out-of-memory callback that collects garbage. */
+EXT_HIDDEN void ext_pool_install_hook(void);
+EXT_HIDDEN void ext_pool_remove_hook(void);
+
 #endif /* EMBER_EXT_H */

@@ -806,8 +806,10 @@ static int module_exec(PyObject *module)
     Py_DECREF(errors);
     if (!st->unsupported_error)
         return -1;
-    if (PyModule_AddIntConstant(module, "MAX_NDIM", EMBER_MAX_NDIM) < 0)
+    if (PyModule_AddIntConstant(module, "MAX_NDIM", EMBER_MAX_NDIM) < 0 ||
+        PyModule_AddFunctions(module, ext_pool_methods) < 0)
         return -1;
+    ext_pool_install_hook();
     return 0;
 }
 
@@ -851,7 +853,11 @@ static int module_clear(PyObject *module)
     return 0;
 }
 
-static void module_free(void *module) { module_clear((PyObject *)module); }
+static void module_free(void *module)
+{
+    ext_pool_remove_hook();
+    module_clear((PyObject *)module);
+}
 
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, module_exec},

@@ -19,7 +19,8 @@
  *     dereferences a device address crashes instead of passing; a copy that
  *     leaves its allocation returns CUDA_ERROR_INVALID_VALUE. Fresh device
  *     memory is filled with 0xCD (the driver does not zero it either).
- *     Allocating beyond 80 GiB per device returns CUDA_ERROR_OUT_OF_MEMORY.
+ *     Allocating beyond 80 GiB per device (FAKE_CUDA_MEMORY bytes when set)
+ *     returns CUDA_ERROR_OUT_OF_MEMORY.
  *   - Mapped host memory (CU_MEMHOSTALLOC_DEVICEMAP) gets a device alias in
  *     the same fake range, so host and device addresses differ.
  *   - Calls other than cuInit, cuDriverGetVersion and cuGetError* return
@@ -28,7 +29,10 @@
  *     retained one (this is how the tests see that ember binds contexts).
  *   - Streams execute each operation when it is submitted, so everything is
  *     always complete; events record a CLOCK_MONOTONIC timestamp and
- *     cuEventElapsedTime returns the difference in ms.
+ *     cuEventElapsedTime returns the difference in ms. A test can hold
+ *     recorded events "pending" (below) to play work still in flight.
+ *   - cuMemHostRegister/Unregister keep a list of registered ranges and
+ *     refuse overlapping or unknown ones as the driver does.
  *   - cuDeviceGetAttribute knows only the attributes ember asks for and
  *     returns CUDA_ERROR_INVALID_VALUE for the others.
  *
@@ -40,6 +44,15 @@
  *                                can see that ember released everything.
  *   fake_cuda_set_busy(n)        the next n stream/event queries answer
  *                                CUDA_ERROR_NOT_READY.
+ *   fake_cuda_hold_events(on)    while on, events recorded stay pending:
+ *                                cuEventQuery answers CUDA_ERROR_NOT_READY
+ *                                until cuEventSynchronize, or until
+ *                                hold_events(0) completes them all.
+ *   fake_cuda_count(what)        calls made so far: "cuMemAlloc",
+ *                                "cuMemFree", "cuMemHostAlloc",
+ *                                "cuEventRecord", "cuCtxSynchronize",
+ *                                "cuStreamSynchronize", "cuEventSynchronize".
+ *   fake_live("registered")      host ranges registered now.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -64,6 +77,8 @@ enum {
     CUDA_ERROR_INVALID_DEVICE = 101,
     CUDA_ERROR_INVALID_CONTEXT = 201,
     CUDA_ERROR_INVALID_HANDLE = 400,
+    CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED = 712,
+    CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED = 713,
     CUDA_ERROR_NOT_READY = 600,
     CUDA_ERROR_NOT_SUPPORTED = 801,
     CUDA_ERROR_UNKNOWN = 999,
@@ -104,6 +119,7 @@ struct event {
     unsigned magic;
     unsigned flags;
     int recorded;
+    int pending;         /* recorded while events were held: not complete */
     uint64_t ns;
     struct event *next;
 };
@@ -120,6 +136,37 @@ static struct event *events;
 static CUdeviceptr next_dev = DEV_BASE;
 static uint64_t used[MAX_DEVICES]; /* device bytes in use */
 static int busy;                   /* queries left that answer NOT_READY */
+static int hold;                   /* events recorded now stay pending */
+struct range {                     /* a cuMemHostRegister'ed host range */
+    char *p;
+    size_t n;
+    struct range *next;
+};
+static struct range *registered;
+enum { N_MEMALLOC, N_MEMFREE, N_HOSTALLOC, N_EVRECORD, N_CTXSYNC, N_STREAMSYNC, N_EVSYNC, N_COUNT };
+static long counts[N_COUNT];
+static const char *const count_names[N_COUNT] = {
+    "cuMemAlloc", "cuMemFree", "cuMemHostAlloc", "cuEventRecord", "cuCtxSynchronize",
+    "cuStreamSynchronize", "cuEventSynchronize"};
+
+static void count(int what)
+{
+    pthread_mutex_lock(&lock);
+    counts[what]++;
+    pthread_mutex_unlock(&lock);
+}
+
+/* Device memory size: FAKE_CUDA_MEMORY bytes, else 80 GiB. */
+static uint64_t device_memory(void)
+{
+    const char *env = getenv("FAKE_CUDA_MEMORY");
+    if (env && env[0]) {
+        unsigned long long v = strtoull(env, NULL, 10);
+        if (v > 0)
+            return v;
+    }
+    return DEVICE_MEMORY;
+}
 static _Thread_local struct ctx *current;
 
 static int device_count(void)
@@ -200,6 +247,10 @@ static const struct {
     {CUDA_ERROR_INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE", "invalid device ordinal"},
     {CUDA_ERROR_INVALID_CONTEXT, "CUDA_ERROR_INVALID_CONTEXT", "invalid device context"},
     {CUDA_ERROR_INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE", "invalid resource handle"},
+    {CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED, "CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED",
+     "part or all of the requested memory range is already mapped"},
+    {CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED, "CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED",
+     "pointer does not correspond to a registered memory region"},
     {CUDA_ERROR_NOT_READY, "CUDA_ERROR_NOT_READY", "device not ready"},
     {CUDA_ERROR_NOT_SUPPORTED, "CUDA_ERROR_NOT_SUPPORTED", "operation not supported"},
     {CUDA_ERROR_UNKNOWN, "CUDA_ERROR_UNKNOWN", "unknown error"},
@@ -330,7 +381,7 @@ EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
         return CUDA_ERROR_INVALID_DEVICE;
     if (!bytes)
         return CUDA_ERROR_INVALID_VALUE;
-    *bytes = (size_t)DEVICE_MEMORY;
+    *bytes = (size_t)device_memory();
     return CUDA_SUCCESS;
 }
 
@@ -377,7 +428,11 @@ EXPORT CUresult cuCtxSetCurrent(void *ctx)
     return CUDA_SUCCESS;
 }
 
-EXPORT CUresult cuCtxSynchronize(void) { return need_ctx(); }
+EXPORT CUresult cuCtxSynchronize(void)
+{
+    count(N_CTXSYNC);
+    return need_ctx();
+}
 
 /* ---- memory --------------------------------------------------------------- */
 
@@ -389,8 +444,8 @@ EXPORT CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total_bytes)
     if (!free_bytes || !total_bytes)
         return CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&lock);
-    *free_bytes = (size_t)(DEVICE_MEMORY - used[current->device]);
-    *total_bytes = (size_t)DEVICE_MEMORY;
+    *free_bytes = (size_t)(device_memory() - used[current->device]);
+    *total_bytes = (size_t)device_memory();
     pthread_mutex_unlock(&lock);
     return CUDA_SUCCESS;
 }
@@ -404,7 +459,8 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytes)
         return CUDA_ERROR_INVALID_VALUE;
     int dev = current->device;
     pthread_mutex_lock(&lock);
-    if (bytes > DEVICE_MEMORY - used[dev]) {
+    counts[N_MEMALLOC]++;
+    if (used[dev] > device_memory() || bytes > device_memory() - used[dev]) {
         pthread_mutex_unlock(&lock);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
@@ -436,6 +492,7 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
     if (dptr == 0)
         return CUDA_SUCCESS;
     pthread_mutex_lock(&lock);
+    counts[N_MEMFREE]++;
     for (struct alloc **pp = &allocs; *pp; pp = &(*pp)->next) {
         struct alloc *a = *pp;
         if (!a->is_host && a->dev == dptr) {
@@ -460,6 +517,7 @@ EXPORT CUresult cuMemHostAlloc(void **pp, size_t bytes, unsigned int flags)
         (flags & ~(unsigned)(MEMHOSTALLOC_PORTABLE | MEMHOSTALLOC_DEVICEMAP |
                              MEMHOSTALLOC_WRITECOMBINED)))
         return CUDA_ERROR_INVALID_VALUE;
+    count(N_HOSTALLOC);
     struct alloc *a = calloc(1, sizeof *a);
     void *p = NULL;
     if (!a || posix_memalign(&p, 4096, bytes) != 0) {
@@ -516,6 +574,51 @@ EXPORT CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *dptr, void *p, unsigne
         }
     pthread_mutex_unlock(&lock);
     return CUDA_ERROR_INVALID_VALUE; /* not mapped memory */
+}
+
+EXPORT CUresult cuMemHostRegister_v2(void *p, size_t bytes, unsigned int flags)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!p || bytes == 0 || (flags & ~0xfu))
+        return CUDA_ERROR_INVALID_VALUE;
+    char *lo = p;
+    pthread_mutex_lock(&lock);
+    for (struct range *g = registered; g; g = g->next)
+        if (lo < g->p + g->n && g->p < lo + bytes) {
+            pthread_mutex_unlock(&lock);
+            return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+        }
+    struct range *g = calloc(1, sizeof *g);
+    if (!g) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    g->p = lo;
+    g->n = bytes;
+    g->next = registered;
+    registered = g;
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemHostUnregister(void *p)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    pthread_mutex_lock(&lock);
+    for (struct range **pp = &registered; *pp; pp = &(*pp)->next)
+        if ((*pp)->p == p) {
+            struct range *g = *pp;
+            *pp = g->next;
+            pthread_mutex_unlock(&lock);
+            free(g);
+            return CUDA_SUCCESS;
+        }
+    pthread_mutex_unlock(&lock);
+    return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
 }
 
 /* ---- copies: executed at once, on any stream ---------------------------- */
@@ -635,7 +738,11 @@ static int take_busy(void)
     return b;
 }
 
-EXPORT CUresult cuStreamSynchronize(void *stream) { return stream_check(stream); }
+EXPORT CUresult cuStreamSynchronize(void *stream)
+{
+    count(N_STREAMSYNC);
+    return stream_check(stream);
+}
 
 EXPORT CUresult cuStreamQuery(void *stream)
 {
@@ -706,8 +813,10 @@ EXPORT CUresult cuEventRecord(void *event, void *stream)
         return r;
     pthread_mutex_lock(&lock);
     struct event *e = event_find(event);
+    counts[N_EVRECORD]++;
     if (e) {
         e->recorded = 1;
+        e->pending = hold;
         e->ns = now_ns();
     }
     pthread_mutex_unlock(&lock);
@@ -725,13 +834,31 @@ static CUresult event_check(void *event)
     return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
-EXPORT CUresult cuEventSynchronize(void *event) { return event_check(event); }
+/* Waiting for a held event plays the work finishing. */
+EXPORT CUresult cuEventSynchronize(void *event)
+{
+    CUresult r = event_check(event);
+    pthread_mutex_lock(&lock);
+    counts[N_EVSYNC]++;
+    struct event *e = r == CUDA_SUCCESS ? event_find(event) : NULL;
+    if (e)
+        e->pending = 0;
+    pthread_mutex_unlock(&lock);
+    return r;
+}
 
 EXPORT CUresult cuEventQuery(void *event)
 {
     CUresult r = event_check(event);
     if (r == CUDA_SUCCESS && take_busy())
         return CUDA_ERROR_NOT_READY;
+    if (r == CUDA_SUCCESS) {
+        pthread_mutex_lock(&lock);
+        struct event *e = event_find(event);
+        if (e && e->pending)
+            r = CUDA_ERROR_NOT_READY;
+        pthread_mutex_unlock(&lock);
+    }
     return r;
 }
 
@@ -771,6 +898,9 @@ EXPORT long fake_cuda_live(const char *what)
     } else if (strcmp(what, "event") == 0) {
         for (struct event *e = events; e; e = e->next)
             n++;
+    } else if (strcmp(what, "registered") == 0) {
+        for (struct range *g = registered; g; g = g->next)
+            n++;
     } else if (strcmp(what, "ctx") == 0) {
         for (int i = 0; i < MAX_DEVICES; i++)
             n += contexts[i].refs;
@@ -786,4 +916,25 @@ EXPORT void fake_cuda_set_busy(int n)
     pthread_mutex_lock(&lock);
     busy = n > 0 ? n : 0;
     pthread_mutex_unlock(&lock);
+}
+
+EXPORT void fake_cuda_hold_events(int on)
+{
+    pthread_mutex_lock(&lock);
+    hold = on != 0;
+    if (!hold)
+        for (struct event *e = events; e; e = e->next)
+            e->pending = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+EXPORT long fake_cuda_count(const char *what)
+{
+    long n = -1;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < N_COUNT; i++)
+        if (strcmp(what, count_names[i]) == 0)
+            n = counts[i];
+    pthread_mutex_unlock(&lock);
+    return n;
 }

@@ -11,11 +11,12 @@ from .._compiler.dispatcher import compile_ptx, compile_ptx_for_current_device  
 from ._devicearray import DeviceNDArray  # noqa: F401
 from ._interop import as_cuda_array, from_cuda_array_interface, from_dlpack  # noqa: F401
 from ._intrinsics import *  # noqa: F401,F403  (kernel-only names: syncthreads, threadIdx ...)
-from ._devices import (Context, Device, MemoryInfo, close, current_context, detect,  # noqa: F401
-                       get_current_device, gpus, is_available, list_devices, select_device,
-                       synchronize)
+from ._devices import (Context, Device, MemoryInfo, MemoryPool, close,  # noqa: F401
+                       current_context, detect, get_current_device, get_default_memory_pool,
+                       get_default_pinned_memory_pool, gpus, is_available, list_devices,
+                       select_device, synchronize)
 from ._memory import (MappedNDArray, device_array, device_array_like, mapped_array,  # noqa: F401
-                      pinned_array, pinned_array_like, to_device)
+                      pinned, pinned_array, pinned_array_like, to_device)
 from ._streams import (Event, Stream, default_stream, event, event_elapsed_time,  # noqa: F401
                        legacy_default_stream, per_thread_default_stream, stream)
 

@@ -178,6 +178,72 @@ def close():
     get_current_device().synchronize()
 
 
+class MemoryPool:
+    """The caching allocator of one device, for device memory (``memkind``
+    'device') or pinned host memory ('pinned'), with CuPy's MemoryPool
+    methods: ``used_bytes()``, ``free_bytes()``, ``total_bytes()``,
+    ``n_free_blocks()``, ``free_all_blocks()``; ``stats()`` gives every
+    counter (driver allocations, hits, misses, out-of-memory recoveries).
+
+    Freed arrays go back to the pool, not to the driver; a later allocation
+    of the same size class takes them again without a ``cuMemAlloc``. On
+    out-of-memory the pool frees its cache, runs ``gc.collect()`` and retries
+    once. ``EMBER_CUDA_POOL=0`` turns caching off. The CPU device does not
+    cache (its memory is the host allocator's) but counts the same."""
+
+    def __init__(self, dev, memkind="device"):
+        if memkind not in ("device", "pinned", "mapped"):
+            raise ValueError(f"MemoryPool: memkind must be 'device', 'pinned' or 'mapped', "
+                             f"not {memkind!r}")
+        self.device = dev
+        self.memkind = memkind
+
+    def stats(self):
+        """Every counter, as a dict."""
+        return _ember.pool_stats(self.device.kind, self.device.id, self.memkind)
+
+    def used_bytes(self):
+        """Bytes held by live arrays (rounded up to their size classes)."""
+        return self.stats()["bytes_in_use"]
+
+    def free_bytes(self):
+        """Bytes of freed blocks the pool keeps for reuse."""
+        return self.stats()["bytes_cached"]
+
+    def total_bytes(self):
+        """used_bytes() + free_bytes(): what the pool holds from the driver."""
+        s = self.stats()
+        return s["bytes_in_use"] + s["bytes_cached"]
+
+    def n_free_blocks(self):
+        return self.stats()["blocks_cached"]
+
+    def free_all_blocks(self):
+        """Give every cached block of the device back to the driver (device,
+        pinned and mapped memory alike; arrays in use stay)."""
+        _ember.pool_trim(self.device.kind, self.device.id)
+
+    def __repr__(self):
+        return (f"<MemoryPool {self.memkind} of {self.device}: {self.used_bytes()} bytes used, "
+                f"{self.free_bytes()} cached>")
+
+
+class _Deallocations:
+    """numba's queue of pending frees, for code that calls
+    ``ctx.deallocations.clear()`` to get memory back: ember frees at once
+    into its pool, so the queue is always empty and ``clear()`` gives the
+    pool's cached blocks back to the driver."""
+
+    def __init__(self, dev):
+        self.device = dev
+
+    def clear(self):
+        _ember.pool_trim(self.device.kind, self.device.id)
+
+    def __len__(self):
+        return 0
+
+
 class Context:
     """The per-device context (numba's Context subset)."""
 
@@ -187,6 +253,21 @@ class Context:
     def get_memory_info(self):
         """(free, total) bytes of the device's memory."""
         return MemoryInfo(*_ember.memory_info(self.device.kind, self.device.id))
+
+    @property
+    def memory_pool(self):
+        """The device memory pool (see MemoryPool)."""
+        return MemoryPool(self.device, "device")
+
+    @property
+    def deallocations(self):
+        """numba's pending-deallocation queue (see _Deallocations)."""
+        return _Deallocations(self.device)
+
+    @property
+    def pinned_memory_pool(self):
+        """The pool of pinned host memory used with this device."""
+        return MemoryPool(self.device, "pinned")
 
     def synchronize(self):
         self.device.synchronize()
@@ -202,6 +283,16 @@ def current_context(devnum=None):
     if devnum is None:
         return Context(get_current_device())
     return Context(select_device(devnum))
+
+
+def get_default_memory_pool():
+    """The current device's memory pool (CuPy's name)."""
+    return MemoryPool(get_current_device(), "device")
+
+
+def get_default_pinned_memory_pool():
+    """The current device's pinned host memory pool (CuPy's name)."""
+    return MemoryPool(get_current_device(), "pinned")
 
 
 def synchronize():

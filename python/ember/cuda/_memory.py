@@ -5,6 +5,7 @@ dtype is a TypeError/ValueError that names the argument and says what was
 expected.
 """
 
+import contextlib
 import operator
 
 import numpy as np
@@ -166,3 +167,48 @@ def mapped_array(shape, dtype=np.float64, strides=None, order="C", stream=0, por
     mapped.device_pointer = devptr
     mapped._ember_device = get_current_device()
     return mapped
+
+
+def _byte_bounds(ary):
+    """[lo, hi) addresses of the bytes an array spans, whatever its strides
+    (np.byte_bounds, which NumPy 2 moved to np.lib.array_utils)."""
+    lo = hi = ary.__array_interface__["data"][0]
+    for n, s in zip(ary.shape, ary.strides):
+        if s < 0:
+            lo += (n - 1) * s
+        else:
+            hi += (n - 1) * s
+    return lo, hi + ary.itemsize
+
+
+@contextlib.contextmanager
+def pinned(*arylist):
+    """Page-lock the memory of host NumPy arrays for the ``with`` block, so
+    that copies to and from them are fast and may be asynchronous (numba's
+    ``cuda.pinned``; ``cuMemHostRegister``). On the CPU device it does
+    nothing. The arrays must stay alive for the block; arrays sharing memory
+    are locked once."""
+    dev = get_current_device()
+    ranges = []
+    for ary in arylist:
+        if not isinstance(ary, np.ndarray):
+            raise TypeError(f"pinned: expected NumPy arrays, not {type(ary).__name__}")
+        if ary.nbytes == 0:
+            continue
+        ranges.append(_byte_bounds(ary))
+    # overlapping ranges (views of one array) are registered as one
+    merged = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    done = []
+    try:
+        for lo, hi in merged:
+            _ember.host_register(dev.kind, dev.id, lo, hi - lo)
+            done.append(lo)
+        yield
+    finally:
+        for lo in reversed(done):
+            _ember.host_unregister(dev.kind, dev.id, lo)
