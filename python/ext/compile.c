@@ -1378,6 +1378,29 @@ static PyObject *kernel_get_target(PyObject *obj, void *c)
     return Py_BuildValue("(sO)", "cpu", Py_None);
 }
 
+/* True when the kernel may stop threads early and report it: with bounds
+ * checks, or with a recursive device function (its depth guard). */
+static PyObject *kernel_get_may_fault(PyObject *obj, void *c)
+{
+    const Function *fn = ((ext_kernel *)obj)->fn;
+    bool may = fn->boundscheck;
+    for (int i = 0; i < fn->nspecs && !may; i++)
+        may = fn->specs[i]->recursive;
+    return PyBool_FromLong(may);
+}
+
+static PyObject *kernel_fault_site(PyObject *obj, PyObject *arg)
+{
+    ext_kernel *self = (ext_kernel *)obj;
+    long i = PyLong_AsLong(arg);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (self->cuda)
+        return PyUnicode_FromString(i >= 0 && i < self->cuda->nsites ? self->cuda->sites[i]
+                                                                      : "?");
+    return PyUnicode_FromString(host_kernel_site(self->hk, (int)i));
+}
+
 static PyObject *kernel_get_symbol(PyObject *obj, void *c)
 {
     ext_kernel *self = (ext_kernel *)obj;
@@ -1435,10 +1458,14 @@ static PyGetSetDef kernel_getset[] = {
     {"ptx", kernel_get_ptx, NULL, "The PTX of a kernel compiled for CUDA (None for cpu).", NULL},
     {"symbol", kernel_get_symbol, NULL, "The kernel's name in its PTX (None for cpu).", NULL},
     {"target", kernel_get_target, NULL, "('cpu', None) or ('cuda', (major, minor)).", NULL},
+    {"may_fault", kernel_get_may_fault, NULL,
+     "True when threads may stop early and report it (bounds checks, recursion).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMethodDef kernel_methods[] = {
+    {"fault_site", kernel_fault_site, METH_O,
+     "fault_site($self, index, /)\n--\n\n\"file:line:col\" of bounds check `index`."},
     {"pack", (PyCFunction)(void (*)(void))kernel_pack, METH_FASTCALL | METH_KEYWORDS,
      "pack($self, args, kind, ordinal)\n--\n\n"
      "The packed argument buffer (bytes) for a launch on device kind:ordinal."},

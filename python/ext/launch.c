@@ -435,8 +435,9 @@ static PyObject *launch_slow(ext_state *st, ext_launcher *self, PyObject *const 
         Py_INCREF(args[i]);
         PyTuple_SET_ITEM(tuple, i, args[i]);
     }
-    PyObject *call[5] = {self->dispatcher, self->griddim, self->blockdim, self->stream, tuple};
-    PyObject *r = PyObject_VectorcallMethod(st->str_launch, call, 5, NULL);
+    PyObject *call[6] = {self->dispatcher, self->griddim, self->blockdim, self->stream, tuple,
+                         self->sharedmem};
+    PyObject *r = PyObject_VectorcallMethod(st->str_launch, call, 6, NULL);
     Py_DECREF(tuple);
     return r;
 }

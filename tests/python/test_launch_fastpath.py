@@ -305,20 +305,20 @@ def test_non_cpu_current_device_still_raises(tmp_path, fake_cuda_lib):
         for _ in range(5):
             inc[1, 1](a)
         assert inc._fastpath_hits == 4, inc._fastpath_hits
-        cuda.select_device(0)              # a (fake) CUDA device
+        cuda.select_device(0)              # a (fake) CUDA device: the slow path checks
         try:
             inc[1, 1](a)
-        except NotImplementedError as e:
-            assert "cpu device" in str(e)
+        except ValueError as e:
+            assert "lives on cpu:0" in str(e) and "runs on cuda:0" in str(e), e
         else:
-            raise AssertionError("launched on a CUDA device")
+            raise AssertionError("launched a cpu array on a CUDA device")
         with cuda.gpus[1]:
             try:
                 inc[1, 1](a)
-            except NotImplementedError:
+            except ValueError:
                 pass
             else:
-                raise AssertionError("launched on a CUDA device")
+                raise AssertionError("launched a cpu array on a CUDA device")
         g = cuda.to_device(np.zeros(1))      # on CUDA device 0
         cuda.select_device('cpu')
         inc[1, 1](a)

@@ -256,6 +256,7 @@ class Dispatcher(_ember.DispatcherBase):
         self.targetoptions = options
         self.overloads = {}
         self._cuda_overloads = {}   # (signature, cc) -> Kernel compiled for CUDA
+        self._cuda_modules = {}     # (id(kernel), device id) -> (kernel, Module, its kernel)
         self._lock = threading.RLock()
         self._pysig = inspect.signature(py_func)
         self._eager = []        # descriptors of the explicit signatures, in order
@@ -348,11 +349,12 @@ class Dispatcher(_ember.DispatcherBase):
         the fewest conversions (a C or F array matches an 'A' parameter, a
         writeable array a read-only one, a number a wider kind); no match is a
         TypeError."""
-        if not self._eager:
-            return self.compile(sig)
-        k = self.overloads.get(sig)
-        if k is not None:
-            return k
+        return self.compile(self._resolve_key(sig))
+
+    def _resolve_key(self, sig):
+        """The signature to compile for a call's argument types (see _resolve)."""
+        if not self._eager or sig in self.overloads:
+            return sig
         best = None
         for key in self._eager:
             cost = _match_cost(sig, key)
@@ -364,7 +366,7 @@ class Dispatcher(_ember.DispatcherBase):
                               for key in self._eager)
             raise TypeError(f"No matching definition for argument type(s) {types} "
                             f"(kernel {self.__qualname__}); its signatures are:\n{have}")
-        return self.overloads[best[1]]
+        return best[1]
 
     def _compile(self, sig, cc=None):
         """The Kernel for `sig`: for the cpu device, or for CUDA compute
@@ -438,20 +440,20 @@ class Dispatcher(_ember.DispatcherBase):
 
     # -- launch --
 
-    def _launch(self, grid, block, stream, args):
-        """The launch of everything the C fast path does not take."""
+    def _launch(self, grid, block, stream, args, sharedmem=0):
+        """The launch of everything the C fast path does not take (and of
+        every launch on a CUDA device)."""
         from ..cuda._devicearray import DeviceNDArray
         from ..cuda._devices import get_current_device
         from ..cuda._memory import to_device
         given = len(args)
         args = tuple(_foreign_arrays_to_device(a) for a in self._bind(args))
         dev = get_current_device()
-        if dev.kind != "cpu":
-            raise NotImplementedError("the CUDA backend arrives with issue 4; run kernels on "
-                                      "the cpu device (cuda.select_device('cpu') or "
-                                      "EMBER_DEVICE=cpu)")
         sig = self._signature(args)
-        kernel = self._resolve(sig)
+        if dev.kind == "cuda":
+            kernel = self.compile_cuda(self._resolve_key(sig), tuple(dev.compute_capability))
+        else:
+            kernel = self._resolve(sig)
         # device copies of host arrays
         written = kernel.param_written
         copy_back = []
@@ -474,6 +476,11 @@ class Dispatcher(_ember.DispatcherBase):
             return a
 
         launch_args = [on_device(a, f"argument {i + 1}", written[i]) for i, a in enumerate(args)]
+        if dev.kind == "cuda":
+            self._launch_cuda(dev, kernel, grid, block, stream, sharedmem, launch_args)
+            for d, host in copy_back:
+                d.copy_to_host(host)
+            return
         if len(args) == given:
             # later calls with these argument types launch from C (when the
             # arguments are ones the fast path takes: no host arrays)
@@ -483,6 +490,42 @@ class Dispatcher(_ember.DispatcherBase):
         kernel.launch(grid, block, tuple(launch_args))
         for d, host in copy_back:
             d.copy_to_host(host)
+
+
+def _cuda_launch(self, dev, kernel, grid, block, stream, sharedmem, launch_args):
+    """Launches `kernel` (compiled for dev's compute capability) on CUDA
+    device `dev`: its PTX is loaded once per device (the driver JITs it), the
+    arguments packed into the kernel's 8-byte parameter slots. A kernel that
+    can report faults (bounds checks, recursion depth) is waited for and its
+    fault record read, so that the fault is raised here."""
+    key = (id(kernel), dev.id)
+    entry = self._cuda_modules.get(key)
+    if entry is None:
+        module = _ember.Module("cuda", dev.id, kernel.ptx)
+        entry = (kernel, module, module.get_kernel(kernel.symbol))
+        self._cuda_modules[key] = entry
+    _, module, function = entry
+    buf = kernel.pack(tuple(launch_args), "cuda", dev.id)
+    lowlevel = None if stream is None or isinstance(stream, int) else stream._s
+    function.launch(grid, block, buf, shared=sharedmem, stream=lowlevel)
+    if kernel.may_fault:
+        if lowlevel is None:
+            from ..cuda._devices import synchronize
+            synchronize()
+        else:
+            stream.synchronize()
+        fault, site = module.take_fault()
+        if fault == 2:
+            raise IndexError(f"kernel {self.__qualname__}: {kernel.fault_site(site)}: index out "
+                             "of bounds (bounds checking is on; the out-of-bounds accesses "
+                             "read 0 and wrote nowhere)")
+        if fault == 1:
+            raise RuntimeError(f"kernel {self.__qualname__}: a recursive device function went "
+                               "deeper than 1000 calls; the threads that did so stopped early "
+                               "and their results are incomplete")
+
+
+Dispatcher._launch_cuda = _cuda_launch
 
 
 def _foreign_arrays_to_device(a):
