@@ -46,6 +46,8 @@ typedef struct {
     PyObject *device_array_type;   /* cuda.DeviceNDArray once registered, else NULL */
     PyObject *str_launch;          /* interned "_launch" */
     PyObject *str_configure;       /* interned "_configure_launch" */
+    PyTypeObject *module_type;        /* ember._ember.Module (module_cuda.c) */
+    PyTypeObject *module_kernel_type; /* ember._ember.ModuleKernel (module_cuda.c) */
 } ext_state;
 
 /* An array on a device: a descriptor over a buffer it holds a reference
@@ -204,5 +206,12 @@ EXT_HIDDEN extern PyType_Spec ext_launcher_spec;
 EXT_HIDDEN PyObject *ext_set_device_array_type(PyObject *module, PyObject *cls);
 EXT_HIDDEN PyObject *ext_note_current_device(PyObject *module, PyObject *const *args,
                                              Py_ssize_t nargs);
+
+/* ---- module_cuda.c ----------------------------------------------------- */
+
+/* Module(device_kind, ordinal, ptx): PTX loaded on a device, and the
+ * ModuleKernel objects its get_kernel returns (launch, max_block_size). */
+EXT_HIDDEN extern PyType_Spec ext_module_spec;
+EXT_HIDDEN extern PyType_Spec ext_module_kernel_spec;
 
 #endif /* EMBER_EXT_H */
