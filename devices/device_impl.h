@@ -53,7 +53,7 @@ struct ember_device_i {
     ember_status (*event_elapsed_ms)(void *ctx, void *start, void *end, float *ms);
 
     /* ---- modules and kernel launches ----
-     * (optional, all six together) NULL on a kind whose kernels are not
+     * (optional, all seven together) NULL on a kind whose kernels are not
      * loaded as device code (the cpu kind runs compiled kernels through
      * cpu/launch_host.c): ember_module_load_ptx then returns
      * EMBER_ERR_NOT_SUPPORTED. Handles are the kind's own (CUmodule,
