@@ -255,6 +255,22 @@ static void test_bad_configs(void)
     ember_stream_destroy(cs);
     CHECK(launches() == before); /* none reached the driver */
 
+    /* Static shared memory counts against the same per-block limit. */
+    ember_module_t sm;
+    ember_kernel_t sk;
+    CHECK_OK(ember_module_load_ptx(dev,
+                                   ".shared .align 8 .b8 tile[40000];\n"
+                                   ".visible .entry uses_tile(\n\t.param .u64 p\n)\n"
+                                   "{\n\tld.shared.u64 %rd1, [tile];\n\tret;\n}\n", &sm));
+    CHECK_OK(ember_module_get_kernel(sm, "uses_tile", &sk));
+    CHECK_STATUS(ember_kernel_launch(sk, one, one, 10000, NULL, args, 8), EMBER_ERR_INVALID_ARG);
+    CHECK(contains(ember_last_error(), "10000 bytes of dynamic shared memory plus the kernel's "
+                                       "40000 static bytes are above the device's 49152"));
+    CHECK(launches() == before);
+    CHECK_OK(ember_kernel_launch(sk, one, one, 9152, NULL, args, 8));
+    ember_module_destroy(sm);
+    before++;
+
     /* The limits themselves are allowed. */
     uint32_t gmax[3] = {2147483647u, 65535, 65535}, bmax[3] = {1024, 1, 1}, bz[3] = {1, 16, 64};
     CHECK_OK(ember_kernel_launch(k, gmax, bmax, 48 * 1024, NULL, args, sizeof args));

@@ -35,8 +35,9 @@
  *     accepts text containing ".entry", else returns CUDA_ERROR_INVALID_PTX
  *     with a ptxas-like line in the CU_JIT_ERROR_LOG_BUFFER.
  *     cuModuleGetFunction finds ".entry <name>" (else CUDA_ERROR_NOT_FOUND);
- *     its parameter count is the number of ".param" in the entry's list and
- *     its thread limit the entry's ".maxntid" (else 1024).
+ *     its parameter count is the number of ".param" in the entry's list,
+ *     its thread limit the entry's ".maxntid" (else 1024) and its static
+ *     shared memory the sum of the module's ".shared ... name[N]".
  *     cuModuleGetGlobal finds a ".global ... name[N]" declaration, backed by
  *     N zeroed bytes of fake device memory. cuLaunchKernel checks the
  *     configuration as the driver does and records it; no kernel runs.
@@ -805,6 +806,7 @@ struct function {
     struct module *module;
     int nparams;        /* .param entries of the .entry, each taken as 8 bytes */
     int max_threads;    /* 1024, or the product of the entry's .maxntid */
+    int shared_bytes;   /* static shared memory: every `.shared ... name[N]` of the module */
     struct function *next;
     char name[];
 };
@@ -877,6 +879,20 @@ static size_t find_global(const char *text, const char *name)
             return 8;
     }
     return 0;
+}
+
+/* The bytes of every `.shared ... name[N];` declaration in `text`: the
+ * fake's stand-in for a kernel's static shared memory (the driver counts
+ * only what the kernel uses). */
+static int shared_bytes(const char *text)
+{
+    long total = 0;
+    for (const char *p = strstr(text, ".shared"); p; p = strstr(p + 7, ".shared")) {
+        const char *end = strchr(p, ';'), *open = strchr(p, '[');
+        if (end && open && open < end && (p == text || !is_ident(p[-1]))) /* not ld.shared */
+            total += strtol(open + 1, NULL, 10);
+    }
+    return total > 1 << 30 ? 1 << 30 : (int)total;
 }
 
 static struct module *module_find(void *m)
@@ -1027,6 +1043,7 @@ EXPORT CUresult cuModuleGetFunction(void **out, void *module, const char *name)
         f->magic = FUNCTION_MAGIC;
         f->module = m;
         f->max_threads = 1024;
+        f->shared_bytes = shared_bytes(m->text);
         const char *open = strchr(after, '('), *body = strchr(after, '{');
         const char *close = open ? strchr(open, ')') : NULL;
         if (open && close && (!body || open < body))
@@ -1140,6 +1157,10 @@ EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsigned gz
         pthread_mutex_unlock(&lock);
         return CUDA_ERROR_INVALID_VALUE;
     }
+    if ((unsigned long long)shared + (unsigned)f->shared_bytes > 48 * 1024) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
     if (threads > (unsigned long long)f->max_threads) {
         pthread_mutex_unlock(&lock);
         return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
@@ -1205,19 +1226,19 @@ EXPORT CUresult cuFuncGetAttribute(int *value, int attrib, void *func)
         return CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&lock);
     struct function *f = function_find(func);
-    int max_threads = f ? f->max_threads : 0;
+    int max_threads = f ? f->max_threads : 0, shared = f ? f->shared_bytes : 0;
     pthread_mutex_unlock(&lock);
     if (!f)
         return CUDA_ERROR_INVALID_HANDLE;
     switch (attrib) {
     case 0: *value = max_threads; break;     /* MAX_THREADS_PER_BLOCK */
-    case 1: *value = 0; break;               /* SHARED_SIZE_BYTES */
+    case 1: *value = shared; break;          /* SHARED_SIZE_BYTES */
     case 2: *value = 0; break;               /* CONST_SIZE_BYTES */
     case 3: *value = 0; break;               /* LOCAL_SIZE_BYTES */
     case 4: *value = 32; break;              /* NUM_REGS */
     case 5: *value = 90; break;              /* PTX_VERSION */
     case 6: *value = 90; break;              /* BINARY_VERSION */
-    case 8: *value = 48 * 1024; break;       /* MAX_DYNAMIC_SHARED_SIZE_BYTES */
+    case 8: *value = 48 * 1024 - shared; break; /* MAX_DYNAMIC_SHARED_SIZE_BYTES */
     default: return CUDA_ERROR_INVALID_VALUE;
     }
     return CUDA_SUCCESS;
