@@ -315,7 +315,8 @@ EMBER_API ember_status ember_module_load_ptx(ember_device_t dev, const char *ptx
 
 /* Waits for the device's queued work (its kernels may still be running),
  * then unloads the module; every kernel handle of it becomes invalid. NULL
- * does nothing. */
+ * does nothing. Like buffers, modules must be destroyed before
+ * ember_shutdown. */
 EMBER_API void ember_module_destroy(ember_module_t module);
 
 /* The device the module is loaded on (borrowed from the registry). */

@@ -13,6 +13,7 @@
  * end in a clean status with nothing left in the driver.
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -329,6 +330,53 @@ static void test_fault_record(void)
     CHECK(driver_clean());
 }
 
+/* ---- kernels looked up from several threads --------------------------------- */
+
+enum { THREADS = 4, LOOKUPS = 200 };
+
+struct lookup {
+    ember_module_t module;
+    ember_kernel_t got[3];
+    ember_status status;
+};
+
+static void *lookup_many(void *arg)
+{
+    struct lookup *l = arg;
+    static const char *const names[3] = {"saxpy", "small", "noargs"};
+    for (int i = 0; i < LOOKUPS && l->status == EMBER_SUCCESS; i++) {
+        ember_kernel_t k;
+        l->status = ember_module_get_kernel(l->module, names[i % 3], &k);
+        if (l->status == EMBER_SUCCESS && l->got[i % 3] && l->got[i % 3] != k)
+            l->status = EMBER_ERR_INTERNAL; /* two handles for one name */
+        l->got[i % 3] = k;
+    }
+    return NULL;
+}
+
+/* Every thread gets the same handle per name: the module's list is built
+ * under its lock. */
+static void test_threads(void)
+{
+    ember_module_t m;
+    CHECK_OK(ember_module_load_ptx(cuda0(), ptx_main, &m));
+    struct lookup l[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        memset(&l[i], 0, sizeof l[i]);
+        l[i].module = m;
+        CHECK(pthread_create(&t[i], NULL, lookup_many, &l[i]) == 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_OK(l[i].status);
+        for (int j = 0; j < 3; j++)
+            CHECK(l[i].got[j] == l[0].got[j] && l[i].got[j] != NULL);
+    }
+    ember_module_destroy(m);
+    CHECK(driver_clean());
+}
+
 /* ---- fault loops ------------------------------------------------------------ */
 
 struct result {
@@ -435,6 +483,7 @@ int main(void)
     test_load_errors();
     test_bad_configs();
     test_fault_record();
+    test_threads();
     fault_loop(EMBER_FAULT_DRIVER);
     fault_loop(EMBER_FAULT_ALLOC);
     ember_shutdown();
