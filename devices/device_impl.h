@@ -17,6 +17,9 @@
 
 #include "core/core.h"
 
+struct device_launch_limits;
+struct device_kernel_limits;
+
 struct ember_device_i {
     /* Memory. Returns the host address (NULL when the memory is not
      * host-accessible) and the device address of `nbytes` of `kind`. */
@@ -53,8 +56,60 @@ struct ember_device_i {
     ember_status (*event_wait)(void *ctx, void *event, void *stream);
     ember_status (*event_elapsed_ms)(void *ctx, void *start, void *end, float *ms);
 
+    /* ---- modules and kernel launches ----
+     * (optional, all seven together) NULL on a kind whose kernels are not
+     * loaded as device code (the cpu kind runs compiled kernels through
+     * cpu/launch_host.c): ember_module_load_ptx then returns
+     * EMBER_ERR_NOT_SUPPORTED. Handles are the kind's own (CUmodule,
+     * CUfunction). */
+
+    /* Loads NUL-terminated PTX text as a module; on a JIT failure the last
+     * error carries the JIT's log. Caller owns *module (module_unload). */
+    ember_status (*module_load)(void *ctx, const char *ptx, void **module);
+    /* Releases a module and its functions. Never fails (a release). */
+    void (*module_unload)(void *ctx, void *module);
+    /* The kernel `name` of `module` (borrowed: lives as long as the module)
+     * and its limits; EMBER_ERR_NOT_FOUND naming it when there is none. */
+    ember_status (*module_get_function)(void *ctx, void *module, const char *name,
+                                        void **function, struct device_kernel_limits *limits);
+    /* Device address and size of the global `name` of `module`;
+     * EMBER_ERR_NOT_FOUND when the module has none, without touching the
+     * last error (an absent global is an answer, not a failure). */
+    ember_status (*module_get_global)(void *ctx, void *module, const char *name,
+                                      uint64_t *device, size_t *size);
+    /* Queues `function` on `stream` with the packed argument buffer `args`
+     * (`args_size` bytes, a multiple of 8: one 8-byte kernel parameter per
+     * slot; copied by the call). The configuration has been validated
+     * against launch_limits and the kernel's limits. */
+    ember_status (*launch)(void *ctx, void *function, const uint32_t grid[3],
+                           const uint32_t block[3], size_t shared_bytes, void *stream,
+                           const void *args, size_t args_size);
+    /* The block size with the highest occupancy for `function` with
+     * `shared_bytes` of dynamic shared memory per block, and the smallest
+     * grid that fills the device with it. */
+    ember_status (*max_block_size)(void *ctx, void *function, size_t shared_bytes,
+                                   int *block_size, int *min_grid_size);
+    /* The device's launch limits (asked once per module). */
+    ember_status (*launch_limits)(void *ctx, struct device_launch_limits *out);
+
     /* Frees the context; the device has no live buffers, streams or events. */
     void (*destroy)(void *ctx);
+};
+
+/* What a launch on a device may ask for: CUDA's per-device limits. */
+struct device_launch_limits {
+    uint32_t max_block[3];   /* blockDim.x, .y, .z */
+    uint32_t max_grid[3];    /* gridDim.x, .y, .z */
+    uint32_t max_threads;    /* threads per block, all dimensions together */
+    size_t max_shared_bytes; /* shared memory per block without opting in */
+    size_t max_param_bytes;  /* kernel parameter space */
+};
+
+/* What one kernel allows (its registers and directives may lower the
+ * device's limits). */
+struct device_kernel_limits {
+    uint32_t max_threads;      /* threads per block for this kernel */
+    size_t static_shared_bytes; /* shared memory the kernel declares itself */
 };
 
 struct ember_device {

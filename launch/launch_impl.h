@@ -1,9 +1,9 @@
 /*
  * launch_impl.h — internal view of launch/: stream and event handles.
  *
- * Kernels, specialisations and argument packing join this folder with the
- * compiler; for now it holds the queues that copies (and later launches)
- * are ordered on.
+ * It holds the queues that copies and launches are ordered on. Modules and
+ * kernel launches live in module.c, whose handles are private to it;
+ * specialisations and argument packing join this folder with the compiler.
  */
 #ifndef EMBER_LAUNCH_IMPL_H
 #define EMBER_LAUNCH_IMPL_H

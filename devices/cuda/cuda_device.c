@@ -21,14 +21,7 @@
 #include <hwloc.h>
 #include <string.h>
 
-#include "devices/cuda/cuda_driver.h"
-#include "devices/device_impl.h"
-
-struct cuda_ctx {
-    CUdevice device;  /* the driver's handle */
-    CUcontext primary; /* retained primary context */
-    int ordinal;      /* ember's (= the driver's) ordinal, for messages */
-};
+#include "devices/cuda/cuda_impl.h" /* struct cuda_ctx, the module slots */
 
 /* Makes the device's primary context current on this thread. CUDA
  * semantics: "cuCtxSetCurrent binds the specified CUDA context to the
@@ -336,6 +329,7 @@ static const struct ember_device_i cuda_iface = {
     .event_query = cuda_event_query,
     .event_wait = cuda_event_wait,
     .event_elapsed_ms = cuda_event_elapsed,
+    CUDA_MODULE_SLOTS, /* cuda_module.c */
     .destroy = cuda_destroy,
 };
 

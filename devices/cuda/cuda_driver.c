@@ -67,6 +67,15 @@ static const struct {
     SYM(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2"),
     SYM(cuCtxSetCurrent, "cuCtxSetCurrent"),
     SYM(cuCtxSynchronize, "cuCtxSynchronize"),
+    /* modules and launches (cuda_module.c) */
+    SYM(cuModuleLoadDataEx, "cuModuleLoadDataEx"),
+    SYM(cuModuleUnload, "cuModuleUnload"),
+    SYM(cuModuleGetFunction, "cuModuleGetFunction"),
+    SYM(cuModuleGetGlobal, "cuModuleGetGlobal_v2"),
+    SYM(cuLaunchKernel, "cuLaunchKernel"),
+    SYM(cuFuncGetAttribute, "cuFuncGetAttribute"),
+    SYM(cuOccupancyMaxPotentialBlockSize, "cuOccupancyMaxPotentialBlockSize"),
+    /* memory */
     SYM(cuMemGetInfo, "cuMemGetInfo_v2"),
     SYM(cuMemAlloc, "cuMemAlloc_v2"),
     SYM(cuMemFree, "cuMemFree_v2"),

@@ -30,6 +30,12 @@ typedef unsigned long long CUdeviceptr;   /* CUdeviceptr_v2 */
 typedef struct CUctx_st *CUcontext;
 typedef struct CUstream_st *CUstream;
 typedef struct CUevent_st *CUevent;
+typedef struct CUmod_st *CUmodule;
+typedef struct CUfunc_st *CUfunction;
+typedef int CUjit_option;                 /* enum CUjit_option_enum */
+typedef int CUfunction_attribute;         /* enum CUfunction_attribute_enum */
+/* Dynamic shared memory a block of `block_size` threads needs (occupancy). */
+typedef size_t (*CUoccupancyB2DSize)(int block_size);
 
 /* ---- CUresult values we test for or name ------------------------------- */
 
@@ -73,6 +79,12 @@ enum {
 
 enum {
     CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1,
+    CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X = 2,
+    CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y = 3,
+    CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z = 4,
+    CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X = 5,
+    CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y = 6,
+    CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z = 7,
     CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK = 8,
     CU_DEVICE_ATTRIBUTE_WARP_SIZE = 10,
     CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16,
@@ -91,6 +103,32 @@ enum {
 #define CU_STREAM_DEFAULT 0x0          /* synchronises with the legacy default stream */
 #define CU_EVENT_DEFAULT 0x0
 #define CU_EVENT_DISABLE_TIMING 0x2    /* no timestamp: cheaper record and wait */
+
+/* ---- modules and launches ---------------------------------------------------- */
+
+/* CUjit_option values: the JIT writes its messages into caller buffers.
+ * A *_SIZE_BYTES value is passed in the option-value slot itself (an
+ * integer cast to void *): in, the buffer's size; out, the bytes written. */
+enum {
+    CU_JIT_INFO_LOG_BUFFER = 3,
+    CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4,
+    CU_JIT_ERROR_LOG_BUFFER = 5,
+    CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6,
+    CU_JIT_LOG_VERBOSE = 12,
+};
+
+/* CUfunction_attribute values we query. */
+enum {
+    CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 0, /* this kernel's limit (registers, .maxntid) */
+    CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES = 1,     /* its static shared memory */
+    CU_FUNC_ATTRIBUTE_NUM_REGS = 4,
+};
+
+/* cuLaunchKernel's `extra` array: the packed parameter buffer and its size.
+ * cuda.h defines these as the pointers (void *)0x00, 0x01, 0x02. */
+#define CU_LAUNCH_PARAM_END ((void *)0x00)
+#define CU_LAUNCH_PARAM_BUFFER_POINTER ((void *)0x01)
+#define CU_LAUNCH_PARAM_BUFFER_SIZE ((void *)0x02)
 
 /* ---- the entry-point table ---------------------------------------------- */
 
@@ -159,9 +197,23 @@ struct cuda_driver {
      * maps the name to), else cuEventElapsedTime: same signature. */
     CUresult (*cuEventElapsedTime)(float *ms, CUevent start, CUevent end);
 
-    /* Modules and kernel launches (cuModuleLoadData, cuModuleGetFunction,
-     * cuModuleUnload, cuLaunchKernel, cuFuncGetAttribute, ...) join here
-     * with the kernel issues; add each to the symbol list in cuda_driver.c. */
+    /* Modules and kernel launches (cuda_module.c). Reading and clearing a
+     * module's fault record uses the plain copies above. */
+    CUresult (*cuModuleLoadDataEx)(CUmodule *module, const void *image, unsigned int num_options,
+                                   CUjit_option *options, void **option_values);
+    CUresult (*cuModuleUnload)(CUmodule module);
+    CUresult (*cuModuleGetFunction)(CUfunction *function, CUmodule module, const char *name);
+    CUresult (*cuModuleGetGlobal)(CUdeviceptr *dptr, size_t *bytes, CUmodule module,
+                                  const char *name); /* cuModuleGetGlobal_v2 */
+    CUresult (*cuLaunchKernel)(CUfunction f, unsigned int grid_x, unsigned int grid_y,
+                               unsigned int grid_z, unsigned int block_x, unsigned int block_y,
+                               unsigned int block_z, unsigned int shared_bytes, CUstream stream,
+                               void **kernel_params, void **extra);
+    CUresult (*cuFuncGetAttribute)(int *value, CUfunction_attribute attrib, CUfunction f);
+    CUresult (*cuOccupancyMaxPotentialBlockSize)(int *min_grid_size, int *block_size,
+                                                 CUfunction f,
+                                                 CUoccupancyB2DSize block_to_shared_bytes,
+                                                 size_t shared_bytes, int block_size_limit);
 };
 
 /* The loaded driver. Written only by cuda_driver_load / cuda_driver_unload,

@@ -1,6 +1,7 @@
 /*
  * ember.h — the public C API of libember: status codes, devices, buffers,
- * array descriptors, copies, streams and events.
+ * array descriptors, copies, streams and events, modules and kernel
+ * launches.
  *
  * libember is usable from C without Python. Every object is an opaque handle
  * created with `ember_<object>_create` and released with `_destroy` (or, for
@@ -342,6 +343,100 @@ EMBER_API bool ember_array_is_f_contiguous(const ember_array *a);
  * arrays are borrowed. */
 EMBER_API ember_status ember_array_copy(const ember_array *dst, const ember_array *src,
                                         ember_stream_t stream);
+
+/* ------------------------------------------------------------------------ */
+/* Modules and kernels (device code loaded on a GPU)                        */
+/* ------------------------------------------------------------------------ */
+
+/* A module is device code loaded on one device (today: PTX on a CUDA
+ * device); a kernel is one of its entry points. Kernels are owned by their
+ * module: a kernel handle is valid until its module is destroyed.
+ *
+ * Kernel ABI (the one ember's compiler emits): the arguments are packed into
+ * one byte buffer, each at an 8-aligned offset (a scalar in an 8-byte slot,
+ * an array as {data pointer, shape[ndim], strides[ndim]}, tuples flattened),
+ * and the kernel takes the buffer's 8-byte slots as its parameters, in
+ * order. A module may define the global `ember_fault` ({int32 fault, int32
+ * site}, zero-initialised) that kernels with bounds checks or recursion
+ * write when they stop early; ember_module_take_fault reads it. */
+typedef struct ember_module *ember_module_t;
+typedef struct ember_kernel *ember_kernel_t;
+
+/* The largest argument buffer any device takes: CUDA's kernel parameter
+ * space from Volta (cc 7.0) with a CUDA 12.1+ driver. Older devices or
+ * drivers take 4096 bytes; ember_kernel_launch checks the device's own. */
+#define EMBER_MAX_ARGS_BYTES 32764
+
+/* Loads the NUL-terminated PTX text `ptx` (borrowed; not needed after the
+ * call) on `dev` with the driver's JIT. Caller owns *out (destroy it with
+ * ember_module_destroy). When the JIT rejects the PTX: EMBER_ERR_DRIVER,
+ * the driver's error (CUDA_ERROR_INVALID_PTX, ...) as the last driver error
+ * and the JIT's log in ember_last_error(). EMBER_ERR_NOT_SUPPORTED on a
+ * device kind that does not load device code (the cpu device). On failure
+ * *out is untouched and nothing is held. */
+EMBER_API ember_status ember_module_load_ptx(ember_device_t dev, const char *ptx,
+                                             ember_module_t *out);
+
+/* Waits for the device's queued work (its kernels may still be running),
+ * then unloads the module; every kernel handle of it becomes invalid. NULL
+ * does nothing. Like buffers, modules must be destroyed before
+ * ember_shutdown. */
+EMBER_API void ember_module_destroy(ember_module_t module);
+
+/* The device the module is loaded on (borrowed from the registry). */
+EMBER_API ember_device_t ember_module_device(ember_module_t module);
+
+/* The kernel (PTX `.entry`) named `name` (borrowed; copied). *out is owned
+ * by the module: valid until ember_module_destroy, the same handle for the
+ * same name. EMBER_ERR_NOT_FOUND, naming it, when the module has none.
+ * Thread-safe. */
+EMBER_API ember_status ember_module_get_kernel(ember_module_t module, const char *name,
+                                               ember_kernel_t *out);
+
+/* The kernel's name (owned by the module) and the most threads per block it
+ * can be launched with (its registers and .maxntid may make this less than
+ * the device's limit). */
+EMBER_API const char *ember_kernel_name(ember_kernel_t kernel);
+EMBER_API int ember_kernel_max_threads(ember_kernel_t kernel);
+
+/* Queues `kernel` on `stream` (NULL: the default stream of the module's
+ * device; else a stream of that device) with a grid of grid[0] x grid[1] x
+ * grid[2] blocks of block[0] x block[1] x block[2] threads, `shared_bytes`
+ * of dynamic shared memory per block and the packed argument buffer `args`
+ * of `args_size` bytes (borrowed: copied before the call returns; NULL when
+ * args_size is 0). Asynchronous: a fault inside the kernel shows at the next
+ * synchronisation (and in ember_module_take_fault).
+ *
+ * Rejected with EMBER_ERR_INVALID_ARG before the driver is called, saying
+ * which limit: a dimension of 0 or above the device's limit per dimension
+ * (block 1024 x 1024 x 64, grid 2^31-1 x 65535 x 65535 on current GPUs);
+ * more threads per block than the device (1024) or the kernel allows;
+ * dynamic plus the kernel's static shared memory above the device's
+ * per-block limit (48 KiB without opting in); args_size not a multiple of 8
+ * (the kernel takes 8-byte parameters) or above the device's parameter
+ * space (EMBER_MAX_ARGS_BYTES, 4096 on pre-Volta devices or pre-12.1
+ * drivers). A failed driver call returns EMBER_ERR_DRIVER with the
+ * CUresult's name and the call (ember_last_driver_error_name). */
+EMBER_API ember_status ember_kernel_launch(ember_kernel_t kernel, const uint32_t grid[3],
+                                           const uint32_t block[3], size_t shared_bytes,
+                                           ember_stream_t stream, const void *args,
+                                           size_t args_size);
+
+/* The block size that gives `kernel` the highest occupancy with
+ * `shared_bytes` of dynamic shared memory per block, and the smallest grid
+ * that keeps the whole device busy with it (min_grid_size may be NULL). */
+EMBER_API ember_status ember_kernel_max_block_size(ember_kernel_t kernel, size_t shared_bytes,
+                                                   int *block_size, int *min_grid_size);
+
+/* Reads the module's fault record and clears it: *fault is 0 when no kernel
+ * stopped early, else a fault code (1: recursion too deep, 2: an index out
+ * of bounds) and *site where (the compiler's numbering of its bounds
+ * checks). Both are 0 when the module has no `ember_fault` global. Call it
+ * after synchronising the streams its kernels ran on. The record is shared
+ * by every launch of the module's kernels: it holds a fault that one of
+ * them reported since the last call (concurrent reports overwrite). */
+EMBER_API ember_status ember_module_take_fault(ember_module_t module, int32_t *fault,
+                                               int32_t *site);
 
 /* ------------------------------------------------------------------------ */
 /* Transfer counters                                                        */

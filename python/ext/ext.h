@@ -47,6 +47,8 @@ typedef struct {
     PyObject *device_array_type;   /* cuda.DeviceNDArray once registered, else NULL */
     PyObject *str_launch;          /* interned "_launch" */
     PyObject *str_configure;       /* interned "_configure_launch" */
+    PyTypeObject *module_type;        /* ember._ember.Module (module_cuda.c) */
+    PyTypeObject *module_kernel_type; /* ember._ember.ModuleKernel (module_cuda.c) */
 } ext_state;
 
 /* An array on a device: a descriptor over a buffer it holds a reference
@@ -232,5 +234,12 @@ EXT_HIDDEN extern PyMethodDef ext_pool_methods[];
 /* Registers / removes the out-of-memory callback that collects garbage. */
 EXT_HIDDEN void ext_pool_install_hook(void);
 EXT_HIDDEN void ext_pool_remove_hook(void);
+
+/* ---- module_cuda.c ----------------------------------------------------- */
+
+/* Module(device_kind, ordinal, ptx): PTX loaded on a device, and the
+ * ModuleKernel objects its get_kernel returns (launch, max_block_size). */
+EXT_HIDDEN extern PyType_Spec ext_module_spec;
+EXT_HIDDEN extern PyType_Spec ext_module_kernel_spec;
 
 #endif /* EMBER_EXT_H */

@@ -790,6 +790,9 @@ static int module_exec(PyObject *module)
         add_type(module, &ext_dispatcher_spec, &st->dispatcher_type) < 0 ||
         add_type(module, &ext_launcher_spec, &st->launcher_type) < 0)
         return -1;
+    if (add_type(module, &ext_module_spec, &st->module_type) < 0 ||
+        add_type(module, &ext_module_kernel_spec, &st->module_kernel_type) < 0)
+        return -1;
     st->str_launch = PyUnicode_InternFromString("_launch");
     st->str_configure = PyUnicode_InternFromString("_configure_launch");
     if (!st->str_launch || !st->str_configure)
@@ -822,6 +825,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->stream_type);
     Py_VISIT(st->event_type);
     Py_VISIT(st->kernel_type);
+    Py_VISIT(st->module_type);
+    Py_VISIT(st->module_kernel_type);
     Py_VISIT(st->cuda_support_error);
     Py_VISIT(st->cuda_api_error);
     Py_VISIT(st->typing_error);
@@ -841,6 +846,8 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->stream_type);
     Py_CLEAR(st->event_type);
     Py_CLEAR(st->kernel_type);
+    Py_CLEAR(st->module_type);
+    Py_CLEAR(st->module_kernel_type);
     Py_CLEAR(st->cuda_support_error);
     Py_CLEAR(st->cuda_api_error);
     Py_CLEAR(st->typing_error);

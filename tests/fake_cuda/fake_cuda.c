@@ -35,6 +35,17 @@
  *     refuse overlapping or unknown ones as the driver does.
  *   - cuDeviceGetAttribute knows only the attributes ember asks for and
  *     returns CUDA_ERROR_INVALID_VALUE for the others.
+ *   - Modules are the PTX text they were loaded from. cuModuleLoadDataEx
+ *     accepts text containing ".entry", else returns CUDA_ERROR_INVALID_PTX
+ *     with a ptxas-like line in the CU_JIT_ERROR_LOG_BUFFER.
+ *     cuModuleGetFunction finds ".entry <name>" (else CUDA_ERROR_NOT_FOUND);
+ *     its parameter count is the number of ".param" in the entry's list,
+ *     its thread limit the entry's ".maxntid" (else 1024) and its static
+ *     shared memory the sum of the module's ".shared ... name[N]".
+ *     cuModuleGetGlobal finds a ".global ... name[N]" declaration, backed by
+ *     N zeroed bytes of fake device memory. cuLaunchKernel checks the
+ *     configuration as the driver does and records it; no kernel runs.
+ *     cuOccupancyMaxPotentialBlockSize answers for 2048 threads per SM.
  *
  * Test controls (not part of the CUDA API; tests reach them with dlsym):
  *   FAKE_CUDA_INIT_ERROR=<code>  makes cuInit fail with that CUresult.
@@ -53,6 +64,11 @@
  *                                "cuEventRecord", "cuCtxSynchronize",
  *                                "cuStreamSynchronize", "cuEventSynchronize".
  *   fake_live("registered")      host ranges registered now.
+ *   fake_cuda_live("module")     loaded modules.
+ *   fake_cuda_last_launch(...)   the last launch's grid, block, shared
+ *                                bytes, stream, parameter bytes and name.
+ *   fake_cuda_fault_next_launch(fault, site)  the next launch writes them
+ *                                into its module's ember_fault.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -76,10 +92,13 @@ enum {
     CUDA_ERROR_NO_DEVICE = 100,
     CUDA_ERROR_INVALID_DEVICE = 101,
     CUDA_ERROR_INVALID_CONTEXT = 201,
+    CUDA_ERROR_INVALID_PTX = 218,
     CUDA_ERROR_INVALID_HANDLE = 400,
     CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED = 712,
     CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED = 713,
+    CUDA_ERROR_NOT_FOUND = 500,
     CUDA_ERROR_NOT_READY = 600,
+    CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES = 701,
     CUDA_ERROR_NOT_SUPPORTED = 801,
     CUDA_ERROR_UNKNOWN = 999,
 };
@@ -106,6 +125,7 @@ struct alloc {           /* one allocation, device or host */
     size_t size;
     int device;          /* owning device */
     int is_host;         /* from cuMemHostAlloc */
+    int is_global;       /* a module's global variable (freed with its module) */
     struct alloc *next;
 };
 
@@ -246,12 +266,16 @@ static const struct {
     {CUDA_ERROR_NO_DEVICE, "CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected"},
     {CUDA_ERROR_INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE", "invalid device ordinal"},
     {CUDA_ERROR_INVALID_CONTEXT, "CUDA_ERROR_INVALID_CONTEXT", "invalid device context"},
+    {CUDA_ERROR_INVALID_PTX, "CUDA_ERROR_INVALID_PTX", "a PTX JIT compilation failed"},
     {CUDA_ERROR_INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE", "invalid resource handle"},
     {CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED, "CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED",
      "part or all of the requested memory range is already mapped"},
     {CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED, "CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED",
      "pointer does not correspond to a registered memory region"},
+    {CUDA_ERROR_NOT_FOUND, "CUDA_ERROR_NOT_FOUND", "named symbol not found"},
     {CUDA_ERROR_NOT_READY, "CUDA_ERROR_NOT_READY", "device not ready"},
+    {CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES",
+     "too many resources requested for launch"},
     {CUDA_ERROR_NOT_SUPPORTED, "CUDA_ERROR_NOT_SUPPORTED", "operation not supported"},
     {CUDA_ERROR_UNKNOWN, "CUDA_ERROR_UNKNOWN", "unknown error"},
 };
@@ -345,6 +369,12 @@ EXPORT CUresult cuDeviceGetAttribute(int *value, int attrib, CUdevice dev)
         return CUDA_ERROR_INVALID_VALUE;
     switch (attrib) {
     case 1: *value = 1024; break;         /* MAX_THREADS_PER_BLOCK */
+    case 2: *value = 1024; break;         /* MAX_BLOCK_DIM_X */
+    case 3: *value = 1024; break;         /* MAX_BLOCK_DIM_Y */
+    case 4: *value = 64; break;           /* MAX_BLOCK_DIM_Z */
+    case 5: *value = 2147483647; break;   /* MAX_GRID_DIM_X */
+    case 6: *value = 65535; break;        /* MAX_GRID_DIM_Y */
+    case 7: *value = 65535; break;        /* MAX_GRID_DIM_Z */
     case 8: *value = 48 * 1024; break;    /* MAX_SHARED_MEMORY_PER_BLOCK */
     case 10: *value = 32; break;          /* WARP_SIZE */
     case 16: *value = 132; break;         /* MULTIPROCESSOR_COUNT */
@@ -495,7 +525,7 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
     counts[N_MEMFREE]++;
     for (struct alloc **pp = &allocs; *pp; pp = &(*pp)->next) {
         struct alloc *a = *pp;
-        if (!a->is_host && a->dev == dptr) {
+        if (!a->is_host && !a->is_global && a->dev == dptr) {
             *pp = a->next;
             used[a->device] -= a->size;
             pthread_mutex_unlock(&lock);
@@ -882,6 +912,495 @@ EXPORT CUresult cuEventElapsedTime(float *ms, void *start, void *end)
     return r;
 }
 
+/* ---- modules and launches ---------------------------------------------------- */
+
+/* A module is the PTX text it was loaded from; functions and globals are
+ * found in that text by name. Nothing is compiled or run. */
+
+#define MODULE_MAGIC 0x30D01Eu
+#define FUNCTION_MAGIC 0xF00C7u
+#define JIT_INFO_LOG_BUFFER 3
+#define JIT_INFO_LOG_BUFFER_SIZE_BYTES 4
+#define JIT_ERROR_LOG_BUFFER 5
+#define JIT_ERROR_LOG_BUFFER_SIZE_BYTES 6
+#define LAUNCH_PARAM_END ((void *)0x00)
+#define LAUNCH_PARAM_BUFFER_POINTER ((void *)0x01)
+#define LAUNCH_PARAM_BUFFER_SIZE ((void *)0x02)
+#define MAX_PARAM_BYTES 32764
+
+struct function {
+    unsigned magic;
+    struct module *module;
+    int nparams;        /* .param entries of the .entry, each taken as 8 bytes */
+    int max_threads;    /* 1024, or the product of the entry's .maxntid */
+    int shared_bytes;   /* static shared memory: every `.shared ... name[N]` of the module */
+    struct function *next;
+    char name[];
+};
+
+struct global {
+    struct alloc *mem;  /* in `allocs`, is_global set */
+    struct global *next;
+    char name[];
+};
+
+struct module {
+    unsigned magic;
+    int device;
+    char *text;         /* a copy of the PTX */
+    struct function *functions;
+    struct global *globals;
+    struct module *next;
+};
+
+static struct module *modules;
+
+static struct {           /* the last successful cuLaunchKernel */
+    long count;           /* launches so far */
+    unsigned dims[7];     /* grid x y z, block x y z, shared bytes */
+    void *stream;
+    unsigned char params[MAX_PARAM_BYTES];
+    size_t params_size;
+    char name[256];
+} last_launch;
+static int32_t pending_fault[2]; /* written into ember_fault by the next launch */
+static int fault_pending;
+
+static int is_ident(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '$' || c == '.';
+}
+
+/* The character after `.entry <name>` in `text`, or NULL. */
+static const char *find_entry(const char *text, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = strstr(text, ".entry"); p; p = strstr(p + 6, ".entry")) {
+        const char *q = p + 6;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (strncmp(q, name, len) == 0 && !is_ident(q[len]))
+            return q + len;
+    }
+    return NULL;
+}
+
+/* Bytes of the global `name` declared on a `.global` line as `name[N]`
+ * (N) or `name;` (8); 0 when there is none. */
+static size_t find_global(const char *text, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = strstr(text, name); p; p = strstr(p + 1, name)) {
+        if ((p > text && is_ident(p[-1])) || is_ident(p[len]))
+            continue;
+        const char *line = p;
+        while (line > text && line[-1] != '\n')
+            line--;
+        const char *g = strstr(line, ".global");
+        if (!g || g > p)
+            continue;
+        if (p[len] == '[')
+            return (size_t)strtoul(p + len + 1, NULL, 10);
+        if (p[len] == ';')
+            return 8;
+    }
+    return 0;
+}
+
+/* The bytes of every `.shared ... name[N];` declaration in `text`: the
+ * fake's stand-in for a kernel's static shared memory (the driver counts
+ * only what the kernel uses). */
+static int shared_bytes(const char *text)
+{
+    long total = 0;
+    for (const char *p = strstr(text, ".shared"); p; p = strstr(p + 7, ".shared")) {
+        const char *end = strchr(p, ';'), *open = strchr(p, '[');
+        if (end && open && open < end && (p == text || !is_ident(p[-1]))) /* not ld.shared */
+            total += strtol(open + 1, NULL, 10);
+    }
+    return total > 1 << 30 ? 1 << 30 : (int)total;
+}
+
+static struct module *module_find(void *m)
+{
+    for (struct module *p = modules; p; p = p->next)
+        if (p == m && p->magic == MODULE_MAGIC)
+            return p;
+    return NULL;
+}
+
+static struct function *function_find(void *f)
+{
+    for (struct module *m = modules; m; m = m->next)
+        for (struct function *p = m->functions; p; p = p->next)
+            if (p == f && p->magic == FUNCTION_MAGIC)
+                return p;
+    return NULL;
+}
+
+/* Writes `msg` into a JIT log buffer and its size into the size slot. */
+static void jit_log(void *buf, void **size_slot, const char *msg)
+{
+    if (!buf || !size_slot)
+        return;
+    size_t cap = (size_t)(uintptr_t)*size_slot;
+    if (cap == 0)
+        return;
+    snprintf(buf, cap, "%s", msg);
+    size_t n = strlen(buf);
+    *size_slot = (void *)(uintptr_t)(n + 1);
+}
+
+EXPORT CUresult cuModuleLoadDataEx(void **out, const void *image, unsigned int num_options,
+                                   int *options, void **values)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!out || !image || (num_options && (!options || !values)))
+        return CUDA_ERROR_INVALID_VALUE;
+    void *err_buf = NULL, *info_buf = NULL, **err_size = NULL, **info_size = NULL;
+    for (unsigned i = 0; i < num_options; i++) {
+        switch (options[i]) {
+        case JIT_INFO_LOG_BUFFER: info_buf = values[i]; break;
+        case JIT_INFO_LOG_BUFFER_SIZE_BYTES: info_size = &values[i]; break;
+        case JIT_ERROR_LOG_BUFFER: err_buf = values[i]; break;
+        case JIT_ERROR_LOG_BUFFER_SIZE_BYTES: err_size = &values[i]; break;
+        default:
+            if (options[i] < 0 || options[i] > 32)
+                return CUDA_ERROR_INVALID_VALUE;
+        }
+    }
+    const char *text = image;
+    if (!strstr(text, ".entry")) {
+        jit_log(err_buf, err_size,
+                "ptxas application ptx input, line 1; fatal   : fake_cuda JIT: no .entry "
+                "directive in this PTX\n");
+        jit_log(info_buf, info_size, "");
+        return CUDA_ERROR_INVALID_PTX;
+    }
+    struct module *m = calloc(1, sizeof *m);
+    char *copy = m ? strdup(text) : NULL;
+    if (!copy) {
+        free(m);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    m->magic = MODULE_MAGIC;
+    m->device = current->device;
+    m->text = copy;
+    jit_log(err_buf, err_size, "");
+    jit_log(info_buf, info_size, "fake_cuda JIT: module loaded\n");
+    pthread_mutex_lock(&lock);
+    m->next = modules;
+    modules = m;
+    pthread_mutex_unlock(&lock);
+    *out = m;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuModuleUnload(void *module)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    pthread_mutex_lock(&lock);
+    struct module *m = NULL;
+    for (struct module **pp = &modules; *pp; pp = &(*pp)->next)
+        if (*pp == module && (*pp)->magic == MODULE_MAGIC) {
+            m = *pp;
+            *pp = m->next;
+            break;
+        }
+    if (!m) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    for (struct global *g = m->globals, *next; g; g = next) {
+        next = g->next;
+        for (struct alloc **pp = &allocs; *pp; pp = &(*pp)->next)
+            if (*pp == g->mem) {
+                *pp = g->mem->next;
+                break;
+            }
+        free(g->mem->host);
+        free(g->mem);
+        free(g);
+    }
+    for (struct function *f = m->functions, *next; f; f = next) {
+        next = f->next;
+        f->magic = 0;
+        free(f);
+    }
+    pthread_mutex_unlock(&lock);
+    m->magic = 0;
+    free(m->text);
+    free(m);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuModuleGetFunction(void **out, void *module, const char *name)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!out || !name)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    struct module *m = module_find(module);
+    if (!m) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    struct function *f = m->functions;
+    while (f && strcmp(f->name, name) != 0)
+        f = f->next;
+    const char *after = f ? NULL : find_entry(m->text, name);
+    if (!f && !after) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_NOT_FOUND;
+    }
+    if (!f) {
+        f = calloc(1, sizeof *f + strlen(name) + 1);
+        if (!f) {
+            pthread_mutex_unlock(&lock);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        strcpy(f->name, name);
+        f->magic = FUNCTION_MAGIC;
+        f->module = m;
+        f->max_threads = 1024;
+        f->shared_bytes = shared_bytes(m->text);
+        const char *open = strchr(after, '('), *body = strchr(after, '{');
+        const char *close = open ? strchr(open, ')') : NULL;
+        if (open && close && (!body || open < body))
+            for (const char *p = strstr(open, ".param"); p && p < close;
+                 p = strstr(p + 6, ".param"))
+                f->nparams++;
+        const char *ntid = strstr(after, ".maxntid");
+        if (ntid && (!body || ntid < body)) {
+            long prod = 1;
+            char *q = (char *)ntid + 8;
+            for (int i = 0; i < 3; i++) {
+                long v = strtol(q, &q, 10);
+                prod *= v > 0 ? v : 1;
+                while (*q == ' ' || *q == ',')
+                    q++;
+            }
+            f->max_threads = (int)(prod < 1024 ? prod : 1024);
+        }
+        f->next = m->functions;
+        m->functions = f;
+    }
+    pthread_mutex_unlock(&lock);
+    *out = f;
+    return CUDA_SUCCESS;
+}
+
+/* The global `name` of module `m`, backed by zeroed fake device memory on
+ * first use; NULL when the PTX declares none (or out of memory: *oom).
+ * Caller holds the lock. */
+static struct global *global_get(struct module *m, const char *name, int *oom)
+{
+    *oom = 0;
+    for (struct global *g = m->globals; g; g = g->next)
+        if (strcmp(g->name, name) == 0)
+            return g;
+    size_t size = find_global(m->text, name);
+    if (size == 0)
+        return NULL;
+    struct global *g = calloc(1, sizeof *g + strlen(name) + 1);
+    struct alloc *a = g ? calloc(1, sizeof *a) : NULL;
+    char *backing = a ? calloc(1, size) : NULL;
+    if (!backing) {
+        free(a);
+        free(g);
+        *oom = 1;
+        return NULL;
+    }
+    strcpy(g->name, name);
+    a->host = backing;
+    a->size = size;
+    a->device = m->device;
+    a->is_global = 1;
+    a->dev = take_device_range(size);
+    a->next = allocs;
+    allocs = a;
+    g->mem = a;
+    g->next = m->globals;
+    m->globals = g;
+    return g;
+}
+
+EXPORT CUresult cuModuleGetGlobal_v2(CUdeviceptr *dptr, size_t *bytes, void *module,
+                                     const char *name)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!name)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    struct module *m = module_find(module);
+    int oom = 0;
+    struct global *g = m ? global_get(m, name, &oom) : NULL;
+    if (g) {
+        if (dptr)
+            *dptr = g->mem->dev;
+        if (bytes)
+            *bytes = g->mem->size;
+    }
+    pthread_mutex_unlock(&lock);
+    return g ? CUDA_SUCCESS : !m ? CUDA_ERROR_INVALID_HANDLE
+                          : oom ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_NOT_FOUND;
+}
+
+/* Checks what the driver checks, records the launch, and writes a fault
+ * armed with fake_cuda_fault_next_launch into the module's ember_fault, as
+ * a kernel that stopped early would. Parameters come either as
+ * `kernel_params` (one pointer per 8-byte .param) or as one buffer in
+ * `extra`, whose size must be the entry's parameter bytes. */
+EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                               unsigned by, unsigned bz, unsigned shared, void *stream,
+                               void **kernel_params, void **extra)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    pthread_mutex_lock(&lock);
+    struct function *f = function_find(func);
+    if (!f || !stream_ok(stream)) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (f->module->device != current->device) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_CONTEXT;
+    }
+    unsigned long long threads = (unsigned long long)bx * by * bz;
+    if (!gx || !gy || !gz || !bx || !by || !bz || bx > 1024 || by > 1024 || bz > 64 ||
+        gy > 65535 || gz > 65535 || gx > 2147483647u || threads > 1024 ||
+        shared > 48 * 1024 || (kernel_params && extra)) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if ((unsigned long long)shared + (unsigned)f->shared_bytes > 48 * 1024) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (threads > (unsigned long long)f->max_threads) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+    }
+    size_t want = (size_t)f->nparams * 8, got = 0;
+    unsigned char params[MAX_PARAM_BYTES];
+    if (want > sizeof params) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (kernel_params) {
+        for (int i = 0; i < f->nparams; i++)
+            memcpy(params + 8 * i, kernel_params[i], 8);
+        got = want;
+    } else if (extra) {
+        const void *buf = NULL;
+        const size_t *size = NULL;
+        for (int i = 0; extra[i] != LAUNCH_PARAM_END; i += 2) {
+            if (extra[i] == LAUNCH_PARAM_BUFFER_POINTER)
+                buf = extra[i + 1];
+            else if (extra[i] == LAUNCH_PARAM_BUFFER_SIZE)
+                size = extra[i + 1];
+            else {
+                pthread_mutex_unlock(&lock);
+                return CUDA_ERROR_INVALID_VALUE;
+            }
+        }
+        if (!buf || !size || *size != want) {
+            pthread_mutex_unlock(&lock);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        memcpy(params, buf, want);
+        got = want;
+    }
+    if (got != want) { /* parameters declared but none passed */
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    last_launch.count++;
+    unsigned dims[7] = {gx, gy, gz, bx, by, bz, shared};
+    memcpy(last_launch.dims, dims, sizeof dims);
+    last_launch.stream = stream;
+    memcpy(last_launch.params, params, got);
+    last_launch.params_size = got;
+    snprintf(last_launch.name, sizeof last_launch.name, "%s", f->name);
+    if (fault_pending) {
+        int oom = 0;
+        struct global *g = global_get(f->module, "ember_fault", &oom);
+        if (g && g->mem->size >= 8)
+            memcpy(g->mem->host, pending_fault, 8);
+        fault_pending = 0;
+    }
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuFuncGetAttribute(int *value, int attrib, void *func)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!value)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    struct function *f = function_find(func);
+    int max_threads = f ? f->max_threads : 0, shared = f ? f->shared_bytes : 0;
+    pthread_mutex_unlock(&lock);
+    if (!f)
+        return CUDA_ERROR_INVALID_HANDLE;
+    switch (attrib) {
+    case 0: *value = max_threads; break;     /* MAX_THREADS_PER_BLOCK */
+    case 1: *value = shared; break;          /* SHARED_SIZE_BYTES */
+    case 2: *value = 0; break;               /* CONST_SIZE_BYTES */
+    case 3: *value = 0; break;               /* LOCAL_SIZE_BYTES */
+    case 4: *value = 32; break;              /* NUM_REGS */
+    case 5: *value = 90; break;              /* PTX_VERSION */
+    case 6: *value = 90; break;              /* BINARY_VERSION */
+    case 8: *value = 48 * 1024 - shared; break; /* MAX_DYNAMIC_SHARED_SIZE_BYTES */
+    default: return CUDA_ERROR_INVALID_VALUE;
+    }
+    return CUDA_SUCCESS;
+}
+
+/* A plausible answer for an SM of 2048 threads and 48 KiB of shared memory
+ * per block: the largest multiple of 32 the kernel and the limit allow
+ * whose shared memory fits, and enough blocks to fill 132 SMs. */
+EXPORT CUresult cuOccupancyMaxPotentialBlockSize(int *min_grid, int *block, void *func,
+                                                 size_t (*smem_of)(int), size_t smem,
+                                                 int limit)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!min_grid || !block)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    struct function *f = function_find(func);
+    int b = f ? f->max_threads : 0;
+    pthread_mutex_unlock(&lock);
+    if (!f)
+        return CUDA_ERROR_INVALID_HANDLE;
+    if (limit > 0 && limit < b)
+        b = limit;
+    b = b / 32 * 32;
+    while (b > 0 && (smem_of ? smem_of(b) : smem) > 48 * 1024)
+        b -= 32;
+    if (b <= 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    *block = b;
+    *min_grid = 132 * (2048 / b > 0 ? 2048 / b : 1);
+    return CUDA_SUCCESS;
+}
+
 /* ---- test controls ----------------------------------------------------------- */
 
 EXPORT long fake_cuda_live(const char *what)
@@ -891,7 +1410,7 @@ EXPORT long fake_cuda_live(const char *what)
     if (strcmp(what, "mem") == 0 || strcmp(what, "host") == 0) {
         int host = strcmp(what, "host") == 0;
         for (struct alloc *a = allocs; a; a = a->next)
-            n += a->is_host == host;
+            n += !a->is_global && a->is_host == host;
     } else if (strcmp(what, "stream") == 0) {
         for (struct stream *s = streams; s; s = s->next)
             n++;
@@ -900,6 +1419,9 @@ EXPORT long fake_cuda_live(const char *what)
             n++;
     } else if (strcmp(what, "registered") == 0) {
         for (struct range *g = registered; g; g = g->next)
+            n++;
+    } else if (strcmp(what, "module") == 0) {
+        for (struct module *m = modules; m; m = m->next)
             n++;
     } else if (strcmp(what, "ctx") == 0) {
         for (int i = 0; i < MAX_DEVICES; i++)
@@ -937,4 +1459,40 @@ EXPORT long fake_cuda_count(const char *what)
             n = counts[i];
     pthread_mutex_unlock(&lock);
     return n;
+}
+/* The last successful launch: dims = grid x, y, z, block x, y, z, dynamic
+ * shared bytes; the stream; its parameter bytes (up to params_cap copied,
+ * the full size in *params_size) and kernel name. Any pointer may be NULL.
+ * Returns the number of launches so far (0: none recorded). */
+EXPORT long fake_cuda_last_launch(unsigned int dims[7], void **stream, void *params,
+                                  size_t params_cap, size_t *params_size, char *name,
+                                  size_t name_cap)
+{
+    pthread_mutex_lock(&lock);
+    long n = last_launch.count;
+    if (dims)
+        memcpy(dims, last_launch.dims, sizeof last_launch.dims);
+    if (stream)
+        *stream = last_launch.stream;
+    if (params)
+        memcpy(params, last_launch.params,
+               params_cap < last_launch.params_size ? params_cap : last_launch.params_size);
+    if (params_size)
+        *params_size = last_launch.params_size;
+    if (name && name_cap)
+        snprintf(name, name_cap, "%s", last_launch.name);
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+/* The next cuLaunchKernel writes {fault, site} into its module's
+ * ember_fault global (when the PTX declares one), as a kernel that hit a
+ * bounds check would. */
+EXPORT void fake_cuda_fault_next_launch(int fault, int site)
+{
+    pthread_mutex_lock(&lock);
+    pending_fault[0] = fault;
+    pending_fault[1] = site;
+    fault_pending = 1;
+    pthread_mutex_unlock(&lock);
 }
