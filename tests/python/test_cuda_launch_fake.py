@@ -1,0 +1,140 @@
+"""@cuda.jit kernels launched on a CUDA device, end to end except execution:
+the kernel is compiled for the device's compute capability with libNVVM, its
+PTX loaded through the stand-in driver (tests/fake_cuda), and the launch the
+driver receives is read back (grid, block, shared memory, the packed
+arguments: device pointers, shapes, strides, scalars). Host arrays are
+copied in, and back only when written. The fake runs no kernels: results on
+real hardware are the gpu-marked tests' job."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def run_script(path, env_extra):
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), **env_extra)
+    env.pop("EMBER_DEVICE", None)
+    proc = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+PRELUDE = r'''
+import ctypes, os, struct
+import numpy as np
+from ember import cuda, runtime
+fake = ctypes.CDLL(os.environ["EMBER_CUDA_DRIVER"])
+fake.fake_cuda_last_launch.restype = ctypes.c_long
+
+def last_launch():
+    dims = (ctypes.c_uint * 7)()
+    stream = ctypes.c_void_p()
+    params = ctypes.create_string_buffer(4096)
+    size = ctypes.c_size_t()
+    name = ctypes.create_string_buffer(256)
+    n = fake.fake_cuda_last_launch(dims, ctypes.byref(stream), params, ctypes.c_size_t(4096),
+                                   ctypes.byref(size), name, ctypes.c_size_t(256))
+    return dict(count=n, grid=tuple(dims[0:3]), block=tuple(dims[3:6]), shared=dims[6],
+                stream=stream.value, params=params.raw[:size.value], name=name.value.decode())
+
+cuda.select_device(0)
+'''
+
+
+@pytest.fixture
+def env(fake_cuda_lib, nvvm):
+    return {"EMBER_CUDA_DRIVER": fake_cuda_lib, "FAKE_CUDA_DEVICES": "1"}
+
+
+def test_kernel_launch_reaches_the_driver(env, tmp_path):
+    script = tmp_path / "launch.py"
+    script.write_text(PRELUDE + r'''
+@cuda.jit
+def saxpy(a, x, y, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        out[i] = a * x[i] + y[i]
+
+x = cuda.to_device(np.arange(1000, dtype=np.float32))
+y = cuda.to_device(np.ones(1000, dtype=np.float32))
+out = cuda.device_array(1000, np.float32)
+saxpy[4, 256](np.float32(2.5), x, y, out)
+rec = last_launch()
+assert rec["count"] == 1 and rec["grid"] == (4, 1, 1) and rec["block"] == (256, 1, 1), rec
+assert rec["name"].startswith("ember_saxpy_"), rec
+# a: float32 in an 8-byte slot; each array: data pointer, shape, stride
+slots = struct.unpack("<10q", rec["params"])
+assert struct.unpack("<f", rec["params"][:4])[0] == 2.5
+assert slots[1:4] == (x.device_pointer, 1000, 4)
+assert slots[4:7] == (y.device_pointer, 1000, 4)
+assert slots[7:10] == (out.device_pointer, 1000, 4)
+assert saxpy.overloads == {}          # compiled for the GPU only, not for the cpu device
+
+s = cuda.stream()
+saxpy[(2, 1), (128, 2), s, 64](np.float32(1), x[::2], y[::2], out[::2])
+rec = last_launch()
+assert rec["count"] == 2 and rec["grid"] == (2, 1, 1) and rec["block"] == (128, 2, 1)
+assert rec["shared"] == 64 and rec["stream"] is not None
+assert struct.unpack("<10q", rec["params"])[1:4] == (x.device_pointer, 500, 8)
+
+# host arrays: copied in, and back only when the kernel writes them
+hx, hy, hout = np.ones(8, np.float32), np.ones(8, np.float32), np.zeros(8, np.float32)
+before = runtime.stats()
+saxpy[1, 8](np.float32(1), hx, hy, hout)
+after = runtime.stats()
+assert after["htod_copies"] - before["htod_copies"] == 3, (before, after)
+assert after["dtoh_copies"] - before["dtoh_copies"] == 1, (before, after)
+print("ok")
+''')
+    assert run_script(script, env).strip().endswith("ok")
+
+
+def test_kernel_faults_are_raised_after_the_launch(env, tmp_path):
+    script = tmp_path / "faults.py"
+    script.write_text(PRELUDE + r'''
+@cuda.jit(boundscheck=True)
+def copy(src, dst):
+    i = cuda.grid(1)
+    dst[i] = src[i]
+
+@cuda.jit("int64(int64)", device=True)
+def down(n):
+    return n if n <= 0 else down(n - 1)
+
+@cuda.jit
+def recurse(out):
+    out[0] = down(out[0])
+
+src = cuda.to_device(np.ones(4))
+dst = cuda.device_array(4)
+copy[1, 4](src, dst)                         # no fault reported: fine
+fake.fake_cuda_fault_next_launch(2, 0)       # the kernel reports check 0 failed
+try:
+    copy[1, 4](src, dst)
+except IndexError as e:
+    msg = str(e)
+    assert "faults.py:" in msg and "index out of bounds" in msg, msg
+else:
+    raise AssertionError("no IndexError")
+copy[1, 4](src, dst)                         # the record was cleared
+
+fake.fake_cuda_fault_next_launch(1, 0)
+try:
+    recurse[1, 1](cuda.device_array(1, np.int64))
+except RuntimeError as e:
+    assert "deeper than 1000 calls" in str(e), e
+else:
+    raise AssertionError("no RuntimeError")
+
+@cuda.jit
+def plain(a):
+    a[0] = 1
+fake.fake_cuda_fault_next_launch(2, 0)       # a kernel without checks is not waited for
+plain[1, 1](cuda.device_array(1))
+print("ok")
+''')
+    assert run_script(script, env).strip().endswith("ok")
