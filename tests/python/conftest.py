@@ -76,6 +76,18 @@ def cpu_device():
     _devices._state.set(saved)
 
 
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def kernel_device(request):
+    """Runs the test once on the cpu device and once on CUDA GPU 0 (the
+    second is `gpu`-marked: it skips without a real GPU). The kernel suites
+    that use it compare each device's results with NumPy."""
+    from ember.cuda import _devices
+    saved = _devices._state.key()
+    _devices._state.set((request.param, 0))
+    yield request.param
+    _devices._state.set(saved)
+
+
 @pytest.fixture(scope="session")
 def fake_cuda_lib():
     path = os.environ.get("EMBER_FAKE_CUDA_LIB") or str(

@@ -9,8 +9,9 @@ from ember import cuda
 N = 65536
 
 
-# Kernels run on the cpu device in this build (conftest.cpu_device).
-pytestmark = pytest.mark.usefixtures("cpu_device")
+# Every kernel runs on the cpu device and, where there is one, on a CUDA GPU
+# (conftest.kernel_device); both are compared with NumPy.
+pytestmark = pytest.mark.usefixtures("kernel_device")
 
 
 @pytest.fixture

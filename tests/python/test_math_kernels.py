@@ -18,7 +18,7 @@ import pytest
 from ember import cuda
 from ember.errors import TypingError, UnsupportedError
 
-pytestmark = pytest.mark.usefixtures("cpu_device")
+pytestmark = pytest.mark.usefixtures("kernel_device")  # cpu, and a CUDA GPU where there is one
 
 
 @pytest.fixture
