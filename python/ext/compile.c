@@ -1270,6 +1270,30 @@ static PyObject *kernel_pack(PyObject *obj, PyObject *const *args, Py_ssize_t na
     return out;
 }
 
+int ext_kernel_run_cuda(PyObject *kernel, PyObject *function, ember_device_t dev,
+                        const int64_t grid[3], const int64_t block[3], size_t shared,
+                        PyObject *const *args, Py_ssize_t nargs)
+{
+    ext_kernel *self = (ext_kernel *)kernel;
+    ext_state *st = ext_state_of_type(Py_TYPE(kernel));
+    if (!self->cuda || nargs != self->fn->nparams) {
+        PyErr_SetString(PyExc_TypeError, "launch: not a CUDA kernel for these arguments");
+        return -1;
+    }
+    char small[512];
+    char *buf = self->args_size <= sizeof small ? small : PyMem_Malloc(self->args_size);
+    if (!buf) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int r = pack_all(st, self->fn, args, buf, dev);
+    if (r == 0)
+        r = ext_module_kernel_launch(function, grid, block, shared, buf, self->args_size);
+    if (buf != small)
+        PyMem_Free(buf);
+    return r;
+}
+
 int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
                    PyObject *const *args, Py_ssize_t nargs)
 {

@@ -201,6 +201,16 @@ EXT_HIDDEN int ext_dims3(PyObject *obj, const char *what, int64_t out[3]);
  * Kernel.launch). */
 EXT_HIDDEN int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
                               PyObject *const *args, Py_ssize_t nargs);
+/* Packs args[0..nargs) for a Kernel compiled for CUDA and launches it as
+ * `function` (its ModuleKernel on `dev`) on the default stream with
+ * `shared` bytes of dynamic shared memory. 0, or -1 with the exception set. */
+EXT_HIDDEN int ext_kernel_run_cuda(PyObject *kernel, PyObject *function, ember_device_t dev,
+                                   const int64_t grid[3], const int64_t block[3], size_t shared,
+                                   PyObject *const *args, Py_ssize_t nargs);
+/* module_cuda.c: launches a ModuleKernel with a packed buffer (GIL released). */
+EXT_HIDDEN int ext_module_kernel_launch(PyObject *function, const int64_t grid[3],
+                                        const int64_t block[3], size_t shared, const void *args,
+                                        size_t args_size);
 /* The number of parameters of a Kernel. */
 EXT_HIDDEN int ext_kernel_nparams(PyObject *kernel);
 

@@ -16,10 +16,14 @@
  * `_fastpath_register`, with whatever kernel `_resolve` chose for those
  * argument types, so explicit signatures keep numba's matching rules.
  * Everything else takes the slow path: a miss, host NumPy arrays, keyword
- * arguments, a Stream, arrays on another device, or a current device
- * other than the cpu device. The current device is per thread; the Python
+ * arguments, a Stream, arrays on another device than the current one, a
+ * kernel that may report faults. On the cpu device a hit runs the compiled
+ * kernel; on a CUDA device the cache holds (Kernel, ModuleKernel) and a hit
+ * packs the arguments into the kernel's parameter slots and queues it on
+ * the default stream. A key starts with the device's kind and ordinal, so
+ * one dispatcher caches both. The current device is per thread; the Python
  * side reports each change with `_note_current_device`, kept here in a
- * thread-local flag.
+ * thread-local handle.
  *
  * The cache is guarded by the GIL; the launch itself releases it.
  */
@@ -38,9 +42,9 @@ static const int64_t max_grid[3] = {2147483647, 65535, 65535};
 static const int64_t max_block[3] = {1024, 1024, 64};
 #define MAX_THREADS_PER_BLOCK 1024
 
-/* Whether this thread's current device is ('cpu', 0). Starts false, so a
- * new thread takes the slow path until the Python side reports its device. */
-static _Thread_local bool current_is_cpu;
+/* This thread's current device. Starts NULL, so a new thread takes the
+ * slow path until the Python side reports its device. */
+static _Thread_local ember_device_t current_device;
 
 /* ------------------------------------------------------------------------ */
 /* Signature keys                                                           */
@@ -77,7 +81,7 @@ static bool numpy_scalar_dtype(PyObject *v, ember_dtype *out)
 /* Appends the type of argument `v` to `k`. True when the fast path can
  * take it; false (no exception) sends the call to the slow path, which
  * raises for arguments a kernel cannot take. */
-static bool key_of(ext_state *st, ember_device_t cpu, PyObject *v, sig_key *k, int depth)
+static bool key_of(ext_state *st, ember_device_t dev, PyObject *v, sig_key *k, int depth)
 {
     ember_dtype dt;
     if (PyBool_Check(v))
@@ -91,7 +95,7 @@ static bool key_of(ext_state *st, ember_device_t cpu, PyObject *v, sig_key *k, i
     if (st->device_array_type && PyObject_TypeCheck(v, (PyTypeObject *)st->device_array_type)) {
         const ember_array *arr = &((ext_array *)v)->arr;
         if (!arr->buffer || arr->ndim < 1 || arr->ndim > 255 || arr->dtype == EMBER_FLOAT16 ||
-            ember_buffer_device(arr->buffer) != cpu)
+            ember_buffer_device(arr->buffer) != dev)
             return false;
         uint8_t layout = ember_array_is_c_contiguous(arr)   ? 'C'
                          : ember_array_is_f_contiguous(arr) ? 'F'
@@ -104,7 +108,7 @@ static bool key_of(ext_state *st, ember_device_t cpu, PyObject *v, sig_key *k, i
         if (depth >= KEY_DEPTH || n > 255 || !key_put(k, KEY_TUPLE) || !key_put(k, (uint8_t)n))
             return false;
         for (Py_ssize_t i = 0; i < n; i++)
-            if (!key_of(st, cpu, PyTuple_GET_ITEM(v, i), k, depth + 1))
+            if (!key_of(st, dev, PyTuple_GET_ITEM(v, i), k, depth + 1))
                 return false;
         return true;
     }
@@ -115,16 +119,21 @@ static bool key_of(ext_state *st, ember_device_t cpu, PyObject *v, sig_key *k, i
     return false;
 }
 
-/* The key of a whole argument list; false when the fast path cannot take it. */
-static bool key_of_args(ext_state *st, PyObject *const *args, Py_ssize_t nargs, sig_key *k)
+/* The key of a whole argument list for a launch on `dev`; false when the
+ * fast path cannot take it. */
+static bool key_of_args(ext_state *st, ember_device_t dev, PyObject *const *args,
+                        Py_ssize_t nargs, sig_key *k)
 {
-    ember_device_t cpu = NULL;
-    if (nargs > 255 || ember_device_get(EMBER_DEVICE_CPU, 0, &cpu) != EMBER_SUCCESS)
+    ember_device_info info;
+    if (!dev || nargs > 255 || ember_device_get_info(dev, &info) != EMBER_SUCCESS ||
+        info.ordinal > 255)
         return false;
     k->len = 0;
+    key_put(k, (uint8_t)info.kind);
+    key_put(k, (uint8_t)info.ordinal);
     key_put(k, (uint8_t)nargs);
     for (Py_ssize_t i = 0; i < nargs; i++)
-        if (!key_of(st, cpu, args[i], k, 0))
+        if (!key_of(st, dev, args[i], k, 0))
             return false;
     return true;
 }
@@ -188,15 +197,22 @@ static PyObject *dispatcher_register(PyObject *obj, PyObject *const *args, Py_ss
 {
     ext_dispatcher *d = (ext_dispatcher *)obj;
     ext_state *st = ext_state_of_type(Py_TYPE(obj));
-    if (nargs != 2 || !PyTuple_Check(args[0]) || !PyObject_TypeCheck(args[1], st->kernel_type)) {
+    bool cuda_pair = nargs == 2 && PyTuple_Check(args[1]) && PyTuple_GET_SIZE(args[1]) == 2 &&
+                     PyObject_TypeCheck(PyTuple_GET_ITEM(args[1], 0), st->kernel_type) &&
+                     PyObject_TypeCheck(PyTuple_GET_ITEM(args[1], 1), st->module_kernel_type);
+    if (nargs != 2 || !PyTuple_Check(args[0]) ||
+        !(cuda_pair || PyObject_TypeCheck(args[1], st->kernel_type))) {
         PyErr_SetString(PyExc_TypeError,
-                        "_fastpath_register(args, kernel): a tuple of arguments and a Kernel");
+                        "_fastpath_register(args, kernel): a tuple of arguments and a Kernel "
+                        "(or a (Kernel, ModuleKernel) pair for a CUDA device)");
         return NULL;
     }
     PyObject *kernel = args[1];
+    PyObject *compiled = cuda_pair ? PyTuple_GET_ITEM(kernel, 0) : kernel;
     sig_key k;
-    if (PyTuple_GET_SIZE(args[0]) != ext_kernel_nparams(kernel) ||
-        !key_of_args(st, &PyTuple_GET_ITEM(args[0], 0), PyTuple_GET_SIZE(args[0]), &k))
+    if (PyTuple_GET_SIZE(args[0]) != ext_kernel_nparams(compiled) ||
+        !key_of_args(st, current_device, &PyTuple_GET_ITEM(args[0], 0),
+                     PyTuple_GET_SIZE(args[0]), &k))
         Py_RETURN_FALSE;
     uint64_t hash = key_hash(&k);
     for (Py_ssize_t i = 0; i < d->count; i++) {
@@ -455,10 +471,11 @@ static PyObject *launcher_vectorcall(PyObject *callable, PyObject *const *args, 
                      PyTuple_GET_ITEM(kwnames, 0));
         return NULL;
     }
-    if (!current_is_cpu || (self->stream != Py_None && !is_int_zero(self->stream)))
+    ember_device_t dev = current_device;
+    if (!dev || (self->stream != Py_None && !is_int_zero(self->stream)))
         return launch_slow(st, self, args, nargs);
     sig_key k;
-    if (!key_of_args(st, args, nargs, &k))
+    if (!key_of_args(st, dev, args, nargs, &k))
         return launch_slow(st, self, args, nargs);
     ext_dispatcher *d = (ext_dispatcher *)self->dispatcher;
     PyObject *kernel = cache_find(d, &k, key_hash(&k));
@@ -466,7 +483,16 @@ static PyObject *launcher_vectorcall(PyObject *callable, PyObject *const *args, 
         return launch_slow(st, self, args, nargs);
     d->hits++;
     Py_INCREF(kernel); /* the cache may drop it while the GIL is released */
-    int r = ext_kernel_run(kernel, self->grid, self->block, args, nargs);
+    int r;
+    if (PyTuple_Check(kernel)) { /* CUDA: (Kernel, ModuleKernel) */
+        size_t shared = (size_t)PyLong_AsSize_t(self->sharedmem);
+        r = shared == (size_t)-1 && PyErr_Occurred()
+                ? -1
+                : ext_kernel_run_cuda(PyTuple_GET_ITEM(kernel, 0), PyTuple_GET_ITEM(kernel, 1),
+                                      dev, self->grid, self->block, shared, args, nargs);
+    } else {
+        r = ext_kernel_run(kernel, self->grid, self->block, args, nargs);
+    }
     Py_DECREF(kernel);
     if (r < 0)
         return NULL;
@@ -607,7 +633,15 @@ PyObject *ext_note_current_device(PyObject *module, PyObject *const *args, Py_ss
         PyErr_SetString(PyExc_TypeError, "_note_current_device(kind, ordinal)");
         return NULL;
     }
-    current_is_cpu = PyUnicode_CompareWithASCIIString(args[0], "cpu") == 0 &&
-                     is_int_zero(args[1]);
+    ember_device_kind kind = PyUnicode_CompareWithASCIIString(args[0], "cuda") == 0
+                                 ? EMBER_DEVICE_CUDA : EMBER_DEVICE_CPU;
+    long ordinal = PyLong_Check(args[1]) ? PyLong_AsLong(args[1]) : -1;
+    PyErr_Clear();
+    ember_device_t dev = NULL;
+    if (ordinal < 0 || ember_device_get(kind, (int)ordinal, &dev) != EMBER_SUCCESS) {
+        ember_clear_error();
+        dev = NULL;
+    }
+    current_device = dev;
     Py_RETURN_NONE;
 }

@@ -371,3 +371,28 @@ PyType_Spec ext_module_kernel_spec = {
     ,
     .slots = kernel_slots,
 };
+
+int ext_module_kernel_launch(PyObject *function, const int64_t grid[3], const int64_t block[3],
+                             size_t shared, const void *args, size_t args_size)
+{
+    ext_state *st = ext_state_of_type(Py_TYPE(function));
+    if (!PyObject_TypeCheck(function, st->module_kernel_type)) {
+        PyErr_SetString(PyExc_TypeError, "expected a ModuleKernel");
+        return -1;
+    }
+    ext_module_kernel *self = (ext_module_kernel *)function;
+    uint32_t g[3], b[3];
+    for (int i = 0; i < 3; i++) {
+        g[i] = (uint32_t)grid[i];
+        b[i] = (uint32_t)block[i];
+    }
+    ember_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = ember_kernel_launch(self->kernel, g, b, shared, NULL, args, args_size);
+    Py_END_ALLOW_THREADS
+    if (s != EMBER_SUCCESS) {
+        ext_raise(st, s, NULL);
+        return -1;
+    }
+    return 0;
+}

@@ -138,3 +138,50 @@ plain[1, 1](cuda.device_array(1))
 print("ok")
 ''')
     assert run_script(script, env).strip().endswith("ok")
+
+
+def test_cuda_launches_take_the_c_fast_path(env, tmp_path):
+    script = tmp_path / "fast.py"
+    script.write_text(PRELUDE + r'''
+import timeit
+@cuda.jit
+def scale(a, x, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        out[i] = a * x[i]
+
+x = cuda.to_device(np.arange(64, dtype=np.float32))
+out = cuda.device_array(64, np.float32)
+for n in range(5):
+    scale[1, 64](np.float32(n), x, out)
+assert scale._fastpath_hits == 4, scale._fastpath_hits
+rec = last_launch()
+assert rec["count"] == 5 and struct.unpack("<f", rec["params"][:4])[0] == 4.0
+assert struct.unpack("<7q", rec["params"])[1:4] == (x.device_pointer, 64, 4)
+scale[2, 32, 0, 128](np.float32(1), x, out)          # sharedmem reaches the driver
+assert last_launch()["shared"] == 128 and scale._fastpath_hits == 5
+y = cuda.to_device(np.arange(8, dtype=np.float64))    # new types: the slow path, then C
+scale[1, 8](2.0, y, cuda.device_array(8))
+scale[1, 8](2.0, y, cuda.device_array(8))
+assert scale._fastpath_hits == 6
+cuda.select_device("cpu")                             # same dispatcher, the cpu device
+hx = cuda.to_device(np.ones(4, np.float32))
+ho = cuda.device_array(4, np.float32)
+scale[1, 4](np.float32(3), hx, ho)
+scale[1, 4](np.float32(3), hx, ho)
+np.testing.assert_array_equal(ho.copy_to_host(), 3.0)
+cuda.select_device(0)
+try:
+    scale[1, 4](np.float32(3), hx, ho)                # cpu arrays on the GPU: refused
+except ValueError as e:
+    assert "lives on cpu:0" in str(e), e
+else:
+    raise AssertionError("cpu arrays launched on a CUDA device")
+n = 20000
+t = min(timeit.repeat(lambda: scale[1, 64](np.float32(1), x, out), number=n, repeat=3)) / n
+print("launch_us", round(t * 1e6, 2))
+print("ok")
+''')
+    out = run_script(script, env)
+    assert out.strip().endswith("ok")
+    print(out)

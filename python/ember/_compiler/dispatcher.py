@@ -477,9 +477,14 @@ class Dispatcher(_ember.DispatcherBase):
 
         launch_args = [on_device(a, f"argument {i + 1}", written[i]) for i, a in enumerate(args)]
         if dev.kind == "cuda":
-            self._launch_cuda(dev, kernel, grid, block, stream, sharedmem, launch_args)
+            function = self._launch_cuda(dev, kernel, grid, block, stream, sharedmem,
+                                         launch_args)
             for d, host in copy_back:
                 d.copy_to_host(host)
+            if len(args) == given and not kernel.may_fault and \
+                    (stream is None or isinstance(stream, int)):
+                # later launches with these argument types go from C to the driver
+                self._fastpath_register(args, (kernel, function))
             return
         if len(args) == given:
             # later calls with these argument types launch from C (when the
@@ -506,6 +511,10 @@ def _cuda_launch(self, dev, kernel, grid, block, stream, sharedmem, launch_args)
         self._cuda_modules[key] = entry
     _, module, function = entry
     buf = kernel.pack(tuple(launch_args), "cuda", dev.id)
+    if not kernel.may_fault:
+        function.launch(grid, block, buf, shared=sharedmem,
+                        stream=None if stream is None or isinstance(stream, int) else stream._s)
+        return function
     lowlevel = None if stream is None or isinstance(stream, int) else stream._s
     function.launch(grid, block, buf, shared=sharedmem, stream=lowlevel)
     if kernel.may_fault:
@@ -523,6 +532,7 @@ def _cuda_launch(self, dev, kernel, grid, block, stream, sharedmem, launch_args)
             raise RuntimeError(f"kernel {self.__qualname__}: a recursive device function went "
                                "deeper than 1000 calls; the threads that did so stopped early "
                                "and their results are incomplete")
+    return function
 
 
 Dispatcher._launch_cuda = _cuda_launch
