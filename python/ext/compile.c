@@ -1042,7 +1042,7 @@ PyObject *ext_lower_nvvm(PyObject *module, PyObject *const *args, Py_ssize_t nar
  * name per argument costs more than the packing) and, when packing fails,
  * packs again with the name to raise the exception the user sees. */
 static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *off,
-                const char *what, ember_device_t dev)
+                const char *what, ember_device_t dev, ember_stream_t stream)
 {
     char sub[200];
     bool named = what != NULL;
@@ -1080,6 +1080,12 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
                              want.kind == EMBER_DEVICE_CPU ? "cpu" : "cuda", want.ordinal);
             return -1;
         }
+        /* a launch on a stream uses the buffer there: the pool must not hand
+         * it to another stream before that work is done */
+        if (stream && ember_buffer_record_stream(arr->buffer, stream) != EMBER_SUCCESS) {
+            ext_raise(st, EMBER_ERR_INVALID_ARG, what);
+            return -1;
+        }
         uint64_t data = ember_buffer_device_ptr(arr->buffer) + (uint64_t)arr->offset;
         memcpy(buf + *off, &data, 8);
         memcpy(buf + *off + 8, arr->shape, 8 * (size_t)arr->ndim);
@@ -1098,7 +1104,7 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
                 snprintf(sub, sizeof sub, "%s[%d]", what, i);
                 name = sub;
             }
-            if (pack(st, t->fields[i], PyTuple_GET_ITEM(v, i), buf, off, name, dev) < 0)
+            if (pack(st, t->fields[i], PyTuple_GET_ITEM(v, i), buf, off, name, dev, stream) < 0)
                 return -1;
         }
         return 0;
@@ -1202,11 +1208,11 @@ int ext_dims3(PyObject *obj, const char *what, int64_t out[3])
 /* Packs args[0 .. fn->nparams) into buf (fn's args size) for a kernel on
  * `dev`; -1 with an exception naming the argument. */
 static int pack_all(ext_state *st, const Function *fn, PyObject *const *args, char *buf,
-                    ember_device_t dev)
+                    ember_device_t dev, ember_stream_t stream)
 {
     size_t off = 0;
     for (int i = 0; i < fn->nparams; i++) {
-        if (pack(st, fn->param_types[i], args[i], buf, &off, NULL, dev) < 0) {
+        if (pack(st, fn->param_types[i], args[i], buf, &off, NULL, dev, stream) < 0) {
             /* Again with the argument's name, for the message. */
             char what[160];
             snprintf(what, sizeof what, "argument %d ('%s')", i + 1, fn->param_names[i]);
@@ -1214,7 +1220,7 @@ static int pack_all(ext_state *st, const Function *fn, PyObject *const *args, ch
             off = 0;
             for (int j = 0; j <= i; j++)
                 if (pack(st, fn->param_types[j], args[j], buf, &off, j == i ? what : NULL,
-                         dev) < 0)
+                         dev, NULL) < 0)
                     break;
             if (!PyErr_Occurred())
                 PyErr_Format(PyExc_TypeError, "%s: cannot be packed", what);
@@ -1229,9 +1235,12 @@ static int pack_all(ext_state *st, const Function *fn, PyObject *const *args, ch
 static PyObject *kernel_pack(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames)
 {
-    static const char *const names[] = {"args", "kind", "ordinal", NULL};
-    PyObject *a[3];
+    static const char *const names[] = {"args", "kind", "ordinal", "stream", NULL};
+    PyObject *a[4];
     if (ext_parse("pack", args, nargs, kwnames, names, 3, a) < 0)
+        return NULL;
+    ember_stream_t stream = NULL;
+    if (ext_stream_arg(ext_state_of_type(Py_TYPE(obj)), a[3], "stream", &stream, NULL) < 0)
         return NULL;
     ext_kernel *self = (ext_kernel *)obj;
     ext_state *st = ext_state_of_type(Py_TYPE(obj));
@@ -1263,7 +1272,7 @@ static PyObject *kernel_pack(PyObject *obj, PyObject *const *args, Py_ssize_t na
         return NULL;
     if (self->args_size)
         memset(PyBytes_AS_STRING(out), 0, self->args_size);
-    if (pack_all(st, fn, &PyTuple_GET_ITEM(a[0], 0), PyBytes_AS_STRING(out), dev) < 0) {
+    if (pack_all(st, fn, &PyTuple_GET_ITEM(a[0], 0), PyBytes_AS_STRING(out), dev, stream) < 0) {
         Py_DECREF(out);
         return NULL;
     }
@@ -1286,7 +1295,7 @@ int ext_kernel_run_cuda(PyObject *kernel, PyObject *function, ember_device_t dev
         PyErr_NoMemory();
         return -1;
     }
-    int r = pack_all(st, self->fn, args, buf, dev);
+    int r = pack_all(st, self->fn, args, buf, dev, NULL);
     if (r == 0)
         r = ext_module_kernel_launch(function, grid, block, shared, buf, self->args_size);
     if (buf != small)
@@ -1323,7 +1332,7 @@ int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[
         ext_raise(st, s, "launch");
         goto fail;
     }
-    if (pack_all(st, fn, args, buf, cpu) < 0)
+    if (pack_all(st, fn, args, buf, cpu, NULL) < 0)
         goto fail;
     Py_BEGIN_ALLOW_THREADS
     s = host_launch(self->hk, cpu, grid, block, buf);
@@ -1491,8 +1500,9 @@ static PyMethodDef kernel_methods[] = {
     {"fault_site", kernel_fault_site, METH_O,
      "fault_site($self, index, /)\n--\n\n\"file:line:col\" of bounds check `index`."},
     {"pack", (PyCFunction)(void (*)(void))kernel_pack, METH_FASTCALL | METH_KEYWORDS,
-     "pack($self, args, kind, ordinal)\n--\n\n"
-     "The packed argument buffer (bytes) for a launch on device kind:ordinal."},
+     "pack($self, args, kind, ordinal, stream=None)\n--\n\n"
+     "The packed argument buffer (bytes) for a launch on device kind:ordinal; with a\n"
+     "stream, each array's buffer records it (the memory pool's reuse rule)."},
     {"launch", (PyCFunction)(void (*)(void))kernel_launch, METH_FASTCALL | METH_KEYWORDS,
      "launch($self, grid, block, args)\n--\n\n"
      "Runs the kernel on the cpu device: grid and block are 3-tuples, args a tuple of\n"

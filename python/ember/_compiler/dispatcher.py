@@ -510,12 +510,11 @@ def _cuda_launch(self, dev, kernel, grid, block, stream, sharedmem, launch_args)
         entry = (kernel, module, module.get_kernel(kernel.symbol))
         self._cuda_modules[key] = entry
     _, module, function = entry
-    buf = kernel.pack(tuple(launch_args), "cuda", dev.id)
-    if not kernel.may_fault:
-        function.launch(grid, block, buf, shared=sharedmem,
-                        stream=None if stream is None or isinstance(stream, int) else stream._s)
-        return function
     lowlevel = None if stream is None or isinstance(stream, int) else stream._s
+    buf = kernel.pack(tuple(launch_args), "cuda", dev.id, lowlevel)
+    if not kernel.may_fault:
+        function.launch(grid, block, buf, shared=sharedmem, stream=lowlevel)
+        return function
     function.launch(grid, block, buf, shared=sharedmem, stream=lowlevel)
     if kernel.may_fault:
         if lowlevel is None:
