@@ -6,7 +6,8 @@ built against NumPy 2 headers, PyArray_Descr shows only typeobj, kind,
 type, byteorder and type_num (NumPy 2.0 moved the other fields behind
 PyDataType_ELSIZE & co., which python/ext/ext.h defines for 1.x headers).
 The Python side is checked by compiling every python/ext file against the
-headers of each other CPython found (pyenv's 3.12 and 3.13 here)."""
+headers of each other CPython found (pyenv's 3.12 and 3.13 here), and the
+package's sources with that interpreter, warnings as errors."""
 
 import glob
 import os
@@ -39,7 +40,7 @@ def test_descriptor_fields_read_directly_are_those_numpy2_keeps():
 
 
 def _other_pythons():
-    """CPython 3.x interpreters with headers other than the running one."""
+    """{"3.12": (interpreter, include dir), ...}: CPythons with headers."""
     found = {}
     cands = glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3"))
     cands += [shutil.which(f"python3.{m}") for m in range(11, 15)]
@@ -52,13 +53,13 @@ def _other_pythons():
         except OSError:
             continue
         if len(out) >= 2 and Path(out[1], "Python.h").exists() and out[0] >= "3.11":
-            found.setdefault(out[0], out[1])
+            found.setdefault(out[0], (exe, out[1]))
     return found
 
 
 @pytest.mark.parametrize("version", ["3.12", "3.13"])
 def test_extension_compiles_against_newer_python_headers(version):
-    inc = _other_pythons().get(version)
+    _, inc = _other_pythons().get(version, (None, None))
     if not inc or not shutil.which("gcc"):
         pytest.skip(f"no Python {version} with headers (or no gcc) on this machine")
     flags = ["-std=gnu11", "-fsyntax-only", "-Wall", "-Wextra", "-Wno-unused-parameter",
@@ -67,6 +68,22 @@ def test_extension_compiles_against_newer_python_headers(version):
     for src in (ROOT / "python" / "ext").glob("*.c"):
         proc = subprocess.run(["gcc", *flags, str(src)], capture_output=True, text=True)
         assert proc.returncode == 0, f"{src.name} with Python {version}:\n{proc.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("version", ["3.12", "3.13"])
+def test_package_compiles_on_newer_python_without_warnings(version):
+    # 3.12 turned invalid escapes into SyntaxWarning; 3.13 removed more.
+    exe, _ = _other_pythons().get(version, (None, None))
+    if not exe:
+        pytest.skip(f"no Python {version} on this machine")
+    code = ("import pathlib, sys\n"
+            "for p in sys.argv[1:]:\n"
+            "    compile(pathlib.Path(p).read_text(), p, 'exec')\n")
+    files = [str(p) for d in ("python/ember", "tests/python", "examples")
+             for p in (ROOT / d).rglob("*.py")]
+    proc = subprocess.run([exe, "-W", "error", "-c", code, *files], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def test_array_protocol_copy_keyword(cpu_device):
