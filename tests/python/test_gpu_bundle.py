@@ -77,7 +77,7 @@ def test_static_libember_needs_only_system_libraries(bundle):
     assert "glibc:    >= 2.34" in manifest
 
 
-def _unpack_and_build(bundle, tmp_path, *args):
+def _unpack_and_build(bundle, tmp_path, *args, broken_cmake=False):
     with tarfile.open(bundle / "ember-gpu-bundle.tar.gz") as tar:
         tar.extractall(tmp_path)
     shadow = tmp_path / "shadow"
@@ -86,6 +86,9 @@ def _unpack_and_build(bundle, tmp_path, *args):
     for name in ("llvm-config", "llvm-config-14"):
         (shadow / name).write_text(f"#!/bin/sh\necho \"$@\" >> {called}\nexit 1\n")
         (shadow / name).chmod(0o755)
+    if broken_cmake:   # as a cmake too old for CMakeLists.txt would
+        (shadow / "cmake").write_text("#!/bin/sh\necho 'CMake 3.10 or higher is required' >&2\nexit 1\n")
+        (shadow / "cmake").chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EMBER_DEVICE")}
     env["PATH"] = f"{shadow}:{env.get('PATH', '/usr/bin:/bin')}"
     env["PYTHON"] = sys.executable
@@ -95,6 +98,8 @@ def _unpack_and_build(bundle, tmp_path, *args):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not called.exists(), "build-ext.sh ran llvm-config: " + called.read_text()
     assert "smoke (cpu): saxpy ok" in proc.stdout, proc.stdout
+    if broken_cmake:
+        assert "cmake configure failed" in proc.stderr and "compiling directly" in proc.stderr
     pkg = tmp_path / "ember-gpu-bundle" / "src" / "python" / "ember"
     ext = next(pkg.glob("_ember*.so"))
     assert "libember.so.0" in _readelf_needed(ext)     # linked to the bundled library
@@ -128,3 +133,7 @@ def test_bundle_builds_the_extension_without_llvm(bundle, tmp_path):
 
 def test_bundle_builds_the_extension_with_cc_only(bundle, tmp_path):
     _unpack_and_build(bundle, tmp_path, "--no-cmake")
+
+
+def test_bundle_falls_back_to_cc_when_cmake_fails(bundle, tmp_path):
+    _unpack_and_build(bundle, tmp_path, broken_cmake=True)

@@ -6,8 +6,8 @@
 #   ./build-ext.sh --no-cmake   compiles with cc directly (no cmake/make)
 #
 # Needs: a Python with NumPy (1.24 ... 2.x) and its headers, a C compiler,
-# and cmake with make or ninja (else it falls back to --no-cmake). No LLVM,
-# no network. Written by tools/gpu-bundle; afterwards
+# and cmake with make or ninja (without them, or when cmake's configure
+# fails, it falls back to --no-cmake). No LLVM, no network. Written by tools/gpu-bundle; afterwards
 #   export PYTHONPATH=<this dir>/src/python
 # makes `import ember` use it (src/python/ember holds _ember, libember.so.0
 # and libhwloc.so.15, found through RPATH $ORIGIN). To install into a venv
@@ -51,7 +51,14 @@ if [ "$MODE" = cmake ]; then
     # shellcheck disable=SC2086
     cmake -S "$SRC" -B "$HERE/build" $gen -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$(command -v "$PY")" \
         -DEMBER_PREBUILT_LIB="$LIB" -DEMBER_PREBUILT_EXTRA_LIBS="$HERE/lib/libhwloc.so.15" \
-        -DEMBER_PY_OUT="$PKG" >"$HERE/build-ext.log" 2>&1 || { cat "$HERE/build-ext.log" >&2; die "cmake configure failed"; }
+        -DEMBER_PY_OUT="$PKG" >"$HERE/build-ext.log" 2>&1 || {
+        # An old cmake, or one whose FindPython misses NumPy: cc still can.
+        tail -20 "$HERE/build-ext.log" >&2
+        say "cmake configure failed (log: $HERE/build-ext.log): compiling directly"
+        MODE=direct
+    }
+fi
+if [ "$MODE" = cmake ]; then
     cmake --build "$HERE/build" -j 4 >>"$HERE/build-ext.log" 2>&1 ||
         { tail -40 "$HERE/build-ext.log" >&2; die "build failed (log: $HERE/build-ext.log)"; }
 else
