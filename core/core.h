@@ -21,10 +21,9 @@
 
 /* Internal functions are hidden in libember.so. A libember built for
  * extensions compiled later against it (CMake EMBER_EXPORT_INTERNAL, the GPU
- * bundle) gives them default visibility instead, and its version script
- * (cmake/libember.map) picks the few that leave the library. The extension
- * is compiled with the same definition, or the linker rejects its references
- * to hidden symbols it cannot find in itself. */
+ * bundle) exports them instead, since the extension calls many (ir_, ty_,
+ * host_ ...). The extension is compiled with the same definition, or the
+ * linker rejects its references to hidden symbols it cannot find in itself. */
 #ifdef EMBER_EXPORT_INTERNAL
 #define EM_HIDDEN __attribute__((visibility("default")))
 #else
