@@ -56,11 +56,20 @@ def _readelf_needed(lib):
     return set(re.findall(r"\(NEEDED\).*\[(.+)\]", text))
 
 
+def _runpath(lib):
+    text = subprocess.run(["readelf", "-d", str(lib)], capture_output=True, text=True,
+                          check=True).stdout
+    m = re.search(r"\((?:RUNPATH|RPATH)\).*\[(.*)\]", text)
+    return m.group(1).split(":") if m else []
+
+
 def test_static_libember_needs_only_system_libraries(bundle):
     lib = bundle / "ember-gpu-bundle" / "lib" / "libember.so.0"
     needed = _readelf_needed(lib)
     assert needed <= ALLOWED, needed - ALLOWED
     assert not any("LLVM" in n or "stdc++" in n for n in needed)
+    # libhwloc.so.15 beside it is found; no empty entry (it would mean the cwd).
+    assert _runpath(lib) == ["$ORIGIN"]
     # ember's names only (module_prefix_snake_case): LLVM's C++ and C API
     # symbols, libstdc++'s, stay inside.
     syms = subprocess.run(["nm", "-D", "--defined-only", str(lib)], capture_output=True,
@@ -105,6 +114,7 @@ def _unpack_and_build(bundle, tmp_path, *args, broken_cmake=False):
     pkg = tmp_path / "ember-gpu-bundle" / "src" / "python" / "ember"
     ext = next(pkg.glob("_ember*.so"))
     assert "libember.so.0" in _readelf_needed(ext)     # linked to the bundled library
+    assert _runpath(ext)[0] == "$ORIGIN" and "" not in _runpath(ext), _runpath(ext)
     return pkg, env
 
 
