@@ -4,6 +4,11 @@ The extension links libember statically, so the installed package needs no
 shared library beside it (only hwloc at run time). The Python running pip is
 the one built for; it must have NumPy. No network access is needed: there is
 no pyproject build isolation, and setuptools comes from the environment.
+
+With EMBER_PREBUILT_LIB=/path/libember.so.0 (a libember built with
+EMBER_EXPORT_INTERNAL, e.g. by tools/gpu-bundle) only the extension is built,
+against that library, which is installed beside it (with the libraries
+listed in EMBER_PREBUILT_EXTRA_LIBS, ';'-separated): no LLVM needed.
 """
 
 import os
@@ -33,6 +38,8 @@ class CMakeBuild(build_ext):
             f"-DPython3_EXECUTABLE={sys.executable}",
             "-DEMBER_BUILD_TESTS=OFF",
             f"-DEMBER_PY_OUT={out_dir}",
+            f"-DEMBER_PREBUILT_LIB={os.environ.get('EMBER_PREBUILT_LIB', '')}",
+            f"-DEMBER_PREBUILT_EXTRA_LIBS={os.environ.get('EMBER_PREBUILT_EXTRA_LIBS', '')}",
         ])
         subprocess.check_call(["cmake", "--build", str(build_dir), "--target", "_ember",
                                "-j", str(os.cpu_count() or 2)])

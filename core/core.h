@@ -4,7 +4,7 @@
  * fault-injection hook), and the internal assert.
  *
  * Sections follow the files that define them. Everything here has hidden
- * visibility: it is not part of the public API.
+ * visibility (see EM_HIDDEN): it is not part of the public API.
  */
 #ifndef EMBER_CORE_H
 #define EMBER_CORE_H
@@ -19,7 +19,16 @@
 #include "ember/ember.h"
 #include "ember/ember_test.h"
 
+/* Internal functions are hidden in libember.so. A libember built for
+ * extensions compiled later against it (CMake EMBER_EXPORT_INTERNAL, the GPU
+ * bundle) exports them instead, since the extension calls many (ir_, ty_,
+ * host_ ...). The extension is compiled with the same definition, or the
+ * linker rejects its references to hidden symbols it cannot find in itself. */
+#ifdef EMBER_EXPORT_INTERNAL
+#define EM_HIDDEN __attribute__((visibility("default")))
+#else
 #define EM_HIDDEN __attribute__((visibility("hidden")))
+#endif
 #define EM_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define EM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -10,7 +10,8 @@
  * NumPy: every file includes this header. It defines PY_ARRAY_UNIQUE_SYMBOL
  * and, unless the file defines EXT_IMPORT_ARRAY first (module.c only, which
  * calls import_array in its exec slot), NO_IMPORT_ARRAY. Only long-stable
- * NumPy C API is used so that one source builds against NumPy 1.24 ... 2.x.
+ * NumPy C API is used so that one source builds against NumPy 1.24 ... 2.x
+ * (see the compatibility block below the includes).
  *
  * Sections follow the files that define them.
  */
@@ -20,11 +21,30 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* The build sets it too; here for builds that do not (cc by hand). */
+#ifndef NPY_NO_DEPRECATED_API
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#endif
 #define PY_ARRAY_UNIQUE_SYMBOL ember_ARRAY_API
 #ifndef EXT_IMPORT_ARRAY
 #define NO_IMPORT_ARRAY
 #endif
 #include <numpy/arrayobject.h>
+
+/* NumPy 1.x / 2.x. Built against NumPy 2 headers (for a NumPy 1.x-or-2.x
+ * runtime) PyArray_Descr shows only typeobj, kind, type, byteorder and
+ * type_num; the rest (elsize, alignment, flags, names, fields, subarray) is
+ * read through accessors that NumPy 2 added. Only those fields may be read
+ * directly (tests/python/test_numpy2_compat.py checks); for the others, the
+ * accessors are defined here when the headers are NumPy 1.x ones. */
+#if NPY_ABI_VERSION < 0x02000000
+#define PyDataType_ELSIZE(d) ((npy_intp)(d)->elsize)
+#define PyDataType_ALIGNMENT(d) ((npy_intp)(d)->alignment)
+#define PyDataType_FLAGS(d) ((npy_uint64)(d)->flags)
+#define PyDataType_NAMES(d) ((d)->names)
+#define PyDataType_FIELDS(d) ((d)->fields)
+#define PyDataType_SUBARRAY(d) ((d)->subarray)
+#endif
 
 #include "ember/ember.h"
 #include "ember/ember_test.h"

@@ -296,6 +296,11 @@ class DeviceNDArray(_ember.Array):
         self.copy_to_device(ary, stream)
 
     def __array__(self, dtype=None, copy=None):
+        # NumPy 2 passes copy: False means "never copy", which a device
+        # array cannot honour (NumPy 1.x never passes it).
+        if copy is False:
+            raise ValueError("a device array cannot be viewed as a NumPy array without a "
+                             "copy: use np.asarray(a) or a.copy_to_host()")
         host = self.copy_to_host()
         return host if dtype is None else host.astype(dtype, copy=False)
 
