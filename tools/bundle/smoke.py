@@ -7,7 +7,16 @@ Imports ember from src/python, prints what cuda.detect() finds, launches a
 saxpy kernel on host arrays and on device arrays, compares with NumPy.
 """
 
+import os
 import sys
+
+# CUDA kernels compile with libNVVM: the host's toolkit when it has one, else
+# the copy in the bundle (tools/gpu-bundle puts it in <bundle>/cuda).
+_bundled = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda")
+if "EMBER_NVVM" not in os.environ and os.path.isdir(_bundled) and not any(
+        os.path.isdir(os.path.join(os.environ.get(v, "/usr/local/cuda"), "nvvm", "libdevice"))
+        for v in ("CUDA_HOME", "CUDA_PATH")):
+    os.environ["EMBER_NVVM"] = _bundled
 
 import numpy as np
 
