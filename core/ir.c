@@ -227,33 +227,37 @@ Node **ir_node_list(Function *fn, int n)
     return ir_alloc(fn, sizeof(Node *) * (size_t)(n > 0 ? n : 1));
 }
 
-ember_status ir_error(Function *fn, SrcLoc loc, const char *fmt, ...)
+/* Records the first error of fn (message, location, kind) and reports it
+ * as the thread's last error. */
+static ember_status record_error(Function *fn, SrcLoc loc, bool unsupported, const char *fmt,
+                                 va_list ap)
 {
     if (fn->err[0] == '\0') {
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(fn->err, sizeof fn->err, fmt, ap);
-        va_end(ap);
         fn->err_loc = loc;
+        fn->err_unsupported = unsupported;
     }
     return em_error(EMBER_ERR_INVALID_ARG, "%s:%d:%d: %s",
                     fn->err_file ? fn->err_file : fn->file, fn->err_loc.line,
                     fn->err_loc.col, fn->err);
 }
 
+ember_status ir_error(Function *fn, SrcLoc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ember_status st = record_error(fn, loc, false, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
 ember_status ir_unsupported(Function *fn, SrcLoc loc, const char *fmt, ...)
 {
-    if (fn->err[0] == '\0') {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fn->err, sizeof fn->err, fmt, ap);
-        va_end(ap);
-        fn->err_loc = loc;
-        fn->err_unsupported = true;
-    }
-    return em_error(EMBER_ERR_INVALID_ARG, "%s:%d:%d: %s",
-                    fn->err_file ? fn->err_file : fn->file, fn->err_loc.line,
-                    fn->err_loc.col, fn->err);
+    va_list ap;
+    va_start(ap, fmt);
+    ember_status st = record_error(fn, loc, true, fmt, ap);
+    va_end(ap);
+    return st;
 }
 
 ember_status ir_error_in_callee(Function *caller, SrcLoc call, const Function *spec)

@@ -70,14 +70,42 @@ static void strip_attributes(LLVMModuleRef mod)
     }
 }
 
+/* A growing NUL-terminated text; `ok` turns false when memory runs out. */
+typedef struct Text {
+    char *p;
+    size_t len, cap;
+    bool ok;
+} Text;
+
+static void text_add(Text *t, const char *s)
+{
+    size_t n = strlen(s);
+    if (!t->ok)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = (t->len + n + 1) * 2;
+        char *bigger = em_malloc(cap);
+        if (!bigger) {
+            t->ok = false;
+            return;
+        }
+        if (t->p)
+            memcpy(bigger, t->p, t->len + 1);
+        em_free(t->p);
+        t->p = bigger;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n + 1);
+    t->len += n;
+}
+
 /* The text module defining the ember_* helpers the kernel declares (see
  * the top of the file); NULL (and success) when it declares none. Atomics
  * are relaxed (monotonic), as CUDA's atomic functions. */
 static ember_status support_module(LLVMModuleRef mod, int ir_major, int ir_minor, char **out)
 {
     *out = NULL;
-    size_t cap = 4096, len = 0;
-    char *text = NULL;
+    Text text = {NULL, 0, 0, true};
     for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f)) {
         size_t nlen;
         const char *name = LLVMGetValueName2(f, &nlen);
@@ -97,13 +125,9 @@ static ember_status support_module(LLVMModuleRef mod, int ir_major, int ir_minor
         else if (strncmp(name, "ember_atomic_", 13) != 0 ||
                  sscanf(name + 13, "%15[a-z]_i%u", op, &bits) != 2 || (bits != 32 && bits != 64))
             continue;
-        if (!text) {
-            if (!(text = em_malloc(cap)))
-                return EMBER_ERR_OUT_OF_MEMORY;
-            len = (size_t)snprintf(text, cap,
-                                   "target datalayout = \"e-i64:64-i128:128-v16:16-v32:32-n16:32:64\"\n"
-                                   "target triple = \"nvptx64-nvidia-cuda\"\n");
-        }
+        if (!text.p)
+            text_add(&text, "target datalayout = \"e-i64:64-i128:128-v16:16-v32:32-n16:32:64\"\n"
+                            "target triple = \"nvptx64-nvidia-cuda\"\n");
         char def[512];
         if (asm_def)
             snprintf(def, sizeof def, "%s", asm_def);
@@ -120,39 +144,19 @@ static ember_status support_module(LLVMModuleRef mod, int ir_major, int ir_minor
                      "  %%old = atomicrmw %s i%u* %%p, i%u %%v monotonic\n"
                      "  ret i%u %%old\n}\n",
                      bits, name, bits, bits, op, bits, bits, bits);
-        size_t dl = strlen(def);
-        if (len + dl + 1 > cap) {
-            cap = (len + dl + 1) * 2;
-            char *bigger = em_malloc(cap);
-            if (!bigger) {
-                em_free(text);
-                return EMBER_ERR_OUT_OF_MEMORY;
-            }
-            memcpy(bigger, text, len + 1);
-            em_free(text);
-            text = bigger;
-        }
-        memcpy(text + len, def, dl + 1);
-        len += dl;
+        text_add(&text, def);
     }
-    if (text) {
+    if (text.p) {
         char md[128];
         snprintf(md, sizeof md, "\n!nvvmir.version = !{!0}\n!0 = !{i32 %d, i32 %d}\n",
                  ir_major, ir_minor);
-        size_t ml = strlen(md);
-        if (len + ml + 1 > cap) {
-            char *bigger = em_malloc(len + ml + 1);
-            if (!bigger) {
-                em_free(text);
-                return EMBER_ERR_OUT_OF_MEMORY;
-            }
-            memcpy(bigger, text, len + 1);
-            em_free(text);
-            text = bigger;
-        }
-        memcpy(text + len, md, ml + 1);
+        text_add(&text, md);
     }
-    *out = text;
+    if (!text.ok) {
+        em_free(text.p);
+        return EMBER_ERR_OUT_OF_MEMORY;
+    }
+    *out = text.p;
     return EMBER_SUCCESS;
 }
 
