@@ -185,3 +185,25 @@ print("ok")
     out = run_script(script, env)
     assert out.strip().endswith("ok")
     print(out)
+
+
+def test_forall_uses_the_occupancy_calculator(env, tmp_path):
+    script = tmp_path / "forall.py"
+    script.write_text(PRELUDE + r'''
+@cuda.jit
+def fill(out):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = i
+
+out = cuda.device_array(10000, np.int64)
+fill.forall(10000)(out)
+rec = last_launch()
+block = rec["block"][0]
+assert block >= 32 and block % 32 == 0, rec            # the fake's occupancy answer
+assert rec["grid"][0] * block >= 10000 and (rec["grid"][0] - 1) * block < 10000, rec
+fill.forall(10, tpb=4)(out)
+assert last_launch()["block"] == (4, 1, 1) and last_launch()["grid"] == (3, 1, 1)
+print("ok")
+''')
+    assert run_script(script, env).strip().endswith("ok")

@@ -279,12 +279,44 @@ class Dispatcher(_ember.DispatcherBase):
         return _ember.Launcher(self, *_configure(config))
 
     def forall(self, ntasks, tpb=0, stream=0, sharedmem=0):
-        """A launcher for ``ntasks`` threads in 1-D (as numba's forall)."""
+        """A launcher for ``ntasks`` threads in 1-D (as numba's forall).
+        With tpb 0, the block size is the one the driver's occupancy
+        calculator picks for the kernel on a CUDA device (at the call, once
+        the argument types are known), and min(ntasks, 128) on the CPU."""
         ntasks = operator.index(ntasks)
         if ntasks <= 0:
             raise ValueError(f"forall: ntasks must be >= 1, not {ntasks}")
-        tpb = operator.index(tpb) or min(ntasks, 128)
+        tpb = operator.index(tpb)
+        if tpb < 0:
+            raise ValueError(f"forall: tpb must be >= 0, not {tpb}")
+        from ..cuda._devices import get_current_device
+        if tpb == 0 and get_current_device().kind == "cuda":
+            return _OccupancyForAll(self, ntasks, stream, sharedmem)
+        tpb = tpb or min(ntasks, 128)
         return self[(ntasks + tpb - 1) // tpb, tpb, stream, sharedmem]
+
+    def _occupancy_block(self, args, sharedmem):
+        """The block size of best occupancy for a launch with `args` on the
+        current CUDA device."""
+        from ..cuda._devices import get_current_device
+        dev = get_current_device()
+        args = tuple(_foreign_arrays_to_device(a) for a in self._bind(args))
+        kernel = self.compile_cuda(self._resolve_key(self._signature(args)),
+                                   tuple(dev.compute_capability))
+        _, function = self._cuda_function(kernel, dev)
+        block, _ = function.max_block_size(shared=sharedmem)
+        return block
+
+    def _cuda_function(self, kernel, dev):
+        """(Module, ModuleKernel) of `kernel` loaded on CUDA device `dev`:
+        the PTX is JIT-compiled by the driver once per device."""
+        key = (id(kernel), dev.id)
+        entry = self._cuda_modules.get(key)
+        if entry is None:
+            module = _ember.Module("cuda", dev.id, kernel.ptx)
+            entry = (kernel, module, module.get_kernel(kernel.symbol))
+            self._cuda_modules[key] = entry
+        return entry[1], entry[2]
 
     def __call__(self, *args, **kwargs):
         raise ValueError(f"kernel {self.__qualname__} needs a launch configuration: "
@@ -503,13 +535,7 @@ def _cuda_launch(self, dev, kernel, grid, block, stream, sharedmem, launch_args)
     arguments packed into the kernel's 8-byte parameter slots. A kernel that
     can report faults (bounds checks, recursion depth) is waited for and its
     fault record read, so that the fault is raised here."""
-    key = (id(kernel), dev.id)
-    entry = self._cuda_modules.get(key)
-    if entry is None:
-        module = _ember.Module("cuda", dev.id, kernel.ptx)
-        entry = (kernel, module, module.get_kernel(kernel.symbol))
-        self._cuda_modules[key] = entry
-    _, module, function = entry
+    module, function = self._cuda_function(kernel, dev)
     lowlevel = None if stream is None or isinstance(stream, int) else stream._s
     buf = kernel.pack(tuple(launch_args), "cuda", dev.id, lowlevel)
     if not kernel.may_fault:
@@ -535,6 +561,20 @@ def _cuda_launch(self, dev, kernel, grid, block, stream, sharedmem, launch_args)
 
 
 Dispatcher._launch_cuda = _cuda_launch
+
+
+class _OccupancyForAll:
+    """``kernel.forall(n)`` on a CUDA device: picks the block size when
+    called (it depends on the specialisation, hence on the arguments)."""
+
+    def __init__(self, dispatcher, ntasks, stream, sharedmem):
+        self.dispatcher, self.ntasks = dispatcher, ntasks
+        self.stream, self.sharedmem = stream, sharedmem
+
+    def __call__(self, *args):
+        tpb = max(1, min(self.dispatcher._occupancy_block(args, self.sharedmem), self.ntasks))
+        blocks = (self.ntasks + tpb - 1) // tpb
+        return self.dispatcher[blocks, tpb, self.stream, self.sharedmem](*args)
 
 
 def _foreign_arrays_to_device(a):
