@@ -3,14 +3,17 @@
 A Dispatcher wraps a Python kernel. ``k[grid, block](*args)`` checks the
 launch configuration (before anything runs), computes the argument type
 signature with numba's rules, compiles one specialisation per signature
-(lazily, cached in ``overloads``) and launches it on the current device.
+(lazily) and launches it on the current device: on the cpu device the
+host-compiled kernel (``overloads``), on a CUDA device the kernel compiled
+for its compute capability (NVVM → PTX, cached per signature and cc in
+``_cuda_overloads``), loaded once per device. Repeated launches with the
+same argument types go from C straight to the kernel (python/ext/launch.c).
 
 Host NumPy arrays are copied to the device before the launch and copied
 back after it only when the kernel writes them (the compiler reports which
 parameters are written); numba copies every one back. Non-writeable NumPy
 arrays are typed read-only, so a store into one is a compile error.
-
-Only the cpu device runs kernels in this build.
+Objects with ``__cuda_array_interface__`` are used in place.
 """
 
 import inspect
@@ -318,6 +321,36 @@ class Dispatcher(_ember.DispatcherBase):
             self._cuda_modules[key] = entry
         return entry[1], entry[2]
 
+    def _launch_cuda(self, dev, kernel, grid, block, stream, sharedmem, launch_args):
+        """Launches `kernel` (compiled for dev's compute capability) on CUDA
+        device `dev`: its PTX is loaded once per device (the driver JITs it), the
+        arguments packed into the kernel's 8-byte parameter slots. A kernel that
+        can report faults (bounds checks, recursion depth) is waited for and its
+        fault record read, so that the fault is raised here."""
+        module, function = self._cuda_function(kernel, dev)
+        lowlevel = None if stream is None or isinstance(stream, int) else stream._s
+        buf = kernel.pack(tuple(launch_args), "cuda", dev.id, lowlevel)
+        if not kernel.may_fault:
+            function.launch(grid, block, buf, shared=sharedmem, stream=lowlevel)
+            return function
+        function.launch(grid, block, buf, shared=sharedmem, stream=lowlevel)
+        if kernel.may_fault:
+            if lowlevel is None:
+                from ..cuda._devices import synchronize
+                synchronize()
+            else:
+                stream.synchronize()
+            fault, site = module.take_fault()
+            if fault == 2:
+                raise IndexError(f"kernel {self.__qualname__}: {kernel.fault_site(site)}: index out "
+                                 "of bounds (bounds checking is on; the out-of-bounds accesses "
+                                 "read 0 and wrote nowhere)")
+            if fault == 1:
+                raise RuntimeError(f"kernel {self.__qualname__}: a recursive device function went "
+                                   "deeper than 1000 calls; the threads that did so stopped early "
+                                   "and their results are incomplete")
+        return function
+
     def __call__(self, *args, **kwargs):
         raise ValueError(f"kernel {self.__qualname__} needs a launch configuration: "
                          f"{self.__name__}[blocks, threads](...)")
@@ -527,40 +560,6 @@ class Dispatcher(_ember.DispatcherBase):
         kernel.launch(grid, block, tuple(launch_args))
         for d, host in copy_back:
             d.copy_to_host(host)
-
-
-def _cuda_launch(self, dev, kernel, grid, block, stream, sharedmem, launch_args):
-    """Launches `kernel` (compiled for dev's compute capability) on CUDA
-    device `dev`: its PTX is loaded once per device (the driver JITs it), the
-    arguments packed into the kernel's 8-byte parameter slots. A kernel that
-    can report faults (bounds checks, recursion depth) is waited for and its
-    fault record read, so that the fault is raised here."""
-    module, function = self._cuda_function(kernel, dev)
-    lowlevel = None if stream is None or isinstance(stream, int) else stream._s
-    buf = kernel.pack(tuple(launch_args), "cuda", dev.id, lowlevel)
-    if not kernel.may_fault:
-        function.launch(grid, block, buf, shared=sharedmem, stream=lowlevel)
-        return function
-    function.launch(grid, block, buf, shared=sharedmem, stream=lowlevel)
-    if kernel.may_fault:
-        if lowlevel is None:
-            from ..cuda._devices import synchronize
-            synchronize()
-        else:
-            stream.synchronize()
-        fault, site = module.take_fault()
-        if fault == 2:
-            raise IndexError(f"kernel {self.__qualname__}: {kernel.fault_site(site)}: index out "
-                             "of bounds (bounds checking is on; the out-of-bounds accesses "
-                             "read 0 and wrote nowhere)")
-        if fault == 1:
-            raise RuntimeError(f"kernel {self.__qualname__}: a recursive device function went "
-                               "deeper than 1000 calls; the threads that did so stopped early "
-                               "and their results are incomplete")
-    return function
-
-
-Dispatcher._launch_cuda = _cuda_launch
 
 
 class _OccupancyForAll:
