@@ -56,6 +56,12 @@ EM_HIDDEN ember_status em_driver_error(int code, const char *code_name, const ch
 /* Prefixes the current last-error message with more context ("copy: ..."). */
 EM_HIDDEN ember_status em_error_prefix(ember_status status, const char *fmt, ...) EM_PRINTF(2, 3);
 
+/* The kernel launched last in this process (any thread, any device): an
+ * error a kernel leaves behind (an illegal address) surfaces at a later
+ * call, and its message names this kernel. NULL before any launch. */
+EM_HIDDEN void em_note_kernel_launch(const char *name);
+EM_HIDDEN void em_last_kernel_launch(char *buf, size_t cap); /* "" before any */
+
 /* ---- alloc.c ----------------------------------------------------------- */
 
 /* The host allocator. Every allocation ember makes goes through these so a

@@ -7,6 +7,9 @@
  */
 #include <string.h>
 
+#include <pthread.h>
+#include <stdio.h>
+
 #include "core.h"
 
 #define EM_ERROR_MAX 2048
@@ -93,4 +96,24 @@ ember_status em_error_prefix(ember_status status, const char *fmt, ...)
     snprintf(tls_message + n, sizeof tls_message - n, "%.*s", (int)(sizeof tls_message - n - 1),
              old);
     return status;
+}
+
+/* The last kernel launched (em_note_kernel_launch). */
+static pthread_mutex_t last_kernel_lock = PTHREAD_MUTEX_INITIALIZER;
+static char last_kernel[160];
+
+void em_note_kernel_launch(const char *name)
+{
+    pthread_mutex_lock(&last_kernel_lock);
+    snprintf(last_kernel, sizeof last_kernel, "%s", name ? name : "?");
+    pthread_mutex_unlock(&last_kernel_lock);
+}
+
+void em_last_kernel_launch(char *buf, size_t cap)
+{
+    if (!cap)
+        return;
+    pthread_mutex_lock(&last_kernel_lock);
+    snprintf(buf, cap, "%s", last_kernel);
+    pthread_mutex_unlock(&last_kernel_lock);
 }

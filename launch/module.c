@@ -221,6 +221,7 @@ ember_status ember_kernel_launch(ember_kernel_t k, const uint32_t grid[3],
         st = stream_native(dev, stream, &native);
     if (st != EMBER_SUCCESS)
         return st;
+    em_note_kernel_launch(k->name); /* for the messages of faults it may leave */
     st = dev->iface->launch(dev->ctx, k->native, grid, block, shared_bytes, native, args,
                             args_size);
     if (st != EMBER_SUCCESS)

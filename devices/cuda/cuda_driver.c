@@ -311,7 +311,16 @@ ember_status cuda_check(CUresult code, const char *call)
     if (code == CUDA_SUCCESS)
         return EMBER_SUCCESS;
     const char *name = cuda_error_name(code);
-    em_driver_error(code, name, "%s failed: %s (%d): %s", call, name, code,
-                    cuda_error_string(code));
+    /* A kernel's fault is sticky and shows at a later call: name the
+     * kernel launched last, which most likely caused it. */
+    char kernel[160] = "";
+    if (code == CUDA_ERROR_ILLEGAL_ADDRESS || code == CUDA_ERROR_LAUNCH_FAILED ||
+        code == CUDA_ERROR_ILLEGAL_INSTRUCTION || code == CUDA_ERROR_MISALIGNED_ADDRESS ||
+        code == CUDA_ERROR_LAUNCH_TIMEOUT)
+        em_last_kernel_launch(kernel, sizeof kernel);
+    em_driver_error(code, name, "%s failed: %s (%d): %s%s%s%s", call, name, code,
+                    cuda_error_string(code), kernel[0] ? " (raised by a kernel; the last "
+                    "kernel launched was '" : "", kernel, kernel[0] ? "'; the CUDA context "
+                    "cannot be used after this error: restart the process)" : "");
     return code == CUDA_ERROR_OUT_OF_MEMORY ? EMBER_ERR_DEVICE_OUT_OF_MEMORY : EMBER_ERR_DRIVER;
 }

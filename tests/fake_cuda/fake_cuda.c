@@ -69,6 +69,10 @@
  *                                bytes, stream, parameter bytes and name.
  *   fake_cuda_fault_next_launch(fault, site)  the next launch writes them
  *                                into its module's ember_fault.
+ *   fake_cuda_crash_next_launch(code)  the next launch "faults" as a kernel
+ *                                would: cuCtxSynchronize (and stream syncs)
+ *                                answer that CUresult from then on, as a
+ *                                sticky error does.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -458,9 +462,20 @@ EXPORT CUresult cuCtxSetCurrent(void *ctx)
     return CUDA_SUCCESS;
 }
 
+static int crash_next, sticky_error; /* fake_cuda_crash_next_launch */
+
+EXPORT void fake_cuda_crash_next_launch(int code)
+{
+    pthread_mutex_lock(&lock);
+    crash_next = code;
+    pthread_mutex_unlock(&lock);
+}
+
 EXPORT CUresult cuCtxSynchronize(void)
 {
     count(N_CTXSYNC);
+    if (sticky_error)
+        return (CUresult)sticky_error;
     return need_ctx();
 }
 
@@ -771,6 +786,8 @@ static int take_busy(void)
 EXPORT CUresult cuStreamSynchronize(void *stream)
 {
     count(N_STREAMSYNC);
+    if (sticky_error)
+        return (CUresult)sticky_error;
     return stream_check(stream);
 }
 
@@ -1264,6 +1281,12 @@ EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsigned gz
                                unsigned by, unsigned bz, unsigned shared, void *stream,
                                void **kernel_params, void **extra)
 {
+    if (crash_next) { /* the launch succeeds; the kernel's fault shows at the next sync */
+        pthread_mutex_lock(&lock);
+        sticky_error = crash_next;
+        crash_next = 0;
+        pthread_mutex_unlock(&lock);
+    }
     CUresult r = need_ctx();
     if (r != CUDA_SUCCESS)
         return r;

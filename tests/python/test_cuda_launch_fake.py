@@ -207,3 +207,32 @@ assert last_launch()["block"] == (4, 1, 1) and last_launch()["grid"] == (3, 1, 1
 print("ok")
 ''')
     assert run_script(script, env).strip().endswith("ok")
+
+
+def test_a_kernel_fault_names_the_kernel(env, tmp_path):
+    script = tmp_path / "crash.py"
+    script.write_text(PRELUDE + r'''
+fake.fake_cuda_crash_next_launch.argtypes = [ctypes.c_int]
+
+@cuda.jit
+def wild(a):
+    a[0] = 1
+
+a = cuda.device_array(4)
+fake.fake_cuda_crash_next_launch(700)          # CUDA_ERROR_ILLEGAL_ADDRESS at the next sync
+wild[1, 1](a)                                  # launches are asynchronous: no error yet
+try:
+    cuda.synchronize()
+except cuda.CudaAPIError as e:
+    msg = str(e)
+    assert "CUDA_ERROR_ILLEGAL_ADDRESS" in msg and "ember_wild_" in msg, msg
+    assert "restart the process" in msg, msg
+else:
+    raise AssertionError("no CudaAPIError")
+try:                                           # the error is sticky: still reported, no crash
+    cuda.synchronize()
+except cuda.CudaAPIError as e:
+    assert "ILLEGAL_ADDRESS" in str(e)
+print("ok")
+''')
+    assert run_script(script, env).strip().endswith("ok")
