@@ -2017,6 +2017,11 @@ static LLVMValueRef bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVM
     LLVMValueRef site_ptr = LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, "");
     fault_store(L, LLVMConstInt(L->t_i32, (unsigned)index, 0), site_ptr,
                 LLVMAtomicOrderingMonotonic);
+    for (int i = 0; i < 6; i++) { /* where: threadIdx, blockIdx */
+        LLVMValueRef at = LLVMConstInt(L->t_i32, (unsigned)(2 + i), 0);
+        fault_store(L, i < 3 ? L->tid[i] : L->bid[i - 3],
+                    LLVMBuildGEP2(B, L->t_i32, L->fault, &at, 1, ""), LLVMAtomicOrderingMonotonic);
+    }
     fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_INDEX, 0), L->fault,
                 LLVMAtomicOrderingRelease);
     LLVMValueRef scratch = entry_alloca(L, LLVMArrayType(L->t_i64, 2), "oob.scratch");
@@ -3152,8 +3157,9 @@ static void build_entry_nvvm(Lower *L, const char *symbol)
                                     LLVMBuildZExt(L->b, L->tid[1], L->t_i64, ""), "");
     L->linear_tid = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lin, bx, ""),
                                  LLVMBuildZExt(L->b, L->tid[0], L->t_i64, ""), "linear_tid");
-    /* faults: { i32 fault, i32 site } in global memory, read by the launch */
-    LLVMTypeRef ft = LLVMArrayType(L->t_i32, 2);
+    /* faults: { i32 fault, i32 site, i32 thread[3], i32 block[3] } in global
+     * memory, read by the launch */
+    LLVMTypeRef ft = LLVMArrayType(L->t_i32, 8);
     LLVMValueRef g = LLVMAddGlobalInAddressSpace(L->mod, ft, LOWER_NVVM_FAULT_SYMBOL, 1);
     LLVMSetInitializer(g, LLVMConstNull(ft));
     LLVMSetAlignment(g, 8);

@@ -21,7 +21,8 @@
 /* The fault record's symbol: core/lower.h LOWER_NVVM_FAULT_SYMBOL (not
  * included here: that header speaks LLVM), {i32 fault, i32 site}. */
 #define FAULT_SYMBOL "ember_fault"
-#define FAULT_BYTES 8
+#define FAULT_BYTES 8        /* {int32 fault, int32 site} */
+#define FAULT_BYTES_WHERE 32 /* ... and int32 threadIdx[3], blockIdx[3] of the fault */
 
 struct ember_kernel {
     struct ember_module *module;       /* owner */
@@ -36,6 +37,7 @@ struct ember_module {
     void *native;                      /* the kind's module handle; owned */
     struct device_launch_limits limits;
     uint64_t fault_record;             /* device address of ember_fault; 0: none */
+    size_t fault_bytes;                /* its size: FAULT_BYTES or FAULT_BYTES_WHERE */
     pthread_mutex_t lock;              /* guards `kernels` */
     struct ember_kernel *kernels;      /* owned */
 };
@@ -65,12 +67,15 @@ ember_status ember_module_load_ptx(ember_device_t dev, const char *ptx, ember_mo
         m->fault_record = 0; /* the kernels report no faults */
     } else if (st != EMBER_SUCCESS) {
         goto fail_unload;
-    } else if (size != FAULT_BYTES) {
+    } else if (size != FAULT_BYTES && size != FAULT_BYTES_WHERE) {
         st = em_error(EMBER_ERR_INVALID_ARG,
                       "the module's global %s has %zu bytes; ember's fault record is {int32 "
-                      "fault, int32 site}, %d bytes", FAULT_SYMBOL, size, FAULT_BYTES);
+                      "fault, int32 site}, %d bytes, optionally followed by the thread and "
+                      "block of the fault (%d bytes)", FAULT_SYMBOL, size, FAULT_BYTES,
+                      FAULT_BYTES_WHERE);
         goto fail_unload;
     }
+    m->fault_bytes = size;
     if (pthread_mutex_init(&m->lock, NULL) != 0) {
         st = em_error(EMBER_ERR_SYSTEM, "ember_module_load_ptx: pthread_mutex_init failed");
         goto fail_unload;
@@ -245,26 +250,34 @@ ember_status ember_kernel_max_block_size(ember_kernel_t k, size_t shared_bytes, 
     return EMBER_SUCCESS;
 }
 
-/* Reads the 8-byte record, and writes zeros back only when it held a fault
- * (the common case costs one copy). */
 ember_status ember_module_take_fault(ember_module_t m, int32_t *fault, int32_t *site)
+{
+    return ember_module_take_fault_where(m, fault, site, NULL);
+}
+
+/* Reads the record, and writes zeros back only when it held a fault (the
+ * common case costs one copy). */
+ember_status ember_module_take_fault_where(ember_module_t m, int32_t *fault, int32_t *site,
+                                           int32_t where[6])
 {
     if (!m || !fault || !site)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_module_take_fault: NULL argument");
-    int32_t rec[2] = {0, 0};
+    int32_t rec[FAULT_BYTES_WHERE / 4] = {0};
     if (m->fault_record) {
         const struct ember_device_i *d = m->device->iface;
         ember_status st = d->copy(m->device->ctx, (uint64_t)(uintptr_t)rec, false,
-                                  m->fault_record, true, sizeof rec, NULL);
+                                  m->fault_record, true, m->fault_bytes, NULL);
         if (st == EMBER_SUCCESS && (rec[0] || rec[1])) {
-            static const int32_t zero[2] = {0, 0};
+            static const int32_t zero[FAULT_BYTES_WHERE / 4] = {0};
             st = d->copy(m->device->ctx, m->fault_record, true, (uint64_t)(uintptr_t)zero,
-                         false, sizeof zero, NULL);
+                         false, m->fault_bytes, NULL);
         }
         if (st != EMBER_SUCCESS)
             return em_error_prefix(st, "reading the module's fault record: ");
     }
     *fault = rec[0];
     *site = rec[1];
+    if (where)
+        memcpy(where, rec + 2, 6 * sizeof *where);
     return EMBER_SUCCESS;
 }

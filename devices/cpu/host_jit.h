@@ -23,6 +23,7 @@ typedef struct HostDims {
     int64_t block[3]; /* threads per block per axis */
     int32_t fault;    /* set (atomically) by the kernel: KERNEL_FAULT_* */
     int32_t fault_site; /* KERNEL_FAULT_INDEX: which check failed (host_kernel_site) */
+    int32_t fault_where[6]; /* KERNEL_FAULT_INDEX: threadIdx x, y, z and blockIdx x, y, z */
 } HostDims;
 
 

@@ -65,11 +65,17 @@ ember_status host_launch(const HostKernel *k, struct ember_device *cpu, const in
     nchunks = (nblocks + c.chunk - 1) / c.chunk;
     pool_run(p, nchunks, run_chunk, &c);
     int32_t fault = __atomic_load_n(&c.dims.fault, __ATOMIC_ACQUIRE);
-    if (fault == KERNEL_FAULT_INDEX)
-        return em_error(EMBER_ERR_INDEX, "%s: index out of bounds (bounds checking is on; the "
-                        "out-of-bounds accesses read 0 and wrote nowhere)",
+    if (fault == KERNEL_FAULT_INDEX) {
+        int32_t w[6];
+        for (int i = 0; i < 6; i++)
+            w[i] = __atomic_load_n(&c.dims.fault_where[i], __ATOMIC_ACQUIRE);
+        return em_error(EMBER_ERR_INDEX, "%s: index out of bounds in thread (%d, %d, %d) of "
+                        "block (%d, %d, %d) (bounds checking is on; the out-of-bounds accesses "
+                        "read 0 and wrote nowhere)",
                         host_kernel_site(k, __atomic_load_n(&c.dims.fault_site,
-                                                            __ATOMIC_ACQUIRE)));
+                                                            __ATOMIC_ACQUIRE)),
+                        w[0], w[1], w[2], w[3], w[4], w[5]);
+    }
     if (fault == KERNEL_FAULT_RECURSION)
         return em_error(EMBER_ERR_KERNEL_FAULT, "a recursive device function went deeper than "
                         "%d calls; the threads that did so stopped early and their results are "

@@ -437,6 +437,11 @@ EMBER_API ember_status ember_kernel_max_block_size(ember_kernel_t kernel, size_t
  * them reported since the last call (concurrent reports overwrite). */
 EMBER_API ember_status ember_module_take_fault(ember_module_t module, int32_t *fault,
                                                int32_t *site);
+/* ember_module_take_fault, plus where the fault happened when the kernels
+ * record it (ember's do): where[0..2] threadIdx, where[3..5] blockIdx;
+ * zeros otherwise. `where` may be NULL. */
+EMBER_API ember_status ember_module_take_fault_where(ember_module_t module, int32_t *fault,
+                                                     int32_t *site, int32_t where[6]);
 
 /* ------------------------------------------------------------------------ */
 /* Transfer counters                                                        */

@@ -153,14 +153,23 @@ static PyObject *module_take_fault(PyObject *obj, PyObject *unused)
     ext_module *self = (ext_module *)obj;
     if (!module_ready(self))
         return NULL;
-    int32_t fault = 0, site = 0;
+    int32_t fault = 0, site = 0, where[6];
     ember_status status;
     Py_BEGIN_ALLOW_THREADS
-    status = ember_module_take_fault(self->module, &fault, &site);
+    status = ember_module_take_fault_where(self->module, &fault, &site, where);
     Py_END_ALLOW_THREADS
     if (status != EMBER_SUCCESS)
         return ext_raise(ext_state_of_type(Py_TYPE(obj)), status, "take_fault");
+    if (unused == Py_True) /* take_fault_where */
+        return Py_BuildValue("(ii(iii)(iii))", (int)fault, (int)site, (int)where[0],
+                             (int)where[1], (int)where[2], (int)where[3], (int)where[4],
+                             (int)where[5]);
     return Py_BuildValue("(ii)", (int)fault, (int)site);
+}
+
+static PyObject *module_take_fault_where(PyObject *obj, PyObject *unused)
+{
+    return module_take_fault(obj, Py_True);
 }
 
 static PyObject *module_get_device(PyObject *obj, void *c)
@@ -173,6 +182,9 @@ static PyMethodDef module_methods[] = {
     {"get_kernel", module_get_kernel, METH_O,
      "get_kernel(name)\n--\n\nThe kernel (PTX .entry) `name`; ValueError naming it when the "
      "module has none."},
+    {"take_fault_where", module_take_fault_where, METH_NOARGS,
+     "take_fault_where()\n--\n\n(fault, site, threadIdx, blockIdx) from the fault record, "
+     "then cleared (the kernels ember compiles record the thread and block)."},
     {"take_fault", module_take_fault, METH_NOARGS,
      "take_fault()\n--\n\n(fault, site) from the module's ember_fault record, then cleared: "
      "(0, 0) when no kernel stopped early or the module has no record. Call it after "

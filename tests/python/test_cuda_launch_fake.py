@@ -117,7 +117,7 @@ try:
     copy[1, 4](src, dst)
 except IndexError as e:
     msg = str(e)
-    assert "faults.py:" in msg and "index out of bounds" in msg, msg
+    assert "faults.py:" in msg and "index out of bounds in thread (0, 0, 0) of block" in msg, msg
 else:
     raise AssertionError("no IndexError")
 copy[1, 4](src, dst)                         # the record was cleared

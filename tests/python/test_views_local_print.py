@@ -532,6 +532,8 @@ def test_boundscheck_raises_index_error_with_location():
     line = checked_copy.py_func.__code__.co_firstlineno + 4
     assert f"test_views_local_print.py:{line}:" in str(ei.value)
     assert "index out of bounds" in str(ei.value)
+    # one of the threads whose i + 3 is past the end: 5, 6 or 7 of block 0
+    assert re.search(r"in thread \([567], 0, 0\) of block \(0, 0, 0\)", str(ei.value))
     with pytest.raises(IndexError):
         checked_copy[1, 8](src, dst, -9)             # below -len: no wrap-around
     with pytest.raises(IndexError):

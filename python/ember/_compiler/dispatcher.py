@@ -340,11 +340,12 @@ class Dispatcher(_ember.DispatcherBase):
                 synchronize()
             else:
                 stream.synchronize()
-            fault, site = module.take_fault()
+            fault, site, thread, block = module.take_fault_where()
             if fault == 2:
                 raise IndexError(f"kernel {self.__qualname__}: {kernel.fault_site(site)}: index out "
-                                 "of bounds (bounds checking is on; the out-of-bounds accesses "
-                                 "read 0 and wrote nowhere)")
+                                 f"of bounds in thread {thread} of block {block} (bounds "
+                                 "checking is on; the out-of-bounds accesses read 0 and wrote "
+                                 "nowhere)")
             if fault == 1:
                 raise RuntimeError(f"kernel {self.__qualname__}: a recursive device function went "
                                    "deeper than 1000 calls; the threads that did so stopped early "
