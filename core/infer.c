@@ -1072,8 +1072,8 @@ static void stmt(Ctx *ctx, Node *n)
                     ctx->st = ir_error(ctx->fn, n->loc,
                                        "a kernel cannot return a value: kernels return nothing; "
                                        "write the result into an array argument instead");
-            } else if (t && ctx->fn->tmpl && ctx->fn->tmpl->decl_return) {
-                const Type *want = ctx->fn->tmpl->decl_return;
+            } else if (t && (ctx->fn->tmpl ? ctx->fn->tmpl : ctx->fn)->decl_return) {
+                const Type *want = (ctx->fn->tmpl ? ctx->fn->tmpl : ctx->fn)->decl_return;
                 if (!convertible(t, want) && ctx->final && ctx->st == EMBER_SUCCESS)
                     ctx->st = ir_error(ctx->fn, n->loc, "this return gives %s, which does not "
                                        "convert to %s of the signature",
@@ -1136,8 +1136,8 @@ ember_status infer_function(Function *fn)
     if (!ctx.alias)
         return EMBER_ERR_OUT_OF_MEMORY;
     fn->return_type = fn->is_kernel ? T(TY_VOID) : NULL;
-    if (fn->tmpl && fn->tmpl->decl_return)
-        fn->return_type = fn->tmpl->decl_return;
+    if ((fn->tmpl ? fn->tmpl : fn)->decl_return)
+        fn->return_type = (fn->tmpl ? fn->tmpl : fn)->decl_return;
     /* Widening is monotone and bounded (types only grow along promotion,
      * alias sets only gain bits), so this terminates; the bound is a guard. */
     for (int pass = 0; pass < 64; pass++) {

@@ -3102,6 +3102,76 @@ static void build_entry(Lower *L, const char *symbol)
 /* Builds the module for the typed kernel `fn` in `ctx`, with the entry
  * function named `symbol`. On success the caller owns *out; on failure
  * nothing is left behind and the error is recorded on fn (ir_error). */
+/* NVVM, a device function on its own (cuda.compile_ptx(device=True)): a
+ * visible `.func` taking its parameters as values (numbers; arrays as
+ * { i8 *data, i64 shape[n], i64 strides[n] }; tuples as structs) and
+ * returning its value (void when it returns nothing); the thread indices
+ * come from the special registers. Code of other languages can call it. */
+static void build_device_function_nvvm(Lower *L, const char *symbol)
+{
+    Function *fn = L->fn;
+    LLVMTypeRef *pt = ir_alloc(fn, sizeof *pt * (size_t)(fn->nparams + 1));
+    if (!pt)
+        fail(L, NULL, "out of memory");
+    for (int i = 0; i < fn->nparams; i++)
+        pt[i] = lty(L, fn->param_types[i]);
+    const Type *rt = fn->return_type;
+    bool has_value = rt && rt->kind != TY_VOID;
+    LLVMTypeRef fty = LLVMFunctionType(has_value ? lty(L, rt) : L->t_void, pt,
+                                       (unsigned)fn->nparams, 0);
+    L->func = LLVMAddFunction(L->mod, symbol, fty);
+    LLVMBasicBlockRef entry = new_bb(L, "entry"), body = new_bb(L, "body");
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMPositionBuilderAtEnd(L->b, body);
+    for (int i = 0; i < fn->nparams; i++)
+        L->params[i] = LLVMGetParam(L->func, (unsigned)i);
+    static const char *const axes = "xyz";
+    for (int i = 0; i < 3; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.tid.%c", axes[i]);
+        L->tid[i] = read_sreg(L, name);
+        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.ctaid.%c", axes[i]);
+        L->bid[i] = read_sreg(L, name);
+        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.ntid.%c", axes[i]);
+        L->bdim[i] = read_sreg(L, name);
+        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.nctaid.%c", axes[i]);
+        L->gdim[i] = read_sreg(L, name);
+    }
+    LLVMValueRef bx = LLVMBuildZExt(L->b, L->bdim[0], L->t_i64, "");
+    LLVMValueRef by = LLVMBuildZExt(L->b, L->bdim[1], L->t_i64, "");
+    LLVMValueRef lin = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, LLVMBuildZExt(L->b, L->tid[2], L->t_i64, ""), by, ""),
+                                    LLVMBuildZExt(L->b, L->tid[1], L->t_i64, ""), "");
+    L->linear_tid = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lin, bx, ""),
+                                 LLVMBuildZExt(L->b, L->tid[0], L->t_i64, ""), "linear_tid");
+    LLVMTypeRef ft = LLVMArrayType(L->t_i32, 8);
+    LLVMValueRef g = LLVMAddGlobalInAddressSpace(L->mod, ft, LOWER_NVVM_FAULT_SYMBOL, 1);
+    LLVMSetInitializer(g, LLVMConstNull(ft));
+    LLVMSetAlignment(g, 8);
+    LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
+    L->fault = LLVMConstAddrSpaceCast(LLVMConstInBoundsGEP2(ft, g, zero, 2),
+                                      LLVMPointerType(L->t_i32, 0));
+    L->depth = LLVMConstInt(L->t_i32, 0, 0);
+    L->ret_bb = new_bb(L, "ret");
+    L->ret_slot = has_value ? entry_alloca(L, lty(L, rt), "retval") : NULL;
+    if (has_value)
+        LLVMBuildStore(L->b, LLVMConstNull(lty(L, rt)), L->ret_slot);
+    stmt(L, fn->body);
+    if (!LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b)))
+        LLVMBuildBr(L->b, L->ret_bb);
+    LLVMPositionBuilderAtEnd(L->b, L->ret_bb);
+    if (has_value)
+        LLVMBuildRet(L->b, LLVMBuildLoad2(L->b, lty(L, rt), L->ret_slot, ""));
+    else
+        LLVMBuildRetVoid(L->b);
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMBuildBr(L->ab, body);
+    LLVMValueRef ver[2] = {LLVMConstInt(L->t_i32, (unsigned)L->nvvmir[0], 0),
+                           LLVMConstInt(L->t_i32, (unsigned)L->nvvmir[1], 0)};
+    LLVMAddNamedMetadataOperand(L->mod, "nvvmir.version", LLVMMDNodeInContext(L->ctx, ver, 2));
+    LLVMSetTarget(L->mod, "nvptx64-nvidia-cuda");
+    LLVMSetDataLayout(L->mod, "e-i64:64-i128:128-v16:16-v32:32-n16:32:64");
+}
+
 /* NVVM: `void symbol(i64 slot0, i64 slot1, ...)`, the packed arguments as
  * 8-byte slots (lower.h). The slots go to a local buffer that the shared
  * unpack() reads like the host's `args` (NVVM's optimiser keeps them in
@@ -3197,7 +3267,7 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     *nsites = 0;
     if (!fn || !fn->body || !opt)
         return em_error(EMBER_ERR_INVALID_ARG, "lower_module: no function body or options");
-    if (!fn->is_kernel)
+    if (!fn->is_kernel && opt->target != LOWER_NVVM)
         return ir_error(fn, fn->body->loc, "targets compile kernels only; '%s' is a "
                         "device function (call it from a kernel)", fn->name);
     Lower *L = em_calloc(1, sizeof *L);
@@ -3239,7 +3309,9 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     L->b = LLVMCreateBuilderInContext(ctx);
     L->ab = LLVMCreateBuilderInContext(ctx);
     if (setjmp(L->fail_jmp) == 0) {
-        if (L->target == LOWER_NVVM)
+        if (L->target == LOWER_NVVM && !fn->is_kernel)
+            build_device_function_nvvm(L, symbol);
+        else if (L->target == LOWER_NVVM)
             build_entry_nvvm(L, symbol);
         else
             build_entry(L, symbol);

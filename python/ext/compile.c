@@ -819,7 +819,7 @@ out:
  * TypingError for the user's errors). *args_size: bytes of the packed
  * arguments. */
 static Function *build_typed(ext_state *st, PyObject *tree, PyObject *param_types,
-                             size_t *args_size)
+                             PyObject *return_type, size_t *args_size)
 {
     if (!PyTuple_Check(tree) || (PyTuple_GET_SIZE(tree) != 7 && PyTuple_GET_SIZE(tree) != 8) ||
         !PyUnicode_Check(PyTuple_GET_ITEM(tree, 0)) ||
@@ -879,6 +879,13 @@ static Function *build_typed(ext_state *st, PyObject *tree, PyObject *param_type
         }
     if (PyTuple_GET_SIZE(tree) == 8 && build_callees(fn, PyTuple_GET_ITEM(tree, 7)) < 0)
         goto out;
+    if (return_type && return_type != Py_None && !fn->is_kernel) { /* a declared return */
+        if (PyUnicode_Check(return_type) &&
+            PyUnicode_CompareWithASCIIString(return_type, "none") == 0)
+            fn->decl_return = ty_scalar(TY_VOID);
+        else if (!(fn->decl_return = parse_type(return_type, 0)))
+            goto out;
+    }
     Builder b = {fn, fn};
     if (!(fn->body = build(&b, PyTuple_GET_ITEM(tree, 6), WANT_BLOCK, 0)))
         goto out;
@@ -905,8 +912,9 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
                              PyObject *kwnames)
 {
     static const char *const names[] = {"tree", "param_types", "opt_level", "boundscheck",
-                                        "fastmath", "target", "cc", "lineinfo", "debug", NULL};
-    PyObject *a[9];
+                                        "fastmath", "target", "cc", "lineinfo", "debug",
+                                        "return_type", NULL};
+    PyObject *a[10];
     if (ext_parse("compile_kernel", args, nargs, kwnames, names, 2, a) < 0)
         return NULL;
     int boundscheck = a[3] ? PyObject_IsTrue(a[3]) : 0;
@@ -938,9 +946,15 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
     }
     size_t args_size = 0;
     ext_kernel *k = NULL;
-    Function *fn = build_typed(st, a[0], a[1], &args_size);
+    Function *fn = build_typed(st, a[0], a[1], a[9], &args_size);
     if (!fn)
         return NULL;
+    if (!fn->is_kernel && !cuda) {
+        PyErr_SetString(PyExc_ValueError, "compile_kernel: a device function compiles on its "
+                        "own only for target 'cuda'");
+        ir_function_destroy(fn);
+        return NULL;
+    }
     Py_ssize_t np_ = fn->nparams;
     HostKernel *hk = NULL;
     CudaCode *code = NULL;
@@ -1012,7 +1026,7 @@ PyObject *ext_lower_nvvm(PyObject *module, PyObject *const *args, Py_ssize_t nar
         return NULL;
     ext_state *st = ext_state_of_module(module);
     size_t args_size = 0;
-    Function *fn = build_typed(st, a[0], a[1], &args_size);
+    Function *fn = build_typed(st, a[0], a[1], NULL, &args_size);
     if (!fn)
         return NULL;
     fn->boundscheck = boundscheck != 0;
@@ -1434,6 +1448,13 @@ static PyObject *kernel_fault_site(PyObject *obj, PyObject *arg)
     return PyUnicode_FromString(host_kernel_site(self->hk, (int)i));
 }
 
+static PyObject *kernel_get_return_type(PyObject *obj, void *c)
+{
+    char s[256];
+    const Type *t = ((ext_kernel *)obj)->fn->return_type;
+    return PyUnicode_FromString(t ? ty_str(t, s, sizeof s) : "none");
+}
+
 static PyObject *kernel_get_symbol(PyObject *obj, void *c)
 {
     ext_kernel *self = (ext_kernel *)obj;
@@ -1491,6 +1512,8 @@ static PyGetSetDef kernel_getset[] = {
     {"ptx", kernel_get_ptx, NULL, "The PTX of a kernel compiled for CUDA (None for cpu).", NULL},
     {"symbol", kernel_get_symbol, NULL, "The kernel's name in its PTX (None for cpu).", NULL},
     {"target", kernel_get_target, NULL, "('cpu', None) or ('cuda', (major, minor)).", NULL},
+    {"return_type", kernel_get_return_type, NULL,
+     "The return type's name ('none' for kernels).", NULL},
     {"may_fault", kernel_get_may_fault, NULL,
      "True when threads may stop early and report it (bounds checks, recursion).", NULL},
     {NULL, NULL, NULL, NULL, NULL},

@@ -55,9 +55,33 @@ def test_compile_ptx_options(nvvm, ptxas):
     check_ptx(fast, 90)
 
 
+def polar(rho, theta):
+    return rho * np.cos(theta), rho * np.sin(theta)
+
+
+def row_sum(a, i):
+    s = 0.0
+    for j in range(a.shape[1]):
+        s += a[i, j]
+    return s
+
+
+@pytest.mark.parametrize("cc", PTX_TARGETS)
+def test_compile_ptx_of_device_functions(nvvm, ptxas, cc):
+    ptx, ret = cuda.compile_ptx(polar, "UniTuple(float32, 2)(float32, float32)", device=True,
+                                cc=cc)
+    assert str(ret) == "UniTuple(float32, 2)" or "float32" in str(ret)
+    assert re.search(r"\.visible \.func .*polar", ptx) and ".entry" not in ptx
+    check_ptx(ptx, cc)
+    # without a return type: the inferred one
+    ptx2, ret2 = cuda.compile_ptx(row_sum, (float64[:, ::1], int64), device=True, cc=cc)
+    assert str(ret2) == "float64"
+    check_ptx(ptx2, cc)
+
+
 def test_compile_ptx_errors(nvvm):
-    with pytest.raises(NotImplementedError, match="device=True"):
-        cuda.compile_ptx(saxpy, SAXPY_SIG, device=True)
+    with pytest.raises(TypingError, match="does not convert to int32 of the signature"):
+        cuda.compile_ptx(polar, "int32(float32, float32)", device=True)
     with pytest.raises(TypingError, match="kernels return nothing"):
         cuda.compile_ptx(saxpy, "float32(float32, float32[::1], float32[::1], float32[::1])")
 

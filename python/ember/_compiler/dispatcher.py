@@ -606,16 +606,41 @@ def compile_ptx(pyfunc, sig, device=False, debug=False, lineinfo=False, fastmath
     signature `sig`, without a GPU. Returns ``(ptx, return_type)`` (void for
     kernels). `cc` defaults to (9, 0)."""
     from .. import types as ty
-    if device:
-        raise NotImplementedError("cuda.compile_ptx(device=True): device functions compile "
-                                  "into the kernels that call them in this version; compile "
-                                  "a kernel that calls it")
     sig = ty.as_signature(sig)
     if isinstance(pyfunc, (Dispatcher, DeviceFunction)):
         pyfunc = pyfunc.py_func
+    if device:
+        return _compile_device_ptx(pyfunc, sig, debug, lineinfo, fastmath,
+                                   (9, 0) if cc is None else tuple(cc), opt)
     d = Dispatcher(pyfunc, debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo)
     k = d.compile_cuda(sig, (9, 0) if cc is None else tuple(cc))
     return k.ptx, ty.void
+
+
+def _compile_device_ptx(pyfunc, sig, debug, lineinfo, fastmath, cc, opt):
+    """compile_ptx(device=True): the device function on its own, a visible
+    PTX ``.func`` with its parameters and return value as values (arrays as
+    {data, shape..., strides...} structs; see core/lower.c)."""
+    from .. import types as ty
+    args = tuple(a.descriptor() for a in sig.args)
+    ret = sig.return_type
+    tree, info = frontend.build_tree(pyfunc, False, args)
+    try:
+        k = _ember.compile_kernel(
+            tree, [_desc_for_c(d) for d in args], 3 if opt and not debug else 0, bool(debug),
+            bool(fastmath), target="cuda", cc=cc, lineinfo=bool(lineinfo), debug=bool(debug),
+            return_type=None if ret is None else _desc_for_c(ret.descriptor()))
+    except (TypingError, UnsupportedError) as exc:
+        line, col = getattr(exc, "line", 0) or 0, getattr(exc, "col", 0) or 0
+        msg = getattr(exc, "msg", None) or str(exc)
+        extra = (f"(compiling device function {pyfunc.__qualname__} for argument types "
+                 f"({', '.join(_desc_str(d) for d in args)}))")
+        new = type(exc)(frontend.format_error(info, line, col, msg, extra=extra))
+        new.filename, new.line, new.col, new.msg = info.filename, line, col, msg
+        raise new from None
+    if ret is None:
+        ret = ty.as_signature(f"{k.return_type}()").return_type
+    return k.ptx, ret
 
 
 def compile_ptx_for_current_device(pyfunc, sig, device=False, debug=False, lineinfo=False,
