@@ -72,7 +72,9 @@ assert struct.unpack("<f", rec["params"][:4])[0] == 2.5
 assert slots[1:4] == (x.device_pointer, 1000, 4)
 assert slots[4:7] == (y.device_pointer, 1000, 4)
 assert slots[7:10] == (out.device_pointer, 1000, 4)
-assert saxpy.overloads == {}          # compiled for the GPU only, not for the cpu device
+assert saxpy._cpu_overloads == {}      # compiled for the GPU only, not for the cpu device
+(sig, k), = saxpy.overloads.items()    # numba's view: the signature, its compiled kernel
+assert k.target[0] == "cuda" and saxpy.signatures == [sig], (k.target, saxpy.signatures)
 
 s = cuda.stream()
 saxpy[(2, 1), (128, 2), s, 64](np.float32(1), x[::2], y[::2], out[::2])

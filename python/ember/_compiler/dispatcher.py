@@ -4,9 +4,9 @@ A Dispatcher wraps a Python kernel. ``k[grid, block](*args)`` checks the
 launch configuration (before anything runs), computes the argument type
 signature with numba's rules, compiles one specialisation per signature
 (lazily) and launches it on the current device: on the cpu device the
-host-compiled kernel (``overloads``), on a CUDA device the kernel compiled
+host-compiled kernel, on a CUDA device the kernel compiled
 for its compute capability (NVVM → PTX, cached per signature and cc in
-``_cuda_overloads``), loaded once per device. Repeated launches with the
+``_cuda_overloads``), loaded once per device; ``overloads`` shows both. Repeated launches with the
 same argument types go from C straight to the kernel (python/ext/launch.c).
 
 Host NumPy arrays are copied to the device before the launch and copied
@@ -257,7 +257,7 @@ class Dispatcher(_ember.DispatcherBase):
             boundscheck = bool(debug) or env.strip() not in ("", "0")
         self.boundscheck = bool(boundscheck)
         self.targetoptions = options
-        self.overloads = {}
+        self._cpu_overloads = {}    # signature -> Kernel compiled for the cpu device
         self._cuda_overloads = {}   # (signature, cc) -> Kernel compiled for CUDA
         self._cuda_modules = {}     # (id(kernel), device id) -> (kernel, Module, its kernel)
         self._lock = threading.RLock()
@@ -270,6 +270,14 @@ class Dispatcher(_ember.DispatcherBase):
     @property
     def signatures(self):
         return list(self.overloads)
+
+    @property
+    def overloads(self):
+        """signature -> compiled Kernel: the cpu device's, and those
+        compiled for a CUDA device (numba's view: one entry per signature)."""
+        merged = {sig: k for (sig, _), k in self._cuda_overloads.items()}
+        merged.update(self._cpu_overloads)
+        return merged
 
     @property
     def opt_level(self):
@@ -379,14 +387,14 @@ class Dispatcher(_ember.DispatcherBase):
         signature string (``"void(float32[::1], float32)"``), a Signature
         (``void(float32[::1], float32)``) or a tuple of ember types."""
         sig = self._sig_key(sig)
-        k = self.overloads.get(sig)
+        k = self._cpu_overloads.get(sig)
         if k is not None:
             return k
         with self._lock:
-            k = self.overloads.get(sig)
+            k = self._cpu_overloads.get(sig)
             if k is None:
                 k = self._compile(sig)
-                self.overloads[sig] = k
+                self._cpu_overloads[sig] = k
         return k
 
     def _sig_key(self, sig):
