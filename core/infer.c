@@ -884,7 +884,7 @@ static const Type *expr(Ctx *ctx, Node *n)
     case ND_SLICE: t = slice_type(ctx, n); break;
     case ND_SLICE_PART:
         FAIL(ctx, n, "a slice (start:stop:step) can only be used to index an array");
-    case ND_LOCAL_ARRAY:
+    case ND_LOCAL_ARRAY: case ND_CONST_ARRAY:
         t = n->ty;
         break;
     case ND_CALL:

@@ -113,6 +113,8 @@ typedef enum NodeKind {
                      * compare with b, store c); result: the old element */
     ND_CALL,        /* callee: a device function's template; args (one per parameter,
                      * defaults filled in by the front end); spec: set by inference */
+    ND_CONST_ARRAY, /* cuda.const.array_like(global): ty (a read-only C array) set by
+                     * the builder; args: the extents; text: the data (ival bytes) */
     ND_SLICE,       /* a[args]: a view of array a; each arg is an integer (drops that
                      * dimension) or an ND_SLICE_PART; missing trailing dims are `:` */
     ND_SLICE_PART,  /* start:stop:step of one dimension: a, b, c, each NULL when
@@ -251,7 +253,8 @@ struct Node {
     const Type *target; /* ND_CAST */
     Function *callee;   /* ND_CALL: the template (untyped, owned by the root function) */
     Function *spec;     /* ND_CALL: the specialisation for the argument types (inference) */
-    const char *text;   /* ND_PRINT: owned by the function's arena (or its template's) */
+    const char *text;   /* ND_PRINT (a string), ND_CONST_ARRAY (ival bytes): owned by the
+                         * function's arena (or its template's) */
     Node *a, *b, *c;
     Node **args;
     int nargs;

@@ -62,6 +62,8 @@
 /* cuda.local.array lives in the worker's stack frame (8 MiB stacks). */
 #define LOCAL_ARRAY_MAX_BYTES (1 << 20)
 #define LOCAL_ARRAY_MAX_BYTES_RECURSIVE 1024
+/* constant memory: 64 KiB on every CUDA GPU */
+#define CONST_ARRAY_MAX_BYTES (64 << 10)
 /* the most static shared memory one block may use (Hopper: 227 KiB) */
 #define SHARED_ARRAY_MAX_BYTES (227 << 10)
 
@@ -519,6 +521,13 @@ static ember_status check(Lower *L, const Node *n, int depth)
                             KERNEL_MAX_RECURSION);
         break;
     }
+    case ND_CONST_ARRAY:
+        if (!n->text || n->ty->kind != TY_ARRAY || n->nargs != n->ty->ndim || n->ival < 0 ||
+            n->ival > CONST_ARRAY_MAX_BYTES)
+            return ir_error(fn, n->loc, "cuda.const.array_like: %s of more than %d KiB (the "
+                            "size of CUDA's constant memory)", tstr(n->ty, s),
+                            CONST_ARRAY_MAX_BYTES >> 10);
+        break;
     case ND_PRINT:
         if (!n->text)
             return ir_error(fn, n->loc, "malformed print");
@@ -2557,6 +2566,35 @@ static LLVMValueRef slice_view(Lower *L, Node *n)
 /* cuda.local.array: a C-ordered array in the entry block's frame. On the
  * CPU one thread runs after another in a worker, so one frame slot serves
  * every thread (CUDA leaves local arrays uninitialised, as here). */
+/* cuda.const.array_like: the data as a constant global (NVVM: in the
+ * constant address space, 4), seen as a read-only C array. */
+static LLVMValueRef const_array(Lower *L, Node *n)
+{
+    const Type *t = n->ty;
+    int nd = t->ndim;
+    int64_t itemsize = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
+    LLVMValueRef init = LLVMConstStringInContext(L->ctx, n->text, (unsigned)n->ival, 1);
+    unsigned space = L->target == LOWER_NVVM ? 4 : 0;
+    LLVMValueRef g = LLVMAddGlobalInAddressSpace(L->mod, LLVMTypeOf(init), "const_array", space);
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMInternalLinkage);
+    LLVMSetAlignment(g, 16);
+    LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
+    LLVMValueRef p = LLVMConstInBoundsGEP2(LLVMTypeOf(init), g, zero, 2);
+    if (space)
+        p = LLVMConstAddrSpaceCast(p, L->t_ptr);
+    LLVMValueRef view = LLVMGetUndef(lty(L, t));
+    view = LLVMBuildInsertValue(L->b, view, p, 0, "");
+    int64_t stride = itemsize;
+    for (int i = nd - 1; i >= 0; i--) {
+        view = LLVMBuildInsertValue(L->b, view, i64c(L, n->args[i]->ival), (unsigned)(1 + i), "");
+        view = LLVMBuildInsertValue(L->b, view, i64c(L, stride), (unsigned)(1 + nd + i), "");
+        stride *= n->args[i]->ival ? n->args[i]->ival : 1;
+    }
+    return view;
+}
+
 static LLVMValueRef local_array(Lower *L, Node *n)
 {
     const Type *t = n->ty;
@@ -2639,6 +2677,7 @@ static LLVMValueRef expr(Lower *L, Node *n)
     case ND_ATOMIC: return atomic_op(L, n);
     case ND_SLICE: return slice_view(L, n);
     case ND_LOCAL_ARRAY: return local_array(L, n);
+    case ND_CONST_ARRAY: return const_array(L, n);
     default:
         fail(L, n, "a statement used as an expression");
     }

@@ -192,16 +192,17 @@ static const char *const kind_names[] = {
     "math", "intrinsic", "index", "attr", "tuple", "tuple_get",
     "block", "assign", "store", "if", "while", "for_range", "break", "continue", "return",
     "expr", "call", "atomic", "slice", "slice_part", "local_array", "print", "fence", "sync",
+    "const_array",
 };
 /* number of items of each kind's tuple */
 static const int kind_sizes[] = {5, 4, 4, 5, 6, 6, 5, 5, 6, 5, 5, 5, 5, 5, 4, 5,
-                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4, 5, 7, 5, 6, 6, 5, 4, 5};
+                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4, 5, 7, 5, 6, 6, 5, 4, 5, 6};
 static const NodeKind kind_codes[] = {
     ND_CONST, ND_PARAM, ND_LOAD, ND_UNARY, ND_BINARY, ND_COMPARE, ND_AND, ND_OR, ND_IFEXP,
     ND_CAST, ND_CALL_MATH, ND_INTRINSIC, ND_INDEX, ND_ATTR, ND_TUPLE, ND_TUPLE_GET,
     ND_BLOCK, ND_ASSIGN, ND_STORE, ND_IF, ND_WHILE, ND_FOR_RANGE, ND_BREAK, ND_CONTINUE,
     ND_RETURN, ND_EXPR, ND_CALL, ND_ATOMIC, ND_SLICE, ND_SLICE_PART, ND_LOCAL_ARRAY,
-    ND_PRINT, ND_FENCE, ND_SYNC,
+    ND_PRINT, ND_FENCE, ND_SYNC, ND_CONST_ARRAY,
 };
 
 enum { WANT_EXPR, WANT_STMT, WANT_BLOCK };
@@ -632,6 +633,52 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             PyErr_NoMemory();
             return NULL;
         }
+        break;
+    }
+    case ND_CONST_ARRAY: {
+        /* ("const_array", line, col, dtype, [extents], data bytes) */
+        const Type *elem = scalar_type(ITEM(3), false, "constant array dtype");
+        if (!elem)
+            return NULL;
+        PyObject *dims = ITEM(4), *data = ITEM(5);
+        if (!PyList_Check(dims) || PyList_GET_SIZE(dims) < 1 ||
+            PyList_GET_SIZE(dims) > EMBER_MAX_NDIM || !PyBytes_Check(data))
+            return bad(t, "a constant array needs a list of 1 to 32 extents and bytes");
+        int nd = (int)PyList_GET_SIZE(dims);
+        if (!(n->args = ir_node_list(fn, nd))) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        n->nargs = nd;
+        long long count = 1;
+        for (int j = 0; j < nd; j++) {
+            long long e = PyLong_Check(PyList_GET_ITEM(dims, j))
+                              ? PyLong_AsLongLong(PyList_GET_ITEM(dims, j)) : -1;
+            if (e < 0 || e > INT32_MAX || __builtin_mul_overflow(count, e, &count)) {
+                PyErr_Clear();
+                return bad(t, "constant array extents must be ints in 0 .. 2**31-1");
+            }
+            Node *c = ir_node(fn, ND_CONST, loc);
+            if (!c) {
+                PyErr_NoMemory();
+                return NULL;
+            }
+            c->ty = ty_scalar(TY_I64);
+            c->ival = e;
+            n->args[j] = c;
+        }
+        long long itemsize = ty_bits(elem) < 8 ? 1 : ty_bits(elem) / 8;
+        if (PyBytes_GET_SIZE(data) != count * itemsize)
+            return bad(t, "constant array data has the wrong size for its shape");
+        char *copy = ir_alloc(fn, (size_t)PyBytes_GET_SIZE(data) + 1);
+        if (!copy) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        memcpy(copy, PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data));
+        n->text = copy;
+        n->ival = PyBytes_GET_SIZE(data);
+        n->ty = ty_array(elem, nd, 'C', true);
         break;
     }
     case ND_SYNC: {

@@ -564,3 +564,45 @@ def test_boundscheck_is_off_by_default_and_follows_the_environment(tmp_path):
     out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
                          text=True, timeout=120).stdout
     assert out.startswith("IndexError") and f"{script}:5:4: index out of bounds" in out
+
+
+# ---------------------------------------------------------------------------
+# Constant memory: cuda.const.array_like
+# ---------------------------------------------------------------------------
+
+WEIGHTS = np.array([0.25, 0.5, 0.25], np.float32)
+TABLE = np.arange(12, dtype=np.int64).reshape(3, 4) ** 2
+
+
+@cuda.jit
+def convolve(x, out):
+    i = cuda.grid(1)
+    w = cuda.const.array_like(WEIGHTS)
+    t = cuda.const.array_like(TABLE)
+    if 1 <= i < x.size - 1:
+        out[i] = w[0] * x[i - 1] + w[1] * x[i] + w[2] * x[i + 1] + t[2, 3] + t.shape[1]
+
+
+@cuda.jit
+def writes_const(out):
+    w = cuda.const.array_like(WEIGHTS)
+    w[0] = 1.0
+
+
+@cuda.jit
+def const_of_argument(out):
+    w = cuda.const.array_like(out)
+    out[0] = w[0]
+
+
+def test_const_array_like_freezes_global_arrays():
+    x = np.random.default_rng(7).random(64).astype(np.float32)
+    out = np.zeros_like(x)
+    convolve[2, 32](x, out)
+    want = np.zeros_like(x)
+    want[1:-1] = 0.25 * x[:-2] + 0.5 * x[1:-1] + 0.25 * x[2:] + TABLE[2, 3] + 4
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    with pytest.raises(TypingError, match="read-only"):
+        writes_const[1, 1](np.zeros(1))
+    with pytest.raises(TypingError, match="needs a global or closure NumPy array"):
+        const_of_argument[1, 1](np.zeros(1))

@@ -115,7 +115,7 @@ _BLOCK_OPS = {
     "shfl_xor_sync": 3, "all_sync": 2, "any_sync": 2, "eq_sync": 2, "ballot_sync": 2,
     "activemask": 0, "lanemask_lt": 0,
 }
-_CUDA_LATER = {"const": "constant memory", "random": "random numbers", "cg": "cooperative groups",
+_CUDA_LATER = {"random": "random numbers", "cg": "cooperative groups",
                "fp16": "float16 arithmetic"}
 _FENCES = {"threadfence": "device", "threadfence_block": "block", "threadfence_system": "system"}
 _ATOMIC_OPS = ("add", "sub", "max", "min", "nanmax", "nanmin", "and_", "or_", "xor", "exch",
@@ -945,7 +945,7 @@ class _Builder:
                 return ("intrinsic", line, col, attr, [])
             if attr == "atomic":
                 return _Static("atomic", None, full)
-            if attr in ("local", "shared"):
+            if attr in ("local", "shared", "const"):
                 return _Static("cudans", attr, full)
             if attr in _FENCES:
                 return _Static("fence", _FENCES[attr], full)
@@ -962,8 +962,11 @@ class _Builder:
                 return _Static("localarray", None, full)
             if st.value == "shared" and attr == "array":
                 return _Static("sharedarray", None, full)
+            if st.value == "const" and attr == "array_like":
+                return _Static("constarray", None, full)
             raise self.typing(node, f"cuda.{st.value} has no attribute '{attr}'",
-                              f"use cuda.{st.value}.array(shape, dtype)")
+                              "use cuda.const.array_like(global_array)" if st.value == "const"
+                              else f"use cuda.{st.value}.array(shape, dtype)")
         elif k == "dim3":
             axis = {"x": 0, "y": 1, "z": 2}.get(attr)
             if axis is not None:
@@ -1019,6 +1022,8 @@ class _Builder:
             return self.local_array_call(node)
         if callee.kind == "sharedarray":
             return self.local_array_call(node, "shared")
+        if callee.kind == "constarray":
+            return self.const_array_call(node)
         if callee.kind == "blockop":
             return self.block_op_call(node, callee.value)
         if callee.kind == "builtin" and callee.value == "print":
@@ -1113,6 +1118,34 @@ class _Builder:
                 values.append(self.expr(a))
         text = opts["sep"].replace("\x01", "?").join(pieces) + opts["end"].replace("\x01", "?")
         return ("print", line, col, text, values)
+
+    def const_array_call(self, node):
+        """cuda.const.array_like(ary): a global or closure NumPy array frozen
+        into the kernel as constant memory (its values at compile time)."""
+        line, col = self.loc(node)
+        if len(node.args) != 1 or node.keywords:
+            raise self.typing(node, "cuda.const.array_like(ary) takes one argument")
+        arg = node.args[0]
+        value = None
+        if isinstance(arg, ast.Name) and arg.id not in self.slots and arg.id not in self.params:
+            if arg.id in self.closure:
+                try:
+                    value = self.closure[arg.id].cell_contents
+                except ValueError:
+                    value = None
+            else:
+                value = self.fn.__globals__.get(arg.id)
+        if not isinstance(value, np.ndarray):
+            raise self.typing(arg, "cuda.const.array_like needs a global or closure NumPy array "
+                              "(its values are frozen into the kernel when it compiles)",
+                              "pass arrays that change as kernel arguments")
+        dn = _dtype_name_of_class(value.dtype.type)
+        if dn is None or not value.dtype.isnative or not 1 <= value.ndim <= 32:
+            raise self.typing(arg, f"cuda.const.array_like: arrays of {value.dtype} with "
+                              f"{value.ndim} dimensions cannot be constant memory (1 to 32 "
+                              "dimensions of bool, integers, float32/64, complex)")
+        data = np.ascontiguousarray(value).tobytes()
+        return ("const_array", line, col, dn, [int(d) for d in value.shape], data)
 
     def block_op_call(self, node, op):
         """syncthreads(), syncwarp(mask), syncthreads_count/and/or(pred), the
