@@ -775,3 +775,25 @@ def test_tuples_of_host_and_device_arrays():
     mixed = np.zeros(10)
     tuple_of_arrays[1, 16]((cuda.to_device(src), mixed), 2.0)
     np.testing.assert_array_equal(mixed, src * 2.0)
+
+
+@cuda.jit
+def tuple_loops(out, t):
+    total = 0.0
+    for v in (1, 2.5, 4):                 # items of different types
+        total += v
+    for v in t:                          # a tuple argument
+        if v < 0:
+            continue
+        if v > 100:
+            break
+        total += v * 10
+    for a, b in ((1, 2), (3, 4)):        # unpacking each item
+        total += a * b
+    out[0] = total
+
+
+def test_for_loops_over_tuples():
+    out = np.zeros(1)
+    tuple_loops[1, 1](out, (1.0, -5.0, 2.0, 1000.0, 7.0))
+    assert out[0] == 1 + 2.5 + 4 + 10 + 20 + 2 + 12

@@ -732,7 +732,10 @@ class _Builder:
                     isinstance(self.name_value(it.func), _Static) and
                     self.name_value(it.func).kind == "range")
         if not is_range:
-            raise self.unsupported(it, "kernels can only loop over range(...)",
+            loop = self.tuple_loop(s)
+            if loop is not None:
+                return loop
+            raise self.unsupported(it, "kernels can only loop over range(...) and tuples",
                                    "write 'for i in range(len(a)):' and index the array")
         if it.keywords or not 1 <= len(it.args) <= 3:
             raise self.typing(it, "range() takes 1 to 3 positional arguments")
@@ -756,6 +759,49 @@ class _Builder:
         body = self.block(s.body, s)
         self.loop_depth -= 1
         return ("for_range", line, col, slot, start, stop, step, body)
+
+    def tuple_loop(self, s):
+        """``for x in t`` over a tuple of known length n (numba unrolls it):
+        ``for k in range(n): if k == 0: x = t[0]; body elif k == 1: ...``,
+        so each item may have its own type and break/continue keep their
+        meaning. None when `s.iter` is not such a tuple."""
+        line, col = self.loc(s)
+        try:
+            t = self.expr(s.iter)
+        except (UnsupportedError, TypingError):
+            return None
+        n = self.arity(t)
+        if n is None or n < 0:
+            return None
+        if t[0] != "load" and t[0] != "tuple" and not self.pure(t):
+            return None
+        src = t
+        pre = []
+        if t[0] not in ("load", "tuple"):          # evaluate the tuple once
+            slot = self.temp()
+            self.record_arity(slot, t)
+            pre.append(("assign", line, col, slot, t))
+            src = ("load", line, col, slot)
+        k = self.temp()
+        self.record_arity(k, ("const", line, col, "weak_int", 0))
+        chain = None
+        self.loop_depth += 1
+        for i in reversed(range(n)):
+            item = src[3][i] if src[0] == "tuple" else ("tuple_get", line, col, src, i)
+            r = self.assign_to(s.target, item, s.iter)
+            body = self.block(s.body, s)
+            stmts = (r if isinstance(r, list) else [r]) + list(body[3])
+            branch = ("block", line, col, stmts)
+            test = ("compare", line, col, "eq", ("load", line, col, k),
+                    ("const", line, col, "weak_int", i))
+            chain = ("if", line, col, test, branch,
+                     None if chain is None else ("block", line, col, [chain]))
+        self.loop_depth -= 1
+        zero = ("const", line, col, "weak_int", 0)
+        one = ("const", line, col, "weak_int", 1)
+        body = ("block", line, col, [chain] if chain else [])
+        loop = ("for_range", line, col, k, zero, ("const", line, col, "weak_int", n), one, body)
+        return pre + [loop] if pre else loop
 
     # -- expressions --
 
