@@ -115,7 +115,7 @@ _BLOCK_OPS = {
     "shfl_xor_sync": 3, "all_sync": 2, "any_sync": 2, "eq_sync": 2, "ballot_sync": 2,
     "activemask": 0, "lanemask_lt": 0,
 }
-_CUDA_LATER = {"random": "random numbers", "cg": "cooperative groups",
+_CUDA_LATER = { "cg": "cooperative groups",
                "fp16": "float16 arithmetic"}
 _FENCES = {"threadfence": "device", "threadfence_block": "block", "threadfence_system": "system"}
 _ATOMIC_OPS = ("add", "sub", "max", "min", "nanmax", "nanmin", "and_", "or_", "xor", "exch",
@@ -993,6 +993,9 @@ class _Builder:
                 return _Static("atomic", None, full)
             if attr in ("local", "shared", "const"):
                 return _Static("cudans", attr, full)
+            if attr == "random":  # cuda.random.xoroshiro128p_uniform_float32(...)
+                from ..cuda import random as cuda_random
+                return _Static("pymodule", cuda_random, full)
             if attr in _FENCES:
                 return _Static("fence", _FENCES[attr], full)
             if attr in _BLOCK_OPS:

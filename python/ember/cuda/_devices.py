@@ -9,6 +9,7 @@ gets the CPU device.
 """
 
 import collections
+import contextlib
 import threading
 
 from .. import _ember
@@ -104,6 +105,18 @@ class _CurrentDevice(threading.local):
 
 
 _state = _CurrentDevice()
+
+
+@contextlib.contextmanager
+def cpu_device_scope():
+    """Makes the cpu device current on this thread for a block (ember's own
+    helpers that compute on the host, e.g. seeding random states)."""
+    saved = _state.key()
+    _state.set(("cpu", 0))
+    try:
+        yield
+    finally:
+        _state.set(saved)
 
 
 def get_current_device():

@@ -1,0 +1,141 @@
+"""``ember.cuda.random`` — numba.cuda.random's xoroshiro128+ generators.
+
+Each thread owns one state (two uint64 words) in a device array made by
+``create_xoroshiro128p_states(n, seed)``; kernels draw numbers with
+``xoroshiro128p_uniform_float32(states, i)`` and friends. The functions are
+device functions that ember compiles into the kernels that call them, for
+the CPU device and for GPUs alike. The states array is ``(n, 2)`` uint64
+(numba uses a record dtype with fields s0 and s1; code that only passes the
+array around works unchanged).
+
+The algorithm and the seeding are numba's (Blackman and Vigna's
+xoroshiro128+, states seeded by SplitMix64 and spaced 2**64 draws apart by
+the jump function), so a seed gives the same numbers as numba.
+"""
+
+import math
+
+import numpy as np
+
+from .._compiler import jit
+from . import _memory
+
+__all__ = [
+    "create_xoroshiro128p_states", "init_xoroshiro128p_states",
+    "xoroshiro128p_next", "xoroshiro128p_jump",
+    "xoroshiro128p_uniform_float32", "xoroshiro128p_uniform_float64",
+    "xoroshiro128p_normal_float32", "xoroshiro128p_normal_float64",
+]
+
+_TWO_PI = 2.0 * math.pi
+
+
+@jit(device=True)
+def _rotl(x, k):
+    return (x << k) | (x >> (np.uint64(64) - k))
+
+
+@jit(device=True)
+def xoroshiro128p_next(states, index):
+    """The next raw uint64 of state `index` (advances it)."""
+    s0 = states[index, 0]
+    s1 = states[index, 1]
+    result = s0 + s1
+    s1 ^= s0
+    states[index, 0] = _rotl(s0, np.uint64(55)) ^ s1 ^ (s1 << np.uint64(14))
+    states[index, 1] = _rotl(s1, np.uint64(36))
+    return result
+
+
+@jit(device=True)
+def xoroshiro128p_jump(states, index):
+    """Advances state `index` by 2**64 draws."""
+    s0 = np.uint64(0)
+    s1 = np.uint64(0)
+    for jump in (np.uint64(0xBEAC0467EBA5FACB), np.uint64(0xD86B048B86AA9922)):
+        for b in range(64):
+            if jump & (np.uint64(1) << np.uint64(b)):
+                s0 ^= states[index, 0]
+                s1 ^= states[index, 1]
+            xoroshiro128p_next(states, index)
+    states[index, 0] = s0
+    states[index, 1] = s1
+
+
+@jit(device=True)
+def _to_unit_float64(x):
+    return np.float64(x >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@jit(device=True)
+def xoroshiro128p_uniform_float64(states, index):
+    """A float64 in [0, 1)."""
+    return _to_unit_float64(xoroshiro128p_next(states, index))
+
+
+@jit(device=True)
+def xoroshiro128p_uniform_float32(states, index):
+    """A float32 in [0, 1)."""
+    return np.float32(_to_unit_float64(xoroshiro128p_next(states, index)))
+
+
+@jit(device=True)
+def xoroshiro128p_normal_float64(states, index):
+    """A standard normal float64 (Box-Muller)."""
+    u1 = xoroshiro128p_uniform_float64(states, index)
+    u2 = xoroshiro128p_uniform_float64(states, index)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(6.283185307179586 * u2)
+
+
+@jit(device=True)
+def xoroshiro128p_normal_float32(states, index):
+    """A standard normal float32 (Box-Muller)."""
+    u1 = xoroshiro128p_uniform_float64(states, index)
+    u2 = xoroshiro128p_uniform_float64(states, index)
+    return np.float32(math.sqrt(-2.0 * math.log(u1)) * math.cos(6.283185307179586 * u2))
+
+
+@jit(device=True)
+def _splitmix64(x):
+    z = x + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@jit
+def _init_states(states, seed, subsequence_start):
+    """One thread: state 0 from the seed, each next one 2**64 draws on."""
+    n = states.shape[0]
+    if n == 0:
+        return
+    z = _splitmix64(seed)
+    states[0, 0] = z
+    states[0, 1] = _splitmix64(z)
+    for _ in range(subsequence_start):
+        xoroshiro128p_jump(states, 0)
+    for i in range(1, n):
+        states[i, 0] = states[i - 1, 0]
+        states[i, 1] = states[i - 1, 1]
+        xoroshiro128p_jump(states, i)
+
+
+def init_xoroshiro128p_states(states, seed, subsequence_start=0, stream=0):
+    """Seeds `states` in place (computed on the CPU device, then copied)."""
+    from . import _devices
+    host = np.empty(states.shape, np.uint64)
+    seed = np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF)
+    with _devices.cpu_device_scope():
+        _init_states[1, 1](host, seed, int(subsequence_start))
+    states.copy_to_device(host, stream=stream) if stream else states.copy_to_device(host)
+
+
+def create_xoroshiro128p_states(n, seed, subsequence_start=0, stream=0):
+    """A device array of `n` generator states, seeded from `seed`; state i
+    is 2**64 draws after state i - 1 (numba's layout of subsequences)."""
+    n = int(n)
+    if n < 0:
+        raise ValueError(f"create_xoroshiro128p_states: n must be >= 0, not {n}")
+    states = _memory.device_array((n, 2), np.uint64)
+    init_xoroshiro128p_states(states, seed, subsequence_start, stream)
+    return states
