@@ -443,6 +443,36 @@ static const Type *intrinsic(Ctx *ctx, Node *n)
     }
     case INTR_LANEID: case INTR_WARPSIZE:
         return T(TY_I32);
+    case INTR_POPC: case INTR_BREV: case INTR_CLZ: case INTR_FFS: {
+        static const char *const names[] = {"popc", "brev", "clz", "ffs"};
+        const char *name = names[n->op - INTR_POPC];
+        const Type *a = n->nargs == 1 ? expr(ctx, n->args[0]) : NULL;
+        if (n->nargs != 1)
+            FAIL(ctx, n, "cuda.%s(x) takes one integer", name);
+        if (!a)
+            return NULL;
+        char s[256];
+        if (!ty_is_int(a))
+            FAIL(ctx, n, "cuda.%s(x) needs an integer, not %s", name, tname(ty_concrete(a), s));
+        return n->op == INTR_BREV ? ty_concrete(a) : T(TY_I32);
+    }
+    case INTR_FMA: {
+        if (n->nargs != 3)
+            FAIL(ctx, n, "cuda.fma(a, b, c) takes 3 arguments");
+        const Type *t = NULL;
+        for (int i = 0; i < 3; i++) {
+            const Type *a = expr(ctx, n->args[i]);
+            if (!a)
+                return NULL;
+            char s[256];
+            if (!ty_is_number(a) || ty_is_complex(a))
+                FAIL(ctx, n->args[i], "cuda.fma() needs real numbers, not %s",
+                     tname(ty_concrete(a), s));
+            t = t ? ty_promote(t, a) : a;
+        }
+        t = ty_concrete(t);
+        return ty_is_float(t) ? t : T(TY_F64);
+    }
     default:
         return block_intrinsic(ctx, n);
     }

@@ -185,6 +185,11 @@ typedef enum Intrinsic {
     INTR_GRIDSIZE,    /* cuda.gridsize(n) */
     INTR_LANEID,      /* -> int32 */
     INTR_WARPSIZE,    /* -> int32 (32) */
+    INTR_POPC,        /* cuda.popc(int) -> int32: bits set */
+    INTR_BREV,        /* cuda.brev(int) -> its type: bits reversed */
+    INTR_CLZ,         /* cuda.clz(int) -> int32: leading zero bits */
+    INTR_FFS,         /* cuda.ffs(int) -> int32: 1 + index of the lowest set bit, 0 for 0 */
+    INTR_FMA,         /* cuda.fma(a, b, c) -> a * b + c rounded once */
     /* block-level operations (the GPU target; the CPU device refuses them
      * until it has block semantics) */
     INTR_SYNCTHREADS_COUNT, /* (pred) -> int32: barrier, threads with pred true */

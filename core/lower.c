@@ -364,7 +364,8 @@ static ember_status check(Lower *L, const Node *n, int depth)
     case ND_INTRINSIC: {
         if ((unsigned)n->op >= INTR_COUNT)
             return ir_error(fn, n->loc, "the CPU target does not support intrinsic %d", n->op);
-        if (n->op == INTR_LANEID || n->op == INTR_WARPSIZE)
+        if (n->op == INTR_LANEID || n->op == INTR_WARPSIZE ||
+            (n->op >= INTR_POPC && n->op <= INTR_FMA))
             break;
         if (n->op >= INTR_SYNCTHREADS_COUNT) {
             if (L->target == LOWER_HOST)
@@ -653,6 +654,7 @@ static const struct { const char *llvm, *libm; } nvvm_math_intrinsics[] = {
     {"llvm.floor", "floor"}, {"llvm.ceil", "ceil"},       {"llvm.trunc", "trunc"},
     {"llvm.rint", "rint"},   {"llvm.fabs", "fabs"},       {"llvm.sqrt", "sqrt"},
     {"llvm.copysign", "copysign"}, {"llvm.maxnum", "fmax"}, {"llvm.minnum", "fmin"},
+    {"llvm.fma", "fma"},
 };
 
 /* A call of an overloaded LLVM intrinsic (one overload type). */
@@ -696,7 +698,7 @@ static LLVMValueRef call_libm(Lower *L, const char *name, LLVMValueRef *args, un
     LLVMTypeRef ty = LLVMTypeOf(args[0]);
     char full[48];
     math_symbol(L, name, ty == L->t_f32, full, sizeof full);
-    LLVMTypeRef params[2] = {ty, ty};
+    LLVMTypeRef params[3] = {ty, ty, ty};
     LLVMTypeRef ft = LLVMFunctionType(ty, params, n, 0);
     LLVMValueRef f = LLVMGetNamedFunction(L->mod, full);
     if (!f)
@@ -1985,6 +1987,36 @@ static LLVMValueRef intrinsic(Lower *L, Node *n)
         return LLVMBuildTrunc(B, LLVMBuildURem(B, L->linear_tid, i64c(L, 32), ""), L->t_i32, "laneid");
     case INTR_WARPSIZE:
         return ci(L->t_i32, 32);
+    case INTR_POPC: case INTR_BREV: case INTR_CLZ: case INTR_FFS: {
+        /* on the integer's bits (CUDA's __popc/__brev/__clz/__ffs and their
+         * 64-bit forms); the result type is in n->ty */
+        const Type *at = ty_concrete(n->args[0]->ty);
+        LLVMValueRef x = expr(L, n->args[0]);
+        LLVMTypeRef xt = LLVMTypeOf(x);
+        if (n->op == INTR_BREV)
+            return intr1(L, "llvm.bitreverse", x);
+        LLVMValueRef r;
+        if (n->op == INTR_POPC) {
+            r = intr1(L, "llvm.ctpop", x);
+        } else {
+            LLVMValueRef args[2] = {x, LLVMConstInt(L->t_i1, 0, 0)};
+            r = call_intrinsic(L, n->op == INTR_CLZ ? "llvm.ctlz" : "llvm.cttz", xt, args, 2);
+            if (n->op == INTR_FFS) {
+                LLVMValueRef zero = LLVMBuildICmp(B, LLVMIntEQ, x, LLVMConstNull(xt), "");
+                r = LLVMBuildSelect(B, zero, LLVMConstNull(xt),
+                                    LLVMBuildAdd(B, r, LLVMConstInt(xt, 1, 0), ""), "");
+            }
+        }
+        (void)at;
+        return LLVMGetIntTypeWidth(xt) > 32 ? LLVMBuildTrunc(B, r, L->t_i32, "")
+               : LLVMGetIntTypeWidth(xt) < 32 ? LLVMBuildZExt(B, r, L->t_i32, "") : r;
+    }
+    case INTR_FMA: {
+        LLVMValueRef v[3];
+        for (int i = 0; i < 3; i++)
+            v[i] = conv(L, n, expr(L, n->args[i]), n->args[i]->ty, n->ty);
+        return call_intrinsic(L, "llvm.fma", LLVMTypeOf(v[0]), v, 3);
+    }
     default:
         if (L->target == LOWER_NVVM)
             return nvvm_block_intrinsic(L, n);

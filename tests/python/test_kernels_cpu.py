@@ -797,3 +797,37 @@ def test_for_loops_over_tuples():
     out = np.zeros(1)
     tuple_loops[1, 1](out, (1.0, -5.0, 2.0, 1000.0, 7.0))
     assert out[0] == 1 + 2.5 + 4 + 10 + 20 + 2 + 12
+
+
+@cuda.jit
+def bit_intrinsics(x32, x64, out32, out64, f):
+    i = cuda.grid(1)
+    if i < x32.size:
+        out32[i, 0] = cuda.popc(x32[i])
+        out32[i, 1] = cuda.clz(x32[i])
+        out32[i, 2] = cuda.ffs(x32[i])
+        out32[i, 3] = cuda.brev(x32[i])
+        out64[i, 0] = cuda.popc(x64[i])
+        out64[i, 1] = cuda.clz(x64[i])
+        out64[i, 2] = cuda.ffs(x64[i])
+        out64[i, 3] = cuda.brev(x64[i])
+        f[i] = cuda.fma(f[i], 2.0, 0.5) + cuda.selp(x32[i] > 5, 100.0, 0.0) + cuda.cbrt(27.0)
+
+
+def test_bit_and_fma_intrinsics():
+    x32 = np.array([0, 1, 6, 0x80000000, 0xFFFFFFFF, 12], np.uint32)
+    x64 = np.array([0, 1, 6, 1 << 63, (1 << 64) - 1, 3 << 40], np.uint64)
+    out32 = np.zeros((6, 4), np.uint32)
+    out64 = np.zeros((6, 4), np.uint64)
+    f = np.linspace(0, 1, 6)
+    want_f = f * 2.0 + 0.5 + np.where(x32 > 5, 100.0, 0.0) + 3.0
+    bit_intrinsics[1, 8](x32, x64, out32, out64, f)
+
+    def ref(x, bits):
+        b = format(int(x), f"0{bits}b")
+        ffs = 0 if x == 0 else (int(x) & -int(x)).bit_length()
+        return [b.count("1"), len(b) - len(b.lstrip("0")) if x else bits, ffs, int(b[::-1], 2)]
+
+    np.testing.assert_array_equal(out32, [ref(v, 32) for v in x32])
+    np.testing.assert_array_equal(out64, [ref(v, 64) for v in x64])
+    np.testing.assert_allclose(f, want_f)

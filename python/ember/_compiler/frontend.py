@@ -989,6 +989,10 @@ class _Builder:
                 return _Static("cudafn", attr, full)
             if attr in ("laneid", "warpsize"):
                 return ("intrinsic", line, col, attr, [])
+            if attr in ("popc", "brev", "clz", "ffs", "fma", "selp"):
+                return _Static("cudabits", attr, full)
+            if attr == "cbrt":
+                return _Static("mathfn", "cbrt", full)
             if attr == "atomic":
                 return _Static("atomic", None, full)
             if attr in ("local", "shared", "const"):
@@ -1073,6 +1077,16 @@ class _Builder:
             return self.local_array_call(node, "shared")
         if callee.kind == "constarray":
             return self.const_array_call(node)
+        if callee.kind == "cudabits":
+            if node.keywords:
+                raise self.unsupported(node, f"keyword arguments are not supported in calls "
+                                       f"to cuda.{callee.value}()")
+            args = [self.expr(a) for a in node.args]
+            if callee.value == "selp":  # selp(pred, a, b): a if pred else b
+                if len(args) != 3:
+                    raise self.typing(node, "cuda.selp(pred, a, b) takes 3 arguments")
+                return ("ifexp", line, col, args[0], args[1], args[2])
+            return ("intrinsic", line, col, callee.value, args)
         if callee.kind == "blockop":
             return self.block_op_call(node, callee.value)
         if callee.kind == "builtin" and callee.value == "print":

@@ -55,7 +55,7 @@ _FUNCTIONS = (
     "grid gridsize syncthreads syncthreads_count syncthreads_and syncthreads_or syncwarp "
     "threadfence threadfence_block threadfence_system shfl_sync shfl_up_sync shfl_down_sync "
     "shfl_xor_sync ballot_sync all_sync any_sync eq_sync match_any_sync match_all_sync "
-    "activemask lanemask_lt").split()
+    "activemask lanemask_lt popc brev clz ffs fma selp cbrt").split()
 _VALUES = ["laneid", "warpsize"]
 _NAMESPACES = {
     "threadIdx": ("x", "y", "z"), "blockIdx": ("x", "y", "z"),
