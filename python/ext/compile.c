@@ -6,13 +6,17 @@
  * it into core/ir.h IR with the IR constructors, validating every tuple on
  * the way (a malformed tree is a ValueError naming the node, never a crash),
  * sets the parameter types of the specialisation from their descriptors,
- * and runs type inference and the host compiler. Errors that carry a
- * source location (fn->err) become ember.errors.TypingError with `line`,
- * `col` and `msg` attributes; the dispatcher formats the final message.
+ * and runs type inference and a compiler: the host's (ORC JIT) or, with
+ * target='cuda', NVVM IR → PTX (devices/cuda/cuda_compile.c). Errors that
+ * carry a source location (fn->err) become ember.errors.TypingError (or
+ * UnsupportedError) with `line`, `col` and `msg` attributes; the dispatcher
+ * formats the final message. `lower_nvvm` gives the NVVM IR alone.
  *
- * A Kernel owns the typed Function and the compiled HostKernel. launch()
- * packs the arguments per the ABI of core/ir.h ("Argument ABI") into one
- * buffer and runs the grid on the cpu device with the GIL released.
+ * A Kernel owns the typed Function and the compiled code (HostKernel, or
+ * CudaCode with the PTX). launch() packs the arguments per the ABI of
+ * core/ir.h ("Argument ABI") into one buffer and runs the grid on the cpu
+ * device with the GIL released; pack() gives that buffer for a CUDA
+ * launch, which python/ext/module_cuda.c and launch.c perform.
  *
  * Type descriptors: 'float32' ... (scalars, 'bool'), ('array', dtype, ndim,
  * layout, readonly), ('tuple', [descriptors]).
