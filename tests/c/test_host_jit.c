@@ -13,6 +13,7 @@
 #include "ember/ember_test.h"
 #include "core/ir.h"
 #include "devices/cpu/host_jit.h"
+#include "devices/cuda/cuda_compile.h"
 
 /* ---- IR building helpers ------------------------------------------------ */
 
@@ -184,6 +185,12 @@ static HostKernel *compile(Function *fn)
         fprintf(stderr, "%s\n", d ? d : "");
         em_free(d);
     }
+    /* The same typed IR lowers for NVIDIA GPUs too (NVVM IR and bitcode;
+     * libNVVM itself is tested elsewhere): here under the sanitizers. */
+    CudaCode *code = NULL;
+    CHECK_OK(cuda_lower(fn, 2, 0, &code));
+    CHECK(code && code->bitcode_size > 0 && strstr(code->nvvm_ir, "nvptx64-nvidia-cuda"));
+    cuda_code_destroy(code);
     return k;
 }
 
