@@ -105,6 +105,8 @@ typedef struct Lower {
     int nchecked, capchecked;
     int in_recursive;          /* validating inside a recursive specialisation */
     bool boundscheck;          /* the root's boundscheck option */
+    bool function_entry;       /* the root is an ember.jit function (LOWER_HOST, not a
+                                * kernel): no threads, a return value */
     char **sites;              /* "file:line:col" per bounds check (HostDims.fault_site) */
     int nsites, capsites;
 } Lower;
@@ -189,6 +191,15 @@ static ember_status cpu_block_level(Lower *L, const Node *n, const char *what)
                           "CPU backend does not have yet; run this kernel on a CUDA GPU, or "
                           "write it without block-level operations (one thread per element, "
                           "cuda.atomic for reductions)", what);
+}
+
+/* ember.jit functions run once, on the calling thread: there is no grid,
+ * block or warp whose index or collective they could use. */
+static ember_status no_threads(Lower *L, const Node *n, const char *what)
+{
+    return ir_unsupported(L->fn, n->loc, "%s is not available in an ember.jit function: it "
+                          "runs once, on the calling thread (no grid, blocks or warps); use "
+                          "@cuda.jit for kernels", what);
 }
 
 static ember_status check_list(Lower *L, Node *const *list, int n, int loop_depth)
@@ -362,6 +373,10 @@ static ember_status check(Lower *L, const Node *n, int depth)
     case ND_INTRINSIC: {
         if ((unsigned)n->op >= INTR_COUNT)
             return ir_error(fn, n->loc, "the CPU target does not support intrinsic %d", n->op);
+        if (L->function_entry)
+            return no_threads(L, n, n->op >= INTR_SYNCTHREADS_COUNT ? block_op_name(n->op)
+                                                                   : "a thread index (cuda.grid, "
+                                                                     "cuda.threadIdx ...)");
         if (n->op == INTR_LANEID || n->op == INTR_WARPSIZE)
             break;
         if (n->op >= INTR_SYNCTHREADS_COUNT) {
@@ -490,6 +505,8 @@ static ember_status check(Lower *L, const Node *n, int depth)
             (n->op != MEM_LOCAL && n->op != MEM_SHARED))
             return ir_error(fn, n->loc, "malformed local array");
         if (n->op == MEM_SHARED) {
+            if (L->function_entry)
+                return no_threads(L, n, "cuda.shared.array");
             if (L->target == LOWER_HOST)
                 return cpu_block_level(L, n, "cuda.shared.array");
             int64_t total = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
@@ -529,6 +546,8 @@ static ember_status check(Lower *L, const Node *n, int depth)
     case ND_SYNC:
         if (n->op != SYNC_THREADS && n->op != SYNC_WARP)
             return ir_error(fn, n->loc, "unknown sync %d", n->op);
+        if (L->function_entry)
+            return no_threads(L, n, n->op == SYNC_THREADS ? "cuda.syncthreads" : "cuda.syncwarp");
         if (L->target == LOWER_HOST)
             return cpu_block_level(L, n, n->op == SYNC_THREADS ? "cuda.syncthreads"
                                                                : "cuda.syncwarp");
@@ -3099,6 +3118,109 @@ static void build_entry(Lower *L, const char *symbol)
     LLVMBuildBr(L->ab, prologue);
 }
 
+/* Stores value v of type t at ret + *off (advanced by abi_size(t)): the
+ * Argument ABI of core/ir.h, the inverse of unpack(). */
+static void pack_ret(Lower *L, LLVMValueRef ret, const Type *t, LLVMValueRef v, size_t *off)
+{
+    size_t at = *off;
+    *off += abi_size(t);
+    if (t->kind == TY_TUPLE) {
+        for (int i = 0; i < t->nfields; i++)
+            pack_ret(L, ret, t->fields[i], LLVMBuildExtractValue(L->b, v, (unsigned)i, ""), &at);
+        return;
+    }
+    LLVMTypeRef mt = mty(L, t);
+    if (ty_concrete(t)->kind == TY_BOOL)
+        v = LLVMBuildZExt(L->b, v, mt, "");
+    LLVMValueRef o = i64c(L, (int64_t)at);
+    LLVMValueRef p = LLVMBuildGEP2(L->b, L->t_i8, ret, &o, 1, "");
+    p = LLVMBuildBitCast(L->b, p, LLVMPointerType(mt, 0), "");
+    LLVMSetAlignment(LLVMBuildStore(L->b, v, p), 8);
+}
+
+/* A type with every weak part made concrete (a returned `(1, 2.0)` is
+ * (int64, float64)); NULL when out of memory. */
+static const Type *deep_concrete(const Type *t)
+{
+    if (!t || t->kind != TY_TUPLE)
+        return ty_concrete(t);
+    const Type *f[64];
+    if (t->nfields > 64)
+        return t;
+    for (int i = 0; i < t->nfields; i++)
+        if (!(f[i] = deep_concrete(t->fields[i])))
+            return NULL;
+    return ty_tuple(t->nfields, f);
+}
+
+static bool has_array(const Type *t)
+{
+    if (t->kind == TY_ARRAY)
+        return true;
+    for (int i = 0; t->kind == TY_TUPLE && i < t->nfields; i++)
+        if (has_array(t->fields[i]))
+            return true;
+    return false;
+}
+
+/* The host entry of an ember.jit function (not a kernel):
+ *   void symbol(const char *args, char *ret, HostDims *dims)
+ * The parameters are unpacked as a kernel's; the body runs once, like an
+ * inlined device function whose `return` stores into a local and jumps to
+ * the exit, where the value is packed into `ret` per the Argument ABI
+ * (abi_size(return type) bytes; nothing for None). `dims` carries only the
+ * fault record (bounds checks, recursion depth): there are no threads. */
+static void build_entry_function(Lower *L, const char *symbol)
+{
+    Function *fn = L->fn;
+    LLVMTypeRef params[3] = {L->t_ptr, L->t_ptr, LLVMPointerType(L->t_i64, 0)};
+    LLVMTypeRef fty = LLVMFunctionType(L->t_void, params, 3, 0);
+    L->func = LLVMAddFunction(L->mod, symbol, fty);
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(L->func, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(L->ctx, nounwind, 0));
+    LLVMValueRef args = LLVMGetParam(L->func, 0), ret = LLVMGetParam(L->func, 1);
+    LLVMValueRef dims = LLVMGetParam(L->func, 2);
+    LLVMSetValueName2(args, "args", 4);
+    LLVMSetValueName2(ret, "ret", 3);
+    LLVMSetValueName2(dims, "dims", 4);
+
+    LLVMBasicBlockRef entry = new_bb(L, "entry"), body = new_bb(L, "body");
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMPositionBuilderAtEnd(L->b, body);
+    size_t off = 0;
+    for (int i = 0; i < fn->nparams; i++)
+        L->params[i] = unpack(L, args, fn->param_types[i], &off, fn->param_names[i]);
+    LLVMValueRef zero32 = LLVMConstInt(L->t_i32, 0, 0);
+    for (int i = 0; i < 3; i++) { /* one thread of one block (fault records read them) */
+        L->tid[i] = L->bid[i] = zero32;
+        L->bdim[i] = L->gdim[i] = LLVMConstInt(L->t_i32, 1, 0);
+    }
+    L->linear_tid = i64c(L, 0);
+    LLVMValueRef six = i64c(L, 6); /* HostDims.fault follows the six int64s */
+    L->fault = LLVMBuildBitCast(L->b, LLVMBuildGEP2(L->b, L->t_i64, dims, &six, 1, ""),
+                                LLVMPointerType(L->t_i32, 0), "fault");
+    L->depth = zero32;
+
+    const Type *rt = fn->return_type;
+    bool has_value = rt && rt->kind != TY_VOID;
+    L->ret_bb = new_bb(L, "exit");
+    L->ret_slot = has_value ? entry_alloca(L, lty(L, rt), "retval") : NULL;
+    if (has_value) /* a path without `return value` gives zeros */
+        LLVMBuildStore(L->b, LLVMConstNull(lty(L, rt)), L->ret_slot);
+    stmt(L, fn->body);
+    if (!LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b)))
+        LLVMBuildBr(L->b, L->ret_bb);
+    LLVMPositionBuilderAtEnd(L->b, L->ret_bb);
+    if (has_value) {
+        size_t roff = 0;
+        pack_ret(L, ret, rt, LLVMBuildLoad2(L->b, lty(L, rt), L->ret_slot, "result"), &roff);
+    }
+    LLVMBuildRetVoid(L->b);
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMBuildBr(L->ab, body);
+}
+
 /* Builds the module for the typed kernel `fn` in `ctx`, with the entry
  * function named `symbol`. On success the caller owns *out; on failure
  * nothing is left behind and the error is recorded on fn (ir_error). */
@@ -3197,9 +3319,19 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     *nsites = 0;
     if (!fn || !fn->body || !opt)
         return em_error(EMBER_ERR_INVALID_ARG, "lower_module: no function body or options");
-    if (!fn->is_kernel)
-        return ir_error(fn, fn->body->loc, "targets compile kernels only; '%s' is a "
-                        "device function (call it from a kernel)", fn->name);
+    if (!fn->is_kernel && opt->target != LOWER_HOST)
+        return ir_error(fn, fn->body->loc, "the CUDA target compiles kernels only; '%s' is "
+                        "a function (call it from a kernel)", fn->name);
+    if (!fn->is_kernel) { /* an ember.jit function: numbers and tuples of them come back */
+        const Type *rt = deep_concrete(fn->return_type);
+        if (!rt)
+            return EMBER_ERR_OUT_OF_MEMORY;
+        if (rt->kind != TY_VOID && has_array(rt))
+            return ir_unsupported(fn, fn->body->loc, "returning arrays from ember.jit "
+                                  "functions is not supported yet (write the result into an "
+                                  "array argument instead)");
+        fn->return_type = rt;
+    }
     Lower *L = em_calloc(1, sizeof *L);
     if (!L)
         return EMBER_ERR_OUT_OF_MEMORY;
@@ -3209,6 +3341,7 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     L->fn = fn;
     L->ctx = ctx;
     L->boundscheck = fn->boundscheck;
+    L->function_entry = !fn->is_kernel;
     ember_status st = EMBER_SUCCESS;
     for (int i = 0; i < fn->nparams; i++) {
         char s[256];
@@ -3241,6 +3374,8 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     if (setjmp(L->fail_jmp) == 0) {
         if (L->target == LOWER_NVVM)
             build_entry_nvvm(L, symbol);
+        else if (L->function_entry)
+            build_entry_function(L, symbol);
         else
             build_entry(L, symbol);
         *out = L->mod;

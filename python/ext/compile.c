@@ -12,7 +12,10 @@
  *
  * A Kernel owns the typed Function and the compiled HostKernel. launch()
  * packs the arguments per the ABI of core/ir.h ("Argument ABI") into one
- * buffer and runs the grid on the cpu device with the GIL released.
+ * buffer and runs the grid on the cpu device with the GIL released. A
+ * Kernel compiled from a tree that is not a kernel (ember.jit) is a
+ * function instead: call() runs it once on the calling thread and turns
+ * its packed return value back into Python objects.
  *
  * Type descriptors: 'float32' ... (scalars, 'bool'), ('array', dtype, ndim,
  * layout, readonly), ('tuple', [descriptors]).
@@ -1376,6 +1379,128 @@ static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
+/* The Python object for a value of type t at buf + *off (advanced by
+ * abi_size(t)): the Argument ABI of core/ir.h, as an ember.jit function
+ * stores its return value. */
+static PyObject *unpack_value(const Type *t, const char *buf, size_t *off)
+{
+    const char *p = buf + *off;
+    *off += abi_size(t);
+    if (t->kind == TY_TUPLE) {
+        PyObject *r = PyTuple_New(t->nfields);
+        size_t at = (size_t)(p - buf);
+        for (int i = 0; r && i < t->nfields; i++) {
+            PyObject *f = unpack_value(t->fields[i], buf, &at);
+            if (!f)
+                Py_CLEAR(r);
+            else
+                PyTuple_SET_ITEM(r, i, f);
+        }
+        return r;
+    }
+    union { int8_t i8; int16_t i16; int32_t i32; int64_t i64; uint8_t u8; uint16_t u16;
+            uint32_t u32; uint64_t u64; float f32[2]; double f64[2]; } v;
+    memcpy(&v, p, ty_is_complex(t) && t->kind != TY_C64 ? 16 : 8);
+    switch (t->kind) {
+    case TY_BOOL: return PyBool_FromLong(v.u8 != 0);
+    case TY_I8: return PyLong_FromLong(v.i8);
+    case TY_I16: return PyLong_FromLong(v.i16);
+    case TY_I32: return PyLong_FromLong(v.i32);
+    case TY_I64: case TY_WEAK_INT: return PyLong_FromLongLong(v.i64);
+    case TY_U8: return PyLong_FromLong(v.u8);
+    case TY_U16: return PyLong_FromLong(v.u16);
+    case TY_U32: return PyLong_FromUnsignedLong(v.u32);
+    case TY_U64: return PyLong_FromUnsignedLongLong(v.u64);
+    case TY_F32: return PyFloat_FromDouble(v.f32[0]);
+    case TY_F64: case TY_WEAK_FLOAT: return PyFloat_FromDouble(v.f64[0]);
+    case TY_C64: return PyComplex_FromDoubles(v.f32[0], v.f32[1]);
+    case TY_C128: case TY_WEAK_COMPLEX: return PyComplex_FromDoubles(v.f64[0], v.f64[1]);
+    default:
+        PyErr_SetString(PyExc_TypeError, "call: return type not supported");
+        return NULL;
+    }
+}
+
+/* Kernel.call(*args) -> the return value: runs an ember.jit function once
+ * on this thread with the GIL released. NumPy arrays must come wrapped as
+ * cpu-device arrays over their memory (python/ember/_jit.py). */
+static PyObject *kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    ext_kernel *self = (ext_kernel *)obj;
+    ext_state *st = ext_state_of_type(Py_TYPE(obj));
+    Function *fn = self->fn;
+    if (!self->hk || fn->is_kernel) {
+        PyErr_Format(PyExc_TypeError, "%s is a kernel: launch it with [blocks, threads]",
+                     fn->name);
+        return NULL;
+    }
+    if (kwnames || nargs != fn->nparams) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %d positional arguments (%zd given)",
+                     fn->name, fn->nparams, nargs);
+        return NULL;
+    }
+    const Type *rt = fn->return_type;
+    size_t ret_size = rt && rt->kind != TY_VOID ? abi_size(rt) : 0;
+    int64_t small[64], small_ret[16]; /* 8-byte aligned */
+    char *buf = self->args_size <= sizeof small ? (char *)small : PyMem_Malloc(self->args_size);
+    char *ret = ret_size <= sizeof small_ret ? (char *)small_ret : PyMem_Malloc(ret_size);
+    PyObject *result = NULL;
+    if (!buf || !ret) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    ember_status s = ember_init();
+    ember_device_t cpu = NULL;
+    if (s == EMBER_SUCCESS)
+        s = ember_device_get(EMBER_DEVICE_CPU, 0, &cpu);
+    if (s != EMBER_SUCCESS) {
+        ext_raise(st, s, "call");
+        goto out;
+    }
+    if (pack_all(st, fn, args, buf, cpu, NULL) < 0)
+        goto out;
+    HostDims dims;
+    memset(&dims, 0, sizeof dims);
+    Py_BEGIN_ALLOW_THREADS
+    s = host_kernel_call(self->hk, buf, ret, &dims);
+    Py_END_ALLOW_THREADS
+    if (s != EMBER_SUCCESS) {
+        ext_raise(st, s, fn->name);
+        goto out;
+    }
+    if (dims.fault == KERNEL_FAULT_INDEX) {
+        PyErr_Format(PyExc_IndexError, "%s: %s: index out of bounds (bounds checking is on)",
+                     fn->name, host_kernel_site(self->hk, dims.fault_site));
+        goto out;
+    }
+    if (dims.fault == KERNEL_FAULT_RECURSION) {
+        PyErr_Format(PyExc_RecursionError, "%s: a recursive function went deeper than %d "
+                     "calls", fn->name, KERNEL_MAX_RECURSION);
+        goto out;
+    }
+    if (!ret_size) {
+        result = Py_None;
+        Py_INCREF(result);
+    } else {
+        size_t off = 0;
+        result = unpack_value(rt, ret, &off);
+    }
+out:
+    if (buf && buf != (char *)small)
+        PyMem_Free(buf);
+    if (ret && ret != (char *)small_ret)
+        PyMem_Free(ret);
+    return result;
+}
+
+static PyObject *kernel_get_return_type(PyObject *obj, void *c)
+{
+    const Type *rt = ((ext_kernel *)obj)->fn->return_type;
+    char s[512];
+    return PyUnicode_FromString(rt ? ty_str(rt, s, sizeof s) : "none");
+}
+
 int ext_kernel_nparams(PyObject *kernel) { return ((ext_kernel *)kernel)->fn->nparams; }
 
 /* ------------------------------------------------------------------------ */
@@ -1488,6 +1613,8 @@ static PyGetSetDef kernel_getset[] = {
     {"param_written", kernel_get_written, NULL,
      "Per parameter: True when the kernel stores into that array (or a view of it).", NULL},
     {"name", kernel_get_name, NULL, "The function's qualified name.", NULL},
+    {"return_type", kernel_get_return_type, NULL,
+     "The inferred return type, spelled as numba does ('float64', '(int64, float64)').", NULL},
     {"ptx", kernel_get_ptx, NULL, "The PTX of a kernel compiled for CUDA (None for cpu).", NULL},
     {"symbol", kernel_get_symbol, NULL, "The kernel's name in its PTX (None for cpu).", NULL},
     {"target", kernel_get_target, NULL, "('cpu', None) or ('cuda', (major, minor)).", NULL},
@@ -1503,6 +1630,11 @@ static PyMethodDef kernel_methods[] = {
      "pack($self, args, kind, ordinal, stream=None)\n--\n\n"
      "The packed argument buffer (bytes) for a launch on device kind:ordinal; with a\n"
      "stream, each array's buffer records it (the memory pool's reuse rule)."},
+    {"call", (PyCFunction)(void (*)(void))kernel_call, METH_FASTCALL | METH_KEYWORDS,
+     "call($self, *args)\n--\n\n"
+     "Runs an ember.jit function (compiled from a tree whose is_kernel is False) once\n"
+     "on this thread: args match the compiled parameter types (arrays as cpu-device\n"
+     "arrays); returns its value (None, a number or a tuple)."},
     {"launch", (PyCFunction)(void (*)(void))kernel_launch, METH_FASTCALL | METH_KEYWORDS,
      "launch($self, grid, block, args)\n--\n\n"
      "Runs the kernel on the cpu device: grid and block are 3-tuples, args a tuple of\n"
