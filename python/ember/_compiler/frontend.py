@@ -291,6 +291,9 @@ def _classify(obj, name):
     if isinstance(obj, types.ModuleType):
         return _Static("pymodule", obj, name)
     from .dispatcher import DeviceFunction, Dispatcher
+    from .._jit import JitDispatcher
+    if isinstance(obj, JitDispatcher):  # an @ember.jit function: inlined like a device one
+        return _Static("device", obj._as_device_function(), name)
     if isinstance(obj, Dispatcher):
         return _Static("dispatcher", obj, name)
     if isinstance(obj, DeviceFunction):
@@ -351,6 +354,7 @@ class _CallGraph:
         self.arities = {}   # key -> arity of the returned value (see _Builder.arity)
         self.sigs = {}      # key -> (return, [params]) descriptors of an explicit signature
         self.stack = []
+        self.jit = False    # the root is an @ember.jit function (errors say so)
 
 
 class _Builder:
@@ -1075,6 +1079,10 @@ class _Builder:
                 raise self.unsupported(node, f"the builtin {fname}() is not supported in "
                                        "kernels", "kernels can call abs, min, max, round, len, "
                                        "int, float, bool, complex and math/NumPy functions")
+            if self.graph.jit:
+                raise self.typing(node, f"cannot call the Python function '{fname}' from an "
+                                  "ember.jit function (nopython mode)",
+                                  f"decorate `{fname}` with @ember.jit")
             raise self.unsupported(node, f"cannot call the Python function '{fname}' from a "
                                    "kernel", f"decorate `{fname}` with @cuda.jit(device=True)")
         if k in ("math", "cmath", "numpy", "cuda", "pymodule"):
@@ -1509,13 +1517,15 @@ def _parse(fn):
         f"{fn.__qualname__} (lambdas and async functions cannot be compiled)")
 
 
-def build_tree(fn, is_kernel=True, argtypes=None):
+def build_tree(fn, is_kernel=True, argtypes=None, jit=False):
     """The tree of ``fn`` and its SourceInfo.
 
     ``argtypes`` (optional) are the type descriptors of the specialisation;
     they tell the lengths of tuple arguments and the dimensions of array
     arguments, which indexing with a tuple needs. Raises UnsupportedError or
-    TypingError with file:line:col, the source line, a caret and a hint."""
+    TypingError with file:line:col, the source line, a caret and a hint.
+    ``jit``: the root is an @ember.jit function (not a kernel; errors name
+    ember.jit)."""
     fn = inspect.unwrap(fn)
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"cuda.jit: expected a Python function, got {type(fn).__name__}")
@@ -1538,7 +1548,9 @@ def build_tree(fn, is_kernel=True, argtypes=None):
                 f"{fn.__qualname__} (lambdas and async functions cannot be compiled)")
     if argtypes is not None and len(argtypes) != len(fdef.args.posonlyargs + fdef.args.args):
         argtypes = None
-    b = _Builder(fn, info, fdef, is_kernel, argtypes)
+    graph = _CallGraph()
+    graph.jit = bool(jit)
+    b = _Builder(fn, info, fdef, is_kernel, argtypes, graph)
     tree = b.build()
     if b.graph.trees:  # device functions: the 8th item (python/ext/compile.c)
         tree = tree + (list(b.graph.trees),)

@@ -1,0 +1,420 @@
+"""ember.jit / ember.njit: CPU functions called from Python (numba's @njit).
+
+Seed scenarios 1-4 of issue 6 (hypot, np.sin with inspect_types, the
+mandelbrot fractal, a dict argument) plus in-place writes to NumPy arrays
+of every layout, tuple arguments and returns, eager signatures, inlined
+calls between jitted functions and the errors. Every result is compared
+with the same function run by Python / NumPy.
+"""
+
+import cmath
+import io
+import math
+
+import numpy as np
+import pytest
+
+import ember
+from ember import cuda, jit, njit
+from ember.errors import TypingError, UnsupportedError
+
+
+# ---------------------------------------------------------------------------
+# scenario 1: hypot, py_func
+# ---------------------------------------------------------------------------
+
+@jit
+def hypot(x, y):
+    return math.sqrt(x * x + y * y)
+
+
+def test_hypot_and_py_func():
+    assert hypot(3.0, 4.0) == 5.0
+    assert hypot.py_func(3.0, 4.0) == 5.0
+    rng = np.random.default_rng(1)
+    for x, y in rng.uniform(-1e3, 1e3, size=(50, 2)):
+        assert hypot(float(x), float(y)) == pytest.approx(math.hypot(x, y), rel=1e-15)
+    assert isinstance(hypot(3.0, 4.0), float)
+    assert ember.njit is ember.jit
+
+
+def test_specialises_per_argument_types():
+    @njit
+    def add(a, b):
+        return a + b
+
+    assert add(2, 3) == 5 and isinstance(add(2, 3), int)
+    assert add(2.5, 1) == 3.5
+    assert add(1 + 2j, 1) == 2 + 2j and isinstance(add(1j, 1), complex)
+    assert add(True, True) == 2
+    assert add(np.float32(1.5), np.float32(2.25)) == 3.75
+    assert set(add.signatures) == {("int64", "int64"), ("float64", "int64"),
+                                   ("complex128", "int64"), ("bool", "bool"),
+                                   ("float32", "float32")}
+    assert set(add.overloads) == set(add.signatures)
+    assert add(2**62, 2**62) == -(2**63)  # int64 wraps, as numba
+
+
+# ---------------------------------------------------------------------------
+# scenario 2: np.sin of an int; inspect_types
+# ---------------------------------------------------------------------------
+
+@jit
+def foo(x):
+    return np.sin(x)
+
+
+def test_sin_of_int_and_inspect_types():
+    assert foo(2) == pytest.approx(np.sin(2), rel=1e-15)
+    out = io.StringIO()
+    foo.inspect_types(file=out)
+    text = out.getvalue()
+    assert "foo (int64)" in text
+    assert "x = arg(0, name=x)  :: int64" in text
+    assert "np.sin(x)  :: float64" in text
+    assert "return np.sin(x)  :: float64" in text
+
+
+def test_inspect_llvm_and_ir():
+    hypot(3.0, 4.0)
+    llvm = hypot.inspect_llvm()
+    assert set(llvm) == set(hypot.signatures)
+    text = llvm[("float64", "float64")]
+    assert "sqrt" in text and "define" in text
+    assert "function " in hypot.inspect_ir(("float64", "float64"))
+
+
+# ---------------------------------------------------------------------------
+# scenario 3: the mandelbrot fractal, complex arithmetic, a jitted call
+# ---------------------------------------------------------------------------
+
+def mandel_py(x, y, max_iters):
+    i = 0
+    c = complex(x, y)
+    z = 0.0j
+    for i in range(max_iters):
+        z = z * z + c
+        if (z.real * z.real + z.imag * z.imag) >= 4:
+            return i
+    return 255
+
+
+mandel = njit(mandel_py)
+
+
+@njit
+def create_fractal(min_x, max_x, min_y, max_y, image, iters):
+    height = image.shape[0]
+    width = image.shape[1]
+    pixel_size_x = (max_x - min_x) / width
+    pixel_size_y = (max_y - min_y) / height
+    for x in range(0, width):
+        real = min_x + x * pixel_size_x
+        for y in range(0, height):
+            imag = min_y + y * pixel_size_y
+            color = mandel(real, imag, iters)
+            image[y, x] = color
+
+
+def test_mandelbrot_small_equals_python():
+    image = np.zeros((60, 90), dtype=np.uint8)
+    create_fractal(-2.0, 1.0, -1.0, 1.0, image, 20)
+    expect = np.zeros((60, 90), dtype=np.uint8)
+    for x in range(90):
+        for y in range(60):
+            expect[y, x] = mandel_py(-2.0 + x * 3.0 / 90, -1.0 + y * 2.0 / 60, 20)
+    np.testing.assert_array_equal(image, expect)
+    assert len(np.unique(image)) > 5  # not a constant image
+    assert mandel(0.0, 0.0, 20) == 255 and mandel(2.0, 2.0, 20) == 0
+
+
+def test_mandelbrot_full_size():
+    image = np.zeros((1000, 1500), dtype=np.uint8)
+    create_fractal(-2.0, 1.0, -1.0, 1.0, image, 20)
+    # a sample of pixels against Python
+    for y in range(0, 1000, 97):
+        for x in range(0, 1500, 131):
+            assert image[y, x] == mandel_py(-2.0 + x * (3.0 / 1500), -1.0 + y * (2.0 / 1000),
+                                            20), (y, x)
+    assert (image == 255).sum() > 100000
+
+
+# ---------------------------------------------------------------------------
+# scenario 4 and other errors
+# ---------------------------------------------------------------------------
+
+@jit
+def takes_anything(d):
+    return 1
+
+
+@pytest.mark.parametrize("value,kind", [({1: 2}, "dict"), ([1, 2], "list"), ({1}, "set")])
+def test_container_arguments_are_typing_errors(value, kind):
+    with pytest.raises(TypingError) as e:
+        takes_anything(value)
+    msg = str(e.value)
+    assert f"argument 1 ('d') is a {kind}" in msg
+    assert "test_jit.py:" in msg
+    assert "NumPy array" in msg
+
+
+def plain_python(x):
+    return x + 1
+
+
+def test_calling_a_plain_python_function():
+    @jit
+    def g(x):
+        return plain_python(x)
+
+    with pytest.raises(TypingError) as e:
+        g(1)
+    msg = str(e.value)
+    assert "test_jit.py:" in msg and "plain_python" in msg
+    assert "decorate `plain_python` with @ember.jit" in msg
+
+
+def test_object_mode_is_an_error():
+    with pytest.raises(UnsupportedError, match="object mode"):
+        jit(forceobj=True)
+    with pytest.raises(UnsupportedError, match="object mode"):
+        jit(nopython=False)
+    f = jit(nopython=True)(lambda_free)
+    assert f(2) == 3
+
+
+def lambda_free(x):
+    return x + 1
+
+
+def test_thread_intrinsics_are_unsupported():
+    @jit
+    def g(a):
+        a[0] = cuda.grid(1)
+
+    with pytest.raises(UnsupportedError, match="ember.jit function"):
+        g(np.zeros(1))
+
+
+def test_returning_an_array_is_unsupported():
+    @jit
+    def g(a):
+        return a
+
+    with pytest.raises(UnsupportedError, match="returning arrays from ember.jit functions "
+                                               "is not supported yet"):
+        g(np.zeros(3))
+
+
+def test_wrong_argument_count():
+    with pytest.raises(TypeError, match="hypot"):
+        hypot(1.0)
+
+
+# ---------------------------------------------------------------------------
+# arrays: no copies, writes land in the caller's array
+# ---------------------------------------------------------------------------
+
+@njit
+def scale_add(a, k):
+    n = 0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            a[i, j] = a[i, j] * k + i
+            n += 1
+    return n
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.arange(12.0).reshape(3, 4),
+    lambda: np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+    lambda: np.arange(48.0).reshape(6, 8)[::2, 1::2],   # 'A' layout
+    lambda: np.arange(12.0).reshape(4, 3).T,            # F view
+    lambda: np.arange(12.0).reshape(3, 4)[::-1],        # negative strides
+])
+def test_in_place_writes_any_layout(make):
+    a = make()
+    expect = a * 2.5 + np.arange(a.shape[0])[:, None]
+    assert scale_add(a, 2.5) == a.size
+    np.testing.assert_array_equal(a, expect)
+
+
+def test_writes_through_a_view_reach_the_base():
+    base = np.zeros(10, dtype=np.int32)
+
+    @jit
+    def fill(v, x):
+        for i in range(len(v)):
+            v[i] = x + i
+
+    fill(base[2:8:2], 7)
+    np.testing.assert_array_equal(base, [0, 0, 7, 0, 8, 0, 9, 0, 0, 0])
+
+
+def test_readonly_array_reads_and_refuses_stores():
+    a = np.arange(5.0)
+    a.flags.writeable = False
+
+    @jit
+    def total(x):
+        s = 0.0
+        for i in range(x.size):
+            s += x[i]
+        return s
+
+    assert total(a) == 10.0
+
+    @jit
+    def store(x):
+        x[0] = 1.0
+
+    with pytest.raises(TypingError):
+        store(a)
+
+
+def test_empty_and_dtypes():
+    @jit
+    def count(x):
+        return x.size
+
+    assert count(np.zeros(0)) == 0
+    for dt in (np.int8, np.uint16, np.int32, np.float32, np.complex64, np.bool_):
+        assert count(np.ones(7, dtype=dt)) == 7
+
+
+# ---------------------------------------------------------------------------
+# tuples in and out
+# ---------------------------------------------------------------------------
+
+def test_tuple_arguments_and_returns():
+    @jit
+    def stats(a, t):
+        lo = a[0]
+        hi = a[0]
+        for i in range(a.shape[0]):
+            lo = min(lo, a[i])
+            hi = max(hi, a[i])
+        return lo * t[0], hi + t[1], a.shape[0] > 3, complex(lo, hi)
+
+    a = np.array([3.0, -1.5, 8.25, 2.0])
+    r = stats(a, (2, 0.5))
+    assert r == (-3.0, 8.75, True, complex(-1.5, 8.25))
+    assert isinstance(r[0], float) and isinstance(r[2], bool)
+
+
+def test_nested_tuple_and_literal_return():
+    @jit
+    def g(x):
+        return (x, (1, 2.5)), 3
+
+    assert g(7) == ((7, (1, 2.5)), 3)
+
+
+def test_no_return_value_is_none():
+    @jit
+    def g(a):
+        a[0] = 1
+
+    a = np.zeros(2, dtype=np.int64)
+    assert g(a) is None
+    assert a[0] == 1
+
+
+def test_defaults_and_keywords():
+    @jit
+    def g(x, y=10):
+        return x * y
+
+    assert g(2) == 20
+    assert g(2, y=3) == 6
+    assert g(y=4, x=5) == 20
+
+
+# ---------------------------------------------------------------------------
+# eager signatures, options
+# ---------------------------------------------------------------------------
+
+def test_eager_signature():
+    @jit("float64(float64, float64)")
+    def h(x, y):
+        return math.sqrt(x * x + y * y)
+
+    assert h.signatures == [("float64", "float64")]   # compiled at decoration
+    assert h(3, 4) == 5.0                                # ints converted
+    assert h.signatures == [("float64", "float64")]   # and nothing new compiled
+    with pytest.raises(TypeError, match="No matching definition"):
+        h(1j, 2.0)
+
+
+def test_eager_signature_casts_the_return_value():
+    @jit(["int64(float64)"])
+    def half(x):
+        return x / 2
+
+    assert half(7.0) == 3 and isinstance(half(7.0), int)
+
+
+def test_fastmath():
+    @jit(fastmath=True)
+    def dot(a, b):
+        s = 0.0
+        for i in range(a.size):
+            s += a[i] * b[i]
+        return s
+
+    a = np.linspace(0, 1, 101)
+    assert dot(a, a) == pytest.approx(float(a @ a), rel=1e-12)
+    assert "fast" in dot.inspect_llvm(dot.signatures[0])
+
+
+def test_boundscheck():
+    @jit(boundscheck=True)
+    def at(a, i):
+        return a[i]
+
+    assert at(np.arange(3.0), 2) == 2.0
+    with pytest.raises(IndexError, match="test_jit.py"):
+        at(np.arange(3.0), 5)
+
+
+# ---------------------------------------------------------------------------
+# calls between jitted functions; a kernel calling one
+# ---------------------------------------------------------------------------
+
+@jit
+def cube(x):
+    return x * x * x
+
+
+@jit
+def sum_cubes(n):
+    s = 0
+    for i in range(n):
+        s += cube(i)
+    return s, cube(1.5)
+
+
+def test_jit_calls_jit():
+    assert sum_cubes(10) == (sum(i ** 3 for i in range(10)), 3.375)
+    assert cube(3) == 27
+
+
+def test_kernel_calls_a_jit_function():
+    @cuda.jit
+    def k(out):
+        i = cuda.grid(1)
+        if i < out.size:
+            out[i] = cube(i)
+
+    out = np.zeros(8, dtype=np.int64)
+    k[1, 8](out)
+    np.testing.assert_array_equal(out, np.arange(8) ** 3)
+
+
+def test_complex_math():
+    @jit
+    def g(z):
+        return cmath.exp(z) + abs(z)
+
+    z = 0.5 - 1.25j
+    assert g(z) == pytest.approx(cmath.exp(z) + abs(z), rel=1e-14)
