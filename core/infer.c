@@ -422,6 +422,32 @@ static const Type *block_intrinsic(Ctx *ctx, Node *n)
     return T(TY_U32);
 }
 
+/* np.random (the front end fills in the defaults): seed(int), random(),
+ * uniform(low, high) and normal(loc, scale) of real numbers -> float64,
+ * randint(low, high) of integers -> int64 (numba's typing). */
+static const Type *random_intrinsic(Ctx *ctx, Node *n)
+{
+    static const char *const names[] = {"seed", "random", "uniform", "normal", "randint"};
+    static const int nargs[] = {1, 0, 2, 2, 2};
+    int i = n->op - INTR_RANDOM_SEED;
+    char s[256];
+    if (n->nargs != nargs[i])
+        FAIL(ctx, n, "np.random.%s() takes %d arguments here", names[i], nargs[i]);
+    for (int j = 0; j < n->nargs; j++) {
+        const Type *t = expr(ctx, n->args[j]);
+        if (!t)
+            return NULL;
+        bool ok = (n->op == INTR_RANDOM_SEED || n->op == INTR_RANDOM_RANDINT)
+                      ? ty_is_int(t) : ty_is_number(t) && !ty_is_complex(t);
+        if (!ok)
+            FAIL(ctx, n->args[j], "np.random.%s(): argument %d must be %s, not %s", names[i],
+                 j + 1, n->op == INTR_RANDOM_SEED || n->op == INTR_RANDOM_RANDINT
+                            ? "an integer" : "a real number", tname(ty_concrete(t), s));
+    }
+    return n->op == INTR_RANDOM_SEED ? T(TY_VOID)
+         : n->op == INTR_RANDOM_RANDINT ? T(TY_I64) : T(TY_F64);
+}
+
 static const Type *intrinsic(Ctx *ctx, Node *n)
 {
     int64_t k = 0;
@@ -443,6 +469,9 @@ static const Type *intrinsic(Ctx *ctx, Node *n)
     }
     case INTR_LANEID: case INTR_WARPSIZE:
         return T(TY_I32);
+    case INTR_RANDOM_SEED: case INTR_RANDOM_RANDOM: case INTR_RANDOM_UNIFORM:
+    case INTR_RANDOM_NORMAL: case INTR_RANDOM_RANDINT:
+        return random_intrinsic(ctx, n);
     default:
         return block_intrinsic(ctx, n);
     }

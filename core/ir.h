@@ -198,6 +198,13 @@ typedef enum Intrinsic {
     INTR_BALLOT,      /* (mask, pred) -> uint32 */
     INTR_ACTIVEMASK,  /* () -> uint32 */
     INTR_LANEMASK_LT, /* () -> uint32 */
+    /* np.random in ember.jit functions (one generator per thread, NumPy's
+     * legacy MT19937 stream: devices/cpu/random.c); not in kernels */
+    INTR_RANDOM_SEED,    /* (seed: int) -> void */
+    INTR_RANDOM_RANDOM,  /* () -> float64 in [0, 1) */
+    INTR_RANDOM_UNIFORM, /* (low, high) -> float64 */
+    INTR_RANDOM_NORMAL,  /* (loc, scale) -> float64 */
+    INTR_RANDOM_RANDINT, /* (low, high) -> int64 in [low, high) */
     INTR_COUNT
 } Intrinsic;
 

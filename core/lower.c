@@ -240,7 +240,8 @@ static ember_status check(Lower *L, const Node *n, int depth)
         return ir_error(fn, n->loc, "the CPU target does not support IR node kind %d", n->kind);
     bool is_expr = n->kind < ND_BLOCK;
     if (is_expr && n->kind != ND_SLICE_PART && !supported_type(n->ty) &&
-        !(n->kind == ND_CALL && n->ty && n->ty->kind == TY_VOID)) /* a call as a statement */
+        !((n->kind == ND_CALL || n->kind == ND_INTRINSIC) && n->ty &&
+          n->ty->kind == TY_VOID)) /* a call as a statement */
         return ir_error(fn, n->loc, "the CPU target cannot compute a value of type %s%s",
                         tstr(n->ty, s), n->ty ? "" : " (was the function typed?)");
     /* children first: their types are used below */
@@ -373,6 +374,12 @@ static ember_status check(Lower *L, const Node *n, int depth)
     case ND_INTRINSIC: {
         if ((unsigned)n->op >= INTR_COUNT)
             return ir_error(fn, n->loc, "the CPU target does not support intrinsic %d", n->op);
+        if (n->op >= INTR_RANDOM_SEED) {
+            if (!L->function_entry)
+                return ir_unsupported(fn, n->loc, "np.random is available in ember.jit "
+                                      "functions only, not in kernels (yet)");
+            break;
+        }
         if (L->function_entry)
             return no_threads(L, n, n->op >= INTR_SYNCTHREADS_COUNT ? block_op_name(n->op)
                                                                    : "a thread index (cuda.grid, "
@@ -1956,6 +1963,33 @@ static LLVMValueRef nvvm_block_intrinsic(Lower *L, Node *n)
     }
 }
 
+/* np.random: a call of devices/cpu/random.c through the function's address
+ * (this process's code; ember.jit modules are not saved to disk yet), the
+ * arguments converted to int64 / float64. */
+static LLVMValueRef random_call(Lower *L, Node *n)
+{
+    static void *const fns[] = {(void *)host_random_seed, (void *)host_random_random,
+                                (void *)host_random_uniform, (void *)host_random_normal,
+                                (void *)host_random_randint};
+    static const char *const names[] = {"np.random.seed", "np.random.random",
+                                        "np.random.uniform", "np.random.normal",
+                                        "np.random.randint"};
+    int i = n->op - INTR_RANDOM_SEED;
+    bool ints = n->op == INTR_RANDOM_SEED || n->op == INTR_RANDOM_RANDINT;
+    const Type *at = ty_scalar(ints ? TY_I64 : TY_F64);
+    LLVMTypeRef pt[2] = {lty(L, at), lty(L, at)};
+    LLVMValueRef args[2];
+    for (int j = 0; j < n->nargs && j < 2; j++)
+        args[j] = conv(L, n, expr(L, n->args[j]), n->args[j]->ty, at);
+    LLVMTypeRef rt = n->op == INTR_RANDOM_SEED ? L->t_void
+                   : n->op == INTR_RANDOM_RANDINT ? L->t_i64 : L->t_f64;
+    LLVMTypeRef fty = LLVMFunctionType(rt, pt, (unsigned)n->nargs, 0);
+    LLVMValueRef f = LLVMConstIntToPtr(LLVMConstInt(L->t_i64, (uint64_t)(uintptr_t)fns[i], 0),
+                                       LLVMPointerType(fty, 0));
+    return LLVMBuildCall2(L->b, fty, f, args, (unsigned)n->nargs,
+                          n->op == INTR_RANDOM_SEED ? "" : names[i] + 10);
+}
+
 static LLVMValueRef intrinsic(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -1995,6 +2029,9 @@ static LLVMValueRef intrinsic(Lower *L, Node *n)
         return LLVMBuildTrunc(B, LLVMBuildURem(B, L->linear_tid, i64c(L, 32), ""), L->t_i32, "laneid");
     case INTR_WARPSIZE:
         return ci(L->t_i32, 32);
+    case INTR_RANDOM_SEED: case INTR_RANDOM_RANDOM: case INTR_RANDOM_UNIFORM:
+    case INTR_RANDOM_NORMAL: case INTR_RANDOM_RANDINT:
+        return random_call(L, n);
     default:
         if (L->target == LOWER_NVVM)
             return nvvm_block_intrinsic(L, n);

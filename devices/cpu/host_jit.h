@@ -62,6 +62,14 @@ EM_HIDDEN const char *host_kernel_site(const HostKernel *k, int site);
 EM_HIDDEN ember_status host_kernel_call(const HostKernel *k, const char *args, char *ret,
                                         HostDims *dims);
 
+/* ---- random.c: np.random in ember.jit functions, one generator per thread
+ * (NumPy's legacy MT19937 stream); the compiled code calls them by address */
+EM_HIDDEN void host_random_seed(int64_t seed);
+EM_HIDDEN double host_random_random(void);
+EM_HIDDEN double host_random_uniform(double low, double high);
+EM_HIDDEN double host_random_normal(double loc, double scale);
+EM_HIDDEN int64_t host_random_randint(int64_t low, int64_t high);
+
 /* Runs the kernel over the grid on `cpu`'s worker pool; returns when done.
  * `args` is packed per the ABI and borrowed for the call. */
 EM_HIDDEN ember_status host_launch(const HostKernel *k, struct ember_device *cpu,

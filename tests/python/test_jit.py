@@ -418,3 +418,66 @@ def test_complex_math():
 
     z = 0.5 - 1.25j
     assert g(z) == pytest.approx(cmath.exp(z) + abs(z), rel=1e-14)
+
+
+# ---------------------------------------------------------------------------
+# scenario 9: np.random (NumPy's legacy MT19937 stream, one per thread)
+# ---------------------------------------------------------------------------
+
+@njit
+def monte_carlo_pi(nsamples):
+    acc = 0
+    for i in range(nsamples):
+        x = np.random.random()
+        y = np.random.random()
+        if (x ** 2 + y ** 2) < 1.0:
+            acc += 1
+    return 4.0 * acc / nsamples
+
+
+def test_monte_carlo_pi():
+    assert abs(monte_carlo_pi(1_000_000) - math.pi) < 0.01
+
+
+@njit
+def seeded_draws(seed, out):
+    np.random.seed(seed)
+    for i in range(out.shape[0]):
+        out[i, 0] = np.random.random()
+        out[i, 1] = np.random.uniform(2.0, 5.0)
+        out[i, 2] = np.random.normal(1.0, 3.0)
+        out[i, 3] = np.random.randint(3, 17)
+        out[i, 4] = np.random.randint(-2**40, 2**41)
+        out[i, 5] = np.random.normal()
+        out[i, 6] = np.random.randint(10)
+
+
+def test_random_matches_numpy_randomstate():
+    out = np.zeros((50, 7))
+    seeded_draws(12345, out)
+    rs = np.random.RandomState(12345)
+    expect = np.array([[rs.random_sample(), rs.uniform(2.0, 5.0), rs.normal(1.0, 3.0),
+                        rs.randint(3, 17), rs.randint(-2**40, 2**41), rs.normal(),
+                        rs.randint(10)] for _ in range(50)])
+    np.testing.assert_array_equal(out, expect)
+    again = np.zeros((50, 7))
+    seeded_draws(12345, again)   # seeding restarts the stream
+    np.testing.assert_array_equal(again, out)
+
+
+def test_random_in_a_kernel_is_unsupported():
+    @cuda.jit
+    def k(out):
+        out[0] = np.random.random()
+
+    with pytest.raises(UnsupportedError, match="np.random"):
+        k[1, 1](np.zeros(1))
+
+
+def test_random_wrong_arguments():
+    @njit
+    def g():
+        return np.random.random(3)
+
+    with pytest.raises(TypingError, match="no size="):
+        g()

@@ -252,6 +252,11 @@ def _dtype_name_of_class(obj):
     return None
 
 
+# np.random functions ember.jit functions can call: name -> (min, max) arguments
+_RANDOM_FNS = {"seed": (1, 1), "random": (0, 0), "uniform": (0, 2), "normal": (0, 2),
+               "randint": (1, 2)}
+
+
 def _classify(obj, name):
     """A global/closure value as a tree constant (a tuple node without a
     location, made later) or a _Static. Returns ('value', obj) for data."""
@@ -261,6 +266,11 @@ def _classify(obj, name):
         return _Static("cmath", obj, name)
     if obj is np:
         return _Static("numpy", obj, name)
+    if obj is np.random:
+        return _Static("nprandom", obj, name)
+    for fname in _RANDOM_FNS:
+        if obj is getattr(np.random, fname):
+            return _Static("randomfn", fname, name)
     if _is_cuda_module(obj):
         return _Static("cuda", obj, name)
     path = getattr(type(obj), "_ember_cuda_path", None) and \
@@ -926,6 +936,14 @@ class _Builder:
             if callable(getattr(cmath, attr, None)):
                 raise self.unsupported(node, f"{full}() is not supported in kernels",
                                        self.static_hint(st))
+        elif k == "numpy" and attr == "random":
+            return _Static("nprandom", np.random, full)
+        elif k == "nprandom":
+            if attr in _RANDOM_FNS:
+                return _Static("randomfn", attr, full)
+            raise self.unsupported(node, f"{full} is not supported",
+                                   "ember.jit functions can call np.random." +
+                                   ", np.random.".join(_RANDOM_FNS))
         elif k == "numpy":
             if attr in _NUMPY_FNS:
                 return _Static("mathfn", _NUMPY_FNS[attr], full)
@@ -1042,6 +1060,8 @@ class _Builder:
         name = callee.name
         if k == "mathfn":
             return ("math", line, col, callee.value, [self.expr(a) for a in node.args])
+        if k == "randomfn":
+            return self.random_call(node, callee.value)
         if k == "npbinop":
             if len(node.args) != 2:
                 raise self.typing(node, f"{name}() takes 2 arguments in kernels, "
@@ -1091,6 +1111,27 @@ class _Builder:
             raise self.typing(node, f"cuda.{callee.value} is not callable; use "
                               f"cuda.{callee.value}.x")
         raise self.unsupported(node, f"'{name}' cannot be called from a kernel")
+
+    def random_call(self, node, fname):
+        """np.random.<fname>(...) with NumPy's defaults filled in: seed(s),
+        random(), uniform(low=0, high=1), normal(loc=0, scale=1),
+        randint(low, high) or randint(high) (low 0). One value per call
+        (no size=)."""
+        line, col = self.loc(node)
+        lo, hi = _RANDOM_FNS[fname]
+        n = len(node.args)
+        if not lo <= n <= hi:
+            want = f"{lo}" if lo == hi else f"{lo} to {hi}"
+            raise self.typing(node, f"np.random.{fname}() takes {want} arguments here, "
+                              f"{n} given", "ember.jit draws one number per call (no size=)")
+        args = [self.expr(a) for a in node.args]
+        if fname == "seed":
+            self.check_statement_call(node, "np.random.seed")
+        elif fname in ("uniform", "normal"):
+            args += [("const", line, col, "weak_float", v) for v in (0.0, 1.0)[n:]]
+        elif fname == "randint" and n == 1:
+            args = [("const", line, col, "weak_int", 0)] + args
+        return ("intrinsic", line, col, "random_" + fname, args)
 
     def check_statement_call(self, node, name):
         if node is not self.stmt_call:
