@@ -74,6 +74,7 @@ class JitDispatcher:
         self.boundscheck = bool(boundscheck)
         self.overloads = {}     # argument descriptors -> Kernel (a function)
         self._returns = {}      # eager signature -> declared return descriptor (or None)
+        self._declared = {}     # eager signature -> its Signature (with a return type)
         self._eager = []        # explicit signatures, in order
         self._fast = {}         # tuple of scalar argument classes -> (Kernel, return cast)
         self._lock = threading.RLock()
@@ -188,6 +189,7 @@ class JitDispatcher:
         ret = s.return_type if s is not None else None
         if ret is not None and not isinstance(ret, ty.NoneType):
             self._returns[key] = ret.descriptor()
+            self._declared[key] = s
         self.compile(key)
         if key not in self._eager:
             self._eager.append(key)
@@ -228,7 +230,8 @@ class JitDispatcher:
         return k
 
     def _compile(self, sig):
-        tree, info = frontend.build_tree(self.py_func, False, sig, jit=True)
+        tree, info = frontend.build_tree(self.py_func, False, sig, jit=True,
+                                         self_signature=self._declared.get(sig))
         try:
             return _ember.compile_kernel(tree, [_desc_for_c(d) for d in sig],
                                          0 if (self.debug or not self.opt) else 3,

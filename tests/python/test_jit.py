@@ -481,3 +481,43 @@ def test_random_wrong_arguments():
 
     with pytest.raises(TypingError, match="no size="):
         g()
+
+
+# ---------------------------------------------------------------------------
+# recursion: with an explicit signature, as numba needs one
+# ---------------------------------------------------------------------------
+
+@njit("int64(int64)")
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+def test_recursion_with_a_signature():
+    assert [fib(i) for i in range(15)] == [fib.py_func(i) for i in range(15)]
+    assert fib(25) == 75025
+
+
+def test_recursion_depth_limit():
+    @njit("int64(int64)")
+    def depth(n):
+        if n == 0:
+            return 0
+        return 1 + depth(n - 1)
+
+    assert depth(900) == 900
+    with pytest.raises(RecursionError, match="deeper than 1000"):
+        depth(5000)
+
+
+def test_recursion_without_a_signature():
+    with pytest.raises(TypingError, match=r"explicit signature, e.g. @ember.jit"):
+        fact_lazy(5)
+
+
+@njit
+def fact_lazy(n):
+    if n <= 1:
+        return 1
+    return n * fact_lazy(n - 1)

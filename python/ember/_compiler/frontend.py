@@ -365,6 +365,9 @@ class _CallGraph:
         self.sigs = {}      # key -> (return, [params]) descriptors of an explicit signature
         self.stack = []
         self.jit = False    # the root is an @ember.jit function (errors say so)
+        self.root = None    # that function (python)
+        self.self_device = None  # a DeviceFunction with the root's explicit signature:
+        #                          the root may call itself (recursion)
 
 
 class _Builder:
@@ -462,15 +465,23 @@ class _Builder:
         raise self.unsupported(node, f"{what} is a {tname}, which a kernel cannot use", hint)
 
     def lookup_global(self, node, name):
+        own = name == self.fn.__name__ and self.fn is self.graph.root and \
+            self.graph.self_device is not None
         if name in self.closure:
             try:
                 value = self.closure[name].cell_contents
             except ValueError:
+                if own:  # a nested, eagerly compiled @ember.jit function calling itself
+                    return _Static("device", self.graph.self_device, name)
                 raise self.typing(node, f"the closure variable '{name}' has no value yet") from None
         elif name in self.fn.__globals__:
             value = self.fn.__globals__[name]
         elif hasattr(builtins, name):
             value = getattr(builtins, name)
+        elif own:
+            # an eagerly compiled @ember.jit function calling itself: its
+            # name is bound only once the decorator returns
+            return _Static("device", self.graph.self_device, name)
         else:
             raise self.typing(node, f"name '{name}' is not defined",
                               "kernels see their parameters, their local variables and the "
@@ -1326,10 +1337,19 @@ class _Builder:
     def device_key(self, node, df, pyf):
         g = self.graph
         name = pyf.__qualname__
-        if pyf in g.stack or pyf is self.fn:
+        root_self = pyf is g.root and g.keys.get(pyf) is None and g.self_device is not None
+        if root_self:
+            # the @ember.jit root calling itself: it is built again as a
+            # callee typed by its explicit signature, which recurses
+            df = g.self_device
+        elif pyf in g.stack or pyf is self.fn:
             key = g.keys.get(pyf)
             if key is not None and g.sigs.get(key) is not None:
                 return key  # recursion, typed by the explicit signature
+            if g.jit:
+                raise self.typing(node, f"recursive call to '{name}' cannot be typed without "
+                                  "a signature", f"give '{name}' an explicit signature, e.g. "
+                                  "@ember.jit('int64(int64)')")
             raise self.typing(node, f"recursive call to device function '{name}' cannot be "
                               "typed without a signature",
                               f"give '{name}' an explicit signature, e.g. "
@@ -1558,7 +1578,7 @@ def _parse(fn):
         f"{fn.__qualname__} (lambdas and async functions cannot be compiled)")
 
 
-def build_tree(fn, is_kernel=True, argtypes=None, jit=False):
+def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None):
     """The tree of ``fn`` and its SourceInfo.
 
     ``argtypes`` (optional) are the type descriptors of the specialisation;
@@ -1566,7 +1586,8 @@ def build_tree(fn, is_kernel=True, argtypes=None, jit=False):
     arguments, which indexing with a tuple needs. Raises UnsupportedError or
     TypingError with file:line:col, the source line, a caret and a hint.
     ``jit``: the root is an @ember.jit function (not a kernel; errors name
-    ember.jit)."""
+    ember.jit). ``self_signature``: the explicit signature of that
+    function, which lets it call itself."""
     fn = inspect.unwrap(fn)
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"cuda.jit: expected a Python function, got {type(fn).__name__}")
@@ -1591,6 +1612,10 @@ def build_tree(fn, is_kernel=True, argtypes=None, jit=False):
         argtypes = None
     graph = _CallGraph()
     graph.jit = bool(jit)
+    graph.root = fn
+    if self_signature is not None:
+        from .dispatcher import DeviceFunction
+        graph.self_device = DeviceFunction(fn, self_signature)
     b = _Builder(fn, info, fdef, is_kernel, argtypes, graph)
     tree = b.build()
     if b.graph.trees:  # device functions: the 8th item (python/ext/compile.c)
