@@ -52,10 +52,14 @@ def _where(py_func):
     return f"{code.co_filename}:{code.co_firstlineno}"
 
 
-class JitDispatcher:
+class JitDispatcher(_ember.JitBase):
     """A function compiled by ``@ember.jit``: call it like the Python
     function. ``py_func`` is the original, ``overloads`` maps each compiled
-    argument-type tuple to its compiled code, ``signatures`` lists them."""
+    argument-type tuple to its compiled code, ``signatures`` lists them.
+
+    A call whose arguments are all scalars of classes seen before runs from
+    C (python/ext/jitcall.c, the base class); every other call comes to
+    ``_call_slow``."""
 
     def __init__(self, py_func, fastmath=False, boundscheck=None, debug=False, opt=True):
         if not inspect.isfunction(py_func):
@@ -76,7 +80,6 @@ class JitDispatcher:
         self._returns = {}      # eager signature -> declared return descriptor (or None)
         self._declared = {}     # eager signature -> its Signature (with a return type)
         self._eager = []        # explicit signatures, in order
-        self._fast = {}         # tuple of scalar argument classes -> (Kernel, return cast)
         self._lock = threading.RLock()
         self._pysig = inspect.signature(py_func)
         self._device = None
@@ -102,18 +105,13 @@ class JitDispatcher:
             self._device = DeviceFunction(self.py_func)
         return self._device
 
-    # -- calls --
-
-    def __call__(self, *args, **kwargs):
-        if not kwargs:
-            entry = self._fast.get(tuple(map(type, args)))
-            if entry is not None:
-                k, cast = entry
-                r = k.call(*args)
-                return r if cast is None else cast(r)
-        return self._call_slow(args, kwargs)
+    # -- calls (the fast path is JitBase's tp_call) --
 
     def _call_slow(self, args, kwargs):
+        """A call the C fast path did not take: binds the arguments, types
+        them, compiles if needed, registers scalar-only call shapes for the
+        fast path, and runs the function with NumPy arrays wrapped in place."""
+        kwargs = kwargs or {}
         given = len(args)
         try:
             bound = self._pysig.bind(*args, **kwargs)
@@ -127,7 +125,7 @@ class JitDispatcher:
         cast = _return_cast(self._returns.get(key), k.return_type)
         if not kwargs and len(args) == given and \
                 all(isinstance(a, _SCALAR_TYPES) for a in args):
-            self._fast[tuple(map(type, args))] = (k, cast)
+            self._fastpath_register(tuple(map(type, args)), k, cast)
         call_args = [_wrap(a) for a in args]
         r = k.call(*call_args)
         return r if cast is None else cast(r)
@@ -193,7 +191,7 @@ class JitDispatcher:
         self.compile(key)
         if key not in self._eager:
             self._eager.append(key)
-        self._fast.clear()
+        self._fastpath_clear()  # a call shape may now resolve to another signature
 
     def _resolve_key(self, sig):
         """The compiled signature a call with argument types `sig` uses: itself

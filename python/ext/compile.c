@@ -1426,8 +1426,7 @@ static PyObject *unpack_value(const Type *t, const char *buf, size_t *off)
 /* Kernel.call(*args) -> the return value: runs an ember.jit function once
  * on this thread with the GIL released. NumPy arrays must come wrapped as
  * cpu-device arrays over their memory (python/ember/_jit.py). */
-static PyObject *kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
-                             PyObject *kwnames)
+PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs)
 {
     ext_kernel *self = (ext_kernel *)obj;
     ext_state *st = ext_state_of_type(Py_TYPE(obj));
@@ -1437,7 +1436,7 @@ static PyObject *kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t na
                      fn->name);
         return NULL;
     }
-    if (kwnames || nargs != fn->nparams) {
+    if (nargs != fn->nparams) {
         PyErr_Format(PyExc_TypeError, "%s() takes %d positional arguments (%zd given)",
                      fn->name, fn->nparams, nargs);
         return NULL;
@@ -1494,6 +1493,16 @@ out:
     if (ret && ret != (char *)small_ret)
         PyMem_Free(ret);
     return result;
+}
+
+static PyObject *kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    if (kwnames && PyTuple_GET_SIZE(kwnames)) {
+        PyErr_SetString(PyExc_TypeError, "call() takes positional arguments only");
+        return NULL;
+    }
+    return ext_kernel_call(obj, args, nargs);
 }
 
 static PyObject *kernel_get_return_type(PyObject *obj, void *c)

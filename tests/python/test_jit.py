@@ -521,3 +521,46 @@ def fact_lazy(n):
     if n <= 1:
         return 1
     return n * fact_lazy(n - 1)
+
+
+# ---------------------------------------------------------------------------
+# the C call fast path (python/ext/jitcall.c)
+# ---------------------------------------------------------------------------
+
+def test_fast_path_registers_scalar_calls_only():
+    @jit
+    def mul(a, b):
+        return a * b
+
+    assert mul._fastpath_size == 0
+    assert mul(3, 4) == 12                 # slow path, then registered
+    assert mul._fastpath_size == 1
+    assert mul(5, 6) == 30                 # fast path
+    assert mul(2.5, 2) == 5.0 and mul._fastpath_size == 2
+    assert mul(True, 3) == 3 and mul._fastpath_size == 3
+    assert mul(b=2, a=4) == 8 and mul._fastpath_size == 3   # keywords: slow path
+    assert mul((1, 2)[0], 7) == 7
+    a = np.arange(3.0)
+    np.testing.assert_array_equal(mul(a[0], a[1]), 0.0)
+    assert mul._fastpath_size == 4          # np.float64 scalars
+    with pytest.raises(OverflowError):
+        mul(2**70, 1)                       # fast path shape (int, int), too big
+
+
+def test_fast_path_applies_the_declared_return_cast():
+    @jit("int32(float64)")
+    def trunc(x):
+        return x
+
+    assert trunc(2.75) == 2 and isinstance(trunc(2.75), int)
+    assert trunc(-1.5) == -1
+
+
+def test_fast_path_with_arrays_goes_to_python():
+    @jit
+    def first(a):
+        return a[0]
+
+    assert first(np.array([4.5])) == 4.5
+    assert first(np.array([7])) == 7
+    assert first._fastpath_size == 0
