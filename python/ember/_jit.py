@@ -36,8 +36,9 @@ from ._compiler.dispatcher import (DeviceFunction, _desc_for_c, _desc_str, _dtyp
 
 __all__ = ["jit", "njit", "JitDispatcher"]
 
-# argument types the call fast path keys on (type(arg) decides the ember type)
-_SCALAR_TYPES = (bool, int, float, complex, np.bool_, np.number)
+# argument types the C call fast path keys on (jitcall.c: the class, and for
+# arrays dtype, ndim, layout and writeability, decide the ember type)
+_KEYED_TYPES = (bool, int, float, complex, np.bool_, np.number, np.ndarray)
 
 _OPTIONS = ("nopython", "forceobj", "fastmath", "nogil", "parallel", "cache",
                   "boundscheck", "debug", "opt", "error_model", "inline", "looplift",
@@ -57,8 +58,9 @@ class JitDispatcher(_ember.JitBase):
     function. ``py_func`` is the original, ``overloads`` maps each compiled
     argument-type tuple to its compiled code, ``signatures`` lists them.
 
-    A call whose arguments are all scalars of classes seen before runs from
-    C (python/ext/jitcall.c, the base class); every other call comes to
+    A call whose arguments are all scalars and NumPy arrays of a shape seen
+    before (classes; arrays' dtype, ndim, layout, writeability) runs from C
+    (python/ext/jitcall.c, the base class); every other call comes to
     ``_call_slow``."""
 
     def __init__(self, py_func, fastmath=False, boundscheck=None, debug=False, opt=True):
@@ -109,7 +111,7 @@ class JitDispatcher(_ember.JitBase):
 
     def _call_slow(self, args, kwargs):
         """A call the C fast path did not take: binds the arguments, types
-        them, compiles if needed, registers scalar-only call shapes for the
+        them, compiles if needed, registers call shapes of scalars and arrays for the
         fast path, and runs the function with NumPy arrays wrapped in place."""
         kwargs = kwargs or {}
         given = len(args)
@@ -124,10 +126,9 @@ class JitDispatcher(_ember.JitBase):
         k = self.compile(key)
         cast = _return_cast(self._returns.get(key), k.return_type)
         if not kwargs and len(args) == given and \
-                all(isinstance(a, _SCALAR_TYPES) for a in args):
-            self._fastpath_register(tuple(map(type, args)), k, cast)
-        call_args = [_wrap(a) for a in args]
-        r = k.call(*call_args)
+                all(isinstance(a, _KEYED_TYPES) for a in args):
+            self._fastpath_register(args, k, cast)
+        r = k.call(*args)  # NumPy arrays are packed over their own memory (compile.c)
         return r if cast is None else cast(r)
 
     def _signature(self, args):
@@ -279,24 +280,6 @@ class JitDispatcher(_ember.JitBase):
             items = list(self.overloads.items())
         for key, k in items:
             out.write(annotate(self.py_func, key, k.ir, _desc_str, return_type=k.return_type))
-
-
-def _wrap(a):
-    """A call argument as Kernel.call takes it: a NumPy array becomes a
-    cpu-device array over the same memory (no copy; `a` keeps it alive),
-    tuples element by element."""
-    if isinstance(a, np.ndarray):
-        from .cuda._devicearray import DeviceNDArray
-        from .cuda._interop import _span
-        lo, hi = _span(a.shape, a.strides, a.itemsize)
-        if hi == lo:  # empty: any valid address will do, nothing is read
-            lo, hi = 0, a.itemsize
-        return _ember.from_device_pointer(DeviceNDArray, "cpu", 0, a.ctypes.data + lo,
-                                          hi - lo, a.shape, a.strides, a.dtype, a,
-                                          offset=-lo)
-    if isinstance(a, tuple):
-        return tuple(_wrap(x) for x in a)
-    return a
 
 
 def _scalar_cast(desc):

@@ -1042,6 +1042,49 @@ PyObject *ext_lower_nvvm(PyObject *module, PyObject *const *args, Py_ssize_t nar
 /* Argument packing (core/ir.h "Argument ABI")                              */
 /* ------------------------------------------------------------------------ */
 
+/* A NumPy array for array parameter `t` of a function on the cpu device
+ * (ember.jit calls): packed over NumPy's own memory, so stores land in the
+ * caller's array. Its dtype, ndim, layout and writeability must fit `t`. */
+static int pack_numpy(const Type *t, PyArrayObject *a, char *buf, size_t *off,
+                      const char *what, ember_device_t dev)
+{
+    ember_device_t cpu = NULL;
+    if (ember_device_get(EMBER_DEVICE_CPU, 0, &cpu) != EMBER_SUCCESS || dev != cpu) {
+        PyErr_Format(PyExc_TypeError, "%s: a NumPy array can only be passed to code running "
+                     "on the cpu device; copy it to the device first", what);
+        return -1;
+    }
+    ember_dtype dt;
+    char ts[256];
+    int flags = PyArray_FLAGS(a);
+    if (ext_dtype_of_descr(PyArray_DESCR(a), &dt) < 0)
+        return -1;
+    if (ty_from_dtype(dt) != t->elem || PyArray_NDIM(a) != t->ndim ||
+        (t->layout == 'C' && !(flags & NPY_ARRAY_C_CONTIGUOUS)) ||
+        (t->layout == 'F' && !(flags & NPY_ARRAY_F_CONTIGUOUS))) {
+        PyErr_Format(PyExc_TypeError, "%s: the array (%s, %d-d) does not match the compiled "
+                     "parameter type %s", what, ember_dtype_name(dt), PyArray_NDIM(a),
+                     ty_str(t, ts, sizeof ts));
+        return -1;
+    }
+    if (!t->readonly && !(flags & NPY_ARRAY_WRITEABLE)) {
+        PyErr_Format(PyExc_TypeError, "%s: the array is read-only, but the parameter type %s "
+                     "is not", what, ty_str(t, ts, sizeof ts));
+        return -1;
+    }
+    uint64_t data = (uint64_t)(uintptr_t)PyArray_DATA(a);
+    int64_t shape[EMBER_MAX_NDIM], strides[EMBER_MAX_NDIM];
+    for (int i = 0; i < t->ndim; i++) {
+        shape[i] = (int64_t)PyArray_DIMS(a)[i];
+        strides[i] = (int64_t)PyArray_STRIDES(a)[i];
+    }
+    memcpy(buf + *off, &data, 8);
+    memcpy(buf + *off + 8, shape, 8 * (size_t)t->ndim);
+    memcpy(buf + *off + 8 + 8 * (size_t)t->ndim, strides, 8 * (size_t)t->ndim);
+    *off += abi_size(t);
+    return 0;
+}
+
 /* Packs value `v` for parameter type `t` at buf + *off. `what` names the
  * argument in error messages; the launch passes NULL first (formatting a
  * name per argument costs more than the packing) and, when packing fails,
@@ -1053,6 +1096,8 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
     bool named = what != NULL;
     if (!named)
         what = "argument";
+    if (t->kind == TY_ARRAY && PyArray_Check(v))
+        return pack_numpy(t, (PyArrayObject *)v, buf, off, what, dev);
     if (t->kind == TY_ARRAY) {
         if (!ext_array_check(st, v)) {
             PyErr_Format(PyExc_TypeError, "%s: expected a device array, not %.100s", what,

@@ -2,15 +2,18 @@
  * jitcall.c — the call fast path of ember.jit functions: `f(3.0, 4.0)` in C.
  *
  * JitBase is the C base class of python/ember/_jit.py's JitDispatcher. Its
- * tp_call looks the classes of the positional arguments up in a small
- * cache of (classes -> compiled function, return cast) that the Python slow
- * path fills (`_fastpath_register`) for calls whose arguments are all
- * scalars, so the argument types follow from the classes alone (numba's
- * typeof: int -> int64, float -> float64, np.float32 -> float32 ...). A hit
- * packs the arguments and runs the function at once (Kernel.call,
- * compile.c); everything else — keyword arguments, arrays, tuples, new
- * classes — goes to the Python `_call_slow(args, kwargs)`, which keeps all
- * of the checks and messages. This is what makes a scalar call cost about
+ * tp_call computes a key of the positional arguments — per argument its
+ * class, and for a NumPy array its dtype number, ndim, layout (C, F or
+ * any) and writeability — and looks it up in a small cache of (key ->
+ * compiled function, return cast) that the Python slow path fills
+ * (`_fastpath_register`) for calls whose arguments are all scalars or
+ * arrays, whose types follow from the key alone (numba's typeof: int ->
+ * int64, float -> float64, np.float32 -> float32, a C-contiguous 2-d
+ * float64 array -> float64[:, ::1] ...). A hit packs the arguments and runs
+ * the function at once (Kernel.call, compile.c, which checks each array's
+ * dtype again); everything else — keyword arguments, tuples, new keys —
+ * goes to the Python `_call_slow(args, kwargs)`, which keeps all of the
+ * checks and messages. This is what makes a scalar call cost about
  * what numba's dispatcher costs instead of a few Python frames more.
  *
  * The cache is guarded by the GIL.
@@ -22,6 +25,7 @@
 typedef struct {
     int nargs;
     PyTypeObject *classes[JIT_MAX_ARGS]; /* owned: the classes of the arguments */
+    int64_t arrays[JIT_MAX_ARGS];        /* per argument: array_key(), 0 for a scalar */
     PyObject *kernel;                    /* owned: a Kernel compiled as a function */
     PyObject *cast;                      /* owned: None, or a callable for the result */
 } jit_entry;
@@ -48,6 +52,20 @@ static void entries_clear(ext_jit *j)
     PyMem_Free(entries);
 }
 
+/* What an array argument's type depends on besides its class: dtype
+ * number, ndim, layout, writeable (never 0); 0 for anything else. */
+static int64_t array_key(PyObject *v)
+{
+    if (!PyArray_Check(v))
+        return 0;
+    PyArrayObject *a = (PyArrayObject *)v;
+    int flags = PyArray_FLAGS(a);
+    int layout = (flags & NPY_ARRAY_C_CONTIGUOUS) ? 1 : (flags & NPY_ARRAY_F_CONTIGUOUS) ? 2 : 3;
+    return (int64_t)PyArray_DESCR(a)->type_num | ((int64_t)PyArray_NDIM(a) << 16) |
+           ((int64_t)layout << 24) | ((int64_t)((flags & NPY_ARRAY_WRITEABLE) != 0) << 28) |
+           ((int64_t)1 << 32);
+}
+
 static jit_entry *entry_find(ext_jit *j, PyObject *const *args, Py_ssize_t nargs)
 {
     for (Py_ssize_t n = 0; n < j->count; n++) {
@@ -56,7 +74,8 @@ static jit_entry *entry_find(ext_jit *j, PyObject *const *args, Py_ssize_t nargs
         if (e->nargs != nargs)
             continue;
         int a = 0;
-        while (a < nargs && Py_TYPE(args[a]) == e->classes[a])
+        while (a < nargs && Py_TYPE(args[a]) == e->classes[a] &&
+               (!e->arrays[a] || array_key(args[a]) == e->arrays[a]))
             a++;
         if (a == nargs) {
             j->last = i;
@@ -89,27 +108,25 @@ static PyObject *jit_call(PyObject *self, PyObject *args, PyObject *kwargs)
     return PyObject_VectorcallMethod(st->str_call_slow, call, 3, NULL);
 }
 
-/* _fastpath_register(classes, kernel, cast): calls whose positional
- * arguments have exactly these classes run `kernel` (a Kernel) and pass
- * its result through `cast` (None: as it is). */
+/* _fastpath_register(args, kernel, cast): calls whose positional arguments
+ * have the key of `args` (scalars and NumPy arrays only) run `kernel` (a
+ * Kernel) and pass its result through `cast` (None: as it is). */
 static PyObject *jit_register(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     ext_jit *j = (ext_jit *)self;
     ext_state *st = ext_state_of_type(Py_TYPE(self));
     if (nargs != 3 || !PyTuple_Check(args[0]) || !PyObject_TypeCheck(args[1], st->kernel_type) ||
         (args[2] != Py_None && !PyCallable_Check(args[2]))) {
-        PyErr_SetString(PyExc_TypeError, "_fastpath_register(classes, kernel, cast): a tuple "
-                        "of classes, a Kernel and None or a callable");
+        PyErr_SetString(PyExc_TypeError, "_fastpath_register(args, kernel, cast): a tuple "
+                        "of arguments, a Kernel and None or a callable");
         return NULL;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(args[0]);
     if (n > JIT_MAX_ARGS || n != ext_kernel_nparams(args[1]))
         Py_RETURN_FALSE;
     for (Py_ssize_t a = 0; a < n; a++)
-        if (!PyType_Check(PyTuple_GET_ITEM(args[0], a))) {
-            PyErr_SetString(PyExc_TypeError, "_fastpath_register: classes must be types");
-            return NULL;
-        }
+        if (PyTuple_Check(PyTuple_GET_ITEM(args[0], a)))
+            Py_RETURN_FALSE; /* a tuple's type depends on its items */
     if (j->count == j->capacity) {
         Py_ssize_t cap = j->capacity ? 2 * j->capacity : 4;
         jit_entry *grown = PyMem_Realloc(j->entries, (size_t)cap * sizeof *grown);
@@ -121,7 +138,9 @@ static PyObject *jit_register(PyObject *self, PyObject *const *args, Py_ssize_t 
     jit_entry *e = &j->entries[j->count];
     e->nargs = (int)n;
     for (Py_ssize_t a = 0; a < n; a++) {
-        e->classes[a] = (PyTypeObject *)PyTuple_GET_ITEM(args[0], a);
+        PyObject *v = PyTuple_GET_ITEM(args[0], a);
+        e->classes[a] = Py_TYPE(v);
+        e->arrays[a] = array_key(v);
         Py_INCREF(e->classes[a]);
     }
     e->kernel = args[1];
@@ -173,8 +192,9 @@ static void jit_dealloc(PyObject *self)
 
 static PyMethodDef jit_methods[] = {
     {"_fastpath_register", (PyCFunction)(void (*)(void))jit_register, METH_FASTCALL,
-     "_fastpath_register($self, classes, kernel, cast, /)\n--\n\n"
-     "Calls whose positional arguments have exactly these classes run `kernel`."},
+     "_fastpath_register($self, args, kernel, cast, /)\n--\n\n"
+     "Calls whose positional arguments look like `args` (classes; arrays' dtype,\n"
+     "ndim, layout, writeability) run `kernel`."},
     {"_fastpath_clear", jit_clear_cache, METH_NOARGS,
      "_fastpath_clear($self, /)\n--\n\nForgets every registered call shape."},
     {NULL, NULL, 0, NULL},

@@ -556,11 +556,33 @@ def test_fast_path_applies_the_declared_return_cast():
     assert trunc(-1.5) == -1
 
 
-def test_fast_path_with_arrays_goes_to_python():
+def test_fast_path_keys_arrays_by_dtype_ndim_layout_and_writeability():
     @jit
-    def first(a):
-        return a[0]
+    def corner(a):
+        a[0, 0] += 1
+        return a[0, 1] + a.shape[0]
 
-    assert first(np.array([4.5])) == 4.5
-    assert first(np.array([7])) == 7
-    assert first._fastpath_size == 0
+    c = np.arange(6.0).reshape(2, 3)
+    f = np.asfortranarray(c)
+    assert corner(c) == 1.0 + 2 and corner(c) == 3.0 and c[0, 0] == 2.0
+    assert corner._fastpath_size == 1
+    assert corner(f) == 3.0 and f[0, 0] == 1.0
+    assert corner._fastpath_size == 2 and len(corner.signatures) == 2
+    i = np.arange(6).reshape(3, 2)
+    assert corner(i) == 4 and i[0, 0] == 1 and corner._fastpath_size == 3
+    assert corner(i) == 4 and i[0, 0] == 2 and corner._fastpath_size == 3
+    s = np.arange(12.0).reshape(3, 4)[:, ::2]          # 'A' layout
+    assert corner(s) == 5.0 and s[0, 0] == 1.0 and corner._fastpath_size == 4
+    assert ("array", "float64", 2, "A", False) in [sig[0] for sig in corner.signatures]
+
+    @jit
+    def total(a):
+        return a[0] + a[1]
+
+    r = np.array([1.0, 2.0])
+    r.flags.writeable = False
+    assert total(r) == 3.0 and total(np.array([1.0, 5.0])) == 6.0
+    assert total._fastpath_size == 2   # read-only and writeable differ
+    assert total((np.array([2.0, 2.0]))) == 4.0
+    with pytest.raises(TypeError):
+        total(np.array([1.0, 2.0]).astype(">f8"))   # not native: the slow path says so
