@@ -105,6 +105,9 @@ typedef struct Lower {
     int nchecked, capchecked;
     int in_recursive;          /* validating inside a recursive specialisation */
     bool boundscheck;          /* the root's boundscheck option */
+    LLVMValueRef rng;          /* np.random: this thread's generator, looked up once in
+                                * the current LLVM function's entry block (NULL until
+                                * a draw needs it) */
     bool function_entry;       /* the root is an ember.jit function (LOWER_HOST, not a
                                 * kernel): no threads, a return value */
     char **sites;              /* "file:line:col" per bounds check (HostDims.fault_site) */
@@ -1963,8 +1966,18 @@ static LLVMValueRef nvvm_block_intrinsic(Lower *L, Node *n)
     }
 }
 
-/* np.random: a call of devices/cpu/random.c through the function's address
- * (this process's code; ember.jit modules are not saved to disk yet), the
+/* A call of `fn` (an address in this process: ember.jit modules are not
+ * saved to disk yet) of type `fty`. */
+static LLVMValueRef call_address(LLVMBuilderRef b, LLVMTypeRef i64, void *fn, LLVMTypeRef fty,
+                                 LLVMValueRef *args, unsigned n, const char *name)
+{
+    LLVMValueRef f = LLVMConstIntToPtr(LLVMConstInt(i64, (uint64_t)(uintptr_t)fn, 0),
+                                       LLVMPointerType(fty, 0));
+    return LLVMBuildCall2(b, fty, f, args, n, name);
+}
+
+/* np.random: a call of devices/cpu/random.c with the thread's generator
+ * (looked up once per LLVM function, in its entry block) and the
  * arguments converted to int64 / float64. */
 static LLVMValueRef random_call(Lower *L, Node *n)
 {
@@ -1977,17 +1990,19 @@ static LLVMValueRef random_call(Lower *L, Node *n)
     int i = n->op - INTR_RANDOM_SEED;
     bool ints = n->op == INTR_RANDOM_SEED || n->op == INTR_RANDOM_RANDINT;
     const Type *at = ty_scalar(ints ? TY_I64 : TY_F64);
-    LLVMTypeRef pt[2] = {lty(L, at), lty(L, at)};
-    LLVMValueRef args[2];
+    LLVMTypeRef pt[3] = {L->t_ptr, lty(L, at), lty(L, at)};
+    LLVMValueRef args[3];
     for (int j = 0; j < n->nargs && j < 2; j++)
-        args[j] = conv(L, n, expr(L, n->args[j]), n->args[j]->ty, at);
+        args[1 + j] = conv(L, n, expr(L, n->args[j]), n->args[j]->ty, at);
+    LLVMTypeRef sty = LLVMFunctionType(L->t_ptr, NULL, 0, 0);
+    if (!L->rng)
+        L->rng = call_address(L->ab, L->t_i64, host_random_state, sty, NULL, 0, "rng");
+    args[0] = L->rng;
     LLVMTypeRef rt = n->op == INTR_RANDOM_SEED ? L->t_void
                    : n->op == INTR_RANDOM_RANDINT ? L->t_i64 : L->t_f64;
-    LLVMTypeRef fty = LLVMFunctionType(rt, pt, (unsigned)n->nargs, 0);
-    LLVMValueRef f = LLVMConstIntToPtr(LLVMConstInt(L->t_i64, (uint64_t)(uintptr_t)fns[i], 0),
-                                       LLVMPointerType(fty, 0));
-    return LLVMBuildCall2(L->b, fty, f, args, (unsigned)n->nargs,
-                          n->op == INTR_RANDOM_SEED ? "" : names[i] + 10);
+    LLVMTypeRef fty = LLVMFunctionType(rt, pt, (unsigned)n->nargs + 1, 0);
+    return call_address(L->b, L->t_i64, fns[i], fty, args, (unsigned)n->nargs + 1,
+                        n->op == INTR_RANDOM_SEED ? "" : names[i] + 10);
 }
 
 static LLVMValueRef intrinsic(Lower *L, Node *n)
@@ -2383,6 +2398,7 @@ static struct RealFn *recursive_function(Lower *L, const Node *site, Function *s
     Lower saved = *L;
     LLVMBasicBlockRef saved_b = LLVMGetInsertBlock(L->b), saved_ab = LLVMGetInsertBlock(L->ab);
     L->func = f;
+    L->rng = NULL; /* looked up again in this function's entry block */
     L->fn = spec;
     L->var_slots = slots;
     L->params = params;

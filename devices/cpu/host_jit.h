@@ -63,12 +63,14 @@ EM_HIDDEN ember_status host_kernel_call(const HostKernel *k, const char *args, c
                                         HostDims *dims);
 
 /* ---- random.c: np.random in ember.jit functions, one generator per thread
- * (NumPy's legacy MT19937 stream); the compiled code calls them by address */
-EM_HIDDEN void host_random_seed(int64_t seed);
-EM_HIDDEN double host_random_random(void);
-EM_HIDDEN double host_random_uniform(double low, double high);
-EM_HIDDEN double host_random_normal(double loc, double scale);
-EM_HIDDEN int64_t host_random_randint(int64_t low, int64_t high);
+ * (NumPy's legacy MT19937 stream); the compiled code calls them by address,
+ * passing the calling thread's generator, host_random_state() (seeded) */
+EM_HIDDEN void *host_random_state(void);
+EM_HIDDEN void host_random_seed(void *state, int64_t seed);
+EM_HIDDEN double host_random_random(void *state);
+EM_HIDDEN double host_random_uniform(void *state, double low, double high);
+EM_HIDDEN double host_random_normal(void *state, double loc, double scale);
+EM_HIDDEN int64_t host_random_randint(void *state, int64_t low, int64_t high);
 
 /* Runs the kernel over the grid on `cpu`'s worker pool; returns when done.
  * `args` is packed per the ABI and borrowed for the call. */

@@ -8,8 +8,12 @@
  * the calling thread, and two threads never share a stream.
  *
  * The JIT-compiled code calls these functions through their addresses
- * (core/lower.c), so they need no exported symbol. A thread that never
- * seeds starts from a seed taken from the clock and the thread's address.
+ * (core/lower.c), so they need no exported symbol. It looks the thread's
+ * generator up once per call of the jitted function (host_random_state)
+ * and passes it to every draw: a thread-local access from a dlopen'ed
+ * library goes through __tls_get_addr, which would cost as much as the
+ * draw itself. A thread that never seeds starts from a seed taken from the
+ * clock and the thread's address.
  */
 #include <math.h>
 #include <stdint.h>
@@ -61,7 +65,7 @@ static void mt_generate(Rng *r)
     r->pos = 0;
 }
 
-static Rng *state(void)
+void *host_random_state(void)
 {
     Rng *r = &rng;
     if (!r->seeded) {
@@ -91,24 +95,24 @@ static double next_double(Rng *r)
     return (a * 67108864.0 + b) / 9007199254740992.0;
 }
 
-void host_random_seed(int64_t seed)
+void host_random_seed(void *state, int64_t seed)
 {
-    mt_seed(&rng, (uint32_t)seed);
+    mt_seed(state, (uint32_t)seed);
 }
 
-double host_random_random(void) { return next_double(state()); }
+double host_random_random(void *state) { return next_double(state); }
 
 /* RandomState.uniform: low + (high - low) * random(). */
-double host_random_uniform(double low, double high)
+double host_random_uniform(void *state, double low, double high)
 {
-    return low + (high - low) * next_double(state());
+    return low + (high - low) * next_double(state);
 }
 
 /* RandomState.normal: loc + scale * legacy_gauss (the polar method, the
  * second value of each pair kept for the next call). */
-double host_random_normal(double loc, double scale)
+double host_random_normal(void *state, double loc, double scale)
 {
-    Rng *r = state();
+    Rng *r = state;
     double g;
     if (r->has_gauss) {
         r->has_gauss = false;
@@ -131,11 +135,11 @@ double host_random_normal(double loc, double scale)
 /* RandomState.randint(low, high) (int64): NumPy's masked rejection
  * sampling of high - low - 1, 32-bit draws when the range fits in 32 bits.
  * An empty range (high <= low) gives low (NumPy raises ValueError). */
-int64_t host_random_randint(int64_t low, int64_t high)
+int64_t host_random_randint(void *state, int64_t low, int64_t high)
 {
     if (high <= low)
         return low;
-    Rng *r = state();
+    Rng *r = state;
     uint64_t rng_ = (uint64_t)high - (uint64_t)low - 1u;
     if (rng_ == 0)
         return low;

@@ -586,3 +586,19 @@ def test_fast_path_keys_arrays_by_dtype_ndim_layout_and_writeability():
     assert total((np.array([2.0, 2.0]))) == 4.0
     with pytest.raises(TypeError):
         total(np.array([1.0, 2.0]).astype(">f8"))   # not native: the slow path says so
+
+
+def test_random_in_a_recursive_function():
+    @njit("float64(int64)")
+    def draws(n):
+        if n == 0:
+            return np.random.random()
+        return draws(n - 1) + np.random.random()
+
+    @njit
+    def seed(s):
+        np.random.seed(s)
+
+    seed(7)
+    rs = np.random.RandomState(7)
+    assert draws(3) == pytest.approx(sum(rs.random_sample() for _ in range(4)), rel=1e-15)
