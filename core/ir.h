@@ -274,11 +274,14 @@ struct Function {
     char **var_names;
     const Type **var_types;   /* set by inference */
     Node *body;               /* ND_BLOCK */
-    const Type *return_type;  /* set by inference; TY_VOID for kernels */
+    const Type *return_type;  /* set by inference; TY_VOID for kernels; made concrete
+                               * (no weak parts) for an ember.jit root by lowering */
     bool *param_written;      /* set by inference: an array parameter (or a view
                                * of it) is stored to; host arrays passed there
                                * are copied back after the launch */
-    bool is_kernel;
+    bool is_kernel;           /* false: a device function template or specialisation,
+                               * or a root compiled as an ember.jit function (it
+                               * returns a value; core/lower.c build_entry_function) */
     bool fastmath;            /* root: floating-point math may be reassociated,
                                * contracted, and assume no NaN or inf */
     bool boundscheck;         /* root: check every index against its dimension; a

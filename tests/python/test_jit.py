@@ -602,3 +602,31 @@ def test_random_in_a_recursive_function():
     seed(7)
     rs = np.random.RandomState(7)
     assert draws(3) == pytest.approx(sum(rs.random_sample() for _ in range(4)), rel=1e-15)
+
+
+def test_threads_call_concurrently_with_their_own_generators():
+    import threading
+
+    @njit
+    def draw_into(seed, out):
+        np.random.seed(seed)
+        for i in range(out.size):
+            out[i] = np.random.random()
+
+    outs = [np.zeros(20000) for _ in range(4)]
+    images = [np.zeros((60, 90), dtype=np.uint8) for _ in range(4)]
+    draw_into(0, np.zeros(1))   # compile once, before the threads
+    create_fractal(-2.0, 1.0, -1.0, 1.0, images[0], 20)
+
+    def work(k):
+        draw_into(k % 2, outs[k])
+        create_fractal(-2.0, 1.0, -1.0, 1.0, images[k], 20)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(4):
+        np.testing.assert_array_equal(outs[k], np.random.RandomState(k % 2).random_sample(20000))
+        np.testing.assert_array_equal(images[k], images[0])
