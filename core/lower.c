@@ -1976,6 +1976,61 @@ static LLVMValueRef call_address(LLVMBuilderRef b, LLVMTypeRef i64, void *fn, LL
     return LLVMBuildCall2(b, fty, f, args, n, name);
 }
 
+/* MT19937's tempering of one state word (devices/cpu/random.c next_u32). */
+static LLVMValueRef mt_temper(Lower *L, LLVMValueRef y)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMTypeRef t = L->t_i32;
+    y = LLVMBuildXor(B, y, LLVMBuildLShr(B, y, LLVMConstInt(t, 11, 0), ""), "");
+    y = LLVMBuildXor(B, y, LLVMBuildAnd(B, LLVMBuildShl(B, y, LLVMConstInt(t, 7, 0), ""),
+                                        LLVMConstInt(t, 0x9d2c5680u, 0), ""), "");
+    y = LLVMBuildXor(B, y, LLVMBuildAnd(B, LLVMBuildShl(B, y, LLVMConstInt(t, 15, 0), ""),
+                                        LLVMConstInt(t, 0xefc60000u, 0), ""), "");
+    return LLVMBuildXor(B, y, LLVMBuildLShr(B, y, LLVMConstInt(t, 18, 0), ""), "");
+}
+
+/* np.random.random() inline: while two state words remain, read and temper
+ * them here and make the double as NumPy does ((a >> 5) * 2**26 + (b >> 6))
+ * * 2**-53, exact); else call host_random_random, which regenerates the
+ * state. The draw then costs a few instructions instead of a call. */
+static LLVMValueRef random_double(Lower *L, LLVMValueRef rng, LLVMTypeRef fty, void *slow_fn)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef off = i64c(L, HOST_RNG_POS_OFFSET);
+    LLVMValueRef posp = LLVMBuildBitCast(B, LLVMBuildGEP2(B, L->t_i8, rng, &off, 1, ""),
+                                         LLVMPointerType(L->t_i32, 0), "");
+    LLVMValueRef pos = LLVMBuildLoad2(B, L->t_i32, posp, "pos");
+    LLVMBasicBlockRef fast = new_bb(L, "rng.fast"), slow = new_bb(L, "rng.slow"),
+                      join = new_bb(L, "rng.join");
+    LLVMValueRef room = LLVMBuildICmp(B, LLVMIntSLT, pos,
+                                      LLVMConstInt(L->t_i32, HOST_RNG_WORDS - 1, 0), "");
+    LLVMBuildCondBr(B, room, fast, slow);
+    LLVMPositionBuilderAtEnd(B, fast);
+    LLVMValueRef words = LLVMBuildBitCast(B, rng, LLVMPointerType(L->t_i32, 0), "");
+    LLVMValueRef i0 = LLVMBuildSExt(B, pos, L->t_i64, "");
+    LLVMValueRef i1 = LLVMBuildAdd(B, i0, i64c(L, 1), "");
+    LLVMValueRef a = LLVMBuildLoad2(B, L->t_i32, LLVMBuildGEP2(B, L->t_i32, words, &i0, 1, ""), "");
+    LLVMValueRef b = LLVMBuildLoad2(B, L->t_i32, LLVMBuildGEP2(B, L->t_i32, words, &i1, 1, ""), "");
+    LLVMBuildStore(B, LLVMBuildAdd(B, pos, LLVMConstInt(L->t_i32, 2, 0), ""), posp);
+    a = LLVMBuildLShr(B, mt_temper(L, a), LLVMConstInt(L->t_i32, 5, 0), "");
+    b = LLVMBuildLShr(B, mt_temper(L, b), LLVMConstInt(L->t_i32, 6, 0), "");
+    LLVMValueRef d = LLVMBuildFAdd(B, LLVMBuildFMul(B, LLVMBuildUIToFP(B, a, L->t_f64, ""),
+                                                    LLVMConstReal(L->t_f64, 67108864.0), ""),
+                                   LLVMBuildUIToFP(B, b, L->t_f64, ""), "");
+    d = LLVMBuildFMul(B, d, LLVMConstReal(L->t_f64, 1.0 / 9007199254740992.0), "");
+    LLVMBasicBlockRef fast_end = LLVMGetInsertBlock(B);
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, slow);
+    LLVMValueRef s = call_address(B, L->t_i64, slow_fn, fty, &rng, 1, "");
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, join);
+    LLVMValueRef phi = LLVMBuildPhi(B, L->t_f64, "random");
+    LLVMValueRef vals[2] = {d, s};
+    LLVMBasicBlockRef bbs[2] = {fast_end, slow};
+    LLVMAddIncoming(phi, vals, bbs, 2);
+    return phi;
+}
+
 /* np.random: a call of devices/cpu/random.c with the thread's generator
  * (looked up once per LLVM function, in its entry block) and the
  * arguments converted to int64 / float64. */
@@ -2001,6 +2056,14 @@ static LLVMValueRef random_call(Lower *L, Node *n)
     LLVMTypeRef rt = n->op == INTR_RANDOM_SEED ? L->t_void
                    : n->op == INTR_RANDOM_RANDINT ? L->t_i64 : L->t_f64;
     LLVMTypeRef fty = LLVMFunctionType(rt, pt, (unsigned)n->nargs + 1, 0);
+    if (n->op == INTR_RANDOM_RANDOM) /* and uniform: low + (high - low) * random() */
+        return random_double(L, args[0], fty, fns[i]);
+    if (n->op == INTR_RANDOM_UNIFORM) {
+        LLVMTypeRef rty = LLVMFunctionType(L->t_f64, pt, 1, 0);
+        LLVMValueRef d = random_double(L, args[0], rty, (void *)host_random_random);
+        return LLVMBuildFAdd(L->b, args[1], LLVMBuildFMul(L->b, LLVMBuildFSub(L->b, args[2],
+                             args[1], ""), d, ""), "uniform");
+    }
     return call_address(L->b, L->t_i64, fns[i], fty, args, (unsigned)n->nargs + 1,
                         n->op == INTR_RANDOM_SEED ? "" : names[i] + 10);
 }

@@ -66,6 +66,10 @@ EM_HIDDEN ember_status host_kernel_call(const HostKernel *k, const char *args, c
  * (NumPy's legacy MT19937 stream); the compiled code calls them by address,
  * passing the calling thread's generator, host_random_state() (seeded) */
 EM_HIDDEN void *host_random_state(void);
+/* The generator's layout that core/lower.c reads to draw inline: 624 state
+ * words (uint32) at offset 0, the index of the next one (int32) here. */
+#define HOST_RNG_WORDS 624
+#define HOST_RNG_POS_OFFSET 2496
 EM_HIDDEN void host_random_seed(void *state, int64_t seed);
 EM_HIDDEN double host_random_random(void *state);
 EM_HIDDEN double host_random_uniform(void *state, double low, double high);

@@ -16,6 +16,7 @@
  * clock and the thread's address.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -31,6 +32,9 @@ typedef struct Rng {
     bool has_gauss;   /* legacy gauss: the second value of the last pair */
     double gauss;
 } Rng;
+
+_Static_assert(offsetof(Rng, key) == 0 && offsetof(Rng, pos) == HOST_RNG_POS_OFFSET &&
+               MT_N == HOST_RNG_WORDS, "core/lower.c reads the generator's layout");
 
 static _Thread_local Rng rng;
 
