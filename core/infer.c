@@ -206,6 +206,9 @@ static const Type *cmath_call(Ctx *ctx, Node *n, const Type **args, const char *
     } else if (fn == MATH_POLAR) {
         const Type *p = part_of(complex_of(a));
         r = pair(p, p);
+    } else if (fn == MATH_COMPLEX) {
+        want = 2; /* complex(re, im) of any numbers: complex128, as numba */
+        r = T(TY_C128);
     } else if (fn == MATH_RECT) {
         want = 2;
         if (n->nargs == 2) {

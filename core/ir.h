@@ -159,6 +159,7 @@ typedef enum MathFn {
     MATH_CBRT,
     MATH_SIGN, MATH_SQUARE, MATH_RECIPROCAL, MATH_RINT, MATH_FMIN, MATH_FMAX, /* NumPy */
     MATH_PHASE, MATH_POLAR, MATH_RECT,                                       /* cmath */
+    MATH_COMPLEX, /* the builtin complex(re, im) (named "cmath.complex" in the tree) */
     MATH_COUNT
 } MathFn;
 

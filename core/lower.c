@@ -345,14 +345,15 @@ static ember_status check(Lower *L, const Node *n, int depth)
         if (ty_is_complex(n->args[0]->ty) && !complex_ok)
             return ir_error(fn, n->loc, "%s() of a complex number is not supported", name);
         if (ty_is_complex(n->ty) && n->op != MATH_SQUARE && n->op != MATH_RECIPROCAL &&
-            n->op != MATH_RECT && !complex_form(m))
+            n->op != MATH_RECT && n->op != MATH_COMPLEX && !complex_form(m))
             return ir_error(fn, n->loc, "%s() has no complex form", name);
-        if (ty_is_complex(n->ty) && n->nargs == 2 && n->op != MATH_LOG && n->op != MATH_RECT)
+        if (ty_is_complex(n->ty) && n->nargs == 2 && n->op != MATH_LOG && n->op != MATH_RECT &&
+            n->op != MATH_COMPLEX)
             return ir_error(fn, n->loc, "%s() takes 1 argument", name);
         int want = 0; /* exact argument count, 0: any */
         if (m == MATH_ATAN2 || m == MATH_POW || m == MATH_HYPOT || m == MATH_FMOD ||
             m == MATH_COPYSIGN || m == MATH_REMAINDER || m == MATH_LDEXP || m == MATH_FMIN ||
-            m == MATH_FMAX || m == MATH_RECT)
+            m == MATH_FMAX || m == MATH_RECT || m == MATH_COMPLEX)
             want = 2;
         else if (m != MATH_LOG && m != MATH_ROUND && m != MATH_MIN && m != MATH_MAX)
             want = 1;
@@ -1529,6 +1530,37 @@ static Cx times_minus_i(Lower *L, Cx z) { return (Cx){z.im, fneg(L, z.re)}; }
 static LLVMValueRef complex_math(Lower *L, Node *n, const Type *r)
 {
     int fn = n->op;
+    if (fn == MATH_COMPLEX) {
+        /* CPython's complex(a, b): (a.real - b.imag, a.imag + b.real), where
+         * an imaginary part a real number does not have is not subtracted
+         * or added at all: complex(x, y) of reals is exactly (x, y), so
+         * complex(1.0, inf) is (1+infj) and the signs of zeros stay */
+        const Type *pt = part_type(r);
+        const Type *ta = ty_concrete(n->args[0]->ty), *tb = ty_concrete(n->args[1]->ty);
+        LLVMValueRef a = expr(L, n->args[0]), b = expr(L, n->args[1]);
+        LLVMValueRef re, im;
+        if (ty_is_complex(ta)) {
+            LLVMValueRef c = conv(L, n, a, ta, r);
+            re = re_of(L, c);
+            im = im_of(L, c);
+        } else {
+            re = conv(L, n, a, ta, pt);
+            im = NULL;
+        }
+        LLVMValueRef bre, bim = NULL;
+        if (ty_is_complex(tb)) {
+            LLVMValueRef c = conv(L, n, b, tb, r);
+            bre = re_of(L, c);
+            bim = im_of(L, c);
+        } else {
+            bre = conv(L, n, b, tb, pt);
+        }
+        if (bim)
+            re = fsub(L, re, bim);
+        if (im)
+            bre = fadd(L, bre, im);
+        return make_complex(L, r, re, bre);
+    }
     if (fn == MATH_RECT) {
         /* rect(r, phi) = r (cos phi, sin phi); phi == 0 gives (r, r * phi) */
         const Type *pt = part_type(r);

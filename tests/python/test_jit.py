@@ -630,3 +630,28 @@ def test_threads_call_concurrently_with_their_own_generators():
     for k in range(4):
         np.testing.assert_array_equal(outs[k], np.random.RandomState(k % 2).random_sample(20000))
         np.testing.assert_array_equal(images[k], images[0])
+
+
+def test_complex_builtin_is_exact():
+    """complex(x, y) of reals is exactly (x, y) (it was x + y*1j, which made
+    complex(1.0, inf) nan+infj and lost the sign of a zero imaginary part);
+    complex arguments follow CPython: (a.real - b.imag, a.imag + b.real)."""
+    @njit
+    def c(x, y):
+        return complex(x, y)
+
+    cases = [(1.0, math.inf), (-0.0, -0.0), (math.inf, 2.0), (1.5, -2.25), (3, True),
+             (1 + 2j, 3 + 4j), (1.5, 2 + 1j), (1j, 2.0)]
+    for x, y in cases:
+        got, want = c(x, y), complex(x, y)
+        assert got == want, (x, y)
+        assert math.copysign(1, got.real) == math.copysign(1, want.real)
+        assert math.copysign(1, got.imag) == math.copysign(1, want.imag)
+
+    @cuda.jit
+    def k(out, x, y):
+        out[0] = complex(x, y)
+
+    out = np.zeros(1, dtype=np.complex128)
+    k[1, 1](out, 1.0, math.inf)
+    assert out[0] == complex(1.0, math.inf)

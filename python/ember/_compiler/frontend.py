@@ -1436,12 +1436,10 @@ class _Builder:
         if b == "complex":
             if not 1 <= len(args) <= 2:
                 raise self.typing(node, "complex() takes 1 or 2 arguments")
-            re_ = ("cast", line, col, "complex128", self.expr(args[0]))
             if len(args) == 1:
-                return re_
-            im = ("cast", line, col, "complex128", self.expr(args[1]))
-            j = ("const", line, col, "weak_complex", 1j)
-            return ("binary", line, col, "add", re_, ("binary", line, col, "mul", im, j))
+                return ("cast", line, col, "complex128", self.expr(args[0]))
+            # exactly (re, im) for real arguments (core/lower.c complex_math)
+            return ("math", line, col, "cmath.complex", [self.expr(a) for a in args])
         if b == "len":
             if len(args) != 1:
                 raise self.typing(node, "len() takes exactly one argument")
