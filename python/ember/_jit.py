@@ -90,7 +90,12 @@ class JitDispatcher(_ember.JitBase):
         return f"<ember.jit function {self.__qualname__}>"
 
     def __get__(self, obj, objtype=None):
-        return self  # a jitted function stored on a class stays a plain function
+        # as a Python function (and numba's dispatcher): a method when
+        # looked up on an instance
+        if obj is None:
+            return self
+        import types
+        return types.MethodType(self, obj)
 
     @property
     def signatures(self):

@@ -655,3 +655,17 @@ def test_complex_builtin_is_exact():
     out = np.zeros(1, dtype=np.complex128)
     k[1, 1](out, 1.0, math.inf)
     assert out[0] == complex(1.0, math.inf)
+
+
+def twice(self, x):
+    return 2 * x
+
+
+class _Holder:
+    method = njit(twice)
+
+
+def test_jitted_function_on_a_class_binds_like_a_function():
+    assert _Holder.method(True, 4) == 8   # class access: a plain function
+    with pytest.raises(TypingError, match="argument 1 \\('self'\\)"):
+        _Holder().method(4)   # instance access binds self, which nopython cannot take
