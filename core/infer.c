@@ -612,6 +612,12 @@ static const Type *attr(Ctx *ctx, Node *n)
             f[i] = T(TY_I64);
         return ty_tuple(a->ndim, f);
     }
+    case ATTR_T: /* NumPy: a C array's transpose is F-ordered and the other way round */
+        if (a->kind != TY_ARRAY)
+            FAIL(ctx, n, "%s has no attribute 'T'", tname(a, s));
+        return ty_array(a->elem, a->ndim,
+                        a->ndim == 1 ? a->layout
+                        : a->layout == 'C' ? 'F' : a->layout == 'F' ? 'C' : 'A', a->readonly);
     case ATTR_SIZE: case ATTR_NDIM: case ATTR_LEN:
         if (a->kind != TY_ARRAY)
             FAIL(ctx, n, "%s has no %s", tname(a, s), n->op == ATTR_LEN ? "len()" : "size/ndim");
@@ -661,7 +667,8 @@ static uint64_t array_roots(Ctx *ctx, const Node *n)
         return ctx->alias[n->var];
     if (n->kind == ND_IFEXP)
         return array_roots(ctx, n->b) | array_roots(ctx, n->c);
-    if (n->kind == ND_TUPLE_GET || n->kind == ND_SLICE)
+    if (n->kind == ND_TUPLE_GET || n->kind == ND_SLICE ||
+        (n->kind == ND_ATTR && n->op == ATTR_T))
         return array_roots(ctx, n->a);
     if (n->kind == ND_TUPLE || n->kind == ND_CALL) {
         /* a device function may return (a view of) any array it is given */

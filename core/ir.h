@@ -214,6 +214,7 @@ typedef enum Attr {
     ATTR_STRIDES, /* array -> tuple of int64 */
     ATTR_SIZE,    /* array -> int64 */
     ATTR_NDIM,    /* array -> int64 */
+    ATTR_T,       /* array -> the transposed view (shape and strides reversed) */
     ATTR_LEN,     /* len(array) -> int64 (shape[0]); len(tuple) is folded by the front end */
     ATTR_REAL, ATTR_IMAG, ATTR_CONJ,
     ATTR_COUNT

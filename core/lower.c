@@ -2413,6 +2413,17 @@ static LLVMValueRef attr(Lower *L, Node *n)
         return s;
     }
     case ATTR_NDIM: return i64c(L, at->ndim);
+    case ATTR_T: { /* { data, shape reversed, strides reversed } */
+        LLVMValueRef t = LLVMBuildInsertValue(B, LLVMGetUndef(lty(L, n->ty)),
+                                              LLVMBuildExtractValue(B, a, 0, ""), 0, "");
+        for (int i = 0; i < at->ndim; i++)
+            for (int k = 0; k < 2; k++) { /* k 0: shape, 1: strides */
+                unsigned from = (unsigned)(1 + k * at->ndim + (at->ndim - 1 - i));
+                t = LLVMBuildInsertValue(B, t, LLVMBuildExtractValue(B, a, from, ""),
+                                         (unsigned)(1 + k * at->ndim + i), "");
+            }
+        return t;
+    }
     case ATTR_LEN: return LLVMBuildExtractValue(B, a, 1, "len");
     case ATTR_REAL:
         if (ty_is_complex(at))

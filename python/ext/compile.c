@@ -79,9 +79,9 @@ static const int intrinsic_codes[] = {
     INTR_VOTE_ALL, INTR_VOTE_ANY, INTR_VOTE_UNI, INTR_BALLOT, INTR_ACTIVEMASK,
     INTR_LANEMASK_LT, INTR_RANDOM_SEED, INTR_RANDOM_RANDOM, INTR_RANDOM_UNIFORM,
     INTR_RANDOM_NORMAL, INTR_RANDOM_RANDINT};
-static const char *const attr_names[] = {"shape", "strides", "size", "ndim",
+static const char *const attr_names[] = {"shape", "strides", "size", "ndim", "T",
                                          "len", "real", "imag", "conj"};
-static const int attr_codes[] = {ATTR_SHAPE, ATTR_STRIDES, ATTR_SIZE, ATTR_NDIM,
+static const int attr_codes[] = {ATTR_SHAPE, ATTR_STRIDES, ATTR_SIZE, ATTR_NDIM, ATTR_T,
                                  ATTR_LEN, ATTR_REAL, ATTR_IMAG, ATTR_CONJ};
 
 /* Index of str `s` in `names` (n entries), -1 when absent or not a str. */

@@ -669,3 +669,33 @@ def test_jitted_function_on_a_class_binds_like_a_function():
     assert _Holder.method(True, 4) == 8   # class access: a plain function
     with pytest.raises(TypingError, match="argument 1 \\('self'\\)"):
         _Holder().method(4)   # instance access binds self, which nopython cannot take
+
+
+def test_transpose_view():
+    @njit
+    def through_t(a):
+        t = a.T
+        for i in range(t.shape[0]):
+            for j in range(t.shape[1]):
+                t[i, j] = t[i, j] * 10 + i
+        return t.shape, t.strides, a.T[1, 0]
+
+    a = np.arange(6.0).reshape(2, 3)
+    expect = a.copy()
+    expect.T[...] = expect.T * 10 + np.arange(3)[:, None]
+    shape, strides, x = through_t(a)
+    assert shape == (3, 2) and strides == (8, 24)
+    np.testing.assert_array_equal(a, expect)
+    assert x == expect[0, 1]
+    assert through_t.signatures[0][0][3] == "C"
+
+    @cuda.jit
+    def k(a):   # a kernel writing through .T: the host array is copied back
+        i = cuda.grid(1)
+        if i < a.shape[1]:
+            a.T[i, 0] = i + 1
+
+    h = np.zeros((2, 4))
+    k[1, 4](h)
+    np.testing.assert_array_equal(h[0], [1, 2, 3, 4])
+    np.testing.assert_array_equal(h[1], 0)

@@ -96,7 +96,7 @@ _CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "
            ast.GtE: "ge"}
 
 _DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
-_ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "real", "imag")
+_ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "T", "real", "imag")
 # Block-level operations: the CPU device runs them once block semantics land
 # (barrier fission); until then a kernel using them does not compile there.
 _CUDA_BLOCK_LEVEL = {
@@ -924,7 +924,7 @@ class _Builder:
             raise self.typing(node, "conjugate is a method: call it as x.conjugate()")
         raise self.unsupported(
             node, f"unknown attribute '{attr}'",
-            "kernels support .shape, .strides, .size, .ndim on arrays, .real, .imag and "
+            "kernels support .shape, .strides, .size, .ndim, .T on arrays, .real, .imag and "
             ".conjugate() on numbers")
 
     def static_attr(self, node, st, attr):
