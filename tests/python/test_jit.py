@@ -699,3 +699,14 @@ def test_transpose_view():
     k[1, 4](h)
     np.testing.assert_array_equal(h[0], [1, 2, 3, 4])
     np.testing.assert_array_equal(h[1], 0)
+
+
+def test_creating_arrays_is_unsupported_yet():
+    @njit
+    def g(n):
+        a = np.zeros(n)
+        return a[0]
+
+    with pytest.raises(UnsupportedError, match=r"creating arrays \(np.zeros\) in ember.jit "
+                                               "functions is not supported yet"):
+        g(3)

@@ -252,6 +252,11 @@ def _dtype_name_of_class(obj):
     return None
 
 
+# NumPy functions that make arrays (not in ember.jit functions yet)
+_NUMPY_MAKERS = ("empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like",
+                 "full_like", "arange", "array", "asarray", "copy", "linspace", "eye",
+                 "identity")
+
 # np.random functions ember.jit functions can call: name -> (min, max) arguments
 _RANDOM_FNS = {"seed": (1, 1), "random": (0, 0), "uniform": (0, 2), "normal": (0, 2),
                "randint": (1, 2)}
@@ -962,6 +967,11 @@ class _Builder:
                 return _Static("npbinop", _NUMPY_BINOPS[attr], full)
             if attr in _NUMPY_CONSTS and _NUMPY_CONSTS[attr] is not None:
                 return self.const(node, float(_NUMPY_CONSTS[attr]))
+            if attr in _NUMPY_MAKERS and self.graph.jit:
+                raise self.unsupported(node, f"creating arrays ({full}) in ember.jit "
+                                       "functions is not supported yet",
+                                       "pass the array in as an argument (it is used in "
+                                       "place) and fill it")
             obj = getattr(np, attr, None)
             dn = _dtype_name_of_class(obj)
             if dn is not None:
