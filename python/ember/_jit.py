@@ -11,15 +11,17 @@ it runs.
 Specialisation follows numba: one compilation per tuple of argument types
 (numba's typeof rules), made at the first call with those types, or at
 decoration for explicit signatures (then only those are used). NumPy arrays
-are passed without a copy: each becomes a cpu-device array over NumPy's own
-memory, so the function's stores land in the caller's array. Calls of
+are passed without a copy: their data pointer, shape and strides are packed
+as they are (compile.c), so the function's stores land in the caller's
+array. Calls of
 other ``@ember.jit`` functions inside a jitted function are inlined, as
 device functions are in kernels.
 
 There is no object mode: ``forceobj=True`` or ``nopython=False`` is an
 error, and so is an argument nopython code cannot type (a dict, list, set
 ...). Not yet: returning or creating arrays, ``parallel=True``, the disk
-cache (``cache=True`` is accepted and does nothing).
+cache (``cache=True`` is accepted and does nothing), the rest of
+np.random (python/ember/_compiler/frontend.py lists what is there).
 """
 
 import inspect
@@ -40,9 +42,10 @@ __all__ = ["jit", "njit", "JitDispatcher"]
 # arrays dtype, ndim, layout and writeability, decide the ember type)
 _KEYED_TYPES = (bool, int, float, complex, np.bool_, np.number, np.ndarray)
 
-_OPTIONS = ("nopython", "forceobj", "fastmath", "nogil", "parallel", "cache",
-                  "boundscheck", "debug", "opt", "error_model", "inline", "looplift",
-                  "locals", "no_cpython_wrapper", "no_cfunc_wrapper")
+# numba's options ember.jit accepts (jit() says which it acts on)
+_OPTIONS = ("nopython", "forceobj", "fastmath", "nogil", "parallel", "cache", "boundscheck",
+            "debug", "opt", "error_model", "inline", "looplift", "no_cpython_wrapper",
+            "no_cfunc_wrapper")
 
 
 def _where(py_func):
@@ -116,8 +119,8 @@ class JitDispatcher(_ember.JitBase):
 
     def _call_slow(self, args, kwargs):
         """A call the C fast path did not take: binds the arguments, types
-        them, compiles if needed, registers call shapes of scalars and arrays for the
-        fast path, and runs the function with NumPy arrays wrapped in place."""
+        them, compiles if needed, registers call shapes of scalars and arrays
+        for the fast path, and runs the function."""
         kwargs = kwargs or {}
         given = len(args)
         try:
