@@ -710,3 +710,21 @@ def test_creating_arrays_is_unsupported_yet():
     with pytest.raises(UnsupportedError, match=r"creating arrays \(np.zeros\) in ember.jit "
                                                "functions is not supported yet"):
         g(3)
+
+
+def test_error_inside_a_called_jit_function_names_its_line():
+    @njit
+    def inner(x):
+        return x.foo
+
+    @njit
+    def outer(x):
+        return inner(x) + 1
+
+    with pytest.raises(UnsupportedError) as e:
+        outer(1.0)
+    msg = str(e.value)
+    line = inner.py_func.__code__.co_firstlineno + 2
+    assert f"test_jit.py:{line}:" in msg and "unknown attribute 'foo'" in msg
+    assert "(in function 'test_error_inside_a_called_jit_function_names_its_line.<locals>" \
+           ".inner' called from" in msg

@@ -1385,7 +1385,8 @@ class _Builder:
             if not hasattr(exc, "msg") or getattr(exc, "in_device", False):
                 raise
             cl, cc = self.loc(node)
-            msg = (f"{exc.msg} (in device function '{name}' called from "
+            what = "function" if g.jit else "device function"
+            msg = (f"{exc.msg} (in {what} '{name}' called from "
                    f"{self.info.filename}:{cl})")
             new = _error(type(exc), info, exc.line, exc.col, msg, exc.hint)
             new.in_device = True
