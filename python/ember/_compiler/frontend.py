@@ -942,16 +942,14 @@ class _Builder:
             if attr in _MATH_CONSTS:
                 return self.const(node, _MATH_CONSTS[attr])
             if callable(getattr(math, attr, None)):
-                raise self.unsupported(node, f"{full}() is not supported in kernels",
-                                       self.static_hint(st))
+                raise self.unsupported_fn(node, full, st)
         elif k == "cmath":
             if attr in _CMATH_FNS:
                 return _Static("mathfn", _CMATH_FNS[attr], full)
             if attr in ("pi", "e", "tau", "inf", "nan", "infj", "nanj"):
                 return self.const(node, getattr(cmath, attr))
             if callable(getattr(cmath, attr, None)):
-                raise self.unsupported(node, f"{full}() is not supported in kernels",
-                                       self.static_hint(st))
+                raise self.unsupported_fn(node, full, st)
         elif k == "numpy" and attr == "random":
             return _Static("nprandom", np.random, full)
         elif k == "nprandom":
@@ -977,8 +975,7 @@ class _Builder:
             if dn is not None:
                 return _Static("dtype", dn, full)
             if callable(obj):
-                raise self.unsupported(node, f"{full}() is not supported in kernels",
-                                       self.static_hint(st))
+                raise self.unsupported_fn(node, full, st)
         elif k == "cuda":
             if attr in _DIM3:
                 return _Static("dim3", attr, full)
@@ -1027,6 +1024,16 @@ class _Builder:
                 self.const(node, value, f"'{full}'")
         raise self.unsupported(node, f"unknown attribute '{attr}' of {st.name}",
                                self.static_hint(st))
+
+    def unsupported_fn(self, node, full, st):
+        """A math, cmath or NumPy function ember does not compile: an
+        UnsupportedError in kernels, a TypingError in ember.jit functions
+        (numba's nopython mode reports an unsupported function so)."""
+        if self.graph.jit:
+            return self.typing(node, f"{full}() is not supported in ember.jit functions "
+                               "(nopython mode)", self.static_hint(st))
+        return self.unsupported(node, f"{full}() is not supported in kernels",
+                                self.static_hint(st))
 
     @staticmethod
     def static_hint(st):
