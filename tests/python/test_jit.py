@@ -740,3 +740,69 @@ def test_unsupported_numpy_function_is_a_typing_error():
     msg = str(e.value)
     assert "np.cumsum() is not supported in ember.jit functions" in msg
     assert "test_jit.py:" in msg and "hint:" in msg
+
+
+# ---------------------------------------------------------------------------
+# loops over arrays, enumerate() and zip()
+# ---------------------------------------------------------------------------
+
+def test_for_over_arrays_enumerate_zip():
+    @njit
+    def rows_dot(a, b):
+        t = 0.0
+        for r in a:                       # rows of a 2-D array
+            for x, y in zip(r, b):        # zip stops at the shortest
+                t += x * y
+        return t
+
+    a = np.arange(12.0).reshape(3, 4)
+    b = np.arange(5.0)
+    assert rows_dot(a, b) == float((a @ b[:4]).sum())
+
+    @njit
+    def stamp(a):
+        n = 0
+        for i, r in enumerate(a):         # r is a view: writes land in a
+            r[0] = i * 100
+            n += 1
+        return n
+
+    c = a.copy()
+    assert stamp(c) == 3
+    np.testing.assert_array_equal(c[:, 0], [0, 100, 200])
+    np.testing.assert_array_equal(c[:, 1:], a[:, 1:])
+
+    @njit
+    def first_above(a, x):
+        k = 0
+        for v in a[::-1]:                 # any expression, evaluated once
+            if v > x:
+                break
+            k += 1
+        return k
+
+    assert first_above(np.array([5, 1, 2, 3]), 4) == 3   # 3, 2, 1 then 5
+
+    @cuda.jit
+    def kernel_sum(out, a):
+        if cuda.grid(1) == 0:
+            s = 0.0
+            for v in a:
+                s += v
+            out[0] = s
+
+    out = np.zeros(1)
+    kernel_sum[1, 1](out, np.arange(5.0))
+    assert out[0] == 10.0
+
+
+def test_for_over_a_tuple_is_unsupported():
+    @njit
+    def g(t):
+        s = 0
+        for v in t:
+            s += v
+        return s
+
+    with pytest.raises(UnsupportedError, match="looping over a tuple"):
+        g((1, 2))

@@ -725,9 +725,9 @@ def uses_sum(out):
 
 
 @cuda.jit
-def iterates_array(out):
-    for v in out:
-        pass
+def iterates_tuple(out):
+    for v in (1, 2):
+        out[0] = v
 
 
 @cuda.jit
@@ -743,7 +743,7 @@ def tuple_variable_index(out, i):
 
 @pytest.mark.parametrize("kernel, marker, text", [
     (uses_sum, "= sum(out)", "builtin sum() is not supported"),
-    (iterates_array, "for v in out", "only loop over range"),
+    (iterates_tuple, "for v in (1, 2)", "looping over a tuple is not supported"),
     (uses_syncthreads, "cuda.syncthreads()", "not supported on the CPU device yet"),
     (tuple_variable_index, "t[i]", "constant integers"),
 ])

@@ -758,12 +758,14 @@ class _Builder:
             raise self.unsupported(s, "'for ... else' is not supported",
                                    "use a flag variable set before 'break'")
         it = s.iter
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
+                self.builtin_name(it.func) in ("enumerate", "zip"):
+            return self.for_items(s, it)
         is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and
                     isinstance(self.name_value(it.func), _Static) and
                     self.name_value(it.func).kind == "range")
         if not is_range:
-            raise self.unsupported(it, "kernels can only loop over range(...)",
-                                   "write 'for i in range(len(a)):' and index the array")
+            return self.for_items(s, it)
         if it.keywords or not 1 <= len(it.args) <= 3:
             raise self.typing(it, "range() takes 1 to 3 positional arguments")
         args = [self.expr(a) for a in it.args]
@@ -786,6 +788,82 @@ class _Builder:
         body = self.block(s.body, s)
         self.loop_depth -= 1
         return ("for_range", line, col, slot, start, stop, step, body)
+
+    def builtin_name(self, node):
+        """The name of the builtin a Name refers to (not shadowed by a local,
+        parameter, closure variable or global), else None."""
+        name = node.id
+        if name in self.slots or name in self.params:
+            return None
+        if name in self.closure:
+            try:
+                value = self.closure[name].cell_contents
+            except ValueError:
+                return None
+        else:
+            value = self.fn.__globals__.get(name, getattr(builtins, name, None))
+        return name if value is not None and value is getattr(builtins, name, None) else None
+
+    def for_items(self, s, it):
+        """``for v in a``, ``for i, v in enumerate(a)``, ``for x, y in zip(a, b)``
+        over arrays: a loop over range(len(a)) (the shortest for zip) that
+        binds the items first; each sequence is evaluated once. An item is
+        what a[i] is (an element, or a row view of a 2-D array), as NumPy's
+        iteration."""
+        line, col = self.loc(s)
+        il, ic = self.loc(it)
+        kind, seqs = "plain", [it]
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name):
+            b = self.builtin_name(it.func)
+            if b == "enumerate":
+                if len(it.args) != 1 or it.keywords:
+                    raise self.unsupported(it, "enumerate() takes one array here (no start=)")
+                kind, seqs = "enumerate", it.args
+            elif b == "zip":
+                if not it.args or it.keywords:
+                    raise self.typing(it, "zip() takes one or more arrays here")
+                kind, seqs = "zip", it.args
+        pre, names = [], []
+        for q in seqs:
+            v = self.expr(q)
+            if self.arity(v) is not None:
+                raise self.unsupported(q, "looping over a tuple is not supported",
+                                       "index it with constants, or loop over an array")
+            self.ntemps += 1
+            name = f"$seq{self.ntemps}"
+            slot = self.new_slot(name)
+            self.record_arity(slot, v)
+            ql, qc = self.loc(q)
+            pre.append(("assign", ql, qc, slot, v))
+            names.append((name, slot))
+        lens = [("attr", il, ic, "len", ("load", il, ic, slot)) for _, slot in names]
+        stop = lens[0] if len(lens) == 1 else ("math", il, ic, "min", lens)
+        self.ntemps += 1
+        iname = f"$i{self.ntemps}"
+        islot = self.new_slot(iname)
+        zero = ("const", il, ic, "weak_int", 0)
+        one = ("const", il, ic, "weak_int", 1)
+        self.record_arity(islot, zero)
+
+        def load(n):
+            return ast.Name(id=n, ctx=ast.Load())
+
+        items = [ast.Subscript(value=load(n), slice=load(iname), ctx=ast.Load())
+                 for n, _ in names]
+        if kind == "enumerate":
+            value = ast.Tuple(elts=[load(iname), items[0]], ctx=ast.Load())
+        elif kind == "zip":
+            value = ast.Tuple(elts=items, ctx=ast.Load())
+        else:
+            value = items[0]
+        bind = ast.Assign(targets=[s.target], value=value)
+        for n in ast.walk(bind):
+            if not hasattr(n, "lineno") or n.lineno is None:
+                ast.copy_location(n, it)
+        self.loop_depth += 1
+        body = self.block([bind] + s.body, s)
+        self.loop_depth -= 1
+        return pre + [("for_range", line, col, islot, zero, stop, one, body)]
 
     # -- expressions --
 
