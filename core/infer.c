@@ -618,6 +618,24 @@ static const Type *attr(Ctx *ctx, Node *n)
         return ty_array(a->elem, a->ndim,
                         a->ndim == 1 ? a->layout
                         : a->layout == 'C' ? 'F' : a->layout == 'F' ? 'C' : 'A', a->readonly);
+    case ATTR_SUM: case ATTR_PROD: case ATTR_MIN: case ATTR_MAX: case ATTR_MEAN: {
+        /* NumPy's result types (numba's): sums of bool and signed ints are
+         * int64, of unsigned ints uint64; mean of an integer array float64 */
+        static const char *const names[] = {"sum", "prod", "min", "max", "mean"};
+        const char *name = names[n->op - ATTR_SUM];
+        if (a->kind != TY_ARRAY)
+            FAIL(ctx, n, "%s has no %s() (reductions are of arrays)", tname(a, s), name);
+        const Type *e = a->elem;
+        if ((n->op == ATTR_MIN || n->op == ATTR_MAX) && ty_is_complex(e))
+            FAIL(ctx, n, "%s() of a complex array is not supported", name);
+        if (n->op == ATTR_MIN || n->op == ATTR_MAX)
+            return e;
+        if (ty_is_float(e) || ty_is_complex(e))
+            return e;
+        if (n->op == ATTR_MEAN)
+            return T(TY_F64);
+        return e->kind == TY_BOOL || ty_is_signed(e) ? T(TY_I64) : T(TY_U64);
+    }
     case ATTR_SIZE: case ATTR_NDIM: case ATTR_LEN:
         if (a->kind != TY_ARRAY)
             FAIL(ctx, n, "%s has no %s", tname(a, s), n->op == ATTR_LEN ? "len()" : "size/ndim");

@@ -215,6 +215,12 @@ typedef enum Attr {
     ATTR_SIZE,    /* array -> int64 */
     ATTR_NDIM,    /* array -> int64 */
     ATTR_T,       /* array -> the transposed view (shape and strides reversed) */
+    /* reductions over every element (a.sum(), np.sum(a) ...; core/lower.c reduce) */
+    ATTR_SUM,     /* -> int64 (bool, signed), uint64, or the float / complex type */
+    ATTR_PROD,    /* -> as sum */
+    ATTR_MIN,     /* -> the element type; an empty array faults (KERNEL_FAULT_EMPTY) */
+    ATTR_MAX,
+    ATTR_MEAN,    /* -> float64 (ints, bool, float64), float32, or the complex type */
     ATTR_LEN,     /* len(array) -> int64 (shape[0]); len(tuple) is folded by the front end */
     ATTR_REAL, ATTR_IMAG, ATTR_CONJ,
     ATTR_COUNT
@@ -365,6 +371,7 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
  * error after the kernel has finished. */
 #define KERNEL_FAULT_RECURSION 1 /* recursion deeper than KERNEL_MAX_RECURSION */
 #define KERNEL_FAULT_INDEX 2     /* an index outside its dimension (bounds checking) */
+#define KERNEL_FAULT_EMPTY 3     /* min/max of an empty array (ember.jit functions only) */
 #define KERNEL_MAX_RECURSION 1000
 
 /* ======================================================================== */

@@ -423,6 +423,10 @@ static ember_status check(Lower *L, const Node *n, int depth)
         bool arr = n->op <= ATTR_LEN;
         if (arr != (n->a->ty->kind == TY_ARRAY))
             return ir_error(fn, n->loc, "attribute not defined for %s", tstr(n->a->ty, s));
+        if ((n->op == ATTR_MIN || n->op == ATTR_MAX) && !L->function_entry)
+            return ir_unsupported(fn, n->loc, "%s() of an array is available in ember.jit "
+                                  "functions only, not in kernels (yet)",
+                                  n->op == ATTR_MIN ? "min" : "max");
         break;
     }
     case ND_TUPLE:
@@ -2392,6 +2396,8 @@ static LLVMValueRef atomic_op(Lower *L, Node *n)
     return old;
 }
 
+static LLVMValueRef reduce(Lower *L, Node *n, LLVMValueRef a, const Type *at);
+
 static LLVMValueRef attr(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -2413,6 +2419,8 @@ static LLVMValueRef attr(Lower *L, Node *n)
         return s;
     }
     case ATTR_NDIM: return i64c(L, at->ndim);
+    case ATTR_SUM: case ATTR_PROD: case ATTR_MIN: case ATTR_MAX: case ATTR_MEAN:
+        return reduce(L, n, a, at);
     case ATTR_T: { /* { data, shape reversed, strides reversed } */
         LLVMValueRef t = LLVMBuildInsertValue(B, LLVMGetUndef(lty(L, n->ty)),
                                               LLVMBuildExtractValue(B, a, 0, ""), 0, "");
@@ -3200,6 +3208,104 @@ static void loop_close(Lower *L, CountedLoop *c)
     LLVMBuildBr(L->b, c->hdr);
     LLVMAddIncoming(c->iv, &next, &c->latch, 1);
     LLVMPositionBuilderAtEnd(L->b, c->exit);
+}
+
+/* a.sum(), .prod(), .min(), .max(), .mean(): one loop per dimension over
+ * the elements in memory order of the shape (any strides), accumulated in
+ * the result type in order (NumPy sums floats pairwise, so the last bits of
+ * a float sum may differ). min/max propagate NaN as NumPy's; of an empty
+ * array they record KERNEL_FAULT_EMPTY (ValueError at the call). mean is
+ * the sum divided by the size (nan when empty). */
+static LLVMValueRef reduce(Lower *L, Node *n, LLVMValueRef a, const Type *at)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *rt = ty_concrete(n->ty), *et = at->elem;
+    int op = n->op;
+    bool fl = ty_is_float(rt), cx = ty_is_complex(rt);
+    LLVMTypeRef t = lty(L, rt);
+    LLVMValueRef acc = entry_alloca(L, t, "acc");
+    LLVMValueRef init;
+    if (op == ATTR_MIN || op == ATTR_MAX) {
+        bool mn = op == ATTR_MIN;
+        if (fl)
+            init = LLVMConstReal(t, mn ? INFINITY : -INFINITY);
+        else if (rt->kind == TY_BOOL)
+            init = LLVMConstInt(t, mn ? 1 : 0, 0);
+        else if (ty_is_signed(rt))
+            init = LLVMConstInt(t, mn ? (1ULL << (ty_bits(rt) - 1)) - 1 : 1ULL << (ty_bits(rt) - 1), 0);
+        else
+            init = mn ? LLVMConstAllOnes(t) : LLVMConstNull(t);
+    } else if (op == ATTR_PROD) {
+        init = conv(L, n, i64c(L, 1), ty_scalar(TY_I64), rt);
+    } else {
+        init = LLVMConstNull(t);
+    }
+    LLVMBuildStore(B, init, acc);
+    int nd = at->ndim;
+    CountedLoop loops[EMBER_MAX_NDIM];
+    LLVMValueRef off = i64c(L, 0);
+    for (int k = 0; k < nd; k++) {
+        LLVMBasicBlockRef done = new_bb(L, "red.end");
+        loop_open(L, &loops[k], i64c(L, 0), LLVMBuildExtractValue(B, a, (unsigned)(1 + k), ""),
+                  "red", done);
+        LLVMValueRef stride = LLVMBuildExtractValue(B, a, (unsigned)(1 + nd + k), "");
+        off = LLVMBuildAdd(B, off, LLVMBuildMul(B, loops[k].iv, stride, ""), "");
+    }
+    LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, a, 0, ""), &off, 1, "");
+    p = LLVMBuildBitCast(B, p, LLVMPointerType(mty(L, et), 0), "");
+    LLVMValueRef v = LLVMBuildLoad2(B, mty(L, et), p, "");
+    LLVMSetAlignment(v, elem_align(et));
+    if (et->kind == TY_BOOL)
+        v = LLVMBuildICmp(B, LLVMIntNE, v, LLVMConstNull(mty(L, et)), "");
+    v = conv(L, n, v, et, rt);
+    LLVMValueRef cur = LLVMBuildLoad2(B, t, acc, ""), next;
+    if (op == ATTR_SUM || op == ATTR_MEAN) {
+        next = cx ? make_complex(L, rt, fadd(L, re_of(L, cur), re_of(L, v)),
+                                 fadd(L, im_of(L, cur), im_of(L, v)))
+             : fl ? fadd(L, cur, v) : LLVMBuildAdd(B, cur, v, "");
+    } else if (op == ATTR_PROD) {
+        if (cx) {
+            LLVMValueRef a1 = re_of(L, cur), b1 = im_of(L, cur), a2 = re_of(L, v), b2 = im_of(L, v);
+            next = make_complex(L, rt, fsub(L, fmul(L, a1, a2), fmul(L, b1, b2)),
+                                fadd(L, fmul(L, a1, b2), fmul(L, b1, a2)));
+        } else {
+            next = fl ? fmul(L, cur, v) : LLVMBuildMul(B, cur, v, "");
+        }
+    } else {
+        bool mn = op == ATTR_MIN;
+        LLVMValueRef better;
+        if (fl) /* NaN wins, and stays: a comparison with NaN is false */
+            better = LLVMBuildOr(B, fcmp(L, mn ? LLVMRealOLT : LLVMRealOGT, v, cur),
+                                 fcmp(L, LLVMRealUNO, v, v), "");
+        else if (rt->kind == TY_BOOL)
+            better = LLVMBuildICmp(B, mn ? LLVMIntULT : LLVMIntUGT, v, cur, "");
+        else
+            better = LLVMBuildICmp(B, mn ? (ty_is_signed(rt) ? LLVMIntSLT : LLVMIntULT)
+                                         : (ty_is_signed(rt) ? LLVMIntSGT : LLVMIntUGT), v, cur, "");
+        next = LLVMBuildSelect(B, better, v, cur, "");
+    }
+    LLVMBuildStore(B, next, acc);
+    for (int k = nd - 1; k >= 0; k--)
+        loop_close(L, &loops[k]);
+    LLVMValueRef r = LLVMBuildLoad2(B, t, acc, n->op == ATTR_MEAN ? "sum" : "reduced");
+    LLVMValueRef size = i64c(L, 1);
+    for (int k = 0; k < nd; k++)
+        size = LLVMBuildMul(B, size, LLVMBuildExtractValue(B, a, (unsigned)(1 + k), ""), "");
+    if (op == ATTR_MEAN) {
+        const Type *pt = cx ? part_type(rt) : rt;
+        LLVMValueRef sz = conv(L, n, size, ty_scalar(TY_I64), pt);
+        r = cx ? make_complex(L, rt, fdiv(L, re_of(L, r), sz), fdiv(L, im_of(L, r), sz))
+               : fdiv(L, r, sz);
+    } else if (op == ATTR_MIN || op == ATTR_MAX) {
+        LLVMBasicBlockRef empty = new_bb(L, "red.empty"), ok = new_bb(L, "red.ok");
+        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntEQ, size, i64c(L, 0), ""), empty, ok);
+        LLVMPositionBuilderAtEnd(B, empty);
+        fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_EMPTY, 0), L->fault,
+                    LLVMAtomicOrderingMonotonic);
+        LLVMBuildBr(B, ok);
+        LLVMPositionBuilderAtEnd(B, ok);
+    }
+    return r;
 }
 
 static void build_entry(Lower *L, const char *symbol)

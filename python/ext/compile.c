@@ -79,9 +79,11 @@ static const int intrinsic_codes[] = {
     INTR_VOTE_ALL, INTR_VOTE_ANY, INTR_VOTE_UNI, INTR_BALLOT, INTR_ACTIVEMASK,
     INTR_LANEMASK_LT, INTR_RANDOM_SEED, INTR_RANDOM_RANDOM, INTR_RANDOM_UNIFORM,
     INTR_RANDOM_NORMAL, INTR_RANDOM_RANDINT};
-static const char *const attr_names[] = {"shape", "strides", "size", "ndim", "T",
-                                         "len", "real", "imag", "conj"};
+static const char *const attr_names[] = {"shape", "strides", "size", "ndim", "T", "sum",
+                                         "prod", "min", "max", "mean", "len", "real", "imag",
+                                         "conj"};
 static const int attr_codes[] = {ATTR_SHAPE, ATTR_STRIDES, ATTR_SIZE, ATTR_NDIM, ATTR_T,
+                                 ATTR_SUM, ATTR_PROD, ATTR_MIN, ATTR_MAX, ATTR_MEAN,
                                  ATTR_LEN, ATTR_REAL, ATTR_IMAG, ATTR_CONJ};
 
 /* Index of str `s` in `names` (n entries), -1 when absent or not a str. */
@@ -1518,6 +1520,11 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
     if (dims.fault == KERNEL_FAULT_INDEX) {
         PyErr_Format(PyExc_IndexError, "%s: %s: index out of bounds (bounds checking is on)",
                      fn->name, host_kernel_site(self->hk, dims.fault_site));
+        goto out;
+    }
+    if (dims.fault == KERNEL_FAULT_EMPTY) {
+        PyErr_Format(PyExc_ValueError, "%s: zero-size array to a min() or max() reduction, "
+                     "which has no identity", fn->name);
         goto out;
     }
     if (dims.fault == KERNEL_FAULT_RECURSION) {

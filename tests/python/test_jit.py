@@ -806,3 +806,76 @@ def test_for_over_a_tuple_is_unsupported():
 
     with pytest.raises(UnsupportedError, match="looping over a tuple"):
         g((1, 2))
+
+
+# ---------------------------------------------------------------------------
+# reductions: a.sum(), a.prod(), a.min(), a.max(), a.mean(), np.sum(a) ...
+# ---------------------------------------------------------------------------
+
+@njit
+def all_reductions(a):
+    return (a.sum(), a.prod(), a.min(), a.max(), a.mean(), np.sum(a), np.prod(a),
+            np.min(a), np.max(a), np.amin(a), np.amax(a), np.mean(a))
+
+
+@pytest.mark.parametrize("a", [
+    np.arange(1.0, 7.0).reshape(2, 3),
+    np.array([3, -1, 7], dtype=np.int32),
+    np.array([True, False, True]),
+    np.arange(12.0).reshape(3, 4)[:, ::2].T,           # strided, F view
+    np.array([2, 5, 1], dtype=np.uint8),
+    np.array([1.5, -2.0, 0.25], dtype=np.float32),
+    np.arange(24.0).reshape(2, 3, 4)[:, ::-1, 1:],     # 3-d, negative strides
+])
+def test_reductions_match_numpy(a):
+    got = all_reductions(a)
+    want = (a.sum(), a.prod(), a.min(), a.max(), a.mean(), np.sum(a), np.prod(a),
+            np.min(a), np.max(a), np.amin(a), np.amax(a), np.mean(a))
+    for g, w in zip(got, want):
+        assert g == pytest.approx(w.item(), rel=1e-6), (g, w)
+        assert type(g) is type(w.item()), (g, w)
+
+
+def test_reductions_nan_complex_and_empty():
+    r = all_reductions(np.array([1.0, np.nan, 2.0]))
+    assert all(math.isnan(x) for x in r)
+
+    @njit
+    def c(z):
+        return z.sum(), z.mean(), z.prod()
+
+    z = np.array([1 + 2j, 3 - 1j])
+    assert c(z) == (z.sum(), z.mean(), z.prod())
+
+    @njit
+    def e(a):
+        return a.sum(), a.prod(), a.mean()
+
+    s, p, m = e(np.zeros(0))
+    assert s == 0.0 and p == 1.0 and math.isnan(m)
+
+    @njit
+    def lo(a):
+        return a.min()
+
+    with pytest.raises(ValueError, match="zero-size array"):
+        lo(np.zeros((0, 3)))
+
+    @njit
+    def two(x, y):                         # two numbers: np.min/np.max stay elementwise
+        return np.max(x, y), np.min(x, y)
+
+    assert two(3.0, 4.0) == (4.0, 3.0)
+
+
+def test_sum_in_a_kernel():
+    @cuda.jit
+    def row_sums(out, a):
+        i = cuda.grid(1)
+        if i < a.shape[0]:
+            out[i] = a[i].sum() + a[i].mean()
+
+    a = np.arange(12.0).reshape(3, 4)
+    out = np.zeros(3)
+    row_sums[1, 3](out, a)
+    np.testing.assert_allclose(out, a.sum(axis=1) + a.mean(axis=1))

@@ -252,6 +252,11 @@ def _dtype_name_of_class(obj):
     return None
 
 
+# reductions of arrays: a.sum(), np.sum(a) ... (np.amin / np.amax too)
+_REDUCTIONS = ("sum", "prod", "min", "max", "mean")
+_NUMPY_REDUCTIONS = {"sum": "sum", "prod": "prod", "mean": "mean", "amin": "min",
+                     "amax": "max", "min": "min", "max": "max"}
+
 # NumPy functions that make arrays (not in ember.jit functions yet)
 _NUMPY_MAKERS = ("empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like",
                  "full_like", "arange", "array", "asarray", "copy", "linspace", "eye",
@@ -1036,6 +1041,8 @@ class _Builder:
             raise self.unsupported(node, f"{full} is not supported",
                                    "ember.jit functions can call np.random." +
                                    ", np.random.".join(_RANDOM_FNS))
+        elif k == "numpy" and attr in _NUMPY_REDUCTIONS and attr not in _NUMPY_FNS:
+            return _Static("npreduce", _NUMPY_REDUCTIONS[attr], full)
         elif k == "numpy":
             if attr in _NUMPY_FNS:
                 return _Static("mathfn", _NUMPY_FNS[attr], full)
@@ -1131,6 +1138,14 @@ class _Builder:
     def call(self, node):
         line, col = self.loc(node)
         f = node.func
+        # methods on values: a.sum() ... (reductions of arrays)
+        if isinstance(f, ast.Attribute) and f.attr in _REDUCTIONS:
+            base = self.value(f.value)
+            if not isinstance(base, _Static):
+                if node.args or node.keywords:
+                    raise self.unsupported(node, f"{f.attr}() takes no arguments here (no "
+                                           "axis=: reductions are over every element)")
+                return ("attr", line, col, f.attr, base)
         # methods on values: x.conjugate()
         if isinstance(f, ast.Attribute) and f.attr == "conjugate":
             base = self.value(f.value)
@@ -1164,6 +1179,14 @@ class _Builder:
                 raise self.unsupported(a, "*args in calls are not supported in kernels")
         k = callee.kind
         name = callee.name
+        if k == "npreduce" or (k == "mathfn" and callee.value in ("np.min", "np.max") and
+                               len(node.args) == 1 and name.split(".")[-1] in
+                               ("min", "max", "amin", "amax")):
+            # np.sum(a) ...; np.min(a) / np.max(a) of one array (two values: minimum)
+            if len(node.args) != 1:
+                raise self.unsupported(node, f"{name}() takes one array here (no axis=)")
+            op = callee.value if k == "npreduce" else callee.value.split(".")[-1]
+            return ("attr", line, col, op, self.expr(node.args[0]))
         if k == "mathfn":
             return ("math", line, col, callee.value, [self.expr(a) for a in node.args])
         if k == "randomfn":
