@@ -879,3 +879,12 @@ def test_sum_in_a_kernel():
     out = np.zeros(3)
     row_sums[1, 3](out, a)
     np.testing.assert_allclose(out, a.sum(axis=1) + a.mean(axis=1))
+
+
+def test_builtin_sum_min_max_of_an_array():
+    @njit
+    def g(a):
+        return sum(a), min(a), max(a), min(a[0], a[1], 0.5)
+
+    a = np.array([2.5, -1.0, 4.0])
+    assert g(a) == (5.5, -1.0, 4.0, -1.0)

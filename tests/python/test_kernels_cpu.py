@@ -720,8 +720,8 @@ def test_malformed_trees_are_value_errors():
 
 
 @cuda.jit
-def uses_sum(out):
-    out[0] = sum(out)
+def uses_any(out):
+    out[0] = any(out)
 
 
 @cuda.jit
@@ -742,7 +742,7 @@ def tuple_variable_index(out, i):
 
 
 @pytest.mark.parametrize("kernel, marker, text", [
-    (uses_sum, "= sum(out)", "builtin sum() is not supported"),
+    (uses_any, "= any(out)", "builtin any() is not supported"),
     (iterates_tuple, "for v in (1, 2)", "looping over a tuple is not supported"),
     (uses_syncthreads, "cuda.syncthreads()", "not supported on the CPU device yet"),
     (tuple_variable_index, "t[i]", "constant integers"),

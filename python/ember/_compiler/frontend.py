@@ -305,7 +305,8 @@ def _classify(obj, name):
         return _Static("dtype", dn, name)
     if obj is range:
         return _Static("range", obj, name)
-    for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len", "print"):
+    for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len", "print",
+              "sum"):
         if obj is getattr(builtins, b):
             return _Static("builtin", b, name)
     if isinstance(obj, types.ModuleType):
@@ -1542,10 +1543,15 @@ class _Builder:
             if b == "round" and not 1 <= len(args) <= 2:
                 raise self.typing(node, "round() takes 1 or 2 arguments")
             return ("math", line, col, b, [self.expr(a) for a in args])
+        if b == "sum":
+            if len(args) != 1:
+                raise self.unsupported(node, "sum() takes one array here (no start)")
+            return ("attr", line, col, "sum", self.expr(args[0]))
         if b in ("min", "max"):
+            if len(args) == 1 and not node.keywords:  # min(a): of an array's elements
+                return ("attr", line, col, b, self.expr(args[0]))
             if len(args) < 2:
-                raise self.typing(node, f"{b}() in a kernel takes two or more numbers",
-                                  "min/max over an array needs a loop")
+                raise self.typing(node, f"{b}() takes two or more numbers, or one array")
             return ("math", line, col, b, [self.expr(a) for a in args])
         if b in ("int", "float", "bool"):
             if len(args) != 1:
