@@ -796,16 +796,35 @@ def test_for_over_arrays_enumerate_zip():
     assert out[0] == 10.0
 
 
-def test_for_over_a_tuple_is_unsupported():
+def test_for_over_a_tuple_unrolls():
     @njit
-    def g(t):
-        s = 0
-        for v in t:
+    def total(t):
+        s = 0.0
+        for v in t:               # items of different number types
             s += v
         return s
 
-    with pytest.raises(UnsupportedError, match="looping over a tuple"):
-        g((1, 2))
+    assert total((1, 2.5, True)) == 4.5
+
+    @njit
+    def both(a, b):
+        s = 0.0
+        for arr in (a, b):
+            for x in arr:
+                s += x
+        return s
+
+    assert both(np.arange(3.0), np.arange(4.0)) == 9.0
+
+    @njit
+    def stops(t):
+        for v in t:
+            if v > 1:
+                break
+        return 0
+
+    with pytest.raises(UnsupportedError, match="'break' and 'continue' in a loop over a tuple"):
+        stops((1, 2))
 
 
 # ---------------------------------------------------------------------------

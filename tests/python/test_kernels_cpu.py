@@ -727,7 +727,8 @@ def uses_any(out):
 @cuda.jit
 def iterates_tuple(out):
     for v in (1, 2):
-        out[0] = v
+        if v > 1:
+            break
 
 
 @cuda.jit
@@ -743,7 +744,7 @@ def tuple_variable_index(out, i):
 
 @pytest.mark.parametrize("kernel, marker, text", [
     (uses_any, "= any(out)", "builtin any() is not supported"),
-    (iterates_tuple, "for v in (1, 2)", "looping over a tuple is not supported"),
+    (iterates_tuple, "break", "'break' and 'continue' in a loop over a tuple"),
     (uses_syncthreads, "cuda.syncthreads()", "not supported on the CPU device yet"),
     (tuple_variable_index, "t[i]", "constant integers"),
 ])

@@ -328,6 +328,18 @@ def _classify(obj, name):
 # The builder
 # ---------------------------------------------------------------------------
 
+def _walk_loop_body(stmts):
+    """The nodes of a loop body, not descending into nested loops (whose
+    break/continue are their own)."""
+    todo = list(stmts)
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.For, ast.While, ast.FunctionDef, ast.Lambda)):
+                todo.append(child)
+
+
 def _assigned_names(fdef):
     """Names the function binds (so they are locals), in first-seen order."""
     names = []
@@ -830,8 +842,14 @@ class _Builder:
                     raise self.typing(it, "zip() takes one or more arrays here")
                 kind, seqs = "zip", it.args
         pre, names = [], []
+        if kind == "plain":
+            v = self.expr(it)
+            n = self.arity(v)
+            if n is not None and n >= 0:
+                return self.for_tuple(s, it, v, n)
+            seqs, first = [it], v
         for q in seqs:
-            v = self.expr(q)
+            v = first if kind == "plain" else self.expr(q)
             if self.arity(v) is not None:
                 raise self.unsupported(q, "looping over a tuple is not supported",
                                        "index it with constants, or loop over an array")
@@ -870,6 +888,32 @@ class _Builder:
         body = self.block([bind] + s.body, s)
         self.loop_depth -= 1
         return pre + [("for_range", line, col, islot, zero, stop, one, body)]
+
+    def for_tuple(self, s, it, v, n):
+        """``for v in t`` over a tuple of known length: the body once per item
+        (the items may differ in type), with v bound to t[k]; 'break' and
+        'continue' in such a loop are not supported."""
+        line, col = self.loc(s)
+        for node in _walk_loop_body(s.body):
+            if isinstance(node, (ast.Break, ast.Continue)):
+                raise self.unsupported(node, "'break' and 'continue' in a loop over a tuple "
+                                       "are not supported", "use a flag variable, or put the "
+                                       "items in an array")
+        self.ntemps += 1
+        name = f"$tup{self.ntemps}"
+        slot = self.new_slot(name)
+        self.record_arity(slot, v)
+        il, ic = self.loc(it)
+        out = [("assign", il, ic, slot, v)]
+        for k in range(n):
+            item = ast.Subscript(value=ast.Name(id=name, ctx=ast.Load()),
+                                 slice=ast.Constant(value=k), ctx=ast.Load())
+            bind = ast.Assign(targets=[s.target], value=item)
+            for node in ast.walk(bind):
+                if not hasattr(node, "lineno") or node.lineno is None:
+                    ast.copy_location(node, it)
+            out.append(self.block([bind] + s.body, s))
+        return out
 
     # -- expressions --
 
