@@ -206,6 +206,9 @@ static const Type *cmath_call(Ctx *ctx, Node *n, const Type **args, const char *
     } else if (fn == MATH_POLAR) {
         const Type *p = part_of(complex_of(a));
         r = pair(p, p);
+    } else if (fn == MATH_COMPLEX) {
+        want = 2; /* complex(re, im) of any numbers: complex128, as numba */
+        r = T(TY_C128);
     } else if (fn == MATH_RECT) {
         want = 2;
         if (n->nargs == 2) {
@@ -422,6 +425,32 @@ static const Type *block_intrinsic(Ctx *ctx, Node *n)
     return T(TY_U32);
 }
 
+/* np.random (the front end fills in the defaults): seed(int), random(),
+ * uniform(low, high) and normal(loc, scale) of real numbers -> float64,
+ * randint(low, high) of integers -> int64 (numba's typing). */
+static const Type *random_intrinsic(Ctx *ctx, Node *n)
+{
+    static const char *const names[] = {"seed", "random", "uniform", "normal", "randint"};
+    static const int nargs[] = {1, 0, 2, 2, 2};
+    int i = n->op - INTR_RANDOM_SEED;
+    char s[256];
+    if (n->nargs != nargs[i])
+        FAIL(ctx, n, "np.random.%s() takes %d arguments here", names[i], nargs[i]);
+    for (int j = 0; j < n->nargs; j++) {
+        const Type *t = expr(ctx, n->args[j]);
+        if (!t)
+            return NULL;
+        bool ok = (n->op == INTR_RANDOM_SEED || n->op == INTR_RANDOM_RANDINT)
+                      ? ty_is_int(t) : ty_is_number(t) && !ty_is_complex(t);
+        if (!ok)
+            FAIL(ctx, n->args[j], "np.random.%s(): argument %d must be %s, not %s", names[i],
+                 j + 1, n->op == INTR_RANDOM_SEED || n->op == INTR_RANDOM_RANDINT
+                            ? "an integer" : "a real number", tname(ty_concrete(t), s));
+    }
+    return n->op == INTR_RANDOM_SEED ? T(TY_VOID)
+         : n->op == INTR_RANDOM_RANDINT ? T(TY_I64) : T(TY_F64);
+}
+
 static const Type *intrinsic(Ctx *ctx, Node *n)
 {
     int64_t k = 0;
@@ -473,6 +502,9 @@ static const Type *intrinsic(Ctx *ctx, Node *n)
         t = ty_concrete(t);
         return ty_is_float(t) ? t : T(TY_F64);
     }
+    case INTR_RANDOM_SEED: case INTR_RANDOM_RANDOM: case INTR_RANDOM_UNIFORM:
+    case INTR_RANDOM_NORMAL: case INTR_RANDOM_RANDINT:
+        return random_intrinsic(ctx, n);
     default:
         return block_intrinsic(ctx, n);
     }
@@ -610,6 +642,30 @@ static const Type *attr(Ctx *ctx, Node *n)
             f[i] = T(TY_I64);
         return ty_tuple(a->ndim, f);
     }
+    case ATTR_T: /* NumPy: a C array's transpose is F-ordered and the other way round */
+        if (a->kind != TY_ARRAY)
+            FAIL(ctx, n, "%s has no attribute 'T'", tname(a, s));
+        return ty_array(a->elem, a->ndim,
+                        a->ndim == 1 ? a->layout
+                        : a->layout == 'C' ? 'F' : a->layout == 'F' ? 'C' : 'A', a->readonly);
+    case ATTR_SUM: case ATTR_PROD: case ATTR_MIN: case ATTR_MAX: case ATTR_MEAN: {
+        /* NumPy's result types (numba's): sums of bool and signed ints are
+         * int64, of unsigned ints uint64; mean of an integer array float64 */
+        static const char *const names[] = {"sum", "prod", "min", "max", "mean"};
+        const char *name = names[n->op - ATTR_SUM];
+        if (a->kind != TY_ARRAY)
+            FAIL(ctx, n, "%s has no %s() (reductions are of arrays)", tname(a, s), name);
+        const Type *e = a->elem;
+        if ((n->op == ATTR_MIN || n->op == ATTR_MAX) && ty_is_complex(e))
+            FAIL(ctx, n, "%s() of a complex array is not supported", name);
+        if (n->op == ATTR_MIN || n->op == ATTR_MAX)
+            return e;
+        if (ty_is_float(e) || ty_is_complex(e))
+            return e;
+        if (n->op == ATTR_MEAN)
+            return T(TY_F64);
+        return e->kind == TY_BOOL || ty_is_signed(e) ? T(TY_I64) : T(TY_U64);
+    }
     case ATTR_SIZE: case ATTR_NDIM: case ATTR_LEN:
         if (a->kind != TY_ARRAY)
             FAIL(ctx, n, "%s has no %s", tname(a, s), n->op == ATTR_LEN ? "len()" : "size/ndim");
@@ -659,7 +715,8 @@ static uint64_t array_roots(Ctx *ctx, const Node *n)
         return ctx->alias[n->var];
     if (n->kind == ND_IFEXP)
         return array_roots(ctx, n->b) | array_roots(ctx, n->c);
-    if (n->kind == ND_TUPLE_GET || n->kind == ND_SLICE)
+    if (n->kind == ND_TUPLE_GET || n->kind == ND_SLICE ||
+        (n->kind == ND_ATTR && n->op == ATTR_T))
         return array_roots(ctx, n->a);
     if (n->kind == ND_TUPLE || n->kind == ND_CALL) {
         /* a device function may return (a view of) any array it is given */

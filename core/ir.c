@@ -303,7 +303,7 @@ static const char *const math_names[MATH_COUNT] = {
     [MATH_REMAINDER] = "remainder", [MATH_CBRT] = "cbrt", [MATH_SIGN] = "sign",
     [MATH_SQUARE] = "square", [MATH_RECIPROCAL] = "reciprocal", [MATH_RINT] = "rint",
     [MATH_FMIN] = "fmin", [MATH_FMAX] = "fmax", [MATH_PHASE] = "phase", [MATH_POLAR] = "polar",
-    [MATH_RECT] = "rect",
+    [MATH_RECT] = "rect", [MATH_COMPLEX] = "complex",
 };
 
 const char *ir_math_name(MathFn fn) { return (unsigned)fn < MATH_COUNT ? math_names[fn] : "?"; }

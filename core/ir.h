@@ -161,6 +161,7 @@ typedef enum MathFn {
     MATH_CBRT,
     MATH_SIGN, MATH_SQUARE, MATH_RECIPROCAL, MATH_RINT, MATH_FMIN, MATH_FMAX, /* NumPy */
     MATH_PHASE, MATH_POLAR, MATH_RECT,                                       /* cmath */
+    MATH_COMPLEX, /* the builtin complex(re, im) (named "cmath.complex" in the tree) */
     MATH_COUNT
 } MathFn;
 
@@ -205,6 +206,13 @@ typedef enum Intrinsic {
     INTR_BALLOT,      /* (mask, pred) -> uint32 */
     INTR_ACTIVEMASK,  /* () -> uint32 */
     INTR_LANEMASK_LT, /* () -> uint32 */
+    /* np.random in ember.jit functions (one generator per thread, NumPy's
+     * legacy MT19937 stream: devices/cpu/random.c); not in kernels */
+    INTR_RANDOM_SEED,    /* (seed: int) -> void */
+    INTR_RANDOM_RANDOM,  /* () -> float64 in [0, 1) */
+    INTR_RANDOM_UNIFORM, /* (low, high) -> float64 */
+    INTR_RANDOM_NORMAL,  /* (loc, scale) -> float64 */
+    INTR_RANDOM_RANDINT, /* (low, high) -> int64 in [low, high) */
     INTR_COUNT
 } Intrinsic;
 
@@ -213,6 +221,13 @@ typedef enum Attr {
     ATTR_STRIDES, /* array -> tuple of int64 */
     ATTR_SIZE,    /* array -> int64 */
     ATTR_NDIM,    /* array -> int64 */
+    ATTR_T,       /* array -> the transposed view (shape and strides reversed) */
+    /* reductions over every element (a.sum(), np.sum(a) ...; core/lower.c reduce) */
+    ATTR_SUM,     /* -> int64 (bool, signed), uint64, or the float / complex type */
+    ATTR_PROD,    /* -> as sum */
+    ATTR_MIN,     /* -> the element type; an empty array faults (KERNEL_FAULT_EMPTY) */
+    ATTR_MAX,
+    ATTR_MEAN,    /* -> float64 (ints, bool, float64), float32, or the complex type */
     ATTR_LEN,     /* len(array) -> int64 (shape[0]); len(tuple) is folded by the front end */
     ATTR_REAL, ATTR_IMAG, ATTR_CONJ,
     ATTR_COUNT
@@ -275,11 +290,14 @@ struct Function {
     char **var_names;
     const Type **var_types;   /* set by inference */
     Node *body;               /* ND_BLOCK */
-    const Type *return_type;  /* set by inference; TY_VOID for kernels */
+    const Type *return_type;  /* set by inference; TY_VOID for kernels; made concrete
+                               * (no weak parts) for an ember.jit root by lowering */
     bool *param_written;      /* set by inference: an array parameter (or a view
                                * of it) is stored to; host arrays passed there
                                * are copied back after the launch */
-    bool is_kernel;
+    bool is_kernel;           /* false: a device function template or specialisation,
+                               * or a root compiled as an ember.jit function (it
+                               * returns a value; core/lower.c build_entry_function) */
     bool fastmath;            /* root: floating-point math may be reassociated,
                                * contracted, and assume no NaN or inf */
     bool boundscheck;         /* root: check every index against its dimension; a
@@ -361,6 +379,7 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
  * error after the kernel has finished. */
 #define KERNEL_FAULT_RECURSION 1 /* recursion deeper than KERNEL_MAX_RECURSION */
 #define KERNEL_FAULT_INDEX 2     /* an index outside its dimension (bounds checking) */
+#define KERNEL_FAULT_EMPTY 3     /* min/max of an empty array (ember.jit functions only) */
 #define KERNEL_MAX_RECURSION 1000
 
 /* ======================================================================== */

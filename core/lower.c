@@ -107,6 +107,11 @@ typedef struct Lower {
     int nchecked, capchecked;
     int in_recursive;          /* validating inside a recursive specialisation */
     bool boundscheck;          /* the root's boundscheck option */
+    LLVMValueRef rng;          /* np.random: this thread's generator, looked up once in
+                                * the current LLVM function's entry block (NULL until
+                                * a draw needs it) */
+    bool function_entry;       /* the root is an ember.jit function (LOWER_HOST, not a
+                                * kernel): no threads, a return value */
     char **sites;              /* "file:line:col" per bounds check (HostDims.fault_site) */
     int nsites, capsites;
 } Lower;
@@ -193,6 +198,15 @@ static ember_status cpu_block_level(Lower *L, const Node *n, const char *what)
                           "cuda.atomic for reductions)", what);
 }
 
+/* ember.jit functions run once, on the calling thread: there is no grid,
+ * block or warp whose index or collective they could use. */
+static ember_status no_threads(Lower *L, const Node *n, const char *what)
+{
+    return ir_unsupported(L->fn, n->loc, "%s is not available in an ember.jit function: it "
+                          "runs once, on the calling thread (no grid, blocks or warps); use "
+                          "@cuda.jit for kernels", what);
+}
+
 static ember_status check_list(Lower *L, Node *const *list, int n, int loop_depth)
 {
     if (n > 0 && !list)
@@ -231,7 +245,8 @@ static ember_status check(Lower *L, const Node *n, int depth)
         return ir_error(fn, n->loc, "the CPU target does not support IR node kind %d", n->kind);
     bool is_expr = n->kind < ND_BLOCK;
     if (is_expr && n->kind != ND_SLICE_PART && !supported_type(n->ty) &&
-        !(n->kind == ND_CALL && n->ty && n->ty->kind == TY_VOID)) /* a call as a statement */
+        !((n->kind == ND_CALL || n->kind == ND_INTRINSIC) && n->ty &&
+          n->ty->kind == TY_VOID)) /* a call as a statement */
         return ir_error(fn, n->loc, "the CPU target cannot compute a value of type %s%s",
                         tstr(n->ty, s), n->ty ? "" : " (was the function typed?)");
     /* children first: their types are used below */
@@ -332,14 +347,15 @@ static ember_status check(Lower *L, const Node *n, int depth)
         if (ty_is_complex(n->args[0]->ty) && !complex_ok)
             return ir_error(fn, n->loc, "%s() of a complex number is not supported", name);
         if (ty_is_complex(n->ty) && n->op != MATH_SQUARE && n->op != MATH_RECIPROCAL &&
-            n->op != MATH_RECT && !complex_form(m))
+            n->op != MATH_RECT && n->op != MATH_COMPLEX && !complex_form(m))
             return ir_error(fn, n->loc, "%s() has no complex form", name);
-        if (ty_is_complex(n->ty) && n->nargs == 2 && n->op != MATH_LOG && n->op != MATH_RECT)
+        if (ty_is_complex(n->ty) && n->nargs == 2 && n->op != MATH_LOG && n->op != MATH_RECT &&
+            n->op != MATH_COMPLEX)
             return ir_error(fn, n->loc, "%s() takes 1 argument", name);
         int want = 0; /* exact argument count, 0: any */
         if (m == MATH_ATAN2 || m == MATH_POW || m == MATH_HYPOT || m == MATH_FMOD ||
             m == MATH_COPYSIGN || m == MATH_REMAINDER || m == MATH_LDEXP || m == MATH_FMIN ||
-            m == MATH_FMAX || m == MATH_RECT)
+            m == MATH_FMAX || m == MATH_RECT || m == MATH_COMPLEX)
             want = 2;
         else if (m != MATH_LOG && m != MATH_ROUND && m != MATH_MIN && m != MATH_MAX)
             want = 1;
@@ -364,8 +380,19 @@ static ember_status check(Lower *L, const Node *n, int depth)
     case ND_INTRINSIC: {
         if ((unsigned)n->op >= INTR_COUNT)
             return ir_error(fn, n->loc, "the CPU target does not support intrinsic %d", n->op);
-        if (n->op == INTR_LANEID || n->op == INTR_WARPSIZE ||
-            (n->op >= INTR_POPC && n->op <= INTR_FMA))
+        if (n->op >= INTR_RANDOM_SEED) {
+            if (!L->function_entry)
+                return ir_unsupported(fn, n->loc, "np.random is available in ember.jit "
+                                      "functions only, not in kernels (yet)");
+            break;
+        }
+        if (n->op >= INTR_POPC && n->op <= INTR_FMA)
+            break; /* bit operations and fma: fine in functions too */
+        if (L->function_entry)
+            return no_threads(L, n, n->op >= INTR_SYNCTHREADS_COUNT ? block_op_name(n->op)
+                                                                   : "a thread index (cuda.grid, "
+                                                                     "cuda.threadIdx ...)");
+        if (n->op == INTR_LANEID || n->op == INTR_WARPSIZE)
             break;
         if (n->op >= INTR_SYNCTHREADS_COUNT) {
             if (L->target == LOWER_HOST)
@@ -400,6 +427,10 @@ static ember_status check(Lower *L, const Node *n, int depth)
         bool arr = n->op <= ATTR_LEN;
         if (arr != (n->a->ty->kind == TY_ARRAY))
             return ir_error(fn, n->loc, "attribute not defined for %s", tstr(n->a->ty, s));
+        if ((n->op == ATTR_MIN || n->op == ATTR_MAX) && !L->function_entry)
+            return ir_unsupported(fn, n->loc, "%s() of an array is available in ember.jit "
+                                  "functions only, not in kernels (yet)",
+                                  n->op == ATTR_MIN ? "min" : "max");
         break;
     }
     case ND_TUPLE:
@@ -493,6 +524,8 @@ static ember_status check(Lower *L, const Node *n, int depth)
             (n->op != MEM_LOCAL && n->op != MEM_SHARED))
             return ir_error(fn, n->loc, "malformed local array");
         if (n->op == MEM_SHARED) {
+            if (L->function_entry)
+                return no_threads(L, n, "cuda.shared.array");
             if (L->target == LOWER_HOST)
                 return cpu_block_level(L, n, "cuda.shared.array");
             int64_t total = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
@@ -539,6 +572,8 @@ static ember_status check(Lower *L, const Node *n, int depth)
     case ND_SYNC:
         if (n->op != SYNC_THREADS && n->op != SYNC_WARP)
             return ir_error(fn, n->loc, "unknown sync %d", n->op);
+        if (L->function_entry)
+            return no_threads(L, n, n->op == SYNC_THREADS ? "cuda.syncthreads" : "cuda.syncwarp");
         if (L->target == LOWER_HOST)
             return cpu_block_level(L, n, n->op == SYNC_THREADS ? "cuda.syncthreads"
                                                                : "cuda.syncwarp");
@@ -1511,6 +1546,37 @@ static Cx times_minus_i(Lower *L, Cx z) { return (Cx){z.im, fneg(L, z.re)}; }
 static LLVMValueRef complex_math(Lower *L, Node *n, const Type *r)
 {
     int fn = n->op;
+    if (fn == MATH_COMPLEX) {
+        /* CPython's complex(a, b): (a.real - b.imag, a.imag + b.real), where
+         * an imaginary part a real number does not have is not subtracted
+         * or added at all: complex(x, y) of reals is exactly (x, y), so
+         * complex(1.0, inf) is (1+infj) and the signs of zeros stay */
+        const Type *pt = part_type(r);
+        const Type *ta = ty_concrete(n->args[0]->ty), *tb = ty_concrete(n->args[1]->ty);
+        LLVMValueRef a = expr(L, n->args[0]), b = expr(L, n->args[1]);
+        LLVMValueRef re, im;
+        if (ty_is_complex(ta)) {
+            LLVMValueRef c = conv(L, n, a, ta, r);
+            re = re_of(L, c);
+            im = im_of(L, c);
+        } else {
+            re = conv(L, n, a, ta, pt);
+            im = NULL;
+        }
+        LLVMValueRef bre, bim = NULL;
+        if (ty_is_complex(tb)) {
+            LLVMValueRef c = conv(L, n, b, tb, r);
+            bre = re_of(L, c);
+            bim = im_of(L, c);
+        } else {
+            bre = conv(L, n, b, tb, pt);
+        }
+        if (bim)
+            re = fsub(L, re, bim);
+        if (im)
+            bre = fadd(L, bre, im);
+        return make_complex(L, r, re, bre);
+    }
     if (fn == MATH_RECT) {
         /* rect(r, phi) = r (cos phi, sin phi); phi == 0 gives (r, r * phi) */
         const Type *pt = part_type(r);
@@ -1948,6 +2014,108 @@ static LLVMValueRef nvvm_block_intrinsic(Lower *L, Node *n)
     }
 }
 
+/* A call of `fn` (an address in this process: ember.jit modules are not
+ * saved to disk yet) of type `fty`. */
+static LLVMValueRef call_address(LLVMBuilderRef b, LLVMTypeRef i64, void *fn, LLVMTypeRef fty,
+                                 LLVMValueRef *args, unsigned n, const char *name)
+{
+    LLVMValueRef f = LLVMConstIntToPtr(LLVMConstInt(i64, (uint64_t)(uintptr_t)fn, 0),
+                                       LLVMPointerType(fty, 0));
+    return LLVMBuildCall2(b, fty, f, args, n, name);
+}
+
+/* MT19937's tempering of one state word (devices/cpu/random.c next_u32). */
+static LLVMValueRef mt_temper(Lower *L, LLVMValueRef y)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMTypeRef t = L->t_i32;
+    y = LLVMBuildXor(B, y, LLVMBuildLShr(B, y, LLVMConstInt(t, 11, 0), ""), "");
+    y = LLVMBuildXor(B, y, LLVMBuildAnd(B, LLVMBuildShl(B, y, LLVMConstInt(t, 7, 0), ""),
+                                        LLVMConstInt(t, 0x9d2c5680u, 0), ""), "");
+    y = LLVMBuildXor(B, y, LLVMBuildAnd(B, LLVMBuildShl(B, y, LLVMConstInt(t, 15, 0), ""),
+                                        LLVMConstInt(t, 0xefc60000u, 0), ""), "");
+    return LLVMBuildXor(B, y, LLVMBuildLShr(B, y, LLVMConstInt(t, 18, 0), ""), "");
+}
+
+/* np.random.random() inline: while two state words remain, read and temper
+ * them here and make the double as NumPy does ((a >> 5) * 2**26 + (b >> 6))
+ * * 2**-53, exact); else call host_random_random, which regenerates the
+ * state. The draw then costs a few instructions instead of a call. */
+static LLVMValueRef random_double(Lower *L, LLVMValueRef rng, LLVMTypeRef fty, void *slow_fn)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef off = i64c(L, HOST_RNG_POS_OFFSET);
+    LLVMValueRef posp = LLVMBuildBitCast(B, LLVMBuildGEP2(B, L->t_i8, rng, &off, 1, ""),
+                                         LLVMPointerType(L->t_i32, 0), "");
+    LLVMValueRef pos = LLVMBuildLoad2(B, L->t_i32, posp, "pos");
+    LLVMBasicBlockRef fast = new_bb(L, "rng.fast"), slow = new_bb(L, "rng.slow"),
+                      join = new_bb(L, "rng.join");
+    LLVMValueRef room = LLVMBuildICmp(B, LLVMIntSLT, pos,
+                                      LLVMConstInt(L->t_i32, HOST_RNG_WORDS - 1, 0), "");
+    LLVMBuildCondBr(B, room, fast, slow);
+    LLVMPositionBuilderAtEnd(B, fast);
+    LLVMValueRef words = LLVMBuildBitCast(B, rng, LLVMPointerType(L->t_i32, 0), "");
+    LLVMValueRef i0 = LLVMBuildSExt(B, pos, L->t_i64, "");
+    LLVMValueRef i1 = LLVMBuildAdd(B, i0, i64c(L, 1), "");
+    LLVMValueRef a = LLVMBuildLoad2(B, L->t_i32, LLVMBuildGEP2(B, L->t_i32, words, &i0, 1, ""), "");
+    LLVMValueRef b = LLVMBuildLoad2(B, L->t_i32, LLVMBuildGEP2(B, L->t_i32, words, &i1, 1, ""), "");
+    LLVMBuildStore(B, LLVMBuildAdd(B, pos, LLVMConstInt(L->t_i32, 2, 0), ""), posp);
+    a = LLVMBuildLShr(B, mt_temper(L, a), LLVMConstInt(L->t_i32, 5, 0), "");
+    b = LLVMBuildLShr(B, mt_temper(L, b), LLVMConstInt(L->t_i32, 6, 0), "");
+    LLVMValueRef d = LLVMBuildFAdd(B, LLVMBuildFMul(B, LLVMBuildUIToFP(B, a, L->t_f64, ""),
+                                                    LLVMConstReal(L->t_f64, 67108864.0), ""),
+                                   LLVMBuildUIToFP(B, b, L->t_f64, ""), "");
+    d = LLVMBuildFMul(B, d, LLVMConstReal(L->t_f64, 1.0 / 9007199254740992.0), "");
+    LLVMBasicBlockRef fast_end = LLVMGetInsertBlock(B);
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, slow);
+    LLVMValueRef s = call_address(B, L->t_i64, slow_fn, fty, &rng, 1, "");
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, join);
+    LLVMValueRef phi = LLVMBuildPhi(B, L->t_f64, "random");
+    LLVMValueRef vals[2] = {d, s};
+    LLVMBasicBlockRef bbs[2] = {fast_end, slow};
+    LLVMAddIncoming(phi, vals, bbs, 2);
+    return phi;
+}
+
+/* np.random: a call of devices/cpu/random.c with the thread's generator
+ * (looked up once per LLVM function, in its entry block) and the
+ * arguments converted to int64 / float64. */
+static LLVMValueRef random_call(Lower *L, Node *n)
+{
+    static void *const fns[] = {(void *)host_random_seed, (void *)host_random_random,
+                                (void *)host_random_uniform, (void *)host_random_normal,
+                                (void *)host_random_randint};
+    static const char *const names[] = {"np.random.seed", "np.random.random",
+                                        "np.random.uniform", "np.random.normal",
+                                        "np.random.randint"};
+    int i = n->op - INTR_RANDOM_SEED;
+    bool ints = n->op == INTR_RANDOM_SEED || n->op == INTR_RANDOM_RANDINT;
+    const Type *at = ty_scalar(ints ? TY_I64 : TY_F64);
+    LLVMTypeRef pt[3] = {L->t_ptr, lty(L, at), lty(L, at)};
+    LLVMValueRef args[3];
+    for (int j = 0; j < n->nargs && j < 2; j++)
+        args[1 + j] = conv(L, n, expr(L, n->args[j]), n->args[j]->ty, at);
+    LLVMTypeRef sty = LLVMFunctionType(L->t_ptr, NULL, 0, 0);
+    if (!L->rng)
+        L->rng = call_address(L->ab, L->t_i64, host_random_state, sty, NULL, 0, "rng");
+    args[0] = L->rng;
+    LLVMTypeRef rt = n->op == INTR_RANDOM_SEED ? L->t_void
+                   : n->op == INTR_RANDOM_RANDINT ? L->t_i64 : L->t_f64;
+    LLVMTypeRef fty = LLVMFunctionType(rt, pt, (unsigned)n->nargs + 1, 0);
+    if (n->op == INTR_RANDOM_RANDOM) /* and uniform: low + (high - low) * random() */
+        return random_double(L, args[0], fty, fns[i]);
+    if (n->op == INTR_RANDOM_UNIFORM) {
+        LLVMTypeRef rty = LLVMFunctionType(L->t_f64, pt, 1, 0);
+        LLVMValueRef d = random_double(L, args[0], rty, (void *)host_random_random);
+        return LLVMBuildFAdd(L->b, args[1], LLVMBuildFMul(L->b, LLVMBuildFSub(L->b, args[2],
+                             args[1], ""), d, ""), "uniform");
+    }
+    return call_address(L->b, L->t_i64, fns[i], fty, args, (unsigned)n->nargs + 1,
+                        n->op == INTR_RANDOM_SEED ? "" : names[i] + 10);
+}
+
 static LLVMValueRef intrinsic(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -2017,6 +2185,9 @@ static LLVMValueRef intrinsic(Lower *L, Node *n)
             v[i] = conv(L, n, expr(L, n->args[i]), n->args[i]->ty, n->ty);
         return call_intrinsic(L, "llvm.fma", LLVMTypeOf(v[0]), v, 3);
     }
+    case INTR_RANDOM_SEED: case INTR_RANDOM_RANDOM: case INTR_RANDOM_UNIFORM:
+    case INTR_RANDOM_NORMAL: case INTR_RANDOM_RANDINT:
+        return random_call(L, n);
     default:
         if (L->target == LOWER_NVVM)
             return nvvm_block_intrinsic(L, n);
@@ -2267,6 +2438,8 @@ static LLVMValueRef atomic_op(Lower *L, Node *n)
     return old;
 }
 
+static LLVMValueRef reduce(Lower *L, Node *n, LLVMValueRef a, const Type *at);
+
 static LLVMValueRef attr(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -2288,6 +2461,19 @@ static LLVMValueRef attr(Lower *L, Node *n)
         return s;
     }
     case ATTR_NDIM: return i64c(L, at->ndim);
+    case ATTR_SUM: case ATTR_PROD: case ATTR_MIN: case ATTR_MAX: case ATTR_MEAN:
+        return reduce(L, n, a, at);
+    case ATTR_T: { /* { data, shape reversed, strides reversed } */
+        LLVMValueRef t = LLVMBuildInsertValue(B, LLVMGetUndef(lty(L, n->ty)),
+                                              LLVMBuildExtractValue(B, a, 0, ""), 0, "");
+        for (int i = 0; i < at->ndim; i++)
+            for (int k = 0; k < 2; k++) { /* k 0: shape, 1: strides */
+                unsigned from = (unsigned)(1 + k * at->ndim + (at->ndim - 1 - i));
+                t = LLVMBuildInsertValue(B, t, LLVMBuildExtractValue(B, a, from, ""),
+                                         (unsigned)(1 + k * at->ndim + i), "");
+            }
+        return t;
+    }
     case ATTR_LEN: return LLVMBuildExtractValue(B, a, 1, "len");
     case ATTR_REAL:
         if (ty_is_complex(at))
@@ -2368,6 +2554,7 @@ static struct RealFn *recursive_function(Lower *L, const Node *site, Function *s
     Lower saved = *L;
     LLVMBasicBlockRef saved_b = LLVMGetInsertBlock(L->b), saved_ab = LLVMGetInsertBlock(L->ab);
     L->func = f;
+    L->rng = NULL; /* looked up again in this function's entry block */
     L->fn = spec;
     L->var_slots = slots;
     L->params = params;
@@ -3095,6 +3282,104 @@ static void loop_close(Lower *L, CountedLoop *c)
     LLVMPositionBuilderAtEnd(L->b, c->exit);
 }
 
+/* a.sum(), .prod(), .min(), .max(), .mean(): one loop per dimension over
+ * the elements in memory order of the shape (any strides), accumulated in
+ * the result type in order (NumPy sums floats pairwise, so the last bits of
+ * a float sum may differ). min/max propagate NaN as NumPy's; of an empty
+ * array they record KERNEL_FAULT_EMPTY (ValueError at the call). mean is
+ * the sum divided by the size (nan when empty). */
+static LLVMValueRef reduce(Lower *L, Node *n, LLVMValueRef a, const Type *at)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *rt = ty_concrete(n->ty), *et = at->elem;
+    int op = n->op;
+    bool fl = ty_is_float(rt), cx = ty_is_complex(rt);
+    LLVMTypeRef t = lty(L, rt);
+    LLVMValueRef acc = entry_alloca(L, t, "acc");
+    LLVMValueRef init;
+    if (op == ATTR_MIN || op == ATTR_MAX) {
+        bool mn = op == ATTR_MIN;
+        if (fl)
+            init = LLVMConstReal(t, mn ? INFINITY : -INFINITY);
+        else if (rt->kind == TY_BOOL)
+            init = LLVMConstInt(t, mn ? 1 : 0, 0);
+        else if (ty_is_signed(rt))
+            init = LLVMConstInt(t, mn ? (1ULL << (ty_bits(rt) - 1)) - 1 : 1ULL << (ty_bits(rt) - 1), 0);
+        else
+            init = mn ? LLVMConstAllOnes(t) : LLVMConstNull(t);
+    } else if (op == ATTR_PROD) {
+        init = conv(L, n, i64c(L, 1), ty_scalar(TY_I64), rt);
+    } else {
+        init = LLVMConstNull(t);
+    }
+    LLVMBuildStore(B, init, acc);
+    int nd = at->ndim;
+    CountedLoop loops[EMBER_MAX_NDIM];
+    LLVMValueRef off = i64c(L, 0);
+    for (int k = 0; k < nd; k++) {
+        LLVMBasicBlockRef done = new_bb(L, "red.end");
+        loop_open(L, &loops[k], i64c(L, 0), LLVMBuildExtractValue(B, a, (unsigned)(1 + k), ""),
+                  "red", done);
+        LLVMValueRef stride = LLVMBuildExtractValue(B, a, (unsigned)(1 + nd + k), "");
+        off = LLVMBuildAdd(B, off, LLVMBuildMul(B, loops[k].iv, stride, ""), "");
+    }
+    LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, a, 0, ""), &off, 1, "");
+    p = LLVMBuildBitCast(B, p, LLVMPointerType(mty(L, et), 0), "");
+    LLVMValueRef v = LLVMBuildLoad2(B, mty(L, et), p, "");
+    LLVMSetAlignment(v, elem_align(et));
+    if (et->kind == TY_BOOL)
+        v = LLVMBuildICmp(B, LLVMIntNE, v, LLVMConstNull(mty(L, et)), "");
+    v = conv(L, n, v, et, rt);
+    LLVMValueRef cur = LLVMBuildLoad2(B, t, acc, ""), next;
+    if (op == ATTR_SUM || op == ATTR_MEAN) {
+        next = cx ? make_complex(L, rt, fadd(L, re_of(L, cur), re_of(L, v)),
+                                 fadd(L, im_of(L, cur), im_of(L, v)))
+             : fl ? fadd(L, cur, v) : LLVMBuildAdd(B, cur, v, "");
+    } else if (op == ATTR_PROD) {
+        if (cx) {
+            LLVMValueRef a1 = re_of(L, cur), b1 = im_of(L, cur), a2 = re_of(L, v), b2 = im_of(L, v);
+            next = make_complex(L, rt, fsub(L, fmul(L, a1, a2), fmul(L, b1, b2)),
+                                fadd(L, fmul(L, a1, b2), fmul(L, b1, a2)));
+        } else {
+            next = fl ? fmul(L, cur, v) : LLVMBuildMul(B, cur, v, "");
+        }
+    } else {
+        bool mn = op == ATTR_MIN;
+        LLVMValueRef better;
+        if (fl) /* NaN wins, and stays: a comparison with NaN is false */
+            better = LLVMBuildOr(B, fcmp(L, mn ? LLVMRealOLT : LLVMRealOGT, v, cur),
+                                 fcmp(L, LLVMRealUNO, v, v), "");
+        else if (rt->kind == TY_BOOL)
+            better = LLVMBuildICmp(B, mn ? LLVMIntULT : LLVMIntUGT, v, cur, "");
+        else
+            better = LLVMBuildICmp(B, mn ? (ty_is_signed(rt) ? LLVMIntSLT : LLVMIntULT)
+                                         : (ty_is_signed(rt) ? LLVMIntSGT : LLVMIntUGT), v, cur, "");
+        next = LLVMBuildSelect(B, better, v, cur, "");
+    }
+    LLVMBuildStore(B, next, acc);
+    for (int k = nd - 1; k >= 0; k--)
+        loop_close(L, &loops[k]);
+    LLVMValueRef r = LLVMBuildLoad2(B, t, acc, n->op == ATTR_MEAN ? "sum" : "reduced");
+    LLVMValueRef size = i64c(L, 1);
+    for (int k = 0; k < nd; k++)
+        size = LLVMBuildMul(B, size, LLVMBuildExtractValue(B, a, (unsigned)(1 + k), ""), "");
+    if (op == ATTR_MEAN) {
+        const Type *pt = cx ? part_type(rt) : rt;
+        LLVMValueRef sz = conv(L, n, size, ty_scalar(TY_I64), pt);
+        r = cx ? make_complex(L, rt, fdiv(L, re_of(L, r), sz), fdiv(L, im_of(L, r), sz))
+               : fdiv(L, r, sz);
+    } else if (op == ATTR_MIN || op == ATTR_MAX) {
+        LLVMBasicBlockRef empty = new_bb(L, "red.empty"), ok = new_bb(L, "red.ok");
+        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntEQ, size, i64c(L, 0), ""), empty, ok);
+        LLVMPositionBuilderAtEnd(B, empty);
+        fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_EMPTY, 0), L->fault,
+                    LLVMAtomicOrderingMonotonic);
+        LLVMBuildBr(B, ok);
+        LLVMPositionBuilderAtEnd(B, ok);
+    }
+    return r;
+}
+
 static void build_entry(Lower *L, const char *symbol)
 {
     Function *fn = L->fn;
@@ -3168,6 +3453,109 @@ static void build_entry(Lower *L, const char *symbol)
     LLVMBuildRetVoid(L->b);
     LLVMPositionBuilderAtEnd(L->ab, entry);
     LLVMBuildBr(L->ab, prologue);
+}
+
+/* Stores value v of type t at ret + *off (advanced by abi_size(t)): the
+ * Argument ABI of core/ir.h, the inverse of unpack(). */
+static void pack_ret(Lower *L, LLVMValueRef ret, const Type *t, LLVMValueRef v, size_t *off)
+{
+    size_t at = *off;
+    *off += abi_size(t);
+    if (t->kind == TY_TUPLE) {
+        for (int i = 0; i < t->nfields; i++)
+            pack_ret(L, ret, t->fields[i], LLVMBuildExtractValue(L->b, v, (unsigned)i, ""), &at);
+        return;
+    }
+    LLVMTypeRef mt = mty(L, t);
+    if (ty_concrete(t)->kind == TY_BOOL)
+        v = LLVMBuildZExt(L->b, v, mt, "");
+    LLVMValueRef o = i64c(L, (int64_t)at);
+    LLVMValueRef p = LLVMBuildGEP2(L->b, L->t_i8, ret, &o, 1, "");
+    p = LLVMBuildBitCast(L->b, p, LLVMPointerType(mt, 0), "");
+    LLVMSetAlignment(LLVMBuildStore(L->b, v, p), 8);
+}
+
+/* A type with every weak part made concrete (a returned `(1, 2.0)` is
+ * (int64, float64)); NULL when out of memory. */
+static const Type *deep_concrete(const Type *t)
+{
+    if (!t || t->kind != TY_TUPLE)
+        return ty_concrete(t);
+    const Type *f[64];
+    if (t->nfields > 64)
+        return t;
+    for (int i = 0; i < t->nfields; i++)
+        if (!(f[i] = deep_concrete(t->fields[i])))
+            return NULL;
+    return ty_tuple(t->nfields, f);
+}
+
+static bool has_array(const Type *t)
+{
+    if (t->kind == TY_ARRAY)
+        return true;
+    for (int i = 0; t->kind == TY_TUPLE && i < t->nfields; i++)
+        if (has_array(t->fields[i]))
+            return true;
+    return false;
+}
+
+/* The host entry of an ember.jit function (not a kernel):
+ *   void symbol(const char *args, char *ret, HostDims *dims)
+ * The parameters are unpacked as a kernel's; the body runs once, like an
+ * inlined device function whose `return` stores into a local and jumps to
+ * the exit, where the value is packed into `ret` per the Argument ABI
+ * (abi_size(return type) bytes; nothing for None). `dims` carries only the
+ * fault record (bounds checks, recursion depth): there are no threads. */
+static void build_entry_function(Lower *L, const char *symbol)
+{
+    Function *fn = L->fn;
+    LLVMTypeRef params[3] = {L->t_ptr, L->t_ptr, LLVMPointerType(L->t_i64, 0)};
+    LLVMTypeRef fty = LLVMFunctionType(L->t_void, params, 3, 0);
+    L->func = LLVMAddFunction(L->mod, symbol, fty);
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(L->func, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(L->ctx, nounwind, 0));
+    LLVMValueRef args = LLVMGetParam(L->func, 0), ret = LLVMGetParam(L->func, 1);
+    LLVMValueRef dims = LLVMGetParam(L->func, 2);
+    LLVMSetValueName2(args, "args", 4);
+    LLVMSetValueName2(ret, "ret", 3);
+    LLVMSetValueName2(dims, "dims", 4);
+
+    LLVMBasicBlockRef entry = new_bb(L, "entry"), body = new_bb(L, "body");
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMPositionBuilderAtEnd(L->b, body);
+    size_t off = 0;
+    for (int i = 0; i < fn->nparams; i++)
+        L->params[i] = unpack(L, args, fn->param_types[i], &off, fn->param_names[i]);
+    LLVMValueRef zero32 = LLVMConstInt(L->t_i32, 0, 0);
+    for (int i = 0; i < 3; i++) { /* one thread of one block (fault records read them) */
+        L->tid[i] = L->bid[i] = zero32;
+        L->bdim[i] = L->gdim[i] = LLVMConstInt(L->t_i32, 1, 0);
+    }
+    L->linear_tid = i64c(L, 0);
+    LLVMValueRef six = i64c(L, 6); /* HostDims.fault follows the six int64s */
+    L->fault = LLVMBuildBitCast(L->b, LLVMBuildGEP2(L->b, L->t_i64, dims, &six, 1, ""),
+                                LLVMPointerType(L->t_i32, 0), "fault");
+    L->depth = zero32;
+
+    const Type *rt = fn->return_type;
+    bool has_value = rt && rt->kind != TY_VOID;
+    L->ret_bb = new_bb(L, "exit");
+    L->ret_slot = has_value ? entry_alloca(L, lty(L, rt), "retval") : NULL;
+    if (has_value) /* a path without `return value` gives zeros */
+        LLVMBuildStore(L->b, LLVMConstNull(lty(L, rt)), L->ret_slot);
+    stmt(L, fn->body);
+    if (!LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b)))
+        LLVMBuildBr(L->b, L->ret_bb);
+    LLVMPositionBuilderAtEnd(L->b, L->ret_bb);
+    if (has_value) {
+        size_t roff = 0;
+        pack_ret(L, ret, rt, LLVMBuildLoad2(L->b, lty(L, rt), L->ret_slot, "result"), &roff);
+    }
+    LLVMBuildRetVoid(L->b);
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMBuildBr(L->ab, body);
 }
 
 /* Builds the module for the typed kernel `fn` in `ctx`, with the entry
@@ -3338,9 +3726,19 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     *nsites = 0;
     if (!fn || !fn->body || !opt)
         return em_error(EMBER_ERR_INVALID_ARG, "lower_module: no function body or options");
-    if (!fn->is_kernel && opt->target != LOWER_NVVM)
-        return ir_error(fn, fn->body->loc, "targets compile kernels only; '%s' is a "
-                        "device function (call it from a kernel)", fn->name);
+    /* a non-kernel root: an ember.jit function (host), or a device function
+     * compiled on its own (NVVM, cuda.compile_ptx(device=True)) */
+    if (!fn->is_kernel && opt->target == LOWER_HOST) {
+        /* numbers and tuples of them come back */
+        const Type *rt = deep_concrete(fn->return_type);
+        if (!rt)
+            return EMBER_ERR_OUT_OF_MEMORY;
+        if (rt->kind != TY_VOID && has_array(rt))
+            return ir_unsupported(fn, fn->body->loc, "returning arrays from ember.jit "
+                                  "functions is not supported yet (write the result into an "
+                                  "array argument instead)");
+        fn->return_type = rt;
+    }
     Lower *L = em_calloc(1, sizeof *L);
     if (!L)
         return EMBER_ERR_OUT_OF_MEMORY;
@@ -3350,6 +3748,7 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     L->fn = fn;
     L->ctx = ctx;
     L->boundscheck = fn->boundscheck;
+    L->function_entry = !fn->is_kernel && opt->target == LOWER_HOST;
     ember_status st = EMBER_SUCCESS;
     for (int i = 0; i < fn->nparams; i++) {
         char s[256];
@@ -3384,6 +3783,8 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
             build_device_function_nvvm(L, symbol);
         else if (L->target == LOWER_NVVM)
             build_entry_nvvm(L, symbol);
+        else if (L->function_entry)
+            build_entry_function(L, symbol);
         else
             build_entry(L, symbol);
         *out = L->mod;

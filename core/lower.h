@@ -21,8 +21,10 @@
 #include "core/ir.h"
 
 typedef enum LowerTarget {
-    LOWER_HOST, /* entry: void k(const char *args, HostDims *dims, i64 first, i64 last),
-                 * looping over a range of blocks and their threads (host_jit.h) */
+    LOWER_HOST, /* kernels: void k(const char *args, HostDims *dims, i64 first, i64 last),
+                 * looping over a range of blocks and their threads; ember.jit
+                 * functions: void f(const char *args, char *ret, HostDims *dims)
+                 * (host_jit.h) */
     LOWER_NVVM, /* NVVM IR (LLVM 7.0.1 dialect, typed pointers): a kernel
                  * taking the packed arguments as i64 slots (below) */
 } LowerTarget;

@@ -12,6 +12,12 @@
  *   void <name>(const char *args, HostDims *dims, int64_t first_block,
  *               int64_t last_block)
  * `args` is packed as core/ir.h "Argument ABI" describes.
+ *
+ * An ember.jit function (Function.is_kernel false) has no grid; its entry
+ *   void <name>(const char *args, char *ret, HostDims *dims)
+ * runs the body once on the calling thread and packs the return value into
+ * `ret` with the same ABI (abi_size(return type) bytes). Only dims->fault*
+ * is used (bounds checks, recursion depth).
  */
 #ifndef EMBER_HOST_JIT_H
 #define EMBER_HOST_JIT_H
@@ -30,6 +36,8 @@ typedef struct HostDims {
 typedef void (*host_entry_fn)(const char *args, HostDims *dims, int64_t first_block,
                               int64_t last_block);
 
+typedef void (*host_function_fn)(const char *args, char *ret, HostDims *dims);
+
 typedef struct HostKernel HostKernel;
 
 /* ---- jit.c (lower_module, of core/lower.c, is in core/lower.h: it needs
@@ -46,6 +54,27 @@ EM_HIDDEN host_entry_fn host_kernel_entry(const HostKernel *k);
 /* "file:line:col" of bounds check number `site` (Function.boundscheck), or
  * "?" when there is no such check. Owned by the kernel. */
 EM_HIDDEN const char *host_kernel_site(const HostKernel *k, int site);
+
+/* Calls a compiled ember.jit function (not a kernel) on this thread: `args`
+ * packed per the ABI, `ret` at least abi_size(return type) bytes (8-byte
+ * aligned), `dims` zeroed by the caller; a fault is left in dims->fault.
+ * All borrowed. EMBER_ERR_INVALID_ARG when `k` is a kernel. */
+EM_HIDDEN ember_status host_kernel_call(const HostKernel *k, const char *args, char *ret,
+                                        HostDims *dims);
+
+/* ---- random.c: np.random in ember.jit functions, one generator per thread
+ * (NumPy's legacy MT19937 stream); the compiled code calls them by address,
+ * passing the calling thread's generator, host_random_state() (seeded) */
+EM_HIDDEN void *host_random_state(void);
+/* The generator's layout that core/lower.c reads to draw inline: 624 state
+ * words (uint32) at offset 0, the index of the next one (int32) here. */
+#define HOST_RNG_WORDS 624
+#define HOST_RNG_POS_OFFSET 2496
+EM_HIDDEN void host_random_seed(void *state, int64_t seed);
+EM_HIDDEN double host_random_random(void *state);
+EM_HIDDEN double host_random_uniform(void *state, double low, double high);
+EM_HIDDEN double host_random_normal(void *state, double loc, double scale);
+EM_HIDDEN int64_t host_random_randint(void *state, int64_t low, int64_t high);
 
 /* Runs the kernel over the grid on `cpu`'s worker pool; returns when done.
  * `args` is packed per the ABI and borrowed for the call. */

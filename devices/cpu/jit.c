@@ -3,6 +3,9 @@
  * verify, optimise with LLVM's new pass manager for the host CPU, and load
  * the result with ORC LLJIT.
  *
+ * Kernels and ember.jit functions (Function.is_kernel false) compile the
+ * same way; only their entry's shape differs (host_jit.h).
+ *
  * One LLJIT per kernel. A kernel owns its JIT instance, and destroying the
  * kernel frees its code: no process-wide LLVM state outlives the kernels
  * besides LLVM's own one-time target initialisation (pthread_once), and
@@ -43,7 +46,8 @@
 
 struct HostKernel {
     LLVMOrcLLJITRef jit; /* owns the code */
-    host_entry_fn entry;
+    host_entry_fn entry;  /* a kernel's entry (NULL for a function) */
+    host_function_fn function; /* an ember.jit function's entry (NULL for a kernel) */
     char *ir;            /* textual IR after optimisation (em_malloc) */
     char **sites;        /* bounds check locations (lower_module), em_malloc */
     int nsites;
@@ -282,7 +286,10 @@ ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
         st = llvm_error(err, "cannot compile the kernel to machine code");
         goto fail;
     }
-    k->entry = (host_entry_fn)(uintptr_t)addr;
+    if (fn->is_kernel)
+        k->entry = (host_entry_fn)(uintptr_t)addr;
+    else
+        k->function = (host_function_fn)(uintptr_t)addr;
     LLVMOrcDisposeThreadSafeContext(tsc); /* the module holds its own reference */
     LLVMDisposeTargetMachine(tm);
     *out = k;
@@ -325,3 +332,11 @@ const char *host_kernel_site(const HostKernel *k, int site)
 }
 
 host_entry_fn host_kernel_entry(const HostKernel *k) { return k ? k->entry : NULL; }
+
+ember_status host_kernel_call(const HostKernel *k, const char *args, char *ret, HostDims *dims)
+{
+    if (!k || !k->function || !dims)
+        return em_error(EMBER_ERR_INVALID_ARG, "host_kernel_call: not a compiled function");
+    k->function(args, ret, dims);
+    return EMBER_SUCCESS;
+}

@@ -16,7 +16,10 @@
  * CudaCode with the PTX). launch() packs the arguments per the ABI of
  * core/ir.h ("Argument ABI") into one buffer and runs the grid on the cpu
  * device with the GIL released; pack() gives that buffer for a CUDA
- * launch, which python/ext/module_cuda.c and launch.c perform.
+ * launch, which python/ext/module_cuda.c and launch.c perform. A Kernel
+ * compiled from a tree that is not a kernel (ember.jit) is a function
+ * instead: call() runs it once on the calling thread and turns its packed
+ * return value back into Python objects.
  *
  * Type descriptors: 'float32' ... (scalars, 'bool'), ('array', dtype, ndim,
  * layout, readonly), ('tuple', [descriptors]).
@@ -71,17 +74,21 @@ static const char *const intrinsic_names[] = {
     "threadIdx", "blockIdx", "blockDim", "gridDim", "grid", "gridsize", "laneid", "warpsize",
     "popc", "brev", "clz", "ffs", "fma", "syncthreads_count", "syncthreads_and", "syncthreads_or", "shfl_sync", "shfl_up_sync",
     "shfl_down_sync", "shfl_xor_sync", "all_sync", "any_sync", "eq_sync", "ballot_sync",
-    "activemask", "lanemask_lt"};
+    "activemask", "lanemask_lt", "random_seed", "random_random", "random_uniform",
+    "random_normal", "random_randint"};
 static const int intrinsic_codes[] = {
     INTR_THREAD_IDX, INTR_BLOCK_IDX, INTR_BLOCK_DIM, INTR_GRID_DIM, INTR_GRID, INTR_GRIDSIZE,
     INTR_LANEID, INTR_WARPSIZE, INTR_POPC, INTR_BREV, INTR_CLZ, INTR_FFS, INTR_FMA,
     INTR_SYNCTHREADS_COUNT, INTR_SYNCTHREADS_AND,
     INTR_SYNCTHREADS_OR, INTR_SHFL_IDX, INTR_SHFL_UP, INTR_SHFL_DOWN, INTR_SHFL_XOR,
     INTR_VOTE_ALL, INTR_VOTE_ANY, INTR_VOTE_UNI, INTR_BALLOT, INTR_ACTIVEMASK,
-    INTR_LANEMASK_LT};
-static const char *const attr_names[] = {"shape", "strides", "size", "ndim",
-                                         "len", "real", "imag", "conj"};
-static const int attr_codes[] = {ATTR_SHAPE, ATTR_STRIDES, ATTR_SIZE, ATTR_NDIM,
+    INTR_LANEMASK_LT, INTR_RANDOM_SEED, INTR_RANDOM_RANDOM, INTR_RANDOM_UNIFORM,
+    INTR_RANDOM_NORMAL, INTR_RANDOM_RANDINT};
+static const char *const attr_names[] = {"shape", "strides", "size", "ndim", "T", "sum",
+                                         "prod", "min", "max", "mean", "len", "real", "imag",
+                                         "conj"};
+static const int attr_codes[] = {ATTR_SHAPE, ATTR_STRIDES, ATTR_SIZE, ATTR_NDIM, ATTR_T,
+                                 ATTR_SUM, ATTR_PROD, ATTR_MIN, ATTR_MAX, ATTR_MEAN,
                                  ATTR_LEN, ATTR_REAL, ATTR_IMAG, ATTR_CONJ};
 
 /* Index of str `s` in `names` (n entries), -1 when absent or not a str. */
@@ -1001,12 +1008,6 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
     Function *fn = build_typed(st, a[0], a[1], a[9], &args_size);
     if (!fn)
         return NULL;
-    if (!fn->is_kernel && !cuda) {
-        PyErr_SetString(PyExc_ValueError, "compile_kernel: a device function compiles on its "
-                        "own only for target 'cuda'");
-        ir_function_destroy(fn);
-        return NULL;
-    }
     Py_ssize_t np_ = fn->nparams;
     HostKernel *hk = NULL;
     CudaCode *code = NULL;
@@ -1103,6 +1104,49 @@ PyObject *ext_lower_nvvm(PyObject *module, PyObject *const *args, Py_ssize_t nar
 /* Argument packing (core/ir.h "Argument ABI")                              */
 /* ------------------------------------------------------------------------ */
 
+/* A NumPy array for array parameter `t` of a function on the cpu device
+ * (ember.jit calls): packed over NumPy's own memory, so stores land in the
+ * caller's array. Its dtype, ndim, layout and writeability must fit `t`. */
+static int pack_numpy(const Type *t, PyArrayObject *a, char *buf, size_t *off,
+                      const char *what, ember_device_t dev)
+{
+    ember_device_t cpu = NULL;
+    if (ember_device_get(EMBER_DEVICE_CPU, 0, &cpu) != EMBER_SUCCESS || dev != cpu) {
+        PyErr_Format(PyExc_TypeError, "%s: a NumPy array can only be passed to code running "
+                     "on the cpu device; copy it to the device first", what);
+        return -1;
+    }
+    ember_dtype dt;
+    char ts[256];
+    int flags = PyArray_FLAGS(a);
+    if (ext_dtype_of_descr(PyArray_DESCR(a), &dt) < 0)
+        return -1;
+    if (ty_from_dtype(dt) != t->elem || PyArray_NDIM(a) != t->ndim ||
+        (t->layout == 'C' && !(flags & NPY_ARRAY_C_CONTIGUOUS)) ||
+        (t->layout == 'F' && !(flags & NPY_ARRAY_F_CONTIGUOUS))) {
+        PyErr_Format(PyExc_TypeError, "%s: the array (%s, %d-d) does not match the compiled "
+                     "parameter type %s", what, ember_dtype_name(dt), PyArray_NDIM(a),
+                     ty_str(t, ts, sizeof ts));
+        return -1;
+    }
+    if (!t->readonly && !(flags & NPY_ARRAY_WRITEABLE)) {
+        PyErr_Format(PyExc_TypeError, "%s: the array is read-only, but the parameter type %s "
+                     "is not", what, ty_str(t, ts, sizeof ts));
+        return -1;
+    }
+    uint64_t data = (uint64_t)(uintptr_t)PyArray_DATA(a);
+    int64_t shape[EMBER_MAX_NDIM], strides[EMBER_MAX_NDIM];
+    for (int i = 0; i < t->ndim; i++) {
+        shape[i] = (int64_t)PyArray_DIMS(a)[i];
+        strides[i] = (int64_t)PyArray_STRIDES(a)[i];
+    }
+    memcpy(buf + *off, &data, 8);
+    memcpy(buf + *off + 8, shape, 8 * (size_t)t->ndim);
+    memcpy(buf + *off + 8 + 8 * (size_t)t->ndim, strides, 8 * (size_t)t->ndim);
+    *off += abi_size(t);
+    return 0;
+}
+
 /* Packs value `v` for parameter type `t` at buf + *off. `what` names the
  * argument in error messages; the launch passes NULL first (formatting a
  * name per argument costs more than the packing) and, when packing fails,
@@ -1114,6 +1158,8 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
     bool named = what != NULL;
     if (!named)
         what = "argument";
+    if (t->kind == TY_ARRAY && PyArray_Check(v))
+        return pack_numpy(t, (PyArrayObject *)v, buf, off, what, dev);
     if (t->kind == TY_ARRAY) {
         if (!ext_array_check(st, v)) {
             PyErr_Format(PyExc_TypeError, "%s: expected a device array, not %.100s", what,
@@ -1442,6 +1488,142 @@ static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
+/* The Python object for a value of type t at buf + *off (advanced by
+ * abi_size(t)): the Argument ABI of core/ir.h, as an ember.jit function
+ * stores its return value. */
+static PyObject *unpack_value(const Type *t, const char *buf, size_t *off)
+{
+    const char *p = buf + *off;
+    *off += abi_size(t);
+    if (t->kind == TY_TUPLE) {
+        PyObject *r = PyTuple_New(t->nfields);
+        size_t at = (size_t)(p - buf);
+        for (int i = 0; r && i < t->nfields; i++) {
+            PyObject *f = unpack_value(t->fields[i], buf, &at);
+            if (!f)
+                Py_CLEAR(r);
+            else
+                PyTuple_SET_ITEM(r, i, f);
+        }
+        return r;
+    }
+    union { int8_t i8; int16_t i16; int32_t i32; int64_t i64; uint8_t u8; uint16_t u16;
+            uint32_t u32; uint64_t u64; float f32[2]; double f64[2]; } v;
+    memcpy(&v, p, ty_is_complex(t) && t->kind != TY_C64 ? 16 : 8);
+    switch (t->kind) {
+    case TY_BOOL: return PyBool_FromLong(v.u8 != 0);
+    case TY_I8: return PyLong_FromLong(v.i8);
+    case TY_I16: return PyLong_FromLong(v.i16);
+    case TY_I32: return PyLong_FromLong(v.i32);
+    case TY_I64: case TY_WEAK_INT: return PyLong_FromLongLong(v.i64);
+    case TY_U8: return PyLong_FromLong(v.u8);
+    case TY_U16: return PyLong_FromLong(v.u16);
+    case TY_U32: return PyLong_FromUnsignedLong(v.u32);
+    case TY_U64: return PyLong_FromUnsignedLongLong(v.u64);
+    case TY_F32: return PyFloat_FromDouble(v.f32[0]);
+    case TY_F64: case TY_WEAK_FLOAT: return PyFloat_FromDouble(v.f64[0]);
+    case TY_C64: return PyComplex_FromDoubles(v.f32[0], v.f32[1]);
+    case TY_C128: case TY_WEAK_COMPLEX: return PyComplex_FromDoubles(v.f64[0], v.f64[1]);
+    default:
+        PyErr_SetString(PyExc_TypeError, "call: return type not supported");
+        return NULL;
+    }
+}
+
+/* Kernel.call(*args) -> the return value: runs an ember.jit function once
+ * on this thread with the GIL released. NumPy arrays must come wrapped as
+ * cpu-device arrays over their memory (python/ember/_jit.py). */
+PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs)
+{
+    ext_kernel *self = (ext_kernel *)obj;
+    ext_state *st = ext_state_of_type(Py_TYPE(obj));
+    Function *fn = self->fn;
+    if (!self->hk || fn->is_kernel) {
+        PyErr_Format(PyExc_TypeError, "%s is a kernel: launch it with [blocks, threads]",
+                     fn->name);
+        return NULL;
+    }
+    if (nargs != fn->nparams) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %d positional arguments (%zd given)",
+                     fn->name, fn->nparams, nargs);
+        return NULL;
+    }
+    const Type *rt = fn->return_type;
+    size_t ret_size = rt && rt->kind != TY_VOID ? abi_size(rt) : 0;
+    int64_t small[64], small_ret[16]; /* 8-byte aligned */
+    char *buf = self->args_size <= sizeof small ? (char *)small : PyMem_Malloc(self->args_size);
+    char *ret = ret_size <= sizeof small_ret ? (char *)small_ret : PyMem_Malloc(ret_size);
+    PyObject *result = NULL;
+    if (!buf || !ret) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    ember_status s = ember_init();
+    ember_device_t cpu = NULL;
+    if (s == EMBER_SUCCESS)
+        s = ember_device_get(EMBER_DEVICE_CPU, 0, &cpu);
+    if (s != EMBER_SUCCESS) {
+        ext_raise(st, s, "call");
+        goto out;
+    }
+    if (pack_all(st, fn, args, buf, cpu, NULL) < 0)
+        goto out;
+    HostDims dims;
+    memset(&dims, 0, sizeof dims);
+    Py_BEGIN_ALLOW_THREADS
+    s = host_kernel_call(self->hk, buf, ret, &dims);
+    Py_END_ALLOW_THREADS
+    if (s != EMBER_SUCCESS) {
+        ext_raise(st, s, fn->name);
+        goto out;
+    }
+    if (dims.fault == KERNEL_FAULT_INDEX) {
+        PyErr_Format(PyExc_IndexError, "%s: %s: index out of bounds (bounds checking is on)",
+                     fn->name, host_kernel_site(self->hk, dims.fault_site));
+        goto out;
+    }
+    if (dims.fault == KERNEL_FAULT_EMPTY) {
+        PyErr_Format(PyExc_ValueError, "%s: zero-size array to a min() or max() reduction, "
+                     "which has no identity", fn->name);
+        goto out;
+    }
+    if (dims.fault == KERNEL_FAULT_RECURSION) {
+        PyErr_Format(PyExc_RecursionError, "%s: a recursive function went deeper than %d "
+                     "calls", fn->name, KERNEL_MAX_RECURSION);
+        goto out;
+    }
+    if (!ret_size) {
+        result = Py_None;
+        Py_INCREF(result);
+    } else {
+        size_t off = 0;
+        result = unpack_value(rt, ret, &off);
+    }
+out:
+    if (buf && buf != (char *)small)
+        PyMem_Free(buf);
+    if (ret && ret != (char *)small_ret)
+        PyMem_Free(ret);
+    return result;
+}
+
+static PyObject *kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    if (kwnames && PyTuple_GET_SIZE(kwnames)) {
+        PyErr_SetString(PyExc_TypeError, "call() takes positional arguments only");
+        return NULL;
+    }
+    return ext_kernel_call(obj, args, nargs);
+}
+
+static PyObject *kernel_get_return_type(PyObject *obj, void *c)
+{
+    const Type *rt = ((ext_kernel *)obj)->fn->return_type;
+    char s[512];
+    return PyUnicode_FromString(rt ? ty_str(rt, s, sizeof s) : "none");
+}
+
 int ext_kernel_nparams(PyObject *kernel) { return ((ext_kernel *)kernel)->fn->nparams; }
 
 /* ------------------------------------------------------------------------ */
@@ -1500,13 +1682,6 @@ static PyObject *kernel_fault_site(PyObject *obj, PyObject *arg)
     return PyUnicode_FromString(host_kernel_site(self->hk, (int)i));
 }
 
-static PyObject *kernel_get_return_type(PyObject *obj, void *c)
-{
-    char s[256];
-    const Type *t = ((ext_kernel *)obj)->fn->return_type;
-    return PyUnicode_FromString(t ? ty_str(t, s, sizeof s) : "none");
-}
-
 static PyObject *kernel_get_symbol(PyObject *obj, void *c)
 {
     ext_kernel *self = (ext_kernel *)obj;
@@ -1561,11 +1736,11 @@ static PyGetSetDef kernel_getset[] = {
     {"param_written", kernel_get_written, NULL,
      "Per parameter: True when the kernel stores into that array (or a view of it).", NULL},
     {"name", kernel_get_name, NULL, "The function's qualified name.", NULL},
+    {"return_type", kernel_get_return_type, NULL,
+     "The inferred return type, spelled as numba does ('float64', '(int64, float64)').", NULL},
     {"ptx", kernel_get_ptx, NULL, "The PTX of a kernel compiled for CUDA (None for cpu).", NULL},
     {"symbol", kernel_get_symbol, NULL, "The kernel's name in its PTX (None for cpu).", NULL},
     {"target", kernel_get_target, NULL, "('cpu', None) or ('cuda', (major, minor)).", NULL},
-    {"return_type", kernel_get_return_type, NULL,
-     "The return type's name ('none' for kernels).", NULL},
     {"may_fault", kernel_get_may_fault, NULL,
      "True when threads may stop early and report it (bounds checks, recursion).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -1578,6 +1753,11 @@ static PyMethodDef kernel_methods[] = {
      "pack($self, args, kind, ordinal, stream=None)\n--\n\n"
      "The packed argument buffer (bytes) for a launch on device kind:ordinal; with a\n"
      "stream, each array's buffer records it (the memory pool's reuse rule)."},
+    {"call", (PyCFunction)(void (*)(void))kernel_call, METH_FASTCALL | METH_KEYWORDS,
+     "call($self, *args)\n--\n\n"
+     "Runs an ember.jit function (compiled from a tree whose is_kernel is False) once\n"
+     "on this thread: args match the compiled parameter types (arrays as cpu-device\n"
+     "arrays); returns its value (None, a number or a tuple)."},
     {"launch", (PyCFunction)(void (*)(void))kernel_launch, METH_FASTCALL | METH_KEYWORDS,
      "launch($self, grid, block, args)\n--\n\n"
      "Runs the kernel on the cpu device: grid and block are 3-tuples, args a tuple of\n"

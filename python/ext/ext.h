@@ -69,6 +69,8 @@ typedef struct {
     PyObject *str_configure;       /* interned "_configure_launch" */
     PyTypeObject *module_type;        /* ember._ember.Module (module_cuda.c) */
     PyTypeObject *module_kernel_type; /* ember._ember.ModuleKernel (module_cuda.c) */
+    PyTypeObject *jit_type;           /* ember._ember.JitBase (jitcall.c) */
+    PyObject *str_call_slow;          /* interned "_call_slow" */
 } ext_state;
 
 /* An array on a device: a descriptor over a buffer it holds a reference
@@ -233,6 +235,14 @@ EXT_HIDDEN int ext_module_kernel_launch(PyObject *function, const int64_t grid[3
                                         size_t args_size);
 /* The number of parameters of a Kernel. */
 EXT_HIDDEN int ext_kernel_nparams(PyObject *kernel);
+/* Kernel.call: runs an ember.jit function (a Kernel compiled from a
+ * non-kernel tree) on this thread with the GIL released; its return value
+ * as a new reference, or NULL with the exception set. */
+EXT_HIDDEN PyObject *ext_kernel_call(PyObject *kernel, PyObject *const *args, Py_ssize_t nargs);
+
+/* ---- jitcall.c --------------------------------------------------------- */
+
+EXT_HIDDEN extern PyType_Spec ext_jit_spec;
 
 /* ---- launch.c ---------------------------------------------------------- */
 

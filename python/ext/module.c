@@ -791,7 +791,10 @@ static int module_exec(PyObject *module)
         add_type(module, &ext_launcher_spec, &st->launcher_type) < 0)
         return -1;
     if (add_type(module, &ext_module_spec, &st->module_type) < 0 ||
-        add_type(module, &ext_module_kernel_spec, &st->module_kernel_type) < 0)
+        add_type(module, &ext_module_kernel_spec, &st->module_kernel_type) < 0 ||
+        add_type(module, &ext_jit_spec, &st->jit_type) < 0)
+        return -1;
+    if (!(st->str_call_slow = PyUnicode_InternFromString("_call_slow")))
         return -1;
     st->str_launch = PyUnicode_InternFromString("_launch");
     st->str_configure = PyUnicode_InternFromString("_configure_launch");
@@ -825,6 +828,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->stream_type);
     Py_VISIT(st->event_type);
     Py_VISIT(st->kernel_type);
+    Py_VISIT(st->jit_type);
     Py_VISIT(st->module_type);
     Py_VISIT(st->module_kernel_type);
     Py_VISIT(st->cuda_support_error);
@@ -857,6 +861,8 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->device_array_type);
     Py_CLEAR(st->str_launch);
     Py_CLEAR(st->str_configure);
+    Py_CLEAR(st->jit_type);
+    Py_CLEAR(st->str_call_slow);
     return 0;
 }
 

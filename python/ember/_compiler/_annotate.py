@@ -50,8 +50,10 @@ def _parse_ir(text):
     return var_types, nodes
 
 
-def annotate(py_func, sig, ir_text, desc_str):
-    """The annotated listing of ``py_func`` compiled for ``sig`` (a str)."""
+def annotate(py_func, sig, ir_text, desc_str, return_type=None):
+    """The annotated listing of ``py_func`` compiled for ``sig`` (a str);
+    with ``return_type`` (an ember.jit function's), each ``return value``
+    line is annotated with it too."""
     info, dedented = frontend.source_info(py_func)
     tree = ast.parse(dedented)
     fdef = tree.body[0]
@@ -94,7 +96,9 @@ def annotate(py_func, sig, ir_text, desc_str):
                 if name in var_types:
                     note(fileline(n), f"{name} = next({ast.unparse(n.iter)})  :: "
                          f"{var_types[name]}")
-        elif isinstance(n, ast.Call):
+        elif isinstance(n, ast.Return) and n.value is not None and return_type:
+            note(fileline(n), f"return {ast.unparse(n.value)}  :: {return_type}")
+        if isinstance(n, ast.Call):
             cands = at.get((fileline(n), n.col_offset + shift), [])
             ty = next((t for k, t in cands if k in _CALLS and t), None)
             if ty is None:

@@ -96,7 +96,7 @@ _CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "
            ast.GtE: "ge"}
 
 _DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
-_ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "real", "imag")
+_ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "T", "real", "imag")
 # Block-level operations: the CPU device runs them once block semantics land
 # (barrier fission); until then a kernel using them does not compile there.
 _CUDA_BLOCK_LEVEL = {
@@ -252,6 +252,21 @@ def _dtype_name_of_class(obj):
     return None
 
 
+# reductions of arrays: a.sum(), np.sum(a) ... (np.amin / np.amax too)
+_REDUCTIONS = ("sum", "prod", "min", "max", "mean")
+_NUMPY_REDUCTIONS = {"sum": "sum", "prod": "prod", "mean": "mean", "amin": "min",
+                     "amax": "max", "min": "min", "max": "max"}
+
+# NumPy functions that make arrays (not in ember.jit functions yet)
+_NUMPY_MAKERS = ("empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like",
+                 "full_like", "arange", "array", "asarray", "copy", "linspace", "eye",
+                 "identity")
+
+# np.random functions ember.jit functions can call: name -> (min, max) arguments
+_RANDOM_FNS = {"seed": (1, 1), "random": (0, 0), "uniform": (0, 2), "normal": (0, 2),
+               "randint": (1, 2)}
+
+
 def _classify(obj, name):
     """A global/closure value as a tree constant (a tuple node without a
     location, made later) or a _Static. Returns ('value', obj) for data."""
@@ -261,6 +276,11 @@ def _classify(obj, name):
         return _Static("cmath", obj, name)
     if obj is np:
         return _Static("numpy", obj, name)
+    if obj is np.random:
+        return _Static("nprandom", obj, name)
+    for fname in _RANDOM_FNS:
+        if obj is getattr(np.random, fname):
+            return _Static("randomfn", fname, name)
     if _is_cuda_module(obj):
         return _Static("cuda", obj, name)
     path = getattr(type(obj), "_ember_cuda_path", None) and \
@@ -285,12 +305,16 @@ def _classify(obj, name):
         return _Static("dtype", dn, name)
     if obj is range:
         return _Static("range", obj, name)
-    for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len", "print"):
+    for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len", "print",
+              "sum"):
         if obj is getattr(builtins, b):
             return _Static("builtin", b, name)
     if isinstance(obj, types.ModuleType):
         return _Static("pymodule", obj, name)
     from .dispatcher import DeviceFunction, Dispatcher
+    from .._jit import JitDispatcher
+    if isinstance(obj, JitDispatcher):  # an @ember.jit function: inlined like a device one
+        return _Static("device", obj._as_device_function(), name)
     if isinstance(obj, Dispatcher):
         return _Static("dispatcher", obj, name)
     if isinstance(obj, DeviceFunction):
@@ -303,6 +327,18 @@ def _classify(obj, name):
 # ---------------------------------------------------------------------------
 # The builder
 # ---------------------------------------------------------------------------
+
+def _walk_loop_body(stmts):
+    """The nodes of a loop body, not descending into nested loops (whose
+    break/continue are their own)."""
+    todo = list(stmts)
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.For, ast.While, ast.FunctionDef, ast.Lambda)):
+                todo.append(child)
+
 
 def _assigned_names(fdef):
     """Names the function binds (so they are locals), in first-seen order."""
@@ -351,6 +387,10 @@ class _CallGraph:
         self.arities = {}   # key -> arity of the returned value (see _Builder.arity)
         self.sigs = {}      # key -> (return, [params]) descriptors of an explicit signature
         self.stack = []
+        self.jit = False    # the root is an @ember.jit function (errors say so)
+        self.root = None    # that function (python)
+        self.self_device = None  # a DeviceFunction with the root's explicit signature:
+        #                          the root may call itself (recursion)
 
 
 class _Builder:
@@ -448,15 +488,23 @@ class _Builder:
         raise self.unsupported(node, f"{what} is a {tname}, which a kernel cannot use", hint)
 
     def lookup_global(self, node, name):
+        own = name == self.fn.__name__ and self.fn is self.graph.root and \
+            self.graph.self_device is not None
         if name in self.closure:
             try:
                 value = self.closure[name].cell_contents
             except ValueError:
+                if own:  # a nested, eagerly compiled @ember.jit function calling itself
+                    return _Static("device", self.graph.self_device, name)
                 raise self.typing(node, f"the closure variable '{name}' has no value yet") from None
         elif name in self.fn.__globals__:
             value = self.fn.__globals__[name]
         elif hasattr(builtins, name):
             value = getattr(builtins, name)
+        elif own:
+            # an eagerly compiled @ember.jit function calling itself: its
+            # name is bound only once the decorator returns
+            return _Static("device", self.graph.self_device, name)
         else:
             raise self.typing(node, f"name '{name}' is not defined",
                               "kernels see their parameters, their local variables and the "
@@ -728,6 +776,9 @@ class _Builder:
             raise self.unsupported(s, "'for ... else' is not supported",
                                    "use a flag variable set before 'break'")
         it = s.iter
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
+                self.builtin_name(it.func) in ("enumerate", "zip"):
+            return self.for_items(s, it)
         is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and
                     isinstance(self.name_value(it.func), _Static) and
                     self.name_value(it.func).kind == "range")
@@ -735,8 +786,7 @@ class _Builder:
             loop = self.tuple_loop(s)
             if loop is not None:
                 return loop
-            raise self.unsupported(it, "kernels can only loop over range(...) and tuples",
-                                   "write 'for i in range(len(a)):' and index the array")
+            return self.for_items(s, it)
         if it.keywords or not 1 <= len(it.args) <= 3:
             raise self.typing(it, "range() takes 1 to 3 positional arguments")
         args = [self.expr(a) for a in it.args]
@@ -802,6 +852,114 @@ class _Builder:
         body = ("block", line, col, [chain] if chain else [])
         loop = ("for_range", line, col, k, zero, ("const", line, col, "weak_int", n), one, body)
         return pre + [loop] if pre else loop
+
+    def builtin_name(self, node):
+        """The name of the builtin a Name refers to (not shadowed by a local,
+        parameter, closure variable or global), else None."""
+        name = node.id
+        if name in self.slots or name in self.params:
+            return None
+        if name in self.closure:
+            try:
+                value = self.closure[name].cell_contents
+            except ValueError:
+                return None
+        else:
+            value = self.fn.__globals__.get(name, getattr(builtins, name, None))
+        return name if value is not None and value is getattr(builtins, name, None) else None
+
+    def for_items(self, s, it):
+        """``for v in a``, ``for i, v in enumerate(a)``, ``for x, y in zip(a, b)``
+        over arrays: a loop over range(len(a)) (the shortest for zip) that
+        binds the items first; each sequence is evaluated once. An item is
+        what a[i] is (an element, or a row view of a 2-D array), as NumPy's
+        iteration."""
+        line, col = self.loc(s)
+        il, ic = self.loc(it)
+        kind, seqs = "plain", [it]
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name):
+            b = self.builtin_name(it.func)
+            if b == "enumerate":
+                if len(it.args) != 1 or it.keywords:
+                    raise self.unsupported(it, "enumerate() takes one array here (no start=)")
+                kind, seqs = "enumerate", it.args
+            elif b == "zip":
+                if not it.args or it.keywords:
+                    raise self.typing(it, "zip() takes one or more arrays here")
+                kind, seqs = "zip", it.args
+        pre, names = [], []
+        if kind == "plain":
+            v = self.expr(it)
+            n = self.arity(v)
+            if n is not None and n >= 0:
+                return self.for_tuple(s, it, v, n)
+            seqs, first = [it], v
+        for q in seqs:
+            v = first if kind == "plain" else self.expr(q)
+            if self.arity(v) is not None:
+                raise self.unsupported(q, "looping over a tuple is not supported",
+                                       "index it with constants, or loop over an array")
+            self.ntemps += 1
+            name = f"$seq{self.ntemps}"
+            slot = self.new_slot(name)
+            self.record_arity(slot, v)
+            ql, qc = self.loc(q)
+            pre.append(("assign", ql, qc, slot, v))
+            names.append((name, slot))
+        lens = [("attr", il, ic, "len", ("load", il, ic, slot)) for _, slot in names]
+        stop = lens[0] if len(lens) == 1 else ("math", il, ic, "min", lens)
+        self.ntemps += 1
+        iname = f"$i{self.ntemps}"
+        islot = self.new_slot(iname)
+        zero = ("const", il, ic, "weak_int", 0)
+        one = ("const", il, ic, "weak_int", 1)
+        self.record_arity(islot, zero)
+
+        def load(n):
+            return ast.Name(id=n, ctx=ast.Load())
+
+        items = [ast.Subscript(value=load(n), slice=load(iname), ctx=ast.Load())
+                 for n, _ in names]
+        if kind == "enumerate":
+            value = ast.Tuple(elts=[load(iname), items[0]], ctx=ast.Load())
+        elif kind == "zip":
+            value = ast.Tuple(elts=items, ctx=ast.Load())
+        else:
+            value = items[0]
+        bind = ast.Assign(targets=[s.target], value=value)
+        for n in ast.walk(bind):
+            if not hasattr(n, "lineno") or n.lineno is None:
+                ast.copy_location(n, it)
+        self.loop_depth += 1
+        body = self.block([bind] + s.body, s)
+        self.loop_depth -= 1
+        return pre + [("for_range", line, col, islot, zero, stop, one, body)]
+
+    def for_tuple(self, s, it, v, n):
+        """``for v in t`` over a tuple of known length: the body once per item
+        (the items may differ in type), with v bound to t[k]; 'break' and
+        'continue' in such a loop are not supported."""
+        line, col = self.loc(s)
+        for node in _walk_loop_body(s.body):
+            if isinstance(node, (ast.Break, ast.Continue)):
+                raise self.unsupported(node, "'break' and 'continue' in a loop over a tuple "
+                                       "are not supported", "use a flag variable, or put the "
+                                       "items in an array")
+        self.ntemps += 1
+        name = f"$tup{self.ntemps}"
+        slot = self.new_slot(name)
+        self.record_arity(slot, v)
+        il, ic = self.loc(it)
+        out = [("assign", il, ic, slot, v)]
+        for k in range(n):
+            item = ast.Subscript(value=ast.Name(id=name, ctx=ast.Load()),
+                                 slice=ast.Constant(value=k), ctx=ast.Load())
+            bind = ast.Assign(targets=[s.target], value=item)
+            for node in ast.walk(bind):
+                if not hasattr(node, "lineno") or node.lineno is None:
+                    ast.copy_location(node, it)
+            out.append(self.block([bind] + s.body, s))
+        return out
 
     # -- expressions --
 
@@ -945,7 +1103,7 @@ class _Builder:
             raise self.typing(node, "conjugate is a method: call it as x.conjugate()")
         raise self.unsupported(
             node, f"unknown attribute '{attr}'",
-            "kernels support .shape, .strides, .size, .ndim on arrays, .real, .imag and "
+            "kernels support .shape, .strides, .size, .ndim, .T on arrays, .real, .imag and "
             ".conjugate() on numbers")
 
     def static_attr(self, node, st, attr):
@@ -958,16 +1116,24 @@ class _Builder:
             if attr in _MATH_CONSTS:
                 return self.const(node, _MATH_CONSTS[attr])
             if callable(getattr(math, attr, None)):
-                raise self.unsupported(node, f"{full}() is not supported in kernels",
-                                       self.static_hint(st))
+                raise self.unsupported_fn(node, full, st)
         elif k == "cmath":
             if attr in _CMATH_FNS:
                 return _Static("mathfn", _CMATH_FNS[attr], full)
             if attr in ("pi", "e", "tau", "inf", "nan", "infj", "nanj"):
                 return self.const(node, getattr(cmath, attr))
             if callable(getattr(cmath, attr, None)):
-                raise self.unsupported(node, f"{full}() is not supported in kernels",
-                                       self.static_hint(st))
+                raise self.unsupported_fn(node, full, st)
+        elif k == "numpy" and attr == "random":
+            return _Static("nprandom", np.random, full)
+        elif k == "nprandom":
+            if attr in _RANDOM_FNS:
+                return _Static("randomfn", attr, full)
+            raise self.unsupported(node, f"{full} is not supported",
+                                   "ember.jit functions can call np.random." +
+                                   ", np.random.".join(_RANDOM_FNS))
+        elif k == "numpy" and attr in _NUMPY_REDUCTIONS and attr not in _NUMPY_FNS:
+            return _Static("npreduce", _NUMPY_REDUCTIONS[attr], full)
         elif k == "numpy":
             if attr in _NUMPY_FNS:
                 return _Static("mathfn", _NUMPY_FNS[attr], full)
@@ -975,13 +1141,17 @@ class _Builder:
                 return _Static("npbinop", _NUMPY_BINOPS[attr], full)
             if attr in _NUMPY_CONSTS and _NUMPY_CONSTS[attr] is not None:
                 return self.const(node, float(_NUMPY_CONSTS[attr]))
+            if attr in _NUMPY_MAKERS and self.graph.jit:
+                raise self.unsupported(node, f"creating arrays ({full}) in ember.jit "
+                                       "functions is not supported yet",
+                                       "pass the array in as an argument (it is used in "
+                                       "place) and fill it")
             obj = getattr(np, attr, None)
             dn = _dtype_name_of_class(obj)
             if dn is not None:
                 return _Static("dtype", dn, full)
             if callable(obj):
-                raise self.unsupported(node, f"{full}() is not supported in kernels",
-                                       self.static_hint(st))
+                raise self.unsupported_fn(node, full, st)
         elif k == "cuda":
             if attr in _DIM3:
                 return _Static("dim3", attr, full)
@@ -1041,6 +1211,16 @@ class _Builder:
         raise self.unsupported(node, f"unknown attribute '{attr}' of {st.name}",
                                self.static_hint(st))
 
+    def unsupported_fn(self, node, full, st):
+        """A math, cmath or NumPy function ember does not compile: an
+        UnsupportedError in kernels, a TypingError in ember.jit functions
+        (numba's nopython mode reports an unsupported function so)."""
+        if self.graph.jit:
+            return self.typing(node, f"{full}() is not supported in ember.jit functions "
+                               "(nopython mode)", self.static_hint(st))
+        return self.unsupported(node, f"{full}() is not supported in kernels",
+                                self.static_hint(st))
+
     @staticmethod
     def static_hint(st):
         return {
@@ -1059,6 +1239,14 @@ class _Builder:
     def call(self, node):
         line, col = self.loc(node)
         f = node.func
+        # methods on values: a.sum() ... (reductions of arrays)
+        if isinstance(f, ast.Attribute) and f.attr in _REDUCTIONS:
+            base = self.value(f.value)
+            if not isinstance(base, _Static):
+                if node.args or node.keywords:
+                    raise self.unsupported(node, f"{f.attr}() takes no arguments here (no "
+                                           "axis=: reductions are over every element)")
+                return ("attr", line, col, f.attr, base)
         # methods on values: x.conjugate()
         if isinstance(f, ast.Attribute) and f.attr == "conjugate":
             base = self.value(f.value)
@@ -1104,8 +1292,18 @@ class _Builder:
                 raise self.unsupported(a, "*args in calls are not supported in kernels")
         k = callee.kind
         name = callee.name
+        if k == "npreduce" or (k == "mathfn" and callee.value in ("np.min", "np.max") and
+                               len(node.args) == 1 and name.split(".")[-1] in
+                               ("min", "max", "amin", "amax")):
+            # np.sum(a) ...; np.min(a) / np.max(a) of one array (two values: minimum)
+            if len(node.args) != 1:
+                raise self.unsupported(node, f"{name}() takes one array here (no axis=)")
+            op = callee.value if k == "npreduce" else callee.value.split(".")[-1]
+            return ("attr", line, col, op, self.expr(node.args[0]))
         if k == "mathfn":
             return ("math", line, col, callee.value, [self.expr(a) for a in node.args])
+        if k == "randomfn":
+            return self.random_call(node, callee.value)
         if k == "npbinop":
             if len(node.args) != 2:
                 raise self.typing(node, f"{name}() takes 2 arguments in kernels, "
@@ -1143,6 +1341,10 @@ class _Builder:
                 raise self.unsupported(node, f"the builtin {fname}() is not supported in "
                                        "kernels", "kernels can call abs, min, max, round, len, "
                                        "int, float, bool, complex and math/NumPy functions")
+            if self.graph.jit:
+                raise self.typing(node, f"cannot call the Python function '{fname}' from an "
+                                  "ember.jit function (nopython mode)",
+                                  f"decorate `{fname}` with @ember.jit")
             raise self.unsupported(node, f"cannot call the Python function '{fname}' from a "
                                    "kernel", f"decorate `{fname}` with @cuda.jit(device=True)")
         if k in ("math", "cmath", "numpy", "cuda", "pymodule"):
@@ -1151,6 +1353,27 @@ class _Builder:
             raise self.typing(node, f"cuda.{callee.value} is not callable; use "
                               f"cuda.{callee.value}.x")
         raise self.unsupported(node, f"'{name}' cannot be called from a kernel")
+
+    def random_call(self, node, fname):
+        """np.random.<fname>(...) with NumPy's defaults filled in: seed(s),
+        random(), uniform(low=0, high=1), normal(loc=0, scale=1),
+        randint(low, high) or randint(high) (low 0). One value per call
+        (no size=)."""
+        line, col = self.loc(node)
+        lo, hi = _RANDOM_FNS[fname]
+        n = len(node.args)
+        if not lo <= n <= hi:
+            want = f"{lo}" if lo == hi else f"{lo} to {hi}"
+            raise self.typing(node, f"np.random.{fname}() takes {want} arguments here, "
+                              f"{n} given", "ember.jit draws one number per call (no size=)")
+        args = [self.expr(a) for a in node.args]
+        if fname == "seed":
+            self.check_statement_call(node, "np.random.seed")
+        elif fname in ("uniform", "normal"):
+            args += [("const", line, col, "weak_float", v) for v in (0.0, 1.0)[n:]]
+        elif fname == "randint" and n == 1:
+            args = [("const", line, col, "weak_int", 0)] + args
+        return ("intrinsic", line, col, "random_" + fname, args)
 
     def check_statement_call(self, node, name):
         if node is not self.stmt_call:
@@ -1373,10 +1596,19 @@ class _Builder:
     def device_key(self, node, df, pyf):
         g = self.graph
         name = pyf.__qualname__
-        if pyf in g.stack or pyf is self.fn:
+        root_self = pyf is g.root and g.keys.get(pyf) is None and g.self_device is not None
+        if root_self:
+            # the @ember.jit root calling itself: it is built again as a
+            # callee typed by its explicit signature, which recurses
+            df = g.self_device
+        elif pyf in g.stack or pyf is self.fn:
             key = g.keys.get(pyf)
             if key is not None and g.sigs.get(key) is not None:
                 return key  # recursion, typed by the explicit signature
+            if g.jit:
+                raise self.typing(node, f"recursive call to '{name}' cannot be typed without "
+                                  "a signature", f"give '{name}' an explicit signature, e.g. "
+                                  "@ember.jit('int64(int64)')")
             raise self.typing(node, f"recursive call to device function '{name}' cannot be "
                               "typed without a signature",
                               f"give '{name}' an explicit signature, e.g. "
@@ -1402,7 +1634,8 @@ class _Builder:
             if not hasattr(exc, "msg") or getattr(exc, "in_device", False):
                 raise
             cl, cc = self.loc(node)
-            msg = (f"{exc.msg} (in device function '{name}' called from "
+            what = "function" if g.jit else "device function"
+            msg = (f"{exc.msg} (in {what} '{name}' called from "
                    f"{self.info.filename}:{cl})")
             new = _error(type(exc), info, exc.line, exc.col, msg, exc.hint)
             new.in_device = True
@@ -1450,10 +1683,15 @@ class _Builder:
             if b == "round" and not 1 <= len(args) <= 2:
                 raise self.typing(node, "round() takes 1 or 2 arguments")
             return ("math", line, col, b, [self.expr(a) for a in args])
+        if b == "sum":
+            if len(args) != 1:
+                raise self.unsupported(node, "sum() takes one array here (no start)")
+            return ("attr", line, col, "sum", self.expr(args[0]))
         if b in ("min", "max"):
+            if len(args) == 1 and not node.keywords:  # min(a): of an array's elements
+                return ("attr", line, col, b, self.expr(args[0]))
             if len(args) < 2:
-                raise self.typing(node, f"{b}() in a kernel takes two or more numbers",
-                                  "min/max over an array needs a loop")
+                raise self.typing(node, f"{b}() takes two or more numbers, or one array")
             return ("math", line, col, b, [self.expr(a) for a in args])
         if b in ("int", "float", "bool"):
             if len(args) != 1:
@@ -1463,12 +1701,10 @@ class _Builder:
         if b == "complex":
             if not 1 <= len(args) <= 2:
                 raise self.typing(node, "complex() takes 1 or 2 arguments")
-            re_ = ("cast", line, col, "complex128", self.expr(args[0]))
             if len(args) == 1:
-                return re_
-            im = ("cast", line, col, "complex128", self.expr(args[1]))
-            j = ("const", line, col, "weak_complex", 1j)
-            return ("binary", line, col, "add", re_, ("binary", line, col, "mul", im, j))
+                return ("cast", line, col, "complex128", self.expr(args[0]))
+            # exactly (re, im) for real arguments (core/lower.c complex_math)
+            return ("math", line, col, "cmath.complex", [self.expr(a) for a in args])
         if b == "len":
             if len(args) != 1:
                 raise self.typing(node, "len() takes exactly one argument")
@@ -1605,13 +1841,16 @@ def _parse(fn):
         f"{fn.__qualname__} (lambdas and async functions cannot be compiled)")
 
 
-def build_tree(fn, is_kernel=True, argtypes=None):
+def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None):
     """The tree of ``fn`` and its SourceInfo.
 
     ``argtypes`` (optional) are the type descriptors of the specialisation;
     they tell the lengths of tuple arguments and the dimensions of array
     arguments, which indexing with a tuple needs. Raises UnsupportedError or
-    TypingError with file:line:col, the source line, a caret and a hint."""
+    TypingError with file:line:col, the source line, a caret and a hint.
+    ``jit``: the root is an @ember.jit function (not a kernel; errors name
+    ember.jit). ``self_signature``: the explicit signature of that
+    function, which lets it call itself."""
     fn = inspect.unwrap(fn)
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"cuda.jit: expected a Python function, got {type(fn).__name__}")
@@ -1634,7 +1873,13 @@ def build_tree(fn, is_kernel=True, argtypes=None):
                 f"{fn.__qualname__} (lambdas and async functions cannot be compiled)")
     if argtypes is not None and len(argtypes) != len(fdef.args.posonlyargs + fdef.args.args):
         argtypes = None
-    b = _Builder(fn, info, fdef, is_kernel, argtypes)
+    graph = _CallGraph()
+    graph.jit = bool(jit)
+    graph.root = fn
+    if self_signature is not None:
+        from .dispatcher import DeviceFunction
+        graph.self_device = DeviceFunction(fn, self_signature)
+    b = _Builder(fn, info, fdef, is_kernel, argtypes, graph)
     tree = b.build()
     if b.graph.trees:  # device functions: the 8th item (python/ext/compile.c)
         tree = tree + (list(b.graph.trees),)
