@@ -3561,29 +3561,12 @@ static void build_entry_function(Lower *L, const char *symbol)
 /* Builds the module for the typed kernel `fn` in `ctx`, with the entry
  * function named `symbol`. On success the caller owns *out; on failure
  * nothing is left behind and the error is recorded on fn (ir_error). */
-/* NVVM, a device function on its own (cuda.compile_ptx(device=True)): a
- * visible `.func` taking its parameters as values (numbers; arrays as
- * { i8 *data, i64 shape[n], i64 strides[n] }; tuples as structs) and
- * returning its value (void when it returns nothing); the thread indices
- * come from the special registers. Code of other languages can call it. */
-static void build_device_function_nvvm(Lower *L, const char *symbol)
+/* NVVM: the thread and block indices and dims from the PTX special
+ * registers, read once at the function's start, and the module's fault
+ * record { i32 fault, i32 site, i32 thread[3], i32 block[3] } in global
+ * memory, which the launch reads. */
+static void nvvm_thread_state(Lower *L)
 {
-    Function *fn = L->fn;
-    LLVMTypeRef *pt = ir_alloc(fn, sizeof *pt * (size_t)(fn->nparams + 1));
-    if (!pt)
-        fail(L, NULL, "out of memory");
-    for (int i = 0; i < fn->nparams; i++)
-        pt[i] = lty(L, fn->param_types[i]);
-    const Type *rt = fn->return_type;
-    bool has_value = rt && rt->kind != TY_VOID;
-    LLVMTypeRef fty = LLVMFunctionType(has_value ? lty(L, rt) : L->t_void, pt,
-                                       (unsigned)fn->nparams, 0);
-    L->func = LLVMAddFunction(L->mod, symbol, fty);
-    LLVMBasicBlockRef entry = new_bb(L, "entry"), body = new_bb(L, "body");
-    LLVMPositionBuilderAtEnd(L->ab, entry);
-    LLVMPositionBuilderAtEnd(L->b, body);
-    for (int i = 0; i < fn->nparams; i++)
-        L->params[i] = LLVMGetParam(L->func, (unsigned)i);
     static const char *const axes = "xyz";
     for (int i = 0; i < 3; i++) {
         char name[48];
@@ -3609,6 +3592,32 @@ static void build_device_function_nvvm(Lower *L, const char *symbol)
     LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
     L->fault = LLVMConstAddrSpaceCast(LLVMConstInBoundsGEP2(ft, g, zero, 2),
                                       LLVMPointerType(L->t_i32, 0));
+}
+
+/* NVVM, a device function on its own (cuda.compile_ptx(device=True)): a
+ * visible `.func` taking its parameters as values (numbers; arrays as
+ * { i8 *data, i64 shape[n], i64 strides[n] }; tuples as structs) and
+ * returning its value (void when it returns nothing); the thread indices
+ * come from the special registers. Code of other languages can call it. */
+static void build_device_function_nvvm(Lower *L, const char *symbol)
+{
+    Function *fn = L->fn;
+    LLVMTypeRef *pt = ir_alloc(fn, sizeof *pt * (size_t)(fn->nparams + 1));
+    if (!pt)
+        fail(L, NULL, "out of memory");
+    for (int i = 0; i < fn->nparams; i++)
+        pt[i] = lty(L, fn->param_types[i]);
+    const Type *rt = fn->return_type;
+    bool has_value = rt && rt->kind != TY_VOID;
+    LLVMTypeRef fty = LLVMFunctionType(has_value ? lty(L, rt) : L->t_void, pt,
+                                       (unsigned)fn->nparams, 0);
+    L->func = LLVMAddFunction(L->mod, symbol, fty);
+    LLVMBasicBlockRef entry = new_bb(L, "entry"), body = new_bb(L, "body");
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMPositionBuilderAtEnd(L->b, body);
+    for (int i = 0; i < fn->nparams; i++)
+        L->params[i] = LLVMGetParam(L->func, (unsigned)i);
+    nvvm_thread_state(L);
     L->depth = LLVMConstInt(L->t_i32, 0, 0);
     L->ret_bb = new_bb(L, "ret");
     L->ret_slot = has_value ? entry_alloca(L, lty(L, rt), "retval") : NULL;
@@ -3668,33 +3677,7 @@ static void build_entry_nvvm(Lower *L, const char *symbol)
         for (int i = 0; i < fn->nparams; i++)
             L->params[i] = unpack(L, args, fn->param_types[i], &off, fn->param_names[i]);
     }
-    static const char *const axes = "xyz";
-    for (int i = 0; i < 3; i++) {
-        char name[48];
-        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.tid.%c", axes[i]);
-        L->tid[i] = read_sreg(L, name);
-        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.ctaid.%c", axes[i]);
-        L->bid[i] = read_sreg(L, name);
-        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.ntid.%c", axes[i]);
-        L->bdim[i] = read_sreg(L, name);
-        snprintf(name, sizeof name, "llvm.nvvm.read.ptx.sreg.nctaid.%c", axes[i]);
-        L->gdim[i] = read_sreg(L, name);
-    }
-    LLVMValueRef bx = LLVMBuildZExt(L->b, L->bdim[0], L->t_i64, "");
-    LLVMValueRef by = LLVMBuildZExt(L->b, L->bdim[1], L->t_i64, "");
-    LLVMValueRef lin = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, LLVMBuildZExt(L->b, L->tid[2], L->t_i64, ""), by, ""),
-                                    LLVMBuildZExt(L->b, L->tid[1], L->t_i64, ""), "");
-    L->linear_tid = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lin, bx, ""),
-                                 LLVMBuildZExt(L->b, L->tid[0], L->t_i64, ""), "linear_tid");
-    /* faults: { i32 fault, i32 site, i32 thread[3], i32 block[3] } in global
-     * memory, read by the launch */
-    LLVMTypeRef ft = LLVMArrayType(L->t_i32, 8);
-    LLVMValueRef g = LLVMAddGlobalInAddressSpace(L->mod, ft, LOWER_NVVM_FAULT_SYMBOL, 1);
-    LLVMSetInitializer(g, LLVMConstNull(ft));
-    LLVMSetAlignment(g, 8);
-    LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
-    L->fault = LLVMConstAddrSpaceCast(LLVMConstInBoundsGEP2(ft, g, zero, 2),
-                                      LLVMPointerType(L->t_i32, 0));
+    nvvm_thread_state(L);
     L->depth = LLVMConstInt(L->t_i32, 0, 0);
 
     LLVMBasicBlockRef exit = new_bb(L, "exit");
