@@ -54,6 +54,7 @@
 #include <string.h>
 
 #include <llvm-c/Core.h>
+#include <llvm-c/DebugInfo.h>
 
 #include "core/lower.h"
 #include "devices/cpu/host_jit.h"
@@ -73,6 +74,11 @@ typedef struct LoopTargets {
 
 typedef struct Lower {
     LowerTarget target;
+    LLVMDIBuilderRef di;      /* line tables (LowerOptions.line_tables), or NULL */
+    LLVMMetadataRef di_sp;    /* the kernel's DISubprogram */
+    LLVMValueRef root_func;   /* the kernel's LLVM function */
+    Function *root_fn;        /* the kernel being lowered (its lines are recorded) */
+    const LowerOptions *opt;
     int nvvmir[2];          /* LOWER_NVVM: !nvvmir.version */
     Function *fn;
     LLVMContextRef ctx;
@@ -130,6 +136,19 @@ static _Noreturn void fail(Lower *L, const Node *n, const char *fmt, ...)
 }
 
 static const char *tstr(const Type *t, char *buf) { return ty_str(t, buf, 256); }
+
+/* Names a function's parameters p0, p1 ...: the text of a module then reads
+ * the same in LLVM 7's syntax (which has no numbered parameters), the form
+ * libNVVM takes a module with line tables in. */
+static void name_params(LLVMValueRef f)
+{
+    unsigned n = LLVMCountParams(f);
+    for (unsigned i = 0; i < n; i++) {
+        char name[16];
+        int len = snprintf(name, sizeof name, "p%u", i);
+        LLVMSetValueName2(LLVMGetParam(f, i), name, (size_t)len);
+    }
+}
 
 /* Makes room for `need` items of `size` bytes in *v (capacity *cap). */
 static bool grow_list(void **v, int *cap, int need, size_t size)
@@ -897,6 +916,7 @@ static LLVMValueRef ipow_fn(Lower *L, LLVMTypeRef t, bool is_signed, LLVMTypeRef
         return f;
     f = LLVMAddFunction(L->mod, name, *fty);
     LLVMSetLinkage(f, LLVMInternalLinkage);
+    name_params(f);
     LLVMBuilderRef b = LLVMCreateBuilderInContext(L->ctx);
     LLVMValueRef base = LLVMGetParam(f, 0), ex = LLVMGetParam(f, 1);
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(L->ctx, f, "entry");
@@ -2547,6 +2567,7 @@ static struct RealFn *recursive_function(Lower *L, const Node *site, Function *s
     snprintf(name, sizeof name, "%s.rec%d", spec->name, L->nreal);
     LLVMValueRef f = LLVMAddFunction(L->mod, name, fty);
     LLVMSetLinkage(f, LLVMInternalLinkage);
+    name_params(f);
     int idx = L->nreal++; /* L->real may move while the body is lowered */
     L->real[idx] = (struct RealFn){spec, f, fty};
 
@@ -2858,8 +2879,65 @@ static LLVMValueRef local_array(Lower *L, Node *n)
     return view;
 }
 
+/* !nvvmir.version: the IR version, and with line tables the debug
+ * metadata version too (libNVVM refuses debug info without it). */
+static void add_nvvmir_version(Lower *L)
+{
+    LLVMValueRef ver[4] = {LLVMConstInt(L->t_i32, (unsigned)L->nvvmir[0], 0),
+                           LLVMConstInt(L->t_i32, (unsigned)L->nvvmir[1], 0),
+                           LLVMConstInt(L->t_i32, (unsigned)L->opt->nvvmdbg_major, 0),
+                           LLVMConstInt(L->t_i32, (unsigned)L->opt->nvvmdbg_minor, 0)};
+    LLVMAddNamedMetadataOperand(L->mod, "nvvmir.version",
+                                LLVMMDNodeInContext(L->ctx, ver, L->di ? 4 : 2));
+}
+
+/* Line tables (NVVM with lineinfo): a compile unit for the kernel's file
+ * and a subprogram for the kernel itself. */
+static void begin_line_tables(Lower *L, const char *symbol)
+{
+    if (!L->opt || !L->opt->line_tables)
+        return;
+    const char *path = L->fn->file ? L->fn->file : "?";
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dirlen = slash ? (size_t)(slash - path) : 0;
+    L->di = LLVMCreateDIBuilder(L->mod);
+    LLVMMetadataRef file = LLVMDIBuilderCreateFile(L->di, base, strlen(base), path, dirlen);
+    LLVMDIBuilderCreateCompileUnit(L->di, LLVMDWARFSourceLanguageC, file, "ember", 5, 1, "", 0,
+                                   0, "", 0, LLVMDWARFEmissionLineTablesOnly, 0, 0, 0, "", 0,
+                                   "", 0);
+    LLVMMetadataRef type = LLVMDIBuilderCreateSubroutineType(L->di, file, NULL, 0,
+                                                             LLVMDIFlagZero);
+    unsigned line = L->fn->body ? (unsigned)L->fn->body->loc.line : 0;
+    L->di_sp = LLVMDIBuilderCreateFunction(L->di, file, L->fn->name, strlen(L->fn->name),
+                                           symbol, strlen(symbol), file, line, type, 0, 1, line,
+                                           LLVMDIFlagZero, 1);
+    LLVMSetSubprogram(L->func, L->di_sp);
+    L->root_func = L->func;
+    LLVMValueRef three = LLVMConstInt(L->t_i32, 3, 0);
+    LLVMAddModuleFlag(L->mod, LLVMModuleFlagBehaviorWarning, "Debug Info Version", 18,
+                      LLVMValueAsMetadata(three));
+}
+
+/* Line tables: instructions of the kernel's own code carry their source
+ * line; those of inlined or recursive device functions carry none (an
+ * inlined call keeps its call's line). */
+static void set_line(Lower *L, const Node *n)
+{
+    if (!L->di)
+        return;
+    LLVMBasicBlockRef bb = LLVMGetInsertBlock(L->b);
+    if (L->fn != L->root_fn || !bb || LLVMGetBasicBlockParent(bb) != L->root_func) {
+        LLVMSetCurrentDebugLocation2(L->b, NULL);
+        return;
+    }
+    LLVMSetCurrentDebugLocation2(L->b, LLVMDIBuilderCreateDebugLocation(
+        L->ctx, (unsigned)n->loc.line, (unsigned)n->loc.col + 1, L->di_sp, NULL));
+}
+
 static LLVMValueRef expr(Lower *L, Node *n)
 {
+    set_line(L, n);
     switch (n->kind) {
     case ND_CONST: return constant(L, n);
     case ND_PARAM: return L->params[n->index];
@@ -3102,6 +3180,7 @@ static void print_stmt(Lower *L, Node *n)
 static void stmt(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
+    set_line(L, n);
     switch (n->kind) {
     case ND_BLOCK:
         for (int i = 0; i < n->nargs; i++)
@@ -3612,6 +3691,8 @@ static void build_device_function_nvvm(Lower *L, const char *symbol)
     LLVMTypeRef fty = LLVMFunctionType(has_value ? lty(L, rt) : L->t_void, pt,
                                        (unsigned)fn->nparams, 0);
     L->func = LLVMAddFunction(L->mod, symbol, fty);
+    name_params(L->func);
+    begin_line_tables(L, symbol);
     LLVMBasicBlockRef entry = new_bb(L, "entry"), body = new_bb(L, "body");
     LLVMPositionBuilderAtEnd(L->ab, entry);
     LLVMPositionBuilderAtEnd(L->b, body);
@@ -3633,9 +3714,7 @@ static void build_device_function_nvvm(Lower *L, const char *symbol)
         LLVMBuildRetVoid(L->b);
     LLVMPositionBuilderAtEnd(L->ab, entry);
     LLVMBuildBr(L->ab, body);
-    LLVMValueRef ver[2] = {LLVMConstInt(L->t_i32, (unsigned)L->nvvmir[0], 0),
-                           LLVMConstInt(L->t_i32, (unsigned)L->nvvmir[1], 0)};
-    LLVMAddNamedMetadataOperand(L->mod, "nvvmir.version", LLVMMDNodeInContext(L->ctx, ver, 2));
+    add_nvvmir_version(L);
     LLVMSetTarget(L->mod, "nvptx64-nvidia-cuda");
     LLVMSetDataLayout(L->mod, "e-i64:64-i128:128-v16:16-v32:32-n16:32:64");
 }
@@ -3659,6 +3738,8 @@ static void build_entry_nvvm(Lower *L, const char *symbol)
         pt[i] = L->t_i64;
     LLVMTypeRef fty = LLVMFunctionType(L->t_void, pt, nslots, 0);
     L->func = LLVMAddFunction(L->mod, symbol, fty);
+    name_params(L->func);
+    begin_line_tables(L, symbol);
 
     LLVMBasicBlockRef entry = new_bb(L, "entry"), body = new_bb(L, "body");
     LLVMPositionBuilderAtEnd(L->ab, entry);
@@ -3694,9 +3775,7 @@ static void build_entry_nvvm(Lower *L, const char *symbol)
     LLVMValueRef kmd[3] = {L->func, LLVMMDStringInContext(L->ctx, "kernel", 6),
                            LLVMConstInt(L->t_i32, 1, 0)};
     LLVMAddNamedMetadataOperand(L->mod, "nvvm.annotations", LLVMMDNodeInContext(L->ctx, kmd, 3));
-    LLVMValueRef ver[2] = {LLVMConstInt(L->t_i32, (unsigned)L->nvvmir[0], 0),
-                           LLVMConstInt(L->t_i32, (unsigned)L->nvvmir[1], 0)};
-    LLVMAddNamedMetadataOperand(L->mod, "nvvmir.version", LLVMMDNodeInContext(L->ctx, ver, 2));
+    add_nvvmir_version(L);
     LLVMSetTarget(L->mod, "nvptx64-nvidia-cuda");
     LLVMSetDataLayout(L->mod, "e-i64:64-i128:128-v16:16-v32:32-n16:32:64");
 }
@@ -3726,6 +3805,8 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     if (!L)
         return EMBER_ERR_OUT_OF_MEMORY;
     L->target = opt->target;
+    L->opt = opt;
+    L->root_fn = fn;
     L->nvvmir[0] = opt->nvvmir_major;
     L->nvvmir[1] = opt->nvvmir_minor;
     L->fn = fn;
@@ -3770,6 +3851,8 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
             build_entry_function(L, symbol);
         else
             build_entry(L, symbol);
+        if (L->di)
+            LLVMDIBuilderFinalize(L->di);
         *out = L->mod;
         L->mod = NULL;
         *sites = L->sites;
@@ -3781,6 +3864,8 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
         if (L->fn != fn && L->call_site) /* failed inside a device function */
             st = ir_error_in_callee(fn, L->call_site->loc, L->fn);
     }
+    if (L->di)
+        LLVMDisposeDIBuilder(L->di);
     LLVMDisposeBuilder(L->b);
     LLVMDisposeBuilder(L->ab);
     if (L->mod)

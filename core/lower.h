@@ -32,6 +32,10 @@ typedef enum LowerTarget {
 typedef struct LowerOptions {
     LowerTarget target;
     int nvvmir_major, nvvmir_minor; /* LOWER_NVVM: the !nvvmir.version to emit */
+    bool line_tables;               /* LOWER_NVVM: debug metadata for line tables (the
+                                     * kernel's own lines; inlined calls keep the
+                                     * call's line); needs the debug version: */
+    int nvvmdbg_major, nvvmdbg_minor;
 } LowerOptions;
 
 /*

@@ -175,7 +175,81 @@ void cuda_code_destroy(CudaCode *code)
     em_free(code);
 }
 
+/* LLVM 14 prints a subprogram's flags as `spFlags:`; LLVM 7's reader wants
+ * the older fields. Rewrites the text in place (it only gets shorter or
+ * keeps its length: the replacement is written over a copy). */
+static char *llvm7_debug_syntax(const char *text)
+{
+    static const struct { const char *from, *to; } subs[] = {
+        {"spFlags: DISPFlagDefinition | DISPFlagOptimized",
+         "isLocal: false, isDefinition: true, isOptimized: true"},
+        {"spFlags: DISPFlagDefinition", "isLocal: false, isDefinition: true, isOptimized: false"},
+    };
+    Text out = {NULL, 0, 0, true};
+    const char *p = text;
+    while (*p) {
+        const char *hit = NULL;
+        size_t which = 0;
+        for (size_t i = 0; i < sizeof subs / sizeof *subs; i++) {
+            const char *q = strstr(p, subs[i].from);
+            if (q && (!hit || q < hit)) {
+                hit = q;
+                which = i;
+            }
+        }
+        if (!hit) {
+            text_add(&out, p);
+            break;
+        }
+        char chunk[4096];
+        while (p < hit) { /* copy up to the hit in pieces */
+            size_t n = (size_t)(hit - p) < sizeof chunk - 1 ? (size_t)(hit - p) : sizeof chunk - 1;
+            memcpy(chunk, p, n);
+            chunk[n] = '\0';
+            text_add(&out, chunk);
+            p += n;
+        }
+        text_add(&out, subs[which].to);
+        p = hit + strlen(subs[which].from);
+    }
+    if (!out.ok) {
+        em_free(out.p);
+        return NULL;
+    }
+    return out.p ? out.p : em_strdup("");
+}
+
+static ember_status lower_any(Function *fn, const LowerOptions *opt, CudaCode **out);
+
 ember_status cuda_lower(Function *fn, int nvvmir_major, int nvvmir_minor, CudaCode **out)
+{
+    LowerOptions opt = {.target = LOWER_NVVM, .nvvmir_major = nvvmir_major,
+                        .nvvmir_minor = nvvmir_minor};
+    return lower_any(fn, &opt, out);
+}
+
+ember_status cuda_lower_lines(Function *fn, int nvvmir_major, int nvvmir_minor, int dbg_major,
+                              int dbg_minor, CudaCode **out)
+{
+    LowerOptions opt = {.target = LOWER_NVVM, .nvvmir_major = nvvmir_major,
+                        .nvvmir_minor = nvvmir_minor, .line_tables = true,
+                        .nvvmdbg_major = dbg_major, .nvvmdbg_minor = dbg_minor};
+    ember_status st = lower_any(fn, &opt, out);
+    if (st)
+        return st;
+    char *text = llvm7_debug_syntax((*out)->nvvm_ir);
+    if (!text) {
+        cuda_code_destroy(*out);
+        *out = NULL;
+        return EMBER_ERR_OUT_OF_MEMORY;
+    }
+    em_free((*out)->nvvm_ir);
+    (*out)->nvvm_ir = text;
+    (*out)->text_module = true;
+    return EMBER_SUCCESS;
+}
+
+static ember_status lower_any(Function *fn, const LowerOptions *lopt, CudaCode **out)
 {
     if (!fn || !out)
         return em_error(EMBER_ERR_INVALID_ARG, "cuda_lower: NULL argument");
@@ -192,9 +266,8 @@ ember_status cuda_lower(Function *fn, int nvvmir_major, int nvvmir_minor, CudaCo
     }
     for (int i = 0; i < fn->nparams; i++)
         code->args_size += abi_size(fn->param_types[i]);
-    LowerOptions opt = {.target = LOWER_NVVM, .nvvmir_major = nvvmir_major,
-                        .nvvmir_minor = nvvmir_minor};
-    if ((st = lower_module(fn, ctx, &opt, code->symbol, &mod, &code->sites, &code->nsites)))
+    int nvvmir_major = lopt->nvvmir_major, nvvmir_minor = lopt->nvvmir_minor;
+    if ((st = lower_module(fn, ctx, lopt, code->symbol, &mod, &code->sites, &code->nsites)))
         goto out;
     char *msg = NULL;
     if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
@@ -242,9 +315,13 @@ ember_status cuda_compile(Function *fn, const NvvmOptions *opt, CudaCode **out)
     if (st)
         return st;
     CudaCode *code = NULL;
-    if ((st = cuda_lower(fn, ir_major, ir_minor, &code)))
+    if ((st = opt->lineinfo || opt->debug
+                  ? cuda_lower_lines(fn, ir_major, ir_minor, dbg_major, dbg_minor, &code)
+                  : cuda_lower(fn, ir_major, ir_minor, &code)))
         return st;
-    NvvmModule mods[2] = {{code->bitcode, code->bitcode_size, fn->name},
+    NvvmModule mods[2] = {{code->text_module ? (const void *)code->nvvm_ir : code->bitcode,
+                           code->text_module ? strlen(code->nvvm_ir) : code->bitcode_size,
+                           fn->name},
                           {code->support_ir, code->support_ir ? strlen(code->support_ir) : 0,
                            "ember_support"}};
     if ((st = nvvm_compile_modules(mods, code->support_ir ? 2 : 1, opt, &code->ptx))) {

@@ -22,6 +22,7 @@ typedef struct CudaCode {
     int nsites;
     size_t args_size;  /* bytes of the packed arguments = 8 * kernel parameters */
     char *ptx;         /* cuda_compile: the PTX (NUL-terminated) */
+    bool text_module;  /* nvvm_ir (not the bitcode) is what libNVVM reads */
 } CudaCode;
 
 /* Lowers the typed kernel `fn` for NVIDIA GPUs; nvvmir_major/minor go into
@@ -29,6 +30,12 @@ typedef struct CudaCode {
  * constructs are reported through ir_error on fn. */
 EM_HIDDEN ember_status cuda_lower(Function *fn, int nvvmir_major, int nvvmir_minor,
                                   CudaCode **out);
+/* cuda_lower with line tables (the kernel's source lines in the PTX's .loc
+ * directives): nvvm_ir is then the module libNVVM reads, as text in LLVM
+ * 7's debug-info syntax (its bitcode reader refuses LLVM 14's debug
+ * records). dbg_major/minor: libNVVM's debug metadata version. */
+EM_HIDDEN ember_status cuda_lower_lines(Function *fn, int nvvmir_major, int nvvmir_minor,
+                                        int dbg_major, int dbg_minor, CudaCode **out);
 EM_HIDDEN void cuda_code_destroy(CudaCode *code);
 
 struct NvvmOptions;

@@ -245,8 +245,8 @@ def _record_cpu_compiles():
         return
     original = dispatcher.Dispatcher._compile
 
-    def compile_and_record(self, sig, cc=None):
-        kernel = original(self, sig, cc)
+    def compile_and_record(self, sig, cc=None, lineinfo=None):
+        kernel = original(self, sig, cc, lineinfo)
         if cc is None:
             _compiled_in_test.append((self, sig))
         return kernel
@@ -284,7 +284,8 @@ def _kernels_also_to_ptx():
     for disp, sig in compiled:
         for cc in PTX_TARGETS:
             try:
-                kernel = disp.compile_cuda(sig, cc)
+                # sm_90 with line tables: the textual NVVM IR path gets checked too
+                kernel = disp.compile_cuda(sig, cc, lineinfo=cc == PTX_TARGETS[-1])
             except Exception as e:  # the CPU compiled it: CUDA must too
                 pytest.fail(f"{disp.__qualname__} compiled for the cpu device but not for "
                             f"CUDA cc {cc}: {type(e).__name__}: {e}", pytrace=False)
@@ -298,4 +299,5 @@ def pytest_terminal_summary(terminalreporter):
     elif _ptx_stats["kernels"]:
         terminalreporter.write_line(
             f"PTX check: {_ptx_stats['kernels']} kernel signatures compiled with libNVVM and "
-            f"assembled by ptxas for " + ", ".join(f"sm_{a}{b}" for a, b in PTX_TARGETS))
+            f"assembled by ptxas for " + ", ".join(f"sm_{a}{b}" for a, b in PTX_TARGETS) +
+            " (the last with line tables)")

@@ -286,3 +286,16 @@ def test_boundscheck_ptx_records_sites(nvvm, ptxas):
     k = d.compile_cuda(void(float32[::1], float32[::1]), (9, 0))
     assert "ember_fault" in k.ptx
     check_ptx(k.ptx, 90)
+
+
+def test_lineinfo_puts_source_lines_in_the_ptx(nvvm, ptxas):
+    first = saxpy.__code__.co_firstlineno
+    plain, _ = cuda.compile_ptx(saxpy, SAXPY_SIG)
+    lined, _ = cuda.compile_ptx(saxpy, SAXPY_SIG, lineinfo=True)
+    assert ".loc" not in plain
+    files = re.findall(r'\.file\s+(\d+)\s+"([^"]+)"', lined)
+    assert any(path.endswith("test_cuda_codegen.py") for _, path in files), files
+    lines = {int(m) for m in re.findall(r"\.loc\s+\d+\s+(\d+)", lined)}
+    # the body's lines: i = cuda.grid(1), the if, the store
+    assert {first + 1, first + 2, first + 3} <= lines, (sorted(lines), first)
+    check_ptx(lined, 90)

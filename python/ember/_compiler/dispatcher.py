@@ -258,7 +258,7 @@ class Dispatcher(_ember.DispatcherBase):
         self.boundscheck = bool(boundscheck)
         self.targetoptions = options
         self._cpu_overloads = {}    # signature -> Kernel compiled for the cpu device
-        self._cuda_overloads = {}   # (signature, cc) -> Kernel compiled for CUDA
+        self._cuda_overloads = {}   # (signature, cc, lineinfo) -> Kernel compiled for CUDA
         self._cuda_modules = {}     # (id(kernel), device id) -> (kernel, Module, its kernel)
         self._lock = threading.RLock()
         self._pysig = inspect.signature(py_func)
@@ -275,7 +275,7 @@ class Dispatcher(_ember.DispatcherBase):
     def overloads(self):
         """signature -> compiled Kernel: the cpu device's, and those
         compiled for a CUDA device (numba's view: one entry per signature)."""
-        merged = {sig: k for (sig, _), k in self._cuda_overloads.items()}
+        merged = {key[0]: k for key, k in self._cuda_overloads.items()}
         merged.update(self._cpu_overloads)
         return merged
 
@@ -442,15 +442,17 @@ class Dispatcher(_ember.DispatcherBase):
                             f"(kernel {self.__qualname__}); its signatures are:\n{have}")
         return best[1]
 
-    def _compile(self, sig, cc=None):
+    def _compile(self, sig, cc=None, lineinfo=None):
         """The Kernel for `sig`: for the cpu device, or for CUDA compute
-        capability `cc` (NVVM IR and PTX)."""
+        capability `cc` (NVVM IR and PTX; `lineinfo` overrides the
+        dispatcher's option)."""
         tree, info = frontend.build_tree(self.py_func, True, sig)
         try:
             return _ember.compile_kernel(
                 tree, [_desc_for_c(d) for d in sig], self.opt_level, self.boundscheck,
                 bool(self.fastmath), target=None if cc is None else "cuda", cc=cc,
-                lineinfo=bool(self.lineinfo), debug=bool(self.debug))
+                lineinfo=bool(self.lineinfo if lineinfo is None else lineinfo),
+                debug=bool(self.debug))
         except (TypingError, UnsupportedError) as exc:
             line = getattr(exc, "line", 0) or 0
             col = getattr(exc, "col", 0) or 0
@@ -464,16 +466,18 @@ class Dispatcher(_ember.DispatcherBase):
             new.filename, new.line, new.col, new.msg = info.filename, line, col, msg
             raise new from None
 
-    def compile_cuda(self, sig, cc=(9, 0)):
+    def compile_cuda(self, sig, cc=(9, 0), lineinfo=None):
         """The kernel compiled for a CUDA GPU of compute capability `cc`
-        (cached per signature and cc); works without a GPU."""
-        key = (self._sig_key(sig), tuple(cc))
+        (cached per signature, cc and lineinfo); works without a GPU.
+        `lineinfo` overrides the dispatcher's option."""
+        li = bool(self.lineinfo if lineinfo is None else lineinfo)
+        key = (self._sig_key(sig), tuple(cc), li)
         k = self._cuda_overloads.get(key)
         if k is None:
             with self._lock:
                 k = self._cuda_overloads.get(key)
                 if k is None:
-                    k = self._compile(key[0], key[1])
+                    k = self._compile(key[0], key[1], li)
                     self._cuda_overloads[key] = k
         return k
 
