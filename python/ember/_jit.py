@@ -34,7 +34,7 @@ from . import _ember
 from .errors import TypingError, UnsupportedError
 from ._compiler import frontend
 from ._compiler.dispatcher import (DeviceFunction, _desc_for_c, _desc_str, _dtype_name,
-                                   _match_cost, typeof as _kernel_typeof)
+                                   _match_cost, cached_compile, typeof as _kernel_typeof)
 
 __all__ = ["jit", "njit", "JitDispatcher"]
 
@@ -226,15 +226,7 @@ class JitDispatcher(_ember.JitBase):
         """The compiled code for argument types `sig` (a tuple of type
         descriptors or ember types, or a signature string)."""
         sig = self._sig_key(sig)
-        k = self.overloads.get(sig)
-        if k is not None:
-            return k
-        with self._lock:
-            k = self.overloads.get(sig)
-            if k is None:
-                k = self._compile(sig)
-                self.overloads[sig] = k
-        return k
+        return cached_compile(self.overloads, self._lock, sig, lambda: self._compile(sig))
 
     def _compile(self, sig):
         tree, info = frontend.build_tree(self.py_func, False, sig, jit=True,

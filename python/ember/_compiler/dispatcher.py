@@ -205,6 +205,19 @@ def _configure(config):
 # The dispatcher
 # ---------------------------------------------------------------------------
 
+def cached_compile(cache, lock, key, compile_it):
+    """cache[key], compiled by compile_it() on the first request: the lookup
+    needs no lock, the compile happens once under `lock` (an RLock: a
+    compile may request another signature)."""
+    k = cache.get(key)
+    if k is None:
+        with lock:
+            k = cache.get(key)
+            if k is None:
+                k = cache[key] = compile_it()
+    return k
+
+
 class DeviceFunction:
     """``@cuda.jit(device=True)``: a function that kernels and other device
     functions call. It is compiled inline into each kernel that calls it,
@@ -387,15 +400,7 @@ class Dispatcher(_ember.DispatcherBase):
         signature string (``"void(float32[::1], float32)"``), a Signature
         (``void(float32[::1], float32)``) or a tuple of ember types."""
         sig = self._sig_key(sig)
-        k = self._cpu_overloads.get(sig)
-        if k is not None:
-            return k
-        with self._lock:
-            k = self._cpu_overloads.get(sig)
-            if k is None:
-                k = self._compile(sig)
-                self._cpu_overloads[sig] = k
-        return k
+        return cached_compile(self._cpu_overloads, self._lock, sig, lambda: self._compile(sig))
 
     def _sig_key(self, sig):
         from .. import types as ty
@@ -472,14 +477,8 @@ class Dispatcher(_ember.DispatcherBase):
         `lineinfo` overrides the dispatcher's option."""
         li = bool(self.lineinfo if lineinfo is None else lineinfo)
         key = (self._sig_key(sig), tuple(cc), li)
-        k = self._cuda_overloads.get(key)
-        if k is None:
-            with self._lock:
-                k = self._cuda_overloads.get(key)
-                if k is None:
-                    k = self._compile(key[0], key[1], li)
-                    self._cuda_overloads[key] = k
-        return k
+        return cached_compile(self._cuda_overloads, self._lock, key,
+                              lambda: self._compile(key[0], key[1], li))
 
     def inspect_asm(self, signature=None, cc=None):
         """PTX: of one signature, or a dict signature -> PTX for every
