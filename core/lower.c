@@ -2533,6 +2533,23 @@ static LLVMValueRef constant(Lower *L, Node *n)
 
 static void stmt(Lower *L, Node *n);
 
+/* The body of a function, or of a call inlined: `return` stores its value
+ * into a fresh slot of type `rt` (zeros when a path returns none) and
+ * branches to L->ret_bb, which the caller made. Leaves the builder at
+ * L->ret_bb and returns the value loaded there (NULL for void). */
+static LLVMValueRef lower_body(Lower *L, Node *body, const Type *rt, const char *name)
+{
+    bool has_value = rt && rt->kind != TY_VOID;
+    L->ret_slot = has_value ? entry_alloca(L, lty(L, rt), "retval") : NULL;
+    if (has_value)
+        LLVMBuildStore(L->b, LLVMConstNull(lty(L, rt)), L->ret_slot);
+    stmt(L, body);
+    if (!LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b)))
+        LLVMBuildBr(L->b, L->ret_bb);
+    LLVMPositionBuilderAtEnd(L->b, L->ret_bb);
+    return has_value ? LLVMBuildLoad2(L->b, lty(L, rt), L->ret_slot, name) : NULL;
+}
+
 /* The LLVM function of a recursive specialisation (made on first use):
  *   ret f(params..., tid[3], bid[3], bdim[3], gdim[3] (i32), linear_tid (i64),
  *         fault (i32 *), depth (i32))
@@ -2604,15 +2621,9 @@ static struct RealFn *recursive_function(Lower *L, const Node *site, Function *s
     else
         LLVMBuildRetVoid(L->b);
     LLVMPositionBuilderAtEnd(L->b, run);
-    L->ret_slot = has_value ? entry_alloca(L, lty(L, rt), "retval") : NULL;
-    if (has_value)
-        LLVMBuildStore(L->b, LLVMConstNull(lty(L, rt)), L->ret_slot);
-    stmt(L, spec->body);
-    if (!LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b)))
-        LLVMBuildBr(L->b, L->ret_bb);
-    LLVMPositionBuilderAtEnd(L->b, L->ret_bb);
-    if (has_value)
-        LLVMBuildRet(L->b, LLVMBuildLoad2(L->b, lty(L, rt), L->ret_slot, ""));
+    LLVMValueRef result = lower_body(L, spec->body, rt, "");
+    if (result)
+        LLVMBuildRet(L->b, result);
     else
         LLVMBuildRetVoid(L->b);
     LLVMPositionBuilderAtEnd(L->ab, entry);
@@ -2682,14 +2693,7 @@ static LLVMValueRef call(Lower *L, Node *n)
     L->params = args;
     L->call_site = n;
     L->ret_bb = new_bb(L, "ret");
-    L->ret_slot = has_value ? entry_alloca(L, lty(L, rt), "retval") : NULL;
-    if (has_value) /* a path without `return value` gives zeros */
-        LLVMBuildStore(L->b, LLVMConstNull(lty(L, rt)), L->ret_slot);
-    stmt(L, spec->body);
-    if (!LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b)))
-        LLVMBuildBr(L->b, L->ret_bb);
-    LLVMPositionBuilderAtEnd(L->b, L->ret_bb);
-    LLVMValueRef v = has_value ? LLVMBuildLoad2(L->b, lty(L, rt), L->ret_slot, spec->name) : NULL;
+    LLVMValueRef v = lower_body(L, spec->body, rt, spec->name);
     L->fn = fn;
     L->var_slots = saved_slots;
     L->params = saved_params;
@@ -3621,25 +3625,16 @@ static void build_entry_function(Lower *L, const char *symbol)
     const Type *rt = fn->return_type;
     bool has_value = rt && rt->kind != TY_VOID;
     L->ret_bb = new_bb(L, "exit");
-    L->ret_slot = has_value ? entry_alloca(L, lty(L, rt), "retval") : NULL;
-    if (has_value) /* a path without `return value` gives zeros */
-        LLVMBuildStore(L->b, LLVMConstNull(lty(L, rt)), L->ret_slot);
-    stmt(L, fn->body);
-    if (!LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b)))
-        LLVMBuildBr(L->b, L->ret_bb);
-    LLVMPositionBuilderAtEnd(L->b, L->ret_bb);
-    if (has_value) {
+    LLVMValueRef result = lower_body(L, fn->body, rt, "result");
+    if (result) {
         size_t roff = 0;
-        pack_ret(L, ret, rt, LLVMBuildLoad2(L->b, lty(L, rt), L->ret_slot, "result"), &roff);
+        pack_ret(L, ret, rt, result, &roff);
     }
     LLVMBuildRetVoid(L->b);
     LLVMPositionBuilderAtEnd(L->ab, entry);
     LLVMBuildBr(L->ab, body);
 }
 
-/* Builds the module for the typed kernel `fn` in `ctx`, with the entry
- * function named `symbol`. On success the caller owns *out; on failure
- * nothing is left behind and the error is recorded on fn (ir_error). */
 /* NVVM: the thread and block indices and dims from the PTX special
  * registers, read once at the function's start, and the module's fault
  * record { i32 fault, i32 site, i32 thread[3], i32 block[3] } in global
@@ -3701,15 +3696,9 @@ static void build_device_function_nvvm(Lower *L, const char *symbol)
     nvvm_thread_state(L);
     L->depth = LLVMConstInt(L->t_i32, 0, 0);
     L->ret_bb = new_bb(L, "ret");
-    L->ret_slot = has_value ? entry_alloca(L, lty(L, rt), "retval") : NULL;
-    if (has_value)
-        LLVMBuildStore(L->b, LLVMConstNull(lty(L, rt)), L->ret_slot);
-    stmt(L, fn->body);
-    if (!LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b)))
-        LLVMBuildBr(L->b, L->ret_bb);
-    LLVMPositionBuilderAtEnd(L->b, L->ret_bb);
-    if (has_value)
-        LLVMBuildRet(L->b, LLVMBuildLoad2(L->b, lty(L, rt), L->ret_slot, ""));
+    LLVMValueRef result = lower_body(L, fn->body, rt, "");
+    if (result)
+        LLVMBuildRet(L->b, result);
     else
         LLVMBuildRetVoid(L->b);
     LLVMPositionBuilderAtEnd(L->ab, entry);
@@ -3780,6 +3769,9 @@ static void build_entry_nvvm(Lower *L, const char *symbol)
     LLVMSetDataLayout(L->mod, "e-i64:64-i128:128-v16:16-v32:32-n16:32:64");
 }
 
+/* Builds the module for the typed kernel `fn` in `ctx`, with the entry
+ * function named `symbol`. On success the caller owns *out; on failure
+ * nothing is left behind and the error is recorded on fn (ir_error). */
 ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *opt,
                           const char *symbol, LLVMModuleRef *out, char ***sites, int *nsites)
 {
