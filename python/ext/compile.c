@@ -1194,8 +1194,10 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
         }
         /* a launch on a stream uses the buffer there: the pool must not hand
          * it to another stream before that work is done */
-        if (stream && ember_buffer_record_stream(arr->buffer, stream) != EMBER_SUCCESS) {
-            ext_raise(st, EMBER_ERR_INVALID_ARG, what);
+        ember_status rs = stream ? ember_buffer_record_stream(arr->buffer, stream)
+                                 : EMBER_SUCCESS;
+        if (rs != EMBER_SUCCESS) {
+            ext_raise(st, rs, what);
             return -1;
         }
         uint64_t data = ember_buffer_device_ptr(arr->buffer) + (uint64_t)arr->offset;

@@ -45,6 +45,9 @@ static const int64_t max_block[3] = {1024, 1024, 64};
 /* This thread's current device. Starts NULL, so a new thread takes the
  * slow path until the Python side reports its device. */
 static _Thread_local ember_device_t current_device;
+/* Its kind and ordinal, the first two bytes of every key (set with it, so
+ * that a launch does not ask the device for them). */
+static _Thread_local uint8_t current_tag[2];
 
 /* ------------------------------------------------------------------------ */
 /* Signature keys                                                           */
@@ -124,13 +127,11 @@ static bool key_of(ext_state *st, ember_device_t dev, PyObject *v, sig_key *k, i
 static bool key_of_args(ext_state *st, ember_device_t dev, PyObject *const *args,
                         Py_ssize_t nargs, sig_key *k)
 {
-    ember_device_info info;
-    if (!dev || nargs > 255 || ember_device_get_info(dev, &info) != EMBER_SUCCESS ||
-        info.ordinal > 255)
+    if (!dev || dev != current_device || nargs > 255)
         return false;
     k->len = 0;
-    key_put(k, (uint8_t)info.kind);
-    key_put(k, (uint8_t)info.ordinal);
+    key_put(k, current_tag[0]);
+    key_put(k, current_tag[1]);
     key_put(k, (uint8_t)nargs);
     for (Py_ssize_t i = 0; i < nargs; i++)
         if (!key_of(st, dev, args[i], k, 0))
@@ -638,10 +639,12 @@ PyObject *ext_note_current_device(PyObject *module, PyObject *const *args, Py_ss
     long ordinal = PyLong_Check(args[1]) ? PyLong_AsLong(args[1]) : -1;
     PyErr_Clear();
     ember_device_t dev = NULL;
-    if (ordinal < 0 || ember_device_get(kind, (int)ordinal, &dev) != EMBER_SUCCESS) {
+    if (ordinal < 0 || ordinal > 255 || ember_device_get(kind, (int)ordinal, &dev) != EMBER_SUCCESS) {
         ember_clear_error();
         dev = NULL;
     }
     current_device = dev;
+    current_tag[0] = (uint8_t)kind;
+    current_tag[1] = (uint8_t)(dev ? ordinal : 0);
     Py_RETURN_NONE;
 }
