@@ -779,6 +779,58 @@ static const char **str_list(PyObject *list, const char *what, Py_ssize_t *n)
     return v;
 }
 
+/* The names at the head of a function tree ('function', qualname, filename,
+ * _, [param_names], [slot_names], ...): qualname and file are borrowed from
+ * the tree, the name arrays are owned (tree_names_free). */
+typedef struct {
+    const char *qualname, *file;
+    const char **params, **slots;
+    Py_ssize_t nparams, nslots;
+} TreeNames;
+
+static void tree_names_free(TreeNames *n)
+{
+    PyMem_Free(n->params);
+    PyMem_Free(n->slots);
+}
+
+static int tree_names_read(PyObject *tree, TreeNames *n)
+{
+    *n = (TreeNames){0};
+    if (!(n->qualname = PyUnicode_AsUTF8(PyTuple_GET_ITEM(tree, 1))) ||
+        !(n->file = PyUnicode_AsUTF8(PyTuple_GET_ITEM(tree, 2))) ||
+        !(n->params = str_list(PyTuple_GET_ITEM(tree, 4), "param_names", &n->nparams)) ||
+        !(n->slots = str_list(PyTuple_GET_ITEM(tree, 5), "slot_names", &n->nslots))) {
+        tree_names_free(n);
+        return -1;
+    }
+    if (n->nparams > 255 || n->nslots > 1000000) {
+        tree_names_free(n);
+        PyErr_SetString(PyExc_ValueError, "too many parameters or local variables");
+        return -1;
+    }
+    return 0;
+}
+
+/* Declares f's local variables in slot order. */
+static int add_slots(Function *f, const TreeNames *n)
+{
+    for (Py_ssize_t i = 0; i < n->nslots; i++)
+        if (ir_add_var(f, n->slots[i]) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    return 0;
+}
+
+/* A return type descriptor; "none" returns nothing. */
+static const Type *parse_return(PyObject *ret)
+{
+    if (PyUnicode_Check(ret) && PyUnicode_CompareWithASCIIString(ret, "none") == 0)
+        return ty_scalar(TY_VOID);
+    return parse_type(ret, 0);
+}
+
 /* An explicit device function signature: (return_type, [param_types]),
  * descriptors as compile_kernel's param_types ("none" returns nothing). */
 static int declare_signature(Function *f, PyObject *sig)
@@ -799,11 +851,7 @@ static int declare_signature(Function *f, PyObject *sig)
     for (int i = 0; i < f->nparams; i++)
         if (!(f->decl_params[i] = parse_type(PyList_GET_ITEM(params, i), 0)))
             return -1;
-    if (PyUnicode_Check(ret) && PyUnicode_CompareWithASCIIString(ret, "none") == 0)
-        f->decl_return = ty_scalar(TY_VOID);
-    else if (!(f->decl_return = parse_type(ret, 0)))
-        return -1;
-    return 0;
+    return (f->decl_return = parse_return(ret)) ? 0 : -1;
 }
 
 /* The device functions a kernel calls, directly or not: a list of
@@ -830,33 +878,15 @@ static int build_callees(Function *root, PyObject *list)
                             "[, (return_type, [param_types])])");
             goto out;
         }
-        const char *qualname = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 1));
-        const char *file = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 2));
-        if (!qualname || !file)
+        TreeNames names;
+        if (tree_names_read(t, &names) < 0)
             goto out;
-        Py_ssize_t np_ = 0, nslots = 0;
-        const char **pnames = str_list(PyTuple_GET_ITEM(t, 4), "param_names", &np_);
-        if (!pnames)
+        Function *f = ir_callee_create(root, names.qualname, names.file, (int)names.nparams,
+                                       names.params);
+        int made = f ? add_slots(f, &names) : (PyErr_NoMemory(), -1);
+        tree_names_free(&names);
+        if (made < 0)
             goto out;
-        const char **snames = str_list(PyTuple_GET_ITEM(t, 5), "slot_names", &nslots);
-        if (!snames) {
-            PyMem_Free(pnames);
-            goto out;
-        }
-        Function *f = np_ <= 255 && nslots <= 1000000
-                          ? ir_callee_create(root, qualname, file, (int)np_, pnames) : NULL;
-        bool ok = f != NULL;
-        for (Py_ssize_t j = 0; ok && j < nslots; j++)
-            ok = ir_add_var(f, snames[j]) >= 0;
-        PyMem_Free(pnames);
-        PyMem_Free(snames);
-        if (!ok) {
-            if (np_ > 255 || nslots > 1000000)
-                PyErr_SetString(PyExc_ValueError, "too many parameters or local variables");
-            else
-                PyErr_NoMemory();
-            goto out;
-        }
         if (PyTuple_GET_SIZE(t) == 8 && PyTuple_GET_ITEM(t, 7) != Py_None &&
             declare_signature(f, PyTuple_GET_ITEM(t, 7)) < 0)
             goto out;
@@ -892,27 +922,14 @@ static Function *build_typed(ext_state *st, PyObject *tree, PyObject *param_type
     int is_kernel = PyObject_IsTrue(PyTuple_GET_ITEM(tree, 3));
     if (is_kernel < 0)
         return NULL;
-    const char *qualname = PyUnicode_AsUTF8(PyTuple_GET_ITEM(tree, 1));
-    const char *file = PyUnicode_AsUTF8(PyTuple_GET_ITEM(tree, 2));
-    if (!qualname || !file)
+    TreeNames names;
+    if (tree_names_read(tree, &names) < 0)
         return NULL;
-    Py_ssize_t np_ = 0, nslots = 0;
-    const char **pnames = str_list(PyTuple_GET_ITEM(tree, 4), "param_names", &np_);
-    if (!pnames)
-        return NULL;
-    const char **snames = str_list(PyTuple_GET_ITEM(tree, 5), "slot_names", &nslots);
-    if (!snames) {
-        PyMem_Free(pnames);
-        return NULL;
-    }
+    Py_ssize_t np_ = names.nparams;
     Function *fn = NULL;
-    PyObject *ptypes = NULL;
     bool ok = false;
-    if (np_ > 255 || nslots > 1000000) {
-        PyErr_SetString(PyExc_ValueError, "too many parameters or local variables");
-        goto out;
-    }
-    ptypes = PySequence_Fast(param_types, "param_types must be a list of type descriptors");
+    PyObject *ptypes =
+        PySequence_Fast(param_types, "param_types must be a list of type descriptors");
     if (!ptypes)
         goto out;
     if (PySequence_Fast_GET_SIZE(ptypes) != np_) {
@@ -920,7 +937,7 @@ static Function *build_typed(ext_state *st, PyObject *tree, PyObject *param_type
                      PySequence_Fast_GET_SIZE(ptypes), np_);
         goto out;
     }
-    fn = ir_function_create(qualname, file, (int)np_, pnames, is_kernel != 0);
+    fn = ir_function_create(names.qualname, names.file, (int)np_, names.params, is_kernel != 0);
     if (!fn) {
         PyErr_NoMemory();
         goto out;
@@ -931,20 +948,13 @@ static Function *build_typed(ext_state *st, PyObject *tree, PyObject *param_type
             goto out;
         *args_size += abi_size(fn->param_types[i]);
     }
-    for (Py_ssize_t i = 0; i < nslots; i++)
-        if (ir_add_var(fn, snames[i]) < 0) {
-            PyErr_NoMemory();
-            goto out;
-        }
+    if (add_slots(fn, &names) < 0)
+        goto out;
     if (PyTuple_GET_SIZE(tree) == 8 && build_callees(fn, PyTuple_GET_ITEM(tree, 7)) < 0)
         goto out;
-    if (return_type && return_type != Py_None && !fn->is_kernel) { /* a declared return */
-        if (PyUnicode_Check(return_type) &&
-            PyUnicode_CompareWithASCIIString(return_type, "none") == 0)
-            fn->decl_return = ty_scalar(TY_VOID);
-        else if (!(fn->decl_return = parse_type(return_type, 0)))
-            goto out;
-    }
+    if (return_type && return_type != Py_None && !fn->is_kernel && /* a declared return */
+        !(fn->decl_return = parse_return(return_type)))
+        goto out;
     Builder b = {fn, fn};
     if (!(fn->body = build(&b, PyTuple_GET_ITEM(tree, 6), WANT_BLOCK, 0)))
         goto out;
@@ -958,8 +968,7 @@ static Function *build_typed(ext_state *st, PyObject *tree, PyObject *param_type
     ok = true;
 out:
     Py_XDECREF(ptypes);
-    PyMem_Free(pnames);
-    PyMem_Free(snames);
+    tree_names_free(&names);
     if (!ok) {
         ir_function_destroy(fn);
         return NULL;

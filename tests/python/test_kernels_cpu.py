@@ -719,6 +719,33 @@ def test_malformed_trees_are_value_errors():
         _ember.compile_kernel(good, [], 0)
 
 
+
+def test_malformed_function_names_are_value_errors():
+    # The kernel's own header and each device function's are read alike.
+    from ember import _ember
+    empty = ("block", 1, 0, [])
+    many = [f"a{i}" for i in range(300)]
+
+    def kernel(names=(), slots=(), callees=None):
+        t = ("function", "k", "f.py", True, list(names), list(slots), empty)
+        return t if callees is None else t + (callees,)
+
+    def device(names=(), slots=()):
+        return ("function", "d", "f.py", False, list(names), list(slots), empty)
+
+    cases = [
+        (kernel(many), ["int64"] * 300, "too many parameters or local variables"),
+        (("function", "k", "f.py", True, 5, [], empty), [], "param_names must be a list of str"),
+        (kernel(slots=[3]), [], "slot_names must be a list of str"),
+        (kernel(callees=[device(many)]), [], "too many parameters or local variables"),
+        (kernel(callees=[device(names=[1])]), [], "param_names must be a list of str"),
+        (kernel(callees=[device(slots=[3])]), [], "slot_names must be a list of str"),
+    ]
+    for tree, types, message in cases:
+        with pytest.raises(ValueError, match=message):
+            _ember.compile_kernel(tree, types, 0)
+    _ember.compile_kernel(kernel(["a"], ["x"], [device(["p"], ["y"])]), ["int64"], 0)
+
 @cuda.jit
 def uses_any(out):
     out[0] = any(out)
