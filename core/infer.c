@@ -144,21 +144,6 @@ static bool is_unary_float_fn(int fn)
            fn == MATH_CBRT;
 }
 
-/* The functions with a complex form (cmath's, and NumPy's ufuncs on
- * complex numbers, which follow the same C99 branch cuts). */
-static bool has_complex_form(int fn)
-{
-    switch (fn) {
-    case MATH_SQRT: case MATH_EXP: case MATH_LOG: case MATH_LOG10:
-    case MATH_SIN: case MATH_COS: case MATH_TAN: case MATH_ASIN: case MATH_ACOS: case MATH_ATAN:
-    case MATH_SINH: case MATH_COSH: case MATH_TANH: case MATH_ASINH: case MATH_ACOSH:
-    case MATH_ATANH:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* The complex type cmath computes in, following numba (its cmath
  * signatures are complex64 and complex128, and float32 converts to
  * complex64): complex stays, float32 -> complex64, other reals (ints,
@@ -189,7 +174,7 @@ static const Type *cmath_call(Ctx *ctx, Node *n, const Type **args, const char *
     char s[256], s2[256];
     int want = 1;
     const Type *r = NULL;
-    if (has_complex_form(fn)) {
+    if (ir_math_has_complex_form(fn)) {
         if (fn == MATH_LOG && n->nargs == 2) {
             want = 2;
             const Type *t = ty_promote(a, args[1]);
@@ -260,7 +245,7 @@ static const Type *math_call(Ctx *ctx, Node *n)
     const Type *r = NULL;
     if (is_unary_float_fn(fn)) {
         want = 1;
-        if (ty_is_complex(a) && !(numpy && has_complex_form(fn)))
+        if (ty_is_complex(a) && !(numpy && ir_math_has_complex_form(fn)))
             FAIL(ctx, n, "%s() of a complex number (%s) is not supported%s", name, tname(a, s),
                  numpy ? "" : "; use cmath");
         r = ty_is_complex(a) ? ty_concrete(a) : float_result(ty_concrete(a));

@@ -308,6 +308,19 @@ static const char *const math_names[MATH_COUNT] = {
 
 const char *ir_math_name(MathFn fn) { return (unsigned)fn < MATH_COUNT ? math_names[fn] : "?"; }
 
+bool ir_math_has_complex_form(MathFn fn)
+{
+    switch (fn) {
+    case MATH_SQRT: case MATH_EXP: case MATH_LOG: case MATH_LOG10:
+    case MATH_SIN: case MATH_COS: case MATH_TAN: case MATH_ASIN: case MATH_ACOS: case MATH_ATAN:
+    case MATH_SINH: case MATH_COSH: case MATH_TANH: case MATH_ASINH: case MATH_ACOSH:
+    case MATH_ATANH:
+        return true;
+    default:
+        return false;
+    }
+}
+
 const char *ir_math_label(const Node *n, char *buf, size_t cap)
 {
     static const char *const prefix[MATHF_COUNT] = {"", "np.", "cmath."};

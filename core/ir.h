@@ -370,6 +370,9 @@ EM_HIDDEN char *ir_dump(const Function *fn); /* caller frees with em_free */
 
 EM_HIDDEN const char *ir_op_name(Op op);          /* "+", "//", "<" ... */
 EM_HIDDEN const char *ir_math_name(MathFn fn);    /* "sin" ... */
+/* Whether fn has a complex form (cmath's, and NumPy's ufuncs on complex
+ * numbers, which follow the same C99 branch cuts). */
+EM_HIDDEN bool ir_math_has_complex_form(MathFn fn);
 /* "sin", "np.floor", "cmath.sqrt": a math call's name with its flavour's
  * prefix, in buf (64 bytes at least). */
 EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);

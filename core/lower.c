@@ -240,20 +240,6 @@ static ember_status check_list(Lower *L, Node *const *list, int n, int loop_dept
 
 static bool is_int_like(const Type *t) { return t && (ty_is_int(t) || t->kind == TY_BOOL); }
 
-/* The math functions lowered for complex numbers too (cmath, NumPy). */
-static bool complex_form(int m)
-{
-    switch (m) {
-    case MATH_SQRT: case MATH_EXP: case MATH_LOG: case MATH_LOG10:
-    case MATH_SIN: case MATH_COS: case MATH_TAN: case MATH_ASIN: case MATH_ACOS: case MATH_ATAN:
-    case MATH_SINH: case MATH_COSH: case MATH_TANH: case MATH_ASINH: case MATH_ACOSH:
-    case MATH_ATANH:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static ember_status check(Lower *L, const Node *n, int depth)
 {
     Function *fn = L->fn;
@@ -366,7 +352,7 @@ static ember_status check(Lower *L, const Node *n, int depth)
         if (ty_is_complex(n->args[0]->ty) && !complex_ok)
             return ir_error(fn, n->loc, "%s() of a complex number is not supported", name);
         if (ty_is_complex(n->ty) && n->op != MATH_SQUARE && n->op != MATH_RECIPROCAL &&
-            n->op != MATH_RECT && n->op != MATH_COMPLEX && !complex_form(m))
+            n->op != MATH_RECT && n->op != MATH_COMPLEX && !ir_math_has_complex_form(m))
             return ir_error(fn, n->loc, "%s() has no complex form", name);
         if (ty_is_complex(n->ty) && n->nargs == 2 && n->op != MATH_LOG && n->op != MATH_RECT &&
             n->op != MATH_COMPLEX)
