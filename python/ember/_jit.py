@@ -34,7 +34,8 @@ from . import _ember
 from .errors import TypingError, UnsupportedError
 from ._compiler import frontend
 from ._compiler.dispatcher import (DeviceFunction, _desc_for_c, _desc_str, _dtype_name,
-                                   _match_cost, cached_compile, typeof as _kernel_typeof)
+                                   cached_compile, resolve_signature,
+                                   typeof as _kernel_typeof)
 
 __all__ = ["jit", "njit", "JitDispatcher"]
 
@@ -203,24 +204,9 @@ class JitDispatcher(_ember.JitBase):
         self._fastpath_clear()  # a call shape may now resolve to another signature
 
     def _resolve_key(self, sig):
-        """The compiled signature a call with argument types `sig` uses: itself
-        without explicit signatures, else the explicit one needing the fewest
-        conversions (numba's rule); none is a TypeError."""
-        if not self._eager or sig in self.overloads:
-            return sig
-        best = None
-        for key in self._eager:
-            cost = _match_cost(sig, key)
-            if cost is not None and (best is None or cost < best[0]):
-                best = (cost, key)
-        if best is None:
-            types = ", ".join(_desc_str(d) for d in sig)
-            have = "\n".join("    (" + ", ".join(_desc_str(d) for d in key) + ")"
-                             for key in self._eager)
-            raise TypeError(f"No matching definition for argument type(s) {types} "
-                            f"(ember.jit function {self.__qualname__}); its signatures "
-                            f"are:\n{have}")
-        return best[1]
+        """The compiled signature for argument types `sig` (resolve_signature)."""
+        return resolve_signature(sig, self.overloads, self._eager, "ember.jit function",
+                                 self.__qualname__)
 
     def compile(self, sig):
         """The compiled code for argument types `sig` (a tuple of type

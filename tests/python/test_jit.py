@@ -342,8 +342,10 @@ def test_eager_signature():
     assert h.signatures == [("float64", "float64")]   # compiled at decoration
     assert h(3, 4) == 5.0                                # ints converted
     assert h.signatures == [("float64", "float64")]   # and nothing new compiled
-    with pytest.raises(TypeError, match="No matching definition"):
+    with pytest.raises(TypeError, match="No matching definition") as ei:
         h(1j, 2.0)
+    assert "(ember.jit function " in str(ei.value)
+    assert str(ei.value).endswith("its signatures are:\n    (float64, float64)")
 
 
 def test_eager_signature_casts_the_return_value():

@@ -161,8 +161,9 @@ def test_eager_compiled_at_decoration():
 def test_no_matching_definition():
     a = np.arange(8, dtype=np.float64)
     with pytest.raises(TypeError, match=r"No matching definition for argument type\(s\) "
-                       r"float64\[::1\], float64"):
+                       r"float64\[::1\], float64") as ei:
         add_scalar[1, 8](a, 1.0)
+    assert "(kernel add_scalar); its signatures are:\n    (" in str(ei.value)
     assert len(add_scalar.overloads) == 1     # no lazy compilation
 
 

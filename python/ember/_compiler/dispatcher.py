@@ -205,6 +205,27 @@ def _configure(config):
 # The dispatcher
 # ---------------------------------------------------------------------------
 
+def resolve_signature(sig, overloads, explicit, what, qualname):
+    """The compiled signature a call with argument types `sig` uses: itself
+    without explicit signatures, else the explicit one needing the fewest
+    conversions (numba's rule); none is a TypeError naming the `what`
+    ("kernel") `qualname` and its signatures."""
+    if not explicit or sig in overloads:
+        return sig
+    best = None
+    for key in explicit:
+        cost = _match_cost(sig, key)
+        if cost is not None and (best is None or cost < best[0]):
+            best = (cost, key)
+    if best is None:
+        types = ", ".join(_desc_str(d) for d in sig)
+        have = "\n".join("    (" + ", ".join(_desc_str(d) for d in key) + ")"
+                         for key in explicit)
+        raise TypeError(f"No matching definition for argument type(s) {types} "
+                        f"({what} {qualname}); its signatures are:\n{have}")
+    return best[1]
+
+
 def cached_compile(cache, lock, key, compile_it):
     """cache[key], compiled by compile_it() on the first request: the lookup
     needs no lock, the compile happens once under `lock` (an RLock: a
@@ -432,20 +453,7 @@ class Dispatcher(_ember.DispatcherBase):
 
     def _resolve_key(self, sig):
         """The signature to compile for a call's argument types (see _resolve)."""
-        if not self._eager or sig in self.overloads:
-            return sig
-        best = None
-        for key in self._eager:
-            cost = _match_cost(sig, key)
-            if cost is not None and (best is None or cost < best[0]):
-                best = (cost, key)
-        if best is None:
-            types = ", ".join(_desc_str(d) for d in sig)
-            have = "\n".join("    (" + ", ".join(_desc_str(d) for d in key) + ")"
-                              for key in self._eager)
-            raise TypeError(f"No matching definition for argument type(s) {types} "
-                            f"(kernel {self.__qualname__}); its signatures are:\n{have}")
-        return best[1]
+        return resolve_signature(sig, self.overloads, self._eager, "kernel", self.__qualname__)
 
     def _compile(self, sig, cc=None, lineinfo=None):
         """The Kernel for `sig`: for the cpu device, or for CUDA compute
