@@ -25,7 +25,6 @@ np.random (python/ember/_compiler/frontend.py lists what is there).
 """
 
 import inspect
-import os
 import threading
 
 import numpy as np
@@ -34,8 +33,8 @@ from . import _ember
 from .errors import TypingError, UnsupportedError
 from ._compiler import frontend
 from ._compiler.dispatcher import (DeviceFunction, _desc_for_c, _desc_str, _dtype_name,
-                                   cached_compile, resolve_signature,
-                                   typeof as _kernel_typeof)
+                                   adopt_function, boundscheck_option, cached_compile,
+                                   resolve_signature, typeof as _kernel_typeof)
 
 __all__ = ["jit", "njit", "JitDispatcher"]
 
@@ -68,20 +67,9 @@ class JitDispatcher(_ember.JitBase):
     ``_call_slow``."""
 
     def __init__(self, py_func, fastmath=False, boundscheck=None, debug=False, opt=True):
-        if not inspect.isfunction(py_func):
-            raise TypeError(f"ember.jit: expected a Python function, not "
-                            f"{type(py_func).__name__}")
-        self.py_func = py_func
-        self.__name__ = py_func.__name__
-        self.__qualname__ = py_func.__qualname__
-        self.__doc__ = py_func.__doc__
-        self.__module__ = py_func.__module__
-        self.__wrapped__ = py_func
+        adopt_function(self, py_func, "ember.jit")
         self.fastmath, self.debug, self.opt = bool(fastmath), bool(debug), bool(opt)
-        if boundscheck is None:
-            env = os.environ.get("EMBER_BOUNDSCHECK", os.environ.get("NUMBA_BOUNDSCHECK", ""))
-            boundscheck = bool(debug) or env.strip() not in ("", "0")
-        self.boundscheck = bool(boundscheck)
+        self.boundscheck = boundscheck_option(boundscheck, debug)
         self.overloads = {}     # argument descriptors -> Kernel (a function)
         self._returns = {}      # eager signature -> declared return descriptor (or None)
         self._declared = {}     # eager signature -> its Signature (with a return type)

@@ -379,6 +379,26 @@ def test_boundscheck():
         at(np.arange(3.0), 5)
 
 
+def test_boundscheck_from_the_environment_and_debug(monkeypatch):
+    # numba's switch, read when the function is decorated
+    def at(a, i):
+        return a[i]
+
+    monkeypatch.delenv("EMBER_BOUNDSCHECK", raising=False)
+    monkeypatch.setenv("NUMBA_BOUNDSCHECK", "1")
+    with pytest.raises(IndexError, match="test_jit.py"):
+        jit(at)(np.arange(3.0), 5)
+    monkeypatch.setenv("NUMBA_BOUNDSCHECK", "0")
+    assert not jit(at).boundscheck
+    assert jit(debug=True)(at).boundscheck
+    assert not jit(debug=True, boundscheck=False)(at).boundscheck
+
+
+def test_jit_of_a_non_function_is_a_type_error():
+    with pytest.raises(TypeError, match="ember.jit: expected a Python function, not int"):
+        jit()(42)
+
+
 # ---------------------------------------------------------------------------
 # calls between jitted functions; a kernel calling one
 # ---------------------------------------------------------------------------

@@ -226,6 +226,31 @@ def resolve_signature(sig, overloads, explicit, what, qualname):
     return best[1]
 
 
+def adopt_function(obj, py_func, decorator):
+    """obj (a dispatcher) stands for py_func: its name, qualname, doc, module
+    and __wrapped__; anything but a Python function is a TypeError naming
+    the `decorator`."""
+    if not inspect.isfunction(py_func):
+        raise TypeError(f"{decorator}: expected a Python function, not "
+                        f"{type(py_func).__name__}")
+    obj.py_func = py_func
+    obj.__name__ = py_func.__name__
+    obj.__qualname__ = py_func.__qualname__
+    obj.__doc__ = py_func.__doc__
+    obj.__module__ = py_func.__module__
+    obj.__wrapped__ = py_func
+
+
+def boundscheck_option(boundscheck, debug):
+    """Whether to check bounds: boundscheck=True, or by default debug=True or
+    EMBER_BOUNDSCHECK / NUMBA_BOUNDSCHECK=1 in the environment (numba's
+    switch), read when the function is decorated."""
+    if boundscheck is None:
+        env = os.environ.get("EMBER_BOUNDSCHECK", os.environ.get("NUMBA_BOUNDSCHECK", ""))
+        boundscheck = bool(debug) or env.strip() not in ("", "0")
+    return bool(boundscheck)
+
+
 def cached_compile(cache, lock, key, compile_it):
     """cache[key], compiled by compile_it() on the first request: the lookup
     needs no lock, the compile happens once under `lock` (an RLock: a
@@ -274,22 +299,9 @@ class Dispatcher(_ember.DispatcherBase):
 
     def __init__(self, py_func, debug=False, fastmath=False, opt=True, lineinfo=False,
                  boundscheck=None, **options):
-        if not inspect.isfunction(py_func):
-            raise TypeError(f"cuda.jit: expected a Python function, not "
-                            f"{type(py_func).__name__}")
-        self.py_func = py_func
-        self.__name__ = py_func.__name__
-        self.__qualname__ = py_func.__qualname__
-        self.__doc__ = py_func.__doc__
-        self.__module__ = py_func.__module__
-        self.__wrapped__ = py_func
+        adopt_function(self, py_func, "cuda.jit")
         self.debug, self.fastmath, self.opt, self.lineinfo = debug, fastmath, opt, lineinfo
-        # bounds checks: boundscheck=True, debug=True, or EMBER_BOUNDSCHECK /
-        # NUMBA_BOUNDSCHECK=1 in the environment (numba's switch)
-        if boundscheck is None:
-            env = os.environ.get("EMBER_BOUNDSCHECK", os.environ.get("NUMBA_BOUNDSCHECK", ""))
-            boundscheck = bool(debug) or env.strip() not in ("", "0")
-        self.boundscheck = bool(boundscheck)
+        self.boundscheck = boundscheck_option(boundscheck, debug)
         self.targetoptions = options
         self._cpu_overloads = {}    # signature -> Kernel compiled for the cpu device
         self._cuda_overloads = {}   # (signature, cc, lineinfo) -> Kernel compiled for CUDA
