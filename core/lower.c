@@ -731,6 +731,19 @@ static const char *math_symbol(Lower *L, const char *name, bool f32, char *buf, 
     return buf;
 }
 
+/* A call of the function `name` of type ret(params), declared in the
+ * module on first use: libm and libdevice, non-overloaded intrinsics, the
+ * runtime's hooks. */
+static LLVMValueRef call_named(Lower *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
+                               LLVMValueRef *args, unsigned n)
+{
+    LLVMTypeRef ft = LLVMFunctionType(ret, params, n, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
+    if (!f)
+        f = LLVMAddFunction(L->mod, name, ft);
+    return LLVMBuildCall2(L->b, ft, f, args, n, "");
+}
+
 /* A call of a libm function taking and returning `n` values of type ty
  * (double, or float for the `f` variants). */
 static LLVMValueRef call_libm(Lower *L, const char *name, LLVMValueRef *args, unsigned n)
@@ -739,11 +752,7 @@ static LLVMValueRef call_libm(Lower *L, const char *name, LLVMValueRef *args, un
     char full[48];
     math_symbol(L, name, ty == L->t_f32, full, sizeof full);
     LLVMTypeRef params[3] = {ty, ty, ty};
-    LLVMTypeRef ft = LLVMFunctionType(ty, params, n, 0);
-    LLVMValueRef f = LLVMGetNamedFunction(L->mod, full);
-    if (!f)
-        f = LLVMAddFunction(L->mod, full, ft);
-    return LLVMBuildCall2(L->b, ft, f, args, n, "");
+    return call_named(L, full, ty, params, args, n);
 }
 
 static LLVMValueRef libm1(Lower *L, const char *name, LLVMValueRef x)
@@ -1685,14 +1694,10 @@ static LLVMValueRef frexp_modf_ldexp(Lower *L, Node *n)
         e = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, e, nlim, ""), nlim, e, "");
         e = LLVMBuildTrunc(B, e, L->t_i32, "");
         LLVMTypeRef params[2] = {xt, L->t_i32};
-        LLVMTypeRef ftype = LLVMFunctionType(xt, params, 2, 0);
         char nmbuf[48];
         const char *nm = math_symbol(L, "ldexp", f32, nmbuf, sizeof nmbuf);
-        LLVMValueRef f = LLVMGetNamedFunction(L->mod, nm);
-        if (!f)
-            f = LLVMAddFunction(L->mod, nm, ftype);
         LLVMValueRef args[2] = {x, e};
-        return LLVMBuildCall2(B, ftype, f, args, 2, "");
+        return call_named(L, nm, xt, params, args, 2);
     }
     LLVMValueRef inf = fk(x, __builtin_inf());
     LLVMValueRef t = LLVMGetUndef(lty(L, r));
@@ -1708,14 +1713,10 @@ static LLVMValueRef frexp_modf_ldexp(Lower *L, Node *n)
     LLVMValueRef slot = entry_alloca(L, L->t_i32, "frexp.e");
     LLVMBuildStore(B, LLVMConstInt(L->t_i32, 0, 0), slot);
     LLVMTypeRef params[2] = {xt, pi32};
-    LLVMTypeRef ftype = LLVMFunctionType(xt, params, 2, 0);
     char nmbuf[48];
     const char *nm = math_symbol(L, "frexp", f32, nmbuf, sizeof nmbuf);
-    LLVMValueRef f = LLVMGetNamedFunction(L->mod, nm);
-    if (!f)
-        f = LLVMAddFunction(L->mod, nm, ftype);
     LLVMValueRef args[2] = {x, slot};
-    LLVMValueRef m = LLVMBuildCall2(B, ftype, f, args, 2, "");
+    LLVMValueRef m = call_named(L, nm, xt, params, args, 2);
     LLVMValueRef e = LLVMBuildLoad2(B, L->t_i32, slot, "");
     LLVMValueRef fin = fcmp(L, LLVMRealOLT, fabs_(L, x), inf);
     e = LLVMBuildSelect(B, fin, e, LLVMConstInt(L->t_i32, 0, 0), "");
@@ -1942,17 +1943,6 @@ static LLVMValueRef read_sreg(Lower *L, const char *name)
     return LLVMBuildCall2(L->b, ft, f, NULL, 0, name + 23);
 }
 
-/* A call of a non-overloaded NVVM intrinsic. */
-static LLVMValueRef nvvm_call(Lower *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
-                              LLVMValueRef *args, unsigned n)
-{
-    LLVMTypeRef ft = LLVMFunctionType(ret, params, n, 0);
-    LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
-    if (!f)
-        f = LLVMAddFunction(L->mod, name, ft);
-    return LLVMBuildCall2(L->b, ft, f, args, n, "");
-}
-
 /* shfl.sync of one 32-bit value: mode idx / up / down / bfly; c packs the
  * clamp for a whole-warp shuffle (PTX ISA "shfl.sync": 0x1f, or 0 for up). */
 static LLVMValueRef shfl32(Lower *L, const char *mode, LLVMValueRef mask, LLVMValueRef v,
@@ -1963,7 +1953,7 @@ static LLVMValueRef shfl32(Lower *L, const char *mode, LLVMValueRef mask, LLVMVa
     snprintf(name, sizeof name, "llvm.nvvm.shfl.sync.%s.%s", mode, fl ? "f32" : "i32");
     LLVMTypeRef params[4] = {L->t_i32, LLVMTypeOf(v), L->t_i32, L->t_i32};
     LLVMValueRef args[4] = {mask, v, lane, ci(L->t_i32, strcmp(mode, "up") == 0 ? 0 : 0x1f)};
-    return nvvm_call(L, name, LLVMTypeOf(v), params, args, 4);
+    return call_named(L, name, LLVMTypeOf(v), params, args, 4);
 }
 
 /* Barriers with a predicate, warp shuffles and votes (NVVM). A 64-bit
@@ -1979,7 +1969,7 @@ static LLVMValueRef nvvm_block_intrinsic(Lower *L, Node *n)
         const char *name = n->op == INTR_SYNCTHREADS_COUNT ? "llvm.nvvm.barrier0.popc"
                          : n->op == INTR_SYNCTHREADS_AND ? "llvm.nvvm.barrier0.and"
                                                          : "llvm.nvvm.barrier0.or";
-        LLVMValueRef r = nvvm_call(L, name, L->t_i32, &L->t_i32, &p, 1);
+        LLVMValueRef r = call_named(L, name, L->t_i32, &L->t_i32, &p, 1);
         return n->op == INTR_SYNCTHREADS_COUNT ? r
                : LLVMBuildZExt(B, LLVMBuildICmp(B, LLVMIntNE, r, ci(L->t_i32, 0), ""), L->t_i32, "");
     }
@@ -2009,10 +1999,10 @@ static LLVMValueRef nvvm_block_intrinsic(Lower *L, Node *n)
                          : n->op == INTR_VOTE_ANY ? "llvm.nvvm.vote.any.sync"
                          : n->op == INTR_VOTE_UNI ? "llvm.nvvm.vote.uni.sync"
                                                   : "llvm.nvvm.vote.ballot.sync";
-        return nvvm_call(L, name, n->op == INTR_BALLOT ? L->t_i32 : L->t_i1, params, args, 2);
+        return call_named(L, name, n->op == INTR_BALLOT ? L->t_i32 : L->t_i1, params, args, 2);
     }
     case INTR_ACTIVEMASK:
-        return nvvm_call(L, "ember_activemask", L->t_i32, NULL, NULL, 0);
+        return call_named(L, "ember_activemask", L->t_i32, NULL, NULL, 0);
     case INTR_LANEMASK_LT:
         return read_sreg(L, "llvm.nvvm.read.ptx.sreg.lanemask.lt");
     default:
@@ -2313,11 +2303,7 @@ static LLVMValueRef nvvm_atomic(Lower *L, const char *op, LLVMValueRef *args, un
     char name[64];
     snprintf(name, sizeof name, "ember_atomic_%s_i%u", op, LLVMGetIntTypeWidth(it));
     LLVMTypeRef params[3] = {LLVMPointerType(it, 0), it, it};
-    LLVMTypeRef ft = LLVMFunctionType(it, params, n, 0);
-    LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
-    if (!f)
-        f = LLVMAddFunction(L->mod, name, ft);
-    return LLVMBuildCall2(L->b, ft, f, args, n, "");
+    return call_named(L, name, it, params, args, n);
 }
 
 static LLVMValueRef atomic_op(Lower *L, Node *n)
@@ -2339,12 +2325,8 @@ static LLVMValueRef atomic_op(Lower *L, Node *n)
                                : "llvm.nvvm.atomic.load.add.f64.p0f64";
         LLVMTypeRef et = LLVMTypeOf(v);
         LLVMTypeRef params[2] = {LLVMPointerType(et, 0), et};
-        LLVMTypeRef ft = LLVMFunctionType(et, params, 2, 0);
-        LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
-        if (!f)
-            f = LLVMAddFunction(L->mod, name, ft);
         LLVMValueRef args[2] = {p, n->op == ATOM_SUB ? build_fneg(L, v) : v};
-        return LLVMBuildCall2(B, ft, f, args, 2, "");
+        return call_named(L, name, et, params, args, 2);
     }
     int rmw = -1;
     switch (n->op) {
@@ -2842,7 +2824,7 @@ static LLVMValueRef local_array(Lower *L, Node *n)
                                                                          : "shared", 3);
         if (dynamic) {
             LLVMSetLinkage(g, LLVMExternalLinkage);
-            LLVMValueRef bytes = nvvm_call(L, "ember_dynamic_smem_size", L->t_i32, NULL, NULL, 0);
+            LLVMValueRef bytes = call_named(L, "ember_dynamic_smem_size", L->t_i32, NULL, NULL, 0);
             dyn_len = LLVMBuildUDiv(L->b, LLVMBuildZExt(L->b, bytes, L->t_i64, ""),
                                     i64c(L, itemsize), "dynamic.len");
         } else {
@@ -3146,12 +3128,8 @@ static void print_stmt(Lower *L, Node *n)
             LLVMSetAlignment(LLVMBuildStore(B, vals[i], slot), 8);
         }
         LLVMTypeRef params[2] = {pt, pt};
-        LLVMTypeRef vt = LLVMFunctionType(L->t_i32, params, 2, 0);
-        LLVMValueRef vf = LLVMGetNamedFunction(L->mod, "vprintf");
-        if (!vf)
-            vf = LLVMAddFunction(L->mod, "vprintf", vt);
         LLVMValueRef args[2] = {vals[0], nv > 1 ? base : LLVMConstNull(pt)};
-        LLVMBuildCall2(B, vt, vf, args, 2, "");
+        call_named(L, "vprintf", L->t_i32, params, args, 2);
         return;
     }
     LLVMTypeRef printf_t = LLVMFunctionType(L->t_i32, &pt, 1, 1);
@@ -3159,12 +3137,8 @@ static void print_stmt(Lower *L, Node *n)
     if (!pf)
         pf = LLVMAddFunction(L->mod, "printf", printf_t);
     LLVMBuildCall2(B, printf_t, pf, vals, nv, "");
-    LLVMTypeRef fflush_t = LLVMFunctionType(L->t_i32, &pt, 1, 0);
-    LLVMValueRef ff = LLVMGetNamedFunction(L->mod, "fflush");
-    if (!ff)
-        ff = LLVMAddFunction(L->mod, "fflush", fflush_t);
     LLVMValueRef null = LLVMConstNull(pt);
-    LLVMBuildCall2(B, fflush_t, ff, &null, 1, "");
+    call_named(L, "fflush", L->t_i32, &pt, &null, 1);
 }
 
 static void stmt(Lower *L, Node *n)
@@ -3245,10 +3219,10 @@ static void stmt(Lower *L, Node *n)
         break;
     case ND_SYNC:
         if (n->op == SYNC_THREADS) {
-            nvvm_call(L, "llvm.nvvm.barrier0", L->t_void, NULL, NULL, 0);
+            call_named(L, "llvm.nvvm.barrier0", L->t_void, NULL, NULL, 0);
         } else {
             LLVMValueRef mask = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, ty_scalar(TY_U32));
-            nvvm_call(L, "llvm.nvvm.bar.warp.sync", L->t_void, &L->t_i32, &mask, 1);
+            call_named(L, "llvm.nvvm.bar.warp.sync", L->t_void, &L->t_i32, &mask, 1);
         }
         break;
     case ND_FENCE:
@@ -3256,11 +3230,7 @@ static void stmt(Lower *L, Node *n)
             const char *name = n->op == FENCE_BLOCK ? "llvm.nvvm.membar.cta"
                              : n->op == FENCE_SYSTEM ? "llvm.nvvm.membar.sys"
                                                      : "llvm.nvvm.membar.gl";
-            LLVMTypeRef ft = LLVMFunctionType(L->t_void, NULL, 0, 0);
-            LLVMValueRef f = LLVMGetNamedFunction(L->mod, name);
-            if (!f)
-                f = LLVMAddFunction(L->mod, name, ft);
-            LLVMBuildCall2(B, ft, f, NULL, 0, "");
+            call_named(L, name, L->t_void, NULL, NULL, 0);
         } else { /* every scope is the whole machine on the CPU */
             LLVMBuildFence(B, LLVMAtomicOrderingSequentiallyConsistent, 0, "");
         }
