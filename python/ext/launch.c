@@ -348,24 +348,30 @@ typedef struct {
 static PyObject *launcher_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
                                      PyObject *kwnames);
 
-static ext_launcher *launcher_new(ext_state *st, PyObject *dispatcher, const int64_t grid[3],
-                                  const int64_t block[3], PyObject *stream, PyObject *sharedmem)
+/* The launcher k[grid, block, stream, sharedmem] returns; a stream or
+ * sharedmem not given (NULL) is 0. */
+static PyObject *launcher_new(ext_state *st, PyObject *dispatcher, const int64_t grid[3],
+                              const int64_t block[3], PyObject *stream, PyObject *sharedmem)
 {
-    ext_launcher *l = PyObject_GC_New(ext_launcher, st->launcher_type);
-    if (!l)
+    PyObject *zero = PyLong_FromLong(0);
+    if (!zero)
         return NULL;
+    ext_launcher *l = PyObject_GC_New(ext_launcher, st->launcher_type);
+    if (!l) {
+        Py_DECREF(zero);
+        return NULL;
+    }
     l->vectorcall = launcher_vectorcall;
     Py_INCREF(dispatcher);
     l->dispatcher = dispatcher;
     memcpy(l->grid, grid, sizeof l->grid);
     memcpy(l->block, block, sizeof l->block);
     l->griddim = l->blockdim = NULL;
-    Py_INCREF(stream);
-    l->stream = stream;
-    Py_INCREF(sharedmem);
-    l->sharedmem = sharedmem;
+    l->stream = Py_NewRef(stream ? stream : zero);
+    l->sharedmem = Py_NewRef(sharedmem ? sharedmem : zero);
+    Py_DECREF(zero);
     PyObject_GC_Track(l);
-    return l;
+    return (PyObject *)l;
 }
 
 static PyObject *dispatcher_subscript(PyObject *self, PyObject *config)
@@ -384,13 +390,7 @@ static PyObject *dispatcher_subscript(PyObject *self, PyObject *config)
         fast = false;
     if (!fast)
         return PyObject_CallMethodOneArg(self, st->str_configure, config);
-    PyObject *zero = PyLong_FromLong(0);
-    if (!zero)
-        return NULL;
-    PyObject *l = (PyObject *)launcher_new(st, self, grid, block, stream ? stream : zero,
-                                           sharedmem ? sharedmem : zero);
-    Py_DECREF(zero);
-    return l;
+    return launcher_new(st, self, grid, block, stream, sharedmem);
 }
 
 static PyGetSetDef dispatcher_getset[] = {
@@ -518,13 +518,7 @@ static PyObject *launcher_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwa
     int64_t grid[3], block[3];
     if (ext_dims3(griddim, "griddim", grid) < 0 || ext_dims3(blockdim, "blockdim", block) < 0)
         return NULL;
-    PyObject *zero = PyLong_FromLong(0);
-    if (!zero)
-        return NULL;
-    PyObject *l = (PyObject *)launcher_new(st, dispatcher, grid, block, stream ? stream : zero,
-                                           sharedmem ? sharedmem : zero);
-    Py_DECREF(zero);
-    return l;
+    return launcher_new(st, dispatcher, grid, block, stream, sharedmem);
 }
 
 static PyObject *launcher_get_griddim(PyObject *obj, void *c)

@@ -18,7 +18,7 @@ import threading
 import numpy as np
 import pytest
 
-from ember import cuda, runtime
+from ember import _ember, cuda, runtime
 from ember.cuda import _devices
 from conftest import ROOT
 
@@ -199,6 +199,8 @@ def test_configuration_forms_and_forall():
     launcher = saxpy[(2, 3), (4, 5, 6)]
     assert launcher.griddim == (2, 3, 1) and launcher.blockdim == (4, 5, 6)
     assert launcher.stream == 0 and launcher.sharedmem == 0
+    launcher = _ember.Launcher(saxpy, (2, 1, 1), (4, 1, 1))     # the Python path's constructor
+    assert launcher.griddim == (2, 1, 1) and launcher.stream == 0 and launcher.sharedmem == 0
 
 
 # ---------------------------------------------------------------------------
