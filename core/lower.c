@@ -2010,13 +2010,27 @@ static LLVMValueRef nvvm_block_intrinsic(Lower *L, Node *n)
     }
 }
 
-/* A call of `fn` (an address in this process: ember.jit modules are not
- * saved to disk yet) of type `fty`. */
+/* A call of ember's runtime function `fn` of type `fty`: by its name
+ * (host_symbol_name), which each JIT defines, so that the object code can
+ * be cached and loaded in another process; an address without a name is
+ * called as a constant and marks the module "ember.absolute_address" (its
+ * object code is then not cached; devices/cpu/jit.c). */
 static LLVMValueRef call_address(LLVMBuilderRef b, LLVMTypeRef i64, void *fn, LLVMTypeRef fty,
                                  LLVMValueRef *args, unsigned n, const char *name)
 {
-    LLVMValueRef f = LLVMConstIntToPtr(LLVMConstInt(i64, (uint64_t)(uintptr_t)fn, 0),
-                                       LLVMPointerType(fty, 0));
+    LLVMModuleRef mod = LLVMGetGlobalParent(LLVMGetBasicBlockParent(LLVMGetInsertBlock(b)));
+    const char *sym = host_symbol_name(fn);
+    LLVMValueRef f;
+    if (sym) {
+        if (!(f = LLVMGetNamedFunction(mod, sym)))
+            f = LLVMAddFunction(mod, sym, fty);
+    } else {
+        LLVMContextRef ctx = LLVMGetModuleContext(mod);
+        LLVMAddNamedMetadataOperand(mod, "ember.absolute_address",
+                                    LLVMMDNodeInContext(ctx, NULL, 0));
+        f = LLVMConstIntToPtr(LLVMConstInt(i64, (uint64_t)(uintptr_t)fn, 0),
+                              LLVMPointerType(fty, 0));
+    }
     return LLVMBuildCall2(b, fty, f, args, n, name);
 }
 

@@ -48,6 +48,23 @@ typedef struct HostKernel HostKernel;
  * through ir_error on fn. */
 EM_HIDDEN ember_status host_compile(Function *fn, int opt_level, HostKernel **out);
 EM_HIDDEN void host_kernel_destroy(HostKernel *k);
+/* A kernel (is_kernel) or ember.jit function from the object file of an
+ * earlier host_compile (host_kernel_object, possibly of another process on
+ * the same CPU) whose entry is `symbol`; `ir` and `sites` are kept for
+ * host_kernel_llvm_ir / host_kernel_site. All arguments borrowed (copied);
+ * caller owns *out. An object LLVM cannot link is EMBER_ERR_INTERNAL. */
+EM_HIDDEN ember_status host_load(bool is_kernel, const void *object, size_t size,
+                                 const char *symbol, const char *ir, const char *const *sites,
+                                 int nsites, HostKernel **out);
+/* The object file the kernel runs (owned by it; *size its bytes), NULL when
+ * it is tied to this process (raw addresses in the code: not cacheable). */
+EM_HIDDEN const void *host_kernel_object(const HostKernel *k, size_t *size);
+/* The entry's symbol in that object (owned by the kernel). */
+EM_HIDDEN const char *host_kernel_symbol(const HostKernel *k);
+EM_HIDDEN int host_kernel_nsites(const HostKernel *k);
+/* The name under which compiled code calls ember's runtime function at
+ * `addr` (np.random's), NULL for any other address (core/lower.c). */
+EM_HIDDEN const char *host_symbol_name(const void *addr);
 /* Textual LLVM IR of the module (owned by the kernel). */
 EM_HIDDEN const char *host_kernel_llvm_ir(const HostKernel *k);
 EM_HIDDEN host_entry_fn host_kernel_entry(const HostKernel *k);

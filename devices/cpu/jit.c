@@ -21,6 +21,15 @@
  * same CPU and features. Library calls (libm) resolve against the process
  * through a dynamic-library search generator.
  *
+ * The optimised module is compiled to an object file (one codegen) that
+ * the JIT links (LLVMOrcLLJITAddObjectFile); the kernel keeps those bytes
+ * so that the disk cache (python/ember/_compiler/cache.py) can store them,
+ * and host_load links such bytes in another process without LLVM's
+ * optimiser or code generator. The object refers to ember's runtime
+ * functions by name (host_symbol_name), defined in each JIT as absolute
+ * symbols; a module that still holds a raw address (core/lower.c marks it
+ * with the named metadata "ember.absolute_address") is not kept.
+ *
  * Ownership on failure, which LLVM's C API documents unevenly (its example
  * disposes a module it has already given away): LLVMOrcCreateLLJIT takes
  * the builder even when it fails; LLVMOrcLLJITAddLLVMIRModule takes the
@@ -49,6 +58,10 @@ struct HostKernel {
     host_entry_fn entry;  /* a kernel's entry (NULL for a function) */
     host_function_fn function; /* an ember.jit function's entry (NULL for a kernel) */
     char *ir;            /* textual IR after optimisation (em_malloc) */
+    char *symbol;        /* the entry's name in the object (em_malloc) */
+    void *object;        /* the object file linked, em_malloc; NULL when it
+                          * holds process addresses (not relocatable) */
+    size_t object_size;
     char **sites;        /* bounds check locations (lower_module), em_malloc */
     int nsites;
 };
@@ -68,6 +81,85 @@ static ember_status llvm_error(LLVMErrorRef err, const char *what)
     ember_status st = em_error(EMBER_ERR_INTERNAL, "%s: %s", what, msg ? msg : "?");
     LLVMDisposeErrorMessage(msg);
     return st;
+}
+
+/* ember's functions that compiled code calls, by the name it calls them */
+static const struct {
+    const char *name;
+    void *addr;
+} host_symbols[] = {
+    {"ember_host_random_state", (void *)host_random_state},
+    {"ember_host_random_seed", (void *)host_random_seed},
+    {"ember_host_random_random", (void *)host_random_random},
+    {"ember_host_random_uniform", (void *)host_random_uniform},
+    {"ember_host_random_normal", (void *)host_random_normal},
+    {"ember_host_random_randint", (void *)host_random_randint},
+};
+
+const char *host_symbol_name(const void *addr)
+{
+    for (size_t i = 0; i < EM_ARRAY_LEN(host_symbols); i++)
+        if (host_symbols[i].addr == addr)
+            return host_symbols[i].name;
+    return NULL;
+}
+
+/* The JIT for the host CPU, resolving libm and the like in the process and
+ * ember's runtime functions (host_symbols) by their addresses here. Takes
+ * `jit_tm`, even on failure. */
+static ember_status create_jit(LLVMTargetMachineRef jit_tm, LLVMOrcLLJITRef *out)
+{
+    *out = NULL;
+    LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
+        builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(jit_tm));
+    LLVMOrcLLJITRef jit = NULL;
+    LLVMErrorRef err = LLVMOrcCreateLLJIT(&jit, builder); /* consumes the builder */
+    if (err)
+        return llvm_error(err, "cannot create the LLVM JIT");
+    LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(jit);
+    LLVMOrcDefinitionGeneratorRef gen = NULL;
+    if ((err = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+             &gen, LLVMOrcLLJITGetGlobalPrefix(jit), NULL, NULL))) {
+        LLVMConsumeError(LLVMOrcDisposeLLJIT(jit));
+        return llvm_error(err, "cannot search the process for symbols");
+    }
+    LLVMOrcJITDylibAddGenerator(jd, gen);
+    LLVMJITCSymbolMapPair pairs[EM_ARRAY_LEN(host_symbols)];
+    for (size_t i = 0; i < EM_ARRAY_LEN(host_symbols); i++) {
+        pairs[i].Name = LLVMOrcLLJITMangleAndIntern(jit, host_symbols[i].name);
+        pairs[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)host_symbols[i].addr;
+        pairs[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported |
+                                          LLVMJITSymbolGenericFlagsCallable;
+        pairs[i].Sym.Flags.TargetFlags = 0;
+    }
+    /* the unit takes the names; JITDylibDefine takes the unit when it succeeds */
+    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, EM_ARRAY_LEN(host_symbols));
+    if ((err = LLVMOrcJITDylibDefine(jd, mu))) {
+        LLVMOrcDisposeMaterializationUnit(mu);
+        LLVMConsumeError(LLVMOrcDisposeLLJIT(jit));
+        return llvm_error(err, "cannot define ember's runtime symbols in the JIT");
+    }
+    *out = jit;
+    return EMBER_SUCCESS;
+}
+
+/* Links the object file `obj` into k->jit (taken, also on failure) and
+ * looks up `symbol` as the entry of a kernel or a function. */
+static ember_status link_object(HostKernel *k, LLVMMemoryBufferRef obj, const char *symbol,
+                                bool is_kernel)
+{
+    LLVMErrorRef err;
+    if ((err = LLVMOrcLLJITAddObjectFile(k->jit, LLVMOrcLLJITGetMainJITDylib(k->jit), obj)))
+        return llvm_error(err, "cannot add the kernel's object code to the JIT");
+    LLVMOrcExecutorAddress addr = 0;
+    if ((err = LLVMOrcLLJITLookup(k->jit, &addr, symbol)))
+        return llvm_error(err, "cannot link the kernel's object code");
+    if (is_kernel)
+        k->entry = (host_entry_fn)(uintptr_t)addr;
+    else
+        k->function = (host_function_fn)(uintptr_t)addr;
+    return EMBER_SUCCESS;
 }
 
 static LLVMTargetMachineRef host_target_machine(const char *triple, int opt_level)
@@ -200,7 +292,6 @@ ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
         return em_error(EMBER_ERR_INTERNAL, "LLVM has no native target for this host");
 
     ember_status st = EMBER_SUCCESS;
-    LLVMErrorRef err = NULL;
     HostKernel *k = em_calloc(1, sizeof *k);
     if (!k)
         return EMBER_ERR_OUT_OF_MEMORY;
@@ -231,22 +322,10 @@ ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
     LLVMSetModuleDataLayout(mod, dl);
     LLVMDisposeTargetData(dl);
 
-    LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
-    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
-        builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(jit_tm));
-    jit_tm = NULL; /* owned by the builder, which LLVMOrcCreateLLJIT consumes */
-    if ((err = LLVMOrcCreateLLJIT(&k->jit, builder))) {
-        k->jit = NULL;
-        st = llvm_error(err, "cannot create the LLVM JIT");
+    st = create_jit(jit_tm, &k->jit);
+    jit_tm = NULL; /* taken by create_jit */
+    if (st)
         goto fail;
-    }
-    LLVMOrcDefinitionGeneratorRef gen = NULL;
-    if ((err = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
-             &gen, LLVMOrcLLJITGetGlobalPrefix(k->jit), NULL, NULL))) {
-        st = llvm_error(err, "cannot search the process for symbols");
-        goto fail;
-    }
-    LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(k->jit), gen);
 
     /* 3. verify: a failure is a bug in core/lower.c */
     char *msg = NULL;
@@ -274,23 +353,32 @@ ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
         goto fail;
     }
 
-    /* 5. load and look up the entry */
-    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
-    mod = NULL; /* owned by tsm, which the JIT takes even on failure */
-    if ((err = LLVMOrcLLJITAddLLVMIRModule(k->jit, LLVMOrcLLJITGetMainJITDylib(k->jit), tsm))) {
-        st = llvm_error(err, "cannot add the kernel to the JIT");
+    /* 5. machine code as an object file (kept unless it holds process
+     * addresses), linked by the JIT */
+    if (!(k->symbol = em_strdup(symbol))) {
+        st = EMBER_ERR_OUT_OF_MEMORY;
         goto fail;
     }
-    LLVMOrcExecutorAddress addr = 0;
-    if ((err = LLVMOrcLLJITLookup(k->jit, &addr, symbol))) {
-        st = llvm_error(err, "cannot compile the kernel to machine code");
+    LLVMMemoryBufferRef obj = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMObjectFile, &msg, &obj)) {
+        st = em_error(EMBER_ERR_INTERNAL, "cannot compile '%s' to machine code: %s", fn->name,
+                      msg ? msg : "?");
+        LLVMDisposeMessage(msg);
         goto fail;
     }
-    if (fn->is_kernel)
-        k->entry = (host_entry_fn)(uintptr_t)addr;
-    else
-        k->function = (host_function_fn)(uintptr_t)addr;
-    LLVMOrcDisposeThreadSafeContext(tsc); /* the module holds its own reference */
+    if (LLVMGetNamedMetadataNumOperands(mod, "ember.absolute_address") == 0) {
+        k->object_size = LLVMGetBufferSize(obj);
+        if (!(k->object = em_malloc(k->object_size ? k->object_size : 1))) {
+            LLVMDisposeMemoryBuffer(obj);
+            st = EMBER_ERR_OUT_OF_MEMORY;
+            goto fail;
+        }
+        memcpy(k->object, LLVMGetBufferStart(obj), k->object_size);
+    }
+    if ((st = link_object(k, obj, symbol, fn->is_kernel))) /* takes obj */
+        goto fail;
+    LLVMDisposeModule(mod); /* before its context */
+    LLVMOrcDisposeThreadSafeContext(tsc);
     LLVMDisposeTargetMachine(tm);
     *out = k;
     return EMBER_SUCCESS;
@@ -318,11 +406,69 @@ void host_kernel_destroy(HostKernel *k)
             LLVMConsumeError(err);
     }
     em_free(k->ir);
+    em_free(k->symbol);
+    em_free(k->object);
     for (int i = 0; i < k->nsites; i++)
         em_free(k->sites[i]);
     em_free(k->sites);
     em_free(k);
 }
+
+ember_status host_load(bool is_kernel, const void *object, size_t size, const char *symbol,
+                       const char *ir, const char *const *sites, int nsites, HostKernel **out)
+{
+    if (!out || !object || !symbol || !ir || nsites < 0 || (nsites && !sites))
+        return em_error(EMBER_ERR_INVALID_ARG, "host_load: NULL argument");
+    *out = NULL;
+    pthread_once(&llvm_once, llvm_init);
+    if (!llvm_ok)
+        return em_error(EMBER_ERR_INTERNAL, "LLVM has no native target for this host");
+    HostKernel *k = em_calloc(1, sizeof *k);
+    if (!k)
+        return EMBER_ERR_OUT_OF_MEMORY;
+    ember_status st = EMBER_ERR_OUT_OF_MEMORY;
+    if (!(k->symbol = em_strdup(symbol)) || !(k->ir = em_strdup(ir)) ||
+        !(k->object = em_malloc(size ? size : 1)) ||
+        (nsites && !(k->sites = em_calloc((size_t)nsites, sizeof *k->sites))))
+        goto fail;
+    memcpy(k->object, object, size);
+    k->object_size = size;
+    for (; k->nsites < nsites; k->nsites++)
+        if (!(k->sites[k->nsites] = em_strdup(sites[k->nsites])))
+            goto fail;
+    char *triple = LLVMGetDefaultTargetTriple();
+    LLVMTargetMachineRef jit_tm = host_target_machine(triple, 2);
+    LLVMDisposeMessage(triple);
+    if (!jit_tm) {
+        st = EMBER_ERR_INTERNAL;
+        goto fail;
+    }
+    if ((st = create_jit(jit_tm, &k->jit))) /* takes jit_tm */
+        goto fail;
+    LLVMMemoryBufferRef obj =
+        LLVMCreateMemoryBufferWithMemoryRangeCopy(object, size, "ember-cached-object");
+    if (!obj) {
+        st = EMBER_ERR_OUT_OF_MEMORY;
+        goto fail;
+    }
+    if ((st = link_object(k, obj, symbol, is_kernel))) /* takes obj */
+        goto fail;
+    *out = k;
+    return EMBER_SUCCESS;
+fail:
+    host_kernel_destroy(k);
+    return st;
+}
+
+const void *host_kernel_object(const HostKernel *k, size_t *size)
+{
+    *size = k && k->object ? k->object_size : 0;
+    return k ? k->object : NULL;
+}
+
+const char *host_kernel_symbol(const HostKernel *k) { return k ? k->symbol : NULL; }
+
+int host_kernel_nsites(const HostKernel *k) { return k ? k->nsites : 0; }
 
 const char *host_kernel_llvm_ir(const HostKernel *k) { return k ? k->ir : NULL; }
 

@@ -23,6 +23,14 @@
  *
  * Type descriptors: 'float32' ... (scalars, 'bool'), ('array', dtype, ndim,
  * layout, readonly), ('tuple', [descriptors]).
+ *
+ * The disk cache (python/ember/_compiler/cache.py): Kernel.cache_data()
+ * gives the compiled code as bytes (the host object file or the PTX, the
+ * entry symbol, the LLVM/NVVM IR text, the bounds-check sites), and
+ * compile_kernel(..., cached=those bytes) rebuilds and types the IR from
+ * the tree as usual (the Kernel needs it to pack arguments) but links the
+ * cached code instead of running LLVM or libNVVM. Bytes that do not parse
+ * or do not match the requested target are a ValueError.
  */
 #include "ext.h"
 
@@ -976,13 +984,184 @@ out:
     return fn;
 }
 
+/* ---- the cache's bytes ----------------------------------------------------
+ * "EMBERK01", then u32 target (0 cpu, 1 cuda), cc major, cc minor, number of
+ * sites, then the strings symbol, ir, code (object file or PTX) and each
+ * site as u64 length + bytes, in the machine's byte order (a cache entry
+ * is only used on the machine kind that wrote it: the key holds the CPU). */
+#define CACHE_MAGIC "EMBERK01"
+
+typedef struct {
+    const char *p, *end;
+} Reader;
+
+static bool read_u32(Reader *r, uint32_t *v)
+{
+    if ((size_t)(r->end - r->p) < sizeof *v)
+        return false;
+    memcpy(v, r->p, sizeof *v);
+    r->p += sizeof *v;
+    return true;
+}
+
+/* A string of the cache's bytes as a NUL-terminated em_malloc copy. */
+static char *read_str(Reader *r, size_t *len)
+{
+    uint64_t n;
+    if ((size_t)(r->end - r->p) < sizeof n)
+        return NULL;
+    memcpy(&n, r->p, sizeof n);
+    r->p += sizeof n;
+    if (n > (uint64_t)(r->end - r->p))
+        return NULL;
+    char *s = em_malloc((size_t)n + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, r->p, (size_t)n);
+    s[n] = '\0';
+    r->p += n;
+    if (len)
+        *len = (size_t)n;
+    return s;
+}
+
+static void put_bytes(char **w, const void *p, size_t n)
+{
+    memcpy(*w, p, n);
+    *w += n;
+}
+
+static void put_str(char **w, const char *s, size_t n)
+{
+    uint64_t len = n;
+    put_bytes(w, &len, sizeof len);
+    put_bytes(w, s, n);
+}
+
+/* cache_data() -> bytes, or None when the code cannot be reused by another
+ * process (host code calling a raw address). */
+static PyObject *kernel_cache_data(PyObject *obj, PyObject *unused)
+{
+    ext_kernel *self = (ext_kernel *)obj;
+    const char *symbol, *ir, *code;
+    size_t code_size;
+    int nsites;
+    if (self->cuda) {
+        symbol = self->cuda->symbol;
+        ir = self->cuda->nvvm_ir ? self->cuda->nvvm_ir : "";
+        code = self->cuda->ptx;
+        code_size = code ? strlen(code) : 0;
+        nsites = self->cuda->nsites;
+    } else {
+        symbol = host_kernel_symbol(self->hk);
+        ir = host_kernel_llvm_ir(self->hk);
+        code = host_kernel_object(self->hk, &code_size);
+        nsites = host_kernel_nsites(self->hk);
+    }
+    if (!code || !symbol || !ir)
+        Py_RETURN_NONE;
+    size_t total = 8 + 4 * 4 + 3 * 8 + strlen(symbol) + strlen(ir) + code_size;
+    for (int i = 0; i < nsites; i++) {
+        const char *site = self->cuda ? self->cuda->sites[i] : host_kernel_site(self->hk, i);
+        total += 8 + strlen(site);
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (!out)
+        return NULL;
+    char *w = PyBytes_AS_STRING(out);
+    uint32_t head[4] = {self->cuda ? 1 : 0, (uint32_t)self->cc[0], (uint32_t)self->cc[1],
+                        (uint32_t)nsites};
+    put_bytes(&w, CACHE_MAGIC, 8);
+    put_bytes(&w, head, sizeof head);
+    put_str(&w, symbol, strlen(symbol));
+    put_str(&w, ir, strlen(ir));
+    put_str(&w, code, code_size);
+    for (int i = 0; i < nsites; i++) {
+        const char *site = self->cuda ? self->cuda->sites[i] : host_kernel_site(self->hk, i);
+        put_str(&w, site, strlen(site));
+    }
+    return out;
+}
+
+/* The compiled code of cache_data's bytes `data` for `fn` (typed), for the
+ * host or CUDA (cc); *hk or *code receives it. A ValueError when the bytes
+ * are damaged or were made for another target; LLVM's refusal to link an
+ * object is an ember error (compile_kernel raises it). */
+static int restore_cached(ext_state *st, PyObject *data, Function *fn, bool cuda,
+                          const int cc[2], HostKernel **hk, CudaCode **code)
+{
+    char *buf;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(data, &buf, &n) < 0)
+        return -1;
+    Reader r = {buf, buf + n};
+    uint32_t target = 0, major = 0, minor = 0, nsites = 0;
+    char *symbol = NULL, *ir = NULL, *bin = NULL, **sites = NULL;
+    size_t bin_size = 0;
+    uint32_t got = 0;
+    int ret = -1;
+    if (n < 8 || memcmp(buf, CACHE_MAGIC, 8) != 0)
+        goto bad;
+    r.p += 8;
+    if (!read_u32(&r, &target) || !read_u32(&r, &major) || !read_u32(&r, &minor) ||
+        !read_u32(&r, &nsites) || target != (cuda ? 1u : 0u) ||
+        (cuda && (major != (uint32_t)cc[0] || minor != (uint32_t)cc[1])) || nsites > 1u << 20)
+        goto bad;
+    if (!(symbol = read_str(&r, NULL)) || !(ir = read_str(&r, NULL)) ||
+        !(bin = read_str(&r, &bin_size)))
+        goto bad;
+    if (nsites && !(sites = em_calloc(nsites, sizeof *sites)))
+        goto bad;
+    for (; got < nsites; got++)
+        if (!(sites[got] = read_str(&r, NULL)))
+            goto bad;
+    if (r.p != r.end)
+        goto bad;
+    if (cuda) {
+        CudaCode *c = em_calloc(1, sizeof *c);
+        if (!c) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        c->symbol = symbol, c->nvvm_ir = ir, c->ptx = bin, c->sites = sites;
+        c->nsites = (int)nsites;
+        c->args_size = 8 * (size_t)fn->nparams;
+        symbol = ir = bin = NULL, sites = NULL, got = 0;
+        *code = c;
+        ret = 0;
+        goto out;
+    }
+    ember_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = host_load(fn->is_kernel, bin, bin_size, symbol, ir, (const char *const *)sites,
+                  (int)nsites, hk);
+    Py_END_ALLOW_THREADS
+    if (s != EMBER_SUCCESS)
+        ext_raise(st, s, "loading cached machine code");
+    else
+        ret = 0;
+    goto out;
+bad:
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "compile_kernel: the cached code is damaged or was "
+                        "made for another target");
+out:
+    em_free(symbol);
+    em_free(ir);
+    em_free(bin);
+    for (uint32_t i = 0; i < got; i++)
+        em_free(sites[i]);
+    em_free(sites);
+    return ret;
+}
+
 PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames)
 {
     static const char *const names[] = {"tree", "param_types", "opt_level", "boundscheck",
                                         "fastmath", "target", "cc", "lineinfo", "debug",
-                                        "return_type", NULL};
-    PyObject *a[10];
+                                        "return_type", "cached", NULL};
+    PyObject *a[11];
     if (ext_parse("compile_kernel", args, nargs, kwnames, names, 2, a) < 0)
         return NULL;
     int boundscheck = a[3] ? PyObject_IsTrue(a[3]) : 0;
@@ -1028,12 +1207,18 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
                         .debug = debug != 0};
     if (nopt.debug)
         nopt.opt_level = 0;
-    Py_BEGIN_ALLOW_THREADS
-    if (cuda)
-        s = cuda_compile(fn, &nopt, &code);
-    else
-        s = host_compile(fn, (int)opt, &hk);
-    Py_END_ALLOW_THREADS
+    if (a[10] && a[10] != Py_None) { /* the disk cache's code for this tree */
+        if (restore_cached(st, a[10], fn, cuda, cc, &hk, &code) < 0)
+            goto fail;
+        s = EMBER_SUCCESS;
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        if (cuda)
+            s = cuda_compile(fn, &nopt, &code);
+        else
+            s = host_compile(fn, (int)opt, &hk);
+        Py_END_ALLOW_THREADS
+    }
     if (s != EMBER_SUCCESS) {
         if (fn->err[0])
             raise_typing(st, fn);
@@ -1758,6 +1943,10 @@ static PyGetSetDef kernel_getset[] = {
 };
 
 static PyMethodDef kernel_methods[] = {
+    {"cache_data", kernel_cache_data, METH_NOARGS,
+     "cache_data($self, /)\n--\n\n"
+     "The compiled code as bytes for the disk cache (compile_kernel(..., cached=)),\n"
+     "or None when it cannot be reused in another process."},
     {"fault_site", kernel_fault_site, METH_O,
      "fault_site($self, index, /)\n--\n\n\"file:line:col\" of bounds check `index`."},
     {"pack", (PyCFunction)(void (*)(void))kernel_pack, METH_FASTCALL | METH_KEYWORDS,

@@ -691,7 +691,8 @@ static PyMethodDef module_methods[] = {
      "(numpy.ndarray, device_pointer) over new pinned or mapped host memory of the device."},
     {"compile_kernel", FN(ext_compile_kernel), FASTCALL_KW,
      "compile_kernel($module, tree, param_types, opt_level=3)\n--\n\n"
-     "Compiles the front end's tree for one signature of parameter types; returns a Kernel."},
+     "Compiles the front end's tree for one signature of parameter types; returns a Kernel.\n"
+     "cached=bytes (Kernel.cache_data() of an earlier compile) links that code instead."},
     {"to_dlpack", ext_to_dlpack, METH_O,
      "to_dlpack($module, array, /)\n--\n\n"
      "A DLPack capsule ('dltensor') over the array's memory, keeping the array alive."},

@@ -419,6 +419,66 @@ static void test_fault_loop(void)
     ir_function_destroy(fn);
 }
 
+/* ---- 1b. object code reloaded (the disk cache's path): host_load links the
+ * object file host_compile kept, as another process would; it runs the
+ * same; damaged bytes are an error; out of memory at each allocation is a
+ * clean status. ------------------------------------------------------------ */
+static void test_reload(void)
+{
+    Function *fn = build_saxpy();
+    HostKernel *k = compile(fn);
+    size_t size = 0;
+    const void *obj = host_kernel_object(k, &size);
+    CHECK(obj && size > 64 && host_kernel_symbol(k));
+    if (!obj) {
+        host_kernel_destroy(k);
+        ir_function_destroy(fn);
+        return;
+    }
+    /* a copy, and the original kernel gone: nothing of it is borrowed */
+    void *copy = em_malloc(size);
+    memcpy(copy, obj, size);
+    char symbol[96];
+    snprintf(symbol, sizeof symbol, "%s", host_kernel_symbol(k));
+    const char *sites[] = {"test.py:1:2"};
+    host_kernel_destroy(k);
+    HostKernel *r = NULL;
+    CHECK_OK(host_load(true, copy, size, symbol, "; ir", sites, 1, &r));
+    CHECK(r && run_saxpy(fn, r) == 0);
+    CHECK(r && strcmp(host_kernel_llvm_ir(r), "; ir") == 0 &&
+          strcmp(host_kernel_site(r, 0), "test.py:1:2") == 0 && host_kernel_nsites(r) == 1);
+    host_kernel_destroy(r);
+    /* a wrong symbol, and bytes that are no object file */
+    r = (HostKernel *)1;
+    CHECK_STATUS(host_load(true, copy, size, "no_such_entry", "", NULL, 0, &r),
+                 EMBER_ERR_INTERNAL);
+    CHECK(r == NULL);
+    char junk[256];
+    memset(junk, 0x5a, sizeof junk);
+    CHECK_STATUS(host_load(true, junk, sizeof junk, symbol, "", NULL, 0, &r),
+                 EMBER_ERR_INTERNAL);
+    CHECK_STATUS(host_load(true, NULL, 0, symbol, "", NULL, 0, &r), EMBER_ERR_INVALID_ARG);
+    int failures = 0;
+    for (long n = 1; n < 100; n++) {
+        r = (HostKernel *)1;
+        ember_fault_fail_at(EMBER_FAULT_ALLOC, n);
+        ember_status st = host_load(true, copy, size, symbol, "", sites, 1, &r);
+        bool fired = ember_fault_fired(EMBER_FAULT_ALLOC);
+        ember_fault_fail_at(EMBER_FAULT_ALLOC, 0);
+        if (!fired) {
+            CHECK_OK(st);
+            CHECK(r && run_saxpy(fn, r) == 0);
+            host_kernel_destroy(r);
+            break;
+        }
+        failures++;
+        CHECK(st == EMBER_ERR_OUT_OF_MEMORY && r == NULL);
+    }
+    CHECK(failures >= 3);
+    em_free(copy);
+    ir_function_destroy(fn);
+}
+
 /* ---- 2. loops, floor division and modulo on a 2-D grid -------------------- */
 
 static void test_loops_2d(void)
@@ -1096,6 +1156,7 @@ int main(void)
         test_saxpy(opt);
     test_concurrent();
     test_fault_loop();
+    test_reload();
     for (int pass = 0; pass < 2; pass++) { /* optimised, then -O0 */
         opt_level = pass == 0 ? 2 : 0;
         test_loops_2d();
