@@ -62,6 +62,10 @@ EM_HIDDEN const void *host_kernel_object(const HostKernel *k, size_t *size);
 /* The entry's symbol in that object (owned by the kernel). */
 EM_HIDDEN const char *host_kernel_symbol(const HostKernel *k);
 EM_HIDDEN int host_kernel_nsites(const HostKernel *k);
+/* "triple cpu features LLVM x.y.z": what the host's machine code depends
+ * on (the disk cache's key). Caller frees it (em_free); NULL when out of
+ * memory. */
+EM_HIDDEN char *host_target_description(void);
 /* The name under which compiled code calls ember's runtime function at
  * `addr` (np.random's), NULL for any other address (core/lower.c). */
 EM_HIDDEN const char *host_symbol_name(const void *addr);

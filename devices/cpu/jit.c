@@ -49,6 +49,7 @@
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
+#include <llvm/Config/llvm-config.h>
 
 #include "core/lower.h"
 #include "devices/cpu/host_jit.h"
@@ -469,6 +470,22 @@ const void *host_kernel_object(const HostKernel *k, size_t *size)
 const char *host_kernel_symbol(const HostKernel *k) { return k ? k->symbol : NULL; }
 
 int host_kernel_nsites(const HostKernel *k) { return k ? k->nsites : 0; }
+
+char *host_target_description(void)
+{
+    pthread_once(&llvm_once, llvm_init);
+    char *triple = LLVMGetDefaultTargetTriple();
+    char *cpu = LLVMGetHostCPUName();
+    char *features = LLVMGetHostCPUFeatures();
+    size_t n = strlen(triple) + strlen(cpu) + strlen(features) + 64;
+    char *out = em_malloc(n);
+    if (out)
+        snprintf(out, n, "%s %s %s LLVM %s", triple, cpu, features, LLVM_VERSION_STRING);
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    return out;
+}
 
 const char *host_kernel_llvm_ir(const HostKernel *k) { return k ? k->ir : NULL; }
 

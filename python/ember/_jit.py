@@ -19,8 +19,9 @@ device functions are in kernels.
 
 There is no object mode: ``forceobj=True`` or ``nopython=False`` is an
 error, and so is an argument nopython code cannot type (a dict, list, set
-...). Not yet: returning or creating arrays, ``parallel=True``, the disk
-cache (``cache=True`` is accepted and does nothing), the rest of
+...). ``cache=True`` keeps the compiled code on disk for the next process
+(python/ember/_compiler/cache.py; ``stats.cache_hits`` counts its hits).
+Not yet: returning or creating arrays, ``parallel=True``, the rest of
 np.random (python/ember/_compiler/frontend.py lists what is there).
 """
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from . import _ember
 from .errors import TypingError, UnsupportedError
+from ._compiler import cache as disk_cache
 from ._compiler import frontend
 from ._compiler.dispatcher import (DeviceFunction, _desc_for_c, _desc_str, _dtype_name,
                                    adopt_function, boundscheck_option, cached_compile,
@@ -66,8 +68,11 @@ class JitDispatcher(_ember.JitBase):
     (python/ext/jitcall.c, the base class); every other call comes to
     ``_call_slow``."""
 
-    def __init__(self, py_func, fastmath=False, boundscheck=None, debug=False, opt=True):
+    def __init__(self, py_func, fastmath=False, boundscheck=None, debug=False, opt=True,
+                 cache=False):
         adopt_function(self, py_func, "ember.jit")
+        self._cache = bool(cache)   # the disk cache (_compiler/cache.py)
+        self.stats = disk_cache.CacheStats()
         self.fastmath, self.debug, self.opt = bool(fastmath), bool(debug), bool(opt)
         self.boundscheck = boundscheck_option(boundscheck, debug)
         self.overloads = {}     # argument descriptors -> Kernel (a function)
@@ -206,9 +211,11 @@ class JitDispatcher(_ember.JitBase):
         tree, info = frontend.build_tree(self.py_func, False, sig, jit=True,
                                          self_signature=self._declared.get(sig))
         try:
-            return _ember.compile_kernel(tree, [_desc_for_c(d) for d in sig],
-                                         0 if (self.debug or not self.opt) else 3,
-                                         self.boundscheck, self.fastmath)
+            return disk_cache.compile_kernel(tree, [_desc_for_c(d) for d in sig],
+                                             0 if (self.debug or not self.opt) else 3,
+                                             self.boundscheck, self.fastmath,
+                                             cache=self._cache, py_func=self.py_func,
+                                             stats=self.stats, signature=sig)
         except (TypingError, UnsupportedError) as exc:
             line = getattr(exc, "line", 0) or 0
             col = getattr(exc, "col", 0) or 0
@@ -298,7 +305,7 @@ def jit(signature_or_function=None, locals=None, cache=False, pipeline_class=Non
     if isinstance(fastmath, (set, frozenset, list, tuple)):
         fastmath = bool(fastmath)  # numba's flag sets: any flag turns fast math on
     kw = dict(fastmath=fastmath, boundscheck=boundscheck, debug=options.get("debug", False),
-              opt=options.get("opt", True))
+              opt=options.get("opt", True), cache=bool(cache))
     from . import types as _ty
     if isinstance(signature_or_function, (str, list, tuple, _ty.Signature)):
         sigs = signature_or_function if isinstance(signature_or_function, list) \

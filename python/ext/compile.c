@@ -1155,6 +1155,17 @@ out:
     return ret;
 }
 
+/* host_target() -> str: the host CPU and LLVM the JIT compiles for */
+PyObject *ext_host_target(PyObject *module, PyObject *unused)
+{
+    char *s = host_target_description();
+    if (!s)
+        return PyErr_NoMemory();
+    PyObject *r = PyUnicode_FromString(s);
+    em_free(s);
+    return r;
+}
+
 PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames)
 {

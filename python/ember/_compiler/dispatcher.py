@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import _ember
 from ..errors import TypingError, UnsupportedError
+from . import cache as disk_cache
 from . import frontend
 
 __all__ = ["jit", "Dispatcher", "compile_ptx", "compile_ptx_for_current_device"]
@@ -298,8 +299,10 @@ class Dispatcher(_ember.DispatcherBase):
     ``_configure_launch`` and ``_launch``."""
 
     def __init__(self, py_func, debug=False, fastmath=False, opt=True, lineinfo=False,
-                 boundscheck=None, **options):
+                 boundscheck=None, cache=False, **options):
         adopt_function(self, py_func, "cuda.jit")
+        self._cache = bool(cache)   # the disk cache (_compiler/cache.py)
+        self.stats = disk_cache.CacheStats()
         self.debug, self.fastmath, self.opt, self.lineinfo = debug, fastmath, opt, lineinfo
         self.boundscheck = boundscheck_option(boundscheck, debug)
         self.targetoptions = options
@@ -473,11 +476,12 @@ class Dispatcher(_ember.DispatcherBase):
         dispatcher's option)."""
         tree, info = frontend.build_tree(self.py_func, True, sig)
         try:
-            return _ember.compile_kernel(
+            return disk_cache.compile_kernel(
                 tree, [_desc_for_c(d) for d in sig], self.opt_level, self.boundscheck,
                 bool(self.fastmath), target=None if cc is None else "cuda", cc=cc,
                 lineinfo=bool(self.lineinfo if lineinfo is None else lineinfo),
-                debug=bool(self.debug))
+                debug=bool(self.debug), cache=self._cache, py_func=self.py_func,
+                stats=self.stats, signature=sig)
         except (TypingError, UnsupportedError) as exc:
             line = getattr(exc, "line", 0) or 0
             col = getattr(exc, "col", 0) or 0
@@ -689,8 +693,10 @@ def jit(func_or_sig=None, device=False, inline=False, link=(), debug=False, opt=
     Kernels are specialised on the argument types at each call; with
     explicit signatures (``@cuda.jit("void(float32[::1], float32)")``, a
     Signature from ember.types, or a list) they compile at decoration and
-    only those are used. ``device=True`` (device functions) comes
-    with the next version."""
+    only those are used. ``device=True`` makes a device function.
+    ``cache=True`` keeps the compiled code (host object code, PTX) on disk
+    for the next process (python/ember/_compiler/cache.py); device
+    functions are cached inside the kernels that call them."""
     if device:
         if func_or_sig is None or isinstance(func_or_sig, (str, list, tuple)) or \
                 not callable(func_or_sig):
@@ -706,7 +712,7 @@ def jit(func_or_sig=None, device=False, inline=False, link=(), debug=False, opt=
 
         def eager(fn):
             d = Dispatcher(fn, debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo,
-                           **options)
+                           cache=cache, **options)
             for s in sigs:
                 d._add_eager(s)
             return d
@@ -714,7 +720,7 @@ def jit(func_or_sig=None, device=False, inline=False, link=(), debug=False, opt=
 
     def wrap(fn):
         return Dispatcher(fn, debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo,
-                          **options)
+                          cache=cache, **options)
 
     if func_or_sig is None:
         return wrap
