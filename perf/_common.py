@@ -186,6 +186,12 @@ def last_json(stdout):
     return json.loads(stdout.strip().splitlines()[-1])
 
 
+# the GPUs the CUDA C programs are built for: A100 and H100 machine code, and
+# PTX the driver can JIT for newer ones
+GENCODE = ("-gencode=arch=compute_80,code=sm_80", "-gencode=arch=compute_90,code=sm_90",
+           "-gencode=arch=compute_90,code=compute_90")
+
+
 def nvcc_build(source, output, *flags):
     """Builds perf/cuda/`source` with nvcc into build/perf/`output`; returns
     (path, None) or (None, why)."""
@@ -215,23 +221,37 @@ def fmt(stat, unit):
     return f"{stat['median']:.3g} ±{spread / 2:.2g} {unit}"
 
 
-def print_table(title, rows, tools):
-    """rows as in the results file; one column per tool, then the ratios."""
+def print_table(title, rows, tools=None):
+    """rows as in the results file, one table per run of rows with the same
+    tools (columns in the order of `tools`, then any others), then ratios."""
     print(f"\n{title}")
-    head = ["case"] + tools + ["ratios"]
-    lines = []
+    groups = []
     for r in rows:
-        cells = [r["case"]] + [fmt(r["results"].get(t), r["unit"]) for t in tools]
-        cells.append(", ".join(f"{k} {v:.3g}x" for k, v in r.get("ratios", {}).items()
-                               if v is not None))
-        lines.append(cells)
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
-    for cells in [head] + lines:
-        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)))
+        names = list(r["results"])
+        if groups and groups[-1][0] == names:
+            groups[-1][1].append(r)
+        else:
+            groups.append((names, [r]))
+    for names, group in groups:
+        order = [t for t in (tools or []) if t in names] + \
+            [t for t in names if t not in (tools or [])]
+        head = ["case"] + order + ["ratios"]
+        lines = []
+        for r in group:
+            cells = [r["case"]] + [fmt(r["results"].get(t), r["unit"]) for t in order]
+            cells.append(", ".join(f"{k} {v:.3g}x" for k, v in r.get("ratios", {}).items()
+                                   if v is not None))
+            lines.append(cells)
+        widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
+        print()
+        for cells in [head] + lines:
+            print("  " + "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip())
+    seen = set()
     for r in rows:
         for t, s in r["results"].items():
-            if s and "absent" in s:
-                print(f"  {r['case']}: {t} absent: {s['absent']}")
+            if s and "absent" in s and (t, s["absent"]) not in seen:
+                seen.add((t, s["absent"]))
+                print(f"  absent: {t}: {s['absent'][:300]}")
 
 
 def row(case, unit, results, base="ember"):

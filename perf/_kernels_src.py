@@ -4,7 +4,6 @@ module under test (ember.cuda, numba.cuda, or numba's simulator), so the
 very same source compiles with each. The CUDA C versions are in
 perf/cuda/kernels.cu; the plain loops for @njit in perf/_loops.py."""
 
-import math
 
 TPB = 16  # tile width of matmul_tiled (threads per block per axis)
 

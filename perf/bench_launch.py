@@ -70,7 +70,7 @@ def cupy_launches(number, repeat):
 
 
 def floor_launches(number, quick, gpu):
-    exe, why = C.nvcc_build("launch_floor.cu", "launch_floor", "-O2", *GENCODE, "-lcuda")
+    exe, why = C.nvcc_build("launch_floor.cu", "launch_floor", "-O2", *C.GENCODE, "-lcuda")
     if exe is None:
         return C.absent(why), why
     if not gpu:
@@ -83,8 +83,6 @@ def floor_launches(number, quick, gpu):
                 "q3": float(med[str(n)]), "n": 7} for n in ARGS}, "ran"
 
 
-GENCODE = ("-gencode=arch=compute_80,code=sm_80", "-gencode=arch=compute_90,code=sm_90",
-           "-gencode=arch=compute_90,code=compute_90")
 
 
 def main():
