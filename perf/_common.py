@@ -160,6 +160,8 @@ def machine():
         "gpu": None if gpu is None else (gpu if isinstance(gpu, str) else
                                          f"{gpu[0]} (cc {gpu[1][0]}.{gpu[1][1]})"),
         "os": platform.platform(),
+        # other jobs on the machine skew times (and core scaling): the load says how busy
+        "loadavg": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -217,7 +219,7 @@ def fmt(stat, unit):
         return "-"
     if "absent" in stat:
         return "absent"
-    spread = stat["q3"] - stat["q1"]
+    spread = stat.get("q3", stat["median"]) - stat.get("q1", stat["median"])
     return f"{stat['median']:.3g} ±{spread / 2:.2g} {unit}"
 
 

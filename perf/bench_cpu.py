@@ -196,7 +196,8 @@ def main():
     notes.append(f"numba's CUDA simulator runs only at the small sizes ({ds['saxpy']}, 2-D "
                  f"16x16): it runs one Python thread per CUDA thread")
     notes.append(f"scaling: EMBER_NUM_THREADS = {counts} on {cores} cores; ratios are time "
-                 f"relative to 1 worker (below 1 = faster)")
+                 f"relative to 1 worker (below 1 = faster); cores that other jobs use (see "
+                 f"the machine's loadavg) are not there for the workers")
     tools = ["ember cpu device", "numba cudasim", "ember.jit loop", "numba njit loop"]
     C.print_table("CPU fallback (ms per launch or call)", rows,
                   tools + [f"{t} workers" for t in counts])
