@@ -275,7 +275,7 @@ def _return_cast(declared, inferred):
     if declared[0] == "tuple":
         casts = [_scalar_cast(d) if isinstance(d, str) else (lambda v: v) for d in declared[1]]
         return lambda v: tuple(c(x) for c, x in zip(casts, v))
-    raise UnsupportedError("returning arrays from ember.jit functions is not supported yet")
+    return None  # an array comes back as it is
 
 
 def jit(signature_or_function=None, locals=None, cache=False, pipeline_class=None,
