@@ -1544,10 +1544,8 @@ class _Builder:
             if "start" not in given:
                 raise self.typing(node, "np.arange() needs at least a stop value")
             bounds = [given.get(p) for p in ("start", "stop", "step")]
-            if bounds[1] is None:  # arange(stop)
-                if bounds[2] is not None:
-                    raise self.typing(node, "np.arange(start, step=...) needs a stop value")
-                bounds = [None, bounds[0], None]
+            if bounds[1] is None:  # arange(stop) or arange(stop, step=s), as NumPy
+                bounds = [None, bounds[0], bounds[2]]
             trees = [self.expr(b) if b is not None else ("const", line, col, "weak_int", d)
                      for b, d in zip(bounds, (0, None, 1))]
             return ("new_array", line, col, "arange", dtype, None, None, trees)
@@ -1588,7 +1586,10 @@ class _Builder:
             if dt is not None and dt.isnative and (dt.kind == "b" or dt.name in KERNEL_DTYPES):
                 dn = "bool" if dt.kind == "b" else dt.name
         else:
-            v = self.value(node)
+            try:
+                v = self.value(node)
+            except (TypingError, UnsupportedError):
+                v = _Static("other", None, "")  # np.str_, np.datetime64 ...
             if isinstance(v, _Static) and v.kind == "dtype":
                 dn = v.value
             elif isinstance(v, _Static) and v.kind == "builtin" and v.value in _BUILTIN_DTYPES:
