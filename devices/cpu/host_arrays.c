@@ -22,7 +22,6 @@
  * Data is 64-byte aligned (cache lines, AVX-512 loads); a block's header
  * sits just before its data.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "devices/cpu/host_jit.h"
@@ -61,7 +60,7 @@ void *host_array_new(HostDims *dims, const int64_t *shape, int64_t ndim, int64_t
         return NULL;
     }
     size_t total = (size_t)nbytes + sizeof(HostBlock) + DATA_ALIGN;
-    void *raw = zero ? calloc(1, total) : malloc(total);
+    void *raw = zero ? em_calloc(1, total) : em_malloc(total); /* fault injection: alloc.c */
     if (!raw) {
         dims->fault = KERNEL_FAULT_NO_MEMORY;
         dims->fault_bytes = nbytes;
@@ -124,7 +123,7 @@ void host_arena_collect(HostDims *dims, void *const *roots, int64_t nroots)
             continue;
         }
         unlink_block(a, b);
-        free(b->raw);
+        em_free(b->raw);
     }
     a->collect_bytes = a->bytes;
     a->collect_blocks = a->blocks;
@@ -149,14 +148,14 @@ void host_arena_detach(HostArena *a, void *data)
 void host_block_free(void *data)
 {
     if (data)
-        free(header_of(data)->raw);
+        em_free(header_of(data)->raw);
 }
 
 void host_arena_release(HostArena *a)
 {
     for (HostBlock *b = a->head, *next; b; b = next) {
         next = b->next;
-        free(b->raw);
+        em_free(b->raw);
     }
     memset(a, 0, sizeof *a);
 }
