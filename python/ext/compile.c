@@ -44,6 +44,8 @@ typedef struct {
     PyObject *written;   /* tuple of bools */
     CudaCode *cuda;      /* owned: target "cuda" (hk is NULL): NVVM IR and PTX */
     int cc[2];           /* target "cuda": the compute capability compiled for */
+    bool brief;          /* an ember.jit function without loops (runs_briefly): its
+                          * call keeps the GIL, which costs more to release */
 } ext_kernel;
 
 /* ------------------------------------------------------------------------ */
@@ -994,6 +996,40 @@ out:
     return fn;
 }
 
+/* Whether the typed body n finishes in a bounded, small number of steps:
+ * no loop, recursion, reduction over an array, array creation (its fill is
+ * a loop) or print. Releasing and taking back the GIL costs about 20 ns,
+ * more than such a call runs (hypot(3.0, 4.0)); every other call releases
+ * it. */
+static bool runs_briefly(const Node *n, int depth)
+{
+    if (!n)
+        return true;
+    if (depth > 64)
+        return false;
+    switch (n->kind) {
+    case ND_WHILE: case ND_FOR_RANGE: case ND_NEW_ARRAY: case ND_PRINT:
+        return false;
+    case ND_ATTR:
+        if (n->op == ATTR_SUM || n->op == ATTR_PROD || n->op == ATTR_MIN ||
+            n->op == ATTR_MAX || n->op == ATTR_MEAN)
+            return false;
+        break;
+    case ND_CALL:
+        if (!n->spec || n->spec->recursive || !runs_briefly(n->spec->body, depth + 1))
+            return false;
+        break;
+    default:
+        break;
+    }
+    if (!runs_briefly(n->a, depth) || !runs_briefly(n->b, depth) || !runs_briefly(n->c, depth))
+        return false;
+    for (int i = 0; i < n->nargs; i++)
+        if (!runs_briefly(n->args[i], depth))
+            return false;
+    return true;
+}
+
 PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames)
 {
@@ -1071,6 +1107,7 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
     k->cc[0] = cc[0];
     k->cc[1] = cc[1];
     k->args_size = args_size;
+    k->brief = !fn->is_kernel && runs_briefly(fn->body, 0);
     k->llvm_ir = NULL;
     k->written = PyTuple_New(np_);
     fn = NULL;
@@ -1767,9 +1804,13 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
     }
     if (pack_all(st, fn, args, buf, cpu, NULL) < 0)
         goto out;
-    Py_BEGIN_ALLOW_THREADS
-    s = host_kernel_call(self->hk, buf, ret, &dims);
-    Py_END_ALLOW_THREADS
+    if (self->brief) {
+        s = host_kernel_call(self->hk, buf, ret, &dims);
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        s = host_kernel_call(self->hk, buf, ret, &dims);
+        Py_END_ALLOW_THREADS
+    }
     if (s != EMBER_SUCCESS) {
         ext_raise(st, s, fn->name);
         goto out;

@@ -11,6 +11,7 @@ over many calls and over a loop that allocates in every iteration.
 import gc
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -715,3 +716,33 @@ def cumulative_sum(n, step):
 def test_arange_cumulative_sum():
     for n, step in ((10, 1), (1000, 7), (0, 1)):
         np.testing.assert_array_equal(cumulative_sum(n, step), np.cumsum(np.arange(0, n, step)))
+
+
+def test_the_gil_is_released_while_a_loop_runs():
+    @njit
+    def spin(n):
+        x = 0.5
+        for i in range(n):
+            x = x * 0.999999 + 1e-9 * (i % 7)  # a dependent chain: no shortcut
+        return np.full(1, x)
+
+    spin(10)
+    t0 = time.perf_counter()
+    spin(50_000_000)
+    alone = time.perf_counter() - t0
+    started, done = threading.Event(), threading.Event()
+
+    def run():
+        started.set()
+        spin(50_000_000)
+        done.set()
+
+    t = threading.Thread(target=run)
+    t.start()
+    started.wait()
+    t0 = time.perf_counter()
+    while not done.is_set():  # Python runs here only while the loop lets go of the GIL
+        pass
+    overlapped = time.perf_counter() - t0
+    t.join()
+    assert overlapped > 0.5 * alone  # holding the GIL, it is a few switch intervals
