@@ -1288,7 +1288,8 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
         return 0;
     }
     char *slot = buf + *off;
-    memset(slot, 0, abi_size(t));
+    size_t slot_size = abi_size(t);
+    memset(slot, 0, slot_size);
     if (t->kind == TY_BOOL) {
         int b = PyObject_IsTrue(v);
         if (b < 0)
@@ -1352,7 +1353,7 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
         PyErr_Format(PyExc_TypeError, "%s: parameter type not supported", what);
         return -1;
     }
-    *off += abi_size(t);
+    *off += slot_size;
     return 0;
 }
 
