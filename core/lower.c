@@ -2831,6 +2831,9 @@ static LLVMValueRef const_array(Lower *L, Node *n)
     return view;
 }
 
+static LLVMValueRef arena_alloc(Lower *L, const Node *n, const LLVMValueRef *shape, int nd,
+                                int64_t itemsize, bool zero);
+
 static LLVMValueRef local_array(Lower *L, Node *n)
 {
     const Type *t = n->ty;
@@ -2859,6 +2862,13 @@ static LLVMValueRef local_array(Lower *L, Node *n)
         LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
         mem = LLVMConstAddrSpaceCast(LLVMConstInBoundsGEP2(at, g, zero, 2),
                                      LLVMPointerType(mty(L, t->elem), 0));
+    } else if (L->function_entry && LLVMGetParamParent(L->dims) == L->func) {
+        /* an ember.jit function (not a recursive callee): in the call's
+         * arena, so that returning it returns live memory */
+        LLVMValueRef shape[EMBER_MAX_NDIM];
+        for (int i = 0; i < nd; i++)
+            shape[i] = i64c(L, n->args[i]->ival);
+        mem = arena_alloc(L, n, shape, nd, itemsize, false);
     } else {
         mem = entry_alloca(L, LLVMArrayType(mty(L, t->elem), (unsigned)count), "local");
         LLVMSetAlignment(mem, 16);
@@ -3530,6 +3540,27 @@ static void arange_setup(Lower *L, Node *n, LLVMValueRef *len, LLVMValueRef v[2]
     *delta = ty_is_float(elem) ? fsub(L, v[1], v[0]) : LLVMBuildSub(B, v[1], v[0], "");
 }
 
+/* host_array_new for an array of `shape` (nd i64 values): its data, in the
+ * call's arena; the call ends with the fault when it fails. */
+static LLVMValueRef arena_alloc(Lower *L, const Node *n, const LLVMValueRef *shape, int nd,
+                                int64_t itemsize, bool zero)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef sbuf = entry_alloca(L, LLVMArrayType(L->t_i64, (unsigned)nd), "shape");
+    LLVMValueRef sp = LLVMBuildBitCast(B, sbuf, LLVMPointerType(L->t_i64, 0), "");
+    for (int i = 0; i < nd; i++) {
+        LLVMValueRef idx = i64c(L, i);
+        LLVMBuildStore(B, shape[i], LLVMBuildGEP2(B, L->t_i64, sp, &idx, 1, ""));
+    }
+    LLVMTypeRef pt[5] = {L->t_ptr, LLVMPointerType(L->t_i64, 0), L->t_i64, L->t_i64, L->t_i64};
+    LLVMValueRef args[5] = {LLVMBuildBitCast(B, L->dims, L->t_ptr, ""), sp, i64c(L, nd),
+                            i64c(L, itemsize), i64c(L, zero)};
+    LLVMValueRef data = call_address(B, L->t_i64, (void *)host_array_new,
+                                     LLVMFunctionType(L->t_ptr, pt, 5, 0), args, 5, "data");
+    abort_if(L, n, LLVMBuildIsNull(B, data, ""));
+    return data;
+}
+
 /* np.empty / zeros / full / ones / arange and the *_like forms: the data
  * from host_array_new (64-byte aligned, in the call's arena; zeroed for
  * np.zeros), C strides, then the fill. A negative extent, a size that
@@ -3559,18 +3590,7 @@ static LLVMValueRef new_array(Lower *L, Node *n)
         if (n->b)
             fill = conv(L, n, expr(L, n->b), n->b->ty, elem);
     }
-    LLVMValueRef sbuf = entry_alloca(L, LLVMArrayType(L->t_i64, (unsigned)nd), "shape");
-    LLVMValueRef sp = LLVMBuildBitCast(B, sbuf, LLVMPointerType(L->t_i64, 0), "");
-    for (int i = 0; i < nd; i++) {
-        LLVMValueRef idx = i64c(L, i);
-        LLVMBuildStore(B, shape[i], LLVMBuildGEP2(B, L->t_i64, sp, &idx, 1, ""));
-    }
-    LLVMTypeRef pt[5] = {L->t_ptr, LLVMPointerType(L->t_i64, 0), L->t_i64, L->t_i64, L->t_i64};
-    LLVMValueRef args[5] = {LLVMBuildBitCast(B, L->dims, L->t_ptr, ""), sp, i64c(L, nd),
-                            i64c(L, itemsize), i64c(L, n->op == NEW_ZEROS)};
-    LLVMValueRef data = call_address(B, L->t_i64, (void *)host_array_new,
-                                     LLVMFunctionType(L->t_ptr, pt, 5, 0), args, 5, "data");
-    abort_if(L, n, LLVMBuildIsNull(B, data, ""));
+    LLVMValueRef data = arena_alloc(L, n, shape, nd, itemsize, n->op == NEW_ZEROS);
     LLVMValueRef view = LLVMBuildInsertValue(B, LLVMGetUndef(lty(L, t)), data, 0, "");
     LLVMValueRef stride = i64c(L, itemsize), count = i64c(L, 1);
     for (int i = nd - 1; i >= 0; i--) {
@@ -3608,7 +3628,7 @@ static bool creates_arrays(const Node *n, int depth)
 {
     if (!n || depth > 64)
         return false;
-    if (n->kind == ND_NEW_ARRAY)
+    if (n->kind == ND_NEW_ARRAY || (n->kind == ND_LOCAL_ARRAY && n->op == MEM_LOCAL))
         return true;
     if (n->kind == ND_CALL && n->spec && !n->spec->recursive &&
         creates_arrays(n->spec->body, depth + 1))

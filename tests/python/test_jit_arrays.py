@@ -357,6 +357,31 @@ def test_arrays_inside_a_tuple_argument():
     assert r.base is b and s is a
 
 
+CONSTANTS = np.arange(4.0)
+
+
+def test_local_and_constant_arrays_come_back_alive():
+    @njit
+    def local(k):
+        a = cuda.local.array((2, 3), np.float64)  # in the call's arena, not its stack
+        for i in range(2):
+            for j in range(3):
+                a[i, j] = i * k + j
+        return a
+
+    got = local(10)
+    gc.collect()
+    np.testing.assert_array_equal(got, [[0, 1, 2], [10, 11, 12]])
+
+    @njit
+    def constant():
+        return cuda.const.array_like(CONSTANTS)  # the module's data: a copy
+
+    c = constant()
+    np.testing.assert_array_equal(c, CONSTANTS)
+    assert c.flags.owndata and not np.shares_memory(c, CONSTANTS)
+
+
 def test_zero_size_arrays():
     @njit
     def empties(n):
