@@ -79,11 +79,12 @@ def test_default_dtype_is_float64_and_dtype_spellings():
     def spellings(n):
         return (np.zeros(n), np.zeros(n, np.float32), np.zeros(n, "int16"),
                 np.zeros(n, dtype=np.dtype("uint8")), np.zeros(n, float), np.zeros(n, int),
-                np.ones(n, bool), np.empty(n, dtype="complex64"))
+                np.ones(n, bool), np.empty(n, dtype="complex64"), np.zeros(n, dtype=None),
+                np.full(n, 1, dtype=None))
 
     got = spellings(3)
     want = [np.float64, np.float32, np.int16, np.uint8, np.float64, np.int64, np.bool_,
-            np.complex64]
+            np.complex64, np.float64, np.int64]
     assert [a.dtype for a in got] == [np.dtype(w) for w in want]
     np.testing.assert_array_equal(got[6], np.ones(3, bool))
 

@@ -1571,6 +1571,8 @@ class _Builder:
         compiles."""
         dn = None
         spec = None
+        if isinstance(node, ast.Constant) and node.value is None:
+            return None  # NumPy's default for the maker
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             spec = node.value
         elif isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords and \
