@@ -413,6 +413,10 @@ static void dump_node(Buf *b, const Function *fn, const Node *n, int depth)
     case ND_FENCE:
         put(b, " %s", n->op == FENCE_BLOCK ? "block" : n->op == FENCE_SYSTEM ? "system" : "device");
         break;
+    case ND_NEW_ARRAY:
+        put(b, " %s", n->op == NEW_ZEROS ? "zeros" : n->op == NEW_FULL ? "full"
+                      : n->op == NEW_ARANGE ? "arange" : "empty");
+        break;
     default: break;
     }
     if (n->ty && n->kind < ND_BLOCK)

@@ -772,3 +772,20 @@ def test_the_gil_is_released_while_a_loop_runs():
     overlapped = time.perf_counter() - t0
     t.join()
     assert overlapped > 0.5 * alone  # holding the GIL, it is a few switch intervals
+
+
+def test_inspect_ir_and_types_show_the_new_arrays():
+    import io
+
+    @njit
+    def f(n):
+        a = np.zeros((n, 2))
+        b = np.arange(n)
+        return a, b
+
+    f(3)
+    ir = f.inspect_ir(("int64",))
+    assert "new_array zeros :: float64[:, ::1]" in ir and "new_array arange :: int64[::1]" in ir
+    out = io.StringIO()
+    f.inspect_types(file=out)
+    assert "(float64[:, ::1], int64[::1])" in out.getvalue()
