@@ -540,6 +540,73 @@ static bool is_const_one(const Node *n)
  * only the first kept dimension is partial (a[0, :], a[2:5], a[1:3, :]);
  * F-contiguous likewise mirrored; a 1-D contiguous view is 'C' (as typeof
  * says of 1-D arrays). Anything else is layout 'A'. */
+/* np.empty/zeros/full/arange and the *_like forms (ND_NEW_ARRAY): a new
+ * C-ordered array. The shape is an int (1-d) or a tuple of ints; dtype as
+ * NumPy: float64 by default, the fill value's type for np.full, the like
+ * array's for *_like; np.arange gives int64 for integer (and bool) bounds,
+ * float64 when one is a float. */
+static const Type *new_array_type(Ctx *ctx, Node *n)
+{
+    char s[256];
+    const Type *shape = n->a ? expr(ctx, n->a) : NULL;
+    const Type *fill = n->b ? expr(ctx, n->b) : NULL;
+    bool known = (!n->a || shape) && (!n->b || fill);
+    bool float_bounds = false;
+    for (int i = 0; i < n->nargs; i++) {
+        const Type *t = expr(ctx, n->args[i]);
+        if (!t) {
+            known = false;
+            continue;
+        }
+        if (!ty_is_int(t) && !ty_is_float(t) && t->kind != TY_BOOL)
+            FAIL(ctx, n->args[i], "np.arange() bounds must be integers or floats, not %s",
+                 tname(ty_concrete(t), s));
+        float_bounds |= ty_is_float(t);
+    }
+    if (!known)
+        return NULL;
+    if (n->op == NEW_ARANGE) {
+        const Type *elem = n->target ? n->target : T(float_bounds ? TY_F64 : TY_I64);
+        if (ty_is_complex(elem) || elem->kind == TY_BOOL)
+            FAIL(ctx, n, "np.arange() cannot make a %s array", tname(elem, s));
+        return ty_array(elem, 1, 'C', false);
+    }
+    const Type *elem = n->target;
+    int ndim;
+    if (shape->kind == TY_ARRAY) { /* *_like */
+        ndim = shape->ndim;
+        if (!elem)
+            elem = shape->elem;
+    } else if (ty_is_int(shape) || shape->kind == TY_BOOL) {
+        ndim = 1;
+    } else if (shape->kind == TY_TUPLE) {
+        ndim = shape->nfields;
+        for (int i = 0; i < shape->nfields; i++)
+            if (!ty_is_int(shape->fields[i]))
+                FAIL(ctx, n->a, "the shape of a new array must be an int or a tuple of ints, "
+                     "not %s", tname(ty_concrete(shape), s));
+        if (ndim == 0)
+            FAIL(ctx, n->a, "0-d arrays (shape ()) are not supported; use a scalar or shape (1,)");
+        if (ndim > EMBER_MAX_NDIM)
+            FAIL(ctx, n->a, "a new array can have at most %d dimensions", EMBER_MAX_NDIM);
+    } else {
+        FAIL(ctx, n->a, "the shape of a new array must be an int or a tuple of ints, not %s",
+             tname(ty_concrete(shape), s));
+    }
+    if (!elem && fill) {
+        if (!ty_is_number(fill))
+            FAIL(ctx, n->b, "the fill value must be a number, not %s", tname(fill, s));
+        elem = ty_concrete(fill);
+    }
+    if (!elem)
+        elem = T(TY_F64);
+    if (fill && !ty_is_number(fill))
+        FAIL(ctx, n->b, "the fill value must be a number, not %s", tname(fill, s));
+    if (fill && ty_is_complex(fill) && !ty_is_complex(elem))
+        FAIL(ctx, n->b, "a complex fill value for a %s array", tname(elem, s));
+    return ty_array(elem, ndim, 'C', false);
+}
+
 static const Type *slice_type(Ctx *ctx, Node *n)
 {
     const Type *a = expr(ctx, n->a);
@@ -959,6 +1026,7 @@ static const Type *expr(Ctx *ctx, Node *n)
     case ND_LOCAL_ARRAY: case ND_CONST_ARRAY:
         t = n->ty;
         break;
+    case ND_NEW_ARRAY: t = new_array_type(ctx, n); break;
     case ND_CALL:
         t = call(ctx, n);
         if (t && t->kind == TY_VOID) {

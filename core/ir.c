@@ -373,6 +373,7 @@ static const char *const kind_names[ND_KIND_COUNT] = {
     [ND_STORE] = "store", [ND_IF] = "if", [ND_WHILE] = "while", [ND_FOR_RANGE] = "for_range",
     [ND_BREAK] = "break", [ND_CONTINUE] = "continue", [ND_RETURN] = "return", [ND_EXPR] = "expr",
     [ND_CONST_ARRAY] = "const_array", [ND_SLICE] = "slice", [ND_SLICE_PART] = "slice_part", [ND_LOCAL_ARRAY] = "local_array",
+    [ND_NEW_ARRAY] = "new_array",
     [ND_PRINT] = "print", [ND_FENCE] = "fence", [ND_SYNC] = "sync",
 };
 
@@ -411,6 +412,10 @@ static void dump_node(Buf *b, const Function *fn, const Node *n, int depth)
         break;
     case ND_FENCE:
         put(b, " %s", n->op == FENCE_BLOCK ? "block" : n->op == FENCE_SYSTEM ? "system" : "device");
+        break;
+    case ND_NEW_ARRAY:
+        put(b, " %s", n->op == NEW_ZEROS ? "zeros" : n->op == NEW_FULL ? "full"
+                      : n->op == NEW_ARANGE ? "arange" : "empty");
         break;
     default: break;
     }

@@ -123,6 +123,13 @@ typedef enum NodeKind {
                      * MemSpace; ty (a C array) set by the builder; args: the
                      * constant extents (a shared array of extent 0 is the
                      * launch's dynamic shared memory) */
+    ND_NEW_ARRAY,   /* np.empty/zeros/full/arange ... in ember.jit functions: op:
+                     * NewKind; a: the shape (an int or a tuple of ints) or, for
+                     * *_like, the array whose shape (and, without target, dtype)
+                     * it takes; b: NEW_FULL's fill value; target: the dtype (NULL:
+                     * float64, the fill value's, the like array's, or arange's
+                     * from its bounds); args: NEW_ARANGE's start, stop, step.
+                     * The result is a new C-ordered array (core/lower.c new_array) */
     /* --- statements (ty is TY_VOID) --- */
     ND_BLOCK,       /* args: statements */
     ND_ASSIGN,      /* var = a (the value is converted to the variable's type) */
@@ -238,6 +245,13 @@ typedef enum AtomicOp {
     ATOM_AND, ATOM_OR, ATOM_XOR, ATOM_EXCH, ATOM_INC, ATOM_DEC, ATOM_CAS,
     ATOM_COUNT
 } AtomicOp;
+
+typedef enum NewKind {
+    NEW_EMPTY,      /* np.empty: uninitialised */
+    NEW_ZEROS,      /* np.zeros */
+    NEW_FULL,       /* np.full / np.ones: every element b */
+    NEW_ARANGE,     /* np.arange(start, stop, step) */
+} NewKind;
 
 typedef enum MemSpace {
     MEM_LOCAL,      /* per thread */
@@ -383,6 +397,10 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
 #define KERNEL_FAULT_RECURSION 1 /* recursion deeper than KERNEL_MAX_RECURSION */
 #define KERNEL_FAULT_INDEX 2     /* an index outside its dimension (bounds checking) */
 #define KERNEL_FAULT_EMPTY 3     /* min/max of an empty array (ember.jit functions only) */
+#define KERNEL_FAULT_NEGATIVE_DIM 4 /* np.zeros(-1) ... (ember.jit functions): ValueError */
+#define KERNEL_FAULT_TOO_BIG 5      /* an array size that overflows: ValueError */
+#define KERNEL_FAULT_NO_MEMORY 6    /* an array the allocator refused: MemoryError */
+#define KERNEL_FAULT_ARANGE_STEP 7  /* np.arange with step 0: ZeroDivisionError */
 #define KERNEL_MAX_RECURSION 1000
 
 /* ======================================================================== */

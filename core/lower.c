@@ -120,6 +120,7 @@ typedef struct Lower {
                                 * kernel): no threads, a return value */
     char **sites;              /* "file:line:col" per bounds check (HostDims.fault_site) */
     int nsites, capsites;
+    LLVMValueRef dims;         /* ember.jit entry: its HostDims * (the call's arena) */
 } Lower;
 
 static _Noreturn void fail(Lower *L, const Node *n, const char *fmt, ...) EM_PRINTF(3, 4);
@@ -589,6 +590,21 @@ static ember_status check(Lower *L, const Node *n, int depth)
         if ((unsigned)n->op >= FENCE_COUNT)
             return ir_error(fn, n->loc, "unknown fence scope %d", n->op);
         break;
+    case ND_NEW_ARRAY:
+        /* numba.cuda refuses np.empty & co. in kernels too: a thread cannot
+         * allocate device memory that outlives it */
+        if (!L->function_entry || L->target != LOWER_HOST)
+            return ir_unsupported(fn, n->loc, "creating arrays (np.empty, np.zeros, np.arange "
+                                  "...) is not supported in kernels: use cuda.local.array(shape, "
+                                  "dtype) for per-thread scratch, or pass in an array made with "
+                                  "cuda.device_array on the host");
+        if (L->in_recursive)
+            return ir_unsupported(fn, n->loc, "creating arrays in a recursive function is not "
+                                  "supported; create them in its caller and pass them in");
+        if (n->ty->kind != TY_ARRAY || n->ty->layout != 'C' ||
+            (n->op == NEW_ARANGE) != (n->nargs == 3) || (n->op == NEW_FULL) != (n->b != NULL))
+            return ir_error(fn, n->loc, "malformed array maker");
+        break;
     default:
         return ir_error(fn, n->loc, "the CPU target does not support IR node kind %d", n->kind);
     }
@@ -868,10 +884,18 @@ static LLVMValueRef conv(Lower *L, const Node *at, LLVMValueRef v, const Type *f
 /* Variables                                                                */
 /* ======================================================================== */
 
+static bool has_array(const Type *t);
+
+/* A variable's alloca. In an ember.jit function one holding arrays starts
+ * as nulls: loop_collect reads every such variable, assigned yet or not. */
 static LLVMValueRef var_slot(Lower *L, int var)
 {
-    if (!L->var_slots[var])
-        L->var_slots[var] = entry_alloca(L, mty(L, L->fn->var_types[var]), L->fn->var_names[var]);
+    if (!L->var_slots[var]) {
+        const Type *t = L->fn->var_types[var];
+        L->var_slots[var] = entry_alloca(L, mty(L, t), L->fn->var_names[var]);
+        if (L->function_entry && t && has_array(t))
+            LLVMBuildStore(L->ab, LLVMConstNull(mty(L, t)), L->var_slots[var]);
+    }
     return L->var_slots[var];
 }
 
@@ -2821,6 +2845,9 @@ static LLVMValueRef const_array(Lower *L, Node *n)
     return view;
 }
 
+static LLVMValueRef arena_alloc(Lower *L, const Node *n, const LLVMValueRef *shape, int nd,
+                                int64_t itemsize, bool zero);
+
 static LLVMValueRef local_array(Lower *L, Node *n)
 {
     const Type *t = n->ty;
@@ -2849,6 +2876,13 @@ static LLVMValueRef local_array(Lower *L, Node *n)
         LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
         mem = LLVMConstAddrSpaceCast(LLVMConstInBoundsGEP2(at, g, zero, 2),
                                      LLVMPointerType(mty(L, t->elem), 0));
+    } else if (L->function_entry && LLVMGetParamParent(L->dims) == L->func) {
+        /* an ember.jit function (not a recursive callee): in the call's
+         * arena, so that returning it returns live memory */
+        LLVMValueRef shape[EMBER_MAX_NDIM];
+        for (int i = 0; i < nd; i++)
+            shape[i] = i64c(L, n->args[i]->ival);
+        mem = arena_alloc(L, n, shape, nd, itemsize, false);
     } else {
         mem = entry_alloca(L, LLVMArrayType(mty(L, t->elem), (unsigned)count), "local");
         LLVMSetAlignment(mem, 16);
@@ -2921,6 +2955,8 @@ static void set_line(Lower *L, const Node *n)
         L->ctx, (unsigned)n->loc.line, (unsigned)n->loc.col + 1, L->di_sp, NULL));
 }
 
+static LLVMValueRef new_array(Lower *L, Node *n);
+
 static LLVMValueRef expr(Lower *L, Node *n)
 {
     set_line(L, n);
@@ -2960,6 +2996,7 @@ static LLVMValueRef expr(Lower *L, Node *n)
     case ND_ATOMIC: return atomic_op(L, n);
     case ND_SLICE: return slice_view(L, n);
     case ND_LOCAL_ARRAY: return local_array(L, n);
+    case ND_NEW_ARRAY: return new_array(L, n);
     case ND_CONST_ARRAY: return const_array(L, n);
     default:
         fail(L, n, "a statement used as an expression");
@@ -2971,6 +3008,7 @@ static LLVMValueRef expr(Lower *L, Node *n)
 /* ======================================================================== */
 
 static void stmt(Lower *L, Node *n);
+static void loop_collect(Lower *L, const Node *body);
 
 static void push_loop(Lower *L, const Node *n, LLVMBasicBlockRef brk, LLVMBasicBlockRef cont)
 {
@@ -3048,6 +3086,7 @@ static void for_range(Lower *L, Node *n)
     LLVMBuildBr(B, latch);
 
     LLVMPositionBuilderAtEnd(B, latch);
+    loop_collect(L, n->b);
     LLVMValueRef cur = LLVMBuildLoad2(B, it, slot, "");
     if (unit) {
         LLVMBuildStore(B, LLVMBuildAdd(B, cur, step, ""), slot);
@@ -3197,15 +3236,19 @@ static void stmt(Lower *L, Node *n)
     }
     case ND_WHILE: {
         LLVMBasicBlockRef hdr = new_bb(L, "while.hdr"), body = new_bb(L, "while.body");
-        LLVMBasicBlockRef exit = new_bb(L, "while.end");
+        LLVMBasicBlockRef exit = new_bb(L, "while.end"), latch = new_bb(L, "while.latch");
         LLVMBuildBr(B, hdr);
         LLVMPositionBuilderAtEnd(B, hdr);
         LLVMBuildCondBr(B, truth(L, expr(L, n->a), n->a->ty), body, exit);
         LLVMPositionBuilderAtEnd(B, body);
-        push_loop(L, n, exit, hdr);
+        push_loop(L, n, exit, latch);
         if (n->b)
             stmt(L, n->b);
         L->nloops--;
+        LLVMBuildBr(B, latch);
+        LLVMPositionBuilderAtEnd(B, latch);
+        if (n->b)
+            loop_collect(L, n->b);
         LLVMBuildBr(B, hdr);
         LLVMPositionBuilderAtEnd(B, exit);
         break;
@@ -3433,6 +3476,233 @@ static LLVMValueRef reduce(Lower *L, Node *n, LLVMValueRef a, const Type *at)
     return r;
 }
 
+/* ======================================================================== */
+/* Arrays created by ember.jit functions (devices/cpu/host_arrays.c)        */
+/* ======================================================================== */
+
+/* Ends the call when `bad`: the entry returns at once (nothing packed) and
+ * the caller raises from dims->fault (which the runtime or the code set),
+ * naming n's line: its site goes to dims->fault_site (host_kernel_site). */
+static void abort_if(Lower *L, const Node *n, LLVMValueRef bad)
+{
+    if (!grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites))
+        fail(L, n, "out of memory");
+    char site[1200];
+    snprintf(site, sizeof site, "%s:%d:%d", L->fn->file, n->loc.line, n->loc.col);
+    if (!(L->sites[L->nsites] = em_strdup(site)))
+        fail(L, n, "out of memory");
+    int index = L->nsites++;
+    LLVMBasicBlockRef fault = new_bb(L, "fault"), ok = new_bb(L, "made");
+    LLVMBuildCondBr(L->b, bad, fault, ok);
+    LLVMPositionBuilderAtEnd(L->b, fault);
+    LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
+    LLVMBuildStore(L->b, LLVMConstInt(L->t_i32, (unsigned)index, 0),
+                   LLVMBuildGEP2(L->b, L->t_i32, L->fault, &one, 1, ""));
+    LLVMBuildRetVoid(L->b);
+    LLVMPositionBuilderAtEnd(L->b, ok);
+}
+
+/* np.arange's length and values, as NumPy computes them (multiarray
+ * ctors.c PyArray_ArangeObj and the dtype's fill function): the length is
+ * ceil((stop - start) / step), in int64 for integer bounds and in double
+ * otherwise; a[0] = start and a[1] = start + step, both converted to the
+ * dtype, and a[i] = a[0] + i * (a[1] - a[0]) in the dtype from there on.
+ * A zero step is ZeroDivisionError. */
+static void arange_setup(Lower *L, Node *n, LLVMValueRef *len, LLVMValueRef v[2],
+                         LLVMValueRef *delta)
+{
+    LLVMBuilderRef B = L->b;
+    bool fl = false;
+    for (int i = 0; i < 3; i++)
+        fl |= ty_is_float(n->args[i]->ty);
+    const Type *ct = ty_scalar(fl ? TY_F64 : TY_I64), *elem = n->ty->elem;
+    LLVMValueRef x[3];
+    for (int i = 0; i < 3; i++)
+        x[i] = conv(L, n, expr(L, n->args[i]), n->args[i]->ty, ct);
+    LLVMValueRef zero = LLVMConstNull(lty(L, ct));
+    LLVMValueRef step0 = fl ? fcmp(L, LLVMRealOEQ, x[2], zero)
+                            : LLVMBuildICmp(B, LLVMIntEQ, x[2], zero, "");
+    LLVMBasicBlockRef fault = new_bb(L, "arange.step0"), ok = new_bb(L, "arange");
+    LLVMBuildCondBr(B, step0, fault, ok);
+    LLVMPositionBuilderAtEnd(B, fault);
+    fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_ARANGE_STEP, 0), L->fault,
+                LLVMAtomicOrderingMonotonic);
+    abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
+    LLVMBuildUnreachable(B);
+    LLVMPositionBuilderAtEnd(B, ok);
+    LLVMValueRef count;
+    if (fl) { /* ceil((stop - start) / step); NaN or <= 0: empty; huge: too big */
+        LLVMValueRef q = intr1(L, "llvm.ceil", fdiv(L, fsub(L, x[1], x[0]), x[2]));
+        LLVMValueRef pos = fcmp(L, LLVMRealOGT, q, LLVMConstReal(L->t_f64, 0.0));
+        LLVMValueRef big = fcmp(L, LLVMRealOGE, q, LLVMConstReal(L->t_f64, 9.2e18));
+        LLVMValueRef c = LLVMBuildFPToSI(B, LLVMBuildSelect(B, pos, q, LLVMConstReal(L->t_f64, 0.0),
+                                                            ""), L->t_i64, "");
+        count = LLVMBuildSelect(B, big, i64c(L, INT64_MAX), c, "");
+    } else { /* step > 0: (stop - start + step - 1) / step; step < 0 mirrored */
+        LLVMValueRef neg = LLVMBuildICmp(B, LLVMIntSLT, x[2], zero, "");
+        LLVMValueRef span = LLVMBuildSelect(B, neg, LLVMBuildSub(B, x[0], x[1], ""),
+                                            LLVMBuildSub(B, x[1], x[0], ""), "");
+        LLVMValueRef astep = LLVMBuildSelect(B, neg, LLVMBuildNeg(B, x[2], ""), x[2], "");
+        LLVMValueRef c = LLVMBuildSDiv(B, LLVMBuildAdd(B, span, LLVMBuildSub(B, astep, i64c(L, 1),
+                                                                             ""), ""), astep, "");
+        count = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, span, zero, ""), c, zero, "");
+    }
+    *len = count;
+    v[0] = conv(L, n, x[0], ct, elem);
+    LLVMValueRef second = fl ? fadd(L, x[0], x[2]) : LLVMBuildAdd(B, x[0], x[2], "");
+    v[1] = conv(L, n, second, ct, elem);
+    *delta = ty_is_float(elem) ? fsub(L, v[1], v[0]) : LLVMBuildSub(B, v[1], v[0], "");
+}
+
+/* host_array_new for an array of `shape` (nd i64 values): its data, in the
+ * call's arena; the call ends with the fault when it fails. */
+static LLVMValueRef arena_alloc(Lower *L, const Node *n, const LLVMValueRef *shape, int nd,
+                                int64_t itemsize, bool zero)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef sbuf = entry_alloca(L, LLVMArrayType(L->t_i64, (unsigned)nd), "shape");
+    LLVMValueRef sp = LLVMBuildBitCast(B, sbuf, LLVMPointerType(L->t_i64, 0), "");
+    for (int i = 0; i < nd; i++) {
+        LLVMValueRef idx = i64c(L, i);
+        LLVMBuildStore(B, shape[i], LLVMBuildGEP2(B, L->t_i64, sp, &idx, 1, ""));
+    }
+    LLVMTypeRef pt[5] = {L->t_ptr, LLVMPointerType(L->t_i64, 0), L->t_i64, L->t_i64, L->t_i64};
+    LLVMValueRef args[5] = {LLVMBuildBitCast(B, L->dims, L->t_ptr, ""), sp, i64c(L, nd),
+                            i64c(L, itemsize), i64c(L, zero)};
+    LLVMValueRef data = call_address(B, L->t_i64, (void *)host_array_new,
+                                     LLVMFunctionType(L->t_ptr, pt, 5, 0), args, 5, "data");
+    abort_if(L, n, LLVMBuildIsNull(B, data, ""));
+    return data;
+}
+
+/* np.empty / zeros / full / ones / arange and the *_like forms: the data
+ * from host_array_new (64-byte aligned, in the call's arena; zeroed for
+ * np.zeros), C strides, then the fill. A negative extent, a size that
+ * overflows or memory the allocator refuses ends the call with a fault
+ * (ValueError / MemoryError at the call). */
+static LLVMValueRef new_array(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *t = n->ty, *elem = t->elem;
+    int nd = t->ndim;
+    int64_t itemsize = ty_bits(elem) < 8 ? 1 : ty_bits(elem) / 8;
+    LLVMValueRef shape[EMBER_MAX_NDIM], first[2] = {NULL, NULL}, delta = NULL, fill = NULL;
+    if (n->op == NEW_ARANGE) {
+        arange_setup(L, n, &shape[0], first, &delta);
+    } else {
+        const Type *st = ty_concrete(n->a->ty);
+        LLVMValueRef sv = expr(L, n->a);
+        for (int i = 0; i < nd; i++) {
+            if (st->kind == TY_ARRAY)
+                shape[i] = LLVMBuildExtractValue(B, sv, (unsigned)(1 + i), "");
+            else if (st->kind == TY_TUPLE)
+                shape[i] = conv(L, n, LLVMBuildExtractValue(B, sv, (unsigned)i, ""),
+                                st->fields[i], ty_scalar(TY_I64));
+            else
+                shape[i] = conv(L, n, sv, st, ty_scalar(TY_I64));
+        }
+        if (n->b)
+            fill = conv(L, n, expr(L, n->b), n->b->ty, elem);
+    }
+    LLVMValueRef data = arena_alloc(L, n, shape, nd, itemsize, n->op == NEW_ZEROS);
+    LLVMValueRef view = LLVMBuildInsertValue(B, LLVMGetUndef(lty(L, t)), data, 0, "");
+    LLVMValueRef stride = i64c(L, itemsize), count = i64c(L, 1);
+    for (int i = nd - 1; i >= 0; i--) {
+        view = LLVMBuildInsertValue(B, view, shape[i], (unsigned)(1 + i), "");
+        view = LLVMBuildInsertValue(B, view, stride, (unsigned)(1 + nd + i), "");
+        stride = LLVMBuildNSWMul(B, stride, shape[i], "");
+        count = LLVMBuildNSWMul(B, count, shape[i], "");
+    }
+    if (n->op != NEW_FULL && n->op != NEW_ARANGE)
+        return view;
+    /* the fill: one loop over the elements in memory order */
+    LLVMTypeRef et = mty(L, elem);
+    LLVMValueRef base = LLVMBuildBitCast(B, data, LLVMPointerType(et, 0), "");
+    if (fill && elem->kind == TY_BOOL)
+        fill = LLVMBuildZExt(B, fill, et, "");
+    CountedLoop loop;
+    loop_open(L, &loop, i64c(L, 0), count, "fill", new_bb(L, "fill.end"));
+    LLVMValueRef v = fill;
+    if (!v) { /* arange: a[1] as computed, else a[0] + i * delta */
+        LLVMValueRef fi = ty_is_float(elem) ? LLVMBuildSIToFP(B, loop.iv, et, "")
+                        : ty_bits(elem) < 64 ? LLVMBuildTrunc(B, loop.iv, et, "") : loop.iv;
+        LLVMValueRef step = ty_is_float(elem) ? fadd(L, first[0], fmul(L, fi, delta))
+                                              : LLVMBuildAdd(B, first[0], LLVMBuildMul(B, fi, delta, ""), "");
+        v = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, loop.iv, i64c(L, 1), ""), first[1],
+                            step, "");
+    }
+    LLVMValueRef st = LLVMBuildStore(B, v, LLVMBuildGEP2(B, et, base, &loop.iv, 1, ""));
+    LLVMSetAlignment(st, elem_align(elem));
+    loop_close(L, &loop);
+    return view;
+}
+
+/* Whether running n may create an array (ND_NEW_ARRAY here or in a callee). */
+static bool creates_arrays(const Node *n, int depth)
+{
+    if (!n || depth > 64)
+        return false;
+    if (n->kind == ND_NEW_ARRAY || (n->kind == ND_LOCAL_ARRAY && n->op == MEM_LOCAL))
+        return true;
+    if (n->kind == ND_CALL && n->spec && !n->spec->recursive &&
+        creates_arrays(n->spec->body, depth + 1))
+        return true;
+    if (creates_arrays(n->a, depth) || creates_arrays(n->b, depth) || creates_arrays(n->c, depth))
+        return true;
+    for (int i = 0; i < n->nargs; i++)
+        if (creates_arrays(n->args[i], depth))
+            return true;
+    return false;
+}
+
+/* Counts (and with `out`, stores) the data pointers of the arrays in value
+ * v of type t. */
+static int array_pointers(Lower *L, const Type *t, LLVMValueRef v, LLVMValueRef out, int at)
+{
+    if (t->kind == TY_ARRAY) {
+        if (out) {
+            LLVMValueRef idx = i64c(L, at);
+            LLVMBuildStore(L->b, LLVMBuildExtractValue(L->b, v, 0, ""),
+                           LLVMBuildGEP2(L->b, L->t_ptr, out, &idx, 1, ""));
+        }
+        return at + 1;
+    }
+    for (int i = 0; t->kind == TY_TUPLE && i < t->nfields; i++)
+        at = array_pointers(L, t->fields[i], v ? LLVMBuildExtractValue(L->b, v, (unsigned)i, "")
+                                              : NULL, out, at);
+    return at;
+}
+
+/* The end of an iteration of a loop of the ember.jit function itself whose
+ * body creates arrays: host_arena_collect with the arrays every variable
+ * holds, so that the arrays of earlier iterations no variable refers to any
+ * more are freed (a statement boundary: no temporary holds an array).
+ * Loops of inlined callees leave their arrays to the caller's loop or to
+ * the end of the call. */
+static void loop_collect(Lower *L, const Node *body)
+{
+    Function *fn = L->fn;
+    if (!L->function_entry || fn != L->root_fn || !creates_arrays(body, 0))
+        return;
+    int count = 0;
+    for (int i = 0; i < fn->nvars; i++)
+        if (fn->var_types[i] && has_array(fn->var_types[i]))
+            count = array_pointers(L, fn->var_types[i], NULL, NULL, count);
+    LLVMValueRef roots = LLVMConstNull(LLVMPointerType(L->t_ptr, 0));
+    if (count) {
+        LLVMValueRef buf = entry_alloca(L, LLVMArrayType(L->t_ptr, (unsigned)count), "roots");
+        roots = LLVMBuildBitCast(L->b, buf, LLVMPointerType(L->t_ptr, 0), "");
+        int at = 0;
+        for (int i = 0; i < fn->nvars; i++)
+            if (fn->var_types[i] && has_array(fn->var_types[i]))
+                at = array_pointers(L, fn->var_types[i], var_load(L, i), roots, at);
+    }
+    LLVMTypeRef pt[3] = {L->t_ptr, LLVMPointerType(L->t_ptr, 0), L->t_i64};
+    LLVMValueRef args[3] = {LLVMBuildBitCast(L->b, L->dims, L->t_ptr, ""), roots, i64c(L, count)};
+    call_address(L->b, L->t_i64, (void *)host_arena_collect, LLVMFunctionType(L->t_void, pt, 3, 0),
+                 args, 3, "");
+}
+
 static void build_entry(Lower *L, const char *symbol)
 {
     Function *fn = L->fn;
@@ -3519,6 +3789,16 @@ static void pack_ret(Lower *L, LLVMValueRef ret, const Type *t, LLVMValueRef v, 
             pack_ret(L, ret, t->fields[i], LLVMBuildExtractValue(L->b, v, (unsigned)i, ""), &at);
         return;
     }
+    if (t->kind == TY_ARRAY) { /* { data, shape[ndim], strides[ndim] } */
+        for (int i = 0; i < 1 + 2 * t->ndim; i++) {
+            LLVMValueRef f = LLVMBuildExtractValue(L->b, v, (unsigned)i, "");
+            LLVMValueRef o = i64c(L, (int64_t)(at + 8 * (size_t)i));
+            LLVMValueRef p = LLVMBuildGEP2(L->b, L->t_i8, ret, &o, 1, "");
+            p = LLVMBuildBitCast(L->b, p, LLVMPointerType(LLVMTypeOf(f), 0), "");
+            LLVMSetAlignment(LLVMBuildStore(L->b, f, p), 8);
+        }
+        return;
+    }
     LLVMTypeRef mt = mty(L, t);
     if (ty_concrete(t)->kind == TY_BOOL)
         v = LLVMBuildZExt(L->b, v, mt, "");
@@ -3574,6 +3854,7 @@ static void build_entry_function(Lower *L, const char *symbol)
     LLVMSetValueName2(args, "args", 4);
     LLVMSetValueName2(ret, "ret", 3);
     LLVMSetValueName2(dims, "dims", 4);
+    L->dims = dims;
 
     LLVMBasicBlockRef entry = new_bb(L, "entry"), body = new_bb(L, "body");
     LLVMPositionBuilderAtEnd(L->ab, entry);
@@ -3753,14 +4034,10 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     /* a non-kernel root: an ember.jit function (host), or a device function
      * compiled on its own (NVVM, cuda.compile_ptx(device=True)) */
     if (!fn->is_kernel && opt->target == LOWER_HOST) {
-        /* numbers and tuples of them come back */
+        /* numbers, arrays and tuples of them come back */
         const Type *rt = deep_concrete(fn->return_type);
         if (!rt)
             return EMBER_ERR_OUT_OF_MEMORY;
-        if (rt->kind != TY_VOID && has_array(rt))
-            return ir_unsupported(fn, fn->body->loc, "returning arrays from ember.jit "
-                                  "functions is not supported yet (write the result into an "
-                                  "array argument instead)");
         fn->return_type = rt;
     }
     Lower *L = em_calloc(1, sizeof *L);

@@ -1,7 +1,9 @@
 """ember.jit against numba's @njit (when numba is importable) on the seed
 scenarios of issue 6: the cost of a scalar call (hypot), of a call with one
 array argument, the mandelbrot fractal on a 1000x1500 uint8 image, a Monte
-Carlo estimate of pi with np.random, and the first call (compilation).
+Carlo estimate of pi with np.random, creating and returning arrays
+(np.zeros, a pairwise distance matrix from np.empty), and the first call
+(compilation).
 
 Each time is the best of several runs; the same Python functions are
 compiled by both. Absent numba is reported as absent.
@@ -53,6 +55,23 @@ def make_fractal(mandel_fn):
     return create_fractal
 
 
+def fresh(n):
+    return np.zeros(n)
+
+
+def pairwise_distances(X):
+    n, d = X.shape
+    D = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            s = 0.0
+            for k in range(d):
+                t = X[i, k] - X[j, k]
+                s += t * t
+            D[i, j] = np.sqrt(s)
+    return D
+
+
 def monte_carlo_pi(nsamples):
     acc = 0
     for i in range(nsamples):
@@ -88,6 +107,13 @@ def run(name, njit, quick):
     rows["first call mandelbrot (compile)"] = (time.perf_counter() - t) * 1e3, "ms"
     rows[f"mandelbrot {shape[0]}x{shape[1]}"] = \
         best(lambda: create(-2.0, 1.0, -1.0, 1.0, image, 20)) * 1e3, "ms"
+    fr = njit(fresh)
+    fr(10)
+    rows["np.zeros(10) created and returned"] = best(lambda: fr(10), 100_000) * 1e9, "ns"
+    pd = njit(pairwise_distances)
+    X = np.random.default_rng(0).normal(size=(50 if quick else 500, 8))
+    pd(X)
+    rows[f"pairwise distances {X.shape[0]}x8 (np.empty)"] = best(lambda: pd(X), 5) * 1e3, "ms"
     mc = njit(monte_carlo_pi)
     mc(10)
     rows[f"monte carlo pi, {samples} samples"] = best(lambda: mc(samples), 1, 3) * 1e3, "ms"

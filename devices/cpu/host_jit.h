@@ -24,12 +24,23 @@
 
 #include "core/ir.h"
 
+/* The allocations of one call of an ember.jit function (host_arrays.c);
+ * all zero before the call. */
+typedef struct HostBlock HostBlock;
+typedef struct HostArena {
+    HostBlock *head;       /* live blocks, newest first */
+    int64_t bytes, blocks; /* their total data size and number */
+    int64_t collect_bytes, collect_blocks; /* both after the last collection */
+} HostArena;
+
 typedef struct HostDims {
     int64_t grid[3];  /* blocks per axis (x, y, z) */
     int64_t block[3]; /* threads per block per axis */
     int32_t fault;    /* set (atomically) by the kernel: KERNEL_FAULT_* */
     int32_t fault_site; /* KERNEL_FAULT_INDEX: which check failed (host_kernel_site) */
     int32_t fault_where[6]; /* KERNEL_FAULT_INDEX: threadIdx x, y, z and blockIdx x, y, z */
+    int64_t fault_bytes;    /* KERNEL_FAULT_NO_MEMORY: the size that failed */
+    HostArena arena;        /* ember.jit functions: the arrays the call created */
 } HostDims;
 
 
@@ -96,6 +107,29 @@ EM_HIDDEN double host_random_random(void *state);
 EM_HIDDEN double host_random_uniform(void *state, double low, double high);
 EM_HIDDEN double host_random_normal(void *state, double loc, double scale);
 EM_HIDDEN int64_t host_random_randint(void *state, int64_t low, int64_t high);
+
+/* ---- host_arrays.c: arrays ember.jit functions create, per call (HostDims.arena) */
+/* C-ordered data for an array of `shape` (ndim extents) and `itemsize`,
+ * 64-byte aligned, zeroed when `zero`, owned by dims->arena. NULL with
+ * dims->fault set: KERNEL_FAULT_NEGATIVE_DIM, _TOO_BIG (the size overflows),
+ * _NO_MEMORY. The compiled code calls it by address. */
+EM_HIDDEN void *host_array_new(HostDims *dims, const int64_t *shape, int64_t ndim,
+                               int64_t itemsize, int64_t zero);
+/* At the end of a loop iteration: when the arena has grown enough since
+ * the last collection, frees every block none of `roots` (data pointers,
+ * NULL allowed) points into. */
+EM_HIDDEN void host_arena_collect(HostDims *dims, void *const *roots, int64_t nroots);
+/* The data start of the arena block that p points into (its end included),
+ * or NULL. */
+EM_HIDDEN void *host_arena_owner(const HostArena *a, const void *p);
+/* Takes the block of `data` (a host_arena_owner result) out of the arena:
+ * the caller owns it and frees it with host_block_free. */
+EM_HIDDEN void host_arena_detach(HostArena *a, void *data);
+EM_HIDDEN void host_block_free(void *data);
+/* Whether p points into the block of `data` (its end included). */
+EM_HIDDEN bool host_block_contains(void *data, const void *p);
+/* Frees every block left in the arena and zeroes it. */
+EM_HIDDEN void host_arena_release(HostArena *a);
 
 /* Runs the kernel over the grid on `cpu`'s worker pool; returns when done.
  * `args` is packed per the ABI and borrowed for the call. */

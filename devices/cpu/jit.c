@@ -95,6 +95,8 @@ static const struct {
     {"ember_host_random_uniform", (void *)host_random_uniform},
     {"ember_host_random_normal", (void *)host_random_normal},
     {"ember_host_random_randint", (void *)host_random_randint},
+    {"ember_host_array_new", (void *)host_array_new},
+    {"ember_host_arena_collect", (void *)host_arena_collect},
 };
 
 const char *host_symbol_name(const void *addr)

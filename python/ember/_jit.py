@@ -6,7 +6,18 @@ inference and LLVM lowering) with one difference: it is not a kernel. Its
 host entry runs the body once on the calling thread and packs the return
 value (core/lower.c ``build_entry_function``), and ``Kernel.call`` turns it
 back into Python objects (python/ext/compile.c), with the GIL released while
-it runs.
+it runs (except for a function without loops, which finishes sooner than the
+GIL could be handed over).
+
+Arrays: ``np.empty/zeros/ones/full``, their ``*_like`` forms and
+``np.arange`` create C-ordered arrays (shape known at run time, dtype at
+compile time) in a per-call arena (devices/cpu/host_arrays.c). A returned
+array, or view of one, becomes a NumPy array whose base (a capsule) frees
+the memory with the last reference; everything else the call created is
+freed when it returns, and a loop of the function that creates arrays frees,
+at the end of its iterations, those no variable holds any more. A returned
+argument is the argument itself (as numba); a view of one is a NumPy view
+whose base is the argument.
 
 Specialisation follows numba: one compilation per tuple of argument types
 (numba's typeof rules), made at the first call with those types, or at
@@ -21,8 +32,9 @@ There is no object mode: ``forceobj=True`` or ``nopython=False`` is an
 error, and so is an argument nopython code cannot type (a dict, list, set
 ...). ``cache=True`` keeps the compiled code on disk for the next process
 (python/ember/_compiler/cache.py; ``stats.cache_hits`` counts its hits).
-Not yet: returning or creating arrays, ``parallel=True``, the rest of
-np.random (python/ember/_compiler/frontend.py lists what is there).
+Not yet: the other array makers (np.array, np.linspace, np.eye ...),
+array expressions (``a + b`` on whole arrays), ``parallel=True``, the rest
+of np.random (python/ember/_compiler/frontend.py lists what is there).
 """
 
 import inspect
@@ -282,7 +294,7 @@ def _return_cast(declared, inferred):
     if declared[0] == "tuple":
         casts = [_scalar_cast(d) if isinstance(d, str) else (lambda v: v) for d in declared[1]]
         return lambda v: tuple(c(x) for c, x in zip(casts, v))
-    raise UnsupportedError("returning arrays from ember.jit functions is not supported yet")
+    return None  # an array comes back as it is
 
 
 def jit(signature_or_function=None, locals=None, cache=False, pipeline_class=None,

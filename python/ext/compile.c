@@ -52,6 +52,8 @@ typedef struct {
     PyObject *written;   /* tuple of bools */
     CudaCode *cuda;      /* owned: target "cuda" (hk is NULL): NVVM IR and PTX */
     int cc[2];           /* target "cuda": the compute capability compiled for */
+    bool brief;          /* an ember.jit function without loops (runs_briefly): its
+                          * call keeps the GIL, which costs more to release */
 } ext_kernel;
 
 /* ------------------------------------------------------------------------ */
@@ -212,17 +214,17 @@ static const char *const kind_names[] = {
     "math", "intrinsic", "index", "attr", "tuple", "tuple_get",
     "block", "assign", "store", "if", "while", "for_range", "break", "continue", "return",
     "expr", "call", "atomic", "slice", "slice_part", "local_array", "print", "fence", "sync",
-    "const_array",
+    "const_array", "new_array",
 };
 /* number of items of each kind's tuple */
 static const int kind_sizes[] = {5, 4, 4, 5, 6, 6, 5, 5, 6, 5, 5, 5, 5, 5, 4, 5,
-                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4, 5, 7, 5, 6, 6, 5, 4, 5, 6};
+                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4, 5, 7, 5, 6, 6, 5, 4, 5, 6, 8};
 static const NodeKind kind_codes[] = {
     ND_CONST, ND_PARAM, ND_LOAD, ND_UNARY, ND_BINARY, ND_COMPARE, ND_AND, ND_OR, ND_IFEXP,
     ND_CAST, ND_CALL_MATH, ND_INTRINSIC, ND_INDEX, ND_ATTR, ND_TUPLE, ND_TUPLE_GET,
     ND_BLOCK, ND_ASSIGN, ND_STORE, ND_IF, ND_WHILE, ND_FOR_RANGE, ND_BREAK, ND_CONTINUE,
     ND_RETURN, ND_EXPR, ND_CALL, ND_ATOMIC, ND_SLICE, ND_SLICE_PART, ND_LOCAL_ARRAY,
-    ND_PRINT, ND_FENCE, ND_SYNC, ND_CONST_ARRAY,
+    ND_PRINT, ND_FENCE, ND_SYNC, ND_CONST_ARRAY, ND_NEW_ARRAY,
 };
 
 enum { WANT_EXPR, WANT_STMT, WANT_BLOCK };
@@ -634,6 +636,24 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             n->args[j] = c;
         }
         n->ty = ty_array(elem, nd, 'C', false);
+        break;
+    }
+    case ND_NEW_ARRAY: { /* (kind, dtype or None, shape or like array, fill, [arange]) */
+        static const char *const new_kinds[] = {"empty", "zeros", "full", "arange"};
+        if ((i = lookup(ITEM(3), new_kinds, (int)EM_ARRAY_LEN(new_kinds))) < 0)
+            return bad(t, "unknown array maker");
+        n->op = i;
+        if (ITEM(4) != Py_None && !(n->target = scalar_type(ITEM(4), false, "array dtype")))
+            return NULL;
+        if (ITEM(5) != Py_None)
+            SUB(a, 5, WANT_EXPR);
+        if (ITEM(6) != Py_None)
+            SUB(b, 6, WANT_EXPR);
+        if (build_list(b, t, ITEM(7), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
+            return NULL;
+        if ((n->op == NEW_ARANGE) != (n->nargs == 3) || (n->op == NEW_ARANGE) == (n->a != NULL) ||
+            (n->op == NEW_FULL) != !!n->b)
+            return bad(t, "malformed array maker");
         break;
     }
     case ND_PRINT: {
@@ -1166,6 +1186,40 @@ PyObject *ext_host_target(PyObject *module, PyObject *unused)
     return r;
 }
 
+/* Whether the typed body n finishes in a bounded, small number of steps:
+ * no loop, recursion, reduction over an array, array creation (its fill is
+ * a loop) or print. Releasing and taking back the GIL costs about 20 ns,
+ * more than such a call runs (hypot(3.0, 4.0)); every other call releases
+ * it. */
+static bool runs_briefly(const Node *n, int depth)
+{
+    if (!n)
+        return true;
+    if (depth > 64)
+        return false;
+    switch (n->kind) {
+    case ND_WHILE: case ND_FOR_RANGE: case ND_NEW_ARRAY: case ND_PRINT:
+        return false;
+    case ND_ATTR:
+        if (n->op == ATTR_SUM || n->op == ATTR_PROD || n->op == ATTR_MIN ||
+            n->op == ATTR_MAX || n->op == ATTR_MEAN)
+            return false;
+        break;
+    case ND_CALL:
+        if (!n->spec || n->spec->recursive || !runs_briefly(n->spec->body, depth + 1))
+            return false;
+        break;
+    default:
+        break;
+    }
+    if (!runs_briefly(n->a, depth) || !runs_briefly(n->b, depth) || !runs_briefly(n->c, depth))
+        return false;
+    for (int i = 0; i < n->nargs; i++)
+        if (!runs_briefly(n->args[i], depth))
+            return false;
+    return true;
+}
+
 PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames)
 {
@@ -1249,6 +1303,7 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
     k->cc[0] = cc[0];
     k->cc[1] = cc[1];
     k->args_size = args_size;
+    k->brief = !fn->is_kernel && runs_briefly(fn->body, 0);
     k->llvm_ir = NULL;
     k->written = PyTuple_New(np_);
     fn = NULL;
@@ -1429,7 +1484,8 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
         return 0;
     }
     char *slot = buf + *off;
-    memset(slot, 0, abi_size(t));
+    size_t slot_size = abi_size(t);
+    memset(slot, 0, slot_size);
     if (t->kind == TY_BOOL) {
         int b = PyObject_IsTrue(v);
         if (b < 0)
@@ -1493,7 +1549,7 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
         PyErr_Format(PyExc_TypeError, "%s: parameter type not supported", what);
         return -1;
     }
-    *off += abi_size(t);
+    *off += slot_size;
     return 0;
 }
 
@@ -1695,18 +1751,186 @@ static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
+/* What a returned array may point into: the call's arena, whose blocks
+ * go to NumPy, or the arrays it was passed (packed in `args`). */
+typedef struct {
+    HostArena *arena;
+    const Function *fn;
+    PyObject *const *args; /* the call's arguments */
+    const char *packed;    /* ... as packed (Argument ABI) */
+    PyObject *owners;      /* dict: block address -> the capsule owning the block (or NULL) */
+} ReturnCtx;
+
+static const char *const block_capsule_name = "ember.jit array memory";
+
+static void block_capsule_free(PyObject *capsule)
+{
+    host_block_free(PyCapsule_GetPointer(capsule, block_capsule_name));
+}
+
+static int elem_typenum(const Type *elem)
+{
+    switch (elem->kind) {
+    case TY_BOOL: return NPY_BOOL;
+    case TY_I8: return NPY_INT8;
+    case TY_I16: return NPY_INT16;
+    case TY_I32: return NPY_INT32;
+    case TY_I64: return NPY_INT64;
+    case TY_U8: return NPY_UINT8;
+    case TY_U16: return NPY_UINT16;
+    case TY_U32: return NPY_UINT32;
+    case TY_U64: return NPY_UINT64;
+    case TY_F32: return NPY_FLOAT32;
+    case TY_F64: return NPY_FLOAT64;
+    case TY_C64: return NPY_COMPLEX64;
+    default: return NPY_COMPLEX128;
+    }
+}
+
+/* The argument array (a NumPy array or device array in args, also inside a
+ * tuple argument) whose memory holds p, or NULL; *same: p, shape and
+ * strides are the argument's own. */
+static PyObject *find_argument(const Type *t, PyObject *obj, const char *packed, size_t *off,
+                               const char *p, const int64_t *shape, const int64_t *strides,
+                               int nd, bool *same)
+{
+    const char *at = packed + *off;
+    *off += abi_size(t);
+    if (t->kind == TY_TUPLE) {
+        size_t o = (size_t)(at - packed);
+        for (int i = 0; i < t->nfields; i++) {
+            PyObject *item = PyTuple_Check(obj) && i < PyTuple_GET_SIZE(obj)
+                                 ? PyTuple_GET_ITEM(obj, i) : obj;
+            PyObject *r = find_argument(t->fields[i], item, packed, &o, p, shape, strides, nd,
+                                        same);
+            if (r)
+                return r;
+        }
+        return NULL;
+    }
+    if (t->kind != TY_ARRAY)
+        return NULL;
+    const char *data;
+    int64_t ashape[EMBER_MAX_NDIM], astrides[EMBER_MAX_NDIM];
+    memcpy(&data, at, sizeof data);
+    memcpy(ashape, at + 8, 8 * (size_t)t->ndim);
+    memcpy(astrides, at + 8 + 8 * (size_t)t->ndim, 8 * (size_t)t->ndim);
+    int64_t itemsize = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
+    const char *lo = data, *hi = data;
+    bool empty = false;
+    for (int i = 0; i < t->ndim; i++) {
+        empty |= ashape[i] == 0;
+        int64_t span = (ashape[i] - 1) * astrides[i];
+        if (span < 0)
+            lo += span;
+        else
+            hi += span;
+    }
+    if (!empty)
+        hi += itemsize;
+    if (p < lo || p > hi)
+        return NULL;
+    *same = p == data && nd == t->ndim && PyArray_Check(obj) &&
+            memcmp(shape, ashape, 8 * (size_t)nd) == 0 &&
+            memcmp(strides, astrides, 8 * (size_t)nd) == 0;
+    return obj;
+}
+
+/* A returned array as a NumPy array: over a block of the call's arena
+ * (taken out of it, owned by a capsule that is the array's base and frees
+ * it with the last reference), over an argument's memory (the argument
+ * itself when nothing changed, as numba, else a view whose base is the
+ * argument), or else a copy (memory the call does not own). */
+static PyObject *unpack_array(const Type *t, const char *p, ReturnCtx *ctx)
+{
+    int nd = t->ndim;
+    char *data;
+    int64_t shape[EMBER_MAX_NDIM], strides[EMBER_MAX_NDIM];
+    memcpy(&data, p, sizeof data);
+    memcpy(shape, p + 8, 8 * (size_t)nd);
+    memcpy(strides, p + 8 + 8 * (size_t)nd, 8 * (size_t)nd);
+    PyObject *base = NULL, *key, *value;
+    Py_ssize_t pos = 0;
+    while (ctx->owners && PyDict_Next(ctx->owners, &pos, &key, &value))
+        if (host_block_contains(PyLong_AsVoidPtr(key), data)) { /* handed out already */
+            Py_INCREF(value);
+            base = value;
+            break;
+        }
+    void *block = !base && ctx->arena ? host_arena_owner(ctx->arena, data) : NULL;
+    if (block) {
+        if (!ctx->owners && !(ctx->owners = PyDict_New()))
+            return NULL;
+        if (!(key = PyLong_FromVoidPtr(block)))
+            return NULL;
+        base = PyDict_GetItemWithError(ctx->owners, key);
+        if (base) {
+            Py_INCREF(base);
+        } else if (!PyErr_Occurred()) {
+            host_arena_detach(ctx->arena, block);
+            base = PyCapsule_New(block, block_capsule_name, block_capsule_free);
+            if (!base)
+                host_block_free(block);
+            else if (PyDict_SetItem(ctx->owners, key, base) < 0)
+                Py_CLEAR(base);
+        }
+        Py_DECREF(key);
+        if (!base)
+            return NULL;
+    } else if (!base) {
+        size_t off = 0;
+        for (int i = 0; !base && i < ctx->fn->nparams; i++) {
+            bool same = false;
+            PyObject *arg = find_argument(ctx->fn->param_types[i], ctx->args[i], ctx->packed,
+                                          &off, data, shape, strides, nd, &same);
+            if (arg && same && PyArray_DESCR((PyArrayObject *)arg)->type_num ==
+                                   elem_typenum(t->elem)) {
+                Py_INCREF(arg);
+                return arg;
+            }
+            if (arg) {
+                Py_INCREF(arg);
+                base = arg;
+            }
+        }
+    }
+    npy_intp dims[EMBER_MAX_NDIM], st[EMBER_MAX_NDIM];
+    for (int i = 0; i < nd; i++) {
+        dims[i] = (npy_intp)shape[i];
+        st[i] = (npy_intp)strides[i];
+    }
+    PyObject *arr = PyArray_NewFromDescr(&PyArray_Type, PyArray_DescrFromType(elem_typenum(t->elem)),
+                                         nd, dims, st, data,
+                                         t->readonly ? 0 : NPY_ARRAY_WRITEABLE, NULL);
+    if (!arr) {
+        Py_XDECREF(base);
+        return NULL;
+    }
+    if (!base) { /* not ours to hand out: a copy */
+        Py_SETREF(arr, PyArray_NewCopy((PyArrayObject *)arr, NPY_CORDER));
+        return arr;
+    }
+    if (PyArray_SetBaseObject((PyArrayObject *)arr, base) < 0) { /* steals base */
+        Py_DECREF(arr);
+        return NULL;
+    }
+    return arr;
+}
+
 /* The Python object for a value of type t at buf + *off (advanced by
  * abi_size(t)): the Argument ABI of core/ir.h, as an ember.jit function
  * stores its return value. */
-static PyObject *unpack_value(const Type *t, const char *buf, size_t *off)
+static PyObject *unpack_value(const Type *t, const char *buf, size_t *off, ReturnCtx *ctx)
 {
     const char *p = buf + *off;
     *off += abi_size(t);
+    if (t->kind == TY_ARRAY)
+        return unpack_array(t, p, ctx);
     if (t->kind == TY_TUPLE) {
         PyObject *r = PyTuple_New(t->nfields);
         size_t at = (size_t)(p - buf);
         for (int i = 0; r && i < t->nfields; i++) {
-            PyObject *f = unpack_value(t->fields[i], buf, &at);
+            PyObject *f = unpack_value(t->fields[i], buf, &at, ctx);
             if (!f)
                 Py_CLEAR(r);
             else
@@ -1758,6 +1982,8 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
     const Type *rt = fn->return_type;
     size_t ret_size = rt && rt->kind != TY_VOID ? abi_size(rt) : 0;
     int64_t small[64], small_ret[16]; /* 8-byte aligned */
+    HostDims dims;
+    memset(&dims, 0, sizeof dims);
     char *buf = self->args_size <= sizeof small ? (char *)small : PyMem_Malloc(self->args_size);
     char *ret = ret_size <= sizeof small_ret ? (char *)small_ret : PyMem_Malloc(ret_size);
     PyObject *result = NULL;
@@ -1775,11 +2001,13 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
     }
     if (pack_all(st, fn, args, buf, cpu, NULL) < 0)
         goto out;
-    HostDims dims;
-    memset(&dims, 0, sizeof dims);
-    Py_BEGIN_ALLOW_THREADS
-    s = host_kernel_call(self->hk, buf, ret, &dims);
-    Py_END_ALLOW_THREADS
+    if (self->brief) {
+        s = host_kernel_call(self->hk, buf, ret, &dims);
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        s = host_kernel_call(self->hk, buf, ret, &dims);
+        Py_END_ALLOW_THREADS
+    }
     if (s != EMBER_SUCCESS) {
         ext_raise(st, s, fn->name);
         goto out;
@@ -1799,14 +2027,36 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
                      "calls", fn->name, KERNEL_MAX_RECURSION);
         goto out;
     }
+    if (dims.fault) { /* an array that could not be made (core/lower.c new_array) */
+        const char *site = host_kernel_site(self->hk, dims.fault_site);
+        if (dims.fault == KERNEL_FAULT_NEGATIVE_DIM)
+            PyErr_Format(PyExc_ValueError, "%s: %s: negative dimensions are not allowed",
+                         fn->name, site);
+        else if (dims.fault == KERNEL_FAULT_TOO_BIG)
+            PyErr_Format(PyExc_ValueError, "%s: %s: array is too big; `arr.size * "
+                         "arr.dtype.itemsize` is larger than the maximum possible size",
+                         fn->name, site);
+        else if (dims.fault == KERNEL_FAULT_NO_MEMORY)
+            PyErr_Format(PyExc_MemoryError, "%s: %s: unable to allocate %lld bytes for an "
+                         "array", fn->name, site, (long long)dims.fault_bytes);
+        else if (dims.fault == KERNEL_FAULT_ARANGE_STEP)
+            PyErr_Format(PyExc_ZeroDivisionError, "%s: %s: np.arange() step is zero",
+                         fn->name, site);
+        else
+            PyErr_Format(PyExc_RuntimeError, "%s: fault %d", fn->name, (int)dims.fault);
+        goto out;
+    }
     if (!ret_size) {
         result = Py_None;
         Py_INCREF(result);
     } else {
         size_t off = 0;
-        result = unpack_value(rt, ret, &off);
+        ReturnCtx ctx = {&dims.arena, fn, args, buf, NULL};
+        result = unpack_value(rt, ret, &off, &ctx);
+        Py_XDECREF(ctx.owners);
     }
 out:
+    host_arena_release(&dims.arena);
     if (buf && buf != (char *)small)
         PyMem_Free(buf);
     if (ret && ret != (char *)small_ret)

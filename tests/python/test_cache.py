@@ -61,6 +61,13 @@ def draws(seed, n):
     for i in range(n):
         s += np.random.random()
     return s
+
+@ember.jit(cache=True)
+def ramp(n):
+    a = np.zeros(n)
+    for i in range(n):
+        a[i] = i * 0.5
+    return a
 '''
 
 # Runs the functions, checks them against NumPy / pure Python computed here,
@@ -115,6 +122,10 @@ if "draws" in calls:
     assert abs(got - want) < 1e-9, (got, want)
     out["draws"] = [sum(mod.draws.stats.cache_hits.values()),
                     sum(mod.draws.stats.cache_misses.values())]
+if "ramp" in calls:
+    np.testing.assert_array_equal(mod.ramp(37), np.arange(37) * 0.5)
+    out["ramp"] = [sum(mod.ramp.stats.cache_hits.values()),
+                   sum(mod.ramp.stats.cache_misses.values())]
 print(json.dumps(out))
 '''
 
@@ -164,6 +175,13 @@ def test_np_random_functions_are_cached(tmp_path):
     src = make_source(tmp_path)
     assert run(tmp_path, src, CALLS="draws")["draws"] == [0, 1]
     assert run(tmp_path, src, CALLS="draws")["draws"] == [1, 0]
+
+
+def test_functions_creating_arrays_are_cached(tmp_path):
+    # the arena's functions are called by name too
+    src = make_source(tmp_path)
+    assert run(tmp_path, src, CALLS="ramp")["ramp"] == [0, 1]
+    assert run(tmp_path, src, CALLS="ramp")["ramp"] == [1, 0]
 
 
 def test_editing_the_function_invalidates(tmp_path):

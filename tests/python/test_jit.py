@@ -196,16 +196,6 @@ def test_thread_intrinsics_are_unsupported():
         g(np.zeros(1))
 
 
-def test_returning_an_array_is_unsupported():
-    @jit
-    def g(a):
-        return a
-
-    with pytest.raises(UnsupportedError, match="returning arrays from ember.jit functions "
-                                               "is not supported yet"):
-        g(np.zeros(3))
-
-
 def test_wrong_argument_count():
     with pytest.raises(TypeError, match="hypot"):
         hypot(1.0)
@@ -721,17 +711,6 @@ def test_transpose_view():
     k[1, 4](h)
     np.testing.assert_array_equal(h[0], [1, 2, 3, 4])
     np.testing.assert_array_equal(h[1], 0)
-
-
-def test_creating_arrays_is_unsupported_yet():
-    @njit
-    def g(n):
-        a = np.zeros(n)
-        return a[0]
-
-    with pytest.raises(UnsupportedError, match=r"creating arrays \(np.zeros\) in ember.jit "
-                                               "functions is not supported yet"):
-        g(3)
 
 
 def test_error_inside_a_called_jit_function_names_its_line():

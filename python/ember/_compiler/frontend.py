@@ -257,10 +257,20 @@ _REDUCTIONS = ("sum", "prod", "min", "max", "mean")
 _NUMPY_REDUCTIONS = {"sum": "sum", "prod": "prod", "mean": "mean", "amin": "min",
                      "amax": "max", "min": "min", "max": "max"}
 
-# NumPy functions that make arrays (not in ember.jit functions yet)
+# NumPy functions that make arrays: in ember.jit functions, those with
+# parameters listed (array_maker_call); the others not yet. Kernels refuse all.
 _NUMPY_MAKERS = ("empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like",
                  "full_like", "arange", "array", "asarray", "copy", "linspace", "eye",
                  "identity")
+_ARRAY_MAKER_PARAMS = {
+    "empty": ("shape", "dtype"), "zeros": ("shape", "dtype"), "ones": ("shape", "dtype"),
+    "full": ("shape", "fill_value", "dtype"),
+    "empty_like": ("prototype", "dtype"), "zeros_like": ("a", "dtype"),
+    "ones_like": ("a", "dtype"), "full_like": ("a", "fill_value", "dtype"),
+    "arange": ("start", "stop", "step", "dtype"),
+}
+# the builtin classes NumPy takes as dtypes
+_BUILTIN_DTYPES = {"float": "float64", "int": "int64", "bool": "bool", "complex": "complex128"}
 
 # np.random functions ember.jit functions can call: name -> (min, max) arguments
 _RANDOM_FNS = {"seed": (1, 1), "random": (0, 0), "uniform": (0, 2), "normal": (0, 2),
@@ -1141,11 +1151,19 @@ class _Builder:
                 return _Static("npbinop", _NUMPY_BINOPS[attr], full)
             if attr in _NUMPY_CONSTS and _NUMPY_CONSTS[attr] is not None:
                 return self.const(node, float(_NUMPY_CONSTS[attr]))
+            if attr in _ARRAY_MAKER_PARAMS and self.graph.jit:
+                return _Static("npmaker", attr, full)
             if attr in _NUMPY_MAKERS and self.graph.jit:
-                raise self.unsupported(node, f"creating arrays ({full}) in ember.jit "
-                                       "functions is not supported yet",
-                                       "pass the array in as an argument (it is used in "
-                                       "place) and fill it")
+                raise self.unsupported(node, f"{full}() is not supported in ember.jit "
+                                       "functions yet",
+                                       "ember.jit functions can create arrays with np." +
+                                       ", np.".join(_ARRAY_MAKER_PARAMS))
+            if attr in _NUMPY_MAKERS:  # numba.cuda refuses them in kernels as well
+                raise self.unsupported(node, f"creating arrays ({full}) is not supported in "
+                                       "kernels",
+                                       "use cuda.local.array(shape, dtype) for per-thread "
+                                       "scratch, or make the array on the host "
+                                       "(cuda.device_array) and pass it in")
             obj = getattr(np, attr, None)
             dn = _dtype_name_of_class(obj)
             if dn is not None:
@@ -1265,6 +1283,8 @@ class _Builder:
             return self.local_array_call(node, "shared")
         if callee.kind == "constarray":
             return self.const_array_call(node)
+        if callee.kind == "npmaker":
+            return self.array_maker_call(node, callee.value)
         if callee.kind == "cudabits":
             if node.keywords:
                 raise self.unsupported(node, f"keyword arguments are not supported in calls "
@@ -1497,6 +1517,94 @@ class _Builder:
             raise self.typing(dt, f"{what}: dtype must be a scalar type such as "
                               "float32, np.float64 or 'int32'")
         return ("local_array", line, col, dn, shape, space)
+
+    def array_maker_call(self, node, name):
+        """np.empty/zeros/ones/full(shape, ...), np.*_like(a, ...) and
+        np.arange(...) in an ember.jit function: a new C-ordered array. The
+        shape is an int or a tuple of ints known at run time; the dtype must
+        be known when the function compiles (core/infer.c types the result,
+        core/lower.c new_array makes it)."""
+        line, col = self.loc(node)
+        what = f"np.{name}"
+        params = _ARRAY_MAKER_PARAMS[name]
+        if len(node.args) > len(params):
+            raise self.typing(node, f"{what}() takes at most {len(params)} arguments "
+                              f"({', '.join(params)}), {len(node.args)} given")
+        given = dict(zip(params, node.args))
+        for kw in node.keywords:
+            if kw.arg is None or kw.arg not in params or kw.arg in given:
+                raise self.typing(node, f"{what}() got an unexpected or repeated argument "
+                                  f"'{kw.arg}'", f"its arguments are {', '.join(params)}")
+            given[kw.arg] = kw.value
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise self.unsupported(a, f"*args in a call of {what}() are not supported")
+        dtype = self.dtype_arg(given["dtype"], what) if "dtype" in given else None
+        if name == "arange":
+            if "start" not in given:
+                raise self.typing(node, "np.arange() needs at least a stop value")
+            bounds = [given.get(p) for p in ("start", "stop", "step")]
+            if bounds[1] is None:  # arange(stop) or arange(stop, step=s), as NumPy
+                bounds = [None, bounds[0], bounds[2]]
+            trees = [self.expr(b) if b is not None else ("const", line, col, "weak_int", d)
+                     for b, d in zip(bounds, (0, None, 1))]
+            return ("new_array", line, col, "arange", dtype, None, None, trees)
+        first = params[0]
+        if first not in given:
+            raise self.typing(node, f"{what}() needs its '{first}' argument")
+        shape = self.expr(given[first])
+        fill = None
+        kind = name[:-5] if name.endswith("_like") else name
+        if kind == "full":
+            if "fill_value" not in given:
+                raise self.typing(node, f"{what}() needs a fill_value")
+            fill = self.expr(given["fill_value"])
+        elif kind == "ones":
+            kind, fill = "full", ("const", line, col, "weak_int", 1)
+            if dtype is None and not name.endswith("_like"):
+                dtype = "float64"
+        return ("new_array", line, col, kind, dtype, shape, fill, [])
+
+    def dtype_arg(self, node, what):
+        """The name of a dtype given as np.float32, 'float32', np.dtype('f4'),
+        float or a global dtype object: it must be known when the function
+        compiles."""
+        dn = None
+        spec = None
+        if isinstance(node, ast.Constant) and node.value is None:
+            return None  # NumPy's default for the maker
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            spec = node.value
+        elif isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords and \
+                isinstance(node.args[0], ast.Constant) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "dtype" and isinstance(self.value(node.func.value), _Static) \
+                and self.value(node.func.value).kind == "numpy":
+            spec = node.args[0].value
+        if spec is not None:
+            try:
+                dt = np.dtype(spec)
+            except (TypeError, ValueError):
+                dt = None
+            if dt is not None and dt.isnative and (dt.kind == "b" or dt.name in KERNEL_DTYPES):
+                dn = "bool" if dt.kind == "b" else dt.name
+        else:
+            try:
+                v = self.value(node)
+            except (TypingError, UnsupportedError):
+                v = _Static("other", None, "")  # np.str_, np.datetime64 ...
+            if isinstance(v, _Static) and v.kind == "dtype":
+                dn = v.value
+            elif isinstance(v, _Static) and v.kind == "builtin" and v.value in _BUILTIN_DTYPES:
+                dn = _BUILTIN_DTYPES[v.value]
+            elif not isinstance(v, _Static):
+                raise self.typing(node, f"{what}(): the dtype must be known when the function "
+                                  "compiles, not a run-time value",
+                                  "write it in place (np.float32, 'float32') or use a global")
+        if dn is None:
+            raise self.typing(node, f"{what}(): unsupported dtype "
+                              f"{ast.unparse(node) if hasattr(ast, 'unparse') else ''}",
+                              "use one of " + ", ".join(sorted(KERNEL_DTYPES)))
+        return dn
 
     def const_shape(self, node):
         """A constant shape: [n] for an int, [n, m, ...] for a tuple; else None."""
