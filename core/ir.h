@@ -383,6 +383,9 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
 #define KERNEL_FAULT_RECURSION 1 /* recursion deeper than KERNEL_MAX_RECURSION */
 #define KERNEL_FAULT_INDEX 2     /* an index outside its dimension (bounds checking) */
 #define KERNEL_FAULT_EMPTY 3     /* min/max of an empty array (ember.jit functions only) */
+#define KERNEL_FAULT_DIVERGENT 4 /* the threads of a block disagree on a condition that
+                                  * controls a barrier (CPU device, checks on) */
+#define KERNEL_FAULT_SCRATCH 5   /* no memory for a block's thread contexts (CPU device) */
 #define KERNEL_MAX_RECURSION 1000
 
 /* ======================================================================== */
@@ -393,5 +396,27 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
  * the rules (kernels return nothing, indices are integers, ...), and
  * returns EMBER_SUCCESS or an error recorded with ir_error. */
 EM_HIDDEN ember_status infer_function(Function *fn);
+
+/* ======================================================================== */
+/* Barrier fission analysis (fission.c; the code is emitted by lower.c)     */
+/* ======================================================================== */
+
+/* cuda.syncthreads_count/and/or, shuffles, votes and ballot (not
+ * activemask / lanemask_lt, which need no other thread's value). */
+EM_HIDDEN bool fission_is_collective(const Node *n);
+/* ND_SYNC or a collective: the block is split there. */
+EM_HIDDEN bool fission_is_barrier(const Node *n);
+EM_HIDDEN bool fission_contains_barrier(const Node *n);
+/* Statement n cannot run inside one thread loop: it holds a barrier, or a
+ * break / continue out of a loop around it. */
+EM_HIDDEN bool fission_splits(const Node *n);
+/* n uses block-level operations (barriers, collectives, warp masks, shared
+ * arrays): the host lowering builds the kernel by fission. */
+EM_HIDDEN bool fission_uses_block(const Node *n);
+/* "cuda.syncthreads()" ... for messages. */
+EM_HIDDEN const char *fission_op_name(const Node *n);
+/* Refuses barriers under conditions computed from the thread index (an
+ * error at the condition, naming the barrier). */
+EM_HIDDEN ember_status fission_check(Function *fn);
 
 #endif /* EMBER_IR_H */

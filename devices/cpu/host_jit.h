@@ -29,8 +29,14 @@ typedef struct HostDims {
     int64_t block[3]; /* threads per block per axis */
     int32_t fault;    /* set (atomically) by the kernel: KERNEL_FAULT_* */
     int32_t fault_site; /* KERNEL_FAULT_INDEX: which check failed (host_kernel_site) */
-    int32_t fault_where[6]; /* KERNEL_FAULT_INDEX: threadIdx x, y, z and blockIdx x, y, z */
+    int32_t fault_where[6]; /* KERNEL_FAULT_INDEX, _DIVERGENT: threadIdx x, y, z and
+                             * blockIdx x, y, z */
+    int64_t dynamic_shared; /* bytes of dynamic shared memory per block (the launch's
+                             * sharedmem) */
 } HostDims;
+
+/* Byte offset of HostDims.dynamic_shared, which the generated code reads. */
+#define HOST_DIMS_DYNAMIC_SHARED_OFFSET 80
 
 
 typedef void (*host_entry_fn)(const char *args, HostDims *dims, int64_t first_block,
@@ -81,5 +87,10 @@ EM_HIDDEN int64_t host_random_randint(void *state, int64_t low, int64_t high);
 EM_HIDDEN ember_status host_launch(const HostKernel *k, struct ember_device *cpu,
                                    const int64_t grid[3], const int64_t block[3],
                                    const char *args);
+/* host_launch with `shared` bytes of dynamic shared memory per block (the
+ * launch's sharedmem: what cuda.shared.array(0, dtype) sees). */
+EM_HIDDEN ember_status host_launch_shared(const HostKernel *k, struct ember_device *cpu,
+                                          const int64_t grid[3], const int64_t block[3],
+                                          size_t shared, const char *args);
 
 #endif /* EMBER_HOST_JIT_H */

@@ -1427,7 +1427,7 @@ int ext_kernel_run_cuda(PyObject *kernel, PyObject *function, ember_device_t dev
 }
 
 int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
-                   PyObject *const *args, Py_ssize_t nargs)
+                   size_t shared, PyObject *const *args, Py_ssize_t nargs)
 {
     ext_kernel *self = (ext_kernel *)kernel;
     ext_state *st = ext_state_of_type(Py_TYPE(kernel));
@@ -1458,7 +1458,7 @@ int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[
     if (pack_all(st, fn, args, buf, cpu, NULL) < 0)
         goto fail;
     Py_BEGIN_ALLOW_THREADS
-    s = host_launch(self->hk, cpu, grid, block, buf);
+    s = host_launch_shared(self->hk, cpu, grid, block, shared, buf);
     Py_END_ALLOW_THREADS
     if (s != EMBER_SUCCESS) {
         char context[300];
@@ -1478,10 +1478,16 @@ fail:
 static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames)
 {
-    static const char *const names[] = {"grid", "block", "args", NULL};
-    PyObject *a[3];
+    static const char *const names[] = {"grid", "block", "args", "sharedmem", NULL};
+    PyObject *a[4];
     if (ext_parse("launch", args, nargs, kwnames, names, 3, a) < 0)
         return NULL;
+    size_t shared = 0;
+    if (a[3] && a[3] != Py_None) {
+        shared = PyLong_AsSize_t(a[3]);
+        if (shared == (size_t)-1 && PyErr_Occurred())
+            return NULL;
+    }
     int64_t grid[3], block[3];
     if (ext_dims3(a[0], "grid", grid) < 0 || ext_dims3(a[1], "block", block) < 0)
         return NULL;
@@ -1494,7 +1500,8 @@ static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t 
                      ((ext_kernel *)obj)->fn->nparams);
         return NULL;
     }
-    if (ext_kernel_run(obj, grid, block, &PyTuple_GET_ITEM(a[2], 0), PyTuple_GET_SIZE(a[2])) < 0)
+    if (ext_kernel_run(obj, grid, block, shared, &PyTuple_GET_ITEM(a[2], 0),
+                       PyTuple_GET_SIZE(a[2])) < 0)
         return NULL;
     Py_RETURN_NONE;
 }

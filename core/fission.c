@@ -1,0 +1,232 @@
+/*
+ * fission.c — the target-neutral analysis behind barrier fission, which
+ * gives kernels block semantics on the CPU device (core/lower.c,
+ * "Barrier fission", emits the code).
+ *
+ * The CPU device runs a block's threads one after another. A kernel with a
+ * barrier (cuda.syncthreads*, cuda.syncwarp) or a warp collective (shuffles,
+ * votes, ballot) is cut at each one into regions; each region runs as a loop
+ * over the block's threads, so every thread has finished the code before a
+ * barrier when any thread starts the code after it. A statement that
+ * contains a barrier (an `if`, a loop) is "uniform control": its condition
+ * is evaluated once per block and every thread follows it. This file says
+ * which statements split (fission_splits) and refuses, at compile time,
+ * barriers under conditions computed from the thread index: there the
+ * threads of a block would disagree (undefined behaviour on a GPU, where it
+ * usually hangs). What cannot be proven here is checked at run time under
+ * debug=True / boundscheck=True (core/lower.c).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/ir.h"
+
+bool fission_is_collective(const Node *n)
+{
+    return n && n->kind == ND_INTRINSIC && n->op >= INTR_SYNCTHREADS_COUNT &&
+           n->op <= INTR_BALLOT;
+}
+
+bool fission_is_barrier(const Node *n)
+{
+    return n && (n->kind == ND_SYNC || fission_is_collective(n));
+}
+
+/* The first barrier or collective in n (not inside device functions). */
+static const Node *first_barrier(const Node *n)
+{
+    if (!n)
+        return NULL;
+    if (fission_is_barrier(n))
+        return n;
+    const Node *r;
+    if ((r = first_barrier(n->a)) || (r = first_barrier(n->b)) || (r = first_barrier(n->c)))
+        return r;
+    for (int i = 0; i < n->nargs; i++)
+        if ((r = first_barrier(n->args[i])))
+            return r;
+    return NULL;
+}
+
+bool fission_contains_barrier(const Node *n) { return first_barrier(n) != NULL; }
+
+/* A break / continue in n whose loop is outside n (depth: loops entered). */
+static bool has_escape(const Node *n, int depth)
+{
+    if (!n)
+        return false;
+    if (n->kind == ND_BREAK || n->kind == ND_CONTINUE)
+        return depth == 0;
+    if (n->kind < ND_BLOCK) /* expressions hold no statements */
+        return false;
+    int inner = depth + (n->kind == ND_WHILE || n->kind == ND_FOR_RANGE);
+    if (has_escape(n->b, inner) || has_escape(n->c, inner))
+        return true;
+    if (n->kind == ND_BLOCK)
+        for (int i = 0; i < n->nargs; i++)
+            if (has_escape(n->args[i], depth))
+                return true;
+    return false;
+}
+
+bool fission_splits(const Node *n) { return fission_contains_barrier(n) || has_escape(n, 0); }
+
+bool fission_uses_block(const Node *n)
+{
+    if (!n)
+        return false;
+    if (fission_is_barrier(n) ||
+        (n->kind == ND_INTRINSIC && (n->op == INTR_ACTIVEMASK || n->op == INTR_LANEMASK_LT)) ||
+        (n->kind == ND_LOCAL_ARRAY && n->op == MEM_SHARED))
+        return true;
+    if (fission_uses_block(n->a) || fission_uses_block(n->b) || fission_uses_block(n->c))
+        return true;
+    for (int i = 0; i < n->nargs; i++)
+        if (fission_uses_block(n->args[i]))
+            return true;
+    return false;
+}
+
+const char *fission_op_name(const Node *n)
+{
+    static const char *const names[INTR_COUNT] = {
+        [INTR_SYNCTHREADS_COUNT] = "cuda.syncthreads_count()",
+        [INTR_SYNCTHREADS_AND] = "cuda.syncthreads_and()",
+        [INTR_SYNCTHREADS_OR] = "cuda.syncthreads_or()", [INTR_SHFL_IDX] = "cuda.shfl_sync()",
+        [INTR_SHFL_UP] = "cuda.shfl_up_sync()", [INTR_SHFL_DOWN] = "cuda.shfl_down_sync()",
+        [INTR_SHFL_XOR] = "cuda.shfl_xor_sync()", [INTR_VOTE_ALL] = "cuda.all_sync()",
+        [INTR_VOTE_ANY] = "cuda.any_sync()", [INTR_VOTE_UNI] = "cuda.eq_sync()",
+        [INTR_BALLOT] = "cuda.ballot_sync()"};
+    if (n && n->kind == ND_SYNC)
+        return n->op == SYNC_THREADS ? "cuda.syncthreads()" : "cuda.syncwarp()";
+    if (n && n->kind == ND_INTRINSIC && (unsigned)n->op < INTR_COUNT && names[n->op])
+        return names[n->op];
+    return "a barrier";
+}
+
+/* ---- thread dependence ---------------------------------------------------
+ * An expression depends on the thread when it reads threadIdx, cuda.grid(),
+ * the lane, a shuffled value, an element at a thread-dependent index, or a
+ * variable assigned such a value anywhere (flow-insensitive, to a fixed
+ * point). This under-approximates (atomics, device functions that read
+ * threadIdx are not counted): only what it finds is refused. */
+
+static bool thread_dependent(const Node *n, const bool *dep, int *via)
+{
+    if (!n)
+        return false;
+    if (n->kind == ND_INTRINSIC &&
+        (n->op == INTR_THREAD_IDX || n->op == INTR_GRID || n->op == INTR_LANEID ||
+         n->op == INTR_LANEMASK_LT || (n->op >= INTR_SHFL_IDX && n->op <= INTR_SHFL_XOR)))
+        return true;
+    if (n->kind == ND_LOAD && dep[n->var]) {
+        if (via && *via < 0)
+            *via = n->var;
+        return true;
+    }
+    if (n->kind == ND_ATOMIC)
+        return false;
+    if (thread_dependent(n->a, dep, via) || thread_dependent(n->b, dep, via) ||
+        thread_dependent(n->c, dep, via))
+        return true;
+    for (int i = 0; i < n->nargs; i++)
+        if (thread_dependent(n->args[i], dep, via))
+            return true;
+    return false;
+}
+
+static bool mark_dependent(const Node *n, bool *dep)
+{
+    if (!n || n->kind < ND_BLOCK)
+        return false;
+    bool changed = false;
+    if (n->kind == ND_ASSIGN && !dep[n->var] && thread_dependent(n->a, dep, NULL))
+        dep[n->var] = changed = true;
+    if (n->kind == ND_FOR_RANGE && !dep[n->var])
+        for (int i = 0; i < n->nargs; i++)
+            if (thread_dependent(n->args[i], dep, NULL))
+                dep[n->var] = changed = true;
+    changed |= mark_dependent(n->b, dep);
+    changed |= mark_dependent(n->c, dep);
+    if (n->kind == ND_BLOCK)
+        for (int i = 0; i < n->nargs; i++)
+            changed |= mark_dependent(n->args[i], dep);
+    return changed;
+}
+
+/* Refuses the uniform-control statement n when a header expression depends
+ * on the thread. */
+static ember_status check_header(Function *fn, const Node *n, Node *const *hdr, int nhdr,
+                                 const bool *dep)
+{
+    for (int i = 0; i < nhdr; i++) {
+        int via = -1;
+        if (!thread_dependent(hdr[i], dep, &via))
+            continue;
+        const Node *bar = first_barrier(n);
+        char how[300] = "";
+        if (via >= 0)
+            snprintf(how, sizeof how, " (through variable '%s')", fn->var_names[via]);
+        const char *what = n->kind == ND_IF ? "an `if` whose condition"
+                         : n->kind == ND_WHILE ? "a `while` loop whose condition"
+                                               : "a `for` loop whose range";
+        if (bar)
+            return ir_error(fn, hdr[i]->loc, "%s (line %d) is inside %s depends on the thread "
+                            "index%s: every thread of a block must reach a barrier or warp "
+                            "collective the same number of times (on a GPU this is undefined "
+                            "behaviour and usually hangs); compute the condition from values "
+                            "that are the same for the whole block (blockIdx, blockDim, "
+                            "arguments, shared memory read after a barrier), or move the "
+                            "barrier out of it", fission_op_name(bar), bar->loc.line, what,
+                            how);
+        return ir_error(fn, hdr[i]->loc, "%s depends on the thread index%s and holds a "
+                        "`break`, `continue` or `return` out of a loop that contains a "
+                        "barrier: every thread of the block must run that loop the same "
+                        "number of times; leave the loop on a condition the whole block "
+                        "shares", what, how);
+    }
+    return EMBER_SUCCESS;
+}
+
+static ember_status check_uniform(Function *fn, const Node *n, const bool *dep)
+{
+    if (!n || n->kind < ND_BLOCK || !fission_splits(n))
+        return EMBER_SUCCESS;
+    ember_status st = EMBER_SUCCESS;
+    switch (n->kind) {
+    case ND_BLOCK:
+        for (int i = 0; i < n->nargs && !st; i++)
+            st = check_uniform(fn, n->args[i], dep);
+        return st;
+    case ND_IF:
+        if (fission_splits(n->b) || fission_splits(n->c))
+            st = check_header(fn, n, &n->a, 1, dep);
+        break;
+    case ND_WHILE:
+        if (fission_splits(n->b) || fission_contains_barrier(n->a))
+            st = check_header(fn, n, &n->a, 1, dep);
+        break;
+    case ND_FOR_RANGE:
+        if (fission_splits(n->b))
+            st = check_header(fn, n, n->args, n->nargs, dep);
+        break;
+    default:
+        return EMBER_SUCCESS;
+    }
+    if (!st)
+        st = check_uniform(fn, n->b, dep);
+    if (!st)
+        st = check_uniform(fn, n->c, dep);
+    return st;
+}
+
+ember_status fission_check(Function *fn)
+{
+    bool *dep = ir_alloc(fn, (size_t)fn->nvars + 1);
+    if (!dep)
+        return EMBER_ERR_OUT_OF_MEMORY;
+    memset(dep, 0, (size_t)fn->nvars + 1);
+    while (mark_dependent(fn->body, dep)) {
+    }
+    return check_uniform(fn, fn->body, dep);
+}
