@@ -71,6 +71,30 @@ static bool has_escape(const Node *n, int depth)
 
 bool fission_splits(const Node *n) { return fission_contains_barrier(n) || has_escape(n, 0); }
 
+/* A block-wide barrier: syncthreads or syncthreads_count/and/or. */
+static bool has_block_barrier(const Node *n)
+{
+    if (!n)
+        return false;
+    if ((n->kind == ND_SYNC && n->op == SYNC_THREADS) ||
+        (n->kind == ND_INTRINSIC && n->op >= INTR_SYNCTHREADS_COUNT &&
+         n->op <= INTR_SYNCTHREADS_OR))
+        return true;
+    if (has_block_barrier(n->a) || has_block_barrier(n->b) || has_block_barrier(n->c))
+        return true;
+    for (int i = 0; i < n->nargs; i++)
+        if (has_block_barrier(n->args[i]))
+            return true;
+    return false;
+}
+
+bool fission_divergent_if(const Node *n)
+{
+    return n && n->kind == ND_IF && (fission_splits(n->b) || fission_splits(n->c)) &&
+           !has_block_barrier(n->b) && !has_block_barrier(n->c) && !has_escape(n->b, 0) &&
+           !has_escape(n->c, 0);
+}
+
 bool fission_uses_block(const Node *n)
 {
     if (!n)
@@ -198,8 +222,8 @@ static ember_status check_uniform(Function *fn, const Node *n, const bool *dep)
         for (int i = 0; i < n->nargs && !st; i++)
             st = check_uniform(fn, n->args[i], dep);
         return st;
-    case ND_IF:
-        if (fission_splits(n->b) || fission_splits(n->c))
+    case ND_IF: /* warp collectives only: each thread keeps its own branch */
+        if ((fission_splits(n->b) || fission_splits(n->c)) && !fission_divergent_if(n))
             st = check_header(fn, n, &n->a, 1, dep);
         break;
     case ND_WHILE:

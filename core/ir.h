@@ -410,6 +410,12 @@ EM_HIDDEN bool fission_contains_barrier(const Node *n);
 /* Statement n cannot run inside one thread loop: it holds a barrier, or a
  * break / continue out of a loop around it. */
 EM_HIDDEN bool fission_splits(const Node *n);
+/* An `if` whose branches split only at warp-level operations (shuffles,
+ * votes, syncwarp: no block barrier, no break out of a loop around it):
+ * its condition may differ between threads (e.g. `if tid < 32:`), each
+ * thread follows its own branch, and the collectives count the threads of
+ * the warp that took the same branch. */
+EM_HIDDEN bool fission_divergent_if(const Node *n);
 /* n uses block-level operations (barriers, collectives, warp masks, shared
  * arrays): the host lowering builds the kernel by fission. */
 EM_HIDDEN bool fission_uses_block(const Node *n);

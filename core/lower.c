@@ -140,6 +140,13 @@ typedef struct Lower {
     Node **colls;              /* collectives: a scratch record each in ctx */
     int ncolls, capcolls;
     LLVMValueRef *coll_result; /* syncthreads_count/and/or: i32 alloca of the result */
+    Node **divs;               /* divergent ifs (fission_divergent_if): a branch flag each */
+    int ndivs, capdivs;
+    struct { int field; bool taken; } preds[MAX_LOOP_DEPTH]; /* the divergent branches the
+                                * code being lowered is in: a thread runs it when its
+                                * flag `field` equals `taken` */
+    int npreds;
+    LLVMBasicBlockRef skip_bb; /* where uniform control goes when no thread is live */
     bool *coll_ready;          /* the collective's operands are in scratch */
 } Lower;
 
@@ -2856,9 +2863,13 @@ static LLVMValueRef local_array(Lower *L, Node *n)
         /* a block-wide global in the shared address space (3); extent 0:
          * the launch's dynamic shared memory, its length from the size */
         bool dynamic = count == 0;
-        LLVMTypeRef at = LLVMArrayType(mty(L, t->elem), (unsigned)count);
-        LLVMValueRef g = LLVMAddGlobalInAddressSpace(L->mod, at, dynamic ? "ember_dynamic_shared"
-                                                                         : "shared", 3);
+        /* every dynamic array is the one extern symbol (they alias, as in
+         * numba), declared as bytes and seen as each array's element type */
+        LLVMTypeRef at = LLVMArrayType(dynamic ? L->t_i8 : mty(L, t->elem), (unsigned)count);
+        LLVMValueRef g = dynamic ? LLVMGetNamedGlobal(L->mod, "ember_dynamic_shared") : NULL;
+        if (!g)
+            g = LLVMAddGlobalInAddressSpace(L->mod, at, dynamic ? "ember_dynamic_shared"
+                                                                : "shared", 3);
         if (dynamic) {
             LLVMSetLinkage(g, LLVMExternalLinkage);
             LLVMValueRef bytes = call_named(L, "ember_dynamic_smem_size", L->t_i32, NULL, NULL, 0);
@@ -2871,7 +2882,8 @@ static LLVMValueRef local_array(Lower *L, Node *n)
         LLVMSetAlignment(g, 16);
         LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
         mem = LLVMConstAddrSpaceCast(LLVMConstInBoundsGEP2(at, g, zero, 2),
-                                     LLVMPointerType(mty(L, t->elem), 0));
+                                     LLVMPointerType(LLVMGetElementType(at), 0));
+        mem = LLVMConstBitCast(mem, LLVMPointerType(mty(L, t->elem), 0));
     } else {
         mem = entry_alloca(L, LLVMArrayType(mty(L, t->elem), (unsigned)count), "local");
         LLVMSetAlignment(mem, 16);
@@ -3636,6 +3648,11 @@ static void fis_collect(Lower *L, Node *n)
         L->shared_off[L->nshareds] = off;
         L->shareds[L->nshareds++] = n;
     }
+    if (fission_divergent_if(n) && fis_find(L->divs, L->ndivs, n) < 0) {
+        if (!grow_list((void **)&L->divs, &L->capdivs, L->ndivs + 1, sizeof *L->divs))
+            fail(L, n, "out of memory");
+        L->divs[L->ndivs++] = n;
+    }
     if (fission_is_collective(n) && fis_find(L->colls, L->ncolls, n) < 0) {
         if (!grow_list((void **)&L->colls, &L->capcolls, L->ncolls + 1, sizeof *L->colls))
             fail(L, n, "out of memory");
@@ -3649,7 +3666,27 @@ static LLVMValueRef fis_field(Lower *L, LLVMValueRef lin, int field)
     return LLVMBuildStructGEP2(L->b, L->ctx_ty, t, (unsigned)field, "");
 }
 
-static int fis_exited_field(Lower *L) { return L->fn->nvars + L->nlocals + L->ncolls; }
+static int fis_exited_field(Lower *L) { return L->fn->nvars + L->nlocals + L->ncolls + L->ndivs; }
+static int fis_div_field(Lower *L, int k) { return L->fn->nvars + L->nlocals + L->ncolls + k; }
+
+/* Whether thread t runs the code being lowered: it has not returned and
+ * took every divergent branch around; NULL when all threads do. */
+static LLVMValueRef fis_live(Lower *L, LLVMValueRef t)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef live = NULL;
+    if (L->fis_has_return) {
+        LLVMValueRef ex = LLVMBuildLoad2(B, L->t_i8, fis_field(L, t, fis_exited_field(L)), "exited");
+        live = LLVMBuildICmp(B, LLVMIntEQ, ex, ci(L->t_i8, 0), "");
+    }
+    for (int i = 0; i < L->npreds; i++) {
+        LLVMValueRef f = LLVMBuildLoad2(B, L->t_i8, fis_field(L, t, L->preds[i].field), "branch");
+        LLVMValueRef ok = LLVMBuildICmp(B, L->preds[i].taken ? LLVMIntNE : LLVMIntEQ, f,
+                                        ci(L->t_i8, 0), "");
+        live = live ? LLVMBuildAnd(B, live, ok, "") : ok;
+    }
+    return live;
+}
 
 static LLVMValueRef fis_var_slot(Lower *L, int var)
 {
@@ -3689,17 +3726,20 @@ static void region_open(Lower *L, Region *r)
                                     "tid");
     r->saved_ret = L->ret_bb;
     L->ret_bb = r->x.latch;
+    LLVMValueRef alive = fis_live(L, L->linear_tid);
+    if (alive) {
+        LLVMBasicBlockRef live = new_bb(L, "live");
+        LLVMBuildCondBr(L->b, alive, live, r->x.latch);
+        LLVMPositionBuilderAtEnd(L->b, live);
+    }
     if (L->fis_has_return) {
         LLVMValueRef ep = fis_field(L, L->linear_tid, fis_exited_field(L));
-        LLVMValueRef ex = LLVMBuildLoad2(L->b, L->t_i8, ep, "exited");
-        LLVMBasicBlockRef live = new_bb(L, "live"), gone = new_bb(L, "thread.return");
-        LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntNE, ex, ci(L->t_i8, 0), ""),
-                        r->x.latch, live);
+        LLVMBasicBlockRef here = LLVMGetInsertBlock(L->b), gone = new_bb(L, "thread.return");
         LLVMPositionBuilderAtEnd(L->b, gone);
         LLVMBuildStore(L->b, ci(L->t_i8, 1), ep);
         LLVMBuildBr(L->b, r->x.latch);
         L->ret_bb = gone;
-        LLVMPositionBuilderAtEnd(L->b, live);
+        LLVMPositionBuilderAtEnd(L->b, here);
     }
     L->in_region = true;
 }
@@ -3720,7 +3760,7 @@ static void fis_uniform_thread(Lower *L)
 {
     LLVMBuilderRef B = L->b;
     LLVMValueRef t = i64c(L, 0);
-    if (L->fis_has_return) {
+    if (L->fis_has_return || L->npreds) {
         LLVMValueRef slot = entry_alloca(L, L->t_i64, "first.live");
         LLVMBuildStore(B, i64c(L, 0), slot);
         LLVMBasicBlockRef hdr = new_bb(L, "live.hdr"), chk = new_bb(L, "live.chk"),
@@ -3731,14 +3771,13 @@ static void fis_uniform_thread(Lower *L)
         LLVMValueRef i = LLVMBuildLoad2(B, L->t_i64, slot, "");
         LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, i, L->nthreads, ""), chk, done);
         LLVMPositionBuilderAtEnd(B, chk);
-        LLVMValueRef ex = LLVMBuildLoad2(B, L->t_i8, fis_field(L, i, fis_exited_field(L)), "");
-        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntNE, ex, ci(L->t_i8, 0), ""), inc, done);
+        LLVMBuildCondBr(B, fis_live(L, i), done, inc);
         LLVMPositionBuilderAtEnd(B, inc);
         LLVMBuildStore(B, LLVMBuildAdd(B, i, i64c(L, 1), ""), slot);
         LLVMBuildBr(B, hdr);
         LLVMPositionBuilderAtEnd(B, done);
         t = LLVMBuildLoad2(B, L->t_i64, slot, "first");
-        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSGE, t, L->nthreads, ""), L->blk_end, cont);
+        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSGE, t, L->nthreads, ""), L->skip_bb, cont);
         LLVMPositionBuilderAtEnd(B, cont);
     }
     LLVMValueRef x = LLVMBuildSRem(B, t, L->dims[3], "");
@@ -3803,7 +3842,7 @@ static LLVMValueRef fis_uniform_cond(Lower *L, Node *e)
 
 static LLVMValueRef fis_record(Lower *L, LLVMValueRef lin, int k, int member)
 {
-    int f = fis_exited_field(L) - L->ncolls + k;
+    int f = L->fn->nvars + L->nlocals + k;
     return LLVMBuildStructGEP2(L->b, LLVMStructGetTypeAtIndex(L->ctx_ty, (unsigned)f),
                                fis_field(L, lin, f), (unsigned)member, "");
 }
@@ -3827,10 +3866,9 @@ static void fis_warp_scan(Lower *L, int k, LLVMValueRef mask, LLVMValueRef *ball
     LLVMValueRef bit = LLVMBuildShl(B, ci(L->t_i32, 1), LLVMBuildTrunc(B, c.iv, L->t_i32, ""), "");
     LLVMValueRef in = LLVMBuildAnd(B, exists, LLVMBuildICmp(B, LLVMIntNE, LLVMBuildAnd(B, mask,
                                    bit, ""), ci(L->t_i32, 0), ""), "");
-    if (L->fis_has_return) {
-        LLVMValueRef ex = LLVMBuildLoad2(B, L->t_i8, fis_field(L, at, fis_exited_field(L)), "");
-        in = LLVMBuildAnd(B, in, LLVMBuildICmp(B, LLVMIntEQ, ex, ci(L->t_i8, 0), ""), "");
-    }
+    LLVMValueRef alive = fis_live(L, at);
+    if (alive)
+        in = LLVMBuildAnd(B, in, alive, "");
     LLVMValueRef inbit = LLVMBuildSelect(B, in, bit, ci(L->t_i32, 0), "");
     LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, L->t_i32, prt, ""), inbit, ""), prt);
     if (k >= 0) {
@@ -3881,11 +3919,9 @@ static void fis_phase(Lower *L, Node *n)
         LLVMBuildStore(B, ci(L->t_i32, 0), live);
         CountedLoop c;
         loop_open(L, &c, i64c(L, 0), L->nthreads, "count", new_bb(L, "count.end"));
-        LLVMValueRef alive = LLVMConstInt(L->t_i1, 1, 0);
-        if (L->fis_has_return) {
-            LLVMValueRef ex = LLVMBuildLoad2(B, L->t_i8, fis_field(L, c.iv, fis_exited_field(L)), "");
-            alive = LLVMBuildICmp(B, LLVMIntEQ, ex, ci(L->t_i8, 0), "");
-        }
+        LLVMValueRef alive = fis_live(L, c.iv);
+        if (!alive)
+            alive = LLVMConstInt(L->t_i1, 1, 0);
         LLVMValueRef p = LLVMBuildLoad2(B, L->t_i64, fis_record(L, c.iv, k, FIS_REC_ARG), "");
         LLVMValueRef yes = LLVMBuildAnd(B, alive, LLVMBuildICmp(B, LLVMIntNE, p, i64c(L, 0), ""), "");
         LLVMBuildStore(B, LLVMBuildAdd(B, LLVMBuildLoad2(B, L->t_i32, cnt, ""),
@@ -4055,6 +4091,35 @@ static void fis_stmt(Lower *L, Node *n)
         region_close(L, &r);
         return;
     }
+    if (fission_divergent_if(n)) {
+        /* each thread's branch in its flag; each branch runs for the
+         * threads that took it */
+        int k = fis_find(L->divs, L->ndivs, n);
+        if (k < 0 || L->npreds >= MAX_LOOP_DEPTH)
+            fail(L, n, "internal error: divergent branches nested too deep");
+        fis_phases(L, n->a);
+        region_open(L, &r);
+        LLVMValueRef c = truth(L, expr(L, n->a), n->a->ty);
+        LLVMBuildStore(B, LLVMBuildZExt(B, c, L->t_i8, ""), fis_field(L, L->linear_tid,
+                                                                     fis_div_field(L, k)));
+        region_close(L, &r);
+        LLVMBasicBlockRef saved_skip = L->skip_bb;
+        for (int branch = 0; branch < 2; branch++) {
+            Node *body = branch == 0 ? n->b : n->c;
+            if (!body)
+                continue;
+            L->preds[L->npreds].field = fis_div_field(L, k);
+            L->preds[L->npreds++].taken = branch == 0;
+            LLVMBasicBlockRef end = new_bb(L, "branch.end");
+            L->skip_bb = end;
+            stmt(L, body);
+            LLVMBuildBr(B, end);
+            LLVMPositionBuilderAtEnd(B, end);
+            L->npreds--;
+        }
+        L->skip_bb = saved_skip;
+        return;
+    }
     switch (n->kind) {
     case ND_IF: {
         fis_phases(L, n->a);
@@ -4121,7 +4186,7 @@ static void build_entry_fission(Lower *L, const char *symbol)
              (long long)L->shared_static, SHARED_ARRAY_MAX_BYTES >> 10);
     L->coll_result = em_calloc((size_t)L->ncolls + 1, sizeof *L->coll_result);
     L->coll_ready = em_calloc((size_t)L->ncolls + 1, sizeof *L->coll_ready);
-    int nf = fn->nvars + L->nlocals + L->ncolls + 1;
+    int nf = fn->nvars + L->nlocals + L->ncolls + L->ndivs + 1;
     LLVMTypeRef *ft = ir_alloc(fn, sizeof *ft * (size_t)nf);
     if (!L->coll_result || !L->coll_ready || !ft)
         fail(L, fn->body, "out of memory");
@@ -4136,6 +4201,8 @@ static void build_entry_fission(Lower *L, const char *symbol)
     LLVMTypeRef rec[3] = {L->t_i64, L->t_i64, L->t_i32};
     for (int i = 0; i < L->ncolls; i++)
         ft[fn->nvars + L->nlocals + i] = LLVMStructTypeInContext(L->ctx, rec, 3, 0);
+    for (int i = 0; i < L->ndivs; i++)
+        ft[fis_div_field(L, i)] = L->t_i8;
     ft[nf - 1] = L->t_i8;
     L->ctx_ty = LLVMStructCreateNamed(L->ctx, "ember.thread");
     LLVMStructSetBody(L->ctx_ty, ft, (unsigned)nf, 0);
@@ -4207,6 +4274,7 @@ static void build_entry_fission(Lower *L, const char *symbol)
         loop_close(L, &c);
     }
     L->blk_end = blk.latch;
+    L->skip_bb = blk.latch;
     L->ret_bb = blk.latch;
     stmt(L, fn->body);
     loop_close(L, &blk); /* now in blocks.end */
@@ -4553,6 +4621,7 @@ out_free:
     em_free(L->shared_off);
     em_free(L->colls);
     em_free(L->coll_result);
+    em_free(L->divs);
     em_free(L->coll_ready);
     em_free(L->real);
     em_free(L->checked);
