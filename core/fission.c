@@ -24,7 +24,7 @@
 bool fission_is_collective(const Node *n)
 {
     return n && n->kind == ND_INTRINSIC && n->op >= INTR_SYNCTHREADS_COUNT &&
-           n->op <= INTR_BALLOT;
+           n->op <= INTR_MATCH_ALL;
 }
 
 bool fission_is_barrier(const Node *n)
@@ -120,7 +120,8 @@ const char *fission_op_name(const Node *n)
         [INTR_SHFL_UP] = "cuda.shfl_up_sync()", [INTR_SHFL_DOWN] = "cuda.shfl_down_sync()",
         [INTR_SHFL_XOR] = "cuda.shfl_xor_sync()", [INTR_VOTE_ALL] = "cuda.all_sync()",
         [INTR_VOTE_ANY] = "cuda.any_sync()", [INTR_VOTE_UNI] = "cuda.eq_sync()",
-        [INTR_BALLOT] = "cuda.ballot_sync()"};
+        [INTR_BALLOT] = "cuda.ballot_sync()", [INTR_MATCH_ANY] = "cuda.match_any_sync()",
+        [INTR_MATCH_ALL] = "cuda.match_all_sync()"};
     if (n && n->kind == ND_SYNC)
         return n->op == SYNC_THREADS ? "cuda.syncthreads()" : "cuda.syncwarp()";
     if (n && n->kind == ND_INTRINSIC && (unsigned)n->op < INTR_COUNT && names[n->op])
@@ -141,7 +142,8 @@ static bool thread_dependent(const Node *n, const bool *dep, int *via)
         return false;
     if (n->kind == ND_INTRINSIC &&
         (n->op == INTR_THREAD_IDX || n->op == INTR_GRID || n->op == INTR_LANEID ||
-         n->op == INTR_LANEMASK_LT || (n->op >= INTR_SHFL_IDX && n->op <= INTR_SHFL_XOR)))
+         n->op == INTR_LANEMASK_LT || (n->op >= INTR_SHFL_IDX && n->op <= INTR_SHFL_XOR) ||
+         n->op == INTR_MATCH_ANY))
         return true;
     if (n->kind == ND_LOAD && dep[n->var]) {
         if (via && *via < 0)

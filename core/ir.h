@@ -191,8 +191,8 @@ typedef enum Intrinsic {
     INTR_CLZ,         /* cuda.clz(int) -> int32: leading zero bits */
     INTR_FFS,         /* cuda.ffs(int) -> int32: 1 + index of the lowest set bit, 0 for 0 */
     INTR_FMA,         /* cuda.fma(a, b, c) -> a * b + c rounded once */
-    /* block-level operations (the GPU target; the CPU device refuses them
-     * until it has block semantics) */
+    /* block-level operations (the GPU target; the CPU device by barrier
+     * fission, core/fission.c) */
     INTR_SYNCTHREADS_COUNT, /* (pred) -> int32: barrier, threads with pred true */
     INTR_SYNCTHREADS_AND,   /* (pred) -> int32 */
     INTR_SYNCTHREADS_OR,    /* (pred) -> int32 */
@@ -204,6 +204,9 @@ typedef enum Intrinsic {
     INTR_VOTE_ANY,    /* (mask, pred) -> bool */
     INTR_VOTE_UNI,    /* (mask, pred) -> bool: cuda.eq_sync */
     INTR_BALLOT,      /* (mask, pred) -> uint32 */
+    INTR_MATCH_ANY,   /* (mask, value) -> uint32: the lanes whose value equals the caller's */
+    INTR_MATCH_ALL,   /* (mask, value) -> (uint32, bool): (mask, True) when every lane's
+                       * value is the same, else (0, False) */
     INTR_ACTIVEMASK,  /* () -> uint32 */
     INTR_LANEMASK_LT, /* () -> uint32 */
     /* np.random in ember.jit functions (one generator per thread, NumPy's
@@ -270,7 +273,7 @@ struct Node {
     int index;          /* ND_PARAM: parameter; ND_TUPLE_GET: field */
     int64_t ival;       /* ND_CONST of bool / int types (uint64 stored as its bits) */
     double fval, fimag; /* ND_CONST of float / complex types */
-    const Type *target; /* ND_CAST */
+    const Type *target; /* ND_CAST; ND_INTRINSIC match_any/all: the compared type (inference) */
     Function *callee;   /* ND_CALL: the template (untyped, owned by the root function) */
     Function *spec;     /* ND_CALL: the specialisation for the argument types (inference) */
     const char *text;   /* ND_PRINT (a string), ND_CONST_ARRAY (ival bytes): owned by the

@@ -147,6 +147,7 @@ typedef struct Lower {
                                 * flag `field` equals `taken` */
     int npreds;
     LLVMBasicBlockRef skip_bb; /* where uniform control goes when no thread is live */
+    unsigned char *touched;    /* per variable: read (1) / assigned (2) by a region */
     bool *coll_ready;          /* the collective's operands are in scratch */
 } Lower;
 
@@ -229,7 +230,8 @@ static const char *block_op_name(int op)
         [INTR_SHFL_UP] = "cuda.shfl_up_sync", [INTR_SHFL_DOWN] = "cuda.shfl_down_sync",
         [INTR_SHFL_XOR] = "cuda.shfl_xor_sync", [INTR_VOTE_ALL] = "cuda.all_sync",
         [INTR_VOTE_ANY] = "cuda.any_sync", [INTR_VOTE_UNI] = "cuda.eq_sync",
-        [INTR_BALLOT] = "cuda.ballot_sync", [INTR_ACTIVEMASK] = "cuda.activemask",
+        [INTR_BALLOT] = "cuda.ballot_sync", [INTR_MATCH_ANY] = "cuda.match_any_sync",
+        [INTR_MATCH_ALL] = "cuda.match_all_sync", [INTR_ACTIVEMASK] = "cuda.activemask",
         [INTR_LANEMASK_LT] = "cuda.lanemask_lt"};
     return (unsigned)op < INTR_COUNT && names[op] ? names[op] : "this operation";
 }
@@ -901,7 +903,7 @@ static void fis_store_all(Lower *L, int var, LLVMValueRef v);
 
 static LLVMValueRef var_slot(Lower *L, int var)
 {
-    if (L->fis && L->fn == L->root_fn)
+    if (L->fis && L->fn == L->root_fn && !L->in_region)
         return fis_var_slot(L, var);
     if (!L->var_slots[var])
         L->var_slots[var] = entry_alloca(L, mty(L, L->fn->var_types[var]), L->fn->var_names[var]);
@@ -2036,6 +2038,50 @@ static LLVMValueRef nvvm_block_intrinsic(Lower *L, Node *n)
                          : n->op == INTR_VOTE_UNI ? "llvm.nvvm.vote.uni.sync"
                                                   : "llvm.nvvm.vote.ballot.sync";
         return call_named(L, name, n->op == INTR_BALLOT ? L->t_i32 : L->t_i1, params, args, 2);
+    }
+    case INTR_MATCH_ANY: case INTR_MATCH_ALL: {
+        /* llvm.nvvm.match.{any,all}.sync.{i32,i64}[p] (sm_70+) */
+        const Type *vt = n->target;
+        LLVMTypeRef it = ty_bits(vt) == 32 ? L->t_i32 : L->t_i64;
+        LLVMValueRef args[2] = {conv(L, n, expr(L, n->args[0]), n->args[0]->ty, u32),
+                                LLVMBuildBitCast(B, conv(L, n, expr(L, n->args[1]),
+                                                         n->args[1]->ty, vt), it, "")};
+        LLVMTypeRef params[2] = {L->t_i32, it};
+        char name[48];
+        snprintf(name, sizeof name, "llvm.nvvm.match.%s.sync.i%d%s",
+                 n->op == INTR_MATCH_ANY ? "any" : "all", ty_bits(vt),
+                 n->op == INTR_MATCH_ANY ? "" : "p");
+        if (it == L->t_i64) {
+            /* libNVVM and LLVM 14 disagree on the 64-bit intrinsics' mask type:
+             * PTX inline (PTX ISA "match.sync": the mask is b32) */
+            bool any = n->op == INTR_MATCH_ANY;
+            LLVMValueRef ops[2] = {args[1], args[0]};
+            LLVMTypeRef opt[2] = {L->t_i64, L->t_i32}, two[2] = {L->t_i32, L->t_i32};
+            LLVMTypeRef rt = any ? L->t_i32 : LLVMStructTypeInContext(L->ctx, two, 2, 0);
+            const char *text = any ? "match.any.sync.b64 $0, $1, $2;"
+                                   : "{ .reg .pred p; match.all.sync.b64 $0|p, $2, $3; "
+                                     "selp.u32 $1, 1, 0, p; }";
+            const char *cons = any ? "=r,l,r" : "=r,=r,l,r";
+            LLVMTypeRef fty = LLVMFunctionType(rt, opt, 2, 0);
+            LLVMValueRef asm_ = LLVMGetInlineAsm(fty, (char *)text, strlen(text), (char *)cons,
+                                                 strlen(cons), 1, 0, LLVMInlineAsmDialectATT, 0);
+            LLVMValueRef r = LLVMBuildCall2(B, fty, asm_, ops, 2, "");
+            if (any)
+                return r;
+            LLVMValueRef t = LLVMGetUndef(lty(L, n->ty));
+            t = LLVMBuildInsertValue(B, t, LLVMBuildExtractValue(B, r, 0, ""), 0, "");
+            LLVMValueRef p = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildExtractValue(B, r, 1, ""),
+                                           ci(L->t_i32, 0), "");
+            return LLVMBuildInsertValue(B, t, p, 1, "match_all");
+        }
+        if (n->op == INTR_MATCH_ANY)
+            return call_named(L, name, L->t_i32, params, args, 2);
+        LLVMTypeRef pair[2] = {L->t_i32, L->t_i1};
+        LLVMValueRef r = call_named(L, name, LLVMStructTypeInContext(L->ctx, pair, 2, 0), params,
+                                    args, 2);
+        LLVMValueRef t = LLVMGetUndef(lty(L, n->ty));
+        t = LLVMBuildInsertValue(B, t, LLVMBuildExtractValue(B, r, 0, ""), 0, "");
+        return LLVMBuildInsertValue(B, t, LLVMBuildExtractValue(B, r, 1, ""), 1, "match_all");
     }
     case INTR_ACTIVEMASK:
         return call_named(L, "ember_activemask", L->t_i32, NULL, NULL, 0);
@@ -3597,6 +3643,8 @@ static void build_entry(Lower *L, const char *symbol)
 typedef struct Region {
     CountedLoop z, y, x;
     LLVMBasicBlockRef saved_ret;
+    int *written;   /* variables the region assigns: copied back to the context */
+    int nwritten;
 } Region;
 
 static int fis_find(Node *const *list, int n, const Node *x)
@@ -3688,6 +3736,22 @@ static LLVMValueRef fis_live(Lower *L, LLVMValueRef t)
     return live;
 }
 
+/* Marks in L->touched the variables that nodes read (1) or assign (3). */
+static void fis_touch(Lower *L, const Node *n)
+{
+    if (!n)
+        return;
+    if (n->kind == ND_LOAD)
+        L->touched[n->var] |= 1;
+    if (n->kind == ND_ASSIGN || n->kind == ND_FOR_RANGE)
+        L->touched[n->var] |= 3;
+    fis_touch(L, n->a);
+    fis_touch(L, n->b);
+    fis_touch(L, n->c);
+    for (int i = 0; i < n->nargs; i++)
+        fis_touch(L, n->args[i]);
+}
+
 static LLVMValueRef fis_var_slot(Lower *L, int var)
 {
     if (!L->linear_tid)
@@ -3711,8 +3775,12 @@ static void fis_thread_ids(Lower *L, LLVMValueRef tx, LLVMValueRef ty, LLVMValue
     L->tid[2] = LLVMBuildTrunc(L->b, tz, L->t_i32, "threadIdx.z");
 }
 
-/* Opens the loop over the block's live threads. */
-static void region_open(Lower *L, Region *r)
+/* Opens the loop over the block's live threads that runs `nodes`. The
+ * variables they use are copied from the thread's context into allocas at
+ * the start and the assigned ones back at the end, so that inside the
+ * region they are registers (the contexts share a buffer with shared
+ * memory: LLVM could not keep them in registers across its stores). */
+static void region_open(Lower *L, Region *r, Node *const *nodes, int nnodes)
 {
     LLVMBasicBlockRef ze = new_bb(L, "tz.end"), ye = new_bb(L, "ty.end"),
                       xe = new_bb(L, "tx.end");
@@ -3732,6 +3800,25 @@ static void region_open(Lower *L, Region *r)
         LLVMBuildCondBr(L->b, alive, live, r->x.latch);
         LLVMPositionBuilderAtEnd(L->b, live);
     }
+    Function *fn = L->fn;
+    memset(L->touched, 0, (size_t)fn->nvars + 1);
+    for (int i = 0; i < nnodes; i++)
+        fis_touch(L, nodes[i]);
+    r->nwritten = 0;
+    r->written = ir_alloc(fn, sizeof *r->written * ((size_t)fn->nvars + 1));
+    if (!r->written)
+        fail(L, fn->body, "out of memory");
+    for (int v = 0; v < fn->nvars; v++) {
+        if (!L->touched[v] || !supported_type(fn->var_types[v]))
+            continue;
+        LLVMTypeRef t = mty(L, fn->var_types[v]);
+        if (!L->var_slots[v])
+            L->var_slots[v] = entry_alloca(L, t, fn->var_names[v]);
+        LLVMBuildStore(L->b, LLVMBuildLoad2(L->b, t, fis_field(L, L->linear_tid, v), ""),
+                       L->var_slots[v]);
+        if (L->touched[v] & 2)
+            r->written[r->nwritten++] = v;
+    }
     if (L->fis_has_return) {
         LLVMValueRef ep = fis_field(L, L->linear_tid, fis_exited_field(L));
         LLVMBasicBlockRef here = LLVMGetInsertBlock(L->b), gone = new_bb(L, "thread.return");
@@ -3746,6 +3833,12 @@ static void region_open(Lower *L, Region *r)
 
 static void region_close(Lower *L, Region *r)
 {
+    for (int i = 0; i < r->nwritten; i++) {
+        int v = r->written[i];
+        LLVMTypeRef t = mty(L, L->fn->var_types[v]);
+        LLVMBuildStore(L->b, LLVMBuildLoad2(L->b, t, L->var_slots[v], ""),
+                       fis_field(L, L->linear_tid, v));
+    }
     loop_close(L, &r->x);
     loop_close(L, &r->y);
     loop_close(L, &r->z);
@@ -3816,7 +3909,7 @@ static void fis_check_uniform(Lower *L, Node *e, LLVMValueRef v, bool truth_of)
     if (!L->boundscheck)
         return;
     Region r;
-    region_open(L, &r);
+    region_open(L, &r, &e, 1);
     LLVMValueRef w = expr(L, e);
     if (truth_of)
         w = truth(L, w, e->ty);
@@ -3871,7 +3964,13 @@ static void fis_warp_scan(Lower *L, int k, LLVMValueRef mask, LLVMValueRef *ball
         in = LLVMBuildAnd(B, in, alive, "");
     LLVMValueRef inbit = LLVMBuildSelect(B, in, bit, ci(L->t_i32, 0), "");
     LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, L->t_i32, prt, ""), inbit, ""), prt);
-    if (k >= 0) {
+    if (k >= 0 && L->colls[k]->op >= INTR_MATCH_ANY) { /* the lanes whose value is ours */
+        LLVMValueRef mine = LLVMBuildLoad2(B, L->t_i64, fis_record(L, lin, k, FIS_REC_VALUE), "");
+        LLVMValueRef theirs = LLVMBuildLoad2(B, L->t_i64, fis_record(L, at, k, FIS_REC_VALUE), "");
+        LLVMValueRef pb = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, mine, theirs, ""), inbit,
+                                          ci(L->t_i32, 0), "");
+        LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, L->t_i32, bal, ""), pb, ""), bal);
+    } else if (k >= 0) {
         LLVMValueRef p = LLVMBuildLoad2(B, L->t_i64, fis_record(L, at, k, FIS_REC_ARG), "");
         LLVMValueRef pb = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntNE, p, i64c(L, 0), ""), inbit,
                                           ci(L->t_i32, 0), "");
@@ -3892,19 +3991,23 @@ static void fis_phase(Lower *L, Node *n)
         fail(L, n, "internal error: an unknown collective");
     const Type *u32 = ty_scalar(TY_U32);
     Region r;
-    region_open(L, &r);
+    region_open(L, &r, &n, 1);
     LLVMValueRef lin = L->linear_tid;
     if (n->op <= INTR_SYNCTHREADS_OR) {
         LLVMValueRef p = truth(L, expr(L, n->args[0]), n->args[0]->ty);
         LLVMBuildStore(B, LLVMBuildZExt(B, p, L->t_i64, ""), fis_record(L, lin, k, FIS_REC_ARG));
     } else {
         LLVMValueRef mask = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, u32);
-        if (n->op <= INTR_SHFL_XOR) {
-            LLVMValueRef v = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, n->ty);
-            LLVMValueRef lane = conv(L, n, expr(L, n->args[2]), n->args[2]->ty, u32);
-            LLVMValueRef bits = LLVMBuildBitCast(B, v, ty_bits(n->ty) == 32 ? L->t_i32 : L->t_i64, "");
+        if (n->op <= INTR_SHFL_XOR || n->op >= INTR_MATCH_ANY) {
+            const Type *vt = n->op <= INTR_SHFL_XOR ? n->ty : n->target;
+            LLVMValueRef v = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, vt);
+            LLVMValueRef bits = LLVMBuildBitCast(B, v, ty_bits(vt) == 32 ? L->t_i32 : L->t_i64, "");
             LLVMBuildStore(B, LLVMBuildZExt(B, bits, L->t_i64, ""), fis_record(L, lin, k, FIS_REC_VALUE));
-            LLVMBuildStore(B, LLVMBuildZExt(B, lane, L->t_i64, ""), fis_record(L, lin, k, FIS_REC_ARG));
+            if (n->op <= INTR_SHFL_XOR) {
+                LLVMValueRef lane = conv(L, n, expr(L, n->args[2]), n->args[2]->ty, u32);
+                LLVMBuildStore(B, LLVMBuildZExt(B, lane, L->t_i64, ""),
+                               fis_record(L, lin, k, FIS_REC_ARG));
+            }
         } else {
             LLVMValueRef p = truth(L, expr(L, n->args[1]), n->args[1]->ty);
             LLVMBuildStore(B, LLVMBuildZExt(B, p, L->t_i64, ""), fis_record(L, lin, k, FIS_REC_ARG));
@@ -4013,7 +4116,13 @@ static LLVMValueRef fis_block_intrinsic(Lower *L, Node *n)
     LLVMValueRef bal, part;
     fis_warp_scan(L, k, mask, &bal, &part);
     switch (n->op) {
-    case INTR_BALLOT: return bal;
+    case INTR_BALLOT: case INTR_MATCH_ANY: return bal;
+    case INTR_MATCH_ALL: { /* bal: the lanes equal to ours; all of them: (mask, True) */
+        LLVMValueRef same = LLVMBuildICmp(B, LLVMIntEQ, bal, part, "");
+        LLVMValueRef t = LLVMGetUndef(lty(L, n->ty));
+        t = LLVMBuildInsertValue(B, t, LLVMBuildSelect(B, same, part, ci(L->t_i32, 0), ""), 0, "");
+        return LLVMBuildInsertValue(B, t, same, 1, "match_all");
+    }
     case INTR_VOTE_ALL: return LLVMBuildICmp(B, LLVMIntEQ, bal, part, "all");
     case INTR_VOTE_ANY: return LLVMBuildICmp(B, LLVMIntNE, bal, ci(L->t_i32, 0), "any");
     default:
@@ -4059,8 +4168,11 @@ static void fis_stmt(Lower *L, Node *n)
                 fis_stmt(L, n->args[i++]);
                 continue;
             }
-            region_open(L, &r);
-            for (; i < n->nargs && !fission_splits(n->args[i]); i++)
+            int j = i;
+            while (j < n->nargs && !fission_splits(n->args[j]))
+                j++;
+            region_open(L, &r, n->args + i, j - i);
+            for (; i < j; i++)
                 stmt(L, n->args[i]);
             region_close(L, &r);
         }
@@ -4086,7 +4198,7 @@ static void fis_stmt(Lower *L, Node *n)
                 fis_phases(L, n->args[i]);
         else
             fis_phases(L, n);
-        region_open(L, &r);
+        region_open(L, &r, &n, 1);
         stmt(L, n);
         region_close(L, &r);
         return;
@@ -4098,7 +4210,7 @@ static void fis_stmt(Lower *L, Node *n)
         if (k < 0 || L->npreds >= MAX_LOOP_DEPTH)
             fail(L, n, "internal error: divergent branches nested too deep");
         fis_phases(L, n->a);
-        region_open(L, &r);
+        region_open(L, &r, &n->a, 1);
         LLVMValueRef c = truth(L, expr(L, n->a), n->a->ty);
         LLVMBuildStore(B, LLVMBuildZExt(B, c, L->t_i8, ""), fis_field(L, L->linear_tid,
                                                                      fis_div_field(L, k)));
@@ -4186,9 +4298,10 @@ static void build_entry_fission(Lower *L, const char *symbol)
              (long long)L->shared_static, SHARED_ARRAY_MAX_BYTES >> 10);
     L->coll_result = em_calloc((size_t)L->ncolls + 1, sizeof *L->coll_result);
     L->coll_ready = em_calloc((size_t)L->ncolls + 1, sizeof *L->coll_ready);
+    L->touched = em_calloc((size_t)fn->nvars + 1, 1);
     int nf = fn->nvars + L->nlocals + L->ncolls + L->ndivs + 1;
     LLVMTypeRef *ft = ir_alloc(fn, sizeof *ft * (size_t)nf);
-    if (!L->coll_result || !L->coll_ready || !ft)
+    if (!L->coll_result || !L->coll_ready || !L->touched || !ft)
         fail(L, fn->body, "out of memory");
     for (int i = 0; i < fn->nvars; i++)
         ft[i] = supported_type(fn->var_types[i]) ? mty(L, fn->var_types[i]) : L->t_i8;
@@ -4622,6 +4735,7 @@ out_free:
     em_free(L->colls);
     em_free(L->coll_result);
     em_free(L->divs);
+    em_free(L->touched);
     em_free(L->coll_ready);
     em_free(L->real);
     em_free(L->checked);

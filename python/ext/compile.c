@@ -74,14 +74,15 @@ static const char *const intrinsic_names[] = {
     "threadIdx", "blockIdx", "blockDim", "gridDim", "grid", "gridsize", "laneid", "warpsize",
     "popc", "brev", "clz", "ffs", "fma", "syncthreads_count", "syncthreads_and", "syncthreads_or", "shfl_sync", "shfl_up_sync",
     "shfl_down_sync", "shfl_xor_sync", "all_sync", "any_sync", "eq_sync", "ballot_sync",
-    "activemask", "lanemask_lt", "random_seed", "random_random", "random_uniform",
+    "match_any_sync", "match_all_sync", "activemask", "lanemask_lt", "random_seed", "random_random", "random_uniform",
     "random_normal", "random_randint"};
 static const int intrinsic_codes[] = {
     INTR_THREAD_IDX, INTR_BLOCK_IDX, INTR_BLOCK_DIM, INTR_GRID_DIM, INTR_GRID, INTR_GRIDSIZE,
     INTR_LANEID, INTR_WARPSIZE, INTR_POPC, INTR_BREV, INTR_CLZ, INTR_FFS, INTR_FMA,
     INTR_SYNCTHREADS_COUNT, INTR_SYNCTHREADS_AND,
     INTR_SYNCTHREADS_OR, INTR_SHFL_IDX, INTR_SHFL_UP, INTR_SHFL_DOWN, INTR_SHFL_XOR,
-    INTR_VOTE_ALL, INTR_VOTE_ANY, INTR_VOTE_UNI, INTR_BALLOT, INTR_ACTIVEMASK,
+    INTR_VOTE_ALL, INTR_VOTE_ANY, INTR_VOTE_UNI, INTR_BALLOT, INTR_MATCH_ANY, INTR_MATCH_ALL,
+    INTR_ACTIVEMASK,
     INTR_LANEMASK_LT, INTR_RANDOM_SEED, INTR_RANDOM_RANDOM, INTR_RANDOM_UNIFORM,
     INTR_RANDOM_NORMAL, INTR_RANDOM_RANDINT};
 static const char *const attr_names[] = {"shape", "strides", "size", "ndim", "T", "sum",

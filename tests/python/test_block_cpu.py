@@ -476,3 +476,34 @@ def test_barrier_in_a_device_function_is_refused_on_cpu(kernel_device):
                        "the CPU device yet") as ei:
         cuda.jit(calls_device_barrier)[1, 1](np.zeros(1, np.int32))
     assert THIS_FILE in str(ei.value)
+
+
+@cuda.jit
+def matches(a, any_out, all_out, all_ok, any32):
+    i = cuda.grid(1)
+    any_out[i] = cuda.match_any_sync(0xFFFFFFFF, a[i])
+    m, ok = cuda.match_all_sync(0xFFFFFFFF, a[i] // 1000)
+    all_out[i] = m
+    all_ok[i] = ok
+    m32, ok32 = cuda.match_all_sync(0xFFFFFFFF, float32(a[i]))
+    any32[i] = cuda.match_any_sync(0xFFFFFFFF, int32(a[i] % 2)) + m32 + ok32
+
+
+def test_match_any_and_match_all():
+    a = (np.arange(64) % 3).astype(np.int64)
+    a[32:] = 7 + 1000 * 5          # warp 1: every lane the same value
+    any_out = np.zeros(64, np.uint32)
+    all_out = np.zeros(64, np.uint32)
+    all_ok = np.zeros(64, np.bool_)
+    any32 = np.zeros(64, np.int64)
+    matches[1, 64](a, any_out, all_out, all_ok, any32)
+    for i in range(64):
+        w = i // 32
+        lanes = a[32 * w:32 * w + 32]
+        assert any_out[i] == sum(1 << k for k in range(32) if lanes[k] == a[i])
+        same = bool((lanes // 1000 == lanes[0] // 1000).all())
+        assert all_ok[i] == same
+        assert all_out[i] == (0xFFFFFFFF if same else 0)
+        odd = sum(1 << k for k in range(32) if lanes[k] % 2 == a[i] % 2)
+        same32 = bool((lanes == lanes[0]).all())
+        assert any32[i] == (odd + (0xFFFFFFFF if same32 else 0) + same32) % 2**32  # uint32
