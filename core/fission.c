@@ -95,6 +95,12 @@ bool fission_divergent_if(const Node *n)
            !has_escape(n->c, 0);
 }
 
+bool fission_divergent_while(const Node *n)
+{
+    return n && n->kind == ND_WHILE && fission_splits(n) && !has_block_barrier(n->a) &&
+           !has_block_barrier(n->b) && !has_escape(n->b, 0);
+}
+
 bool fission_uses_block(const Node *n)
 {
     if (!n)
@@ -145,6 +151,8 @@ static bool thread_dependent(const Node *n, const bool *dep, int *via)
          n->op == INTR_LANEMASK_LT || (n->op >= INTR_SHFL_IDX && n->op <= INTR_SHFL_XOR) ||
          n->op == INTR_MATCH_ANY))
         return true;
+    if (fission_is_collective(n)) /* the same for the block (syncthreads_*) or warp (votes) */
+        return false;
     if (n->kind == ND_LOAD && dep[n->var]) {
         if (via && *via < 0)
             *via = n->var;
@@ -229,7 +237,8 @@ static ember_status check_uniform(Function *fn, const Node *n, const bool *dep)
             st = check_header(fn, n, &n->a, 1, dep);
         break;
     case ND_WHILE:
-        if (fission_splits(n->b) || fission_contains_barrier(n->a))
+        if ((fission_splits(n->b) || fission_contains_barrier(n->a)) &&
+            !fission_divergent_while(n))
             st = check_header(fn, n, &n->a, 1, dep);
         break;
     case ND_FOR_RANGE:

@@ -419,6 +419,11 @@ EM_HIDDEN bool fission_splits(const Node *n);
  * thread follows its own branch, and the collectives count the threads of
  * the warp that took the same branch. */
 EM_HIDDEN bool fission_divergent_if(const Node *n);
+/* A `while` loop that splits only at warp-level operations, with no break
+ * or continue: each thread loops while its own condition holds (e.g.
+ * `while cuda.any_sync(mask, x > 0):`), the collectives count the threads
+ * of the warp still looping. */
+EM_HIDDEN bool fission_divergent_while(const Node *n);
 /* n uses block-level operations (barriers, collectives, warp masks, shared
  * arrays): the host lowering builds the kernel by fission. */
 EM_HIDDEN bool fission_uses_block(const Node *n);

@@ -3696,7 +3696,8 @@ static void fis_collect(Lower *L, Node *n)
         L->shared_off[L->nshareds] = off;
         L->shareds[L->nshareds++] = n;
     }
-    if (fission_divergent_if(n) && fis_find(L->divs, L->ndivs, n) < 0) {
+    if ((fission_divergent_if(n) || fission_divergent_while(n)) &&
+        fis_find(L->divs, L->ndivs, n) < 0) {
         if (!grow_list((void **)&L->divs, &L->capdivs, L->ndivs + 1, sizeof *L->divs))
             fail(L, n, "out of memory");
         L->divs[L->ndivs++] = n;
@@ -4201,6 +4202,43 @@ static void fis_stmt(Lower *L, Node *n)
         region_open(L, &r, &n, 1);
         stmt(L, n);
         region_close(L, &r);
+        return;
+    }
+    if (fission_divergent_while(n)) {
+        /* each thread's "still looping" flag; the loop goes on while some
+         * thread's does; the condition and body run for those threads */
+        int k = fis_find(L->divs, L->ndivs, n);
+        if (k < 0 || L->npreds >= MAX_LOOP_DEPTH)
+            fail(L, n, "internal error: divergent loops nested too deep");
+        int f = fis_div_field(L, k);
+        region_open(L, &r, NULL, 0);
+        LLVMBuildStore(B, ci(L->t_i8, 1), fis_field(L, L->linear_tid, f));
+        region_close(L, &r);
+        LLVMBasicBlockRef hdr = new_bb(L, "dwhile.hdr"), body = new_bb(L, "dwhile.body"),
+                          exit = new_bb(L, "dwhile.end");
+        LLVMValueRef any = entry_alloca(L, L->t_i8, "looping");
+        LLVMBuildBr(B, hdr);
+        LLVMPositionBuilderAtEnd(B, hdr);
+        L->preds[L->npreds].field = f;
+        L->preds[L->npreds++].taken = true;
+        fis_phases(L, n->a);
+        LLVMBuildStore(B, ci(L->t_i8, 0), any);
+        region_open(L, &r, &n->a, 1);
+        LLVMValueRef c = LLVMBuildZExt(B, truth(L, expr(L, n->a), n->a->ty), L->t_i8, "");
+        LLVMBuildStore(B, c, fis_field(L, L->linear_tid, f));
+        LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, L->t_i8, any, ""), c, ""), any);
+        region_close(L, &r);
+        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntNE, LLVMBuildLoad2(B, L->t_i8, any, ""),
+                                         ci(L->t_i8, 0), ""), body, exit);
+        LLVMPositionBuilderAtEnd(B, body);
+        LLVMBasicBlockRef saved_skip = L->skip_bb;
+        L->skip_bb = hdr;
+        if (n->b)
+            stmt(L, n->b);
+        L->skip_bb = saved_skip;
+        LLVMBuildBr(B, hdr);
+        LLVMPositionBuilderAtEnd(B, exit);
+        L->npreds--;
         return;
     }
     if (fission_divergent_if(n)) {

@@ -507,3 +507,104 @@ def test_match_any_and_match_all():
         odd = sum(1 << k for k in range(32) if lanes[k] % 2 == a[i] % 2)
         same32 = bool((lanes == lanes[0]).all())
         assert any32[i] == (odd + (0xFFFFFFFF if same32 else 0) + same32) % 2**32  # uint32
+
+
+# ---------------------------------------------------------------------------
+# control flow around barriers and collectives
+# ---------------------------------------------------------------------------
+
+@cuda.jit
+def reduce_while_true(a, out):
+    sh = cuda.shared.array(64, np.int64)
+    tid = cuda.threadIdx.x
+    sh[tid] = a[cuda.grid(1)]
+    s = cuda.blockDim.x
+    while True:
+        s //= 2
+        if s == 0:
+            break            # uniform: the whole block leaves together
+        cuda.syncthreads()
+        if tid < s:
+            sh[tid] += sh[tid + s]
+    cuda.syncthreads()
+    out[cuda.grid(1)] = sh[0]
+
+
+def test_uniform_break_out_of_a_loop_with_a_barrier(rng):
+    a = rng.integers(-50, 50, 3 * 64)
+    out = np.zeros_like(a)
+    reduce_while_true[3, 64](a, out)
+    np.testing.assert_array_equal(out, np.repeat(a.reshape(3, 64).sum(axis=1), 64))
+
+
+@cuda.jit
+def countdown(x, steps):
+    v = x[cuda.grid(1)]
+    n = 0
+    while cuda.syncthreads_or(v > 0):    # a collective in the loop condition
+        v -= 1
+        n += 1
+    steps[cuda.grid(1)] = n
+
+
+def test_syncthreads_or_as_a_loop_condition(rng):
+    x = rng.integers(-3, 20, 2 * 32)
+    steps = np.zeros_like(x)
+    countdown[2, 32](x, steps)
+    want = np.repeat(np.maximum(x.reshape(2, 32).max(axis=1), 0), 32)
+    np.testing.assert_array_equal(steps, want)
+
+
+@cuda.jit
+def warp_loop(x, out):
+    i = cuda.grid(1)
+    v = x[i]
+    total = 0
+    while cuda.any_sync(0xFFFFFFFF, v > 0):  # warps loop different numbers of times
+        total += cuda.popc(cuda.ballot_sync(0xFFFFFFFF, v > 0))
+        v -= 1
+    out[i] = total
+
+
+def test_warp_divergent_loop_with_votes(rng):
+    x = rng.integers(0, 9, 4 * 32)
+    x[64:96] = 0                    # one warp never loops
+    out = np.zeros_like(x)
+    warp_loop[1, 128](x, out)
+    per_warp = np.maximum(x.reshape(4, 32), 0).sum(axis=1)
+    np.testing.assert_array_equal(out, np.repeat(per_warp, 32))
+
+
+@cuda.jit
+def nested_collectives(a, out, flags):
+    i = cuda.grid(1)
+    out[i] = cuda.shfl_sync(0xFFFFFFFF, cuda.shfl_down_sync(0xFFFFFFFF, a[i], 1), 0)
+    if cuda.any_sync(0xFFFFFFFF, a[i] == 7):
+        flags[i] = 1
+
+
+def test_nested_collectives_and_a_vote_in_a_condition():
+    a = np.arange(64, dtype=np.int64)
+    out = np.zeros(64, np.int64)
+    flags = np.zeros(64, np.int64)
+    nested_collectives[1, 64](a, out, flags)
+    np.testing.assert_array_equal(out, np.repeat([1, 33], 32))
+    np.testing.assert_array_equal(flags, np.repeat([1, 0], 32))
+
+
+@cuda.jit
+def local_across_barrier(a, out):
+    t = cuda.threadIdx.x
+    loc = cuda.local.array(3, np.float64)
+    ok = a[t] > 0.5
+    for k in range(3):
+        loc[k] = a[t] * (k + 1)
+    cuda.syncthreads()
+    out[t] = loc[0] + loc[1] + loc[2] + (100.0 if ok else 0.0)
+
+
+def test_local_arrays_and_bools_live_across_a_barrier(rng):
+    a = rng.random(48)
+    out = np.zeros(48)
+    local_across_barrier[1, 48](a, out)
+    np.testing.assert_allclose(out, 6 * a + np.where(a > 0.5, 100.0, 0.0))
