@@ -265,3 +265,89 @@ ember_status fission_check(Function *fn)
     }
     return check_uniform(fn, fn->body, dep);
 }
+
+/* ---- uniform variables ---------------------------------------------------
+ * A variable every thread of the block holds the same value of can live
+ * once per block instead of once per thread, and its assignments run once,
+ * at uniform level (between regions). It qualifies when each assignment to
+ * it is at uniform level (not inside a region's statement or a divergent
+ * branch) and computes a value from constants, arguments, blockIdx /
+ * blockDim / gridDim, array shapes, shared arrays and other such variables,
+ * without side effects; a `for` variable qualifies when its loop is run by
+ * the whole block together. */
+
+static bool uniform_expr(const Node *n, const bool *uni)
+{
+    if (!n)
+        return true;
+    switch (n->kind) {
+    case ND_CONST: case ND_PARAM:
+        return true;
+    case ND_LOAD:
+        return uni[n->var];
+    case ND_INTRINSIC:
+        return n->op == INTR_BLOCK_IDX || n->op == INTR_BLOCK_DIM || n->op == INTR_GRID_DIM ||
+               n->op == INTR_WARPSIZE;
+    case ND_ATTR:
+        if (n->op != ATTR_SHAPE && n->op != ATTR_STRIDES && n->op != ATTR_SIZE &&
+            n->op != ATTR_NDIM && n->op != ATTR_LEN)
+            return false;
+        break;
+    case ND_LOCAL_ARRAY:
+        return n->op == MEM_SHARED;
+    case ND_UNARY: case ND_BINARY: case ND_COMPARE: case ND_AND: case ND_OR: case ND_IFEXP:
+    case ND_CAST: case ND_CALL_MATH: case ND_TUPLE: case ND_TUPLE_GET:
+        break;
+    default:
+        return false;
+    }
+    if (!uniform_expr(n->a, uni) || !uniform_expr(n->b, uni) || !uniform_expr(n->c, uni))
+        return false;
+    for (int i = 0; i < n->nargs; i++)
+        if (!uniform_expr(n->args[i], uni))
+            return false;
+    return true;
+}
+
+/* Clears uni[v] for each variable statement n assigns in a way that does
+ * not qualify; at_uniform: n runs at uniform level. True when it cleared
+ * one. */
+static bool drop_nonuniform(const Node *n, bool at_uniform, bool *uni)
+{
+    if (!n || n->kind < ND_BLOCK)
+        return false;
+    bool changed = false;
+    switch (n->kind) {
+    case ND_ASSIGN:
+        if (uni[n->var] && !(at_uniform && uniform_expr(n->a, uni)))
+            uni[n->var] = false, changed = true;
+        return changed;
+    case ND_FOR_RANGE: {
+        bool loop = at_uniform && fission_splits(n->b);
+        if (uni[n->var] && !loop)
+            uni[n->var] = false, changed = true;
+        return drop_nonuniform(n->b, loop, uni) || changed;
+    }
+    case ND_BLOCK:
+        for (int i = 0; i < n->nargs; i++)
+            changed |= drop_nonuniform(n->args[i], at_uniform, uni);
+        return changed;
+    case ND_IF: case ND_WHILE: {
+        bool together = at_uniform && fission_splits(n) && !fission_divergent_if(n) &&
+                        !fission_divergent_while(n);
+        changed |= drop_nonuniform(n->b, together, uni);
+        changed |= drop_nonuniform(n->c, together, uni);
+        return changed;
+    }
+    default:
+        return false;
+    }
+}
+
+void fission_uniform_vars(const Function *fn, bool *uni)
+{
+    for (int v = 0; v < fn->nvars; v++)
+        uni[v] = true;
+    while (drop_nonuniform(fn->body, true, uni)) {
+    }
+}

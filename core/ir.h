@@ -424,6 +424,10 @@ EM_HIDDEN bool fission_divergent_if(const Node *n);
  * `while cuda.any_sync(mask, x > 0):`), the collectives count the threads
  * of the warp still looping. */
 EM_HIDDEN bool fission_divergent_while(const Node *n);
+/* uni[v] (fn->nvars entries): variable v holds the same value in every
+ * thread of the block and is assigned only between regions (then lowered
+ * as one scalar per block, its assignments run once). */
+EM_HIDDEN void fission_uniform_vars(const Function *fn, bool *uni);
 /* n uses block-level operations (barriers, collectives, warp masks, shared
  * arrays): the host lowering builds the kernel by fission. */
 EM_HIDDEN bool fission_uses_block(const Node *n);

@@ -148,6 +148,7 @@ typedef struct Lower {
     int npreds;
     LLVMBasicBlockRef skip_bb; /* where uniform control goes when no thread is live */
     unsigned char *touched;    /* per variable: read (1) / assigned (2) by a region */
+    bool *uniform;             /* per variable: one scalar per block (fission_uniform_vars) */
     bool *coll_ready;          /* the collective's operands are in scratch */
 } Lower;
 
@@ -903,7 +904,7 @@ static void fis_store_all(Lower *L, int var, LLVMValueRef v);
 
 static LLVMValueRef var_slot(Lower *L, int var)
 {
-    if (L->fis && L->fn == L->root_fn && !L->in_region)
+    if (L->fis && L->fn == L->root_fn && !L->in_region && !L->uniform[var])
         return fis_var_slot(L, var);
     if (!L->var_slots[var])
         L->var_slots[var] = entry_alloca(L, mty(L, L->fn->var_types[var]), L->fn->var_names[var]);
@@ -915,8 +916,8 @@ static void var_store(Lower *L, int var, LLVMValueRef v)
     const Type *t = ty_concrete(L->fn->var_types[var]);
     if (t->kind == TY_BOOL)
         v = LLVMBuildZExt(L->b, v, L->t_i8, "");
-    if (L->fis && L->fn == L->root_fn && !L->in_region) /* a uniform for loop's variable */
-        fis_store_all(L, var, v);
+    if (L->fis && L->fn == L->root_fn && !L->in_region && !L->uniform[var])
+        fis_store_all(L, var, v); /* a uniform for loop's variable, in every thread */
     else
         LLVMBuildStore(L->b, v, var_slot(L, var));
 }
@@ -3810,7 +3811,7 @@ static void region_open(Lower *L, Region *r, Node *const *nodes, int nnodes)
     if (!r->written)
         fail(L, fn->body, "out of memory");
     for (int v = 0; v < fn->nvars; v++) {
-        if (!L->touched[v] || !supported_type(fn->var_types[v]))
+        if (!L->touched[v] || !supported_type(fn->var_types[v]) || L->uniform[v])
             continue;
         LLVMTypeRef t = mty(L, fn->var_types[v]);
         if (!L->var_slots[v])
@@ -4155,6 +4156,13 @@ static LLVMValueRef fis_array_memory(Lower *L, Node *n, LLVMValueRef *dyn_len, i
     return LLVMBuildGEP2(L->b, L->t_i8, L->shared, &o, 1, "shared");
 }
 
+/* An assignment to a uniform variable: it runs once per block, between
+ * regions (fission_uniform_vars placed every one at uniform level). */
+static bool fis_hoisted(Lower *L, const Node *n)
+{
+    return n->kind == ND_ASSIGN && L->uniform[n->var];
+}
+
 /* A statement at uniform level (outside any region). */
 static void fis_stmt(Lower *L, Node *n)
 {
@@ -4165,12 +4173,12 @@ static void fis_stmt(Lower *L, Node *n)
                      : n->kind == ND_FOR_RANGE ? fission_splits(n->b) : false;
     if (n->kind == ND_BLOCK) {
         for (int i = 0; i < n->nargs;) {
-            if (fission_splits(n->args[i])) {
+            if (fission_splits(n->args[i]) || fis_hoisted(L, n->args[i])) {
                 fis_stmt(L, n->args[i++]);
                 continue;
             }
             int j = i;
-            while (j < n->nargs && !fission_splits(n->args[j]))
+            while (j < n->nargs && !fission_splits(n->args[j]) && !fis_hoisted(L, n->args[j]))
                 j++;
             region_open(L, &r, n->args + i, j - i);
             for (; i < j; i++)
@@ -4181,6 +4189,10 @@ static void fis_stmt(Lower *L, Node *n)
     }
     if (n->kind == ND_SYNC) /* the regions before and after are apart already */
         return;
+    if (fis_hoisted(L, n)) { /* once per block */
+        var_store(L, n->var, conv(L, n, expr(L, n->a), n->a->ty, L->fn->var_types[n->var]));
+        return;
+    }
     if (n->kind == ND_BREAK || n->kind == ND_CONTINUE) { /* out of a uniform loop */
         if (L->nloops == 0)
             fail(L, n, "'%s' outside a loop", n->kind == ND_BREAK ? "break" : "continue");
@@ -4337,9 +4349,12 @@ static void build_entry_fission(Lower *L, const char *symbol)
     L->coll_result = em_calloc((size_t)L->ncolls + 1, sizeof *L->coll_result);
     L->coll_ready = em_calloc((size_t)L->ncolls + 1, sizeof *L->coll_ready);
     L->touched = em_calloc((size_t)fn->nvars + 1, 1);
+    L->uniform = em_calloc((size_t)fn->nvars + 1, sizeof *L->uniform);
+    if (L->uniform)
+        fission_uniform_vars(fn, L->uniform);
     int nf = fn->nvars + L->nlocals + L->ncolls + L->ndivs + 1;
     LLVMTypeRef *ft = ir_alloc(fn, sizeof *ft * (size_t)nf);
-    if (!L->coll_result || !L->coll_ready || !L->touched || !ft)
+    if (!L->coll_result || !L->coll_ready || !L->touched || !L->uniform || !ft)
         fail(L, fn->body, "out of memory");
     for (int i = 0; i < fn->nvars; i++)
         ft[i] = supported_type(fn->var_types[i]) ? mty(L, fn->var_types[i]) : L->t_i8;
@@ -4774,6 +4789,7 @@ out_free:
     em_free(L->coll_result);
     em_free(L->divs);
     em_free(L->touched);
+    em_free(L->uniform);
     em_free(L->coll_ready);
     em_free(L->real);
     em_free(L->checked);
