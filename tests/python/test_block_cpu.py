@@ -612,3 +612,23 @@ def test_local_arrays_and_bools_live_across_a_barrier(rng):
     out = np.zeros(48)
     local_across_barrier[1, 48](a, out)
     np.testing.assert_allclose(out, 6 * a + np.where(a > 0.5, 100.0, 0.0))
+
+
+@cuda.jit
+def uniform_order(out):
+    t = cuda.threadIdx.x
+    s = cuda.blockDim.x          # the same in every thread: one value per block
+    a = s + t                    # reads s before ...
+    s = s * 2                    # ... it doubles ...
+    b = s + t                    # ... and after
+    cuda.syncthreads()
+    s += cuda.blockIdx.x
+    out[cuda.grid(1)] = a * 1000000 + b * 1000 + s
+
+
+def test_block_uniform_variables_keep_statement_order():
+    out = np.zeros(3 * 40, np.int64)
+    uniform_order[3, 40](out)
+    t = np.tile(np.arange(40), 3)
+    blk = np.repeat(np.arange(3), 40)
+    np.testing.assert_array_equal(out, (40 + t) * 1000000 + (80 + t) * 1000 + 80 + blk)
