@@ -3619,22 +3619,27 @@ static void build_entry(Lower *L, const char *symbol)
  *   free(buf)
  *
  * Ctx is one thread's context: every variable of the kernel, its
- * cuda.local.array memory, a scratch record per warp collective, and its
- * `exited` flag. The body by fission (fis_stmt): consecutive statements
- * that do not split (fission_splits) form a region,
+ * cuda.local.array memory, a scratch record per warp collective, a flag per
+ * divergent branch, and its `exited` flag. The body by fission (fis_stmt):
+ * consecutive statements that do not split (fission_splits) form a region,
  *
- *   for tz, for ty, for tx: if !exited[t]: <statements>     (t: linear id)
+ *   for tz, for ty, for tx: if live(t): <statements>        (t: linear id)
  *
- * in which a `return` sets exited[t]; a barrier ends a region. A statement
- * that splits is uniform control: its condition (range) is evaluated once
- * per block, for the first live thread, and all threads follow it; with
- * checks on (debug=True / boundscheck=True) every live thread evaluates it
- * too and a disagreement faults naming the thread and block. A statement
- * with a warp collective runs one region per collective that stores its
- * operands in the thread's scratch record, then the statement itself, in
- * which each collective reads its warp's records (CUDA semantics: a warp is
- * 32 consecutive linear thread ids). Variables live in the contexts always
- * (per thread, also the uniform ones: correctness first).
+ * in which a `return` sets exited[t]; the variables the statements use are
+ * copied into allocas at the start (registers after mem2reg) and the ones
+ * they assign back at the end. A barrier ends a region. A statement that
+ * splits is uniform control: its condition (range) is evaluated once per
+ * block, for the first live thread, and all threads follow it; with checks
+ * on (debug=True / boundscheck=True) every live thread evaluates it too and
+ * a disagreement faults naming the thread and block. A statement with a
+ * warp collective runs one region per collective that stores its operands
+ * in the thread's scratch record, then the statement itself, in which each
+ * collective reads its warp's records (a warp is 32 consecutive linear
+ * thread ids). An `if` or `while` that splits only at warp-level operations
+ * is divergent: each thread's branch (or "still looping") is a flag, and
+ * live(t) also asks for the flags of the branches around. Block-uniform
+ * variables (fission_uniform_vars) are one alloca per block and assigned
+ * between regions.
  */
 
 #define FIS_REC_VALUE 0 /* scratch record: { i64 value bits, i64 lane / predicate, i32 mask } */
