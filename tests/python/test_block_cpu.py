@@ -427,9 +427,25 @@ def barrier_loop_thread_count(out):
     out[0] = 1
 
 
+def barrier_in_thread_while(out):
+    i = cuda.grid(1)
+    while i < out.size:
+        cuda.syncthreads()
+        i += cuda.gridsize(1)
+
+
+def break_on_thread_condition(out):
+    for k in range(4):
+        cuda.syncthreads()
+        if cuda.laneid == 3:
+            break
+
+
 @pytest.mark.parametrize("kernel, marker, text", [
     (barrier_under_thread_condition, "if cuda.threadIdx.x < 16", "depends on the thread index"),
     (barrier_loop_thread_count, "for k in range(n)", "through variable 'n'"),
+    (barrier_in_thread_while, "while i < out.size", "through variable 'i'"),
+    (break_on_thread_condition, "if cuda.laneid == 3", "`break`, `continue` or `return` out"),
 ])
 def test_barrier_under_thread_dependent_condition_is_a_compile_error(kernel_device, kernel,
                                                                     marker, text):
@@ -439,7 +455,7 @@ def test_barrier_under_thread_dependent_condition_is_a_compile_error(kernel_devi
         cuda.jit(kernel)[1, 32](np.zeros(1, np.int32))
     msg = str(ei.value)
     assert f"{THIS_FILE}:{line_of(kernel, marker)}:" in msg, msg
-    assert text in msg and "cuda.syncthreads()" in msg
+    assert text in msg and ("cuda.syncthreads()" in msg or "break" in msg)
 
 
 def diverging_at_run_time(counter, out):
@@ -463,6 +479,34 @@ def test_divergent_barrier_detected_at_run_time_with_debug(kernel_device):
     cuda.jit(diverging_at_run_time)[2, 32](np.zeros(1, np.int32), np.zeros(32, np.int32))
 
 
+def diverging_range(counter, out):
+    n = cuda.atomic.add(counter, 0, 1) % 3
+    for k in range(n):
+        cuda.syncthreads()
+    out[cuda.threadIdx.x] = n
+
+
+def test_divergent_loop_range_detected_at_run_time_with_boundscheck(kernel_device):
+    if kernel_device != "cpu":
+        pytest.skip("undefined behaviour on a GPU")
+    k = cuda.jit(boundscheck=True)(diverging_range)
+    with pytest.raises(RuntimeError, match=re.escape(
+            f"{THIS_FILE}:{line_of(diverging_range, 'for k in range(n)')}:")) as ei:
+        k[1, 8](np.zeros(1, np.int32), np.zeros(8, np.int32))
+    assert re.search(r"thread \([1-7], 0, 0\) of block \(0, 0, 0\) disagrees", str(ei.value))
+
+
+@cuda.jit(device=True)
+def device_with_shared(x):
+    s = cuda.shared.array(4, np.int32)
+    s[0] = x
+    return s[0]
+
+
+def calls_device_shared(out):
+    out[0] = device_with_shared(1)
+
+
 @cuda.jit(device=True)
 def device_with_barrier(x):
     cuda.syncthreads()
@@ -473,13 +517,15 @@ def calls_device_barrier(out):
     out[0] = device_with_barrier(1)
 
 
-def test_barrier_in_a_device_function_is_refused_on_cpu(kernel_device):
+@pytest.mark.parametrize("kernel, what", [(calls_device_barrier, "cuda.syncthreads"),
+                                          (calls_device_shared, "cuda.shared.array")])
+def test_block_operations_in_a_device_function_are_refused_on_cpu(kernel_device, kernel, what):
     if kernel_device != "cpu":
-        pytest.skip("GPUs run barriers in device functions")
-    with pytest.raises(UnsupportedError, match="inside a device function is not supported on "
-                       "the CPU device yet") as ei:
-        cuda.jit(calls_device_barrier)[1, 1](np.zeros(1, np.int32))
-    assert THIS_FILE in str(ei.value)
+        pytest.skip("GPUs run them in device functions")
+    with pytest.raises(UnsupportedError, match=re.escape(f"{what} inside a device function is "
+                       "not supported on the CPU device yet")) as ei:
+        cuda.jit(kernel)[1, 1](np.zeros(1, np.int32))
+    assert THIS_FILE in str(ei.value) and "called from" in str(ei.value)
 
 
 @cuda.jit
