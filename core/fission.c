@@ -9,12 +9,15 @@
  * over the block's threads, so every thread has finished the code before a
  * barrier when any thread starts the code after it. A statement that
  * contains a barrier (an `if`, a loop) is "uniform control": its condition
- * is evaluated once per block and every thread follows it. This file says
- * which statements split (fission_splits) and refuses, at compile time,
- * barriers under conditions computed from the thread index: there the
- * threads of a block would disagree (undefined behaviour on a GPU, where it
- * usually hangs). What cannot be proven here is checked at run time under
- * debug=True / boundscheck=True (core/lower.c).
+ * is evaluated once per block and every thread follows it, unless it may
+ * depend on the thread (fission_thread_dependence) or the statement splits
+ * only at warp-level operations: then it is divergent, each thread follows
+ * its own path (fission_divergent_if / _while). This file says which
+ * statements split (fission_splits), which variables are the same for the
+ * whole block (fission_uniform_vars), and refuses, at compile time,
+ * barriers under conditions that provably differ between the threads of a
+ * block (undefined behaviour on a GPU, where it usually hangs). The rest is
+ * checked at run time under debug=True / boundscheck=True (core/lower.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -88,17 +91,26 @@ static bool has_block_barrier(const Node *n)
     return false;
 }
 
-bool fission_divergent_if(const Node *n)
+bool fission_has_block_barrier(const Node *n) { return has_block_barrier(n); }
+
+static bool thread_dependent(const Node *n, const bool *dep, int *via);
+
+/* Divergent: split only at warp-level operations, or under a condition
+ * computed from the thread index (then the threads that do not take the
+ * branch, or leave the loop, count as arrived at its barriers). */
+bool fission_divergent_if(const Node *n, const bool *dep)
 {
     return n && n->kind == ND_IF && (fission_splits(n->b) || fission_splits(n->c)) &&
-           !has_block_barrier(n->b) && !has_block_barrier(n->c) && !has_escape(n->b, 0) &&
-           !has_escape(n->c, 0);
+           !has_escape(n->b, 0) && !has_escape(n->c, 0) &&
+           ((!has_block_barrier(n->b) && !has_block_barrier(n->c)) ||
+            thread_dependent(n->a, dep, NULL));
 }
 
-bool fission_divergent_while(const Node *n)
+bool fission_divergent_while(const Node *n, const bool *dep)
 {
     return n && n->kind == ND_WHILE && fission_splits(n) && !has_block_barrier(n->a) &&
-           !has_block_barrier(n->b) && !has_escape(n->b, 0);
+           !has_escape(n->b, 0) &&
+           (!has_block_barrier(n->b) || thread_dependent(n->a, dep, NULL));
 }
 
 bool fission_uses_block(const Node *n)
@@ -136,11 +148,13 @@ const char *fission_op_name(const Node *n)
 }
 
 /* ---- thread dependence ---------------------------------------------------
- * An expression depends on the thread when it reads threadIdx, cuda.grid(),
- * the lane, a shuffled value, an element at a thread-dependent index, or a
- * variable assigned such a value anywhere (flow-insensitive, to a fixed
- * point). This under-approximates (atomics, device functions that read
- * threadIdx are not counted): only what it finds is refused. */
+ * An expression may depend on the thread when it reads threadIdx,
+ * cuda.grid(), the lane, a shuffled value, an atomic's old value, a device
+ * function's result, an element at such an index, or a variable assigned
+ * such a value anywhere (flow-insensitive, to a fixed point). Collective
+ * results are the same across the block (syncthreads_*) or warp (votes).
+ * Conditions that may depend on the thread make divergent branches; the
+ * compile-time refusal also needs them "closed" (below). */
 
 static bool thread_dependent(const Node *n, const bool *dep, int *via)
 {
@@ -158,8 +172,9 @@ static bool thread_dependent(const Node *n, const bool *dep, int *via)
             *via = n->var;
         return true;
     }
-    if (n->kind == ND_ATOMIC)
-        return false;
+    if (n->kind == ND_ATOMIC || n->kind == ND_CALL) /* each thread's old value; a device
+                                                      * function may read threadIdx */
+        return true;
     if (thread_dependent(n->a, dep, via) || thread_dependent(n->b, dep, via) ||
         thread_dependent(n->c, dep, via))
         return true;
@@ -188,14 +203,69 @@ static bool mark_dependent(const Node *n, bool *dep)
     return changed;
 }
 
-/* Refuses the uniform-control statement n when a header expression depends
- * on the thread. */
+void fission_thread_dependence(const Function *fn, bool *dep)
+{
+    memset(dep, 0, (size_t)fn->nvars + 1);
+    while (mark_dependent(fn->body, dep)) {
+    }
+}
+
+/* "Closed": computed from nothing but constants and the thread and block
+ * indices and dimensions (no argument, no memory), so that a closed
+ * expression that depends on the thread differs between the threads of
+ * any block big enough: a barrier under it is an error one can prove. */
+static bool closed_expr(const Node *n, const bool *closed)
+{
+    if (!n)
+        return true;
+    switch (n->kind) {
+    case ND_CONST: case ND_INTRINSIC:
+        if (n->kind == ND_INTRINSIC && n->op > INTR_WARPSIZE)
+            return false;
+        break;
+    case ND_LOAD:
+        return closed[n->var];
+    case ND_UNARY: case ND_BINARY: case ND_COMPARE: case ND_AND: case ND_OR: case ND_IFEXP:
+    case ND_CAST: case ND_CALL_MATH: case ND_TUPLE: case ND_TUPLE_GET:
+        break;
+    default:
+        return false;
+    }
+    if (!closed_expr(n->a, closed) || !closed_expr(n->b, closed) || !closed_expr(n->c, closed))
+        return false;
+    for (int i = 0; i < n->nargs; i++)
+        if (!closed_expr(n->args[i], closed))
+            return false;
+    return true;
+}
+
+static bool drop_open(const Node *n, bool *closed)
+{
+    if (!n || n->kind < ND_BLOCK)
+        return false;
+    bool changed = false;
+    if (n->kind == ND_ASSIGN && closed[n->var] && !closed_expr(n->a, closed))
+        closed[n->var] = false, changed = true;
+    if (n->kind == ND_FOR_RANGE && closed[n->var])
+        for (int i = 0; i < n->nargs; i++)
+            if (!closed_expr(n->args[i], closed))
+                closed[n->var] = false, changed = true;
+    changed |= drop_open(n->b, closed);
+    changed |= drop_open(n->c, closed);
+    if (n->kind == ND_BLOCK)
+        for (int i = 0; i < n->nargs; i++)
+            changed |= drop_open(n->args[i], closed);
+    return changed;
+}
+
+/* Refuses the uniform-control statement n when a header expression is
+ * provably different between threads (thread-dependent and closed). */
 static ember_status check_header(Function *fn, const Node *n, Node *const *hdr, int nhdr,
-                                 const bool *dep)
+                                 const bool *dep, const bool *closed)
 {
     for (int i = 0; i < nhdr; i++) {
         int via = -1;
-        if (!thread_dependent(hdr[i], dep, &via))
+        if (!thread_dependent(hdr[i], dep, &via) || !closed_expr(hdr[i], closed))
             continue;
         const Node *bar = first_barrier(n);
         char how[300] = "";
@@ -206,7 +276,9 @@ static ember_status check_header(Function *fn, const Node *n, Node *const *hdr, 
                                                : "a `for` loop whose range";
         if (bar)
             return ir_error(fn, hdr[i]->loc, "%s (line %d) is inside %s depends on the thread "
-                            "index%s: every thread of a block must reach a barrier or warp "
+                            "index%s and on nothing else but constants and block dimensions, "
+                            "so the threads of a block disagree on it: every thread of a block "
+                            "must reach a barrier or warp "
                             "collective the same number of times (on a GPU this is undefined "
                             "behaviour and usually hangs); compute the condition from values "
                             "that are the same for the whole block (blockIdx, blockDim, "
@@ -222,48 +294,47 @@ static ember_status check_header(Function *fn, const Node *n, Node *const *hdr, 
     return EMBER_SUCCESS;
 }
 
-static ember_status check_uniform(Function *fn, const Node *n, const bool *dep)
+static ember_status check_uniform(Function *fn, const Node *n, const bool *dep,
+                                  const bool *closed)
 {
     if (!n || n->kind < ND_BLOCK || !fission_splits(n))
         return EMBER_SUCCESS;
     ember_status st = EMBER_SUCCESS;
+    bool block_wide = has_block_barrier(n->b) || has_block_barrier(n->c) ||
+                      has_escape(n->b, 0) || has_escape(n->c, 0);
     switch (n->kind) {
     case ND_BLOCK:
         for (int i = 0; i < n->nargs && !st; i++)
-            st = check_uniform(fn, n->args[i], dep);
+            st = check_uniform(fn, n->args[i], dep, closed);
         return st;
-    case ND_IF: /* warp collectives only: each thread keeps its own branch */
-        if ((fission_splits(n->b) || fission_splits(n->c)) && !fission_divergent_if(n))
-            st = check_header(fn, n, &n->a, 1, dep);
-        break;
-    case ND_WHILE:
-        if ((fission_splits(n->b) || fission_contains_barrier(n->a)) &&
-            !fission_divergent_while(n))
-            st = check_header(fn, n, &n->a, 1, dep);
+    case ND_IF: case ND_WHILE: /* barriers (or a break out of a loop with them) inside */
+        if (block_wide || (n->kind == ND_WHILE && has_block_barrier(n->a)))
+            st = check_header(fn, n, &n->a, 1, dep, closed);
         break;
     case ND_FOR_RANGE:
         if (fission_splits(n->b))
-            st = check_header(fn, n, n->args, n->nargs, dep);
+            st = check_header(fn, n, n->args, n->nargs, dep, closed);
         break;
     default:
         return EMBER_SUCCESS;
     }
     if (!st)
-        st = check_uniform(fn, n->b, dep);
+        st = check_uniform(fn, n->b, dep, closed);
     if (!st)
-        st = check_uniform(fn, n->c, dep);
+        st = check_uniform(fn, n->c, dep, closed);
     return st;
 }
 
 ember_status fission_check(Function *fn)
 {
-    bool *dep = ir_alloc(fn, (size_t)fn->nvars + 1);
-    if (!dep)
+    bool *dep = ir_alloc(fn, (size_t)fn->nvars + 1), *closed = ir_alloc(fn, (size_t)fn->nvars + 1);
+    if (!dep || !closed)
         return EMBER_ERR_OUT_OF_MEMORY;
-    memset(dep, 0, (size_t)fn->nvars + 1);
-    while (mark_dependent(fn->body, dep)) {
+    fission_thread_dependence(fn, dep);
+    memset(closed, 1, (size_t)fn->nvars + 1);
+    while (drop_open(fn->body, closed)) {
     }
-    return check_uniform(fn, fn->body, dep);
+    return check_uniform(fn, fn->body, dep, closed);
 }
 
 /* ---- uniform variables ---------------------------------------------------
@@ -312,7 +383,7 @@ static bool uniform_expr(const Node *n, const bool *uni)
 /* Clears uni[v] for each variable statement n assigns in a way that does
  * not qualify; at_uniform: n runs at uniform level. True when it cleared
  * one. */
-static bool drop_nonuniform(const Node *n, bool at_uniform, bool *uni)
+static bool drop_nonuniform(const Node *n, bool at_uniform, bool *uni, const bool *dep)
 {
     if (!n || n->kind < ND_BLOCK)
         return false;
@@ -326,17 +397,17 @@ static bool drop_nonuniform(const Node *n, bool at_uniform, bool *uni)
         bool loop = at_uniform && fission_splits(n->b);
         if (uni[n->var] && !loop)
             uni[n->var] = false, changed = true;
-        return drop_nonuniform(n->b, loop, uni) || changed;
+        return drop_nonuniform(n->b, loop, uni, dep) || changed;
     }
     case ND_BLOCK:
         for (int i = 0; i < n->nargs; i++)
-            changed |= drop_nonuniform(n->args[i], at_uniform, uni);
+            changed |= drop_nonuniform(n->args[i], at_uniform, uni, dep);
         return changed;
     case ND_IF: case ND_WHILE: {
-        bool together = at_uniform && fission_splits(n) && !fission_divergent_if(n) &&
-                        !fission_divergent_while(n);
-        changed |= drop_nonuniform(n->b, together, uni);
-        changed |= drop_nonuniform(n->c, together, uni);
+        bool together = at_uniform && fission_splits(n) && !fission_divergent_if(n, dep) &&
+                        !fission_divergent_while(n, dep);
+        changed |= drop_nonuniform(n->b, together, uni, dep);
+        changed |= drop_nonuniform(n->c, together, uni, dep);
         return changed;
     }
     default:
@@ -344,10 +415,10 @@ static bool drop_nonuniform(const Node *n, bool at_uniform, bool *uni)
     }
 }
 
-void fission_uniform_vars(const Function *fn, bool *uni)
+void fission_uniform_vars(const Function *fn, const bool *dep, bool *uni)
 {
     for (int v = 0; v < fn->nvars; v++)
-        uni[v] = true;
-    while (drop_nonuniform(fn->body, true, uni)) {
+        uni[v] = !dep[v];
+    while (drop_nonuniform(fn->body, true, uni, dep)) {
     }
 }

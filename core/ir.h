@@ -413,28 +413,35 @@ EM_HIDDEN bool fission_contains_barrier(const Node *n);
 /* Statement n cannot run inside one thread loop: it holds a barrier, or a
  * break / continue out of a loop around it. */
 EM_HIDDEN bool fission_splits(const Node *n);
-/* An `if` whose branches split only at warp-level operations (shuffles,
- * votes, syncwarp: no block barrier, no break out of a loop around it):
- * its condition may differ between threads (e.g. `if tid < 32:`), each
- * thread follows its own branch, and the collectives count the threads of
- * the warp that took the same branch. */
-EM_HIDDEN bool fission_divergent_if(const Node *n);
-/* A `while` loop that splits only at warp-level operations, with no break
- * or continue: each thread loops while its own condition holds (e.g.
- * `while cuda.any_sync(mask, x > 0):`), the collectives count the threads
- * of the warp still looping. */
-EM_HIDDEN bool fission_divergent_while(const Node *n);
+/* dep[v] (fn->nvars + 1 entries): variable v may hold a value that
+ * depends on the thread (threadIdx, cuda.grid, the lane, a shuffle, an
+ * element at such an index, or such a variable; flow-insensitive). */
+EM_HIDDEN void fission_thread_dependence(const Function *fn, bool *dep);
+/* n holds cuda.syncthreads or syncthreads_count/and/or. */
+EM_HIDDEN bool fission_has_block_barrier(const Node *n);
+/* An `if` that splits, with no break / continue out of it, whose branches
+ * split only at warp-level operations (shuffles, votes, syncwarp) or whose
+ * condition depends on the thread (dep): each thread follows its own
+ * branch (`if tid < 32:` around shuffles; `if tid < size:` around
+ * barriers, which then count only the threads that took the branch). */
+EM_HIDDEN bool fission_divergent_if(const Node *n, const bool *dep);
+/* The same for a `while` loop with no break / continue: each thread loops
+ * while its own condition holds (`while cuda.any_sync(mask, x > 0):`); the
+ * loop goes on while some thread's does. */
+EM_HIDDEN bool fission_divergent_while(const Node *n, const bool *dep);
 /* uni[v] (fn->nvars entries): variable v holds the same value in every
  * thread of the block and is assigned only between regions (then lowered
  * as one scalar per block, its assignments run once). */
-EM_HIDDEN void fission_uniform_vars(const Function *fn, bool *uni);
+EM_HIDDEN void fission_uniform_vars(const Function *fn, const bool *dep, bool *uni);
 /* n uses block-level operations (barriers, collectives, warp masks, shared
  * arrays): the host lowering builds the kernel by fission. */
 EM_HIDDEN bool fission_uses_block(const Node *n);
 /* "cuda.syncthreads()" ... for messages. */
 EM_HIDDEN const char *fission_op_name(const Node *n);
-/* Refuses barriers under conditions computed from the thread index (an
- * error at the condition, naming the barrier). */
+/* Refuses barriers under conditions provably different between the
+ * threads of a block: computed from the thread index and nothing but
+ * constants and block dimensions (an error at the condition, naming the
+ * barrier). */
 EM_HIDDEN ember_status fission_check(Function *fn);
 
 #endif /* EMBER_IR_H */

@@ -149,6 +149,7 @@ typedef struct Lower {
     LLVMBasicBlockRef skip_bb; /* where uniform control goes when no thread is live */
     unsigned char *touched;    /* per variable: read (1) / assigned (2) by a region */
     bool *uniform;             /* per variable: one scalar per block (fission_uniform_vars) */
+    bool *dep;                 /* per variable: may depend on the thread */
     bool *coll_ready;          /* the collective's operands are in scratch */
 } Lower;
 
@@ -3702,7 +3703,7 @@ static void fis_collect(Lower *L, Node *n)
         L->shared_off[L->nshareds] = off;
         L->shareds[L->nshareds++] = n;
     }
-    if ((fission_divergent_if(n) || fission_divergent_while(n)) &&
+    if ((fission_divergent_if(n, L->dep) || fission_divergent_while(n, L->dep)) &&
         fis_find(L->divs, L->ndivs, n) < 0) {
         if (!grow_list((void **)&L->divs, &L->capdivs, L->ndivs + 1, sizeof *L->divs))
             fail(L, n, "out of memory");
@@ -4221,7 +4222,7 @@ static void fis_stmt(Lower *L, Node *n)
         region_close(L, &r);
         return;
     }
-    if (fission_divergent_while(n)) {
+    if (fission_divergent_while(n, L->dep)) {
         /* each thread's "still looping" flag; the loop goes on while some
          * thread's does; the condition and body run for those threads */
         int k = fis_find(L->divs, L->ndivs, n);
@@ -4245,6 +4246,23 @@ static void fis_stmt(Lower *L, Node *n)
         LLVMBuildStore(B, c, fis_field(L, L->linear_tid, f));
         LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildLoad2(B, L->t_i8, any, ""), c, ""), any);
         region_close(L, &r);
+        if (L->boundscheck && fission_has_block_barrier(n->b)) {
+            /* checks on: a thread leaving while others go on to a barrier */
+            L->npreds--;
+            region_open(L, &r, NULL, 0);
+            LLVMValueRef left = LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildLoad2(B, L->t_i8,
+                                              fis_field(L, L->linear_tid, f), ""), ci(L->t_i8, 0), "");
+            LLVMValueRef others = LLVMBuildICmp(B, LLVMIntNE, LLVMBuildLoad2(B, L->t_i8, any, ""),
+                                                ci(L->t_i8, 0), "");
+            LLVMBasicBlockRef bad = new_bb(L, "divergent"), ok = new_bb(L, "uniform");
+            LLVMBuildCondBr(B, LLVMBuildAnd(B, left, others, ""), bad, ok);
+            LLVMPositionBuilderAtEnd(B, bad);
+            fis_fault(L, n->a, KERNEL_FAULT_DIVERGENT);
+            LLVMBuildBr(B, ok);
+            LLVMPositionBuilderAtEnd(B, ok);
+            region_close(L, &r);
+            L->npreds++;
+        }
         LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntNE, LLVMBuildLoad2(B, L->t_i8, any, ""),
                                          ci(L->t_i8, 0), ""), body, exit);
         LLVMPositionBuilderAtEnd(B, body);
@@ -4258,7 +4276,7 @@ static void fis_stmt(Lower *L, Node *n)
         L->npreds--;
         return;
     }
-    if (fission_divergent_if(n)) {
+    if (fission_divergent_if(n, L->dep)) {
         /* each thread's branch in its flag; each branch runs for the
          * threads that took it */
         int k = fis_find(L->divs, L->ndivs, n);
@@ -4270,6 +4288,8 @@ static void fis_stmt(Lower *L, Node *n)
         LLVMBuildStore(B, LLVMBuildZExt(B, c, L->t_i8, ""), fis_field(L, L->linear_tid,
                                                                      fis_div_field(L, k)));
         region_close(L, &r);
+        if (L->boundscheck && (fission_has_block_barrier(n->b) || fission_has_block_barrier(n->c)))
+            (void)fis_uniform_cond(L, n->a); /* checks on: do all threads agree? */
         LLVMBasicBlockRef saved_skip = L->skip_bb;
         for (int branch = 0; branch < 2; branch++) {
             Node *body = branch == 0 ? n->b : n->c;
@@ -4346,6 +4366,12 @@ static void build_entry_fission(Lower *L, const char *symbol)
 {
     Function *fn = L->fn;
     L->fis = true;
+    L->uniform = em_calloc((size_t)fn->nvars + 1, sizeof *L->uniform);
+    L->dep = em_calloc((size_t)fn->nvars + 1, sizeof *L->dep);
+    if (!L->uniform || !L->dep)
+        fail(L, fn->body, "out of memory");
+    fission_thread_dependence(fn, L->dep);
+    fission_uniform_vars(fn, L->dep, L->uniform);
     fis_collect(L, fn->body);
     if (L->shared_static > SHARED_ARRAY_MAX_BYTES)
         fail(L, fn->body, "cuda.shared.array: %lld bytes of static shared memory in all, more "
@@ -4354,12 +4380,9 @@ static void build_entry_fission(Lower *L, const char *symbol)
     L->coll_result = em_calloc((size_t)L->ncolls + 1, sizeof *L->coll_result);
     L->coll_ready = em_calloc((size_t)L->ncolls + 1, sizeof *L->coll_ready);
     L->touched = em_calloc((size_t)fn->nvars + 1, 1);
-    L->uniform = em_calloc((size_t)fn->nvars + 1, sizeof *L->uniform);
-    if (L->uniform)
-        fission_uniform_vars(fn, L->uniform);
     int nf = fn->nvars + L->nlocals + L->ncolls + L->ndivs + 1;
     LLVMTypeRef *ft = ir_alloc(fn, sizeof *ft * (size_t)nf);
-    if (!L->coll_result || !L->coll_ready || !L->touched || !L->uniform || !ft)
+    if (!L->coll_result || !L->coll_ready || !L->touched || !L->uniform || !L->dep || !ft)
         fail(L, fn->body, "out of memory");
     for (int i = 0; i < fn->nvars; i++)
         ft[i] = supported_type(fn->var_types[i]) ? mty(L, fn->var_types[i]) : L->t_i8;
@@ -4795,6 +4818,7 @@ out_free:
     em_free(L->divs);
     em_free(L->touched);
     em_free(L->uniform);
+    em_free(L->dep);
     em_free(L->coll_ready);
     em_free(L->real);
     em_free(L->checked);

@@ -428,10 +428,10 @@ def barrier_loop_thread_count(out):
 
 
 def barrier_in_thread_while(out):
-    i = cuda.grid(1)
-    while i < out.size:
+    i = cuda.threadIdx.x
+    while i < 48:
         cuda.syncthreads()
-        i += cuda.gridsize(1)
+        i += 32
 
 
 def break_on_thread_condition(out):
@@ -444,7 +444,7 @@ def break_on_thread_condition(out):
 @pytest.mark.parametrize("kernel, marker, text", [
     (barrier_under_thread_condition, "if cuda.threadIdx.x < 16", "depends on the thread index"),
     (barrier_loop_thread_count, "for k in range(n)", "through variable 'n'"),
-    (barrier_in_thread_while, "while i < out.size", "through variable 'i'"),
+    (barrier_in_thread_while, "while i < 48", "through variable 'i'"),
     (break_on_thread_condition, "if cuda.laneid == 3", "`break`, `continue` or `return` out"),
 ])
 def test_barrier_under_thread_dependent_condition_is_a_compile_error(kernel_device, kernel,
@@ -456,6 +456,55 @@ def test_barrier_under_thread_dependent_condition_is_a_compile_error(kernel_devi
     msg = str(ei.value)
     assert f"{THIS_FILE}:{line_of(kernel, marker)}:" in msg, msg
     assert text in msg and ("cuda.syncthreads()" in msg or "break" in msg)
+
+
+@cuda.jit
+def guarded_reverse(a, out):
+    sh = cuda.shared.array(64, np.int32)
+    tid = cuda.threadIdx.x
+    n = a.size
+    if tid < n:                  # numba's sum example: not every thread takes it
+        sh[tid] = a[tid]
+        cuda.syncthreads()       # then only those that took the branch meet here
+        out[tid] = sh[n - 1 - tid] + cuda.syncthreads_count(1) * 1000
+
+
+@cuda.jit
+def strided_partial_sums(a, out):
+    sh = cuda.shared.array(32, np.int64)
+    tid = cuda.threadIdx.x
+    sh[tid] = 0
+    i = tid
+    while i < a.size:            # threads loop different numbers of times
+        sh[tid] += a[i]
+        cuda.syncthreads()       # the threads still looping meet here
+        i += cuda.blockDim.x
+    out[tid] = sh[tid]
+
+
+def test_barriers_under_thread_dependent_conditions_count_the_threads_inside(kernel_device):
+    """A barrier under `if tid < n` or in a loop whose trip count depends on
+    the thread: undefined on a GPU unless every thread agrees (numba's sum
+    example relies on it); on the CPU device each thread follows its own
+    path and the barrier waits for the threads on that path."""
+    if kernel_device != "cpu":
+        pytest.skip("undefined behaviour on a GPU when the threads disagree")
+    a = np.arange(40, dtype=np.int32) * 3
+    out = np.full(64, -1, np.int32)
+    guarded_reverse[1, 64](a, out)
+    np.testing.assert_array_equal(out[:40], a[::-1] + 40 * 1000)
+    assert (out[40:] == -1).all()
+    b = np.arange(100, dtype=np.int64) ** 2
+    sums = np.zeros(32, np.int64)
+    strided_partial_sums[1, 32](b, sums)
+    np.testing.assert_array_equal(sums, [b[t::32].sum() for t in range(32)])
+    # with checks on, the disagreement is an error naming a thread that left
+    with pytest.raises(RuntimeError, match=r"thread \((4\d|5\d|6[0-3]), 0, 0\) of block "
+                       r"\(0, 0, 0\) disagrees"):
+        cuda.jit(debug=True)(guarded_reverse.py_func)[1, 64](a, out)
+    with pytest.raises(RuntimeError, match=re.escape(
+            f"{THIS_FILE}:{line_of(strided_partial_sums, 'while i < a.size')}:")):
+        cuda.jit(debug=True)(strided_partial_sums.py_func)[1, 32](b, sums)
 
 
 def diverging_at_run_time(counter, out):
