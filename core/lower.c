@@ -130,7 +130,6 @@ typedef struct Lower {
     LLVMValueRef dyn_shared;   /* i64: bytes of dynamic shared memory */
     LLVMValueRef nthreads;     /* i64: threads per block */
     LLVMValueRef dims[6];      /* i64: grid and block dims */
-    LLVMBasicBlockRef blk_end; /* the end of this block (a `return` of every thread) */
     Node **locals;             /* kernel-level cuda.local.array nodes: ctx fields */
     int nlocals, caplocals;
     Node **shareds;            /* cuda.shared.array nodes, at shared_off[i] */
@@ -4467,7 +4466,6 @@ static void build_entry_fission(Lower *L, const char *symbol)
         LLVMBuildStore(B, ci(L->t_i8, 0), fis_field(L, c.iv, fis_exited_field(L)));
         loop_close(L, &c);
     }
-    L->blk_end = blk.latch;
     L->skip_bb = blk.latch;
     L->ret_bb = blk.latch;
     stmt(L, fn->body);
