@@ -152,7 +152,6 @@ typedef struct Lower {
     bool *coll_ready;          /* the collective's operands are in scratch */
 } Lower;
 
-
 static _Noreturn void fail(Lower *L, const Node *n, const char *fmt, ...) EM_PRINTF(3, 4);
 static _Noreturn void fail(Lower *L, const Node *n, const char *fmt, ...)
 {
@@ -3635,9 +3634,12 @@ static void build_entry(Lower *L, const char *symbol)
  * warp collective runs one region per collective that stores its operands
  * in the thread's scratch record, then the statement itself, in which each
  * collective reads its warp's records (a warp is 32 consecutive linear
- * thread ids). An `if` or `while` that splits only at warp-level operations
- * is divergent: each thread's branch (or "still looping") is a flag, and
- * live(t) also asks for the flags of the branches around. Block-uniform
+ * thread ids). An `if` or `while` that splits only at warp-level operations,
+ * or whose condition may depend on the thread, is divergent
+ * (fission_divergent_if / _while): each thread's branch (or "still
+ * looping") is a flag, and live(t) also asks for the flags of the branches
+ * around, so the barriers inside wait for the threads on the same path.
+ * Block-uniform
  * variables (fission_uniform_vars) are one alloca per block and assigned
  * between regions.
  */
