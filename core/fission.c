@@ -422,3 +422,260 @@ void fission_uniform_vars(const Function *fn, const bool *dep, bool *uni)
     while (drop_nonuniform(fn->body, true, uni, dep)) {
     }
 }
+
+/* ---- device functions with block-level operations ------------------------
+ * The host lowering inlines device functions into one thread's code, which
+ * cannot hold a barrier. So on the CPU device a call of a device function
+ * whose body has block-level operations is inlined here, into the kernel's
+ * IR, before fission: its parameters and variables become kernel variables
+ * (one set per call site), the statements that assign the arguments and the
+ * callee's body go before the statement with the call, and the call becomes
+ * a read of the variable its final `return` assigned. */
+
+typedef struct Inliner {
+    Function *fn;        /* the kernel */
+    const Function *spec;
+    int var0, param0;    /* the kernel variables of the callee's variables, parameters */
+    int result;          /* the variable of the return value, -1 for none */
+    const Node *site;
+    ember_status st;
+} Inliner;
+
+static bool block_call(const Node *n)
+{
+    return n && n->kind == ND_CALL && n->spec && n->spec->body &&
+           fission_uses_block(n->spec->body);
+}
+
+/* A copy of the callee's tree n with the kernel's variables; the final
+ * `return` (last) becomes an assignment of the result. */
+static Node *inline_copy(Inliner *in, const Node *n, bool last)
+{
+    if (!n || in->st)
+        return NULL;
+    Node *c = ir_node(in->fn, n->kind, n->loc);
+    if (!c) {
+        in->st = EMBER_ERR_OUT_OF_MEMORY;
+        return NULL;
+    }
+    *c = *n;
+    if (n->kind == ND_LOAD || n->kind == ND_ASSIGN || n->kind == ND_FOR_RANGE)
+        c->var = in->var0 + n->var;
+    if (n->kind == ND_PARAM) {
+        c->kind = ND_LOAD;
+        c->var = in->param0 + n->index;
+    }
+    if (n->kind == ND_RETURN) {
+        if (!last) {
+            in->st = ir_unsupported(in->fn, in->site->loc, "device function '%s' has barriers "
+                                    "or warp collectives and returns before its end: the CPU "
+                                    "device inlines such functions into the kernel and needs "
+                                    "their only `return` to be the last statement",
+                                    in->spec->name);
+            return NULL;
+        }
+        if (!n->a || in->result < 0) { /* nothing to hand back */
+            c->kind = ND_BLOCK;
+            c->a = NULL;
+            c->nargs = 0;
+            c->args = NULL;
+            return c;
+        }
+        c->kind = ND_ASSIGN;
+        c->var = in->result;
+        c->a = inline_copy(in, n->a, false);
+        return c;
+    }
+    c->a = inline_copy(in, n->a, false);
+    c->b = inline_copy(in, n->b, false);
+    c->c = inline_copy(in, n->c, false);
+    if (n->nargs) {
+        if (!(c->args = ir_node_list(in->fn, n->nargs))) {
+            in->st = EMBER_ERR_OUT_OF_MEMORY;
+            return NULL;
+        }
+        for (int i = 0; i < n->nargs; i++)
+            c->args[i] = inline_copy(in, n->args[i],
+                                     last && n->kind == ND_BLOCK && i == n->nargs - 1);
+    }
+    return c;
+}
+
+static ember_status inline_block(Function *fn, Node *blk, int depth);
+
+/* Inlines the block calls in expression tree e (innermost first), adding the
+ * statements they need to out[*nout]. */
+static ember_status inline_calls(Function *fn, Node *e, Node ***out, int *nout, int *cap,
+                                 int depth)
+{
+    if (!e || e->kind == ND_BLOCK)
+        return EMBER_SUCCESS;
+    ember_status st;
+    if ((st = inline_calls(fn, e->a, out, nout, cap, depth)) ||
+        (st = inline_calls(fn, e->b, out, nout, cap, depth)) ||
+        (st = inline_calls(fn, e->c, out, nout, cap, depth)))
+        return st;
+    for (int i = 0; i < e->nargs; i++)
+        if ((st = inline_calls(fn, e->args[i], out, nout, cap, depth)))
+            return st;
+    if (!block_call(e))
+        return EMBER_SUCCESS;
+    const Function *spec = e->spec;
+    if (spec->recursive || depth > 16)
+        return ir_unsupported(fn, e->loc, "device function '%s' has barriers or warp "
+                              "collectives and is recursive: the CPU device cannot inline it",
+                              spec->name);
+    Inliner in = {.fn = fn, .spec = spec, .result = -1, .site = e};
+    char name[300];
+    in.var0 = fn->nvars;
+    for (int v = 0; v < spec->nvars; v++) {
+        snprintf(name, sizeof name, "%s.%s", spec->name, spec->var_names[v]);
+        int k = ir_add_var(fn, name);
+        if (k < 0)
+            return EMBER_ERR_OUT_OF_MEMORY;
+        fn->var_types[k] = spec->var_types[v];
+    }
+    in.param0 = fn->nvars;
+    for (int p = 0; p < spec->nparams; p++) {
+        snprintf(name, sizeof name, "%s.%s", spec->name, spec->param_names[p]);
+        int k = ir_add_var(fn, name);
+        if (k < 0)
+            return EMBER_ERR_OUT_OF_MEMORY;
+        fn->var_types[k] = spec->param_types[p];
+    }
+    bool has_value = spec->return_type && spec->return_type->kind != TY_VOID;
+    if (has_value) { /* of the type the call had, which its users expect */
+        snprintf(name, sizeof name, "%s.return", spec->name);
+        if ((in.result = ir_add_var(fn, name)) < 0)
+            return EMBER_ERR_OUT_OF_MEMORY;
+        fn->var_types[in.result] = ty_concrete(e->ty);
+    }
+    Node *body = inline_copy(&in, spec->body, true);
+    if (in.st)
+        return in.st;
+    if ((st = inline_block(fn, body, depth + 1)))
+        return st;
+    /* the arguments, then the body */
+    int need = *nout + e->nargs + 1;
+    if (need > *cap) {
+        int ncap = need * 2;
+        Node **v = ir_node_list(fn, ncap);
+        if (!v)
+            return EMBER_ERR_OUT_OF_MEMORY;
+        if (*nout)
+            memcpy(v, *out, sizeof *v * (size_t)*nout);
+        *out = v;
+        *cap = ncap;
+    }
+    for (int p = 0; p < e->nargs; p++) {
+        Node *a = ir_node(fn, ND_ASSIGN, e->args[p]->loc);
+        if (!a)
+            return EMBER_ERR_OUT_OF_MEMORY;
+        a->ty = ty_scalar(TY_VOID);
+        a->var = in.param0 + p;
+        a->a = e->args[p];
+        (*out)[(*nout)++] = a;
+    }
+    (*out)[(*nout)++] = body;
+    /* the call reads the result */
+    e->kind = has_value ? ND_LOAD : ND_CONST;
+    e->var = in.result;
+    e->spec = NULL;
+    e->callee = NULL;
+    e->args = NULL;
+    e->nargs = 0;
+    if (!has_value) { /* a call as a statement: nothing is left to compute */
+        e->ty = ty_scalar(TY_BOOL);
+        e->ival = 0;
+    }
+    return EMBER_SUCCESS;
+}
+
+static bool has_block_call(const Node *n)
+{
+    if (!n)
+        return false;
+    if (block_call(n))
+        return true;
+    if (has_block_call(n->a) || has_block_call(n->b) || has_block_call(n->c))
+        return true;
+    for (int i = 0; i < n->nargs; i++)
+        if (has_block_call(n->args[i]))
+            return true;
+    return false;
+}
+
+/* The statements of blk, each preceded by the inlined calls it makes. */
+static ember_status inline_block(Function *fn, Node *blk, int depth)
+{
+    if (!blk || !has_block_call(blk))
+        return EMBER_SUCCESS;
+    if (blk->kind != ND_BLOCK) { /* a bare statement (an elif): it becomes a block of one */
+        Node *s = ir_node(fn, blk->kind, blk->loc), **one = ir_node_list(fn, 1);
+        if (!s || !one)
+            return EMBER_ERR_OUT_OF_MEMORY;
+        *s = *blk;
+        one[0] = s;
+        blk->kind = ND_BLOCK;
+        blk->ty = ty_scalar(TY_VOID);
+        blk->a = blk->b = blk->c = NULL;
+        blk->args = one;
+        blk->nargs = 1;
+    }
+    Node **out = NULL;
+    int nout = 0, cap = 0;
+    ember_status st;
+    for (int i = 0; i < blk->nargs; i++) {
+        Node *s = blk->args[i];
+        switch (s->kind) {
+        case ND_IF:
+            st = inline_calls(fn, s->a, &out, &nout, &cap, depth);
+            if (!st)
+                st = inline_block(fn, s->b, depth);
+            if (!st)
+                st = inline_block(fn, s->c, depth);
+            break;
+        case ND_WHILE:
+            if (has_block_call(s->a))
+                return ir_unsupported(fn, s->a->loc, "a call of a device function with "
+                                      "barriers or warp collectives in a `while` condition "
+                                      "is not supported on the CPU device yet: assign it to a "
+                                      "variable before the loop and at the end of its body");
+            st = inline_block(fn, s->b, depth);
+            break;
+        case ND_FOR_RANGE:
+            st = EMBER_SUCCESS;
+            for (int k = 0; k < s->nargs && !st; k++)
+                st = inline_calls(fn, s->args[k], &out, &nout, &cap, depth);
+            if (!st)
+                st = inline_block(fn, s->b, depth);
+            break;
+        case ND_BLOCK:
+            st = inline_block(fn, s, depth);
+            break;
+        default:
+            st = inline_calls(fn, s, &out, &nout, &cap, depth);
+        }
+        if (st)
+            return st;
+        if (nout + 1 > cap) {
+            int ncap = (nout + 1) * 2;
+            Node **v = ir_node_list(fn, ncap);
+            if (!v)
+                return EMBER_ERR_OUT_OF_MEMORY;
+            if (nout)
+                memcpy(v, out, sizeof *v * (size_t)nout);
+            out = v;
+            cap = ncap;
+        }
+        out[nout++] = s;
+    }
+    blk->args = out;
+    blk->nargs = nout;
+    return EMBER_SUCCESS;
+}
+
+ember_status fission_inline(Function *fn)
+{
+    return inline_block(fn, fn->body, 0);
+}

@@ -438,6 +438,13 @@ EM_HIDDEN void fission_uniform_vars(const Function *fn, const bool *dep, bool *u
 EM_HIDDEN bool fission_uses_block(const Node *n);
 /* "cuda.syncthreads()" ... for messages. */
 EM_HIDDEN const char *fission_op_name(const Node *n);
+/* Inlines, into the kernel fn's own IR, every call of a device function
+ * whose body has block-level operations (the host lowering inlines device
+ * functions into one thread's code, which cannot hold a barrier): the
+ * callee's parameters and variables become kernel variables. Refuses (at
+ * the call) a callee that returns before its end or is recursive, and a
+ * call in a `while` condition. */
+EM_HIDDEN ember_status fission_inline(Function *fn);
 /* Refuses barriers under conditions provably different between the
  * threads of a block: computed from the thread index and nothing but
  * constants and block dimensions (an error at the condition, naming the

@@ -237,8 +237,9 @@ static const char *block_op_name(int op)
 }
 
 /* Barriers, shared memory and warp collectives get block semantics on the
- * CPU device by barrier fission of the kernel body; device functions are
- * inlined into one thread's code, so they cannot hold them (yet). */
+ * CPU device by barrier fission of the kernel body; a device function that
+ * holds them was inlined into the kernel's IR before (fission_inline), so
+ * this refusal is only reached by one fission_inline could not take. */
 static ember_status cpu_block_level(Lower *L, const Node *n, const char *what)
 {
     return ir_unsupported(L->fn, n->loc, "%s inside a device function is not supported on the "
@@ -4756,6 +4757,8 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
             goto out_free;
         }
     }
+    if (L->target == LOWER_HOST && fn->is_kernel && (st = fission_inline(fn)))
+        goto out_free;
     if ((st = check(L, fn->body, 0)))
         goto out_free;
     if (L->target == LOWER_HOST && fn->is_kernel && (st = fission_check(fn)))

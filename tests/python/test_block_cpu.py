@@ -546,35 +546,90 @@ def test_divergent_loop_range_detected_at_run_time_with_boundscheck(kernel_devic
 
 
 @cuda.jit(device=True)
-def device_with_shared(x):
-    s = cuda.shared.array(4, np.int32)
-    s[0] = x
-    return s[0]
-
-
-def calls_device_shared(out):
-    out[0] = device_with_shared(1)
+def warp_reduce(v):
+    off = 16
+    while off > 0:
+        v += cuda.shfl_down_sync(0xFFFFFFFF, v, off)
+        off //= 2
+    return v
 
 
 @cuda.jit(device=True)
-def device_with_barrier(x):
+def block_sum(v, sh):
+    t = cuda.threadIdx.x
+    s = warp_reduce(v)
+    if t % 32 == 0:
+        sh[t // 32] = s
     cuda.syncthreads()
-    return x
+    total = 0.0
+    if t < 32:
+        total = sh[t] if t < cuda.blockDim.x // 32 else 0.0
+        total = warp_reduce(total)
+    return total
 
 
-def calls_device_barrier(out):
-    out[0] = device_with_barrier(1)
+@cuda.jit(device=True)
+def stage(x, out):
+    tile = cuda.shared.array(256, np.float64)
+    t = cuda.threadIdx.x
+    tile[t] = x
+    cuda.syncthreads()
+    out[cuda.grid(1)] = tile[cuda.blockDim.x - 1 - t]
 
 
-@pytest.mark.parametrize("kernel, what", [(calls_device_barrier, "cuda.syncthreads"),
-                                          (calls_device_shared, "cuda.shared.array")])
-def test_block_operations_in_a_device_function_are_refused_on_cpu(kernel_device, kernel, what):
+@cuda.jit
+def sums_through_device_functions(x, out, rev):
+    sh = cuda.shared.array(32, np.float64)
+    i = cuda.grid(1)
+    r = block_sum(x[i], sh) * 2.0
+    stage(x[i], rev)
+    if cuda.threadIdx.x == 0:
+        out[cuda.blockIdx.x] = r
+
+
+def test_device_functions_with_barriers_and_shuffles(rng):
+    x = rng.random(4 * 256)
+    out = np.zeros(4)
+    rev = np.zeros_like(x)
+    sums_through_device_functions[4, 256](x, out, rev)
+    np.testing.assert_allclose(out, 2 * x.reshape(4, 256).sum(axis=1), rtol=1e-12)
+    np.testing.assert_array_equal(rev, x.reshape(4, 256)[:, ::-1].ravel())
+
+
+@cuda.jit(device=True)
+def returns_early(x):
+    if x > 0:
+        return x
+    cuda.syncthreads()
+    return -x
+
+
+def calls_returns_early(out):
+    out[0] = returns_early(out[1])
+
+
+@cuda.jit(device=True)
+def vote(x):
+    return cuda.any_sync(0xFFFFFFFF, x > 0)
+
+
+def vote_in_while(out):
+    i = 0
+    while vote(out[0] - i):
+        i += 1
+    out[1] = i
+
+
+@pytest.mark.parametrize("kernel, marker, text", [
+    (calls_returns_early, "returns_early(out[1])", "returns before its end"),
+    (vote_in_while, "vote(out[0] - i)", "in a `while` condition"),
+])
+def test_device_functions_the_cpu_device_cannot_inline(kernel_device, kernel, marker, text):
     if kernel_device != "cpu":
-        pytest.skip("GPUs run them in device functions")
-    with pytest.raises(UnsupportedError, match=re.escape(f"{what} inside a device function is "
-                       "not supported on the CPU device yet")) as ei:
-        cuda.jit(kernel)[1, 1](np.zeros(1, np.int32))
-    assert THIS_FILE in str(ei.value) and "called from" in str(ei.value)
+        pytest.skip("GPUs run these")
+    with pytest.raises(UnsupportedError, match=re.escape(text)) as ei:
+        cuda.jit(kernel)[1, 1](np.zeros(2, np.int64))
+    assert f"{THIS_FILE}:{line_of(kernel, marker)}:" in str(ei.value)
 
 
 @cuda.jit

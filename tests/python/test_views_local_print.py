@@ -419,8 +419,8 @@ def test_threadfences_compile_and_order_stores():
 
 
 # ---------------------------------------------------------------------------
-# Block-level operations run on the CPU device (tests/python/test_block_cpu.py
-# has the full set); in device functions the CPU device refuses them clearly
+# Block-level operations run on the CPU device, in device functions too
+# (tests/python/test_block_cpu.py has the full set)
 # ---------------------------------------------------------------------------
 
 @cuda.jit(device=True)
@@ -429,8 +429,9 @@ def shfl_in_device_function(v):
 
 
 @cuda.jit
-def uses_shfl(out):
-    out[0] = shfl_in_device_function(out[0])
+def uses_shfl(a, out):
+    i = cuda.grid(1)
+    out[i] = shfl_in_device_function(a[i])
 
 
 @cuda.jit(device=True)
@@ -439,16 +440,20 @@ def syncwarp_in_device_function():
 
 
 @cuda.jit
-def uses_syncwarp(out):
+def uses_syncwarp(a, out):
+    i = cuda.grid(1)
+    out[i] = a[i]
     syncwarp_in_device_function()
+    out[i] += a[i ^ 1]
 
 
-@pytest.mark.parametrize("kernel, what", [(uses_shfl, "cuda.shfl_down_sync"),
-                                          (uses_syncwarp, "cuda.syncwarp")])
-def test_block_level_operations_in_device_functions_say_cpu_not_yet(kernel, what):
-    with pytest.raises(UnsupportedError, match=re.escape(f"{what} inside a device function is "
-                                                         "not supported on the CPU device yet")):
-        kernel[1, 1](np.zeros(1))
+def test_block_level_operations_in_device_functions_run_on_the_cpu():
+    a = np.arange(32.0) ** 2
+    out = np.zeros(32)
+    uses_shfl[1, 32](a, out)
+    np.testing.assert_array_equal(out, np.append(a[1:], a[31]))
+    uses_syncwarp[1, 32](a, out)
+    np.testing.assert_array_equal(out, a + a[np.arange(32) ^ 1])
 
 
 @cuda.jit
