@@ -1,12 +1,13 @@
 """Block semantics on the CPU device (barrier fission), compared with NumPy.
 
-Kernels with barriers, shared memory (static and dynamic) and warp
-collectives run on the cpu device and, under the `gpu` marker, on a CUDA GPU
-(conftest.kernel_device); every expected value is computed independently
-with NumPy or plain Python. The error tests show what fission refuses: a
-barrier under a condition computed from the thread index (compile time,
-file:line) and threads that disagree on such a condition at run time
-(boundscheck / debug=True: an error naming the thread and the block).
+Kernels with barriers, shared memory (static and dynamic), warp collectives
+and device functions holding them run on the cpu device and, under the
+`gpu` marker, on a CUDA GPU (conftest.kernel_device); every expected value
+is computed independently with NumPy or plain Python. The error tests show
+what fission refuses: a barrier under a condition that provably differs
+between threads (compile time, file:line), threads that disagree on a
+barrier's condition at run time (boundscheck / debug=True: an error naming
+the thread and the block), and device functions it cannot inline.
 """
 
 import re
