@@ -822,6 +822,50 @@ static void test_fission(void)
     ir_function_destroy(fn);
 }
 
+/* A shuffle in a branch that only the first warp of each block takes (a
+ * divergent branch: flags per thread, scratch records per warp). */
+static void test_fission_warp(void)
+{
+    cur_line = 57;
+    const Type *i64 = ty_scalar(TY_I64), *arr = ty_array(i64, 1, 'C', false);
+    const Type *types[] = {arr};
+    const char *names[] = {"out"};
+    Function *fn = kernel("fission_warp", 1, names, types);
+    int i = ir_add_var(fn, "i"), v = ir_add_var(fn, "v");
+#define V(x) load(fn, x)
+    /* i = cuda.grid(1); v = 0
+     * if cuda.threadIdx.x < 32: v = cuda.shfl_down_sync(0xffffffff, i, 1)
+     * out[i] = v */
+    Node *shfl = mk(fn, ND_INTRINSIC);
+    shfl->op = INTR_SHFL_DOWN;
+    shfl->args = list(fn, 3, (Node *[]){ci(fn, 0xffffffff), V(i), ci(fn, 1)});
+    shfl->nargs = 3;
+    fn->body = BLOCK(
+        fn, assign(fn, i, intrinsic(fn, INTR_GRID, 1)), assign(fn, v, ci(fn, 0)),
+        if_(fn, cmp(fn, OP_LT, intrinsic(fn, INTR_THREAD_IDX, 0), ci(fn, 32)),
+            BLOCK(fn, assign(fn, v, shfl)), NULL),
+        STORE(fn, param(fn, 0), V(v), V(i)));
+#undef V
+    HostKernel *hk = compile(fn);
+    if (hk) {
+        int64_t out[128];
+        Pack p = {.len = 0};
+        pk_c1(&p, out, 128, 8);
+        launch(hk, 2, 1, 64, 1, &p);
+        int wrong = 0;
+        for (int k = 0; k < 128; k++) {
+            int t = k % 64;
+            int64_t want = t >= 32 ? 0 : t < 31 ? k + 1 : k;
+            if (out[k] != want && wrong++ < 5)
+                fprintf(stderr, "fission_warp: out[%d] = %lld, want %lld\n", k,
+                        (long long)out[k], (long long)want);
+        }
+        CHECK(wrong == 0);
+    }
+    host_kernel_destroy(hk);
+    ir_function_destroy(fn);
+}
+
 /* ---- 6. integers, bools, complex, tuples, intrinsics ---------------------- */
 
 static void test_misc(void)
@@ -1173,6 +1217,7 @@ int main(void)
         test_strided();
         test_early_return();
         test_fission();
+        test_fission_warp();
         test_misc();
         test_device_call_atomic();
     }
