@@ -369,6 +369,7 @@ static const Type *block_intrinsic(Ctx *ctx, Node *n)
         [INTR_SHFL_UP] = "shfl_up_sync", [INTR_SHFL_DOWN] = "shfl_down_sync",
         [INTR_SHFL_XOR] = "shfl_xor_sync", [INTR_VOTE_ALL] = "all_sync",
         [INTR_VOTE_ANY] = "any_sync", [INTR_VOTE_UNI] = "eq_sync", [INTR_BALLOT] = "ballot_sync",
+        [INTR_MATCH_ANY] = "match_any_sync", [INTR_MATCH_ALL] = "match_all_sync",
         [INTR_ACTIVEMASK] = "activemask", [INTR_LANEMASK_LT] = "lanemask_lt"};
     if (n->op < INTR_SYNCTHREADS_COUNT || n->op >= INTR_COUNT)
         FAIL(ctx, n, "unknown intrinsic %d", n->op);
@@ -379,7 +380,7 @@ static const Type *block_intrinsic(Ctx *ctx, Node *n)
             return NULL;
     char s[256];
     int want = n->op <= INTR_SYNCTHREADS_OR ? 1 : n->op <= INTR_SHFL_XOR ? 3
-             : n->op <= INTR_BALLOT ? 2 : 0;
+             : n->op <= INTR_MATCH_ALL ? 2 : 0;
     if (n->nargs != want)
         FAIL(ctx, n, "cuda.%s() takes %d arguments", name, want);
     if (n->op <= INTR_SYNCTHREADS_OR) {
@@ -400,6 +401,18 @@ static const Type *block_intrinsic(Ctx *ctx, Node *n)
             FAIL(ctx, n->args[1], "cuda.%s() shuffles 32- and 64-bit integers and floats, "
                  "not %s", name, tname(v, s));
         return v;
+    }
+    if (n->op == INTR_MATCH_ANY || n->op == INTR_MATCH_ALL) {
+        const Type *v = ty_concrete(t[1]);
+        TypeKind k = v->kind;
+        if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 && k != TY_F64)
+            FAIL(ctx, n->args[1], "cuda.%s() compares 32- and 64-bit integers and floats, "
+                 "not %s", name, tname(v, s));
+        n->target = v; /* the compared type */
+        if (n->op == INTR_MATCH_ANY)
+            return T(TY_U32);
+        const Type *fields[2] = {T(TY_U32), T(TY_BOOL)};
+        return ty_tuple(2, fields);
     }
     if (want == 2) {
         if (!ty_is_number(t[1]) || ty_is_complex(t[1]))

@@ -198,8 +198,8 @@ typedef enum Intrinsic {
     INTR_CLZ,         /* cuda.clz(int) -> int32: leading zero bits */
     INTR_FFS,         /* cuda.ffs(int) -> int32: 1 + index of the lowest set bit, 0 for 0 */
     INTR_FMA,         /* cuda.fma(a, b, c) -> a * b + c rounded once */
-    /* block-level operations (the GPU target; the CPU device refuses them
-     * until it has block semantics) */
+    /* block-level operations (the GPU target; the CPU device by barrier
+     * fission, core/fission.c) */
     INTR_SYNCTHREADS_COUNT, /* (pred) -> int32: barrier, threads with pred true */
     INTR_SYNCTHREADS_AND,   /* (pred) -> int32 */
     INTR_SYNCTHREADS_OR,    /* (pred) -> int32 */
@@ -211,6 +211,9 @@ typedef enum Intrinsic {
     INTR_VOTE_ANY,    /* (mask, pred) -> bool */
     INTR_VOTE_UNI,    /* (mask, pred) -> bool: cuda.eq_sync */
     INTR_BALLOT,      /* (mask, pred) -> uint32 */
+    INTR_MATCH_ANY,   /* (mask, value) -> uint32: the lanes whose value equals the caller's */
+    INTR_MATCH_ALL,   /* (mask, value) -> (uint32, bool): (mask, True) when every lane's
+                       * value is the same, else (0, False) */
     INTR_ACTIVEMASK,  /* () -> uint32 */
     INTR_LANEMASK_LT, /* () -> uint32 */
     /* np.random in ember.jit functions (one generator per thread, NumPy's
@@ -284,7 +287,7 @@ struct Node {
     int index;          /* ND_PARAM: parameter; ND_TUPLE_GET: field */
     int64_t ival;       /* ND_CONST of bool / int types (uint64 stored as its bits) */
     double fval, fimag; /* ND_CONST of float / complex types */
-    const Type *target; /* ND_CAST */
+    const Type *target; /* ND_CAST; ND_INTRINSIC match_any/all: the compared type (inference) */
     Function *callee;   /* ND_CALL: the template (untyped, owned by the root function) */
     Function *spec;     /* ND_CALL: the specialisation for the argument types (inference) */
     const char *text;   /* ND_PRINT (a string), ND_CONST_ARRAY (ival bytes): owned by the
@@ -397,10 +400,13 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
 #define KERNEL_FAULT_RECURSION 1 /* recursion deeper than KERNEL_MAX_RECURSION */
 #define KERNEL_FAULT_INDEX 2     /* an index outside its dimension (bounds checking) */
 #define KERNEL_FAULT_EMPTY 3     /* min/max of an empty array (ember.jit functions only) */
-#define KERNEL_FAULT_NEGATIVE_DIM 4 /* np.zeros(-1) ... (ember.jit functions): ValueError */
-#define KERNEL_FAULT_TOO_BIG 5      /* an array size that overflows: ValueError */
-#define KERNEL_FAULT_NO_MEMORY 6    /* an array the allocator refused: MemoryError */
-#define KERNEL_FAULT_ARANGE_STEP 7  /* np.arange with step 0: ZeroDivisionError */
+#define KERNEL_FAULT_DIVERGENT 4 /* the threads of a block disagree on a condition that
+                                  * controls a barrier (CPU device, checks on) */
+#define KERNEL_FAULT_SCRATCH 5   /* no memory for a block's thread contexts (CPU device) */
+#define KERNEL_FAULT_NEGATIVE_DIM 6 /* np.zeros(-1) ... (ember.jit functions): ValueError */
+#define KERNEL_FAULT_TOO_BIG 7      /* an array size that overflows: ValueError */
+#define KERNEL_FAULT_NO_MEMORY 8    /* an array the allocator refused: MemoryError */
+#define KERNEL_FAULT_ARANGE_STEP 9  /* np.arange with step 0: ZeroDivisionError */
 #define KERNEL_MAX_RECURSION 1000
 
 /* ======================================================================== */
@@ -411,5 +417,56 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
  * the rules (kernels return nothing, indices are integers, ...), and
  * returns EMBER_SUCCESS or an error recorded with ir_error. */
 EM_HIDDEN ember_status infer_function(Function *fn);
+
+/* ======================================================================== */
+/* Barrier fission analysis (fission.c; the code is emitted by lower.c)     */
+/* ======================================================================== */
+
+/* cuda.syncthreads_count/and/or, shuffles, votes and ballot (not
+ * activemask / lanemask_lt, which need no other thread's value). */
+EM_HIDDEN bool fission_is_collective(const Node *n);
+/* ND_SYNC or a collective: the block is split there. */
+EM_HIDDEN bool fission_is_barrier(const Node *n);
+EM_HIDDEN bool fission_contains_barrier(const Node *n);
+/* Statement n cannot run inside one thread loop: it holds a barrier, or a
+ * break / continue out of a loop around it. */
+EM_HIDDEN bool fission_splits(const Node *n);
+/* dep[v] (fn->nvars + 1 entries): variable v may hold a value that
+ * depends on the thread (threadIdx, cuda.grid, the lane, a shuffle, an
+ * element at such an index, or such a variable; flow-insensitive). */
+EM_HIDDEN void fission_thread_dependence(const Function *fn, bool *dep);
+/* n holds cuda.syncthreads or syncthreads_count/and/or. */
+EM_HIDDEN bool fission_has_block_barrier(const Node *n);
+/* An `if` that splits, with no break / continue out of it, whose branches
+ * split only at warp-level operations (shuffles, votes, syncwarp) or whose
+ * condition depends on the thread (dep): each thread follows its own
+ * branch (`if tid < 32:` around shuffles; `if tid < size:` around
+ * barriers, which then count only the threads that took the branch). */
+EM_HIDDEN bool fission_divergent_if(const Node *n, const bool *dep);
+/* The same for a `while` loop with no break / continue: each thread loops
+ * while its own condition holds (`while cuda.any_sync(mask, x > 0):`); the
+ * loop goes on while some thread's does. */
+EM_HIDDEN bool fission_divergent_while(const Node *n, const bool *dep);
+/* uni[v] (fn->nvars entries): variable v holds the same value in every
+ * thread of the block and is assigned only between regions (then lowered
+ * as one scalar per block, its assignments run once). */
+EM_HIDDEN void fission_uniform_vars(const Function *fn, const bool *dep, bool *uni);
+/* n uses block-level operations (barriers, collectives, warp masks, shared
+ * arrays): the host lowering builds the kernel by fission. */
+EM_HIDDEN bool fission_uses_block(const Node *n);
+/* "cuda.syncthreads()" ... for messages. */
+EM_HIDDEN const char *fission_op_name(const Node *n);
+/* Inlines, into the kernel fn's own IR, every call of a device function
+ * whose body has block-level operations (the host lowering inlines device
+ * functions into one thread's code, which cannot hold a barrier): the
+ * callee's parameters and variables become kernel variables. Refuses (at
+ * the call) a callee that returns before its end or is recursive, and a
+ * call in a `while` condition. */
+EM_HIDDEN ember_status fission_inline(Function *fn);
+/* Refuses barriers under conditions provably different between the
+ * threads of a block: computed from the thread index and nothing but
+ * constants and block dimensions (an error at the condition, naming the
+ * barrier). */
+EM_HIDDEN ember_status fission_check(Function *fn);
 
 #endif /* EMBER_IR_H */

@@ -38,10 +38,16 @@ typedef struct HostDims {
     int64_t block[3]; /* threads per block per axis */
     int32_t fault;    /* set (atomically) by the kernel: KERNEL_FAULT_* */
     int32_t fault_site; /* KERNEL_FAULT_INDEX: which check failed (host_kernel_site) */
-    int32_t fault_where[6]; /* KERNEL_FAULT_INDEX: threadIdx x, y, z and blockIdx x, y, z */
+    int32_t fault_where[6]; /* KERNEL_FAULT_INDEX, _DIVERGENT: threadIdx x, y, z and
+                             * blockIdx x, y, z */
+    int64_t dynamic_shared; /* bytes of dynamic shared memory per block (the launch's
+                             * sharedmem) */
     int64_t fault_bytes;    /* KERNEL_FAULT_NO_MEMORY: the size that failed */
     HostArena arena;        /* ember.jit functions: the arrays the call created */
 } HostDims;
+
+/* Byte offset of HostDims.dynamic_shared, which the generated code reads. */
+#define HOST_DIMS_DYNAMIC_SHARED_OFFSET 80
 
 
 typedef void (*host_entry_fn)(const char *args, HostDims *dims, int64_t first_block,
@@ -136,5 +142,10 @@ EM_HIDDEN void host_arena_release(HostArena *a);
 EM_HIDDEN ember_status host_launch(const HostKernel *k, struct ember_device *cpu,
                                    const int64_t grid[3], const int64_t block[3],
                                    const char *args);
+/* host_launch with `shared` bytes of dynamic shared memory per block (the
+ * launch's sharedmem: what cuda.shared.array(0, dtype) sees). */
+EM_HIDDEN ember_status host_launch_shared(const HostKernel *k, struct ember_device *cpu,
+                                          const int64_t grid[3], const int64_t block[3],
+                                          size_t shared, const char *args);
 
 #endif /* EMBER_HOST_JIT_H */

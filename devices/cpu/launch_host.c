@@ -8,6 +8,8 @@
  * chunk; the entry loops over the chunk's blocks and their threads itself.
  * The launch returns when every chunk is done.
  */
+#include <stddef.h>
+
 #include "devices/cpu/cpu_impl.h"
 #include "devices/cpu/host_jit.h"
 
@@ -32,12 +34,25 @@ static void run_chunk(void *arg, int64_t index, int worker)
 ember_status host_launch(const HostKernel *k, struct ember_device *cpu, const int64_t grid[3],
                          const int64_t block[3], const char *args)
 {
+    return host_launch_shared(k, cpu, grid, block, 0, args);
+}
+
+ember_status host_launch_shared(const HostKernel *k, struct ember_device *cpu,
+                                const int64_t grid[3], const int64_t block[3], size_t shared,
+                                const char *args)
+{
     host_entry_fn entry = host_kernel_entry(k);
     if (!entry || !cpu || !grid || !block)
         return em_error(EMBER_ERR_INVALID_ARG, "host_launch: NULL kernel, device or dims");
     if (cpu->info.kind != EMBER_DEVICE_CPU)
         return em_error(EMBER_ERR_DEVICE_MISMATCH, "host_launch: not the cpu device");
     LaunchCtx c = {.entry = entry, .args = args};
+    _Static_assert(offsetof(HostDims, dynamic_shared) == HOST_DIMS_DYNAMIC_SHARED_OFFSET,
+                   "core/lower.c reads HostDims.dynamic_shared at this offset");
+    if (shared > ((size_t)1 << 40))
+        return em_error(EMBER_ERR_INVALID_ARG, "host_launch: %zu bytes of dynamic shared memory "
+                        "per block is too much", shared);
+    c.dims.dynamic_shared = (int64_t)shared;
     /* threadIdx, blockIdx and the dims are int32 in the kernel. */
     int64_t nblocks = 1, nthreads = 1;
     for (int i = 0; i < 3; i++) {
@@ -76,6 +91,23 @@ ember_status host_launch(const HostKernel *k, struct ember_device *cpu, const in
                                                             __ATOMIC_ACQUIRE)),
                         w[0], w[1], w[2], w[3], w[4], w[5]);
     }
+    if (fault == KERNEL_FAULT_DIVERGENT) {
+        int32_t w[6];
+        for (int i = 0; i < 6; i++)
+            w[i] = __atomic_load_n(&c.dims.fault_where[i], __ATOMIC_ACQUIRE);
+        return em_error(EMBER_ERR_KERNEL_FAULT, "%s: thread (%d, %d, %d) of block (%d, %d, %d) "
+                        "disagrees with the block's first live thread on a condition that "
+                        "controls a barrier or warp collective; every thread of a block must "
+                        "reach each barrier the same number of times (undefined behaviour on a "
+                        "GPU; the CPU device followed the first live thread)",
+                        host_kernel_site(k, __atomic_load_n(&c.dims.fault_site,
+                                                            __ATOMIC_ACQUIRE)),
+                        w[0], w[1], w[2], w[3], w[4], w[5]);
+    }
+    if (fault == KERNEL_FAULT_SCRATCH)
+        return em_error(EMBER_ERR_OUT_OF_MEMORY, "no memory for the per-thread contexts and "
+                        "shared memory of a block (%lld threads per block)",
+                        (long long)(block[0] * block[1] * block[2]));
     if (fault == KERNEL_FAULT_RECURSION)
         return em_error(EMBER_ERR_KERNEL_FAULT, "a recursive device function went deeper than "
                         "%d calls; the threads that did so stopped early and their results are "

@@ -84,14 +84,15 @@ static const char *const intrinsic_names[] = {
     "threadIdx", "blockIdx", "blockDim", "gridDim", "grid", "gridsize", "laneid", "warpsize",
     "popc", "brev", "clz", "ffs", "fma", "syncthreads_count", "syncthreads_and", "syncthreads_or", "shfl_sync", "shfl_up_sync",
     "shfl_down_sync", "shfl_xor_sync", "all_sync", "any_sync", "eq_sync", "ballot_sync",
-    "activemask", "lanemask_lt", "random_seed", "random_random", "random_uniform",
+    "match_any_sync", "match_all_sync", "activemask", "lanemask_lt", "random_seed", "random_random", "random_uniform",
     "random_normal", "random_randint"};
 static const int intrinsic_codes[] = {
     INTR_THREAD_IDX, INTR_BLOCK_IDX, INTR_BLOCK_DIM, INTR_GRID_DIM, INTR_GRID, INTR_GRIDSIZE,
     INTR_LANEID, INTR_WARPSIZE, INTR_POPC, INTR_BREV, INTR_CLZ, INTR_FFS, INTR_FMA,
     INTR_SYNCTHREADS_COUNT, INTR_SYNCTHREADS_AND,
     INTR_SYNCTHREADS_OR, INTR_SHFL_IDX, INTR_SHFL_UP, INTR_SHFL_DOWN, INTR_SHFL_XOR,
-    INTR_VOTE_ALL, INTR_VOTE_ANY, INTR_VOTE_UNI, INTR_BALLOT, INTR_ACTIVEMASK,
+    INTR_VOTE_ALL, INTR_VOTE_ANY, INTR_VOTE_UNI, INTR_BALLOT, INTR_MATCH_ANY, INTR_MATCH_ALL,
+    INTR_ACTIVEMASK,
     INTR_LANEMASK_LT, INTR_RANDOM_SEED, INTR_RANDOM_RANDOM, INTR_RANDOM_UNIFORM,
     INTR_RANDOM_NORMAL, INTR_RANDOM_RANDINT};
 static const char *const attr_names[] = {"shape", "strides", "size", "ndim", "T", "sum",
@@ -1679,7 +1680,7 @@ int ext_kernel_run_cuda(PyObject *kernel, PyObject *function, ember_device_t dev
 }
 
 int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
-                   PyObject *const *args, Py_ssize_t nargs)
+                   size_t shared, PyObject *const *args, Py_ssize_t nargs)
 {
     ext_kernel *self = (ext_kernel *)kernel;
     ext_state *st = ext_state_of_type(Py_TYPE(kernel));
@@ -1710,7 +1711,7 @@ int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[
     if (pack_all(st, fn, args, buf, cpu, NULL) < 0)
         goto fail;
     Py_BEGIN_ALLOW_THREADS
-    s = host_launch(self->hk, cpu, grid, block, buf);
+    s = host_launch_shared(self->hk, cpu, grid, block, shared, buf);
     Py_END_ALLOW_THREADS
     if (s != EMBER_SUCCESS) {
         char context[300];
@@ -1730,10 +1731,16 @@ fail:
 static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames)
 {
-    static const char *const names[] = {"grid", "block", "args", NULL};
-    PyObject *a[3];
+    static const char *const names[] = {"grid", "block", "args", "sharedmem", NULL};
+    PyObject *a[4];
     if (ext_parse("launch", args, nargs, kwnames, names, 3, a) < 0)
         return NULL;
+    size_t shared = 0;
+    if (a[3] && a[3] != Py_None) {
+        shared = PyLong_AsSize_t(a[3]);
+        if (shared == (size_t)-1 && PyErr_Occurred())
+            return NULL;
+    }
     int64_t grid[3], block[3];
     if (ext_dims3(a[0], "grid", grid) < 0 || ext_dims3(a[1], "block", block) < 0)
         return NULL;
@@ -1746,7 +1753,8 @@ static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t 
                      ((ext_kernel *)obj)->fn->nparams);
         return NULL;
     }
-    if (ext_kernel_run(obj, grid, block, &PyTuple_GET_ITEM(a[2], 0), PyTuple_GET_SIZE(a[2])) < 0)
+    if (ext_kernel_run(obj, grid, block, shared, &PyTuple_GET_ITEM(a[2], 0),
+                       PyTuple_GET_SIZE(a[2])) < 0)
         return NULL;
     Py_RETURN_NONE;
 }

@@ -220,10 +220,10 @@ EXT_HIDDEN PyObject *ext_lower_nvvm(PyObject *module, PyObject *const *args,
 EXT_HIDDEN int ext_dims3(PyObject *obj, const char *what, int64_t out[3]);
 
 /* Packs args[0..nargs) for a Kernel and runs it on the cpu device with the
- * GIL released. 0, or -1 with the exception set (the same ones as
- * Kernel.launch). */
+ * GIL released, with `shared` bytes of dynamic shared memory per block. 0,
+ * or -1 with the exception set (the same ones as Kernel.launch). */
 EXT_HIDDEN int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
-                              PyObject *const *args, Py_ssize_t nargs);
+                              size_t shared, PyObject *const *args, Py_ssize_t nargs);
 /* Packs args[0..nargs) for a Kernel compiled for CUDA and launches it as
  * `function` (its ModuleKernel on `dev`) on the default stream with
  * `shared` bytes of dynamic shared memory. 0, or -1 with the exception set. */

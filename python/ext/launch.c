@@ -492,7 +492,10 @@ static PyObject *launcher_vectorcall(PyObject *callable, PyObject *const *args, 
                 : ext_kernel_run_cuda(PyTuple_GET_ITEM(kernel, 0), PyTuple_GET_ITEM(kernel, 1),
                                       dev, self->grid, self->block, shared, args, nargs);
     } else {
-        r = ext_kernel_run(kernel, self->grid, self->block, args, nargs);
+        size_t shared = (size_t)PyLong_AsSize_t(self->sharedmem);
+        r = shared == (size_t)-1 && PyErr_Occurred()
+                ? -1
+                : ext_kernel_run(kernel, self->grid, self->block, shared, args, nargs);
     }
     Py_DECREF(kernel);
     if (r < 0)

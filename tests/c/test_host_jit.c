@@ -813,6 +813,119 @@ static void test_early_return(void)
     ir_function_destroy(fn);
 }
 
+/* ---- 5b. block semantics by barrier fission ------------------------------ */
+
+/* Early return, dynamic shared memory (host_launch_shared gives its size),
+ * syncthreads and syncthreads_count: each block reverses the indices of its
+ * live threads through shared memory. */
+static void test_fission(void)
+{
+    cur_line = 55;
+    const Type *i32 = ty_scalar(TY_I32), *arr = ty_array(i32, 1, 'C', false);
+    const Type *types[] = {arr, ty_scalar(TY_I64)};
+    const char *names[] = {"out", "n"};
+    Function *fn = kernel("fission", 2, names, types);
+    int i = ir_add_var(fn, "i"), t = ir_add_var(fn, "t"), sh = ir_add_var(fn, "sh"),
+        c = ir_add_var(fn, "c");
+#define V(x) load(fn, x)
+    /* i = cuda.grid(1); t = threadIdx.x
+     * if i >= n: return
+     * sh = cuda.shared.array(0, int32)
+     * sh[t] = i
+     * c = cuda.syncthreads_count(1)
+     * out[i] = sh[c - 1 - t] + 1000 * c + 1000000 * sh.size */
+    Node *shared = mk(fn, ND_LOCAL_ARRAY);
+    shared->op = MEM_SHARED;
+    shared->ty = arr;
+    shared->args = list(fn, 1, (Node *[]){ci(fn, 0)});
+    shared->nargs = 1;
+    Node *count = mk(fn, ND_INTRINSIC);
+    count->op = INTR_SYNCTHREADS_COUNT;
+    count->args = list(fn, 1, (Node *[]){ci(fn, 1)});
+    count->nargs = 1;
+    Node *sync = mk(fn, ND_SYNC);
+    sync->op = SYNC_THREADS;
+    fn->body = BLOCK(
+        fn, assign(fn, i, intrinsic(fn, INTR_GRID, 1)),
+        assign(fn, t, intrinsic(fn, INTR_THREAD_IDX, 0)),
+        if_(fn, cmp(fn, OP_GE, V(i), param(fn, 1)), BLOCK(fn, simple(fn, ND_RETURN)), NULL),
+        assign(fn, sh, shared), STORE(fn, V(sh), V(i), V(t)), sync,
+        assign(fn, c, count),
+        STORE(fn, param(fn, 0),
+              bin(fn, OP_ADD, INDEX(fn, V(sh), bin(fn, OP_SUB, bin(fn, OP_SUB, V(c), ci(fn, 1)),
+                                                   V(t))),
+                  bin(fn, OP_ADD, bin(fn, OP_MUL, ci(fn, 1000), V(c)),
+                      bin(fn, OP_MUL, ci(fn, 1000000), attr(fn, ATTR_SIZE, V(sh))))),
+              V(i)));
+#undef V
+    HostKernel *hk = compile(fn);
+    if (hk) {
+        enum { N = 1000, B = 64 };
+        int32_t out[1024];
+        for (int k = 0; k < 1024; k++)
+            out[k] = -1;
+        Pack p = {.len = 0};
+        pk_c1(&p, out, 1024, 4);
+        pk_i64(&p, N);
+        const int64_t grid[3] = {16, 1, 1}, blk[3] = {B, 1, 1};
+        CHECK_OK(host_launch_shared(hk, cpu, grid, blk, B * 4, p.buf));
+        int wrong = 0;
+        for (int k = 0; k < 1024; k++) {
+            int b = k / B, tt = k % B, live = N - b * B < B ? N - b * B : B;
+            int32_t want = k >= N ? -1 : b * B + live - 1 - tt + 1000 * live + 1000000 * B;
+            if (out[k] != want && wrong++ < 5)
+                fprintf(stderr, "fission: out[%d] = %d, want %d\n", k, out[k], want);
+        }
+        CHECK(wrong == 0);
+    }
+    host_kernel_destroy(hk);
+    ir_function_destroy(fn);
+}
+
+/* A shuffle in a branch that only the first warp of each block takes (a
+ * divergent branch: flags per thread, scratch records per warp). */
+static void test_fission_warp(void)
+{
+    cur_line = 57;
+    const Type *i64 = ty_scalar(TY_I64), *arr = ty_array(i64, 1, 'C', false);
+    const Type *types[] = {arr};
+    const char *names[] = {"out"};
+    Function *fn = kernel("fission_warp", 1, names, types);
+    int i = ir_add_var(fn, "i"), v = ir_add_var(fn, "v");
+#define V(x) load(fn, x)
+    /* i = cuda.grid(1); v = 0
+     * if cuda.threadIdx.x < 32: v = cuda.shfl_down_sync(0xffffffff, i, 1)
+     * out[i] = v */
+    Node *shfl = mk(fn, ND_INTRINSIC);
+    shfl->op = INTR_SHFL_DOWN;
+    shfl->args = list(fn, 3, (Node *[]){ci(fn, 0xffffffff), V(i), ci(fn, 1)});
+    shfl->nargs = 3;
+    fn->body = BLOCK(
+        fn, assign(fn, i, intrinsic(fn, INTR_GRID, 1)), assign(fn, v, ci(fn, 0)),
+        if_(fn, cmp(fn, OP_LT, intrinsic(fn, INTR_THREAD_IDX, 0), ci(fn, 32)),
+            BLOCK(fn, assign(fn, v, shfl)), NULL),
+        STORE(fn, param(fn, 0), V(v), V(i)));
+#undef V
+    HostKernel *hk = compile(fn);
+    if (hk) {
+        int64_t out[128];
+        Pack p = {.len = 0};
+        pk_c1(&p, out, 128, 8);
+        launch(hk, 2, 1, 64, 1, &p);
+        int wrong = 0;
+        for (int k = 0; k < 128; k++) {
+            int t = k % 64;
+            int64_t want = t >= 32 ? 0 : t < 31 ? k + 1 : k;
+            if (out[k] != want && wrong++ < 5)
+                fprintf(stderr, "fission_warp: out[%d] = %lld, want %lld\n", k,
+                        (long long)out[k], (long long)want);
+        }
+        CHECK(wrong == 0);
+    }
+    host_kernel_destroy(hk);
+    ir_function_destroy(fn);
+}
+
 /* ---- 6. integers, bools, complex, tuples, intrinsics ---------------------- */
 
 static void test_misc(void)
@@ -1164,6 +1277,8 @@ int main(void)
         test_math(TY_F64);
         test_strided();
         test_early_return();
+        test_fission();
+        test_fission_warp();
         test_misc();
         test_device_call_atomic();
     }

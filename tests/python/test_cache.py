@@ -62,6 +62,21 @@ def draws(seed, n):
         s += np.random.random()
     return s
 
+@cuda.jit(cache=True)
+def block_sums(x, out):
+    buf = cuda.shared.array(64, np.float64)
+    t = cuda.threadIdx.x
+    buf[t] = x[cuda.grid(1)]
+    cuda.syncthreads()
+    s = 32
+    while s > 0:
+        if t < s:
+            buf[t] += buf[t + s]
+        cuda.syncthreads()
+        s //= 2
+    if t == 0:
+        out[cuda.blockIdx.x] = buf[0]
+
 @ember.jit(cache=True)
 def ramp(n):
     a = np.zeros(n)
@@ -122,6 +137,13 @@ if "draws" in calls:
     assert abs(got - want) < 1e-9, (got, want)
     out["draws"] = [sum(mod.draws.stats.cache_hits.values()),
                     sum(mod.draws.stats.cache_misses.values())]
+if "block_sums" in calls:
+    x = np.linspace(0.0, 1.0, 256)
+    sums = np.zeros(4)
+    mod.block_sums[4, 64](x, sums)
+    np.testing.assert_allclose(sums, x.reshape(4, 64).sum(axis=1), rtol=1e-12)
+    out["block_sums"] = [sum(mod.block_sums.stats.cache_hits.values()),
+                         sum(mod.block_sums.stats.cache_misses.values())]
 if "ramp" in calls:
     np.testing.assert_array_equal(mod.ramp(37), np.arange(37) * 0.5)
     out["ramp"] = [sum(mod.ramp.stats.cache_hits.values()),
@@ -182,6 +204,13 @@ def test_functions_creating_arrays_are_cached(tmp_path):
     src = make_source(tmp_path)
     assert run(tmp_path, src, CALLS="ramp")["ramp"] == [0, 1]
     assert run(tmp_path, src, CALLS="ramp")["ramp"] == [1, 0]
+
+
+def test_kernels_split_at_barriers_are_cached(tmp_path):
+    # barrier fission's code (shared memory, thread contexts) reloads as is
+    src = make_source(tmp_path)
+    assert run(tmp_path, src, CALLS="block_sums")["block_sums"] == [0, 1]
+    assert run(tmp_path, src, CALLS="block_sums")["block_sums"] == [1, 0]
 
 
 def test_editing_the_function_invalidates(tmp_path):

@@ -119,7 +119,7 @@ def test_no_libnvvm_is_a_clear_error(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Block-level operations: PTX only (the CPU device refuses them for now)
+# Block-level operations: PTX, and the same kernels on the CPU device
 # ---------------------------------------------------------------------------
 
 def block_sum(x, out):
@@ -194,17 +194,30 @@ def test_block_level_operations_compile_to_ptx(nvvm, ptxas, kernel, sig, marks, 
     check_ptx(ptx, cc)
 
 
-@pytest.mark.parametrize("kernel, sig, what", [
-    (block_sum, void(float32[::1], float32[::1]), "cuda.shared.array"),
-    (warp_ops, void(float64[::1], float64[::1]), "cuda.syncthreads_count"),
-    (dynamic_shared, void(int32[::1]), "cuda.shared.array"),
-])
-def test_cpu_device_refuses_block_level_operations(cpu_device, kernel, sig, what):
-    k = cuda.jit(kernel)
-    with pytest.raises(UnsupportedError, match=re.escape(f"{what} is not supported on the CPU "
-                                                         "device yet")) as ei:
-        k.compile(sig)
-    assert "test_cuda_codegen.py:" in str(ei.value)
+def test_cpu_device_runs_the_block_level_kernels(cpu_device):
+    """The same kernels on the CPU device (barrier fission), against NumPy."""
+    rng = np.random.default_rng(3)
+    x = rng.random(1000).astype(np.float32)
+    out = np.zeros(1, np.float32)
+    cuda.jit(block_sum)[4, 256](x, out)
+    np.testing.assert_allclose(out[0], x.sum(dtype=np.float64), rtol=1e-5)
+
+    a = rng.random(100)
+    out = np.zeros(128)
+    cuda.jit(warp_ops)[2, 64](a, out)
+    i = np.arange(128)
+    lane, blk = i % 32, i // 64
+    want = (np.minimum(100 - blk * 64, 64)            # syncthreads_count(i < a.size)
+            + 1 + (blk == 0)                          # syncthreads_and, syncthreads_or(i == 3)
+            + 0x55555555 + 1 + 1 + 1                  # ballot, all, any, eq
+            + a[(i ^ 1) % 100] + (i // 32) * 32       # shfl_xor, shfl_sync(i, 0)
+            + np.where(lane > 0, lane - 1, lane)      # shfl_up(lane, 1)
+            + (1 << lane) - 1)                        # activemask & lanemask_lt
+    np.testing.assert_allclose(out, want)
+
+    out = np.zeros(64, np.int32)
+    cuda.jit(dynamic_shared)[1, 64, 0, 256](out)
+    assert (out == 256 // 4).all()                    # buf[0] 0, buf.size 64, mat[0, 0] 0
 
 
 def shfl_bad_type(out):

@@ -752,11 +752,6 @@ def uses_any(out):
 
 
 @cuda.jit
-def uses_syncthreads(out):
-    cuda.syncthreads()
-
-
-@cuda.jit
 def tuple_variable_index(out, i):
     t = (1, 2)
     out[0] = t[i]
@@ -764,7 +759,6 @@ def tuple_variable_index(out, i):
 
 @pytest.mark.parametrize("kernel, marker, text", [
     (uses_any, "= any(out)", "builtin any() is not supported"),
-    (uses_syncthreads, "cuda.syncthreads()", "not supported on the CPU device yet"),
     (tuple_variable_index, "t[i]", "constant integers"),
 ])
 def test_more_unsupported_constructs(kernel, marker, text):

@@ -334,8 +334,6 @@ def shared_array(out):
     (local_runtime_shape, (np.zeros(1), 4), TypingError, "shape must be a constant"),
     (local_bad_dtype, (np.zeros(1),), TypingError, "dtype must be a scalar type"),
     (local_too_big, (np.zeros(1),), TypingError, "more than 1024 KiB"),
-    (shared_array, (np.zeros(1),), UnsupportedError,
-     "cuda.shared.array is not supported on the CPU device yet"),
 ])
 def test_local_array_errors(kernel, args, exc, text):
     with pytest.raises(exc, match=re.escape(text)) as ei:
@@ -421,25 +419,41 @@ def test_threadfences_compile_and_order_stores():
 
 
 # ---------------------------------------------------------------------------
-# Block-level operations are refused clearly on the CPU device
+# Block-level operations run on the CPU device, in device functions too
+# (tests/python/test_block_cpu.py has the full set)
 # ---------------------------------------------------------------------------
 
-@cuda.jit
-def uses_shfl(out):
-    out[0] = cuda.shfl_down_sync(0xffffffff, out[0], 1)
+@cuda.jit(device=True)
+def shfl_in_device_function(v):
+    return cuda.shfl_down_sync(0xffffffff, v, 1)
 
 
 @cuda.jit
-def uses_syncwarp(out):
+def uses_shfl(a, out):
+    i = cuda.grid(1)
+    out[i] = shfl_in_device_function(a[i])
+
+
+@cuda.jit(device=True)
+def syncwarp_in_device_function():
     cuda.syncwarp()
 
 
-@pytest.mark.parametrize("kernel, what", [(uses_shfl, "cuda.shfl_down_sync"),
-                                          (uses_syncwarp, "cuda.syncwarp")])
-def test_block_level_operations_say_cpu_not_yet(kernel, what):
-    with pytest.raises(UnsupportedError, match=re.escape(f"{what} is not supported on the CPU "
-                                                         "device yet")):
-        kernel[1, 1](np.zeros(1))
+@cuda.jit
+def uses_syncwarp(a, out):
+    i = cuda.grid(1)
+    out[i] = a[i]
+    syncwarp_in_device_function()
+    out[i] += a[i ^ 1]
+
+
+def test_block_level_operations_in_device_functions_run_on_the_cpu():
+    a = np.arange(32.0) ** 2
+    out = np.zeros(32)
+    uses_shfl[1, 32](a, out)
+    np.testing.assert_array_equal(out, np.append(a[1:], a[31]))
+    uses_syncwarp[1, 32](a, out)
+    np.testing.assert_array_equal(out, a + a[np.arange(32) ^ 1])
 
 
 @cuda.jit
@@ -473,15 +487,19 @@ def imported_names(out):
 
 @cuda.jit
 def imported_syncthreads(out):
+    out[threadIdx.x] = threadIdx.x
     syncthreads()
+    mirrored = out[3 - threadIdx.x]
+    syncthreads()
+    out[threadIdx.x] += mirrored * 10
 
 
 def test_names_imported_from_ember_cuda_work_in_kernels():
     out = np.zeros(4, np.int64)
     imported_names[2, 4](out)
     assert out[0] == 0 + 1 + 2 + 3     # threads 0..3 of block 0 (i < 4)
-    with pytest.raises(UnsupportedError, match="cuda.syncthreads is not supported on the CPU"):
-        imported_syncthreads[1, 1](out)
+    imported_syncthreads[1, 4](out)
+    np.testing.assert_array_equal(out, np.arange(4) + 10 * np.arange(4)[::-1])
 
 
 def test_kernel_only_names_refuse_host_calls():

@@ -593,7 +593,7 @@ class Dispatcher(_ember.DispatcherBase):
             self._fastpath_register(args, kernel)
         if stream is not None and not isinstance(stream, int):
             stream.synchronize()
-        kernel.launch(grid, block, tuple(launch_args))
+        kernel.launch(grid, block, tuple(launch_args), sharedmem)
         for d, host in copy_back:
             d.copy_to_host(host)
 

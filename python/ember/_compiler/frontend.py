@@ -97,8 +97,7 @@ _CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "
 
 _DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
 _ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "T", "real", "imag")
-# Block-level operations: the CPU device runs them once block semantics land
-# (barrier fission); until then a kernel using them does not compile there.
+# Block-level operations (the CPU device runs them by barrier fission).
 _CUDA_BLOCK_LEVEL = {
     "syncthreads": "barriers", "syncthreads_count": "barriers", "syncthreads_and": "barriers",
     "syncthreads_or": "barriers", "syncwarp": "barriers", "shfl_sync": "warp shuffles",
@@ -108,12 +107,12 @@ _CUDA_BLOCK_LEVEL = {
     "match_all_sync": "warp votes", "activemask": "warp masks", "lanemask_lt": "warp masks",
 }
 # Block-level operations with their argument counts (syncwarp's mask is
-# optional): IR for every target, refused by the CPU device for now.
+# optional): IR for every target.
 _BLOCK_OPS = {
     "syncthreads": 0, "syncwarp": 1, "syncthreads_count": 1, "syncthreads_and": 1,
     "syncthreads_or": 1, "shfl_sync": 3, "shfl_up_sync": 3, "shfl_down_sync": 3,
     "shfl_xor_sync": 3, "all_sync": 2, "any_sync": 2, "eq_sync": 2, "ballot_sync": 2,
-    "activemask": 0, "lanemask_lt": 0,
+    "match_any_sync": 2, "match_all_sync": 2, "activemask": 0, "lanemask_lt": 0,
 }
 _CUDA_LATER = { "cg": "cooperative groups",
                "fp16": "float16 arithmetic"}
@@ -566,6 +565,8 @@ class _Builder:
         if k == "intrinsic" and t[3] in ("grid", "gridsize"):
             n = t[4][0][4]
             return n if n > 1 else None
+        if k == "intrinsic" and t[3] == "match_all_sync":
+            return 2  # (mask, pred)
         if k == "attr" and t[3] in ("shape", "strides"):
             base = t[4]
             if base[0] == "param" and self.argtypes is not None:
@@ -1455,8 +1456,8 @@ class _Builder:
 
     def block_op_call(self, node, op):
         """syncthreads(), syncwarp(mask), syncthreads_count/and/or(pred), the
-        warp shuffles and votes: IR for every target; the CPU device refuses
-        them when it lowers the kernel (until it has block semantics)."""
+        warp shuffles, votes and matches: IR for every target (the CPU device
+        gives them block semantics by barrier fission)."""
         line, col = self.loc(node)
         if node.keywords:
             raise self.unsupported(node, f"keyword arguments are not supported in calls to "
