@@ -82,7 +82,7 @@ def _numba_type(t):
     name = str(t)
     if hasattr(t, "ndim") and hasattr(t, "dtype") and hasattr(t, "layout"):
         return ty.Array(_numba_type(t.dtype), t.ndim, t.layout if t.layout in "CFA" else "A")
-    return ty.as_signature(f"f({name})").args[0] if name not in ("none", "void") else ty.void
+    return ty.void if name in ("none", "void") else ty.parse_signature(f"({name})").args[0]
 
 
 def _signature(sig, who):
@@ -259,7 +259,7 @@ class _CpuBuilder:
             raise _restate(exc, "vectorize function", self.py_func, in_types) from None
         dts = [_dtype(t) for t in in_types] + [_dtype(out_type)]
         ops = tuple((dt.itemsize, ()) for dt in dts)
-        loop = _ember.ufunc_loop(k, kc, ops, self.parallel, _GRAIN_UFUNC)
+        loop = _ember.ufunc_loop(k, kc, ops, len(in_types), self.parallel, _GRAIN_UFUNC)
         return tuple(dt.num for dt in dts), loop
 
 
@@ -707,7 +707,7 @@ class _GuCpuBuilder:
             k = self.loop.compile(tuple(descs))
         except (TypingError, UnsupportedError) as exc:
             raise _restate(exc, "guvectorize function", self.py_func, sig.args) from None
-        loop = _ember.ufunc_loop(k, None, tuple(ops), self.parallel, _GRAIN_GUFUNC)
+        loop = _ember.ufunc_loop(k, None, tuple(ops), lay.nin, self.parallel, _GRAIN_GUFUNC)
         return tuple(dt.num for dt in dts), loop
 
 

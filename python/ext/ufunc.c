@@ -25,6 +25,7 @@
  */
 #include "ext.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include <numpy/ufuncobject.h>
@@ -42,6 +43,7 @@ typedef struct {
     const HostKernel *hk;        /* borrowed from kernel */
     const HostKernel *hk_contig; /* borrowed from kernel_contig, or NULL */
     int nargs;                   /* operands: inputs then outputs */
+    int nin;                     /* inputs */
     int ndim[UFUNC_MAX_OPERANDS]; /* packed ndim of each operand (1 + its core axes) */
     int8_t core[UFUNC_MAX_OPERANDS][EMBER_MAX_NDIM]; /* per core axis: index into dims[1..], or
                                                       -1 for an added axis of length 1 */
@@ -111,7 +113,12 @@ static void inner(char **args, npy_intp const *dims, npy_intp const *steps, void
         if (k == L->nargs)
             hk = L->hk_contig;
     }
-    if (L->workers) {
+    /* An output with outer step 0 is a reduction's accumulator (NumPy's
+     * reduce and accumulate): its iterations depend on each other. */
+    bool accumulates = false;
+    for (int k = L->nin; k < L->nargs; k++)
+        accumulates |= steps[k] == 0;
+    if (L->workers && !accumulates) {
         npy_intp nchunks = (npy_intp)pool_size(L->workers) * UFUNC_CHUNKS_PER_WORKER;
         if (nchunks > n / L->grain)
             nchunks = n / L->grain;
@@ -180,16 +187,16 @@ static const HostKernel *loop_code(PyObject *kernel, size_t want, const char *wh
     return hk;
 }
 
-/* ufunc_loop(kernel, kernel_contig, operands, parallel, grain) -> UfuncLoop.
- * `operands`: per operand (inputs, then outputs) a tuple of (item size,
+/* ufunc_loop(kernel, kernel_contig, operands, nin, parallel, grain) -> UfuncLoop.
+ * `operands`: per operand (nin inputs, then outputs) a tuple of (item size,
  * core axes), each core axis an index into NumPy's core dimensions (in
  * order of first appearance in the layout) or -1 for an added axis of
  * length 1 (a `()` operand the function sees as a 1-element array).
  * kernel_contig is None or a loop over contiguous 1-D operands. */
 static PyObject *ufunc_loop(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5 || !PyTuple_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "ufunc_loop(kernel, kernel_contig, operands, "
+    if (nargs != 6 || !PyTuple_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "ufunc_loop(kernel, kernel_contig, operands, nin, "
                         "parallel, grain): operands is a tuple");
         return NULL;
     }
@@ -205,10 +212,15 @@ static PyObject *ufunc_loop(PyObject *module, PyObject *const *args, Py_ssize_t 
         if (!ufunc_loop_type)
             return NULL;
     }
-    int parallel = PyObject_IsTrue(args[3]);
-    Py_ssize_t grain = PyLong_AsSsize_t(args[4]);
-    if (parallel < 0 || (grain == -1 && PyErr_Occurred()))
+    long nin = PyLong_AsLong(args[3]);
+    int parallel = PyObject_IsTrue(args[4]);
+    Py_ssize_t grain = PyLong_AsSsize_t(args[5]);
+    if ((nin == -1 && PyErr_Occurred()) || parallel < 0 || (grain == -1 && PyErr_Occurred()))
         return NULL;
+    if (nin < 1 || nin >= nops) {
+        PyErr_Format(PyExc_ValueError, "ufunc_loop: %ld inputs of %zd operands", nin, nops);
+        return NULL;
+    }
     ext_ufunc_loop *L = PyObject_GC_New(ext_ufunc_loop, ufunc_loop_type);
     if (!L)
         return NULL;
@@ -217,6 +229,7 @@ static PyObject *ufunc_loop(PyObject *module, PyObject *const *args, Py_ssize_t 
     L->hk = L->hk_contig = NULL;
     L->workers = NULL;
     L->nargs = (int)nops;
+    L->nin = (int)nin;
     L->grain = grain < 1 ? 1 : grain;
     PyObject_GC_Track((PyObject *)L);
     size_t size = 0, size_contig = 0;
@@ -385,7 +398,7 @@ fail:
 
 PyMethodDef ext_ufunc_methods[] = {
     {"ufunc_loop", (PyCFunction)(void (*)(void))ufunc_loop, METH_FASTCALL,
-     "ufunc_loop($module, kernel, kernel_contig, operands, parallel, grain, /)\n--\n\n"
+     "ufunc_loop($module, kernel, kernel_contig, operands, nin, parallel, grain, /)\n--\n\n"
      "A NumPy inner loop over a compiled ember.jit loop function."},
     {"make_ufunc", (PyCFunction)(void (*)(void))make_ufunc, METH_FASTCALL,
      "make_ufunc($module, name, doc, nin, nout, loops, identity, signature, /)\n--\n\n"
