@@ -581,7 +581,7 @@ class CUDAUFunc(_CudaCall):
         if device_result:
             return result
         host = result.copy_to_host(stream=stream)
-        return host[()] if not shape else host
+        return host.reshape(())[()] if not shape else host  # scalars give a scalar
 
     def reduce(self, array, axis=0, stream=0):
         """Reduces a 1-D array on the device by halving it (numba's cuda

@@ -172,9 +172,9 @@ static PyType_Spec ufunc_loop_spec = {
 
 /* Checks that `kernel` is a host ember.jit function whose packed arguments
  * take `want` bytes; its code, or NULL with a ValueError. */
-static const HostKernel *loop_code(PyObject *kernel, size_t want, const char *what)
+static const HostKernel *loop_code(ext_state *st, PyObject *kernel, size_t want,
+                                   const char *what)
 {
-    ext_state *st = ext_state_of_type(Py_TYPE(kernel));
     size_t size = 0;
     const HostKernel *hk = NULL;
     if (PyObject_TypeCheck(kernel, st->kernel_type))
@@ -258,12 +258,13 @@ static PyObject *ufunc_loop(PyObject *module, PyObject *const *args, Py_ssize_t 
         size += 8 + 16 * (size_t)L->ndim[k];
         size_contig += 24;
     }
-    if (!(L->hk = loop_code(args[0], size, "kernel")))
+    ext_state *st = ext_state_of_module(module);
+    if (!(L->hk = loop_code(st, args[0], size, "kernel")))
         goto fail;
     L->kernel = args[0];
     Py_INCREF(L->kernel);
     if (args[1] != Py_None) {
-        if (!(L->hk_contig = loop_code(args[1], size_contig, "kernel_contig")))
+        if (!(L->hk_contig = loop_code(st, args[1], size_contig, "kernel_contig")))
             goto fail;
         L->kernel_contig = args[1];
         Py_INCREF(L->kernel_contig);
@@ -276,7 +277,7 @@ static PyObject *ufunc_loop(PyObject *module, PyObject *const *args, Py_ssize_t 
         if (s == EMBER_SUCCESS)
             s = cpu_device_pool(cpu, &L->workers);
         if (s != EMBER_SUCCESS) {
-            ext_raise(ext_state_of_module(module), s, "ufunc_loop");
+            ext_raise(st, s, "ufunc_loop");
             goto fail;
         }
     }

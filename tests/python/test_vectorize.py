@@ -234,6 +234,9 @@ def test_cuda_int64_add_and_the_single_cpu_fallback_warning():
         _ufunc._cpu_fallback_said = saved or _ufunc._cpu_fallback_said
     np.testing.assert_array_equal(r1, a + b)
     np.testing.assert_array_equal(r2, a[:10] + 5)
+    r3 = add(7, 8)
+    assert np.ndim(r3) == 0 and r3 == 15
+    assert add(np.zeros(0, np.int64), 1).shape == (0,)
     ours = [w for w in seen if issubclass(w.category, EmberWarning)]
     if _devices.get_current_device().kind == "cpu":
         assert len(ours) == 1 and "cpu device" in str(ours[0].message)
@@ -464,3 +467,33 @@ def test_numba_signature_objects_are_accepted():
         return -a
 
     assert neg.types == ["i->i"] and list(neg(np.int32([1, -2]))) == [-1, 2]
+
+
+def test_the_ufunc_keeps_its_compiled_loops_alive():
+    import gc
+
+    def make():
+        @vectorize(["float64(float64)", "int64(int64)"], target="parallel")
+        def cube(x):
+            return x * x * x
+        return cube
+
+    cube = make()
+    gc.collect()
+    x = RNG.random(100_000)
+    np.testing.assert_allclose(cube(x), x ** 3, rtol=1e-15)
+    np.testing.assert_array_equal(cube(np.arange(-5, 5)), np.arange(-5, 5) ** 3)
+
+
+def test_extension_checks_its_arguments():
+    from ember import _ember
+    with pytest.raises(TypeError):
+        _ember.ufunc_loop(None, None, "not a tuple", 1, False, 1)
+    with pytest.raises(ValueError, match="ember.jit function"):
+        _ember.ufunc_loop(object(), None, ((8, ()), (8, ())), 1, False, 1)
+    with pytest.raises(ValueError, match="inputs"):
+        _ember.ufunc_loop(object(), None, ((8, ()), (8, ())), 2, False, 1)
+    with pytest.raises(TypeError):
+        _ember.make_ufunc("f", "", 1, 1, [("bad",)], -1, None)
+    with pytest.raises(ValueError):
+        _ember.make_ufunc("f", "", 0, 1, [], -1, None)
