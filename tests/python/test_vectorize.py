@@ -497,3 +497,17 @@ def test_extension_checks_its_arguments():
         _ember.make_ufunc("f", "", 1, 1, [("bad",)], -1, None)
     with pytest.raises(ValueError):
         _ember.make_ufunc("f", "", 0, 1, [], -1, None)
+
+
+def test_single_signature_string_and_numba_gufunc_signature():
+    @vectorize("float64(float64)")
+    def half(x):
+        return x / 2
+
+    assert isinstance(half, np.ufunc) and half.types == ["d->d"]
+    np.testing.assert_array_equal(half(np.array([3.0, -1.0])), [1.5, -0.5])
+    numba = pytest.importorskip("numba")
+    sig = numba.void(numba.float64[:], numba.float64[:], numba.float64[:])
+    dot = guvectorize([sig], "(n),(n)->()")(dot_core)
+    x, y = RNG.random((3, 4)), RNG.random((3, 4))
+    np.testing.assert_allclose(dot(x, y), (x * y).sum(axis=1), rtol=1e-13)
