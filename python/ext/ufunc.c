@@ -305,6 +305,36 @@ static const char *copy_str(char **at, const char *s)
     return r;
 }
 
+/* Each loop's core axes must be the ufunc's core dimensions, operand by
+ * operand in order (the inner loop reads dims[] and steps[] by them). */
+static int check_core_axes(const PyUFuncObject *uf, PyObject *keep)
+{
+    for (Py_ssize_t i = 1; i < PyTuple_GET_SIZE(keep); i++) {
+        const ext_ufunc_loop *L = (const ext_ufunc_loop *)PyTuple_GET_ITEM(keep, i);
+        for (int k = 0; k < L->nargs; k++) {
+            int n = 0;
+            for (int j = 0; j < L->ndim[k] - 1; j++) {
+                int c = L->core[k][j];
+                if (c < 0)
+                    continue;
+                if (!uf->core_enabled || n >= uf->core_num_dims[k] ||
+                    c != uf->core_dim_ixs[uf->core_offsets[k] + n]) {
+                    PyErr_Format(PyExc_ValueError, "make_ufunc: loop %zd, operand %d: its core "
+                                 "axes are not the layout's", i - 1, k);
+                    return -1;
+                }
+                n++;
+            }
+            if (uf->core_enabled && n != uf->core_num_dims[k]) {
+                PyErr_Format(PyExc_ValueError, "make_ufunc: loop %zd, operand %d has %d core "
+                             "axes; the layout gives it %d", i - 1, k, n, uf->core_num_dims[k]);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* make_ufunc(name, doc, nin, nout, loops, identity, signature) ->
  * numpy.ufunc. `loops`: a list of (type numbers of the operands, UfuncLoop),
  * in the order NumPy tries them; identity: PyUFunc_* code (0, 1, -1 None,
@@ -371,11 +401,14 @@ static PyObject *make_ufunc(PyObject *module, PyObject *const *args, Py_ssize_t 
         }
         for (int k = 0; k < nops; k++) {
             long t = PyLong_AsLong(PyTuple_GET_ITEM(tnums, k));
-            if (t < 0 || t >= NPY_NTYPES) {
-                if (!PyErr_Occurred())
-                    PyErr_Format(PyExc_ValueError, "make_ufunc: bad type number %ld", t);
+            /* NumPy's built-in type numbers (NPY_NTYPES is gone in NumPy 2) */
+            PyArray_Descr *d = t >= 0 && t < NPY_USERDEF ? PyArray_DescrFromType((int)t) : NULL;
+            if (!d) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "make_ufunc: bad type number %ld", t);
                 goto fail;
             }
+            Py_DECREF(d);
             types[i * nops + k] = (char)t;
         }
         functions[i] = inner;
@@ -389,6 +422,10 @@ static PyObject *make_ufunc(PyObject *module, PyObject *const *args, Py_ssize_t 
         signature);
     if (!uf)
         goto fail;
+    if (check_core_axes((PyUFuncObject *)uf, keep) < 0) {
+        Py_DECREF(uf);
+        goto fail;
+    }
     ((PyUFuncObject *)uf)->obj = keep; /* released by NumPy with the ufunc */
     return uf;
 fail:

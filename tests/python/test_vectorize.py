@@ -497,6 +497,17 @@ def test_extension_checks_its_arguments():
         _ember.make_ufunc("f", "", 1, 1, [("bad",)], -1, None)
     with pytest.raises(ValueError):
         _ember.make_ufunc("f", "", 0, 1, [], -1, None)
+    tnums, loop = ember._ufunc._CpuBuilder(lambda_free_square, 1, False, False).build(
+        [ember.int64], ember.int64)
+    with pytest.raises(ValueError, match="bad type number"):
+        _ember.make_ufunc("f", "", 1, 1, [((tnums[0], 9999), loop)], -1, None)
+    with pytest.raises(TypeError, match="UfuncLoop of 3 operands"):
+        _ember.make_ufunc("f", "", 2, 1, [(tnums + tnums[:1], loop)], -1, None)
+    with pytest.raises(ValueError, match="core axes"):
+        _ember.make_ufunc("f", "", 1, 1, [(tnums, loop)], -1, "(n)->(n)")
+    sq = _ember.make_ufunc("sq", "squares", 1, 1, [(tnums, loop)], -1, None)
+    assert sq.__doc__.endswith("squares")
+    np.testing.assert_array_equal(sq(np.arange(4)), [0, 1, 4, 9])
 
 
 def test_single_signature_string_and_numba_gufunc_signature():
