@@ -522,3 +522,22 @@ def test_single_signature_string_and_numba_gufunc_signature():
     dot = guvectorize([sig], "(n),(n)->()")(dot_core)
     x, y = RNG.random((3, 4)), RNG.random((3, 4))
     np.testing.assert_allclose(dot(x, y), (x * y).sum(axis=1), rtol=1e-13)
+
+
+def test_cuda_gufunc_device_arrays_out_and_stream(quiet_cuda_fallback):
+    dot = guvectorize(["void(float64[:], float64[:], float64[:])"], "(n),(n)->()",
+                      target="cuda")(dot_core)
+    x, y = RNG.random((6, 5)), RNG.random((6, 5))
+    dx, dy = cuda.to_device(x), cuda.to_device(y)
+    out = cuda.device_array(6)
+    assert dot(dx, dy, out=out) is out
+    np.testing.assert_allclose(out.copy_to_host(), (x * y).sum(axis=1), rtol=1e-13)
+    d = dot(dx, dy)
+    assert isinstance(d, cuda.DeviceNDArray) and d.shape == (6,)
+    np.testing.assert_allclose(d.copy_to_host(), (x * y).sum(axis=1), rtol=1e-13)
+    stream = cuda.stream()
+    np.testing.assert_allclose(dot(x, y, stream=stream), (x * y).sum(axis=1), rtol=1e-13)
+    with pytest.raises(ValueError, match="core dimension 'n'"):
+        dot(x, y[:, :4])
+    with pytest.raises(ValueError, match="needs 1"):
+        dot(np.float64(1.0), y)
