@@ -477,11 +477,11 @@ class _CudaCall:
         except (TypingError, UnsupportedError) as exc:
             raise _restate(exc, "function", self.py_func, dts[:self._nin]) from None
 
-    def _stream_and_device(self, stream):
+    def _note_device(self):
+        """Says, once, that the kernels run on the cpu device (no GPU)."""
         from .cuda import _devices
         if _devices.get_current_device().kind == "cpu":
             _say_cpu_fallback(type(self).__name__ + " " + self.__name__)
-        return stream
 
     def _launch(self, n, args, stream):
         if n == 0:
@@ -490,7 +490,7 @@ class _CudaCall:
         try:
             self._kernel[blocks, _CUDA_THREADS, stream](*args)
         except (TypingError, UnsupportedError) as exc:
-            raise _restate(exc, "vectorize function", self.py_func,
+            raise _restate(exc, "function", self.py_func,
                            [getattr(a, "dtype", type(a)) for a in args]) from None
 
 
@@ -557,7 +557,7 @@ class CUDAUFunc(_CudaCall):
         from . import cuda as ember_cuda
         if len(args) != self._nin:
             raise TypeError(f"{self.__name__}() takes {self._nin} inputs ({len(args)} given)")
-        stream = self._stream_and_device(stream)
+        self._note_device()
         dts = tuple(_scalar_dtype(a, self.__name__, i) for i, a in enumerate(args))
         ins, ret = self._loop_for(dts)
         shape = np.broadcast_shapes(*(tuple(np.shape(a)) if not _is_device_array(a)
@@ -599,7 +599,7 @@ class CUDAUFunc(_CudaCall):
             raise ValueError(f"{who}: expected a non-empty 1-D array, got shape {d.shape}")
         if not d.is_c_contiguous():
             d = ember_cuda.to_device(d.copy_to_host(stream=stream), stream=stream)
-        self._stream_and_device(stream)
+        self._note_device()
         while d.shape[0] > 1:
             m = d.shape[0]
             half = m // 2
@@ -740,7 +740,7 @@ class CUDAGUFunc(_CudaCall):
         if len(args) not in (nin, nin + self._nout):
             raise TypeError(f"{who}() takes {nin} inputs (and optionally {self._nout} "
                             f"outputs), {len(args)} given")
-        stream = self._stream_and_device(stream)
+        self._note_device()
         dts = tuple(_scalar_dtype(a, who, i) for i, a in enumerate(args[:nin]))
         sig = _pick_loop([s for s in self._sigs], dts, who)
         lay = self._lays[self._sigs.index(sig)]
