@@ -3,16 +3,21 @@ scenarios of issue 6: the cost of a scalar call (hypot), of a call with one
 array argument, the mandelbrot fractal on a 1000x1500 uint8 image, a Monte
 Carlo estimate of pi with np.random, creating and returning arrays
 (np.zeros, a pairwise distance matrix from np.empty), and the first call
-(compilation).
+(compilation); and ember.vectorize against numba's @vectorize on the
+gaussian density of 1,000,000 float32 values, targets cpu and parallel
+(medians of 15 runs, ratios to numba's same target).
 
 Each time is the best of several runs; the same Python functions are
 compiled by both. Absent numba is reported as absent.
 
-    PYTHONPATH=python /usr/bin/python3 perf/jit_bench.py [--quick]
+    PYTHONPATH=python /usr/bin/python3 perf/jit_bench.py [--quick] [--json FILE]
 """
 
 import argparse
+import json
+import statistics
 import math
+import os
 import time
 import timeit
 
@@ -82,6 +87,34 @@ def monte_carlo_pi(nsamples):
     return 4.0 * acc / nsamples
 
 
+SQRT_2PI = np.float32((2 * math.pi) ** 0.5)
+
+
+def gaussian_pdf(x, mean, sigma):
+    return math.exp(-0.5 * ((x - mean) / sigma) ** 2) / (sigma * SQRT_2PI)
+
+
+def median(fn, repeat=15):
+    return statistics.median(timeit.repeat(fn, number=1, repeat=repeat))
+
+
+def run_vectorize(vectorize, quick):
+    """ms per call of the gaussian ufunc (float32) per target."""
+    n = 10_000 if quick else 1_000_000
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    mean, sigma = np.float32(0.5), np.float32(1.5)
+    rows = {}
+    for target in ("cpu", "parallel"):
+        t = time.perf_counter()
+        f = vectorize(["float32(float32, float32, float32)"], target=target)(gaussian_pdf)
+        rows[f"vectorize compile ({target})"] = (time.perf_counter() - t) * 1e3, "ms"
+        out = np.empty_like(x)
+        f(x, mean, sigma, out=out)
+        rows[f"gaussian_pdf {n} float32 ({target})"] = \
+            median(lambda: f(x, mean, sigma, out=out)) * 1e3, "ms"
+    return rows
+
+
 def best(fn, number=1, repeat=5):
     return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
 
@@ -123,22 +156,44 @@ def run(name, njit, quick):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    quick = p.parse_args().quick
+    p.add_argument("--json", metavar="FILE", help="where the JSON goes (default: "
+                   "perf/results/jit_bench[-quick].json, which perf/plot.py and report.py read)")
+    opts = p.parse_args()
+    if not opts.json:
+        opts.json = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                                 "jit_bench-quick.json" if opts.quick else "jit_bench.json")
+    quick = opts.quick
     results = {"ember": run("ember", ember.njit, quick)}
+    vec = {"ember": run_vectorize(ember.vectorize, quick)}
     try:
         import numba
         results["numba"] = run("numba", numba.njit, quick)
+        vec["numba"] = run_vectorize(numba.vectorize, quick)
     except ImportError:
-        results["numba"] = None
-    for name, rows in results.items():
-        if rows is None:
-            print(f"{name}: not importable here")
-            continue
-        print(name)
-        for k, (v, unit) in rows.items():
-            other = results["numba"] if name == "ember" else None
-            ratio = f"  ({v / other[k][0]:.2f}x numba)" if other else ""
-            print(f"  {k:38s} {v:10.2f} {unit}{ratio}")
+        results["numba"] = vec["numba"] = None
+    for title, table in (("ember.jit vs numba.njit", results),
+                         ("ember.vectorize vs numba.vectorize", vec)):
+        print(f"== {title}")
+        for name, rows in table.items():
+            if rows is None:
+                print(f"{name}: not importable here")
+                continue
+            print(name)
+            for k, (v, unit) in rows.items():
+                other = table["numba"] if name == "ember" else None
+                ratio = f"  ({v / other[k][0]:.2f}x numba)" if other else ""
+                print(f"  {k:38s} {v:10.2f} {unit}{ratio}")
+    if opts.json:
+        def plain(table):
+            return {name: None if rows is None else {k: v for k, (v, _) in rows.items()}
+                    for name, rows in table.items()}
+        data = {"jit": plain(results), "vectorize": plain(vec)}
+        if vec["numba"]:
+            data["vectorize_ratio_to_numba"] = {
+                k: vec["ember"][k][0] / vec["numba"][k][0] for k in vec["ember"]}
+        with open(opts.json, "w") as f:
+            json.dump(data, f, indent=1)
+        print(f"-> {opts.json}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ This package is the thin Python layer over libember (C): ``ember.cuda`` is the
 numba.cuda-compatible surface (device arrays, streams, events, devices),
 ``ember.cpu`` describes the CPU device that runs kernels when no GPU is
 present, ``ember.jit`` / ``ember.njit`` compile plain functions for the CPU
-(numba's ``@njit``), and ``ember.runtime`` exposes the runtime's transfer counters.
+(numba's ``@njit``), ``ember.vectorize`` / ``ember.guvectorize`` build NumPy
+ufuncs (cpu, parallel and cuda targets), and ``ember.runtime`` exposes the runtime's transfer counters.
 """
 
 __version__ = "0.1.0"
@@ -21,12 +22,13 @@ from ._cpu import cpu  # noqa: F401
 from . import cuda  # noqa: F401
 from . import types  # noqa: F401
 from ._jit import jit, njit  # noqa: F401
+from ._ufunc import guvectorize, vectorize  # noqa: F401
 from .types import (Array, Tuple, UniTuple, b1, bool_, boolean, c8, c16,  # noqa: F401
                     complex64, complex128, f4, f8, float32, float64, i1, i2, i4, i8,
                     int8, int16, int32, int64, intp, none, typeof, u1, u2, u4, u8,
                     uint8, uint16, uint32, uint64, uintp, void)
 
-__all__ = ["cuda", "cpu", "jit", "njit", "runtime", "errors", "types", "typeof", "__version__",
+__all__ = ["cuda", "cpu", "jit", "njit", "vectorize", "guvectorize", "runtime", "errors", "types", "typeof", "__version__",
            "void", "none", "boolean", "bool_", "int8", "int16", "int32", "int64",
            "uint8", "uint16", "uint32", "uint64", "float32", "float64", "complex64",
            "complex128", "intp", "uintp", "Array", "Tuple", "UniTuple"]

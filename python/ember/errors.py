@@ -11,6 +11,7 @@ __all__ = [
     "CompilerError",
     "TypingError",
     "UnsupportedError",
+    "EmberWarning",
 ]
 
 # The CUresult names ember is likely to report; others print as "CUresult N".
@@ -76,3 +77,9 @@ class TypingError(CompilerError):
 
 class UnsupportedError(CompilerError):
     """The function uses a Python feature that ember does not compile."""
+
+
+class EmberWarning(UserWarning):
+    """What ember says without failing, e.g. that target='cuda' code runs on
+    the cpu device because there is no GPU (like numba's
+    NumbaPerformanceWarning)."""

@@ -2091,6 +2091,15 @@ static PyObject *kernel_get_return_type(PyObject *obj, void *c)
 
 int ext_kernel_nparams(PyObject *kernel) { return ((ext_kernel *)kernel)->fn->nparams; }
 
+const HostKernel *ext_kernel_host_function(PyObject *kernel, size_t *args_size)
+{
+    ext_kernel *k = (ext_kernel *)kernel;
+    if (!k->hk || k->fn->is_kernel)
+        return NULL;
+    *args_size = k->args_size;
+    return k->hk;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The Kernel type                                                          */
 /* ------------------------------------------------------------------------ */

@@ -236,6 +236,12 @@ EXT_HIDDEN int ext_module_kernel_launch(PyObject *function, const int64_t grid[3
                                         size_t args_size);
 /* The number of parameters of a Kernel. */
 EXT_HIDDEN int ext_kernel_nparams(PyObject *kernel);
+/* The compiled code of a Kernel that is an ember.jit function on the host,
+ * borrowed from it, and its packed argument size; NULL for a kernel or a
+ * CUDA compile (ufunc.c calls it from NumPy's inner loops). */
+struct HostKernel;
+EXT_HIDDEN const struct HostKernel *ext_kernel_host_function(PyObject *kernel,
+                                                             size_t *args_size);
 /* Kernel.call: runs an ember.jit function (a Kernel compiled from a
  * non-kernel tree) on this thread with the GIL released; its return value
  * as a new reference, or NULL with the exception set. */
@@ -244,6 +250,12 @@ EXT_HIDDEN PyObject *ext_kernel_call(PyObject *kernel, PyObject *const *args, Py
 /* ---- jitcall.c --------------------------------------------------------- */
 
 EXT_HIDDEN extern PyType_Spec ext_jit_spec;
+
+/* ---- ufunc.c ----------------------------------------------------------- */
+
+/* Module functions: ufunc_loop (a NumPy inner loop over a compiled ember.jit
+ * loop function) and make_ufunc (a numpy.ufunc of such loops). */
+EXT_HIDDEN extern PyMethodDef ext_ufunc_methods[];
 
 /* ---- launch.c ---------------------------------------------------------- */
 
