@@ -25,8 +25,8 @@ Without a GPU the kernel runs on ember's cpu device (the same arrays and
 launch path); a single EmberWarning says so, once per process.
 """
 
+import hashlib
 import inspect
-import itertools
 import linecache
 import math
 import re
@@ -51,7 +51,6 @@ _CUDA_THREADS = 256
 
 _IDENTITIES = {None: -1, 0: 0, 1: 1, "reorderable": -2}
 
-_counter = itertools.count()
 _cpu_fallback_said = False
 _said_lock = threading.Lock()
 
@@ -159,14 +158,20 @@ def _supported(dt, who):
 # Generated loop functions
 # ---------------------------------------------------------------------------
 
-def _exec_source(src, kind, globals_):
+def _exec_source(src, kind, globals_, py_func):
     """Defines the function in `src` under a file name of its own whose text
-    linecache holds (the front end reads sources with inspect)."""
-    fname = f"<ember {kind} {next(_counter)}>"
+    linecache holds (the front end reads sources with inspect). The name is
+    the same in every process (kind, py_func's name, a hash of `src`), so
+    that the disk cache's key of the generated code is too; the cache files
+    it under py_func's source (``_ember_cache_owner``)."""
+    digest = hashlib.sha1(src.encode()).hexdigest()[:12]
+    fname = f"<ember {kind} {getattr(py_func, '__qualname__', '?')} {digest}>"
     linecache.cache[fname] = (len(src), None, src.splitlines(True), fname)
     code = compile(src, fname, "exec")
     exec(code, globals_)
-    return globals_["_ember_" + kind]
+    fn = globals_["_ember_" + kind]
+    fn._ember_cache_owner = py_func
+    return fn
 
 
 def _loop_globals(py_func, cuda=False):
@@ -244,7 +249,8 @@ class _CpuBuilder:
         from ._jit import jit
         self.py_func, self.nin, self.parallel = py_func, nin, parallel
         src = _vectorize_source("vectorize_loop", nin, cuda=False)
-        self.loop = jit(cache=cache)(_exec_source(src, "vectorize_loop", _loop_globals(py_func)))
+        self.loop = jit(cache=cache)(_exec_source(src, "vectorize_loop", _loop_globals(py_func),
+                                                  py_func))
 
     def build(self, in_types, out_type):
         """(type numbers, UfuncLoop) for one signature."""
@@ -462,7 +468,7 @@ class _CudaCall:
         self.__wrapped__ = py_func
         self._sigs = sigs
         self._kernel = ember_cuda.jit(cache=cache)(
-            _exec_source(src, kind, _loop_globals(py_func, cuda=True)))
+            _exec_source(src, kind, _loop_globals(py_func, cuda=True), py_func))
 
     @property
     def types(self):
@@ -692,7 +698,7 @@ class _GuCpuBuilder:
         self.py_func, self.parallel = py_func, parallel
         src = _guvectorize_source("guvectorize_loop", nargs, cuda=False)
         self.loop = jit(cache=cache)(_exec_source(src, "guvectorize_loop",
-                                                   _loop_globals(py_func)))
+                                                   _loop_globals(py_func), py_func))
 
     def build(self, sig, lay):
         dts = _gu_dtypes(sig)

@@ -77,6 +77,17 @@ def block_sums(x, out):
     if t == 0:
         out[cuda.blockIdx.x] = buf[0]
 
+@ember.vectorize(["float64(float64, float64)"], cache=True)
+def axpb(x, b):
+    return x * FACTOR + b
+
+@ember.guvectorize(["void(float64[:], float64[:], float64[:])"], "(n),(n)->()", cache=True)
+def dot(a, b, out):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += a[i] * b[i]
+    out[0] = s
+
 @ember.jit(cache=True)
 def ramp(n):
     a = np.zeros(n)
@@ -144,6 +155,14 @@ if "block_sums" in calls:
     np.testing.assert_allclose(sums, x.reshape(4, 64).sum(axis=1), rtol=1e-12)
     out["block_sums"] = [sum(mod.block_sums.stats.cache_hits.values()),
                          sum(mod.block_sums.stats.cache_misses.values())]
+if "ufuncs" in calls:
+    from ember._compiler import cache as disk_cache
+    x = np.linspace(-1.0, 1.0, 33)
+    np.testing.assert_allclose(mod.axpb(x, 0.25), x * mod.FACTOR + 0.25, rtol=1e-15)
+    a = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_allclose(mod.dot(a, a[::-1]), (a * a[::-1]).sum(axis=1), rtol=1e-15)
+    st = disk_cache.process_stats
+    out["ufuncs"] = [sum(st.cache_hits.values()), sum(st.cache_misses.values())]
 if "ramp" in calls:
     np.testing.assert_array_equal(mod.ramp(37), np.arange(37) * 0.5)
     out["ramp"] = [sum(mod.ramp.stats.cache_hits.values()),
@@ -211,6 +230,18 @@ def test_kernels_split_at_barriers_are_cached(tmp_path):
     src = make_source(tmp_path)
     assert run(tmp_path, src, CALLS="block_sums")["block_sums"] == [0, 1]
     assert run(tmp_path, src, CALLS="block_sums")["block_sums"] == [1, 0]
+
+
+def test_vectorize_and_guvectorize_are_cached(tmp_path):
+    # their generated loops are filed under the user's function; each eager
+    # signature compiles a strided and a contiguous loop
+    src = make_source(tmp_path)
+    hits, misses = run(tmp_path, src, CALLS="ufuncs")["ufuncs"]
+    assert hits == 0 and misses >= 2
+    assert run(tmp_path, src, CALLS="ufuncs")["ufuncs"] == [misses, 0]
+    assert any(p.startswith("mod.axpb-") for p in os.listdir(src / "__pycache__"))
+    # a global the function reads changes: compiled again
+    assert run(tmp_path, src, CALLS="ufuncs", FACTOR="3.0")["ufuncs"][0] < misses
 
 
 def test_editing_the_function_invalidates(tmp_path):

@@ -72,6 +72,11 @@ class CacheStats:
                 f"misses={sum(self.cache_misses.values())}, path={self.cache_path!r})")
 
 
+# every hit and miss of this process, per "stem signature": the counters
+# of compiles that have no dispatcher to show them (the loops and kernels
+# vectorize and guvectorize generate)
+process_stats = CacheStats()
+
 _identity = None
 _nvvm_identity = None
 
@@ -101,6 +106,13 @@ def _nvvm_identity_of():
         except Exception:  # no libNVVM: compiling will say so
             _nvvm_identity = "no libNVVM"
     return _nvvm_identity
+
+
+def _cache_owner(py_func):
+    """The function whose file and name a cache entry goes by: the user's
+    function for code generated from it (vectorize's loops set
+    ``_ember_cache_owner``), else py_func itself."""
+    return getattr(py_func, "_ember_cache_owner", None) or py_func
 
 
 def _source_file(py_func):
@@ -211,7 +223,8 @@ def compile_kernel(tree, param_types, *args, cache=False, py_func=None, stats=No
     hits and misses under `signature`."""
     if not cache:
         return _ember.compile_kernel(tree, param_types, *args, **kwargs)
-    source = _source_file(py_func)
+    owner = _cache_owner(py_func)
+    source = _source_file(owner)
     if source is None:
         if stats is not None:
             stats.cache_disabled = "the function has no source file on disk"
@@ -225,7 +238,9 @@ def compile_kernel(tree, param_types, *args, cache=False, py_func=None, stats=No
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     key = h.digest()
-    stem = _stem(py_func, source)
+    stem = _stem(owner, source)
+    if owner is not py_func:  # a generated function: its kind after the owner's name
+        stem += "." + "".join(c if c.isalnum() or c == "_" else "_" for c in py_func.__name__)
     data_name = f"{stem}.{key.hex()[:40]}{_DATA_EXT}"
     data_path = os.path.join(directory, data_name)
     if stats is not None:
@@ -242,10 +257,12 @@ def compile_kernel(tree, param_types, *args, cache=False, py_func=None, stats=No
         if k is not None:
             if stats is not None:
                 stats.cache_hits[sig] += 1
+            process_stats.cache_hits[f"{stem} {sig}"] += 1
             return k
     k = _ember.compile_kernel(tree, param_types, *args, **kwargs)
     if stats is not None:
         stats.cache_misses[sig] += 1
+    process_stats.cache_misses[f"{stem} {sig}"] += 1
     data = k.cache_data()
     if data is not None and _writable_dir(directory):
         try:
