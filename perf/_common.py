@@ -270,15 +270,18 @@ def absent(why):
     return {"absent": why}
 
 
-def write_results(name, title, quick, rows, notes=(), extra=None):
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write_results(name, title, quick, rows, notes=(), extra=None, path=None):
+    """Writes perf/results/<name>[-quick].json, or `path` when given."""
     data = {"benchmark": name, "title": title, "quick": quick, "machine": machine(),
             "rows": rows, "notes": list(notes)}
     if extra:
         data.update(extra)
-    path = RESULTS / (f"{name}-quick.json" if quick else f"{name}.json")
+    if path is None:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / (f"{name}-quick.json" if quick else f"{name}.json")
+    path = Path(path).resolve()
     path.write_text(json.dumps(data, indent=2, default=str))
     for n in notes:
         print(f"  note: {n}")
-    print(f"  -> {path.relative_to(ROOT)}")
+    print(f"  -> {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return path

@@ -1,51 +1,58 @@
-"""ember.jit against numba's @njit (when numba is importable) on the seed
-scenarios of issue 6: the cost of a scalar call (hypot), of a call with one
-array argument, the mandelbrot fractal on a 1000x1500 uint8 image, a Monte
-Carlo estimate of pi with np.random, creating and returning arrays
-(np.zeros, a pairwise distance matrix from np.empty), and the first call
-(compilation); and ember.vectorize against numba's @vectorize on the
-gaussian density of 1,000,000 float32 values, targets cpu and parallel
-(medians of 15 runs, ratios to numba's same target).
+"""ember.jit against numba's @njit on the seed scenarios of issue 6: the
+cost of a scalar call (hypot), of a call with one array argument, the
+mandelbrot fractal on a 1000x1500 uint8 image, creating and returning arrays
+(np.zeros, a pairwise distance matrix from np.empty), a Monte Carlo estimate
+of pi with np.random, and the first call (compilation); and ember.vectorize
+against numba's @vectorize on the gaussian density of 1,000,000 float32
+values, targets cpu and parallel (and their compile times).
 
-Each time is the best of several runs; the same Python functions are
-compiled by both. Absent numba is reported as absent.
+Both compile the same Python functions in this one process; each time is
+the median of repeated runs after a warm-up (perf/_common.py's measure), and
+every result is checked (against NumPy, or the known answer) before it is
+timed. A compile row takes a fresh function object per sample (compilers
+keep what they compiled per function object); the warm-up sample absorbs
+the process's one-time setup, which perf/bench_compile.py measures in fresh
+processes. numba not installed (or failing on a case) is reported absent.
 
     PYTHONPATH=python /usr/bin/python3 perf/jit_bench.py [--quick] [--json FILE]
+
+Writes perf/results/jit_bench[-quick].json (or FILE), which perf/plot.py
+and perf/report.py read.
 """
 
 import argparse
-import json
-import statistics
 import math
-import os
-import time
-import timeit
 
 import numpy as np
 
-import ember
+import _common as C
 
 
-def hypot(x, y):
-    return math.sqrt(x * x + y * y)
+def make_hypot():
+    def hypot(x, y):
+        return math.sqrt(x * x + y * y)
+    return hypot
 
 
 def touch(a):
     a[0] += 1.0
 
 
-def mandel(x, y, max_iters):
-    i = 0
-    c = complex(x, y)
-    z = 0.0j
-    for i in range(max_iters):
-        z = z * z + c
-        if (z.real * z.real + z.imag * z.imag) >= 4:
-            return i
-    return 255
+def make_fractal(njit):
+    """A fresh mandelbrot (the escape count of one point) and the loop
+    over the image that calls it, both compiled by `njit`."""
+    def mandel(x, y, max_iters):
+        i = 0
+        c = complex(x, y)
+        z = 0.0j
+        for i in range(max_iters):
+            z = z * z + c
+            if (z.real * z.real + z.imag * z.imag) >= 4:
+                return i
+        return 255
 
+    mandel_fn = njit(mandel)
 
-def make_fractal(mandel_fn):
     def create_fractal(min_x, max_x, min_y, max_y, image, iters):
         height = image.shape[0]
         width = image.shape[1]
@@ -57,7 +64,7 @@ def make_fractal(mandel_fn):
                 imag = min_y + y * pixel_size_y
                 color = mandel_fn(real, imag, iters)
                 image[y, x] = color
-    return create_fractal
+    return njit(create_fractal)
 
 
 def fresh(n):
@@ -90,110 +97,198 @@ def monte_carlo_pi(nsamples):
 SQRT_2PI = np.float32((2 * math.pi) ** 0.5)
 
 
-def gaussian_pdf(x, mean, sigma):
-    return math.exp(-0.5 * ((x - mean) / sigma) ** 2) / (sigma * SQRT_2PI)
+def make_gaussian():
+    def gaussian_pdf(x, mean, sigma):
+        return math.exp(-0.5 * ((x - mean) / sigma) ** 2) / (sigma * SQRT_2PI)
+    return gaussian_pdf
 
 
-def median(fn, repeat=15):
-    return statistics.median(timeit.repeat(fn, number=1, repeat=repeat))
+# ---- independent references ----------------------------------------------
+
+def mandel_ref(shape, iters, min_x=-2.0, max_x=1.0, min_y=-1.0, max_y=1.0):
+    """NumPy's escape counts on the same grid (255 where a point stays)."""
+    h, w = shape
+    real = min_x + np.arange(w) * ((max_x - min_x) / w)
+    imag = min_y + np.arange(h) * ((max_y - min_y) / h)
+    c = real[None, :] + 1j * imag[:, None]
+    z = np.zeros_like(c)
+    n = np.full(shape, 255, np.uint8)
+    alive = np.ones(shape, bool)
+    for k in range(iters):
+        z[alive] = z[alive] * z[alive] + c[alive]
+        esc = alive & (z.real * z.real + z.imag * z.imag >= 4)
+        n[esc] = k
+        alive &= ~esc
+    return n
 
 
-def run_vectorize(vectorize, quick):
-    """ms per call of the gaussian ufunc (float32) per target."""
-    n = 10_000 if quick else 1_000_000
-    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
-    mean, sigma = np.float32(0.5), np.float32(1.5)
-    rows = {}
+def check_mandel(got, want):
+    # a point on the escape boundary may round differently: allow 0.1 %
+    bad = np.mean(got != want)
+    assert bad <= 1e-3, f"{bad:.2%} of the pixels differ from NumPy's"
+
+
+def equals(want):
+    def check(got):
+        assert got == want, f"{got!r}, expected {want!r}"
+    return check
+
+
+def check_pi(est, n):
+    # 6 standard deviations of the estimate: fails by chance about never
+    p = math.pi / 4
+    assert abs(est - math.pi) < 6 * 4 * math.sqrt(p * (1 - p) / n), est
+
+
+def gaussian_ref(x, mean, sigma):
+    x, mean, sigma = (np.float64(v) for v in (x, mean, sigma))
+    return np.exp(-0.5 * ((x - mean) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+
+
+# ---- the cases ------------------------------------------------------------
+
+class Sizes:
+    def __init__(self, quick):
+        self.quick = quick
+        self.shape = (100, 150) if quick else (1000, 1500)
+        self.compile_shape = (10, 15)       # the first call: mostly the compile
+        self.calls = 10_000 if quick else 100_000   # calls per sample of a call cost
+        self.points = 50 if quick else 500
+        self.samples = 10_000 if quick else 10_000_000
+        self.n = 10_000 if quick else 1_000_000
+        self.repeat = 3 if quick else 7
+        self.compile_repeat = 2 if quick else 5
+
+
+def cases(s):
+    """(case, unit) in table order."""
+    h, w = s.shape
+    ch, cw = s.compile_shape
+    out = [("hypot(3.0, 4.0)", "ns"), ("touch(a) (one array argument)", "ns"),
+           ("np.zeros(10) created and returned", "ns"),
+           (f"mandelbrot {h}x{w}", "ms"),
+           (f"pairwise distances {s.points}x8 (np.empty)", "ms"),
+           (f"monte carlo pi, {s.samples} samples", "ms"),
+           ("first call hypot (compile)", "ms"),
+           (f"first call mandelbrot {ch}x{cw} (compile)", "ms")]
     for target in ("cpu", "parallel"):
-        t = time.perf_counter()
-        f = vectorize(["float32(float32, float32, float32)"], target=target)(gaussian_pdf)
-        rows[f"vectorize compile ({target})"] = (time.perf_counter() - t) * 1e3, "ms"
-        out = np.empty_like(x)
-        f(x, mean, sigma, out=out)
-        rows[f"gaussian_pdf {n} float32 ({target})"] = \
-            median(lambda: f(x, mean, sigma, out=out)) * 1e3, "ms"
-    return rows
+        out += [(f"vectorize gaussian_pdf {s.n} float32 ({target})", "ms"),
+                (f"vectorize compile gaussian_pdf ({target})", "ms")]
+    return out
 
 
-def best(fn, number=1, repeat=5):
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+def timed(out, case, fn, check, number=1, repeat=7, scale=1e3):
+    """Checks fn's result, then measures it into out[case]; an error is
+    recorded as absent with its message."""
+    try:
+        check(fn())
+        out[case] = C.measure(fn, number, repeat, warmup=1, scale=scale)
+    except Exception as e:
+        out[case] = C.absent(f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]}")
 
 
-def run(name, njit, quick):
-    shape = (100, 150) if quick else (1000, 1500)
-    samples = 10_000 if quick else 10_000_000
-    rows = {}
-    h = njit(hypot)
-    t = time.perf_counter()
-    h(3.0, 4.0)
-    rows["first call hypot (compile)"] = (time.perf_counter() - t) * 1e3, "ms"
-    rows["hypot(3.0, 4.0)"] = best(lambda: h(3.0, 4.0), 100_000) * 1e9, "ns"
+def run(njit, vectorize, s):
+    """{case: summary} of one tool (njit and vectorize its decorators)."""
+    names = [c for c, _ in cases(s)]
+    out = {}
+    it = iter(names)
+
+    h = njit(make_hypot())
+    timed(out, next(it), lambda: h(3.0, 4.0), equals(5.0),
+          s.calls, s.repeat, 1e9)
     tt = njit(touch)
     a = np.zeros(8)
-    tt(a)
-    rows["touch(a) (one array)"] = best(lambda: tt(a), 100_000) * 1e9, "ns"
-    m = njit(mandel)
-    create = njit(make_fractal(m))
-    image = np.zeros(shape, dtype=np.uint8)
-    t = time.perf_counter()
-    create(-2.0, 1.0, -1.0, 1.0, image, 20)
-    rows["first call mandelbrot (compile)"] = (time.perf_counter() - t) * 1e3, "ms"
-    rows[f"mandelbrot {shape[0]}x{shape[1]}"] = \
-        best(lambda: create(-2.0, 1.0, -1.0, 1.0, image, 20)) * 1e3, "ms"
+
+    def touch_check(_):
+        assert a[0] == 1.0 and not a[1:].any(), a
+    timed(out, next(it), lambda: tt(a), touch_check, s.calls, s.repeat, 1e9)
     fr = njit(fresh)
-    fr(10)
-    rows["np.zeros(10) created and returned"] = best(lambda: fr(10), 100_000) * 1e9, "ns"
+
+    def zeros_check(r):
+        assert r.shape == (10,) and r.dtype == np.float64 and not r.any(), r
+    timed(out, next(it), lambda: fr(10), zeros_check, s.calls, s.repeat, 1e9)
+
+    create = make_fractal(njit)
+    image = np.zeros(s.shape, dtype=np.uint8)
+    want = mandel_ref(s.shape, 20)
+    timed(out, next(it), lambda: create(-2.0, 1.0, -1.0, 1.0, image, 20),
+          lambda _: check_mandel(image, want), 1, s.repeat)
+
     pd = njit(pairwise_distances)
-    X = np.random.default_rng(0).normal(size=(50 if quick else 500, 8))
-    pd(X)
-    rows[f"pairwise distances {X.shape[0]}x8 (np.empty)"] = best(lambda: pd(X), 5) * 1e3, "ms"
+    X = np.random.default_rng(0).normal(size=(s.points, 8))
+    dref = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
+    timed(out, next(it), lambda: pd(X),
+          lambda r: np.testing.assert_allclose(r, dref, rtol=1e-12, atol=1e-12), 1, s.repeat)
+
     mc = njit(monte_carlo_pi)
-    mc(10)
-    rows[f"monte carlo pi, {samples} samples"] = best(lambda: mc(samples), 1, 3) * 1e3, "ms"
-    return rows
+    timed(out, next(it), lambda: mc(s.samples), lambda r: check_pi(r, s.samples), 1, s.repeat)
+
+    # compile rows: a fresh function object per sample, compiled by its first call
+    timed(out, next(it), lambda: njit(make_hypot())(3.0, 4.0), equals(5.0),
+          1, s.compile_repeat)
+    small = np.zeros(s.compile_shape, dtype=np.uint8)
+    small_want = mandel_ref(s.compile_shape, 20)
+    timed(out, next(it), lambda: make_fractal(njit)(-2.0, 1.0, -1.0, 1.0, small, 20),
+          lambda _: check_mandel(small, small_want), 1, s.compile_repeat)
+
+    x = np.random.default_rng(0).standard_normal(s.n).astype(np.float32)
+    mean, sigma = np.float32(0.5), np.float32(1.5)
+    gref = gaussian_ref(x, mean, sigma)
+    sig = ["float32(float32, float32, float32)"]
+    for target in ("cpu", "parallel"):
+        res = np.empty_like(x)
+
+        def gcheck(_, res=res):
+            assert res.dtype == np.float32
+            np.testing.assert_allclose(res, gref, rtol=1e-5, atol=1e-7)
+        try:
+            f = vectorize(sig, target=target)(make_gaussian())
+            timed(out, next(it), lambda f=f, res=res: f(x, mean, sigma, out=res), gcheck,
+                  1, s.repeat)
+        except Exception as e:
+            out[next(it)] = C.absent(f"{type(e).__name__}: {str(e)[:300]}")
+        one = np.float32(0.25)
+        timed(out, next(it),
+              lambda target=target: vectorize(sig, target=target)(make_gaussian())(
+                  one, mean, sigma),
+              lambda r: np.testing.assert_allclose(r, gaussian_ref(one, mean, sigma),
+                                                   rtol=1e-5), 1, s.compile_repeat)
+    return out
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    p.add_argument("--json", metavar="FILE", help="where the JSON goes (default: "
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true",
+                   help="tiny sizes and few repeats: a smoke test, never judged on time")
+    p.add_argument("--json", metavar="FILE", help="where the results go (default: "
                    "perf/results/jit_bench[-quick].json, which perf/plot.py and report.py read)")
-    opts = p.parse_args()
-    if not opts.json:
-        opts.json = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                 "jit_bench-quick.json" if opts.quick else "jit_bench.json")
-    quick = opts.quick
-    results = {"ember": run("ember", ember.njit, quick)}
-    vec = {"ember": run_vectorize(ember.vectorize, quick)}
-    try:
+    args = p.parse_args()
+    s = Sizes(args.quick)
+    import ember
+    results = {"ember": run(ember.njit, ember.vectorize, s)}
+    if C.numba_version() is None:
+        results["numba"] = {}
+        missing = C.absent("numba not installed")
+    else:
         import numba
-        results["numba"] = run("numba", numba.njit, quick)
-        vec["numba"] = run_vectorize(numba.vectorize, quick)
-    except ImportError:
-        results["numba"] = vec["numba"] = None
-    for title, table in (("ember.jit vs numba.njit", results),
-                         ("ember.vectorize vs numba.vectorize", vec)):
-        print(f"== {title}")
-        for name, rows in table.items():
-            if rows is None:
-                print(f"{name}: not importable here")
-                continue
-            print(name)
-            for k, (v, unit) in rows.items():
-                other = table["numba"] if name == "ember" else None
-                ratio = f"  ({v / other[k][0]:.2f}x numba)" if other else ""
-                print(f"  {k:38s} {v:10.2f} {unit}{ratio}")
-    if opts.json:
-        def plain(table):
-            return {name: None if rows is None else {k: v for k, (v, _) in rows.items()}
-                    for name, rows in table.items()}
-        data = {"jit": plain(results), "vectorize": plain(vec)}
-        if vec["numba"]:
-            data["vectorize_ratio_to_numba"] = {
-                k: vec["ember"][k][0] / vec["numba"][k][0] for k in vec["ember"]}
-        with open(opts.json, "w") as f:
-            json.dump(data, f, indent=1)
-        print(f"-> {opts.json}")
+        results["numba"] = run(numba.njit, numba.vectorize, s)
+        missing = None
+    rows = [C.row(case, unit, {t: results[t].get(case, missing) for t in ("ember", "numba")})
+            for case, unit in cases(s)]
+    notes = [
+        f"calls: {s.calls} calls per sample for the ns rows, 1 for the ms rows; "
+        f"{s.repeat} samples after a warm-up ({s.compile_repeat} for the compile rows)",
+        "compile rows: a new function object (and for vectorize a new ufunc) per sample, "
+        "compiled and called once; the mandelbrot one compiles both of its functions. The "
+        "warm-up sample takes the process's one-time compiler setup (perf/bench_compile.py "
+        "has fresh-process numbers)",
+        "monte carlo: ember's and numba's np.random are different streams; each estimate is "
+        "checked to lie within 6 standard deviations of pi",
+        "ratios are numba/ember medians: above 1, ember is faster",
+    ]
+    C.print_table("ember.jit / ember.vectorize vs numba (per call)", rows, ["ember", "numba"])
+    C.write_results("jit_bench", "ember.jit and ember.vectorize vs numba, per call "
+                    "(lower is better)", args.quick, rows, notes, path=args.json)
 
 
 if __name__ == "__main__":

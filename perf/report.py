@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["launch", "compile", "gpu", "cpu", "transfers"]
+ORDER = ["launch", "compile", "gpu", "cpu", "jit_bench", "transfers"]
 
 
 def cell(s, unit):

@@ -69,3 +69,45 @@ def test_plot_and_report_tolerate_any_json(perf, tmp_path, monkeypatch):
     lines = perf["report"].table(good["rows"])
     assert any("| a | 1 ± 0.75 ms | absent |" in l for l in lines)
     assert "- absent: numba: not installed" in lines
+
+
+def run_jit_bench(tmp_path, out, extra_path=None):
+    import os
+    import subprocess
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        ([str(extra_path)] if extra_path else []) + [str(ROOT / "python")])
+    proc = subprocess.run([sys.executable, str(ROOT / "perf" / "jit_bench.py"), "--quick",
+                           "--json", str(out)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(out.read_text())
+
+
+def test_jit_bench_writes_rows_with_peers_and_ratios(perf, tmp_path):
+    """perf/jit_bench.py --quick --json FILE: the _common.py shape (so plot and
+    report read it), a row per case with ember measured, numba measured with a
+    numba/ember ratio when it is installed; with numba hidden, numba absent
+    (not faked) and no ratios."""
+    have_numba = perf["_common"].numba_version() is not None
+    data = run_jit_bench(tmp_path, tmp_path / "jit.json")
+    assert data["benchmark"] == "jit_bench" and data["quick"] is True
+    cases = [r["case"] for r in data["rows"]]
+    assert len(cases) == 12 and "first call hypot (compile)" in cases
+    assert "mandelbrot 100x150" in cases and \
+        "vectorize gaussian_pdf 10000 float32 (parallel)" in cases
+    for r in data["rows"]:
+        assert set(r["results"]) == {"ember", "numba"}, r
+        e = r["results"]["ember"]
+        assert e["n"] >= 2 and e["q1"] <= e["median"] <= e["q3"], r
+        if have_numba:
+            n = r["results"]["numba"]
+            assert "absent" not in n, r
+            assert r["ratios"]["numba/ember"] == pytest.approx(n["median"] / e["median"])
+    hidden = tmp_path / "hide"
+    (hidden / "numba").mkdir(parents=True)
+    (hidden / "numba" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    data = run_jit_bench(tmp_path, tmp_path / "nonumba.json", extra_path=hidden)
+    for r in data["rows"]:
+        assert r["results"]["numba"] == {"absent": "numba not installed"}, r
+        assert "median" in r["results"]["ember"] and r["ratios"] == {}, r
