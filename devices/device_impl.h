@@ -123,6 +123,8 @@ struct ember_device {
 
 /* Initialises the runtime if needed; returns its status. */
 EM_HIDDEN ember_status registry_ensure(void);
+/* Whether the devices are open (registry_ensure has succeeded). */
+EM_HIDDEN bool registry_is_ready(void);
 
 /* ---- cpu/cpu_device.c ------------------------------------------------ */
 

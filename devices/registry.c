@@ -20,6 +20,8 @@ static char cuda_reason[1024];
 
 ember_status ember_init(void) { return registry_ensure(); }
 
+bool registry_is_ready(void) { return __atomic_load_n(&registry_ready, __ATOMIC_ACQUIRE); }
+
 ember_status registry_ensure(void)
 {
     if (__atomic_load_n(&registry_ready, __ATOMIC_ACQUIRE))

@@ -693,6 +693,9 @@ static PyMethodDef module_methods[] = {
      "compile_kernel($module, tree, param_types, opt_level=3)\n--\n\n"
      "Compiles the front end's tree for one signature of parameter types; returns a Kernel.\n"
      "cached=bytes (Kernel.cache_data() of an earlier compile) links that code instead."},
+    {"_devices_open", ext_devices_open, METH_NOARGS,
+     "_devices_open($module, /)\n--\n\n"
+     "Whether ember has opened its devices (the CPU device's topology and pool, CUDA's driver)."},
     {"host_target", ext_host_target, METH_NOARGS,
      "host_target($module, /)\n--\n\n"
      "'triple cpu features LLVM x.y.z': the host the JIT compiles for (the disk cache's key)."},

@@ -911,3 +911,36 @@ def test_builtin_sum_min_max_of_an_array():
 
     a = np.array([2.5, -1.0, 4.0])
     assert g(a) == (5.5, -1.0, 4.0, -1.0)
+
+
+def test_a_call_opens_no_device(tmp_path):
+    # an ember.jit function runs on the calling thread over host memory: its
+    # calls must not pay for the CPU device's topology and pool, nor for
+    # CUDA's initialisation where a driver is (numba's njit does neither)
+    import os
+    import subprocess
+    import sys
+    from conftest import ROOT
+    code = ("import math, numpy as np, ember\n"
+            "from ember import _ember\n"
+            "@ember.njit\n"
+            "def f(x, a):\n"
+            "    a[0] = math.sqrt(x)\n"
+            "    b = np.zeros(3)\n"
+            "    b[1] = a[0]\n"
+            "    return b[1]\n"
+            "a = np.zeros(2)\n"
+            "assert f(16.0, a) == 4.0 and a[0] == 4.0\n"
+            "assert not _ember._devices_open()\n"
+            "from ember import cuda\n"
+            "d = cuda.to_device(np.ones(2))\n"
+            "assert _ember._devices_open()\n"
+            "assert f(9.0, d) == 3.0 and d.copy_to_host()[0] == 3.0\n"
+            "print('ok')\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    env.pop("EMBER_DEVICE", None)
+    script = tmp_path / "no_device.py"
+    script.write_text(code)
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr
