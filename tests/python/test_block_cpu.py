@@ -364,6 +364,20 @@ def test_shuffles_with_a_width_follow_the_ptx_formulas(rng, width, dtype):
         np.testing.assert_array_equal(out, np.array(want, dtype), err_msg=f"{mode} width {width}")
 
 
+@pytest.mark.parametrize("width", [0, 3, 12, 33, 64, -1])
+def test_shuffle_widths_cuda_leaves_undefined_follow_the_ptx_bits(rng, width):
+    # not a power of two from 1 to 32: both devices pass PTX the same c bits
+    n = 64
+    a = rng.integers(-1000, 1000, n).astype(np.int32)
+    lanes = rng.integers(0, 32, n).astype(np.int32)
+    outs = [np.zeros(n, np.int32) for _ in range(4)]
+    shuffles_with_width[1, n](a, lanes, np.int32(width), *outs)
+    for mode, out in zip(("up", "down", "bfly", "idx"), outs):
+        want = [ptx_shuffle(mode, a[i - i % 32:i - i % 32 + 32], i % 32, int(lanes[i]), width)
+                for i in range(n)]
+        np.testing.assert_array_equal(out, want, err_msg=f"{mode} width {width}")
+
+
 @cuda.jit
 def segmented_sums(a, sums, firsts):
     i = cuda.grid(1)
