@@ -374,14 +374,17 @@ static const Type *block_intrinsic(Ctx *ctx, Node *n)
     if (n->op < INTR_SYNCTHREADS_COUNT || n->op >= INTR_COUNT)
         FAIL(ctx, n, "unknown intrinsic %d", n->op);
     const char *name = names[n->op];
-    const Type *t[3] = {NULL, NULL, NULL};
-    for (int i = 0; i < n->nargs && i < 3; i++)
+    const Type *t[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < n->nargs && i < 4; i++)
         if (!(t[i] = expr(ctx, n->args[i])))
             return NULL;
     char s[256];
     int want = n->op <= INTR_SYNCTHREADS_OR ? 1 : n->op <= INTR_SHFL_XOR ? 3
              : n->op <= INTR_MATCH_ALL ? 2 : 0;
-    if (n->nargs != want)
+    bool shuffle = n->op >= INTR_SHFL_IDX && n->op <= INTR_SHFL_XOR;
+    if (shuffle && n->nargs != 3 && n->nargs != 4)
+        FAIL(ctx, n, "cuda.%s() takes 3 or 4 arguments (mask, value, lane[, width])", name);
+    if (!shuffle && n->nargs != want)
         FAIL(ctx, n, "cuda.%s() takes %d arguments", name, want);
     if (n->op <= INTR_SYNCTHREADS_OR) {
         if (!ty_is_number(t[0]) || ty_is_complex(t[0]))
@@ -395,6 +398,9 @@ static const Type *block_intrinsic(Ctx *ctx, Node *n)
         if (!ty_is_int(t[2]))
             FAIL(ctx, n->args[2], "cuda.%s(): the lane argument must be an integer, not %s",
                  name, tname(ty_concrete(t[2]), s));
+        if (n->nargs == 4 && !ty_is_int(t[3]))
+            FAIL(ctx, n->args[3], "cuda.%s(): the width must be an integer (a power of two "
+                 "from 1 to 32), not %s", name, tname(ty_concrete(t[3]), s));
         const Type *v = ty_concrete(t[1]);
         TypeKind k = v->kind;
         if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 && k != TY_F64)

@@ -203,10 +203,10 @@ typedef enum Intrinsic {
     INTR_SYNCTHREADS_COUNT, /* (pred) -> int32: barrier, threads with pred true */
     INTR_SYNCTHREADS_AND,   /* (pred) -> int32 */
     INTR_SYNCTHREADS_OR,    /* (pred) -> int32 */
-    INTR_SHFL_IDX,    /* (mask, value, src_lane) -> value's type (32/64-bit int or float) */
-    INTR_SHFL_UP,     /* (mask, value, delta) */
-    INTR_SHFL_DOWN,   /* (mask, value, delta) */
-    INTR_SHFL_XOR,    /* (mask, value, lane_mask) */
+    INTR_SHFL_IDX,    /* (mask, value, src_lane[, width]) -> value's type (32/64-bit int/float) */
+    INTR_SHFL_UP,     /* (mask, value, delta[, width]) */
+    INTR_SHFL_DOWN,   /* (mask, value, delta[, width]) */
+    INTR_SHFL_XOR,    /* (mask, value, lane_mask[, width]) */
     INTR_VOTE_ALL,    /* (mask, pred) -> bool */
     INTR_VOTE_ANY,    /* (mask, pred) -> bool */
     INTR_VOTE_UNI,    /* (mask, pred) -> bool: cuda.eq_sync */

@@ -2006,17 +2006,33 @@ static LLVMValueRef read_sreg(Lower *L, const char *name)
     return LLVMBuildCall2(L->b, ft, f, NULL, 0, name + 23);
 }
 
-/* shfl.sync of one 32-bit value: mode idx / up / down / bfly; c packs the
- * clamp for a whole-warp shuffle (PTX ISA "shfl.sync": 0x1f, or 0 for up). */
+/* shfl.sync of one 32-bit value: mode idx / up / down / bfly; c as
+ * shfl_c() makes it. */
 static LLVMValueRef shfl32(Lower *L, const char *mode, LLVMValueRef mask, LLVMValueRef v,
-                           LLVMValueRef lane)
+                           LLVMValueRef lane, LLVMValueRef c)
 {
     bool fl = LLVMTypeOf(v) == L->t_f32;
     char name[64];
     snprintf(name, sizeof name, "llvm.nvvm.shfl.sync.%s.%s", mode, fl ? "f32" : "i32");
     LLVMTypeRef params[4] = {L->t_i32, LLVMTypeOf(v), L->t_i32, L->t_i32};
-    LLVMValueRef args[4] = {mask, v, lane, ci(L->t_i32, strcmp(mode, "up") == 0 ? 0 : 0x1f)};
+    LLVMValueRef args[4] = {mask, v, lane, c};
     return call_named(L, name, LLVMTypeOf(v), params, args, 4);
+}
+
+/* A shuffle's c operand (i32), as CUDA C's __shfl_*_sync build it: the
+ * segment mask (32 - width) in bits 12:8 and the clamp, 0x1f (0 for up),
+ * in bits 4:0 (PTX ISA "shfl.sync"); width 32 without a 4th argument. Any
+ * width gives these bits, on both targets (CUDA leaves a width that is not
+ * a power of two from 1 to 32 undefined). */
+static LLVMValueRef shfl_c(Lower *L, Node *n)
+{
+    int clamp = n->op == INTR_SHFL_UP ? 0 : 0x1f;
+    if (n->nargs < 4)
+        return ci(L->t_i32, clamp);
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef w = conv(L, n, expr(L, n->args[3]), n->args[3]->ty, ty_scalar(TY_U32));
+    LLVMValueRef seg = LLVMBuildShl(B, LLVMBuildSub(B, ci(L->t_i32, 32), w, ""), ci(L->t_i32, 8), "");
+    return LLVMBuildOr(B, seg, ci(L->t_i32, clamp), "shfl.c");
 }
 
 /* Barriers with a predicate, warp shuffles and votes (NVVM). A 64-bit
@@ -2042,15 +2058,16 @@ static LLVMValueRef nvvm_block_intrinsic(Lower *L, Node *n)
         LLVMValueRef mask = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, u32);
         LLVMValueRef v = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, n->ty);
         LLVMValueRef lane = conv(L, n, expr(L, n->args[2]), n->args[2]->ty, u32);
+        LLVMValueRef c = shfl_c(L, n);
         if (ty_bits(n->ty) == 32) {
             bool fl = ty_is_float(n->ty);
-            return shfl32(L, mode, mask, fl ? v : LLVMBuildBitCast(B, v, L->t_i32, ""), lane);
+            return shfl32(L, mode, mask, fl ? v : LLVMBuildBitCast(B, v, L->t_i32, ""), lane, c);
         }
         LLVMValueRef bits = LLVMBuildBitCast(B, v, L->t_i64, "");
         LLVMValueRef lo = LLVMBuildTrunc(B, bits, L->t_i32, "");
         LLVMValueRef hi = LLVMBuildTrunc(B, LLVMBuildLShr(B, bits, i64c(L, 32), ""), L->t_i32, "");
-        lo = LLVMBuildZExt(B, shfl32(L, mode, mask, lo, lane), L->t_i64, "");
-        hi = LLVMBuildZExt(B, shfl32(L, mode, mask, hi, lane), L->t_i64, "");
+        lo = LLVMBuildZExt(B, shfl32(L, mode, mask, lo, lane, c), L->t_i64, "");
+        hi = LLVMBuildZExt(B, shfl32(L, mode, mask, hi, lane, c), L->t_i64, "");
         bits = LLVMBuildOr(B, LLVMBuildShl(B, hi, i64c(L, 32), ""), lo, "");
         return LLVMBuildBitCast(B, bits, lty(L, n->ty), "");
     }
@@ -4295,9 +4312,11 @@ static void fis_phase(Lower *L, Node *n)
             LLVMValueRef v = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, vt);
             LLVMValueRef bits = LLVMBuildBitCast(B, v, ty_bits(vt) == 32 ? L->t_i32 : L->t_i64, "");
             LLVMBuildStore(B, LLVMBuildZExt(B, bits, L->t_i64, ""), fis_record(L, lin, k, FIS_REC_VALUE));
-            if (n->op <= INTR_SHFL_XOR) {
+            if (n->op <= INTR_SHFL_XOR) { /* the lane, and shfl_c() in the upper half */
                 LLVMValueRef lane = conv(L, n, expr(L, n->args[2]), n->args[2]->ty, u32);
-                LLVMBuildStore(B, LLVMBuildZExt(B, lane, L->t_i64, ""),
+                LLVMValueRef c = LLVMBuildShl(B, LLVMBuildZExt(B, shfl_c(L, n), L->t_i64, ""),
+                                              i64c(L, 32), "");
+                LLVMBuildStore(B, LLVMBuildOr(B, LLVMBuildZExt(B, lane, L->t_i64, ""), c, ""),
                                fis_record(L, lin, k, FIS_REC_ARG));
             }
         } else {
@@ -4352,11 +4371,14 @@ static void fis_phases(Lower *L, Node *e)
 }
 
 /* A collective's (or warp mask's) value for the current thread. PTX ISA
- * "shfl.sync" with c = 0x1f (0 for up): the source lane j is lane - b
- * (up, valid when >= 0), lane + b (down, valid when <= 31), lane ^ b
- * (bfly), b (idx), with b's low 5 bits; an invalid lane (or one past the
- * block's last thread) gives the caller's own value. Votes and ballot count
- * the lanes in the caller's mask that exist and have not returned. */
+ * "shfl.sync" with c from shfl_c(): segmask = c[12:8], maxLane = (lane &
+ * segmask) | (c[4:0] & ~segmask), minLane = lane & segmask; with b's low
+ * 5 bits the source lane j is lane - b (up, valid when >= maxLane), lane +
+ * b (down, valid when <= maxLane), lane ^ b (bfly, valid when <= maxLane),
+ * minLane | (b & ~segmask) (idx, valid when <= maxLane); an invalid lane (or
+ * one past the block's last thread) gives the caller's own value. Votes and
+ * ballot count the lanes in the caller's mask that exist and have not
+ * returned. */
 static LLVMValueRef fis_block_intrinsic(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -4378,24 +4400,30 @@ static LLVMValueRef fis_block_intrinsic(Lower *L, Node *n)
     if (n->op <= INTR_SYNCTHREADS_OR)
         return LLVMBuildLoad2(B, L->t_i32, L->coll_result[k], "");
     if (n->op <= INTR_SHFL_XOR) {
-        LLVMValueRef b = LLVMBuildAnd(B, LLVMBuildLoad2(B, L->t_i64, fis_record(L, lin, k, FIS_REC_ARG), ""),
-                                      i64c(L, 31), "");
-        LLVMValueRef j, valid = LLVMConstInt(L->t_i1, 1, 0);
+        LLVMValueRef arg = LLVMBuildLoad2(B, L->t_i64, fis_record(L, lin, k, FIS_REC_ARG), "");
+        LLVMValueRef b = LLVMBuildAnd(B, arg, i64c(L, 31), "");
+        LLVMValueRef c = LLVMBuildLShr(B, arg, i64c(L, 32), "");
+        LLVMValueRef seg = LLVMBuildAnd(B, LLVMBuildLShr(B, c, i64c(L, 8), ""), i64c(L, 31), "segmask");
+        LLVMValueRef notseg = LLVMBuildXor(B, seg, i64c(L, 31), "");
+        LLVMValueRef minlane = LLVMBuildAnd(B, lane, seg, "minlane");
+        LLVMValueRef maxlane = LLVMBuildOr(B, minlane, LLVMBuildAnd(B, c, notseg, ""), "maxlane");
+        LLVMValueRef j;
+        LLVMIntPredicate ok = LLVMIntSLE;
         switch (n->op) {
         case INTR_SHFL_UP:
             j = LLVMBuildSub(B, lane, b, "");
-            valid = LLVMBuildICmp(B, LLVMIntSGE, j, i64c(L, 0), "");
+            ok = LLVMIntSGE;
             break;
         case INTR_SHFL_DOWN:
             j = LLVMBuildAdd(B, lane, b, "");
-            valid = LLVMBuildICmp(B, LLVMIntSLE, j, i64c(L, 31), "");
             break;
         case INTR_SHFL_XOR:
             j = LLVMBuildXor(B, lane, b, "");
             break;
         default:
-            j = b;
+            j = LLVMBuildOr(B, minlane, LLVMBuildAnd(B, b, notseg, ""), "");
         }
+        LLVMValueRef valid = LLVMBuildICmp(B, ok, j, maxlane, "");
         LLVMValueRef src = LLVMBuildAdd(B, LLVMBuildSub(B, lin, lane, ""), j, "");
         valid = LLVMBuildAnd(B, valid, LLVMBuildICmp(B, LLVMIntSLT, src, L->nthreads, ""), "");
         src = LLVMBuildSelect(B, valid, src, lin, "src");

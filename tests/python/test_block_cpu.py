@@ -311,6 +311,116 @@ def test_shuffle_variants_and_out_of_range_lanes(rng):
     np.testing.assert_array_equal(outs[3], a[base + (lane * 7) % 32])
 
 
+# Shuffles with a width (CUDA C's 4th argument): the PTX ISA's "shfl.sync"
+# formulas with c = ((32 - width) << 8) | clamp, clamp 0x1f (0 for up),
+# written out here in plain Python as the reference.
+def ptx_shuffle(mode, warp_values, lane, b, width):
+    c = (((32 - width) << 8) | (0 if mode == "up" else 0x1F)) & 0xFFFFFFFF
+    segmask = (c >> 8) & 0x1F
+    max_lane = (lane & segmask) | (c & 0x1F & ~segmask)
+    min_lane = lane & segmask
+    b &= 0x1F
+    if mode == "up":
+        j = lane - b
+        valid = j >= max_lane
+    elif mode == "down":
+        j = lane + b
+        valid = j <= max_lane
+    elif mode == "bfly":
+        j = lane ^ b
+        valid = j <= max_lane
+    else:
+        j = min_lane | (b & ~segmask)
+        valid = j <= max_lane
+    return warp_values[j if valid else lane]
+
+
+@cuda.jit
+def shuffles_with_width(a, lanes, width, up, down, xor, idx):
+    i = cuda.grid(1)
+    v = a[i]
+    b = lanes[i]
+    up[i] = cuda.shfl_up_sync(0xFFFFFFFF, v, b, width)
+    down[i] = cuda.shfl_down_sync(0xFFFFFFFF, v, b, width)
+    xor[i] = cuda.shfl_xor_sync(0xFFFFFFFF, v, b, width)
+    idx[i] = cuda.shfl_sync(0xFFFFFFFF, v, b, width)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float64])
+@pytest.mark.parametrize("width", [1, 2, 4, 8, 16, 32])
+def test_shuffles_with_a_width_follow_the_ptx_formulas(rng, width, dtype):
+    n = 64
+    if dtype == np.int32:
+        a = rng.integers(-2**31, 2**31, n).astype(np.int32)
+    else:
+        a = rng.standard_normal(n) * 1e10
+    lanes = rng.integers(0, 32, n).astype(np.int32)
+    lanes[:8] = [0, 1, width - 1, width, 2 * width - 1, 31, 16, 3]
+    outs = [np.zeros(n, dtype) for _ in range(4)]
+    shuffles_with_width[1, n](a, lanes, np.int32(width), *outs)
+    for mode, out in zip(("up", "down", "bfly", "idx"), outs):
+        want = [ptx_shuffle(mode, a[i - i % 32:i - i % 32 + 32], i % 32, int(lanes[i]), width)
+                for i in range(n)]
+        np.testing.assert_array_equal(out, np.array(want, dtype), err_msg=f"{mode} width {width}")
+
+
+@pytest.mark.parametrize("width", [0, 3, 12, 33, 64, -1])
+def test_shuffle_widths_cuda_leaves_undefined_follow_the_ptx_bits(rng, width):
+    # not a power of two from 1 to 32: both devices pass PTX the same c bits
+    n = 64
+    a = rng.integers(-1000, 1000, n).astype(np.int32)
+    lanes = rng.integers(0, 32, n).astype(np.int32)
+    outs = [np.zeros(n, np.int32) for _ in range(4)]
+    shuffles_with_width[1, n](a, lanes, np.int32(width), *outs)
+    for mode, out in zip(("up", "down", "bfly", "idx"), outs):
+        want = [ptx_shuffle(mode, a[i - i % 32:i - i % 32 + 32], i % 32, int(lanes[i]), width)
+                for i in range(n)]
+        np.testing.assert_array_equal(out, want, err_msg=f"{mode} width {width}")
+
+
+@cuda.jit
+def segmented_sums(a, sums, firsts):
+    i = cuda.grid(1)
+    v = a[i]
+    off = 4
+    while off > 0:
+        v += cuda.shfl_down_sync(0xFFFFFFFF, v, off, 8)
+        off //= 2
+    if cuda.laneid % 8 == 0:
+        sums[i // 8] = v
+    firsts[i] = cuda.shfl_sync(0xFFFFFFFF, a[i], 0, 8)  # each group's first value
+
+
+def test_segmented_reduction_with_width_8(rng):
+    a = rng.standard_normal(3 * 64)
+    sums = np.zeros(3 * 64 // 8)
+    firsts = np.zeros_like(a)
+    segmented_sums[3, 64](a, sums, firsts)
+    np.testing.assert_allclose(sums, a.reshape(-1, 8).sum(axis=1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(firsts, np.repeat(a[::8], 8))
+
+
+def shuffle_five_arguments(out):
+    out[0] = cuda.shfl_down_sync(0xFFFFFFFF, out[0], 1, 8, 2)
+
+
+def shuffle_float_width(out):
+    out[0] = cuda.shfl_xor_sync(0xFFFFFFFF, out[0], 1, 8.0)
+
+
+@pytest.mark.parametrize("kernel, marker, text", [
+    (shuffle_five_arguments, "out[0], 1, 8, 2)",
+     "cuda.shfl_down_sync() takes 3 or 4 arguments (mask, value, delta[, width]), 5 given"),
+    (shuffle_float_width, "out[0], 1, 8.0)", "the width must be an integer"),
+])
+def test_shuffle_width_errors(kernel, marker, text):
+    with pytest.raises(TypingError) as ei:
+        cuda.jit(kernel)[1, 32](np.zeros(1, np.int64))
+    msg = str(ei.value)
+    assert f"{THIS_FILE}:{line_of(kernel, marker)}:" in msg, msg
+    assert text in msg, msg
+
+
 @cuda.jit
 def votes(a, out):
     i = cuda.grid(1)

@@ -220,6 +220,23 @@ def test_cpu_device_runs_the_block_level_kernels(cpu_device):
     assert (out == 256 // 4).all()                    # buf[0] 0, buf.size 64, mat[0, 0] 0
 
 
+def shuffles_with_widths(a, width, out):
+    i = cuda.grid(1)
+    out[i] = (cuda.shfl_xor_sync(0xFFFFFFFF, a[i], 1, 8) + cuda.shfl_up_sync(0xFFFFFFFF, a[i], 1, 16)
+              + cuda.shfl_down_sync(0xFFFFFFFF, a[i], 2, width))
+
+
+@pytest.mark.parametrize("cc", PTX_TARGETS)
+def test_shuffle_width_is_shfl_sync_c_operand(nvvm, ptxas, cc):
+    # c = ((32 - width) << 8) | clamp: 0x181f for xor width 8, 0x1000 for up width 16
+    # (clamp 0), a register for a run-time width
+    ptx, _ = cuda.compile_ptx(shuffles_with_widths, void(int32[::1], int32, int32[::1]), cc=cc)
+    assert re.search(r"shfl\.sync\.bfly\.b32\s+%r\d+, %r\d+, 1, 6175, -1;", ptx), ptx
+    assert re.search(r"shfl\.sync\.up\.b32\s+%r\d+, %r\d+, 1, 4096, -1;", ptx), ptx
+    assert re.search(r"shfl\.sync\.down\.b32\s+%r\d+, %r\d+, 2, %r\d+, -1;", ptx), ptx
+    check_ptx(ptx, cc)
+
+
 def shfl_bad_type(out):
     out[0] = cuda.shfl_sync(0xFFFFFFFF, 1 + 2j, 0)
 

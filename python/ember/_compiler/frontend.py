@@ -106,12 +106,12 @@ _CUDA_BLOCK_LEVEL = {
     "any_sync": "warp votes", "eq_sync": "warp votes", "match_any_sync": "warp votes",
     "match_all_sync": "warp votes", "activemask": "warp masks", "lanemask_lt": "warp masks",
 }
-# Block-level operations with their argument counts (syncwarp's mask is
-# optional): IR for every target.
+# Block-level operations with their argument counts (syncwarp's mask and a
+# shuffle's width, CUDA C's 4th argument, are optional): IR for every target.
 _BLOCK_OPS = {
     "syncthreads": 0, "syncwarp": 1, "syncthreads_count": 1, "syncthreads_and": 1,
-    "syncthreads_or": 1, "shfl_sync": 3, "shfl_up_sync": 3, "shfl_down_sync": 3,
-    "shfl_xor_sync": 3, "all_sync": 2, "any_sync": 2, "eq_sync": 2, "ballot_sync": 2,
+    "syncthreads_or": 1, "shfl_sync": (3, 4), "shfl_up_sync": (3, 4), "shfl_down_sync": (3, 4),
+    "shfl_xor_sync": (3, 4), "all_sync": 2, "any_sync": 2, "eq_sync": 2, "ballot_sync": 2,
     "match_any_sync": 2, "match_all_sync": 2, "activemask": 0, "lanemask_lt": 0,
 }
 _CUDA_LATER = { "cg": "cooperative groups",
@@ -1467,7 +1467,12 @@ class _Builder:
         if op == "syncwarp" and not args:
             args = [ast.Constant(0xFFFFFFFF)]
             ast.copy_location(args[0], node)
-        if len(args) != nargs:
+        if isinstance(nargs, tuple):  # a shuffle: (mask, value, lane[, width])
+            if len(args) not in nargs:
+                lane = {"shfl_sync": "src_lane", "shfl_xor_sync": "lane_mask"}.get(op, "delta")
+                raise self.typing(node, f"cuda.{op}() takes 3 or 4 arguments (mask, value, "
+                                  f"{lane}[, width]), {len(node.args)} given")
+        elif len(args) != nargs:
             raise self.typing(node, f"cuda.{op}() takes {nargs} argument"
                               f"{'' if nargs == 1 else 's'}, {len(node.args)} given")
         values = [self.expr(a) for a in args]
