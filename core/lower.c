@@ -65,6 +65,8 @@
 #define LOCAL_ARRAY_MAX_BYTES_RECURSIVE 1024
 /* constant memory: 64 KiB on every CUDA GPU */
 #define CONST_ARRAY_MAX_BYTES (64 << 10)
+/* a global array frozen into an ember.jit function (a constant of the module) */
+#define HOST_CONST_ARRAY_MAX_BYTES (16 << 20)
 /* the most static shared memory one block may use (Hopper: 227 KiB) */
 #define SHARED_ARRAY_MAX_BYTES (227 << 10)
 
@@ -593,8 +595,13 @@ static ember_status check(Lower *L, const Node *n, int depth)
         break;
     }
     case ND_CONST_ARRAY:
-        if (!n->text || n->ty->kind != TY_ARRAY || n->nargs != n->ty->ndim || n->ival < 0 ||
-            n->ival > CONST_ARRAY_MAX_BYTES)
+        if (!n->text || n->ty->kind != TY_ARRAY || n->nargs != n->ty->ndim || n->ival < 0)
+            return ir_error(fn, n->loc, "malformed constant array");
+        if (L->function_entry && n->ival > HOST_CONST_ARRAY_MAX_BYTES)
+            return ir_error(fn, n->loc, "a global array of more than %d MiB (%s) cannot be "
+                            "frozen into an ember.jit function: pass it as an argument",
+                            HOST_CONST_ARRAY_MAX_BYTES >> 20, tstr(n->ty, s));
+        if (!L->function_entry && n->ival > CONST_ARRAY_MAX_BYTES)
             return ir_error(fn, n->loc, "cuda.const.array_like: %s of more than %d KiB (the "
                             "size of CUDA's constant memory)", tstr(n->ty, s),
                             CONST_ARRAY_MAX_BYTES >> 10);

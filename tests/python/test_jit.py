@@ -944,3 +944,54 @@ def test_a_call_opens_no_device(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr
+
+
+TABLE = np.array([[1.5, -2.0, 3.25], [0.5, 8.0, -1.0]])
+BIG_TABLE = np.zeros(3 << 20)  # 24 MiB
+
+
+def test_global_arrays_are_frozen_constants():
+    # numba's rule for @njit: a global array's values at compile time
+    @ember.njit
+    def weighted(i, x):
+        s = 0.0
+        for j in range(TABLE.shape[1]):
+            s += TABLE[i, j] * x
+        return s, TABLE.sum(), len(TABLE)
+
+    want = (float(TABLE[1].sum() * 2.0), float(TABLE.sum()), 2)
+    assert weighted(1, 2.0) == pytest.approx(want)
+    TABLE_before = TABLE.copy()
+    TABLE[1, 1] = 100.0     # later changes are not seen (the code has the old values)
+    try:
+        assert weighted(1, 2.0) == pytest.approx(want)
+    finally:
+        TABLE[:] = TABLE_before
+
+
+def test_global_arrays_frozen_are_read_only_and_bounded():
+    @ember.njit
+    def store():
+        TABLE[0, 0] = 1.0
+
+    with pytest.raises(TypingError, match="read-only"):
+        store()
+
+    @ember.njit
+    def big():
+        return BIG_TABLE[0]
+
+    with pytest.raises((TypingError, UnsupportedError), match="pass it as an argument") as e:
+        big()
+    assert "test_jit.py" in str(e.value) and "BIG_TABLE[0]" in str(e.value)
+
+
+def test_global_array_in_a_kernel_says_how():
+    from ember import cuda
+
+    @cuda.jit
+    def k(out):
+        out[0] = TABLE[0, 0]
+
+    with pytest.raises((TypingError, UnsupportedError), match="const.array_like"):
+        k[1, 1](np.zeros(1))

@@ -485,10 +485,15 @@ class _Builder:
             return ("const", line, col, value.dtype.name, v)
         if isinstance(value, tuple):
             return ("tuple", line, col, [self.const(node, v, where) for v in value])
+        if isinstance(value, np.ndarray) and self.graph.jit:
+            # numba's rule for @njit: a global (or closure) array is a
+            # constant, frozen with its values at compile time
+            return self.frozen_array(node, value, "a global array in an ember.jit function")
         what = where or "this value"
         tname = type(value).__name__
         if isinstance(value, np.ndarray):
-            hint = "pass the array to the kernel as an argument"
+            hint = ("pass the array to the kernel as an argument, or freeze it into the kernel "
+                    "with cuda.const.array_like(array)")
         elif isinstance(value, str):
             hint = "strings cannot be used as data in kernels"
         else:
@@ -1446,11 +1451,18 @@ class _Builder:
             raise self.typing(arg, "cuda.const.array_like needs a global or closure NumPy array "
                               "(its values are frozen into the kernel when it compiles)",
                               "pass arrays that change as kernel arguments")
+        return self.frozen_array(arg, value, "cuda.const.array_like")
+
+    def frozen_array(self, node, value, what):
+        """A NumPy array frozen into the compiled code with its values now:
+        a read-only array (constant memory on GPUs)."""
+        line, col = self.loc(node)
         dn = _dtype_name_of_class(value.dtype.type)
         if dn is None or not value.dtype.isnative or not 1 <= value.ndim <= 32:
-            raise self.typing(arg, f"cuda.const.array_like: arrays of {value.dtype} with "
-                              f"{value.ndim} dimensions cannot be constant memory (1 to 32 "
-                              "dimensions of bool, integers, float32/64, complex)")
+            raise self.typing(node, f"{what}: arrays of {value.dtype} with {value.ndim} "
+                              "dimensions cannot be frozen into compiled code (1 to 32 "
+                              "dimensions of bool, integers, float32/64, complex)",
+                              "pass the array as an argument instead")
         data = np.ascontiguousarray(value).tobytes()
         return ("const_array", line, col, dn, [int(d) for d in value.shape], data)
 
