@@ -2804,7 +2804,6 @@ static LLVMValueRef call(Lower *L, Node *n)
     LLVMBasicBlockRef saved_bb = L->ret_bb;
     Node *saved_site = L->call_site;
     const Type *rt = spec->return_type;
-    bool has_value = rt && rt->kind != TY_VOID;
     L->fn = spec;
     L->var_slots = slots;
     L->params = args;
@@ -4894,7 +4893,6 @@ static void build_entry_function(Lower *L, const char *symbol)
     L->depth = zero32;
 
     const Type *rt = fn->return_type;
-    bool has_value = rt && rt->kind != TY_VOID;
     L->ret_bb = new_bb(L, "exit");
     LLVMValueRef result = lower_body(L, fn->body, rt, "result");
     if (result) {
