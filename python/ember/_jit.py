@@ -50,7 +50,14 @@ from ._compiler.dispatcher import (DeviceFunction, _desc_for_c, _desc_str, _dtyp
                                    adopt_function, boundscheck_option, cached_compile,
                                    resolve_signature, typeof as _kernel_typeof)
 
-__all__ = ["jit", "njit", "JitDispatcher"]
+__all__ = ["jit", "njit", "prange", "JitDispatcher"]
+
+
+def prange(*args):
+    """``range`` that ``@ember.jit(parallel=True)`` runs on the worker pool
+    (numba's prange); in Python, and in functions without parallel=True,
+    it is range."""
+    return range(*args)
 
 # argument types the C call fast path keys on (jitcall.c: the class, and for
 # arrays dtype, ndim, layout and writeability, decide the ember type)
@@ -81,8 +88,9 @@ class JitDispatcher(_ember.JitBase):
     ``_call_slow``."""
 
     def __init__(self, py_func, fastmath=False, boundscheck=None, debug=False, opt=True,
-                 cache=False):
+                 cache=False, parallel=False):
         adopt_function(self, py_func, "ember.jit")
+        self.parallel = bool(parallel)  # outermost prange loops run on the worker pool
         self._cache = bool(cache)   # the disk cache (_compiler/cache.py)
         self.stats = disk_cache.CacheStats()
         self.fastmath, self.debug, self.opt = bool(fastmath), bool(debug), bool(opt)
@@ -221,7 +229,8 @@ class JitDispatcher(_ember.JitBase):
 
     def _compile(self, sig):
         tree, info = frontend.build_tree(self.py_func, False, sig, jit=True,
-                                         self_signature=self._declared.get(sig))
+                                         self_signature=self._declared.get(sig),
+                                         parallel=self.parallel)
         try:
             return disk_cache.compile_kernel(tree, [_desc_for_c(d) for d in sig],
                                              0 if (self.debug or not self.opt) else 3,
@@ -311,13 +320,14 @@ def jit(signature_or_function=None, locals=None, cache=False, pipeline_class=Non
     if options.get("forceobj") or options.get("nopython", True) is False:
         raise UnsupportedError("ember.jit: object mode (forceobj=True, nopython=False) does "
                                "not exist in ember; functions always compile in nopython mode")
-    if options.get("parallel"):
-        raise UnsupportedError("ember.jit: parallel=True is not supported yet")
+    parallel = options.get("parallel", False)
+    if isinstance(parallel, dict):  # numba's {"prange": True, ...}: prange is what ember does
+        parallel = bool(parallel.get("prange", True))
     fastmath = options.get("fastmath", False)
     if isinstance(fastmath, (set, frozenset, list, tuple)):
         fastmath = bool(fastmath)  # numba's flag sets: any flag turns fast math on
     kw = dict(fastmath=fastmath, boundscheck=boundscheck, debug=options.get("debug", False),
-              opt=options.get("opt", True), cache=bool(cache))
+              opt=options.get("opt", True), cache=bool(cache), parallel=bool(parallel))
     from . import types as _ty
     if isinstance(signature_or_function, (str, list, tuple, _ty.Signature)):
         sigs = signature_or_function if isinstance(signature_or_function, list) \
