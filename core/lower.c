@@ -3229,8 +3229,8 @@ static void for_range(Lower *L, Node *n)
  * ctx holds pointers: the call's HostDims, start, step, every parameter,
  * then one slot per captured variable. numba's rules: a variable read in
  * the body and not assigned there is copied in at the start of each chunk
- * (read-only); one assigned in the body and not used outside the loop is
- * private; one used outside must be a reduction (s += e, s -= e, s *= e,
+ * (read-only); one assigned in the body and not read outside the loop is
+ * private; one read outside (prange_reads_outside) must be a reduction (s += e, s -= e, s *= e,
  * s = s + e, s = min(s, e), s = max(s, e)): each chunk starts it at the
  * operator's identity, and the partials are combined in chunk order. Any
  * other write to an outer variable is a TypingError, not a race. */
@@ -3261,6 +3261,35 @@ static void prange_mark(const Node *n, const Node *skip, unsigned char *mark)
     prange_mark(n->c, skip, mark);
     for (int i = 0; i < n->nargs; i++)
         prange_mark(n->args[i], skip, mark);
+}
+
+/* Reads, outside the loop `skip`, of each variable (mark[var] |= PV_READ),
+ * leaving out reads inside other for loops over that same variable: those
+ * see the other loop's values, not the prange's (a reused inner loop
+ * variable `j` stays private). */
+typedef struct LoopVars {
+    int var;
+    const struct LoopVars *up;
+} LoopVars;
+
+static void prange_reads_outside(const Node *n, const Node *skip, unsigned char *mark,
+                                 const LoopVars *loops)
+{
+    if (!n || n == skip)
+        return;
+    if (n->kind == ND_LOAD) {
+        const LoopVars *l = loops;
+        while (l && l->var != n->var)
+            l = l->up;
+        if (!l)
+            mark[n->var] |= PV_READ;
+    }
+    for (int i = 0; i < n->nargs; i++)
+        prange_reads_outside(n->args[i], skip, mark, loops);
+    prange_reads_outside(n->a, skip, mark, loops);
+    prange_reads_outside(n->c, skip, mark, loops);
+    LoopVars inner = {n->var, loops};
+    prange_reads_outside(n->b, skip, mark, n->kind == ND_FOR_RANGE ? &inner : loops);
 }
 
 /* `return` and a `break` of the prange loop itself cannot leave a chunk. */
@@ -3342,7 +3371,7 @@ static int prange_reduction(Lower *L, const Node *loop, int var)
     if (s.bad || s.loads != s.assigns) {
         const Node *at = s.bad ? s.bad : loop;
         fail(L, at, "variable '%s' is assigned in a prange loop but is not a reduction: a "
-                    "variable used outside the loop may change in the loop only as "
+                    "variable read outside the loop may change in the loop only as "
                     "'%s += x', '%s -= x', '%s *= x' or '%s = min(%s, x)' / max (and not be "
                     "read otherwise); for a per-iteration value use a new variable, for "
                     "per-iteration results an array element",
@@ -3440,7 +3469,7 @@ static void prange_loop(Lower *L, Node *n)
     memset(inside, 0, (size_t)nv + 1);
     memset(outside, 0, (size_t)nv + 1);
     prange_mark(n->b, NULL, inside);
-    prange_mark(fn->body, n, outside);
+    prange_reads_outside(fn->body, n, outside, NULL);
     prange_check(L, n->b, 0);
     if (creates_arrays(n->b, 0))
         fail_unsupported(L, n, "creating arrays (np.zeros, np.empty ...) inside a prange "

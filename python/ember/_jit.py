@@ -32,9 +32,17 @@ There is no object mode: ``forceobj=True`` or ``nopython=False`` is an
 error, and so is an argument nopython code cannot type (a dict, list, set
 ...). ``cache=True`` keeps the compiled code on disk for the next process
 (python/ember/_compiler/cache.py; ``stats.cache_hits`` counts its hits).
+``parallel=True``: each outermost ``for i in prange(...)`` loop of the
+function is outlined (core/lower.c prange_loop) and its iterations run in
+static chunks on the cpu device's worker pool (devices/cpu/prange.c);
+variables assigned in the body are private, except reductions (``s += x``,
+``-=``, ``*=``, ``s = min(s, x)``/max) of variables read outside the loop,
+combined in chunk order; any other write to such a variable is a
+TypingError. Nested pranges, and prange without parallel=True, are range.
 Not yet: the other array makers (np.array, np.linspace, np.eye ...),
-array expressions (``a + b`` on whole arrays), ``parallel=True``, the rest
-of np.random (python/ember/_compiler/frontend.py lists what is there).
+array expressions (``a + b`` on whole arrays), arrays created in a prange
+body, the rest of np.random (python/ember/_compiler/frontend.py lists what
+is there).
 """
 
 import inspect
@@ -311,9 +319,11 @@ def jit(signature_or_function=None, locals=None, cache=False, pipeline_class=Non
     """``@ember.jit`` (= ``@ember.njit``): compile a function for the CPU in
     nopython mode, lazily per argument types, or eagerly for the given
     signatures (a string like ``"float64(float64, float64)"``, a Signature
-    or a list of them). Options: ``fastmath``, ``boundscheck``, ``debug``;
-    ``nopython=True``, ``nogil``, ``cache`` are accepted (ember.jit is
-    always nopython and releases the GIL; there is no disk cache yet)."""
+    or a list of them). Options: ``fastmath``, ``boundscheck``, ``debug``,
+    ``cache`` (the disk cache), ``parallel`` (prange loops on the worker
+    pool; numba's dict form counts as True unless its "prange" is False);
+    ``nopython=True`` and ``nogil`` are accepted (ember.jit is always
+    nopython and releases the GIL)."""
     for name in options:
         if name not in _OPTIONS:
             raise TypeError(f"ember.jit: unknown option {name}=")

@@ -216,6 +216,23 @@ def test_private_variables_and_shared_reads():
     np.testing.assert_allclose(f(a, 3.0, np.zeros_like(a)), t + 0.5, rtol=1e-15)
 
 
+def test_loop_variables_reused_outside_stay_private():
+    @ember.njit(parallel=True)
+    def f(a, out):
+        for i in prange(a.shape[0]):
+            for j in range(a.shape[1]):
+                out[i, j] = a[i, j] + j
+        t = 0.0
+        for j in range(a.shape[1]):
+            t += out[0, j]
+        return t
+
+    a = np.random.default_rng(8).random((20, 6))
+    out = np.zeros_like(a)
+    assert f(a, out) == pytest.approx((a[0] + np.arange(6)).sum(), rel=1e-14)
+    np.testing.assert_allclose(out, a + np.arange(6), rtol=1e-15)
+
+
 def test_continue_and_inner_break_in_the_body():
     @ember.njit(parallel=True)
     def f(n):
