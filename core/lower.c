@@ -3667,6 +3667,17 @@ static void prange_loop(Lower *L, Node *n)
                             LLVMBuildBitCast(B, comb_fn, L->t_ptr, "")};
     call_address(B, L->t_i64, (void *)host_prange_run, LLVMFunctionType(L->t_void, rp, 5, 0),
                  args, 5, "");
+    /* after the loop its variable holds the last value, as after range() */
+    LLVMBasicBlockRef set = new_bb(L, "prange.last"), done = new_bb(L, "prange.done");
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSGT, count, i64c(L, 0), ""), set, done);
+    LLVMPositionBuilderAtEnd(B, set);
+    LLVMValueRef lastk = LLVMBuildSub(B, count, i64c(L, 1), "");
+    if (LLVMGetIntTypeWidth(it) < 64)
+        lastk = LLVMBuildTrunc(B, lastk, it, "");
+    LLVMValueRef last = LLVMBuildAdd(B, start, LLVMBuildMul(B, lastk, step, ""), "");
+    var_store(L, n->var, conv(L, n, last, ct, fn->var_types[n->var]));
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, done);
 }
 
 /* A pointer to a constant NUL-terminated string. NVVM wants globals in the

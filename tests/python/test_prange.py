@@ -142,6 +142,35 @@ def test_steps_negative_ranges_and_tiny_loops(start, stop, step):
     assert (out[len(expect):] == -999).all()
 
 
+def test_loop_variable_after_the_loop_and_unsigned_bounds():
+    @ember.njit(parallel=True)
+    def f(start, stop, step, out):
+        i = -1
+        for i in prange(start, stop, step):
+            out[(i - start) // step] += 1
+        return i
+
+    for args in ((0, 10, 1), (3, 50, 7), (10, -10, -3), (5, 5, 1)):
+        i = -1
+        for i in range(*args):
+            pass
+        out = np.zeros(100, np.int64)
+        assert f(*args, out) == i
+        assert out.sum() == len(range(*args)) and out.max(initial=0) <= 1
+
+    @ember.njit(parallel=True)
+    def g(n, out):
+        s = np.uint64(0)
+        for i in prange(n):
+            out[i] = i
+            s += i
+        return s
+
+    out = np.zeros(300, np.uint64)
+    assert g(np.uint64(300), out) == sum(range(300))
+    np.testing.assert_array_equal(out, np.arange(300))
+
+
 def test_int32_bounds_and_one_or_two_arguments():
     @ember.njit(parallel=True)
     def f(n, out):
