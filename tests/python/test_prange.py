@@ -521,3 +521,12 @@ def test_parallel_option_forms():
     assert f(1000) == 499500
     assert f.parallel
     assert not ember.njit(psum).parallel
+
+
+def test_only_parallel_functions_call_the_runtime():
+    # the loop is outlined and handed to host_prange_run only with parallel=True
+    a = np.ones(10)
+    par, ser = ember.njit(parallel=True)(psum), ember.njit(psum)
+    assert par(a) == ser(a) == 10.0
+    assert "ember_host_prange_run" in par.inspect_llvm(par.signatures[0])
+    assert "ember_host_prange_run" not in ser.inspect_llvm(ser.signatures[0])
