@@ -104,6 +104,22 @@ def test_reduction_starts_from_the_value_before_the_loop():
     assert f(5, 7) == (17, 224)
 
 
+def test_prange_inside_a_serial_loop_and_an_if():
+    @ember.njit(parallel=True)
+    def f(a, reps):
+        total = 0.0
+        for r in range(reps):
+            s = 0.0
+            if r % 2 == 0:
+                for i in prange(a.shape[0]):
+                    s += a[i] * r
+            total += s
+        return total
+
+    a = np.random.default_rng(9).random(1001)
+    assert f(a, 5) == pytest.approx(a.sum() * (0 + 2 + 4), rel=1e-12)
+
+
 def test_rows_of_a_2d_array():
     @ember.njit(parallel=True)
     def rows(a, out):
