@@ -136,7 +136,8 @@ typedef enum NodeKind {
     ND_STORE,       /* a[args] = b */
     ND_IF,          /* if a: b (a block) else: c (a block or NULL) */
     ND_WHILE,       /* while a: b */
-    ND_FOR_RANGE,   /* for var in range(args[0], args[1], args[2]): b */
+    ND_FOR_RANGE,   /* for var in range(args[0], args[1], args[2]): b; ival 1: a prange
+                     * loop of an ember.jit(parallel=True) root (core/lower.c prange_loop) */
     ND_BREAK, ND_CONTINUE,
     ND_RETURN,      /* a: value or NULL */
     ND_EXPR,        /* a evaluated for its effect */

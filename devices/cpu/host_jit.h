@@ -114,6 +114,18 @@ EM_HIDDEN double host_random_uniform(void *state, double low, double high);
 EM_HIDDEN double host_random_normal(void *state, double loc, double scale);
 EM_HIDDEN int64_t host_random_randint(void *state, int64_t low, int64_t high);
 
+/* ---- prange.c: prange loops of ember.jit(parallel=True) functions. The
+ * compiled code calls host_prange_run by address with its outlined loop body
+ * (iterations [first, last) of 0..n-1, reduction partials written to
+ * `partial`) and the function folding one chunk's partials into its
+ * variables. Chunks run on the cpu device's pool; partials are combined in
+ * chunk order on the calling thread. */
+#define HOST_PRANGE_MAX_PARTIAL 1024 /* bytes of reduction partials per chunk */
+typedef void (*host_prange_body_fn)(void *ctx, int64_t first, int64_t last, void *partial);
+typedef void (*host_prange_combine_fn)(void *ctx, const void *partial);
+EM_HIDDEN void host_prange_run(host_prange_body_fn body, void *ctx, int64_t n,
+                               int64_t partial_bytes, host_prange_combine_fn combine);
+
 /* ---- host_arrays.c: arrays ember.jit functions create, per call (HostDims.arena) */
 /* C-ordered data for an array of `shape` (ndim extents) and `itemsize`,
  * 64-byte aligned, zeroed when `zero`, owned by dims->arena. NULL with

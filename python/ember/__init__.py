@@ -21,7 +21,7 @@ from . import runtime  # noqa: F401
 from ._cpu import cpu  # noqa: F401
 from . import cuda  # noqa: F401
 from . import types  # noqa: F401
-from ._jit import jit, njit  # noqa: F401
+from ._jit import jit, njit, prange  # noqa: F401
 from ._ufunc import guvectorize, vectorize  # noqa: F401
 from .types import (Array, Tuple, UniTuple, b1, bool_, boolean, c8, c16,  # noqa: F401
                     complex64, complex128, f4, f8, float32, float64, i1, i2, i4, i8,

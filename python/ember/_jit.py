@@ -32,9 +32,17 @@ There is no object mode: ``forceobj=True`` or ``nopython=False`` is an
 error, and so is an argument nopython code cannot type (a dict, list, set
 ...). ``cache=True`` keeps the compiled code on disk for the next process
 (python/ember/_compiler/cache.py; ``stats.cache_hits`` counts its hits).
+``parallel=True``: each outermost ``for i in prange(...)`` loop of the
+function is outlined (core/lower.c prange_loop) and its iterations run in
+static chunks on the cpu device's worker pool (devices/cpu/prange.c);
+variables assigned in the body are private, except reductions (``s += x``,
+``-=``, ``*=``, ``s = min(s, x)``/max) of variables read outside the loop,
+combined in chunk order; any other write to such a variable is a
+TypingError. Nested pranges, and prange without parallel=True, are range.
 Not yet: the other array makers (np.array, np.linspace, np.eye ...),
-array expressions (``a + b`` on whole arrays), ``parallel=True``, the rest
-of np.random (python/ember/_compiler/frontend.py lists what is there).
+array expressions (``a + b`` on whole arrays), arrays created in a prange
+body, the rest of np.random (python/ember/_compiler/frontend.py lists what
+is there).
 """
 
 import inspect
@@ -50,7 +58,14 @@ from ._compiler.dispatcher import (DeviceFunction, _desc_for_c, _desc_str, _dtyp
                                    adopt_function, boundscheck_option, cached_compile,
                                    resolve_signature, typeof as _kernel_typeof)
 
-__all__ = ["jit", "njit", "JitDispatcher"]
+__all__ = ["jit", "njit", "prange", "JitDispatcher"]
+
+
+def prange(*args):
+    """``range`` that ``@ember.jit(parallel=True)`` runs on the worker pool
+    (numba's prange); in Python, and in functions without parallel=True,
+    it is range."""
+    return range(*args)
 
 # argument types the C call fast path keys on (jitcall.c: the class, and for
 # arrays dtype, ndim, layout and writeability, decide the ember type)
@@ -81,8 +96,9 @@ class JitDispatcher(_ember.JitBase):
     ``_call_slow``."""
 
     def __init__(self, py_func, fastmath=False, boundscheck=None, debug=False, opt=True,
-                 cache=False):
+                 cache=False, parallel=False):
         adopt_function(self, py_func, "ember.jit")
+        self.parallel = bool(parallel)  # outermost prange loops run on the worker pool
         self._cache = bool(cache)   # the disk cache (_compiler/cache.py)
         self.stats = disk_cache.CacheStats()
         self.fastmath, self.debug, self.opt = bool(fastmath), bool(debug), bool(opt)
@@ -221,7 +237,8 @@ class JitDispatcher(_ember.JitBase):
 
     def _compile(self, sig):
         tree, info = frontend.build_tree(self.py_func, False, sig, jit=True,
-                                         self_signature=self._declared.get(sig))
+                                         self_signature=self._declared.get(sig),
+                                         parallel=self.parallel)
         try:
             return disk_cache.compile_kernel(tree, [_desc_for_c(d) for d in sig],
                                              0 if (self.debug or not self.opt) else 3,
@@ -302,22 +319,25 @@ def jit(signature_or_function=None, locals=None, cache=False, pipeline_class=Non
     """``@ember.jit`` (= ``@ember.njit``): compile a function for the CPU in
     nopython mode, lazily per argument types, or eagerly for the given
     signatures (a string like ``"float64(float64, float64)"``, a Signature
-    or a list of them). Options: ``fastmath``, ``boundscheck``, ``debug``;
-    ``nopython=True``, ``nogil``, ``cache`` are accepted (ember.jit is
-    always nopython and releases the GIL; there is no disk cache yet)."""
+    or a list of them). Options: ``fastmath``, ``boundscheck``, ``debug``,
+    ``cache`` (the disk cache), ``parallel`` (prange loops on the worker
+    pool; numba's dict form counts as True unless its "prange" is False);
+    ``nopython=True`` and ``nogil`` are accepted (ember.jit is always
+    nopython and releases the GIL)."""
     for name in options:
         if name not in _OPTIONS:
             raise TypeError(f"ember.jit: unknown option {name}=")
     if options.get("forceobj") or options.get("nopython", True) is False:
         raise UnsupportedError("ember.jit: object mode (forceobj=True, nopython=False) does "
                                "not exist in ember; functions always compile in nopython mode")
-    if options.get("parallel"):
-        raise UnsupportedError("ember.jit: parallel=True is not supported yet")
+    parallel = options.get("parallel", False)
+    if isinstance(parallel, dict):  # numba's {"prange": True, ...}: prange is what ember does
+        parallel = bool(parallel.get("prange", True))
     fastmath = options.get("fastmath", False)
     if isinstance(fastmath, (set, frozenset, list, tuple)):
         fastmath = bool(fastmath)  # numba's flag sets: any flag turns fast math on
     kw = dict(fastmath=fastmath, boundscheck=boundscheck, debug=options.get("debug", False),
-              opt=options.get("opt", True), cache=bool(cache))
+              opt=options.get("opt", True), cache=bool(cache), parallel=bool(parallel))
     from . import types as _ty
     if isinstance(signature_or_function, (str, list, tuple, _ty.Signature)):
         sigs = signature_or_function if isinstance(signature_or_function, list) \

@@ -383,9 +383,11 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     int k = lookup(PyTuple_GET_ITEM(t, 0), kind_names, (int)EM_ARRAY_LEN(kind_names));
     if (k < 0)
         return bad(t, "unknown node kind");
-    if (PyTuple_GET_SIZE(t) != kind_sizes[k])
-        return bad(t, "wrong number of items for its kind");
     NodeKind kind = kind_codes[k];
+    /* for_range takes a 9th item: 1 for a parallel (prange) loop */
+    if (PyTuple_GET_SIZE(t) != kind_sizes[k] &&
+        !(kind == ND_FOR_RANGE && PyTuple_GET_SIZE(t) == kind_sizes[k] + 1))
+        return bad(t, "wrong number of items for its kind");
     bool is_stmt = kind >= ND_BLOCK;
     if (want == WANT_EXPR && is_stmt)
         return bad(t, "a statement where an expression is expected");
@@ -546,6 +548,8 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             if (!(n->args[j] = build(b, ITEM(4 + j), WANT_EXPR, depth + 1)))
                 return NULL;
         SUB(b, 7, WANT_BLOCK);
+        if (PyTuple_GET_SIZE(t) == 9) /* ival: a prange loop (core/lower.c prange_loop) */
+            n->ival = PyObject_IsTrue(ITEM(8)) == 1;
         break;
     case ND_BREAK: case ND_CONTINUE:
         break;

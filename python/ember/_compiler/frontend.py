@@ -276,6 +276,16 @@ _RANDOM_FNS = {"seed": (1, 1), "random": (0, 0), "uniform": (0, 2), "normal": (0
                "randint": (1, 2)}
 
 
+def _is_prange(obj):
+    """ember.prange, or numba's prange (numba.prange / numba.misc.special.prange),
+    recognised without importing numba."""
+    from .._jit import prange
+    if obj is prange:
+        return True
+    return getattr(obj, "__name__", None) == "prange" and \
+        str(getattr(obj, "__module__", "")).startswith("numba")
+
+
 def _classify(obj, name):
     """A global/closure value as a tree constant (a tuple node without a
     location, made later) or a _Static. Returns ('value', obj) for data."""
@@ -312,7 +322,7 @@ def _classify(obj, name):
             dn = "bool" if obj.dtype.kind == "b" else obj.dtype.name
     if dn is not None:
         return _Static("dtype", dn, name)
-    if obj is range:
+    if obj is range or _is_prange(obj):
         return _Static("range", obj, name)
     for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len", "print",
               "sum"):
@@ -398,6 +408,8 @@ class _CallGraph:
         self.stack = []
         self.jit = False    # the root is an @ember.jit function (errors say so)
         self.root = None    # that function (python)
+        self.parallel = False  # ember.jit(parallel=True): the root's outermost prange
+                               # loops run on the worker pool (core/lower.c prange_loop)
         self.self_device = None  # a DeviceFunction with the root's explicit signature:
         #                          the root may call itself (recursion)
 
@@ -422,6 +434,7 @@ class _Builder:
         self.slot_names = []
         self.slot_arity = {}
         self.loop_depth = 0
+        self.prange_depth = 0   # prange loops around the statement being built
         self.stmt_call = None  # the Call node of the statement being built, if any
         for n in _assigned_names(fdef):
             self.new_slot(n)
@@ -795,9 +808,8 @@ class _Builder:
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
                 self.builtin_name(it.func) in ("enumerate", "zip"):
             return self.for_items(s, it)
-        is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and
-                    isinstance(self.name_value(it.func), _Static) and
-                    self.name_value(it.func).kind == "range")
+        range_fn = self.range_static(it)
+        is_range = range_fn is not None
         if not is_range:
             loop = self.tuple_loop(s)
             if loop is not None:
@@ -821,10 +833,35 @@ class _Builder:
             raise self.unsupported(s.target, "the loop variable of a range loop must be a name")
         slot = self.slots[s.target.id]
         self.record_arity(slot, zero)
+        # prange in the root of a parallel=True function, outside another
+        # prange: a parallel loop (9th item); everywhere else it is range
+        is_prange = range_fn.value is not range
+        parallel = is_prange and self.graph.parallel and self.fn is self.graph.root and \
+            not self.prange_depth
         self.loop_depth += 1
+        self.prange_depth += is_prange
         body = self.block(s.body, s)
+        self.prange_depth -= is_prange
         self.loop_depth -= 1
+        if parallel:
+            return ("for_range", line, col, slot, start, stop, step, body, 1)
         return ("for_range", line, col, slot, start, stop, step, body)
+
+    def range_static(self, it):
+        """The _Static of `range`/`prange` a for loop iterates over (a call of
+        a name, or of a module attribute such as numba.prange), else None."""
+        if not isinstance(it, ast.Call):
+            return None
+        if isinstance(it.func, ast.Name):
+            st = self.name_value(it.func)
+        elif isinstance(it.func, ast.Attribute) and isinstance(it.func.value, ast.Name):
+            try:
+                st = self.value(it.func)
+            except (TypingError, UnsupportedError):
+                return None
+        else:
+            return None
+        return st if isinstance(st, _Static) and st.kind == "range" else None
 
     def tuple_loop(self, s):
         """``for x in t`` over a tuple of known length n (numba unrolls it):
@@ -1967,7 +2004,8 @@ def _parse(fn):
         f"{fn.__qualname__} (lambdas and async functions cannot be compiled)")
 
 
-def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None):
+def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None,
+               parallel=False):
     """The tree of ``fn`` and its SourceInfo.
 
     ``argtypes`` (optional) are the type descriptors of the specialisation;
@@ -2002,6 +2040,7 @@ def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None
     graph = _CallGraph()
     graph.jit = bool(jit)
     graph.root = fn
+    graph.parallel = bool(parallel)
     if self_signature is not None:
         from .dispatcher import DeviceFunction
         graph.self_device = DeviceFunction(fn, self_signature)
