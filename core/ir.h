@@ -130,6 +130,13 @@ typedef enum NodeKind {
                      * float64, the fill value's, the like array's, or arange's
                      * from its bounds); args: NEW_ARANGE's start, stop, step.
                      * The result is a new C-ordered array (core/lower.c new_array) */
+    ND_ARRAY_EXPR,  /* whole-array arithmetic in ember.jit functions (a + b, np.sin(a) ...;
+                     * made by inference from an operator with an array operand): args:
+                     * the operands (arrays broadcast together, scalars evaluated once);
+                     * a: the scalar body computing one element, reading operand k as
+                     * ND_ELEM k. The result is a new C-ordered array */
+    ND_ELEM,        /* inside an ND_ARRAY_EXPR / ND_ARRAY_ASSIGN body: index: the operand;
+                     * ty: its element type (an array's) or its type (a scalar's) */
     /* --- statements (ty is TY_VOID) --- */
     ND_BLOCK,       /* args: statements */
     ND_ASSIGN,      /* var = a (the value is converted to the variable's type) */
@@ -144,6 +151,10 @@ typedef enum NodeKind {
     ND_FENCE,       /* cuda.threadfence*(): op: FenceScope */
     ND_SYNC,        /* cuda.syncthreads() / cuda.syncwarp(mask): op: SyncKind; args:
                      * [mask] for syncwarp */
+    ND_ARRAY_ASSIGN,/* a[1:3] = v, a[:] = 0, a += b (arrays): a: the destination view; b:
+                     * the value as written, then (inference) the scalar body of one
+                     * element, reading operand k (args) as ND_ELEM k, broadcast into a;
+                     * op: 1 for an augmented assignment (same-kind casting) */
     ND_KIND_COUNT
 } NodeKind;
 
@@ -407,6 +418,8 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
 #define KERNEL_FAULT_TOO_BIG 7      /* an array size that overflows: ValueError */
 #define KERNEL_FAULT_NO_MEMORY 8    /* an array the allocator refused: MemoryError */
 #define KERNEL_FAULT_ARANGE_STEP 9  /* np.arange with step 0: ZeroDivisionError */
+#define KERNEL_FAULT_BROADCAST 10   /* array shapes that do not broadcast: ValueError
+                                     * (fault_bytes: the two extents, 32 bits each) */
 #define KERNEL_MAX_RECURSION 1000
 
 /* ======================================================================== */

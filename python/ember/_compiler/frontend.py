@@ -267,6 +267,7 @@ _ARRAY_MAKER_PARAMS = {
     "empty_like": ("prototype", "dtype"), "zeros_like": ("a", "dtype"),
     "ones_like": ("a", "dtype"), "full_like": ("a", "fill_value", "dtype"),
     "arange": ("start", "stop", "step", "dtype"),
+    "copy": ("a",),
 }
 # the builtin classes NumPy takes as dtypes
 _BUILTIN_DTYPES = {"float": "float64", "int": "int64", "bool": "bool", "complex": "complex128"}
@@ -671,7 +672,7 @@ class _Builder:
                 v = self.expr(s.value)
             finally:
                 self.stmt_call = None
-            if v[0] in ("print", "fence", "sync"):
+            if v[0] in ("print", "fence", "sync", "array_assign"):
                 return v
             return ("expr", line, col, v)
         what = {
@@ -706,6 +707,9 @@ class _Builder:
             slot = self.slots[target.id]
             self.record_arity(slot, value)
             return ("assign", line, col, slot, value)
+        if isinstance(target, ast.Subscript) and self.slice_items(target) is not None:
+            # a[1:3] = v, a[:, j] = 1.5: broadcast v into the view
+            return ("array_assign", line, col, self.subscript(target), value, False)
         if isinstance(target, ast.Subscript):
             arr, idx = self.subscript_parts(target)
             if arr[0] == "tuple_get":  # pragma: no cover - subscript_parts never returns it
@@ -774,7 +778,11 @@ class _Builder:
         if isinstance(t, ast.Name):
             slot = self.slots[t.id]
             cur = ("load", line, col, slot)
-            return ("assign", line, col, slot, ("binary", line, col, op, cur, value))
+            # aug_assign: for an array, in place (NumPy), else x = x op value
+            return ("aug_assign", line, col, slot, ("binary", line, col, op, cur, value))
+        if isinstance(t, ast.Subscript) and self.slice_items(t) is not None:
+            view = self.subscript(t)  # a[1:3] += b: in place into the view
+            return ("array_assign", line, col, view, ("binary", line, col, op, view, value), True)
         if isinstance(t, ast.Subscript):
             arr, idx = self.subscript_parts(t)
             cur = ("index", line, col, arr, idx)
@@ -1150,6 +1158,8 @@ class _Builder:
                 return _Static("mathfn", _NUMPY_FNS[attr], full)
             if attr in _NUMPY_BINOPS:
                 return _Static("npbinop", _NUMPY_BINOPS[attr], full)
+            if attr == "where":
+                return _Static("npwhere", attr, full)
             if attr in _NUMPY_CONSTS and _NUMPY_CONSTS[attr] is not None:
                 return self.const(node, float(_NUMPY_CONSTS[attr]))
             if attr in _ARRAY_MAKER_PARAMS and self.graph.jit:
@@ -1266,6 +1276,20 @@ class _Builder:
                     raise self.unsupported(node, f"{f.attr}() takes no arguments here (no "
                                            "axis=: reductions are over every element)")
                 return ("attr", line, col, f.attr, base)
+        # methods on arrays: a.copy(), a.fill(v) (a statement)
+        if isinstance(f, ast.Attribute) and f.attr in ("copy", "fill"):
+            base = self.value(f.value)
+            if not isinstance(base, _Static):
+                nargs = 1 if f.attr == "fill" else 0
+                if len(node.args) != nargs or node.keywords:
+                    raise self.typing(node, f"{f.attr}() takes {nargs} argument"
+                                      f"{'' if nargs == 1 else 's'} here"
+                                      + (" (no order=)" if f.attr == "copy" else ""))
+                if f.attr == "copy":
+                    return ("unary", line, col, "pos", base)
+                if self.stmt_call is not node:
+                    raise self.typing(node, "a.fill(value) returns None: use it as a statement")
+                return ("array_assign", line, col, base, self.expr(node.args[0]), False)
         # methods on values: x.conjugate()
         if isinstance(f, ast.Attribute) and f.attr == "conjugate":
             base = self.value(f.value)
@@ -1286,6 +1310,12 @@ class _Builder:
             return self.const_array_call(node)
         if callee.kind == "npmaker":
             return self.array_maker_call(node, callee.value)
+        if callee.kind == "npwhere":
+            if len(node.args) != 3 or node.keywords:
+                raise self.typing(node, "np.where(condition, x, y) takes 3 arguments here "
+                                  "(the 1-argument form, which gives indices, is not supported)")
+            c, x, y = (self.expr(a) for a in node.args)
+            return ("where", line, col, c, x, y)
         if callee.kind == "cudabits":
             if node.keywords:
                 raise self.unsupported(node, f"keyword arguments are not supported in calls "
@@ -1546,6 +1576,10 @@ class _Builder:
             if isinstance(a, ast.Starred):
                 raise self.unsupported(a, f"*args in a call of {what}() are not supported")
         dtype = self.dtype_arg(given["dtype"], what) if "dtype" in given else None
+        if name == "copy":  # np.copy(a): a new C-ordered array (as +a)
+            if "a" not in given:
+                raise self.typing(node, "np.copy() needs its 'a' argument")
+            return ("unary", line, col, "pos", self.expr(given["a"]))
         if name == "arange":
             if "start" not in given:
                 raise self.typing(node, "np.arange() needs at least a stop value")
