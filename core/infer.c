@@ -776,6 +776,24 @@ static const Type *new_array_type(Ctx *ctx, Node *n)
     }
     if (!known)
         return NULL;
+    if (n->op == NEW_LINSPACE || n->op == NEW_EYE) {
+        /* linspace(start, stop, num, endpoint), eye(N, [M,] k): float64 by default */
+        const char *what = n->op == NEW_EYE ? "np.eye()" : "np.linspace()";
+        for (int i = 0; i < n->nargs; i++) {
+            const Type *t = ty_concrete(n->args[i]->ty);
+            bool bound = n->op == NEW_LINSPACE && i < 2, flag = n->op == NEW_LINSPACE && i == 3;
+            if (bound ? !(ty_is_int(t) || ty_is_float(t) || t->kind == TY_BOOL)
+                      : flag ? !ty_is_number(t) || ty_is_complex(t)
+                             : !(ty_is_int(t) || t->kind == TY_BOOL))
+                FAIL(ctx, n->args[i], "%s: this argument must be %s, not %s", what,
+                     bound ? "a real number (complex bounds are not supported)"
+                           : flag ? "a bool" : "an integer", tname(t, s));
+        }
+        const Type *elem = n->target ? n->target : T(TY_F64);
+        if (ty_is_complex(elem))
+            FAIL(ctx, n, "%s cannot make a %s array here", what, tname(elem, s));
+        return ty_array(elem, n->op == NEW_EYE ? 2 : 1, 'C', false);
+    }
     if (n->op == NEW_ARANGE) {
         const Type *elem = n->target ? n->target : T(float_bounds ? TY_F64 : TY_I64);
         if (ty_is_complex(elem) || elem->kind == TY_BOOL)

@@ -265,6 +265,8 @@ typedef enum NewKind {
     NEW_ZEROS,      /* np.zeros */
     NEW_FULL,       /* np.full / np.ones: every element b */
     NEW_ARANGE,     /* np.arange(start, stop, step) */
+    NEW_LINSPACE,   /* np.linspace: args: start, stop, num, endpoint */
+    NEW_EYE,        /* np.eye: args: N, [M,] k (M defaults to N) */
 } NewKind;
 
 typedef enum MemSpace {

@@ -655,7 +655,8 @@ static ember_status check(Lower *L, const Node *n, int depth)
             return ir_unsupported(fn, n->loc, "creating arrays in a recursive function is not "
                                   "supported; create them in its caller and pass them in");
         if (n->ty->kind != TY_ARRAY || n->ty->layout != 'C' ||
-            (n->op == NEW_ARANGE) != (n->nargs == 3) || (n->op == NEW_FULL) != (n->b != NULL))
+            (n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
+            (n->op == NEW_FULL) != (n->b != NULL))
             return ir_error(fn, n->loc, "malformed array maker");
         break;
     default:
@@ -3732,8 +3733,14 @@ static LLVMValueRef arena_alloc(Lower *L, const Node *n, const LLVMValueRef *sha
  * np.zeros), C strides, then the fill. A negative extent, a size that
  * overflows or memory the allocator refuses ends the call with a fault
  * (ValueError / MemoryError at the call). */
+static LLVMValueRef linspace(Lower *L, Node *n);
+static LLVMValueRef eye(Lower *L, Node *n);
 static LLVMValueRef new_array(Lower *L, Node *n)
 {
+    if (n->op == NEW_LINSPACE)
+        return linspace(L, n);
+    if (n->op == NEW_EYE)
+        return eye(L, n);
     LLVMBuilderRef B = L->b;
     const Type *t = n->ty, *elem = t->elem;
     int nd = t->ndim;
@@ -4050,6 +4057,106 @@ static void array_assign(Lower *L, Node *n)
         vals[k] = phi;
     }
     array_map(L, n, dest, dt, n->args, vals, n->nargs, n->b, false);
+}
+
+
+/* A negative extent ends the call with KERNEL_FAULT_NEGATIVE_DIM. */
+static void check_extent(Lower *L, Node *n, LLVMValueRef len)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMBasicBlockRef neg = new_bb(L, "extent.neg"), ok = new_bb(L, "extent.ok");
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, len, i64c(L, 0), ""), neg, ok);
+    LLVMPositionBuilderAtEnd(B, neg);
+    fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_NEGATIVE_DIM, 0), L->fault,
+                LLVMAtomicOrderingMonotonic);
+    abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
+    LLVMBuildUnreachable(B);
+    LLVMPositionBuilderAtEnd(B, ok);
+}
+
+/* np.linspace(start, stop, num, endpoint) as NumPy 1.24 computes it
+ * (function_base.py), in float64: div = num - 1 if endpoint else num;
+ * step = (stop - start) / div; y[i] = i * step + start, or
+ * i / div * delta + start when step is 0, or i * delta + start when div is
+ * 0; with endpoint and num > 1 the last element is stop. Then converted to
+ * the dtype (floored first for an integer dtype, as NumPy). */
+static LLVMValueRef linspace(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *f64 = ty_scalar(TY_F64), *i64 = ty_scalar(TY_I64), *elem = n->ty->elem;
+    LLVMValueRef start = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, f64);
+    LLVMValueRef stop = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, f64);
+    LLVMValueRef num = conv(L, n, expr(L, n->args[2]), n->args[2]->ty, i64);
+    LLVMValueRef endpoint = truth(L, expr(L, n->args[3]), n->args[3]->ty);
+    check_extent(L, n, num);
+    LLVMValueRef div = LLVMBuildSelect(B, endpoint, LLVMBuildSub(B, num, i64c(L, 1), ""), num, "");
+    LLVMValueRef fdivv = LLVMBuildSIToFP(B, div, L->t_f64, "");
+    LLVMValueRef delta = fsub(L, stop, start);
+    LLVMValueRef step = fdiv(L, delta, fdivv);
+    LLVMValueRef pos = LLVMBuildICmp(B, LLVMIntSGT, div, i64c(L, 0), "");
+    LLVMValueRef step0 = fcmp(L, LLVMRealOEQ, step, LLVMConstReal(L->t_f64, 0.0));
+    LLVMValueRef view = arena_array(L, n, n->ty, &num);
+    LLVMTypeRef et = mty(L, elem);
+    LLVMValueRef base = LLVMBuildBitCast(B, LLVMBuildExtractValue(B, view, 0, ""),
+                                         LLVMPointerType(et, 0), "");
+    LLVMValueRef last = LLVMBuildSub(B, num, i64c(L, 1), "");
+    LLVMValueRef set_last = LLVMBuildAnd(B, endpoint, LLVMBuildICmp(B, LLVMIntSGT, num, i64c(L, 1),
+                                                                    ""), "");
+    CountedLoop loop;
+    loop_open(L, &loop, i64c(L, 0), num, "linspace", new_bb(L, "linspace.end"));
+    LLVMValueRef fi = LLVMBuildSIToFP(B, loop.iv, L->t_f64, "");
+    LLVMValueRef scaled = LLVMBuildSelect(B, step0, fmul(L, fdiv(L, fi, fdivv), delta),
+                                          fmul(L, fi, step), "");
+    LLVMValueRef y = fadd(L, LLVMBuildSelect(B, pos, scaled, fmul(L, fi, delta), ""), start);
+    LLVMValueRef is_last = LLVMBuildAnd(B, set_last, LLVMBuildICmp(B, LLVMIntEQ, loop.iv, last, ""), "");
+    y = LLVMBuildSelect(B, is_last, stop, y, "");
+    if (ty_is_int(elem)) /* NumPy floors before the cast to an integer dtype */
+        y = intr1(L, "llvm.floor", y);
+    LLVMValueRef v = conv(L, n, y, f64, elem);
+    if (elem->kind == TY_BOOL)
+        v = LLVMBuildZExt(B, v, et, "");
+    LLVMSetAlignment(LLVMBuildStore(B, v, LLVMBuildGEP2(B, et, base, &loop.iv, 1, "")),
+                     elem_align(elem));
+    loop_close(L, &loop);
+    return view;
+}
+
+/* np.eye(N, M=N, k=0): zeros with ones on the k-th diagonal (a[i, i + k]). */
+static LLVMValueRef eye(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *i64 = ty_scalar(TY_I64), *elem = n->ty->elem;
+    LLVMValueRef shape[2];
+    shape[0] = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, i64);
+    shape[1] = n->nargs == 3 ? conv(L, n, expr(L, n->args[1]), n->args[1]->ty, i64) : shape[0];
+    LLVMValueRef k = conv(L, n, expr(L, n->args[n->nargs - 1]), n->args[n->nargs - 1]->ty, i64);
+    int64_t itemsize = ty_bits(elem) < 8 ? 1 : ty_bits(elem) / 8;
+    LLVMValueRef data = arena_alloc(L, n, shape, 2, itemsize, true);
+    LLVMValueRef view = LLVMBuildInsertValue(B, LLVMGetUndef(lty(L, n->ty)), data, 0, "");
+    view = LLVMBuildInsertValue(B, view, shape[0], 1, "");
+    view = LLVMBuildInsertValue(B, view, shape[1], 2, "");
+    view = LLVMBuildInsertValue(B, view, LLVMBuildNSWMul(B, shape[1], i64c(L, itemsize), ""), 3, "");
+    view = LLVMBuildInsertValue(B, view, i64c(L, itemsize), 4, "");
+    LLVMTypeRef et = mty(L, elem);
+    LLVMValueRef base = LLVMBuildBitCast(B, data, LLVMPointerType(et, 0), "");
+    LLVMValueRef one = conv(L, n, i64c(L, 1), i64, elem);
+    if (elem->kind == TY_BOOL)
+        one = LLVMBuildZExt(B, one, et, "");
+    CountedLoop loop;
+    loop_open(L, &loop, i64c(L, 0), shape[0], "eye", new_bb(L, "eye.end"));
+    LLVMValueRef j = LLVMBuildAdd(B, loop.iv, k, "");
+    LLVMValueRef in = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, j, i64c(L, 0), ""),
+                                   LLVMBuildICmp(B, LLVMIntSLT, j, shape[1], ""), "");
+    LLVMBasicBlockRef put = new_bb(L, "eye.put"), next = new_bb(L, "eye.next");
+    LLVMBuildCondBr(B, in, put, next);
+    LLVMPositionBuilderAtEnd(B, put);
+    LLVMValueRef idx = LLVMBuildAdd(B, LLVMBuildMul(B, loop.iv, shape[1], ""), j, "");
+    LLVMSetAlignment(LLVMBuildStore(B, one, LLVMBuildGEP2(B, et, base, &idx, 1, "")),
+                     elem_align(elem));
+    LLVMBuildBr(B, next);
+    LLVMPositionBuilderAtEnd(B, next);
+    loop_close(L, &loop);
+    return view;
 }
 
 /* Whether running n may create an array (ND_NEW_ARRAY here or in a callee). */

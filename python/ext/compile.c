@@ -650,7 +650,8 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         break;
     }
     case ND_NEW_ARRAY: { /* (kind, dtype or None, shape or like array, fill, [arange]) */
-        static const char *const new_kinds[] = {"empty", "zeros", "full", "arange"};
+        static const char *const new_kinds[] = {"empty", "zeros", "full", "arange", "linspace",
+                                                "eye"};
         if ((i = lookup(ITEM(3), new_kinds, (int)EM_ARRAY_LEN(new_kinds))) < 0)
             return bad(t, "unknown array maker");
         n->op = i;
@@ -662,8 +663,10 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             SUB(b, 6, WANT_EXPR);
         if (build_list(b, t, ITEM(7), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
             return NULL;
-        if ((n->op == NEW_ARANGE) != (n->nargs == 3) || (n->op == NEW_ARANGE) == (n->a != NULL) ||
-            (n->op == NEW_FULL) != !!n->b)
+        bool listed = n->op == NEW_ARANGE || n->op == NEW_LINSPACE || n->op == NEW_EYE;
+        if ((n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
+            (n->op == NEW_EYE && n->nargs != 2 && n->nargs != 3) || (!listed && n->nargs) ||
+            listed == (n->a != NULL) || (n->op == NEW_FULL) != !!n->b)
             return bad(t, "malformed array maker");
         break;
     }

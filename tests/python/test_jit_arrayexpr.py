@@ -667,6 +667,84 @@ def test_fill_is_a_statement():
 
 
 # ---------------------------------------------------------------------------
+# linspace, eye
+# ---------------------------------------------------------------------------
+
+@njit
+def linspaces(a, b, n):
+    return (np.linspace(a, b, n), np.linspace(a, b, n, endpoint=False), np.linspace(a, b),
+            np.linspace(a, b, num=n, dtype=np.int32), np.linspace(a, b, n, False, dtype=np.float32))
+
+
+@pytest.mark.parametrize("args", [(0, 1, 5), (-2.5, 7.1, 11), (3, 3, 4), (0, 1, 1), (0, 1, 0),
+                                  (10, -4, 7), (1e-300, 2e-300, 3), (0.1, 0.7, 2)])
+def test_linspace_matches_numpy_exactly(args):
+    a, b, n = args
+    want = (np.linspace(a, b, n), np.linspace(a, b, n, endpoint=False), np.linspace(a, b),
+            np.linspace(a, b, num=n, dtype=np.int32),
+            np.linspace(a, b, n, False, dtype=np.float32))
+    for got, w in zip(linspaces(a, b, n), want):
+        assert got.dtype == w.dtype and got.shape == w.shape
+        np.testing.assert_array_equal(got, w)  # the same formula: bit for bit
+
+
+def test_linspace_errors():
+    with pytest.raises(ValueError, match=r"test_jit_arrayexpr.py:\d+:\d+: negative dimensions"):
+        linspaces(0, 1, -1)
+
+    @njit
+    def retstep(n):
+        return np.linspace(0, 1, n, retstep=True)
+
+    @njit
+    def float_num(n):
+        return np.linspace(0, 1, n)
+
+    with pytest.raises(UnsupportedError, match=r"retstep=True\) is not supported"):
+        retstep(3)
+    with pytest.raises(TypingError, match=r"np.linspace\(\): this argument must be an integer"):
+        float_num(3.0)
+
+
+@njit
+def eyes(n, m, k):
+    return (np.eye(n), np.eye(n, m, k), np.eye(n, M=m, k=k, dtype=np.int32),
+            np.eye(n, dtype=np.bool_), np.eye(n, None, k))
+
+
+@pytest.mark.parametrize("args", [(3, 4, 1), (4, 2, -1), (0, 3, 0), (3, 3, 5), (2, 5, -3),
+                                  (1, 1, 0)])
+def test_eye_matches_numpy(args):
+    n, m, k = args
+    want = (np.eye(n), np.eye(n, m, k), np.eye(n, M=m, k=k, dtype=np.int32),
+            np.eye(n, dtype=np.bool_), np.eye(n, None, k))
+    for got, w in zip(eyes(n, m, k), want):
+        same(got, w)
+
+
+def test_eye_errors():
+    with pytest.raises(ValueError, match="negative dimensions"):
+        eyes(-1, 2, 0)
+
+    @njit
+    def float_n(n):
+        return np.eye(n)
+
+    with pytest.raises(TypingError, match=r"np.eye\(\): this argument must be an integer"):
+        float_n(2.0)
+
+
+def test_kernels_refuse_linspace_and_eye():
+    @cuda.jit
+    def k(out):
+        t = np.linspace(0, 1, 3)
+        out[0] = t[0]
+
+    with pytest.raises(UnsupportedError, match="creating arrays"):
+        k[1, 1](np.zeros(3))
+
+
+# ---------------------------------------------------------------------------
 # realistic programs, memory
 # ---------------------------------------------------------------------------
 

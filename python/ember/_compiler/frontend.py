@@ -268,6 +268,8 @@ _ARRAY_MAKER_PARAMS = {
     "ones_like": ("a", "dtype"), "full_like": ("a", "fill_value", "dtype"),
     "arange": ("start", "stop", "step", "dtype"),
     "copy": ("a",),
+    "linspace": ("start", "stop", "num", "endpoint", "retstep", "dtype"),
+    "eye": ("N", "M", "k", "dtype"),
 }
 # the builtin classes NumPy takes as dtypes
 _BUILTIN_DTYPES = {"float": "float64", "int": "int64", "bool": "bool", "complex": "complex128"}
@@ -1580,6 +1582,30 @@ class _Builder:
             if "a" not in given:
                 raise self.typing(node, "np.copy() needs its 'a' argument")
             return ("unary", line, col, "pos", self.expr(given["a"]))
+        if name == "linspace":
+            for p in ("start", "stop"):
+                if p not in given:
+                    raise self.typing(node, f"np.linspace() needs its '{p}' argument")
+            rs = given.get("retstep")
+            if rs is not None and not (isinstance(rs, ast.Constant) and rs.value is False):
+                raise self.unsupported(rs, "np.linspace(retstep=True) is not supported",
+                                       "compute the step: (stop - start) / (num - 1)")
+            num = self.expr(given["num"]) if "num" in given else ("const", line, col,
+                                                                  "weak_int", 50)
+            end = self.expr(given["endpoint"]) if "endpoint" in given else \
+                ("const", line, col, "bool", True)
+            return ("new_array", line, col, "linspace", dtype, None, None,
+                    [self.expr(given["start"]), self.expr(given["stop"]), num, end])
+        if name == "eye":
+            if "N" not in given:
+                raise self.typing(node, "np.eye() needs its 'N' argument")
+            m = given.get("M")
+            args = [self.expr(given["N"])]
+            if m is not None and not (isinstance(m, ast.Constant) and m.value is None):
+                args.append(self.expr(m))
+            args.append(self.expr(given["k"]) if "k" in given else ("const", line, col,
+                                                                    "weak_int", 0))
+            return ("new_array", line, col, "eye", dtype, None, None, args)
         if name == "arange":
             if "start" not in given:
                 raise self.typing(node, "np.arange() needs at least a stop value")
