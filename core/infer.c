@@ -822,6 +822,16 @@ static const Type *new_array_type(Ctx *ctx, Node *n)
         FAIL(ctx, n->a, "the shape of a new array must be an int or a tuple of ints, not %s",
              tname(ty_concrete(shape), s));
     }
+    if (n->op == NEW_RESHAPE) { /* a.reshape(shape): a view, C-contiguous arrays only */
+        if (fill->kind != TY_ARRAY)
+            FAIL(ctx, n, "reshape() is a method of arrays, not of %s", tname(fill, s));
+        if (shape->kind == TY_ARRAY)
+            FAIL(ctx, n->a, "reshape() takes ints or a tuple of ints, not %s", tname(shape, s));
+        if (fill->layout != 'C')
+            FAIL(ctx, n, "reshape() of %s: only C-contiguous arrays can be reshaped here (a "
+                 "view); reshape a.copy() instead", tname(fill, s));
+        return ty_array(fill->elem, ndim, 'C', fill->readonly);
+    }
     if (!elem && fill) {
         if (!ty_is_number(fill))
             FAIL(ctx, n->b, "the fill value must be a number, not %s", tname(fill, s));
@@ -999,6 +1009,8 @@ static uint64_t array_roots(Ctx *ctx, const Node *n)
     if (n->kind == ND_TUPLE_GET || n->kind == ND_SLICE ||
         (n->kind == ND_ATTR && n->op == ATTR_T))
         return array_roots(ctx, n->a);
+    if (n->kind == ND_NEW_ARRAY && n->op == NEW_RESHAPE)
+        return array_roots(ctx, n->b);
     if (n->kind == ND_TUPLE || n->kind == ND_CALL) {
         /* a device function may return (a view of) any array it is given */
         uint64_t m = 0;

@@ -267,6 +267,8 @@ typedef enum NewKind {
     NEW_ARANGE,     /* np.arange(start, stop, step) */
     NEW_LINSPACE,   /* np.linspace: args: start, stop, num, endpoint */
     NEW_EYE,        /* np.eye: args: N, [M,] k (M defaults to N) */
+    NEW_RESHAPE,    /* a.reshape(shape): b: the C-contiguous array a; the result is
+                     * a view of it (no new memory) */
 } NewKind;
 
 typedef enum MemSpace {
@@ -420,6 +422,8 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
 #define KERNEL_FAULT_TOO_BIG 7      /* an array size that overflows: ValueError */
 #define KERNEL_FAULT_NO_MEMORY 8    /* an array the allocator refused: MemoryError */
 #define KERNEL_FAULT_ARANGE_STEP 9  /* np.arange with step 0: ZeroDivisionError */
+#define KERNEL_FAULT_RESHAPE 11     /* a.reshape to a shape of another size: ValueError
+                                     * (fault_bytes: the array's size) */
 #define KERNEL_FAULT_BROADCAST 10   /* array shapes that do not broadcast: ValueError
                                      * (fault_bytes: the two extents, 32 bits each) */
 #define KERNEL_MAX_RECURSION 1000

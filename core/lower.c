@@ -644,6 +644,9 @@ static ember_status check(Lower *L, const Node *n, int depth)
             return ir_error(fn, n->loc, "storing a complex number into a real array");
         break;
     case ND_NEW_ARRAY:
+        if (n->op == NEW_RESHAPE && (!L->function_entry || L->target != LOWER_HOST))
+            return ir_unsupported(fn, n->loc, "a.reshape() is supported in ember.jit functions "
+                                  "only, not in kernels (yet): index with computed offsets");
         /* numba.cuda refuses np.empty & co. in kernels too: a thread cannot
          * allocate device memory that outlives it */
         if (!L->function_entry || L->target != LOWER_HOST)
@@ -656,7 +659,7 @@ static ember_status check(Lower *L, const Node *n, int depth)
                                   "supported; create them in its caller and pass them in");
         if (n->ty->kind != TY_ARRAY || n->ty->layout != 'C' ||
             (n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
-            (n->op == NEW_FULL) != (n->b != NULL))
+            (n->op == NEW_FULL || n->op == NEW_RESHAPE) != (n->b != NULL))
             return ir_error(fn, n->loc, "malformed array maker");
         break;
     default:
@@ -3735,12 +3738,15 @@ static LLVMValueRef arena_alloc(Lower *L, const Node *n, const LLVMValueRef *sha
  * (ValueError / MemoryError at the call). */
 static LLVMValueRef linspace(Lower *L, Node *n);
 static LLVMValueRef eye(Lower *L, Node *n);
+static LLVMValueRef reshape(Lower *L, Node *n);
 static LLVMValueRef new_array(Lower *L, Node *n)
 {
     if (n->op == NEW_LINSPACE)
         return linspace(L, n);
     if (n->op == NEW_EYE)
         return eye(L, n);
+    if (n->op == NEW_RESHAPE)
+        return reshape(L, n);
     LLVMBuilderRef B = L->b;
     const Type *t = n->ty, *elem = t->elem;
     int nd = t->ndim;
@@ -4156,6 +4162,67 @@ static LLVMValueRef eye(Lower *L, Node *n)
     LLVMBuildBr(B, next);
     LLVMPositionBuilderAtEnd(B, next);
     loop_close(L, &loop);
+    return view;
+}
+
+
+/* a.reshape(shape) of a C-contiguous array: the same data with the new
+ * extents and C strides. One extent may be -1 (the size over the others');
+ * extents that do not multiply to the size, or another negative one, end
+ * the call with KERNEL_FAULT_RESHAPE (ValueError, as NumPy). */
+static LLVMValueRef reshape(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *t = n->ty, *at = n->b->ty, *st = ty_concrete(n->a->ty), *i64 = ty_scalar(TY_I64);
+    int nd = t->ndim;
+    LLVMValueRef src = expr(L, n->b), sv = expr(L, n->a);
+    LLVMValueRef size = i64c(L, 1);
+    for (int d = 0; d < at->ndim; d++)
+        size = LLVMBuildMul(B, size, LLVMBuildExtractValue(B, src, (unsigned)(1 + d), ""), "");
+    LLVMValueRef shape[EMBER_MAX_NDIM], known = i64c(L, 1), unknown = i64c(L, 0),
+                 bad = LLVMConstInt(L->t_i1, 0, 0);
+    for (int d = 0; d < nd; d++) {
+        shape[d] = st->kind == TY_TUPLE
+            ? conv(L, n, LLVMBuildExtractValue(B, sv, (unsigned)d, ""), st->fields[d], i64)
+            : conv(L, n, sv, st, i64);
+        LLVMValueRef m1 = LLVMBuildICmp(B, LLVMIntEQ, shape[d], i64c(L, -1), "");
+        bad = LLVMBuildOr(B, bad, LLVMBuildICmp(B, LLVMIntSLT, shape[d], i64c(L, -1), ""), "");
+        unknown = LLVMBuildAdd(B, unknown, LLVMBuildZExt(B, m1, L->t_i64, ""), "");
+        known = LLVMBuildMul(B, known, LLVMBuildSelect(B, m1, i64c(L, 1), shape[d], ""), "");
+    }
+    LLVMValueRef safe = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, known, i64c(L, 0), ""),
+                                        i64c(L, 1), known, "");
+    LLVMValueRef fill_in = LLVMBuildSDiv(B, size, safe, "");
+    LLVMValueRef one_unknown = LLVMBuildICmp(B, LLVMIntEQ, unknown, i64c(L, 1), "");
+    /* with a -1: known must divide the size (and be nonzero); else equal it */
+    LLVMValueRef fits = LLVMBuildSelect(B, one_unknown,
+        LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntNE, known, i64c(L, 0), ""),
+                     LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, size, safe, ""), i64c(L, 0), ""), ""),
+        LLVMBuildICmp(B, LLVMIntEQ, known, size, ""), "");
+    bad = LLVMBuildOr(B, bad, LLVMBuildNot(B, fits, ""), "");
+    bad = LLVMBuildOr(B, bad, LLVMBuildICmp(B, LLVMIntUGT, unknown, i64c(L, 1), ""), "");
+    LLVMBasicBlockRef fault = new_bb(L, "reshape.bad"), ok = new_bb(L, "reshape.ok");
+    LLVMBuildCondBr(B, bad, fault, ok);
+    LLVMPositionBuilderAtEnd(B, fault);
+    LLVMValueRef idx = i64c(L, offsetof(HostDims, fault_bytes) / 8);
+    LLVMValueRef dims = LLVMBuildBitCast(B, L->call_dims, LLVMPointerType(L->t_i64, 0), "");
+    LLVMBuildStore(B, size, LLVMBuildGEP2(B, L->t_i64, dims, &idx, 1, ""));
+    fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_RESHAPE, 0), L->fault,
+                LLVMAtomicOrderingMonotonic);
+    abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
+    LLVMBuildUnreachable(B);
+    LLVMPositionBuilderAtEnd(B, ok);
+    int64_t itemsize = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
+    LLVMValueRef view = LLVMBuildInsertValue(B, LLVMGetUndef(lty(L, t)),
+                                             LLVMBuildExtractValue(B, src, 0, ""), 0, "");
+    LLVMValueRef stride = i64c(L, itemsize);
+    for (int d = nd - 1; d >= 0; d--) {
+        LLVMValueRef x = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, shape[d], i64c(L, -1), ""),
+                                         fill_in, shape[d], "");
+        view = LLVMBuildInsertValue(B, view, x, (unsigned)(1 + d), "");
+        view = LLVMBuildInsertValue(B, view, stride, (unsigned)(1 + nd + d), "");
+        stride = LLVMBuildMul(B, stride, x, "");
+    }
     return view;
 }
 

@@ -651,7 +651,7 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     }
     case ND_NEW_ARRAY: { /* (kind, dtype or None, shape or like array, fill, [arange]) */
         static const char *const new_kinds[] = {"empty", "zeros", "full", "arange", "linspace",
-                                                "eye"};
+                                                "eye", "reshape"};
         if ((i = lookup(ITEM(3), new_kinds, (int)EM_ARRAY_LEN(new_kinds))) < 0)
             return bad(t, "unknown array maker");
         n->op = i;
@@ -666,7 +666,7 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         bool listed = n->op == NEW_ARANGE || n->op == NEW_LINSPACE || n->op == NEW_EYE;
         if ((n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
             (n->op == NEW_EYE && n->nargs != 2 && n->nargs != 3) || (!listed && n->nargs) ||
-            listed == (n->a != NULL) || (n->op == NEW_FULL) != !!n->b)
+            listed == (n->a != NULL) || (n->op == NEW_FULL || n->op == NEW_RESHAPE) != !!n->b)
             return bad(t, "malformed array maker");
         break;
     }
@@ -2071,6 +2071,10 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
         else if (dims.fault == KERNEL_FAULT_NO_MEMORY)
             PyErr_Format(PyExc_MemoryError, "%s: %s: unable to allocate %lld bytes for an "
                          "array", fn->name, site, (long long)dims.fault_bytes);
+        else if (dims.fault == KERNEL_FAULT_RESHAPE)
+            PyErr_Format(PyExc_ValueError, "%s: %s: cannot reshape array of size %lld into the "
+                         "shape asked for (its extents must multiply to the size, one of them "
+                         "may be -1)", fn->name, site, (long long)dims.fault_bytes);
         else if (dims.fault == KERNEL_FAULT_BROADCAST)
             PyErr_Format(PyExc_ValueError, "%s: %s: operands could not be broadcast together: "
                          "extents %lld and %lld differ and neither is 1", fn->name, site,

@@ -745,6 +745,59 @@ def test_kernels_refuse_linspace_and_eye():
 
 
 # ---------------------------------------------------------------------------
+# reshape (a view of a C-contiguous array)
+# ---------------------------------------------------------------------------
+
+@njit
+def reshapes(a, n):
+    return a.reshape(n, -1), a.reshape((2, 3)), a.reshape(-1), (a * 2).reshape(3, 2)
+
+
+def test_reshape_forms_share_memory():
+    a = np.arange(6.0)
+    got = reshapes(a, 3)
+    want = (a.reshape(3, -1), a.reshape((2, 3)), a.reshape(-1), (a * 2).reshape(3, 2))
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
+    assert np.shares_memory(got[0], a) and np.shares_memory(got[1], a)
+    assert not np.shares_memory(got[3], a)
+
+
+def test_stores_through_a_reshaped_argument_reach_it():
+    @njit
+    def f(a):
+        b = a.reshape(2, 3)
+        b[1, :] = 7.0
+        b[0, 0] = -1.0
+
+    x = np.zeros(6)
+    f(x)
+    same(x, np.array([-1.0, 0, 0, 7, 7, 7]))
+
+
+def test_reshape_errors():
+    with pytest.raises(ValueError, match=r"test_jit_arrayexpr.py:\d+:\d+: cannot reshape array "
+                                         r"of size 6"):
+        reshapes(np.arange(6.0), 4)
+    with pytest.raises(ValueError, match="cannot reshape array of size 0"):
+        reshapes(np.zeros(0), 0)  # -1 with a zero extent: NumPy refuses too
+
+    @njit
+    def transposed(a):
+        return a.T.reshape(6)
+
+    @njit
+    def two_unknown(a):
+        return a.reshape(-1, -1)
+
+    with pytest.raises(TypingError, match=r"only C-contiguous arrays can be reshaped here"):
+        transposed(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="cannot reshape"):
+        two_unknown(np.zeros(4))
+
+
+# ---------------------------------------------------------------------------
 # realistic programs, memory
 # ---------------------------------------------------------------------------
 

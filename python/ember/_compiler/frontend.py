@@ -1278,6 +1278,15 @@ class _Builder:
                     raise self.unsupported(node, f"{f.attr}() takes no arguments here (no "
                                            "axis=: reductions are over every element)")
                 return ("attr", line, col, f.attr, base)
+        # a.reshape(shape) / a.reshape(d0, d1, ...): a view of a C-contiguous array
+        if isinstance(f, ast.Attribute) and f.attr == "reshape":
+            base = self.value(f.value)
+            if not isinstance(base, _Static):
+                if node.keywords or not node.args:
+                    raise self.typing(node, "reshape() takes the new shape (no order=)")
+                dims = [self.expr(a) for a in node.args]
+                shape = dims[0] if len(dims) == 1 else ("tuple", line, col, dims)
+                return ("new_array", line, col, "reshape", None, shape, base, [])
         # methods on arrays: a.copy(), a.fill(v) (a statement)
         if isinstance(f, ast.Attribute) and f.attr in ("copy", "fill"):
             base = self.value(f.value)
