@@ -3832,6 +3832,62 @@ static void broadcast_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValue
     LLVMPositionBuilderAtEnd(B, ok);
 }
 
+
+static LLVMValueRef itemsize(Lower *L, const Type *t)
+{
+    return i64c(L, ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8);
+}
+
+/* array_map's loops: one per dimension, the last innermost; `unit`: the
+ * last stride of every array is its item size. */
+static void map_loops(Lower *L, LLVMValueRef dest, const Type *dt, Node **ops, LLVMValueRef *vals,
+                      int nops, Node *body, LLVMValueRef *shape, LLVMValueRef *dstride,
+                      LLVMValueRef *es, LLVMValueRef *off, LLVMValueRef *ev, bool unit)
+{
+    LLVMBuilderRef B = L->b;
+    int nd = dt->ndim;
+    CountedLoop loops[EMBER_MAX_NDIM];
+    LLVMValueRef doff = i64c(L, 0);
+    for (int k = 0; k < nops; k++)
+        off[k] = i64c(L, 0);
+    for (int d = 0; d < nd; d++) {
+        loop_open(L, &loops[d], i64c(L, 0), shape[d], "elem", new_bb(L, "elem.end"));
+        bool last = unit && d == nd - 1;
+        doff = LLVMBuildAdd(B, doff, LLVMBuildMul(B, loops[d].iv, last ? itemsize(L, dt)
+                                                  : dstride[d], ""), "");
+        for (int k = 0; k < nops; k++)
+            if (ops[k]->ty->kind == TY_ARRAY)
+                off[k] = LLVMBuildAdd(B, off[k], LLVMBuildMul(B, loops[d].iv, last
+                    ? itemsize(L, ops[k]->ty) : es[k * EMBER_MAX_NDIM + d], ""), "");
+    }
+    for (int k = 0; k < nops; k++) {
+        const Type *t = ops[k]->ty;
+        if (t->kind != TY_ARRAY) {
+            ev[k] = vals[k];
+            continue;
+        }
+        LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, vals[k], 0, ""),
+                                       &off[k], 1, "");
+        p = LLVMBuildBitCast(B, p, LLVMPointerType(mty(L, t->elem), 0), "");
+        LLVMValueRef v = LLVMBuildLoad2(B, mty(L, t->elem), p, "");
+        LLVMSetAlignment(v, elem_align(t->elem));
+        if (t->elem->kind == TY_BOOL)
+            v = LLVMBuildICmp(B, LLVMIntNE, v, LLVMConstNull(mty(L, t->elem)), "");
+        ev[k] = v;
+    }
+    LLVMValueRef *saved = L->elems;
+    L->elems = ev;
+    LLVMValueRef v = conv(L, body, expr(L, body), body->ty, dt->elem);
+    L->elems = saved;
+    if (dt->elem->kind == TY_BOOL)
+        v = LLVMBuildZExt(B, v, L->t_i8, "");
+    LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, dest, 0, ""), &doff, 1, "");
+    p = LLVMBuildBitCast(B, p, LLVMPointerType(mty(L, dt->elem), 0), "");
+    LLVMSetAlignment(LLVMBuildStore(B, v, p), elem_align(dt->elem));
+    for (int d = nd - 1; d >= 0; d--)
+        loop_close(L, &loops[d]);
+}
+
 /* Writes body (reading operand k, of type ops[k]->ty, as ND_ELEM k with
  * value vals[k]) into every element of dest, of type dt. NumPy's
  * broadcasting: an operand's dimensions align with dest's last ones, and
@@ -3881,44 +3937,34 @@ static void array_map(Lower *L, Node *n, LLVMValueRef dest, const Type *dt, Node
         if (!L->function_entry && nd) /* a kernel goes on: store nothing */
             shape[0] = LLVMBuildSelect(B, bad, i64c(L, 0), shape[0], "");
     }
-    CountedLoop loops[EMBER_MAX_NDIM];
-    LLVMValueRef doff = i64c(L, 0);
+    /* when every array is C-ordered by type and no operand repeats along the
+     * last dimension, a second copy of the loops with the item size as the
+     * last stride (a constant) lets LLVM vectorise the inner loop */
+    bool unit_ok = dt->layout == 'C' && nd > 0;
     for (int k = 0; k < nops; k++)
-        off[k] = i64c(L, 0);
-    for (int d = 0; d < nd; d++) {
-        loop_open(L, &loops[d], i64c(L, 0), shape[d], "elem", new_bb(L, "elem.end"));
-        doff = LLVMBuildAdd(B, doff, LLVMBuildMul(B, loops[d].iv, dstride[d], ""), "");
-        for (int k = 0; k < nops; k++)
-            if (ops[k]->ty->kind == TY_ARRAY)
-                off[k] = LLVMBuildAdd(B, off[k], LLVMBuildMul(B, loops[d].iv,
-                                                              es[k * EMBER_MAX_NDIM + d], ""), "");
+        if (ops[k]->ty->kind == TY_ARRAY && ops[k]->ty->layout != 'C')
+            unit_ok = false;
+    if (!unit_ok) {
+        map_loops(L, dest, dt, ops, vals, nops, body, shape, dstride, es, off, ev, false);
+        return;
     }
+    LLVMValueRef unit = LLVMConstInt(L->t_i1, 1, 0);
     for (int k = 0; k < nops; k++) {
         const Type *t = ops[k]->ty;
-        if (t->kind != TY_ARRAY) {
-            ev[k] = vals[k];
-            continue;
-        }
-        LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, vals[k], 0, ""),
-                                       &off[k], 1, "");
-        p = LLVMBuildBitCast(B, p, LLVMPointerType(mty(L, t->elem), 0), "");
-        LLVMValueRef v = LLVMBuildLoad2(B, mty(L, t->elem), p, "");
-        LLVMSetAlignment(v, elem_align(t->elem));
-        if (t->elem->kind == TY_BOOL)
-            v = LLVMBuildICmp(B, LLVMIntNE, v, LLVMConstNull(mty(L, t->elem)), "");
-        ev[k] = v;
+        if (t->kind == TY_ARRAY)
+            unit = LLVMBuildAnd(B, unit, LLVMBuildICmp(B, LLVMIntEQ,
+                LLVMBuildExtractValue(B, vals[k], (unsigned)t->ndim, ""), shape[nd - 1], ""), "");
     }
-    LLVMValueRef *saved = L->elems;
-    L->elems = ev;
-    LLVMValueRef v = conv(L, body, expr(L, body), body->ty, dt->elem);
-    L->elems = saved;
-    if (dt->elem->kind == TY_BOOL)
-        v = LLVMBuildZExt(B, v, L->t_i8, "");
-    LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, dest, 0, ""), &doff, 1, "");
-    p = LLVMBuildBitCast(B, p, LLVMPointerType(mty(L, dt->elem), 0), "");
-    LLVMSetAlignment(LLVMBuildStore(B, v, p), elem_align(dt->elem));
-    for (int d = nd - 1; d >= 0; d--)
-        loop_close(L, &loops[d]);
+    LLVMBasicBlockRef fast = new_bb(L, "map.unit"), slow = new_bb(L, "map.strided"),
+                      done = new_bb(L, "map.done");
+    LLVMBuildCondBr(B, unit, fast, slow);
+    LLVMPositionBuilderAtEnd(B, fast);
+    map_loops(L, dest, dt, ops, vals, nops, body, shape, dstride, es, off, ev, true);
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, slow);
+    map_loops(L, dest, dt, ops, vals, nops, body, shape, dstride, es, off, ev, false);
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, done);
 }
 
 /* A new C-ordered array of `shape` and element type t->elem, in the call's
