@@ -32,9 +32,19 @@ There is no object mode: ``forceobj=True`` or ``nopython=False`` is an
 error, and so is an argument nopython code cannot type (a dict, list, set
 ...). ``cache=True`` keeps the compiled code on disk for the next process
 (python/ember/_compiler/cache.py; ``stats.cache_hits`` counts its hits).
-Not yet: the other array makers (np.array, np.linspace, np.eye ...),
-array expressions (``a + b`` on whole arrays), ``parallel=True``, the rest
-of np.random (python/ember/_compiler/frontend.py lists what is there).
+Array expressions (``a + b``, ``np.sin(a)``, ``a > 0.5``, ``np.where``
+...) make a new C-ordered array with NumPy's broadcasting and NEP 50 result
+dtypes; inference (core/infer.c) turns an operator with an array operand
+into one ND_ARRAY_EXPR whose scalar body is fused with its array operands',
+lowered as one loop nest (core/lower.c array_map). ``a += b`` and slice
+assignment (``a[1:3] = b``, also in kernels) write into the view, copying an
+operand that overlaps it first. ``a.copy()``, ``np.copy``, ``a.fill``,
+``np.linspace``, ``np.eye`` and ``a.reshape`` (a view of a C-contiguous
+array) are there too.
+
+Not yet: the other array makers (np.array, np.identity ...), axis
+reductions, boolean indexing, ``parallel=True``, the rest of np.random
+(python/ember/_compiler/frontend.py lists what is there).
 """
 
 import inspect
