@@ -618,6 +618,22 @@ def test_slice_assignment_in_a_kernel_on_the_cpu_device():
     same(a, want)
 
 
+@cuda.jit
+def kernel_row_store(a, b):
+    i = cuda.grid(1)
+    if i < a.shape[0]:
+        a[i, :] = b
+
+
+def test_slice_assignment_shape_mismatch_in_a_kernel_is_an_index_error():
+    a = np.zeros((4, 3))
+    with pytest.raises(IndexError, match=r"test_jit_arrayexpr.py:\d+:\d+: index out of bounds"):
+        kernel_row_store[1, 4](a, np.ones(2))
+    np.testing.assert_array_equal(a, 0.0)  # nothing stored
+    kernel_row_store[1, 4](a, np.arange(3.0))
+    same(a, np.tile(np.arange(3.0), (4, 1)))
+
+
 def test_kernels_refuse_array_expressions():
     @cuda.jit
     def k(a, b, out):
