@@ -15,6 +15,7 @@
  * are written (directly or through a variable holding them), for the
  * launch's copy-back decisions.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "core/ir.h"
@@ -57,11 +58,182 @@ static const Type *float_result(const Type *t)
     return t;
 }
 
+
+/* ---- array expressions (ember.jit functions) --------------------------- */
+
+/* NumPy's elementwise operators and ufuncs on whole arrays become one
+ * ND_ARRAY_EXPR: the operands (arrays, and scalars evaluated once) and a
+ * scalar body for one element that reads operand k as ND_ELEM k. The body
+ * is typed by the scalar rules above (NEP 50: a literal stays in the body,
+ * weak), so int32 array + 2 is int32 and float32 array * 2.0 float32, as
+ * NumPy 2. Nested expressions fuse: an operand that is itself an
+ * ND_ARRAY_EXPR lends its operands and body, so np.sqrt(a*a + b*b) is one
+ * loop and allocates only its result. */
+
+
+static void shift_elems(Node *n, int by)
+{
+    if (!n)
+        return;
+    if (n->kind == ND_ELEM)
+        n->index += by;
+    shift_elems(n->a, by);
+    shift_elems(n->b, by);
+    shift_elems(n->c, by);
+    for (int i = 0; i < n->nargs; i++)
+        shift_elems(n->args[i], by);
+}
+
+/* The element type operand `op` gives the body. */
+static const Type *elem_of(const Type *t) { return t && t->kind == TY_ARRAY ? t->elem : t; }
+
+static Node *elem_leaf(Function *fn, const Node *at, int k, const Type *t)
+{
+    Node *e = ir_node(fn, ND_ELEM, at->loc);
+    if (e) {
+        e->index = k;
+        e->ty = t;
+    }
+    return e;
+}
+
+/* Moves the children in `slots` of n into a new operand list (literals stay
+ * in the body), turns n into ND_ARRAY_EXPR over a copy of n as the body,
+ * and types it. */
+static const Type *array_expr_type(Ctx *ctx, Node *n);
+static const Type *to_array_expr(Ctx *ctx, Node *n, Node **slots[], int nslots)
+{
+    Function *fn = ctx->fn;
+    int total = 0;
+    for (int i = 0; i < nslots; i++) {
+        Node *c = *slots[i];
+        total += c->kind == ND_ARRAY_EXPR ? c->nargs : c->kind == ND_CONST ? 0 : 1;
+    }
+    Node **ops = total ? ir_node_list(fn, total) : NULL;
+    Node *body = ir_node(fn, ND_CONST, n->loc);
+    if ((total && !ops) || !body)
+        FAIL(ctx, n, "out of memory");
+    int k = 0;
+    for (int i = 0; i < nslots; i++) {
+        Node *c = *slots[i];
+        if (c->kind == ND_ARRAY_EXPR) {
+            shift_elems(c->a, k);
+            for (int j = 0; j < c->nargs; j++)
+                ops[k++] = c->args[j];
+            *slots[i] = c->a;
+        } else if (c->kind != ND_CONST) {
+            ops[k] = c;
+            if (!(*slots[i] = elem_leaf(fn, c, k, elem_of(c->ty))))
+                FAIL(ctx, n, "out of memory");
+            k++;
+        }
+    }
+    *body = *n;
+    memset(&n->ty, 0, sizeof *n - offsetof(Node, ty));
+    n->kind = ND_ARRAY_EXPR;
+    n->a = body;
+    n->args = ops;
+    n->nargs = total;
+    return array_expr_type(ctx, n);
+}
+
+/* Gives each ND_ELEM of body its operand's element type. */
+static void set_elem_types(Node *body, Node **ops, int nops)
+{
+    if (!body)
+        return;
+    if (body->kind == ND_ELEM && body->index >= 0 && body->index < nops)
+        body->ty = elem_of(ops[body->index]->ty);
+    set_elem_types(body->a, ops, nops);
+    set_elem_types(body->b, ops, nops);
+    set_elem_types(body->c, ops, nops);
+    for (int i = 0; i < body->nargs; i++)
+        set_elem_types(body->args[i], ops, nops);
+}
+
+/* NumPy's rules for bool arrays differ from Python's for bools: True + True
+ * is True (logical or), * is and, ~ is not; - is an error. */
+static bool bool_array_ops(Ctx *ctx, Node *body)
+{
+    char s[256];
+    if (body->kind == ND_BINARY && body->a->ty && body->b->ty &&
+        body->a->ty->kind == TY_BOOL && body->b->ty->kind == TY_BOOL) {
+        if (body->op == OP_ADD)
+            body->op = OP_BITOR;
+        else if (body->op == OP_MUL)
+            body->op = OP_BITAND;
+        else if (body->op != OP_TRUEDIV && body->op != OP_BITAND && body->op != OP_BITOR &&
+                 body->op != OP_BITXOR) {
+            if (ctx->final && ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, body->loc, "operator %s of bool arrays is not "
+                                   "supported (NumPy refuses - and gives int8 for // %% **): "
+                                   "use ^, or convert with .astype / a cast first",
+                                   ir_op_name(body->op));
+            return false;
+        }
+    }
+    if (body->kind == ND_UNARY && body->a->ty && body->a->ty->kind == TY_BOOL) {
+        if (body->op == OP_INVERT)
+            body->op = OP_NOT;
+        else if (body->op == OP_NEG) {
+            if (ctx->final && ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, body->loc, "unary - of a bool array (%s) is not "
+                                   "supported (NumPy refuses it): use ~ or np.logical_not",
+                                   tname(body->a->ty, s));
+            return false;
+        }
+    }
+    return true;
+}
+
+static const Type *array_expr_type(Ctx *ctx, Node *n)
+{
+    char s[256];
+    int ndim = 0;
+    for (int i = 0; i < n->nargs; i++) {
+        const Type *t = expr(ctx, n->args[i]);
+        if (!t)
+            return NULL;
+        if (t->kind == TY_ARRAY)
+            ndim = t->ndim > ndim ? t->ndim : ndim;
+        else if (!ty_is_number(t))
+            FAIL(ctx, n->args[i], "an array expression takes arrays and numbers, not %s",
+                 tname(t, s));
+    }
+    if (!ndim)
+        FAIL(ctx, n, "malformed array expression (no array operand)");
+    set_elem_types(n->a, n->args, n->nargs);
+    Node *body = n->a;
+    if (body->kind == ND_UNARY && body->op == OP_POS) {
+        /* +a and a.copy(): the elements as they are (bool stays bool) */
+        n->a = body = body->a;
+    }
+    if (body->kind == ND_BINARY || body->kind == ND_UNARY) {
+        /* the operands' types first, for NumPy's bool rules */
+        if (body->a)
+            expr(ctx, body->a);
+        if (body->kind == ND_BINARY)
+            expr(ctx, body->b);
+        if (!bool_array_ops(ctx, body))
+            return NULL;
+    }
+    const Type *bt = expr(ctx, body);
+    if (!bt)
+        return NULL;
+    if (!ty_is_number(bt))
+        FAIL(ctx, n, "an array expression must give numbers, not %s", tname(bt, s));
+    return ty_array(ty_concrete(bt), ndim, 'C', false);
+}
+
 static const Type *binary(Ctx *ctx, Node *n)
 {
     const Type *a = expr(ctx, n->a), *b = expr(ctx, n->b);
     if (!a || !b)
         return NULL;
+    if (a->kind == TY_ARRAY || b->kind == TY_ARRAY) {
+        Node **slots[2] = {&n->a, &n->b};
+        return to_array_expr(ctx, n, slots, 2);
+    }
     char s1[256], s2[256];
     const Type *t = ty_promote(a, b);
     if (!t)
@@ -98,6 +270,13 @@ static const Type *unary(Ctx *ctx, Node *n)
     if (!a)
         return NULL;
     char s[256];
+    if (a->kind == TY_ARRAY && n->op == OP_NOT)
+        FAIL(ctx, n, "'not' of an array: its truth value is ambiguous; use ~a (bool arrays) "
+             "or a.any() / a.all() style loops");
+    if (a->kind == TY_ARRAY) {
+        Node **slots[1] = {&n->a};
+        return to_array_expr(ctx, n, slots, 1);
+    }
     if (n->op == OP_NOT) {
         if (!ty_is_number(a))
             FAIL(ctx, n, "'not' needs a number or bool, not %s", tname(a, s));
@@ -118,6 +297,10 @@ static const Type *compare(Ctx *ctx, Node *n)
     const Type *a = expr(ctx, n->a), *b = expr(ctx, n->b);
     if (!a || !b)
         return NULL;
+    if (a->kind == TY_ARRAY || b->kind == TY_ARRAY) {
+        Node **slots[2] = {&n->a, &n->b};
+        return to_array_expr(ctx, n, slots, 2);
+    }
     char s1[256], s2[256];
     const Type *t = ty_promote(a, b);
     if (!t)
@@ -226,10 +409,18 @@ static const Type *math_call(Ctx *ctx, Node *n)
     ir_math_label(n, name, sizeof name);
     if (n->nargs > 8 || n->nargs < 1)
         FAIL(ctx, n, "%s() takes 1 to 8 arguments, %d given", name, n->nargs);
+    bool any_array = false;
     for (int i = 0; i < n->nargs; i++) {
         args[i] = expr(ctx, n->args[i]);
         if (!args[i])
             return NULL;
+        any_array |= args[i]->kind == TY_ARRAY;
+    }
+    if (any_array && (n->index == MATHF_NUMPY || (n->index == MATHF_PYTHON && n->op == MATH_ABS))) {
+        Node **slots[8];
+        for (int i = 0; i < n->nargs; i++)
+            slots[i] = &n->args[i];
+        return to_array_expr(ctx, n, slots, n->nargs);
     }
     for (int i = 0; i < n->nargs; i++)
         if (!ty_is_number(args[i]))
@@ -584,6 +775,24 @@ static const Type *new_array_type(Ctx *ctx, Node *n)
     }
     if (!known)
         return NULL;
+    if (n->op == NEW_LINSPACE || n->op == NEW_EYE) {
+        /* linspace(start, stop, num, endpoint), eye(N, [M,] k): float64 by default */
+        const char *what = n->op == NEW_EYE ? "np.eye()" : "np.linspace()";
+        for (int i = 0; i < n->nargs; i++) {
+            const Type *t = ty_concrete(n->args[i]->ty);
+            bool bound = n->op == NEW_LINSPACE && i < 2, flag = n->op == NEW_LINSPACE && i == 3;
+            if (bound ? !(ty_is_int(t) || ty_is_float(t) || t->kind == TY_BOOL)
+                      : flag ? !ty_is_number(t) || ty_is_complex(t)
+                             : !(ty_is_int(t) || t->kind == TY_BOOL))
+                FAIL(ctx, n->args[i], "%s: this argument must be %s, not %s", what,
+                     bound ? "a real number (complex bounds are not supported)"
+                           : flag ? "a bool" : "an integer", tname(t, s));
+        }
+        const Type *elem = n->target ? n->target : T(TY_F64);
+        if (ty_is_complex(elem))
+            FAIL(ctx, n, "%s cannot make a %s array here", what, tname(elem, s));
+        return ty_array(elem, n->op == NEW_EYE ? 2 : 1, 'C', false);
+    }
     if (n->op == NEW_ARANGE) {
         const Type *elem = n->target ? n->target : T(float_bounds ? TY_F64 : TY_I64);
         if (ty_is_complex(elem) || elem->kind == TY_BOOL)
@@ -611,6 +820,16 @@ static const Type *new_array_type(Ctx *ctx, Node *n)
     } else {
         FAIL(ctx, n->a, "the shape of a new array must be an int or a tuple of ints, not %s",
              tname(ty_concrete(shape), s));
+    }
+    if (n->op == NEW_RESHAPE) { /* a.reshape(shape): a view, C-contiguous arrays only */
+        if (fill->kind != TY_ARRAY)
+            FAIL(ctx, n, "reshape() is a method of arrays, not of %s", tname(fill, s));
+        if (shape->kind == TY_ARRAY)
+            FAIL(ctx, n->a, "reshape() takes ints or a tuple of ints, not %s", tname(shape, s));
+        if (fill->layout != 'C')
+            FAIL(ctx, n, "reshape() of %s: only C-contiguous arrays can be reshaped here (a "
+                 "view); reshape a.copy() instead", tname(fill, s));
+        return ty_array(fill->elem, ndim, 'C', fill->readonly);
     }
     if (!elem && fill) {
         if (!ty_is_number(fill))
@@ -789,6 +1008,8 @@ static uint64_t array_roots(Ctx *ctx, const Node *n)
     if (n->kind == ND_TUPLE_GET || n->kind == ND_SLICE ||
         (n->kind == ND_ATTR && n->op == ATTR_T))
         return array_roots(ctx, n->a);
+    if (n->kind == ND_NEW_ARRAY && n->op == NEW_RESHAPE)
+        return array_roots(ctx, n->b);
     if (n->kind == ND_TUPLE || n->kind == ND_CALL) {
         /* a device function may return (a view of) any array it is given */
         uint64_t m = 0;
@@ -973,6 +1194,15 @@ static const Type *expr(Ctx *ctx, Node *n)
         break;
     }
     case ND_IFEXP: {
+        if (n->op == 1) { /* np.where(cond, x, y) */
+            const Type *c = expr(ctx, n->a), *x = expr(ctx, n->b), *y = expr(ctx, n->c);
+            if (!c || !x || !y)
+                return NULL;
+            if (c->kind == TY_ARRAY || x->kind == TY_ARRAY || y->kind == TY_ARRAY) {
+                Node **slots[3] = {&n->a, &n->b, &n->c};
+                return to_array_expr(ctx, n, slots, 3);
+            }
+        }
         const Type *c = truthy(ctx, n->a, "a condition");
         const Type *a = expr(ctx, n->b), *b = expr(ctx, n->c);
         if (!c || !a || !b)
@@ -1046,6 +1276,11 @@ static const Type *expr(Ctx *ctx, Node *n)
         t = n->ty;
         break;
     case ND_NEW_ARRAY: t = new_array_type(ctx, n); break;
+    case ND_ARRAY_EXPR: t = array_expr_type(ctx, n); break;
+    case ND_ELEM:
+        if (!(t = n->ty))
+            return NULL;
+        break;
     case ND_CALL:
         t = call(ctx, n);
         if (t && t->kind == TY_VOID) {
@@ -1110,6 +1345,86 @@ static void assign_var(Ctx *ctx, Node *n, int var, const Type *t, const Node *va
     }
 }
 
+
+/* a[1:3] = v, a[:] = 0, a[i] = row, a += b (ND_ARRAY_ASSIGN): the value
+ * becomes the operands and element body of the store (an array expression
+ * lends its own, so a += b * c writes into a without a temporary). NumPy's
+ * casting: any number converts on assignment, but an augmented assignment
+ * is same-kind (an int array += 1.5 is an error); complex into a real
+ * array is an error, as for a[i] = z. */
+static int kind_rank(const Type *t)
+{
+    return t->kind == TY_BOOL ? 0 : ty_is_int(t) ? 1 : ty_is_float(t) ? 2 : 3;
+}
+
+static void array_assign(Ctx *ctx, Node *n)
+{
+    char s[256], s2[256];
+    const Type *dt = expr(ctx, n->a);
+    if (n->index != 1) { /* first typing: split the value (index 1: done) */
+        const Type *v = expr(ctx, n->b);
+        if (!v)
+            return;
+        if (n->b->kind == ND_ARRAY_EXPR) {
+            n->args = n->b->args;
+            n->nargs = n->b->nargs;
+            n->b = n->b->a;
+        } else if (n->b->kind != ND_CONST) {
+            Node **ops = ir_node_list(ctx->fn, 1);
+            Node *leaf = ops ? elem_leaf(ctx->fn, n->b, 0, NULL) : NULL;
+            if (!leaf) {
+                if (ctx->final && ctx->st == EMBER_SUCCESS)
+                    ctx->st = ir_error(ctx->fn, n->loc, "out of memory");
+                return;
+            }
+            ops[0] = n->b;
+            n->args = ops;
+            n->nargs = 1;
+            n->b = leaf;
+        }
+        n->index = 1;
+    }
+    for (int i = 0; i < n->nargs; i++)
+        if (!expr(ctx, n->args[i]))
+            return;
+    set_elem_types(n->b, n->args, n->nargs);
+    const Type *bt = expr(ctx, n->b);
+    if (!dt || !bt)
+        return;
+    const char *err = NULL;
+    if (dt->kind != TY_ARRAY)
+        err = "cannot assign to a slice of %s: only arrays can be assigned to";
+    else if (dt->readonly)
+        err = "cannot store into %s: the array is read-only (a non-writeable NumPy array)";
+    if (err) {
+        if (ctx->final && ctx->st == EMBER_SUCCESS)
+            ctx->st = ir_error(ctx->fn, n->loc, err, tname(dt, s));
+        return;
+    }
+    for (int i = 0; i < n->nargs; i++) {
+        const Type *t = n->args[i]->ty;
+        if (t->kind == TY_ARRAY && t->ndim > dt->ndim) {
+            if (ctx->final && ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, n->loc, "could not broadcast a %d-d array into a "
+                                   "%d-d destination (%s)", t->ndim, dt->ndim, tname(dt, s));
+            return;
+        }
+    }
+    const Type *vt = ty_concrete(bt);
+    if (!ty_is_number(vt) || (ty_is_complex(vt) && !ty_is_complex(dt->elem)) ||
+        (n->op == 1 && kind_rank(vt) > kind_rank(dt->elem))) {
+        if (ctx->final && ctx->st == EMBER_SUCCESS)
+            ctx->st = ir_error(ctx->fn, n->loc, n->op == 1 ?
+                               "cannot cast the %s result of an augmented assignment into an "
+                               "array of %s (NumPy's same-kind rule): write a = (a op b)."
+                               "astype(...) or use a wider array" :
+                               "cannot store %s into an array of %s", tname(vt, s),
+                               tname(dt->elem, s2));
+        return;
+    }
+    mark_written(ctx, array_roots(ctx, n->a));
+}
+
 static void stmt(Ctx *ctx, Node *n);
 
 static void block(Ctx *ctx, Node *n)
@@ -1141,11 +1456,45 @@ static void stmt(Ctx *ctx, Node *n)
             break;
         }
         const Type *t = expr(ctx, n->a);
+        if (t && t->kind == TY_ARRAY && n->op == 1) {
+            /* a += b on an array: in place (NumPy) */
+            Node *dest = ir_node(ctx->fn, ND_LOAD, n->loc);
+            if (!dest)
+                break;
+            dest->var = n->var;
+            n->kind = ND_ARRAY_ASSIGN;
+            n->b = n->a;
+            n->a = dest;
+            n->index = -1;
+            stmt(ctx, n);
+            break;
+        }
         if (t)
             assign_var(ctx, n, n->var, t, n->a);
         break;
     }
+    case ND_ARRAY_ASSIGN:
+        array_assign(ctx, n);
+        break;
     case ND_STORE: {
+        const Type *st = expr(ctx, n->a);
+        if (st && st->kind == TY_ARRAY && n->nargs < st->ndim) {
+            /* a[i] = row of a 2-D array: a store into the view a[i] */
+            Node *view = ir_node(ctx->fn, ND_SLICE, n->loc);
+            if (!view)
+                break;
+            view->a = n->a;
+            view->args = n->args;
+            view->nargs = n->nargs;
+            n->kind = ND_ARRAY_ASSIGN;
+            n->a = view;
+            n->args = NULL;
+            n->nargs = 0;
+            n->index = -1;
+            n->op = 0;
+            stmt(ctx, n);
+            break;
+        }
         Node probe = *n;
         probe.kind = ND_INDEX;
         const Type *elem = NULL;

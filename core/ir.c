@@ -373,7 +373,8 @@ static const char *const kind_names[ND_KIND_COUNT] = {
     [ND_STORE] = "store", [ND_IF] = "if", [ND_WHILE] = "while", [ND_FOR_RANGE] = "for_range",
     [ND_BREAK] = "break", [ND_CONTINUE] = "continue", [ND_RETURN] = "return", [ND_EXPR] = "expr",
     [ND_CONST_ARRAY] = "const_array", [ND_SLICE] = "slice", [ND_SLICE_PART] = "slice_part", [ND_LOCAL_ARRAY] = "local_array",
-    [ND_NEW_ARRAY] = "new_array",
+    [ND_NEW_ARRAY] = "new_array", [ND_ARRAY_EXPR] = "array_expr", [ND_ELEM] = "elem",
+    [ND_ARRAY_ASSIGN] = "array_assign",
     [ND_PRINT] = "print", [ND_FENCE] = "fence", [ND_SYNC] = "sync",
 };
 

@@ -130,6 +130,13 @@ typedef enum NodeKind {
                      * float64, the fill value's, the like array's, or arange's
                      * from its bounds); args: NEW_ARANGE's start, stop, step.
                      * The result is a new C-ordered array (core/lower.c new_array) */
+    ND_ARRAY_EXPR,  /* whole-array arithmetic in ember.jit functions (a + b, np.sin(a) ...;
+                     * made by inference from an operator with an array operand): args:
+                     * the operands (arrays broadcast together, scalars evaluated once);
+                     * a: the scalar body computing one element, reading operand k as
+                     * ND_ELEM k. The result is a new C-ordered array */
+    ND_ELEM,        /* inside an ND_ARRAY_EXPR / ND_ARRAY_ASSIGN body: index: the operand;
+                     * ty: its element type (an array's) or its type (a scalar's) */
     /* --- statements (ty is TY_VOID) --- */
     ND_BLOCK,       /* args: statements */
     ND_ASSIGN,      /* var = a (the value is converted to the variable's type) */
@@ -145,6 +152,10 @@ typedef enum NodeKind {
     ND_FENCE,       /* cuda.threadfence*(): op: FenceScope */
     ND_SYNC,        /* cuda.syncthreads() / cuda.syncwarp(mask): op: SyncKind; args:
                      * [mask] for syncwarp */
+    ND_ARRAY_ASSIGN,/* a[1:3] = v, a[:] = 0, a += b (arrays): a: the destination view; b:
+                     * the value as written, then (inference) the scalar body of one
+                     * element, reading operand k (args) as ND_ELEM k, broadcast into a;
+                     * op: 1 for an augmented assignment (same-kind casting) */
     ND_KIND_COUNT
 } NodeKind;
 
@@ -255,6 +266,10 @@ typedef enum NewKind {
     NEW_ZEROS,      /* np.zeros */
     NEW_FULL,       /* np.full / np.ones: every element b */
     NEW_ARANGE,     /* np.arange(start, stop, step) */
+    NEW_LINSPACE,   /* np.linspace: args: start, stop, num, endpoint */
+    NEW_EYE,        /* np.eye: args: N, [M,] k (M defaults to N) */
+    NEW_RESHAPE,    /* a.reshape(shape): b: the C-contiguous array a; the result is
+                     * a view of it (no new memory) */
 } NewKind;
 
 typedef enum MemSpace {
@@ -408,6 +423,10 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
 #define KERNEL_FAULT_TOO_BIG 7      /* an array size that overflows: ValueError */
 #define KERNEL_FAULT_NO_MEMORY 8    /* an array the allocator refused: MemoryError */
 #define KERNEL_FAULT_ARANGE_STEP 9  /* np.arange with step 0: ZeroDivisionError */
+#define KERNEL_FAULT_RESHAPE 11     /* a.reshape to a shape of another size: ValueError
+                                     * (fault_bytes: the array's size) */
+#define KERNEL_FAULT_BROADCAST 10   /* array shapes that do not broadcast: ValueError
+                                     * (fault_bytes: the two extents, 32 bits each) */
 #define KERNEL_MAX_RECURSION 1000
 
 /* ======================================================================== */

@@ -51,6 +51,7 @@
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <llvm-c/Core.h>
@@ -123,6 +124,7 @@ typedef struct Lower {
     char **sites;              /* "file:line:col" per bounds check (HostDims.fault_site) */
     int nsites, capsites;
     LLVMValueRef call_dims;    /* ember.jit entry: its HostDims * (the call's arena) */
+    LLVMValueRef *elems;       /* ND_ELEM k's value in the array loop being lowered */
     /* barrier fission (a host kernel with block-level operations) */
     bool fis;                  /* the kernel is built by fission */
     bool in_region;            /* lowering inside a region's thread loop */
@@ -628,7 +630,30 @@ static ember_status check(Lower *L, const Node *n, int depth)
         if ((unsigned)n->op >= FENCE_COUNT)
             return ir_error(fn, n->loc, "unknown fence scope %d", n->op);
         break;
+    case ND_ARRAY_EXPR:
+        if (!L->function_entry || L->target != LOWER_HOST)
+            return ir_unsupported(fn, n->loc, "array expressions (a + b, np.sin(a), a.copy() "
+                                  "... on whole arrays) are not supported in kernels: they "
+                                  "would allocate an array per thread; compute the elements "
+                                  "in a loop (out[i] = a[i] + b[i])");
+        if (L->in_recursive)
+            return ir_unsupported(fn, n->loc, "array expressions in a recursive function are "
+                                  "not supported; compute them in its caller");
+        if (n->ty->kind != TY_ARRAY || n->ty->layout != 'C' || !n->a)
+            return ir_error(fn, n->loc, "malformed array expression");
+        break;
+    case ND_ELEM:
+        break;
+    case ND_ARRAY_ASSIGN:
+        if (!n->a || n->a->ty->kind != TY_ARRAY || !n->b || !ty_is_number(n->b->ty))
+            return ir_error(fn, n->loc, "malformed array assignment");
+        if (ty_is_complex(n->b->ty) && !ty_is_complex(n->a->ty->elem))
+            return ir_error(fn, n->loc, "storing a complex number into a real array");
+        break;
     case ND_NEW_ARRAY:
+        if (n->op == NEW_RESHAPE && (!L->function_entry || L->target != LOWER_HOST))
+            return ir_unsupported(fn, n->loc, "a.reshape() is supported in ember.jit functions "
+                                  "only, not in kernels (yet): index with computed offsets");
         /* numba.cuda refuses np.empty & co. in kernels too: a thread cannot
          * allocate device memory that outlives it */
         if (!L->function_entry || L->target != LOWER_HOST)
@@ -640,7 +665,8 @@ static ember_status check(Lower *L, const Node *n, int depth)
             return ir_unsupported(fn, n->loc, "creating arrays in a recursive function is not "
                                   "supported; create them in its caller and pass them in");
         if (n->ty->kind != TY_ARRAY || n->ty->layout != 'C' ||
-            (n->op == NEW_ARANGE) != (n->nargs == 3) || (n->op == NEW_FULL) != (n->b != NULL))
+            (n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
+            (n->op == NEW_FULL || n->op == NEW_RESHAPE) != (n->b != NULL))
             return ir_error(fn, n->loc, "malformed array maker");
         break;
     default:
@@ -3075,6 +3101,8 @@ static void set_line(Lower *L, const Node *n)
 }
 
 static LLVMValueRef new_array(Lower *L, Node *n);
+static LLVMValueRef array_expr(Lower *L, Node *n);
+static void array_assign(Lower *L, Node *n);
 
 static LLVMValueRef expr(Lower *L, Node *n)
 {
@@ -3116,6 +3144,11 @@ static LLVMValueRef expr(Lower *L, Node *n)
     case ND_SLICE: return slice_view(L, n);
     case ND_LOCAL_ARRAY: return local_array(L, n);
     case ND_NEW_ARRAY: return new_array(L, n);
+    case ND_ARRAY_EXPR: return array_expr(L, n);
+    case ND_ELEM:
+        if (!L->elems)
+            fail(L, n, "an array element outside an array loop");
+        return L->elems[n->index];
     case ND_CONST_ARRAY: return const_array(L, n);
     default:
         fail(L, n, "a statement used as an expression");
@@ -3794,6 +3827,9 @@ static void stmt(Lower *L, Node *n)
     case ND_ASSIGN:
         var_store(L, n->var, conv(L, n, expr(L, n->a), n->a->ty, L->fn->var_types[n->var]));
         break;
+    case ND_ARRAY_ASSIGN:
+        array_assign(L, n);
+        break;
     case ND_STORE: {
         const Type *elem;
         LLVMValueRef v = expr(L, n->b);
@@ -4173,8 +4209,17 @@ static LLVMValueRef arena_alloc(Lower *L, const Node *n, const LLVMValueRef *sha
  * np.zeros), C strides, then the fill. A negative extent, a size that
  * overflows or memory the allocator refuses ends the call with a fault
  * (ValueError / MemoryError at the call). */
+static LLVMValueRef linspace(Lower *L, Node *n);
+static LLVMValueRef eye(Lower *L, Node *n);
+static LLVMValueRef reshape(Lower *L, Node *n);
 static LLVMValueRef new_array(Lower *L, Node *n)
 {
+    if (n->op == NEW_LINSPACE)
+        return linspace(L, n);
+    if (n->op == NEW_EYE)
+        return eye(L, n);
+    if (n->op == NEW_RESHAPE)
+        return reshape(L, n);
     LLVMBuilderRef B = L->b;
     const Type *t = n->ty, *elem = t->elem;
     int nd = t->ndim;
@@ -4230,12 +4275,483 @@ static LLVMValueRef new_array(Lower *L, Node *n)
     return view;
 }
 
+
+/* ======================================================================== */
+/* Array expressions and slice assignment                                   */
+/* ======================================================================== */
+
+/* Records KERNEL_FAULT_BROADCAST with the two extents that disagree and
+ * ends the call when `bad` (ember.jit functions). In a kernel the fault is
+ * an IndexError at n's line (bounds_fault) and the store does nothing. */
+static void broadcast_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValueRef x, LLVMValueRef y)
+{
+    LLVMBuilderRef B = L->b;
+    if (!L->function_entry) {
+        bounds_fault(L, n, bad, NULL);
+        return;
+    }
+    LLVMBasicBlockRef fault = new_bb(L, "bcast.bad"), ok = new_bb(L, "bcast.ok");
+    LLVMBuildCondBr(B, bad, fault, ok);
+    LLVMPositionBuilderAtEnd(B, fault);
+    LLVMValueRef pair = LLVMBuildOr(B, LLVMBuildShl(B, x, i64c(L, 32), ""),
+                                    LLVMBuildAnd(B, y, i64c(L, 0xffffffff), ""), "");
+    LLVMValueRef idx = i64c(L, offsetof(HostDims, fault_bytes) / 8);
+    LLVMValueRef dims = LLVMBuildBitCast(B, L->call_dims, LLVMPointerType(L->t_i64, 0), "");
+    LLVMBuildStore(B, pair, LLVMBuildGEP2(B, L->t_i64, dims, &idx, 1, ""));
+    fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_BROADCAST, 0), L->fault,
+                LLVMAtomicOrderingMonotonic);
+    abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
+    LLVMBuildUnreachable(B);
+    LLVMPositionBuilderAtEnd(B, ok);
+}
+
+
+static LLVMValueRef itemsize(Lower *L, const Type *t)
+{
+    return i64c(L, ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8);
+}
+
+/* array_map's loops: one per dimension, the last innermost; `unit`: the
+ * last stride of every array is its item size. */
+static void map_loops(Lower *L, LLVMValueRef dest, const Type *dt, Node **ops, LLVMValueRef *vals,
+                      int nops, Node *body, LLVMValueRef *shape, LLVMValueRef *dstride,
+                      LLVMValueRef *es, LLVMValueRef *off, LLVMValueRef *ev, bool unit)
+{
+    LLVMBuilderRef B = L->b;
+    int nd = dt->ndim;
+    CountedLoop loops[EMBER_MAX_NDIM];
+    LLVMValueRef doff = i64c(L, 0);
+    for (int k = 0; k < nops; k++)
+        off[k] = i64c(L, 0);
+    for (int d = 0; d < nd; d++) {
+        loop_open(L, &loops[d], i64c(L, 0), shape[d], "elem", new_bb(L, "elem.end"));
+        bool last = unit && d == nd - 1;
+        doff = LLVMBuildAdd(B, doff, LLVMBuildMul(B, loops[d].iv, last ? itemsize(L, dt)
+                                                  : dstride[d], ""), "");
+        for (int k = 0; k < nops; k++)
+            if (ops[k]->ty->kind == TY_ARRAY)
+                off[k] = LLVMBuildAdd(B, off[k], LLVMBuildMul(B, loops[d].iv, last
+                    ? itemsize(L, ops[k]->ty) : es[k * EMBER_MAX_NDIM + d], ""), "");
+    }
+    for (int k = 0; k < nops; k++) {
+        const Type *t = ops[k]->ty;
+        if (t->kind != TY_ARRAY) {
+            ev[k] = vals[k];
+            continue;
+        }
+        LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, vals[k], 0, ""),
+                                       &off[k], 1, "");
+        p = LLVMBuildBitCast(B, p, LLVMPointerType(mty(L, t->elem), 0), "");
+        LLVMValueRef v = LLVMBuildLoad2(B, mty(L, t->elem), p, "");
+        LLVMSetAlignment(v, elem_align(t->elem));
+        if (t->elem->kind == TY_BOOL)
+            v = LLVMBuildICmp(B, LLVMIntNE, v, LLVMConstNull(mty(L, t->elem)), "");
+        ev[k] = v;
+    }
+    LLVMValueRef *saved = L->elems;
+    L->elems = ev;
+    LLVMValueRef v = conv(L, body, expr(L, body), body->ty, dt->elem);
+    L->elems = saved;
+    if (dt->elem->kind == TY_BOOL)
+        v = LLVMBuildZExt(B, v, L->t_i8, "");
+    LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, dest, 0, ""), &doff, 1, "");
+    p = LLVMBuildBitCast(B, p, LLVMPointerType(mty(L, dt->elem), 0), "");
+    LLVMSetAlignment(LLVMBuildStore(B, v, p), elem_align(dt->elem));
+    for (int d = nd - 1; d >= 0; d--)
+        loop_close(L, &loops[d]);
+}
+
+/* Writes body (reading operand k, of type ops[k]->ty, as ND_ELEM k with
+ * value vals[k]) into every element of dest, of type dt. NumPy's
+ * broadcasting: an operand's dimensions align with dest's last ones, and
+ * an extent of 1 repeats (stride 0); any other extent must equal dest's
+ * (else broadcast_fault; `checked` when the caller made dest's shape from
+ * the operands). One loop per dimension, the last innermost. */
+static void array_map(Lower *L, Node *n, LLVMValueRef dest, const Type *dt, Node **ops,
+                      LLVMValueRef *vals, int nops, Node *body, bool checked)
+{
+    LLVMBuilderRef B = L->b;
+    int nd = dt->ndim;
+    LLVMValueRef shape[EMBER_MAX_NDIM], dstride[EMBER_MAX_NDIM];
+    for (int d = 0; d < nd; d++) {
+        shape[d] = LLVMBuildExtractValue(B, dest, (unsigned)(1 + d), "");
+        dstride[d] = LLVMBuildExtractValue(B, dest, (unsigned)(1 + nd + d), "");
+    }
+    LLVMValueRef *es = nops ? ir_alloc(L->fn, sizeof *es * (size_t)nops * EMBER_MAX_NDIM) : NULL;
+    LLVMValueRef *off = nops ? ir_alloc(L->fn, sizeof *off * (size_t)nops) : NULL;
+    LLVMValueRef *ev = nops ? ir_alloc(L->fn, sizeof *ev * (size_t)nops) : NULL;
+    if (nops && (!es || !off || !ev))
+        fail(L, n, "out of memory");
+    LLVMValueRef bad = NULL, bx = i64c(L, 0), by = i64c(L, 0);
+    for (int k = 0; k < nops; k++) {
+        const Type *t = ops[k]->ty;
+        if (t->kind != TY_ARRAY)
+            continue;
+        int m = t->ndim;
+        for (int d = 0; d < nd; d++)
+            es[k * EMBER_MAX_NDIM + d] = i64c(L, 0);
+        for (int j = 0; j < m; j++) {
+            int d = nd - m + j;
+            LLVMValueRef x = LLVMBuildExtractValue(B, vals[k], (unsigned)(1 + j), "");
+            LLVMValueRef st = LLVMBuildExtractValue(B, vals[k], (unsigned)(1 + m + j), "");
+            LLVMValueRef one = LLVMBuildICmp(B, LLVMIntEQ, x, i64c(L, 1), "");
+            es[k * EMBER_MAX_NDIM + d] = LLVMBuildSelect(B, one, i64c(L, 0), st, "");
+            if (checked)
+                continue;
+            LLVMValueRef no = LLVMBuildAnd(B, LLVMBuildNot(B, one, ""),
+                                           LLVMBuildICmp(B, LLVMIntNE, x, shape[d], ""), "");
+            bx = LLVMBuildSelect(B, no, x, bx, "");
+            by = LLVMBuildSelect(B, no, shape[d], by, "");
+            bad = bad ? LLVMBuildOr(B, bad, no, "") : no;
+        }
+    }
+    if (bad) {
+        broadcast_fault(L, n, bad, bx, by);
+        if (!L->function_entry && nd) /* a kernel goes on: store nothing */
+            shape[0] = LLVMBuildSelect(B, bad, i64c(L, 0), shape[0], "");
+    }
+    /* when every array is C-ordered by type and no operand repeats along the
+     * last dimension, a second copy of the loops with the item size as the
+     * last stride (a constant) lets LLVM vectorise the inner loop */
+    bool unit_ok = dt->layout == 'C' && nd > 0;
+    for (int k = 0; k < nops; k++)
+        if (ops[k]->ty->kind == TY_ARRAY && ops[k]->ty->layout != 'C')
+            unit_ok = false;
+    if (!unit_ok) {
+        map_loops(L, dest, dt, ops, vals, nops, body, shape, dstride, es, off, ev, false);
+        return;
+    }
+    LLVMValueRef unit = LLVMConstInt(L->t_i1, 1, 0);
+    for (int k = 0; k < nops; k++) {
+        const Type *t = ops[k]->ty;
+        if (t->kind == TY_ARRAY)
+            unit = LLVMBuildAnd(B, unit, LLVMBuildICmp(B, LLVMIntEQ,
+                LLVMBuildExtractValue(B, vals[k], (unsigned)t->ndim, ""), shape[nd - 1], ""), "");
+    }
+    LLVMBasicBlockRef fast = new_bb(L, "map.unit"), slow = new_bb(L, "map.strided"),
+                      done = new_bb(L, "map.done");
+    LLVMBuildCondBr(B, unit, fast, slow);
+    LLVMPositionBuilderAtEnd(B, fast);
+    map_loops(L, dest, dt, ops, vals, nops, body, shape, dstride, es, off, ev, true);
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, slow);
+    map_loops(L, dest, dt, ops, vals, nops, body, shape, dstride, es, off, ev, false);
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, done);
+}
+
+/* A new C-ordered array of `shape` and element type t->elem, in the call's
+ * arena. */
+static LLVMValueRef arena_array(Lower *L, const Node *n, const Type *t, LLVMValueRef *shape)
+{
+    LLVMBuilderRef B = L->b;
+    int nd = t->ndim;
+    int64_t itemsize = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
+    LLVMValueRef data = arena_alloc(L, n, shape, nd, itemsize, false);
+    LLVMValueRef view = LLVMBuildInsertValue(B, LLVMGetUndef(lty(L, t)), data, 0, "");
+    LLVMValueRef stride = i64c(L, itemsize);
+    for (int i = nd - 1; i >= 0; i--) {
+        view = LLVMBuildInsertValue(B, view, shape[i], (unsigned)(1 + i), "");
+        view = LLVMBuildInsertValue(B, view, stride, (unsigned)(1 + nd + i), "");
+        stride = LLVMBuildNSWMul(B, stride, shape[i], "");
+    }
+    return view;
+}
+
+static LLVMValueRef *operand_values(Lower *L, Node *n, Node **ops, int nops)
+{
+    LLVMValueRef *vals = nops ? ir_alloc(L->fn, sizeof *vals * (size_t)nops) : NULL;
+    if (nops && !vals)
+        fail(L, n, "out of memory");
+    for (int k = 0; k < nops; k++)
+        vals[k] = expr(L, ops[k]);
+    return vals;
+}
+
+/* a + b, np.sin(a) ... (ND_ARRAY_EXPR): the broadcast shape of the array
+ * operands (NumPy: right-aligned, each extent equal or 1), a new array of
+ * it, and array_map into it. */
+static LLVMValueRef array_expr(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *t = n->ty;
+    int nd = t->ndim;
+    LLVMValueRef *vals = operand_values(L, n, n->args, n->nargs);
+    LLVMValueRef shape[EMBER_MAX_NDIM];
+    for (int d = 0; d < nd; d++)
+        shape[d] = i64c(L, 1);
+    LLVMValueRef bad = NULL, bx = i64c(L, 0), by = i64c(L, 0);
+    for (int k = 0; k < n->nargs; k++) {
+        const Type *at = n->args[k]->ty;
+        if (at->kind != TY_ARRAY)
+            continue;
+        for (int j = 0; j < at->ndim; j++) {
+            int d = nd - at->ndim + j;
+            LLVMValueRef x = LLVMBuildExtractValue(B, vals[k], (unsigned)(1 + j), "");
+            LLVMValueRef x1 = LLVMBuildICmp(B, LLVMIntNE, x, i64c(L, 1), "");
+            LLVMValueRef s1 = LLVMBuildICmp(B, LLVMIntNE, shape[d], i64c(L, 1), "");
+            LLVMValueRef no = LLVMBuildAnd(B, LLVMBuildAnd(B, x1, s1, ""),
+                                           LLVMBuildICmp(B, LLVMIntNE, x, shape[d], ""), "");
+            bx = LLVMBuildSelect(B, no, shape[d], bx, "");
+            by = LLVMBuildSelect(B, no, x, by, "");
+            bad = bad ? LLVMBuildOr(B, bad, no, "") : no;
+            shape[d] = LLVMBuildSelect(B, x1, x, shape[d], "");
+        }
+    }
+    if (bad)
+        broadcast_fault(L, n, bad, bx, by);
+    LLVMValueRef view = arena_array(L, n, t, shape);
+    array_map(L, n, view, t, n->args, vals, n->nargs, n->a, true);
+    return view;
+}
+
+/* The byte range [lo, hi) an array's elements span (any strides). */
+static void array_span(Lower *L, LLVMValueRef v, const Type *t, LLVMValueRef *lo, LLVMValueRef *hi)
+{
+    LLVMBuilderRef B = L->b;
+    int nd = t->ndim;
+    LLVMValueRef base = LLVMBuildPtrToInt(B, LLVMBuildExtractValue(B, v, 0, ""), L->t_i64, "");
+    LLVMValueRef l = base, h = base, empty = LLVMConstInt(L->t_i1, 0, 0);
+    for (int d = 0; d < nd; d++) {
+        LLVMValueRef x = LLVMBuildExtractValue(B, v, (unsigned)(1 + d), "");
+        LLVMValueRef st = LLVMBuildExtractValue(B, v, (unsigned)(1 + nd + d), "");
+        LLVMValueRef ext = LLVMBuildMul(B, LLVMBuildSub(B, x, i64c(L, 1), ""), st, "");
+        LLVMValueRef neg = LLVMBuildICmp(B, LLVMIntSLT, ext, i64c(L, 0), "");
+        l = LLVMBuildAdd(B, l, LLVMBuildSelect(B, neg, ext, i64c(L, 0), ""), "");
+        h = LLVMBuildAdd(B, h, LLVMBuildSelect(B, neg, i64c(L, 0), ext, ""), "");
+        empty = LLVMBuildOr(B, empty, LLVMBuildICmp(B, LLVMIntSLE, x, i64c(L, 0), ""), "");
+    }
+    int64_t itemsize = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
+    *hi = LLVMBuildSelect(B, empty, base, LLVMBuildAdd(B, h, i64c(L, itemsize), ""), "");
+    *lo = LLVMBuildSelect(B, empty, base, l, "");
+}
+
+/* a[1:3] = v, a[:] = 0, a += b (ND_ARRAY_ASSIGN): array_map into the view.
+ * As NumPy, an operand whose memory overlaps the destination's is read as
+ * it was before the store: in an ember.jit function such an operand (other
+ * than the destination itself, element for element) is copied first. A
+ * kernel stores in order (a thread cannot allocate). */
+static void array_assign(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *dt = n->a->ty;
+    LLVMValueRef dest = expr(L, n->a);
+    LLVMValueRef *vals = operand_values(L, n, n->args, n->nargs);
+    for (int k = 0; L->function_entry && k < n->nargs; k++) {
+        const Type *t = n->args[k]->ty;
+        if (t->kind != TY_ARRAY)
+            continue;
+        LLVMValueRef dlo, dhi, lo, hi;
+        array_span(L, dest, dt, &dlo, &dhi);
+        array_span(L, vals[k], t, &lo, &hi);
+        LLVMValueRef overlap = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntULT, lo, dhi, ""),
+                                            LLVMBuildICmp(B, LLVMIntULT, dlo, hi, ""), "");
+        if (t->ndim == dt->ndim) { /* the same elements in the same places: safe */
+            LLVMValueRef same = LLVMBuildICmp(B, LLVMIntEQ,
+                LLVMBuildExtractValue(B, vals[k], 0, ""), LLVMBuildExtractValue(B, dest, 0, ""), "");
+            for (int d = 0; d < 2 * t->ndim; d++)
+                same = LLVMBuildAnd(B, same, LLVMBuildICmp(B, LLVMIntEQ,
+                    LLVMBuildExtractValue(B, vals[k], (unsigned)(1 + d), ""),
+                    LLVMBuildExtractValue(B, dest, (unsigned)(1 + d), ""), ""), "");
+            overlap = LLVMBuildAnd(B, overlap, LLVMBuildNot(B, same, ""), "");
+        }
+        LLVMBasicBlockRef copy = new_bb(L, "alias.copy"), join = new_bb(L, "alias.join");
+        LLVMBasicBlockRef from = LLVMGetInsertBlock(B);
+        LLVMBuildCondBr(B, overlap, copy, join);
+        LLVMPositionBuilderAtEnd(B, copy);
+        const Type *ct = ty_array(t->elem, t->ndim, 'C', false);
+        LLVMValueRef shape[EMBER_MAX_NDIM];
+        for (int d = 0; d < t->ndim; d++)
+            shape[d] = LLVMBuildExtractValue(B, vals[k], (unsigned)(1 + d), "");
+        LLVMValueRef fresh = arena_array(L, n, ct, shape);
+        Node *leaf = ir_node(L->fn, ND_ELEM, n->loc);
+        if (!leaf)
+            fail(L, n, "out of memory");
+        leaf->ty = t->elem;
+        leaf->index = 0;
+        array_map(L, n, fresh, ct, &n->args[k], &vals[k], 1, leaf, true);
+        /* the copy has C strides, the operand's type its own layout: the
+         * struct types agree (data, shape, strides) */
+        LLVMBasicBlockRef copied = LLVMGetInsertBlock(B);
+        LLVMBuildBr(B, join);
+        LLVMPositionBuilderAtEnd(B, join);
+        LLVMValueRef phi = LLVMBuildPhi(B, LLVMTypeOf(vals[k]), "operand");
+        LLVMValueRef in[2] = {vals[k], fresh};
+        LLVMBasicBlockRef bbs[2] = {from, copied};
+        LLVMAddIncoming(phi, in, bbs, 2);
+        vals[k] = phi;
+    }
+    array_map(L, n, dest, dt, n->args, vals, n->nargs, n->b, false);
+}
+
+
+/* A negative extent ends the call with KERNEL_FAULT_NEGATIVE_DIM. */
+static void check_extent(Lower *L, Node *n, LLVMValueRef len)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMBasicBlockRef neg = new_bb(L, "extent.neg"), ok = new_bb(L, "extent.ok");
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, len, i64c(L, 0), ""), neg, ok);
+    LLVMPositionBuilderAtEnd(B, neg);
+    fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_NEGATIVE_DIM, 0), L->fault,
+                LLVMAtomicOrderingMonotonic);
+    abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
+    LLVMBuildUnreachable(B);
+    LLVMPositionBuilderAtEnd(B, ok);
+}
+
+/* np.linspace(start, stop, num, endpoint) as NumPy 1.24 computes it
+ * (function_base.py), in float64: div = num - 1 if endpoint else num;
+ * step = (stop - start) / div; y[i] = i * step + start, or
+ * i / div * delta + start when step is 0, or i * delta + start when div is
+ * 0; with endpoint and num > 1 the last element is stop. Then converted to
+ * the dtype (floored first for an integer dtype, as NumPy). */
+static LLVMValueRef linspace(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *f64 = ty_scalar(TY_F64), *i64 = ty_scalar(TY_I64), *elem = n->ty->elem;
+    LLVMValueRef start = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, f64);
+    LLVMValueRef stop = conv(L, n, expr(L, n->args[1]), n->args[1]->ty, f64);
+    LLVMValueRef num = conv(L, n, expr(L, n->args[2]), n->args[2]->ty, i64);
+    LLVMValueRef endpoint = truth(L, expr(L, n->args[3]), n->args[3]->ty);
+    check_extent(L, n, num);
+    LLVMValueRef div = LLVMBuildSelect(B, endpoint, LLVMBuildSub(B, num, i64c(L, 1), ""), num, "");
+    LLVMValueRef fdivv = LLVMBuildSIToFP(B, div, L->t_f64, "");
+    LLVMValueRef delta = fsub(L, stop, start);
+    LLVMValueRef step = fdiv(L, delta, fdivv);
+    LLVMValueRef pos = LLVMBuildICmp(B, LLVMIntSGT, div, i64c(L, 0), "");
+    LLVMValueRef step0 = fcmp(L, LLVMRealOEQ, step, LLVMConstReal(L->t_f64, 0.0));
+    LLVMValueRef view = arena_array(L, n, n->ty, &num);
+    LLVMTypeRef et = mty(L, elem);
+    LLVMValueRef base = LLVMBuildBitCast(B, LLVMBuildExtractValue(B, view, 0, ""),
+                                         LLVMPointerType(et, 0), "");
+    LLVMValueRef last = LLVMBuildSub(B, num, i64c(L, 1), "");
+    LLVMValueRef set_last = LLVMBuildAnd(B, endpoint, LLVMBuildICmp(B, LLVMIntSGT, num, i64c(L, 1),
+                                                                    ""), "");
+    CountedLoop loop;
+    loop_open(L, &loop, i64c(L, 0), num, "linspace", new_bb(L, "linspace.end"));
+    LLVMValueRef fi = LLVMBuildSIToFP(B, loop.iv, L->t_f64, "");
+    LLVMValueRef scaled = LLVMBuildSelect(B, step0, fmul(L, fdiv(L, fi, fdivv), delta),
+                                          fmul(L, fi, step), "");
+    LLVMValueRef y = fadd(L, LLVMBuildSelect(B, pos, scaled, fmul(L, fi, delta), ""), start);
+    LLVMValueRef is_last = LLVMBuildAnd(B, set_last, LLVMBuildICmp(B, LLVMIntEQ, loop.iv, last, ""), "");
+    y = LLVMBuildSelect(B, is_last, stop, y, "");
+    if (ty_is_int(elem)) /* NumPy floors before the cast to an integer dtype */
+        y = intr1(L, "llvm.floor", y);
+    LLVMValueRef v = conv(L, n, y, f64, elem);
+    if (elem->kind == TY_BOOL)
+        v = LLVMBuildZExt(B, v, et, "");
+    LLVMSetAlignment(LLVMBuildStore(B, v, LLVMBuildGEP2(B, et, base, &loop.iv, 1, "")),
+                     elem_align(elem));
+    loop_close(L, &loop);
+    return view;
+}
+
+/* np.eye(N, M=N, k=0): zeros with ones on the k-th diagonal (a[i, i + k]). */
+static LLVMValueRef eye(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *i64 = ty_scalar(TY_I64), *elem = n->ty->elem;
+    LLVMValueRef shape[2];
+    shape[0] = conv(L, n, expr(L, n->args[0]), n->args[0]->ty, i64);
+    shape[1] = n->nargs == 3 ? conv(L, n, expr(L, n->args[1]), n->args[1]->ty, i64) : shape[0];
+    LLVMValueRef k = conv(L, n, expr(L, n->args[n->nargs - 1]), n->args[n->nargs - 1]->ty, i64);
+    int64_t itemsize = ty_bits(elem) < 8 ? 1 : ty_bits(elem) / 8;
+    LLVMValueRef data = arena_alloc(L, n, shape, 2, itemsize, true);
+    LLVMValueRef view = LLVMBuildInsertValue(B, LLVMGetUndef(lty(L, n->ty)), data, 0, "");
+    view = LLVMBuildInsertValue(B, view, shape[0], 1, "");
+    view = LLVMBuildInsertValue(B, view, shape[1], 2, "");
+    view = LLVMBuildInsertValue(B, view, LLVMBuildNSWMul(B, shape[1], i64c(L, itemsize), ""), 3, "");
+    view = LLVMBuildInsertValue(B, view, i64c(L, itemsize), 4, "");
+    LLVMTypeRef et = mty(L, elem);
+    LLVMValueRef base = LLVMBuildBitCast(B, data, LLVMPointerType(et, 0), "");
+    LLVMValueRef one = conv(L, n, i64c(L, 1), i64, elem);
+    if (elem->kind == TY_BOOL)
+        one = LLVMBuildZExt(B, one, et, "");
+    CountedLoop loop;
+    loop_open(L, &loop, i64c(L, 0), shape[0], "eye", new_bb(L, "eye.end"));
+    LLVMValueRef j = LLVMBuildAdd(B, loop.iv, k, "");
+    LLVMValueRef in = LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntSGE, j, i64c(L, 0), ""),
+                                   LLVMBuildICmp(B, LLVMIntSLT, j, shape[1], ""), "");
+    LLVMBasicBlockRef put = new_bb(L, "eye.put"), next = new_bb(L, "eye.next");
+    LLVMBuildCondBr(B, in, put, next);
+    LLVMPositionBuilderAtEnd(B, put);
+    LLVMValueRef idx = LLVMBuildAdd(B, LLVMBuildMul(B, loop.iv, shape[1], ""), j, "");
+    LLVMSetAlignment(LLVMBuildStore(B, one, LLVMBuildGEP2(B, et, base, &idx, 1, "")),
+                     elem_align(elem));
+    LLVMBuildBr(B, next);
+    LLVMPositionBuilderAtEnd(B, next);
+    loop_close(L, &loop);
+    return view;
+}
+
+
+/* a.reshape(shape) of a C-contiguous array: the same data with the new
+ * extents and C strides. One extent may be -1 (the size over the others');
+ * extents that do not multiply to the size, or another negative one, end
+ * the call with KERNEL_FAULT_RESHAPE (ValueError, as NumPy). */
+static LLVMValueRef reshape(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *t = n->ty, *at = n->b->ty, *st = ty_concrete(n->a->ty), *i64 = ty_scalar(TY_I64);
+    int nd = t->ndim;
+    LLVMValueRef src = expr(L, n->b), sv = expr(L, n->a);
+    LLVMValueRef size = i64c(L, 1);
+    for (int d = 0; d < at->ndim; d++)
+        size = LLVMBuildMul(B, size, LLVMBuildExtractValue(B, src, (unsigned)(1 + d), ""), "");
+    LLVMValueRef shape[EMBER_MAX_NDIM], known = i64c(L, 1), unknown = i64c(L, 0),
+                 bad = LLVMConstInt(L->t_i1, 0, 0);
+    for (int d = 0; d < nd; d++) {
+        shape[d] = st->kind == TY_TUPLE
+            ? conv(L, n, LLVMBuildExtractValue(B, sv, (unsigned)d, ""), st->fields[d], i64)
+            : conv(L, n, sv, st, i64);
+        LLVMValueRef m1 = LLVMBuildICmp(B, LLVMIntEQ, shape[d], i64c(L, -1), "");
+        bad = LLVMBuildOr(B, bad, LLVMBuildICmp(B, LLVMIntSLT, shape[d], i64c(L, -1), ""), "");
+        unknown = LLVMBuildAdd(B, unknown, LLVMBuildZExt(B, m1, L->t_i64, ""), "");
+        known = LLVMBuildMul(B, known, LLVMBuildSelect(B, m1, i64c(L, 1), shape[d], ""), "");
+    }
+    LLVMValueRef safe = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, known, i64c(L, 0), ""),
+                                        i64c(L, 1), known, "");
+    LLVMValueRef fill_in = LLVMBuildSDiv(B, size, safe, "");
+    LLVMValueRef one_unknown = LLVMBuildICmp(B, LLVMIntEQ, unknown, i64c(L, 1), "");
+    /* with a -1: known must divide the size (and be nonzero); else equal it */
+    LLVMValueRef fits = LLVMBuildSelect(B, one_unknown,
+        LLVMBuildAnd(B, LLVMBuildICmp(B, LLVMIntNE, known, i64c(L, 0), ""),
+                     LLVMBuildICmp(B, LLVMIntEQ, LLVMBuildSRem(B, size, safe, ""), i64c(L, 0), ""), ""),
+        LLVMBuildICmp(B, LLVMIntEQ, known, size, ""), "");
+    bad = LLVMBuildOr(B, bad, LLVMBuildNot(B, fits, ""), "");
+    bad = LLVMBuildOr(B, bad, LLVMBuildICmp(B, LLVMIntUGT, unknown, i64c(L, 1), ""), "");
+    LLVMBasicBlockRef fault = new_bb(L, "reshape.bad"), ok = new_bb(L, "reshape.ok");
+    LLVMBuildCondBr(B, bad, fault, ok);
+    LLVMPositionBuilderAtEnd(B, fault);
+    LLVMValueRef idx = i64c(L, offsetof(HostDims, fault_bytes) / 8);
+    LLVMValueRef dims = LLVMBuildBitCast(B, L->call_dims, LLVMPointerType(L->t_i64, 0), "");
+    LLVMBuildStore(B, size, LLVMBuildGEP2(B, L->t_i64, dims, &idx, 1, ""));
+    fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_RESHAPE, 0), L->fault,
+                LLVMAtomicOrderingMonotonic);
+    abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
+    LLVMBuildUnreachable(B);
+    LLVMPositionBuilderAtEnd(B, ok);
+    int64_t itemsize = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
+    LLVMValueRef view = LLVMBuildInsertValue(B, LLVMGetUndef(lty(L, t)),
+                                             LLVMBuildExtractValue(B, src, 0, ""), 0, "");
+    LLVMValueRef stride = i64c(L, itemsize);
+    for (int d = nd - 1; d >= 0; d--) {
+        LLVMValueRef x = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, shape[d], i64c(L, -1), ""),
+                                         fill_in, shape[d], "");
+        view = LLVMBuildInsertValue(B, view, x, (unsigned)(1 + d), "");
+        view = LLVMBuildInsertValue(B, view, stride, (unsigned)(1 + nd + d), "");
+        stride = LLVMBuildMul(B, stride, x, "");
+    }
+    return view;
+}
+
 /* Whether running n may create an array (ND_NEW_ARRAY here or in a callee). */
 static bool creates_arrays(const Node *n, int depth)
 {
     if (!n || depth > 64)
         return false;
-    if (n->kind == ND_NEW_ARRAY || (n->kind == ND_LOCAL_ARRAY && n->op == MEM_LOCAL))
+    if (n->kind == ND_NEW_ARRAY || n->kind == ND_ARRAY_EXPR || n->kind == ND_ARRAY_ASSIGN ||
+        (n->kind == ND_LOCAL_ARRAY && n->op == MEM_LOCAL))
         return true;
     if (n->kind == ND_CALL && n->spec && !n->spec->recursive &&
         creates_arrays(n->spec->body, depth + 1))

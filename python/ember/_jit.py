@@ -39,10 +39,21 @@ variables assigned in the body are private, except reductions (``s += x``,
 ``-=``, ``*=``, ``s = min(s, x)``/max) of variables read outside the loop,
 combined in chunk order; any other write to such a variable is a
 TypingError. Nested pranges, and prange without parallel=True, are range.
-Not yet: the other array makers (np.array, np.linspace, np.eye ...),
-array expressions (``a + b`` on whole arrays), arrays created in a prange
-body, the rest of np.random (python/ember/_compiler/frontend.py lists what
-is there).
+
+Array expressions (``a + b``, ``np.sin(a)``, ``a > 0.5``, ``np.where``
+...) make a new C-ordered array with NumPy's broadcasting and NEP 50 result
+dtypes; inference (core/infer.c) turns an operator with an array operand
+into one ND_ARRAY_EXPR whose scalar body is fused with its array operands',
+lowered as one loop nest (core/lower.c array_map). ``a += b`` and slice
+assignment (``a[1:3] = b``, also in kernels) write into the view, copying an
+operand that overlaps it first. ``a.copy()``, ``np.copy``, ``a.fill``,
+``np.linspace``, ``np.eye`` and ``a.reshape`` (a view of a C-contiguous
+array) are there too.
+
+Not yet: the other array makers (np.array, np.identity ...), axis
+reductions, boolean indexing, arrays created in a prange body (and so array
+expressions there), the rest of np.random (python/ember/_compiler/frontend.py
+lists what is there).
 """
 
 import inspect

@@ -216,17 +216,19 @@ static const char *const kind_names[] = {
     "math", "intrinsic", "index", "attr", "tuple", "tuple_get",
     "block", "assign", "store", "if", "while", "for_range", "break", "continue", "return",
     "expr", "call", "atomic", "slice", "slice_part", "local_array", "print", "fence", "sync",
-    "const_array", "new_array",
+    "const_array", "new_array", "array_assign", "aug_assign", "where",
 };
 /* number of items of each kind's tuple */
 static const int kind_sizes[] = {5, 4, 4, 5, 6, 6, 5, 5, 6, 5, 5, 5, 5, 5, 4, 5,
-                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4, 5, 7, 5, 6, 6, 5, 4, 5, 6, 8};
+                                 4, 5, 6, 6, 5, 8, 3, 3, 4, 4, 5, 7, 5, 6, 6, 5, 4, 5, 6, 8,
+                                 6, 5, 6};
 static const NodeKind kind_codes[] = {
     ND_CONST, ND_PARAM, ND_LOAD, ND_UNARY, ND_BINARY, ND_COMPARE, ND_AND, ND_OR, ND_IFEXP,
     ND_CAST, ND_CALL_MATH, ND_INTRINSIC, ND_INDEX, ND_ATTR, ND_TUPLE, ND_TUPLE_GET,
     ND_BLOCK, ND_ASSIGN, ND_STORE, ND_IF, ND_WHILE, ND_FOR_RANGE, ND_BREAK, ND_CONTINUE,
     ND_RETURN, ND_EXPR, ND_CALL, ND_ATOMIC, ND_SLICE, ND_SLICE_PART, ND_LOCAL_ARRAY,
     ND_PRINT, ND_FENCE, ND_SYNC, ND_CONST_ARRAY, ND_NEW_ARRAY,
+    ND_ARRAY_ASSIGN, ND_ASSIGN, ND_IFEXP, /* aug_assign: op 1; where: op 1 */
 };
 
 enum { WANT_EXPR, WANT_STMT, WANT_BLOCK };
@@ -449,6 +451,7 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         SUB(b, 4, WANT_EXPR);
         break;
     case ND_IFEXP:
+        n->op = strcmp(kind_names[k], "where") == 0; /* np.where(c, x, y) */
         SUB(a, 3, WANT_EXPR);
         SUB(b, 4, WANT_EXPR);
         SUB(c, 5, WANT_EXPR);
@@ -518,7 +521,13 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     case ND_ASSIGN:
         if (item_int(t, 3, 0, fn->nvars - 1, "slot out of range", &n->var) < 0)
             return NULL;
+        n->op = strcmp(kind_names[k], "aug_assign") == 0; /* x op= v: in place for arrays */
         SUB(a, 4, WANT_EXPR);
+        break;
+    case ND_ARRAY_ASSIGN: /* (dest view, value, augmented) */
+        SUB(a, 3, WANT_EXPR);
+        SUB(b, 4, WANT_EXPR);
+        n->op = PyObject_IsTrue(ITEM(5)) == 1;
         break;
     case ND_STORE:
         SUB(a, 3, WANT_EXPR);
@@ -645,7 +654,8 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         break;
     }
     case ND_NEW_ARRAY: { /* (kind, dtype or None, shape or like array, fill, [arange]) */
-        static const char *const new_kinds[] = {"empty", "zeros", "full", "arange"};
+        static const char *const new_kinds[] = {"empty", "zeros", "full", "arange", "linspace",
+                                                "eye", "reshape"};
         if ((i = lookup(ITEM(3), new_kinds, (int)EM_ARRAY_LEN(new_kinds))) < 0)
             return bad(t, "unknown array maker");
         n->op = i;
@@ -657,8 +667,10 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             SUB(b, 6, WANT_EXPR);
         if (build_list(b, t, ITEM(7), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
             return NULL;
-        if ((n->op == NEW_ARANGE) != (n->nargs == 3) || (n->op == NEW_ARANGE) == (n->a != NULL) ||
-            (n->op == NEW_FULL) != !!n->b)
+        bool listed = n->op == NEW_ARANGE || n->op == NEW_LINSPACE || n->op == NEW_EYE;
+        if ((n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
+            (n->op == NEW_EYE && n->nargs != 2 && n->nargs != 3) || (!listed && n->nargs) ||
+            listed == (n->a != NULL) || (n->op == NEW_FULL || n->op == NEW_RESHAPE) != !!n->b)
             return bad(t, "malformed array maker");
         break;
     }
@@ -1211,6 +1223,7 @@ static bool runs_briefly(const Node *n, int depth)
         return false;
     switch (n->kind) {
     case ND_WHILE: case ND_FOR_RANGE: case ND_NEW_ARRAY: case ND_PRINT:
+    case ND_ARRAY_EXPR: case ND_ARRAY_ASSIGN:
         return false;
     case ND_ATTR:
         if (n->op == ATTR_SUM || n->op == ATTR_PROD || n->op == ATTR_MIN ||
@@ -2062,6 +2075,15 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
         else if (dims.fault == KERNEL_FAULT_NO_MEMORY)
             PyErr_Format(PyExc_MemoryError, "%s: %s: unable to allocate %lld bytes for an "
                          "array", fn->name, site, (long long)dims.fault_bytes);
+        else if (dims.fault == KERNEL_FAULT_RESHAPE)
+            PyErr_Format(PyExc_ValueError, "%s: %s: cannot reshape array of size %lld into the "
+                         "shape asked for (its extents must multiply to the size, one of them "
+                         "may be -1)", fn->name, site, (long long)dims.fault_bytes);
+        else if (dims.fault == KERNEL_FAULT_BROADCAST)
+            PyErr_Format(PyExc_ValueError, "%s: %s: operands could not be broadcast together: "
+                         "extents %lld and %lld differ and neither is 1", fn->name, site,
+                         (long long)(dims.fault_bytes >> 32),
+                         (long long)(int32_t)(dims.fault_bytes & 0xffffffff));
         else if (dims.fault == KERNEL_FAULT_ARANGE_STEP)
             PyErr_Format(PyExc_ZeroDivisionError, "%s: %s: np.arange() step is zero",
                          fn->name, site);

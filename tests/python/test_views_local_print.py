@@ -200,11 +200,6 @@ def test_views_of_readonly_arrays_stay_readonly():
 
 
 @cuda.jit
-def slice_assign(a):
-    a[1:3] = 0.0
-
-
-@cuda.jit
 def too_many_slice_indices(a):
     v = a[1:, 2]
     a[0] = v[0]
@@ -230,7 +225,6 @@ def slice_of_number(a):
 
 
 @pytest.mark.parametrize("kernel, args, exc, text", [
-    (slice_assign, (np.zeros(4),), UnsupportedError, "assigning to a slice"),
     (too_many_slice_indices, (np.zeros(4),), TypingError, "too many indices for float64[::1]"),
     (float_slice_bound, (np.zeros(4), 1.5), TypingError, "slice start must be an integer, "
                                                           "not float64"),

@@ -267,6 +267,9 @@ _ARRAY_MAKER_PARAMS = {
     "empty_like": ("prototype", "dtype"), "zeros_like": ("a", "dtype"),
     "ones_like": ("a", "dtype"), "full_like": ("a", "fill_value", "dtype"),
     "arange": ("start", "stop", "step", "dtype"),
+    "copy": ("a",),
+    "linspace": ("start", "stop", "num", "endpoint", "retstep", "dtype"),
+    "eye": ("N", "M", "k", "dtype"),
 }
 # the builtin classes NumPy takes as dtypes
 _BUILTIN_DTYPES = {"float": "float64", "int": "int64", "bool": "bool", "complex": "complex128"}
@@ -689,7 +692,7 @@ class _Builder:
                 v = self.expr(s.value)
             finally:
                 self.stmt_call = None
-            if v[0] in ("print", "fence", "sync"):
+            if v[0] in ("print", "fence", "sync", "array_assign"):
                 return v
             return ("expr", line, col, v)
         what = {
@@ -724,6 +727,9 @@ class _Builder:
             slot = self.slots[target.id]
             self.record_arity(slot, value)
             return ("assign", line, col, slot, value)
+        if isinstance(target, ast.Subscript) and self.slice_items(target) is not None:
+            # a[1:3] = v, a[:, j] = 1.5: broadcast v into the view
+            return ("array_assign", line, col, self.subscript(target), value, False)
         if isinstance(target, ast.Subscript):
             arr, idx = self.subscript_parts(target)
             if arr[0] == "tuple_get":  # pragma: no cover - subscript_parts never returns it
@@ -792,7 +798,11 @@ class _Builder:
         if isinstance(t, ast.Name):
             slot = self.slots[t.id]
             cur = ("load", line, col, slot)
-            return ("assign", line, col, slot, ("binary", line, col, op, cur, value))
+            # aug_assign: for an array, in place (NumPy), else x = x op value
+            return ("aug_assign", line, col, slot, ("binary", line, col, op, cur, value))
+        if isinstance(t, ast.Subscript) and self.slice_items(t) is not None:
+            view = self.subscript(t)  # a[1:3] += b: in place into the view
+            return ("array_assign", line, col, view, ("binary", line, col, op, view, value), True)
         if isinstance(t, ast.Subscript):
             arr, idx = self.subscript_parts(t)
             cur = ("index", line, col, arr, idx)
@@ -1192,6 +1202,8 @@ class _Builder:
                 return _Static("mathfn", _NUMPY_FNS[attr], full)
             if attr in _NUMPY_BINOPS:
                 return _Static("npbinop", _NUMPY_BINOPS[attr], full)
+            if attr == "where":
+                return _Static("npwhere", attr, full)
             if attr in _NUMPY_CONSTS and _NUMPY_CONSTS[attr] is not None:
                 return self.const(node, float(_NUMPY_CONSTS[attr]))
             if attr in _ARRAY_MAKER_PARAMS and self.graph.jit:
@@ -1308,6 +1320,29 @@ class _Builder:
                     raise self.unsupported(node, f"{f.attr}() takes no arguments here (no "
                                            "axis=: reductions are over every element)")
                 return ("attr", line, col, f.attr, base)
+        # a.reshape(shape) / a.reshape(d0, d1, ...): a view of a C-contiguous array
+        if isinstance(f, ast.Attribute) and f.attr == "reshape":
+            base = self.value(f.value)
+            if not isinstance(base, _Static):
+                if node.keywords or not node.args:
+                    raise self.typing(node, "reshape() takes the new shape (no order=)")
+                dims = [self.expr(a) for a in node.args]
+                shape = dims[0] if len(dims) == 1 else ("tuple", line, col, dims)
+                return ("new_array", line, col, "reshape", None, shape, base, [])
+        # methods on arrays: a.copy(), a.fill(v) (a statement)
+        if isinstance(f, ast.Attribute) and f.attr in ("copy", "fill"):
+            base = self.value(f.value)
+            if not isinstance(base, _Static):
+                nargs = 1 if f.attr == "fill" else 0
+                if len(node.args) != nargs or node.keywords:
+                    raise self.typing(node, f"{f.attr}() takes {nargs} argument"
+                                      f"{'' if nargs == 1 else 's'} here"
+                                      + (" (no order=)" if f.attr == "copy" else ""))
+                if f.attr == "copy":
+                    return ("unary", line, col, "pos", base)
+                if self.stmt_call is not node:
+                    raise self.typing(node, "a.fill(value) returns None: use it as a statement")
+                return ("array_assign", line, col, base, self.expr(node.args[0]), False)
         # methods on values: x.conjugate()
         if isinstance(f, ast.Attribute) and f.attr == "conjugate":
             base = self.value(f.value)
@@ -1328,6 +1363,12 @@ class _Builder:
             return self.const_array_call(node)
         if callee.kind == "npmaker":
             return self.array_maker_call(node, callee.value)
+        if callee.kind == "npwhere":
+            if len(node.args) != 3 or node.keywords:
+                raise self.typing(node, "np.where(condition, x, y) takes 3 arguments here "
+                                  "(the 1-argument form, which gives indices, is not supported)")
+            c, x, y = (self.expr(a) for a in node.args)
+            return ("where", line, col, c, x, y)
         if callee.kind == "cudabits":
             if node.keywords:
                 raise self.unsupported(node, f"keyword arguments are not supported in calls "
@@ -1595,6 +1636,34 @@ class _Builder:
             if isinstance(a, ast.Starred):
                 raise self.unsupported(a, f"*args in a call of {what}() are not supported")
         dtype = self.dtype_arg(given["dtype"], what) if "dtype" in given else None
+        if name == "copy":  # np.copy(a): a new C-ordered array (as +a)
+            if "a" not in given:
+                raise self.typing(node, "np.copy() needs its 'a' argument")
+            return ("unary", line, col, "pos", self.expr(given["a"]))
+        if name == "linspace":
+            for p in ("start", "stop"):
+                if p not in given:
+                    raise self.typing(node, f"np.linspace() needs its '{p}' argument")
+            rs = given.get("retstep")
+            if rs is not None and not (isinstance(rs, ast.Constant) and rs.value is False):
+                raise self.unsupported(rs, "np.linspace(retstep=True) is not supported",
+                                       "compute the step: (stop - start) / (num - 1)")
+            num = self.expr(given["num"]) if "num" in given else ("const", line, col,
+                                                                  "weak_int", 50)
+            end = self.expr(given["endpoint"]) if "endpoint" in given else \
+                ("const", line, col, "bool", True)
+            return ("new_array", line, col, "linspace", dtype, None, None,
+                    [self.expr(given["start"]), self.expr(given["stop"]), num, end])
+        if name == "eye":
+            if "N" not in given:
+                raise self.typing(node, "np.eye() needs its 'N' argument")
+            m = given.get("M")
+            args = [self.expr(given["N"])]
+            if m is not None and not (isinstance(m, ast.Constant) and m.value is None):
+                args.append(self.expr(m))
+            args.append(self.expr(given["k"]) if "k" in given else ("const", line, col,
+                                                                    "weak_int", 0))
+            return ("new_array", line, col, "eye", dtype, None, None, args)
         if name == "arange":
             if "start" not in given:
                 raise self.typing(node, "np.arange() needs at least a stop value")
