@@ -70,7 +70,6 @@ static const Type *float_result(const Type *t)
  * ND_ARRAY_EXPR lends its operands and body, so np.sqrt(a*a + b*b) is one
  * loop and allocates only its result. */
 
-
 static void shift_elems(Node *n, int by)
 {
     if (!n)

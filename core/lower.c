@@ -3511,9 +3511,11 @@ static void prange_loop(Lower *L, Node *n)
     prange_reads_outside(fn->body, n, outside, NULL);
     prange_check(L, n->b, 0);
     if (creates_arrays(n->b, 0))
-        fail_unsupported(L, n, "creating arrays (np.zeros, np.empty ...) inside a prange "
-                               "loop is not supported yet: create them before the loop (one "
-                               "row or slot per iteration) and write into them");
+        fail_unsupported(L, n, "creating arrays inside a prange loop is not supported yet "
+                               "(np.zeros, np.empty ..., whole-array arithmetic, or a slice "
+                               "assignment from an array, which may need a temporary copy): "
+                               "create them before the loop (one row or slot per iteration) "
+                               "and write into them element by element");
 
     /* the bounds, as for_range, and the trip count */
     LLVMBuilderRef B = L->b;
@@ -4750,9 +4752,15 @@ static bool creates_arrays(const Node *n, int depth)
 {
     if (!n || depth > 64)
         return false;
-    if (n->kind == ND_NEW_ARRAY || n->kind == ND_ARRAY_EXPR || n->kind == ND_ARRAY_ASSIGN ||
+    if (n->kind == ND_NEW_ARRAY || n->kind == ND_ARRAY_EXPR ||
         (n->kind == ND_LOCAL_ARRAY && n->op == MEM_LOCAL))
         return true;
+    /* an assignment copies an array operand that overlaps its destination
+     * first (array_assign); one of scalars only (a[i, :] = 2.0) never does */
+    if (n->kind == ND_ARRAY_ASSIGN)
+        for (int i = 0; i < n->nargs; i++)
+            if (n->args[i] && n->args[i]->ty && n->args[i]->ty->kind == TY_ARRAY)
+                return true;
     if (n->kind == ND_CALL && n->spec && !n->spec->recursive &&
         creates_arrays(n->spec->body, depth + 1))
         return true;
