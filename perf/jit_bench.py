@@ -2,7 +2,8 @@
 cost of a scalar call (hypot), of a call with one array argument, the
 mandelbrot fractal on a 1000x1500 uint8 image, creating and returning arrays
 (np.zeros, a pairwise distance matrix from np.empty), a Monte Carlo estimate
-of pi with np.random, and the first call (compilation); and ember.vectorize
+of pi with np.random, the first call (compilation), whole-array arithmetic
+(np.sqrt(a*a + b*b)) and a parallel=True prange reduction; and ember.vectorize
 against numba's @vectorize on the gaussian density of 1,000,000 float32
 values, targets cpu and parallel (and their compile times).
 
@@ -26,6 +27,11 @@ import math
 import numpy as np
 
 import _common as C
+
+try:  # ember accepts numba's prange too; numba only its own
+    from numba import prange
+except ImportError:
+    from ember import prange
 
 
 def make_hypot():
@@ -95,6 +101,17 @@ def monte_carlo_pi(nsamples):
 
 
 SQRT_2PI = np.float32((2 * math.pi) ** 0.5)
+
+
+def norm2(a, b):
+    return np.sqrt(a * a + b * b)
+
+
+def psum_sqrt(x):
+    s = 0.0
+    for i in prange(x.shape[0]):
+        s += math.sqrt(x[i])
+    return s
 
 
 def make_gaussian():
@@ -174,6 +191,8 @@ def cases(s):
     for target in ("cpu", "parallel"):
         out += [(f"vectorize gaussian_pdf {s.n} float32 ({target})", "ms"),
                 (f"vectorize compile gaussian_pdf ({target})", "ms")]
+    out += [(f"array expression np.sqrt(a*a + b*b), {s.n} float64", "ms"),
+            (f"prange sum of sqrt, {s.n * 10} float64 (parallel=True)", "ms")]
     return out
 
 
@@ -253,6 +272,18 @@ def run(njit, vectorize, s):
                   one, mean, sigma),
               lambda r: np.testing.assert_allclose(r, gaussian_ref(one, mean, sigma),
                                                    rtol=1e-5), 1, s.compile_repeat)
+
+    rng = np.random.default_rng(1)
+    a, b = rng.random(s.n), rng.random(s.n)
+    nref = np.sqrt(a * a + b * b)
+    ne = njit(norm2)
+    timed(out, next(it), lambda: ne(a, b),
+          lambda r: np.testing.assert_allclose(r, nref, rtol=1e-15), 1, s.repeat)
+    xs = rng.random(s.n * 10)
+    sref = math.fsum(np.sqrt(xs))
+    ps = njit(parallel=True)(psum_sqrt)
+    timed(out, next(it), lambda: ps(xs),
+          lambda r: np.testing.assert_allclose(r, sref, rtol=1e-9), 1, s.repeat)
     return out
 
 
