@@ -4821,6 +4821,87 @@ static void loop_collect(Lower *L, const Node *body)
 }
 static void build_entry_fission(Lower *L, const char *symbol);
 
+/* The usual 1-D kernel opens with `i = cuda.grid(1)` and then either
+ * `if i < n: <work>` (nothing after it) or `if i >= n: return`, where n is
+ * the same for every thread (built from parameters, constants, sizes and
+ * shapes). Left to itself the guard makes LLVM vectorise the thread loop
+ * with masked loads and stores, ~3x slower than a plain loop; instead the
+ * tx loop stops at the first thread the guard would turn away (threads past
+ * it run nothing else, and `i` is increasing in tx), and the body is
+ * lowered without the test. GridGuard says what build_entry found. */
+typedef struct GridGuard {
+    const Node *assign; /* i = cuda.grid(1) */
+    const Node *bound;  /* n */
+    Node *const *work;  /* the statements to run for the threads that pass */
+    int nwork;
+} GridGuard;
+
+static bool thread_independent(const Node *n, int depth)
+{
+    if (!n || depth > 16)
+        return false;
+    switch (n->kind) {
+    case ND_CONST: case ND_PARAM:
+        return true;
+    case ND_ATTR: /* shapes and sizes; not reductions, which would run once per block */
+        return (n->op == ATTR_SHAPE || n->op == ATTR_SIZE || n->op == ATTR_NDIM ||
+                n->op == ATTR_LEN) && thread_independent(n->a, depth + 1);
+    case ND_TUPLE_GET: case ND_CAST:
+        return thread_independent(n->a, depth + 1);
+    case ND_BINARY:
+        return n->op != OP_POW && thread_independent(n->a, depth + 1) &&
+               thread_independent(n->b, depth + 1);
+    default:
+        return false;
+    }
+}
+
+static bool is_var_load(const Node *n, int var) { return n && n->kind == ND_LOAD && n->var == var; }
+
+/* The bound of `cmp` when it reads `var < bound` (want_less) or
+ * `var >= bound` (!want_less), in either operand order; else NULL. */
+static const Node *guard_bound(const Node *cmp, int var, bool want_less)
+{
+    if (!cmp || cmp->kind != ND_COMPARE)
+        return NULL;
+    const Node *u = NULL;
+    if (is_var_load(cmp->a, var) && cmp->op == (want_less ? OP_LT : OP_GE))
+        u = cmp->b;
+    else if (is_var_load(cmp->b, var) && cmp->op == (want_less ? OP_GT : OP_LE))
+        u = cmp->a;
+    return u && ty_is_int(u->ty) && ty_is_signed(u->ty) && thread_independent(u, 0) ? u : NULL;
+}
+
+static bool find_grid_guard(const Function *fn, GridGuard *g)
+{
+    const Node *body = fn->body;
+    if (!body || body->kind != ND_BLOCK || body->nargs < 2)
+        return false;
+    const Node *as = body->args[0], *cond = body->args[1];
+    if (as->kind != ND_ASSIGN || !as->a || as->a->kind != ND_INTRINSIC ||
+        as->a->op != INTR_GRID || as->a->nargs != 1 || as->a->args[0]->kind != ND_CONST ||
+        as->a->args[0]->ival != 1 || fn->var_types[as->var]->kind != TY_I64 ||
+        cond->kind != ND_IF || cond->c)
+        return false;
+    const Node *then = cond->b;
+    bool returns = then && ((then->kind == ND_RETURN && !then->a) ||
+                            (then->kind == ND_BLOCK && then->nargs == 1 &&
+                             then->args[0]->kind == ND_RETURN && !then->args[0]->a));
+    g->assign = as;
+    if (returns) { /* if i >= n: return, then the rest */
+        g->bound = guard_bound(cond->a, as->var, false);
+        g->work = body->args + 2;
+        g->nwork = body->nargs - 2;
+    } else if (body->nargs == 2) { /* if i < n: work */
+        g->bound = guard_bound(cond->a, as->var, true);
+        g->work = &cond->b;
+        g->nwork = 1;
+    } else {
+        return false;
+    }
+    return g->bound != NULL;
+}
+
 static void build_entry(Lower *L, const char *symbol)
 {
     Function *fn = L->fn;
@@ -4881,7 +4962,21 @@ static void build_entry(Lower *L, const char *symbol)
     LLVMBasicBlockRef y_exit = new_bb(L, "ty.end");
     loop_open(L, &ly, i64c(L, 0), d[4], "ty", y_exit);
     LLVMBasicBlockRef x_exit = new_bb(L, "tx.end");
-    loop_open(L, &lx, i64c(L, 0), d[3], "tx", x_exit);
+    LLVMValueRef tx_end = d[3];
+    GridGuard guard;
+    bool guarded = find_grid_guard(fn, &guard);
+    if (guarded) { /* threads [0, clamp(n - blockIdx.x * blockDim.x, 0, blockDim.x)) */
+        LLVMValueRef n = conv(L, guard.bound, expr(L, (Node *)guard.bound), guard.bound->ty,
+                              ty_scalar(TY_I64));
+        LLVMValueRef base = LLVMBuildNSWMul(L->b, LLVMBuildZExt(L->b, L->bid[0], L->t_i64, ""),
+                                            d[3], "");
+        LLVMValueRef left = LLVMBuildSub(L->b, n, base, "threads.left");
+        LLVMValueRef none = LLVMBuildICmp(L->b, LLVMIntSLT, n, base, "");
+        LLVMValueRef all = LLVMBuildICmp(L->b, LLVMIntSGT, left, d[3], "");
+        tx_end = LLVMBuildSelect(L->b, none, i64c(L, 0),
+                                 LLVMBuildSelect(L->b, all, d[3], left, ""), "tx.guard");
+    }
+    loop_open(L, &lx, i64c(L, 0), tx_end, "tx", x_exit);
     L->tid[0] = LLVMBuildTrunc(L->b, lx.iv, L->t_i32, "threadIdx.x");
     L->tid[1] = LLVMBuildTrunc(L->b, ly.iv, L->t_i32, "threadIdx.y");
     L->tid[2] = LLVMBuildTrunc(L->b, lz.iv, L->t_i32, "threadIdx.z");
@@ -4889,7 +4984,14 @@ static void build_entry(Lower *L, const char *symbol)
     L->linear_tid = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lin, d[3], ""), lx.iv, "");
     L->ret_bb = lx.latch;
 
-    stmt(L, fn->body);
+    if (guarded) {
+        stmt(L, (Node *)guard.assign);
+        for (int i = 0; i < guard.nwork && !LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b));
+             i++)
+            stmt(L, guard.work[i]);
+    } else {
+        stmt(L, fn->body);
+    }
 
     loop_close(L, &lx); /* now in tx.end */
     loop_close(L, &ly); /* now in ty.end */
