@@ -3813,6 +3813,31 @@ static void print_stmt(Lower *L, Node *n)
 
 static void fis_stmt(Lower *L, Node *n);
 
+/* The branches of ND_IF n on condition c (i1): n->b when true, n->c (if
+ * any) when false; the builder ends at the join. `tag` names the blocks. */
+static void if_branches(Lower *L, LLVMValueRef c, Node *n, const char *tag)
+{
+    LLVMBuilderRef B = L->b;
+    char name[32];
+    snprintf(name, sizeof name, "%s.then", tag);
+    LLVMBasicBlockRef bt = new_bb(L, name);
+    snprintf(name, sizeof name, "%s.end", tag);
+    LLVMBasicBlockRef done = new_bb(L, name);
+    snprintf(name, sizeof name, "%s.else", tag);
+    LLVMBasicBlockRef bf = n->c ? new_bb(L, name) : done;
+    LLVMBuildCondBr(B, c, bt, bf);
+    LLVMPositionBuilderAtEnd(B, bt);
+    if (n->b)
+        stmt(L, n->b);
+    LLVMBuildBr(B, done);
+    if (n->c) {
+        LLVMPositionBuilderAtEnd(B, bf);
+        stmt(L, n->c);
+        LLVMBuildBr(B, done);
+    }
+    LLVMPositionBuilderAtEnd(B, done);
+}
+
 static void stmt(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -3843,23 +3868,9 @@ static void stmt(Lower *L, Node *n)
         LLVMSetAlignment(st, elem_align(elem));
         break;
     }
-    case ND_IF: {
-        LLVMValueRef c = truth(L, expr(L, n->a), n->a->ty);
-        LLVMBasicBlockRef bt = new_bb(L, "if.then"), done = new_bb(L, "if.end");
-        LLVMBasicBlockRef bf = n->c ? new_bb(L, "if.else") : done;
-        LLVMBuildCondBr(B, c, bt, bf);
-        LLVMPositionBuilderAtEnd(B, bt);
-        if (n->b)
-            stmt(L, n->b);
-        LLVMBuildBr(B, done);
-        if (n->c) {
-            LLVMPositionBuilderAtEnd(B, bf);
-            stmt(L, n->c);
-            LLVMBuildBr(B, done);
-        }
-        LLVMPositionBuilderAtEnd(B, done);
+    case ND_IF:
+        if_branches(L, truth(L, expr(L, n->a), n->a->ty), n, "if");
         break;
-    }
     case ND_WHILE: {
         LLVMBasicBlockRef hdr = new_bb(L, "while.hdr"), body = new_bb(L, "while.body");
         LLVMBasicBlockRef exit = new_bb(L, "while.end"), latch = new_bb(L, "while.latch");
@@ -5719,24 +5730,10 @@ static void fis_stmt(Lower *L, Node *n)
         return;
     }
     switch (n->kind) {
-    case ND_IF: {
+    case ND_IF:
         fis_phases(L, n->a);
-        LLVMValueRef c = fis_uniform_cond(L, n->a);
-        LLVMBasicBlockRef bt = new_bb(L, "uif.then"), done = new_bb(L, "uif.end");
-        LLVMBasicBlockRef bf = n->c ? new_bb(L, "uif.else") : done;
-        LLVMBuildCondBr(B, c, bt, bf);
-        LLVMPositionBuilderAtEnd(B, bt);
-        if (n->b)
-            stmt(L, n->b);
-        LLVMBuildBr(B, done);
-        if (n->c) {
-            LLVMPositionBuilderAtEnd(B, bf);
-            stmt(L, n->c);
-            LLVMBuildBr(B, done);
-        }
-        LLVMPositionBuilderAtEnd(B, done);
+        if_branches(L, fis_uniform_cond(L, n->a), n, "uif");
         return;
-    }
     case ND_WHILE: {
         LLVMBasicBlockRef hdr = new_bb(L, "uwhile.hdr"), body = new_bb(L, "uwhile.body");
         LLVMBasicBlockRef exit = new_bb(L, "uwhile.end");
