@@ -239,6 +239,34 @@ static Node *bad(PyObject *obj, const char *why)
     return NULL;
 }
 
+/* n->args[0 .. len(dims)) = the extents in list `dims` as int64 constants.
+ * 0 when each is an int in [lo, 2**31-1] (with `count`: their product, which
+ * must fit in 64 bits), 1 when one is not, -1 with MemoryError set. */
+static int const_extents(Function *fn, SrcLoc loc, PyObject *dims, long long lo, Node *n,
+                         long long *count)
+{
+    long long product = 1;
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(dims); j++) {
+        long long e = PyLong_Check(PyList_GET_ITEM(dims, j))
+                          ? PyLong_AsLongLong(PyList_GET_ITEM(dims, j)) : -1;
+        if (e < lo || e > INT32_MAX || (count && __builtin_mul_overflow(product, e, &product))) {
+            PyErr_Clear();
+            return 1;
+        }
+        Node *c = ir_node(fn, ND_CONST, loc);
+        if (!c) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        c->ty = ty_scalar(TY_I64);
+        c->ival = e;
+        n->args[j] = c;
+    }
+    if (count)
+        *count = product;
+    return 0;
+}
+
 /* An int item in [lo, hi]. */
 static int item_int(PyObject *t, Py_ssize_t i, long lo, long hi, const char *what, int *out)
 {
@@ -634,22 +662,11 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             return NULL;
         }
         n->nargs = nd;
-        for (int j = 0; j < nd; j++) {
-            long long e = PyLong_Check(PyList_GET_ITEM(dims, j))
-                              ? PyLong_AsLongLong(PyList_GET_ITEM(dims, j)) : -1;
-            if ((e < 1 && !dynamic) || e > INT32_MAX) {
-                PyErr_Clear();
-                return bad(t, "local array extents must be ints in 1 .. 2**31-1");
-            }
-            Node *c = ir_node(fn, ND_CONST, loc);
-            if (!c) {
-                PyErr_NoMemory();
-                return NULL;
-            }
-            c->ty = ty_scalar(TY_I64);
-            c->ival = e;
-            n->args[j] = c;
-        }
+        int r = const_extents(fn, loc, dims, dynamic ? 0 : 1, n, NULL);
+        if (r < 0)
+            return NULL;
+        if (r > 0)
+            return bad(t, "local array extents must be ints in 1 .. 2**31-1");
         n->ty = ty_array(elem, nd, 'C', false);
         break;
     }
@@ -708,23 +725,12 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             return NULL;
         }
         n->nargs = nd;
-        long long count = 1;
-        for (int j = 0; j < nd; j++) {
-            long long e = PyLong_Check(PyList_GET_ITEM(dims, j))
-                              ? PyLong_AsLongLong(PyList_GET_ITEM(dims, j)) : -1;
-            if (e < 0 || e > INT32_MAX || __builtin_mul_overflow(count, e, &count)) {
-                PyErr_Clear();
-                return bad(t, "constant array extents must be ints in 0 .. 2**31-1");
-            }
-            Node *c = ir_node(fn, ND_CONST, loc);
-            if (!c) {
-                PyErr_NoMemory();
-                return NULL;
-            }
-            c->ty = ty_scalar(TY_I64);
-            c->ival = e;
-            n->args[j] = c;
-        }
+        long long count;
+        int r = const_extents(fn, loc, dims, 0, n, &count);
+        if (r < 0)
+            return NULL;
+        if (r > 0)
+            return bad(t, "constant array extents must be ints in 0 .. 2**31-1");
         long long itemsize = ty_bits(elem) < 8 ? 1 : ty_bits(elem) / 8;
         if (PyBytes_GET_SIZE(data) != count * itemsize)
             return bad(t, "constant array data has the wrong size for its shape");
