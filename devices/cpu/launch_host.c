@@ -80,29 +80,24 @@ ember_status host_launch_shared(const HostKernel *k, struct ember_device *cpu,
     nchunks = (nblocks + c.chunk - 1) / c.chunk;
     pool_run(p, nchunks, run_chunk, &c);
     int32_t fault = __atomic_load_n(&c.dims.fault, __ATOMIC_ACQUIRE);
-    if (fault == KERNEL_FAULT_INDEX) {
+    if (fault == KERNEL_FAULT_INDEX || fault == KERNEL_FAULT_DIVERGENT) {
+        /* where: the check's source line, the thread and its block */
         int32_t w[6];
         for (int i = 0; i < 6; i++)
             w[i] = __atomic_load_n(&c.dims.fault_where[i], __ATOMIC_ACQUIRE);
-        return em_error(EMBER_ERR_INDEX, "%s: index out of bounds in thread (%d, %d, %d) of "
-                        "block (%d, %d, %d) (bounds checking is on; the out-of-bounds accesses "
-                        "read 0 and wrote nowhere)",
-                        host_kernel_site(k, __atomic_load_n(&c.dims.fault_site,
-                                                            __ATOMIC_ACQUIRE)),
-                        w[0], w[1], w[2], w[3], w[4], w[5]);
-    }
-    if (fault == KERNEL_FAULT_DIVERGENT) {
-        int32_t w[6];
-        for (int i = 0; i < 6; i++)
-            w[i] = __atomic_load_n(&c.dims.fault_where[i], __ATOMIC_ACQUIRE);
+        const char *site = host_kernel_site(k, __atomic_load_n(&c.dims.fault_site,
+                                                               __ATOMIC_ACQUIRE));
+        if (fault == KERNEL_FAULT_INDEX)
+            return em_error(EMBER_ERR_INDEX, "%s: index out of bounds in thread (%d, %d, %d) "
+                            "of block (%d, %d, %d) (bounds checking is on; the out-of-bounds "
+                            "accesses read 0 and wrote nowhere)",
+                            site, w[0], w[1], w[2], w[3], w[4], w[5]);
         return em_error(EMBER_ERR_KERNEL_FAULT, "%s: thread (%d, %d, %d) of block (%d, %d, %d) "
                         "disagrees with the block's first live thread on a condition that "
                         "controls a barrier or warp collective; every thread of a block must "
                         "reach each barrier the same number of times (undefined behaviour on a "
                         "GPU; the CPU device followed the first live thread)",
-                        host_kernel_site(k, __atomic_load_n(&c.dims.fault_site,
-                                                            __ATOMIC_ACQUIRE)),
-                        w[0], w[1], w[2], w[3], w[4], w[5]);
+                        site, w[0], w[1], w[2], w[3], w[4], w[5]);
     }
     if (fault == KERNEL_FAULT_SCRATCH)
         return em_error(EMBER_ERR_OUT_OF_MEMORY, "no memory for the per-thread contexts and "
