@@ -183,31 +183,31 @@ def _loop_globals(py_func, cuda=False):
     return g
 
 
+def _loop_source(kind, params, extent, statement, cuda):
+    """`def _ember_<kind>(params)` running `statement` for each i in
+    range(extent): one thread per i with cuda, else a loop."""
+    if cuda:
+        return (f"def _ember_{kind}({params}):\n"
+                f"    i = cuda.grid(1)\n"
+                f"    if i < {extent}:\n"
+                f"        {statement}\n")
+    return (f"def _ember_{kind}({params}):\n"
+            f"    for i in range({extent}):\n"
+            f"        {statement}\n")
+
+
 def _vectorize_source(kind, nin, cuda):
     ins = ", ".join(f"a{i}" for i in range(nin))
     items = ", ".join(f"a{i}[i]" for i in range(nin))
-    if cuda:
-        return (f"def _ember_{kind}({ins}, out0):\n"
-                f"    i = cuda.grid(1)\n"
-                f"    if i < out0.shape[0]:\n"
-                f"        out0[i] = _ember_f({items})\n")
-    return (f"def _ember_{kind}({ins}, out0):\n"
-            f"    for i in range(out0.shape[0]):\n"
-            f"        out0[i] = _ember_f({items})\n")
+    return _loop_source(kind, f"{ins}, out0", "out0.shape[0]", f"out0[i] = _ember_f({items})",
+                        cuda)
 
 
 def _guvectorize_source(kind, nargs, cuda):
     # every operand comes with the outer dimension first
     ops = ", ".join(f"a{i}" for i in range(nargs))
     items = ", ".join(f"a{i}[i]" for i in range(nargs))
-    if cuda:
-        return (f"def _ember_{kind}({ops}):\n"
-                f"    i = cuda.grid(1)\n"
-                f"    if i < a0.shape[0]:\n"
-                f"        _ember_f({items})\n")
-    return (f"def _ember_{kind}({ops}):\n"
-            f"    for i in range(a0.shape[0]):\n"
-            f"        _ember_f({items})\n")
+    return _loop_source(kind, ops, "a0.shape[0]", f"_ember_f({items})", cuda)
 
 
 def _restate(exc, who, py_func, types):
