@@ -65,9 +65,10 @@ from . import _ember
 from .errors import TypingError, UnsupportedError
 from ._compiler import cache as disk_cache
 from ._compiler import frontend
-from ._compiler.dispatcher import (DeviceFunction, _desc_for_c, _desc_str, _dtype_name,
-                                   adopt_function, boundscheck_option, cached_compile,
-                                   resolve_signature, typeof as _kernel_typeof)
+from ._compiler.dispatcher import (DeviceFunction, InspectCompiled, _desc_for_c, _desc_str,
+                                   _dtype_name, adopt_function, boundscheck_option,
+                                   cached_compile, resolve_signature,
+                                   typeof as _kernel_typeof)
 
 __all__ = ["jit", "njit", "prange", "JitDispatcher"]
 
@@ -96,7 +97,7 @@ def _where(py_func):
     return f"{code.co_filename}:{code.co_firstlineno}"
 
 
-class JitDispatcher(_ember.JitBase):
+class JitDispatcher(InspectCompiled, _ember.JitBase):
     """A function compiled by ``@ember.jit``: call it like the Python
     function. ``py_func`` is the original, ``overloads`` maps each compiled
     argument-type tuple to its compiled code, ``signatures`` lists them.
@@ -273,19 +274,6 @@ class JitDispatcher(_ember.JitBase):
             raise new from None
 
     # -- inspection --
-
-    def inspect_llvm(self, signature=None):
-        """LLVM IR text (after optimisation): of one signature, or a dict
-        signature -> text for every compiled one."""
-        if signature is not None:
-            return self.compile(signature).llvm_ir
-        return {sig: k.llvm_ir for sig, k in self.overloads.items()}
-
-    def inspect_ir(self, signature=None):
-        """ember's typed IR as text: of one signature, or a dict."""
-        if signature is not None:
-            return self.compile(signature).ir
-        return {sig: k.ir for sig, k in self.overloads.items()}
 
     def inspect_types(self, signature=None, file=None, pretty=False):
         """Prints the source annotated with the type of every variable, call

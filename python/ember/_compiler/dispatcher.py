@@ -289,7 +289,26 @@ class DeviceFunction:
                         f"functions (called '{self.__qualname__}' from the host)")
 
 
-class Dispatcher(_ember.DispatcherBase):
+class InspectCompiled:
+    """``inspect_llvm`` and ``inspect_ir`` of a dispatcher (cuda.jit kernels,
+    ember.jit functions): it has ``compile(signature)`` and ``overloads``
+    (signature -> compiled Kernel)."""
+
+    def inspect_llvm(self, signature=None):
+        """LLVM IR text (after optimisation): of one signature, or a dict
+        signature -> text for every compiled one."""
+        if signature is not None:
+            return self.compile(signature).llvm_ir
+        return {sig: k.llvm_ir for sig, k in self.overloads.items()}
+
+    def inspect_ir(self, signature=None):
+        """ember's typed IR as text: of one signature, or a dict."""
+        if signature is not None:
+            return self.compile(signature).ir
+        return {sig: k.ir for sig, k in self.overloads.items()}
+
+
+class Dispatcher(InspectCompiled, _ember.DispatcherBase):
     """A kernel compiled on demand, one specialisation per argument types.
 
     ``self[config]`` and the launch run in C (python/ext/launch.c) when they
@@ -512,18 +531,6 @@ class Dispatcher(_ember.DispatcherBase):
         if signature is not None:
             return self.compile_cuda(signature, cc).ptx
         return {sig: self.compile_cuda(sig, cc).ptx for sig in list(self.overloads)}
-
-    def inspect_llvm(self, signature=None):
-        """LLVM IR text: of one signature, or a dict signature -> text."""
-        if signature is not None:
-            return self.compile(signature).llvm_ir
-        return {sig: k.llvm_ir for sig, k in self.overloads.items()}
-
-    def inspect_ir(self, signature=None):
-        """ember's typed IR as text: of one signature, or a dict."""
-        if signature is not None:
-            return self.compile(signature).ir
-        return {sig: k.ir for sig, k in self.overloads.items()}
 
     def inspect_types(self, signature=None, file=None):
         """Print the source annotated with the types of its variables and calls,
