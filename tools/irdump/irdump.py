@@ -1,0 +1,119 @@
+"""irdump — shows that a compiler change leaves the generated code unchanged.
+
+    tools/dev python tools/irdump/irdump.py record DIR [pytest args]
+    tools/dev python tools/irdump/irdump.py compare BEFORE AFTER
+
+`record` runs the Python test suite (tests/python, or the pytest arguments
+given) with every compilation recorded under DIR: the host LLVM IR, the NVVM
+IR and the PTX of each kernel and ember.jit function the suite compiles, and
+the PTX of each host-compiled kernel compiled again for CUDA 9.0
+(sitecustomize.py next to this file says how). `compare` pairs two such
+records by the hash of the compiler's input and prints, for each pair that
+differs, whether it differs only in the names of LLVM values (%x, %7, @g.1)
+or in substance, with a unified diff of the first few. It exits 1 when
+anything differs in substance or is recorded in one run only.
+"""
+
+import difflib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+def record(out, pytest_args):
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    cache = out / ".kernel-cache"
+    env = dict(os.environ)
+    env["EMBER_IRDUMP_DIR"] = str(out)
+    env["EMBER_CACHE_DIR"] = str(cache)  # a cold disk cache: every kernel is compiled
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(HERE), str(ROOT / "python")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    build = Path(os.environ.get("EMBER_BUILD_DIR", ROOT / "build"))
+    env.setdefault("EMBER_FAKE_CUDA_LIB", str(build / "default/tests/libember_fake_cuda.so"))
+    args = pytest_args or [str(ROOT / "tests/python")]
+    rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+                         env=env)
+    n = sum(1 for p in out.iterdir() if p.suffix in (".ll", ".ptx"))
+    print(f"irdump: {n} files recorded in {out} (pytest exit status {rc})")
+    return 0
+
+
+_VALUE = re.compile(r'([%@])("(?:[^"\\]|\\.)*"|[-\w.$]+)')
+_PTX_REG = re.compile(r"%(r|rd|f|fd|p|rs|h|hh|b)(\d+)")
+
+
+def _normalise(text, ptx):
+    """The text with value names renumbered in order of first appearance
+    (LLVM) or with register numbers kept as they are (PTX has no names)."""
+    if ptx:
+        return text
+    names = {}
+
+    def rename(m):
+        sigil, name = m.group(1), m.group(2)
+        if sigil == "@" and not re.fullmatch(r"[\w.]*\.\d+|\d+", name):
+            return m.group(0)  # a named global or function keeps its name
+        k = (sigil, name)
+        if k not in names:
+            names[k] = f"{sigil}v{len(names)}"
+        return names[k]
+
+    return "\n".join(_VALUE.sub(rename, line) for line in text.splitlines())
+
+
+def _files(d):
+    return {p.name: p for p in Path(d).iterdir()
+            if p.is_file() and (p.suffix in (".ll", ".ptx", ".err"))}
+
+
+def compare(before, after, show=3):
+    a, b = _files(before), _files(after)
+    only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    same = renamed = 0
+    changed = []
+    for name in sorted(set(a) & set(b)):
+        ta, tb = a[name].read_text(errors="replace"), b[name].read_text(errors="replace")
+        if ta == tb:
+            same += 1
+            continue
+        ptx = name.endswith(".ptx")
+        if _normalise(ta, ptx) == _normalise(tb, ptx):
+            renamed += 1
+        else:
+            changed.append(name)
+
+    def label(d, name):
+        n = Path(d) / (name.split(".")[0] + ".name")
+        return n.read_text().strip() if n.exists() else "?"
+
+    print(f"irdump: {same} identical, {renamed} differ only in value names, "
+          f"{len(changed)} differ, {len(only_a)} only in {before}, {len(only_b)} only in {after}")
+    for name in changed[:show]:
+        print(f"\n=== {name}: {label(before, name)}")
+        diff = difflib.unified_diff(a[name].read_text().splitlines(),
+                                    b[name].read_text().splitlines(), "before", "after",
+                                    lineterm="", n=2)
+        print("\n".join(list(diff)[:80]))
+    for d, names in ((before, only_a), (after, only_b)):
+        for name in names[:show]:
+            print(f"only in {d}: {name} ({label(d, name)})")
+    return 1 if changed or only_a or only_b else 0
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "record":
+        return record(argv[1], argv[2:])
+    if len(argv) == 3 and argv[0] == "compare":
+        return compare(argv[1], argv[2])
+    print(__doc__.strip().split("\n\n")[1])
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
