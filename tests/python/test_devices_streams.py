@@ -117,9 +117,3 @@ def test_no_driver_reason_names_every_place():
     assert lines[0] == "False"
     assert lines[1].startswith("no CUDA driver found (looked in:")
     assert "/nonexistent/libcuda.so.1" in lines[1]
-
-
-def test_demo_runs():
-    root = os.path.join(os.path.dirname(__file__), "..", "..")
-    proc = run_python(open(os.path.join(root, "examples", "demo.py")).read())
-    assert "results equal NumPy's: yes" in proc.stdout
