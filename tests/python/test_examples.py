@@ -99,3 +99,24 @@ def test_demo_exits_with_status_1_when_a_result_differs_from_numpy(tmp_path):
     assert "MISMATCH with NumPy: 1. Mandelbrot set" in proc.stderr
     assert "1500000 of 1500000 pixels differ" in proc.stdout
     assert not (tmp_path / "m.png").exists()
+
+
+def test_readme_opens_with_a_kernel_that_runs(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```python\n")
+    assert readme.count("\n", 0, start) < 10, "the README must open with its kernel example"
+    code = readme[start + len("```python\n"):readme.index("```\n", start)]
+    assert "@cuda.jit" in code
+    script = tmp_path / "readme_kernel.py"     # a file: kernels need their source
+    script.write_text(code)
+    proc = run([str(script)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == "[1. 3. 5. 7.]\n"
+
+
+def test_readme_gathers_the_differences_from_numba_in_one_section():
+    readme = (ROOT / "README.md").read_text()
+    heads = [line for line in readme.splitlines()
+             if line.startswith("## ") and ("ifferen" in line or "numba" in line)]
+    assert heads == ["## Differences from numba.cuda and what is not supported yet"]
+    assert "Nothing has executed on a real GPU yet" in readme[:3000]
