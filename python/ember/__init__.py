@@ -6,7 +6,8 @@ one import::
     from ember import cuda          # instead of: from numba import cuda
 
 This package is the thin Python layer over libember (C): ``ember.cuda`` is the
-numba.cuda-compatible surface (device arrays, streams, events, devices),
+numba.cuda-compatible surface (``@cuda.jit`` kernels, device arrays, streams,
+events, devices),
 ``ember.cpu`` describes the CPU device that runs kernels when no GPU is
 present, ``ember.jit`` / ``ember.njit`` compile plain functions for the CPU
 (numba's ``@njit``), ``ember.vectorize`` / ``ember.guvectorize`` build NumPy

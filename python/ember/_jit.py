@@ -50,10 +50,11 @@ operand that overlaps it first. ``a.copy()``, ``np.copy``, ``a.fill``,
 ``np.linspace``, ``np.eye`` and ``a.reshape`` (a view of a C-contiguous
 array) are there too.
 
-Not yet: the other array makers (np.array, np.identity ...), axis
+Not supported: the other array makers (np.array, np.identity ...), axis
 reductions, boolean indexing, arrays created in a prange body (and so array
 expressions there), the rest of np.random (python/ember/_compiler/frontend.py
-lists what is there).
+lists what is there); the README's section on differences from numba lists
+the rest.
 """
 
 import inspect
