@@ -1,7 +1,7 @@
 /*
  * fission.c — the target-neutral analysis behind barrier fission, which
- * gives kernels block semantics on the CPU device (core/lower.c,
- * "Barrier fission", emits the code).
+ * gives kernels block semantics on the CPU device (core/lower_fission.c
+ * emits the code).
  *
  * The CPU device runs a block's threads one after another. A kernel with a
  * barrier (cuda.syncthreads*, cuda.syncwarp) or a warp collective (shuffles,
@@ -17,7 +17,7 @@
  * whole block (fission_uniform_vars), and refuses, at compile time,
  * barriers under conditions that provably differ between the threads of a
  * block (undefined behaviour on a GPU, where it usually hangs). The rest is
- * checked at run time under debug=True / boundscheck=True (core/lower.c).
+ * checked at run time under debug=True / boundscheck=True (core/lower_fission.c).
  */
 #include <stdio.h>
 #include <string.h>

@@ -129,7 +129,7 @@ typedef enum NodeKind {
                      * it takes; b: NEW_FULL's fill value; target: the dtype (NULL:
                      * float64, the fill value's, the like array's, or arange's
                      * from its bounds); args: NEW_ARANGE's start, stop, step.
-                     * The result is a new C-ordered array (core/lower.c new_array) */
+                     * The result is a new C-ordered array (core/lower_arrayexpr.c new_array) */
     ND_ARRAY_EXPR,  /* whole-array arithmetic in ember.jit functions (a + b, np.sin(a) ...;
                      * made by inference from an operator with an array operand): args:
                      * the operands (arrays broadcast together, scalars evaluated once);
@@ -144,7 +144,7 @@ typedef enum NodeKind {
     ND_IF,          /* if a: b (a block) else: c (a block or NULL) */
     ND_WHILE,       /* while a: b */
     ND_FOR_RANGE,   /* for var in range(args[0], args[1], args[2]): b; ival 1: a prange
-                     * loop of an ember.jit(parallel=True) root (core/lower.c prange_loop) */
+                     * loop of an ember.jit(parallel=True) root (devices/cpu/lower_prange.c) */
     ND_BREAK, ND_CONTINUE,
     ND_RETURN,      /* a: value or NULL */
     ND_EXPR,        /* a evaluated for its effect */
@@ -244,7 +244,7 @@ typedef enum Attr {
     ATTR_SIZE,    /* array -> int64 */
     ATTR_NDIM,    /* array -> int64 */
     ATTR_T,       /* array -> the transposed view (shape and strides reversed) */
-    /* reductions over every element (a.sum(), np.sum(a) ...; core/lower.c reduce) */
+    /* reductions over every element (a.sum(), np.sum(a) ...; core/lower_array.c reduce) */
     ATTR_SUM,     /* -> int64 (bool, signed), uint64, or the float / complex type */
     ATTR_PROD,    /* -> as sum */
     ATTR_MIN,     /* -> the element type; an empty array faults (KERNEL_FAULT_EMPTY) */
@@ -330,7 +330,7 @@ struct Function {
                                * are copied back after the launch */
     bool is_kernel;           /* false: a device function template or specialisation,
                                * or a root compiled as an ember.jit function (it
-                               * returns a value; core/lower.c build_entry_function) */
+                               * returns a value; devices/cpu/lower_jit.c host_lower_function) */
     bool fastmath;            /* root: floating-point math may be reassociated,
                                * contracted, and assume no NaN or inf */
     bool boundscheck;         /* root: check every index against its dimension; a

@@ -1,14 +1,13 @@
 /*
- * lower.h — typed IR (core/ir.h) to an LLVM 14 module, for the host (ORC
- * JIT, devices/cpu/jit.c) or for NVIDIA GPUs (NVVM IR for libNVVM,
- * devices/cuda/cuda_compile.c).
+ * lower.h — typed IR (core/ir.h) to an LLVM 14 module, for a target: the
+ * host (ORC JIT, devices/cpu/jit.c, with devices/cpu/lower_host.c's
+ * target) or NVIDIA GPUs (NVVM IR for libNVVM, devices/cuda/cuda_compile.c,
+ * with devices/cuda/lower_nvvm.c's).
  *
- * One walker serves both targets: expressions, statements, conversions,
- * arrays, tuples, atomics and device functions lower the same way, and the
- * targets differ in a handful of places (the entry's shape, where thread
- * indices come from, libm vs libdevice names, printf vs vprintf, fences,
- * float atomics, `fneg`), each a switch on the target in lower.c. Two
- * copies of the walker would drift apart.
+ * One walker serves every target: expressions, statements, conversions,
+ * arrays, tuples, atomics and device functions lower the same way (the
+ * core/lower*.c files), and a target (LowerTarget, core/lower_impl.h) says
+ * how to build the entry and the handful of things that differ.
  *
  * Separate from ir.h because it speaks LLVM types; only files that compile
  * against the LLVM headers include it.
@@ -20,19 +19,15 @@
 
 #include "core/ir.h"
 
-typedef enum LowerTarget {
-    LOWER_HOST, /* kernels: void k(const char *args, HostDims *dims, i64 first, i64 last),
-                 * looping over a range of blocks and their threads; ember.jit
-                 * functions: void f(const char *args, char *ret, HostDims *dims)
-                 * (host_jit.h) */
-    LOWER_NVVM, /* NVVM IR (LLVM 7.0.1 dialect, typed pointers): a kernel
-                 * taking the packed arguments as i64 slots (below) */
-} LowerTarget;
+/* A target of the lowering: the host's is lower_host_target
+ * (devices/cpu/lower_host.h), NVVM's lower_nvvm_target
+ * (devices/cuda/cuda_compile.h). */
+typedef struct LowerTarget LowerTarget;
 
 typedef struct LowerOptions {
-    LowerTarget target;
-    int nvvmir_major, nvvmir_minor; /* LOWER_NVVM: the !nvvmir.version to emit */
-    bool line_tables;               /* LOWER_NVVM: debug metadata for line tables (the
+    const LowerTarget *target;
+    int nvvmir_major, nvvmir_minor; /* NVVM: the !nvvmir.version to emit */
+    bool line_tables;               /* NVVM: debug metadata for line tables (the
                                      * kernel's own lines; inlined calls keep the
                                      * call's line); needs the debug version: */
     int nvvmdbg_major, nvvmdbg_minor;

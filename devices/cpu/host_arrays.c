@@ -4,7 +4,7 @@
  *
  * Each call of a jitted function has an arena (HostDims.arena, zeroed by
  * the caller with the rest of HostDims): a list of the blocks the call
- * allocated. The compiled code calls host_array_new by address (core/lower.c
+ * allocated. The compiled code calls host_array_new by address (devices/cpu/lower_jit.c
  * new_array). When the call returns, the caller (python/ext/compile.c)
  * detaches the blocks that returned arrays point into and hands them to
  * NumPy, which frees them with host_block_free when the last reference

@@ -2,7 +2,8 @@
  * host_jit.h — compiling typed IR for the host and launching it on the cpu
  * device's worker pool.
  *
- * core/lower.c turns a typed Function (core/ir.h) into an LLVM 14 module
+ * core/lower.c with lower_host.c's target turns a typed Function (core/ir.h)
+ * into an LLVM 14 module
  * whose entry runs a range of blocks, each as a loop over its threads
  * (structured so LLVM can vectorise the thread loop); jit.c compiles it with
  * ORC LLJIT for the host CPU (LLVMGetHostCPUName/Features, O2/O3) and
@@ -57,6 +58,9 @@ typedef void (*host_function_fn)(const char *args, char *ret, HostDims *dims);
 
 typedef struct HostKernel HostKernel;
 
+/* ---- lower_host.c: the host target of core/lower.h's lower_module ---- */
+EM_HIDDEN extern const struct LowerTarget lower_host_target;
+
 /* ---- jit.c (lower_module, of core/lower.c, is in core/lower.h: it needs
  * the LLVM headers) ------------------------------------------------------- */
 
@@ -84,7 +88,7 @@ EM_HIDDEN int host_kernel_nsites(const HostKernel *k);
  * memory. */
 EM_HIDDEN char *host_target_description(void);
 /* The name under which compiled code calls ember's runtime function at
- * `addr` (np.random's), NULL for any other address (core/lower.c). */
+ * `addr` (np.random's), NULL for any other address (devices/cpu/lower_jit.c). */
 EM_HIDDEN const char *host_symbol_name(const void *addr);
 /* Textual LLVM IR of the module (owned by the kernel). */
 EM_HIDDEN const char *host_kernel_llvm_ir(const HostKernel *k);
@@ -104,7 +108,7 @@ EM_HIDDEN ember_status host_kernel_call(const HostKernel *k, const char *args, c
  * (NumPy's legacy MT19937 stream); the compiled code calls them by address,
  * passing the calling thread's generator, host_random_state() (seeded) */
 EM_HIDDEN void *host_random_state(void);
-/* The generator's layout that core/lower.c reads to draw inline: 624 state
+/* The generator's layout that devices/cpu/lower_jit.c reads to draw inline: 624 state
  * words (uint32) at offset 0, the index of the next one (int32) here. */
 #define HOST_RNG_WORDS 624
 #define HOST_RNG_POS_OFFSET 2496

@@ -27,7 +27,7 @@
  * and host_load links such bytes in another process without LLVM's
  * optimiser or code generator. The object refers to ember's runtime
  * functions by name (host_symbol_name), defined in each JIT as absolute
- * symbols; a module that still holds a raw address (core/lower.c marks it
+ * symbols; a module that still holds a raw address (devices/cpu/lower_jit.c marks it
  * with the named metadata "ember.absolute_address") is not kept.
  *
  * Ownership on failure, which LLVM's C API documents unevenly (its example
@@ -307,7 +307,7 @@ ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
 
     /* 1. lower */
     tsc = LLVMOrcCreateNewThreadSafeContext();
-    LowerOptions lopt = {.target = LOWER_HOST};
+    LowerOptions lopt = {.target = &lower_host_target};
     if ((st = lower_module(fn, LLVMOrcThreadSafeContextGetContext(tsc), &lopt, symbol, &mod,
                            &k->sites, &k->nsites)))
         goto fail;
@@ -331,7 +331,7 @@ ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
     if (st)
         goto fail;
 
-    /* 3. verify: a failure is a bug in core/lower.c */
+    /* 3. verify: a failure is a bug in the lowering (core/lower*.c, lower_host.c) */
     char *msg = NULL;
     if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
         st = em_error(EMBER_ERR_INTERNAL, "invalid LLVM IR generated for '%s': %s", fn->name,

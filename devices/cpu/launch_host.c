@@ -48,7 +48,7 @@ ember_status host_launch_shared(const HostKernel *k, struct ember_device *cpu,
         return em_error(EMBER_ERR_DEVICE_MISMATCH, "host_launch: not the cpu device");
     LaunchCtx c = {.entry = entry, .args = args};
     _Static_assert(offsetof(HostDims, dynamic_shared) == HOST_DIMS_DYNAMIC_SHARED_OFFSET,
-                   "core/lower.c reads HostDims.dynamic_shared at this offset");
+                   "devices/cpu/lower_host.c reads HostDims.dynamic_shared at this offset");
     if (shared > ((size_t)1 << 40))
         return em_error(EMBER_ERR_INVALID_ARG, "host_launch: %zu bytes of dynamic shared memory "
                         "per block is too much", shared);

@@ -8,7 +8,7 @@
  * the calling thread, and two threads never share a stream.
  *
  * The JIT-compiled code calls these functions through their addresses
- * (core/lower.c), so they need no exported symbol. It looks the thread's
+ * (devices/cpu/lower_jit.c), so they need no exported symbol. It looks the thread's
  * generator up once per call of the jitted function (host_random_state)
  * and passes it to every draw: a thread-local access from a dlopen'ed
  * library goes through __tls_get_addr, which would cost as much as the
@@ -34,7 +34,7 @@ typedef struct Rng {
 } Rng;
 
 _Static_assert(offsetof(Rng, key) == 0 && offsetof(Rng, pos) == HOST_RNG_POS_OFFSET &&
-               MT_N == HOST_RNG_WORDS, "core/lower.c reads the generator's layout");
+               MT_N == HOST_RNG_WORDS, "devices/cpu/lower_jit.c reads the generator's layout");
 
 static _Thread_local Rng rng;
 

@@ -1,16 +1,16 @@
 /*
  * cuda_compile.c — a typed kernel to NVVM IR: lower (core/lower.c,
- * LOWER_NVVM), verify, and write the module as bitcode and text.
+ * lower_nvvm_target), verify, and write the module as bitcode and text.
  *
  * The module is verified with LLVM's verifier before libNVVM sees it: a
- * failure there is a bug in core/lower.c and is reported as one, not as
+ * failure there is a bug in the lowering (core/lower*.c, lower_nvvm.c) and is reported as one, not as
  * NVVM's less specific parse errors.
  *
  * Two things LLVM 14 writes in bitcode that libNVVM's LLVM 7.0.1 reader
  * rejects are kept out of it: function attributes newer than LLVM 7 (the
  * declarations of intrinsics carry some; all attributes are dropped, NVVM
  * does not need them), and atomic instructions. For those the kernel calls
- * `ember_atomic_<op>_i<bits>` (core/lower.c), and cuda_lower writes their
+ * `ember_atomic_<op>_i<bits>` (devices/cuda/lower_nvvm.c), and cuda_lower writes their
  * definitions as a second, textual module (`support_ir`), whose syntax is
  * the same in LLVM 7 and 14; libNVVM links the two. The same module holds
  * the few PTX reads NVVM has no intrinsic for (`ember_dynamic_smem_size`,
@@ -223,7 +223,7 @@ static ember_status lower_any(Function *fn, const LowerOptions *opt, CudaCode **
 
 ember_status cuda_lower(Function *fn, int nvvmir_major, int nvvmir_minor, CudaCode **out)
 {
-    LowerOptions opt = {.target = LOWER_NVVM, .nvvmir_major = nvvmir_major,
+    LowerOptions opt = {.target = &lower_nvvm_target, .nvvmir_major = nvvmir_major,
                         .nvvmir_minor = nvvmir_minor};
     return lower_any(fn, &opt, out);
 }
@@ -231,7 +231,7 @@ ember_status cuda_lower(Function *fn, int nvvmir_major, int nvvmir_minor, CudaCo
 ember_status cuda_lower_lines(Function *fn, int nvvmir_major, int nvvmir_minor, int dbg_major,
                               int dbg_minor, CudaCode **out)
 {
-    LowerOptions opt = {.target = LOWER_NVVM, .nvvmir_major = nvvmir_major,
+    LowerOptions opt = {.target = &lower_nvvm_target, .nvvmir_major = nvvmir_major,
                         .nvvmir_minor = nvvmir_minor, .line_tables = true,
                         .nvvmdbg_major = dbg_major, .nvvmdbg_minor = dbg_minor};
     ember_status st = lower_any(fn, &opt, out);

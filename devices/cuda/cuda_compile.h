@@ -1,7 +1,8 @@
 /*
  * cuda_compile.h — typed kernels to NVVM IR (and, with libNVVM, to PTX).
  *
- * core/lower.c builds the NVVM module (LOWER_NVVM); this unit names the
+ * core/lower.c builds the NVVM module with lower_nvvm.c's target
+ * (lower_nvvm_target, below); this unit names the
  * kernel, writes the module as LLVM 14 bitcode of typed-pointer IR (what
  * libNVVM reads; DESIGN.md "Decisions") and keeps its text for inspection.
  * LLVM's optimiser never runs on it: NVVM optimises.
@@ -24,6 +25,9 @@ typedef struct CudaCode {
     char *ptx;         /* cuda_compile: the PTX (NUL-terminated) */
     bool text_module;  /* nvvm_ir (not the bitcode) is what libNVVM reads */
 } CudaCode;
+
+/* The NVVM target of core/lower.h's lower_module (lower_nvvm.c). */
+EM_HIDDEN extern const struct LowerTarget lower_nvvm_target;
 
 /* Lowers the typed kernel `fn` for NVIDIA GPUs; nvvmir_major/minor go into
  * !nvvmir.version. Caller owns *out (cuda_code_destroy). Unsupported

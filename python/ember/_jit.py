@@ -4,7 +4,7 @@ called from Python, as numba's ``@njit``.
 The function goes through the kernel compiler (the same front end, type
 inference and LLVM lowering) with one difference: it is not a kernel. Its
 host entry runs the body once on the calling thread and packs the return
-value (core/lower.c ``build_entry_function``), and ``Kernel.call`` turns it
+value (devices/cpu/lower_jit.c ``host_lower_function``), and ``Kernel.call`` turns it
 back into Python objects (python/ext/compile.c), with the GIL released while
 it runs (except for a function without loops, which finishes sooner than the
 GIL could be handed over).
@@ -33,7 +33,7 @@ error, and so is an argument nopython code cannot type (a dict, list, set
 ...). ``cache=True`` keeps the compiled code on disk for the next process
 (python/ember/_compiler/cache.py; ``stats.cache_hits`` counts its hits).
 ``parallel=True``: each outermost ``for i in prange(...)`` loop of the
-function is outlined (core/lower.c prange_loop) and its iterations run in
+function is outlined (devices/cpu/lower_prange.c) and its iterations run in
 static chunks on the cpu device's worker pool (devices/cpu/prange.c);
 variables assigned in the body are private, except reductions (``s += x``,
 ``-=``, ``*=``, ``s = min(s, x)``/max) of variables read outside the loop,
@@ -44,7 +44,7 @@ Array expressions (``a + b``, ``np.sin(a)``, ``a > 0.5``, ``np.where``
 ...) make a new C-ordered array with NumPy's broadcasting and NEP 50 result
 dtypes; inference (core/infer.c) turns an operator with an array operand
 into one ND_ARRAY_EXPR whose scalar body is fused with its array operands',
-lowered as one loop nest (core/lower.c array_map). ``a += b`` and slice
+lowered as one loop nest (core/lower_arrayexpr.c array_map). ``a += b`` and slice
 assignment (``a[1:3] = b``, also in kernels) write into the view, copying an
 operand that overlaps it first. ``a.copy()``, ``np.copy``, ``a.fill``,
 ``np.linspace``, ``np.eye`` and ``a.reshape`` (a view of a C-contiguous

@@ -585,7 +585,7 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             if (!(n->args[j] = build(b, ITEM(4 + j), WANT_EXPR, depth + 1)))
                 return NULL;
         SUB(b, 7, WANT_BLOCK);
-        if (PyTuple_GET_SIZE(t) == 9) /* ival: a prange loop (core/lower.c prange_loop) */
+        if (PyTuple_GET_SIZE(t) == 9) /* ival: a prange loop (devices/cpu/lower_prange.c) */
             n->ival = PyObject_IsTrue(ITEM(8)) == 1;
         break;
     case ND_BREAK: case ND_CONTINUE:
@@ -2069,7 +2069,7 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
                      "calls", fn->name, KERNEL_MAX_RECURSION);
         goto out;
     }
-    if (dims.fault) { /* an array that could not be made (core/lower.c new_array) */
+    if (dims.fault) { /* an array that could not be made (core/lower_arrayexpr.c new_array) */
         const char *site = host_kernel_site(self->hk, dims.fault_site);
         if (dims.fault == KERNEL_FAULT_NEGATIVE_DIM)
             PyErr_Format(PyExc_ValueError, "%s: %s: negative dimensions are not allowed",

@@ -1,4 +1,4 @@
-"""The CPU device's range guard (core/lower.c find_grid_guard): a kernel that
+"""The CPU device's range guard (devices/cpu/lower_host.c find_grid_guard): a kernel that
 opens with `i = cuda.grid(1)` and `if i < n:` (or `if i >= n: return`)
 with n the same for every thread runs its thread loop only over the
 threads that pass, without the test in the loop. Each kernel here is

@@ -1,4 +1,4 @@
-"""ember.jit(parallel=True) with prange (core/lower.c prange_loop,
+"""ember.jit(parallel=True) with prange (devices/cpu/lower_prange.c,
 devices/cpu/prange.c): results against NumPy or plain Python computed
 independently, reductions, bounds and steps, the error paths, and the same
 results with 1 and 2 worker threads (each in its own process: the pool is

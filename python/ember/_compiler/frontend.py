@@ -412,7 +412,7 @@ class _CallGraph:
         self.jit = False    # the root is an @ember.jit function (errors say so)
         self.root = None    # that function (python)
         self.parallel = False  # ember.jit(parallel=True): the root's outermost prange
-                               # loops run on the worker pool (core/lower.c prange_loop)
+                               # loops run on the worker pool (devices/cpu/lower_prange.c)
         self.self_device = None  # a DeviceFunction with the root's explicit signature:
         #                          the root may call itself (recursion)
 
@@ -1619,7 +1619,7 @@ class _Builder:
         np.arange(...) in an ember.jit function: a new C-ordered array. The
         shape is an int or a tuple of ints known at run time; the dtype must
         be known when the function compiles (core/infer.c types the result,
-        core/lower.c new_array makes it)."""
+        core/lower_arrayexpr.c new_array makes it)."""
         line, col = self.loc(node)
         what = f"np.{name}"
         params = _ARRAY_MAKER_PARAMS[name]
@@ -1935,7 +1935,7 @@ class _Builder:
                 raise self.typing(node, "complex() takes 1 or 2 arguments")
             if len(args) == 1:
                 return ("cast", line, col, "complex128", self.expr(args[0]))
-            # exactly (re, im) for real arguments (core/lower.c complex_math)
+            # exactly (re, im) for real arguments (core/lower_math.c complex_math)
             return ("math", line, col, "cmath.complex", [self.expr(a) for a in args])
         if b == "len":
             if len(args) != 1:

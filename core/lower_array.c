@@ -1,0 +1,517 @@
+/*
+ * lower_array.c — arrays element by element: indexing and its bounds
+ * checks, atomics on elements, attributes (shape, strides, T, real ...),
+ * slices as views, cuda.local / shared / const arrays, and reductions
+ * (a.sum() ...). The atomic instructions, the shared memory and the address
+ * space of constants come from the target (LowerTarget).
+ */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/lower_impl.h"
+
+/* A store into the fault record, which other threads may write too
+ * (LowerTarget.atomic_access; any writer's value will do). */
+void lw_fault_store(Lower *L, LLVMValueRef v, LLVMValueRef ptr, LLVMAtomicOrdering order)
+{
+    LLVMValueRef st = LLVMBuildStore(L->b, v, ptr);
+    L->target->atomic_access(L, st, order);
+    LLVMSetAlignment(st, 4);
+}
+
+/* Bounds checking (Function.boundscheck): when `bad`, record the fault and
+ * its site for the launch to raise IndexError, and send the access to a
+ * scratch slot instead (loads give 0, stores go nowhere), so that the
+ * kernel never touches memory outside its arrays. */
+LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValueRef p)
+{
+    LLVMBuilderRef B = L->b;
+    if (!lw_grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites))
+        lw_fail(L, n, "out of memory");
+    char site[1200];
+    snprintf(site, sizeof site, "%s:%d:%d", L->fn->file, n->loc.line, n->loc.col);
+    if (!(L->sites[L->nsites] = em_strdup(site)))
+        lw_fail(L, n, "out of memory");
+    int index = L->nsites++;
+    LLVMBasicBlockRef fault = lw_new_bb(L, "oob"), cont = lw_new_bb(L, "inbounds");
+    LLVMBuildCondBr(B, bad, fault, cont);
+    LLVMPositionBuilderAtEnd(B, fault);
+    LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
+    LLVMValueRef site_ptr = LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, "");
+    lw_fault_store(L, LLVMConstInt(L->t_i32, (unsigned)index, 0), site_ptr,
+                LLVMAtomicOrderingMonotonic);
+    for (int i = 0; i < 6; i++) { /* where: threadIdx, blockIdx */
+        LLVMValueRef at = LLVMConstInt(L->t_i32, (unsigned)(2 + i), 0);
+        lw_fault_store(L, i < 3 ? L->tid[i] : L->bid[i - 3],
+                    LLVMBuildGEP2(B, L->t_i32, L->fault, &at, 1, ""), LLVMAtomicOrderingMonotonic);
+    }
+    lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_INDEX, 0), L->fault,
+                LLVMAtomicOrderingRelease);
+    LLVMValueRef scratch = lw_entry_alloca(L, LLVMArrayType(L->t_i64, 2), "oob.scratch");
+    LLVMSetAlignment(scratch, 16);
+    LLVMBuildStore(B, LLVMConstNull(LLVMArrayType(L->t_i64, 2)), scratch);
+    LLVMBuildBr(B, cont);
+    LLVMPositionBuilderAtEnd(B, cont);
+    if (!p) /* a slice: the caller empties the view */
+        return NULL;
+    return LLVMBuildSelect(B, bad, LLVMBuildBitCast(B, scratch, L->t_ptr, ""), p, "");
+}
+
+/* Address of a[idx...]: data + sum(idx_i * stride_i), a negative index
+ * wrapped once (idx + shape_i). No bounds check in this build. For a 'C'
+ * ('F') array the last (first) stride is the item size, a constant, which
+ * lets LLVM see unit-stride accesses and vectorise them. */
+LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out)
+{
+    const Type *at = n->a->ty;
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef arr = lw_expr(L, n->a);
+    int nd = at->ndim;
+    LLVMValueRef off = NULL, bad = NULL;
+    int64_t itemsize = ty_bits(at->elem) < 8 ? 1 : ty_bits(at->elem) / 8;
+    for (int i = 0; i < nd; i++) {
+        const Type *it = ty_concrete(n->args[i]->ty);
+        LLVMValueRef idx = lw_conv(L, n, lw_expr(L, n->args[i]), it, ty_scalar(ty_is_signed(it) ? TY_I64 : TY_U64));
+        if (ty_is_signed(it)) {
+            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+            LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
+            idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, shape, ""), idx, "");
+        }
+        if (L->boundscheck) { /* wrapped index in [0, shape): one unsigned compare */
+            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+            LLVMValueRef out = LLVMBuildICmp(B, LLVMIntUGE, idx, shape, "oob");
+            bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
+        }
+        bool unit = (at->layout == 'C' && i == nd - 1) || (at->layout == 'F' && i == 0);
+        LLVMValueRef stride = unit ? i64c(L, itemsize)
+                                   : LLVMBuildExtractValue(B, arr, (unsigned)(1 + nd + i), "stride");
+        LLVMValueRef term = LLVMBuildMul(B, idx, stride, "");
+        off = off ? LLVMBuildAdd(B, off, term, "") : term;
+    }
+    LLVMValueRef data = LLVMBuildExtractValue(B, arr, 0, "data");
+    LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "");
+    if (bad)
+        p = lw_bounds_fault(L, n, bad, p);
+    *elem_out = at->elem;
+    return LLVMBuildBitCast(B, p, LLVMPointerType(lw_mty(L, at->elem), 0), "");
+}
+
+/* cuda.atomic.<op>(ary, idx, val): the old element, with ary[idx] updated
+ * atomically (the target's order: relaxed on CUDA, sequentially consistent
+ * on the host). Integer add/sub/and/or/xor/max/min/exch and float add/sub
+ * are one read-modify-write (LowerTarget.atomic_rmw); the rest is a
+ * compare-exchange
+ * loop on the element's bits:
+ *   max/min (floats): Python's max(old, val) / min(old, val) (NaN in `old`
+ *     stays, a NaN `val` is ignored), nanmax/nanmin: NaN is a missing value
+ *     (llvm.maxnum / minnum: the other operand);
+ *   inc: old >= val ? 0 : old + 1;  dec: old == 0 || old > val ? val : old - 1
+ *     (CUDA's atomicInc / atomicDec);
+ *   cas(ary, idx, old, val): stores val when the element equals old (bitwise
+ *     for floats). */
+LLVMValueRef lw_atomic_op(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    Node probe = *n;
+    probe.kind = ND_INDEX;
+    const Type *elem;
+    LLVMValueRef p = lw_element_ptr(L, &probe, &elem);
+    LLVMValueRef v = lw_conv(L, n, lw_expr(L, n->b), n->b->ty, elem);
+    bool fl = ty_is_float(elem), sg = ty_is_signed(elem);
+    int rmw = -1;
+    switch (n->op) {
+    case ATOM_ADD: rmw = fl ? LLVMAtomicRMWBinOpFAdd : LLVMAtomicRMWBinOpAdd; break;
+    case ATOM_SUB: rmw = fl ? LLVMAtomicRMWBinOpFSub : LLVMAtomicRMWBinOpSub; break;
+    case ATOM_AND: rmw = LLVMAtomicRMWBinOpAnd; break;
+    case ATOM_OR: rmw = LLVMAtomicRMWBinOpOr; break;
+    case ATOM_XOR: rmw = LLVMAtomicRMWBinOpXor; break;
+    case ATOM_MAX: if (!fl) rmw = sg ? LLVMAtomicRMWBinOpMax : LLVMAtomicRMWBinOpUMax; break;
+    case ATOM_MIN: if (!fl) rmw = sg ? LLVMAtomicRMWBinOpMin : LLVMAtomicRMWBinOpUMin; break;
+    case ATOM_NANMAX: if (!fl) rmw = sg ? LLVMAtomicRMWBinOpMax : LLVMAtomicRMWBinOpUMax; break;
+    case ATOM_NANMIN: if (!fl) rmw = sg ? LLVMAtomicRMWBinOpMin : LLVMAtomicRMWBinOpUMin; break;
+    case ATOM_EXCH: if (!fl) rmw = LLVMAtomicRMWBinOpXchg; break;
+    default: break;
+    }
+    if (rmw >= 0)
+        return L->target->atomic_rmw(L, (LLVMAtomicRMWBinOp)rmw, p, v);
+    LLVMTypeRef et = lw_lty(L, elem);
+    LLVMTypeRef it = ty_bits(elem) == 32 ? L->t_i32 : L->t_i64;
+    LLVMValueRef ip = LLVMBuildBitCast(B, p, LLVMPointerType(it, 0), "");
+#define BITS(x) (fl ? LLVMBuildBitCast(B, (x), it, "") : (x))
+#define VAL(x) (fl ? LLVMBuildBitCast(B, (x), et, "") : (x))
+    if (n->op == ATOM_CAS) {
+        LLVMValueRef nv = lw_conv(L, n, lw_expr(L, n->c), n->c->ty, elem);
+        return VAL(L->target->atomic_cas(L, ip, BITS(v), BITS(nv), NULL));
+    }
+    LLVMValueRef init = LLVMBuildLoad2(B, it, ip, "");
+    L->target->atomic_access(L, init, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(init, (unsigned)ty_bits(elem) / 8);
+    LLVMBasicBlockRef entry = LLVMGetInsertBlock(B), loop = lw_new_bb(L, "atomic.loop"),
+                      done = lw_new_bb(L, "atomic.done");
+    LLVMBuildBr(B, loop);
+    LLVMPositionBuilderAtEnd(B, loop);
+    LLVMValueRef old_i = LLVMBuildPhi(B, it, "");
+    LLVMValueRef old = VAL(old_i), nv;
+    switch (n->op) {
+    case ATOM_MAX:
+        nv = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOGT, v, old, ""), v, old, "");
+        break;
+    case ATOM_MIN:
+        nv = LLVMBuildSelect(B, LLVMBuildFCmp(B, LLVMRealOLT, v, old, ""), v, old, "");
+        break;
+    case ATOM_NANMAX: nv = lw_intr2(L, "llvm.maxnum", old, v); break;
+    case ATOM_NANMIN: nv = lw_intr2(L, "llvm.minnum", old, v); break;
+    case ATOM_INC: {
+        LLVMValueRef ge = LLVMBuildICmp(B, sg ? LLVMIntSGE : LLVMIntUGE, old, v, "");
+        nv = LLVMBuildSelect(B, ge, ci(it, 0), LLVMBuildAdd(B, old, ci(it, 1), ""), "");
+        break;
+    }
+    case ATOM_DEC: {
+        LLVMValueRef z = LLVMBuildICmp(B, LLVMIntEQ, old, ci(it, 0), "");
+        LLVMValueRef gt = LLVMBuildICmp(B, sg ? LLVMIntSGT : LLVMIntUGT, old, v, "");
+        nv = LLVMBuildSelect(B, LLVMBuildOr(B, z, gt, ""), v,
+                             LLVMBuildSub(B, old, ci(it, 1), ""), "");
+        break;
+    }
+    default: /* ATOM_EXCH of a float */
+        nv = v;
+        break;
+    }
+    LLVMValueRef ok, seen = L->target->atomic_cas(L, ip, old_i, BITS(nv), &ok);
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(B);
+    LLVMBuildCondBr(B, ok, done, loop);
+    LLVMValueRef inc_v[2] = {init, seen};
+    LLVMBasicBlockRef inc_b[2] = {entry, from};
+    LLVMAddIncoming(old_i, inc_v, inc_b, 2);
+    LLVMPositionBuilderAtEnd(B, done);
+#undef BITS
+#undef VAL
+    return old;
+}
+
+static LLVMValueRef reduce(Lower *L, Node *n, LLVMValueRef a, const Type *at);
+
+LLVMValueRef lw_attr(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef a = lw_expr(L, n->a);
+    const Type *at = ty_concrete(n->a->ty);
+    switch (n->op) {
+    case ATTR_SHAPE: case ATTR_STRIDES: {
+        LLVMValueRef t = LLVMGetUndef(lw_lty(L, n->ty));
+        for (int i = 0; i < at->ndim; i++) {
+            unsigned src = (unsigned)(1 + (n->op == ATTR_STRIDES ? at->ndim : 0) + i);
+            t = LLVMBuildInsertValue(B, t, LLVMBuildExtractValue(B, a, src, ""), (unsigned)i, "");
+        }
+        return t;
+    }
+    case ATTR_SIZE: {
+        LLVMValueRef s = i64c(L, 1);
+        for (int i = 0; i < at->ndim; i++)
+            s = LLVMBuildMul(B, s, LLVMBuildExtractValue(B, a, (unsigned)(1 + i), ""), "");
+        return s;
+    }
+    case ATTR_NDIM: return i64c(L, at->ndim);
+    case ATTR_SUM: case ATTR_PROD: case ATTR_MIN: case ATTR_MAX: case ATTR_MEAN:
+        return reduce(L, n, a, at);
+    case ATTR_T: { /* { data, shape reversed, strides reversed } */
+        LLVMValueRef t = LLVMBuildInsertValue(B, LLVMGetUndef(lw_lty(L, n->ty)),
+                                              LLVMBuildExtractValue(B, a, 0, ""), 0, "");
+        for (int i = 0; i < at->ndim; i++)
+            for (int k = 0; k < 2; k++) { /* k 0: shape, 1: strides */
+                unsigned from = (unsigned)(1 + k * at->ndim + (at->ndim - 1 - i));
+                t = LLVMBuildInsertValue(B, t, LLVMBuildExtractValue(B, a, from, ""),
+                                         (unsigned)(1 + k * at->ndim + i), "");
+            }
+        return t;
+    }
+    case ATTR_LEN: return LLVMBuildExtractValue(B, a, 1, "len");
+    case ATTR_REAL:
+        if (ty_is_complex(at))
+            return re_of(L, a);
+        return lw_conv(L, n, a, at, n->ty);
+    case ATTR_IMAG:
+        if (ty_is_complex(at))
+            return im_of(L, a);
+        return LLVMConstNull(lw_lty(L, n->ty));
+    case ATTR_CONJ:
+        if (ty_is_complex(at))
+            return lw_make_complex(L, at, re_of(L, a), lw_build_fneg(L, im_of(L, a)));
+        return lw_conv(L, n, a, at, n->ty);
+    default:
+        lw_fail(L, n, "unknown attribute %d", n->op);
+    }
+}
+
+/* One dimension of a slice, as PySlice_AdjustIndices computes it: start
+ * and stop clamped to the dimension for the step's sign, the length, and
+ * the view's stride (stride * step). A zero step gives an empty view
+ * (Python raises ValueError). */
+static void slice_dim(Lower *L, const Node *it, LLVMValueRef len, LLVMValueRef stride,
+                      LLVMValueRef *off, LLVMValueRef *out_len, LLVMValueRef *out_stride)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef zero = i64c(L, 0), one = i64c(L, 1), mone = i64c(L, -1);
+    LLVMValueRef v[3] = {NULL, NULL, NULL};
+    const Node *parts[3] = {it->a, it->b, it->c};
+    for (int j = 0; j < 3; j++)
+        if (parts[j])
+            v[j] = lw_conv(L, it, lw_expr(L, (Node *)parts[j]), parts[j]->ty,
+                        ty_scalar(ty_is_signed(parts[j]->ty) ? TY_I64 : TY_U64));
+    LLVMValueRef step = v[2] ? v[2] : one;
+    LLVMValueRef neg = LLVMBuildICmp(B, LLVMIntSLT, step, zero, "step.neg");
+    LLVMValueRef lenm1 = LLVMBuildSub(B, len, one, "");
+    LLVMValueRef lo = LLVMBuildSelect(B, neg, mone, zero, ""); /* clamp range [lo, hi] */
+    LLVMValueRef hi = LLVMBuildSelect(B, neg, lenm1, len, "");
+    LLVMValueRef bound[2];
+    for (int j = 0; j < 2; j++) {
+        if (!v[j]) { /* omitted: start = 0 | len-1, stop = len | -1 */
+            bound[j] = j == 0 ? LLVMBuildSelect(B, neg, lenm1, zero, "")
+                              : LLVMBuildSelect(B, neg, mone, len, "");
+            continue;
+        }
+        LLVMValueRef x = v[j];
+        LLVMValueRef isneg = LLVMBuildICmp(B, LLVMIntSLT, x, zero, "");
+        LLVMValueRef w = LLVMBuildAdd(B, x, len, "");
+        LLVMValueRef wl = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, w, lo, ""), lo, w, "");
+        LLVMValueRef xh = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSGT, x, hi, ""), hi, x, "");
+        bound[j] = LLVMBuildSelect(B, isneg, wl, xh, "");
+    }
+    /* len = step > 0 ? (stop - start - 1) / step + 1 : (start - stop - 1) / -step + 1,
+     * or 0 when the range is empty */
+    LLVMValueRef span = LLVMBuildSelect(B, neg, LLVMBuildSub(B, bound[0], bound[1], ""),
+                                        LLVMBuildSub(B, bound[1], bound[0], ""), "");
+    LLVMValueRef astep = LLVMBuildSelect(B, neg, LLVMBuildNeg(B, step, ""), step, "");
+    LLVMValueRef zstep = LLVMBuildICmp(B, LLVMIntEQ, step, zero, "");
+    LLVMValueRef safe = LLVMBuildSelect(B, zstep, one, astep, "");
+    LLVMValueRef n = LLVMBuildAdd(B, LLVMBuildSDiv(B, LLVMBuildSub(B, span, one, ""), safe, ""),
+                                  one, "");
+    LLVMValueRef empty = LLVMBuildOr(B, zstep, LLVMBuildICmp(B, LLVMIntSLE, span, zero, ""), "");
+    *out_len = LLVMBuildSelect(B, empty, zero, n, "slice.len");
+    *out_stride = LLVMBuildMul(B, stride, step, "slice.stride");
+    LLVMValueRef start = LLVMBuildSelect(B, empty, zero, bound[0], "");
+    LLVMValueRef term = LLVMBuildMul(B, start, stride, "");
+    *off = *off ? LLVMBuildAdd(B, *off, term, "") : term;
+}
+
+/* a[items]: the view's { data, shape..., strides... } (infer.c slice_type
+ * gives its type). Integer items wrap once when negative, as indexing does. */
+LLVMValueRef lw_slice_view(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *at = n->a->ty;
+    int nd = at->ndim, rnd = n->ty->ndim, k = 0;
+    LLVMValueRef arr = lw_expr(L, n->a);
+    LLVMValueRef view = LLVMGetUndef(lw_lty(L, n->ty));
+    LLVMValueRef off = NULL, bad = NULL;
+    for (int i = 0; i < nd; i++) {
+        const Node *it = i < n->nargs ? n->args[i] : NULL;
+        LLVMValueRef len = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+        LLVMValueRef stride = LLVMBuildExtractValue(B, arr, (unsigned)(1 + nd + i), "stride");
+        LLVMValueRef out_len = len, out_stride = stride;
+        if (it && it->kind != ND_SLICE_PART) {
+            const Type *t = ty_concrete(it->ty);
+            LLVMValueRef idx = lw_conv(L, it, lw_expr(L, (Node *)it), t,
+                                    ty_scalar(ty_is_signed(t) ? TY_I64 : TY_U64));
+            if (ty_is_signed(t)) {
+                LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
+                idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, len, ""), idx, "");
+            }
+            if (L->boundscheck) {
+                LLVMValueRef out = LLVMBuildICmp(B, LLVMIntUGE, idx, len, "oob");
+                bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
+            }
+            LLVMValueRef term = LLVMBuildMul(B, idx, stride, "");
+            off = off ? LLVMBuildAdd(B, off, term, "") : term;
+            continue;
+        }
+        if (it && (it->a || it->b || it->c))
+            slice_dim(L, it, len, stride, &off, &out_len, &out_stride);
+        if (k >= rnd)
+            lw_fail(L, n, "malformed slice");
+        view = LLVMBuildInsertValue(B, view, out_len, (unsigned)(1 + k), "");
+        view = LLVMBuildInsertValue(B, view, out_stride, (unsigned)(1 + rnd + k), "");
+        k++;
+    }
+    LLVMValueRef data = LLVMBuildExtractValue(B, arr, 0, "data");
+    if (off)
+        data = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "view");
+    view = LLVMBuildInsertValue(B, view, data, 0, "");
+    if (bad) { /* an integer item out of bounds: an empty view, and the fault */
+        lw_bounds_fault(L, n, bad, NULL);
+        LLVMValueRef empty = view;
+        for (int k2 = 0; k2 < rnd; k2++)
+            empty = LLVMBuildInsertValue(B, empty, i64c(L, 0), (unsigned)(1 + k2), "");
+        view = LLVMBuildSelect(B, bad, empty, view, "");
+    }
+    return view;
+}
+
+/* cuda.local.array: a C-ordered array in the entry block's frame. On the
+ * CPU one thread runs after another in a worker, so one frame slot serves
+ * every thread (CUDA leaves local arrays uninitialised, as here). */
+/* cuda.const.array_like: the data as a constant global (NVVM: in the
+ * constant address space, 4), seen as a read-only C array. */
+LLVMValueRef lw_const_array(Lower *L, Node *n)
+{
+    const Type *t = n->ty;
+    int nd = t->ndim;
+    int64_t itemsize = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
+    LLVMValueRef init = LLVMConstStringInContext(L->ctx, n->text, (unsigned)n->ival, 1);
+    unsigned space = L->target->const_address_space;
+    LLVMValueRef g = LLVMAddGlobalInAddressSpace(L->mod, LLVMTypeOf(init), "const_array", space);
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMInternalLinkage);
+    LLVMSetAlignment(g, 16);
+    LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
+    LLVMValueRef p = LLVMConstInBoundsGEP2(LLVMTypeOf(init), g, zero, 2);
+    if (space)
+        p = LLVMConstAddrSpaceCast(p, L->t_ptr);
+    LLVMValueRef view = LLVMGetUndef(lw_lty(L, t));
+    view = LLVMBuildInsertValue(L->b, view, p, 0, "");
+    int64_t stride = itemsize;
+    for (int i = nd - 1; i >= 0; i--) {
+        view = LLVMBuildInsertValue(L->b, view, i64c(L, n->args[i]->ival), (unsigned)(1 + i), "");
+        view = LLVMBuildInsertValue(L->b, view, i64c(L, stride), (unsigned)(1 + nd + i), "");
+        stride *= n->args[i]->ival ? n->args[i]->ival : 1;
+    }
+    return view;
+}
+
+
+LLVMValueRef lw_local_array(Lower *L, Node *n)
+{
+    const Type *t = n->ty;
+    int nd = t->ndim;
+    int64_t itemsize = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8, count = 1;
+    for (int i = 0; i < nd; i++)
+        count *= n->args[i]->ival;
+    LLVMValueRef mem, dyn_len = NULL;
+    if (L->fis && (n->op == MEM_SHARED || L->fn == L->root_fn)) {
+        mem = lw_fis_array_memory(L, n, &dyn_len, itemsize);
+    } else if (n->op == MEM_SHARED) {
+        if (!L->target->shared_array)
+            lw_fail(L, n, "cuda.shared.array is not supported by the %s target", L->target->name);
+        mem = L->target->shared_array(L, n, count, itemsize, &dyn_len);
+    } else if (L->function_entry && LLVMGetParamParent(L->call_dims) == L->func) {
+        /* an ember.jit function (not a recursive callee): in the call's
+         * arena, so that returning it returns live memory */
+        LLVMValueRef shape[EMBER_MAX_NDIM];
+        for (int i = 0; i < nd; i++)
+            shape[i] = i64c(L, n->args[i]->ival);
+        mem = L->jit->array_alloc(L, n, shape, nd, itemsize, false);
+    } else {
+        mem = lw_entry_alloca(L, LLVMArrayType(lw_mty(L, t->elem), (unsigned)count), "local");
+        LLVMSetAlignment(mem, 16);
+    }
+    LLVMValueRef view = LLVMGetUndef(lw_lty(L, t));
+    view = LLVMBuildInsertValue(L->b, view, LLVMBuildBitCast(L->b, mem, L->t_ptr, ""), 0, "");
+    int64_t stride = itemsize;
+    for (int i = nd - 1; i >= 0; i--) {
+        view = LLVMBuildInsertValue(L->b, view, dyn_len ? dyn_len : i64c(L, n->args[i]->ival),
+                                    (unsigned)(1 + i), "");
+        view = LLVMBuildInsertValue(L->b, view, i64c(L, stride), (unsigned)(1 + nd + i), "");
+        stride *= n->args[i]->ival;
+    }
+    return view;
+}
+
+/* a.sum(), .prod(), .min(), .max(), .mean(): one loop per dimension over
+ * the elements in memory order of the shape (any strides), accumulated in
+ * the result type in order (NumPy sums floats pairwise, so the last bits of
+ * a float sum may differ). min/max propagate NaN as NumPy's; of an empty
+ * array they record KERNEL_FAULT_EMPTY (ValueError at the call). mean is
+ * the sum divided by the size (nan when empty). */
+static LLVMValueRef reduce(Lower *L, Node *n, LLVMValueRef a, const Type *at)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *rt = ty_concrete(n->ty), *et = at->elem;
+    int op = n->op;
+    bool fl = ty_is_float(rt), cx = ty_is_complex(rt);
+    LLVMTypeRef t = lw_lty(L, rt);
+    LLVMValueRef acc = lw_entry_alloca(L, t, "acc");
+    LLVMValueRef init;
+    if (op == ATTR_MIN || op == ATTR_MAX) {
+        bool mn = op == ATTR_MIN;
+        if (fl)
+            init = LLVMConstReal(t, mn ? INFINITY : -INFINITY);
+        else if (rt->kind == TY_BOOL)
+            init = LLVMConstInt(t, mn ? 1 : 0, 0);
+        else if (ty_is_signed(rt))
+            init = LLVMConstInt(t, mn ? (1ULL << (ty_bits(rt) - 1)) - 1 : 1ULL << (ty_bits(rt) - 1), 0);
+        else
+            init = mn ? LLVMConstAllOnes(t) : LLVMConstNull(t);
+    } else if (op == ATTR_PROD) {
+        init = lw_conv(L, n, i64c(L, 1), ty_scalar(TY_I64), rt);
+    } else {
+        init = LLVMConstNull(t);
+    }
+    LLVMBuildStore(B, init, acc);
+    int nd = at->ndim;
+    CountedLoop loops[EMBER_MAX_NDIM];
+    LLVMValueRef off = i64c(L, 0);
+    for (int k = 0; k < nd; k++) {
+        LLVMBasicBlockRef done = lw_new_bb(L, "red.end");
+        lw_loop_open(L, &loops[k], i64c(L, 0), LLVMBuildExtractValue(B, a, (unsigned)(1 + k), ""),
+                  "red", done);
+        LLVMValueRef stride = LLVMBuildExtractValue(B, a, (unsigned)(1 + nd + k), "");
+        off = LLVMBuildAdd(B, off, LLVMBuildMul(B, loops[k].iv, stride, ""), "");
+    }
+    LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, a, 0, ""), &off, 1, "");
+    p = LLVMBuildBitCast(B, p, LLVMPointerType(lw_mty(L, et), 0), "");
+    LLVMValueRef v = LLVMBuildLoad2(B, lw_mty(L, et), p, "");
+    LLVMSetAlignment(v, lw_elem_align(et));
+    if (et->kind == TY_BOOL)
+        v = LLVMBuildICmp(B, LLVMIntNE, v, LLVMConstNull(lw_mty(L, et)), "");
+    v = lw_conv(L, n, v, et, rt);
+    LLVMValueRef cur = LLVMBuildLoad2(B, t, acc, ""), next;
+    if (op == ATTR_SUM || op == ATTR_MEAN) {
+        next = cx ? lw_make_complex(L, rt, lw_fadd(L, re_of(L, cur), re_of(L, v)),
+                                 lw_fadd(L, im_of(L, cur), im_of(L, v)))
+             : fl ? lw_fadd(L, cur, v) : LLVMBuildAdd(B, cur, v, "");
+    } else if (op == ATTR_PROD) {
+        if (cx) {
+            LLVMValueRef a1 = re_of(L, cur), b1 = im_of(L, cur), a2 = re_of(L, v), b2 = im_of(L, v);
+            next = lw_make_complex(L, rt, lw_fsub(L, lw_fmul(L, a1, a2), lw_fmul(L, b1, b2)),
+                                lw_fadd(L, lw_fmul(L, a1, b2), lw_fmul(L, b1, a2)));
+        } else {
+            next = fl ? lw_fmul(L, cur, v) : LLVMBuildMul(B, cur, v, "");
+        }
+    } else {
+        bool mn = op == ATTR_MIN;
+        LLVMValueRef better;
+        if (fl) /* NaN wins, and stays: a comparison with NaN is false */
+            better = LLVMBuildOr(B, lw_fcmp(L, mn ? LLVMRealOLT : LLVMRealOGT, v, cur),
+                                 lw_fcmp(L, LLVMRealUNO, v, v), "");
+        else if (rt->kind == TY_BOOL)
+            better = LLVMBuildICmp(B, mn ? LLVMIntULT : LLVMIntUGT, v, cur, "");
+        else
+            better = LLVMBuildICmp(B, mn ? (ty_is_signed(rt) ? LLVMIntSLT : LLVMIntULT)
+                                         : (ty_is_signed(rt) ? LLVMIntSGT : LLVMIntUGT), v, cur, "");
+        next = LLVMBuildSelect(B, better, v, cur, "");
+    }
+    LLVMBuildStore(B, next, acc);
+    for (int k = nd - 1; k >= 0; k--)
+        lw_loop_close(L, &loops[k]);
+    LLVMValueRef r = LLVMBuildLoad2(B, t, acc, n->op == ATTR_MEAN ? "sum" : "reduced");
+    LLVMValueRef size = i64c(L, 1);
+    for (int k = 0; k < nd; k++)
+        size = LLVMBuildMul(B, size, LLVMBuildExtractValue(B, a, (unsigned)(1 + k), ""), "");
+    if (op == ATTR_MEAN) {
+        const Type *pt = cx ? lw_part_type(rt) : rt;
+        LLVMValueRef sz = lw_conv(L, n, size, ty_scalar(TY_I64), pt);
+        r = cx ? lw_make_complex(L, rt, lw_fdiv(L, re_of(L, r), sz), lw_fdiv(L, im_of(L, r), sz))
+               : lw_fdiv(L, r, sz);
+    } else if (op == ATTR_MIN || op == ATTR_MAX) {
+        LLVMBasicBlockRef empty = lw_new_bb(L, "red.empty"), ok = lw_new_bb(L, "red.ok");
+        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntEQ, size, i64c(L, 0), ""), empty, ok);
+        LLVMPositionBuilderAtEnd(B, empty);
+        lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_EMPTY, 0), L->fault,
+                    LLVMAtomicOrderingMonotonic);
+        LLVMBuildBr(B, ok);
+        LLVMPositionBuilderAtEnd(B, ok);
+    }
+    return r;
+}

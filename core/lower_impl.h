@@ -1,0 +1,339 @@
+/*
+ * lower_impl.h — what the files of the lowering share: the state of one
+ * lowering (Lower), the interface a target implements (LowerTarget), and a
+ * section per file listing what it exports.
+ *
+ * The lowering of typed IR to LLVM IR is split by concern:
+ *
+ *   core/lower.c            lower_module, types, small builders, variables,
+ *                           parameters (Argument ABI), counted loops, line tables
+ *   core/lower_check.c      validation: what lowering cannot do, located
+ *   core/lower_arith.c      operators on numbers
+ *   core/lower_math.c       math / cmath / NumPy elementary functions
+ *   core/lower_expr.c       expressions, calls of device functions, intrinsics
+ *   core/lower_array.c      indexing, bounds checks, atomics, attributes, slices,
+ *                           local / shared / constant arrays, reductions
+ *   core/lower_stmt.c       statements, range loops, print
+ *   core/lower_arrayexpr.c  arrays created and computed whole (ember.jit)
+ *   core/lower_fission.c    barrier fission: block semantics without hardware blocks
+ *
+ * and the targets implement LowerTarget: devices/cpu/lower_host.c (host
+ * LLVM IR for the ORC JIT; with lower_jit.c and lower_prange.c for
+ * ember.jit functions) and devices/cuda/lower_nvvm.c (NVVM IR for libNVVM).
+ * Core files never ask which target they lower for: they call a slot.
+ *
+ * Cross-file functions carry the prefix lw_ and hidden visibility (the
+ * whole library is built -fvisibility=hidden).
+ */
+#ifndef EMBER_LOWER_IMPL_H
+#define EMBER_LOWER_IMPL_H
+
+#include <setjmp.h>
+#include <stddef.h>
+
+#include <llvm-c/Core.h>
+#include <llvm-c/DebugInfo.h>
+
+#include "core/lower.h"
+
+typedef struct Lower Lower;
+typedef struct LowerJit LowerJit;
+
+/*
+ * A target: the slots where lowering differs. Required slots are marked;
+ * an (optional) slot may be NULL and says what NULL means.
+ */
+struct LowerTarget {
+    const char *name;
+    /* (required) Builds the root function named `symbol` in L->mod: a
+     * kernel, or a non-kernel root (an ember.jit function when `jit` is
+     * set, else a device function compiled on its own). Sets L->func, the
+     * thread state (L->tid, bid, bdim, gdim, linear_tid), L->fault and
+     * L->depth, then lowers the body with lw_stmt / lw_lower_body. */
+    void (*build_root)(Lower *L, const char *symbol);
+    /* (optional) The runtime of ember.jit functions (LowerJit below);
+     * NULL: the target has none, a non-kernel root is a device function. */
+    const LowerJit *jit;
+    /* The target runs blocks without hardware: a kernel with barriers,
+     * shared memory or warp collectives is built by barrier fission
+     * (core/fission.c, lower_fission.c), and those operations must then
+     * be in the kernel's own body. */
+    bool fission;
+    /* (required) The math library's symbol for `name` ("sin") of float
+     * (f32) or double, written to buf. */
+    const char *(*math_symbol)(const char *name, bool f32, char *buf, size_t cap);
+    /* (optional) The math library function ("floor") to call instead of
+     * the LLVM intrinsic `llvm_name` ("llvm.floor"), or NULL to call the
+     * intrinsic. NULL slot: every LLVM intrinsic is called as it is. */
+    const char *(*intrinsic_libm)(const char *llvm_name);
+    /* (optional) -x of a float; NULL: LLVM's fneg instruction. */
+    LLVMValueRef (*fneg)(Lower *L, LLVMValueRef x);
+    /* (required) The lane within the warp (cuda.laneid), i32. */
+    LLVMValueRef (*lane_id)(Lower *L);
+    /* (optional) Warp collectives and barriers with a value (shuffles,
+     * votes, match, syncthreads_count/and/or, activemask, lanemask_lt)
+     * when the kernel is not built by fission; NULL: refused. */
+    LLVMValueRef (*collective)(Lower *L, Node *n);
+    /* (optional) cuda.syncthreads() / syncwarp(mask) when the kernel is not
+     * built by fission; NULL: nothing to emit (fission split the body). */
+    void (*sync)(Lower *L, Node *n);
+    /* (required) A memory fence of `scope` (FENCE_*). */
+    void (*fence)(Lower *L, int scope);
+    /* (required) Atomic read-modify-write of *p with v, returning the old
+     * value: op on integers, or LLVMAtomicRMWBinOpFAdd / FSub on floats. */
+    LLVMValueRef (*atomic_rmw)(Lower *L, LLVMAtomicRMWBinOp op, LLVMValueRef p, LLVMValueRef v);
+    /* (required) Compare-and-swap of the integer *p: the value seen, and
+     * in *ok (when not NULL) whether it was `expected`. */
+    LLVMValueRef (*atomic_cas)(Lower *L, LLVMValueRef p, LLVMValueRef expected,
+                               LLVMValueRef desired, LLVMValueRef *ok);
+    /* (required) Makes the load or store `inst` one that other threads may
+     * race with, of at least `order` where the target has orderings. */
+    void (*atomic_access)(Lower *L, LLVMValueRef inst, LLVMAtomicOrdering order);
+    /* (required) A pointer (i8 *) to a constant NUL-terminated string. */
+    LLVMValueRef (*string_ptr)(Lower *L, const char *text);
+    /* (required) Prints with format vals[0] the values vals[1..n-1] (i64,
+     * u64, double or string pointers) as one line of output. */
+    void (*print)(Lower *L, LLVMValueRef *vals, unsigned n);
+    /* (optional) The memory of cuda.shared.array n (count elements of
+     * itemsize bytes; count 0: the launch's dynamic shared memory, whose
+     * length goes to *dyn_len), typed as a pointer to its element; NULL:
+     * shared arrays only exist under fission. */
+    LLVMValueRef (*shared_array)(Lower *L, Node *n, int64_t count, int64_t itemsize,
+                                 LLVMValueRef *dyn_len);
+    /* The address space of constant data (cuda.const.array_like); 0: the
+     * generic one. */
+    unsigned const_address_space;
+};
+
+/* The runtime an ember.jit function calls (devices/cpu/lower_jit.c). */
+struct LowerJit {
+    /* np.random.* (INTR_RANDOM_*) */
+    LLVMValueRef (*random)(Lower *L, Node *n);
+    /* The data of a new array of `shape` (nd i64 values) in the call's
+     * arena (zeroed when `zero`); the call ends with a fault when it fails. */
+    LLVMValueRef (*array_alloc)(Lower *L, const Node *n, const LLVMValueRef *shape, int nd,
+                                int64_t itemsize, bool zero);
+    /* At the end of a loop body's iteration: frees the arrays it made that
+     * no variable holds. */
+    void (*loop_end)(Lower *L, const Node *body);
+    /* An outermost prange loop of a parallel function. */
+    void (*prange_loop)(Lower *L, Node *n);
+    /* Stores 64 bits that detail the fault being recorded (the extents of
+     * a failed broadcast or reshape). */
+    void (*fault_detail)(Lower *L, LLVMValueRef bits);
+};
+
+#define MAX_LOOP_DEPTH 256
+/* cuda.local.array lives in the worker's stack frame (8 MiB stacks). */
+#define LOCAL_ARRAY_MAX_BYTES (1 << 20)
+#define LOCAL_ARRAY_MAX_BYTES_RECURSIVE 1024
+/* constant memory: 64 KiB on every CUDA GPU */
+#define CONST_ARRAY_MAX_BYTES (64 << 10)
+/* a global array frozen into an ember.jit function (a constant of the module) */
+#define HOST_CONST_ARRAY_MAX_BYTES (16 << 20)
+/* the most static shared memory one block may use (Hopper: 227 KiB) */
+#define SHARED_ARRAY_MAX_BYTES (227 << 10)
+
+typedef struct LoopTargets {
+    LLVMBasicBlockRef brk, cont;
+} LoopTargets;
+
+struct Lower {
+    const LowerTarget *target; /* what differs per target (below) */
+    const LowerJit *jit;       /* the target's ember.jit runtime when the root is an
+                                * ember.jit function, else NULL */
+    LLVMDIBuilderRef di;      /* line tables (LowerOptions.line_tables), or NULL */
+    LLVMMetadataRef di_sp;    /* the kernel's DISubprogram */
+    LLVMValueRef root_func;   /* the kernel's LLVM function */
+    Function *root_fn;        /* the kernel being lowered (its lines are recorded) */
+    const LowerOptions *opt;
+    Function *fn;
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;       /* the code builder */
+    LLVMBuilderRef ab;      /* positioned in the entry block: allocas */
+    LLVMValueRef func;      /* the entry function */
+    jmp_buf fail_jmp;
+    ember_status st;
+    /* frequently used types */
+    LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_f32, t_f64, t_ptr;
+    /* per-kernel state */
+    LLVMValueRef *var_slots;   /* one alloca per variable (NULL until used) */
+    LLVMValueRef *params;      /* unpacked parameter values (prologue) */
+    LLVMValueRef tid[3];       /* threadIdx, i32 */
+    LLVMValueRef bid[3];       /* blockIdx, i32 */
+    LLVMValueRef bdim[3];      /* blockDim, i32 */
+    LLVMValueRef gdim[3];      /* gridDim, i32 */
+    LLVMValueRef linear_tid;   /* tx + ty*bx + tz*bx*by, i64 */
+    LLVMBasicBlockRef ret_bb;  /* `return`: the innermost thread loop's latch, or the
+                                * end of the device function being inlined */
+    LLVMValueRef ret_slot;     /* device function: alloca of its return value (or NULL) */
+    Node *call_site;           /* device function being lowered: its (innermost) call */
+    LoopTargets loops[MAX_LOOP_DEPTH];
+    int nloops;
+    LLVMValueRef fault;        /* i32 *: HostDims.fault */
+    LLVMValueRef depth;        /* i32: recursion depth (0 outside recursive functions) */
+    /* recursive device function specialisations, lowered as real functions */
+    struct RealFn { Function *spec; LLVMValueRef fn; LLVMTypeRef ty; } *real;
+    int nreal, capreal;
+    Function **checked;        /* recursive specialisations already validated */
+    int nchecked, capchecked;
+    int in_recursive;          /* validating inside a recursive specialisation */
+    bool boundscheck;          /* the root's boundscheck option */
+    LLVMValueRef rng;          /* np.random: this thread's generator, looked up once in
+                                * the current LLVM function's entry block (NULL until
+                                * a draw needs it) */
+    bool function_entry;       /* the root is an ember.jit function (L->jit is set):
+                                * no threads, a return value */
+    char **sites;              /* "file:line:col" per bounds check (HostDims.fault_site) */
+    int nsites, capsites;
+    LLVMValueRef call_dims;    /* ember.jit entry: its HostDims * (the call's arena) */
+    LLVMValueRef *elems;       /* ND_ELEM k's value in the array loop being lowered */
+    /* barrier fission (a host kernel with block-level operations) */
+    bool fis;                  /* the kernel is built by fission */
+    bool in_region;            /* lowering inside a region's thread loop */
+    bool fis_has_return;       /* the kernel body has a `return`: exited flags */
+    LLVMTypeRef ctx_ty;        /* one thread's context (build_entry_fission) */
+    LLVMValueRef tctx;         /* ctx_ty *: this worker's contexts, one per thread */
+    LLVMValueRef shared;       /* i8 *: this worker's shared memory */
+    LLVMValueRef dyn_shared;   /* i64: bytes of dynamic shared memory */
+    LLVMValueRef nthreads;     /* i64: threads per block */
+    LLVMValueRef dims[6];      /* i64: grid and block dims */
+    Node **locals;             /* kernel-level cuda.local.array nodes: ctx fields */
+    int nlocals, caplocals;
+    Node **shareds;            /* cuda.shared.array nodes, at shared_off[i] */
+    int64_t *shared_off;
+    int nshareds, capshareds, capoff;
+    int64_t shared_static;     /* bytes of static shared memory */
+    Node **colls;              /* collectives: a scratch record each in ctx */
+    int ncolls, capcolls;
+    LLVMValueRef *coll_result; /* syncthreads_count/and/or: i32 alloca of the result */
+    Node **divs;               /* divergent ifs (fission_divergent_if): a branch flag each */
+    int ndivs, capdivs;
+    struct { int field; bool taken; } preds[MAX_LOOP_DEPTH]; /* the divergent branches the
+                                * code being lowered is in: a thread runs it when its
+                                * flag `field` equals `taken` */
+    int npreds;
+    LLVMBasicBlockRef skip_bb; /* where uniform control goes when no thread is live */
+    unsigned char *touched;    /* per variable: read (1) / assigned (2) by a region */
+    bool *uniform;             /* per variable: one scalar per block (fission_uniform_vars) */
+    bool *dep;                 /* per variable: may depend on the thread */
+    bool *coll_ready;          /* the collective's operands are in scratch */
+};
+
+/* A counted loop `for (iv = start; iv < end; iv++)` (lw_loop_open): iv is
+ * a phi in the header; the body continues at `latch`. */
+typedef struct CountedLoop {
+    LLVMBasicBlockRef hdr, latch, exit, pre;
+    LLVMValueRef iv, next;
+} CountedLoop;
+
+static inline const char *tstr(const Type *t, char *buf) { return ty_str(t, buf, 256); }
+static inline LLVMValueRef ci(LLVMTypeRef t, int64_t v)
+{
+    return LLVMConstInt(t, (unsigned long long)v, 1);
+}
+static inline LLVMValueRef i64c(Lower *L, int64_t v) { return ci(L->t_i64, v); }
+static inline LLVMValueRef re_of(Lower *L, LLVMValueRef c)
+{
+    return LLVMBuildExtractValue(L->b, c, 0, "re");
+}
+static inline LLVMValueRef im_of(Lower *L, LLVMValueRef c)
+{
+    return LLVMBuildExtractValue(L->b, c, 1, "im");
+}
+
+/* ---- lower.c */
+EM_HIDDEN _Noreturn void lw_fail(Lower *L, const Node *n, const char *fmt, ...) EM_PRINTF(3, 4);
+EM_HIDDEN void lw_name_params(LLVMValueRef f);
+EM_HIDDEN bool lw_grow_list(void **v, int *cap, int need, size_t size);
+EM_HIDDEN const Type *lw_part_type(const Type *t);
+EM_HIDDEN LLVMTypeRef lw_lty(Lower *L, const Type *t);
+EM_HIDDEN LLVMTypeRef lw_mty(Lower *L, const Type *t);
+EM_HIDDEN unsigned lw_elem_align(const Type *elem);
+EM_HIDDEN LLVMBasicBlockRef lw_new_bb(Lower *L, const char *name);
+EM_HIDDEN void lw_start_dead_block(Lower *L);
+EM_HIDDEN LLVMValueRef lw_entry_alloca(Lower *L, LLVMTypeRef t, const char *name);
+EM_HIDDEN LLVMValueRef lw_call_intrinsic(Lower *L, const char *name, LLVMTypeRef ty, LLVMValueRef *args,
+                                         unsigned n);
+EM_HIDDEN LLVMValueRef lw_intr1(Lower *L, const char *name, LLVMValueRef x);
+EM_HIDDEN LLVMValueRef lw_intr2(Lower *L, const char *name, LLVMValueRef x, LLVMValueRef y);
+EM_HIDDEN const char *lw_math_symbol(Lower *L, const char *name, bool f32, char *buf, size_t cap);
+EM_HIDDEN LLVMValueRef lw_call_named(Lower *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
+                                     LLVMValueRef *args, unsigned n);
+EM_HIDDEN LLVMValueRef lw_libm1(Lower *L, const char *name, LLVMValueRef x);
+EM_HIDDEN LLVMValueRef lw_libm2(Lower *L, const char *name, LLVMValueRef x, LLVMValueRef y);
+EM_HIDDEN LLVMValueRef lw_build_fneg(Lower *L, LLVMValueRef x);
+EM_HIDDEN LLVMValueRef lw_make_complex(Lower *L, const Type *t, LLVMValueRef re, LLVMValueRef im);
+EM_HIDDEN LLVMValueRef lw_truth(Lower *L, LLVMValueRef v, const Type *t);
+EM_HIDDEN LLVMValueRef lw_conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from, const Type *to);
+EM_HIDDEN LLVMValueRef lw_var_slot(Lower *L, int var);
+EM_HIDDEN void lw_var_store(Lower *L, int var, LLVMValueRef v);
+EM_HIDDEN LLVMValueRef lw_var_load(Lower *L, int var);
+EM_HIDDEN void lw_begin_line_tables(Lower *L, const char *symbol);
+EM_HIDDEN void lw_set_line(Lower *L, const Node *n);
+EM_HIDDEN LLVMValueRef lw_unpack(Lower *L, LLVMValueRef args, const Type *t, size_t *off, const char *name);
+EM_HIDDEN void lw_loop_open(Lower *L, CountedLoop *c, LLVMValueRef start, LLVMValueRef end, const char *name,
+                            LLVMBasicBlockRef exit);
+EM_HIDDEN void lw_loop_close(Lower *L, CountedLoop *c);
+EM_HIDDEN bool lw_has_array(const Type *t);
+
+/* ---- lower_check.c */
+EM_HIDDEN bool lw_supported_type(const Type *t);
+EM_HIDDEN ember_status lw_check(Lower *L, const Node *n, int depth);
+
+/* ---- lower_arith.c */
+EM_HIDDEN LLVMValueRef lw_complex_div(Lower *L, const Type *t, LLVMValueRef x, LLVMValueRef y);
+EM_HIDDEN LLVMValueRef lw_binary(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_compare(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_unary(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_and_or(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_ifexp(Lower *L, Node *n);
+
+/* ---- lower_math.c */
+EM_HIDDEN LLVMValueRef lw_fadd(Lower *L, LLVMValueRef a, LLVMValueRef b);
+EM_HIDDEN LLVMValueRef lw_fsub(Lower *L, LLVMValueRef a, LLVMValueRef b);
+EM_HIDDEN LLVMValueRef lw_fmul(Lower *L, LLVMValueRef a, LLVMValueRef b);
+EM_HIDDEN LLVMValueRef lw_fdiv(Lower *L, LLVMValueRef a, LLVMValueRef b);
+EM_HIDDEN LLVMValueRef lw_fcmp(Lower *L, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b);
+EM_HIDDEN LLVMValueRef lw_math_call(Lower *L, Node *n);
+
+/* ---- lower_expr.c */
+EM_HIDDEN LLVMValueRef lw_shfl_c(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_intrinsic(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_constant(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_lower_body(Lower *L, Node *body, const Type *rt, const char *name);
+EM_HIDDEN LLVMValueRef lw_expr(Lower *L, Node *n);
+
+/* ---- lower_array.c */
+EM_HIDDEN void lw_fault_store(Lower *L, LLVMValueRef v, LLVMValueRef ptr, LLVMAtomicOrdering order);
+EM_HIDDEN LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValueRef p);
+EM_HIDDEN LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out);
+EM_HIDDEN LLVMValueRef lw_atomic_op(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_attr(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_slice_view(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_const_array(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_local_array(Lower *L, Node *n);
+
+/* ---- lower_stmt.c */
+EM_HIDDEN void lw_push_loop(Lower *L, const Node *n, LLVMBasicBlockRef brk, LLVMBasicBlockRef cont);
+EM_HIDDEN void lw_for_range(Lower *L, Node *n);
+EM_HIDDEN void lw_if_branches(Lower *L, LLVMValueRef c, Node *n, const char *tag);
+EM_HIDDEN void lw_stmt(Lower *L, Node *n);
+
+/* ---- lower_arrayexpr.c */
+EM_HIDDEN void lw_abort_if(Lower *L, const Node *n, LLVMValueRef bad);
+EM_HIDDEN LLVMValueRef lw_new_array(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_array_expr(Lower *L, Node *n);
+EM_HIDDEN void lw_array_assign(Lower *L, Node *n);
+
+/* ---- lower_fission.c */
+EM_HIDDEN LLVMValueRef lw_fis_var_slot(Lower *L, int var);
+EM_HIDDEN void lw_fis_store_all(Lower *L, int var, LLVMValueRef v);
+EM_HIDDEN LLVMValueRef lw_fis_block_intrinsic(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_fis_array_memory(Lower *L, Node *n, LLVMValueRef *dyn_len, int64_t itemsize);
+EM_HIDDEN void lw_fis_stmt(Lower *L, Node *n);
+EM_HIDDEN void lw_fission_prepare(Lower *L);
+EM_HIDDEN void lw_fission_blocks(Lower *L, LLVMValueRef first, LLVMValueRef last);
+
+#endif /* EMBER_LOWER_IMPL_H */

@@ -1,0 +1,324 @@
+/*
+ * lower_host.c — the host target of the lowering (LowerTarget, core/
+ * lower_impl.h): LLVM IR for the ORC JIT of devices/cpu/jit.c.
+ *
+ * A kernel's module holds one entry function that runs a range of blocks
+ * of the grid:
+ *
+ *   void symbol(const char *args, HostDims *dims, i64 first_block, i64 last_block)
+ *
+ *   entry:      allocas for every variable and hidden loop counter
+ *   prologue:   unpack the parameters from `args` (Argument ABI, core/ir.h)
+ *               and the grid/block dims, once per block range
+ *   for blk in [first_block, last_block):   blockIdx = (blk % gx, blk / gx % gy, blk / gx / gy)
+ *     for tz, for ty, for tx (innermost):   threadIdx = (tx, ty, tz)
+ *       <kernel body>        a `return` branches to the tx latch (ends this thread)
+ *
+ * The thread loops are plain counted loops so that LLVM can vectorise the
+ * innermost one. A kernel with barriers, shared memory or warp collectives
+ * is built by barrier fission instead (core/lower_fission.c) after the same
+ * prologue. ember.jit functions are built by lower_jit.c.
+ *
+ * What the host does for each slot: libm names, LLVM's own intrinsics and
+ * fneg, sequentially consistent atomics and fences, printf + fflush,
+ * strings as private globals.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "devices/cpu/lower_host.h"
+
+/* The usual 1-D kernel opens with `i = cuda.grid(1)` and then either
+ * `if i < n: <work>` (nothing after it) or `if i >= n: return`, where n is
+ * the same for every thread (built from parameters, constants, sizes and
+ * shapes). Left to itself the guard makes LLVM vectorise the thread loop
+ * with masked loads and stores, ~3x slower than a plain loop; instead the
+ * tx loop stops at the first thread the guard would turn away (threads past
+ * it run nothing else, and `i` is increasing in tx), and the body is
+ * lowered without the test. GridGuard says what thread_loops found. */
+typedef struct GridGuard {
+    const Node *assign; /* i = cuda.grid(1) */
+    const Node *bound;  /* n */
+    Node *const *work;  /* the statements to run for the threads that pass */
+    int nwork;
+} GridGuard;
+
+static bool thread_independent(const Node *n, int depth)
+{
+    if (!n || depth > 16)
+        return false;
+    switch (n->kind) {
+    case ND_CONST: case ND_PARAM:
+        return true;
+    case ND_ATTR: /* shapes and sizes; not reductions, which would run once per block */
+        return (n->op == ATTR_SHAPE || n->op == ATTR_SIZE || n->op == ATTR_NDIM ||
+                n->op == ATTR_LEN) && thread_independent(n->a, depth + 1);
+    case ND_TUPLE_GET: case ND_CAST:
+        return thread_independent(n->a, depth + 1);
+    case ND_BINARY:
+        return n->op != OP_POW && thread_independent(n->a, depth + 1) &&
+               thread_independent(n->b, depth + 1);
+    default:
+        return false;
+    }
+}
+
+static bool is_var_load(const Node *n, int var) { return n && n->kind == ND_LOAD && n->var == var; }
+
+/* The bound of `cmp` when it reads `var < bound` (want_less) or
+ * `var >= bound` (!want_less), in either operand order; else NULL. */
+static const Node *guard_bound(const Node *cmp, int var, bool want_less)
+{
+    if (!cmp || cmp->kind != ND_COMPARE)
+        return NULL;
+    const Node *u = NULL;
+    if (is_var_load(cmp->a, var) && cmp->op == (want_less ? OP_LT : OP_GE))
+        u = cmp->b;
+    else if (is_var_load(cmp->b, var) && cmp->op == (want_less ? OP_GT : OP_LE))
+        u = cmp->a;
+    return u && ty_is_int(u->ty) && ty_is_signed(u->ty) && thread_independent(u, 0) ? u : NULL;
+}
+
+static bool find_grid_guard(const Function *fn, GridGuard *g)
+{
+    const Node *body = fn->body;
+    if (!body || body->kind != ND_BLOCK || body->nargs < 2)
+        return false;
+    const Node *as = body->args[0], *cond = body->args[1];
+    if (as->kind != ND_ASSIGN || !as->a || as->a->kind != ND_INTRINSIC ||
+        as->a->op != INTR_GRID || as->a->nargs != 1 || as->a->args[0]->kind != ND_CONST ||
+        as->a->args[0]->ival != 1 || fn->var_types[as->var]->kind != TY_I64 ||
+        cond->kind != ND_IF || cond->c)
+        return false;
+    const Node *then = cond->b;
+    bool returns = then && ((then->kind == ND_RETURN && !then->a) ||
+                            (then->kind == ND_BLOCK && then->nargs == 1 &&
+                             then->args[0]->kind == ND_RETURN && !then->args[0]->a));
+    g->assign = as;
+    if (returns) { /* if i >= n: return, then the rest */
+        g->bound = guard_bound(cond->a, as->var, false);
+        g->work = body->args + 2;
+        g->nwork = body->nargs - 2;
+    } else if (body->nargs == 2) { /* if i < n: work */
+        g->bound = guard_bound(cond->a, as->var, true);
+        g->work = &cond->b;
+        g->nwork = 1;
+    } else {
+        return false;
+    }
+    return g->bound != NULL;
+}
+
+/* The kernel's entry function and its prologue: parameters, L->dims,
+ * gridDim / blockDim, the fault record (HostDims.fault follows the six
+ * int64 dims) and, for fission, the dynamic shared memory's size. Leaves
+ * the builder in the prologue and returns its block; *entry gets the
+ * entry block (the allocas), *first / *last the block range. */
+static LLVMBasicBlockRef kernel_prologue(Lower *L, const char *symbol, bool fission,
+                                         LLVMBasicBlockRef *entry, LLVMValueRef *first,
+                                         LLVMValueRef *last)
+{
+    Function *fn = L->fn;
+    LLVMBuilderRef B = L->b;
+    LLVMTypeRef params[4] = {L->t_ptr, LLVMPointerType(L->t_i64, 0), L->t_i64, L->t_i64};
+    LLVMTypeRef fty = LLVMFunctionType(L->t_void, params, 4, 0);
+    L->func = LLVMAddFunction(L->mod, symbol, fty);
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(L->func, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(L->ctx, nounwind, 0));
+    LLVMValueRef args = LLVMGetParam(L->func, 0), dims = LLVMGetParam(L->func, 1);
+    *first = LLVMGetParam(L->func, 2);
+    *last = LLVMGetParam(L->func, 3);
+    LLVMSetValueName2(args, "args", 4);
+    LLVMSetValueName2(dims, "dims", 4);
+    *entry = lw_new_bb(L, "entry");
+    LLVMBasicBlockRef prologue = lw_new_bb(L, "prologue");
+    LLVMPositionBuilderAtEnd(L->ab, *entry);
+    LLVMPositionBuilderAtEnd(B, prologue);
+
+    size_t off = 0;
+    for (int i = 0; i < fn->nparams; i++)
+        L->params[i] = lw_unpack(L, args, fn->param_types[i], &off, fn->param_names[i]);
+    for (int i = 0; i < 6; i++) {
+        LLVMValueRef idx = i64c(L, i);
+        LLVMValueRef p = LLVMBuildGEP2(B, L->t_i64, dims, &idx, 1, "");
+        L->dims[i] = LLVMBuildLoad2(B, L->t_i64, p, i < 3 ? "grid" : "block");
+        LLVMSetAlignment(L->dims[i], 8);
+    }
+    for (int i = 0; i < 3; i++) {
+        L->gdim[i] = LLVMBuildTrunc(B, L->dims[i], L->t_i32, "gridDim");
+        L->bdim[i] = LLVMBuildTrunc(B, L->dims[3 + i], L->t_i32, "blockDim");
+    }
+    LLVMValueRef six = i64c(L, 6);
+    L->fault = LLVMBuildBitCast(B, LLVMBuildGEP2(B, L->t_i64, dims, &six, 1, ""),
+                                LLVMPointerType(L->t_i32, 0), "fault");
+    if (fission) {
+        LLVMValueRef dsh = i64c(L, HOST_DIMS_DYNAMIC_SHARED_OFFSET / 8);
+        L->dyn_shared = LLVMBuildLoad2(B, L->t_i64, LLVMBuildGEP2(B, L->t_i64, dims, &dsh, 1, ""),
+                                       "dynamic_shared");
+    }
+    L->depth = LLVMConstInt(L->t_i32, 0, 0);
+    return prologue;
+}
+
+/* The blocks first..last-1, each a nest of thread loops around the body. */
+static void thread_loops(Lower *L, LLVMValueRef first, LLVMValueRef last)
+{
+    Function *fn = L->fn;
+    LLVMBasicBlockRef exit = lw_new_bb(L, "exit");
+    CountedLoop blk, lz, ly, lx;
+    lw_loop_open(L, &blk, first, last, "blk", exit);
+    LLVMValueRef b = blk.iv;
+    LLVMValueRef bx = LLVMBuildSRem(L->b, b, L->dims[0], "");
+    LLVMValueRef rest = LLVMBuildSDiv(L->b, b, L->dims[0], "");
+    LLVMValueRef by = LLVMBuildSRem(L->b, rest, L->dims[1], "");
+    LLVMValueRef bz = LLVMBuildSDiv(L->b, rest, L->dims[1], "");
+    L->bid[0] = LLVMBuildTrunc(L->b, bx, L->t_i32, "blockIdx.x");
+    L->bid[1] = LLVMBuildTrunc(L->b, by, L->t_i32, "blockIdx.y");
+    L->bid[2] = LLVMBuildTrunc(L->b, bz, L->t_i32, "blockIdx.z");
+
+    LLVMBasicBlockRef z_exit = lw_new_bb(L, "tz.end");
+    lw_loop_open(L, &lz, i64c(L, 0), L->dims[5], "tz", z_exit);
+    LLVMBasicBlockRef y_exit = lw_new_bb(L, "ty.end");
+    lw_loop_open(L, &ly, i64c(L, 0), L->dims[4], "ty", y_exit);
+    LLVMBasicBlockRef x_exit = lw_new_bb(L, "tx.end");
+    LLVMValueRef tx_end = L->dims[3];
+    GridGuard guard;
+    bool guarded = find_grid_guard(fn, &guard);
+    if (guarded) { /* threads [0, clamp(n - blockIdx.x * blockDim.x, 0, blockDim.x)) */
+        LLVMValueRef n = lw_conv(L, guard.bound, lw_expr(L, (Node *)guard.bound), guard.bound->ty,
+                              ty_scalar(TY_I64));
+        LLVMValueRef base = LLVMBuildNSWMul(L->b, LLVMBuildZExt(L->b, L->bid[0], L->t_i64, ""),
+                                            L->dims[3], "");
+        LLVMValueRef left = LLVMBuildSub(L->b, n, base, "threads.left");
+        LLVMValueRef none = LLVMBuildICmp(L->b, LLVMIntSLT, n, base, "");
+        LLVMValueRef all = LLVMBuildICmp(L->b, LLVMIntSGT, left, L->dims[3], "");
+        tx_end = LLVMBuildSelect(L->b, none, i64c(L, 0),
+                                 LLVMBuildSelect(L->b, all, L->dims[3], left, ""), "tx.guard");
+    }
+    lw_loop_open(L, &lx, i64c(L, 0), tx_end, "tx", x_exit);
+    L->tid[0] = LLVMBuildTrunc(L->b, lx.iv, L->t_i32, "threadIdx.x");
+    L->tid[1] = LLVMBuildTrunc(L->b, ly.iv, L->t_i32, "threadIdx.y");
+    L->tid[2] = LLVMBuildTrunc(L->b, lz.iv, L->t_i32, "threadIdx.z");
+    LLVMValueRef lin = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lz.iv, L->dims[4], ""), ly.iv, "");
+    L->linear_tid = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lin, L->dims[3], ""), lx.iv, "");
+    L->ret_bb = lx.latch;
+
+    if (guarded) {
+        lw_stmt(L, (Node *)guard.assign);
+        for (int i = 0; i < guard.nwork && !LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b));
+             i++)
+            lw_stmt(L, guard.work[i]);
+    } else {
+        lw_stmt(L, fn->body);
+    }
+
+    lw_loop_close(L, &lx); /* now in tx.end */
+    lw_loop_close(L, &ly); /* now in ty.end */
+    lw_loop_close(L, &lz); /* now in tz.end */
+    lw_loop_close(L, &blk); /* now in exit */
+    LLVMBuildRetVoid(L->b);
+}
+
+static void build_kernel(Lower *L, const char *symbol)
+{
+    bool fission = fission_uses_block(L->fn->body);
+    if (fission)
+        lw_fission_prepare(L);
+    LLVMBasicBlockRef entry;
+    LLVMValueRef first, last;
+    LLVMBasicBlockRef prologue = kernel_prologue(L, symbol, fission, &entry, &first, &last);
+    if (fission)
+        lw_fission_blocks(L, first, last);
+    else
+        thread_loops(L, first, last);
+    LLVMPositionBuilderAtEnd(L->ab, entry);
+    LLVMBuildBr(L->ab, prologue);
+}
+
+static void build_root(Lower *L, const char *symbol)
+{
+    if (L->fn->is_kernel)
+        build_kernel(L, symbol);
+    else
+        host_lower_function(L, symbol);
+}
+
+static const char *math_symbol(const char *name, bool f32, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s", name, f32 ? "f" : "");
+    return buf;
+}
+
+/* The linear thread id within the block, mod the warp size: the warps of
+ * barrier fission. */
+static LLVMValueRef lane_id(Lower *L)
+{
+    return LLVMBuildTrunc(L->b, LLVMBuildURem(L->b, L->linear_tid, i64c(L, 32), ""), L->t_i32,
+                          "laneid");
+}
+
+/* Every scope is the whole machine on the CPU. */
+static void fence(Lower *L, int scope)
+{
+    (void)scope;
+    LLVMBuildFence(L->b, LLVMAtomicOrderingSequentiallyConsistent, 0, "");
+}
+
+/* The host's atomics are sequentially consistent (CUDA's are relaxed: the
+ * stronger order is what the CPU gives at about the same cost). */
+static LLVMValueRef atomic_rmw(Lower *L, LLVMAtomicRMWBinOp op, LLVMValueRef p, LLVMValueRef v)
+{
+    return LLVMBuildAtomicRMW(L->b, op, p, v, LLVMAtomicOrderingSequentiallyConsistent, 0);
+}
+
+static LLVMValueRef atomic_cas(Lower *L, LLVMValueRef p, LLVMValueRef expected,
+                               LLVMValueRef desired, LLVMValueRef *ok)
+{
+    LLVMAtomicOrdering sc = LLVMAtomicOrderingSequentiallyConsistent;
+    LLVMValueRef r = LLVMBuildAtomicCmpXchg(L->b, p, expected, desired, sc, sc, 0);
+    LLVMValueRef seen = LLVMBuildExtractValue(L->b, r, 0, "");
+    if (ok)
+        *ok = LLVMBuildExtractValue(L->b, r, 1, "");
+    return seen;
+}
+
+static void atomic_access(Lower *L, LLVMValueRef inst, LLVMAtomicOrdering order)
+{
+    (void)L;
+    LLVMSetOrdering(inst, order);
+}
+
+static LLVMValueRef string_ptr(Lower *L, const char *text)
+{
+    return LLVMBuildGlobalStringPtr(L->b, text, "str");
+}
+
+/* One printf call per statement (whole lines do not interleave between
+ * workers), then fflush so the text appears before the launch returns. */
+static void print(Lower *L, LLVMValueRef *vals, unsigned n)
+{
+    LLVMTypeRef pt = L->t_ptr;
+    LLVMTypeRef printf_t = LLVMFunctionType(L->t_i32, &pt, 1, 1);
+    LLVMValueRef pf = LLVMGetNamedFunction(L->mod, "printf");
+    if (!pf)
+        pf = LLVMAddFunction(L->mod, "printf", printf_t);
+    LLVMBuildCall2(L->b, printf_t, pf, vals, n, "");
+    LLVMValueRef null = LLVMConstNull(pt);
+    lw_call_named(L, "fflush", L->t_i32, &pt, &null, 1);
+}
+
+const LowerTarget lower_host_target = {
+    .name = "CPU",
+    .build_root = build_root,
+    .jit = &host_lower_jit,
+    .fission = true,
+    .math_symbol = math_symbol,
+    .lane_id = lane_id,
+    .fence = fence,
+    .atomic_rmw = atomic_rmw,
+    .atomic_cas = atomic_cas,
+    .atomic_access = atomic_access,
+    .string_ptr = string_ptr,
+    .print = print,
+};
