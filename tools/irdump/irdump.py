@@ -45,6 +45,7 @@ def record(out, pytest_args):
 
 
 _VALUE = re.compile(r'([%@])("(?:[^"\\]|\\.)*"|[-\w.$]+)')
+_TMP = re.compile(r"/tmp/pytest-of-[^/]+/pytest-\d+/")
 _PTX_REG = re.compile(r"%(r|rd|f|fd|p|rs|h|hh|b)(\d+)")
 
 
@@ -88,12 +89,33 @@ def compare(before, after, show=3):
         else:
             changed.append(name)
 
+    # A kernel whose source lives in a per-run temporary directory (pytest's
+    # tmp_path) has another key in each run: pair those by their text.
+    paired = 0
+    if only_a and only_b:
+        def text_of(d, name):
+            return _TMP.sub("<tmp>/", (Path(d) / name).read_text(errors="replace"))
+        pool = {}
+        for name in only_b:
+            pool.setdefault((name.split(".", 1)[1], text_of(after, name)), []).append(name)
+        left = []
+        for name in only_a:
+            hit = pool.get((name.split(".", 1)[1], text_of(before, name)))
+            if hit:
+                hit.pop()
+                paired += 1
+            else:
+                left.append(name)
+        only_a = left
+        only_b = sorted(n for names in pool.values() for n in names)
+
     def label(d, name):
         n = Path(d) / (name.split(".")[0] + ".name")
         return n.read_text().strip() if n.exists() else "?"
 
     print(f"irdump: {same} identical, {renamed} differ only in value names, "
-          f"{len(changed)} differ, {len(only_a)} only in {before}, {len(only_b)} only in {after}")
+          f"{len(changed)} differ, {paired} identical under another key (a temporary "
+          f"file's path), {len(only_a)} only in {before}, {len(only_b)} only in {after}")
     for name in changed[:show]:
         print(f"\n=== {name}: {label(before, name)}")
         diff = difflib.unified_diff(a[name].read_text().splitlines(),
