@@ -24,10 +24,17 @@
 
 #include "core/ir.h"
 
+/* The kind of intrinsic n (core/intrinsics.def), or -1 for other nodes. */
+static int intrinsic_kind(const Node *n)
+{
+    return n && n->kind == ND_INTRINSIC && (unsigned)n->op < INTR_COUNT
+               ? (int)ir_intrinsics[n->op].kind : -1;
+}
+
 bool fission_is_collective(const Node *n)
 {
-    return n && n->kind == ND_INTRINSIC && n->op >= INTR_SYNCTHREADS_COUNT &&
-           n->op <= INTR_MATCH_ALL;
+    int k = intrinsic_kind(n);
+    return k == INTRK_WARP || k == INTRK_BLOCK;
 }
 
 bool fission_is_barrier(const Node *n)
@@ -79,9 +86,7 @@ static bool has_block_barrier(const Node *n)
 {
     if (!n)
         return false;
-    if ((n->kind == ND_SYNC && n->op == SYNC_THREADS) ||
-        (n->kind == ND_INTRINSIC && n->op >= INTR_SYNCTHREADS_COUNT &&
-         n->op <= INTR_SYNCTHREADS_OR))
+    if ((n->kind == ND_SYNC && n->op == SYNC_THREADS) || intrinsic_kind(n) == INTRK_BLOCK)
         return true;
     if (has_block_barrier(n->a) || has_block_barrier(n->b) || has_block_barrier(n->c))
         return true;
@@ -118,7 +123,7 @@ bool fission_uses_block(const Node *n)
     if (!n)
         return false;
     if (fission_is_barrier(n) ||
-        (n->kind == ND_INTRINSIC && (n->op == INTR_ACTIVEMASK || n->op == INTR_LANEMASK_LT)) ||
+        intrinsic_kind(n) == INTRK_WARP_MASK ||
         (n->kind == ND_LOCAL_ARRAY && n->op == MEM_SHARED))
         return true;
     if (fission_uses_block(n->a) || fission_uses_block(n->b) || fission_uses_block(n->c))
@@ -131,20 +136,9 @@ bool fission_uses_block(const Node *n)
 
 const char *fission_op_name(const Node *n)
 {
-    static const char *const names[INTR_COUNT] = {
-        [INTR_SYNCTHREADS_COUNT] = "cuda.syncthreads_count()",
-        [INTR_SYNCTHREADS_AND] = "cuda.syncthreads_and()",
-        [INTR_SYNCTHREADS_OR] = "cuda.syncthreads_or()", [INTR_SHFL_IDX] = "cuda.shfl_sync()",
-        [INTR_SHFL_UP] = "cuda.shfl_up_sync()", [INTR_SHFL_DOWN] = "cuda.shfl_down_sync()",
-        [INTR_SHFL_XOR] = "cuda.shfl_xor_sync()", [INTR_VOTE_ALL] = "cuda.all_sync()",
-        [INTR_VOTE_ANY] = "cuda.any_sync()", [INTR_VOTE_UNI] = "cuda.eq_sync()",
-        [INTR_BALLOT] = "cuda.ballot_sync()", [INTR_MATCH_ANY] = "cuda.match_any_sync()",
-        [INTR_MATCH_ALL] = "cuda.match_all_sync()"};
     if (n && n->kind == ND_SYNC)
-        return n->op == SYNC_THREADS ? "cuda.syncthreads()" : "cuda.syncwarp()";
-    if (n && n->kind == ND_INTRINSIC && (unsigned)n->op < INTR_COUNT && names[n->op])
-        return names[n->op];
-    return "a barrier";
+        return n->op == SYNC_THREADS ? "cuda.syncthreads" : "cuda.syncwarp";
+    return fission_is_collective(n) ? ir_intrinsics[n->op].label : "cuda.syncthreads";
 }
 
 /* ---- thread dependence ---------------------------------------------------
@@ -275,7 +269,7 @@ static ember_status check_header(Function *fn, const Node *n, Node *const *hdr, 
                          : n->kind == ND_WHILE ? "a `while` loop whose condition"
                                                : "a `for` loop whose range";
         if (bar)
-            return ir_error(fn, hdr[i]->loc, "%s (line %d) is inside %s depends on the thread "
+            return ir_error(fn, hdr[i]->loc, "%s() (line %d) is inside %s depends on the thread "
                             "index%s and on nothing else but constants and block dimensions, "
                             "so the threads of a block disagree on it: every thread of a block "
                             "must reach a barrier or warp "

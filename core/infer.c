@@ -553,24 +553,16 @@ static bool const_int(const Node *n, int64_t *v)
  * or float (a literal is int64 / float64). */
 static const Type *block_intrinsic(Ctx *ctx, Node *n)
 {
-    static const char *const names[] = {
-        [INTR_SYNCTHREADS_COUNT] = "syncthreads_count", [INTR_SYNCTHREADS_AND] = "syncthreads_and",
-        [INTR_SYNCTHREADS_OR] = "syncthreads_or", [INTR_SHFL_IDX] = "shfl_sync",
-        [INTR_SHFL_UP] = "shfl_up_sync", [INTR_SHFL_DOWN] = "shfl_down_sync",
-        [INTR_SHFL_XOR] = "shfl_xor_sync", [INTR_VOTE_ALL] = "all_sync",
-        [INTR_VOTE_ANY] = "any_sync", [INTR_VOTE_UNI] = "eq_sync", [INTR_BALLOT] = "ballot_sync",
-        [INTR_MATCH_ANY] = "match_any_sync", [INTR_MATCH_ALL] = "match_all_sync",
-        [INTR_ACTIVEMASK] = "activemask", [INTR_LANEMASK_LT] = "lanemask_lt"};
-    if (n->op < INTR_SYNCTHREADS_COUNT || n->op >= INTR_COUNT)
+    IntrinsicKind kind = ir_intrinsics[n->op].kind;
+    if (kind != INTRK_WARP && kind != INTRK_BLOCK)
         FAIL(ctx, n, "unknown intrinsic %d", n->op);
-    const char *name = names[n->op];
+    const char *name = ir_intrinsics[n->op].name;
     const Type *t[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < n->nargs && i < 4; i++)
         if (!(t[i] = expr(ctx, n->args[i])))
             return NULL;
     char s[256];
-    int want = n->op <= INTR_SYNCTHREADS_OR ? 1 : n->op <= INTR_SHFL_XOR ? 3
-             : n->op <= INTR_MATCH_ALL ? 2 : 0;
+    int want = ir_intrinsics[n->op].min_args;
     bool shuffle = n->op >= INTR_SHFL_IDX && n->op <= INTR_SHFL_XOR;
     if (shuffle && n->nargs != 3 && n->nargs != 4)
         FAIL(ctx, n, "cuda.%s() takes 3 or 4 arguments (mask, value, lane[, width])", name);
@@ -610,13 +602,38 @@ static const Type *block_intrinsic(Ctx *ctx, Node *n)
         const Type *fields[2] = {T(TY_U32), T(TY_BOOL)};
         return ty_tuple(2, fields);
     }
-    if (want == 2) {
-        if (!ty_is_number(t[1]) || ty_is_complex(t[1]))
-            FAIL(ctx, n->args[1], "cuda.%s(mask, predicate) needs a number or bool predicate, "
-                 "not %s", name, tname(t[1], s));
-        return n->op == INTR_BALLOT ? T(TY_U32) : T(TY_BOOL);
+    if (!ty_is_number(t[1]) || ty_is_complex(t[1]))
+        FAIL(ctx, n->args[1], "cuda.%s(mask, predicate) needs a number or bool predicate, "
+             "not %s", name, tname(t[1], s));
+    return n->op == INTR_BALLOT ? T(TY_U32) : T(TY_BOOL);
+}
+
+/* The intrinsics typed by a rule of the table (IntrinsicRule). */
+static const Type *rule_intrinsic(Ctx *ctx, Node *n)
+{
+    const IntrinsicInfo *in = &ir_intrinsics[n->op];
+    if (n->nargs < in->min_args || n->nargs > in->max_args) {
+        if (in->min_args == in->max_args)
+            FAIL(ctx, n, "%s() takes %d argument%s, %d given", in->label, in->min_args,
+                 in->min_args == 1 ? "" : "s", n->nargs);
+        FAIL(ctx, n, "%s() takes %d to %d arguments, %d given", in->label, in->min_args,
+             in->max_args, n->nargs);
     }
-    return T(TY_U32);
+    for (int i = 0; i < n->nargs; i++) {
+        const Type *a = expr(ctx, n->args[i]);
+        if (!a)
+            return NULL;
+        char s[256];
+        if (in->rule == IRULE_VOID_INTS && !ty_is_int(a) && a->kind != TY_BOOL)
+            FAIL(ctx, n->args[i], "%s() needs integers, not %s", in->label,
+                 tname(ty_concrete(a), s));
+    }
+    switch (in->rule) {
+    case IRULE_I32: return T(TY_I32);
+    case IRULE_U32: return T(TY_U32);
+    case IRULE_VOID_INTS: return T(TY_VOID);
+    default: FAIL(ctx, n, "intrinsic %s has no typing rule", in->label);
+    }
 }
 
 /* np.random (the front end fills in the defaults): seed(int), random(),
@@ -648,6 +665,10 @@ static const Type *random_intrinsic(Ctx *ctx, Node *n)
 static const Type *intrinsic(Ctx *ctx, Node *n)
 {
     int64_t k = 0;
+    if ((unsigned)n->op >= INTR_COUNT)
+        FAIL(ctx, n, "unknown intrinsic %d", n->op);
+    if (ir_intrinsics[n->op].rule != IRULE_CUSTOM)
+        return rule_intrinsic(ctx, n);
     switch (n->op) {
     case INTR_THREAD_IDX: case INTR_BLOCK_IDX: case INTR_BLOCK_DIM: case INTR_GRID_DIM:
         if (n->nargs != 1 || !const_int(n->args[0], &k) || k < 0 || k > 2)
@@ -664,8 +685,6 @@ static const Type *intrinsic(Ctx *ctx, Node *n)
         const Type *f[3] = {T(TY_I64), T(TY_I64), T(TY_I64)};
         return ty_tuple((int)k, f);
     }
-    case INTR_LANEID: case INTR_WARPSIZE:
-        return T(TY_I32);
     case INTR_POPC: case INTR_BREV: case INTR_CLZ: case INTR_FFS: {
         static const char *const names[] = {"popc", "brev", "clz", "ffs"};
         const char *name = names[n->op - INTR_POPC];

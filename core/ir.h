@@ -196,47 +196,48 @@ typedef enum MathFlavour {
     MATHF_COUNT
 } MathFlavour;
 
+/* Intrinsics: cuda.* functions and the NumPy functions that are calls of
+ * ember's runtime. Each is declared once, in core/intrinsics.def (name,
+ * arity, kind, typing rule); INTR_<ENUM> is its code in ND_INTRINSIC.op. */
 typedef enum Intrinsic {
-    INTR_THREAD_IDX,  /* args[0]: constant axis 0/1/2 (x/y/z) -> int32 */
-    INTR_BLOCK_IDX,
-    INTR_BLOCK_DIM,
-    INTR_GRID_DIM,
-    INTR_GRID,        /* cuda.grid(n): args[0] constant 1/2/3 -> int64 or tuple of int64 */
-    INTR_GRIDSIZE,    /* cuda.gridsize(n) */
-    INTR_LANEID,      /* -> int32 */
-    INTR_WARPSIZE,    /* -> int32 (32) */
-    INTR_POPC,        /* cuda.popc(int) -> int32: bits set */
-    INTR_BREV,        /* cuda.brev(int) -> its type: bits reversed */
-    INTR_CLZ,         /* cuda.clz(int) -> int32: leading zero bits */
-    INTR_FFS,         /* cuda.ffs(int) -> int32: 1 + index of the lowest set bit, 0 for 0 */
-    INTR_FMA,         /* cuda.fma(a, b, c) -> a * b + c rounded once */
-    /* block-level operations (the GPU target; the CPU device by barrier
-     * fission, core/fission.c) */
-    INTR_SYNCTHREADS_COUNT, /* (pred) -> int32: barrier, threads with pred true */
-    INTR_SYNCTHREADS_AND,   /* (pred) -> int32 */
-    INTR_SYNCTHREADS_OR,    /* (pred) -> int32 */
-    INTR_SHFL_IDX,    /* (mask, value, src_lane[, width]) -> value's type (32/64-bit int/float) */
-    INTR_SHFL_UP,     /* (mask, value, delta[, width]) */
-    INTR_SHFL_DOWN,   /* (mask, value, delta[, width]) */
-    INTR_SHFL_XOR,    /* (mask, value, lane_mask[, width]) */
-    INTR_VOTE_ALL,    /* (mask, pred) -> bool */
-    INTR_VOTE_ANY,    /* (mask, pred) -> bool */
-    INTR_VOTE_UNI,    /* (mask, pred) -> bool: cuda.eq_sync */
-    INTR_BALLOT,      /* (mask, pred) -> uint32 */
-    INTR_MATCH_ANY,   /* (mask, value) -> uint32: the lanes whose value equals the caller's */
-    INTR_MATCH_ALL,   /* (mask, value) -> (uint32, bool): (mask, True) when every lane's
-                       * value is the same, else (0, False) */
-    INTR_ACTIVEMASK,  /* () -> uint32 */
-    INTR_LANEMASK_LT, /* () -> uint32 */
-    /* np.random in ember.jit functions (one generator per thread, NumPy's
-     * legacy MT19937 stream: devices/cpu/random.c); not in kernels */
-    INTR_RANDOM_SEED,    /* (seed: int) -> void */
-    INTR_RANDOM_RANDOM,  /* () -> float64 in [0, 1) */
-    INTR_RANDOM_UNIFORM, /* (low, high) -> float64 */
-    INTR_RANDOM_NORMAL,  /* (loc, scale) -> float64 */
-    INTR_RANDOM_RANDINT, /* (low, high) -> int64 in [low, high) */
+#define INTRINSIC(e, name, label, min, max, kind, rule) INTR_##e,
+#include "core/intrinsics.def"
+#undef INTRINSIC
     INTR_COUNT
 } Intrinsic;
+
+/* Where an intrinsic may be used, and what barrier fission must know. */
+typedef enum IntrinsicKind {
+    INTRK_INDEX,     /* a thread / block index or dimension (kernels) */
+    INTRK_THREAD,    /* this thread's state or effect, no exchange (kernels) */
+    INTRK_PLAIN,     /* a function of its arguments (anywhere) */
+    INTRK_WARP_MASK, /* the warp's make-up (activemask): the CPU device builds the
+                      * kernel by fission, but it is no barrier */
+    INTRK_WARP,      /* a warp collective: lanes exchange values (fission splits) */
+    INTRK_BLOCK,     /* a block collective: a barrier with a value (fission splits) */
+    INTRK_HOST,      /* ember.jit functions only (np.random) */
+} IntrinsicKind;
+
+/* How core/infer.c types an intrinsic. */
+typedef enum IntrinsicRule {
+    IRULE_CUSTOM,    /* a rule of its own in infer.c */
+    IRULE_I32,       /* no arguments -> int32 */
+    IRULE_U32,       /* no arguments -> uint32 */
+    IRULE_VOID_INTS, /* integer arguments -> None (a statement) */
+} IntrinsicRule;
+
+typedef struct IntrinsicInfo {
+    const char *name;  /* the front end's name ("shfl_sync") */
+    const char *label; /* as users write it ("cuda.shfl_sync") */
+    int min_args, max_args;
+    IntrinsicKind kind;
+    IntrinsicRule rule;
+} IntrinsicInfo;
+
+/* ---- intrinsics.c ---- */
+EM_HIDDEN extern const IntrinsicInfo ir_intrinsics[INTR_COUNT];
+/* The INTR_* code of the front end's `name`, or -1. */
+EM_HIDDEN int ir_intrinsic_lookup(const char *name);
 
 typedef enum Attr {
     ATTR_SHAPE,   /* array -> tuple of int64 */
@@ -474,7 +475,7 @@ EM_HIDDEN void fission_uniform_vars(const Function *fn, const bool *dep, bool *u
 /* n uses block-level operations (barriers, collectives, warp masks, shared
  * arrays): the host lowering builds the kernel by fission. */
 EM_HIDDEN bool fission_uses_block(const Node *n);
-/* "cuda.syncthreads()" ... for messages. */
+/* "cuda.syncthreads", "cuda.shfl_sync" ... for messages. */
 EM_HIDDEN const char *fission_op_name(const Node *n);
 /* Inlines, into the kernel fn's own IR, every call of a device function
  * whose body has block-level operations (the host lowering inlines device

@@ -30,21 +30,6 @@ bool lw_supported_type(const Type *t)
 }
 
 
-static const char *block_op_name(int op)
-{
-    static const char *const names[INTR_COUNT] = {
-        [INTR_SYNCTHREADS_COUNT] = "cuda.syncthreads_count",
-        [INTR_SYNCTHREADS_AND] = "cuda.syncthreads_and",
-        [INTR_SYNCTHREADS_OR] = "cuda.syncthreads_or", [INTR_SHFL_IDX] = "cuda.shfl_sync",
-        [INTR_SHFL_UP] = "cuda.shfl_up_sync", [INTR_SHFL_DOWN] = "cuda.shfl_down_sync",
-        [INTR_SHFL_XOR] = "cuda.shfl_xor_sync", [INTR_VOTE_ALL] = "cuda.all_sync",
-        [INTR_VOTE_ANY] = "cuda.any_sync", [INTR_VOTE_UNI] = "cuda.eq_sync",
-        [INTR_BALLOT] = "cuda.ballot_sync", [INTR_MATCH_ANY] = "cuda.match_any_sync",
-        [INTR_MATCH_ALL] = "cuda.match_all_sync", [INTR_ACTIVEMASK] = "cuda.activemask",
-        [INTR_LANEMASK_LT] = "cuda.lanemask_lt"};
-    return (unsigned)op < INTR_COUNT && names[op] ? names[op] : "this operation";
-}
-
 /* Barriers, shared memory and warp collectives get block semantics on the
  * CPU device by barrier fission of the kernel body; a device function that
  * holds them was inlined into the kernel's IR before (fission_inline), so
@@ -224,31 +209,41 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
     }
     case ND_INTRINSIC: {
         if ((unsigned)n->op >= INTR_COUNT)
-            return ir_error(fn, n->loc, "the CPU target does not support intrinsic %d", n->op);
-        if (n->op >= INTR_RANDOM_SEED) {
+            return ir_error(fn, n->loc, "the %s target does not support intrinsic %d",
+                            L->target->name, n->op);
+        const IntrinsicInfo *in = &ir_intrinsics[n->op];
+        if (n->nargs < in->min_args || n->nargs > in->max_args)
+            return ir_error(fn, n->loc, "malformed IR: %s() with %d arguments", in->label,
+                            n->nargs);
+        switch (in->kind) {
+        case INTRK_HOST:
             if (!L->function_entry)
-                return ir_unsupported(fn, n->loc, "np.random is available in ember.jit "
-                                      "functions only, not in kernels (yet)");
+                return ir_unsupported(fn, n->loc, "%s is available in ember.jit functions "
+                                      "only, not in kernels (yet)", in->label);
             break;
-        }
-        if (n->op >= INTR_POPC && n->op <= INTR_FMA)
-            break; /* bit operations and fma: fine in functions too */
-        if (L->function_entry)
-            return no_threads(L, n, n->op >= INTR_SYNCTHREADS_COUNT ? block_op_name(n->op)
-                                                                   : "a thread index (cuda.grid, "
-                                                                     "cuda.threadIdx ...)");
-        if (n->op == INTR_LANEID || n->op == INTR_WARPSIZE)
+        case INTRK_PLAIN: /* bit operations and fma: fine in functions too */
             break;
-        if (n->op >= INTR_SYNCTHREADS_COUNT) {
+        case INTRK_THREAD:
+            if (L->function_entry)
+                return no_threads(L, n, in->label);
+            break;
+        case INTRK_WARP_MASK: case INTRK_WARP: case INTRK_BLOCK:
+            if (L->function_entry)
+                return no_threads(L, n, in->label);
             if (L->target->fission && fn != L->root_fn)
-                return cpu_block_level(L, n, block_op_name(n->op));
+                return cpu_block_level(L, n, in->label);
+            break;
+        case INTRK_INDEX: {
+            if (L->function_entry)
+                return no_threads(L, n, "a thread index (cuda.grid, cuda.threadIdx ...)");
+            const Node *k = n->args[0];
+            bool grid = n->op == INTR_GRID || n->op == INTR_GRIDSIZE;
+            if (k->kind != ND_CONST || !ty_is_int(k->ty) || k->ival < (grid ? 1 : 0) ||
+                k->ival > (grid ? 3 : 2))
+                return ir_error(fn, n->loc, "intrinsic axis/dimension must be a constant");
             break;
         }
-        const Node *k = n->nargs == 1 ? n->args[0] : NULL;
-        bool grid = n->op == INTR_GRID || n->op == INTR_GRIDSIZE;
-        if (!k || k->kind != ND_CONST || !ty_is_int(k->ty) || k->ival < (grid ? 1 : 0) ||
-            k->ival > (grid ? 3 : 2))
-            return ir_error(fn, n->loc, "intrinsic axis/dimension must be a constant");
+        }
         break;
     }
     case ND_INDEX: case ND_STORE: {

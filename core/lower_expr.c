@@ -60,8 +60,6 @@ LLVMValueRef lw_intrinsic(Lower *L, Node *n)
             t = LLVMBuildInsertValue(B, t, v[i], (unsigned)i, "");
         return t;
     }
-    case INTR_LANEID:
-        return L->target->lane_id(L);
     case INTR_WARPSIZE:
         return ci(L->t_i32, 32);
     case INTR_POPC: case INTR_BREV: case INTR_CLZ: case INTR_FFS: {
@@ -94,15 +92,16 @@ LLVMValueRef lw_intrinsic(Lower *L, Node *n)
             v[i] = lw_conv(L, n, lw_expr(L, n->args[i]), n->args[i]->ty, n->ty);
         return lw_call_intrinsic(L, "llvm.fma", LLVMTypeOf(v[0]), v, 3);
     }
-    case INTR_RANDOM_SEED: case INTR_RANDOM_RANDOM: case INTR_RANDOM_UNIFORM:
-    case INTR_RANDOM_NORMAL: case INTR_RANDOM_RANDINT:
-        return L->jit->random(L, n);
-    default: /* warp collectives and barriers with a value */
-        if (L->fis)
+    default: {
+        IntrinsicKind kind = ir_intrinsics[n->op].kind;
+        if (L->fis && (kind == INTRK_WARP || kind == INTRK_BLOCK || kind == INTRK_WARP_MASK))
             return lw_fis_block_intrinsic(L, n);
-        if (L->target->collective)
-            return L->target->collective(L, n);
-        lw_fail(L, n, "the %s target does not support intrinsic %d", L->target->name, n->op);
+        LowerIntrinsicFn f = L->target->intrinsics[n->op];
+        if (!f)
+            lw_fail(L, n, "%s is not supported on the %s target", ir_intrinsics[n->op].label,
+                    L->target->name);
+        return f(L, n);
+    }
     }
 }
 

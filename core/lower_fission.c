@@ -499,7 +499,7 @@ LLVMValueRef lw_fis_block_intrinsic(Lower *L, Node *n)
     }
     int k = fis_find(L->colls, L->ncolls, n);
     if (k < 0 || !L->coll_ready[k])
-        lw_fail(L, n, "internal error: %s lowered before its operands", fission_op_name(n));
+        lw_fail(L, n, "internal error: %s() lowered before its operands", fission_op_name(n));
     if (n->op <= INTR_SYNCTHREADS_OR)
         return LLVMBuildLoad2(B, L->t_i32, L->coll_result[k], "");
     if (n->op <= INTR_SHFL_XOR) {

@@ -38,6 +38,9 @@
 
 typedef struct Lower Lower;
 typedef struct LowerJit LowerJit;
+/* A target's lowering of one intrinsic (node n, ND_INTRINSIC): its value,
+ * or anything for one that gives none. */
+typedef LLVMValueRef (*LowerIntrinsicFn)(Lower *L, Node *n);
 
 /*
  * A target: the slots where lowering differs. Required slots are marked;
@@ -68,12 +71,13 @@ struct LowerTarget {
     const char *(*intrinsic_libm)(const char *llvm_name);
     /* (optional) -x of a float; NULL: LLVM's fneg instruction. */
     LLVMValueRef (*fneg)(Lower *L, LLVMValueRef x);
-    /* (required) The lane within the warp (cuda.laneid), i32. */
-    LLVMValueRef (*lane_id)(Lower *L);
-    /* (optional) Warp collectives and barriers with a value (shuffles,
-     * votes, match, syncthreads_count/and/or, activemask, lanemask_lt)
-     * when the kernel is not built by fission; NULL: refused. */
-    LLVMValueRef (*collective)(Lower *L, Node *n);
+    /* (required) The target's own lowering of the intrinsics
+     * (core/intrinsics.def) that core/lower_expr.c does not lower the same
+     * way for every target, by INTR_* code. A NULL entry: the target does
+     * not have that intrinsic (refused when met), except the warp and block
+     * collectives of a kernel built by fission, which lower_fission.c
+     * lowers. */
+    const LowerIntrinsicFn *intrinsics;
     /* (optional) cuda.syncthreads() / syncwarp(mask) when the kernel is not
      * built by fission; NULL: nothing to emit (fission split the body). */
     void (*sync)(Lower *L, Node *n);
@@ -107,8 +111,6 @@ struct LowerTarget {
 
 /* The runtime an ember.jit function calls (devices/cpu/lower_jit.c). */
 struct LowerJit {
-    /* np.random.* (INTR_RANDOM_*) */
-    LLVMValueRef (*random)(Lower *L, Node *n);
     /* The data of a new array of `shape` (nd i64 values) in the call's
      * arena (zeroed when `zero`); the call ends with a fault when it fails. */
     LLVMValueRef (*array_alloc)(Lower *L, const Node *n, const LLVMValueRef *shape, int nd,

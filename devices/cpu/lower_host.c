@@ -250,13 +250,34 @@ static const char *math_symbol(const char *name, bool f32, char *buf, size_t cap
     return buf;
 }
 
-/* The linear thread id within the block, mod the warp size: the warps of
- * barrier fission. */
-static LLVMValueRef lane_id(Lower *L)
+/* cuda.laneid: the linear thread id within the block, mod the warp size
+ * (the warps of barrier fission). */
+static LLVMValueRef lane_id(Lower *L, Node *n)
 {
+    (void)n;
     return LLVMBuildTrunc(L->b, LLVMBuildURem(L->b, L->linear_tid, i64c(L, 32), ""), L->t_i32,
                           "laneid");
 }
+
+/* cuda.nanosleep(ns): CUDA promises a sleep between 0 and 2 * ns; the CPU
+ * device sleeps 0 (its threads of a block run one after another, so a
+ * thread that backs off while waiting for another would only delay it).
+ * The argument is evaluated for its effects. */
+static LLVMValueRef sleep_ns(Lower *L, Node *n)
+{
+    lw_expr(L, n->args[0]);
+    return NULL;
+}
+
+/* The intrinsics the host lowers itself (the collectives: barrier fission,
+ * core/lower_fission.c). */
+static const LowerIntrinsicFn intrinsics[INTR_COUNT] = {
+    [INTR_LANEID] = lane_id,
+    [INTR_RANDOM_SEED] = host_lower_random, [INTR_RANDOM_RANDOM] = host_lower_random,
+    [INTR_RANDOM_UNIFORM] = host_lower_random, [INTR_RANDOM_NORMAL] = host_lower_random,
+    [INTR_RANDOM_RANDINT] = host_lower_random,
+    [INTR_NANOSLEEP] = sleep_ns,
+};
 
 /* Every scope is the whole machine on the CPU. */
 static void fence(Lower *L, int scope)
@@ -314,7 +335,7 @@ const LowerTarget lower_host_target = {
     .jit = &host_lower_jit,
     .fission = true,
     .math_symbol = math_symbol,
-    .lane_id = lane_id,
+    .intrinsics = intrinsics,
     .fence = fence,
     .atomic_rmw = atomic_rmw,
     .atomic_cas = atomic_cas,

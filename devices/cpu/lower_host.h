@@ -19,6 +19,8 @@ EM_HIDDEN void host_lower_function(Lower *L, const char *symbol);
 EM_HIDDEN LLVMValueRef host_call_address(LLVMBuilderRef b, LLVMTypeRef i64, void *fn,
                                          LLVMTypeRef fty, LLVMValueRef *args, unsigned n,
                                          const char *name);
+/* np.random.* (INTR_RANDOM_*) in an ember.jit function. */
+EM_HIDDEN LLVMValueRef host_lower_random(Lower *L, Node *n);
 /* Whether n creates arrays (np.empty ..., array expressions), looking into
  * calls `depth` levels. */
 EM_HIDDEN bool host_creates_arrays(const Node *n, int depth);

@@ -92,7 +92,7 @@ static LLVMValueRef random_double(Lower *L, LLVMValueRef rng, LLVMTypeRef fty, v
 /* np.random: a call of devices/cpu/random.c with the thread's generator
  * (looked up once per LLVM function, in its entry block) and the
  * arguments converted to int64 / float64. */
-static LLVMValueRef random_call(Lower *L, Node *n)
+LLVMValueRef host_lower_random(Lower *L, Node *n)
 {
     static void *const fns[] = {(void *)host_random_seed, (void *)host_random_random,
                                 (void *)host_random_uniform, (void *)host_random_normal,
@@ -313,7 +313,6 @@ static void fault_detail(Lower *L, LLVMValueRef bits)
 }
 
 const LowerJit host_lower_jit = {
-    .random = random_call,
     .array_alloc = array_alloc,
     .loop_end = loop_end,
     .prange_loop = host_lower_prange,

@@ -13,8 +13,8 @@
  * `ember_atomic_<op>_i<bits>` (devices/cuda/lower_nvvm.c), and cuda_lower writes their
  * definitions as a second, textual module (`support_ir`), whose syntax is
  * the same in LLVM 7 and 14; libNVVM links the two. The same module holds
- * the few PTX reads NVVM has no intrinsic for (`ember_dynamic_smem_size`,
- * `ember_activemask`), as inline assembly.
+ * the inline PTX helpers of lower_nvvm.c (lower_nvvm_helper), whose inline
+ * assembly libNVVM misreads in LLVM 14 bitcode.
  */
 #include <string.h>
 
@@ -111,26 +111,19 @@ static ember_status support_module(LLVMModuleRef mod, int ir_major, int ir_minor
         const char *name = LLVMGetValueName2(f, &nlen);
         char op[16];
         unsigned bits = 0;
-        const char *asm_def = NULL;
         if (!LLVMIsDeclaration(f) || strncmp(name, "ember_", 6) != 0)
             continue;
-        if (strcmp(name, "ember_dynamic_smem_size") == 0)
-            asm_def = "\ndefine i32 @ember_dynamic_smem_size() {\n"
-                      "  %r = call i32 asm \"mov.u32 $0, %dynamic_smem_size;\", \"=r\"()\n"
-                      "  ret i32 %r\n}\n";
-        else if (strcmp(name, "ember_activemask") == 0)
-            asm_def = "\ndefine i32 @ember_activemask() {\n"
-                      "  %r = call i32 asm sideeffect \"activemask.b32 $0;\", \"=r\"()\n"
-                      "  ret i32 %r\n}\n";
-        else if (strncmp(name, "ember_atomic_", 13) != 0 ||
-                 sscanf(name + 13, "%15[a-z]_i%u", op, &bits) != 2 || (bits != 32 && bits != 64))
+        const char *asm_def = lower_nvvm_helper(name);
+        if (!asm_def && (strncmp(name, "ember_atomic_", 13) != 0 ||
+                         sscanf(name + 13, "%15[a-z]_i%u", op, &bits) != 2 ||
+                         (bits != 32 && bits != 64)))
             continue;
         if (!text.p)
             text_add(&text, "target datalayout = \"e-i64:64-i128:128-v16:16-v32:32-n16:32:64\"\n"
                             "target triple = \"nvptx64-nvidia-cuda\"\n");
         char def[512];
         if (asm_def)
-            snprintf(def, sizeof def, "%s", asm_def);
+            snprintf(def, sizeof def, "\n%s", asm_def);
         else if (strcmp(op, "cas") == 0)
             snprintf(def, sizeof def,
                      "\ndefine i%u @%s(i%u* %%p, i%u %%cmp, i%u %%new) {\n"

@@ -28,6 +28,9 @@ typedef struct CudaCode {
 
 /* The NVVM target of core/lower.h's lower_module (lower_nvvm.c). */
 EM_HIDDEN extern const struct LowerTarget lower_nvvm_target;
+/* The text definition of the inline-PTX helper `name` ("ember_nanosleep")
+ * that NVVM kernels call (lower_nvvm.c), or NULL. */
+EM_HIDDEN const char *lower_nvvm_helper(const char *name);
 
 /* Lowers the typed kernel `fn` for NVIDIA GPUs; nvvmir_major/minor go into
  * !nvvmir.version. Caller owns *out (cuda_code_destroy). Unsupported

@@ -336,8 +336,9 @@ static LLVMValueRef fneg(Lower *L, LLVMValueRef x)
     return LLVMBuildFSub(L->b, LLVMConstReal(LLVMTypeOf(x), -0.0), x, "neg");
 }
 
-static LLVMValueRef lane_id(Lower *L)
+static LLVMValueRef lane_id(Lower *L, Node *n)
 {
+    (void)n;
     return read_sreg(L, "llvm.nvvm.read.ptx.sreg.laneid");
 }
 
@@ -470,14 +471,66 @@ static LLVMValueRef shared_array(Lower *L, Node *n, int64_t count, int64_t items
     return mem;
 }
 
+/*
+ * Inline PTX. LLVM 14 writes inline assembly in bitcode in a form libNVVM's
+ * LLVM 7 reader misreads (it drops the code after it), while the text form
+ * is the same in both: a kernel calls a small helper instead, whose
+ * definition cuda_compile.c writes into the textual support module that
+ * libNVVM links in (and inlines).
+ */
+static const struct { const char *name, *definition; } asm_helpers[] = {
+    {"ember_dynamic_smem_size",
+     "define i32 @ember_dynamic_smem_size() {\n"
+     "  %r = call i32 asm \"mov.u32 $0, %dynamic_smem_size;\", \"=r\"()\n"
+     "  ret i32 %r\n}\n"},
+    {"ember_activemask",
+     "define i32 @ember_activemask() {\n"
+     "  %r = call i32 asm sideeffect \"activemask.b32 $0;\", \"=r\"()\n"
+     "  ret i32 %r\n}\n"},
+    /* PTX ISA "nanosleep" (sm_70+; every GPU CUDA 13 supports) */
+    {"ember_nanosleep",
+     "define void @ember_nanosleep(i32 %ns) {\n"
+     "  call void asm sideeffect \"nanosleep.u32 $0;\", \"r\"(i32 %ns)\n"
+     "  ret void\n}\n"},
+};
+
+const char *lower_nvvm_helper(const char *name)
+{
+    for (size_t i = 0; i < EM_ARRAY_LEN(asm_helpers); i++)
+        if (strcmp(name, asm_helpers[i].name) == 0)
+            return asm_helpers[i].definition;
+    return NULL;
+}
+
+/* cuda.nanosleep(ns): the thread sleeps about ns nanoseconds, between 0
+ * and 2 * ns. */
+static LLVMValueRef sleep_ns(Lower *L, Node *n)
+{
+    LLVMValueRef ns = lw_conv(L, n, lw_expr(L, n->args[0]), n->args[0]->ty, ty_scalar(TY_U32));
+    return lw_call_named(L, "ember_nanosleep", L->t_void, &L->t_i32, &ns, 1);
+}
+
+/* The intrinsics NVVM lowers itself (the rest: core/lower_expr.c). */
+static const LowerIntrinsicFn intrinsics[INTR_COUNT] = {
+    [INTR_LANEID] = lane_id,
+    [INTR_SYNCTHREADS_COUNT] = collective, [INTR_SYNCTHREADS_AND] = collective,
+    [INTR_SYNCTHREADS_OR] = collective,    [INTR_SHFL_IDX] = collective,
+    [INTR_SHFL_UP] = collective,           [INTR_SHFL_DOWN] = collective,
+    [INTR_SHFL_XOR] = collective,          [INTR_VOTE_ALL] = collective,
+    [INTR_VOTE_ANY] = collective,          [INTR_VOTE_UNI] = collective,
+    [INTR_BALLOT] = collective,            [INTR_MATCH_ANY] = collective,
+    [INTR_MATCH_ALL] = collective,         [INTR_ACTIVEMASK] = collective,
+    [INTR_LANEMASK_LT] = collective,
+    [INTR_NANOSLEEP] = sleep_ns,
+};
+
 const LowerTarget lower_nvvm_target = {
     .name = "CUDA",
     .build_root = build_root,
     .math_symbol = math_symbol,
     .intrinsic_libm = intrinsic_libm,
     .fneg = fneg,
-    .lane_id = lane_id,
-    .collective = collective,
+    .intrinsics = intrinsics,
     .sync = sync,
     .fence = fence,
     .atomic_rmw = atomic_rmw,

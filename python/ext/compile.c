@@ -81,21 +81,6 @@ static const Op binary_codes[] = {OP_ADD, OP_SUB, OP_MUL, OP_TRUEDIV, OP_FLOORDI
                                   OP_POW, OP_LSHIFT, OP_RSHIFT, OP_BITAND, OP_BITOR, OP_BITXOR};
 static const char *const compare_ops[] = {"eq", "ne", "lt", "le", "gt", "ge"};
 static const Op compare_codes[] = {OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE};
-static const char *const intrinsic_names[] = {
-    "threadIdx", "blockIdx", "blockDim", "gridDim", "grid", "gridsize", "laneid", "warpsize",
-    "popc", "brev", "clz", "ffs", "fma", "syncthreads_count", "syncthreads_and", "syncthreads_or", "shfl_sync", "shfl_up_sync",
-    "shfl_down_sync", "shfl_xor_sync", "all_sync", "any_sync", "eq_sync", "ballot_sync",
-    "match_any_sync", "match_all_sync", "activemask", "lanemask_lt", "random_seed", "random_random", "random_uniform",
-    "random_normal", "random_randint"};
-static const int intrinsic_codes[] = {
-    INTR_THREAD_IDX, INTR_BLOCK_IDX, INTR_BLOCK_DIM, INTR_GRID_DIM, INTR_GRID, INTR_GRIDSIZE,
-    INTR_LANEID, INTR_WARPSIZE, INTR_POPC, INTR_BREV, INTR_CLZ, INTR_FFS, INTR_FMA,
-    INTR_SYNCTHREADS_COUNT, INTR_SYNCTHREADS_AND,
-    INTR_SYNCTHREADS_OR, INTR_SHFL_IDX, INTR_SHFL_UP, INTR_SHFL_DOWN, INTR_SHFL_XOR,
-    INTR_VOTE_ALL, INTR_VOTE_ANY, INTR_VOTE_UNI, INTR_BALLOT, INTR_MATCH_ANY, INTR_MATCH_ALL,
-    INTR_ACTIVEMASK,
-    INTR_LANEMASK_LT, INTR_RANDOM_SEED, INTR_RANDOM_RANDOM, INTR_RANDOM_UNIFORM,
-    INTR_RANDOM_NORMAL, INTR_RANDOM_RANDINT};
 static const char *const attr_names[] = {"shape", "strides", "size", "ndim", "T", "sum",
                                          "prod", "min", "max", "mean", "len", "real", "imag",
                                          "conj"};
@@ -516,9 +501,10 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         break;
     }
     case ND_INTRINSIC:
-        if ((i = lookup(ITEM(3), intrinsic_names, (int)EM_ARRAY_LEN(intrinsic_names))) < 0)
+        if (!PyUnicode_Check(ITEM(3)) ||
+            (i = ir_intrinsic_lookup(PyUnicode_AsUTF8(ITEM(3)))) < 0)
             return bad(t, "unknown intrinsic");
-        n->op = intrinsic_codes[i];
+        n->op = i;
         if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
             return NULL;
         break;
@@ -1249,6 +1235,27 @@ static bool runs_briefly(const Node *n, int depth)
         if (!runs_briefly(n->args[i], depth))
             return false;
     return true;
+}
+
+/* _ember.intrinsics(): core/intrinsics.def as data for the front end. */
+PyObject *ext_intrinsics(PyObject *module, PyObject *unused)
+{
+    static const char *const kinds[] = {
+        [INTRK_INDEX] = "index", [INTRK_THREAD] = "thread", [INTRK_PLAIN] = "plain",
+        [INTRK_WARP_MASK] = "warp_mask", [INTRK_WARP] = "warp", [INTRK_BLOCK] = "block",
+        [INTRK_HOST] = "host"};
+    (void)module;
+    (void)unused;
+    PyObject *d = PyDict_New();
+    for (int i = 0; d && i < INTR_COUNT; i++) {
+        const IntrinsicInfo *in = &ir_intrinsics[i];
+        PyObject *v = Py_BuildValue("(siis)", in->label, in->min_args, in->max_args,
+                                    kinds[in->kind]);
+        if (!v || PyDict_SetItemString(d, in->name, v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(v);
+    }
+    return d;
 }
 
 PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t nargs,

@@ -203,6 +203,7 @@ EXT_HIDDEN extern PyType_Spec ext_kernel_spec;
  * a source location is ember.errors.TypingError with line, col, msg. */
 EXT_HIDDEN PyObject *ext_host_target(PyObject *module, PyObject *unused);
 EXT_HIDDEN PyObject *ext_devices_open(PyObject *module, PyObject *unused);
+EXT_HIDDEN PyObject *ext_intrinsics(PyObject *module, PyObject *unused);
 EXT_HIDDEN PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args,
                                         Py_ssize_t nargs, PyObject *kwnames);
 /* dlpack.c: DLPack capsules of ember arrays, and arrays over DLPack tensors. */

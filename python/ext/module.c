@@ -693,6 +693,10 @@ static PyMethodDef module_methods[] = {
      "compile_kernel($module, tree, param_types, opt_level=3)\n--\n\n"
      "Compiles the front end's tree for one signature of parameter types; returns a Kernel.\n"
      "cached=bytes (Kernel.cache_data() of an earlier compile) links that code instead."},
+    {"intrinsics", ext_intrinsics, METH_NOARGS,
+     "intrinsics($module, /)\n--\n\n"
+     "{front-end name: (label, min_args, max_args, kind)} for every intrinsic\n"
+     "(core/intrinsics.def); kind is index, thread, plain, warp_mask, warp, block or host."},
     {"_devices_open", ext_devices_open, METH_NOARGS,
      "_devices_open($module, /)\n--\n\n"
      "Whether ember has opened its devices (the CPU device's topology and pool, CUDA's driver)."},

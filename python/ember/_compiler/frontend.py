@@ -37,6 +37,7 @@ import types
 
 import numpy as np
 
+from .. import _ember
 from ..errors import TypingError, UnsupportedError
 
 __all__ = ["build_tree", "source_info", "format_error", "SourceInfo"]
@@ -97,23 +98,17 @@ _CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "
 
 _DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
 _ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "T", "real", "imag")
-# Block-level operations (the CPU device runs them by barrier fission).
-_CUDA_BLOCK_LEVEL = {
-    "syncthreads": "barriers", "syncthreads_count": "barriers", "syncthreads_and": "barriers",
-    "syncthreads_or": "barriers", "syncwarp": "barriers", "shfl_sync": "warp shuffles",
-    "shfl_down_sync": "warp shuffles", "shfl_up_sync": "warp shuffles",
-    "shfl_xor_sync": "warp shuffles", "ballot_sync": "warp votes", "all_sync": "warp votes",
-    "any_sync": "warp votes", "eq_sync": "warp votes", "match_any_sync": "warp votes",
-    "match_all_sync": "warp votes", "activemask": "warp masks", "lanemask_lt": "warp masks",
-}
+# Every intrinsic, declared once in core/intrinsics.def:
+# {name: (label, min_args, max_args, kind)}.
+_INTRINSICS = _ember.intrinsics()
 # Block-level operations with their argument counts (syncwarp's mask and a
-# shuffle's width, CUDA C's 4th argument, are optional): IR for every target.
-_BLOCK_OPS = {
-    "syncthreads": 0, "syncwarp": 1, "syncthreads_count": 1, "syncthreads_and": 1,
-    "syncthreads_or": 1, "shfl_sync": (3, 4), "shfl_up_sync": (3, 4), "shfl_down_sync": (3, 4),
-    "shfl_xor_sync": (3, 4), "all_sync": 2, "any_sync": 2, "eq_sync": 2, "ballot_sync": 2,
-    "match_any_sync": 2, "match_all_sync": 2, "activemask": 0, "lanemask_lt": 0,
-}
+# shuffle's width, CUDA C's 4th argument, are optional): IR for every target
+# (the CPU device runs them by barrier fission). syncthreads and syncwarp are
+# statements (ND_SYNC); the rest are the table's warp and block intrinsics.
+_BLOCK_OPS = {"syncthreads": 0, "syncwarp": 1}
+_BLOCK_OPS.update({name: lo if lo == hi else (lo, hi)
+                   for name, (_, lo, hi, kind) in _INTRINSICS.items()
+                   if kind in ("warp", "warp_mask", "block")})
 _CUDA_LATER = { "cg": "cooperative groups",
                "fp16": "float16 arithmetic"}
 _FENCES = {"threadfence": "device", "threadfence_block": "block", "threadfence_system": "system"}
@@ -1230,8 +1225,6 @@ class _Builder:
                 return _Static("dim3", attr, full)
             if attr in ("grid", "gridsize"):
                 return _Static("cudafn", attr, full)
-            if attr in ("laneid", "warpsize"):
-                return ("intrinsic", line, col, attr, [])
             if attr in ("popc", "brev", "clz", "ffs", "fma", "selp"):
                 return _Static("cudabits", attr, full)
             if attr == "cbrt":
@@ -1247,9 +1240,10 @@ class _Builder:
                 return _Static("fence", _FENCES[attr], full)
             if attr in _BLOCK_OPS:
                 return _Static("blockop", attr, full)
-            if attr in _CUDA_BLOCK_LEVEL:
-                raise self.unsupported(node, f"cuda.{attr} is not supported yet "
-                                       f"({_CUDA_BLOCK_LEVEL[attr]})")
+            if attr in _INTRINSICS and _INTRINSICS[attr][3] == "thread":
+                if _INTRINSICS[attr][2] == 0:  # a value: cuda.laneid, cuda.warpsize
+                    return ("intrinsic", line, col, attr, [])
+                return _Static("intrinsic", attr, full)  # a call: cuda.nanosleep(ns)
             if attr in _CUDA_LATER:
                 raise self.unsupported(node, f"cuda.{attr} is not supported yet "
                                        f"({_CUDA_LATER[attr]} arrive in a later version)")
@@ -1381,6 +1375,8 @@ class _Builder:
             return ("intrinsic", line, col, callee.value, args)
         if callee.kind == "blockop":
             return self.block_op_call(node, callee.value)
+        if callee.kind == "intrinsic":
+            return self.intrinsic_call(node, callee.value)
         if callee.kind == "builtin" and callee.value == "print":
             return self.print_call(node)
         if callee.kind == "fence":
@@ -1570,6 +1566,20 @@ class _Builder:
             self.check_statement_call(node, f"cuda.{op}")
             return ("sync", line, col, "threads" if op == "syncthreads" else "warp", values)
         return ("intrinsic", line, col, op, values)
+
+    def intrinsic_call(self, node, name):
+        """A call of a per-thread intrinsic of the table (cuda.nanosleep(ns)):
+        its arguments counted here, typed by core/infer.c."""
+        label, lo, hi, _ = _INTRINSICS[name]
+        if node.keywords:
+            raise self.unsupported(node, f"keyword arguments are not supported in calls to "
+                                   f"{label}()")
+        if not lo <= len(node.args) <= hi:
+            want = str(lo) if lo == hi else f"{lo} to {hi}"
+            raise self.typing(node, f"{label}() takes {want} argument"
+                              f"{'' if want == '1' else 's'}, {len(node.args)} given")
+        line, col = self.loc(node)
+        return ("intrinsic", line, col, name, [self.expr(a) for a in node.args])
 
     def local_array_call(self, node, space="local"):
         """cuda.local.array / cuda.shared.array(shape, dtype): shape a

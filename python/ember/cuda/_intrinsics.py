@@ -9,6 +9,8 @@ compiler's front end resolves a stub exactly as it resolves
 TypeError that says so.
 """
 
+from .. import _ember
+
 __all__ = []
 
 
@@ -51,12 +53,14 @@ class Namespace(Intrinsic):
         raise TypeError(f"cuda.{self._ember_cuda_path} is not callable")
 
 
-_FUNCTIONS = (
-    "grid gridsize syncthreads syncthreads_count syncthreads_and syncthreads_or syncwarp "
-    "threadfence threadfence_block threadfence_system shfl_sync shfl_up_sync shfl_down_sync "
-    "shfl_xor_sync ballot_sync all_sync any_sync eq_sync match_any_sync match_all_sync "
-    "activemask lanemask_lt popc brev clz ffs fma selp cbrt").split()
-_VALUES = ["laneid", "warpsize"]
+# The intrinsics of core/intrinsics.def named cuda.<name> (the thread and
+# block indices are namespaces, below), then the kernel-only names the
+# front end handles itself (statements, and functions it rewrites).
+_TABLE = {name: info for name, info in _ember.intrinsics().items()
+          if info[0] == f"cuda.{name}"}
+_VALUES = [name for name, (_, _, most, kind) in _TABLE.items() if kind == "thread" and most == 0]
+_FUNCTIONS = [name for name in _TABLE if name not in _VALUES] + (
+    "syncthreads syncwarp threadfence threadfence_block threadfence_system selp cbrt").split()
 _NAMESPACES = {
     "threadIdx": ("x", "y", "z"), "blockIdx": ("x", "y", "z"),
     "blockDim": ("x", "y", "z"), "gridDim": ("x", "y", "z"),
