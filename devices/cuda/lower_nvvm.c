@@ -101,19 +101,14 @@ static LLVMValueRef collective(Lower *L, Node *n)
                  n->op == INTR_MATCH_ANY ? "" : "p");
         if (it == L->t_i64) {
             /* libNVVM and LLVM 14 disagree on the 64-bit intrinsics' mask type:
-             * PTX inline (PTX ISA "match.sync": the mask is b32) */
+             * inline PTX (PTX ISA "match.sync": the mask is b32), through the
+             * helpers of asm_helpers */
             bool any = n->op == INTR_MATCH_ANY;
             LLVMValueRef ops[2] = {args[1], args[0]};
             LLVMTypeRef opt[2] = {L->t_i64, L->t_i32}, two[2] = {L->t_i32, L->t_i32};
             LLVMTypeRef rt = any ? L->t_i32 : LLVMStructTypeInContext(L->ctx, two, 2, 0);
-            const char *text = any ? "match.any.sync.b64 $0, $1, $2;"
-                                   : "{ .reg .pred p; match.all.sync.b64 $0|p, $2, $3; "
-                                     "selp.u32 $1, 1, 0, p; }";
-            const char *cons = any ? "=r,l,r" : "=r,=r,l,r";
-            LLVMTypeRef fty = LLVMFunctionType(rt, opt, 2, 0);
-            LLVMValueRef asm_ = LLVMGetInlineAsm(fty, (char *)text, strlen(text), (char *)cons,
-                                                 strlen(cons), 1, 0, LLVMInlineAsmDialectATT, 0);
-            LLVMValueRef r = LLVMBuildCall2(B, fty, asm_, ops, 2, "");
+            LLVMValueRef r = lw_call_named(L, any ? "ember_match_any_i64" : "ember_match_all_i64",
+                                           rt, opt, ops, 2);
             if (any)
                 return r;
             LLVMValueRef t = LLVMGetUndef(lw_lty(L, n->ty));
@@ -487,6 +482,17 @@ static const struct { const char *name, *definition; } asm_helpers[] = {
      "define i32 @ember_activemask() {\n"
      "  %r = call i32 asm sideeffect \"activemask.b32 $0;\", \"=r\"()\n"
      "  ret i32 %r\n}\n"},
+    /* PTX ISA "match.sync" of 64-bit values (the mask is b32) */
+    {"ember_match_any_i64",
+     "define i32 @ember_match_any_i64(i64 %v, i32 %mask) {\n"
+     "  %r = call i32 asm sideeffect \"match.any.sync.b64 $0, $1, $2;\", \"=r,l,r\"(i64 %v, "
+     "i32 %mask)\n"
+     "  ret i32 %r\n}\n"},
+    {"ember_match_all_i64",
+     "define { i32, i32 } @ember_match_all_i64(i64 %v, i32 %mask) {\n"
+     "  %r = call { i32, i32 } asm sideeffect \"{ .reg .pred p; match.all.sync.b64 $0|p, $2, "
+     "$3; selp.u32 $1, 1, 0, p; }\", \"=r,=r,l,r\"(i64 %v, i32 %mask)\n"
+     "  ret { i32, i32 } %r\n}\n"},
     /* PTX ISA "nanosleep" (sm_70+; every GPU CUDA 13 supports) */
     {"ember_nanosleep",
      "define void @ember_nanosleep(i32 %ns) {\n"

@@ -329,3 +329,22 @@ def test_lineinfo_puts_source_lines_in_the_ptx(nvvm, ptxas):
     # the body's lines: i = cuda.grid(1), the if, the store
     assert {first + 1, first + 2, first + 3} <= lines, (sorted(lines), first)
     check_ptx(lined, 90)
+
+
+def match_64(a, any_out, all_out):
+    i = cuda.grid(1)
+    any_out[i] = cuda.match_any_sync(0xFFFFFFFF, a[i])
+    m, ok = cuda.match_all_sync(0xFFFFFFFF, a[i])
+    all_out[i] = m + ok
+
+
+@pytest.mark.parametrize("cc", PTX_TARGETS)
+def test_match_of_64_bit_values_keeps_the_kernel(nvvm, ptxas, cc):
+    """The 64-bit matches are inline PTX; libNVVM misreads inline assembly in
+    LLVM 14 bitcode and used to drop the rest of the kernel (an empty
+    kernel). Through the support module's helpers the PTX has both matches
+    and the stores."""
+    ptx, _ = cuda.compile_ptx(match_64, void(int64[::1], uint32[::1], uint32[::1]), cc=cc)
+    assert "match.any.sync.b64" in ptx and "match.all.sync.b64" in ptx
+    assert ptx.count("st.global") >= 2
+    check_ptx(ptx, cc)
