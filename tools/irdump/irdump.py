@@ -49,9 +49,15 @@ _TMP = re.compile(r"/tmp/pytest-of-[^/]+/pytest-\d+/")
 _PTX_REG = re.compile(r"%(r|rd|f|fd|p|rs|h|hh|b)(\d+)")
 
 
+# A kernel's symbol is ember_<name>_<n>, n counting the kernels the process
+# compiled before it: another test before it changes n, not the code.
+_SYMBOL = re.compile(r"\b(ember_\w*?)_\d+(?=_param_\d|\W|$)", re.M)
+
+
 def _normalise(text, ptx):
-    """The text with value names renumbered in order of first appearance
-    (LLVM) or with register numbers kept as they are (PTX has no names)."""
+    """The text with the kernel symbol's counter left out and value names
+    renumbered in order of first appearance (LLVM; PTX has no names)."""
+    text = _SYMBOL.sub(r"\1_N", text)
     if ptx:
         return text
     names = {}
@@ -94,7 +100,8 @@ def compare(before, after, show=3):
     paired = 0
     if only_a and only_b:
         def text_of(d, name):
-            return _TMP.sub("<tmp>/", (Path(d) / name).read_text(errors="replace"))
+            text = _TMP.sub("<tmp>/", (Path(d) / name).read_text(errors="replace"))
+            return _normalise(text, name.endswith(".ptx"))
         pool = {}
         for name in only_b:
             pool.setdefault((name.split(".", 1)[1], text_of(after, name)), []).append(name)
@@ -113,7 +120,8 @@ def compare(before, after, show=3):
         n = Path(d) / (name.split(".")[0] + ".name")
         return n.read_text().strip() if n.exists() else "?"
 
-    print(f"irdump: {same} identical, {renamed} differ only in value names, "
+    print(f"irdump: {same} identical, {renamed} differ only in value names or the symbol's "
+          "counter, "
           f"{len(changed)} differ, {paired} identical under another key (a temporary "
           f"file's path), {len(only_a)} only in {before}, {len(only_b)} only in {after}")
     for name in changed[:show]:
