@@ -2,10 +2,10 @@
  * cpu_device.c — the cpu device kind: always present.
  *
  * Its memory is aligned host memory, its streams are in-order queues that
- * (for now) execute each operation as it is submitted, and its events are
+ * execute each operation as it is submitted, and its events are
  * timestamps. hwloc gives the topology (packages, cores, PUs, NUMA nodes,
  * caches, and the PCI devices the cuda kind looks up), which sizes the worker
- * pool that kernels will run their blocks on.
+ * pool that kernels run their blocks on.
  */
 #include <hwloc.h>
 #include <pthread.h>

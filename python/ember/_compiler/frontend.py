@@ -109,8 +109,9 @@ _BLOCK_OPS = {"syncthreads": 0, "syncwarp": 1}
 _BLOCK_OPS.update({name: lo if lo == hi else (lo, hi)
                    for name, (_, lo, hi, kind) in _INTRINSICS.items()
                    if kind in ("warp", "warp_mask", "block")})
-_CUDA_LATER = { "cg": "cooperative groups",
-               "fp16": "float16 arithmetic"}
+# Parts of numba.cuda that ember does not have (README: "Differences from
+# numba.cuda and what is not supported yet").
+_CUDA_MISSING = {"cg": "cooperative groups", "fp16": "float16 arithmetic"}
 _FENCES = {"threadfence": "device", "threadfence_block": "block", "threadfence_system": "system"}
 _ATOMIC_OPS = ("add", "sub", "max", "min", "nanmax", "nanmin", "and_", "or_", "xor", "exch",
                "inc", "dec", "cas", "compare_and_swap")
@@ -252,7 +253,7 @@ _NUMPY_REDUCTIONS = {"sum": "sum", "prod": "prod", "mean": "mean", "amin": "min"
                      "amax": "max", "min": "min", "max": "max"}
 
 # NumPy functions that make arrays: in ember.jit functions, those with
-# parameters listed (array_maker_call); the others not yet. Kernels refuse all.
+# parameters listed (array_maker_call); the others are refused. Kernels refuse all.
 _NUMPY_MAKERS = ("empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like",
                  "full_like", "arange", "array", "asarray", "copy", "linspace", "eye",
                  "identity")
@@ -1244,9 +1245,10 @@ class _Builder:
                 if _INTRINSICS[attr][2] == 0:  # a value: cuda.laneid, cuda.warpsize
                     return ("intrinsic", line, col, attr, [])
                 return _Static("intrinsic", attr, full)  # a call: cuda.nanosleep(ns)
-            if attr in _CUDA_LATER:
-                raise self.unsupported(node, f"cuda.{attr} is not supported yet "
-                                       f"({_CUDA_LATER[attr]} arrive in a later version)")
+            if attr in _CUDA_MISSING:
+                raise self.unsupported(node, f"cuda.{attr} ({_CUDA_MISSING[attr]}) is not "
+                                       "supported by ember; see the README's list of "
+                                       "differences from numba.cuda")
         elif k == "cudans":
             if st.value == "local" and attr == "array":
                 return _Static("localarray", None, full)
