@@ -500,10 +500,15 @@ class _CudaCall:
                            [getattr(a, "dtype", type(a)) for a in args]) from None
 
 
-def _to_device(x, dt, shape, stream, what):
+def _to_device(x, dt, shape, stream, what, host=None):
     """A C-contiguous device array of dtype `dt` and `shape` for operand x
-    (host data is broadcast, cast and copied; device data must fit)."""
+    (host data is broadcast and cast, then copied to a GPU, or used in place
+    on the CPU device; device data must fit). `host`, a list, receives
+    (the host array the result stands for: x itself, or the cast / broadcast
+    copy; whether the result is that array's memory, in place)."""
     from . import cuda as ember_cuda
+    from .cuda import _devices
+    from .cuda._inplace import host_view, usable_in_place
     if _is_device_array(x):
         if tuple(x.shape) != tuple(shape):
             raise ValueError(f"{what}: a device array of shape {tuple(x.shape)}; device inputs "
@@ -516,7 +521,29 @@ def _to_device(x, dt, shape, stream, what):
             raise ValueError(f"{what}: device inputs must be C-contiguous")
         return x
     h = np.ascontiguousarray(np.broadcast_to(np.asarray(x).astype(dt, copy=False), shape))
-    return ember_cuda.to_device(h, stream=stream)
+    dev = _devices.get_current_device()
+    in_place = dev.kind == "cpu" and usable_in_place(h)
+    if host is not None:
+        host.append((h, in_place))
+    return host_view(h, dev) if in_place else ember_cuda.to_device(h, stream=stream)
+
+
+def _type_name(dt):
+    return "bool" if dt == np.bool_ else dt.name
+
+
+def _host_result(shape, dtype, stream):
+    """(host array, device array) for a result of `shape`: on the CPU device
+    one NumPy array used in place; on a GPU a device array (host None)."""
+    from . import cuda as ember_cuda
+    from .cuda import _devices
+    from .cuda._inplace import host_view
+    dev = _devices.get_current_device()
+    n = math.prod(shape)
+    if dev.kind == "cpu" and n:
+        h = np.empty(shape, dtype)
+        return h, host_view(h, dev)
+    return None, ember_cuda.device_array(shape, dtype=dtype, stream=stream)
 
 
 class CUDAUFunc(_CudaCall):
@@ -531,6 +558,9 @@ class CUDAUFunc(_CudaCall):
         self._setup(py_func, sigs, cache, "vectorize_kernel",
                     _vectorize_source("vectorize_kernel", self._nin, cuda=True))
         self._returns = {}   # input dtypes -> output dtype
+        self._cache = cache
+        self._host = {}      # input dtypes -> (CPU ufunc of one loop, or None)
+        self._builder = None
         for s in sigs:  # compile now: a function that does not type fails here
             ins, ret = self._loop_for(tuple(_dtype(a) for a in s.args))
             self._compile([np.dtype(d) for d in ins] + [ret], [1] * (self._nin + 1))
@@ -559,10 +589,41 @@ class CUDAUFunc(_CudaCall):
             self._returns[dts] = _dtype(_return_type(self.py_func, types, "vectorize function"))
         return dts, self._returns[dts]
 
+    def _host_ufunc(self, dts):
+        """The NumPy ufunc, of the loop this call takes, that host operands
+        go through on the CPU device: the same function compiled by the same
+        compiler for ember's parallel CPU target, without a launch's overhead
+        (None if it does not compile there; the kernel is used then)."""
+        if dts not in self._host:
+            ins, ret = self._loop_for(dts)
+            sig = ty.as_signature(f"{_type_name(ret)}({', '.join(_type_name(d) for d in ins)})")
+            try:
+                if self._builder is None:
+                    self._builder = _CpuBuilder(self.py_func, self._nin, True, self._cache)
+                loop = self._builder.build(list(sig.args), sig.return_type)
+                self._host[dts] = _make_ufunc(self.py_func, self._nin, 1, [loop], None)
+            except (TypingError, UnsupportedError):
+                self._host[dts] = None
+        return self._host[dts]
+
     def __call__(self, *args, out=None, stream=0):
         from . import cuda as ember_cuda
+        from .cuda import _devices
         if len(args) != self._nin:
             raise TypeError(f"{self.__name__}() takes {self._nin} inputs ({len(args)} given)")
+        if out is None and _devices._state.key()[0] == "cpu":
+            # host operands on the CPU device (its memory is theirs): the
+            # CPU ufunc of the same loop, no copies and no launch
+            from .cuda._devicearray import DeviceNDArray
+            dts = tuple(a.dtype if type(a) is np.ndarray else _scalar_dtype(a, self.__name__, i)
+                        for i, a in enumerate(args) if not isinstance(a, DeviceNDArray))
+            u = self._host.get(dts, False)
+            if u is False and len(dts) == self._nin:
+                u = self._host_ufunc(dts)
+            if u:
+                if not _cpu_fallback_said:
+                    self._note_device()
+                return u(*args)
         self._note_device()
         dts = tuple(_scalar_dtype(a, self.__name__, i) for i, a in enumerate(args))
         ins, ret = self._loop_for(dts)
@@ -570,6 +631,7 @@ class CUDAUFunc(_CudaCall):
                                       else tuple(a.shape) for a in args))
         n = math.prod(shape)
         device_result = out is not None or any(_is_device_array(a) for a in args)
+        host = None
         dargs = [_to_device(a, d, shape, stream, f"{self.__name__}: input {i + 1}").reshape(n)
                  for i, (a, d) in enumerate(zip(args, ins))]
         if out is not None:
@@ -578,11 +640,15 @@ class CUDAUFunc(_CudaCall):
                 raise ValueError(f"{self.__name__}: out= must be a C-contiguous device array "
                                  f"of shape {tuple(shape)} and dtype {ret}")
             dout = out.reshape(n)
-        else:
+        elif device_result:
             dout = ember_cuda.device_array(n, dtype=ret, stream=stream)
+        else:  # host inputs give a host result (on the CPU device, written in place)
+            host, dout = _host_result((n,), ret, stream)
         self._launch(n, dargs + [dout], stream)
         if out is not None:
             return out
+        if not device_result and host is not None:
+            return host.reshape(shape) if shape else host.reshape(())[()]
         result = dout.reshape(*shape) if shape else dout
         if device_result:
             return result
@@ -776,29 +842,48 @@ class CUDAGUFunc(_CudaCall):
                                      "input (pass the output array)")
         n = math.prod(outer)
         device_result = any(_is_device_array(a) for a in args)
-        dargs = []
+        host_outs = [a for a in args[nin:] if not _is_device_array(a)]
+        for a in host_outs:
+            if not isinstance(a, np.ndarray) or not a.flags.writeable:
+                raise ValueError(f"{who}: an output must be a writeable NumPy array or a "
+                                 "device array")
+        # per operand: the device array, the host array it stands for, and
+        # whether it is in place (the CPU device) or a copy (a GPU)
+        dargs, hosts, in_place = [], [None] * len(lay.cores), [False] * len(lay.cores)
         for i in range(len(lay.cores)):
             core_shape = tuple(sizes[d] for d in lay.cores[i])
             flat = (n,) + (core_shape if lay.cores[i] or lay.scalar[i] else (1,))
             what = f"{who}: operand {i + 1}"
             if i < len(args):
-                d = _to_device(args[i], loop_dts[i], outer + core_shape, stream, what)
-            else:
+                a, held = args[i], []
+                if i < nin and any(np.may_share_memory(a, o) for o in host_outs):
+                    a = np.array(a)  # an input the outputs overlap: NumPy's snapshot
+                d = _to_device(a, loop_dts[i], outer + core_shape, stream, what, held)
+                if held:
+                    hosts[i], in_place[i] = held[0]
+            elif device_result:
                 d = ember_cuda.device_array(outer + core_shape, dtype=loop_dts[i], stream=stream)
+            else:
+                hosts[i], d = _host_result(outer + core_shape, loop_dts[i], stream)
+                in_place[i] = hosts[i] is not None
             dargs.append(d.reshape(*flat) if n else d)
         if n:
             self._launch(n, dargs, stream)
         results = []
         for i in range(nin, len(lay.cores)):
             full = outer + tuple(sizes[d] for d in lay.cores[i])
-            if i < len(args):
+            h = hosts[i]
+            if i < len(args):  # a given output: the result goes into it
+                if h is not None and not in_place[i]:
+                    dargs[i].copy_to_host(h.reshape(dargs[i].shape), stream=stream)
+                if h is not None and h is not args[i]:
+                    np.copyto(args[i], h, casting="same_kind")
                 results.append(args[i])
-                continue
-            d = dargs[i].reshape(*full) if full else dargs[i]
-            if device_result:
-                results.append(d)
+            elif device_result:
+                results.append(dargs[i].reshape(*full) if full else dargs[i])
             else:
-                h = d.copy_to_host(stream=stream)
+                if h is None:
+                    h = dargs[i].copy_to_host(stream=stream)
                 results.append(h.reshape(full) if full else h.reshape(())[()])
         return results[0] if len(results) == 1 else tuple(results)
 

@@ -1724,6 +1724,72 @@ int ext_kernel_run_cuda(PyObject *kernel, PyObject *function, ember_device_t dev
     return r;
 }
 
+/* The bytes [*lo, *hi) array argument v spans (empty for other values). */
+static void arg_span(ext_state *st, PyObject *v, uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = *hi = 0;
+    int nd;
+    const int64_t *shape, *strides;
+    int64_t shape_np[EMBER_MAX_NDIM], strides_np[EMBER_MAX_NDIM];
+    uintptr_t base;
+    size_t item;
+    if (PyArray_Check(v)) {
+        PyArrayObject *a = (PyArrayObject *)v;
+        nd = PyArray_NDIM(a) < EMBER_MAX_NDIM ? PyArray_NDIM(a) : EMBER_MAX_NDIM;
+        for (int i = 0; i < nd; i++) {
+            shape_np[i] = PyArray_DIMS(a)[i];
+            strides_np[i] = PyArray_STRIDES(a)[i];
+        }
+        shape = shape_np;
+        strides = strides_np;
+        base = (uintptr_t)PyArray_DATA(a);
+        item = (size_t)PyArray_ITEMSIZE(a);
+    } else if (ext_array_check(st, v) && ((ext_array *)v)->arr.buffer) {
+        const ember_array *arr = &((ext_array *)v)->arr;
+        nd = arr->ndim;
+        shape = arr->shape;
+        strides = arr->strides;
+        base = (uintptr_t)(ember_buffer_device_ptr(arr->buffer) + (uint64_t)arr->offset);
+        item = ember_dtype_size(arr->dtype);
+    } else {
+        return;
+    }
+    intptr_t first = 0, last = 0;
+    for (int i = 0; i < nd; i++) {
+        if (shape[i] == 0)
+            return;
+        intptr_t step = (intptr_t)((shape[i] - 1) * strides[i]);
+        if (step < 0)
+            first += step;
+        else
+            last += step;
+    }
+    *lo = base + (uintptr_t)first;
+    *hi = base + (uintptr_t)last + item;
+}
+
+bool ext_kernel_args_disjoint(PyObject *kernel, PyObject *const *args, Py_ssize_t nargs)
+{
+    ext_kernel *self = (ext_kernel *)kernel;
+    ext_state *st = ext_state_of_type(Py_TYPE(kernel));
+    const Function *fn = self->fn;
+    for (Py_ssize_t i = 0; i < nargs && i < fn->nparams; i++) {
+        if (!fn->param_written[i] || !PyArray_Check(args[i]))
+            continue;
+        uintptr_t lo, hi;
+        arg_span(st, args[i], &lo, &hi);
+        for (Py_ssize_t j = 0; j < nargs; j++) {
+            uintptr_t lo2, hi2;
+            if (j == i)
+                continue;
+            arg_span(st, args[j], &lo2, &hi2);
+            if (lo < hi && lo2 < hi2 && lo < hi2 && lo2 < hi)
+                return false;
+        }
+    }
+    return true;
+}
+
 int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
                    size_t shared, PyObject *const *args, Py_ssize_t nargs)
 {

@@ -224,6 +224,10 @@ EXT_HIDDEN int ext_dims3(PyObject *obj, const char *what, int64_t out[3]);
 /* Packs args[0..nargs) for a Kernel and runs it on the cpu device with the
  * GIL released, with `shared` bytes of dynamic shared memory per block. 0,
  * or -1 with the exception set (the same ones as Kernel.launch). */
+/* Whether no host NumPy array among args that `kernel` writes overlaps
+ * another array argument (its memory is then used in place). */
+EXT_HIDDEN bool ext_kernel_args_disjoint(PyObject *kernel, PyObject *const *args,
+                                         Py_ssize_t nargs);
 EXT_HIDDEN int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
                               size_t shared, PyObject *const *args, Py_ssize_t nargs);
 /* Packs args[0..nargs) for a Kernel compiled for CUDA and launches it as

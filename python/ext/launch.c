@@ -15,9 +15,11 @@
  * cache is filled by the Python slow path (`Dispatcher._launch`) through
  * `_fastpath_register`, with whatever kernel `_resolve` chose for those
  * argument types, so explicit signatures keep numba's matching rules.
- * Everything else takes the slow path: a miss, host NumPy arrays, keyword
- * arguments, a Stream, arrays on another device than the current one, a
- * kernel that may report faults. On the cpu device a hit runs the compiled
+ * Everything else takes the slow path: a miss, host NumPy arrays on a CUDA
+ * device (on the cpu device contiguous ones are used in place, unless a
+ * written one overlaps another argument), keyword arguments, a Stream,
+ * arrays on another device than the current one, a kernel that may report
+ * faults. On the cpu device a hit runs the compiled
  * kernel; on a CUDA device the cache holds (Kernel, ModuleKernel) and a hit
  * packs the arguments into the kernel's parameter slots and queues it on
  * the default stream. A key starts with the device's kind and ordinal, so
@@ -37,6 +39,7 @@
 #define KEY_DEPTH 16  /* nesting of tuple arguments the fast path follows */
 #define KEY_ARRAY 0x40
 #define KEY_TUPLE 0x80
+#define KEY_HOST_ARRAY 0xC0 /* a host NumPy array used in place (the cpu device) */
 
 static const int64_t max_grid[3] = {2147483647, 65535, 65535};
 static const int64_t max_block[3] = {1024, 1024, 64};
@@ -105,6 +108,25 @@ static bool key_of(ext_state *st, ember_device_t dev, PyObject *v, sig_key *k, i
                                                             : 'A';
         return key_put(k, (uint8_t)(KEY_ARRAY | arr->dtype)) && key_put(k, (uint8_t)arr->ndim) &&
                key_put(k, layout);
+    }
+    if (PyArray_Check(v)) {
+        /* on the cpu device, an aligned contiguous array of native order at
+         * the top level is used in place (the rest: the slow path, which
+         * copies; cuda/_inplace.py); readonly is part of its type */
+        PyArrayObject *a = (PyArrayObject *)v;
+        int flags = PyArray_FLAGS(a), nd = PyArray_NDIM(a);
+        if (depth > 0 || current_tag[0] != EMBER_DEVICE_CPU || nd < 1 || nd > 255 ||
+            PyArray_SIZE(a) == 0 || !(flags & NPY_ARRAY_ALIGNED) ||
+            !(flags & (NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_F_CONTIGUOUS)) ||
+            !ext_dtype_ok(PyArray_DESCR(a)) || ext_dtype_of_descr(PyArray_DESCR(a), &dt) < 0 ||
+            dt == EMBER_FLOAT16) {
+            PyErr_Clear();
+            return false;
+        }
+        uint8_t layout = (flags & NPY_ARRAY_C_CONTIGUOUS) ? 'C' : 'F';
+        return key_put(k, KEY_HOST_ARRAY) && key_put(k, (uint8_t)dt) &&
+               key_put(k, (uint8_t)nd) && key_put(k, layout) &&
+               key_put(k, (flags & NPY_ARRAY_WRITEABLE) ? 0 : 1);
     }
     if (PyTuple_Check(v)) {
         Py_ssize_t n = PyTuple_GET_SIZE(v);
@@ -493,6 +515,13 @@ static PyObject *launcher_vectorcall(PyObject *callable, PyObject *const *args, 
                                       dev, self->grid, self->block, shared, args, nargs);
     } else {
         size_t shared = (size_t)PyLong_AsSize_t(self->sharedmem);
+        if (!ext_kernel_args_disjoint(kernel, args, nargs)) {
+            /* a written host array overlaps another argument: the slow path
+             * copies it, as copy semantics need */
+            Py_DECREF(kernel);
+            d->hits--;
+            return launch_slow(st, self, args, nargs);
+        }
         r = shared == (size_t)-1 && PyErr_Occurred()
                 ? -1
                 : ext_kernel_run(kernel, self->grid, self->block, shared, args, nargs);

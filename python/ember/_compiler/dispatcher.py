@@ -9,10 +9,12 @@ for its compute capability (NVVM → PTX, cached per signature and cc in
 ``_cuda_overloads``), loaded once per device; ``overloads`` shows both. Repeated launches with the
 same argument types go from C straight to the kernel (python/ext/launch.c).
 
-Host NumPy arrays are copied to the device before the launch and copied
-back after it only when the kernel writes them (the compiler reports which
-parameters are written); numba copies every one back. Non-writeable NumPy
-arrays are typed read-only, so a store into one is a compile error.
+On a CUDA device, host NumPy arrays are copied to the device before the
+launch and copied back after it only when the kernel writes them (the
+compiler reports which parameters are written); numba copies every one
+back. On the CPU device they are used in place, with the copying launch's
+result (cuda/_inplace.py says when an array is still copied). Non-writeable
+NumPy arrays are typed read-only, so a store into one is a compile error.
 Objects with ``__cuda_array_interface__`` are used in place.
 """
 
@@ -583,7 +585,14 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
                 return tuple(on_device(x, f"{what}[{k}]", write) for k, x in enumerate(a))
             return a
 
-        launch_args = [on_device(a, f"argument {i + 1}", written[i]) for i, a in enumerate(args)]
+        if dev.kind == "cpu":  # host arrays in place where the result is the same
+            from ..cuda._inplace import place_arguments
+            launch_args = place_arguments(
+                args, written, dev, lambda a, path, write: on_device(
+                    a, f"argument {path[0] + 1}" + "".join(f"[{k}]" for k in path[1:]), write))
+        else:
+            launch_args = [on_device(a, f"argument {i + 1}", written[i])
+                           for i, a in enumerate(args)]
         if dev.kind == "cuda":
             function = self._launch_cuda(dev, kernel, grid, block, stream, sharedmem,
                                          launch_args)
