@@ -4,9 +4,12 @@ from pageable and from pinned host memory (GB/s), on the current device
 GPU, numba-cuda beside it and the figure of the driver's own bandwidth test
 (perf/cuda/kernels.cu "bandwidth": cudaMemcpy, as CUDA's bandwidthTest);
 and the bytes moved when host NumPy arrays are passed to a kernel
-(saxpy(a, x, y, out): ember copies back only what the kernel writes;
-numba copies every array back), counted by ember's runtime counters and, for
-numba-cuda on a GPU, by wrapping its copy functions.
+(saxpy(a, x, y, out): on a GPU ember copies back only what the kernel
+writes, numba copies every array back; on the CPU device ember moves
+nothing), counted by ember's runtime counters and, for numba-cuda on a GPU,
+by wrapping its copy functions. On the CPU device also: saxpy on host
+arrays against device arrays, and the gaussian `vectorize(target='cuda')`
+against `target='cpu'` (1M elements and 4 elements), as ratios.
 
     PYTHONPATH=python /usr/bin/python3 perf/bench_transfers.py [--quick]
 
@@ -85,6 +88,51 @@ def bytes_moved_numba(n):
     return moved["htod"], moved["dtoh"]
 
 
+def in_place_rows(cuda, quick):
+    """CPU device: host arrays used in place cost what device arrays cost."""
+    from ember import vectorize
+    from _kernels import kernels_for
+    K = kernels_for(cuda)
+    n = 1 << 16 if quick else 4_000_000
+    repeat = 3 if quick else 15
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    out = np.zeros(n, np.float32)
+    dx, dy, dout = cuda.to_device(x), cuda.to_device(y), cuda.device_array(n, np.float32)
+    g = (n + 255) // 256
+    host = C.measure(lambda: K.saxpy[g, 256](np.float32(2), x, y, out), 1, repeat,
+                     scale=1e3)
+    np.testing.assert_allclose(out, 2 * x + y, rtol=1e-6)
+    dev = C.measure(lambda: K.saxpy[g, 256](np.float32(2), dx, dy, dout), 1, repeat,
+                    sync=cuda.synchronize, scale=1e3)
+    rows = [C.row(f"saxpy {n} float32, CPU device: host NumPy arrays vs device arrays", "ms",
+                  {"ember host arrays": host, "ember device arrays": dev},
+                  base="ember device arrays")]
+
+    def gaussian(v, mean, sigma):
+        return np.exp(-0.5 * ((v - mean) / sigma) ** 2) / (sigma * 2.5066282746310002)
+    sig = ["float32(float32, float32, float32)"]
+    gc = vectorize(sig, target="cuda")(gaussian)
+    gp = vectorize(sig, target="cpu")(gaussian)
+    m, s = np.float32(0.5), np.float32(1.5)
+    big = x[:1_000_000]
+    np.testing.assert_array_equal(gc(big, m, s), gp(big, m, s))
+    rows.append(C.row(f"vectorize gaussian {big.size} float32 on host arrays: target='cuda' "
+                      "(CPU device) vs target='cpu'", "ms",
+                      {"ember cuda target": C.measure(lambda: gc(big, m, s), 1, repeat,
+                                                      scale=1e3),
+                       "ember cpu target": C.measure(lambda: gp(big, m, s), 1, repeat,
+                                                     scale=1e3)},
+                      base="ember cpu target"))
+    small = x[:4]
+    rows.append(C.row("vectorize gaussian 4 float32 on host arrays: target='cuda' (CPU device) "
+                      "vs target='cpu'", "us",
+                      {"ember cuda target": C.measure(lambda: gc(small, m, s), 1000, repeat),
+                       "ember cpu target": C.measure(lambda: gp(small, m, s), 1000, repeat)},
+                      base="ember cpu target"))
+    return rows
+
+
 def main():
     args = C.parse_args(__doc__)
     sizes = [1 << 10, 1 << 20] if args.quick else [1 << 10, 1 << 16, 1 << 20, 1 << 24, 1 << 26]
@@ -140,7 +188,10 @@ def main():
                       "MB", {"ember": mb(ed),
                              "numba-cuda": nm if isinstance(nm, dict) else mb(nm[1])}))
     notes.append(f"bytes moved: each array is {4 * n / 1e6:g} MB; only `out` is written, so "
-                 "the minimum back is one array")
+                 "the minimum on a GPU is the three arrays in and one back; on the CPU "
+                 "device, where host memory is the device's, it is 0")
+    if gpu is None:
+        rows += in_place_rows(cuda, args.quick)
     C.print_table("Transfers", rows, ["ember", "numba-cuda", "driver bandwidthTest"])
     C.write_results("transfers", "Transfers: GB/s (higher is better) and bytes moved",
                     args.quick, rows, notes)
