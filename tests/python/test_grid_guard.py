@@ -63,7 +63,7 @@ def test_guarded_saxpy(kernel_device, n, tpb):
 
 @pytest.mark.parametrize("n", [-5, 0, 1, 77, 128, 500])
 def test_early_return_with_a_runtime_bound(kernel_device, n):
-    size = 300
+    size = 320   # the threads launched: a bound past it must not write past the array
     x = np.arange(size, dtype=np.int64)
     out = np.full(size, -1, np.int64)
     early_return[5, 64](x, out, np.int64(n))   # 320 threads
