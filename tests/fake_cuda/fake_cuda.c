@@ -73,8 +73,16 @@
  *                                would: cuCtxSynchronize (and stream syncs)
  *                                answer that CUresult from then on, as a
  *                                sticky error does.
+ *   fake_cuda_log(on)            from now on (1) record the copies, launches
+ *                                and stream synchronisations in order, one
+ *                                line each ("htod <stream> <bytes> pinned|
+ *                                pageable", "dtoh ...", "launch <stream>",
+ *                                "sync <stream>"; streams numbered in the
+ *                                order first seen, 0 the default stream);
+ *                                fake_cuda_log_text(buf, cap) copies them.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -668,6 +676,88 @@ EXPORT CUresult cuMemHostUnregister(void *p)
 
 /* ---- copies: executed at once, on any stream ---------------------------- */
 
+/* ---- the call log (fake_cuda_log) ---------------------------------------- */
+
+static int logging;
+static char *log_text;
+static size_t log_len, log_cap;
+static void *log_streams[64];
+static int log_nstreams;
+
+/* The log's number for a stream (caller holds the lock). */
+static int log_stream_id(void *stream)
+{
+    if (!stream)
+        return 0;
+    for (int i = 0; i < log_nstreams; i++)
+        if (log_streams[i] == stream)
+            return i + 1;
+    if (log_nstreams < 64)
+        log_streams[log_nstreams++] = stream;
+    return log_nstreams;
+}
+
+/* Whether host pointer p lies in pinned memory (caller holds the lock). */
+static int log_pinned(const void *p)
+{
+    for (struct alloc *a = allocs; a; a = a->next)
+        if (a->is_host && (const char *)p >= a->host && (const char *)p < a->host + a->size)
+            return 1;
+    return 0;
+}
+
+/* Appends one line (caller holds the lock). */
+static void log_line(const char *fmt, ...)
+{
+    if (!logging)
+        return;
+    char line[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return;
+    if (log_len + (size_t)n + 2 > log_cap) {
+        size_t cap = log_cap ? log_cap * 2 : 4096;
+        char *t = realloc(log_text, cap);
+        if (!t)
+            return;
+        log_text = t;
+        log_cap = cap;
+    }
+    memcpy(log_text + log_len, line, (size_t)n);
+    log_len += (size_t)n;
+    log_text[log_len++] = '\n';
+    log_text[log_len] = '\0';
+}
+
+EXPORT void fake_cuda_log(int on)
+{
+    pthread_mutex_lock(&lock);
+    logging = on;
+    log_len = 0;
+    log_nstreams = 0;
+    if (log_text)
+        log_text[0] = '\0';
+    pthread_mutex_unlock(&lock);
+}
+
+/* Copies the log (NUL-terminated, cut at cap - 1); returns its length. */
+EXPORT long fake_cuda_log_text(char *buf, size_t cap)
+{
+    pthread_mutex_lock(&lock);
+    size_t n = log_len < cap ? log_len : (cap ? cap - 1 : 0);
+    if (cap) {
+        if (n)
+            memcpy(buf, log_text, n);
+        buf[n] = '\0';
+    }
+    long len = (long)log_len;
+    pthread_mutex_unlock(&lock);
+    return len;
+}
+
 static CUresult copy(CUdeviceptr dst_dev, void *dst_host, CUdeviceptr src_dev,
                      const void *src_host, size_t n, void *stream)
 {
@@ -681,6 +771,9 @@ static CUresult copy(CUdeviceptr dst_dev, void *dst_host, CUdeviceptr src_dev,
     }
     char *d = dst_host ? dst_host : translate(dst_dev, n);
     const char *s = src_host ? src_host : translate(src_dev, n);
+    if (src_host || dst_host)
+        log_line("%s %d %zu %s", src_host ? "htod" : "dtoh", log_stream_id(stream), n,
+                 log_pinned(src_host ? src_host : dst_host) ? "pinned" : "pageable");
     pthread_mutex_unlock(&lock);
     if (n == 0)
         return CUDA_SUCCESS;
@@ -786,6 +879,9 @@ static int take_busy(void)
 EXPORT CUresult cuStreamSynchronize(void *stream)
 {
     count(N_STREAMSYNC);
+    pthread_mutex_lock(&lock);
+    log_line("sync %d", log_stream_id(stream));
+    pthread_mutex_unlock(&lock);
     if (sticky_error)
         return (CUresult)sticky_error;
     return stream_check(stream);
@@ -1350,6 +1446,7 @@ EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsigned gz
         return CUDA_ERROR_INVALID_VALUE;
     }
     last_launch.count++;
+    log_line("launch %d", log_stream_id(stream));
     unsigned dims[7] = {gx, gy, gz, bx, by, bz, shared};
     memcpy(last_launch.dims, dims, sizeof dims);
     last_launch.stream = stream;

@@ -238,3 +238,50 @@ except cuda.CudaAPIError as e:
 print("ok")
 ''')
     assert run_script(script, env).strip().endswith("ok")
+
+
+def test_cuda_ufunc_on_large_host_arrays_is_staged_and_overlapped(env, tmp_path):
+    """A cuda-target ufunc on a GPU with large host operands: each chunk goes
+    through pinned staging buffers with asynchronous copies, alternating
+    between two streams, so one stream's copies and kernel overlap the
+    other's; every input byte moves in once and the result once back."""
+    script = tmp_path / "staged.py"
+    script.write_text(PRELUDE + r'''
+import warnings
+from ember import vectorize
+fake.fake_cuda_log_text.restype = ctypes.c_long
+
+@vectorize(["float32(float32, float32)"], target="cuda")
+def scaled(x, s):
+    return x * s
+
+n = 3 * 1024 * 1024 + 5            # 3 chunks of 1M float32, and 5 elements
+x = np.arange(n, dtype=np.float32)
+scaled(x[:10], np.float32(2))      # compile and load first
+runtime.reset_stats()
+fake.fake_cuda_log(1)
+r = scaled(x, np.float32(2))
+
+buf = ctypes.create_string_buffer(1 << 16)
+fake.fake_cuda_log_text(buf, ctypes.c_size_t(1 << 16))
+print("LOG")
+print(buf.value.decode())
+s = runtime.stats()
+print("BYTES", s["htod_bytes"], s["dtoh_bytes"], r.shape, r.dtype)
+''')
+    out = run_script(script, env).split("LOG\n", 1)[1]
+    log, tail = out.split("BYTES")
+    lines = [l.split() for l in log.strip().splitlines()]
+    n = 3 * 1024 * 1024 + 5
+    assert tail.split()[:2] == [str(2 * 4 * n), str(4 * n)]
+    assert "(3145733,) float32" in tail
+    launches = [l for l in lines if l[0] == "launch"]
+    assert len(launches) == 4                          # 3 full chunks and the rest
+    streams = [l[1] for l in launches]
+    assert streams[0] != streams[1] and streams[0] == streams[2] and streams[1] == streams[3]
+    assert "0" not in streams                          # not the default stream
+    copies = [l for l in lines if l[0] in ("htod", "dtoh")]
+    assert copies and all(l[3] == "pinned" for l in copies)
+    # chunk 1 is sent before chunk 0's result is waited for: they overlap
+    first_sync = next(i for i, l in enumerate(lines) if l[0] == "sync")
+    assert [l[0] for l in lines[:first_sync]].count("launch") == 2
