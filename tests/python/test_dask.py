@@ -27,12 +27,13 @@ dask = pytest.importorskip("dask")
 pytestmark = pytest.mark.usefixtures("cpu_device")
 
 
-def run_bounded(script, cwd, timeout=240):
+def run_bounded(script, cwd, timeout=240, args=(), status=0):
     """Runs `script` in a new session; kills its whole process group on a
     timeout and after it ends (a worker left behind is a failure)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), EMBER_DEVICE="cpu")
     env.pop("EMBER_CUDA_DRIVER", None)
-    p = subprocess.Popen([sys.executable, str(script)], cwd=cwd, env=env, text=True,
+    p = subprocess.Popen([sys.executable, str(script), *map(str, args)], cwd=cwd, env=env,
+                         text=True,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          start_new_session=True)
     try:
@@ -45,7 +46,7 @@ def run_bounded(script, cwd, timeout=240):
         left = _group_members(p.pid, wait=10.0)
         if left:
             os.killpg(p.pid, signal.SIGKILL)
-    assert p.returncode == 0, out
+    assert p.returncode == status, out
     assert not left, f"processes of the cluster still ran 10 s after it closed: {left}\n{out}"
     return out
 
@@ -365,3 +366,39 @@ def test_local_cluster_two_worker_processes(tmp_path):
     for line in ("tiles ok on 2 workers", "jit ok", "device arrays ok: DeviceNDArray",
                  "device chunks ok", "processes scheduler: ok"):
         assert line in out, out
+
+
+def test_dask_mandelbrot_example(tmp_path):
+    pytest.importorskip("distributed")
+    png = tmp_path / "m.png"
+    out = run_bounded(ROOT / "examples" / "dask_mandelbrot.py", tmp_path, args=[
+        "--width", "360", "--height", "240", "--tile", "120", "--iters", "60",
+        "--out", png, "--no-progress"])
+    assert "6 tiles on 2 worker process(es)" in out, out
+    assert "0 of 86400 pixels differ" in out and "equals the one-process image" in out
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[16:24] == (360).to_bytes(4, "big") + \
+        (240).to_bytes(4, "big")
+
+
+def test_dask_mandelbrot_example_detects_a_mismatch(tmp_path):
+    """The example's check can fail: tiles placed at the wrong offset."""
+    pytest.importorskip("distributed")
+    wrapper = tmp_path / "broken_mandelbrot.py"
+    wrapper.write_text(textwrap.dedent(f'''
+        import sys
+        sys.path.insert(0, {str(ROOT / "examples")!r})
+        import numpy as np
+        import dask_mandelbrot as m
+
+        def shifted(block, width, height, iters, block_info=None):
+            (row0, _), (col0, _) = block_info[None]["array-location"]
+            return m.render(np.empty(block.shape, np.int32), col0, row0, width, height, iters)
+        m.tile = shifted
+        if __name__ == "__main__":
+            sys.exit(m.main(sys.argv[1:]))
+    '''))
+    out = run_bounded(wrapper, tmp_path, status=1, args=[
+        "--width", "240", "--height", "120", "--tile", "60", "--iters", "40",
+        "--out", tmp_path / "b.png", "--no-progress"])
+    assert "MISMATCH" in out
