@@ -81,6 +81,17 @@ def _run(name):
     _REGISTRATIONS[name]()
 
 
+def _run_quietly(name):
+    """_run from an import hook: a Dask whose modules moved must not break
+    the user's import; device arrays then travel by pickle, which works."""
+    try:
+        _run(name)
+    except Exception as exc:  # noqa: BLE001 (any failure of a foreign API)
+        import warnings
+        warnings.warn(f"ember could not register DeviceNDArray with {name} ({exc}); "
+                      "device arrays will travel by pickle", RuntimeWarning, stacklevel=2)
+
+
 def register():
     """Registers ember's DeviceNDArray with every Dask module that can be
     imported (it imports them); returns the names registered."""
@@ -117,7 +128,7 @@ class _AfterImport:
 
         def exec_then_register(module):
             exec_module(module)
-            _run(name)
+            _run_quietly(name)
         loader.exec_module = exec_then_register   # this module's own loader object
         return spec
 
@@ -127,10 +138,7 @@ def install():
     and waits for the others."""
     for name in _REGISTRATIONS:
         if name in sys.modules:
-            try:
-                _run(name)
-            except ImportError:  # a Dask too old or broken: pickle still works
-                pass
+            _run_quietly(name)
     if not all(n in _done for n in _REGISTRATIONS) and \
             not any(isinstance(f, _AfterImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _AfterImport())
