@@ -127,6 +127,23 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
     def __repr__(self):
         return f"<ember.jit function {self.__qualname__}>"
 
+    def _pickle_recipe(self):
+        """What makes this function again in another process: the Python
+        function, options and eager signatures (python/ember/_pickle.py)."""
+        from ._pickle import Recipe
+        r = self.__dict__.get("_recipe")
+        if r is None:
+            r = self._recipe = Recipe("ember.jit", self.py_func, {})
+        r.options = dict(fastmath=self.fastmath, boundscheck=self.boundscheck,
+                         debug=self.debug, opt=self.opt, cache=self._cache,
+                         parallel=self.parallel)
+        r.extra = [(key, self._declared.get(key)) for key in self._eager]
+        return r
+
+    def __reduce__(self):
+        from ._pickle import reduce_function
+        return reduce_function(self, self._pickle_recipe())
+
     def __get__(self, obj, objtype=None):
         # as a Python function (and numba's dispatcher): a method when
         # looked up on an instance

@@ -274,10 +274,29 @@ class _CpuBuilder:
         return tuple(dt.num for dt in dts), loop
 
 
-def _make_ufunc(py_func, nin, nout, loops, identity, signature=None):
+def _make_ufunc(py_func, nin, nout, loops, identity, signature=None, recipe=None):
+    """The numpy.ufunc; `recipe` (a _pickle.Recipe) is how pickle makes it
+    again in another process (kept by the ufunc, python/ext/ufunc.c)."""
     doc = py_func.__doc__ or ""
     return _ember.make_ufunc(py_func.__name__, doc, nin, nout, list(loops),
-                             _IDENTITIES[identity], signature)
+                             _IDENTITIES[identity], signature, recipe)
+
+
+def _recipe(kind, py_func, options, extra):
+    from ._pickle import Recipe, install_ufunc_reducer
+    install_ufunc_reducer()
+    return Recipe(kind, py_func, options, extra)
+
+
+class _Pickled:
+    """Pickling through the object's Recipe (python/ember/_pickle.py)."""
+
+    def _pickle_recipe(self):
+        return self._recipe
+
+    def __reduce__(self):
+        from ._pickle import reduce_function
+        return reduce_function(self, self._pickle_recipe())
 
 
 def _scalar_args(sig, who, py_func, nin=None):
@@ -302,7 +321,7 @@ def _nin(py_func, who):
     return n
 
 
-class DUFunc:
+class DUFunc(_Pickled):
     """A ufunc that compiles a loop for each new combination of input types
     (numba's DUFunc): call it as a ufunc; ``ufunc`` is the numpy.ufunc of
     the loops compiled so far, ``types`` lists them, ``reduce``,
@@ -323,6 +342,13 @@ class DUFunc:
         self._ufunc = None
         self._lock = threading.RLock()
         self._frozen = False
+        self._recipe = _recipe("dufunc", py_func, dict(identity=identity, target=target,
+                                                       cache=cache), ())
+
+    def _pickle_recipe(self):
+        # the loops compiled so far (input dtypes), compiled again on arrival
+        self._recipe.extra = ([tuple(d.str for d in key) for key in self._keys], self._frozen)
+        return self._recipe
 
     def __repr__(self):
         return f"<ember.DUFunc {self.__name__!r}>"
@@ -460,7 +486,7 @@ def _pick_loop(sigs, dts, who):
                     f"the loops are {', '.join(str(s) for s in sigs)}")
 
 
-class _CudaCall:
+class _CudaCall(_Pickled):
     """What the cuda target's ufunc and gufunc objects share: the kernel,
     the choice of loop, moving operands to the device and back."""
 
@@ -566,6 +592,8 @@ class CUDAUFunc(_CudaCall):
         self._cache = cache
         self._host = {}      # input dtypes -> (CPU ufunc of one loop, or None)
         self._builder = None
+        self._recipe = _recipe("vectorize", py_func, dict(identity=identity, target="cuda",
+                                                          cache=cache), (sigs,))
         for s in sigs:  # compile now: a function that does not type fails here
             ins, ret = self._loop_for(tuple(_dtype(a) for a in s.args))
             self._compile([np.dtype(d) for d in ins] + [ret], [1] * (self._nin + 1))
@@ -845,6 +873,8 @@ class CUDAGUFunc(_CudaCall):
         self._nin, self._nout = lay.nin, lay.nout
         self._setup(py_func, sigs, cache, "guvectorize_kernel",
                     _guvectorize_source("guvectorize_kernel", len(lay.cores), cuda=True))
+        self._recipe = _recipe("guvectorize", py_func, dict(target="cuda", cache=cache),
+                               (sigs, layout))
         for s, lay in zip(sigs, self._lays):
             self._compile(_gu_dtypes(s), [1 + len(lay.core_axes(i))
                                           for i in range(len(lay.cores))])
@@ -989,7 +1019,9 @@ def vectorize(ftylist_or_function=(), identity=None, nopython=True, target="cpu"
             if ret is None or isinstance(ret, ty.NoneType):
                 ret = _return_type(py_func, list(s.args), "vectorize function")
             loops.append(builder.build(list(s.args), ret))
-        return _make_ufunc(py_func, nin, 1, loops, identity)
+        recipe = _recipe("vectorize", py_func, dict(identity=identity, target=target,
+                                                    cache=cache), (sigs,))
+        return _make_ufunc(py_func, nin, 1, loops, identity, recipe=recipe)
     return wrap
 
 
@@ -1039,5 +1071,7 @@ def guvectorize(*args, **kwargs):
         loops = [builder.build(s, lay) for s, lay in zip(sigs, lays)]
         canon = "->".join(",".join(f"({','.join(c)})" for c in side)
                           for side in (lays[0].ins, lays[0].outs))
-        return _make_ufunc(py_func, lays[0].nin, lays[0].nout, loops, identity, canon)
+        recipe = _recipe("guvectorize", py_func, dict(identity=identity, target=target,
+                                                      cache=cache), (sigs, layout))
+        return _make_ufunc(py_func, lays[0].nin, lays[0].nout, loops, identity, canon, recipe)
     return wrap

@@ -573,6 +573,7 @@ static PyType_Slot array_slots[] = {
     {Py_tp_getset, array_getset},
     {Py_tp_methods, array_methods},
     {Py_tp_members, array_members},
+    {Py_bf_getbuffer, ext_array_getbuffer}, /* array_buffer.c */
     {0, NULL},
 };
 

@@ -208,6 +208,8 @@ EXT_HIDDEN PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args,
                                         Py_ssize_t nargs, PyObject *kwnames);
 /* dlpack.c: DLPack capsules of ember arrays, and arrays over DLPack tensors. */
 EXT_HIDDEN PyObject *ext_to_dlpack(PyObject *module, PyObject *array);
+/* array_buffer.c: the Array type's bf_getbuffer (host-accessible memory only) */
+EXT_HIDDEN int ext_array_getbuffer(PyObject *obj, Py_buffer *view, int flags);
 EXT_HIDDEN PyObject *ext_dlpack_device(PyObject *module, PyObject *array);
 EXT_HIDDEN PyObject *ext_from_dlpack_capsule(PyObject *module, PyObject *const *args,
                                              Py_ssize_t nargs);

@@ -21,7 +21,9 @@
  * doc, functions, data, types), so they live in one block owned by a
  * capsule; that capsule and the UfuncLoop objects are kept alive by the
  * ufunc itself through its `obj` field, which NumPy releases with the ufunc
- * (numba's ufunc builder does the same).
+ * (numba's ufunc builder does the same). The last item of that tuple is the
+ * ufunc's owner, an object the Python side chooses (what pickling needs to
+ * make the ufunc again, python/ember/_pickle.py); `ufunc_owner` reads it.
  */
 #include "ext.h"
 
@@ -309,7 +311,7 @@ static const char *copy_str(char **at, const char *s)
  * operand in order (the inner loop reads dims[] and steps[] by them). */
 static int check_core_axes(const PyUFuncObject *uf, PyObject *keep)
 {
-    for (Py_ssize_t i = 1; i < PyTuple_GET_SIZE(keep); i++) {
+    for (Py_ssize_t i = 1; i < PyTuple_GET_SIZE(keep) - 1; i++) { /* the loops */
         const ext_ufunc_loop *L = (const ext_ufunc_loop *)PyTuple_GET_ITEM(keep, i);
         for (int k = 0; k < L->nargs; k++) {
             int n = 0;
@@ -335,16 +337,29 @@ static int check_core_axes(const PyUFuncObject *uf, PyObject *keep)
     return 0;
 }
 
-/* make_ufunc(name, doc, nin, nout, loops, identity, signature) ->
+/* NumPy's ufunc C API (PyUFunc_Type, PyUFunc_FromFuncAndData...), imported
+ * at the first use. */
+static int ensure_umath(void)
+{
+    static int umath_imported = 0;
+    if (!umath_imported) {
+        if (_import_umath() < 0)
+            return -1;
+        umath_imported = 1;
+    }
+    return 0;
+}
+
+/* make_ufunc(name, doc, nin, nout, loops, identity, signature, owner=None) ->
  * numpy.ufunc. `loops`: a list of (type numbers of the operands, UfuncLoop),
  * in the order NumPy tries them; identity: PyUFunc_* code (0, 1, -1 None,
  * -2 reorderable None); signature: None, or a gufunc layout "(n),(n)->()". */
 static PyObject *make_ufunc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    static int umath_imported = 0;
     const char *name, *doc, *signature = NULL;
     int nin, nout, identity;
-    if (nargs != 7 || !(name = PyUnicode_AsUTF8(args[0])) || !(doc = PyUnicode_AsUTF8(args[1])) ||
+    if ((nargs != 7 && nargs != 8) || !(name = PyUnicode_AsUTF8(args[0])) ||
+        !(doc = PyUnicode_AsUTF8(args[1])) ||
         (nin = PyLong_AsLong(args[2])) < 0 || (nout = PyLong_AsLong(args[3])) < 0 ||
         !PyList_Check(args[4]) ||
         ((identity = PyLong_AsLong(args[5])) == -1 && PyErr_Occurred()) ||
@@ -352,15 +367,13 @@ static PyObject *make_ufunc(PyObject *module, PyObject *const *args, Py_ssize_t 
         if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
             PyErr_SetString(PyExc_TypeError, "make_ufunc(name: str, doc: str, nin: int, "
-                            "nout: int, loops: list, identity: int, signature: str | None)");
+                            "nout: int, loops: list, identity: int, signature: str | None, "
+                            "owner=None)");
         }
         return NULL;
     }
-    if (!umath_imported) {
-        if (_import_umath() < 0)
-            return NULL;
-        umath_imported = 1;
-    }
+    if (ensure_umath() < 0)
+        return NULL;
     int nops = nin + nout;
     Py_ssize_t ntypes = PyList_GET_SIZE(args[4]);
     if (nin < 1 || nout < 1 || nops > UFUNC_MAX_OPERANDS) {
@@ -378,12 +391,15 @@ static PyObject *make_ufunc(PyObject *module, PyObject *const *args, Py_ssize_t 
         PyMem_Free(block);
         return NULL;
     }
-    PyObject *keep = PyTuple_New(ntypes + 1); /* the capsule and the loops */
+    PyObject *keep = PyTuple_New(ntypes + 2); /* the capsule, the loops, the owner */
     if (!keep) {
         Py_DECREF(capsule);
         return NULL;
     }
     PyTuple_SET_ITEM(keep, 0, capsule);
+    PyObject *owner = nargs == 8 ? args[7] : Py_None;
+    Py_INCREF(owner);
+    PyTuple_SET_ITEM(keep, ntypes + 1, owner);
     PyUFuncGenericFunction *functions = (PyUFuncGenericFunction *)block;
     void **data = (void **)(functions + ntypes);
     char *types = (char *)(data + ntypes), *strings = types + ntypes * nops;
@@ -434,12 +450,32 @@ fail:
     return NULL;
 }
 
+/* ufunc_owner(ufunc) -> the owner make_ufunc was given, or None for a ufunc
+ * make_ufunc did not make (NumPy's own, numba's ...). */
+static PyObject *ufunc_owner(PyObject *module, PyObject *obj)
+{
+    if (ensure_umath() < 0)
+        return NULL;
+    if (!PyObject_TypeCheck(obj, &PyUFunc_Type))
+        Py_RETURN_NONE;
+    PyObject *keep = ((PyUFuncObject *)obj)->obj;
+    if (!keep || !PyTuple_CheckExact(keep) || PyTuple_GET_SIZE(keep) < 2 ||
+        !PyCapsule_IsValid(PyTuple_GET_ITEM(keep, 0), "ember.ufunc_block"))
+        Py_RETURN_NONE;
+    PyObject *owner = PyTuple_GET_ITEM(keep, PyTuple_GET_SIZE(keep) - 1);
+    Py_INCREF(owner);
+    return owner;
+}
+
 PyMethodDef ext_ufunc_methods[] = {
+    {"ufunc_owner", (PyCFunction)ufunc_owner, METH_O,
+     "ufunc_owner($module, ufunc, /)\n--\n\n"
+     "The owner object make_ufunc was given for `ufunc`; None for other ufuncs."},
     {"ufunc_loop", (PyCFunction)(void (*)(void))ufunc_loop, METH_FASTCALL,
      "ufunc_loop($module, kernel, kernel_contig, operands, nin, parallel, grain, /)\n--\n\n"
      "A NumPy inner loop over a compiled ember.jit loop function."},
     {"make_ufunc", (PyCFunction)(void (*)(void))make_ufunc, METH_FASTCALL,
-     "make_ufunc($module, name, doc, nin, nout, loops, identity, signature, /)\n--\n\n"
+     "make_ufunc($module, name, doc, nin, nout, loops, identity, signature, owner=None, /)\n--\n\n"
      "A numpy.ufunc (a gufunc when signature is given) of ember loops."},
     {NULL, NULL, 0, NULL},
 };

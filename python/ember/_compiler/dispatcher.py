@@ -286,6 +286,18 @@ class DeviceFunction:
     def __repr__(self):
         return f"<ember device function {self.__qualname__}>"
 
+    def _pickle_recipe(self):
+        from .._pickle import Recipe
+        r = self.__dict__.get("_recipe")
+        if r is None:
+            r = self._recipe = Recipe("device", self.py_func, {})
+        r.extra = list(self.signatures) or None
+        return r
+
+    def __reduce__(self):  # python/ember/_pickle.py
+        from .._pickle import reduce_function
+        return reduce_function(self, self._pickle_recipe())
+
     def __call__(self, *args, **kwargs):
         raise TypeError("device functions can only be called from kernels or other device "
                         f"functions (called '{self.__qualname__}' from the host)")
@@ -336,6 +348,23 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
 
     def __repr__(self):
         return f"<ember.cuda.Dispatcher {self.__qualname__}>"
+
+    def _pickle_recipe(self):
+        """What makes this kernel again in another process: its function,
+        options and eager signatures (python/ember/_pickle.py)."""
+        from .._pickle import Recipe
+        r = self.__dict__.get("_recipe")
+        if r is None:
+            r = self._recipe = Recipe("cuda.jit", self.py_func, {})
+        r.options = dict(debug=self.debug, fastmath=self.fastmath, opt=self.opt,
+                         lineinfo=self.lineinfo, boundscheck=self.boundscheck,
+                         cache=self._cache, **self.targetoptions)
+        r.extra = list(self._eager)
+        return r
+
+    def __reduce__(self):
+        from .._pickle import reduce_function
+        return reduce_function(self, self._pickle_recipe())
 
     @property
     def signatures(self):

@@ -308,6 +308,13 @@ class DeviceNDArray(_ember.Array):
         """CuPy spelling of copy_to_host()."""
         return self.copy_to_host()
 
+    def __reduce__(self):
+        """Pickles the data (a host copy; on the cpu device the memory itself,
+        out of band with protocol 5), restored on the receiver's current
+        device (python/ember/_pickle.py)."""
+        from .._pickle import reduce_device_array
+        return reduce_device_array(self)
+
 
 def _dense_strides(shape, itemsize, order):
     strides = [0] * len(shape)

@@ -46,6 +46,10 @@ class Stream:
         what = "default stream" if self._s.is_default else f"stream 0x{self.handle:x}"
         return f"<ember {what} on {self.device.kind}:{self.device.id}>"
 
+    def __reduce__(self):
+        from .._pickle import refuse
+        refuse("a Stream")
+
 
 def stream():
     """A new stream on the current device."""
@@ -92,6 +96,10 @@ class Event:
 
     def synchronize(self):
         self._e.synchronize()
+
+    def __reduce__(self):
+        from .._pickle import refuse
+        refuse("an Event")
 
     def wait(self, stream=0):
         """Make ``stream`` wait for this event before running later work."""
