@@ -88,6 +88,20 @@ def bytes_moved_numba(n):
     return moved["htod"], moved["dtoh"]
 
 
+def alternating(fa, fb, repeat, scale):
+    """Summaries of fa and fb timed in turn, A B A B ..., so that a drift of
+    the machine's speed falls on both."""
+    import time
+    fa(), fb()
+    ta, tb = [], []
+    for _ in range(repeat):
+        for f, out in ((fa, ta), (fb, tb)):
+            t = time.perf_counter()
+            f()
+            out.append(time.perf_counter() - t)
+    return C.summarize(ta, scale), C.summarize(tb, scale)
+
+
 def in_place_rows(cuda, quick):
     """CPU device: host arrays used in place cost what device arrays cost."""
     from ember import vectorize
@@ -100,11 +114,10 @@ def in_place_rows(cuda, quick):
     out = np.zeros(n, np.float32)
     dx, dy, dout = cuda.to_device(x), cuda.to_device(y), cuda.device_array(n, np.float32)
     g = (n + 255) // 256
-    host = C.measure(lambda: K.saxpy[g, 256](np.float32(2), x, y, out), 1, repeat,
-                     scale=1e3)
+    host, dev = alternating(lambda: K.saxpy[g, 256](np.float32(2), x, y, out),
+                            lambda: K.saxpy[g, 256](np.float32(2), dx, dy, dout),
+                            repeat * 2, 1e3)
     np.testing.assert_allclose(out, 2 * x + y, rtol=1e-6)
-    dev = C.measure(lambda: K.saxpy[g, 256](np.float32(2), dx, dy, dout), 1, repeat,
-                    sync=cuda.synchronize, scale=1e3)
     rows = [C.row(f"saxpy {n} float32, CPU device: host NumPy arrays vs device arrays", "ms",
                   {"ember host arrays": host, "ember device arrays": dev},
                   base="ember device arrays")]
@@ -117,12 +130,10 @@ def in_place_rows(cuda, quick):
     m, s = np.float32(0.5), np.float32(1.5)
     big = x[:1_000_000]
     np.testing.assert_array_equal(gc(big, m, s), gp(big, m, s))
+    gcs, gps = alternating(lambda: gc(big, m, s), lambda: gp(big, m, s), repeat * 2, 1e3)
     rows.append(C.row(f"vectorize gaussian {big.size} float32 on host arrays: target='cuda' "
                       "(CPU device) vs target='cpu'", "ms",
-                      {"ember cuda target": C.measure(lambda: gc(big, m, s), 1, repeat,
-                                                      scale=1e3),
-                       "ember cpu target": C.measure(lambda: gp(big, m, s), 1, repeat,
-                                                     scale=1e3)},
+                      {"ember cuda target": gcs, "ember cpu target": gps},
                       base="ember cpu target"))
     small = x[:4]
     rows.append(C.row("vectorize gaussian 4 float32 on host arrays: target='cuda' (CPU device) "
