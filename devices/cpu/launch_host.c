@@ -49,9 +49,13 @@ ember_status host_launch_shared(const HostKernel *k, struct ember_device *cpu,
     LaunchCtx c = {.entry = entry, .args = args};
     _Static_assert(offsetof(HostDims, dynamic_shared) == HOST_DIMS_DYNAMIC_SHARED_OFFSET,
                    "devices/cpu/lower_host.c reads HostDims.dynamic_shared at this offset");
-    if (shared > ((size_t)1 << 40))
-        return em_error(EMBER_ERR_INVALID_ARG, "host_launch: %zu bytes of dynamic shared memory "
-                        "per block is too much", shared);
+    /* CUDA: at most the device's shared memory per block without opting in
+     * (cudaDevAttrMaxSharedMemoryPerBlock); the cpu device reports 48 KiB. */
+    if (shared > cpu->info.max_shared_memory_per_block)
+        return em_error(EMBER_ERR_INVALID_ARG, "%zu bytes of dynamic shared memory per block "
+                        "(the launch's sharedmem), above the cpu device's limit of %zu bytes "
+                        "per block (MAX_SHARED_MEMORY_PER_BLOCK)", shared,
+                        cpu->info.max_shared_memory_per_block);
     c.dims.dynamic_shared = (int64_t)shared;
     /* threadIdx, blockIdx and the dims are int32 in the kernel. */
     int64_t nblocks = 1, nthreads = 1;
@@ -62,12 +66,22 @@ ember_status host_launch_shared(const HostKernel *k, struct ember_device *cpu,
                             "sizes must be in 1 .. 2**31-1",
                             (long long)grid[0], (long long)grid[1], (long long)grid[2],
                             (long long)block[0], (long long)block[1], (long long)block[2]);
-        if (__builtin_mul_overflow(nblocks, grid[i], &nblocks) ||
-            __builtin_mul_overflow(nthreads, block[i], &nthreads))
-            return em_error(EMBER_ERR_INVALID_ARG, "host_launch: the grid is too large");
         c.dims.grid[i] = grid[i];
         c.dims.block[i] = block[i];
     }
+    /* The kernel numbers its threads in int64 (the thread loops, the grid
+     * guard of lower_host.c): the grid may hold at most 2**63 - 1 of them. */
+    int64_t total;
+    if (__builtin_mul_overflow(grid[0], grid[1], &nblocks) ||
+        __builtin_mul_overflow(nblocks, grid[2], &nblocks) ||
+        __builtin_mul_overflow(block[0], block[1], &nthreads) ||
+        __builtin_mul_overflow(nthreads, block[2], &nthreads) ||
+        __builtin_mul_overflow(nblocks, nthreads, &total))
+        return em_error(EMBER_ERR_INVALID_ARG,
+                        "grid (%lld, %lld, %lld) times block (%lld, %lld, %lld) is more than "
+                        "2**63 - 1 threads, the most the cpu device can number",
+                        (long long)grid[0], (long long)grid[1], (long long)grid[2],
+                        (long long)block[0], (long long)block[1], (long long)block[2]);
     pool *p = NULL;
     ember_status st = cpu_device_pool(cpu, &p);
     if (st)

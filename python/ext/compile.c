@@ -1855,7 +1855,8 @@ static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t 
     int64_t grid[3], block[3];
     if (ext_dims3(a[0], "grid", grid) < 0 || ext_dims3(a[1], "block", block) < 0)
         return NULL;
-    if (block[0] * block[1] * block[2] > 1024) {
+    int64_t per_block; /* each extent is below 2**31: the product may overflow */
+    if (__builtin_mul_overflow(block[0] * block[1], block[2], &per_block) || per_block > 1024) {
         PyErr_SetString(PyExc_ValueError, "more than 1024 threads per block");
         return NULL;
     }

@@ -1,0 +1,92 @@
+"""Launch configurations the CPU device cannot run are refused with a clear
+error before anything runs (issue 14): a grid of more than 2**63 - 1
+threads in all (the kernel numbers its threads in int64; such a launch used
+to run nothing and report success), and dynamic shared memory above the
+device's limit per block (up to 2 GiB used to be accepted). Each case goes
+through the Python launch path (first call) and the C fast path (later
+calls)."""
+
+import numpy as np
+import pytest
+
+from ember import cuda
+
+
+@pytest.fixture(autouse=True)
+def cpu_device():
+    from ember.cuda import _devices
+    saved = _devices._state.key()
+    _devices._state.set(("cpu", 0))
+    yield
+    _devices._state.set(saved)
+
+
+@cuda.jit
+def count_first(out):
+    x, y, z = cuda.grid(3)
+    if x == 0 and y == 0 and z == 0:
+        out[0] += 1
+
+
+BIG_GRID = (2**31 - 1, 65535, 65535)  # each axis within CUDA's limits
+
+
+@pytest.mark.parametrize("block", [1024, 2, (2, 2, 1)])
+def test_more_than_2_63_threads_is_an_error(block):
+    out = cuda.to_device(np.zeros(1))
+    count_first[1, 1](out)  # compiled; later calls may take the fast path
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"count_first.*grid \(2147483647, 65535, 65535\) "
+                           r"times block .* more than 2\*\*63 - 1 threads"):
+            count_first[BIG_GRID, block](out)
+    assert out.copy_to_host()[0] == 1
+    count_first[2, 32](out)  # still usable
+    assert out.copy_to_host()[0] == 2
+
+
+def test_large_grid_below_the_limit_still_runs():
+    out = np.zeros(1)
+    count_first[(2**20, 2, 1), 64](out)
+    assert out[0] == 1
+
+
+def test_low_level_launch_checks_threads_per_block_without_overflow():
+    k = count_first.overloads[next(iter(count_first.overloads))]
+    out = cuda.to_device(np.zeros(1))
+    big = 2**31 - 1
+    # block extents whose product overflows int64: still "more than 1024"
+    with pytest.raises(ValueError, match="more than 1024 threads per block"):
+        k.launch((1, 1, 1), (big, big, big), (out,))
+
+
+@cuda.jit
+def fill_dynamic(out):
+    s = cuda.shared.array(0, np.float32)
+    t = cuda.threadIdx.x
+    n = s.size
+    for j in range(t, n, cuda.blockDim.x):
+        s[j] = j
+    cuda.syncthreads()
+    if t == 0:
+        out[0] = s.size
+        out[1] = s[n - 1]
+
+
+def test_dynamic_shared_memory_up_to_the_device_limit():
+    limit = cuda.get_current_device().MAX_SHARED_MEMORY_PER_BLOCK
+    assert limit == 48 * 1024
+    out = np.zeros(2, np.float32)
+    for _ in range(2):
+        fill_dynamic[1, 32, 0, limit](out)
+        np.testing.assert_array_equal(out, [limit // 4, limit // 4 - 1])
+
+
+@pytest.mark.parametrize("nbytes", [48 * 1024 + 4, 2**31])
+def test_dynamic_shared_memory_above_the_limit_is_an_error(nbytes):
+    out = np.zeros(2, np.float32)
+    fill_dynamic[1, 32, 0, 64](out)
+    for _ in range(2):
+        with pytest.raises(ValueError, match=rf"fill_dynamic: {nbytes} bytes of dynamic shared "
+                           r"memory per block .*above the cpu device's limit of 49152 bytes"):
+            fill_dynamic[1, 32, 0, nbytes](out)
+    np.testing.assert_array_equal(out, [16, 15])
