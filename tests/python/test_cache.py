@@ -178,7 +178,7 @@ def make_source(tmp_path, offset="0.0", module=MODULE):
     return src
 
 
-def run(tmp_path, src, **env_extra):
+def run(tmp_path, src, timeout=300, **env_extra):
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), SRC_DIR=str(src),
@@ -188,7 +188,7 @@ def run(tmp_path, src, **env_extra):
         env.pop(name, None)
     env.update({k: str(v) for k, v in env_extra.items()})
     proc = subprocess.run([sys.executable, str(driver)], env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -309,6 +309,50 @@ def test_damaged_files_are_recompiled(tmp_path, damage):
     want = [1, 0] if damage == "index" else [0, 1]   # the index only prunes
     assert run(tmp_path, src, CALLS="mandel")["mandel"] == want
     assert run(tmp_path, src, CALLS="mandel")["mandel"] == [1, 0]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link_dev_zero", "link_to_entry", "huge",
+                                  "directory", "index_fifo", "index_link_dev_zero"])
+def test_entries_that_are_not_regular_files_are_ignored_and_rewritten(tmp_path, kind):
+    # a FIFO used to block the next process forever, a link to /dev/zero to
+    # read until memory ran out: now neither is opened for long nor read
+    src = make_source(tmp_path)
+    run(tmp_path, src, CALLS="mandel")
+    cache = src / "__pycache__"
+    data = cache / entries(cache, "mod.mandel-")[0]
+    index = next(cache.glob("mod.mandel-*.embi"))
+    good = data.read_bytes()
+    target = index if kind.startswith("index") else data
+    target.unlink()
+    if kind.endswith("fifo"):
+        os.mkfifo(target)
+    elif kind.endswith("link_dev_zero"):
+        os.symlink("/dev/zero", target)
+    elif kind == "link_to_entry":  # even a link to a good copy is not followed
+        copy = tmp_path / "copy.embc"
+        copy.write_bytes(good)
+        os.symlink(copy, target)
+    elif kind == "huge":  # sparse: the size alone rules it out
+        with open(target, "wb") as f:
+            f.write(good)
+            f.truncate(300 << 20)
+    else:
+        target.mkdir()
+    # the index only prunes old entries: a bad index still hits the entry
+    want = [1, 0] if kind.startswith("index") else [0, 1]
+    assert run(tmp_path, src, timeout=120, CALLS="mandel")["mandel"] == want
+    if kind == "directory":  # a directory cannot be renamed over: left as is
+        assert target.is_dir()
+        assert run(tmp_path, src, timeout=120, CALLS="mandel")["mandel"] == [0, 1]
+        return
+    if kind.startswith("index"):  # rewritten at the next miss
+        data.unlink()
+        assert run(tmp_path, src, timeout=120, CALLS="mandel")["mandel"] == [0, 1]
+        assert json.loads(target.read_text())["entries"]
+    # rewritten as a regular file, which the next process loads
+    assert target.is_file() and not target.is_symlink()
+    assert target.stat().st_size < 100 << 20
+    assert run(tmp_path, src, timeout=120, CALLS="mandel")["mandel"] == [1, 0]
 
 
 def test_payload_for_another_target_is_refused_in_process():

@@ -35,7 +35,11 @@ Safety: files are written to a temporary name and renamed (atomic), so a
 reader sees a whole file or none; two processes writing the same entry
 write the same bytes. A data file carries its key and a checksum of its
 payload; anything damaged, stale or unreadable is ignored (recompile,
-overwrite), never an error. A function without a source file on disk
+overwrite), never an error. Only regular files of bounded size are read
+(``_read_regular``): an entry or index that is a FIFO, a symbolic link (to
+``/dev/zero`` or anything else), a directory or a file larger than the
+bound is ignored without blocking or reading it, and the rename of the
+fresh entry replaces it. A function without a source file on disk
 (``<stdin>``, ``exec``) is simply not cached: ``stats.cache_path`` is then
 None and ``stats.cache_disabled`` says why (numba warns instead).
 """
@@ -44,6 +48,7 @@ import collections
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
 
@@ -53,6 +58,14 @@ __all__ = ["CacheStats", "compile_kernel"]
 
 _MAGIC = b"EMBERC1\n"
 _DATA_EXT, _INDEX_EXT = ".embc", ".embi"
+# the largest data and index files read: far above any object file or PTX
+# ember writes (a few MiB at most), far below what hurts to read
+_MAX_DATA_BYTES = 256 << 20
+_MAX_INDEX_BYTES = 16 << 20
+# open() flags of a cache read: never follow a link in the last component,
+# never block on a FIFO (opened without a writer) or a device
+_READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) |
+               getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
 
 
 class CacheStats:
@@ -174,12 +187,37 @@ def _write_atomic(path, data):
         raise
 
 
+def _read_regular(path, limit):
+    """The bytes of `path` when it is a regular file of at most `limit`
+    bytes, else None (also when it cannot be read). Checked on the open
+    descriptor (fstat), so the file cannot be swapped in between; the read
+    stops after `limit` + 1 bytes whatever the size said."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:  # missing, unreadable, or a symbolic link (O_NOFOLLOW: ELOOP)
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        parts, n = [], 0
+        while n <= limit:
+            part = os.read(fd, min(1 << 20, limit + 1 - n))
+            if not part:
+                break
+            parts.append(part)
+            n += len(part)
+        return b"".join(parts) if n <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _read_entry(path, key):
     """The payload of data file `path` when it is whole and for `key`."""
-    try:
-        with open(path, "rb") as f:
-            blob = f.read()
-    except OSError:
+    blob = _read_regular(path, _MAX_DATA_BYTES)
+    if blob is None:
         return None
     n = len(_MAGIC)
     if len(blob) < n + 64 or blob[:n] != _MAGIC or blob[n:n + 32] != key:
@@ -193,13 +231,13 @@ def _read_entry(path, key):
 def _update_index(index_path, spec, data_name, directory):
     """Records `data_name` as the entry for `spec`; deletes the data file it
     replaces. Races between processes at most lose a deletion."""
+    raw = _read_regular(index_path, _MAX_INDEX_BYTES)  # None: absent or not a regular file
     try:
-        with open(index_path, encoding="utf-8") as f:
-            index = json.load(f)
+        index = json.loads(raw.decode("utf-8")) if raw is not None else {}
         entries = index["entries"] if isinstance(index, dict) else {}
         if not isinstance(entries, dict):
             entries = {}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, RecursionError):  # damaged
         entries = {}
     old = entries.get(spec)
     if old == data_name:
