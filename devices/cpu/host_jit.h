@@ -112,6 +112,15 @@ EM_HIDDEN void *host_random_state(void);
  * words (uint32) at offset 0, the index of the next one (int32) here. */
 #define HOST_RNG_WORDS 624
 #define HOST_RNG_POS_OFFSET 2496
+/* The argument checks of NumPy's RandomState that the compiled code makes
+ * before a draw (KERNEL_FAULT_RANDOM_ARG, the check in fault_bytes); the
+ * caller raises with NumPy's type and message. */
+#define HOST_RANDOM_BAD_SEED 1    /* ValueError: Seed must be between 0 and 2**32 - 1 */
+#define HOST_RANDOM_BAD_RANGE 2   /* randint, low != 0: ValueError: low >= high */
+#define HOST_RANDOM_BAD_SCALE 3   /* normal: ValueError: scale < 0 (also -0.0; NaN passes) */
+#define HOST_RANDOM_BAD_UNIFORM 4 /* uniform: OverflowError: Range exceeds valid bounds
+                                   * (high - low not finite) */
+#define HOST_RANDOM_BAD_HIGH 5    /* randint, low == 0: ValueError: high <= 0 */
 EM_HIDDEN void host_random_seed(void *state, int64_t seed);
 EM_HIDDEN double host_random_random(void *state);
 EM_HIDDEN double host_random_uniform(void *state, double low, double high);

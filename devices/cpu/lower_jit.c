@@ -89,9 +89,67 @@ static LLVMValueRef random_double(Lower *L, LLVMValueRef rng, LLVMTypeRef fty, v
     return phi;
 }
 
+/* Ends the call with KERNEL_FAULT_RANDOM_ARG when `bad`; `which` (i64) is
+ * the HOST_RANDOM_BAD_* code. */
+static void random_check(Lower *L, Node *n, LLVMValueRef bad, LLVMValueRef which)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMBasicBlockRef fault = lw_new_bb(L, "random.bad"), ok = lw_new_bb(L, "random.ok");
+    LLVMBuildCondBr(B, bad, fault, ok);
+    LLVMPositionBuilderAtEnd(B, fault);
+    L->jit->fault_detail(L, which);
+    lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_RANDOM_ARG, 0), L->fault,
+                   LLVMAtomicOrderingMonotonic);
+    lw_abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
+    LLVMBuildUnreachable(B);
+    LLVMPositionBuilderAtEnd(B, ok);
+}
+
+/* NumPy's checks of RandomState's arguments (numpy/random/mtrand.pyx and
+ * _common.pyx, legacy seeding): seed in [0, 2**32 - 1]; randint's
+ * low < high (_bounded_integers.pyx); normal's scale not negative (check_constraint
+ * CONS_NON_NEGATIVE: signbit and not NaN, so -0.0 is refused and NaN
+ * passes); uniform's high - low finite. The tests are on bits and integers
+ * where they can be, so that fastmath does not fold them away. */
+static void random_checks(Lower *L, Node *n, LLVMValueRef *args)
+{
+    LLVMBuilderRef B = L->b;
+    switch ((int)n->op) {
+    case INTR_RANDOM_SEED: /* unsigned: a negative seed is above 2**32 - 1 too */
+        random_check(L, n, LLVMBuildICmp(B, LLVMIntUGT, args[1], i64c(L, 0xffffffffLL), ""),
+                     i64c(L, HOST_RANDOM_BAD_SEED));
+        break;
+    case INTR_RANDOM_RANDINT: /* NumPy says "high <= 0" when low is 0 */
+        random_check(L, n, LLVMBuildICmp(B, LLVMIntSGE, args[1], args[2], ""),
+                     LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, args[1], i64c(L, 0), ""),
+                                     i64c(L, HOST_RANDOM_BAD_HIGH),
+                                     i64c(L, HOST_RANDOM_BAD_RANGE), ""));
+        break;
+    case INTR_RANDOM_NORMAL: {
+        LLVMValueRef bits = LLVMBuildBitCast(B, args[2], L->t_i64, "");
+        LLVMValueRef neg = LLVMBuildICmp(B, LLVMIntSLT, bits, i64c(L, 0), "");
+        LLVMValueRef mag = LLVMBuildAnd(B, bits, i64c(L, INT64_MAX), "");
+        LLVMValueRef nan = LLVMBuildICmp(B, LLVMIntUGT, mag, i64c(L, 0x7ff0000000000000LL), "");
+        random_check(L, n, LLVMBuildAnd(B, neg, LLVMBuildNot(B, nan, ""), ""),
+                     i64c(L, HOST_RANDOM_BAD_SCALE));
+        break;
+    }
+    case INTR_RANDOM_UNIFORM: { /* exponent all ones: inf or NaN */
+        LLVMValueRef range = LLVMBuildFSub(B, args[2], args[1], "");
+        LLVMValueRef bits = LLVMBuildBitCast(B, range, L->t_i64, "");
+        LLVMValueRef exp = LLVMBuildAnd(B, bits, i64c(L, 0x7ff0000000000000LL), "");
+        random_check(L, n, LLVMBuildICmp(B, LLVMIntEQ, exp, i64c(L, 0x7ff0000000000000LL), ""),
+                     i64c(L, HOST_RANDOM_BAD_UNIFORM));
+        break;
+    }
+    default:
+        break;
+    }
+}
+
 /* np.random: a call of devices/cpu/random.c with the thread's generator
  * (looked up once per LLVM function, in its entry block) and the
- * arguments converted to int64 / float64. */
+ * arguments converted to int64 / float64, after NumPy's checks of them. */
 LLVMValueRef host_lower_random(Lower *L, Node *n)
 {
     static void *const fns[] = {(void *)host_random_seed, (void *)host_random_random,
@@ -107,6 +165,7 @@ LLVMValueRef host_lower_random(Lower *L, Node *n)
     LLVMValueRef args[3];
     for (int j = 0; j < n->nargs && j < 2; j++)
         args[1 + j] = lw_conv(L, n, lw_expr(L, n->args[j]), n->args[j]->ty, at);
+    random_checks(L, n, args);
     LLVMTypeRef sty = LLVMFunctionType(L->t_ptr, NULL, 0, 0);
     if (!L->rng)
         L->rng = host_call_address(L->ab, L->t_i64, host_random_state, sty, NULL, 0, "rng");

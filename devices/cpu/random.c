@@ -138,7 +138,8 @@ double host_random_normal(void *state, double loc, double scale)
 
 /* RandomState.randint(low, high) (int64): NumPy's masked rejection
  * sampling of high - low - 1, 32-bit draws when the range fits in 32 bits.
- * An empty range (high <= low) gives low (NumPy raises ValueError). */
+ * The compiled code has checked low < high (NumPy's ValueError) before the
+ * call; an empty range still gives low here. */
 int64_t host_random_randint(void *state, int64_t low, int64_t high)
 {
     if (high <= low)

@@ -2164,6 +2164,16 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
                          "extents %lld and %lld differ and neither is 1", fn->name, site,
                          (long long)(dims.fault_bytes >> 32),
                          (long long)(int32_t)(dims.fault_bytes & 0xffffffff));
+        else if (dims.fault == KERNEL_FAULT_RANDOM_ARG) /* NumPy's type and message */
+            PyErr_Format(dims.fault_bytes == HOST_RANDOM_BAD_UNIFORM ? PyExc_OverflowError
+                                                                   : PyExc_ValueError,
+                         "%s: %s: %s", fn->name, site,
+                         dims.fault_bytes == HOST_RANDOM_BAD_SEED
+                             ? "Seed must be between 0 and 2**32 - 1"
+                         : dims.fault_bytes == HOST_RANDOM_BAD_RANGE ? "low >= high"
+                         : dims.fault_bytes == HOST_RANDOM_BAD_HIGH ? "high <= 0"
+                         : dims.fault_bytes == HOST_RANDOM_BAD_SCALE ? "scale < 0"
+                                                                     : "Range exceeds valid bounds");
         else if (dims.fault == KERNEL_FAULT_ARANGE_STEP)
             PyErr_Format(PyExc_ZeroDivisionError, "%s: %s: np.arange() step is zero",
                          fn->name, site);

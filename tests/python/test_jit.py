@@ -8,6 +8,7 @@ with the same function run by Python / NumPy.
 """
 
 import cmath
+import inspect
 import io
 import math
 
@@ -493,6 +494,88 @@ def test_random_wrong_arguments():
 
     with pytest.raises(TypingError, match="no size="):
         g()
+
+
+@njit
+def call_seed(s):
+    np.random.seed(s)
+    return np.random.random()
+
+
+@njit
+def call_randint(low, high):
+    return np.random.randint(low, high)
+
+
+@njit
+def call_randint1(high):
+    return np.random.randint(high)
+
+
+@njit
+def call_normal(loc, scale):
+    return np.random.normal(loc, scale)
+
+
+@njit
+def call_uniform(low, high):
+    return np.random.uniform(low, high)
+
+
+@njit
+def seed_2_40():
+    np.random.seed(2**40)   # used to become seed 0
+    return np.random.random()
+
+
+def line_of(fn, text):
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(i for i, line in enumerate(lines) if text in line)
+
+
+RANDOM_CALLS = {"seed": call_seed, "randint": call_randint, "randint1": call_randint1,
+                "normal": call_normal, "uniform": call_uniform}
+
+
+@pytest.mark.parametrize("name,args", [
+    ("seed", (-1,)), ("seed", (2**40,)), ("seed", (2**32,)), ("seed", (-2**63,)),
+    ("randint", (5, 5)), ("randint", (5, 4)), ("randint", (0, 0)), ("randint1", (0,)),
+    ("randint1", (-3,)), ("normal", (0.0, -1.0)), ("normal", (0.0, -0.0)),
+    ("normal", (1.0, -np.inf)), ("uniform", (0.0, np.inf)), ("uniform", (np.nan, 1.0)),
+    ("uniform", (-1e308, 1e308)),
+])
+def test_random_argument_checks_are_numpys(name, args):
+    fn = RANDOM_CALLS[name]
+    with pytest.raises(Exception) as want:
+        getattr(np.random, name.rstrip("1"))(*args)
+    with pytest.raises(type(want.value)) as got:
+        fn(*args)
+    msg = str(got.value)
+    assert msg.endswith(": " + str(want.value)), (msg, str(want.value))
+    assert f"{__file__}:{line_of(fn.py_func, 'np.random.')}" in msg
+
+
+def test_random_seed_2_40_literal_is_refused():
+    with pytest.raises(ValueError, match=r"test_jit.py:\d+:\d+: Seed must be between 0 and "
+                       r"2\*\*32 - 1"):
+        seed_2_40()
+
+
+@pytest.mark.parametrize("name,args", [
+    ("seed", (0,)), ("seed", (2**32 - 1,)), ("randint", (4, 5)), ("randint1", (1,)),
+    ("normal", (2.0, 0.0)), ("normal", (0.0, np.nan)), ("uniform", (5.0, 1.0)),
+    ("uniform", (-1e307, 1e307)),
+])
+def test_random_arguments_numpy_accepts_still_draw(name, args):
+    # on NumPy's side of every check: the same numbers as RandomState
+    call_seed(99)
+    got = RANDOM_CALLS[name](*args)
+    np.random.seed(99)
+    np.random.random()
+    want = getattr(np.random, name.rstrip("1"))(*args)
+    if name == "seed":
+        want = np.random.random()
+    np.testing.assert_equal(got, want)
 
 
 # ---------------------------------------------------------------------------
