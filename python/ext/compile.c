@@ -42,7 +42,17 @@
 #include "devices/cuda/cuda_compile.h"
 #include "devices/cuda/nvvm.h"
 
-#define MAX_DEPTH 1000 /* tree nesting; Python's own parser stops well before */
+/* How deep the tree may nest. The compiler's passes (build here, infer,
+ * lowering) recurse once per level on the calling thread's stack, which
+ * bounds the depth: STACK_PER_LEVEL bytes per level (measured: about 1.7 KB
+ * for a long `a + a + ... + a`, infer's frames), a quarter of the stack
+ * (at most STACK_RESERVE) kept for LLVM and the leaves. On an 8 MiB stack
+ * that is about 1900 levels (a 1900-term sum; each nested `if` or `elif`
+ * takes two; an ordinary function nests 10 to 30 deep). Deeper code is a
+ * TypingError at its deepest node, never a stack overflow. */
+#define MAX_DEPTH 100000
+#define STACK_PER_LEVEL 4096
+#define STACK_RESERVE (512 * 1024)
 
 typedef struct {
     PyObject_HEAD
@@ -194,7 +204,58 @@ static const Type *parse_type(PyObject *d, int depth)
 typedef struct {
     Function *fn;   /* the function whose body is being built (owns the nodes) */
     Function *root; /* the kernel: owns the device function templates */
+    ext_state *st;
+    int limit;      /* the deepest nesting allowed (stack_depth_limit) */
+    int deepest;    /* the deepest nesting built so far, */
+    Function *deep_fn; /* ... in this function (root or a callee), */
+    SrcLoc deep_loc;   /* ... at this node */
 } Builder;
+
+/* Bytes of stack left below the caller's frame on this thread; SIZE_MAX
+ * when the system does not say. */
+static size_t stack_left(void)
+{
+    pthread_attr_t attr;
+    void *base = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return SIZE_MAX;
+    int rc = pthread_attr_getstack(&attr, &base, &size);
+    pthread_attr_destroy(&attr);
+    char here;
+    uintptr_t lo = (uintptr_t)base, sp = (uintptr_t)&here;
+    if (rc != 0 || !base || sp < lo || sp - lo > size)
+        return SIZE_MAX;
+    return sp - lo;
+}
+
+/* The nesting the stack left on this thread allows (see MAX_DEPTH). */
+static int stack_depth_limit(void)
+{
+    size_t left = stack_left();
+    if (left == SIZE_MAX)
+        return MAX_DEPTH;
+    size_t reserve = left / 4 < STACK_RESERVE ? left / 4 : STACK_RESERVE;
+    size_t levels = (left - reserve) / STACK_PER_LEVEL;
+    return levels > MAX_DEPTH ? MAX_DEPTH : (int)levels;
+}
+
+static PyObject *raise_typing(ext_state *st, Function *fn);
+
+/* The tree nests deeper than b->limit: a TypingError at the deepest node
+ * built (in the kernel or a device function). */
+static Node *too_deep(Builder *b)
+{
+    Function *at = b->deep_fn ? b->deep_fn : b->fn;
+    ir_error(b->root, b->deep_loc, "expressions and statements nested more than %d levels "
+             "deep, more than ember can compile on this thread's stack (%zu KiB left): split "
+             "the expression with intermediate variables, or compile on a thread with a "
+             "larger stack", b->limit, stack_left() >> 10);
+    if (at != b->root)
+        b->root->err_file = at->file;
+    raise_typing(b->st, b->root);
+    return NULL;
+}
 
 static const char *const kind_names[] = {
     "const", "param", "load", "unary", "binary", "compare", "and", "or", "ifexp", "cast",
@@ -389,10 +450,8 @@ static int build_const(Node *n, PyObject *t)
 
 static Node *build(Builder *b, PyObject *t, int want, int depth)
 {
-    if (depth > MAX_DEPTH) {
-        PyErr_SetString(PyExc_ValueError, "tree nested too deeply");
-        return NULL;
-    }
+    if (depth > b->limit)
+        return too_deep(b);
     if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 3)
         return bad(t, "expected a tuple (kind, line, col, ...)");
     int k = lookup(PyTuple_GET_ITEM(t, 0), kind_names, (int)EM_ARRAY_LEN(kind_names));
@@ -414,6 +473,11 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     if (item_int(t, 1, 0, INT32_MAX, "line must be an int >= 0", &loc.line) < 0 ||
         item_int(t, 2, 0, INT32_MAX, "col must be an int >= 0", &loc.col) < 0)
         return NULL;
+    if (depth > b->deepest || !b->deep_fn) {
+        b->deepest = depth;
+        b->deep_fn = b->fn;
+        b->deep_loc = loc;
+    }
     Function *fn = b->fn;
     Node *n = ir_node(fn, kind, loc);
     if (!n) {
@@ -896,8 +960,9 @@ static int declare_signature(Function *f, PyObject *sig)
  * ('function', qualname, filename, False, [param_names], [slot_names], body);
  * a ('call', line, col, i, [args]) node anywhere refers to item i. All
  * templates are created first so that bodies can refer to any of them. */
-static int build_callees(Function *root, PyObject *list)
+static int build_callees(Builder *b, PyObject *list)
 {
+    Function *root = b->root;
     PyObject *fast = PySequence_Fast(list, "device function trees must be a list");
     if (!fast)
         return -1;
@@ -930,11 +995,12 @@ static int build_callees(Function *root, PyObject *list)
             goto out;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        Builder b = {root->callees[i], root};
+        b->fn = root->callees[i];
         if (!(root->callees[i]->body =
-                  build(&b, PyTuple_GET_ITEM(PySequence_Fast_GET_ITEM(fast, i), 6), WANT_BLOCK, 0)))
+                  build(b, PyTuple_GET_ITEM(PySequence_Fast_GET_ITEM(fast, i), 6), WANT_BLOCK, 0)))
             goto out;
     }
+    b->fn = root;
     rc = 0;
 out:
     Py_DECREF(fast);
@@ -988,12 +1054,12 @@ static Function *build_typed(ext_state *st, PyObject *tree, PyObject *param_type
     }
     if (add_slots(fn, &names) < 0)
         goto out;
-    if (PyTuple_GET_SIZE(tree) == 8 && build_callees(fn, PyTuple_GET_ITEM(tree, 7)) < 0)
+    Builder b = {.fn = fn, .root = fn, .st = st, .limit = stack_depth_limit()};
+    if (PyTuple_GET_SIZE(tree) == 8 && build_callees(&b, PyTuple_GET_ITEM(tree, 7)) < 0)
         goto out;
     if (return_type && return_type != Py_None && !fn->is_kernel && /* a declared return */
         !(fn->decl_return = parse_return(return_type)))
         goto out;
-    Builder b = {fn, fn};
     if (!(fn->body = build(&b, PyTuple_GET_ITEM(tree, 6), WANT_BLOCK, 0)))
         goto out;
     if (infer_function(fn) != EMBER_SUCCESS) {

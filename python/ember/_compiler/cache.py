@@ -47,6 +47,7 @@ None and ``stats.cache_disabled`` says why (numba warns instead).
 import collections
 import hashlib
 import json
+import marshal
 import os
 import stat
 import sys
@@ -253,6 +254,29 @@ def _update_index(index_path, spec, data_name, directory):
             pass
 
 
+def _hash_tree(h, tree):
+    """Feeds the tree (nested tuples and lists of str, numbers, bytes and
+    None) to hash `h`. marshal's format 0 (no references to shared objects,
+    no interning flags, so only the values count) is one fast C call; a tree
+    deeper than marshal goes (a sum of thousands of terms; repr would hit
+    the recursion limit earlier) is walked here without recursion."""
+    try:
+        h.update(marshal.dumps(tree, 0))
+        return
+    except ValueError:
+        pass
+    h.update(b"deep\0")
+    todo = [tree]
+    while todo:
+        t = todo.pop()
+        if isinstance(t, (tuple, list)) and any(isinstance(x, (tuple, list)) for x in t):
+            h.update(b"(%d " % len(t) if isinstance(t, tuple) else b"[%d " % len(t))
+            todo.extend(reversed(t))
+        else:  # a leaf, or a node of leaves: one repr
+            h.update(repr(t).encode("utf-8", "surrogatepass"))
+            h.update(b"\0")
+
+
 def compile_kernel(tree, param_types, *args, cache=False, py_func=None, stats=None,
                    signature=None, **kwargs):
     """``_ember.compile_kernel(tree, param_types, *args, **kwargs)``, through
@@ -271,10 +295,10 @@ def compile_kernel(tree, param_types, *args, cache=False, py_func=None, stats=No
     cuda = kwargs.get("target") == "cuda"
     spec = repr((param_types, args, sorted(kwargs.items())))
     h = hashlib.sha256()
-    for part in (_compiler_identity(), _nvvm_identity_of() if cuda else "", spec,
-                 repr(tree)):
+    for part in (_compiler_identity(), _nvvm_identity_of() if cuda else "", spec):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
+    _hash_tree(h, tree)
     key = h.digest()
     stem = _stem(owner, source)
     if owner is not py_func:  # a generated function: its kind after the owner's name

@@ -649,10 +649,19 @@ class _Builder:
         if isinstance(s, ast.AugAssign):
             return self.augassign(s)
         if isinstance(s, ast.If):
-            cond = self.expr(s.test)
-            then = self.block(s.body, s)
-            other = self.block(s.orelse, s) if s.orelse else None
-            return ("if", line, col, cond, then, other)
+            # an elif chain nests each `if` in the `else` of the one before:
+            # built in a loop (conditions and bodies in source order), so
+            # that a long chain needs no deep recursion
+            chain = [s]
+            while len(chain[-1].orelse) == 1 and isinstance(chain[-1].orelse[0], ast.If):
+                chain.append(chain[-1].orelse[0])
+            parts = [(self.expr(i.test), self.block(i.body, i)) for i in chain]
+            other = self.block(chain[-1].orelse, chain[-1]) if chain[-1].orelse else None
+            for i, (cond, then) in zip(reversed(chain), reversed(parts)):
+                line, col = self.loc(i)
+                tree = ("if", line, col, cond, then, other)
+                other = ("block", line, col, [tree])  # what self.block([i]) gives
+            return tree
         if isinstance(s, ast.While):
             if s.orelse:
                 raise self.unsupported(s, "'while ... else' is not supported",
@@ -1075,10 +1084,19 @@ class _Builder:
         if isinstance(node, ast.Attribute):
             return self.attribute(node)
         if isinstance(node, ast.BinOp):
-            op = _BINOPS.get(type(node.op))
-            if op is None:
-                raise self.unsupported(node, "the '@' operator is not supported in kernels")
-            return ("binary", line, col, op, self.expr(node.left), self.expr(node.right))
+            # `a + b + c + ...` nests to the left: built bottom-up in a loop,
+            # so that a sum of thousands of terms needs no deep recursion
+            spine = []
+            while isinstance(node, ast.BinOp):
+                if type(node.op) not in _BINOPS:
+                    raise self.unsupported(node, "the '@' operator is not supported in kernels")
+                spine.append(node)
+                node = node.left
+            tree = self.expr(node)
+            for b in reversed(spine):
+                line, col = self.loc(b)
+                tree = ("binary", line, col, _BINOPS[type(b.op)], tree, self.expr(b.right))
+            return tree
         if isinstance(node, ast.UnaryOp):
             return ("unary", line, col, _UNOPS[type(node.op)], self.expr(node.operand))
         if isinstance(node, ast.BoolOp):
@@ -2052,7 +2070,15 @@ class _Builder:
     # -- the function --
 
     def build(self):
-        body = self.block(self.fdef.body, self.fdef)
+        try:
+            body = self.block(self.fdef.body, self.fdef)
+        except RecursionError:
+            # nesting the loops above do not flatten (`- - - x`, nested
+            # calls, conditional expressions ...): located at its deepest node
+            depth, deepest = _deepest_node(self.fdef)
+            raise self.typing(deepest, f"expressions and statements nested {depth} levels "
+                              "deep, more than ember's front end can follow",
+                              "split the expression with intermediate variables") from None
         # parameters that are assigned live in a slot initialised from the parameter
         pro = []
         line, col = self.loc(self.fdef)
@@ -2063,6 +2089,19 @@ class _Builder:
             body = ("block", body[1], body[2], pro + body[3])
         return ("function", self.fn.__qualname__, self.info.filename, self.is_kernel,
                 list(self.params), list(self.slot_names), body)
+
+
+def _deepest_node(fdef):
+    """(depth, node) of the most deeply nested node under fdef (with a
+    location), found without recursion."""
+    best = (0, fdef)
+    todo = [(fdef, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if depth > best[0] and hasattr(node, "lineno"):
+            best = (depth, node)
+        todo.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return best
 
 
 def _parse(fn):
