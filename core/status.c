@@ -34,6 +34,7 @@ static const char *const status_names[EMBER_STATUS_COUNT] = {
     [EMBER_ERR_INTERNAL] = "internal error",
     [EMBER_ERR_KERNEL_FAULT] = "kernel fault",
     [EMBER_ERR_INDEX] = "index out of range in a kernel",
+    [EMBER_ERR_INTERRUPTED] = "interrupted",
 };
 
 const char *ember_status_string(ember_status status)

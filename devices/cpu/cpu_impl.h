@@ -13,8 +13,13 @@
 typedef struct pool pool;
 
 /* Runs task(ctx, index, worker) for every index in [0, n); `worker` is in
- * [0, pool_size) and no two concurrent calls share a worker id. */
+ * [0, pool_size) and no two tasks of one pool_run run at once with the same
+ * id (worker 0 is the caller). Tasks of different pool_runs may (a run that
+ * found the pool busy runs on its caller as worker 0): keep no per-worker
+ * state across runs. */
 typedef void (*pool_task_fn)(void *ctx, int64_t index, int worker);
+/* Called by pool_run_watched's caller, on its thread, while it waits. */
+typedef void (*pool_watch_fn)(void *ctx);
 
 /* ---- pool.c ---------------------------------------------------------- */
 
@@ -26,8 +31,14 @@ EM_HIDDEN ember_status pool_create(int nthreads, void *topology, pool **out);
 EM_HIDDEN void pool_destroy(pool *p);
 EM_HIDDEN int pool_size(const pool *p);
 /* Runs the task over [0, n) on all workers and returns when every index is
- * done. Calls are serialised: one parallel-for at a time per pool. */
+ * done. One parallel-for at a time uses the workers: a call that finds the
+ * pool busy (another thread's, or nested in a task or a watch) runs every
+ * index on its caller instead of waiting. */
 EM_HIDDEN void pool_run(pool *p, int64_t n, pool_task_fn task, void *ctx);
+/* pool_run, calling watch(wctx) (may be NULL) about every 10 ms while the
+ * caller, done with its own indices, waits for the other workers. */
+EM_HIDDEN void pool_run_watched(pool *p, int64_t n, pool_task_fn task, void *ctx,
+                                pool_watch_fn watch, void *wctx);
 
 /* ---- cpu_device.c ---------------------------------------------------- */
 

@@ -172,5 +172,18 @@ EM_HIDDEN ember_status host_launch(const HostKernel *k, struct ember_device *cpu
 EM_HIDDEN ember_status host_launch_shared(const HostKernel *k, struct ember_device *cpu,
                                           const int64_t grid[3], const int64_t block[3],
                                           size_t shared, const char *args);
+/* What an interruptible launch asks, on the launching thread, about every
+ * 20 ms: stop(ctx) returning true stops it (launch_host.c). */
+typedef struct HostInterrupt {
+    bool (*stop)(void *ctx);
+    void *ctx;
+} HostInterrupt;
+/* host_launch_shared that stops between slices of blocks when `intr` says
+ * so: EMBER_ERR_INTERRUPTED, the blocks that had started done, the others
+ * not run. intr NULL: host_launch_shared. Borrowed. */
+EM_HIDDEN ember_status host_launch_interruptible(const HostKernel *k, struct ember_device *cpu,
+                                                 const int64_t grid[3], const int64_t block[3],
+                                                 size_t shared, const char *args,
+                                                 const HostInterrupt *intr);
 
 #endif /* EMBER_HOST_JIT_H */

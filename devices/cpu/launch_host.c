@@ -7,13 +7,26 @@
  * at least one block. Every pool task calls the kernel's entry for its
  * chunk; the entry loops over the chunk's blocks and their threads itself.
  * The launch returns when every chunk is done.
+ *
+ * An interruptible launch (host_launch_interruptible: a Python launch, so
+ * that Ctrl-C works) calls the entry for slices of a chunk instead, each
+ * about SLICE_NS long: the slice starts at one block and doubles while a
+ * call takes less than half of that, measured with the coarse clock (a few
+ * ns to read, 1-4 ms resolution). Between slices a worker stops if the
+ * launch was interrupted, and the launching thread (worker 0, and while it
+ * waits for the others) asks the caller's hook about every POLL_NS. So a
+ * launch stops within a slice plus a poll period; a single block that runs
+ * longer (an endless loop in one thread) cannot be stopped.
  */
 #include <stddef.h>
+#include <time.h>
 
 #include "devices/cpu/cpu_impl.h"
 #include "devices/cpu/host_jit.h"
 
 #define CHUNKS_PER_WORKER 4
+#define SLICE_NS 8000000 /* interruptible: an entry call should take about 8 ms */
+#define POLL_NS 20000000 /* ... and the hook is asked every 20 ms */
 
 typedef struct LaunchCtx {
     host_entry_fn entry;
@@ -21,14 +34,57 @@ typedef struct LaunchCtx {
     HostDims dims;
     int64_t nblocks;
     int64_t chunk; /* blocks per task */
+    const HostInterrupt *intr; /* NULL: one entry call per chunk */
+    int64_t slice;     /* atomic: blocks per entry call, adapted by every worker */
+    int32_t stop;      /* atomic: interrupted, start no more slices */
+    int64_t next_poll; /* when worker 0 asks the hook next (only it reads this) */
 } LaunchCtx;
+
+static int64_t coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* On the launching thread: asks the hook when a poll is due; a yes stops
+ * the launch. Also the pool's watch while that thread waits. */
+static void poll_interrupt(void *arg)
+{
+    LaunchCtx *c = arg;
+    if (__atomic_load_n(&c->stop, __ATOMIC_RELAXED))
+        return;
+    int64_t now = coarse_ns();
+    if (now < c->next_poll)
+        return;
+    c->next_poll = now + POLL_NS;
+    if (c->intr->stop(c->intr->ctx))
+        __atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED);
+}
 
 static void run_chunk(void *arg, int64_t index, int worker)
 {
     LaunchCtx *c = arg;
     int64_t first = index * c->chunk;
     int64_t last = first + c->chunk < c->nblocks ? first + c->chunk : c->nblocks;
-    c->entry(c->args, &c->dims, first, last);
+    if (!c->intr) {
+        c->entry(c->args, &c->dims, first, last);
+        return;
+    }
+    while (first < last && !__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        int64_t n = __atomic_load_n(&c->slice, __ATOMIC_RELAXED);
+        int64_t end = last - first > n ? first + n : last;
+        int64_t t0 = coarse_ns();
+        c->entry(c->args, &c->dims, first, end);
+        int64_t took = coarse_ns() - t0;
+        if (took < SLICE_NS / 2 && n < c->nblocks)
+            __atomic_store_n(&c->slice, 2 * n, __ATOMIC_RELAXED);
+        else if (took > 2 * SLICE_NS && n > 1)
+            __atomic_store_n(&c->slice, n / 2, __ATOMIC_RELAXED);
+        first = end;
+        if (worker == 0)
+            poll_interrupt(c);
+    }
 }
 
 ember_status host_launch(const HostKernel *k, struct ember_device *cpu, const int64_t grid[3],
@@ -40,6 +96,14 @@ ember_status host_launch(const HostKernel *k, struct ember_device *cpu, const in
 ember_status host_launch_shared(const HostKernel *k, struct ember_device *cpu,
                                 const int64_t grid[3], const int64_t block[3], size_t shared,
                                 const char *args)
+{
+    return host_launch_interruptible(k, cpu, grid, block, shared, args, NULL);
+}
+
+ember_status host_launch_interruptible(const HostKernel *k, struct ember_device *cpu,
+                                       const int64_t grid[3], const int64_t block[3],
+                                       size_t shared, const char *args,
+                                       const HostInterrupt *intr)
 {
     host_entry_fn entry = host_kernel_entry(k);
     if (!entry || !cpu || !grid || !block)
@@ -92,7 +156,17 @@ ember_status host_launch_shared(const HostKernel *k, struct ember_device *cpu,
     c.nblocks = nblocks;
     c.chunk = (nblocks + nchunks - 1) / nchunks;
     nchunks = (nblocks + c.chunk - 1) / c.chunk;
-    pool_run(p, nchunks, run_chunk, &c);
+    if (intr && intr->stop) {
+        c.intr = intr;
+        c.slice = 1;
+        c.next_poll = coarse_ns() + POLL_NS;
+        pool_run_watched(p, nchunks, run_chunk, &c, poll_interrupt, &c);
+        if (__atomic_load_n(&c.stop, __ATOMIC_RELAXED))
+            return em_error(EMBER_ERR_INTERRUPTED, "interrupted: the launch stopped between "
+                            "blocks, and the blocks that had not started did not run");
+    } else {
+        pool_run(p, nchunks, run_chunk, &c);
+    }
     int32_t fault = __atomic_load_n(&c.dims.fault, __ATOMIC_ACQUIRE);
     if (fault == KERNEL_FAULT_INDEX || fault == KERNEL_FAULT_DIVERGENT) {
         /* where: the check's source line, the thread and its block */

@@ -14,9 +14,18 @@
  * EMBER_SPIN_US microseconds (default 50, 0 disables) before they block,
  * so back-to-back launches find them awake; the caller spins as long for
  * the joined workers to finish. The spin is bounded: an idle pool sleeps.
+ *
+ * A pool_run never waits for another one: when the pool is busy (another
+ * thread's launch, a loop nested in a task, a signal handler run from the
+ * caller's watch), the new loop runs on its caller alone. Waiting could
+ * deadlock: the busy run's caller may be waiting for the GIL that the new
+ * caller holds, or for the very task that called. While the caller waits
+ * for the other workers it calls its watch function (pool_run_watched)
+ * about every POOL_WATCH_NS, which is how a launch notices Ctrl-C.
  */
 #include <hwloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -28,8 +37,8 @@ struct pool {
     int started;              /* threads actually started */
     pthread_mutex_t lock;
     pthread_cond_t wake;      /* a new generation or shutdown */
-    pthread_cond_t done;      /* the last joined worker left the loop */
-    pthread_mutex_t run_lock; /* serialises pool_run calls */
+    pthread_cond_t done;      /* the last joined worker left the loop (CLOCK_MONOTONIC) */
+    pthread_mutex_t run_lock; /* held by the pool_run using the workers */
     uint64_t generation;      /* written under `lock`, read atomically while spinning */
     bool stop;                /* likewise */
     /* the current loop */
@@ -44,6 +53,7 @@ struct pool {
 
 #define DEFAULT_SPIN_US 50
 #define MAX_SPIN_US 100000
+#define POOL_WATCH_NS 10000000 /* the waiting caller calls its watch every 10 ms */
 
 static int64_t now_ns(void)
 {
@@ -144,11 +154,26 @@ static void bind_to_pu(hwloc_topology_t topo, int id)
         hwloc_set_cpubind(topo, pu->cpuset, HWLOC_CPUBIND_THREAD); /* best effort */
 }
 
+/* Asynchronous signals (Ctrl-C, timers, child exits ...) go to the
+ * process's own threads, where Python's handlers expect them: workers
+ * block them. Faults (SIGSEGV ...) stay with the thread that caused them. */
+static void block_async_signals(void)
+{
+    static const int sigs[] = {SIGINT,  SIGTERM, SIGQUIT, SIGHUP,   SIGUSR1, SIGUSR2,
+                               SIGALRM, SIGCHLD, SIGPIPE, SIGWINCH, SIGVTALRM, SIGPROF};
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&set, sigs[i]);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker_arg wa = *(struct worker_arg *)arg;
     em_free(arg);
     pool *p = wa.p;
+    block_async_signals();
     bind_to_pu(p->topo, wa.id);
     uint64_t seen = 0;
     for (;;) {
@@ -214,7 +239,11 @@ ember_status pool_create(int nthreads, void *topology, pool **out)
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->run_lock, NULL);
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->done, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     for (int i = 1; i < nthreads; i++) {
         struct worker_arg *wa = em_malloc(sizeof *wa);
         if (!wa) {
@@ -240,13 +269,18 @@ int pool_size(const pool *p) { return p ? p->size : 0; }
 
 void pool_run(pool *p, int64_t n, pool_task_fn task, void *ctx)
 {
+    pool_run_watched(p, n, task, ctx, NULL, NULL);
+}
+
+void pool_run_watched(pool *p, int64_t n, pool_task_fn task, void *ctx, pool_watch_fn watch,
+                      void *wctx)
+{
     if (n <= 0)
         return;
-    pthread_mutex_lock(&p->run_lock);
-    if (p->started == 0 || n == 1) {
+    /* On the caller alone: one index, no workers, or the pool is busy. */
+    if (p->started == 0 || n == 1 || pthread_mutex_trylock(&p->run_lock) != 0) {
         for (int64_t i = 0; i < n; i++)
             task(ctx, i, 0);
-        pthread_mutex_unlock(&p->run_lock);
         return;
     }
     /* No worker is inside a loop here (the last pool_run waited for them),
@@ -265,8 +299,20 @@ void pool_run(pool *p, int64_t n, pool_task_fn task, void *ctx)
     /* Every index is handed out; wait for the workers still running one. */
     spin_for_workers(p);
     pthread_mutex_lock(&p->lock);
-    while (p->active > 0)
-        pthread_cond_wait(&p->done, &p->lock);
+    while (p->active > 0) {
+        if (!watch) {
+            pthread_cond_wait(&p->done, &p->lock);
+            continue;
+        }
+        int64_t until = now_ns() + POOL_WATCH_NS;
+        struct timespec ts = {.tv_sec = until / 1000000000, .tv_nsec = until % 1000000000};
+        pthread_cond_timedwait(&p->done, &p->lock, &ts);
+        if (p->active > 0) {
+            pthread_mutex_unlock(&p->lock);
+            watch(wctx);
+            pthread_mutex_lock(&p->lock);
+        }
+    }
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&p->run_lock);
 }

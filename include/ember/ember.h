@@ -50,6 +50,7 @@ typedef enum ember_status {
     EMBER_ERR_INTERNAL,           /* a bug in ember: please report */
     EMBER_ERR_KERNEL_FAULT,       /* a kernel stopped early (e.g. recursion too deep) */
     EMBER_ERR_INDEX,              /* a kernel indexed outside an array (bounds checking on) */
+    EMBER_ERR_INTERRUPTED,        /* a cpu-device launch stopped early, as its caller asked */
     EMBER_STATUS_COUNT
 } ember_status;
 

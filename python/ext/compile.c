@@ -1856,6 +1856,20 @@ bool ext_kernel_args_disjoint(PyObject *kernel, PyObject *const *args, Py_ssize_
     return true;
 }
 
+/* The interrupt hook of a cpu-device launch (HostInterrupt), called on the
+ * launching thread without the GIL about every 20 ms: takes the GIL and
+ * runs Python's pending signal handlers (only on the main thread), so that
+ * Ctrl-C raises KeyboardInterrupt during a long launch. True, with the
+ * exception set, when a handler raised: the launch stops. `ctx` is the
+ * thread state PyEval_SaveThread gave. */
+static bool launch_signals(void *ctx)
+{
+    PyEval_RestoreThread((PyThreadState *)ctx);
+    int raised = PyErr_CheckSignals();
+    PyEval_SaveThread();
+    return raised < 0;
+}
+
 int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
                    size_t shared, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1887,9 +1901,14 @@ int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[
     }
     if (pack_all(st, fn, args, buf, cpu, NULL) < 0)
         goto fail;
-    Py_BEGIN_ALLOW_THREADS
-    s = host_launch_shared(self->hk, cpu, grid, block, shared, buf);
-    Py_END_ALLOW_THREADS
+    PyThreadState *ts = PyEval_SaveThread();
+    HostInterrupt intr = {launch_signals, ts};
+    s = host_launch_interruptible(self->hk, cpu, grid, block, shared, buf, &intr);
+    PyEval_RestoreThread(ts);
+    if (PyErr_Occurred()) { /* a signal handler raised (KeyboardInterrupt) */
+        ember_clear_error();
+        goto fail;
+    }
     if (s != EMBER_SUCCESS) {
         char context[300];
         snprintf(context, sizeof context, "kernel %s", self->fn->name);

@@ -111,6 +111,9 @@ PyObject *ext_raise_msg(ext_state *st, ember_status status, const char *message,
     case EMBER_ERR_INDEX:
         type = PyExc_IndexError;
         break;
+    case EMBER_ERR_INTERRUPTED:
+        type = PyExc_KeyboardInterrupt;
+        break;
     default:
         type = PyExc_RuntimeError;
         break;

@@ -2,6 +2,7 @@
  * test_cpu_device.c — the cpu device: topology, the worker pool, streams
  * and events, memory info, default-device selection.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -97,6 +98,99 @@ static void test_pool_short_loops(int threads, const char *spin_us)
     pool_destroy(p);
 }
 
+/* ---- a busy pool runs a new loop on its caller -------------------------- */
+
+struct nested_ctx {
+    pool *p;
+    int hits[64];
+    int inner[8];
+};
+
+static void inner_task(void *arg, int64_t i, int worker)
+{
+    int *hits = arg;
+    CHECK(worker == 0); /* the pool is busy: on the calling thread */
+    __atomic_fetch_add(&hits[i], 1, __ATOMIC_RELAXED);
+}
+
+/* Each index runs a loop of its own on the same pool (a prange in a
+ * parallel ufunc): it used to wait for the pool its caller holds. */
+static void nesting_task(void *arg, int64_t i, int worker)
+{
+    struct nested_ctx *c = arg;
+    int hits[8] = {0};
+    pool_run(c->p, 8, inner_task, hits);
+    for (int k = 0; k < 8; k++)
+        __atomic_fetch_add(&c->inner[k], hits[k], __ATOMIC_RELAXED);
+    __atomic_fetch_add(&c->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Another worker's task is slow, the caller's quick once one has joined:
+ * the caller then waits for it, watching. */
+static void uneven_task(void *arg, int64_t i, int worker)
+{
+    int *joined = arg;
+    (void)i;
+    if (worker != 0) {
+        __atomic_fetch_add(joined, 1, __ATOMIC_RELEASE);
+        sleep_ms(60);
+        return;
+    }
+    for (int ms = 0; ms < 2000 && !__atomic_load_n(joined, __ATOMIC_ACQUIRE); ms++)
+        sleep_ms(1);
+}
+
+static void count_watch(void *arg) { __atomic_fetch_add((int *)arg, 1, __ATOMIC_RELAXED); }
+
+struct busy_ctx {
+    pool *p;
+    int joined, watches;
+};
+
+static void *busy_thread(void *arg)
+{
+    struct busy_ctx *b = arg;
+    pool_run_watched(b->p, 4, uneven_task, &b->joined, count_watch, &b->watches);
+    return NULL;
+}
+
+static void test_pool_busy(void)
+{
+    pool *p = NULL;
+    CHECK_OK(pool_create(4, NULL, &p));
+    struct nested_ctx c = {.p = p};
+    pool_run(p, 64, nesting_task, &c);
+    int wrong = 0;
+    for (int i = 0; i < 64; i++)
+        wrong += c.hits[i] != 1;
+    for (int k = 0; k < 8; k++)
+        wrong += c.inner[k] != 64;
+    CHECK(wrong == 0);
+
+    /* While another thread's loop holds the workers (and watches while it
+     * waits for them), a new loop runs at once on its caller. */
+    struct busy_ctx b = {.p = p};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, busy_thread, &b) == 0);
+    for (int ms = 0; ms < 2000 && !__atomic_load_n(&b.joined, __ATOMIC_ACQUIRE); ms++)
+        sleep_ms(1);
+    CHECK(__atomic_load_n(&b.joined, __ATOMIC_ACQUIRE) > 0); /* the pool is busy now */
+    int hits[8] = {0};
+    pool_run(p, 8, inner_task, hits); /* CHECKs worker 0 */
+    for (int k = 0; k < 8; k++)
+        wrong += hits[k] != 1;
+    CHECK(wrong == 0);
+    pthread_join(t, NULL);
+    CHECK(b.watches >= 2); /* up to 60 ms of waiting, a watch every 10 ms */
+    pool_destroy(p);
+}
+
 int main(void)
 {
     ember_cpu_topology topo;
@@ -138,6 +232,7 @@ int main(void)
     test_pool_short_loops(4, "");        /* the default spin */
     test_pool_short_loops(4, "0");       /* no spin */
     test_pool_short_loops(2, "nonsense"); /* the default again */
+    test_pool_busy();
 
     /* Streams are in-order; events time what lies between them. */
     ember_stream_t s;

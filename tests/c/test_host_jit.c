@@ -882,6 +882,71 @@ static void test_fission(void)
     ir_function_destroy(fn);
 }
 
+/* ---- 5c. interruptible launches (launch_host.c) --------------------------- */
+
+static int stop_calls;
+static bool stop_if(void *ctx)
+{
+    stop_calls++;
+    return *(const bool *)ctx;
+}
+
+/* out[i] = a loop of n float steps, + 1: slow blocks for n large. A hook
+ * saying stop ends the launch early (some blocks done, not all); one saying
+ * go, or none, runs every block, in slices of blocks that grow. */
+static void test_interruptible(void)
+{
+    cur_line = 60;
+    const Type *f64 = ty_scalar(TY_F64), *arr = ty_array(f64, 1, 'C', false);
+    const Type *types[] = {arr, ty_scalar(TY_I64)};
+    const char *names[] = {"out", "n"};
+    Function *fn = kernel("slow", 2, names, types);
+    int i = ir_add_var(fn, "i"), acc = ir_add_var(fn, "acc"), k = ir_add_var(fn, "k");
+#define V(x) load(fn, x)
+    fn->body = BLOCK(
+        fn, assign(fn, i, intrinsic(fn, INTR_GRID, 1)), assign(fn, acc, cf(fn, 0.0)),
+        for_range(fn, k, ci(fn, 0), param(fn, 1), ci(fn, 1),
+                  BLOCK(fn, assign(fn, acc, bin(fn, OP_ADD, bin(fn, OP_MUL, V(acc), cf(fn, 0.999)),
+                                                cf(fn, 1.0))))),
+        STORE(fn, param(fn, 0), bin(fn, OP_ADD, V(acc), cf(fn, 1.0)), V(i)));
+#undef V
+    HostKernel *hk = compile(fn);
+    if (hk) {
+        enum { BLOCKS = 4096, T = 32 };
+        double *out = calloc(BLOCKS * T, sizeof *out);
+        const int64_t grid[3] = {BLOCKS, 1, 1}, blk[3] = {T, 1, 1};
+        Pack p = {.len = 0};
+        pk_c1(&p, out, BLOCKS * T, 8);
+        pk_i64(&p, 200000); /* seconds of work in all */
+        bool yes = true, no = false;
+        HostInterrupt stop = {stop_if, &yes}, go = {stop_if, &no}, none = {NULL, NULL};
+        stop_calls = 0;
+        CHECK_STATUS(host_launch_interruptible(hk, cpu, grid, blk, 0, p.buf, &stop),
+                     EMBER_ERR_INTERRUPTED);
+        CHECK(stop_calls == 1 && strstr(ember_last_error(), "interrupted"));
+        int done = 0;
+        for (int j = 0; j < BLOCKS * T; j++)
+            done += out[j] != 0;
+        CHECK(done > 0 && done < BLOCKS * T && done % T == 0); /* whole blocks */
+        for (int round = 0; round < 2; round++) { /* short: every block, once */
+            memset(out, 0, BLOCKS * T * sizeof *out);
+            p.len = 0;
+            pk_c1(&p, out, BLOCKS * T, 8);
+            pk_i64(&p, 3);
+            double want = ((0.0 * 0.999 + 1.0) * 0.999 + 1.0) * 0.999 + 1.0 + 1.0;
+            CHECK_OK(host_launch_interruptible(hk, cpu, grid, blk, 0, p.buf,
+                                               round ? &none : &go));
+            int wrong = 0;
+            for (int j = 0; j < BLOCKS * T; j++)
+                wrong += out[j] != want;
+            CHECK(wrong == 0);
+        }
+        free(out);
+    }
+    host_kernel_destroy(hk);
+    ir_function_destroy(fn);
+}
+
 /* A shuffle in a branch that only the first warp of each block takes (a
  * divergent branch: flags per thread, scratch records per warp). */
 static void test_fission_warp(void)
@@ -1283,6 +1348,7 @@ int main(void)
         test_device_call_atomic();
     }
     opt_level = 2;
+    test_interruptible();
     test_function_return();
     test_random();
     test_errors();
