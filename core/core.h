@@ -9,6 +9,7 @@
 #ifndef EMBER_CORE_H
 #define EMBER_CORE_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -79,6 +80,23 @@ EM_HIDDEN char *em_strdup(const char *s);
 
 /* Counts one call at `site`; true when that call must fail. */
 EM_HIDDEN bool fault_hit(ember_fault_site site);
+
+/* ---- fork.c ------------------------------------------------------------ */
+
+/* The fork gate: fork() waits until no thread is inside it, so a forked
+ * child inherits ember's structures whole and its mutexes unlocked. Every
+ * ember mutex is taken with em_mutex_lock / em_mutex_unlock (inside the
+ * gate); a section using a library's global state (LLVM, libNVVM) is
+ * bracketed by em_fork_enter / em_fork_leave. Nestable; a section inside
+ * must not wait for Python's GIL or anything else a forking thread holds. */
+EM_HIDDEN void em_fork_enter(void);
+EM_HIDDEN void em_fork_leave(void);
+EM_HIDDEN void em_mutex_lock(pthread_mutex_t *m);
+EM_HIDDEN void em_mutex_unlock(pthread_mutex_t *m);
+/* Runs fn in a forked child, after the gate is rebuilt there: for state
+ * that cannot wait for the gate (the worker pools). Registering the same
+ * fn twice registers it once. */
+EM_HIDDEN void em_fork_on_child(void (*fn)(void));
 
 /* ---- util.c ------------------------------------------------------------ */
 

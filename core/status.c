@@ -105,16 +105,16 @@ static char last_kernel[160];
 
 void em_note_kernel_launch(const char *name)
 {
-    pthread_mutex_lock(&last_kernel_lock);
+    em_mutex_lock(&last_kernel_lock);
     snprintf(last_kernel, sizeof last_kernel, "%s", name ? name : "?");
-    pthread_mutex_unlock(&last_kernel_lock);
+    em_mutex_unlock(&last_kernel_lock);
 }
 
 void em_last_kernel_launch(char *buf, size_t cap)
 {
     if (!cap)
         return;
-    pthread_mutex_lock(&last_kernel_lock);
+    em_mutex_lock(&last_kernel_lock);
     snprintf(buf, cap, "%s", last_kernel);
-    pthread_mutex_unlock(&last_kernel_lock);
+    em_mutex_unlock(&last_kernel_lock);
 }

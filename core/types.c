@@ -51,10 +51,10 @@ static bool same_composite(const Type *a, const Type *b)
 
 static const Type *intern(const Type *proto)
 {
-    pthread_mutex_lock(&intern_lock);
+    em_mutex_lock(&intern_lock);
     for (struct TypeNode *n = interned; n; n = n->next)
         if (same_composite(&n->type, proto)) {
-            pthread_mutex_unlock(&intern_lock);
+            em_mutex_unlock(&intern_lock);
             return &n->type;
         }
     /* Types are tiny and few; they are allocated with plain malloc so that
@@ -71,14 +71,14 @@ static const Type *intern(const Type *proto)
         }
     }
     if (!n) {
-        pthread_mutex_unlock(&intern_lock);
+        em_mutex_unlock(&intern_lock);
         return NULL;
     }
     n->type = *proto;
     n->type.fields = fields;
     n->next = interned;
     interned = n;
-    pthread_mutex_unlock(&intern_lock);
+    em_mutex_unlock(&intern_lock);
     return &n->type;
 }
 
@@ -106,14 +106,14 @@ const Type *ty_tuple(int n, const Type *const *fields)
 
 void ty_reset(void)
 {
-    pthread_mutex_lock(&intern_lock);
+    em_mutex_lock(&intern_lock);
     while (interned) {
         struct TypeNode *n = interned;
         interned = n->next;
         free((void *)n->type.fields);
         free(n);
     }
-    pthread_mutex_unlock(&intern_lock);
+    em_mutex_unlock(&intern_lock);
 }
 
 const Type *ty_from_dtype(ember_dtype dt)

@@ -26,7 +26,7 @@ ember_status registry_ensure(void)
 {
     if (__atomic_load_n(&registry_ready, __ATOMIC_ACQUIRE))
         return EMBER_SUCCESS;
-    pthread_mutex_lock(&registry_lock);
+    em_mutex_lock(&registry_lock);
     ember_status st = EMBER_SUCCESS;
     if (!registry_ready) {
         st = cpu_device_open(&cpu_dev);
@@ -51,13 +51,13 @@ ember_status registry_ensure(void)
             __atomic_store_n(&registry_ready, true, __ATOMIC_RELEASE);
         }
     }
-    pthread_mutex_unlock(&registry_lock);
+    em_mutex_unlock(&registry_lock);
     return st;
 }
 
 void ember_shutdown(void)
 {
-    pthread_mutex_lock(&registry_lock);
+    em_mutex_lock(&registry_lock);
     if (registry_ready) {
         for (int i = 0; i < cuda_count; i++)
             device_close(cuda_devs[i]);
@@ -69,7 +69,7 @@ void ember_shutdown(void)
         cpu_dev = NULL;
         __atomic_store_n(&registry_ready, false, __ATOMIC_RELEASE);
     }
-    pthread_mutex_unlock(&registry_lock);
+    em_mutex_unlock(&registry_lock);
 }
 
 int ember_device_count(ember_device_kind kind)

@@ -114,7 +114,7 @@ ember_status ember_module_get_kernel(ember_module_t m, const char *name, ember_k
     if (!m || !name || !out)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_module_get_kernel: NULL argument");
     ember_status st = EMBER_SUCCESS;
-    pthread_mutex_lock(&m->lock);
+    em_mutex_lock(&m->lock);
     struct ember_kernel *k = m->kernels;
     while (k && strcmp(k->name, name) != 0)
         k = k->next;
@@ -138,7 +138,7 @@ ember_status ember_module_get_kernel(ember_module_t m, const char *name, ember_k
     }
     *out = k;
 out:
-    pthread_mutex_unlock(&m->lock);
+    em_mutex_unlock(&m->lock);
     return st;
 }
 

@@ -185,9 +185,9 @@ static struct pool_block *take_all(struct mempool *p, uint64_t *bytes)
 static uint64_t trim(struct mempool *p)
 {
     uint64_t bytes = 0;
-    pthread_mutex_lock(&p->lock);
+    em_mutex_lock(&p->lock);
     struct pool_block *chain = take_all(p, &bytes);
-    pthread_mutex_unlock(&p->lock);
+    em_mutex_unlock(&p->lock);
     while (chain) {
         struct pool_block *blk = chain;
         chain = blk->next;
@@ -262,10 +262,10 @@ static ember_status driver_alloc(struct mempool *p, struct pool_block *blk)
 /* Calls the out-of-memory callback; false when none is set. */
 static bool call_oom_hook(void)
 {
-    pthread_mutex_lock(&hook_lock);
+    em_mutex_lock(&hook_lock);
     void (*hook)(void *) = oom_hook;
     void *ctx = oom_hook_ctx;
-    pthread_mutex_unlock(&hook_lock);
+    em_mutex_unlock(&hook_lock);
     if (hook)
         hook(ctx);
     return hook != NULL;
@@ -282,9 +282,9 @@ static ember_status oom_error(struct mempool *p, ember_mem_kind kind, size_t nby
     int code = ember_last_driver_error();
 
     ember_pool_stats s;
-    pthread_mutex_lock(&p->lock);
+    em_mutex_lock(&p->lock);
     s = p->stats[kind_index(kind)];
-    pthread_mutex_unlock(&p->lock);
+    em_mutex_unlock(&p->lock);
     char want[32], cls[32], freed[32], used[32], avail[64] = "";
     uint64_t fr = 0, tot = 0;
     if (kind == EMBER_MEM_DEVICE &&
@@ -327,7 +327,7 @@ ember_status mempool_alloc(struct ember_device *dev, ember_mem_kind kind, size_t
         return em_error(EMBER_ERR_INVALID_ARG, "%zu bytes is too large to allocate", nbytes);
 
     if (p->caching) {
-        pthread_mutex_lock(&p->lock);
+        em_mutex_lock(&p->lock);
         struct pool_block *blk = take_cached(p, k, bin, size, stream);
         if (blk) {
             ember_pool_stats *s = &p->stats[k];
@@ -337,7 +337,7 @@ ember_status mempool_alloc(struct ember_device *dev, ember_mem_kind kind, size_t
             s->bytes_in_use += blk->size;
             s->blocks_in_use++;
         }
-        pthread_mutex_unlock(&p->lock);
+        em_mutex_unlock(&p->lock);
         if (blk) {
             blk->streams[0] = stream;
             blk->nstreams = 1;
@@ -365,7 +365,7 @@ ember_status mempool_alloc(struct ember_device *dev, ember_mem_kind kind, size_t
         st = driver_alloc(p, blk);
         recovered = st == EMBER_SUCCESS;
     }
-    pthread_mutex_lock(&p->lock);
+    em_mutex_lock(&p->lock);
     ember_pool_stats *s = &p->stats[k];
     if (st == EMBER_SUCCESS) {
         s->misses++;
@@ -376,7 +376,7 @@ ember_status mempool_alloc(struct ember_device *dev, ember_mem_kind kind, size_t
     } else if (st == EMBER_ERR_DEVICE_OUT_OF_MEMORY) {
         s->oom_failures++;
     }
-    pthread_mutex_unlock(&p->lock);
+    em_mutex_unlock(&p->lock);
     if (st != EMBER_SUCCESS) {
         em_free(blk);
         if (st == EMBER_ERR_DEVICE_OUT_OF_MEMORY)
@@ -421,7 +421,7 @@ void mempool_free(struct ember_device *dev, struct pool_block *blk)
     snprintf(name, sizeof name, "%s", ember_last_driver_error_name());
 
     bool cache = p->caching && !blk->untracked && record_events(dev, blk);
-    pthread_mutex_lock(&p->lock);
+    em_mutex_lock(&p->lock);
     ember_pool_stats *s = &p->stats[k];
     s->bytes_in_use -= blk->size;
     s->blocks_in_use--;
@@ -435,7 +435,7 @@ void mempool_free(struct ember_device *dev, struct pool_block *blk)
     } else {
         s->driver_frees++;
     }
-    pthread_mutex_unlock(&p->lock);
+    em_mutex_unlock(&p->lock);
     if (!cache)
         release_block(dev, blk);
 
@@ -453,7 +453,7 @@ void mempool_record_stream(struct ember_device *dev, struct pool_block *blk, voi
     struct mempool *p = dev->pool;
     if (!blk || !p || !p->caching)
         return;
-    pthread_mutex_lock(&p->lock);
+    em_mutex_lock(&p->lock);
     if (foreign) {
         blk->untracked = true;
     } else {
@@ -467,7 +467,7 @@ void mempool_record_stream(struct ember_device *dev, struct pool_block *blk, voi
                 blk->untracked = true;
         }
     }
-    pthread_mutex_unlock(&p->lock);
+    em_mutex_unlock(&p->lock);
 }
 
 /* ---- public ------------------------------------------------------------------ */
@@ -485,9 +485,9 @@ ember_status ember_pool_get_stats(ember_device_t dev, ember_mem_kind kind, ember
         memset(out, 0, sizeof *out);
         return EMBER_SUCCESS;
     }
-    pthread_mutex_lock(&p->lock);
+    em_mutex_lock(&p->lock);
     *out = p->stats[kind_index(kind)];
-    pthread_mutex_unlock(&p->lock);
+    em_mutex_unlock(&p->lock);
     return EMBER_SUCCESS;
 }
 
@@ -503,10 +503,10 @@ ember_status ember_pool_trim(ember_device_t dev)
 
 void ember_pool_set_oom_callback(void (*callback)(void *ctx), void *ctx)
 {
-    pthread_mutex_lock(&hook_lock);
+    em_mutex_lock(&hook_lock);
     oom_hook = callback;
     oom_hook_ctx = ctx;
-    pthread_mutex_unlock(&hook_lock);
+    em_mutex_unlock(&hook_lock);
 }
 
 ember_status ember_host_register(ember_device_t dev, void *ptr, size_t nbytes)

@@ -237,11 +237,11 @@ ember_status cpu_device_pool(struct ember_device *dev, pool **out)
 {
     struct cpu_ctx *c = dev->ctx;
     ember_status st = EMBER_SUCCESS;
-    pthread_mutex_lock(&c->pool_lock);
+    em_mutex_lock(&c->pool_lock);
     if (!c->pool)
         st = pool_create(c->summary.workers, c->topo, &c->pool);
     if (st == EMBER_SUCCESS)
         *out = c->pool;
-    pthread_mutex_unlock(&c->pool_lock);
+    em_mutex_unlock(&c->pool_lock);
     return st;
 }

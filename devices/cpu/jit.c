@@ -284,7 +284,19 @@ static ember_status apply_fastmath(LLVMContextRef ctx, LLVMModuleRef *mod)
     return EMBER_SUCCESS;
 }
 
+static ember_status compile_in_gate(Function *fn, int opt_level, HostKernel **out);
+
+/* LLVM's global state (its one-time initialisation, registries, the
+ * dynamic-library lock) is used inside the fork gate (core/fork.c). */
 ember_status host_compile(Function *fn, int opt_level, HostKernel **out)
+{
+    em_fork_enter();
+    ember_status st = compile_in_gate(fn, opt_level, out);
+    em_fork_leave();
+    return st;
+}
+
+static ember_status compile_in_gate(Function *fn, int opt_level, HostKernel **out)
 {
     if (!out || !fn)
         return em_error(EMBER_ERR_INVALID_ARG, "host_compile: NULL argument");
@@ -405,9 +417,11 @@ void host_kernel_destroy(HostKernel *k)
     if (!k)
         return;
     if (k->jit) {
+        em_fork_enter();
         LLVMErrorRef err = LLVMOrcDisposeLLJIT(k->jit);
         if (err)
             LLVMConsumeError(err);
+        em_fork_leave();
     }
     em_free(k->ir);
     em_free(k->symbol);
@@ -418,8 +432,22 @@ void host_kernel_destroy(HostKernel *k)
     em_free(k);
 }
 
+static ember_status load_in_gate(bool is_kernel, const void *object, size_t size,
+                                 const char *symbol, const char *ir, const char *const *sites,
+                                 int nsites, HostKernel **out);
+
 ember_status host_load(bool is_kernel, const void *object, size_t size, const char *symbol,
                        const char *ir, const char *const *sites, int nsites, HostKernel **out)
+{
+    em_fork_enter();
+    ember_status st = load_in_gate(is_kernel, object, size, symbol, ir, sites, nsites, out);
+    em_fork_leave();
+    return st;
+}
+
+static ember_status load_in_gate(bool is_kernel, const void *object, size_t size,
+                                 const char *symbol, const char *ir, const char *const *sites,
+                                 int nsites, HostKernel **out)
 {
     if (!out || !object || !symbol || !ir || nsites < 0 || (nsites && !sites))
         return em_error(EMBER_ERR_INVALID_ARG, "host_load: NULL argument");
@@ -476,6 +504,7 @@ int host_kernel_nsites(const HostKernel *k) { return k ? k->nsites : 0; }
 
 char *host_target_description(void)
 {
+    em_fork_enter();
     pthread_once(&llvm_once, llvm_init);
     char *triple = LLVMGetDefaultTargetTriple();
     char *cpu = LLVMGetHostCPUName();
@@ -487,6 +516,7 @@ char *host_target_description(void)
     LLVMDisposeMessage(triple);
     LLVMDisposeMessage(cpu);
     LLVMDisposeMessage(features);
+    em_fork_leave();
     return out;
 }
 

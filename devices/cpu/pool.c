@@ -22,6 +22,13 @@
  * caller holds, or for the very task that called. While the caller waits
  * for the other workers it calls its watch function (pool_run_watched)
  * about every POOL_WATCH_NS, which is how a launch notices Ctrl-C.
+ *
+ * fork(): a forked child has none of the workers, and a pool may be in any
+ * state there (a loop half run, its locks held by threads that are gone).
+ * Every pool is on a list, and the child handler (core/fork.c) resets each
+ * to an idle pool with fresh locks and no threads; its next pool_run starts
+ * the workers again. The list's lock is an ember mutex (inside the fork
+ * gate), so the list itself is whole in the child.
  */
 #include <hwloc.h>
 #include <pthread.h>
@@ -49,7 +56,12 @@ struct pool {
     int active;               /* background workers inside the loop; written under `lock` */
     int64_t spin_ns;          /* how long to spin before blocking */
     hwloc_topology_t topo;
+    bool restart;             /* atomic: forked, workers to start at the next pool_run */
+    pool *next_pool;          /* the list of every pool (pools_lock) */
 };
+
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static pool *pools;
 
 #define DEFAULT_SPIN_US 50
 #define MAX_SPIN_US 100000
@@ -203,10 +215,66 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Starts the background workers not started yet; on failure those
+ * started run, and the status says why the next did not. */
+static ember_status start_workers(pool *p)
+{
+    for (int i = p->started + 1; i < p->size; i++) {
+        struct worker_arg *wa = em_malloc(sizeof *wa);
+        if (!wa)
+            return EMBER_ERR_OUT_OF_MEMORY;
+        wa->p = p;
+        wa->id = i;
+        int rc = pthread_create(&p->threads[p->started], NULL, worker_main, wa);
+        if (rc != 0) {
+            em_free(wa);
+            return em_error(EMBER_ERR_SYSTEM, "could not start worker thread %d (error %d)", i,
+                            rc);
+        }
+        p->started++;
+    }
+    return EMBER_SUCCESS;
+}
+
+static void init_sync(pool *p)
+{
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->run_lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->done, &monotonic);
+    pthread_condattr_destroy(&monotonic);
+}
+
+/* In a forked child: each pool idle, with new locks and condition
+ * variables (the old ones may be held, or have waiters, that are gone) and
+ * no workers until its next pool_run. */
+static void pools_after_fork(void)
+{
+    pthread_mutex_init(&pools_lock, NULL);
+    for (pool *p = pools; p; p = p->next_pool) {
+        init_sync(p);
+        p->started = 0;
+        p->stop = false;
+        p->active = 0;
+        p->next = p->n; /* nothing left to hand out */
+        __atomic_store_n(&p->restart, p->size > 1, __ATOMIC_RELAXED);
+    }
+}
+
 void pool_destroy(pool *p)
 {
     if (!p)
         return;
+    em_mutex_lock(&pools_lock);
+    for (pool **at = &pools; *at; at = &(*at)->next_pool)
+        if (*at == p) {
+            *at = p->next_pool;
+            break;
+        }
+    em_mutex_unlock(&pools_lock);
     pthread_mutex_lock(&p->lock);
     __atomic_store_n(&p->stop, true, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&p->wake);
@@ -236,30 +304,16 @@ ember_status pool_create(int nthreads, void *topology, pool **out)
     p->size = nthreads;
     p->topo = topology;
     p->spin_ns = spin_ns_from_env();
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_mutex_init(&p->run_lock, NULL);
-    pthread_cond_init(&p->wake, NULL);
-    pthread_condattr_t monotonic;
-    pthread_condattr_init(&monotonic);
-    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->done, &monotonic);
-    pthread_condattr_destroy(&monotonic);
-    for (int i = 1; i < nthreads; i++) {
-        struct worker_arg *wa = em_malloc(sizeof *wa);
-        if (!wa) {
-            pool_destroy(p);
-            return EMBER_ERR_OUT_OF_MEMORY;
-        }
-        wa->p = p;
-        wa->id = i;
-        int rc = pthread_create(&p->threads[p->started], NULL, worker_main, wa);
-        if (rc != 0) {
-            em_free(wa);
-            pool_destroy(p);
-            return em_error(EMBER_ERR_SYSTEM, "could not start worker thread %d (error %d)", i,
-                            rc);
-        }
-        p->started++;
+    init_sync(p);
+    em_fork_on_child(pools_after_fork);
+    em_mutex_lock(&pools_lock);
+    p->next_pool = pools;
+    pools = p;
+    em_mutex_unlock(&pools_lock);
+    ember_status st = start_workers(p);
+    if (st != EMBER_SUCCESS) {
+        pool_destroy(p);
+        return st;
     }
     *out = p;
     return EMBER_SUCCESS;
@@ -278,10 +332,22 @@ void pool_run_watched(pool *p, int64_t n, pool_task_fn task, void *ctx, pool_wat
     if (n <= 0)
         return;
     /* On the caller alone: one index, no workers, or the pool is busy. */
-    if (p->started == 0 || n == 1 || pthread_mutex_trylock(&p->run_lock) != 0) {
+    bool restart = __atomic_load_n(&p->restart, __ATOMIC_RELAXED);
+    if (n == 1 || (p->started == 0 && !restart) || pthread_mutex_trylock(&p->run_lock) != 0) {
         for (int64_t i = 0; i < n; i++)
             task(ctx, i, 0);
         return;
+    }
+    if (restart) { /* the first loop of a forked child */
+        __atomic_store_n(&p->restart, false, __ATOMIC_RELAXED);
+        if (start_workers(p) != EMBER_SUCCESS) /* any it could not start: fewer workers */
+            ember_clear_error();
+        if (p->started == 0) {
+            pthread_mutex_unlock(&p->run_lock);
+            for (int64_t i = 0; i < n; i++)
+                task(ctx, i, 0);
+            return;
+        }
     }
     /* No worker is inside a loop here (the last pool_run waited for them),
      * and workers read the loop's fields only after joining under `lock`. */

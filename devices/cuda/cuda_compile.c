@@ -242,7 +242,18 @@ ember_status cuda_lower_lines(Function *fn, int nvvmir_major, int nvvmir_minor, 
     return EMBER_SUCCESS;
 }
 
+static ember_status lower_in_gate(Function *fn, const LowerOptions *lopt, CudaCode **out);
+
+/* LLVM's global state is used inside the fork gate (core/fork.c). */
 static ember_status lower_any(Function *fn, const LowerOptions *lopt, CudaCode **out)
+{
+    em_fork_enter();
+    ember_status st = lower_in_gate(fn, lopt, out);
+    em_fork_leave();
+    return st;
+}
+
+static ember_status lower_in_gate(Function *fn, const LowerOptions *lopt, CudaCode **out)
 {
     if (!fn || !out)
         return em_error(EMBER_ERR_INVALID_ARG, "cuda_lower: NULL argument");

@@ -409,11 +409,20 @@ static void nvvm_find(void)
         snprintf(nvvm.libdevice_error, sizeof nvvm.libdevice_error, "%s", nvvm.lib_error);
 }
 
+/* Looks for libNVVM and libdevice once, inside the fork gate (core/fork.c):
+ * a fork during the search would leave the child's pthread_once stuck. */
+static void find_once(void)
+{
+    em_fork_enter();
+    pthread_once(&nvvm_once, nvvm_find);
+    em_fork_leave();
+}
+
 /* EMBER_SUCCESS when libNVVM (and libdevice, when `libdevice` is true) were
  * found; else EMBER_ERR_NO_DRIVER with the reason. */
 static ember_status nvvm_ready(bool libdevice)
 {
-    pthread_once(&nvvm_once, nvvm_find);
+    find_once();
     if (!nvvm.lib)
         return em_error(EMBER_ERR_NO_DRIVER, "%s", nvvm.lib_error);
     if (libdevice && !nvvm.libdevice)
@@ -423,13 +432,13 @@ static ember_status nvvm_ready(bool libdevice)
 
 const char *nvvm_library_path(void)
 {
-    pthread_once(&nvvm_once, nvvm_find);
+    find_once();
     return nvvm.lib ? nvvm.lib_path : NULL;
 }
 
 const char *nvvm_libdevice_path(void)
 {
-    pthread_once(&nvvm_once, nvvm_find);
+    find_once();
     return nvvm.libdevice ? nvvm.libdevice_path : NULL;
 }
 
@@ -590,8 +599,21 @@ ember_status nvvm_compile(const void *ir, size_t size, const NvvmOptions *opt, c
     return nvvm_compile_modules(&m, 1, opt, ptx);
 }
 
+static ember_status compile_in_gate(const NvvmModule *mods, int nmods, const NvvmOptions *opt,
+                                    char **ptx);
+
+/* libNVVM's state is used inside the fork gate (core/fork.c). */
 ember_status nvvm_compile_modules(const NvvmModule *mods, int nmods, const NvvmOptions *opt,
                                   char **ptx)
+{
+    em_fork_enter();
+    ember_status st = compile_in_gate(mods, nmods, opt, ptx);
+    em_fork_leave();
+    return st;
+}
+
+static ember_status compile_in_gate(const NvvmModule *mods, int nmods, const NvvmOptions *opt,
+                                    char **ptx)
 {
     if (!ptx)
         return em_error(EMBER_ERR_INVALID_ARG, "nvvm_compile: ptx is NULL");

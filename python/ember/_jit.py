@@ -58,7 +58,6 @@ the rest.
 """
 
 import inspect
-import threading
 
 import numpy as np
 
@@ -68,7 +67,7 @@ from ._compiler import cache as disk_cache
 from ._compiler import frontend
 from ._compiler.dispatcher import (DeviceFunction, InspectCompiled, _desc_for_c, _desc_str,
                                    _dtype_name, adopt_function, boundscheck_option,
-                                   cached_compile, resolve_signature,
+                                   cached_compile, compile_lock, resolve_signature,
                                    typeof as _kernel_typeof)
 
 __all__ = ["jit", "njit", "prange", "JitDispatcher"]
@@ -120,7 +119,7 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
         self._returns = {}      # eager signature -> declared return descriptor (or None)
         self._declared = {}     # eager signature -> its Signature (with a return type)
         self._eager = []        # explicit signatures, in order
-        self._lock = threading.RLock()
+        self._lock = compile_lock(self)
         self._pysig = inspect.signature(py_func)
         self._device = None
 

@@ -29,6 +29,7 @@ import hashlib
 import inspect
 import linecache
 import math
+import os
 import re
 import threading
 import warnings
@@ -37,6 +38,7 @@ import numpy as np
 
 from . import _ember
 from . import types as ty
+from ._compiler.dispatcher import compile_lock
 from .errors import EmberWarning, TypingError, UnsupportedError
 
 __all__ = ["vectorize", "guvectorize", "DUFunc", "CUDAUFunc", "CUDAGUFunc"]
@@ -58,6 +60,15 @@ _IDENTITIES = {None: -1, 0: 0, 1: 1, "reorderable": -2}
 
 _cpu_fallback_said = False
 _said_lock = threading.Lock()
+
+
+def _new_said_lock():  # in a forked child: the parent's may be held by a thread not there
+    global _said_lock
+    _said_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_said_lock)
 
 
 # ---------------------------------------------------------------------------
@@ -340,7 +351,7 @@ class DUFunc(_Pickled):
         self._loops = []        # (type numbers, UfuncLoop), in order of addition
         self._keys = set()      # input dtype tuples compiled
         self._ufunc = None
-        self._lock = threading.RLock()
+        self._lock = compile_lock(self)
         self._frozen = False
         self._recipe = _recipe("dufunc", py_func, dict(identity=identity, target=target,
                                                        cache=cache), ())

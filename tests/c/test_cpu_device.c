@@ -1,11 +1,15 @@
 /*
- * test_cpu_device.c — the cpu device: topology, the worker pool, streams
- * and events, memory info, default-device selection.
+ * test_cpu_device.c — the cpu device: topology, the worker pool (also
+ * busy, nested and across fork()), streams and events, memory info,
+ * default-device selection.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "devices/cpu/cpu_impl.h"
@@ -191,6 +195,85 @@ static void test_pool_busy(void)
     pool_destroy(p);
 }
 
+/* ---- fork() in any state ------------------------------------------------- */
+
+struct worker_ctx {
+    int seen[8]; /* per worker id: indices it ran */
+};
+
+static void note_worker(void *arg, int64_t i, int worker)
+{
+    struct worker_ctx *c = arg;
+    (void)i;
+    sleep_ms(2); /* long enough for every worker to join */
+    __atomic_fetch_add(&c->seen[worker], 1, __ATOMIC_RELAXED);
+}
+
+struct looping {
+    pool *p;
+    int stop;
+};
+
+static void *loop_thread(void *arg)
+{
+    struct looping *l = arg;
+    while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
+        struct worker_ctx c = {{0}};
+        pool_run(l->p, 16, note_worker, &c);
+    }
+    return NULL;
+}
+
+/* Waits up to 20 s for child `pid`: its exit status, or -1 (killed) if it
+ * hangs. */
+static int wait_child(pid_t pid)
+{
+    for (int ms = 0; ms < 20000; ms++) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+        sleep_ms(1);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+/* Forks while another thread keeps the pool busy (its workers in a loop,
+ * its locks held at any moment): in the child the same pool runs a loop
+ * to the end, on several workers again. */
+static void test_pool_fork(void)
+{
+    pool *p = NULL;
+    CHECK_OK(pool_create(4, NULL, &p));
+    struct looping l = {p, 0};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, loop_thread, &l) == 0);
+    int failed = 0;
+    for (int round = 0; round < 10; round++) {
+        sleep_ms(3 + round);
+        pid_t pid = fork();
+        if (pid == 0) {
+            struct worker_ctx c = {{0}};
+            pool_run(p, 64, note_worker, &c);
+            int total = 0, workers = 0;
+            for (int w = 0; w < 4; w++) {
+                total += c.seen[w];
+                workers += c.seen[w] > 0;
+            }
+            _exit(total == 64 && workers > 1 ? 0 : 1);
+        }
+        int status = wait_child(pid);
+        if (status != 0 && failed++ < 3)
+            fprintf(stderr, "fork round %d: child %s\n", round,
+                    status < 0 ? "hung" : "ran the loop wrongly or on one worker");
+    }
+    CHECK(failed == 0);
+    __atomic_store_n(&l.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
+    pool_destroy(p);
+}
+
 int main(void)
 {
     ember_cpu_topology topo;
@@ -233,6 +316,7 @@ int main(void)
     test_pool_short_loops(4, "0");       /* no spin */
     test_pool_short_loops(2, "nonsense"); /* the default again */
     test_pool_busy();
+    test_pool_fork();
 
     /* Streams are in-order; events time what lies between them. */
     ember_stream_t s;

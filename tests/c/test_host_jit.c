@@ -7,7 +7,11 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "ember/ember_test.h"
@@ -391,6 +395,59 @@ static void test_concurrent(void)
         pthread_join(t[i], NULL);
         CHECK(bad[i] == 0);
     }
+}
+
+/* fork() while other threads compile and launch: the child compiles
+ * (LLVM's state and ember's locks are whole there: the fork gate waited for
+ * the compiles under way) and launches on the pool (started again). */
+static int fork_stop;
+
+static void *compile_loop(void *arg)
+{
+    int *bad = arg;
+    while (!__atomic_load_n(&fork_stop, __ATOMIC_ACQUIRE)) {
+        int b = 0;
+        saxpy_thread(&b);
+        *bad += b;
+    }
+    return NULL;
+}
+
+static void test_fork_while_compiling(void)
+{
+    pthread_t t[2];
+    int bad[2] = {0, 0}, hung = 0, failed = 0;
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&t[i], NULL, compile_loop, &bad[i]) == 0);
+    for (int round = 0; round < 8; round++) {
+        struct timespec pause = {0, (5 + 7 * round) * 1000000L};
+        nanosleep(&pause, NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            int b = 1;
+            saxpy_thread(&b);
+            _exit(b == 0 ? 0 : 1);
+        }
+        int status = -1, done = 0;
+        for (int ms = 0; ms < 30000 && !done; ms++) {
+            done = waitpid(pid, &status, WNOHANG) == pid;
+            if (!done) {
+                struct timespec ms1 = {0, 1000000L};
+                nanosleep(&ms1, NULL);
+            }
+        }
+        if (!done) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            hung++;
+        } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            failed++;
+        }
+    }
+    __atomic_store_n(&fork_stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    CHECK(hung == 0 && failed == 0 && bad[0] == 0 && bad[1] == 0);
 }
 
 /* Out of memory at each of ember's allocations in host_compile: a clean
@@ -1333,6 +1390,7 @@ int main(void)
     for (int opt = 0; opt <= 3; opt++)
         test_saxpy(opt);
     test_concurrent();
+    test_fork_while_compiling();
     test_fault_loop();
     test_reload();
     for (int pass = 0; pass < 2; pass++) { /* optimised, then -O0 */

@@ -22,6 +22,7 @@ import inspect
 import operator
 import os
 import threading
+import weakref
 
 import numpy as np
 
@@ -254,6 +255,28 @@ def boundscheck_option(boundscheck, debug):
     return bool(boundscheck)
 
 
+# Owners of a compile lock (``_lock``): a forked child may inherit one held
+# by a thread that was compiling when the parent forked and does not exist
+# there, so the child gives each owner a new lock (the C side makes the
+# compile itself safe: core/fork.c).
+_lock_owners = weakref.WeakSet()
+
+
+def compile_lock(owner):
+    """A new RLock for `owner`'s compiles, replaced in a forked child."""
+    _lock_owners.add(owner)
+    return threading.RLock()
+
+
+def _new_locks_after_fork():
+    for owner in list(_lock_owners):
+        owner._lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_locks_after_fork)
+
+
 def cached_compile(cache, lock, key, compile_it):
     """cache[key], compiled by compile_it() on the first request: the lookup
     needs no lock, the compile happens once under `lock` (an RLock: a
@@ -342,7 +365,7 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         self._cpu_overloads = {}    # signature -> Kernel compiled for the cpu device
         self._cuda_overloads = {}   # (signature, cc, lineinfo) -> Kernel compiled for CUDA
         self._cuda_modules = {}     # (id(kernel), device id) -> (kernel, Module, its kernel)
-        self._lock = threading.RLock()
+        self._lock = compile_lock(self)
         self._pysig = inspect.signature(py_func)
         self._eager = []        # descriptors of the explicit signatures, in order
 

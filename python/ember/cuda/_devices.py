@@ -10,6 +10,7 @@ gets the CPU device.
 
 import collections
 import contextlib
+import os
 import threading
 
 from .. import _ember
@@ -76,6 +77,15 @@ class Device:
 
 _devices = {}
 _devices_lock = threading.Lock()
+
+
+def _new_devices_lock():  # in a forked child: the parent's may be held by a thread not there
+    global _devices_lock
+    _devices_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_devices_lock)
 
 
 def device(kind, ordinal):
