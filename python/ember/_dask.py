@@ -26,6 +26,7 @@ Dask modules already imported, and otherwise right after Dask imports them
 ember never imports Dask). ``register()`` does it by hand.
 """
 
+import os
 import sys
 import threading
 
@@ -35,6 +36,15 @@ __all__ = ["register", "install"]
 
 _done = set()
 _lock = threading.Lock()
+
+
+def _new_lock():  # in a forked child: the parent's may be held by a thread not there
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock)
 
 
 # ---------------------------------------------------------------------------

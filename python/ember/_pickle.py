@@ -54,6 +54,15 @@ __all__ = ["reduce_function", "reduce_device_array", "Recipe"]
 # per token); the Recipe holds the object (numpy.ufunc has no weak references)
 _live = weakref.WeakValueDictionary()
 _live_lock = threading.RLock()
+
+
+def _new_live_lock():  # in a forked child: the parent's may be held by a thread not there
+    global _live_lock
+    _live_lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_live_lock)
 # objects whose function is being pickled by value on this thread
 _in_progress = threading.local()
 # file names whose linecache entries were made here from shipped source

@@ -130,37 +130,60 @@ def test_fork_while_other_threads_launch_and_compile(tmp_path):
     assert out.strip().splitlines()[-1] == "bad []", out
 
 
-def test_fork_while_a_thread_holds_a_dispatchers_compile_lock(tmp_path):
+# what the child does with the lock the parent's other thread holds
+HELD = {
+    # a new signature of the same kernel: its compile lock
+    "compile": ("forkwork.repeat_add._lock",
+                "k = forkwork.repeat_add"),
+    # pickling a kernel of __main__ (by value): the pickle registry's lock
+    "pickle": ("ember._pickle._live_lock",
+               "k = pickle.loads(pickle.dumps(main_add))"),
+}
+
+
+@pytest.mark.parametrize("held", sorted(HELD))
+def test_fork_while_a_thread_holds_a_lock(tmp_path, held):
     # deterministic: the lock is held across the fork by a thread the
-    # child does not have; the child compiles a new signature of the same
-    # kernel (it used to wait for that lock forever)
-    out = run_script(tmp_path, '''
-        import os, signal, threading, time
+    # child does not have (the child used to wait for it forever)
+    lock, use = HELD[held]
+    out = run_script(tmp_path, f'''
+        import os, pickle, signal, threading, time
         import numpy as np
+        import ember._pickle
+        from ember import cuda
         import forkwork
-        k = forkwork.repeat_add
-        k[1, 32](np.zeros(32), np.ones(32), 1)
+
+        @cuda.jit
+        def main_add(out, x, times):
+            i = cuda.grid(1)
+            if i < out.size:
+                out[i] = x[i] * times
+
+        forkwork.repeat_add[1, 32](np.zeros(32), np.ones(32), 1)
         held, release = threading.Event(), threading.Event()
         def hold():
-            with k._lock:
+            with {lock}:
                 held.set()
                 release.wait()
         threading.Thread(target=hold, daemon=True).start()
         held.wait()
         pid = os.fork()
         if pid == 0:
+            {use}
             out = np.zeros(32, np.float32)
             k[1, 32](out, np.ones(32, np.float32), 2)   # float32: a new compile
             os._exit(0 if (out == 2).all() else 3)
         deadline = time.monotonic() + 60
-        while not os.waitpid(pid, os.WNOHANG)[0]:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                print("child ok" if status == 0 else f"child status {{status}}")
+                break
             if time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
                 print("hung")
                 break
             time.sleep(0.01)
-        else:
-            print("child ok")
         release.set()
     ''')
     assert out.strip().splitlines()[-1] == "child ok", out
