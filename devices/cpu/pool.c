@@ -41,7 +41,8 @@
 struct pool {
     int size;                 /* workers, the caller included */
     pthread_t *threads;       /* size - 1 background threads */
-    int started;              /* threads actually started */
+    int started;              /* threads actually started; written under run_lock (or
+                               * alone), read atomically by pool_run's first check */
     pthread_mutex_t lock;
     pthread_cond_t wake;      /* a new generation or shutdown */
     pthread_cond_t done;      /* the last joined worker left the loop (CLOCK_MONOTONIC) */
@@ -231,7 +232,7 @@ static ember_status start_workers(pool *p)
             return em_error(EMBER_ERR_SYSTEM, "could not start worker thread %d (error %d)", i,
                             rc);
         }
-        p->started++;
+        __atomic_store_n(&p->started, p->started + 1, __ATOMIC_RELAXED);
     }
     return EMBER_SUCCESS;
 }
@@ -333,7 +334,8 @@ void pool_run_watched(pool *p, int64_t n, pool_task_fn task, void *ctx, pool_wat
         return;
     /* On the caller alone: one index, no workers, or the pool is busy. */
     bool restart = __atomic_load_n(&p->restart, __ATOMIC_RELAXED);
-    if (n == 1 || (p->started == 0 && !restart) || pthread_mutex_trylock(&p->run_lock) != 0) {
+    if (n == 1 || (__atomic_load_n(&p->started, __ATOMIC_RELAXED) == 0 && !restart) ||
+        pthread_mutex_trylock(&p->run_lock) != 0) {
         for (int64_t i = 0; i < n; i++)
             task(ctx, i, 0);
         return;
