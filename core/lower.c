@@ -83,6 +83,19 @@ bool lw_grow_list(void **v, int *cap, int need, size_t size)
     return true;
 }
 
+/* Records n's "file:line:col" as the next fault site (L->sites, the
+ * fault record's site numbers); returns its number. */
+int lw_add_site(Lower *L, const Node *n)
+{
+    if (!lw_grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites))
+        lw_fail(L, n, "out of memory");
+    char site[1200];
+    snprintf(site, sizeof site, "%s:%d:%d", L->fn->file, n->loc.line, n->loc.col);
+    if (!(L->sites[L->nsites] = em_strdup(site)))
+        lw_fail(L, n, "out of memory");
+    return L->nsites++;
+}
+
 /* ======================================================================== */
 /* Types                                                                    */
 /* ======================================================================== */

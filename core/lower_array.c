@@ -27,13 +27,7 @@ void lw_fault_store(Lower *L, LLVMValueRef v, LLVMValueRef ptr, LLVMAtomicOrderi
 LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValueRef p)
 {
     LLVMBuilderRef B = L->b;
-    if (!lw_grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites))
-        lw_fail(L, n, "out of memory");
-    char site[1200];
-    snprintf(site, sizeof site, "%s:%d:%d", L->fn->file, n->loc.line, n->loc.col);
-    if (!(L->sites[L->nsites] = em_strdup(site)))
-        lw_fail(L, n, "out of memory");
-    int index = L->nsites++;
+    int index = lw_add_site(L, n);
     LLVMBasicBlockRef fault = lw_new_bb(L, "oob"), cont = lw_new_bb(L, "inbounds");
     LLVMBuildCondBr(B, bad, fault, cont);
     LLVMPositionBuilderAtEnd(B, fault);

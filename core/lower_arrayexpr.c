@@ -17,13 +17,7 @@
  * naming n's line: its site goes to dims->fault_site (host_kernel_site). */
 void lw_abort_if(Lower *L, const Node *n, LLVMValueRef bad)
 {
-    if (!lw_grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites))
-        lw_fail(L, n, "out of memory");
-    char site[1200];
-    snprintf(site, sizeof site, "%s:%d:%d", L->fn->file, n->loc.line, n->loc.col);
-    if (!(L->sites[L->nsites] = em_strdup(site)))
-        lw_fail(L, n, "out of memory");
-    int index = L->nsites++;
+    int index = lw_add_site(L, n);
     LLVMBasicBlockRef fault = lw_new_bb(L, "fault"), ok = lw_new_bb(L, "made");
     LLVMBuildCondBr(L->b, bad, fault, ok);
     LLVMPositionBuilderAtEnd(L->b, fault);
@@ -32,6 +26,16 @@ void lw_abort_if(Lower *L, const Node *n, LLVMValueRef bad)
                    LLVMBuildGEP2(L->b, L->t_i32, L->fault, &one, 1, ""));
     LLVMBuildRetVoid(L->b);
     LLVMPositionBuilderAtEnd(L->b, ok);
+}
+
+/* In the block of a failed check: records fault `code` and ends the call
+ * there (lw_abort_if), naming n's line. */
+void lw_end_call(Lower *L, const Node *n, int code)
+{
+    lw_fault_store(L, LLVMConstInt(L->t_i32, (unsigned)code, 0), L->fault,
+                   LLVMAtomicOrderingMonotonic);
+    lw_abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
+    LLVMBuildUnreachable(L->b);
 }
 
 /* np.arange's length and values, as NumPy computes them (multiarray
@@ -57,10 +61,7 @@ static void arange_setup(Lower *L, Node *n, LLVMValueRef *len, LLVMValueRef v[2]
     LLVMBasicBlockRef fault = lw_new_bb(L, "arange.step0"), ok = lw_new_bb(L, "arange");
     LLVMBuildCondBr(B, step0, fault, ok);
     LLVMPositionBuilderAtEnd(B, fault);
-    lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_ARANGE_STEP, 0), L->fault,
-                LLVMAtomicOrderingMonotonic);
-    lw_abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
-    LLVMBuildUnreachable(B);
+    lw_end_call(L, n, KERNEL_FAULT_ARANGE_STEP);
     LLVMPositionBuilderAtEnd(B, ok);
     LLVMValueRef count;
     if (fl) { /* ceil((stop - start) / step); NaN or <= 0: empty; huge: too big */
@@ -177,10 +178,7 @@ static void broadcast_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValue
     LLVMValueRef pair = LLVMBuildOr(B, LLVMBuildShl(B, x, i64c(L, 32), ""),
                                     LLVMBuildAnd(B, y, i64c(L, 0xffffffff), ""), "");
     L->jit->fault_detail(L, pair);
-    lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_BROADCAST, 0), L->fault,
-                LLVMAtomicOrderingMonotonic);
-    lw_abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
-    LLVMBuildUnreachable(B);
+    lw_end_call(L, n, KERNEL_FAULT_BROADCAST);
     LLVMPositionBuilderAtEnd(B, ok);
 }
 
@@ -469,10 +467,7 @@ static void check_extent(Lower *L, Node *n, LLVMValueRef len)
     LLVMBasicBlockRef neg = lw_new_bb(L, "extent.neg"), ok = lw_new_bb(L, "extent.ok");
     LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, len, i64c(L, 0), ""), neg, ok);
     LLVMPositionBuilderAtEnd(B, neg);
-    lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_NEGATIVE_DIM, 0), L->fault,
-                LLVMAtomicOrderingMonotonic);
-    lw_abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
-    LLVMBuildUnreachable(B);
+    lw_end_call(L, n, KERNEL_FAULT_NEGATIVE_DIM);
     LLVMPositionBuilderAtEnd(B, ok);
 }
 
@@ -600,10 +595,7 @@ static LLVMValueRef reshape(Lower *L, Node *n)
     LLVMBuildCondBr(B, bad, fault, ok);
     LLVMPositionBuilderAtEnd(B, fault);
     L->jit->fault_detail(L, size);
-    lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_RESHAPE, 0), L->fault,
-                LLVMAtomicOrderingMonotonic);
-    lw_abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
-    LLVMBuildUnreachable(B);
+    lw_end_call(L, n, KERNEL_FAULT_RESHAPE);
     LLVMPositionBuilderAtEnd(B, ok);
     int64_t itemsize = ty_bits(t->elem) < 8 ? 1 : ty_bits(t->elem) / 8;
     LLVMValueRef view = LLVMBuildInsertValue(B, LLVMGetUndef(lw_lty(L, t)),

@@ -296,13 +296,7 @@ static void fis_uniform_thread(Lower *L)
 static void fis_fault(Lower *L, const Node *n, int code)
 {
     LLVMBuilderRef B = L->b;
-    if (!lw_grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites))
-        lw_fail(L, n, "out of memory");
-    char site[1200];
-    snprintf(site, sizeof site, "%s:%d:%d", L->fn->file, n->loc.line, n->loc.col);
-    if (!(L->sites[L->nsites] = em_strdup(site)))
-        lw_fail(L, n, "out of memory");
-    int index = L->nsites++;
+    int index = lw_add_site(L, n);
     LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
     lw_fault_store(L, LLVMConstInt(L->t_i32, (unsigned)index, 0),
                 LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, ""), LLVMAtomicOrderingMonotonic);

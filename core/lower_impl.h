@@ -249,6 +249,7 @@ static inline LLVMValueRef im_of(Lower *L, LLVMValueRef c)
 EM_HIDDEN _Noreturn void lw_fail(Lower *L, const Node *n, const char *fmt, ...) EM_PRINTF(3, 4);
 EM_HIDDEN void lw_name_params(LLVMValueRef f);
 EM_HIDDEN bool lw_grow_list(void **v, int *cap, int need, size_t size);
+EM_HIDDEN int lw_add_site(Lower *L, const Node *n);
 EM_HIDDEN const Type *lw_part_type(const Type *t);
 EM_HIDDEN LLVMTypeRef lw_lty(Lower *L, const Type *t);
 EM_HIDDEN LLVMTypeRef lw_mty(Lower *L, const Type *t);
@@ -325,6 +326,7 @@ EM_HIDDEN void lw_stmt(Lower *L, Node *n);
 
 /* ---- lower_arrayexpr.c */
 EM_HIDDEN void lw_abort_if(Lower *L, const Node *n, LLVMValueRef bad);
+EM_HIDDEN void lw_end_call(Lower *L, const Node *n, int code);
 EM_HIDDEN LLVMValueRef lw_new_array(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_array_expr(Lower *L, Node *n);
 EM_HIDDEN void lw_array_assign(Lower *L, Node *n);

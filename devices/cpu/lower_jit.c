@@ -98,10 +98,7 @@ static void random_check(Lower *L, Node *n, LLVMValueRef bad, LLVMValueRef which
     LLVMBuildCondBr(B, bad, fault, ok);
     LLVMPositionBuilderAtEnd(B, fault);
     L->jit->fault_detail(L, which);
-    lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_RANDOM_ARG, 0), L->fault,
-                   LLVMAtomicOrderingMonotonic);
-    lw_abort_if(L, n, LLVMConstInt(L->t_i1, 1, 0));
-    LLVMBuildUnreachable(B);
+    lw_end_call(L, n, KERNEL_FAULT_RANDOM_ARG);
     LLVMPositionBuilderAtEnd(B, ok);
 }
 
