@@ -7,6 +7,7 @@ numba's exceptions by attribute (``.code``, ``.msg``) keeps working.
 __all__ = [
     "EmberError",
     "CudaSupportError",
+    "CudaDriverError",
     "CudaAPIError",
     "CompilerError",
     "TypingError",
@@ -50,7 +51,11 @@ class CudaSupportError(EmberError, RuntimeError):
     """CUDA is unusable here: no driver library or no device."""
 
 
-class CudaAPIError(EmberError, RuntimeError):
+class CudaDriverError(EmberError, RuntimeError):
+    """The CUDA driver is in a state ember cannot use (numba's name)."""
+
+
+class CudaAPIError(CudaDriverError):
     """A CUDA driver call failed; ``code`` is its CUresult, ``name`` its name."""
 
     def __init__(self, code, msg, name=None):

@@ -5,7 +5,7 @@ streams and events work on a CUDA GPU when one is present, and on the CPU
 device otherwise (or with ``EMBER_DEVICE=cpu``).
 """
 
-from ..errors import CudaAPIError, CudaSupportError  # noqa: F401
+from ..errors import CudaAPIError, CudaDriverError, CudaSupportError  # noqa: F401
 from .._compiler import jit  # noqa: F401
 from .._compiler.dispatcher import compile_ptx, compile_ptx_for_current_device  # noqa: F401
 from ._devicearray import DeviceNDArray  # noqa: F401
