@@ -350,3 +350,32 @@ def test_error_inside_device_function_is_located():
     assert f"{THIS_FILE}:{line}:" in msg
     assert "in device function 'bad_inside' called from" in msg
     assert "return x[0]" in msg
+
+
+def test_lambda_as_device_function():
+    import numpy as np
+    from ember import cuda
+    from ember.errors import UnsupportedError
+
+    square = cuda.jit(device=True)(lambda v: v * v)
+
+    @cuda.jit
+    def k(a):
+        i = cuda.grid(1)
+        if i < a.size:
+            a[i] = square(a[i])
+
+    a = np.arange(10.0)
+    k[1, 32](a)
+    np.testing.assert_array_equal(a, np.arange(10.0) ** 2)
+
+    pair = (lambda v: v + 1, lambda v: v + 2)
+    twins = cuda.jit(device=True)(pair[1])
+
+    @cuda.jit
+    def k2(a):
+        a[0] = twins(a[0])
+
+    import pytest
+    with pytest.raises(UnsupportedError, match="2 lambdas with the same parameters"):
+        k2[1, 1](a)

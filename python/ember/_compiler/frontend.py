@@ -2114,14 +2114,37 @@ def _parse(fn):
         mod = ast.parse(src)
     except SyntaxError as exc:
         raise UnsupportedError(f"cannot parse the source of {fn.__qualname__}: {exc}") from None
+    return info, _find_def(fn, info, mod)
+
+
+def _find_def(fn, info, mod):
+    """The ast.FunctionDef of ``fn`` in its parsed source; a lambda becomes
+    a FunctionDef that returns its expression."""
     for node in mod.body:
         if isinstance(node, ast.FunctionDef) and node.name == fn.__name__:
-            return info, node
+            return node
     if mod.body and isinstance(mod.body[0], ast.FunctionDef):
-        return info, mod.body[0]
+        return mod.body[0]
+    if fn.__name__ == "<lambda>":
+        code = fn.__code__
+        line = code.co_firstlineno - info.firstlineno + 1
+        params = list(code.co_varnames[:code.co_argcount])
+        found = [n for n in ast.walk(mod) if isinstance(n, ast.Lambda)
+                 and n.lineno == line and [a.arg for a in n.args.args] == params]
+        if len(found) == 1:
+            lam = found[0]
+            fdef = ast.FunctionDef(name=fn.__name__, args=lam.args,
+                                   body=[ast.copy_location(ast.Return(value=lam.body), lam.body)],
+                                   decorator_list=[], returns=None, type_comment=None)
+            return ast.fix_missing_locations(ast.copy_location(fdef, lam))
+        if len(found) > 1:
+            raise UnsupportedError(
+                f"{info.filename}:{code.co_firstlineno}: {len(found)} lambdas with the same "
+                f"parameters on one line; ember cannot tell which one to compile "
+                f"(give it a name with def)")
     raise UnsupportedError(
         f"{info.filename}:{info.firstlineno}: cannot find the definition of "
-        f"{fn.__qualname__} (lambdas and async functions cannot be compiled)")
+        f"{fn.__qualname__} (async functions cannot be compiled)")
 
 
 def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None,
@@ -2143,18 +2166,7 @@ def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None
         mod = ast.parse(src)
     except SyntaxError as exc:
         raise UnsupportedError(f"cannot parse the source of {fn.__qualname__}: {exc}") from None
-    fdef = None
-    for node in mod.body:
-        if isinstance(node, ast.FunctionDef) and node.name == fn.__name__:
-            fdef = node
-            break
-    if fdef is None:
-        if mod.body and isinstance(mod.body[0], ast.FunctionDef):
-            fdef = mod.body[0]
-        else:
-            raise UnsupportedError(
-                f"{info.filename}:{info.firstlineno}: cannot find the definition of "
-                f"{fn.__qualname__} (lambdas and async functions cannot be compiled)")
+    fdef = _find_def(fn, info, mod)
     if argtypes is not None and len(argtypes) != len(fdef.args.posonlyargs + fdef.args.args):
         argtypes = None
     graph = _CallGraph()

@@ -17,6 +17,7 @@ from ._devices import (Context, Device, MemoryInfo, MemoryPool, close,  # noqa: 
                        select_device, synchronize)
 from ._memory import (MappedNDArray, device_array, device_array_like, mapped_array,  # noqa: F401
                       pinned, pinned_array, pinned_array_like, to_device)
+from ._reduce import Reduce, reduce  # noqa: F401
 from ._streams import (Event, Stream, default_stream, event, event_elapsed_time,  # noqa: F401
                        legacy_default_stream, per_thread_default_stream, stream)
 
