@@ -13,6 +13,14 @@ __all__ = [
     "TypingError",
     "UnsupportedError",
     "EmberWarning",
+    "EmberPerformanceWarning",
+    # numba's names for the same classes, so code that catches or filters
+    # numba's exceptions and warnings keeps working after the import change
+    "NumbaError",
+    "NumbaWarning",
+    "NumbaPerformanceWarning",
+    "NumbaDeprecationWarning",
+    "NumbaInvalidConfigWarning",
 ]
 
 # The CUresult names ember is likely to report; others print as "CUresult N".
@@ -88,3 +96,23 @@ class EmberWarning(UserWarning):
     """What ember says without failing, e.g. that target='cuda' code runs on
     the cpu device because there is no GPU (like numba's
     NumbaPerformanceWarning)."""
+
+
+class EmberPerformanceWarning(EmberWarning):
+    """Code that works but runs slower than it could (numba's
+    NumbaPerformanceWarning)."""
+
+
+class EmberDeprecationWarning(EmberWarning, DeprecationWarning):
+    """An ember feature that will go away."""
+
+
+class EmberInvalidConfigWarning(EmberWarning):
+    """An EMBER_/NUMBA_ environment setting ember cannot use."""
+
+
+NumbaError = EmberError
+NumbaWarning = EmberWarning
+NumbaPerformanceWarning = EmberPerformanceWarning
+NumbaDeprecationWarning = EmberDeprecationWarning
+NumbaInvalidConfigWarning = EmberInvalidConfigWarning
