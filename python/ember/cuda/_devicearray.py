@@ -56,7 +56,75 @@ def _check_compatible(what, mine, other_shape, other_dtype):
 
 class DeviceNDArray(_ember.Array):
     """An array on a device (a GPU, or the CPU device). Create one with
-    ``cuda.to_device``, ``cuda.device_array`` or ``cuda.device_array_like``."""
+    ``cuda.to_device``, ``cuda.device_array`` or ``cuda.device_array_like``
+    (or, as in numba, ``DeviceNDArray(shape, strides, dtype)``)."""
+
+    __cuda_memory__ = True
+    __cuda_ndarray__ = True
+    stream = 0  # the stream bind() gave it: copies with stream=0 use it
+
+    def __new__(cls, shape, strides, dtype, stream=0, gpu_data=None):
+        if gpu_data is not None:
+            raise TypeError("DeviceNDArray(..., gpu_data=...): ember arrays own their memory; "
+                            "wrap foreign memory with cuda.from_cuda_array_interface")
+        from ._memory import device_array
+        arr = device_array(shape, dtype, strides=strides, stream=stream)
+        if cls is not DeviceNDArray:
+            arr = arr._make_view(0, arr.shape, arr.strides, None, cls)
+        return arr
+
+    def _stream_or_bound(self, stream):
+        return self.stream if not stream else stream
+
+    def bind(self, stream=0):
+        """The same memory, with ``stream`` as the default of its copies."""
+        view = self._make_view(0, self.shape, self.strides)
+        view.stream = stream
+        return view
+
+    @property
+    def flags(self):
+        """NumPy's flags for this shape and these strides (C_CONTIGUOUS,
+        F_CONTIGUOUS ...; read-only)."""
+        probe = np.lib.stride_tricks.as_strided(np.empty(1, self.dtype), self.shape,
+                                                self.strides, writeable=False)
+        return probe.flags
+
+    @property
+    def device_ctypes_pointer(self):
+        import ctypes
+        return ctypes.c_void_p(self.device_pointer)
+
+    def as_cuda_arg(self):
+        return self.device_ctypes_pointer
+
+    def squeeze(self, axis=None, stream=0):
+        """A view without the axes of length 1 (or only ``axis``)."""
+        if axis is None:
+            axes = [i for i, d in enumerate(self.shape) if d == 1]
+        else:
+            axes = [operator.index(a) % max(self.ndim, 1)
+                    for a in (axis if isinstance(axis, tuple) else (axis,))]
+            for a in axes:
+                if self.shape[a] != 1:
+                    raise ValueError(f"squeeze: axis {a} has length {self.shape[a]}, not 1")
+        keep = [i for i in range(self.ndim) if i not in axes]
+        return self._make_view(0, [self.shape[i] for i in keep], [self.strides[i] for i in keep])
+
+    def getitem(self, item, stream=0):
+        """``self[item]``, with the copy of a single element on ``stream``."""
+        offset, shape, strides, integer_only = self._index(item)
+        view = self._make_view(offset, shape, strides)
+        if integer_only:
+            host = np.empty((), dtype=self.dtype)
+            view._copy_to(host, lowlevel_stream(self._stream_or_bound(stream), self.device,
+                                                "getitem"))
+            return host[()]
+        return view
+
+    def setitem(self, key, value, stream=0):
+        """``self[key] = value`` with the copy on ``stream``."""
+        self._setitem(key, value, self._stream_or_bound(stream))
 
     # -- basic properties (shape, strides, dtype, size, ndim, nbytes,
     #    itemsize come from _ember.Array) --
@@ -108,8 +176,11 @@ class DeviceNDArray(_ember.Array):
 
     # -- views --
 
-    def _make_view(self, offset, shape, strides, dtype=None):
-        return self._view(type(self), offset, tuple(shape), tuple(strides), dtype)
+    def _make_view(self, offset, shape, strides, dtype=None, cls=None):
+        view = self._view(cls or type(self), offset, tuple(shape), tuple(strides), dtype)
+        if self.stream:
+            view.stream = self.stream
+        return view
 
     def _index(self, key):
         """(offset, shape, strides, integer_only) of the basic-indexing view ``self[key]``."""
@@ -170,10 +241,13 @@ class DeviceNDArray(_ember.Array):
         return view
 
     def __setitem__(self, key, value):
+        self._setitem(key, value, self.stream)
+
+    def _setitem(self, key, value, stream):
         offset, shape, strides, _ = self._index(key)
         view = self._make_view(offset, shape, strides)
         if isinstance(value, DeviceNDArray):
-            view.copy_to_device(value)
+            view.copy_to_device(value, stream=stream)
             return
         try:
             host = np.asarray(value, dtype=self.dtype)
@@ -181,7 +255,7 @@ class DeviceNDArray(_ember.Array):
         except (ValueError, TypeError) as exc:
             raise ValueError(f"cannot assign {type(value).__name__} to a device array view of "
                              f"shape {tuple(view.shape)} and dtype {self.dtype}: {exc}") from None
-        view._copy_from(host)
+        view._copy_from(host, lowlevel_stream(stream, self.device, "setitem"))
 
     def reshape(self, *newshape, order="C"):
         """A view with a new shape; the array must be contiguous in ``order``."""
@@ -261,7 +335,7 @@ class DeviceNDArray(_ember.Array):
     def copy_to_host(self, ary=None, stream=0):
         """Copy to a new NumPy array (or into ``ary``) and return it."""
         dev = self.device
-        s = lowlevel_stream(stream, dev, "copy_to_host")
+        s = lowlevel_stream(self._stream_or_bound(stream), dev, "copy_to_host")
         if ary is None:
             order = "F" if self.is_f_contiguous() and not self.is_c_contiguous() else "C"
             ary = np.empty(self.shape, dtype=self.dtype, order=order)
@@ -278,7 +352,7 @@ class DeviceNDArray(_ember.Array):
     def copy_to_device(self, ary, stream=0):
         """Copy a host array-like or another device array of the same device into this one."""
         dev = self.device
-        s = lowlevel_stream(stream, dev, "copy_to_device")
+        s = lowlevel_stream(self._stream_or_bound(stream), dev, "copy_to_device")
         if isinstance(ary, DeviceNDArray):
             if ary.device != dev:
                 raise ValueError(f"copy_to_device: the source lives on {ary.device} and this array "
