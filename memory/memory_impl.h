@@ -41,7 +41,8 @@ struct pool_block {
 /* True when memory of this kind counts as the host side of a transfer. */
 static inline bool mem_is_host_side(ember_mem_kind kind)
 {
-    return kind == EMBER_MEM_HOST || kind == EMBER_MEM_PINNED || kind == EMBER_MEM_MAPPED;
+    return kind == EMBER_MEM_HOST || kind == EMBER_MEM_PINNED || kind == EMBER_MEM_MAPPED ||
+           kind == EMBER_MEM_MANAGED;
 }
 
 /* ---- array.c --------------------------------------------------------- */

@@ -44,7 +44,7 @@
 #define POOL_SMALL_BINS (1 + 11 * 4)  /* 512, then 4 per power of two from 512 to 512 KiB */
 #define POOL_LARGE_BIN POOL_SMALL_BINS
 #define POOL_BINS (POOL_SMALL_BINS + 1)
-#define POOL_KINDS 3                  /* device, pinned, mapped */
+#define POOL_KINDS 4                  /* device, pinned, mapped, managed */
 #define POOL_QUERY_MAX 8              /* event queries per allocation, at most */
 
 struct mempool {
@@ -84,7 +84,10 @@ static size_t size_class(size_t n, int *bin)
 
 static int kind_index(ember_mem_kind kind)
 {
-    return kind == EMBER_MEM_DEVICE ? 0 : kind == EMBER_MEM_PINNED ? 1 : 2;
+    return kind == EMBER_MEM_DEVICE   ? 0
+           : kind == EMBER_MEM_PINNED ? 1
+           : kind == EMBER_MEM_MAPPED ? 2
+                                      : 3;
 }
 
 /* "1.50 GiB" */
@@ -299,7 +302,8 @@ static ember_status oom_error(struct mempool *p, ember_mem_kind kind, size_t nby
     const char *collected = hooked ? ", collected garbage" : "";
     const char *what = kind == EMBER_MEM_DEVICE   ? "device"
                        : kind == EMBER_MEM_PINNED ? "pinned host"
-                                                  : "mapped host";
+                       : kind == EMBER_MEM_MAPPED ? "mapped host"
+                                                  : "managed";
     human(want, sizeof want, nbytes);
     human(cls, sizeof cls, size);
     human(freed, sizeof freed, trimmed);
@@ -476,10 +480,11 @@ ember_status ember_pool_get_stats(ember_device_t dev, ember_mem_kind kind, ember
 {
     if (!dev || !out)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_pool_get_stats: NULL argument");
-    if (kind != EMBER_MEM_DEVICE && kind != EMBER_MEM_PINNED && kind != EMBER_MEM_MAPPED)
+    if (kind != EMBER_MEM_DEVICE && kind != EMBER_MEM_PINNED && kind != EMBER_MEM_MAPPED &&
+        kind != EMBER_MEM_MANAGED)
         return em_error(EMBER_ERR_INVALID_ARG,
-                        "ember_pool_get_stats: memory kind %d has no pool (device, pinned "
-                        "and mapped have)", (int)kind);
+                        "ember_pool_get_stats: memory kind %d has no pool (device, pinned, "
+                        "mapped and managed have)", (int)kind);
     struct mempool *p = __atomic_load_n(&dev->pool, __ATOMIC_ACQUIRE);
     if (!p) {
         memset(out, 0, sizeof *out);

@@ -43,6 +43,7 @@ static const char *mem_kind_name(ember_mem_kind kind)
     case EMBER_MEM_DEVICE: return "device";
     case EMBER_MEM_PINNED: return "pinned host";
     case EMBER_MEM_MAPPED: return "mapped host";
+    case EMBER_MEM_MANAGED: return "managed";
     default: return "unknown";
     }
 }
@@ -90,6 +91,17 @@ static ember_status cuda_alloc(void *ctx, ember_mem_kind kind, size_t nbytes, vo
         *device = d;
         return EMBER_SUCCESS;
     }
+    case EMBER_MEM_MANAGED: {
+        /* CUDA semantics: cuMemAllocManaged memory "is accessible from any
+         * stream on any device" and from the host at the same address;
+         * CU_MEM_ATTACH_GLOBAL, as numba's managed_array default. */
+        CUdeviceptr d = 0;
+        if ((st = CUDA_CALL(cuMemAllocManaged, &d, n, CU_MEM_ATTACH_GLOBAL)) != EMBER_SUCCESS)
+            goto fail;
+        *host = (void *)(uintptr_t)d;
+        *device = d;
+        return EMBER_SUCCESS;
+    }
     default:
         return em_error(EMBER_ERR_INVALID_ARG, "cuda:%d cannot allocate memory of kind %d",
                         c->ordinal, (int)kind);
@@ -103,7 +115,7 @@ static void cuda_free(void *ctx, ember_mem_kind kind, void *host, uint64_t devic
 {
     struct cuda_ctx *c = ctx;
     bind_release(c);
-    if (kind == EMBER_MEM_DEVICE)
+    if (kind == EMBER_MEM_DEVICE || kind == EMBER_MEM_MANAGED)
         CUDA_RELEASE(cuMemFree, (CUdeviceptr)device);
     else
         CUDA_RELEASE(cuMemFreeHost, host);

@@ -78,6 +78,7 @@ static const struct {
     /* memory */
     SYM(cuMemGetInfo, "cuMemGetInfo_v2"),
     SYM(cuMemAlloc, "cuMemAlloc_v2"),
+    SYM(cuMemAllocManaged, "cuMemAllocManaged"),
     SYM(cuMemFree, "cuMemFree_v2"),
     SYM(cuMemHostAlloc, "cuMemHostAlloc"),
     SYM(cuMemFreeHost, "cuMemFreeHost"),

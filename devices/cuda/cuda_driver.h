@@ -100,6 +100,7 @@ enum {
 #define CU_MEMHOSTALLOC_PORTABLE 0x01  /* pinned for every context, not only the current one */
 #define CU_MEMHOSTALLOC_DEVICEMAP 0x02 /* also mapped into the device address space */
 #define CU_MEMHOSTREGISTER_PORTABLE 0x01 /* page-locked for every context */
+#define CU_MEM_ATTACH_GLOBAL 0x1       /* managed memory any stream may use */
 #define CU_STREAM_DEFAULT 0x0          /* synchronises with the legacy default stream */
 #define CU_EVENT_DEFAULT 0x0
 #define CU_EVENT_DISABLE_TIMING 0x2    /* no timestamp: cheaper record and wait */
@@ -163,6 +164,7 @@ struct cuda_driver {
     /* memory */
     CUresult (*cuMemGetInfo)(size_t *free_bytes, size_t *total_bytes); /* cuMemGetInfo_v2 */
     CUresult (*cuMemAlloc)(CUdeviceptr *dptr, size_t bytes);            /* cuMemAlloc_v2 */
+    CUresult (*cuMemAllocManaged)(CUdeviceptr *dptr, size_t bytes, unsigned int flags);
     CUresult (*cuMemFree)(CUdeviceptr dptr);                            /* cuMemFree_v2 */
     CUresult (*cuMemHostAlloc)(void **pp, size_t bytes, unsigned int flags);
     CUresult (*cuMemFreeHost)(void *p);

@@ -27,7 +27,7 @@
 static const char *const memkind_names[] = {
     [EMBER_MEM_DEVICE] = "device", [EMBER_MEM_PINNED] = "pinned",
     [EMBER_MEM_MAPPED] = "mapped", [EMBER_MEM_HOST] = "host",
-    [EMBER_MEM_FOREIGN] = "foreign",
+    [EMBER_MEM_FOREIGN] = "foreign", [EMBER_MEM_MANAGED] = "managed",
 };
 
 /* ------------------------------------------------------------------------ */
@@ -73,7 +73,7 @@ static int parse_order(PyObject *obj, char *out)
     return -1;
 }
 
-/* 'device', 'pinned' or 'mapped' ('device' refused when host_only). */
+/* 'device', 'pinned', 'mapped' or 'managed' ('device' refused when host_only). */
 static int parse_memkind(PyObject *obj, bool host_only, ember_mem_kind def, ember_mem_kind *out)
 {
     if (!obj) {
@@ -93,9 +93,14 @@ static int parse_memkind(PyObject *obj, bool host_only, ember_mem_kind def, embe
             *out = EMBER_MEM_MAPPED;
             return 0;
         }
+        if (PyUnicode_CompareWithASCIIString(obj, "managed") == 0) {
+            *out = EMBER_MEM_MANAGED;
+            return 0;
+        }
     }
     PyErr_Format(PyExc_ValueError, "memkind must be %s, not %R",
-                 host_only ? "'pinned' or 'mapped'" : "'device', 'pinned' or 'mapped'", obj);
+                 host_only ? "'pinned', 'mapped' or 'managed'"
+                           : "'device', 'pinned', 'mapped' or 'managed'", obj);
     return -1;
 }
 
@@ -260,7 +265,7 @@ static PyObject *get_memkind(PyObject *obj, void *c)
 {
     GUARD;
     unsigned k = (unsigned)ember_buffer_kind(self->arr.buffer);
-    return PyUnicode_FromString(k < EMBER_MEM_FOREIGN + 1 ? memkind_names[k] : "?");
+    return PyUnicode_FromString(k < EMBER_MEM_MANAGED + 1 ? memkind_names[k] : "?");
 }
 
 static PyObject *get_buffer_size(PyObject *obj, void *c)

@@ -54,7 +54,8 @@ static int parse_pool_kind(PyObject *obj, ember_mem_kind *out)
     const char *s = obj && obj != Py_None ? PyUnicode_AsUTF8(obj) : "device";
     if (!s) {
         PyErr_Clear();
-        PyErr_SetString(PyExc_TypeError, "memkind must be 'device', 'pinned' or 'mapped'");
+        PyErr_SetString(PyExc_TypeError,
+                        "memkind must be 'device', 'pinned', 'mapped' or 'managed'");
         return -1;
     }
     if (strcmp(s, "device") == 0)
@@ -63,9 +64,11 @@ static int parse_pool_kind(PyObject *obj, ember_mem_kind *out)
         *out = EMBER_MEM_PINNED;
     else if (strcmp(s, "mapped") == 0)
         *out = EMBER_MEM_MAPPED;
+    else if (strcmp(s, "managed") == 0)
+        *out = EMBER_MEM_MANAGED;
     else {
-        PyErr_Format(PyExc_ValueError, "memkind must be 'device', 'pinned' or 'mapped', not '%s'",
-                     s);
+        PyErr_Format(PyExc_ValueError,
+                     "memkind must be 'device', 'pinned', 'mapped' or 'managed', not '%s'", s);
         return -1;
     }
     return 0;

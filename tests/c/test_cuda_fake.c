@@ -376,6 +376,32 @@ static void test_host_memory(void)
     CHECK(driver_clean(1));
 }
 
+/* Managed memory: one address on host and device (cuMemAllocManaged),
+ * copied like device memory, freed through the pool. */
+static void test_managed_memory(void)
+{
+    ember_device_t dev = cuda0();
+    int64_t n = 100;
+    ember_array m = {0}, d = {0};
+    CHECK_OK(ember_array_create(&m, dev, EMBER_MEM_MANAGED, EMBER_FLOAT64, 1, &n, 'C'));
+    CHECK(ember_buffer_kind(m.buffer) == EMBER_MEM_MANAGED);
+    double *h = ember_buffer_host_ptr(m.buffer);
+    CHECK(h != NULL && ember_buffer_device_ptr(m.buffer) == (uint64_t)(uintptr_t)h);
+    for (int i = 0; i < n; i++)
+        h[i] = i;
+    CHECK_OK(ember_array_create(&d, dev, EMBER_MEM_DEVICE, EMBER_FLOAT64, 1, &n, 'C'));
+    CHECK_OK(ember_array_copy(&d, &m, NULL));
+    memset(h, 0, (size_t)n * sizeof(double));
+    CHECK_OK(ember_array_copy(&m, &d, NULL));
+    CHECK(h[0] == 0 && h[99] == 99);
+    ember_pool_stats s;
+    CHECK_OK(ember_pool_get_stats(dev, EMBER_MEM_MANAGED, &s));
+    CHECK(s.blocks_in_use == 1);
+    ember_array_fini(&d);
+    ember_array_fini(&m);
+    CHECK(driver_clean(1));
+}
+
 /* ---- streams and events --------------------------------------------------- */
 
 static void test_streams_events(void)
@@ -698,6 +724,7 @@ int main(void)
     test_device_counts();
     test_arrays();
     test_host_memory();
+    test_managed_memory();
     test_streams_events();
     test_counters();
     fault_loop(EMBER_FAULT_DRIVER);

@@ -537,6 +537,36 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytes)
     return CUDA_SUCCESS;
 }
 
+/* Managed memory: host memory whose device address is its host address,
+ * freed with cuMemFree as device memory is. */
+EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytes, unsigned int flags)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!dptr || bytes == 0 || (flags != 1 && flags != 2))
+        return CUDA_ERROR_INVALID_VALUE;
+    int dev = current->device;
+    struct alloc *a = calloc(1, sizeof *a);
+    void *p = NULL;
+    if (!a || posix_memalign(&p, 4096, bytes) != 0) {
+        free(a);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    pthread_mutex_lock(&lock);
+    counts[N_MEMALLOC]++;
+    a->host = p;
+    a->size = bytes;
+    a->device = dev;
+    a->dev = (CUdeviceptr)(uintptr_t)p;
+    a->next = allocs;
+    allocs = a;
+    used[dev] += bytes;
+    *dptr = a->dev;
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+}
+
 EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
 {
     CUresult r = need_ctx();

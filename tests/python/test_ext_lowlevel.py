@@ -271,7 +271,7 @@ def test_empty_argument_errors():
         mk((1,) * 33, np.float32)
     with pytest.raises(ValueError, match="order must be 'C' or 'F', not 'K'"):
         mk((3,), np.float32, "K")
-    with pytest.raises(ValueError, match="memkind must be 'device', 'pinned' or 'mapped'"):
+    with pytest.raises(ValueError, match="memkind must be 'device', 'pinned', 'mapped' or 'managed'"):
         mk((3,), np.float32, memkind="host")
     with pytest.raises(ValueError, match="strides has 1 entries but the shape has 2"):
         mk((3, 4), np.float32, strides=(4,))
@@ -619,7 +619,7 @@ def test_host_array_lifetime():
 
 
 def test_host_array_errors():
-    with pytest.raises(ValueError, match="memkind must be 'pinned' or 'mapped', not 'device'"):
+    with pytest.raises(ValueError, match="memkind must be 'pinned', 'mapped' or 'managed', not 'device'"):
         E.host_array("cpu", 0, (3,), np.float32, memkind="device")
     with pytest.raises(TypeError, match="unsupported dtype"):
         E.host_array("cpu", 0, (3,), "U4")
@@ -867,6 +867,12 @@ def test_errors_module():
     assert issubclass(errors.TypingError, errors.CompilerError)
     assert issubclass(errors.UnsupportedError, errors.CompilerError)
     assert issubclass(errors.CompilerError, errors.EmberError)
+    # numba's names are ember's classes
+    assert issubclass(errors.CudaAPIError, errors.CudaDriverError)
+    assert errors.NumbaPerformanceWarning is errors.EmberPerformanceWarning
+    assert issubclass(errors.NumbaPerformanceWarning, errors.NumbaWarning)
+    assert issubclass(errors.NumbaDeprecationWarning, DeprecationWarning)
+    assert errors.NumbaError is errors.EmberError
     e = errors.CudaAPIError(1, "bad value")  # numba's signature
     assert (e.code, e.name, e.msg) == (1, "CUDA_ERROR_INVALID_VALUE", "bad value")
     assert e.args == (1, "bad value")

@@ -194,4 +194,4 @@ def test_pinned_and_pool_on_the_cpu_device(cpu_device):
     assert pool.free_bytes() == 0          # the cpu device does not cache
     pool.free_all_blocks()
     with pytest.raises(ValueError, match="memkind"):
-        cuda.MemoryPool(cuda.get_current_device(), "managed")
+        cuda.MemoryPool(cuda.get_current_device(), "unified")

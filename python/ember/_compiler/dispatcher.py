@@ -607,9 +607,11 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         every launch on a CUDA device)."""
         from ..cuda._devicearray import DeviceNDArray
         from ..cuda._devices import get_current_device
-        from ..cuda._memory import to_device
+        from ..cuda._args import split_hints
+        from ..cuda._memory import device_array_like, device_view_of_mapped, to_device
         given = len(args)
-        args = tuple(_foreign_arrays_to_device(a) for a in self._bind(args))
+        args, hints = split_hints(tuple(self._bind(args)))
+        args = tuple(_foreign_arrays_to_device(a) for a in args)
         dev = get_current_device()
         sig = self._signature(args)
         if dev.kind == "cuda":
@@ -629,6 +631,12 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
                                      f"but the kernel runs on {dev}")
                 return a
             if isinstance(a, np.ndarray):
+                # mapped / managed memory: a GPU uses it directly (a strided
+                # view is copied: the kernel was typed for the contiguous copy)
+                d = device_view_of_mapped(a, dev) if dev.kind == "cuda" and (
+                    a.flags.c_contiguous or a.flags.f_contiguous) else None
+                if d is not None:
+                    return d
                 d = to_device(a)
                 if write:
                     copy_back.append((d, a))
@@ -637,6 +645,19 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
                 return tuple(on_device(x, f"{what}[{k}]", write) for k, x in enumerate(a))
             return a
 
+        for i, hint in hints.items():  # cuda.In / Out / InOut
+            host = args[i]
+            if dev.kind == "cpu" and hint.copy_out:
+                continue  # in place, or copied in and back: the host sees the writes
+            if hint.copy_in:
+                d = to_device(host)
+            else:
+                d = device_array_like(host)
+            if hint.copy_out:
+                copy_back.append((d, host))
+            args = args[:i] + (d,) + args[i + 1:]
+        if hints:
+            given = -1  # the fast path never sees the hints: do not register it
         if dev.kind == "cpu":  # host arrays in place where the result is the same
             from ..cuda._inplace import place_arguments
             launch_args = place_arguments(

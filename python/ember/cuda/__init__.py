@@ -15,9 +15,12 @@ from ._devices import (Context, Device, MemoryInfo, MemoryPool, close,  # noqa: 
                        current_context, detect, get_current_device, get_default_memory_pool,
                        get_default_pinned_memory_pool, gpus, is_available, list_devices,
                        select_device, synchronize)
-from ._memory import (MappedNDArray, device_array, device_array_like, mapped_array,  # noqa: F401
-                      pinned, pinned_array, pinned_array_like, to_device)
+from ._memory import (ManagedNDArray, MappedNDArray, device_array,  # noqa: F401
+                      device_array_like, managed_array, mapped_array, mapped_array_like, pinned,
+                      pinned_array, pinned_array_like, to_device)
+from ._args import In, InOut, Out  # noqa: F401
 from ._reduce import Reduce, reduce  # noqa: F401
+from . import devicearray  # noqa: F401  (numba's module of device-array helpers)
 from ._streams import (Event, Stream, default_stream, event, event_elapsed_time,  # noqa: F401
                        legacy_default_stream, per_thread_default_stream, stream)
 

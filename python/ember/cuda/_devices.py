@@ -215,8 +215,9 @@ class MemoryPool:
     cache (its memory is the host allocator's) but counts the same."""
 
     def __init__(self, dev, memkind="device"):
-        if memkind not in ("device", "pinned", "mapped"):
-            raise ValueError(f"MemoryPool: memkind must be 'device', 'pinned' or 'mapped', "
+        if memkind not in ("device", "pinned", "mapped", "managed"):
+            raise ValueError(f"MemoryPool: memkind must be 'device', 'pinned', 'mapped' or "
+                             f"'managed', "
                              f"not {memkind!r}")
         self.device = dev
         self.memkind = memkind

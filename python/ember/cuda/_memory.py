@@ -169,6 +169,49 @@ def mapped_array(shape, dtype=np.float64, strides=None, order="C", stream=0, por
     return mapped
 
 
+def mapped_array_like(ary, stream=0, portable=False, wc=False):
+    """A mapped array of ``ary``'s shape and dtype (F order if ``ary`` is)."""
+    order = "F" if _is_f_only(ary) else "C"
+    return mapped_array(ary.shape, ary.dtype, order=order, stream=stream)
+
+
+class ManagedNDArray(MappedNDArray):
+    """A NumPy array in unified (managed) memory: the host and the device use
+    the same address, and the driver moves pages on demand."""
+
+
+def managed_array(shape, dtype=np.float64, strides=None, order="C", stream=0,
+                  attach_global=True):
+    """An array in managed memory (``cuMemAllocManaged``), usable on the host
+    as a NumPy array and passed to kernels without a copy. On the CPU device
+    it is host memory. ``attach_global=False`` (memory attached to one
+    stream) is not supported: ember allocates it for every stream."""
+    if not attach_global:
+        raise NotImplementedError("managed_array(attach_global=False): ember allocates "
+                                  "managed memory for every stream (CU_MEM_ATTACH_GLOBAL)")
+    arr, devptr = _host_alloc(shape, dtype, strides, order, "managed", "managed_array")
+    managed = arr.view(ManagedNDArray)
+    managed.device_pointer = devptr
+    managed._ember_device = get_current_device()
+    return managed
+
+
+def device_view_of_mapped(ary, dev):
+    """The DeviceNDArray over a mapped or managed array's memory on ``dev``
+    (no copy), or None when ``ary`` is not one of ``dev``'s."""
+    if not isinstance(ary, MappedNDArray) or ary._ember_device is None or \
+            ary._ember_device.key != dev.key or ary.size == 0:
+        return None
+    root = ary
+    while isinstance(root.base, MappedNDArray):
+        root = root.base
+    lo, hi = _byte_bounds(ary)
+    dev_lo = root.device_pointer + (lo - root.__array_interface__["data"][0])
+    return _ember.from_device_pointer(DeviceNDArray, dev.kind, dev.id, dev_lo, hi - lo,
+                                      ary.shape, ary.strides, ary.dtype, ary,
+                                      offset=ary.__array_interface__["data"][0] - lo)
+
+
 def _byte_bounds(ary):
     """[lo, hi) addresses of the bytes an array spans, whatever its strides
     (np.byte_bounds, which NumPy 2 moved to np.lib.array_utils)."""
