@@ -36,6 +36,13 @@ ember_status ember_device_memory_info(ember_device_t dev, uint64_t *free_bytes,
     return dev->iface->memory_info(dev->ctx, free_bytes, total_bytes);
 }
 
+ember_status ember_device_profiler(ember_device_t dev, bool on)
+{
+    if (!dev)
+        return em_error(EMBER_ERR_INVALID_ARG, "ember_device_profiler: NULL device");
+    return dev->iface->profiler ? dev->iface->profiler(dev->ctx, on) : EMBER_SUCCESS;
+}
+
 ember_status ember_device_synchronize(ember_device_t dev)
 {
     if (!dev)

@@ -40,6 +40,9 @@ struct ember_device_i {
                          size_t nbytes, void *stream);
 
     ember_status (*synchronize)(void *ctx);
+    /* (optional) starts (on) or stops the profiler's collection; NULL: the
+     * kind has no profiler and the wrapper does nothing. */
+    ember_status (*profiler)(void *ctx, bool on);
 
     ember_status (*stream_create)(void *ctx, void **out);
     void (*stream_destroy)(void *ctx, void *stream);

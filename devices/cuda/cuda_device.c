@@ -201,6 +201,14 @@ static ember_status cuda_synchronize(void *ctx)
     return st != EMBER_SUCCESS ? st : CUDA_CALL(cuCtxSynchronize);
 }
 
+static ember_status cuda_profiler(void *ctx, bool on)
+{
+    ember_status st = bind(ctx);
+    if (st != EMBER_SUCCESS)
+        return st;
+    return on ? CUDA_CALL(cuProfilerStart) : CUDA_CALL(cuProfilerStop);
+}
+
 static ember_status cuda_stream_create(void *ctx, void **out)
 {
     CUstream s = NULL;
@@ -330,6 +338,7 @@ static const struct ember_device_i cuda_iface = {
     .host_unregister = cuda_host_unregister,
     .copy = cuda_copy,
     .synchronize = cuda_synchronize,
+    .profiler = cuda_profiler,
     .stream_create = cuda_stream_create,
     .stream_destroy = cuda_stream_destroy,
     .stream_synchronize = cuda_stream_synchronize,

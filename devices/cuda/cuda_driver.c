@@ -79,6 +79,8 @@ static const struct {
     SYM(cuMemGetInfo, "cuMemGetInfo_v2"),
     SYM(cuMemAlloc, "cuMemAlloc_v2"),
     SYM(cuMemAllocManaged, "cuMemAllocManaged"),
+    SYM(cuProfilerStart, "cuProfilerStart"),
+    SYM(cuProfilerStop, "cuProfilerStop"),
     SYM(cuMemFree, "cuMemFree_v2"),
     SYM(cuMemHostAlloc, "cuMemHostAlloc"),
     SYM(cuMemFreeHost, "cuMemFreeHost"),

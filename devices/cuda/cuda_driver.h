@@ -165,6 +165,8 @@ struct cuda_driver {
     CUresult (*cuMemGetInfo)(size_t *free_bytes, size_t *total_bytes); /* cuMemGetInfo_v2 */
     CUresult (*cuMemAlloc)(CUdeviceptr *dptr, size_t bytes);            /* cuMemAlloc_v2 */
     CUresult (*cuMemAllocManaged)(CUdeviceptr *dptr, size_t bytes, unsigned int flags);
+    CUresult (*cuProfilerStart)(void);
+    CUresult (*cuProfilerStop)(void);
     CUresult (*cuMemFree)(CUdeviceptr dptr);                            /* cuMemFree_v2 */
     CUresult (*cuMemHostAlloc)(void **pp, size_t bytes, unsigned int flags);
     CUresult (*cuMemFreeHost)(void *p);

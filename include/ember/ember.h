@@ -135,6 +135,11 @@ EMBER_API ember_status ember_device_memory_info(ember_device_t dev, uint64_t *fr
 /* Waits until all work queued on every stream of the device has finished. */
 EMBER_API ember_status ember_device_synchronize(ember_device_t dev);
 
+/* Starts (on) or stops a profiler's collection on the device (CUDA:
+ * cuProfilerStart / cuProfilerStop, for Nsight and nvprof); does nothing on
+ * a kind without one (the cpu device). */
+EMBER_API ember_status ember_device_profiler(ember_device_t dev, bool on);
+
 /* The host's topology as hwloc sees it (all fields 0 where unknown). */
 typedef struct ember_cpu_topology {
     int packages, cores, pus, numa_nodes;

@@ -476,6 +476,24 @@ static PyObject *mod_synchronize(PyObject *m, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
+/* profiler(kind, ordinal, on) */
+static PyObject *mod_profiler(PyObject *m, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    static const char *const names[] = {"kind", "ordinal", "on", NULL};
+    PyObject *a[3];
+    if (ext_parse("profiler", args, nargs, kwnames, names, 3, a) < 0)
+        return NULL;
+    ember_device_t dev;
+    int on = PyObject_IsTrue(a[2]);
+    if (on < 0 || ext_device(ext_state_of_module(m), a[0], a[1], &dev) < 0)
+        return NULL;
+    ember_status s = ember_device_profiler(dev, on);
+    if (s != EMBER_SUCCESS)
+        return ext_raise(ext_state_of_module(m), s, "profiler");
+    Py_RETURN_NONE;
+}
+
 static PyObject *mod_cpu_topology(PyObject *m, PyObject *unused)
 {
     ext_state *st = ext_state_of_module(m);
@@ -667,6 +685,9 @@ static PyMethodDef module_methods[] = {
      "(free, total) bytes of the device's memory."},
     {"synchronize", FN(mod_synchronize), FASTCALL_KW,
      "synchronize($module, kind, ordinal)\n--\n\nWaits for all work queued on the device."},
+    {"profiler", FN(mod_profiler), FASTCALL_KW,
+     "profiler($module, kind, ordinal, on)\n--\n\n"
+     "Starts (on) or stops the device's profiler; nothing on the cpu device."},
     {"cpu_topology", mod_cpu_topology, METH_NOARGS,
      "cpu_topology($module)\n--\n\nThe host's topology as hwloc sees it, as a dict."},
     {"stats", mod_stats, METH_NOARGS,

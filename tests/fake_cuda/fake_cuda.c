@@ -62,7 +62,8 @@
  *   fake_cuda_count(what)        calls made so far: "cuMemAlloc",
  *                                "cuMemFree", "cuMemHostAlloc",
  *                                "cuEventRecord", "cuCtxSynchronize",
- *                                "cuStreamSynchronize", "cuEventSynchronize".
+ *                                "cuStreamSynchronize", "cuEventSynchronize",
+ *                                "cuProfilerStart", "cuProfilerStop".
  *   fake_live("registered")      host ranges registered now.
  *   fake_cuda_live("module")     loaded modules.
  *   fake_cuda_last_launch(...)   the last launch's grid, block, shared
@@ -175,11 +176,12 @@ struct range {                     /* a cuMemHostRegister'ed host range */
     struct range *next;
 };
 static struct range *registered;
-enum { N_MEMALLOC, N_MEMFREE, N_HOSTALLOC, N_EVRECORD, N_CTXSYNC, N_STREAMSYNC, N_EVSYNC, N_COUNT };
+enum { N_MEMALLOC, N_MEMFREE, N_HOSTALLOC, N_EVRECORD, N_CTXSYNC, N_STREAMSYNC, N_EVSYNC,
+       N_PROFSTART, N_PROFSTOP, N_COUNT };
 static long counts[N_COUNT];
 static const char *const count_names[N_COUNT] = {
     "cuMemAlloc", "cuMemFree", "cuMemHostAlloc", "cuEventRecord", "cuCtxSynchronize",
-    "cuStreamSynchronize", "cuEventSynchronize"};
+    "cuStreamSynchronize", "cuEventSynchronize", "cuProfilerStart", "cuProfilerStop"};
 
 static void count(int what)
 {
@@ -535,6 +537,22 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytes)
     *dptr = a->dev;
     pthread_mutex_unlock(&lock);
     return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuProfilerStart(void)
+{
+    CUresult r = need_ctx();
+    if (r == CUDA_SUCCESS)
+        count(N_PROFSTART);
+    return r;
+}
+
+EXPORT CUresult cuProfilerStop(void)
+{
+    CUresult r = need_ctx();
+    if (r == CUDA_SUCCESS)
+        count(N_PROFSTOP);
+    return r;
 }
 
 /* Managed memory: host memory whose device address is its host address,
