@@ -94,6 +94,11 @@ struct ember_device_i {
                                    int *block_size, int *min_grid_size);
     /* The device's launch limits (asked once per module). */
     ember_status (*launch_limits)(void *ctx, struct device_launch_limits *out);
+    /* (optional) lets `function` use up to `bytes` of dynamic shared memory,
+     * above max_shared_bytes (CUDA: the function attribute
+     * MAX_DYNAMIC_SHARED_SIZE_BYTES); NULL: optin_shared_bytes is
+     * max_shared_bytes or the kind needs no opt-in. */
+    ember_status (*set_dynamic_shared)(void *ctx, void *function, size_t bytes);
 
     /* Frees the context; the device has no live buffers, streams or events. */
     void (*destroy)(void *ctx);
@@ -105,6 +110,7 @@ struct device_launch_limits {
     uint32_t max_grid[3];    /* gridDim.x, .y, .z */
     uint32_t max_threads;    /* threads per block, all dimensions together */
     size_t max_shared_bytes; /* shared memory per block without opting in */
+    size_t optin_shared_bytes; /* ... with the kernel opted in (>= max_shared_bytes) */
     size_t max_param_bytes;  /* kernel parameter space */
 };
 

@@ -28,6 +28,7 @@ struct ember_kernel {
     struct ember_module *module;       /* owner */
     void *native;                      /* the kind's function handle; owned by the module */
     struct device_kernel_limits limits;
+    size_t optin_dynamic_shared;       /* the dynamic shared bytes opted in so far */
     struct ember_kernel *next;         /* the module's list */
     char name[];                       /* NUL-terminated */
 };
@@ -190,12 +191,13 @@ static ember_status check_config(const struct ember_kernel *k, const uint32_t gr
                         "launching '%s': a block of %llu threads, but this kernel can run at "
                         "most %u threads per block (its register use or .maxntid limit it)",
                         k->name, (unsigned long long)threads, k->limits.max_threads);
-    if (shared_bytes > l->max_shared_bytes ||
-        k->limits.static_shared_bytes > l->max_shared_bytes - shared_bytes)
+    size_t most = l->optin_shared_bytes > l->max_shared_bytes ? l->optin_shared_bytes
+                                                              : l->max_shared_bytes;
+    if (shared_bytes > most || k->limits.static_shared_bytes > most - shared_bytes)
         return em_error(EMBER_ERR_INVALID_ARG,
                         "launching '%s': %zu bytes of dynamic shared memory plus the kernel's "
                         "%zu static bytes are above the device's %zu bytes per block", k->name,
-                        shared_bytes, k->limits.static_shared_bytes, l->max_shared_bytes);
+                        shared_bytes, k->limits.static_shared_bytes, most);
     if (args_size % 8 != 0)
         return em_error(EMBER_ERR_INVALID_ARG,
                         "launching '%s': the argument buffer has %zu bytes, not a multiple of "
@@ -226,6 +228,19 @@ ember_status ember_kernel_launch(ember_kernel_t k, const uint32_t grid[3],
         st = stream_native(dev, stream, &native);
     if (st != EMBER_SUCCESS)
         return st;
+    /* Above the default per-block shared memory the function opts in first
+     * (CUDA: cudaFuncSetAttribute(MaxDynamicSharedMemorySize)); once per
+     * new high-water mark. */
+    const struct device_launch_limits *l = &k->module->limits;
+    if (shared_bytes + k->limits.static_shared_bytes > l->max_shared_bytes &&
+        dev->iface->set_dynamic_shared &&
+        shared_bytes > __atomic_load_n(&k->optin_dynamic_shared, __ATOMIC_RELAXED)) {
+        st = dev->iface->set_dynamic_shared(dev->ctx, k->native, shared_bytes);
+        if (st != EMBER_SUCCESS)
+            return em_error_prefix(st, "launching '%s' with %zu bytes of dynamic shared "
+                                   "memory: ", k->name, shared_bytes);
+        __atomic_store_n(&k->optin_dynamic_shared, shared_bytes, __ATOMIC_RELAXED);
+    }
     em_note_kernel_launch(k->name); /* for the messages of faults it may leave */
     st = dev->iface->launch(dev->ctx, k->native, grid, block, shared_bytes, native, args,
                             args_size);

@@ -24,6 +24,8 @@
 #include "devices/cpu/cpu_impl.h"
 #include "devices/cpu/host_jit.h"
 
+#define CPU_OPTIN_SHARED_BYTES (227 * 1024) /* compute capability 9.0 */
+
 #define CHUNKS_PER_WORKER 4
 #define SLICE_NS 8000000 /* interruptible: an entry call should take about 8 ms */
 #define POLL_NS 20000000 /* ... and the hook is asked every 20 ms */
@@ -113,13 +115,16 @@ ember_status host_launch_interruptible(const HostKernel *k, struct ember_device 
     LaunchCtx c = {.entry = entry, .args = args};
     _Static_assert(offsetof(HostDims, dynamic_shared) == HOST_DIMS_DYNAMIC_SHARED_OFFSET,
                    "devices/cpu/lower_host.c reads HostDims.dynamic_shared at this offset");
-    /* CUDA: at most the device's shared memory per block without opting in
-     * (cudaDevAttrMaxSharedMemoryPerBlock); the cpu device reports 48 KiB. */
-    if (shared > cpu->info.max_shared_memory_per_block)
+    /* CUDA: up to the device's opt-in shared memory per block
+     * (cudaDevAttrMaxSharedMemoryPerBlockOptin; ember opts a GPU kernel in
+     * when a launch asks for more than the default 48 KiB). The cpu device
+     * stands in for compute capability 9.0: 227 KiB, so a launch that runs
+     * here runs on an H100 too. */
+    if (shared > CPU_OPTIN_SHARED_BYTES)
         return em_error(EMBER_ERR_INVALID_ARG, "%zu bytes of dynamic shared memory per block "
-                        "(the launch's sharedmem), above the cpu device's limit of %zu bytes "
-                        "per block (MAX_SHARED_MEMORY_PER_BLOCK)", shared,
-                        cpu->info.max_shared_memory_per_block);
+                        "(the launch's sharedmem), above the cpu device's limit of %d bytes "
+                        "per block (the opt-in limit of compute capability 9.0)", shared,
+                        CPU_OPTIN_SHARED_BYTES);
     c.dims.dynamic_shared = (int64_t)shared;
     /* threadIdx, blockIdx and the dims are int32 in the kernel. */
     int64_t nblocks = 1, nthreads = 1;

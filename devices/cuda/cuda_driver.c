@@ -74,6 +74,7 @@ static const struct {
     SYM(cuModuleGetGlobal, "cuModuleGetGlobal_v2"),
     SYM(cuLaunchKernel, "cuLaunchKernel"),
     SYM(cuFuncGetAttribute, "cuFuncGetAttribute"),
+    SYM(cuFuncSetAttribute, "cuFuncSetAttribute"),
     SYM(cuOccupancyMaxPotentialBlockSize, "cuOccupancyMaxPotentialBlockSize"),
     /* memory */
     SYM(cuMemGetInfo, "cuMemGetInfo_v2"),

@@ -123,6 +123,7 @@ enum {
     CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 0, /* this kernel's limit (registers, .maxntid) */
     CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES = 1,     /* its static shared memory */
     CU_FUNC_ATTRIBUTE_NUM_REGS = 4,
+    CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8, /* set to opt in above 48 KiB */
 };
 
 /* cuLaunchKernel's `extra` array: the packed parameter buffer and its size.
@@ -214,6 +215,7 @@ struct cuda_driver {
                                unsigned int block_z, unsigned int shared_bytes, CUstream stream,
                                void **kernel_params, void **extra);
     CUresult (*cuFuncGetAttribute)(int *value, CUfunction_attribute attrib, CUfunction f);
+    CUresult (*cuFuncSetAttribute)(CUfunction f, CUfunction_attribute attrib, int value);
     CUresult (*cuOccupancyMaxPotentialBlockSize)(int *min_grid_size, int *block_size,
                                                  CUfunction f,
                                                  CUoccupancyB2DSize block_to_shared_bytes,

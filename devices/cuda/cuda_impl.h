@@ -30,12 +30,14 @@ EM_HIDDEN ember_status cuda_launch(void *ctx, void *function, const uint32_t gri
 EM_HIDDEN ember_status cuda_max_block_size(void *ctx, void *function, size_t shared_bytes,
                                            int *block_size, int *min_grid_size);
 EM_HIDDEN ember_status cuda_launch_limits(void *ctx, struct device_launch_limits *out);
+EM_HIDDEN ember_status cuda_set_dynamic_shared(void *ctx, void *function, size_t bytes);
 
 /* The slots above, for the interface's initializer in cuda_device.c. */
 #define CUDA_MODULE_SLOTS                                                                  \
     .module_load = cuda_module_load, .module_unload = cuda_module_unload,                  \
     .module_get_function = cuda_module_get_function,                                       \
     .module_get_global = cuda_module_get_global, .launch = cuda_launch,                    \
-    .max_block_size = cuda_max_block_size, .launch_limits = cuda_launch_limits
+    .max_block_size = cuda_max_block_size, .launch_limits = cuda_launch_limits,           \
+    .set_dynamic_shared = cuda_set_dynamic_shared
 
 #endif /* EMBER_CUDA_IMPL_H */

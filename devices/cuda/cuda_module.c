@@ -165,6 +165,18 @@ ember_status cuda_launch(void *ctx, void *function, const uint32_t grid[3],
                      args_size ? extra : NULL);
 }
 
+/* CUDA semantics: "CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: the
+ * maximum size in bytes of dynamically-allocated shared memory", settable
+ * up to the device's opt-in limit less the function's static shared memory. */
+ember_status cuda_set_dynamic_shared(void *ctx, void *function, size_t bytes)
+{
+    ember_status st = bind(ctx);
+    if (st != EMBER_SUCCESS)
+        return st;
+    return CUDA_CALL(cuFuncSetAttribute, (CUfunction)function,
+                     CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)bytes);
+}
+
 /* CUDA semantics: cuOccupancyMaxPotentialBlockSize "returns in *blockSize a
  * reasonable block size that can achieve the maximum occupancy ... and in
  * *minGridSize the minimum grid size needed to achieve the maximum
@@ -202,7 +214,7 @@ ember_status cuda_launch_limits(void *ctx, struct device_launch_limits *out)
 {
     struct cuda_ctx *c = ctx;
     struct device_launch_limits l;
-    uint32_t cc_major = 0, shared = 0;
+    uint32_t cc_major = 0, shared = 0, optin = 0;
     ember_status st;
     if ((st = attribute_u32(c->device, CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X, &l.max_block[0])) ||
         (st = attribute_u32(c->device, CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y, &l.max_block[1])) ||
@@ -214,9 +226,12 @@ ember_status cuda_launch_limits(void *ctx, struct device_launch_limits *out)
                             &l.max_threads)) ||
         (st = attribute_u32(c->device, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK,
                             &shared)) ||
+        (st = attribute_u32(c->device, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                            &optin)) ||
         (st = attribute_u32(c->device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, &cc_major)))
         return em_error_prefix(st, "cuda:%d: reading the launch limits: ", c->ordinal);
     l.max_shared_bytes = shared;
+    l.optin_shared_bytes = optin > shared ? optin : shared;
     l.max_param_bytes = cc_major >= 7 && cuda_drv.version >= 12010 ? 32764 : 4096;
     *out = l;
     return EMBER_SUCCESS;

@@ -230,7 +230,7 @@ static void test_bad_configs(void)
         {{1, 65536, 1}, {32, 1, 1}, 0, 32, "grid dimension y is 65536, above the device's limit of 65535"},
         {{1, 1, 70000}, {32, 1, 1}, 0, 32, "grid dimension z is 70000"},
         {{1, 1, 1}, {32, 32, 2}, 0, 32, "32 x 32 x 2 = 2048 threads, above the device's limit of 1024"},
-        {{1, 1, 1}, {32, 1, 1}, 64 * 1024, 32, "65536 bytes of dynamic shared memory"},
+        {{1, 1, 1}, {32, 1, 1}, 228 * 1024, 32, "233472 bytes of dynamic shared memory"},
         {{1, 1, 1}, {32, 1, 1}, 0, 12, "12 bytes, not a multiple of 8"},
         {{1, 1, 1}, {32, 1, 1}, 0, 32768, "above the 32764 bytes of kernel parameter space"},
     };
@@ -256,7 +256,9 @@ static void test_bad_configs(void)
     ember_stream_destroy(cs);
     CHECK(launches() == before); /* none reached the driver */
 
-    /* Static shared memory counts against the same per-block limit. */
+    /* Static shared memory counts against the same per-block limit: the
+     * opt-in one (227 KiB here), which the kernel is opted in to when the
+     * launch needs more than the default 48 KiB. */
     ember_module_t sm;
     ember_kernel_t sk;
     CHECK_OK(ember_module_load_ptx(dev,
@@ -264,13 +266,15 @@ static void test_bad_configs(void)
                                    ".visible .entry uses_tile(\n\t.param .u64 p\n)\n"
                                    "{\n\tld.shared.u64 %rd1, [tile];\n\tret;\n}\n", &sm));
     CHECK_OK(ember_module_get_kernel(sm, "uses_tile", &sk));
-    CHECK_STATUS(ember_kernel_launch(sk, one, one, 10000, NULL, args, 8), EMBER_ERR_INVALID_ARG);
-    CHECK(contains(ember_last_error(), "10000 bytes of dynamic shared memory plus the kernel's "
-                                       "40000 static bytes are above the device's 49152"));
+    CHECK_STATUS(ember_kernel_launch(sk, one, one, 200000, NULL, args, 8),
+                 EMBER_ERR_INVALID_ARG);
+    CHECK(contains(ember_last_error(), "200000 bytes of dynamic shared memory plus the kernel's "
+                                       "40000 static bytes are above the device's 232448"));
     CHECK(launches() == before);
     CHECK_OK(ember_kernel_launch(sk, one, one, 9152, NULL, args, 8));
+    CHECK_OK(ember_kernel_launch(sk, one, one, 232448 - 40000, NULL, args, 8)); /* opted in */
     ember_module_destroy(sm);
-    before++;
+    before += 2;
 
     /* The limits themselves are allowed. */
     uint32_t gmax[3] = {2147483647u, 65535, 65535}, bmax[3] = {1024, 1, 1}, bz[3] = {1, 16, 64};

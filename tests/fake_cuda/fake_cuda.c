@@ -1095,6 +1095,7 @@ struct function {
     int nparams;        /* .param entries of the .entry, each taken as 8 bytes */
     int max_threads;    /* 1024, or the product of the entry's .maxntid */
     int shared_bytes;   /* static shared memory: every `.shared ... name[N]` of the module */
+    int max_dynamic;    /* MAX_DYNAMIC_SHARED_SIZE_BYTES if set, else 0 (48 KiB - static) */
     struct function *next;
     char name[];
 };
@@ -1447,11 +1448,14 @@ EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsigned gz
     unsigned long long threads = (unsigned long long)bx * by * bz;
     if (!gx || !gy || !gz || !bx || !by || !bz || bx > 1024 || by > 1024 || bz > 64 ||
         gy > 65535 || gz > 65535 || gx > 2147483647u || threads > 1024 ||
-        shared > 48 * 1024 || (kernel_params && extra)) {
+        (kernel_params && extra)) {
         pthread_mutex_unlock(&lock);
         return CUDA_ERROR_INVALID_VALUE;
     }
-    if ((unsigned long long)shared + (unsigned)f->shared_bytes > 48 * 1024) {
+    /* as the driver: above 48 KiB only up to what the function opted in to */
+    unsigned long long dyn_limit =
+        f->max_dynamic ? (unsigned)f->max_dynamic : 48 * 1024 - (unsigned)f->shared_bytes;
+    if (shared > dyn_limit) {
         pthread_mutex_unlock(&lock);
         return CUDA_ERROR_INVALID_VALUE;
     }
@@ -1522,6 +1526,7 @@ EXPORT CUresult cuFuncGetAttribute(int *value, int attrib, void *func)
     pthread_mutex_lock(&lock);
     struct function *f = function_find(func);
     int max_threads = f ? f->max_threads : 0, shared = f ? f->shared_bytes : 0;
+    int max_dynamic = f && f->max_dynamic ? f->max_dynamic : 48 * 1024 - shared;
     pthread_mutex_unlock(&lock);
     if (!f)
         return CUDA_ERROR_INVALID_HANDLE;
@@ -1533,9 +1538,31 @@ EXPORT CUresult cuFuncGetAttribute(int *value, int attrib, void *func)
     case 4: *value = 32; break;              /* NUM_REGS */
     case 5: *value = 90; break;              /* PTX_VERSION */
     case 6: *value = 90; break;              /* BINARY_VERSION */
-    case 8: *value = 48 * 1024 - shared; break; /* MAX_DYNAMIC_SHARED_SIZE_BYTES */
+    case 8: *value = max_dynamic; break;     /* MAX_DYNAMIC_SHARED_SIZE_BYTES */
     default: return CUDA_ERROR_INVALID_VALUE;
     }
+    return CUDA_SUCCESS;
+}
+
+/* Only MAX_DYNAMIC_SHARED_SIZE_BYTES, up to the opt-in limit (227 KiB)
+ * less the function's static shared memory. */
+EXPORT CUresult cuFuncSetAttribute(void *func, int attrib, int value)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    pthread_mutex_lock(&lock);
+    struct function *f = function_find(func);
+    if (!f) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (attrib != 8 || value < 0 || value > 227 * 1024 - f->shared_bytes) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    f->max_dynamic = value;
+    pthread_mutex_unlock(&lock);
     return CUDA_SUCCESS;
 }
 

@@ -285,3 +285,32 @@ print("BYTES", s["htod_bytes"], s["dtoh_bytes"], r.shape, r.dtype)
     # chunk 1 is sent before chunk 0's result is waited for: they overlap
     first_sync = next(i for i, l in enumerate(lines) if l[0] == "sync")
     assert [l[0] for l in lines[:first_sync]].count("launch") == 2
+
+
+def test_dynamic_shared_memory_above_48_kib_opts_the_kernel_in(env, tmp_path):
+    """Above the default 48 KiB per block, ember sets the function's
+    MAX_DYNAMIC_SHARED_SIZE_BYTES before the launch (numba-cuda cannot; the
+    stand-in driver refuses such a launch without it, as a GPU does); past
+    the device's opt-in limit (227 KiB) the launch is refused naming it."""
+    script = tmp_path / "optin.py"
+    script.write_text(PRELUDE + r'''
+from ember import float32
+
+@cuda.jit
+def fill(out):
+    s = cuda.shared.array(0, float32)
+    s[cuda.threadIdx.x] = 1.0
+    cuda.syncthreads()
+    out[0] = s[0]
+
+out = cuda.device_array(1, np.float32)
+for nbytes in (1024, 100 * 1024, 227 * 1024, 64 * 1024):
+    fill[1, 32, 0, nbytes](out)
+    print(last_launch()["shared"])
+try:
+    fill[1, 32, 0, 227 * 1024 + 4](out)
+except ValueError as e:
+    print("refused", "232448 bytes per block" in str(e))
+''')
+    assert run_script(script, env).split() == ["1024", "102400", "232448", "65536",
+                                               "refused", "True"]

@@ -72,21 +72,22 @@ def fill_dynamic(out):
         out[1] = s[n - 1]
 
 
-def test_dynamic_shared_memory_up_to_the_device_limit():
-    limit = cuda.get_current_device().MAX_SHARED_MEMORY_PER_BLOCK
-    assert limit == 48 * 1024
+def test_dynamic_shared_memory_up_to_the_opt_in_limit():
+    """Above the default 48 KiB, up to compute capability 9.0's opt-in
+    227 KiB (a GPU kernel is opted in at launch: test_cuda_launch_fake)."""
+    assert cuda.get_current_device().MAX_SHARED_MEMORY_PER_BLOCK == 48 * 1024
     out = np.zeros(2, np.float32)
-    for _ in range(2):
+    for limit in (48 * 1024, 64 * 1024, 227 * 1024):
         fill_dynamic[1, 32, 0, limit](out)
         np.testing.assert_array_equal(out, [limit // 4, limit // 4 - 1])
 
 
-@pytest.mark.parametrize("nbytes", [48 * 1024 + 4, 2**31])
+@pytest.mark.parametrize("nbytes", [227 * 1024 + 4, 2**31])
 def test_dynamic_shared_memory_above_the_limit_is_an_error(nbytes):
     out = np.zeros(2, np.float32)
     fill_dynamic[1, 32, 0, 64](out)
     for _ in range(2):
         with pytest.raises(ValueError, match=rf"fill_dynamic: {nbytes} bytes of dynamic shared "
-                           r"memory per block .*above the cpu device's limit of 49152 bytes"):
+                           r"memory per block .*above the cpu device's limit of 232448 bytes"):
             fill_dynamic[1, 32, 0, nbytes](out)
     np.testing.assert_array_equal(out, [16, 15])
