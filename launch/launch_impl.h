@@ -12,7 +12,8 @@
 
 struct ember_stream {
     struct ember_device *device; /* borrowed from the registry */
-    void *native;                /* the kind's handle; owned */
+    void *native;                /* the kind's handle; owned unless borrowed */
+    bool borrowed;               /* from ember_stream_wrap: not ours to destroy */
 };
 
 struct ember_event {

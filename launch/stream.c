@@ -26,10 +26,36 @@ ember_status ember_stream_create(ember_device_t dev, ember_stream_t *out)
     return EMBER_SUCCESS;
 }
 
+ember_status ember_stream_wrap(ember_device_t dev, void *native, ember_stream_t *out)
+{
+    if (!dev || !out)
+        return em_error(EMBER_ERR_INVALID_ARG, "ember_stream_wrap: NULL argument");
+    if (native && dev->info.kind == EMBER_DEVICE_CPU)
+        return em_error(EMBER_ERR_NOT_SUPPORTED, "the cpu device has no foreign streams to use "
+                        "(handle %p): foreign streams are CUDA streams", native);
+    struct ember_stream *s = em_calloc(1, sizeof *s);
+    if (!s)
+        return EMBER_ERR_OUT_OF_MEMORY;
+    s->device = dev;
+    s->native = native;
+    s->borrowed = true;
+    *out = s;
+    return EMBER_SUCCESS;
+}
+
+void *ember_stream_native(ember_stream_t s)
+{
+    return s ? s->native : NULL;
+}
+
 void ember_stream_destroy(ember_stream_t s)
 {
     if (!s)
         return;
+    if (s->borrowed) {
+        em_free(s);
+        return;
+    }
     s->device->iface->stream_synchronize(s->device->ctx, s->native);
     s->device->iface->stream_destroy(s->device->ctx, s->native);
     em_free(s);

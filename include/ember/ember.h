@@ -163,6 +163,15 @@ typedef struct ember_event *ember_event_t;
 EMBER_API ember_status ember_stream_create(ember_device_t dev, ember_stream_t *out);
 /* Waits for the stream's work, then frees it. NULL does nothing. */
 EMBER_API void ember_stream_destroy(ember_stream_t stream);
+
+/* A stream of someone else's (CUstream on a cuda device: CuPy's, PyTorch's,
+ * numba's) used by ember as its own; the caller keeps owning it, and
+ * ember_stream_destroy frees only ember's wrapper, without waiting. The cpu
+ * device has none to wrap: EMBER_ERR_NOT_SUPPORTED for a non-NULL handle. */
+EMBER_API ember_status ember_stream_wrap(ember_device_t dev, void *native, ember_stream_t *out);
+
+/* The kind's handle of `stream` (its CUstream), NULL for the default stream. */
+EMBER_API void *ember_stream_native(ember_stream_t stream);
 EMBER_API ember_status ember_stream_synchronize(ember_device_t dev, ember_stream_t stream);
 /* EMBER_SUCCESS when idle, EMBER_ERR_NOT_READY when work is pending. */
 EMBER_API ember_status ember_stream_query(ember_device_t dev, ember_stream_t stream);

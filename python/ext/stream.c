@@ -113,6 +113,36 @@ static PyObject *stream_default(PyObject *cls, PyObject *const *args, Py_ssize_t
     return (PyObject *)self;
 }
 
+/* Stream.wrap(kind, ordinal, handle): a foreign stream (a CUstream as an int). */
+static PyObject *stream_wrap(PyObject *cls, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    static const char *const names[] = {"kind", "ordinal", "handle", NULL};
+    PyObject *a[3];
+    if (ext_parse("Stream.wrap", args, nargs, kwnames, names, 3, a) < 0)
+        return NULL;
+    ext_state *st = ext_state_of_type((PyTypeObject *)cls);
+    ember_device_t dev;
+    if (ext_device(st, a[0], a[1], &dev) < 0)
+        return NULL;
+    void *native = PyLong_AsVoidPtr(a[2]);
+    if (!native && PyErr_Occurred())
+        return NULL;
+    ext_stream *self = stream_alloc((PyTypeObject *)cls);
+    if (!self)
+        return NULL;
+    self->device = dev;
+    self->stream = NULL;
+    if (native) {
+        ember_status status = ember_stream_wrap(dev, native, &self->stream);
+        if (status != EMBER_SUCCESS) {
+            Py_DECREF(self);
+            return ext_raise(st, status, "Stream.wrap");
+        }
+    }
+    return (PyObject *)self;
+}
+
 static void stream_dealloc(PyObject *obj)
 {
     ext_stream *self = (ext_stream *)obj;
@@ -179,6 +209,11 @@ static PyObject *stream_get_handle(PyObject *obj, void *c)
     return PyLong_FromVoidPtr(((ext_stream *)obj)->stream);
 }
 
+static PyObject *stream_get_native(PyObject *obj, void *c)
+{
+    return PyLong_FromVoidPtr(ember_stream_native(((ext_stream *)obj)->stream));
+}
+
 static PyObject *stream_get_is_default(PyObject *obj, void *c)
 {
     return PyBool_FromLong(((ext_stream *)obj)->stream == NULL);
@@ -227,6 +262,9 @@ static Py_hash_t stream_hash(PyObject *obj)
 static PyMethodDef stream_methods[] = {
     {"default", FN(stream_default), METH_CLASS | FASTCALL_KW,
      "default($cls, kind, ordinal)\n--\n\nThe default stream of a device (handle 0)."},
+    {"wrap", FN(stream_wrap), METH_CLASS | FASTCALL_KW,
+     "wrap($cls, kind, ordinal, handle)\n--\n\n"
+     "A foreign stream (a CUstream as an int; 0: the default stream); not destroyed here."},
     {"synchronize", stream_synchronize, METH_NOARGS,
      "synchronize($self)\n--\n\n"
      "Waits until all work queued on the stream has finished."},
@@ -237,6 +275,8 @@ static PyMethodDef stream_methods[] = {
 
 static PyGetSetDef stream_getset[] = {
     {"device", stream_get_device, NULL, "(kind, ordinal) of the stream's device.", NULL},
+    {"native_handle", stream_get_native, NULL,
+     "The driver's handle (a CUstream) as an int; 0 for a default stream.", NULL},
     {"handle", stream_get_handle, NULL,
      "Identity of ember's stream handle as an int (0 for a default stream).", NULL},
     {"is_default", stream_get_is_default, NULL, "True for a device's default stream.", NULL},

@@ -198,10 +198,13 @@ def _configure(config):
     if isinstance(sharedmem, bool) or not isinstance(sharedmem, (int, np.integer)) or \
             sharedmem < 0:
         raise ValueError(f"sharedmem must be an int >= 0, not {sharedmem!r}")
-    from ..cuda._streams import Stream
+    from ..cuda._streams import Stream, stream_of_protocol
+    if hasattr(stream, "__cuda_stream__") and not isinstance(stream, Stream):
+        stream = stream_of_protocol(stream, "launch")  # CuPy's, PyTorch's, cuda.core's
     if not (stream is None or isinstance(stream, Stream) or
             (isinstance(stream, int) and not isinstance(stream, bool) and stream == 0)):
-        raise ValueError(f"stream must be a Stream from cuda.stream() or 0, not {stream!r}")
+        raise ValueError(f"stream must be a Stream from cuda.stream(), 0, or an object with "
+                         f"__cuda_stream__, not {stream!r}")
     return grid, block, stream, int(sharedmem)
 
 

@@ -34,11 +34,24 @@ def _span(shape, strides, itemsize):
     return lo, hi + itemsize
 
 
+def _wait_for_producer(stream, dev):
+    """Waits for the stream a __cuda_array_interface__ names (v3: 1 the
+    legacy default stream, 2 the per-thread default stream, else a CUstream;
+    0 is not allowed)."""
+    if isinstance(stream, bool) or not isinstance(stream, int) or stream == 0:
+        raise ValueError(f"__cuda_array_interface__: 'stream' must be None or a nonzero int "
+                         f"(1, 2 or a CUstream handle), not {stream!r}")
+    if stream == 2:  # per-thread default: not ember's, wait for the device
+        _devices.synchronize()
+        return
+    _ember.Stream.wrap("cuda", dev.id, 0 if stream == 1 else stream).synchronize()
+
+
 def from_cuda_array_interface(desc, owner=None, sync=True):
     """A DeviceNDArray over the CUDA memory a ``__cuda_array_interface__``
     dict describes (no copy). With ``sync`` and a ``stream`` in the
-    description, the device is synchronised first (ember does not adopt
-    foreign streams)."""
+    description, that stream is synchronised first (only it, not the
+    device)."""
     from ._devicearray import DeviceNDArray, check_dtype
     if not isinstance(desc, dict):
         raise TypeError(f"__cuda_array_interface__ must be a dict, not {type(desc).__name__}")
@@ -70,7 +83,7 @@ def from_cuda_array_interface(desc, owner=None, sync=True):
                          "the current device is the CPU; select a GPU with "
                          "cuda.select_device(n)")
     if sync and desc.get("stream") is not None:
-        _devices.synchronize()
+        _wait_for_producer(desc["stream"], dev)
     lo, hi = _span(shape, strides, dtype.itemsize)
     ptr = int(ptr or 0)
     return _ember.from_device_pointer(DeviceNDArray, "cuda", dev.id, ptr + lo, hi - lo, shape,

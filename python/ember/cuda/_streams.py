@@ -28,6 +28,13 @@ class Stream:
     def __int__(self):
         return self._s.handle
 
+    def __cuda_stream__(self):
+        """(version, CUstream handle): the CUDA stream protocol, for CuPy,
+        PyTorch and cuda.core to use this stream (a CUDA device's only)."""
+        if self.device.kind != "cuda":
+            raise AttributeError("__cuda_stream__: the cpu device has no CUDA streams")
+        return (0, self._s.native_handle)
+
     def synchronize(self):
         """Wait until all work queued on this stream has finished."""
         self._s.synchronize()
@@ -63,6 +70,40 @@ def default_stream():
     return Stream(_ember.Stream.default(dev.kind, dev.id), dev)
 
 
+def external_stream(ptr):
+    """A Stream over a CUDA stream created elsewhere (CuPy's, PyTorch's: the
+    CUstream handle as an int). ember queues work on it and never destroys
+    it; keep its owner alive while ember uses it. On the CPU device only 0
+    (the default stream) is accepted."""
+    dev = get_current_device()
+    if not isinstance(ptr, int) or isinstance(ptr, bool) or ptr < 0:
+        raise TypeError(f"external_stream: expected a CUstream handle as an int, got {ptr!r}")
+    if dev.kind != "cuda" and ptr:
+        raise ValueError(f"external_stream(0x{ptr:x}): the current device is the cpu device, "
+                         "which has no CUDA streams")
+    return Stream(_ember.Stream.wrap(dev.kind, dev.id, ptr), dev)
+
+
+def _from_protocol(obj, dev, what):
+    """The Stream of an object with ``__cuda_stream__`` (CuPy, PyTorch,
+    cuda.core streams)."""
+    try:
+        version, handle = obj.__cuda_stream__()
+    except Exception as exc:
+        raise TypeError(f"{what}: {type(obj).__name__}.__cuda_stream__() failed: {exc}") from None
+    if version != 0:
+        raise TypeError(f"{what}: __cuda_stream__ version {version} (ember reads version 0)")
+    if dev.kind != "cuda" and handle:
+        raise ValueError(f"{what}: a CUDA stream was given but the work is on the cpu device")
+    return _ember.Stream.wrap(dev.kind, dev.id, int(handle))
+
+
+def stream_of_protocol(obj, what):
+    """A Stream of the current device over an object's ``__cuda_stream__``."""
+    dev = get_current_device()
+    return Stream(_from_protocol(obj, dev, what), dev)
+
+
 legacy_default_stream = default_stream
 per_thread_default_stream = default_stream
 
@@ -74,6 +115,8 @@ def lowlevel_stream(stream, dev, what):
     if stream is None or (isinstance(stream, int) and not isinstance(stream, bool) and stream == 0):
         return None
     if not isinstance(stream, Stream):
+        if hasattr(stream, "__cuda_stream__"):
+            return _from_protocol(stream, dev, what)
         raise TypeError(f"{what}: stream must be a Stream from cuda.stream() or 0, "
                         f"not {type(stream).__name__}")
     if stream.device.key != dev.key:
