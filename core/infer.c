@@ -1208,7 +1208,17 @@ static const Type *expr(Ctx *ctx, Node *n)
     case ND_AND: case ND_OR: {
         const Type *a = truthy(ctx, n->a, n->kind == ND_AND ? "an 'and' operand" : "an 'or' operand");
         const Type *b = truthy(ctx, n->b, n->kind == ND_AND ? "an 'and' operand" : "an 'or' operand");
-        t = a && b ? T(TY_BOOL) : NULL;
+        /* a or b / a and b give an operand (Python, numba): bool when both
+         * are bools, else the two operands' common type */
+        if (!a || !b)
+            return NULL;
+        if (a->kind == TY_BOOL && b->kind == TY_BOOL)
+            t = T(TY_BOOL);
+        else if (!(t = ty_promote(a, b))) {
+            char s2[256];
+            FAIL(ctx, n, "the operands of '%s' have types %s and %s with no common type",
+                 n->kind == ND_AND ? "and" : "or", tname(a, s), tname(b, s2));
+        }
         break;
     }
     case ND_IFEXP: {

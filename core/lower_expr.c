@@ -201,6 +201,7 @@ static struct RealFn *recursive_function(Lower *L, const Node *site, Function *s
     L->depth = LLVMGetParam(f, (unsigned)(np + 14));
     L->nloops = 0;
     L->call_site = (Node *)site;
+    L->none_slot = NULL;
     LLVMBasicBlockRef entry = lw_new_bb(L, "entry"), run = lw_new_bb(L, "run"),
                       over = lw_new_bb(L, "too.deep");
     L->ret_bb = lw_new_bb(L, "ret");
@@ -276,6 +277,8 @@ static LLVMValueRef call(Lower *L, Node *n)
         return call_recursive(L, n, spec, args);
     Function *fn = L->fn;
     LLVMValueRef *saved_slots = L->var_slots, *saved_params = L->params, saved_ret = L->ret_slot;
+    LLVMValueRef saved_none = L->none_slot;
+    L->none_slot = NULL;
     LLVMBasicBlockRef saved_bb = L->ret_bb;
     Node *saved_site = L->call_site;
     const Type *rt = spec->return_type;
@@ -289,6 +292,7 @@ static LLVMValueRef call(Lower *L, Node *n)
     L->var_slots = saved_slots;
     L->params = saved_params;
     L->ret_slot = saved_ret;
+    L->none_slot = saved_none;
     L->ret_bb = saved_bb;
     L->call_site = saved_site;
     return v;

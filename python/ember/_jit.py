@@ -188,7 +188,7 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
                 all(isinstance(a, _KEYED_TYPES) for a in args):
             self._fastpath_register(args, k, cast)
         r = k.call(*args)  # NumPy arrays are packed over their own memory (compile.c)
-        return r if cast is None else cast(r)
+        return r if cast is None or r is None else cast(r)
 
     def _signature(self, args):
         names = list(self._pysig.parameters)

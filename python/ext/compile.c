@@ -2186,11 +2186,12 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
     }
     const Type *rt = fn->return_type;
     size_t ret_size = rt && rt->kind != TY_VOID ? abi_size(rt) : 0;
+    size_t ret_alloc = ret_size ? HOST_RET_NONE_AT(ret_size) + 8 : 0; /* value, None flag */
     int64_t small[64], small_ret[16]; /* 8-byte aligned */
     HostDims dims;
     memset(&dims, 0, sizeof dims);
     char *buf = self->args_size <= sizeof small ? (char *)small : PyMem_Malloc(self->args_size);
-    char *ret = ret_size <= sizeof small_ret ? (char *)small_ret : PyMem_Malloc(ret_size);
+    char *ret = ret_alloc <= sizeof small_ret ? (char *)small_ret : PyMem_Malloc(ret_alloc);
     PyObject *result = NULL;
     if (!buf || !ret) {
         PyErr_NoMemory();
@@ -2259,6 +2260,9 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
                          : dims.fault_bytes == HOST_RANDOM_BAD_HIGH ? "high <= 0"
                          : dims.fault_bytes == HOST_RANDOM_BAD_SCALE ? "scale < 0"
                                                                      : "Range exceeds valid bounds");
+        else if (dims.fault == KERNEL_FAULT_RANGE_STEP) /* Python's message */
+            PyErr_Format(PyExc_ValueError, "%s: %s: range() arg 3 must not be zero",
+                         fn->name, site);
         else if (dims.fault == KERNEL_FAULT_ARANGE_STEP)
             PyErr_Format(PyExc_ZeroDivisionError, "%s: %s: np.arange() step is zero",
                          fn->name, site);
@@ -2266,7 +2270,7 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
             PyErr_Format(PyExc_RuntimeError, "%s: fault %d", fn->name, (int)dims.fault);
         goto out;
     }
-    if (!ret_size) {
+    if (!ret_size || ret[HOST_RET_NONE_AT(ret_size)]) {
         result = Py_None;
         Py_INCREF(result);
     } else {

@@ -2061,7 +2061,9 @@ class _Builder:
             if n >= 0 and not -n <= k < n:
                 raise self.typing(node.slice, f"tuple index {k} is out of range for a tuple "
                                   f"of {n} items")
-            if base[0] == "tuple":
+            # (f(), g())[0] still calls g(): the other items are dropped only when pure
+            if base[0] == "tuple" and all(self.pure(e) for j, e in enumerate(base[3])
+                                          if j != k % n):
                 return base[3][k]
             return ("tuple_get", line, col, base, k)
         arr, idx = self.subscript_parts(node)
