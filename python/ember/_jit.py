@@ -63,6 +63,7 @@ import numpy as np
 
 from . import _ember
 from .errors import TypingError, UnsupportedError
+from ._compiler import _enums
 from ._compiler import cache as disk_cache
 from ._compiler import frontend
 from ._compiler.dispatcher import (DeviceFunction, InspectCompiled, _desc_for_c, _desc_str,
@@ -179,7 +180,7 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
         except TypeError as exc:
             raise TypeError(f"{self.__qualname__}(): {exc}") from None
         bound.apply_defaults()
-        args = bound.args
+        args = tuple(_enums.as_argument(a) for a in bound.args)  # Enum members: codes
         sig = self._signature(args)
         key = self._resolve_key(sig)
         k = self.compile(key)

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import _ember
 from ..errors import TypingError, UnsupportedError
+from . import _enums
 from . import cache as disk_cache
 from . import frontend
 
@@ -433,7 +434,7 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         current CUDA device."""
         from ..cuda._devices import get_current_device
         dev = get_current_device()
-        args = tuple(_foreign_arrays_to_device(a) for a in self._bind(args))
+        args = tuple(_foreign_arrays_to_device(_enums.as_argument(a)) for a in self._bind(args))
         kernel = self.compile_cuda(self._resolve_key(self._signature(args)),
                                    tuple(dev.compute_capability))
         _, function = self._cuda_function(kernel, dev)
@@ -609,7 +610,7 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         from ..cuda._devices import get_current_device
         from ..cuda._memory import to_device
         given = len(args)
-        args = tuple(_foreign_arrays_to_device(a) for a in self._bind(args))
+        args = tuple(_foreign_arrays_to_device(_enums.as_argument(a)) for a in self._bind(args))
         dev = get_current_device()
         sig = self._signature(args)
         if dev.kind == "cuda":

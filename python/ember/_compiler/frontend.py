@@ -29,15 +29,18 @@ Semantics worth knowing:
 import ast
 import builtins
 import cmath
+import enum
 import inspect
 import linecache
 import math
+import operator
 import textwrap
 import types
 
 import numpy as np
 
 from .. import _ember
+from . import _enums
 from ..errors import TypingError, UnsupportedError
 
 __all__ = ["build_tree", "source_info", "format_error", "SourceInfo"]
@@ -94,7 +97,23 @@ _BINOPS = {
 }
 _UNOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Invert: "invert", ast.Not: "not"}
 _CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt",
-           ast.GtE: "ge"}
+           ast.GtE: "ge", ast.Is: "eq", ast.IsNot: "ne"}
+
+# the operator module's functions on numbers (numba's too): tree kind and op
+_OPERATOR_FNS = {}
+for _n, _op in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("truediv", "truediv"),
+                ("floordiv", "floordiv"), ("mod", "mod"), ("pow", "pow"), ("lshift", "lshift"),
+                ("rshift", "rshift"), ("and_", "bitand"), ("or_", "bitor"), ("xor", "bitxor")):
+    _OPERATOR_FNS[id(getattr(operator, _n))] = ("binary", _op, 2)
+    _OPERATOR_FNS[id(getattr(operator, "i" + _n.rstrip("_")))] = ("binary", _op, 2)
+for _n, _op in (("eq", "eq"), ("ne", "ne"), ("lt", "lt"), ("le", "le"), ("gt", "gt"),
+                ("ge", "ge")):
+    _OPERATOR_FNS[id(getattr(operator, _n))] = ("compare", _op, 2)
+for _n, _op in (("neg", "neg"), ("pos", "pos"), ("invert", "invert"), ("inv", "invert"),
+                ("not_", "not")):
+    _OPERATOR_FNS[id(getattr(operator, _n))] = ("unary", _op, 1)
+_OPERATOR_FNS[id(operator.truth)] = ("truth", None, 1)
+_OPERATOR_FNS[id(operator.abs)] = ("abs", None, 1)
 
 _DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
 _ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "T", "real", "imag")
@@ -311,6 +330,9 @@ def _classify(obj, name):
     for n, op in _NUMPY_BINOPS.items():
         if obj is getattr(np, n):
             return _Static("npbinop", op, name)
+    if id(obj) in _OPERATOR_FNS and getattr(obj, "__module__", None) in ("operator",
+                                                                         "_operator"):
+        return _Static("opfn", _OPERATOR_FNS[id(obj)], name)
     dn = _dtype_name_of_class(obj)
     if dn is None and isinstance(obj, np.dtype) and obj.isnative and \
             (obj.kind == "b" or obj.name in KERNEL_DTYPES):
@@ -323,6 +345,8 @@ def _classify(obj, name):
         return _Static("dtype", dn, name)
     if obj is range or _is_prange(obj):
         return _Static("range", obj, name)
+    if _enums.is_enum_class(obj):
+        return _Static("enumclass", obj, name)
     for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len", "print",
               "sum"):
         if obj is getattr(builtins, b):
@@ -475,6 +499,10 @@ class _Builder:
         line, col = self.loc(node)
         if isinstance(value, (bool, np.bool_)):
             return ("const", line, col, "bool", bool(value))
+        if isinstance(value, enum.Enum) and not isinstance(value, int):
+            return ("const", line, col, "int64", _enums.member_code(value))  # _enums.py
+        if isinstance(value, enum.Enum):  # IntEnum: its integer
+            value = int(value)
         if isinstance(value, int):
             if not INT64_MIN <= value <= UINT64_MAX:
                 raise self.typing(node, f"the integer {value} does not fit in 64 bits")
@@ -1170,8 +1198,13 @@ class _Builder:
 
     def attribute(self, node):
         line, col = self.loc(node)
-        base = self.value(node.value)
         attr = node.attr
+        member = self.enum_member(node.value)
+        if member is not None and attr in ("value", "name"):
+            if attr == "name":
+                raise self.unsupported(node, "strings cannot be used as data in kernels")
+            return self.const(node, member.value, f"{member!r}.value")
+        base = self.value(node.value)
         if isinstance(base, _Static):
             return self.static_attr(node, base, attr)
         if attr in _ARRAY_ATTRS:
@@ -1183,10 +1216,35 @@ class _Builder:
             "kernels support .shape, .strides, .size, .ndim, .T on arrays, .real, .imag and "
             ".conjugate() on numbers")
 
+    def enum_member(self, node):
+        """The Enum member `node` names (Color.red, Color['red']), else None."""
+        if isinstance(node, ast.Attribute):
+            owner = node.value
+            name = node.attr
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            owner = node.value
+            name = node.slice.value
+        else:
+            return None
+        if not isinstance(owner, (ast.Name, ast.Attribute)):
+            return None
+        try:
+            st = self.value(owner)
+        except (TypingError, UnsupportedError):
+            return None
+        if isinstance(st, _Static) and st.kind == "enumclass" and \
+                isinstance(name, str) and name in st.value.__members__:
+            return st.value.__members__[name]
+        return None
+
     def static_attr(self, node, st, attr):
         line, col = self.loc(node)
         k = st.kind
         full = f"{st.name}.{attr}"
+        if k == "enumclass":
+            if attr not in st.value.__members__:
+                raise self.typing(node, f"'{st.name}' has no member '{attr}'")
+            return self.const(node, st.value.__members__[attr])
         if k == "math":
             if attr in _MATH_MODULE_FNS:
                 return _Static("mathfn", _MATH_MODULE_FNS[attr], full)
@@ -1430,6 +1488,19 @@ class _Builder:
                                   f"{len(node.args)} given")
             return ("binary", line, col, callee.value, self.expr(node.args[0]),
                     self.expr(node.args[1]))
+        if k == "opfn":  # operator.add(a, b) is a + b ...
+            kind, op, nargs = callee.value
+            if len(node.args) != nargs:
+                raise self.typing(node, f"{name}() takes {nargs} argument"
+                                  f"{'s' if nargs > 1 else ''}, {len(node.args)} given")
+            args = [self.expr(a) for a in node.args]
+            if kind in ("binary", "compare"):
+                return (kind, line, col, op, args[0], args[1])
+            if kind == "unary":
+                return ("unary", line, col, op, args[0])
+            if kind == "truth":
+                return ("unary", line, col, "not", ("unary", line, col, "not", args[0]))
+            return ("math", line, col, "abs", args)  # operator.abs
         if k == "dtype":
             if len(node.args) != 1:
                 raise self.typing(node, f"{name}() takes one argument in kernels")
@@ -2048,6 +2119,9 @@ class _Builder:
 
     def subscript(self, node):
         line, col = self.loc(node)
+        member = self.enum_member(node)  # Color['red']
+        if member is not None:
+            return self.const(node, member)
         items = self.slice_items(node)
         if items is not None:
             return ("slice", line, col, self.expr(node.value), items)
