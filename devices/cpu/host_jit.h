@@ -29,6 +29,9 @@
 
 /* The offset of the None flag in an ember.jit call's `ret`, after a value of
  * `size` bytes; a `ret` holds HOST_RET_NONE_AT(size) + 8 bytes. */
+/* The message of a launch that a `raise` ended (EMBER_ERR_KERNEL_FAULT):
+ * the site number, threadIdx x, y, z and blockIdx x, y, z. */
+#define HOST_RAISE_FORMAT "raise in a kernel: site %d thread %d %d %d block %d %d %d"
 #define HOST_RET_NONE_AT(size) ((((size) + 7) / 8) * 8)
 
 /* The allocations of one call of an ember.jit function (host_arrays.c);

@@ -1870,6 +1870,26 @@ static bool launch_signals(void *ctx)
     return raised < 0;
 }
 
+/* Sets the exception a `raise` (or failed `assert`) at fault site `site`
+ * stands for: python/ember/_compiler/_raises.py kernel_exception builds it
+ * from the class and arguments the front end recorded for that site; `w` is
+ * the thread's threadIdx and blockIdx (in_kernel: named in the message). */
+static void raise_from_site(ext_kernel *self, int site, const int w[6], bool in_kernel)
+{
+    const char *where = host_kernel_site(self->hk, site);
+    PyObject *m = PyImport_ImportModule("ember._compiler._raises");
+    if (!m)
+        return;
+    PyObject *exc = PyObject_CallMethod(m, "kernel_exception", "ssO(iii)(iii)", where,
+                                        self->fn->name, in_kernel ? Py_True : Py_False,
+                                        w[0], w[1], w[2], w[3], w[4], w[5]);
+    Py_DECREF(m);
+    if (exc) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+}
+
 int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
                    size_t shared, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1907,6 +1927,13 @@ int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[
     PyEval_RestoreThread(ts);
     if (PyErr_Occurred()) { /* a signal handler raised (KeyboardInterrupt) */
         ember_clear_error();
+        goto fail;
+    }
+    int site, w[6];
+    if (s == EMBER_ERR_KERNEL_FAULT && sscanf(ember_last_error(), HOST_RAISE_FORMAT, &site, &w[0],
+                                              &w[1], &w[2], &w[3], &w[4], &w[5]) == 7) {
+        ember_clear_error();
+        raise_from_site(self, site, w, true);
         goto fail;
     }
     if (s != EMBER_SUCCESS) {
@@ -2214,6 +2241,11 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
         ext_raise(st, s, fn->name);
         goto out;
     }
+    if (dims.fault == KERNEL_FAULT_RAISE) {
+        int w[6] = {0};
+        raise_from_site(self, dims.fault_site, w, false);
+        goto out;
+    }
     if (dims.fault == KERNEL_FAULT_INDEX) {
         PyErr_Format(PyExc_IndexError, "%s: %s: index out of bounds (bounds checking is on)",
                      fn->name, host_kernel_site(self->hk, dims.fault_site));
@@ -2353,8 +2385,10 @@ static PyObject *kernel_get_target(PyObject *obj, void *c)
  * checks, or with a recursive device function (its depth guard). */
 static PyObject *kernel_get_may_fault(PyObject *obj, void *c)
 {
-    const Function *fn = ((ext_kernel *)obj)->fn;
-    bool may = fn->boundscheck;
+    const ext_kernel *self = (const ext_kernel *)obj;
+    const Function *fn = self->fn;
+    bool may = fn->boundscheck || (self->cuda && self->cuda->nsites > 0) || /* raise, assert */
+               (self->hk && strcmp(host_kernel_site(self->hk, 0), "?") != 0);
     for (int i = 0; i < fn->nspecs && !may; i++)
         may = fn->specs[i]->recursive;
     return PyBool_FromLong(may);

@@ -1,15 +1,17 @@
 """Python features numba's kernels accept (issue 13, "Python in kernels"):
 Enum and IntEnum members as constants and arguments, the operator
-module's functions, `is` / `is not`.
+module's functions, `is` / `is not`, `raise` and `assert` (the launch or
+call raises that exception class, naming file, line, thread and block).
 
 The kernels follow numba's own tests (numba/cuda/tests/cudapy/test_enums.py,
-test_operator.py); every result is compared with the same function run by
+test_operator.py, test_userexc.py); every result is compared with the same function run by
 CPython, or with NumPy. Kernels run on the cpu device (and a GPU where there
 is one) and are compiled to PTX and assembled by ptxas (conftest.py).
 """
 
 import enum
 import operator
+import re
 
 import numpy as np
 import pytest
@@ -209,3 +211,123 @@ def test_operator_wrong_argument_count():
 
     with pytest.raises(TypingError, match=r"test_kernel_pylang\.py:\d+.*takes 2 arguments"):
         k[1, 1](np.zeros(1))
+
+
+# ---- raise and assert --------------------------------------------------------
+
+class MyError(Exception):
+    pass
+
+
+def test_user_exception_names_function_file_line_thread_and_block():
+    # numba's test_userexc.py, on the cpu device
+    @cuda.jit("void(int32)", debug=True)
+    def test_exc(x):
+        if x == 1:
+            raise MyError
+        elif x == 2:
+            raise MyError("foo")
+
+    test_exc[1, 1](0)
+    with pytest.raises(MyError) as cm:
+        test_exc[1, 1](1)
+    assert re.search(r"In function 'test_exc', file .*test_kernel_pylang\.py, line \d+",
+                     str(cm.value))
+    assert "tid=[0, 0, 0] ctaid=[0, 0, 0]" in str(cm.value)
+    with pytest.raises(MyError) as cm:
+        test_exc[1, 1](2)
+    assert "tid=[0, 0, 0] ctaid=[0, 0, 0]: foo" in str(cm.value)
+
+
+def test_raise_names_the_raising_thread_and_the_others_finish():
+    @cuda.jit
+    def k(a):
+        i = cuda.grid(1)
+        if a[i] < 0:
+            raise ValueError("negative")
+        a[i] = 2 * a[i]
+
+    a = np.arange(8.0)
+    a[5] = -1.0
+    with pytest.raises(ValueError, match=r"tid=\[1, 0, 0\] ctaid=\[1, 0, 0\]: negative"):
+        k[2, 4](a)
+    want = np.arange(8.0) * 2
+    want[5] = -1.0
+    np.testing.assert_array_equal(a, want)   # the raising thread stopped there
+    b = np.arange(8.0)
+    k[2, 4](b)                               # usable after the error
+    np.testing.assert_array_equal(b, np.arange(8.0) * 2)
+
+
+def test_assert_in_a_kernel():
+    @cuda.jit
+    def k(a):
+        i = cuda.grid(1)
+        assert a[i] != 3.0, "three"
+        assert a[i] < 100.0
+        a[i] += 1.0
+
+    a = np.arange(4.0)
+    with pytest.raises(AssertionError, match=r"line \d+, tid=\[3, 0, 0\] ctaid=\[0, 0, 0\]: "
+                                             r"three"):
+        k[1, 4](a)
+    with pytest.raises(AssertionError, match=r"tid=\[0, 0, 0\]"):
+        k[1, 1](np.array([500.0]))
+    b = np.array([0.0, 1.0])
+    k[1, 2](b)
+    assert b.tolist() == [1.0, 2.0]
+
+
+def test_raise_in_a_device_function():
+    @cuda.jit(device=True)
+    def check(x):
+        if x > 10:
+            raise OverflowError("too big")
+        return x * 2
+
+    @cuda.jit
+    def k(a, out):
+        i = cuda.grid(1)
+        out[i] = check(a[i])
+
+    out = np.zeros(3)
+    k[1, 3](np.array([1.0, 2.0, 3.0]), out)
+    assert out.tolist() == [2.0, 4.0, 6.0]
+    with pytest.raises(OverflowError, match="too big"):
+        k[1, 3](np.array([1.0, 20.0, 3.0]), out)
+
+
+def test_raise_and_assert_in_jit_functions_raise_as_python():
+    def f(x):
+        if x < 0:
+            raise ValueError("x must be >= 0", -1)
+        assert x != 7, "seven"
+        return x * 2
+
+    j = ember.jit(f)
+    assert j(3) == 6
+    # (pytest rewrites the assert of f run here, so the expected args are written out)
+    for bad, cls, args in ((-1, ValueError, ("x must be >= 0", -1)),
+                           (7, AssertionError, ("seven",))):
+        with pytest.raises(cls) as got:
+            j(bad)
+        assert type(got.value) is cls and got.value.args == args
+    assert j(4) == 8   # the fast path, after the errors
+
+
+def test_raise_errors_name_the_line():
+    @cuda.jit
+    def k(a):
+        raise ValueError(a[0])
+
+    with pytest.raises(Exception, match=r"test_kernel_pylang\.py:\d+:\d+: an exception "
+                                        r"argument must be a constant"):
+        k[1, 1](np.zeros(1))
+
+    @cuda.jit
+    def k2(a):
+        raise 3
+
+    with pytest.raises(TypingError, match=r"test_kernel_pylang\.py:\d+:\d+: raise needs an "
+                                          r"exception class"):
+        k2[1, 1](np.zeros(1))

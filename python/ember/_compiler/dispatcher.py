@@ -477,6 +477,10 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
                                  f"of bounds in thread {thread} of block {block} (bounds "
                                  "checking is on; the out-of-bounds accesses read 0 and wrote "
                                  "nowhere)")
+            if fault == 14:  # KERNEL_FAULT_RAISE: a raise or a failed assert (_raises.py)
+                from . import _raises
+                raise _raises.kernel_exception(kernel.fault_site(site), kernel.name, True,
+                                               tuple(thread), tuple(block))
             if fault == 1:
                 raise RuntimeError(f"kernel {self.__qualname__}: a recursive device function went "
                                    "deeper than 1000 calls; the threads that did so stopped early "

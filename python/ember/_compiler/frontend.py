@@ -40,7 +40,7 @@ import types
 import numpy as np
 
 from .. import _ember
-from . import _enums
+from . import _enums, _raises
 from ..errors import TypingError, UnsupportedError
 
 __all__ = ["build_tree", "source_info", "format_error", "SourceInfo"]
@@ -728,14 +728,18 @@ class _Builder:
             if v[0] in ("print", "fence", "sync", "array_assign"):
                 return v
             return ("expr", line, col, v)
+        if isinstance(s, ast.Raise):
+            return self.raise_stmt(s)
+        if isinstance(s, ast.Assert):
+            cond = self.expr(s.test)
+            msg = () if s.msg is None else (self.static_pyvalue(s.msg, "an assert message"),)
+            body = self.raise_at(s, AssertionError, msg)
+            return ("if", line, col, ("unary", line, col, "not", cond),
+                    ("block", line, col, body), None)
         what = {
             ast.Try: ("'try' statements are not supported in kernels",
                       "kernels cannot raise or catch exceptions; check conditions with 'if'"),
             ast.With: ("'with' statements are not supported in kernels", None),
-            ast.Raise: ("'raise' is not supported in kernels",
-                        "kernels cannot raise exceptions; write an error flag into an array"),
-            ast.Assert: ("'assert' is not supported in kernels",
-                         "write an error flag into an array instead"),
             ast.FunctionDef: ("defining a function inside a kernel is not supported",
                               "define it at module level and decorate it with "
                               "@cuda.jit(device=True)"),
@@ -1215,6 +1219,56 @@ class _Builder:
             node, f"unknown attribute '{attr}'",
             "kernels support .shape, .strides, .size, .ndim, .T on arrays, .real, .imag and "
             ".conjugate() on numbers")
+
+    def static_pyvalue(self, node, what):
+        """The Python value of a constant expression: a literal, a global or
+        closure name, an attribute of one (an exception class, a message)."""
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id in self.closure:
+                try:
+                    return self.closure[node.id].cell_contents
+                except ValueError:
+                    pass
+            elif node.id in self.fn.__globals__:
+                return self.fn.__globals__[node.id]
+            elif hasattr(builtins, node.id):
+                return getattr(builtins, node.id)
+        if isinstance(node, ast.Attribute):
+            return getattr(self.static_pyvalue(node.value, what), node.attr)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -self.static_pyvalue(node.operand, what)
+        raise self.unsupported(node, f"{what} must be a constant in kernels",
+                               "raise an exception class with constant arguments: "
+                               "raise ValueError('message')")
+
+    def raise_stmt(self, s):
+        """raise Cls / raise Cls(constants): the fault record, then the
+        thread ends (a device function returns)."""
+        if s.exc is None:
+            raise self.unsupported(s, "a bare 'raise' (re-raise) is not supported in kernels")
+        exc, args = s.exc, ()
+        if isinstance(exc, ast.Call):
+            if exc.keywords:
+                raise self.unsupported(exc, "keyword arguments of an exception are not "
+                                       "supported in kernels")
+            args = tuple(self.static_pyvalue(a, "an exception argument") for a in exc.args)
+            exc = exc.func
+        try:
+            cls = self.static_pyvalue(exc, "the exception")
+        except AttributeError:
+            cls = None
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            raise self.typing(s.exc, "raise needs an exception class (raise ValueError or "
+                              "raise ValueError('message'))")
+        return self.raise_at(s, cls, args)
+
+    def raise_at(self, s, cls, args):
+        line, col = self.loc(s)
+        _raises.register(f"{self.info.filename}:{line}:{col}", cls, args)
+        return [("expr", line, col, ("intrinsic", line, col, "raise_", [])),
+                ("return", line, col, None)]
 
     def enum_member(self, node):
         """The Enum member `node` names (Color.red, Color['red']), else None."""
