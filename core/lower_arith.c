@@ -255,6 +255,35 @@ LLVMValueRef lw_pow(Lower *L, const Node *exp_node, LLVMValueRef x, LLVMValueRef
     return lw_libm2(L, "pow", x, y);
 }
 
+/* z ** k for a constant integer k in [-64, 64]: multiplications (repeated
+ * squaring) and a division for negative k, as CPython's c_powi; NULL for
+ * other exponents (the builder is untouched then). */
+static LLVMValueRef complex_powi(Lower *L, const Type *t, LLVMValueRef z, const Node *exp_node)
+{
+    double e;
+    if (!exp_node || !const_exponent(exp_node, &e) || e != floor(e) || fabs(e) > 64)
+        return NULL;
+    LLVMBuilderRef B = L->b;
+    LLVMTypeRef pt = LLVMTypeOf(re_of(L, z));
+    LLVMValueRef one = lw_make_complex(L, t, LLVMConstReal(pt, 1.0), LLVMConstReal(pt, 0.0));
+    LLVMValueRef r = one, sq = z;
+    for (int k = (int)fabs(e); k; k >>= 1) {
+        if (k & 1) {
+            LLVMValueRef ar = re_of(L, r), ai = im_of(L, r), br = re_of(L, sq), bi = im_of(L, sq);
+            r = lw_make_complex(
+                L, t, LLVMBuildFSub(B, LLVMBuildFMul(B, ar, br, ""), LLVMBuildFMul(B, ai, bi, ""), ""),
+                LLVMBuildFAdd(B, LLVMBuildFMul(B, ar, bi, ""), LLVMBuildFMul(B, ai, br, ""), ""));
+        }
+        if (k >> 1) {
+            LLVMValueRef a = re_of(L, sq), b = im_of(L, sq);
+            sq = lw_make_complex(
+                L, t, LLVMBuildFSub(B, LLVMBuildFMul(B, a, a, ""), LLVMBuildFMul(B, b, b, ""), ""),
+                LLVMBuildFMul(B, LLVMBuildFAdd(B, a, a, ""), b, ""));
+        }
+    }
+    return e < 0 ? lw_complex_div(L, t, one, r) : r;
+}
+
 LLVMValueRef lw_binary(Lower *L, Node *n)
 {
     const Type *t = ty_concrete(n->ty);
@@ -271,7 +300,10 @@ LLVMValueRef lw_binary(Lower *L, Node *n)
                 L, t, LLVMBuildFSub(B, LLVMBuildFMul(B, ar, br, ""), LLVMBuildFMul(B, ai, bi, ""), ""),
                 LLVMBuildFAdd(B, LLVMBuildFMul(B, ar, bi, ""), LLVMBuildFMul(B, ai, br, ""), ""));
         case OP_TRUEDIV: return lw_complex_div(L, t, a, b);
-        case OP_POW: return complex_pow(L, t, a, b);
+        case OP_POW: {
+            LLVMValueRef r = complex_powi(L, t, a, n->b);
+            return r ? r : complex_pow(L, t, a, b);
+        }
         default: lw_fail(L, n, "operator %s is not defined for complex numbers", ir_op_name(n->op));
         }
     }

@@ -27,6 +27,29 @@ LLVMValueRef lw_shfl_c(Lower *L, Node *n)
 }
 
 
+/* t[i] for a tuple whose items have one type: i wraps once if negative (as
+ * Python's); an index still outside [0, n) is IndexError with bounds
+ * checking on and gives the first item (numba: undefined) otherwise. A chain
+ * of selects: the tuple lives in registers on both targets. */
+static LLVMValueRef tuple_item(Lower *L, Node *n, LLVMValueRef t)
+{
+    LLVMBuilderRef B = L->b;
+    int nf = n->a->ty->nfields;
+    const Type *it = ty_concrete(n->args[0]->ty);
+    LLVMValueRef i = lw_conv(L, n, lw_expr(L, n->args[0]), it,
+                             ty_scalar(ty_is_signed(it) ? TY_I64 : TY_U64));
+    if (ty_is_signed(it))
+        i = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, i, i64c(L, 0), ""),
+                            LLVMBuildAdd(B, i, i64c(L, nf), ""), i, "");
+    if (L->boundscheck)
+        lw_bounds_fault(L, n, LLVMBuildICmp(B, LLVMIntUGE, i, i64c(L, nf), ""), NULL);
+    LLVMValueRef r = LLVMBuildExtractValue(B, t, 0, "");
+    for (int k = nf - 1; k > 0; k--)
+        r = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, i, i64c(L, k), ""),
+                            LLVMBuildExtractValue(B, t, (unsigned)k, ""), r, "");
+    return r;
+}
+
 LLVMValueRef lw_intrinsic(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -347,8 +370,12 @@ LLVMValueRef lw_expr(Lower *L, Node *n)
         }
         return t;
     }
-    case ND_TUPLE_GET:
-        return LLVMBuildExtractValue(L->b, lw_expr(L, n->a), (unsigned)n->index, "");
+    case ND_TUPLE_GET: {
+        LLVMValueRef t = lw_expr(L, n->a);
+        if (n->nargs == 1) /* t[i] of a homogeneous tuple */
+            return tuple_item(L, n, t);
+        return LLVMBuildExtractValue(L->b, t, (unsigned)n->index, "");
+    }
     case ND_CALL: return call(L, n);
     case ND_ATOMIC: return lw_atomic_op(L, n);
     case ND_SLICE: return lw_slice_view(L, n);

@@ -331,3 +331,71 @@ def test_raise_errors_name_the_line():
     with pytest.raises(TypingError, match=r"test_kernel_pylang\.py:\d+:\d+: raise needs an "
                                           r"exception class"):
         k2[1, 1](np.zeros(1))
+
+
+# ---- tuples -----------------------------------------------------------------
+
+def tuple_things(t, i):
+    u = (t[0], t[1] * 2, 7)
+    e = ()
+    s = 0
+    for v in u:
+        s += v
+    return len(u), len(e), len(t), s, u[i], u[-1 - i], t[i]
+
+
+@pytest.mark.parametrize("i", [0, 1, 2, -1, -3])
+def test_tuple_len_empty_iteration_and_variable_index_in_jit(i):
+    t = (4, 5, 6)
+    assert ember.jit(tuple_things)(t, i) == tuple_things(t, i)
+
+
+def test_variable_index_into_a_homogeneous_tuple_in_kernels():
+    @cuda.jit(device=True)
+    def pick(t, i):
+        return t[i]
+
+    @cuda.jit
+    def k(shape_t, out):
+        i = cuda.grid(1)
+        if i < out.size:
+            w = (1.5, 2.5, 4.0, 8.0)
+            out[i] = w[i % 4] + pick(shape_t, i % 2) + w[-1 - i % 4]
+
+    t = (10.0, 20.0)
+    out = np.zeros(9)
+    k[1, 16](t, out)
+    w = (1.5, 2.5, 4.0, 8.0)
+    np.testing.assert_array_equal(out, [w[i % 4] + t[i % 2] + w[-1 - i % 4] for i in range(9)])
+
+
+def test_variable_tuple_index_out_of_range_with_bounds_checking():
+    @ember.jit(boundscheck=True)
+    def f(i):
+        t = (1, 2, 3)
+        return t[i]
+
+    assert [f(i) for i in (0, 2, -3)] == [1, 3, 1]
+    with pytest.raises(IndexError, match=r"test_kernel_pylang\.py:\d+"):
+        f(3)
+
+
+def test_variable_index_into_mixed_tuple_is_a_typing_error():
+    @ember.jit
+    def f(i):
+        t = (1, 2.5)
+        return t[i]
+
+    with pytest.raises(TypingError, match=r"test_kernel_pylang\.py:\d+.*constant integers"):
+        f(0)
+
+
+def test_complex_power():
+    def f(z, w):
+        return z ** w, z ** 2, z ** 0.5, z ** -1, (1 + 2j) ** 3
+
+    for z, w in ((1.5 + 0.5j, 0.25 - 1j), (-2 + 0j, 0.5 + 0j), (0.5j, 2 + 0j)):
+        got = ember.jit(f)(z, w)
+        for g, e in zip(got, f(z, w)):
+            assert abs(g - e) <= 1e-14 * max(1.0, abs(e)), (z, w, got, f(z, w))
+    assert ember.jit(f)(1 + 2j, 1j)[1:5:3] == ((1 + 2j) ** 2, (1 + 2j) ** 3)  # exact, as CPython

@@ -2183,9 +2183,8 @@ class _Builder:
         n = self.arity(base)
         if n is not None:  # a tuple: constant index only
             k = self.const_int(node.slice)
-            if k is None:
-                raise self.unsupported(node.slice, "tuples can only be indexed with constant "
-                                       "integers in kernels")
+            if k is None:  # t[i]: inference allows it when the items have one type
+                return ("index", line, col, base, [self.expr(node.slice)])
             if n >= 0 and not -n <= k < n:
                 raise self.typing(node.slice, f"tuple index {k} is out of range for a tuple "
                                   f"of {n} items")
