@@ -75,7 +75,11 @@ _NUMPY_FNS.update({
 _NUMPY_FNS = {k: v for k, v in _NUMPY_FNS.items() if hasattr(np, k)}
 # NumPy ufuncs that are Python operators: np.power(2, 3) is the int 8
 # (NumPy's integer power), np.mod / np.remainder are Python's %.
-_NUMPY_BINOPS = {"power": "pow", "pow": "pow", "mod": "mod", "remainder": "mod"}
+_NUMPY_BINOPS = {"power": "pow", "pow": "pow", "mod": "mod", "remainder": "mod",
+                 "add": "add", "subtract": "sub", "multiply": "mul", "divide": "truediv",
+                 "true_divide": "truediv", "floor_divide": "floordiv",
+                 "left_shift": "lshift", "right_shift": "rshift", "bitwise_and": "bitand",
+                 "bitwise_or": "bitor", "bitwise_xor": "bitxor"}
 _NUMPY_BINOPS = {k: v for k, v in _NUMPY_BINOPS.items() if hasattr(np, k)}
 # cmath: complex results (core/infer.c cmath_call)
 _CMATH_FNS = {n: "cmath." + n for n in (
@@ -114,6 +118,13 @@ for _n, _op in (("neg", "neg"), ("pos", "pos"), ("invert", "invert"), ("inv", "i
     _OPERATOR_FNS[id(getattr(operator, _n))] = ("unary", _op, 1)
 _OPERATOR_FNS[id(operator.truth)] = ("truth", None, 1)
 _OPERATOR_FNS[id(operator.abs)] = ("abs", None, 1)
+
+# integer operators a constant shape may use (const_int folds them)
+_CONST_INT_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+                  ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+                  ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+                  ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
+                  ast.BitXor: operator.xor}
 
 _DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
 _ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "T", "real", "imag")
@@ -529,8 +540,17 @@ class _Builder:
             # numba's rule for @njit: a global (or closure) array is a
             # constant, frozen with its values at compile time
             return self.frozen_array(node, value, "a global array in an ember.jit function")
+        if isinstance(value, np.ndarray):
+            # numba's rule on the GPU: a global (or closure) NumPy array is
+            # frozen into the kernel (constant memory), as const.array_like
+            return self.frozen_array(node, value, f"{where or 'a global array'} in a kernel")
         what = where or "this value"
         tname = type(value).__name__
+        from ..cuda._devicearray import DeviceNDArray
+        if isinstance(value, DeviceNDArray):
+            raise self.unsupported(node, f"{what} is a device array: a kernel cannot read a "
+                                   "device array from a global or closure (numba refuses it "
+                                   "too)", "pass the device array to the kernel as an argument")
         if isinstance(value, np.ndarray):
             hint = ("pass the array to the kernel as an argument, or freeze it into the kernel "
                     "with cuda.const.array_like(array)")
@@ -1516,6 +1536,10 @@ class _Builder:
                 raise self.typing(node, f"{callee.name}() takes no arguments")
             self.check_statement_call(node, callee.name)
             return ("fence", line, col, callee.value)
+        if callee.kind in ("mathfn", "npbinop"):
+            out_call = self.ufunc_out_call(node, callee)
+            if out_call is not None:
+                return out_call
         if node.keywords:
             raise self.unsupported(node, f"keyword arguments are not supported in calls to "
                                    f"{callee.name}()")
@@ -1671,6 +1695,44 @@ class _Builder:
                               "(its values are frozen into the kernel when it compiles)",
                               "pass arrays that change as kernel arguments")
         return self.frozen_array(arg, value, "cuda.const.array_like")
+
+    def ufunc_out_call(self, node, callee):
+        """np.sin(x, r) / np.sin(x, out=r) / np.add(a, b, r): a NumPy ufunc
+        with an output array, as a statement: r[...] = np.sin(x) (broadcast
+        as NumPy). None when the call has no output argument."""
+        line, col = self.loc(node)
+        if callee.kind == "npbinop":
+            nin = 2
+        elif isinstance(callee.value, str) and callee.value.startswith("np.") and \
+                isinstance(getattr(np, callee.value[3:], None), np.ufunc):
+            nin = getattr(np, callee.value[3:]).nin
+        else:
+            return None
+        out = None
+        for kw in node.keywords:
+            if kw.arg != "out":
+                raise self.unsupported(kw, f"the keyword argument '{kw.arg}' of {callee.name}() "
+                                       "is not supported in kernels", "only out= is")
+            out = kw.value
+        if out is None and len(node.args) == nin + 1:
+            out = node.args[-1]
+        if out is None:
+            return None
+        if isinstance(out, ast.Tuple) and len(out.elts) == 1:  # out=(r,)
+            out = out.elts[0]
+        if len(node.args) - (out is node.args[-1] if node.args else 0) != nin:
+            raise self.typing(node, f"{callee.name}() takes {nin} input"
+                              f"{'s' if nin > 1 else ''} and an output array")
+        if self.stmt_call is not node:
+            raise self.unsupported(node, f"{callee.name}() with an output array is supported "
+                                   "as a statement", f"write {callee.name}(..., out) on its own "
+                                   "line, then use the output array")
+        args = [self.expr(a) for a in node.args[:nin]]
+        if callee.kind == "npbinop":
+            value = ("binary", line, col, callee.value, args[0], args[1])
+        else:
+            value = ("math", line, col, callee.value, args)
+        return ("array_assign", line, col, self.expr(out), value, False)
 
     def frozen_array(self, node, value, what):
         """A NumPy array frozen into the compiled code with its values now:
@@ -2114,6 +2176,29 @@ class _Builder:
             v = self.const_int(node.operand)
             if v is not None:
                 return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.BinOp) and type(node.op) in _CONST_INT_OPS:
+            # 32 + 2, N * 4, BLOCK // 2 ...: folded as Python does
+            a, b = self.const_int(node.left), self.const_int(node.right)
+            if a is None or b is None or (isinstance(node.op, ast.LShift) and not 0 <= b < 64):
+                return None
+            try:
+                v = _CONST_INT_OPS[type(node.op)](a, b)
+            except (ArithmeticError, ValueError):
+                return None
+            return v if isinstance(v, int) and -(1 << 63) <= v < (1 << 64) else None
+        if isinstance(node, ast.Subscript) and isinstance(node.value, (ast.Name, ast.Attribute)):
+            k = self.const_int(node.slice)  # SHAPE[0] of a global tuple
+            try:
+                t = self.value(node.value)
+            except (UnsupportedError, TypingError):
+                return None
+            if k is None or not (isinstance(t, tuple) and t[0] == "tuple") or \
+                    not -len(t[3]) <= k < len(t[3]):
+                return None
+            f = t[3][k]
+            if f[0] == "const" and f[3].startswith(("weak_int", "int", "uint")):
+                return f[4]
+            return None
         if isinstance(node, (ast.Name, ast.Attribute)):
             try:
                 t = self.value(node)
