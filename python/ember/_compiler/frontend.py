@@ -40,7 +40,7 @@ import types
 import numpy as np
 
 from .. import _ember
-from . import _enums, _raises
+from . import _enums, _libdevice, _raises
 from ..errors import TypingError, UnsupportedError
 
 __all__ = ["build_tree", "source_info", "format_error", "SourceInfo"]
@@ -331,6 +331,9 @@ def _classify(obj, name):
             return _Static("randomfn", fname, name)
     if _is_cuda_module(obj):
         return _Static("cuda", obj, name)
+    if isinstance(obj, types.ModuleType) and \
+            getattr(obj, "__name__", None) in ("ember.cuda.libdevice", "numba.cuda.libdevice"):
+        return _Static("libdevice", obj, name)
     path = getattr(type(obj), "_ember_cuda_path", None) and \
         getattr(obj, "_ember_cuda_path", None)
     if isinstance(path, str):  # a stub from ember.cuda: cuda.<path>
@@ -1315,6 +1318,8 @@ class _Builder:
         line, col = self.loc(node)
         k = st.kind
         full = f"{st.name}.{attr}"
+        if k == "libdevice":  # cuda.libdevice.sinf: _libdevice.py
+            return _Static("libdevicefn", attr, full)
         if k == "enumclass":
             if attr not in st.value.__members__:
                 raise self.typing(node, f"'{st.name}' has no member '{attr}'")
@@ -1380,6 +1385,8 @@ class _Builder:
                 return _Static("cudabits", attr, full)
             if attr == "cbrt":
                 return _Static("mathfn", "cbrt", full)
+            if attr == "libdevice":
+                return _Static("libdevice", None, full)
             if attr == "atomic":
                 return _Static("atomic", None, full)
             if attr in ("local", "shared", "const"):
@@ -1566,6 +1573,8 @@ class _Builder:
                                   f"{len(node.args)} given")
             return ("binary", line, col, callee.value, self.expr(node.args[0]),
                     self.expr(node.args[1]))
+        if k == "libdevicefn":
+            return _libdevice.build(self, node, callee.value, [self.expr(a) for a in node.args])
         if k == "opfn":  # operator.add(a, b) is a + b ...
             kind, op, nargs = callee.value
             if len(node.args) != nargs:
