@@ -361,6 +361,9 @@ def _classify(obj, name):
         return _Static("range", obj, name)
     if _enums.is_enum_class(obj):
         return _Static("enumclass", obj, name)
+    from .. import extending
+    if extending.is_overloaded(obj):  # @overload / @register_jitable
+        return _Static("overloaded", obj, name)
     for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len", "print",
               "sum"):
         if obj is getattr(builtins, b):
@@ -1573,6 +1576,8 @@ class _Builder:
                                   f"{len(node.args)} given")
             return ("binary", line, col, callee.value, self.expr(node.args[0]),
                     self.expr(node.args[1]))
+        if k == "overloaded":
+            return self.overload_call(node, callee)
         if k == "libdevicefn":
             return _libdevice.build(self, node, callee.value, [self.expr(a) for a in node.args])
         if k == "opfn":  # operator.add(a, b) is a + b ...
@@ -2009,6 +2014,44 @@ class _Builder:
                 il, ic = self.loc(sl)
                 idx = [("tuple_get", il, ic, t, k) for k in range(n)]
         return ("atomic", line, col, op, arr, idx, [self.expr(v) for v in a[2:]])
+
+    def overload_call(self, node, callee):
+        """A call of a function with @overload / @register_jitable
+        implementations (ember.extending): the implementation for this
+        target, given the argument types known here, inlined as a device
+        function."""
+        from .. import extending
+        from .. import types as ember_types
+        from .dispatcher import DeviceFunction
+        target = "cpu" if self.graph.jit else "cuda"
+        argtypes = []
+        for a in node.args:
+            t = None
+            if isinstance(a, ast.Name) and a.id in self.params and self.argtypes is not None:
+                try:
+                    t = ember_types.from_descriptor(self.argtypes[self.params.index(a.id)])
+                except Exception:
+                    t = None
+            elif isinstance(a, ast.Constant) and not isinstance(a.value, (str, bytes)) and \
+                    a.value is not None:
+                try:
+                    t = ember_types.typeof(a.value)
+                except Exception:
+                    t = None
+            argtypes.append(t)
+        try:
+            impl = extending.resolve(callee.value, target, argtypes)
+        except Exception as e:
+            raise self.typing(node, f"the @overload typing function of {callee.name}() raised "
+                              f"{type(e).__name__}: {e}") from None
+        if impl is None:
+            raise self.typing(node, f"no @overload implementation of {callee.name}() for "
+                              f"target '{target}' and argument types "
+                              f"({', '.join(str(t) for t in argtypes)})")
+        if not callable(impl):
+            raise self.typing(node, f"the @overload typing function of {callee.name}() must "
+                              "return a function")
+        return self.device_call(node, _Static("device", DeviceFunction(impl), callee.name))
 
     def device_call(self, node, callee):
         """A call of a device function: positional and keyword arguments
