@@ -67,6 +67,7 @@ from ._compiler import _enums
 from ._compiler import cache as disk_cache
 from ._compiler import frontend
 from ._compiler.dispatcher import (DeviceFunction, InspectCompiled, _desc_for_c, _desc_str,
+                                   _namedtuple_fields,
                                    _dtype_name, adopt_function, boundscheck_option,
                                    cached_compile, compile_lock, resolve_signature,
                                    typeof as _kernel_typeof)
@@ -218,8 +219,9 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
                                                    "passed to an ember.jit function")) from None
             return ("array", dt, value.ndim, layout, not f["WRITEABLE"])
         if isinstance(value, tuple):
-            return ("tuple", tuple(self._typeof(v, i, f"{pname}[{j}]")
-                                   for j, v in enumerate(value)))
+            items = tuple(self._typeof(v, i, f"{pname}[{j}]") for j, v in enumerate(value))
+            fields = _namedtuple_fields(value)
+            return ("tuple", items, fields) if fields else ("tuple", items)
         if value is None:
             raise TypingError(f"{what}: None cannot be passed to an ember.jit function yet")
         from .cuda._devicearray import DeviceNDArray

@@ -1,7 +1,9 @@
 """Python features numba's kernels accept (issue 13, "Python in kernels"):
 Enum and IntEnum members as constants and arguments, the operator
 module's functions, `is` / `is not`, `raise` and `assert` (the launch or
-call raises that exception class, naming file, line, thread and block).
+call raises that exception class, naming file, line, thread and block),
+tuples (len, (), iteration, a variable index), namedtuple arguments, complex
+`**`.
 
 The kernels follow numba's own tests (numba/cuda/tests/cudapy/test_enums.py,
 test_operator.py, test_userexc.py); every result is compared with the same function run by
@@ -12,13 +14,14 @@ is one) and are compiled to PTX and assembled by ptxas (conftest.py).
 import enum
 import operator
 import re
+from collections import namedtuple
 
 import numpy as np
 import pytest
 
 import ember
 from ember import cuda
-from ember.errors import TypingError
+from ember.errors import TypingError, UnsupportedError
 
 pytestmark = pytest.mark.usefixtures("kernel_device")
 
@@ -399,3 +402,43 @@ def test_complex_power():
         for g, e in zip(got, f(z, w)):
             assert abs(g - e) <= 1e-14 * max(1.0, abs(e)), (z, w, got, f(z, w))
     assert ember.jit(f)(1 + 2j, 1j)[1:5:3] == ((1 + 2j) ** 2, (1 + 2j) ** 3)  # exact, as CPython
+
+
+# ---- namedtuple arguments ----------------------------------------------------
+
+Point = namedtuple("Point", "x y")
+Swapped = namedtuple("Swapped", "y x")        # the same item types, other field order
+Grid = namedtuple("Grid", "data scale")
+
+
+def test_namedtuple_arguments_in_kernels():
+    @cuda.jit
+    def k(p, g, out):
+        i = cuda.grid(1)
+        if i < g.data.size:
+            out[i] = g.data[i] * g.scale + p.x - p.y + p[0]
+
+    data = np.arange(5.0)
+    out = np.zeros(5)
+    for p in (Point(5.0, 2.0), Swapped(5.0, 2.0), Point(1.0, 9.0), Swapped(5.0, 2.0)):
+        k[1, 8](p, Grid(data, 3.0), out)
+        np.testing.assert_array_equal(out, data * 3.0 + p.x - p.y + p[0])
+
+
+def test_namedtuple_arguments_in_jit():
+    @ember.jit
+    def f(p):
+        return p.x * 10 + p.y
+
+    for p in (Point(1, 2), Swapped(1, 2), Point(3.5, 0.5)):
+        assert f(p) == p.x * 10 + p.y
+
+
+def test_unknown_namedtuple_field_names_the_line():
+    @ember.jit
+    def f(p):
+        return p.z
+
+    with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+:\d+: unknown "
+                                               r"attribute 'z'"):
+        f(Point(1, 2))

@@ -88,9 +88,27 @@ def typeof(value, what):
         return ("array", _dtype_name(value.dtype, what), value.ndim, layout,
                 not f["WRITEABLE"])
     if isinstance(value, tuple):
-        return ("tuple", tuple(typeof(v, f"{what}[{i}]") for i, v in enumerate(value)))
+        items = tuple(typeof(v, f"{what}[{i}]") for i, v in enumerate(value))
+        fields = _namedtuple_fields(value)
+        # a namedtuple's field names are part of its type (p.x reads a field);
+        # _desc_for_c gives the C side the plain tuple
+        return ("tuple", items, fields) if fields else ("tuple", items)
     raise TypeError(f"{what}: a kernel cannot take a {type(value).__name__}; pass numbers, "
                     "tuples, NumPy arrays or device arrays")
+
+
+def _namedtuple_fields(value):
+    """A namedtuple's field names (a tuple of str), else None."""
+    fields = getattr(type(value), "_fields", None)
+    if isinstance(fields, tuple) and len(fields) == len(value) and \
+            all(isinstance(f, str) for f in fields):
+        return fields
+    return None
+
+
+def _has_namedtuple(values):
+    return any(isinstance(v, tuple) and (_namedtuple_fields(v) or _has_namedtuple(v))
+               for v in values)
 
 
 def _desc_for_c(d):
@@ -109,6 +127,8 @@ def _desc_str(d):
                          (layout == "F" and i == 0) else ":" for i in range(ndim))
         return ("readonly " if ro else "") + f"{dt}[{dims}]"
     inner = ", ".join(_desc_str(x) for x in d[1])
+    if len(d) > 2:  # a namedtuple
+        inner = ", ".join(f"{n}={_desc_str(x)}" for n, x in zip(d[2], d[1]))
     return f"({inner},)" if len(d[1]) == 1 else f"({inner})"
 
 
@@ -655,14 +675,15 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
                                          launch_args)
             for d, host in copy_back:
                 d.copy_to_host(host)
-            if len(args) == given and not kernel.may_fault and \
+            if len(args) == given and not kernel.may_fault and not _has_namedtuple(args) and \
                     (stream is None or isinstance(stream, int)):
                 # later launches with these argument types go from C to the driver
                 self._fastpath_register(args, (kernel, function))
             return
-        if len(args) == given:
+        if len(args) == given and not _has_namedtuple(args):
             # later calls with these argument types launch from C (when the
-            # arguments are ones the fast path takes: no host arrays)
+            # arguments are ones the fast path takes: no host arrays; the C
+            # key of a namedtuple would not tell its field names)
             self._fastpath_register(args, kernel)
         if stream is not None and not isinstance(stream, int):
             stream.synchronize()
@@ -692,7 +713,8 @@ def _foreign_arrays_to_device(a):
     if isinstance(a, (DeviceNDArray, np.ndarray, int, float, complex, np.generic)):
         return a
     if isinstance(a, tuple):
-        return tuple(_foreign_arrays_to_device(x) for x in a)
+        items = [_foreign_arrays_to_device(x) for x in a]
+        return type(a)(*items) if _namedtuple_fields(a) else tuple(items)
     if hasattr(a, "__cuda_array_interface__"):
         from ..cuda._interop import as_cuda_array
         return as_cuda_array(a)

@@ -1237,6 +1237,9 @@ class _Builder:
         base = self.value(node.value)
         if isinstance(base, _Static):
             return self.static_attr(node, base, attr)
+        fields = self.namedtuple_fields(base)
+        if fields is not None and attr in fields:  # p.x of a namedtuple argument
+            return ("tuple_get", line, col, base, fields.index(attr))
         if attr in _ARRAY_ATTRS:
             return ("attr", line, col, attr, base)
         if attr == "conjugate":
@@ -1295,6 +1298,14 @@ class _Builder:
         _raises.register(f"{self.info.filename}:{line}:{col}", cls, args)
         return [("expr", line, col, ("intrinsic", line, col, "raise_", [])),
                 ("return", line, col, None)]
+
+    def namedtuple_fields(self, t):
+        """The field names of a namedtuple parameter's tree, else None."""
+        if isinstance(t, tuple) and t and t[0] == "param" and self.argtypes is not None:
+            d = self.argtypes[t[3]]
+            if isinstance(d, tuple) and len(d) > 2 and d[0] == "tuple":
+                return d[2]
+        return None
 
     def enum_member(self, node):
         """The Enum member `node` names (Color.red, Color['red']), else None."""
