@@ -14,6 +14,7 @@ is one) and are compiled to PTX and assembled by ptxas (conftest.py).
 import enum
 import operator
 import re
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -129,17 +130,10 @@ def test_int_enum_in_a_cuda_ufunc():
 
     uf = ember.vectorize("int64(int64)", target="cuda")(f)
     arr = np.array([2, 404, 500, 404], dtype=np.int64)
-    with pytest.warns(Warning) if cuda.get_current_device().kind == "cpu" else _nothing():
+    with warnings.catch_warnings():  # "runs on the cpu device" (once per process)
+        warnings.simplefilter("ignore")
         got = uf(arr)
     np.testing.assert_array_equal(got, [f(v) for v in arr])
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def test_enum_in_jit():
@@ -442,3 +436,16 @@ def test_unknown_namedtuple_field_names_the_line():
     with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+:\d+: unknown "
                                                r"attribute 'z'"):
         f(Point(1, 2))
+
+
+def test_raise_inside_a_prange_loop_is_refused_with_the_line():
+    @ember.jit(parallel=True)
+    def f(a):
+        for i in ember.prange(a.size):
+            if a[i] < 0:
+                raise ValueError("negative")
+        return a.sum()
+
+    with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+:\d+: 'raise' and "
+                                               r"'assert' inside a prange loop"):
+        f(np.ones(4))

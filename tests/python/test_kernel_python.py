@@ -304,3 +304,47 @@ def test_other_exponents_still_call_pow():
     assert got[0] == pytest.approx(1.3 ** 2.5, rel=1e-15)
     assert got[1] == pytest.approx(1.3 ** 0.7, rel=1e-15)
     assert got[2] == pytest.approx(1.3 ** 100, rel=1e-14)
+
+
+def test_builtin_pow_and_complex_power_in_kernels():
+    # numba's test_powi.py kernels
+    @cuda.jit
+    def vec_pow(r, x, y):
+        i = cuda.grid(1)
+        if i < len(r):
+            r[i] = pow(x[i], y[i])
+
+    @cuda.jit
+    def vec_pow_inplace(r, x):
+        i = cuda.grid(1)
+        if i < len(r):
+            r[i] **= x[i]
+
+    rng = np.random.default_rng(123)
+    for dt, rtol in ((np.complex64, 3e-7), (np.complex128, 1e-14)):
+        x = (rng.random(32) + rng.random(32) * 1j).astype(dt)
+        y = (rng.random(32) + rng.random(32) * 1j).astype(dt)
+        r = np.zeros_like(x)
+        vec_pow[1, 32](r, x, y)
+        np.testing.assert_allclose(r, x ** y, rtol=rtol)
+        x2 = np.array([0j, 1j], dtype=dt)
+        y2 = np.array([0j, 1 + 0j], dtype=dt)
+        r2 = np.zeros_like(x2)
+        vec_pow[1, 2](r2, x2, y2)
+        np.testing.assert_allclose(r2, x2 ** y2, rtol=rtol)
+        xi = x.copy()
+        vec_pow_inplace[1, 32](xi, y)
+        np.testing.assert_allclose(xi, x ** y, rtol=rtol * 3)
+    r = np.zeros(3)
+    vec_pow[1, 3](r, np.array([2.0, 9.0, 1.5]), np.array([10.0, 0.5, -2.0]))
+    np.testing.assert_allclose(r, [2.0 ** 10, 3.0, 1.5 ** -2], rtol=1e-15)
+
+
+def test_pow_with_a_modulus_is_refused():
+    @ember.jit
+    def f(a, b):
+        return pow(a, b, 7)
+
+    with pytest.raises(Exception, match=r"test_kernel_python\.py:\d+:\d+: pow\(\) takes 2 "
+                                        r"arguments"):
+        f(2, 3)

@@ -365,7 +365,7 @@ def _classify(obj, name):
     if extending.is_overloaded(obj):  # @overload / @register_jitable
         return _Static("overloaded", obj, name)
     for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len", "print",
-              "sum"):
+              "sum", "pow"):
         if obj is getattr(builtins, b):
             return _Static("builtin", b, name)
     if isinstance(obj, types.ModuleType):
@@ -1739,7 +1739,8 @@ class _Builder:
                 raise self.unsupported(kw, f"the keyword argument '{kw.arg}' of {callee.name}() "
                                        "is not supported in kernels", "only out= is")
             out = kw.value
-        if out is None and len(node.args) == nin + 1:
+        if out is None and len(node.args) == nin + 1 and \
+                not isinstance(node.args[-1], ast.Constant):  # np.log(x, 2.0): not an output
             out = node.args[-1]
         if out is None:
             return None
@@ -2189,6 +2190,10 @@ class _Builder:
     def builtin_call(self, node, b):
         line, col = self.loc(node)
         args = node.args
+        if b == "pow":  # pow(x, y) is x ** y (numba); pow(x, y, mod) is not supported
+            if len(args) != 2:
+                raise self.unsupported(node, "pow() takes 2 arguments in kernels (no modulus)")
+            return ("binary", line, col, "pow", self.expr(args[0]), self.expr(args[1]))
         if b in ("abs", "round"):
             if b == "abs" and len(args) != 1:
                 raise self.typing(node, "abs() takes exactly one argument")
