@@ -449,3 +449,18 @@ def test_raise_inside_a_prange_loop_is_refused_with_the_line():
     with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+:\d+: 'raise' and "
                                                r"'assert' inside a prange loop"):
         f(np.ones(4))
+
+
+def test_raise_compiles_for_cuda_with_a_fault_record(nvvm):
+    # on a GPU the launch synchronises and reads the fault record (no GPU here:
+    # the CUDA kernel is compiled, and says it may fault, naming the site)
+    @cuda.jit
+    def k(a):
+        if a[0] < 0:
+            raise ValueError("negative")
+
+    kern = k.compile_cuda((("array", "float64", 1, "C", False),), (8, 0))
+    assert kern.may_fault
+    line = k.py_func.__code__.co_firstlineno + 3  # the decorator line, then def, if, raise
+    assert re.search(rf"test_kernel_pylang\.py:{line}:\d+$", kern.fault_site(0))
+    assert "ember_fault" in kern.ptx  # the fault record the host reads (core/lower.h)
