@@ -1208,7 +1208,17 @@ static const Type *expr(Ctx *ctx, Node *n)
     case ND_AND: case ND_OR: {
         const Type *a = truthy(ctx, n->a, n->kind == ND_AND ? "an 'and' operand" : "an 'or' operand");
         const Type *b = truthy(ctx, n->b, n->kind == ND_AND ? "an 'and' operand" : "an 'or' operand");
-        t = a && b ? T(TY_BOOL) : NULL;
+        /* a or b / a and b give an operand (Python, numba): bool when both
+         * are bools, else the two operands' common type */
+        if (!a || !b)
+            return NULL;
+        if (a->kind == TY_BOOL && b->kind == TY_BOOL)
+            t = T(TY_BOOL);
+        else if (!(t = ty_promote(a, b))) {
+            char s2[256];
+            FAIL(ctx, n, "the operands of '%s' have types %s and %s with no common type",
+                 n->kind == ND_AND ? "and" : "or", tname(a, s), tname(b, s2));
+        }
         break;
     }
     case ND_IFEXP: {
@@ -1243,7 +1253,18 @@ static const Type *expr(Ctx *ctx, Node *n)
         const Type *at = expr(ctx, n->a);
         if (at && at->kind == TY_TUPLE && n->nargs == 1) {
             int64_t k = 0;
-            if (!const_int(n->args[0], &k) || k < -64 || k > 63)
+            if (!const_int(n->args[0], &k)) { /* t[i]: a homogeneous tuple (numba's UniTuple) */
+                bool same = at->nfields > 0;
+                for (int f = 1; f < at->nfields && same; f++)
+                    same = at->fields[f] == at->fields[0];
+                if (!same)
+                    FAIL(ctx, n, "%s can only be indexed with constant integers (any integer "
+                         "indexes a tuple whose items have one type)", tname(at, s));
+                n->kind = ND_TUPLE_GET; /* dynamic: the index stays in args[0] */
+                n->index = 0;
+                return expr(ctx, n);
+            }
+            if (k < -64 || k > 63)
                 FAIL(ctx, n, "tuples can only be indexed with constant integers");
             n->kind = ND_TUPLE_GET;
             n->index = (int)k;
@@ -1279,6 +1300,15 @@ static const Type *expr(Ctx *ctx, Node *n)
             return NULL;
         if (a->kind != TY_TUPLE)
             FAIL(ctx, n, "%s is not a tuple and cannot be indexed with a constant", tname(a, s));
+        if (n->nargs == 1) { /* t[i] of a homogeneous tuple (above) */
+            const Type *it = expr(ctx, n->args[0]);
+            if (!it)
+                return NULL;
+            if (!ty_is_int(it) && it->kind != TY_BOOL)
+                FAIL(ctx, n->args[0], "tuple indices must be integers, not %s", tname(it, s));
+            t = a->fields[0];
+            break;
+        }
         int i = n->index < 0 ? n->index + a->nfields : n->index;
         if (i < 0 || i >= a->nfields)
             FAIL(ctx, n, "tuple index %d out of range for %s", n->index, tname(a, s));

@@ -430,6 +430,10 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
                                      * (fault_bytes: the two extents, 32 bits each) */
 #define KERNEL_FAULT_RANDOM_ARG 12   /* np.random arguments NumPy refuses (ember.jit functions):
                                      * fault_bytes says which, HOST_RANDOM_BAD_* */
+#define KERNEL_FAULT_RANGE_STEP 13 /* range() with a zero step at run time (ember.jit
+                                    * functions): ValueError */
+#define KERNEL_FAULT_RAISE 14      /* a `raise` or failed `assert` ran: the site names it
+                                    * (python/ember/_compiler/_raises.py) */
 #define KERNEL_MAX_RECURSION 1000
 
 /* ======================================================================== */

@@ -207,6 +207,83 @@ static LLVMValueRef complex_pow(Lower *L, const Type *t, LLVMValueRef x, LLVMVal
 }
 
 
+/* The value of a constant exponent node (a constant or -constant), for
+ * lw_pow; false when e is not one. */
+static bool const_exponent(const Node *e, double *v)
+{
+    bool neg = false;
+    if (e->kind == ND_UNARY && (e->op == OP_NEG || e->op == OP_POS)) {
+        neg = e->op == OP_NEG;
+        e = e->a;
+    }
+    if (e->kind != ND_CONST || !e->ty || ty_is_complex(e->ty))
+        return false;
+    double x = ty_is_float(e->ty) ? e->fval : (double)e->ival;
+    *v = neg ? -x : x;
+    return true;
+}
+
+/* x ** y for floats. A constant exponent that is a small integer (also
+ * written 2.0) becomes multiplications by repeated squaring, with a
+ * reciprocal for a negative one, as numba's static_power_impl; 0.5 becomes
+ * a square root with pow's special cases (pow(-0, 0.5) = +0,
+ * pow(-inf, 0.5) = +inf). Any other exponent calls pow. */
+LLVMValueRef lw_pow(Lower *L, const Node *exp_node, LLVMValueRef x, LLVMValueRef y)
+{
+    double e;
+    LLVMTypeRef t = LLVMTypeOf(x);
+    if (exp_node && const_exponent(exp_node, &e)) {
+        if (e == floor(e) && fabs(e) <= 64) {
+            int k = (int)fabs(e);
+            LLVMValueRef r = NULL, sq = x;
+            for (; k; k >>= 1) {
+                if (k & 1)
+                    r = r ? lw_fmul(L, r, sq) : sq;
+                if (k >> 1)
+                    sq = lw_fmul(L, sq, sq);
+            }
+            if (!r)
+                return LLVMConstReal(t, 1.0); /* x ** 0 is 1, also for nan */
+            return e < 0 ? lw_fdiv(L, LLVMConstReal(t, 1.0), r) : r;
+        }
+        if (e == 0.5) {
+            LLVMValueRef r = lw_fadd(L, lw_intr1(L, "llvm.sqrt", x), LLVMConstReal(t, 0.0));
+            LLVMValueRef ninf = lw_fcmp(L, LLVMRealOEQ, x, LLVMConstReal(t, -INFINITY));
+            return LLVMBuildSelect(L->b, ninf, LLVMConstReal(t, INFINITY), r, "");
+        }
+    }
+    return lw_libm2(L, "pow", x, y);
+}
+
+/* z ** k for a constant integer k in [-64, 64]: multiplications (repeated
+ * squaring) and a division for negative k, as CPython's c_powi; NULL for
+ * other exponents (the builder is untouched then). */
+static LLVMValueRef complex_powi(Lower *L, const Type *t, LLVMValueRef z, const Node *exp_node)
+{
+    double e;
+    if (!exp_node || !const_exponent(exp_node, &e) || e != floor(e) || fabs(e) > 64)
+        return NULL;
+    LLVMBuilderRef B = L->b;
+    LLVMTypeRef pt = LLVMTypeOf(re_of(L, z));
+    LLVMValueRef one = lw_make_complex(L, t, LLVMConstReal(pt, 1.0), LLVMConstReal(pt, 0.0));
+    LLVMValueRef r = one, sq = z;
+    for (int k = (int)fabs(e); k; k >>= 1) {
+        if (k & 1) {
+            LLVMValueRef ar = re_of(L, r), ai = im_of(L, r), br = re_of(L, sq), bi = im_of(L, sq);
+            r = lw_make_complex(
+                L, t, LLVMBuildFSub(B, LLVMBuildFMul(B, ar, br, ""), LLVMBuildFMul(B, ai, bi, ""), ""),
+                LLVMBuildFAdd(B, LLVMBuildFMul(B, ar, bi, ""), LLVMBuildFMul(B, ai, br, ""), ""));
+        }
+        if (k >> 1) {
+            LLVMValueRef a = re_of(L, sq), b = im_of(L, sq);
+            sq = lw_make_complex(
+                L, t, LLVMBuildFSub(B, LLVMBuildFMul(B, a, a, ""), LLVMBuildFMul(B, b, b, ""), ""),
+                LLVMBuildFMul(B, LLVMBuildFAdd(B, a, a, ""), b, ""));
+        }
+    }
+    return e < 0 ? lw_complex_div(L, t, one, r) : r;
+}
+
 LLVMValueRef lw_binary(Lower *L, Node *n)
 {
     const Type *t = ty_concrete(n->ty);
@@ -223,7 +300,10 @@ LLVMValueRef lw_binary(Lower *L, Node *n)
                 L, t, LLVMBuildFSub(B, LLVMBuildFMul(B, ar, br, ""), LLVMBuildFMul(B, ai, bi, ""), ""),
                 LLVMBuildFAdd(B, LLVMBuildFMul(B, ar, bi, ""), LLVMBuildFMul(B, ai, br, ""), ""));
         case OP_TRUEDIV: return lw_complex_div(L, t, a, b);
-        case OP_POW: return complex_pow(L, t, a, b);
+        case OP_POW: {
+            LLVMValueRef r = complex_powi(L, t, a, n->b);
+            return r ? r : complex_pow(L, t, a, b);
+        }
         default: lw_fail(L, n, "operator %s is not defined for complex numbers", ir_op_name(n->op));
         }
     }
@@ -235,7 +315,7 @@ LLVMValueRef lw_binary(Lower *L, Node *n)
         case OP_TRUEDIV: return LLVMBuildFDiv(B, a, b, "");
         case OP_FLOORDIV: return float_divmod(L, false, a, b);
         case OP_MOD: return float_divmod(L, true, a, b);
-        case OP_POW: return lw_libm2(L, "pow", a, b);
+        case OP_POW: return lw_pow(L, n->b, a, b);
         default: lw_fail(L, n, "operator %s needs integers", ir_op_name(n->op));
         }
     }
@@ -328,11 +408,15 @@ LLVMValueRef lw_unary(Lower *L, Node *n)
     }
 }
 
-/* a and b / a or b, short-circuit, bool result. */
+/* a and b / a or b, short-circuit; the result is an operand converted to
+ * the node's type (Python's `x or y` is x when x is true, else y). */
 LLVMValueRef lw_and_or(Lower *L, Node *n)
 {
     bool is_and = n->kind == ND_AND;
-    LLVMValueRef a = lw_truth(L, lw_expr(L, n->a), n->a->ty);
+    const Type *t = ty_concrete(n->ty);
+    LLVMValueRef av = lw_expr(L, n->a);
+    LLVMValueRef a = lw_truth(L, av, n->a->ty);
+    LLVMValueRef ares = t->kind == TY_BOOL ? a : lw_conv(L, n, av, n->a->ty, t);
     LLVMBasicBlockRef a_end = LLVMGetInsertBlock(L->b);
     LLVMBasicBlockRef rhs = lw_new_bb(L, is_and ? "and.rhs" : "or.rhs");
     LLVMBasicBlockRef done = lw_new_bb(L, is_and ? "and.end" : "or.end");
@@ -341,12 +425,14 @@ LLVMValueRef lw_and_or(Lower *L, Node *n)
     else
         LLVMBuildCondBr(L->b, a, done, rhs);
     LLVMPositionBuilderAtEnd(L->b, rhs);
-    LLVMValueRef b = lw_truth(L, lw_expr(L, n->b), n->b->ty);
+    LLVMValueRef bv = lw_expr(L, n->b);
+    LLVMValueRef b = t->kind == TY_BOOL ? lw_truth(L, bv, n->b->ty)
+                                        : lw_conv(L, n, bv, n->b->ty, t);
     LLVMBasicBlockRef b_end = LLVMGetInsertBlock(L->b);
     LLVMBuildBr(L->b, done);
     LLVMPositionBuilderAtEnd(L->b, done);
-    LLVMValueRef phi = LLVMBuildPhi(L->b, L->t_i1, "");
-    LLVMValueRef vals[2] = {LLVMConstInt(L->t_i1, is_and ? 0 : 1, 0), b};
+    LLVMValueRef phi = LLVMBuildPhi(L->b, t->kind == TY_BOOL ? L->t_i1 : lw_lty(L, t), "");
+    LLVMValueRef vals[2] = {ares, b};
     LLVMBasicBlockRef from[2] = {a_end, b_end};
     LLVMAddIncoming(phi, vals, from, 2);
     return phi;

@@ -278,6 +278,9 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
             return ir_error(fn, n->loc, "malformed tuple");
         break;
     case ND_TUPLE_GET:
+        if (n->nargs == 1 && n->a && n->a->ty->kind == TY_TUPLE && n->a->ty->nfields > 0 &&
+            is_int_like(n->args[0]->ty))
+            break; /* t[i], a homogeneous tuple */
         if (!n->a || n->a->ty->kind != TY_TUPLE || n->index < 0 || n->index >= n->a->ty->nfields)
             return ir_error(fn, n->loc, "bad tuple index %d", n->index);
         break;

@@ -27,6 +27,29 @@ LLVMValueRef lw_shfl_c(Lower *L, Node *n)
 }
 
 
+/* t[i] for a tuple whose items have one type: i wraps once if negative (as
+ * Python's); an index still outside [0, n) is IndexError with bounds
+ * checking on and gives the first item (numba: undefined) otherwise. A chain
+ * of selects: the tuple lives in registers on both targets. */
+static LLVMValueRef tuple_item(Lower *L, Node *n, LLVMValueRef t)
+{
+    LLVMBuilderRef B = L->b;
+    int nf = n->a->ty->nfields;
+    const Type *it = ty_concrete(n->args[0]->ty);
+    LLVMValueRef i = lw_conv(L, n, lw_expr(L, n->args[0]), it,
+                             ty_scalar(ty_is_signed(it) ? TY_I64 : TY_U64));
+    if (ty_is_signed(it))
+        i = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, i, i64c(L, 0), ""),
+                            LLVMBuildAdd(B, i, i64c(L, nf), ""), i, "");
+    if (L->boundscheck)
+        lw_bounds_fault(L, n, LLVMBuildICmp(B, LLVMIntUGE, i, i64c(L, nf), ""), NULL);
+    LLVMValueRef r = LLVMBuildExtractValue(B, t, 0, "");
+    for (int k = nf - 1; k > 0; k--)
+        r = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntEQ, i, i64c(L, k), ""),
+                            LLVMBuildExtractValue(B, t, (unsigned)k, ""), r, "");
+    return r;
+}
+
 LLVMValueRef lw_intrinsic(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -91,6 +114,21 @@ LLVMValueRef lw_intrinsic(Lower *L, Node *n)
         for (int i = 0; i < 3; i++)
             v[i] = lw_conv(L, n, lw_expr(L, n->args[i]), n->args[i]->ty, n->ty);
         return lw_call_intrinsic(L, "llvm.fma", LLVMTypeOf(v[0]), v, 3);
+    }
+    case INTR_RAISE: { /* the fault record: code, this site, thread and block */
+        int index = lw_add_site(L, n);
+        LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
+        lw_fault_store(L, LLVMConstInt(L->t_i32, (unsigned)index, 0),
+                       LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, ""), LLVMAtomicOrderingMonotonic);
+        for (int i = 0; i < 6; i++) {
+            LLVMValueRef at = LLVMConstInt(L->t_i32, (unsigned)(2 + i), 0);
+            lw_fault_store(L, i < 3 ? L->tid[i] : L->bid[i - 3],
+                           LLVMBuildGEP2(B, L->t_i32, L->fault, &at, 1, ""),
+                           LLVMAtomicOrderingMonotonic);
+        }
+        lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_RAISE, 0), L->fault,
+                       LLVMAtomicOrderingRelease);
+        return NULL;
     }
     default: {
         IntrinsicKind kind = ir_intrinsics[n->op].kind;
@@ -201,6 +239,7 @@ static struct RealFn *recursive_function(Lower *L, const Node *site, Function *s
     L->depth = LLVMGetParam(f, (unsigned)(np + 14));
     L->nloops = 0;
     L->call_site = (Node *)site;
+    L->none_slot = NULL;
     LLVMBasicBlockRef entry = lw_new_bb(L, "entry"), run = lw_new_bb(L, "run"),
                       over = lw_new_bb(L, "too.deep");
     L->ret_bb = lw_new_bb(L, "ret");
@@ -276,6 +315,8 @@ static LLVMValueRef call(Lower *L, Node *n)
         return call_recursive(L, n, spec, args);
     Function *fn = L->fn;
     LLVMValueRef *saved_slots = L->var_slots, *saved_params = L->params, saved_ret = L->ret_slot;
+    LLVMValueRef saved_none = L->none_slot;
+    L->none_slot = NULL;
     LLVMBasicBlockRef saved_bb = L->ret_bb;
     Node *saved_site = L->call_site;
     const Type *rt = spec->return_type;
@@ -289,6 +330,7 @@ static LLVMValueRef call(Lower *L, Node *n)
     L->var_slots = saved_slots;
     L->params = saved_params;
     L->ret_slot = saved_ret;
+    L->none_slot = saved_none;
     L->ret_bb = saved_bb;
     L->call_site = saved_site;
     return v;
@@ -328,8 +370,12 @@ LLVMValueRef lw_expr(Lower *L, Node *n)
         }
         return t;
     }
-    case ND_TUPLE_GET:
-        return LLVMBuildExtractValue(L->b, lw_expr(L, n->a), (unsigned)n->index, "");
+    case ND_TUPLE_GET: {
+        LLVMValueRef t = lw_expr(L, n->a);
+        if (n->nargs == 1) /* t[i] of a homogeneous tuple */
+            return tuple_item(L, n, t);
+        return LLVMBuildExtractValue(L->b, t, (unsigned)n->index, "");
+    }
     case ND_CALL: return call(L, n);
     case ND_ATOMIC: return lw_atomic_op(L, n);
     case ND_SLICE: return lw_slice_view(L, n);

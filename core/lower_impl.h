@@ -170,6 +170,8 @@ struct Lower {
     LLVMBasicBlockRef ret_bb;  /* `return`: the innermost thread loop's latch, or the
                                 * end of the device function being inlined */
     LLVMValueRef ret_slot;     /* device function: alloca of its return value (or NULL) */
+    LLVMValueRef none_slot;    /* ember.jit entry: i8 alloca, 1 until a `return` gives a
+                                * value (Python then gets None); NULL elsewhere */
     Node *call_site;           /* device function being lowered: its (innermost) call */
     LoopTargets loops[MAX_LOOP_DEPTH];
     int nloops;
@@ -288,6 +290,7 @@ EM_HIDDEN ember_status lw_check(Lower *L, const Node *n, int depth);
 /* ---- lower_arith.c */
 EM_HIDDEN LLVMValueRef lw_complex_div(Lower *L, const Type *t, LLVMValueRef x, LLVMValueRef y);
 EM_HIDDEN LLVMValueRef lw_binary(Lower *L, Node *n);
+EM_HIDDEN LLVMValueRef lw_pow(Lower *L, const Node *exp_node, LLVMValueRef x, LLVMValueRef y);
 EM_HIDDEN LLVMValueRef lw_compare(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_unary(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_and_or(Lower *L, Node *n);

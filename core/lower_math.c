@@ -563,6 +563,8 @@ LLVMValueRef lw_math_call(Lower *L, Node *n)
             return LLVMBuildFRem(B, x, y, "");
         if (fn == MATH_COPYSIGN)
             return lw_intr2(L, "llvm.copysign", x, y);
+        if (fn == MATH_POW)
+            return lw_pow(L, n->args[1], x, y);
         /* remainder: IEEE 754 (x - n*y, n the nearest integer to x/y, ties
          * to even), C's remainder() */
         return lw_libm2(L, fn == MATH_ATAN2 ? "atan2" : fn == MATH_POW ? "pow"

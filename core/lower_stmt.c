@@ -26,7 +26,9 @@ void lw_push_loop(Lower *L, const Node *n, LLVMBasicBlockRef brk, LLVMBasicBlock
  * assignments to `var` do not change the iteration; after the loop `var`
  * keeps its last value. The step's sign is known at compile time when it is
  * a constant, else tested at run time. A zero step (ValueError in Python)
- * runs no iteration. The counter lives in a hidden slot of the promoted type
+ * raises ValueError from an ember.jit function; in a kernel (where numba
+ * ends the thread, its exception lost without debug=True) it runs no
+ * iteration. The counter lives in a hidden slot of the promoted type
  * of the three bounds; stepping past the type's range ends the loop (the
  * overflow check is left out for steps of +-1, which cannot overflow). */
 void lw_for_range(Lower *L, Node *n)
@@ -56,6 +58,14 @@ void lw_for_range(Lower *L, Node *n)
         unit = sn->ival == 1 || sn->ival == -1;
     } else if (!sg) {
         sign = 1; /* unsigned: a nonzero step is positive; zero is handled below */
+    }
+    if (sn->kind != ND_CONST && L->function_entry && L->func == L->root_func) {
+        LLVMValueRef zero = LLVMBuildICmp(B, LLVMIntEQ, step, ci(it, 0), "");
+        LLVMBasicBlockRef bad = lw_new_bb(L, "range.step0"), ok = lw_new_bb(L, "range");
+        LLVMBuildCondBr(B, zero, bad, ok);
+        LLVMPositionBuilderAtEnd(B, bad);
+        lw_end_call(L, sn, KERNEL_FAULT_RANGE_STEP);
+        LLVMPositionBuilderAtEnd(B, ok);
     }
     LLVMValueRef slot = lw_entry_alloca(L, it, "range.i");
     LLVMBuildStore(B, start, slot);
@@ -255,6 +265,8 @@ void lw_stmt(Lower *L, Node *n)
     case ND_RETURN: /* a kernel's return ends only this thread; a device function's ends it */
         if (n->a && L->ret_slot)
             LLVMBuildStore(B, lw_conv(L, n, lw_expr(L, n->a), n->a->ty, L->fn->return_type), L->ret_slot);
+        if (L->none_slot) /* the ember.jit entry: a bare return gives None */
+            LLVMBuildStore(B, LLVMConstInt(L->t_i8, n->a ? 0 : 1, 0), L->none_slot);
         LLVMBuildBr(B, L->ret_bb);
         lw_start_dead_block(L);
         break;

@@ -5,7 +5,9 @@ mandelbrot fractal on a 1000x1500 uint8 image, creating and returning arrays
 of pi with np.random, the first call (compilation), whole-array arithmetic
 (np.sqrt(a*a + b*b)) and a parallel=True prange reduction; and ember.vectorize
 against numba's @vectorize on the gaussian density of 1,000,000 float32
-values, targets cpu and parallel (and their compile times).
+values, targets cpu and parallel (and their compile times); and a
+Lennard-Jones energy over all pairs in a prange loop, whose `** 6`, `** 2`
+and `** 0.5` are multiplications and a square root in both (issue 13).
 
 Both compile the same Python functions in this one process; each time is
 the median of repeated runs after a warm-up (perf/_common.py's measure), and
@@ -114,6 +116,30 @@ def psum_sqrt(x):
     return s
 
 
+def lennard_jones(pos, sigma, eps):
+    """The Lennard-Jones energy of all pairs: 4 eps ((s/r)**12 - (s/r)**6)."""
+    n = pos.shape[0]
+    e = 0.0
+    for i in prange(n):
+        for j in range(i + 1, n):
+            dx = pos[i, 0] - pos[j, 0]
+            dy = pos[i, 1] - pos[j, 1]
+            dz = pos[i, 2] - pos[j, 2]
+            r = (dx ** 2 + dy ** 2 + dz ** 2) ** 0.5
+            sr6 = (sigma / r) ** 6
+            e += 4.0 * eps * (sr6 ** 2 - sr6)
+    return e
+
+
+def lennard_jones_ref(pos, sigma, eps):
+    total = 0.0
+    for i in range(pos.shape[0] - 1):
+        r = np.sqrt(((pos[i + 1:] - pos[i]) ** 2).sum(axis=1))
+        sr6 = (sigma / r) ** 6
+        total += math.fsum(4.0 * eps * (sr6 * sr6 - sr6))
+    return total
+
+
 def make_gaussian():
     def gaussian_pdf(x, mean, sigma):
         return math.exp(-0.5 * ((x - mean) / sigma) ** 2) / (sigma * SQRT_2PI)
@@ -173,6 +199,7 @@ class Sizes:
         self.points = 50 if quick else 500
         self.samples = 10_000 if quick else 10_000_000
         self.n = 10_000 if quick else 1_000_000
+        self.atoms = 300 if quick else 4000     # Lennard-Jones: atoms**2 / 2 pairs
         self.repeat = 3 if quick else 7
         self.compile_repeat = 2 if quick else 5
 
@@ -192,7 +219,8 @@ def cases(s):
         out += [(f"vectorize gaussian_pdf {s.n} float32 ({target})", "ms"),
                 (f"vectorize compile gaussian_pdf ({target})", "ms")]
     out += [(f"array expression np.sqrt(a*a + b*b), {s.n} float64", "ms"),
-            (f"prange sum of sqrt, {s.n * 10} float64 (parallel=True)", "ms")]
+            (f"prange sum of sqrt, {s.n * 10} float64 (parallel=True)", "ms"),
+            (f"prange Lennard-Jones energy, {s.atoms} atoms (parallel=True)", "ms")]
     return out
 
 
@@ -284,6 +312,11 @@ def run(njit, vectorize, s):
     ps = njit(parallel=True)(psum_sqrt)
     timed(out, next(it), lambda: ps(xs),
           lambda r: np.testing.assert_allclose(r, sref, rtol=1e-9), 1, s.repeat)
+    pos = rng.random((s.atoms, 3)) * (s.atoms ** (1 / 3) * 1.2)
+    lref = lennard_jones_ref(pos, 1.0, 1.0)
+    lj = njit(parallel=True)(lennard_jones)
+    timed(out, next(it), lambda: lj(pos, 1.0, 1.0),
+          lambda r: np.testing.assert_allclose(r, lref, rtol=1e-9), 1, s.repeat)
     return out
 
 

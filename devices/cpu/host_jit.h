@@ -17,13 +17,22 @@
  * An ember.jit function (Function.is_kernel false) has no grid; its entry
  *   void <name>(const char *args, char *ret, HostDims *dims)
  * runs the body once on the calling thread and packs the return value into
- * `ret` with the same ABI (abi_size(return type) bytes). Only dims->fault*
- * is used (bounds checks, recursion depth).
+ * `ret` with the same ABI (abi_size(return type) bytes), then a byte at
+ * HOST_RET_NONE_AT(that size): 1 when the call returned None (a bare
+ * `return` or the end of the body beside returns of a value: numba's
+ * optional). Only dims->fault* is used (bounds checks, recursion depth).
  */
 #ifndef EMBER_HOST_JIT_H
 #define EMBER_HOST_JIT_H
 
 #include "core/ir.h"
+
+/* The offset of the None flag in an ember.jit call's `ret`, after a value of
+ * `size` bytes; a `ret` holds HOST_RET_NONE_AT(size) + 8 bytes. */
+/* The message of a launch that a `raise` ended (EMBER_ERR_KERNEL_FAULT):
+ * the site number, threadIdx x, y, z and blockIdx x, y, z. */
+#define HOST_RAISE_FORMAT "raise in a kernel: site %d thread %d %d %d block %d %d %d"
+#define HOST_RET_NONE_AT(size) ((((size) + 7) / 8) * 8)
 
 /* The allocations of one call of an ember.jit function (host_arrays.c);
  * all zero before the call. */
@@ -98,8 +107,8 @@ EM_HIDDEN host_entry_fn host_kernel_entry(const HostKernel *k);
 EM_HIDDEN const char *host_kernel_site(const HostKernel *k, int site);
 
 /* Calls a compiled ember.jit function (not a kernel) on this thread: `args`
- * packed per the ABI, `ret` at least abi_size(return type) bytes (8-byte
- * aligned), `dims` zeroed by the caller; a fault is left in dims->fault.
+ * packed per the ABI, `ret` at least HOST_RET_NONE_AT(abi_size(return
+ * type)) + 8 bytes (8-byte aligned), `dims` zeroed by the caller; a fault is left in dims->fault.
  * All borrowed. EMBER_ERR_INVALID_ARG when `k` is a kernel. */
 EM_HIDDEN ember_status host_kernel_call(const HostKernel *k, const char *args, char *ret,
                                         HostDims *dims);

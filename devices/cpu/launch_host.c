@@ -173,13 +173,17 @@ ember_status host_launch_interruptible(const HostKernel *k, struct ember_device 
         pool_run(p, nchunks, run_chunk, &c);
     }
     int32_t fault = __atomic_load_n(&c.dims.fault, __ATOMIC_ACQUIRE);
-    if (fault == KERNEL_FAULT_INDEX || fault == KERNEL_FAULT_DIVERGENT) {
+    if (fault == KERNEL_FAULT_INDEX || fault == KERNEL_FAULT_DIVERGENT || fault == KERNEL_FAULT_RAISE) {
         /* where: the check's source line, the thread and its block */
         int32_t w[6];
         for (int i = 0; i < 6; i++)
             w[i] = __atomic_load_n(&c.dims.fault_where[i], __ATOMIC_ACQUIRE);
         const char *site = host_kernel_site(k, __atomic_load_n(&c.dims.fault_site,
                                                                __ATOMIC_ACQUIRE));
+        if (fault == KERNEL_FAULT_RAISE) /* HOST_RAISE_FORMAT: python/ext reads it back */
+            return em_error(EMBER_ERR_KERNEL_FAULT, HOST_RAISE_FORMAT,
+                            __atomic_load_n(&c.dims.fault_site, __ATOMIC_ACQUIRE),
+                            w[0], w[1], w[2], w[3], w[4], w[5]);
         if (fault == KERNEL_FAULT_INDEX)
             return em_error(EMBER_ERR_INDEX, "%s: index out of bounds in thread (%d, %d, %d) "
                             "of block (%d, %d, %d) (bounds checking is on; the out-of-bounds "

@@ -54,7 +54,8 @@ static bool thread_independent(const Node *n, int depth)
         return (n->op == ATTR_SHAPE || n->op == ATTR_SIZE || n->op == ATTR_NDIM ||
                 n->op == ATTR_LEN) && thread_independent(n->a, depth + 1);
     case ND_TUPLE_GET: case ND_CAST:
-        return thread_independent(n->a, depth + 1);
+        return thread_independent(n->a, depth + 1) &&
+               (n->nargs == 0 || thread_independent(n->args[0], depth + 1));
     case ND_BINARY:
         return n->op != OP_POW && thread_independent(n->a, depth + 1) &&
                thread_independent(n->b, depth + 1);

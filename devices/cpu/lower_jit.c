@@ -319,6 +319,7 @@ void host_lower_function(Lower *L, const char *symbol)
     LLVMTypeRef params[3] = {L->t_ptr, L->t_ptr, LLVMPointerType(L->t_i64, 0)};
     LLVMTypeRef fty = LLVMFunctionType(L->t_void, params, 3, 0);
     L->func = LLVMAddFunction(L->mod, symbol, fty);
+    L->root_func = L->func;
     unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
     LLVMAddAttributeAtIndex(L->func, LLVMAttributeFunctionIndex,
                             LLVMCreateEnumAttribute(L->ctx, nounwind, 0));
@@ -348,10 +349,19 @@ void host_lower_function(Lower *L, const char *symbol)
 
     const Type *rt = fn->return_type;
     L->ret_bb = lw_new_bb(L, "exit");
+    if (rt && rt->kind != TY_VOID) { /* 1 until a return gives a value: None (numba's optional) */
+        L->none_slot = lw_entry_alloca(L, L->t_i8, "is.none");
+        LLVMBuildStore(L->b, LLVMConstInt(L->t_i8, 1, 0), L->none_slot);
+    }
     LLVMValueRef result = lw_lower_body(L, fn->body, rt, "result");
     if (result) {
         size_t roff = 0;
         pack_ret(L, ret, rt, result, &roff);
+        /* the None flag: one byte after the value, at HOST_RET_NONE_AT(size) */
+        LLVMValueRef o = i64c(L, (int64_t)HOST_RET_NONE_AT(abi_size(rt)));
+        LLVMValueRef flag = LLVMBuildLoad2(L->b, L->t_i8, L->none_slot, "");
+        LLVMBuildStore(L->b, flag, LLVMBuildGEP2(L->b, L->t_i8, ret, &o, 1, ""));
+        L->none_slot = NULL;
     }
     LLVMBuildRetVoid(L->b);
     LLVMPositionBuilderAtEnd(L->ab, entry);

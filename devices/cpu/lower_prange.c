@@ -84,6 +84,9 @@ static void prange_check(Lower *L, const Node *n, int loops)
 {
     if (!n)
         return;
+    if (n->kind == ND_INTRINSIC && n->op == INTR_RAISE)
+        fail_unsupported(L, n, "'raise' and 'assert' inside a prange loop are not supported "
+                               "yet: check after the loop");
     if (n->kind == ND_RETURN)
         fail_unsupported(L, n, "'return' inside a prange loop is not supported: set a "
                                "variable (or an array element) and return after the loop");

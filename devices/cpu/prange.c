@@ -6,9 +6,11 @@
  * the loop's index space and leaves its reduction partials (each starting
  * at the operator's identity) in `partial`, and `combine(ctx, partial)`,
  * which folds one chunk's partials into the function's variables. This
- * file splits the iterations into static chunks, one per worker of the cpu
- * device's pool, runs them there, then combines the partials serially in
- * chunk order (so a result depends only on the number of workers).
+ * file splits the iterations into PRANGE_CHUNKS_PER_WORKER static chunks per
+ * worker of the cpu device's pool, which the workers take in turn (so that
+ * uneven iterations, a triangle `for j in range(i + 1, n)`, balance), then
+ * combines the partials serially in chunk order (so a result depends only on
+ * the number of workers).
  *
  * The pool is found lazily, at the first prange that runs: ember.jit calls
  * open no device otherwise. Without it (the registry failed) the loop runs
@@ -19,6 +21,8 @@
 
 #include "devices/cpu/cpu_impl.h"
 #include "devices/cpu/host_jit.h"
+
+#define PRANGE_CHUNKS_PER_WORKER 8
 
 typedef struct PrangeRun {
     host_prange_body_fn body;
@@ -59,7 +63,8 @@ void host_prange_run(host_prange_body_fn body, void *ctx, int64_t n, int64_t par
     pool *p = n > 1 ? cpu_pool() : NULL;
     int64_t workers = p ? pool_size(p) : 1;
     if (workers > 1) {
-        int64_t nchunks = n < workers ? n : workers;
+        int64_t want = workers * PRANGE_CHUNKS_PER_WORKER;
+        int64_t nchunks = n < want ? n : want;
         char *buf = partial_bytes ? malloc((size_t)(nchunks * partial_bytes)) : local;
         if (buf) {
             r.nchunks = nchunks;

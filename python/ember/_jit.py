@@ -63,9 +63,11 @@ import numpy as np
 
 from . import _ember
 from .errors import TypingError, UnsupportedError
+from ._compiler import _enums
 from ._compiler import cache as disk_cache
 from ._compiler import frontend
 from ._compiler.dispatcher import (DeviceFunction, InspectCompiled, _desc_for_c, _desc_str,
+                                   _namedtuple_fields,
                                    _dtype_name, adopt_function, boundscheck_option,
                                    cached_compile, compile_lock, resolve_signature,
                                    typeof as _kernel_typeof)
@@ -179,7 +181,7 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
         except TypeError as exc:
             raise TypeError(f"{self.__qualname__}(): {exc}") from None
         bound.apply_defaults()
-        args = bound.args
+        args = tuple(_enums.as_argument(a) for a in bound.args)  # Enum members: codes
         sig = self._signature(args)
         key = self._resolve_key(sig)
         k = self.compile(key)
@@ -188,7 +190,7 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
                 all(isinstance(a, _KEYED_TYPES) for a in args):
             self._fastpath_register(args, k, cast)
         r = k.call(*args)  # NumPy arrays are packed over their own memory (compile.c)
-        return r if cast is None else cast(r)
+        return r if cast is None or r is None else cast(r)
 
     def _signature(self, args):
         names = list(self._pysig.parameters)
@@ -217,8 +219,9 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
                                                    "passed to an ember.jit function")) from None
             return ("array", dt, value.ndim, layout, not f["WRITEABLE"])
         if isinstance(value, tuple):
-            return ("tuple", tuple(self._typeof(v, i, f"{pname}[{j}]")
-                                   for j, v in enumerate(value)))
+            items = tuple(self._typeof(v, i, f"{pname}[{j}]") for j, v in enumerate(value))
+            fields = _namedtuple_fields(value)
+            return ("tuple", items, fields) if fields else ("tuple", items)
         if value is None:
             raise TypingError(f"{what}: None cannot be passed to an ember.jit function yet")
         from .cuda._devicearray import DeviceNDArray

@@ -1870,6 +1870,26 @@ static bool launch_signals(void *ctx)
     return raised < 0;
 }
 
+/* Sets the exception a `raise` (or failed `assert`) at fault site `site`
+ * stands for: python/ember/_compiler/_raises.py kernel_exception builds it
+ * from the class and arguments the front end recorded for that site; `w` is
+ * the thread's threadIdx and blockIdx (in_kernel: named in the message). */
+static void raise_from_site(ext_kernel *self, int site, const int w[6], bool in_kernel)
+{
+    const char *where = host_kernel_site(self->hk, site);
+    PyObject *m = PyImport_ImportModule("ember._compiler._raises");
+    if (!m)
+        return;
+    PyObject *exc = PyObject_CallMethod(m, "kernel_exception", "ssO(iii)(iii)", where,
+                                        self->fn->name, in_kernel ? Py_True : Py_False,
+                                        w[0], w[1], w[2], w[3], w[4], w[5]);
+    Py_DECREF(m);
+    if (exc) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+}
+
 int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
                    size_t shared, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1907,6 +1927,13 @@ int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[
     PyEval_RestoreThread(ts);
     if (PyErr_Occurred()) { /* a signal handler raised (KeyboardInterrupt) */
         ember_clear_error();
+        goto fail;
+    }
+    int site, w[6];
+    if (s == EMBER_ERR_KERNEL_FAULT && sscanf(ember_last_error(), HOST_RAISE_FORMAT, &site, &w[0],
+                                              &w[1], &w[2], &w[3], &w[4], &w[5]) == 7) {
+        ember_clear_error();
+        raise_from_site(self, site, w, true);
         goto fail;
     }
     if (s != EMBER_SUCCESS) {
@@ -2186,11 +2213,12 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
     }
     const Type *rt = fn->return_type;
     size_t ret_size = rt && rt->kind != TY_VOID ? abi_size(rt) : 0;
+    size_t ret_alloc = ret_size ? HOST_RET_NONE_AT(ret_size) + 8 : 0; /* value, None flag */
     int64_t small[64], small_ret[16]; /* 8-byte aligned */
     HostDims dims;
     memset(&dims, 0, sizeof dims);
     char *buf = self->args_size <= sizeof small ? (char *)small : PyMem_Malloc(self->args_size);
-    char *ret = ret_size <= sizeof small_ret ? (char *)small_ret : PyMem_Malloc(ret_size);
+    char *ret = ret_alloc <= sizeof small_ret ? (char *)small_ret : PyMem_Malloc(ret_alloc);
     PyObject *result = NULL;
     if (!buf || !ret) {
         PyErr_NoMemory();
@@ -2211,6 +2239,11 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
     }
     if (s != EMBER_SUCCESS) {
         ext_raise(st, s, fn->name);
+        goto out;
+    }
+    if (dims.fault == KERNEL_FAULT_RAISE) {
+        int w[6] = {0};
+        raise_from_site(self, dims.fault_site, w, false);
         goto out;
     }
     if (dims.fault == KERNEL_FAULT_INDEX) {
@@ -2259,6 +2292,9 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
                          : dims.fault_bytes == HOST_RANDOM_BAD_HIGH ? "high <= 0"
                          : dims.fault_bytes == HOST_RANDOM_BAD_SCALE ? "scale < 0"
                                                                      : "Range exceeds valid bounds");
+        else if (dims.fault == KERNEL_FAULT_RANGE_STEP) /* Python's message */
+            PyErr_Format(PyExc_ValueError, "%s: %s: range() arg 3 must not be zero",
+                         fn->name, site);
         else if (dims.fault == KERNEL_FAULT_ARANGE_STEP)
             PyErr_Format(PyExc_ZeroDivisionError, "%s: %s: np.arange() step is zero",
                          fn->name, site);
@@ -2266,7 +2302,7 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
             PyErr_Format(PyExc_RuntimeError, "%s: fault %d", fn->name, (int)dims.fault);
         goto out;
     }
-    if (!ret_size) {
+    if (!ret_size || ret[HOST_RET_NONE_AT(ret_size)]) {
         result = Py_None;
         Py_INCREF(result);
     } else {
@@ -2349,8 +2385,10 @@ static PyObject *kernel_get_target(PyObject *obj, void *c)
  * checks, or with a recursive device function (its depth guard). */
 static PyObject *kernel_get_may_fault(PyObject *obj, void *c)
 {
-    const Function *fn = ((ext_kernel *)obj)->fn;
-    bool may = fn->boundscheck;
+    const ext_kernel *self = (const ext_kernel *)obj;
+    const Function *fn = self->fn;
+    bool may = fn->boundscheck || (self->cuda && self->cuda->nsites > 0) || /* raise, assert */
+               (self->hk && strcmp(host_kernel_site(self->hk, 0), "?") != 0);
     for (int i = 0; i < fn->nspecs && !may; i++)
         may = fn->specs[i]->recursive;
     return PyBool_FromLong(may);

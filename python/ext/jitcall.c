@@ -96,7 +96,7 @@ static PyObject *jit_call(PyObject *self, PyObject *args, PyObject *kwargs)
             Py_INCREF(kernel); /* the cache may change while the function runs */
             Py_INCREF(cast);
             PyObject *r = ext_kernel_call(kernel, &PyTuple_GET_ITEM(args, 0), nargs);
-            if (r && cast != Py_None)
+            if (r && r != Py_None && cast != Py_None)
                 Py_SETREF(r, PyObject_CallOneArg(cast, r));
             Py_DECREF(kernel);
             Py_DECREF(cast);

@@ -1171,7 +1171,7 @@ static void test_function_return(void)
         Pack p = {.len = 0};
         pk_i64(&p, 7);
         pk_f32(&p, 1.25f);
-        _Alignas(8) char out[24];
+        _Alignas(8) char out[32]; /* the value, then the None flag */
         memset(out, 0x55, sizeof out);
         HostDims dims;
         memset(&dims, 0, sizeof dims);
@@ -1180,7 +1180,7 @@ static void test_function_return(void)
         float b;
         memcpy(&a, out, 8);
         memcpy(&b, out + 8, 4);
-        CHECK(a == 21 && b == 1.75f && out[16] == 1);
+        CHECK(a == 21 && b == 1.75f && out[16] == 1 && out[24] == 0);
         /* a kernel has no function entry */
         Function *kf = kernel("kern", 0, NULL, NULL);
         kf->body = BLOCK(kf, simple(kf, ND_RETURN));

@@ -1069,12 +1069,21 @@ def test_global_arrays_frozen_are_read_only_and_bounded():
     assert "test_jit.py" in str(e.value) and "BIG_TABLE[0]" in str(e.value)
 
 
-def test_global_array_in_a_kernel_says_how():
+def test_global_array_in_a_kernel_is_frozen_too():
+    # numba's rule on the GPU (tests/python/test_kernel_numpy.py has more)
     from ember import cuda
 
     @cuda.jit
     def k(out):
         out[0] = TABLE[0, 0]
 
-    with pytest.raises((TypingError, UnsupportedError), match="const.array_like"):
-        k[1, 1](np.zeros(1))
+    out = np.zeros(1)
+    k[1, 1](out)
+    assert out[0] == TABLE[0, 0]
+
+    @cuda.jit
+    def big(out):
+        out[0] = BIG_TABLE[0]
+
+    with pytest.raises(TypingError, match=r"test_jit\.py:\d+:\d+: .*more than 64 KiB"):
+        big[1, 1](out)

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import _ember
 from ..errors import TypingError, UnsupportedError
+from . import _enums
 from . import cache as disk_cache
 from . import frontend
 
@@ -87,9 +88,27 @@ def typeof(value, what):
         return ("array", _dtype_name(value.dtype, what), value.ndim, layout,
                 not f["WRITEABLE"])
     if isinstance(value, tuple):
-        return ("tuple", tuple(typeof(v, f"{what}[{i}]") for i, v in enumerate(value)))
+        items = tuple(typeof(v, f"{what}[{i}]") for i, v in enumerate(value))
+        fields = _namedtuple_fields(value)
+        # a namedtuple's field names are part of its type (p.x reads a field);
+        # _desc_for_c gives the C side the plain tuple
+        return ("tuple", items, fields) if fields else ("tuple", items)
     raise TypeError(f"{what}: a kernel cannot take a {type(value).__name__}; pass numbers, "
                     "tuples, NumPy arrays or device arrays")
+
+
+def _namedtuple_fields(value):
+    """A namedtuple's field names (a tuple of str), else None."""
+    fields = getattr(type(value), "_fields", None)
+    if isinstance(fields, tuple) and len(fields) == len(value) and \
+            all(isinstance(f, str) for f in fields):
+        return fields
+    return None
+
+
+def _has_namedtuple(values):
+    return any(isinstance(v, tuple) and (_namedtuple_fields(v) or _has_namedtuple(v))
+               for v in values)
 
 
 def _desc_for_c(d):
@@ -108,6 +127,8 @@ def _desc_str(d):
                          (layout == "F" and i == 0) else ":" for i in range(ndim))
         return ("readonly " if ro else "") + f"{dt}[{dims}]"
     inner = ", ".join(_desc_str(x) for x in d[1])
+    if len(d) > 2:  # a namedtuple
+        inner = ", ".join(f"{n}={_desc_str(x)}" for n, x in zip(d[2], d[1]))
     return f"({inner},)" if len(d[1]) == 1 else f"({inner})"
 
 
@@ -436,7 +457,7 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         current CUDA device."""
         from ..cuda._devices import get_current_device
         dev = get_current_device()
-        args = tuple(_foreign_arrays_to_device(a) for a in self._bind(args))
+        args = tuple(_foreign_arrays_to_device(_enums.as_argument(a)) for a in self._bind(args))
         kernel = self.compile_cuda(self._resolve_key(self._signature(args)),
                                    tuple(dev.compute_capability))
         _, function = self._cuda_function(kernel, dev)
@@ -479,6 +500,10 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
                                  f"of bounds in thread {thread} of block {block} (bounds "
                                  "checking is on; the out-of-bounds accesses read 0 and wrote "
                                  "nowhere)")
+            if fault == 14:  # KERNEL_FAULT_RAISE: a raise or a failed assert (_raises.py)
+                from . import _raises
+                raise _raises.kernel_exception(kernel.fault_site(site), kernel.name, True,
+                                               tuple(thread), tuple(block))
             if fault == 1:
                 raise RuntimeError(f"kernel {self.__qualname__}: a recursive device function went "
                                    "deeper than 1000 calls; the threads that did so stopped early "
@@ -614,7 +639,7 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         from ..cuda._memory import device_array_like, device_view_of_mapped, to_device
         given = len(args)
         args, hints = split_hints(tuple(self._bind(args)))
-        args = tuple(_foreign_arrays_to_device(a) for a in args)
+        args = tuple(_foreign_arrays_to_device(_enums.as_argument(a)) for a in args)
         dev = get_current_device()
         sig = self._signature(args)
         if dev.kind == "cuda":
@@ -674,14 +699,15 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
                                          launch_args)
             for d, host in copy_back:
                 d.copy_to_host(host)
-            if len(args) == given and not kernel.may_fault and \
+            if len(args) == given and not kernel.may_fault and not _has_namedtuple(args) and \
                     (stream is None or isinstance(stream, int)):
                 # later launches with these argument types go from C to the driver
                 self._fastpath_register(args, (kernel, function))
             return
-        if len(args) == given:
+        if len(args) == given and not _has_namedtuple(args):
             # later calls with these argument types launch from C (when the
-            # arguments are ones the fast path takes: no host arrays)
+            # arguments are ones the fast path takes: no host arrays; the C
+            # key of a namedtuple would not tell its field names)
             self._fastpath_register(args, kernel)
         if stream is not None and not isinstance(stream, int):
             stream.synchronize()
@@ -711,7 +737,8 @@ def _foreign_arrays_to_device(a):
     if isinstance(a, (DeviceNDArray, np.ndarray, int, float, complex, np.generic)):
         return a
     if isinstance(a, tuple):
-        return tuple(_foreign_arrays_to_device(x) for x in a)
+        items = [_foreign_arrays_to_device(x) for x in a]
+        return type(a)(*items) if _namedtuple_fields(a) else tuple(items)
     if hasattr(a, "__cuda_array_interface__"):
         from ..cuda._interop import as_cuda_array
         return as_cuda_array(a)

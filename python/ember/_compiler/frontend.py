@@ -20,7 +20,8 @@ Semantics worth knowing:
   expressions, so only the cost differs from Python).
 * ``a[i] += v`` evaluates the index expressions twice, for the same reason.
 * Tuple unpacking goes through temporary slots, so ``a, b = b, a`` swaps.
-* Tuples can only be indexed with constants; indexing an array with a
+* Tuples are indexed with constants, or with any integer when their items
+  have one type (core/infer.c decides); indexing an array with a
   tuple variable (``a[idx]``) needs the tuple's length here, so it works for
   tuples built in the function, ``cuda.grid(n)`` results and tuple
   arguments.
@@ -29,15 +30,19 @@ Semantics worth knowing:
 import ast
 import builtins
 import cmath
+import enum
 import inspect
 import linecache
 import math
+import operator
 import textwrap
 import types
 
 import numpy as np
 
 from .. import _ember
+from . import _enums, _libdevice
+from ._pylang import PythonFeatures
 from ..errors import TypingError, UnsupportedError
 
 __all__ = ["build_tree", "source_info", "format_error", "SourceInfo"]
@@ -72,7 +77,11 @@ _NUMPY_FNS.update({
 _NUMPY_FNS = {k: v for k, v in _NUMPY_FNS.items() if hasattr(np, k)}
 # NumPy ufuncs that are Python operators: np.power(2, 3) is the int 8
 # (NumPy's integer power), np.mod / np.remainder are Python's %.
-_NUMPY_BINOPS = {"power": "pow", "pow": "pow", "mod": "mod", "remainder": "mod"}
+_NUMPY_BINOPS = {"power": "pow", "pow": "pow", "mod": "mod", "remainder": "mod",
+                 "add": "add", "subtract": "sub", "multiply": "mul", "divide": "truediv",
+                 "true_divide": "truediv", "floor_divide": "floordiv",
+                 "left_shift": "lshift", "right_shift": "rshift", "bitwise_and": "bitand",
+                 "bitwise_or": "bitor", "bitwise_xor": "bitxor"}
 _NUMPY_BINOPS = {k: v for k, v in _NUMPY_BINOPS.items() if hasattr(np, k)}
 # cmath: complex results (core/infer.c cmath_call)
 _CMATH_FNS = {n: "cmath." + n for n in (
@@ -94,7 +103,30 @@ _BINOPS = {
 }
 _UNOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Invert: "invert", ast.Not: "not"}
 _CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt",
-           ast.GtE: "ge"}
+           ast.GtE: "ge", ast.Is: "eq", ast.IsNot: "ne"}
+
+# the operator module's functions on numbers (numba's too): tree kind and op
+_OPERATOR_FNS = {}
+for _n, _op in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("truediv", "truediv"),
+                ("floordiv", "floordiv"), ("mod", "mod"), ("pow", "pow"), ("lshift", "lshift"),
+                ("rshift", "rshift"), ("and_", "bitand"), ("or_", "bitor"), ("xor", "bitxor")):
+    _OPERATOR_FNS[id(getattr(operator, _n))] = ("binary", _op, 2)
+    _OPERATOR_FNS[id(getattr(operator, "i" + _n.rstrip("_")))] = ("binary", _op, 2)
+for _n, _op in (("eq", "eq"), ("ne", "ne"), ("lt", "lt"), ("le", "le"), ("gt", "gt"),
+                ("ge", "ge")):
+    _OPERATOR_FNS[id(getattr(operator, _n))] = ("compare", _op, 2)
+for _n, _op in (("neg", "neg"), ("pos", "pos"), ("invert", "invert"), ("inv", "invert"),
+                ("not_", "not")):
+    _OPERATOR_FNS[id(getattr(operator, _n))] = ("unary", _op, 1)
+_OPERATOR_FNS[id(operator.truth)] = ("truth", None, 1)
+_OPERATOR_FNS[id(operator.abs)] = ("abs", None, 1)
+
+# integer operators a constant shape may use (const_int folds them)
+_CONST_INT_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+                  ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+                  ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+                  ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
+                  ast.BitXor: operator.xor}
 
 _DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
 _ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "T", "real", "imag")
@@ -301,6 +333,9 @@ def _classify(obj, name):
             return _Static("randomfn", fname, name)
     if _is_cuda_module(obj):
         return _Static("cuda", obj, name)
+    if isinstance(obj, types.ModuleType) and \
+            getattr(obj, "__name__", None) in ("ember.cuda.libdevice", "numba.cuda.libdevice"):
+        return _Static("libdevice", obj, name)
     path = getattr(type(obj), "_ember_cuda_path", None) and \
         getattr(obj, "_ember_cuda_path", None)
     if isinstance(path, str):  # a stub from ember.cuda: cuda.<path>
@@ -311,6 +346,9 @@ def _classify(obj, name):
     for n, op in _NUMPY_BINOPS.items():
         if obj is getattr(np, n):
             return _Static("npbinop", op, name)
+    if id(obj) in _OPERATOR_FNS and getattr(obj, "__module__", None) in ("operator",
+                                                                         "_operator"):
+        return _Static("opfn", _OPERATOR_FNS[id(obj)], name)
     dn = _dtype_name_of_class(obj)
     if dn is None and isinstance(obj, np.dtype) and obj.isnative and \
             (obj.kind == "b" or obj.name in KERNEL_DTYPES):
@@ -323,8 +361,13 @@ def _classify(obj, name):
         return _Static("dtype", dn, name)
     if obj is range or _is_prange(obj):
         return _Static("range", obj, name)
+    if _enums.is_enum_class(obj):
+        return _Static("enumclass", obj, name)
+    from .. import extending
+    if extending.is_overloaded(obj):  # @overload / @register_jitable
+        return _Static("overloaded", obj, name)
     for b in ("abs", "min", "max", "round", "int", "float", "bool", "complex", "len", "print",
-              "sum"):
+              "sum", "pow"):
         if obj is getattr(builtins, b):
             return _Static("builtin", b, name)
     if isinstance(obj, types.ModuleType):
@@ -413,7 +456,7 @@ class _CallGraph:
         #                          the root may call itself (recursion)
 
 
-class _Builder:
+class _Builder(PythonFeatures):
     def __init__(self, fn, info, fdef, is_kernel, argtypes, graph=None):
         self.fn = fn
         self.graph = graph if graph is not None else _CallGraph()
@@ -475,6 +518,10 @@ class _Builder:
         line, col = self.loc(node)
         if isinstance(value, (bool, np.bool_)):
             return ("const", line, col, "bool", bool(value))
+        if isinstance(value, enum.Enum) and not isinstance(value, int):
+            return ("const", line, col, "int64", _enums.member_code(value))  # _enums.py
+        if isinstance(value, enum.Enum):  # IntEnum: its integer
+            value = int(value)
         if isinstance(value, int):
             if not INT64_MIN <= value <= UINT64_MAX:
                 raise self.typing(node, f"the integer {value} does not fit in 64 bits")
@@ -501,8 +548,17 @@ class _Builder:
             # numba's rule for @njit: a global (or closure) array is a
             # constant, frozen with its values at compile time
             return self.frozen_array(node, value, "a global array in an ember.jit function")
+        if isinstance(value, np.ndarray):
+            # numba's rule on the GPU: a global (or closure) NumPy array is
+            # frozen into the kernel (constant memory), as const.array_like
+            return self.frozen_array(node, value, f"{where or 'a global array'} in a kernel")
         what = where or "this value"
         tname = type(value).__name__
+        from ..cuda._devicearray import DeviceNDArray
+        if isinstance(value, DeviceNDArray):
+            raise self.unsupported(node, f"{what} is a device array: a kernel cannot read a "
+                                   "device array from a global or closure (numba refuses it "
+                                   "too)", "pass the device array to the kernel as an argument")
         if isinstance(value, np.ndarray):
             hint = ("pass the array to the kernel as an argument, or freeze it into the kernel "
                     "with cuda.const.array_like(array)")
@@ -700,14 +756,18 @@ class _Builder:
             if v[0] in ("print", "fence", "sync", "array_assign"):
                 return v
             return ("expr", line, col, v)
+        if isinstance(s, ast.Raise):
+            return self.raise_stmt(s)
+        if isinstance(s, ast.Assert):
+            cond = self.expr(s.test)
+            msg = () if s.msg is None else (self.static_pyvalue(s.msg, "an assert message"),)
+            body = self.raise_at(s, AssertionError, msg)
+            return ("if", line, col, ("unary", line, col, "not", cond),
+                    ("block", line, col, body), None)
         what = {
             ast.Try: ("'try' statements are not supported in kernels",
                       "kernels cannot raise or catch exceptions; check conditions with 'if'"),
             ast.With: ("'with' statements are not supported in kernels", None),
-            ast.Raise: ("'raise' is not supported in kernels",
-                        "kernels cannot raise exceptions; write an error flag into an array"),
-            ast.Assert: ("'assert' is not supported in kernels",
-                         "write an error flag into an array instead"),
             ast.FunctionDef: ("defining a function inside a kernel is not supported",
                               "define it at module level and decorate it with "
                               "@cuda.jit(device=True)"),
@@ -1170,10 +1230,18 @@ class _Builder:
 
     def attribute(self, node):
         line, col = self.loc(node)
-        base = self.value(node.value)
         attr = node.attr
+        member = self.enum_member(node.value)
+        if member is not None and attr in ("value", "name"):
+            if attr == "name":
+                raise self.unsupported(node, "strings cannot be used as data in kernels")
+            return self.const(node, member.value, f"{member!r}.value")
+        base = self.value(node.value)
         if isinstance(base, _Static):
             return self.static_attr(node, base, attr)
+        fields = self.namedtuple_fields(base)
+        if fields is not None and attr in fields:  # p.x of a namedtuple argument
+            return ("tuple_get", line, col, base, fields.index(attr))
         if attr in _ARRAY_ATTRS:
             return ("attr", line, col, attr, base)
         if attr == "conjugate":
@@ -1187,6 +1255,12 @@ class _Builder:
         line, col = self.loc(node)
         k = st.kind
         full = f"{st.name}.{attr}"
+        if k == "libdevice":  # cuda.libdevice.sinf: _libdevice.py
+            return _Static("libdevicefn", attr, full)
+        if k == "enumclass":
+            if attr not in st.value.__members__:
+                raise self.typing(node, f"'{st.name}' has no member '{attr}'")
+            return self.const(node, st.value.__members__[attr])
         if k == "math":
             if attr in _MATH_MODULE_FNS:
                 return _Static("mathfn", _MATH_MODULE_FNS[attr], full)
@@ -1248,6 +1322,8 @@ class _Builder:
                 return _Static("cudabits", attr, full)
             if attr == "cbrt":
                 return _Static("mathfn", "cbrt", full)
+            if attr == "libdevice":
+                return _Static("libdevice", None, full)
             if attr == "atomic":
                 return _Static("atomic", None, full)
             if attr in ("local", "shared", "const"):
@@ -1404,6 +1480,10 @@ class _Builder:
                 raise self.typing(node, f"{callee.name}() takes no arguments")
             self.check_statement_call(node, callee.name)
             return ("fence", line, col, callee.value)
+        if callee.kind in ("mathfn", "npbinop"):
+            out_call = self.ufunc_out_call(node, callee)
+            if out_call is not None:
+                return out_call
         if node.keywords:
             raise self.unsupported(node, f"keyword arguments are not supported in calls to "
                                    f"{callee.name}()")
@@ -1430,6 +1510,23 @@ class _Builder:
                                   f"{len(node.args)} given")
             return ("binary", line, col, callee.value, self.expr(node.args[0]),
                     self.expr(node.args[1]))
+        if k == "overloaded":
+            return self.overload_call(node, callee)
+        if k == "libdevicefn":
+            return _libdevice.build(self, node, callee.value, [self.expr(a) for a in node.args])
+        if k == "opfn":  # operator.add(a, b) is a + b ...
+            kind, op, nargs = callee.value
+            if len(node.args) != nargs:
+                raise self.typing(node, f"{name}() takes {nargs} argument"
+                                  f"{'s' if nargs > 1 else ''}, {len(node.args)} given")
+            args = [self.expr(a) for a in node.args]
+            if kind in ("binary", "compare"):
+                return (kind, line, col, op, args[0], args[1])
+            if kind == "unary":
+                return ("unary", line, col, op, args[0])
+            if kind == "truth":
+                return ("unary", line, col, "not", ("unary", line, col, "not", args[0]))
+            return ("math", line, col, "abs", args)  # operator.abs
         if k == "dtype":
             if len(node.args) != 1:
                 raise self.typing(node, f"{name}() takes one argument in kernels")
@@ -1939,6 +2036,10 @@ class _Builder:
     def builtin_call(self, node, b):
         line, col = self.loc(node)
         args = node.args
+        if b == "pow":  # pow(x, y) is x ** y (numba); pow(x, y, mod) is not supported
+            if len(args) != 2:
+                raise self.unsupported(node, "pow() takes 2 arguments in kernels (no modulus)")
+            return ("binary", line, col, "pow", self.expr(args[0]), self.expr(args[1]))
         if b in ("abs", "round"):
             if b == "abs" and len(args) != 1:
                 raise self.typing(node, "abs() takes exactly one argument")
@@ -1989,6 +2090,29 @@ class _Builder:
             v = self.const_int(node.operand)
             if v is not None:
                 return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.BinOp) and type(node.op) in _CONST_INT_OPS:
+            # 32 + 2, N * 4, BLOCK // 2 ...: folded as Python does
+            a, b = self.const_int(node.left), self.const_int(node.right)
+            if a is None or b is None or (isinstance(node.op, ast.LShift) and not 0 <= b < 64):
+                return None
+            try:
+                v = _CONST_INT_OPS[type(node.op)](a, b)
+            except (ArithmeticError, ValueError):
+                return None
+            return v if isinstance(v, int) and -(1 << 63) <= v < (1 << 64) else None
+        if isinstance(node, ast.Subscript) and isinstance(node.value, (ast.Name, ast.Attribute)):
+            k = self.const_int(node.slice)  # SHAPE[0] of a global tuple
+            try:
+                t = self.value(node.value)
+            except (UnsupportedError, TypingError):
+                return None
+            if k is None or not (isinstance(t, tuple) and t[0] == "tuple") or \
+                    not -len(t[3]) <= k < len(t[3]):
+                return None
+            f = t[3][k]
+            if f[0] == "const" and f[3].startswith(("weak_int", "int", "uint")):
+                return f[4]
+            return None
         if isinstance(node, (ast.Name, ast.Attribute)):
             try:
                 t = self.value(node)
@@ -2048,6 +2172,9 @@ class _Builder:
 
     def subscript(self, node):
         line, col = self.loc(node)
+        member = self.enum_member(node)  # Color['red']
+        if member is not None:
+            return self.const(node, member)
         items = self.slice_items(node)
         if items is not None:
             return ("slice", line, col, self.expr(node.value), items)
@@ -2055,13 +2182,14 @@ class _Builder:
         n = self.arity(base)
         if n is not None:  # a tuple: constant index only
             k = self.const_int(node.slice)
-            if k is None:
-                raise self.unsupported(node.slice, "tuples can only be indexed with constant "
-                                       "integers in kernels")
+            if k is None:  # t[i]: inference allows it when the items have one type
+                return ("index", line, col, base, [self.expr(node.slice)])
             if n >= 0 and not -n <= k < n:
                 raise self.typing(node.slice, f"tuple index {k} is out of range for a tuple "
                                   f"of {n} items")
-            if base[0] == "tuple":
+            # (f(), g())[0] still calls g(): the other items are dropped only when pure
+            if base[0] == "tuple" and all(self.pure(e) for j, e in enumerate(base[3])
+                                          if j != k % n):
                 return base[3][k]
             return ("tuple_get", line, col, base, k)
         arr, idx = self.subscript_parts(node)
