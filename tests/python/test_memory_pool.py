@@ -195,3 +195,22 @@ def test_pinned_and_pool_on_the_cpu_device(cpu_device):
     pool.free_all_blocks()
     with pytest.raises(ValueError, match="memkind"):
         cuda.MemoryPool(cuda.get_current_device(), "unified")
+
+
+def test_defer_cleanup_frees_nothing_synchronously(fake_cuda_lib, tmp_path):
+    """Inside cuda.defer_cleanup() (as everywhere) freeing device arrays calls
+    no cuMemFree: the buffers go back to the caching pool."""
+    from test_cuda_launch_fake import PRELUDE, run_script
+    script = tmp_path / "defer.py"
+    script.write_text(PRELUDE + r'''
+fake.fake_cuda_count.argtypes = [ctypes.c_char_p]
+fake.fake_cuda_count.restype = ctypes.c_long
+before = fake.fake_cuda_count(b"cuMemFree")
+with cuda.defer_cleanup():
+    for n in range(1, 20):
+        a = cuda.device_array(n * 1000)
+        del a
+print(fake.fake_cuda_count(b"cuMemFree") - before)
+''')
+    out = run_script(script, {"EMBER_CUDA_DRIVER": fake_cuda_lib, "FAKE_CUDA_DEVICES": "1"})
+    assert out.split() == ["0"]

@@ -16,7 +16,7 @@ from ._devices import (Context, Device, MemoryInfo, MemoryPool, close,  # noqa: 
                        current_context, detect, get_current_device, get_default_memory_pool,
                        get_default_pinned_memory_pool, gpus, is_available, list_devices,
                        select_device, synchronize)
-from ._memory import (ManagedNDArray, MappedNDArray, device_array,  # noqa: F401
+from ._memory import (ManagedNDArray, MappedNDArray, defer_cleanup, device_array,  # noqa: F401
                       device_array_like, managed_array, mapped_array, mapped_array_like, pinned,
                       pinned_array, pinned_array_like, to_device)
 from ._args import In, InOut, Out  # noqa: F401
