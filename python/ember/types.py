@@ -21,12 +21,14 @@ __all__ = [
     "float32", "float64", "complex64", "complex128", "intp", "uintp",
     "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f4", "f8", "c8", "c16",
     "byte", "char", "short", "intc", "long_", "longlong", "float_", "double",
-    "from_descriptor", "parse_signature", "typeof",
+    "from_descriptor", "parse_signature", "typeof", "from_dtype", "as_dtype",
 ]
 
 
 class Type:
-    """Base class of ember types; calling one makes a Signature."""
+    """Base class of ember types; calling one with types makes a Signature
+    (``float32(float32, int32)``); a number type called with one value on
+    the host converts it, as numba's (``float32(1.1)`` is ``np.float32(1.1)``)."""
 
     def descriptor(self):
         raise TypeError(f"{self} has no kernel argument descriptor")
@@ -35,6 +37,8 @@ class Type:
         if len(args) == 1 and isinstance(args[0], (list, tuple)) and \
                 not isinstance(args[0], Type):
             args = tuple(args[0])
+        elif len(args) == 1 and isinstance(self, Scalar) and not isinstance(args[0], Type):
+            return self.dtype.type(args[0])
         return Signature(self, args)
 
     def __eq__(self, other):
@@ -266,6 +270,30 @@ def from_descriptor(d):
     if d[0] == "tuple":
         return Tuple([from_descriptor(x) for x in d[1]])
     raise TypeError(f"not a type descriptor: {d!r}")
+
+
+def from_dtype(dtype):
+    """The ember type of a NumPy dtype (or scalar class), as numba's
+    ``numpy_support.from_dtype``: ``from_dtype(np.float32)`` is ``float32``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"from_dtype: {dtype!r} is not a NumPy dtype") from None
+    name = "bool" if dt.kind == "b" else dt.name
+    if not dt.isnative or name not in _SCALARS or dt.fields is not None:
+        raise TypeError(f"from_dtype: ember has no type for the dtype {dt!r} "
+                        "(native bool, integer, float and complex dtypes are supported)")
+    return _SCALARS[name]
+
+
+def as_dtype(ty):
+    """The NumPy dtype of an ember type, as numba's ``numpy_support.as_dtype``:
+    ``as_dtype(float32)`` is ``np.dtype('float32')``."""
+    if isinstance(ty, Scalar):
+        return ty.dtype
+    if isinstance(ty, Array):
+        return ty.dtype.dtype
+    raise TypeError(f"as_dtype: {ty!r} has no NumPy dtype (number types and arrays have one)")
 
 
 def typeof(value):

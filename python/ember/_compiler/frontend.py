@@ -429,6 +429,7 @@ class _Builder:
             raise self.unsupported(fdef, "kernels take positional parameters only "
                                    "(no *args, **kwargs or keyword-only parameters)")
         self.params = [p.arg for p in a.posonlyargs + a.args]
+        self.static_params = {}  # parameter -> _Static: types passed as arguments
         self.slots = {}
         self.slot_names = []
         self.slot_arity = {}
@@ -1037,6 +1038,8 @@ class _Builder:
         line, col = self.loc(node)
         if name in self.slots:
             return ("load", line, col, self.slots[name])
+        if name in self.static_params:  # a type passed by the caller (device_call)
+            return self.static_params[name]
         if name in self.params:
             return ("param", line, col, self.params.index(name))
         return self.lookup_global(node, name)
@@ -1844,19 +1847,35 @@ class _Builder:
         defaults = pyf.__defaults__ or ()
         first_default = len(params) - len(defaults)
         args = []
+        statics = {}  # parameters given a type (float32, np.int64): bound at compile time
         for i, p in enumerate(params):
             if p in given:
-                args.append(self.expr(given[p]))
+                v = self.value(given[p])
+                if isinstance(v, _Static) and v.kind == "dtype":
+                    statics[p] = v
+                    v = ("const", line, col, "weak_int", 0)  # unused placeholder
+                elif isinstance(v, _Static):
+                    raise self.static_as_value(given[p], v)
+                args.append(v)
             elif i >= first_default:
                 args.append(self.const(node, defaults[i - first_default],
                                        f"the default of parameter '{p}' of {name}()"))
             else:
                 raise self.typing(node, f"{name}() missing required argument '{p}'")
-        key = self.device_key(node, df, pyf)
+        key = self.device_key(node, df, pyf, statics)
         return ("call", line, col, key, args)
 
-    def device_key(self, node, df, pyf):
+    def device_key(self, node, df, pyf, statics=None):
         g = self.graph
+        if statics:  # one tree per binding of the type parameters
+            skey = (pyf, tuple(sorted((p, v.value) for p, v in statics.items())))
+            key = g.keys.get(skey)
+            if key is not None:
+                return key
+            if pyf in g.stack:
+                raise self.unsupported(node, f"recursive call to '{pyf.__qualname__}' with a "
+                                       "type as an argument is not supported")
+            return self.build_device(node, df, pyf, skey, statics)
         name = pyf.__qualname__
         root_self = pyf is g.root and g.keys.get(pyf) is None and g.self_device is not None
         if root_self:
@@ -1878,12 +1897,20 @@ class _Builder:
         key = g.keys.get(pyf)
         if key is not None:
             return key
+        return self.build_device(node, df, pyf, pyf, None)
+
+    def build_device(self, node, df, pyf, gkey, statics):
+        """Build a device function's tree once per graph key: the function,
+        or (function, its type arguments)."""
+        g = self.graph
+        name = pyf.__qualname__
         info, fdef = _parse(pyf)
         b = _Builder(pyf, info, fdef, False, None, g)
+        b.static_params = dict(statics or {})
         # the key exists before the body is built, so that the body can call itself
         key = len(g.trees)
         g.trees.append(None)
-        g.keys[pyf] = key
+        g.keys[gkey] = key
         g.sigs[key] = self.device_signature(node, df)
         if g.sigs[key] is not None:
             ret = g.sigs[key][0]
