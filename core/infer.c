@@ -1076,9 +1076,13 @@ static const Type *atomic(Ctx *ctx, Node *n)
     if (arr->readonly)
         FAIL(ctx, n, "cuda.atomic.%s on %s: the array is read-only", name, tname(arr, s));
     TypeKind k = elem->kind;
-    if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 && k != TY_F64)
+    if (k == TY_F16 && n->op != ATOM_ADD && n->op != ATOM_SUB) /* CUDA: atomicAdd(__half) */
+        FAIL(ctx, n, "cuda.atomic.%s is not supported on arrays of float16 (add and sub are)",
+             name);
+    if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 &&
+        k != TY_F64 && k != TY_F16)
         FAIL(ctx, n, "cuda.atomic.%s is not supported on arrays of %s (int32, int64, uint32, "
-             "uint64, float32 and float64 only)", name, tname(elem, s));
+             "uint64, float16, float32 and float64 only)", name, tname(elem, s));
     bool is_float = k == TY_F32 || k == TY_F64;
     if (is_float && (n->op == ATOM_AND || n->op == ATOM_OR || n->op == ATOM_XOR ||
                      n->op == ATOM_INC || n->op == ATOM_DEC))

@@ -26,7 +26,8 @@ typedef enum TypeKind {
     TY_BOOL,
     TY_I8, TY_I16, TY_I32, TY_I64,
     TY_U8, TY_U16, TY_U32, TY_U64,
-    TY_F32, TY_F64,
+    TY_F16, TY_F32, TY_F64, /* float16: arithmetic in half on GPUs (sm_53+), in float32
+                             * rounded to half on the CPU (lower.c f16 helpers) */
     TY_C64, TY_C128,
     /* Python literals are "weak" (NEP 50): they take the kind of the other
      * operand (x * 2.0 stays float32). A variable never has a weak type:
@@ -53,7 +54,7 @@ struct Type {
 EM_HIDDEN const Type *ty_scalar(TypeKind kind);       /* TY_VOID ... TY_WEAK_COMPLEX */
 EM_HIDDEN const Type *ty_array(const Type *elem, int ndim, char layout, bool readonly);
 EM_HIDDEN const Type *ty_tuple(int n, const Type *const *fields);
-EM_HIDDEN const Type *ty_from_dtype(ember_dtype dt);   /* NULL for float16 (not computable yet) */
+EM_HIDDEN const Type *ty_from_dtype(ember_dtype dt);   /* NULL for a dtype kernels cannot use */
 EM_HIDDEN bool ty_is_int(const Type *t);      /* signed or unsigned, weak int included */
 EM_HIDDEN bool ty_is_signed(const Type *t);
 EM_HIDDEN bool ty_is_float(const Type *t);    /* weak float included */

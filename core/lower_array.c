@@ -104,6 +104,43 @@ LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out)
  *     (CUDA's atomicInc / atomicDec);
  *   cas(ary, idx, old, val): stores val when the element equals old (bitwise
  *     for floats). */
+/* float16 atomic add (CUDA's atomicAdd(__half *)): a compare-and-swap
+ * loop on the aligned 32-bit word that holds the half, on every target
+ * (PTX's atom.add.noftz.f16 makes ptxas 13.0 crash for sm_90 with line
+ * tables). The sum is a half add: correctly rounded. Returns the old value. */
+static LLVMValueRef half_atomic_add(Lower *L, LLVMValueRef p, LLVMValueRef v)
+{
+    LLVMBuilderRef B = L->b;
+    unsigned as = LLVMGetPointerAddressSpace(LLVMTypeOf(p));
+    LLVMValueRef addr = LLVMBuildPtrToInt(B, p, L->t_i64, "");
+    LLVMValueRef wp = LLVMBuildIntToPtr(B, LLVMBuildAnd(B, addr, ci(L->t_i64, -4), ""),
+                                        LLVMPointerType(L->t_i32, as), "");
+    LLVMValueRef shift = LLVMBuildTrunc(B, LLVMBuildShl(B, LLVMBuildAnd(B, addr, ci(L->t_i64, 2), ""),
+                                                        ci(L->t_i64, 3), ""), L->t_i32, "");
+    LLVMValueRef keep = LLVMBuildNot(B, LLVMBuildShl(B, ci(L->t_i32, 0xffff), shift, ""), "");
+    LLVMValueRef init = LLVMBuildLoad2(B, L->t_i32, wp, "");
+    L->target->atomic_access(L, init, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(init, 4);
+    LLVMBasicBlockRef entry = LLVMGetInsertBlock(B), loop = lw_new_bb(L, "atomic.loop"),
+                      done = lw_new_bb(L, "atomic.done");
+    LLVMBuildBr(B, loop);
+    LLVMPositionBuilderAtEnd(B, loop);
+    LLVMValueRef cur = LLVMBuildPhi(B, L->t_i32, "");
+    LLVMValueRef old = LLVMBuildBitCast(B, LLVMBuildTrunc(B, LLVMBuildLShr(B, cur, shift, ""),
+                                                          L->t_i16, ""), L->t_f16, "");
+    LLVMValueRef sum = LLVMBuildBitCast(B, LLVMBuildFAdd(B, old, v, ""), L->t_i16, "");
+    LLVMValueRef nw = LLVMBuildOr(B, LLVMBuildAnd(B, cur, keep, ""),
+                                  LLVMBuildShl(B, LLVMBuildZExt(B, sum, L->t_i32, ""), shift, ""), "");
+    LLVMValueRef ok, seen = L->target->atomic_cas(L, wp, cur, nw, &ok);
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(B);
+    LLVMBuildCondBr(B, ok, done, loop);
+    LLVMValueRef inc_v[2] = {init, seen};
+    LLVMBasicBlockRef inc_b[2] = {entry, from};
+    LLVMAddIncoming(cur, inc_v, inc_b, 2);
+    LLVMPositionBuilderAtEnd(B, done);
+    return old;
+}
+
 LLVMValueRef lw_atomic_op(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -113,6 +150,8 @@ LLVMValueRef lw_atomic_op(Lower *L, Node *n)
     LLVMValueRef p = lw_element_ptr(L, &probe, &elem);
     LLVMValueRef v = lw_conv(L, n, lw_expr(L, n->b), n->b->ty, elem);
     bool fl = ty_is_float(elem), sg = ty_is_signed(elem);
+    if (elem->kind == TY_F16) /* add or sub (inference allows no other) */
+        return half_atomic_add(L, p, n->op == ATOM_SUB ? lw_build_fneg(L, v) : v);
     int rmw = -1;
     switch (n->op) {
     case ATOM_ADD: rmw = fl ? LLVMAtomicRMWBinOpFAdd : LLVMAtomicRMWBinOpAdd; break;

@@ -306,7 +306,9 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
             if (!ty_is_int(n->args[i]->ty))
                 return ir_error(fn, n->loc, "array indices must be integers");
         TypeKind k = at->elem->kind;
-        if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 && k != TY_F64)
+        bool f16_add = k == TY_F16 && (n->op == ATOM_ADD || n->op == ATOM_SUB);
+        if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 &&
+            k != TY_F64 && !f16_add)
             return ir_error(fn, n->loc, "atomic operation on an array of %s", tstr(at->elem, s));
         break;
     }

@@ -158,7 +158,7 @@ struct Lower {
     jmp_buf fail_jmp;
     ember_status st;
     /* frequently used types */
-    LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_f32, t_f64, t_ptr;
+    LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_f16, t_f32, t_f64, t_ptr;
     /* per-kernel state */
     LLVMValueRef *var_slots;   /* one alloca per variable (NULL until used) */
     LLVMValueRef *params;      /* unpacked parameter values (prologue) */

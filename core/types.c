@@ -14,7 +14,7 @@
 static const Type scalar_types[TY_TUPLE] = {
 #define S(k) [k] = {.kind = k}
     S(TY_VOID), S(TY_BOOL), S(TY_I8), S(TY_I16), S(TY_I32), S(TY_I64), S(TY_U8), S(TY_U16),
-    S(TY_U32), S(TY_U64), S(TY_F32), S(TY_F64), S(TY_C64), S(TY_C128), S(TY_WEAK_INT),
+    S(TY_U32), S(TY_U64), S(TY_F16), S(TY_F32), S(TY_F64), S(TY_C64), S(TY_C128), S(TY_WEAK_INT),
     S(TY_WEAK_FLOAT), S(TY_WEAK_COMPLEX),
 #undef S
 };
@@ -122,7 +122,7 @@ const Type *ty_from_dtype(ember_dtype dt)
         [EMBER_BOOL] = TY_BOOL, [EMBER_INT8] = TY_I8,     [EMBER_INT16] = TY_I16,
         [EMBER_INT32] = TY_I32, [EMBER_INT64] = TY_I64,   [EMBER_UINT8] = TY_U8,
         [EMBER_UINT16] = TY_U16, [EMBER_UINT32] = TY_U32, [EMBER_UINT64] = TY_U64,
-        [EMBER_FLOAT16] = TY_VOID, [EMBER_FLOAT32] = TY_F32, [EMBER_FLOAT64] = TY_F64,
+        [EMBER_FLOAT16] = TY_F16, [EMBER_FLOAT32] = TY_F32, [EMBER_FLOAT64] = TY_F64,
         [EMBER_COMPLEX64] = TY_C64, [EMBER_COMPLEX128] = TY_C128,
     };
     if ((unsigned)dt >= EMBER_DTYPE_COUNT || map[dt] == TY_VOID)
@@ -144,7 +144,8 @@ bool ty_is_signed(const Type *t)
 }
 bool ty_is_float(const Type *t)
 {
-    return t && (t->kind == TY_F32 || t->kind == TY_F64 || t->kind == TY_WEAK_FLOAT);
+    return t && (t->kind == TY_F16 || t->kind == TY_F32 || t->kind == TY_F64 ||
+                 t->kind == TY_WEAK_FLOAT);
 }
 bool ty_is_complex(const Type *t)
 {
@@ -160,7 +161,7 @@ int ty_bits(const Type *t)
     switch (t->kind) {
     case TY_BOOL: return 1;
     case TY_I8: case TY_U8: return 8;
-    case TY_I16: case TY_U16: return 16;
+    case TY_I16: case TY_U16: case TY_F16: return 16;
     case TY_I32: case TY_U32: case TY_F32: return 32;
     case TY_I64: case TY_U64: case TY_F64: case TY_WEAK_INT: case TY_WEAK_FLOAT:
     case TY_C64: return 64;
@@ -198,10 +199,13 @@ static const Type *signed_of_bits(int bits)
 }
 
 /* The smallest float that holds every value of integer type t exactly
- * enough for NumPy: 8/16-bit integers go to float32, wider to float64. */
+ * enough for NumPy: bool and 8-bit integers go to float16, 16-bit to
+ * float32, wider to float64 (np.int8 + np.float16 is float16). */
 static int float_bits_for(const Type *t)
 {
-    if (t->kind == TY_BOOL || ty_bits(t) <= 16)
+    if (t->kind == TY_BOOL || ty_bits(t) <= 8)
+        return 16;
+    if (ty_bits(t) <= 16)
         return 32;
     return 64;
 }
@@ -223,7 +227,8 @@ static const Type *promote_concrete(const Type *a, const Type *b)
     if (ty_is_float(a) || ty_is_float(b)) {
         int fa = ty_is_float(a) ? ty_bits(a) : float_bits_for(a);
         int fb = ty_is_float(b) ? ty_bits(b) : float_bits_for(b);
-        return ty_scalar((fa > fb ? fa : fb) > 32 ? TY_F64 : TY_F32);
+        int f = fa > fb ? fa : fb;
+        return ty_scalar(f > 32 ? TY_F64 : f > 16 ? TY_F32 : TY_F16);
     }
     /* two integers */
     bool sa = ty_is_signed(a), sb = ty_is_signed(b);
@@ -252,7 +257,7 @@ static const Type *promote_weak(const Type *w, const Type *c)
     case TY_WEAK_COMPLEX:
         if (ty_is_complex(c))
             return c;
-        if (c->kind == TY_F32)
+        if (c->kind == TY_F32 || c->kind == TY_F16)
             return ty_scalar(TY_C64);
         return ty_scalar(TY_C128);
     default:
@@ -278,7 +283,7 @@ static const char *const scalar_names[TY_ARRAY] = {
     [TY_VOID] = "none",      [TY_BOOL] = "bool",       [TY_I8] = "int8",
     [TY_I16] = "int16",      [TY_I32] = "int32",       [TY_I64] = "int64",
     [TY_U8] = "uint8",       [TY_U16] = "uint16",      [TY_U32] = "uint32",
-    [TY_U64] = "uint64",     [TY_F32] = "float32",     [TY_F64] = "float64",
+    [TY_U64] = "uint64",     [TY_F16] = "float16", [TY_F32] = "float32",     [TY_F64] = "float64",
     [TY_C64] = "complex64",  [TY_C128] = "complex128", [TY_WEAK_INT] = "int literal",
     [TY_WEAK_FLOAT] = "float literal", [TY_WEAK_COMPLEX] = "complex literal",
 };

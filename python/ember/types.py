@@ -18,8 +18,8 @@ __all__ = [
     "Type", "Scalar", "Array", "UniTuple", "Tuple", "Signature", "NoneType",
     "void", "none", "boolean", "bool_", "b1",
     "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float32", "float64", "complex64", "complex128", "intp", "uintp",
-    "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f4", "f8", "c8", "c16",
+    "float16", "float32", "float64", "complex64", "complex128", "intp", "uintp",
+    "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16",
     "byte", "char", "short", "intc", "long_", "longlong", "float_", "double",
     "from_descriptor", "parse_signature", "typeof", "from_dtype", "as_dtype",
 ]
@@ -237,7 +237,8 @@ void = none = NoneType()
 boolean = bool_ = b1 = _Bool()
 int8, int16, int32, int64 = (Scalar(f"int{n}") for n in (8, 16, 32, 64))
 uint8, uint16, uint32, uint64 = (Scalar(f"uint{n}") for n in (8, 16, 32, 64))
-float32, float64 = Scalar("float32"), Scalar("float64")
+float16, float32, float64 = Scalar("float16"), Scalar("float32"), Scalar("float64")
+f2 = float16
 complex64, complex128 = Scalar("complex64"), Scalar("complex128")
 intp, uintp = int64, uint64
 i1, i2, i4, i8 = int8, int16, int32, int64
@@ -250,10 +251,10 @@ _SCALARS = {
     "bool": boolean, "boolean": boolean, "bool_": boolean, "b1": boolean,
     "int8": int8, "int16": int16, "int32": int32, "int64": int64,
     "uint8": uint8, "uint16": uint16, "uint32": uint32, "uint64": uint64,
-    "float32": float32, "float64": float64, "complex64": complex64,
+    "float16": float16, "float32": float32, "float64": float64, "complex64": complex64,
     "complex128": complex128, "intp": intp, "uintp": uintp,
     "i1": i1, "i2": i2, "i4": i4, "i8": i8, "u1": u1, "u2": u2, "u4": u4, "u8": u8,
-    "f4": f4, "f8": f8, "c8": c8, "c16": c16,
+    "f2": f2, "f4": f4, "f8": f8, "c8": c8, "c16": c16,
     "byte": byte, "char": char, "short": short, "intc": intc, "long_": long_,
     "longlong": longlong, "float_": float_, "double": double,
 }

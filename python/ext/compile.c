@@ -78,7 +78,8 @@ static const struct {
     {"bool", TY_BOOL},       {"int8", TY_I8},        {"int16", TY_I16},
     {"int32", TY_I32},       {"int64", TY_I64},      {"uint8", TY_U8},
     {"uint16", TY_U16},      {"uint32", TY_U32},     {"uint64", TY_U64},
-    {"float32", TY_F32},     {"float64", TY_F64},    {"complex64", TY_C64},
+    {"float16", TY_F16},     {"float32", TY_F32},    {"float64", TY_F64},
+    {"complex64", TY_C64},
     {"complex128", TY_C128}, {"weak_int", TY_WEAK_INT}, {"weak_float", TY_WEAK_FLOAT},
     {"weak_complex", TY_WEAK_COMPLEX},
 };
@@ -430,6 +431,12 @@ static int build_const(Node *n, PyObject *t)
             return -1;
         if (ty->kind == TY_F32)
             n->fval = (double)(float)n->fval;
+        if (ty->kind == TY_F16) { /* rounded to half (to nearest, ties to even) */
+            char h[2];
+            if (PyFloat_Pack2(n->fval, h, 1) < 0)
+                return -1;
+            n->fval = PyFloat_Unpack2(h, 1);
+        }
         return 0;
     }
     if (!PyComplex_Check(v) && !PyFloat_Check(v) && !PyLong_Check(v)) {
@@ -1643,6 +1650,9 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
         if (t->kind == TY_F32) {
             float f = (float)d;
             memcpy(slot, &f, 4);
+        } else if (t->kind == TY_F16) { /* rounded to nearest, ties to even */
+            if (PyFloat_Pack2(d, slot, 1) < 0)
+                return -1;
         } else {
             memcpy(slot, &d, 8);
         }
@@ -1985,6 +1995,7 @@ static int elem_typenum(const Type *elem)
     case TY_U16: return NPY_UINT16;
     case TY_U32: return NPY_UINT32;
     case TY_U64: return NPY_UINT64;
+    case TY_F16: return NPY_FLOAT16;
     case TY_F32: return NPY_FLOAT32;
     case TY_F64: return NPY_FLOAT64;
     case TY_C64: return NPY_COMPLEX64;
@@ -2156,6 +2167,7 @@ static PyObject *unpack_value(const Type *t, const char *buf, size_t *off, Retur
     case TY_U16: return PyLong_FromLong(v.u16);
     case TY_U32: return PyLong_FromUnsignedLong(v.u32);
     case TY_U64: return PyLong_FromUnsignedLongLong(v.u64);
+    case TY_F16: return PyFloat_FromDouble(PyFloat_Unpack2(p, 1));
     case TY_F32: return PyFloat_FromDouble(v.f32[0]);
     case TY_F64: case TY_WEAK_FLOAT: return PyFloat_FromDouble(v.f64[0]);
     case TY_C64: return PyComplex_FromDoubles(v.f32[0], v.f32[1]);

@@ -711,7 +711,7 @@ def test_malformed_trees_are_value_errors():
         with pytest.raises(ValueError):
             _ember.compile_kernel(t, ["float32"], 0)
     with pytest.raises(ValueError):
-        _ember.compile_kernel(good, ["float16"], 0)
+        _ember.compile_kernel(good, ["float128"], 0)
     with pytest.raises(ValueError):
         _ember.compile_kernel(good, [("array", "float32", 0, "C", False)], 0)
     with pytest.raises(ValueError):

@@ -49,12 +49,12 @@ def _layout(c_contig, f_contig):
 def _dtype_name(dt, what):
     if dt.kind == "b":
         return "bool"
-    if dt.kind in "iuc" or (dt.kind == "f" and dt.itemsize in (4, 8)):
+    if dt.kind in "iuc" or (dt.kind == "f" and dt.itemsize in (2, 4, 8)):
         if not dt.isnative:
             raise TypeError(f"{what}: dtype {dt.str} is not in the machine's byte order")
         return dt.name
     raise TypeError(f"{what}: arrays of dtype {dt} cannot be passed to a kernel "
-                    "(bool, integer, float32/float64 and complex only)")
+                    "(bool, integer, float16/32/64 and complex only)")
 
 
 def typeof(value, what):

@@ -80,10 +80,10 @@ _CMATH_FNS = {n: "cmath." + n for n in (
     "polar rect isnan isinf isfinite").split()}
 # math trees that give a pair: m, e = math.frexp(x)
 _MATH_PAIRS = ("frexp", "np.frexp", "modf", "np.modf", "cmath.polar")
-# The scalar types kernels compute with (float16 and longdouble are not).
+# The scalar types kernels compute with (longdouble is not).
 KERNEL_DTYPES = frozenset(
-    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float32 float64 complex64 "
-    "complex128".split())
+    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 float64 "
+    "complex64 complex128".split())
 _MATH_CONSTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf, "nan": math.nan}
 _NUMPY_CONSTS = {"pi": np.pi, "e": np.e, "inf": np.inf, "nan": np.nan, "newaxis": None}
 
@@ -111,7 +111,19 @@ _BLOCK_OPS.update({name: lo if lo == hi else (lo, hi)
                    if kind in ("warp", "warp_mask", "block")})
 # Parts of numba.cuda that ember does not have (README: "Differences from
 # numba.cuda and what is not supported yet").
-_CUDA_MISSING = {"cg": "cooperative groups", "fp16": "float16 arithmetic"}
+_CUDA_MISSING = {"cg": "cooperative groups"}
+# cuda.fp16.<name>(...): each argument converted to float16, then the tree
+# node (fp16_call). Binary operations and sqrt are correctly rounded on the CPU
+# (computed in float32, which has more than twice half's precision).
+_FP16_BINARY = {"hadd": "add", "hsub": "sub", "hmul": "mul", "hdiv": "truediv"}
+_FP16_COMPARE = {"heq": "eq", "hne": "ne", "hlt": "lt", "hle": "le", "hgt": "gt",
+                 "hge": "ge"}
+_FP16_MATH = {"habs": "np.abs", "hsqrt": "np.sqrt", "hceil": "np.ceil", "hfloor": "np.floor",
+              "htrunc": "np.trunc", "hrint": "np.rint", "hlog": "np.log", "hlog2": "np.log2",
+              "hlog10": "np.log10", "hexp": "np.exp", "hexp2": "np.exp2", "hcos": "np.cos",
+              "hsin": "np.sin", "hmax": "np.fmax", "hmin": "np.fmin"}
+FP16_FUNCTIONS = tuple(_FP16_BINARY) + tuple(_FP16_COMPARE) + tuple(_FP16_MATH) + (
+    "hneg", "hfma", "hrcp", "hrsqrt", "hexp10")
 _FENCES = {"threadfence": "device", "threadfence_block": "block", "threadfence_system": "system"}
 _ATOMIC_OPS = ("add", "sub", "max", "min", "nanmax", "nanmin", "and_", "or_", "xor", "exch",
                "inc", "dec", "cas", "compare_and_swap")
@@ -490,8 +502,6 @@ class _Builder:
             if value.dtype.kind in "iu":
                 v = int(value)
             elif value.dtype.kind == "f":
-                if value.dtype.itemsize == 2:
-                    raise self.unsupported(node, "float16 values are not supported in kernels")
                 v = float(value)
             else:
                 v = complex(value)
@@ -1253,6 +1263,8 @@ class _Builder:
                 return _Static("mathfn", "cbrt", full)
             if attr == "atomic":
                 return _Static("atomic", None, full)
+            if attr == "fp16":
+                return _Static("fp16", None, full)
             if attr in ("local", "shared", "const"):
                 return _Static("cudans", attr, full)
             if attr == "random":  # cuda.random.xoroshiro128p_uniform_float32(...)
@@ -1286,6 +1298,11 @@ class _Builder:
                 return ("intrinsic", line, col, st.value, [("const", line, col, "weak_int", axis)])
             raise self.typing(node, f"cuda.{st.value} has no attribute '{attr}'",
                               f"use cuda.{st.value}.x, .y or .z")
+        elif k == "fp16":
+            if attr in FP16_FUNCTIONS:
+                return _Static("fp16fn", attr, full)
+            raise self.typing(node, f"cuda.fp16 has no function '{attr}'",
+                              "cuda.fp16 has " + ", ".join(sorted(FP16_FUNCTIONS)))
         elif k == "atomic":
             if attr in _ATOMIC_OPS:
                 return _Static("atomicfn", attr, full)
@@ -1425,6 +1442,8 @@ class _Builder:
             return ("attr", line, col, op, self.expr(node.args[0]))
         if k == "mathfn":
             return ("math", line, col, callee.value, [self.expr(a) for a in node.args])
+        if k == "fp16fn":
+            return self.fp16_call(node, callee.value)
         if k == "randomfn":
             return self.random_call(node, callee.value)
         if k == "npbinop":
@@ -1589,6 +1608,35 @@ class _Builder:
             self.check_statement_call(node, f"cuda.{op}")
             return ("sync", line, col, "threads" if op == "syncthreads" else "warp", values)
         return ("intrinsic", line, col, op, values)
+
+    def fp16_call(self, node, fn):
+        """cuda.fp16.<fn>(...): numba's float16 intrinsics, as tree nodes on
+        operands converted to float16 (hfma: one rounding of a*b + c,
+        computed exactly enough in float64)."""
+        line, col = self.loc(node)
+        nargs = 3 if fn == "hfma" else 2 if fn in _FP16_BINARY or fn in _FP16_COMPARE or \
+            fn in ("hmax", "hmin") else 1
+        if len(node.args) != nargs:
+            raise self.typing(node, f"cuda.fp16.{fn}() takes {nargs} argument"
+                              f"{'' if nargs == 1 else 's'}, {len(node.args)} given")
+        args = [("cast", line, col, "float16", self.expr(a)) for a in node.args]
+        if fn in _FP16_BINARY:
+            return ("binary", line, col, _FP16_BINARY[fn], args[0], args[1])
+        if fn in _FP16_COMPARE:
+            return ("compare", line, col, _FP16_COMPARE[fn], args[0], args[1])
+        if fn in _FP16_MATH:
+            return ("math", line, col, _FP16_MATH[fn], args)
+        one = ("const", line, col, "float16", 1.0)
+        if fn == "hneg":
+            return ("unary", line, col, "neg", args[0])
+        if fn == "hrcp":
+            return ("binary", line, col, "truediv", one, args[0])
+        if fn == "hrsqrt":
+            return ("binary", line, col, "truediv", one, ("math", line, col, "np.sqrt", args))
+        if fn == "hexp10":
+            return ("binary", line, col, "pow", ("const", line, col, "float16", 10.0), args[0])
+        wide = [("cast", line, col, "float64", a) for a in args]  # hfma
+        return ("cast", line, col, "float16", ("intrinsic", line, col, "fma", wide))
 
     def intrinsic_call(self, node, name):
         """A call of a per-thread intrinsic of the table (cuda.nanosleep(ns)):

@@ -65,6 +65,9 @@ _NAMESPACES = {
     "threadIdx": ("x", "y", "z"), "blockIdx": ("x", "y", "z"),
     "blockDim": ("x", "y", "z"), "gridDim": ("x", "y", "z"),
     "local": ("array",), "shared": ("array",), "const": ("array_like",),
+    "fp16": ("hadd hsub hmul hdiv hneg habs hfma heq hne hlt hle hgt hge hmax hmin hsqrt "
+             "hrsqrt hrcp hceil hfloor htrunc hrint hlog hlog2 hlog10 hexp hexp2 hexp10 hcos "
+             "hsin").split(),
     "atomic": ("add", "sub", "max", "min", "nanmax", "nanmin", "and_", "or_", "xor", "exch",
                "inc", "dec", "cas", "compare_and_swap"),
 }
