@@ -122,6 +122,8 @@ _FP16_MATH = {"habs": "np.abs", "hsqrt": "np.sqrt", "hceil": "np.ceil", "hfloor"
               "htrunc": "np.trunc", "hrint": "np.rint", "hlog": "np.log", "hlog2": "np.log2",
               "hlog10": "np.log10", "hexp": "np.exp", "hexp2": "np.exp2", "hcos": "np.cos",
               "hsin": "np.sin", "hmax": "np.fmax", "hmin": "np.fmin"}
+from .._vector_types import ALIASES as _VECTOR_ALIASES, ATTRS as _VECTOR_ATTRS, \
+    VECTOR_TYPES as _VECTOR_TYPES  # noqa: E402
 FP16_FUNCTIONS = tuple(_FP16_BINARY) + tuple(_FP16_COMPARE) + tuple(_FP16_MATH) + (
     "hneg", "hfma", "hrcp", "hrsqrt", "hexp10")
 _FENCES = {"threadfence": "device", "threadfence_block": "block", "threadfence_system": "system"}
@@ -1189,6 +1191,13 @@ class _Builder:
             return self.static_attr(node, base, attr)
         if attr in _ARRAY_ATTRS:
             return ("attr", line, col, attr, base)
+        if attr in _VECTOR_ATTRS:  # v.x ... v.w of a vector type (a tuple)
+            k = _VECTOR_ATTRS.index(attr)
+            n = self.arity(base)
+            if n is not None and 0 <= n <= k:
+                raise self.typing(node, f"a vector of {n} element{'s' if n != 1 else ''} has "
+                                  f"no attribute '{attr}'")
+            return ("tuple_get", line, col, base, k)
         if attr == "conjugate":
             raise self.typing(node, "conjugate is a method: call it as x.conjugate()")
         raise self.unsupported(
@@ -1265,6 +1274,9 @@ class _Builder:
                 return _Static("atomic", None, full)
             if attr == "fp16":
                 return _Static("fp16", None, full)
+            vt = _VECTOR_ALIASES.get(attr, attr)
+            if vt in _VECTOR_TYPES:
+                return _Static("vectortype", vt, full)
             if attr in ("local", "shared", "const"):
                 return _Static("cudans", attr, full)
             if attr == "random":  # cuda.random.xoroshiro128p_uniform_float32(...)
@@ -1444,6 +1456,8 @@ class _Builder:
             return ("math", line, col, callee.value, [self.expr(a) for a in node.args])
         if k == "fp16fn":
             return self.fp16_call(node, callee.value)
+        if k == "vectortype":
+            return self.vector_call(node, callee.value)
         if k == "randomfn":
             return self.random_call(node, callee.value)
         if k == "npbinop":
@@ -1608,6 +1622,33 @@ class _Builder:
             self.check_statement_call(node, f"cuda.{op}")
             return ("sync", line, col, "threads" if op == "syncthreads" else "warp", values)
         return ("intrinsic", line, col, op, values)
+
+    def vector_call(self, node, name):
+        """cuda.float32x4(...) and the other vector types: a tuple of the
+        base type. Each argument is a number (one element) or a vector
+        (its elements), as numba-cuda: float32x4(v2, 1.0, 2.0)."""
+        line, col = self.loc(node)
+        base, count = _VECTOR_TYPES[name]
+        items = []
+        for a in node.args:
+            t = self.expr(a)
+            n = self.arity(t)
+            if n is None:
+                items.append(("cast", line, col, base, t))
+            elif t[0] == "tuple":
+                items += [("cast", line, col, base, f) for f in t[3]]
+            elif n < 0 or (not self.pure(t) and n > 1):
+                raise self.unsupported(a, f"cuda.{name}(): a vector argument must be a "
+                                       "variable or a vector made in place")
+            else:
+                al, ac = self.loc(a)
+                items += [("cast", line, col, base, ("tuple_get", al, ac, t, k))
+                          for k in range(n)]
+        if len(items) != count:
+            raise self.typing(node, f"cuda.{name}() needs {count} element"
+                              f"{'s' if count != 1 else ''} (numbers, or vectors that add "
+                              f"up to {count}), {len(items)} given")
+        return ("tuple", line, col, items)
 
     def fp16_call(self, node, fn):
         """cuda.fp16.<fn>(...): numba's float16 intrinsics, as tree nodes on
