@@ -941,6 +941,27 @@ static const Type *attr(Ctx *ctx, Node *n)
         return NULL;
     char s[256];
     switch (n->op) {
+    case ATTR_FIELD: { /* r.x, r['x'] of a record (numba: a.x of an array is not) */
+        static const char *const xyzw[] = {"x", "y", "z", "w"};
+        for (int k = 0; a->kind == TY_TUPLE && k < 4; k++)
+            if (strcmp(n->text, xyzw[k]) == 0) { /* v.x of a vector (a tuple) */
+                if (k >= a->nfields)
+                    FAIL(ctx, n, "a vector of %d element%s has no attribute '%s'", a->nfields,
+                         a->nfields == 1 ? "" : "s", n->text);
+                n->kind = ND_TUPLE_GET;
+                n->index = k;
+                return a->fields[k];
+            }
+        if (a->kind != TY_RECORD)
+            FAIL(ctx, n, "%s has no attribute '%s' (kernels support .shape, .strides, .size, "
+                 ".ndim, .T on arrays, .real, .imag on numbers, the fields of records and "
+                 ".x .y .z .w of vectors)", tname(a, s), n->text);
+        int k = ty_record_field(a, n->text);
+        if (k < 0)
+            FAIL(ctx, n, "the record has no field '%s' (%s)", n->text, tname(a, s));
+        n->index = k;
+        return a->fields[k];
+    }
     case ATTR_SHAPE: case ATTR_STRIDES: {
         if (a->kind != TY_ARRAY)
             FAIL(ctx, n, "%s has no attribute '%s'", tname(a, s),
@@ -1024,8 +1045,10 @@ static uint64_t array_roots(Ctx *ctx, const Node *n)
     if (n->kind == ND_IFEXP)
         return array_roots(ctx, n->b) | array_roots(ctx, n->c);
     if (n->kind == ND_TUPLE_GET || n->kind == ND_SLICE ||
-        (n->kind == ND_ATTR && n->op == ATTR_T))
+        (n->kind == ND_ATTR && (n->op == ATTR_T || n->op == ATTR_FIELD)))
         return array_roots(ctx, n->a);
+    if (n->kind == ND_INDEX && n->ty && n->ty->kind == TY_RECORD)
+        return array_roots(ctx, n->a); /* a record is a reference into its array */
     if (n->kind == ND_NEW_ARRAY && n->op == NEW_RESHAPE)
         return array_roots(ctx, n->b);
     if (n->kind == ND_TUPLE || n->kind == ND_CALL) {
@@ -1499,6 +1522,28 @@ static void stmt(Ctx *ctx, Node *n)
         array_assign(ctx, n);
         break;
     case ND_STORE: {
+        if (n->a->kind == ND_ATTR && n->a->op == ATTR_FIELD && n->nargs == 0) {
+            /* r.x = v: a store into a record's field */
+            const Type *ft = expr(ctx, n->a), *v = expr(ctx, n->b);
+            if (!ft || !v)
+                break;
+            if (ft->kind == TY_ARRAY) { /* r.h = values: into the nested array's view */
+                n->kind = ND_ARRAY_ASSIGN;
+                n->index = -1;
+                n->op = 0;
+                stmt(ctx, n);
+                break;
+            }
+            if (!ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(ft))) {
+                if (ctx->final && ctx->st == EMBER_SUCCESS)
+                    ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into the record "
+                                       "field '%s' of type %s", tname(v, s), n->a->text,
+                                       tname(ft, s2));
+                break;
+            }
+            mark_written(ctx, array_roots(ctx, n->a));
+            break;
+        }
         const Type *st = expr(ctx, n->a);
         if (st && st->kind == TY_ARRAY && n->nargs < st->ndim) {
             /* a[i] = row of a 2-D array: a store into the view a[i] */
@@ -1530,7 +1575,8 @@ static void stmt(Ctx *ctx, Node *n)
                                    "read-only (a non-writeable NumPy array)", tname(arr, s));
             break;
         }
-        if (!ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
+        if (elem->kind == TY_RECORD ? ty_concrete(v) != elem
+                                    : !ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
             if (ctx->final && ctx->st == EMBER_SUCCESS)
                 ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s",
                                    tname(v, s), tname(elem, s2));

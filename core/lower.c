@@ -117,6 +117,7 @@ LLVMTypeRef lw_lty(Lower *L, const Type *t)
     case TY_I32: case TY_U32: return L->t_i32;
     case TY_I64: case TY_U64: return L->t_i64;
     case TY_F16: return L->t_f16;
+    case TY_RECORD: return L->t_ptr; /* a record is the address of its bytes */
     case TY_F32: return L->t_f32;
     case TY_F64: return L->t_f64;
     case TY_C64: case TY_C128: {
@@ -161,6 +162,7 @@ unsigned lw_elem_align(const Type *elem)
     switch (elem->kind) {
     case TY_C64: return 4;
     case TY_C128: return 8;
+    case TY_RECORD: return (unsigned)elem->align;
     default: return (unsigned)(ty_bits(elem) < 8 ? 1 : ty_bits(elem) / 8);
     }
 }

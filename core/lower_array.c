@@ -88,7 +88,26 @@ LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out)
     if (bad)
         p = lw_bounds_fault(L, n, bad, p);
     *elem_out = at->elem;
+    if (at->elem->kind == TY_RECORD)
+        return p; /* the record's address (i8*) */
     return LLVMBuildBitCast(B, p, LLVMPointerType(lw_mty(L, at->elem), 0), "");
+}
+
+/* The address of record field n (ATTR_FIELD) as a pointer to its type (i8*
+ * for a nested array); *align: what the field's offset and the record's
+ * alignment guarantee (1 in a packed record). */
+LLVMValueRef lw_field_ptr(Lower *L, Node *n, unsigned *align)
+{
+    const Type *rec = n->a->ty, *ft = rec->fields[n->index];
+    int64_t off = rec->offsets[n->index];
+    LLVMValueRef off_v = i64c(L, off);
+    LLVMValueRef p = LLVMBuildGEP2(L->b, L->t_i8, lw_expr(L, n->a), &off_v, 1, "field");
+    unsigned want = lw_elem_align(ft->kind == TY_ARRAY ? ft->elem : ft);
+    *align = ((unsigned)rec->align % want == 0 && off % want == 0 &&
+              rec->size % want == 0) ? want : 1;
+    if (ft->kind == TY_ARRAY)
+        return p;
+    return LLVMBuildBitCast(L->b, p, LLVMPointerType(lw_mty(L, ft), 0), "");
 }
 
 /* cuda.atomic.<op>(ary, idx, val): the old element, with ary[idx] updated
@@ -231,6 +250,29 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
     LLVMValueRef a = lw_expr(L, n->a);
     const Type *at = ty_concrete(n->a->ty);
     switch (n->op) {
+    case ATTR_FIELD: {
+        /* a number: loaded; a nested array: a C-ordered view of its bytes */
+        (void)a;
+        unsigned align;
+        LLVMValueRef p = lw_field_ptr(L, n, &align);
+        const Type *ft = n->ty;
+        if (ft->kind == TY_ARRAY) {
+            const int64_t *ext = at->fshapes + n->index * EM_FIELD_MAX_NDIM;
+            LLVMValueRef v = LLVMBuildInsertValue(B, LLVMGetUndef(lw_lty(L, ft)), p, 0, "");
+            int64_t stride = ty_bits(ft->elem) / 8;
+            for (int i = ft->ndim - 1; i >= 0; i--) {
+                v = LLVMBuildInsertValue(B, v, i64c(L, ext[i]), (unsigned)(1 + i), "");
+                v = LLVMBuildInsertValue(B, v, i64c(L, stride), (unsigned)(1 + ft->ndim + i), "");
+                stride *= ext[i];
+            }
+            return v;
+        }
+        LLVMValueRef v = LLVMBuildLoad2(B, lw_mty(L, ft), p, "");
+        LLVMSetAlignment(v, align);
+        if (ft->kind == TY_BOOL)
+            v = LLVMBuildICmp(B, LLVMIntNE, v, ci(L->t_i8, 0), "");
+        return v;
+    }
     case ATTR_SHAPE: case ATTR_STRIDES: {
         LLVMValueRef t = LLVMGetUndef(lw_lty(L, n->ty));
         for (int i = 0; i < at->ndim; i++) {

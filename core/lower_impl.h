@@ -312,6 +312,7 @@ EM_HIDDEN LLVMValueRef lw_expr(Lower *L, Node *n);
 EM_HIDDEN void lw_fault_store(Lower *L, LLVMValueRef v, LLVMValueRef ptr, LLVMAtomicOrdering order);
 EM_HIDDEN LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValueRef p);
 EM_HIDDEN LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out);
+EM_HIDDEN LLVMValueRef lw_field_ptr(Lower *L, Node *n, unsigned *align);
 EM_HIDDEN LLVMValueRef lw_atomic_op(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_attr(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_slice_view(Lower *L, Node *n);

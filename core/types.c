@@ -46,6 +46,44 @@ static bool same_composite(const Type *a, const Type *b)
     for (int i = 0; i < a->nfields; i++)
         if (a->fields[i] != b->fields[i])
             return false;
+    if (a->kind == TY_RECORD) {
+        if (a->size != b->size || a->align != b->align)
+            return false;
+        for (int i = 0; i < a->nfields; i++)
+            if (strcmp(a->names[i], b->names[i]) != 0 || a->offsets[i] != b->offsets[i] ||
+                memcmp(a->fshapes + i * EM_FIELD_MAX_NDIM, b->fshapes + i * EM_FIELD_MAX_NDIM,
+                       EM_FIELD_MAX_NDIM * sizeof(int64_t)) != 0)
+                return false;
+    }
+    return true;
+}
+
+/* The record's arrays, in one allocation after `n` (freed with it). */
+static bool copy_record_parts(Type *t, const Type *proto)
+{
+    int n = proto->nfields;
+    size_t names_len = 0;
+    for (int i = 0; i < n; i++)
+        names_len += strlen(proto->names[i]) + 1;
+    size_t bytes = (size_t)n * (sizeof(char *) + sizeof(int64_t) * (1 + EM_FIELD_MAX_NDIM)) +
+                   names_len;
+    char *mem = calloc(1, bytes ? bytes : 1);
+    if (!mem)
+        return false;
+    int64_t *offs = (int64_t *)mem, *shapes = offs + n;
+    const char **names = (const char **)(shapes + (size_t)n * EM_FIELD_MAX_NDIM);
+    char *text = (char *)(names + n);
+    memcpy(offs, proto->offsets, (size_t)n * sizeof(int64_t));
+    memcpy(shapes, proto->fshapes, (size_t)n * EM_FIELD_MAX_NDIM * sizeof(int64_t));
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(proto->names[i]) + 1;
+        memcpy(text, proto->names[i], len);
+        names[i] = text;
+        text += len;
+    }
+    t->offsets = offs;
+    t->fshapes = shapes;
+    t->names = names;
     return true;
 }
 
@@ -76,6 +114,12 @@ static const Type *intern(const Type *proto)
     }
     n->type = *proto;
     n->type.fields = fields;
+    if (proto->kind == TY_RECORD && !copy_record_parts(&n->type, proto)) {
+        free(fields);
+        free(n);
+        em_mutex_unlock(&intern_lock);
+        return NULL;
+    }
     n->next = interned;
     interned = n;
     em_mutex_unlock(&intern_lock);
@@ -84,7 +128,8 @@ static const Type *intern(const Type *proto)
 
 const Type *ty_array(const Type *elem, int ndim, char layout, bool readonly)
 {
-    if (!elem || !ty_is_number(elem) || ty_is_weak(elem) || ndim < 1 || ndim > EMBER_MAX_NDIM)
+    if (!elem || (!ty_is_number(elem) && elem->kind != TY_RECORD) || ty_is_weak(elem) ||
+        ndim < 1 || ndim > EMBER_MAX_NDIM)
         return NULL;
     if (ndim == 1 && layout == 'F')
         layout = 'C'; /* one-dimensional contiguous is both */
@@ -104,6 +149,37 @@ const Type *ty_tuple(int n, const Type *const *fields)
     return intern(&proto);
 }
 
+const Type *ty_record(int n, const char *const *names, const Type *const *fields,
+                      const int64_t *offsets, const int64_t *fshapes, int64_t size, int align)
+{
+    if (n < 1 || n > EM_RECORD_MAX_FIELDS || size < 1 || align < 1)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        const Type *f = fields[i];
+        if (!f || !names[i] || offsets[i] < 0 ||
+            (f->kind != TY_ARRAY && (f->kind >= TY_WEAK_INT || f->kind == TY_VOID)))
+            return NULL;
+        int64_t bytes = ty_bits(f->kind == TY_ARRAY ? f->elem : f) / 8;
+        if (f->kind == TY_ARRAY)
+            for (int d = 0; d < f->ndim; d++)
+                bytes *= fshapes[i * EM_FIELD_MAX_NDIM + d];
+        if (offsets[i] + bytes > size)
+            return NULL;
+    }
+    Type proto = {.kind = TY_RECORD, .nfields = n, .fields = (const Type **)fields,
+                  .names = names, .offsets = offsets, .fshapes = fshapes, .size = size,
+                  .align = align};
+    return intern(&proto);
+}
+
+int ty_record_field(const Type *rec, const char *name)
+{
+    for (int i = 0; rec && rec->kind == TY_RECORD && i < rec->nfields; i++)
+        if (strcmp(rec->names[i], name) == 0)
+            return i;
+    return -1;
+}
+
 void ty_reset(void)
 {
     em_mutex_lock(&intern_lock);
@@ -111,6 +187,8 @@ void ty_reset(void)
         struct TypeNode *n = interned;
         interned = n->next;
         free((void *)n->type.fields);
+        if (n->type.kind == TY_RECORD)
+            free((void *)n->type.offsets); /* the record's parts (copy_record_parts) */
         free(n);
     }
     em_mutex_unlock(&intern_lock);
@@ -166,6 +244,7 @@ int ty_bits(const Type *t)
     case TY_I64: case TY_U64: case TY_F64: case TY_WEAK_INT: case TY_WEAK_FLOAT:
     case TY_C64: return 64;
     case TY_C128: case TY_WEAK_COMPLEX: return 128;
+    case TY_RECORD: return (int)(t->size * 8); /* so that bits / 8 is the itemsize */
     default: return 0;
     }
 }
@@ -300,12 +379,23 @@ const char *ty_str(const Type *t, char *buf, size_t cap)
     } else if (t->kind == TY_ARRAY) {
         if (t->readonly)
             em_strappend(buf, cap, "readonly ");
-        em_strappend(buf, cap, "%s[", scalar_names[t->elem->kind]);
+        char sub[256];
+        em_strappend(buf, cap, "%s[", t->elem->kind == TY_RECORD
+                                          ? ty_str(t->elem, sub, sizeof sub)
+                                          : scalar_names[t->elem->kind]);
         for (int i = 0; i < t->ndim; i++) {
             bool unit = (t->layout == 'C' && i == t->ndim - 1) || (t->layout == 'F' && i == 0);
             em_strappend(buf, cap, "%s%s", i ? ", " : "", unit ? "::1" : ":");
         }
         em_strappend(buf, cap, "]");
+    } else if (t->kind == TY_RECORD) {
+        em_strappend(buf, cap, "Record(");
+        for (int i = 0; i < t->nfields; i++) {
+            char sub[256];
+            em_strappend(buf, cap, "%s%s: %s", i ? ", " : "", t->names[i],
+                         ty_str(t->fields[i], sub, sizeof sub));
+        }
+        em_strappend(buf, cap, "; %lld bytes)", (long long)t->size);
     } else {
         em_strappend(buf, cap, "(");
         for (int i = 0; i < t->nfields; i++) {

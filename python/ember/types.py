@@ -15,7 +15,7 @@ recursive-descent parser (never ``eval``).
 import numpy as np
 
 __all__ = [
-    "Type", "Scalar", "Array", "UniTuple", "Tuple", "Signature", "NoneType",
+    "Type", "Scalar", "Record", "Array", "UniTuple", "Tuple", "Signature", "NoneType",
     "void", "none", "boolean", "bool_", "b1",
     "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float16", "float32", "float64", "complex64", "complex128", "intp", "uintp",
@@ -93,6 +93,39 @@ class Scalar(Type):
         return Array(self, len(dims), _layout_of(steps, str(self)))
 
 
+class Record(Type):
+    """A NumPy structured dtype's element (numba's ``types.Record``):
+    ``from_dtype(np.dtype([('x', 'f8'), ('n', 'i4')]))``; ``rec[:]`` makes
+    an array type. In kernels a record is a reference into its array."""
+
+    def __init__(self, dtype, _desc=None):
+        from ._compiler.dispatcher import _record_desc
+        self.dtype = np.dtype(dtype)
+        self._desc = _desc or _record_desc(self.dtype, "Record")
+        self.name = str(self)
+
+    @property
+    def fields(self):
+        return {name: (_SCALARS[t] if not shape else Array(_SCALARS[t], len(shape), "C"), off)
+                for name, t, off, shape in self._desc[1]}
+
+    @property
+    def size(self):
+        return self.dtype.itemsize
+
+    def __str__(self):
+        inner = ", ".join(f"{n}: {t}{list(s) if s else ''}" for n, t, _, s in self._desc[1])
+        return f"Record({inner}; {self.dtype.itemsize} bytes)"
+
+    def descriptor(self):
+        return self._desc
+
+    def _key(self):
+        return self._desc
+
+    __getitem__ = Scalar.__getitem__
+
+
 class _Bool(Scalar):
     def __init__(self):
         self.name = "bool"
@@ -123,8 +156,8 @@ class Array(Type):
     def __init__(self, dtype, ndim, layout="A", readonly=False):
         if isinstance(dtype, str):
             dtype = _SCALARS[dtype]
-        if not isinstance(dtype, Scalar):
-            raise TypeError(f"Array: dtype must be a scalar type, not {dtype!r}")
+        if not isinstance(dtype, (Scalar, Record)):
+            raise TypeError(f"Array: dtype must be a scalar or record type, not {dtype!r}")
         if not isinstance(ndim, int) or ndim < 1:
             raise TypeError(f"Array: ndim must be an int >= 1, not {ndim!r}")
         if layout not in ("C", "F", "A"):
@@ -134,7 +167,7 @@ class Array(Type):
         self.mutable = not self.readonly
 
     def descriptor(self):
-        return ("array", self.dtype.name, self.ndim, self.layout, self.readonly)
+        return ("array", self.dtype.descriptor(), self.ndim, self.layout, self.readonly)
 
     def _key(self):
         return self.descriptor()
@@ -265,9 +298,14 @@ def from_descriptor(d):
     """The type object of a dispatcher type descriptor."""
     if isinstance(d, str):
         return none if d == "none" else _SCALARS[d]
+    if d[0] == "record":
+        return Record(np.dtype({"names": [f[0] for f in d[1]],
+                                "formats": [(np.dtype(f[1]), f[3]) if f[3] else f[1]
+                                            for f in d[1]],
+                                "offsets": [f[2] for f in d[1]], "itemsize": d[2]}), d)
     if d[0] == "array":
         _, dt, ndim, layout, ro = d
-        return Array(_SCALARS[dt], ndim, layout, ro)
+        return Array(from_descriptor(dt), ndim, layout, ro)
     if d[0] == "tuple":
         return Tuple([from_descriptor(x) for x in d[1]])
     raise TypeError(f"not a type descriptor: {d!r}")
@@ -280,8 +318,10 @@ def from_dtype(dtype):
         dt = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"from_dtype: {dtype!r} is not a NumPy dtype") from None
+    if dt.fields is not None:
+        return Record(dt)
     name = "bool" if dt.kind == "b" else dt.name
-    if not dt.isnative or name not in _SCALARS or dt.fields is not None:
+    if not dt.isnative or name not in _SCALARS:
         raise TypeError(f"from_dtype: ember has no type for the dtype {dt!r} "
                         "(native bool, integer, float and complex dtypes are supported)")
     return _SCALARS[name]

@@ -745,6 +745,8 @@ class _Builder:
             slot = self.slots[target.id]
             self.record_arity(slot, value)
             return ("assign", line, col, slot, value)
+        if isinstance(target, ast.Attribute) or self.field_name(target) is not None:
+            return ("store", line, col, self.field(target), [], value)  # r.x = v
         if isinstance(target, ast.Subscript) and self.slice_items(target) is not None:
             # a[1:3] = v, a[:, j] = 1.5: broadcast v into the view
             return ("array_assign", line, col, self.subscript(target), value, False)
@@ -755,9 +757,6 @@ class _Builder:
             return ("store", line, col, arr, idx, value)
         if isinstance(target, (ast.Tuple, ast.List)):
             return self.unpack(target, value, value_node)
-        if isinstance(target, ast.Attribute):
-            raise self.unsupported(target, "assigning to an attribute is not supported in kernels",
-                                   "store into an array element instead (a[i] = value)")
         if isinstance(target, ast.Starred):
             raise self.unsupported(target, "starred assignment (a, *b = ...) is not supported")
         raise self.unsupported(target, f"cannot assign to {type(target).__name__}")
@@ -818,6 +817,9 @@ class _Builder:
             cur = ("load", line, col, slot)
             # aug_assign: for an array, in place (NumPy), else x = x op value
             return ("aug_assign", line, col, slot, ("binary", line, col, op, cur, value))
+        if isinstance(t, ast.Attribute) or self.field_name(t) is not None:
+            f = self.field(t)  # r.x += v
+            return ("store", line, col, f, [], ("binary", line, col, op, f, value))
         if isinstance(t, ast.Subscript) and self.slice_items(t) is not None:
             view = self.subscript(t)  # a[1:3] += b: in place into the view
             return ("array_assign", line, col, view, ("binary", line, col, op, view, value), True)
@@ -1053,7 +1055,12 @@ class _Builder:
         if name in self.static_params:  # a type passed by the caller (device_call)
             return self.static_params[name]
         if name in self.params:
-            return ("param", line, col, self.params.index(name))
+            i = self.params.index(name)
+            d = self.argtypes[i] if self.argtypes is not None else None
+            if isinstance(d, tuple) and d and d[0] == "record":  # passed as a[0] (its array)
+                return ("index", line, col, ("param", line, col, i),
+                        [("const", line, col, "weak_int", 0)])
+            return ("param", line, col, i)
         return self.lookup_global(node, name)
 
     def value(self, node):
@@ -1191,19 +1198,18 @@ class _Builder:
             return self.static_attr(node, base, attr)
         if attr in _ARRAY_ATTRS:
             return ("attr", line, col, attr, base)
-        if attr in _VECTOR_ATTRS:  # v.x ... v.w of a vector type (a tuple)
+        if attr == "conjugate":
+            raise self.typing(node, "conjugate is a method: call it as x.conjugate()")
+        n = self.arity(base)
+        if attr in _VECTOR_ATTRS and n is not None and n >= 0:  # v.x ... v.w of a vector
             k = _VECTOR_ATTRS.index(attr)
-            n = self.arity(base)
-            if n is not None and 0 <= n <= k:
+            if n <= k:
                 raise self.typing(node, f"a vector of {n} element{'s' if n != 1 else ''} has "
                                   f"no attribute '{attr}'")
             return ("tuple_get", line, col, base, k)
-        if attr == "conjugate":
-            raise self.typing(node, "conjugate is a method: call it as x.conjugate()")
-        raise self.unsupported(
-            node, f"unknown attribute '{attr}'",
-            "kernels support .shape, .strides, .size, .ndim, .T on arrays, .real, .imag and "
-            ".conjugate() on numbers")
+        # a record's field (r.x; core/infer.c also reads v.x of a vector passed
+        # to a device function, and says which attributes other values have)
+        return ("attr", line, col, "field:" + attr, base)
 
     def static_attr(self, node, st, attr):
         line, col = self.loc(node)
@@ -2162,8 +2168,29 @@ class _Builder:
                 items.append(self.expr(e))
         return items
 
+    @staticmethod
+    def field_name(node):
+        """'x' for r['x'] (a record field by name), else None."""
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and \
+                isinstance(node.slice.value, str):
+            return node.slice.value
+        return None
+
+    def field(self, node):
+        """The tree of r.x or r['x'] (a record field; r must be pure, since a
+        field's augmented assignment reads it twice)."""
+        line, col = self.loc(node)
+        name = node.attr if isinstance(node, ast.Attribute) else self.field_name(node)
+        base = self.expr(node.value)
+        if not self.pure(base) and base[0] != "index":
+            raise self.unsupported(node, "assigning to an attribute of this value is not "
+                                   "supported", "record fields: r.x = v or a[i].x = v")
+        return ("attr", line, col, "field:" + name, base)
+
     def subscript(self, node):
         line, col = self.loc(node)
+        if self.field_name(node) is not None:  # r['x']: a record field
+            return self.field(node)
         items = self.slice_items(node)
         if items is not None:
             return ("slice", line, col, self.expr(node.value), items)
