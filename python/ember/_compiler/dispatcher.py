@@ -433,6 +433,9 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         self._lock = compile_lock(self)
         self._pysig = inspect.signature(py_func)
         self._eager = []        # descriptors of the explicit signatures, in order
+        self.specializations = {}   # argument descriptors -> Dispatcher (specialize)
+        self._options = dict(debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo,
+                             boundscheck=boundscheck, cache=cache, **options)
 
     def __repr__(self):
         return f"<ember.cuda.Dispatcher {self.__qualname__}>"
@@ -568,6 +571,23 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
             raise TypeError(f"{self.__qualname__}: {exc}") from None
         bound.apply_defaults()
         return bound.args
+
+    def specialize(self, *args):
+        """numba's ``Dispatcher.specialize``: a dispatcher compiled for the
+        types of `args` (values, or types such as ``float32[::1]``) and only
+        those; the same one for the same types."""
+        from .. import types as ty
+        if self._eager:
+            raise RuntimeError("Dispatcher already specialized")
+        sig = tuple(a.descriptor() if isinstance(a, ty.Type) else
+                    typeof(a, f"{self.__name__}.specialize: argument {i + 1}")
+                    for i, a in enumerate(args))
+        d = self.specializations.get(sig)
+        if d is None:
+            d = Dispatcher(self.py_func, **self._options)
+            d._add_eager(sig)
+            self.specializations[sig] = d
+        return d
 
     def compile(self, sig):
         """The compiled kernel for a signature: a tuple of type descriptors, a
