@@ -306,9 +306,15 @@ def test_device_arrays_and_scalar_arguments(cpu_device):
             out[i] = x[i] * s
 
     x = _halves(11, -10, 10, 300)
-    d_out = cuda.device_array(300, np.float16)
-    k[3, 128](cuda.to_device(x), np.float16(3.3), d_out)
-    _same_bits(d_out.copy_to_host(), x * np.float16(3.3))
+    d_x, d_out = cuda.to_device(x), cuda.device_array(300, np.float16)
+    for s in (3.3, -0.7, 1e-3):  # the second and third launch: the C fast path
+        k[3, 128](d_x, np.float16(s), d_out)
+        _same_bits(d_out.copy_to_host(), x * np.float16(s))
+    host = np.zeros(300, np.float16)
+    for s in (2.0, 0.5):  # host arrays in place, also through the fast path
+        k[3, 128](x, np.float16(s), host)
+        _same_bits(host, x * np.float16(s))
+    assert k._fastpath_hits >= 2
 
 
 def test_jit_and_vectorize_take_float16():
