@@ -960,7 +960,10 @@ static const Type *attr(Ctx *ctx, Node *n)
         if (k < 0)
             FAIL(ctx, n, "the record has no field '%s' (%s)", n->text, tname(a, s));
         n->index = k;
-        return a->fields[k];
+        const Type *ft = a->fields[k];
+        if (a->readonly && ft->kind == TY_ARRAY) /* a nested array of a read-only record */
+            return ty_array(ft->elem, ft->ndim, ft->layout, true);
+        return ft;
     }
     case ATTR_SHAPE: case ATTR_STRIDES: {
         if (a->kind != TY_ARRAY)
@@ -1284,7 +1287,10 @@ static const Type *expr(Ctx *ctx, Node *n)
             return expr(ctx, n);
         }
         const Type *elem = NULL;
-        t = index_type(ctx, n, &elem) ? elem : NULL;
+        const Type *arr = index_type(ctx, n, &elem);
+        t = arr ? elem : NULL;
+        if (t && t->kind == TY_RECORD && arr->readonly) /* its fields are read-only too */
+            t = ty_record_readonly(t, true);
         break;
     }
     case ND_ATTR: t = attr(ctx, n); break;
@@ -1527,6 +1533,13 @@ static void stmt(Ctx *ctx, Node *n)
             const Type *ft = expr(ctx, n->a), *v = expr(ctx, n->b);
             if (!ft || !v)
                 break;
+            if (n->a->a->ty && n->a->a->ty->readonly) {
+                if (ctx->final && ctx->st == EMBER_SUCCESS)
+                    ctx->st = ir_error(ctx->fn, n->loc, "cannot store into the field '%s': the "
+                                       "record is read-only (from a read-only or constant "
+                                       "array)", n->a->text);
+                break;
+            }
             if (ft->kind == TY_ARRAY) { /* r.h = values: into the nested array's view */
                 n->kind = ND_ARRAY_ASSIGN;
                 n->index = -1;
@@ -1575,7 +1588,7 @@ static void stmt(Ctx *ctx, Node *n)
                                    "read-only (a non-writeable NumPy array)", tname(arr, s));
             break;
         }
-        if (elem->kind == TY_RECORD ? ty_concrete(v) != elem
+        if (elem->kind == TY_RECORD ? ty_record_readonly(ty_concrete(v), false) != elem
                                     : !ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
             if (ctx->final && ctx->st == EMBER_SUCCESS)
                 ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s",

@@ -71,6 +71,8 @@ EM_HIDDEN const Type *ty_record(int n, const char *const *names, const Type *con
                                 const int64_t *offsets, const int64_t *fshapes, int64_t size,
                                 int align);
 EM_HIDDEN int ty_record_field(const Type *rec, const char *name); /* index or -1 */
+/* The record type read from a read-only array (its fields cannot be stored) or not. */
+EM_HIDDEN const Type *ty_record_readonly(const Type *rec, bool readonly);
 EM_HIDDEN const Type *ty_from_dtype(ember_dtype dt);   /* NULL for a dtype kernels cannot use */
 EM_HIDDEN bool ty_is_int(const Type *t);      /* signed or unsigned, weak int included */
 EM_HIDDEN bool ty_is_signed(const Type *t);

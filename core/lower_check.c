@@ -264,7 +264,8 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
             if (!is_int_like(n->args[i]->ty))
                 return ir_error(fn, n->args[i]->loc, "array indices must be integers");
         if (n->kind == ND_STORE && (!n->b || (at->elem->kind == TY_RECORD
-                                                  ? ty_concrete(n->b->ty) != at->elem
+                                                  ? ty_record_readonly(ty_concrete(n->b->ty),
+                                                                       false) != at->elem
                                                   : !ty_is_number(n->b->ty))))
             return ir_error(fn, n->loc, "storing a non-number into an array");
         if (n->kind == ND_STORE && ty_is_complex(n->b->ty) && !ty_is_complex(at->elem))

@@ -47,7 +47,7 @@ static bool same_composite(const Type *a, const Type *b)
         if (a->fields[i] != b->fields[i])
             return false;
     if (a->kind == TY_RECORD) {
-        if (a->size != b->size || a->align != b->align)
+        if (a->size != b->size || a->align != b->align || a->readonly != b->readonly)
             return false;
         for (int i = 0; i < a->nfields; i++)
             if (strcmp(a->names[i], b->names[i]) != 0 || a->offsets[i] != b->offsets[i] ||
@@ -169,6 +169,15 @@ const Type *ty_record(int n, const char *const *names, const Type *const *fields
     Type proto = {.kind = TY_RECORD, .nfields = n, .fields = (const Type **)fields,
                   .names = names, .offsets = offsets, .fshapes = fshapes, .size = size,
                   .align = align};
+    return intern(&proto);
+}
+
+const Type *ty_record_readonly(const Type *rec, bool readonly)
+{
+    if (!rec || rec->kind != TY_RECORD || rec->readonly == readonly)
+        return rec;
+    Type proto = *rec;
+    proto.readonly = readonly;
     return intern(&proto);
 }
 
@@ -389,7 +398,7 @@ const char *ty_str(const Type *t, char *buf, size_t cap)
         }
         em_strappend(buf, cap, "]");
     } else if (t->kind == TY_RECORD) {
-        em_strappend(buf, cap, "Record(");
+        em_strappend(buf, cap, "%sRecord(", t->readonly ? "readonly " : "");
         for (int i = 0; i < t->nfields; i++) {
             char sub[256];
             em_strappend(buf, cap, "%s%s: %s", i ? ", " : "", t->names[i],

@@ -830,7 +830,9 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     }
     case ND_CONST_ARRAY: {
         /* ("const_array", line, col, dtype, [extents], data bytes) */
-        const Type *elem = scalar_type(ITEM(3), false, "constant array dtype");
+        const Type *elem = PyTuple_Check(ITEM(3)) ? parse_record(ITEM(3)) /* records */
+                                                  : scalar_type(ITEM(3), false,
+                                                                "constant array dtype");
         if (!elem)
             return NULL;
         PyObject *dims = ITEM(4), *data = ITEM(5);

@@ -221,3 +221,49 @@ def test_record_errors(cpu_device):
         store_record_into_numbers[1, 1](_sample(), np.zeros(1))
     with pytest.raises(TypeError, match="field 'n'.*not supported"):
         no_field[1, 1](np.zeros(1, [("n", [("m", np.int8)])]))
+
+
+CONST_RECORD = np.array([(1.0, 2), (3.0, 4), (5.5, -6)],
+                        dtype=[("x", np.float64), ("y", np.int64)])
+CONST_RECORD_ALIGN = np.array([(1, 2.0, 3, 4.0, 5)] * 3, dtype=np.dtype(
+    [("a", np.uint8), ("b", np.float64), ("c", np.uint8), ("d", np.float32),
+     ("e", np.int16)], align=True))
+
+
+def test_records_in_constant_memory(cpu_device):
+    """numba's test_constmem cuconstRec / cuconstRecAlign."""
+    @cuda.jit
+    def rec(A, B):
+        C = cuda.const.array_like(CONST_RECORD)
+        i = cuda.grid(1)
+        if i < A.size:
+            A[i] = C[i]["x"]
+            B[i] = C[i].y
+
+    @cuda.jit
+    def rec_align(A, B, C, D, E):
+        Z = cuda.const.array_like(CONST_RECORD_ALIGN)
+        i = cuda.grid(1)
+        if i < A.size:
+            A[i] = Z[i]["a"]
+            B[i] = Z[i]["b"]
+            C[i] = Z[i].c
+            D[i] = Z[i].d
+            E[i] = Z[i].e
+
+    A, B = np.zeros(3), np.zeros(3, np.int64)
+    rec.specialize(A, B)[1, 3](A, B)
+    np.testing.assert_array_equal(A, CONST_RECORD["x"])
+    np.testing.assert_array_equal(B, CONST_RECORD["y"])
+    outs = [np.zeros(3, CONST_RECORD_ALIGN.dtype[f]) for f in "abcde"]
+    rec_align[1, 3](*outs)
+    for f, o in zip("abcde", outs):
+        np.testing.assert_array_equal(o, CONST_RECORD_ALIGN[f])
+
+    @cuda.jit
+    def write_const(A):
+        C = cuda.const.array_like(CONST_RECORD)
+        C[0].x = 1.0
+
+    with pytest.raises(TypingError, match="read-only"):
+        write_const[1, 1](np.zeros(1))

@@ -1594,6 +1594,12 @@ class _Builder:
         a read-only array (constant memory on GPUs)."""
         line, col = self.loc(node)
         dn = _dtype_name_of_class(value.dtype.type)
+        if value.dtype.fields is not None:  # records: their descriptor (dispatcher.py)
+            from .dispatcher import _record_desc, _record_for_c
+            try:
+                dn = _record_for_c(_record_desc(value.dtype, what))
+            except TypeError as exc:
+                raise self.typing(node, str(exc)) from None
         if dn is None or not value.dtype.isnative or not 1 <= value.ndim <= 32:
             raise self.typing(node, f"{what}: arrays of {value.dtype} with {value.ndim} "
                               "dimensions cannot be frozen into compiled code (1 to 32 "
