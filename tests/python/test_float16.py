@@ -337,3 +337,18 @@ def test_jit_and_vectorize_take_float16():
     r = muladd(a, a)
     assert r.dtype == np.float16
     _same_bits(r, a * a + np.float16(1))
+
+
+def _to_half(x):
+    return np.float16(x) * np.float16(0.5)
+
+
+def test_compile_ptx_of_a_float16_device_function(ptxas):
+    from conftest import check_ptx
+    from ember.types import float16, int8
+    ptx, ret = cuda.compile_ptx(_to_half, [int8], device=True, cc=(8, 0))
+    assert ret == float16
+    assert "mul.f16" in ptx and "st.param" in ptx  # the result is returned (as its bits)
+    check_ptx(ptx, 80)
+    ptx2, _ = cuda.compile_ptx(_to_half, [float16], device=True, cc=(9, 0))
+    check_ptx(ptx2, 90)
