@@ -1281,6 +1281,21 @@ static const Type *expr(Ctx *ctx, Node *n)
             n->nargs = 0;
             return expr(ctx, n);
         }
+        if (at && at->kind == TY_RECORD && n->nargs == 1) {
+            /* r[k]: the record's k-th field (numba) */
+            int64_t k = 0;
+            if (!const_int(n->args[0], &k) || k < -at->nfields || k >= at->nfields)
+                FAIL(ctx, n, "a record is indexed with a constant field number (0 to %d) or "
+                     "a field name", at->nfields - 1);
+            if (k < 0)
+                k += at->nfields;
+            n->kind = ND_ATTR;
+            n->op = ATTR_FIELD;
+            n->text = at->names[k];
+            n->args = NULL;
+            n->nargs = 0;
+            return expr(ctx, n);
+        }
         if (at && at->kind == TY_ARRAY && n->nargs >= 1 && n->nargs < at->ndim) {
             /* a[i] of a 2-D array: the row, a view (numba, NumPy) */
             n->kind = ND_SLICE;

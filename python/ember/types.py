@@ -511,8 +511,8 @@ def as_signature(sig):
         return sig
     if isinstance(sig, str):
         return parse_signature(sig)
-    if isinstance(sig, tuple) and all(isinstance(a, Type) for a in sig):
-        return Signature(None, sig)
+    if isinstance(sig, (tuple, list)) and all(isinstance(a, Type) for a in sig):
+        return Signature(None, tuple(sig))  # argument types (compile_ptx(f, [float16]))
     raise TypeError(f"cuda.jit: a signature must be a string such as "
                     f"'void(float32[::1], float32)', a signature object such as "
                     f"void(float32[::1], float32), or a tuple of types; not {sig!r}")

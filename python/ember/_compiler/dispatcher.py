@@ -59,7 +59,15 @@ def _record_desc(dt, what):
         fields.append((name, _dtype_name(base, what), off, tuple(shape)))
     if not fields:
         raise TypeError(f"{what}: a record dtype without fields cannot be passed to a kernel")
-    return ("record", tuple(fields), dt.itemsize, dt.alignment)
+    # the alignment the layout allows (not the dtype's flag, which np.recarray
+    # drops): the largest field alignment that every offset and the size keep
+    align = 1
+    for a in sorted({np.dtype(t).alignment for _, t, _, _ in fields}, reverse=True):
+        if dt.itemsize % a == 0 and all(off % min(np.dtype(t).alignment, a) == 0
+                                        for _, t, off, _ in fields):
+            align = a
+            break
+    return ("record", tuple(fields), dt.itemsize, align)
 
 
 def _dtype_name(dt, what):
@@ -167,8 +175,12 @@ def _record_bytes(a):
 def _desc_str(d):
     if isinstance(d, str):
         return d
+    if d[0] == "record":
+        return "Record(" + ", ".join(f"{n}: {t}{list(s) if s else ''}"
+                                     for n, t, _, s in d[1]) + f"; {d[2]} bytes)"
     if d[0] == "array":
         _, dt, ndim, layout, ro = d
+        dt = _desc_str(dt)
         dims = ", ".join("::1" if (layout == "C" and i == ndim - 1) or
                          (layout == "F" and i == 0) else ":" for i in range(ndim))
         return ("readonly " if ro else "") + f"{dt}[{dims}]"
