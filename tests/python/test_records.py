@@ -267,3 +267,25 @@ def test_records_in_constant_memory(cpu_device):
 
     with pytest.raises(TypingError, match="read-only"):
         write_const[1, 1](np.zeros(1))
+
+
+def test_field_by_number_and_recarray_mixing(cpu_device):
+    """numba's test_getitem_idx: r[0] is the first field; a record of an
+    np.recarray (whose dtype lost NumPy's align flag) stores into a plain
+    structured array of the same layout."""
+    @cuda.jit(device=True)
+    def first(ary):
+        return ary[0]
+
+    @cuda.jit
+    def k(recs, out, firsts):
+        out[0] = first(recs)           # a record from the recarray
+        firsts[0] = first(recs[1])     # the second record's field 0
+
+    recs = np.recarray(2, dtype=recordwitharray)
+    recs[0] = np.array([(1, (2, 3))], dtype=recordwitharray)[0]
+    recs[1] = np.array([(7, (8, 9))], dtype=recordwitharray)[0]
+    out = np.zeros(1, recordwitharray)
+    firsts = np.zeros(1, np.int32)
+    k[1, 1](recs, out, firsts)
+    assert out[0] == recs[0] and firsts[0] == 7
