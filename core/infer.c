@@ -941,6 +941,30 @@ static const Type *attr(Ctx *ctx, Node *n)
         return NULL;
     char s[256];
     switch (n->op) {
+    case ATTR_FIELD: { /* r.x, r['x'] of a record (numba: a.x of an array is not) */
+        static const char *const xyzw[] = {"x", "y", "z", "w"};
+        for (int k = 0; a->kind == TY_TUPLE && k < 4; k++)
+            if (strcmp(n->text, xyzw[k]) == 0) { /* v.x of a vector (a tuple) */
+                if (k >= a->nfields)
+                    FAIL(ctx, n, "a vector of %d element%s has no attribute '%s'", a->nfields,
+                         a->nfields == 1 ? "" : "s", n->text);
+                n->kind = ND_TUPLE_GET;
+                n->index = k;
+                return a->fields[k];
+            }
+        if (a->kind != TY_RECORD)
+            FAIL(ctx, n, "%s has no attribute '%s' (kernels support .shape, .strides, .size, "
+                 ".ndim, .T on arrays, .real, .imag on numbers, the fields of records and "
+                 ".x .y .z .w of vectors)", tname(a, s), n->text);
+        int k = ty_record_field(a, n->text);
+        if (k < 0)
+            FAIL(ctx, n, "the record has no field '%s' (%s)", n->text, tname(a, s));
+        n->index = k;
+        const Type *ft = a->fields[k];
+        if (a->readonly && ft->kind == TY_ARRAY) /* a nested array of a read-only record */
+            return ty_array(ft->elem, ft->ndim, ft->layout, true);
+        return ft;
+    }
     case ATTR_SHAPE: case ATTR_STRIDES: {
         if (a->kind != TY_ARRAY)
             FAIL(ctx, n, "%s has no attribute '%s'", tname(a, s),
@@ -1024,8 +1048,10 @@ static uint64_t array_roots(Ctx *ctx, const Node *n)
     if (n->kind == ND_IFEXP)
         return array_roots(ctx, n->b) | array_roots(ctx, n->c);
     if (n->kind == ND_TUPLE_GET || n->kind == ND_SLICE ||
-        (n->kind == ND_ATTR && n->op == ATTR_T))
+        (n->kind == ND_ATTR && (n->op == ATTR_T || n->op == ATTR_FIELD)))
         return array_roots(ctx, n->a);
+    if (n->kind == ND_INDEX && n->ty && n->ty->kind == TY_RECORD)
+        return array_roots(ctx, n->a); /* a record is a reference into its array */
     if (n->kind == ND_NEW_ARRAY && n->op == NEW_RESHAPE)
         return array_roots(ctx, n->b);
     if (n->kind == ND_TUPLE || n->kind == ND_CALL) {
@@ -1076,9 +1102,13 @@ static const Type *atomic(Ctx *ctx, Node *n)
     if (arr->readonly)
         FAIL(ctx, n, "cuda.atomic.%s on %s: the array is read-only", name, tname(arr, s));
     TypeKind k = elem->kind;
-    if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 && k != TY_F64)
+    if (k == TY_F16 && n->op != ATOM_ADD && n->op != ATOM_SUB) /* CUDA: atomicAdd(__half) */
+        FAIL(ctx, n, "cuda.atomic.%s is not supported on arrays of float16 (add and sub are)",
+             name);
+    if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 &&
+        k != TY_F64 && k != TY_F16)
         FAIL(ctx, n, "cuda.atomic.%s is not supported on arrays of %s (int32, int64, uint32, "
-             "uint64, float32 and float64 only)", name, tname(elem, s));
+             "uint64, float16, float32 and float64 only)", name, tname(elem, s));
     bool is_float = k == TY_F32 || k == TY_F64;
     if (is_float && (n->op == ATOM_AND || n->op == ATOM_OR || n->op == ATOM_XOR ||
                      n->op == ATOM_INC || n->op == ATOM_DEC))
@@ -1272,13 +1302,31 @@ static const Type *expr(Ctx *ctx, Node *n)
             n->nargs = 0;
             return expr(ctx, n);
         }
+        if (at && at->kind == TY_RECORD && n->nargs == 1) {
+            /* r[k]: the record's k-th field (numba) */
+            int64_t k = 0;
+            if (!const_int(n->args[0], &k) || k < -at->nfields || k >= at->nfields)
+                FAIL(ctx, n, "a record is indexed with a constant field number (0 to %d) or "
+                     "a field name", at->nfields - 1);
+            if (k < 0)
+                k += at->nfields;
+            n->kind = ND_ATTR;
+            n->op = ATTR_FIELD;
+            n->text = at->names[k];
+            n->args = NULL;
+            n->nargs = 0;
+            return expr(ctx, n);
+        }
         if (at && at->kind == TY_ARRAY && n->nargs >= 1 && n->nargs < at->ndim) {
             /* a[i] of a 2-D array: the row, a view (numba, NumPy) */
             n->kind = ND_SLICE;
             return expr(ctx, n);
         }
         const Type *elem = NULL;
-        t = index_type(ctx, n, &elem) ? elem : NULL;
+        const Type *arr = index_type(ctx, n, &elem);
+        t = arr ? elem : NULL;
+        if (t && t->kind == TY_RECORD && arr->readonly) /* its fields are read-only too */
+            t = ty_record_readonly(t, true);
         break;
     }
     case ND_ATTR: t = attr(ctx, n); break;
@@ -1525,6 +1573,35 @@ static void stmt(Ctx *ctx, Node *n)
         array_assign(ctx, n);
         break;
     case ND_STORE: {
+        if (n->a->kind == ND_ATTR && n->a->op == ATTR_FIELD && n->nargs == 0) {
+            /* r.x = v: a store into a record's field */
+            const Type *ft = expr(ctx, n->a), *v = expr(ctx, n->b);
+            if (!ft || !v)
+                break;
+            if (n->a->a->ty && n->a->a->ty->readonly) {
+                if (ctx->final && ctx->st == EMBER_SUCCESS)
+                    ctx->st = ir_error(ctx->fn, n->loc, "cannot store into the field '%s': the "
+                                       "record is read-only (from a read-only or constant "
+                                       "array)", n->a->text);
+                break;
+            }
+            if (ft->kind == TY_ARRAY) { /* r.h = values: into the nested array's view */
+                n->kind = ND_ARRAY_ASSIGN;
+                n->index = -1;
+                n->op = 0;
+                stmt(ctx, n);
+                break;
+            }
+            if (!ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(ft))) {
+                if (ctx->final && ctx->st == EMBER_SUCCESS)
+                    ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into the record "
+                                       "field '%s' of type %s", tname(v, s), n->a->text,
+                                       tname(ft, s2));
+                break;
+            }
+            mark_written(ctx, array_roots(ctx, n->a));
+            break;
+        }
         const Type *st = expr(ctx, n->a);
         if (st && st->kind == TY_ARRAY && n->nargs < st->ndim) {
             /* a[i] = row of a 2-D array: a store into the view a[i] */
@@ -1556,7 +1633,8 @@ static void stmt(Ctx *ctx, Node *n)
                                    "read-only (a non-writeable NumPy array)", tname(arr, s));
             break;
         }
-        if (!ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
+        if (elem->kind == TY_RECORD ? ty_record_readonly(ty_concrete(v), false) != elem
+                                    : !ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
             if (ctx->final && ctx->st == EMBER_SUCCESS)
                 ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s",
                                    tname(v, s), tname(elem, s2));

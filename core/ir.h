@@ -26,7 +26,8 @@ typedef enum TypeKind {
     TY_BOOL,
     TY_I8, TY_I16, TY_I32, TY_I64,
     TY_U8, TY_U16, TY_U32, TY_U64,
-    TY_F32, TY_F64,
+    TY_F16, TY_F32, TY_F64, /* float16: arithmetic in half on GPUs (sm_53+), in float32
+                             * rounded to half on the CPU (lower.c f16 helpers) */
     TY_C64, TY_C128,
     /* Python literals are "weak" (NEP 50): they take the kind of the other
      * operand (x * 2.0 stays float32). A variable never has a weak type:
@@ -34,8 +35,13 @@ typedef enum TypeKind {
     TY_WEAK_INT, TY_WEAK_FLOAT, TY_WEAK_COMPLEX,
     TY_ARRAY,
     TY_TUPLE,
+    TY_RECORD, /* a NumPy structured dtype's element: a value is a pointer to its bytes
+                * (numba's records are references too: r = a[i]; r.x = 1 writes a) */
     TY_KIND_COUNT
 } TypeKind;
+
+#define EM_RECORD_MAX_FIELDS 64
+#define EM_FIELD_MAX_NDIM 4
 
 typedef struct Type Type;
 struct Type {
@@ -45,15 +51,29 @@ struct Type {
     int ndim;             /* 1 ... 32 (0-d arrays are passed as scalars) */
     char layout;          /* 'C', 'F' or 'A' (any strides) */
     bool readonly;
-    /* TY_TUPLE */
+    /* TY_TUPLE, TY_RECORD */
     int nfields;
-    const Type **fields;
+    const Type **fields;  /* TY_RECORD: a scalar, or a C array for a nested array */
+    /* TY_RECORD */
+    const char *const *names;  /* field names */
+    const int64_t *offsets;    /* byte offset of each field */
+    const int64_t *fshapes;    /* nested arrays: EM_FIELD_MAX_NDIM extents per field */
+    int64_t size;              /* itemsize in bytes */
+    int align;                 /* the dtype's alignment */
 };
 
 EM_HIDDEN const Type *ty_scalar(TypeKind kind);       /* TY_VOID ... TY_WEAK_COMPLEX */
 EM_HIDDEN const Type *ty_array(const Type *elem, int ndim, char layout, bool readonly);
 EM_HIDDEN const Type *ty_tuple(int n, const Type *const *fields);
-EM_HIDDEN const Type *ty_from_dtype(ember_dtype dt);   /* NULL for float16 (not computable yet) */
+/* A record of n fields (names copied); fields[i] a scalar or a C array type
+ * whose extents are fshapes[i * EM_FIELD_MAX_NDIM ...]. NULL on bad input. */
+EM_HIDDEN const Type *ty_record(int n, const char *const *names, const Type *const *fields,
+                                const int64_t *offsets, const int64_t *fshapes, int64_t size,
+                                int align);
+EM_HIDDEN int ty_record_field(const Type *rec, const char *name); /* index or -1 */
+/* The record type read from a read-only array (its fields cannot be stored) or not. */
+EM_HIDDEN const Type *ty_record_readonly(const Type *rec, bool readonly);
+EM_HIDDEN const Type *ty_from_dtype(ember_dtype dt);   /* NULL for a dtype kernels cannot use */
 EM_HIDDEN bool ty_is_int(const Type *t);      /* signed or unsigned, weak int included */
 EM_HIDDEN bool ty_is_signed(const Type *t);
 EM_HIDDEN bool ty_is_float(const Type *t);    /* weak float included */
@@ -253,6 +273,7 @@ typedef enum Attr {
     ATTR_MEAN,    /* -> float64 (ints, bool, float64), float32, or the complex type */
     ATTR_LEN,     /* len(array) -> int64 (shape[0]); len(tuple) is folded by the front end */
     ATTR_REAL, ATTR_IMAG, ATTR_CONJ,
+    ATTR_FIELD,   /* record -> the field named `text` (r.x, r['x']); index: its number */
     ATTR_COUNT
 } Attr;
 

@@ -116,6 +116,8 @@ LLVMTypeRef lw_lty(Lower *L, const Type *t)
     case TY_I16: case TY_U16: return L->t_i16;
     case TY_I32: case TY_U32: return L->t_i32;
     case TY_I64: case TY_U64: return L->t_i64;
+    case TY_F16: return L->t_f16;
+    case TY_RECORD: return L->t_ptr; /* a record is the address of its bytes */
     case TY_F32: return L->t_f32;
     case TY_F64: return L->t_f64;
     case TY_C64: case TY_C128: {
@@ -160,6 +162,7 @@ unsigned lw_elem_align(const Type *elem)
     switch (elem->kind) {
     case TY_C64: return 4;
     case TY_C128: return 8;
+    case TY_RECORD: return (unsigned)elem->align;
     default: return (unsigned)(ty_bits(elem) < 8 ? 1 : ty_bits(elem) / 8);
     }
 }
@@ -187,10 +190,29 @@ LLVMValueRef lw_entry_alloca(Lower *L, LLVMTypeRef t, const char *name)
 
 static LLVMValueRef call_libm(Lower *L, const char *name, LLVMValueRef *args, unsigned n);
 
+/* float16 math: the arguments widened to float32, the float32 function,
+ * its result rounded to half. Exact for sqrt and the rounding functions
+ * (float32 has more than twice half's precision); the others are as
+ * accurate as their float32 versions, plus the final rounding. */
+static LLVMValueRef call_via_f32(Lower *L, const char *name, LLVMValueRef *args, unsigned n,
+                                 bool intrinsic)
+{
+    LLVMValueRef wide[4];
+    EM_ASSERT(n <= 4);
+    for (unsigned i = 0; i < n; i++)
+        wide[i] = LLVMTypeOf(args[i]) == L->t_f16 ? LLVMBuildFPExt(L->b, args[i], L->t_f32, "")
+                                                  : args[i];
+    LLVMValueRef r = intrinsic ? lw_call_intrinsic(L, name, L->t_f32, wide, n)
+                               : call_libm(L, name, wide, n);
+    return LLVMBuildFPTrunc(L->b, r, L->t_f16, "");
+}
+
 /* A call of an overloaded LLVM lw_intrinsic (one overload type). */
 LLVMValueRef lw_call_intrinsic(Lower *L, const char *name, LLVMTypeRef ty, LLVMValueRef *args,
                                    unsigned n)
 {
+    if (ty == L->t_f16)
+        return call_via_f32(L, name, args, n, true);
     const char *libm = L->target->intrinsic_libm ? L->target->intrinsic_libm(name) : NULL;
     if (libm)
         return call_libm(L, libm, args, n);
@@ -238,6 +260,8 @@ LLVMValueRef lw_call_named(Lower *L, const char *name, LLVMTypeRef ret, LLVMType
 static LLVMValueRef call_libm(Lower *L, const char *name, LLVMValueRef *args, unsigned n)
 {
     LLVMTypeRef ty = LLVMTypeOf(args[0]);
+    if (ty == L->t_f16)
+        return call_via_f32(L, name, args, n, false);
     char full[48];
     lw_math_symbol(L, name, ty == L->t_f32, full, sizeof full);
     LLVMTypeRef params[3] = {ty, ty, ty};
@@ -595,6 +619,7 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     L->t_i16 = LLVMInt16TypeInContext(ctx);
     L->t_i32 = LLVMInt32TypeInContext(ctx);
     L->t_i64 = LLVMInt64TypeInContext(ctx);
+    L->t_f16 = LLVMHalfTypeInContext(ctx);
     L->t_f32 = LLVMFloatTypeInContext(ctx);
     L->t_f64 = LLVMDoubleTypeInContext(ctx);
     L->t_ptr = LLVMPointerType(L->t_i8, 0);

@@ -88,7 +88,26 @@ LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out)
     if (bad)
         p = lw_bounds_fault(L, n, bad, p);
     *elem_out = at->elem;
+    if (at->elem->kind == TY_RECORD)
+        return p; /* the record's address (i8*) */
     return LLVMBuildBitCast(B, p, LLVMPointerType(lw_mty(L, at->elem), 0), "");
+}
+
+/* The address of record field n (ATTR_FIELD) as a pointer to its type (i8*
+ * for a nested array); *align: what the field's offset and the record's
+ * alignment guarantee (1 in a packed record). */
+LLVMValueRef lw_field_ptr(Lower *L, Node *n, unsigned *align)
+{
+    const Type *rec = n->a->ty, *ft = rec->fields[n->index];
+    int64_t off = rec->offsets[n->index];
+    LLVMValueRef off_v = i64c(L, off);
+    LLVMValueRef p = LLVMBuildGEP2(L->b, L->t_i8, lw_expr(L, n->a), &off_v, 1, "field");
+    unsigned want = lw_elem_align(ft->kind == TY_ARRAY ? ft->elem : ft);
+    *align = ((unsigned)rec->align % want == 0 && off % want == 0 &&
+              rec->size % want == 0) ? want : 1;
+    if (ft->kind == TY_ARRAY)
+        return p;
+    return LLVMBuildBitCast(L->b, p, LLVMPointerType(lw_mty(L, ft), 0), "");
 }
 
 /* cuda.atomic.<op>(ary, idx, val): the old element, with ary[idx] updated
@@ -104,6 +123,43 @@ LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out)
  *     (CUDA's atomicInc / atomicDec);
  *   cas(ary, idx, old, val): stores val when the element equals old (bitwise
  *     for floats). */
+/* float16 atomic add (CUDA's atomicAdd(__half *)): a compare-and-swap
+ * loop on the aligned 32-bit word that holds the half, on every target
+ * (PTX's atom.add.noftz.f16 makes ptxas 13.0 crash for sm_90 with line
+ * tables). The sum is a half add: correctly rounded. Returns the old value. */
+static LLVMValueRef half_atomic_add(Lower *L, LLVMValueRef p, LLVMValueRef v)
+{
+    LLVMBuilderRef B = L->b;
+    unsigned as = LLVMGetPointerAddressSpace(LLVMTypeOf(p));
+    LLVMValueRef addr = LLVMBuildPtrToInt(B, p, L->t_i64, "");
+    LLVMValueRef wp = LLVMBuildIntToPtr(B, LLVMBuildAnd(B, addr, ci(L->t_i64, -4), ""),
+                                        LLVMPointerType(L->t_i32, as), "");
+    LLVMValueRef shift = LLVMBuildTrunc(B, LLVMBuildShl(B, LLVMBuildAnd(B, addr, ci(L->t_i64, 2), ""),
+                                                        ci(L->t_i64, 3), ""), L->t_i32, "");
+    LLVMValueRef keep = LLVMBuildNot(B, LLVMBuildShl(B, ci(L->t_i32, 0xffff), shift, ""), "");
+    LLVMValueRef init = LLVMBuildLoad2(B, L->t_i32, wp, "");
+    L->target->atomic_access(L, init, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(init, 4);
+    LLVMBasicBlockRef entry = LLVMGetInsertBlock(B), loop = lw_new_bb(L, "atomic.loop"),
+                      done = lw_new_bb(L, "atomic.done");
+    LLVMBuildBr(B, loop);
+    LLVMPositionBuilderAtEnd(B, loop);
+    LLVMValueRef cur = LLVMBuildPhi(B, L->t_i32, "");
+    LLVMValueRef old = LLVMBuildBitCast(B, LLVMBuildTrunc(B, LLVMBuildLShr(B, cur, shift, ""),
+                                                          L->t_i16, ""), L->t_f16, "");
+    LLVMValueRef sum = LLVMBuildBitCast(B, LLVMBuildFAdd(B, old, v, ""), L->t_i16, "");
+    LLVMValueRef nw = LLVMBuildOr(B, LLVMBuildAnd(B, cur, keep, ""),
+                                  LLVMBuildShl(B, LLVMBuildZExt(B, sum, L->t_i32, ""), shift, ""), "");
+    LLVMValueRef ok, seen = L->target->atomic_cas(L, wp, cur, nw, &ok);
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(B);
+    LLVMBuildCondBr(B, ok, done, loop);
+    LLVMValueRef inc_v[2] = {init, seen};
+    LLVMBasicBlockRef inc_b[2] = {entry, from};
+    LLVMAddIncoming(cur, inc_v, inc_b, 2);
+    LLVMPositionBuilderAtEnd(B, done);
+    return old;
+}
+
 LLVMValueRef lw_atomic_op(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -113,6 +169,8 @@ LLVMValueRef lw_atomic_op(Lower *L, Node *n)
     LLVMValueRef p = lw_element_ptr(L, &probe, &elem);
     LLVMValueRef v = lw_conv(L, n, lw_expr(L, n->b), n->b->ty, elem);
     bool fl = ty_is_float(elem), sg = ty_is_signed(elem);
+    if (elem->kind == TY_F16) /* add or sub (inference allows no other) */
+        return half_atomic_add(L, p, n->op == ATOM_SUB ? lw_build_fneg(L, v) : v);
     int rmw = -1;
     switch (n->op) {
     case ATOM_ADD: rmw = fl ? LLVMAtomicRMWBinOpFAdd : LLVMAtomicRMWBinOpAdd; break;
@@ -192,6 +250,29 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
     LLVMValueRef a = lw_expr(L, n->a);
     const Type *at = ty_concrete(n->a->ty);
     switch (n->op) {
+    case ATTR_FIELD: {
+        /* a number: loaded; a nested array: a C-ordered view of its bytes */
+        (void)a;
+        unsigned align;
+        LLVMValueRef p = lw_field_ptr(L, n, &align);
+        const Type *ft = n->ty;
+        if (ft->kind == TY_ARRAY) {
+            const int64_t *ext = at->fshapes + n->index * EM_FIELD_MAX_NDIM;
+            LLVMValueRef v = LLVMBuildInsertValue(B, LLVMGetUndef(lw_lty(L, ft)), p, 0, "");
+            int64_t stride = ty_bits(ft->elem) / 8;
+            for (int i = ft->ndim - 1; i >= 0; i--) {
+                v = LLVMBuildInsertValue(B, v, i64c(L, ext[i]), (unsigned)(1 + i), "");
+                v = LLVMBuildInsertValue(B, v, i64c(L, stride), (unsigned)(1 + ft->ndim + i), "");
+                stride *= ext[i];
+            }
+            return v;
+        }
+        LLVMValueRef v = LLVMBuildLoad2(B, lw_mty(L, ft), p, "");
+        LLVMSetAlignment(v, align);
+        if (ft->kind == TY_BOOL)
+            v = LLVMBuildICmp(B, LLVMIntNE, v, ci(L->t_i8, 0), "");
+        return v;
+    }
     case ATTR_SHAPE: case ATTR_STRIDES: {
         LLVMValueRef t = LLVMGetUndef(lw_lty(L, n->ty));
         for (int i = 0; i < at->ndim; i++) {

@@ -18,8 +18,10 @@ bool lw_supported_type(const Type *t)
     if (!t)
         return false;
     if (t->kind == TY_ARRAY)
-        return t->elem && ty_is_number(t->elem) && !ty_is_weak(t->elem) && t->ndim >= 1 &&
-               t->ndim <= EMBER_MAX_NDIM;
+        return t->elem && (ty_is_number(t->elem) || t->elem->kind == TY_RECORD) &&
+               !ty_is_weak(t->elem) && t->ndim >= 1 && t->ndim <= EMBER_MAX_NDIM;
+    if (t->kind == TY_RECORD) /* a variable holding a reference (r = a[i]) */
+        return true;
     if (t->kind == TY_TUPLE) {
         for (int i = 0; i < t->nfields; i++)
             if (!lw_supported_type(t->fields[i]))
@@ -247,6 +249,12 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
         break;
     }
     case ND_INDEX: case ND_STORE: {
+        if (n->kind == ND_STORE && n->a && n->a->kind == ND_ATTR && n->a->op == ATTR_FIELD &&
+            n->nargs == 0) {
+            if (!n->b || !ty_is_number(n->b->ty) || !ty_is_number(n->a->ty))
+                return ir_error(fn, n->loc, "malformed store into a record field");
+            break;
+        }
         const Type *at = n->a ? n->a->ty : NULL;
         if (!at || at->kind != TY_ARRAY)
             return ir_error(fn, n->loc, "indexing a non-array");
@@ -255,7 +263,10 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
         for (int i = 0; i < n->nargs; i++)
             if (!is_int_like(n->args[i]->ty))
                 return ir_error(fn, n->args[i]->loc, "array indices must be integers");
-        if (n->kind == ND_STORE && (!n->b || !ty_is_number(n->b->ty)))
+        if (n->kind == ND_STORE && (!n->b || (at->elem->kind == TY_RECORD
+                                                  ? ty_record_readonly(ty_concrete(n->b->ty),
+                                                                       false) != at->elem
+                                                  : !ty_is_number(n->b->ty))))
             return ir_error(fn, n->loc, "storing a non-number into an array");
         if (n->kind == ND_STORE && ty_is_complex(n->b->ty) && !ty_is_complex(at->elem))
             return ir_error(fn, n->loc, "storing a complex number into a real array");
@@ -309,7 +320,9 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
             if (!ty_is_int(n->args[i]->ty))
                 return ir_error(fn, n->loc, "array indices must be integers");
         TypeKind k = at->elem->kind;
-        if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 && k != TY_F64)
+        bool f16_add = k == TY_F16 && (n->op == ATOM_ADD || n->op == ATOM_SUB);
+        if (k != TY_I32 && k != TY_I64 && k != TY_U32 && k != TY_U64 && k != TY_F32 &&
+            k != TY_F64 && !f16_add)
             return ir_error(fn, n->loc, "atomic operation on an array of %s", tstr(at->elem, s));
         break;
     }

@@ -355,6 +355,8 @@ LLVMValueRef lw_expr(Lower *L, Node *n)
     case ND_INDEX: {
         const Type *elem;
         LLVMValueRef p = lw_element_ptr(L, n, &elem);
+        if (elem->kind == TY_RECORD)
+            return p; /* a record is a reference: its address */
         LLVMValueRef v = LLVMBuildLoad2(L->b, lw_mty(L, elem), p, "");
         LLVMSetAlignment(v, lw_elem_align(elem));
         if (elem->kind == TY_BOOL)

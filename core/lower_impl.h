@@ -158,7 +158,7 @@ struct Lower {
     jmp_buf fail_jmp;
     ember_status st;
     /* frequently used types */
-    LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_f32, t_f64, t_ptr;
+    LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_f16, t_f32, t_f64, t_ptr;
     /* per-kernel state */
     LLVMValueRef *var_slots;   /* one alloca per variable (NULL until used) */
     LLVMValueRef *params;      /* unpacked parameter values (prologue) */
@@ -315,6 +315,7 @@ EM_HIDDEN LLVMValueRef lw_expr(Lower *L, Node *n);
 EM_HIDDEN void lw_fault_store(Lower *L, LLVMValueRef v, LLVMValueRef ptr, LLVMAtomicOrdering order);
 EM_HIDDEN LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValueRef p);
 EM_HIDDEN LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out);
+EM_HIDDEN LLVMValueRef lw_field_ptr(Lower *L, Node *n, unsigned *align);
 EM_HIDDEN LLVMValueRef lw_atomic_op(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_attr(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_slice_view(Lower *L, Node *n);

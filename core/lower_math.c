@@ -429,6 +429,12 @@ static LLVMValueRef frexp_modf_ldexp(Lower *L, Node *n)
         lw_fail(L, n, "%s() result must be a float", ir_math_name(n->op));
     LLVMValueRef x = lw_conv(L, n, lw_expr(L, n->args[0]), n->args[0]->ty, ft);
     LLVMTypeRef xt = LLVMTypeOf(x);
+    /* float16: frexp and ldexp of the (exact) float32 value, rounded back */
+    bool half = xt == L->t_f16 && n->op != MATH_MODF;
+    if (half) {
+        x = LLVMBuildFPExt(B, x, L->t_f32, "");
+        xt = L->t_f32;
+    }
     bool f32 = xt == L->t_f32;
     if (n->op == MATH_LDEXP) {
         LLVMValueRef e = lw_conv(L, n, lw_expr(L, n->args[1]), n->args[1]->ty, ty_scalar(TY_I64));
@@ -441,7 +447,8 @@ static LLVMValueRef frexp_modf_ldexp(Lower *L, Node *n)
         char nmbuf[48];
         const char *nm = lw_math_symbol(L, "ldexp", f32, nmbuf, sizeof nmbuf);
         LLVMValueRef args[2] = {x, e};
-        return lw_call_named(L, nm, xt, params, args, 2);
+        LLVMValueRef r2 = lw_call_named(L, nm, xt, params, args, 2);
+        return half ? LLVMBuildFPTrunc(B, r2, L->t_f16, "") : r2;
     }
     LLVMValueRef inf = fk(x, __builtin_inf());
     LLVMValueRef t = LLVMGetUndef(lw_lty(L, r));
@@ -464,6 +471,8 @@ static LLVMValueRef frexp_modf_ldexp(Lower *L, Node *n)
     LLVMValueRef e = LLVMBuildLoad2(B, L->t_i32, slot, "");
     LLVMValueRef fin = lw_fcmp(L, LLVMRealOLT, fabs_(L, x), inf);
     e = LLVMBuildSelect(B, fin, e, LLVMConstInt(L->t_i32, 0, 0), "");
+    if (half)
+        m = LLVMBuildFPTrunc(B, m, L->t_f16, "");
     t = LLVMBuildInsertValue(B, t, m, 0, "");
     return LLVMBuildInsertValue(B, t, e, 1, "");
 }

@@ -219,7 +219,20 @@ void lw_stmt(Lower *L, Node *n)
     case ND_STORE: {
         const Type *elem;
         LLVMValueRef v = lw_expr(L, n->b);
+        if (n->a->kind == ND_ATTR && n->a->op == ATTR_FIELD && n->nargs == 0) { /* r.x = v */
+            unsigned align;
+            LLVMValueRef fp = lw_field_ptr(L, n->a, &align);
+            v = lw_conv(L, n, v, n->b->ty, n->a->ty);
+            if (n->a->ty->kind == TY_BOOL)
+                v = LLVMBuildZExt(B, v, L->t_i8, "");
+            LLVMSetAlignment(LLVMBuildStore(B, v, fp), align);
+            break;
+        }
         LLVMValueRef p = lw_element_ptr(L, n, &elem);
+        if (elem->kind == TY_RECORD) { /* a[i] = b[j]: the record's bytes */
+            LLVMBuildMemMove(B, p, 1, v, 1, i64c(L, elem->size));
+            break;
+        }
         v = lw_conv(L, n, v, n->b->ty, elem);
         if (elem->kind == TY_BOOL)
             v = LLVMBuildZExt(B, v, L->t_i8, "");

@@ -14,7 +14,7 @@
 static const Type scalar_types[TY_TUPLE] = {
 #define S(k) [k] = {.kind = k}
     S(TY_VOID), S(TY_BOOL), S(TY_I8), S(TY_I16), S(TY_I32), S(TY_I64), S(TY_U8), S(TY_U16),
-    S(TY_U32), S(TY_U64), S(TY_F32), S(TY_F64), S(TY_C64), S(TY_C128), S(TY_WEAK_INT),
+    S(TY_U32), S(TY_U64), S(TY_F16), S(TY_F32), S(TY_F64), S(TY_C64), S(TY_C128), S(TY_WEAK_INT),
     S(TY_WEAK_FLOAT), S(TY_WEAK_COMPLEX),
 #undef S
 };
@@ -46,6 +46,44 @@ static bool same_composite(const Type *a, const Type *b)
     for (int i = 0; i < a->nfields; i++)
         if (a->fields[i] != b->fields[i])
             return false;
+    if (a->kind == TY_RECORD) {
+        if (a->size != b->size || a->align != b->align || a->readonly != b->readonly)
+            return false;
+        for (int i = 0; i < a->nfields; i++)
+            if (strcmp(a->names[i], b->names[i]) != 0 || a->offsets[i] != b->offsets[i] ||
+                memcmp(a->fshapes + i * EM_FIELD_MAX_NDIM, b->fshapes + i * EM_FIELD_MAX_NDIM,
+                       EM_FIELD_MAX_NDIM * sizeof(int64_t)) != 0)
+                return false;
+    }
+    return true;
+}
+
+/* The record's arrays, in one allocation after `n` (freed with it). */
+static bool copy_record_parts(Type *t, const Type *proto)
+{
+    int n = proto->nfields;
+    size_t names_len = 0;
+    for (int i = 0; i < n; i++)
+        names_len += strlen(proto->names[i]) + 1;
+    size_t bytes = (size_t)n * (sizeof(char *) + sizeof(int64_t) * (1 + EM_FIELD_MAX_NDIM)) +
+                   names_len;
+    char *mem = calloc(1, bytes ? bytes : 1);
+    if (!mem)
+        return false;
+    int64_t *offs = (int64_t *)mem, *shapes = offs + n;
+    const char **names = (const char **)(shapes + (size_t)n * EM_FIELD_MAX_NDIM);
+    char *text = (char *)(names + n);
+    memcpy(offs, proto->offsets, (size_t)n * sizeof(int64_t));
+    memcpy(shapes, proto->fshapes, (size_t)n * EM_FIELD_MAX_NDIM * sizeof(int64_t));
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(proto->names[i]) + 1;
+        memcpy(text, proto->names[i], len);
+        names[i] = text;
+        text += len;
+    }
+    t->offsets = offs;
+    t->fshapes = shapes;
+    t->names = names;
     return true;
 }
 
@@ -76,6 +114,12 @@ static const Type *intern(const Type *proto)
     }
     n->type = *proto;
     n->type.fields = fields;
+    if (proto->kind == TY_RECORD && !copy_record_parts(&n->type, proto)) {
+        free(fields);
+        free(n);
+        em_mutex_unlock(&intern_lock);
+        return NULL;
+    }
     n->next = interned;
     interned = n;
     em_mutex_unlock(&intern_lock);
@@ -84,7 +128,8 @@ static const Type *intern(const Type *proto)
 
 const Type *ty_array(const Type *elem, int ndim, char layout, bool readonly)
 {
-    if (!elem || !ty_is_number(elem) || ty_is_weak(elem) || ndim < 1 || ndim > EMBER_MAX_NDIM)
+    if (!elem || (!ty_is_number(elem) && elem->kind != TY_RECORD) || ty_is_weak(elem) ||
+        ndim < 1 || ndim > EMBER_MAX_NDIM)
         return NULL;
     if (ndim == 1 && layout == 'F')
         layout = 'C'; /* one-dimensional contiguous is both */
@@ -104,6 +149,46 @@ const Type *ty_tuple(int n, const Type *const *fields)
     return intern(&proto);
 }
 
+const Type *ty_record(int n, const char *const *names, const Type *const *fields,
+                      const int64_t *offsets, const int64_t *fshapes, int64_t size, int align)
+{
+    if (n < 1 || n > EM_RECORD_MAX_FIELDS || size < 1 || align < 1)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        const Type *f = fields[i];
+        if (!f || !names[i] || offsets[i] < 0 ||
+            (f->kind != TY_ARRAY && (f->kind >= TY_WEAK_INT || f->kind == TY_VOID)))
+            return NULL;
+        int64_t bytes = ty_bits(f->kind == TY_ARRAY ? f->elem : f) / 8;
+        if (f->kind == TY_ARRAY)
+            for (int d = 0; d < f->ndim; d++)
+                bytes *= fshapes[i * EM_FIELD_MAX_NDIM + d];
+        if (offsets[i] + bytes > size)
+            return NULL;
+    }
+    Type proto = {.kind = TY_RECORD, .nfields = n, .fields = (const Type **)fields,
+                  .names = names, .offsets = offsets, .fshapes = fshapes, .size = size,
+                  .align = align};
+    return intern(&proto);
+}
+
+const Type *ty_record_readonly(const Type *rec, bool readonly)
+{
+    if (!rec || rec->kind != TY_RECORD || rec->readonly == readonly)
+        return rec;
+    Type proto = *rec;
+    proto.readonly = readonly;
+    return intern(&proto);
+}
+
+int ty_record_field(const Type *rec, const char *name)
+{
+    for (int i = 0; rec && rec->kind == TY_RECORD && i < rec->nfields; i++)
+        if (strcmp(rec->names[i], name) == 0)
+            return i;
+    return -1;
+}
+
 void ty_reset(void)
 {
     em_mutex_lock(&intern_lock);
@@ -111,6 +196,8 @@ void ty_reset(void)
         struct TypeNode *n = interned;
         interned = n->next;
         free((void *)n->type.fields);
+        if (n->type.kind == TY_RECORD)
+            free((void *)n->type.offsets); /* the record's parts (copy_record_parts) */
         free(n);
     }
     em_mutex_unlock(&intern_lock);
@@ -122,7 +209,7 @@ const Type *ty_from_dtype(ember_dtype dt)
         [EMBER_BOOL] = TY_BOOL, [EMBER_INT8] = TY_I8,     [EMBER_INT16] = TY_I16,
         [EMBER_INT32] = TY_I32, [EMBER_INT64] = TY_I64,   [EMBER_UINT8] = TY_U8,
         [EMBER_UINT16] = TY_U16, [EMBER_UINT32] = TY_U32, [EMBER_UINT64] = TY_U64,
-        [EMBER_FLOAT16] = TY_VOID, [EMBER_FLOAT32] = TY_F32, [EMBER_FLOAT64] = TY_F64,
+        [EMBER_FLOAT16] = TY_F16, [EMBER_FLOAT32] = TY_F32, [EMBER_FLOAT64] = TY_F64,
         [EMBER_COMPLEX64] = TY_C64, [EMBER_COMPLEX128] = TY_C128,
     };
     if ((unsigned)dt >= EMBER_DTYPE_COUNT || map[dt] == TY_VOID)
@@ -144,7 +231,8 @@ bool ty_is_signed(const Type *t)
 }
 bool ty_is_float(const Type *t)
 {
-    return t && (t->kind == TY_F32 || t->kind == TY_F64 || t->kind == TY_WEAK_FLOAT);
+    return t && (t->kind == TY_F16 || t->kind == TY_F32 || t->kind == TY_F64 ||
+                 t->kind == TY_WEAK_FLOAT);
 }
 bool ty_is_complex(const Type *t)
 {
@@ -160,11 +248,12 @@ int ty_bits(const Type *t)
     switch (t->kind) {
     case TY_BOOL: return 1;
     case TY_I8: case TY_U8: return 8;
-    case TY_I16: case TY_U16: return 16;
+    case TY_I16: case TY_U16: case TY_F16: return 16;
     case TY_I32: case TY_U32: case TY_F32: return 32;
     case TY_I64: case TY_U64: case TY_F64: case TY_WEAK_INT: case TY_WEAK_FLOAT:
     case TY_C64: return 64;
     case TY_C128: case TY_WEAK_COMPLEX: return 128;
+    case TY_RECORD: return (int)(t->size * 8); /* so that bits / 8 is the itemsize */
     default: return 0;
     }
 }
@@ -198,10 +287,13 @@ static const Type *signed_of_bits(int bits)
 }
 
 /* The smallest float that holds every value of integer type t exactly
- * enough for NumPy: 8/16-bit integers go to float32, wider to float64. */
+ * enough for NumPy: bool and 8-bit integers go to float16, 16-bit to
+ * float32, wider to float64 (np.int8 + np.float16 is float16). */
 static int float_bits_for(const Type *t)
 {
-    if (t->kind == TY_BOOL || ty_bits(t) <= 16)
+    if (t->kind == TY_BOOL || ty_bits(t) <= 8)
+        return 16;
+    if (ty_bits(t) <= 16)
         return 32;
     return 64;
 }
@@ -223,7 +315,8 @@ static const Type *promote_concrete(const Type *a, const Type *b)
     if (ty_is_float(a) || ty_is_float(b)) {
         int fa = ty_is_float(a) ? ty_bits(a) : float_bits_for(a);
         int fb = ty_is_float(b) ? ty_bits(b) : float_bits_for(b);
-        return ty_scalar((fa > fb ? fa : fb) > 32 ? TY_F64 : TY_F32);
+        int f = fa > fb ? fa : fb;
+        return ty_scalar(f > 32 ? TY_F64 : f > 16 ? TY_F32 : TY_F16);
     }
     /* two integers */
     bool sa = ty_is_signed(a), sb = ty_is_signed(b);
@@ -252,7 +345,7 @@ static const Type *promote_weak(const Type *w, const Type *c)
     case TY_WEAK_COMPLEX:
         if (ty_is_complex(c))
             return c;
-        if (c->kind == TY_F32)
+        if (c->kind == TY_F32 || c->kind == TY_F16)
             return ty_scalar(TY_C64);
         return ty_scalar(TY_C128);
     default:
@@ -278,7 +371,7 @@ static const char *const scalar_names[TY_ARRAY] = {
     [TY_VOID] = "none",      [TY_BOOL] = "bool",       [TY_I8] = "int8",
     [TY_I16] = "int16",      [TY_I32] = "int32",       [TY_I64] = "int64",
     [TY_U8] = "uint8",       [TY_U16] = "uint16",      [TY_U32] = "uint32",
-    [TY_U64] = "uint64",     [TY_F32] = "float32",     [TY_F64] = "float64",
+    [TY_U64] = "uint64",     [TY_F16] = "float16", [TY_F32] = "float32",     [TY_F64] = "float64",
     [TY_C64] = "complex64",  [TY_C128] = "complex128", [TY_WEAK_INT] = "int literal",
     [TY_WEAK_FLOAT] = "float literal", [TY_WEAK_COMPLEX] = "complex literal",
 };
@@ -295,12 +388,23 @@ const char *ty_str(const Type *t, char *buf, size_t cap)
     } else if (t->kind == TY_ARRAY) {
         if (t->readonly)
             em_strappend(buf, cap, "readonly ");
-        em_strappend(buf, cap, "%s[", scalar_names[t->elem->kind]);
+        char sub[256];
+        em_strappend(buf, cap, "%s[", t->elem->kind == TY_RECORD
+                                          ? ty_str(t->elem, sub, sizeof sub)
+                                          : scalar_names[t->elem->kind]);
         for (int i = 0; i < t->ndim; i++) {
             bool unit = (t->layout == 'C' && i == t->ndim - 1) || (t->layout == 'F' && i == 0);
             em_strappend(buf, cap, "%s%s", i ? ", " : "", unit ? "::1" : ":");
         }
         em_strappend(buf, cap, "]");
+    } else if (t->kind == TY_RECORD) {
+        em_strappend(buf, cap, "%sRecord(", t->readonly ? "readonly " : "");
+        for (int i = 0; i < t->nfields; i++) {
+            char sub[256];
+            em_strappend(buf, cap, "%s%s: %s", i ? ", " : "", t->names[i],
+                         ty_str(t->fields[i], sub, sizeof sub));
+        }
+        em_strappend(buf, cap, "; %lld bytes)", (long long)t->size);
     } else {
         em_strappend(buf, cap, "(");
         for (int i = 0; i < t->nfields; i++) {

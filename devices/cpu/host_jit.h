@@ -159,6 +159,12 @@ EM_HIDDEN void *host_array_new(HostDims *dims, const int64_t *shape, int64_t ndi
  * the last collection, frees every block none of `roots` (data pointers,
  * NULL allowed) points into. */
 EM_HIDDEN void host_arena_collect(HostDims *dims, void *const *roots, int64_t nroots);
+
+/* float16 conversions (half.c), defined in each JIT under the compiler
+ * runtime's names, as LLVM 14's x86 backend calls them */
+EM_HIDDEN uint16_t host_double_to_half(double d);
+EM_HIDDEN uint16_t host_float_to_half(float f);
+EM_HIDDEN float host_half_to_float(uint16_t h);
 /* The data start of the arena block that p points into (its end included),
  * or NULL. */
 EM_HIDDEN void *host_arena_owner(const HostArena *a, const void *p);

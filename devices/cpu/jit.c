@@ -98,6 +98,11 @@ static const struct {
     {"ember_host_array_new", (void *)host_array_new},
     {"ember_host_arena_collect", (void *)host_arena_collect},
     {"ember_host_prange_run", (void *)host_prange_run},
+    {"__truncdfhf2", (void *)host_double_to_half},
+    {"__truncsfhf2", (void *)host_float_to_half},
+    {"__gnu_f2h_ieee", (void *)host_float_to_half},
+    {"__extendhfsf2", (void *)host_half_to_float},
+    {"__gnu_h2f_ieee", (void *)host_half_to_float},
 };
 
 const char *host_symbol_name(const void *addr)

@@ -209,8 +209,12 @@ static void build_device_function(Lower *L, const char *symbol)
         pt[i] = lw_lty(L, fn->param_types[i]);
     const Type *rt = fn->return_type;
     bool has_value = rt && rt->kind != TY_VOID;
-    LLVMTypeRef fty = LLVMFunctionType(has_value ? lw_lty(L, rt) : L->t_void, pt,
-                                       (unsigned)fn->nparams, 0);
+    /* a float16 result is returned as its bits: libNVVM (CUDA 13) drops the
+     * store of a `ret half` of a .func (the PTX returns nothing) */
+    bool half_bits = has_value && rt->kind == TY_F16;
+    LLVMTypeRef fty = LLVMFunctionType(half_bits ? L->t_i16 : has_value ? lw_lty(L, rt)
+                                                                       : L->t_void,
+                                       pt, (unsigned)fn->nparams, 0);
     L->func = LLVMAddFunction(L->mod, symbol, fty);
     lw_name_params(L->func);
     lw_begin_line_tables(L, symbol);
@@ -223,6 +227,8 @@ static void build_device_function(Lower *L, const char *symbol)
     L->depth = LLVMConstInt(L->t_i32, 0, 0);
     L->ret_bb = lw_new_bb(L, "ret");
     LLVMValueRef result = lw_lower_body(L, fn->body, rt, "");
+    if (result && half_bits)
+        result = LLVMBuildBitCast(L->b, result, L->t_i16, "");
     if (result)
         LLVMBuildRet(L->b, result);
     else

@@ -22,16 +22,19 @@ from . import runtime  # noqa: F401
 from ._cpu import cpu  # noqa: F401
 from . import cuda  # noqa: F401
 from . import types  # noqa: F401
+from . import np  # noqa: F401  (ember.np.numpy_support, as numba.np.numpy_support)
 from ._jit import jit, njit, prange  # noqa: F401
 from ._ufunc import guvectorize, vectorize  # noqa: F401
 from . import _dask as _dask_hooks
 _dask_hooks.install()   # DeviceNDArray in Dask: registered when Dask is imported (_dask.py)
 from .types import (Array, Tuple, UniTuple, b1, bool_, boolean, c8, c16,  # noqa: F401
-                    complex64, complex128, f4, f8, float32, float64, i1, i2, i4, i8,
+                    complex64, complex128, f2, f4, f8, float16, float32, float64, from_dtype,
+                    as_dtype, i1, i2, i4, i8,
                     int8, int16, int32, int64, intp, none, typeof, u1, u2, u4, u8,
                     uint8, uint16, uint32, uint64, uintp, void)
 
 __all__ = ["cuda", "cpu", "jit", "njit", "vectorize", "guvectorize", "runtime", "errors", "types", "typeof", "__version__",
            "void", "none", "boolean", "bool_", "int8", "int16", "int32", "int64",
-           "uint8", "uint16", "uint32", "uint64", "float32", "float64", "complex64",
-           "complex128", "intp", "uintp", "Array", "Tuple", "UniTuple"]
+           "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64", "complex64",
+           "complex128", "intp", "uintp", "Array", "Tuple", "UniTuple", "from_dtype",
+           "as_dtype", "np"]

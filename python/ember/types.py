@@ -15,18 +15,20 @@ recursive-descent parser (never ``eval``).
 import numpy as np
 
 __all__ = [
-    "Type", "Scalar", "Array", "UniTuple", "Tuple", "Signature", "NoneType",
+    "Type", "Scalar", "Record", "Array", "UniTuple", "Tuple", "Signature", "NoneType",
     "void", "none", "boolean", "bool_", "b1",
     "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float32", "float64", "complex64", "complex128", "intp", "uintp",
-    "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f4", "f8", "c8", "c16",
+    "float16", "float32", "float64", "complex64", "complex128", "intp", "uintp",
+    "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16",
     "byte", "char", "short", "intc", "long_", "longlong", "float_", "double",
-    "from_descriptor", "parse_signature", "typeof",
+    "from_descriptor", "parse_signature", "typeof", "from_dtype", "as_dtype",
 ]
 
 
 class Type:
-    """Base class of ember types; calling one makes a Signature."""
+    """Base class of ember types; calling one with types makes a Signature
+    (``float32(float32, int32)``); a number type called with one value on
+    the host converts it, as numba's (``float32(1.1)`` is ``np.float32(1.1)``)."""
 
     def descriptor(self):
         raise TypeError(f"{self} has no kernel argument descriptor")
@@ -35,6 +37,8 @@ class Type:
         if len(args) == 1 and isinstance(args[0], (list, tuple)) and \
                 not isinstance(args[0], Type):
             args = tuple(args[0])
+        elif len(args) == 1 and isinstance(self, Scalar) and not isinstance(args[0], Type):
+            return self.dtype.type(args[0])
         return Signature(self, args)
 
     def __eq__(self, other):
@@ -89,6 +93,39 @@ class Scalar(Type):
         return Array(self, len(dims), _layout_of(steps, str(self)))
 
 
+class Record(Type):
+    """A NumPy structured dtype's element (numba's ``types.Record``):
+    ``from_dtype(np.dtype([('x', 'f8'), ('n', 'i4')]))``; ``rec[:]`` makes
+    an array type. In kernels a record is a reference into its array."""
+
+    def __init__(self, dtype, _desc=None):
+        from ._compiler.dispatcher import _record_desc
+        self.dtype = np.dtype(dtype)
+        self._desc = _desc or _record_desc(self.dtype, "Record")
+        self.name = str(self)
+
+    @property
+    def fields(self):
+        return {name: (_SCALARS[t] if not shape else Array(_SCALARS[t], len(shape), "C"), off)
+                for name, t, off, shape in self._desc[1]}
+
+    @property
+    def size(self):
+        return self.dtype.itemsize
+
+    def __str__(self):
+        inner = ", ".join(f"{n}: {t}{list(s) if s else ''}" for n, t, _, s in self._desc[1])
+        return f"Record({inner}; {self.dtype.itemsize} bytes)"
+
+    def descriptor(self):
+        return self._desc
+
+    def _key(self):
+        return self._desc
+
+    __getitem__ = Scalar.__getitem__
+
+
 class _Bool(Scalar):
     def __init__(self):
         self.name = "bool"
@@ -119,8 +156,8 @@ class Array(Type):
     def __init__(self, dtype, ndim, layout="A", readonly=False):
         if isinstance(dtype, str):
             dtype = _SCALARS[dtype]
-        if not isinstance(dtype, Scalar):
-            raise TypeError(f"Array: dtype must be a scalar type, not {dtype!r}")
+        if not isinstance(dtype, (Scalar, Record)):
+            raise TypeError(f"Array: dtype must be a scalar or record type, not {dtype!r}")
         if not isinstance(ndim, int) or ndim < 1:
             raise TypeError(f"Array: ndim must be an int >= 1, not {ndim!r}")
         if layout not in ("C", "F", "A"):
@@ -130,7 +167,7 @@ class Array(Type):
         self.mutable = not self.readonly
 
     def descriptor(self):
-        return ("array", self.dtype.name, self.ndim, self.layout, self.readonly)
+        return ("array", self.dtype.descriptor(), self.ndim, self.layout, self.readonly)
 
     def _key(self):
         return self.descriptor()
@@ -233,7 +270,8 @@ void = none = NoneType()
 boolean = bool_ = b1 = _Bool()
 int8, int16, int32, int64 = (Scalar(f"int{n}") for n in (8, 16, 32, 64))
 uint8, uint16, uint32, uint64 = (Scalar(f"uint{n}") for n in (8, 16, 32, 64))
-float32, float64 = Scalar("float32"), Scalar("float64")
+float16, float32, float64 = Scalar("float16"), Scalar("float32"), Scalar("float64")
+f2 = float16
 complex64, complex128 = Scalar("complex64"), Scalar("complex128")
 intp, uintp = int64, uint64
 i1, i2, i4, i8 = int8, int16, int32, int64
@@ -246,10 +284,10 @@ _SCALARS = {
     "bool": boolean, "boolean": boolean, "bool_": boolean, "b1": boolean,
     "int8": int8, "int16": int16, "int32": int32, "int64": int64,
     "uint8": uint8, "uint16": uint16, "uint32": uint32, "uint64": uint64,
-    "float32": float32, "float64": float64, "complex64": complex64,
+    "float16": float16, "float32": float32, "float64": float64, "complex64": complex64,
     "complex128": complex128, "intp": intp, "uintp": uintp,
     "i1": i1, "i2": i2, "i4": i4, "i8": i8, "u1": u1, "u2": u2, "u4": u4, "u8": u8,
-    "f4": f4, "f8": f8, "c8": c8, "c16": c16,
+    "f2": f2, "f4": f4, "f8": f8, "c8": c8, "c16": c16,
     "byte": byte, "char": char, "short": short, "intc": intc, "long_": long_,
     "longlong": longlong, "float_": float_, "double": double,
 }
@@ -260,12 +298,43 @@ def from_descriptor(d):
     """The type object of a dispatcher type descriptor."""
     if isinstance(d, str):
         return none if d == "none" else _SCALARS[d]
+    if d[0] == "record":
+        return Record(np.dtype({"names": [f[0] for f in d[1]],
+                                "formats": [(np.dtype(f[1]), f[3]) if f[3] else f[1]
+                                            for f in d[1]],
+                                "offsets": [f[2] for f in d[1]], "itemsize": d[2]}), d)
     if d[0] == "array":
         _, dt, ndim, layout, ro = d
-        return Array(_SCALARS[dt], ndim, layout, ro)
+        return Array(from_descriptor(dt), ndim, layout, ro)
     if d[0] == "tuple":
         return Tuple([from_descriptor(x) for x in d[1]])
     raise TypeError(f"not a type descriptor: {d!r}")
+
+
+def from_dtype(dtype):
+    """The ember type of a NumPy dtype (or scalar class), as numba's
+    ``numpy_support.from_dtype``: ``from_dtype(np.float32)`` is ``float32``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"from_dtype: {dtype!r} is not a NumPy dtype") from None
+    if dt.fields is not None:
+        return Record(dt)
+    name = "bool" if dt.kind == "b" else dt.name
+    if not dt.isnative or name not in _SCALARS:
+        raise TypeError(f"from_dtype: ember has no type for the dtype {dt!r} "
+                        "(native bool, integer, float and complex dtypes are supported)")
+    return _SCALARS[name]
+
+
+def as_dtype(ty):
+    """The NumPy dtype of an ember type, as numba's ``numpy_support.as_dtype``:
+    ``as_dtype(float32)`` is ``np.dtype('float32')``."""
+    if isinstance(ty, Scalar):
+        return ty.dtype
+    if isinstance(ty, Array):
+        return ty.dtype.dtype
+    raise TypeError(f"as_dtype: {ty!r} has no NumPy dtype (number types and arrays have one)")
 
 
 def typeof(value):
@@ -442,8 +511,8 @@ def as_signature(sig):
         return sig
     if isinstance(sig, str):
         return parse_signature(sig)
-    if isinstance(sig, tuple) and all(isinstance(a, Type) for a in sig):
-        return Signature(None, sig)
+    if isinstance(sig, (tuple, list)) and all(isinstance(a, Type) for a in sig):
+        return Signature(None, tuple(sig))  # argument types (compile_ptx(f, [float16]))
     raise TypeError(f"cuda.jit: a signature must be a string such as "
                     f"'void(float32[::1], float32)', a signature object such as "
                     f"void(float32[::1], float32), or a tuple of types; not {sig!r}")

@@ -78,7 +78,8 @@ static const struct {
     {"bool", TY_BOOL},       {"int8", TY_I8},        {"int16", TY_I16},
     {"int32", TY_I32},       {"int64", TY_I64},      {"uint8", TY_U8},
     {"uint16", TY_U16},      {"uint32", TY_U32},     {"uint64", TY_U64},
-    {"float32", TY_F32},     {"float64", TY_F64},    {"complex64", TY_C64},
+    {"float16", TY_F16},     {"float32", TY_F32},    {"float64", TY_F64},
+    {"complex64", TY_C64},
     {"complex128", TY_C128}, {"weak_int", TY_WEAK_INT}, {"weak_float", TY_WEAK_FLOAT},
     {"weak_complex", TY_WEAK_COMPLEX},
 };
@@ -129,6 +130,58 @@ static const Type *scalar_type(PyObject *s, bool weak_ok, const char *what)
 /* Type descriptors                                                         */
 /* ------------------------------------------------------------------------ */
 
+/* ('record', [(name, scalar, offset, [extents]) ...], itemsize, alignment):
+ * a NumPy structured dtype (dispatcher.py _record_desc). */
+static const Type *parse_record(PyObject *d)
+{
+    PyObject *fs = PyTuple_GET_SIZE(d) == 4 ? PySequence_Fast(PyTuple_GET_ITEM(d, 1), "fields")
+                                            : NULL;
+    if (!fs) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError, "bad record descriptor %R", d);
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fs);
+    const char *names[EM_RECORD_MAX_FIELDS];
+    const Type *fields[EM_RECORD_MAX_FIELDS];
+    int64_t offsets[EM_RECORD_MAX_FIELDS], shapes[EM_RECORD_MAX_FIELDS * EM_FIELD_MAX_NDIM];
+    long long size = PyLong_AsLongLong(PyTuple_GET_ITEM(d, 2));
+    long align = PyLong_AsLong(PyTuple_GET_ITEM(d, 3));
+    const Type *t = NULL;
+    if (PyErr_Occurred() || n < 1 || n > EM_RECORD_MAX_FIELDS)
+        goto bad;
+    memset(shapes, 0, sizeof shapes);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *f = PySequence_Fast_GET_ITEM(fs, i), *dims;
+        if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 4 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(f, 0)) || !PyList_Check(dims = PyTuple_GET_ITEM(f, 3)) ||
+            PyList_GET_SIZE(dims) > EM_FIELD_MAX_NDIM)
+            goto bad;
+        names[i] = PyUnicode_AsUTF8(PyTuple_GET_ITEM(f, 0));
+        const Type *elem = scalar_type(PyTuple_GET_ITEM(f, 1), false, "record field");
+        offsets[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(f, 2));
+        if (!names[i] || !elem || PyErr_Occurred())
+            goto bad;
+        for (Py_ssize_t k = 0; k < PyList_GET_SIZE(dims); k++) {
+            shapes[i * EM_FIELD_MAX_NDIM + k] = PyLong_AsLongLong(PyList_GET_ITEM(dims, k));
+            if (shapes[i * EM_FIELD_MAX_NDIM + k] < 1 || PyErr_Occurred())
+                goto bad;
+        }
+        fields[i] = PyList_GET_SIZE(dims) ? ty_array(elem, (int)PyList_GET_SIZE(dims), 'C', false)
+                                          : elem;
+    }
+    t = ty_record((int)n, names, fields, offsets, shapes, size, (int)align);
+    if (!t)
+        goto bad;
+    Py_DECREF(fs);
+    return t;
+bad:
+    Py_DECREF(fs);
+    PyErr_Clear();
+    PyErr_Format(PyExc_ValueError, "bad record descriptor %R", d);
+    return NULL;
+}
+
 static const Type *parse_type(PyObject *d, int depth)
 {
     if (depth > 64) {
@@ -145,7 +198,9 @@ static const Type *parse_type(PyObject *d, int depth)
     PyObject *k = PyTuple_GET_ITEM(d, 0);
     if (PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, "array") == 0 &&
         PyTuple_GET_SIZE(d) == 5) {
-        const Type *elem = scalar_type(PyTuple_GET_ITEM(d, 1), false, "array dtype");
+        PyObject *dt = PyTuple_GET_ITEM(d, 1);
+        const Type *elem = PyTuple_Check(dt) ? parse_record(dt)
+                                             : scalar_type(dt, false, "array dtype");
         if (!elem)
             return NULL;
         long ndim = PyLong_Check(PyTuple_GET_ITEM(d, 2)) ? PyLong_AsLong(PyTuple_GET_ITEM(d, 2))
@@ -430,6 +485,12 @@ static int build_const(Node *n, PyObject *t)
             return -1;
         if (ty->kind == TY_F32)
             n->fval = (double)(float)n->fval;
+        if (ty->kind == TY_F16) { /* rounded to half (to nearest, ties to even) */
+            char h[2];
+            if (PyFloat_Pack2(n->fval, h, 1) < 0)
+                return -1;
+            n->fval = PyFloat_Unpack2(h, 1);
+        }
         return 0;
     }
     if (!PyComplex_Check(v) && !PyFloat_Check(v) && !PyLong_Check(v)) {
@@ -578,9 +639,16 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             return NULL;
         break;
     case ND_ATTR:
-        if ((i = lookup(ITEM(3), attr_names, (int)EM_ARRAY_LEN(attr_names))) < 0)
+        if (PyUnicode_Check(ITEM(3)) &&
+            strncmp(PyUnicode_AsUTF8(ITEM(3)), "field:", 6) == 0) { /* r.x of a record */
+            n->op = ATTR_FIELD;
+            if (!(n->text = ir_strdup(fn, PyUnicode_AsUTF8(ITEM(3)) + 6)))
+                return (Node *)PyErr_NoMemory();
+        } else if ((i = lookup(ITEM(3), attr_names, (int)EM_ARRAY_LEN(attr_names))) < 0) {
             return bad(t, "unknown attribute");
-        n->op = attr_codes[i];
+        } else {
+            n->op = attr_codes[i];
+        }
         SUB(a, 4, WANT_EXPR);
         break;
     case ND_TUPLE:
@@ -762,7 +830,9 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     }
     case ND_CONST_ARRAY: {
         /* ("const_array", line, col, dtype, [extents], data bytes) */
-        const Type *elem = scalar_type(ITEM(3), false, "constant array dtype");
+        const Type *elem = PyTuple_Check(ITEM(3)) ? parse_record(ITEM(3)) /* records */
+                                                  : scalar_type(ITEM(3), false,
+                                                                "constant array dtype");
         if (!elem)
             return NULL;
         PyObject *dims = ITEM(4), *data = ITEM(5);
@@ -1468,6 +1538,8 @@ PyObject *ext_lower_nvvm(PyObject *module, PyObject *const *args, Py_ssize_t nar
 /* Argument packing (core/ir.h "Argument ABI")                              */
 /* ------------------------------------------------------------------------ */
 
+static bool record_bytes_fit(const Type *t, const ember_array *arr);
+
 /* A NumPy array for array parameter `t` of a function on the cpu device
  * (ember.jit calls): packed over NumPy's own memory, so stores land in the
  * caller's array. Its dtype, ndim, layout and writeability must fit `t`. */
@@ -1485,9 +1557,20 @@ static int pack_numpy(const Type *t, PyArrayObject *a, char *buf, size_t *off,
     int flags = PyArray_FLAGS(a);
     if (ext_dtype_of_descr(PyArray_DESCR(a), &dt) < 0)
         return -1;
-    if (ty_from_dtype(dt) != t->elem || PyArray_NDIM(a) != t->ndim ||
-        (t->layout == 'C' && !(flags & NPY_ARRAY_C_CONTIGUOUS)) ||
-        (t->layout == 'F' && !(flags & NPY_ARRAY_F_CONTIGUOUS))) {
+    bool fits;
+    if (t->elem->kind == TY_RECORD) { /* the records' bytes: uint8, one more dimension */
+        ember_array view = {.dtype = dt, .ndim = PyArray_NDIM(a)};
+        for (int i = 0; i < view.ndim && i < EMBER_MAX_NDIM; i++) {
+            view.shape[i] = (int64_t)PyArray_DIMS(a)[i];
+            view.strides[i] = (int64_t)PyArray_STRIDES(a)[i];
+        }
+        fits = view.ndim <= EMBER_MAX_NDIM && record_bytes_fit(t, &view);
+    } else {
+        fits = ty_from_dtype(dt) == t->elem && PyArray_NDIM(a) == t->ndim &&
+               !(t->layout == 'C' && !(flags & NPY_ARRAY_C_CONTIGUOUS)) &&
+               !(t->layout == 'F' && !(flags & NPY_ARRAY_F_CONTIGUOUS));
+    }
+    if (!fits) {
         PyErr_Format(PyExc_TypeError, "%s: the array (%s, %d-d) does not match the compiled "
                      "parameter type %s", what, ember_dtype_name(dt), PyArray_NDIM(a),
                      ty_str(t, ts, sizeof ts));
@@ -1509,6 +1592,28 @@ static int pack_numpy(const Type *t, PyArrayObject *a, char *buf, size_t *off,
     memcpy(buf + *off + 8 + 8 * (size_t)t->ndim, strides, 8 * (size_t)t->ndim);
     *off += abi_size(t);
     return 0;
+}
+
+/* Whether uint8 array `arr` holds the records of array type `t`: one more
+ * dimension, the last of the record's size with stride 1, and the layout
+ * t asks for in units of records. */
+static bool record_bytes_fit(const Type *t, const ember_array *arr)
+{
+    int nd = t->ndim;
+    if (arr->dtype != EMBER_UINT8 || arr->ndim != nd + 1 || arr->shape[nd] != t->elem->size ||
+        (arr->strides[nd] != 1 && arr->shape[nd] > 1))
+        return false;
+    int64_t c = t->elem->size, f = t->elem->size;
+    for (int i = 0; i < nd; i++) { /* contiguity with records as the items */
+        int ci = nd - 1 - i;
+        if (t->layout == 'C' && arr->shape[ci] > 1 && arr->strides[ci] != c)
+            return false;
+        if (t->layout == 'F' && arr->shape[i] > 1 && arr->strides[i] != f)
+            return false;
+        c *= arr->shape[ci];
+        f *= arr->shape[i];
+    }
+    return true;
 }
 
 /* Packs value `v` for parameter type `t` at buf + *off, for code running on
@@ -1537,9 +1642,18 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
             return -1;
         }
         char ts[256];
-        if (ty_from_dtype(arr->dtype) != t->elem || arr->ndim != t->ndim ||
+        /* an array of records comes as its bytes: uint8 with one more
+         * dimension, the record's bytes (dispatcher.py _record_bytes) */
+        bool rec = t->elem->kind == TY_RECORD;
+        if (rec && !record_bytes_fit(t, arr)) {
+            PyErr_Format(PyExc_TypeError, "%s: the array (%s, %d-d) does not hold the records "
+                         "of the compiled parameter type %s", what, ember_dtype_name(arr->dtype),
+                         arr->ndim, ty_str(t, ts, sizeof ts));
+            return -1;
+        }
+        if (!rec && (ty_from_dtype(arr->dtype) != t->elem || arr->ndim != t->ndim ||
             (t->layout == 'C' && !ember_array_is_c_contiguous(arr)) ||
-            (t->layout == 'F' && !ember_array_is_f_contiguous(arr))) {
+            (t->layout == 'F' && !ember_array_is_f_contiguous(arr)))) {
             PyErr_Format(PyExc_TypeError, "%s: the array (%s, %d-d) does not match the "
                          "compiled parameter type %s", what, ember_dtype_name(arr->dtype),
                          arr->ndim, ty_str(t, ts, sizeof ts));
@@ -1574,8 +1688,8 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
         }
         uint64_t data = ember_buffer_device_ptr(arr->buffer) + (uint64_t)arr->offset;
         memcpy(buf + *off, &data, 8);
-        memcpy(buf + *off + 8, arr->shape, 8 * (size_t)arr->ndim);
-        memcpy(buf + *off + 8 + 8 * (size_t)arr->ndim, arr->strides, 8 * (size_t)arr->ndim);
+        memcpy(buf + *off + 8, arr->shape, 8 * (size_t)t->ndim);
+        memcpy(buf + *off + 8 + 8 * (size_t)t->ndim, arr->strides, 8 * (size_t)t->ndim);
         *off += abi_size(t);
         return 0;
     }
@@ -1643,6 +1757,9 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
         if (t->kind == TY_F32) {
             float f = (float)d;
             memcpy(slot, &f, 4);
+        } else if (t->kind == TY_F16) { /* rounded to nearest, ties to even */
+            if (PyFloat_Pack2(d, slot, 1) < 0)
+                return -1;
         } else {
             memcpy(slot, &d, 8);
         }
@@ -2012,6 +2129,7 @@ static int elem_typenum(const Type *elem)
     case TY_U16: return NPY_UINT16;
     case TY_U32: return NPY_UINT32;
     case TY_U64: return NPY_UINT64;
+    case TY_F16: return NPY_FLOAT16;
     case TY_F32: return NPY_FLOAT32;
     case TY_F64: return NPY_FLOAT64;
     case TY_C64: return NPY_COMPLEX64;
@@ -2183,6 +2301,7 @@ static PyObject *unpack_value(const Type *t, const char *buf, size_t *off, Retur
     case TY_U16: return PyLong_FromLong(v.u16);
     case TY_U32: return PyLong_FromUnsignedLong(v.u32);
     case TY_U64: return PyLong_FromUnsignedLongLong(v.u64);
+    case TY_F16: return PyFloat_FromDouble(PyFloat_Unpack2(p, 1));
     case TY_F32: return PyFloat_FromDouble(v.f32[0]);
     case TY_F64: case TY_WEAK_FLOAT: return PyFloat_FromDouble(v.f64[0]);
     case TY_C64: return PyComplex_FromDoubles(v.f32[0], v.f32[1]);

@@ -70,7 +70,7 @@ static bool key_put(sig_key *k, uint8_t b)
 }
 
 /* The ember dtype of a NumPy scalar, as typeof names it; false for one a
- * kernel cannot take (float16, datetimes, ...). */
+ * kernel cannot take (datetimes, ...). */
 static bool numpy_scalar_dtype(PyObject *v, ember_dtype *out)
 {
     PyArray_Descr *descr = PyArray_DescrFromScalar(v);
@@ -78,8 +78,7 @@ static bool numpy_scalar_dtype(PyObject *v, ember_dtype *out)
         PyErr_Clear();
         return false;
     }
-    bool ok = ext_dtype_ok(descr) && ext_dtype_of_descr(descr, out) == 0 &&
-              *out != EMBER_FLOAT16;
+    bool ok = ext_dtype_ok(descr) && ext_dtype_of_descr(descr, out) == 0;
     Py_DECREF(descr);
     return ok;
 }
@@ -100,7 +99,7 @@ static bool key_of(ext_state *st, ember_device_t dev, PyObject *v, sig_key *k, i
         return key_put(k, EMBER_COMPLEX128);
     if (st->device_array_type && PyObject_TypeCheck(v, (PyTypeObject *)st->device_array_type)) {
         const ember_array *arr = &((ext_array *)v)->arr;
-        if (!arr->buffer || arr->ndim < 1 || arr->ndim > 255 || arr->dtype == EMBER_FLOAT16 ||
+        if (!arr->buffer || arr->ndim < 1 || arr->ndim > 255 ||
             ember_buffer_device(arr->buffer) != dev)
             return false;
         uint8_t layout = ember_array_is_c_contiguous(arr)   ? 'C'
@@ -118,8 +117,7 @@ static bool key_of(ext_state *st, ember_device_t dev, PyObject *v, sig_key *k, i
         if (depth > 0 || current_tag[0] != EMBER_DEVICE_CPU || nd < 1 || nd > 255 ||
             PyArray_SIZE(a) == 0 || !(flags & NPY_ARRAY_ALIGNED) ||
             !(flags & (NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_F_CONTIGUOUS)) ||
-            !ext_dtype_ok(PyArray_DESCR(a)) || ext_dtype_of_descr(PyArray_DESCR(a), &dt) < 0 ||
-            dt == EMBER_FLOAT16) {
+            !ext_dtype_ok(PyArray_DESCR(a)) || ext_dtype_of_descr(PyArray_DESCR(a), &dt) < 0) {
             PyErr_Clear();
             return false;
         }

@@ -612,7 +612,7 @@ def test_arange_zero_step():
 def test_unsupported_dtype():
     @njit
     def f(n):
-        return np.zeros(n, "float16")
+        return np.zeros(n, "longdouble")
 
     with pytest.raises(TypingError, match=r"test_jit_arrays.py:\d+.*unsupported dtype"):
         f(3)

@@ -47,15 +47,41 @@ def _layout(c_contig, f_contig):
     return "C" if c_contig else ("F" if f_contig else "A")
 
 
+def _record_desc(dt, what):
+    """('record', ((name, scalar, offset, [extents]) ...), itemsize, alignment):
+    a NumPy structured dtype whose fields are numbers or nested arrays of them."""
+    fields = []
+    for name in dt.names:
+        fdt, off = dt.fields[name][:2]
+        base, shape = (fdt.subdtype if fdt.subdtype else (fdt, ()))
+        if base.fields is not None or base.kind not in "biufc" or len(shape) > 4:
+            raise TypeError(f"{what}: the record field '{name}' ({fdt}) is not supported "
+                            "(numbers and arrays of up to 4 dimensions of numbers are)")
+        fields.append((name, _dtype_name(base, what), off, tuple(shape)))
+    if not fields:
+        raise TypeError(f"{what}: a record dtype without fields cannot be passed to a kernel")
+    # the alignment the layout allows (not the dtype's flag, which np.recarray
+    # drops): the largest field alignment that every offset and the size keep
+    align = 1
+    for a in sorted({np.dtype(t).alignment for _, t, _, _ in fields}, reverse=True):
+        if dt.itemsize % a == 0 and all(off % min(np.dtype(t).alignment, a) == 0
+                                        for _, t, off, _ in fields):
+            align = a
+            break
+    return ("record", tuple(fields), dt.itemsize, align)
+
+
 def _dtype_name(dt, what):
+    if dt.fields is not None:
+        return _record_desc(dt, what)
     if dt.kind == "b":
         return "bool"
-    if dt.kind in "iuc" or (dt.kind == "f" and dt.itemsize in (4, 8)):
+    if dt.kind in "iuc" or (dt.kind == "f" and dt.itemsize in (2, 4, 8)):
         if not dt.isnative:
             raise TypeError(f"{what}: dtype {dt.str} is not in the machine's byte order")
         return dt.name
     raise TypeError(f"{what}: arrays of dtype {dt} cannot be passed to a kernel "
-                    "(bool, integer, float32/float64 and complex only)")
+                    "(bool, integer, float16/32/64 and complex only)")
 
 
 def typeof(value, what):
@@ -72,6 +98,8 @@ def typeof(value, what):
     if isinstance(value, np.generic):
         if isinstance(value, np.number):
             return _dtype_name(value.dtype, what)
+        if isinstance(value, np.void) and value.dtype.fields is not None:
+            return _record_desc(value.dtype, what)  # a record, passed by reference
     if isinstance(value, DeviceNDArray):
         if value.ndim == 0:
             raise TypeError(f"{what}: 0-d arrays cannot be passed to a kernel; pass the "
@@ -85,6 +113,8 @@ def typeof(value, what):
         f = value.flags
         # to_device makes a non-contiguous host array C-contiguous on the device
         layout = "F" if f["F_CONTIGUOUS"] and not f["C_CONTIGUOUS"] else "C"
+        if value.dtype.fields is not None:
+            layout = "C"  # records travel as bytes: in place when C, else a C copy
         return ("array", _dtype_name(value.dtype, what), value.ndim, layout,
                 not f["WRITEABLE"])
     if isinstance(value, tuple):
@@ -112,17 +142,64 @@ def _has_namedtuple(values):
 
 
 def _desc_for_c(d):
-    """The descriptor as compile.c wants it (lists for tuple fields)."""
+    """The descriptor as compile.c wants it (lists for tuple fields and
+    extents; a record argument is a 1-element array of records there)."""
     if isinstance(d, tuple) and d[0] == "tuple":
         return ("tuple", [_desc_for_c(x) for x in d[1]])
+    if isinstance(d, tuple) and d[0] == "record":
+        return ("array", _record_for_c(d), 1, "C", False)
+    if isinstance(d, tuple) and d[0] == "array" and isinstance(d[1], tuple):
+        return ("array", _record_for_c(d[1])) + d[2:]
     return d
+
+
+def _record_for_c(r):
+    return ("record", [(n, t, off, list(shape)) for n, t, off, shape in r[1]], r[2], r[3])
+
+
+def _has_records(d):
+    return isinstance(d, tuple) and (d[0] == "record" or (d[0] == "array" and
+                                                         isinstance(d[1], tuple)) or
+                                     (d[0] == "tuple" and any(_has_records(x) for x in d[1])))
+
+
+def _record_view(r):
+    """A record scalar as a 1-element array over the same memory: a record
+    taken from an array (``a[0]``) is a view, and the kernel's writes must
+    reach it (numba passes records by reference)."""
+    base = r.base
+    if isinstance(base, np.ndarray) and base.flags.writeable:
+        start = base.__array_interface__["data"][0]
+        addr = r.__array_interface__["data"][0]
+        raw = np.ndarray((base.nbytes,), np.uint8, buffer=base) if base.flags.c_contiguous \
+            else None
+        if raw is not None and 0 <= addr - start <= base.nbytes - r.dtype.itemsize:
+            off = addr - start
+            return raw[off:off + r.dtype.itemsize].view(r.dtype)
+    return np.array([r], dtype=r.dtype)  # a copy: writes do not come back
+
+
+def _record_bytes(a):
+    """A structured array, or a record scalar (np.void) as a 1-element array,
+    as its bytes: uint8 with one more dimension (compile.c record_bytes_fit)."""
+    if isinstance(a, np.void):
+        a = _record_view(a)
+    if isinstance(a, np.ndarray) and a.dtype.fields is not None:
+        return a[..., np.newaxis].view(np.uint8)  # same memory, any strides
+    if isinstance(a, tuple):
+        return tuple(_record_bytes(x) for x in a)
+    return a
 
 
 def _desc_str(d):
     if isinstance(d, str):
         return d
+    if d[0] == "record":
+        return "Record(" + ", ".join(f"{n}: {t}{list(s) if s else ''}"
+                                     for n, t, _, s in d[1]) + f"; {d[2]} bytes)"
     if d[0] == "array":
         _, dt, ndim, layout, ro = d
+        dt = _desc_str(dt)
         dims = ", ".join("::1" if (layout == "C" and i == ndim - 1) or
                          (layout == "F" and i == 0) else ":" for i in range(ndim))
         return ("readonly " if ro else "") + f"{dt}[{dims}]"
@@ -392,6 +469,9 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         self._lock = compile_lock(self)
         self._pysig = inspect.signature(py_func)
         self._eager = []        # descriptors of the explicit signatures, in order
+        self.specializations = {}   # argument descriptors -> Dispatcher (specialize)
+        self._options = dict(debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo,
+                             boundscheck=boundscheck, cache=cache, **options)
 
     def __repr__(self):
         return f"<ember.cuda.Dispatcher {self.__qualname__}>"
@@ -532,6 +612,23 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         bound.apply_defaults()
         return bound.args
 
+    def specialize(self, *args):
+        """numba's ``Dispatcher.specialize``: a dispatcher compiled for the
+        types of `args` (values, or types such as ``float32[::1]``) and only
+        those; the same one for the same types."""
+        from .. import types as ty
+        if self._eager:
+            raise RuntimeError("Dispatcher already specialized")
+        sig = tuple(a.descriptor() if isinstance(a, ty.Type) else
+                    typeof(a, f"{self.__name__}.specialize: argument {i + 1}")
+                    for i, a in enumerate(args))
+        d = self.specializations.get(sig)
+        if d is None:
+            d = Dispatcher(self.py_func, **self._options)
+            d._add_eager(sig)
+            self.specializations[sig] = d
+        return d
+
     def compile(self, sig):
         """The compiled kernel for a signature: a tuple of type descriptors, a
         signature string (``"void(float32[::1], float32)"``), a Signature
@@ -642,6 +739,9 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         args = tuple(_foreign_arrays_to_device(_enums.as_argument(a)) for a in args)
         dev = get_current_device()
         sig = self._signature(args)
+        if any(_has_records(d) for d in sig):  # records travel as their bytes
+            args = tuple(_record_bytes(a) for a in args)
+            given = -1  # and never through the C fast path (it would see uint8 arrays)
         if dev.kind == "cuda":
             kernel = self.compile_cuda(self._resolve_key(sig), tuple(dev.compute_capability))
         else:

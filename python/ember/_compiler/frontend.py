@@ -89,10 +89,10 @@ _CMATH_FNS = {n: "cmath." + n for n in (
     "polar rect isnan isinf isfinite").split()}
 # math trees that give a pair: m, e = math.frexp(x)
 _MATH_PAIRS = ("frexp", "np.frexp", "modf", "np.modf", "cmath.polar")
-# The scalar types kernels compute with (float16 and longdouble are not).
+# The scalar types kernels compute with (longdouble is not).
 KERNEL_DTYPES = frozenset(
-    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float32 float64 complex64 "
-    "complex128".split())
+    "bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 float64 "
+    "complex64 complex128".split())
 _MATH_CONSTS = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": math.inf, "nan": math.nan}
 _NUMPY_CONSTS = {"pi": np.pi, "e": np.e, "inf": np.inf, "nan": np.nan, "newaxis": None}
 
@@ -143,7 +143,21 @@ _BLOCK_OPS.update({name: lo if lo == hi else (lo, hi)
                    if kind in ("warp", "warp_mask", "block")})
 # Parts of numba.cuda that ember does not have (README: "Differences from
 # numba.cuda and what is not supported yet").
-_CUDA_MISSING = {"cg": "cooperative groups", "fp16": "float16 arithmetic"}
+_CUDA_MISSING = {"cg": "cooperative groups"}
+# cuda.fp16.<name>(...): each argument converted to float16, then the tree
+# node (fp16_call). Binary operations and sqrt are correctly rounded on the CPU
+# (computed in float32, which has more than twice half's precision).
+_FP16_BINARY = {"hadd": "add", "hsub": "sub", "hmul": "mul", "hdiv": "truediv"}
+_FP16_COMPARE = {"heq": "eq", "hne": "ne", "hlt": "lt", "hle": "le", "hgt": "gt",
+                 "hge": "ge"}
+_FP16_MATH = {"habs": "np.abs", "hsqrt": "np.sqrt", "hceil": "np.ceil", "hfloor": "np.floor",
+              "htrunc": "np.trunc", "hrint": "np.rint", "hlog": "np.log", "hlog2": "np.log2",
+              "hlog10": "np.log10", "hexp": "np.exp", "hexp2": "np.exp2", "hcos": "np.cos",
+              "hsin": "np.sin", "hmax": "np.fmax", "hmin": "np.fmin"}
+from .._vector_types import ALIASES as _VECTOR_ALIASES, ATTRS as _VECTOR_ATTRS, \
+    VECTOR_TYPES as _VECTOR_TYPES  # noqa: E402
+FP16_FUNCTIONS = tuple(_FP16_BINARY) + tuple(_FP16_COMPARE) + tuple(_FP16_MATH) + (
+    "hneg", "hfma", "hrcp", "hrsqrt", "hexp10")
 _FENCES = {"threadfence": "device", "threadfence_block": "block", "threadfence_system": "system"}
 _ATOMIC_OPS = ("add", "sub", "max", "min", "nanmax", "nanmin", "and_", "or_", "xor", "exch",
                "inc", "dec", "cas", "compare_and_swap")
@@ -472,6 +486,7 @@ class _Builder(PythonFeatures):
             raise self.unsupported(fdef, "kernels take positional parameters only "
                                    "(no *args, **kwargs or keyword-only parameters)")
         self.params = [p.arg for p in a.posonlyargs + a.args]
+        self.static_params = {}  # parameter -> _Static: types passed as arguments
         self.slots = {}
         self.slot_names = []
         self.slot_arity = {}
@@ -536,8 +551,6 @@ class _Builder(PythonFeatures):
             if value.dtype.kind in "iu":
                 v = int(value)
             elif value.dtype.kind == "f":
-                if value.dtype.itemsize == 2:
-                    raise self.unsupported(node, "float16 values are not supported in kernels")
                 v = float(value)
             else:
                 v = complex(value)
@@ -792,6 +805,8 @@ class _Builder(PythonFeatures):
             slot = self.slots[target.id]
             self.record_arity(slot, value)
             return ("assign", line, col, slot, value)
+        if isinstance(target, ast.Attribute) or self.field_name(target) is not None:
+            return ("store", line, col, self.field(target), [], value)  # r.x = v
         if isinstance(target, ast.Subscript) and self.slice_items(target) is not None:
             # a[1:3] = v, a[:, j] = 1.5: broadcast v into the view
             return ("array_assign", line, col, self.subscript(target), value, False)
@@ -802,9 +817,6 @@ class _Builder(PythonFeatures):
             return ("store", line, col, arr, idx, value)
         if isinstance(target, (ast.Tuple, ast.List)):
             return self.unpack(target, value, value_node)
-        if isinstance(target, ast.Attribute):
-            raise self.unsupported(target, "assigning to an attribute is not supported in kernels",
-                                   "store into an array element instead (a[i] = value)")
         if isinstance(target, ast.Starred):
             raise self.unsupported(target, "starred assignment (a, *b = ...) is not supported")
         raise self.unsupported(target, f"cannot assign to {type(target).__name__}")
@@ -865,6 +877,9 @@ class _Builder(PythonFeatures):
             cur = ("load", line, col, slot)
             # aug_assign: for an array, in place (NumPy), else x = x op value
             return ("aug_assign", line, col, slot, ("binary", line, col, op, cur, value))
+        if isinstance(t, ast.Attribute) or self.field_name(t) is not None:
+            f = self.field(t)  # r.x += v
+            return ("store", line, col, f, [], ("binary", line, col, op, f, value))
         if isinstance(t, ast.Subscript) and self.slice_items(t) is not None:
             view = self.subscript(t)  # a[1:3] += b: in place into the view
             return ("array_assign", line, col, view, ("binary", line, col, op, view, value), True)
@@ -1097,8 +1112,15 @@ class _Builder(PythonFeatures):
         line, col = self.loc(node)
         if name in self.slots:
             return ("load", line, col, self.slots[name])
+        if name in self.static_params:  # a type passed by the caller (device_call)
+            return self.static_params[name]
         if name in self.params:
-            return ("param", line, col, self.params.index(name))
+            i = self.params.index(name)
+            d = self.argtypes[i] if self.argtypes is not None else None
+            if isinstance(d, tuple) and d and d[0] == "record":  # passed as a[0] (its array)
+                return ("index", line, col, ("param", line, col, i),
+                        [("const", line, col, "weak_int", 0)])
+            return ("param", line, col, i)
         return self.lookup_global(node, name)
 
     def value(self, node):
@@ -1246,10 +1268,16 @@ class _Builder(PythonFeatures):
             return ("attr", line, col, attr, base)
         if attr == "conjugate":
             raise self.typing(node, "conjugate is a method: call it as x.conjugate()")
-        raise self.unsupported(
-            node, f"unknown attribute '{attr}'",
-            "kernels support .shape, .strides, .size, .ndim, .T on arrays, .real, .imag and "
-            ".conjugate() on numbers")
+        n = self.arity(base)
+        if attr in _VECTOR_ATTRS and n is not None and n >= 0:  # v.x ... v.w of a vector
+            k = _VECTOR_ATTRS.index(attr)
+            if n <= k:
+                raise self.typing(node, f"a vector of {n} element{'s' if n != 1 else ''} has "
+                                  f"no attribute '{attr}'")
+            return ("tuple_get", line, col, base, k)
+        # a record's field (r.x; core/infer.c also reads v.x of a vector passed
+        # to a device function, and says which attributes other values have)
+        return ("attr", line, col, "field:" + attr, base)
 
     def static_attr(self, node, st, attr):
         line, col = self.loc(node)
@@ -1326,6 +1354,11 @@ class _Builder(PythonFeatures):
                 return _Static("libdevice", None, full)
             if attr == "atomic":
                 return _Static("atomic", None, full)
+            if attr == "fp16":
+                return _Static("fp16", None, full)
+            vt = _VECTOR_ALIASES.get(attr, attr)
+            if vt in _VECTOR_TYPES:
+                return _Static("vectortype", vt, full)
             if attr in ("local", "shared", "const"):
                 return _Static("cudans", attr, full)
             if attr == "random":  # cuda.random.xoroshiro128p_uniform_float32(...)
@@ -1359,6 +1392,11 @@ class _Builder(PythonFeatures):
                 return ("intrinsic", line, col, st.value, [("const", line, col, "weak_int", axis)])
             raise self.typing(node, f"cuda.{st.value} has no attribute '{attr}'",
                               f"use cuda.{st.value}.x, .y or .z")
+        elif k == "fp16":
+            if attr in FP16_FUNCTIONS:
+                return _Static("fp16fn", attr, full)
+            raise self.typing(node, f"cuda.fp16 has no function '{attr}'",
+                              "cuda.fp16 has " + ", ".join(sorted(FP16_FUNCTIONS)))
         elif k == "atomic":
             if attr in _ATOMIC_OPS:
                 return _Static("atomicfn", attr, full)
@@ -1502,6 +1540,10 @@ class _Builder(PythonFeatures):
             return ("attr", line, col, op, self.expr(node.args[0]))
         if k == "mathfn":
             return ("math", line, col, callee.value, [self.expr(a) for a in node.args])
+        if k == "fp16fn":
+            return self.fp16_call(node, callee.value)
+        if k == "vectortype":
+            return self.vector_call(node, callee.value)
         if k == "randomfn":
             return self.random_call(node, callee.value)
         if k == "npbinop":
@@ -1649,6 +1691,12 @@ class _Builder(PythonFeatures):
         a read-only array (constant memory on GPUs)."""
         line, col = self.loc(node)
         dn = _dtype_name_of_class(value.dtype.type)
+        if value.dtype.fields is not None:  # records: their descriptor (dispatcher.py)
+            from .dispatcher import _record_desc, _record_for_c
+            try:
+                dn = _record_for_c(_record_desc(value.dtype, what))
+            except TypeError as exc:
+                raise self.typing(node, str(exc)) from None
         if dn is None or not value.dtype.isnative or not 1 <= value.ndim <= 32:
             raise self.typing(node, f"{what}: arrays of {value.dtype} with {value.ndim} "
                               "dimensions cannot be frozen into compiled code (1 to 32 "
@@ -1683,6 +1731,62 @@ class _Builder(PythonFeatures):
             self.check_statement_call(node, f"cuda.{op}")
             return ("sync", line, col, "threads" if op == "syncthreads" else "warp", values)
         return ("intrinsic", line, col, op, values)
+
+    def vector_call(self, node, name):
+        """cuda.float32x4(...) and the other vector types: a tuple of the
+        base type. Each argument is a number (one element) or a vector
+        (its elements), as numba-cuda: float32x4(v2, 1.0, 2.0)."""
+        line, col = self.loc(node)
+        base, count = _VECTOR_TYPES[name]
+        items = []
+        for a in node.args:
+            t = self.expr(a)
+            n = self.arity(t)
+            if n is None:
+                items.append(("cast", line, col, base, t))
+            elif t[0] == "tuple":
+                items += [("cast", line, col, base, f) for f in t[3]]
+            elif n < 0 or (not self.pure(t) and n > 1):
+                raise self.unsupported(a, f"cuda.{name}(): a vector argument must be a "
+                                       "variable or a vector made in place")
+            else:
+                al, ac = self.loc(a)
+                items += [("cast", line, col, base, ("tuple_get", al, ac, t, k))
+                          for k in range(n)]
+        if len(items) != count:
+            raise self.typing(node, f"cuda.{name}() needs {count} element"
+                              f"{'s' if count != 1 else ''} (numbers, or vectors that add "
+                              f"up to {count}), {len(items)} given")
+        return ("tuple", line, col, items)
+
+    def fp16_call(self, node, fn):
+        """cuda.fp16.<fn>(...): numba's float16 intrinsics, as tree nodes on
+        operands converted to float16 (hfma: one rounding of a*b + c,
+        computed exactly enough in float64)."""
+        line, col = self.loc(node)
+        nargs = 3 if fn == "hfma" else 2 if fn in _FP16_BINARY or fn in _FP16_COMPARE or \
+            fn in ("hmax", "hmin") else 1
+        if len(node.args) != nargs:
+            raise self.typing(node, f"cuda.fp16.{fn}() takes {nargs} argument"
+                              f"{'' if nargs == 1 else 's'}, {len(node.args)} given")
+        args = [("cast", line, col, "float16", self.expr(a)) for a in node.args]
+        if fn in _FP16_BINARY:
+            return ("binary", line, col, _FP16_BINARY[fn], args[0], args[1])
+        if fn in _FP16_COMPARE:
+            return ("compare", line, col, _FP16_COMPARE[fn], args[0], args[1])
+        if fn in _FP16_MATH:
+            return ("math", line, col, _FP16_MATH[fn], args)
+        one = ("const", line, col, "float16", 1.0)
+        if fn == "hneg":
+            return ("unary", line, col, "neg", args[0])
+        if fn == "hrcp":
+            return ("binary", line, col, "truediv", one, args[0])
+        if fn == "hrsqrt":
+            return ("binary", line, col, "truediv", one, ("math", line, col, "np.sqrt", args))
+        if fn == "hexp10":
+            return ("binary", line, col, "pow", ("const", line, col, "float16", 10.0), args[0])
+        wide = [("cast", line, col, "float64", a) for a in args]  # hfma
+        return ("cast", line, col, "float16", ("intrinsic", line, col, "fma", wide))
 
     def intrinsic_call(self, node, name):
         """A call of a per-thread intrinsic of the table (cuda.nanosleep(ns)):
@@ -1941,19 +2045,35 @@ class _Builder(PythonFeatures):
         defaults = pyf.__defaults__ or ()
         first_default = len(params) - len(defaults)
         args = []
+        statics = {}  # parameters given a type (float32, np.int64): bound at compile time
         for i, p in enumerate(params):
             if p in given:
-                args.append(self.expr(given[p]))
+                v = self.value(given[p])
+                if isinstance(v, _Static) and v.kind == "dtype":
+                    statics[p] = v
+                    v = ("const", line, col, "weak_int", 0)  # unused placeholder
+                elif isinstance(v, _Static):
+                    raise self.static_as_value(given[p], v)
+                args.append(v)
             elif i >= first_default:
                 args.append(self.const(node, defaults[i - first_default],
                                        f"the default of parameter '{p}' of {name}()"))
             else:
                 raise self.typing(node, f"{name}() missing required argument '{p}'")
-        key = self.device_key(node, df, pyf)
+        key = self.device_key(node, df, pyf, statics)
         return ("call", line, col, key, args)
 
-    def device_key(self, node, df, pyf):
+    def device_key(self, node, df, pyf, statics=None):
         g = self.graph
+        if statics:  # one tree per binding of the type parameters
+            skey = (pyf, tuple(sorted((p, v.value) for p, v in statics.items())))
+            key = g.keys.get(skey)
+            if key is not None:
+                return key
+            if pyf in g.stack:
+                raise self.unsupported(node, f"recursive call to '{pyf.__qualname__}' with a "
+                                       "type as an argument is not supported")
+            return self.build_device(node, df, pyf, skey, statics)
         name = pyf.__qualname__
         root_self = pyf is g.root and g.keys.get(pyf) is None and g.self_device is not None
         if root_self:
@@ -1975,12 +2095,20 @@ class _Builder(PythonFeatures):
         key = g.keys.get(pyf)
         if key is not None:
             return key
+        return self.build_device(node, df, pyf, pyf, None)
+
+    def build_device(self, node, df, pyf, gkey, statics):
+        """Build a device function's tree once per graph key: the function,
+        or (function, its type arguments)."""
+        g = self.graph
+        name = pyf.__qualname__
         info, fdef = _parse(pyf)
         b = _Builder(pyf, info, fdef, False, None, g)
+        b.static_params = dict(statics or {})
         # the key exists before the body is built, so that the body can call itself
         key = len(g.trees)
         g.trees.append(None)
-        g.keys[pyf] = key
+        g.keys[gkey] = key
         g.sigs[key] = self.device_signature(node, df)
         if g.sigs[key] is not None:
             ret = g.sigs[key][0]
@@ -2170,11 +2298,32 @@ class _Builder(PythonFeatures):
                 items.append(self.expr(e))
         return items
 
+    @staticmethod
+    def field_name(node):
+        """'x' for r['x'] (a record field by name), else None."""
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and \
+                isinstance(node.slice.value, str):
+            return node.slice.value
+        return None
+
+    def field(self, node):
+        """The tree of r.x or r['x'] (a record field; r must be pure, since a
+        field's augmented assignment reads it twice)."""
+        line, col = self.loc(node)
+        name = node.attr if isinstance(node, ast.Attribute) else self.field_name(node)
+        base = self.expr(node.value)
+        if not self.pure(base) and base[0] != "index":
+            raise self.unsupported(node, "assigning to an attribute of this value is not "
+                                   "supported", "record fields: r.x = v or a[i].x = v")
+        return ("attr", line, col, "field:" + name, base)
+
     def subscript(self, node):
         line, col = self.loc(node)
         member = self.enum_member(node)  # Color['red']
         if member is not None:
             return self.const(node, member)
+        if self.field_name(node) is not None:  # r['x']: a record field
+            return self.field(node)
         items = self.slice_items(node)
         if items is not None:
             return ("slice", line, col, self.expr(node.value), items)

@@ -26,6 +26,12 @@ from . import devicearray  # noqa: F401  (numba's module of device-array helpers
 from ._streams import (Event, Stream, default_stream, event, event_elapsed_time,  # noqa: F401
                        external_stream,
                        legacy_default_stream, per_thread_default_stream, stream)
+from .. import types  # noqa: F401  (numba-cuda's docs: from numba.cuda import types)
+from ..types import (void, boolean, bool_, b1, int8, int16, int32, int64,  # noqa: F401
+                     uint8, uint16, uint32, uint64, float16, float32, float64, complex64,
+                     complex128, intp, uintp, i1, i2, i4, i8, u1, u2, u4, u8, f2, f4, f8, c8,
+                     c16,
+                     from_dtype, as_dtype)
 
 
 def is_cuda_array(obj):

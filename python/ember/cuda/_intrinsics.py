@@ -10,6 +10,7 @@ TypeError that says so.
 """
 
 from .. import _ember
+from .._vector_types import ALIASES, VECTOR_TYPES
 
 __all__ = []
 
@@ -65,9 +66,42 @@ _NAMESPACES = {
     "threadIdx": ("x", "y", "z"), "blockIdx": ("x", "y", "z"),
     "blockDim": ("x", "y", "z"), "gridDim": ("x", "y", "z"),
     "local": ("array",), "shared": ("array",), "const": ("array_like",),
+    "fp16": ("hadd hsub hmul hdiv hneg habs hfma heq hne hlt hle hgt hge hmax hmin hsqrt "
+             "hrsqrt hrcp hceil hfloor htrunc hrint hlog hlog2 hlog10 hexp hexp2 hexp10 hcos "
+             "hsin").split(),
     "atomic": ("add", "sub", "max", "min", "nanmax", "nanmin", "and_", "or_", "xor", "exch",
                "inc", "dec", "cas", "compare_and_swap"),
 }
+
+class VectorType(Intrinsic):
+    """A CUDA vector type (``cuda.float32x4``): called in kernels with
+    numbers and smaller vectors that give its element count."""
+
+    __slots__ = ()
+
+    @property
+    def name(self):
+        return self._ember_cuda_path
+
+    @property
+    def num_elements(self):
+        return VECTOR_TYPES[self._ember_cuda_path][1]
+
+    @property
+    def aliases(self):
+        return [a for a, n in ALIASES.items() if n == self._ember_cuda_path]
+
+    def __repr__(self):
+        return f"<ember CUDA vector type {self._ember_cuda_path}>"
+
+
+for _name in VECTOR_TYPES:
+    globals()[_name] = VectorType(_name)
+    __all__.append(_name)
+for _name, _target in ALIASES.items():
+    globals()[_name] = globals()[_target]
+    __all__.append(_name)
+del _target
 
 for _name in _FUNCTIONS + _VALUES:
     globals()[_name] = Intrinsic(_name)
