@@ -2109,7 +2109,12 @@ def _parse(fn):
     fn = inspect.unwrap(fn)
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"cuda.jit: expected a Python function, got {type(fn).__name__}")
-    info, src = source_info(fn)
+    try:
+        info, src = source_info(fn)
+    except UnsupportedError:
+        # exec'd text, python -c, stdin, the interpreter: from the bytecode
+        from .bytecode import function_def
+        return function_def(fn)
     try:
         mod = ast.parse(src)
     except SyntaxError as exc:
@@ -2138,23 +2143,7 @@ def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None
     fn = inspect.unwrap(fn)
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"cuda.jit: expected a Python function, got {type(fn).__name__}")
-    info, src = source_info(fn)
-    try:
-        mod = ast.parse(src)
-    except SyntaxError as exc:
-        raise UnsupportedError(f"cannot parse the source of {fn.__qualname__}: {exc}") from None
-    fdef = None
-    for node in mod.body:
-        if isinstance(node, ast.FunctionDef) and node.name == fn.__name__:
-            fdef = node
-            break
-    if fdef is None:
-        if mod.body and isinstance(mod.body[0], ast.FunctionDef):
-            fdef = mod.body[0]
-        else:
-            raise UnsupportedError(
-                f"{info.filename}:{info.firstlineno}: cannot find the definition of "
-                f"{fn.__qualname__} (lambdas and async functions cannot be compiled)")
+    info, fdef = _parse(fn)
     if argtypes is not None and len(argtypes) != len(fdef.args.posonlyargs + fdef.args.args):
         argtypes = None
     graph = _CallGraph()
