@@ -416,3 +416,17 @@ def test_suite_kernels_rebuild_from_bytecode(module, monkeypatch):
         assert _strip(bc_tree, cols=True) == _strip(src_tree, cols=True), name
         counts["identical"] += 1
     assert counts["identical"] >= 3, counts
+
+
+def test_readme_first_example_pasted_into_the_interpreter():
+    """README's first example, pasted into `python3` (interactive)."""
+    text = (ROOT / "README.md").read_text()
+    example = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "python")
+    proc = subprocess.run([sys.executable, "-i", "-q"], input=example, env=env,
+                          capture_output=True, text=True, timeout=300)
+    x = np.arange(4, dtype=np.float32)
+    expected = str(np.float32(2.0) * x + np.float32(1.0))      # [1. 3. 5. 7.]
+    assert expected in proc.stdout, f"{proc.stdout}\n{proc.stderr}"
+    assert "Error" not in proc.stderr, proc.stderr
