@@ -30,7 +30,7 @@ import dis
 import sys
 
 from ..errors import UnsupportedError
-from .bytecode_exprs import ExprHandlers
+from .bytecode_exprs import ExprHandlers, _last_at
 from .bytecode_ops import OPS
 
 __all__ = ["function_def"]
@@ -74,7 +74,18 @@ class _Decompiler(ExprHandlers):
                 f"{sys.version_info[0]}.{sys.version_info[1]})")
         self.null_first = sys.version_info < (3, 13)   # where LOAD_GLOBAL puts NULL
         skip = ("CACHE", "RESUME", "EXTENDED_ARG", "COPY_FREE_VARS", "MAKE_CELL", "NOT_TAKEN")
-        every = list(dis.get_instructions(self.code))
+        every = []
+        for ins in dis.get_instructions(self.code):
+            if self.ops.get(ins.opname) == "split":
+                # 3.13's pairs (LOAD_FAST_LOAD_FAST, STORE_FAST_LOAD_FAST...):
+                # two instructions, the second at an odd offset no jump uses
+                first, second = ins.opname.split("_", 2)[:2], ins.opname.split("_")[2:]
+                names = (f"{first[0]}_{first[1]}", "_".join(second))
+                every.append(ins._replace(opname=names[0], argval=ins.argval[0]))
+                every.append(ins._replace(opname=names[1], argval=ins.argval[1],
+                                          offset=ins.offset + 1, argrepr="second"))
+            else:
+                every.append(ins)
         self.ins = [i for i in every if i.opname not in skip]
         self.index = {}          # offset -> index (a skipped one: the next kept one)
         k = len(self.ins)
@@ -375,7 +386,7 @@ class _Decompiler(ExprHandlers):
         if tail > body and self.op(tail) in _TESTS + ("jump",) and \
                 self.target(tail) in (body, k) and not self.is_break_continue(tail) and \
                 not (self.loops and self.loops[-1].head == k):
-            tail_start = tail if self.op(tail) == "jump" else target - (body - k)
+            tail_start = self.while_tail(k, body, tail, target)
             self.loops.append(_Loop("while", k, target, tail_start))
             try:
                 stmts = self.block(body, tail_start)
@@ -390,6 +401,19 @@ class _Decompiler(ExprHandlers):
         # if: a body ending in the compiler's jump past the else (or back to
         # the loop head, when the if ends the loop body) has an else
         loop = self.loops[-1] if self.loops else None
+        if target == body + 1 and self.op(body) == "jump" and \
+                not self.is_break_continue(body) and target < end:
+            # 3.12+: `if c: S` whose fall-through is only the compiler's
+            # jump (to the loop head, past S) tests `not c` and jumps to S
+            t = self.target(body)
+            stop = t if t > target else (loop.body_end if loop is not None and
+                                         t == loop.head else end)
+            stop = min(stop, end)
+            stmts = self.block(target, stop)
+            node = _at(ast.If(test=_not(test), body=stmts or [_pass(test)], orelse=[]), pos)
+            _keyword_col(node, node.test, 3)
+            self.out.append(node)
+            return ("stmt", stop)
         last = target - 1
         stop, body_end = target, target
         if target > body and self.op(last) == "jump" and not self.is_break_continue(last):
@@ -405,6 +429,20 @@ class _Decompiler(ExprHandlers):
         _mark_elif(node)
         self.out.append(node)
         return ("stmt", stop)
+
+    def while_tail(self, k, body, tail, target):
+        """Where the test repeated after a while loop's body starts: 3.11
+        jumps back with it (POP_JUMP_BACKWARD_IF_TRUE), 3.12 tests then
+        jumps back (test; POP_JUMP_IF_FALSE exit; JUMP_BACKWARD body);
+        without a copy, the closing jump goes to the test itself."""
+        n = body - k
+        if self.op(tail) != "jump":
+            return target - n
+        if self.target(tail) == body and tail - n > body and \
+                [i.opname for i in self.ins[tail - n:tail - 1]] == \
+                [i.opname for i in self.ins[k:body - 1]]:
+            return tail - n
+        return tail
 
     def is_ternary(self, body, target):
         last = target - 1
@@ -530,15 +568,14 @@ class _Decompiler(ExprHandlers):
                 k = self.store_target(k, elts)
             node = _at(ast.Tuple(elts=elts, ctx=ast.Store()), ins)
             if elts:
+                _last_at(node, elts[-1])
                 node.col_offset = min(e.col_offset for e in elts)
             targets.append(node)
             return k
         if h == "store_name":
-            targets.append(_at(ast.Name(id=ins.argval, ctx=ast.Store()), ins))
-            return k + 1
-        if h == "store_fast_store_fast":
-            for name in ins.argval:
-                targets.append(_at(ast.Name(id=name, ctx=ast.Store()), ins))
+            name = _at(ast.Name(id=ins.argval, ctx=ast.Store()), ins)
+            name._approx = ins.argrepr == "second"
+            targets.append(name)
             return k + 1
         # a subscript or attribute: its loads, then the store, which takes
         # the item (a placeholder) as its value
@@ -550,7 +587,7 @@ class _Decompiler(ExprHandlers):
         while not self.captured and j < len(self.ins):
             if self.op(j) not in ("load_name", "load_global", "load_const", "load_attr", "subscr",
                                   "build_tuple", "binary_op", "store_subscr", "store_attr",
-                                  "store_slice", "load_fast_load_fast"):
+                                  "store_slice"):
                 raise self.fail(k, f"this assignment target ({self.ins[j].opname})")
             n = self.step(j)
             j = n if n is not None else j + 1
@@ -695,6 +732,13 @@ def _mark_elif(node):
         real[0].col_offset = node.col_offset
 
 
+def _same_return(a, b):
+    """Two returns of values from the same return statement's position."""
+    return isinstance(a, ast.Return) and isinstance(b, ast.Return) and \
+        a.value is not None and b.value is not None and \
+        getattr(a, "_pos", None) is not None and a._pos == getattr(b, "_pos", None)
+
+
 def _attach_else(stmts):
     """`if c: return a` + `else: ...` (or `elif`) compiles as the if
     followed by the else's statements: those indented deeper than the if
@@ -704,7 +748,16 @@ def _attach_else(stmts):
     while k < len(stmts):
         s = stmts[k]
         k += 1
-        if isinstance(s, ast.If) and not s.orelse and _terminal(s.body):
+        if isinstance(s, ast.If) and not s.orelse and len(s.body) == 1 and k < len(stmts) and \
+                _same_return(s.body[0], stmts[k]):
+            # `return a if c else b`: 3.12 returns from each branch
+            r = stmts[k]
+            k += 1
+            value = _copy_loc(ast.IfExp(test=s.test, body=s.body[0].value, orelse=r.value),
+                              s.body[0].value)
+            s = _copy_loc(ast.Return(value=value), r)
+            s.col_offset = r._pos[2]
+        elif isinstance(s, ast.If) and not s.orelse and _terminal(s.body):
             rest = []
             while k < len(stmts) and stmts[k].col_offset > s.col_offset and \
                     stmts[k].lineno > s.lineno:
@@ -755,6 +808,8 @@ def function_def(fn):
         args.kwarg = ast.arg(arg=names[extra + bool(flags & inspect_flags.VARARGS)])
     fdef = ast.FunctionDef(name=fn.__name__, args=args, body=body or [ast.Pass()],
                            decorator_list=[], returns=None, type_comment=None)
+    if "type_params" in ast.FunctionDef._fields:      # 3.12+
+        fdef.type_params = []
     # co_firstlineno is the first decorator's line: the def is (most
     # likely) the line before the body, and its docstring
     first = min((ins.positions.lineno for ins in dec.ins

@@ -57,6 +57,27 @@ def _store(node):
     return node
 
 
+def _last_at(node, inner, closing=0):
+    """inner, the last operand of node, ends where node does (less the
+    `closing` bracket): its column when its own position is unknown."""
+    if getattr(inner, "_approx", False) and isinstance(inner, ast.Name) and \
+            getattr(node, "end_col_offset", None) is not None:
+        inner.col_offset = node.end_col_offset - closing - len(inner.id)
+        inner.end_col_offset = inner.col_offset + len(inner.id)
+        inner._approx = False
+    return node
+
+
+def _first_at(ins, inner):
+    """inner starts the expression instruction ins makes: its column."""
+    p = ins.positions
+    if getattr(inner, "_approx", False) and isinstance(inner, ast.Name) and \
+            p is not None and p.col_offset is not None and p.lineno == inner.lineno:
+        inner.col_offset = p.col_offset
+        inner.end_col_offset = p.col_offset + len(inner.id)
+        inner._approx = False
+
+
 class ExprHandlers:
     """Mixed into bytecode._Decompiler."""
 
@@ -66,11 +87,11 @@ class ExprHandlers:
     # -- loads --
 
     def op_load_name(self, k, ins):
-        self.push(_at(ast.Name(id=ins.argval, ctx=ast.Load()), ins), k)
-
-    def op_load_fast_load_fast(self, k, ins):
-        for name in ins.argval:
-            self.push(_at(ast.Name(id=name, ctx=ast.Load()), ins), k)
+        node = _at(ast.Name(id=ins.argval, ctx=ast.Load()), ins)
+        # the second of 3.13's pair carries the first's position: its column
+        # is fixed by what uses it (_last_at)
+        node._approx = ins.argrepr == "second"
+        self.push(node, k)
 
     def op_load_global(self, k, ins):
         null = ins.arg is not None and ins.arg & 1
@@ -85,6 +106,7 @@ class ExprHandlers:
 
     def op_load_attr(self, k, ins):
         obj = self.pop(k)
+        _first_at(ins, obj)
         node = _span(_at(ast.Attribute(value=obj, attr=ins.argval, ctx=ast.Load()), ins), obj, ins)
         node._start = getattr(obj, "_start", k)
         if self.attr_is_method(ins):
@@ -123,6 +145,8 @@ class ExprHandlers:
         for kw, v in zip(kws, args[npos:]):
             kw.lineno, kw.col_offset = v.lineno, max(0, v.col_offset - len(kw.arg) - 1)
         node = _at(ast.Call(func=fn, args=args[:npos], keywords=kws), ins)
+        if args:
+            _last_at(node, args[-1], 1)
         node._start = getattr(fn, "_start", k)
         self.push(node, k)
 
@@ -135,12 +159,14 @@ class ExprHandlers:
 
     def op_binary_op(self, k, ins):
         right, left = self.pop(k), self.pop(k)
+        _first_at(ins, left)
         sym = ins.argrepr
         inplace = sym.endswith("=") and sym not in ("==",)
         op = _BINOPS.get(sym[:-1] if inplace else sym)
         if op is None:
             raise self.fail(k, f"the operator '{sym}'")
         node = _span(_at(ast.BinOp(left=left, op=op(), right=right), ins), left, right)
+        _last_at(_at(node, ins), right)
         node._inplace = inplace
         node._start = getattr(left, "_start", k)
         self.push(node, k)
@@ -170,7 +196,9 @@ class ExprHandlers:
 
     def op_compare(self, k, ins):
         right, left = self.pop(k), self.pop(k)
-        node = _at(ast.Compare(left=left, ops=[self.cmp_op(ins)], comparators=[right]), ins)
+        _first_at(ins, left)
+        node = _last_at(_at(ast.Compare(left=left, ops=[self.cmp_op(ins)],
+                                        comparators=[right]), ins), right)
         node._start = getattr(left, "_start", k)
         self.push(node, k)
 
@@ -179,7 +207,8 @@ class ExprHandlers:
 
     def op_subscr(self, k, ins):
         key, obj = self.pop(k), self.pop(k)
-        node = _at(ast.Subscript(value=obj, slice=key, ctx=ast.Load()), ins)
+        _first_at(ins, obj)
+        node = _last_at(_at(ast.Subscript(value=obj, slice=key, ctx=ast.Load()), ins), key, 1)
         node._start = getattr(obj, "_start", k)
         self.push(node, k)
 
@@ -206,6 +235,7 @@ class ExprHandlers:
         elts = [self.pop(k) for _ in range(ins.arg)][::-1]
         node = _at(ast.Tuple(elts=elts, ctx=ast.Load()), ins)
         if elts:
+            _last_at(node, elts[-1])
             node._start = getattr(elts[0], "_start", k)
         self.push(node, k)
 
@@ -247,18 +277,9 @@ class ExprHandlers:
     def op_store_name(self, k, ins):
         self.store(k, _at(ast.Name(id=ins.argval, ctx=ast.Store()), ins), self.pop(k))
 
-    def op_store_fast_load_fast(self, k, ins):
-        a, b = ins.argval
-        self.store(k, _at(ast.Name(id=a, ctx=ast.Store()), ins), self.pop(k))
-        self.push(_at(ast.Name(id=b, ctx=ast.Load()), ins), k)
-
-    def op_store_fast_store_fast(self, k, ins):
-        for name in ins.argval:
-            self.store(k, _at(ast.Name(id=name, ctx=ast.Store()), ins), self.pop(k))
-
     def op_store_subscr(self, k, ins):
         key, obj, value = self.pop(k), self.pop(k), self.pop(k)
-        target = _at(ast.Subscript(value=obj, slice=key, ctx=ast.Store()), ins)
+        target = _last_at(_at(ast.Subscript(value=obj, slice=key, ctx=ast.Store()), ins), key, 1)
         self.store(k, target, value)
 
     def op_store_slice(self, k, ins):
@@ -304,6 +325,7 @@ class ExprHandlers:
             raise self.NotExpr
         none = isinstance(v, ast.Constant) and v.value is None
         node = ast.Return(value=None if none else v)
+        node._pos = tuple(ins.positions or ())
         if none:
             _at(node, ins)
             at = k if ins.opname == "RETURN_CONST" else k - 1
