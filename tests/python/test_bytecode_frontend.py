@@ -430,3 +430,71 @@ def test_readme_first_example_pasted_into_the_interpreter():
     expected = str(np.float32(2.0) * x + np.float32(1.0))      # [1. 3. 5. 7.]
     assert expected in proc.stdout, f"{proc.stdout}\n{proc.stderr}"
     assert "Error" not in proc.stderr, proc.stderr
+
+
+# The decompiler on another Python (3.12, 3.13, found on PATH) without
+# ember's extension: its three modules in a stand-in package, the errors
+# module as is; each decorated function of the suite's test files is
+# exec'd alone and rebuilt, and compared with the parser's tree.
+_OTHER_PYTHON = textwrap.dedent('''
+    import ast, json, os, shutil, sys, tempfile
+    root, files = sys.argv[1], sys.argv[2:]
+    stub = tempfile.mkdtemp()
+    os.makedirs(os.path.join(stub, "ember", "_compiler"))
+    open(os.path.join(stub, "ember", "__init__.py"), "w").close()
+    open(os.path.join(stub, "ember", "_compiler", "__init__.py"), "w").close()
+    shutil.copy(os.path.join(root, "python/ember/errors.py"), os.path.join(stub, "ember"))
+    for m in ("bytecode", "bytecode_exprs", "bytecode_ops"):
+        shutil.copy(os.path.join(root, f"python/ember/_compiler/{m}.py"),
+                    os.path.join(stub, "ember", "_compiler"))
+    with open(os.path.join(stub, "ember", "_compiler", "frontend.py"), "w") as f:
+        f.write("class SourceInfo:\\n    def __init__(self, *a):\\n        self.a = a\\n")
+    sys.path.insert(0, stub)
+    from ember._compiler import bytecode
+    out = {"same": [], "differ": [], "fail": []}
+    for path in files:
+        text = open(path).read()
+        for node in ast.parse(text).body:
+            if not isinstance(node, ast.FunctionDef) or \\
+                    not any("jit" in ast.unparse(d) for d in node.decorator_list):
+                continue
+            seg = "\\n".join(text.splitlines()[node.lineno - 1:node.end_lineno])
+            ns = {}
+            exec(compile("\\n" * (node.lineno - 1) + seg, path, "exec"), ns)
+            node.decorator_list, node.returns = [], None
+            try:
+                _, fdef = bytecode.function_def(ns[node.name])
+            except Exception as exc:
+                out["fail"].append(node.name + ": " + str(exc)[:200])
+                continue
+            doc = ast.get_docstring(node, clean=False)
+            if doc is not None and fdef.body and isinstance(fdef.body[0], ast.Expr):
+                node.body[0] = fdef.body[0]       # 3.13 dedents docstrings
+            same = ast.dump(fdef) == ast.dump(node)
+            out["same" if same else "differ"].append(node.name)
+    print(json.dumps(out))
+''')
+
+
+@pytest.mark.parametrize("python", ["python3.12", "python3.13"])
+def test_other_pythons_rebuild_suite_kernels(python, tmp_path):
+    import json
+    import shutil
+    exe = shutil.which(python)
+    if exe is None:
+        pytest.skip(f"no {python} on PATH")
+    script = tmp_path / "other_python.py"
+    script.write_text(_OTHER_PYTHON)
+    files = [str(p) for p in sorted((ROOT / "tests/python").glob("test_*.py"))
+             if p.name != "test_bytecode_frontend.py"]
+    proc = subprocess.run([exe, str(script), str(ROOT), *files], capture_output=True, text=True,
+                          timeout=300)
+    if proc.returncode != 0 and "SyntaxError" in proc.stderr:
+        pytest.skip(f"{python} cannot read the test files: {proc.stderr[-200:]}")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    # a kernel that uses a dict, a test function with a 'with' (not kernels)
+    assert sorted(f.split(":")[0] for f in out["fail"]) == ["test_error_messages", "uses_dict"]
+    assert all("is not supported when compiling without source" in f for f in out["fail"])
+    assert set(out["differ"]) <= _FOLDED, out["differ"]
+    assert len(out["same"]) > 200
