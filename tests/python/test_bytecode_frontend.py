@@ -317,6 +317,26 @@ def test_unsupported_construct_names_file_and_line():
         k.compile("void(float64[:])")
 
 
+def test_raise_and_assert_get_the_front_ends_own_errors():
+    """raise and assert are rebuilt, so the front end says what it says
+    of them with source."""
+    text = '''
+        def k(out, n):
+            assert n > 0, "n must be positive"
+            out[0] = n
+    '''
+    with pytest.raises(UnsupportedError, match=r"<generated>:3:\d+: 'assert' is not supported"):
+        _exec_kernel(text).compile("void(float64[:], int64)")
+    text = '''
+        def k(out, n):
+            out[0] = n
+            if n > 3:
+                raise ValueError("too big")
+    '''
+    with pytest.raises(UnsupportedError, match=r"<generated>:5:\d+: 'raise' is not supported"):
+        _exec_kernel(text).compile("void(float64[:], int64)")
+
+
 def test_typing_error_names_file_and_line():
     k = _exec_kernel('''
         def k(out):
@@ -481,7 +501,7 @@ def test_other_pythons_rebuild_suite_kernels(python, tmp_path):
     import json
     import shutil
     exe = shutil.which(python)
-    if exe is None:
+    if exe is None or subprocess.run([exe, "-c", "pass"], capture_output=True).returncode:
         pytest.skip(f"no {python} on PATH")
     script = tmp_path / "other_python.py"
     script.write_text(_OTHER_PYTHON)

@@ -412,7 +412,7 @@ class _Decompiler(ExprHandlers):
             stmts = self.block(target, stop)
             node = _at(ast.If(test=_not(test), body=stmts or [_pass(test)], orelse=[]), pos)
             _keyword_col(node, node.test, 3)
-            self.out.append(node)
+            self.out.append(_assert(node))
             return ("stmt", stop)
         last = target - 1
         stop, body_end = target, target
@@ -427,7 +427,7 @@ class _Decompiler(ExprHandlers):
         node = _at(ast.If(test=test, body=stmts or [_pass(test)], orelse=orelse), pos)
         _keyword_col(node, test, 3)
         _mark_elif(node)
-        self.out.append(node)
+        self.out.append(_assert(node))
         return ("stmt", stop)
 
     def while_tail(self, k, body, tail, target):
@@ -723,6 +723,21 @@ def _terminal(stmts):
     return bool(stmts) and isinstance(stmts[-1], (ast.Return, ast.Break, ast.Continue))
 
 
+def _assert(node):
+    """`if not c: raise AssertionError(msg)` made by `assert c, msg`."""
+    if node.orelse or len(node.body) != 1 or not isinstance(node.body[0], ast.Raise):
+        return node
+    exc = node.body[0].exc
+    msg = None
+    if isinstance(exc, ast.Call) and len(exc.args) == 1 and not exc.keywords:
+        exc, msg = exc.func, exc.args[0]
+    if not getattr(exc, "_assert", False):
+        return node
+    r = _copy_loc(ast.Assert(test=_not(node.test), msg=msg), node)
+    r.col_offset = max(0, r.test.col_offset - 7)
+    return r
+
+
 def _mark_elif(node):
     """An else holding one if whose test stands where `elif ` puts it is an
     elif: its column is the if's (as the parser has it)."""
@@ -737,6 +752,19 @@ def _same_return(a, b):
     return isinstance(a, ast.Return) and isinstance(b, ast.Return) and \
         a.value is not None and b.value is not None and \
         getattr(a, "_pos", None) is not None and a._pos == getattr(b, "_pos", None)
+
+
+def _same_store(s, a, b):
+    """Two assignments from the same statement's store (their targets'
+    positions are the same), on the if's line."""
+    if not (isinstance(a, ast.Assign) and isinstance(b, ast.Assign)) or \
+            len(a.targets) != 1 or len(b.targets) != 1:
+        return False
+    ta, tb = a.targets[0], b.targets[0]
+    where = lambda n: (n.lineno, n.col_offset, getattr(n, "end_lineno", None),
+                       getattr(n, "end_col_offset", None))
+    return ast.dump(ta) == ast.dump(tb) and where(ta) == where(tb) and \
+        ta.lineno == s.test.lineno
 
 
 def _attach_else(stmts):
@@ -757,6 +785,16 @@ def _attach_else(stmts):
                               s.body[0].value)
             s = _copy_loc(ast.Return(value=value), r)
             s.col_offset = r._pos[2]
+        elif isinstance(s, ast.If) and not s.orelse and 1 <= len(s.body) <= 2 and \
+                k < len(stmts) and _same_store(s, s.body[0], stmts[k]) and \
+                all(getattr(x, "_implicit", False) for x in s.body[1:]):
+            # `t = a if c else b` ending the function: 3.12 copies the store
+            # (and the return) into each branch
+            r = stmts[k]
+            k += 1
+            value = _copy_loc(ast.IfExp(test=s.test, body=s.body[0].value, orelse=r.value),
+                              s.body[0].value)
+            s = _copy_loc(ast.Assign(targets=r.targets, value=value), r)
         elif isinstance(s, ast.If) and not s.orelse and _terminal(s.body):
             rest = []
             while k < len(stmts) and stmts[k].col_offset > s.col_offset and \

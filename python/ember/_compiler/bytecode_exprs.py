@@ -138,8 +138,8 @@ class ExprHandlers:
             fn = b
         elif b is self.NULL:
             fn = a
-        else:   # a bound method pushed as (method, self): not made here
-            raise self.fail(k, "this call")
+        else:   # (callable, first argument): `assert c, msg` calls AssertionError(msg)
+            fn, args = b, [a] + args
         npos = len(args) - len(kwnames)
         kws = [ast.keyword(arg=n, value=v) for n, v in zip(kwnames, args[npos:])]
         for kw, v in zip(kws, args[npos:]):
@@ -348,10 +348,23 @@ class ExprHandlers:
         self.unsupported_op(k, ins, "unsupported")
 
     def op_raise_(self, k, ins):
-        self.unsupported_op(k, ins, "raise_")
+        if self.pure:
+            raise self.NotExpr
+        if ins.arg == 0:
+            node = _at(ast.Raise(exc=None, cause=None), ins)
+        elif ins.arg == 1:
+            exc = self.pop(k)
+            node = _at(ast.Raise(exc=exc, cause=None), ins)
+        else:
+            cause, exc = self.pop(k), self.pop(k)
+            node = _at(ast.Raise(exc=exc, cause=cause), ins)
+        self.emit(node)
 
     def op_assert_(self, k, ins):
-        self.unsupported_op(k, ins, "assert_")
+        # AssertionError; the if around the raise becomes the assert (bytecode._assert)
+        node = _at(ast.Name(id="AssertionError", ctx=ast.Load()), ins)
+        node._assert = True
+        self.push(node, k)
 
     def op_with_(self, k, ins):
         self.unsupported_op(k, ins, "with_")
