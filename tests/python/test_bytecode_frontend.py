@@ -315,6 +315,25 @@ def test_unsupported_construct_names_file_and_line():
     ''')
     with pytest.raises(UnsupportedError, match=r"<generated>:3: a dict"):
         k.compile("void(float64[:])")
+    k = _exec_kernel('''
+        def k(out):
+            global G
+            G = 2
+            out[0] = G
+    ''')
+    with pytest.raises(UnsupportedError, match=r"<generated>:4: 'global'"):
+        k.compile("void(float64[:])")
+    k = _exec_kernel('''
+        def outer():
+            n = 1
+            def k(out):
+                nonlocal n
+                n = 2
+                out[0] = n
+            return k
+    ''', "outer")
+    with pytest.raises(UnsupportedError, match=r"<generated>:6: 'nonlocal'"):
+        cuda.jit(k.py_func()).compile("void(float64[:])")
 
 
 def test_raise_and_assert_get_the_front_ends_own_errors():

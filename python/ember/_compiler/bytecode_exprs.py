@@ -24,6 +24,7 @@ _CONSTRUCTS = {
     "fstring": "an f-string", "star_call": "a call with *args or **kwargs",
     "dict_": "a dict", "set_": "a set", "import_": "'import'", "delete": "'del'",
     "yield_": "a generator", "comprehension": "a comprehension",
+    "global_": "'global'", "nonlocal": "'nonlocal'",
 }
 
 
@@ -276,6 +277,14 @@ class ExprHandlers:
 
     def op_store_name(self, k, ins):
         self.store(k, _at(ast.Name(id=ins.argval, ctx=ast.Store()), ins), self.pop(k))
+
+    def op_store_deref(self, k, ins):
+        if ins.argval in self.code.co_freevars:     # `nonlocal x; x = ...`
+            self.unsupported_op(k, ins, "nonlocal")
+        self.op_store_name(k, ins)
+
+    def op_global_(self, k, ins):
+        self.unsupported_op(k, ins, "global_")
 
     def op_store_subscr(self, k, ins):
         key, obj, value = self.pop(k), self.pop(k), self.pop(k)
