@@ -93,6 +93,10 @@ class _Decompiler(ExprHandlers):
             if ins.opname not in skip:
                 k -= 1
             self.index[ins.offset] = k
+        self.jumps_to = {}       # index -> the unconditional jumps to it
+        for k, ins in enumerate(self.ins):
+            if self.ops.get(ins.opname) == "jump" and ins.argval in self.index:
+                self.jumps_to.setdefault(self.index[ins.argval], []).append(k)
         self.at_position = {}    # positions -> the indices that carry them
         for k, ins in enumerate(self.ins):
             self.at_position.setdefault(tuple(ins.positions or ()), []).append(k)
@@ -505,11 +509,8 @@ class _Decompiler(ExprHandlers):
             return None
         if len(self.stack) != self.base:
             return None
-        best = None
-        for j in range(k + 1, len(self.ins)):
-            if self.op(j) == "jump" and self.target(j) == k and not self.is_keyword(j, 8):
-                best = j
-        return best
+        back = [j for j in self.jumps_to.get(k, ()) if j > k and not self.is_keyword(j, 8)]
+        return max(back) if back else None
 
     def while_true(self, k, j, nop):
         pos = self.ins[nop] if nop is not None else self.ins[k]
@@ -830,7 +831,12 @@ def function_def(fn):
     from .frontend import SourceInfo
     dec = _Decompiler(fn)
     code = dec.code
-    body = _drop_implicit_returns(dec.block(0, len(dec.ins)))
+    try:
+        body = _drop_implicit_returns(dec.block(0, len(dec.ins)))
+    except RecursionError:
+        raise UnsupportedError(
+            f"{dec.file}:{code.co_firstlineno}: {fn.__qualname__} nests too deeply to be "
+            "rebuilt from its bytecode (it has no source)") from None
     doc = fn.__doc__
     if isinstance(doc, str) and code.co_consts and code.co_consts[0] == doc:
         body.insert(0, ast.Expr(value=ast.Constant(value=doc)))    # the docstring
