@@ -1,7 +1,9 @@
 """The front end: a Python function -> a tree of tuples for the C IR builder.
 
 The source is read with ``inspect.getsource`` and parsed with ``ast`` (not
-bytecode, which changes with every Python release). Names are resolved
+bytecode, which changes with every Python release); a function without
+source (exec'd text, ``python -c``, stdin, the interpreter) has its tree
+rebuilt from its code object by bytecode.py (see _parse). Names are resolved
 here: parameters become ``('param', ...)``, every name the function assigns
 (targets of ``=``, augmented assignment and ``for``) gets a local slot, and
 globals and closure variables are frozen at compile time as constants
