@@ -19,7 +19,7 @@ import pytest
 
 import ember
 from ember import cuda
-from ember._compiler import bytecode, frontend
+from ember._compiler import frontend
 from ember.errors import TypingError, UnsupportedError
 
 from conftest import ROOT

@@ -106,7 +106,6 @@ class _Decompiler(ExprHandlers):
         self.pure = 0            # > 0 while rebuilding a value: no statements
         self.out = []            # the statement list being filled
         self.fall_over = {}      # jump index -> where its test falls through to
-        self.terminated = False  # the last statement was a return
         # the compiler's `return None` blocks (copied to each branch that
         # ends the function): jumps to any of them go to the same place
         self.returns = set()
@@ -254,9 +253,8 @@ class _Decompiler(ExprHandlers):
 
     def block(self, k, end):
         """The statements of instructions [k, end)."""
-        saved_out, saved_stack, saved_term = self.out, list(self.stack), self.terminated
+        saved_out, saved_stack = self.out, list(self.stack)
         self.out = []
-        self.terminated = False
         try:
             while k < end:
                 k = self.statement(k, end)
@@ -264,7 +262,7 @@ class _Decompiler(ExprHandlers):
                 raise self.fail(k - 1, "this assignment")
             return _attach_else(self.out)
         finally:
-            self.out, self.stack, self.terminated = saved_out, saved_stack, saved_term
+            self.out, self.stack = saved_out, saved_stack
 
     def statement(self, k, end):
         """Rebuilds the statement starting at k; returns where the next starts."""

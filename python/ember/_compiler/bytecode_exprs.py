@@ -349,7 +349,6 @@ class ExprHandlers:
             _span(node, v, v)
             node.col_offset = max(0, v.col_offset - 7)
         self.emit(node)
-        self.terminated = True
 
     # -- instructions no kernel has --
 
@@ -418,8 +417,7 @@ class ExprHandlers:
         if j < len(self.ins) and self.ins[j].opname == "TO_BOOL":
             j += 1
         return self.op(j) in ("jump_if_false", "jump_if_true") and \
-            j + 1 < len(self.ins) and self.ins[j + 1].opname == "POP_TOP" and \
-            not self.chain_link_jump(j)
+            j + 1 < len(self.ins) and self.ins[j + 1].opname == "POP_TOP"
 
     def value_boolop(self, k):
         j = k + 1
@@ -435,9 +433,6 @@ class ExprHandlers:
         node._start = getattr(left, "_start", k)
         self.stack.append(node)
         return end
-
-    def chain_link_jump(self, j):
-        return False
 
     def chain_start(self, k):
         """SWAP 2; COPY 2; <comparison>: a link of a chained comparison."""
