@@ -537,3 +537,20 @@ def test_other_pythons_rebuild_suite_kernels(python, tmp_path):
     assert all("is not supported when compiling without source" in f for f in out["fail"])
     assert set(out["differ"]) <= _FOLDED, out["differ"]
     assert len(out["same"]) > 200
+
+
+def test_inspect_types_without_source():
+    """The annotated listing shows the rebuilt statements at their lines."""
+    import io
+    ns = {"np": np}
+    exec(compile("def foo(x):\n    y = x + 1\n    return np.sin(y)\n", "<generated>", "exec"), ns)
+    foo = ember.jit(ns["foo"])
+    assert foo(2) == pytest.approx(np.sin(3), rel=1e-15)
+    out = io.StringIO()
+    foo.inspect_types(file=out)
+    text = out.getvalue()
+    assert "# File: <generated>" in text
+    assert "x = arg(0, name=x)  :: int64" in text
+    assert "y = x + 1  :: int64" in text
+    assert "return np.sin(y)  :: float64" in text
+    assert "# --- LINE 3 ---" in text and "    return np.sin(y)" in text
