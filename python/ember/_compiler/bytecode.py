@@ -106,6 +106,7 @@ class _Decompiler(ExprHandlers):
         self.pure = 0            # > 0 while rebuilding a value: no statements
         self.out = []            # the statement list being filled
         self.fall_over = {}      # jump index -> where its test falls through to
+        self.skip_to = {}        # index -> where to go on instead (copies rebuilt once)
         # the compiler's `return None` blocks (copied to each branch that
         # ends the function): jumps to any of them go to the same place
         self.returns = set()
@@ -113,7 +114,8 @@ class _Decompiler(ExprHandlers):
             if (ins.opname == "RETURN_CONST" and ins.argval is None) or \
                     (ins.opname == "LOAD_CONST" and ins.argval is None and k + 1 < len(self.ins)
                      and self.ins[k + 1].opname == "RETURN_VALUE"):
-                if not self.is_keyword(k, 6, (k, k + 1)):
+                ret = k if ins.opname == "RETURN_CONST" else k + 1
+                if not self.is_keyword(ret, None, (k, ret)):
                     self.returns.add(k)
 
     # -- helpers --
@@ -137,6 +139,16 @@ class _Decompiler(ExprHandlers):
         if t not in self.index:
             raise self.fail(k, f"a jump to offset {t}")
         return self.index[t]
+
+    def same_place(self, a, b):
+        """Jumps to a and to b go to the same place: the same instruction,
+        two copies of the function's `return None`, or two of the
+        compiler's jumps to one place (3.12 copies the jump back of a loop)."""
+        if a == b or (a in self.returns and b in self.returns):
+            return True
+        return self.op(a) == "jump" and self.op(b) == "jump" and \
+            self.target(a) == self.target(b) and not self.is_break_continue(a) and \
+            not self.is_break_continue(b)
 
     def fall(self, j):
         return self.fall_over.get(j, j + 1)
@@ -171,14 +183,14 @@ class _Decompiler(ExprHandlers):
 
     def is_keyword(self, k, width, group=None):
         """Instruction k carries a statement's own position: a keyword of
-        `width` characters (break 5, continue 8, return 6) on one line, not
-        a position copied from the instruction before."""
+        `width` characters (break 5, continue 8; None: any) on one line,
+        not a position the compiler copied from another statement."""
         if k < 0:
             return False
         p = self.ins[k].positions
         if p is None or p.lineno is None or p.lineno != p.end_lineno:
             return False
-        if p.end_col_offset - p.col_offset != width:
+        if width is not None and p.end_col_offset - p.col_offset != width:
             return False
         # its own: no instruction outside the statement's carries it
         # (group: POP_TOP + JUMP of a break, LOAD_CONST + RETURN_VALUE)
@@ -189,9 +201,11 @@ class _Decompiler(ExprHandlers):
         """POP_TOP of a for loop's iterator at k: a break (it leaves the
         loop), not the clean-up before a return."""
         loop = self.loops[-1] if self.loops else None
-        if loop is None or not self.is_keyword(k, 5, (k, k + 1)):
+        if loop is None or not self.is_keyword(k, 5, (k, k + 1, k + 2)):
             return False
-        return self.op(k + 1) == "jump" or k + 1 >= loop.exit
+        # then the jump out, the exit itself, or (3.11+) a copy of the
+        # function's `return None` the compiler put there
+        return self.op(k + 1) == "jump" or k + 1 >= loop.exit or k + 1 in self.returns
 
     def emit(self, node):
         if self.pure:
@@ -257,7 +271,11 @@ class _Decompiler(ExprHandlers):
         self.out = []
         try:
             while k < end:
-                k = self.statement(k, end)
+                nxt = self.statement(k, end)
+                nxt = self.skip_to.get(nxt, nxt)     # past a copy already rebuilt
+                if nxt <= k:             # no progress: a shape this module does not know
+                    raise self.fail(k, "this control flow")
+                k = nxt
             if self.pending is not None:
                 raise self.fail(k - 1, "this assignment")
             return _attach_else(self.out)
@@ -342,14 +360,12 @@ class _Decompiler(ExprHandlers):
         """The test starting at k whose first jump is at j: (test, target,
         body start), a chain of jumps merged into and/or."""
         chain = _Conds(self)
-        chain.add(self.stack.pop(), j)
-        nxt = self.fall(j)
+        nxt = chain.add(self.stack.pop(), j)
         while not chain.done(nxt):
             jj, value = self.cond_expr(nxt)
             if jj is None:
                 break
-            chain.add(value, jj)
-            nxt = self.fall(jj)
+            nxt = chain.add(value, jj)
         return chain.result(k)
 
     def cond_expr(self, k):
@@ -383,7 +399,11 @@ class _Decompiler(ExprHandlers):
         at k, first jump at j. Returns ('stmt', next) or ('value', next)."""
         test, target, body = self.conds(k, j)
         pos = self.ins[j]
+        if target <= j and not (target < body and self.op(target) == "jump"):
+            raise self.fail(j, "this loop")
         tail = target - 1
+        while tail > body and (tail in self.returns or tail - 1 in self.returns):
+            tail -= 1       # copies of the function's `return None` after the loop
         # while: the test repeated at the end jumps back to the body
         if tail > body and self.op(tail) in _TESTS + ("jump",) and \
                 self.target(tail) in (body, k) and not self.is_break_continue(tail) and \
@@ -403,17 +423,16 @@ class _Decompiler(ExprHandlers):
         # if: a body ending in the compiler's jump past the else (or back to
         # the loop head, when the if ends the loop body) has an else
         loop = self.loops[-1] if self.loops else None
-        if target == body + 1 and self.op(body) == "jump" and \
-                not self.is_break_continue(body) and target < end:
-            # 3.12+: `if c: S` whose fall-through is only the compiler's
-            # jump (to the loop head, past S) tests `not c` and jumps to S
-            t = self.target(body)
-            stop = t if t > target else (loop.body_end if loop is not None and
-                                         t == loop.head else end)
+        if target < body:
+            # 3.12+: the test's false side is the compiler's jump (to the
+            # loop head, or past the body) just before the body
+            t = self.target(target)
+            stop = t if t > body else (loop.body_end if loop is not None and
+                                       t == loop.head else end)
             stop = min(stop, end)
-            stmts = self.block(target, stop)
-            node = _at(ast.If(test=_not(test), body=stmts or [_pass(test)], orelse=[]), pos)
-            _keyword_col(node, node.test, 3)
+            stmts = self.block(body, stop)
+            node = _at(ast.If(test=test, body=stmts or [_pass(test)], orelse=[]), pos)
+            _keyword_col(node, test, 3)
             self.out.append(_assert(node))
             return ("stmt", stop)
         last = target - 1
@@ -439,7 +458,7 @@ class _Decompiler(ExprHandlers):
         without a copy, the closing jump goes to the test itself."""
         n = body - k
         if self.op(tail) != "jump":
-            return target - n
+            return tail + 1 - n
         if self.target(tail) == body and tail - n > body and \
                 [i.opname for i in self.ins[tail - n:tail - 1]] == \
                 [i.opname for i in self.ins[k:body - 1]]:
@@ -483,9 +502,40 @@ class _Decompiler(ExprHandlers):
         """A conditional jump inside an expression: a ternary."""
         k = self.stack[-1]._start
         test, target, body = self.conds(k, j)
-        if not self.is_ternary(body, target):
+        if self.is_ternary(body, target):
+            return self.ternary(test, k, body, target)
+        shared = self.copied_tail(body, target)
+        if shared is None:
             raise self.fail(j, "this conditional expression")
-        return self.ternary(test, k, body, target)
+        # 3.12+: what follows the value (to the return) copied into both arms
+        tail, end_a, end_b = shared
+        yes = self.region_value(body, tail)
+        no = self.region_value(target, end_b - (end_a - tail))
+        node = _copy_loc(ast.IfExp(test=test, body=yes, orelse=no), yes)
+        node._start = k
+        self.stack.append(node)
+        self.skip_to[end_a + 1] = end_b + 1
+        return tail
+
+    def copied_tail(self, body, target):
+        """Arms [body, target) and [target, ...) that both end in a return
+        through the same instructions (same names, same positions): (where
+        the shared part starts in the first arm, the two returns)."""
+        rets = ("return_value", "return_const")
+        end_a = target - 1
+        if self.op(end_a) not in rets:
+            return None
+        end_b = next((i for i in range(target, len(self.ins)) if self.op(i) in rets), None)
+        if end_b is None:
+            return None
+        same = lambda a, b: (a.opname, a.argval, a.positions) == (b.opname, b.argval, b.positions)
+        n = 0
+        while end_a - n > body and end_b - n > target and \
+                same(self.ins[end_a - n], self.ins[end_b - n]):
+            n += 1
+        if n == 0:
+            return None
+        return end_a - n + 1, end_a, end_b
 
     def ternary(self, test, k, body, target):
         last = target - 1
@@ -617,8 +667,13 @@ class _Conds:
             f = _copy_loc(ast.Compare(left=value, ops=[op], comparators=[none]), value)
         else:
             f = value
-        self.nodes.append([f, d.target(j), value._start, d.fall(j)])
+        target, fall = d.target(j), d.fall(j)
+        if d.op(j + 1) == "jump" and target == j + 2 and not d.is_break_continue(j + 1):
+            # 3.12+: `if not F: goto next; goto T` for `if F: ... (else T)`
+            f, target, fall = _not(f), j + 1, j + 2
+        self.nodes.append([f, target, value._start, fall])
         self.reduce()
+        return fall
 
     def reduce(self):
         nodes = self.nodes
@@ -626,10 +681,11 @@ class _Conds:
             n1, n2 = nodes[-2], nodes[-1]
             if any(n[1] == n2[2] for n in nodes[:-1]):
                 return               # something else jumps into n2
-            if n1[1] == n2[1] or (n1[1] in self.dec.returns and n2[1] in self.dec.returns):
+            same = self.dec.same_place
+            if same(n1[1], n2[1]):
                 f = _boolop(ast.And, n1[0], n2[0])
                 n2[1] = min(n1[1], n2[1])
-            elif n1[1] == n2[3]:
+            elif same(n1[1], n2[3]):
                 f = _boolop(ast.Or, _not(n1[0]), n2[0])
             else:
                 return
@@ -836,7 +892,7 @@ def function_def(fn):
             f"{dec.file}:{code.co_firstlineno}: {fn.__qualname__} nests too deeply to be "
             "rebuilt from its bytecode (it has no source)") from None
     doc = fn.__doc__
-    if isinstance(doc, str) and code.co_consts and code.co_consts[0] == doc:
+    if isinstance(doc, str) and doc in code.co_consts:
         body.insert(0, ast.Expr(value=ast.Constant(value=doc)))    # the docstring
     nargs, names, flags = code.co_argcount, code.co_varnames, code.co_flags
     args = ast.arguments(posonlyargs=[], args=[ast.arg(arg=a) for a in names[:nargs]],

@@ -19,7 +19,8 @@ _COMPARE_FAMILY = ("compare", "is_op", "contains_op")
 
 # What an instruction that has no place in a kernel stands for.
 _CONSTRUCTS = {
-    "unsupported": "defining a function or class", "raise_": "'raise'",
+    "unsupported": "defining a function, lambda, class or comprehension",
+    "raise_": "'raise'",
     "assert_": "'assert'", "with_": "a 'with' statement", "try_": "a 'try' statement",
     "fstring": "an f-string", "star_call": "a call with *args or **kwargs",
     "dict_": "a dict", "set_": "a set", "import_": "'import'", "delete": "'del'",
@@ -251,7 +252,7 @@ class ExprHandlers:
         items = self.pop(k)
         lst = self.stack[-ins.arg]
         if not isinstance(lst, ast.List) or not isinstance(items, ast.Tuple):
-            raise self.fail(k, "this list")
+            raise self.fail(k, "a list with *items")
         lst.elts.extend(items.elts)
 
     # -- the stack --
@@ -317,6 +318,8 @@ class ExprHandlers:
         if isinstance(v, self.Marker):   # a for loop's iterator: break, or before return
             if self.is_break(k):
                 self.emit(_at(ast.Break(), ins))
+                if k + 1 in self.returns:    # the copied `return None` is the break's
+                    return k + 3 if self.ins[k + 1].opname == "LOAD_CONST" else k + 2
             return None
         if self.pure:
             raise self.NotExpr
@@ -344,11 +347,23 @@ class ExprHandlers:
                 # the return there instead of the jump
                 self.emit(_at(ast.Break(), ins))
                 return
-            node._implicit = not self.is_keyword(at, 6, group)
+            node._implicit = not self.explicit_return(at, k)
         else:
             _span(node, v, v)
             node.col_offset = max(0, v.col_offset - 7)
         self.emit(node)
+
+    def explicit_return(self, at, k):
+        """`return` or `return None` of the source: a position of its own
+        (the compiler's copies share one), `return`'s width, or the None's
+        own position inside it."""
+        p = self.ins[k].positions
+        if not self.is_keyword(k, None, (at, k)) or p.lineno != p.end_lineno:
+            return False
+        width = p.end_col_offset - p.col_offset
+        if at == k:                                   # RETURN_CONST
+            return width in (6, 11)
+        return width == 6 or self.ins[at].positions != p
 
     # -- instructions no kernel has --
 

@@ -31,7 +31,7 @@ OPS_311 = {
     "POP_JUMP_BACKWARD_IF_NOT_NONE": "jump_if_not_none",
     "JUMP_IF_FALSE_OR_POP": "and_value", "JUMP_IF_TRUE_OR_POP": "or_value",
     "FOR_ITER": "for_iter",
-    "MAKE_FUNCTION": "unsupported", "RAISE_VARARGS": "raise_", "LOAD_ASSERTION_ERROR": "assert_",
+    "MAKE_FUNCTION": "unsupported", "LOAD_CLOSURE": "unsupported", "RAISE_VARARGS": "raise_", "LOAD_ASSERTION_ERROR": "assert_",
     "BEFORE_WITH": "with_", "PUSH_EXC_INFO": "try_", "FORMAT_VALUE": "fstring",
     "BUILD_STRING": "fstring", "CALL_FUNCTION_EX": "star_call", "BUILD_MAP": "dict_",
     "BUILD_CONST_KEY_MAP": "dict_", "BUILD_SET": "set_", "IMPORT_NAME": "import_",
