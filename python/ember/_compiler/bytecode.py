@@ -242,6 +242,8 @@ class _Decompiler(ExprHandlers):
         pairs = pend[0]
         if pend[2]:
             pairs.sort(key=lambda tv: tv[1]._start)
+            _space_names([t for t, _ in pairs])
+            _space_names([v for _, v in pairs])
             tgt = ast.Tuple(elts=[t for t, _ in pairs], ctx=ast.Store())
             val = ast.Tuple(elts=[v for _, v in pairs], ctx=ast.Load())
             _copy_loc(tgt, min((t for t, _ in pairs), key=lambda t: t.col_offset))
@@ -569,6 +571,9 @@ class _Decompiler(ExprHandlers):
             self.loops.pop()
         test = _at(ast.Constant(value=True), pos)
         node = _at(ast.While(test=test, body=stmts or [_pass(test)], orelse=[]), pos)
+        p = pos.positions
+        if p is not None and p.lineno == p.end_lineno and p.end_col_offset - p.col_offset == 4:
+            node.col_offset = max(0, p.col_offset - 6)    # 3.13: the NOP is at `True`
         test.col_offset = node.col_offset + 6
         self.out.append(node)
         return j + 1
@@ -720,6 +725,20 @@ def _copy_loc(node, src):
         if hasattr(src, a):
             setattr(node, a, getattr(src, a))
     return node
+
+
+def _space_names(elts):
+    """3.13: the second of a pair of stores has the first's position; names
+    in `a, b = ...` are `, ` apart."""
+    for i, e in enumerate(elts):
+        if not getattr(e, "_approx", False) or not isinstance(e, ast.Name):
+            continue
+        if i + 1 < len(elts) and not getattr(elts[i + 1], "_approx", False):
+            e.col_offset = elts[i + 1].col_offset - 2 - len(e.id)
+        elif i > 0 and isinstance(elts[i - 1], ast.Name):
+            e.col_offset = elts[i - 1].col_offset + len(elts[i - 1].id) + 2
+        e.end_col_offset = e.col_offset + len(e.id)
+        e._approx = False
 
 
 def _pass(near):

@@ -237,6 +237,7 @@ class ExprHandlers:
         elts = [self.pop(k) for _ in range(ins.arg)][::-1]
         node = _at(ast.Tuple(elts=elts, ctx=ast.Load()), ins)
         if elts:
+            _first_at(ins, elts[0])
             _last_at(node, elts[-1])
             node._start = getattr(elts[0], "_start", k)
         self.push(node, k)
@@ -277,7 +278,9 @@ class ExprHandlers:
     # -- stores (statements) --
 
     def op_store_name(self, k, ins):
-        self.store(k, _at(ast.Name(id=ins.argval, ctx=ast.Store()), ins), self.pop(k))
+        name = _at(ast.Name(id=ins.argval, ctx=ast.Store()), ins)
+        name._approx = ins.argrepr == "second"       # 3.13's pair: see _space_names
+        self.store(k, name, self.pop(k))
 
     def op_store_deref(self, k, ins):
         if ins.argval in self.code.co_freevars:     # `nonlocal x; x = ...`
