@@ -923,7 +923,11 @@ def function_def(fn):
         args.vararg = ast.arg(arg=names[extra])
     if flags & inspect_flags.VARKEYWORDS:
         args.kwarg = ast.arg(arg=names[extra + bool(flags & inspect_flags.VARARGS)])
-    fdef = ast.FunctionDef(name=fn.__name__, args=args, body=body or [ast.Pass()],
+    if not body:
+        # `pass` (or a docstring alone): where the compiler's return stands
+        last = dec.ins[-1] if dec.ins else None
+        body = [_at(ast.Pass(), last) if last is not None else ast.Pass()]
+    fdef = ast.FunctionDef(name=fn.__name__, args=args, body=body,
                            decorator_list=[], returns=None, type_comment=None)
     if "type_params" in ast.FunctionDef._fields:      # 3.12+
         fdef.type_params = []
@@ -934,6 +938,11 @@ def function_def(fn):
     def_line = first - 1 - (doc.count("\n") + 1 if isinstance(doc, str) and body and
                             isinstance(body[0], ast.Expr) else 0)
     fdef.lineno, fdef.col_offset = max(code.co_firstlineno, def_line), 0
+    if body and isinstance(body[0], ast.Expr) and getattr(body[0], "lineno", None) is None:
+        # the docstring: the line after the def, indented as the body
+        indent = next((b.col_offset for b in body[1:] if hasattr(b, "col_offset")), 4)
+        body[0].lineno, body[0].col_offset = fdef.lineno + 1, indent
+        body[0].value.lineno, body[0].value.col_offset = fdef.lineno + 1, indent
     for node in ast.walk(fdef):
         if isinstance(node, (ast.expr, ast.stmt)) and not hasattr(node, "lineno"):
             node.lineno, node.col_offset = code.co_firstlineno, 0
