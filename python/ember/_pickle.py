@@ -366,11 +366,12 @@ def _rebuild_device_array(host):
     from . import _ember
     from .cuda import _devices
     from .cuda._devicearray import DeviceNDArray
+    from .cuda._inplace import byte_bounds
     from .cuda._memory import to_device
     dev = _devices.get_current_device()
     if dev.kind == "cpu" and host.flags.writeable and host.flags.aligned and \
             (host.flags.c_contiguous or host.flags.f_contiguous) and host.size:
-        lo, hi = np.byte_bounds(host)   # the array keeps `host` alive
+        lo, hi = byte_bounds(host)   # the array keeps `host` alive
         return _ember.from_device_pointer(DeviceNDArray, dev.kind, dev.id, lo, hi - lo,
                                           host.shape, host.strides, host.dtype, host,
                                           offset=host.ctypes.data - lo)

@@ -18,10 +18,6 @@
 
 #include <string.h>
 
-#ifndef PyDataType_ELSIZE /* NumPy < 2.0 */
-#define PyDataType_ELSIZE(descr) ((Py_ssize_t)(descr)->elsize)
-#endif
-
 enum { DL_CPU = 1, DL_CUDA = 2, DL_CUDA_HOST = 3, DL_CUDA_MANAGED = 13 };
 enum { DL_INT = 0, DL_UINT = 1, DL_FLOAT = 2, DL_COMPLEX = 5, DL_BOOL = 6 };
 

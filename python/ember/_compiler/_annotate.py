@@ -20,6 +20,7 @@ source lines, in numba's layout::
 import ast
 import re
 
+from ..errors import UnsupportedError
 from . import frontend
 
 _NODE = re.compile(r"^(\s*)(\S.*?)(?: :: (.*?))?  @(\d+):(\d+)\s*$")
@@ -54,15 +55,25 @@ def annotate(py_func, sig, ir_text, desc_str, return_type=None):
     """The annotated listing of ``py_func`` compiled for ``sig`` (a str);
     with ``return_type`` (an ember.jit function's), each ``return value``
     line is annotated with it too."""
-    info, dedented = frontend.source_info(py_func)
-    tree = ast.parse(dedented)
-    fdef = tree.body[0]
+    try:
+        info, dedented = frontend.source_info(py_func)
+        fdef = ast.parse(dedented).body[0]
+        lines = info.lines
+    except UnsupportedError:
+        # no source (exec'd text, python -c, the interpreter): the tree
+        # rebuilt from bytecode, each line shown as that tree writes it
+        from .bytecode import function_def
+        info, fdef = function_def(py_func)
+        lines = _rebuilt_lines(fdef)
+        info.firstlineno = fdef.lineno
     first = info.firstlineno
     shift = info.col_offset
     var_types, nodes = _parse_ir(ir_text)
 
+    rebuilt = not info.lines
+
     def fileline(n):
-        return n.lineno + first - 1
+        return n.lineno if rebuilt else n.lineno + first - 1
 
     # the nodes at each (file line, column)
     at = {}
@@ -108,7 +119,7 @@ def annotate(py_func, sig, ir_text, desc_str, return_type=None):
 
     out = [f"{py_func.__name__} ({', '.join(desc_str(d) for d in sig)})", "-" * 80,
            f"# File: {info.filename}"]
-    for i, text in enumerate(info.lines):
+    for i, text in enumerate(lines):
         line = first + i
         out.append(f"# --- LINE {line} --- ")
         for t in notes.get(line, []):
@@ -118,6 +129,18 @@ def annotate(py_func, sig, ir_text, desc_str, return_type=None):
         out.append("")
     out.append("=" * 80)
     return "\n".join(out) + "\n"
+
+
+def _rebuilt_lines(fdef):
+    """Text for each line from fdef's line on: its statements (a compound
+    one by its header) as ast.unparse writes them, at their columns."""
+    text = {fdef.lineno: f"def {fdef.name}({ast.unparse(fdef.args)}):"}
+    for n in ast.walk(fdef):
+        if isinstance(n, ast.stmt) and n is not fdef and n.lineno not in text:
+            src = ast.unparse(n).splitlines()[0]
+            text[n.lineno] = " " * n.col_offset + src
+    last = max(text)
+    return [text.get(line, "") for line in range(fdef.lineno, last + 1)]
 
 
 def _names(target):

@@ -1,7 +1,9 @@
 """The front end: a Python function -> a tree of tuples for the C IR builder.
 
 The source is read with ``inspect.getsource`` and parsed with ``ast`` (not
-bytecode, which changes with every Python release). Names are resolved
+bytecode, which changes with every Python release); a function without
+source (exec'd text, ``python -c``, stdin, the interpreter) has its tree
+rebuilt from its code object by bytecode.py (see _parse). Names are resolved
 here: parameters become ``('param', ...)``, every name the function assigns
 (targets of ``=``, augmented assignment and ``for``) gets a local slot, and
 globals and closure variables are frozen at compile time as constants
@@ -2386,7 +2388,12 @@ def _parse(fn):
     fn = inspect.unwrap(fn)
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"cuda.jit: expected a Python function, got {type(fn).__name__}")
-    info, src = source_info(fn)
+    try:
+        info, src = source_info(fn)
+    except UnsupportedError:
+        # exec'd text, python -c, stdin, the interpreter: from the bytecode
+        from .bytecode import function_def
+        return function_def(fn)
     try:
         mod = ast.parse(src)
     except SyntaxError as exc:
@@ -2438,12 +2445,7 @@ def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None
     fn = inspect.unwrap(fn)
     if not isinstance(fn, types.FunctionType):
         raise TypeError(f"cuda.jit: expected a Python function, got {type(fn).__name__}")
-    info, src = source_info(fn)
-    try:
-        mod = ast.parse(src)
-    except SyntaxError as exc:
-        raise UnsupportedError(f"cannot parse the source of {fn.__qualname__}: {exc}") from None
-    fdef = _find_def(fn, info, mod)
+    info, fdef = _parse(fn)
     if argtypes is not None and len(argtypes) != len(fdef.args.posonlyargs + fdef.args.args):
         argtypes = None
     graph = _CallGraph()

@@ -24,6 +24,9 @@ import numpy as np
 
 from .. import _ember
 
+# np.byte_bounds; NumPy 2 moved it to np.lib.array_utils
+byte_bounds = getattr(np, "byte_bounds", None) or np.lib.array_utils.byte_bounds
+
 __all__ = ["usable_in_place", "host_view", "place_arguments"]
 
 
@@ -38,7 +41,7 @@ def host_view(a, dev):
     """A DeviceNDArray over host array `a`'s memory on the CPU device `dev`
     (no copy; it keeps `a` alive)."""
     from ._devicearray import DeviceNDArray
-    lo, hi = np.byte_bounds(a)
+    lo, hi = byte_bounds(a)
     return _ember.from_device_pointer(DeviceNDArray, dev.kind, dev.id, lo, hi - lo, a.shape,
                                       a.strides, a.dtype, a,
                                       offset=a.__array_interface__["data"][0] - lo)
@@ -65,7 +68,7 @@ def place_arguments(args, written, dev, copy):
         _leaves(a, (i,), leaves)
     if not leaves:
         return list(args)
-    bounds = [np.byte_bounds(a) for _, a in leaves]
+    bounds = [byte_bounds(a) for _, a in leaves]
     placed = {}
     for k, (path, a) in enumerate(leaves):
         write = written[path[0]]
