@@ -336,24 +336,29 @@ def test_unsupported_construct_names_file_and_line():
         cuda.jit(k.py_func()).compile("void(float64[:])")
 
 
-def test_raise_and_assert_get_the_front_ends_own_errors():
-    """raise and assert are rebuilt, so the front end says what it says
-    of them with source."""
-    text = '''
+def test_raise_and_assert_rebuilt_from_bytecode(cpu_device):
+    """raise and assert are rebuilt, so they raise as the same text in a
+    file does: the exception class, its message and <generated>:line."""
+    k = _exec_kernel('''
         def k(out, n):
             assert n > 0, "n must be positive"
             out[0] = n
-    '''
-    with pytest.raises(UnsupportedError, match=r"<generated>:3:\d+: 'assert' is not supported"):
-        _exec_kernel(text).compile("void(float64[:], int64)")
-    text = '''
+    ''')
+    out = np.zeros(1)
+    k[1, 1](out, 2)
+    assert out[0] == 2
+    with pytest.raises(AssertionError, match=r"n must be positive") as info:
+        k[1, 1](out, 0)
+    assert "<generated>" in str(info.value) and "line 3" in str(info.value)
+    k = _exec_kernel('''
         def k(out, n):
             out[0] = n
             if n > 3:
                 raise ValueError("too big")
-    '''
-    with pytest.raises(UnsupportedError, match=r"<generated>:5:\d+: 'raise' is not supported"):
-        _exec_kernel(text).compile("void(float64[:], int64)")
+    ''')
+    with pytest.raises(ValueError, match=r"too big") as info:
+        k[1, 1](out, 5)
+    assert "line 5" in str(info.value)
 
 
 def test_typing_error_names_file_and_line():
