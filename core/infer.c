@@ -934,6 +934,7 @@ static const Type *slice_type(Ctx *ctx, Node *n)
     return ty_array(a->elem, kept, layout, a->readonly);
 }
 
+static const Type *reduction_type(Ctx *ctx, Node *n, const Type *a);
 static const Type *attr(Ctx *ctx, Node *n)
 {
     const Type *a = expr(ctx, n->a);
@@ -956,24 +957,10 @@ static const Type *attr(Ctx *ctx, Node *n)
         return ty_array(a->elem, a->ndim,
                         a->ndim == 1 ? a->layout
                         : a->layout == 'C' ? 'F' : a->layout == 'F' ? 'C' : 'A', a->readonly);
-    case ATTR_SUM: case ATTR_PROD: case ATTR_MIN: case ATTR_MAX: case ATTR_MEAN: {
-        /* NumPy's result types (numba's): sums of bool and signed ints are
-         * int64, of unsigned ints uint64; mean of an integer array float64 */
-        static const char *const names[] = {"sum", "prod", "min", "max", "mean"};
-        const char *name = names[n->op - ATTR_SUM];
-        if (a->kind != TY_ARRAY)
-            FAIL(ctx, n, "%s has no %s() (reductions are of arrays)", tname(a, s), name);
-        const Type *e = a->elem;
-        if ((n->op == ATTR_MIN || n->op == ATTR_MAX) && ty_is_complex(e))
-            FAIL(ctx, n, "%s() of a complex array is not supported", name);
-        if (n->op == ATTR_MIN || n->op == ATTR_MAX)
-            return e;
-        if (ty_is_float(e) || ty_is_complex(e))
-            return e;
-        if (n->op == ATTR_MEAN)
-            return T(TY_F64);
-        return e->kind == TY_BOOL || ty_is_signed(e) ? T(TY_I64) : T(TY_U64);
-    }
+    case ATTR_SUM: case ATTR_PROD: case ATTR_MIN: case ATTR_MAX: case ATTR_MEAN:
+    case ATTR_ARGMIN: case ATTR_ARGMAX: case ATTR_ALL: case ATTR_ANY: case ATTR_VAR:
+    case ATTR_STD: case ATTR_CUMSUM: case ATTR_CUMPROD:
+        return reduction_type(ctx, n, a);
     case ATTR_SIZE: case ATTR_NDIM: case ATTR_LEN:
         if (a->kind != TY_ARRAY)
             FAIL(ctx, n, "%s has no %s", tname(a, s), n->op == ATTR_LEN ? "len()" : "size/ndim");
@@ -994,6 +981,68 @@ static const Type *attr(Ctx *ctx, Node *n)
     default:
         FAIL(ctx, n, "unknown attribute %d", n->op);
     }
+}
+
+/* a.sum(), np.argmin(a, axis) ...: NumPy's result types (numba's): sums and
+ * products (cumulative too) of bool and signed ints are int64, of unsigned
+ * ints uint64; mean, var and std of an integer array float64; argmin/argmax
+ * int64; all/any bool. With an axis (n->b, an int), an array of one
+ * dimension less (a 1-D array gives the scalar); cumsum/cumprod give a 1-D
+ * array, or the array's shape with an axis. */
+static const Type *reduction_type(Ctx *ctx, Node *n, const Type *a)
+{
+    static const char *const names[] = {"argmin", "argmax", "all", "any", "var", "std",
+                                        "cumsum", "cumprod"};
+    static const char *const first[] = {"sum", "prod", "min", "max", "mean"};
+    int op = n->op;
+    const char *name = op >= ATTR_ARGMIN ? names[op - ATTR_ARGMIN] : first[op - ATTR_SUM];
+    char s[256];
+    if ((op == ATTR_MIN || op == ATTR_MAX) && n->b && ty_is_number(a)) {
+        /* np.min(x, y) of numbers: the elementwise np.minimum, as before */
+        Node **args = ir_node_list(ctx->fn, 2);
+        if (!args)
+            FAIL(ctx, n, "out of memory");
+        args[0] = n->a;
+        args[1] = n->b;
+        n->kind = ND_CALL_MATH;
+        n->op = op == ATTR_MIN ? MATH_MIN : MATH_MAX;
+        n->index = MATHF_NUMPY;
+        n->args = args;
+        n->nargs = 2;
+        n->a = n->b = NULL;
+        return math_call(ctx, n);
+    }
+    if (a->kind != TY_ARRAY)
+        FAIL(ctx, n, "%s has no %s() (reductions are of arrays)", tname(a, s), name);
+    const Type *e = a->elem, *r;
+    bool cum = op == ATTR_CUMSUM || op == ATTR_CUMPROD;
+    if (ty_is_complex(e) && (op == ATTR_MIN || op == ATTR_MAX || op == ATTR_ARGMIN ||
+                             op == ATTR_ARGMAX || op == ATTR_VAR || op == ATTR_STD))
+        FAIL(ctx, n, "%s() of a complex array is not supported", name);
+    if (op == ATTR_MIN || op == ATTR_MAX)
+        r = e;
+    else if (op == ATTR_ARGMIN || op == ATTR_ARGMAX)
+        r = T(TY_I64);
+    else if (op == ATTR_ALL || op == ATTR_ANY)
+        r = T(TY_BOOL);
+    else if (ty_is_float(e) || ty_is_complex(e))
+        r = e;
+    else if (op == ATTR_MEAN || op == ATTR_VAR || op == ATTR_STD)
+        r = T(TY_F64);
+    else
+        r = e->kind == TY_BOOL || ty_is_signed(e) ? T(TY_I64) : T(TY_U64);
+    if (n->b) {
+        const Type *ax = expr(ctx, n->b);
+        if (!ax)
+            return NULL;
+        if (!ty_is_int(ax))
+            FAIL(ctx, n->b, "%s(): axis must be an integer, not %s", name,
+                 tname(ty_concrete(ax), s));
+        if (cum || a->ndim > 1)
+            return ty_array(r, cum ? a->ndim : a->ndim - 1, 'C', false);
+        return r;
+    }
+    return cum ? ty_array(r, 1, 'C', false) : r;
 }
 
 static const Type *cast(Ctx *ctx, Node *n)

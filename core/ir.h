@@ -253,6 +253,18 @@ typedef enum Attr {
     ATTR_MEAN,    /* -> float64 (ints, bool, float64), float32, or the complex type */
     ATTR_LEN,     /* len(array) -> int64 (shape[0]); len(tuple) is folded by the front end */
     ATTR_REAL, ATTR_IMAG, ATTR_CONJ,
+    /* more reductions (core/lower_reduce.c); these and the five above take an
+     * optional axis in b (an int: the result is an array of one dimension
+     * less, or the scalar of a 1-D array) */
+    ATTR_ARGMIN,  /* -> int64: the first index (C order) of the minimum; NaN wins */
+    ATTR_ARGMAX,
+    ATTR_ALL,     /* -> bool */
+    ATTR_ANY,
+    ATTR_VAR,     /* -> float64 (ints, bool), or the float type; ddof 0 */
+    ATTR_STD,
+    ATTR_CUMSUM,  /* -> a new 1-D array of sum's type (C order), or, with an axis, of
+                   * the array's shape */
+    ATTR_CUMPROD,
     ATTR_COUNT
 } Attr;
 
@@ -430,6 +442,11 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
                                      * (fault_bytes: the two extents, 32 bits each) */
 #define KERNEL_FAULT_RANDOM_ARG 12   /* np.random arguments NumPy refuses (ember.jit functions):
                                      * fault_bytes says which, HOST_RANDOM_BAD_* */
+#define KERNEL_FAULT_REDUCE 13     /* a reduction NumPy refuses (ember.jit functions):
+                                    * fault_bytes: REDUCE_BAD_* << 56 | ndim << 32 |
+                                    * the axis (32 bits) */
+#define REDUCE_BAD_AXIS 1          /* axis out of bounds: ValueError (NumPy's AxisError) */
+#define REDUCE_BAD_EMPTY 2         /* min/max/argmin/argmax over an empty axis: ValueError */
 #define KERNEL_MAX_RECURSION 1000
 
 /* ======================================================================== */

@@ -208,7 +208,12 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
     }
     case ATTR_NDIM: return i64c(L, at->ndim);
     case ATTR_SUM: case ATTR_PROD: case ATTR_MIN: case ATTR_MAX: case ATTR_MEAN:
+        if (n->b) /* along an axis */
+            return lw_reduction(L, n, a, at);
         return reduce(L, n, a, at);
+    case ATTR_ARGMIN: case ATTR_ARGMAX: case ATTR_ALL: case ATTR_ANY: case ATTR_VAR:
+    case ATTR_STD: case ATTR_CUMSUM: case ATTR_CUMPROD:
+        return lw_reduction(L, n, a, at);
     case ATTR_T: { /* { data, shape reversed, strides reversed } */
         LLVMValueRef t = LLVMBuildInsertValue(B, LLVMGetUndef(lw_lty(L, n->ty)),
                                               LLVMBuildExtractValue(B, a, 0, ""), 0, "");

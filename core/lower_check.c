@@ -264,9 +264,16 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
     case ND_ATTR: {
         if ((unsigned)n->op >= ATTR_COUNT || !n->a)
             return ir_error(fn, n->loc, "unknown attribute %d", n->op);
-        bool arr = n->op <= ATTR_LEN;
+        bool arr = n->op <= ATTR_LEN || n->op >= ATTR_ARGMIN;
         if (arr != (n->a->ty->kind == TY_ARRAY))
             return ir_error(fn, n->loc, "attribute not defined for %s", tstr(n->a->ty, s));
+        if ((n->b || n->op >= ATTR_ARGMIN) && !L->function_entry)
+            return ir_unsupported(fn, n->loc, "this reduction (argmin, argmax, all, any, var, "
+                                  "std, cumsum, cumprod, or one with axis=) is available in "
+                                  "ember.jit functions only, not in kernels");
+        if ((n->b || n->op == ATTR_CUMSUM || n->op == ATTR_CUMPROD) && L->in_recursive)
+            return ir_unsupported(fn, n->loc, "reductions that make arrays are not supported "
+                                  "in a recursive function; compute them in its caller");
         if ((n->op == ATTR_MIN || n->op == ATTR_MAX) && !L->function_entry)
             return ir_unsupported(fn, n->loc, "%s() of an array is available in ember.jit "
                                   "functions only, not in kernels (yet)",

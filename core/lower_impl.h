@@ -331,6 +331,11 @@ EM_HIDDEN LLVMValueRef lw_new_array(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_array_expr(Lower *L, Node *n);
 EM_HIDDEN void lw_array_assign(Lower *L, Node *n);
 
+/* ---- lower_reduce.c (ember.jit functions) */
+/* argmin/argmax/all/any/var/std/cumsum/cumprod, and any reduction with an
+ * axis (n->b), of the array value a of type at. */
+EM_HIDDEN LLVMValueRef lw_reduction(Lower *L, Node *n, LLVMValueRef a, const Type *at);
+
 /* ---- lower_fission.c */
 EM_HIDDEN LLVMValueRef lw_fis_var_slot(Lower *L, int var);
 EM_HIDDEN void lw_fis_store_all(Lower *L, int var, LLVMValueRef v);

@@ -93,10 +93,13 @@ static const char *const compare_ops[] = {"eq", "ne", "lt", "le", "gt", "ge"};
 static const Op compare_codes[] = {OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE};
 static const char *const attr_names[] = {"shape", "strides", "size", "ndim", "T", "sum",
                                          "prod", "min", "max", "mean", "len", "real", "imag",
-                                         "conj"};
+                                         "conj", "argmin", "argmax", "all", "any", "var",
+                                         "std", "cumsum", "cumprod"};
 static const int attr_codes[] = {ATTR_SHAPE, ATTR_STRIDES, ATTR_SIZE, ATTR_NDIM, ATTR_T,
                                  ATTR_SUM, ATTR_PROD, ATTR_MIN, ATTR_MAX, ATTR_MEAN,
-                                 ATTR_LEN, ATTR_REAL, ATTR_IMAG, ATTR_CONJ};
+                                 ATTR_LEN, ATTR_REAL, ATTR_IMAG, ATTR_CONJ, ATTR_ARGMIN,
+                                 ATTR_ARGMAX, ATTR_ALL, ATTR_ANY, ATTR_VAR, ATTR_STD,
+                                 ATTR_CUMSUM, ATTR_CUMPROD};
 
 /* Index of str `s` in `names` (n entries), -1 when absent or not a str. */
 static int lookup(PyObject *s, const char *const *names, int n)
@@ -458,9 +461,10 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     if (k < 0)
         return bad(t, "unknown node kind");
     NodeKind kind = kind_codes[k];
-    /* for_range takes a 9th item: 1 for a parallel (prange) loop */
+    /* for_range takes a 9th item: 1 for a parallel (prange) loop; attr a 6th: a
+     * reduction's axis */
     if (PyTuple_GET_SIZE(t) != kind_sizes[k] &&
-        !(kind == ND_FOR_RANGE && PyTuple_GET_SIZE(t) == kind_sizes[k] + 1))
+        !((kind == ND_FOR_RANGE || kind == ND_ATTR) && PyTuple_GET_SIZE(t) == kind_sizes[k] + 1))
         return bad(t, "wrong number of items for its kind");
     bool is_stmt = kind >= ND_BLOCK;
     if (want == WANT_EXPR && is_stmt)
@@ -582,6 +586,8 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             return bad(t, "unknown attribute");
         n->op = attr_codes[i];
         SUB(a, 4, WANT_EXPR);
+        if (PyTuple_GET_SIZE(t) > 5 && ITEM(5) != Py_None) /* a reduction's axis */
+            SUB(b, 5, WANT_EXPR);
         break;
     case ND_TUPLE:
         if (build_list(b, t, ITEM(3), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
@@ -1285,7 +1291,7 @@ static bool runs_briefly(const Node *n, int depth)
         return false;
     case ND_ATTR:
         if (n->op == ATTR_SUM || n->op == ATTR_PROD || n->op == ATTR_MIN ||
-            n->op == ATTR_MAX || n->op == ATTR_MEAN)
+            n->op == ATTR_MAX || n->op == ATTR_MEAN || n->op >= ATTR_ARGMIN)
             return false;
         break;
     case ND_CALL:
@@ -2259,6 +2265,17 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
                          : dims.fault_bytes == HOST_RANDOM_BAD_HIGH ? "high <= 0"
                          : dims.fault_bytes == HOST_RANDOM_BAD_SCALE ? "scale < 0"
                                                                      : "Range exceeds valid bounds");
+        else if (dims.fault == KERNEL_FAULT_REDUCE) { /* NumPy's messages */
+            int why = (int)(dims.fault_bytes >> 56), nd = (int)((dims.fault_bytes >> 32) & 0xff);
+            long long axis = (int32_t)(dims.fault_bytes & 0xffffffff);
+            if (why == REDUCE_BAD_AXIS)
+                PyErr_Format(PyExc_ValueError, "%s: %s: axis %lld is out of bounds for array "
+                             "of dimension %d", fn->name, site, axis, nd);
+            else
+                PyErr_Format(PyExc_ValueError, "%s: %s: zero-size array to reduction operation "
+                             "which has no identity (min, max, argmin, argmax of an empty "
+                             "array or axis)", fn->name, site);
+        }
         else if (dims.fault == KERNEL_FAULT_ARANGE_STEP)
             PyErr_Format(PyExc_ZeroDivisionError, "%s: %s: np.arange() step is zero",
                          fn->name, site);

@@ -248,9 +248,12 @@ def _dtype_name_of_class(obj):
 
 
 # reductions of arrays: a.sum(), np.sum(a) ... (np.amin / np.amax too)
-_REDUCTIONS = ("sum", "prod", "min", "max", "mean")
+_REDUCTIONS = ("sum", "prod", "min", "max", "mean", "argmin", "argmax", "all", "any", "var",
+               "std", "cumsum", "cumprod")
 _NUMPY_REDUCTIONS = {"sum": "sum", "prod": "prod", "mean": "mean", "amin": "min",
-                     "amax": "max", "min": "min", "max": "max"}
+                     "amax": "max", "min": "min", "max": "max", "argmin": "argmin",
+                     "argmax": "argmax", "all": "all", "any": "any", "var": "var",
+                     "std": "std", "cumsum": "cumsum", "cumprod": "cumprod"}
 
 # NumPy functions that make arrays: in ember.jit functions, those with
 # parameters listed (array_maker_call); the others are refused. Kernels refuse all.
@@ -1330,10 +1333,7 @@ class _Builder:
         if isinstance(f, ast.Attribute) and f.attr in _REDUCTIONS:
             base = self.value(f.value)
             if not isinstance(base, _Static):
-                if node.args or node.keywords:
-                    raise self.unsupported(node, f"{f.attr}() takes no arguments here (no "
-                                           "axis=: reductions are over every element)")
-                return ("attr", line, col, f.attr, base)
+                return self.reduction_call(node, f.attr, base, node.args, f"{f.attr}()")
         # a.reshape(shape) / a.reshape(d0, d1, ...): a view of a C-contiguous array
         if isinstance(f, ast.Attribute) and f.attr == "reshape":
             base = self.value(f.value)
@@ -1404,6 +1404,17 @@ class _Builder:
                 raise self.typing(node, f"{callee.name}() takes no arguments")
             self.check_statement_call(node, callee.name)
             return ("fence", line, col, callee.value)
+        if callee.kind == "npreduce" or (
+                callee.kind == "mathfn" and callee.value in ("np.min", "np.max") and
+                callee.name.split(".")[-1] in ("min", "max") and
+                (node.keywords or len(node.args) == 2)):
+            # np.sum(a), np.argmin(a, axis=1) ...; np.min(x, y) of two numbers is
+            # made the elementwise minimum by inference (core/infer.c reduction_type)
+            if not node.args:
+                raise self.typing(node, f"{callee.name}() takes an array")
+            op = callee.value if callee.kind == "npreduce" else callee.value.split(".")[-1]
+            return self.reduction_call(node, op, self.expr(node.args[0]), node.args[1:],
+                                       f"{callee.name}()")
         if node.keywords:
             raise self.unsupported(node, f"keyword arguments are not supported in calls to "
                                    f"{callee.name}()")
@@ -1412,14 +1423,10 @@ class _Builder:
                 raise self.unsupported(a, "*args in calls are not supported in kernels")
         k = callee.kind
         name = callee.name
-        if k == "npreduce" or (k == "mathfn" and callee.value in ("np.min", "np.max") and
-                               len(node.args) == 1 and name.split(".")[-1] in
-                               ("min", "max", "amin", "amax")):
-            # np.sum(a) ...; np.min(a) / np.max(a) of one array (two values: minimum)
-            if len(node.args) != 1:
-                raise self.unsupported(node, f"{name}() takes one array here (no axis=)")
-            op = callee.value if k == "npreduce" else callee.value.split(".")[-1]
-            return ("attr", line, col, op, self.expr(node.args[0]))
+        if k == "mathfn" and callee.value in ("np.min", "np.max") and \
+                len(node.args) == 1 and name.split(".")[-1] in ("min", "max", "amin", "amax"):
+            # np.min(a) / np.max(a) of one array (two values: minimum)
+            return ("attr", line, col, callee.value.split(".")[-1], self.expr(node.args[0]))
         if k == "mathfn":
             return ("math", line, col, callee.value, [self.expr(a) for a in node.args])
         if k == "randomfn":
@@ -1473,6 +1480,33 @@ class _Builder:
             raise self.typing(node, f"cuda.{callee.value} is not callable; use "
                               f"cuda.{callee.value}.x")
         raise self.unsupported(node, f"'{name}' cannot be called from a kernel")
+
+    def reduction_call(self, node, op, base, args, what):
+        """a.sum(), a.argmin(axis), np.cumsum(a, axis=0) ...: a reduction of
+        the array `base` (a tree), over every element or along one axis (an
+        int computed at run time)."""
+        line, col = self.loc(node)
+        axis = None
+        if len(args) > 1:
+            raise self.typing(node, f"{what} takes at most the axis here "
+                              f"({len(args) + 1} arguments given)")
+        if args:
+            axis = args[0]
+        for kw in node.keywords:
+            if kw.arg == "axis" and axis is None:
+                axis = kw.value
+            else:
+                raise self.typing(kw.value if kw.arg else node,
+                                  f"{what} takes only axis= here (not {kw.arg or '**'}=)",
+                                  "dtype=, out=, keepdims= and ddof= are not supported")
+        if axis is not None and isinstance(axis, ast.Constant) and axis.value is None:
+            axis = None
+        if axis is not None and not self.graph.jit:
+            raise self.unsupported(node, f"{what} with an axis is available in ember.jit "
+                                   "functions only, not in kernels")
+        if axis is None:
+            return ("attr", line, col, op, base)
+        return ("attr", line, col, op, base, self.expr(axis))
 
     def random_call(self, node, fname):
         """np.random.<fname>(...) with NumPy's defaults filled in: seed(s),
