@@ -768,6 +768,71 @@ static bool is_const_one(const Node *n)
  * only the first kept dimension is partial (a[0, :], a[2:5], a[1:3, :]);
  * F-contiguous likewise mirrored; a 1-D contiguous view is 'C' (as typeof
  * says of 1-D arrays). Anything else is layout 'A'. */
+/* Checks that nested tuple type t has extents ext[depth ..] at each level
+ * and numbers below them; promotes the numbers into *elem (Python numbers as
+ * int64 / float64 / complex128, as NumPy's dtype discovery). */
+static bool nested_ok(const Type *t, int depth, int nd, const int64_t *ext, const Type **elem)
+{
+    if (depth == nd) {
+        if (!ty_is_number(t))
+            return false;
+        const Type *c = ty_concrete(t);
+        *elem = *elem ? ty_promote(*elem, c) : c;
+        return *elem != NULL;
+    }
+    if (t->kind != TY_TUPLE || t->nfields != ext[depth])
+        return false;
+    for (int i = 0; i < t->nfields; i++)
+        if (!nested_ok(t->fields[i], depth + 1, nd, ext, elem))
+            return false;
+    return true;
+}
+
+/* np.array(src) / np.asarray(src): of an array, a C-ordered copy in the
+ * dtype asked for (asarray: the array itself when it has that dtype); of
+ * nested lists or tuples of numbers, a C-ordered array of their shape
+ * (rectangular) and promoted type (float64 for an empty list). */
+static const Type *array_from_type(Ctx *ctx, Node *n, const Type *src)
+{
+    char s[256];
+    const char *what = n->op == NEW_ASARRAY ? "np.asarray()" : "np.array()";
+    if (src->kind == TY_ARRAY) {
+        const Type *elem = n->target ? n->target : src->elem;
+        if (ty_is_complex(src->elem) && !ty_is_complex(elem) && elem->kind != TY_BOOL)
+            FAIL(ctx, n, "%s: cannot convert a complex array to %s", what, tname(elem, s));
+        if (n->op == NEW_ASARRAY && elem == src->elem) {
+            *n = *n->a; /* the array itself */
+            return src;
+        }
+        return ty_array(elem, src->ndim, 'C', false);
+    }
+    int64_t ext[EMBER_MAX_NDIM];
+    int nd = 0;
+    for (const Type *t = src; t->kind == TY_TUPLE; t = t->fields[0]) {
+        if (nd == EMBER_MAX_NDIM)
+            FAIL(ctx, n, "%s: at most %d nested levels", what, EMBER_MAX_NDIM);
+        ext[nd++] = t->nfields;
+        if (!t->nfields)
+            break;
+    }
+    if (nd == 0)
+        FAIL(ctx, n, "%s of %s: 0-d arrays are not supported; pass a list, a tuple or an "
+             "array", what, tname(ty_concrete(src), s));
+    const Type *elem = NULL;
+    if (!nested_ok(src, 0, nd, ext, &elem))
+        FAIL(ctx, n, "%s needs nested lists of numbers of one rectangular shape (np.stack "
+             "joins arrays), not %s", what, tname(ty_concrete(src), s));
+    if (!elem)
+        elem = T(TY_F64);
+    if (n->target) {
+        if (ty_is_complex(elem) && !ty_is_complex(n->target) && n->target->kind != TY_BOOL)
+            FAIL(ctx, n, "%s: cannot convert complex numbers to %s", what,
+                 tname(n->target, s));
+        elem = n->target;
+    }
+    return ty_array(elem, nd, 'C', false);
+}
+
 /* np.empty/zeros/full/arange and the *_like forms (ND_NEW_ARRAY): a new
  * C-ordered array. The shape is an int (1-d) or a tuple of ints; dtype as
  * NumPy: float64 by default, the fill value's type for np.full, the like
@@ -793,6 +858,8 @@ static const Type *new_array_type(Ctx *ctx, Node *n)
     }
     if (!known)
         return NULL;
+    if (n->op == NEW_FROM || n->op == NEW_ASARRAY)
+        return array_from_type(ctx, n, shape);
     if (n->op == NEW_LINSPACE || n->op == NEW_EYE) {
         /* linspace(start, stop, num, endpoint), eye(N, [M,] k): float64 by default */
         const char *what = n->op == NEW_EYE ? "np.eye()" : "np.linspace()";

@@ -283,6 +283,10 @@ typedef enum NewKind {
     NEW_EYE,        /* np.eye: args: N, [M,] k (M defaults to N) */
     NEW_RESHAPE,    /* a.reshape(shape): b: the C-contiguous array a; the result is
                      * a view of it (no new memory) */
+    NEW_FROM,       /* np.array(a): a: an array (copied) or nested tuples of numbers
+                     * (core/lower_build.c) */
+    NEW_ASARRAY,    /* np.asarray(a): as NEW_FROM, but an array of the dtype asked for
+                     * is a itself (inference replaces the node by a) */
 } NewKind;
 
 typedef enum MemSpace {

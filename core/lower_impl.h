@@ -331,6 +331,10 @@ EM_HIDDEN LLVMValueRef lw_new_array(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_array_expr(Lower *L, Node *n);
 EM_HIDDEN void lw_array_assign(Lower *L, Node *n);
 
+/* ---- lower_build.c (ember.jit functions) */
+/* np.array / np.asarray (ND_NEW_ARRAY NEW_FROM, NEW_ASARRAY): a new C array. */
+EM_HIDDEN LLVMValueRef lw_array_from(Lower *L, Node *n);
+
 /* ---- lower_reduce.c (ember.jit functions) */
 /* argmin/argmax/all/any/var/std/cumsum/cumprod, and any reduction with an
  * axis (n->b), of the array value a of type at. */

@@ -728,7 +728,7 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     }
     case ND_NEW_ARRAY: { /* (kind, dtype or None, shape or like array, fill, [arange]) */
         static const char *const new_kinds[] = {"empty", "zeros", "full", "arange", "linspace",
-                                                "eye", "reshape"};
+                                                "eye", "reshape", "array", "asarray"};
         if ((i = lookup(ITEM(3), new_kinds, (int)EM_ARRAY_LEN(new_kinds))) < 0)
             return bad(t, "unknown array maker");
         n->op = i;

@@ -267,6 +267,7 @@ _ARRAY_MAKER_PARAMS = {
     "ones_like": ("a", "dtype"), "full_like": ("a", "fill_value", "dtype"),
     "arange": ("start", "stop", "step", "dtype"),
     "copy": ("a",),
+    "array": ("object", "dtype"), "asarray": ("a", "dtype"),
     "linspace": ("start", "stop", "num", "endpoint", "retstep", "dtype"),
     "eye": ("N", "M", "k", "dtype"),
 }
@@ -1700,6 +1701,14 @@ class _Builder:
             if isinstance(a, ast.Starred):
                 raise self.unsupported(a, f"*args in a call of {what}() are not supported")
         dtype = self.dtype_arg(given["dtype"], what) if "dtype" in given else None
+        if name in ("array", "asarray"):
+            # from an array (asarray: itself when the dtype is its own), or from
+            # nested lists / tuples of numbers (a tuple tree; core/lower_build.c)
+            first = params[0]
+            if first not in given:
+                raise self.typing(node, f"{what}() needs its '{first}' argument")
+            return ("new_array", line, col, name, dtype, self.nested_sequence(given[first]),
+                    None, [])
         if name == "copy":  # np.copy(a): a new C-ordered array (as +a)
             if "a" not in given:
                 raise self.typing(node, "np.copy() needs its 'a' argument")
@@ -1752,6 +1761,18 @@ class _Builder:
             if dtype is None and not name.endswith("_like"):
                 dtype = "float64"
         return ("new_array", line, col, kind, dtype, shape, fill, [])
+
+    def nested_sequence(self, node):
+        """[[1, 2], [3, x]] as nested tuple trees (np.array's argument);
+        anything else as its expression."""
+        if isinstance(node, (ast.List, ast.Tuple)):
+            line, col = self.loc(node)
+            for e in node.elts:
+                if isinstance(e, ast.Starred):
+                    raise self.unsupported(e, "*x in the list given to np.array() is not "
+                                           "supported")
+            return ("tuple", line, col, [self.nested_sequence(e) for e in node.elts])
+        return self.expr(node)
 
     def dtype_arg(self, node, what):
         """The name of a dtype given as np.float32, 'float32', np.dtype('f4'),

@@ -1,0 +1,94 @@
+/*
+ * lower_build.c — np.array / np.asarray in ember.jit functions: a new
+ * C-ordered array from nested lists or tuples of numbers (the leaves of
+ * the tuple value, in order, converted to the dtype), or a C-ordered copy
+ * of an array converted to another dtype (infer.c array_from_type).
+ */
+#include "core/lower_impl.h"
+
+static int64_t item_size(const Type *elem)
+{
+    return ty_bits(elem) < 8 ? 1 : ty_bits(elem) / 8;
+}
+
+/* Stores the leaves of tuple value v (type t) at base[*k], base[*k + 1] ... */
+static void store_leaves(Lower *L, const Node *n, LLVMValueRef v, const Type *t,
+                         LLVMValueRef base, const Type *elem, int64_t *k)
+{
+    LLVMBuilderRef B = L->b;
+    if (t->kind == TY_TUPLE) {
+        for (int i = 0; i < t->nfields; i++)
+            store_leaves(L, n, LLVMBuildExtractValue(B, v, (unsigned)i, ""), t->fields[i], base,
+                         elem, k);
+        return;
+    }
+    LLVMValueRef x = lw_conv(L, n, v, t, elem);
+    if (elem->kind == TY_BOOL)
+        x = LLVMBuildZExt(B, x, lw_mty(L, elem), "");
+    LLVMValueRef idx = i64c(L, (*k)++);
+    LLVMSetAlignment(LLVMBuildStore(B, x, LLVMBuildGEP2(B, lw_mty(L, elem), base, &idx, 1, "")),
+                     lw_elem_align(elem));
+}
+
+static LLVMValueRef c_view(Lower *L, const Type *t, LLVMValueRef data, LLVMValueRef *shape)
+{
+    LLVMBuilderRef B = L->b;
+    int nd = t->ndim;
+    LLVMValueRef view = LLVMBuildInsertValue(B, LLVMGetUndef(lw_lty(L, t)), data, 0, "");
+    LLVMValueRef stride = i64c(L, item_size(t->elem));
+    for (int i = nd - 1; i >= 0; i--) {
+        view = LLVMBuildInsertValue(B, view, shape[i], (unsigned)(1 + i), "");
+        view = LLVMBuildInsertValue(B, view, stride, (unsigned)(1 + nd + i), "");
+        stride = LLVMBuildNSWMul(B, stride, shape[i], "");
+    }
+    return view;
+}
+
+LLVMValueRef lw_array_from(Lower *L, Node *n)
+{
+    LLVMBuilderRef B = L->b;
+    const Type *t = n->ty, *elem = t->elem, *st = n->a->ty;
+    int nd = t->ndim;
+    LLVMValueRef src = lw_expr(L, n->a), shape[EMBER_MAX_NDIM];
+    LLVMTypeRef et = lw_mty(L, elem);
+    if (st->kind == TY_TUPLE) {
+        const Type *level = st;
+        for (int i = 0; i < nd; i++) {
+            shape[i] = i64c(L, level->nfields);
+            level = level->nfields ? level->fields[0] : level;
+        }
+        LLVMValueRef data = L->jit->array_alloc(L, n, shape, nd, item_size(elem), false);
+        LLVMValueRef base = LLVMBuildBitCast(B, data, LLVMPointerType(et, 0), "");
+        int64_t k = 0;
+        store_leaves(L, n, src, st, base, elem, &k);
+        return c_view(L, t, data, shape);
+    }
+    /* an array: one loop per dimension over its elements in C order */
+    const Type *se = st->elem;
+    for (int i = 0; i < nd; i++)
+        shape[i] = LLVMBuildExtractValue(B, src, (unsigned)(1 + i), "");
+    LLVMValueRef data = L->jit->array_alloc(L, n, shape, nd, item_size(elem), false);
+    LLVMValueRef base = LLVMBuildBitCast(B, data, LLVMPointerType(et, 0), "");
+    CountedLoop loops[EMBER_MAX_NDIM];
+    LLVMValueRef off = i64c(L, 0), flat = i64c(L, 0);
+    for (int k = 0; k < nd; k++) {
+        lw_loop_open(L, &loops[k], i64c(L, 0), shape[k], "copy", lw_new_bb(L, "copy.end"));
+        LLVMValueRef stride = LLVMBuildExtractValue(B, src, (unsigned)(1 + nd + k), "");
+        off = LLVMBuildAdd(B, off, LLVMBuildMul(B, loops[k].iv, stride, ""), "");
+        flat = LLVMBuildAdd(B, LLVMBuildMul(B, flat, shape[k], ""), loops[k].iv, "");
+    }
+    LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, src, 0, ""), &off, 1, "");
+    p = LLVMBuildBitCast(B, p, LLVMPointerType(lw_mty(L, se), 0), "");
+    LLVMValueRef v = LLVMBuildLoad2(B, lw_mty(L, se), p, "");
+    LLVMSetAlignment(v, lw_elem_align(se));
+    if (se->kind == TY_BOOL)
+        v = LLVMBuildICmp(B, LLVMIntNE, v, LLVMConstNull(lw_mty(L, se)), "");
+    v = lw_conv(L, n, v, se, elem);
+    if (elem->kind == TY_BOOL)
+        v = LLVMBuildZExt(B, v, et, "");
+    LLVMSetAlignment(LLVMBuildStore(B, v, LLVMBuildGEP2(B, et, base, &flat, 1, "")),
+                     lw_elem_align(elem));
+    for (int k = nd - 1; k >= 0; k--)
+        lw_loop_close(L, &loops[k]);
+    return c_view(L, t, data, shape);
+}
