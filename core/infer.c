@@ -542,6 +542,10 @@ static const Type *math_call(Ctx *ctx, Node *n)
 
 static bool const_int(const Node *n, int64_t *v)
 {
+    if (n && n->kind == ND_UNARY && n->op == OP_NEG && const_int(n->a, v) && *v != INT64_MIN) {
+        *v = -*v; /* t[-1] */
+        return true;
+    }
     if (!n || n->kind != ND_CONST || !ty_is_int(n->ty))
         return false;
     *v = n->ival;
@@ -804,7 +808,7 @@ static const Type *array_from_type(Ctx *ctx, Node *n, const Type *src)
             *n = *n->a; /* the array itself */
             return src;
         }
-        return ty_array(elem, src->ndim, 'C', false);
+        return ty_array(elem, src->ndim, 'C', n->ival == 1); /* ival 1: a.flat's copy */
     }
     int64_t ext[EMBER_MAX_NDIM];
     int nd = 0;
@@ -831,6 +835,66 @@ static const Type *array_from_type(Ctx *ctx, Node *n, const Type *src)
         elem = n->target;
     }
     return ty_array(elem, nd, 'C', false);
+}
+
+static uint64_t array_roots(Ctx *ctx, const Node *n);
+static void mark_written(Ctx *ctx, uint64_t roots);
+
+/* a[idx] with an array idx (NumPy's advanced indexing, one index): a bool
+ * mask of a's first k dimensions selects blocks (result: count, then a's
+ * other extents); an integer array picks rows of a's first dimension
+ * (result: idx's shape, then a's other extents). The number of result
+ * dimensions; -1 with *why set when NumPy would refuse. */
+static int take_ndim(const Type *a, const Type *idx, const char **why)
+{
+    if (idx->elem->kind == TY_BOOL) {
+        *why = "the boolean index has more dimensions than the array";
+        return idx->ndim > a->ndim ? -1 : 1 + a->ndim - idx->ndim;
+    }
+    *why = "arrays used as indices must be of integer or boolean type";
+    if (!ty_is_int(idx->elem))
+        return -1;
+    *why = "the result would have too many dimensions";
+    return idx->ndim + a->ndim - 1 > EMBER_MAX_NDIM ? -1 : idx->ndim + a->ndim - 1;
+}
+
+static const Type *take_type(Ctx *ctx, Node *n, const Type *a, const Type *idx)
+{
+    char s[256], s2[256];
+    const char *why;
+    int nd = take_ndim(a, idx, &why);
+    if (nd < 0)
+        FAIL(ctx, n, "cannot index %s with %s: %s", tname(a, s), tname(idx, s2), why);
+    return ty_array(a->elem, nd, 'C', false);
+}
+
+/* a[mask] = v, a[indices] = v (ND_STORE, op 1): v a number, or a 1-D array
+ * whose items go, in order, to the selected elements (one item: to each). */
+static void fancy_store(Ctx *ctx, Node *n, const Type *a, const Type *idx)
+{
+    char s[256], s2[256];
+    const Type *v = expr(ctx, n->b);
+    if (!v)
+        return;
+    n->op = 1;
+    mark_written(ctx, array_roots(ctx, n->a));
+    if (!ctx->final || ctx->st != EMBER_SUCCESS)
+        return;
+    const char *why;
+    const Type *ve = v->kind == TY_ARRAY ? v->elem : v;
+    if (take_ndim(a, idx, &why) < 0)
+        ctx->st = ir_error(ctx->fn, n->loc, "cannot index %s with %s: %s", tname(a, s),
+                           tname(idx, s2), why);
+    else if (a->readonly)
+        ctx->st = ir_error(ctx->fn, n->loc, "cannot store into %s: the array is read-only "
+                           "(a non-writeable NumPy array)", tname(a, s));
+    else if (v->kind == TY_ARRAY && v->ndim != 1)
+        ctx->st = ir_error(ctx->fn, n->b->loc, "a[%s] = value takes a number or a 1-D array "
+                           "here, not %s", idx->elem->kind == TY_BOOL ? "mask" : "indices",
+                           tname(v, s));
+    else if (!ty_is_number(ve) || (ty_is_complex(ve) && !ty_is_complex(a->elem)))
+        ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s",
+                           tname(ty_concrete(v), s), tname(a->elem, s2));
 }
 
 /* np.empty/zeros/full/arange and the *_like forms (ND_NEW_ARRAY): a new
@@ -860,6 +924,8 @@ static const Type *new_array_type(Ctx *ctx, Node *n)
         return NULL;
     if (n->op == NEW_FROM || n->op == NEW_ASARRAY)
         return array_from_type(ctx, n, shape);
+    if (n->op == NEW_TAKE)
+        return take_type(ctx, n, shape, fill);
     if (n->op == NEW_LINSPACE || n->op == NEW_EYE) {
         /* linspace(start, stop, num, endpoint), eye(N, [M,] k): float64 by default */
         const char *what = n->op == NEW_EYE ? "np.eye()" : "np.linspace()";
@@ -1002,6 +1068,7 @@ static const Type *slice_type(Ctx *ctx, Node *n)
 }
 
 static const Type *reduction_type(Ctx *ctx, Node *n, const Type *a);
+static const Type *flat_type(Ctx *ctx, Node *n, const Type *a);
 static const Type *attr(Ctx *ctx, Node *n)
 {
     const Type *a = expr(ctx, n->a);
@@ -1028,6 +1095,18 @@ static const Type *attr(Ctx *ctx, Node *n)
     case ATTR_ARGMIN: case ATTR_ARGMAX: case ATTR_ALL: case ATTR_ANY: case ATTR_VAR:
     case ATTR_STD: case ATTR_CUMSUM: case ATTR_CUMPROD:
         return reduction_type(ctx, n, a);
+    case ATTR_FLAT: case ATTR_NDITER:
+        return flat_type(ctx, n, a);
+    case ATTR_UNRAVEL: {
+        const Type *k = expr(ctx, n->b), *f[EMBER_MAX_NDIM];
+        if (!k)
+            return NULL;
+        if (a->kind != TY_ARRAY || !ty_is_int(k))
+            FAIL(ctx, n, "malformed np.ndenumerate()");
+        for (int i = 0; i < a->ndim; i++)
+            f[i] = T(TY_I64);
+        return ty_tuple(a->ndim, f);
+    }
     case ATTR_SIZE: case ATTR_NDIM: case ATTR_LEN:
         if (a->kind != TY_ARRAY)
             FAIL(ctx, n, "%s has no %s", tname(a, s), n->op == ATTR_LEN ? "len()" : "size/ndim");
@@ -1110,6 +1189,42 @@ static const Type *reduction_type(Ctx *ctx, Node *n, const Type *a)
         return r;
     }
     return cum ? ty_array(r, 1, 'C', false) : r;
+}
+
+/* a.flat (and np.nditer(a) in a for loop): the elements in C order as a
+ * 1-D array: a.reshape(-1) of a C-contiguous array (a view: stores go to
+ * a), else of a copy, which is read-only (stores could not reach a).
+ * np.nditer visits memory order, so it takes C-contiguous arrays only. */
+static const Type *flat_type(Ctx *ctx, Node *n, const Type *a)
+{
+    char s[256];
+    bool nditer = n->op == ATTR_NDITER;
+    if (a->kind != TY_ARRAY)
+        FAIL(ctx, n, "%s has no attribute 'flat'", tname(a, s));
+    if (nditer && a->layout != 'C')
+        FAIL(ctx, n, "np.nditer() of %s: only C-contiguous arrays here (nditer visits memory "
+             "order); loop over a.flat for C order", tname(a, s));
+    bool copy = a->layout != 'C';
+    Node *src = n->a, *minus1 = ir_node(ctx->fn, ND_CONST, n->loc);
+    if (copy) {
+        Node *c = ir_node(ctx->fn, ND_NEW_ARRAY, n->loc);
+        if (!c)
+            FAIL(ctx, n, "out of memory");
+        c->op = NEW_FROM;
+        c->ival = 1; /* read-only */
+        c->a = src;
+        src = c;
+    }
+    if (!minus1)
+        FAIL(ctx, n, "out of memory");
+    minus1->ty = T(TY_I64);
+    minus1->ival = -1;
+    n->kind = ND_NEW_ARRAY;
+    n->op = NEW_RESHAPE;
+    n->a = minus1;
+    n->b = src;
+    n->target = NULL;
+    return expr(ctx, n);
 }
 
 static const Type *cast(Ctx *ctx, Node *n)
@@ -1367,6 +1482,18 @@ static const Type *expr(Ctx *ctx, Node *n)
             n->nargs = 0;
             return expr(ctx, n);
         }
+        if (at && at->kind == TY_ARRAY && n->nargs == 1) {
+            const Type *it = expr(ctx, n->args[0]);
+            if (it && it->kind == TY_ARRAY) { /* a[mask], a[indices]: a new array */
+                n->b = n->args[0];
+                n->kind = ND_NEW_ARRAY;
+                n->op = NEW_TAKE;
+                n->args = NULL;
+                n->nargs = 0;
+                n->target = NULL;
+                return expr(ctx, n);
+            }
+        }
         if (at && at->kind == TY_ARRAY && n->nargs >= 1 && n->nargs < at->ndim) {
             /* a[i] of a 2-D array: the row, a view (numba, NumPy) */
             n->kind = ND_SLICE;
@@ -1612,6 +1739,13 @@ static void stmt(Ctx *ctx, Node *n)
         break;
     case ND_STORE: {
         const Type *st = expr(ctx, n->a);
+        if (st && st->kind == TY_ARRAY && n->nargs == 1) {
+            const Type *it = expr(ctx, n->args[0]);
+            if (it && it->kind == TY_ARRAY) { /* a[mask] = v, a[indices] = v */
+                fancy_store(ctx, n, st, it);
+                break;
+            }
+        }
         if (st && st->kind == TY_ARRAY && n->nargs < st->ndim) {
             /* a[i] = row of a 2-D array: a store into the view a[i] */
             Node *view = ir_node(ctx->fn, ND_SLICE, n->loc);

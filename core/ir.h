@@ -140,7 +140,8 @@ typedef enum NodeKind {
     /* --- statements (ty is TY_VOID) --- */
     ND_BLOCK,       /* args: statements */
     ND_ASSIGN,      /* var = a (the value is converted to the variable's type) */
-    ND_STORE,       /* a[args] = b */
+    ND_STORE,       /* a[args] = b; op 1 (inference): args[0] is a bool mask or an
+                     * integer array (core/lower_fancy.c) */
     ND_IF,          /* if a: b (a block) else: c (a block or NULL) */
     ND_WHILE,       /* while a: b */
     ND_FOR_RANGE,   /* for var in range(args[0], args[1], args[2]): b; ival 1: a prange
@@ -265,6 +266,10 @@ typedef enum Attr {
     ATTR_CUMSUM,  /* -> a new 1-D array of sum's type (C order), or, with an axis, of
                    * the array's shape */
     ATTR_CUMPROD,
+    ATTR_FLAT,    /* a.flat: a 1-D C array (inference makes it a.reshape(-1) of a C array,
+                   * or of a read-only copy of another) */
+    ATTR_NDITER,  /* np.nditer(a) in a for loop: a.flat of a C-contiguous array */
+    ATTR_UNRAVEL, /* the index tuple (C order) of flat element b of array a (ndenumerate) */
     ATTR_COUNT
 } Attr;
 
@@ -287,6 +292,9 @@ typedef enum NewKind {
                      * (core/lower_build.c) */
     NEW_ASARRAY,    /* np.asarray(a): as NEW_FROM, but an array of the dtype asked for
                      * is a itself (inference replaces the node by a) */
+    NEW_TAKE,       /* a[b] with b a bool mask (of a's leading dimensions) or an integer
+                     * array (of indices into a's first dimension): a new array
+                     * (made by inference from ND_INDEX; core/lower_fancy.c) */
 } NewKind;
 
 typedef enum MemSpace {

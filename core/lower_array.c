@@ -214,6 +214,8 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
     case ATTR_ARGMIN: case ATTR_ARGMAX: case ATTR_ALL: case ATTR_ANY: case ATTR_VAR:
     case ATTR_STD: case ATTR_CUMSUM: case ATTR_CUMPROD:
         return lw_reduction(L, n, a, at);
+    case ATTR_UNRAVEL:
+        return lw_unravel(L, n);
     case ATTR_T: { /* { data, shape reversed, strides reversed } */
         LLVMValueRef t = LLVMBuildInsertValue(B, LLVMGetUndef(lw_lty(L, n->ty)),
                                               LLVMBuildExtractValue(B, a, 0, ""), 0, "");

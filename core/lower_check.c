@@ -250,6 +250,14 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
         const Type *at = n->a ? n->a->ty : NULL;
         if (!at || at->kind != TY_ARRAY)
             return ir_error(fn, n->loc, "indexing a non-array");
+        if (n->kind == ND_STORE && n->op == 1) { /* a[mask] = v (core/lower_fancy.c) */
+            if (!L->function_entry)
+                return ir_unsupported(fn, n->loc, "assigning through a boolean mask or an "
+                                      "index array is supported in ember.jit functions only");
+            if (n->nargs != 1 || n->args[0]->ty->kind != TY_ARRAY || !n->b)
+                return ir_error(fn, n->loc, "malformed fancy store");
+            break;
+        }
         if (n->nargs != at->ndim)
             return ir_error(fn, n->loc, "%d indices for a %d-dimensional array", n->nargs, at->ndim);
         for (int i = 0; i < n->nargs; i++)
@@ -472,7 +480,7 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
                                   "supported; create them in its caller and pass them in");
         if (n->ty->kind != TY_ARRAY || n->ty->layout != 'C' ||
             (n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
-            (n->op == NEW_FULL || n->op == NEW_RESHAPE) != (n->b != NULL))
+            (n->op == NEW_FULL || n->op == NEW_RESHAPE || n->op == NEW_TAKE) != (n->b != NULL))
             return ir_error(fn, n->loc, "malformed array maker");
         break;
     default:

@@ -335,6 +335,14 @@ EM_HIDDEN void lw_array_assign(Lower *L, Node *n);
 /* np.array / np.asarray (ND_NEW_ARRAY NEW_FROM, NEW_ASARRAY): a new C array. */
 EM_HIDDEN LLVMValueRef lw_array_from(Lower *L, Node *n);
 
+/* ---- lower_fancy.c (ember.jit functions) */
+/* a[mask], a[indices] (ND_NEW_ARRAY NEW_TAKE): a new C array. */
+EM_HIDDEN LLVMValueRef lw_take(Lower *L, Node *n);
+/* a[mask] = v, a[indices] = v (ND_STORE with op 1). */
+EM_HIDDEN void lw_fancy_store(Lower *L, Node *n);
+/* The index tuple of a flat element number (ND_ATTR ATTR_UNRAVEL). */
+EM_HIDDEN LLVMValueRef lw_unravel(Lower *L, Node *n);
+
 /* ---- lower_reduce.c (ember.jit functions) */
 /* argmin/argmax/all/any/var/std/cumsum/cumprod, and any reduction with an
  * axis (n->b), of the array value a of type at. */

@@ -207,6 +207,10 @@ void lw_stmt(Lower *L, Node *n)
         lw_array_assign(L, n);
         break;
     case ND_STORE: {
+        if (n->op == 1) { /* a[mask] = v, a[indices] = v */
+            lw_fancy_store(L, n);
+            break;
+        }
         const Type *elem;
         LLVMValueRef v = lw_expr(L, n->b);
         LLVMValueRef p = lw_element_ptr(L, n, &elem);

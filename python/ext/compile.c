@@ -94,12 +94,14 @@ static const Op compare_codes[] = {OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE};
 static const char *const attr_names[] = {"shape", "strides", "size", "ndim", "T", "sum",
                                          "prod", "min", "max", "mean", "len", "real", "imag",
                                          "conj", "argmin", "argmax", "all", "any", "var",
-                                         "std", "cumsum", "cumprod"};
+                                         "std", "cumsum", "cumprod", "flat", "nditer",
+                                         "unravel"};
 static const int attr_codes[] = {ATTR_SHAPE, ATTR_STRIDES, ATTR_SIZE, ATTR_NDIM, ATTR_T,
                                  ATTR_SUM, ATTR_PROD, ATTR_MIN, ATTR_MAX, ATTR_MEAN,
                                  ATTR_LEN, ATTR_REAL, ATTR_IMAG, ATTR_CONJ, ATTR_ARGMIN,
                                  ATTR_ARGMAX, ATTR_ALL, ATTR_ANY, ATTR_VAR, ATTR_STD,
-                                 ATTR_CUMSUM, ATTR_CUMPROD};
+                                 ATTR_CUMSUM, ATTR_CUMPROD, ATTR_FLAT, ATTR_NDITER,
+                                 ATTR_UNRAVEL};
 
 /* Index of str `s` in `names` (n entries), -1 when absent or not a str. */
 static int lookup(PyObject *s, const char *const *names, int n)
@@ -2219,9 +2221,11 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
         ext_raise(st, s, fn->name);
         goto out;
     }
-    if (dims.fault == KERNEL_FAULT_INDEX) {
-        PyErr_Format(PyExc_IndexError, "%s: %s: index out of bounds (bounds checking is on)",
-                     fn->name, host_kernel_site(self->hk, dims.fault_site));
+    if (dims.fault == KERNEL_FAULT_INDEX) { /* fault_bytes 1: an index array's (always checked) */
+        PyErr_Format(PyExc_IndexError, "%s: %s: %s", fn->name,
+                     host_kernel_site(self->hk, dims.fault_site),
+                     dims.fault_bytes == 1 ? "index out of bounds, or a boolean index whose "
+                     "shape is not the array's" : "index out of bounds (bounds checking is on)");
         goto out;
     }
     if (dims.fault == KERNEL_FAULT_EMPTY) {

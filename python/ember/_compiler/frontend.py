@@ -97,7 +97,7 @@ _CMPOPS = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "
            ast.GtE: "ge"}
 
 _DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
-_ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "T", "real", "imag")
+_ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "T", "real", "imag", "flat")
 # Every intrinsic, declared once in core/intrinsics.def:
 # {name: (label, min_args, max_args, kind)}.
 _INTRINSICS = _ember.intrinsics()
@@ -827,6 +827,9 @@ class _Builder:
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
                 self.builtin_name(it.func) in ("enumerate", "zip"):
             return self.for_items(s, it)
+        np_iter = self.numpy_iterator(it)
+        if np_iter is not None:
+            return self.for_numpy_iterator(s, it, np_iter)
         range_fn = self.range_static(it)
         is_range = range_fn is not None
         if not is_range:
@@ -940,7 +943,65 @@ class _Builder:
             value = self.fn.__globals__.get(name, getattr(builtins, name, None))
         return name if value is not None and value is getattr(builtins, name, None) else None
 
-    def for_items(self, s, it):
+    def numpy_iterator(self, it):
+        """'ndenumerate' or 'nditer' when `it` is np.ndenumerate(a) / np.nditer(a)."""
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and
+                it.func.attr in ("ndenumerate", "nditer")):
+            return None
+        base = self.value(it.func.value)
+        if not (isinstance(base, _Static) and base.kind == "numpy"):
+            return None
+        if len(it.args) != 1 or it.keywords:
+            raise self.typing(it, f"np.{it.func.attr}() takes one array here (no flags, "
+                              "op_flags or other operands)")
+        return it.func.attr
+
+    def for_numpy_iterator(self, s, it, kind):
+        """``for x in np.nditer(a)``: a loop over a's elements in C order (x a
+        number, where NumPy gives 0-d arrays); ``for idx, x in
+        np.ndenumerate(a)``: with idx the index tuple. `a` is evaluated once."""
+        line, col = self.loc(s)
+        il, ic = self.loc(it)
+        self.ntemps += 1
+        name = f"$nd{self.ntemps}"
+        slot = self.new_slot(name)
+        pre = [("assign", il, ic, slot, self.expr(it.args[0]))]
+
+        def load(n):
+            return ast.copy_location(ast.Name(id=n, ctx=ast.Load()), it)
+
+        if kind == "nditer":
+            loop = ast.For(target=s.target, body=s.body, orelse=[],
+                           iter=ast.copy_location(ast.Attribute(value=load(name), attr="$nditer",
+                                                                ctx=ast.Load()), it))
+            return pre + self.as_list(self.for_items(ast.copy_location(loop, s), loop.iter))
+        if not (isinstance(s.target, ast.Tuple) and len(s.target.elts) == 2):
+            raise self.typing(s.target, "for idx, x in np.ndenumerate(a): the target is a pair")
+        self.ntemps += 1
+        kname = f"$k{self.ntemps}"
+        self.new_slot(kname)
+        idx_target, x_target = s.target.elts
+        unravel = ast.copy_location(ast.Call(
+            func=ast.copy_location(ast.Attribute(value=load(name), attr="$unravel",
+                                                 ctx=ast.Load()), it),
+            args=[load(kname)], keywords=[]), it)
+        bind = ast.copy_location(ast.Assign(targets=[idx_target], value=unravel), it)
+        items = ast.copy_location(ast.Call(
+            func=ast.copy_location(ast.Name(id="enumerate", ctx=ast.Load()), it),
+            args=[ast.copy_location(ast.Attribute(value=load(name), attr="flat",
+                                                  ctx=ast.Load()), it)], keywords=[]), it)
+        target = ast.copy_location(ast.Tuple(
+            elts=[ast.copy_location(ast.Name(id=kname, ctx=ast.Store()), it), x_target],
+            ctx=ast.Store()), s.target)
+        loop = ast.copy_location(ast.For(target=target, iter=items, body=[bind] + s.body,
+                                         orelse=[]), s)
+        return pre + self.as_list(self.for_items(loop, items, enumerate_ok=True))
+
+    @staticmethod
+    def as_list(trees):
+        return trees if isinstance(trees, list) else [trees]
+
+    def for_items(self, s, it, enumerate_ok=False):
         """``for v in a``, ``for i, v in enumerate(a)``, ``for x, y in zip(a, b)``
         over arrays: a loop over range(len(a)) (the shortest for zip) that
         binds the items first; each sequence is evaluated once. An item is
@@ -950,7 +1011,7 @@ class _Builder:
         il, ic = self.loc(it)
         kind, seqs = "plain", [it]
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name):
-            b = self.builtin_name(it.func)
+            b = "enumerate" if enumerate_ok else self.builtin_name(it.func)
             if b == "enumerate":
                 if len(it.args) != 1 or it.keywords:
                     raise self.unsupported(it, "enumerate() takes one array here (no start=)")
@@ -1180,6 +1241,8 @@ class _Builder:
             return self.static_attr(node, base, attr)
         if attr in _ARRAY_ATTRS:
             return ("attr", line, col, attr, base)
+        if attr == "$nditer":  # for x in np.nditer(a) (for_numpy_iterator)
+            return ("attr", line, col, "nditer", base)
         if attr == "conjugate":
             raise self.typing(node, "conjugate is a method: call it as x.conjugate()")
         raise self.unsupported(
@@ -1335,6 +1398,8 @@ class _Builder:
             base = self.value(f.value)
             if not isinstance(base, _Static):
                 return self.reduction_call(node, f.attr, base, node.args, f"{f.attr}()")
+        if isinstance(f, ast.Attribute) and f.attr == "$unravel":  # np.ndenumerate's index
+            return ("attr", line, col, "unravel", self.value(f.value), self.expr(node.args[0]))
         # a.reshape(shape) / a.reshape(d0, d1, ...): a view of a C-contiguous array
         if isinstance(f, ast.Attribute) and f.attr == "reshape":
             base = self.value(f.value)
