@@ -926,6 +926,19 @@ static const Type *new_array_type(Ctx *ctx, Node *n)
         return array_from_type(ctx, n, shape);
     if (n->op == NEW_TAKE)
         return take_type(ctx, n, shape, fill);
+    if (n->op == NEW_ROWS0 || n->op == NEW_ROWS) { /* list comprehensions: rows of items */
+        if (!ty_is_int(shape))
+            FAIL(ctx, n, "malformed list comprehension");
+        if (fill->kind == TY_ARRAY) {
+            if (fill->ndim + 1 > EMBER_MAX_NDIM)
+                FAIL(ctx, n, "a list of %s has too many dimensions", tname(fill, s));
+            return ty_array(fill->elem, fill->ndim + 1, 'C', false);
+        }
+        if (!ty_is_number(fill))
+            FAIL(ctx, n, "a list comprehension's items must be numbers or arrays, not %s "
+                 "(lists of tuples are not supported)", tname(ty_concrete(fill), s));
+        return ty_array(ty_concrete(fill), 1, 'C', false);
+    }
     if (n->op == NEW_LINSPACE || n->op == NEW_EYE) {
         /* linspace(start, stop, num, endpoint), eye(N, [M,] k): float64 by default */
         const char *what = n->op == NEW_EYE ? "np.eye()" : "np.linspace()";

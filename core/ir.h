@@ -295,6 +295,9 @@ typedef enum NewKind {
     NEW_TAKE,       /* a[b] with b a bool mask (of a's leading dimensions) or an integer
                      * array (of indices into a's first dimension): a new array
                      * (made by inference from ND_INDEX; core/lower_fancy.c) */
+    NEW_ROWS0,      /* a list comprehension's start: a: 0; b: its item, only typed (not
+                     * evaluated): no rows of b's type and shape (core/lower_build.c) */
+    NEW_ROWS,       /* a rows, each shaped as the item b (a number or an array) */
 } NewKind;
 
 typedef enum MemSpace {

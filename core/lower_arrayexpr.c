@@ -107,6 +107,8 @@ LLVMValueRef lw_new_array(Lower *L, Node *n)
         return lw_array_from(L, n);
     if (n->op == NEW_TAKE)
         return lw_take(L, n);
+    if (n->op == NEW_ROWS0 || n->op == NEW_ROWS)
+        return lw_rows(L, n);
     LLVMBuilderRef B = L->b;
     const Type *t = n->ty, *elem = t->elem;
     int nd = t->ndim;

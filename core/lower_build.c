@@ -92,3 +92,20 @@ LLVMValueRef lw_array_from(Lower *L, Node *n)
         lw_loop_close(L, &loops[k]);
     return c_view(L, t, data, shape);
 }
+
+/* A list comprehension's buffer: a[0] rows shaped as item b (NEW_ROWS; b
+ * evaluated for its extents), or none (NEW_ROWS0: b only typed, its
+ * extents taken as 0). */
+LLVMValueRef lw_rows(Lower *L, Node *n)
+{
+    const Type *t = n->ty, *bt = ty_concrete(n->b->ty);
+    int nd = t->ndim;
+    LLVMValueRef shape[EMBER_MAX_NDIM];
+    bool none = n->op == NEW_ROWS0;
+    shape[0] = none ? i64c(L, 0) : lw_conv(L, n, lw_expr(L, n->a), n->a->ty, ty_scalar(TY_I64));
+    LLVMValueRef item = none || bt->kind != TY_ARRAY ? NULL : lw_expr(L, n->b);
+    for (int d = 1; d < nd; d++)
+        shape[d] = item ? LLVMBuildExtractValue(L->b, item, (unsigned)d, "") : i64c(L, 0);
+    LLVMValueRef data = L->jit->array_alloc(L, n, shape, nd, item_size(t->elem), false);
+    return c_view(L, t, data, shape);
+}

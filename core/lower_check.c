@@ -480,7 +480,8 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
                                   "supported; create them in its caller and pass them in");
         if (n->ty->kind != TY_ARRAY || n->ty->layout != 'C' ||
             (n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
-            (n->op == NEW_FULL || n->op == NEW_RESHAPE || n->op == NEW_TAKE) != (n->b != NULL))
+            (n->op == NEW_FULL || n->op == NEW_RESHAPE || n->op == NEW_TAKE ||
+             n->op == NEW_ROWS0 || n->op == NEW_ROWS) != (n->b != NULL))
             return ir_error(fn, n->loc, "malformed array maker");
         break;
     default:

@@ -334,6 +334,8 @@ EM_HIDDEN void lw_array_assign(Lower *L, Node *n);
 /* ---- lower_build.c (ember.jit functions) */
 /* np.array / np.asarray (ND_NEW_ARRAY NEW_FROM, NEW_ASARRAY): a new C array. */
 EM_HIDDEN LLVMValueRef lw_array_from(Lower *L, Node *n);
+/* A list comprehension's rows (NEW_ROWS0, NEW_ROWS): a new C array. */
+EM_HIDDEN LLVMValueRef lw_rows(Lower *L, Node *n);
 
 /* ---- lower_fancy.c (ember.jit functions) */
 /* a[mask], a[indices] (ND_NEW_ARRAY NEW_TAKE): a new C array. */

@@ -560,6 +560,12 @@ class _Builder:
     def block(self, stmts, node=None):
         out = []
         for s in stmts:
+            if self.graph.jit and isinstance(s, (ast.Assign, ast.AugAssign, ast.AnnAssign,
+                                                 ast.Return, ast.Expr)):
+                pre, s = self.hoist_comprehensions(s)
+                for p in pre:
+                    r = self.stmt(p)
+                    out.extend(r if isinstance(r, list) else [r] if r is not None else [])
             r = self.stmt(s)
             if r is None:
                 continue
@@ -570,6 +576,111 @@ class _Builder:
         first = stmts[0] if stmts else node
         line, col = self.loc(first) if first is not None else (self.fdef.lineno + self.loff, 0)
         return ("block", line, col, out)
+
+    # -- list comprehensions (ember.jit functions) --
+
+    def hoist_comprehensions(self, s):
+        """Statement s with each list comprehension in it replaced by a
+        temporary holding its value, a new array (rows for array items), and
+        the statements that compute it, as Python AST (to translate before s):
+
+            $k = 0; $buf = <no rows of the item's type>
+            for <target> in <iter>:
+                if <conds>:
+                    $v = <item>
+                    if $k == len($buf): $buf = <2x the rows, the first $k copied>
+                    $buf[$k] = $v; $k += 1
+            $lc = $buf[:$k]
+
+        The comprehension's names are renamed to fresh ones (Python 3 scopes
+        them to the comprehension)."""
+        found = []
+
+        class Hoist(ast.NodeTransformer):
+            def visit_ListComp(inner, node):
+                self.ntemps += 1
+                name = f"$lc{self.ntemps}"
+                self.new_slot(name)
+                found.append((name, node))
+                return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
+
+            def visit_Lambda(inner, node):
+                return node
+
+        s = Hoist().visit(s)
+        pre = []
+        for name, comp in found:
+            pre.extend(self.comprehension_loop(name, comp))
+        return pre, s
+
+    def comprehension_loop(self, result, comp):
+        if len(comp.generators) != 1 or comp.generators[0].is_async:
+            raise self.unsupported(comp, "list comprehensions with more than one 'for' are "
+                                   "not supported", "write nested for loops")
+        gen = comp.generators[0]
+        self.ntemps += 1
+        n = self.ntemps
+        renames = {}
+        for t in ast.walk(gen.target):
+            if isinstance(t, ast.Name):
+                renames[t.id] = f"$c{n}_{t.id}"
+                self.new_slot(renames[t.id])
+
+        class Rename(ast.NodeTransformer):
+            def visit_Name(inner, node):
+                if node.id in renames:
+                    return ast.copy_location(ast.Name(id=renames[node.id], ctx=node.ctx), node)
+                return node
+
+        def fresh(tree):
+            import copy
+            return Rename().visit(copy.deepcopy(tree))
+
+        def at(node):
+            for x in ast.walk(node):
+                if not hasattr(x, "lineno") or getattr(x, "lineno", None) is None:
+                    ast.copy_location(x, comp)
+            return node
+
+        k, buf, v, new = (f"${w}{n}" for w in ("k", "buf", "v", "new"))
+        for w in (k, buf, v, new):
+            self.new_slot(w)
+
+        def name(w, store=False):
+            return ast.Name(id=w, ctx=ast.Store() if store else ast.Load())
+
+        def call(fn, *args):
+            return ast.Call(func=ast.Name(id=fn, ctx=ast.Load()), args=list(args), keywords=[])
+
+        def num(x):
+            return ast.Constant(value=x)
+
+        grow = ast.If(
+            test=ast.Compare(left=name(k), ops=[ast.Eq()],
+                             comparators=[call("$len", name(buf))]),
+            body=[ast.Assign(targets=[name(new, True)],
+                             value=call("$rows", ast.BinOp(left=num(2), op=ast.Mult(),
+                                                           right=call("$max8", name(k))),
+                                        name(v))),
+                  ast.If(test=ast.Compare(left=name(k), ops=[ast.Gt()], comparators=[num(0)]),
+                         body=[ast.Assign(targets=[ast.Subscript(
+                             value=name(new), slice=ast.Slice(upper=name(k)), ctx=ast.Store())],
+                             value=name(buf))], orelse=[]),
+                  ast.Assign(targets=[name(buf, True)], value=name(new))],
+            orelse=[])
+        body = [ast.Assign(targets=[name(v, True)], value=fresh(comp.elt)), grow,
+                ast.Assign(targets=[ast.Subscript(value=name(buf), slice=name(k),
+                                                  ctx=ast.Store())], value=name(v)),
+                ast.AugAssign(target=name(k, True), op=ast.Add(), value=num(1))]
+        for cond in reversed(gen.ifs):
+            body = [ast.If(test=fresh(cond), body=body, orelse=[])]
+        loop = ast.For(target=fresh(gen.target), iter=gen.iter, body=body, orelse=[])
+        return [at(ast.Assign(targets=[name(k, True)], value=num(0))),
+                at(ast.Assign(targets=[name(buf, True)], value=call("$rows0", fresh(comp.elt)))),
+                at(loop),
+                at(ast.Assign(targets=[name(result, True)],
+                              value=ast.Subscript(value=name(buf), slice=ast.Slice(upper=name(k)),
+                                                  ctx=ast.Load())))]
 
     # -- tuple knowledge (for tuple_get vs index) --
 
@@ -1398,6 +1509,17 @@ class _Builder:
             base = self.value(f.value)
             if not isinstance(base, _Static):
                 return self.reduction_call(node, f.attr, base, node.args, f"{f.attr}()")
+        if isinstance(f, ast.Name) and f.id.startswith("$"):  # list comprehensions' helpers
+            args = [self.expr(a) for a in node.args]
+            if f.id == "$rows0":   # no rows of the item's type (the item is only typed)
+                return ("new_array", line, col, "rows0", None, ("const", line, col, "int64", 0),
+                        args[0], [])
+            if f.id == "$rows":    # n rows shaped as the item
+                return ("new_array", line, col, "rows", None, args[0], args[1], [])
+            if f.id == "$len":
+                return ("attr", line, col, "len", args[0])
+            if f.id == "$max8":
+                return ("math", line, col, "max", [args[0], ("const", line, col, "int64", 4)])
         if isinstance(f, ast.Attribute) and f.attr == "$unravel":  # np.ndenumerate's index
             return ("attr", line, col, "unravel", self.value(f.value), self.expr(node.args[0]))
         # a.reshape(shape) / a.reshape(d0, d1, ...): a view of a C-contiguous array
