@@ -929,6 +929,8 @@ static const Type *new_array_type(Ctx *ctx, Node *n)
     if (n->op == NEW_ROWS0 || n->op == NEW_ROWS) { /* list comprehensions: rows of items */
         if (!ty_is_int(shape))
             FAIL(ctx, n, "malformed list comprehension");
+        if (n->c && !(fill = expr(ctx, n->c))) /* a list's witness: the items' type */
+            return NULL;
         if (fill->kind == TY_ARRAY) {
             if (fill->ndim + 1 > EMBER_MAX_NDIM)
                 FAIL(ctx, n, "a list of %s has too many dimensions", tname(fill, s));

@@ -105,7 +105,8 @@ typedef enum NodeKind {
     ND_CAST,        /* a converted to `target` (float32(x), int(x), bool(x) ...) */
     ND_CALL_MATH,   /* op: MathFn; index: MathFlavour; args */
     ND_INTRINSIC,   /* fn: Intrinsic; args */
-    ND_INDEX,       /* a: array; args: one integer index per dimension -> element */
+    ND_INDEX,       /* a: array; args: one integer index per dimension -> element; ival 1:
+                     * bounds-checked even without boundscheck (a list's pop) */
     ND_ATTR,        /* a; fn: Attr */
     ND_TUPLE,       /* args: fields */
     ND_TUPLE_GET,   /* a: tuple; index: constant field number (negative allowed) */
@@ -297,7 +298,8 @@ typedef enum NewKind {
                      * (made by inference from ND_INDEX; core/lower_fancy.c) */
     NEW_ROWS0,      /* a list comprehension's start: a: 0; b: its item, only typed (not
                      * evaluated): no rows of b's type and shape (core/lower_build.c) */
-    NEW_ROWS,       /* a rows, each shaped as the item b (a number or an array) */
+    NEW_ROWS,       /* a rows, each shaped as the item b (a number or an array); c (if
+                     * set, only typed): the type of the items (a list's witness) */
 } NewKind;
 
 typedef enum MemSpace {

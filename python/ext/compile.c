@@ -464,9 +464,10 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         return bad(t, "unknown node kind");
     NodeKind kind = kind_codes[k];
     /* for_range takes a 9th item: 1 for a parallel (prange) loop; attr a 6th: a
-     * reduction's axis */
+     * reduction's axis; index a 6th: 1 to check the bounds always */
     if (PyTuple_GET_SIZE(t) != kind_sizes[k] &&
-        !((kind == ND_FOR_RANGE || kind == ND_ATTR) && PyTuple_GET_SIZE(t) == kind_sizes[k] + 1))
+        !((kind == ND_FOR_RANGE || kind == ND_ATTR || kind == ND_INDEX) &&
+          PyTuple_GET_SIZE(t) == kind_sizes[k] + 1))
         return bad(t, "wrong number of items for its kind");
     bool is_stmt = kind >= ND_BLOCK;
     if (want == WANT_EXPR && is_stmt)
@@ -582,6 +583,8 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         SUB(a, 3, WANT_EXPR);
         if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
             return NULL;
+        if (PyTuple_GET_SIZE(t) > 5) /* 1: bounds-checked always (a list's pop) */
+            n->ival = PyObject_IsTrue(ITEM(5)) == 1;
         break;
     case ND_ATTR:
         if ((i = lookup(ITEM(3), attr_names, (int)EM_ARRAY_LEN(attr_names))) < 0)
@@ -743,6 +746,11 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             SUB(b, 6, WANT_EXPR);
         if (build_list(b, t, ITEM(7), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
             return NULL;
+        if (n->op == NEW_ROWS && n->nargs == 1) { /* the list's witness: types the rows */
+            n->c = n->args[0];
+            n->args = NULL;
+            n->nargs = 0;
+        }
         bool listed = n->op == NEW_ARANGE || n->op == NEW_LINSPACE || n->op == NEW_EYE;
         if ((n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
             (n->op == NEW_EYE && n->nargs != 2 && n->nargs != 3) || (!listed && n->nargs) ||

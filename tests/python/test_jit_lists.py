@@ -73,3 +73,114 @@ def test_comprehension_errors():
 
     with pytest.raises(TypingError, match="lists of tuples"):
         tuples(3)
+
+
+def _py_lists(n):
+    out = []
+    for i in range(n):
+        if i % 3 == 0:
+            out.append(i * 1.5)
+    last = -1.0
+    if len(out) > 0:
+        last = out.pop()
+    total = 0.0
+    for x in out:
+        total += x
+    lits = [1, 2, 3]
+    lits.append(4)
+    lits[0] = 10
+    return out, last, total, len(out), lits, sum(lits), max(lits), lits[-1], min(lits)
+
+
+lists_jit = njit(_py_lists)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 40, 1000])
+def test_growable_lists_against_python(n):
+    got, want = lists_jit(n), _py_lists(n)
+    np.testing.assert_allclose(got[0], want[0])
+    assert got[0].dtype == np.float64 and got[4].dtype == np.int64
+    assert got[1:4] == pytest.approx(want[1:4])
+    np.testing.assert_array_equal(got[4], want[4])
+    assert got[5:] == want[5:]
+
+
+def test_list_item_types_and_rows():
+    @njit
+    def f(n):
+        mixed = []                       # an int and a float item: float64, as NumPy
+        mixed.append(1)
+        mixed.append(2.5)
+        rows = []
+        for i in range(n):
+            rows.append(np.arange(3.0) * i)
+        empty = []
+        return mixed, np.array(rows), len(empty), empty
+
+    mixed, rows, n0, empty = f(4)
+    assert mixed.dtype == np.float64 and list(mixed) == [1.0, 2.5]
+    np.testing.assert_array_equal(rows, np.array([np.arange(3.0) * i for i in range(4)]))
+    assert n0 == 0 and empty.shape == (0,) and empty.dtype == np.float64
+
+
+def test_pop_of_an_empty_list():
+    @njit
+    def f():
+        a = [1.0]
+        a.pop()
+        return a.pop()
+
+    with pytest.raises(IndexError):
+        f()
+
+
+def test_list_errors_and_dict():
+    @njit
+    def rebind(x):
+        a = []
+        a = x
+        return a
+
+    with pytest.raises(TypingError, match="'a' is a list"):
+        rebind(np.ones(2))
+
+    @njit
+    def other_method():
+        a = [1, 2]
+        a.sort()
+        return a
+
+    with pytest.raises(UnsupportedError, match=r"list.sort\(\) is not supported"):
+        other_method()
+
+    @njit
+    def a_dict():
+        d = {}
+        return d
+
+    with pytest.raises(TypingError, match="dict literals are not supported in ember.jit "
+                       "functions") as e:
+        a_dict()
+    assert "kernel" not in str(e.value)
+
+
+def test_messages_speak_of_functions():
+    @njit
+    def lam(x):
+        f = lambda y: y  # noqa: E731
+        return f(x)
+
+    with pytest.raises(UnsupportedError) as e:
+        lam(1.0)
+    assert "kernel" not in str(e.value).split("(compiling")[0]
+    assert "ember.jit function" in str(e.value)
+
+
+def test_pop_in_a_conditional_expression_is_refused():
+    @njit
+    def f(n):
+        a = [1.0, 2.0]
+        return a.pop() if n > 0 else 0.0
+
+    with pytest.raises(TypingError, match="conditional expression"):
+        f(1)

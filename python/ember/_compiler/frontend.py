@@ -27,6 +27,7 @@ Semantics worth knowing:
 """
 
 import ast
+import re
 import builtins
 import cmath
 import inspect
@@ -350,6 +351,21 @@ def _classify(obj, name):
 # The builder
 # ---------------------------------------------------------------------------
 
+_KERNEL_WORDS = [(re.compile(r"\bin (a )?kernels?\b"), "in ember.jit functions"),
+                 (re.compile(r"\bfrom a kernel\b"), "from an ember.jit function"),
+                 (re.compile(r"\bKernels\b"), "ember.jit functions"),
+                 (re.compile(r"\bkernels\b"), "ember.jit functions"),
+                 (re.compile(r"\ba kernel\b"), "a function"),
+                 (re.compile(r"\bkernel\b"), "function")]
+
+
+def _as_function_words(text):
+    """A message written for kernels, reworded for an ember.jit function."""
+    for pat, repl in _KERNEL_WORDS:
+        text = pat.sub(repl, text)
+    return text
+
+
 def _walk_loop_body(stmts):
     """The nodes of a loop body, not descending into nested loops (whose
     break/continue are their own)."""
@@ -457,6 +473,9 @@ class _Builder:
 
     def err(self, cls, node, msg, hint=None):
         line, col = self.loc(node)
+        graph = getattr(self, "graph", None)
+        if graph is not None and graph.jit:  # an ember.jit function is no kernel
+            msg, hint = _as_function_words(msg), hint and _as_function_words(hint)
         return _error(cls, self.info, line, col, msg, hint)
 
     def unsupported(self, node, msg, hint=None):
@@ -562,6 +581,7 @@ class _Builder:
         for s in stmts:
             if self.graph.jit and isinstance(s, (ast.Assign, ast.AugAssign, ast.AnnAssign,
                                                  ast.Return, ast.Expr)):
+                s = self.list_statement(s)
                 pre, s = self.hoist_comprehensions(s)
                 for p in pre:
                     r = self.stmt(p)
@@ -578,6 +598,146 @@ class _Builder:
         return ("block", line, col, out)
 
     # -- list comprehensions (ember.jit functions) --
+
+    # -- lists (ember.jit functions) --
+
+    def list_vars(self):
+        """Names bound to list literals ([] or [a, b]) in an ember.jit function:
+        name -> (witness, buffer slot name, length slot name). A list is a
+        buffer array (grown by doubling) and a length; the name reads as
+        the view buffer[:length]. The witness types the items: the sum of
+        every literal item and append() argument (never evaluated)."""
+        if getattr(self, "_lists", None) is not None:
+            return self._lists
+        self._lists = {}
+        if not self.graph.jit:
+            return self._lists
+        items = {}
+        for node in ast.walk(self.fdef):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.List) and \
+                    len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                items.setdefault(node.targets[0].id, []).extend(node.value.elts)
+        for node in ast.walk(self.fdef):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in ("append", "insert") and \
+                    isinstance(node.func.value, ast.Name) and node.func.value.id in items and \
+                    node.args:
+                items[node.func.value.id].append(node.args[-1])
+        for name, elts in items.items():
+            witness = None
+            for e in elts:
+                witness = e if witness is None else ast.BinOp(left=witness, op=ast.Add(), right=e)
+            if witness is None:
+                witness = ast.Constant(value=0.0)  # a list never filled: float64, as np.array([])
+            for e in ast.walk(witness):
+                if isinstance(e, (ast.ListComp, ast.Starred)):
+                    raise self.unsupported(e, "this list item is not supported here")
+            buf, n = f"$lbuf_{name}", f"$llen_{name}"
+            self.new_slot(buf)
+            self.new_slot(n)
+            self._lists[name] = (witness, buf, n)
+        return self._lists
+
+    def list_append(self, name, value, at):
+        """The statements of name.append(value) (AST)."""
+        import copy
+        witness, buf, n = self.list_vars()[name]
+        self.ntemps += 1
+        v, new = f"$lv{self.ntemps}", f"$lnew{self.ntemps}"
+        self.new_slot(v)
+        self.new_slot(new)
+
+        def nm(w, store=False):
+            return ast.Name(id=w, ctx=ast.Store() if store else ast.Load())
+
+        def call(fn, *args):
+            return ast.Call(func=ast.Name(id=fn, ctx=ast.Load()), args=list(args), keywords=[])
+
+        stmts = [
+            ast.Assign(targets=[nm(v, True)], value=value),
+            ast.If(test=ast.Compare(left=nm(n), ops=[ast.Eq()], comparators=[call("$len", nm(buf))]),
+                   body=[ast.Assign(targets=[nm(new, True)],
+                                    value=call("$rows", ast.BinOp(left=ast.Constant(value=2),
+                                                                  op=ast.Mult(),
+                                                                  right=call("$max8", nm(n))),
+                                               nm(v), copy.deepcopy(witness))),
+                         ast.If(test=ast.Compare(left=nm(n), ops=[ast.Gt()],
+                                                 comparators=[ast.Constant(value=0)]),
+                                body=[ast.Assign(targets=[ast.Subscript(
+                                    value=nm(new), slice=ast.Slice(upper=nm(n)),
+                                    ctx=ast.Store())], value=ast.Subscript(
+                                        value=nm(buf), slice=ast.Slice(upper=nm(n)),
+                                        ctx=ast.Load()))], orelse=[]),
+                         ast.Assign(targets=[nm(buf, True)], value=nm(new))], orelse=[]),
+            ast.Assign(targets=[ast.Subscript(value=nm(buf), slice=nm(n), ctx=ast.Store())],
+                       value=nm(v)),
+            ast.AugAssign(target=nm(n, True), op=ast.Add(), value=ast.Constant(value=1))]
+        for st in stmts:
+            for x in ast.walk(st):
+                if getattr(x, "lineno", None) is None:
+                    ast.copy_location(x, at)
+        return stmts
+
+    def list_statement(self, s):
+        """name = [..] and name.append(x) as plain statements (an If holding
+        them); other statements unchanged. A list name may only be bound to
+        list literals."""
+        lists = self.list_vars()
+        if not lists:
+            return s
+        if isinstance(s, ast.Assign):
+            def bound(t):  # the names a target binds (not x in x[i] = v)
+                if isinstance(t, ast.Name):
+                    return [t]
+                if isinstance(t, (ast.Tuple, ast.List)):
+                    return [n for e in t.elts for n in bound(e)]
+                if isinstance(t, ast.Starred):
+                    return bound(t.value)
+                return []
+
+            for t in s.targets:
+                for x in bound(t):
+                    if x.id in lists and \
+                            not (len(s.targets) == 1 and t is x and isinstance(s.value, ast.List)):
+                        raise self.typing(x, f"'{x.id}' is a list: it can only be bound to a "
+                                          "list literal ([] or [a, b]); change its items with "
+                                          "append/pop or x[i] = v", "name the other value "
+                                          "differently")
+            if isinstance(s.value, ast.List) and len(s.targets) == 1 and \
+                    isinstance(s.targets[0], ast.Name) and s.targets[0].id in lists:
+                name = s.targets[0].id
+                witness, buf, n = lists[name]
+                import copy
+                stmts = [ast.Assign(targets=[ast.Name(id=n, ctx=ast.Store())],
+                                    value=ast.Constant(value=0)),
+                         ast.Assign(targets=[ast.Name(id=buf, ctx=ast.Store())],
+                                    value=ast.Call(func=ast.Name(id="$rows0", ctx=ast.Load()),
+                                                   args=[copy.deepcopy(witness)], keywords=[]))]
+                for e in s.value.elts:
+                    stmts += self.list_append(name, e, s)
+                return self.as_if(stmts, s)
+        if isinstance(s, (ast.AugAssign, ast.AnnAssign)) and isinstance(s.target, ast.Name) and \
+                s.target.id in lists:
+            raise self.typing(s, f"'{s.target.id}' is a list: {type(s).__name__} on it is not "
+                              "supported", "append the items one by one")
+        if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
+            c = s.value
+            f = c.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and \
+                    f.value.id in lists and f.attr == "append":
+                if len(c.args) != 1 or c.keywords:
+                    raise self.typing(c, "append() takes one item")
+                return self.as_if(self.list_append(f.value.id, c.args[0], s), s)
+        return s
+
+    @staticmethod
+    def as_if(stmts, at):
+        """Statements as one (an `if True:` the builder flattens)."""
+        node = ast.If(test=ast.Constant(value=True), body=stmts, orelse=[])
+        for x in ast.walk(node):
+            if getattr(x, "lineno", None) is None:
+                ast.copy_location(x, at)
+        return node
 
     def hoist_comprehensions(self, s):
         """Statement s with each list comprehension in it replaced by a
@@ -607,8 +767,51 @@ class _Builder:
             def visit_Lambda(inner, node):
                 return node
 
+            def visit_IfExp(inner, node):
+                return inner.no_pop(node)
+
+            def visit_BoolOp(inner, node):
+                return inner.no_pop(node)
+
+            def no_pop(inner, node):
+                for x in ast.walk(node):
+                    if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and \
+                            x.func.attr == "pop" and isinstance(x.func.value, ast.Name) and \
+                            x.func.value.id in self.list_vars():
+                        raise self.typing(x, "pop() inside a conditional expression is not "
+                                          "supported", "use an if statement")
+                return inner.generic_visit(node)
+
+            def visit_Call(inner, node):
+                f = node.func
+                lists = self.list_vars()
+                if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and \
+                        f.value.id in lists:
+                    _, buf, n = lists[f.value.id]
+                    if f.attr == "pop" and not node.args and not node.keywords:
+                        # the last item: length - 1, then buffer[length] (checked: an
+                        # empty list's pop is an IndexError)
+                        pops.append(ast.copy_location(ast.AugAssign(
+                            target=ast.Name(id=n, ctx=ast.Store()), op=ast.Sub(),
+                            value=ast.Constant(value=1)), node))
+                        return ast.copy_location(ast.Call(
+                            func=ast.Name(id="$checked", ctx=ast.Load()),
+                            args=[ast.Name(id=buf, ctx=ast.Load()),
+                                  ast.Name(id=n, ctx=ast.Load())], keywords=[]), node)
+                    if f.attr not in ("append",):
+                        raise self.unsupported(node, f"list.{f.attr}() is not supported in "
+                                               "ember.jit functions", "lists support append(), "
+                                               "pop(), len(), indexing and iteration")
+                    raise self.typing(node, "append() returns None: call it as a statement")
+                return inner.generic_visit(node)
+
+        pops = []
         s = Hoist().visit(s)
-        pre = []
+        for p in pops:
+            for x in ast.walk(p):
+                if getattr(x, "lineno", None) is None:
+                    ast.copy_location(x, s)
+        pre = list(pops)
         for name, comp in found:
             pre.extend(self.comprehension_loop(name, comp))
         return pre, s
@@ -1211,6 +1414,11 @@ class _Builder:
         """A Name: a tree node (param, load, constant) or a _Static."""
         name = node.id
         line, col = self.loc(node)
+        lists = self.list_vars()
+        if name in lists:  # a list: its items, a view of its buffer
+            buf, n = lists[name][1:3]
+            return ("slice", line, col, ("load", line, col, self.slots[buf]),
+                    [("slice_part", line, col, None, ("load", line, col, self.slots[n]), None)])
         if name in self.slots:
             return ("load", line, col, self.slots[name])
         if name in self.params:
@@ -1322,6 +1530,9 @@ class _Builder:
         }
         for cls, (msg, hint) in msgs.items():
             if isinstance(node, cls):
+                if self.graph.jit and cls in (ast.Dict, ast.Set, ast.DictComp, ast.SetComp):
+                    raise self.typing(node, msg, "ember.jit functions work on numbers, tuples, "
+                                      "arrays and lists (numba's typed.Dict is not there)")
                 raise self.unsupported(node, msg, hint)
         raise self.unsupported(node, f"'{type(node).__name__}' expressions are not supported "
                                "in kernels")
@@ -1514,10 +1725,12 @@ class _Builder:
             if f.id == "$rows0":   # no rows of the item's type (the item is only typed)
                 return ("new_array", line, col, "rows0", None, ("const", line, col, "int64", 0),
                         args[0], [])
-            if f.id == "$rows":    # n rows shaped as the item
-                return ("new_array", line, col, "rows", None, args[0], args[1], [])
+            if f.id == "$rows":    # n rows shaped as the item (typed as the witness)
+                return ("new_array", line, col, "rows", None, args[0], args[1], args[2:])
             if f.id == "$len":
                 return ("attr", line, col, "len", args[0])
+            if f.id == "$checked":  # buffer[i], bounds-checked (a list's pop)
+                return ("index", line, col, args[0], [args[1]], 1)
             if f.id == "$max8":
                 return ("math", line, col, "max", [args[0], ("const", line, col, "int64", 4)])
         if isinstance(f, ast.Attribute) and f.attr == "$unravel":  # np.ndenumerate's index
