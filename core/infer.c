@@ -1112,6 +1112,20 @@ static const Type *attr(Ctx *ctx, Node *n)
         return reduction_type(ctx, n, a);
     case ATTR_FLAT: case ATTR_NDITER:
         return flat_type(ctx, n, a);
+    case ATTR_SORT: case ATTR_ARGSORT: case ATTR_SORT_INPLACE: {
+        const char *what = n->op == ATTR_ARGSORT ? "argsort()" : "sort()";
+        if (a->kind != TY_ARRAY)
+            FAIL(ctx, n, "%s of %s: sorting is of arrays", what, tname(a, s));
+        if (ty_is_complex(a->elem))
+            FAIL(ctx, n, "%s of a complex array is not supported", what);
+        if (n->op == ATTR_SORT_INPLACE) {
+            if (a->readonly)
+                FAIL(ctx, n, "a.sort() of %s: the array is read-only", tname(a, s));
+            mark_written(ctx, array_roots(ctx, n->a));
+            return a;
+        }
+        return ty_array(n->op == ATTR_SORT ? a->elem : T(TY_I64), a->ndim, 'C', false);
+    }
     case ATTR_UNRAVEL: {
         const Type *k = expr(ctx, n->b), *f[EMBER_MAX_NDIM];
         if (!k)

@@ -271,6 +271,9 @@ typedef enum Attr {
                    * or of a read-only copy of another) */
     ATTR_NDITER,  /* np.nditer(a) in a for loop: a.flat of a C-contiguous array */
     ATTR_UNRAVEL, /* the index tuple (C order) of flat element b of array a (ndenumerate) */
+    ATTR_SORT,    /* np.sort(a): a new C array, sorted along the last axis (NaNs last) */
+    ATTR_ARGSORT, /* np.argsort(a), a.argsort(): int64, stable, along the last axis */
+    ATTR_SORT_INPLACE, /* a.sort() (a statement): a sorted in place; the value is a */
     ATTR_COUNT
 } Attr;
 

@@ -217,6 +217,8 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
         return lw_reduction(L, n, a, at);
     case ATTR_UNRAVEL:
         return lw_unravel(L, n);
+    case ATTR_SORT: case ATTR_ARGSORT: case ATTR_SORT_INPLACE:
+        return lw_sort(L, n);
     case ATTR_T: { /* { data, shape reversed, strides reversed } */
         LLVMValueRef t = LLVMBuildInsertValue(B, LLVMGetUndef(lw_lty(L, n->ty)),
                                               LLVMBuildExtractValue(B, a, 0, ""), 0, "");

@@ -123,6 +123,11 @@ struct LowerJit {
     /* Stores 64 bits that detail the fault being recorded (the extents of
      * a failed broadcast or reshape). */
     void (*fault_detail)(Lower *L, LLVMValueRef bits);
+    /* Sorts the row of n (i64) elements of `kind` (a TypeKind) at row (i8*) with
+     * byte stride `stride` in place, or writes its stable argsort to idx (an
+     * i64*, or NULL); returns an i32, nonzero when out of memory (devices/cpu/sort.c). */
+    LLVMValueRef (*sort_row)(Lower *L, LLVMValueRef row, LLVMValueRef n, LLVMValueRef stride,
+                             int kind, LLVMValueRef idx);
 };
 
 #define MAX_LOOP_DEPTH 256
@@ -344,6 +349,10 @@ EM_HIDDEN LLVMValueRef lw_take(Lower *L, Node *n);
 EM_HIDDEN void lw_fancy_store(Lower *L, Node *n);
 /* The index tuple of a flat element number (ND_ATTR ATTR_UNRAVEL). */
 EM_HIDDEN LLVMValueRef lw_unravel(Lower *L, Node *n);
+
+/* ---- lower_sort.c (ember.jit functions) */
+/* np.sort(a), a.sort(), np.argsort(a) along the last axis (ND_ATTR). */
+EM_HIDDEN LLVMValueRef lw_sort(Lower *L, Node *n);
 
 /* ---- lower_reduce.c (ember.jit functions) */
 /* argmin/argmax/all/any/var/std/cumsum/cumprod, and any reduction with an

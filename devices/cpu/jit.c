@@ -98,6 +98,7 @@ static const struct {
     {"ember_host_array_new", (void *)host_array_new},
     {"ember_host_arena_collect", (void *)host_arena_collect},
     {"ember_host_prange_run", (void *)host_prange_run},
+    {"ember_host_sort", (void *)host_sort},
 };
 
 const char *host_symbol_name(const void *addr)

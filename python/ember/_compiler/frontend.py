@@ -755,6 +755,12 @@ class _Builder:
         The comprehension's names are renamed to fresh ones (Python 3 scopes
         them to the comprehension)."""
         found = []
+        lists = self.list_vars()
+        if not any(isinstance(x, ast.ListComp) or (
+                isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and
+                isinstance(x.func.value, ast.Name) and x.func.value.id in lists)
+                for x in ast.walk(s)):  # (ast.walk needs no deep recursion)
+            return [], s
 
         class Hoist(ast.NodeTransformer):
             def visit_ListComp(inner, node):
@@ -1607,6 +1613,8 @@ class _Builder:
                 return _Static("npbinop", _NUMPY_BINOPS[attr], full)
             if attr == "where":
                 return _Static("npwhere", attr, full)
+            if attr in ("sort", "argsort") and self.graph.jit:
+                return _Static("npsort", attr, full)
             if attr in _NUMPY_CONSTS and _NUMPY_CONSTS[attr] is not None:
                 return self.const(node, float(_NUMPY_CONSTS[attr]))
             if attr in _ARRAY_MAKER_PARAMS and self.graph.jit:
@@ -1735,6 +1743,17 @@ class _Builder:
                 return ("math", line, col, "max", [args[0], ("const", line, col, "int64", 4)])
         if isinstance(f, ast.Attribute) and f.attr == "$unravel":  # np.ndenumerate's index
             return ("attr", line, col, "unravel", self.value(f.value), self.expr(node.args[0]))
+        # a.sort() (a statement), a.argsort(): along the last axis
+        if isinstance(f, ast.Attribute) and f.attr in ("sort", "argsort"):
+            base = self.value(f.value)
+            if not isinstance(base, _Static):
+                if node.args or node.keywords:
+                    raise self.typing(node, f"{f.attr}() takes no arguments here (the last "
+                                      "axis, NumPy's default order)")
+                if f.attr == "sort":
+                    self.check_statement_call(node, "a.sort")
+                    return ("attr", line, col, "sort_inplace", base)
+                return ("attr", line, col, "argsort", base)
         # a.reshape(shape) / a.reshape(d0, d1, ...): a view of a C-contiguous array
         if isinstance(f, ast.Attribute) and f.attr == "reshape":
             base = self.value(f.value)
@@ -1778,6 +1797,11 @@ class _Builder:
             return self.const_array_call(node)
         if callee.kind == "npmaker":
             return self.array_maker_call(node, callee.value)
+        if callee.kind == "npsort":  # np.sort(a), np.argsort(a): along the last axis
+            if len(node.args) != 1 or node.keywords:
+                raise self.typing(node, f"{callee.name}() takes one array here (the last axis, "
+                                  "NumPy's default order)")
+            return ("attr", line, col, callee.value, self.expr(node.args[0]))
         if callee.kind == "npwhere":
             if len(node.args) != 3 or node.keywords:
                 raise self.typing(node, "np.where(condition, x, y) takes 3 arguments here "
