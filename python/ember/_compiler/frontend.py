@@ -1615,6 +1615,8 @@ class _Builder:
                 return _Static("npwhere", attr, full)
             if attr in ("sort", "argsort") and self.graph.jit:
                 return _Static("npsort", attr, full)
+            if attr in ("unique", "searchsorted", "nonzero", "histogram") and self.graph.jit:
+                return _Static("npjitlib", attr, full)
             if attr in _NUMPY_CONSTS and _NUMPY_CONSTS[attr] is not None:
                 return self.const(node, float(_NUMPY_CONSTS[attr]))
             if attr in _ARRAY_MAKER_PARAMS and self.graph.jit:
@@ -1802,6 +1804,10 @@ class _Builder:
                 raise self.typing(node, f"{callee.name}() takes one array here (the last axis, "
                                   "NumPy's default order)")
             return ("attr", line, col, callee.value, self.expr(node.args[0]))
+        if callee.kind == "npjitlib" or (callee.kind == "npwhere" and len(node.args) == 1 and
+                                         not node.keywords and self.graph.jit):
+            return self.jitlib_call(node, "nonzero" if callee.kind == "npwhere" else
+                                    callee.value)
         if callee.kind == "npwhere":
             if len(node.args) != 3 or node.keywords:
                 raise self.typing(node, "np.where(condition, x, y) takes 3 arguments here "
@@ -1905,6 +1911,51 @@ class _Builder:
             raise self.typing(node, f"cuda.{callee.value} is not callable; use "
                               f"cuda.{callee.value}.x")
         raise self.unsupported(node, f"'{name}' cannot be called from a kernel")
+
+    def jitlib_call(self, node, name):
+        """np.unique(a), np.searchsorted(a, v, side='left'), np.nonzero(a),
+        np.where(cond), np.histogram(a, bins=10, range=None): a call of the
+        ember.jit function in ember/_jitlib.py that computes it (inlined)."""
+        from .. import _jitlib
+        what = f"np.{name}()"
+        params = {"unique": ("ar",), "searchsorted": ("a", "v", "side"),
+                  "nonzero": ("a",), "histogram": ("a", "bins", "range")}[name]
+        if len(node.args) > len(params):
+            raise self.typing(node, f"{what} takes at most {len(params)} arguments here")
+        given = dict(zip(params, node.args))
+        for kw in node.keywords:
+            if kw.arg not in params or kw.arg in given:
+                raise self.typing(node, f"{what} got an unexpected or repeated argument "
+                                  f"'{kw.arg}'", f"its arguments are {', '.join(params)} here")
+            given[kw.arg] = kw.value
+        if params[0] not in given:
+            raise self.typing(node, f"{what} needs its '{params[0]}' argument")
+        args = [given[params[0]]]
+        fn = getattr(_jitlib, name, None)
+        if name == "searchsorted":
+            if "v" not in given:
+                raise self.typing(node, "np.searchsorted() needs its 'v' argument")
+            side = given.get("side")
+            side = "left" if side is None else (side.value if isinstance(side, ast.Constant)
+                                                else None)
+            if side not in ("left", "right"):
+                raise self.typing(node, "np.searchsorted(): side must be the constant 'left' "
+                                  "or 'right'")
+            fn, args = getattr(_jitlib, "searchsorted_" + side), args + [given["v"]]
+        if name == "histogram":
+            bins = given.get("bins", ast.copy_location(ast.Constant(value=10), node))
+            rng = given.get("range")
+            if rng is None or (isinstance(rng, ast.Constant) and rng.value is None):
+                fn, args = _jitlib.histogram_auto, args + [bins]
+            elif isinstance(rng, ast.Tuple) and len(rng.elts) == 2:
+                lo, hi = (ast.copy_location(ast.Call(func=ast.Name(id="float", ctx=ast.Load()),
+                                                     args=[e], keywords=[]), e)
+                          for e in rng.elts)
+                args = args + [bins, lo, hi]
+            else:
+                raise self.typing(rng, "np.histogram(): range must be written (lo, hi) here")
+        call = ast.copy_location(ast.Call(func=node.func, args=args, keywords=[]), node)
+        return self.device_call(call, _Static("device", fn._as_device_function(), what))
 
     def reduction_call(self, node, op, base, args, what):
         """a.sum(), a.argmin(axis), np.cumsum(a, axis=0) ...: a reduction of

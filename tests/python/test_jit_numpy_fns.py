@@ -1,0 +1,82 @@
+# np.unique, np.searchsorted, np.nonzero / one-argument np.where and
+# np.histogram in ember.jit functions (python/ember/_jitlib.py), against
+# NumPy: dtypes, NaNs, empty arrays, N-D input where NumPy flattens, both
+# sides of searchsorted, histogram ranges given and taken from the data.
+import numpy as np
+import pytest
+
+from ember import njit
+from ember.errors import TypingError
+
+
+@njit
+def uniq(a):
+    return np.unique(a)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.int64, np.uint32, np.float32,
+                                   np.float64])
+def test_unique(dtype):
+    rng = np.random.default_rng(8)
+    for shape in [(0,), (1,), (50,), (6, 7)]:
+        a = (rng.random(shape) * 6).astype(dtype)
+        got = uniq(a)
+        assert got.dtype == a.dtype
+        np.testing.assert_array_equal(got, np.unique(a))
+    f = np.array([2.0, np.nan, 1.0, np.nan, 2.0])
+    np.testing.assert_array_equal(uniq(f), np.unique(f))       # NaNs collapse (NumPy 1.24)
+    np.testing.assert_array_equal(uniq(f.reshape(5, 1).T), np.unique(f))
+
+
+@njit
+def search(a, v):
+    return np.searchsorted(a, v), np.searchsorted(a, v, side="right"), \
+        np.searchsorted(a, v, "left")
+
+
+def test_searchsorted():
+    a = np.array([1.0, 2.0, 2.0, 2.0, 5.0, np.nan])
+    for v in (-1.0, 1.0, 2.0, 3.0, 5.0, 7.0, np.nan):
+        lo, hi, lo2 = search(a, v)
+        assert (lo, hi, lo2) == (np.searchsorted(a, v), np.searchsorted(a, v, "right"),
+                                 np.searchsorted(a, v)), v
+    ints = np.arange(0, 100, 3)
+    for v in (-5, 0, 3, 50, 99, 200):
+        assert search(ints, v)[:2] == (np.searchsorted(ints, v), np.searchsorted(ints, v, "right"))
+    assert search(np.zeros(0), 1.0) == (0, 0, 0)
+
+    @njit
+    def bad_side(a):
+        return np.searchsorted(a, 1.0, side="middle")
+
+    with pytest.raises(TypingError, match="side must be"):
+        bad_side(a)
+
+
+def test_nonzero_and_where():
+    @njit
+    def f(a):
+        return np.nonzero(a), np.where(a > 0), np.nonzero(a > 10)
+
+    for a in (np.array([0, 3, 0, -1, 5]), np.array([0.0, 0.5, np.nan]), np.zeros(0),
+              np.array([True, False, True])):
+        nz, wh, none = f(a)
+        np.testing.assert_array_equal(nz[0], np.nonzero(a)[0])
+        np.testing.assert_array_equal(wh[0], np.where(a > 0)[0])
+        assert none[0].shape == (0,) and none[0].dtype == np.int64
+
+
+def test_histogram():
+    @njit
+    def h(a, n):
+        return np.histogram(a, n), np.histogram(a, bins=n, range=(0.0, 1.0)), np.histogram(a)
+
+    rng = np.random.default_rng(9)
+    for a in (rng.random(1000), rng.normal(size=(30, 40)), np.full(5, 2.0), np.zeros(0),
+              np.linspace(0, 1, 101), rng.integers(0, 10, 200)):
+        for n in (1, 7, 50):
+            (c1, e1), (c2, e2), (c3, e3) = h(a, n)
+            w1, w2, w3 = np.histogram(a, n), np.histogram(a, n, (0.0, 1.0)), np.histogram(a)
+            for got, want in ((c1, w1[0]), (e1, w1[1]), (c2, w2[0]), (e2, w2[1]),
+                              (c3, w3[0]), (e3, w3[1])):
+                np.testing.assert_array_equal(got, want)
