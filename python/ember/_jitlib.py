@@ -108,3 +108,34 @@ def histogram_auto(a, bins):
     if a.size == 0:
         return histogram(a, bins, 0.0, 1.0)
     return histogram(a, bins, float(a.min()), float(a.max()))
+
+
+@njit
+def concatenate2(a, b):
+    """np.concatenate((a, b)) along the first axis: the items (rows) of a,
+    then b's, in the promoted dtype."""
+    xs = []
+    for r in a:
+        xs.append(r)
+    for s in b:
+        xs.append(s)
+    return np.array(xs)
+
+
+@njit
+def hstack2(a, b):
+    """np.hstack((a, b)): along the first axis of 1-D arrays, the second of
+    N-D ones (the concatenation of the transposes, transposed)."""
+    return concatenate2(a.T, b.T).T
+
+
+@njit
+def _rows2d(a):
+    """a as 2-D rows (np.atleast_2d for 1-D and 2-D arrays): a C copy."""
+    return np.array(a).reshape((-1, a.shape[-1]))
+
+
+@njit
+def vstack2(a, b):
+    """np.vstack((a, b)): 1-D arrays as rows, then along the first axis."""
+    return concatenate2(_rows2d(a), _rows2d(b))

@@ -80,3 +80,46 @@ def test_histogram():
             for got, want in ((c1, w1[0]), (e1, w1[1]), (c2, w2[0]), (e2, w2[1]),
                               (c3, w3[0]), (e3, w3[1])):
                 np.testing.assert_array_equal(got, want)
+
+
+def test_concatenate_hstack_vstack():
+    @njit
+    def join1(a, b, c):
+        return np.concatenate((a, b, c)), np.hstack((a, b)), np.vstack([a, c]), \
+            np.concatenate([a]), np.concatenate((a, b), axis=0)
+
+    a, b, c = np.arange(3.0), np.arange(4, dtype=np.int32), np.ones(3, np.float32)
+    got = join1(a, b, c)
+    want = (np.concatenate((a, b, c)), np.hstack((a, b)), np.vstack([a, c]),
+            np.concatenate([a]), np.concatenate((a, b), axis=0))
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+
+    @njit
+    def join2(x, y):
+        return np.concatenate((x, y)), np.hstack((x, y)), np.vstack((x, y, x))
+
+    x, y = np.arange(6.0).reshape(2, 3), np.ones((2, 3), np.int64)
+    for g, w in zip(join2(x, y), (np.concatenate((x, y)), np.hstack((x, y)),
+                                  np.vstack((x, y, x)))):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+    np.testing.assert_array_equal(join2(x.T, y.T)[1], np.hstack((x.T, y.T)))
+
+    with pytest.raises(ValueError):                  # rows of different lengths
+        join1(a, b, np.ones(4))
+
+    @njit
+    def not_literal(t):
+        return np.concatenate(t)
+
+    with pytest.raises(TypingError, match="tuple or list"):
+        not_literal((a, a))
+
+    @njit
+    def other_axis(x):
+        return np.concatenate((x, x), axis=1)
+
+    with pytest.raises(TypingError, match="axis=0 only"):
+        other_axis(x)

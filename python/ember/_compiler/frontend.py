@@ -1615,7 +1615,8 @@ class _Builder:
                 return _Static("npwhere", attr, full)
             if attr in ("sort", "argsort") and self.graph.jit:
                 return _Static("npsort", attr, full)
-            if attr in ("unique", "searchsorted", "nonzero", "histogram") and self.graph.jit:
+            if attr in ("unique", "searchsorted", "nonzero", "histogram", "concatenate",
+                        "hstack", "vstack") and self.graph.jit:
                 return _Static("npjitlib", attr, full)
             if attr in _NUMPY_CONSTS and _NUMPY_CONSTS[attr] is not None:
                 return self.const(node, float(_NUMPY_CONSTS[attr]))
@@ -1918,6 +1919,29 @@ class _Builder:
         ember.jit function in ember/_jitlib.py that computes it (inlined)."""
         from .. import _jitlib
         what = f"np.{name}()"
+        if name in ("concatenate", "hstack", "vstack"):
+            # a literal sequence of arrays: joined two at a time, left to right
+            if len(node.args) != 1 or (node.keywords and not (
+                    name == "concatenate" and len(node.keywords) == 1 and
+                    node.keywords[0].arg == "axis" and
+                    isinstance(node.keywords[0].value, ast.Constant) and
+                    node.keywords[0].value.value == 0)):
+                raise self.typing(node, f"{what} takes one sequence of arrays here"
+                                  + (" (axis=0 only)" if name == "concatenate" else ""))
+            seq = node.args[0]
+            if not isinstance(seq, (ast.Tuple, ast.List)) or not seq.elts:
+                raise self.typing(seq, f"{what} needs the arrays written as a tuple or list "
+                                  "here: (a, b, ...)")
+            fn = getattr(_jitlib, name + "2")
+            line, col = self.loc(node)
+            tree = self.expr(seq.elts[0])
+            if len(seq.elts) == 1:  # one array: a copy, as NumPy
+                return ("new_array", line, col, "array", None, tree, None, [])
+            df = fn._as_device_function()
+            key = self.device_key(node, df, inspect.unwrap(df.py_func))
+            for e in seq.elts[1:]:
+                tree = ("call", line, col, key, [tree, self.expr(e)])
+            return tree
         params = {"unique": ("ar",), "searchsorted": ("a", "v", "side"),
                   "nonzero": ("a",), "histogram": ("a", "bins", "range")}[name]
         if len(node.args) > len(params):
