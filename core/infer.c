@@ -1112,6 +1112,23 @@ static const Type *attr(Ctx *ctx, Node *n)
         return reduction_type(ctx, n, a);
     case ATTR_FLAT: case ATTR_NDITER:
         return flat_type(ctx, n, a);
+    case ATTR_DOT: { /* np.dot / @: NumPy's shapes; the promoted element type */
+        const Type *b = expr(ctx, n->b);
+        char s2[256];
+        if (!b)
+            return NULL;
+        if (a->kind != TY_ARRAY || b->kind != TY_ARRAY || a->ndim > 2 || b->ndim > 2)
+            FAIL(ctx, n, "np.dot / @ of %s and %s: 1-D and 2-D arrays only here",
+                 tname(ty_concrete(a), s), tname(ty_concrete(b), s2));
+        const Type *e = ty_promote(a->elem, b->elem);
+        if (!e || ty_is_complex(e))
+            FAIL(ctx, n, "np.dot / @ of %s and %s: real numbers only here", tname(a, s),
+                 tname(b, s2));
+        if (e->kind == TY_BOOL)
+            e = T(TY_BOOL);
+        int nd = a->ndim + b->ndim - 2;
+        return nd == 0 ? e : ty_array(e, nd, 'C', false);
+    }
     case ATTR_SORT: case ATTR_ARGSORT: case ATTR_SORT_INPLACE: {
         const char *what = n->op == ATTR_ARGSORT ? "argsort()" : "sort()";
         if (a->kind != TY_ARRAY)

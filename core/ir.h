@@ -274,6 +274,7 @@ typedef enum Attr {
     ATTR_SORT,    /* np.sort(a): a new C array, sorted along the last axis (NaNs last) */
     ATTR_ARGSORT, /* np.argsort(a), a.argsort(): int64, stable, along the last axis */
     ATTR_SORT_INPLACE, /* a.sort() (a statement): a sorted in place; the value is a */
+    ATTR_DOT,     /* np.dot(a, b), a @ b of 1-D and 2-D real arrays (core/lower_dot.c) */
     ATTR_COUNT
 } Attr;
 

@@ -219,6 +219,8 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
         return lw_unravel(L, n);
     case ATTR_SORT: case ATTR_ARGSORT: case ATTR_SORT_INPLACE:
         return lw_sort(L, n);
+    case ATTR_DOT:
+        return lw_dot(L, n, a);
     case ATTR_T: { /* { data, shape reversed, strides reversed } */
         LLVMValueRef t = LLVMBuildInsertValue(B, LLVMGetUndef(lw_lty(L, n->ty)),
                                               LLVMBuildExtractValue(B, a, 0, ""), 0, "");

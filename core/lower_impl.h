@@ -354,6 +354,10 @@ EM_HIDDEN LLVMValueRef lw_unravel(Lower *L, Node *n);
 /* np.sort(a), a.sort(), np.argsort(a) along the last axis (ND_ATTR). */
 EM_HIDDEN LLVMValueRef lw_sort(Lower *L, Node *n);
 
+/* ---- lower_dot.c (ember.jit functions) */
+/* np.dot(a, b) / a @ b (ND_ATTR ATTR_DOT; a: the first operand's value). */
+EM_HIDDEN LLVMValueRef lw_dot(Lower *L, Node *n, LLVMValueRef a);
+
 /* ---- lower_reduce.c (ember.jit functions) */
 /* argmin/argmax/all/any/var/std/cumsum/cumprod, and any reduction with an
  * axis (n->b), of the array value a of type at. */

@@ -95,13 +95,15 @@ static const char *const attr_names[] = {"shape", "strides", "size", "ndim", "T"
                                          "prod", "min", "max", "mean", "len", "real", "imag",
                                          "conj", "argmin", "argmax", "all", "any", "var",
                                          "std", "cumsum", "cumprod", "flat", "nditer",
-                                         "unravel", "sort", "argsort", "sort_inplace"};
+                                         "unravel", "sort", "argsort", "sort_inplace",
+                                         "dot"};
 static const int attr_codes[] = {ATTR_SHAPE, ATTR_STRIDES, ATTR_SIZE, ATTR_NDIM, ATTR_T,
                                  ATTR_SUM, ATTR_PROD, ATTR_MIN, ATTR_MAX, ATTR_MEAN,
                                  ATTR_LEN, ATTR_REAL, ATTR_IMAG, ATTR_CONJ, ATTR_ARGMIN,
                                  ATTR_ARGMAX, ATTR_ALL, ATTR_ANY, ATTR_VAR, ATTR_STD,
                                  ATTR_CUMSUM, ATTR_CUMPROD, ATTR_FLAT, ATTR_NDITER,
-                                 ATTR_UNRAVEL, ATTR_SORT, ATTR_ARGSORT, ATTR_SORT_INPLACE};
+                                 ATTR_UNRAVEL, ATTR_SORT, ATTR_ARGSORT, ATTR_SORT_INPLACE,
+                                 ATTR_DOT};
 
 /* Index of str `s` in `names` (n entries), -1 when absent or not a str. */
 static int lookup(PyObject *s, const char *const *names, int n)

@@ -123,3 +123,38 @@ def test_concatenate_hstack_vstack():
 
     with pytest.raises(TypingError, match="axis=0 only"):
         other_axis(x)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int32, np.int64, np.float32, np.float64])
+def test_dot_and_matmul(dtype):
+    @njit
+    def prods(a, b, v, w):
+        return np.dot(a, b), a @ v, w @ b, np.dot(v, w[:v.shape[0]]), np.matmul(a, b), a @ b
+
+    rng = np.random.default_rng(11)
+    for m, k, p in [(3, 4, 5), (1, 1, 1), (0, 3, 2), (4, 0, 3), (17, 33, 9)]:
+        a = (rng.random((m, k)) * 4).astype(dtype)
+        b = (rng.random((k, p)) * 4).astype(dtype)
+        v = (rng.random(k) * 4).astype(dtype)
+        w = (rng.random(k) * 4).astype(dtype)
+        for A, B in ((a, b), (np.asfortranarray(a), b.T.copy().T)):
+            got = prods(A, B, v, w)
+            want = (np.dot(A, B), A @ v, w @ B, np.dot(v, w), np.matmul(A, B), A @ B)
+            for g, x in zip(got, want):
+                x = np.asarray(x)
+                if x.ndim:
+                    assert g.dtype == x.dtype and g.shape == x.shape
+                np.testing.assert_allclose(g, x, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_dot_errors():
+    @njit
+    def d(a, b):
+        return a @ b
+
+    with pytest.raises(ValueError, match="extents 3 and 2"):
+        d(np.ones((2, 3)), np.ones((2, 2)))
+    with pytest.raises(TypingError, match="1-D and 2-D"):
+        d(np.ones((2, 2, 2)), np.ones(2))
+    with pytest.raises(TypingError, match="real numbers"):
+        d(np.ones(2, np.complex128), np.ones(2))

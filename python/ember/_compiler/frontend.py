@@ -1478,14 +1478,18 @@ class _Builder:
             # so that a sum of thousands of terms needs no deep recursion
             spine = []
             while isinstance(node, ast.BinOp):
-                if type(node.op) not in _BINOPS:
+                if type(node.op) not in _BINOPS and not (
+                        self.graph.jit and isinstance(node.op, ast.MatMult)):
                     raise self.unsupported(node, "the '@' operator is not supported in kernels")
                 spine.append(node)
                 node = node.left
             tree = self.expr(node)
             for b in reversed(spine):
                 line, col = self.loc(b)
-                tree = ("binary", line, col, _BINOPS[type(b.op)], tree, self.expr(b.right))
+                if isinstance(b.op, ast.MatMult):  # x @ y: np.dot (core/lower_dot.c)
+                    tree = ("attr", line, col, "dot", tree, self.expr(b.right))
+                else:
+                    tree = ("binary", line, col, _BINOPS[type(b.op)], tree, self.expr(b.right))
             return tree
         if isinstance(node, ast.UnaryOp):
             return ("unary", line, col, _UNOPS[type(node.op)], self.expr(node.operand))
@@ -1615,6 +1619,8 @@ class _Builder:
                 return _Static("npwhere", attr, full)
             if attr in ("sort", "argsort") and self.graph.jit:
                 return _Static("npsort", attr, full)
+            if attr in ("dot", "matmul") and self.graph.jit:
+                return _Static("npdot", attr, full)
             if attr in ("unique", "searchsorted", "nonzero", "histogram", "concatenate",
                         "hstack", "vstack") and self.graph.jit:
                 return _Static("npjitlib", attr, full)
@@ -1809,6 +1815,10 @@ class _Builder:
                                          not node.keywords and self.graph.jit):
             return self.jitlib_call(node, "nonzero" if callee.kind == "npwhere" else
                                     callee.value)
+        if callee.kind == "npdot":  # np.dot(x, y), np.matmul(x, y): core/lower_dot.c
+            if len(node.args) != 2 or node.keywords:
+                raise self.typing(node, f"{callee.name}() takes two arrays here (no out=)")
+            return ("attr", line, col, "dot", self.expr(node.args[0]), self.expr(node.args[1]))
         if callee.kind == "npwhere":
             if len(node.args) != 3 or node.keywords:
                 raise self.typing(node, "np.where(condition, x, y) takes 3 arguments here "
