@@ -775,19 +775,22 @@ static bool is_const_one(const Node *n)
 /* Checks that nested tuple type t has extents ext[depth ..] at each level
  * and numbers below them; promotes the numbers into *elem (Python numbers as
  * int64 / float64 / complex128, as NumPy's dtype discovery). */
-static bool nested_ok(const Type *t, int depth, int nd, const int64_t *ext, const Type **elem)
+static bool nested_ok(const Type *t, int depth, int nd, const int64_t *ext, const Type **elem,
+                      int *leaf_nd)
 {
-    if (depth == nd) {
-        if (!ty_is_number(t))
+    if (depth == nd) { /* numbers, or arrays of one ndim (stacked: np.stack) */
+        int lnd = t->kind == TY_ARRAY ? t->ndim : 0;
+        if (!(lnd ? ty_is_number(t->elem) : ty_is_number(t)) || (*leaf_nd >= 0 && *leaf_nd != lnd))
             return false;
-        const Type *c = ty_concrete(t);
+        *leaf_nd = lnd;
+        const Type *c = ty_concrete(lnd ? t->elem : t);
         *elem = *elem ? ty_promote(*elem, c) : c;
         return *elem != NULL;
     }
     if (t->kind != TY_TUPLE || t->nfields != ext[depth])
         return false;
     for (int i = 0; i < t->nfields; i++)
-        if (!nested_ok(t->fields[i], depth + 1, nd, ext, elem))
+        if (!nested_ok(t->fields[i], depth + 1, nd, ext, elem, leaf_nd))
             return false;
     return true;
 }
@@ -795,7 +798,9 @@ static bool nested_ok(const Type *t, int depth, int nd, const int64_t *ext, cons
 /* np.array(src) / np.asarray(src): of an array, a C-ordered copy in the
  * dtype asked for (asarray: the array itself when it has that dtype); of
  * nested lists or tuples of numbers, a C-ordered array of their shape
- * (rectangular) and promoted type (float64 for an empty list). */
+ * (rectangular) and promoted type (float64 for an empty list); of nested
+ * lists of arrays of one ndim, the arrays stacked (their extents must
+ * agree at run time: ValueError). */
 static const Type *array_from_type(Ctx *ctx, Node *n, const Type *src)
 {
     char s[256];
@@ -823,9 +828,14 @@ static const Type *array_from_type(Ctx *ctx, Node *n, const Type *src)
         FAIL(ctx, n, "%s of %s: 0-d arrays are not supported; pass a list, a tuple or an "
              "array", what, tname(ty_concrete(src), s));
     const Type *elem = NULL;
-    if (!nested_ok(src, 0, nd, ext, &elem))
-        FAIL(ctx, n, "%s needs nested lists of numbers of one rectangular shape (np.stack "
-             "joins arrays), not %s", what, tname(ty_concrete(src), s));
+    int leaf_nd = -1;
+    if (!nested_ok(src, 0, nd, ext, &elem, &leaf_nd))
+        FAIL(ctx, n, "%s needs nested lists of numbers, or of arrays of one ndim, of one "
+             "rectangular shape, not %s", what, tname(ty_concrete(src), s));
+    if (leaf_nd > 0 && nd + leaf_nd > EMBER_MAX_NDIM)
+        FAIL(ctx, n, "%s: too many dimensions", what);
+    if (leaf_nd > 0)
+        nd += leaf_nd;
     if (!elem)
         elem = T(TY_F64);
     if (n->target) {

@@ -11,15 +11,70 @@ static int64_t item_size(const Type *elem)
     return ty_bits(elem) < 8 ? 1 : ty_bits(elem) / 8;
 }
 
-/* Stores the leaves of tuple value v (type t) at base[*k], base[*k + 1] ... */
+/* Copies array leaf v (type t) into base[k * count ...] in C order after
+ * checking its extents against shape[] (the first leaf's): np.stack. */
+static void copy_leaf(Lower *L, const Node *n, LLVMValueRef v, const Type *t, LLVMValueRef base,
+                      const Type *elem, int64_t k, const LLVMValueRef *shape, LLVMValueRef count)
+{
+    LLVMBuilderRef B = L->b;
+    int nd = t->ndim;
+    LLVMValueRef bad = LLVMConstInt(L->t_i1, 0, 0), x = i64c(L, 0), y = i64c(L, 0);
+    for (int d = 0; d < nd; d++) {
+        LLVMValueRef ext = LLVMBuildExtractValue(B, v, (unsigned)(1 + d), "");
+        LLVMValueRef ne = LLVMBuildICmp(B, LLVMIntNE, ext, shape[d], "");
+        x = LLVMBuildSelect(B, ne, ext, x, "");
+        y = LLVMBuildSelect(B, ne, shape[d], y, "");
+        bad = LLVMBuildOr(B, bad, ne, "");
+    }
+    LLVMBasicBlockRef fault = lw_new_bb(L, "stack.bad"), ok = lw_new_bb(L, "stack.ok");
+    LLVMBuildCondBr(B, bad, fault, ok);
+    LLVMPositionBuilderAtEnd(B, fault);
+    L->jit->fault_detail(L, LLVMBuildOr(B, LLVMBuildShl(B, x, i64c(L, 32), ""),
+                                        LLVMBuildAnd(B, y, i64c(L, 0xffffffff), ""), ""));
+    lw_end_call(L, n, KERNEL_FAULT_BROADCAST);
+    LLVMPositionBuilderAtEnd(B, ok);
+    CountedLoop loops[EMBER_MAX_NDIM];
+    LLVMValueRef off = i64c(L, 0), flat = LLVMBuildMul(B, i64c(L, k), count, "");
+    for (int d = 0; d < nd; d++) {
+        lw_loop_open(L, &loops[d], i64c(L, 0), shape[d], "stack", lw_new_bb(L, "stack.end"));
+        off = LLVMBuildAdd(B, off, LLVMBuildMul(B, loops[d].iv,
+                                                LLVMBuildExtractValue(B, v, (unsigned)(1 + nd + d), ""),
+                                                ""), "");
+    }
+    LLVMValueRef inner = i64c(L, 0);
+    for (int d = 0; d < nd; d++)
+        inner = LLVMBuildAdd(B, LLVMBuildMul(B, inner, shape[d], ""), loops[d].iv, "");
+    LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, v, 0, ""), &off, 1, "");
+    p = LLVMBuildBitCast(B, p, LLVMPointerType(lw_mty(L, t->elem), 0), "");
+    LLVMValueRef x2 = LLVMBuildLoad2(B, lw_mty(L, t->elem), p, "");
+    LLVMSetAlignment(x2, lw_elem_align(t->elem));
+    if (t->elem->kind == TY_BOOL)
+        x2 = LLVMBuildICmp(B, LLVMIntNE, x2, LLVMConstNull(lw_mty(L, t->elem)), "");
+    x2 = lw_conv(L, n, x2, t->elem, elem);
+    if (elem->kind == TY_BOOL)
+        x2 = LLVMBuildZExt(B, x2, lw_mty(L, elem), "");
+    LLVMValueRef at = LLVMBuildAdd(B, flat, inner, "");
+    LLVMSetAlignment(LLVMBuildStore(B, x2, LLVMBuildGEP2(B, lw_mty(L, elem), base, &at, 1, "")),
+                     lw_elem_align(elem));
+    for (int d = nd - 1; d >= 0; d--)
+        lw_loop_close(L, &loops[d]);
+}
+
+/* Stores the leaves of tuple value v (type t) at base[*k], base[*k + 1] ...
+ * (array leaves: a block of `count` elements each, of extents leaf_shape). */
 static void store_leaves(Lower *L, const Node *n, LLVMValueRef v, const Type *t,
-                         LLVMValueRef base, const Type *elem, int64_t *k)
+                         LLVMValueRef base, const Type *elem, int64_t *k,
+                         const LLVMValueRef *leaf_shape, LLVMValueRef count)
 {
     LLVMBuilderRef B = L->b;
     if (t->kind == TY_TUPLE) {
         for (int i = 0; i < t->nfields; i++)
             store_leaves(L, n, LLVMBuildExtractValue(B, v, (unsigned)i, ""), t->fields[i], base,
-                         elem, k);
+                         elem, k, leaf_shape, count);
+        return;
+    }
+    if (t->kind == TY_ARRAY) {
+        copy_leaf(L, n, v, t, base, elem, (*k)++, leaf_shape, count);
         return;
     }
     LLVMValueRef x = lw_conv(L, n, v, t, elem);
@@ -52,15 +107,27 @@ LLVMValueRef lw_array_from(Lower *L, Node *n)
     LLVMValueRef src = lw_expr(L, n->a), shape[EMBER_MAX_NDIM];
     LLVMTypeRef et = lw_mty(L, elem);
     if (st->kind == TY_TUPLE) {
+        /* the tuple levels, then (np.stack) the first array leaf's extents */
         const Type *level = st;
-        for (int i = 0; i < nd; i++) {
-            shape[i] = i64c(L, level->nfields);
-            level = level->nfields ? level->fields[0] : level;
+        LLVMValueRef leaf = src;
+        int td = 0;
+        while (level->kind == TY_TUPLE && td < nd) {
+            shape[td++] = i64c(L, level->nfields);
+            if (!level->nfields)
+                break;
+            leaf = LLVMBuildExtractValue(B, leaf, 0, "");
+            level = level->fields[0];
+        }
+        LLVMValueRef count = i64c(L, 1);
+        for (int i = td; i < nd; i++) {
+            shape[i] = level->kind == TY_ARRAY ? LLVMBuildExtractValue(B, leaf, (unsigned)(1 + i - td), "")
+                                               : i64c(L, 0);
+            count = LLVMBuildMul(B, count, shape[i], "");
         }
         LLVMValueRef data = L->jit->array_alloc(L, n, shape, nd, item_size(elem), false);
         LLVMValueRef base = LLVMBuildBitCast(B, data, LLVMPointerType(et, 0), "");
         int64_t k = 0;
-        store_leaves(L, n, src, st, base, elem, &k);
+        store_leaves(L, n, src, st, base, elem, &k, shape + td, count);
         return c_view(L, t, data, shape);
     }
     /* an array: one loop per dimension over its elements in C order */

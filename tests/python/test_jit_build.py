@@ -104,8 +104,37 @@ def test_errors():
         complex_to_float()
 
     @njit
-    def of_arrays(a):
-        return np.array([a, a])
+    def mixed(a):
+        return np.array([a, 1.0])
 
-    with pytest.raises(TypingError, match="np.stack"):
-        of_arrays(np.ones(2))
+    with pytest.raises(TypingError, match="arrays of one ndim"):
+        mixed(np.ones(2))
+
+    @njit
+    def ragged_arrays(a, b):
+        return np.array([a, b])
+
+    with pytest.raises(ValueError, match="extents 3 and 2"):
+        ragged_arrays(np.ones(2), np.ones(3))
+
+
+def test_arrays_of_arrays_and_np_stack():
+    @njit
+    def f(a, b, c):
+        return np.array([a, b]), np.stack((a, b, c)), np.array([[a], [c]]), \
+            np.array((a.T, b.T), dtype=np.float32)
+
+    a = np.arange(6.0).reshape(2, 3)
+    b = np.ones((2, 3), np.int64)
+    c = a[::-1]
+    got = f(a, b, c)
+    want = (np.array([a, b]), np.stack((a, b, c)), np.array([[a], [c]]),
+            np.array((a.T, b.T), dtype=np.float32))
+    for g, w in zip(got, want):
+        _same(g, w)
+
+    @njit
+    def g(n):
+        return np.stack((np.arange(n), np.zeros(n, np.int64)))
+
+    _same(g(4), np.stack((np.arange(4), np.zeros(4, np.int64))))

@@ -1621,6 +1621,8 @@ class _Builder:
                 return _Static("npsort", attr, full)
             if attr in ("dot", "matmul") and self.graph.jit:
                 return _Static("npdot", attr, full)
+            if attr == "stack" and self.graph.jit:
+                return _Static("npstack", attr, full)
             if attr in ("unique", "searchsorted", "nonzero", "histogram", "concatenate",
                         "hstack", "vstack") and self.graph.jit:
                 return _Static("npjitlib", attr, full)
@@ -1815,6 +1817,13 @@ class _Builder:
                                          not node.keywords and self.graph.jit):
             return self.jitlib_call(node, "nonzero" if callee.kind == "npwhere" else
                                     callee.value)
+        if callee.kind == "npstack":  # np.stack((a, b, ...)): np.array of the arrays
+            if len(node.args) != 1 or node.keywords or \
+                    not isinstance(node.args[0], (ast.Tuple, ast.List)):
+                raise self.typing(node, "np.stack() takes a sequence of arrays written in the "
+                                  "call here: np.stack((a, b, ...)) (axis=0)")
+            return ("new_array", line, col, "array", None, self.nested_sequence(node.args[0]),
+                    None, [])
         if callee.kind == "npdot":  # np.dot(x, y), np.matmul(x, y): core/lower_dot.c
             if len(node.args) != 2 or node.keywords:
                 raise self.typing(node, f"{callee.name}() takes two arrays here (no out=)")
