@@ -542,6 +542,10 @@ static const Type *math_call(Ctx *ctx, Node *n)
 
 static bool const_int(const Node *n, int64_t *v)
 {
+    if (n && n->kind == ND_UNARY && n->op == OP_NEG && const_int(n->a, v) && *v != INT64_MIN) {
+        *v = -*v; /* t[-1] */
+        return true;
+    }
     if (!n || n->kind != ND_CONST || !ty_is_int(n->ty))
         return false;
     *v = n->ival;
@@ -768,6 +772,141 @@ static bool is_const_one(const Node *n)
  * only the first kept dimension is partial (a[0, :], a[2:5], a[1:3, :]);
  * F-contiguous likewise mirrored; a 1-D contiguous view is 'C' (as typeof
  * says of 1-D arrays). Anything else is layout 'A'. */
+/* Checks that nested tuple type t has extents ext[depth ..] at each level
+ * and numbers below them; promotes the numbers into *elem (Python numbers as
+ * int64 / float64 / complex128, as NumPy's dtype discovery). */
+static bool nested_ok(const Type *t, int depth, int nd, const int64_t *ext, const Type **elem,
+                      int *leaf_nd)
+{
+    if (depth == nd) { /* numbers, or arrays of one ndim (stacked: np.stack) */
+        int lnd = t->kind == TY_ARRAY ? t->ndim : 0;
+        if (!(lnd ? ty_is_number(t->elem) : ty_is_number(t)) || (*leaf_nd >= 0 && *leaf_nd != lnd))
+            return false;
+        *leaf_nd = lnd;
+        const Type *c = ty_concrete(lnd ? t->elem : t);
+        *elem = *elem ? ty_promote(*elem, c) : c;
+        return *elem != NULL;
+    }
+    if (t->kind != TY_TUPLE || t->nfields != ext[depth])
+        return false;
+    for (int i = 0; i < t->nfields; i++)
+        if (!nested_ok(t->fields[i], depth + 1, nd, ext, elem, leaf_nd))
+            return false;
+    return true;
+}
+
+/* np.array(src) / np.asarray(src): of an array, a C-ordered copy in the
+ * dtype asked for (asarray: the array itself when it has that dtype); of
+ * nested lists or tuples of numbers, a C-ordered array of their shape
+ * (rectangular) and promoted type (float64 for an empty list); of nested
+ * lists of arrays of one ndim, the arrays stacked (their extents must
+ * agree at run time: ValueError). */
+static const Type *array_from_type(Ctx *ctx, Node *n, const Type *src)
+{
+    char s[256];
+    const char *what = n->op == NEW_ASARRAY ? "np.asarray()" : "np.array()";
+    if (src->kind == TY_ARRAY) {
+        const Type *elem = n->target ? n->target : src->elem;
+        if (ty_is_complex(src->elem) && !ty_is_complex(elem) && elem->kind != TY_BOOL)
+            FAIL(ctx, n, "%s: cannot convert a complex array to %s", what, tname(elem, s));
+        if (n->op == NEW_ASARRAY && elem == src->elem) {
+            *n = *n->a; /* the array itself */
+            return src;
+        }
+        return ty_array(elem, src->ndim, 'C', n->ival == 1); /* ival 1: a.flat's copy */
+    }
+    int64_t ext[EMBER_MAX_NDIM];
+    int nd = 0;
+    for (const Type *t = src; t->kind == TY_TUPLE; t = t->fields[0]) {
+        if (nd == EMBER_MAX_NDIM)
+            FAIL(ctx, n, "%s: at most %d nested levels", what, EMBER_MAX_NDIM);
+        ext[nd++] = t->nfields;
+        if (!t->nfields)
+            break;
+    }
+    if (nd == 0)
+        FAIL(ctx, n, "%s of %s: 0-d arrays are not supported; pass a list, a tuple or an "
+             "array", what, tname(ty_concrete(src), s));
+    const Type *elem = NULL;
+    int leaf_nd = -1;
+    if (!nested_ok(src, 0, nd, ext, &elem, &leaf_nd))
+        FAIL(ctx, n, "%s needs nested lists of numbers, or of arrays of one ndim, of one "
+             "rectangular shape, not %s", what, tname(ty_concrete(src), s));
+    if (leaf_nd > 0 && nd + leaf_nd > EMBER_MAX_NDIM)
+        FAIL(ctx, n, "%s: too many dimensions", what);
+    if (leaf_nd > 0)
+        nd += leaf_nd;
+    if (!elem)
+        elem = T(TY_F64);
+    if (n->target) {
+        if (ty_is_complex(elem) && !ty_is_complex(n->target) && n->target->kind != TY_BOOL)
+            FAIL(ctx, n, "%s: cannot convert complex numbers to %s", what,
+                 tname(n->target, s));
+        elem = n->target;
+    }
+    return ty_array(elem, nd, 'C', false);
+}
+
+static uint64_t array_roots(Ctx *ctx, const Node *n);
+static void mark_written(Ctx *ctx, uint64_t roots);
+
+/* a[idx] with an array idx (NumPy's advanced indexing, one index): a bool
+ * mask of a's first k dimensions selects blocks (result: count, then a's
+ * other extents); an integer array picks rows of a's first dimension
+ * (result: idx's shape, then a's other extents). The number of result
+ * dimensions; -1 with *why set when NumPy would refuse. */
+static int take_ndim(const Type *a, const Type *idx, const char **why)
+{
+    if (idx->elem->kind == TY_BOOL) {
+        *why = "the boolean index has more dimensions than the array";
+        return idx->ndim > a->ndim ? -1 : 1 + a->ndim - idx->ndim;
+    }
+    *why = "arrays used as indices must be of integer or boolean type";
+    if (!ty_is_int(idx->elem))
+        return -1;
+    *why = "the result would have too many dimensions";
+    return idx->ndim + a->ndim - 1 > EMBER_MAX_NDIM ? -1 : idx->ndim + a->ndim - 1;
+}
+
+static const Type *take_type(Ctx *ctx, Node *n, const Type *a, const Type *idx)
+{
+    char s[256], s2[256];
+    const char *why;
+    int nd = take_ndim(a, idx, &why);
+    if (nd < 0)
+        FAIL(ctx, n, "cannot index %s with %s: %s", tname(a, s), tname(idx, s2), why);
+    return ty_array(a->elem, nd, 'C', false);
+}
+
+/* a[mask] = v, a[indices] = v (ND_STORE, op 1): v a number, or a 1-D array
+ * whose items go, in order, to the selected elements (one item: to each). */
+static void fancy_store(Ctx *ctx, Node *n, const Type *a, const Type *idx)
+{
+    char s[256], s2[256];
+    const Type *v = expr(ctx, n->b);
+    if (!v)
+        return;
+    n->op = 1;
+    mark_written(ctx, array_roots(ctx, n->a));
+    if (!ctx->final || ctx->st != EMBER_SUCCESS)
+        return;
+    const char *why;
+    const Type *ve = v->kind == TY_ARRAY ? v->elem : v;
+    if (take_ndim(a, idx, &why) < 0)
+        ctx->st = ir_error(ctx->fn, n->loc, "cannot index %s with %s: %s", tname(a, s),
+                           tname(idx, s2), why);
+    else if (a->readonly)
+        ctx->st = ir_error(ctx->fn, n->loc, "cannot store into %s: the array is read-only "
+                           "(a non-writeable NumPy array)", tname(a, s));
+    else if (v->kind == TY_ARRAY && v->ndim != 1)
+        ctx->st = ir_error(ctx->fn, n->b->loc, "a[%s] = value takes a number or a 1-D array "
+                           "here, not %s", idx->elem->kind == TY_BOOL ? "mask" : "indices",
+                           tname(v, s));
+    else if (!ty_is_number(ve) || (ty_is_complex(ve) && !ty_is_complex(a->elem)))
+        ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s",
+                           tname(ty_concrete(v), s), tname(a->elem, s2));
+}
+
 /* np.empty/zeros/full/arange and the *_like forms (ND_NEW_ARRAY): a new
  * C-ordered array. The shape is an int (1-d) or a tuple of ints; dtype as
  * NumPy: float64 by default, the fill value's type for np.full, the like
@@ -793,6 +932,25 @@ static const Type *new_array_type(Ctx *ctx, Node *n)
     }
     if (!known)
         return NULL;
+    if (n->op == NEW_FROM || n->op == NEW_ASARRAY)
+        return array_from_type(ctx, n, shape);
+    if (n->op == NEW_TAKE)
+        return take_type(ctx, n, shape, fill);
+    if (n->op == NEW_ROWS0 || n->op == NEW_ROWS) { /* list comprehensions: rows of items */
+        if (!ty_is_int(shape))
+            FAIL(ctx, n, "malformed list comprehension");
+        if (n->c && !(fill = expr(ctx, n->c))) /* a list's witness: the items' type */
+            return NULL;
+        if (fill->kind == TY_ARRAY) {
+            if (fill->ndim + 1 > EMBER_MAX_NDIM)
+                FAIL(ctx, n, "a list of %s has too many dimensions", tname(fill, s));
+            return ty_array(fill->elem, fill->ndim + 1, 'C', false);
+        }
+        if (!ty_is_number(fill))
+            FAIL(ctx, n, "a list comprehension's items must be numbers or arrays, not %s "
+                 "(lists of tuples are not supported)", tname(ty_concrete(fill), s));
+        return ty_array(ty_concrete(fill), 1, 'C', false);
+    }
     if (n->op == NEW_LINSPACE || n->op == NEW_EYE) {
         /* linspace(start, stop, num, endpoint), eye(N, [M,] k): float64 by default */
         const char *what = n->op == NEW_EYE ? "np.eye()" : "np.linspace()";
@@ -934,6 +1092,8 @@ static const Type *slice_type(Ctx *ctx, Node *n)
     return ty_array(a->elem, kept, layout, a->readonly);
 }
 
+static const Type *reduction_type(Ctx *ctx, Node *n, const Type *a);
+static const Type *flat_type(Ctx *ctx, Node *n, const Type *a);
 static const Type *attr(Ctx *ctx, Node *n)
 {
     const Type *a = expr(ctx, n->a);
@@ -980,23 +1140,52 @@ static const Type *attr(Ctx *ctx, Node *n)
         return ty_array(a->elem, a->ndim,
                         a->ndim == 1 ? a->layout
                         : a->layout == 'C' ? 'F' : a->layout == 'F' ? 'C' : 'A', a->readonly);
-    case ATTR_SUM: case ATTR_PROD: case ATTR_MIN: case ATTR_MAX: case ATTR_MEAN: {
-        /* NumPy's result types (numba's): sums of bool and signed ints are
-         * int64, of unsigned ints uint64; mean of an integer array float64 */
-        static const char *const names[] = {"sum", "prod", "min", "max", "mean"};
-        const char *name = names[n->op - ATTR_SUM];
+    case ATTR_SUM: case ATTR_PROD: case ATTR_MIN: case ATTR_MAX: case ATTR_MEAN:
+    case ATTR_ARGMIN: case ATTR_ARGMAX: case ATTR_ALL: case ATTR_ANY: case ATTR_VAR:
+    case ATTR_STD: case ATTR_CUMSUM: case ATTR_CUMPROD:
+        return reduction_type(ctx, n, a);
+    case ATTR_FLAT: case ATTR_NDITER:
+        return flat_type(ctx, n, a);
+    case ATTR_DOT: { /* np.dot / @: NumPy's shapes; the promoted element type */
+        const Type *b = expr(ctx, n->b);
+        char s2[256];
+        if (!b)
+            return NULL;
+        if (a->kind != TY_ARRAY || b->kind != TY_ARRAY || a->ndim > 2 || b->ndim > 2)
+            FAIL(ctx, n, "np.dot / @ of %s and %s: 1-D and 2-D arrays only here",
+                 tname(ty_concrete(a), s), tname(ty_concrete(b), s2));
+        const Type *e = ty_promote(a->elem, b->elem);
+        if (!e || ty_is_complex(e))
+            FAIL(ctx, n, "np.dot / @ of %s and %s: real numbers only here", tname(a, s),
+                 tname(b, s2));
+        if (e->kind == TY_BOOL)
+            e = T(TY_BOOL);
+        int nd = a->ndim + b->ndim - 2;
+        return nd == 0 ? e : ty_array(e, nd, 'C', false);
+    }
+    case ATTR_SORT: case ATTR_ARGSORT: case ATTR_SORT_INPLACE: {
+        const char *what = n->op == ATTR_ARGSORT ? "argsort()" : "sort()";
         if (a->kind != TY_ARRAY)
-            FAIL(ctx, n, "%s has no %s() (reductions are of arrays)", tname(a, s), name);
-        const Type *e = a->elem;
-        if ((n->op == ATTR_MIN || n->op == ATTR_MAX) && ty_is_complex(e))
-            FAIL(ctx, n, "%s() of a complex array is not supported", name);
-        if (n->op == ATTR_MIN || n->op == ATTR_MAX)
-            return e;
-        if (ty_is_float(e) || ty_is_complex(e))
-            return e;
-        if (n->op == ATTR_MEAN)
-            return T(TY_F64);
-        return e->kind == TY_BOOL || ty_is_signed(e) ? T(TY_I64) : T(TY_U64);
+            FAIL(ctx, n, "%s of %s: sorting is of arrays", what, tname(a, s));
+        if (ty_is_complex(a->elem))
+            FAIL(ctx, n, "%s of a complex array is not supported", what);
+        if (n->op == ATTR_SORT_INPLACE) {
+            if (a->readonly)
+                FAIL(ctx, n, "a.sort() of %s: the array is read-only", tname(a, s));
+            mark_written(ctx, array_roots(ctx, n->a));
+            return a;
+        }
+        return ty_array(n->op == ATTR_SORT ? a->elem : T(TY_I64), a->ndim, 'C', false);
+    }
+    case ATTR_UNRAVEL: {
+        const Type *k = expr(ctx, n->b), *f[EMBER_MAX_NDIM];
+        if (!k)
+            return NULL;
+        if (a->kind != TY_ARRAY || !ty_is_int(k))
+            FAIL(ctx, n, "malformed np.ndenumerate()");
+        for (int i = 0; i < a->ndim; i++)
+            f[i] = T(TY_I64);
+        return ty_tuple(a->ndim, f);
     }
     case ATTR_SIZE: case ATTR_NDIM: case ATTR_LEN:
         if (a->kind != TY_ARRAY)
@@ -1018,6 +1207,104 @@ static const Type *attr(Ctx *ctx, Node *n)
     default:
         FAIL(ctx, n, "unknown attribute %d", n->op);
     }
+}
+
+/* a.sum(), np.argmin(a, axis) ...: NumPy's result types (numba's): sums and
+ * products (cumulative too) of bool and signed ints are int64, of unsigned
+ * ints uint64; mean, var and std of an integer array float64; argmin/argmax
+ * int64; all/any bool. With an axis (n->b, an int), an array of one
+ * dimension less (a 1-D array gives the scalar); cumsum/cumprod give a 1-D
+ * array, or the array's shape with an axis. */
+static const Type *reduction_type(Ctx *ctx, Node *n, const Type *a)
+{
+    static const char *const names[] = {"argmin", "argmax", "all", "any", "var", "std",
+                                        "cumsum", "cumprod"};
+    static const char *const first[] = {"sum", "prod", "min", "max", "mean"};
+    int op = n->op;
+    const char *name = op >= ATTR_ARGMIN ? names[op - ATTR_ARGMIN] : first[op - ATTR_SUM];
+    char s[256];
+    if ((op == ATTR_MIN || op == ATTR_MAX) && n->b && ty_is_number(a)) {
+        /* np.min(x, y) of numbers: the elementwise np.minimum, as before */
+        Node **args = ir_node_list(ctx->fn, 2);
+        if (!args)
+            FAIL(ctx, n, "out of memory");
+        args[0] = n->a;
+        args[1] = n->b;
+        n->kind = ND_CALL_MATH;
+        n->op = op == ATTR_MIN ? MATH_MIN : MATH_MAX;
+        n->index = MATHF_NUMPY;
+        n->args = args;
+        n->nargs = 2;
+        n->a = n->b = NULL;
+        return math_call(ctx, n);
+    }
+    if (a->kind != TY_ARRAY)
+        FAIL(ctx, n, "%s has no %s() (reductions are of arrays)", tname(a, s), name);
+    const Type *e = a->elem, *r;
+    bool cum = op == ATTR_CUMSUM || op == ATTR_CUMPROD;
+    if (ty_is_complex(e) && (op == ATTR_MIN || op == ATTR_MAX || op == ATTR_ARGMIN ||
+                             op == ATTR_ARGMAX || op == ATTR_VAR || op == ATTR_STD))
+        FAIL(ctx, n, "%s() of a complex array is not supported", name);
+    if (op == ATTR_MIN || op == ATTR_MAX)
+        r = e;
+    else if (op == ATTR_ARGMIN || op == ATTR_ARGMAX)
+        r = T(TY_I64);
+    else if (op == ATTR_ALL || op == ATTR_ANY)
+        r = T(TY_BOOL);
+    else if (ty_is_float(e) || ty_is_complex(e))
+        r = e;
+    else if (op == ATTR_MEAN || op == ATTR_VAR || op == ATTR_STD)
+        r = T(TY_F64);
+    else
+        r = e->kind == TY_BOOL || ty_is_signed(e) ? T(TY_I64) : T(TY_U64);
+    if (n->b) {
+        const Type *ax = expr(ctx, n->b);
+        if (!ax)
+            return NULL;
+        if (!ty_is_int(ax))
+            FAIL(ctx, n->b, "%s(): axis must be an integer, not %s", name,
+                 tname(ty_concrete(ax), s));
+        if (cum || a->ndim > 1)
+            return ty_array(r, cum ? a->ndim : a->ndim - 1, 'C', false);
+        return r;
+    }
+    return cum ? ty_array(r, 1, 'C', false) : r;
+}
+
+/* a.flat (and np.nditer(a) in a for loop): the elements in C order as a
+ * 1-D array: a.reshape(-1) of a C-contiguous array (a view: stores go to
+ * a), else of a copy, which is read-only (stores could not reach a).
+ * np.nditer visits memory order, so it takes C-contiguous arrays only. */
+static const Type *flat_type(Ctx *ctx, Node *n, const Type *a)
+{
+    char s[256];
+    bool nditer = n->op == ATTR_NDITER;
+    if (a->kind != TY_ARRAY)
+        FAIL(ctx, n, "%s has no attribute 'flat'", tname(a, s));
+    if (nditer && a->layout != 'C')
+        FAIL(ctx, n, "np.nditer() of %s: only C-contiguous arrays here (nditer visits memory "
+             "order); loop over a.flat for C order", tname(a, s));
+    bool copy = a->layout != 'C';
+    Node *src = n->a, *minus1 = ir_node(ctx->fn, ND_CONST, n->loc);
+    if (copy) {
+        Node *c = ir_node(ctx->fn, ND_NEW_ARRAY, n->loc);
+        if (!c)
+            FAIL(ctx, n, "out of memory");
+        c->op = NEW_FROM;
+        c->ival = 1; /* read-only */
+        c->a = src;
+        src = c;
+    }
+    if (!minus1)
+        FAIL(ctx, n, "out of memory");
+    minus1->ty = T(TY_I64);
+    minus1->ival = -1;
+    n->kind = ND_NEW_ARRAY;
+    n->op = NEW_RESHAPE;
+    n->a = minus1;
+    n->b = src;
+    n->target = NULL;
+    return expr(ctx, n);
 }
 
 static const Type *cast(Ctx *ctx, Node *n)
@@ -1317,6 +1604,18 @@ static const Type *expr(Ctx *ctx, Node *n)
             n->nargs = 0;
             return expr(ctx, n);
         }
+        if (at && at->kind == TY_ARRAY && n->nargs == 1) {
+            const Type *it = expr(ctx, n->args[0]);
+            if (it && it->kind == TY_ARRAY) { /* a[mask], a[indices]: a new array */
+                n->b = n->args[0];
+                n->kind = ND_NEW_ARRAY;
+                n->op = NEW_TAKE;
+                n->args = NULL;
+                n->nargs = 0;
+                n->target = NULL;
+                return expr(ctx, n);
+            }
+        }
         if (at && at->kind == TY_ARRAY && n->nargs >= 1 && n->nargs < at->ndim) {
             /* a[i] of a 2-D array: the row, a view (numba, NumPy) */
             n->kind = ND_SLICE;
@@ -1603,6 +1902,13 @@ static void stmt(Ctx *ctx, Node *n)
             break;
         }
         const Type *st = expr(ctx, n->a);
+        if (st && st->kind == TY_ARRAY && n->nargs == 1) {
+            const Type *it = expr(ctx, n->args[0]);
+            if (it && it->kind == TY_ARRAY) { /* a[mask] = v, a[indices] = v */
+                fancy_store(ctx, n, st, it);
+                break;
+            }
+        }
         if (st && st->kind == TY_ARRAY && n->nargs < st->ndim) {
             /* a[i] = row of a 2-D array: a store into the view a[i] */
             Node *view = ir_node(ctx->fn, ND_SLICE, n->loc);

@@ -125,7 +125,8 @@ typedef enum NodeKind {
     ND_CAST,        /* a converted to `target` (float32(x), int(x), bool(x) ...) */
     ND_CALL_MATH,   /* op: MathFn; index: MathFlavour; args */
     ND_INTRINSIC,   /* fn: Intrinsic; args */
-    ND_INDEX,       /* a: array; args: one integer index per dimension -> element */
+    ND_INDEX,       /* a: array; args: one integer index per dimension -> element; ival 1:
+                     * bounds-checked even without boundscheck (a list's pop) */
     ND_ATTR,        /* a; fn: Attr */
     ND_TUPLE,       /* args: fields */
     ND_TUPLE_GET,   /* a: tuple; index: constant field number (negative allowed) */
@@ -160,7 +161,8 @@ typedef enum NodeKind {
     /* --- statements (ty is TY_VOID) --- */
     ND_BLOCK,       /* args: statements */
     ND_ASSIGN,      /* var = a (the value is converted to the variable's type) */
-    ND_STORE,       /* a[args] = b */
+    ND_STORE,       /* a[args] = b; op 1 (inference): args[0] is a bool mask or an
+                     * integer array (core/lower_fancy.c) */
     ND_IF,          /* if a: b (a block) else: c (a block or NULL) */
     ND_WHILE,       /* while a: b */
     ND_FOR_RANGE,   /* for var in range(args[0], args[1], args[2]): b; ival 1: a prange
@@ -274,6 +276,26 @@ typedef enum Attr {
     ATTR_LEN,     /* len(array) -> int64 (shape[0]); len(tuple) is folded by the front end */
     ATTR_REAL, ATTR_IMAG, ATTR_CONJ,
     ATTR_FIELD,   /* record -> the field named `text` (r.x, r['x']); index: its number */
+    /* more reductions (core/lower_reduce.c); these and the five above take an
+     * optional axis in b (an int: the result is an array of one dimension
+     * less, or the scalar of a 1-D array) */
+    ATTR_ARGMIN,  /* -> int64: the first index (C order) of the minimum; NaN wins */
+    ATTR_ARGMAX,
+    ATTR_ALL,     /* -> bool */
+    ATTR_ANY,
+    ATTR_VAR,     /* -> float64 (ints, bool), or the float type; ddof 0 */
+    ATTR_STD,
+    ATTR_CUMSUM,  /* -> a new 1-D array of sum's type (C order), or, with an axis, of
+                   * the array's shape */
+    ATTR_CUMPROD,
+    ATTR_FLAT,    /* a.flat: a 1-D C array (inference makes it a.reshape(-1) of a C array,
+                   * or of a read-only copy of another) */
+    ATTR_NDITER,  /* np.nditer(a) in a for loop: a.flat of a C-contiguous array */
+    ATTR_UNRAVEL, /* the index tuple (C order) of flat element b of array a (ndenumerate) */
+    ATTR_SORT,    /* np.sort(a): a new C array, sorted along the last axis (NaNs last) */
+    ATTR_ARGSORT, /* np.argsort(a), a.argsort(): int64, stable, along the last axis */
+    ATTR_SORT_INPLACE, /* a.sort() (a statement): a sorted in place; the value is a */
+    ATTR_DOT,     /* np.dot(a, b), a @ b of 1-D and 2-D real arrays (core/lower_dot.c) */
     ATTR_COUNT
 } Attr;
 
@@ -292,6 +314,17 @@ typedef enum NewKind {
     NEW_EYE,        /* np.eye: args: N, [M,] k (M defaults to N) */
     NEW_RESHAPE,    /* a.reshape(shape): b: the C-contiguous array a; the result is
                      * a view of it (no new memory) */
+    NEW_FROM,       /* np.array(a): a: an array (copied) or nested tuples of numbers
+                     * (core/lower_build.c) */
+    NEW_ASARRAY,    /* np.asarray(a): as NEW_FROM, but an array of the dtype asked for
+                     * is a itself (inference replaces the node by a) */
+    NEW_TAKE,       /* a[b] with b a bool mask (of a's leading dimensions) or an integer
+                     * array (of indices into a's first dimension): a new array
+                     * (made by inference from ND_INDEX; core/lower_fancy.c) */
+    NEW_ROWS0,      /* a list comprehension's start: a: 0; b: its item, only typed (not
+                     * evaluated): no rows of b's type and shape (core/lower_build.c) */
+    NEW_ROWS,       /* a rows, each shaped as the item b (a number or an array); c (if
+                     * set, only typed): the type of the items (a list's witness) */
 } NewKind;
 
 typedef enum MemSpace {
@@ -455,6 +488,11 @@ EM_HIDDEN const char *ir_math_label(const Node *n, char *buf, size_t cap);
                                     * functions): ValueError */
 #define KERNEL_FAULT_RAISE 14      /* a `raise` or failed `assert` ran: the site names it
                                     * (python/ember/_compiler/_raises.py) */
+#define KERNEL_FAULT_REDUCE 15     /* a reduction NumPy refuses (ember.jit functions):
+                                    * fault_bytes: REDUCE_BAD_* << 56 | ndim << 32 |
+                                    * the axis (32 bits) */
+#define REDUCE_BAD_AXIS 1          /* axis out of bounds: ValueError (NumPy's AxisError) */
+#define REDUCE_BAD_EMPTY 2         /* min/max/argmin/argmax over an empty axis: ValueError */
 #define KERNEL_MAX_RECURSION 1000
 
 /* ======================================================================== */

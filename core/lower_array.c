@@ -67,12 +67,13 @@ LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out)
     for (int i = 0; i < nd; i++) {
         const Type *it = ty_concrete(n->args[i]->ty);
         LLVMValueRef idx = lw_conv(L, n, lw_expr(L, n->args[i]), it, ty_scalar(ty_is_signed(it) ? TY_I64 : TY_U64));
-        if (ty_is_signed(it)) {
+        if (ty_is_signed(it) && n->ival != 1) { /* a list's pop: -1 is out of bounds */
             LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
             LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
             idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, shape, ""), idx, "");
         }
-        if (L->boundscheck) { /* wrapped index in [0, shape): one unsigned compare */
+        if (L->boundscheck || n->ival == 1) { /* wrapped index in [0, shape): one unsigned
+                                                * compare (ival 1: always, a list's pop) */
             LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
             LLVMValueRef out = LLVMBuildICmp(B, LLVMIntUGE, idx, shape, "oob");
             bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
@@ -289,7 +290,18 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
     }
     case ATTR_NDIM: return i64c(L, at->ndim);
     case ATTR_SUM: case ATTR_PROD: case ATTR_MIN: case ATTR_MAX: case ATTR_MEAN:
+        if (n->b) /* along an axis */
+            return lw_reduction(L, n, a, at);
         return reduce(L, n, a, at);
+    case ATTR_ARGMIN: case ATTR_ARGMAX: case ATTR_ALL: case ATTR_ANY: case ATTR_VAR:
+    case ATTR_STD: case ATTR_CUMSUM: case ATTR_CUMPROD:
+        return lw_reduction(L, n, a, at);
+    case ATTR_UNRAVEL:
+        return lw_unravel(L, n);
+    case ATTR_SORT: case ATTR_ARGSORT: case ATTR_SORT_INPLACE:
+        return lw_sort(L, n);
+    case ATTR_DOT:
+        return lw_dot(L, n, a);
     case ATTR_T: { /* { data, shape reversed, strides reversed } */
         LLVMValueRef t = LLVMBuildInsertValue(B, LLVMGetUndef(lw_lty(L, n->ty)),
                                               LLVMBuildExtractValue(B, a, 0, ""), 0, "");

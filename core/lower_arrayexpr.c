@@ -103,6 +103,12 @@ LLVMValueRef lw_new_array(Lower *L, Node *n)
         return eye(L, n);
     if (n->op == NEW_RESHAPE)
         return reshape(L, n);
+    if (n->op == NEW_FROM || n->op == NEW_ASARRAY)
+        return lw_array_from(L, n);
+    if (n->op == NEW_TAKE)
+        return lw_take(L, n);
+    if (n->op == NEW_ROWS0 || n->op == NEW_ROWS)
+        return lw_rows(L, n);
     LLVMBuilderRef B = L->b;
     const Type *t = n->ty, *elem = t->elem;
     int nd = t->ndim;

@@ -258,6 +258,14 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
         const Type *at = n->a ? n->a->ty : NULL;
         if (!at || at->kind != TY_ARRAY)
             return ir_error(fn, n->loc, "indexing a non-array");
+        if (n->kind == ND_STORE && n->op == 1) { /* a[mask] = v (core/lower_fancy.c) */
+            if (!L->function_entry)
+                return ir_unsupported(fn, n->loc, "assigning through a boolean mask or an "
+                                      "index array is supported in ember.jit functions only");
+            if (n->nargs != 1 || n->args[0]->ty->kind != TY_ARRAY || !n->b)
+                return ir_error(fn, n->loc, "malformed fancy store");
+            break;
+        }
         if (n->nargs != at->ndim)
             return ir_error(fn, n->loc, "%d indices for a %d-dimensional array", n->nargs, at->ndim);
         for (int i = 0; i < n->nargs; i++)
@@ -275,9 +283,16 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
     case ND_ATTR: {
         if ((unsigned)n->op >= ATTR_COUNT || !n->a)
             return ir_error(fn, n->loc, "unknown attribute %d", n->op);
-        bool arr = n->op <= ATTR_LEN;
+        bool arr = n->op <= ATTR_LEN || n->op >= ATTR_ARGMIN;
         if (arr != (n->a->ty->kind == TY_ARRAY))
             return ir_error(fn, n->loc, "attribute not defined for %s", tstr(n->a->ty, s));
+        if ((n->b || n->op >= ATTR_ARGMIN) && !L->function_entry)
+            return ir_unsupported(fn, n->loc, "this reduction (argmin, argmax, all, any, var, "
+                                  "std, cumsum, cumprod, or one with axis=) is available in "
+                                  "ember.jit functions only, not in kernels");
+        if ((n->b || n->op == ATTR_CUMSUM || n->op == ATTR_CUMPROD) && L->in_recursive)
+            return ir_unsupported(fn, n->loc, "reductions that make arrays are not supported "
+                                  "in a recursive function; compute them in its caller");
         if ((n->op == ATTR_MIN || n->op == ATTR_MAX) && !L->function_entry)
             return ir_unsupported(fn, n->loc, "%s() of an array is available in ember.jit "
                                   "functions only, not in kernels (yet)",
@@ -481,7 +496,8 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
                                   "supported; create them in its caller and pass them in");
         if (n->ty->kind != TY_ARRAY || n->ty->layout != 'C' ||
             (n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
-            (n->op == NEW_FULL || n->op == NEW_RESHAPE) != (n->b != NULL))
+            (n->op == NEW_FULL || n->op == NEW_RESHAPE || n->op == NEW_TAKE ||
+             n->op == NEW_ROWS0 || n->op == NEW_ROWS) != (n->b != NULL))
             return ir_error(fn, n->loc, "malformed array maker");
         break;
     default:

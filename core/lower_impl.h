@@ -123,6 +123,11 @@ struct LowerJit {
     /* Stores 64 bits that detail the fault being recorded (the extents of
      * a failed broadcast or reshape). */
     void (*fault_detail)(Lower *L, LLVMValueRef bits);
+    /* Sorts the row of n (i64) elements of `kind` (a TypeKind) at row (i8*) with
+     * byte stride `stride` in place, or writes its stable argsort to idx (an
+     * i64*, or NULL); returns an i32, nonzero when out of memory (devices/cpu/sort.c). */
+    LLVMValueRef (*sort_row)(Lower *L, LLVMValueRef row, LLVMValueRef n, LLVMValueRef stride,
+                             int kind, LLVMValueRef idx);
 };
 
 #define MAX_LOOP_DEPTH 256
@@ -334,6 +339,33 @@ EM_HIDDEN void lw_end_call(Lower *L, const Node *n, int code);
 EM_HIDDEN LLVMValueRef lw_new_array(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_array_expr(Lower *L, Node *n);
 EM_HIDDEN void lw_array_assign(Lower *L, Node *n);
+
+/* ---- lower_build.c (ember.jit functions) */
+/* np.array / np.asarray (ND_NEW_ARRAY NEW_FROM, NEW_ASARRAY): a new C array. */
+EM_HIDDEN LLVMValueRef lw_array_from(Lower *L, Node *n);
+/* A list comprehension's rows (NEW_ROWS0, NEW_ROWS): a new C array. */
+EM_HIDDEN LLVMValueRef lw_rows(Lower *L, Node *n);
+
+/* ---- lower_fancy.c (ember.jit functions) */
+/* a[mask], a[indices] (ND_NEW_ARRAY NEW_TAKE): a new C array. */
+EM_HIDDEN LLVMValueRef lw_take(Lower *L, Node *n);
+/* a[mask] = v, a[indices] = v (ND_STORE with op 1). */
+EM_HIDDEN void lw_fancy_store(Lower *L, Node *n);
+/* The index tuple of a flat element number (ND_ATTR ATTR_UNRAVEL). */
+EM_HIDDEN LLVMValueRef lw_unravel(Lower *L, Node *n);
+
+/* ---- lower_sort.c (ember.jit functions) */
+/* np.sort(a), a.sort(), np.argsort(a) along the last axis (ND_ATTR). */
+EM_HIDDEN LLVMValueRef lw_sort(Lower *L, Node *n);
+
+/* ---- lower_dot.c (ember.jit functions) */
+/* np.dot(a, b) / a @ b (ND_ATTR ATTR_DOT; a: the first operand's value). */
+EM_HIDDEN LLVMValueRef lw_dot(Lower *L, Node *n, LLVMValueRef a);
+
+/* ---- lower_reduce.c (ember.jit functions) */
+/* argmin/argmax/all/any/var/std/cumsum/cumprod, and any reduction with an
+ * axis (n->b), of the array value a of type at. */
+EM_HIDDEN LLVMValueRef lw_reduction(Lower *L, Node *n, LLVMValueRef a, const Type *at);
 
 /* ---- lower_fission.c */
 EM_HIDDEN LLVMValueRef lw_fis_var_slot(Lower *L, int var);

@@ -217,6 +217,10 @@ void lw_stmt(Lower *L, Node *n)
         lw_array_assign(L, n);
         break;
     case ND_STORE: {
+        if (n->op == 1) { /* a[mask] = v, a[indices] = v */
+            lw_fancy_store(L, n);
+            break;
+        }
         const Type *elem;
         LLVMValueRef v = lw_expr(L, n->b);
         if (n->a->kind == ND_ATTR && n->a->op == ATTR_FIELD && n->nargs == 0) { /* r.x = v */

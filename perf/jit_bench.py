@@ -3,7 +3,9 @@ cost of a scalar call (hypot), of a call with one array argument, the
 mandelbrot fractal on a 1000x1500 uint8 image, creating and returning arrays
 (np.zeros, a pairwise distance matrix from np.empty), a Monte Carlo estimate
 of pi with np.random, the first call (compilation), whole-array arithmetic
-(np.sqrt(a*a + b*b)) and a parallel=True prange reduction; and ember.vectorize
+(np.sqrt(a*a + b*b)), a parallel=True prange reduction, k-means (np.array
+of a list comprehension, argmin, boolean masks), a histogram over a.flat and
+sorting rows (np.sort); and ember.vectorize
 against numba's @vectorize on the gaussian density of 1,000,000 float32
 values, targets cpu and parallel (and their compile times); and a
 Lennard-Jones energy over all pairs in a prange loop, whose `** 6`, `** 2`
@@ -100,6 +102,55 @@ def monte_carlo_pi(nsamples):
         if (x ** 2 + y ** 2) < 1.0:
             acc += 1
     return 4.0 * acc / nsamples
+
+
+def kmeans(X, centroids0, iters):
+    """Lloyd's k-means as numba users write it: a list comprehension into
+    np.array, argmin, boolean-mask indexing and an axis sum."""
+    K = centroids0.shape[0]
+    n = X.shape[0]
+    centroids = centroids0.copy()
+    labels = np.zeros(n, np.int64)
+    for it in range(iters):
+        for i in range(n):
+            dist = np.array([((X[i] - centroids[k]) ** 2).sum() for k in range(K)])
+            labels[i] = dist.argmin()
+        for k in range(K):
+            members = X[labels == k]
+            if members.shape[0] > 0:
+                centroids[k] = members.sum(axis=0) / members.shape[0]
+    return centroids, labels
+
+
+def histogram_flat(a, lo, hi, nbins):
+    """np.histogram's counts over every element of a (a.flat)."""
+    h = np.zeros(nbins, np.int64)
+    scale = nbins / (hi - lo)
+    for x in a.flat:
+        k = int((x - lo) * scale)
+        if 0 <= k < nbins:
+            h[k] += 1
+        elif x == hi:
+            h[nbins - 1] += 1
+    return h
+
+
+def sort_rows(a):
+    out = np.empty_like(a)
+    for i in range(a.shape[0]):
+        out[i] = np.sort(a[i])
+    return out
+
+
+def kmeans_ref(X, centroids0, iters):
+    c = centroids0.copy()
+    for _ in range(iters):
+        labels = ((X[:, None, :] - c[None, :, :]) ** 2).sum(-1).argmin(1)
+        for k in range(c.shape[0]):
+            m = X[labels == k]
+            if len(m):
+                c[k] = m.sum(0) / len(m)
+    return c, labels
 
 
 SQRT_2PI = np.float32((2 * math.pi) ** 0.5)
@@ -202,6 +253,9 @@ class Sizes:
         self.atoms = 300 if quick else 4000     # Lennard-Jones: atoms**2 / 2 pairs
         self.repeat = 3 if quick else 7
         self.compile_repeat = 2 if quick else 5
+        self.kmeans = (200, 4, 8, 3) if quick else (5000, 4, 8, 5)   # points, dims, K, iters
+        self.hist = (100, 100) if quick else (2000, 1000)
+        self.rows = (50, 100) if quick else (2000, 500)
 
 
 def cases(s):
@@ -221,6 +275,11 @@ def cases(s):
     out += [(f"array expression np.sqrt(a*a + b*b), {s.n} float64", "ms"),
             (f"prange sum of sqrt, {s.n * 10} float64 (parallel=True)", "ms"),
             (f"prange Lennard-Jones energy, {s.atoms} atoms (parallel=True)", "ms")]
+    n, d, k, it = s.kmeans
+    out += [(f"k-means {n}x{d}, K={k}, {it} iterations (np.array of a list comprehension, "
+             "argmin, a[mask], sum(axis=0))", "ms"),
+            (f"histogram of a {s.hist[0]}x{s.hist[1]} array over a.flat, 50 bins", "ms"),
+            (f"sorting the rows of a {s.rows[0]}x{s.rows[1]} float64 array (np.sort)", "ms")]
     return out
 
 
@@ -317,6 +376,30 @@ def run(njit, vectorize, s):
     lj = njit(parallel=True)(lennard_jones)
     timed(out, next(it), lambda: lj(pos, 1.0, 1.0),
           lambda r: np.testing.assert_allclose(r, lref, rtol=1e-9), 1, s.repeat)
+
+    n, d, k, iters = s.kmeans
+    X = np.random.default_rng(3).normal(size=(n, d)) + np.repeat(
+        np.random.default_rng(4).normal(scale=6, size=(k, d)), n // k + 1, axis=0)[:n]
+    c0 = X[::n // k][:k].copy()
+    cref, lref = kmeans_ref(X, c0, iters)
+    km = njit(kmeans)
+
+    def kcheck(r):
+        np.testing.assert_allclose(r[0], cref, rtol=1e-9, atol=1e-9)
+        np.testing.assert_array_equal(r[1], lref)
+    timed(out, next(it), lambda: km(X, c0, iters), kcheck, 1, s.repeat)
+
+    img = np.random.default_rng(5).random(s.hist)
+    href = np.histogram(img, 50, (0.0, 1.0))[0]
+    hf = njit(histogram_flat)
+    timed(out, next(it), lambda: hf(img, 0.0, 1.0, 50),
+          lambda r: np.testing.assert_array_equal(r, href), 1, s.repeat)
+
+    rows = np.random.default_rng(6).random(s.rows)
+    rref = np.sort(rows, axis=1)
+    sr = njit(sort_rows)
+    timed(out, next(it), lambda: sr(rows),
+          lambda r: np.testing.assert_array_equal(r, rref), 1, s.repeat)
     return out
 
 

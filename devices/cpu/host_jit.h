@@ -136,6 +136,12 @@ EM_HIDDEN double host_random_uniform(void *state, double low, double high);
 EM_HIDDEN double host_random_normal(void *state, double loc, double scale);
 EM_HIDDEN int64_t host_random_randint(void *state, int64_t low, int64_t high);
 
+/* ---- sort.c: np.sort / a.sort() / np.argsort of one row of n elements of
+ * type `kind` (a TypeKind: bool, integers, float32/64) at byte `stride`:
+ * sorted in place (NaNs last), or, with idx (n int64s), its stable argsort
+ * written there. 0, or -1 when out of memory or for another kind. */
+EM_HIDDEN int32_t host_sort(void *row, int64_t n, int64_t stride, int32_t kind, int64_t *idx);
+
 /* ---- prange.c: prange loops of ember.jit(parallel=True) functions. The
  * compiled code calls host_prange_run by address with its outlined loop body
  * (iterations [first, last) of 0..n-1, reduction partials written to

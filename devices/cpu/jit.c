@@ -103,6 +103,7 @@ static const struct {
     {"__gnu_f2h_ieee", (void *)host_float_to_half},
     {"__extendhfsf2", (void *)host_half_to_float},
     {"__gnu_h2f_ieee", (void *)host_half_to_float},
+    {"ember_host_sort", (void *)host_sort},
 };
 
 const char *host_symbol_name(const void *addr)

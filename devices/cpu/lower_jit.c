@@ -378,7 +378,20 @@ static void fault_detail(Lower *L, LLVMValueRef bits)
     LLVMBuildStore(B, bits, LLVMBuildGEP2(B, L->t_i64, dims, &idx, 1, ""));
 }
 
+static LLVMValueRef sort_row(Lower *L, LLVMValueRef row, LLVMValueRef n, LLVMValueRef stride,
+                             int kind, LLVMValueRef idx)
+{
+    LLVMTypeRef pt = LLVMPointerType(L->t_i8, 0), ip = LLVMPointerType(L->t_i64, 0);
+    LLVMTypeRef params[] = {pt, L->t_i64, L->t_i64, L->t_i32, ip};
+    LLVMTypeRef fty = LLVMFunctionType(L->t_i32, params, 5, 0);
+    LLVMValueRef args[] = {LLVMBuildBitCast(L->b, row, pt, ""), n, stride,
+                           LLVMConstInt(L->t_i32, (unsigned)kind, 0),
+                           idx ? LLVMBuildBitCast(L->b, idx, ip, "") : LLVMConstNull(ip)};
+    return host_call_address(L->b, L->t_i64, (void *)host_sort, fty, args, 5, "sorted");
+}
+
 const LowerJit host_lower_jit = {
+    .sort_row = sort_row,
     .array_alloc = array_alloc,
     .loop_end = loop_end,
     .prange_loop = host_lower_prange,

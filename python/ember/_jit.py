@@ -280,7 +280,7 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
         except (TypingError, UnsupportedError) as exc:
             line = getattr(exc, "line", 0) or 0
             col = getattr(exc, "col", 0) or 0
-            msg = getattr(exc, "msg", None) or str(exc)
+            msg = frontend._as_function_words(getattr(exc, "msg", None) or str(exc))
             types = ", ".join(_desc_str(d) for d in sig)
             extra = f"(compiling ember.jit function {self.__qualname__} for argument types " \
                     f"({types}))"

@@ -94,10 +94,17 @@ static const char *const compare_ops[] = {"eq", "ne", "lt", "le", "gt", "ge"};
 static const Op compare_codes[] = {OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE};
 static const char *const attr_names[] = {"shape", "strides", "size", "ndim", "T", "sum",
                                          "prod", "min", "max", "mean", "len", "real", "imag",
-                                         "conj"};
+                                         "conj", "argmin", "argmax", "all", "any", "var",
+                                         "std", "cumsum", "cumprod", "flat", "nditer",
+                                         "unravel", "sort", "argsort", "sort_inplace",
+                                         "dot"};
 static const int attr_codes[] = {ATTR_SHAPE, ATTR_STRIDES, ATTR_SIZE, ATTR_NDIM, ATTR_T,
                                  ATTR_SUM, ATTR_PROD, ATTR_MIN, ATTR_MAX, ATTR_MEAN,
-                                 ATTR_LEN, ATTR_REAL, ATTR_IMAG, ATTR_CONJ};
+                                 ATTR_LEN, ATTR_REAL, ATTR_IMAG, ATTR_CONJ, ATTR_ARGMIN,
+                                 ATTR_ARGMAX, ATTR_ALL, ATTR_ANY, ATTR_VAR, ATTR_STD,
+                                 ATTR_CUMSUM, ATTR_CUMPROD, ATTR_FLAT, ATTR_NDITER,
+                                 ATTR_UNRAVEL, ATTR_SORT, ATTR_ARGSORT, ATTR_SORT_INPLACE,
+                                 ATTR_DOT};
 
 /* Index of str `s` in `names` (n entries), -1 when absent or not a str. */
 static int lookup(PyObject *s, const char *const *names, int n)
@@ -519,9 +526,11 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     if (k < 0)
         return bad(t, "unknown node kind");
     NodeKind kind = kind_codes[k];
-    /* for_range takes a 9th item: 1 for a parallel (prange) loop */
+    /* for_range takes a 9th item: 1 for a parallel (prange) loop; attr a 6th: a
+     * reduction's axis; index a 6th: 1 to check the bounds always */
     if (PyTuple_GET_SIZE(t) != kind_sizes[k] &&
-        !(kind == ND_FOR_RANGE && PyTuple_GET_SIZE(t) == kind_sizes[k] + 1))
+        !((kind == ND_FOR_RANGE || kind == ND_ATTR || kind == ND_INDEX) &&
+          PyTuple_GET_SIZE(t) == kind_sizes[k] + 1))
         return bad(t, "wrong number of items for its kind");
     bool is_stmt = kind >= ND_BLOCK;
     if (want == WANT_EXPR && is_stmt)
@@ -637,6 +646,8 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         SUB(a, 3, WANT_EXPR);
         if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
             return NULL;
+        if (PyTuple_GET_SIZE(t) > 5) /* 1: bounds-checked always (a list's pop) */
+            n->ival = PyObject_IsTrue(ITEM(5)) == 1;
         break;
     case ND_ATTR:
         if (PyUnicode_Check(ITEM(3)) &&
@@ -650,6 +661,8 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             n->op = attr_codes[i];
         }
         SUB(a, 4, WANT_EXPR);
+        if (PyTuple_GET_SIZE(t) > 5 && ITEM(5) != Py_None) /* a reduction's axis */
+            SUB(b, 5, WANT_EXPR);
         break;
     case ND_TUPLE:
         if (build_list(b, t, ITEM(3), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
@@ -790,7 +803,8 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     }
     case ND_NEW_ARRAY: { /* (kind, dtype or None, shape or like array, fill, [arange]) */
         static const char *const new_kinds[] = {"empty", "zeros", "full", "arange", "linspace",
-                                                "eye", "reshape"};
+                                                "eye", "reshape", "array", "asarray", "take",
+                                                "rows0", "rows"};
         if ((i = lookup(ITEM(3), new_kinds, (int)EM_ARRAY_LEN(new_kinds))) < 0)
             return bad(t, "unknown array maker");
         n->op = i;
@@ -802,10 +816,17 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             SUB(b, 6, WANT_EXPR);
         if (build_list(b, t, ITEM(7), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
             return NULL;
+        if (n->op == NEW_ROWS && n->nargs == 1) { /* the list's witness: types the rows */
+            n->c = n->args[0];
+            n->args = NULL;
+            n->nargs = 0;
+        }
         bool listed = n->op == NEW_ARANGE || n->op == NEW_LINSPACE || n->op == NEW_EYE;
         if ((n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
             (n->op == NEW_EYE && n->nargs != 2 && n->nargs != 3) || (!listed && n->nargs) ||
-            listed == (n->a != NULL) || (n->op == NEW_FULL || n->op == NEW_RESHAPE) != !!n->b)
+            listed == (n->a != NULL) ||
+            (n->op == NEW_FULL || n->op == NEW_RESHAPE || n->op == NEW_ROWS0 ||
+             n->op == NEW_ROWS) != !!n->b || n->op == NEW_TAKE)
             return bad(t, "malformed array maker");
         break;
     }
@@ -1355,7 +1376,7 @@ static bool runs_briefly(const Node *n, int depth)
         return false;
     case ND_ATTR:
         if (n->op == ATTR_SUM || n->op == ATTR_PROD || n->op == ATTR_MIN ||
-            n->op == ATTR_MAX || n->op == ATTR_MEAN)
+            n->op == ATTR_MAX || n->op == ATTR_MEAN || n->op >= ATTR_ARGMIN)
             return false;
         break;
     case ND_CALL:
@@ -2365,9 +2386,11 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
         raise_from_site(self, dims.fault_site, w, false);
         goto out;
     }
-    if (dims.fault == KERNEL_FAULT_INDEX) {
-        PyErr_Format(PyExc_IndexError, "%s: %s: index out of bounds (bounds checking is on)",
-                     fn->name, host_kernel_site(self->hk, dims.fault_site));
+    if (dims.fault == KERNEL_FAULT_INDEX) { /* fault_bytes 1: an index array's (always checked) */
+        PyErr_Format(PyExc_IndexError, "%s: %s: %s", fn->name,
+                     host_kernel_site(self->hk, dims.fault_site),
+                     dims.fault_bytes == 1 ? "index out of bounds, or a boolean index whose "
+                     "shape is not the array's" : "index out of bounds (bounds checking is on)");
         goto out;
     }
     if (dims.fault == KERNEL_FAULT_EMPTY) {
@@ -2414,6 +2437,17 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
         else if (dims.fault == KERNEL_FAULT_RANGE_STEP) /* Python's message */
             PyErr_Format(PyExc_ValueError, "%s: %s: range() arg 3 must not be zero",
                          fn->name, site);
+        else if (dims.fault == KERNEL_FAULT_REDUCE) { /* NumPy's messages */
+            int why = (int)(dims.fault_bytes >> 56), nd = (int)((dims.fault_bytes >> 32) & 0xff);
+            long long axis = (int32_t)(dims.fault_bytes & 0xffffffff);
+            if (why == REDUCE_BAD_AXIS)
+                PyErr_Format(PyExc_ValueError, "%s: %s: axis %lld is out of bounds for array "
+                             "of dimension %d", fn->name, site, axis, nd);
+            else
+                PyErr_Format(PyExc_ValueError, "%s: %s: zero-size array to reduction operation "
+                             "which has no identity (min, max, argmin, argmax of an empty "
+                             "array or axis)", fn->name, site);
+        }
         else if (dims.fault == KERNEL_FAULT_ARANGE_STEP)
             PyErr_Format(PyExc_ZeroDivisionError, "%s: %s: np.arange() step is zero",
                          fn->name, site);

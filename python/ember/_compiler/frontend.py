@@ -30,6 +30,7 @@ Semantics worth knowing:
 """
 
 import ast
+import re
 import builtins
 import cmath
 import enum
@@ -41,6 +42,8 @@ import textwrap
 import types
 
 import numpy as np
+
+from .frontend_jit import JitForms
 
 from .. import _ember
 from . import _enums, _libdevice
@@ -131,7 +134,7 @@ _CONST_INT_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operat
                   ast.BitXor: operator.xor}
 
 _DIM3 = ("threadIdx", "blockIdx", "blockDim", "gridDim")
-_ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "T", "real", "imag")
+_ARRAY_ATTRS = ("shape", "strides", "size", "ndim", "T", "real", "imag", "flat")
 # Every intrinsic, declared once in core/intrinsics.def:
 # {name: (label, min_args, max_args, kind)}.
 _INTRINSICS = _ember.intrinsics()
@@ -296,9 +299,12 @@ def _dtype_name_of_class(obj):
 
 
 # reductions of arrays: a.sum(), np.sum(a) ... (np.amin / np.amax too)
-_REDUCTIONS = ("sum", "prod", "min", "max", "mean")
+_REDUCTIONS = ("sum", "prod", "min", "max", "mean", "argmin", "argmax", "all", "any", "var",
+               "std", "cumsum", "cumprod")
 _NUMPY_REDUCTIONS = {"sum": "sum", "prod": "prod", "mean": "mean", "amin": "min",
-                     "amax": "max", "min": "min", "max": "max"}
+                     "amax": "max", "min": "min", "max": "max", "argmin": "argmin",
+                     "argmax": "argmax", "all": "all", "any": "any", "var": "var",
+                     "std": "std", "cumsum": "cumsum", "cumprod": "cumprod"}
 
 # NumPy functions that make arrays: in ember.jit functions, those with
 # parameters listed (array_maker_call); the others are refused. Kernels refuse all.
@@ -312,6 +318,7 @@ _ARRAY_MAKER_PARAMS = {
     "ones_like": ("a", "dtype"), "full_like": ("a", "fill_value", "dtype"),
     "arange": ("start", "stop", "step", "dtype"),
     "copy": ("a",),
+    "array": ("object", "dtype"), "asarray": ("a", "dtype"),
     "linspace": ("start", "stop", "num", "endpoint", "retstep", "dtype"),
     "eye": ("N", "M", "k", "dtype"),
 }
@@ -405,6 +412,21 @@ def _classify(obj, name):
 # The builder
 # ---------------------------------------------------------------------------
 
+_KERNEL_WORDS = [(re.compile(r"\bin (a )?kernels?\b"), "in ember.jit functions"),
+                 (re.compile(r"\bfrom a kernel\b"), "from an ember.jit function"),
+                 (re.compile(r"\bKernels\b"), "ember.jit functions"),
+                 (re.compile(r"\bkernels\b"), "ember.jit functions"),
+                 (re.compile(r"\ba kernel\b"), "a function"),
+                 (re.compile(r"\bkernel\b"), "function")]
+
+
+def _as_function_words(text):
+    """A message written for kernels, reworded for an ember.jit function."""
+    for pat, repl in _KERNEL_WORDS:
+        text = pat.sub(repl, text)
+    return text
+
+
 def _walk_loop_body(stmts):
     """The nodes of a loop body, not descending into nested loops (whose
     break/continue are their own)."""
@@ -472,7 +494,7 @@ class _CallGraph:
         #                          the root may call itself (recursion)
 
 
-class _Builder(PythonFeatures):
+class _Builder(PythonFeatures, JitForms):
     def __init__(self, fn, info, fdef, is_kernel, argtypes, graph=None):
         self.fn = fn
         self.graph = graph if graph is not None else _CallGraph()
@@ -513,6 +535,9 @@ class _Builder(PythonFeatures):
 
     def err(self, cls, node, msg, hint=None):
         line, col = self.loc(node)
+        graph = getattr(self, "graph", None)
+        if graph is not None and graph.jit:  # an ember.jit function is no kernel
+            msg, hint = _as_function_words(msg), hint and _as_function_words(hint)
         return _error(cls, self.info, line, col, msg, hint)
 
     def unsupported(self, node, msg, hint=None):
@@ -627,6 +652,13 @@ class _Builder(PythonFeatures):
     def block(self, stmts, node=None):
         out = []
         for s in stmts:
+            if self.graph.jit and isinstance(s, (ast.Assign, ast.AugAssign, ast.AnnAssign,
+                                                 ast.Return, ast.Expr)):
+                s = self.list_statement(s)
+                pre, s = self.hoist_comprehensions(s)
+                for p in pre:
+                    r = self.stmt(p)
+                    out.extend(r if isinstance(r, list) else [r] if r is not None else [])
             r = self.stmt(s)
             if r is None:
                 continue
@@ -900,6 +932,9 @@ class _Builder(PythonFeatures):
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and \
                 self.builtin_name(it.func) in ("enumerate", "zip"):
             return self.for_items(s, it)
+        np_iter = self.numpy_iterator(it)
+        if np_iter is not None:
+            return self.for_numpy_iterator(s, it, np_iter)
         range_fn = self.range_static(it)
         is_range = range_fn is not None
         if not is_range:
@@ -1013,7 +1048,7 @@ class _Builder(PythonFeatures):
             value = self.fn.__globals__.get(name, getattr(builtins, name, None))
         return name if value is not None and value is getattr(builtins, name, None) else None
 
-    def for_items(self, s, it):
+    def for_items(self, s, it, enumerate_ok=False):
         """``for v in a``, ``for i, v in enumerate(a)``, ``for x, y in zip(a, b)``
         over arrays: a loop over range(len(a)) (the shortest for zip) that
         binds the items first; each sequence is evaluated once. An item is
@@ -1023,7 +1058,7 @@ class _Builder(PythonFeatures):
         il, ic = self.loc(it)
         kind, seqs = "plain", [it]
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name):
-            b = self.builtin_name(it.func)
+            b = "enumerate" if enumerate_ok else self.builtin_name(it.func)
             if b == "enumerate":
                 if len(it.args) != 1 or it.keywords:
                     raise self.unsupported(it, "enumerate() takes one array here (no start=)")
@@ -1112,6 +1147,11 @@ class _Builder(PythonFeatures):
         """A Name: a tree node (param, load, constant) or a _Static."""
         name = node.id
         line, col = self.loc(node)
+        lists = self.list_vars()
+        if name in lists:  # a list: its items, a view of its buffer
+            buf, n = lists[name][1:3]
+            return ("slice", line, col, ("load", line, col, self.slots[buf]),
+                    [("slice_part", line, col, None, ("load", line, col, self.slots[n]), None)])
         if name in self.slots:
             return ("load", line, col, self.slots[name])
         if name in self.static_params:  # a type passed by the caller (device_call)
@@ -1172,14 +1212,18 @@ class _Builder(PythonFeatures):
             # so that a sum of thousands of terms needs no deep recursion
             spine = []
             while isinstance(node, ast.BinOp):
-                if type(node.op) not in _BINOPS:
+                if type(node.op) not in _BINOPS and not (
+                        self.graph.jit and isinstance(node.op, ast.MatMult)):
                     raise self.unsupported(node, "the '@' operator is not supported in kernels")
                 spine.append(node)
                 node = node.left
             tree = self.expr(node)
             for b in reversed(spine):
                 line, col = self.loc(b)
-                tree = ("binary", line, col, _BINOPS[type(b.op)], tree, self.expr(b.right))
+                if isinstance(b.op, ast.MatMult):  # x @ y: np.dot (core/lower_dot.c)
+                    tree = ("attr", line, col, "dot", tree, self.expr(b.right))
+                else:
+                    tree = ("binary", line, col, _BINOPS[type(b.op)], tree, self.expr(b.right))
             return tree
         if isinstance(node, ast.UnaryOp):
             return ("unary", line, col, _UNOPS[type(node.op)], self.expr(node.operand))
@@ -1230,6 +1274,9 @@ class _Builder(PythonFeatures):
         }
         for cls, (msg, hint) in msgs.items():
             if isinstance(node, cls):
+                if self.graph.jit and cls in (ast.Dict, ast.Set, ast.DictComp, ast.SetComp):
+                    raise self.typing(node, msg, "ember.jit functions work on numbers, tuples, "
+                                      "arrays and lists (numba's typed.Dict is not there)")
                 raise self.unsupported(node, msg, hint)
         raise self.unsupported(node, f"'{type(node).__name__}' expressions are not supported "
                                "in kernels")
@@ -1268,6 +1315,8 @@ class _Builder(PythonFeatures):
             return ("tuple_get", line, col, base, fields.index(attr))
         if attr in _ARRAY_ATTRS:
             return ("attr", line, col, attr, base)
+        if attr == "$nditer":  # for x in np.nditer(a) (for_numpy_iterator)
+            return ("attr", line, col, "nditer", base)
         if attr == "conjugate":
             raise self.typing(node, "conjugate is a method: call it as x.conjugate()")
         n = self.arity(base)
@@ -1322,6 +1371,15 @@ class _Builder(PythonFeatures):
                 return _Static("npbinop", _NUMPY_BINOPS[attr], full)
             if attr == "where":
                 return _Static("npwhere", attr, full)
+            if attr in ("sort", "argsort") and self.graph.jit:
+                return _Static("npsort", attr, full)
+            if attr in ("dot", "matmul") and self.graph.jit:
+                return _Static("npdot", attr, full)
+            if attr == "stack" and self.graph.jit:
+                return _Static("npstack", attr, full)
+            if attr in ("unique", "searchsorted", "nonzero", "histogram", "concatenate",
+                        "hstack", "vstack") and self.graph.jit:
+                return _Static("npjitlib", attr, full)
             if attr in _NUMPY_CONSTS and _NUMPY_CONSTS[attr] is not None:
                 return self.const(node, float(_NUMPY_CONSTS[attr]))
             if attr in _ARRAY_MAKER_PARAMS and self.graph.jit:
@@ -1446,10 +1504,33 @@ class _Builder(PythonFeatures):
         if isinstance(f, ast.Attribute) and f.attr in _REDUCTIONS:
             base = self.value(f.value)
             if not isinstance(base, _Static):
+                return self.reduction_call(node, f.attr, base, node.args, f"{f.attr}()")
+        if isinstance(f, ast.Name) and f.id.startswith("$"):  # list comprehensions' helpers
+            args = [self.expr(a) for a in node.args]
+            if f.id == "$rows0":   # no rows of the item's type (the item is only typed)
+                return ("new_array", line, col, "rows0", None, ("const", line, col, "int64", 0),
+                        args[0], [])
+            if f.id == "$rows":    # n rows shaped as the item (typed as the witness)
+                return ("new_array", line, col, "rows", None, args[0], args[1], args[2:])
+            if f.id == "$len":
+                return ("attr", line, col, "len", args[0])
+            if f.id == "$checked":  # buffer[i], bounds-checked (a list's pop)
+                return ("index", line, col, args[0], [args[1]], 1)
+            if f.id == "$max8":
+                return ("math", line, col, "max", [args[0], ("const", line, col, "int64", 4)])
+        if isinstance(f, ast.Attribute) and f.attr == "$unravel":  # np.ndenumerate's index
+            return ("attr", line, col, "unravel", self.value(f.value), self.expr(node.args[0]))
+        # a.sort() (a statement), a.argsort(): along the last axis
+        if isinstance(f, ast.Attribute) and f.attr in ("sort", "argsort"):
+            base = self.value(f.value)
+            if not isinstance(base, _Static):
                 if node.args or node.keywords:
-                    raise self.unsupported(node, f"{f.attr}() takes no arguments here (no "
-                                           "axis=: reductions are over every element)")
-                return ("attr", line, col, f.attr, base)
+                    raise self.typing(node, f"{f.attr}() takes no arguments here (the last "
+                                      "axis, NumPy's default order)")
+                if f.attr == "sort":
+                    self.check_statement_call(node, "a.sort")
+                    return ("attr", line, col, "sort_inplace", base)
+                return ("attr", line, col, "argsort", base)
         # a.reshape(shape) / a.reshape(d0, d1, ...): a view of a C-contiguous array
         if isinstance(f, ast.Attribute) and f.attr == "reshape":
             base = self.value(f.value)
@@ -1493,6 +1574,26 @@ class _Builder(PythonFeatures):
             return self.const_array_call(node)
         if callee.kind == "npmaker":
             return self.array_maker_call(node, callee.value)
+        if callee.kind == "npsort":  # np.sort(a), np.argsort(a): along the last axis
+            if len(node.args) != 1 or node.keywords:
+                raise self.typing(node, f"{callee.name}() takes one array here (the last axis, "
+                                  "NumPy's default order)")
+            return ("attr", line, col, callee.value, self.expr(node.args[0]))
+        if callee.kind == "npjitlib" or (callee.kind == "npwhere" and len(node.args) == 1 and
+                                         not node.keywords and self.graph.jit):
+            return self.jitlib_call(node, "nonzero" if callee.kind == "npwhere" else
+                                    callee.value)
+        if callee.kind == "npstack":  # np.stack((a, b, ...)): np.array of the arrays
+            if len(node.args) != 1 or node.keywords or \
+                    not isinstance(node.args[0], (ast.Tuple, ast.List)):
+                raise self.typing(node, "np.stack() takes a sequence of arrays written in the "
+                                  "call here: np.stack((a, b, ...)) (axis=0)")
+            return ("new_array", line, col, "array", None, self.nested_sequence(node.args[0]),
+                    None, [])
+        if callee.kind == "npdot":  # np.dot(x, y), np.matmul(x, y): core/lower_dot.c
+            if len(node.args) != 2 or node.keywords:
+                raise self.typing(node, f"{callee.name}() takes two arrays here (no out=)")
+            return ("attr", line, col, "dot", self.expr(node.args[0]), self.expr(node.args[1]))
         if callee.kind == "npwhere":
             if len(node.args) != 3 or node.keywords:
                 raise self.typing(node, "np.where(condition, x, y) takes 3 arguments here "
@@ -1520,6 +1621,17 @@ class _Builder(PythonFeatures):
                 raise self.typing(node, f"{callee.name}() takes no arguments")
             self.check_statement_call(node, callee.name)
             return ("fence", line, col, callee.value)
+        if callee.kind == "npreduce" or (
+                callee.kind == "mathfn" and callee.value in ("np.min", "np.max") and
+                callee.name.split(".")[-1] in ("min", "max") and
+                (node.keywords or len(node.args) == 2)):
+            # np.sum(a), np.argmin(a, axis=1) ...; np.min(x, y) of two numbers is
+            # made the elementwise minimum by inference (core/infer.c reduction_type)
+            if not node.args:
+                raise self.typing(node, f"{callee.name}() takes an array")
+            op = callee.value if callee.kind == "npreduce" else callee.value.split(".")[-1]
+            return self.reduction_call(node, op, self.expr(node.args[0]), node.args[1:],
+                                       f"{callee.name}()")
         if callee.kind in ("mathfn", "npbinop"):
             out_call = self.ufunc_out_call(node, callee)
             if out_call is not None:
@@ -1532,14 +1644,10 @@ class _Builder(PythonFeatures):
                 raise self.unsupported(a, "*args in calls are not supported in kernels")
         k = callee.kind
         name = callee.name
-        if k == "npreduce" or (k == "mathfn" and callee.value in ("np.min", "np.max") and
-                               len(node.args) == 1 and name.split(".")[-1] in
-                               ("min", "max", "amin", "amax")):
-            # np.sum(a) ...; np.min(a) / np.max(a) of one array (two values: minimum)
-            if len(node.args) != 1:
-                raise self.unsupported(node, f"{name}() takes one array here (no axis=)")
-            op = callee.value if k == "npreduce" else callee.value.split(".")[-1]
-            return ("attr", line, col, op, self.expr(node.args[0]))
+        if k == "mathfn" and callee.value in ("np.min", "np.max") and \
+                len(node.args) == 1 and name.split(".")[-1] in ("min", "max", "amin", "amax"):
+            # np.min(a) / np.max(a) of one array (two values: minimum)
+            return ("attr", line, col, callee.value.split(".")[-1], self.expr(node.args[0]))
         if k == "mathfn":
             return ("math", line, col, callee.value, [self.expr(a) for a in node.args])
         if k == "fp16fn":
@@ -1869,6 +1977,14 @@ class _Builder(PythonFeatures):
             if isinstance(a, ast.Starred):
                 raise self.unsupported(a, f"*args in a call of {what}() are not supported")
         dtype = self.dtype_arg(given["dtype"], what) if "dtype" in given else None
+        if name in ("array", "asarray"):
+            # from an array (asarray: itself when the dtype is its own), or from
+            # nested lists / tuples of numbers (a tuple tree; core/lower_build.c)
+            first = params[0]
+            if first not in given:
+                raise self.typing(node, f"{what}() needs its '{first}' argument")
+            return ("new_array", line, col, name, dtype, self.nested_sequence(given[first]),
+                    None, [])
         if name == "copy":  # np.copy(a): a new C-ordered array (as +a)
             if "a" not in given:
                 raise self.typing(node, "np.copy() needs its 'a' argument")
