@@ -87,12 +87,13 @@ bool lw_grow_list(void **v, int *cap, int need, size_t size)
  * fault record's site numbers); returns its number. */
 int lw_add_site(Lower *L, const Node *n)
 {
-    if (!lw_grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites))
-        lw_fail(L, n, "out of memory");
     char site[1200];
     snprintf(site, sizeof site, "%s:%d:%d", L->fn->file, n->loc.line, n->loc.col);
-    if (!(L->sites[L->nsites] = em_strdup(site)))
-        lw_fail(L, n, "out of memory");
+    if (!lw_grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites) ||
+        !(L->sites[L->nsites] = em_strdup(site))) {
+        L->st = EMBER_ERR_OUT_OF_MEMORY; /* every kernel has sites now: not a user error */
+        longjmp(L->fail_jmp, 1);
+    }
     return L->nsites++;
 }
 
@@ -566,6 +567,9 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     L->fn = fn;
     L->ctx = ctx;
     L->boundscheck = fn->boundscheck;
+    unsigned checks = fn->is_kernel && target->kernel_checks ? target->kernel_checks() : 0;
+    L->check_writes = fn->boundscheck || (checks & LOWER_CHECK_WRITES);
+    L->check_reads = fn->boundscheck || (checks & LOWER_CHECK_READS);
     L->jit = fn->is_kernel ? NULL : target->jit;
     L->function_entry = L->jit != NULL;
     ember_status st = EMBER_SUCCESS;

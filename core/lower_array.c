@@ -31,6 +31,21 @@ LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValu
     LLVMBasicBlockRef fault = lw_new_bb(L, "oob"), cont = lw_new_bb(L, "inbounds");
     LLVMBuildCondBr(B, bad, fault, cont);
     LLVMPositionBuilderAtEnd(B, fault);
+    LLVMValueRef scratch = NULL;
+    if (p) { /* where the access goes instead: loads read 0 */
+        scratch = lw_entry_alloca(L, LLVMArrayType(L->t_i64, 2), "oob.scratch");
+        LLVMSetAlignment(scratch, 16);
+        LLVMBuildStore(B, LLVMConstNull(LLVMArrayType(L->t_i64, 2)), scratch);
+    }
+    /* the first fault is the one reported (a view out of bounds, not the
+     * store into it that follows) */
+    LLVMValueRef seen = LLVMBuildLoad2(B, L->t_i32, L->fault, "fault.seen");
+    L->target->atomic_access(L, seen, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(seen, 4);
+    LLVMBasicBlockRef record = lw_new_bb(L, "oob.record");
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntEQ, seen, LLVMConstInt(L->t_i32, 0, 0), ""),
+                    record, cont);
+    LLVMPositionBuilderAtEnd(B, record);
     LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
     LLVMValueRef site_ptr = LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, "");
     lw_fault_store(L, LLVMConstInt(L->t_i32, (unsigned)index, 0), site_ptr,
@@ -42,9 +57,6 @@ LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValu
     }
     lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_INDEX, 0), L->fault,
                 LLVMAtomicOrderingRelease);
-    LLVMValueRef scratch = lw_entry_alloca(L, LLVMArrayType(L->t_i64, 2), "oob.scratch");
-    LLVMSetAlignment(scratch, 16);
-    LLVMBuildStore(B, LLVMConstNull(LLVMArrayType(L->t_i64, 2)), scratch);
     LLVMBuildBr(B, cont);
     LLVMPositionBuilderAtEnd(B, cont);
     if (!p) /* a slice: the caller empties the view */
@@ -53,29 +65,45 @@ LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValu
 }
 
 /* Address of a[idx...]: data + sum(idx_i * stride_i), a negative index
- * wrapped once (idx + shape_i). No bounds check in this build. For a 'C'
+ * wrapped once (idx + shape_i), for a store or atomic (`write`) or a load.
+ * Checked (L->check_writes / check_reads): each index against its extent,
+ * in a form that LLVM folds away under the usual guard (`if i < a.size`,
+ * `if i < a.shape[0]` with i known non-negative, as cuda.grid gives). For a 'C'
  * ('F') array the last (first) stride is the item size, a constant, which
  * lets LLVM see unit-stride accesses and vectorise them. */
-LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out)
+LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out, bool write)
 {
     const Type *at = n->a->ty;
     LLVMBuilderRef B = L->b;
     LLVMValueRef arr = lw_expr(L, n->a);
     int nd = at->ndim;
     LLVMValueRef off = NULL, bad = NULL;
+    bool check = write ? L->check_writes : L->check_reads;
     int64_t itemsize = ty_bits(at->elem) < 8 ? 1 : ty_bits(at->elem) / 8;
     for (int i = 0; i < nd; i++) {
         const Type *it = ty_concrete(n->args[i]->ty);
         LLVMValueRef idx = lw_conv(L, n, lw_expr(L, n->args[i]), it, ty_scalar(ty_is_signed(it) ? TY_I64 : TY_U64));
+        if (check) {
+            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+            LLVMValueRef out;
+            if (ty_is_signed(it)) {
+                /* on the index as written: idx >= shape (the negation of a
+                 * guard `idx < shape`, folded under it), or idx + shape < 0
+                 * (past one wrap; false where idx is known non-negative) */
+                LLVMValueRef nn = LLVMBuildAnd(B, shape, i64c(L, INT64_MAX), "");
+                LLVMValueRef hi = LLVMBuildICmp(B, LLVMIntSGE, idx, shape, "oob.hi");
+                LLVMValueRef lo = LLVMBuildICmp(B, LLVMIntSLT, LLVMBuildNSWAdd(B, idx, nn, ""),
+                                                i64c(L, 0), "oob.lo");
+                out = LLVMBuildOr(B, hi, lo, "oob");
+            } else {
+                out = LLVMBuildICmp(B, LLVMIntUGE, idx, shape, "oob");
+            }
+            bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
+        }
         if (ty_is_signed(it)) {
             LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
             LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
             idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, shape, ""), idx, "");
-        }
-        if (L->boundscheck) { /* wrapped index in [0, shape): one unsigned compare */
-            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
-            LLVMValueRef out = LLVMBuildICmp(B, LLVMIntUGE, idx, shape, "oob");
-            bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
         }
         bool unit = (at->layout == 'C' && i == nd - 1) || (at->layout == 'F' && i == 0);
         LLVMValueRef stride = unit ? i64c(L, itemsize)
@@ -110,7 +138,7 @@ LLVMValueRef lw_atomic_op(Lower *L, Node *n)
     Node probe = *n;
     probe.kind = ND_INDEX;
     const Type *elem;
-    LLVMValueRef p = lw_element_ptr(L, &probe, &elem);
+    LLVMValueRef p = lw_element_ptr(L, &probe, &elem, true);
     LLVMValueRef v = lw_conv(L, n, lw_expr(L, n->b), n->b->ty, elem);
     bool fl = ty_is_float(elem), sg = ty_is_signed(elem);
     int rmw = -1;
@@ -312,7 +340,7 @@ LLVMValueRef lw_slice_view(Lower *L, Node *n)
                 LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
                 idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, len, ""), idx, "");
             }
-            if (L->boundscheck) {
+            if (L->check_writes || L->check_reads) { /* the view may be written */
                 LLVMValueRef out = LLVMBuildICmp(B, LLVMIntUGE, idx, len, "oob");
                 bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
             }

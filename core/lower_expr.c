@@ -312,7 +312,7 @@ LLVMValueRef lw_expr(Lower *L, Node *n)
     case ND_INTRINSIC: return lw_intrinsic(L, n);
     case ND_INDEX: {
         const Type *elem;
-        LLVMValueRef p = lw_element_ptr(L, n, &elem);
+        LLVMValueRef p = lw_element_ptr(L, n, &elem, false);
         LLVMValueRef v = LLVMBuildLoad2(L->b, lw_mty(L, elem), p, "");
         LLVMSetAlignment(v, lw_elem_align(elem));
         if (elem->kind == TY_BOOL)

@@ -107,7 +107,14 @@ struct LowerTarget {
     /* The address space of constant data (cuda.const.array_like); 0: the
      * generic one. */
     unsigned const_address_space;
+    /* (optional) The bounds checks every kernel gets, also without
+     * boundscheck: LOWER_CHECK_WRITES | LOWER_CHECK_READS; NULL: none (a
+     * GPU, as numba: only boundscheck / debug check). */
+    unsigned (*kernel_checks)(void);
 };
+
+#define LOWER_CHECK_WRITES 1u /* stores and atomics */
+#define LOWER_CHECK_READS 2u  /* loads */
 
 /* The runtime an ember.jit function calls (devices/cpu/lower_jit.c). */
 struct LowerJit {
@@ -182,6 +189,9 @@ struct Lower {
     int nchecked, capchecked;
     int in_recursive;          /* validating inside a recursive specialisation */
     bool boundscheck;          /* the root's boundscheck option */
+    bool check_writes;         /* stores and atomics check their index: boundscheck, or
+                                * the target's kernel_checks */
+    bool check_reads;          /* loads check their index: likewise */
     LLVMValueRef rng;          /* np.random: this thread's generator, looked up once in
                                 * the current LLVM function's entry block (NULL until
                                 * a draw needs it) */
@@ -311,7 +321,7 @@ EM_HIDDEN LLVMValueRef lw_expr(Lower *L, Node *n);
 /* ---- lower_array.c */
 EM_HIDDEN void lw_fault_store(Lower *L, LLVMValueRef v, LLVMValueRef ptr, LLVMAtomicOrdering order);
 EM_HIDDEN LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValueRef p);
-EM_HIDDEN LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out);
+EM_HIDDEN LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out, bool write);
 EM_HIDDEN LLVMValueRef lw_atomic_op(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_attr(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_slice_view(Lower *L, Node *n);

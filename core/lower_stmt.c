@@ -209,7 +209,7 @@ void lw_stmt(Lower *L, Node *n)
     case ND_STORE: {
         const Type *elem;
         LLVMValueRef v = lw_expr(L, n->b);
-        LLVMValueRef p = lw_element_ptr(L, n, &elem);
+        LLVMValueRef p = lw_element_ptr(L, n, &elem, true);
         v = lw_conv(L, n, v, n->b->ty, elem);
         if (elem->kind == TY_BOOL)
             v = LLVMBuildZExt(B, v, L->t_i8, "");
