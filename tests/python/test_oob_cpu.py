@@ -227,3 +227,29 @@ def test_loads_are_not_checked_by_default_but_are_with_boundscheck():
         cuda.jit(boundscheck=True)(shifted_read)[1, 8](src, dst, 2)
     assert re.search(r"test_oob_cpu\.py:\d+:\d+: index out of bounds in thread \([67], 0, 0\)",
                      str(ei.value))
+
+
+@cuda.jit
+def guarded_on_x(x, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        out[i] = 2 * x[i]
+
+
+@pytest.mark.parametrize("n_out", [40, 100, 130])
+def test_guard_on_another_array(n_out):
+    # the guard is on x, the store into out: the threads below out's extent
+    # run a loop without checks, the others (if any) fault cleanly
+    x = np.arange(100.0)
+    buf, out = with_canary(n_out)
+    if n_out < 100:
+        with pytest.raises(IndexError) as ei:
+            guarded_on_x[4, 32](x, out)
+        t = check_index_error(ei, guarded_on_x, line_of(guarded_on_x, 4))
+        assert n_out <= t[3] * 32 + t[0] < 100
+        np.testing.assert_array_equal(out, 2 * x[:n_out])
+    else:
+        guarded_on_x[4, 32](x, out)
+        np.testing.assert_array_equal(out[:100], 2 * x)
+        assert (out[100:] == 0).all()
+    assert canary_intact(buf, n_out)
