@@ -630,6 +630,7 @@ out_free:
     for (int i = 0; i < L->nsites; i++)
         em_free(L->sites[i]);
     em_free(L->sites);
+    em_free(L->tid_axis);
     em_free(L->locals);
     em_free(L->shareds);
     em_free(L->shared_off);

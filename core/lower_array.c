@@ -64,6 +64,44 @@ LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValu
     return LLVMBuildSelect(B, bad, LLVMBuildBitCast(B, scratch, L->t_ptr, ""), p, "");
 }
 
+static void note_assignments(signed char *axis, const Node *n, int depth)
+{
+    if (!n || depth > 200)
+        return;
+    if ((n->kind == ND_ASSIGN || n->kind == ND_FOR_RANGE) && n->var >= 0) {
+        const Node *v = n->kind == ND_ASSIGN ? n->a : NULL;
+        int d = v && v->kind == ND_INTRINSIC && v->op == INTR_THREAD_IDX && v->nargs == 1 &&
+                        v->args[0]->kind == ND_CONST ? (int)v->args[0]->ival : -1;
+        /* -2: not seen yet; a second assignment, or another value: -1 */
+        axis[n->var] = axis[n->var] == -2 && d >= 0 && d < 3 ? (signed char)d : -1;
+    }
+    note_assignments(axis, n->a, depth + 1);
+    note_assignments(axis, n->b, depth + 1);
+    note_assignments(axis, n->c, depth + 1);
+    for (int i = 0; i < n->nargs; i++)
+        note_assignments(axis, n->args[i], depth + 1);
+}
+
+/* The axis d when index n is cuda.threadIdx.<d> (directly, or a variable of
+ * the kernel assigned only that), else -1. */
+static int thread_axis(Lower *L, const Node *n)
+{
+    if (n->kind == ND_INTRINSIC && n->op == INTR_THREAD_IDX && n->nargs == 1 &&
+        n->args[0]->kind == ND_CONST && n->args[0]->ival >= 0 && n->args[0]->ival < 3)
+        return (int)n->args[0]->ival;
+    if (n->kind != ND_LOAD || L->fn != L->root_fn || L->function_entry)
+        return -1;
+    if (!L->tid_axis) {
+        int nv = L->fn->nvars;
+        if (!(L->tid_axis = em_malloc((size_t)nv + 1)))
+            return -1;
+        memset(L->tid_axis, -2, (size_t)nv + 1);
+        note_assignments(L->tid_axis, L->fn->body, 0);
+    }
+    return n->var >= 0 && n->var < L->fn->nvars && L->tid_axis[n->var] >= 0 ? L->tid_axis[n->var]
+                                                                              : -1;
+}
+
 /* Address of a[idx...]: data + sum(idx_i * stride_i), a negative index
  * wrapped once (idx + shape_i), for a store or atomic (`write`) or a load.
  * Checked (L->check_writes / check_reads): each index against its extent,
@@ -83,28 +121,27 @@ LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out, bool write
     for (int i = 0; i < nd; i++) {
         const Type *it = ty_concrete(n->args[i]->ty);
         LLVMValueRef idx = lw_conv(L, n, lw_expr(L, n->args[i]), it, ty_scalar(ty_is_signed(it) ? TY_I64 : TY_U64));
-        if (check) {
-            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
-            LLVMValueRef out;
-            if (ty_is_signed(it)) {
-                /* on the index as written: idx >= shape (the negation of a
-                 * guard `idx < shape`, folded under it), or idx + shape < 0
-                 * (past one wrap; false where idx is known non-negative) */
-                LLVMValueRef nn = LLVMBuildAnd(B, shape, i64c(L, INT64_MAX), "");
-                LLVMValueRef hi = LLVMBuildICmp(B, LLVMIntSGE, idx, shape, "oob.hi");
-                LLVMValueRef lo = LLVMBuildICmp(B, LLVMIntSLT, LLVMBuildNSWAdd(B, idx, nn, ""),
-                                                i64c(L, 0), "oob.lo");
-                out = LLVMBuildOr(B, hi, lo, "oob");
-            } else {
-                out = LLVMBuildICmp(B, LLVMIntUGE, idx, shape, "oob");
-            }
-            bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
+        LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+        LLVMValueRef out = NULL;
+        if (check && ty_is_signed(it) && n->a->kind == ND_PARAM) {
+            /* an argument's extent: on the index as written, idx >= shape
+             * (the negation of a guard `idx < shape`, folded under it), or
+             * idx + shape < 0 (past one wrap; false where idx is known
+             * non-negative) */
+            LLVMValueRef nn = LLVMBuildAnd(B, shape, i64c(L, INT64_MAX), "");
+            LLVMValueRef hi = LLVMBuildICmp(B, LLVMIntSGE, idx, shape, "oob.hi");
+            LLVMValueRef lo = LLVMBuildICmp(B, LLVMIntSLT, LLVMBuildNSWAdd(B, idx, nn, ""),
+                                            i64c(L, 0), "oob.lo");
+            out = LLVMBuildOr(B, hi, lo, "oob");
         }
         if (ty_is_signed(it)) {
-            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
             LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
             idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, shape, ""), idx, "");
         }
+        if (check && !out) /* else the wrapped index in [0, shape): one compare */
+            out = LLVMBuildICmp(B, LLVMIntUGE, idx, shape, "oob");
+        if (out)
+            bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
         bool unit = (at->layout == 'C' && i == nd - 1) || (at->layout == 'F' && i == 0);
         LLVMValueRef stride = unit ? i64c(L, itemsize)
                                    : LLVMBuildExtractValue(B, arr, (unsigned)(1 + nd + i), "stride");
@@ -113,6 +150,24 @@ LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out, bool write
     }
     LLVMValueRef data = LLVMBuildExtractValue(B, arr, 0, "data");
     LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "");
+    if (bad && L->bdim[0]) { /* s[ty, tx]: no thread can fault unless a block dimension
+                              * exceeds the extent it indexes; LLVM unswitches the
+                              * thread loop on that (loop-invariant) condition */
+        LLVMValueRef some = NULL;
+        for (int i = 0; i < nd; i++) {
+            int d = thread_axis(L, n->args[i]);
+            if (d < 0) {
+                some = NULL;
+                break;
+            }
+            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+            LLVMValueRef wide = LLVMBuildICmp(B, LLVMIntSGT, LLVMBuildZExt(B, L->bdim[d], L->t_i64, ""),
+                                              shape, "");
+            some = some ? LLVMBuildOr(B, some, wide, "") : wide;
+        }
+        if (some)
+            bad = LLVMBuildAnd(B, some, bad, "");
+    }
     if (bad)
         p = lw_bounds_fault(L, n, bad, p);
     *elem_out = at->elem;

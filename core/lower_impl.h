@@ -192,6 +192,9 @@ struct Lower {
     bool check_writes;         /* stores and atomics check their index: boundscheck, or
                                 * the target's kernel_checks */
     bool check_reads;          /* loads check their index: likewise */
+    signed char *tid_axis;     /* per variable of the root: the axis d when its only
+                                * assignment is `v = cuda.threadIdx.<d>`, else -1 (NULL
+                                * until a check asks: lower_array.c thread_axis) */
     LLVMValueRef rng;          /* np.random: this thread's generator, looked up once in
                                 * the current LLVM function's entry block (NULL until
                                 * a draw needs it) */
