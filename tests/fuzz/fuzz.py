@@ -53,6 +53,8 @@ EXPLAINED = {
                     "where NumPy 1.24's scalars and numba widen",
     "nan-sign": "math.copysign(x, nan): the sign of a NaN NumPy computed (nan % 0.0 ...) "
                 "differs between NumPy's loops and compiled code; the magnitudes agree",
+    "numpy-bool": "arithmetic on NumPy bools: NumPy's bool_ + bool_ is a logical or (True), "
+                  "numba and ember add them as integers (2), as Python's bools do",
     "bool-negative": "-x or x - y of NumPy bools: NumPy refuses (TypeError), numba and ember "
                      "compute with them as integers, as Python's own bools do",
 }
@@ -96,6 +98,8 @@ def _py_run(fn, args):
             sys.settrace(None)
     if any("overflow" in str(x.message) for x in w):
         flags.add("overflow-warning")
+    if any("divide" in str(x.message) or "invalid value" in str(x.message) for x in w):
+        flags.add("divide-warning")
     if isinstance(out[1] if out[0] == "ok" else None, int) and abs(out[1]) >= 2 ** 63:
         flags.add("bigint")
     return out, flags
@@ -161,6 +165,13 @@ def classify(py, flags, em, path, f32, narrow=False, copysign=False):
         return "same", ""
     if flags & {"bigint", "overflow-warning"}:
         return "explained", "int-overflow"
+    diff = [(p, q) for p, q in zip(np.atleast_1d(np.asarray(py[1], object)).ravel(),
+                                   np.atleast_1d(np.asarray(em[1], object)).ravel())
+            if not _close(p, q, 1e-9)]
+    if "divide-warning" in flags and all(not np.isfinite(complex(p)) for p, _ in diff):
+        return "explained", "zero-division"
+    if all(isinstance(p, (bool, np.bool_)) for p, _ in diff):
+        return "explained", "numpy-bool"
     if f32 and _values_close(py[1], em[1], 1e-3):
         return "explained", "scalar-typing"
     if narrow:
@@ -234,7 +245,8 @@ def run_one(idx, seed, tmp):
         return classify(py_err, flags, em if em[0] == "err" else ("ok", list(out)), path, f32,
                         narrow, "copysign" in src)
     if em[0] == "ok":
-        py = ("ok", [float(np.real(v)) for v in py_vals] + list(a_py.ravel()))
+        py = ("ok", [v if isinstance(v, (bool, np.bool_)) else float(np.real(v))
+                     for v in py_vals] + list(a_py.ravel()))
         em = ("ok", list(out) + list(a_em.ravel()))
     else:
         py = ("ok", py_vals)
