@@ -299,8 +299,7 @@ def run(count, seed, batch=100, timeout=60.0, start=0, verbose=False, log=None):
         stop = min(idx + batch, stop_all)
         p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child",
                               "--seed", str(seed), "--start", str(idx), "--stop", str(stop)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
-                             bufsize=1)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, bufsize=0)
         current, deadline = None, time.monotonic() + max(timeout * 3, 300)  # start-up
         buf = ""
         while True:
@@ -313,14 +312,19 @@ def run(count, seed, batch=100, timeout=60.0, start=0, verbose=False, log=None):
                 bad.append((hung, "hang", f"no answer in {timeout:.0f} s"))
                 idx = hung + 1
                 break
-            ready, _, _ = select.select([p.stdout], [], [], min(left, 1.0))
-            if not ready:
-                continue
-            line = p.stdout.readline()
+            if "\n" not in buf:  # read what the child wrote (unbuffered: select sees it all)
+                ready, _, _ = select.select([p.stdout], [], [], min(left, 1.0))
+                if not ready:
+                    continue
+                chunk = os.read(p.stdout.fileno(), 65536)
+                buf += chunk.decode(errors="replace")
+                if chunk:
+                    continue
+            line, _, buf = buf.partition("\n") if "\n" in buf else (buf, "", "")
             if not line:  # the child ended
                 rc = p.wait()
                 if current is not None:
-                    err = p.stderr.read()[-300:]
+                    err = p.stderr.read()[-300:].decode(errors="replace")
                     counts["crash"] += 1
                     bad.append((current, "crash", f"exit status {rc}: {err.strip()}"))
                     idx = current + 1
