@@ -41,7 +41,8 @@ EXPLAINED = {
                      "CPython raises ZeroDivisionError",
     "math-domain": "math.sqrt(-1), math.log(0), math.exp(1000), int(nan) ...: CPython raises "
                    "ValueError / OverflowError, compiled code (numba too) returns nan / inf or "
-                   "an undefined integer",
+                   "an undefined integer; or NumPy warned 'invalid value' (np.int64(nan) ...: "
+                   "an undefined integer that then decides indices and branches)",
     "int-overflow": "an integer outgrew 64 bits in CPython (arbitrary precision) where ember "
                     "wraps as numba does, or a NumPy scalar operation overflowed (NumPy warned) "
                     "where numba's typing computes in a wider type",
@@ -98,8 +99,10 @@ def _py_run(fn, args):
             sys.settrace(None)
     if any("overflow" in str(x.message) for x in w):
         flags.add("overflow-warning")
-    if any("divide" in str(x.message) or "invalid value" in str(x.message) for x in w):
+    if any("divide" in str(x.message) for x in w):
         flags.add("divide-warning")
+    if any("invalid value" in str(x.message) for x in w):
+        flags.add("invalid-warning")
     if isinstance(out[1] if out[0] == "ok" else None, int) and abs(out[1]) >= 2 ** 63:
         flags.add("bigint")
     return out, flags
@@ -170,6 +173,8 @@ def classify(py, flags, em, path, f32, narrow=False, copysign=False):
             if not _close(p, q, 1e-9)]
     if "divide-warning" in flags and all(not np.isfinite(complex(p)) for p, _ in diff):
         return "explained", "zero-division"
+    if "invalid-warning" in flags:  # np.int64(nan) and the like: then anything
+        return "explained", "math-domain"
     if all(isinstance(p, (bool, np.bool_)) for p, _ in diff):
         return "explained", "numpy-bool"
     if f32 and _values_close(py[1], em[1], 1e-3):
