@@ -344,8 +344,11 @@ LLVMValueRef lw_conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from,
     }
     if (ty_is_int(from))
         return ty_is_signed(from) ? LLVMBuildSIToFP(L->b, v, tt, "") : LLVMBuildUIToFP(L->b, v, tt, "");
-    if (ty_is_int(to))
-        return ty_is_signed(to) ? LLVMBuildFPToSI(L->b, v, tt, "") : LLVMBuildFPToUI(L->b, v, tt, "");
+    if (ty_is_int(to)) {
+        LLVMValueRef r = ty_is_signed(to) ? LLVMBuildFPToSI(L->b, v, tt, "")
+                                          : LLVMBuildFPToUI(L->b, v, tt, "");
+        return L->target->has_freeze ? LLVMBuildFreeze(L->b, r, "") : r;
+    }
     /* float -> float */
     return ty_bits(from) < ty_bits(to) ? LLVMBuildFPExt(L->b, v, tt, "")
                                        : LLVMBuildFPTrunc(L->b, v, tt, "");

@@ -111,6 +111,10 @@ struct LowerTarget {
      * boundscheck: LOWER_CHECK_WRITES | LOWER_CHECK_READS; NULL: none (a
      * GPU, as numba: only boundscheck / debug check). */
     unsigned (*kernel_checks)(void);
+    /* The IR has LLVM's `freeze` (not NVVM's): int(x) of a NaN, an infinity
+     * or a float out of range is then some integer, not poison (which can
+     * turn `int(x) % n` into an index out of bounds). */
+    bool has_freeze;
 };
 
 #define LOWER_CHECK_WRITES 1u /* stores and atomics */

@@ -450,4 +450,5 @@ const LowerTarget lower_host_target = {
     .string_ptr = string_ptr,
     .print = print,
     .kernel_checks = kernel_checks,
+    .has_freeze = true,
 };

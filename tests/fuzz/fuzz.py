@@ -306,6 +306,7 @@ def run(count, seed, batch=100, timeout=60.0, start=0, verbose=False, log=None):
                               "--seed", str(seed), "--start", str(idx), "--stop", str(stop)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, bufsize=0)
         current, deadline = None, time.monotonic() + max(timeout * 3, 300)  # start-up
+        next_idx = idx
         buf = ""
         while True:
             left = deadline - time.monotonic()
@@ -328,6 +329,8 @@ def run(count, seed, batch=100, timeout=60.0, start=0, verbose=False, log=None):
             line, _, buf = buf.partition("\n") if "\n" in buf else (buf, "", "")
             if not line:  # the child ended
                 rc = p.wait()
+                if current is None and rc != 0:  # before its first function, or between
+                    current = next_idx
                 if current is not None:
                     err = p.stderr.read()[-300:].decode(errors="replace")
                     counts["crash"] += 1
@@ -341,6 +344,7 @@ def run(count, seed, batch=100, timeout=60.0, start=0, verbose=False, log=None):
                 deadline = time.monotonic() + timeout
             elif line.startswith("R "):
                 i, cls, detail = json.loads(line[2:])
+                next_idx = i + 1
                 counts[cls] += 1
                 if cls == "explained":
                     explained[detail] = explained.get(detail, 0) + 1

@@ -253,3 +253,25 @@ def test_guard_on_another_array(n_out):
         np.testing.assert_array_equal(out[:100], 2 * x)
         assert (out[100:] == 0).all()
     assert canary_intact(buf, n_out)
+
+
+def nan_index(arr, x):
+    return arr[int(x) % 8]
+
+
+@cuda.jit
+def nan_index_kernel(arr, x, out):
+    out[0] = arr[int(x[0]) % 8]
+
+
+@pytest.mark.parametrize("x", [float("nan"), float("inf"), -float("inf"), 1e300])
+def test_int_of_nan_then_modulo_is_an_index_in_bounds(x):
+    # int(nan) is undefined (numba too), but `% 8` must still give an index
+    # in [0, 8): LLVM's fptosi of nan is poison, which went through the
+    # modulo and read far outside the array (fuzzer, seed 1, #4320: SIGSEGV)
+    import ember
+    arr = np.arange(8.0) + 1
+    assert ember.jit(nan_index)(arr, x) in arr
+    out = np.zeros(1)
+    nan_index_kernel[1, 1](arr, np.array([x]), out)
+    assert out[0] in arr
