@@ -93,8 +93,10 @@ static int thread_axis(Lower *L, const Node *n)
         return -1;
     if (!L->tid_axis) {
         int nv = L->fn->nvars;
-        if (!(L->tid_axis = em_malloc((size_t)nv + 1)))
-            return -1;
+        if (!(L->tid_axis = em_malloc((size_t)nv + 1))) {
+            L->st = EMBER_ERR_OUT_OF_MEMORY;
+            longjmp(L->fail_jmp, 1);
+        }
         memset(L->tid_axis, -2, (size_t)nv + 1);
         note_assignments(L->tid_axis, L->fn->body, 0);
     }
