@@ -87,12 +87,13 @@ bool lw_grow_list(void **v, int *cap, int need, size_t size)
  * fault record's site numbers); returns its number. */
 int lw_add_site(Lower *L, const Node *n)
 {
-    if (!lw_grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites))
-        lw_fail(L, n, "out of memory");
     char site[1200];
     snprintf(site, sizeof site, "%s:%d:%d", L->fn->file, n->loc.line, n->loc.col);
-    if (!(L->sites[L->nsites] = em_strdup(site)))
-        lw_fail(L, n, "out of memory");
+    if (!lw_grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites) ||
+        !(L->sites[L->nsites] = em_strdup(site))) {
+        L->st = EMBER_ERR_OUT_OF_MEMORY; /* every kernel has sites now: not a user error */
+        longjmp(L->fail_jmp, 1);
+    }
     return L->nsites++;
 }
 
@@ -367,8 +368,11 @@ LLVMValueRef lw_conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from,
     }
     if (ty_is_int(from))
         return ty_is_signed(from) ? LLVMBuildSIToFP(L->b, v, tt, "") : LLVMBuildUIToFP(L->b, v, tt, "");
-    if (ty_is_int(to))
-        return ty_is_signed(to) ? LLVMBuildFPToSI(L->b, v, tt, "") : LLVMBuildFPToUI(L->b, v, tt, "");
+    if (ty_is_int(to)) {
+        LLVMValueRef r = ty_is_signed(to) ? LLVMBuildFPToSI(L->b, v, tt, "")
+                                          : LLVMBuildFPToUI(L->b, v, tt, "");
+        return L->target->has_freeze ? LLVMBuildFreeze(L->b, r, "") : r;
+    }
     /* float -> float */
     return ty_bits(from) < ty_bits(to) ? LLVMBuildFPExt(L->b, v, tt, "")
                                        : LLVMBuildFPTrunc(L->b, v, tt, "");
@@ -590,6 +594,9 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     L->fn = fn;
     L->ctx = ctx;
     L->boundscheck = fn->boundscheck;
+    unsigned checks = fn->is_kernel && target->kernel_checks ? target->kernel_checks() : 0;
+    L->check_writes = fn->boundscheck || (checks & LOWER_CHECK_WRITES);
+    L->check_reads = fn->boundscheck || (checks & LOWER_CHECK_READS);
     L->jit = fn->is_kernel ? NULL : target->jit;
     L->function_entry = L->jit != NULL;
     ember_status st = EMBER_SUCCESS;
@@ -651,6 +658,7 @@ out_free:
     for (int i = 0; i < L->nsites; i++)
         em_free(L->sites[i]);
     em_free(L->sites);
+    em_free(L->tid_axis);
     em_free(L->locals);
     em_free(L->shareds);
     em_free(L->shared_off);

@@ -31,6 +31,21 @@ LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValu
     LLVMBasicBlockRef fault = lw_new_bb(L, "oob"), cont = lw_new_bb(L, "inbounds");
     LLVMBuildCondBr(B, bad, fault, cont);
     LLVMPositionBuilderAtEnd(B, fault);
+    LLVMValueRef scratch = NULL;
+    if (p) { /* where the access goes instead: loads read 0 */
+        scratch = lw_entry_alloca(L, LLVMArrayType(L->t_i64, 2), "oob.scratch");
+        LLVMSetAlignment(scratch, 16);
+        LLVMBuildStore(B, LLVMConstNull(LLVMArrayType(L->t_i64, 2)), scratch);
+    }
+    /* the first fault is the one reported (a view out of bounds, not the
+     * store into it that follows) */
+    LLVMValueRef seen = LLVMBuildLoad2(B, L->t_i32, L->fault, "fault.seen");
+    L->target->atomic_access(L, seen, LLVMAtomicOrderingMonotonic);
+    LLVMSetAlignment(seen, 4);
+    LLVMBasicBlockRef record = lw_new_bb(L, "oob.record");
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntEQ, seen, LLVMConstInt(L->t_i32, 0, 0), ""),
+                    record, cont);
+    LLVMPositionBuilderAtEnd(B, record);
     LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
     LLVMValueRef site_ptr = LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, "");
     lw_fault_store(L, LLVMConstInt(L->t_i32, (unsigned)index, 0), site_ptr,
@@ -42,9 +57,6 @@ LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValu
     }
     lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_INDEX, 0), L->fault,
                 LLVMAtomicOrderingRelease);
-    LLVMValueRef scratch = lw_entry_alloca(L, LLVMArrayType(L->t_i64, 2), "oob.scratch");
-    LLVMSetAlignment(scratch, 16);
-    LLVMBuildStore(B, LLVMConstNull(LLVMArrayType(L->t_i64, 2)), scratch);
     LLVMBuildBr(B, cont);
     LLVMPositionBuilderAtEnd(B, cont);
     if (!p) /* a slice: the caller empties the view */
@@ -52,32 +64,87 @@ LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValu
     return LLVMBuildSelect(B, bad, LLVMBuildBitCast(B, scratch, L->t_ptr, ""), p, "");
 }
 
+static void note_assignments(signed char *axis, const Node *n, int depth)
+{
+    if (!n || depth > 200)
+        return;
+    if ((n->kind == ND_ASSIGN || n->kind == ND_FOR_RANGE) && n->var >= 0) {
+        const Node *v = n->kind == ND_ASSIGN ? n->a : NULL;
+        int d = v && v->kind == ND_INTRINSIC && v->op == INTR_THREAD_IDX && v->nargs == 1 &&
+                        v->args[0]->kind == ND_CONST ? (int)v->args[0]->ival : -1;
+        /* -2: not seen yet; a second assignment, or another value: -1 */
+        axis[n->var] = axis[n->var] == -2 && d >= 0 && d < 3 ? (signed char)d : -1;
+    }
+    note_assignments(axis, n->a, depth + 1);
+    note_assignments(axis, n->b, depth + 1);
+    note_assignments(axis, n->c, depth + 1);
+    for (int i = 0; i < n->nargs; i++)
+        note_assignments(axis, n->args[i], depth + 1);
+}
+
+/* The axis d when index n is cuda.threadIdx.<d> (directly, or a variable of
+ * the kernel assigned only that), else -1. */
+static int thread_axis(Lower *L, const Node *n)
+{
+    if (n->kind == ND_INTRINSIC && n->op == INTR_THREAD_IDX && n->nargs == 1 &&
+        n->args[0]->kind == ND_CONST && n->args[0]->ival >= 0 && n->args[0]->ival < 3)
+        return (int)n->args[0]->ival;
+    if (n->kind != ND_LOAD || L->fn != L->root_fn || L->function_entry)
+        return -1;
+    if (!L->tid_axis) {
+        int nv = L->fn->nvars;
+        if (!(L->tid_axis = em_malloc((size_t)nv + 1))) {
+            L->st = EMBER_ERR_OUT_OF_MEMORY;
+            longjmp(L->fail_jmp, 1);
+        }
+        memset(L->tid_axis, -2, (size_t)nv + 1);
+        note_assignments(L->tid_axis, L->fn->body, 0);
+    }
+    return n->var >= 0 && n->var < L->fn->nvars && L->tid_axis[n->var] >= 0 ? L->tid_axis[n->var]
+                                                                              : -1;
+}
+
 /* Address of a[idx...]: data + sum(idx_i * stride_i), a negative index
- * wrapped once (idx + shape_i). No bounds check in this build. For a 'C'
+ * wrapped once (idx + shape_i), for a store or atomic (`write`) or a load.
+ * Checked (L->check_writes / check_reads): each index against its extent,
+ * in a form that LLVM folds away under the usual guard (`if i < a.size`,
+ * `if i < a.shape[0]` with i known non-negative, as cuda.grid gives). For a 'C'
  * ('F') array the last (first) stride is the item size, a constant, which
  * lets LLVM see unit-stride accesses and vectorise them. */
-LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out)
+LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out, bool write)
 {
     const Type *at = n->a->ty;
     LLVMBuilderRef B = L->b;
     LLVMValueRef arr = lw_expr(L, n->a);
     int nd = at->ndim;
     LLVMValueRef off = NULL, bad = NULL;
+    bool check = write ? L->check_writes : L->check_reads;
     int64_t itemsize = ty_bits(at->elem) < 8 ? 1 : ty_bits(at->elem) / 8;
     for (int i = 0; i < nd; i++) {
         const Type *it = ty_concrete(n->args[i]->ty);
         LLVMValueRef idx = lw_conv(L, n, lw_expr(L, n->args[i]), it, ty_scalar(ty_is_signed(it) ? TY_I64 : TY_U64));
-        if (ty_is_signed(it) && n->ival != 1) { /* a list's pop: -1 is out of bounds */
-            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+        LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+        LLVMValueRef out = NULL;
+        bool pop = n->ival == 1; /* a list's pop: -1 is out of bounds, always checked */
+        if (check && !pop && ty_is_signed(it) && n->a->kind == ND_PARAM) {
+            /* an argument's extent: on the index as written, idx >= shape
+             * (the negation of a guard `idx < shape`, folded under it), or
+             * idx + shape < 0 (past one wrap; false where idx is known
+             * non-negative) */
+            LLVMValueRef nn = LLVMBuildAnd(B, shape, i64c(L, INT64_MAX), "");
+            LLVMValueRef hi = LLVMBuildICmp(B, LLVMIntSGE, idx, shape, "oob.hi");
+            LLVMValueRef lo = LLVMBuildICmp(B, LLVMIntSLT, LLVMBuildNSWAdd(B, idx, nn, ""),
+                                            i64c(L, 0), "oob.lo");
+            out = LLVMBuildOr(B, hi, lo, "oob");
+        }
+        if (ty_is_signed(it) && !pop) {
             LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
             idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, shape, ""), idx, "");
         }
-        if (L->boundscheck || n->ival == 1) { /* wrapped index in [0, shape): one unsigned
-                                                * compare (ival 1: always, a list's pop) */
-            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
-            LLVMValueRef out = LLVMBuildICmp(B, LLVMIntUGE, idx, shape, "oob");
+        if ((check || pop) && !out) /* else the wrapped index in [0, shape): one compare */
+            out = LLVMBuildICmp(B, LLVMIntUGE, idx, shape, "oob");
+        if (out)
             bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
-        }
         bool unit = (at->layout == 'C' && i == nd - 1) || (at->layout == 'F' && i == 0);
         LLVMValueRef stride = unit ? i64c(L, itemsize)
                                    : LLVMBuildExtractValue(B, arr, (unsigned)(1 + nd + i), "stride");
@@ -86,6 +153,24 @@ LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out)
     }
     LLVMValueRef data = LLVMBuildExtractValue(B, arr, 0, "data");
     LLVMValueRef p = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "");
+    if (bad && L->bdim[0]) { /* s[ty, tx]: no thread can fault unless a block dimension
+                              * exceeds the extent it indexes; LLVM unswitches the
+                              * thread loop on that (loop-invariant) condition */
+        LLVMValueRef some = NULL;
+        for (int i = 0; i < nd; i++) {
+            int d = thread_axis(L, n->args[i]);
+            if (d < 0) {
+                some = NULL;
+                break;
+            }
+            LLVMValueRef shape = LLVMBuildExtractValue(B, arr, (unsigned)(1 + i), "shape");
+            LLVMValueRef wide = LLVMBuildICmp(B, LLVMIntSGT, LLVMBuildZExt(B, L->bdim[d], L->t_i64, ""),
+                                              shape, "");
+            some = some ? LLVMBuildOr(B, some, wide, "") : wide;
+        }
+        if (some)
+            bad = LLVMBuildAnd(B, some, bad, "");
+    }
     if (bad)
         p = lw_bounds_fault(L, n, bad, p);
     *elem_out = at->elem;
@@ -167,7 +252,7 @@ LLVMValueRef lw_atomic_op(Lower *L, Node *n)
     Node probe = *n;
     probe.kind = ND_INDEX;
     const Type *elem;
-    LLVMValueRef p = lw_element_ptr(L, &probe, &elem);
+    LLVMValueRef p = lw_element_ptr(L, &probe, &elem, true);
     LLVMValueRef v = lw_conv(L, n, lw_expr(L, n->b), n->b->ty, elem);
     bool fl = ty_is_float(elem), sg = ty_is_signed(elem);
     if (elem->kind == TY_F16) /* add or sub (inference allows no other) */
@@ -405,7 +490,7 @@ LLVMValueRef lw_slice_view(Lower *L, Node *n)
                 LLVMValueRef negi = LLVMBuildICmp(B, LLVMIntSLT, idx, i64c(L, 0), "");
                 idx = LLVMBuildSelect(B, negi, LLVMBuildAdd(B, idx, len, ""), idx, "");
             }
-            if (L->boundscheck) {
+            if (L->check_writes || L->check_reads) { /* the view may be written */
                 LLVMValueRef out = LLVMBuildICmp(B, LLVMIntUGE, idx, len, "oob");
                 bad = bad ? LLVMBuildOr(B, bad, out, "") : out;
             }

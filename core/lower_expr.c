@@ -354,7 +354,7 @@ LLVMValueRef lw_expr(Lower *L, Node *n)
     case ND_INTRINSIC: return lw_intrinsic(L, n);
     case ND_INDEX: {
         const Type *elem;
-        LLVMValueRef p = lw_element_ptr(L, n, &elem);
+        LLVMValueRef p = lw_element_ptr(L, n, &elem, false);
         if (elem->kind == TY_RECORD)
             return p; /* a record is a reference: its address */
         LLVMValueRef v = LLVMBuildLoad2(L->b, lw_mty(L, elem), p, "");

@@ -107,7 +107,18 @@ struct LowerTarget {
     /* The address space of constant data (cuda.const.array_like); 0: the
      * generic one. */
     unsigned const_address_space;
+    /* (optional) The bounds checks every kernel gets, also without
+     * boundscheck: LOWER_CHECK_WRITES | LOWER_CHECK_READS; NULL: none (a
+     * GPU, as numba: only boundscheck / debug check). */
+    unsigned (*kernel_checks)(void);
+    /* The IR has LLVM's `freeze` (not NVVM's): int(x) of a NaN, an infinity
+     * or a float out of range is then some integer, not poison (which can
+     * turn `int(x) % n` into an index out of bounds). */
+    bool has_freeze;
 };
+
+#define LOWER_CHECK_WRITES 1u /* stores and atomics */
+#define LOWER_CHECK_READS 2u  /* loads */
 
 /* The runtime an ember.jit function calls (devices/cpu/lower_jit.c). */
 struct LowerJit {
@@ -189,6 +200,12 @@ struct Lower {
     int nchecked, capchecked;
     int in_recursive;          /* validating inside a recursive specialisation */
     bool boundscheck;          /* the root's boundscheck option */
+    bool check_writes;         /* stores and atomics check their index: boundscheck, or
+                                * the target's kernel_checks */
+    bool check_reads;          /* loads check their index: likewise */
+    signed char *tid_axis;     /* per variable of the root: the axis d when its only
+                                * assignment is `v = cuda.threadIdx.<d>`, else -1 (NULL
+                                * until a check asks: lower_array.c thread_axis) */
     LLVMValueRef rng;          /* np.random: this thread's generator, looked up once in
                                 * the current LLVM function's entry block (NULL until
                                 * a draw needs it) */
@@ -319,7 +336,7 @@ EM_HIDDEN LLVMValueRef lw_expr(Lower *L, Node *n);
 /* ---- lower_array.c */
 EM_HIDDEN void lw_fault_store(Lower *L, LLVMValueRef v, LLVMValueRef ptr, LLVMAtomicOrdering order);
 EM_HIDDEN LLVMValueRef lw_bounds_fault(Lower *L, const Node *n, LLVMValueRef bad, LLVMValueRef p);
-EM_HIDDEN LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out);
+EM_HIDDEN LLVMValueRef lw_element_ptr(Lower *L, Node *n, const Type **elem_out, bool write);
 EM_HIDDEN LLVMValueRef lw_field_ptr(Lower *L, Node *n, unsigned *align);
 EM_HIDDEN LLVMValueRef lw_atomic_op(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_attr(Lower *L, Node *n);

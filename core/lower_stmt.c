@@ -232,7 +232,7 @@ void lw_stmt(Lower *L, Node *n)
             LLVMSetAlignment(LLVMBuildStore(B, v, fp), align);
             break;
         }
-        LLVMValueRef p = lw_element_ptr(L, n, &elem);
+        LLVMValueRef p = lw_element_ptr(L, n, &elem, true);
         if (elem->kind == TY_RECORD) { /* a[i] = b[j]: the record's bytes */
             LLVMBuildMemMove(B, p, 1, v, 1, i64c(L, elem->size));
             break;

@@ -186,8 +186,8 @@ ember_status host_launch_interruptible(const HostKernel *k, struct ember_device 
                             w[0], w[1], w[2], w[3], w[4], w[5]);
         if (fault == KERNEL_FAULT_INDEX)
             return em_error(EMBER_ERR_INDEX, "%s: index out of bounds in thread (%d, %d, %d) "
-                            "of block (%d, %d, %d) (bounds checking is on; the out-of-bounds "
-                            "accesses read 0 and wrote nowhere)",
+                            "of block (%d, %d, %d) (the access was skipped: nothing was written "
+                            "outside the array; a checked load read 0)",
                             site, w[0], w[1], w[2], w[3], w[4], w[5]);
         return em_error(EMBER_ERR_KERNEL_FAULT, "%s: thread (%d, %d, %d) of block (%d, %d, %d) "
                         "disagrees with the block's first live thread on a condition that "

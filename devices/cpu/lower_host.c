@@ -21,9 +21,11 @@
  *
  * What the host does for each slot: libm names, LLVM's own intrinsics and
  * fneg, sequentially consistent atomics and fences, printf + fflush,
- * strings as private globals.
+ * strings as private globals, and bounds checks on every kernel's stores
+ * (a store out of its array would corrupt the Python process's heap).
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "devices/cpu/lower_host.h"
@@ -162,12 +164,105 @@ static LLVMBasicBlockRef kernel_prologue(Lower *L, const char *symbol, bool fiss
     return prologue;
 }
 
+#define MAX_DIRECT 8
+
+/* Whether `var` is assigned anywhere in n but by `except`. */
+static bool assigned_elsewhere(const Node *n, int var, const Node *except, int depth)
+{
+    if (!n)
+        return false;
+    if (depth > 200)
+        return true;
+    if (n != except && (n->kind == ND_ASSIGN || n->kind == ND_FOR_RANGE) && n->var == var)
+        return true;
+    if (assigned_elsewhere(n->a, var, except, depth + 1) ||
+        assigned_elsewhere(n->b, var, except, depth + 1) ||
+        assigned_elsewhere(n->c, var, except, depth + 1))
+        return true;
+    for (int i = 0; i < n->nargs; i++)
+        if (assigned_elsewhere(n->args[i], var, except, depth + 1))
+            return true;
+    return false;
+}
+
+/* The 1-D array parameters that n stores into (or updates atomically) at
+ * index `var` exactly: a[i]. */
+static void direct_stores(const Node *n, int var, int *params, int *np, int depth)
+{
+    if (!n || depth > 200)
+        return;
+    if ((n->kind == ND_STORE || n->kind == ND_ATOMIC) && n->a && n->a->kind == ND_PARAM &&
+        n->a->ty->kind == TY_ARRAY && n->a->ty->ndim == 1 && n->nargs == 1 &&
+        is_var_load(n->args[0], var)) {
+        bool seen = false;
+        for (int k = 0; k < *np; k++)
+            seen |= params[k] == n->a->index;
+        if (!seen && *np < MAX_DIRECT)
+            params[(*np)++] = n->a->index;
+    }
+    direct_stores(n->a, var, params, np, depth + 1);
+    direct_stores(n->b, var, params, np, depth + 1);
+    direct_stores(n->c, var, params, np, depth + 1);
+    for (int i = 0; i < n->nargs; i++)
+        direct_stores(n->args[i], var, params, np, depth + 1);
+}
+
+/* clamp(bound - base, 0, blockDim.x): the threads of this block whose
+ * i = base + threadIdx.x is below `bound`. */
+static LLVMValueRef threads_below(Lower *L, LLVMValueRef bound, LLVMValueRef base, const char *name)
+{
+    LLVMValueRef left = LLVMBuildSub(L->b, bound, base, "threads.left");
+    LLVMValueRef none = LLVMBuildICmp(L->b, LLVMIntSLT, bound, base, "");
+    LLVMValueRef all = LLVMBuildICmp(L->b, LLVMIntSGT, left, L->dims[3], "");
+    return LLVMBuildSelect(L->b, none, i64c(L, 0),
+                           LLVMBuildSelect(L->b, all, L->dims[3], left, ""), name);
+}
+
+static void assume(Lower *L, LLVMValueRef cond)
+{
+    unsigned id = LLVMLookupIntrinsicID("llvm.assume", 11);
+    LLVMBuildCall2(L->b, LLVMIntrinsicGetType(L->ctx, id, NULL, 0),
+                   LLVMGetIntrinsicDeclaration(L->mod, id, NULL, 0), &cond, 1, "");
+}
+
+/* The innermost thread loop, threadIdx.x in [start, end), around the body
+ * (guard: its statements after i = cuda.grid(1), which then holds i < n
+ * and i < each of `below`, told to LLVM: the bounds checks of a[i]
+ * against those extents fold away). */
+static void thread_loop_x(Lower *L, const GridGuard *guard, LLVMValueRef start, LLVMValueRef end,
+                          LLVMValueRef n, LLVMValueRef *below, int nbelow, CountedLoop *ly,
+                          CountedLoop *lz)
+{
+    CountedLoop lx;
+    LLVMBasicBlockRef x_exit = lw_new_bb(L, "tx.end");
+    lw_loop_open(L, &lx, start, end, "tx", x_exit);
+    L->tid[0] = LLVMBuildTrunc(L->b, lx.iv, L->t_i32, "threadIdx.x");
+    L->tid[1] = LLVMBuildTrunc(L->b, ly->iv, L->t_i32, "threadIdx.y");
+    L->tid[2] = LLVMBuildTrunc(L->b, lz->iv, L->t_i32, "threadIdx.z");
+    LLVMValueRef lin = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lz->iv, L->dims[4], ""), ly->iv, "");
+    L->linear_tid = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lin, L->dims[3], ""), lx.iv, "");
+    L->ret_bb = lx.latch;
+    if (guard) {
+        lw_stmt(L, (Node *)guard->assign);
+        LLVMValueRef i = lw_var_load(L, guard->assign->var);
+        assume(L, LLVMBuildICmp(L->b, LLVMIntSLT, i, n, "guard"));
+        for (int k = 0; k < nbelow; k++)
+            assume(L, LLVMBuildICmp(L->b, LLVMIntSLT, i, below[k], "inbounds"));
+        for (int k = 0; k < guard->nwork && !LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b));
+             k++)
+            lw_stmt(L, guard->work[k]);
+    } else {
+        lw_stmt(L, L->fn->body);
+    }
+    lw_loop_close(L, &lx); /* now in tx.end */
+}
+
 /* The blocks first..last-1, each a nest of thread loops around the body. */
 static void thread_loops(Lower *L, LLVMValueRef first, LLVMValueRef last)
 {
     Function *fn = L->fn;
     LLVMBasicBlockRef exit = lw_new_bb(L, "exit");
-    CountedLoop blk, lz, ly, lx;
+    CountedLoop blk, lz, ly;
     lw_loop_open(L, &blk, first, last, "blk", exit);
     LLVMValueRef b = blk.iv;
     LLVMValueRef bx = LLVMBuildSRem(L->b, b, L->dims[0], "");
@@ -182,39 +277,37 @@ static void thread_loops(Lower *L, LLVMValueRef first, LLVMValueRef last)
     lw_loop_open(L, &lz, i64c(L, 0), L->dims[5], "tz", z_exit);
     LLVMBasicBlockRef y_exit = lw_new_bb(L, "ty.end");
     lw_loop_open(L, &ly, i64c(L, 0), L->dims[4], "ty", y_exit);
-    LLVMBasicBlockRef x_exit = lw_new_bb(L, "tx.end");
-    LLVMValueRef tx_end = L->dims[3];
+    LLVMValueRef tx_end = L->dims[3], n = NULL, base = NULL;
     GridGuard guard;
     bool guarded = find_grid_guard(fn, &guard);
     if (guarded) { /* threads [0, clamp(n - blockIdx.x * blockDim.x, 0, blockDim.x)) */
-        LLVMValueRef n = lw_conv(L, guard.bound, lw_expr(L, (Node *)guard.bound), guard.bound->ty,
-                              ty_scalar(TY_I64));
-        LLVMValueRef base = LLVMBuildNSWMul(L->b, LLVMBuildZExt(L->b, L->bid[0], L->t_i64, ""),
-                                            L->dims[3], "");
-        LLVMValueRef left = LLVMBuildSub(L->b, n, base, "threads.left");
-        LLVMValueRef none = LLVMBuildICmp(L->b, LLVMIntSLT, n, base, "");
-        LLVMValueRef all = LLVMBuildICmp(L->b, LLVMIntSGT, left, L->dims[3], "");
-        tx_end = LLVMBuildSelect(L->b, none, i64c(L, 0),
-                                 LLVMBuildSelect(L->b, all, L->dims[3], left, ""), "tx.guard");
+        n = lw_conv(L, guard.bound, lw_expr(L, (Node *)guard.bound), guard.bound->ty,
+                    ty_scalar(TY_I64));
+        base = LLVMBuildNSWMul(L->b, LLVMBuildZExt(L->b, L->bid[0], L->t_i64, ""), L->dims[3], "");
+        tx_end = threads_below(L, n, base, "tx.guard");
     }
-    lw_loop_open(L, &lx, i64c(L, 0), tx_end, "tx", x_exit);
-    L->tid[0] = LLVMBuildTrunc(L->b, lx.iv, L->t_i32, "threadIdx.x");
-    L->tid[1] = LLVMBuildTrunc(L->b, ly.iv, L->t_i32, "threadIdx.y");
-    L->tid[2] = LLVMBuildTrunc(L->b, lz.iv, L->t_i32, "threadIdx.z");
-    LLVMValueRef lin = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lz.iv, L->dims[4], ""), ly.iv, "");
-    L->linear_tid = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, lin, L->dims[3], ""), lx.iv, "");
-    L->ret_bb = lx.latch;
-
-    if (guarded) {
-        lw_stmt(L, (Node *)guard.assign);
-        for (int i = 0; i < guard.nwork && !LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(L->b));
-             i++)
-            lw_stmt(L, guard.work[i]);
+    /* stores a[i] at the guard's index, into 1-D array parameters: checked,
+     * they would keep the loop from being vectorised, so the threads split
+     * in two loops: those below every such a.shape[0] (the checks fold
+     * away), then the others, if any, with the checks */
+    int direct[MAX_DIRECT], ndirect = 0;
+    if (guarded && L->check_writes && !assigned_elsewhere(fn->body, guard.assign->var, guard.assign, 0))
+        for (int i = 0; i < guard.nwork; i++)
+            direct_stores(guard.work[i], guard.assign->var, direct, &ndirect, 0);
+    if (ndirect > 0) {
+        LLVMValueRef shapes[MAX_DIRECT], lim = n;
+        for (int k = 0; k < ndirect; k++) {
+            shapes[k] = LLVMBuildExtractValue(L->b, L->params[direct[k]], 1, "shape");
+            lim = LLVMBuildSelect(L->b, LLVMBuildICmp(L->b, LLVMIntSLT, shapes[k], lim, ""),
+                                  shapes[k], lim, "");
+        }
+        LLVMValueRef split = threads_below(L, lim, base, "tx.inbounds");
+        thread_loop_x(L, &guard, i64c(L, 0), split, n, shapes, ndirect, &ly, &lz);
+        thread_loop_x(L, &guard, split, tx_end, n, NULL, 0, &ly, &lz);
     } else {
-        lw_stmt(L, fn->body);
+        thread_loop_x(L, guarded ? &guard : NULL, i64c(L, 0), tx_end, n, NULL, 0, &ly, &lz);
     }
 
-    lw_loop_close(L, &lx); /* now in tx.end */
     lw_loop_close(L, &ly); /* now in ty.end */
     lw_loop_close(L, &lz); /* now in tz.end */
     lw_loop_close(L, &blk); /* now in exit */
@@ -330,6 +423,20 @@ static void print(Lower *L, LLVMValueRef *vals, unsigned n)
     lw_call_named(L, "fflush", L->t_i32, &pt, &null, 1);
 }
 
+/* Every kernel checks the index of each store and atomic: an index out of
+ * its extent records an IndexError and the store goes nowhere. Loads are
+ * not checked (README, "Safety"). EMBER_CPU_BOUNDS=all | none changes that
+ * for measuring the cost (perf/bounds_cost.py); it is not a user option. */
+static unsigned kernel_checks(void)
+{
+    const char *e = getenv("EMBER_CPU_BOUNDS");
+    if (e && !strcmp(e, "all"))
+        return LOWER_CHECK_WRITES | LOWER_CHECK_READS;
+    if (e && !strcmp(e, "none"))
+        return 0;
+    return LOWER_CHECK_WRITES;
+}
+
 const LowerTarget lower_host_target = {
     .name = "CPU",
     .build_root = build_root,
@@ -343,4 +450,6 @@ const LowerTarget lower_host_target = {
     .atomic_access = atomic_access,
     .string_ptr = string_ptr,
     .print = print,
+    .kernel_checks = kernel_checks,
+    .has_freeze = true,
 };

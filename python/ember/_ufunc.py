@@ -261,11 +261,11 @@ def _return_type(py_func, in_types, who):
 class _CpuBuilder:
     """Compiles ufunc loops of one scalar function for cpu / parallel."""
 
-    def __init__(self, py_func, nin, parallel, cache):
+    def __init__(self, py_func, nin, parallel, cache, boundscheck=None):
         from ._jit import jit
         self.py_func, self.nin, self.parallel = py_func, nin, parallel
         src = _vectorize_source("vectorize_loop", nin, cuda=False)
-        self.loop = jit(cache=cache)(_exec_source(src, "vectorize_loop", _loop_globals(py_func),
+        self.loop = jit(cache=cache, boundscheck=boundscheck)(_exec_source(src, "vectorize_loop", _loop_globals(py_func),
                                                   py_func))
 
     def build(self, in_types, out_type):
@@ -848,11 +848,11 @@ def _gu_dtypes(sig):
 
 
 class _GuCpuBuilder:
-    def __init__(self, py_func, nargs, parallel, cache):
+    def __init__(self, py_func, nargs, parallel, cache, boundscheck=None):
         from ._jit import jit
         self.py_func, self.parallel = py_func, parallel
         src = _guvectorize_source("guvectorize_loop", nargs, cuda=False)
-        self.loop = jit(cache=cache)(_exec_source(src, "guvectorize_loop",
+        self.loop = jit(cache=cache, boundscheck=boundscheck)(_exec_source(src, "guvectorize_loop",
                                                    _loop_globals(py_func), py_func))
 
     def build(self, sig, lay):
@@ -1022,7 +1022,8 @@ def vectorize(ftylist_or_function=(), identity=None, nopython=True, target="cpu"
         if not sigs:
             return DUFunc(py_func, identity, target, cache)
         nin = _nin(py_func, "vectorize")
-        builder = _CpuBuilder(py_func, nin, target == "parallel", cache)
+        builder = _CpuBuilder(py_func, nin, target == "parallel", cache,
+                              options.get("boundscheck"))
         loops = []
         for s in sigs:
             _scalar_args(s, "vectorize", py_func, nin)
@@ -1078,7 +1079,8 @@ def guvectorize(*args, **kwargs):
         if target == "cuda":
             return CUDAGUFunc(py_func, sigs, layout, cache)
         lays = [_GuLayout(layout, s, py_func, "guvectorize") for s in sigs]
-        builder = _GuCpuBuilder(py_func, len(lays[0].cores), target == "parallel", cache)
+        builder = _GuCpuBuilder(py_func, len(lays[0].cores), target == "parallel", cache,
+                                opts.get("boundscheck"))
         loops = [builder.build(s, lay) for s, lay in zip(sigs, lays)]
         canon = "->".join(",".join(f"({','.join(c)})" for c in side)
                           for side in (lays[0].ins, lays[0].outs))

@@ -2333,6 +2333,80 @@ static PyObject *unpack_value(const Type *t, const char *buf, size_t *off, Retur
     }
 }
 
+/* The exception of an ember.jit call that ended with a fault (d->fault
+ * set): for the function `name`, whose sites are in hk. Needs the GIL; also
+ * used by the ufunc loops (python/ext/ufunc.c). */
+void ext_raise_call_fault(const char *name, const HostKernel *hk, const HostDims *d)
+{
+    if (d->fault == KERNEL_FAULT_INDEX) { /* fault_bytes 1: an index array's (always checked) */
+        PyErr_Format(PyExc_IndexError, "%s: %s: %s", name, host_kernel_site(hk, d->fault_site),
+                     d->fault_bytes == 1 ? "index out of bounds, or a boolean index whose "
+                     "shape is not the array's" : "index out of bounds (bounds checking is on)");
+        return;
+    }
+    if (d->fault == KERNEL_FAULT_EMPTY) {
+        PyErr_Format(PyExc_ValueError, "%s: zero-size array to a min() or max() reduction, "
+                     "which has no identity", name);
+        return;
+    }
+    if (d->fault == KERNEL_FAULT_RECURSION) {
+        PyErr_Format(PyExc_RecursionError, "%s: a recursive function went deeper than %d "
+                     "calls", name, KERNEL_MAX_RECURSION);
+        return;
+    }
+    { /* an array that could not be made (core/lower_arrayexpr.c new_array) */
+        const char *site = host_kernel_site(hk, d->fault_site);
+        if (d->fault == KERNEL_FAULT_NEGATIVE_DIM)
+            PyErr_Format(PyExc_ValueError, "%s: %s: negative dimensions are not allowed",
+                         name, site);
+        else if (d->fault == KERNEL_FAULT_TOO_BIG)
+            PyErr_Format(PyExc_ValueError, "%s: %s: array is too big; `arr.size * "
+                         "arr.dtype.itemsize` is larger than the maximum possible size",
+                         name, site);
+        else if (d->fault == KERNEL_FAULT_NO_MEMORY)
+            PyErr_Format(PyExc_MemoryError, "%s: %s: unable to allocate %lld bytes for an "
+                         "array", name, site, (long long)d->fault_bytes);
+        else if (d->fault == KERNEL_FAULT_RESHAPE)
+            PyErr_Format(PyExc_ValueError, "%s: %s: cannot reshape array of size %lld into the "
+                         "shape asked for (its extents must multiply to the size, one of them "
+                         "may be -1)", name, site, (long long)d->fault_bytes);
+        else if (d->fault == KERNEL_FAULT_BROADCAST)
+            PyErr_Format(PyExc_ValueError, "%s: %s: operands could not be broadcast together: "
+                         "extents %lld and %lld differ and neither is 1", name, site,
+                         (long long)(d->fault_bytes >> 32),
+                         (long long)(int32_t)(d->fault_bytes & 0xffffffff));
+        else if (d->fault == KERNEL_FAULT_RANDOM_ARG) /* NumPy's type and message */
+            PyErr_Format(d->fault_bytes == HOST_RANDOM_BAD_UNIFORM ? PyExc_OverflowError
+                                                                   : PyExc_ValueError,
+                         "%s: %s: %s", name, site,
+                         d->fault_bytes == HOST_RANDOM_BAD_SEED
+                             ? "Seed must be between 0 and 2**32 - 1"
+                         : d->fault_bytes == HOST_RANDOM_BAD_RANGE ? "low >= high"
+                         : d->fault_bytes == HOST_RANDOM_BAD_HIGH ? "high <= 0"
+                         : d->fault_bytes == HOST_RANDOM_BAD_SCALE ? "scale < 0"
+                                                                     : "Range exceeds valid bounds");
+        else if (d->fault == KERNEL_FAULT_RANGE_STEP) /* Python's message */
+            PyErr_Format(PyExc_ValueError, "%s: %s: range() arg 3 must not be zero", name, site);
+        else if (d->fault == KERNEL_FAULT_REDUCE) { /* NumPy's messages */
+            int why = (int)(d->fault_bytes >> 56), nd = (int)((d->fault_bytes >> 32) & 0xff);
+            long long axis = (int32_t)(d->fault_bytes & 0xffffffff);
+            if (why == REDUCE_BAD_AXIS)
+                PyErr_Format(PyExc_ValueError, "%s: %s: axis %lld is out of bounds for array "
+                             "of dimension %d", name, site, axis, nd);
+            else
+                PyErr_Format(PyExc_ValueError, "%s: %s: zero-size array to reduction operation "
+                             "which has no identity (min, max, argmin, argmax of an empty "
+                             "array or axis)", name, site);
+        }
+        else if (d->fault == KERNEL_FAULT_ARANGE_STEP)
+            PyErr_Format(PyExc_ZeroDivisionError, "%s: %s: np.arange() step is zero",
+                         name, site);
+        else
+            PyErr_Format(PyExc_RuntimeError, "%s: fault %d", name, (int)d->fault);
+        return;
+    }
+}
+
 /* Kernel.call(*args) -> the return value: runs an ember.jit function once
  * on this thread with the GIL released. NumPy arrays must come wrapped as
  * cpu-device arrays over their memory (python/ember/_jit.py). */
@@ -2386,73 +2460,8 @@ PyObject *ext_kernel_call(PyObject *obj, PyObject *const *args, Py_ssize_t nargs
         raise_from_site(self, dims.fault_site, w, false);
         goto out;
     }
-    if (dims.fault == KERNEL_FAULT_INDEX) { /* fault_bytes 1: an index array's (always checked) */
-        PyErr_Format(PyExc_IndexError, "%s: %s: %s", fn->name,
-                     host_kernel_site(self->hk, dims.fault_site),
-                     dims.fault_bytes == 1 ? "index out of bounds, or a boolean index whose "
-                     "shape is not the array's" : "index out of bounds (bounds checking is on)");
-        goto out;
-    }
-    if (dims.fault == KERNEL_FAULT_EMPTY) {
-        PyErr_Format(PyExc_ValueError, "%s: zero-size array to a min() or max() reduction, "
-                     "which has no identity", fn->name);
-        goto out;
-    }
-    if (dims.fault == KERNEL_FAULT_RECURSION) {
-        PyErr_Format(PyExc_RecursionError, "%s: a recursive function went deeper than %d "
-                     "calls", fn->name, KERNEL_MAX_RECURSION);
-        goto out;
-    }
-    if (dims.fault) { /* an array that could not be made (core/lower_arrayexpr.c new_array) */
-        const char *site = host_kernel_site(self->hk, dims.fault_site);
-        if (dims.fault == KERNEL_FAULT_NEGATIVE_DIM)
-            PyErr_Format(PyExc_ValueError, "%s: %s: negative dimensions are not allowed",
-                         fn->name, site);
-        else if (dims.fault == KERNEL_FAULT_TOO_BIG)
-            PyErr_Format(PyExc_ValueError, "%s: %s: array is too big; `arr.size * "
-                         "arr.dtype.itemsize` is larger than the maximum possible size",
-                         fn->name, site);
-        else if (dims.fault == KERNEL_FAULT_NO_MEMORY)
-            PyErr_Format(PyExc_MemoryError, "%s: %s: unable to allocate %lld bytes for an "
-                         "array", fn->name, site, (long long)dims.fault_bytes);
-        else if (dims.fault == KERNEL_FAULT_RESHAPE)
-            PyErr_Format(PyExc_ValueError, "%s: %s: cannot reshape array of size %lld into the "
-                         "shape asked for (its extents must multiply to the size, one of them "
-                         "may be -1)", fn->name, site, (long long)dims.fault_bytes);
-        else if (dims.fault == KERNEL_FAULT_BROADCAST)
-            PyErr_Format(PyExc_ValueError, "%s: %s: operands could not be broadcast together: "
-                         "extents %lld and %lld differ and neither is 1", fn->name, site,
-                         (long long)(dims.fault_bytes >> 32),
-                         (long long)(int32_t)(dims.fault_bytes & 0xffffffff));
-        else if (dims.fault == KERNEL_FAULT_RANDOM_ARG) /* NumPy's type and message */
-            PyErr_Format(dims.fault_bytes == HOST_RANDOM_BAD_UNIFORM ? PyExc_OverflowError
-                                                                   : PyExc_ValueError,
-                         "%s: %s: %s", fn->name, site,
-                         dims.fault_bytes == HOST_RANDOM_BAD_SEED
-                             ? "Seed must be between 0 and 2**32 - 1"
-                         : dims.fault_bytes == HOST_RANDOM_BAD_RANGE ? "low >= high"
-                         : dims.fault_bytes == HOST_RANDOM_BAD_HIGH ? "high <= 0"
-                         : dims.fault_bytes == HOST_RANDOM_BAD_SCALE ? "scale < 0"
-                                                                     : "Range exceeds valid bounds");
-        else if (dims.fault == KERNEL_FAULT_RANGE_STEP) /* Python's message */
-            PyErr_Format(PyExc_ValueError, "%s: %s: range() arg 3 must not be zero",
-                         fn->name, site);
-        else if (dims.fault == KERNEL_FAULT_REDUCE) { /* NumPy's messages */
-            int why = (int)(dims.fault_bytes >> 56), nd = (int)((dims.fault_bytes >> 32) & 0xff);
-            long long axis = (int32_t)(dims.fault_bytes & 0xffffffff);
-            if (why == REDUCE_BAD_AXIS)
-                PyErr_Format(PyExc_ValueError, "%s: %s: axis %lld is out of bounds for array "
-                             "of dimension %d", fn->name, site, axis, nd);
-            else
-                PyErr_Format(PyExc_ValueError, "%s: %s: zero-size array to reduction operation "
-                             "which has no identity (min, max, argmin, argmax of an empty "
-                             "array or axis)", fn->name, site);
-        }
-        else if (dims.fault == KERNEL_FAULT_ARANGE_STEP)
-            PyErr_Format(PyExc_ZeroDivisionError, "%s: %s: np.arange() step is zero",
-                         fn->name, site);
-        else
-            PyErr_Format(PyExc_RuntimeError, "%s: fault %d", fn->name, (int)dims.fault);
+    if (dims.fault) {
+        ext_raise_call_fault(fn->name, self->hk, &dims);
         goto out;
     }
     if (!ret_size || ret[HOST_RET_NONE_AT(ret_size)]) {
@@ -2491,6 +2500,8 @@ static PyObject *kernel_get_return_type(PyObject *obj, void *c)
 }
 
 int ext_kernel_nparams(PyObject *kernel) { return ((ext_kernel *)kernel)->fn->nparams; }
+
+const char *ext_kernel_name(PyObject *kernel) { return ((ext_kernel *)kernel)->fn->name; }
 
 const HostKernel *ext_kernel_host_function(PyObject *kernel, size_t *args_size)
 {

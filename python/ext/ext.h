@@ -250,6 +250,13 @@ EXT_HIDDEN int ext_kernel_nparams(PyObject *kernel);
 struct HostKernel;
 EXT_HIDDEN const struct HostKernel *ext_kernel_host_function(PyObject *kernel,
                                                              size_t *args_size);
+/* The name of a Kernel's function (its Python qualified name). */
+EXT_HIDDEN const char *ext_kernel_name(PyObject *kernel);
+/* Raises the exception of an ember.jit call that ended with a fault
+ * (dims->fault set) in the function `name` compiled as hk. Needs the GIL. */
+struct HostDims;
+EXT_HIDDEN void ext_raise_call_fault(const char *name, const struct HostKernel *hk,
+                                     const struct HostDims *dims);
 /* Kernel.call: runs an ember.jit function (a Kernel compiled from a
  * non-kernel tree) on this thread with the GIL released; its return value
  * as a new reference, or NULL with the exception set. */

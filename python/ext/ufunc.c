@@ -56,10 +56,24 @@ typedef struct {
 
 static PyTypeObject *ufunc_loop_type; /* set by ufunc_loop() on first use */
 
-/* Packs args[k] + start * steps[k] with outer length `count` and calls hk. */
+/* The first fault of a loop's calls (a bounds check, np.empty(-1) ...),
+ * raised once the loop is done; `taken` makes the first writer the only. */
+typedef struct {
+    int taken;
+    HostDims dims;
+} loop_fault;
+
+static void keep_fault(loop_fault *f, const HostDims *d)
+{
+    if (__atomic_exchange_n(&f->taken, 1, __ATOMIC_ACQ_REL) == 0)
+        f->dims = *d;
+}
+
+/* Packs args[k] + start * steps[k] with outer length `count` and calls hk;
+ * a fault goes to *fault. */
 static void run_range(const ext_ufunc_loop *L, const HostKernel *hk, char **args,
                       const npy_intp *dims, const npy_intp *steps, npy_intp start,
-                      npy_intp count)
+                      npy_intp count, loop_fault *fault)
 {
     int64_t buf[UFUNC_MAX_OPERANDS * (1 + 2 * EMBER_MAX_NDIM)]; /* 8-byte aligned */
     int64_t ret[4];
@@ -82,6 +96,9 @@ static void run_range(const ext_ufunc_loop *L, const HostKernel *hk, char **args
     HostDims hd;
     memset(&hd, 0, sizeof hd);
     host_kernel_call(hk, (const char *)buf, (char *)ret, &hd);
+    host_arena_release(&hd.arena); /* the arrays the body made */
+    if (hd.fault)
+        keep_fault(fault, &hd);
 }
 
 typedef struct {
@@ -90,6 +107,7 @@ typedef struct {
     char **args;
     const npy_intp *dims, *steps;
     npy_intp chunk, n;
+    loop_fault *fault;
 } chunk_ctx;
 
 static void run_chunk(void *ctx, int64_t index, int worker)
@@ -97,7 +115,17 @@ static void run_chunk(void *ctx, int64_t index, int worker)
     const chunk_ctx *c = ctx;
     npy_intp start = (npy_intp)index * c->chunk;
     npy_intp count = c->n - start < c->chunk ? c->n - start : c->chunk;
-    run_range(c->L, c->hk, c->args, c->dims, c->steps, start, count);
+    run_range(c->L, c->hk, c->args, c->dims, c->steps, start, count, c->fault);
+}
+
+/* Raises the loop's fault in the calling thread (NumPy checks for a Python
+ * error after the inner loop). */
+static void raise_fault(const ext_ufunc_loop *L, const HostKernel *hk, const loop_fault *f)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (!PyErr_Occurred())
+        ext_raise_call_fault(ext_kernel_name(L->kernel), hk, &f->dims);
+    PyGILState_Release(g);
 }
 
 /* The PyUFuncGenericFunction of every ember loop; `data` is its UfuncLoop. */
@@ -117,6 +145,7 @@ static void inner(char **args, npy_intp const *dims, npy_intp const *steps, void
     }
     /* An output with outer step 0 is a reduction's accumulator (NumPy's
      * reduce and accumulate): its iterations depend on each other. */
+    loop_fault fault = {0};
     bool accumulates = false;
     for (int k = L->nin; k < L->nargs; k++)
         accumulates |= steps[k] == 0;
@@ -125,12 +154,17 @@ static void inner(char **args, npy_intp const *dims, npy_intp const *steps, void
         if (nchunks > n / L->grain)
             nchunks = n / L->grain;
         if (nchunks >= 2) {
-            chunk_ctx c = {L, hk, (char **)args, dims, steps, (n + nchunks - 1) / nchunks, n};
+            chunk_ctx c = {L, hk, (char **)args, dims, steps, (n + nchunks - 1) / nchunks, n,
+                           &fault};
             pool_run(L->workers, (n + c.chunk - 1) / c.chunk, run_chunk, &c);
+            if (fault.taken)
+                raise_fault(L, hk, &fault);
             return;
         }
     }
-    run_range(L, hk, (char **)args, dims, steps, 0, n);
+    run_range(L, hk, (char **)args, dims, steps, 0, n, &fault);
+    if (fault.taken)
+        raise_fault(L, hk, &fault);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -21,7 +21,7 @@
 
 /* ---- IR building helpers ------------------------------------------------ */
 
-static int cur_line = 1;
+static _Thread_local int cur_line = 1; /* per thread: test_concurrent builds from several */
 static SrcLoc L(void) { return (SrcLoc){cur_line, 4}; }
 
 static Node *mk(Function *fn, NodeKind k)

@@ -541,3 +541,37 @@ def test_cuda_gufunc_device_arrays_out_and_stream(quiet_cuda_fallback):
         dot(x, y[:, :4])
     with pytest.raises(ValueError, match="needs 1"):
         dot(np.float64(1.0), y)
+
+
+# ---------------------------------------------------------------------------
+# A fault inside a loop (a bounds check, np.zeros(-1) ...) raises once the
+# loop is done, as the same call of an ember.jit function does (issue 14: the
+# ufunc loops dropped them and returned what the loop had left)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", ["cpu", "parallel"])
+def test_loop_fault_raises(target):
+    def zeros_sum(n):
+        return np.zeros(n).sum() + n
+
+    f = ember.vectorize(["float64(int64)"], target=target)(zeros_sum)
+    ok = np.arange(20000) % 5
+    np.testing.assert_array_equal(f(ok), [zeros_sum(int(n)) for n in ok])
+    bad = ok.copy()
+    bad[12345] = -1                       # np.zeros(-1): NumPy's ValueError
+    with pytest.raises(ValueError, match=r"test_vectorize\.py:\d+:\d+: negative dimensions"):
+        f(bad)
+    np.testing.assert_array_equal(f(ok), [zeros_sum(int(n)) for n in ok])  # still usable
+
+
+@pytest.mark.parametrize("target", ["cpu", "parallel"])
+def test_gufunc_bounds_fault_raises(target):
+    def shift(x, out):
+        for i in range(x.shape[0]):
+            out[i] = x[i + 1]
+
+    g = ember.guvectorize(["void(float64[:], float64[:])"], "(n)->(n)", target=target,
+                          boundscheck=True)(shift)
+    x = np.arange(12.0).reshape(3, 4)
+    with pytest.raises(IndexError, match=r"test_vectorize\.py:\d+:\d+: index out of bounds"):
+        g(x)

@@ -105,8 +105,9 @@ def _compiler_identity():
             ext = f"{_ember.__file__}:{st.st_size}:{st.st_mtime_ns}"
         except (OSError, AttributeError):
             ext = "?"
+        # EMBER_CPU_BOUNDS: the CPU device's bounds checks (a measuring switch)
         _identity = f"ember {__version__}\n{ext}\n{_ember.host_target()}\n" \
-                    f"{sys.byteorder}\n"
+                    f"{sys.byteorder}\n{os.environ.get('EMBER_CPU_BOUNDS', '')}\n"
     return _identity
 
 
