@@ -433,8 +433,8 @@ def test_unknown_namedtuple_field_names_the_line():
     def f(p):
         return p.z
 
-    with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+:\d+: unknown "
-                                               r"attribute 'z'"):
+    with pytest.raises(TypingError, match=r"test_kernel_pylang\.py:\d+:\d+: unknown "
+                                          r"attribute 'z' of a namedtuple with fields x, y"):
         f(Point(1, 2))
 
 

@@ -1311,7 +1311,10 @@ class _Builder(PythonFeatures, JitForms):
         if isinstance(base, _Static):
             return self.static_attr(node, base, attr)
         fields = self.namedtuple_fields(base)
-        if fields is not None and attr in fields:  # p.x of a namedtuple argument
+        if fields is not None:  # p.x of a namedtuple argument
+            if attr not in fields:
+                raise self.typing(node, f"unknown attribute '{attr}' of a namedtuple with "
+                                  f"fields {', '.join(fields)}")
             return ("tuple_get", line, col, base, fields.index(attr))
         if attr in _ARRAY_ATTRS:
             return ("attr", line, col, attr, base)
