@@ -25,6 +25,7 @@ run goes on with the next function.
 import argparse
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -138,8 +139,25 @@ def _values_close(a, b, rel):
     return all(_close(x, y, rel) for x, y in zip(a.ravel(), b.ravel()))
 
 
-def classify(py, flags, em, path, f32, narrow=False, copysign=False):
-    """(class, detail)."""
+def _explained_cpython_error(py, narrow):
+    """The explained class of an error CPython raised where compiled code
+    (NumPy's error model) goes on, or None."""
+    if py[1] == "ZeroDivisionError":
+        return "zero-division"
+    if py[1] in ("ValueError", "OverflowError") and (
+            "math" in py[2] or "convert" in py[2] or "range" in py[2] or "NaN" in py[2]
+            or "infinity" in py[2] or "too large" in py[2]):
+        return "math-domain"
+    if py[1] == "TypeError" and "numpy boolean" in py[2]:
+        return "bool-negative"
+    if narrow and py[1] in ("IndexError", "OverflowError"):  # another branch taken
+        return "weak-literal"
+    return None
+
+
+def classify(py, flags, em, path, f32, narrow=False, copysign=False, own_raises=()):
+    """(class, detail). `own_raises`: the exception classes the function's
+    own `raise` statements name."""
     import numpy as np
     if em[0] == "err":
         clean = em[3] == "ember.errors" or path in em[2]
@@ -147,20 +165,19 @@ def classify(py, flags, em, path, f32, narrow=False, copysign=False):
             return "same", em[1]
         if clean:
             return "clean", em[1] + ": " + em[2].splitlines()[0][:160]
+        if py[0] == "err" and em[1] in own_raises:
+            # CPython stopped at an error compiled code goes past (NumPy's
+            # model), and ember went on to the function's own raise
+            kind = _explained_cpython_error(py, narrow)
+            if kind:
+                return "explained", kind
         if py[0] == "err":
             return "mismatch", f"CPython {py[1]}: {py[2][:80]} / ember {em[1]}: {em[2][:120]}"
         return "mismatch", f"ember raised {em[1]}: {em[2][:160]}"
     if py[0] == "err":
-        if py[1] == "ZeroDivisionError":
-            return "explained", "zero-division"
-        if py[1] in ("ValueError", "OverflowError") and (
-                "math" in py[2] or "convert" in py[2] or "range" in py[2] or "NaN" in py[2]
-                or "infinity" in py[2] or "too large" in py[2]):
-            return "explained", "math-domain"
-        if py[1] == "TypeError" and "numpy boolean" in py[2]:
-            return "explained", "bool-negative"
-        if narrow and py[1] in ("IndexError", "OverflowError"):  # another branch taken
-            return "explained", "weak-literal"
+        kind = _explained_cpython_error(py, narrow)
+        if kind:
+            return "explained", kind
         if py[1] == "IndexError":
             return "mismatch", f"CPython IndexError ({py[2][:60]}), ember returned"
         return "mismatch", f"CPython {py[1]}: {py[2][:100]}, ember returned {em[1]!r}"[:240]
@@ -185,6 +202,10 @@ def classify(py, flags, em, path, f32, narrow=False, copysign=False):
                                   np.abs(np.asarray(em[1], complex)), 1e-9):
         return "explained", "nan-sign"
     return "mismatch", f"CPython {py[1]!r} / ember {em[1]!r}"[:240]
+
+
+def _own_raises(src):
+    return set(re.findall(r"raise (\w+)\(", src))
 
 
 def run_one(idx, seed, tmp):
@@ -218,7 +239,7 @@ def run_one(idx, seed, tmp):
         if py[0] == "ok" and em[0] == "ok":
             py = ("ok", [py[1]] + list(a_py))
             em = ("ok", [em[1]] + list(a_em))
-        return classify(py, flags, em, path, f32, narrow, "copysign" in src)
+        return classify(py, flags, em, path, f32, narrow, "copysign" in src, _own_raises(src))
     # a kernel over 4 threads, each with its own row of the array
     nthreads = 4
     cols = [[] for _ in range(3)]
@@ -248,7 +269,7 @@ def run_one(idx, seed, tmp):
     em = _em_run(lambda: k[1, nthreads](A, B, C, a_em, out))
     if py_err is not None:
         return classify(py_err, flags, em if em[0] == "err" else ("ok", list(out)), path, f32,
-                        narrow, "copysign" in src)
+                        narrow, "copysign" in src, _own_raises(src))
     if em[0] == "ok":
         py = ("ok", [v if isinstance(v, (bool, np.bool_)) else float(np.real(v))
                      for v in py_vals] + list(a_py.ravel()))
@@ -256,7 +277,7 @@ def run_one(idx, seed, tmp):
     else:
         py = ("ok", py_vals)
     assert N_ARR == arrs.shape[1]
-    return classify(py, flags, em, path, f32, narrow, "copysign" in src)
+    return classify(py, flags, em, path, f32, narrow, "copysign" in src, _own_raises(src))
 
 
 def _warm(x):

@@ -48,6 +48,12 @@ def test_classify():
     assert fuzz.classify(ok, set(), bare, "x.py", False)[0] == "mismatch"
     assert fuzz.classify(("ok", [float("nan")]), set(), ("ok", [float("nan")]), "x.py",
                          False)[0] == "same"
+    # CPython stops at a division by zero; ember goes on (NumPy's model) to the
+    # function's own raise: explained. Another exception from ember is not.
+    own = ("err", "ValueError", "no", "builtins")
+    assert fuzz.classify(zero, set(), own, "x.py", False, own_raises={"ValueError"}) == \
+        ("explained", "zero-division")
+    assert fuzz.classify(zero, set(), own, "x.py", False)[0] == "mismatch"
 
 
 @pytest.mark.parametrize("seed", [3, 4])
