@@ -148,14 +148,17 @@ class MappedNDArray(np.ndarray):
         if self._ember_device is None or self._ember_device.kind != "cuda":
             raise AttributeError("__cuda_array_interface__: this mapped array belongs to the "
                                  "cpu device")
-        base = self.__array_interface__["data"][0]
+        return {"shape": self.shape, "strides": None if self.flags["C_CONTIGUOUS"] else self.strides,
+                "data": (self.device_address(self.__array_interface__["data"][0]), False),
+                "typestr": self.dtype.str, "version": 3, "stream": None}
+
+    def device_address(self, host_address):
+        """The device's address of a host address inside this array's memory
+        (the allocation's device pointer, kept by the array that owns it)."""
         root = self
         while isinstance(root.base, MappedNDArray):
             root = root.base
-        offset = base - root.__array_interface__["data"][0]
-        return {"shape": self.shape, "strides": None if self.flags["C_CONTIGUOUS"] else self.strides,
-                "data": (root.device_pointer + offset, False), "typestr": self.dtype.str,
-                "version": 3, "stream": None}
+        return root.device_pointer + (host_address - root.__array_interface__["data"][0])
 
 
 def mapped_array(shape, dtype=np.float64, strides=None, order="C", stream=0, portable=False,
@@ -202,12 +205,9 @@ def device_view_of_mapped(ary, dev):
     if not isinstance(ary, MappedNDArray) or ary._ember_device is None or \
             ary._ember_device.key != dev.key or ary.size == 0:
         return None
-    root = ary
-    while isinstance(root.base, MappedNDArray):
-        root = root.base
     lo, hi = _byte_bounds(ary)
-    dev_lo = root.device_pointer + (lo - root.__array_interface__["data"][0])
-    return _ember.from_device_pointer(DeviceNDArray, dev.kind, dev.id, dev_lo, hi - lo,
+    return _ember.from_device_pointer(DeviceNDArray, dev.kind, dev.id, ary.device_address(lo),
+                                      hi - lo,
                                       ary.shape, ary.strides, ary.dtype, ary,
                                       offset=ary.__array_interface__["data"][0] - lo)
 
