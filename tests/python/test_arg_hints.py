@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ember import cuda
-from test_cuda_launch_fake import PRELUDE, run_script
+from test_cuda_launch_fake import PRELUDE, env, run_script  # noqa: F401 (env: a fixture)
 
 
 @cuda.jit
@@ -24,11 +24,6 @@ def test_cpu_device_semantics(cpu_device, hint, expect):
 def test_hint_of_a_non_array_is_a_type_error():
     with pytest.raises(TypeError, match="takes a host NumPy array"):
         cuda.In(3.0)
-
-
-@pytest.fixture
-def env(fake_cuda_lib, nvvm):
-    return {"EMBER_CUDA_DRIVER": fake_cuda_lib, "FAKE_CUDA_DEVICES": "1"}
 
 
 def test_bytes_moved_on_a_cuda_device(env, tmp_path):

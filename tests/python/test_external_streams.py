@@ -6,7 +6,7 @@ on a wrong one fails) and on the CPU device (which has no CUDA streams)."""
 import pytest
 
 from ember import cuda
-from test_cuda_launch_fake import PRELUDE, run_script
+from test_cuda_launch_fake import PRELUDE, env, run_script  # noqa: F401 (env: a fixture)
 
 
 def test_cpu_device_accepts_only_the_default_stream(cpu_device):
@@ -18,11 +18,6 @@ def test_cpu_device_accepts_only_the_default_stream(cpu_device):
         cuda.external_stream("stream")
     with pytest.raises(AttributeError, match="no CUDA streams"):
         cuda.stream().__cuda_stream__()
-
-
-@pytest.fixture
-def env(fake_cuda_lib, nvvm):
-    return {"EMBER_CUDA_DRIVER": fake_cuda_lib, "FAKE_CUDA_DEVICES": "1"}
 
 
 def test_foreign_streams_on_a_cuda_device(env, tmp_path):

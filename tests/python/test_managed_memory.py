@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ember import cuda
-from test_cuda_launch_fake import PRELUDE, run_script
+from test_cuda_launch_fake import PRELUDE, env, run_script  # noqa: F401 (env: a fixture)
 
 
 @cuda.jit
@@ -41,11 +41,6 @@ def test_like_keeps_order_and_dtype(cpu_device):
 def test_attach_to_one_stream_is_refused_clearly():
     with pytest.raises(NotImplementedError, match="attach_global=False"):
         cuda.managed_array(4, attach_global=False)
-
-
-@pytest.fixture
-def env(fake_cuda_lib, nvvm):
-    return {"EMBER_CUDA_DRIVER": fake_cuda_lib, "FAKE_CUDA_DEVICES": "1"}
 
 
 def test_cuda_device_passes_the_address_and_copies_nothing(env, tmp_path):
