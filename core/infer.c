@@ -472,11 +472,14 @@ static const Type *math_call(Ctx *ctx, Node *n)
         r = T(TY_BOOL);
     } else if (fn == MATH_FLOOR || fn == MATH_CEIL || fn == MATH_TRUNC || fn == MATH_RINT) {
         /* Python's math.floor/ceil/trunc return int (numba: int64);
-         * NumPy's keep the float type. */
+         * NumPy's keep a float's type, and (NumPy 2, like NEP 50 here)
+         * an integer's or bool's too: np.rint still gives a float. */
         want = 1;
         if (ty_is_complex(a))
             FAIL(ctx, n, "%s() of a complex number (%s)", name, tname(a, s));
-        if (numpy || fn == MATH_RINT)
+        if (numpy && fn != MATH_RINT && !ty_is_float(a))
+            r = ty_concrete(a);
+        else if (numpy || fn == MATH_RINT)
             r = float_result(ty_concrete(a));
         else
             r = ty_is_float(a) ? T(TY_I64) : arith_type(ty_concrete(a));
