@@ -19,6 +19,8 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 DEMO = ROOT / "examples" / "demo.py"
 # starts a Dask cluster: test_dask.py runs it small, bounded, its workers killed after
 CLUSTER = {"dask_mandelbrot.py"}
+# optional modules an example imports (tools/dev installs them; a bare root may not)
+NEEDS = {"mpi_heat.py": ("mpi4py",)}
 
 
 def run(args):
@@ -38,6 +40,8 @@ def test_examples_exist():
 @pytest.mark.parametrize("path", [p for p in EXAMPLES if p != DEMO and p.name not in CLUSTER],
                          ids=[p.name for p in EXAMPLES if p != DEMO and p.name not in CLUSTER])
 def test_example_runs(path):
+    for module in NEEDS.get(path.name, ()):
+        pytest.importorskip(module, reason=f"{path.name} needs {module}")
     proc = run([str(path)])
     assert proc.returncode == 0, f"{path.name} failed:\n{proc.stdout}\n{proc.stderr}"
 

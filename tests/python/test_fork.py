@@ -145,6 +145,8 @@ HELD = {
 def test_fork_while_a_thread_holds_a_lock(tmp_path, held):
     # deterministic: the lock is held across the fork by a thread the
     # child does not have (the child used to wait for it forever)
+    if held == "pickle":    # a kernel of __main__ is pickled by value, through cloudpickle
+        pytest.importorskip("cloudpickle", reason="pickling a __main__ kernel needs cloudpickle")
     lock, use = HELD[held]
     out = run_script(tmp_path, f'''
         import os, pickle, signal, threading, time
