@@ -456,8 +456,9 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
     ``_configure_launch`` and ``_launch``."""
 
     def __init__(self, py_func, debug=False, fastmath=False, opt=True, lineinfo=False,
-                 boundscheck=None, cache=False, **options):
+                 boundscheck=None, cache=False, extensions=(), **options):
         adopt_function(self, py_func, "cuda.jit")
+        self.extensions = _Extensions(self, extensions)
         self._cache = bool(cache)   # the disk cache (_compiler/cache.py)
         self.stats = disk_cache.CacheStats()
         self.debug, self.fastmath, self.opt, self.lineinfo = debug, fastmath, opt, lineinfo
@@ -486,6 +487,8 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         r.options = dict(debug=self.debug, fastmath=self.fastmath, opt=self.opt,
                          lineinfo=self.lineinfo, boundscheck=self.boundscheck,
                          cache=self._cache, **self.targetoptions)
+        if self.extensions:
+            r.options["extensions"] = list(self.extensions)
         r.extra = list(self._eager)
         return r
 
@@ -730,11 +733,32 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
     def _launch(self, grid, block, stream, args, sharedmem=0):
         """The launch of everything the C fast path does not take (and of
         every launch on a CUDA device)."""
+        if not self.extensions:
+            return self._launch_args(grid, block, stream, args, sharedmem, len(args))
+        # numba's kernel extensions: each rewrites every (type, value) pair;
+        # what they queue in `retr` runs after the launch (write-backs)
+        from .. import typeof
+        from ..cuda._args import ArgHint
+        retr, prepared = [], []
+        for val in self._bind(args):
+            try:
+                ty = typeof(val.value if isinstance(val, ArgHint) else val)
+            except (TypeError, ValueError):
+                ty = None
+            for ext in reversed(self.extensions):
+                ty, val = ext.prepare_args(ty, val, stream=stream or 0, retr=retr)
+            prepared.append(val)
+        self._launch_args(grid, block, stream, tuple(prepared), sharedmem, -1)
+        for writeback in retr:
+            writeback()
+
+    def _launch_args(self, grid, block, stream, args, sharedmem, given):
+        """_launch's work; `given` is the number of arguments the caller
+        gave, -1 when this launch must not feed the C fast path."""
         from ..cuda._devicearray import DeviceNDArray
         from ..cuda._devices import get_current_device
         from ..cuda._args import split_hints
         from ..cuda._memory import device_array_like, device_view_of_mapped, to_device
-        given = len(args)
         args, hints = split_hints(tuple(self._bind(args)))
         args = tuple(_foreign_arrays_to_device(_enums.as_argument(a)) for a in args)
         dev = get_current_device()
@@ -814,6 +838,42 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         kernel.launch(grid, block, tuple(launch_args), sharedmem)
         for d, host in copy_back:
             d.copy_to_host(host)
+
+
+class _Extensions(list):
+    """numba's ``kernel.extensions``: objects whose ``prepare_args(ty, val,
+    stream=, retr=)`` rewrite each argument of a launch (``cuda.args.wrap_arg``
+    gives a default hint). A change forgets the C fast path's entries, which
+    would not call them."""
+
+    def __init__(self, owner, items=()):
+        super().__init__(items)
+        self._owner = weakref.ref(owner)
+
+    def _changed(self):
+        owner = self._owner()
+        if owner is not None:
+            owner._fastpath_clear()
+
+    def append(self, ext):
+        super().append(ext)
+        self._changed()
+
+    def extend(self, exts):
+        super().extend(exts)
+        self._changed()
+
+    def insert(self, i, ext):
+        super().insert(i, ext)
+        self._changed()
+
+    def remove(self, ext):
+        super().remove(ext)
+        self._changed()
+
+    def clear(self):
+        super().clear()
+        self._changed()
 
 
 class _OccupancyForAll:
