@@ -29,6 +29,8 @@ EXCLUDED = {
         "counts in numba's deferred-deallocation queue (CUDA_DEALLOCS_COUNT/RATIO)",
     "cudapy/test_extending.py":
         "numba's low-level extension API: typing templates, data models, lowering functions",
+    "cudapy/test_gufunc_scheduling.py":
+        "numba's GUFuncEngine class (numba.np.ufunc.deviceufunc), its internal loop scheduler",
     "cudapy/test_const_string.py::TestConstStringCodegen":
         "drives numba's code generator (cgutils, llvmlite) directly",
 }

@@ -124,3 +124,35 @@ def test_an_extension_error_reaches_the_caller():
     k.extensions.append(Broken())
     with pytest.raises(RuntimeError, match="extension says no"):
         k[1, 1](np.zeros(1, np.int64))
+
+
+def test_bind_loads_compiled_kernels_on_the_current_device(tmp_path, fake_cuda_lib, nvvm):
+    # numba's test_math compiles with a signature, binds, then launches
+    from test_cuda_launch_fake import PRELUDE, run_script
+    script = tmp_path / "bind.py"
+    script.write_text(PRELUDE + r'''
+@cuda.jit("void(float64[::1], float64[::1])")
+def twice(a, out):
+    i = cuda.grid(1)
+    if i < a.size:
+        out[i] = 2 * a[i]
+
+assert not twice._cuda_modules          # compiled for the CPU view only so far
+twice.bind()
+assert len(twice._cuda_modules) == 1, twice._cuda_modules
+a = np.arange(4.0)
+out = cuda.device_array(4)
+twice[1, 4](a, out)
+assert len(twice._cuda_modules) == 1    # the launch used the bound module
+print("bound", last_launch()["name"])
+''')
+    out = run_script(script, {"EMBER_CUDA_DRIVER": fake_cuda_lib, "FAKE_CUDA_DEVICES": "1"})
+    assert out.startswith("bound"), out      # the asserts above ran
+
+
+def test_bind_on_the_cpu_device_is_harmless():
+    k = cuda.jit("void(int64[::1])")(set_first_to_three)
+    k.bind()
+    host = np.zeros(1, np.int64)
+    k[1, 1](host)
+    assert host[0] == 3

@@ -558,6 +558,18 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
             self._cuda_modules[key] = entry
         return entry[1], entry[2]
 
+    def bind(self):
+        """numba's ``Dispatcher.bind``: every compiled specialisation is
+        loaded onto the current device now, not at its first launch (on a
+        GPU its PTX becomes a module there; the CPU device's code is loaded
+        when it is compiled, so there is nothing left to do)."""
+        from ..cuda._devices import get_current_device
+        dev = get_current_device()
+        if dev.kind != "cuda":
+            return
+        for sig in list(self.overloads):
+            self._cuda_function(self.compile_cuda(sig, tuple(dev.compute_capability)), dev)
+
     def _launch_cuda(self, dev, kernel, grid, block, stream, sharedmem, launch_args):
         """Launches `kernel` (compiled for dev's compute capability) on CUDA
         device `dev`: its PTX is loaded once per device (the driver JITs it), the

@@ -37,6 +37,7 @@ RENAMES = {
     "numba.np": ["ember.np"],
     "numba.np.numpy_support": ["ember.np.numpy_support"],
     "numba.cuda.random": ["ember.cuda.random"],
+    "numba.cuda.args": ["ember.cuda.args"],
     "numba.cuda.libdevice": ["ember.cuda.libdevice"],
     "numba.cuda.fp16": ["ember.cuda.fp16"],
     "numba.cuda.cudadrv": [],
