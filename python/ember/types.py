@@ -78,6 +78,14 @@ class Scalar(Type):
     def descriptor(self):
         return self.name
 
+    @property
+    def underlying_float(self):
+        """A complex type's part type (numba's ``Complex.underlying_float``):
+        float32 for complex64, float64 for complex128."""
+        if self.dtype.kind != "c":
+            raise AttributeError(f"{self} is not a complex type: it has no underlying_float")
+        return float32 if self.name == "complex64" else float64
+
     def _key(self):
         return ("scalar", self.name)
 

@@ -141,6 +141,8 @@ def run_file(mode, suite_name, file_name, workdir, rescore=False):
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT / "python") + (
             os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        if mode == "ember":  # processes the tests start import the stand-in too
+            env["PYTHONPATH"] = str(HERE / "standin" / "child_site") + os.pathsep + env["PYTHONPATH"]
         env.setdefault("EMBER_NUM_THREADS", "2")
         with open(log, "w") as logf:
             try:

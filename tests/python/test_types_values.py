@@ -112,3 +112,12 @@ def test_a_type_is_not_a_number(cpu_device):
 
     with pytest.raises(TypingError, match=r"test_types_values.py:\d+"):
         k[1, 1](np.zeros(1))
+
+
+def test_complex_types_name_their_part_type():
+    from ember import types
+    assert types.complex64.underlying_float is types.float32
+    assert types.complex128.underlying_float is types.float64
+    assert np.dtype(str(types.complex64.underlying_float)) == np.empty(0, np.complex64).real.dtype
+    with pytest.raises(AttributeError, match="float32 is not a complex type"):
+        types.float32.underlying_float
