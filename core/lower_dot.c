@@ -1,8 +1,10 @@
 /*
  * lower_dot.c — np.dot(a, b) and a @ b in ember.jit functions, for 1-D and
- * 2-D arrays of real numbers (no BLAS is on this machine): the vector dot
- * product, matrix-vector, vector-matrix and matrix-matrix products in
- * NumPy's shapes and promoted type. The product runs in i-k-j order into a
+ * 2-D arrays of real numbers: the vector dot product, matrix-vector,
+ * vector-matrix and matrix-matrix products in NumPy's shapes and promoted
+ * type. Float32/64 products of matrices go to the machine's BLAS when it
+ * has one and can read the operands (LowerJit.gemm, devices/cpu/blas.c);
+ * otherwise, and for other types, the product runs in i-k-j order into a
  * zeroed result: its inner loop walks a row of b and a row of the result
  * with unit strides (C arrays), which LLVM vectorises. Contracted extents
  * that differ are a ValueError naming the line. Bool arrays give NumPy's
@@ -85,6 +87,17 @@ LLVMValueRef lw_dot(Lower *L, Node *n, LLVMValueRef a)
     }
     LLVMTypeRef mt = lw_mty(L, e);
     LLVMValueRef out = LLVMBuildBitCast(B, data, LLVMPointerType(mt, 0), "");
+    LLVMBasicBlockRef done = NULL;
+    if (L->jit->gemm && (e->kind == TY_F32 || e->kind == TY_F64) && at->elem == e &&
+        bt->elem == e) { /* the BLAS, if it takes these operands; else the loop */
+        LLVMValueRef by_blas = L->jit->gemm(L, (int)e->kind, m, p, ka, field(L, a, 0), a_rs,
+                                            a_ks, field(L, b, 0), b_ks, b_ps, data);
+        LLVMBasicBlockRef loop = lw_new_bb(L, "dot.loop");
+        done = lw_new_bb(L, "dot.done");
+        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntNE, by_blas, LLVMConstNull(L->t_i32), ""),
+                        done, loop);
+        LLVMPositionBuilderAtEnd(B, loop);
+    }
     CountedLoop i, k, j;
     lw_loop_open(L, &i, i64c(L, 0), m, "dot.i", lw_new_bb(L, "dot.i.end"));
     LLVMValueRef orow = LLVMBuildMul(B, i.iv, p, "");
@@ -109,5 +122,9 @@ LLVMValueRef lw_dot(Lower *L, Node *n, LLVMValueRef a)
     lw_loop_close(L, &j);
     lw_loop_close(L, &k);
     lw_loop_close(L, &i);
+    if (done) {
+        LLVMBuildBr(B, done);
+        LLVMPositionBuilderAtEnd(B, done);
+    }
     return view;
 }

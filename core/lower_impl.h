@@ -139,6 +139,12 @@ struct LowerJit {
      * i64*, or NULL); returns an i32, nonzero when out of memory (devices/cpu/sort.c). */
     LLVMValueRef (*sort_row)(Lower *L, LLVMValueRef row, LLVMValueRef n, LLVMValueRef stride,
                              int kind, LLVMValueRef idx);
+    /* (optional: NULL means no BLAS) C (m x n, C order, zeroed) = A (m x k) B
+     * (k x n) of float `kind`, operands at byte strides (rows, columns);
+     * returns an i32, nonzero when the BLAS did it (devices/cpu/blas.c). */
+    LLVMValueRef (*gemm)(Lower *L, int kind, LLVMValueRef m, LLVMValueRef n, LLVMValueRef k,
+                         LLVMValueRef a, LLVMValueRef a_rs, LLVMValueRef a_cs, LLVMValueRef b,
+                         LLVMValueRef b_rs, LLVMValueRef b_cs, LLVMValueRef c);
 };
 
 #define MAX_LOOP_DEPTH 256

@@ -9,6 +9,9 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <stdio.h>
+
+#include "devices/cpu/host_jit.h"
 #include "devices/device_impl.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -138,5 +141,7 @@ ember_status ember_cpu_topology_get(ember_cpu_topology *out)
     if (st != EMBER_SUCCESS)
         return st;
     cpu_device_topology(cpu_dev, out);
+    const char *blas = host_blas_name();
+    snprintf(out->blas, sizeof out->blas, "%s", blas ? blas : "");
     return EMBER_SUCCESS;
 }

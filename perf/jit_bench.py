@@ -142,6 +142,10 @@ def sort_rows(a):
     return out
 
 
+def matmul(a, b):
+    return a @ b
+
+
 def kmeans_ref(X, centroids0, iters):
     c = centroids0.copy()
     for _ in range(iters):
@@ -256,6 +260,7 @@ class Sizes:
         self.kmeans = (200, 4, 8, 3) if quick else (5000, 4, 8, 5)   # points, dims, K, iters
         self.hist = (100, 100) if quick else (2000, 1000)
         self.rows = (50, 100) if quick else (2000, 500)
+        self.matmul = 40 if quick else 300
 
 
 def cases(s):
@@ -279,7 +284,8 @@ def cases(s):
     out += [(f"k-means {n}x{d}, K={k}, {it} iterations (np.array of a list comprehension, "
              "argmin, a[mask], sum(axis=0))", "ms"),
             (f"histogram of a {s.hist[0]}x{s.hist[1]} array over a.flat, 50 bins", "ms"),
-            (f"sorting the rows of a {s.rows[0]}x{s.rows[1]} float64 array (np.sort)", "ms")]
+            (f"sorting the rows of a {s.rows[0]}x{s.rows[1]} float64 array (np.sort)", "ms"),
+            (f"a @ b of two {s.matmul}x{s.matmul} float64 matrices", "ms")]
     return out
 
 
@@ -400,6 +406,12 @@ def run(njit, vectorize, s):
     sr = njit(sort_rows)
     timed(out, next(it), lambda: sr(rows),
           lambda r: np.testing.assert_array_equal(r, rref), 1, s.repeat)
+
+    ma, mb = np.random.default_rng(7).random((2, s.matmul, s.matmul))
+    mref = ma @ mb
+    mm = njit(matmul)
+    timed(out, next(it), lambda: mm(ma, mb),
+          lambda r: np.testing.assert_allclose(r, mref, rtol=1e-12), 1, s.repeat)
     return out
 
 

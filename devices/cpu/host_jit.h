@@ -142,6 +142,16 @@ EM_HIDDEN int64_t host_random_randint(void *state, int64_t low, int64_t high);
  * written there. 0, or -1 when out of memory or for another kind. */
 EM_HIDDEN int32_t host_sort(void *row, int64_t n, int64_t stride, int32_t kind, int64_t *idx);
 
+/* ---- blas.c: C (m x n, C order) = A (m x k) B (k x n) of float32/64
+ * (`kind` a TypeKind) through the machine's BLAS; operands at byte strides
+ * (rows, columns). 1 when done, 0 when there is no BLAS or it cannot read
+ * the operands in place (the caller's loop does the product then). */
+EM_HIDDEN int32_t host_gemm(int32_t kind, int64_t m, int64_t n, int64_t k, const void *a,
+                            int64_t a_rs, int64_t a_cs, const void *b, int64_t b_rs,
+                            int64_t b_cs, void *c);
+/* The BLAS library products go to ("libopenblas.so.0" ...), NULL if none. */
+EM_HIDDEN const char *host_blas_name(void);
+
 /* ---- prange.c: prange loops of ember.jit(parallel=True) functions. The
  * compiled code calls host_prange_run by address with its outlined loop body
  * (iterations [first, last) of 0..n-1, reduction partials written to

@@ -390,8 +390,24 @@ static LLVMValueRef sort_row(Lower *L, LLVMValueRef row, LLVMValueRef n, LLVMVal
     return host_call_address(L->b, L->t_i64, (void *)host_sort, fty, args, 5, "sorted");
 }
 
+static LLVMValueRef gemm(Lower *L, int kind, LLVMValueRef m, LLVMValueRef n, LLVMValueRef k,
+                         LLVMValueRef a, LLVMValueRef a_rs, LLVMValueRef a_cs, LLVMValueRef b,
+                         LLVMValueRef b_rs, LLVMValueRef b_cs, LLVMValueRef c)
+{
+    LLVMTypeRef pt = LLVMPointerType(L->t_i8, 0), i64 = L->t_i64;
+    LLVMTypeRef params[] = {L->t_i32, i64, i64, i64, pt, i64, i64, pt, i64, i64, pt};
+    LLVMTypeRef fty = LLVMFunctionType(L->t_i32, params, 11, 0);
+    LLVMValueRef args[] = {LLVMConstInt(L->t_i32, (unsigned)kind, 0),
+                           m, n, k,
+                           LLVMBuildBitCast(L->b, a, pt, ""), a_rs, a_cs,
+                           LLVMBuildBitCast(L->b, b, pt, ""), b_rs, b_cs,
+                           LLVMBuildBitCast(L->b, c, pt, "")};
+    return host_call_address(L->b, i64, (void *)host_gemm, fty, args, 11, "blas");
+}
+
 const LowerJit host_lower_jit = {
     .sort_row = sort_row,
+    .gemm = gemm,
     .array_alloc = array_alloc,
     .loop_end = loop_end,
     .prange_loop = host_lower_prange,

@@ -146,6 +146,8 @@ typedef struct ember_cpu_topology {
     uint64_t l1d_bytes, l2_bytes, l3_bytes; /* per-instance size of the first cache of each level */
     int workers;                            /* threads in ember's worker pool */
     char model[EMBER_NAME_MAX];             /* CPU model string */
+    char blas[EMBER_NAME_MAX];              /* the BLAS library np.dot / @ of ember.jit
+                                             * functions call ("" when none) */
 } ember_cpu_topology;
 
 EMBER_API ember_status ember_cpu_topology_get(ember_cpu_topology *out);

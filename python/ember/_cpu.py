@@ -53,6 +53,13 @@ class CPUInfo:
         info = self._get()
         return {"L1d": info["l1d_bytes"], "L2": info["l2_bytes"], "L3": info["l3_bytes"]}
 
+    @property
+    def blas(self):
+        """The BLAS library that float matrix products of ember.jit functions
+        call (``np.dot``, ``@``), or None when there is none (a compiled loop
+        does them). ``EMBER_BLAS`` names another library, or ``none``."""
+        return self._get()["blas"] or None
+
     def as_dict(self):
         return dict(self._get())
 

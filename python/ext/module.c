@@ -514,7 +514,8 @@ static PyObject *mod_cpu_topology(PyObject *m, PyObject *unused)
         put(d, "l2_bytes", PyLong_FromUnsignedLongLong(t.l2_bytes)) < 0 ||
         put(d, "l3_bytes", PyLong_FromUnsignedLongLong(t.l3_bytes)) < 0 ||
         put(d, "workers", PyLong_FromLong(t.workers)) < 0 ||
-        put(d, "model", text(t.model, sizeof t.model)) < 0) {
+        put(d, "model", text(t.model, sizeof t.model)) < 0 ||
+        put(d, "blas", text(t.blas, sizeof t.blas)) < 0) {
         Py_DECREF(d);
         return NULL;
     }

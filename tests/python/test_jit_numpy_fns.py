@@ -158,3 +158,66 @@ def test_dot_errors():
         d(np.ones((2, 2, 2)), np.ones(2))
     with pytest.raises(TypingError, match="real numbers"):
         d(np.ones(2, np.complex128), np.ones(2))
+
+
+def _loadable(name):
+    import ctypes
+    try:
+        ctypes.CDLL(name)
+        return True
+    except OSError:
+        return False
+
+
+def test_blas_found_where_the_machine_has_one():
+    import ember
+    if _loadable("libopenblas.so.0"):
+        assert ember.cpu.blas == "libopenblas.so.0"
+    elif not any(_loadable(n) for n in ("libcblas.so.3", "libblas.so.3")):
+        assert ember.cpu.blas is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_products_in_every_layout(dtype):
+    """Layouts the BLAS reads in place (C, Fortran, row-strided views,
+    transposes) and those left to the loop (every other column, negative
+    strides) give NumPy's product."""
+    @njit
+    def mm(a, b):
+        return a @ b
+
+    rng = np.random.default_rng(5)
+    A = rng.random((40, 60)).astype(dtype)
+    B = rng.random((60, 30)).astype(dtype)
+    v = rng.random(60).astype(dtype)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    views = [(A, B), (np.asfortranarray(A), np.asfortranarray(B)), (A[:, :50], B[:50]),
+             (B.T, A.T), (A[::2, ::2], B[::2]), (A[::-1], B[:, ::-1]), (A[:1], B[:, :1]),
+             (A[:, :1], B[:1])]
+    for x, y in views:
+        np.testing.assert_allclose(mm(x, y), x @ y, rtol=rtol)
+    for x in (A, A.T.copy().T, A[:, ::2]):
+        w = v[:x.shape[1]]
+        np.testing.assert_allclose(mm(x, w), x @ w, rtol=rtol)
+        u = v[:x.shape[0]]
+        np.testing.assert_allclose(mm(u, x), u @ x, rtol=rtol)
+
+
+def test_products_without_blas_match(tmp_path):
+    """EMBER_BLAS=none: the compiled loop gives the same products."""
+    import subprocess
+    import sys
+    script = tmp_path / "noblas.py"
+    script.write_text(
+        "import numpy as np, ember\n"
+        "assert ember.cpu.blas is None, ember.cpu.blas\n"
+        "f = ember.njit(lambda a, b: a @ b)\n"
+        "r = np.random.default_rng(2)\n"
+        "a, b = r.random((33, 17)), r.random((17, 9))\n"
+        "np.testing.assert_allclose(f(a, b), a @ b, rtol=1e-12)\n"
+        "np.testing.assert_allclose(f(a.astype(np.float32), b.astype(np.float32)),\n"
+        "                           (a @ b).astype(np.float32), rtol=1e-5)\n"
+        "print('ok')\n")
+    env = dict(__import__("os").environ, EMBER_BLAS="none")
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
