@@ -32,6 +32,9 @@ from .types import (Array, Tuple, UniTuple, b1, bool_, boolean, c8, c16,  # noqa
                     as_dtype, i1, i2, i4, i8,
                     int8, int16, int32, int64, intp, none, typeof, u1, u2, u4, u8,
                     uint8, uint16, uint32, uint64, uintp, void)
+# C's type names, as numba exports them (``from numba import double``)
+from .types import (byte, char, uchar, short, ushort, intc, uintc, int_, uint,  # noqa: F401
+                    long_, ulong, longlong, ulonglong, ssize_t, size_t, float_, double)
 
 __all__ = ["cuda", "cpu", "jit", "njit", "vectorize", "guvectorize", "runtime", "errors", "types", "typeof", "__version__",
            "void", "none", "boolean", "bool_", "int8", "int16", "int32", "int64",

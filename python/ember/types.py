@@ -21,6 +21,7 @@ __all__ = [
     "float16", "float32", "float64", "complex64", "complex128", "intp", "uintp",
     "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16",
     "byte", "char", "short", "intc", "long_", "longlong", "float_", "double",
+    "uchar", "ushort", "uintc", "ulong", "ulonglong", "int_", "uint", "ssize_t", "size_t",
     "from_descriptor", "parse_signature", "typeof", "from_dtype", "as_dtype",
 ]
 
@@ -285,7 +286,10 @@ intp, uintp = int64, uint64
 i1, i2, i4, i8 = int8, int16, int32, int64
 u1, u2, u4, u8 = uint8, uint16, uint32, uint64
 f4, f8, c8, c16 = float32, float64, complex64, complex128
+# C's names, with the sizes numba gives them (LP64)
 byte, char, short, intc, long_, longlong = uint8, int8, int16, int32, int64, int64
+uchar, ushort, uintc, ulong, ulonglong = uint8, uint16, uint32, uint64, uint64
+int_, uint, ssize_t, size_t = int64, uint64, int64, uint64
 float_, double = float32, float64
 
 _SCALARS = {

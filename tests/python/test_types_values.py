@@ -121,3 +121,27 @@ def test_complex_types_name_their_part_type():
     assert np.dtype(str(types.complex64.underlying_float)) == np.empty(0, np.complex64).real.dtype
     with pytest.raises(AttributeError, match="float32 is not a complex type"):
         types.float32.underlying_float
+
+
+def test_c_type_names_as_numba_sizes_them():
+    import ctypes
+    sizes = {"byte": (1, "u"), "char": (1, "i"), "uchar": (1, "u"), "short": (2, "i"),
+             "ushort": (2, "u"), "intc": (ctypes.sizeof(ctypes.c_int), "i"),
+             "uintc": (ctypes.sizeof(ctypes.c_uint), "u"), "long_": (8, "i"),
+             "ulong": (8, "u"), "longlong": (8, "i"), "ulonglong": (8, "u"),
+             "int_": (8, "i"), "uint": (8, "u"), "ssize_t": (ctypes.sizeof(ctypes.c_ssize_t), "i"),
+             "size_t": (ctypes.sizeof(ctypes.c_size_t), "u"), "float_": (4, "f"),
+             "double": (8, "f")}
+    for name, (size, kind) in sizes.items():
+        t = getattr(ember, name)
+        assert t is getattr(ember.types, name)
+        dt = np.dtype(str(t))
+        assert (dt.itemsize, dt.kind) == (size, kind), name
+
+    @cuda.jit
+    def k(out, x):
+        out[0] = ember.double(x) / 3
+
+    out = np.zeros(1)
+    k[1, 1](out, 2)
+    assert out[0] == 2 / 3
