@@ -35,6 +35,15 @@ def test_bind_sets_the_default_stream_of_copies():
     np.testing.assert_array_equal(d.copy_to_host(), np.arange(6.0))
 
 
+def test_arrays_keep_the_stream_they_were_made_on():
+    s = cuda.stream()
+    a = cuda.device_array((3, 3), stream=s)
+    b = cuda.to_device(np.arange(4.0), stream=s)
+    assert a.stream is s and b.stream is s and a[1:].stream is s
+    assert cuda.device_array(3).stream == 0
+    np.testing.assert_array_equal(b.copy_to_host(), np.arange(4.0))  # on s, then synchronised
+
+
 def test_getitem_setitem_on_a_stream():
     s = cuda.stream()
     d = cuda.to_device(np.arange(12).reshape(3, 4))

@@ -70,7 +70,10 @@ def device_array(shape, dtype=np.float64, strides=None, order="C", stream=0):
     strides = _strides(strides, len(shape), what)
     dev = get_current_device()
     lowlevel_stream(stream, dev, what)
-    return _ember.empty(DeviceNDArray, dev.kind, dev.id, shape, dtype, order, strides)
+    arr = _ember.empty(DeviceNDArray, dev.kind, dev.id, shape, dtype, order, strides)
+    if stream:  # numba: the array keeps the stream it was made on (arr.stream)
+        arr.stream = stream
+    return arr
 
 
 def device_array_like(ary, stream=0):
@@ -108,6 +111,8 @@ def to_device(obj, stream=0, copy=True, to=None):
     darr = _ember.empty(DeviceNDArray, dev.kind, dev.id, host.shape, host.dtype, order, None)
     if copy:
         darr._copy_from(host, s)
+    if stream:
+        darr.stream = stream
     return darr
 
 
