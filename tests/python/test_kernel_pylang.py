@@ -464,3 +464,56 @@ def test_raise_compiles_for_cuda_with_a_fault_record(nvvm):
     line = k.py_func.__code__.co_firstlineno + 3  # the decorator line, then def, if, raise
     assert re.search(rf"test_kernel_pylang\.py:{line}:\d+$", kern.fault_site(0))
     assert "ember_fault" in kern.ptx  # the fault record the host reads (core/lower.h)
+
+
+def test_a_local_bound_once_to_a_constant_is_a_constant_shape(cpu_device):
+    """numba: ``N = 100; cuda.shared.array(N, int32)`` (its test_sync)."""
+    from ember import int32, float32
+
+    @cuda.jit
+    def smem(ary):
+        N = 100
+        sm = cuda.shared.array(N, int32)
+        i = cuda.grid(1)
+        if i == 0:
+            for j in range(N):
+                sm[j] = j * 3
+        cuda.syncthreads()
+        ary[i] = sm[i]
+
+    a = np.zeros(100, np.int32)
+    smem[1, 100](a)
+    np.testing.assert_array_equal(a, np.arange(100) * 3)
+
+    @cuda.jit
+    def local2d(out):
+        shape = (4, 2 * 3)
+        loc = cuda.local.array(shape, float32)
+        for i in range(4):
+            for j in range(6):
+                loc[i, j] = i * 10 + j
+        out[0] = loc[3, 5] + loc.size
+
+    o = np.zeros(1)
+    local2d[1, 1](o)
+    assert o[0] == 35 + 24
+
+
+@pytest.mark.parametrize("body", [
+    "N = 4\n    N = 5\n",                       # bound twice
+    "N = 4\n    N += 1\n",                      # changed after
+    "if flag[0]:\n        N = 4\n    else:\n        N = 5\n",   # in a branch
+])
+def test_a_local_that_is_not_one_constant_is_not_a_shape(cpu_device, tmp_path, body):
+    src = ("from ember import cuda, float32\n"
+           "def k(flag):\n"
+           f"    {body}"
+           "    loc = cuda.local.array(N, float32)\n"
+           "    flag[0] = loc.size\n")
+    path = tmp_path / "k.py"
+    path.write_text(src)
+    ns = {}
+    exec(compile(src, str(path), "exec"), ns)
+    k = cuda.jit(ns["k"])
+    with pytest.raises(TypingError, match="shape must be a constant"):
+        k[1, 1](np.zeros(1, np.int64))

@@ -472,6 +472,52 @@ def _assigned_names(fdef):
     return names
 
 
+def _single_top_level_bindings(fdef):
+    """{name: Assign} for each local bound exactly once in the function, by a
+    plain ``name = value`` among the function's own top-level statements (not
+    in a loop or a branch): numba takes such a variable for its constant value
+    where a constant is needed (``N = 100; cuda.shared.array(N, int32)``)."""
+    counts = {}
+    for n in _assigned_names_all(fdef):
+        counts[n] = counts.get(n, 0) + 1
+    params = {p.arg for p in fdef.args.posonlyargs + fdef.args.args}
+    out = {}
+    for s in fdef.body:
+        if isinstance(s, ast.Assign) and len(s.targets) == 1 and \
+                isinstance(s.targets[0], ast.Name):
+            n = s.targets[0].id
+            if counts.get(n) == 1 and n not in params:
+                out[n] = s
+    return out
+
+
+def _assigned_names_all(fdef):
+    """Every binding of a name in the function (one entry per binding)."""
+    out = []
+
+    def targets(t):
+        if isinstance(t, ast.Name):
+            out.append(t.id)
+        elif isinstance(t, (ast.Tuple, ast.List)):
+            for e in t.elts:
+                targets(e)
+        elif isinstance(t, ast.Starred):
+            targets(t.value)
+
+    for node in ast.walk(fdef):
+        if node is fdef:
+            continue
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                targets(t)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.NamedExpr)):
+            targets(node.target)
+        elif isinstance(node, (ast.FunctionDef, ast.Lambda, ast.ClassDef)) and \
+                getattr(node, "name", None):
+            out.append(node.name)
+    return out
+
+
 class _CallGraph:
     """The device functions one kernel compilation calls, directly or not.
 
@@ -519,6 +565,8 @@ class _Builder(PythonFeatures, JitForms):
         self.stmt_call = None  # the Call node of the statement being built, if any
         for n in _assigned_names(fdef):
             self.new_slot(n)
+        self.const_locals = _single_top_level_bindings(fdef)
+        self.const_visiting = set()  # constant locals being evaluated (N = N + 1)
         self.ntemps = 0
         # globals and closure cells
         self.closure = {}
@@ -2082,8 +2130,24 @@ class _Builder(PythonFeatures, JitForms):
                               "use one of " + ", ".join(sorted(KERNEL_DTYPES)))
         return dn
 
+    def const_local(self, node):
+        """The value expression of a local bound once to it at the function's
+        top level before `node` (a Name) is read, or None."""
+        s = self.const_locals.get(node.id) if isinstance(node, ast.Name) else None
+        if s is None or node.id in self.const_visiting or \
+                (s.lineno, s.col_offset) >= (node.lineno, node.col_offset):
+            return None
+        return s.value
+
     def const_shape(self, node):
         """A constant shape: [n] for an int, [n, m, ...] for a tuple; else None."""
+        bound = self.const_local(node)
+        if bound is not None and isinstance(bound, ast.Tuple):
+            self.const_visiting.add(node.id)
+            try:
+                return self.const_shape(bound)
+            finally:
+                self.const_visiting.discard(node.id)
         if isinstance(node, ast.Tuple):
             dims = [self.const_int(e) for e in node.elts]
             return None if any(d is None for d in dims) else dims
@@ -2362,6 +2426,13 @@ class _Builder(PythonFeatures, JitForms):
             if f[0] == "const" and f[3].startswith(("weak_int", "int", "uint")):
                 return f[4]
             return None
+        bound = self.const_local(node)
+        if bound is not None:  # N = 100 earlier in the function
+            self.const_visiting.add(node.id)
+            try:
+                return self.const_int(bound)
+            finally:
+                self.const_visiting.discard(node.id)
         if isinstance(node, (ast.Name, ast.Attribute)):
             try:
                 t = self.value(node)
