@@ -293,6 +293,10 @@ EXT_HIDDEN PyObject *ext_nvvm_compile(PyObject *module, PyObject *const *args, P
 /* nvvm_version() -> dict: version, ir_version, debug_version ((major,
  * minor) each), library and libdevice (the files found). */
 EXT_HIDDEN PyObject *ext_nvvm_version(PyObject *module, PyObject *unused);
+/* nvrtc_compile(source, name, cc=(9, 0), include_dir=None) -> (ptx, log):
+ * CUDA C/C++ to PTX with NVRTC (devices/cuda/nvrtc.h). */
+EXT_HIDDEN PyObject *ext_nvrtc_compile(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                       PyObject *kwnames);
 
 /* ---- pool.c ------------------------------------------------------------ */
 

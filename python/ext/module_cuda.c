@@ -65,26 +65,68 @@ static const char *ptx_text(PyObject *obj)
 
 static PyObject *module_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"device_kind", "ordinal", "ptx", NULL};
-    PyObject *kind, *ordinal, *ptx_obj;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:Module", kwlist, &kind, &ordinal, &ptx_obj))
+    static char *kwlist[] = {"device_kind", "ordinal", "ptx", "link", NULL};
+    PyObject *kind, *ordinal, *ptx_obj, *link = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|O:Module", kwlist, &kind, &ordinal,
+                                     &ptx_obj, &link))
         return NULL;
     ext_state *st = ext_state_of_type(tp);
     ember_device_t dev;
     const char *ptx = ptx_text(ptx_obj);
     if (!ptx || ext_device(st, kind, ordinal, &dev) < 0)
         return NULL;
+    /* link: [(ember_link_kind, bytes or None, name or path)] (ember_module_load_linked) */
+    PyObject *items = NULL;
+    ember_link_input *inputs = NULL;
+    Py_ssize_t ninputs = 0;
+    if (link && link != Py_None) {
+        if (!(items = PySequence_Fast(link, "Module: link must be a list of (kind, data, name)")))
+            return NULL;
+        ninputs = PySequence_Fast_GET_SIZE(items);
+        inputs = PyMem_Calloc((size_t)ninputs + 1, sizeof *inputs);
+        if (!inputs) {
+            Py_DECREF(items);
+            return PyErr_NoMemory();
+        }
+        for (Py_ssize_t i = 0; i < ninputs; i++) {
+            PyObject *t = PySequence_Fast_GET_ITEM(items, i);
+            int k;
+            PyObject *data;
+            const char *name;
+            if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "iOs", &k, &data, &name) ||
+                (data != Py_None && !PyBytes_Check(data)) || k < 0 || k > EMBER_LINK_LIBRARY) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "Module: a link item is (kind 0..4, "
+                                    "bytes or None, name)");
+                PyMem_Free(inputs);
+                Py_DECREF(items);
+                return NULL;
+            }
+            inputs[i].kind = (ember_link_kind)k;
+            inputs[i].name = name;
+            if (data != Py_None) {
+                inputs[i].data = PyBytes_AS_STRING(data);
+                inputs[i].size = (size_t)PyBytes_GET_SIZE(data);
+            }
+        }
+    }
     ext_module *self = (ext_module *)tp->tp_alloc(tp, 0);
-    if (!self)
+    if (!self) {
+        PyMem_Free(inputs);
+        Py_XDECREF(items);
         return NULL;
+    }
     ext_live_objects++;
     ember_module_t m = NULL;
     ember_status status;
     Py_INCREF(ptx_obj); /* `ptx` borrows from it while the GIL is released */
     Py_BEGIN_ALLOW_THREADS
-    status = ember_module_load_ptx(dev, ptx, &m);
+    status = items ? ember_module_load_linked(dev, ptx, inputs, (size_t)ninputs, &m)
+                   : ember_module_load_ptx(dev, ptx, &m);
     Py_END_ALLOW_THREADS
     Py_DECREF(ptx_obj);
+    PyMem_Free(inputs);
+    Py_XDECREF(items); /* the tuples' bytes and names lived in it until here */
     if (status != EMBER_SUCCESS) {
         Py_DECREF(self);
         return ext_raise(st, status, "Module");
