@@ -66,6 +66,8 @@
  *                                "cuProfilerStart", "cuProfilerStop".
  *   fake_live("registered")      host ranges registered now.
  *   fake_cuda_live("module")     loaded modules.
+ *   fake_cuda_live("link")       link states not destroyed (cuLinkCreate,
+ *                                the section at the end of this file).
  *   fake_cuda_last_launch(...)   the last launch's grid, block, shared
  *                                bytes, stream, parameter bytes and name.
  *   fake_cuda_fault_next_launch(fault, site)  the next launch writes them
@@ -1119,6 +1121,7 @@ struct module {
 };
 
 static struct module *modules;
+static long live_links; /* cuLinkCreate minus cuLinkDestroy (under `lock`) */
 
 static struct {           /* the last successful cuLaunchKernel */
     long count;           /* launches so far */
@@ -1621,6 +1624,8 @@ EXPORT long fake_cuda_live(const char *what)
     } else if (strcmp(what, "module") == 0) {
         for (struct module *m = modules; m; m = m->next)
             n++;
+    } else if (strcmp(what, "link") == 0) {
+        n = live_links;
     } else if (strcmp(what, "ctx") == 0) {
         for (int i = 0; i < MAX_DEVICES; i++)
             n += contexts[i].refs;
@@ -1754,6 +1759,7 @@ EXPORT CUresult cuLinkCreate_v2(unsigned int num_options, int *options, void **v
     }
     pthread_mutex_lock(&lock);
     log_line("cuLinkCreate");
+    live_links++;
     pthread_mutex_unlock(&lock);
     *out = s;
     return CUDA_SUCCESS;
@@ -1914,6 +1920,7 @@ EXPORT CUresult cuLinkDestroy(void *state)
         return CUDA_ERROR_INVALID_HANDLE;
     pthread_mutex_lock(&lock);
     log_line("cuLinkDestroy");
+    live_links--;
     pthread_mutex_unlock(&lock);
     s->magic = 0;
     free(s->text);
