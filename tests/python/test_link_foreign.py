@@ -106,6 +106,25 @@ def test_cpu_array_parameter_is_numbas_flattened_model(cpu_device, csrc):
     np.testing.assert_array_equal(a, np.arange(10.0) * 3.0)  # written through the pointer
 
 
+def test_cpu_device_function_calls_foreign(cpu_device, csrc):
+    mul = cuda.declare_device("mul_f32_f32", "float32(float32, float32)", link=[csrc])
+
+    @cuda.jit(device=True)
+    def square_plus(x, c):
+        return mul(x, x) + c
+
+    @cuda.jit
+    def k(r, x):
+        i = cuda.grid(1)
+        if i < len(r):
+            r[i] = square_plus(x[i], np.float32(1.0)) + mul(x[i], np.float32(2.0))
+
+    x = np.linspace(-3, 3, 50).astype(np.float32)
+    r = np.zeros_like(x)
+    k[2, 32](r, x)
+    np.testing.assert_allclose(r, x * x + 1 + 2 * x, rtol=1e-6)
+
+
 def test_cpu_shared_library(cpu_device, tmp_path):
     cc = shutil.which("cc") or shutil.which("gcc")
     if not cc:
@@ -140,6 +159,14 @@ def test_cpu_without_implementation_names_the_function(cpu_device, tmp_path):
     with pytest.raises(cuda.LinkerError) as e:
         k[1, 1](np.ones(1, np.float32))
     msg = str(e.value)
+    assert k._cpu_overloads == {}  # nothing runnable was kept
+
+    @cuda.jit
+    def k_typing(r):
+        r[0] = mul(r, r[0])  # a typing error is reported before the missing implementation
+
+    with pytest.raises(TypingError, match="does not convert to float32"):
+        k_typing[1, 1](np.ones(1, np.float32))
     assert "'mul_f32_f32'" in msg and "cpu device" in msg
     assert "int mul_f32_f32(float *ret, float, float)" in msg and ".c" in msg and ".so" in msg
 

@@ -697,8 +697,9 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         dispatcher's option)."""
         tree, info = frontend.build_tree(self.py_func, True, sig)
         from ..cuda import _foreign
+        link_error = None
         if cc is None:  # the cpu device: the C implementations' addresses go in the tree
-            tree = _foreign.resolve_cpu(tree, info.foreign, self.link)
+            tree, link_error = _foreign.resolve_cpu(tree, info.foreign, self.link)
         try:
             k = disk_cache.compile_kernel(
                 tree, [_desc_for_c(d) for d in sig], self.opt_level, self.boundscheck,
@@ -709,6 +710,8 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
             if cc is not None:
                 self._links[id(k)] = (k, _foreign.gpu_files(info.foreign, self.link),
                                       [d.name for d in info.foreign.values()])
+            if link_error is not None:  # typed and compiled, but never to be run
+                raise link_error
             return k
         except (TypingError, UnsupportedError) as exc:
             line = getattr(exc, "line", 0) or 0

@@ -250,15 +250,24 @@ def cpu_address(decl, kernel_link):
 
 
 def resolve_cpu(tree, foreign, kernel_link):
-    """`tree` with the address of each foreign function's C implementation."""
+    """(`tree` with the address of each foreign function's C implementation,
+    the LinkerError of the first one without or None). A missing one gets
+    the address 1, never called: the caller compiles the tree (so that a
+    typing error is reported first) and then raises the error."""
     if not foreign:
-        return tree
+        return tree, None
     callees = list(tree[7])
+    error = None
     for key, decl in foreign.items():
         t = callees[key]
         f = t[8]
-        callees[key] = t[:8] + ((f[0], f[1], f[2], cpu_address(decl, kernel_link)),)
-    return tree[:7] + (callees,)
+        try:
+            addr = cpu_address(decl, kernel_link)
+        except LinkerError as exc:
+            error = error or exc
+            addr = 1
+        callees[key] = t[:8] + ((f[0], f[1], f[2], addr),)
+    return tree[:7] + (callees,), error
 
 
 def gpu_files(foreign, kernel_link):
