@@ -13,7 +13,8 @@
  * Python exception occurred ... The first argument is a pointer to the
  * return value of type T, which is allocated in the local address space"
  * (numba-cuda, "Calling foreign functions from Python kernels"). Numbers
- * are passed as themselves; a CPointer(T) or voidptr parameter gets the
+ * are passed as numba's data model passes arguments: a bool as a byte, a
+ * complex as its two parts, others as themselves; a CPointer(T) or voidptr parameter gets the
  * array's data pointer; an array parameter is flattened as numba's data
  * model does: meminfo, parent (both NULL here), nitems, itemsize, data,
  * shape[ndim], strides[ndim] (bytes). The int result is ignored, as numba
@@ -34,6 +35,18 @@ static void foreign_arg(Lower *L, Node *n, int i, LLVMTypeRef *pt, LLVMValueRef 
         return;
     }
     const Type *want = t->decl_params[i];
+    if (want->kind == TY_BOOL) { /* numba's argument type of a bool is its byte */
+        pt[*k] = L->t_i8;
+        av[(*k)++] = LLVMBuildZExt(L->b, lw_conv(L, n, v, at, want), L->t_i8, "");
+        return;
+    }
+    if (ty_is_complex(want)) { /* a struct argument is flattened: real, imaginary */
+        LLVMValueRef c = lw_conv(L, n, v, at, want);
+        pt[*k] = pt[*k + 1] = lw_lty(L, lw_part_type(want));
+        av[(*k)++] = re_of(L, c);
+        av[(*k)++] = im_of(L, c);
+        return;
+    }
     if (want->kind != TY_ARRAY) {
         pt[*k] = lw_lty(L, want);
         av[(*k)++] = lw_conv(L, n, v, at, want);
@@ -64,7 +77,7 @@ LLVMValueRef lw_foreign_call(Lower *L, Node *n)
     const Function *t = spec->tmpl;
     unsigned cap = 1;
     for (int i = 0; i < n->nargs; i++)
-        cap += t->decl_params[i]->kind == TY_ARRAY ? 5 + 2u * (unsigned)EMBER_MAX_NDIM : 1;
+        cap += t->decl_params[i]->kind == TY_ARRAY ? 5 + 2u * (unsigned)EMBER_MAX_NDIM : 2;
     LLVMTypeRef *pt = ir_alloc(spec, sizeof *pt * cap);
     LLVMValueRef *av = ir_alloc(spec, sizeof *av * cap);
     if (!pt || !av)

@@ -40,6 +40,12 @@ int describe(int64_t *ret, void *meminfo, void *parent, int64_t nitems, int64_t 
            stride0 + (int64_t)data[shape0 - 1] * 0;
     return 0;
 }
+/* numba's argument model: a complex as its two parts, a bool as a byte */
+int cplx(double *ret, double re, double im, int8_t flag)
+{
+    *ret = flag ? re * 10.0 + im : -1.0;
+    return 0;
+}
 int scale_into(char *ret, double *a, int64_t n, double k)
 {
     (void)ret;
@@ -123,6 +129,21 @@ def test_cpu_device_function_calls_foreign(cpu_device, csrc):
     r = np.zeros_like(x)
     k[2, 32](r, x)
     np.testing.assert_allclose(r, x * x + 1 + 2 * x, rtol=1e-6)
+
+
+def test_cpu_complex_and_bool_arguments(cpu_device, csrc):
+    f = cuda.declare_device("cplx", "float64(complex128, boolean)", link=[csrc])
+
+    @cuda.jit
+    def k(out, z):
+        i = cuda.grid(1)
+        if i < len(z):
+            out[i] = f(z[i], z[i].real > 0)
+
+    z = np.array([3 + 4j, -2 + 1j, 0.5 - 7j])
+    out = np.zeros(3)
+    k[1, 32](out, z)
+    np.testing.assert_array_equal(out, np.where(z.real > 0, z.real * 10 + z.imag, -1.0))
 
 
 def test_cpu_shared_library(cpu_device, tmp_path):
