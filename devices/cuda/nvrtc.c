@@ -6,7 +6,8 @@
  * ptxas: where ember looks"): EMBER_NVRTC alone when set (the library or
  * the directory holding it); else lib64 and lib of $CUDA_HOME, $CUDA_PATH
  * and /usr/local/cuda, then the toolkit of the libNVVM ember found
- * (<root>/nvvm/lib64/libnvvm.so → <root>/lib64). The first libnvrtc.so*
+ * (<root>/nvvm/lib64/libnvvm.so → <root>/lib64; for the pip wheels, where
+ * nvidia/cuda_nvcc holds libNVVM, nvidia/cuda_nvrtc). The first libnvrtc.so*
  * that opens and has every entry point wins; the error names every place.
  */
 #include <dlfcn.h>
@@ -127,6 +128,15 @@ static void find_library(void)
         }
         if (root[0] && open_root(root, tried, sizeof tried))
             return;
+        /* pip wheels: nvidia/cuda_nvcc holds libNVVM, nvidia/cuda_nvrtc NVRTC */
+        char *slash = strrchr(root, '/');
+        if (slash) {
+            snprintf(slash + 1, sizeof root - (size_t)(slash + 1 - root), "cuda_nvrtc");
+            struct stat st;
+            if (stat(root, &st) == 0 && S_ISDIR(st.st_mode) &&
+                open_root(root, tried, sizeof tried))
+                return;
+        }
     }
     snprintf(rtc.error, sizeof rtc.error,
              "NVRTC not found: looked for libnvrtc.so* in lib64 and lib of %s%s; install the "

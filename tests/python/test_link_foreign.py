@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, find_ptxas
+from conftest import ROOT, find_ptxas, run_python
 
 from ember import cuda
 from ember.errors import TypingError, UnsupportedError
@@ -320,6 +320,18 @@ def test_nvrtc_error(nvvm, tmp_path):
     msg = str(e.value)
     assert "NVRTC Compilation failure" in msg and 'identifier "SYNTAX" is undefined' in msg
     assert 'in the compilation of "error.cu"' in msg
+
+
+def test_nvrtc_not_found_names_where_it_looked(tmp_path):
+    proc = run_python("""
+        from ember import _ember
+        from ember.errors import CudaSupportError
+        try:
+            _ember.nvrtc_compile("", "x.cu")
+        except CudaSupportError as e:
+            print("ERR", e)
+    """, {"EMBER_NVRTC": str(tmp_path / "none.so")})
+    assert "ERR NVRTC not found: EMBER_NVRTC=" in proc.stdout and "none.so" in proc.stdout
 
 
 FAKE_SCRIPT = r'''
