@@ -306,6 +306,19 @@ def test_cu_compiles_with_nvrtc_and_links_with_the_kernel(nvvm, tmp_path):
     assert alone.returncode != 0 and "mul_f32_f32" in alone.stderr  # the call is external
 
 
+def test_one_name_two_signatures_in_one_kernel(nvvm):
+    a = cuda.declare_device("mul_f32_f32", "float32(float32, float32)")
+    b = cuda.declare_device("mul_f32_f32", "float64(float64, float64)")
+
+    @cuda.jit
+    def k(r):
+        r[0] = a(r[0], r[0]) + b(r[0], r[0])
+
+    arr = ("array", "float32", 1, "A", False)
+    with pytest.raises(TypingError, match="declared twice with different signatures"):
+        k.compile_cuda((arr,), (9, 0))
+
+
 def test_nvrtc_error(nvvm, tmp_path):
     from ember import _ember
     try:
