@@ -74,6 +74,10 @@ struct ember_device_i {
      * ember_module_load_linked returns EMBER_ERR_NOT_SUPPORTED. */
     ember_status (*module_link)(void *ctx, const char *ptx, const ember_link_input *inputs,
                                 size_t ninputs, void **module);
+    /* (optional, with module_link) Links `inputs` alone into a device image
+     * (ember_link_image): *image em_malloc'd, the caller's. */
+    ember_status (*link_image)(void *ctx, const ember_link_input *inputs, size_t ninputs,
+                               void **image, size_t *size);
     /* Releases a module and its functions. Never fails (a release). */
     void (*module_unload)(void *ctx, void *module);
     /* The kernel `name` of `module` (borrowed: lives as long as the module)

@@ -67,6 +67,29 @@ ember_status ember_module_load_linked(ember_device_t dev, const char *ptx,
     return module_open(dev, ptx, inputs, ninputs, true, out);
 }
 
+ember_status ember_link_image(ember_device_t dev, const ember_link_input *inputs,
+                              size_t ninputs, void **image, size_t *size)
+{
+    if (!dev || !image || !size || (ninputs && !inputs))
+        return em_error(EMBER_ERR_INVALID_ARG, "ember_link_image: NULL argument");
+    *image = NULL;
+    *size = 0;
+    for (size_t i = 0; i < ninputs; i++)
+        if ((unsigned)inputs[i].kind > EMBER_LINK_LIBRARY || !inputs[i].name ||
+            (inputs[i].data && !inputs[i].size))
+            return em_error(EMBER_ERR_INVALID_ARG, "ember_link_image: input %zu: a kind from "
+                            "ember_link_kind, a name, and data with its size (or NULL data: "
+                            "a file)", i);
+    if (!dev->iface->link_image)
+        return em_error(EMBER_ERR_NOT_SUPPORTED, "this device kind does not link device code");
+    return dev->iface->link_image(dev->ctx, inputs, ninputs, image, size);
+}
+
+void ember_link_image_free(void *image)
+{
+    em_free(image);
+}
+
 static ember_status module_open(ember_device_t dev, const char *ptx,
                                 const ember_link_input *inputs, size_t ninputs, bool link,
                                 ember_module_t *out)

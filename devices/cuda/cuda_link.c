@@ -42,10 +42,12 @@ static ember_status link_failed(const struct cuda_ctx *c, CUresult r, const char
     return st;
 }
 
-ember_status cuda_module_link(void *ctx, const char *ptx, const ember_link_input *inputs,
-                              size_t ninputs, void **module)
+/* Links `ptx` (or nothing, when NULL) and `inputs` into *image (a copy,
+ * em_malloc'd, *size bytes). */
+static ember_status link_into(struct cuda_ctx *c, const char *ptx,
+                              const ember_link_input *inputs, size_t ninputs, void **image,
+                              size_t *size)
 {
-    struct cuda_ctx *c = ctx;
     char *log = em_malloc(LINK_LOG_BYTES);
     if (!log)
         return em_error_prefix(EMBER_ERR_OUT_OF_MEMORY, "cuda:%d: linking: ", c->ordinal);
@@ -65,11 +67,13 @@ ember_status cuda_module_link(void *ctx, const char *ptx, const ember_link_input
         return st;
     }
     char what[600];
-    r = CUDA_RESULT(cuLinkAddData, state, EMBER_LINK_PTX, (void *)ptx, strlen(ptx) + 1,
-                    "kernel.ptx", 0, NULL, NULL);
-    if (r != CUDA_SUCCESS) {
-        st = link_failed(c, r, "cuLinkAddData", "the kernel's PTX", log, values[1]);
-        goto out;
+    if (ptx) {
+        r = CUDA_RESULT(cuLinkAddData, state, EMBER_LINK_PTX, (void *)ptx, strlen(ptx) + 1,
+                        "kernel.ptx", 0, NULL, NULL);
+        if (r != CUDA_SUCCESS) {
+            st = link_failed(c, r, "cuLinkAddData", "the kernel's PTX", log, values[1]);
+            goto out;
+        }
     }
     for (size_t i = 0; i < ninputs; i++) {
         const ember_link_input *in = &inputs[i];
@@ -86,21 +90,46 @@ ember_status cuda_module_link(void *ctx, const char *ptx, const ember_link_input
             goto out;
         }
     }
-    void *image = NULL;
-    size_t size = 0;
-    r = CUDA_RESULT(cuLinkComplete, state, &image, &size);
+    void *linked = NULL;
+    size_t n = 0;
+    r = CUDA_RESULT(cuLinkComplete, state, &linked, &n);
     if (r != CUDA_SUCCESS) {
         st = link_failed(c, r, "cuLinkComplete", NULL, log, values[1]);
         goto out;
     }
-    CUmodule m = NULL;
-    if ((st = CUDA_CALL(cuModuleLoadDataEx, &m, image, 0, NULL, NULL)) != EMBER_SUCCESS) {
-        em_error_prefix(st, "cuda:%d: loading the linked image: ", c->ordinal);
+    /* the image belongs to the link state: copied before cuLinkDestroy */
+    if (!(*image = em_malloc(n ? n : 1))) {
+        st = em_error_prefix(EMBER_ERR_OUT_OF_MEMORY, "cuda:%d: linking: ", c->ordinal);
         goto out;
     }
-    *module = m;
+    memcpy(*image, linked, n);
+    *size = n;
 out:
     CUDA_RELEASE(cuLinkDestroy, state);
     em_free(log);
+    return st;
+}
+
+ember_status cuda_link_image(void *ctx, const ember_link_input *inputs, size_t ninputs,
+                             void **image, size_t *size)
+{
+    return link_into(ctx, NULL, inputs, ninputs, image, size);
+}
+
+ember_status cuda_module_link(void *ctx, const char *ptx, const ember_link_input *inputs,
+                              size_t ninputs, void **module)
+{
+    struct cuda_ctx *c = ctx;
+    void *image = NULL;
+    size_t size = 0;
+    ember_status st = link_into(c, ptx, inputs, ninputs, &image, &size);
+    if (st != EMBER_SUCCESS)
+        return st;
+    CUmodule m = NULL;
+    if ((st = CUDA_CALL(cuModuleLoadDataEx, &m, image, 0, NULL, NULL)) != EMBER_SUCCESS)
+        em_error_prefix(st, "cuda:%d: loading the linked image: ", c->ordinal);
+    else
+        *module = m;
+    em_free(image);
     return st;
 }

@@ -423,6 +423,15 @@ EMBER_API ember_status ember_module_load_linked(ember_device_t dev, const char *
                                                 const ember_link_input *inputs, size_t ninputs,
                                                 ember_module_t *out);
 
+/* Links `inputs` with the driver's linker for `dev` (its compute
+ * capability) without loading the result: *image (the linked cubin, *size
+ * bytes) is the caller's, to free with ember_link_image_free. Errors as
+ * ember_module_load_linked; on failure *image is NULL. */
+EMBER_API ember_status ember_link_image(ember_device_t dev, const ember_link_input *inputs,
+                                        size_t ninputs, void **image, size_t *size);
+/* Frees an image of ember_link_image; NULL does nothing. */
+EMBER_API void ember_link_image_free(void *image);
+
 /* Waits for the device's queued work (its kernels may still be running),
  * then unloads the module; every kernel handle of it becomes invalid. NULL
  * does nothing. Like buffers, modules must be destroyed before

@@ -6,7 +6,8 @@
  *
  * The fake's linker resolves every `.extern .func` of the PTX inputs
  * against the definitions in all inputs (data or files) and fails like
- * nvlink otherwise, so these tests see the inputs reach the driver, the
+ * nvlink otherwise, so these tests see the inputs reach the driver (and
+ * ember_link_image return the linked image), the
  * linker's log in a link error, the input that failed named, bad arguments
  * refused before the driver is called, and SQLite-style fault loops (the
  * Nth driver call or host allocation fails) that end in a clean status
@@ -108,6 +109,27 @@ static void test_link(void)
     CHECK(driver_clean());
 }
 
+static void test_image(void)
+{
+    ember_device_t dev = cuda0(), cpu = NULL;
+    ember_link_input in[2] = {{EMBER_LINK_PTX, ptx_kernel, sizeof ptx_kernel, "k.ptx"},
+                              {EMBER_LINK_PTX, ptx_twice, sizeof ptx_twice, "twice.ptx"}};
+    void *image = NULL;
+    size_t size = 0;
+    CHECK_OK(ember_link_image(dev, in, 2, &image, &size));
+    /* the fake's image is its PTX inputs, in order */
+    CHECK(image && size > 0 && contains(image, ".entry caller") && contains(image, "twice("));
+    ember_link_image_free(image);
+    ember_link_image_free(NULL);
+    image = (void *)1;
+    CHECK_STATUS(ember_link_image(dev, in, 1, &image, &size), EMBER_ERR_DRIVER);
+    CHECK(image == NULL && contains(ember_last_error(), "Undefined reference to 'twice'"));
+    CHECK_OK(ember_device_get(EMBER_DEVICE_CPU, 0, &cpu));
+    CHECK_STATUS(ember_link_image(cpu, in, 2, &image, &size), EMBER_ERR_NOT_SUPPORTED);
+    CHECK_STATUS(ember_link_image(dev, NULL, 1, &image, &size), EMBER_ERR_INVALID_ARG);
+    CHECK(driver_clean());
+}
+
 static void test_bad_arguments(void)
 {
     ember_device_t dev = cuda0(), cpu = NULL;
@@ -188,6 +210,7 @@ int main(void)
         fclose(f);
     }
     test_link();
+    test_image();
     test_bad_arguments();
     fault_loop(EMBER_FAULT_DRIVER);
     fault_loop(EMBER_FAULT_ALLOC);

@@ -229,6 +229,29 @@ def test_link_list_errors(tmp_path):
         cuda.jit(device=True, link=[str(tmp_path)])
 
 
+def test_linker_object_errors(cpu_device, tmp_path):
+    @cuda.require_context
+    def make():
+        return cuda.Linker.new()
+
+    ln = make()
+    with pytest.raises(RuntimeError, match=r"Don't know how to link file with extension \.cuh"):
+        ln.add_file_guess_ext("header.cuh")
+    with pytest.raises(RuntimeError, match="Don't know how to link file with no extension"):
+        ln.add_file_guess_ext("data")
+    with pytest.raises(cuda.LinkerError) as e:
+        ln.add_file_guess_ext("nonexistent.a")
+    assert "nonexistent.a not found" in e.value.args
+    with pytest.raises(NotImplementedError, match="max_registers"):
+        cuda.Linker.new(max_registers=32)
+    ln.add_ptx(".version 8.0\n")
+    from ember.errors import CudaSupportError
+    with pytest.raises(CudaSupportError, match="needs a CUDA device"):
+        ln.complete()
+    with pytest.raises(CudaSupportError, match="compute capability"):
+        ln.add_cu(CU_SOURCE, "f.cu")
+
+
 def test_declaration_errors(cpu_device, csrc):
     with pytest.raises(TypeError, match="Return type"):
         cuda.declare_device("f1", "(float32[:],)")
@@ -417,6 +440,29 @@ except cuda.LinkerError as e:
     assert "LTO-IR" in str(e), e
 else:
     raise AssertionError("no error")
+# numba's low-level Linker: the same linker, the image returned
+from ember.cuda import Linker
+kptx = k.compile_cuda((("array", "float32", 1, "A", False),) * 3,
+                      tuple(cuda.get_current_device().compute_capability)).ptx
+fake.fake_cuda_log(1)
+log()
+ln = Linker.new()
+ln.add_ptx(kptx, "k.ptx")
+ln.add_file_guess_ext(os.path.join(tmp, "functions.cu"))
+ln.add_file_guess_ext(extra)
+image = ln.complete()
+assert b".entry" in image and b".visible .func" in image, image[:200]
+lines = [l for l in log() if l != "cuLinkCreate"]
+assert lines[-5:] == ["cuLinkAddData kind=1 k.ptx", "cuLinkAddData kind=1 functions.cu.ptx",
+                      "cuLinkAddFile kind=1 " + extra, "cuLinkComplete", "cuLinkDestroy"], lines
+ln = Linker.new()
+ln.add_ptx(kptx)
+try:
+    ln.complete()
+except cuda.LinkerError as e:
+    assert "Undefined reference to 'mul_f32_f32'" in str(e) and ln.error_log, e
+else:
+    raise AssertionError("linked without the definition")
 print("ok")
 '''
 

@@ -15,12 +15,12 @@ from . import libdevice  # noqa: F401,E402  (numba.cuda.libdevice's names, kerne
 from ._devices import (Context, Device, MemoryInfo, MemoryPool, close,  # noqa: F401
                        current_context, detect, get_current_device, get_default_memory_pool,
                        get_default_pinned_memory_pool, gpus, is_available, list_devices,
-                       select_device, synchronize)
+                       require_context, select_device, synchronize)
 from ._memory import (ManagedNDArray, MappedNDArray, defer_cleanup, device_array,  # noqa: F401
                       device_array_like, managed_array, mapped_array, mapped_array_like, pinned,
                       pinned_array, pinned_array_like, to_device)
 from ._args import In, InOut, Out  # noqa: F401
-from ._foreign import LinkerError, NvrtcError, declare_device  # noqa: F401
+from ._foreign import Linker, LinkerError, NvrtcError, declare_device  # noqa: F401
 from . import args  # noqa: F401  (numba.cuda.args: wrap_arg for kernel extensions)
 from ._profiler import profile_start, profile_stop, profiling  # noqa: F401
 from ._reduce import Reduce, reduce  # noqa: F401

@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import threading
 
-__all__ = ["ForeignFunction", "LinkerError", "NvrtcError", "declare_device"]
+__all__ = ["ForeignFunction", "Linker", "LinkerError", "NvrtcError", "declare_device"]
 
 
 class LinkerError(RuntimeError):
@@ -352,3 +352,92 @@ def load_module(dev, ptx, files, names, qualname):
     except CudaAPIError as exc:
         raise LinkerError(f"linking kernel {qualname} with {', '.join(files)} failed: "
                           f"{exc}") from None
+
+
+class Linker:
+    """numba's ``cuda.cudadrv.driver.Linker``: device code gathered and
+    linked by the driver's linker into one image (a cubin),
+    ``ember_link_image``. ``Linker.new()`` works anywhere; adding a .cu
+    needs a compute capability (``cc=``, or the current CUDA device's) and
+    ``complete()`` a CUDA device."""
+
+    @classmethod
+    def new(cls, max_registers=0, lineinfo=False, cc=None):
+        return cls(max_registers, lineinfo, cc)
+
+    def __init__(self, max_registers=0, lineinfo=False, cc=None):
+        if max_registers:
+            raise NotImplementedError("Linker(max_registers=...): ember does not pass a "
+                                      "register limit to the driver's linker")
+        self.lineinfo = bool(lineinfo)
+        self.cc = None if cc is None else tuple(cc)
+        self._inputs = []
+        self.error_log = ""
+        self.info_log = ""  # ember keeps only the error log
+
+    def _cc(self):
+        if self.cc is not None:
+            return self.cc
+        from ._devices import get_current_device
+        from ..errors import CudaSupportError
+        dev = get_current_device()
+        if dev.kind != "cuda":
+            raise CudaSupportError("Linker: compiling CUDA C/C++ needs a compute capability: "
+                                   "give Linker.new(cc=(major, minor)) or select a CUDA device")
+        return tuple(dev.compute_capability)
+
+    def add_ptx(self, ptx, name="<cudapy-ptx>"):
+        data = ptx.encode() if isinstance(ptx, str) else bytes(ptx)
+        self._inputs.append((_LINK_KIND["ptx"], data, name))
+
+    def add_cu(self, cu, name):
+        from .. import _ember
+        src = cu.decode() if isinstance(cu, (bytes, bytearray)) else cu
+        inc = os.environ.get("NUMBA_CUDA_INCLUDE_PATH") or "/usr/local/cuda/include"
+        try:
+            ptx, log = _ember.nvrtc_compile(src, name, self._cc(),
+                                            inc if os.path.isdir(inc) else None)
+        except ValueError as exc:
+            raise NvrtcError(str(exc)) from None
+        if log.strip():
+            import warnings
+            warnings.warn(f"NVRTC log messages whilst compiling {name}:\n\n{log}")
+        self.add_ptx(ptx, name + ".ptx")
+
+    def add_file(self, path, kind):
+        if not os.path.isfile(path):
+            raise LinkerError(f"{path} not found")
+        if kind not in _LINK_KIND.values():
+            raise LinkerError(f"Linker.add_file: kind {kind!r} is not a CUjitInputType "
+                              "ember links (0 cubin, 1 PTX, 2 fatbin, 3 object, 4 library)")
+        self._inputs.append((kind, None, os.path.abspath(path)))
+
+    def add_cu_file(self, path):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            self.add_cu(f.read(), os.path.basename(path))
+
+    def add_file_guess_ext(self, path):
+        ext = os.path.basename(path).rsplit(".", 1)[1] if "." in os.path.basename(path) else ""
+        if not ext:
+            raise RuntimeError("Don't know how to link file with no extension")
+        if ext == "cu":
+            self.add_cu_file(path)
+        elif ext in _LINK_KIND or ext == "lib":
+            self.add_file(path, _LINK_KIND.get(ext, _LINK_KIND["a"]))
+        else:
+            raise RuntimeError(f"Don't know how to link file with extension .{ext}")
+
+    def complete(self):
+        """The linked image (bytes), on the current CUDA device."""
+        from .. import _ember
+        from ._devices import get_current_device
+        from ..errors import CudaAPIError, CudaSupportError
+        dev = get_current_device()
+        if dev.kind != "cuda":
+            raise CudaSupportError("Linker.complete() needs a CUDA device (the current device "
+                                   "is the cpu device)")
+        try:
+            return _ember.link_image(dev.id, list(self._inputs))
+        except CudaAPIError as exc:
+            self.error_log = str(exc)
+            raise LinkerError(self.error_log) from None
