@@ -1434,6 +1434,60 @@ static bool convertible(const Type *from, const Type *to)
     return false;
 }
 
+/* A call of a foreign function (cuda.declare_device), typed by its
+ * declaration alone: numbers convert to the declared type; a CPointer(T)
+ * parameter takes an array of T (voidptr: any array), passed as its data
+ * pointer; an array parameter takes an array as a device function's does.
+ * The foreign code may write any array it is given. */
+static const Type *foreign_call(Ctx *ctx, Node *n)
+{
+    const Function *tmpl = n->callee;
+    if (n->nargs != tmpl->nparams)
+        FAIL(ctx, n, "%s() takes %d argument%s, %d given", tmpl->name, tmpl->nparams,
+             tmpl->nparams == 1 ? "" : "s", n->nargs);
+    const Type *types[256];
+    if (n->nargs > 256)
+        FAIL(ctx, n, "too many arguments");
+    char s1[256], s2[256];
+    for (int i = 0; i < n->nargs; i++) {
+        const Type *t = expr(ctx, n->args[i]);
+        if (!t)
+            return NULL;
+        t = ty_concrete(t);
+        const Type *want = tmpl->decl_params[i];
+        int kind = tmpl->foreign_kinds[i];
+        if (kind != FOREIGN_VALUE) {
+            if (t->kind != TY_ARRAY || (kind == FOREIGN_CPOINTER && t->elem != want))
+                FAIL(ctx, n->args[i], "argument %d of %s() is %s; its declaration takes %s%s%s: "
+                     "pass an array%s%s", i + 1, tmpl->name, tname(t, s1),
+                     kind == FOREIGN_VOIDPTR ? "voidptr" : "CPointer(",
+                     kind == FOREIGN_VOIDPTR ? "" : tname(want, s2),
+                     kind == FOREIGN_VOIDPTR ? "" : ")", kind == FOREIGN_VOIDPTR ? "" : " of ",
+                     kind == FOREIGN_VOIDPTR ? "" : s2);
+            if (t->readonly)
+                FAIL(ctx, n->args[i], "argument %d of %s() is a read-only array; a pointer lets "
+                     "the foreign function write it", i + 1, tmpl->name);
+            types[i] = t;
+        } else {
+            if (!convertible(t, want))
+                FAIL(ctx, n->args[i], "argument %d of %s() is %s, which does not convert to "
+                     "%s of its declaration", i + 1, tmpl->name, tname(t, s1), tname(want, s2));
+            types[i] = want;
+        }
+        if (t->kind == TY_ARRAY && !t->readonly)
+            mark_written(ctx, array_roots(ctx, n->args[i]));
+    }
+    Function *root = ctx->fn->root ? ctx->fn->root : ctx->fn;
+    Function *spec = ir_specialise(root, tmpl, types);
+    if (!spec)
+        FAIL(ctx, n, "out of memory specialising '%s'", tmpl->name);
+    spec->infer_state = 2;
+    spec->infer_st = EMBER_SUCCESS;
+    spec->return_type = tmpl->decl_return;
+    n->spec = spec;
+    return tmpl->decl_return;
+}
+
 /* numba: a device function is compiled for the argument types at each call
  * (weak literals become int64 / float64 / complex128), and returns what its
  * `return` statements give (nothing when it has none). A store into an
@@ -1441,6 +1495,8 @@ static bool convertible(const Type *from, const Type *to)
 static const Type *call(Ctx *ctx, Node *n)
 {
     const Function *tmpl = n->callee;
+    if (tmpl && tmpl->foreign && tmpl->decl_params && tmpl->decl_return && tmpl->foreign_kinds)
+        return foreign_call(ctx, n);
     if (!tmpl || !tmpl->body)
         FAIL(ctx, n, "call of a device function without a body");
     if (n->nargs != tmpl->nparams)

@@ -403,6 +403,13 @@ struct Function {
     const Type **decl_params; /* a template with an explicit signature (device=True):
                                * the parameter types calls convert to ... */
     const Type *decl_return;  /* ... and the return type (NULL without a signature) */
+    /* a foreign function (cuda.declare_device): a template without a body of
+     * its own (an empty block) whose calls follow numba's device-function ABI,
+     * int name(T *ret, args...) (core/lower_foreign.c) */
+    const char *foreign;      /* template: the symbol called; NULL for Python functions */
+    unsigned char *foreign_kinds; /* template: per parameter, a ForeignParam */
+    uint64_t foreign_addr;    /* template: the host implementation's address (cpu
+                               * device), or 0: called by name (NVVM, linked later) */
     bool recursive;           /* a specialisation called while it is being inferred
                                * (needs decl_return); lowered as a real function */
     int infer_state;          /* a specialisation: 0 new, 1 inferring, 2 done */
@@ -417,6 +424,13 @@ struct Function {
     /* arena */
     struct ArenaChunk *arena;
 };
+
+/* How a foreign function's parameter is passed (Function.foreign_kinds). */
+typedef enum ForeignParam {
+    FOREIGN_VALUE,    /* a number, or an array flattened as numba passes it */
+    FOREIGN_CPOINTER, /* CPointer(T): an array of T passed as its data pointer */
+    FOREIGN_VOIDPTR,  /* voidptr: any array passed as its data pointer */
+} ForeignParam;
 
 /* Creates an empty function; caller owns it (ir_function_destroy). */
 EM_HIDDEN Function *ir_function_create(const char *name, const char *file, int nparams,

@@ -305,6 +305,8 @@ static LLVMValueRef call_recursive(Lower *L, Node *n, Function *spec, LLVMValueR
 static LLVMValueRef call(Lower *L, Node *n)
 {
     Function *spec = n->spec;
+    if (spec->tmpl && spec->tmpl->foreign)
+        return lw_foreign_call(L, n);
     LLVMValueRef *args = ir_alloc(spec, sizeof *args * (size_t)(spec->nparams + 1));
     LLVMValueRef *slots = ir_alloc(spec, sizeof *slots * (size_t)(spec->nvars + 1));
     if (!args || !slots)

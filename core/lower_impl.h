@@ -338,6 +338,8 @@ EM_HIDDEN LLVMValueRef lw_intrinsic(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_constant(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_lower_body(Lower *L, Node *body, const Type *rt, const char *name);
 EM_HIDDEN LLVMValueRef lw_expr(Lower *L, Node *n);
+/* ---- lower_foreign.c ---- */
+EM_HIDDEN LLVMValueRef lw_foreign_call(Lower *L, Node *n);
 
 /* ---- lower_array.c */
 EM_HIDDEN void lw_fault_store(Lower *L, LLVMValueRef v, LLVMValueRef ptr, LLVMAtomicOrdering order);

@@ -69,6 +69,15 @@ struct ember_device_i {
     /* Loads NUL-terminated PTX text as a module; on a JIT failure the last
      * error carries the JIT's log. Caller owns *module (module_unload). */
     ember_status (*module_load)(void *ctx, const char *ptx, void **module);
+    /* (optional) Links PTX with foreign inputs and loads the result
+     * (ember_module_load_linked); NULL: a kind that links nothing, and
+     * ember_module_load_linked returns EMBER_ERR_NOT_SUPPORTED. */
+    ember_status (*module_link)(void *ctx, const char *ptx, const ember_link_input *inputs,
+                                size_t ninputs, void **module);
+    /* (optional, with module_link) Links `inputs` alone into a device image
+     * (ember_link_image): *image em_malloc'd, the caller's. */
+    ember_status (*link_image)(void *ctx, const ember_link_input *inputs, size_t ninputs,
+                               void **image, size_t *size);
     /* Releases a module and its functions. Never fails (a release). */
     void (*module_unload)(void *ctx, void *module);
     /* The kernel `name` of `module` (borrowed: lives as long as the module)

@@ -43,11 +43,63 @@ struct ember_module {
     struct ember_kernel *kernels;      /* owned */
 };
 
+static ember_status module_open(ember_device_t dev, const char *ptx,
+                                const ember_link_input *inputs, size_t ninputs, bool link,
+                                ember_module_t *out);
+
 ember_status ember_module_load_ptx(ember_device_t dev, const char *ptx, ember_module_t *out)
 {
+    return module_open(dev, ptx, NULL, 0, false, out);
+}
+
+ember_status ember_module_load_linked(ember_device_t dev, const char *ptx,
+                                      const ember_link_input *inputs, size_t ninputs,
+                                      ember_module_t *out)
+{
+    if (ninputs && !inputs)
+        return em_error(EMBER_ERR_INVALID_ARG, "ember_module_load_linked: NULL inputs");
+    for (size_t i = 0; i < ninputs; i++)
+        if ((unsigned)inputs[i].kind > EMBER_LINK_LIBRARY || !inputs[i].name ||
+            (inputs[i].data && !inputs[i].size))
+            return em_error(EMBER_ERR_INVALID_ARG, "ember_module_load_linked: input %zu: a "
+                            "kind from ember_link_kind, a name, and data with its size (or "
+                            "NULL data: a file)", i);
+    return module_open(dev, ptx, inputs, ninputs, true, out);
+}
+
+ember_status ember_link_image(ember_device_t dev, const ember_link_input *inputs,
+                              size_t ninputs, void **image, size_t *size)
+{
+    if (!dev || !image || !size || (ninputs && !inputs))
+        return em_error(EMBER_ERR_INVALID_ARG, "ember_link_image: NULL argument");
+    *image = NULL;
+    *size = 0;
+    for (size_t i = 0; i < ninputs; i++)
+        if ((unsigned)inputs[i].kind > EMBER_LINK_LIBRARY || !inputs[i].name ||
+            (inputs[i].data && !inputs[i].size))
+            return em_error(EMBER_ERR_INVALID_ARG, "ember_link_image: input %zu: a kind from "
+                            "ember_link_kind, a name, and data with its size (or NULL data: "
+                            "a file)", i);
+    if (!dev->iface->link_image)
+        return em_error(EMBER_ERR_NOT_SUPPORTED, "this device kind does not link device code");
+    return dev->iface->link_image(dev->ctx, inputs, ninputs, image, size);
+}
+
+void ember_link_image_free(void *image)
+{
+    em_free(image);
+}
+
+static ember_status module_open(ember_device_t dev, const char *ptx,
+                                const ember_link_input *inputs, size_t ninputs, bool link,
+                                ember_module_t *out)
+{
     if (!dev || !ptx || !out)
-        return em_error(EMBER_ERR_INVALID_ARG, "ember_module_load_ptx: NULL argument");
+        return em_error(EMBER_ERR_INVALID_ARG, "ember_module_load_%s: NULL argument",
+                        link ? "linked" : "ptx");
     const struct ember_device_i *d = dev->iface;
+    if (link && d->module_load && !d->module_link)
+        return em_error(EMBER_ERR_NOT_SUPPORTED, "this device kind does not link device code");
     if (!d->module_load)
         return em_error(EMBER_ERR_NOT_SUPPORTED,
                         "%s:%d does not load device code (PTX): kernels run on it through the "
@@ -60,7 +112,8 @@ ember_status ember_module_load_ptx(ember_device_t dev, const char *ptx, ember_mo
     ember_status st = d->launch_limits(dev->ctx, &m->limits);
     if (st != EMBER_SUCCESS)
         goto fail;
-    if ((st = d->module_load(dev->ctx, ptx, &m->native)) != EMBER_SUCCESS)
+    if ((st = link ? d->module_link(dev->ctx, ptx, inputs, ninputs, &m->native)
+                   : d->module_load(dev->ctx, ptx, &m->native)) != EMBER_SUCCESS)
         goto fail;
     size_t size = 0;
     st = d->module_get_global(dev->ctx, m->native, FAULT_SYMBOL, &m->fault_record, &size);

@@ -76,6 +76,12 @@ static const struct {
     SYM(cuFuncGetAttribute, "cuFuncGetAttribute"),
     SYM(cuFuncSetAttribute, "cuFuncSetAttribute"),
     SYM(cuOccupancyMaxPotentialBlockSize, "cuOccupancyMaxPotentialBlockSize"),
+    /* the linker (cuda_link.c) */
+    SYM(cuLinkCreate, "cuLinkCreate_v2"),
+    SYM(cuLinkAddData, "cuLinkAddData_v2"),
+    SYM(cuLinkAddFile, "cuLinkAddFile_v2"),
+    SYM(cuLinkComplete, "cuLinkComplete"),
+    SYM(cuLinkDestroy, "cuLinkDestroy"),
     /* memory */
     SYM(cuMemGetInfo, "cuMemGetInfo_v2"),
     SYM(cuMemAlloc, "cuMemAlloc_v2"),

@@ -34,6 +34,9 @@ typedef struct CUmod_st *CUmodule;
 typedef struct CUfunc_st *CUfunction;
 typedef int CUjit_option;                 /* enum CUjit_option_enum */
 typedef int CUfunction_attribute;         /* enum CUfunction_attribute_enum */
+typedef int CUjitInputType;               /* enum CUjitInputType_enum: CU_JIT_INPUT_CUBIN 0,
+                                           * PTX 1, FATBINARY 2, OBJECT 3, LIBRARY 4 */
+typedef struct CUlinkState_st *CUlinkState;
 /* Dynamic shared memory a block of `block_size` threads needs (occupancy). */
 typedef size_t (*CUoccupancyB2DSize)(int block_size);
 
@@ -220,6 +223,18 @@ struct cuda_driver {
                                                  CUfunction f,
                                                  CUoccupancyB2DSize block_to_shared_bytes,
                                                  size_t shared_bytes, int block_size_limit);
+
+    /* The linker (cuda_link.c): a kernel's PTX with foreign code */
+    CUresult (*cuLinkCreate)(unsigned int num_options, CUjit_option *options,
+                             void **option_values, CUlinkState *state); /* cuLinkCreate_v2 */
+    CUresult (*cuLinkAddData)(CUlinkState state, CUjitInputType type, void *data, size_t size,
+                              const char *name, unsigned int num_options,
+                              CUjit_option *options, void **option_values); /* _v2 */
+    CUresult (*cuLinkAddFile)(CUlinkState state, CUjitInputType type, const char *path,
+                              unsigned int num_options, CUjit_option *options,
+                              void **option_values); /* cuLinkAddFile_v2 */
+    CUresult (*cuLinkComplete)(CUlinkState state, void **cubin, size_t *size);
+    CUresult (*cuLinkDestroy)(CUlinkState state);
 };
 
 /* The loaded driver. Written only by cuda_driver_load / cuda_driver_unload,

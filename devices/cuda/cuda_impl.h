@@ -32,9 +32,18 @@ EM_HIDDEN ember_status cuda_max_block_size(void *ctx, void *function, size_t sha
 EM_HIDDEN ember_status cuda_launch_limits(void *ctx, struct device_launch_limits *out);
 EM_HIDDEN ember_status cuda_set_dynamic_shared(void *ctx, void *function, size_t bytes);
 
+/* ---- cuda_link.c ---------------------------------------------------------- */
+
+EM_HIDDEN ember_status cuda_module_link(void *ctx, const char *ptx,
+                                        const ember_link_input *inputs, size_t ninputs,
+                                        void **module);
+EM_HIDDEN ember_status cuda_link_image(void *ctx, const ember_link_input *inputs,
+                                       size_t ninputs, void **image, size_t *size);
+
 /* The slots above, for the interface's initializer in cuda_device.c. */
 #define CUDA_MODULE_SLOTS                                                                  \
     .module_load = cuda_module_load, .module_unload = cuda_module_unload,                  \
+    .module_link = cuda_module_link, .link_image = cuda_link_image,                       \
     .module_get_function = cuda_module_get_function,                                       \
     .module_get_global = cuda_module_get_global, .launch = cuda_launch,                    \
     .max_block_size = cuda_max_block_size, .launch_limits = cuda_launch_limits,           \

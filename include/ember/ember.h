@@ -395,6 +395,45 @@ typedef struct ember_kernel *ember_kernel_t;
 EMBER_API ember_status ember_module_load_ptx(ember_device_t dev, const char *ptx,
                                              ember_module_t *out);
 
+/* What one input of ember_module_load_linked holds (the values of the
+ * driver's CUjitInputType). */
+typedef enum ember_link_kind {
+    EMBER_LINK_CUBIN = 0,
+    EMBER_LINK_PTX = 1,
+    EMBER_LINK_FATBIN = 2,
+    EMBER_LINK_OBJECT = 3,  /* a relocatable device object (.o) */
+    EMBER_LINK_LIBRARY = 4, /* an archive of them (.a) */
+} ember_link_kind;
+
+/* One input of ember_module_load_linked: `size` bytes at `data`, named
+ * `name` in the linker's messages; or, with data NULL, the file at path
+ * `name`. All borrowed for the call. */
+typedef struct ember_link_input {
+    ember_link_kind kind;
+    const void *data;
+    size_t size;
+    const char *name;
+} ember_link_input;
+
+/* As ember_module_load_ptx, but the PTX is first linked with `inputs` (the
+ * foreign code its `.extern .func` declarations call) by the driver's
+ * linker (cuLinkCreate, cuLinkAddData/cuLinkAddFile, cuLinkComplete); the
+ * module is the linked image. A failed link is EMBER_ERR_DRIVER with the
+ * linker's error log in ember_last_error() and the input that failed named.
+ * ninputs 0 is ember_module_load_ptx through the linker. */
+EMBER_API ember_status ember_module_load_linked(ember_device_t dev, const char *ptx,
+                                                const ember_link_input *inputs, size_t ninputs,
+                                                ember_module_t *out);
+
+/* Links `inputs` with the driver's linker for `dev` (its compute
+ * capability) without loading the result: *image (the linked cubin, *size
+ * bytes) is the caller's, to free with ember_link_image_free. Errors as
+ * ember_module_load_linked; on failure *image is NULL. */
+EMBER_API ember_status ember_link_image(ember_device_t dev, const ember_link_input *inputs,
+                                        size_t ninputs, void **image, size_t *size);
+/* Frees an image of ember_link_image; NULL does nothing. */
+EMBER_API void ember_link_image_free(void *image);
+
 /* Waits for the device's queued work (its kernels may still be running),
  * then unloads the module; every kernel handle of it becomes invalid. NULL
  * does nothing. Like buffers, modules must be destroyed before

@@ -22,7 +22,7 @@ __all__ = [
     "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16",
     "byte", "char", "short", "intc", "long_", "longlong", "float_", "double",
     "uchar", "ushort", "uintc", "ulong", "ulonglong", "int_", "uint", "ssize_t", "size_t",
-    "from_descriptor", "parse_signature", "typeof", "from_dtype", "as_dtype",
+    "CPointer", "voidptr", "from_descriptor", "parse_signature", "typeof", "from_dtype", "as_dtype",
 ]
 
 
@@ -237,6 +237,27 @@ class UniTuple(Tuple):
         return f"UniTuple({self.dtype} x {self.count})"
 
 
+class CPointer(Type):
+    """``CPointer(float32)``: a C pointer, for the parameters of foreign
+    functions (cuda.declare_device). A kernel passes an array of that
+    element type there, and the foreign code gets its data pointer."""
+
+    def __init__(self, dtype):
+        if not isinstance(dtype, Scalar):
+            raise TypeError(f"CPointer: the pointee must be a number type, not {dtype!r}")
+        self.dtype = dtype
+
+    def __str__(self):
+        return f"CPointer({self.dtype})"
+
+
+class VoidPointer(Type):
+    """``voidptr``: an untyped C pointer (any array's data) for foreign functions."""
+
+    def __str__(self):
+        return "voidptr"
+
+
 class Signature:
     """A function signature: return type and argument types, as numba's."""
 
@@ -291,6 +312,7 @@ byte, char, short, intc, long_, longlong = uint8, int8, int16, int32, int64, int
 uchar, ushort, uintc, ulong, ulonglong = uint8, uint16, uint32, uint64, uint64
 int_, uint, ssize_t, size_t = int64, uint64, int64, uint64
 float_, double = float32, float64
+voidptr = VoidPointer()
 
 _SCALARS = {
     "bool": boolean, "boolean": boolean, "bool_": boolean, "b1": boolean,
@@ -470,6 +492,15 @@ class _Parser:
         if name == "Tuple":
             items = self.type_list()
             return Tuple(items)
+        if name == "CPointer":
+            self.expect("(")
+            inner = self.type()
+            self.expect(")")
+            if not isinstance(inner, Scalar):
+                self.fail(t[2], f"CPointer takes a number type, not {inner}")
+            return CPointer(inner)
+        if name == "voidptr":
+            return voidptr
         if name not in _NAMED:
             self.fail(t[2], f"expected a type name (float32, int64, f4, ...), found "
                       f"unknown name {name!r}")

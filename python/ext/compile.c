@@ -1047,6 +1047,47 @@ static int declare_signature(Function *f, PyObject *sig)
     return (f->decl_return = parse_return(ret)) ? 0 : -1;
 }
 
+/* A foreign function (cuda.declare_device): ('foreign', symbol, [kind per
+ * parameter: 0 value, 1 CPointer, 2 voidptr], host address or 0); the
+ * signature (item 7) is required. */
+static int declare_foreign(Function *f, PyObject *spec)
+{
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 4 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(spec, 1)) || !PyList_Check(PyTuple_GET_ITEM(spec, 2)) ||
+        PyList_GET_SIZE(PyTuple_GET_ITEM(spec, 2)) != f->nparams || !f->decl_params ||
+        !f->decl_return) {
+        PyErr_SetString(PyExc_ValueError, "a foreign function needs a signature and "
+                        "('foreign', symbol, [kinds], address)");
+        return -1;
+    }
+    const char *sym = PyUnicode_AsUTF8(PyTuple_GET_ITEM(spec, 1));
+    unsigned long long addr = sym ? PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(spec, 3)) : 0;
+    if (!sym || PyErr_Occurred())
+        return -1;
+    f->foreign = ir_strdup(f, sym);
+    f->foreign_kinds = ir_alloc(f, (size_t)f->nparams + 1);
+    if (!f->foreign || !f->foreign_kinds) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    f->foreign_addr = addr;
+    PyObject *kinds = PyTuple_GET_ITEM(spec, 2);
+    for (int i = 0; i < f->nparams; i++) {
+        long k = PyLong_AsLong(PyList_GET_ITEM(kinds, i));
+        if (k < FOREIGN_VALUE || k > FOREIGN_VOIDPTR) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "bad foreign parameter kind");
+            return -1;
+        }
+        if (k != FOREIGN_VALUE && !ty_is_number(f->decl_params[i])) {
+            PyErr_SetString(PyExc_ValueError, "a pointer parameter's type must be a number");
+            return -1;
+        }
+        f->foreign_kinds[i] = (unsigned char)k;
+    }
+    return 0;
+}
+
 /* The device functions a kernel calls, directly or not: a list of
  * ('function', qualname, filename, False, [param_names], [slot_names], body);
  * a ('call', line, col, i, [args]) node anywhere refers to item i. All
@@ -1065,7 +1106,7 @@ static int build_callees(Builder *b, PyObject *list)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *t = PySequence_Fast_GET_ITEM(fast, i);
-        if (!PyTuple_Check(t) || (PyTuple_GET_SIZE(t) != 7 && PyTuple_GET_SIZE(t) != 8) ||
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 7 || PyTuple_GET_SIZE(t) > 9 ||
             !PyUnicode_Check(PyTuple_GET_ITEM(t, 1)) || !PyUnicode_Check(PyTuple_GET_ITEM(t, 2))) {
             PyErr_SetString(PyExc_ValueError, "a device function tree must be ('function', "
                             "qualname, filename, False, [param_names], [slot_names], body"
@@ -1081,8 +1122,10 @@ static int build_callees(Builder *b, PyObject *list)
         tree_names_free(&names);
         if (made < 0)
             goto out;
-        if (PyTuple_GET_SIZE(t) == 8 && PyTuple_GET_ITEM(t, 7) != Py_None &&
+        if (PyTuple_GET_SIZE(t) >= 8 && PyTuple_GET_ITEM(t, 7) != Py_None &&
             declare_signature(f, PyTuple_GET_ITEM(t, 7)) < 0)
+            goto out;
+        if (PyTuple_GET_SIZE(t) == 9 && declare_foreign(f, PyTuple_GET_ITEM(t, 8)) < 0)
             goto out;
     }
     for (Py_ssize_t i = 0; i < n; i++) {

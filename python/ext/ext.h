@@ -293,6 +293,13 @@ EXT_HIDDEN PyObject *ext_nvvm_compile(PyObject *module, PyObject *const *args, P
 /* nvvm_version() -> dict: version, ir_version, debug_version ((major,
  * minor) each), library and libdevice (the files found). */
 EXT_HIDDEN PyObject *ext_nvvm_version(PyObject *module, PyObject *unused);
+/* link_image(ordinal, [(kind, bytes or None, name)]) -> bytes: the driver's
+ * linker (ember_link_image) on a CUDA device (module_cuda.c). */
+EXT_HIDDEN PyObject *ext_link_image(PyObject *module, PyObject *args);
+/* nvrtc_compile(source, name, cc=(9, 0), include_dir=None) -> (ptx, log):
+ * CUDA C/C++ to PTX with NVRTC (devices/cuda/nvrtc.h). */
+EXT_HIDDEN PyObject *ext_nvrtc_compile(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                       PyObject *kwnames);
 
 /* ---- pool.c ------------------------------------------------------------ */
 

@@ -748,6 +748,12 @@ static PyMethodDef module_methods[] = {
      "linked with libdevice, to PTX for compute capability cc with libNVVM. Raises\n"
      "CudaSupportError when libNVVM or libdevice is not found, ValueError with NVVM's\n"
      "log when NVVM rejects the IR or the options."},
+    {"link_image", ext_link_image, METH_VARARGS,
+     "link_image($module, ordinal, link)\n--\n\n"
+     "Links [(kind, bytes or None, name)] with the driver's linker: the image."},
+    {"nvrtc_compile", FN(ext_nvrtc_compile), FASTCALL_KW,
+     "nvrtc_compile($module, source, name, cc=(9, 0), include_dir=None)\n--\n\n"
+     "CUDA C/C++ to PTX with NVRTC: (ptx, log)."},
     {"nvvm_version", ext_nvvm_version, METH_NOARGS,
      "nvvm_version($module)\n--\n\n"
      "libNVVM's version, NVVM IR version and debug-info version, each (major, minor), and\n"

@@ -63,28 +63,112 @@ static const char *ptx_text(PyObject *obj)
     return NULL;
 }
 
+/* The inputs of a link list [(kind 0..4, bytes or None, name or path)]:
+ * *inputs (PyMem) borrows from *items (a new reference), both the caller's
+ * to release. -1 with an exception set. */
+static int link_inputs(PyObject *link, PyObject **items, ember_link_input **inputs,
+                       Py_ssize_t *ninputs)
+{
+    if (!(*items = PySequence_Fast(link, "link must be a list of (kind, data, name)")))
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(*items);
+    if (!(*inputs = PyMem_Calloc((size_t)n + 1, sizeof **inputs))) {
+        Py_CLEAR(*items);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(*items, i);
+        int k;
+        PyObject *data;
+        const char *name;
+        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "iOs", &k, &data, &name) ||
+            (data != Py_None && (!PyBytes_Check(data) || PyBytes_GET_SIZE(data) == 0)) ||
+            k < 0 || k > EMBER_LINK_LIBRARY) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "a link item is (kind 0..4, non-empty bytes "
+                                "or None, name)");
+            PyMem_Free(*inputs);
+            *inputs = NULL;
+            Py_CLEAR(*items);
+            return -1;
+        }
+        (*inputs)[i].kind = (ember_link_kind)k;
+        (*inputs)[i].name = name;
+        if (data != Py_None) {
+            (*inputs)[i].data = PyBytes_AS_STRING(data);
+            (*inputs)[i].size = (size_t)PyBytes_GET_SIZE(data);
+        }
+    }
+    *ninputs = n;
+    return 0;
+}
+
+/* link_image(ordinal, link) -> bytes: ember_link_image on CUDA device `ordinal`. */
+PyObject *ext_link_image(PyObject *module, PyObject *args)
+{
+    PyObject *ordinal, *link, *items = NULL;
+    if (!PyArg_ParseTuple(args, "OO:link_image", &ordinal, &link))
+        return NULL;
+    ext_state *st = ext_state_of_module(module);
+    ember_device_t dev;
+    PyObject *kind = PyUnicode_FromString("cuda");
+    int bad = !kind || ext_device(st, kind, ordinal, &dev) < 0;
+    Py_XDECREF(kind);
+    ember_link_input *inputs = NULL;
+    Py_ssize_t n = 0;
+    if (bad || link_inputs(link, &items, &inputs, &n) < 0)
+        return NULL;
+    void *image = NULL;
+    size_t size = 0;
+    ember_status status;
+    Py_BEGIN_ALLOW_THREADS
+    status = ember_link_image(dev, inputs, (size_t)n, &image, &size);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(inputs);
+    Py_DECREF(items);
+    if (status != EMBER_SUCCESS)
+        return ext_raise(st, status, "link_image");
+    PyObject *r = PyBytes_FromStringAndSize(image, (Py_ssize_t)size);
+    ember_link_image_free(image);
+    return r;
+}
+
 static PyObject *module_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"device_kind", "ordinal", "ptx", NULL};
-    PyObject *kind, *ordinal, *ptx_obj;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:Module", kwlist, &kind, &ordinal, &ptx_obj))
+    static char *kwlist[] = {"device_kind", "ordinal", "ptx", "link", NULL};
+    PyObject *kind, *ordinal, *ptx_obj, *link = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|O:Module", kwlist, &kind, &ordinal,
+                                     &ptx_obj, &link))
         return NULL;
     ext_state *st = ext_state_of_type(tp);
     ember_device_t dev;
     const char *ptx = ptx_text(ptx_obj);
     if (!ptx || ext_device(st, kind, ordinal, &dev) < 0)
         return NULL;
-    ext_module *self = (ext_module *)tp->tp_alloc(tp, 0);
-    if (!self)
+    /* link: [(ember_link_kind, bytes or None, name or path)] (ember_module_load_linked) */
+    PyObject *items = NULL;
+    ember_link_input *inputs = NULL;
+    Py_ssize_t ninputs = 0;
+    if (link && link != Py_None && link_inputs(link, &items, &inputs, &ninputs) < 0)
         return NULL;
+    ext_module *self = (ext_module *)tp->tp_alloc(tp, 0);
+    if (!self) {
+        PyMem_Free(inputs);
+        Py_XDECREF(items);
+        return NULL;
+    }
     ext_live_objects++;
     ember_module_t m = NULL;
     ember_status status;
     Py_INCREF(ptx_obj); /* `ptx` borrows from it while the GIL is released */
     Py_BEGIN_ALLOW_THREADS
-    status = ember_module_load_ptx(dev, ptx, &m);
+    status = items ? ember_module_load_linked(dev, ptx, inputs, (size_t)ninputs, &m)
+                   : ember_module_load_ptx(dev, ptx, &m);
     Py_END_ALLOW_THREADS
     Py_DECREF(ptx_obj);
+    PyMem_Free(inputs);
+    Py_XDECREF(items); /* the tuples' bytes and names lived in it until here */
     if (status != EMBER_SUCCESS) {
         Py_DECREF(self);
         return ext_raise(st, status, "Module");

@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "devices/cuda/nvrtc.h"
 #include "devices/cuda/nvvm.h"
 
 /* `obj` as a bool for argument `what`; -1 with an exception set. */
@@ -134,4 +135,42 @@ PyObject *ext_nvvm_version(PyObject *module, PyObject *unused)
     return Py_BuildValue("{s(ii)s(ii)s(ii)sNsN}", "version", v[0], v[1], "ir_version", v[2],
                          v[3], "debug_version", v[4], v[5], "library", lib, "libdevice",
                          libdevice);
+}
+
+PyObject *ext_nvrtc_compile(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames)
+{
+    static const char *const names[] = {"source", "name", "cc", "include_dir", NULL};
+    PyObject *a[4];
+    if (ext_parse("nvrtc_compile", args, nargs, kwnames, names, 2, a) < 0)
+        return NULL;
+    NvvmOptions cc = {.cc_major = 9, .cc_minor = 0};
+    if (compute_capability(a[2], &cc) < 0)
+        return NULL;
+    if (!PyUnicode_Check(a[0]) || !PyUnicode_Check(a[1]) ||
+        (a[3] && a[3] != Py_None && !PyUnicode_Check(a[3]))) {
+        PyErr_SetString(PyExc_TypeError, "nvrtc_compile: source, name (and include_dir) "
+                        "must be str");
+        return NULL;
+    }
+    Py_ssize_t len = 0;
+    const char *src = PyUnicode_AsUTF8AndSize(a[0], &len), *name = PyUnicode_AsUTF8(a[1]);
+    const char *inc = a[3] && a[3] != Py_None ? PyUnicode_AsUTF8(a[3]) : NULL;
+    if (!src || !name || (a[3] && a[3] != Py_None && !inc))
+        return NULL;
+    if (strlen(src) != (size_t)len) {
+        PyErr_SetString(PyExc_ValueError, "nvrtc_compile: the source contains a NUL");
+        return NULL;
+    }
+    char *ptx = NULL, *log = NULL;
+    ember_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = nvrtc_compile(src, name, cc.cc_major, cc.cc_minor, inc, &ptx, &log);
+    Py_END_ALLOW_THREADS
+    if (s != EMBER_SUCCESS)
+        return ext_raise(ext_state_of_module(module), s, NULL);
+    PyObject *r = Py_BuildValue("(ss)", ptx, log ? log : "");
+    em_free(ptx);
+    em_free(log);
+    return r;
 }

@@ -66,6 +66,8 @@
  *                                "cuProfilerStart", "cuProfilerStop".
  *   fake_live("registered")      host ranges registered now.
  *   fake_cuda_live("module")     loaded modules.
+ *   fake_cuda_live("link")       link states not destroyed (cuLinkCreate,
+ *                                the section at the end of this file).
  *   fake_cuda_last_launch(...)   the last launch's grid, block, shared
  *                                bytes, stream, parameter bytes and name.
  *   fake_cuda_fault_next_launch(fault, site)  the next launch writes them
@@ -82,6 +84,7 @@
  *                                order first seen, 0 the default stream);
  *                                fake_cuda_log_text(buf, cap) copies them.
  */
+#define _GNU_SOURCE /* memmem */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -104,11 +107,13 @@ enum {
     CUDA_ERROR_STUB_LIBRARY = 34,
     CUDA_ERROR_NO_DEVICE = 100,
     CUDA_ERROR_INVALID_DEVICE = 101,
+    CUDA_ERROR_INVALID_IMAGE = 200,
     CUDA_ERROR_INVALID_CONTEXT = 201,
     CUDA_ERROR_INVALID_PTX = 218,
     CUDA_ERROR_INVALID_HANDLE = 400,
     CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED = 712,
     CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED = 713,
+    CUDA_ERROR_FILE_NOT_FOUND = 301,
     CUDA_ERROR_NOT_FOUND = 500,
     CUDA_ERROR_NOT_READY = 600,
     CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES = 701,
@@ -1116,6 +1121,7 @@ struct module {
 };
 
 static struct module *modules;
+static long live_links; /* cuLinkCreate minus cuLinkDestroy (under `lock`) */
 
 static struct {           /* the last successful cuLaunchKernel */
     long count;           /* launches so far */
@@ -1618,6 +1624,8 @@ EXPORT long fake_cuda_live(const char *what)
     } else if (strcmp(what, "module") == 0) {
         for (struct module *m = modules; m; m = m->next)
             n++;
+    } else if (strcmp(what, "link") == 0) {
+        n = live_links;
     } else if (strcmp(what, "ctx") == 0) {
         for (int i = 0; i < MAX_DEVICES; i++)
             n += contexts[i].refs;
@@ -1690,4 +1698,234 @@ EXPORT void fake_cuda_fault_next_launch(int fault, int site)
     pending_fault[1] = site;
     fault_pending = 1;
     pthread_mutex_unlock(&lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The linker (cuLinkCreate ... cuLinkDestroy)                              */
+/* ------------------------------------------------------------------------ */
+/*
+ * A link state collects its inputs; cuLinkComplete "links" them: the image
+ * is the inputs' PTX texts one after the other (so cuModuleLoadDataEx and
+ * cuModuleGetFunction work on it as on PTX), and every `.extern .func NAME`
+ * of a PTX input must be defined (`.func ... NAME(`, not .extern) by some
+ * input — PTX text, or the bytes of a cubin, fatbin, object or library
+ * file, searched the same way — else the link fails with an nvlink-like
+ * "Undefined reference" in the error log and CUDA_ERROR_INVALID_IMAGE.
+ * Each call is logged (fake_cuda_log) as "cuLinkAddData kind=K name" /
+ * "cuLinkAddFile kind=K path" / "cuLinkComplete" / "cuLinkDestroy".
+ */
+#define LINK_MAGIC 0x11D4u
+
+struct link_state {
+    unsigned magic;
+    char *text;          /* PTX inputs, concatenated */
+    size_t len;
+    char *defs;          /* every input's bytes, to look for definitions */
+    size_t defs_len;
+    void *err_buf, **err_size; /* CU_JIT_ERROR_LOG_BUFFER of cuLinkCreate */
+    char *image;         /* cuLinkComplete's result, owned until cuLinkDestroy */
+};
+
+static int append_bytes(char **buf, size_t *len, const void *data, size_t n)
+{
+    char *t = realloc(*buf, *len + n + 2);
+    if (!t)
+        return 0;
+    memcpy(t + *len, data, n);
+    *len += n;
+    t[(*len)++] = '\n';
+    t[*len] = '\0';
+    *buf = t;
+    return 1;
+}
+
+EXPORT CUresult cuLinkCreate_v2(unsigned int num_options, int *options, void **values,
+                                void **out)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!out || (num_options && (!options || !values)))
+        return CUDA_ERROR_INVALID_VALUE;
+    struct link_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    s->magic = LINK_MAGIC;
+    for (unsigned i = 0; i < num_options; i++) {
+        if (options[i] == JIT_ERROR_LOG_BUFFER)
+            s->err_buf = values[i];
+        else if (options[i] == JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
+            s->err_size = &values[i];
+    }
+    pthread_mutex_lock(&lock);
+    log_line("cuLinkCreate");
+    live_links++;
+    pthread_mutex_unlock(&lock);
+    *out = s;
+    return CUDA_SUCCESS;
+}
+
+static CUresult link_add(struct link_state *s, int kind, const void *data, size_t size)
+{
+    if (kind < 0 || kind > 4) /* CU_JIT_INPUT_CUBIN ... LIBRARY; NVVM (5) needs LTO */
+        return CUDA_ERROR_INVALID_VALUE;
+    if (kind == 1) { /* PTX: text, maybe NUL-terminated */
+        size_t n = strnlen(data, size);
+        if (!append_bytes(&s->text, &s->len, data, n))
+            return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    return append_bytes(&s->defs, &s->defs_len, data, size) ? CUDA_SUCCESS
+                                                            : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+EXPORT CUresult cuLinkAddData_v2(void *state, int kind, void *data, size_t size,
+                                 const char *name, unsigned int num_options, int *options,
+                                 void **values)
+{
+    (void)options, (void)values, (void)num_options;
+    struct link_state *s = state;
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!s || s->magic != LINK_MAGIC || !data || !size)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    log_line("cuLinkAddData kind=%d %s", kind, name ? name : "");
+    pthread_mutex_unlock(&lock);
+    return link_add(s, kind, data, size);
+}
+
+EXPORT CUresult cuLinkAddFile_v2(void *state, int kind, const char *path,
+                                 unsigned int num_options, int *options, void **values)
+{
+    (void)options, (void)values, (void)num_options;
+    struct link_state *s = state;
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!s || s->magic != LINK_MAGIC || !path)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    log_line("cuLinkAddFile kind=%d %s", kind, path);
+    pthread_mutex_unlock(&lock);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return CUDA_ERROR_FILE_NOT_FOUND;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[4096];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n > cap) {
+            cap = (len + n) * 2;
+            char *t = realloc(buf, cap);
+            if (!t) {
+                free(buf);
+                fclose(f);
+                return CUDA_ERROR_OUT_OF_MEMORY;
+            }
+            buf = t;
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    r = len ? link_add(s, kind, buf, len) : CUDA_ERROR_INVALID_IMAGE;
+    free(buf);
+    return r;
+}
+
+/* The name after `.func` at p (skipping a return-parameter list); 0 if none. */
+static size_t func_name(const char *p, const char **name)
+{
+    p += 5;
+    while (*p == ' ' || *p == '\t' || *p == '\n')
+        p++;
+    if (*p == '(') {
+        while (*p && *p != ')')
+            p++;
+        if (*p)
+            p++;
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+    }
+    size_t n = 0;
+    while (is_ident(p[n]))
+        n++;
+    *name = p;
+    return n;
+}
+
+static int line_has_extern(const char *start, const char *p)
+{
+    const char *l = p;
+    while (l > start && l[-1] != '\n')
+        l--;
+    for (const char *q = l; q < p; q++)
+        if (!strncmp(q, ".extern", 7))
+            return 1;
+    return 0;
+}
+
+/* Whether `defs` defines the function `name` (n bytes). */
+static int defines(const char *defs, size_t len, const char *name, size_t n)
+{
+    for (const char *p = defs; p && p < defs + len; p++) {
+        p = memmem(p, (size_t)(defs + len - p), ".func", 5);
+        if (!p)
+            return 0;
+        const char *nm;
+        size_t k = func_name(p, &nm);
+        if (k == n && !memcmp(nm, name, n) && !line_has_extern(defs, p))
+            return 1;
+    }
+    return 0;
+}
+
+EXPORT CUresult cuLinkComplete(void *state, void **image, size_t *size)
+{
+    struct link_state *s = state;
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!s || s->magic != LINK_MAGIC || !image || !size)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    log_line("cuLinkComplete");
+    pthread_mutex_unlock(&lock);
+    if (!s->text)
+        return CUDA_ERROR_INVALID_IMAGE;
+    for (const char *p = s->text; (p = strstr(p, ".func")); p += 5) {
+        const char *nm;
+        size_t n = func_name(p, &nm);
+        if (n && line_has_extern(s->text, p) && !defines(s->defs, s->defs_len, nm, n)) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "error   : Undefined reference to '%.*s' in 'fake'\n",
+                     (int)n, nm);
+            jit_log(s->err_buf, s->err_size, msg);
+            return CUDA_ERROR_INVALID_IMAGE;
+        }
+    }
+    free(s->image);
+    if (!(s->image = strdup(s->text)))
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *image = s->image;
+    *size = strlen(s->image) + 1;
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuLinkDestroy(void *state)
+{
+    struct link_state *s = state;
+    if (!s || s->magic != LINK_MAGIC)
+        return CUDA_ERROR_INVALID_HANDLE;
+    pthread_mutex_lock(&lock);
+    log_line("cuLinkDestroy");
+    live_links--;
+    pthread_mutex_unlock(&lock);
+    s->magic = 0;
+    free(s->text);
+    free(s->defs);
+    free(s->image);
+    free(s);
+    return CUDA_SUCCESS;
 }

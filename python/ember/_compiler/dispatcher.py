@@ -456,8 +456,11 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
     ``_configure_launch`` and ``_launch``."""
 
     def __init__(self, py_func, debug=False, fastmath=False, opt=True, lineinfo=False,
-                 boundscheck=None, cache=False, extensions=(), **options):
+                 boundscheck=None, cache=False, extensions=(), link=(), **options):
         adopt_function(self, py_func, "cuda.jit")
+        from ..cuda import _foreign
+        self.link = _foreign.check_link(link, f"cuda.jit({self.__qualname__})")
+        self._links = {}            # id(Kernel) -> files linked with it on a GPU
         self.extensions = _Extensions(self, extensions)
         self._cache = bool(cache)   # the disk cache (_compiler/cache.py)
         self.stats = disk_cache.CacheStats()
@@ -472,7 +475,8 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         self._eager = []        # descriptors of the explicit signatures, in order
         self.specializations = {}   # argument descriptors -> Dispatcher (specialize)
         self._options = dict(debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo,
-                             boundscheck=boundscheck, cache=cache, **options)
+                             boundscheck=boundscheck, cache=cache, link=self.link,
+                             **options)
 
     def __repr__(self):
         return f"<ember.cuda.Dispatcher {self.__qualname__}>"
@@ -489,6 +493,8 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
                          cache=self._cache, **self.targetoptions)
         if self.extensions:
             r.options["extensions"] = list(self.extensions)
+        if self.link:
+            r.options["link"] = list(self.link)
         r.extra = list(self._eager)
         return r
 
@@ -553,7 +559,9 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         key = (id(kernel), dev.id)
         entry = self._cuda_modules.get(key)
         if entry is None:
-            module = _ember.Module("cuda", dev.id, kernel.ptx)
+            from ..cuda import _foreign
+            files, names = self._links.get(id(kernel), (None, self.link, []))[1:]
+            module = _foreign.load_module(dev, kernel.ptx, files, names, self.__qualname__)
             entry = (kernel, module, module.get_kernel(kernel.symbol))
             self._cuda_modules[key] = entry
         return entry[1], entry[2]
@@ -688,13 +696,23 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         capability `cc` (NVVM IR and PTX; `lineinfo` overrides the
         dispatcher's option)."""
         tree, info = frontend.build_tree(self.py_func, True, sig)
+        from ..cuda import _foreign
+        link_error = None
+        if cc is None:  # the cpu device: the C implementations' addresses go in the tree
+            tree, link_error = _foreign.resolve_cpu(tree, info.foreign, self.link)
         try:
-            return disk_cache.compile_kernel(
+            k = disk_cache.compile_kernel(
                 tree, [_desc_for_c(d) for d in sig], self.opt_level, self.boundscheck,
                 bool(self.fastmath), target=None if cc is None else "cuda", cc=cc,
                 lineinfo=bool(self.lineinfo if lineinfo is None else lineinfo),
                 debug=bool(self.debug), cache=self._cache, py_func=self.py_func,
                 stats=self.stats, signature=sig)
+            if cc is not None:
+                self._links[id(k)] = (k, _foreign.gpu_files(info.foreign, self.link),
+                                      [d.name for d in info.foreign.values()])
+            if link_error is not None:  # typed and compiled, but never to be run
+                raise link_error
+            return k
         except (TypingError, UnsupportedError) as exc:
             line = getattr(exc, "line", 0) or 0
             col = getattr(exc, "col", 0) or 0
@@ -988,6 +1006,10 @@ def jit(func_or_sig=None, device=False, inline=False, link=(), debug=False, opt=
     ``cache=True`` keeps the compiled code (host object code, PTX) on disk
     for the next process (python/ember/_compiler/cache.py); device
     functions are cached inside the kernels that call them."""
+    if device and link:
+        raise NotImplementedError("cuda.jit(device=True, link=...): give the files to the "
+                                  "kernel's cuda.jit(link=...) or to cuda.declare_device(..., "
+                                  "link=...)")
     if device:
         if func_or_sig is None or isinstance(func_or_sig, (str, list, tuple)) or \
                 not callable(func_or_sig):
@@ -1003,7 +1025,7 @@ def jit(func_or_sig=None, device=False, inline=False, link=(), debug=False, opt=
 
         def eager(fn):
             d = Dispatcher(fn, debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo,
-                           cache=cache, **options)
+                           cache=cache, link=link, **options)
             for s in sigs:
                 d._add_eager(s)
             return d
@@ -1011,7 +1033,7 @@ def jit(func_or_sig=None, device=False, inline=False, link=(), debug=False, opt=
 
     def wrap(fn):
         return Dispatcher(fn, debug=debug, fastmath=fastmath, opt=opt, lineinfo=lineinfo,
-                          cache=cache, **options)
+                          cache=cache, link=link, **options)
 
     if func_or_sig is None:
         return wrap

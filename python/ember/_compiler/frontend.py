@@ -403,6 +403,9 @@ def _classify(obj, name):
         return _Static("dispatcher", obj, name)
     if isinstance(obj, DeviceFunction):
         return _Static("device", obj, name)
+    from ..cuda._foreign import ForeignFunction
+    if isinstance(obj, ForeignFunction):
+        return _Static("foreign", obj, name)
     if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
         return _Static("pyfunc", obj, name)
     return None
@@ -531,6 +534,7 @@ class _CallGraph:
         self.keys = {}      # python function -> key
         self.arities = {}   # key -> arity of the returned value (see _Builder.arity)
         self.sigs = {}      # key -> (return, [params]) descriptors of an explicit signature
+        self.foreign = {}   # key -> cuda.declare_device declaration called
         self.stack = []
         self.jit = False    # the root is an @ember.jit function (errors say so)
         self.root = None    # that function (python)
@@ -1617,6 +1621,8 @@ class _Builder(PythonFeatures, JitForms):
             raise self.typing(node, "this value is not callable")
         if callee.kind == "device":
             return self.device_call(node, callee)
+        if callee.kind == "foreign":
+            return self.foreign_call(node, callee.value)
         if callee.kind == "localarray":
             return self.local_array_call(node)
         if callee.kind == "sharedarray":
@@ -2248,6 +2254,46 @@ class _Builder(PythonFeatures, JitForms):
         key = self.device_key(node, df, pyf, statics)
         return ("call", line, col, key, args)
 
+    def foreign_call(self, node, decl):
+        """A call of a cuda.declare_device function: positional arguments
+        only; its tree (built once per kernel) has an empty body, the
+        declared signature and ('foreign', symbol, kinds, 0): the cpu
+        device's dispatcher puts the implementation's address there."""
+        line, col = self.loc(node)
+        g = self.graph
+        if g.jit:
+            raise self.unsupported(node, f"'{decl.name}' is a foreign function "
+                                   "(cuda.declare_device): only cuda.jit kernels and device "
+                                   "functions can call it")
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.typing(node, f"{decl.name}() is a foreign function: pass its "
+                              "arguments by position")
+        nparams = len(decl.sig.args)
+        if len(node.args) != nparams:
+            raise self.typing(node, f"{decl.name}() takes {nparams} argument"
+                              f"{'' if nparams == 1 else 's'} ({decl.sig}), "
+                              f"{len(node.args)} given")
+        args = []
+        for a in node.args:
+            v = self.value(a)
+            if isinstance(v, _Static):
+                raise self.static_as_value(a, v)
+            args.append(v)
+        gkey = ("foreign", id(decl))
+        key = g.keys.get(gkey)
+        if key is None:
+            key = len(g.trees)
+            g.keys[gkey] = key
+            ret, params, kinds = decl._descriptors()
+            g.trees.append(("function", decl.name, self.info.filename, False,
+                            [f"arg{i}" for i in range(nparams)], [],
+                            ("block", line, col, []), (ret, params),
+                            ("foreign", decl.name, kinds, 0)))
+            g.sigs[key] = (ret, params)
+            g.arities[key] = None
+            g.foreign[key] = decl
+        return ("call", line, col, key, args)
+
     def device_key(self, node, df, pyf, statics=None):
         g = self.graph
         if statics:  # one tree per binding of the type parameters
@@ -2649,4 +2695,5 @@ def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None
     tree = b.build()
     if b.graph.trees:  # device functions: the 8th item (python/ext/compile.c)
         tree = tree + (list(b.graph.trees),)
+    info.foreign = dict(b.graph.foreign)  # cuda.declare_device functions, by tree index
     return tree, info

@@ -15,11 +15,12 @@ from . import libdevice  # noqa: F401,E402  (numba.cuda.libdevice's names, kerne
 from ._devices import (Context, Device, MemoryInfo, MemoryPool, close,  # noqa: F401
                        current_context, detect, get_current_device, get_default_memory_pool,
                        get_default_pinned_memory_pool, gpus, is_available, list_devices,
-                       select_device, synchronize)
+                       require_context, select_device, synchronize)
 from ._memory import (ManagedNDArray, MappedNDArray, defer_cleanup, device_array,  # noqa: F401
                       device_array_like, managed_array, mapped_array, mapped_array_like, pinned,
                       pinned_array, pinned_array_like, to_device)
 from ._args import In, InOut, Out  # noqa: F401
+from ._foreign import Linker, LinkerError, NvrtcError, declare_device  # noqa: F401
 from . import args  # noqa: F401  (numba.cuda.args: wrap_arg for kernel extensions)
 from ._profiler import profile_start, profile_stop, profiling  # noqa: F401
 from ._reduce import Reduce, reduce  # noqa: F401
@@ -31,7 +32,7 @@ from .. import types  # noqa: F401  (numba-cuda's docs: from numba.cuda import t
 from ..types import (void, boolean, bool_, b1, int8, int16, int32, int64,  # noqa: F401
                      uint8, uint16, uint32, uint64, float16, float32, float64, complex64,
                      complex128, intp, uintp, i1, i2, i4, i8, u1, u2, u4, u8, f2, f4, f8, c8,
-                     c16,
+                     c16, CPointer, voidptr,
                      from_dtype, as_dtype)
 
 

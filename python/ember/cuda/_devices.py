@@ -309,6 +309,18 @@ def current_context(devnum=None):
     return Context(select_device(devnum))
 
 
+def require_context(fn):
+    """numba's decorator: `fn` runs with the runtime started and a current
+    device (ember's contexts are the devices' primary ones, made on use)."""
+    import functools
+
+    @functools.wraps(fn)
+    def with_context(*args, **kwargs):
+        get_current_device()
+        return fn(*args, **kwargs)
+    return with_context
+
+
 def get_default_memory_pool():
     """The current device's memory pool (CuPy's name)."""
     return MemoryPool(get_current_device(), "device")
