@@ -207,4 +207,14 @@ EM_HIDDEN ember_status host_launch_interruptible(const HostKernel *k, struct emb
                                                  size_t shared, const char *args,
                                                  const HostInterrupt *intr);
 
+/* Records a launch into the graph capture open on native cpu stream
+ * `stream` instead of running it (cpu_graph.c): the configuration and a
+ * copy of `args` (args_size bytes). `k` must stay alive as long as the
+ * graph: on success the graph owns `keep` and calls release(keep) (may be
+ * NULL) when it is destroyed; on failure the caller keeps it. */
+EM_HIDDEN ember_status host_capture_launch(void *stream, const HostKernel *k,
+                                           const int64_t grid[3], const int64_t block[3],
+                                           size_t shared, const char *args, size_t args_size,
+                                           void *keep, void (*release)(void *));
+
 #endif /* EMBER_HOST_JIT_H */

@@ -32,12 +32,21 @@ EM_HIDDEN ember_status cuda_max_block_size(void *ctx, void *function, size_t sha
 EM_HIDDEN ember_status cuda_launch_limits(void *ctx, struct device_launch_limits *out);
 EM_HIDDEN ember_status cuda_set_dynamic_shared(void *ctx, void *function, size_t bytes);
 
+/* ---- cuda_graph.c ------------------------------------------------------- */
+
+EM_HIDDEN ember_status cuda_capture_begin(void *ctx, void *stream);
+EM_HIDDEN ember_status cuda_capture_end(void *ctx, void *stream, void **graph, size_t *nodes);
+EM_HIDDEN ember_status cuda_graph_launch(void *ctx, void *graph, void *stream);
+EM_HIDDEN void cuda_graph_destroy(void *ctx, void *graph);
+
 /* The slots above, for the interface's initializer in cuda_device.c. */
 #define CUDA_MODULE_SLOTS                                                                  \
     .module_load = cuda_module_load, .module_unload = cuda_module_unload,                  \
     .module_get_function = cuda_module_get_function,                                       \
     .module_get_global = cuda_module_get_global, .launch = cuda_launch,                    \
     .max_block_size = cuda_max_block_size, .launch_limits = cuda_launch_limits,           \
-    .set_dynamic_shared = cuda_set_dynamic_shared
+    .set_dynamic_shared = cuda_set_dynamic_shared, .capture_begin = cuda_capture_begin,      \
+    .capture_end = cuda_capture_end, .graph_launch = cuda_graph_launch,                   \
+    .graph_destroy = cuda_graph_destroy
 
 #endif /* EMBER_CUDA_IMPL_H */

@@ -849,7 +849,8 @@ static int module_exec(PyObject *module)
         return -1;
     if (PyModule_AddIntConstant(module, "MAX_NDIM", EMBER_MAX_NDIM) < 0 ||
         PyModule_AddFunctions(module, ext_pool_methods) < 0 ||
-        PyModule_AddFunctions(module, ext_ufunc_methods) < 0)
+        PyModule_AddFunctions(module, ext_ufunc_methods) < 0 ||
+        PyModule_AddFunctions(module, ext_graph_methods) < 0)
         return -1;
     ext_pool_install_hook();
     return 0;
