@@ -183,6 +183,10 @@ EM_HIDDEN bool host_block_contains(void *data, const void *p);
 /* Frees every block left in the arena and zeroes it. */
 EM_HIDDEN void host_arena_release(HostArena *a);
 
+/* The most shared memory a block may have on the cpu device: the opt-in
+ * limit of compute capability 9.0, which the cpu device stands in for. */
+#define HOST_OPTIN_SHARED_BYTES (227 * 1024)
+
 /* Runs the kernel over the grid on `cpu`'s worker pool; returns when done.
  * `args` is packed per the ABI and borrowed for the call. */
 EM_HIDDEN ember_status host_launch(const HostKernel *k, struct ember_device *cpu,

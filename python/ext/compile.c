@@ -65,6 +65,7 @@ typedef struct {
     int cc[2];           /* target "cuda": the compute capability compiled for */
     bool brief;          /* an ember.jit function without loops (runs_briefly): its
                           * call keeps the GIL, which costs more to release */
+    int64_t static_shared; /* cpu kernels: static shared bytes + 1, 0 until computed */
 } ext_kernel;
 
 /* ------------------------------------------------------------------------ */
@@ -1499,6 +1500,7 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
     k->cc[1] = cc[1];
     k->args_size = args_size;
     k->brief = !fn->is_kernel && runs_briefly(fn->body, 0);
+    k->static_shared = 0;
     k->llvm_ir = NULL;
     k->written = PyTuple_New(np_);
     fn = NULL;
@@ -2070,6 +2072,19 @@ int ext_kernel_run_on(PyObject *kernel, const int64_t grid[3], const int64_t blo
     }
     if (pack_all(st, fn, args, buf, cpu, NULL) < 0)
         goto fail;
+    /* the block's shared memory in all: the kernel's static arrays and the
+     * launch's dynamic ones (host_launch checks a kernel without static) */
+    if (!self->static_shared)
+        self->static_shared = fission_static_shared_bytes(fn) + 1;
+    if (self->static_shared > 1 &&
+        shared > (size_t)(HOST_OPTIN_SHARED_BYTES - (self->static_shared - 1))) {
+        PyErr_Format(PyExc_ValueError, "%s: %zu bytes of dynamic shared memory per block (the "
+                     "launch's sharedmem) plus the kernel's %lld bytes of static shared memory "
+                     "are above the cpu device's limit of %d bytes per block (the opt-in limit "
+                     "of compute capability 9.0)", fn->name, shared,
+                     (long long)(self->static_shared - 1), HOST_OPTIN_SHARED_BYTES);
+        goto fail;
+    }
     if (ember_stream_is_capturing(stream)) {
         /* recorded, not run: the graph keeps the kernel and the arguments
          * (their memory) alive while it may replay them */
