@@ -88,6 +88,8 @@
  *                                pageable", "dtoh ...", "launch <stream>",
  *                                "sync <stream>"; during a capture
  *                                "capture htod|dtoh|launch ...", and
+ *                                "func_attribute <attr> <value>" for
+ *                                cuFuncSetAttribute;
  *                                "begin_capture <stream>", "end_capture
  *                                <stream> <ops>", "graph_launch <stream>
  *                                <ops>" around them; streams numbered in the
@@ -1871,6 +1873,7 @@ EXPORT CUresult cuFuncSetAttribute(void *func, int attrib, int value)
         return CUDA_ERROR_INVALID_VALUE;
     }
     f->max_dynamic = value;
+    log_line("func_attribute %d %d", attrib, value);
     pthread_mutex_unlock(&lock);
     return CUDA_SUCCESS;
 }
