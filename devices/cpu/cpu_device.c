@@ -222,6 +222,7 @@ ember_status cpu_device_open(struct ember_device **out)
     info->max_threads_per_block = 1024;
     info->warp_size = 32;
     info->max_shared_memory_per_block = 48 * 1024;
+    info->max_shared_memory_per_block_optin = 227 * 1024; /* compute capability 9.0's */
     hwloc_bitmap_list_snprintf(info->near_cpus, sizeof info->near_cpus,
                                hwloc_topology_get_allowed_cpuset(c->topo));
     *out = dev;

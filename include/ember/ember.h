@@ -105,6 +105,7 @@ typedef struct ember_device_info {
     int max_threads_per_block;      /* 1024 on both kinds */
     int warp_size;                  /* 32 on both kinds */
     size_t max_shared_memory_per_block; /* bytes */
+    size_t max_shared_memory_per_block_optin; /* bytes, a kernel opted in (cpu: 9.0's) */
     char pci_bus_id[32];            /* "0000:65:00.0"; "" for cpu */
     char near_cpus[EMBER_NAME_MAX]; /* CPU list near the device ("0-15"); "" if unknown */
 } ember_device_info;

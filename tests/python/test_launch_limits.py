@@ -76,6 +76,7 @@ def test_dynamic_shared_memory_up_to_the_opt_in_limit():
     """Above the default 48 KiB, up to compute capability 9.0's opt-in
     227 KiB (a GPU kernel is opted in at launch: test_cuda_launch_fake)."""
     assert cuda.get_current_device().MAX_SHARED_MEMORY_PER_BLOCK == 48 * 1024
+    assert cuda.get_current_device().MAX_SHARED_MEMORY_PER_BLOCK_OPTIN == 227 * 1024
     out = np.zeros(2, np.float32)
     for limit in (48 * 1024, 64 * 1024, 227 * 1024):
         fill_dynamic[1, 32, 0, limit](out)

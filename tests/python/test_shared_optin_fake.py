@@ -21,6 +21,9 @@ def fill(out):
     cuda.syncthreads()
     out[0] = s[0]
 
+dev = cuda.get_current_device()
+assert dev.MAX_SHARED_MEMORY_PER_BLOCK == 48 * 1024, dev.MAX_SHARED_MEMORY_PER_BLOCK
+assert dev.MAX_SHARED_MEMORY_PER_BLOCK_OPTIN == 227 * 1024  # the stand-in's attribute 97
 out = cuda.device_array(1, np.float32)
 fill[1, 32, 0, 1024](out)  # compiled and loaded
 fake.fake_cuda_log(1)
