@@ -12,6 +12,7 @@
  * addresses, as in a CUDA graph). Replay runs the operations in order on
  * the calling thread, each launch over the worker pool.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "devices/cpu/cpu_impl.h"
@@ -128,6 +129,14 @@ ember_status cpu_graph_launch(void *ctx, void *graph, void *stream)
             memmove((void *)(uintptr_t)op->dst, (const void *)(uintptr_t)op->src, op->nbytes);
         else
             st = host_launch_shared(op->kernel, cpu, op->grid, op->block, op->shared, op->args);
+        int site, w[6];
+        if (st == EMBER_ERR_KERNEL_FAULT &&
+            sscanf(ember_last_error(), HOST_RAISE_FORMAT, &site, &w[0], &w[1], &w[2], &w[3],
+                   &w[4], &w[5]) == 7) /* the Python launch path names the exception */
+            st = em_error(EMBER_ERR_KERNEL_FAULT, "%s: a raise or failed assert in thread "
+                          "(%d, %d, %d) of block (%d, %d, %d) stopped the kernel (operation %zu "
+                          "of the graph)", host_kernel_site(op->kernel, site), w[0], w[1],
+                          w[2], w[3], w[4], w[5], i + 1);
     }
     return st;
 }

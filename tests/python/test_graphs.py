@@ -142,6 +142,44 @@ def test_operations_cuda_refuses_during_a_capture():
     np.testing.assert_array_equal(d.copy_to_host(), np.arange(4.0) ** 2)  # nothing else ran
 
 
+@cuda.jit(boundscheck=True)
+def checked(y):
+    y[cuda.threadIdx.x] += 1.0
+
+
+def test_a_kernel_that_reports_faults_is_not_captured():
+    d = cuda.to_device(np.zeros(4))
+    checked[1, 4](d)
+    _refused(lambda s: checked[1, 4, s](d), ValueError, "checked: a kernel that reports "
+             "faults .* which a graph capture cannot do")
+    np.testing.assert_array_equal(d.copy_to_host(), np.ones(4))
+
+
+@cuda.jit
+def capped(y):
+    i = cuda.threadIdx.x
+    if y[i] > 1.5:
+        raise ValueError("too big")
+    y[i] += 1.0
+
+
+def test_a_raise_during_a_replay_names_its_line():
+    """On the cpu device a raise in a replayed kernel stops the replay with
+    its source line and thread (a GPU kernel that can raise is not
+    captured)."""
+    s = cuda.stream()
+    d = cuda.to_device(np.zeros(4))
+    with cuda.graph_capture(s) as g:
+        capped[1, 4, s](d)
+    g.launch()
+    g.launch()
+    np.testing.assert_array_equal(d.copy_to_host(), np.full(4, 2.0))
+    with pytest.raises(RuntimeError, match=r"test_graphs.py:\d+:\d+: a raise or failed assert "
+                       r"in thread \(\d, 0, 0\) of block \(0, 0, 0\) stopped the kernel "
+                       r"\(operation 1 of the graph\)"):
+        g.launch()
+
+
 def test_capture_errors():
     with pytest.raises(ValueError, match="needs a stream of its own"):
         with cuda.graph_capture(cuda.default_stream()):

@@ -788,6 +788,15 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
             kernel = self.compile_cuda(self._resolve_key(sig), tuple(dev.compute_capability))
         else:
             kernel = self._resolve(sig)
+        if capturing and (kernel.may_fault if dev.kind == "cuda" else self.boundscheck):
+            # on a GPU the launch is waited for to read the fault record,
+            # which a capture cannot do: refused on the cpu device too (there
+            # with bounds checking; a raise or assert is reported by the
+            # graph's launch)
+            raise ValueError(f"{self.__name__}: a kernel that reports faults (bounds checking, "
+                             "raise, assert, recursion) is waited for after its launch to read "
+                             "them, which a graph capture cannot do; capture it without "
+                             "boundscheck and raise/assert")
         # device copies of host arrays
         written = kernel.param_written
         copy_back = []
@@ -838,11 +847,6 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
                            for i, a in enumerate(args)]
         if dev.kind == "cuda":
             if capturing:
-                if kernel.may_fault:
-                    raise ValueError(f"{self.__name__}: a kernel that reports faults (bounds "
-                                     "checking, raise, assert, recursion) waits for its launch "
-                                     "to read them, which a graph capture cannot; capture it "
-                                     "without boundscheck/debug")
                 _graphs.keep_alive(stream._s, kernel, tuple(launch_args))
             function = self._launch_cuda(dev, kernel, grid, block, stream, sharedmem,
                                          launch_args)
