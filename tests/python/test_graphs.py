@@ -5,8 +5,9 @@ memory; scalars frozen at their captured values), as CUDA graphs do.
 
 On the CPU device ember records and replays the operations itself; on a
 GPU it is the driver's stream capture, checked here through the stand-in
-driver (tests/fake_cuda) by the sequence of calls it receives. While a
-capture is open the operations CUDA refuses are refused on both devices
+driver (tests/fake_cuda) by the sequence of calls it receives, and on a
+real GPU where there is one (the `kernel_device` tests' second run). While
+a capture is open the operations CUDA refuses are refused on both devices
 with a clear error."""
 
 import numpy as np
@@ -17,7 +18,7 @@ from ember import cuda
 from test_cuda_launch_fake import run_script
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def cpu_device():
     from ember.cuda import _devices
     saved = _devices._state.key()
@@ -40,7 +41,7 @@ def square(y):
         y[i] = y[i] * y[i]
 
 
-def test_capture_records_without_running_and_replays():
+def test_capture_records_without_running_and_replays(kernel_device):
     n = 1000
     rng = np.random.default_rng(1)
     x0, y0 = rng.random(n), rng.random(n)
@@ -73,6 +74,7 @@ def test_capture_records_without_running_and_replays():
     # the replay copies what the pinned buffer holds at launch time
     host_in[:] = 0.0
     g.launch()  # on the default stream
+    cuda.synchronize()
     expect = expect ** 2
     np.testing.assert_allclose(host_out, expect, rtol=1e-12)
     g.destroy()
@@ -82,7 +84,7 @@ def test_capture_records_without_running_and_replays():
 
 
 
-def test_graph_holds_arrays_dropped_by_the_caller():
+def test_graph_holds_arrays_dropped_by_the_caller(kernel_device):
     s = cuda.stream()
     dy = cuda.to_device(np.arange(64.0))
     out = cuda.pinned_array(64, np.float64)
@@ -93,8 +95,10 @@ def test_graph_holds_arrays_dropped_by_the_caller():
     import gc
     gc.collect()
     g.launch()
+    cuda.synchronize()
     np.testing.assert_array_equal(out, np.arange(64.0) ** 2)
     g.launch()
+    cuda.synchronize()
     np.testing.assert_array_equal(out, (np.arange(64.0) ** 2) ** 2)
 
     # a graph of copies only holds its arrays too
@@ -106,6 +110,7 @@ def test_graph_holds_arrays_dropped_by_the_caller():
     others = [cuda.to_device(np.full(64, -3.0)) for _ in range(4)]  # may reuse freed memory
     out[:] = 0
     g2.launch()
+    cuda.synchronize()
     np.testing.assert_array_equal(out, np.arange(64.0) + 0.5)
     assert all((o.copy_to_host() == -3.0).all() for o in others)
 
@@ -119,17 +124,18 @@ def _refused(fn, exc, match):
     d = cuda.to_device(np.arange(4.0))
     square[1, 4, s](d)
     s.synchronize()
+    cuda.synchronize()
     np.testing.assert_array_equal(d.copy_to_host(), np.arange(4.0) ** 2)
 
 
-def test_operations_cuda_refuses_during_a_capture():
+def test_operations_cuda_refuses_during_a_capture(kernel_device):
     d = cuda.to_device(np.arange(4.0))
     square[1, 4](d)  # compiled; later launches may take the C fast path
     _refused(lambda s: s.synchronize(), ValueError, "cannot synchronize: the stream is capturing")
     _refused(lambda s: cuda.synchronize(), ValueError, "cannot synchronize the device while a "
              "graph capture is open")
     _refused(lambda s: square[1, 4](d), ValueError, "cannot launch a kernel on the default "
-             "stream of cpu:0 while a graph capture is open")
+             f"stream of {kernel_device}:0 while a graph capture is open")
     _refused(lambda s: d.copy_to_host(), ValueError, "cannot copy on the default stream")
     _refused(lambda s: d.copy_to_host(np.zeros(4), stream=s), ValueError,
              "a copy into pageable host memory cannot be captured")
@@ -147,7 +153,7 @@ def checked(y):
     y[cuda.threadIdx.x] += 1.0
 
 
-def test_a_kernel_that_reports_faults_is_not_captured():
+def test_a_kernel_that_reports_faults_is_not_captured(kernel_device):
     d = cuda.to_device(np.zeros(4))
     checked[1, 4](d)
     _refused(lambda s: checked[1, 4, s](d), ValueError, "checked: a kernel that reports "
@@ -163,7 +169,7 @@ def capped(y):
     y[i] += 1.0
 
 
-def test_a_raise_during_a_replay_names_its_line():
+def test_a_raise_during_a_replay_names_its_line(cpu_device):
     """On the cpu device a raise in a replayed kernel stops the replay with
     its source line and thread (a GPU kernel that can raise is not
     captured)."""
@@ -180,7 +186,7 @@ def test_a_raise_during_a_replay_names_its_line():
         g.launch()
 
 
-def test_capture_errors():
+def test_capture_errors(kernel_device):
     with pytest.raises(ValueError, match="needs a stream of its own"):
         with cuda.graph_capture(cuda.default_stream()):
             pass
@@ -199,7 +205,7 @@ def test_capture_errors():
     g.launch()  # an empty graph runs nothing
 
 
-def test_a_stream_dropped_while_capturing_drops_the_capture():
+def test_a_stream_dropped_while_capturing_drops_the_capture(cpu_device):
     from ember import _ember
     d = cuda.to_device(np.arange(4.0))
     square[1, 4](d)

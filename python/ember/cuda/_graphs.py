@@ -26,12 +26,13 @@ from .. import _ember
 class Graph:
     """A captured sequence of launches and copies; ``launch()`` replays it."""
 
-    __slots__ = ("device", "_g", "_keep", "__weakref__")
+    __slots__ = ("device", "_g", "_keep", "_launched", "__weakref__")
 
     def __init__(self, device):
         self.device = device
         self._g = None       # the extension's graph, once the capture ended
         self._keep = []      # what captured work uses: kept alive with the graph
+        self._launched = {}  # lowlevel streams (None: default) it was launched on
 
     def launch(self, stream=0):
         """Queue the graph's work on ``stream`` (default: the default
@@ -40,7 +41,9 @@ class Graph:
         if self._g is None:
             raise ValueError("Graph.launch: the capture has not ended yet (launch the graph "
                              "after the `with cuda.graph_capture(...)` block)")
-        _ember.graph_launch(self._g, lowlevel_stream(stream, self.device, "Graph.launch"))
+        s = lowlevel_stream(stream, self.device, "Graph.launch")
+        _ember.graph_launch(self._g, s)
+        self._launched[s] = True
 
     @property
     def size(self):
@@ -50,10 +53,28 @@ class Graph:
         return _ember.graph_size(self._g)
 
     def destroy(self):
-        """Free the graph now (it is also freed when no longer referenced)."""
+        """Free the graph now (it is also freed when no longer referenced).
+        Its launches still queued finish first: the memory they use is given
+        back only then."""
+        if self._keep and self._launched:
+            for s in self._launched:
+                try:
+                    if s is None:
+                        _ember.synchronize(self.device.kind, self.device.id)
+                    else:
+                        s.synchronize()
+                except Exception:
+                    pass  # a stream capturing now: its own rules keep the memory busy
+        self._launched = {}
         if self._g is not None:
             _ember.graph_destroy(self._g)
         self._keep = []
+
+    def __del__(self):
+        try:
+            self.destroy()
+        except Exception:
+            pass
 
     def __repr__(self):
         state = "capturing" if self._g is None else f"{_ember.graph_size(self._g)} operations"
