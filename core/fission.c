@@ -673,3 +673,49 @@ ember_status fission_inline(Function *fn)
 {
     return inline_block(fn, fn->body, 0);
 }
+
+/* Distinct static shared arrays under n, summed into *total; `seen` holds
+ * the ones counted (a node may be reached twice). */
+static void shared_sum(const Node *n, const Node ***seen, int *nseen, int *cap, int64_t *total)
+{
+    if (!n)
+        return;
+    if (n->kind == ND_LOCAL_ARRAY && n->op == MEM_SHARED && n->ty && n->ty->kind == TY_ARRAY) {
+        for (int i = 0; i < *nseen; i++)
+            if ((*seen)[i] == n)
+                return;
+        int64_t bytes = ty_bits(n->ty->elem) < 8 ? 1 : ty_bits(n->ty->elem) / 8;
+        for (int i = 0; i < n->nargs; i++)
+            bytes *= n->args[i]->kind == ND_CONST ? n->args[i]->ival : 0;
+        if (bytes > 0)
+            *total = ((*total + 15) & ~(int64_t)15) + bytes;
+        if (*nseen == *cap) {
+            int c = *cap ? 2 * *cap : 8;
+            const Node **s = em_malloc((size_t)c * sizeof *s);
+            if (!s)
+                return; /* a count too low at worst: the launch's own limit still holds */
+            if (*nseen)
+                memcpy(s, *seen, (size_t)*nseen * sizeof *s);
+            em_free(*seen);
+            *seen = s;
+            *cap = c;
+        }
+        (*seen)[(*nseen)++] = n;
+        return;
+    }
+    shared_sum(n->a, seen, nseen, cap, total);
+    shared_sum(n->b, seen, nseen, cap, total);
+    shared_sum(n->c, seen, nseen, cap, total);
+    for (int i = 0; i < n->nargs; i++)
+        shared_sum(n->args[i], seen, nseen, cap, total);
+}
+
+int64_t fission_static_shared_bytes(const Function *fn)
+{
+    const Node **seen = NULL;
+    int nseen = 0, cap = 0;
+    int64_t total = 0;
+    shared_sum(fn->body, &seen, &nseen, &cap, &total);
+    em_free(seen);
+    return total;
+}

@@ -554,6 +554,10 @@ EM_HIDDEN void fission_uniform_vars(const Function *fn, const bool *dep, bool *u
 /* n uses block-level operations (barriers, collectives, warp masks, shared
  * arrays): the host lowering builds the kernel by fission. */
 EM_HIDDEN bool fission_uses_block(const Node *n);
+/* Bytes of static shared memory kernel fn declares (its cuda.shared.array
+ * of constant extents, each 16-byte aligned as the host lowering lays them
+ * out); the launch adds the dynamic ones to check the block's limit. */
+EM_HIDDEN int64_t fission_static_shared_bytes(const Function *fn);
 /* "cuda.syncthreads", "cuda.shfl_sync" ... for messages. */
 EM_HIDDEN const char *fission_op_name(const Node *n);
 /* Inlines, into the kernel fn's own IR, every call of a device function

@@ -404,8 +404,11 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
                 if (n->args[i]->kind != ND_CONST || n->args[i]->ival < 0 ||
                     __builtin_mul_overflow(total, n->args[i]->ival, &total) ||
                     total > SHARED_ARRAY_MAX_BYTES)
-                    return ir_error(fn, n->loc, "cuda.shared.array: %s of more than %d KiB "
-                                    "(the most shared memory a block can have)", tstr(t, s),
+                    return ir_error(fn, n->loc, "cuda.shared.array: %s of more than %d KiB, "
+                                    "the most static shared memory a CUDA kernel may declare; "
+                                    "for more use dynamic shared memory "
+                                    "(cuda.shared.array(0, dtype) and the launch's sharedmem, "
+                                    "up to 227 KiB on compute capability 9.0)", tstr(t, s),
                                     SHARED_ARRAY_MAX_BYTES >> 10);
             break;
         }

@@ -770,7 +770,9 @@ void lw_fission_prepare(Lower *L)
     fis_collect(L, fn->body);
     if (L->shared_static > SHARED_ARRAY_MAX_BYTES)
         lw_fail(L, fn->body, "cuda.shared.array: %lld bytes of static shared memory in all, more "
-             "than %d KiB (the most shared memory a block can have)",
+             "than %d KiB, the most static shared memory a CUDA kernel may declare; for more "
+             "use dynamic shared memory (cuda.shared.array(0, dtype) and the launch's "
+             "sharedmem, up to 227 KiB on compute capability 9.0)",
              (long long)L->shared_static, SHARED_ARRAY_MAX_BYTES >> 10);
     L->coll_result = em_calloc((size_t)L->ncolls + 1, sizeof *L->coll_result);
     L->coll_ready = em_calloc((size_t)L->ncolls + 1, sizeof *L->coll_ready);

@@ -155,8 +155,11 @@ struct LowerJit {
 #define CONST_ARRAY_MAX_BYTES (64 << 10)
 /* a global array frozen into an ember.jit function (a constant of the module) */
 #define HOST_CONST_ARRAY_MAX_BYTES (16 << 20)
-/* the most static shared memory one block may use (Hopper: 227 KiB) */
-#define SHARED_ARRAY_MAX_BYTES (227 << 10)
+/* the most static shared memory one kernel may declare: 48 KiB on every
+ * CUDA GPU (ptxas: "uses too much shared data (..., 0xc000 max)"); more
+ * takes dynamic shared memory, which a launch may ask up to the opt-in
+ * limit (Hopper: 227 KiB) */
+#define SHARED_ARRAY_MAX_BYTES (48 << 10)
 
 typedef struct LoopTargets {
     LLVMBasicBlockRef brk, cont;

@@ -47,5 +47,9 @@ ember_status ember_device_synchronize(ember_device_t dev)
 {
     if (!dev)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_device_synchronize: NULL device");
+    if (__atomic_load_n(&dev->captures, __ATOMIC_RELAXED) > 0)
+        return em_error(EMBER_ERR_INVALID_ARG, "cannot synchronize the device while a graph "
+                        "capture is open on one of its streams (CUDA refuses synchronous "
+                        "operations during a capture); end the capture first");
     return dev->iface->synchronize(dev->ctx);
 }

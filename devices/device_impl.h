@@ -109,6 +109,20 @@ struct ember_device_i {
      * max_shared_bytes or the kind needs no opt-in. */
     ember_status (*set_dynamic_shared)(void *ctx, void *function, size_t bytes);
 
+    /* ---- graphs (launch/graph.c) ----
+     * (optional, all four together) NULL: capture is not supported
+     * (EMBER_ERR_NOT_SUPPORTED). Only non-default streams are captured. */
+
+    /* From now on the work queued on `stream` is recorded, not run. */
+    ember_status (*capture_begin)(void *ctx, void *stream);
+    /* Ends the capture (also on failure); *graph is the kind's executable
+     * graph, owned by the caller (graph_destroy), *nodes the number of
+     * operations it holds. */
+    ember_status (*capture_end)(void *ctx, void *stream, void **graph, size_t *nodes);
+    /* Queues the graph's operations on `stream`, in capture order. */
+    ember_status (*graph_launch)(void *ctx, void *graph, void *stream);
+    void (*graph_destroy)(void *ctx, void *graph);
+
     /* Frees the context; the device has no live buffers, streams or events. */
     void (*destroy)(void *ctx);
 };
@@ -135,6 +149,7 @@ struct ember_device {
     void *ctx;               /* owned; freed by iface->destroy */
     ember_device_info info;  /* filled by the kind when it opens the device */
     struct mempool *pool;    /* owned; memory/pool.c makes it at the first allocation */
+    int captures;            /* atomic: graph captures open on its streams */
 };
 
 /* ---- registry.c ------------------------------------------------------ */

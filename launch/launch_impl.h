@@ -14,6 +14,7 @@ struct ember_stream {
     struct ember_device *device; /* borrowed from the registry */
     void *native;                /* the kind's handle; owned unless borrowed */
     bool borrowed;               /* from ember_stream_wrap: not ours to destroy */
+    bool capturing;              /* a graph capture is open (launch/graph.c) */
 };
 
 struct ember_event {
@@ -24,6 +25,12 @@ struct ember_event {
 };
 
 /* ---- stream.c -------------------------------------------------------- */
+
+/* EMBER_ERR_INVALID_ARG, naming `what`, when work on the default stream of
+ * `dev` (s NULL) or a synchronisation of `s` would meet an open capture:
+ * CUDA refuses both (CUDA_ERROR_STREAM_CAPTURE_IMPLICIT / _UNSUPPORTED). */
+EM_HIDDEN ember_status stream_capture_check(ember_device_t dev, ember_stream_t s,
+                                            const char *what);
 
 /* The native handle of `s` (NULL stays NULL: default stream) after checking
  * that it belongs to `dev`. */

@@ -279,6 +279,9 @@ ember_status ember_kernel_launch(ember_kernel_t k, const uint32_t grid[3],
     ember_status st = check_config(k, grid, block, shared_bytes, args, args_size);
     if (st == EMBER_SUCCESS)
         st = stream_native(dev, stream, &native);
+    if (st == EMBER_SUCCESS && !stream &&
+        (st = stream_capture_check(dev, NULL, "launch a kernel")) != EMBER_SUCCESS)
+        return em_error_prefix(st, "launching '%s': ", k->name);
     if (st != EMBER_SUCCESS)
         return st;
     /* Above the default per-block shared memory the function opts in first

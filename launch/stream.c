@@ -52,6 +52,13 @@ void ember_stream_destroy(ember_stream_t s)
 {
     if (!s)
         return;
+    if (s->capturing) { /* an abandoned capture: its work is dropped */
+        ember_graph_t g = NULL;
+        if (ember_stream_end_capture(s, &g) == EMBER_SUCCESS)
+            ember_graph_destroy(g);
+        else
+            ember_clear_error();
+    }
     if (s->borrowed) {
         em_free(s);
         return;
@@ -86,6 +93,8 @@ ember_status ember_stream_synchronize(ember_device_t dev, ember_stream_t s)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_stream_synchronize: NULL device");
     void *native = NULL;
     ember_status st = stream_native(dev, s, &native);
+    if (st == EMBER_SUCCESS)
+        st = stream_capture_check(dev, s, "synchronize");
     if (st != EMBER_SUCCESS)
         return st;
     return dev->iface->stream_synchronize(dev->ctx, native);
@@ -99,6 +108,8 @@ ember_status ember_stream_query(ember_device_t dev, ember_stream_t s)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_stream_query: NULL device");
     void *native = NULL;
     ember_status st = stream_native(dev, s, &native);
+    if (st == EMBER_SUCCESS && s && s->capturing)
+        st = stream_capture_check(dev, s, "query");
     if (st != EMBER_SUCCESS)
         return st;
     return dev->iface->stream_query(dev->ctx, native);
@@ -138,6 +149,11 @@ ember_status ember_event_record(ember_event_t e, ember_stream_t s)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_event_record: NULL event");
     void *native = NULL;
     ember_status st = stream_native(e->device, s, &native);
+    if (st == EMBER_SUCCESS && s && s->capturing)
+        st = em_error(EMBER_ERR_NOT_SUPPORTED, "recording an event on a stream that is "
+                      "capturing a graph: ember's graphs hold launches and copies only");
+    else if (st == EMBER_SUCCESS)
+        st = stream_capture_check(e->device, s, "record an event");
     if (st != EMBER_SUCCESS)
         return st;
     st = e->device->iface->event_record(e->device->ctx, e->native, native);
@@ -170,6 +186,9 @@ ember_status ember_event_wait(ember_event_t e, ember_stream_t s)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_event_wait: NULL event");
     void *native = NULL;
     ember_status st = stream_native(e->device, s, &native);
+    if (st == EMBER_SUCCESS && s && s->capturing)
+        st = em_error(EMBER_ERR_NOT_SUPPORTED, "waiting for an event on a stream that is "
+                      "capturing a graph: ember's graphs hold launches and copies only");
     if (st != EMBER_SUCCESS)
         return st;
     if (!e->recorded)

@@ -276,6 +276,36 @@ static ember_status stream_for(struct ember_device *dev, ember_stream_t stream, 
     return stream_native(dev, stream, native);
 }
 
+/* What a copy may do around an open graph capture (launch/graph.c): on the
+ * capturing stream only one dense copy between device memory and device or
+ * pinned memory (CUDA cannot capture a copy with pageable host memory, nor
+ * the synchronisations a staged copy makes); on the default stream of a
+ * device that captures, nothing. */
+static ember_status capture_rules(const ember_array *dst, const ember_array *src,
+                                  ember_copy_dir dir, ember_stream_t stream)
+{
+    if (dir == EMBER_COPY_HTOH)
+        return EMBER_SUCCESS;
+    if (!stream) {
+        ember_status st = stream_capture_check(dst->buffer->device, NULL, "copy");
+        if (st == EMBER_SUCCESS && src->buffer->device != dst->buffer->device)
+            st = stream_capture_check(src->buffer->device, NULL, "copy");
+        return st;
+    }
+    if (!ember_stream_is_capturing(stream))
+        return EMBER_SUCCESS;
+    if (dst->buffer->kind == EMBER_MEM_HOST || src->buffer->kind == EMBER_MEM_HOST)
+        return em_error(EMBER_ERR_INVALID_ARG, "a copy %s pageable host memory cannot be "
+                        "captured into a graph (CUDA refuses it: such a copy is synchronous); "
+                        "use pinned memory (cuda.pinned_array) for the host side",
+                        dst->buffer->kind == EMBER_MEM_HOST ? "into" : "from");
+    if (!same_dense_layout(dst, src) || dst->buffer->device != src->buffer->device)
+        return em_error(EMBER_ERR_INVALID_ARG, "only copies between contiguous arrays of the "
+                        "same layout on one device can be captured into a graph (this one "
+                        "would be staged through the host, which synchronizes)");
+    return EMBER_SUCCESS;
+}
+
 ember_status ember_array_copy(const ember_array *dst, const ember_array *src,
                               ember_stream_t stream)
 {
@@ -296,6 +326,8 @@ ember_status ember_array_copy(const ember_array *dst, const ember_array *src,
                         device_label(stream->device, a, sizeof a), device_label(ddev, b, sizeof b),
                         device_label(sdev, c, sizeof c));
     }
+    if ((st = capture_rules(dst, src, dir, stream)) != EMBER_SUCCESS)
+        return st;
     void *dst_stream, *src_stream;
     if ((st = stream_for(ddev, stream, &dst_stream)) != EMBER_SUCCESS ||
         (st = stream_for(sdev, stream, &src_stream)) != EMBER_SUCCESS)

@@ -2,7 +2,8 @@
  * cpu_device.c — the cpu device kind: always present.
  *
  * Its memory is aligned host memory, its streams are in-order queues that
- * execute each operation as it is submitted, and its events are
+ * execute each operation as it is submitted (or record it while a graph
+ * capture is open on them: cpu_graph.c), and its events are
  * timestamps. hwloc gives the topology (packages, cores, PUs, NUMA nodes,
  * caches, and the PCI devices the cuda kind looks up), which sizes the worker
  * pool that kernels run their blocks on.
@@ -60,24 +61,31 @@ static ember_status cpu_memory_info(void *ctx, uint64_t *free_bytes, uint64_t *t
 static ember_status cpu_copy(void *ctx, uint64_t dst, bool dst_dev, uint64_t src, bool src_dev,
                              size_t nbytes, void *stream)
 {
+    struct cpu_graph *g = cpu_stream_capture(stream);
+    if (g)
+        return cpu_capture_copy(g, dst, src, nbytes);
     memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, nbytes);
     return EMBER_SUCCESS;
 }
 
 static ember_status cpu_ok(void *ctx) { return EMBER_SUCCESS; }
 
-/* A stream needs an identity only: operations run as they are submitted,
- * which keeps them in order. */
+/* A stream needs an identity and its capture only: operations run as they
+ * are submitted, which keeps them in order. */
 static ember_status cpu_stream_create(void *ctx, void **out)
 {
-    void *s = em_malloc(1);
+    struct cpu_stream *s = em_calloc(1, sizeof *s);
     if (!s)
         return EMBER_ERR_OUT_OF_MEMORY;
     *out = s;
     return EMBER_SUCCESS;
 }
 
-static void cpu_stream_destroy(void *ctx, void *stream) { em_free(stream); }
+static void cpu_stream_destroy(void *ctx, void *stream)
+{
+    cpu_graph_destroy(ctx, cpu_stream_capture(stream)); /* an abandoned capture */
+    em_free(stream);
+}
 static ember_status cpu_stream_sync(void *ctx, void *stream) { return EMBER_SUCCESS; }
 
 static ember_status cpu_event_create(void *ctx, bool timing, void **out)
@@ -135,6 +143,10 @@ static const struct ember_device_i cpu_iface = {
     .event_query = cpu_event_sync,
     .event_wait = cpu_event_wait,
     .event_elapsed_ms = cpu_event_elapsed,
+    .capture_begin = cpu_capture_begin,
+    .capture_end = cpu_capture_end,
+    .graph_launch = cpu_graph_launch,
+    .graph_destroy = cpu_graph_destroy,
     .destroy = cpu_destroy,
 };
 
@@ -210,6 +222,7 @@ ember_status cpu_device_open(struct ember_device **out)
     info->max_threads_per_block = 1024;
     info->warp_size = 32;
     info->max_shared_memory_per_block = 48 * 1024;
+    info->max_shared_memory_per_block_optin = 227 * 1024; /* compute capability 9.0's */
     hwloc_bitmap_list_snprintf(info->near_cpus, sizeof info->near_cpus,
                                hwloc_topology_get_allowed_cpuset(c->topo));
     *out = dev;

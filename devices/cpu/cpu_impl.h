@@ -40,6 +40,26 @@ EM_HIDDEN void pool_run(pool *p, int64_t n, pool_task_fn task, void *ctx);
 EM_HIDDEN void pool_run_watched(pool *p, int64_t n, pool_task_fn task, void *ctx,
                                 pool_watch_fn watch, void *wctx);
 
+/* A cpu stream: operations run as they are submitted, unless a graph
+ * capture is open on it (cpu_graph.c). */
+struct cpu_stream {
+    struct cpu_graph *capture; /* owned while capturing, else NULL */
+};
+
+/* ---- cpu_graph.c ----------------------------------------------------- */
+
+/* The capture open on native cpu stream `stream`, or NULL (also for the
+ * default stream). */
+EM_HIDDEN struct cpu_graph *cpu_stream_capture(void *stream);
+/* Records a copy of `nbytes` from host address `src` to `dst`. */
+EM_HIDDEN ember_status cpu_capture_copy(struct cpu_graph *g, uint64_t dst, uint64_t src,
+                                        size_t nbytes);
+/* The device interface's four graph slots. */
+EM_HIDDEN ember_status cpu_capture_begin(void *ctx, void *stream);
+EM_HIDDEN ember_status cpu_capture_end(void *ctx, void *stream, void **graph, size_t *nodes);
+EM_HIDDEN ember_status cpu_graph_launch(void *ctx, void *graph, void *stream);
+EM_HIDDEN void cpu_graph_destroy(void *ctx, void *graph);
+
 /* ---- cpu_device.c ---------------------------------------------------- */
 
 /* The cpu device's pool, started on first use. */

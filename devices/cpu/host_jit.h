@@ -193,6 +193,10 @@ EM_HIDDEN bool host_block_contains(void *data, const void *p);
 /* Frees every block left in the arena and zeroes it. */
 EM_HIDDEN void host_arena_release(HostArena *a);
 
+/* The most shared memory a block may have on the cpu device: the opt-in
+ * limit of compute capability 9.0, which the cpu device stands in for. */
+#define HOST_OPTIN_SHARED_BYTES (227 * 1024)
+
 /* Runs the kernel over the grid on `cpu`'s worker pool; returns when done.
  * `args` is packed per the ABI and borrowed for the call. */
 EM_HIDDEN ember_status host_launch(const HostKernel *k, struct ember_device *cpu,
@@ -216,5 +220,15 @@ EM_HIDDEN ember_status host_launch_interruptible(const HostKernel *k, struct emb
                                                  const int64_t grid[3], const int64_t block[3],
                                                  size_t shared, const char *args,
                                                  const HostInterrupt *intr);
+
+/* Records a launch into the graph capture open on native cpu stream
+ * `stream` instead of running it (cpu_graph.c): the configuration and a
+ * copy of `args` (args_size bytes). `k` must stay alive as long as the
+ * graph: on success the graph owns `keep` and calls release(keep) (may be
+ * NULL) when it is destroyed; on failure the caller keeps it. */
+EM_HIDDEN ember_status host_capture_launch(void *stream, const HostKernel *k,
+                                           const int64_t grid[3], const int64_t block[3],
+                                           size_t shared, const char *args, size_t args_size,
+                                           void *keep, void (*release)(void *));
 
 #endif /* EMBER_HOST_JIT_H */

@@ -24,7 +24,7 @@
 #include "devices/cpu/cpu_impl.h"
 #include "devices/cpu/host_jit.h"
 
-#define CPU_OPTIN_SHARED_BYTES (227 * 1024) /* compute capability 9.0 */
+#define CPU_OPTIN_SHARED_BYTES HOST_OPTIN_SHARED_BYTES
 
 #define CHUNKS_PER_WORKER 4
 #define SLICE_NS 8000000 /* interruptible: an entry call should take about 8 ms */

@@ -391,7 +391,7 @@ static ember_status open_device(int ordinal, hwloc_topology_t topo, struct ember
     ember_device_info *info = &dev->info;
     info->kind = EMBER_DEVICE_CUDA;
     info->ordinal = ordinal;
-    int smem = 0;
+    int smem = 0, smem_optin = 0;
     size_t total = 0;
     ember_status st;
     if ((st = CUDA_CALL(cuDeviceGet, &c->device, ordinal)) != EMBER_SUCCESS ||
@@ -410,6 +410,8 @@ static ember_status open_device(int ordinal, hwloc_topology_t topo, struct ember
             EMBER_SUCCESS ||
         (st = attribute(c->device, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK, &smem)) !=
             EMBER_SUCCESS ||
+        (st = attribute(c->device, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                        &smem_optin)) != EMBER_SUCCESS ||
         (st = CUDA_CALL(cuDeviceGetPCIBusId, info->pci_bus_id, (int)sizeof info->pci_bus_id,
                         c->device)) != EMBER_SUCCESS)
         goto fail_ctx;
@@ -417,6 +419,8 @@ static ember_status open_device(int ordinal, hwloc_topology_t topo, struct ember
     info->pci_bus_id[sizeof info->pci_bus_id - 1] = '\0';
     info->total_memory = total;
     info->max_shared_memory_per_block = smem > 0 ? (size_t)smem : 0;
+    info->max_shared_memory_per_block_optin =
+        smem_optin > smem ? (size_t)smem_optin : info->max_shared_memory_per_block;
     near_cpus(topo, info->pci_bus_id, info->near_cpus, sizeof info->near_cpus);
 
     /* Last, so that nothing after it can fail and need a release. */

@@ -75,6 +75,13 @@ static const struct {
     SYM(cuLaunchKernel, "cuLaunchKernel"),
     SYM(cuFuncGetAttribute, "cuFuncGetAttribute"),
     SYM(cuFuncSetAttribute, "cuFuncSetAttribute"),
+    SYM_OR(cuStreamBeginCapture, "cuStreamBeginCapture_v2", "cuStreamBeginCapture"),
+    SYM(cuStreamEndCapture, "cuStreamEndCapture"),
+    SYM(cuGraphGetNodes, "cuGraphGetNodes"),
+    SYM(cuGraphInstantiate, "cuGraphInstantiateWithFlags"),
+    SYM(cuGraphLaunch, "cuGraphLaunch"),
+    SYM(cuGraphExecDestroy, "cuGraphExecDestroy"),
+    SYM(cuGraphDestroy, "cuGraphDestroy"),
     SYM(cuOccupancyMaxPotentialBlockSize, "cuOccupancyMaxPotentialBlockSize"),
     /* the linker (cuda_link.c) */
     SYM(cuLinkCreate, "cuLinkCreate_v2"),

@@ -32,6 +32,12 @@ typedef struct CUstream_st *CUstream;
 typedef struct CUevent_st *CUevent;
 typedef struct CUmod_st *CUmodule;
 typedef struct CUfunc_st *CUfunction;
+typedef struct CUgraph_st *CUgraph;
+typedef struct CUgraphExec_st *CUgraphExec;
+typedef struct CUgraphNode_st *CUgraphNode;
+/* cuStreamBeginCapture's mode: RELAXED lets other threads (and this one)
+ * allocate and free memory while a capture is open. */
+#define CU_STREAM_CAPTURE_MODE_RELAXED 2
 typedef int CUjit_option;                 /* enum CUjit_option_enum */
 typedef int CUfunction_attribute;         /* enum CUfunction_attribute_enum */
 typedef int CUjitInputType;               /* enum CUjitInputType_enum: CU_JIT_INPUT_CUBIN 0,
@@ -219,6 +225,15 @@ struct cuda_driver {
                                void **kernel_params, void **extra);
     CUresult (*cuFuncGetAttribute)(int *value, CUfunction_attribute attrib, CUfunction f);
     CUresult (*cuFuncSetAttribute)(CUfunction f, CUfunction_attribute attrib, int value);
+    /* graphs (cuda_graph.c) */
+    CUresult (*cuStreamBeginCapture)(CUstream stream, int mode); /* cuStreamBeginCapture_v2 */
+    CUresult (*cuStreamEndCapture)(CUstream stream, CUgraph *graph);
+    CUresult (*cuGraphGetNodes)(CUgraph graph, CUgraphNode *nodes, size_t *count);
+    CUresult (*cuGraphInstantiate)(CUgraphExec *exec, CUgraph graph,
+                                   unsigned long long flags); /* cuGraphInstantiateWithFlags */
+    CUresult (*cuGraphLaunch)(CUgraphExec exec, CUstream stream);
+    CUresult (*cuGraphExecDestroy)(CUgraphExec exec);
+    CUresult (*cuGraphDestroy)(CUgraph graph);
     CUresult (*cuOccupancyMaxPotentialBlockSize)(int *min_grid_size, int *block_size,
                                                  CUfunction f,
                                                  CUoccupancyB2DSize block_to_shared_bytes,

@@ -40,6 +40,13 @@ EM_HIDDEN ember_status cuda_module_link(void *ctx, const char *ptx,
 EM_HIDDEN ember_status cuda_link_image(void *ctx, const ember_link_input *inputs,
                                        size_t ninputs, void **image, size_t *size);
 
+/* ---- cuda_graph.c ------------------------------------------------------- */
+
+EM_HIDDEN ember_status cuda_capture_begin(void *ctx, void *stream);
+EM_HIDDEN ember_status cuda_capture_end(void *ctx, void *stream, void **graph, size_t *nodes);
+EM_HIDDEN ember_status cuda_graph_launch(void *ctx, void *graph, void *stream);
+EM_HIDDEN void cuda_graph_destroy(void *ctx, void *graph);
+
 /* The slots above, for the interface's initializer in cuda_device.c. */
 #define CUDA_MODULE_SLOTS                                                                  \
     .module_load = cuda_module_load, .module_unload = cuda_module_unload,                  \
@@ -47,6 +54,8 @@ EM_HIDDEN ember_status cuda_link_image(void *ctx, const ember_link_input *inputs
     .module_get_function = cuda_module_get_function,                                       \
     .module_get_global = cuda_module_get_global, .launch = cuda_launch,                    \
     .max_block_size = cuda_max_block_size, .launch_limits = cuda_launch_limits,           \
-    .set_dynamic_shared = cuda_set_dynamic_shared
+    .set_dynamic_shared = cuda_set_dynamic_shared, .capture_begin = cuda_capture_begin,      \
+    .capture_end = cuda_capture_end, .graph_launch = cuda_graph_launch,                   \
+    .graph_destroy = cuda_graph_destroy
 
 #endif /* EMBER_CUDA_IMPL_H */

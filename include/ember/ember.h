@@ -105,6 +105,7 @@ typedef struct ember_device_info {
     int max_threads_per_block;      /* 1024 on both kinds */
     int warp_size;                  /* 32 on both kinds */
     size_t max_shared_memory_per_block; /* bytes */
+    size_t max_shared_memory_per_block_optin; /* bytes, a kernel opted in (cpu: 9.0's) */
     char pci_bus_id[32];            /* "0000:65:00.0"; "" for cpu */
     char near_cpus[EMBER_NAME_MAX]; /* CPU list near the device ("0-15"); "" if unknown */
 } ember_device_info;
@@ -178,6 +179,36 @@ EMBER_API ember_status ember_stream_synchronize(ember_device_t dev, ember_stream
 /* EMBER_SUCCESS when idle, EMBER_ERR_NOT_READY when work is pending. */
 EMBER_API ember_status ember_stream_query(ember_device_t dev, ember_stream_t stream);
 EMBER_API ember_device_t ember_stream_device(ember_stream_t stream);
+
+/* Graphs: the work queued on a stream between begin and end of a capture
+ * (kernel launches and copies), recorded instead of run, and replayed as
+ * one unit. CUDA: cuStreamBeginCapture / cuStreamEndCapture and an
+ * instantiated CUgraphExec; the cpu device records the operations itself.
+ * Replay uses the arguments as captured (the same device addresses, the
+ * scalars' values then). `stream` must be a stream of ember_stream_create
+ * or a wrapped one (not the default stream). While a capture is open,
+ * synchronizing that stream or the device, and default-stream work on that
+ * device, are refused with EMBER_ERR_INVALID_ARG (CUDA forbids them). */
+typedef struct ember_graph *ember_graph_t;
+
+EMBER_API ember_status ember_stream_begin_capture(ember_stream_t stream);
+/* Ends the capture; caller owns *out (ember_graph_destroy). On failure
+ * the capture is over all the same and nothing is returned. */
+EMBER_API ember_status ember_stream_end_capture(ember_stream_t stream, ember_graph_t *out);
+/* Whether a capture is open on `stream` (false for NULL). */
+EMBER_API bool ember_stream_is_capturing(ember_stream_t stream);
+/* Queues the graph's work on `stream` (NULL: the default stream) of the
+ * graph's device; the cpu device runs it before returning. */
+EMBER_API ember_status ember_graph_launch(ember_graph_t graph, ember_stream_t stream);
+/* EMBER_ERR_INVALID_ARG, naming `what` ("launch a kernel"), when work on
+ * `stream` of `dev` now would break an open capture's rules (see above);
+ * for launch paths that do not go through ember_kernel_launch. */
+EMBER_API ember_status ember_stream_check_capture(ember_device_t dev, ember_stream_t stream,
+                                                  const char *what);
+/* Number of operations (launches and copies) the capture recorded. */
+EMBER_API size_t ember_graph_size(ember_graph_t graph);
+/* Frees the graph (queued replays finish first on a GPU). NULL does nothing. */
+EMBER_API void ember_graph_destroy(ember_graph_t graph);
 
 /* Caller owns *out. `timing` enables elapsed-time measurement. */
 EMBER_API ember_status ember_event_create(ember_device_t dev, bool timing, ember_event_t *out);

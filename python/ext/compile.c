@@ -65,6 +65,7 @@ typedef struct {
     int cc[2];           /* target "cuda": the compute capability compiled for */
     bool brief;          /* an ember.jit function without loops (runs_briefly): its
                           * call keeps the GIL, which costs more to release */
+    int64_t static_shared; /* cpu kernels: static shared bytes + 1, 0 until computed */
 } ext_kernel;
 
 /* ------------------------------------------------------------------------ */
@@ -1542,6 +1543,7 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
     k->cc[1] = cc[1];
     k->args_size = args_size;
     k->brief = !fn->is_kernel && runs_briefly(fn->body, 0);
+    k->static_shared = 0;
     k->llvm_ir = NULL;
     k->written = PyTuple_New(np_);
     fn = NULL;
@@ -2071,8 +2073,19 @@ static void raise_from_site(ext_kernel *self, int site, const int w[6], bool in_
     }
 }
 
+/* A graph's hold on what a captured launch uses (graph.c runs its
+ * destruction with the GIL held). */
+static void release_keep(void *keep) { Py_XDECREF((PyObject *)keep); }
+
 int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
                    size_t shared, PyObject *const *args, Py_ssize_t nargs)
+{
+    return ext_kernel_run_on(kernel, grid, block, shared, args, nargs, NULL);
+}
+
+int ext_kernel_run_on(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
+                      size_t shared, PyObject *const *args, Py_ssize_t nargs,
+                      ember_stream_t stream)
 {
     ext_kernel *self = (ext_kernel *)kernel;
     ext_state *st = ext_state_of_type(Py_TYPE(kernel));
@@ -2102,6 +2115,48 @@ int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[
     }
     if (pack_all(st, fn, args, buf, cpu, NULL) < 0)
         goto fail;
+    /* the block's shared memory in all: the kernel's static arrays and the
+     * launch's dynamic ones (host_launch checks a kernel without static) */
+    if (!self->static_shared)
+        self->static_shared = fission_static_shared_bytes(fn) + 1;
+    if (self->static_shared > 1 &&
+        shared > (size_t)(HOST_OPTIN_SHARED_BYTES - (self->static_shared - 1))) {
+        PyErr_Format(PyExc_ValueError, "%s: %zu bytes of dynamic shared memory per block (the "
+                     "launch's sharedmem) plus the kernel's %lld bytes of static shared memory "
+                     "are above the cpu device's limit of %d bytes per block (the opt-in limit "
+                     "of compute capability 9.0)", fn->name, shared,
+                     (long long)(self->static_shared - 1), HOST_OPTIN_SHARED_BYTES);
+        goto fail;
+    }
+    if (ember_stream_is_capturing(stream)) {
+        /* recorded, not run: the graph keeps the kernel and the arguments
+         * (their memory) alive while it may replay them */
+        PyObject *keep = PyTuple_New(nargs + 1);
+        if (!keep)
+            goto fail;
+        Py_INCREF(kernel);
+        PyTuple_SET_ITEM(keep, 0, kernel);
+        for (Py_ssize_t i = 0; i < nargs; i++) {
+            Py_INCREF(args[i]);
+            PyTuple_SET_ITEM(keep, i + 1, args[i]);
+        }
+        s = host_capture_launch(ember_stream_native(stream), self->hk, grid, block, shared, buf,
+                                self->args_size, keep, release_keep);
+        if (s != EMBER_SUCCESS) {
+            Py_DECREF(keep);
+            ext_raise(st, s, "graph capture");
+            goto fail;
+        }
+        if (buf != small)
+            PyMem_Free(buf);
+        return 0;
+    }
+    if ((s = ember_stream_check_capture(cpu, stream, "launch a kernel")) != EMBER_SUCCESS) {
+        char context[300];
+        snprintf(context, sizeof context, "kernel %s", self->fn->name);
+        ext_raise(st, s, context);
+        goto fail;
+    }
     PyThreadState *ts = PyEval_SaveThread();
     HostInterrupt intr = {launch_signals, ts};
     s = host_launch_interruptible(self->hk, cpu, grid, block, shared, buf, &intr);
@@ -2135,10 +2190,19 @@ fail:
 static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames)
 {
-    static const char *const names[] = {"grid", "block", "args", "sharedmem", NULL};
-    PyObject *a[4];
+    static const char *const names[] = {"grid", "block", "args", "sharedmem", "stream", NULL};
+    PyObject *a[5];
     if (ext_parse("launch", args, nargs, kwnames, names, 3, a) < 0)
         return NULL;
+    ember_stream_t stream = NULL;
+    ember_device_t sdev = NULL;
+    if (ext_stream_arg(ext_state_of_type(Py_TYPE(obj)), a[4], "stream", &stream, &sdev) < 0)
+        return NULL;
+    if (sdev && ember_device_get_kind(sdev) != EMBER_DEVICE_CPU) {
+        PyErr_SetString(PyExc_ValueError, "launch: the stream is on a CUDA device, but this "
+                        "launch runs on the cpu device");
+        return NULL;
+    }
     size_t shared = 0;
     if (a[3] && a[3] != Py_None) {
         shared = PyLong_AsSize_t(a[3]);
@@ -2158,8 +2222,8 @@ static PyObject *kernel_launch(PyObject *obj, PyObject *const *args, Py_ssize_t 
                      ((ext_kernel *)obj)->fn->nparams);
         return NULL;
     }
-    if (ext_kernel_run(obj, grid, block, shared, &PyTuple_GET_ITEM(a[2], 0),
-                       PyTuple_GET_SIZE(a[2])) < 0)
+    if (ext_kernel_run_on(obj, grid, block, shared, &PyTuple_GET_ITEM(a[2], 0),
+                          PyTuple_GET_SIZE(a[2]), stream) < 0)
         return NULL;
     Py_RETURN_NONE;
 }

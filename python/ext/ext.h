@@ -230,6 +230,11 @@ EXT_HIDDEN int ext_dims3(PyObject *obj, const char *what, int64_t out[3]);
  * another array argument (its memory is then used in place). */
 EXT_HIDDEN bool ext_kernel_args_disjoint(PyObject *kernel, PyObject *const *args,
                                          Py_ssize_t nargs);
+/* ext_kernel_run on cpu stream `stream` (NULL: default): while a graph
+ * capture is open on it, the launch is recorded instead of run. */
+EXT_HIDDEN int ext_kernel_run_on(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
+                                 size_t shared, PyObject *const *args, Py_ssize_t nargs,
+                                 ember_stream_t stream);
 EXT_HIDDEN int ext_kernel_run(PyObject *kernel, const int64_t grid[3], const int64_t block[3],
                               size_t shared, PyObject *const *args, Py_ssize_t nargs);
 /* Packs args[0..nargs) for a Kernel compiled for CUDA and launches it as
@@ -306,6 +311,8 @@ EXT_HIDDEN PyObject *ext_nvrtc_compile(PyObject *module, PyObject *const *args, 
 /* Module functions over the memory pools (pool_stats, pool_trim,
  * host_register, host_unregister); module_exec adds them. */
 EXT_HIDDEN extern PyMethodDef ext_pool_methods[];
+/* graph.c: stream capture and graphs */
+EXT_HIDDEN extern PyMethodDef ext_graph_methods[];
 /* Registers / removes the out-of-memory callback that collects garbage. */
 EXT_HIDDEN void ext_pool_install_hook(void);
 EXT_HIDDEN void ext_pool_remove_hook(void);

@@ -425,6 +425,8 @@ static PyObject *mod_device_info(PyObject *m, PyObject *const *args, Py_ssize_t 
         put(d, "warp_size", PyLong_FromLong(info.warp_size)) < 0 ||
         put(d, "max_shared_memory_per_block",
             PyLong_FromSize_t(info.max_shared_memory_per_block)) < 0 ||
+        put(d, "max_shared_memory_per_block_optin",
+            PyLong_FromSize_t(info.max_shared_memory_per_block_optin)) < 0 ||
         put(d, "pci_bus_id", text(info.pci_bus_id, sizeof info.pci_bus_id)) < 0 ||
         put(d, "near_cpus", text(info.near_cpus, sizeof info.near_cpus)) < 0) {
         Py_DECREF(d);
@@ -856,7 +858,8 @@ static int module_exec(PyObject *module)
         return -1;
     if (PyModule_AddIntConstant(module, "MAX_NDIM", EMBER_MAX_NDIM) < 0 ||
         PyModule_AddFunctions(module, ext_pool_methods) < 0 ||
-        PyModule_AddFunctions(module, ext_ufunc_methods) < 0)
+        PyModule_AddFunctions(module, ext_ufunc_methods) < 0 ||
+        PyModule_AddFunctions(module, ext_graph_methods) < 0)
         return -1;
     ext_pool_install_hook();
     return 0;

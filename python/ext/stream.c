@@ -152,6 +152,15 @@ static void stream_dealloc(PyObject *obj)
     if (self->stream) {
         ember_stream_t s = self->stream;
         self->stream = NULL;
+        if (ember_stream_is_capturing(s)) {
+            /* an abandoned capture: dropped here, as its cpu-device
+             * launches release Python objects (the GIL is needed) */
+            ember_graph_t g = NULL;
+            if (ember_stream_end_capture(s, &g) == EMBER_SUCCESS)
+                ember_graph_destroy(g);
+            else
+                ember_clear_error();
+        }
         Py_BEGIN_ALLOW_THREADS
         ember_stream_destroy(s); /* waits for the stream's work first */
         Py_END_ALLOW_THREADS

@@ -76,11 +76,25 @@
  *                                would: cuCtxSynchronize (and stream syncs)
  *                                answer that CUresult from then on, as a
  *                                sticky error does.
+ *   - Stream capture (cuStreamBeginCapture .. cuStreamEndCapture) records
+ *     the copies and launches queued on the stream instead of running
+ *     them; cuGraphInstantiateWithFlags copies the record and cuGraphLaunch
+ *     replays it in order on its stream. While a capture is open,
+ *     synchronizing the capturing stream or the context answers
+ *     CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and default-stream copies,
+ *     launches and syncs CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, as the driver.
+ *     fake_cuda_live("graph") / ("graphexec") count live graphs.
  *   fake_cuda_log(on)            from now on (1) record the copies, launches
  *                                and stream synchronisations in order, one
  *                                line each ("htod <stream> <bytes> pinned|
  *                                pageable", "dtoh ...", "launch <stream>",
- *                                "sync <stream>"; streams numbered in the
+ *                                "sync <stream>"; during a capture
+ *                                "capture htod|dtoh|launch ...", and
+ *                                "func_attribute <attr> <value>" for
+ *                                cuFuncSetAttribute;
+ *                                "begin_capture <stream>", "end_capture
+ *                                <stream> <ops>", "graph_launch <stream>
+ *                                <ops>" around them; streams numbered in the
  *                                order first seen, 0 the default stream);
  *                                fake_cuda_log_text(buf, cap) copies them.
  */
@@ -118,6 +132,9 @@ enum {
     CUDA_ERROR_NOT_READY = 600,
     CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES = 701,
     CUDA_ERROR_NOT_SUPPORTED = 801,
+    CUDA_ERROR_ILLEGAL_STATE = 401,
+    CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900,
+    CUDA_ERROR_STREAM_CAPTURE_IMPLICIT = 906,
     CUDA_ERROR_UNKNOWN = 999,
 };
 
@@ -147,9 +164,12 @@ struct alloc {           /* one allocation, device or host */
     struct alloc *next;
 };
 
+struct graph;
+
 struct stream {
     unsigned magic;
     int device;
+    struct graph *capture; /* open stream capture, or NULL */
     struct stream *next;
 };
 
@@ -296,6 +316,12 @@ static const struct {
     {CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES",
      "too many resources requested for launch"},
     {CUDA_ERROR_NOT_SUPPORTED, "CUDA_ERROR_NOT_SUPPORTED", "operation not supported"},
+    {CUDA_ERROR_ILLEGAL_STATE, "CUDA_ERROR_ILLEGAL_STATE", "the operation cannot be performed "
+     "in the present state"},
+    {CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED",
+     "operation not permitted when stream is capturing"},
+    {CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, "CUDA_ERROR_STREAM_CAPTURE_IMPLICIT",
+     "operation would make the legacy stream depend on a capturing blocking stream"},
     {CUDA_ERROR_UNKNOWN, "CUDA_ERROR_UNKNOWN", "unknown error"},
 };
 
@@ -486,9 +512,13 @@ EXPORT void fake_cuda_crash_next_launch(int code)
     pthread_mutex_unlock(&lock);
 }
 
+static int capturing; /* streams with an open capture */
+
 EXPORT CUresult cuCtxSynchronize(void)
 {
     count(N_CTXSYNC);
+    if (capturing)
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     if (sticky_error)
         return (CUresult)sticky_error;
     return need_ctx();
@@ -811,6 +841,92 @@ EXPORT long fake_cuda_log_text(char *buf, size_t cap)
     return len;
 }
 
+/* ---- graphs (stream capture) -------------------------------------------- */
+
+struct function;
+
+struct gop {               /* one captured operation */
+    int launch;            /* 1: a launch, 0: a copy */
+    CUdeviceptr dst_dev, src_dev;
+    void *dst_host;
+    const void *src_host;
+    size_t n;              /* copy bytes */
+    struct function *f;    /* launch */
+    unsigned dims[7];
+    unsigned char *params; /* owned */
+    size_t params_size;
+};
+
+#define GRAPH_MAGIC 0x6A4A9u
+
+struct graph {             /* a CUgraph (exec 0) or CUgraphExec (exec 1) */
+    unsigned magic;
+    int exec;
+    struct gop *ops;       /* owned */
+    size_t n, cap;
+    struct graph *next;
+};
+
+static struct graph *graphs;
+
+static struct graph *graph_find(void *g, int exec)
+{
+    for (struct graph *p = graphs; p; p = p->next)
+        if (p == g && p->magic == GRAPH_MAGIC && p->exec == exec)
+            return p;
+    return NULL;
+}
+
+/* Appends an op (caller holds the lock). */
+static CUresult graph_push(struct graph *g, const struct gop *op)
+{
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 16;
+        struct gop *ops = realloc(g->ops, cap * sizeof *ops);
+        if (!ops)
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        g->ops = ops;
+        g->cap = cap;
+    }
+    g->ops[g->n++] = *op;
+    return CUDA_SUCCESS;
+}
+
+static CUresult capture_copy(struct graph *g, CUdeviceptr dst_dev, void *dst_host,
+                             CUdeviceptr src_dev, const void *src_host, size_t n)
+{
+    struct gop op = {.dst_dev = dst_dev, .dst_host = dst_host, .src_dev = src_dev,
+                     .src_host = src_host, .n = n};
+    return graph_push(g, &op);
+}
+
+static struct graph *graph_new(int exec)
+{
+    struct graph *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->magic = GRAPH_MAGIC;
+    g->exec = exec;
+    g->next = graphs;
+    graphs = g;
+    return g;
+}
+
+/* Unlinks and frees g (caller holds the lock). */
+static void graph_free(struct graph *g)
+{
+    for (struct graph **pp = &graphs; *pp; pp = &(*pp)->next)
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    for (size_t i = 0; i < g->n; i++)
+        free(g->ops[i].params);
+    free(g->ops);
+    g->magic = 0;
+    free(g);
+}
+
 static CUresult copy(CUdeviceptr dst_dev, void *dst_host, CUdeviceptr src_dev,
                      const void *src_host, size_t n, void *stream)
 {
@@ -824,6 +940,19 @@ static CUresult copy(CUdeviceptr dst_dev, void *dst_host, CUdeviceptr src_dev,
     }
     char *d = dst_host ? dst_host : translate(dst_dev, n);
     const char *s = src_host ? src_host : translate(src_dev, n);
+    if (!stream && capturing) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
+    }
+    if (stream && ((struct stream *)stream)->capture) {
+        r = (!d || !s) ? CUDA_ERROR_INVALID_VALUE
+                       : capture_copy(((struct stream *)stream)->capture, dst_dev, dst_host,
+                                      src_dev, src_host, n);
+        log_line("capture %s %d %zu", src_host ? "htod" : dst_host ? "dtoh" : "dtod",
+                 log_stream_id(stream), n);
+        pthread_mutex_unlock(&lock);
+        return r;
+    }
     if (src_host || dst_host)
         log_line("%s %d %zu %s", src_host ? "htod" : "dtoh", log_stream_id(stream), n,
                  log_pinned(src_host ? src_host : dst_host) ? "pinned" : "pageable");
@@ -898,6 +1027,10 @@ EXPORT CUresult cuStreamDestroy_v2(void *stream)
         if (*pp == stream) {
             struct stream *s = *pp;
             *pp = s->next;
+            if (s->capture) { /* the driver invalidates an open capture */
+                graph_free(s->capture);
+                capturing--;
+            }
             pthread_mutex_unlock(&lock);
             s->magic = 0;
             free(s);
@@ -934,7 +1067,12 @@ EXPORT CUresult cuStreamSynchronize(void *stream)
     count(N_STREAMSYNC);
     pthread_mutex_lock(&lock);
     log_line("sync %d", log_stream_id(stream));
+    int refused = !stream ? (capturing ? CUDA_ERROR_STREAM_CAPTURE_IMPLICIT : 0)
+                  : stream_ok(stream) && ((struct stream *)stream)->capture
+                      ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : 0;
     pthread_mutex_unlock(&lock);
+    if (refused)
+        return refused;
     if (sticky_error)
         return (CUresult)sticky_error;
     return stream_check(stream);
@@ -1428,6 +1566,27 @@ EXPORT CUresult cuModuleGetGlobal_v2(CUdeviceptr *dptr, size_t *bytes, void *mod
  * a kernel that stopped early would. Parameters come either as
  * `kernel_params` (one pointer per 8-byte .param) or as one buffer in
  * `extra`, whose size must be the entry's parameter bytes. */
+/* What a launch leaves (caller holds the lock): the record of
+ * fake_cuda_last_launch, the log line and a pending fault. */
+static void launch_run(struct function *f, const unsigned dims[7], const unsigned char *params,
+                       size_t got, void *stream)
+{
+    last_launch.count++;
+    log_line("launch %d", log_stream_id(stream));
+    memcpy(last_launch.dims, dims, 7 * sizeof *dims);
+    last_launch.stream = stream;
+    memcpy(last_launch.params, params, got);
+    last_launch.params_size = got;
+    snprintf(last_launch.name, sizeof last_launch.name, "%s", f->name);
+    if (fault_pending) {
+        int oom = 0;
+        struct global *g = global_get(f->module, "ember_fault", &oom);
+        if (g && g->mem->size >= 8)
+            memcpy(g->mem->host, pending_fault, 8);
+        fault_pending = 0;
+    }
+}
+
 EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                                unsigned by, unsigned bz, unsigned shared, void *stream,
                                void **kernel_params, void **extra)
@@ -1503,24 +1662,176 @@ EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsigned gz
         pthread_mutex_unlock(&lock);
         return CUDA_ERROR_INVALID_VALUE;
     }
-    last_launch.count++;
-    log_line("launch %d", log_stream_id(stream));
     unsigned dims[7] = {gx, gy, gz, bx, by, bz, shared};
-    memcpy(last_launch.dims, dims, sizeof dims);
-    last_launch.stream = stream;
-    memcpy(last_launch.params, params, got);
-    last_launch.params_size = got;
-    snprintf(last_launch.name, sizeof last_launch.name, "%s", f->name);
-    if (fault_pending) {
-        int oom = 0;
-        struct global *g = global_get(f->module, "ember_fault", &oom);
-        if (g && g->mem->size >= 8)
-            memcpy(g->mem->host, pending_fault, 8);
-        fault_pending = 0;
+    if (!stream && capturing) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
     }
+    if (stream && ((struct stream *)stream)->capture) {
+        struct gop op = {.launch = 1, .f = f, .params = malloc(got ? got : 1),
+                         .params_size = got};
+        memcpy(op.dims, dims, sizeof dims);
+        if (op.params)
+            memcpy(op.params, params, got);
+        r = op.params ? graph_push(((struct stream *)stream)->capture, &op)
+                      : CUDA_ERROR_OUT_OF_MEMORY;
+        if (r != CUDA_SUCCESS)
+            free(op.params);
+        log_line("capture launch %d", log_stream_id(stream));
+        pthread_mutex_unlock(&lock);
+        return r;
+    }
+    launch_run(f, dims, params, got, stream);
     pthread_mutex_unlock(&lock);
     return CUDA_SUCCESS;
 }
+
+/* ---- stream capture and graphs ------------------------------------------ */
+
+EXPORT CUresult cuStreamBeginCapture_v2(void *stream, int mode)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (mode < 0 || mode > 2)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    struct stream *s = stream;
+    if (!stream || !stream_ok(stream))
+        r = stream ? CUDA_ERROR_INVALID_HANDLE : CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    else if (s->capture)
+        r = CUDA_ERROR_ILLEGAL_STATE;
+    else if (!(s->capture = graph_new(0)))
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    else {
+        capturing++;
+        log_line("begin_capture %d", log_stream_id(stream));
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+EXPORT CUresult cuStreamBeginCapture(void *stream, int mode)
+{
+    return cuStreamBeginCapture_v2(stream, mode);
+}
+
+EXPORT CUresult cuStreamEndCapture(void *stream, void **graph)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!graph)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    struct stream *s = stream;
+    if (!stream || !stream_ok(stream))
+        r = CUDA_ERROR_INVALID_HANDLE;
+    else if (!s->capture)
+        r = CUDA_ERROR_ILLEGAL_STATE;
+    else {
+        *graph = s->capture;
+        log_line("end_capture %d %zu", log_stream_id(stream), s->capture->n);
+        s->capture = NULL;
+        capturing--;
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+EXPORT CUresult cuGraphGetNodes(void *graph, void **nodes, size_t *count)
+{
+    if (!count)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    struct graph *g = graph_find(graph, 0);
+    if (g && !nodes)
+        *count = g->n;
+    pthread_mutex_unlock(&lock);
+    return !g ? CUDA_ERROR_INVALID_HANDLE : nodes ? CUDA_ERROR_NOT_SUPPORTED : CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuGraphInstantiateWithFlags(void **exec, void *graph, unsigned long long flags)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!exec || flags)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    struct graph *g = graph_find(graph, 0), *e = g ? graph_new(1) : NULL;
+    if (!g)
+        r = CUDA_ERROR_INVALID_HANDLE;
+    else if (!e)
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    for (size_t i = 0; r == CUDA_SUCCESS && i < g->n; i++) {
+        struct gop op = g->ops[i];
+        if (op.launch) {
+            op.params = malloc(op.params_size ? op.params_size : 1);
+            if (op.params)
+                memcpy(op.params, g->ops[i].params, op.params_size);
+        }
+        r = op.launch && !op.params ? CUDA_ERROR_OUT_OF_MEMORY : graph_push(e, &op);
+        if (r != CUDA_SUCCESS && op.launch)
+            free(op.params);
+    }
+    if (r == CUDA_SUCCESS)
+        *exec = e;
+    else if (e)
+        graph_free(e);
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+EXPORT CUresult cuGraphLaunch(void *exec, void *stream)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    pthread_mutex_lock(&lock);
+    struct graph *e = graph_find(exec, 1);
+    if (!e || !stream_ok(stream))
+        r = CUDA_ERROR_INVALID_HANDLE;
+    else if (!stream && capturing)
+        r = CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
+    else
+        log_line("graph_launch %d %zu", log_stream_id(stream), e->n);
+    for (size_t i = 0; r == CUDA_SUCCESS && i < e->n; i++) {
+        const struct gop *op = &e->ops[i];
+        if (op->launch) {
+            if (!function_find(op->f))
+                r = CUDA_ERROR_INVALID_HANDLE; /* its module was unloaded */
+            else
+                launch_run(op->f, op->dims, op->params, op->params_size, stream);
+            continue;
+        }
+        char *d = op->dst_host ? op->dst_host : translate(op->dst_dev, op->n);
+        const char *s = op->src_host ? op->src_host : translate(op->src_dev, op->n);
+        if (!d || !s)
+            r = CUDA_ERROR_INVALID_VALUE; /* freed since the capture */
+        else if (op->n)
+            memmove(d, s, op->n);
+        if (op->src_host || op->dst_host)
+            log_line("%s %d %zu %s", op->src_host ? "htod" : "dtoh", log_stream_id(stream),
+                     op->n, log_pinned(op->src_host ? op->src_host : op->dst_host) ? "pinned"
+                                                                                : "pageable");
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+static CUresult graph_destroy(void *graph, int exec)
+{
+    pthread_mutex_lock(&lock);
+    struct graph *g = graph_find(graph, exec);
+    if (g)
+        graph_free(g);
+    pthread_mutex_unlock(&lock);
+    return g ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+EXPORT CUresult cuGraphExecDestroy(void *exec) { return graph_destroy(exec, 1); }
+EXPORT CUresult cuGraphDestroy(void *graph) { return graph_destroy(graph, 0); }
 
 EXPORT CUresult cuFuncGetAttribute(int *value, int attrib, void *func)
 {
@@ -1568,6 +1879,7 @@ EXPORT CUresult cuFuncSetAttribute(void *func, int attrib, int value)
         return CUDA_ERROR_INVALID_VALUE;
     }
     f->max_dynamic = value;
+    log_line("func_attribute %d %d", attrib, value);
     pthread_mutex_unlock(&lock);
     return CUDA_SUCCESS;
 }
@@ -1626,6 +1938,10 @@ EXPORT long fake_cuda_live(const char *what)
             n++;
     } else if (strcmp(what, "link") == 0) {
         n = live_links;
+    } else if (strcmp(what, "graph") == 0 || strcmp(what, "graphexec") == 0) {
+        int exec = strcmp(what, "graphexec") == 0;
+        for (struct graph *g = graphs; g; g = g->next)
+            n += g->exec == exec;
     } else if (strcmp(what, "ctx") == 0) {
         for (int i = 0; i < MAX_DEVICES; i++)
             n += contexts[i].refs;

@@ -79,7 +79,8 @@ def test_device_info(dev):
     info = E.device_info(*dev)
     assert set(info) == {"kind", "ordinal", "name", "compute_capability", "total_memory",
                          "multiprocessors", "max_threads_per_block", "warp_size",
-                         "max_shared_memory_per_block", "pci_bus_id", "near_cpus"}
+                         "max_shared_memory_per_block", "max_shared_memory_per_block_optin",
+                         "pci_bus_id", "near_cpus"}
     assert (info["kind"], info["ordinal"]) == dev
     assert isinstance(info["name"], str) and info["name"]
     cc = info["compute_capability"]
@@ -88,6 +89,7 @@ def test_device_info(dev):
     assert info["multiprocessors"] >= 1
     assert info["max_threads_per_block"] == 1024
     assert info["warp_size"] == 32
+    assert info["max_shared_memory_per_block_optin"] >= info["max_shared_memory_per_block"]
     if dev[0] == "cpu":
         assert cc == (0, 0) and info["pci_bus_id"] == ""
 

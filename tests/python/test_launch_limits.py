@@ -76,6 +76,7 @@ def test_dynamic_shared_memory_up_to_the_opt_in_limit():
     """Above the default 48 KiB, up to compute capability 9.0's opt-in
     227 KiB (a GPU kernel is opted in at launch: test_cuda_launch_fake)."""
     assert cuda.get_current_device().MAX_SHARED_MEMORY_PER_BLOCK == 48 * 1024
+    assert cuda.get_current_device().MAX_SHARED_MEMORY_PER_BLOCK_OPTIN == 227 * 1024
     out = np.zeros(2, np.float32)
     for limit in (48 * 1024, 64 * 1024, 227 * 1024):
         fill_dynamic[1, 32, 0, limit](out)
@@ -91,3 +92,73 @@ def test_dynamic_shared_memory_above_the_limit_is_an_error(nbytes):
                            r"memory per block .*above the cpu device's limit of 232448 bytes"):
             fill_dynamic[1, 32, 0, nbytes](out)
     np.testing.assert_array_equal(out, [16, 15])
+
+
+@cuda.jit
+def static_and_dynamic(out):
+    s = cuda.shared.array(8192, np.float32)  # 32 KiB static
+    d = cuda.shared.array(0, np.float32)
+    t = cuda.threadIdx.x
+    for j in range(t, d.size, cuda.blockDim.x):
+        d[j] = j
+    for j in range(t, s.size, cuda.blockDim.x):
+        s[j] = 2 * j
+    cuda.syncthreads()
+    if t == 0:
+        out[0] = d.size
+        out[1] = d[d.size - 1] + s[s.size - 1]
+
+
+def test_static_and_dynamic_shared_memory_count_together():
+    """A block's static and dynamic shared memory together stay within
+    compute capability 9.0's opt-in 227 KiB, as on a GPU."""
+    out = np.zeros(2, np.float32)
+    dyn = 227 * 1024 - 32 * 1024
+    static_and_dynamic[1, 64, 0, dyn](out)
+    np.testing.assert_array_equal(out, [dyn // 4, dyn // 4 - 1 + 2 * 8191])
+    for _ in range(2):  # the Python path, then the C fast path
+        with pytest.raises(ValueError, match=r"static_and_dynamic: 199684 bytes of dynamic "
+                           r"shared memory per block .* plus the kernel's 32768 bytes of static "
+                           r"shared memory are above the cpu device's limit of 232448 bytes"):
+            static_and_dynamic[1, 64, 0, dyn + 4](out)
+
+
+def test_static_shared_memory_above_48_kib_is_a_compile_error():
+    """CUDA kernels may declare at most 48 KiB of static shared memory
+    (ptxas refuses more); the error says to use dynamic shared memory."""
+    from ember.errors import TypingError
+
+    @cuda.jit
+    def too_big(out):
+        s = cuda.shared.array(12289, np.float32)  # 48 KiB + 4 bytes
+        s[0] = 1.0
+        out[0] = s[0]
+
+    with pytest.raises(TypingError, match=r"cuda.shared.array: float32\[::1\] of more than "
+                       r"48 KiB, the most static shared memory a CUDA kernel may declare; for "
+                       r"more use dynamic shared memory"):
+        too_big[1, 1](np.zeros(1, np.float32))
+
+    @cuda.jit
+    def two_halves(out):  # each is allowed, together they are not
+        a = cuda.shared.array(6144, np.float32)  # 24 KiB
+        b = cuda.shared.array(6145, np.float32)  # 24 KiB + 4 bytes
+        a[0] = 1.0
+        b[0] = 2.0
+        out[0] = a[0] + b[0]
+
+    with pytest.raises(TypingError, match=r"49156 bytes of static shared memory in all, more "
+                       r"than 48 KiB"):
+        two_halves[1, 1](np.zeros(1, np.float32))
+
+    @cuda.jit
+    def just_fits(out):
+        s = cuda.shared.array(12288, np.float32)  # exactly 48 KiB
+        t = cuda.threadIdx.x
+        s[t] = t
+        cuda.syncthreads()
+        out[0] = s[31]
+
+    o = np.zeros(1, np.float32)
+    just_fits[1, 32](o)
+    assert o[0] == 31

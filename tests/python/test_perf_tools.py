@@ -115,3 +115,27 @@ def test_jit_bench_writes_rows_with_peers_and_ratios(perf, tmp_path):
     for r in data["rows"]:
         assert r["results"]["numba"] == {"absent": "numba not installed"}, r
         assert "median" in r["results"]["ember"] and r["ratios"] == {}, r
+
+
+def test_graph_bench_smoke_run(tmp_path):
+    """perf/bench_graphs.py --quick: 100 launches one by one and as one graph
+    replay give the same result (the script checks), and the row carries
+    both timings and their ratios (never judged on time)."""
+    import os
+    import subprocess
+    out = tmp_path / "graphs.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    proc = subprocess.run([sys.executable, str(ROOT / "perf" / "bench_graphs.py"), "--quick",
+                           "--json", str(out)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "launches/graph = " in proc.stdout
+    data = json.loads(out.read_text())
+    assert data["benchmark"] == "graphs" and data["quick"] is True and data["rows"]
+    for r in data["rows"]:
+        assert r["case"].startswith("100 launches of a 1024-element update"), r
+        res = r["results"]
+        assert set(res) == {"ember launches", "ember launches (default stream)", "ember graph"}
+        assert all(res[k]["median"] > 0 for k in res), r
+        assert r["ratios"]["ember launches/ember graph"] == pytest.approx(
+            res["ember launches"]["median"] / res["ember graph"]["median"])

@@ -792,6 +792,12 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         args, hints = split_hints(tuple(self._bind(args)))
         args = tuple(_foreign_arrays_to_device(_enums.as_argument(a)) for a in args)
         dev = get_current_device()
+        from ..cuda import _graphs
+        capturing = _graphs.is_capturing(stream)
+        if capturing and (hints or any(_has_host_array(a) for a in args)):
+            raise TypeError(f"{self.__name__}: a launch captured into a graph takes device "
+                            "arrays only (a host array would be copied in and back around "
+                            "each launch, which a graph cannot hold); pass cuda.to_device(...)")
         sig = self._signature(args)
         if any(_has_records(d) for d in sig):  # records travel as their bytes
             args = tuple(_record_bytes(a) for a in args)
@@ -800,6 +806,15 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
             kernel = self.compile_cuda(self._resolve_key(sig), tuple(dev.compute_capability))
         else:
             kernel = self._resolve(sig)
+        if capturing and (kernel.may_fault if dev.kind == "cuda" else self.boundscheck):
+            # on a GPU the launch is waited for to read the fault record,
+            # which a capture cannot do: refused on the cpu device too (there
+            # with bounds checking; a raise or assert is reported by the
+            # graph's launch)
+            raise ValueError(f"{self.__name__}: a kernel that reports faults (bounds checking, "
+                             "raise, assert, recursion) is waited for after its launch to read "
+                             "them, which a graph capture cannot do; capture it without "
+                             "boundscheck and raise/assert")
         # device copies of host arrays
         written = kernel.param_written
         copy_back = []
@@ -849,6 +864,8 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
             launch_args = [on_device(a, f"argument {i + 1}", written[i])
                            for i, a in enumerate(args)]
         if dev.kind == "cuda":
+            if capturing:
+                _graphs.keep_alive(stream._s, kernel, tuple(launch_args))
             function = self._launch_cuda(dev, kernel, grid, block, stream, sharedmem,
                                          launch_args)
             for d, host in copy_back:
@@ -863,11 +880,21 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
             # arguments are ones the fast path takes: no host arrays; the C
             # key of a namedtuple would not tell its field names)
             self._fastpath_register(args, kernel)
+        if capturing:  # recorded on the stream, run by the graph's launches
+            kernel.launch(grid, block, tuple(launch_args), sharedmem, stream._s)
+            return
         if stream is not None and not isinstance(stream, int):
             stream.synchronize()
         kernel.launch(grid, block, tuple(launch_args), sharedmem)
         for d, host in copy_back:
             d.copy_to_host(host)
+
+
+def _has_host_array(a):
+    """Whether argument `a` is or holds a host NumPy array."""
+    if isinstance(a, np.ndarray):
+        return True
+    return isinstance(a, tuple) and any(_has_host_array(x) for x in a)
 
 
 class _Extensions(list):

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import _ember
 from . import _devices
+from . import _graphs
 from ._streams import lowlevel_stream
 
 
@@ -347,6 +348,8 @@ class DeviceNDArray(_ember.Array):
                 raise ValueError("copy_to_host: ary is read-only")
         target = ary if ary.shape == self.shape else ary.reshape(self.shape)
         self._copy_to(target, s)
+        if s is not None and s in _graphs._open:  # a graph replays it: keep both sides
+            _graphs.keep_alive(s, self, ary)
         return ary
 
     def copy_to_device(self, ary, stream=0):
@@ -361,10 +364,14 @@ class DeviceNDArray(_ember.Array):
             _check_compatible("copy_to_device", self, ary.shape, ary.dtype)
             src = ary if ary.shape == self.shape else ary.reshape(self.shape)
             self._copy_from(src, s)
+            if s is not None and s in _graphs._open:
+                _graphs.keep_alive(s, self, ary)
             return
         host = _host_array(ary, "copy_to_device")
         _check_compatible("copy_to_device", self, host.shape, host.dtype)
         self._copy_from(host if host.shape == self.shape else host.reshape(self.shape), s)
+        if s is not None and s in _graphs._open:
+            _graphs.keep_alive(s, self, host)
 
     def copy_to_device_async(self, ary, stream):
         self.copy_to_device(ary, stream)

@@ -35,6 +35,9 @@ class Device:
         self.MAX_THREADS_PER_BLOCK = info["max_threads_per_block"]
         self.WARP_SIZE = info["warp_size"]
         self.MAX_SHARED_MEMORY_PER_BLOCK = info["max_shared_memory_per_block"]
+        # with the kernel opted in (ember does it at launch): a launch's
+        # dynamic and the kernel's static shared memory together
+        self.MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = info["max_shared_memory_per_block_optin"]
         self.pci_bus_id = info["pci_bus_id"]
         self.near_cpus = info["near_cpus"]
         self._saved = []
