@@ -139,8 +139,9 @@ def test_memory_info_and_synchronize(dev):
 def test_cpu_topology():
     t = E.cpu_topology()
     assert set(t) == {"packages", "cores", "pus", "numa_nodes", "l1d_bytes", "l2_bytes",
-                      "l3_bytes", "workers", "model"}
+                      "l3_bytes", "workers", "model", "blas"}
     assert t["pus"] >= 1 and t["workers"] >= 1 and isinstance(t["model"], str)
+    assert isinstance(t["blas"], str)
     assert E.device_info("cpu", 0)["multiprocessors"] == t["workers"]
 
 
