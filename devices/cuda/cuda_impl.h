@@ -27,6 +27,13 @@ EM_HIDDEN ember_status cuda_module_get_global(void *ctx, void *module, const cha
 EM_HIDDEN ember_status cuda_launch(void *ctx, void *function, const uint32_t grid[3],
                                    const uint32_t block[3], size_t shared_bytes, void *stream,
                                    const void *args, size_t args_size);
+EM_HIDDEN ember_status cuda_launch_cooperative(void *ctx, void *function, const uint32_t grid[3],
+                                               const uint32_t block[3], size_t shared_bytes,
+                                               void *stream, const void *args,
+                                               size_t args_size);
+EM_HIDDEN ember_status cuda_max_cooperative_blocks(void *ctx, void *function, uint32_t threads,
+                                                   size_t shared_bytes, int64_t *blocks,
+                                                   int *per_sm, int *sms);
 EM_HIDDEN ember_status cuda_max_block_size(void *ctx, void *function, size_t shared_bytes,
                                            int *block_size, int *min_grid_size);
 EM_HIDDEN ember_status cuda_launch_limits(void *ctx, struct device_launch_limits *out);
@@ -38,6 +45,8 @@ EM_HIDDEN ember_status cuda_set_dynamic_shared(void *ctx, void *function, size_t
     .module_get_function = cuda_module_get_function,                                       \
     .module_get_global = cuda_module_get_global, .launch = cuda_launch,                    \
     .max_block_size = cuda_max_block_size, .launch_limits = cuda_launch_limits,           \
-    .set_dynamic_shared = cuda_set_dynamic_shared
+    .set_dynamic_shared = cuda_set_dynamic_shared,                                        \
+    .launch_cooperative = cuda_launch_cooperative,                                         \
+    .max_cooperative_blocks = cuda_max_cooperative_blocks
 
 #endif /* EMBER_CUDA_IMPL_H */
