@@ -24,8 +24,12 @@
  * grid.sync or its end; pool_run returns when all have stopped, which is
  * the grid barrier. So every block finishes a phase before any block starts
  * the next, the blocks of a phase run in parallel on the workers, and a
- * grid of any size runs (its blocks' stacks are reserved, not committed,
- * memory: FIBER_STACK_BYTES of address space each, a few pages used).
+ * grid of any size runs: the blocks' stacks are one reservation of address
+ * space (FIBER_STACK_BYTES each, MAP_NORESERVE: only the pages a block
+ * touches are memory, given back at the end of the launch: one munmap, as
+ * a system call per block costs more than the block here), with a guard page below
+ * each stack up to GUARDED_BLOCKS blocks (each guard is a mapping of its
+ * own, and Linux allows about 65530 per process).
  *
  * Divergence never deadlocks: a phase ends when every live block has
  * reached *a* grid.sync or returned. A block that returns without the
@@ -34,13 +38,19 @@
  * at different grid.sync calls are released together. (On a GPU both are
  * undefined behaviour and usually hang.)
  *
+ * An interruptible launch (Ctrl-C) asks the caller's hook about every 20 ms
+ * on the launching thread; once it says stop, no more blocks are resumed
+ * and the launch returns EMBER_ERR_INTERRUPTED at the end of the phase. The
+ * blocks left waiting are abandoned (their stacks go with the reservation;
+ * the per-block memory their entry allocated is not freed).
+ *
  * A fiber may be resumed by another worker than the one it left: the
  * compiled code keeps no thread-local state across the call, and
  * host_grid_sync reads the thread-local `running` before it switches only.
  */
-#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -53,6 +63,7 @@
  * holds the block's own frame and device-function calls (recursion up to
  * KERNEL_MAX_RECURSION deep). */
 #define FIBER_STACK_BYTES (4u << 20)
+#define GUARDED_BLOCKS 8192
 
 enum { FIBER_NEW, FIBER_WAITING, FIBER_DONE };
 
@@ -61,7 +72,7 @@ typedef struct GridRun GridRun;
 typedef struct Fiber {
     ucontext_t ctx;     /* the block's own context while it waits */
     ucontext_t *caller; /* the worker's context that resumed it last */
-    char *map;          /* stack mapping (guard page first); NULL when none */
+    char *stack;        /* its FIBER_STACK_BYTES in GridRun.stacks */
     GridRun *run;
     int64_t block;      /* linear block index */
     int state;          /* FIBER_* */
@@ -75,8 +86,25 @@ struct GridRun {
     int64_t *live;     /* indices of the fibers not done, for the next phase */
     int64_t nlive;
     size_t page;
+    char *stacks;      /* every block's slot: a guard page, then its stack */
+    size_t slot;       /* page + FIBER_STACK_BYTES */
+    size_t bytes;      /* of the reservation */
+    bool guard;        /* the guard pages are PROT_NONE */
     int32_t no_memory; /* atomic: a stack could not be mapped */
+    bool (*stop)(void *); /* the caller's interrupt hook (may be NULL) */
+    void *stop_ctx;
+    int32_t stopped;   /* atomic: the hook said stop: resume no more blocks */
+    int64_t next_poll; /* when worker 0 (the launching thread) asks the hook next */
 };
+
+#define POLL_NS 20000000 /* as launch_host.c: the hook is asked about every 20 ms */
+
+static int64_t coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* The fiber this worker is running (NULL outside a grid launch). */
 static __thread Fiber *running;
@@ -103,32 +131,27 @@ void host_grid_sync(HostDims *dims)
     swapcontext(&f->ctx, f->caller); /* resumed by the next phase */
 }
 
-static void release_stack(GridRun *r, Fiber *f)
-{
-    if (f->map)
-        munmap(f->map, FIBER_STACK_BYTES + r->page);
-    f->map = NULL;
-}
-
 /* One block, until its next grid.sync or its end. */
 static void resume(void *arg, int64_t index, int worker)
 {
-    (void)worker;
     GridRun *r = arg;
+    if (r->stop && worker == 0 && coarse_ns() >= r->next_poll) { /* on the launching thread */
+        r->next_poll = coarse_ns() + POLL_NS;
+        if (r->stop(r->stop_ctx))
+            __atomic_store_n(&r->stopped, 1, __ATOMIC_RELAXED);
+    }
+    if (__atomic_load_n(&r->stopped, __ATOMIC_RELAXED))
+        return;
     Fiber *f = &r->fibers[r->live[index]];
     if (f->state == FIBER_NEW) {
-        f->map = mmap(NULL, FIBER_STACK_BYTES + r->page, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-        if (f->map == MAP_FAILED || mprotect(f->map, r->page, PROT_NONE) != 0 ||
-            getcontext(&f->ctx) != 0) {
-            if (f->map == MAP_FAILED)
-                f->map = NULL;
-            release_stack(r, f);
+        char *guard = r->stacks + (size_t)f->block * r->slot;
+        if ((r->guard && mprotect(guard, r->page, PROT_NONE) != 0) || getcontext(&f->ctx) != 0) {
             __atomic_store_n(&r->no_memory, 1, __ATOMIC_RELAXED);
             f->state = FIBER_DONE; /* the block does not run: the launch fails */
             return;
         }
-        f->ctx.uc_stack.ss_sp = f->map + r->page;
+        f->stack = guard + r->page;
+        f->ctx.uc_stack.ss_sp = f->stack;
         f->ctx.uc_stack.ss_size = FIBER_STACK_BYTES;
         f->ctx.uc_link = NULL;
         uintptr_t p = (uintptr_t)f;
@@ -140,22 +163,32 @@ static void resume(void *arg, int64_t index, int worker)
     running = f;
     swapcontext(&here, &f->ctx);
     running = NULL;
-    if (f->state == FIBER_DONE)
-        release_stack(r, f);
 }
 
 ember_status host_launch_grid(host_entry_fn entry, const char *args, HostDims *dims,
                               int64_t nblocks, pool *p, bool (*stop)(void *), void *stop_ctx)
 {
     GridRun r = {.entry = entry, .args = args, .dims = dims, .nlive = nblocks,
-                 .page = (size_t)sysconf(_SC_PAGESIZE)};
+                 .page = (size_t)sysconf(_SC_PAGESIZE), .stop = stop, .stop_ctx = stop_ctx,
+                 .next_poll = coarse_ns() + POLL_NS};
+    r.slot = r.page + FIBER_STACK_BYTES;
+    r.guard = nblocks <= GUARDED_BLOCKS;
     r.fibers = em_calloc((size_t)nblocks, sizeof *r.fibers);
     r.live = em_malloc((size_t)nblocks * sizeof *r.live);
-    if (!r.fibers || !r.live) {
+    if ((uint64_t)nblocks > SIZE_MAX / r.slot) /* not on 64-bit hosts: grids are < 2**63 */
+        r.stacks = MAP_FAILED;
+    else
+        r.stacks = mmap(NULL, r.bytes = (size_t)nblocks * r.slot, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (!r.fibers || !r.live || r.stacks == MAP_FAILED) {
         em_free(r.fibers);
         em_free(r.live);
+        if (r.stacks != MAP_FAILED)
+            munmap(r.stacks, r.bytes);
         return em_error(EMBER_ERR_OUT_OF_MEMORY, "grid.sync() on the cpu device: no memory for "
-                        "the state of %lld blocks", (long long)nblocks);
+                        "the state of %lld blocks (each waits at grid.sync on a stack of its "
+                        "own: %u KiB of address space)", (long long)nblocks,
+                        FIBER_STACK_BYTES >> 10);
     }
     for (int64_t i = 0; i < nblocks; i++) {
         r.fibers[i] = (Fiber){.run = &r, .block = i, .state = FIBER_NEW};
@@ -172,22 +205,21 @@ ember_status host_launch_grid(host_entry_fn entry, const char *args, HostDims *d
                 r.live[n++] = r.live[i];
         r.nlive = n;
         if (__atomic_load_n(&r.no_memory, __ATOMIC_RELAXED)) {
-            st = em_error(EMBER_ERR_OUT_OF_MEMORY, "grid.sync() on the cpu device: no memory "
-                          "for the stacks of %lld blocks (%u KiB of address space each; each "
-                          "block waits at grid.sync on its own stack)", (long long)nblocks,
-                          FIBER_STACK_BYTES >> 10);
+            st = em_error(EMBER_ERR_OUT_OF_MEMORY, "grid.sync() on the cpu device: cannot "
+                          "start the fibers of %lld blocks (getcontext or a guard page "
+                          "failed)", (long long)nblocks);
             break;
         }
-        if (r.nlive && stop && stop(stop_ctx)) {
-            st = em_error(EMBER_ERR_INTERRUPTED, "interrupted: the launch stopped at a "
-                          "grid.sync() after %lld phases", (long long)phases);
+        if (__atomic_load_n(&r.stopped, __ATOMIC_RELAXED)) {
+            st = em_error(EMBER_ERR_INTERRUPTED, "interrupted: the launch stopped in phase "
+                          "%lld (the blocks run between grid.sync() calls), and the blocks "
+                          "that had not started it did not run", (long long)phases);
             break;
         }
     }
-    /* Blocks left waiting (an error above) are abandoned: their stacks go;
+    /* Blocks left waiting (an error above) are abandoned with their stacks;
      * the per-block memory their entry allocated is not freed. */
-    for (int64_t i = 0; i < r.nlive; i++)
-        release_stack(&r, &r.fibers[r.live[i]]);
+    munmap(r.stacks, r.bytes);
     em_free(r.fibers);
     em_free(r.live);
     return st;
