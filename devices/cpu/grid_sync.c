@@ -116,7 +116,8 @@ static void fiber_main(unsigned lo, unsigned hi)
     Fiber *f = (Fiber *)(((uintptr_t)hi << 32) | (uintptr_t)lo);
     f->run->entry(f->run->args, f->run->dims, f->block, f->block + 1);
     f->state = FIBER_DONE;
-    setcontext(f->caller); /* back to the worker; the stack is freed there */
+    swapcontext(&f->ctx, f->caller); /* back to the worker, never resumed (swapcontext
+                                      * rather than setcontext: ASan follows it) */
 }
 
 /* Called by the compiled kernel at grid.sync(), once per block, after all

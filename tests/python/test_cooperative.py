@@ -185,6 +185,26 @@ def test_multi_block_reduction(nblocks):
     assert out[0] == pytest.approx(x.sum(), rel=1e-12)
 
 
+def test_a_grid_of_more_blocks_than_have_guard_pages():
+    """Past 8192 blocks the fibers' stacks have no guard pages (a process
+    may have about 65530 mappings); the grid still syncs."""
+    if cuda.get_current_device().kind != "cpu":
+        pytest.skip("the cpu device's fibers")
+
+    @cuda.jit
+    def mirror(a, b):
+        g = cuda.cg.this_grid()
+        i = cuda.grid(1)
+        a[i] = i * 3
+        g.sync()
+        b[i] = a[a.size - 1 - i]
+
+    n = 9000
+    a, b = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    mirror[n, 1](a, b)
+    np.testing.assert_equal(b, (np.arange(n) * 3)[::-1])
+
+
 @cuda.jit
 def size_and_rank(rank, size):
     g = cuda.cg.this_grid()
