@@ -448,6 +448,12 @@ except ValueError as e:
 else:
     raise AssertionError("the launch past the co-residency limit went through")
 assert launches() == n + 1
+# again within the limit: the C fast path launches cooperatively too
+plain_rows = cuda.to_device(np.zeros((8, 64 * 32), np.int32))
+for _ in range(2):
+    k[64, 32](plain_rows)
+    assert fake.fake_cuda_last_launch_cooperative() == 1
+assert launches() == n + 3
 
 # a compilation for the cpu device cannot say what fits on the GPU
 cpu_only = cuda.jit(sig)(sequential_rows)  # with a signature: compiled for the cpu now
