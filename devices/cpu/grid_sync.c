@@ -121,7 +121,7 @@ static void fiber_main(unsigned lo, unsigned hi)
 }
 
 /* Called by the compiled kernel at grid.sync(), once per block, after all
- * its threads have arrived (lower_host.c host_grid_sync_call). */
+ * its threads have arrived (devices/cpu/lower_host.c grid_sync). */
 void host_grid_sync(HostDims *dims)
 {
     (void)dims;
