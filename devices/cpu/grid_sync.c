@@ -57,6 +57,25 @@
 #include "devices/cpu/cpu_impl.h"
 #include "devices/cpu/host_jit.h"
 
+/* ThreadSanitizer follows a switch of stacks only when told (its fiber API;
+ * flag 0: the switch orders what came before it, as the pool's phases do). */
+#if defined(__SANITIZE_THREAD__)
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#define TSAN_CREATE(f) ((f)->tsan = __tsan_create_fiber(0))
+#define TSAN_DESTROY(f) ((f)->tsan ? __tsan_destroy_fiber((f)->tsan) : (void)0)
+#define TSAN_ENTER(f) ((f)->tsan_caller = __tsan_get_current_fiber(), \
+                       __tsan_switch_to_fiber((f)->tsan, 0))
+#define TSAN_LEAVE(f) __tsan_switch_to_fiber((f)->tsan_caller, 0)
+#else
+#define TSAN_CREATE(f) ((void)0)
+#define TSAN_DESTROY(f) ((void)0)
+#define TSAN_ENTER(f) ((void)0)
+#define TSAN_LEAVE(f) ((void)0)
+#endif
+
 /* A block's stack: address space reserved (MAP_NORESERVE), pages committed
  * as they are touched, and a guard page below it. Kernels built by fission
  * keep their threads' variables and local arrays on the heap; the stack
@@ -76,6 +95,9 @@ typedef struct Fiber {
     GridRun *run;
     int64_t block;      /* linear block index */
     int state;          /* FIBER_* */
+#if defined(__SANITIZE_THREAD__)
+    void *tsan, *tsan_caller; /* ThreadSanitizer's fibers: this block's, its resumer's */
+#endif
 } Fiber;
 
 struct GridRun {
@@ -116,6 +138,7 @@ static void fiber_main(unsigned lo, unsigned hi)
     Fiber *f = (Fiber *)(((uintptr_t)hi << 32) | (uintptr_t)lo);
     f->run->entry(f->run->args, f->run->dims, f->block, f->block + 1);
     f->state = FIBER_DONE;
+    TSAN_LEAVE(f);
     swapcontext(&f->ctx, f->caller); /* back to the worker, never resumed (swapcontext
                                       * rather than setcontext: ASan follows it) */
 }
@@ -129,6 +152,7 @@ void host_grid_sync(HostDims *dims)
     if (!f) /* not launched by host_launch_grid: nothing to wait for */
         return;
     f->state = FIBER_WAITING;
+    TSAN_LEAVE(f);
     swapcontext(&f->ctx, f->caller); /* resumed by the next phase */
 }
 
@@ -158,10 +182,12 @@ static void resume(void *arg, int64_t index, int worker)
         uintptr_t p = (uintptr_t)f;
         makecontext(&f->ctx, (void (*)(void))fiber_main, 2, (unsigned)(p & 0xffffffffu),
                     (unsigned)(p >> 32));
+        TSAN_CREATE(f);
     }
     ucontext_t here;
     f->caller = &here;
     running = f;
+    TSAN_ENTER(f);
     swapcontext(&here, &f->ctx);
     running = NULL;
 }
@@ -220,6 +246,8 @@ ember_status host_launch_grid(host_entry_fn entry, const char *args, HostDims *d
     }
     /* Blocks left waiting (an error above) are abandoned with their stacks;
      * the per-block memory their entry allocated is not freed. */
+    for (int64_t i = 0; i < nblocks; i++)
+        TSAN_DESTROY(&r.fibers[i]);
     munmap(r.stacks, r.bytes);
     em_free(r.fibers);
     em_free(r.live);
