@@ -81,12 +81,14 @@ static bool has_escape(const Node *n, int depth)
 
 bool fission_splits(const Node *n) { return fission_contains_barrier(n) || has_escape(n, 0); }
 
-/* A block-wide barrier: syncthreads or syncthreads_count/and/or. */
+/* A block-wide barrier: syncthreads, syncthreads_count/and/or, or grid.sync
+ * (every thread of the block waits there too). */
 static bool has_block_barrier(const Node *n)
 {
     if (!n)
         return false;
-    if ((n->kind == ND_SYNC && n->op == SYNC_THREADS) || intrinsic_kind(n) == INTRK_BLOCK)
+    if ((n->kind == ND_SYNC && (n->op == SYNC_THREADS || n->op == SYNC_GRID)) ||
+        intrinsic_kind(n) == INTRK_BLOCK)
         return true;
     if (has_block_barrier(n->a) || has_block_barrier(n->b) || has_block_barrier(n->c))
         return true;
@@ -137,7 +139,8 @@ bool fission_uses_block(const Node *n)
 const char *fission_op_name(const Node *n)
 {
     if (n && n->kind == ND_SYNC)
-        return n->op == SYNC_THREADS ? "cuda.syncthreads" : "cuda.syncwarp";
+        return n->op == SYNC_THREADS ? "cuda.syncthreads"
+             : n->op == SYNC_GRID ? "grid.sync()" : "cuda.syncwarp";
     return fission_is_collective(n) ? ir_intrinsics[n->op].label : "cuda.syncthreads";
 }
 

@@ -335,6 +335,8 @@ typedef enum MemSpace {
 typedef enum SyncKind {
     SYNC_THREADS,   /* every thread of the block */
     SYNC_WARP,      /* the threads of args[0]'s mask in the warp */
+    SYNC_GRID,      /* every thread of the grid: cuda.cg.this_grid().sync() (a block
+                     * barrier too; the GPU launches such a kernel cooperatively) */
 } SyncKind;
 
 typedef enum FenceScope {

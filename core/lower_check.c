@@ -449,13 +449,15 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
                 return ir_error(fn, n->args[i]->loc, "print() of %s", tstr(n->args[i]->ty, s));
         break;
     case ND_SYNC:
-        if (n->op != SYNC_THREADS && n->op != SYNC_WARP)
+        if (n->op != SYNC_THREADS && n->op != SYNC_WARP && n->op != SYNC_GRID)
             return ir_error(fn, n->loc, "unknown sync %d", n->op);
         if (L->function_entry)
-            return no_threads(L, n, n->op == SYNC_THREADS ? "cuda.syncthreads" : "cuda.syncwarp");
+            return no_threads(L, n, fission_op_name(n));
         if (L->target->fission && fn != L->root_fn)
-            return cpu_block_level(L, n, n->op == SYNC_THREADS ? "cuda.syncthreads"
-                                                               : "cuda.syncwarp");
+            return cpu_block_level(L, n, fission_op_name(n));
+        if (n->op == SYNC_GRID && L->target->fission && !L->target->grid_sync)
+            return ir_unsupported(fn, n->loc, "grid.sync() is not supported by the %s target",
+                                  L->target->name);
         if (n->op == SYNC_WARP && (n->nargs != 1 || !is_int_like(n->args[0]->ty)))
             return ir_error(fn, n->loc, "cuda.syncwarp(mask) needs an integer mask");
         break;

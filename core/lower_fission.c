@@ -602,8 +602,11 @@ void lw_fis_stmt(Lower *L, Node *n)
         }
         return;
     }
-    if (n->kind == ND_SYNC) /* the regions before and after are apart already */
+    if (n->kind == ND_SYNC) { /* the regions before and after are apart already */
+        if (n->op == SYNC_GRID) /* the block has arrived: now the grid (the target's) */
+            L->target->grid_sync(L);
         return;
+    }
     if (fis_hoisted(L, n)) { /* once per block */
         lw_var_store(L, n->var, lw_conv(L, n, lw_expr(L, n->a), n->a->ty, L->fn->var_types[n->var]));
         return;

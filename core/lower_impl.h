@@ -81,6 +81,10 @@ struct LowerTarget {
     /* (optional) cuda.syncthreads() / syncwarp(mask) when the kernel is not
      * built by fission; NULL: nothing to emit (fission split the body). */
     void (*sync)(Lower *L, Node *n);
+    /* (optional) grid.sync() (SYNC_GRID) in a kernel built by fission,
+     * emitted once per block where every thread of the block has arrived
+     * (lower_fission.c); NULL: the target has no grid barrier (refused). */
+    void (*grid_sync)(Lower *L);
     /* (required) A memory fence of `scope` (FENCE_*). */
     void (*fence)(Lower *L, int scope);
     /* (required) Atomic read-modify-write of *p with v, returning the old

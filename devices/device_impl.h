@@ -108,6 +108,18 @@ struct ember_device_i {
      * MAX_DYNAMIC_SHARED_SIZE_BYTES); NULL: optin_shared_bytes is
      * max_shared_bytes or the kind needs no opt-in. */
     ember_status (*set_dynamic_shared)(void *ctx, void *function, size_t bytes);
+    /* (optional, both or neither) `launch` with every block resident at once,
+     * for the kernels that call grid.sync() (CUDA: cuLaunchCooperativeKernel),
+     * and the most blocks of `threads` threads with `shared_bytes` of dynamic
+     * shared memory that can be (*per_sm per multiprocessor times *sms
+     * multiprocessors). NULL: the kind has no cooperative launch, and
+     * launching such a kernel is EMBER_ERR_NOT_SUPPORTED. */
+    ember_status (*launch_cooperative)(void *ctx, void *function, const uint32_t grid[3],
+                                       const uint32_t block[3], size_t shared_bytes,
+                                       void *stream, const void *args, size_t args_size);
+    ember_status (*max_cooperative_blocks)(void *ctx, void *function, uint32_t threads,
+                                           size_t shared_bytes, int64_t *blocks, int *per_sm,
+                                           int *sms);
 
     /* ---- graphs (launch/graph.c) ----
      * (optional, all four together) NULL: capture is not supported

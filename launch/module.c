@@ -23,6 +23,10 @@
 #define FAULT_SYMBOL "ember_fault"
 #define FAULT_BYTES 8        /* {int32 fault, int32 site} */
 #define FAULT_BYTES_WHERE 32 /* ... and int32 threadIdx[3], blockIdx[3] of the fault */
+/* A module whose kernels call grid.sync() defines the barrier word
+ * (devices/cuda/lower_nvvm.c ember_grid_sync): they are launched
+ * cooperatively, every block resident at once. */
+#define GRID_BARRIER_SYMBOL "ember_grid_barrier"
 
 struct ember_kernel {
     struct ember_module *module;       /* owner */
@@ -39,6 +43,7 @@ struct ember_module {
     struct device_launch_limits limits;
     uint64_t fault_record;             /* device address of ember_fault; 0: none */
     size_t fault_bytes;                /* its size: FAULT_BYTES or FAULT_BYTES_WHERE */
+    bool cooperative;                  /* defines GRID_BARRIER_SYMBOL */
     pthread_mutex_t lock;              /* guards `kernels` */
     struct ember_kernel *kernels;      /* owned */
 };
@@ -130,6 +135,11 @@ static ember_status module_open(ember_device_t dev, const char *ptx,
         goto fail_unload;
     }
     m->fault_bytes = size;
+    uint64_t barrier = 0;
+    st = d->module_get_global(dev->ctx, m->native, GRID_BARRIER_SYMBOL, &barrier, &size);
+    if (st != EMBER_SUCCESS && st != EMBER_ERR_NOT_FOUND)
+        goto fail_unload;
+    m->cooperative = st == EMBER_SUCCESS;
     if (pthread_mutex_init(&m->lock, NULL) != 0) {
         st = em_error(EMBER_ERR_SYSTEM, "ember_module_load_ptx: pthread_mutex_init failed");
         goto fail_unload;
@@ -297,12 +307,53 @@ ember_status ember_kernel_launch(ember_kernel_t k, const uint32_t grid[3],
                                    "memory: ", k->name, shared_bytes);
         __atomic_store_n(&k->optin_dynamic_shared, shared_bytes, __ATOMIC_RELAXED);
     }
+    if (k->module->cooperative) { /* grid.sync(): every block resident at once */
+        int64_t most = 0;
+        int per_sm = 0, sms = 0;
+        uint64_t blocks = (uint64_t)grid[0] * grid[1] * grid[2];
+        if (!dev->iface->launch_cooperative)
+            return em_error(EMBER_ERR_NOT_SUPPORTED, "launching '%s': it calls grid.sync(), "
+                            "and this device has no cooperative launch", k->name);
+        st = dev->iface->max_cooperative_blocks(dev->ctx, k->native,
+                                                block[0] * block[1] * block[2], shared_bytes,
+                                                &most, &per_sm, &sms);
+        if (st != EMBER_SUCCESS)
+            return em_error_prefix(st, "launching '%s' cooperatively: ", k->name);
+        if (blocks > (uint64_t)most)
+            return em_error(EMBER_ERR_INVALID_ARG,
+                            "launching '%s': a grid of %llu blocks, but the kernel calls "
+                            "grid.sync(), so all its blocks must be on the GPU at once (a "
+                            "cooperative launch): at most %lld blocks of %u threads with %zu "
+                            "bytes of dynamic shared memory fit on cuda:%d (%d per "
+                            "multiprocessor x %d multiprocessors; "
+                            "kernel.max_cooperative_grid_blocks(blockdim) says so)",
+                            k->name, (unsigned long long)blocks, (long long)most,
+                            block[0] * block[1] * block[2], shared_bytes, dev->info.ordinal,
+                            per_sm, sms);
+    }
     em_note_kernel_launch(k->name); /* for the messages of faults it may leave */
-    st = dev->iface->launch(dev->ctx, k->native, grid, block, shared_bytes, native, args,
-                            args_size);
+    st = (k->module->cooperative ? dev->iface->launch_cooperative : dev->iface->launch)(
+        dev->ctx, k->native, grid, block, shared_bytes, native, args, args_size);
     if (st != EMBER_SUCCESS)
         return em_error_prefix(st, "launching '%s' on cuda:%d: ", k->name, dev->info.ordinal);
     return EMBER_SUCCESS;
+}
+
+bool ember_kernel_cooperative(ember_kernel_t k) { return k && k->module->cooperative; }
+
+ember_status ember_kernel_max_cooperative_blocks(ember_kernel_t k, const uint32_t block[3],
+                                                 size_t shared_bytes, int64_t *blocks)
+{
+    if (!k || !block || !blocks)
+        return em_error(EMBER_ERR_INVALID_ARG, "ember_kernel_max_cooperative_blocks: NULL "
+                        "argument");
+    struct ember_device *dev = k->module->device;
+    if (!dev->iface->max_cooperative_blocks)
+        return em_error(EMBER_ERR_NOT_SUPPORTED, "this device has no cooperative launch");
+    int per_sm = 0, sms = 0;
+    return dev->iface->max_cooperative_blocks(dev->ctx, k->native,
+                                              block[0] * block[1] * block[2], shared_bytes,
+                                              blocks, &per_sm, &sms);
 }
 
 ember_status ember_kernel_max_block_size(ember_kernel_t k, size_t shared_bytes, int *block_size,

@@ -102,6 +102,9 @@ EM_HIDDEN const char *host_symbol_name(const void *addr);
 /* Textual LLVM IR of the module (owned by the kernel). */
 EM_HIDDEN const char *host_kernel_llvm_ir(const HostKernel *k);
 EM_HIDDEN host_entry_fn host_kernel_entry(const HostKernel *k);
+/* Whether the kernel calls grid.sync() (host_grid_sync): it is launched
+ * with every block as a fiber (grid_sync.c). */
+EM_HIDDEN bool host_kernel_grid_sync(const HostKernel *k);
 /* "file:line:col" of bounds check number `site` (Function.boundscheck), or
  * "?" when there is no such check. Owned by the kernel. */
 EM_HIDDEN const char *host_kernel_site(const HostKernel *k, int site);
@@ -209,10 +212,23 @@ EM_HIDDEN ember_status host_launch_shared(const HostKernel *k, struct ember_devi
                                           size_t shared, const char *args);
 /* What an interruptible launch asks, on the launching thread, about every
  * 20 ms: stop(ctx) returning true stops it (launch_host.c). */
+struct pool;
+
 typedef struct HostInterrupt {
     bool (*stop)(void *ctx);
     void *ctx;
 } HostInterrupt;
+
+/* ---- grid_sync.c: kernels that call grid.sync() ---------------------- */
+/* The compiled code's grid.sync(), once per block (its threads have all
+ * arrived): the block's fiber waits for the next phase. */
+EM_HIDDEN void host_grid_sync(HostDims *dims);
+/* Runs blocks [0, nblocks) of `entry`, each as a fiber, in phases that end
+ * at grid.sync() (see grid_sync.c); stop (may be NULL) is asked between
+ * phases, on this thread. All borrowed. */
+EM_HIDDEN ember_status host_launch_grid(host_entry_fn entry, const char *args, HostDims *dims,
+                                        int64_t nblocks, struct pool *p, bool (*stop)(void *),
+                                        void *stop_ctx);
 /* host_launch_shared that stops between slices of blocks when `intr` says
  * so: EMBER_ERR_INTERRUPTED, the blocks that had started done, the others
  * not run. intr NULL: host_launch_shared. Borrowed. */

@@ -65,6 +65,7 @@ struct HostKernel {
     size_t object_size;
     char **sites;        /* bounds check locations (lower_module), em_malloc */
     int nsites;
+    bool grid_sync;      /* the kernel calls host_grid_sync (grid.sync()) */
 };
 
 static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;
@@ -104,6 +105,7 @@ static const struct {
     {"__extendhfsf2", (void *)host_half_to_float},
     {"__gnu_h2f_ieee", (void *)host_half_to_float},
     {"ember_host_sort", (void *)host_sort},
+    {"ember_host_grid_sync", (void *)host_grid_sync},
 };
 
 const char *host_symbol_name(const void *addr)
@@ -367,6 +369,7 @@ static ember_status compile_in_gate(Function *fn, int opt_level, HostKernel **ou
     /* 4. optimise for the host CPU, keep the text */
     if ((st = optimise(mod, tm, opt_level)))
         goto fail;
+    k->grid_sync = LLVMGetNamedFunction(mod, "ember_host_grid_sync") != NULL;
     char *text = LLVMPrintModuleToString(mod);
     k->ir = em_strdup(text ? text : "");
     LLVMDisposeMessage(text);
@@ -471,6 +474,7 @@ static ember_status load_in_gate(bool is_kernel, const void *object, size_t size
         goto fail;
     memcpy(k->object, object, size);
     k->object_size = size;
+    k->grid_sync = strstr(ir, "@ember_host_grid_sync(") != NULL; /* as host_compile's check */
     for (; k->nsites < nsites; k->nsites++)
         if (!(k->sites[k->nsites] = em_strdup(sites[k->nsites])))
             goto fail;
@@ -534,6 +538,8 @@ const char *host_kernel_site(const HostKernel *k, int site)
 }
 
 host_entry_fn host_kernel_entry(const HostKernel *k) { return k ? k->entry : NULL; }
+
+bool host_kernel_grid_sync(const HostKernel *k) { return k && k->grid_sync; }
 
 ember_status host_kernel_call(const HostKernel *k, const char *args, char *ret, HostDims *dims)
 {

@@ -161,7 +161,12 @@ ember_status host_launch_interruptible(const HostKernel *k, struct ember_device 
     c.nblocks = nblocks;
     c.chunk = (nblocks + nchunks - 1) / nchunks;
     nchunks = (nblocks + c.chunk - 1) / c.chunk;
-    if (intr && intr->stop) {
+    if (host_kernel_grid_sync(k)) { /* grid.sync(): every block a fiber (grid_sync.c) */
+        st = host_launch_grid(entry, args, &c.dims, nblocks, p, intr ? intr->stop : NULL,
+                              intr ? intr->ctx : NULL);
+        if (st)
+            return st;
+    } else if (intr && intr->stop) {
         c.intr = intr;
         c.slice = 1;
         c.next_poll = coarse_ns() + POLL_NS;

@@ -437,6 +437,15 @@ static unsigned kernel_checks(void)
     return LOWER_CHECK_WRITES;
 }
 
+/* grid.sync() under fission, once per block: the block's fiber waits for
+ * the other blocks (devices/cpu/grid_sync.c). */
+static void grid_sync(Lower *L)
+{
+    LLVMValueRef dims = LLVMBuildBitCast(L->b, LLVMGetParam(L->func, 1), L->t_ptr, "");
+    LLVMTypeRef fty = LLVMFunctionType(L->t_void, &L->t_ptr, 1, 0);
+    host_call_address(L->b, L->t_i64, (void *)host_grid_sync, fty, &dims, 1, "");
+}
+
 const LowerTarget lower_host_target = {
     .name = "CPU",
     .build_root = build_root,
@@ -445,6 +454,7 @@ const LowerTarget lower_host_target = {
     .math_symbol = math_symbol,
     .intrinsics = intrinsics,
     .fence = fence,
+    .grid_sync = grid_sync,
     .atomic_rmw = atomic_rmw,
     .atomic_cas = atomic_cas,
     .atomic_access = atomic_access,

@@ -122,9 +122,11 @@ static ember_status support_module(LLVMModuleRef mod, int ir_major, int ir_minor
             text_add(&text, "target datalayout = \"e-i64:64-i128:128-v16:16-v32:32-n16:32:64\"\n"
                             "target triple = \"nvptx64-nvidia-cuda\"\n");
         char def[512];
-        if (asm_def)
-            snprintf(def, sizeof def, "\n%s", asm_def);
-        else if (strcmp(op, "cas") == 0)
+        if (asm_def) { /* may be longer than def */
+            text_add(&text, "\n");
+            text_add(&text, asm_def);
+            continue;
+        } else if (strcmp(op, "cas") == 0)
             snprintf(def, sizeof def,
                      "\ndefine i%u @%s(i%u* %%p, i%u %%cmp, i%u %%new) {\n"
                      "  %%r = cmpxchg i%u* %%p, i%u %%cmp, i%u %%new monotonic monotonic\n"

@@ -223,6 +223,13 @@ struct cuda_driver {
                                unsigned int grid_z, unsigned int block_x, unsigned int block_y,
                                unsigned int block_z, unsigned int shared_bytes, CUstream stream,
                                void **kernel_params, void **extra);
+    CUresult (*cuLaunchCooperativeKernel)(CUfunction f, unsigned int grid_x, unsigned int grid_y,
+                                          unsigned int grid_z, unsigned int block_x,
+                                          unsigned int block_y, unsigned int block_z,
+                                          unsigned int shared_bytes, CUstream stream,
+                                          void **kernel_params);
+    CUresult (*cuOccupancyMaxActiveBlocksPerMultiprocessor)(int *blocks, CUfunction f,
+                                                            int block_size, size_t shared_bytes);
     CUresult (*cuFuncGetAttribute)(int *value, CUfunction_attribute attrib, CUfunction f);
     CUresult (*cuFuncSetAttribute)(CUfunction f, CUfunction_attribute attrib, int value);
     /* graphs (cuda_graph.c) */

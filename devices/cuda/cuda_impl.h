@@ -27,6 +27,13 @@ EM_HIDDEN ember_status cuda_module_get_global(void *ctx, void *module, const cha
 EM_HIDDEN ember_status cuda_launch(void *ctx, void *function, const uint32_t grid[3],
                                    const uint32_t block[3], size_t shared_bytes, void *stream,
                                    const void *args, size_t args_size);
+EM_HIDDEN ember_status cuda_launch_cooperative(void *ctx, void *function, const uint32_t grid[3],
+                                               const uint32_t block[3], size_t shared_bytes,
+                                               void *stream, const void *args,
+                                               size_t args_size);
+EM_HIDDEN ember_status cuda_max_cooperative_blocks(void *ctx, void *function, uint32_t threads,
+                                                   size_t shared_bytes, int64_t *blocks,
+                                                   int *per_sm, int *sms);
 EM_HIDDEN ember_status cuda_max_block_size(void *ctx, void *function, size_t shared_bytes,
                                            int *block_size, int *min_grid_size);
 EM_HIDDEN ember_status cuda_launch_limits(void *ctx, struct device_launch_limits *out);
@@ -56,6 +63,8 @@ EM_HIDDEN void cuda_graph_destroy(void *ctx, void *graph);
     .max_block_size = cuda_max_block_size, .launch_limits = cuda_launch_limits,           \
     .set_dynamic_shared = cuda_set_dynamic_shared, .capture_begin = cuda_capture_begin,      \
     .capture_end = cuda_capture_end, .graph_launch = cuda_graph_launch,                   \
-    .graph_destroy = cuda_graph_destroy
+    .graph_destroy = cuda_graph_destroy,                                                  \
+    .launch_cooperative = cuda_launch_cooperative,                                         \
+    .max_cooperative_blocks = cuda_max_cooperative_blocks
 
 #endif /* EMBER_CUDA_IMPL_H */

@@ -165,6 +165,56 @@ ember_status cuda_launch(void *ctx, void *function, const uint32_t grid[3],
                      args_size ? extra : NULL);
 }
 
+/* CUDA semantics (cuLaunchCooperativeKernel): "the kernel can
+ * cooperatively synchronize across all thread blocks"; "the total number of
+ * blocks launched cannot exceed the maximum number of blocks per
+ * multiprocessor as returned by cuOccupancyMaxActiveBlocksPerMultiprocessor
+ * times the number of multiprocessors". It has no `extra` form: the
+ * parameters go as one pointer per 8-byte slot of the buffer. */
+ember_status cuda_launch_cooperative(void *ctx, void *function, const uint32_t grid[3],
+                                     const uint32_t block[3], size_t shared_bytes, void *stream,
+                                     const void *args, size_t args_size)
+{
+    size_t nslots = args_size / 8;
+    void *one = NULL, **params = nslots > 1 ? em_malloc(nslots * sizeof *params) : &one;
+    if (!params)
+        return EMBER_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0; i < nslots; i++)
+        params[i] = (char *)args + 8 * i;
+    ember_status st = bind(ctx);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuLaunchCooperativeKernel, (CUfunction)function, grid[0], grid[1],
+                       grid[2], block[0], block[1], block[2], (unsigned)shared_bytes,
+                       (CUstream)stream, nslots ? params : NULL);
+    if (params != &one)
+        em_free(params);
+    return st;
+}
+
+/* The co-residency limit of a cooperative launch (above):
+ * cuOccupancyMaxActiveBlocksPerMultiprocessor(function, threads, shared)
+ * times CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT. */
+ember_status cuda_max_cooperative_blocks(void *ctx, void *function, uint32_t threads,
+                                         size_t shared_bytes, int64_t *blocks, int *per_sm,
+                                         int *sms)
+{
+    struct cuda_ctx *c = ctx;
+    int n = 0, count = 0;
+    ember_status st = bind(ctx);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuOccupancyMaxActiveBlocksPerMultiprocessor, &n, (CUfunction)function,
+                       (int)threads, shared_bytes);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuDeviceGetAttribute, &count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+                       c->device);
+    if (st != EMBER_SUCCESS)
+        return st;
+    *per_sm = n > 0 ? n : 0;
+    *sms = count > 0 ? count : 0;
+    *blocks = (int64_t)*per_sm * *sms;
+    return EMBER_SUCCESS;
+}
+
 /* CUDA semantics: "CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: the
  * maximum size in bytes of dynamically-allocated shared memory", settable
  * up to the device's opt-in limit less the function's static shared memory. */

@@ -347,6 +347,8 @@ static void sync(Lower *L, Node *n)
 {
     if (n->op == SYNC_THREADS) {
         lw_call_named(L, "llvm.nvvm.barrier0", L->t_void, NULL, NULL, 0);
+    } else if (n->op == SYNC_GRID) { /* the support module's barrier (below) */
+        lw_call_named(L, "ember_grid_sync", L->t_void, NULL, NULL, 0);
     } else {
         LLVMValueRef mask = lw_conv(L, n, lw_expr(L, n->args[0]), n->args[0]->ty,
                                     ty_scalar(TY_U32));
@@ -499,6 +501,73 @@ static const struct { const char *name, *definition; } asm_helpers[] = {
      "  %r = call { i32, i32 } asm sideeffect \"{ .reg .pred p; match.all.sync.b64 $0|p, $2, "
      "$3; selp.u32 $1, 1, 0, p; }\", \"=r,=r,l,r\"(i64 %v, i32 %mask)\n"
      "  ret { i32, i32 } %r\n}\n"},
+    /* grid.sync(): a grid barrier written here rather than cudadevrt's
+     * cudaCGSynchronize (what numba links), which would need libcudadevrt.a
+     * found and linked with the driver's linker for every such kernel.
+     * This is the barrier CUDA 9-11's cooperative groups used (cg::details::
+     * sync_grids): after a block barrier, one thread per block fences
+     * (membar.gl: its block's writes before its arrival) and adds 1 to a
+     * word in global memory, block 0 adds 0x80000000 - (blocks - 1), so the
+     * word's top bit flips when the last block arrives and its low bits are
+     * back to 0 (ready for the next grid.sync and launch); each spins with
+     * volatile loads until the bit has flipped, fences again (the others'
+     * writes before its reads) and the block barrier releases the rest.
+     * Valid only when every block is resident at once: ember launches the
+     * kernels that call it with cuLaunchCooperativeKernel (launch/module.c
+     * finds LOWER_NVVM_GRID_BARRIER in the module). Two such launches of the
+     * same module running at once on different streams would share the word. */
+    {"ember_grid_sync",
+     "@ember_grid_barrier = addrspace(1) global i32 0, align 4\n"
+     "declare void @llvm.nvvm.barrier0()\n"
+     "declare void @llvm.nvvm.membar.gl()\n"
+     "declare i32 @llvm.nvvm.read.ptx.sreg.tid.x()\n"
+     "declare i32 @llvm.nvvm.read.ptx.sreg.tid.y()\n"
+     "declare i32 @llvm.nvvm.read.ptx.sreg.tid.z()\n"
+     "declare i32 @llvm.nvvm.read.ptx.sreg.ctaid.x()\n"
+     "declare i32 @llvm.nvvm.read.ptx.sreg.ctaid.y()\n"
+     "declare i32 @llvm.nvvm.read.ptx.sreg.ctaid.z()\n"
+     "declare i32 @llvm.nvvm.read.ptx.sreg.nctaid.x()\n"
+     "declare i32 @llvm.nvvm.read.ptx.sreg.nctaid.y()\n"
+     "declare i32 @llvm.nvvm.read.ptx.sreg.nctaid.z()\n"
+     "define void @ember_grid_sync() {\n"
+     "entry:\n"
+     "  call void @llvm.nvvm.barrier0()\n"
+     "  %tx = call i32 @llvm.nvvm.read.ptx.sreg.tid.x()\n"
+     "  %ty = call i32 @llvm.nvvm.read.ptx.sreg.tid.y()\n"
+     "  %tz = call i32 @llvm.nvvm.read.ptx.sreg.tid.z()\n"
+     "  %t1 = or i32 %tx, %ty\n"
+     "  %t = or i32 %t1, %tz\n"
+     "  %master = icmp eq i32 %t, 0\n"
+     "  br i1 %master, label %arrive, label %done\n"
+     "arrive:\n"
+     "  %bx = call i32 @llvm.nvvm.read.ptx.sreg.ctaid.x()\n"
+     "  %by = call i32 @llvm.nvvm.read.ptx.sreg.ctaid.y()\n"
+     "  %bz = call i32 @llvm.nvvm.read.ptx.sreg.ctaid.z()\n"
+     "  %b1 = or i32 %bx, %by\n"
+     "  %b = or i32 %b1, %bz\n"
+     "  %first = icmp eq i32 %b, 0\n"
+     "  %nx = call i32 @llvm.nvvm.read.ptx.sreg.nctaid.x()\n"
+     "  %ny = call i32 @llvm.nvvm.read.ptx.sreg.nctaid.y()\n"
+     "  %nz = call i32 @llvm.nvvm.read.ptx.sreg.nctaid.z()\n"
+     "  %n1 = mul i32 %nx, %ny\n"
+     "  %n = mul i32 %n1, %nz\n"
+     "  %others = sub i32 %n, 1\n"
+     "  %lead = sub i32 -2147483648, %others\n"
+     "  %add = select i1 %first, i32 %lead, i32 1\n"
+     "  call void @llvm.nvvm.membar.gl()\n"
+     "  %old = atomicrmw add i32 addrspace(1)* @ember_grid_barrier, i32 %add monotonic\n"
+     "  br label %spin\n"
+     "spin:\n"
+     "  %now = load volatile i32, i32 addrspace(1)* @ember_grid_barrier, align 4\n"
+     "  %diff = xor i32 %old, %now\n"
+     "  %flipped = icmp slt i32 %diff, 0\n"
+     "  br i1 %flipped, label %left, label %spin\n"
+     "left:\n"
+     "  call void @llvm.nvvm.membar.gl()\n"
+     "  br label %done\n"
+     "done:\n"
+     "  call void @llvm.nvvm.barrier0()\n"
+     "  ret void\n}\n"},
     /* PTX ISA "nanosleep" (sm_70+; every GPU CUDA 13 supports) */
     {"ember_nanosleep",
      "define void @ember_nanosleep(i32 %ns) {\n"

@@ -510,6 +510,19 @@ EMBER_API ember_status ember_kernel_launch(ember_kernel_t kernel, const uint32_t
                                            ember_stream_t stream, const void *args,
                                            size_t args_size);
 
+/* Whether the kernel's module calls grid.sync() (cuda.cg.this_grid().sync()):
+ * ember_kernel_launch then launches it cooperatively (cuLaunchCooperativeKernel)
+ * and refuses, with EMBER_ERR_INVALID_ARG naming the limit, a grid of more
+ * blocks than can be resident on the device at once. */
+EMBER_API bool ember_kernel_cooperative(ember_kernel_t kernel);
+/* That limit for blocks of block[0] x [1] x [2] threads with `shared_bytes`
+ * of dynamic shared memory: the kernel's active blocks per multiprocessor
+ * (the driver's occupancy calculator) times the device's multiprocessors. */
+EMBER_API ember_status ember_kernel_max_cooperative_blocks(ember_kernel_t kernel,
+                                                           const uint32_t block[3],
+                                                           size_t shared_bytes,
+                                                           int64_t *blocks);
+
 /* The block size that gives `kernel` the highest occupancy with
  * `shared_bytes` of dynamic shared memory per block, and the smallest grid
  * that keeps the whole device busy with it (min_grid_size may be NULL). */

@@ -888,14 +888,14 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         break;
     }
     case ND_SYNC: {
-        static const char *const kinds[] = {"threads", "warp"};
-        if ((i = lookup(ITEM(3), kinds, 2)) < 0)
+        static const char *const kinds[] = {"threads", "warp", "grid"}; /* SyncKind order */
+        if ((i = lookup(ITEM(3), kinds, 3)) < 0)
             return bad(t, "unknown sync kind");
         n->op = i;
         if (build_list(b, t, ITEM(4), WANT_EXPR, depth, &n->args, &n->nargs) < 0)
             return NULL;
         if (n->nargs != (i == SYNC_WARP))
-            return bad(t, "syncthreads takes no arguments, syncwarp one mask");
+            return bad(t, "syncthreads and grid sync take no arguments, syncwarp one mask");
         break;
     }
     case ND_FENCE: {
@@ -2665,6 +2665,58 @@ static PyObject *kernel_get_may_fault(PyObject *obj, void *c)
     return PyBool_FromLong(may);
 }
 
+static bool calls_grid_sync(const Node *n)
+{
+    if (!n)
+        return false;
+    if (n->kind == ND_SYNC && n->op == SYNC_GRID)
+        return true;
+    if (calls_grid_sync(n->a) || calls_grid_sync(n->b) || calls_grid_sync(n->c))
+        return true;
+    for (int i = 0; i < n->nargs; i++)
+        if (calls_grid_sync(n->args[i]))
+            return true;
+    return false;
+}
+
+/* numba's _Kernel.cooperative: the kernel calls grid.sync() (a GPU then
+ * launches it with cuLaunchCooperativeKernel; the CPU device in phases). */
+static PyObject *kernel_get_cooperative(PyObject *obj, void *c)
+{
+    const Function *fn = ((const ext_kernel *)obj)->fn;
+    bool calls = calls_grid_sync(fn->body);
+    for (int i = 0; i < fn->nspecs && !calls; i++) /* device functions it calls */
+        calls = fn->specs[i]->body && calls_grid_sync(fn->specs[i]->body);
+    return PyBool_FromLong(calls);
+}
+
+/* numba's _Kernel.max_cooperative_grid_blocks(blockdim, dynsmemsize=0):
+ * ember._compiler.dispatcher._max_cooperative_grid_blocks answers. */
+static PyObject *kernel_max_cooperative(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
+                                        PyObject *kwnames)
+{
+    PyObject *mod = PyImport_ImportModule("ember._compiler.dispatcher");
+    if (!mod)
+        return NULL;
+    PyObject *fn = PyObject_GetAttrString(mod, "_max_cooperative_grid_blocks");
+    Py_DECREF(mod);
+    if (!fn)
+        return NULL;
+    PyObject *all[8];
+    if (nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0) > 7) {
+        Py_DECREF(fn);
+        return PyErr_Format(PyExc_TypeError, "max_cooperative_grid_blocks(blockdim, "
+                            "dynsmemsize=0): too many arguments");
+    }
+    all[0] = obj;
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    for (Py_ssize_t i = 0; i < total; i++)
+        all[i + 1] = args[i];
+    PyObject *r = PyObject_Vectorcall(fn, all, (size_t)(nargs + 1), kwnames);
+    Py_DECREF(fn);
+    return r;
+}
+
 static PyObject *kernel_fault_site(PyObject *obj, PyObject *arg)
 {
     ext_kernel *self = (ext_kernel *)obj;
@@ -2736,6 +2788,8 @@ static PyGetSetDef kernel_getset[] = {
     {"ptx", kernel_get_ptx, NULL, "The PTX of a kernel compiled for CUDA (None for cpu).", NULL},
     {"symbol", kernel_get_symbol, NULL, "The kernel's name in its PTX (None for cpu).", NULL},
     {"target", kernel_get_target, NULL, "('cpu', None) or ('cuda', (major, minor)).", NULL},
+    {"cooperative", kernel_get_cooperative, NULL,
+     "True when the kernel calls grid.sync() (numba: launched cooperatively).", NULL},
     {"may_fault", kernel_get_may_fault, NULL,
      "True when threads may stop early and report it (bounds checks, recursion).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -2746,6 +2800,12 @@ static PyMethodDef kernel_methods[] = {
      "cache_data($self, /)\n--\n\n"
      "The compiled code as bytes for the disk cache (compile_kernel(..., cached=)),\n"
      "or None when it cannot be reused in another process."},
+    {"max_cooperative_grid_blocks", (PyCFunction)(void (*)(void))kernel_max_cooperative,
+     METH_FASTCALL | METH_KEYWORDS,
+     "max_cooperative_grid_blocks($self, blockdim, dynsmemsize=0)\n--\n\n"
+     "The most blocks a launch of this kernel with grid.sync() may have on the current\n"
+     "device (numba's): on a GPU those that fit on it at once; the CPU device runs any\n"
+     "grid (2**31 - 1, its gridDim.x limit)."},
     {"fault_site", kernel_fault_site, METH_O,
      "fault_site($self, index, /)\n--\n\n\"file:line:col\" of bounds check `index`."},
     {"pack", (PyCFunction)(void (*)(void))kernel_pack, METH_FASTCALL | METH_KEYWORDS,

@@ -398,6 +398,37 @@ static PyObject *kernel_max_block_size(PyObject *obj, PyObject *const *args, Py_
     return Py_BuildValue("(ii)", block, min_grid);
 }
 
+/* max_cooperative_grid_blocks(block, shared=0): the co-residency limit of a
+ * cooperative launch (ember_kernel_max_cooperative_blocks). */
+static PyObject *kernel_max_cooperative(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
+                                        PyObject *kwnames)
+{
+    static const char *const names[] = {"block", "shared", NULL};
+    ext_module_kernel *self = (ext_module_kernel *)obj;
+    PyObject *a[2];
+    int64_t block64[3];
+    size_t shared = 0;
+    if (!kernel_ready(self) ||
+        ext_parse("max_cooperative_grid_blocks", args, nargs, kwnames, names, 1, a) < 0 ||
+        ext_dims3(a[0], "block", block64) < 0 || size_arg(a[1], "shared", &shared) < 0)
+        return NULL;
+    uint32_t block[3];
+    for (int i = 0; i < 3; i++)
+        block[i] = (uint32_t)block64[i];
+    int64_t blocks = 0;
+    ember_status status = ember_kernel_max_cooperative_blocks(self->kernel, block, shared,
+                                                              &blocks);
+    if (status != EMBER_SUCCESS)
+        return ext_raise(ext_state_of_type(Py_TYPE(obj)), status, NULL);
+    return PyLong_FromLongLong(blocks);
+}
+
+static PyObject *kernel_get_cooperative(PyObject *obj, void *c)
+{
+    ext_module_kernel *self = (ext_module_kernel *)obj;
+    return kernel_ready(self) ? PyBool_FromLong(ember_kernel_cooperative(self->kernel)) : NULL;
+}
+
 static PyObject *kernel_get_name(PyObject *obj, void *c)
 {
     ext_module_kernel *self = (ext_module_kernel *)obj;
@@ -438,6 +469,12 @@ static PyMethodDef kernel_methods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "max_block_size(shared=0)\n--\n\n(block_size, min_grid_size) for the highest occupancy "
      "with `shared` bytes of dynamic shared memory per block."},
+    {"max_cooperative_grid_blocks", (PyCFunction)(void (*)(void))kernel_max_cooperative,
+     METH_FASTCALL | METH_KEYWORDS,
+     "max_cooperative_grid_blocks(block, shared=0)\n--\n\nThe most blocks of `block` (a "
+     "3-tuple) threads with `shared` bytes of dynamic shared memory that can be resident on "
+     "the device at once: the grid limit of a cooperative launch (a kernel calling "
+     "grid.sync())."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -445,6 +482,8 @@ static PyGetSetDef kernel_getset[] = {
     {"name", kernel_get_name, NULL, "The kernel's name (its PTX .entry).", NULL},
     {"max_threads", kernel_get_max_threads, NULL, "The most threads per block it can run.", NULL},
     {"module", kernel_get_module, NULL, "The Module it belongs to.", NULL},
+    {"cooperative", kernel_get_cooperative, NULL,
+     "True when it calls grid.sync(): launched with cuLaunchCooperativeKernel.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -166,6 +166,66 @@ static void test_load_and_launch(void)
     ember_module_destroy(NULL);
 }
 
+/* ---- cooperative launches (grid.sync) -------------------------------------- */
+
+/* A module with the grid barrier word: its kernels are launched with
+ * cuLaunchCooperativeKernel, after the co-residency check (the fake: at most
+ * 2048 threads and 32 blocks per SM, 132 SMs). */
+static const char ptx_grid[] =
+    ".version 8.0\n.target sm_90\n.address_size 64\n"
+    ".visible .global .align 4 .u32 ember_grid_barrier;\n"
+    ".visible .entry rows(\n\t.param .u64 rows_param_0,\n\t.param .u64 rows_param_1\n)\n"
+    "{\n\tret;\n}\n";
+
+static void test_cooperative(void)
+{
+    int (*cooperative)(void) = (int (*)(void))dlsym(fake_lib,
+                                                    "fake_cuda_last_launch_cooperative");
+    CHECK(cooperative != NULL);
+    ember_device_t dev = cuda0();
+    ember_module_t m = NULL, plain = NULL;
+    ember_kernel_t k = NULL, one = NULL;
+    CHECK_OK(ember_module_load_ptx(dev, ptx_grid, &m));
+    CHECK_OK(ember_module_get_kernel(m, "rows", &k));
+    CHECK(ember_kernel_cooperative(k));
+    CHECK_OK(ember_module_load_ptx(dev, ptx_nofault, &plain));
+    CHECK_OK(ember_module_get_kernel(plain, "one", &one));
+    CHECK(!ember_kernel_cooperative(one) && !ember_kernel_cooperative(NULL));
+
+    int64_t most = 0;
+    uint32_t b32[3] = {32, 1, 1}, b256[3] = {16, 4, 4};
+    CHECK_OK(ember_kernel_max_cooperative_blocks(k, b32, 0, &most));
+    CHECK(most == 32 * 132);
+    CHECK_OK(ember_kernel_max_cooperative_blocks(k, b256, 0, &most));
+    CHECK(most == 8 * 132);
+    CHECK_STATUS(ember_kernel_max_cooperative_blocks(k, NULL, 0, &most), EMBER_ERR_INVALID_ARG);
+
+    uint64_t args[2] = {0x7e0000002000ull, 7};
+    uint32_t grid[3] = {33, 4, 1};
+    long before = launches();
+    CHECK_OK(ember_kernel_launch(k, grid, b256, 0, NULL, args, sizeof args));
+    uint64_t params[2] = {0};
+    size_t size = 0;
+    CHECK(fake_last_launch(NULL, NULL, params, sizeof params, &size, NULL, 0) == before + 1);
+    CHECK(cooperative() == 1 && size == sizeof args && memcmp(params, args, sizeof args) == 0);
+
+    /* one block more than fits: refused before the driver, naming the limit */
+    uint32_t big[3] = {8 * 132 + 1, 1, 1};
+    CHECK_STATUS(ember_kernel_launch(k, big, b256, 0, NULL, args, sizeof args),
+                 EMBER_ERR_INVALID_ARG);
+    CHECK(contains(ember_last_error(), "a grid of 1057 blocks") &&
+          contains(ember_last_error(), "at most 1056 blocks of 256 threads") &&
+          contains(ember_last_error(), "8 per multiprocessor x 132 multiprocessors"));
+    CHECK(launches() == before + 1);
+
+    uint32_t unit[3] = {1, 1, 1};
+    CHECK_OK(ember_kernel_launch(one, unit, unit, 0, NULL, args, 8));
+    CHECK(cooperative() == 0);
+    ember_module_destroy(plain);
+    ember_module_destroy(m);
+    CHECK(driver_clean());
+}
+
 /* ---- errors ----------------------------------------------------------------- */
 
 static void test_load_errors(void)
@@ -484,6 +544,7 @@ int main(void)
         return 1;
     }
     test_load_and_launch();
+    test_cooperative();
     test_load_errors();
     test_bad_configs();
     test_fault_record();

@@ -939,6 +939,50 @@ static void test_fission(void)
     ir_function_destroy(fn);
 }
 
+/* grid.sync() (SYNC_GRID): each block writes its part, and after the grid
+ * barrier reads another block's (devices/cpu/grid_sync.c runs the blocks as
+ * fibers in phases), for a grid of many more blocks than workers. */
+static void test_grid_sync(void)
+{
+    cur_line = 58;
+    const Type *i64 = ty_scalar(TY_I64), *arr = ty_array(i64, 1, 'C', false);
+    const Type *types[] = {arr, arr};
+    const char *names[] = {"a", "b"};
+    Function *fn = kernel("grid_sync", 2, names, types);
+    int i = ir_add_var(fn, "i");
+#define V(x) load(fn, x)
+    /* i = cuda.grid(1); a[i] = 3 * i; grid.sync(); b[i] = a[a.size - 1 - i] */
+    Node *sync = mk(fn, ND_SYNC);
+    sync->op = SYNC_GRID;
+    fn->body = BLOCK(
+        fn, assign(fn, i, intrinsic(fn, INTR_GRID, 1)),
+        STORE(fn, param(fn, 0), bin(fn, OP_MUL, ci(fn, 3), V(i)), V(i)), sync,
+        STORE(fn, param(fn, 1),
+              INDEX(fn, param(fn, 0), bin(fn, OP_SUB, bin(fn, OP_SUB, attr(fn, ATTR_SIZE,
+                                                                            param(fn, 0)),
+                                                           ci(fn, 1)), V(i))),
+              V(i)));
+#undef V
+    HostKernel *hk = compile(fn);
+    if (hk) {
+        enum { BLOCKS = 300, T = 8, N = BLOCKS * T };
+        static int64_t a[N], b[N];
+        Pack p = {.len = 0};
+        pk_c1(&p, a, N, 8);
+        pk_c1(&p, b, N, 8);
+        const int64_t grid[3] = {BLOCKS, 1, 1}, blk[3] = {T, 1, 1};
+        CHECK_OK(host_launch(hk, cpu, grid, blk, p.buf));
+        int wrong = 0;
+        for (int k = 0; k < N; k++)
+            if (b[k] != 3 * (int64_t)(N - 1 - k) && wrong++ < 5)
+                fprintf(stderr, "grid_sync: b[%d] = %lld, want %d\n", k, (long long)b[k],
+                        3 * (N - 1 - k));
+        CHECK(wrong == 0);
+    }
+    host_kernel_destroy(hk);
+    ir_function_destroy(fn);
+}
+
 /* ---- 5c. interruptible launches (launch_host.c) --------------------------- */
 
 static int stop_calls;
@@ -1401,6 +1445,7 @@ int main(void)
         test_strided();
         test_early_return();
         test_fission();
+        test_grid_sync();
         test_fission_warp();
         test_misc();
         test_device_call_atomic();

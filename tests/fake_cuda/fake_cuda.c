@@ -46,6 +46,11 @@
  *     N zeroed bytes of fake device memory. cuLaunchKernel checks the
  *     configuration as the driver does and records it; no kernel runs.
  *     cuOccupancyMaxPotentialBlockSize answers for 2048 threads per SM.
+ *     cuOccupancyMaxActiveBlocksPerMultiprocessor: 2048 threads and 228
+ *     KiB of shared memory per SM, at most 32 blocks. cuLaunchCooperativeKernel
+ *     refuses more blocks than that times the 132 SMs
+ *     (CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE), else is cuLaunchKernel
+ *     with kernel_params, recorded as cooperative.
  *
  * Test controls (not part of the CUDA API; tests reach them with dlsym):
  *   FAKE_CUDA_INIT_ERROR=<code>  makes cuInit fail with that CUresult.
@@ -1268,7 +1273,9 @@ static struct {           /* the last successful cuLaunchKernel */
     unsigned char params[MAX_PARAM_BYTES];
     size_t params_size;
     char name[256];
+    int cooperative;      /* through cuLaunchCooperativeKernel */
 } last_launch;
+
 static int32_t pending_fault[2]; /* written into ember_fault by the next launch */
 static int fault_pending;
 
@@ -1561,15 +1568,10 @@ EXPORT CUresult cuModuleGetGlobal_v2(CUdeviceptr *dptr, size_t *bytes, void *mod
                           : oom ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_NOT_FOUND;
 }
 
-/* Checks what the driver checks, records the launch, and writes a fault
- * armed with fake_cuda_fault_next_launch into the module's ember_fault, as
- * a kernel that stopped early would. Parameters come either as
- * `kernel_params` (one pointer per 8-byte .param) or as one buffer in
- * `extra`, whose size must be the entry's parameter bytes. */
 /* What a launch leaves (caller holds the lock): the record of
  * fake_cuda_last_launch, the log line and a pending fault. */
 static void launch_run(struct function *f, const unsigned dims[7], const unsigned char *params,
-                       size_t got, void *stream)
+                       size_t got, void *stream, int cooperative)
 {
     last_launch.count++;
     log_line("launch %d", log_stream_id(stream));
@@ -1577,6 +1579,7 @@ static void launch_run(struct function *f, const unsigned dims[7], const unsigne
     last_launch.stream = stream;
     memcpy(last_launch.params, params, got);
     last_launch.params_size = got;
+    last_launch.cooperative = cooperative;
     snprintf(last_launch.name, sizeof last_launch.name, "%s", f->name);
     if (fault_pending) {
         int oom = 0;
@@ -1587,9 +1590,14 @@ static void launch_run(struct function *f, const unsigned dims[7], const unsigne
     }
 }
 
-EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
-                               unsigned by, unsigned bz, unsigned shared, void *stream,
-                               void **kernel_params, void **extra)
+/* Checks what the driver checks, records the launch, and writes a fault
+ * armed with fake_cuda_fault_next_launch into the module's ember_fault, as
+ * a kernel that stopped early would. Parameters come either as
+ * `kernel_params` (one pointer per 8-byte .param) or as one buffer in
+ * `extra`, whose size must be the entry's parameter bytes. */
+static CUresult launch_kernel(void *func, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                              unsigned by, unsigned bz, unsigned shared, void *stream,
+                              void **kernel_params, void **extra, int cooperative)
 {
     if (crash_next) { /* the launch succeeds; the kernel's fault shows at the next sync */
         pthread_mutex_lock(&lock);
@@ -1681,7 +1689,7 @@ EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsigned gz
         pthread_mutex_unlock(&lock);
         return r;
     }
-    launch_run(f, dims, params, got, stream);
+    launch_run(f, dims, params, got, stream, cooperative);
     pthread_mutex_unlock(&lock);
     return CUDA_SUCCESS;
 }
@@ -1802,7 +1810,7 @@ EXPORT CUresult cuGraphLaunch(void *exec, void *stream)
             if (!function_find(op->f))
                 r = CUDA_ERROR_INVALID_HANDLE; /* its module was unloaded */
             else
-                launch_run(op->f, op->dims, op->params, op->params_size, stream);
+                launch_run(op->f, op->dims, op->params, op->params_size, stream, 0);
             continue;
         }
         char *d = op->dst_host ? op->dst_host : translate(op->dst_dev, op->n);
@@ -1832,6 +1840,13 @@ static CUresult graph_destroy(void *graph, int exec)
 
 EXPORT CUresult cuGraphExecDestroy(void *exec) { return graph_destroy(exec, 1); }
 EXPORT CUresult cuGraphDestroy(void *graph) { return graph_destroy(graph, 0); }
+
+EXPORT CUresult cuLaunchKernel(void *func, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                               unsigned by, unsigned bz, unsigned shared, void *stream,
+                               void **kernel_params, void **extra)
+{
+    return launch_kernel(func, gx, gy, gz, bx, by, bz, shared, stream, kernel_params, extra, 0);
+}
 
 EXPORT CUresult cuFuncGetAttribute(int *value, int attrib, void *func)
 {
@@ -1914,7 +1929,60 @@ EXPORT CUresult cuOccupancyMaxPotentialBlockSize(int *min_grid, int *block, void
     return CUDA_SUCCESS;
 }
 
+/* Blocks per SM: 2048 threads and 228 KiB of shared memory (static plus
+ * `smem`) per SM, at most 32 blocks; 0 when the block cannot run. */
+EXPORT CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *blocks, void *func, int threads,
+                                                           size_t smem)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!blocks)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    struct function *f = function_find(func);
+    int max_threads = f ? f->max_threads : 0, shared = f ? f->shared_bytes : 0;
+    pthread_mutex_unlock(&lock);
+    if (!f)
+        return CUDA_ERROR_INVALID_HANDLE;
+    if (threads <= 0 || threads > max_threads) {
+        *blocks = 0;
+        return CUDA_SUCCESS;
+    }
+    int n = 2048 / threads;
+    size_t per_block = smem + (size_t)shared;
+    if (per_block && (size_t)n > 228 * 1024 / per_block)
+        n = (int)(228 * 1024 / per_block);
+    *blocks = n < 32 ? n : 32;
+    return CUDA_SUCCESS;
+}
+
+#define CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE 720
+
+EXPORT CUresult cuLaunchCooperativeKernel(void *func, unsigned gx, unsigned gy, unsigned gz,
+                                          unsigned bx, unsigned by, unsigned bz, unsigned shared,
+                                          void *stream, void **kernel_params)
+{
+    int per_sm = 0;
+    CUresult r = cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, func, (int)(bx * by * bz),
+                                                             shared);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if ((unsigned long long)gx * gy * gz > (unsigned long long)per_sm * 132)
+        return CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
+    return launch_kernel(func, gx, gy, gz, bx, by, bz, shared, stream, kernel_params, NULL, 1);
+}
+
 /* ---- test controls ----------------------------------------------------------- */
+
+/* 1 when the last successful launch was cooperative (cuLaunchCooperativeKernel). */
+EXPORT int fake_cuda_last_launch_cooperative(void)
+{
+    pthread_mutex_lock(&lock);
+    int c = last_launch.cooperative;
+    pthread_mutex_unlock(&lock);
+    return c;
+}
 
 EXPORT long fake_cuda_live(const char *what)
 {

@@ -41,7 +41,16 @@ CHILD = textwrap.dedent('''
         cuda.syncthreads()
         out[cuda.grid(1)] = buf[63 - t]
 
-    kernel = spin if sys.argv[1] == "plain" else spin_sync
+    @cuda.jit
+    def spin_grid(out, n):
+        g = cuda.cg.this_grid()
+        x = 0.0
+        for k in range(n):
+            x += k * 1e-9
+        g.sync()
+        out[cuda.grid(1)] = x
+
+    kernel = {"plain": spin, "sync": spin_sync, "grid": spin_grid}[sys.argv[1]]
     blocks = int(sys.argv[2])
     custom = sys.argv[3] == "custom"
     out = cuda.device_array(blocks * 64)
@@ -85,9 +94,11 @@ def run_child(tmp_path, kind, blocks, handler, send_after):
     return sent, out.split()
 
 
-@pytest.mark.parametrize("kind", ["plain", "sync"])
+@pytest.mark.parametrize("kind", ["plain", "sync", "grid"])
 def test_ctrl_c_stops_a_long_launch(tmp_path, kind):
-    sent, words = run_child(tmp_path, kind, 100000, "default", 0.5)
+    # grid: grid.sync() runs each block as a fiber (devices/cpu/grid_sync.c)
+    sent, words = run_child(tmp_path, kind, 100000 if kind != "grid" else 20000, "default",
+                            0.5)
     assert words[0] == "interrupted", words
     latency = float(words[1]) - sent
     # about 25 ms here: a poll period (20 ms) plus a slice; the bound leaves

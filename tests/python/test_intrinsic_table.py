@@ -94,15 +94,3 @@ def test_nanosleep_is_for_kernels():
     with pytest.raises(UnsupportedError, match="cuda.nanosleep is not available in an "
                                                "ember.jit function"):
         f(3)
-
-
-def uses_cooperative_groups(out):
-    g = cuda.cg.this_grid()
-    out[0] = 1
-
-
-def test_missing_numba_parts_are_named(cpu_device):
-    k = cuda.jit(uses_cooperative_groups)
-    with pytest.raises(UnsupportedError, match=r"cuda.cg \(cooperative groups\) is not "
-                                               r"supported by ember; see the README"):
-        k[1, 1](np.zeros(1, np.int32))

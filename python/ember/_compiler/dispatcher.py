@@ -510,7 +510,8 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
     def overloads(self):
         """signature -> compiled Kernel: the cpu device's, and those
         compiled for a CUDA device (numba's view: one entry per signature)."""
-        merged = {key[0]: k for key, k in self._cuda_overloads.items()}
+        merged = _Overloads(self)
+        merged.update({key[0]: k for key, k in self._cuda_overloads.items()})
         merged.update(self._cpu_overloads)
         return merged
 
@@ -933,6 +934,32 @@ class _Extensions(list):
         self._changed()
 
 
+class _Overloads(dict):
+    """Dispatcher.overloads: keyed by type descriptors, and looked up by any
+    signature compile() takes too (numba's ``overloads[(int32[:, ::1],)]``)."""
+
+    def __init__(self, dispatcher):
+        super().__init__()
+        self._dispatcher = dispatcher
+
+    def _key(self, key):
+        if dict.__contains__(self, key):
+            return key
+        try:
+            return self._dispatcher._sig_key(key)
+        except Exception:  # not a signature: the plain dict's KeyError
+            return key
+
+    def __getitem__(self, key):
+        return dict.__getitem__(self, self._key(key))
+
+    def __contains__(self, key):
+        return dict.__contains__(self, self._key(key))
+
+    def get(self, key, default=None):
+        return dict.get(self, self._key(key), default)
+
+
 class _OccupancyForAll:
     """``kernel.forall(n)`` on a CUDA device: picks the block size when
     called (it depends on the specialisation, hence on the arguments)."""
@@ -945,6 +972,38 @@ class _OccupancyForAll:
         tpb = max(1, min(self.dispatcher._occupancy_block(args, self.sharedmem), self.ntasks))
         blocks = (self.ntasks + tpb - 1) // tpb
         return self.dispatcher[blocks, tpb, self.stream, self.sharedmem](*args)
+
+
+def _max_cooperative_grid_blocks(kernel, blockdim, dynsmemsize=0):
+    """``overload.max_cooperative_grid_blocks(blockdim, dynsmemsize=0)`` (numba):
+    the most blocks of ``blockdim`` threads (an int or a 1- to 3-tuple) a
+    launch of `kernel` that calls grid.sync() may have. On a GPU: the blocks
+    that fit on the current device at once (the driver's occupancy times
+    its multiprocessors; the PTX is loaded there to ask). The CPU device
+    runs grids of any size in phases: 2**31 - 1, its gridDim.x limit."""
+    dims = tuple(blockdim) if isinstance(blockdim, (tuple, list)) else (blockdim,)
+    if not 1 <= len(dims) <= 3:
+        raise ValueError(f"max_cooperative_grid_blocks: blockdim must have 1 to 3 "
+                         f"dimensions, not {len(dims)}")
+    dims = tuple(operator.index(d) for d in dims) + (1,) * (3 - len(dims))
+    if min(dims) < 1:
+        raise ValueError(f"max_cooperative_grid_blocks: blockdim {blockdim} has a "
+                         "dimension below 1")
+    dynsmemsize = operator.index(dynsmemsize)
+    from ..cuda._devices import get_current_device
+    dev = get_current_device()
+    if kernel.target[0] != "cuda":
+        if dev.kind == "cuda":
+            raise ValueError(f"max_cooperative_grid_blocks: this is the cpu device's "
+                             f"compilation of {kernel.name}; the GPU's limit depends on the "
+                             "kernel compiled for it: ask the GPU's compilation (in "
+                             "dispatcher.overloads once the kernel has been launched on the "
+                             "GPU)")
+        return 2**31 - 1
+    if dev.kind != "cuda":
+        return 2**31 - 1
+    module = _ember.Module("cuda", dev.id, kernel.ptx)
+    return module.get_kernel(kernel.symbol).max_cooperative_grid_blocks(dims, dynsmemsize)
 
 
 def _foreign_arrays_to_device(a):

@@ -148,7 +148,10 @@ _BLOCK_OPS.update({name: lo if lo == hi else (lo, hi)
                    if kind in ("warp", "warp_mask", "block")})
 # Parts of numba.cuda that ember does not have (README: "Differences from
 # numba.cuda and what is not supported yet").
-_CUDA_MISSING = {"cg": "cooperative groups"}
+_CUDA_MISSING = {}
+# cuda.cg.this_grid(): the grid group (a compile-time value; a local name may
+# hold it). Its attributes: grid_group_attr.
+_GRID_GROUP_ATTRS = ("sync", "size", "rank")
 # cuda.fp16.<name>(...): each argument converted to float16, then the tree
 # node (fp16_call). Binary operations and sqrt are correctly rounded on the CPU
 # (computed in float32, which has more than twice half's precision).
@@ -561,6 +564,7 @@ class _Builder(PythonFeatures, JitForms):
                                    "(no *args, **kwargs or keyword-only parameters)")
         self.params = [p.arg for p in a.posonlyargs + a.args]
         self.static_params = {}  # parameter -> _Static: types passed as arguments
+        self.grid_groups = {}  # local name -> _Static('gridgroup'): g = cuda.cg.this_grid()
         self.slots = {}
         self.slot_names = []
         self.slot_arity = {}
@@ -786,7 +790,12 @@ class _Builder(PythonFeatures, JitForms):
     def stmt(self, s):
         line, col = self.loc(s)
         if isinstance(s, ast.Assign):
-            value = self.expr(s.value)
+            value = self.expr_or_static(s.value)
+            if isinstance(value, _Static) and value.kind == "gridgroup" and \
+                    len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
+                return self.bind_grid_group(s.targets[0], value)
+            if isinstance(value, _Static):
+                raise self.static_as_value(s.value, value)
             if len(s.targets) == 1:
                 return self.assign_to(s.targets[0], value, s.value)
             out = []
@@ -849,9 +858,13 @@ class _Builder(PythonFeatures, JitForms):
                 return None  # a docstring or a string used as a comment
             self.stmt_call = s.value  # print() and fences are statements
             try:
-                v = self.expr(s.value)
+                v = self.expr_or_static(s.value)
             finally:
                 self.stmt_call = None
+            if isinstance(v, _Static) and v.kind == "gridgroup":
+                return None  # cuda.cg.this_grid() on its own: nothing to run
+            if isinstance(v, _Static):
+                raise self.static_as_value(s.value, v)
             if v[0] in ("print", "fence", "sync", "array_assign"):
                 return v
             return ("expr", line, col, v)
@@ -885,8 +898,23 @@ class _Builder(PythonFeatures, JitForms):
                 raise self.unsupported(s, msg, hint)
         raise self.unsupported(s, f"'{type(s).__name__}' statements are not supported in kernels")
 
+    def bind_grid_group(self, target, group):
+        """g = cuda.cg.this_grid(): the name stands for the grid group from
+        here on (it has no run-time value: g.sync(), g.size and g.rank are
+        built where they are used). Assigning anything else to it is refused."""
+        name = target.id
+        if name in self.params:
+            raise self.unsupported(target, f"cannot bind the parameter '{name}' to "
+                                   "cuda.cg.this_grid()", "use another name")
+        self.grid_groups[name] = group
+        return None
+
     def assign_to(self, target, value, value_node):
         line, col = self.loc(target)
+        if isinstance(target, ast.Name) and target.id in self.grid_groups:
+            raise self.unsupported(target, f"'{target.id}' holds cuda.cg.this_grid(), a grid "
+                                   "group: it cannot be assigned another value",
+                                   "use another name")
         if isinstance(target, ast.Name):
             slot = self.slots[target.id]
             self.record_arity(slot, value)
@@ -1204,6 +1232,8 @@ class _Builder(PythonFeatures, JitForms):
             buf, n = lists[name][1:3]
             return ("slice", line, col, ("load", line, col, self.slots[buf]),
                     [("slice_part", line, col, None, ("load", line, col, self.slots[n]), None)])
+        if name in self.grid_groups:  # g = cuda.cg.this_grid()
+            return self.grid_groups[name]
         if name in self.slots:
             return ("load", line, col, self.slots[name])
         if name in self.static_params:  # a type passed by the caller (device_call)
@@ -1223,6 +1253,8 @@ class _Builder(PythonFeatures, JitForms):
             return self.name_value(node)
         if isinstance(node, ast.Attribute):
             return self.attribute(node)
+        if isinstance(node, ast.Call):  # cuda.cg.this_grid().sync()
+            return self.expr_or_static(node)
         return self.expr(node)
 
     def expr(self, node):
@@ -1240,6 +1272,11 @@ class _Builder(PythonFeatures, JitForms):
         if st.kind == "dim3":
             return self.typing(node, f"cuda.{st.value} is not a value: use cuda.{st.value}.x, "
                                ".y or .z")
+        if st.kind in ("gridgroup", "cg"):
+            return self.unsupported(node, f"{st.name} cannot be used as a value (stored in "
+                                    "an array or tuple, passed to a function)",
+                                    "use g.sync(), g.size and g.rank of "
+                                    "g = cuda.cg.this_grid() in the kernel itself")
         return self.typing(node, f"'{st.name}' is a function and cannot be used as a value",
                            f"call it: {st.name}(...)")
 
@@ -1461,6 +1498,8 @@ class _Builder(PythonFeatures, JitForms):
                 return _Static("dim3", attr, full)
             if attr in ("grid", "gridsize"):
                 return _Static("cudafn", attr, full)
+            if attr == "cg":
+                return _Static("cg", None, full)
             if attr in ("popc", "brev", "clz", "ffs", "fma", "selp"):
                 return _Static("cudabits", attr, full)
             if attr == "cbrt":
@@ -1501,6 +1540,13 @@ class _Builder(PythonFeatures, JitForms):
             raise self.typing(node, f"cuda.{st.value} has no attribute '{attr}'",
                               "use cuda.const.array_like(global_array)" if st.value == "const"
                               else f"use cuda.{st.value}.array(shape, dtype)")
+        elif k == "cg":
+            if attr == "this_grid":
+                return _Static("cgfn", attr, full)
+            raise self.typing(node, f"cuda.cg has no attribute '{attr}'",
+                              "ember's cuda.cg has this_grid()")
+        elif k == "gridgroup":
+            return self.grid_group_attr(node, st, attr)
         elif k == "dim3":
             axis = {"x": 0, "y": 1, "z": 2}.get(attr)
             if axis is not None:
@@ -1669,6 +1715,15 @@ class _Builder(PythonFeatures, JitForms):
             return ("intrinsic", line, col, callee.value, args)
         if callee.kind == "blockop":
             return self.block_op_call(node, callee.value)
+        if callee.kind == "cgfn":  # cuda.cg.this_grid()
+            if node.args or node.keywords:
+                raise self.typing(node, "cuda.cg.this_grid() takes no arguments")
+            return _Static("gridgroup", None, "cuda.cg.this_grid()")
+        if callee.kind == "gridsync":  # g.sync()
+            if node.args or node.keywords:
+                raise self.typing(node, "grid.sync() takes no arguments")
+            self.check_statement_call(node, "grid.sync")
+            return ("sync", line, col, "grid", [])
         if callee.kind == "intrinsic":
             return self.intrinsic_call(node, callee.value)
         if callee.kind == "builtin" and callee.value == "print":
@@ -1871,6 +1926,39 @@ class _Builder(PythonFeatures, JitForms):
                               "pass the array as an argument instead")
         data = np.ascontiguousarray(value).tobytes()
         return ("const_array", line, col, dn, [int(d) for d in value.shape], data)
+
+    def grid_group_attr(self, node, st, attr):
+        """g.sync (called: a barrier for every thread of the grid; on a GPU
+        the kernel is launched cooperatively), g.size (threads in the grid)
+        and g.rank (this thread's rank in it: the linear block index times
+        the threads per block plus the linear thread index, x fastest), both
+        int64."""
+        line, col = self.loc(node)
+        if attr == "sync":
+            return _Static("gridsync", None, f"{st.name}.sync")
+        if attr not in _GRID_GROUP_ATTRS:
+            raise self.typing(node, f"a grid group (cuda.cg.this_grid()) has no attribute "
+                              f"'{attr}'", "it has " + ", ".join(_GRID_GROUP_ATTRS))
+
+        def dim(name, axis):
+            v = ("intrinsic", line, col, name, [("const", line, col, "weak_int", axis)])
+            return ("cast", line, col, "int64", v)
+
+        def mul(a, b):
+            return ("binary", line, col, "mul", a, b)
+
+        def add(a, b):
+            return ("binary", line, col, "add", a, b)
+
+        per_block = mul(mul(dim("blockDim", 0), dim("blockDim", 1)), dim("blockDim", 2))
+        if attr == "size":
+            blocks = mul(mul(dim("gridDim", 0), dim("gridDim", 1)), dim("gridDim", 2))
+            return mul(blocks, per_block)
+        block = add(mul(add(mul(dim("blockIdx", 2), dim("gridDim", 1)), dim("blockIdx", 1)),
+                        dim("gridDim", 0)), dim("blockIdx", 0))
+        thread = add(mul(add(mul(dim("threadIdx", 2), dim("blockDim", 1)),
+                             dim("threadIdx", 1)), dim("blockDim", 0)), dim("threadIdx", 0))
+        return add(mul(block, per_block), thread)
 
     def block_op_call(self, node, op):
         """syncthreads(), syncwarp(mask), syncthreads_count/and/or(pred), the
