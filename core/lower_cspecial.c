@@ -7,7 +7,8 @@
  * the result depends only on the class of each part (-inf, negative finite,
  * -0, +0, positive finite, +inf, nan), except where the real part is
  * infinite and the imaginary part finite and nonzero (exp, cosh, sinh,
- * tanh: the signs then come from cos y and sin y). The formulas in
+ * tanh, and rect(r, phi) for an infinite r: the signs then come from cos y
+ * and sin y). The formulas in
  * lower_math.c are right for finite arguments only, so each complex
  * function passes its result through lw_cmath_special, which selects the
  * table's value when a part is not finite.
@@ -127,6 +128,17 @@ static const double tanh_tab[49][2] = {
     C(N_, N_), C(N_, N_), C(N_, -0.0), C(N_, 0.0), C(N_, N_), C(N_, N_), C(N_, N_),
 };
 
+/* rect(r, phi): rows r's class, columns phi's */
+static const double rect_tab[49][2] = {
+    C(INF_, N_), C(F_, F_), C(-INF_, 0.0), C(-INF_, -0.0), C(F_, F_), C(INF_, N_), C(INF_, N_),
+    C(N_, N_), C(F_, F_), C(F_, F_), C(F_, F_), C(F_, F_), C(N_, N_), C(N_, N_),
+    C(0.0, 0.0), C(F_, F_), C(F_, F_), C(F_, F_), C(F_, F_), C(0.0, 0.0), C(0.0, 0.0),
+    C(0.0, 0.0), C(F_, F_), C(F_, F_), C(F_, F_), C(F_, F_), C(0.0, 0.0), C(0.0, 0.0),
+    C(N_, N_), C(F_, F_), C(F_, F_), C(F_, F_), C(F_, F_), C(N_, N_), C(N_, N_),
+    C(INF_, N_), C(F_, F_), C(INF_, -0.0), C(INF_, 0.0), C(F_, F_), C(INF_, N_), C(INF_, N_),
+    C(N_, N_), C(N_, N_), C(N_, 0.0), C(N_, 0.0), C(N_, N_), C(N_, N_), C(N_, N_),
+};
+
 static const double (*table_of(CmathSpecial f, const char **name))[2]
 {
     switch (f) {
@@ -140,6 +152,7 @@ static const double (*table_of(CmathSpecial f, const char **name))[2]
     case CSPECIAL_COSH: *name = "cosh"; return cosh_tab;
     case CSPECIAL_SINH: *name = "sinh"; return sinh_tab;
     case CSPECIAL_TANH: *name = "tanh"; return tanh_tab;
+    case CSPECIAL_RECT: *name = "rect"; return rect_tab;
     }
     *name = "?";
     return NULL;
@@ -192,6 +205,7 @@ static LLVMValueRef table_global(Lower *L, CmathSpecial f, LLVMTypeRef t, LLVMTy
  *   exp:  s > 0: (inf cos y, inf sin y) else (+-0 cos y, +-0 sin y)
  *   cosh: (inf cos y, s inf sin y)      sinh: (s inf cos y, inf sin y)
  *   tanh: (s, 0 with the sign of sin y cos y)
+ *   rect(x, y): (s inf cos y, s inf sin y)
  * (each "inf cos y" an infinity with cos y's sign). */
 static void inf_real_finite_imag(Lower *L, CmathSpecial f, LLVMValueRef x, LLVMValueRef y,
                                  LLVMValueRef *re, LLVMValueRef *im)
@@ -213,6 +227,10 @@ static void inf_real_finite_imag(Lower *L, CmathSpecial f, LLVMValueRef x, LLVMV
     case CSPECIAL_SINH:
         *re = LLVMBuildSelect(L->b, pos, ic, lw_build_fneg(L, ic), "");
         *im = is;
+        break;
+    case CSPECIAL_RECT:
+        *re = LLVMBuildSelect(L->b, pos, ic, lw_build_fneg(L, ic), "");
+        *im = LLVMBuildSelect(L->b, pos, is, lw_build_fneg(L, is), "");
         break;
     default: /* tanh */
         *re = lw_intr2(L, "llvm.copysign", LLVMConstReal(t, 1.0), x);
@@ -236,7 +254,8 @@ void lw_cmath_special(Lower *L, CmathSpecial f, LLVMValueRef x, LLVMValueRef y, 
     LLVMValueRef ix_re[3] = {i64c(L, 0), idx, i64c(L, 0)}, ix_im[3] = {i64c(L, 0), idx, i64c(L, 1)};
     LLVMValueRef tre = LLVMBuildLoad2(B, t, LLVMBuildInBoundsGEP2(B, at, g, ix_re, 3, ""), "");
     LLVMValueRef tim = LLVMBuildLoad2(B, t, LLVMBuildInBoundsGEP2(B, at, g, ix_im, 3, ""), "");
-    if (f == CSPECIAL_EXP || f == CSPECIAL_COSH || f == CSPECIAL_SINH || f == CSPECIAL_TANH) {
+    if (f == CSPECIAL_EXP || f == CSPECIAL_COSH || f == CSPECIAL_SINH || f == CSPECIAL_TANH ||
+        f == CSPECIAL_RECT) {
         LLVMValueRef ore, oim;
         inf_real_finite_imag(L, f, x, y, &ore, &oim);
         LLVMValueRef ovr = LLVMBuildAnd(B, LLVMBuildNot(B, xfin, ""),

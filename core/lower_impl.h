@@ -331,6 +331,7 @@ EM_HIDDEN LLVMValueRef lw_math_call(Lower *L, Node *n);
 typedef enum CmathSpecial {
     CSPECIAL_SQRT, CSPECIAL_EXP, CSPECIAL_LOG, CSPECIAL_ACOS, CSPECIAL_ACOSH,
     CSPECIAL_ASINH, CSPECIAL_ATANH, CSPECIAL_COSH, CSPECIAL_SINH, CSPECIAL_TANH,
+    CSPECIAL_RECT, /* rect(x, y): x the modulus, y the angle */
 } CmathSpecial;
 /* f(x + iy)'s value where x or y is infinite or NaN replaces *re, *im (the
  * formula's result, kept for finite arguments). */

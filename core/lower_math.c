@@ -364,6 +364,7 @@ static LLVMValueRef complex_math(Lower *L, Node *n, const Type *r)
         LLVMValueRef z0 = lw_fcmp(L, LLVMRealOEQ, phi, fk(phi, 0.0));
         LLVMValueRef re = sel(L, z0, m, lw_fmul(L, m, lw_libm1(L, "cos", phi)));
         LLVMValueRef im = sel(L, z0, lw_fmul(L, m, phi), lw_fmul(L, m, lw_libm1(L, "sin", phi)));
+        lw_cmath_special(L, CSPECIAL_RECT, m, phi, &re, &im);
         return lw_make_complex(L, r, re, im);
     }
     LLVMValueRef v = lw_conv(L, n, lw_expr(L, n->args[0]), n->args[0]->ty, r);

@@ -840,3 +840,28 @@ def test_cmath_special_value_tables_are_constant_data_in_ptx(nvvm, ptxas, cc):
     for name in ("sqrt", "exp", "log", "acos", "asinh", "atanh", "cosh", "sinh", "tanh"):
         assert re.search(rf"\.const \.align \d+ \.b8 ember_cmath_{name}_f32\[392\]", ptx), name
     check_ptx(ptx, cc)
+
+
+@cuda.jit
+def cmath_rect(r, phi, out):
+    i = cuda.grid(1)
+    if i < r.size:
+        out[i] = cmath.rect(r[i], phi[i])
+
+
+@pytest.mark.parametrize("ftype, rtol", [(np.float64, 1e-14), (np.float32, 1e-6)])
+def test_cmath_rect_at_every_class_pair(ftype, rtol):
+    pairs = [(x, y) for x in CLASS_POINTS + (-1.25, 3.0) for y in CLASS_POINTS + (2.0, -0.5)]
+    r = np.array([p[0] for p in pairs], dtype=ftype)
+    phi = np.array([p[1] for p in pairs], dtype=ftype)
+    out = np.zeros(len(pairs), dtype=np.complex64 if ftype == np.float32 else np.complex128)
+    cmath_rect[1, 128](r, phi, out)
+    checked = 0
+    for k, (x, y) in enumerate(zip(r.tolist(), phi.tolist())):
+        try:
+            want = cmath.rect(x, y)
+        except ValueError:          # rect(inf, inf), rect(1, inf): CPython's domain errors
+            continue
+        checked += 1
+        assert same_special(complex(out[k]), want, rtol), (x, y, out[k], want)
+    assert checked > 60
