@@ -81,6 +81,16 @@ class Scalar(Type):
     def _key(self):
         return ("scalar", self.name)
 
+    @property
+    def underlying_float(self):
+        """A complex type's part type (numba's Complex.underlying_float):
+        float32 for complex64, float64 for complex128."""
+        parts = {"complex64": "float32", "complex128": "float64"}
+        if self.name not in parts:
+            raise AttributeError(f"{self.name} is not a complex type: it has no "
+                                 "underlying_float")
+        return Scalar(parts[self.name])
+
     def __getitem__(self, dims):
         if not isinstance(dims, tuple):
             dims = (dims,)
