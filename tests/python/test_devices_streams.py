@@ -143,3 +143,28 @@ def test_no_driver_reason_names_every_place():
     assert lines[0] == "False"
     assert lines[1].startswith("no CUDA driver found (looked in:")
     assert "/nonexistent/libcuda.so.1" in lines[1]
+
+
+def test_cuda_runtime_version_is_the_toolkit_of_libnvvm(nvvm, ptxas):
+    """cuda.runtime.get_version(): the release libNVVM's toolkit states;
+    its ptxas (same toolkit, found next to libNVVM) says it independently."""
+    import re
+    import subprocess
+    v = cuda.runtime.get_version()
+    out = subprocess.run([ptxas, "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"release (\d+)\.(\d+)", out)
+    assert m, out
+    assert v == (int(m.group(1)), int(m.group(2)))
+    assert cuda.runtime.is_supported_version() == (v in cuda.runtime.supported_versions)
+    assert (13, 0) in cuda.runtime.supported_versions and (11, 1) not in cuda.runtime.supported_versions
+
+
+def test_cuda_runtime_without_libnvvm_says_where_it_looked():
+    proc = run_python("""
+from ember import cuda
+try:
+    cuda.runtime.get_version()
+except cuda.CudaSupportError as e:
+    print("error:", e)
+""", env_extra={"EMBER_NVVM": "/nonexistent/ember-test"})
+    assert "error: libNVVM not found" in proc.stdout and "/nonexistent/ember-test" in proc.stdout
