@@ -387,6 +387,62 @@ def test_variable_index_into_mixed_tuple_is_a_typing_error():
         f(0)
 
 
+def zip_enumerate_tuples(t, u, out):
+    s = 0.0
+    for i, v in enumerate(t):               # mixed item types: one branch per item
+        s += (i + 1) * v
+    for a, b in zip(t, u):                  # stops at the shorter tuple
+        if b == 0:
+            continue
+        s += a * b
+    for k, (a, b) in enumerate(zip(t, (3, 1.5, 2, 9))):
+        if k == 2:
+            break
+        s -= k * a + b
+    for i, v in enumerate((2, 0.5)):        # a tuple literal
+        s += i * v
+    out[0] = s
+
+
+@pytest.mark.parametrize("t, u", [((1.0, 2, 3.5), (4, 0, 6, 7)), ((2, 0.25), (1.5, 3.0, 1))])
+def test_zip_and_enumerate_over_tuples_in_kernels(t, u):
+    expected = np.zeros(1)
+    zip_enumerate_tuples(t, u, expected)
+    got = np.zeros(1)
+    cuda.jit(zip_enumerate_tuples)[1, 1](t, u, got)
+    assert got[0] == expected[0]
+    got = np.zeros(1)
+    ember.jit(zip_enumerate_tuples)(t, u, got)
+    assert got[0] == expected[0]
+
+
+def test_zip_of_a_tuple_and_an_array_names_the_line():
+    @cuda.jit
+    def k(t, a, out):
+        for x, y in zip(t, a):
+            out[0] += x * y
+
+    with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+.*zip\(\) of a "
+                       r"tuple and an array"):
+        k[1, 1]((1.0, 2.0), np.ones(2), np.zeros(1))
+
+
+def test_enumerate_and_zip_over_arrays_still_loop_at_run_time():
+    @cuda.jit
+    def k(a, b, out):
+        for i, v in enumerate(a):
+            out[i] = i * v
+        for x, y in zip(a, b):
+            out[0] += x * y
+
+    a, b = np.arange(1.0, 6.0), np.arange(3.0)
+    out = np.zeros(5)
+    k[1, 1](a, b, out)
+    want = np.arange(5) * a
+    want[0] += (a[:3] * b).sum()
+    np.testing.assert_array_equal(out, want)
+
+
 def test_complex_power():
     def f(z, w):
         return z ** w, z ** 2, z ** 0.5, z ** -1, (1 + 2j) ** 3

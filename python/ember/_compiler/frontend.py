@@ -1005,20 +1005,34 @@ class _Builder(PythonFeatures, JitForms):
             return None
         if t[0] != "load" and t[0] != "tuple" and not self.pure(t):
             return None
-        src = t
         pre = []
-        if t[0] not in ("load", "tuple"):          # evaluate the tuple once
-            slot = self.temp()
-            self.record_arity(slot, t)
-            pre.append(("assign", line, col, slot, t))
-            src = ("load", line, col, slot)
+        src = self.tuple_once(t, line, col, pre)
+        return self.unrolled_loop(s, n, lambda i: self.tuple_item(src, i, line, col), pre)
+
+    def tuple_once(self, t, line, col, pre):
+        """A tuple expression evaluated once: itself when a load or a tuple
+        literal, else a temporary assigned in `pre`."""
+        if t[0] in ("load", "tuple"):
+            return t
+        slot = self.temp()
+        self.record_arity(slot, t)
+        pre.append(("assign", line, col, slot, t))
+        return ("load", line, col, slot)
+
+    @staticmethod
+    def tuple_item(src, i, line, col):
+        return src[3][i] if src[0] == "tuple" else ("tuple_get", line, col, src, i)
+
+    def unrolled_loop(self, s, n, item_of, pre):
+        """The loop of tuple_loop: the target bound to item_of(k) in the k-th
+        branch of an if chain inside ``for k in range(n)``."""
+        line, col = self.loc(s)
         k = self.temp()
         self.record_arity(k, ("const", line, col, "weak_int", 0))
         chain = None
         self.loop_depth += 1
         for i in reversed(range(n)):
-            item = src[3][i] if src[0] == "tuple" else ("tuple_get", line, col, src, i)
-            r = self.assign_to(s.target, item, s.iter)
+            r = self.assign_to(s.target, item_of(i), s.iter)
             body = self.block(s.body, s)
             stmts = (r if isinstance(r, list) else [r]) + list(body[3])
             branch = ("block", line, col, stmts)
@@ -1074,6 +1088,10 @@ class _Builder(PythonFeatures, JitForms):
             if n is not None and n >= 0:
                 return self.for_tuple(s, it, v, n)
             seqs, first = [it], v
+        else:
+            loop = self.tuple_items_loop(s, it, kind, seqs)
+            if loop is not None:
+                return loop
         for q in seqs:
             v = first if kind == "plain" else self.expr(q)
             if self.arity(v) is not None:
@@ -1114,6 +1132,55 @@ class _Builder(PythonFeatures, JitForms):
         body = self.block([bind] + s.body, s)
         self.loop_depth -= 1
         return pre + [("for_range", line, col, islot, zero, stop, one, body)]
+
+    def tuple_items_loop(self, s, it, kind, seqs):
+        """``for i, v in enumerate(t)`` and ``for a, b in zip(t, u)`` over
+        tuples of known length (nested: ``enumerate(zip(t, u))``), unrolled
+        as tuple_loop (numba unrolls them too): the k-th branch binds
+        (k, t[k]) or (t[k], u[k]); zip stops at the shortest tuple. None when
+        no sequence is a tuple (arrays: for_items' loop); a mix of tuples and
+        arrays is an UnsupportedError."""
+        pre = []
+        view = self.tuple_view(it, pre)
+        if view is None:
+            return None
+        n, item_of = view
+        return self.unrolled_loop(s, n, item_of, pre)
+
+    def tuple_view(self, q, pre):
+        """(n, item_of) when `q` is a tuple of known length n, or an
+        enumerate()/zip() of such tuples (item_of(k): the k-th item as an
+        expression; tuples are evaluated once, in `pre`); None when it is
+        none of these."""
+        il, ic = self.loc(q)
+        b = None
+        if isinstance(q, ast.Call) and isinstance(q.func, ast.Name) and not q.keywords:
+            b = self.builtin_name(q.func)
+        if b in ("enumerate", "zip") and q.args and (b == "zip" or len(q.args) == 1):
+            views = [self.tuple_view(a, pre) for a in q.args]
+            if all(v is None for v in views):
+                return None
+            if any(v is None for v in views):
+                raise self.unsupported(q, f"{b}() of a tuple and an array (or a tuple of "
+                                       "unknown length) is not supported",
+                                       "index the array with the tuple's positions, or pass "
+                                       "only tuples")
+
+            def item_of(i):
+                parts = [f(i) for _, f in views]
+                if b == "enumerate":
+                    parts = [("const", il, ic, "weak_int", i)] + parts
+                return ("tuple", il, ic, parts)
+            return min(n for n, _ in views), item_of
+        v = self.expr(q)
+        n = self.arity(v)
+        if n is None:
+            return None
+        if n < 0:
+            raise self.unsupported(q, "looping over a tuple of unknown length is not supported",
+                                   "index it with constants, or loop over an array")
+        src = self.tuple_once(v, il, ic, pre)
+        return n, lambda i: self.tuple_item(src, i, il, ic)
 
     def for_tuple(self, s, it, v, n):
         """``for v in t`` over a tuple of known length: the body once per item
