@@ -11,6 +11,7 @@ CPython, or with NumPy. Kernels run on the cpu device (and a GPU where there
 is one) and are compiled to PTX and assembled by ptxas (conftest.py).
 """
 
+import cmath
 import enum
 import operator
 import re
@@ -520,3 +521,45 @@ def test_raise_compiles_for_cuda_with_a_fault_record(nvvm):
     line = k.py_func.__code__.co_firstlineno + 3  # the decorator line, then def, if, raise
     assert re.search(rf"test_kernel_pylang\.py:{line}:\d+$", kern.fault_site(0))
     assert "ember_fault" in kern.ptx  # the fault record the host reads (core/lower.h)
+
+
+# ---- *args of tuples in calls ---------------------------------------------------
+
+def star_calls(z, t, out):
+    i = cuda.grid(1)
+    if i < z.size:
+        out[i, 0] = complex(*cmath.polar(z[i]))       # numba's polar_as_complex_usecase
+        out[i, 1] = max(*t, z[i].real)                # a tuple argument spread
+        out[i, 2] = complex(*(t[1], -t[0]))           # a tuple literal
+
+
+def test_star_args_of_tuples_in_calls():
+    z = np.array([1 + 2j, -3 - 0.5j, 0j, 4.5 - 1j])
+    t = (1.5, 2.0, -7.0)
+    out = np.zeros((4, 3), dtype=np.complex128)
+    cuda.jit(star_calls)[1, 8](z, t, out)
+    for i, v in enumerate(z.tolist()):
+        r, phi = cmath.polar(v)
+        assert out[i, 0] == pytest.approx(complex(r, phi), rel=1e-15)
+        assert out[i, 1] == max(*t, v.real)
+        assert out[i, 2] == complex(t[1], -t[0])
+
+
+def test_star_args_of_a_device_call_or_an_array_names_the_line():
+    @cuda.jit(device=True)
+    def pair(x):
+        return x, 2 * x
+
+    @cuda.jit
+    def k1(out):
+        out[0] = max(*pair(out[1]))
+
+    @cuda.jit
+    def k2(out):
+        out[0] = max(*out)
+
+    with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+.*side effects"):
+        k1[1, 1](np.zeros(2))
+    with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+.*tuple of known "
+                       r"length"):
+        k2[1, 1](np.zeros(2))

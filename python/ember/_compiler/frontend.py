@@ -233,6 +233,16 @@ def _error(cls, info, line, col, msg, hint=None):
 # Compile-time values that are not data: modules, functions, types
 # ---------------------------------------------------------------------------
 
+class _Prebuilt(ast.expr):
+    """An AST leaf standing for IR built already (an item of a tuple passed
+    as *args): the builder returns its `ir` as the expression's value."""
+    _fields = ()
+
+    def __init__(self, ir):
+        super().__init__()
+        self.ir = ir
+
+
 class _Static:
     """A name resolved at compile time to something that is not a number.
 
@@ -1240,6 +1250,54 @@ class _Builder(PythonFeatures, JitForms):
             return self.attribute(node)
         return self.expr(node)
 
+    def expand_starred(self, node):
+        """``f(*t)`` with t a tuple of known length n: the call with t's
+        items as n arguments (numba accepts it for tuples). The items read t
+        again each, so t must be free of side effects: a variable, a
+        constant, or math on them such as ``complex(*cmath.polar(z))``."""
+        args = []
+        for a in node.args:
+            if not isinstance(a, ast.Starred):
+                args.append(a)
+                continue
+            t = self.expr(a.value)
+            n = self.arity(t)
+            if n is None or n < 0:
+                raise self.unsupported(a, "*args in calls takes a tuple of known length in "
+                                       "kernels")
+            if not self.side_effect_free(t):
+                raise self.unsupported(a, "*args of an expression that may have side effects "
+                                       "(a call of a function) is not supported",
+                                       "assign the tuple to a variable first: t = f(...); g(*t)")
+            line, col = self.loc(a)
+            for i in range(n):
+                item = _Prebuilt(self.tuple_item(t, i, line, col))
+                args.append(ast.copy_location(item, a))
+        new = ast.Call(func=node.func, args=args, keywords=node.keywords)
+        return ast.copy_location(new, node)
+
+    @staticmethod
+    def side_effect_free(t):
+        """True when evaluating t again changes nothing: pure values, array
+        reads, and math functions and operators of them."""
+        if _Builder.pure(t):
+            return True
+        k = t[0]
+        if k == "math":
+            return all(_Builder.side_effect_free(a) for a in t[4])
+        if k == "binary":
+            return _Builder.side_effect_free(t[4]) and _Builder.side_effect_free(t[5])
+        if k == "unary":
+            return _Builder.side_effect_free(t[4])
+        if k == "tuple_get":
+            return _Builder.side_effect_free(t[3])
+        if k == "tuple":
+            return all(_Builder.side_effect_free(x) for x in t[3])
+        if k == "index":    # a read a[i, j] (an element or a view)
+            return _Builder.side_effect_free(t[3]) and \
+                all(_Builder.side_effect_free(x) for x in t[4])
+        return False
+
     def expr(self, node):
         r = self.expr_or_static(node)
         if isinstance(r, _Static):
@@ -1259,6 +1317,8 @@ class _Builder(PythonFeatures, JitForms):
                            f"call it: {st.name}(...)")
 
     def expr_or_static(self, node):
+        if isinstance(node, _Prebuilt):
+            return node.ir
         line, col = self.loc(node)
         if isinstance(node, ast.Constant):
             v = node.value
@@ -1568,6 +1628,8 @@ class _Builder(PythonFeatures, JitForms):
         }.get(st.kind)
 
     def call(self, node):
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            node = self.expand_starred(node)
         line, col = self.loc(node)
         f = node.func
         # methods on values: a.sum() ... (reductions of arrays)
