@@ -563,3 +563,25 @@ def test_star_args_of_a_device_call_or_an_array_names_the_line():
     with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+.*tuple of known "
                        r"length"):
         k2[1, 1](np.zeros(2))
+
+
+def nested_iterators(x, y, out):
+    for i, (a, b) in enumerate(zip(x, y)):         # numba's test_iterators
+        out[i, 0] = i * 100 + a * b
+    for (i, a), b in zip(enumerate(x), y):
+        out[i, 1] = i * 100 + a - b
+    for i, (j, row) in enumerate(enumerate(x)):
+        out[i, 2] = i + j + row
+
+
+def test_nested_enumerate_and_zip_over_arrays():
+    x = np.array([10.0, 9, 8, 7, 6])
+    y = np.array([1.0, 2, 3, 4])                  # zip stops at the shorter one
+    want = np.zeros((5, 3))
+    nested_iterators(x, y, want)
+    got = np.zeros((5, 3))
+    cuda.jit(nested_iterators)[1, 1](x, y, got)
+    np.testing.assert_array_equal(got, want)
+    got = np.zeros((5, 3))
+    ember.jit(nested_iterators)(x, y, got)
+    np.testing.assert_array_equal(got, want)

@@ -1074,48 +1074,24 @@ class _Builder(PythonFeatures, JitForms):
 
     def for_items(self, s, it, enumerate_ok=False):
         """``for v in a``, ``for i, v in enumerate(a)``, ``for x, y in zip(a, b)``
-        over arrays: a loop over range(len(a)) (the shortest for zip) that
-        binds the items first; each sequence is evaluated once. An item is
-        what a[i] is (an element, or a row view of a 2-D array), as NumPy's
-        iteration."""
+        over arrays, nested too (``enumerate(zip(a, b))``, ``zip(enumerate(a),
+        b)``): a loop over range(len(a)) (the shortest for zip) that binds the
+        items first; each array is evaluated once. An item is what a[i] is
+        (an element, or a row view of a 2-D array), as NumPy's iteration.
+        `enumerate_ok`: `it` is an enumerate() call built by the front end."""
         line, col = self.loc(s)
         il, ic = self.loc(it)
-        kind, seqs = "plain", [it]
-        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name):
-            b = "enumerate" if enumerate_ok else self.builtin_name(it.func)
-            if b == "enumerate":
-                if len(it.args) != 1 or it.keywords:
-                    raise self.unsupported(it, "enumerate() takes one array here (no start=)")
-                kind, seqs = "enumerate", it.args
-            elif b == "zip":
-                if not it.args or it.keywords:
-                    raise self.typing(it, "zip() takes one or more arrays here")
-                kind, seqs = "zip", it.args
-        pre, names = [], []
-        if kind == "plain":
-            v = self.expr(it)
-            n = self.arity(v)
-            if n is not None and n >= 0:
-                return self.for_tuple(s, it, v, n)
-            seqs, first = [it], v
-        else:
-            loop = self.tuple_items_loop(s, it, kind, seqs)
+        first = None    # `it` built already (a plain sequence)
+        if not enumerate_ok and self.iterator_builtin(it) is not None:
+            loop = self.tuple_items_loop(s, it)
             if loop is not None:
                 return loop
-        for q in seqs:
-            v = first if kind == "plain" else self.expr(q)
-            if self.arity(v) is not None:
-                raise self.unsupported(q, "looping over a tuple is not supported",
-                                       "index it with constants, or loop over an array")
-            self.ntemps += 1
-            name = f"$seq{self.ntemps}"
-            slot = self.new_slot(name)
-            self.record_arity(slot, v)
-            ql, qc = self.loc(q)
-            pre.append(("assign", ql, qc, slot, v))
-            names.append((name, slot))
-        lens = [("attr", il, ic, "len", ("load", il, ic, slot)) for _, slot in names]
-        stop = lens[0] if len(lens) == 1 else ("math", il, ic, "min", lens)
+        elif not enumerate_ok:
+            first = self.expr(it)
+            n = self.arity(first)
+            if n is not None and n >= 0:
+                return self.for_tuple(s, it, first, n)
+        pre, names = [], []
         self.ntemps += 1
         iname = f"$i{self.ntemps}"
         islot = self.new_slot(iname)
@@ -1126,14 +1102,29 @@ class _Builder(PythonFeatures, JitForms):
         def load(n):
             return ast.Name(id=n, ctx=ast.Load())
 
-        items = [ast.Subscript(value=load(n), slice=load(iname), ctx=ast.Load())
-                 for n, _ in names]
-        if kind == "enumerate":
-            value = ast.Tuple(elts=[load(iname), items[0]], ctx=ast.Load())
-        elif kind == "zip":
-            value = ast.Tuple(elts=items, ctx=ast.Load())
-        else:
-            value = items[0]
+        def item_of(q, top=False):
+            """The AST of q's i-th item; arrays are evaluated into `pre`."""
+            b = "enumerate" if top and enumerate_ok else self.iterator_builtin(q)
+            if b == "enumerate":
+                return ast.Tuple(elts=[load(iname), item_of(q.args[0])], ctx=ast.Load())
+            if b == "zip":
+                return ast.Tuple(elts=[item_of(a) for a in q.args], ctx=ast.Load())
+            v = first if top and first is not None else self.expr(q)
+            if self.arity(v) is not None:
+                raise self.unsupported(q, "looping over a tuple is not supported",
+                                       "index it with constants, or loop over an array")
+            self.ntemps += 1
+            name = f"$seq{self.ntemps}"
+            slot = self.new_slot(name)
+            self.record_arity(slot, v)
+            ql, qc = self.loc(q)
+            pre.append(("assign", ql, qc, slot, v))
+            names.append((name, slot))
+            return ast.Subscript(value=load(name), slice=load(iname), ctx=ast.Load())
+
+        value = item_of(it, top=True)
+        lens = [("attr", il, ic, "len", ("load", il, ic, slot)) for _, slot in names]
+        stop = lens[0] if len(lens) == 1 else ("math", il, ic, "min", lens)
         bind = ast.Assign(targets=[s.target], value=value)
         for n in ast.walk(bind):
             if not hasattr(n, "lineno") or n.lineno is None:
@@ -1143,7 +1134,24 @@ class _Builder(PythonFeatures, JitForms):
         self.loop_depth -= 1
         return pre + [("for_range", line, col, islot, zero, stop, one, body)]
 
-    def tuple_items_loop(self, s, it, kind, seqs):
+    def iterator_builtin(self, q):
+        """'enumerate' or 'zip' when q calls that builtin (checking its
+        arguments: enumerate takes one sequence, no start=; zip one or more),
+        else None."""
+        if not (isinstance(q, ast.Call) and isinstance(q.func, ast.Name)):
+            return None
+        b = self.builtin_name(q.func)
+        if b == "enumerate":
+            if len(q.args) != 1 or q.keywords:
+                raise self.unsupported(q, "enumerate() takes one sequence here (no start=)")
+            return b
+        if b == "zip":
+            if not q.args or q.keywords:
+                raise self.typing(q, "zip() takes one or more sequences here")
+            return b
+        return None
+
+    def tuple_items_loop(self, s, it):
         """``for i, v in enumerate(t)`` and ``for a, b in zip(t, u)`` over
         tuples of known length (nested: ``enumerate(zip(t, u))``), unrolled
         as tuple_loop (numba unrolls them too): the k-th branch binds
@@ -1163,10 +1171,8 @@ class _Builder(PythonFeatures, JitForms):
         expression; tuples are evaluated once, in `pre`); None when it is
         none of these."""
         il, ic = self.loc(q)
-        b = None
-        if isinstance(q, ast.Call) and isinstance(q.func, ast.Name) and not q.keywords:
-            b = self.builtin_name(q.func)
-        if b in ("enumerate", "zip") and q.args and (b == "zip" or len(q.args) == 1):
+        b = self.iterator_builtin(q)
+        if b is not None:
             views = [self.tuple_view(a, pre) for a in q.args]
             if all(v is None for v in views):
                 return None
