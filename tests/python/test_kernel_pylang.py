@@ -585,3 +585,41 @@ def test_nested_enumerate_and_zip_over_arrays():
     got = np.zeros((5, 3))
     ember.jit(nested_iterators)(x, y, got)
     np.testing.assert_array_equal(got, want)
+
+
+# ---- Enum members returned to Python ----------------------------------------------
+
+def pick_color(pred):
+    return Color.red if pred else Color['green']
+
+
+def pick_early(n):
+    if n > 2:
+        return Color.blue
+    c = Color.red
+    return c                   # a variable: not seen as a member return (stays a number)
+
+
+def test_jit_function_returning_enum_members_gives_the_members():
+    f = ember.jit(pick_color)
+    for p in (True, False, True, 0, 1):       # the first calls compile, later ones hit C
+        got = f(p)
+        assert got is pick_color(p), (p, got)
+
+    @ember.jit
+    def uses(pred):                           # numba's test_return_from_device_func
+        return pick(pred) == Color.red, pick(not pred) == Color.green
+
+    pick = ember.jit(pick_color)
+    assert uses(True) == (True, True) and uses(False) == (False, False)
+
+
+def test_enum_returns_that_are_not_all_members_stay_numbers():
+    from ember._compiler import _enums
+    f = ember.jit(pick_early)
+    got = f(1)
+    assert isinstance(got, int) and got == _enums.member_code(Color.red)
+    assert _enums.member_of_code(Color, got) is Color.red
+    assert f(3) == _enums.member_code(Color.blue)
+    with pytest.raises(ValueError, match="not the code of a member of Shake"):
+        _enums.member_of_code(Shake, got)

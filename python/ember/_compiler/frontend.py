@@ -509,6 +509,7 @@ class _Builder(PythonFeatures, JitForms):
         self.fn = fn
         self.graph = graph if graph is not None else _CallGraph()
         self.return_arities = []
+        self.return_enums = []  # per return: the Enum class of a member it returns, or None
         self.info = info
         self.fdef = fdef
         self.is_kernel = is_kernel
@@ -801,6 +802,7 @@ class _Builder(PythonFeatures, JitForms):
                                   "(out[i] = value)")
             value = self.expr(s.value)
             self.return_arities.append(self.arity(value))
+            self.return_enums.append(self.enum_class_of(s.value))
             return ("return", line, col, value)
         if isinstance(s, ast.Expr):
             if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
@@ -2711,6 +2713,11 @@ def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None
         graph.self_device = DeviceFunction(fn, self_signature)
     b = _Builder(fn, info, fdef, is_kernel, argtypes, graph)
     tree = b.build()
+    # an ember.jit function whose every return gives a member of one Enum
+    # class: Python gets the member back, not its code (_jit.py)
+    classes = set(b.return_enums)
+    info.returns_enum = classes.pop() if len(classes) == 1 and None not in classes and \
+        b.return_enums else None
     if b.graph.trees:  # device functions: the 8th item (python/ext/compile.c)
         tree = tree + (list(b.graph.trees),)
     return tree, info
