@@ -10,6 +10,7 @@
  *   core/lower_check.c      validation: what lowering cannot do, located
  *   core/lower_arith.c      operators on numbers
  *   core/lower_math.c       math / cmath / NumPy elementary functions
+ *   core/lower_cspecial.c   cmath's values for infinite and NaN parts
  *   core/lower_expr.c       expressions, calls of device functions, intrinsics
  *   core/lower_array.c      indexing, bounds checks, atomics, attributes, slices,
  *                           local / shared / constant arrays, reductions
@@ -338,6 +339,17 @@ EM_HIDDEN LLVMValueRef lw_fmul(Lower *L, LLVMValueRef a, LLVMValueRef b);
 EM_HIDDEN LLVMValueRef lw_fdiv(Lower *L, LLVMValueRef a, LLVMValueRef b);
 EM_HIDDEN LLVMValueRef lw_fcmp(Lower *L, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b);
 EM_HIDDEN LLVMValueRef lw_math_call(Lower *L, Node *n);
+
+/* ---- lower_cspecial.c */
+typedef enum CmathSpecial {
+    CSPECIAL_SQRT, CSPECIAL_EXP, CSPECIAL_LOG, CSPECIAL_ACOS, CSPECIAL_ACOSH,
+    CSPECIAL_ASINH, CSPECIAL_ATANH, CSPECIAL_COSH, CSPECIAL_SINH, CSPECIAL_TANH,
+    CSPECIAL_RECT, /* rect(x, y): x the modulus, y the angle */
+} CmathSpecial;
+/* f(x + iy)'s value where x or y is infinite or NaN replaces *re, *im (the
+ * formula's result, kept for finite arguments). */
+EM_HIDDEN void lw_cmath_special(Lower *L, CmathSpecial f, LLVMValueRef x, LLVMValueRef y,
+                                LLVMValueRef *re, LLVMValueRef *im);
 
 /* ---- lower_expr.c */
 EM_HIDDEN LLVMValueRef lw_shfl_c(Lower *L, Node *n);

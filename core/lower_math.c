@@ -27,10 +27,9 @@ static const char *const libm_unary[MATH_COUNT] = {
  * functions: the NVVM backend lowers the same IR with libdevice, which has
  * none). The formulas are CPython's Modules/cmathmodule.c for finite
  * values, so branch cuts and signed zeros on them match cmath (and NumPy,
- * which follows the same C99 conventions). CPython's special-value tables
- * are not copied: the formulas, with the selects below for infinite parts,
- * give the same values there; a nan part may give nan in both parts where
- * the tables keep one. Not reproduced: CPython's exact handling of
+ * which follows the same C99 conventions). Where a part is infinite or
+ * nan, lw_cmath_special (lower_cspecial.c) gives CPython's value. Not
+ * reproduced: CPython's exact handling of
  * atanh(1 ± tiny i) (a precision loss there). float32 parts are computed
  * in float32 with the same formulas and float32 thresholds. */
 
@@ -111,6 +110,7 @@ static Cx c_sqrt(Lower *L, Cx z)
     LLVMValueRef yinf = lw_fcmp(L, LLVMRealOEQ, ay, fk(x, __builtin_inf()));
     re = sel(L, zero, fk(x, 0.0), sel(L, yinf, fk(x, __builtin_inf()), re));
     im = sel(L, LLVMBuildOr(L->b, zero, yinf, ""), y, im);
+    lw_cmath_special(L, CSPECIAL_SQRT, x, y, &re, &im);
     return (Cx){re, im};
 }
 
@@ -130,6 +130,7 @@ static Cx c_exp(Lower *L, Cx z)
     LLVMValueRef zero = LLVMBuildAnd(L->b, ninf, ynf, "");
     re = sel(L, zero, fk(x, 0.0), re);
     im = sel(L, zero, fk(x, 0.0), im);
+    lw_cmath_special(L, CSPECIAL_EXP, x, y, &re, &im);
     return (Cx){re, im};
 }
 
@@ -154,7 +155,9 @@ static Cx c_log(Lower *L, Cx z)
     LLVMValueRef re_tiny = lw_fsub(L, lw_libm1(L, "log", lw_libm2(L, "hypot", lw_fmul(L, ax, up), lw_fmul(L, ay, up))),
                                 fk(x, mant * 0.6931471805599453094172321));
     re = sel(L, LLVMBuildAnd(L->b, tiny, lw_fcmp(L, LLVMRealOGT, am, fk(x, 0.0)), ""), re_tiny, re);
-    return (Cx){re, lw_libm2(L, "atan2", y, x)};
+    LLVMValueRef im = lw_libm2(L, "atan2", y, x);
+    lw_cmath_special(L, CSPECIAL_LOG, x, y, &re, &im);
+    return (Cx){re, im};
 }
 
 /* sinh and cosh of x, scaled for |x| > log(LARGE): sinh(x - ±1) * e. */
@@ -174,6 +177,7 @@ static Cx c_sinh(Lower *L, Cx z)
     sinh_cosh(L, x, &sh, &ch);
     LLVMValueRef re = lw_fmul(L, lw_libm1(L, "cos", y), sh), im = lw_fmul(L, lw_libm1(L, "sin", y), ch);
     im = sel(L, lw_fcmp(L, LLVMRealOEQ, y, fk(x, 0.0)), y, im);
+    lw_cmath_special(L, CSPECIAL_SINH, x, y, &re, &im);
     return (Cx){re, im};
 }
 
@@ -184,6 +188,7 @@ static Cx c_cosh(Lower *L, Cx z)
     sinh_cosh(L, x, &sh, &ch);
     LLVMValueRef re = lw_fmul(L, lw_libm1(L, "cos", y), ch), im = lw_fmul(L, lw_libm1(L, "sin", y), sh);
     im = sel(L, lw_fcmp(L, LLVMRealOEQ, y, fk(x, 0.0)), lw_fmul(L, y, csign(L, fk(x, 1.0), x)), im);
+    lw_cmath_special(L, CSPECIAL_COSH, x, y, &re, &im);
     return (Cx){re, im};
 }
 
@@ -208,7 +213,10 @@ static Cx c_tanh(Lower *L, Cx z)
     LLVMValueRef yfin = lw_fcmp(L, LLVMRealOLT, fabs_(L, y), fk(x, __builtin_inf()));
     im_big = sel(L, lw_fcmp(L, LLVMRealOEQ, fabs_(L, x), fk(x, __builtin_inf())),
                  sel(L, yfin, csign(L, fk(x, 0.0), sc), fk(x, 0.0)), im_big);
-    return (Cx){sel(L, big, csign(L, fk(x, 1.0), x), re), sel(L, big, im_big, im)};
+    re = sel(L, big, csign(L, fk(x, 1.0), x), re);
+    im = sel(L, big, im_big, im);
+    lw_cmath_special(L, CSPECIAL_TANH, x, y, &re, &im);
+    return (Cx){re, im};
 }
 
 /* log(hypot(x/2, y/2)) + 2 ln 2: log|z| for |z| near overflow. */
@@ -238,7 +246,10 @@ static Cx c_asinh(Lower *L, Cx z)
     LLVMValueRef big = either_big(L, z, large_k(L, x));
     LLVMValueRef re_big = csign(L, log_big_abs(L, z), x);
     LLVMValueRef im_big = lw_libm2(L, "atan2", y, fabs_(L, x));
-    return (Cx){sel(L, big, re_big, re), sel(L, big, im_big, im)};
+    re = sel(L, big, re_big, re);
+    im = sel(L, big, im_big, im);
+    lw_cmath_special(L, CSPECIAL_ASINH, x, y, &re, &im);
+    return (Cx){re, im};
 }
 
 /* acos: s1 = sqrt(1 - x - iy), s2 = sqrt(1 + x + iy);
@@ -255,7 +266,10 @@ static Cx c_acos(Lower *L, Cx z)
     LLVMValueRef re_big = lw_libm2(L, "atan2", fabs_(L, y), x);
     LLVMValueRef im_big = sel(L, lw_fcmp(L, LLVMRealOLT, x, fk(x, 0.0)), fneg(L, csign(L, lb, y)),
                               csign(L, lb, fneg(L, y)));
-    return (Cx){sel(L, big, re_big, re), sel(L, big, im_big, im)};
+    re = sel(L, big, re_big, re);
+    im = sel(L, big, im_big, im);
+    lw_cmath_special(L, CSPECIAL_ACOS, x, y, &re, &im);
+    return (Cx){re, im};
 }
 
 /* acosh: s1 = sqrt(x - 1 + iy), s2 = sqrt(x + 1 + iy);
@@ -268,7 +282,10 @@ static Cx c_acosh(Lower *L, Cx z)
     LLVMValueRef re = lw_libm1(L, "asinh", lw_fadd(L, lw_fmul(L, s1.re, s2.re), lw_fmul(L, s1.im, s2.im)));
     LLVMValueRef im = lw_fmul(L, fk(x, 2.0), lw_libm2(L, "atan2", s1.im, s2.re));
     LLVMValueRef big = either_big(L, z, large_k(L, x));
-    return (Cx){sel(L, big, log_big_abs(L, z), re), sel(L, big, lw_libm2(L, "atan2", y, x), im)};
+    re = sel(L, big, log_big_abs(L, z), re);
+    im = sel(L, big, lw_libm2(L, "atan2", y, x), im);
+    lw_cmath_special(L, CSPECIAL_ACOSH, x, y, &re, &im);
+    return (Cx){re, im};
 }
 
 /* atanh, for x >= 0 (atanh(-z) == -atanh(z) gives the rest):
@@ -293,7 +310,10 @@ static Cx c_atanh(Lower *L, Cx z)
     LLVMValueRef im_big = fneg(L, csign(L, fk(x, 1.5707963267948966192313217), fneg(L, y)));
     re = sel(L, big, re_big, re);
     im = sel(L, big, im_big, im);
-    return (Cx){lw_fmul(L, re, sg), lw_fmul(L, im, sg)};
+    re = lw_fmul(L, re, sg);
+    im = lw_fmul(L, im, sg);
+    lw_cmath_special(L, CSPECIAL_ATANH, x0, z.im, &re, &im);
+    return (Cx){re, im};
 }
 
 /* f(iz) helpers: sin z = -i sinh(iz), cos z = cosh(iz), tan z = -i tanh(iz),
@@ -344,6 +364,7 @@ static LLVMValueRef complex_math(Lower *L, Node *n, const Type *r)
         LLVMValueRef z0 = lw_fcmp(L, LLVMRealOEQ, phi, fk(phi, 0.0));
         LLVMValueRef re = sel(L, z0, m, lw_fmul(L, m, lw_libm1(L, "cos", phi)));
         LLVMValueRef im = sel(L, z0, lw_fmul(L, m, phi), lw_fmul(L, m, lw_libm1(L, "sin", phi)));
+        lw_cmath_special(L, CSPECIAL_RECT, m, phi, &re, &im);
         return lw_make_complex(L, r, re, im);
     }
     LLVMValueRef v = lw_conv(L, n, lw_expr(L, n->args[0]), n->args[0]->ty, r);

@@ -57,6 +57,7 @@ lists what is there); the README's section on differences from numba lists
 the rest.
 """
 
+import functools
 import inspect
 
 import numpy as np
@@ -120,6 +121,7 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
         self.overloads = {}     # argument descriptors -> Kernel (a function)
         self._returns = {}      # eager signature -> declared return descriptor (or None)
         self._declared = {}     # eager signature -> its Signature (with a return type)
+        self._enum_returns = {}  # signature -> the Enum class its returns are members of
         self._eager = []        # explicit signatures, in order
         self._lock = compile_lock(self)
         self._pysig = inspect.signature(py_func)
@@ -186,6 +188,9 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
         key = self._resolve_key(sig)
         k = self.compile(key)
         cast = _return_cast(self._returns.get(key), k.return_type)
+        enum_cls = self._enum_returns.get(key)
+        if enum_cls is not None and cast is None:   # the member, not its code
+            cast = functools.partial(_enums.member_of_code, enum_cls)
         if not kwargs and len(args) == given and \
                 all(isinstance(a, _KEYED_TYPES) for a in args):
             self._fastpath_register(args, k, cast)
@@ -271,6 +276,8 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
         tree, info = frontend.build_tree(self.py_func, False, sig, jit=True,
                                          self_signature=self._declared.get(sig),
                                          parallel=self.parallel)
+        if info.returns_enum is not None:
+            self._enum_returns[sig] = info.returns_enum
         try:
             return disk_cache.compile_kernel(tree, [_desc_for_c(d) for d in sig],
                                              0 if (self.debug or not self.opt) else 3,

@@ -24,15 +24,41 @@ def test_cpu_topology_matches_the_os():
 def test_without_a_gpu_the_default_device_is_the_cpu():
     if cuda.is_available():
         pytest.skip("a CUDA GPU is present")
-    assert len(cuda.gpus) == 0 and list(cuda.gpus) == [] and cuda.list_devices() == []
     dev = cuda.get_current_device()
     assert dev.kind == "cpu" and dev.id == 0 and dev.compute_capability == (0, 0)
     assert dev.WARP_SIZE == 32 and dev.MAX_THREADS_PER_BLOCK == 1024
     assert cuda.select_device(0) == dev  # numba code selecting device 0 keeps working
     with pytest.raises(cuda.CudaSupportError, match="no CUDA device"):
         cuda.select_device(1)
-    with pytest.raises(IndexError):
-        cuda.gpus[0]
+    # cuda.gpus holds the CPU device alone, as gpus[0] (what select_device(0) gives)
+    assert len(cuda.gpus) == 1 and list(cuda.gpus) == [dev] and cuda.list_devices() == [dev]
+    assert cuda.gpus[0] is dev and cuda.gpus[-1] is dev
+    with pytest.raises(IndexError, match=r"cuda.gpus\[1\]: there is no CUDA device"):
+        cuda.gpus[1]
+    with pytest.raises(TypeError, match="index must be an int"):
+        cuda.gpus[True]
+
+
+def test_gpus_current_is_none_until_a_device_is_used_after_close():
+    script = """
+from ember import cuda
+import numpy as np
+assert cuda.gpus.current is None            # a fresh process: no device used yet
+a = cuda.to_device(np.arange(4.0))          # using one chooses the default
+cur = cuda.gpus.current
+assert cur is not None and cur == cuda.get_current_device()
+cuda.close()
+assert cuda.gpus.current is None            # numba: close() leaves no active context
+with cuda.gpus[0]:
+    assert cuda.gpus.current.id == 0
+    assert cuda.gpus.current is cuda.gpus[0]
+assert cuda.gpus.current is None            # the block restores "none chosen"
+assert (a.copy_to_host() == np.arange(4.0)).all()   # arrays outlive close()
+cuda.device_array(2)                        # a new array chooses the default again
+assert cuda.gpus.current == cur
+print("ok")
+"""
+    assert run_python(script).stdout.strip().endswith("ok")
 
 
 def test_select_device_argument_errors():
@@ -117,3 +143,28 @@ def test_no_driver_reason_names_every_place():
     assert lines[0] == "False"
     assert lines[1].startswith("no CUDA driver found (looked in:")
     assert "/nonexistent/libcuda.so.1" in lines[1]
+
+
+def test_cuda_runtime_version_is_the_toolkit_of_libnvvm(nvvm, ptxas):
+    """cuda.runtime.get_version(): the release libNVVM's toolkit states;
+    its ptxas (same toolkit, found next to libNVVM) says it independently."""
+    import re
+    import subprocess
+    v = cuda.runtime.get_version()
+    out = subprocess.run([ptxas, "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"release (\d+)\.(\d+)", out)
+    assert m, out
+    assert v == (int(m.group(1)), int(m.group(2)))
+    assert cuda.runtime.is_supported_version() == (v in cuda.runtime.supported_versions)
+    assert (13, 0) in cuda.runtime.supported_versions and (11, 1) not in cuda.runtime.supported_versions
+
+
+def test_cuda_runtime_without_libnvvm_says_where_it_looked():
+    proc = run_python("""
+from ember import cuda
+try:
+    cuda.runtime.get_version()
+except cuda.CudaSupportError as e:
+    print("error:", e)
+""", env_extra={"EMBER_NVVM": "/nonexistent/ember-test"})
+    assert "error: libNVVM not found" in proc.stdout and "/nonexistent/ember-test" in proc.stdout

@@ -11,6 +11,7 @@ CPython, or with NumPy. Kernels run on the cpu device (and a GPU where there
 is one) and are compiled to PTX and assembled by ptxas (conftest.py).
 """
 
+import cmath
 import enum
 import operator
 import re
@@ -387,6 +388,62 @@ def test_variable_index_into_mixed_tuple_is_a_typing_error():
         f(0)
 
 
+def zip_enumerate_tuples(t, u, out):
+    s = 0.0
+    for i, v in enumerate(t):               # mixed item types: one branch per item
+        s += (i + 1) * v
+    for a, b in zip(t, u):                  # stops at the shorter tuple
+        if b == 0:
+            continue
+        s += a * b
+    for k, (a, b) in enumerate(zip(t, (3, 1.5, 2, 9))):
+        if k == 2:
+            break
+        s -= k * a + b
+    for i, v in enumerate((2, 0.5)):        # a tuple literal
+        s += i * v
+    out[0] = s
+
+
+@pytest.mark.parametrize("t, u", [((1.0, 2, 3.5), (4, 0, 6, 7)), ((2, 0.25), (1.5, 3.0, 1))])
+def test_zip_and_enumerate_over_tuples_in_kernels(t, u):
+    expected = np.zeros(1)
+    zip_enumerate_tuples(t, u, expected)
+    got = np.zeros(1)
+    cuda.jit(zip_enumerate_tuples)[1, 1](t, u, got)
+    assert got[0] == expected[0]
+    got = np.zeros(1)
+    ember.jit(zip_enumerate_tuples)(t, u, got)
+    assert got[0] == expected[0]
+
+
+def test_zip_of_a_tuple_and_an_array_names_the_line():
+    @cuda.jit
+    def k(t, a, out):
+        for x, y in zip(t, a):
+            out[0] += x * y
+
+    with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+.*zip\(\) of a "
+                       r"tuple and an array"):
+        k[1, 1]((1.0, 2.0), np.ones(2), np.zeros(1))
+
+
+def test_enumerate_and_zip_over_arrays_still_loop_at_run_time():
+    @cuda.jit
+    def k(a, b, out):
+        for i, v in enumerate(a):
+            out[i] = i * v
+        for x, y in zip(a, b):
+            out[0] += x * y
+
+    a, b = np.arange(1.0, 6.0), np.arange(3.0)
+    out = np.zeros(5)
+    k[1, 1](a, b, out)
+    want = np.arange(5) * a
+    want[0] += (a[:3] * b).sum()
+    np.testing.assert_array_equal(out, want)
+
+
 def test_complex_power():
     def f(z, w):
         return z ** w, z ** 2, z ** 0.5, z ** -1, (1 + 2j) ** 3
@@ -517,3 +574,103 @@ def test_a_local_that_is_not_one_constant_is_not_a_shape(cpu_device, tmp_path, b
     k = cuda.jit(ns["k"])
     with pytest.raises(TypingError, match="shape must be a constant"):
         k[1, 1](np.zeros(1, np.int64))
+# ---- *args of tuples in calls ---------------------------------------------------
+
+def star_calls(z, t, out):
+    i = cuda.grid(1)
+    if i < z.size:
+        out[i, 0] = complex(*cmath.polar(z[i]))       # numba's polar_as_complex_usecase
+        out[i, 1] = max(*t, z[i].real)                # a tuple argument spread
+        out[i, 2] = complex(*(t[1], -t[0]))           # a tuple literal
+
+
+def test_star_args_of_tuples_in_calls():
+    z = np.array([1 + 2j, -3 - 0.5j, 0j, 4.5 - 1j])
+    t = (1.5, 2.0, -7.0)
+    out = np.zeros((4, 3), dtype=np.complex128)
+    cuda.jit(star_calls)[1, 8](z, t, out)
+    for i, v in enumerate(z.tolist()):
+        r, phi = cmath.polar(v)
+        assert out[i, 0] == pytest.approx(complex(r, phi), rel=1e-15)
+        assert out[i, 1] == max(*t, v.real)
+        assert out[i, 2] == complex(t[1], -t[0])
+
+
+def test_star_args_of_a_device_call_or_an_array_names_the_line():
+    @cuda.jit(device=True)
+    def pair(x):
+        return x, 2 * x
+
+    @cuda.jit
+    def k1(out):
+        out[0] = max(*pair(out[1]))
+
+    @cuda.jit
+    def k2(out):
+        out[0] = max(*out)
+
+    with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+.*side effects"):
+        k1[1, 1](np.zeros(2))
+    with pytest.raises(UnsupportedError, match=r"test_kernel_pylang\.py:\d+.*tuple of known "
+                       r"length"):
+        k2[1, 1](np.zeros(2))
+
+
+def nested_iterators(x, y, out):
+    for i, (a, b) in enumerate(zip(x, y)):         # numba's test_iterators
+        out[i, 0] = i * 100 + a * b
+    for (i, a), b in zip(enumerate(x), y):
+        out[i, 1] = i * 100 + a - b
+    for i, (j, row) in enumerate(enumerate(x)):
+        out[i, 2] = i + j + row
+
+
+def test_nested_enumerate_and_zip_over_arrays():
+    x = np.array([10.0, 9, 8, 7, 6])
+    y = np.array([1.0, 2, 3, 4])                  # zip stops at the shorter one
+    want = np.zeros((5, 3))
+    nested_iterators(x, y, want)
+    got = np.zeros((5, 3))
+    cuda.jit(nested_iterators)[1, 1](x, y, got)
+    np.testing.assert_array_equal(got, want)
+    got = np.zeros((5, 3))
+    ember.jit(nested_iterators)(x, y, got)
+    np.testing.assert_array_equal(got, want)
+
+
+# ---- Enum members returned to Python ----------------------------------------------
+
+def pick_color(pred):
+    return Color.red if pred else Color['green']
+
+
+def pick_early(n):
+    if n > 2:
+        return Color.blue
+    c = Color.red
+    return c                   # a variable: not seen as a member return (stays a number)
+
+
+def test_jit_function_returning_enum_members_gives_the_members():
+    f = ember.jit(pick_color)
+    for p in (True, False, True, 0, 1):       # the first calls compile, later ones hit C
+        got = f(p)
+        assert got is pick_color(p), (p, got)
+
+    @ember.jit
+    def uses(pred):                           # numba's test_return_from_device_func
+        return pick(pred) == Color.red, pick(not pred) == Color.green
+
+    pick = ember.jit(pick_color)
+    assert uses(True) == (True, True) and uses(False) == (False, False)
+
+
+def test_enum_returns_that_are_not_all_members_stay_numbers():
+    from ember._compiler import _enums
+    f = ember.jit(pick_early)
+    got = f(1)
+    assert isinstance(got, int) and got == _enums.member_code(Color.red)
+    assert _enums.member_of_code(Color, got) is Color.red
+    assert f(3) == _enums.member_code(Color.blue)
+    with pytest.raises(ValueError, match="not the code of a member of Shake"):
+        _enums.member_of_code(Shake, got)

@@ -162,3 +162,50 @@ def test_static_shared_memory_above_48_kib_is_a_compile_error():
     o = np.zeros(1, np.float32)
     just_fits[1, 32](o)
     assert o[0] == 31
+# numba's launch-configuration checks and wording
+# (numba.cuda.errors.normalize_kernel_dimensions), issue 13.
+
+@cuda.jit
+def fill_index(out):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = i
+
+
+@pytest.mark.parametrize("config, msg", [
+    (((1, 2, 3, 4), (5, 6)), "griddim must be a sequence of 1, 2 or 3 integers, got [1, 2, 3, 4]"),
+    (((1, 2), [3, 4, 5, 6]), "blockdim must be a sequence of 1, 2 or 3 integers, got [3, 4, 5, 6]"),
+    (((), 4), "griddim must be a sequence of 1, 2 or 3 integers, got []"),
+])
+def test_too_many_dims_is_numbas_value_error(config, msg):
+    with pytest.raises(ValueError) as ei:
+        fill_index[config]
+    assert msg in str(ei.value)
+
+
+@pytest.mark.parametrize("config, msg", [
+    ((2.0, 3), "griddim must be a sequence of integers, got [2.0]"),
+    ((2, 3.0), "blockdim must be a sequence of integers, got [3.0]"),
+    (((2, "4"), 3), "griddim must be a sequence of integers, got [2, '4']"),
+    ((2, (True, 1)), "blockdim must be a sequence of integers, got [True, 1]"),
+])
+def test_non_integral_dims_is_numbas_type_error(config, msg):
+    with pytest.raises(TypeError) as ei:
+        fill_index[config]
+    assert msg in str(ei.value)
+
+
+def test_list_and_numpy_integer_dims_launch():
+    out = np.full(24, -1.0)
+    fill_index[[np.int32(3)], (np.uint8(8),)](out)
+    np.testing.assert_array_equal(out, np.arange(24.0))
+
+
+def test_forall_zero_launches_nothing_and_negative_is_an_error():
+    out = np.full(5, -1.0)
+    assert fill_index.forall(0)(out) is None
+    np.testing.assert_array_equal(out, np.full(5, -1.0))
+    with pytest.raises(ValueError, match="Can't create ForAll with negative task count: -3"):
+        fill_index.forall(-3)
+    fill_index.forall(5)(out)                 # a positive count still runs every task
+    np.testing.assert_array_equal(out, np.arange(5.0))

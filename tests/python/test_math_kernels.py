@@ -11,6 +11,7 @@ inferred types (inspect_types / the IR dump) say so.
 import cmath
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -761,3 +762,106 @@ def test_cmath_signed_zeros_and_infinities_as_cpython():
                          math.copysign(1, g) == math.copysign(1, w))):
                     failures.append(f"cmath.{name}({v!r}) = {got!r}, cmath gives {want!r}")
     assert not failures, "\n".join(failures)
+
+
+# Every cmath function at every pair of part classes (C99 Annex G's special
+# values, as CPython's cmath gives them), complex128 and complex64. Issue 13.
+CLASS_POINTS = (-INF, -2.5, -0.0, 0.0, 0.75, INF, NAN)
+
+
+def same_special(got, want, rtol):
+    """NaN matches NaN, infinities and zeros exactly (zero signs too),
+    finite parts within rtol."""
+    for g, w in ((got.real, want.real), (got.imag, want.imag)):
+        if math.isnan(w) or math.isnan(g):
+            if not (math.isnan(w) and math.isnan(g)):
+                return False
+        elif w == 0 or g == 0 or math.isinf(w) or math.isinf(g):
+            if g != w or math.copysign(1, g) != math.copysign(1, w):
+                return False
+        elif not math.isclose(g, w, rel_tol=rtol):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.complex128, 1e-14), (np.complex64, 1e-6)])
+def test_cmath_special_values_match_cmath_at_every_class_pair(dtype, rtol):
+    z = np.array([complex(x, y) for x in CLASS_POINTS for y in CLASS_POINTS], dtype=dtype)
+    out = np.zeros((z.size, len(CMATH_UNARY)), dtype=dtype)
+    cmath_unary[1, 64](z, out)
+    checked, bad = 0, []
+    for c, name in enumerate(CMATH_UNARY):
+        f = getattr(cmath, name)
+        for k, v in enumerate(z.tolist()):
+            if math.isfinite(v.real) and math.isfinite(v.imag):
+                continue
+            try:
+                want = f(v)
+            except ValueError:      # CPython's domain errors: exp(1+infj) ...
+                continue
+            checked += 1
+            got = complex(out[k, c])
+            if not same_special(got, want, rtol):
+                bad.append(f"cmath.{name}({v!r}): got {got!r}, cmath gives {want!r}")
+    assert checked > 400          # of 16 * 33 non-finite arguments
+    assert not bad, "\n".join(bad[:20])
+
+
+@cuda.jit
+def cmath_classify(z, out):
+    i = cuda.grid(1)
+    if i < z.size:
+        out[i, 0] = cmath.isnan(z[i])
+        out[i, 1] = cmath.isinf(z[i])
+        out[i, 2] = cmath.isfinite(z[i])
+        out[i, 3] = cmath.phase(z[i])
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_cmath_phase_and_predicates_at_every_class_pair(dtype):
+    z = np.array([complex(x, y) for x in CLASS_POINTS for y in CLASS_POINTS], dtype=dtype)
+    out = np.zeros((z.size, 4))
+    cmath_classify[1, 64](z, out)
+    for k, v in enumerate(z.tolist()):
+        assert out[k, 0] == cmath.isnan(v) and out[k, 1] == cmath.isinf(v), v
+        assert out[k, 2] == cmath.isfinite(v), v
+        want = cmath.phase(v)
+        got = out[k, 3]
+        assert (math.isnan(want) and math.isnan(got)) or (
+            math.isclose(got, want, rel_tol=1e-6) and math.copysign(1, got) == math.copysign(1, want)), \
+            (v, got, want)
+
+
+@pytest.mark.parametrize("cc", [(8, 0), (9, 0)])
+def test_cmath_special_value_tables_are_constant_data_in_ptx(nvvm, ptxas, cc):
+    from conftest import check_ptx
+    sig = "void(complex64[::1], complex64[:, ::1])"
+    ptx, _ = cuda.compile_ptx(cmath_unary.py_func, sig, cc=cc)
+    for name in ("sqrt", "exp", "log", "acos", "asinh", "atanh", "cosh", "sinh", "tanh"):
+        assert re.search(rf"\.const \.align \d+ \.b8 ember_cmath_{name}_f32\[392\]", ptx), name
+    check_ptx(ptx, cc)
+
+
+@cuda.jit
+def cmath_rect(r, phi, out):
+    i = cuda.grid(1)
+    if i < r.size:
+        out[i] = cmath.rect(r[i], phi[i])
+
+
+@pytest.mark.parametrize("ftype, rtol", [(np.float64, 1e-14), (np.float32, 1e-6)])
+def test_cmath_rect_at_every_class_pair(ftype, rtol):
+    pairs = [(x, y) for x in CLASS_POINTS + (-1.25, 3.0) for y in CLASS_POINTS + (2.0, -0.5)]
+    r = np.array([p[0] for p in pairs], dtype=ftype)
+    phi = np.array([p[1] for p in pairs], dtype=ftype)
+    out = np.zeros(len(pairs), dtype=np.complex64 if ftype == np.float32 else np.complex128)
+    cmath_rect[1, 128](r, phi, out)
+    checked = 0
+    for k, (x, y) in enumerate(zip(r.tolist(), phi.tolist())):
+        try:
+            want = cmath.rect(x, y)
+        except ValueError:          # rect(inf, inf), rect(1, inf): CPython's domain errors
+            continue
+        checked += 1
+        assert same_special(complex(out[k]), want, rtol), (x, y, out[k], want)
+    assert checked > 60

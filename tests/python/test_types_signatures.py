@@ -255,3 +255,24 @@ def test_inspect_types_prints_to_stdout(capsys):
     out = capsys.readouterr().out
     assert "add_scalar (float32[::1], float32)" in out
     assert ":: float32" in out
+
+
+def test_complex_underlying_float_makes_part_signatures():
+    from ember import types as t
+    assert t.complex64.underlying_float == t.float32
+    assert t.complex128.underlying_float == t.float64
+    with pytest.raises(AttributeError, match="float32 is not a complex type"):
+        t.float32.underlying_float
+    for ct in (t.complex64, t.complex128):
+        ft = ct.underlying_float
+        imag = cuda.jit(ft(ct), device=True)(lambda z: z.imag)
+
+        @cuda.jit
+        def k(out, a):
+            i = cuda.grid(1)
+            if i < out.size:
+                out[i] = imag(a[i])
+        a = np.array([1 + 2j, -0.5 - 3.25j, 1e3j], dtype=ct.dtype)
+        out = np.zeros(3, dtype=ft.dtype)
+        k[1, 4](out, a)
+        np.testing.assert_array_equal(out, a.imag)

@@ -32,6 +32,15 @@ def member_code(member):
     return code
 
 
+def member_of_code(cls, code):
+    """The member of Enum class `cls` whose code is `code` (the inverse of
+    member_code); ValueError when the code is none of cls's."""
+    for m in cls:
+        if member_code(m) == code:
+            return m
+    raise ValueError(f"{code} is not the code of a member of {cls.__qualname__}")
+
+
 def as_argument(value):
     """An argument as compiled code takes it: Enum members become their code."""
     if isinstance(value, enum.Enum):

@@ -77,6 +77,19 @@ class PythonFeatures:
                 return d[2]
         return None
 
+    def enum_class_of(self, node):
+        """The Enum class (not IntEnum: its members are their integers) of
+        the member `node` names: Color.red, Color['red'], or a conditional
+        expression of members of one class; else None."""
+        import enum
+        if isinstance(node, ast.IfExp):
+            a, b = self.enum_class_of(node.body), self.enum_class_of(node.orelse)
+            return a if a is b else None
+        m = self.enum_member(node)
+        if m is None or isinstance(m, int):
+            return None
+        return type(m) if isinstance(m, enum.Enum) else None
+
     def enum_member(self, node):
         """The Enum member `node` names (Color.red, Color['red']), else None."""
         from .frontend import _Static

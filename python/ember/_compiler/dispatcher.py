@@ -19,6 +19,7 @@ Objects with ``__cuda_array_interface__`` are used in place.
 """
 
 import inspect
+import numbers
 import operator
 import os
 import threading
@@ -252,20 +253,18 @@ def _arg_cost(a, f):
 # ---------------------------------------------------------------------------
 
 def _dims(value, what, limits):
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{what} must be an int or a tuple of 1 to 3 ints, not {value!r}")
-    if isinstance(value, (int, np.integer)):
-        dims = [int(value)]
-    elif isinstance(value, tuple) or (isinstance(value, list) and value):
-        if not 1 <= len(value) <= 3:
-            raise ValueError(f"{what} must have 1 to 3 dimensions, not {len(value)}: {value!r}")
-        dims = []
-        for v in value:
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-                raise ValueError(f"{what} must hold ints, not {v!r} (in {value!r})")
-            dims.append(int(v))
-    else:
-        raise ValueError(f"{what} must be an int or a tuple of 1 to 3 ints, not {value!r}")
+    """griddim or blockdim as a 3-tuple. numba's rules and wording
+    (numba.cuda.errors.normalize_kernel_dimensions): an integer or a
+    sequence (tuple, list) of 1 to 3 integers; more dimensions are a
+    ValueError, a non-integer a TypeError. A bool is not taken for an
+    integer here (numba would take True as 1)."""
+    dims = list(value) if isinstance(value, (tuple, list)) else [value]
+    if not 1 <= len(dims) <= 3:
+        raise ValueError(f"{what} must be a sequence of 1, 2 or 3 integers, got {dims!r}")
+    for v in dims:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{what} must be a sequence of integers, got {dims!r}")
+    dims = [int(v) for v in dims]
     for axis, (d, lim) in enumerate(zip(dims, limits)):
         if d <= 0:
             raise ValueError(f"{what} {value!r}: dimension {'xyz'[axis]} is {d}; it must be "
@@ -529,13 +528,17 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         """A launcher for ``ntasks`` threads in 1-D (as numba's forall).
         With tpb 0, the block size is the one the driver's occupancy
         calculator picks for the kernel on a CUDA device (at the call, once
-        the argument types are known), and min(ntasks, 128) on the CPU."""
+        the argument types are known), and min(ntasks, 128) on the CPU.
+        With ntasks 0 the launcher does nothing (as numba's: no kernel with
+        no blocks is launched); a negative count is numba's ValueError."""
         ntasks = operator.index(ntasks)
-        if ntasks <= 0:
-            raise ValueError(f"forall: ntasks must be >= 1, not {ntasks}")
+        if ntasks < 0:
+            raise ValueError(f"Can't create ForAll with negative task count: {ntasks}")
         tpb = operator.index(tpb)
         if tpb < 0:
             raise ValueError(f"forall: tpb must be >= 0, not {tpb}")
+        if ntasks == 0:
+            return _NoWorkForAll()
         from ..cuda._devices import get_current_device
         if tpb == 0 and get_current_device().kind == "cuda":
             return _OccupancyForAll(self, ntasks, stream, sharedmem)
@@ -958,6 +961,11 @@ class _Overloads(dict):
 
     def get(self, key, default=None):
         return dict.get(self, self._key(key), default)
+class _NoWorkForAll:
+    """``kernel.forall(0)``: calling it launches nothing and returns None."""
+
+    def __call__(self, *args):
+        return None
 
 
 class _OccupancyForAll:

@@ -236,6 +236,16 @@ def _error(cls, info, line, col, msg, hint=None):
 # Compile-time values that are not data: modules, functions, types
 # ---------------------------------------------------------------------------
 
+class _Prebuilt(ast.expr):
+    """An AST leaf standing for IR built already (an item of a tuple passed
+    as *args): the builder returns its `ir` as the expression's value."""
+    _fields = ()
+
+    def __init__(self, ir):
+        super().__init__()
+        self.ir = ir
+
+
 class _Static:
     """A name resolved at compile time to something that is not a number.
 
@@ -552,6 +562,7 @@ class _Builder(PythonFeatures, JitForms):
         self.fn = fn
         self.graph = graph if graph is not None else _CallGraph()
         self.return_arities = []
+        self.return_enums = []  # per return: the Enum class of a member it returns, or None
         self.info = info
         self.fdef = fdef
         self.is_kernel = is_kernel
@@ -852,6 +863,7 @@ class _Builder(PythonFeatures, JitForms):
                                   "(out[i] = value)")
             value = self.expr(s.value)
             self.return_arities.append(self.arity(value))
+            self.return_enums.append(self.enum_class_of(s.value))
             return ("return", line, col, value)
         if isinstance(s, ast.Expr):
             if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
@@ -1085,20 +1097,34 @@ class _Builder(PythonFeatures, JitForms):
             return None
         if t[0] != "load" and t[0] != "tuple" and not self.pure(t):
             return None
-        src = t
         pre = []
-        if t[0] not in ("load", "tuple"):          # evaluate the tuple once
-            slot = self.temp()
-            self.record_arity(slot, t)
-            pre.append(("assign", line, col, slot, t))
-            src = ("load", line, col, slot)
+        src = self.tuple_once(t, line, col, pre)
+        return self.unrolled_loop(s, n, lambda i: self.tuple_item(src, i, line, col), pre)
+
+    def tuple_once(self, t, line, col, pre):
+        """A tuple expression evaluated once: itself when a load or a tuple
+        literal, else a temporary assigned in `pre`."""
+        if t[0] in ("load", "tuple"):
+            return t
+        slot = self.temp()
+        self.record_arity(slot, t)
+        pre.append(("assign", line, col, slot, t))
+        return ("load", line, col, slot)
+
+    @staticmethod
+    def tuple_item(src, i, line, col):
+        return src[3][i] if src[0] == "tuple" else ("tuple_get", line, col, src, i)
+
+    def unrolled_loop(self, s, n, item_of, pre):
+        """The loop of tuple_loop: the target bound to item_of(k) in the k-th
+        branch of an if chain inside ``for k in range(n)``."""
+        line, col = self.loc(s)
         k = self.temp()
         self.record_arity(k, ("const", line, col, "weak_int", 0))
         chain = None
         self.loop_depth += 1
         for i in reversed(range(n)):
-            item = src[3][i] if src[0] == "tuple" else ("tuple_get", line, col, src, i)
-            r = self.assign_to(s.target, item, s.iter)
+            r = self.assign_to(s.target, item_of(i), s.iter)
             body = self.block(s.body, s)
             stmts = (r if isinstance(r, list) else [r]) + list(body[3])
             branch = ("block", line, col, stmts)
@@ -1130,44 +1156,24 @@ class _Builder(PythonFeatures, JitForms):
 
     def for_items(self, s, it, enumerate_ok=False):
         """``for v in a``, ``for i, v in enumerate(a)``, ``for x, y in zip(a, b)``
-        over arrays: a loop over range(len(a)) (the shortest for zip) that
-        binds the items first; each sequence is evaluated once. An item is
-        what a[i] is (an element, or a row view of a 2-D array), as NumPy's
-        iteration."""
+        over arrays, nested too (``enumerate(zip(a, b))``, ``zip(enumerate(a),
+        b)``): a loop over range(len(a)) (the shortest for zip) that binds the
+        items first; each array is evaluated once. An item is what a[i] is
+        (an element, or a row view of a 2-D array), as NumPy's iteration.
+        `enumerate_ok`: `it` is an enumerate() call built by the front end."""
         line, col = self.loc(s)
         il, ic = self.loc(it)
-        kind, seqs = "plain", [it]
-        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name):
-            b = "enumerate" if enumerate_ok else self.builtin_name(it.func)
-            if b == "enumerate":
-                if len(it.args) != 1 or it.keywords:
-                    raise self.unsupported(it, "enumerate() takes one array here (no start=)")
-                kind, seqs = "enumerate", it.args
-            elif b == "zip":
-                if not it.args or it.keywords:
-                    raise self.typing(it, "zip() takes one or more arrays here")
-                kind, seqs = "zip", it.args
-        pre, names = [], []
-        if kind == "plain":
-            v = self.expr(it)
-            n = self.arity(v)
+        first = None    # `it` built already (a plain sequence)
+        if not enumerate_ok and self.iterator_builtin(it) is not None:
+            loop = self.tuple_items_loop(s, it)
+            if loop is not None:
+                return loop
+        elif not enumerate_ok:
+            first = self.expr(it)
+            n = self.arity(first)
             if n is not None and n >= 0:
-                return self.for_tuple(s, it, v, n)
-            seqs, first = [it], v
-        for q in seqs:
-            v = first if kind == "plain" else self.expr(q)
-            if self.arity(v) is not None:
-                raise self.unsupported(q, "looping over a tuple is not supported",
-                                       "index it with constants, or loop over an array")
-            self.ntemps += 1
-            name = f"$seq{self.ntemps}"
-            slot = self.new_slot(name)
-            self.record_arity(slot, v)
-            ql, qc = self.loc(q)
-            pre.append(("assign", ql, qc, slot, v))
-            names.append((name, slot))
-        lens = [("attr", il, ic, "len", ("load", il, ic, slot)) for _, slot in names]
-        stop = lens[0] if len(lens) == 1 else ("math", il, ic, "min", lens)
+                return self.for_tuple(s, it, first, n)
+        pre, names = [], []
         self.ntemps += 1
         iname = f"$i{self.ntemps}"
         islot = self.new_slot(iname)
@@ -1178,14 +1184,29 @@ class _Builder(PythonFeatures, JitForms):
         def load(n):
             return ast.Name(id=n, ctx=ast.Load())
 
-        items = [ast.Subscript(value=load(n), slice=load(iname), ctx=ast.Load())
-                 for n, _ in names]
-        if kind == "enumerate":
-            value = ast.Tuple(elts=[load(iname), items[0]], ctx=ast.Load())
-        elif kind == "zip":
-            value = ast.Tuple(elts=items, ctx=ast.Load())
-        else:
-            value = items[0]
+        def item_of(q, top=False):
+            """The AST of q's i-th item; arrays are evaluated into `pre`."""
+            b = "enumerate" if top and enumerate_ok else self.iterator_builtin(q)
+            if b == "enumerate":
+                return ast.Tuple(elts=[load(iname), item_of(q.args[0])], ctx=ast.Load())
+            if b == "zip":
+                return ast.Tuple(elts=[item_of(a) for a in q.args], ctx=ast.Load())
+            v = first if top and first is not None else self.expr(q)
+            if self.arity(v) is not None:
+                raise self.unsupported(q, "looping over a tuple is not supported",
+                                       "index it with constants, or loop over an array")
+            self.ntemps += 1
+            name = f"$seq{self.ntemps}"
+            slot = self.new_slot(name)
+            self.record_arity(slot, v)
+            ql, qc = self.loc(q)
+            pre.append(("assign", ql, qc, slot, v))
+            names.append((name, slot))
+            return ast.Subscript(value=load(name), slice=load(iname), ctx=ast.Load())
+
+        value = item_of(it, top=True)
+        lens = [("attr", il, ic, "len", ("load", il, ic, slot)) for _, slot in names]
+        stop = lens[0] if len(lens) == 1 else ("math", il, ic, "min", lens)
         bind = ast.Assign(targets=[s.target], value=value)
         for n in ast.walk(bind):
             if not hasattr(n, "lineno") or n.lineno is None:
@@ -1194,6 +1215,70 @@ class _Builder(PythonFeatures, JitForms):
         body = self.block([bind] + s.body, s)
         self.loop_depth -= 1
         return pre + [("for_range", line, col, islot, zero, stop, one, body)]
+
+    def iterator_builtin(self, q):
+        """'enumerate' or 'zip' when q calls that builtin (checking its
+        arguments: enumerate takes one sequence, no start=; zip one or more),
+        else None."""
+        if not (isinstance(q, ast.Call) and isinstance(q.func, ast.Name)):
+            return None
+        b = self.builtin_name(q.func)
+        if b == "enumerate":
+            if len(q.args) != 1 or q.keywords:
+                raise self.unsupported(q, "enumerate() takes one sequence here (no start=)")
+            return b
+        if b == "zip":
+            if not q.args or q.keywords:
+                raise self.typing(q, "zip() takes one or more sequences here")
+            return b
+        return None
+
+    def tuple_items_loop(self, s, it):
+        """``for i, v in enumerate(t)`` and ``for a, b in zip(t, u)`` over
+        tuples of known length (nested: ``enumerate(zip(t, u))``), unrolled
+        as tuple_loop (numba unrolls them too): the k-th branch binds
+        (k, t[k]) or (t[k], u[k]); zip stops at the shortest tuple. None when
+        no sequence is a tuple (arrays: for_items' loop); a mix of tuples and
+        arrays is an UnsupportedError."""
+        pre = []
+        view = self.tuple_view(it, pre)
+        if view is None:
+            return None
+        n, item_of = view
+        return self.unrolled_loop(s, n, item_of, pre)
+
+    def tuple_view(self, q, pre):
+        """(n, item_of) when `q` is a tuple of known length n, or an
+        enumerate()/zip() of such tuples (item_of(k): the k-th item as an
+        expression; tuples are evaluated once, in `pre`); None when it is
+        none of these."""
+        il, ic = self.loc(q)
+        b = self.iterator_builtin(q)
+        if b is not None:
+            views = [self.tuple_view(a, pre) for a in q.args]
+            if all(v is None for v in views):
+                return None
+            if any(v is None for v in views):
+                raise self.unsupported(q, f"{b}() of a tuple and an array (or a tuple of "
+                                       "unknown length) is not supported",
+                                       "index the array with the tuple's positions, or pass "
+                                       "only tuples")
+
+            def item_of(i):
+                parts = [f(i) for _, f in views]
+                if b == "enumerate":
+                    parts = [("const", il, ic, "weak_int", i)] + parts
+                return ("tuple", il, ic, parts)
+            return min(n for n, _ in views), item_of
+        v = self.expr(q)
+        n = self.arity(v)
+        if n is None:
+            return None
+        if n < 0:
+            raise self.unsupported(q, "looping over a tuple of unknown length is not supported",
+                                   "index it with constants, or loop over an array")
+        src = self.tuple_once(v, il, ic, pre)
+        return n, lambda i: self.tuple_item(src, i, il, ic)
 
     def for_tuple(self, s, it, v, n):
         """``for v in t`` over a tuple of known length: the body once per item
@@ -1257,6 +1342,54 @@ class _Builder(PythonFeatures, JitForms):
             return self.expr_or_static(node)
         return self.expr(node)
 
+    def expand_starred(self, node):
+        """``f(*t)`` with t a tuple of known length n: the call with t's
+        items as n arguments (numba accepts it for tuples). The items read t
+        again each, so t must be free of side effects: a variable, a
+        constant, or math on them such as ``complex(*cmath.polar(z))``."""
+        args = []
+        for a in node.args:
+            if not isinstance(a, ast.Starred):
+                args.append(a)
+                continue
+            t = self.expr(a.value)
+            n = self.arity(t)
+            if n is None or n < 0:
+                raise self.unsupported(a, "*args in calls takes a tuple of known length in "
+                                       "kernels")
+            if not self.side_effect_free(t):
+                raise self.unsupported(a, "*args of an expression that may have side effects "
+                                       "(a call of a function) is not supported",
+                                       "assign the tuple to a variable first: t = f(...); g(*t)")
+            line, col = self.loc(a)
+            for i in range(n):
+                item = _Prebuilt(self.tuple_item(t, i, line, col))
+                args.append(ast.copy_location(item, a))
+        new = ast.Call(func=node.func, args=args, keywords=node.keywords)
+        return ast.copy_location(new, node)
+
+    @staticmethod
+    def side_effect_free(t):
+        """True when evaluating t again changes nothing: pure values, array
+        reads, and math functions and operators of them."""
+        if _Builder.pure(t):
+            return True
+        k = t[0]
+        if k == "math":
+            return all(_Builder.side_effect_free(a) for a in t[4])
+        if k == "binary":
+            return _Builder.side_effect_free(t[4]) and _Builder.side_effect_free(t[5])
+        if k == "unary":
+            return _Builder.side_effect_free(t[4])
+        if k == "tuple_get":
+            return _Builder.side_effect_free(t[3])
+        if k == "tuple":
+            return all(_Builder.side_effect_free(x) for x in t[3])
+        if k == "index":    # a read a[i, j] (an element or a view)
+            return _Builder.side_effect_free(t[3]) and \
+                all(_Builder.side_effect_free(x) for x in t[4])
+        return False
+
     def expr(self, node):
         r = self.expr_or_static(node)
         if isinstance(r, _Static):
@@ -1281,6 +1414,8 @@ class _Builder(PythonFeatures, JitForms):
                            f"call it: {st.name}(...)")
 
     def expr_or_static(self, node):
+        if isinstance(node, _Prebuilt):
+            return node.ir
         line, col = self.loc(node)
         if isinstance(node, ast.Constant):
             v = node.value
@@ -1599,6 +1734,8 @@ class _Builder(PythonFeatures, JitForms):
         }.get(st.kind)
 
     def call(self, node):
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            node = self.expand_starred(node)
         line, col = self.loc(node)
         f = node.func
         # methods on values: a.sum() ... (reductions of arrays)
@@ -2781,6 +2918,11 @@ def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None
         graph.self_device = DeviceFunction(fn, self_signature)
     b = _Builder(fn, info, fdef, is_kernel, argtypes, graph)
     tree = b.build()
+    # an ember.jit function whose every return gives a member of one Enum
+    # class: Python gets the member back, not its code (_jit.py)
+    classes = set(b.return_enums)
+    info.returns_enum = classes.pop() if len(classes) == 1 and None not in classes and \
+        b.return_enums else None
     if b.graph.trees:  # device functions: the 8th item (python/ext/compile.c)
         tree = tree + (list(b.graph.trees),)
     info.foreign = dict(b.graph.foreign)  # cuda.declare_device functions, by tree index

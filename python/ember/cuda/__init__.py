@@ -22,6 +22,7 @@ from ._memory import (ManagedNDArray, MappedNDArray, defer_cleanup, device_array
 from ._args import In, InOut, Out  # noqa: F401
 from ._foreign import Linker, LinkerError, NvrtcError, declare_device  # noqa: F401
 from . import args  # noqa: F401  (numba.cuda.args: wrap_arg for kernel extensions)
+from . import runtime  # noqa: F401  (numba's cuda.runtime: the CUDA release kernels compile with)
 from ._profiler import profile_start, profile_stop, profiling  # noqa: F401
 from ._reduce import Reduce, reduce  # noqa: F401
 from . import devicearray  # noqa: F401  (numba's module of device-array helpers)

@@ -60,14 +60,19 @@ class Device:
     def __str__(self):
         return f"{self.kind}:{self.id}"
 
-    # `with cuda.gpus[1]:` makes the device current for the block.
+    # `with cuda.gpus[1]:` makes the device current for the block; after it
+    # the thread's device is what it was, none chosen yet included.
     def __enter__(self):
-        self._saved.append(_state.key())
+        self._saved.append(_state.chosen())
         _state.set(self.key)
         return self
 
     def __exit__(self, *exc):
-        _state.set(self._saved.pop())
+        saved = self._saved.pop()
+        if saved is None:
+            _state.forget()
+        else:
+            _state.set(saved)
         return False
 
     def synchronize(self):
@@ -116,6 +121,16 @@ class _CurrentDevice(threading.local):
         self._key = key
         _ember._note_current_device(*key)  # the C launch path checks it
 
+    def chosen(self):
+        """The key, or None while this thread has no device yet (numba:
+        no context is active)."""
+        return self._key
+
+    def forget(self):
+        """No device chosen: the next use takes the default again."""
+        self._key = None
+        _ember._note_current_device("cpu", -1)  # no device: the C path defers to Python
+
 
 _state = _CurrentDevice()
 
@@ -138,27 +153,43 @@ def get_current_device():
 
 
 class _GPUs:
-    """``cuda.gpus``: the CUDA devices, indexable and iterable (empty without a GPU)."""
+    """``cuda.gpus``: the devices kernels can run on, indexable and
+    iterable. With a GPU these are the CUDA devices; without one it holds
+    the CPU device alone, as ``gpus[0]`` (as ``select_device(0)`` selects
+    it), so numba code that walks ``cuda.gpus`` runs there too."""
+
+    def _kind(self):
+        return "cuda" if _ember.device_count("cuda") else "cpu"
 
     def __len__(self):
-        return _ember.device_count("cuda")
+        return _ember.device_count("cuda") or 1
 
     def __getitem__(self, i):
         n = len(self)
-        if not isinstance(i, int):
+        if isinstance(i, bool) or not isinstance(i, int):
             raise TypeError(f"cuda.gpus index must be an int, not {type(i).__name__}")
         if not -n <= i < n:
+            if self._kind() == "cpu":
+                raise IndexError(f"cuda.gpus[{i}]: there is no CUDA device, only the CPU "
+                                 "device, cuda.gpus[0]")
             raise IndexError(f"cuda.gpus[{i}]: there are {n} CUDA device(s)")
-        return device("cuda", i % n)
+        return device(self._kind(), i % n)
 
     def __iter__(self):
-        return (device("cuda", i) for i in range(len(self)))
+        kind = self._kind()
+        return (device(kind, i) for i in range(len(self)))
 
     @property
     def current(self):
-        return get_current_device()
+        """The thread's current device, or None while none has been chosen
+        or used since the start or ``cuda.close()`` (numba: no active
+        context)."""
+        key = _state.chosen()
+        return None if key is None else device(*key)
 
     def __repr__(self):
+        if self._kind() == "cpu":
+            return f"<no CUDA device; the CPU device: {list(self)}>"
         return f"<{len(self)} CUDA device(s): {list(self)}>"
 
 
@@ -200,8 +231,14 @@ def select_device(device_id):
 
 
 def close():
-    """Wait for the current device's work (numba releases its context here)."""
-    get_current_device().synchronize()
+    """Wait for the thread's device's work and leave the thread with no
+    device chosen (numba destroys its contexts here; ember keeps one per
+    device for the process, so arrays stay valid). The next use takes the
+    default device, as a fresh thread does."""
+    key = _state.chosen()
+    if key is not None:
+        device(*key).synchronize()
+        _state.forget()
 
 
 class MemoryPool:
