@@ -79,6 +79,40 @@ def test_precise_equal_kinds_and_precision(support):
     t.assertPreciseEqual(0.0, -0.0, ignore_sign_on_zero=True)
 
 
+def test_precise_equal_tolerance_is_numbas(support):
+    """The stand-in accepts and refuses the same near-equal values as
+    numba's own assertPreciseEqual (its tolerance scales with the whole
+    values, a complex number's modulus, not each part)."""
+    pytest.importorskip("numba")
+    import numpy as np
+    from numba.tests.support import TestCase as NumbaCase
+
+    class T(support.TestCase):
+        def runTest(self):
+            pass
+
+    class N(NumbaCase):
+        def runTest(self):
+            pass
+
+    ours, theirs = T(), N()
+    c = np.complex64
+    cases = [(1.0, 1.0 + 2 ** -23, "single", 1), (1.0, 1.0 + 2 ** -22, "single", 1),
+             (1.0, 1.0 + 2 ** -22, "single", 2), (1e10, 1e10 * (1 + 2 ** -52), "double", 1),
+             (c(1e3 + 1e-3j), c(1e3 + 1.0001e-3j), "single", 1),
+             (c(1 + 1j), c(1 + 1.001j), "single", 1), (c(1e-8 + 1j), c(2e-8 + 1j), "single", 2),
+             (np.float32(3.0), np.float32(3.0000002), "single", 1)]
+    for a, b, prec, ulps in cases:
+        outcome = []
+        for case in (ours, theirs):
+            try:
+                case.assertPreciseEqual(a, b, prec=prec, ulps=ulps)
+                outcome.append(True)
+            except AssertionError:
+                outcome.append(False)
+        assert outcome[0] == outcome[1], (a, b, prec, ulps, outcome)
+
+
 def test_runner_scores_a_numba_file(tmp_path):
     pytest.importorskip("numba")
     out = subprocess.run(

@@ -44,8 +44,9 @@ class TestCase(unittest.TestCase):
         """Arrays: same dtype, shape and layout, then each element. Other
         sequences: element by element. Scalars: same kind (bool, int, float,
         complex) and, for NumPy scalars, the same dtype; exact values for
-        exact types or prec='exact', else equal to 24 ('single') or 53
-        ('double') significant bits less log2(ulps). NaN equals NaN; zeros
+        exact types or prec='exact', else within numba's tolerance
+        2**(ulps - bits - 1) * (|first| + |second|), bits 24 ('single') or 53
+        ('double'). NaN equals NaN; zeros
         differ by sign unless ignore_sign_on_zero."""
         if prec not in ("exact", "single", "double"):
             raise ValueError(f"unsupported precision {prec!r}")
@@ -89,15 +90,19 @@ class TestCase(unittest.TestCase):
                 fail("values differ")
             return
         exact = prec == "exact"
+        # numba's tolerance: 2**(ulps - bits - 1) * (|first| + |second|), the
+        # whole values' magnitudes (a complex number's modulus), for each part
+        delta = None if exact else \
+            2.0 ** (ulps - _BITS[prec] - 1) * (abs(complex(first)) + abs(complex(second)))
         if kind_a == "complex":
             parts = [(first.real, second.real), (first.imag, second.imag)]
         else:
             parts = [(first, second)]
         for a, b in parts:
-            self._float_equal(float(a), float(b), exact, prec, ulps,
+            self._float_equal(float(a), float(b), exact, prec, delta,
                               ignore_zero_sign, abs_tol, fail, first)
 
-    def _float_equal(self, a, b, exact, prec, ulps, ignore_zero_sign, abs_tol,
+    def _float_equal(self, a, b, exact, prec, delta, ignore_zero_sign, abs_tol,
                      fail, original):
         if math.isnan(a) or math.isnan(b):
             if not (math.isnan(a) and math.isnan(b)):
@@ -119,8 +124,7 @@ class TestCase(unittest.TestCase):
             if a != b:
                 fail("values differ")
             return
-        bits = _BITS[prec] - math.log2(ulps) if ulps else _BITS[prec]
-        if abs(a - b) > abs(a) * 2.0 ** -bits:
+        if not abs(a - b) <= delta:
             fail(f"values differ beyond {prec} precision")
 
 
