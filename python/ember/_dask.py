@@ -32,6 +32,9 @@ import threading
 
 import numpy as np
 
+# NumPy 2 moved it to np.exceptions (1.25+); np.AxisError is gone in 2.0
+_AxisError = getattr(getattr(np, "exceptions", np), "AxisError", None) or np.AxisError
+
 __all__ = ["register", "install"]
 
 _done = set()
@@ -172,7 +175,7 @@ def concatenate(arrays, axis=0):
         raise ValueError("zero-dimensional arrays cannot be concatenated")
     axis = axis + ndim if axis < 0 else axis
     if not 0 <= axis < ndim:
-        raise np.AxisError(axis, ndim)
+        raise _AxisError(axis, ndim)
     dtype = np.result_type(*[a.dtype for a in arrays])
     shape = list(first.shape)
     for a in arrays[1:]:

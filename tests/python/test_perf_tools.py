@@ -93,7 +93,8 @@ def test_jit_bench_writes_rows_with_peers_and_ratios(perf, tmp_path):
     data = run_jit_bench(tmp_path, tmp_path / "jit.json")
     assert data["benchmark"] == "jit_bench" and data["quick"] is True
     cases = [r["case"] for r in data["rows"]]
-    assert len(cases) == 18 and "first call hypot (compile)" in cases
+    assert len(cases) == 19 and "first call hypot (compile)" in cases
+    assert any(c.startswith("a @ b of two") for c in cases)
     assert any(c.startswith("k-means") for c in cases) and \
         any(c.startswith("sorting the rows") for c in cases)
     assert "prange sum of sqrt, 100000 float64 (parallel=True)" in cases
