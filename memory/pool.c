@@ -520,7 +520,18 @@ ember_status ember_host_register(ember_device_t dev, void *ptr, size_t nbytes)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_host_register: NULL argument");
     if (!dev->iface->host_register || nbytes == 0)
         return EMBER_SUCCESS;
-    return dev->iface->host_register(dev->ctx, ptr, nbytes);
+    return dev->iface->host_register(dev->ctx, ptr, nbytes, false, NULL);
+}
+
+ember_status ember_host_register_mapped(ember_device_t dev, void *ptr, size_t nbytes,
+                                        uint64_t *device)
+{
+    if (!dev || !device || (!ptr && nbytes))
+        return em_error(EMBER_ERR_INVALID_ARG, "ember_host_register_mapped: NULL argument");
+    *device = (uint64_t)(uintptr_t)ptr; /* a kind without locking addresses host memory */
+    if (!dev->iface->host_register || nbytes == 0)
+        return EMBER_SUCCESS;
+    return dev->iface->host_register(dev->ctx, ptr, nbytes, true, device);
 }
 
 ember_status ember_host_unregister(ember_device_t dev, void *ptr)

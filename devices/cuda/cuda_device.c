@@ -137,13 +137,25 @@ static ember_status cuda_memory_info(void *ctx, uint64_t *free_bytes, uint64_t *
 
 /* CUDA semantics: cuMemHostRegister "page-locks the memory range specified
  * by p and bytesize and maps it for the device(s)"; PORTABLE makes it
- * pinned for every context. Unregister before the memory is freed. */
-static ember_status cuda_host_register(void *ctx, void *ptr, size_t nbytes)
+ * pinned for every context, DEVICEMAP maps it into the device's address
+ * space, "the device pointer to the memory may be obtained by calling
+ * cuMemHostGetDevicePointer". Unregister before the memory is freed. */
+static ember_status cuda_host_register(void *ctx, void *ptr, size_t nbytes, bool mapped,
+                                       uint64_t *device)
 {
     struct cuda_ctx *c = ctx;
     ember_status st = bind(c);
+    unsigned flags = CU_MEMHOSTREGISTER_PORTABLE | (mapped ? CU_MEMHOSTREGISTER_DEVICEMAP : 0);
     if (st == EMBER_SUCCESS)
-        st = CUDA_CALL(cuMemHostRegister, ptr, nbytes, CU_MEMHOSTREGISTER_PORTABLE);
+        st = CUDA_CALL(cuMemHostRegister, ptr, nbytes, flags);
+    if (st == EMBER_SUCCESS && mapped) {
+        CUdeviceptr d = 0;
+        st = CUDA_CALL(cuMemHostGetDevicePointer, &d, ptr, 0);
+        if (st != EMBER_SUCCESS)
+            CUDA_RELEASE(cuMemHostUnregister, ptr);
+        else
+            *device = d;
+    }
     if (st != EMBER_SUCCESS)
         return em_error_prefix(st, "cuda:%d: page-locking %zu bytes of host memory: ",
                                c->ordinal, nbytes);
@@ -321,6 +333,60 @@ static ember_status cuda_event_elapsed(void *ctx, void *start, void *end, float 
     return EMBER_SUCCESS;
 }
 
+/* CUDA semantics: cuIpcGetMemHandle "takes a pointer to the base of an
+ * existing device memory allocation"; ember gives it the base that
+ * cuMemGetAddressRange finds, so an array inside a pool block or a view
+ * shares the whole allocation and the importer adds the offset. */
+static ember_status cuda_ipc_get_handle(void *ctx, uint64_t ptr, unsigned char handle[64],
+                                        uint64_t *base, size_t *size)
+{
+    struct cuda_ctx *c = ctx;
+    CUdeviceptr b = 0;
+    size_t n = 0;
+    CUipcMemHandle h;
+    ember_status st = bind(c);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuMemGetAddressRange, &b, &n, (CUdeviceptr)ptr);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuIpcGetMemHandle, &h, b);
+    if (st != EMBER_SUCCESS)
+        return em_error_prefix(st, "cuda:%d: IPC handle of device address 0x%llx: ",
+                               c->ordinal, (unsigned long long)ptr);
+    memcpy(handle, h.reserved, 64);
+    *base = b;
+    *size = n;
+    return EMBER_SUCCESS;
+}
+
+/* CUDA semantics: cuIpcOpenMemHandle maps another process's allocation;
+ * "cannot be opened in the process that created it", and each opening is
+ * undone with cuIpcCloseMemHandle. */
+static ember_status cuda_ipc_open(void *ctx, const unsigned char handle[64], uint64_t *ptr)
+{
+    struct cuda_ctx *c = ctx;
+    CUipcMemHandle h;
+    CUdeviceptr d = 0;
+    memcpy(h.reserved, handle, 64);
+    ember_status st = bind(c);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuIpcOpenMemHandle, &d, h, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS);
+    if (st != EMBER_SUCCESS)
+        return em_error_prefix(st, "cuda:%d: opening an IPC handle: ", c->ordinal);
+    *ptr = d;
+    return EMBER_SUCCESS;
+}
+
+static ember_status cuda_ipc_close(void *ctx, uint64_t ptr)
+{
+    struct cuda_ctx *c = ctx;
+    ember_status st = bind(c);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuIpcCloseMemHandle, (CUdeviceptr)ptr);
+    if (st != EMBER_SUCCESS)
+        return em_error_prefix(st, "cuda:%d: closing an IPC handle: ", c->ordinal);
+    return EMBER_SUCCESS;
+}
+
 static void cuda_destroy(void *ctx)
 {
     struct cuda_ctx *c = ctx;
@@ -351,6 +417,9 @@ static const struct ember_device_i cuda_iface = {
     .event_wait = cuda_event_wait,
     .event_elapsed_ms = cuda_event_elapsed,
     CUDA_MODULE_SLOTS, /* cuda_module.c */
+    .ipc_get_handle = cuda_ipc_get_handle,
+    .ipc_open = cuda_ipc_open,
+    .ipc_close = cuda_ipc_close,
     .destroy = cuda_destroy,
 };
 
