@@ -17,8 +17,8 @@ from ._devices import (Context, Device, MemoryInfo, MemoryPool, close,  # noqa: 
                        get_default_pinned_memory_pool, gpus, is_available, list_devices,
                        select_device, synchronize)
 from ._memory import (ManagedNDArray, MappedNDArray, defer_cleanup, device_array,  # noqa: F401
-                      device_array_like, managed_array, mapped_array, mapped_array_like, pinned,
-                      pinned_array, pinned_array_like, to_device)
+                      device_array_like, managed_array, mapped, mapped_array, mapped_array_like,
+                      pinned, pinned_array, pinned_array_like, to_device)
 from ._args import In, InOut, Out  # noqa: F401
 from . import args  # noqa: F401  (numba.cuda.args: wrap_arg for kernel extensions)
 from ._profiler import profile_start, profile_stop, profiling  # noqa: F401

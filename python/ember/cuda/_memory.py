@@ -267,3 +267,41 @@ def defer_cleanup():
     allocation that found no room. So the block needs no change of
     behaviour; it exists so that numba code runs unchanged."""
     yield
+
+
+@contextlib.contextmanager
+def mapped(*arylist, stream=0):
+    """numba's ``cuda.mapped``: page-locks host NumPy arrays and maps them
+    into the device's address space for the ``with`` block, and gives
+    device arrays over that same memory (one array, or a list for several):
+    kernels read and write the host memory directly, without copies
+    (``cuMemHostRegister`` with DEVICEMAP). On the CPU device the device
+    arrays are views of the host memory itself. The host arrays must be
+    contiguous (a device array has one base address) and not overlap."""
+    dev = get_current_device()
+    lowlevel_stream(stream, dev, "mapped")
+    for ary in arylist:
+        if not isinstance(ary, np.ndarray):
+            raise TypeError(f"mapped: expected NumPy arrays, not {type(ary).__name__}")
+        check_dtype(ary.dtype, "mapped")
+        if not (ary.flags["C_CONTIGUOUS"] or ary.flags["F_CONTIGUOUS"]):
+            raise ValueError("mapped: the arrays must be contiguous (copy a strided view with "
+                             "np.ascontiguousarray first)")
+    registered, devarys = [], []
+    try:
+        for ary in arylist:
+            if ary.nbytes == 0:
+                devarys.append(_ember.empty(DeviceNDArray, dev.kind, dev.id, ary.shape, ary.dtype))
+                continue
+            lo, hi = _byte_bounds(ary)
+            devptr = _ember.host_register(dev.kind, dev.id, lo, hi - lo, mapped=True)
+            registered.append(lo)
+            devarys.append(_ember.from_device_pointer(
+                DeviceNDArray, dev.kind, dev.id, devptr, hi - lo, ary.shape, ary.strides,
+                ary.dtype, ary, offset=ary.__array_interface__["data"][0] - lo))
+        if stream:
+            devarys = [d.bind(stream) for d in devarys]
+        yield devarys[0] if len(devarys) == 1 else devarys
+    finally:
+        for lo in reversed(registered):
+            _ember.host_unregister(dev.kind, dev.id, lo)
