@@ -19,6 +19,10 @@ from ._devices import (Context, Device, MemoryInfo, MemoryPool, close,  # noqa: 
 from ._memory import (ManagedNDArray, MappedNDArray, defer_cleanup, device_array,  # noqa: F401
                       device_array_like, managed_array, mapped, mapped_array, mapped_array_like,
                       pinned, pinned_array, pinned_array_like, to_device)
+from ._emm import (AutoFreePointer, BaseCUDAMemoryManager, GetIpcHandleMixin,  # noqa: F401
+                   HostOnlyCUDAMemoryManager, ManagedMemory, MappedMemory, MemoryPointer,
+                   OwnedPointer, PinnedMemory, set_memory_manager)
+from ._ipc import IpcArrayHandle, IpcHandle, open_ipc_array  # noqa: F401
 from ._args import In, InOut, Out  # noqa: F401
 from . import args  # noqa: F401  (numba.cuda.args: wrap_arg for kernel extensions)
 from ._profiler import profile_start, profile_stop, profiling  # noqa: F401

@@ -197,8 +197,12 @@ def select_device(device_id):
 
 
 def close():
-    """Wait for the current device's work (numba releases its context here)."""
+    """Wait for the current device's work (numba releases its context here).
+    An EMM plugin's instances are reset and dropped, as numba's contexts
+    are: the next allocation makes a new one."""
     get_current_device().synchronize()
+    from . import _emm
+    _emm.close_managers()
 
 
 class MemoryPool:
@@ -275,8 +279,30 @@ class Context:
         self.device = dev
 
     def get_memory_info(self):
-        """(free, total) bytes of the device's memory."""
+        """(free, total) bytes of the device's memory (the EMM plugin's
+        answer when one is installed)."""
+        mgr = self.memory_manager
+        if mgr is not None:
+            return mgr.get_memory_info()
         return MemoryInfo(*_ember.memory_info(self.device.kind, self.device.id))
+
+    @property
+    def memory_manager(self):
+        """The EMM plugin instance serving this device, or None when ember's
+        own pool does (cuda.set_memory_manager)."""
+        from . import _emm
+        return _emm.manager_for(self.device)
+
+    def memalloc(self, size):
+        """``size`` bytes of device memory as a MemoryPointer (the plugin's
+        memalloc when one is installed)."""
+        from . import _emm
+        return _emm.context_memalloc(self, size)
+
+    def get_ipc_handle(self, memory):
+        """An IpcHandle for a MemoryPointer (e.g. ``array.gpu_data``)."""
+        from . import _ipc
+        return _ipc.context_get_ipc_handle(self, memory)
 
     @property
     def memory_pool(self):
@@ -297,7 +323,12 @@ class Context:
         self.device.synchronize()
 
     def reset(self):
+        """Waits for the device; an EMM plugin's reset() runs too."""
         self.device.reset()
+        from . import _emm
+        mgr = _emm.manager_for(self.device)
+        if mgr is not None:
+            mgr.reset()
 
     def __repr__(self):
         return f"<Context of {self.device!r}>"

@@ -11,6 +11,7 @@ import operator
 import numpy as np
 
 from .. import _ember
+from . import _emm
 from ._devicearray import DeviceNDArray, _host_array, check_dtype
 from ._devices import get_current_device
 from ._streams import lowlevel_stream
@@ -70,7 +71,16 @@ def device_array(shape, dtype=np.float64, strides=None, order="C", stream=0):
     strides = _strides(strides, len(shape), what)
     dev = get_current_device()
     lowlevel_stream(stream, dev, what)
-    return _ember.empty(DeviceNDArray, dev.kind, dev.id, shape, dtype, order, strides)
+    return _device_empty(dev, shape, dtype, order, strides)
+
+
+def _device_empty(dev, shape, dtype, order, strides):
+    """A new DeviceNDArray: from the EMM plugin's memalloc when one is
+    installed (cuda/_emm.py), else from ember's pool."""
+    arr = _emm.plugin_device_array(DeviceNDArray, dev, shape, dtype, order, strides)
+    if arr is None:
+        arr = _ember.empty(DeviceNDArray, dev.kind, dev.id, shape, dtype, order, strides)
+    return arr
 
 
 def device_array_like(ary, stream=0):
@@ -105,24 +115,41 @@ def to_device(obj, stream=0, copy=True, to=None):
     dev = get_current_device()
     s = lowlevel_stream(stream, dev, "to_device")
     order = "F" if _is_f_only(host) else "C"
-    darr = _ember.empty(DeviceNDArray, dev.kind, dev.id, host.shape, host.dtype, order, None)
+    darr = _device_empty(dev, host.shape, host.dtype, order, None)
     if copy:
         darr._copy_from(host, s)
     return darr
 
 
-def _host_alloc(shape, dtype, strides, order, memkind, what):
+def _host_alloc(shape, dtype, strides, order, memkind, what, portable=False, wc=False):
     shape = _shape(shape, what)
     dtype = _dtype(dtype, what)
     order = _order(order, what)
     strides = _strides(strides, len(shape), what)
     dev = get_current_device()
+    if memkind in ("pinned", "mapped") and _emm.installed():
+        got = _plugin_host_alloc(dev, shape, dtype, strides, order, memkind, portable, wc)
+        if got is not None:
+            return got
     if strides is None:
         arr, devptr = _ember.host_array(dev.kind, dev.id, shape, dtype, order, memkind)
         return arr, devptr
     # explicit strides: allocate the bytes they span and view them
     nbytes = dtype.itemsize + sum((d - 1) * s for d, s in zip(shape, strides)) if all(shape) else 0
     raw, devptr = _ember.host_array(dev.kind, dev.id, (max(nbytes, 0),), np.uint8, "C", memkind)
+    return np.ndarray(shape, dtype, buffer=raw, strides=strides), devptr
+
+
+def _plugin_host_alloc(dev, shape, dtype, strides, order, memkind, portable, wc):
+    """(array, device address) over the EMM plugin's memhostalloc, or None
+    for an empty array."""
+    if strides is None:
+        strides = _emm._dense(shape, dtype.itemsize, order)
+    nbytes = _emm._span(shape, strides, dtype.itemsize)
+    got = _emm.plugin_host_array(dev, nbytes, memkind == "mapped", portable, wc)
+    if got is None:
+        return None
+    raw, devptr = got
     return np.ndarray(shape, dtype, buffer=raw, strides=strides), devptr
 
 
@@ -165,7 +192,8 @@ def mapped_array(shape, dtype=np.float64, strides=None, order="C", stream=0, por
                  wc=False):
     """A host array mapped into the device's address space (on the cpu
     device: ordinary host memory)."""
-    arr, devptr = _host_alloc(shape, dtype, strides, order, "mapped", "mapped_array")
+    arr, devptr = _host_alloc(shape, dtype, strides, order, "mapped", "mapped_array",
+                              portable=portable, wc=wc)
     mapped = arr.view(MappedNDArray)
     mapped.device_pointer = devptr
     mapped._ember_device = get_current_device()
@@ -175,7 +203,8 @@ def mapped_array(shape, dtype=np.float64, strides=None, order="C", stream=0, por
 def mapped_array_like(ary, stream=0, portable=False, wc=False):
     """A mapped array of ``ary``'s shape and dtype (F order if ``ary`` is)."""
     order = "F" if _is_f_only(ary) else "C"
-    return mapped_array(ary.shape, ary.dtype, order=order, stream=stream)
+    return mapped_array(ary.shape, ary.dtype, order=order, stream=stream, portable=portable,
+                        wc=wc)
 
 
 class ManagedNDArray(MappedNDArray):
@@ -265,8 +294,14 @@ def defer_cleanup():
     device's caching pool (memory/pool.c), reused only once the work that
     used it has finished, and is released to the driver only to satisfy an
     allocation that found no room. So the block needs no change of
-    behaviour; it exists so that numba code runs unchanged."""
-    yield
+    behaviour; it exists so that numba code runs unchanged. With an EMM
+    plugin installed, the block runs inside the plugin's defer_cleanup()."""
+    mgr = _emm.manager_for(get_current_device())
+    if mgr is None:
+        yield
+    else:
+        with mgr.defer_cleanup():
+            yield
 
 
 @contextlib.contextmanager
@@ -291,7 +326,7 @@ def mapped(*arylist, stream=0):
     try:
         for ary in arylist:
             if ary.nbytes == 0:
-                devarys.append(_ember.empty(DeviceNDArray, dev.kind, dev.id, ary.shape, ary.dtype))
+                devarys.append(_device_empty(dev, ary.shape, ary.dtype, "C", None))
                 continue
             lo, hi = _byte_bounds(ary)
             devptr = _ember.host_register(dev.kind, dev.id, lo, hi - lo, mapped=True)
