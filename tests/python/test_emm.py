@@ -293,3 +293,34 @@ print(allocs, live, np.array_equal(back, x), sorted(freed) == sorted(addrs),
     out = run_script(script, env).split()
     # two cuMemAlloc, both the plugin's; both freed through its finalizers
     assert out == ["2", "2", "True", "True", "0"], out
+
+
+def test_context_allocates_ember_memory_without_a_plugin(cpu_device):
+    ctx = cuda.current_context()
+    assert ctx.memory_manager is None
+    for mem in (ctx.memhostalloc(64), ctx.memhostalloc(64, mapped=True)):
+        view = np.ctypeslib.as_array((ctypes.c_double * 8).from_address(mem.host_pointer.value))
+        view[:] = np.arange(8)                       # the memory is real and writable
+        assert view.sum() == 28 and mem.size == 64
+    managed = ctx.memallocmanaged(32)
+    assert isinstance(managed, cuda.ManagedMemory) and managed.device_pointer.value
+    with pytest.raises(NotImplementedError, match="attach_global=False"):
+        ctx.memallocmanaged(32, attach_global=False)
+    host = np.zeros(4)
+    pin = ctx.mempin(host, host.ctypes.data, host.nbytes, mapped=True)
+    assert pin.device_pointer.value == host.ctypes.data
+    dev_mem = ctx.memalloc(24)
+    assert dev_mem.size == 24 and dev_mem.device_pointer.value
+    s = ctx.create_stream()
+    d = cuda.to_device(np.arange(3.0), stream=s)
+    s.synchronize()
+    np.testing.assert_array_equal(d.copy_to_host(), [0, 1, 2])
+    ctx.create_event(timing=False).record(s)
+
+
+def test_numbas_driver_module_names():
+    from ember.cuda.cudadrv import driver
+    assert driver.AutoFreePointer is cuda.AutoFreePointer
+    assert driver.HostOnlyCUDAMemoryManager is cuda.HostOnlyCUDAMemoryManager
+    assert driver.IpcHandle is cuda.IpcHandle and driver.MemoryInfo is cuda.MemoryInfo
+    assert cuda.cudadrv.devicearray.DeviceNDArray is cuda.DeviceNDArray

@@ -28,6 +28,7 @@ from . import args  # noqa: F401  (numba.cuda.args: wrap_arg for kernel extensio
 from ._profiler import profile_start, profile_stop, profiling  # noqa: F401
 from ._reduce import Reduce, reduce  # noqa: F401
 from . import devicearray  # noqa: F401  (numba's module of device-array helpers)
+from . import cudadrv  # noqa: F401,E402  (numba's cudadrv.driver names for EMM plugins)
 from ._streams import (Event, Stream, default_stream, event, event_elapsed_time,  # noqa: F401
                        external_stream,
                        legacy_default_stream, per_thread_default_stream, stream)

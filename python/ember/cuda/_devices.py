@@ -299,6 +299,38 @@ class Context:
         from . import _emm
         return _emm.context_memalloc(self, size)
 
+    def memhostalloc(self, size, mapped=False, portable=False, wc=False):
+        """``size`` bytes of pinned (``mapped``: also mapped) host memory, as
+        PinnedMemory / MappedMemory (the plugin's when one is installed)."""
+        from . import _emm
+        return _emm.host_manager(self).memhostalloc(size, mapped, portable, wc)
+
+    def mempin(self, owner, pointer, size, mapped=False):
+        """Page-locks host memory ``owner`` owns until the result is gone."""
+        from . import _emm
+        return _emm.host_manager(self).mempin(owner, pointer, size, mapped)
+
+    def memallocmanaged(self, size, attach_global=True):
+        """``size`` bytes of managed memory as ManagedMemory (ember's own:
+        numba's plugins do not allocate managed memory). ``attach_global``
+        must be True (see managed_array)."""
+        from . import _emm
+        if not attach_global:
+            raise NotImplementedError("memallocmanaged(attach_global=False): ember allocates "
+                                      "managed memory for every stream (CU_MEM_ATTACH_GLOBAL)")
+        return _emm.own_manager(self).memallocmanaged(size, attach_global)
+
+    def create_stream(self):
+        """A new stream on this context's device."""
+        from ._streams import Stream
+        return Stream(_ember.Stream(self.device.kind, self.device.id), self.device)
+
+    def create_event(self, timing=True):
+        """A new event on this context's device."""
+        from ._streams import event
+        with self.device:
+            return event(timing)
+
     def get_ipc_handle(self, memory):
         """An IpcHandle for a MemoryPointer (e.g. ``array.gpu_data``)."""
         from . import _ipc

@@ -540,3 +540,33 @@ def context_memalloc(ctx, size):
     dev = ctx.device
     arr = _ember.empty(_ember.Array, dev.kind, dev.id, (size,), np.dtype(np.uint8))
     return MemoryPointer(ctx, ctypes.c_uint64(arr.device_pointer), size, owner=arr)
+
+
+class _OwnHostMemory(HostOnlyCUDAMemoryManager):
+    """ember's own pinned, mapped and managed memory behind Context's
+    memhostalloc / mempin / memallocmanaged when no plugin is installed."""
+
+    def initialize(self):
+        pass
+
+    def memalloc(self, size):
+        return context_memalloc(self.context, size)
+
+    def get_memory_info(self):
+        return MemoryInfo(*_ember.memory_info(self.context.device.kind, self.context.device.id))
+
+    def get_ipc_handle(self, memory):
+        return GetIpcHandleMixin.get_ipc_handle(self, memory)
+
+    @property
+    def interface_version(self):
+        return _SUPPORTED_EMM_INTERFACE_VERSION
+
+
+def own_manager(ctx):
+    return _OwnHostMemory(context=ctx)
+
+
+def host_manager(ctx):
+    """The plugin serving the context's device, else ember's own."""
+    return manager_for(ctx.device) or own_manager(ctx)
