@@ -40,6 +40,7 @@ _SUPPORTED_EMM_INTERFACE_VERSION = 1
 
 _memory_manager = None       # the plugin class; None: ember's own pool
 _env_checked = False         # the environment variable is read once
+_env_error = None            # why the plugin it names cannot be used
 _managers = {}               # device key -> plugin instance
 _lock = threading.RLock()
 _allocations = weakref.WeakValueDictionary()  # buffer_id -> _Allocation
@@ -380,16 +381,21 @@ def set_memory_manager(mm_plugin):
     if iv != _SUPPORTED_EMM_INTERFACE_VERSION:
         raise RuntimeError(f"EMM Plugin interface has version {iv} - version "
                            f"{_SUPPORTED_EMM_INTERFACE_VERSION} required")
+    global _env_error
     with _lock:
         _memory_manager = mm_plugin
         _env_checked = True
+        _env_error = None
         _managers.clear()
 
 
 def _check_environment():
     """Installs the plugin EMBER_CUDA_MEMORY_MANAGER (or
-    NUMBA_CUDA_MEMORY_MANAGER) names, once; 'default' or unset: none."""
-    global _env_checked
+    NUMBA_CUDA_MEMORY_MANAGER) names, once; 'default' or unset: none. A
+    module that cannot be used makes every allocation raise, as in numba."""
+    global _env_checked, _env_error
+    if _env_error:
+        raise RuntimeError(_env_error)
     if _env_checked:
         return
     _env_checked = True
@@ -401,11 +407,11 @@ def _check_environment():
         return
     try:
         module = importlib.import_module(name)
-        plugin = module._numba_memory_manager
+        set_memory_manager(module._numba_memory_manager)
     except Exception as exc:
-        raise RuntimeError(f"Failed to use memory manager from {name} ({var}): "
-                           f"{type(exc).__name__}: {exc}") from None
-    set_memory_manager(plugin)
+        _env_error = (f"Failed to use memory manager from {name} ({var}): "
+                      f"{type(exc).__name__}: {exc}")
+        raise RuntimeError(_env_error) from None
 
 
 def manager_for(dev, create=True):
