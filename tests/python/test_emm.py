@@ -334,3 +334,4 @@ def test_numbas_driver_module_names():
     assert driver.HostOnlyCUDAMemoryManager is cuda.HostOnlyCUDAMemoryManager
     assert driver.IpcHandle is cuda.IpcHandle and driver.MemoryInfo is cuda.MemoryInfo
     assert cuda.cudadrv.devicearray.DeviceNDArray is cuda.DeviceNDArray
+    assert driver.Stream is cuda.Stream and driver.Event is cuda.Event
