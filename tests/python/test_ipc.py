@@ -41,6 +41,8 @@ def test_handles_pickle_and_check_their_bytes():
         r.close()
     with pytest.raises(ValueError, match="from original process"):
         cuda.IpcHandle(object(), bytes(64), 8).open()
+    with pytest.raises(TypeError, match="from a memory manager plugin"):
+        cuda.IpcHandle(None, "a plugin's handle", 8).open()
 
 
 def test_fake_driver_shares_slices_through_pickled_handles(env, tmp_path):
