@@ -441,6 +441,8 @@ def close_managers():
 
 
 def installed():
+    if _memory_manager is None and _env_checked and _env_error is None:
+        return False
     with _lock:
         _check_environment()
         return _memory_manager is not None
@@ -478,6 +480,8 @@ def _dense(shape, itemsize, order):
 def plugin_device_array(cls, dev, shape, dtype, order, strides):
     """A ``cls`` array over memory from ``dev``'s plugin, or None when no
     plugin is installed (or the array is empty: no memory to ask for)."""
+    if _memory_manager is None and _env_checked and _env_error is None:
+        return None  # the common case, without the lock
     mgr = manager_for(dev)
     if mgr is None:
         return None
