@@ -44,6 +44,7 @@ static const char *mem_kind_name(ember_mem_kind kind)
     case EMBER_MEM_PINNED: return "pinned host";
     case EMBER_MEM_MAPPED: return "mapped host";
     case EMBER_MEM_MANAGED: return "managed";
+    case EMBER_MEM_MANAGED_HOST: return "host-attached managed";
     default: return "unknown";
     }
 }
@@ -102,6 +103,17 @@ static ember_status cuda_alloc(void *ctx, ember_mem_kind kind, size_t nbytes, vo
         *device = d;
         return EMBER_SUCCESS;
     }
+    case EMBER_MEM_MANAGED_HOST: {
+        /* CU_MEM_ATTACH_HOST: "the memory is initially not accessible
+         * from any stream on the device" until a stream attaches it
+         * (numba's managed_array(attach_global=False)). */
+        CUdeviceptr d = 0;
+        if ((st = CUDA_CALL(cuMemAllocManaged, &d, n, CU_MEM_ATTACH_HOST)) != EMBER_SUCCESS)
+            goto fail;
+        *host = (void *)(uintptr_t)d;
+        *device = d;
+        return EMBER_SUCCESS;
+    }
     default:
         return em_error(EMBER_ERR_INVALID_ARG, "cuda:%d cannot allocate memory of kind %d",
                         c->ordinal, (int)kind);
@@ -115,7 +127,7 @@ static void cuda_free(void *ctx, ember_mem_kind kind, void *host, uint64_t devic
 {
     struct cuda_ctx *c = ctx;
     bind_release(c);
-    if (kind == EMBER_MEM_DEVICE || kind == EMBER_MEM_MANAGED)
+    if (kind == EMBER_MEM_DEVICE || kind == EMBER_MEM_MANAGED || kind == EMBER_MEM_MANAGED_HOST)
         CUDA_RELEASE(cuMemFree, (CUdeviceptr)device);
     else
         CUDA_RELEASE(cuMemFreeHost, host);

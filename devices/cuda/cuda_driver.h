@@ -107,6 +107,7 @@ enum {
 #define CU_MEMHOSTREGISTER_DEVICEMAP 0x02 /* also mapped into the device address space */
 #define CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS 0x1 /* cuIpcOpenMemHandle: peer access on demand */
 #define CU_MEM_ATTACH_GLOBAL 0x1       /* managed memory any stream may use */
+#define CU_MEM_ATTACH_HOST 0x2         /* managed memory the host has until a stream attaches it */
 #define CU_STREAM_DEFAULT 0x0          /* synchronises with the legacy default stream */
 #define CU_EVENT_DEFAULT 0x0
 #define CU_EVENT_DISABLE_TIMING 0x2    /* no timestamp: cheaper record and wait */

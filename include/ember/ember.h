@@ -203,7 +203,9 @@ typedef enum ember_mem_kind {
     EMBER_MEM_MAPPED,     /* pinned host memory also mapped into the device */
     EMBER_MEM_HOST,       /* ordinary host memory wrapped by ember_buffer_wrap_host */
     EMBER_MEM_FOREIGN,    /* device memory owned by someone else (wrap_device) */
-    EMBER_MEM_MANAGED     /* unified memory: one address on host and device */
+    EMBER_MEM_MANAGED,    /* unified memory: one address on host and device */
+    EMBER_MEM_MANAGED_HOST /* managed memory attached to the host at first
+                            * (CU_MEM_ATTACH_HOST, numba's attach_global=False) */
 } ember_mem_kind;
 
 /* Allocates `nbytes` (0 allowed) of `kind` on `dev`. Caller owns *out

@@ -66,6 +66,8 @@ static int parse_pool_kind(PyObject *obj, ember_mem_kind *out)
         *out = EMBER_MEM_MAPPED;
     else if (strcmp(s, "managed") == 0)
         *out = EMBER_MEM_MANAGED;
+    else if (strcmp(s, "managed_host") == 0)
+        *out = EMBER_MEM_MANAGED_HOST;
     else {
         PyErr_Format(PyExc_ValueError,
                      "memkind must be 'device', 'pinned', 'mapped' or 'managed', not '%s'", s);

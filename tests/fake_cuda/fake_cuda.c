@@ -75,7 +75,9 @@
  *                                "cuStreamSynchronize", "cuEventSynchronize",
  *                                "cuProfilerStart", "cuProfilerStop",
  *                                "cuIpcGetMemHandle", "cuIpcOpenMemHandle",
- *                                "cuIpcCloseMemHandle".
+ *                                "cuIpcCloseMemHandle",
+ *                                "cuMemAllocManaged(ATTACH_HOST)" (those
+ *                                with flags CU_MEM_ATTACH_HOST).
  *   fake_live("registered")      host ranges registered now.
  *   fake_cuda_live("ipc")        IPC handles open now.
  *   fake_cuda_live("module")     loaded modules.
@@ -194,12 +196,13 @@ struct range {                     /* a cuMemHostRegister'ed host range */
 };
 static struct range *registered;
 enum { N_MEMALLOC, N_MEMFREE, N_HOSTALLOC, N_EVRECORD, N_CTXSYNC, N_STREAMSYNC, N_EVSYNC,
-       N_PROFSTART, N_PROFSTOP, N_IPCGET, N_IPCOPEN, N_IPCCLOSE, N_COUNT };
+       N_PROFSTART, N_PROFSTOP, N_IPCGET, N_IPCOPEN, N_IPCCLOSE, N_MANAGEDHOST, N_COUNT };
 static long counts[N_COUNT];
 static const char *const count_names[N_COUNT] = {
     "cuMemAlloc", "cuMemFree", "cuMemHostAlloc", "cuEventRecord", "cuCtxSynchronize",
     "cuStreamSynchronize", "cuEventSynchronize", "cuProfilerStart", "cuProfilerStop",
-    "cuIpcGetMemHandle", "cuIpcOpenMemHandle", "cuIpcCloseMemHandle"};
+    "cuIpcGetMemHandle", "cuIpcOpenMemHandle", "cuIpcCloseMemHandle",
+    "cuMemAllocManaged(ATTACH_HOST)"};
 
 static void count(int what)
 {
@@ -591,6 +594,8 @@ EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytes, unsigned int 
     }
     pthread_mutex_lock(&lock);
     counts[N_MEMALLOC]++;
+    if (flags == 2)
+        counts[N_MANAGEDHOST]++;
     a->host = p;
     a->size = bytes;
     a->device = dev;

@@ -314,8 +314,10 @@ def test_context_allocates_ember_memory_without_a_plugin(cpu_device):
         assert view.sum() == 28 and mem.size == 64
     managed = ctx.memallocmanaged(32)
     assert isinstance(managed, cuda.ManagedMemory) and managed.device_pointer.value
-    with pytest.raises(NotImplementedError, match="attach_global=False"):
-        ctx.memallocmanaged(32, attach_global=False)
+    host_attached = ctx.memallocmanaged(32, attach_global=False)
+    view = np.ctypeslib.as_array((ctypes.c_int32 * 8).from_address(host_attached._bufptr_))
+    view[:] = 7                                      # host-addressable on the cpu device
+    assert view.sum() == 56
     host = np.zeros(4)
     pin = ctx.mempin(host, host.ctypes.data, host.nbytes, mapped=True)
     assert pin.device_pointer.value == host.ctypes.data

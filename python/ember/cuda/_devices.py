@@ -312,12 +312,9 @@ class Context:
 
     def memallocmanaged(self, size, attach_global=True):
         """``size`` bytes of managed memory as ManagedMemory (ember's own:
-        numba's plugins do not allocate managed memory). ``attach_global``
-        must be True (see managed_array)."""
+        numba's plugins do not allocate managed memory); attached to the
+        host at first unless ``attach_global`` (CU_MEM_ATTACH_HOST)."""
         from . import _emm
-        if not attach_global:
-            raise NotImplementedError("memallocmanaged(attach_global=False): ember allocates "
-                                      "managed memory for every stream (CU_MEM_ATTACH_GLOBAL)")
         return _emm.own_manager(self).memallocmanaged(size, attach_global)
 
     def create_stream(self):

@@ -332,7 +332,7 @@ class HostOnlyCUDAMemoryManager(BaseCUDAMemoryManager):
     def memallocmanaged(self, size, attach_global=True):
         dev = self._device()
         arr, devptr = _ember.host_array(dev.kind, dev.id, (int(size),), np.uint8, "C",
-                                        "managed")
+                                        "managed" if attach_global else "managed_host")
         return ManagedMemory(self.context, ctypes.c_uint64(devptr), size, owner=arr)
 
     def reset(self):

@@ -216,12 +216,11 @@ def managed_array(shape, dtype=np.float64, strides=None, order="C", stream=0,
                   attach_global=True):
     """An array in managed memory (``cuMemAllocManaged``), usable on the host
     as a NumPy array and passed to kernels without a copy. On the CPU device
-    it is host memory. ``attach_global=False`` (memory attached to one
-    stream) is not supported: ember allocates it for every stream."""
-    if not attach_global:
-        raise NotImplementedError("managed_array(attach_global=False): ember allocates "
-                                  "managed memory for every stream (CU_MEM_ATTACH_GLOBAL)")
-    arr, devptr = _host_alloc(shape, dtype, strides, order, "managed", "managed_array")
+    it is host memory. ``attach_global=False`` allocates it attached to the
+    host (CU_MEM_ATTACH_HOST): on a GPU without concurrent managed access a
+    stream must attach it before a kernel uses it, as in CUDA."""
+    memkind = "managed" if attach_global else "managed_host"
+    arr, devptr = _host_alloc(shape, dtype, strides, order, memkind, "managed_array")
     managed = arr.view(ManagedNDArray)
     managed.device_pointer = devptr
     managed._ember_device = get_current_device()
