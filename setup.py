@@ -50,7 +50,7 @@ setup(
     version="0.1.0",
     description="GPU kernels in Python (numba.cuda API) with a real CPU backend",
     package_dir={"": "python"},
-    packages=["ember", "ember.cuda", "ember._compiler", "ember.np"],
+    packages=["ember", "ember.cuda", "ember.cuda.cudadrv", "ember._compiler", "ember.np"],
     ext_modules=[CMakeExtension("ember._ember")],
     cmdclass={"build_ext": CMakeBuild},
     python_requires=">=3.11",

@@ -28,8 +28,12 @@ struct ember_device_i {
     void (*free)(void *ctx, ember_mem_kind kind, void *host, uint64_t device);
     ember_status (*memory_info)(void *ctx, uint64_t *free_bytes, uint64_t *total_bytes);
     /* (optional) page-lock / unlock host memory the caller owns; NULL: the
-     * kind's host memory needs no locking and the wrappers do nothing. */
-    ember_status (*host_register)(void *ctx, void *ptr, size_t nbytes);
+     * kind's host memory needs no locking and the wrappers do nothing (the
+     * device address of mapped memory is then the host address). With
+     * `mapped` the range is also mapped for the device and *device is its
+     * device address (else *device is left alone). */
+    ember_status (*host_register)(void *ctx, void *ptr, size_t nbytes, bool mapped,
+                                  uint64_t *device);
     ember_status (*host_unregister)(void *ctx, void *ptr);
 
     /* Copies `nbytes` from `src` to `dst`. An address is a device address of
@@ -134,6 +138,16 @@ struct ember_device_i {
     /* Queues the graph's operations on `stream`, in capture order. */
     ember_status (*graph_launch)(void *ctx, void *graph, void *stream);
     void (*graph_destroy)(void *ctx, void *graph);
+
+    /* (optional) CUDA IPC: the 64-byte handle of the allocation holding
+     * device address `ptr`, with that allocation's base and size; opening a
+     * handle of another process's memory (*ptr: its address here); closing
+     * what open returned. NULL: the kind cannot share its memory with other
+     * processes and the wrappers return EMBER_ERR_NOT_SUPPORTED. */
+    ember_status (*ipc_get_handle)(void *ctx, uint64_t ptr, unsigned char handle[64],
+                                   uint64_t *base, size_t *size);
+    ember_status (*ipc_open)(void *ctx, const unsigned char handle[64], uint64_t *ptr);
+    ember_status (*ipc_close)(void *ctx, uint64_t ptr);
 
     /* Frees the context; the device has no live buffers, streams or events. */
     void (*destroy)(void *ctx);

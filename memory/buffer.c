@@ -13,7 +13,7 @@
 static bool kind_valid(ember_mem_kind kind)
 {
     return kind == EMBER_MEM_DEVICE || kind == EMBER_MEM_PINNED || kind == EMBER_MEM_MAPPED ||
-           kind == EMBER_MEM_MANAGED;
+           kind == EMBER_MEM_MANAGED || kind == EMBER_MEM_MANAGED_HOST;
 }
 
 ember_status ember_buffer_create(ember_device_t dev, ember_mem_kind kind, size_t nbytes,

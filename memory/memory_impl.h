@@ -42,7 +42,7 @@ struct pool_block {
 static inline bool mem_is_host_side(ember_mem_kind kind)
 {
     return kind == EMBER_MEM_HOST || kind == EMBER_MEM_PINNED || kind == EMBER_MEM_MAPPED ||
-           kind == EMBER_MEM_MANAGED;
+           kind == EMBER_MEM_MANAGED || kind == EMBER_MEM_MANAGED_HOST;
 }
 
 /* ---- array.c --------------------------------------------------------- */

@@ -44,7 +44,7 @@
 #define POOL_SMALL_BINS (1 + 11 * 4)  /* 512, then 4 per power of two from 512 to 512 KiB */
 #define POOL_LARGE_BIN POOL_SMALL_BINS
 #define POOL_BINS (POOL_SMALL_BINS + 1)
-#define POOL_KINDS 4                  /* device, pinned, mapped, managed */
+#define POOL_KINDS 5                  /* device, pinned, mapped, managed, managed_host */
 #define POOL_QUERY_MAX 8              /* event queries per allocation, at most */
 
 struct mempool {
@@ -87,7 +87,8 @@ static int kind_index(ember_mem_kind kind)
     return kind == EMBER_MEM_DEVICE   ? 0
            : kind == EMBER_MEM_PINNED ? 1
            : kind == EMBER_MEM_MAPPED ? 2
-                                      : 3;
+           : kind == EMBER_MEM_MANAGED ? 3
+                                      : 4;
 }
 
 /* "1.50 GiB" */
@@ -481,7 +482,7 @@ ember_status ember_pool_get_stats(ember_device_t dev, ember_mem_kind kind, ember
     if (!dev || !out)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_pool_get_stats: NULL argument");
     if (kind != EMBER_MEM_DEVICE && kind != EMBER_MEM_PINNED && kind != EMBER_MEM_MAPPED &&
-        kind != EMBER_MEM_MANAGED)
+        kind != EMBER_MEM_MANAGED && kind != EMBER_MEM_MANAGED_HOST)
         return em_error(EMBER_ERR_INVALID_ARG,
                         "ember_pool_get_stats: memory kind %d has no pool (device, pinned, "
                         "mapped and managed have)", (int)kind);
@@ -520,7 +521,18 @@ ember_status ember_host_register(ember_device_t dev, void *ptr, size_t nbytes)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_host_register: NULL argument");
     if (!dev->iface->host_register || nbytes == 0)
         return EMBER_SUCCESS;
-    return dev->iface->host_register(dev->ctx, ptr, nbytes);
+    return dev->iface->host_register(dev->ctx, ptr, nbytes, false, NULL);
+}
+
+ember_status ember_host_register_mapped(ember_device_t dev, void *ptr, size_t nbytes,
+                                        uint64_t *device)
+{
+    if (!dev || !device || (!ptr && nbytes))
+        return em_error(EMBER_ERR_INVALID_ARG, "ember_host_register_mapped: NULL argument");
+    *device = (uint64_t)(uintptr_t)ptr; /* a kind without locking addresses host memory */
+    if (!dev->iface->host_register || nbytes == 0)
+        return EMBER_SUCCESS;
+    return dev->iface->host_register(dev->ctx, ptr, nbytes, true, device);
 }
 
 ember_status ember_host_unregister(ember_device_t dev, void *ptr)

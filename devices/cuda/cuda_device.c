@@ -44,6 +44,7 @@ static const char *mem_kind_name(ember_mem_kind kind)
     case EMBER_MEM_PINNED: return "pinned host";
     case EMBER_MEM_MAPPED: return "mapped host";
     case EMBER_MEM_MANAGED: return "managed";
+    case EMBER_MEM_MANAGED_HOST: return "host-attached managed";
     default: return "unknown";
     }
 }
@@ -102,6 +103,17 @@ static ember_status cuda_alloc(void *ctx, ember_mem_kind kind, size_t nbytes, vo
         *device = d;
         return EMBER_SUCCESS;
     }
+    case EMBER_MEM_MANAGED_HOST: {
+        /* CU_MEM_ATTACH_HOST: "the memory is initially not accessible
+         * from any stream on the device" until a stream attaches it
+         * (numba's managed_array(attach_global=False)). */
+        CUdeviceptr d = 0;
+        if ((st = CUDA_CALL(cuMemAllocManaged, &d, n, CU_MEM_ATTACH_HOST)) != EMBER_SUCCESS)
+            goto fail;
+        *host = (void *)(uintptr_t)d;
+        *device = d;
+        return EMBER_SUCCESS;
+    }
     default:
         return em_error(EMBER_ERR_INVALID_ARG, "cuda:%d cannot allocate memory of kind %d",
                         c->ordinal, (int)kind);
@@ -115,7 +127,7 @@ static void cuda_free(void *ctx, ember_mem_kind kind, void *host, uint64_t devic
 {
     struct cuda_ctx *c = ctx;
     bind_release(c);
-    if (kind == EMBER_MEM_DEVICE || kind == EMBER_MEM_MANAGED)
+    if (kind == EMBER_MEM_DEVICE || kind == EMBER_MEM_MANAGED || kind == EMBER_MEM_MANAGED_HOST)
         CUDA_RELEASE(cuMemFree, (CUdeviceptr)device);
     else
         CUDA_RELEASE(cuMemFreeHost, host);
@@ -137,13 +149,25 @@ static ember_status cuda_memory_info(void *ctx, uint64_t *free_bytes, uint64_t *
 
 /* CUDA semantics: cuMemHostRegister "page-locks the memory range specified
  * by p and bytesize and maps it for the device(s)"; PORTABLE makes it
- * pinned for every context. Unregister before the memory is freed. */
-static ember_status cuda_host_register(void *ctx, void *ptr, size_t nbytes)
+ * pinned for every context, DEVICEMAP maps it into the device's address
+ * space, "the device pointer to the memory may be obtained by calling
+ * cuMemHostGetDevicePointer". Unregister before the memory is freed. */
+static ember_status cuda_host_register(void *ctx, void *ptr, size_t nbytes, bool mapped,
+                                       uint64_t *device)
 {
     struct cuda_ctx *c = ctx;
     ember_status st = bind(c);
+    unsigned flags = CU_MEMHOSTREGISTER_PORTABLE | (mapped ? CU_MEMHOSTREGISTER_DEVICEMAP : 0);
     if (st == EMBER_SUCCESS)
-        st = CUDA_CALL(cuMemHostRegister, ptr, nbytes, CU_MEMHOSTREGISTER_PORTABLE);
+        st = CUDA_CALL(cuMemHostRegister, ptr, nbytes, flags);
+    if (st == EMBER_SUCCESS && mapped) {
+        CUdeviceptr d = 0;
+        st = CUDA_CALL(cuMemHostGetDevicePointer, &d, ptr, 0);
+        if (st != EMBER_SUCCESS)
+            CUDA_RELEASE(cuMemHostUnregister, ptr);
+        else
+            *device = d;
+    }
     if (st != EMBER_SUCCESS)
         return em_error_prefix(st, "cuda:%d: page-locking %zu bytes of host memory: ",
                                c->ordinal, nbytes);
@@ -321,6 +345,60 @@ static ember_status cuda_event_elapsed(void *ctx, void *start, void *end, float 
     return EMBER_SUCCESS;
 }
 
+/* CUDA semantics: cuIpcGetMemHandle "takes a pointer to the base of an
+ * existing device memory allocation"; ember gives it the base that
+ * cuMemGetAddressRange finds, so an array inside a pool block or a view
+ * shares the whole allocation and the importer adds the offset. */
+static ember_status cuda_ipc_get_handle(void *ctx, uint64_t ptr, unsigned char handle[64],
+                                        uint64_t *base, size_t *size)
+{
+    struct cuda_ctx *c = ctx;
+    CUdeviceptr b = 0;
+    size_t n = 0;
+    CUipcMemHandle h;
+    ember_status st = bind(c);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuMemGetAddressRange, &b, &n, (CUdeviceptr)ptr);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuIpcGetMemHandle, &h, b);
+    if (st != EMBER_SUCCESS)
+        return em_error_prefix(st, "cuda:%d: IPC handle of device address 0x%llx: ",
+                               c->ordinal, (unsigned long long)ptr);
+    memcpy(handle, h.reserved, 64);
+    *base = b;
+    *size = n;
+    return EMBER_SUCCESS;
+}
+
+/* CUDA semantics: cuIpcOpenMemHandle maps another process's allocation;
+ * "cannot be opened in the process that created it", and each opening is
+ * undone with cuIpcCloseMemHandle. */
+static ember_status cuda_ipc_open(void *ctx, const unsigned char handle[64], uint64_t *ptr)
+{
+    struct cuda_ctx *c = ctx;
+    CUipcMemHandle h;
+    CUdeviceptr d = 0;
+    memcpy(h.reserved, handle, 64);
+    ember_status st = bind(c);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuIpcOpenMemHandle, &d, h, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS);
+    if (st != EMBER_SUCCESS)
+        return em_error_prefix(st, "cuda:%d: opening an IPC handle: ", c->ordinal);
+    *ptr = d;
+    return EMBER_SUCCESS;
+}
+
+static ember_status cuda_ipc_close(void *ctx, uint64_t ptr)
+{
+    struct cuda_ctx *c = ctx;
+    ember_status st = bind(c);
+    if (st == EMBER_SUCCESS)
+        st = CUDA_CALL(cuIpcCloseMemHandle, (CUdeviceptr)ptr);
+    if (st != EMBER_SUCCESS)
+        return em_error_prefix(st, "cuda:%d: closing an IPC handle: ", c->ordinal);
+    return EMBER_SUCCESS;
+}
+
 static void cuda_destroy(void *ctx)
 {
     struct cuda_ctx *c = ctx;
@@ -351,6 +429,9 @@ static const struct ember_device_i cuda_iface = {
     .event_wait = cuda_event_wait,
     .event_elapsed_ms = cuda_event_elapsed,
     CUDA_MODULE_SLOTS, /* cuda_module.c */
+    .ipc_get_handle = cuda_ipc_get_handle,
+    .ipc_open = cuda_ipc_open,
+    .ipc_close = cuda_ipc_close,
     .destroy = cuda_destroy,
 };
 

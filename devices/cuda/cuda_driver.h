@@ -43,6 +43,10 @@ typedef int CUfunction_attribute;         /* enum CUfunction_attribute_enum */
 typedef int CUjitInputType;               /* enum CUjitInputType_enum: CU_JIT_INPUT_CUBIN 0,
                                            * PTX 1, FATBINARY 2, OBJECT 3, LIBRARY 4 */
 typedef struct CUlinkState_st *CUlinkState;
+/* An interprocess memory handle: 64 opaque bytes, passed by value. */
+typedef struct CUipcMemHandle_st {
+    char reserved[64];
+} CUipcMemHandle;
 /* Dynamic shared memory a block of `block_size` threads needs (occupancy). */
 typedef size_t (*CUoccupancyB2DSize)(int block_size);
 
@@ -109,7 +113,10 @@ enum {
 #define CU_MEMHOSTALLOC_PORTABLE 0x01  /* pinned for every context, not only the current one */
 #define CU_MEMHOSTALLOC_DEVICEMAP 0x02 /* also mapped into the device address space */
 #define CU_MEMHOSTREGISTER_PORTABLE 0x01 /* page-locked for every context */
+#define CU_MEMHOSTREGISTER_DEVICEMAP 0x02 /* also mapped into the device address space */
+#define CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS 0x1 /* cuIpcOpenMemHandle: peer access on demand */
 #define CU_MEM_ATTACH_GLOBAL 0x1       /* managed memory any stream may use */
+#define CU_MEM_ATTACH_HOST 0x2         /* managed memory the host has until a stream attaches it */
 #define CU_STREAM_DEFAULT 0x0          /* synchronises with the legacy default stream */
 #define CU_EVENT_DEFAULT 0x0
 #define CU_EVENT_DISABLE_TIMING 0x2    /* no timestamp: cheaper record and wait */
@@ -185,6 +192,14 @@ struct cuda_driver {
     CUresult (*cuMemHostRegister)(void *p, size_t bytes,
                                   unsigned int flags); /* cuMemHostRegister_v2 */
     CUresult (*cuMemHostUnregister)(void *p);
+    CUresult (*cuMemGetAddressRange)(CUdeviceptr *base, size_t *size,
+                                     CUdeviceptr dptr); /* cuMemGetAddressRange_v2 */
+
+    /* interprocess memory */
+    CUresult (*cuIpcGetMemHandle)(CUipcMemHandle *handle, CUdeviceptr dptr);
+    CUresult (*cuIpcOpenMemHandle)(CUdeviceptr *dptr, CUipcMemHandle handle,
+                                   unsigned int flags); /* cuIpcOpenMemHandle_v2 */
+    CUresult (*cuIpcCloseMemHandle)(CUdeviceptr dptr);
 
     /* copies (the _v2 symbols of each) */
     CUresult (*cuMemcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes);

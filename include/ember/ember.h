@@ -236,7 +236,9 @@ typedef enum ember_mem_kind {
     EMBER_MEM_MAPPED,     /* pinned host memory also mapped into the device */
     EMBER_MEM_HOST,       /* ordinary host memory wrapped by ember_buffer_wrap_host */
     EMBER_MEM_FOREIGN,    /* device memory owned by someone else (wrap_device) */
-    EMBER_MEM_MANAGED     /* unified memory: one address on host and device */
+    EMBER_MEM_MANAGED,    /* unified memory: one address on host and device */
+    EMBER_MEM_MANAGED_HOST /* managed memory attached to the host at first
+                            * (CU_MEM_ATTACH_HOST, numba's attach_global=False) */
 } ember_mem_kind;
 
 /* Allocates `nbytes` (0 allowed) of `kind` on `dev`. Caller owns *out
@@ -332,7 +334,25 @@ EMBER_API void ember_pool_set_oom_callback(void (*callback)(void *ctx), void *ct
  * (cuMemHostRegister). A no-op on the cpu device. Undo it with
  * ember_host_unregister before the memory is freed. */
 EMBER_API ember_status ember_host_register(ember_device_t dev, void *ptr, size_t nbytes);
+/* Like ember_host_register, and also maps the range into the device's
+ * address space (CU_MEMHOSTREGISTER_DEVICEMAP): *device is the address
+ * kernels use for `ptr` (on the cpu device, `ptr` itself). */
+EMBER_API ember_status ember_host_register_mapped(ember_device_t dev, void *ptr, size_t nbytes,
+                                                  uint64_t *device);
 EMBER_API ember_status ember_host_unregister(ember_device_t dev, void *ptr);
+
+/* CUDA IPC (memory/ipc.c). ember_ipc_get_handle writes the 64-byte handle
+ * of the allocation holding device address `ptr`, and that allocation's
+ * base address and size (the importer adds ptr - base). ember_ipc_open, in
+ * another process, maps a handle and gives the allocation's address there;
+ * ember_ipc_close(dev, that address) unmaps it. Devices that cannot share
+ * memory (the cpu device) return EMBER_ERR_NOT_SUPPORTED. */
+EMBER_API ember_status ember_ipc_get_handle(ember_device_t dev, uint64_t ptr,
+                                            unsigned char handle[64], uint64_t *base,
+                                            size_t *size);
+EMBER_API ember_status ember_ipc_open(ember_device_t dev, const unsigned char handle[64],
+                                      uint64_t *ptr);
+EMBER_API ember_status ember_ipc_close(ember_device_t dev, uint64_t ptr);
 
 /* ------------------------------------------------------------------------ */
 /* Array descriptors                                                        */

@@ -27,7 +27,7 @@
 static const char *const memkind_names[] = {
     [EMBER_MEM_DEVICE] = "device", [EMBER_MEM_PINNED] = "pinned",
     [EMBER_MEM_MAPPED] = "mapped", [EMBER_MEM_HOST] = "host",
-    [EMBER_MEM_FOREIGN] = "foreign", [EMBER_MEM_MANAGED] = "managed",
+    [EMBER_MEM_FOREIGN] = "foreign", [EMBER_MEM_MANAGED] = "managed", [EMBER_MEM_MANAGED_HOST] = "managed_host",
 };
 
 /* ------------------------------------------------------------------------ */
@@ -95,6 +95,10 @@ static int parse_memkind(PyObject *obj, bool host_only, ember_mem_kind def, embe
         }
         if (PyUnicode_CompareWithASCIIString(obj, "managed") == 0) {
             *out = EMBER_MEM_MANAGED;
+            return 0;
+        }
+        if (PyUnicode_CompareWithASCIIString(obj, "managed_host") == 0) {
+            *out = EMBER_MEM_MANAGED_HOST;
             return 0;
         }
     }
@@ -265,7 +269,7 @@ static PyObject *get_memkind(PyObject *obj, void *c)
 {
     GUARD;
     unsigned k = (unsigned)ember_buffer_kind(self->arr.buffer);
-    return PyUnicode_FromString(k < EMBER_MEM_MANAGED + 1 ? memkind_names[k] : "?");
+    return PyUnicode_FromString(k < EMBER_MEM_MANAGED_HOST + 1 ? memkind_names[k] : "?");
 }
 
 static PyObject *get_buffer_size(PyObject *obj, void *c)

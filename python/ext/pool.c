@@ -66,6 +66,8 @@ static int parse_pool_kind(PyObject *obj, ember_mem_kind *out)
         *out = EMBER_MEM_MAPPED;
     else if (strcmp(s, "managed") == 0)
         *out = EMBER_MEM_MANAGED;
+    else if (strcmp(s, "managed_host") == 0)
+        *out = EMBER_MEM_MANAGED_HOST;
     else {
         PyErr_Format(PyExc_ValueError,
                      "memkind must be 'device', 'pinned', 'mapped' or 'managed', not '%s'", s);
@@ -158,13 +160,14 @@ static int parse_pointer(PyObject *obj, void **out)
     return 0;
 }
 
-/* host_register(kind, ordinal, pointer, nbytes): page-locks host memory the
- * caller keeps alive until host_unregister. */
+/* host_register(kind, ordinal, pointer, nbytes, mapped=False): page-locks
+ * host memory the caller keeps alive until host_unregister; with mapped,
+ * also maps it for the device and returns its device address (else None). */
 static PyObject *mod_host_register(PyObject *m, PyObject *const *args, Py_ssize_t nargs,
                                    PyObject *kwnames)
 {
-    static const char *const names[] = {"kind", "ordinal", "pointer", "nbytes", NULL};
-    PyObject *a[4];
+    static const char *const names[] = {"kind", "ordinal", "pointer", "nbytes", "mapped", NULL};
+    PyObject *a[5];
     ext_state *st = ext_state_of_module(m);
     ember_device_t dev;
     void *ptr;
@@ -177,12 +180,95 @@ static PyObject *mod_host_register(PyObject *m, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_ValueError, "nbytes must be >= 0");
         return NULL;
     }
+    int mapped = a[4] ? PyObject_IsTrue(a[4]) : 0;
+    if (mapped < 0)
+        return NULL;
     ember_status s;
+    uint64_t device = 0;
     Py_BEGIN_ALLOW_THREADS
-    s = ember_host_register(dev, ptr, (size_t)n);
+    s = mapped ? ember_host_register_mapped(dev, ptr, (size_t)n, &device)
+               : ember_host_register(dev, ptr, (size_t)n);
     Py_END_ALLOW_THREADS
     if (s != EMBER_SUCCESS)
-        return ext_raise(st, s, "pinned");
+        return ext_raise(st, s, mapped ? "mapped" : "pinned");
+    if (mapped)
+        return PyLong_FromUnsignedLongLong((unsigned long long)device);
+    Py_RETURN_NONE;
+}
+
+/* ipc_get_handle(kind, ordinal, pointer) -> (handle bytes, base, size) of the
+ * allocation holding the device address. */
+static PyObject *mod_ipc_get_handle(PyObject *m, PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *kwnames)
+{
+    static const char *const names[] = {"kind", "ordinal", "pointer", NULL};
+    PyObject *a[3];
+    ext_state *st = ext_state_of_module(m);
+    ember_device_t dev;
+    void *ptr;
+    if (ext_parse("ipc_get_handle", args, nargs, kwnames, names, 3, a) < 0 ||
+        ext_device(st, a[0], a[1], &dev) < 0 || parse_pointer(a[2], &ptr) < 0)
+        return NULL;
+    unsigned char handle[64];
+    uint64_t base = 0;
+    size_t size = 0;
+    ember_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = ember_ipc_get_handle(dev, (uint64_t)(uintptr_t)ptr, handle, &base, &size);
+    Py_END_ALLOW_THREADS
+    if (s != EMBER_SUCCESS)
+        return ext_raise(st, s, "get_ipc_handle");
+    return Py_BuildValue("(y#KK)", (const char *)handle, (Py_ssize_t)64,
+                         (unsigned long long)base, (unsigned long long)size);
+}
+
+/* ipc_open(kind, ordinal, handle) -> the device address of the opened memory. */
+static PyObject *mod_ipc_open(PyObject *m, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    static const char *const names[] = {"kind", "ordinal", "handle", NULL};
+    PyObject *a[3];
+    ext_state *st = ext_state_of_module(m);
+    ember_device_t dev;
+    if (ext_parse("ipc_open", args, nargs, kwnames, names, 3, a) < 0 ||
+        ext_device(st, a[0], a[1], &dev) < 0)
+        return NULL;
+    if (!PyBytes_Check(a[2]) || PyBytes_GET_SIZE(a[2]) != 64) {
+        PyErr_Format(PyExc_ValueError, "an IPC handle is 64 bytes, not %.100s",
+                     PyBytes_Check(a[2]) ? "a bytes object of another length"
+                                         : Py_TYPE(a[2])->tp_name);
+        return NULL;
+    }
+    unsigned char handle[64];
+    memcpy(handle, PyBytes_AS_STRING(a[2]), 64);
+    uint64_t ptr = 0;
+    ember_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = ember_ipc_open(dev, handle, &ptr);
+    Py_END_ALLOW_THREADS
+    if (s != EMBER_SUCCESS)
+        return ext_raise(st, s, "open_ipc_array");
+    return PyLong_FromUnsignedLongLong((unsigned long long)ptr);
+}
+
+/* ipc_close(kind, ordinal, pointer): undoes ipc_open. */
+static PyObject *mod_ipc_close(PyObject *m, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
+{
+    static const char *const names[] = {"kind", "ordinal", "pointer", NULL};
+    PyObject *a[3];
+    ext_state *st = ext_state_of_module(m);
+    ember_device_t dev;
+    void *ptr;
+    if (ext_parse("ipc_close", args, nargs, kwnames, names, 3, a) < 0 ||
+        ext_device(st, a[0], a[1], &dev) < 0 || parse_pointer(a[2], &ptr) < 0)
+        return NULL;
+    ember_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = ember_ipc_close(dev, (uint64_t)(uintptr_t)ptr);
+    Py_END_ALLOW_THREADS
+    if (s != EMBER_SUCCESS)
+        return ext_raise(st, s, "IpcHandle.close");
     Py_RETURN_NONE;
 }
 
@@ -218,8 +304,18 @@ PyMethodDef ext_pool_methods[] = {
      "pool_trim($module, kind, ordinal)\n--\n\n"
      "Gives every cached block of the device back to the driver."},
     {"host_register", FN(mod_host_register), FASTCALL_KW,
-     "host_register($module, kind, ordinal, pointer, nbytes)\n--\n\n"
-     "Page-locks nbytes of host memory at pointer for the device (no-op on the cpu)."},
+     "host_register($module, kind, ordinal, pointer, nbytes, mapped=False)\n--\n\n"
+     "Page-locks nbytes of host memory at pointer for the device (no-op on the cpu); "
+     "with mapped, also maps it and returns its device address."},
+    {"ipc_get_handle", FN(mod_ipc_get_handle), FASTCALL_KW,
+     "ipc_get_handle($module, kind, ordinal, pointer)\n--\n\n"
+     "(64-byte IPC handle, base, size) of the allocation holding a device address."},
+    {"ipc_open", FN(mod_ipc_open), FASTCALL_KW,
+     "ipc_open($module, kind, ordinal, handle)\n--\n\n"
+     "Opens another process's IPC handle; returns the memory's device address here."},
+    {"ipc_close", FN(mod_ipc_close), FASTCALL_KW,
+     "ipc_close($module, kind, ordinal, pointer)\n--\n\n"
+     "Closes memory opened with ipc_open."},
     {"host_unregister", FN(mod_host_unregister), FASTCALL_KW,
      "host_unregister($module, kind, ordinal, pointer)\n--\n\n"
      "Undoes host_register."},

@@ -442,7 +442,50 @@ static void test_host_register(void)
     CHECK_OK(ember_host_register(cpu, mem, 10000)); /* no-op on the cpu device */
     CHECK_OK(ember_host_unregister(cpu, mem));
     CHECK_STATUS(ember_host_register(NULL, mem, 1), EMBER_ERR_INVALID_ARG);
+    /* mapped: a device address of its own (the fake's), gone at unregister */
+    uint64_t d = 0;
+    CHECK_OK(ember_host_register_mapped(dev, mem, 10000, &d));
+    CHECK(d != 0 && d != (uint64_t)(uintptr_t)mem);
+    CHECK(fake_live("registered") == 1);
+    CHECK_OK(ember_host_unregister(dev, mem));
+    CHECK(fake_live("registered") == 0);
+    CHECK_OK(ember_host_register_mapped(cpu, mem, 10000, &d));
+    CHECK(d == (uint64_t)(uintptr_t)mem); /* the cpu device addresses host memory */
+    CHECK_STATUS(ember_host_register_mapped(dev, mem, 10, NULL), EMBER_ERR_INVALID_ARG);
     free(mem);
+}
+
+/* ---- IPC (the fake opens handles in the exporting process) ------------------- */
+
+static void test_ipc(void)
+{
+    ember_device_t dev = cuda0(), cpu;
+    CHECK_OK(ember_device_get(EMBER_DEVICE_CPU, 0, &cpu));
+    ember_buffer_t b;
+    CHECK_OK(ember_buffer_create(dev, EMBER_MEM_DEVICE, 1000, &b));
+    unsigned char h[64];
+    uint64_t base = 0, opened = 0;
+    size_t size = 0;
+    /* an address inside the allocation: the handle is of the whole of it */
+    CHECK_OK(ember_ipc_get_handle(dev, dptr(b) + 100, h, &base, &size));
+    CHECK(base == dptr(b) && size >= 1000);
+    CHECK_OK(ember_ipc_open(dev, h, &opened));
+    CHECK(opened != 0 && opened != base && fake_live("ipc") == 1);
+    CHECK_OK(ember_ipc_close(dev, opened));
+    CHECK(fake_live("ipc") == 0);
+    CHECK_STATUS(ember_ipc_close(dev, opened), EMBER_ERR_DRIVER);
+    CHECK_STATUS(ember_ipc_get_handle(dev, 0x10, h, &base, &size), EMBER_ERR_DRIVER);
+    CHECK_STATUS(ember_ipc_get_handle(dev, 0, h, &base, &size), EMBER_ERR_INVALID_ARG);
+    CHECK_STATUS(ember_ipc_get_handle(NULL, dptr(b), h, &base, &size), EMBER_ERR_INVALID_ARG);
+    memset(h, 0, sizeof h);
+    CHECK_STATUS(ember_ipc_open(dev, h, &opened), EMBER_ERR_DRIVER);
+    CHECK(strstr(ember_last_error(), "CUDA_ERROR_INVALID_HANDLE") != NULL);
+    /* the cpu device's memory is private to the process */
+    CHECK_STATUS(ember_ipc_get_handle(cpu, 0x1000, h, &base, &size), EMBER_ERR_NOT_SUPPORTED);
+    CHECK(strstr(ember_last_error(), "IPC needs a CUDA GPU") != NULL);
+    CHECK_STATUS(ember_ipc_open(cpu, h, &opened), EMBER_ERR_NOT_SUPPORTED);
+    CHECK_STATUS(ember_ipc_close(cpu, 0x1000), EMBER_ERR_NOT_SUPPORTED);
+    ember_buffer_release(b);
 }
 
 /* ---- misuse and threads ------------------------------------------------------------ */
@@ -664,6 +707,7 @@ int main(void)
     test_out_of_memory();
     test_pool_disabled();
     test_host_register();
+    test_ipc();
     test_misuse();
     test_threads();
     fault_loop(EMBER_FAULT_DRIVER);

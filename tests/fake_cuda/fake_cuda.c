@@ -32,7 +32,17 @@
  *     cuEventElapsedTime returns the difference in ms. A test can hold
  *     recorded events "pending" (below) to play work still in flight.
  *   - cuMemHostRegister/Unregister keep a list of registered ranges and
- *     refuse overlapping or unknown ones as the driver does.
+ *     refuse overlapping or unknown ones as the driver does; a range
+ *     registered with DEVICEMAP gets a device alias in the fake range
+ *     (cuMemHostGetDevicePointer), dropped at unregister.
+ *   - IPC: cuIpcGetMemHandle takes the base of a cuMemAlloc allocation
+ *     (else CUDA_ERROR_INVALID_VALUE) and writes "FAKEIPC", the address, the
+ *     size and the process id into the 64 bytes. A test double cannot share
+ *     memory with another process, so cuIpcOpenMemHandle plays the importer
+ *     in the same process (the real driver refuses that): it maps the same
+ *     bytes at a NEW device address, until cuIpcCloseMemHandle of that
+ *     address; a handle of another process answers CUDA_ERROR_INVALID_HANDLE.
+ *     cuMemGetAddressRange finds the allocation holding an address.
  *   - cuDeviceGetAttribute knows only the attributes ember asks for and
  *     returns CUDA_ERROR_INVALID_VALUE for the others.
  *   - Modules are the PTX text they were loaded from. cuModuleLoadDataEx
@@ -68,8 +78,13 @@
  *                                "cuMemFree", "cuMemHostAlloc",
  *                                "cuEventRecord", "cuCtxSynchronize",
  *                                "cuStreamSynchronize", "cuEventSynchronize",
- *                                "cuProfilerStart", "cuProfilerStop".
+ *                                "cuProfilerStart", "cuProfilerStop",
+ *                                "cuIpcGetMemHandle", "cuIpcOpenMemHandle",
+ *                                "cuIpcCloseMemHandle",
+ *                                "cuMemAllocManaged(ATTACH_HOST)" (those
+ *                                with flags CU_MEM_ATTACH_HOST).
  *   fake_live("registered")      host ranges registered now.
+ *   fake_cuda_live("ipc")        IPC handles open now.
  *   fake_cuda_live("module")     loaded modules.
  *   fake_cuda_live("link")       link states not destroyed (cuLinkCreate,
  *                                the section at the end of this file).
@@ -111,6 +126,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -166,6 +182,9 @@ struct alloc {           /* one allocation, device or host */
     int device;          /* owning device */
     int is_host;         /* from cuMemHostAlloc */
     int is_global;       /* a module's global variable (freed with its module) */
+    int is_registered;   /* the device alias of a DEVICEMAP cuMemHostRegister range */
+    int is_ipc;          /* a cuIpcOpenMemHandle mapping of another allocation's bytes */
+    int owns_backing;    /* is_ipc: the exporter freed its allocation, free host at close */
     struct alloc *next;
 };
 
@@ -207,11 +226,13 @@ struct range {                     /* a cuMemHostRegister'ed host range */
 };
 static struct range *registered;
 enum { N_MEMALLOC, N_MEMFREE, N_HOSTALLOC, N_EVRECORD, N_CTXSYNC, N_STREAMSYNC, N_EVSYNC,
-       N_PROFSTART, N_PROFSTOP, N_COUNT };
+       N_PROFSTART, N_PROFSTOP, N_IPCGET, N_IPCOPEN, N_IPCCLOSE, N_MANAGEDHOST, N_COUNT };
 static long counts[N_COUNT];
 static const char *const count_names[N_COUNT] = {
     "cuMemAlloc", "cuMemFree", "cuMemHostAlloc", "cuEventRecord", "cuCtxSynchronize",
-    "cuStreamSynchronize", "cuEventSynchronize", "cuProfilerStart", "cuProfilerStop"};
+    "cuStreamSynchronize", "cuEventSynchronize", "cuProfilerStart", "cuProfilerStop",
+    "cuIpcGetMemHandle", "cuIpcOpenMemHandle", "cuIpcCloseMemHandle",
+    "cuMemAllocManaged(ATTACH_HOST)"};
 
 static void count(int what)
 {
@@ -613,6 +634,8 @@ EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytes, unsigned int 
     }
     pthread_mutex_lock(&lock);
     counts[N_MEMALLOC]++;
+    if (flags == 2)
+        counts[N_MANAGEDHOST]++;
     a->host = p;
     a->size = bytes;
     a->device = dev;
@@ -636,11 +659,16 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
     counts[N_MEMFREE]++;
     for (struct alloc **pp = &allocs; *pp; pp = &(*pp)->next) {
         struct alloc *a = *pp;
-        if (!a->is_host && !a->is_global && a->dev == dptr) {
+        if (!a->is_host && !a->is_global && !a->is_ipc && a->dev == dptr) {
             *pp = a->next;
             used[a->device] -= a->size;
+            int kept = 0; /* an open IPC mapping keeps the bytes, as the driver does */
+            for (struct alloc *m = allocs; m; m = m->next)
+                if (m->is_ipc && m->host == a->host && !kept)
+                    kept = m->owns_backing = 1;
             pthread_mutex_unlock(&lock);
-            free(a->host);
+            if (!kept)
+                free(a->host);
             free(a);
             return CUDA_SUCCESS;
         }
@@ -687,7 +715,7 @@ EXPORT CUresult cuMemFreeHost(void *p)
     pthread_mutex_lock(&lock);
     for (struct alloc **pp = &allocs; *pp; pp = &(*pp)->next) {
         struct alloc *a = *pp;
-        if (a->is_host && a->host == p) {
+        if (a->is_host && !a->is_registered && a->host == p) {
             *pp = a->next;
             pthread_mutex_unlock(&lock);
             free(a->host);
@@ -740,6 +768,22 @@ EXPORT CUresult cuMemHostRegister_v2(void *p, size_t bytes, unsigned int flags)
     g->n = bytes;
     g->next = registered;
     registered = g;
+    if (flags & 0x02) { /* CU_MEMHOSTREGISTER_DEVICEMAP: a device alias */
+        struct alloc *a = calloc(1, sizeof *a);
+        if (!a) {
+            registered = g->next;
+            free(g);
+            pthread_mutex_unlock(&lock);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        a->host = lo;
+        a->size = bytes;
+        a->device = current->device;
+        a->is_host = a->is_registered = 1;
+        a->dev = take_device_range(bytes);
+        a->next = allocs;
+        allocs = a;
+    }
     pthread_mutex_unlock(&lock);
     return CUDA_SUCCESS;
 }
@@ -754,12 +798,130 @@ EXPORT CUresult cuMemHostUnregister(void *p)
         if ((*pp)->p == p) {
             struct range *g = *pp;
             *pp = g->next;
+            for (struct alloc **ap = &allocs; *ap; ap = &(*ap)->next)
+                if ((*ap)->is_registered && (*ap)->host == (char *)p) {
+                    struct alloc *a = *ap;
+                    *ap = a->next;
+                    free(a);
+                    break;
+                }
             pthread_mutex_unlock(&lock);
             free(g);
             return CUDA_SUCCESS;
         }
     pthread_mutex_unlock(&lock);
     return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+}
+
+/* ---- interprocess memory (see the header: the importer is this process) ---- */
+
+typedef struct {
+    char reserved[64];
+} CUipcMemHandle;
+
+struct ipc_payload {     /* what the 64 bytes hold */
+    char magic[8];       /* "FAKEIPC" */
+    CUdeviceptr dev;     /* the exported allocation */
+    unsigned long long size;
+    long long pid;
+};
+
+EXPORT CUresult cuMemGetAddressRange_v2(CUdeviceptr *base, size_t *size, CUdeviceptr dptr)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    pthread_mutex_lock(&lock);
+    for (struct alloc *a = allocs; a; a = a->next)
+        if (a->dev && dptr >= a->dev && dptr - a->dev < a->size) {
+            if (base)
+                *base = a->dev;
+            if (size)
+                *size = a->size;
+            pthread_mutex_unlock(&lock);
+            return CUDA_SUCCESS;
+        }
+    pthread_mutex_unlock(&lock);
+    return CUDA_ERROR_NOT_FOUND;
+}
+
+EXPORT CUresult cuIpcGetMemHandle(CUipcMemHandle *handle, CUdeviceptr dptr)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!handle)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    counts[N_IPCGET]++;
+    for (struct alloc *a = allocs; a; a = a->next)
+        if (a->dev == dptr && !a->is_host && !a->is_global && !a->is_ipc &&
+            a->dev != (CUdeviceptr)(uintptr_t)a->host /* managed memory */) {
+            struct ipc_payload p = {"FAKEIPC", a->dev, a->size, (long long)getpid()};
+            memset(handle, 0, sizeof *handle);
+            memcpy(handle->reserved, &p, sizeof p);
+            pthread_mutex_unlock(&lock);
+            return CUDA_SUCCESS;
+        }
+    pthread_mutex_unlock(&lock);
+    return CUDA_ERROR_INVALID_VALUE;
+}
+
+EXPORT CUresult cuIpcOpenMemHandle_v2(CUdeviceptr *dptr, CUipcMemHandle handle,
+                                      unsigned int flags)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    struct ipc_payload p;
+    memcpy(&p, handle.reserved, sizeof p);
+    if (!dptr || flags > 1)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (memcmp(p.magic, "FAKEIPC", 8) != 0 || p.pid != (long long)getpid())
+        return CUDA_ERROR_INVALID_HANDLE;
+    pthread_mutex_lock(&lock);
+    counts[N_IPCOPEN]++;
+    for (struct alloc *a = allocs; a; a = a->next)
+        if (a->dev == p.dev && !a->is_host && !a->is_ipc && a->size == p.size) {
+            struct alloc *m = calloc(1, sizeof *m);
+            if (!m) {
+                pthread_mutex_unlock(&lock);
+                return CUDA_ERROR_OUT_OF_MEMORY;
+            }
+            m->host = a->host;
+            m->size = a->size;
+            m->device = current->device;
+            m->is_ipc = 1;
+            m->dev = take_device_range(a->size);
+            m->next = allocs;
+            allocs = m;
+            *dptr = m->dev;
+            pthread_mutex_unlock(&lock);
+            return CUDA_SUCCESS;
+        }
+    pthread_mutex_unlock(&lock);
+    return CUDA_ERROR_INVALID_HANDLE; /* the exporter freed it */
+}
+
+EXPORT CUresult cuIpcCloseMemHandle(CUdeviceptr dptr)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    pthread_mutex_lock(&lock);
+    counts[N_IPCCLOSE]++;
+    for (struct alloc **pp = &allocs; *pp; pp = &(*pp)->next)
+        if ((*pp)->is_ipc && (*pp)->dev == dptr) {
+            struct alloc *m = *pp;
+            *pp = m->next;
+            pthread_mutex_unlock(&lock);
+            if (m->owns_backing)
+                free(m->host);
+            free(m);
+            return CUDA_SUCCESS;
+        }
+    pthread_mutex_unlock(&lock);
+    return CUDA_ERROR_INVALID_VALUE;
 }
 
 /* ---- copies: executed at once, on any stream ---------------------------- */
@@ -1991,7 +2153,10 @@ EXPORT long fake_cuda_live(const char *what)
     if (strcmp(what, "mem") == 0 || strcmp(what, "host") == 0) {
         int host = strcmp(what, "host") == 0;
         for (struct alloc *a = allocs; a; a = a->next)
-            n += !a->is_global && a->is_host == host;
+            n += !a->is_global && !a->is_registered && !a->is_ipc && a->is_host == host;
+    } else if (strcmp(what, "ipc") == 0) {
+        for (struct alloc *a = allocs; a; a = a->next)
+            n += a->is_ipc;
     } else if (strcmp(what, "stream") == 0) {
         for (struct stream *s = streams; s; s = s->next)
             n++;

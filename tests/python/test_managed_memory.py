@@ -38,9 +38,12 @@ def test_like_keeps_order_and_dtype(cpu_device):
     assert isinstance(cuda.managed_array((2, 2)), cuda.ManagedNDArray)
 
 
-def test_attach_to_one_stream_is_refused_clearly():
-    with pytest.raises(NotImplementedError, match="attach_global=False"):
-        cuda.managed_array(4, attach_global=False)
+def test_attached_to_the_host_works_on_the_cpu_device(cpu_device):
+    m = cuda.managed_array(10, dtype=np.int32, attach_global=False)
+    assert isinstance(m, cuda.ManagedNDArray)
+    m[:] = np.arange(10)
+    inc[1, 32](m)
+    np.testing.assert_array_equal(m, np.arange(1, 11))
 
 
 def test_cuda_device_passes_the_address_and_copies_nothing(env, tmp_path):
@@ -67,3 +70,19 @@ for make in (cuda.managed_array, cuda.mapped_array):
     out = run_script(script, env).split()
     assert out == ["managed_array", "0", "0", "True", "True",
                    "mapped_array", "0", "0", "True", "True"]
+
+
+def test_cuda_device_attaches_to_the_host_when_asked(env, tmp_path):
+    script = tmp_path / "attach.py"
+    script.write_text(PRELUDE + r'''
+fake.fake_cuda_count.restype = ctypes.c_long
+host_attached = lambda: fake.fake_cuda_count(b"cuMemAllocManaged(ATTACH_HOST)")
+g = cuda.managed_array(1000, dtype=np.float64)
+n_global = host_attached()
+h = cuda.managed_array(1000, dtype=np.float64, attach_global=False)
+h[:] = np.arange(1000)                    # the host uses it at its address
+m = cuda.current_context().memallocmanaged(64, attach_global=False)
+print(n_global, host_attached(), h.sum() == np.arange(1000).sum(),
+      h.__array_interface__["data"][0] == h.device_pointer)
+''')
+    assert run_script(script, env).split() == ["0", "2", "True", "True"]

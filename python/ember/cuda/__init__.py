@@ -17,8 +17,12 @@ from ._devices import (Context, Device, MemoryInfo, MemoryPool, close,  # noqa: 
                        get_default_pinned_memory_pool, gpus, is_available, list_devices,
                        require_context, select_device, synchronize)
 from ._memory import (ManagedNDArray, MappedNDArray, defer_cleanup, device_array,  # noqa: F401
-                      device_array_like, managed_array, mapped_array, mapped_array_like, pinned,
-                      pinned_array, pinned_array_like, to_device)
+                      device_array_like, managed_array, mapped, mapped_array, mapped_array_like,
+                      pinned, pinned_array, pinned_array_like, to_device)
+from ._emm import (AutoFreePointer, BaseCUDAMemoryManager, GetIpcHandleMixin,  # noqa: F401
+                   HostOnlyCUDAMemoryManager, ManagedMemory, MappedMemory, MemoryPointer,
+                   OwnedPointer, PinnedMemory, set_memory_manager)
+from ._ipc import IpcArrayHandle, IpcHandle, open_ipc_array  # noqa: F401
 from ._args import In, InOut, Out  # noqa: F401
 from ._foreign import Linker, LinkerError, NvrtcError, declare_device  # noqa: F401
 from . import args  # noqa: F401  (numba.cuda.args: wrap_arg for kernel extensions)
@@ -27,6 +31,7 @@ from ._profiler import profile_start, profile_stop, profiling  # noqa: F401
 from ._reduce import Reduce, reduce  # noqa: F401
 from . import devicearray  # noqa: F401  (numba's module of device-array helpers)
 from ._graphs import Graph, graph_capture  # noqa: F401
+from . import cudadrv  # noqa: F401,E402  (numba's cudadrv.driver names for EMM plugins)
 from ._streams import (Event, Stream, default_stream, event, event_elapsed_time,  # noqa: F401
                        external_stream,
                        legacy_default_stream, per_thread_default_stream, stream)

@@ -99,6 +99,21 @@ class DeviceNDArray(_ember.Array):
     def as_cuda_arg(self):
         return self.device_ctypes_pointer
 
+    @property
+    def gpu_data(self):
+        """numba's MemoryPointer over the bytes this array spans (the EMM
+        plugin's own when the array covers its whole allocation)."""
+        from ._ipc import array_gpu_data
+        return array_gpu_data(self)
+
+    def get_ipc_handle(self):
+        """An IpcArrayHandle that another process opens (``with h as
+        darr:``) to use this array's memory without a copy; it pickles.
+        Needs a CUDA GPU (NotImplementedError on the cpu device). Keep this
+        array alive while others use the handle."""
+        from ._ipc import array_ipc_handle
+        return array_ipc_handle(self)
+
     def squeeze(self, axis=None, stream=0):
         """A view without the axes of length 1 (or only ``axis``)."""
         if axis is None:

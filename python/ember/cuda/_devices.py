@@ -234,11 +234,15 @@ def close():
     """Wait for the thread's device's work and leave the thread with no
     device chosen (numba destroys its contexts here; ember keeps one per
     device for the process, so arrays stay valid). The next use takes the
-    default device, as a fresh thread does."""
+    default device, as a fresh thread does. An EMM plugin's instances are
+    reset and dropped, as numba's contexts are: the next allocation makes a
+    new one."""
     key = _state.chosen()
     if key is not None:
         device(*key).synchronize()
         _state.forget()
+    from . import _emm
+    _emm.close_managers()
 
 
 class MemoryPool:
@@ -315,8 +319,59 @@ class Context:
         self.device = dev
 
     def get_memory_info(self):
-        """(free, total) bytes of the device's memory."""
+        """(free, total) bytes of the device's memory (the EMM plugin's
+        answer when one is installed)."""
+        mgr = self.memory_manager
+        if mgr is not None:
+            return mgr.get_memory_info()
         return MemoryInfo(*_ember.memory_info(self.device.kind, self.device.id))
+
+    @property
+    def memory_manager(self):
+        """The EMM plugin instance serving this device, or None when ember's
+        own pool does (cuda.set_memory_manager)."""
+        from . import _emm
+        return _emm.manager_for(self.device)
+
+    def memalloc(self, size):
+        """``size`` bytes of device memory as a MemoryPointer (the plugin's
+        memalloc when one is installed)."""
+        from . import _emm
+        return _emm.context_memalloc(self, size)
+
+    def memhostalloc(self, size, mapped=False, portable=False, wc=False):
+        """``size`` bytes of pinned (``mapped``: also mapped) host memory, as
+        PinnedMemory / MappedMemory (the plugin's when one is installed)."""
+        from . import _emm
+        return _emm.host_manager(self).memhostalloc(size, mapped, portable, wc)
+
+    def mempin(self, owner, pointer, size, mapped=False):
+        """Page-locks host memory ``owner`` owns until the result is gone."""
+        from . import _emm
+        return _emm.host_manager(self).mempin(owner, pointer, size, mapped)
+
+    def memallocmanaged(self, size, attach_global=True):
+        """``size`` bytes of managed memory as ManagedMemory (ember's own:
+        numba's plugins do not allocate managed memory); attached to the
+        host at first unless ``attach_global`` (CU_MEM_ATTACH_HOST)."""
+        from . import _emm
+        return _emm.own_manager(self).memallocmanaged(size, attach_global)
+
+    def create_stream(self):
+        """A new stream on this context's device."""
+        from ._streams import Stream
+        return Stream(_ember.Stream(self.device.kind, self.device.id), self.device)
+
+    def create_event(self, timing=True):
+        """A new event on this context's device."""
+        from ._streams import event
+        with self.device:
+            return event(timing)
+
+    def get_ipc_handle(self, memory):
+        """An IpcHandle for a MemoryPointer (e.g. ``array.gpu_data``)."""
+        from . import _ipc
+        return _ipc.context_get_ipc_handle(self, memory)
 
     @property
     def memory_pool(self):
@@ -337,7 +392,12 @@ class Context:
         self.device.synchronize()
 
     def reset(self):
+        """Waits for the device; an EMM plugin's reset() runs too."""
         self.device.reset()
+        from . import _emm
+        mgr = _emm.manager_for(self.device)
+        if mgr is not None:
+            mgr.reset()
 
     def __repr__(self):
         return f"<Context of {self.device!r}>"

@@ -11,6 +11,7 @@ import operator
 import numpy as np
 
 from .. import _ember
+from . import _emm
 from ._devicearray import DeviceNDArray, _host_array, check_dtype
 from ._devices import get_current_device
 from ._streams import lowlevel_stream
@@ -70,9 +71,18 @@ def device_array(shape, dtype=np.float64, strides=None, order="C", stream=0):
     strides = _strides(strides, len(shape), what)
     dev = get_current_device()
     lowlevel_stream(stream, dev, what)
-    arr = _ember.empty(DeviceNDArray, dev.kind, dev.id, shape, dtype, order, strides)
+    arr = _device_empty(dev, shape, dtype, order, strides)
     if stream:  # numba: the array keeps the stream it was made on (arr.stream)
         arr.stream = stream
+    return arr
+
+
+def _device_empty(dev, shape, dtype, order, strides):
+    """A new DeviceNDArray: from the EMM plugin's memalloc when one is
+    installed (cuda/_emm.py), else from ember's pool."""
+    arr = _emm.plugin_device_array(DeviceNDArray, dev, shape, dtype, order, strides)
+    if arr is None:
+        arr = _ember.empty(DeviceNDArray, dev.kind, dev.id, shape, dtype, order, strides)
     return arr
 
 
@@ -108,7 +118,7 @@ def to_device(obj, stream=0, copy=True, to=None):
     dev = get_current_device()
     s = lowlevel_stream(stream, dev, "to_device")
     order = "F" if _is_f_only(host) else "C"
-    darr = _ember.empty(DeviceNDArray, dev.kind, dev.id, host.shape, host.dtype, order, None)
+    darr = _device_empty(dev, host.shape, host.dtype, order, None)
     if copy:
         darr._copy_from(host, s)
     if stream:
@@ -116,18 +126,35 @@ def to_device(obj, stream=0, copy=True, to=None):
     return darr
 
 
-def _host_alloc(shape, dtype, strides, order, memkind, what):
+def _host_alloc(shape, dtype, strides, order, memkind, what, portable=False, wc=False):
     shape = _shape(shape, what)
     dtype = _dtype(dtype, what)
     order = _order(order, what)
     strides = _strides(strides, len(shape), what)
     dev = get_current_device()
+    if memkind in ("pinned", "mapped") and _emm.installed():
+        got = _plugin_host_alloc(dev, shape, dtype, strides, order, memkind, portable, wc)
+        if got is not None:
+            return got
     if strides is None:
         arr, devptr = _ember.host_array(dev.kind, dev.id, shape, dtype, order, memkind)
         return arr, devptr
     # explicit strides: allocate the bytes they span and view them
     nbytes = dtype.itemsize + sum((d - 1) * s for d, s in zip(shape, strides)) if all(shape) else 0
     raw, devptr = _ember.host_array(dev.kind, dev.id, (max(nbytes, 0),), np.uint8, "C", memkind)
+    return np.ndarray(shape, dtype, buffer=raw, strides=strides), devptr
+
+
+def _plugin_host_alloc(dev, shape, dtype, strides, order, memkind, portable, wc):
+    """(array, device address) over the EMM plugin's memhostalloc, or None
+    for an empty array."""
+    if strides is None:
+        strides = _emm._dense(shape, dtype.itemsize, order)
+    nbytes = _emm._span(shape, strides, dtype.itemsize)
+    got = _emm.plugin_host_array(dev, nbytes, memkind == "mapped", portable, wc)
+    if got is None:
+        return None
+    raw, devptr = got
     return np.ndarray(shape, dtype, buffer=raw, strides=strides), devptr
 
 
@@ -170,7 +197,8 @@ def mapped_array(shape, dtype=np.float64, strides=None, order="C", stream=0, por
                  wc=False):
     """A host array mapped into the device's address space (on the cpu
     device: ordinary host memory)."""
-    arr, devptr = _host_alloc(shape, dtype, strides, order, "mapped", "mapped_array")
+    arr, devptr = _host_alloc(shape, dtype, strides, order, "mapped", "mapped_array",
+                              portable=portable, wc=wc)
     mapped = arr.view(MappedNDArray)
     mapped.device_pointer = devptr
     mapped._ember_device = get_current_device()
@@ -180,7 +208,8 @@ def mapped_array(shape, dtype=np.float64, strides=None, order="C", stream=0, por
 def mapped_array_like(ary, stream=0, portable=False, wc=False):
     """A mapped array of ``ary``'s shape and dtype (F order if ``ary`` is)."""
     order = "F" if _is_f_only(ary) else "C"
-    return mapped_array(ary.shape, ary.dtype, order=order, stream=stream)
+    return mapped_array(ary.shape, ary.dtype, order=order, stream=stream, portable=portable,
+                        wc=wc)
 
 
 class ManagedNDArray(MappedNDArray):
@@ -192,12 +221,11 @@ def managed_array(shape, dtype=np.float64, strides=None, order="C", stream=0,
                   attach_global=True):
     """An array in managed memory (``cuMemAllocManaged``), usable on the host
     as a NumPy array and passed to kernels without a copy. On the CPU device
-    it is host memory. ``attach_global=False`` (memory attached to one
-    stream) is not supported: ember allocates it for every stream."""
-    if not attach_global:
-        raise NotImplementedError("managed_array(attach_global=False): ember allocates "
-                                  "managed memory for every stream (CU_MEM_ATTACH_GLOBAL)")
-    arr, devptr = _host_alloc(shape, dtype, strides, order, "managed", "managed_array")
+    it is host memory. ``attach_global=False`` allocates it attached to the
+    host (CU_MEM_ATTACH_HOST): on a GPU without concurrent managed access a
+    stream must attach it before a kernel uses it, as in CUDA."""
+    memkind = "managed" if attach_global else "managed_host"
+    arr, devptr = _host_alloc(shape, dtype, strides, order, memkind, "managed_array")
     managed = arr.view(ManagedNDArray)
     managed.device_pointer = devptr
     managed._ember_device = get_current_device()
@@ -270,5 +298,49 @@ def defer_cleanup():
     device's caching pool (memory/pool.c), reused only once the work that
     used it has finished, and is released to the driver only to satisfy an
     allocation that found no room. So the block needs no change of
-    behaviour; it exists so that numba code runs unchanged."""
-    yield
+    behaviour; it exists so that numba code runs unchanged. With an EMM
+    plugin installed, the block runs inside the plugin's defer_cleanup()."""
+    mgr = _emm.manager_for(get_current_device())
+    if mgr is None:
+        yield
+    else:
+        with mgr.defer_cleanup():
+            yield
+
+
+@contextlib.contextmanager
+def mapped(*arylist, stream=0):
+    """numba's ``cuda.mapped``: page-locks host NumPy arrays and maps them
+    into the device's address space for the ``with`` block, and gives
+    device arrays over that same memory (one array, or a list for several):
+    kernels read and write the host memory directly, without copies
+    (``cuMemHostRegister`` with DEVICEMAP). On the CPU device the device
+    arrays are views of the host memory itself. The host arrays must be
+    contiguous (a device array has one base address) and not overlap."""
+    dev = get_current_device()
+    lowlevel_stream(stream, dev, "mapped")
+    for ary in arylist:
+        if not isinstance(ary, np.ndarray):
+            raise TypeError(f"mapped: expected NumPy arrays, not {type(ary).__name__}")
+        check_dtype(ary.dtype, "mapped")
+        if not (ary.flags["C_CONTIGUOUS"] or ary.flags["F_CONTIGUOUS"]):
+            raise ValueError("mapped: the arrays must be contiguous (copy a strided view with "
+                             "np.ascontiguousarray first)")
+    registered, devarys = [], []
+    try:
+        for ary in arylist:
+            if ary.nbytes == 0:
+                devarys.append(_device_empty(dev, ary.shape, ary.dtype, "C", None))
+                continue
+            lo, hi = _byte_bounds(ary)
+            devptr = _ember.host_register(dev.kind, dev.id, lo, hi - lo, mapped=True)
+            registered.append(lo)
+            devarys.append(_ember.from_device_pointer(
+                DeviceNDArray, dev.kind, dev.id, devptr, hi - lo, ary.shape, ary.strides,
+                ary.dtype, ary, offset=ary.__array_interface__["data"][0] - lo))
+        if stream:
+            devarys = [d.bind(stream) for d in devarys]
+        yield devarys[0] if len(devarys) == 1 else devarys
+    finally:
+        for lo in reversed(registered):
+            _ember.host_unregister(dev.kind, dev.id, lo)

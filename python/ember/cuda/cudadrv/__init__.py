@@ -1,0 +1,6 @@
+"""``ember.cuda.cudadrv``: where numba keeps its driver-level names, for code
+that reaches them as ``cuda.cudadrv.driver.AutoFreePointer`` (EMM plugins
+do) or ``cuda.cudadrv.devicearray.DeviceNDArray``."""
+
+from .. import devicearray  # noqa: F401
+from . import driver  # noqa: F401
