@@ -64,7 +64,7 @@ ember_status ember_module_load_linked(ember_device_t dev, const char *ptx,
     if (ninputs && !inputs)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_module_load_linked: NULL inputs");
     for (size_t i = 0; i < ninputs; i++)
-        if ((unsigned)inputs[i].kind > EMBER_LINK_LIBRARY || !inputs[i].name ||
+        if ((unsigned)inputs[i].kind > EMBER_LINK_LTOIR || !inputs[i].name ||
             (inputs[i].data && !inputs[i].size))
             return em_error(EMBER_ERR_INVALID_ARG, "ember_module_load_linked: input %zu: a "
                             "kind from ember_link_kind, a name, and data with its size (or "
@@ -80,7 +80,7 @@ ember_status ember_link_image(ember_device_t dev, const ember_link_input *inputs
     *image = NULL;
     *size = 0;
     for (size_t i = 0; i < ninputs; i++)
-        if ((unsigned)inputs[i].kind > EMBER_LINK_LIBRARY || !inputs[i].name ||
+        if ((unsigned)inputs[i].kind > EMBER_LINK_LTOIR || !inputs[i].name ||
             (inputs[i].data && !inputs[i].size))
             return em_error(EMBER_ERR_INVALID_ARG, "ember_link_image: input %zu: a kind from "
                             "ember_link_kind, a name, and data with its size (or NULL data: "

@@ -499,6 +499,8 @@ static ember_status open_device(int ordinal, hwloc_topology_t topo, struct ember
     info->name[sizeof info->name - 1] = '\0';
     info->pci_bus_id[sizeof info->pci_bus_id - 1] = '\0';
     info->total_memory = total;
+    c->cc_major = info->cc_major;
+    c->cc_minor = info->cc_minor;
     info->max_shared_memory_per_block = smem > 0 ? (size_t)smem : 0;
     info->max_shared_memory_per_block_optin =
         smem_optin > smem ? (size_t)smem_optin : info->max_shared_memory_per_block;

@@ -13,6 +13,7 @@ struct cuda_ctx {
     CUdevice device;  /* the driver's handle */
     CUcontext primary; /* retained primary context */
     int ordinal;      /* ember's (= the driver's) ordinal, for messages */
+    int cc_major, cc_minor; /* compute capability (nvJitLink's -arch=sm_XY) */
 };
 
 /* ---- cuda_module.c ------------------------------------------------------ */

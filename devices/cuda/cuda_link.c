@@ -11,17 +11,21 @@
  * state, so it should be loaded before state is destroyed via
  * cuLinkDestroy". The error log buffer given to cuLinkCreate collects the
  * messages of every step; on failure they follow ember's message, with the
- * input that failed named.
+ * input that failed named. The driver cannot read LTO-IR: a link with an
+ * .ltoir among its inputs goes to nvJitLink with -lto instead (whole: the
+ * kernel's PTX and every input), which returns the cubin to load.
  */
 #include <string.h>
 
 #include "devices/cuda/cuda_impl.h"
+#include "devices/cuda/nvjitlink.h"
 
 #define LINK_LOG_BYTES 8192
 
 static const char *kind_name(ember_link_kind k)
 {
-    static const char *const names[] = {"cubin", "PTX", "fatbin", "object", "library"};
+    static const char *const names[] = {"cubin", "PTX", "fatbin", "object", "library",
+                                        "LTO-IR"};
     return (unsigned)k < EM_ARRAY_LEN(names) ? names[k] : "?";
 }
 
@@ -48,6 +52,13 @@ static ember_status link_into(struct cuda_ctx *c, const char *ptx,
                               const ember_link_input *inputs, size_t ninputs, void **image,
                               size_t *size)
 {
+    for (size_t i = 0; i < ninputs; i++)
+        if (inputs[i].kind == EMBER_LINK_LTOIR) {
+            ember_status st = nvjitlink_link(c->cc_major, c->cc_minor, ptx, inputs, ninputs,
+                                             image, size);
+            return st == EMBER_SUCCESS ? st
+                                       : em_error_prefix(st, "cuda:%d: linking: ", c->ordinal);
+        }
     char *log = em_malloc(LINK_LOG_BYTES);
     if (!log)
         return em_error_prefix(EMBER_ERR_OUT_OF_MEMORY, "cuda:%d: linking: ", c->ordinal);

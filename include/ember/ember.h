@@ -454,6 +454,8 @@ typedef enum ember_link_kind {
     EMBER_LINK_FATBIN = 2,
     EMBER_LINK_OBJECT = 3,  /* a relocatable device object (.o) */
     EMBER_LINK_LIBRARY = 4, /* an archive of them (.a) */
+    EMBER_LINK_LTOIR = 5,   /* NVVM LTO-IR (.ltoir): the whole link goes through nvJitLink
+                             * with -lto (devices/cuda/nvjitlink.c), not the driver */
 } ember_link_kind;
 
 /* One input of ember_module_load_linked: `size` bytes at `data`, named

@@ -301,6 +301,7 @@ EXT_HIDDEN PyObject *ext_nvvm_version(PyObject *module, PyObject *unused);
 /* link_image(ordinal, [(kind, bytes or None, name)]) -> bytes: the driver's
  * linker (ember_link_image) on a CUDA device (module_cuda.c). */
 EXT_HIDDEN PyObject *ext_link_image(PyObject *module, PyObject *args);
+EXT_HIDDEN PyObject *ext_lto_link(PyObject *module, PyObject *args);
 /* nvrtc_compile(source, name, cc=(9, 0), include_dir=None) -> (ptx, log):
  * CUDA C/C++ to PTX with NVRTC (devices/cuda/nvrtc.h). */
 EXT_HIDDEN PyObject *ext_nvrtc_compile(PyObject *module, PyObject *const *args, Py_ssize_t nargs,

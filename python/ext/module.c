@@ -750,6 +750,9 @@ static PyMethodDef module_methods[] = {
      "linked with libdevice, to PTX for compute capability cc with libNVVM. Raises\n"
      "CudaSupportError when libNVVM or libdevice is not found, ValueError with NVVM's\n"
      "log when NVVM rejects the IR or the options."},
+    {"lto_link", ext_lto_link, METH_VARARGS,
+     "lto_link($module, cc, ptx, link)\n--\n\n"
+     "The cubin nvJitLink links from ptx and link with -lto (no driver needed)."},
     {"link_image", ext_link_image, METH_VARARGS,
      "link_image($module, ordinal, link)\n--\n\n"
      "Links [(kind, bytes or None, name)] with the driver's linker: the image."},

@@ -20,6 +20,8 @@
 
 #include "structmember.h"
 
+#include "devices/cuda/nvjitlink.h"
+
 typedef struct {
     PyObject_HEAD
     ember_module_t module;  /* owned; NULL until set up */
@@ -84,9 +86,9 @@ static int link_inputs(PyObject *link, PyObject **items, ember_link_input **inpu
         const char *name;
         if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "iOs", &k, &data, &name) ||
             (data != Py_None && (!PyBytes_Check(data) || PyBytes_GET_SIZE(data) == 0)) ||
-            k < 0 || k > EMBER_LINK_LIBRARY) {
+            k < 0 || k > EMBER_LINK_LTOIR) {
             if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_ValueError, "a link item is (kind 0..4, non-empty bytes "
+                PyErr_SetString(PyExc_ValueError, "a link item is (kind 0..5, non-empty bytes "
                                 "or None, name)");
             PyMem_Free(*inputs);
             *inputs = NULL;
@@ -131,6 +133,36 @@ PyObject *ext_link_image(PyObject *module, PyObject *args)
         return ext_raise(st, status, "link_image");
     PyObject *r = PyBytes_FromStringAndSize(image, (Py_ssize_t)size);
     ember_link_image_free(image);
+    return r;
+}
+
+/* lto_link(cc, ptx, link) -> bytes: the cubin nvJitLink makes of `ptx` (str or
+ * None) and `link` with -lto for compute capability cc (a (major, minor)
+ * tuple); no driver needed (the GPU path links the same way). */
+PyObject *ext_lto_link(PyObject *module, PyObject *args)
+{
+    int major, minor;
+    const char *ptx;
+    PyObject *link, *items = NULL;
+    if (!PyArg_ParseTuple(args, "(ii)zO:lto_link", &major, &minor, &ptx, &link))
+        return NULL;
+    ext_state *st = ext_state_of_module(module);
+    ember_link_input *inputs = NULL;
+    Py_ssize_t n = 0;
+    if (link_inputs(link, &items, &inputs, &n) < 0)
+        return NULL;
+    void *cubin = NULL;
+    size_t size = 0;
+    ember_status status;
+    Py_BEGIN_ALLOW_THREADS
+    status = nvjitlink_link(major, minor, ptx, inputs, (size_t)n, &cubin, &size);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(inputs);
+    Py_DECREF(items);
+    if (status != EMBER_SUCCESS)
+        return ext_raise(st, status, "lto_link");
+    PyObject *r = PyBytes_FromStringAndSize(cubin, (Py_ssize_t)size);
+    em_free(cubin);
     return r;
 }
 

@@ -436,8 +436,8 @@ def k4(r):
 
 try:
     k4[1, 1](x)
-except cuda.LinkerError as e:
-    assert "LTO-IR" in str(e), e
+except cuda.LinkerError as e:   # not LTO-IR: nvJitLink says so, with the file named
+    assert "nvJitLink" in str(e) and "f.ltoir" in str(e), e
 else:
     raise AssertionError("no error")
 # numba's low-level Linker: the same linker, the image returned
@@ -485,3 +485,74 @@ def test_fake_driver_link_calls(fake_cuda_lib, nvvm, tmp_path):
     proc = subprocess.run([sys.executable, str(script), str(tmp_path)], env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stdout + proc.stderr
+
+
+def _ltoir(source, name):
+    """NVVM LTO-IR of CUDA C `source` for sm_90, by NVRTC (-dlto), or a skip."""
+    import ctypes
+    import glob
+    libs = sorted(glob.glob("/usr/local/cuda/lib64/libnvrtc.so*"))
+    if not libs:
+        pytest.skip("no NVRTC to make LTO-IR with")
+    rtc = ctypes.CDLL(libs[0])
+    prog = ctypes.c_void_p()
+    assert rtc.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), name.encode(), 0,
+                                  None, None) == 0
+    opts = (ctypes.c_char_p * 3)(b"-arch=sm_90", b"-dlto", b"-rdc=true")
+    assert rtc.nvrtcCompileProgram(prog, 3, opts) == 0
+    n = ctypes.c_size_t()
+    assert rtc.nvrtcGetLTOIRSize(prog, ctypes.byref(n)) == 0
+    buf = ctypes.create_string_buffer(n.value)
+    assert rtc.nvrtcGetLTOIR(prog, buf) == 0
+    rtc.nvrtcDestroyProgram(ctypes.byref(prog))
+    return buf.raw
+
+
+def _symbols(cubin_path):
+    """{name: (type, section)} of an ELF's symbol table, by readelf."""
+    import shutil
+    if not shutil.which("readelf"):
+        pytest.skip("no readelf to read the cubin")
+    out = subprocess.run(["readelf", "-sW", str(cubin_path)], capture_output=True, text=True,
+                         check=True).stdout
+    syms = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[0].endswith(":") and f[3] in ("FUNC", "OBJECT", "NOTYPE"):
+            syms[f[-1]] = (f[3], f[-2])
+    return syms
+
+
+def test_lto_ir_links_with_nvjitlink(tmp_path):
+    """An .ltoir in link= goes through nvJitLink with -lto, with the
+    kernel's PTX: the cubin defines the kernel and the foreign function
+    (what a GPU then loads; ember._ember.lto_link is that step alone)."""
+    import re
+    from ember import _ember
+    lto = tmp_path / "f.ltoir"
+    lto.write_bytes(_ltoir(CU_SOURCE, "f.cu"))
+    mul = cuda.declare_device("mul_f32_f32", "float32(float32, float32)", link=[str(lto)])
+
+    @cuda.jit(link=[str(lto)])
+    def k(r, a, b):
+        i = cuda.grid(1)
+        r[i] = mul(a[i], b[i])
+
+    ptx = k.compile_cuda((("array", "float32", 1, "A", False),) * 3, (9, 0)).ptx
+    entry = re.search(r"\.entry\s+(\w+)", ptx).group(1)
+    try:
+        cubin = _ember.lto_link((9, 0), ptx, [(5, None, str(lto))])
+    except RuntimeError as e:  # CudaSupportError: no libnvJitLink
+        pytest.skip(str(e))
+    assert cubin[:4] == b"\x7fELF"
+    (tmp_path / "k.cubin").write_bytes(cubin)
+    syms = _symbols(tmp_path / "k.cubin")
+    for name in (entry, "mul_f32_f32"):
+        assert syms[name][0] == "FUNC" and syms[name][1] != "UND", (name, syms.get(name))
+    # the same from memory; an LTO-IR without the function: nvJitLink's undefined reference
+    assert _ember.lto_link((9, 0), ptx, [(5, lto.read_bytes(), "f.ltoir")])[:4] == b"\x7fELF"
+    other = _ltoir(CU_SOURCE.replace("mul_f32_f32", "other_fn"), "g.cu")
+    with pytest.raises(ValueError, match="Undefined reference to 'mul_f32_f32'"):
+        _ember.lto_link((9, 0), ptx, [(5, other, "g.ltoir")])
+    with pytest.raises(ValueError, match=r"nvJitLink: adding bad\.ltoir failed"):
+        _ember.lto_link((9, 0), ptx, [(5, b"\x7fLTO", "bad.ltoir")])

@@ -9,8 +9,9 @@ on the kernel:
 
 * on a GPU: ``.cu`` (CUDA C/C++, compiled to PTX by NVRTC), ``.ptx``,
   ``.cubin``, ``.fatbin``, ``.o``, ``.a``, linked with the kernel's PTX by
-  the driver's linker (cuLink*, devices/cuda/cuda_link.c). ``.ltoir`` is
-  refused with a LinkerError (ember's kernels are not LTO-IR).
+  the driver's linker (cuLink*, devices/cuda/cuda_link.c); with an
+  ``.ltoir`` (NVVM LTO-IR) among them, the whole link goes through
+  nvJitLink with -lto instead (devices/cuda/nvjitlink.c).
 * on the cpu device: ``.c`` (compiled by the host's C compiler into a
   shared library in ember's cache directory) or ``.so``; the function is
   looked up there and the kernel calls its address.
@@ -285,7 +286,7 @@ def gpu_files(foreign, kernel_link):
 # ---------------------------------------------------------------------------
 
 # ember_link_kind (include/ember/ember.h): the driver's CUjitInputType
-_LINK_KIND = {"cubin": 0, "ptx": 1, "fatbin": 2, "o": 3, "a": 4}
+_LINK_KIND = {"cubin": 0, "ptx": 1, "fatbin": 2, "o": 3, "a": 4, "ltoir": 5}
 _nvrtc_cache = {}   # (path, mtime, size, cc) -> PTX
 
 
@@ -320,10 +321,6 @@ def link_inputs(files, cc):
     inputs = []
     for p in files:
         ext = p.rsplit(".", 1)[-1]
-        if ext == "ltoir":
-            raise LinkerError(f"cannot link {p}: LTO-IR needs the kernel compiled to LTO-IR "
-                              "and linked with nvJitLink, which ember does not do; compile "
-                              "it to PTX, a cubin or a relocatable object (.o) instead")
         if ext == "cu":
             inputs.append((_LINK_KIND["ptx"], compile_cu(p, cc).encode(),
                            os.path.basename(p) + ".ptx"))
@@ -349,7 +346,7 @@ def load_module(dev, ptx, files, names, qualname):
     inputs = link_inputs(files, tuple(dev.compute_capability))
     try:
         return _ember.Module("cuda", dev.id, ptx, link=inputs)
-    except CudaAPIError as exc:
+    except (CudaAPIError, ValueError) as exc:  # ValueError: nvJitLink's (LTO-IR)
         raise LinkerError(f"linking kernel {qualname} with {', '.join(files)} failed: "
                           f"{exc}") from None
 
@@ -409,7 +406,7 @@ class Linker:
             raise LinkerError(f"{path} not found")
         if kind not in _LINK_KIND.values():
             raise LinkerError(f"Linker.add_file: kind {kind!r} is not a CUjitInputType "
-                              "ember links (0 cubin, 1 PTX, 2 fatbin, 3 object, 4 library)")
+                              "ember links (0 cubin, 1 PTX, 2 fatbin, 3 object, 4 library; 5 LTO-IR)")
         self._inputs.append((kind, None, os.path.abspath(path)))
 
     def add_cu_file(self, path):
