@@ -1115,10 +1115,29 @@ static const Type *attr(Ctx *ctx, Node *n)
                 n->index = k;
                 return a->fields[k];
             }
+        if (a->kind == TY_ARRAY && a->elem->kind == TY_RECORD) {
+            /* a.x of an array of records (numba, NumPy's recarray): a view of
+             * that field in every record, same shape and strides */
+            const Type *rec = a->elem;
+            int k = ty_record_field(rec, n->text);
+            if (k < 0)
+                FAIL(ctx, n, "the records of %s have no field '%s'", tname(a, s), n->text);
+            const Type *ft = rec->fields[k];
+            if (ft->kind == TY_ARRAY || ft->kind == TY_RECORD)
+                FAIL(ctx, n, "a.%s: a view of a nested array or record field across an array "
+                     "is not supported; index a record first (a[i].%s)", n->text, n->text);
+            int64_t want = ty_bits(ft) < 8 ? 1 : ty_bits(ft) / 8;
+            if (rec->offsets[k] % want != 0 || rec->size % want != 0 || rec->align % want != 0)
+                FAIL(ctx, n, "a.%s: the field is not aligned in these packed records, so it "
+                     "cannot be viewed as an array; index a record first (a[i].%s)", n->text,
+                     n->text);
+            n->index = k;
+            return ty_array(ft, a->ndim, 'A', a->readonly);
+        }
         if (a->kind != TY_RECORD)
             FAIL(ctx, n, "%s has no attribute '%s' (kernels support .shape, .strides, .size, "
                  ".ndim, .T on arrays, .real, .imag on numbers, the fields of records and "
-                 ".x .y .z .w of vectors)", tname(a, s), n->text);
+                 "of arrays of records, .x .y .z .w of vectors)", tname(a, s), n->text);
         int k = ty_record_field(a, n->text);
         if (k < 0)
             FAIL(ctx, n, "the record has no field '%s' (%s)", n->text, tname(a, s));

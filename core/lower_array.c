@@ -337,6 +337,17 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
     const Type *at = ty_concrete(n->a->ty);
     switch (n->op) {
     case ATTR_FIELD: {
+        if (at->kind == TY_ARRAY) { /* a.x of an array of records: the data moved to the field */
+            const Type *rec = at->elem;
+            LLVMValueRef off = i64c(L, rec->offsets[n->index]);
+            LLVMValueRef data = LLVMBuildExtractValue(B, a, 0, "");
+            data = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "field.data");
+            LLVMValueRef v = LLVMGetUndef(lw_lty(L, n->ty));
+            v = LLVMBuildInsertValue(B, v, data, 0, "");
+            for (unsigned i = 1; i <= 2 * (unsigned)at->ndim; i++)
+                v = LLVMBuildInsertValue(B, v, LLVMBuildExtractValue(B, a, i, ""), i, "");
+            return v;
+        }
         /* a number: loaded; a nested array: a C-ordered view of its bytes */
         (void)a;
         unsigned align;

@@ -289,3 +289,65 @@ def test_field_by_number_and_recarray_mixing(cpu_device):
     firsts = np.zeros(1, np.int32)
     k[1, 1](recs, out, firsts)
     assert out[0] == recs[0] and firsts[0] == 7
+
+
+def test_a_field_of_an_array_of_records_is_a_view(cpu_device):
+    """numba (its issue 4111): x.value1 of a record array in a kernel is the
+    strided view of that field, read and written as an array."""
+    a = np.recarray((16,), dtype=[("value1", np.int64), ("value2", np.float64)])
+    a.value1 = np.arange(16)
+    a.value2 = np.arange(16) / 100
+    want2 = a.value2 * 2
+
+    @cuda.jit
+    def k(x, out1, out2):
+        i = cuda.grid(1)
+        if i < x.size:
+            out1[i] = x.value1[i]
+            out2[i] = x.value2[i] + x.value1.shape[0] * 0
+            x.value2[i] = 2 * x.value2[i]
+
+    g1, g2 = np.zeros(16, np.int64), np.zeros(16)
+    k[1, 16](a, g1, g2)
+    np.testing.assert_array_equal(g1, np.arange(16))
+    np.testing.assert_array_equal(g2, np.arange(16) / 100)
+    np.testing.assert_array_equal(a.value2, want2)
+    np.testing.assert_array_equal(a.value1, np.arange(16))   # the other field untouched
+
+    grid = np.zeros((3, 4), dtype=[("a", np.int32), ("b", np.float32)])
+    grid["a"] = np.arange(12).reshape(3, 4)
+
+    @cuda.jit
+    def k2(x):
+        i, j = cuda.grid(2)
+        if i < x.shape[0] and j < x.shape[1]:
+            x.b[i, j] = x.a[i, j] * 0.5
+
+    k2[(1, 1), (3, 4)](grid)
+    np.testing.assert_array_equal(grid["b"], np.arange(12).reshape(3, 4) * 0.5)
+
+
+def test_field_views_that_cannot_be_arrays_are_typing_errors(cpu_device):
+    nested = np.zeros(4, dtype=[("v", np.float64, (2,)), ("n", np.int32)])
+    packed = np.zeros(4, dtype=np.dtype([("c", np.int8), ("x", np.float64)], align=False))
+
+    @cuda.jit
+    def k(x, out):
+        out[0] = x.v[0, 0]
+
+    with pytest.raises(TypingError, match=r"a\.v: a view of a nested array"):
+        k[1, 1](nested, np.zeros(1))
+
+    @cuda.jit
+    def k2(x, out):
+        out[0] = x.x[0]
+
+    with pytest.raises(TypingError, match=r"a\.x: the field is not aligned"):
+        k2[1, 1](packed, np.zeros(1))
+
+    @cuda.jit
+    def k3(x, out):
+        out[0] = x.nothere[0]
+
+    with pytest.raises(TypingError, match="have no field 'nothere'"):
+        k3[1, 1](nested, np.zeros(1))
