@@ -88,7 +88,9 @@ bool lw_grow_list(void **v, int *cap, int need, size_t size)
 int lw_add_site(Lower *L, const Node *n)
 {
     char site[1200];
-    snprintf(site, sizeof site, "%s:%d:%d", L->fn->file, n->loc.line, n->loc.col);
+    /* t[i] of a tuple faults only out of range: Python's words for it */
+    snprintf(site, sizeof site, "%s:%d:%d%s", L->fn->file, n->loc.line, n->loc.col,
+             n->kind == ND_TUPLE_GET ? " (tuple index out of range)" : "");
     if (!lw_grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites) ||
         !(L->sites[L->nsites] = em_strdup(site))) {
         L->st = EMBER_ERR_OUT_OF_MEMORY; /* every kernel has sites now: not a user error */

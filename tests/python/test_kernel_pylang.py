@@ -674,3 +674,29 @@ def test_enum_returns_that_are_not_all_members_stay_numbers():
     assert f(3) == _enums.member_code(Color.blue)
     with pytest.raises(ValueError, match="not the code of a member of Shake"):
         _enums.member_of_code(Shake, got)
+
+
+def test_a_tuple_index_out_of_range_says_so_under_debug(cpu_device):
+    """numba's test_exception: ary.shape[-x] past the tuple under
+    debug=True is an IndexError with Python's words; without it the read
+    is not checked (and here not used)."""
+    def foo(ary):
+        x = cuda.threadIdx.x
+        if x == 2:
+            ary.shape[-x]
+
+    with pytest.raises(IndexError, match=r"\(tuple index out of range\): index out of bounds "
+                       r"in thread \(2, 0, 0\)"):
+        cuda.jit(debug=True, opt=False)(foo)[1, 3](np.array([0, 1]))
+    cuda.jit(foo)[1, 3](np.array([0, 1]))
+
+    @cuda.jit(debug=True)
+    def pick(out, i):
+        t = (10, 20, 30)
+        out[0] = t[i]
+
+    out = np.zeros(1, np.int64)
+    pick[1, 1](out, -1)
+    assert out[0] == 30
+    with pytest.raises(IndexError, match="tuple index out of range"):
+        pick[1, 1](out, 3)
