@@ -119,12 +119,43 @@ def typeof(value, what):
                 not f["WRITEABLE"])
     if isinstance(value, tuple):
         items = tuple(typeof(v, f"{what}[{i}]") for i, v in enumerate(value))
+        for i, d in enumerate(items):
+            if isinstance(d, tuple) and d[0] == "function":
+                raise TypeError(f"{what}[{i}]: a function inside a tuple cannot be passed; "
+                                "pass the function as an argument of its own")
         fields = _namedtuple_fields(value)
         # a namedtuple's field names are part of its type (p.x reads a field);
         # _desc_for_c gives the C side the plain tuple
         return ("tuple", items, fields) if fields else ("tuple", items)
+    df = function_argument(value)
+    if df is not None:
+        return ("function", df)
     raise TypeError(f"{what}: a kernel cannot take a {type(value).__name__}; pass numbers, "
                     "tuples, NumPy arrays or device arrays")
+
+
+def function_argument(value):
+    """The DeviceFunction a device function or @ember.jit function passed as
+    an argument stands for, else None. Its type is ("function", that
+    DeviceFunction): a compile-time constant, as numba types a dispatcher
+    argument, so each function passed gets its own specialisation, whose
+    parameter is bound to it (frontend: static_params) and carries no data
+    (an empty tuple for compile.c, see _desc_for_c and function_values)."""
+    if isinstance(value, DeviceFunction):
+        return value
+    from .._jit import JitDispatcher
+    if isinstance(value, JitDispatcher):
+        return value._as_device_function()
+    return None
+
+
+def function_values(args, sig):
+    """`args` with each function argument (typed ("function", f)) replaced by
+    the empty tuple compile.c packs for it."""
+    if not any(isinstance(d, tuple) and d[0] == "function" for d in sig):
+        return args
+    return tuple(() if isinstance(d, tuple) and d[0] == "function" else a
+                 for a, d in zip(args, sig))
 
 
 def _namedtuple_fields(value):
@@ -146,6 +177,8 @@ def _desc_for_c(d):
     extents; a record argument is a 1-element array of records there)."""
     if isinstance(d, tuple) and d[0] == "tuple":
         return ("tuple", [_desc_for_c(x) for x in d[1]])
+    if isinstance(d, tuple) and d[0] == "function":  # bound at compile time: no data
+        return ("tuple", [])
     if isinstance(d, tuple) and d[0] == "record":
         return ("array", _record_for_c(d), 1, "C", False)
     if isinstance(d, tuple) and d[0] == "array" and isinstance(d[1], tuple):
@@ -194,6 +227,8 @@ def _record_bytes(a):
 def _desc_str(d):
     if isinstance(d, str):
         return d
+    if d[0] == "function":
+        return f"function({d[1].__qualname__})"
     if d[0] == "record":
         return "Record(" + ", ".join(f"{n}: {t}{list(s) if s else ''}"
                                      for n, t, _, s in d[1]) + f"; {d[2]} bytes)"
@@ -775,6 +810,7 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         args = tuple(_foreign_arrays_to_device(_enums.as_argument(a)) for a in args)
         dev = get_current_device()
         sig = self._signature(args)
+        args = function_values(args, sig)  # functions are compile-time constants
         if any(_has_records(d) for d in sig):  # records travel as their bytes
             args = tuple(_record_bytes(a) for a in args)
             given = -1  # and never through the C fast path (it would see uint8 arrays)

@@ -340,6 +340,12 @@ def _is_prange(obj):
         str(getattr(obj, "__module__", "")).startswith("numba")
 
 
+# what a device function may take as an argument that is no value: bound at
+# compile time (numba types a dispatcher argument as its Dispatcher type, a
+# compile-time constant; a type argument likewise)
+_BINDABLE = ("dtype", "device", "mathfn", "npbinop", "opfn", "overloaded", "builtin")
+
+
 def _classify(obj, name):
     """A global/closure value as a tree constant (a tuple node without a
     location, made later) or a _Static. Returns ('value', obj) for data."""
@@ -510,7 +516,7 @@ class _Builder(PythonFeatures, JitForms):
             raise self.unsupported(fdef, "kernels take positional parameters only "
                                    "(no *args, **kwargs or keyword-only parameters)")
         self.params = [p.arg for p in a.posonlyargs + a.args]
-        self.static_params = {}  # parameter -> _Static: types passed as arguments
+        self.static_params = {}  # parameter -> _Static: types and functions passed as arguments
         self.slots = {}
         self.slot_names = []
         self.slot_arity = {}
@@ -1154,8 +1160,9 @@ class _Builder(PythonFeatures, JitForms):
                     [("slice_part", line, col, None, ("load", line, col, self.slots[n]), None)])
         if name in self.slots:
             return ("load", line, col, self.slots[name])
-        if name in self.static_params:  # a type passed by the caller (device_call)
-            return self.static_params[name]
+        if name in self.static_params:  # a type or function passed by the caller (device_call)
+            st = self.static_params[name]
+            return _Static(st.kind, st.value, name)
         if name in self.params:
             i = self.params.index(name)
             d = self.argtypes[i] if self.argtypes is not None else None
@@ -2166,11 +2173,13 @@ class _Builder(PythonFeatures, JitForms):
         defaults = pyf.__defaults__ or ()
         first_default = len(params) - len(defaults)
         args = []
-        statics = {}  # parameters given a type (float32, np.int64): bound at compile time
+        # parameters given a type (float32, np.int64) or a function (a device
+        # function, math.sin): bound at compile time, one callee per binding
+        statics = {}
         for i, p in enumerate(params):
             if p in given:
                 v = self.value(given[p])
-                if isinstance(v, _Static) and v.kind == "dtype":
+                if isinstance(v, _Static) and v.kind in _BINDABLE:
                     statics[p] = v
                     v = ("const", line, col, "weak_int", 0)  # unused placeholder
                 elif isinstance(v, _Static):
@@ -2187,13 +2196,13 @@ class _Builder(PythonFeatures, JitForms):
     def device_key(self, node, df, pyf, statics=None):
         g = self.graph
         if statics:  # one tree per binding of the type parameters
-            skey = (pyf, tuple(sorted((p, v.value) for p, v in statics.items())))
+            skey = (pyf, tuple(sorted((p, v.kind, v.value) for p, v in statics.items())))
             key = g.keys.get(skey)
             if key is not None:
                 return key
             if pyf in g.stack:
                 raise self.unsupported(node, f"recursive call to '{pyf.__qualname__}' with a "
-                                       "type as an argument is not supported")
+                                       "type or a function as an argument is not supported")
             return self.build_device(node, df, pyf, skey, statics)
         name = pyf.__qualname__
         root_self = pyf is g.root and g.keys.get(pyf) is None and g.self_device is not None
@@ -2575,6 +2584,9 @@ def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None
         from .dispatcher import DeviceFunction
         graph.self_device = DeviceFunction(fn, self_signature)
     b = _Builder(fn, info, fdef, is_kernel, argtypes, graph)
+    for p, d in zip(b.params, argtypes or ()):
+        if isinstance(d, tuple) and d[0] == "function":  # a function argument: bound here
+            b.static_params[p] = _Static("device", d[1], p)
     tree = b.build()
     if b.graph.trees:  # device functions: the 8th item (python/ext/compile.c)
         tree = tree + (list(b.graph.trees),)

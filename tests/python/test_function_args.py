@@ -1,0 +1,240 @@
+"""Functions as arguments: a device function (or @ember.jit function, math
+function, builtin or operator) passed to a device function, to a kernel or
+to an @ember.jit function, and called there.
+
+numba types such an argument as the function's Dispatcher type, a
+compile-time constant; ember does the same in its front end: the callee is
+specialised once per function passed (a parameter bound to the function,
+frontend.py static_params), so the call inside it is an ordinary direct
+call on both targets. The parameter carries no data. Every kernel runs on
+the cpu device and (kernel_device) on a GPU where there is one; conftest
+also compiles each one to PTX and assembles it with ptxas. Results are
+compared with NumPy.
+"""
+
+import math
+import operator
+
+import numpy as np
+import pytest
+
+import ember
+from ember import cuda
+from ember.errors import TypingError, UnsupportedError
+
+from conftest import run_python
+
+pytestmark = pytest.mark.usefixtures("kernel_device")
+
+
+@cuda.jit(device=True)
+def square(x):
+    return x * x
+
+
+@cuda.jit(device=True)
+def negate(x):
+    return -x
+
+
+@cuda.jit(device=True)
+def apply(f, x):
+    return f(x)
+
+
+@cuda.jit(device=True)
+def apply_twice(f, x):
+    return apply(f, apply(f, x))   # the function passed on to another device function
+
+
+@cuda.jit(device=True)
+def compose(f, g, x):
+    return f(g(x))
+
+
+@cuda.jit(device=True)
+def combine(op, a, b):
+    return op(a, b)
+
+
+@cuda.jit
+def apply_all(x, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        out[0, i] = apply(square, x[i])
+        out[1, i] = apply(negate, x[i])
+        out[2, i] = apply_twice(square, x[i])
+        out[3, i] = compose(negate, square, x[i])
+        out[4, i] = apply(math.sqrt, x[i])
+        out[5, i] = combine(operator.mul, x[i], 3.0)
+        out[6, i] = combine(max, x[i], 2.0)
+        out[7, i] = apply(f=negate, x=x[i] + 1.0)   # by keyword
+
+
+def test_device_functions_passed_to_device_functions():
+    x = np.linspace(0.0, 4.0, 37)
+    out = np.zeros((8, x.size))
+    apply_all[2, 32](x, out)
+    ref = np.stack([x * x, -x, x ** 4, -(x * x), np.sqrt(x), x * 3.0, np.maximum(x, 2.0),
+                    -(x + 1.0)])
+    np.testing.assert_allclose(out, ref, rtol=1e-15)
+
+
+@cuda.jit(device=True)
+def reduce_with(op, a):
+    acc = a[0]
+    for j in range(1, a.size):
+        acc = op(acc, a[j])
+    return acc
+
+
+@cuda.jit(device=True)
+def add(a, b):
+    return a + b
+
+
+@cuda.jit(device=True)
+def smaller(a, b):
+    return a if a < b else b
+
+
+@cuda.jit
+def reductions(a, out):
+    out[0] = reduce_with(add, a)
+    out[1] = reduce_with(smaller, a)
+
+
+def test_a_loop_calling_the_function_argument():
+    a = np.random.default_rng(7).integers(-1000, 1000, 50).astype(np.int64)
+    out = np.zeros(2, np.int64)
+    reductions[1, 1](a, out)
+    assert out.tolist() == [int(a.sum()), int(a.min())]
+
+
+# --- as kernel arguments: one specialisation per function ------------------
+
+@cuda.jit
+def map_kernel(f, x, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        out[i] = f(x[i])
+
+
+def test_a_function_as_a_kernel_argument():
+    x = np.arange(-5, 20, dtype=np.float32)
+    out = np.zeros_like(x)
+    map_kernel[1, 32](square, x, out)
+    np.testing.assert_array_equal(out, x * x)
+    map_kernel[1, 32](negate, x, out)
+    np.testing.assert_array_equal(out, -x)
+    sigs = map_kernel.signatures
+    assert len(sigs) == 2 and {s[0][1] for s in sigs} == {square, negate}
+    assert str(ember.typeof(square)) == "Dispatcher(square)"
+    assert ember.typeof(square) != ember.typeof(negate)
+
+
+@ember.jit
+def jit_cube(x):
+    return x * x * x
+
+
+@ember.jit
+def jit_apply(f, x):
+    return f(x)
+
+
+@ember.jit
+def jit_caller(x):
+    return jit_apply(jit_cube, x) + jit_apply(jit_cube, 2 * x)
+
+
+def test_jit_functions_passed_to_jit_functions():
+    assert jit_apply(jit_cube, 3.0) == 27.0
+    assert jit_apply(jit_cube, 4) == 64
+    assert jit_caller(1.5) == 1.5 ** 3 + 3.0 ** 3
+    # a device function is also a function an ember.jit function can call
+    assert jit_apply(square, 1.25) == 1.5625
+    a = np.arange(6.0)
+    assert jit_apply(jit_cube, a).tolist() == (a ** 3).tolist()
+
+
+@cuda.jit
+def kernel_calls_jit(x, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        out[i] = apply(jit_cube, x[i])
+
+
+def test_a_jit_function_passed_in_a_kernel():
+    x = np.arange(10, dtype=np.int32)
+    out = np.zeros_like(x)
+    kernel_calls_jit[1, 16](x, out)
+    np.testing.assert_array_equal(out, x ** 3)
+
+
+# --- errors ----------------------------------------------------------------
+
+@cuda.jit(device=True)
+def returns_its_argument(f):
+    return f
+
+
+@cuda.jit
+def uses_a_function_as_a_value(out):
+    out[0] = returns_its_argument(square)
+
+
+@cuda.jit
+def passes_a_kernel(out):
+    out[0] = apply(map_kernel, 1.0)
+
+
+def test_errors():
+    with pytest.raises(TypingError, match=r"'f' is a function and cannot be used as a value"
+                       r"(.|\n)*returns_its_argument"):
+        uses_a_function_as_a_value[1, 1](np.zeros(1))
+    with pytest.raises(UnsupportedError, match="launching the kernel 'map_kernel' from a kernel"):
+        passes_a_kernel[1, 1](np.zeros(1))
+    with pytest.raises(TypeError, match=r"argument 1 \('f'\)\[0\]: a function inside a tuple"):
+        map_kernel[1, 1]((square,), np.zeros(1), np.zeros(1))
+    with pytest.raises(TypingError, match=r"a function inside a tuple"):
+        jit_apply((jit_cube,), 1.0)
+
+
+def test_a_function_argument_launched_through_the_cuda_driver(fake_cuda_lib, nvvm, tmp_path):
+    """On a CUDA device (the fake driver): the function argument takes no
+    bytes of the packed arguments; the array's pointer, shape, stride follow."""
+    script = tmp_path / "fn.py"
+    script.write_text(r'''
+import ctypes, os, struct
+import numpy as np
+from ember import cuda
+fake = ctypes.CDLL(os.environ["EMBER_CUDA_DRIVER"])
+params = ctypes.create_string_buffer(4096)
+size = ctypes.c_size_t()
+
+@cuda.jit(device=True)
+def twice(v):
+    return 2 * v
+
+@cuda.jit
+def k(f, x):
+    i = cuda.grid(1)
+    if i < x.size:
+        x[i] = f(x[i])
+
+cuda.select_device(0)
+x = cuda.to_device(np.arange(8, dtype=np.float32))
+k[1, 8](twice, x)
+dims = (ctypes.c_uint * 7)()
+fake.fake_cuda_last_launch(dims, ctypes.byref(ctypes.c_void_p()), params,
+                           ctypes.c_size_t(4096), ctypes.byref(size),
+                           ctypes.create_string_buffer(256), ctypes.c_size_t(256))
+assert struct.unpack("<3q", params.raw[:size.value]) == (x.device_pointer, 8, 4)
+(sig, kern), = k.overloads.items()
+assert sig[0] == ("function", twice) and kern.target[0] == "cuda"
+print("ok")
+''')
+    proc = run_python(script.read_text(), {"EMBER_CUDA_DRIVER": fake_cuda_lib,
+                                           "FAKE_CUDA_DEVICES": "1"})
+    assert proc.stdout.strip().endswith("ok")
