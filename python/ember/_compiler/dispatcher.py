@@ -287,20 +287,17 @@ def _arg_cost(a, f):
 # ---------------------------------------------------------------------------
 
 def _dims(value, what, limits):
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{what} must be an int or a tuple of 1 to 3 ints, not {value!r}")
-    if isinstance(value, (int, np.integer)):
-        dims = [int(value)]
-    elif isinstance(value, tuple) or (isinstance(value, list) and value):
-        if not 1 <= len(value) <= 3:
-            raise ValueError(f"{what} must have 1 to 3 dimensions, not {len(value)}: {value!r}")
-        dims = []
-        for v in value:
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-                raise ValueError(f"{what} must hold ints, not {v!r} (in {value!r})")
-            dims.append(int(v))
-    else:
-        raise ValueError(f"{what} must be an int or a tuple of 1 to 3 ints, not {value!r}")
+    """griddim / blockdim as 3 ints; numba's errors (normalize_kernel_dimensions):
+    more than 3 items is a ValueError, an item that is no integer a TypeError."""
+    if value is None:
+        raise ValueError(_MISSING_CONFIG)
+    items = list(value) if isinstance(value, (tuple, list)) else [value]
+    if len(items) > 3:  # () is (1, 1, 1), as in numba
+        raise ValueError(f"{what} must be a sequence of 1, 2 or 3 integers, got {items!r}")
+    for v in items:  # bools are refused (numba takes True as 1)
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{what} must be a sequence of integers, got {items!r}")
+    dims = [int(v) for v in items]
     for axis, (d, lim) in enumerate(zip(dims, limits)):
         if d <= 0:
             raise ValueError(f"{what} {value!r}: dimension {'xyz'[axis]} is {d}; it must be "
@@ -311,6 +308,11 @@ def _dims(value, what, limits):
     while len(dims) < 3:
         dims.append(1)
     return tuple(dims)
+
+
+# numba's wording (numba/cuda/errors.py missing_launch_config_msg)
+_MISSING_CONFIG = ("Kernel launch configuration was not specified. Use the syntax:\n\n"
+                   "kernel_function[blockspergrid, threadsperblock](arg0, arg1, ..., argn)")
 
 
 def _configure(config):
@@ -641,8 +643,8 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         return function
 
     def __call__(self, *args, **kwargs):
-        raise ValueError(f"kernel {self.__qualname__} needs a launch configuration: "
-                         f"{self.__name__}[blocks, threads](...)")
+        raise ValueError(_MISSING_CONFIG.replace("kernel_function", self.__name__) +
+                         f"\n\n(calling kernel {self.__qualname__} without one)")
 
     # -- specialisation --
 
