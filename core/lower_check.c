@@ -284,7 +284,8 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
         if ((unsigned)n->op >= ATTR_COUNT || !n->a)
             return ir_error(fn, n->loc, "unknown attribute %d", n->op);
         bool arr = n->op <= ATTR_LEN || n->op >= ATTR_ARGMIN;
-        if (arr != (n->a->ty->kind == TY_ARRAY))
+        bool tuple_len = n->op == ATTR_LEN && n->a->ty->kind == TY_TUPLE;
+        if (arr != (n->a->ty->kind == TY_ARRAY) && !tuple_len)
             return ir_error(fn, n->loc, "attribute not defined for %s", tstr(n->a->ty, s));
         if ((n->b || n->op >= ATTR_ARGMIN) && !L->function_entry)
             return ir_unsupported(fn, n->loc, "this reduction (argmin, argmax, all, any, var, "

@@ -851,9 +851,9 @@ class _Builder(PythonFeatures, JitForms):
             # a[1:3] = v, a[:, j] = 1.5: broadcast v into the view
             return ("array_assign", line, col, self.subscript(target), value, False)
         if isinstance(target, ast.Subscript):
+            # t[0][i] = v stores into the array t[0]; a store into a tuple
+            # itself (t[0] = v) is inference's error (core/infer.c)
             arr, idx = self.subscript_parts(target)
-            if arr[0] == "tuple_get":  # pragma: no cover - subscript_parts never returns it
-                raise self.unsupported(target, "tuples cannot be modified")
             return ("store", line, col, arr, idx, value)
         if isinstance(target, (ast.Tuple, ast.List)):
             return self.unpack(target, value, value_node)
@@ -2331,8 +2331,10 @@ class _Builder(PythonFeatures, JitForms):
                 raise self.typing(node, "len() takes exactly one argument")
             v = self.expr(args[0])
             n = self.arity(v)
-            if n is not None and n >= 0:
+            if n is not None and n >= 0 and self.pure(v):
                 return ("const", line, col, "weak_int", n)
+            if n is not None and n >= 0:  # len(f()): f still runs (core/infer.c counts)
+                return ("attr", line, col, "len", v)
             if n == -1:
                 return ("attr", line, col, "ndim", v[4]) if v[0] == "attr" else \
                     ("attr", line, col, "len", v)
