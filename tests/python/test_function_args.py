@@ -111,6 +111,38 @@ def test_a_loop_calling_the_function_argument():
     assert out.tolist() == [int(a.sum()), int(a.min())]
 
 
+@cuda.jit(device=True)
+def histogram_with(op, bins, values, k):
+    op(bins, values[k] % bins.size, 1)     # cuda.atomic.add / max passed in
+
+
+@cuda.jit(device=True)
+def via_module(m, x):
+    return m.sqrt(x) + m.pi               # a module passed in: its functions and constants
+
+
+@cuda.jit
+def atomics_and_modules(values, counts, maxes, roots):
+    i = cuda.grid(1)
+    if i < values.size:
+        histogram_with(cuda.atomic.add, counts, values, i)
+        histogram_with(cuda.atomic.max, maxes, values, i)
+        roots[i] = via_module(math, values[i])
+
+
+def test_intrinsics_and_modules_as_arguments():
+    """numba's test_atomics passes cuda.atomic.add and friends to device
+    functions; a module is a compile-time constant too."""
+    values = np.random.default_rng(5).integers(0, 1000, 200).astype(np.int64)
+    counts, maxes = np.zeros(7, np.int64), np.zeros(7, np.int64)
+    roots = np.zeros(200)
+    atomics_and_modules[4, 64](values, counts, maxes, roots)
+    np.testing.assert_array_equal(counts, np.bincount(values % 7, minlength=7))
+    np.testing.assert_array_equal(maxes, np.where(np.bincount(values % 7, minlength=7) > 0,
+                                                  1, 0))
+    np.testing.assert_allclose(roots, np.sqrt(values) + np.pi, rtol=1e-15)
+
+
 # --- as kernel arguments: one specialisation per function ------------------
 
 @cuda.jit
@@ -193,7 +225,7 @@ def test_errors():
     with pytest.raises(TypingError, match=r"'f' is a function and cannot be used as a value"
                        r"(.|\n)*returns_its_argument"):
         uses_a_function_as_a_value[1, 1](np.zeros(1))
-    with pytest.raises(UnsupportedError, match="launching the kernel 'map_kernel' from a kernel"):
+    with pytest.raises(UnsupportedError, match="calling the kernel 'map_kernel' from a kernel"):
         passes_a_kernel[1, 1](np.zeros(1))
     with pytest.raises(TypeError, match=r"argument 1 \('f'\)\[0\]: a function inside a tuple"):
         map_kernel[1, 1]((square,), np.zeros(1), np.zeros(1))

@@ -340,10 +340,16 @@ def _is_prange(obj):
         str(getattr(obj, "__module__", "")).startswith("numba")
 
 
-# what a device function may take as an argument that is no value: bound at
-# compile time (numba types a dispatcher argument as its Dispatcher type, a
-# compile-time constant; a type argument likewise)
-_BINDABLE = ("dtype", "device", "mathfn", "npbinop", "opfn", "overloaded", "builtin")
+
+
+def _static_key(value):
+    """A bound argument's part of its callee's key: the value, or its
+    identity when it cannot be hashed (it lives while the graph is built)."""
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return ("id", id(value))
 
 
 def _classify(obj, name):
@@ -1711,7 +1717,8 @@ class _Builder(PythonFeatures, JitForms):
         if k == "device":
             return self.device_call(node, callee)
         if k == "dispatcher":
-            raise self.unsupported(node, f"calling the kernel '{name}' from a kernel is not "
+            kname = getattr(callee.value, "__name__", name)
+            raise self.unsupported(node, f"calling the kernel '{kname}' from a kernel is not "
                                    "supported", "make it a device function: "
                                    "@cuda.jit(device=True)")
         if k == "pyfunc":
@@ -2179,11 +2186,13 @@ class _Builder(PythonFeatures, JitForms):
         for i, p in enumerate(params):
             if p in given:
                 v = self.value(given[p])
-                if isinstance(v, _Static) and v.kind in _BINDABLE:
+                if isinstance(v, _Static):
+                    # a function, type or module argument (numba types a
+                    # dispatcher argument as its Dispatcher type, a
+                    # compile-time constant; cuda.atomic.add, float32 ...
+                    # likewise): bound in the callee, a tree per binding
                     statics[p] = v
                     v = ("const", line, col, "weak_int", 0)  # unused placeholder
-                elif isinstance(v, _Static):
-                    raise self.static_as_value(given[p], v)
                 args.append(v)
             elif i >= first_default:
                 args.append(self.const(node, defaults[i - first_default],
@@ -2196,7 +2205,8 @@ class _Builder(PythonFeatures, JitForms):
     def device_key(self, node, df, pyf, statics=None):
         g = self.graph
         if statics:  # one tree per binding of the type parameters
-            skey = (pyf, tuple(sorted((p, v.kind, v.value) for p, v in statics.items())))
+            skey = (pyf, tuple(sorted((p, v.kind, _static_key(v.value))
+                                      for p, v in statics.items())))
             key = g.keys.get(skey)
             if key is not None:
                 return key
