@@ -6,7 +6,10 @@ numba types such an argument as the function's Dispatcher type, a
 compile-time constant; ember does the same in its front end: the callee is
 specialised once per function passed (a parameter bound to the function,
 frontend.py static_params), so the call inside it is an ordinary direct
-call on both targets. The parameter carries no data. Every kernel runs on
+call on both targets. The parameter carries no data. An int (or tuple of
+ints) constant passed where the callee needs a constant (a local or shared
+array's shape) is bound the same way, one callee per value (numba's
+literal dispatch; numba's test_atomics does both). Every kernel runs on
 the cpu device and (kernel_device) on a GPU where there is one; conftest
 also compiles each one to PTX and assembles it with ptxas. Results are
 compared with NumPy.
@@ -141,6 +144,61 @@ def test_intrinsics_and_modules_as_arguments():
     np.testing.assert_array_equal(maxes, np.where(np.bincount(values % 7, minlength=7) > 0,
                                                   1, 0))
     np.testing.assert_allclose(roots, np.sqrt(values) + np.pi, rtol=1e-15)
+
+
+from ember import float64, uint32  # noqa: E402
+
+
+@cuda.jit(device=True)
+def reverse_through_shared(ary, n, dt, shape):
+    sm = cuda.shared.array(n, dt)              # n, dt, shape: the caller's constants
+    loc = cuda.local.array(shape, dt)
+    row = cuda.local.array(shape[1], dt)
+    t = cuda.threadIdx.x
+    if t < n:
+        sm[t] = t + n
+    cuda.syncthreads()
+    if t < n:
+        loc[0, 0] = shape[0]
+        row[0] = 5
+        ary[t] = sm[n - 1 - t] + loc[0, 0] + row[0] + row.size + loc.size
+
+
+@cuda.jit
+def constants_as_shapes(a, b, c):
+    reverse_through_shared(a, 32, uint32, (4, 8))
+    reverse_through_shared(b, 16, float64, (2, 3))
+    reverse_through_shared(c, 16, float64, (2, 3))   # the same tree as b's
+
+
+def test_constants_passed_as_array_shapes():
+    a, b, c = np.zeros(32, np.uint32), np.zeros(16), np.zeros(16)
+    constants_as_shapes[1, 32](a, b, c)
+
+    def want(n, shape):
+        t = np.arange(n)
+        return (n - 1 - t) + n + shape[0] + 5 + shape[1] + shape[0] * shape[1]
+
+    np.testing.assert_array_equal(a, want(32, (4, 8)))
+    np.testing.assert_array_equal(b, want(16, (2, 3)))
+    np.testing.assert_array_equal(c, b)
+
+
+@cuda.jit(device=True)
+def local_of(n):
+    buf = cuda.local.array(n, float64)
+    buf[0] = 1.0
+    return buf[0]
+
+
+@cuda.jit
+def shape_from_a_value(x, out):
+    out[0] = local_of(x.size)
+
+
+def test_a_shape_that_is_no_constant_is_an_error():
+    with pytest.raises(TypingError, match=r"cuda.local.array: the shape must be a constant"):
+        shape_from_a_value[1, 1](np.zeros(3), np.zeros(1))
 
 
 # --- as kernel arguments: one specialisation per function ------------------

@@ -342,6 +342,20 @@ def _is_prange(obj):
 
 
 
+def _literal_of(t):
+    """The int, or tuple of ints, a constant argument tree holds; else None."""
+    if not isinstance(t, tuple):
+        return None
+    if t[0] == "const" and isinstance(t[3], str) and \
+            t[3].startswith(("weak_int", "int", "uint")) and isinstance(t[4], int):
+        return t[4]
+    if t[0] == "tuple" and t[3]:
+        items = [_literal_of(f) for f in t[3]]
+        if all(isinstance(v, int) for v in items):
+            return tuple(items)
+    return None
+
+
 def _static_key(value):
     """A bound argument's part of its callee's key: the value, or its
     identity when it cannot be hashed (it lives while the graph is built)."""
@@ -497,6 +511,7 @@ class _CallGraph:
         self.keys = {}      # python function -> key
         self.arities = {}   # key -> arity of the returned value (see _Builder.arity)
         self.sigs = {}      # key -> (return, [params]) descriptors of an explicit signature
+        self.literal_uses = {}  # callee key -> its parameters read as constants (sorted)
         self.stack = []
         self.jit = False    # the root is an @ember.jit function (errors say so)
         self.root = None    # that function (python)
@@ -523,6 +538,8 @@ class _Builder(PythonFeatures, JitForms):
                                    "(no *args, **kwargs or keyword-only parameters)")
         self.params = [p.arg for p in a.posonlyargs + a.args]
         self.static_params = {}  # parameter -> _Static: types and functions passed as arguments
+        self.literal_params = {}  # parameter -> int or tuple of ints the caller passed
+        self.used_literals = set()  # those read where a constant is needed (a shape)
         self.slots = {}
         self.slot_names = []
         self.slot_arity = {}
@@ -2104,6 +2121,9 @@ class _Builder(PythonFeatures, JitForms):
         d = self.const_int(node)
         if d is not None:
             return [d]
+        lit = self.literal_param(node)
+        if isinstance(lit, tuple):
+            return list(lit)
         try:
             t = self.expr(node)
         except (UnsupportedError, TypingError):
@@ -2199,21 +2219,32 @@ class _Builder(PythonFeatures, JitForms):
                                        f"the default of parameter '{p}' of {name}()"))
             else:
                 raise self.typing(node, f"{name}() missing required argument '{p}'")
-        key = self.device_key(node, df, pyf, statics)
+        literals = {p: lit for p, a in zip(params, args)
+                    if p not in statics and (lit := _literal_of(a)) is not None}
+        key = self.device_key(node, df, pyf, statics, literals)
         return ("call", line, col, key, args)
 
-    def device_key(self, node, df, pyf, statics=None):
+    def device_key(self, node, df, pyf, statics=None, literals=None):
         g = self.graph
+        literals = literals or {}
         if statics:  # one tree per binding of the type parameters
             skey = (pyf, tuple(sorted((p, v.kind, _static_key(v.value))
                                       for p, v in statics.items())))
-            key = g.keys.get(skey)
+            lkey = self.literal_key(skey, literals)
+            key = g.keys.get(lkey)
             if key is not None:
                 return key
             if pyf in g.stack:
                 raise self.unsupported(node, f"recursive call to '{pyf.__qualname__}' with a "
                                        "type or a function as an argument is not supported")
-            return self.build_device(node, df, pyf, skey, statics)
+            return self.build_device(node, df, pyf, lkey, statics, literals)
+        if pyf not in g.stack and pyf is not self.fn and \
+                not (pyf is g.root and g.self_device is not None):
+            lkey = self.literal_key(pyf, literals)
+            if lkey is not pyf:  # a callee that needs constants: a tree per their values
+                key = g.keys.get(lkey)
+                return key if key is not None else \
+                    self.build_device(node, df, pyf, lkey, None, literals)
         name = pyf.__qualname__
         root_self = pyf is g.root and g.keys.get(pyf) is None and g.self_device is not None
         if root_self:
@@ -2235,16 +2266,28 @@ class _Builder(PythonFeatures, JitForms):
         key = g.keys.get(pyf)
         if key is not None:
             return key
-        return self.build_device(node, df, pyf, pyf, None)
+        return self.build_device(node, df, pyf, pyf, None, literals)
 
-    def build_device(self, node, df, pyf, gkey, statics):
+    def literal_key(self, base, literals):
+        """The graph key of a callee (`base`: the function, or it with its
+        bound arguments) for a call passing `literals`: `base` itself unless
+        an earlier build read some parameters as constants (a shape), then
+        `base` with this call's values of those (numba's literal dispatch)."""
+        uses = self.graph.literal_uses.get(base)
+        if not uses:
+            return base
+        return (base, "literals", tuple((p, literals.get(p)) for p in uses))
+
+    def build_device(self, node, df, pyf, gkey, statics, literals=None):
         """Build a device function's tree once per graph key: the function,
-        or (function, its type arguments)."""
+        or (function, its type arguments), maybe with the constants it
+        needs (literal_key)."""
         g = self.graph
         name = pyf.__qualname__
         info, fdef = _parse(pyf)
         b = _Builder(pyf, info, fdef, False, None, g)
         b.static_params = dict(statics or {})
+        b.literal_params = dict(literals or {})
         # the key exists before the body is built, so that the body can call itself
         key = len(g.trees)
         g.trees.append(None)
@@ -2269,6 +2312,13 @@ class _Builder(PythonFeatures, JitForms):
             raise new from None
         finally:
             g.stack.pop()
+        if b.used_literals and (gkey not in g.literal_uses):
+            # first build of a callee that read constants: later calls are
+            # keyed by their values (literal_key), this one's included
+            uses = tuple(sorted(b.used_literals))
+            g.literal_uses[gkey] = uses
+            del g.keys[gkey]
+            g.keys[(gkey, "literals", tuple((p, b.literal_params.get(p)) for p in uses))] = key
         g.trees[key] = tree if g.sigs[key] is None else tree + (g.sigs[key],)
         if g.sigs[key] is None:
             ar = b.return_arities
@@ -2370,6 +2420,14 @@ class _Builder(PythonFeatures, JitForms):
             except (ArithmeticError, ValueError):
                 return None
             return v if isinstance(v, int) and -(1 << 63) <= v < (1 << 64) else None
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and \
+                node.value.id in self.literal_params and node.value.id not in self.slots:
+            k = self.const_int(node.slice)  # shape[0] of a tuple the caller passed
+            lit = self.literal_params[node.value.id]
+            if k is not None and isinstance(lit, tuple) and -len(lit) <= k < len(lit):
+                self.used_literals.add(node.value.id)
+                return lit[k]
+            return None
         if isinstance(node, ast.Subscript) and isinstance(node.value, (ast.Name, ast.Attribute)):
             k = self.const_int(node.slice)  # SHAPE[0] of a global tuple
             try:
@@ -2383,6 +2441,9 @@ class _Builder(PythonFeatures, JitForms):
             if f[0] == "const" and f[3].startswith(("weak_int", "int", "uint")):
                 return f[4]
             return None
+        lit = self.literal_param(node)
+        if isinstance(lit, int):
+            return lit
         if isinstance(node, (ast.Name, ast.Attribute)):
             try:
                 t = self.value(node)
@@ -2391,6 +2452,16 @@ class _Builder(PythonFeatures, JitForms):
             if isinstance(t, tuple) and t[0] == "const" and \
                     t[3].startswith(("weak_int", "int", "uint")):
                 return t[4]
+        return None
+
+    def literal_param(self, node):
+        """The constant (int or tuple of ints) the caller passed for the
+        parameter `node` names, when it is one that is never assigned; else
+        None. Reading it makes this tree specific to that value."""
+        if isinstance(node, ast.Name) and node.id in self.literal_params and \
+                node.id not in self.slots:
+            self.used_literals.add(node.id)
+            return self.literal_params[node.id]
         return None
 
     def subscript_parts(self, node):
