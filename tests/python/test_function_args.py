@@ -9,7 +9,8 @@ frontend.py static_params), so the call inside it is an ordinary direct
 call on both targets. The parameter carries no data. An int (or tuple of
 ints) constant passed where the callee needs a constant (a local or shared
 array's shape) is bound the same way, one callee per value (numba's
-literal dispatch; numba's test_atomics does both). Every kernel runs on
+literal dispatch; numba's test_atomics does both), and a bool constant
+tested by `if flag:` builds only the branch it takes. Every kernel runs on
 the cpu device and (kernel_device) on a GPU where there is one; conftest
 also compiles each one to PTX and assembles it with ptxas. Results are
 compared with NumPy.
@@ -199,6 +200,36 @@ def shape_from_a_value(x, out):
 def test_a_shape_that_is_no_constant_is_an_error():
     with pytest.raises(TypingError, match=r"cuda.local.array: the shape must be a constant"):
         shape_from_a_value[1, 1](np.zeros(3), np.zeros(1))
+
+
+@cuda.jit(device=True)
+def flagged(a, i, wrap):
+    j = (i, np.uint64(0))
+    if wrap:
+        j = (i - a.shape[0], j[1] - a.shape[1])   # uint64 - int64: float64, no index
+    return a[j]
+
+
+@cuda.jit
+def bool_constants(a, out):
+    out[0] = flagged(a, 1, False)     # the `if wrap:` branch is not built
+
+
+def test_a_bool_constant_prunes_the_branch_it_guards():
+    """numba types a callee again with its constant arguments when typing
+    fails, pruning `if flag:` (its test_atomics' neg_idx); ember builds only
+    the branch a bool constant takes."""
+    a = np.arange(6.0).reshape(3, 2)
+    out = np.zeros(1)
+    bool_constants[1, 1](a, out)
+    assert out[0] == a[1, 0]
+
+    @cuda.jit
+    def takes_the_bad_branch(a, out):
+        out[0] = flagged(a, 1, True)
+
+    with pytest.raises(TypingError, match="indices must be integers"):
+        takes_the_bad_branch[1, 1](a, out)
 
 
 # --- as kernel arguments: one specialisation per function ------------------

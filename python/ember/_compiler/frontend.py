@@ -343,15 +343,17 @@ def _is_prange(obj):
 
 
 def _literal_of(t):
-    """The int, or tuple of ints, a constant argument tree holds; else None."""
+    """The int, bool or tuple of ints a constant argument tree holds; else None."""
     if not isinstance(t, tuple):
         return None
+    if t[0] == "const" and t[3] == "bool":
+        return bool(t[4])
     if t[0] == "const" and isinstance(t[3], str) and \
             t[3].startswith(("weak_int", "int", "uint")) and isinstance(t[4], int):
         return t[4]
     if t[0] == "tuple" and t[3]:
         items = [_literal_of(f) for f in t[3]]
-        if all(isinstance(v, int) for v in items):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
             return tuple(items)
     return None
 
@@ -780,6 +782,14 @@ class _Builder(PythonFeatures, JitForms):
             return self.assign_to(s.target, self.expr(s.value), s.value)
         if isinstance(s, ast.AugAssign):
             return self.augassign(s)
+        if isinstance(s, ast.If) and isinstance(s.test, ast.Name) and \
+                isinstance(self.literal_params.get(s.test.id), bool):
+            flag = self.literal_param(s.test)
+            if flag is not None:
+                # `if flag:` on a bool constant the caller passed: only the
+                # branch taken is built (numba retries typing with the
+                # literal and prunes the other branch)
+                return self.block(s.body if flag else s.orelse, s)
         if isinstance(s, ast.If):
             # an elif chain nests each `if` in the `else` of the one before:
             # built in a loop (conditions and bodies in source order), so
@@ -2121,9 +2131,10 @@ class _Builder(PythonFeatures, JitForms):
         d = self.const_int(node)
         if d is not None:
             return [d]
-        lit = self.literal_param(node)
-        if isinstance(lit, tuple):
-            return list(lit)
+        if isinstance(node, ast.Name) and isinstance(self.literal_params.get(node.id), tuple):
+            lit = self.literal_param(node)
+            if lit is not None:
+                return list(lit)
         try:
             t = self.expr(node)
         except (UnsupportedError, TypingError):
@@ -2441,9 +2452,9 @@ class _Builder(PythonFeatures, JitForms):
             if f[0] == "const" and f[3].startswith(("weak_int", "int", "uint")):
                 return f[4]
             return None
-        lit = self.literal_param(node)
-        if isinstance(lit, int):
-            return lit
+        if isinstance(node, ast.Name) and \
+                type(self.literal_params.get(node.id)) is int:  # noqa: E721 (not bool)
+            return self.literal_param(node)
         if isinstance(node, (ast.Name, ast.Attribute)):
             try:
                 t = self.value(node)
