@@ -428,6 +428,54 @@ def test_len_of_tuple_items_and_tuple_parameters():
     assert ember.jit(f)(x[:3]) == f(x[:3])
 
 
+WEIGHTS = (1.0, 2.5, 3.0)
+OFFSETS = (4, 5, 6, 7)
+
+
+def test_enumerate_and_zip_over_tuples():
+    """numba's test_lang: enumerate() and zip() of tuples unroll (the items
+    may differ in type; zip stops at the shortest; break works)."""
+    @cuda.jit
+    def k(t, a):
+        for i, v in enumerate(WEIGHTS):
+            a[i] = v
+        c = 0.0
+        for w, o in zip(WEIGHTS, OFFSETS):
+            c += w * o
+        a[3] = c
+        for j, u in enumerate(t):       # (int, float, complex) argument
+            a[4 + j] = abs(u) + j
+            if j == 1:
+                break
+        for x, y, z in zip(t, WEIGHTS, OFFSETS):
+            a[6] += abs(x) * y + z
+
+    t = (3, -1.5, 2j)
+    a = np.zeros(7)
+    k[1, 1](t, a)
+    want = list(WEIGHTS) + [sum(w * o for w, o in zip(WEIGHTS, OFFSETS)), 3, 2.5,
+                            sum(abs(x) * y + z for x, y, z in zip(t, WEIGHTS, OFFSETS))]
+    np.testing.assert_allclose(a, want, rtol=1e-15)
+
+    def f(t):
+        s = 0.0
+        for i, (x) in enumerate(t):
+            s += i * x
+        for x, y in zip(t, OFFSETS):
+            s += x - y
+        return s
+
+    assert ember.jit(f)((1.5, 2, 4.0)) == f((1.5, 2, 4.0))
+
+    @cuda.jit
+    def mixed(t, a):
+        for x, y in zip(t, a):
+            a[0] = x + y
+
+    with pytest.raises(UnsupportedError, match="enumerate.. and zip.. take tuples, or arrays"):
+        mixed[1, 1]((1.0, 2.0), np.zeros(2))
+
+
 def test_stores_into_arrays_inside_a_tuple_argument():
     """x[0][i] = v stores into the array x[0] (numba's test_tuple_of_arrays):
     a host array written there is copied back; storing into the tuple

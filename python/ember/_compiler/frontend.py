@@ -1051,13 +1051,20 @@ class _Builder(PythonFeatures, JitForms):
             self.record_arity(slot, t)
             pre.append(("assign", line, col, slot, t))
             src = ("load", line, col, slot)
+        return self.unrolled(s, n, lambda i: src[3][i] if src[0] == "tuple" else
+                             ("tuple_get", line, col, src, i), pre)
+
+    def unrolled(self, s, n, item, pre):
+        """The loop `s` over n tuple items, unrolled as tuple_loop says;
+        item(i) is the tree its target takes in round i, `pre` what runs
+        first (the tuples evaluated once)."""
+        line, col = self.loc(s)
         k = self.temp()
         self.record_arity(k, ("const", line, col, "weak_int", 0))
         chain = None
         self.loop_depth += 1
         for i in reversed(range(n)):
-            item = src[3][i] if src[0] == "tuple" else ("tuple_get", line, col, src, i)
-            r = self.assign_to(s.target, item, s.iter)
+            r = self.assign_to(s.target, item(i), s.iter)
             body = self.block(s.body, s)
             stmts = (r if isinstance(r, list) else [r]) + list(body[3])
             branch = ("block", line, col, stmts)
@@ -1112,12 +1119,17 @@ class _Builder(PythonFeatures, JitForms):
             n = self.arity(v)
             if n is not None and n >= 0:
                 return self.for_tuple(s, it, v, n)
-            seqs, first = [it], v
-        for q in seqs:
-            v = first if kind == "plain" else self.expr(q)
+            trees = [v]
+        else:
+            trees = [self.expr(q) for q in seqs]
+            arities = [self.arity(t) for t in trees]
+            if all(a is not None and a >= 0 for a in arities):
+                return self.tuple_items_loop(s, kind, trees, min(arities))
+        for q, v in zip(seqs, trees):
             if self.arity(v) is not None:
-                raise self.unsupported(q, "looping over a tuple is not supported",
-                                       "index it with constants, or loop over an array")
+                raise self.unsupported(q, "looping over a tuple is not supported here",
+                                       "enumerate() and zip() take tuples, or arrays, not "
+                                       "both; index the tuple with constants")
             self.ntemps += 1
             name = f"$seq{self.ntemps}"
             slot = self.new_slot(name)
@@ -1153,6 +1165,30 @@ class _Builder(PythonFeatures, JitForms):
         body = self.block([bind] + s.body, s)
         self.loop_depth -= 1
         return pre + [("for_range", line, col, islot, zero, stop, one, body)]
+
+    def tuple_items_loop(self, s, kind, trees, n):
+        """``for i, v in enumerate(t)`` and ``for a, b in zip(t, u)`` over
+        tuples of known lengths (numba unrolls them): tuple_loop's unrolled
+        loop over (k, t[k]) or (t[k], u[k]), n rounds (the shortest)."""
+        line, col = self.loc(s)
+        pre, srcs = [], []
+        for t in trees:  # each tuple evaluated once
+            if t[0] in ("load", "tuple") and self.pure(t):
+                srcs.append(t)
+                continue
+            slot = self.temp()
+            self.record_arity(slot, t)
+            pre.append(("assign", line, col, slot, t))
+            srcs.append(("load", line, col, slot))
+
+        def item(i):
+            items = [src[3][i] if src[0] == "tuple" else ("tuple_get", line, col, src, i)
+                     for src in srcs]
+            if kind == "enumerate":
+                items = [("const", line, col, "weak_int", i)] + items
+            return ("tuple", line, col, items)
+
+        return self.unrolled(s, n, item, pre)
 
     def for_tuple(self, s, it, v, n):
         """``for v in t`` over a tuple of known length: the body once per item
