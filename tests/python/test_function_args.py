@@ -197,9 +197,27 @@ def shape_from_a_value(x, out):
     out[0] = local_of(x.size)
 
 
+@cuda.jit("int64(int64, int64)", device=True)
+def recursive_with_a_shape(n, k):
+    a = cuda.local.array(n, np.int64)
+    a[0] = k
+    if k <= 0:
+        return a[0]
+    return a[0] + recursive_with_a_shape(n, k - 1)
+
+
+@cuda.jit
+def calls_recursive_with_a_shape(out):
+    out[0] = recursive_with_a_shape(4, 3)
+
+
 def test_a_shape_that_is_no_constant_is_an_error():
     with pytest.raises(TypingError, match=r"cuda.local.array: the shape must be a constant"):
         shape_from_a_value[1, 1](np.zeros(3), np.zeros(1))
+    # its recursive calls would share the tree built for the outer value
+    with pytest.raises(UnsupportedError, match=r"recursive device function "
+                       r"'recursive_with_a_shape' uses its parameter 'n' as a constant"):
+        calls_recursive_with_a_shape[1, 1](np.zeros(1, np.int64))
 
 
 @cuda.jit(device=True)

@@ -514,6 +514,7 @@ class _CallGraph:
         self.arities = {}   # key -> arity of the returned value (see _Builder.arity)
         self.sigs = {}      # key -> (return, [params]) descriptors of an explicit signature
         self.literal_uses = {}  # callee key -> its parameters read as constants (sorted)
+        self.recursive = set()  # functions that called themselves (directly or not)
         self.stack = []
         self.jit = False    # the root is an @ember.jit function (errors say so)
         self.root = None    # that function (python)
@@ -2301,6 +2302,7 @@ class _Builder(PythonFeatures, JitForms):
         elif pyf in g.stack or pyf is self.fn:
             key = g.keys.get(pyf)
             if key is not None and g.sigs.get(key) is not None:
+                g.recursive.add(pyf)
                 return key  # recursion, typed by the explicit signature
             if g.jit:
                 raise self.typing(node, f"recursive call to '{name}' cannot be typed without "
@@ -2359,6 +2361,13 @@ class _Builder(PythonFeatures, JitForms):
             raise new from None
         finally:
             g.stack.pop()
+        if b.used_literals and pyf in g.recursive:
+            # its recursive calls share this tree, built for the outer values
+            p = sorted(b.used_literals)[0]
+            raise self.unsupported(node, f"the recursive device function '{name}' uses its "
+                                   f"parameter '{p}' as a constant (an array shape); "
+                                   "recursive functions cannot", "give the shape as a literal "
+                                   "or a global constant")
         if b.used_literals and (gkey not in g.literal_uses):
             # first build of a callee that read constants: later calls are
             # keyed by their values (literal_key), this one's included
