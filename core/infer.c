@@ -1210,6 +1210,11 @@ static const Type *attr(Ctx *ctx, Node *n)
         return ty_tuple(a->ndim, f);
     }
     case ATTR_SIZE: case ATTR_NDIM: case ATTR_LEN:
+        /* len() of a tuple the front end could not count (t[1] of a tuple
+         * parameter, a device function's tuple parameter): its arity, a
+         * constant (lower_array.c); the tuple is still evaluated */
+        if (n->op == ATTR_LEN && a->kind == TY_TUPLE)
+            return T(TY_I64);
         if (a->kind != TY_ARRAY)
             FAIL(ctx, n, "%s has no %s", tname(a, s), n->op == ATTR_LEN ? "len()" : "size/ndim");
         return T(TY_I64);
@@ -1980,6 +1985,13 @@ static void stmt(Ctx *ctx, Node *n)
             break;
         }
         const Type *st = expr(ctx, n->a);
+        if (st && st->kind == TY_TUPLE) { /* t[0] = v (t[0][i] = v stores into an array) */
+            char s[256];
+            if (ctx->final && ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, n->loc, "tuples cannot be modified (storing into "
+                                   "an item of %s)", tname(st, s));
+            break;
+        }
         if (st && st->kind == TY_ARRAY && n->nargs == 1) {
             const Type *it = expr(ctx, n->args[0]);
             if (it && it->kind == TY_ARRAY) { /* a[mask] = v, a[indices] = v */

@@ -273,7 +273,8 @@ typedef enum Attr {
     ATTR_MIN,     /* -> the element type; an empty array faults (KERNEL_FAULT_EMPTY) */
     ATTR_MAX,
     ATTR_MEAN,    /* -> float64 (ints, bool, float64), float32, or the complex type */
-    ATTR_LEN,     /* len(array) -> int64 (shape[0]); len(tuple) is folded by the front end */
+    ATTR_LEN,     /* len(array) -> int64 (shape[0]); len(tuple): its arity (the front end
+                     folds those it can count) */
     ATTR_REAL, ATTR_IMAG, ATTR_CONJ,
     ATTR_FIELD,   /* record -> the field named `text` (r.x, r['x']); index: its number */
     /* more reductions (core/lower_reduce.c); these and the five above take an

@@ -409,7 +409,10 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
             }
         return t;
     }
-    case ATTR_LEN: return LLVMBuildExtractValue(B, a, 1, "len");
+    case ATTR_LEN: /* of an array: shape[0]; of a tuple: its arity (infer.c) */
+        if (at->kind == TY_TUPLE)
+            return i64c(L, at->nfields);
+        return LLVMBuildExtractValue(B, a, 1, "len");
     case ATTR_REAL:
         if (ty_is_complex(at))
             return re_of(L, a);

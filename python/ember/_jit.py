@@ -71,7 +71,7 @@ from ._compiler.dispatcher import (DeviceFunction, InspectCompiled, _desc_for_c,
                                    _namedtuple_fields,
                                    _dtype_name, adopt_function, boundscheck_option,
                                    cached_compile, compile_lock, resolve_signature,
-                                   typeof as _kernel_typeof)
+                                   function_values, typeof as _kernel_typeof)
 
 __all__ = ["jit", "njit", "prange", "JitDispatcher"]
 
@@ -194,6 +194,7 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
         if not kwargs and len(args) == given and \
                 all(isinstance(a, _KEYED_TYPES) for a in args):
             self._fastpath_register(args, k, cast)
+        args = function_values(args, sig)  # functions are compile-time constants
         r = k.call(*args)  # NumPy arrays are packed over their own memory (compile.c)
         return r if cast is None or r is None else cast(r)
 
@@ -225,6 +226,10 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
             return ("array", dt, value.ndim, layout, not f["WRITEABLE"])
         if isinstance(value, tuple):
             items = tuple(self._typeof(v, i, f"{pname}[{j}]") for j, v in enumerate(value))
+            for j, d in enumerate(items):
+                if isinstance(d, tuple) and d[0] == "function":
+                    raise TypingError(f"{what}[{j}]: a function inside a tuple cannot be "
+                                      "passed; pass the function as an argument of its own")
             fields = _namedtuple_fields(value)
             return ("tuple", items, fields) if fields else ("tuple", items)
         if value is None:

@@ -15,7 +15,8 @@ recursive-descent parser (never ``eval``).
 import numpy as np
 
 __all__ = [
-    "Type", "Scalar", "Record", "Array", "UniTuple", "Tuple", "Signature", "NoneType",
+    "Type", "Scalar", "Record", "Array", "UniTuple", "Tuple", "Dispatcher", "Signature",
+    "NoneType",
     "void", "none", "boolean", "bool_", "b1",
     "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float16", "float32", "float64", "complex64", "complex128", "intp", "uintp",
@@ -258,6 +259,24 @@ class VoidPointer(Type):
         return "voidptr"
 
 
+class Dispatcher(Type):
+    """The type of a device function or @ember.jit function passed as an
+    argument (numba's ``types.Dispatcher``): the function itself, a
+    compile-time constant; each function is a type of its own."""
+
+    def __init__(self, function):
+        self.function = function  # the DeviceFunction the argument stands for
+
+    def descriptor(self):
+        return ("function", self.function)
+
+    def _key(self):
+        return ("function", id(self.function))
+
+    def __str__(self):
+        return f"Dispatcher({self.function.__qualname__})"
+
+
 class Signature:
     """A function signature: return type and argument types, as numba's."""
 
@@ -342,6 +361,8 @@ def from_descriptor(d):
         return Array(from_descriptor(dt), ndim, layout, ro)
     if d[0] == "tuple":
         return Tuple([from_descriptor(x) for x in d[1]])
+    if d[0] == "function":
+        return Dispatcher(d[1])
     raise TypeError(f"not a type descriptor: {d!r}")
 
 

@@ -269,6 +269,56 @@ def test_argument_types_have_separate_entries(tmp_path):
     assert run(tmp_path, src, CALLS="scaled", INT_ARGS=1)["scaled"] == [2, 0]
 
 
+FUNCTION_ARGS = '''
+import json
+import numpy as np
+from ember import cuda
+
+@cuda.jit(device=True)
+def square(x):
+    return x * x
+
+@cuda.jit(device=True)
+def cube(x):
+    return x * x * x
+
+@cuda.jit(cache=True)
+def apply(f, x, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        out[i] = f(x[i])
+
+x = np.arange(7.0)
+out = np.zeros(7)
+apply[1, 8](square, x, out)
+assert (out == x ** 2).all(), out
+apply[1, 8](cube, x, out)
+assert (out == x ** 3).all(), out
+st = apply.stats
+print(json.dumps([sum(st.cache_hits.values()), sum(st.cache_misses.values())]))
+'''
+
+
+def test_function_arguments_have_separate_entries(tmp_path):
+    """A function argument packs as nothing: each function passed still has
+    its own entry (one did replace the other's in the index)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "fnargs.py").write_text(FUNCTION_ARGS)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), XDG_CACHE_HOME=str(tmp_path / "x"),
+               PYTHONDONTWRITEBYTECODE="1")
+    for name in ("EMBER_CACHE_DIR", "NUMBA_CACHE_DIR", "EMBER_DEVICE"):
+        env.pop(name, None)
+    counts = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, str(src / "fnargs.py")], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        counts.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert counts == [[0, 2], [2, 0]]
+    assert len(entries(src / "__pycache__", "fnargs.apply-")) == 2
+
+
 def test_unwritable_pycache_falls_back_to_the_user_cache(tmp_path):
     src = make_source(tmp_path)
     (src / "__pycache__").write_text("a file where the directory would be")

@@ -444,6 +444,123 @@ def test_enumerate_and_zip_over_arrays_still_loop_at_run_time():
     np.testing.assert_array_equal(out, want)
 
 
+@cuda.jit(device=True)
+def count_items(t):
+    return len(t)   # a tuple parameter: its length comes with each call (core/infer.c)
+
+
+@cuda.jit(device=True)
+def bump_and_pair(a):
+    cuda.atomic.add(a, 0, 1)
+    return a[0], 2 * a[0]
+
+
+def test_len_of_tuple_items_and_tuple_parameters():
+    """len() of tuples the front end cannot count: items of a nested tuple
+    argument, a device function's tuple parameter (numba: a compile-time
+    constant of the UniTuple / Tuple type); the tuple is still evaluated."""
+    @cuda.jit
+    def k(x, counter, r):
+        r[0] = len(x)
+        r[1] = len(x[0])
+        r[2] = len(x[1])
+        r[3] = len(x[2])
+        r[4] = len(x[2][1])
+        r[5] = count_items(x[1])
+        r[6] = count_items(x)
+        r[7] = count_items((1, 2.5, x[1], 4))
+        r[8] = len(bump_and_pair(counter))   # runs the atomic once
+
+    x = ((), (1, 2, 3), (1.5, (2, 3j), 4), (np.arange(3), np.ones(2)))
+    counter = np.zeros(1, np.int64)
+    r = np.zeros(9, np.int64)
+    k[1, 1](x, counter, r)
+    assert r.tolist() == [len(x), len(x[0]), len(x[1]), len(x[2]), len(x[2][1]), len(x[1]),
+                          len(x), 4, 2]
+    assert counter[0] == 1
+
+    def f(x):
+        return len(x[0]), len(x[1]), len(x[2][1])
+
+    assert ember.jit(f)(x[:3]) == f(x[:3])
+
+
+WEIGHTS = (1.0, 2.5, 3.0)
+OFFSETS = (4, 5, 6, 7)
+
+
+def test_enumerate_and_zip_over_tuples():
+    """numba's test_lang: enumerate() and zip() of tuples unroll (the items
+    may differ in type; zip stops at the shortest; break works)."""
+    @cuda.jit
+    def k(t, a):
+        for i, v in enumerate(WEIGHTS):
+            a[i] = v
+        c = 0.0
+        for w, o in zip(WEIGHTS, OFFSETS):
+            c += w * o
+        a[3] = c
+        for j, u in enumerate(t):       # (int, float, complex) argument
+            a[4 + j] = abs(u) + j
+            if j == 1:
+                break
+        for x, y, z in zip(t, WEIGHTS, OFFSETS):
+            a[6] += abs(x) * y + z
+
+    t = (3, -1.5, 2j)
+    a = np.zeros(7)
+    k[1, 1](t, a)
+    want = list(WEIGHTS) + [sum(w * o for w, o in zip(WEIGHTS, OFFSETS)), 3, 2.5,
+                            sum(abs(x) * y + z for x, y, z in zip(t, WEIGHTS, OFFSETS))]
+    np.testing.assert_allclose(a, want, rtol=1e-15)
+
+    def f(t):
+        s = 0.0
+        for i, (x) in enumerate(t):
+            s += i * x
+        for x, y in zip(t, OFFSETS):
+            s += x - y
+        return s
+
+    assert ember.jit(f)((1.5, 2, 4.0)) == f((1.5, 2, 4.0))
+
+    @cuda.jit
+    def mixed(t, a):
+        for x, y in zip(t, a):
+            a[0] = x + y
+
+    with pytest.raises(UnsupportedError, match="enumerate.. and zip.. take tuples, or arrays"):
+        mixed[1, 1]((1.0, 2.0), np.zeros(2))
+
+
+def test_stores_into_arrays_inside_a_tuple_argument():
+    """x[0][i] = v stores into the array x[0] (numba's test_tuple_of_arrays):
+    a host array written there is copied back; storing into the tuple
+    itself is a TypingError."""
+    @cuda.jit
+    def k(x):
+        i = cuda.grid(1)
+        if i < len(x[0]):
+            x[0][i] = x[1][i] + x[2][i]
+
+    rng = np.random.default_rng(3)
+    x0, x1, x2 = np.zeros(37), rng.random(37), rng.random(37)
+    k[2, 32]((x0, x1, x2))
+    np.testing.assert_array_equal(x0, x1 + x2)
+    d0 = cuda.to_device(np.zeros(37))
+    k[2, 32]((d0, x2, x2))
+    np.testing.assert_array_equal(d0.copy_to_host(), 2 * x2)
+
+    @cuda.jit
+    def store_into_tuple(t, out):
+        t[0] = 1
+        out[0] = t[0]
+
+    with pytest.raises(TypingError, match=r"test_kernel_pylang\.py:\d+:\d+: tuples cannot be "
+                                          r"modified"):
+        store_into_tuple[1, 1]((1, 2), np.zeros(1))
+
+
 def test_complex_power():
     def f(z, w):
         return z ** w, z ** 2, z ** 0.5, z ** -1, (1 + 2j) ** 3

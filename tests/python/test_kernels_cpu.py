@@ -570,7 +570,7 @@ def test_readonly_host_array_is_typed_readonly():
     ((1, (2000, 1)), "2000"),
     (((1, 70000), 32), "70000"),
     ((2**31, 1), str(2**31)),
-    ((1.5, 32), "1.5"),
+    ((1.5, 32), "1.5"),      # a TypeError, as in numba
     ((1, "32"), "'32'"),
     ((1, (1, 2, 3, 4)), "4"),
     ((1,), "1"),
@@ -605,8 +605,36 @@ def test_argument_type_errors():
         saxpy[1, 4]([1.0], out, out, out)
     with pytest.raises(TypeError, match="saxpy"):
         saxpy[1, 4](1.0, out)
-    with pytest.raises(ValueError, match="launch configuration"):
+    with pytest.raises(ValueError, match="launch configuration was not specified"):
         saxpy(1.0, out, out, out)
+
+
+def test_launch_configuration_errors_as_numba():
+    """numba's types and wording (normalize_kernel_dimensions): too many
+    dimensions is a ValueError, a dimension that is no integer a TypeError;
+    no configuration, or None in it, is numba's missing-configuration error."""
+    out = np.zeros(4)
+    with pytest.raises(ValueError, match=r"griddim must be a sequence of 1, 2 or 3 integers, "
+                       r"got \[1, 2, 3, 4\]"):
+        saxpy[(1, 2, 3, 4), (5, 6)]
+    with pytest.raises(ValueError, match=r"blockdim must be a sequence of 1, 2 or 3 integers, "
+                       r"got \[3, 4, 5, 6\]"):
+        saxpy[(1, 2), [3, 4, 5, 6]]
+    with pytest.raises(TypeError, match=r"griddim must be a sequence of integers, got \[2.0\]"):
+        saxpy[2.0, 3]
+    with pytest.raises(TypeError, match=r"blockdim must be a sequence of integers, got "
+                       r"\[1, 'a'\]"):
+        saxpy[2, (1, "a")]
+    with pytest.raises(TypeError, match=r"griddim must be a sequence of integers"):
+        saxpy[True, 4]                      # a bool is no grid size (numba takes it as 1)
+    with pytest.raises(ValueError, match="launch configuration was not specified"):
+        saxpy[None, 4]
+    with pytest.raises(ValueError, match=r"launch configuration was not specified(.|\n)*"
+                       r"saxpy\[blockspergrid, threadsperblock\]"):
+        saxpy(1.0, out, out, out)
+    x = np.arange(4.0)
+    saxpy[(), [4]](2.0, x, x, out)          # () is (1, 1, 1), as in numba
+    np.testing.assert_array_equal(out, 3 * x)
 
 
 def test_jit_decorator_forms():

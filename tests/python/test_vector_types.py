@@ -2,7 +2,12 @@
 ``cuda.float4``) ... ten base types with 1 to 4 elements, built from numbers
 and smaller vectors, read with ``.x .y .z .w``. In kernels a vector is a
 tuple of its base type. Results are compared with the elements computed in
-Python; conftest compiles each kernel to PTX for ptxas too."""
+Python; conftest compiles each kernel to PTX for ptxas too.
+
+On the host (ember's addition: numba's vector types are kernel-only) a
+vector type makes a vector value, a tuple of NumPy scalars of its base type
+with .x .y .z .w, which kernels and ember.jit functions take as an argument
+(a tuple there too)."""
 
 import numpy as np
 import pytest
@@ -20,8 +25,6 @@ def test_names_and_aliases():
     assert cuda.longlong4 is cuda.int64x4 and cuda.ulong2 is cuda.uint64x2
     assert cuda.float32x3.num_elements == 3 and "float3" in cuda.float32x3.aliases
     from ember.cuda import int32x4  # noqa: F401
-    with pytest.raises(TypeError, match="only be used inside a kernel"):
-        cuda.float32x2(1.0, 2.0)
 
 
 @pytest.mark.parametrize("name", sorted(VECTOR_TYPES))
@@ -129,3 +132,94 @@ def test_errors(cpu_device):
         too_few[1, 1](np.zeros(1, np.float32))
     with pytest.raises(TypingError, match="a vector of 2 elements has no attribute 'w'"):
         no_w[1, 1](np.zeros(1, np.int32))
+
+
+# --- vectors made on the host, as kernel arguments --------------------------
+
+def test_host_vectors():
+    v = cuda.float32x4(1, 2.5, 3, 4)
+    assert isinstance(v, tuple) and v == (1.0, 2.5, 3.0, 4.0)
+    assert all(type(e) is np.float32 for e in v) and (v.x, v.y, v.z, v.w) == v
+    assert repr(v) == "float32x4(1.0, 2.5, 3.0, 4.0)"
+    w = cuda.short3(cuda.int2(-3, 4), 5)            # vectors give their elements
+    assert w == (-3, 4, 5) and all(type(e) is np.int16 for e in w)
+    assert cuda.double2(cuda.float2(0.1, 1)).x == np.float64(np.float32(0.1))
+    import pickle
+    back = pickle.loads(pickle.dumps(v))
+    assert back == v and type(back) is type(v)
+    with pytest.raises(AttributeError):
+        cuda.float2(1, 2).z
+    with pytest.raises(TypeError, match=r"cuda.float32x2\(\) needs 2 elements.*1 given"):
+        cuda.float32x2(1)
+    with pytest.raises(TypeError, match="int32 elements are integers, not 1.5"):
+        cuda.int32x2(1.5, 2)
+    with pytest.raises(OverflowError, match="300 does not fit in uint8"):
+        cuda.uchar2(300, 1)
+    with pytest.raises(TypeError, match="elements are real numbers or vectors, not str"):
+        cuda.float2("a", 1)
+    with pytest.raises(TypeError, match="not complex"):
+        cuda.float2(1j, 1)
+
+
+@cuda.jit(device=True)
+def _scaled(v, s):
+    return cuda.float32x4(v.x * s, v.y * s, v.z * s, v.w * s)
+
+
+@cuda.jit
+def _vector_args(v, n, out):
+    w = _scaled(v, n.x)            # a vector argument into, and out of, a device function
+    out[0], out[1], out[2], out[3] = w.x, w.y, w.z, w.w
+    out[4] = n.x + n.y
+
+
+def test_vectors_as_kernel_arguments(kernel_device):
+    out = np.zeros(5, np.float32)
+    v, n = cuda.float4(1.5, -2, 3, 0.25), cuda.int2(3, 4)
+    _vector_args[1, 1](v, n, out)
+    np.testing.assert_array_equal(out, [4.5, -6, 9, 0.75, 7])
+    sig, = _vector_args.signatures
+    assert sig[:2] == (("tuple", ("float32",) * 4), ("tuple", ("int32", "int32")))
+    before = _vector_args._fastpath_hits
+    _vector_args[1, 1](cuda.float4(1, 1, 1, 1), cuda.int2(-1, 0), out)   # from C now
+    np.testing.assert_array_equal(out, [-1, -1, -1, -1, -1])
+    if kernel_device == "cpu":
+        assert _vector_args._fastpath_hits == before + 1
+
+    @ember.jit
+    def length2(p):
+        return p.x * p.x + p.y * p.y + p.z * p.z
+
+    assert length2(cuda.double3(1, 2, 3)) == 14.0
+
+
+def test_vector_arguments_packed_for_the_cuda_driver(fake_cuda_lib, nvvm):
+    """On a CUDA device (the fake driver): each element of a vector argument
+    is a scalar in an 8-byte slot of the packed arguments, as a tuple's."""
+    from conftest import run_python
+    proc = run_python(r'''
+import ctypes, os, struct
+import numpy as np
+from ember import cuda
+fake = ctypes.CDLL(os.environ["EMBER_CUDA_DRIVER"])
+params = ctypes.create_string_buffer(4096)
+size = ctypes.c_size_t()
+
+@cuda.jit
+def k(v, n, x):
+    x[0] = v.x + v.w + n.y
+
+cuda.select_device(0)
+x = cuda.device_array(1, np.float32)
+k[1, 1](cuda.float4(1.5, 2, 3, 4.5), cuda.short2(7, -9), x)
+fake.fake_cuda_last_launch((ctypes.c_uint * 7)(), ctypes.byref(ctypes.c_void_p()), params,
+                           ctypes.c_size_t(4096), ctypes.byref(size),
+                           ctypes.create_string_buffer(256), ctypes.c_size_t(256))
+raw = params.raw[:size.value]
+assert len(raw) == 9 * 8, len(raw)
+assert [struct.unpack_from("<f", raw, 8 * i)[0] for i in range(4)] == [1.5, 2, 3, 4.5]
+assert [struct.unpack_from("<h", raw, 8 * i)[0] for i in (4, 5)] == [7, -9]
+assert struct.unpack_from("<3q", raw, 48) == (x.device_pointer, 1, 4)
+print("ok")
+''', {"EMBER_CUDA_DRIVER": fake_cuda_lib, "FAKE_CUDA_DEVICES": "1"})
+    assert proc.stdout.strip().endswith("ok")

@@ -295,6 +295,12 @@ def compile_kernel(tree, param_types, *args, cache=False, py_func=None, stats=No
     directory = cache_dir_for(source)
     cuda = kwargs.get("target") == "cuda"
     spec = repr((param_types, args, sorted(kwargs.items())))
+    # a function argument packs as nothing: its name tells the specs apart
+    # (else each function's entry would replace the other's in the index)
+    functions = [f"{d[1].__module__}.{d[1].__qualname__}" for d in signature or ()
+                 if isinstance(d, tuple) and d[0] == "function"]
+    if functions:
+        spec += repr(functions)
     h = hashlib.sha256()
     for part in (_compiler_identity(), _nvvm_identity_of() if cuda else "", spec):
         h.update(part.encode("utf-8", "surrogatepass"))

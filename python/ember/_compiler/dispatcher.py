@@ -120,12 +120,43 @@ def typeof(value, what):
                 not f["WRITEABLE"])
     if isinstance(value, tuple):
         items = tuple(typeof(v, f"{what}[{i}]") for i, v in enumerate(value))
+        for i, d in enumerate(items):
+            if isinstance(d, tuple) and d[0] == "function":
+                raise TypeError(f"{what}[{i}]: a function inside a tuple cannot be passed; "
+                                "pass the function as an argument of its own")
         fields = _namedtuple_fields(value)
         # a namedtuple's field names are part of its type (p.x reads a field);
         # _desc_for_c gives the C side the plain tuple
         return ("tuple", items, fields) if fields else ("tuple", items)
+    df = function_argument(value)
+    if df is not None:
+        return ("function", df)
     raise TypeError(f"{what}: a kernel cannot take a {type(value).__name__}; pass numbers, "
                     "tuples, NumPy arrays or device arrays")
+
+
+def function_argument(value):
+    """The DeviceFunction a device function or @ember.jit function passed as
+    an argument stands for, else None. Its type is ("function", that
+    DeviceFunction): a compile-time constant, as numba types a dispatcher
+    argument, so each function passed gets its own specialisation, whose
+    parameter is bound to it (frontend: static_params) and carries no data
+    (an empty tuple for compile.c, see _desc_for_c and function_values)."""
+    if isinstance(value, DeviceFunction):
+        return value
+    from .._jit import JitDispatcher
+    if isinstance(value, JitDispatcher):
+        return value._as_device_function()
+    return None
+
+
+def function_values(args, sig):
+    """`args` with each function argument (typed ("function", f)) replaced by
+    the empty tuple compile.c packs for it."""
+    if not any(isinstance(d, tuple) and d[0] == "function" for d in sig):
+        return args
+    return tuple(() if isinstance(d, tuple) and d[0] == "function" else a
+                 for a, d in zip(args, sig))
 
 
 def _namedtuple_fields(value):
@@ -147,6 +178,8 @@ def _desc_for_c(d):
     extents; a record argument is a 1-element array of records there)."""
     if isinstance(d, tuple) and d[0] == "tuple":
         return ("tuple", [_desc_for_c(x) for x in d[1]])
+    if isinstance(d, tuple) and d[0] == "function":  # bound at compile time: no data
+        return ("tuple", [])
     if isinstance(d, tuple) and d[0] == "record":
         return ("array", _record_for_c(d), 1, "C", False)
     if isinstance(d, tuple) and d[0] == "array" and isinstance(d[1], tuple):
@@ -195,6 +228,8 @@ def _record_bytes(a):
 def _desc_str(d):
     if isinstance(d, str):
         return d
+    if d[0] == "function":
+        return f"function({d[1].__qualname__})"
     if d[0] == "record":
         return "Record(" + ", ".join(f"{n}: {t}{list(s) if s else ''}"
                                      for n, t, _, s in d[1]) + f"; {d[2]} bytes)"
@@ -253,18 +288,17 @@ def _arg_cost(a, f):
 # ---------------------------------------------------------------------------
 
 def _dims(value, what, limits):
-    """griddim or blockdim as a 3-tuple. numba's rules and wording
-    (numba.cuda.errors.normalize_kernel_dimensions): an integer or a
-    sequence (tuple, list) of 1 to 3 integers; more dimensions are a
-    ValueError, a non-integer a TypeError. A bool is not taken for an
-    integer here (numba would take True as 1)."""
-    dims = list(value) if isinstance(value, (tuple, list)) else [value]
-    if not 1 <= len(dims) <= 3:
-        raise ValueError(f"{what} must be a sequence of 1, 2 or 3 integers, got {dims!r}")
-    for v in dims:
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{what} must be a sequence of integers, got {dims!r}")
-    dims = [int(v) for v in dims]
+    """griddim / blockdim as 3 ints; numba's errors (normalize_kernel_dimensions):
+    more than 3 items is a ValueError, an item that is no integer a TypeError."""
+    if value is None:
+        raise ValueError(_MISSING_CONFIG)
+    items = list(value) if isinstance(value, (tuple, list)) else [value]
+    if len(items) > 3:  # () is (1, 1, 1), as in numba
+        raise ValueError(f"{what} must be a sequence of 1, 2 or 3 integers, got {items!r}")
+    for v in items:  # bools are refused (numba takes True as 1)
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{what} must be a sequence of integers, got {items!r}")
+    dims = [int(v) for v in items]
     for axis, (d, lim) in enumerate(zip(dims, limits)):
         if d <= 0:
             raise ValueError(f"{what} {value!r}: dimension {'xyz'[axis]} is {d}; it must be "
@@ -275,6 +309,11 @@ def _dims(value, what, limits):
     while len(dims) < 3:
         dims.append(1)
     return tuple(dims)
+
+
+# numba's wording (numba/cuda/errors.py missing_launch_config_msg)
+_MISSING_CONFIG = ("Kernel launch configuration was not specified. Use the syntax:\n\n"
+                   "kernel_function[blockspergrid, threadsperblock](arg0, arg1, ..., argn)")
 
 
 def _configure(config):
@@ -618,8 +657,8 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         return function
 
     def __call__(self, *args, **kwargs):
-        raise ValueError(f"kernel {self.__qualname__} needs a launch configuration: "
-                         f"{self.__name__}[blocks, threads](...)")
+        raise ValueError(_MISSING_CONFIG.replace("kernel_function", self.__name__) +
+                         f"\n\n(calling kernel {self.__qualname__} without one)")
 
     # -- specialisation --
 
@@ -803,6 +842,7 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
                             "arrays only (a host array would be copied in and back around "
                             "each launch, which a graph cannot hold); pass cuda.to_device(...)")
         sig = self._signature(args)
+        args = function_values(args, sig)  # functions are compile-time constants
         if any(_has_records(d) for d in sig):  # records travel as their bytes
             args = tuple(_record_bytes(a) for a in args)
             given = -1  # and never through the C fast path (it would see uint8 arrays)

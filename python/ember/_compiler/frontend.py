@@ -353,6 +353,34 @@ def _is_prange(obj):
         str(getattr(obj, "__module__", "")).startswith("numba")
 
 
+
+
+def _literal_of(t):
+    """The int, bool or tuple of ints a constant argument tree holds; else None."""
+    if not isinstance(t, tuple):
+        return None
+    if t[0] == "const" and t[3] == "bool":
+        return bool(t[4])
+    if t[0] == "const" and isinstance(t[3], str) and \
+            t[3].startswith(("weak_int", "int", "uint")) and isinstance(t[4], int):
+        return t[4]
+    if t[0] == "tuple" and t[3]:
+        items = [_literal_of(f) for f in t[3]]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+            return tuple(items)
+    return None
+
+
+def _static_key(value):
+    """A bound argument's part of its callee's key: the value, or its
+    identity when it cannot be hashed (it lives while the graph is built)."""
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return ("id", id(value))
+
+
 def _classify(obj, name):
     """A global/closure value as a tree constant (a tuple node without a
     location, made later) or a _Static. Returns ('value', obj) for data."""
@@ -548,6 +576,8 @@ class _CallGraph:
         self.arities = {}   # key -> arity of the returned value (see _Builder.arity)
         self.sigs = {}      # key -> (return, [params]) descriptors of an explicit signature
         self.foreign = {}   # key -> cuda.declare_device declaration called
+        self.literal_uses = {}  # callee key -> its parameters read as constants (sorted)
+        self.recursive = set()  # functions that called themselves (directly or not)
         self.stack = []
         self.jit = False    # the root is an @ember.jit function (errors say so)
         self.root = None    # that function (python)
@@ -574,7 +604,9 @@ class _Builder(PythonFeatures, JitForms):
             raise self.unsupported(fdef, "kernels take positional parameters only "
                                    "(no *args, **kwargs or keyword-only parameters)")
         self.params = [p.arg for p in a.posonlyargs + a.args]
-        self.static_params = {}  # parameter -> _Static: types passed as arguments
+        self.static_params = {}  # parameter -> _Static: types and functions passed as arguments
+        self.literal_params = {}  # parameter -> int or tuple of ints the caller passed
+        self.used_literals = set()  # those read where a constant is needed (a shape)
         self.grid_groups = {}  # local name -> _Static('gridgroup'): g = cuda.cg.this_grid()
         self.slots = {}
         self.slot_names = []
@@ -823,6 +855,14 @@ class _Builder(PythonFeatures, JitForms):
             return self.assign_to(s.target, self.expr(s.value), s.value)
         if isinstance(s, ast.AugAssign):
             return self.augassign(s)
+        if isinstance(s, ast.If) and isinstance(s.test, ast.Name) and \
+                isinstance(self.literal_params.get(s.test.id), bool):
+            flag = self.literal_param(s.test)
+            if flag is not None:
+                # `if flag:` on a bool constant the caller passed: only the
+                # branch taken is built (numba retries typing with the
+                # literal and prunes the other branch)
+                return self.block(s.body if flag else s.orelse, s)
         if isinstance(s, ast.If):
             # an elif chain nests each `if` in the `else` of the one before:
             # built in a loop (conditions and bodies in source order), so
@@ -937,9 +977,9 @@ class _Builder(PythonFeatures, JitForms):
             # a[1:3] = v, a[:, j] = 1.5: broadcast v into the view
             return ("array_assign", line, col, self.subscript(target), value, False)
         if isinstance(target, ast.Subscript):
+            # t[0][i] = v stores into the array t[0]; a store into a tuple
+            # itself (t[0] = v) is inference's error (core/infer.c)
             arr, idx = self.subscript_parts(target)
-            if arr[0] == "tuple_get":  # pragma: no cover - subscript_parts never returns it
-                raise self.unsupported(target, "tuples cannot be modified")
             return ("store", line, col, arr, idx, value)
         if isinstance(target, (ast.Tuple, ast.List)):
             return self.unpack(target, value, value_node)
@@ -1321,8 +1361,9 @@ class _Builder(PythonFeatures, JitForms):
             return self.grid_groups[name]
         if name in self.slots:
             return ("load", line, col, self.slots[name])
-        if name in self.static_params:  # a type passed by the caller (device_call)
-            return self.static_params[name]
+        if name in self.static_params:  # a type or function passed by the caller (device_call)
+            st = self.static_params[name]
+            return _Static(st.kind, st.value, name)
         if name in self.params:
             i = self.params.index(name)
             d = self.argtypes[i] if self.argtypes is not None else None
@@ -1950,7 +1991,8 @@ class _Builder(PythonFeatures, JitForms):
         if k == "device":
             return self.device_call(node, callee)
         if k == "dispatcher":
-            raise self.unsupported(node, f"calling the kernel '{name}' from a kernel is not "
+            kname = getattr(callee.value, "__name__", name)
+            raise self.unsupported(node, f"calling the kernel '{kname}' from a kernel is not "
                                    "supported", "make it a device function: "
                                    "@cuda.jit(device=True)")
         if k == "pyfunc":
@@ -2385,6 +2427,10 @@ class _Builder(PythonFeatures, JitForms):
         d = self.const_int(node)
         if d is not None:
             return [d]
+        if isinstance(node, ast.Name) and isinstance(self.literal_params.get(node.id), tuple):
+            lit = self.literal_param(node)
+            if lit is not None:
+                return list(lit)
         try:
             t = self.expr(node)
         except (UnsupportedError, TypingError):
@@ -2461,22 +2507,28 @@ class _Builder(PythonFeatures, JitForms):
         defaults = pyf.__defaults__ or ()
         first_default = len(params) - len(defaults)
         args = []
-        statics = {}  # parameters given a type (float32, np.int64): bound at compile time
+        # parameters given a type (float32, np.int64) or a function (a device
+        # function, math.sin): bound at compile time, one callee per binding
+        statics = {}
         for i, p in enumerate(params):
             if p in given:
                 v = self.value(given[p])
-                if isinstance(v, _Static) and v.kind == "dtype":
+                if isinstance(v, _Static):
+                    # a function, type or module argument (numba types a
+                    # dispatcher argument as its Dispatcher type, a
+                    # compile-time constant; cuda.atomic.add, float32 ...
+                    # likewise): bound in the callee, a tree per binding
                     statics[p] = v
                     v = ("const", line, col, "weak_int", 0)  # unused placeholder
-                elif isinstance(v, _Static):
-                    raise self.static_as_value(given[p], v)
                 args.append(v)
             elif i >= first_default:
                 args.append(self.const(node, defaults[i - first_default],
                                        f"the default of parameter '{p}' of {name}()"))
             else:
                 raise self.typing(node, f"{name}() missing required argument '{p}'")
-        key = self.device_key(node, df, pyf, statics)
+        literals = {p: lit for p, a in zip(params, args)
+                    if p not in statics and (lit := _literal_of(a)) is not None}
+        key = self.device_key(node, df, pyf, statics, literals)
         return ("call", line, col, key, args)
 
     def foreign_call(self, node, decl):
@@ -2519,17 +2571,27 @@ class _Builder(PythonFeatures, JitForms):
             g.foreign[key] = decl
         return ("call", line, col, key, args)
 
-    def device_key(self, node, df, pyf, statics=None):
+    def device_key(self, node, df, pyf, statics=None, literals=None):
         g = self.graph
+        literals = literals or {}
         if statics:  # one tree per binding of the type parameters
-            skey = (pyf, tuple(sorted((p, v.value) for p, v in statics.items())))
-            key = g.keys.get(skey)
+            skey = (pyf, tuple(sorted((p, v.kind, _static_key(v.value))
+                                      for p, v in statics.items())))
+            lkey = self.literal_key(skey, literals)
+            key = g.keys.get(lkey)
             if key is not None:
                 return key
             if pyf in g.stack:
                 raise self.unsupported(node, f"recursive call to '{pyf.__qualname__}' with a "
-                                       "type as an argument is not supported")
-            return self.build_device(node, df, pyf, skey, statics)
+                                       "type or a function as an argument is not supported")
+            return self.build_device(node, df, pyf, lkey, statics, literals)
+        if pyf not in g.stack and pyf is not self.fn and \
+                not (pyf is g.root and g.self_device is not None):
+            lkey = self.literal_key(pyf, literals)
+            if lkey is not pyf:  # a callee that needs constants: a tree per their values
+                key = g.keys.get(lkey)
+                return key if key is not None else \
+                    self.build_device(node, df, pyf, lkey, None, literals)
         name = pyf.__qualname__
         root_self = pyf is g.root and g.keys.get(pyf) is None and g.self_device is not None
         if root_self:
@@ -2539,6 +2601,7 @@ class _Builder(PythonFeatures, JitForms):
         elif pyf in g.stack or pyf is self.fn:
             key = g.keys.get(pyf)
             if key is not None and g.sigs.get(key) is not None:
+                g.recursive.add(pyf)
                 return key  # recursion, typed by the explicit signature
             if g.jit:
                 raise self.typing(node, f"recursive call to '{name}' cannot be typed without "
@@ -2551,16 +2614,28 @@ class _Builder(PythonFeatures, JitForms):
         key = g.keys.get(pyf)
         if key is not None:
             return key
-        return self.build_device(node, df, pyf, pyf, None)
+        return self.build_device(node, df, pyf, pyf, None, literals)
 
-    def build_device(self, node, df, pyf, gkey, statics):
+    def literal_key(self, base, literals):
+        """The graph key of a callee (`base`: the function, or it with its
+        bound arguments) for a call passing `literals`: `base` itself unless
+        an earlier build read some parameters as constants (a shape), then
+        `base` with this call's values of those (numba's literal dispatch)."""
+        uses = self.graph.literal_uses.get(base)
+        if not uses:
+            return base
+        return (base, "literals", tuple((p, literals.get(p)) for p in uses))
+
+    def build_device(self, node, df, pyf, gkey, statics, literals=None):
         """Build a device function's tree once per graph key: the function,
-        or (function, its type arguments)."""
+        or (function, its type arguments), maybe with the constants it
+        needs (literal_key)."""
         g = self.graph
         name = pyf.__qualname__
         info, fdef = _parse(pyf)
         b = _Builder(pyf, info, fdef, False, None, g)
         b.static_params = dict(statics or {})
+        b.literal_params = dict(literals or {})
         # the key exists before the body is built, so that the body can call itself
         key = len(g.trees)
         g.trees.append(None)
@@ -2585,6 +2660,20 @@ class _Builder(PythonFeatures, JitForms):
             raise new from None
         finally:
             g.stack.pop()
+        if b.used_literals and pyf in g.recursive:
+            # its recursive calls share this tree, built for the outer values
+            p = sorted(b.used_literals)[0]
+            raise self.unsupported(node, f"the recursive device function '{name}' uses its "
+                                   f"parameter '{p}' as a constant (an array shape); "
+                                   "recursive functions cannot", "give the shape as a literal "
+                                   "or a global constant")
+        if b.used_literals and (gkey not in g.literal_uses):
+            # first build of a callee that read constants: later calls are
+            # keyed by their values (literal_key), this one's included
+            uses = tuple(sorted(b.used_literals))
+            g.literal_uses[gkey] = uses
+            del g.keys[gkey]
+            g.keys[(gkey, "literals", tuple((p, b.literal_params.get(p)) for p in uses))] = key
         g.trees[key] = tree if g.sigs[key] is None else tree + (g.sigs[key],)
         if g.sigs[key] is None:
             ar = b.return_arities
@@ -2657,8 +2746,10 @@ class _Builder(PythonFeatures, JitForms):
                 raise self.typing(node, "len() takes exactly one argument")
             v = self.expr(args[0])
             n = self.arity(v)
-            if n is not None and n >= 0:
+            if n is not None and n >= 0 and self.pure(v):
                 return ("const", line, col, "weak_int", n)
+            if n is not None and n >= 0:  # len(f()): f still runs (core/infer.c counts)
+                return ("attr", line, col, "len", v)
             if n == -1:
                 return ("attr", line, col, "ndim", v[4]) if v[0] == "attr" else \
                     ("attr", line, col, "len", v)
@@ -2684,6 +2775,14 @@ class _Builder(PythonFeatures, JitForms):
             except (ArithmeticError, ValueError):
                 return None
             return v if isinstance(v, int) and -(1 << 63) <= v < (1 << 64) else None
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and \
+                node.value.id in self.literal_params and node.value.id not in self.slots:
+            k = self.const_int(node.slice)  # shape[0] of a tuple the caller passed
+            lit = self.literal_params[node.value.id]
+            if k is not None and isinstance(lit, tuple) and -len(lit) <= k < len(lit):
+                self.used_literals.add(node.value.id)
+                return lit[k]
+            return None
         if isinstance(node, ast.Subscript) and isinstance(node.value, (ast.Name, ast.Attribute)):
             k = self.const_int(node.slice)  # SHAPE[0] of a global tuple
             try:
@@ -2697,6 +2796,9 @@ class _Builder(PythonFeatures, JitForms):
             if f[0] == "const" and f[3].startswith(("weak_int", "int", "uint")):
                 return f[4]
             return None
+        if isinstance(node, ast.Name) and \
+                type(self.literal_params.get(node.id)) is int:  # noqa: E721 (not bool)
+            return self.literal_param(node)
         bound = self.const_local(node)
         if bound is not None:  # N = 100 earlier in the function
             self.const_visiting.add(node.id)
@@ -2712,6 +2814,16 @@ class _Builder(PythonFeatures, JitForms):
             if isinstance(t, tuple) and t[0] == "const" and \
                     t[3].startswith(("weak_int", "int", "uint")):
                 return t[4]
+        return None
+
+    def literal_param(self, node):
+        """The constant (int or tuple of ints) the caller passed for the
+        parameter `node` names, when it is one that is never assigned; else
+        None. Reading it makes this tree specific to that value."""
+        if isinstance(node, ast.Name) and node.id in self.literal_params and \
+                node.id not in self.slots:
+            self.used_literals.add(node.id)
+            return self.literal_params[node.id]
         return None
 
     def subscript_parts(self, node):
@@ -2917,6 +3029,9 @@ def build_tree(fn, is_kernel=True, argtypes=None, jit=False, self_signature=None
         from .dispatcher import DeviceFunction
         graph.self_device = DeviceFunction(fn, self_signature)
     b = _Builder(fn, info, fdef, is_kernel, argtypes, graph)
+    for p, d in zip(b.params, argtypes or ()):
+        if isinstance(d, tuple) and d[0] == "function":  # a function argument: bound here
+            b.static_params[p] = _Static("device", d[1], p)
     tree = b.build()
     # an ember.jit function whose every return gives a member of one Enum
     # class: Python gets the member back, not its code (_jit.py)

@@ -75,7 +75,8 @@ _NAMESPACES = {
 
 class VectorType(Intrinsic):
     """A CUDA vector type (``cuda.float32x4``): called in kernels with
-    numbers and smaller vectors that give its element count."""
+    numbers and smaller vectors that give its element count; called on the
+    host it makes a vector to pass to a kernel."""
 
     __slots__ = ()
 
@@ -93,6 +94,12 @@ class VectorType(Intrinsic):
 
     def __repr__(self):
         return f"<ember CUDA vector type {self._ember_cuda_path}>"
+
+    def __call__(self, *args):
+        """On the host: a vector value (a tuple of the base type with .x .y
+        .z .w) to pass to kernels (_vector_types.make_host_vector)."""
+        from .._vector_types import make_host_vector
+        return make_host_vector(self._ember_cuda_path, args)
 
 
 for _name in VECTOR_TYPES:
