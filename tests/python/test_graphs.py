@@ -256,9 +256,9 @@ with cuda.graph_capture(s) as g:
     add[1, 32, s](dx, 2.0)
     add[1, 32, s](dx, 3.0)
     dx.copy_to_host(out, stream=s)
-print("DURING", list(out), g.size, fake.fake_cuda_live(b"graphexec"), fake.fake_cuda_live(b"graph"))
+print("DURING", out.tolist(), g.size, fake.fake_cuda_live(b"graphexec"), fake.fake_cuda_live(b"graph"))
 g.launch(s)
-print("AFTER", list(out))
+print("AFTER", out.tolist())
 g.launch()
 print("LOG", log())
 for what, fn in [("sync", lambda: s.synchronize()),
