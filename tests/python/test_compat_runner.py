@@ -101,7 +101,9 @@ def test_precise_equal_tolerance_is_numbas(support):
              (1.0, 1.0 + 2 ** -22, "single", 2), (1e10, 1e10 * (1 + 2 ** -52), "double", 1),
              (c(1e3 + 1e-3j), c(1e3 + 1.0001e-3j), "single", 1),
              (c(1 + 1j), c(1 + 1.001j), "single", 1), (c(1e-8 + 1j), c(2e-8 + 1j), "single", 2),
-             (np.float32(3.0), np.float32(3.0000002), "single", 1)]
+             (np.float32(3.0), np.float32(3.0000002), "single", 1),
+             (complex(1.5, float("nan")), complex(1.5, float("nan")), "double", 1),   # NaN delta
+             (complex(1.5, float("nan")), complex(1.6, float("nan")), "double", 1)]
     for a, b, prec, ulps in cases:
         outcome = []
         for case in (ours, theirs):
