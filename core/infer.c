@@ -1219,6 +1219,16 @@ static const Type *attr(Ctx *ctx, Node *n)
             FAIL(ctx, n, "%s has no %s", tname(a, s), n->op == ATTR_LEN ? "len()" : "size/ndim");
         return T(TY_I64);
     case ATTR_REAL: case ATTR_IMAG:
+        if (a->kind == TY_ARRAY && (ty_is_complex(a->elem) || n->op == ATTR_REAL) &&
+            ty_is_number(a->elem)) {
+            /* a.real / a.imag of a complex array: a view of that part of each
+             * element (NumPy's and numba's), same shape and strides; a.real of
+             * a real array is the array */
+            if (!ty_is_complex(a->elem))
+                return a;
+            return ty_array(T(a->elem->kind == TY_C64 ? TY_F32 : TY_F64), a->ndim, 'A',
+                            a->readonly);
+        }
         if (!ty_is_number(a))
             FAIL(ctx, n, "%s has no attribute '%s'", tname(a, s),
                  n->op == ATTR_REAL ? "real" : "imag");

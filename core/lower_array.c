@@ -413,14 +413,22 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
         if (at->kind == TY_TUPLE)
             return i64c(L, at->nfields);
         return LLVMBuildExtractValue(B, a, 1, "len");
-    case ATTR_REAL:
-        if (ty_is_complex(at))
-            return re_of(L, a);
-        return lw_conv(L, n, a, at, n->ty);
-    case ATTR_IMAG:
-        if (ty_is_complex(at))
-            return im_of(L, a);
-        return LLVMConstNull(lw_lty(L, n->ty));
+    case ATTR_REAL: case ATTR_IMAG:
+        if (at->kind == TY_ARRAY) { /* the part's view: the data moved by 0 or its size */
+            if (!ty_is_complex(at->elem))
+                return a;
+            LLVMValueRef off = i64c(L, n->op == ATTR_IMAG ? ty_bits(at->elem) / 16 : 0);
+            LLVMValueRef data = LLVMBuildExtractValue(B, a, 0, "");
+            data = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "part.data");
+            LLVMValueRef v = LLVMGetUndef(lw_lty(L, n->ty));
+            v = LLVMBuildInsertValue(B, v, data, 0, "");
+            for (unsigned i = 1; i <= 2 * (unsigned)at->ndim; i++)
+                v = LLVMBuildInsertValue(B, v, LLVMBuildExtractValue(B, a, i, ""), i, "");
+            return v;
+        }
+        if (n->op == ATTR_REAL)
+            return ty_is_complex(at) ? re_of(L, a) : lw_conv(L, n, a, at, n->ty);
+        return ty_is_complex(at) ? im_of(L, a) : LLVMConstNull(lw_lty(L, n->ty));
     case ATTR_CONJ:
         if (ty_is_complex(at))
             return lw_make_complex(L, at, re_of(L, a), lw_build_fneg(L, im_of(L, a)));

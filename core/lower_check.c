@@ -286,6 +286,8 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
         bool arr = n->op <= ATTR_LEN || n->op >= ATTR_ARGMIN;
         if (n->op == ATTR_FIELD && n->a->ty->kind == TY_ARRAY) /* a.x of records: a view */
             arr = n->a->ty->elem->kind == TY_RECORD && n->ty && n->ty->kind == TY_ARRAY;
+        if ((n->op == ATTR_REAL || n->op == ATTR_IMAG) && n->a->ty->kind == TY_ARRAY)
+            arr = n->ty && n->ty->kind == TY_ARRAY; /* a.real, a.imag: views */
         bool tuple_len = n->op == ATTR_LEN && n->a->ty->kind == TY_TUPLE;
         if (arr != (n->a->ty->kind == TY_ARRAY) && !tuple_len)
             return ir_error(fn, n->loc, "attribute not defined for %s", tstr(n->a->ty, s));

@@ -6,6 +6,7 @@ import pytest
 
 import ember
 from ember import cuda
+from ember.errors import TypingError
 
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
           np.uint64, np.float16, np.float32, np.float64, np.complex64, np.complex128]
@@ -326,3 +327,36 @@ def test_memory_is_freed():
     assert v.shape == (10,)
     del v
     assert ember.runtime.stats()["bytes_allocated"] == before
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_real_and_imag_of_complex_arrays_are_views(cpu_device, dtype):
+    """a.real / a.imag of a complex array: NumPy's views of the parts, read,
+    written and used by atomics in kernels (numba's atomics on complex
+    components), and in ember.jit functions."""
+    a = (np.arange(6) + 1j * (np.arange(6) * 2 - 3)).astype(dtype).reshape(2, 3)
+    want = a.copy()
+    want.imag += 10
+
+    @cuda.jit
+    def k(a, out):
+        i, j = cuda.grid(2)
+        if i < a.shape[0] and j < a.shape[1]:
+            out[i, j] = a.real[i, j] - a.imag[i, j]
+            cuda.atomic.add(a.imag, (i, j), 10)
+
+    out = np.zeros(a.shape, a.real.dtype)
+    k[(1, 1), (2, 3)](a, out)
+    np.testing.assert_array_equal(out, want.real - (want.imag - 10))
+    np.testing.assert_array_equal(a, want)
+    assert ember.jit(lambda x: x.imag.sum() + x.real[1, 2])(a) == \
+        pytest.approx(want.imag.sum() + want.real[1, 2])
+    f = np.arange(4.0)
+    assert ember.jit(lambda x: x.real[2])(f) == 2.0      # a real array's .real is itself
+
+    @cuda.jit
+    def bad(x, out):
+        out[0] = x.imag[0]
+
+    with pytest.raises(TypingError, match="has no attribute 'imag'"):
+        bad[1, 1](f, np.zeros(1))
