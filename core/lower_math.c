@@ -418,7 +418,9 @@ static LLVMValueRef complex_math(Lower *L, Node *n, const Type *r)
 
 /* round(x, ndigits) for floats, numba's way: scale by 10**ndigits, round
  * half to even, scale back (not correctly rounded in decimal like CPython;
- * when the scaled value overflows, x is returned unchanged). */
+ * when the scaled value overflows, x is returned unchanged). In x's type:
+ * NumPy's np.round of a float32 computes in float32; Python's round goes
+ * through float64 (its caller converts). */
 static LLVMValueRef round_digits(Lower *L, LLVMValueRef x, LLVMValueRef nd)
 {
     LLVMBuilderRef B = L->b;
@@ -623,8 +625,14 @@ LLVMValueRef lw_math_call(Lower *L, Node *n)
         LLVMValueRef x = lw_expr(L, n->args[0]);
         if (fn == MATH_ROUND && n->nargs == 2) {
             LLVMValueRef nd = lw_conv(L, n, lw_expr(L, n->args[1]), n->args[1]->ty, ty_scalar(TY_I64));
-            if (ty_is_float(a0))
+            if (ty_is_float(a0) && (n->index == MATHF_NUMPY || a0->kind == TY_F64))
                 return lw_conv(L, n, round_digits(L, x, nd), a0, r);
+            if (ty_is_float(a0)) { /* Python's round of a float32: numba's, in float64
+                                    * (its 10.0 ** ndigits is a float64), rounded back:
+                                    * round(float32(0.3425), 3) is 0.343, not 0.342 */
+                LLVMValueRef xd = lw_conv(L, n, x, a0, ty_scalar(TY_F64));
+                return lw_conv(L, n, round_digits(L, xd, nd), ty_scalar(TY_F64), r);
+            }
             /* round(int, n): unchanged for n >= 0, else to a multiple of 10**-n */
             LLVMValueRef xf = lw_conv(L, n, x, a0, ty_scalar(TY_F64));
             LLVMValueRef rf = lw_conv(L, n, round_digits(L, xf, nd), ty_scalar(TY_F64), r);

@@ -865,3 +865,17 @@ def test_cmath_rect_at_every_class_pair(ftype, rtol):
         checked += 1
         assert same_special(complex(out[k]), want, rtol), (x, y, out[k], want)
     assert checked > 60
+
+
+def test_round_with_ndigits_of_float32_rounds_in_float64_as_numba():
+    """numba computes round(x, n) in float64 for a float32 x (its test_intrinsics
+    round_to_f4_halfway): float32(0.3425) is 0.34250000119..., so 0.343."""
+    @cuda.jit("void(float32[:], float32, int32)")
+    def k(ary, c, nd):
+        ary[0] = round(c, nd)
+
+    ary = np.zeros(1, np.float32)
+    for val, nd in [(0.3425, 3), (2.675, 2), (-1.5, 0), (12345.678, -2), (1e30, 5)]:
+        k[1, 1](ary, val, nd)
+        want = np.float32(round(float(np.float32(val)), nd))
+        assert ary[0] == want, (val, nd, ary[0], want)
