@@ -25,7 +25,7 @@ def test_without_a_gpu_the_default_device_is_the_cpu():
     if cuda.is_available():
         pytest.skip("a CUDA GPU is present")
     dev = cuda.get_current_device()
-    assert dev.kind == "cpu" and dev.id == 0 and dev.compute_capability == (0, 0)
+    assert dev.kind == "cpu" and dev.id == 0 and dev.compute_capability == (9, 0)
     assert dev.WARP_SIZE == 32 and dev.MAX_THREADS_PER_BLOCK == 1024
     assert cuda.select_device(0) == dev  # numba code selecting device 0 keeps working
     with pytest.raises(cuda.CudaSupportError, match="no CUDA device"):

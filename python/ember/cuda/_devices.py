@@ -29,7 +29,11 @@ class Device:
         self.kind = kind
         self.id = ordinal
         self.name = info["name"]
-        self.compute_capability = tuple(info["compute_capability"])
+        # the CPU device stands in for a compute capability 9.0 GPU: its
+        # limits, and the PTX inspect_asm shows (programs that test the
+        # capability take the path it runs)
+        self.compute_capability = (9, 0) if kind == "cpu" else \
+            tuple(info["compute_capability"])
         self.total_memory = info["total_memory"]
         self.MULTIPROCESSOR_COUNT = info["multiprocessors"]
         self.MAX_THREADS_PER_BLOCK = info["max_threads_per_block"]
