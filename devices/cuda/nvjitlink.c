@@ -2,26 +2,21 @@
  * nvjitlink.c — nvJitLink (libnvJitLink.so) found and opened once, and the
  * LTO link of a kernel with foreign LTO-IR (nvjitlink.h).
  *
- * Where it looks, in order: EMBER_NVJITLINK alone when set (the library or
- * the directory holding it); else lib64 and lib of $CUDA_HOME, $CUDA_PATH,
- * /usr/local/cuda, and of the toolkit of the libNVVM ember found (and, for
- * the pip wheels, nvidia/nvjitlink beside its nvidia/cuda_nvcc).
+ * Where it looks (toolkit_lib.c, as for NVRTC): EMBER_NVJITLINK alone when
+ * set; else the toolkits of $CUDA_HOME, $CUDA_PATH, /usr/local/cuda and of
+ * the libNVVM ember found (for the pip wheels, nvidia/nvjitlink).
  *
  * nvJitLink (nvJitLink.h): "nvJitLinkCreate creates an instance of
  * nvJitLinkHandle with the given input options"; -arch=sm_XY is required,
  * -lto enables link-time optimisation of the LTO-IR inputs; the linked
  * cubin is read with nvJitLinkGetLinkedCubinSize / nvJitLinkGetLinkedCubin.
  */
-#include <dlfcn.h>
-#include <glob.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "devices/cuda/nvjitlink.h"
-#include "devices/cuda/nvvm.h"
+#include "devices/cuda/toolkit_lib.h"
 
 typedef int nvJitLinkResult;                /* NVJITLINK_SUCCESS 0 */
 typedef struct nvJitLink *nvJitLinkHandle;
@@ -32,9 +27,6 @@ static const int input_type[] = {
 };
 
 static struct {
-    void *lib;
-    char path[PATH_MAX];
-    char error[2048];
     nvJitLinkResult (*nvJitLinkCreate)(nvJitLinkHandle *, uint32_t, const char **);
     nvJitLinkResult (*nvJitLinkDestroy)(nvJitLinkHandle *);
     nvJitLinkResult (*nvJitLinkAddData)(nvJitLinkHandle, int, const void *, size_t,
@@ -48,113 +40,29 @@ static struct {
 } jl;
 
 #define JL_SYM(n) {#n, offsetof(__typeof__(jl), n)}
-static const struct { const char *name; size_t offset; } jl_symbols[] = {
+static const ToolkitSymbol jl_symbols[] = {
     JL_SYM(nvJitLinkCreate), JL_SYM(nvJitLinkDestroy), JL_SYM(nvJitLinkAddData),
     JL_SYM(nvJitLinkAddFile), JL_SYM(nvJitLinkComplete), JL_SYM(nvJitLinkGetLinkedCubinSize),
     JL_SYM(nvJitLinkGetLinkedCubin), JL_SYM(nvJitLinkGetErrorLogSize),
     JL_SYM(nvJitLinkGetErrorLog),
 };
 
-static bool open_file(const char *file)
-{
-    void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-    if (!h)
-        return false;
-    for (size_t i = 0; i < EM_ARRAY_LEN(jl_symbols); i++) {
-        void *p = dlsym(h, jl_symbols[i].name);
-        if (!p) {
-            dlclose(h);
-            return false;
-        }
-        memcpy((char *)&jl + jl_symbols[i].offset, &p, sizeof p);
-    }
-    jl.lib = h;
-    snprintf(jl.path, sizeof jl.path, "%s", file);
-    return true;
-}
-
-static bool open_dir(const char *dir)
-{
-    char pattern[PATH_MAX + 24];
-    snprintf(pattern, sizeof pattern, "%s/libnvJitLink.so*", dir);
-    glob_t g;
-    bool found = false;
-    if (glob(pattern, 0, NULL, &g) == 0)
-        for (size_t i = 0; i < g.gl_pathc && !found; i++)
-            found = open_file(g.gl_pathv[i]);
-    globfree(&g);
-    return found;
-}
-
-static bool open_root(const char *root, char *tried, size_t cap)
-{
-    static const char *const subdirs[] = {"lib64", "lib", "targets/x86_64-linux/lib"};
-    for (size_t i = 0; i < EM_ARRAY_LEN(subdirs); i++) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/%s", root, subdirs[i]);
-        struct stat st;
-        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && open_dir(dir))
-            return true;
-    }
-    em_strappend(tried, cap, "%s%s", tried[0] ? ", " : "", root);
-    return false;
-}
+static ToolkitLib lib = {
+    .label = "nvJitLink", .env = "EMBER_NVJITLINK", .file = "libnvJitLink.so",
+    .wheel_dir = "nvjitlink", .wheel = "nvidia-nvjitlink",
+    .symbols = jl_symbols, .nsymbols = EM_ARRAY_LEN(jl_symbols), .table = &jl,
+};
 
 static void find_library(void)
 {
-    const char *override = getenv("EMBER_NVJITLINK");
-    if (override && override[0]) {
-        struct stat st;
-        bool is_dir = stat(override, &st) == 0 && S_ISDIR(st.st_mode);
-        if (!(is_dir ? open_dir(override) : open_file(override)))
-            snprintf(jl.error, sizeof jl.error, "nvJitLink not found: EMBER_NVJITLINK=%s is "
-                     "the only place tried while it is set (libnvJitLink.so or the directory "
-                     "holding it)", override);
-        return;
-    }
-    char tried[1024] = "";
-    const char *vars[] = {"CUDA_HOME", "CUDA_PATH"};
-    for (size_t i = 0; i < EM_ARRAY_LEN(vars); i++) {
-        const char *root = getenv(vars[i]);
-        if (root && root[0] && open_root(root, tried, sizeof tried))
-            return;
-    }
-    if (open_root("/usr/local/cuda", tried, sizeof tried))
-        return;
-    int major, minor, a, b, c, d; /* the toolkit of libNVVM: <root>/nvvm/lib64/libnvvm.so */
-    const char *nvvm = nvvm_version(&major, &minor, &a, &b, &c, &d) == EMBER_SUCCESS
-                           ? nvvm_library_path() : NULL;
-    if (nvvm) {
-        char root[PATH_MAX];
-        snprintf(root, sizeof root, "%s", nvvm);
-        for (int up = 0; up < 3; up++) {
-            char *slash = strrchr(root, '/');
-            if (!slash)
-                break;
-            *slash = '\0';
-        }
-        if (root[0] && open_root(root, tried, sizeof tried))
-            return;
-        char *slash = strrchr(root, '/'); /* pip wheels: nvidia/nvjitlink */
-        if (slash) {
-            snprintf(slash + 1, sizeof root - (size_t)(slash + 1 - root), "nvjitlink");
-            struct stat st;
-            if (stat(root, &st) == 0 && S_ISDIR(st.st_mode) &&
-                open_root(root, tried, sizeof tried))
-                return;
-        }
-    }
-    snprintf(jl.error, sizeof jl.error,
-             "nvJitLink not found: looked for libnvJitLink.so* in lib64 and lib of %s%s; "
-             "install the CUDA toolkit (or the nvidia-nvjitlink wheel) or set EMBER_NVJITLINK "
-             "to libnvJitLink.so", tried, nvvm ? " (including the toolkit of libNVVM)" : "");
+    toolkit_lib_find(&lib);
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 const char *nvjitlink_library_path(void)
 {
-    return jl.lib ? jl.path : NULL;
+    return lib.lib ? lib.path : NULL;
 }
 
 /* A failed step: its input named, with nvJitLink's error log. */
@@ -182,8 +90,8 @@ ember_status nvjitlink_link(int cc_major, int cc_minor, const char *ptx,
     *cubin = NULL;
     *size = 0;
     pthread_once(&once, find_library);
-    if (!jl.lib)
-        return em_error(EMBER_ERR_NO_DRIVER, "%s", jl.error);
+    if (!lib.lib)
+        return em_error(EMBER_ERR_NO_DRIVER, "%s", lib.error);
     char arch[32];
     snprintf(arch, sizeof arch, "-arch=sm_%d%d", cc_major, cc_minor);
     const char *opts[] = {arch, "-lto"};

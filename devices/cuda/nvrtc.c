@@ -8,26 +8,19 @@
  * and /usr/local/cuda, then the toolkit of the libNVVM ember found
  * (<root>/nvvm/lib64/libnvvm.so → <root>/lib64; for the pip wheels, where
  * nvidia/cuda_nvcc holds libNVVM, nvidia/cuda_nvrtc). The first libnvrtc.so*
- * that opens and has every entry point wins; the error names every place.
+ * that opens and has every entry point wins; the error names every place
+ * (the search is toolkit_lib.c, shared with nvJitLink).
  */
-#include <dlfcn.h>
-#include <glob.h>
-#include <limits.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "devices/cuda/nvrtc.h"
-#include "devices/cuda/nvvm.h"
+#include "devices/cuda/toolkit_lib.h"
 
 typedef int nvrtcResult; /* NVRTC_SUCCESS 0, NVRTC_ERROR_COMPILATION 6 */
 typedef struct _nvrtcProgram *nvrtcProgram;
 
 static struct {
-    void *lib;
-    char path[PATH_MAX];
-    char error[2048];
     const char *(*nvrtcGetErrorString)(nvrtcResult);
     nvrtcResult (*nvrtcCreateProgram)(nvrtcProgram *, const char *, const char *, int,
                                       const char *const *, const char *const *);
@@ -40,108 +33,21 @@ static struct {
 } rtc;
 
 #define RTC_SYM(n) {#n, offsetof(__typeof__(rtc), n)}
-static const struct { const char *name; size_t offset; } rtc_symbols[] = {
+static const ToolkitSymbol rtc_symbols[] = {
     RTC_SYM(nvrtcGetErrorString), RTC_SYM(nvrtcCreateProgram), RTC_SYM(nvrtcDestroyProgram),
     RTC_SYM(nvrtcCompileProgram), RTC_SYM(nvrtcGetPTXSize), RTC_SYM(nvrtcGetPTX),
     RTC_SYM(nvrtcGetProgramLogSize), RTC_SYM(nvrtcGetProgramLog),
 };
 
-static bool open_file(const char *file)
-{
-    void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-    if (!h)
-        return false;
-    for (size_t i = 0; i < EM_ARRAY_LEN(rtc_symbols); i++) {
-        void *p = dlsym(h, rtc_symbols[i].name);
-        if (!p) {
-            dlclose(h);
-            return false;
-        }
-        memcpy((char *)&rtc + rtc_symbols[i].offset, &p, sizeof p);
-    }
-    rtc.lib = h;
-    snprintf(rtc.path, sizeof rtc.path, "%s", file);
-    return true;
-}
-
-/* The first libnvrtc.so* of `dir` that opens (not libnvrtc-builtins). */
-static bool open_dir(const char *dir)
-{
-    char pattern[PATH_MAX + 16];
-    snprintf(pattern, sizeof pattern, "%s/libnvrtc.so*", dir);
-    glob_t g;
-    bool found = false;
-    if (glob(pattern, 0, NULL, &g) == 0)
-        for (size_t i = 0; i < g.gl_pathc && !found; i++)
-            found = open_file(g.gl_pathv[i]);
-    globfree(&g);
-    return found;
-}
-
-static bool open_root(const char *root, char *tried, size_t cap)
-{
-    static const char *const subdirs[] = {"lib64", "lib", "targets/x86_64-linux/lib"};
-    for (size_t i = 0; i < EM_ARRAY_LEN(subdirs); i++) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/%s", root, subdirs[i]);
-        struct stat st;
-        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && open_dir(dir))
-            return true;
-    }
-    em_strappend(tried, cap, "%s%s", tried[0] ? ", " : "", root);
-    return false;
-}
+static ToolkitLib lib = {
+    .label = "NVRTC", .env = "EMBER_NVRTC", .file = "libnvrtc.so",
+    .wheel_dir = "cuda_nvrtc", .wheel = "nvidia-cuda-nvrtc",
+    .symbols = rtc_symbols, .nsymbols = EM_ARRAY_LEN(rtc_symbols), .table = &rtc,
+};
 
 static void find_library(void)
 {
-    const char *override = getenv("EMBER_NVRTC");
-    if (override && override[0]) {
-        struct stat st;
-        bool is_dir = stat(override, &st) == 0 && S_ISDIR(st.st_mode);
-        if (!(is_dir ? open_dir(override) : open_file(override)))
-            snprintf(rtc.error, sizeof rtc.error, "NVRTC not found: EMBER_NVRTC=%s is the only "
-                     "place tried while it is set (libnvrtc.so or the directory holding it)",
-                     override);
-        return;
-    }
-    char tried[1024] = "";
-    const char *vars[] = {"CUDA_HOME", "CUDA_PATH"};
-    for (size_t i = 0; i < EM_ARRAY_LEN(vars); i++) {
-        const char *root = getenv(vars[i]);
-        if (root && root[0] && open_root(root, tried, sizeof tried))
-            return;
-    }
-    if (open_root("/usr/local/cuda", tried, sizeof tried))
-        return;
-    /* the toolkit holding the libNVVM ember uses: <root>/nvvm/lib64/libnvvm.so */
-    int major, minor, a, b, c, d;
-    const char *nvvm = nvvm_version(&major, &minor, &a, &b, &c, &d) == EMBER_SUCCESS
-                           ? nvvm_library_path() : NULL;
-    if (nvvm) {
-        char root[PATH_MAX];
-        snprintf(root, sizeof root, "%s", nvvm);
-        for (int up = 0; up < 3; up++) {
-            char *slash = strrchr(root, '/');
-            if (!slash)
-                break;
-            *slash = '\0';
-        }
-        if (root[0] && open_root(root, tried, sizeof tried))
-            return;
-        /* pip wheels: nvidia/cuda_nvcc holds libNVVM, nvidia/cuda_nvrtc NVRTC */
-        char *slash = strrchr(root, '/');
-        if (slash) {
-            snprintf(slash + 1, sizeof root - (size_t)(slash + 1 - root), "cuda_nvrtc");
-            struct stat st;
-            if (stat(root, &st) == 0 && S_ISDIR(st.st_mode) &&
-                open_root(root, tried, sizeof tried))
-                return;
-        }
-    }
-    snprintf(rtc.error, sizeof rtc.error,
-             "NVRTC not found: looked for libnvrtc.so* in lib64 and lib of %s%s; install the "
-             "CUDA toolkit (or the nvidia-cuda-nvrtc wheel) or set EMBER_NVRTC to libnvrtc.so",
-             tried, nvvm ? " (including the toolkit of libNVVM)" : "");
+    toolkit_lib_find(&lib);
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -150,7 +56,7 @@ static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
 const char *nvrtc_library_path(void)
 {
     pthread_once(&once, find_library);
-    return rtc.lib ? rtc.path : NULL;
+    return lib.lib ? lib.path : NULL;
 }
 
 static char *take_log(nvrtcProgram prog)
@@ -175,8 +81,8 @@ ember_status nvrtc_compile(const char *source, const char *name, int cc_major, i
         return em_error(EMBER_ERR_INVALID_ARG, "nvrtc_compile: bad argument");
     *ptx = *log = NULL;
     pthread_once(&once, find_library);
-    if (!rtc.lib)
-        return em_error(EMBER_ERR_NO_DRIVER, "%s", rtc.error);
+    if (!lib.lib)
+        return em_error(EMBER_ERR_NO_DRIVER, "%s", lib.error);
     char arch[32], inc[PATH_MAX + 8];
     snprintf(arch, sizeof arch, "-arch=compute_%d%d", cc_major, cc_minor);
     const char *opts[4] = {arch, "-rdc=true"};
