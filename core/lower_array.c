@@ -330,6 +330,20 @@ LLVMValueRef lw_atomic_op(Lower *L, Node *n)
 
 static LLVMValueRef reduce(Lower *L, Node *n, LLVMValueRef a, const Type *at);
 
+/* A view of array `a` (ndim nd) as type `vt`: the same shape and strides,
+ * the data `off` bytes on (a.x of records, a.real / a.imag). */
+static LLVMValueRef offset_view(Lower *L, LLVMValueRef a, int nd, const Type *vt, int64_t off)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef o = i64c(L, off);
+    LLVMValueRef data = LLVMBuildGEP2(B, L->t_i8, LLVMBuildExtractValue(B, a, 0, ""), &o, 1,
+                                      "view.data");
+    LLVMValueRef v = LLVMBuildInsertValue(B, LLVMGetUndef(lw_lty(L, vt)), data, 0, "");
+    for (unsigned i = 1; i <= 2 * (unsigned)nd; i++)
+        v = LLVMBuildInsertValue(B, v, LLVMBuildExtractValue(B, a, i, ""), i, "");
+    return v;
+}
+
 LLVMValueRef lw_attr(Lower *L, Node *n)
 {
     LLVMBuilderRef B = L->b;
@@ -337,17 +351,8 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
     const Type *at = ty_concrete(n->a->ty);
     switch (n->op) {
     case ATTR_FIELD: {
-        if (at->kind == TY_ARRAY) { /* a.x of an array of records: the data moved to the field */
-            const Type *rec = at->elem;
-            LLVMValueRef off = i64c(L, rec->offsets[n->index]);
-            LLVMValueRef data = LLVMBuildExtractValue(B, a, 0, "");
-            data = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "field.data");
-            LLVMValueRef v = LLVMGetUndef(lw_lty(L, n->ty));
-            v = LLVMBuildInsertValue(B, v, data, 0, "");
-            for (unsigned i = 1; i <= 2 * (unsigned)at->ndim; i++)
-                v = LLVMBuildInsertValue(B, v, LLVMBuildExtractValue(B, a, i, ""), i, "");
-            return v;
-        }
+        if (at->kind == TY_ARRAY) /* a.x of an array of records: the data moved to the field */
+            return offset_view(L, a, at->ndim, n->ty, at->elem->offsets[n->index]);
         /* a number: loaded; a nested array: a C-ordered view of its bytes */
         (void)a;
         unsigned align;
@@ -414,18 +419,10 @@ LLVMValueRef lw_attr(Lower *L, Node *n)
             return i64c(L, at->nfields);
         return LLVMBuildExtractValue(B, a, 1, "len");
     case ATTR_REAL: case ATTR_IMAG:
-        if (at->kind == TY_ARRAY) { /* the part's view: the data moved by 0 or its size */
-            if (!ty_is_complex(at->elem))
-                return a;
-            LLVMValueRef off = i64c(L, n->op == ATTR_IMAG ? ty_bits(at->elem) / 16 : 0);
-            LLVMValueRef data = LLVMBuildExtractValue(B, a, 0, "");
-            data = LLVMBuildGEP2(B, L->t_i8, data, &off, 1, "part.data");
-            LLVMValueRef v = LLVMGetUndef(lw_lty(L, n->ty));
-            v = LLVMBuildInsertValue(B, v, data, 0, "");
-            for (unsigned i = 1; i <= 2 * (unsigned)at->ndim; i++)
-                v = LLVMBuildInsertValue(B, v, LLVMBuildExtractValue(B, a, i, ""), i, "");
-            return v;
-        }
+        if (at->kind == TY_ARRAY) /* the part's view: the data moved by 0 or its size */
+            return !ty_is_complex(at->elem) ? a
+                   : offset_view(L, a, at->ndim, n->ty,
+                                 n->op == ATTR_IMAG ? ty_bits(at->elem) / 16 : 0);
         if (n->op == ATTR_REAL)
             return ty_is_complex(at) ? re_of(L, a) : lw_conv(L, n, a, at, n->ty);
         return ty_is_complex(at) ? im_of(L, a) : LLVMConstNull(lw_lty(L, n->ty));

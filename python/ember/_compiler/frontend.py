@@ -483,37 +483,43 @@ def _walk_loop_body(stmts):
                 todo.append(child)
 
 
-def _assigned_names(fdef):
-    """Names the function binds (so they are locals), in first-seen order."""
-    names = []
+def _bindings(fdef):
+    """(name, node) for each binding of a name in the function: assignment
+    targets, augmented and annotated assignments, for targets, walruses and
+    nested def/class names."""
+    out = []
 
-    def add(n):
-        if n not in names:
-            names.append(n)
-
-    def targets(t):
+    def targets(t, node):
         if isinstance(t, ast.Name):
-            add(t.id)
+            out.append((t.id, node))
         elif isinstance(t, (ast.Tuple, ast.List)):
             for e in t.elts:
-                targets(e)
+                targets(e, node)
         elif isinstance(t, ast.Starred):
-            targets(t.value)
+            targets(t.value, node)
 
     for node in ast.walk(fdef):
         if node is fdef:
             continue
         if isinstance(node, ast.Assign):
             for t in node.targets:
-                targets(t)
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            if node.value is not None or isinstance(node, ast.AugAssign):
-                targets(node.target)
-        elif isinstance(node, ast.For):
-            targets(node.target)
-        elif isinstance(node, ast.NamedExpr):
-            targets(node.target)
-    return names
+                targets(t, node)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.NamedExpr)):
+            targets(node.target, node)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            out.append((node.name, node))
+    return out
+
+
+def _assigned_names(fdef):
+    """Names the function binds (so they are locals), in first-seen order;
+    an annotation without a value and a nested def or class do not count."""
+    names = {}
+    for n, node in _bindings(fdef):
+        if not (isinstance(node, ast.AnnAssign) and node.value is None) and \
+                not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.setdefault(n, None)
+    return list(names)
 
 
 def _single_top_level_bindings(fdef):
@@ -522,7 +528,7 @@ def _single_top_level_bindings(fdef):
     in a loop or a branch): numba takes such a variable for its constant value
     where a constant is needed (``N = 100; cuda.shared.array(N, int32)``)."""
     counts = {}
-    for n in _assigned_names_all(fdef):
+    for n, _ in _bindings(fdef):
         counts[n] = counts.get(n, 0) + 1
     params = {p.arg for p in fdef.args.posonlyargs + fdef.args.args}
     out = {}
@@ -532,33 +538,6 @@ def _single_top_level_bindings(fdef):
             n = s.targets[0].id
             if counts.get(n) == 1 and n not in params:
                 out[n] = s
-    return out
-
-
-def _assigned_names_all(fdef):
-    """Every binding of a name in the function (one entry per binding)."""
-    out = []
-
-    def targets(t):
-        if isinstance(t, ast.Name):
-            out.append(t.id)
-        elif isinstance(t, (ast.Tuple, ast.List)):
-            for e in t.elts:
-                targets(e)
-        elif isinstance(t, ast.Starred):
-            targets(t.value)
-
-    for node in ast.walk(fdef):
-        if node is fdef:
-            continue
-        if isinstance(node, ast.Assign):
-            for t in node.targets:
-                targets(t)
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.NamedExpr)):
-            targets(node.target)
-        elif isinstance(node, (ast.FunctionDef, ast.Lambda, ast.ClassDef)) and \
-                getattr(node, "name", None):
-            out.append(node.name)
     return out
 
 
