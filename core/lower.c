@@ -160,6 +160,15 @@ LLVMTypeRef lw_mty(Lower *L, const Type *t)
     return ty_concrete(t)->kind == TY_BOOL ? L->t_i8 : lw_lty(L, t);
 }
 
+/* An array item's type in memory: a record is its bytes (as a value it is
+ * their address). */
+LLVMTypeRef lw_item_mty(Lower *L, const Type *elem)
+{
+    if (elem->kind == TY_RECORD)
+        return LLVMArrayType(L->t_i8, (unsigned)elem->size);
+    return lw_mty(L, elem);
+}
+
 unsigned lw_elem_align(const Type *elem)
 {
     switch (elem->kind) {

@@ -594,7 +594,7 @@ LLVMValueRef lw_local_array(Lower *L, Node *n)
             shape[i] = i64c(L, n->args[i]->ival);
         mem = L->jit->array_alloc(L, n, shape, nd, itemsize, false);
     } else {
-        mem = lw_entry_alloca(L, LLVMArrayType(lw_mty(L, t->elem), (unsigned)count), "local");
+        mem = lw_entry_alloca(L, LLVMArrayType(lw_item_mty(L, t->elem), (unsigned)count), "local");
         LLVMSetAlignment(mem, 16);
     }
     LLVMValueRef view = LLVMGetUndef(lw_lty(L, t));

@@ -291,6 +291,7 @@ EM_HIDDEN int lw_add_site(Lower *L, const Node *n);
 EM_HIDDEN const Type *lw_part_type(const Type *t);
 EM_HIDDEN LLVMTypeRef lw_lty(Lower *L, const Type *t);
 EM_HIDDEN LLVMTypeRef lw_mty(Lower *L, const Type *t);
+EM_HIDDEN LLVMTypeRef lw_item_mty(Lower *L, const Type *elem); /* records: their bytes */
 EM_HIDDEN unsigned lw_elem_align(const Type *elem);
 EM_HIDDEN LLVMBasicBlockRef lw_new_bb(Lower *L, const char *name);
 EM_HIDDEN void lw_start_dead_block(Lower *L);

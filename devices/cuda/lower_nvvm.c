@@ -452,7 +452,7 @@ static LLVMValueRef shared_array(Lower *L, Node *n, int64_t count, int64_t items
     bool dynamic = count == 0;
     /* every dynamic array is the one extern symbol (they alias, as in
      * numba), declared as bytes and seen as each array's element type */
-    LLVMTypeRef at = LLVMArrayType(dynamic ? L->t_i8 : lw_mty(L, t->elem), (unsigned)count);
+    LLVMTypeRef at = LLVMArrayType(dynamic ? L->t_i8 : lw_item_mty(L, t->elem), (unsigned)count);
     LLVMValueRef g = dynamic ? LLVMGetNamedGlobal(L->mod, "ember_dynamic_shared") : NULL;
     if (!g)
         g = LLVMAddGlobalInAddressSpace(L->mod, at, dynamic ? "ember_dynamic_shared"
@@ -470,7 +470,7 @@ static LLVMValueRef shared_array(Lower *L, Node *n, int64_t count, int64_t items
     LLVMValueRef zero[2] = {i64c(L, 0), i64c(L, 0)};
     mem = LLVMConstAddrSpaceCast(LLVMConstInBoundsGEP2(at, g, zero, 2),
                                  LLVMPointerType(LLVMGetElementType(at), 0));
-    mem = LLVMConstBitCast(mem, LLVMPointerType(lw_mty(L, t->elem), 0));
+    mem = LLVMConstBitCast(mem, LLVMPointerType(lw_item_mty(L, t->elem), 0));
     return mem;
 }
 

@@ -75,3 +75,13 @@ def resolve(func, target, argtypes):
                 if impl is not None:
                     return impl
     return None
+
+
+# numba's low-level extension API for struct types (_structmodel.py)
+from ._structmodel import (models, register_model, make_attribute_wrapper,  # noqa: E402
+                           typeof_impl, type_callable, make_lower as _make_lower)
+from ._structmodel import StructModel  # noqa: E402,F401
+
+lower_builtin = _make_lower("generic")  # numba.core.imputils.lower_builtin: every target
+__all__ += ["models", "register_model", "make_attribute_wrapper", "typeof_impl",
+            "type_callable", "lower_builtin"]

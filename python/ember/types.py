@@ -15,7 +15,7 @@ recursive-descent parser (never ``eval``).
 import numpy as np
 
 __all__ = [
-    "Type", "Scalar", "Record", "Array", "UniTuple", "Tuple", "Dispatcher", "Signature",
+    "Type", "Scalar", "Number", "Integer", "Float", "Complex", "Boolean", "Record", "Array", "UniTuple", "Tuple", "Dispatcher", "Signature",
     "NoneType",
     "void", "none", "boolean", "bool_", "b1",
     "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -30,9 +30,28 @@ __all__ = [
 class Type:
     """Base class of ember types; calling one with types makes a Signature
     (``float32(float32, int32)``); a number type called with one value on
-    the host converts it, as numba's (``float32(1.1)`` is ``np.float32(1.1)``)."""
+    the host converts it, as numba's (``float32(1.1)`` is ``np.float32(1.1)``).
+
+    A user's subclass names itself as numba's do (``super().__init__(name=
+    "Point")``); with a struct model registered for it (ember.extending
+    ``register_model``) it is a record type in kernels (_structmodel.py)."""
+
+    def __init__(self, name=None):
+        if name is not None:
+            self.name = name
+
+    def __str__(self):
+        return getattr(self, "name", type(self).__name__)
+
+    def __getitem__(self, dims):  # Point[::1]: an array of a struct-model type
+        from ._structmodel import struct_dtype
+        struct_dtype(self)  # a TypeError unless it has a struct model
+        return Scalar.__getitem__(self, dims)
 
     def descriptor(self):
+        from ._structmodel import has_struct_model, struct_record
+        if has_struct_model(self):
+            return struct_record(self).descriptor()
         raise TypeError(f"{self} has no kernel argument descriptor")
 
     def __call__(self, *args):
@@ -103,6 +122,30 @@ class Scalar(Type):
         return Array(self, len(dims), _layout_of(steps, str(self)))
 
 
+class Number(Scalar):
+    """A number type (numba's ``types.Number``)."""
+
+
+class Integer(Number):
+    """int8 ... uint64 (numba's ``types.Integer``): ``signed``, ``bitwidth``."""
+
+    @property
+    def signed(self):
+        return self.dtype.kind == "i"
+
+
+class Float(Number):
+    """float16, float32, float64 (numba's ``types.Float``)."""
+
+
+class Complex(Number):
+    """complex64, complex128 (numba's ``types.Complex``)."""
+
+
+class Boolean(Scalar):
+    """bool (numba's ``types.Boolean``)."""
+
+
 class Record(Type):
     """A NumPy structured dtype's element (numba's ``types.Record``):
     ``from_dtype(np.dtype([('x', 'f8'), ('n', 'i4')]))``; ``rec[:]`` makes
@@ -136,7 +179,7 @@ class Record(Type):
     __getitem__ = Scalar.__getitem__
 
 
-class _Bool(Scalar):
+class _Bool(Boolean):
     def __init__(self):
         self.name = "bool"
         self.dtype = np.dtype(np.bool_)
@@ -167,7 +210,10 @@ class Array(Type):
         if isinstance(dtype, str):
             dtype = _SCALARS[dtype]
         if not isinstance(dtype, (Scalar, Record)):
-            raise TypeError(f"Array: dtype must be a scalar or record type, not {dtype!r}")
+            from ._structmodel import has_struct_model
+            if not has_struct_model(dtype):
+                raise TypeError(f"Array: dtype must be a scalar or record type, or a type "
+                                f"with a struct model, not {dtype!r}")
         if not isinstance(ndim, int) or ndim < 1:
             raise TypeError(f"Array: ndim must be an int >= 1, not {ndim!r}")
         if layout not in ("C", "F", "A"):
@@ -317,11 +363,11 @@ class Signature:
 
 void = none = NoneType()
 boolean = bool_ = b1 = _Bool()
-int8, int16, int32, int64 = (Scalar(f"int{n}") for n in (8, 16, 32, 64))
-uint8, uint16, uint32, uint64 = (Scalar(f"uint{n}") for n in (8, 16, 32, 64))
-float16, float32, float64 = Scalar("float16"), Scalar("float32"), Scalar("float64")
+int8, int16, int32, int64 = (Integer(f"int{n}") for n in (8, 16, 32, 64))
+uint8, uint16, uint32, uint64 = (Integer(f"uint{n}") for n in (8, 16, 32, 64))
+float16, float32, float64 = Float("float16"), Float("float32"), Float("float64")
 f2 = float16
-complex64, complex128 = Scalar("complex64"), Scalar("complex128")
+complex64, complex128 = Complex("complex64"), Complex("complex128")
 intp, uintp = int64, uint64
 i1, i2, i4, i8 = int8, int16, int32, int64
 u1, u2, u4, u8 = uint8, uint16, uint32, uint64

@@ -774,7 +774,9 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             SUB(c, 5, WANT_EXPR);
         break;
     case ND_LOCAL_ARRAY: {
-        const Type *elem = scalar_type(ITEM(3), false, "local array dtype");
+        const Type *elem = PyTuple_Check(ITEM(3)) ? parse_record(ITEM(3)) /* records */
+                                                  : scalar_type(ITEM(3), false,
+                                                                "local array dtype");
         if (!elem)
             return NULL;
         static const char *const spaces[] = {"local", "shared"};

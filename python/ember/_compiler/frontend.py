@@ -48,6 +48,7 @@ from .frontend_jit import JitForms
 from .. import _ember
 from . import _enums, _libdevice
 from ._pylang import PythonFeatures
+from ._structcalls import StructCalls
 from ._tuple_loops import TupleLoops
 from ..errors import TypingError, UnsupportedError
 
@@ -382,6 +383,23 @@ def _static_key(value):
         return ("id", id(value))
 
 
+def _record_dtype_desc(obj, name):
+    """The record descriptor (for the C builder) of a structured dtype, an
+    ember Record type or a type with a struct model; else None."""
+    from .. import types as ember_types, _structmodel
+    from .dispatcher import _record_desc, _record_for_c
+    if isinstance(obj, np.dtype) and obj.fields is not None:
+        dt = obj
+    elif isinstance(obj, ember_types.Record):
+        dt = obj.dtype
+    elif isinstance(obj, ember_types.Type) and not isinstance(obj, ember_types.Scalar) and \
+            _structmodel.has_struct_model(obj):
+        dt = _structmodel.struct_dtype(obj)
+    else:
+        return None
+    return _record_for_c(_record_desc(dt, name))
+
+
 def _classify(obj, name):
     """A global/closure value as a tree constant (a tuple node without a
     location, made later) or a _Static. Returns ('value', obj) for data."""
@@ -424,6 +442,12 @@ def _classify(obj, name):
             dn = "bool" if obj.dtype.kind == "b" else obj.dtype.name
     if dn is not None:
         return _Static("dtype", dn, name)
+    rec = _record_dtype_desc(obj, name)
+    if rec is not None:
+        return _Static("recdtype", rec, name)
+    from .. import _structmodel
+    if _structmodel.callable_class(obj):  # Point(x, y) with @type_callable / @lower
+        return _Static("structcall", obj, name)
     if obj is range or _is_prange(obj):
         return _Static("range", obj, name)
     if _enums.is_enum_class(obj):
@@ -555,7 +579,7 @@ class _CallGraph:
         #                          the root may call itself (recursion)
 
 
-class _Builder(PythonFeatures, TupleLoops, JitForms):
+class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
     def __init__(self, fn, info, fdef, is_kernel, argtypes, graph=None):
         self.fn = fn
         self.graph = graph if graph is not None else _CallGraph()
@@ -801,6 +825,9 @@ class _Builder(PythonFeatures, TupleLoops, JitForms):
     def stmt(self, s):
         line, col = self.loc(s)
         if isinstance(s, ast.Assign):
+            callee = self.struct_callee(s.value) if len(s.targets) == 1 else None
+            if callee is not None:  # p = Point(x, y): a struct-model value
+                return self.struct_assign(s.targets[0], s.value, callee)
             value = self.expr_or_static(s.value)
             if isinstance(value, _Static) and value.kind == "gridgroup" and \
                     len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
@@ -1602,6 +1629,8 @@ class _Builder(PythonFeatures, TupleLoops, JitForms):
             raise self.typing(node, "this value is not callable")
         if callee.kind == "device":
             return self.device_call(node, callee)
+        if callee.kind == "structcall":
+            self.struct_call_elsewhere(node, callee)
         if callee.kind == "foreign":
             return self.foreign_call(node, callee.value)
         if callee.kind == "localarray":
@@ -2030,10 +2059,11 @@ class _Builder(PythonFeatures, TupleLoops, JitForms):
                 else "bool"
         else:
             v = self.value(dt)
-            dn = v.value if isinstance(v, _Static) and v.kind == "dtype" else None
+            dn = v.value if isinstance(v, _Static) and v.kind in ("dtype", "recdtype") \
+                else None
         if dn is None:
             raise self.typing(dt, f"{what}: dtype must be a scalar type such as "
-                              "float32, np.float64 or 'int32'")
+                              "float32, np.float64 or 'int32', or a record type")
         return ("local_array", line, col, dn, shape, space)
 
     def array_maker_call(self, node, name):

@@ -33,6 +33,8 @@ RENAMES = {
     "numba.core.types": ["ember.types"],
     "numba.core.errors": ["ember.errors"],
     "numba.core.extending": ["ember.extending"],
+    "numba.core.cgutils": ["ember.cgutils"],
+    "numba.cuda.cudaimpl": ["ember.cuda.cudaimpl"],
     "numba.extending": ["ember.extending"],
     "numba.np": ["ember.np"],
     "numba.np.numpy_support": ["ember.np.numpy_support"],
