@@ -13,8 +13,8 @@ import pytest
 from ember import cgutils, cuda, float32, int32, types, void
 from ember.cuda.cudaimpl import lower
 from ember.errors import TypingError, UnsupportedError
-from ember.extending import (make_attribute_wrapper, models, register_model, type_callable,
-                             typeof_impl)
+from ember.extending import (lower_builtin, make_attribute_wrapper, models, register_model,
+                             type_callable, typeof_impl)
 from ember import _structmodel
 
 pytestmark = pytest.mark.usefixtures("kernel_device")
@@ -269,3 +269,43 @@ def test_array_of_a_type_without_model_is_refused():
 
     with pytest.raises(TypeError, match="Bare has no data model"):
         Bare()[::1]
+
+
+class Weight:  # lowered for every target (lower_builtin), so ember.jit functions too
+    pass
+
+
+@type_callable(Weight)
+def _type_weight(context):
+    return lambda a, b: pair_type
+
+
+@lower_builtin(Weight, types.Integer, types.Integer)
+def _lower_weight(context, builder, sig, args):
+    p = cgutils.create_struct_proxy(pair_type)(context, builder)
+    p.x, p.y = args
+    return p._getvalue()
+
+
+def test_struct_values_in_an_ember_jit_function():
+    import ember
+
+    @ember.jit
+    def weighted(x):
+        s = 0
+        for i in range(x.shape[0]):
+            p = Weight(x[i], int32(2))
+            s += p.x * p.second
+        return s
+
+    x = np.arange(7, dtype=np.int32)
+    assert weighted(x) == sum(2 * int(v) for v in x)
+
+    @ember.jit
+    def cuda_only(x):
+        p = Pair(x[0], int32(2))
+        return p.x
+
+    with pytest.raises(TypingError, match=r"no @lower implementation of Pair\(int32, int32\) "
+                       r"for target 'cpu'"):
+        cuda_only(x)
