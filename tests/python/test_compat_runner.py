@@ -37,7 +37,7 @@ def test_standin_has_nothing_ember_lacks():
     out = run_in_standin(
         "import ember.cuda\n"
         "try:\n"
-        "    import numba.cuda.cudaimpl\n"
+        "    import numba.core.typing.templates\n"
         "except ImportError:\n"
         "    print('no module')\n"
         "from numba import cuda\n"
