@@ -224,6 +224,19 @@ static const Type *array_expr_type(Ctx *ctx, Node *n)
     return ty_array(ty_concrete(bt), ndim, 'C', false);
 }
 
+/* An operator with a datetime64 / timedelta64 operand (types_time.c). */
+static const Type *time_binary(Ctx *ctx, Node *n, const Type *a, const Type *b)
+{
+    char s1[256], s2[256];
+    const char *why = NULL;
+    int unit;
+    const Type *t = ty_time_binary(n->op, a, b, &unit, &why);
+    if (!t)
+        FAIL(ctx, n, "unsupported operand types for %s: %s and %s (%s)", ir_op_name(n->op),
+             tname(a, s1), tname(b, s2), why);
+    return t;
+}
+
 static const Type *binary(Ctx *ctx, Node *n)
 {
     const Type *a = expr(ctx, n->a), *b = expr(ctx, n->b);
@@ -234,6 +247,8 @@ static const Type *binary(Ctx *ctx, Node *n)
         return to_array_expr(ctx, n, slots, 2);
     }
     char s1[256], s2[256];
+    if (ty_is_time(a) || ty_is_time(b))
+        return time_binary(ctx, n, a, b);
     const Type *t = ty_promote(a, b);
     if (!t)
         FAIL(ctx, n, "unsupported operand types for %s: %s and %s", ir_op_name(n->op),
@@ -276,6 +291,11 @@ static const Type *unary(Ctx *ctx, Node *n)
         Node **slots[1] = {&n->a};
         return to_array_expr(ctx, n, slots, 1);
     }
+    if (ty_is_time(a)) { /* -td, +td (NumPy: not of a datetime64) */
+        if (a->kind == TY_TIMEDELTA && (n->op == OP_NEG || n->op == OP_POS))
+            return a;
+        FAIL(ctx, n, "bad operand type for unary %s: %s", ir_op_name(n->op), tname(a, s));
+    }
     if (n->op == OP_NOT) {
         if (!ty_is_number(a))
             FAIL(ctx, n, "'not' needs a number or bool, not %s", tname(a, s));
@@ -301,6 +321,8 @@ static const Type *compare(Ctx *ctx, Node *n)
         return to_array_expr(ctx, n, slots, 2);
     }
     char s1[256], s2[256];
+    if (ty_is_time(a) || ty_is_time(b))
+        return time_binary(ctx, n, a, b);
     const Type *t = ty_promote(a, b);
     if (!t)
         FAIL(ctx, n, "cannot compare %s with %s", tname(a, s1), tname(b, s2));
@@ -1793,6 +1815,10 @@ static const Type *unify(const Type *old, const Type *t)
         return t;
     if (ty_is_number(old) && ty_is_number(t))
         return ty_promote(old, t);
+    if (ty_is_time(old) && old->kind == t->kind) { /* the finer unit */
+        int u = ty_time_common(old->unit, t->unit);
+        return u < 0 ? NULL : ty_time(t->kind, u);
+    }
     if (old->kind == TY_ARRAY && t->kind == TY_ARRAY && old->elem == t->elem &&
         old->ndim == t->ndim)
         return ty_array(old->elem, old->ndim, old->layout == t->layout ? old->layout : 'A',
@@ -2040,7 +2066,8 @@ static void stmt(Ctx *ctx, Node *n)
             break;
         }
         if (elem->kind == TY_RECORD ? ty_record_readonly(ty_concrete(v), false) != elem
-                                    : !ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
+            : ty_is_time(elem) ? !ty_time_storable(v, elem)
+                               : !ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
             if (ctx->final && ctx->st == EMBER_SUCCESS)
                 ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s",
                                    tname(v, s), tname(elem, s2));

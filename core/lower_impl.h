@@ -331,6 +331,14 @@ EM_HIDDEN LLVMValueRef lw_compare(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_unary(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_and_or(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_ifexp(Lower *L, Node *n);
+/* Python's floor division / modulo of signed or unsigned integers; by zero gives 0. */
+EM_HIDDEN LLVMValueRef lw_int_divmod(Lower *L, bool want_mod, LLVMValueRef a, LLVMValueRef b,
+                                     bool is_signed);
+
+/* ---- lower_time.c */
+EM_HIDDEN LLVMValueRef lw_time_conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from,
+                                    const Type *to);
+EM_HIDDEN LLVMValueRef lw_time_binary(Lower *L, Node *n);
 
 /* ---- lower_math.c */
 EM_HIDDEN LLVMValueRef lw_fadd(Lower *L, LLVMValueRef a, LLVMValueRef b);
