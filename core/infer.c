@@ -932,6 +932,27 @@ static void fancy_store(Ctx *ctx, Node *n, const Type *a, const Type *idx)
                            tname(ty_concrete(v), s), tname(a->elem, s2));
 }
 
+/* a.view(dtype), NumPy's rule: the same itemsize reinterprets each element
+ * (the layout stays); another itemsize changes the last axis, which must be
+ * contiguous and hold a whole number of the new items (checked at run time
+ * unless the type says C-contiguous: core/lower_view.c). */
+static const Type *view_type(Ctx *ctx, Node *n, const Type *a)
+{
+    char s[256], s2[256];
+    if (a->kind != TY_ARRAY)
+        FAIL(ctx, n, "view() is a method of arrays here, not of %s", tname(a, s));
+    const Type *to = n->target;
+    if (!to || to->kind == TY_RECORD || a->elem->kind == TY_RECORD || ty_is_weak(to))
+        FAIL(ctx, n, "view() of %s as %s: only arrays of numbers are reinterpreted",
+             tname(a, s), tname(to, s2));
+    int from_size = ty_bits(a->elem) < 8 ? 1 : ty_bits(a->elem) / 8;
+    int to_size = ty_bits(to) < 8 ? 1 : ty_bits(to) / 8;
+    char layout = a->layout;
+    if (from_size != to_size && layout == 'F' && a->ndim > 1)
+        layout = 'A'; /* the last axis changes, the first may no longer be contiguous */
+    return ty_array(to, a->ndim, layout, a->readonly);
+}
+
 /* np.empty/zeros/full/arange and the *_like forms (ND_NEW_ARRAY): a new
  * C-ordered array. The shape is an int (1-d) or a tuple of ints; dtype as
  * NumPy: float64 by default, the fill value's type for np.full, the like
@@ -957,6 +978,8 @@ static const Type *new_array_type(Ctx *ctx, Node *n)
     }
     if (!known)
         return NULL;
+    if (n->op == NEW_VIEW)
+        return view_type(ctx, n, fill);
     if (n->op == NEW_FROM || n->op == NEW_ASARRAY)
         return array_from_type(ctx, n, shape);
     if (n->op == NEW_TAKE)
@@ -1398,7 +1421,7 @@ static uint64_t array_roots(Ctx *ctx, const Node *n)
         return array_roots(ctx, n->a);
     if (n->kind == ND_INDEX && n->ty && n->ty->kind == TY_RECORD)
         return array_roots(ctx, n->a); /* a record is a reference into its array */
-    if (n->kind == ND_NEW_ARRAY && n->op == NEW_RESHAPE)
+    if (n->kind == ND_NEW_ARRAY && (n->op == NEW_RESHAPE || n->op == NEW_VIEW))
         return array_roots(ctx, n->b);
     if (n->kind == ND_TUPLE || n->kind == ND_CALL) {
         /* a device function may return (a view of) any array it is given */

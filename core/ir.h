@@ -362,6 +362,8 @@ typedef enum NewKind {
                      * evaluated): no rows of b's type and shape (core/lower_build.c) */
     NEW_ROWS,       /* a rows, each shaped as the item b (a number or an array); c (if
                      * set, only typed): the type of the items (a list's witness) */
+    NEW_VIEW,       /* a.view(dtype): b: the array a; target: the dtype; a view of a's
+                     * memory (kernels too; core/lower_view.c) */
 } NewKind;
 
 typedef enum MemSpace {

@@ -504,6 +504,12 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
             return ir_error(fn, n->loc, "storing a complex number into a real array");
         break;
     case ND_NEW_ARRAY:
+        if (n->op == NEW_VIEW) { /* a view: no memory, kernels too */
+            if (!n->b || !n->b->ty || n->b->ty->kind != TY_ARRAY || n->ty->kind != TY_ARRAY ||
+                n->ty->ndim != n->b->ty->ndim)
+                return ir_error(fn, n->loc, "malformed view()");
+            break;
+        }
         if (n->op == NEW_RESHAPE && !L->function_entry)
             return ir_unsupported(fn, n->loc, "a.reshape() is supported in ember.jit functions "
                                   "only, not in kernels (yet): index with computed offsets");

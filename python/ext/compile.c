@@ -827,7 +827,7 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     case ND_NEW_ARRAY: { /* (kind, dtype or None, shape or like array, fill, [arange]) */
         static const char *const new_kinds[] = {"empty", "zeros", "full", "arange", "linspace",
                                                 "eye", "reshape", "array", "asarray", "take",
-                                                "rows0", "rows"};
+                                                "rows0", "rows", "view"};
         if ((i = lookup(ITEM(3), new_kinds, (int)EM_ARRAY_LEN(new_kinds))) < 0)
             return bad(t, "unknown array maker");
         n->op = i;
@@ -847,9 +847,10 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         bool listed = n->op == NEW_ARANGE || n->op == NEW_LINSPACE || n->op == NEW_EYE;
         if ((n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
             (n->op == NEW_EYE && n->nargs != 2 && n->nargs != 3) || (!listed && n->nargs) ||
-            listed == (n->a != NULL) ||
+            (listed == (n->a != NULL)) != (n->op == NEW_VIEW) ||
+            (n->op == NEW_VIEW && (!n->b || !n->target)) ||
             (n->op == NEW_FULL || n->op == NEW_RESHAPE || n->op == NEW_ROWS0 ||
-             n->op == NEW_ROWS) != !!n->b || n->op == NEW_TAKE)
+             n->op == NEW_ROWS || n->op == NEW_VIEW) != !!n->b || n->op == NEW_TAKE)
             return bad(t, "malformed array maker");
         break;
     }
