@@ -2464,6 +2464,13 @@ static PyObject *unpack_value(const Type *t, const char *buf, size_t *off, Retur
     case TY_F64: case TY_WEAK_FLOAT: return PyFloat_FromDouble(v.f64[0]);
     case TY_C64: return PyComplex_FromDoubles(v.f32[0], v.f32[1]);
     case TY_C128: case TY_WEAK_COMPLEX: return PyComplex_FromDoubles(v.f64[0], v.f64[1]);
+    case TY_DATETIME: case TY_TIMEDELTA: { /* np.datetime64(count, unit); NaT stays NaT */
+        PyObject *cls = t->kind == TY_DATETIME ? (PyObject *)&PyDatetimeArrType_Type
+                                               : (PyObject *)&PyTimedeltaArrType_Type;
+        const char *unit = ty_time_unit_name(t->unit);
+        return *unit ? PyObject_CallFunction(cls, "Ls", (long long)v.i64, unit)
+                     : PyObject_CallFunction(cls, "L", (long long)v.i64);
+    }
     default:
         PyErr_SetString(PyExc_TypeError, "call: return type not supported");
         return NULL;

@@ -251,3 +251,25 @@ def test_refused_operations_are_typing_errors_naming_the_line(cpu_device):
         store_into[1, 1](d, np.zeros(4))
     with pytest.raises(TypeError, match=r"datetime64\[2D\].*multiples"):
         store_into[1, 1](np.zeros(4, "M8[2D]"), np.zeros(4, "M8[2D]"))
+
+
+def test_ember_jit_functions_take_and_return_them():
+    import ember
+
+    @ember.jit
+    def span(a, out):
+        for i in range(a.size - 1):
+            out[i] = a[i + 1] - a[i]
+        return a[a.size - 1] - a[0], a[0]
+
+    a = np.sort(np.random.default_rng(20).integers(-10**6, 10**6, 30)).view("M8[s]")
+    a[4] = np.datetime64("NaT")
+    out = np.zeros(29, "m8[s]")
+    whole, first = span(a, out)
+    _same(out, a[1:] - a[:-1])
+    assert whole == a[-1] - a[0] and whole.dtype == np.dtype("m8[s]")
+    assert first == a[0] and first.dtype == np.dtype("M8[s]")
+    b = a.copy()
+    b[0] = NAT
+    whole, first = span(b, out)
+    assert np.isnat(whole) and np.isnat(first)
