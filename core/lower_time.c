@@ -37,7 +37,6 @@ static LLVMValueRef rescale(Lower *L, LLVMValueRef v, int from, int to)
 LLVMValueRef lw_time_conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from,
                           const Type *to)
 {
-    (void)at;
     if (ty_is_int(from))
         return lw_conv(L, at, v, from, ty_scalar(TY_I64));
     return rescale(L, v, from->unit, to->unit);
