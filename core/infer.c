@@ -224,6 +224,19 @@ static const Type *array_expr_type(Ctx *ctx, Node *n)
     return ty_array(ty_concrete(bt), ndim, 'C', false);
 }
 
+/* An operator with a datetime64 / timedelta64 operand (types_time.c). */
+static const Type *time_binary(Ctx *ctx, Node *n, const Type *a, const Type *b)
+{
+    char s1[256], s2[256];
+    const char *why = NULL;
+    int unit;
+    const Type *t = ty_time_binary(n->op, a, b, &unit, &why);
+    if (!t)
+        FAIL(ctx, n, "unsupported operand types for %s: %s and %s (%s)", ir_op_name(n->op),
+             tname(a, s1), tname(b, s2), why);
+    return t;
+}
+
 static const Type *binary(Ctx *ctx, Node *n)
 {
     const Type *a = expr(ctx, n->a), *b = expr(ctx, n->b);
@@ -234,6 +247,8 @@ static const Type *binary(Ctx *ctx, Node *n)
         return to_array_expr(ctx, n, slots, 2);
     }
     char s1[256], s2[256];
+    if (ty_is_time(a) || ty_is_time(b))
+        return time_binary(ctx, n, a, b);
     const Type *t = ty_promote(a, b);
     if (!t)
         FAIL(ctx, n, "unsupported operand types for %s: %s and %s", ir_op_name(n->op),
@@ -276,6 +291,11 @@ static const Type *unary(Ctx *ctx, Node *n)
         Node **slots[1] = {&n->a};
         return to_array_expr(ctx, n, slots, 1);
     }
+    if (ty_is_time(a)) { /* -td, +td (NumPy: not of a datetime64) */
+        if (a->kind == TY_TIMEDELTA && (n->op == OP_NEG || n->op == OP_POS))
+            return a;
+        FAIL(ctx, n, "bad operand type for unary %s: %s", ir_op_name(n->op), tname(a, s));
+    }
     if (n->op == OP_NOT) {
         if (!ty_is_number(a))
             FAIL(ctx, n, "'not' needs a number or bool, not %s", tname(a, s));
@@ -301,6 +321,8 @@ static const Type *compare(Ctx *ctx, Node *n)
         return to_array_expr(ctx, n, slots, 2);
     }
     char s1[256], s2[256];
+    if (ty_is_time(a) || ty_is_time(b))
+        return time_binary(ctx, n, a, b);
     const Type *t = ty_promote(a, b);
     if (!t)
         FAIL(ctx, n, "cannot compare %s with %s", tname(a, s1), tname(b, s2));
@@ -910,6 +932,27 @@ static void fancy_store(Ctx *ctx, Node *n, const Type *a, const Type *idx)
                            tname(ty_concrete(v), s), tname(a->elem, s2));
 }
 
+/* a.view(dtype), NumPy's rule: the same itemsize reinterprets each element
+ * (the layout stays); another itemsize changes the last axis, which must be
+ * contiguous and hold a whole number of the new items (checked at run time
+ * unless the type says C-contiguous: core/lower_view.c). */
+static const Type *view_type(Ctx *ctx, Node *n, const Type *a)
+{
+    char s[256], s2[256];
+    if (a->kind != TY_ARRAY)
+        FAIL(ctx, n, "view() is a method of arrays here, not of %s", tname(a, s));
+    const Type *to = n->target;
+    if (!to || to->kind == TY_RECORD || a->elem->kind == TY_RECORD || ty_is_weak(to))
+        FAIL(ctx, n, "view() of %s as %s: only arrays of numbers are reinterpreted",
+             tname(a, s), tname(to, s2));
+    int from_size = ty_bits(a->elem) < 8 ? 1 : ty_bits(a->elem) / 8;
+    int to_size = ty_bits(to) < 8 ? 1 : ty_bits(to) / 8;
+    char layout = a->layout;
+    if (from_size != to_size && layout == 'F' && a->ndim > 1)
+        layout = 'A'; /* the last axis changes, the first may no longer be contiguous */
+    return ty_array(to, a->ndim, layout, a->readonly);
+}
+
 /* np.empty/zeros/full/arange and the *_like forms (ND_NEW_ARRAY): a new
  * C-ordered array. The shape is an int (1-d) or a tuple of ints; dtype as
  * NumPy: float64 by default, the fill value's type for np.full, the like
@@ -935,6 +978,8 @@ static const Type *new_array_type(Ctx *ctx, Node *n)
     }
     if (!known)
         return NULL;
+    if (n->op == NEW_VIEW)
+        return view_type(ctx, n, fill);
     if (n->op == NEW_FROM || n->op == NEW_ASARRAY)
         return array_from_type(ctx, n, shape);
     if (n->op == NEW_TAKE)
@@ -1376,7 +1421,7 @@ static uint64_t array_roots(Ctx *ctx, const Node *n)
         return array_roots(ctx, n->a);
     if (n->kind == ND_INDEX && n->ty && n->ty->kind == TY_RECORD)
         return array_roots(ctx, n->a); /* a record is a reference into its array */
-    if (n->kind == ND_NEW_ARRAY && n->op == NEW_RESHAPE)
+    if (n->kind == ND_NEW_ARRAY && (n->op == NEW_RESHAPE || n->op == NEW_VIEW))
         return array_roots(ctx, n->b);
     if (n->kind == ND_TUPLE || n->kind == ND_CALL) {
         /* a device function may return (a view of) any array it is given */
@@ -1793,6 +1838,10 @@ static const Type *unify(const Type *old, const Type *t)
         return t;
     if (ty_is_number(old) && ty_is_number(t))
         return ty_promote(old, t);
+    if (ty_is_time(old) && old->kind == t->kind) { /* the finer unit */
+        int u = ty_time_common(old->unit, t->unit);
+        return u < 0 ? NULL : ty_time(t->kind, u);
+    }
     if (old->kind == TY_ARRAY && t->kind == TY_ARRAY && old->elem == t->elem &&
         old->ndim == t->ndim)
         return ty_array(old->elem, old->ndim, old->layout == t->layout ? old->layout : 'A',
@@ -2040,7 +2089,8 @@ static void stmt(Ctx *ctx, Node *n)
             break;
         }
         if (elem->kind == TY_RECORD ? ty_record_readonly(ty_concrete(v), false) != elem
-                                    : !ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
+            : ty_is_time(elem) ? !ty_time_storable(v, elem)
+                               : !ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
             if (ctx->final && ctx->st == EMBER_SUCCESS)
                 ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s",
                                    tname(v, s), tname(elem, s2));

@@ -37,6 +37,8 @@ typedef enum TypeKind {
     TY_TUPLE,
     TY_RECORD, /* a NumPy structured dtype's element: a value is a pointer to its bytes
                 * (numba's records are references too: r = a[i]; r.x = 1 writes a) */
+    TY_DATETIME, TY_TIMEDELTA, /* NumPy datetime64 / timedelta64 of one unit: an int64
+                                * count of units, NaT is INT64_MIN (types_time.c) */
     TY_KIND_COUNT
 } TypeKind;
 
@@ -60,6 +62,8 @@ struct Type {
     const int64_t *fshapes;    /* nested arrays: EM_FIELD_MAX_NDIM extents per field */
     int64_t size;              /* itemsize in bytes */
     int align;                 /* the dtype's alignment */
+    /* TY_DATETIME, TY_TIMEDELTA */
+    int unit;                  /* a TimeUnit */
 };
 
 EM_HIDDEN const Type *ty_scalar(TypeKind kind);       /* TY_VOID ... TY_WEAK_COMPLEX */
@@ -91,6 +95,38 @@ EM_HIDDEN const Type *ty_promote(const Type *a, const Type *b);
 EM_HIDDEN const char *ty_str(const Type *t, char *buf, size_t cap);
 /* Releases the interned types (at ember_shutdown). */
 EM_HIDDEN void ty_reset(void);
+
+/* ======================================================================== */
+/* datetime64 / timedelta64 (types_time.c)                                  */
+/* ======================================================================== */
+
+/* NumPy's units, coarse to fine; TU_GENERIC is a unitless timedelta64 (and
+ * NaT), which takes the other operand's unit. */
+typedef enum TimeUnit {
+    TU_GENERIC, TU_Y, TU_M, TU_W, TU_D, TU_h, TU_m, TU_s, TU_ms, TU_us, TU_ns, TU_ps,
+    TU_fs, TU_as, TU_COUNT
+} TimeUnit;
+
+#define EM_NAT INT64_MIN /* NumPy's NaT ("not a time") */
+
+EM_HIDDEN const Type *ty_time(TypeKind kind, int unit); /* NULL on a bad kind or unit */
+EM_HIDDEN bool ty_is_time(const Type *t);                /* datetime64 or timedelta64 */
+EM_HIDDEN const char *ty_time_unit_name(int unit);       /* "D", "ns", "" for generic */
+EM_HIDDEN int ty_time_unit_from(const char *name);       /* -1 when unknown */
+/* How many `to` units make one `from` unit when `to` is `from` or finer in
+ * the same family (Y/M or W ... as; generic converts to anything as 1);
+ * 0 when they do not convert exactly (Y with D, or int64 overflow). */
+EM_HIDDEN int64_t ty_time_factor(int from, int to);
+/* NumPy's common unit of two units (the finer one); -1 when none. */
+EM_HIDDEN int ty_time_common(int a, int b);
+/* The result type of `a op b` (arithmetic or comparison) where a or b is a
+ * time type, NumPy's rules; *unit is the unit both operands are brought to
+ * before the operation. NULL with *why set when NumPy (or ember) refuses. */
+EM_HIDDEN const Type *ty_time_binary(int op, const Type *a, const Type *b, int *unit,
+                                     const char **why);
+/* Whether a value of type v may be stored where `to` (a time type) is
+ * declared: the same kind in any unit it converts to, or an integer. */
+EM_HIDDEN bool ty_time_storable(const Type *v, const Type *to);
 
 /* ======================================================================== */
 /* Argument ABI shared by launch packing and lowering (types.c)             */
@@ -326,6 +362,8 @@ typedef enum NewKind {
                      * evaluated): no rows of b's type and shape (core/lower_build.c) */
     NEW_ROWS,       /* a rows, each shaped as the item b (a number or an array); c (if
                      * set, only typed): the type of the items (a list's witness) */
+    NEW_VIEW,       /* a.view(dtype): b: the array a; target: the dtype; a view of a's
+                     * memory (kernels too; core/lower_view.c) */
 } NewKind;
 
 typedef enum MemSpace {

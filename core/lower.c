@@ -118,7 +118,7 @@ LLVMTypeRef lw_lty(Lower *L, const Type *t)
     case TY_I8: case TY_U8: return L->t_i8;
     case TY_I16: case TY_U16: return L->t_i16;
     case TY_I32: case TY_U32: return L->t_i32;
-    case TY_I64: case TY_U64: return L->t_i64;
+    case TY_I64: case TY_U64: case TY_DATETIME: case TY_TIMEDELTA: return L->t_i64;
     case TY_F16: return L->t_f16;
     case TY_RECORD: return L->t_ptr; /* a record is the address of its bytes */
     case TY_F32: return L->t_f32;
@@ -348,6 +348,8 @@ LLVMValueRef lw_conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from,
     if (from->kind == TY_ARRAY && to->kind == TY_ARRAY && from->ndim == to->ndim &&
         from->elem == to->elem)
         return v;
+    if (ty_is_time(to) && (ty_is_time(from) || ty_is_int(from)))
+        return lw_time_conv(L, at, v, from, to);
     if (!ty_is_number(from) || !ty_is_number(to))
         lw_fail(L, at, "cannot convert %s to %s", tstr(from, s1), tstr(to, s2));
     if (to->kind == TY_BOOL)

@@ -74,7 +74,7 @@ static LLVMValueRef ipow_fn(Lower *L, LLVMTypeRef t, bool is_signed, LLVMTypeRef
  * remainder has the sign of the divisor). Division by zero gives 0 for
  * both, as numba does on the GPU, rather than trapping (LLVM's sdiv by
  * zero is undefined and traps on x86); INT_MIN // -1 wraps to INT_MIN. */
-static LLVMValueRef int_divmod(Lower *L, bool want_mod, LLVMValueRef a, LLVMValueRef b, bool is_signed)
+LLVMValueRef lw_int_divmod(Lower *L, bool want_mod, LLVMValueRef a, LLVMValueRef b, bool is_signed)
 {
     LLVMTypeRef t = LLVMTypeOf(a);
     LLVMValueRef zero = ci(t, 0), one = ci(t, 1);
@@ -286,6 +286,8 @@ static LLVMValueRef complex_powi(Lower *L, const Type *t, LLVMValueRef z, const 
 
 LLVMValueRef lw_binary(Lower *L, Node *n)
 {
+    if (ty_is_time(n->a->ty) || ty_is_time(n->b->ty))
+        return lw_time_binary(L, n);
     const Type *t = ty_concrete(n->ty);
     LLVMValueRef a = lw_conv(L, n, lw_expr(L, n->a), n->a->ty, t);
     LLVMValueRef b = lw_conv(L, n, lw_expr(L, n->b), n->b->ty, t);
@@ -333,8 +335,8 @@ LLVMValueRef lw_binary(Lower *L, Node *n)
     case OP_ADD: return LLVMBuildAdd(B, a, b, "");
     case OP_SUB: return LLVMBuildSub(B, a, b, "");
     case OP_MUL: return LLVMBuildMul(B, a, b, "");
-    case OP_FLOORDIV: return int_divmod(L, false, a, b, sg);
-    case OP_MOD: return int_divmod(L, true, a, b, sg);
+    case OP_FLOORDIV: return lw_int_divmod(L, false, a, b, sg);
+    case OP_MOD: return lw_int_divmod(L, true, a, b, sg);
     case OP_POW: {
         LLVMTypeRef fty;
         LLVMValueRef f = ipow_fn(L, lw_lty(L, t), sg, &fty);
@@ -355,6 +357,8 @@ LLVMValueRef lw_binary(Lower *L, Node *n)
  * ordered, except != which is true for nan (Python). */
 LLVMValueRef lw_compare(Lower *L, Node *n)
 {
+    if (ty_is_time(n->a->ty) || ty_is_time(n->b->ty))
+        return lw_time_binary(L, n);
     const Type *t = ty_concrete(ty_promote(n->a->ty, n->b->ty));
     LLVMValueRef a = lw_conv(L, n, lw_expr(L, n->a), n->a->ty, t);
     LLVMValueRef b = lw_conv(L, n, lw_expr(L, n->b), n->b->ty, t);
@@ -389,6 +393,8 @@ LLVMValueRef lw_unary(Lower *L, Node *n)
     LLVMValueRef v = lw_expr(L, n->a);
     if (n->op == OP_NOT)
         return LLVMBuildNot(L->b, lw_truth(L, v, n->a->ty), "");
+    if (ty_is_time(n->a->ty)) /* -td, +td: NaT stays NaT (-INT64_MIN wraps to itself) */
+        return n->op == OP_NEG ? LLVMBuildNeg(L->b, v, "") : v;
     const Type *t = ty_concrete(n->ty);
     v = lw_conv(L, n, v, n->a->ty, t);
     switch (n->op) {

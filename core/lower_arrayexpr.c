@@ -103,6 +103,8 @@ LLVMValueRef lw_new_array(Lower *L, Node *n)
         return eye(L, n);
     if (n->op == NEW_RESHAPE)
         return reshape(L, n);
+    if (n->op == NEW_VIEW)
+        return lw_view(L, n);
     if (n->op == NEW_FROM || n->op == NEW_ASARRAY)
         return lw_array_from(L, n);
     if (n->op == NEW_TAKE)

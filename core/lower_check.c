@@ -18,7 +18,8 @@ bool lw_supported_type(const Type *t)
     if (!t)
         return false;
     if (t->kind == TY_ARRAY)
-        return t->elem && (ty_is_number(t->elem) || t->elem->kind == TY_RECORD) &&
+        return t->elem && (ty_is_number(t->elem) || t->elem->kind == TY_RECORD ||
+                           ty_is_time(t->elem)) &&
                !ty_is_weak(t->elem) && t->ndim >= 1 && t->ndim <= EMBER_MAX_NDIM;
     if (t->kind == TY_RECORD) /* a variable holding a reference (r = a[i]) */
         return true;
@@ -28,7 +29,7 @@ bool lw_supported_type(const Type *t)
                 return false;
         return true;
     }
-    return ty_is_number(t);
+    return ty_is_number(t) || ty_is_time(t);
 }
 
 
@@ -121,6 +122,16 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
     case ND_UNARY: case ND_BINARY: case ND_COMPARE:
         if (!n->a || (n->kind != ND_UNARY && !n->b))
             return ir_error(fn, n->loc, "malformed IR: operator without operands");
+        if (ty_is_time(n->a->ty) || (n->b && ty_is_time(n->b->ty))) { /* lower_time.c */
+            int unit;
+            const char *why;
+            if (n->kind == ND_UNARY ? n->a->ty->kind != TY_TIMEDELTA ||
+                                          (n->op != OP_NEG && n->op != OP_POS)
+                                    : !ty_time_binary(n->op, n->a->ty, n->b->ty, &unit, &why))
+                return ir_error(fn, n->loc, "operator %s on these datetime64/timedelta64 "
+                                "operands", ir_op_name(n->op));
+            break;
+        }
         if (!ty_is_number(n->a->ty) || (n->b && !ty_is_number(n->b->ty)) || !ty_is_number(n->ty))
             return ir_error(fn, n->loc, "operator %s on non-numbers", ir_op_name(n->op));
         if (n->kind == ND_UNARY && (n->op < OP_NEG || n->op > OP_NOT))
@@ -274,6 +285,8 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
         if (n->kind == ND_STORE && (!n->b || (at->elem->kind == TY_RECORD
                                                   ? ty_record_readonly(ty_concrete(n->b->ty),
                                                                        false) != at->elem
+                                                  : ty_is_time(at->elem)
+                                                  ? !ty_time_storable(n->b->ty, at->elem)
                                                   : !ty_is_number(n->b->ty))))
             return ir_error(fn, n->loc, "storing a non-number into an array");
         if (n->kind == ND_STORE && ty_is_complex(n->b->ty) && !ty_is_complex(at->elem))
@@ -491,6 +504,12 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
             return ir_error(fn, n->loc, "storing a complex number into a real array");
         break;
     case ND_NEW_ARRAY:
+        if (n->op == NEW_VIEW) { /* a view: no memory, kernels too */
+            if (!n->b || !n->b->ty || n->b->ty->kind != TY_ARRAY || n->ty->kind != TY_ARRAY ||
+                n->ty->ndim != n->b->ty->ndim)
+                return ir_error(fn, n->loc, "malformed view()");
+            break;
+        }
         if (n->op == NEW_RESHAPE && !L->function_entry)
             return ir_unsupported(fn, n->loc, "a.reshape() is supported in ember.jit functions "
                                   "only, not in kernels (yet): index with computed offsets");

@@ -9,12 +9,14 @@
  *                           parameters (Argument ABI), counted loops, line tables
  *   core/lower_check.c      validation: what lowering cannot do, located
  *   core/lower_arith.c      operators on numbers
+ *   core/lower_time.c       operators on datetime64 / timedelta64
  *   core/lower_math.c       math / cmath / NumPy elementary functions
  *   core/lower_cspecial.c   cmath's values for infinite and NaN parts
  *   core/lower_expr.c       expressions, calls of device functions, intrinsics
  *   core/lower_array.c      indexing, bounds checks, atomics, attributes, slices,
  *                           local / shared / constant arrays, reductions
  *   core/lower_stmt.c       statements, range loops, print
+ *   core/lower_view.c       a.view(dtype)
  *   core/lower_arrayexpr.c  arrays created and computed whole (ember.jit)
  *   core/lower_fission.c    barrier fission: block semantics without hardware blocks
  *
@@ -332,6 +334,17 @@ EM_HIDDEN LLVMValueRef lw_compare(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_unary(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_and_or(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_ifexp(Lower *L, Node *n);
+/* Python's floor division / modulo of signed or unsigned integers; by zero gives 0. */
+EM_HIDDEN LLVMValueRef lw_int_divmod(Lower *L, bool want_mod, LLVMValueRef a, LLVMValueRef b,
+                                     bool is_signed);
+
+/* ---- lower_view.c */
+EM_HIDDEN LLVMValueRef lw_view(Lower *L, Node *n);
+
+/* ---- lower_time.c */
+EM_HIDDEN LLVMValueRef lw_time_conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from,
+                                    const Type *to);
+EM_HIDDEN LLVMValueRef lw_time_binary(Lower *L, Node *n);
 
 /* ---- lower_math.c */
 EM_HIDDEN LLVMValueRef lw_fadd(Lower *L, LLVMValueRef a, LLVMValueRef b);
@@ -358,6 +371,8 @@ EM_HIDDEN LLVMValueRef lw_intrinsic(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_constant(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_lower_body(Lower *L, Node *body, const Type *rt, const char *name);
 EM_HIDDEN LLVMValueRef lw_expr(Lower *L, Node *n);
+/* Records a `raise` at n's site in the fault record (the code goes on). */
+EM_HIDDEN void lw_raise(Lower *L, const Node *n);
 /* ---- lower_foreign.c ---- */
 EM_HIDDEN LLVMValueRef lw_foreign_call(Lower *L, Node *n);
 

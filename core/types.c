@@ -128,7 +128,8 @@ static const Type *intern(const Type *proto)
 
 const Type *ty_array(const Type *elem, int ndim, char layout, bool readonly)
 {
-    if (!elem || (!ty_is_number(elem) && elem->kind != TY_RECORD) || ty_is_weak(elem) ||
+    if (!elem || (!ty_is_number(elem) && elem->kind != TY_RECORD && !ty_is_time(elem)) ||
+        ty_is_weak(elem) ||
         ndim < 1 || ndim > EMBER_MAX_NDIM)
         return NULL;
     if (ndim == 1 && layout == 'F')
@@ -251,7 +252,7 @@ int ty_bits(const Type *t)
     case TY_I16: case TY_U16: case TY_F16: return 16;
     case TY_I32: case TY_U32: case TY_F32: return 32;
     case TY_I64: case TY_U64: case TY_F64: case TY_WEAK_INT: case TY_WEAK_FLOAT:
-    case TY_C64: return 64;
+    case TY_C64: case TY_DATETIME: case TY_TIMEDELTA: return 64;
     case TY_C128: case TY_WEAK_COMPLEX: return 128;
     case TY_RECORD: return (int)(t->size * 8); /* so that bits / 8 is the itemsize */
     default: return 0;
@@ -389,7 +390,7 @@ const char *ty_str(const Type *t, char *buf, size_t cap)
         if (t->readonly)
             em_strappend(buf, cap, "readonly ");
         char sub[256];
-        em_strappend(buf, cap, "%s[", t->elem->kind == TY_RECORD
+        em_strappend(buf, cap, "%s[", t->elem->kind == TY_RECORD || ty_is_time(t->elem)
                                           ? ty_str(t->elem, sub, sizeof sub)
                                           : scalar_names[t->elem->kind]);
         for (int i = 0; i < t->ndim; i++) {
@@ -397,6 +398,10 @@ const char *ty_str(const Type *t, char *buf, size_t cap)
             em_strappend(buf, cap, "%s%s", i ? ", " : "", unit ? "::1" : ":");
         }
         em_strappend(buf, cap, "]");
+    } else if (ty_is_time(t)) {
+        const char *u = ty_time_unit_name(t->unit);
+        em_strappend(buf, cap, "%s%s%s%s", t->kind == TY_DATETIME ? "datetime64" : "timedelta64",
+                     *u ? "[" : "", u, *u ? "]" : "");
     } else if (t->kind == TY_RECORD) {
         em_strappend(buf, cap, "%sRecord(", t->readonly ? "readonly " : "");
         for (int i = 0; i < t->nfields; i++) {

@@ -67,6 +67,7 @@ from .errors import TypingError, UnsupportedError
 from ._compiler import _enums
 from ._compiler import cache as disk_cache
 from ._compiler import frontend
+from ._compiler import _time
 from ._compiler.dispatcher import (DeviceFunction, InspectCompiled, _desc_for_c, _desc_str,
                                    _namedtuple_fields,
                                    _dtype_name, adopt_function, boundscheck_option,
@@ -191,10 +192,13 @@ class JitDispatcher(InspectCompiled, _ember.JitBase):
         enum_cls = self._enum_returns.get(key)
         if enum_cls is not None and cast is None:   # the member, not its code
             cast = functools.partial(_enums.member_of_code, enum_cls)
-        if not kwargs and len(args) == given and \
+        timed = any(_time.has_time(d) for d in sig)
+        if not kwargs and len(args) == given and not timed and \
                 all(isinstance(a, _KEYED_TYPES) for a in args):
             self._fastpath_register(args, k, cast)
         args = function_values(args, sig)  # functions are compile-time constants
+        if timed:  # datetime64 / timedelta64 travel as int64 counts (_compiler/_time.py)
+            args = tuple(_time.as_int64(a) for a in args)
         r = k.call(*args)  # NumPy arrays are packed over their own memory (compile.c)
         return r if cast is None or r is None else cast(r)
 

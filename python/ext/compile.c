@@ -123,6 +123,28 @@ static int lookup(PyObject *s, const char *const *names, int n)
 static const Type *scalar_type(PyObject *s, bool weak_ok, const char *what)
 {
     if (PyUnicode_Check(s)) {
+        /* "datetime64[D]", "timedelta64[ns]", "timedelta64" (generic) */
+        const char *name = PyUnicode_AsUTF8(s), *unit = NULL;
+        TypeKind tk = TY_VOID;
+        if (!name)
+            return NULL;
+        if (strncmp(name, "datetime64", 10) == 0)
+            tk = TY_DATETIME, unit = name + 10;
+        else if (strncmp(name, "timedelta64", 11) == 0)
+            tk = TY_TIMEDELTA, unit = name + 11;
+        if (unit) {
+            char u[8] = "";
+            size_t len = strlen(unit);
+            if (len >= 3 && len < sizeof u + 2 && unit[0] == '[' && unit[len - 1] == ']') {
+                memcpy(u, unit + 1, len - 2);
+                u[len - 2] = '\0';
+            } else if (len != 0) {
+                u[0] = '?';
+            }
+            const Type *t = ty_time(tk, ty_time_unit_from(u));
+            if (t)
+                return t;
+        }
         for (size_t i = 0; i < EM_ARRAY_LEN(scalar_names); i++)
             if (PyUnicode_CompareWithASCIIString(s, scalar_names[i].name) == 0) {
                 if (!weak_ok && ty_is_weak(ty_scalar(scalar_names[i].kind)))
@@ -807,7 +829,7 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
     case ND_NEW_ARRAY: { /* (kind, dtype or None, shape or like array, fill, [arange]) */
         static const char *const new_kinds[] = {"empty", "zeros", "full", "arange", "linspace",
                                                 "eye", "reshape", "array", "asarray", "take",
-                                                "rows0", "rows"};
+                                                "rows0", "rows", "view"};
         if ((i = lookup(ITEM(3), new_kinds, (int)EM_ARRAY_LEN(new_kinds))) < 0)
             return bad(t, "unknown array maker");
         n->op = i;
@@ -827,9 +849,10 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         bool listed = n->op == NEW_ARANGE || n->op == NEW_LINSPACE || n->op == NEW_EYE;
         if ((n->op == NEW_ARANGE && n->nargs != 3) || (n->op == NEW_LINSPACE && n->nargs != 4) ||
             (n->op == NEW_EYE && n->nargs != 2 && n->nargs != 3) || (!listed && n->nargs) ||
-            listed == (n->a != NULL) ||
+            (listed == (n->a != NULL)) != (n->op == NEW_VIEW) ||
+            (n->op == NEW_VIEW && (!n->b || !n->target)) ||
             (n->op == NEW_FULL || n->op == NEW_RESHAPE || n->op == NEW_ROWS0 ||
-             n->op == NEW_ROWS) != !!n->b || n->op == NEW_TAKE)
+             n->op == NEW_ROWS || n->op == NEW_VIEW) != !!n->b || n->op == NEW_TAKE)
             return bad(t, "malformed array maker");
         break;
     }
@@ -1608,6 +1631,13 @@ PyObject *ext_lower_nvvm(PyObject *module, PyObject *const *args, Py_ssize_t nar
 
 static bool record_bytes_fit(const Type *t, const ember_array *arr);
 
+/* The element type an array of `elem` is stored as: datetime64 and
+ * timedelta64 arrays come as int64 views of their memory (dispatcher.py). */
+static const Type *storage_elem(const Type *elem)
+{
+    return ty_is_time(elem) ? ty_scalar(TY_I64) : elem;
+}
+
 /* A NumPy array for array parameter `t` of a function on the cpu device
  * (ember.jit calls): packed over NumPy's own memory, so stores land in the
  * caller's array. Its dtype, ndim, layout and writeability must fit `t`. */
@@ -1634,7 +1664,7 @@ static int pack_numpy(const Type *t, PyArrayObject *a, char *buf, size_t *off,
         }
         fits = view.ndim <= EMBER_MAX_NDIM && record_bytes_fit(t, &view);
     } else {
-        fits = ty_from_dtype(dt) == t->elem && PyArray_NDIM(a) == t->ndim &&
+        fits = ty_from_dtype(dt) == storage_elem(t->elem) && PyArray_NDIM(a) == t->ndim &&
                !(t->layout == 'C' && !(flags & NPY_ARRAY_C_CONTIGUOUS)) &&
                !(t->layout == 'F' && !(flags & NPY_ARRAY_F_CONTIGUOUS));
     }
@@ -1719,7 +1749,7 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
                          arr->ndim, ty_str(t, ts, sizeof ts));
             return -1;
         }
-        if (!rec && (ty_from_dtype(arr->dtype) != t->elem || arr->ndim != t->ndim ||
+        if (!rec && (ty_from_dtype(arr->dtype) != storage_elem(t->elem) || arr->ndim != t->ndim ||
             (t->layout == 'C' && !ember_array_is_c_contiguous(arr)) ||
             (t->layout == 'F' && !ember_array_is_f_contiguous(arr)))) {
             PyErr_Format(PyExc_TypeError, "%s: the array (%s, %d-d) does not match the "
@@ -1785,7 +1815,7 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
         if (b < 0)
             return -1;
         *(uint8_t *)slot = (uint8_t)b;
-    } else if (ty_is_int(t)) {
+    } else if (ty_is_int(t) || ty_is_time(t)) { /* a time value comes as its int64 count */
         PyObject *idx = PyNumber_Index(v);
         if (!idx) {
             PyErr_Clear();
@@ -1796,7 +1826,7 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
         int bits = ty_bits(t);
         bool ok;
         uint64_t u = 0;
-        if (ty_is_signed(t)) {
+        if (ty_is_signed(t) || ty_is_time(t)) {
             int overflow;
             long long x = PyLong_AsLongLongAndOverflow(idx, &overflow);
             ok = !overflow && !(x == -1 && PyErr_Occurred()) &&
@@ -2436,6 +2466,13 @@ static PyObject *unpack_value(const Type *t, const char *buf, size_t *off, Retur
     case TY_F64: case TY_WEAK_FLOAT: return PyFloat_FromDouble(v.f64[0]);
     case TY_C64: return PyComplex_FromDoubles(v.f32[0], v.f32[1]);
     case TY_C128: case TY_WEAK_COMPLEX: return PyComplex_FromDoubles(v.f64[0], v.f64[1]);
+    case TY_DATETIME: case TY_TIMEDELTA: { /* np.datetime64(count, unit); NaT stays NaT */
+        PyObject *cls = t->kind == TY_DATETIME ? (PyObject *)&PyDatetimeArrType_Type
+                                               : (PyObject *)&PyTimedeltaArrType_Type;
+        const char *unit = ty_time_unit_name(t->unit);
+        return *unit ? PyObject_CallFunction(cls, "Ls", (long long)v.i64, unit)
+                     : PyObject_CallFunction(cls, "L", (long long)v.i64);
+    }
     default:
         PyErr_SetString(PyExc_TypeError, "call: return type not supported");
         return NULL;

@@ -30,6 +30,7 @@ import numpy as np
 from .. import _ember
 from ..errors import TypingError, UnsupportedError
 from . import _enums
+from . import _time
 from . import cache as disk_cache
 from . import frontend
 
@@ -75,6 +76,8 @@ def _record_desc(dt, what):
 def _dtype_name(dt, what):
     if dt.fields is not None:
         return _record_desc(dt, what)
+    if dt.kind in "mM":  # datetime64 / timedelta64: int64 counts (_time.py)
+        return _time.time_desc(dt, what)
     if dt.kind == "b":
         return "bool"
     if dt.kind in "iuc" or (dt.kind == "f" and dt.itemsize in (2, 4, 8)):
@@ -96,6 +99,8 @@ def typeof(value, what):
         return "float64"
     if isinstance(value, complex):
         return "complex128"
+    if isinstance(value, (np.datetime64, np.timedelta64)):  # before np.number (NumPy 1)
+        return _time.time_desc(value.dtype, what)
     if isinstance(value, np.generic):
         if isinstance(value, np.number):
             return _dtype_name(value.dtype, what)
@@ -266,8 +271,8 @@ def _arg_cost(a, f):
     if a == f:
         return 0
     if isinstance(a, str) and isinstance(f, str):
-        if a == "none" or f == "none":
-            return None
+        if a == "none" or f == "none" or _time.is_time_desc(a) or _time.is_time_desc(f):
+            return None  # (equal types matched above)
         ka, kf = np.dtype(a).kind, np.dtype(f).kind
         if f == "bool" and a != "bool":
             return None
@@ -846,6 +851,9 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         if any(_has_records(d) for d in sig):  # records travel as their bytes
             args = tuple(_record_bytes(a) for a in args)
             given = -1  # and never through the C fast path (it would see uint8 arrays)
+        if any(_time.has_time(d) for d in sig):  # datetimes travel as int64 counts
+            args = tuple(_time.as_int64(a) for a in args)
+            given = -1  # and never through the C fast path (it would see int64s)
         if dev.kind == "cuda":
             kernel = self.compile_cuda(self._resolve_key(sig), tuple(dev.compute_capability))
         else:

@@ -46,7 +46,7 @@ import numpy as np
 from .frontend_jit import JitForms
 
 from .. import _ember
-from . import _enums, _libdevice
+from . import _enums, _libdevice, _raises
 from ._pylang import PythonFeatures
 from ._structcalls import StructCalls
 from ._tuple_loops import TupleLoops
@@ -1603,6 +1603,21 @@ class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
                 dims = [self.expr(a) for a in node.args]
                 shape = dims[0] if len(dims) == 1 else ("tuple", line, col, dims)
                 return ("new_array", line, col, "reshape", None, shape, base, [])
+        # a.view(dtype): the same memory as another dtype (core/lower_view.c); the
+        # run-time check NumPy makes reports a ValueError from this site
+        if isinstance(f, ast.Attribute) and f.attr == "view":
+            base = self.value(f.value)
+            if not isinstance(base, _Static):
+                if len(node.args) != 1 or node.keywords:
+                    raise self.typing(node, "view() takes the dtype (a.view(np.int32))")
+                dn = self.dtype_arg(node.args[0], "view")
+                if dn is None:
+                    raise self.typing(node, "view() needs a dtype (a.view(np.int32))")
+                _raises.register(f"{self.info.filename}:{line}:{col}", ValueError, (
+                    "a.view(dtype): to change to a dtype of a different size, the last "
+                    "axis must be contiguous and its size in bytes a multiple of the new "
+                    "itemsize",))
+                return ("new_array", line, col, "view", dn, None, base, [])
         # methods on arrays: a.copy(), a.fill(v) (a statement)
         if isinstance(f, ast.Attribute) and f.attr in ("copy", "fill"):
             base = self.value(f.value)
