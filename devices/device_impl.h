@@ -42,6 +42,9 @@ struct ember_device_i {
      * stream reaches the copy. */
     ember_status (*copy)(void *ctx, uint64_t dst, bool dst_dev, uint64_t src, bool src_dev,
                          size_t nbytes, void *stream);
+    /* Sets `nbytes` bytes from device address `dst` of this device to
+     * `value`, queued on `stream` (CUDA: cuMemsetD8). */
+    ember_status (*memset)(void *ctx, uint64_t dst, uint8_t value, size_t nbytes, void *stream);
 
     ember_status (*synchronize)(void *ctx);
     /* (optional) starts (on) or stops the profiler's collection; NULL: the

@@ -10,6 +10,8 @@
  * directly, and the next strided copy reuses it); elsewhere, or when no
  * pinned memory is left, it is ordinary host memory. A device-side strided
  * copy kernel can replace staging once the CUDA backend compiles kernels.
+ * ember_buffer_memset, the byte fill numba's driver.device_memset makes, is
+ * here too: one device call on a byte range of a buffer.
  */
 #include <string.h>
 
@@ -365,4 +367,32 @@ ember_status ember_array_copy(const ember_array *dst, const ember_array *src,
     if (st == EMBER_SUCCESS)
         stats_count_copy(dir, (uint64_t)nbytes);
     return st;
+}
+
+ember_status ember_buffer_memset(ember_buffer_t buf, size_t offset, uint8_t value, size_t nbytes,
+                                 ember_stream_t stream)
+{
+    if (!buf)
+        return em_error(EMBER_ERR_INVALID_ARG, "memset: NULL buffer");
+    if (offset > buf->size || nbytes > buf->size - offset)
+        return em_error(EMBER_ERR_OUT_OF_BOUNDS,
+                        "memset: bytes [%zu, %zu + %zu) leave the buffer of %zu bytes", offset,
+                        offset, nbytes, buf->size);
+    struct ember_device *dev = buf->device;
+    if (stream && stream->device != dev) {
+        char a[32], b[32];
+        return em_error(EMBER_ERR_DEVICE_MISMATCH, "memset: the stream is on %s but the memory "
+                        "is on %s", device_label(stream->device, a, sizeof a),
+                        device_label(dev, b, sizeof b));
+    }
+    if (nbytes == 0)
+        return EMBER_SUCCESS;
+    ember_status st;
+    if (!stream && (st = stream_capture_check(dev, NULL, "memset")) != EMBER_SUCCESS)
+        return st;
+    void *native;
+    if ((st = stream_native(dev, stream, &native)) != EMBER_SUCCESS)
+        return st;
+    buffer_record_native(buf, dev, native); /* the pool waits for the fill */
+    return dev->iface->memset(dev->ctx, buf->device_ptr + offset, value, nbytes, native);
 }

@@ -68,6 +68,17 @@ static ember_status cpu_copy(void *ctx, uint64_t dst, bool dst_dev, uint64_t src
     return EMBER_SUCCESS;
 }
 
+/* `dst` is a host address on this device. */
+static ember_status cpu_memset(void *ctx, uint64_t dst, uint8_t value, size_t nbytes,
+                               void *stream)
+{
+    struct cpu_graph *g = cpu_stream_capture(stream);
+    if (g)
+        return cpu_capture_memset(g, dst, value, nbytes);
+    memset((void *)(uintptr_t)dst, value, nbytes);
+    return EMBER_SUCCESS;
+}
+
 static ember_status cpu_ok(void *ctx) { return EMBER_SUCCESS; }
 
 /* A stream needs an identity and its capture only: operations run as they
@@ -131,6 +142,7 @@ static const struct ember_device_i cpu_iface = {
     .free = cpu_free,
     .memory_info = cpu_memory_info,
     .copy = cpu_copy,
+    .memset = cpu_memset,
     .synchronize = cpu_ok,
     .stream_create = cpu_stream_create,
     .stream_destroy = cpu_stream_destroy,

@@ -4,7 +4,8 @@
  *
  * The cpu device's streams run each operation as it is submitted; while a
  * capture is open on one, its copies (cpu_copy) and kernel launches (the
- * Python launch path calls host_capture_launch) are appended to a list
+ * Python launch path calls host_capture_launch) and byte fills (cpu_memset)
+ * are appended to a list
  * instead, as CUDA's stream capture records nodes without executing them.
  * The list keeps what replay needs: a copy's two addresses and size, a
  * launch's kernel, configuration and a copy of its packed argument buffer
@@ -18,12 +19,12 @@
 #include "devices/cpu/cpu_impl.h"
 #include "devices/cpu/host_jit.h"
 
-enum { OP_COPY, OP_LAUNCH };
+enum { OP_COPY, OP_MEMSET, OP_LAUNCH };
 
 typedef struct CpuOp {
-    int kind;                  /* OP_COPY or OP_LAUNCH */
-    uint64_t dst, src;         /* copy: host addresses */
-    size_t nbytes;             /* copy: bytes; launch: of `args` */
+    int kind;                  /* OP_COPY, OP_MEMSET or OP_LAUNCH */
+    uint64_t dst, src;         /* copy: host addresses; memset: dst and the byte in src */
+    size_t nbytes;             /* copy, memset: bytes; launch: of `args` */
     const HostKernel *kernel;  /* launch: borrowed, kept alive through `keep` */
     int64_t grid[3], block[3]; /* launch configuration */
     size_t shared;             /* dynamic shared memory per block */
@@ -91,6 +92,12 @@ ember_status cpu_capture_copy(struct cpu_graph *g, uint64_t dst, uint64_t src, s
     return graph_push(g, &op);
 }
 
+ember_status cpu_capture_memset(struct cpu_graph *g, uint64_t dst, uint8_t value, size_t nbytes)
+{
+    CpuOp op = {.kind = OP_MEMSET, .dst = dst, .src = value, .nbytes = nbytes};
+    return graph_push(g, &op);
+}
+
 ember_status host_capture_launch(void *stream, const HostKernel *k, const int64_t grid[3],
                                  const int64_t block[3], size_t shared, const char *args,
                                  size_t args_size, void *keep, void (*release)(void *))
@@ -127,6 +134,8 @@ ember_status cpu_graph_launch(void *ctx, void *graph, void *stream)
         const CpuOp *op = &g->ops[i];
         if (op->kind == OP_COPY)
             memmove((void *)(uintptr_t)op->dst, (const void *)(uintptr_t)op->src, op->nbytes);
+        else if (op->kind == OP_MEMSET)
+            memset((void *)(uintptr_t)op->dst, (int)op->src, op->nbytes);
         else
             st = host_launch_shared(op->kernel, cpu, op->grid, op->block, op->shared, op->args);
         int site, w[6];

@@ -54,6 +54,9 @@ EM_HIDDEN struct cpu_graph *cpu_stream_capture(void *stream);
 /* Records a copy of `nbytes` from host address `src` to `dst`. */
 EM_HIDDEN ember_status cpu_capture_copy(struct cpu_graph *g, uint64_t dst, uint64_t src,
                                         size_t nbytes);
+/* Records setting `nbytes` bytes from host address `dst` to `value`. */
+EM_HIDDEN ember_status cpu_capture_memset(struct cpu_graph *g, uint64_t dst, uint8_t value,
+                                          size_t nbytes);
 /* The device interface's four graph slots. */
 EM_HIDDEN ember_status cpu_capture_begin(void *ctx, void *stream);
 EM_HIDDEN ember_status cpu_capture_end(void *ctx, void *stream, void **graph, size_t *nodes);

@@ -219,6 +219,23 @@ static ember_status cuda_copy(void *ctx, uint64_t dst, bool dst_dev, uint64_t sr
     return EMBER_SUCCESS;
 }
 
+/* CUDA semantics (cuMemsetD8): sets `n` bytes from device address `dst`;
+ * with unified addressing that may be pinned or mapped host memory too. */
+static ember_status cuda_memset(void *ctx, uint64_t dst, uint8_t value, size_t nbytes,
+                                void *stream)
+{
+    struct cuda_ctx *c = ctx;
+    CUstream s = stream;
+    ember_status st = bind(c);
+    if (st != EMBER_SUCCESS)
+        return st;
+    st = s ? CUDA_CALL(cuMemsetD8Async, dst, value, nbytes, s)
+           : CUDA_CALL(cuMemsetD8, dst, value, nbytes);
+    if (st != EMBER_SUCCESS)
+        return em_error_prefix(st, "cuda:%d: setting %zu bytes: ", c->ordinal, nbytes);
+    return EMBER_SUCCESS;
+}
+
 static ember_status cuda_synchronize(void *ctx)
 {
     ember_status st = bind(ctx);
@@ -415,6 +432,7 @@ static const struct ember_device_i cuda_iface = {
     .host_register = cuda_host_register,
     .host_unregister = cuda_host_unregister,
     .copy = cuda_copy,
+    .memset = cuda_memset,
     .synchronize = cuda_synchronize,
     .profiler = cuda_profiler,
     .stream_create = cuda_stream_create,

@@ -114,6 +114,8 @@ static const struct {
     SYM(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"),
     SYM(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"),
     SYM(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2"),
+    SYM(cuMemsetD8, "cuMemsetD8_v2"),
+    SYM(cuMemsetD8Async, "cuMemsetD8Async"),
     SYM(cuStreamCreate, "cuStreamCreate"),
     SYM(cuStreamDestroy, "cuStreamDestroy_v2"),
     SYM(cuStreamSynchronize, "cuStreamSynchronize"),

@@ -208,6 +208,8 @@ struct cuda_driver {
     CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr dst, const void *src, size_t bytes, CUstream s);
     CUresult (*cuMemcpyDtoHAsync)(void *dst, CUdeviceptr src, size_t bytes, CUstream s);
     CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream s);
+    CUresult (*cuMemsetD8)(CUdeviceptr dst, unsigned char value, size_t n);
+    CUresult (*cuMemsetD8Async)(CUdeviceptr dst, unsigned char value, size_t n, CUstream s);
 
     /* streams */
     CUresult (*cuStreamCreate)(CUstream *stream, unsigned int flags);

@@ -288,6 +288,15 @@ EMBER_API ember_status ember_buffer_create_on_stream(ember_device_t dev, ember_m
  * Both arguments are borrowed. */
 EMBER_API ember_status ember_buffer_record_stream(ember_buffer_t buf, ember_stream_t stream);
 
+/* Sets the `nbytes` bytes of `buf` from byte `offset` to `value`, run by
+ * the buffer's device at its device address (CUDA: cuMemsetD8, also for
+ * pinned and mapped memory; the cpu device: memset), queued on `stream`
+ * (NULL: the device's default stream; it must be a stream of that device,
+ * else EMBER_ERR_DEVICE_MISMATCH). The range must lie inside the buffer
+ * (EMBER_ERR_OUT_OF_BOUNDS). Both arguments are borrowed. */
+EMBER_API ember_status ember_buffer_memset(ember_buffer_t buf, size_t offset, uint8_t value,
+                                           size_t nbytes, ember_stream_t stream);
+
 /* ------------------------------------------------------------------------ */
 /* Memory pools                                                             */
 /* ------------------------------------------------------------------------ */

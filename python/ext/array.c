@@ -547,6 +547,54 @@ static PyObject *array_copy_to(PyObject *obj, PyObject *const *args, Py_ssize_t 
     return array_copy(obj, args, nargs, kwnames, false);
 }
 
+/* _memset(value, stream=None): every byte of a contiguous array set to
+ * `value` (0 .. 255), by the array's device (ember_buffer_memset). */
+static PyObject *array_memset(PyObject *obj, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames)
+{
+    GUARD;
+    const char *const names[] = {"value", "stream", NULL};
+    PyObject *a[2];
+    if (ext_parse("_memset", args, nargs, kwnames, names, 1, a) < 0)
+        return NULL;
+    ext_state *st = ext_state_of_type(Py_TYPE(obj));
+    long value = PyLong_AsLong(a[0]);
+    if (value == -1 && PyErr_Occurred())
+        return NULL;
+    if (value < 0 || value > 255) {
+        PyErr_Format(PyExc_ValueError, "_memset: the byte value must be 0 .. 255, not %ld",
+                     value);
+        return NULL;
+    }
+    if (!ember_array_is_c_contiguous(&self->arr) && !ember_array_is_f_contiguous(&self->arr)) {
+        PyErr_SetString(PyExc_ValueError, "_memset: the array must be contiguous");
+        return NULL;
+    }
+    ember_stream_t stream;
+    ember_device_t stream_dev;
+    if (ext_stream_arg(st, a[1], "stream", &stream, &stream_dev) < 0)
+        return NULL;
+    ember_buffer_t buf = self->arr.buffer;
+    if (stream_dev && stream_dev != ember_buffer_device(buf)) {
+        PyObject *sd = ext_device_tuple(stream_dev);
+        PyObject *dd = sd ? ext_device_tuple(ember_buffer_device(buf)) : NULL;
+        if (dd)
+            PyErr_Format(PyExc_ValueError,
+                         "memset: the stream is on device %R but the memory is on %R", sd, dd);
+        Py_XDECREF(sd);
+        Py_XDECREF(dd);
+        return NULL;
+    }
+    ember_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = ember_buffer_memset(buf, (size_t)self->arr.offset, (uint8_t)value,
+                            (size_t)ember_array_nbytes(&self->arr), stream);
+    Py_END_ALLOW_THREADS
+    if (s != EMBER_SUCCESS)
+        return ext_raise(st, s, "memset");
+    Py_RETURN_NONE;
+}
+
 #define FASTCALL_KW METH_FASTCALL | METH_KEYWORDS
 #define FN(f) (PyCFunction)(void (*)(void))(f)
 
@@ -566,6 +614,9 @@ static PyMethodDef array_methods[] = {
      "_copy_to($self, dst, stream=None)\n--\n\n"
      "Copies this array into dst (an Array or writeable numpy.ndarray of equal shape and "
      "dtype)."},
+    {"_memset", FN(array_memset), FASTCALL_KW,
+     "_memset($self, value, stream=None)\n--\n\n"
+     "Sets every byte of this (contiguous) array to value, 0 .. 255, on its device."},
     {NULL, NULL, 0, NULL},
 };
 

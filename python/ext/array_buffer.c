@@ -16,6 +16,13 @@
  * allocated and no release function is needed. Kernels on the cpu device
  * have finished when their launch returns, so the memory is never being
  * written while Python looks at it.
+ *
+ * The HostMemory type at the end is numba's mviewbuf.MemAlloc: the base of
+ * the host-memory objects (MappedMemory, PinnedMemory, ManagedMemory in
+ * cuda/_emm.py), whose buffer is the `_buflen_` bytes at host address
+ * `_bufptr_` that the object itself names, so that
+ * `np.ndarray(n, buffer=ctx.memhostalloc(n, mapped=True))` works as in
+ * numba.
  */
 #include "ext.h"
 
@@ -104,3 +111,60 @@ int ext_array_getbuffer(PyObject *obj, Py_buffer *view, int flags)
     Py_INCREF(obj);
     return 0;
 }
+
+/* An attribute of `obj` as a non-negative integer (-1 with an exception
+ * otherwise). */
+static long long int_attr(PyObject *obj, const char *name)
+{
+    PyObject *v = PyObject_GetAttrString(obj, name);
+    if (!v) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_BufferError, "%.100s has no %s: not host memory ember made",
+                     Py_TYPE(obj)->tp_name, name);
+        return -1;
+    }
+    long long x;
+    if (PyLong_Check(v))
+        x = PyLong_AsLongLong(v);
+    else { /* a ctypes pointer (c_void_p) */
+        PyObject *value = PyObject_GetAttrString(v, "value");
+        x = !value ? -1 : value == Py_None ? 0 : PyLong_AsLongLong(value);
+        Py_XDECREF(value);
+    }
+    Py_DECREF(v);
+    if (x < 0 && !PyErr_Occurred())
+        PyErr_Format(PyExc_BufferError, "%.100s.%s is negative", Py_TYPE(obj)->tp_name, name);
+    return PyErr_Occurred() ? -1 : x;
+}
+
+/* The writable bytes [_bufptr_, _bufptr_ + _buflen_); the export keeps
+ * `obj` (and so the memory it owns) alive. */
+static int host_memory_getbuffer(PyObject *obj, Py_buffer *view, int flags)
+{
+    view->obj = NULL;
+    long long ptr = int_attr(obj, "_bufptr_");
+    if (ptr < 0)
+        return -1;
+    long long len = int_attr(obj, "_buflen_");
+    if (len < 0)
+        return -1;
+    if (!ptr && len) {
+        PyErr_SetString(PyExc_BufferError, "host memory with a NULL address");
+        return -1;
+    }
+    return PyBuffer_FillInfo(view, obj, (void *)(uintptr_t)ptr, (Py_ssize_t)len, 0, flags);
+}
+
+static PyType_Slot host_memory_slots[] = {
+    {Py_tp_doc, "Base of ember's host-memory objects: the buffer protocol over the _buflen_ "
+                "bytes at host address _bufptr_ (numba's mviewbuf.MemAlloc)."},
+    {Py_bf_getbuffer, host_memory_getbuffer},
+    {0, NULL},
+};
+
+PyType_Spec ext_host_memory_spec = {
+    .name = "ember._ember.HostMemory",
+    .basicsize = sizeof(PyObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = host_memory_slots,
+};

@@ -1827,11 +1827,21 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
         bool ok;
         uint64_t u = 0;
         if (ty_is_signed(t) || ty_is_time(t)) {
+            /* -2**(n-1) .. 2**n - 1: a value above the type's maximum is
+             * taken as the bit pattern it spells (0xFFFFFFFF for an int32
+             * is -1), as numba's ctypes packing and C hex literals do;
+             * datetime/timedelta counts are plain int64 */
             int overflow;
             long long x = PyLong_AsLongLongAndOverflow(idx, &overflow);
-            ok = !overflow && !(x == -1 && PyErr_Occurred()) &&
-                 (bits == 64 || (x >= -(1LL << (bits - 1)) && x < (1LL << (bits - 1))));
-            u = (uint64_t)x;
+            if (overflow > 0 && bits == 64 && !ty_is_time(t)) {
+                unsigned long long ux = PyLong_AsUnsignedLongLong(idx);
+                ok = !(ux == (unsigned long long)-1 && PyErr_Occurred());
+                u = ux;
+            } else {
+                ok = !overflow && !(x == -1 && PyErr_Occurred()) &&
+                     (bits == 64 || (x >= -(1LL << (bits - 1)) && x < (1LL << bits)));
+                u = (uint64_t)x;
+            }
         } else {
             unsigned long long x = PyLong_AsUnsignedLongLong(idx);
             ok = !(x == (unsigned long long)-1 && PyErr_Occurred()) &&

@@ -70,6 +70,7 @@ typedef struct {
     PyTypeObject *module_type;        /* ember._ember.Module (module_cuda.c) */
     PyTypeObject *module_kernel_type; /* ember._ember.ModuleKernel (module_cuda.c) */
     PyTypeObject *jit_type;           /* ember._ember.JitBase (jitcall.c) */
+    PyTypeObject *host_memory_type;   /* ember._ember.HostMemory (array_buffer.c) */
     PyObject *str_call_slow;          /* interned "_call_slow" */
 } ext_state;
 
@@ -210,6 +211,8 @@ EXT_HIDDEN PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args,
 EXT_HIDDEN PyObject *ext_to_dlpack(PyObject *module, PyObject *array);
 /* array_buffer.c: the Array type's bf_getbuffer (host-accessible memory only) */
 EXT_HIDDEN int ext_array_getbuffer(PyObject *obj, Py_buffer *view, int flags);
+/* array_buffer.c: HostMemory, the base of cuda/_emm.py's host-memory objects */
+EXT_HIDDEN extern PyType_Spec ext_host_memory_spec;
 EXT_HIDDEN PyObject *ext_dlpack_device(PyObject *module, PyObject *array);
 EXT_HIDDEN PyObject *ext_from_dlpack_capsule(PyObject *module, PyObject *const *args,
                                              Py_ssize_t nargs);

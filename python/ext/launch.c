@@ -91,8 +91,22 @@ static bool key_of(ext_state *st, ember_device_t dev, PyObject *v, sig_key *k, i
     ember_dtype dt;
     if (PyBool_Check(v))
         return key_put(k, EMBER_BOOL);
-    if (PyLong_Check(v))
-        return key_put(k, EMBER_INT64);
+    if (PyLong_Check(v)) { /* as typeof: uint64 for 2**63 .. 2**64 - 1 */
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (x == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return false;
+        }
+        if (overflow > 0) {
+            unsigned long long ux = PyLong_AsUnsignedLongLong(v);
+            if (ux == (unsigned long long)-1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                overflow = 0; /* above 2**64 - 1: int64, the packer refuses it */
+            }
+        }
+        return key_put(k, overflow > 0 ? EMBER_UINT64 : EMBER_INT64);
+    }
     if (PyFloat_Check(v))
         return key_put(k, EMBER_FLOAT64);
     if (PyComplex_Check(v))

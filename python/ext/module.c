@@ -839,7 +839,8 @@ static int module_exec(PyObject *module)
         return -1;
     if (add_type(module, &ext_module_spec, &st->module_type) < 0 ||
         add_type(module, &ext_module_kernel_spec, &st->module_kernel_type) < 0 ||
-        add_type(module, &ext_jit_spec, &st->jit_type) < 0)
+        add_type(module, &ext_jit_spec, &st->jit_type) < 0 ||
+        add_type(module, &ext_host_memory_spec, &st->host_memory_type) < 0)
         return -1;
     if (!(st->str_call_slow = PyUnicode_InternFromString("_call_slow")))
         return -1;
@@ -878,6 +879,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->event_type);
     Py_VISIT(st->kernel_type);
     Py_VISIT(st->jit_type);
+    Py_VISIT(st->host_memory_type);
     Py_VISIT(st->module_type);
     Py_VISIT(st->module_kernel_type);
     Py_VISIT(st->cuda_support_error);
@@ -911,6 +913,7 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->str_launch);
     Py_CLEAR(st->str_configure);
     Py_CLEAR(st->jit_type);
+    Py_CLEAR(st->host_memory_type);
     Py_CLEAR(st->str_call_slow);
     return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * test_array.c — array descriptors on the cpu device: bounds checking of
  * views, contiguity, and strided copies compared with a reference computed
- * element by element in the test.
+ * element by element in the test, and byte fills (ember_buffer_memset).
  */
 #include <string.h>
 
@@ -175,6 +175,45 @@ static void test_copies(void)
     ember_array_fini(&f);
 }
 
+/* ember_buffer_memset: the byte range it names and nothing else, on the
+ * default stream, a stream and a graph capture; ranges past the buffer and
+ * another device's stream are refused and write nothing. */
+static void test_memset(void)
+{
+    ember_buffer_t buf;
+    CHECK_OK(ember_buffer_create(cpu, EMBER_MEM_DEVICE, 64, &buf));
+    unsigned char *p = ember_buffer_host_ptr(buf), want[64];
+    memset(p, 0x11, 64);
+    memset(want, 0x11, 64);
+    CHECK_OK(ember_buffer_memset(buf, 8, 0xAB, 20, NULL));
+    memset(want + 8, 0xAB, 20);
+    CHECK(memcmp(p, want, 64) == 0);
+    ember_stream_t s;
+    CHECK_OK(ember_stream_create(cpu, &s));
+    CHECK_OK(ember_buffer_memset(buf, 60, 0x00, 4, s));
+    memset(want + 60, 0x00, 4);
+    CHECK_OK(ember_buffer_memset(buf, 64, 0x77, 0, s)); /* empty, at the end */
+    CHECK(memcmp(p, want, 64) == 0);
+    CHECK_STATUS(ember_buffer_memset(buf, 60, 0x77, 5, NULL), EMBER_ERR_OUT_OF_BOUNDS);
+    CHECK_STATUS(ember_buffer_memset(buf, 65, 0x77, 0, NULL), EMBER_ERR_OUT_OF_BOUNDS);
+    CHECK_STATUS(ember_buffer_memset(buf, 1, 0x77, SIZE_MAX, NULL), EMBER_ERR_OUT_OF_BOUNDS);
+    CHECK_STATUS(ember_buffer_memset(NULL, 0, 0x77, 1, NULL), EMBER_ERR_INVALID_ARG);
+    CHECK(memcmp(p, want, 64) == 0);
+
+    /* captured: recorded, not run; the graph's launch fills */
+    ember_graph_t g = NULL;
+    CHECK_OK(ember_stream_begin_capture(s));
+    CHECK_OK(ember_buffer_memset(buf, 0, 0x5C, 8, s));
+    CHECK(memcmp(p, want, 64) == 0);
+    CHECK_OK(ember_stream_end_capture(s, &g));
+    CHECK_OK(ember_graph_launch(g, s));
+    memset(want, 0x5C, 8);
+    CHECK(memcmp(p, want, 64) == 0);
+    ember_graph_destroy(g);
+    ember_stream_destroy(s);
+    ember_buffer_release(buf);
+}
+
 static void test_dtypes(void)
 {
     CHECK(ember_dtype_size(EMBER_COMPLEX128) == 16 && ember_dtype_size(EMBER_FLOAT16) == 2);
@@ -194,6 +233,7 @@ int main(void)
 {
     CHECK_OK(ember_device_get(EMBER_DEVICE_CPU, 0, &cpu));
     test_views();
+    test_memset();
     test_copies();
     test_dtypes();
     ember_transfer_stats st;

@@ -6,7 +6,8 @@
  * dereference, so these tests also show that ember never touches device
  * memory on the host. They check enumeration and the default device, device
  * arrays (dense and strided, negative strides included) against values
- * computed here, pinned and mapped memory, device-to-device copies, streams
+ * computed here, pinned and mapped memory, byte fills (cuMemsetD8 on
+ * device, pinned and mapped memory), device-to-device copies, streams
  * and events, the transfer counters, and SQLite-style fault loops: the Nth
  * driver call or host allocation fails in a scenario (and in ember_init),
  * the failure must come back as a clean status with a message, nothing may
@@ -376,6 +377,57 @@ static void test_host_memory(void)
     CHECK(driver_clean(1));
 }
 
+/* ember_buffer_memset runs cuMemsetD8 at the buffer's device address:
+ * device memory (read back through a copy), pinned memory (its host
+ * address, unified addressing) and mapped memory (its device alias), on the
+ * default stream and a stream; a stream of another device is refused. */
+static void test_memset(void)
+{
+    ember_device_t dev = cuda0(), cpu;
+    CHECK_OK(ember_device_get(EMBER_DEVICE_CPU, 0, &cpu));
+    int64_t n = 48;
+    ember_array d = {0}, host = {0};
+    unsigned char back[48], want[48];
+    CHECK_OK(ember_array_create(&d, dev, EMBER_MEM_DEVICE, EMBER_UINT8, 1, &n, 'C'));
+    CHECK_OK(ember_array_create(&host, cpu, EMBER_MEM_DEVICE, EMBER_UINT8, 1, &n, 'C'));
+    CHECK_OK(ember_buffer_memset(d.buffer, 0, 0x00, 48, NULL));
+    ember_stream_t s;
+    CHECK_OK(ember_stream_create(dev, &s));
+    CHECK_OK(ember_buffer_memset(d.buffer, 5, 0xE1, 30, s));
+    CHECK_OK(ember_stream_synchronize(dev, s));
+    CHECK_OK(ember_array_copy(&host, &d, NULL));
+    memcpy(back, ember_buffer_host_ptr(host.buffer), 48);
+    memset(want, 0, 48);
+    memset(want + 5, 0xE1, 30);
+    CHECK(memcmp(back, want, 48) == 0);
+    CHECK_STATUS(ember_buffer_memset(d.buffer, 40, 1, 9, s), EMBER_ERR_OUT_OF_BOUNDS);
+    ember_stream_t cs;
+    CHECK_OK(ember_stream_create(cpu, &cs));
+    CHECK_STATUS(ember_buffer_memset(d.buffer, 0, 1, 8, cs), EMBER_ERR_DEVICE_MISMATCH);
+    ember_stream_destroy(cs);
+
+    ember_buffer_t p, m;
+    CHECK_OK(ember_buffer_create(dev, EMBER_MEM_PINNED, 32, &p));
+    CHECK_OK(ember_buffer_create(dev, EMBER_MEM_MAPPED, 32, &m));
+    memset(ember_buffer_host_ptr(p), 1, 32);
+    memset(ember_buffer_host_ptr(m), 1, 32);
+    CHECK_OK(ember_buffer_memset(p, 16, 0x7F, 16, NULL));
+    CHECK_OK(ember_buffer_memset(m, 0, 0x3C, 8, s));
+    CHECK_OK(ember_stream_synchronize(dev, s));
+    memset(want, 1, 32);
+    memset(want + 16, 0x7F, 16);
+    CHECK(memcmp(ember_buffer_host_ptr(p), want, 32) == 0);
+    memset(want, 1, 32);
+    memset(want, 0x3C, 8);
+    CHECK(memcmp(ember_buffer_host_ptr(m), want, 32) == 0);
+    ember_buffer_release(m);
+    ember_buffer_release(p);
+    ember_stream_destroy(s);
+    ember_array_fini(&host);
+    ember_array_fini(&d);
+    CHECK(driver_clean(1));
+}
+
 /* Managed memory: one address on host and device (cuMemAllocManaged),
  * copied like device memory, freed through the pool. */
 static void test_managed_memory(void)
@@ -724,6 +776,7 @@ int main(void)
     test_device_counts();
     test_arrays();
     test_host_memory();
+    test_memset();
     test_managed_memory();
     test_streams_events();
     test_counters();

@@ -97,7 +97,7 @@
  *                                answer that CUresult from then on, as a
  *                                sticky error does.
  *   - Stream capture (cuStreamBeginCapture .. cuStreamEndCapture) records
- *     the copies and launches queued on the stream instead of running
+ *     the copies, memsets and launches queued on the stream instead of running
  *     them; cuGraphInstantiateWithFlags copies the record and cuGraphLaunch
  *     replays it in order on its stream. While a capture is open,
  *     synchronizing the capturing stream or the context answers
@@ -108,8 +108,9 @@
  *                                and stream synchronisations in order, one
  *                                line each ("htod <stream> <bytes> pinned|
  *                                pageable", "dtoh ...", "launch <stream>",
- *                                "sync <stream>"; during a capture
- *                                "capture htod|dtoh|launch ...", and
+ *                                "memset <stream> <bytes>", "sync <stream>";
+ *                                during a capture
+ *                                "capture htod|dtoh|memset|launch ...", and
  *                                "func_attribute <attr> <value>" for
  *                                cuFuncSetAttribute;
  *                                "begin_capture <stream>", "end_capture
@@ -289,6 +290,21 @@ static char *translate(CUdeviceptr addr, size_t n)
     for (struct alloc *a = allocs; a; a = a->next)
         if (a->dev && addr >= a->dev && addr - a->dev <= a->size && n <= a->size - (addr - a->dev))
             return a->host + (addr - a->dev);
+    return NULL;
+}
+
+/* translate, or (unified addressing) the host address of pinned or
+ * registered host memory, which the device may use as is. */
+static char *translate_uva(CUdeviceptr addr, size_t n)
+{
+    char *p = translate(addr, n);
+    if (p)
+        return p;
+    for (struct alloc *a = allocs; a; a = a->next) {
+        uintptr_t h = (uintptr_t)a->host;
+        if (a->is_host && a->host && addr >= h && addr - h <= a->size && n <= a->size - (addr - h))
+            return (char *)(uintptr_t)addr;
+    }
     return NULL;
 }
 
@@ -1013,7 +1029,9 @@ EXPORT long fake_cuda_log_text(char *buf, size_t cap)
 struct function;
 
 struct gop {               /* one captured operation */
-    int launch;            /* 1: a launch, 0: a copy */
+    int launch;            /* 1: a launch, 0: a copy or (fill) a memset */
+    int fill;              /* 1: cuMemsetD8 of n bytes at dst_dev to `value` */
+    unsigned char value;
     CUdeviceptr dst_dev, src_dev;
     void *dst_host;
     const void *src_host;
@@ -1064,6 +1082,12 @@ static CUresult capture_copy(struct graph *g, CUdeviceptr dst_dev, void *dst_hos
 {
     struct gop op = {.dst_dev = dst_dev, .dst_host = dst_host, .src_dev = src_dev,
                      .src_host = src_host, .n = n};
+    return graph_push(g, &op);
+}
+
+static CUresult capture_memset(struct graph *g, CUdeviceptr dst, unsigned char value, size_t n)
+{
+    struct gop op = {.fill = 1, .value = value, .dst_dev = dst, .n = n};
     return graph_push(g, &op);
 }
 
@@ -1160,6 +1184,48 @@ EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void 
 EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void *stream)
 {
     return copy(dst, NULL, src, NULL, n, stream);
+}
+
+/* cuMemsetD8: `n` bytes from device address `dst` (or, with unified
+ * addressing, pinned host memory) set to `value`, on `stream`. */
+static CUresult fill(CUdeviceptr dst, unsigned char value, size_t n, void *stream)
+{
+    CUresult r = need_ctx();
+    if (r != CUDA_SUCCESS)
+        return r;
+    pthread_mutex_lock(&lock);
+    if (!stream_ok(stream)) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (!stream && capturing) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
+    }
+    char *d = translate_uva(dst, n);
+    if (stream && ((struct stream *)stream)->capture) {
+        r = !d ? CUDA_ERROR_INVALID_VALUE
+               : capture_memset(((struct stream *)stream)->capture, dst, value, n);
+        log_line("capture memset %d %zu", log_stream_id(stream), n);
+        pthread_mutex_unlock(&lock);
+        return r;
+    }
+    log_line("memset %d %zu", log_stream_id(stream), n);
+    pthread_mutex_unlock(&lock);
+    if (!d)
+        return CUDA_ERROR_INVALID_VALUE;
+    memset(d, value, n);
+    return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char value, size_t n)
+{
+    return fill(dst, value, n, NULL);
+}
+
+EXPORT CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t n, void *stream)
+{
+    return fill(dst, value, n, stream);
 }
 
 /* ---- streams ------------------------------------------------------------- */
@@ -1973,6 +2039,15 @@ EXPORT CUresult cuGraphLaunch(void *exec, void *stream)
                 r = CUDA_ERROR_INVALID_HANDLE; /* its module was unloaded */
             else
                 launch_run(op->f, op->dims, op->params, op->params_size, stream, 0);
+            continue;
+        }
+        if (op->fill) {
+            char *d = translate_uva(op->dst_dev, op->n);
+            if (!d)
+                r = CUDA_ERROR_INVALID_VALUE; /* freed since the capture */
+            else
+                memset(d, op->value, op->n);
+            log_line("memset %d %zu", log_stream_id(stream), op->n);
             continue;
         }
         char *d = op->dst_host ? op->dst_host : translate(op->dst_dev, op->n);

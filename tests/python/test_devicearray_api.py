@@ -89,3 +89,83 @@ def test_module_helpers_against_numpy():
     assert devicearray.auto_device(arr) == (arr, False)
     with pytest.raises(ValueError, match="incompatible shape"):
         devicearray.check_array_compatibility(cuda.device_array(3), cuda.device_array(4))
+
+
+def _numpy_error(op, host):
+    """The exception NumPy raises for ``op`` on the host array."""
+    with pytest.raises(Exception) as info:
+        op(host)
+    return info.value
+
+
+@pytest.mark.parametrize("op", [
+    lambda a: a.transpose((0, 0)),            # repeated axis
+    lambda a: a.transpose((0, 2)),            # axis out of bounds
+    lambda a: a.transpose((0, -3)),
+    lambda a: a.transpose((0,)),              # too few axes
+    lambda a: a.view("i4")[:, :0],            # fine: no error expected below
+])
+def test_transpose_refusals_carry_numpys_words(op):
+    host = np.arange(12, dtype="i2").reshape(3, 4)
+    try:
+        want = op(host)
+    except Exception as exc:
+        want = exc
+    if not isinstance(want, Exception):
+        np.testing.assert_array_equal(op(cuda.to_device(host)).copy_to_host(), want)
+        return
+    with pytest.raises(ValueError) as got:
+        op(cuda.to_device(host))
+    assert type(got.value) is type(want)
+    assert str(got.value) == str(want)
+
+
+def test_transpose_negative_axes_like_numpy():
+    host = np.arange(24).reshape(2, 3, 4)
+    np.testing.assert_array_equal(cuda.to_device(host).transpose((-1, 0, -2)).copy_to_host(),
+                                  host.transpose((-1, 0, -2)))
+
+
+@pytest.mark.parametrize("shape, dtype, index, new", [
+    ((4, 3), "i2", (), "i4"),                           # last axis 6 bytes: not a multiple of 4
+    ((4, 8), "i2", (slice(None), slice(None, None, 2)), "i4"),  # last axis not contiguous
+    ((), "i2", (), "i4"),                               # 0-d
+])
+def test_view_refusals_start_with_numpys_words(shape, dtype, index, new):
+    host = np.zeros(shape, dtype)
+    want = _numpy_error(lambda a: a[index].view(new), host)
+    with pytest.raises(ValueError) as got:
+        cuda.to_device(host)[index].view(new)
+    assert str(got.value).startswith(str(want))
+
+
+def test_view_of_a_length_one_strided_last_axis_like_numpy():
+    host = np.arange(16, dtype="i2").reshape(4, 4)
+    want = host[:, ::4].view("i1")
+    got = cuda.to_device(host)[:, ::4].view("i1")
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got.copy_to_host(), want)
+
+
+@pytest.mark.parametrize("shape, value", [((35,), np.ones((1, 2, 3))), ((5,), [1, 3]),
+                                          ((2, 3), np.ones((3, 2)))])
+def test_setitem_broadcast_refusal_is_numpys(shape, value):
+    host = np.zeros(shape, dtype=np.int64)
+    want = _numpy_error(lambda a: a.__setitem__(slice(None), value), host)
+    d = cuda.to_device(host)
+    with pytest.raises(ValueError) as got:
+        d[:] = value
+    assert str(got.value) == str(want)
+    np.testing.assert_array_equal(d.copy_to_host(), host)  # nothing written
+
+
+def test_setitem_still_broadcasts_and_casts_like_numpy():
+    host = np.zeros((3, 4), dtype=np.int32)
+    d = cuda.to_device(host)
+    d[1:] = np.array([1.7, 2.2, 3.9, -4.5])
+    host[1:] = np.array([1.7, 2.2, 3.9, -4.5])
+    d[0, 1:3] = 7
+    host[0, 1:3] = 7
+    np.testing.assert_array_equal(d.copy_to_host(), host)
+    with pytest.raises(ValueError, match="cannot assign object"):
+        d[0] = object()

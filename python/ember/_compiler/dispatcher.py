@@ -94,7 +94,9 @@ def typeof(value, what):
     if isinstance(value, (bool, np.bool_)):
         return "bool"
     if isinstance(value, int):
-        return "int64"
+        # numba's typeof: int64, or uint64 for 2**63 .. 2**64 - 1 (a larger
+        # value stays int64 and the packer raises OverflowError for it)
+        return "uint64" if (1 << 63) <= value < (1 << 64) else "int64"
     if isinstance(value, float):
         return "float64"
     if isinstance(value, complex):

@@ -17,6 +17,10 @@ from . import _devices
 from . import _graphs
 from ._streams import lowlevel_stream
 
+# NumPy's AxisError (a ValueError and an IndexError); NumPy 2 keeps it only
+# in np.exceptions
+_AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
+
 
 def check_dtype(dtype, what):
     """``dtype`` when ember arrays can hold it; else the extension's TypeError,
@@ -265,10 +269,12 @@ class DeviceNDArray(_ember.Array):
         if isinstance(value, DeviceNDArray):
             view.copy_to_device(value, stream=stream)
             return
+        # NumPy's own assignment into a host array of the view's shape: the
+        # same broadcasting, casting and error messages as ndarray.__setitem__
+        host = np.empty(view.shape, dtype=self.dtype)
         try:
-            host = np.asarray(value, dtype=self.dtype)
-            host = np.broadcast_to(host, view.shape).copy()  # C order, keeps 0-d as 0-d
-        except (ValueError, TypeError) as exc:
+            host[...] = value
+        except TypeError as exc:
             raise ValueError(f"cannot assign {type(value).__name__} to a device array view of "
                              f"shape {tuple(view.shape)} and dtype {self.dtype}: {exc}") from None
         view._copy_from(host, lowlevel_stream(stream, self.device, "setitem"))
@@ -308,29 +314,44 @@ class DeviceNDArray(_ember.Array):
         return self.reshape(self.size, order=order)
 
     def view(self, dtype):
-        """The same memory read as another dtype (the last axis must be contiguous)."""
+        """The same memory read as another dtype (the last axis must be
+        contiguous). Refusals carry NumPy's words for the same ndarray.view."""
         dtype = check_dtype(np.dtype(dtype), "view")
         old = self.itemsize
         if dtype.itemsize == old:
             return self._make_view(0, self.shape, self.strides, dtype)
         if self.ndim == 0:
-            raise ValueError("view: changing the itemsize of a 0-d array is not possible")
-        if self.strides[-1] != old:
-            raise ValueError("view: to change the itemsize the last axis must be contiguous")
+            raise ValueError("Changing the dtype of a 0d array is only supported if the "
+                             "itemsize is unchanged")
+        if self.strides[-1] != old and self.shape[-1] != 1:
+            raise ValueError("To change to a dtype of a different size, the last axis must "
+                             f"be contiguous (its stride is {self.strides[-1]} bytes, the "
+                             f"itemsize {old})")
         nbytes = self.shape[-1] * old
-        if nbytes % dtype.itemsize:
-            raise ValueError(f"view: the last axis ({nbytes} bytes) is not a multiple of the new "
-                             f"itemsize {dtype.itemsize}")
+        if dtype.itemsize > old and nbytes % dtype.itemsize:
+            raise ValueError("When changing to a larger dtype, its size must be a divisor of "
+                             "the total size in bytes of the last axis of the array.")
+        if dtype.itemsize < old and old % dtype.itemsize:
+            raise ValueError("When changing to a smaller dtype, its size must be a divisor of "
+                             "the size of original dtype")
         shape = self.shape[:-1] + (nbytes // dtype.itemsize,)
         strides = self.strides[:-1] + (dtype.itemsize,)
         return self._make_view(0, shape, strides, dtype)
 
     def transpose(self, axes=None):
+        """A view with the axes permuted (reversed without ``axes``);
+        refusals carry NumPy's words for the same ndarray.transpose."""
         if axes is None:
             axes = tuple(reversed(range(self.ndim)))
-        axes = tuple(operator.index(a) % max(self.ndim, 1) for a in axes)
-        if sorted(axes) != list(range(self.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the {self.ndim} axes")
+        axes = tuple(operator.index(a) for a in axes)
+        if len(axes) != self.ndim:
+            raise ValueError("axes don't match array")
+        for a in axes:
+            if not -self.ndim <= a < self.ndim:
+                raise _AxisError(a, self.ndim)
+        axes = tuple(a % self.ndim for a in axes)
+        if len(set(axes)) != len(axes):
+            raise ValueError("repeated axis in transpose")
         return self._make_view(0, [self.shape[a] for a in axes], [self.strides[a] for a in axes])
 
     @property

@@ -20,7 +20,10 @@ The classes here have numba's names and constructor signatures
 (``MemoryPointer``, ``AutoFreePointer``, ``MappedMemory``,
 ``PinnedMemory``, ``ManagedMemory``, ``MemoryInfo``), so plugins written for
 numba run unchanged. A pointer may be an int, a ctypes integer/void pointer
-or any object with ``__int__`` (cuda-python's ``CUdeviceptr``).
+or any object with ``__int__`` (cuda-python's ``CUdeviceptr``). The
+host-memory ones (``MappedMemory``, ``PinnedMemory``, ``ManagedMemory``)
+export their bytes through the buffer protocol, as numba's do
+(``np.ndarray(n, buffer=ctx.memhostalloc(n, mapped=True))``).
 """
 
 import abc
@@ -151,7 +154,7 @@ class OwnedPointer:
         return getattr(self._view, name)
 
 
-class MappedMemory(AutoFreePointer):
+class MappedMemory(AutoFreePointer, _ember.HostMemory):
     """Host memory also mapped into the device's address space.
     ``host_pointer`` is the host address; the device address is
     ``device_pointer`` — the same address (CUDA's unified addressing, and the
@@ -173,7 +176,7 @@ class MappedMemory(AutoFreePointer):
         return self
 
 
-class PinnedMemory:
+class PinnedMemory(_ember.HostMemory):
     """Page-locked host memory (``host_pointer``, ``size``); ``owner`` is
     kept alive with it, the finalizer runs when it is gone."""
 
@@ -193,7 +196,7 @@ class PinnedMemory:
         return self
 
 
-class ManagedMemory(AutoFreePointer):
+class ManagedMemory(AutoFreePointer, _ember.HostMemory):
     """Managed (unified) memory: one address on the host and the device."""
 
     __cuda_memory__ = True

@@ -169,7 +169,11 @@ def pinned_array_like(ary):
 
 
 class MappedNDArray(np.ndarray):
-    """A host NumPy array whose memory the device can also address directly."""
+    """A host NumPy array whose memory the device can also address directly
+    (numba's ``__cuda_memory__`` mark: device memory too, for
+    cuda.cudadrv.driver's raw operations)."""
+
+    __cuda_memory__ = True
 
     def __array_finalize__(self, obj):
         self.device_pointer = getattr(obj, "device_pointer", None)

@@ -44,7 +44,7 @@ RENAMES = {
     "numba.cuda.fp16": ["ember.cuda.fp16"],
     "numba.cuda.cudadrv": [],
     "numba.cuda.cudadrv.devicearray": ["ember.cuda.devicearray"],
-    "numba.cuda.cudadrv.driver": ["ember.cuda"],
+    "numba.cuda.cudadrv.driver": ["ember.cuda.cudadrv.driver"],
     "numba.cuda.cudadrv.error": ["ember.cuda"],
     "numba.cuda.cudadrv.devices": ["ember.cuda"],
 }
