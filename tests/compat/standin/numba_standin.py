@@ -45,6 +45,7 @@ RENAMES = {
     "numba.cuda.cudadrv.driver": ["ember.cuda"],
     "numba.cuda.cudadrv.error": ["ember.cuda"],
     "numba.cuda.cudadrv.devices": ["ember.cuda"],
+    "numba.cuda.cudadrv.nvvm": ["ember.cuda.cudadrv.nvvm"],
 }
 
 HARNESS = {
