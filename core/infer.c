@@ -1969,6 +1969,11 @@ static void chars_store(Ctx *ctx, Node *n)
                               at->kind == TY_ARRAY ? at->elem : at);
             return;
         }
+        if (at->readonly) {
+            chars_store_error(ctx, n, "the array is read-only (a non-writeable NumPy array)",
+                              at);
+            return;
+        }
         /* a[i] -> a[i][""]: the item's one field */
         Node *item = ir_node(ctx->fn, ND_INDEX, n->loc);
         Node *field = item ? ir_node(ctx->fn, ND_ATTR, n->loc) : NULL;

@@ -124,10 +124,20 @@ def test_string_errors(cpu_device):
         str_into_number_field[1, 1](rec)
     with pytest.raises(TypingError, match=r"test_strings.py:\d+.*string constant can only"):
         str_into_slice[1, 1](s)
+    ro = np.zeros(2, "U4")
+    ro.flags.writeable = False
+    with pytest.raises(TypingError, match=r"test_strings.py:\d+.*str constant into readonly "
+                       r"\[unichr x 4\].*read-only"):
+        _store_one[1, 1](ro)
     with pytest.raises(TypeError, match="byte order"):
         str_into_slice[1, 1](np.zeros(2, ">U4"))
     # nothing was written by the kernels that failed to compile
     assert (s == "").all()
+
+
+@cuda.jit
+def _store_one(a):
+    a[0] = "x"
 
 
 def _str_store(arr):
