@@ -1188,6 +1188,10 @@ static const Type *attr(Ctx *ctx, Node *n)
             FAIL(ctx, n, "the record has no field '%s' (%s)", n->text, tname(a, s));
         n->index = k;
         const Type *ft = a->fields[k];
+        if (a->fchars[k] && !n->chars_dest)
+            FAIL(ctx, n, "the field '%s' holds a string (%s): kernels cannot read strings, "
+                 "only store a constant str or bytes into them (r.%s = \"...\")", n->text,
+                 tname(a, s), n->text);
         if (a->readonly && ft->kind == TY_ARRAY) /* a nested array of a read-only record */
             return ty_array(ft->elem, ft->ndim, ft->layout, true);
         return ft;
@@ -1825,6 +1829,12 @@ static const Type *expr(Ctx *ctx, Node *n)
     default:
         FAIL(ctx, n, "a statement used as an expression");
     }
+    if (n->kind == ND_INDEX && ty_is_chars_item(t) && !n->chars_dest)
+        FAIL(ctx, n, "an item of a string array (%s) cannot be read in a kernel: kernels can "
+             "only store a constant str or bytes into it (a[i] = \"...\")", tname(t, s));
+    if (n->kind == ND_CONST_ARRAY && n->op)
+        FAIL(ctx, n, "a string constant can only be stored into an item of a NumPy string "
+             "array or a string field of a record (a[i] = \"...\", r.x = b\"...\")");
     n->ty = t;
     return t;
 }
@@ -1976,6 +1986,103 @@ static void block(Ctx *ctx, Node *n)
         stmt(ctx, n->args[i]);
 }
 
+/* The error of a store that cannot take a constant string, reported once. */
+static void chars_store_error(Ctx *ctx, Node *n, const char *why, const Type *t)
+{
+    char s[256];
+    if (ctx->final && ctx->st == EMBER_SUCCESS)
+        ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into %s: %s",
+                           n->b->op == 'U' ? "a str constant" : "a bytes constant",
+                           t ? tname(t, s) : "this place", why);
+}
+
+/* a[i] = "XYZ", r.y = b"XYZ": a constant string stored into an item of a
+ * NumPy string array or into a string field of a record, as NumPy assigns
+ * it: the code units (UCS4 for U, bytes for S), then zeros to the end of the
+ * item. A constant longer than the item is cut to its length, as NumPy cuts
+ * it silently (np.zeros(1, "U2")[0] = "abc" stores "ab"). The store becomes
+ * that of a constant array of exactly the item's length into the field's
+ * view (a string item is a record of one field named "", see
+ * ty_is_chars_item), which the field store below turns into ND_ARRAY_ASSIGN.
+ * Like numba, a str goes only into U and bytes only into S. */
+static void chars_store(Ctx *ctx, Node *n)
+{
+    Node *v = n->b;
+    if (!(n->a->kind == ND_ATTR && n->a->op == ATTR_FIELD && n->nargs == 0)) {
+        const Type *at = expr(ctx, n->a);
+        if (!at)
+            return;
+        if (at->kind != TY_ARRAY || !ty_is_chars_item(at->elem) || n->nargs != at->ndim) {
+            chars_store_error(ctx, n, "strings can only be stored into an item of a NumPy "
+                              "string array (dtype U or S) or into a string field of a record",
+                              at->kind == TY_ARRAY ? at->elem : at);
+            return;
+        }
+        if (at->readonly) {
+            chars_store_error(ctx, n, "the array is read-only (a non-writeable NumPy array)",
+                              at);
+            return;
+        }
+        /* a[i] -> a[i][""]: the item's one field */
+        Node *item = ir_node(ctx->fn, ND_INDEX, n->loc);
+        Node *field = item ? ir_node(ctx->fn, ND_ATTR, n->loc) : NULL;
+        if (!field) {
+            if (ctx->final && ctx->st == EMBER_SUCCESS)
+                ctx->st = ir_error(ctx->fn, n->loc, "out of memory");
+            return;
+        }
+        item->a = n->a;
+        item->args = n->args;
+        item->nargs = n->nargs;
+        item->chars_dest = true;
+        field->op = ATTR_FIELD;
+        field->text = "";
+        field->a = item;
+        n->a = field;
+        n->args = NULL;
+        n->nargs = 0;
+    }
+    n->a->chars_dest = true;
+    const Type *ft = expr(ctx, n->a), *rt = n->a->a->ty;
+    if (!ft || !rt)
+        return;
+    int k = n->a->index;
+    if (rt->kind != TY_RECORD || !rt->fchars[k]) {
+        chars_store_error(ctx, n, "strings can only be stored into an item of a NumPy string "
+                          "array (dtype U or S) or into a string field of a record", ft);
+        return;
+    }
+    if (rt->fchars[k] != v->op) {
+        chars_store_error(ctx, n, rt->fchars[k] == 'U'
+                          ? "the item holds str (dtype U): store a str constant"
+                          : "the item holds bytes (dtype S): store a bytes constant", rt);
+        return;
+    }
+    int64_t len = rt->fshapes[k * EM_FIELD_MAX_NDIM], unit = v->op == 'U' ? 4 : 1;
+    int64_t have = v->ival / unit, keep = have < len ? have : len;
+    Node *c = ir_node(ctx->fn, ND_CONST_ARRAY, v->loc);
+    Node *ext = c ? ir_node(ctx->fn, ND_CONST, v->loc) : NULL;
+    Node **args = ext ? ir_node_list(ctx->fn, 1) : NULL;
+    char *data = args ? ir_alloc(ctx->fn, (size_t)(len * unit)) : NULL;
+    if (!data) {
+        if (ctx->final && ctx->st == EMBER_SUCCESS)
+            ctx->st = ir_error(ctx->fn, n->loc, "out of memory");
+        return;
+    }
+    memset(data, 0, (size_t)(len * unit));
+    memcpy(data, v->text, (size_t)(keep * unit));
+    ext->ty = T(TY_I64);
+    ext->ival = len;
+    args[0] = ext;
+    c->args = args;
+    c->nargs = 1;
+    c->text = data;
+    c->ival = len * unit;
+    c->ty = ty_array(v->ty->elem, 1, 'C', true);
+    n->b = c; /* op 0: a plain constant array now */
+    stmt(ctx, n);
+}
+
 static void stmt(Ctx *ctx, Node *n)
 {
     char s[256], s2[256];
@@ -2014,6 +2121,10 @@ static void stmt(Ctx *ctx, Node *n)
         array_assign(ctx, n);
         break;
     case ND_STORE: {
+        if (n->b->kind == ND_CONST_ARRAY && n->b->op) { /* a[i] = "XYZ" */
+            chars_store(ctx, n);
+            break;
+        }
         if (n->a->kind == ND_ATTR && n->a->op == ATTR_FIELD && n->nargs == 0) {
             /* r.x = v: a store into a record's field */
             const Type *ft = expr(ctx, n->a), *v = expr(ctx, n->b);

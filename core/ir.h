@@ -60,6 +60,10 @@ struct Type {
     const char *const *names;  /* field names */
     const int64_t *offsets;    /* byte offset of each field */
     const int64_t *fshapes;    /* nested arrays: EM_FIELD_MAX_NDIM extents per field */
+    const char *fchars;        /* per field: 'U' (UCS4, uint32 units) or 'S' (bytes) for a
+                                * NumPy string field, a 1-D array of its code units; else 0.
+                                * A string array's element is a record of one such field
+                                * named "" (ty_is_chars_item) */
     int64_t size;              /* itemsize in bytes */
     int align;                 /* the dtype's alignment */
     /* TY_DATETIME, TY_TIMEDELTA */
@@ -74,6 +78,15 @@ EM_HIDDEN const Type *ty_tuple(int n, const Type *const *fields);
 EM_HIDDEN const Type *ty_record(int n, const char *const *names, const Type *const *fields,
                                 const int64_t *offsets, const int64_t *fshapes, int64_t size,
                                 int align);
+/* The same with string fields: fchars[i] 'U' or 'S' marks field i (a 1-D array
+ * of uint32 or uint8) as a NumPy string, 0 not; fchars NULL: none. */
+EM_HIDDEN const Type *ty_record_chars(int n, const char *const *names,
+                                      const Type *const *fields, const int64_t *offsets,
+                                      const int64_t *fshapes, const char *fchars, int64_t size,
+                                      int align);
+/* 'U' or 'S' when t is a string array's element (a record of one string field
+ * named ""), else 0. */
+EM_HIDDEN char ty_is_chars_item(const Type *t);
 EM_HIDDEN int ty_record_field(const Type *rec, const char *name); /* index or -1 */
 /* The record type read from a read-only array (its fields cannot be stored) or not. */
 EM_HIDDEN const Type *ty_record_readonly(const Type *rec, bool readonly);
@@ -171,7 +184,10 @@ typedef enum NodeKind {
     ND_CALL,        /* callee: a device function's template; args (one per parameter,
                      * defaults filled in by the front end); spec: set by inference */
     ND_CONST_ARRAY, /* cuda.const.array_like(global): ty (a read-only C array) set by
-                     * the builder; args: the extents; text: the data (ival bytes) */
+                     * the builder; args: the extents; text: the data (ival bytes); op:
+                     * 'U' or 'S' for a str / bytes constant (code units, 1-D), which
+                     * only a store into a string item or field takes (infer.c
+                     * chars_store), else 0 */
     ND_SLICE,       /* a[args]: a view of array a; each arg is an integer (drops that
                      * dimension) or an ND_SLICE_PART; missing trailing dims are `:` */
     ND_SLICE_PART,  /* start:stop:step of one dimension: a, b, c, each NULL when
@@ -407,6 +423,9 @@ struct Node {
     Node *a, *b, *c;
     Node **args;
     int nargs;
+    bool chars_dest;    /* ND_INDEX, ND_ATTR: names the string item or field that a
+                         * constant string is stored into (infer.c chars_store); reading
+                         * a string elsewhere is refused */
 };
 
 struct Function {

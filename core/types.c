@@ -7,6 +7,7 @@
  * lock and live until ty_reset().
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/ir.h"
@@ -51,6 +52,7 @@ static bool same_composite(const Type *a, const Type *b)
             return false;
         for (int i = 0; i < a->nfields; i++)
             if (strcmp(a->names[i], b->names[i]) != 0 || a->offsets[i] != b->offsets[i] ||
+                (a->fchars ? a->fchars[i] : 0) != (b->fchars ? b->fchars[i] : 0) ||
                 memcmp(a->fshapes + i * EM_FIELD_MAX_NDIM, b->fshapes + i * EM_FIELD_MAX_NDIM,
                        EM_FIELD_MAX_NDIM * sizeof(int64_t)) != 0)
                 return false;
@@ -66,13 +68,15 @@ static bool copy_record_parts(Type *t, const Type *proto)
     for (int i = 0; i < n; i++)
         names_len += strlen(proto->names[i]) + 1;
     size_t bytes = (size_t)n * (sizeof(char *) + sizeof(int64_t) * (1 + EM_FIELD_MAX_NDIM)) +
-                   names_len;
+                   (size_t)n + names_len;
     char *mem = calloc(1, bytes ? bytes : 1);
     if (!mem)
         return false;
     int64_t *offs = (int64_t *)mem, *shapes = offs + n;
     const char **names = (const char **)(shapes + (size_t)n * EM_FIELD_MAX_NDIM);
-    char *text = (char *)(names + n);
+    char *chars = (char *)(names + n), *text = chars + n;
+    if (proto->fchars)
+        memcpy(chars, proto->fchars, (size_t)n);
     memcpy(offs, proto->offsets, (size_t)n * sizeof(int64_t));
     memcpy(shapes, proto->fshapes, (size_t)n * EM_FIELD_MAX_NDIM * sizeof(int64_t));
     for (int i = 0; i < n; i++) {
@@ -84,6 +88,7 @@ static bool copy_record_parts(Type *t, const Type *proto)
     t->offsets = offs;
     t->fshapes = shapes;
     t->names = names;
+    t->fchars = chars;
     return true;
 }
 
@@ -153,6 +158,13 @@ const Type *ty_tuple(int n, const Type *const *fields)
 const Type *ty_record(int n, const char *const *names, const Type *const *fields,
                       const int64_t *offsets, const int64_t *fshapes, int64_t size, int align)
 {
+    return ty_record_chars(n, names, fields, offsets, fshapes, NULL, size, align);
+}
+
+const Type *ty_record_chars(int n, const char *const *names, const Type *const *fields,
+                            const int64_t *offsets, const int64_t *fshapes, const char *fchars,
+                            int64_t size, int align)
+{
     if (n < 1 || n > EM_RECORD_MAX_FIELDS || size < 1 || align < 1)
         return NULL;
     for (int i = 0; i < n; i++) {
@@ -166,10 +178,16 @@ const Type *ty_record(int n, const char *const *names, const Type *const *fields
                 bytes *= fshapes[i * EM_FIELD_MAX_NDIM + d];
         if (offsets[i] + bytes > size)
             return NULL;
+        /* a string: a 1-D array of its code units (UCS4 for 'U', bytes for 'S') */
+        if (fchars && fchars[i] &&
+            (f->kind != TY_ARRAY || f->ndim != 1 ||
+             f->elem != ty_scalar(fchars[i] == 'U' ? TY_U32 : TY_U8) ||
+             (fchars[i] != 'U' && fchars[i] != 'S')))
+            return NULL;
     }
     Type proto = {.kind = TY_RECORD, .nfields = n, .fields = (const Type **)fields,
-                  .names = names, .offsets = offsets, .fshapes = fshapes, .size = size,
-                  .align = align};
+                  .names = names, .offsets = offsets, .fshapes = fshapes, .fchars = fchars,
+                  .size = size, .align = align};
     return intern(&proto);
 }
 
@@ -180,6 +198,13 @@ const Type *ty_record_readonly(const Type *rec, bool readonly)
     Type proto = *rec;
     proto.readonly = readonly;
     return intern(&proto);
+}
+
+char ty_is_chars_item(const Type *t)
+{
+    if (t && t->kind == TY_RECORD && t->nfields == 1 && t->names[0][0] == '\0')
+        return t->fchars[0];
+    return 0;
 }
 
 int ty_record_field(const Type *rec, const char *name)
@@ -402,12 +427,19 @@ const char *ty_str(const Type *t, char *buf, size_t cap)
         const char *u = ty_time_unit_name(t->unit);
         em_strappend(buf, cap, "%s%s%s%s", t->kind == TY_DATETIME ? "datetime64" : "timedelta64",
                      *u ? "[" : "", u, *u ? "]" : "");
+    } else if (ty_is_chars_item(t)) { /* numba's spelling of NumPy's U12, S12 */
+        em_strappend(buf, cap, "[%s x %lld]", t->fchars[0] == 'U' ? "unichr" : "char",
+                     (long long)t->fshapes[0]);
     } else if (t->kind == TY_RECORD) {
         em_strappend(buf, cap, "%sRecord(", t->readonly ? "readonly " : "");
         for (int i = 0; i < t->nfields; i++) {
             char sub[256];
-            em_strappend(buf, cap, "%s%s: %s", i ? ", " : "", t->names[i],
-                         ty_str(t->fields[i], sub, sizeof sub));
+            if (t->fchars[i])
+                snprintf(sub, sizeof sub, "[%s x %lld]", t->fchars[i] == 'U' ? "unichr" : "char",
+                         (long long)t->fshapes[i * EM_FIELD_MAX_NDIM]);
+            else
+                ty_str(t->fields[i], sub, sizeof sub);
+            em_strappend(buf, cap, "%s%s: %s", i ? ", " : "", t->names[i], sub);
         }
         em_strappend(buf, cap, "; %lld bytes)", (long long)t->size);
     } else {

@@ -159,7 +159,9 @@ class Record(Type):
 
     @property
     def fields(self):
-        return {name: (_SCALARS[t] if not shape else Array(_SCALARS[t], len(shape), "C"), off)
+        units = {"unichr": uint32, "char": uint8}  # a string: its code units
+        return {name: (_SCALARS[t] if not shape else
+                       Array(units.get(t) or _SCALARS[t], len(shape), "C"), off)
                 for name, t, off, shape in self._desc[1]}
 
     @property
@@ -167,8 +169,8 @@ class Record(Type):
         return self.dtype.itemsize
 
     def __str__(self):
-        inner = ", ".join(f"{n}: {t}{list(s) if s else ''}" for n, t, _, s in self._desc[1])
-        return f"Record({inner}; {self.dtype.itemsize} bytes)"
+        from ._compiler.dispatcher import _desc_str
+        return _desc_str(self._desc)
 
     def descriptor(self):
         return self._desc
@@ -421,6 +423,9 @@ def from_dtype(dtype):
         raise TypeError(f"from_dtype: {dtype!r} is not a NumPy dtype") from None
     if dt.fields is not None:
         return Record(dt)
+    if dt.kind in "US":  # a NumPy string: numba's [unichr x n], [char x n]
+        from ._compiler.dispatcher import _chars_desc
+        return Record(dt, _chars_desc(dt, "from_dtype"))
     name = "bool" if dt.kind == "b" else dt.name
     if not dt.isnative or name not in _SCALARS:
         raise TypeError(f"from_dtype: ember has no type for the dtype {dt!r} "

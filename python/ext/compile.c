@@ -175,6 +175,7 @@ static const Type *parse_record(PyObject *d)
     const char *names[EM_RECORD_MAX_FIELDS];
     const Type *fields[EM_RECORD_MAX_FIELDS];
     int64_t offsets[EM_RECORD_MAX_FIELDS], shapes[EM_RECORD_MAX_FIELDS * EM_FIELD_MAX_NDIM];
+    char fchars[EM_RECORD_MAX_FIELDS];
     long long size = PyLong_AsLongLong(PyTuple_GET_ITEM(d, 2));
     long align = PyLong_AsLong(PyTuple_GET_ITEM(d, 3));
     const Type *t = NULL;
@@ -188,7 +189,15 @@ static const Type *parse_record(PyObject *d)
             PyList_GET_SIZE(dims) > EM_FIELD_MAX_NDIM)
             goto bad;
         names[i] = PyUnicode_AsUTF8(PyTuple_GET_ITEM(f, 0));
-        const Type *elem = scalar_type(PyTuple_GET_ITEM(f, 1), false, "record field");
+        /* a NumPy string field: "unichr" (U, UCS4) or "char" (S), one extent */
+        PyObject *sn = PyTuple_GET_ITEM(f, 1);
+        fchars[i] = !PyUnicode_Check(sn) ? 0
+                    : PyUnicode_CompareWithASCIIString(sn, "unichr") == 0 ? 'U'
+                    : PyUnicode_CompareWithASCIIString(sn, "char") == 0  ? 'S' : 0;
+        if (fchars[i] && PyList_GET_SIZE(dims) != 1)
+            goto bad;
+        const Type *elem = fchars[i] ? ty_scalar(fchars[i] == 'U' ? TY_U32 : TY_U8)
+                                     : scalar_type(sn, false, "record field");
         offsets[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(f, 2));
         if (!names[i] || !elem || PyErr_Occurred())
             goto bad;
@@ -200,7 +209,7 @@ static const Type *parse_record(PyObject *d)
         fields[i] = PyList_GET_SIZE(dims) ? ty_array(elem, (int)PyList_GET_SIZE(dims), 'C', false)
                                           : elem;
     }
-    t = ty_record((int)n, names, fields, offsets, shapes, size, (int)align);
+    t = ty_record_chars((int)n, names, fields, offsets, shapes, fchars, size, (int)align);
     if (!t)
         goto bad;
     Py_DECREF(fs);
@@ -876,10 +885,17 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
         break;
     }
     case ND_CONST_ARRAY: {
-        /* ("const_array", line, col, dtype, [extents], data bytes) */
-        const Type *elem = PyTuple_Check(ITEM(3)) ? parse_record(ITEM(3)) /* records */
-                                                  : scalar_type(ITEM(3), false,
-                                                                "constant array dtype");
+        /* ("const_array", line, col, dtype, [extents], data bytes); dtype "U" or
+         * "S": a str / bytes constant as its code units (uint32 / uint8) */
+        const Type *elem = NULL;
+        if (PyUnicode_Check(ITEM(3)) && (PyUnicode_CompareWithASCIIString(ITEM(3), "U") == 0 ||
+                                         PyUnicode_CompareWithASCIIString(ITEM(3), "S") == 0)) {
+            n->op = PyUnicode_CompareWithASCIIString(ITEM(3), "U") == 0 ? 'U' : 'S';
+            elem = ty_scalar(n->op == 'U' ? TY_U32 : TY_U8);
+        } else {
+            elem = PyTuple_Check(ITEM(3)) ? parse_record(ITEM(3)) /* records */
+                                          : scalar_type(ITEM(3), false, "constant array dtype");
+        }
         if (!elem)
             return NULL;
         PyObject *dims = ITEM(4), *data = ITEM(5);

@@ -309,3 +309,32 @@ except CudaSupportError as e:
     assert "nvidia pip wheels (nvidia/cu13, nvidia/cuda_nvcc) in " in msg
     assert pythonpath in msg
     assert "set EMBER_NVVM" in msg
+
+
+# ---- ember.cuda.cudadrv.nvvm.NVVM: numba's view of the same library ----------
+
+def test_nvvm_class_reports_the_library_ember_loads(nvvm):
+    from ember.cuda.cudadrv.nvvm import NVVM, is_available
+    n = NVVM()
+    assert n is NVVM()  # one per process, as numba's
+    assert n.get_version() == tuple(nvvm["version"])
+    assert n.get_ir_version() == tuple(nvvm["ir_version"]) + tuple(nvvm["debug_version"])
+    # numba: NVVM 7.0 reads NVVM IR 1.6 and later (CUDA 11.2 on)
+    assert n.is_nvvm70 == (tuple(nvvm["ir_version"]) >= (1, 6))
+    assert n.library == nvvm["library"]
+    assert is_available()
+
+
+def test_nvvm_class_without_libnvvm():
+    proc = run_python("""
+        from ember.cuda.cudadrv.nvvm import NVVM, is_available
+        from ember.errors import CudaSupportError
+        assert not is_available()
+        try:
+            NVVM()
+        except CudaSupportError as e:
+            print(e)
+        else:
+            raise SystemExit("no error")
+    """, env_extra={"EMBER_NVVM": "/nonexistent"})
+    assert proc.stdout.startswith("libNVVM not found: EMBER_NVVM=/nonexistent")

@@ -56,21 +56,48 @@ def _record_desc(dt, what):
     for name in dt.names:
         fdt, off = dt.fields[name][:2]
         base, shape = (fdt.subdtype if fdt.subdtype else (fdt, ()))
+        if fdt.kind in "US" and fdt.itemsize > 0 and fdt.isnative:
+            fields.append((name,) + _chars_field(fdt, off))
+            continue
         if base.fields is not None or base.kind not in "biufc" or len(shape) > 4:
             raise TypeError(f"{what}: the record field '{name}' ({fdt}) is not supported "
-                            "(numbers and arrays of up to 4 dimensions of numbers are)")
+                            "(numbers, arrays of up to 4 dimensions of numbers, and "
+                            "native strings (U, S) are)")
         fields.append((name, _dtype_name(base, what), off, tuple(shape)))
     if not fields:
         raise TypeError(f"{what}: a record dtype without fields cannot be passed to a kernel")
     # the alignment the layout allows (not the dtype's flag, which np.recarray
     # drops): the largest field alignment that every offset and the size keep
     align = 1
-    for a in sorted({np.dtype(t).alignment for _, t, _, _ in fields}, reverse=True):
-        if dt.itemsize % a == 0 and all(off % min(np.dtype(t).alignment, a) == 0
+    for a in sorted({_field_align(t) for _, t, _, _ in fields}, reverse=True):
+        if dt.itemsize % a == 0 and all(off % min(_field_align(t), a) == 0
                                         for _, t, off, _ in fields):
             align = a
             break
     return ("record", tuple(fields), dt.itemsize, align)
+
+
+# NumPy strings (dtype U: UCS4 code units, S: bytes), as record fields and
+# as array items: a string is a 1-D array of its code units, "unichr" (uint32)
+# or "char" (uint8) in the descriptor, numba's names; an item of a string
+# array is a record of one such field named "" (core/ir.h ty_is_chars_item).
+# Kernels can only store constant strings into them (core/infer.c chars_store).
+def _chars_field(dt, off):
+    """(scalar, offset, extents) of a string field of dtype dt."""
+    unit = "unichr" if dt.kind == "U" else "char"
+    return (unit, off, (dt.itemsize // (4 if dt.kind == "U" else 1),))
+
+
+def _field_align(t):
+    return {"unichr": 4, "char": 1}.get(t) or np.dtype(t).alignment
+
+
+def _chars_desc(dt, what):
+    """The record descriptor of an item of a string array."""
+    if dt.itemsize == 0 or not dt.isnative:
+        raise TypeError(f"{what}: arrays of dtype {dt.str} cannot be passed to a kernel "
+                        "(strings need a length and the machine's byte order)")
+    return ("record", (("",) + _chars_field(dt, 0),), dt.itemsize, dt.alignment)
 
 
 def _dtype_name(dt, what):
@@ -78,6 +105,8 @@ def _dtype_name(dt, what):
         return _record_desc(dt, what)
     if dt.kind in "mM":  # datetime64 / timedelta64: int64 counts (_time.py)
         return _time.time_desc(dt, what)
+    if dt.kind in "US":
+        return _chars_desc(dt, what)
     if dt.kind == "b":
         return "bool"
     if dt.kind in "iuc" or (dt.kind == "f" and dt.itemsize in (2, 4, 8)):
@@ -121,7 +150,7 @@ def typeof(value, what):
         f = value.flags
         # to_device makes a non-contiguous host array C-contiguous on the device
         layout = "F" if f["F_CONTIGUOUS"] and not f["C_CONTIGUOUS"] else "C"
-        if value.dtype.fields is not None:
+        if value.dtype.fields is not None or value.dtype.kind in "US":
             layout = "C"  # records travel as bytes: in place when C, else a C copy
         return ("array", _dtype_name(value.dtype, what), value.ndim, layout,
                 not f["WRITEABLE"])
@@ -225,7 +254,7 @@ def _record_bytes(a):
     as its bytes: uint8 with one more dimension (compile.c record_bytes_fit)."""
     if isinstance(a, np.void):
         a = _record_view(a)
-    if isinstance(a, np.ndarray) and a.dtype.fields is not None:
+    if isinstance(a, np.ndarray) and (a.dtype.fields is not None or a.dtype.kind in "US"):
         return a[..., np.newaxis].view(np.uint8)  # same memory, any strides
     if isinstance(a, tuple):
         return tuple(_record_bytes(x) for x in a)
@@ -237,6 +266,8 @@ def _desc_str(d):
         return d
     if d[0] == "function":
         return f"function({d[1].__qualname__})"
+    if d[0] == "record" and len(d[1]) == 1 and d[1][0][0] == "":  # a string item
+        return f"[{d[1][0][1]} x {d[1][0][3][0]}]"
     if d[0] == "record":
         return "Record(" + ", ".join(f"{n}: {t}{list(s) if s else ''}"
                                      for n, t, _, s in d[1]) + f"; {d[2]} bytes)"

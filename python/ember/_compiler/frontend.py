@@ -824,6 +824,19 @@ class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
 
     def stmt(self, s):
         line, col = self.loc(s)
+        if isinstance(s, ast.Assign) and len(s.targets) == 1 and \
+                isinstance(s.targets[0], (ast.Subscript, ast.Attribute)) and \
+                isinstance(s.value, ast.Constant) and isinstance(s.value.value, (str, bytes)):
+            # a[i] = "XYZ", r.y = b"XYZ": a constant string stored into a NumPy
+            # string item or field (core/infer.c chars_store), as its code units
+            v = s.value.value
+            vl, vc = self.loc(s.value)
+            if isinstance(v, str):
+                data = np.array([ord(c) for c in v], dtype=np.uint32).tobytes()
+                value = ("const_array", vl, vc, "U", [len(v)], data)
+            else:
+                value = ("const_array", vl, vc, "S", [len(v)], bytes(v))
+            return self.assign_to(s.targets[0], value, s.value)
         if isinstance(s, ast.Assign):
             callee = self.struct_callee(s.value) if len(s.targets) == 1 else None
             if callee is not None:  # p = Point(x, y): a struct-model value

@@ -47,6 +47,7 @@ RENAMES = {
     "numba.cuda.cudadrv.driver": ["ember.cuda.cudadrv.driver"],
     "numba.cuda.cudadrv.error": ["ember.cuda"],
     "numba.cuda.cudadrv.devices": ["ember.cuda"],
+    "numba.cuda.cudadrv.nvvm": ["ember.cuda.cudadrv.nvvm"],
 }
 
 HARNESS = {
