@@ -5,7 +5,9 @@ in C (``_ember.Array``) so that kernel launches read it without Python; this
 class adds NumPy-style indexing, reshaping and copies. Views never copy: they
 share the buffer, and the C layer refuses any view that would reach outside
 it. Element access (full integer indexing) copies that element to the host,
-as in numba.
+as in numba; of an array of records (a structured dtype) it is a
+DeviceRecord, a view of that record in device memory whose fields read and
+write the device (cuda/_devicerecord.py).
 """
 
 import operator
@@ -37,7 +39,7 @@ def _host_array(obj, what):
         except Exception as exc:  # NumPy raises various errors for odd objects
             raise TypeError(f"{what}: expected an array-like of numbers, got "
                             f"{type(obj).__name__} ({exc})") from None
-    if arr.dtype.kind in "OUSV":
+    if arr.dtype.kind in "OUS" or (arr.dtype.kind == "V" and arr.dtype.fields is None):
         raise TypeError(f"{what}: expected an array-like of numbers, got {type(obj).__name__} "
                         f"(it converts to a NumPy array of dtype {arr.dtype})")
     check_dtype(arr.dtype, what)
@@ -92,6 +94,14 @@ class DeviceNDArray(_ember.Array):
         return probe.flags
 
     @property
+    def alloc_size(self):
+        """Bytes from the lowest to the highest byte of its elements (numba's
+        alloc_size: nbytes for a contiguous array)."""
+        if self.size == 0:
+            return 0
+        return sum((n - 1) * abs(s) for n, s in zip(self.shape, self.strides)) + self.itemsize
+
+    @property
     def device_ctypes_pointer(self):
         import ctypes
         return ctypes.c_void_p(self.device_pointer)
@@ -130,6 +140,8 @@ class DeviceNDArray(_ember.Array):
     def getitem(self, item, stream=0):
         """``self[item]``, with the copy of a single element on ``stream``."""
         offset, shape, strides, integer_only = self._index(item)
+        if integer_only and self.dtype.fields is not None:
+            return self._record_view(offset, stream)
         view = self._make_view(offset, shape, strides)
         if integer_only:
             host = np.empty((), dtype=self.dtype)
@@ -137,6 +149,15 @@ class DeviceNDArray(_ember.Array):
                                                 "getitem"))
             return host[()]
         return view
+
+    def _record_view(self, offset, stream=0, dtype=None):
+        """The DeviceRecord at byte `offset` (numba: a record of an array
+        stays on the device), of this array's dtype or `dtype`."""
+        from ._devicerecord import DeviceRecord
+        rec = self._make_view(offset, (), (), dtype, DeviceRecord)
+        if stream:
+            rec.stream = stream
+        return rec
 
     def setitem(self, key, value, stream=0):
         """``self[key] = value`` with the copy on ``stream``."""
@@ -249,6 +270,8 @@ class DeviceNDArray(_ember.Array):
 
     def __getitem__(self, key):
         offset, shape, strides, integer_only = self._index(key)
+        if integer_only and self.dtype.fields is not None:
+            return self._record_view(offset)
         view = self._make_view(offset, shape, strides)
         if integer_only:  # one element: numba returns it as a host scalar
             host = np.empty((), dtype=self.dtype)
