@@ -157,7 +157,8 @@ def test_refused_dtypes_and_mismatches():
 
 def test_cuda_path_through_the_fake_driver(fake_cuda_lib, tmp_path):
     """The copies go through the CUDA driver API (the fake keeps device
-    memory in host memory), views included."""
+    memory in host memory), views included; __cuda_array_interface__ of
+    records both ways."""
     script = tmp_path / "rec.py"
     script.write_text(r'''
 import numpy as np
@@ -180,6 +181,20 @@ assert (d.copy_to_host() == want).all()
 e = cuda.device_array(3, dt)
 e.copy_to_device(d[3])
 assert (e.copy_to_host() == want[3]).all()
+# __cuda_array_interface__: typestr '|V24' and the fields in descr (the
+# padding after b unnamed); the import rebuilds the dtype without it
+nested = np.dtype([("b", np.int32), ("n", [("p", np.int8), ("q", np.float64, 2)])],
+                  align=True)
+h2 = np.zeros(3, nested)
+h2["b"] = [1, 2, 3]
+h2["n"]["q"] = [[4, 5], [6, 7], [8, 9]]
+d2 = cuda.to_device(h2)
+iface = d2.__cuda_array_interface__
+assert iface["typestr"] == "|V%d" % nested.itemsize and iface["descr"] == nested.descr, iface
+assert ("", "|V4") in iface["descr"]
+back = cuda.from_cuda_array_interface(iface, owner=d2)
+assert back.dtype == nested and back.dtype.names == ("b", "n"), back.dtype
+assert (back.copy_to_host() == h2).all()
 print("ok")
 ''')
     env = {"EMBER_CUDA_DRIVER": fake_cuda_lib, "FAKE_CUDA_DEVICES": "1",

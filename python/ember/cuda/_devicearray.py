@@ -188,7 +188,7 @@ class DeviceNDArray(_ember.Array):
             raise AttributeError(
                 "__cuda_array_interface__: this array lives on the cpu device, not in CUDA "
                 "memory; use copy_to_host() or np.asarray() to get a host array")
-        return {
+        iface = {
             "shape": self.shape,
             "strides": None if self.is_c_contiguous() else self.strides,
             "data": (self.device_pointer, False),
@@ -196,6 +196,9 @@ class DeviceNDArray(_ember.Array):
             "version": 3,
             "stream": None,
         }
+        if self.dtype.fields is not None:  # records: typestr is only '|V<size>'
+            iface["descr"] = self.dtype.descr
+        return iface
 
     # -- DLPack (cuda/_interop.py has the import side) --
 
