@@ -181,6 +181,15 @@ assert (d.copy_to_host() == want).all()
 e = cuda.device_array(3, dt)
 e.copy_to_device(d[3])
 assert (e.copy_to_host() == want[3]).all()
+# a DeviceRecord's fields, read and written in device memory
+r = d[2, 1]
+assert r.device_pointer == d.device_pointer + (2 * 3 + 1) * dt.itemsize
+assert (r["a"], r["b"], r["s"]) == tuple(want[2, 1])
+r["b"] = 123
+r["s"] = "zz"
+want[2, 1]["b"] = 123
+want[2, 1]["s"] = "zz"
+assert (d.copy_to_host() == want).all()
 # __cuda_array_interface__: typestr '|V24' and the fields in descr (the
 # padding after b unnamed); the import rebuilds the dtype without it
 nested = np.dtype([("b", np.int32), ("n", [("p", np.int8), ("q", np.float64, 2)])],
