@@ -5,6 +5,10 @@
  * a buffer it holds one reference to. ember_array_init refuses any view that
  * would reach outside its buffer, so nothing a user builds (slices, reshapes,
  * foreign arrays) can make a later copy or kernel touch foreign memory.
+ *
+ * The runtime never reads an element, only moves bytes, so a record (a NumPy
+ * structured dtype) is one more dtype, EMBER_RECORD, whose size each array
+ * carries in `itemsize`.
  */
 #include <string.h>
 
@@ -21,6 +25,7 @@ static const struct {
     [EMBER_UINT64] = {"uint64", 8},     [EMBER_FLOAT16] = {"float16", 2},
     [EMBER_FLOAT32] = {"float32", 4},   [EMBER_FLOAT64] = {"float64", 8},
     [EMBER_COMPLEX64] = {"complex64", 8}, [EMBER_COMPLEX128] = {"complex128", 16},
+    [EMBER_RECORD] = {"record", 0},
 };
 
 size_t ember_dtype_size(ember_dtype dtype)
@@ -45,7 +50,7 @@ int64_t ember_array_size(const ember_array *a)
 
 int64_t ember_array_nbytes(const ember_array *a)
 {
-    return a ? ember_array_size(a) * (int64_t)ember_dtype_size(a->dtype) : 0;
+    return a ? ember_array_size(a) * a->itemsize : 0;
 }
 
 /* NumPy's rule: strides match the dense layout, ignoring axes of length 1;
@@ -54,7 +59,7 @@ static bool contiguous(const ember_array *a, bool c_order)
 {
     if (ember_array_size(a) == 0)
         return true;
-    int64_t expect = (int64_t)ember_dtype_size(a->dtype);
+    int64_t expect = a->itemsize;
     for (int k = 0; k < a->ndim; k++) {
         int i = c_order ? a->ndim - 1 - k : k;
         if (a->shape[i] == 1)
@@ -72,7 +77,7 @@ bool ember_array_is_f_contiguous(const ember_array *a) { return a && contiguous(
 /* Byte range [lo, hi) of the buffer that the view's elements occupy,
  * relative to the buffer start; false on arithmetic overflow. For an empty
  * view the range is [offset, offset). */
-static bool view_span(ember_dtype dtype, int ndim, const int64_t *shape, const int64_t *strides,
+static bool view_span(int64_t itemsize, int ndim, const int64_t *shape, const int64_t *strides,
                       int64_t offset, int64_t *lo, int64_t *hi)
 {
     int64_t low = offset, high = offset;
@@ -89,7 +94,7 @@ static bool view_span(ember_dtype dtype, int ndim, const int64_t *shape, const i
                         : __builtin_add_overflow(high, ext, &high))
                 return false;
         }
-        if (__builtin_add_overflow(high, (int64_t)ember_dtype_size(dtype), &high))
+        if (__builtin_add_overflow(high, itemsize, &high))
             return false;
     }
     *lo = low;
@@ -99,18 +104,18 @@ static bool view_span(ember_dtype dtype, int ndim, const int64_t *shape, const i
 
 ember_status array_span(const ember_array *a, int64_t *lo, int64_t *hi)
 {
-    if (!view_span(a->dtype, a->ndim, a->shape, a->strides, a->offset, lo, hi))
+    if (!view_span(a->itemsize, a->ndim, a->shape, a->strides, a->offset, lo, hi))
         return em_error(EMBER_ERR_OUT_OF_BOUNDS, "array extent overflows");
     return EMBER_SUCCESS;
 }
 
-ember_status ember_array_init(ember_array *a, ember_buffer_t buffer, ember_dtype dtype, int ndim,
-                              const int64_t *shape, const int64_t *strides, int64_t offset)
+/* ember_array_init and ember_array_init_record: `itemsize` > 0 is checked. */
+static ember_status init_items(ember_array *a, ember_buffer_t buffer, ember_dtype dtype,
+                               int64_t itemsize, int ndim, const int64_t *shape,
+                               const int64_t *strides, int64_t offset)
 {
     if (!a || !buffer)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_array_init: NULL array or buffer");
-    if ((unsigned)dtype >= EMBER_DTYPE_COUNT)
-        return em_error(EMBER_ERR_INVALID_ARG, "unknown dtype code %d", (int)dtype);
     if (ndim < 0 || ndim > EMBER_MAX_NDIM)
         return em_error(EMBER_ERR_INVALID_ARG, "ndim %d is outside 0..%d", ndim, EMBER_MAX_NDIM);
     if (ndim > 0 && !shape)
@@ -125,7 +130,7 @@ ember_status ember_array_init(ember_array *a, ember_buffer_t buffer, ember_dtype
             return em_error(EMBER_ERR_INVALID_ARG, "array size overflows");
     }
     if (!strides) { /* C-contiguous */
-        int64_t s = (int64_t)ember_dtype_size(dtype);
+        int64_t s = itemsize;
         for (int i = ndim - 1; i >= 0; i--) {
             dense[i] = s;
             if (shape[i] > 1 && __builtin_mul_overflow(s, shape[i], &s))
@@ -134,7 +139,7 @@ ember_status ember_array_init(ember_array *a, ember_buffer_t buffer, ember_dtype
         strides = dense;
     }
     int64_t lo, hi;
-    if (offset < 0 || !view_span(dtype, ndim, shape, strides, offset, &lo, &hi) || lo < 0 ||
+    if (offset < 0 || !view_span(itemsize, ndim, shape, strides, offset, &lo, &hi) || lo < 0 ||
         (uint64_t)hi > buffer->size)
         return em_error(EMBER_ERR_OUT_OF_BOUNDS,
                         "the view (offset %lld, %d dims) reaches outside its buffer of %zu bytes",
@@ -143,6 +148,7 @@ ember_status ember_array_init(ember_array *a, ember_buffer_t buffer, ember_dtype
     ember_buffer_retain(buffer);
     a->buffer = buffer;
     a->dtype = dtype;
+    a->itemsize = itemsize;
     a->ndim = ndim;
     for (int i = 0; i < ndim; i++) {
         a->shape[i] = shape[i];
@@ -152,19 +158,61 @@ ember_status ember_array_init(ember_array *a, ember_buffer_t buffer, ember_dtype
     return EMBER_SUCCESS;
 }
 
-ember_status ember_array_create(ember_array *a, ember_device_t dev, ember_mem_kind kind,
-                                ember_dtype dtype, int ndim, const int64_t *shape, char order)
+/* The dtype's size, or 0 (with the error set) for EMBER_RECORD or an
+ * unknown code. */
+static int64_t scalar_size(ember_dtype dtype)
+{
+    if (dtype == EMBER_RECORD) {
+        em_error(EMBER_ERR_INVALID_ARG, "EMBER_RECORD arrays are made with "
+                 "ember_array_init_record / ember_array_create_record (they need the size)");
+        return 0;
+    }
+    if ((unsigned)dtype >= EMBER_DTYPE_COUNT) {
+        em_error(EMBER_ERR_INVALID_ARG, "unknown dtype code %d", (int)dtype);
+        return 0;
+    }
+    return (int64_t)ember_dtype_size(dtype);
+}
+
+static ember_status record_size_ok(int64_t itemsize)
+{
+    if (itemsize <= 0)
+        return em_error(EMBER_ERR_INVALID_ARG, "a record's size must be > 0, not %lld",
+                        (long long)itemsize);
+    return EMBER_SUCCESS;
+}
+
+ember_status ember_array_init(ember_array *a, ember_buffer_t buffer, ember_dtype dtype, int ndim,
+                              const int64_t *shape, const int64_t *strides, int64_t offset)
+{
+    int64_t size = scalar_size(dtype);
+    if (!size)
+        return EMBER_ERR_INVALID_ARG;
+    return init_items(a, buffer, dtype, size, ndim, shape, strides, offset);
+}
+
+ember_status ember_array_init_record(ember_array *a, ember_buffer_t buffer, int64_t itemsize,
+                                     int ndim, const int64_t *shape, const int64_t *strides,
+                                     int64_t offset)
+{
+    ember_status st = record_size_ok(itemsize);
+    if (st != EMBER_SUCCESS)
+        return st;
+    return init_items(a, buffer, EMBER_RECORD, itemsize, ndim, shape, strides, offset);
+}
+
+static ember_status create_items(ember_array *a, ember_device_t dev, ember_mem_kind kind,
+                                 ember_dtype dtype, int64_t itemsize, int ndim,
+                                 const int64_t *shape, char order)
 {
     if (!a || !dev)
         return em_error(EMBER_ERR_INVALID_ARG, "ember_array_create: NULL argument");
     if (order != 'C' && order != 'F')
         return em_error(EMBER_ERR_INVALID_ARG, "order must be 'C' or 'F', not '%c'", order);
-    if ((unsigned)dtype >= EMBER_DTYPE_COUNT)
-        return em_error(EMBER_ERR_INVALID_ARG, "unknown dtype code %d", (int)dtype);
     if (ndim < 0 || ndim > EMBER_MAX_NDIM || (ndim > 0 && !shape))
         return em_error(EMBER_ERR_INVALID_ARG, "ndim %d is outside 0..%d", ndim, EMBER_MAX_NDIM);
     int64_t strides[EMBER_MAX_NDIM];
-    int64_t s = (int64_t)ember_dtype_size(dtype);
+    int64_t s = itemsize;
     for (int k = 0; k < ndim; k++) {
         int i = order == 'C' ? ndim - 1 - k : k;
         if (shape[i] < 0)
@@ -182,9 +230,28 @@ ember_status ember_array_create(ember_array *a, ember_device_t dev, ember_mem_ki
     ember_status st = ember_buffer_create(dev, kind, (size_t)nbytes, &buf);
     if (st != EMBER_SUCCESS)
         return st;
-    st = ember_array_init(a, buf, dtype, ndim, shape, strides, 0);
+    st = init_items(a, buf, dtype, itemsize, ndim, shape, strides, 0);
     ember_buffer_release(buf); /* the array holds its own reference now */
     return st;
+}
+
+ember_status ember_array_create(ember_array *a, ember_device_t dev, ember_mem_kind kind,
+                                ember_dtype dtype, int ndim, const int64_t *shape, char order)
+{
+    int64_t size = scalar_size(dtype);
+    if (!size)
+        return EMBER_ERR_INVALID_ARG;
+    return create_items(a, dev, kind, dtype, size, ndim, shape, order);
+}
+
+ember_status ember_array_create_record(ember_array *a, ember_device_t dev, ember_mem_kind kind,
+                                       int64_t itemsize, int ndim, const int64_t *shape,
+                                       char order)
+{
+    ember_status st = record_size_ok(itemsize);
+    if (st != EMBER_SUCCESS)
+        return st;
+    return create_items(a, dev, kind, EMBER_RECORD, itemsize, ndim, shape, order);
 }
 
 void ember_array_fini(ember_array *a)

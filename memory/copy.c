@@ -172,7 +172,7 @@ static char *elem0(const ember_array *a, char *base) { return base + a->offset; 
 static ember_status strided_copy(const ember_array *dst, const ember_array *src, void *dst_stream,
                                  void *src_stream)
 {
-    size_t item = ember_dtype_size(src->dtype);
+    size_t item = (size_t)src->itemsize;
     ember_status st = EMBER_SUCCESS;
     /* Source bytes on the host: the array itself, or a staged snapshot. A
      * snapshot also makes an overlapping copy within one buffer safe. */
@@ -258,6 +258,9 @@ static ember_status check_pair(const ember_array *dst, const ember_array *src)
     if (dst->dtype != src->dtype)
         return em_error(EMBER_ERR_INVALID_ARG, "copy: dtype %s does not match %s",
                         ember_dtype_name(dst->dtype), ember_dtype_name(src->dtype));
+    if (dst->itemsize != src->itemsize) /* records of different sizes */
+        return em_error(EMBER_ERR_INVALID_ARG, "copy: %lld-byte records do not match %lld-byte "
+                        "ones", (long long)dst->itemsize, (long long)src->itemsize);
     bool same = dst->ndim == src->ndim;
     for (int i = 0; same && i < dst->ndim; i++)
         same = dst->shape[i] == src->shape[i];

@@ -373,10 +373,13 @@ typedef enum ember_dtype {
     EMBER_UINT8, EMBER_UINT16, EMBER_UINT32, EMBER_UINT64,
     EMBER_FLOAT16, EMBER_FLOAT32, EMBER_FLOAT64,
     EMBER_COMPLEX64, EMBER_COMPLEX128,
+    EMBER_RECORD, /* a NumPy structured dtype's item: bytes the runtime copies and never
+                   * reads; its size is the array's itemsize (ember_array_init_record) */
     EMBER_DTYPE_COUNT
 } ember_dtype;
 
-EMBER_API size_t ember_dtype_size(ember_dtype dtype);    /* 0 for an invalid dtype */
+/* 0 for an invalid dtype and for EMBER_RECORD, whose size each array gives. */
+EMBER_API size_t ember_dtype_size(ember_dtype dtype);
 EMBER_API const char *ember_dtype_name(ember_dtype dtype); /* "float32"; "?" if invalid */
 
 #define EMBER_MAX_NDIM 32
@@ -387,6 +390,8 @@ EMBER_API const char *ember_dtype_name(ember_dtype dtype); /* "float32"; "?" if 
 typedef struct ember_array {
     ember_buffer_t buffer;          /* owned reference */
     ember_dtype dtype;
+    int64_t itemsize;               /* bytes per element: ember_dtype_size(dtype), or the
+                                     * record's size for EMBER_RECORD */
     int ndim;                       /* 0 ... EMBER_MAX_NDIM */
     int64_t shape[EMBER_MAX_NDIM];
     int64_t strides[EMBER_MAX_NDIM];
@@ -395,16 +400,28 @@ typedef struct ember_array {
 
 /* Sets up `*a` as a view of `buffer` (retained) after checking that every
  * element lies inside the buffer. `strides` NULL means C-contiguous. On
- * failure `*a` is untouched and nothing is retained. */
+ * failure `*a` is untouched and nothing is retained. `dtype` may not be
+ * EMBER_RECORD (ember_array_init_record gives the records' size). */
 EMBER_API ember_status ember_array_init(ember_array *a, ember_buffer_t buffer, ember_dtype dtype,
                                         int ndim, const int64_t *shape, const int64_t *strides,
                                         int64_t offset);
 
+/* ember_array_init for an array of EMBER_RECORD items of `itemsize` (> 0)
+ * bytes each. */
+EMBER_API ember_status ember_array_init_record(ember_array *a, ember_buffer_t buffer,
+                                               int64_t itemsize, int ndim, const int64_t *shape,
+                                               const int64_t *strides, int64_t offset);
+
 /* Allocates a new buffer on `dev` and views it as a C- (order 'C') or
- * Fortran- (order 'F') contiguous array. */
+ * Fortran- (order 'F') contiguous array (`dtype` not EMBER_RECORD). */
 EMBER_API ember_status ember_array_create(ember_array *a, ember_device_t dev, ember_mem_kind kind,
                                           ember_dtype dtype, int ndim, const int64_t *shape,
                                           char order);
+
+/* ember_array_create for EMBER_RECORD items of `itemsize` (> 0) bytes. */
+EMBER_API ember_status ember_array_create_record(ember_array *a, ember_device_t dev,
+                                                 ember_mem_kind kind, int64_t itemsize, int ndim,
+                                                 const int64_t *shape, char order);
 
 /* Releases the buffer reference and zeroes `*a`. Safe on a zeroed struct. */
 EMBER_API void ember_array_fini(ember_array *a);
@@ -414,8 +431,8 @@ EMBER_API int64_t ember_array_nbytes(const ember_array *a);   /* size * itemsize
 EMBER_API bool ember_array_is_c_contiguous(const ember_array *a);
 EMBER_API bool ember_array_is_f_contiguous(const ember_array *a);
 
-/* Copies `src` into `dst` element by element. Shapes and dtypes must be
- * equal; the two may live on any devices (host ↔ device ↔ device) and have
+/* Copies `src` into `dst` element by element. Shapes and dtypes (records:
+ * their sizes) must be equal; the two may live on any devices (host ↔ device ↔ device) and have
  * any strides. On a non-NULL `stream` the copy is queued; a strided copy that
  * must be staged through host memory synchronises the stream first. Both
  * arrays are borrowed. */

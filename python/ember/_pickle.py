@@ -351,8 +351,9 @@ def _reduce_ufunc(u):
 
 def reduce_device_array(d):
     """``DeviceNDArray.__reduce__``: the data on the host, as a NumPy array
-    (on the cpu device a view of the array's memory, no copy)."""
-    if d.device.kind == "cpu":
+    (on the cpu device a view of the array's memory, no copy; records,
+    which have no buffer format, are copied)."""
+    if d.device.kind == "cpu" and d.dtype.fields is None:
         host = np.asarray(memoryview(d))   # the buffer protocol: the memory itself
     else:
         host = d.copy_to_host()
@@ -369,6 +370,8 @@ def _rebuild_device_array(host):
     from .cuda._inplace import byte_bounds
     from .cuda._memory import to_device
     dev = _devices.get_current_device()
+    if host.ndim == 0 and host.dtype.fields is not None:
+        return to_device(host[()])  # a DeviceRecord again
     if dev.kind == "cpu" and host.flags.writeable and host.flags.aligned and \
             (host.flags.c_contiguous or host.flags.f_contiguous) and host.size:
         lo, hi = byte_bounds(host)   # the array keeps `host` alive

@@ -242,7 +242,7 @@ static PyObject *get_size(PyObject *obj, void *c)
 static PyObject *get_itemsize(PyObject *obj, void *c)
 {
     GUARD;
-    return PyLong_FromSize_t(ember_dtype_size(self->arr.dtype));
+    return PyLong_FromLongLong(self->arr.itemsize);
 }
 
 static PyObject *get_nbytes(PyObject *obj, void *c)
@@ -359,8 +359,8 @@ static PyObject *array_view(PyObject *obj, PyObject *const *args, Py_ssize_t nar
         return NULL;
     }
     view->dtype = descr;
-    ember_status s = ember_array_init(&view->arr, self->arr.buffer, dt, ndim, shape,
-                                      a[3] != Py_None ? strides : NULL, offset);
+    ember_status s = ext_array_init(&view->arr, self->arr.buffer, descr, dt, ndim, shape,
+                                    a[3] != Py_None ? strides : NULL, offset);
     if (s != EMBER_SUCCESS) {
         Py_DECREF(view);
         return ext_raise(st, s, "_view");
@@ -389,7 +389,8 @@ static ember_buffer_t host_buffer_of(PyArrayObject *nd)
 static int ndarray_view(ext_state *st, PyArrayObject *nd, const char *what, ember_array *out)
 {
     ember_dtype dt;
-    if (ext_dtype_of_descr(PyArray_DESCR(nd), &dt) < 0)
+    PyArray_Descr *descr = PyArray_DESCR(nd);
+    if (ext_array_dtype_of_descr(descr, &dt) < 0)
         return -1;
     int ndim = PyArray_NDIM(nd);
     if (ndim > EMBER_MAX_NDIM) {
@@ -402,7 +403,7 @@ static int ndarray_view(ext_state *st, PyArrayObject *nd, const char *what, embe
         shape[i] = (int64_t)PyArray_DIMS(nd)[i];
         strides[i] = (int64_t)PyArray_STRIDES(nd)[i];
     }
-    if (layout_span(ndim, shape, strides, ember_dtype_size(dt), &lo, &hi) < 0)
+    if (layout_span(ndim, shape, strides, (size_t)PyDataType_ELSIZE(descr), &lo, &hi) < 0)
         return -1;
     uintptr_t data = (uintptr_t)PyArray_BYTES(nd);
     ember_status s;
@@ -412,7 +413,8 @@ static int ndarray_view(ext_state *st, PyArrayObject *nd, const char *what, embe
         uintptr_t host = (uintptr_t)ember_buffer_host_ptr(own);
         uintptr_t size = (uintptr_t)ember_buffer_size(own);
         if (host && data + (intptr_t)lo >= host && data + (intptr_t)hi <= host + size) {
-            s = ember_array_init(out, own, dt, ndim, shape, strides, (int64_t)(data - host));
+            s = ext_array_init(out, own, descr, dt, ndim, shape, strides,
+                               (int64_t)(data - host));
             if (s != EMBER_SUCCESS) {
                 ext_raise(st, s, what);
                 return -1;
@@ -424,7 +426,7 @@ static int ndarray_view(ext_state *st, PyArrayObject *nd, const char *what, embe
     s = ember_buffer_wrap_host((void *)(data + (intptr_t)lo), (size_t)(hi - lo), NULL, NULL,
                                &buf);
     if (s == EMBER_SUCCESS) {
-        s = ember_array_init(out, buf, dt, ndim, shape, strides, -lo);
+        s = ext_array_init(out, buf, descr, dt, ndim, shape, strides, -lo);
         ember_buffer_release(buf); /* *out holds its own reference */
     }
     if (s != EMBER_SUCCESS) {
@@ -455,6 +457,12 @@ static int check_match(const ember_array *self, const ember_array *other, const 
     if (self->dtype != other->dtype) {
         PyErr_Format(PyExc_ValueError, "dtype mismatch: this array is %s but %s is %s",
                      ember_dtype_name(self->dtype), what, ember_dtype_name(other->dtype));
+        return -1;
+    }
+    if (self->itemsize != other->itemsize) {
+        PyErr_Format(PyExc_ValueError, "dtype mismatch: this array holds %lld-byte records but "
+                     "%s %lld-byte ones", (long long)self->itemsize, what,
+                     (long long)other->itemsize);
         return -1;
     }
     return 0;
@@ -683,12 +691,12 @@ PyObject *ext_empty(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     ember_status s;
     if (!has_strides) {
         Py_BEGIN_ALLOW_THREADS
-        s = ember_array_create(&self->arr, dev, kind, dt, ndim, shape, order);
+        s = ext_array_create(&self->arr, dev, kind, descr, dt, ndim, shape, order);
         Py_END_ALLOW_THREADS
     } else {
         /* The smallest buffer that holds every element of the layout. */
         int64_t lo, hi;
-        if (layout_span(ndim, shape, strides, ember_dtype_size(dt), &lo, &hi) < 0) {
+        if (layout_span(ndim, shape, strides, (size_t)PyDataType_ELSIZE(descr), &lo, &hi) < 0) {
             Py_DECREF(self);
             return NULL;
         }
@@ -697,7 +705,7 @@ PyObject *ext_empty(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
         s = ember_buffer_create(dev, kind, (size_t)hi, &buf);
         Py_END_ALLOW_THREADS
         if (s == EMBER_SUCCESS) {
-            s = ember_array_init(&self->arr, buf, dt, ndim, shape, strides, 0);
+            s = ext_array_init(&self->arr, buf, descr, dt, ndim, shape, strides, 0);
             ember_buffer_release(buf);
         }
     }
@@ -783,8 +791,8 @@ PyObject *ext_from_device_pointer(PyObject *module, PyObject *const *args, Py_ss
         Py_DECREF(self);
         return ext_raise(st, s, "from_device_pointer");
     }
-    s = ember_array_init(&self->arr, buf, dt, ndim, shape, a[6] != Py_None ? strides : NULL,
-                         offset);
+    s = ext_array_init(&self->arr, buf, descr, dt, ndim, shape,
+                       a[6] != Py_None ? strides : NULL, offset);
     if (s != EMBER_SUCCESS) {
         ext_raise(st, s, "from_device_pointer");
         Py_DECREF(self);
@@ -829,7 +837,7 @@ PyObject *ext_host_array(PyObject *module, PyObject *const *args, Py_ssize_t nar
     memset(&arr, 0, sizeof arr);
     ember_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = ember_array_create(&arr, dev, kind, dt, ndim, shape, order);
+    s = ext_array_create(&arr, dev, kind, descr, dt, ndim, shape, order);
     Py_END_ALLOW_THREADS
     if (s != EMBER_SUCCESS) {
         Py_DECREF(descr);

@@ -98,7 +98,7 @@ int ext_array_getbuffer(PyObject *obj, Py_buffer *view, int flags)
     }
     view->buf = base ? base + a->offset : base;
     view->len = (Py_ssize_t)ember_array_nbytes(a);
-    view->itemsize = (Py_ssize_t)ember_dtype_size(a->dtype);
+    view->itemsize = (Py_ssize_t)a->itemsize;
     view->readonly = 0;
     view->format = (flags & PyBUF_FORMAT) ? (char *)format : NULL;
     bool nd = (flags & PyBUF_ND) == PyBUF_ND;

@@ -1708,15 +1708,20 @@ static int pack_numpy(const Type *t, PyArrayObject *a, char *buf, size_t *off,
     return 0;
 }
 
-/* Whether uint8 array `arr` holds the records of array type `t`: one more
- * dimension, the last of the record's size with stride 1, and the layout
- * t asks for in units of records. */
+/* Whether `arr` holds the records of array type `t`: an EMBER_RECORD
+ * array of records of t's size, or their bytes (a uint8 array with one more
+ * dimension, the last of the record's size with stride 1); either in the
+ * layout t asks for in units of records. */
 static bool record_bytes_fit(const Type *t, const ember_array *arr)
 {
     int nd = t->ndim;
-    if (arr->dtype != EMBER_UINT8 || arr->ndim != nd + 1 || arr->shape[nd] != t->elem->size ||
-        (arr->strides[nd] != 1 && arr->shape[nd] > 1))
+    if (arr->dtype == EMBER_RECORD) {
+        if (arr->ndim != nd || arr->itemsize != (int64_t)t->elem->size)
+            return false;
+    } else if (arr->dtype != EMBER_UINT8 || arr->ndim != nd + 1 ||
+               arr->shape[nd] != t->elem->size || (arr->strides[nd] != 1 && arr->shape[nd] > 1)) {
         return false;
+    }
     int64_t c = t->elem->size, f = t->elem->size;
     for (int i = 0; i < nd; i++) { /* contiguity with records as the items */
         int ci = nd - 1 - i;
@@ -1756,8 +1761,8 @@ static int pack(ext_state *st, const Type *t, PyObject *v, char *buf, size_t *of
             return -1;
         }
         char ts[256];
-        /* an array of records comes as its bytes: uint8 with one more
-         * dimension, the record's bytes (dispatcher.py _record_bytes) */
+        /* an array of records: a record device array, or its bytes (uint8
+         * with one more dimension, dispatcher.py _record_bytes) */
         bool rec = t->elem->kind == TY_RECORD;
         if (rec && !record_bytes_fit(t, arr)) {
             PyErr_Format(PyExc_TypeError, "%s: the array (%s, %d-d) does not hold the records "
@@ -2057,7 +2062,7 @@ static void arg_span(ext_state *st, PyObject *v, uintptr_t *lo, uintptr_t *hi)
         shape = arr->shape;
         strides = arr->strides;
         base = (uintptr_t)(ember_buffer_device_ptr(arr->buffer) + (uint64_t)arr->offset);
-        item = ember_dtype_size(arr->dtype);
+        item = (size_t)arr->itemsize;
     } else {
         return;
     }

@@ -6,6 +6,12 @@
  * numbers (NPY_INT, NPY_LONG, NPY_LONGLONG …) are mapped by their size, so
  * 'l', 'q' and 'int64' are one ember dtype. Only the descriptor fields that
  * are stable across NumPy 1.x and 2.x are read (type_num, byteorder).
+ *
+ * Arrays (not kernel scalars) also hold records: a structured dtype without
+ * Python objects in it is EMBER_RECORD, bytes of the dtype's itemsize that
+ * the runtime copies as they are (ext_dtype keeps the descriptor as given,
+ * fields of any byte order included; what a kernel may read of it is
+ * dispatcher.py's _record_desc).
  */
 #include "ext.h"
 
@@ -68,9 +74,45 @@ int ext_dtype_of_descr(PyArray_Descr *descr, ember_dtype *out)
     else
         PyErr_Format(PyExc_TypeError,
                      "unsupported dtype '%S': ember arrays hold bool, integer, float and "
-                     "complex numbers",
+                     "complex numbers, and records (structured dtypes) without objects",
                      (PyObject *)descr);
     return -1;
+}
+
+/* Whether an array can hold records of `d`: fields, no objects, some bytes. */
+static bool record_ok(PyArray_Descr *d)
+{
+    return d->type_num == NPY_VOID && PyDataType_NAMES(d) != NULL &&
+           !(PyDataType_FLAGS(d) & NPY_ITEM_HASOBJECT) && PyDataType_ELSIZE(d) > 0;
+}
+
+int ext_array_dtype_of_descr(PyArray_Descr *descr, ember_dtype *out)
+{
+    if (record_ok(descr)) {
+        *out = EMBER_RECORD;
+        return 0;
+    }
+    return ext_dtype_of_descr(descr, out);
+}
+
+ember_status ext_array_init(ember_array *a, ember_buffer_t buffer, PyArray_Descr *descr,
+                            ember_dtype dt, int ndim, const int64_t *shape,
+                            const int64_t *strides, int64_t offset)
+{
+    if (dt == EMBER_RECORD)
+        return ember_array_init_record(a, buffer, (int64_t)PyDataType_ELSIZE(descr), ndim, shape,
+                                       strides, offset);
+    return ember_array_init(a, buffer, dt, ndim, shape, strides, offset);
+}
+
+ember_status ext_array_create(ember_array *a, ember_device_t dev, ember_mem_kind kind,
+                              PyArray_Descr *descr, ember_dtype dt, int ndim,
+                              const int64_t *shape, char order)
+{
+    if (dt == EMBER_RECORD)
+        return ember_array_create_record(a, dev, kind, (int64_t)PyDataType_ELSIZE(descr), ndim,
+                                         shape, order);
+    return ember_array_create(a, dev, kind, dt, ndim, shape, order);
 }
 
 int ext_dtype(PyObject *obj, const char *what, PyArray_Descr **descr, ember_dtype *out)
@@ -98,6 +140,11 @@ int ext_dtype(PyObject *obj, const char *what, PyArray_Descr **descr, ember_dtyp
         return -1;
     }
     ember_dtype dt;
+    if (record_ok(d)) { /* kept as given: its fields are the user's */
+        *descr = d;
+        *out = EMBER_RECORD;
+        return 0;
+    }
     if (ext_dtype_of_descr(d, &dt) < 0) {
         Py_DECREF(d);
         return -1;

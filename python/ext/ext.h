@@ -152,13 +152,25 @@ EXT_HIDDEN int ext_strides(PyObject *obj, const char *what, int ndim, bool nonne
 /* ---- dtype.c ----------------------------------------------------------- */
 
 /* Converts anything numpy.dtype() accepts (None is refused) into a native
- * byte order descriptor (new reference) and its ember dtype. TypeError for
- * a dtype ember arrays cannot hold. */
+ * byte order descriptor (new reference) and its ember dtype; a structured
+ * dtype is EMBER_RECORD, its descriptor kept as given. TypeError for a dtype
+ * ember arrays cannot hold. */
 EXT_HIDDEN int ext_dtype(PyObject *obj, const char *what, PyArray_Descr **descr, ember_dtype *out);
-/* The ember dtype of a NumPy descriptor; -1 with TypeError set. */
+/* The ember dtype of a NumPy descriptor of a number (what kernels take as
+ * scalars and typed arrays); -1 with TypeError set. Records are refused. */
 EXT_HIDDEN int ext_dtype_of_descr(PyArray_Descr *descr, ember_dtype *out);
-/* 1 when ember arrays can hold `descr`, else 0 (no exception). */
+/* ext_dtype_of_descr, records (EMBER_RECORD) accepted: what copies move. */
+EXT_HIDDEN int ext_array_dtype_of_descr(PyArray_Descr *descr, ember_dtype *out);
+/* 1 when `descr` is a number ext_dtype_of_descr accepts, else 0 (no exception). */
 EXT_HIDDEN int ext_dtype_ok(PyArray_Descr *descr);
+/* ember_array_init / ember_array_create, or their _record forms with the
+ * itemsize of `descr` when `dt` is EMBER_RECORD. */
+EXT_HIDDEN ember_status ext_array_init(ember_array *a, ember_buffer_t buffer, PyArray_Descr *descr,
+                                       ember_dtype dt, int ndim, const int64_t *shape,
+                                       const int64_t *strides, int64_t offset);
+EXT_HIDDEN ember_status ext_array_create(ember_array *a, ember_device_t dev, ember_mem_kind kind,
+                                         PyArray_Descr *descr, ember_dtype dt, int ndim,
+                                         const int64_t *shape, char order);
 
 /* ---- array.c ----------------------------------------------------------- */
 

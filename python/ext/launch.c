@@ -116,6 +116,8 @@ static bool key_of(ext_state *st, ember_device_t dev, PyObject *v, sig_key *k, i
         if (!arr->buffer || arr->ndim < 1 || arr->ndim > 255 ||
             ember_buffer_device(arr->buffer) != dev)
             return false;
+        if (arr->dtype == EMBER_RECORD) /* one code for every record dtype: the slow path */
+            return false;
         uint8_t layout = ember_array_is_c_contiguous(arr)   ? 'C'
                          : ember_array_is_f_contiguous(arr) ? 'F'
                                                             : 'A';

@@ -570,7 +570,10 @@ static PyObject *mod_dtype_supported(PyObject *m, PyObject *obj)
     PyArray_Descr *descr = NULL;
     if (!PyArray_DescrConverter(obj, &descr))
         return NULL;
-    int ok = ext_dtype_ok(descr);
+    ember_dtype dt;
+    int ok = ext_array_dtype_of_descr(descr, &dt) == 0; /* numbers and records */
+    if (!ok)
+        PyErr_Clear();
     Py_DECREF(descr);
     return PyBool_FromLong(ok);
 }

@@ -1,7 +1,8 @@
 /*
  * test_array.c — array descriptors on the cpu device: bounds checking of
  * views, contiguity, and strided copies compared with a reference computed
- * element by element in the test, and byte fills (ember_buffer_memset).
+ * element by element in the test, byte fills (ember_buffer_memset), and
+ * arrays of records (EMBER_RECORD) of an odd size.
  */
 #include <string.h>
 
@@ -229,6 +230,54 @@ static void test_dtypes(void)
                  EMBER_ERR_INVALID_ARG);
 }
 
+/* Records are bytes of the array's itemsize: a strided copy of 12-byte
+ * records moves each whole, the views' bounds count in records. */
+static void test_records(void)
+{
+    int64_t shape[1] = {5};
+    ember_array r, half, dense;
+    CHECK_OK(ember_array_create_record(&r, cpu, EMBER_MEM_DEVICE, 12, 1, shape, 'C'));
+    CHECK(r.dtype == EMBER_RECORD && r.itemsize == 12 && r.strides[0] == 12);
+    CHECK(ember_array_nbytes(&r) == 60 && ember_buffer_size(r.buffer) == 60);
+    unsigned char *p = ember_buffer_host_ptr(r.buffer);
+    for (int i = 0; i < 60; i++)
+        p[i] = (unsigned char)i;
+    /* records 0, 2, 4 into a dense array of 3 */
+    int64_t hshape[1] = {3}, hstr[1] = {24};
+    CHECK_OK(ember_array_init_record(&half, r.buffer, 12, 1, hshape, hstr, 0));
+    CHECK(!ember_array_is_c_contiguous(&half));
+    CHECK_OK(ember_array_create_record(&dense, cpu, EMBER_MEM_DEVICE, 12, 1, hshape, 'C'));
+    CHECK_OK(ember_array_copy(&dense, &half, NULL));
+    const unsigned char *d = ember_buffer_host_ptr(dense.buffer);
+    int wrong = 0;
+    for (int k = 0; k < 3; k++)
+        for (int b = 0; b < 12; b++)
+            wrong += d[k * 12 + b] != (unsigned char)(k * 24 + b);
+    CHECK(wrong == 0);
+    /* a view one record too long, records of another size, a size of 0,
+     * EMBER_RECORD through the scalar API */
+    int64_t six[1] = {6};
+    ember_array bad;
+    CHECK_STATUS(ember_array_init_record(&bad, r.buffer, 12, 1, six, NULL, 0),
+                 EMBER_ERR_OUT_OF_BOUNDS);
+    ember_array other;
+    CHECK_OK(ember_array_create_record(&other, cpu, EMBER_MEM_DEVICE, 8, 1, hshape, 'C'));
+    CHECK_STATUS(ember_array_copy(&other, &half, NULL), EMBER_ERR_INVALID_ARG);
+    CHECK(strstr(ember_last_error(), "12-byte") != NULL);
+    CHECK_STATUS(ember_array_create_record(&bad, cpu, EMBER_MEM_DEVICE, 0, 1, shape, 'C'),
+                 EMBER_ERR_INVALID_ARG);
+    CHECK_STATUS(ember_array_create(&bad, cpu, EMBER_MEM_DEVICE, EMBER_RECORD, 1, shape, 'C'),
+                 EMBER_ERR_INVALID_ARG);
+    CHECK_STATUS(ember_array_init(&bad, r.buffer, EMBER_RECORD, 1, shape, NULL, 0),
+                 EMBER_ERR_INVALID_ARG);
+    CHECK(ember_dtype_size(EMBER_RECORD) == 0 && strcmp(ember_dtype_name(EMBER_RECORD),
+                                                        "record") == 0);
+    ember_array_fini(&other);
+    ember_array_fini(&dense);
+    ember_array_fini(&half);
+    ember_array_fini(&r);
+}
+
 int main(void)
 {
     CHECK_OK(ember_device_get(EMBER_DEVICE_CPU, 0, &cpu));
@@ -236,6 +285,7 @@ int main(void)
     test_memset();
     test_copies();
     test_dtypes();
+    test_records();
     ember_transfer_stats st;
     ember_stats_get(&st);
     CHECK(st.bytes_allocated == 0); /* everything freed */

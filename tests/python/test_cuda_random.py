@@ -1,14 +1,25 @@
 """ember.cuda.random: numba's xoroshiro128+ generators, checked against an
-independent pure-Python xoroshiro128+ (Python ints) and for distribution."""
+independent pure-Python xoroshiro128+ (Python ints) and for distribution.
+The states are a device array of numba's record dtype (s0, s1 uint64)."""
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from ember import cuda
-from ember.cuda.random import (create_xoroshiro128p_states, xoroshiro128p_normal_float32,
-                               xoroshiro128p_uniform_float32, xoroshiro128p_uniform_float64)
+from ember.cuda.devicearray import DeviceRecord
+from ember.cuda.random import (create_xoroshiro128p_states, init_xoroshiro128p_states,
+                               xoroshiro128p_dtype, xoroshiro128p_normal_float32,
+                               xoroshiro128p_normal_float64, xoroshiro128p_uniform_float32,
+                               xoroshiro128p_uniform_float64)
+
+# numba.cuda.random's dtype, written out
+NUMBA_DTYPE = np.dtype([("s0", np.uint64), ("s1", np.uint64)], align=True)
 
 M = (1 << 64) - 1
 
@@ -73,7 +84,9 @@ def test_states_and_draws_match_the_reference():
     n, k = 8, 5
     states = create_xoroshiro128p_states(n, seed=42)
     ref = reference_states(n, 42)
-    np.testing.assert_array_equal(states.copy_to_host(), np.array(ref, np.uint64))
+    host = states.copy_to_host()
+    np.testing.assert_array_equal(host["s0"], [s0 for s0, _ in ref])
+    np.testing.assert_array_equal(host["s1"], [s1 for _, s1 in ref])
     u32 = np.zeros((n, k), np.float32)
     u64 = np.zeros((n, k))
     norm = np.zeros((n, k), np.float32)
@@ -123,3 +136,107 @@ def test_functions_reached_through_cuda_random():
     via_module[1, 4](states, out)
     ref = reference_states(4, 3)
     np.testing.assert_array_equal(out, [(nxt(list(s)) >> 11) * 2.0 ** -53 for s in ref])
+
+
+def test_states_are_records_of_numbas_dtype():
+    assert xoroshiro128p_dtype == NUMBA_DTYPE and xoroshiro128p_dtype.itemsize == 16
+    states = create_xoroshiro128p_states(10, seed=1)
+    assert states.dtype == NUMBA_DTYPE and states.shape == (10,)
+    host = states.copy_to_host()
+    assert len(np.unique(host)) == 10               # numba's test_create: 10 records
+    assert isinstance(states[3], DeviceRecord)
+    assert (states[3]["s0"], states[3]["s1"]) == tuple(host[3])
+    later = create_xoroshiro128p_states(10, seed=1, subsequence_start=3).copy_to_host()
+    np.testing.assert_array_equal(host[3:], later[:-3])
+    s = cuda.stream()
+    on_stream = create_xoroshiro128p_states(10, seed=1, stream=s)
+    s.synchronize()
+    np.testing.assert_array_equal(on_stream.copy_to_host(), host)
+    again = cuda.device_array(10, dtype=xoroshiro128p_dtype)
+    init_xoroshiro128p_states(again, seed=1)
+    np.testing.assert_array_equal(again.copy_to_host(), host)
+    assert create_xoroshiro128p_states(0, seed=1).shape == (0,)
+
+
+def test_init_refuses_other_arrays():
+    with pytest.raises(TypeError, match="1-D array of xoroshiro128p_dtype.*2-D of uint64"):
+        init_xoroshiro128p_states(cuda.device_array((4, 2), np.uint64), seed=1)
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        create_xoroshiro128p_states(-1, seed=1)
+
+
+@cuda.jit
+def read_fields(states, out):
+    i = cuda.grid(1)
+    if i < states.shape[0]:
+        out[i, 0] = states[i].s0
+        out[i, 1] = states[i]["s1"]
+
+
+def test_kernels_read_the_fields():
+    states = create_xoroshiro128p_states(6, seed=9)
+    out = np.zeros((6, 2), np.uint64)
+    read_fields[1, 8](states, out)
+    ref = reference_states(6, 9)
+    np.testing.assert_array_equal(out, np.array(ref, np.uint64))
+
+
+@cuda.jit
+def fill(states, out, count, normal):
+    t = cuda.grid(1)
+    for j in range(count):
+        if normal:
+            out[t * count + j] = xoroshiro128p_normal_float64(states, t)
+        else:
+            out[t * count + j] = xoroshiro128p_uniform_float32(states, t)
+
+
+def test_distributions_as_numbas_tests_check_them():
+    """numba's check_uniform / check_normal bounds on 64 x 32 draws."""
+    states = create_xoroshiro128p_states(64, seed=1)
+    u = np.zeros(64 * 32)
+    fill[2, 32](states, u, 32, False)
+    assert abs(u.min()) < 1e-3 and abs(u.max() - 1) < 1e-3
+    assert abs(u.mean() - 0.5) < 1.5e-2 and abs(u.std() - 1 / (2 * math.sqrt(3))) < 6e-3
+    z = np.zeros(64 * 32)
+    fill[2, 32](states, z, 32, True)
+    assert abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.05
+
+
+def test_cuda_path_through_the_fake_driver(fake_cuda_lib, nvvm):
+    """On a CUDA device the states are seeded on the host and copied in; a
+    kernel gets them as a record array {pointer, n, 16}."""
+    code = r'''
+import ctypes, os, struct
+import numpy as np
+from ember import cuda
+from ember.cuda.random import create_xoroshiro128p_states, xoroshiro128p_uniform_float32
+cuda.select_device(0)
+states = create_xoroshiro128p_states(5, seed=42)
+assert states.device.kind == "cuda" and states.dtype.names == ("s0", "s1")
+print(" ".join(str(int(x)) for x in states.copy_to_host().view(np.uint64)))
+
+@cuda.jit
+def k(states, out):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = xoroshiro128p_uniform_float32(states, i)
+
+out = cuda.device_array(5, np.float32)
+k[1, 8](states, out)
+fake = ctypes.CDLL(os.environ["EMBER_CUDA_DRIVER"])
+buf = ctypes.create_string_buffer(4096)
+size = ctypes.c_size_t()
+fake.fake_cuda_last_launch((ctypes.c_uint * 7)(), ctypes.byref(ctypes.c_void_p()), buf,
+                           ctypes.c_size_t(4096), ctypes.byref(size),
+                           ctypes.create_string_buffer(256), ctypes.c_size_t(256))
+assert struct.unpack("<3q", buf.raw[:24]) == (states.device_pointer, 5, 16)
+'''
+    env = dict(os.environ, EMBER_CUDA_DRIVER=fake_cuda_lib, FAKE_CUDA_DEVICES="1",
+               PYTHONPATH=str(ROOT / "python"))
+    env.pop("EMBER_DEVICE", None)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    words = [int(x) for x in proc.stdout.split()]
+    assert words == [w for pair in reference_states(5, 42) for w in pair]

@@ -169,7 +169,8 @@ def test_integer_aliases_are_supported():
 
 
 @pytest.mark.parametrize("dtype", [object, "U3", "S2", "M8[s]", "m8[s]", np.longdouble,
-                                   [("a", "i4"), ("b", "f8")], ("f4", (2,)), "V8"])
+                                   [("a", "i4"), ("o", object)], ("f4", (2,)), "V8",
+                                   np.dtype({"names": [], "formats": []})])
 def test_unsupported_dtypes(dtype):
     assert E.dtype_supported(dtype) is False
     with pytest.raises(TypeError, match="unsupported dtype '.*': ember arrays hold bool, "
@@ -177,6 +178,19 @@ def test_unsupported_dtypes(dtype):
         E.check_dtype(dtype)
     with pytest.raises(TypeError, match="unsupported dtype"):
         E.empty(E.Array, "cpu", 0, (2,), dtype)
+
+
+@pytest.mark.parametrize("dtype", [[("a", "i4"), ("b", "f8")],
+                                   np.dtype([("a", "i1"), ("s", "U2"), ("m", ">i4", 3)],
+                                            align=True)])
+def test_record_dtypes_are_held_as_given(dtype):
+    """A structured dtype is kept as it is (fields of either byte order, no
+    canonical form); its items are the dtype's itemsize."""
+    dtype = np.dtype(dtype)
+    assert E.dtype_supported(dtype) is True and E.check_dtype(dtype) == dtype
+    a = E.empty(E.Array, "cpu", 0, (2, 3), dtype)
+    assert a.dtype == dtype and a.itemsize == dtype.itemsize
+    assert a.strides == (3 * dtype.itemsize, dtype.itemsize) and a.nbytes == 6 * dtype.itemsize
 
 
 def test_non_native_byte_order():

@@ -138,6 +138,8 @@ def typeof(value, what):
         if isinstance(value, np.void) and value.dtype.fields is not None:
             return _record_desc(value.dtype, what)  # a record, passed by reference
     if isinstance(value, DeviceNDArray):
+        if value.ndim == 0 and value.dtype.fields is not None:
+            return _record_desc(value.dtype, what)  # a DeviceRecord, by reference
         if value.ndim == 0:
             raise TypeError(f"{what}: 0-d arrays cannot be passed to a kernel; pass the "
                             "scalar instead")
@@ -251,7 +253,14 @@ def _record_view(r):
 
 def _record_bytes(a):
     """A structured array, or a record scalar (np.void) as a 1-element array,
-    as its bytes: uint8 with one more dimension (compile.c record_bytes_fit)."""
+    as its bytes: uint8 with one more dimension (compile.c record_bytes_fit).
+    Device arrays of records go as they are; a DeviceRecord as a 1-element
+    view of itself."""
+    from ..cuda._devicearray import DeviceNDArray
+    if isinstance(a, DeviceNDArray):
+        if a.ndim == 0 and a.dtype.fields is not None:
+            return a._make_view(0, (1,), (a.itemsize,), None, DeviceNDArray)
+        return a
     if isinstance(a, np.void):
         a = _record_view(a)
     if isinstance(a, np.ndarray) and (a.dtype.fields is not None or a.dtype.kind in "US"):

@@ -5,7 +5,9 @@ in C (``_ember.Array``) so that kernel launches read it without Python; this
 class adds NumPy-style indexing, reshaping and copies. Views never copy: they
 share the buffer, and the C layer refuses any view that would reach outside
 it. Element access (full integer indexing) copies that element to the host,
-as in numba.
+as in numba; of an array of records (a structured dtype) it is a
+DeviceRecord, a view of that record in device memory whose fields read and
+write the device (cuda/_devicerecord.py).
 """
 
 import operator
@@ -41,7 +43,7 @@ def _host_array(obj, what):
         except Exception as exc:  # NumPy raises various errors for odd objects
             raise TypeError(f"{what}: expected an array-like of numbers, got "
                             f"{type(obj).__name__} ({exc})") from None
-    if arr.dtype.kind in "OUSV":
+    if arr.dtype.kind in "OUS" or (arr.dtype.kind == "V" and arr.dtype.fields is None):
         raise TypeError(f"{what}: expected an array-like of numbers, got {type(obj).__name__} "
                         f"(it converts to a NumPy array of dtype {arr.dtype})")
     check_dtype(arr.dtype, what)
@@ -96,6 +98,14 @@ class DeviceNDArray(_ember.Array):
         return probe.flags
 
     @property
+    def alloc_size(self):
+        """Bytes from the lowest to the highest byte of its elements (numba's
+        alloc_size: nbytes for a contiguous array)."""
+        if self.size == 0:
+            return 0
+        return sum((n - 1) * abs(s) for n, s in zip(self.shape, self.strides)) + self.itemsize
+
+    @property
     def device_ctypes_pointer(self):
         import ctypes
         return ctypes.c_void_p(self.device_pointer)
@@ -134,6 +144,8 @@ class DeviceNDArray(_ember.Array):
     def getitem(self, item, stream=0):
         """``self[item]``, with the copy of a single element on ``stream``."""
         offset, shape, strides, integer_only = self._index(item)
+        if integer_only and self.dtype.fields is not None:
+            return self._record_view(offset, stream)
         view = self._make_view(offset, shape, strides)
         if integer_only:
             host = np.empty((), dtype=self.dtype)
@@ -141,6 +153,15 @@ class DeviceNDArray(_ember.Array):
                                                 "getitem"))
             return host[()]
         return view
+
+    def _record_view(self, offset, stream=0, dtype=None):
+        """The DeviceRecord at byte `offset` (numba: a record of an array
+        stays on the device), of this array's dtype or `dtype`."""
+        from ._devicerecord import DeviceRecord
+        rec = self._make_view(offset, (), (), dtype, DeviceRecord)
+        if stream:
+            rec.stream = stream
+        return rec
 
     def setitem(self, key, value, stream=0):
         """``self[key] = value`` with the copy on ``stream``."""
@@ -171,7 +192,7 @@ class DeviceNDArray(_ember.Array):
             raise AttributeError(
                 "__cuda_array_interface__: this array lives on the cpu device, not in CUDA "
                 "memory; use copy_to_host() or np.asarray() to get a host array")
-        return {
+        iface = {
             "shape": self.shape,
             "strides": None if self.is_c_contiguous() else self.strides,
             "data": (self.device_pointer, False),
@@ -179,6 +200,9 @@ class DeviceNDArray(_ember.Array):
             "version": 3,
             "stream": None,
         }
+        if self.dtype.fields is not None:  # records: typestr is only '|V<size>'
+            iface["descr"] = self.dtype.descr
+        return iface
 
     # -- DLPack (cuda/_interop.py has the import side) --
 
@@ -253,6 +277,8 @@ class DeviceNDArray(_ember.Array):
 
     def __getitem__(self, key):
         offset, shape, strides, integer_only = self._index(key)
+        if integer_only and self.dtype.fields is not None:
+            return self._record_view(offset)
         view = self._make_view(offset, shape, strides)
         if integer_only:  # one element: numba returns it as a host scalar
             host = np.empty((), dtype=self.dtype)

@@ -47,6 +47,23 @@ def _wait_for_producer(stream, dev):
     _ember.Stream.wrap("cuda", dev.id, 0 if stream == 1 else stream).synchronize()
 
 
+def _dtype_from_descr(descr):
+    """The record dtype an array-interface ``descr`` lists: fields at their
+    offsets, the unnamed entries (padding) left out. np.dtype(descr) would
+    keep the padding as fields named f<k>."""
+    names, formats, offsets, off = [], [], [], 0
+    for entry in descr:
+        name, typ = entry[0], entry[1]
+        base = _dtype_from_descr(typ) if isinstance(typ, list) else np.dtype(typ)
+        fdt = np.dtype((base, tuple(entry[2]))) if len(entry) > 2 else base
+        if name:
+            names.append(name)
+            formats.append(fdt)
+            offsets.append(off)
+        off += fdt.itemsize
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": off})
+
+
 def from_cuda_array_interface(desc, owner=None, sync=True):
     """A DeviceNDArray over the CUDA memory a ``__cuda_array_interface__``
     dict describes (no copy). With ``sync`` and a ``stream`` in the
@@ -63,7 +80,17 @@ def from_cuda_array_interface(desc, owner=None, sync=True):
         raise ValueError(f"__cuda_array_interface__ lacks shape, typestr or data: {exc}") from None
     if desc.get("mask") is not None:
         raise NotImplementedError("__cuda_array_interface__ with a mask is not supported")
-    dtype = check_dtype(np.dtype(typestr), "from_cuda_array_interface")
+    dtype = np.dtype(typestr)
+    if dtype.kind == "V" and desc.get("descr"):  # records: their fields are in descr
+        try:
+            dtype = _dtype_from_descr(desc["descr"])
+        except (TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"from_cuda_array_interface: descr {desc['descr']!r} is not a "
+                             f"NumPy array-interface description ({exc})") from None
+        if dtype.itemsize != np.dtype(typestr).itemsize:
+            raise ValueError(f"from_cuda_array_interface: descr describes {dtype.itemsize}-byte "
+                             f"items, typestr {typestr!r} others")
+    dtype = check_dtype(dtype, "from_cuda_array_interface")
     if not dtype.isnative:
         raise ValueError(f"from_cuda_array_interface: typestr {typestr!r} is not in the "
                          "machine's byte order")

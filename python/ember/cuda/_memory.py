@@ -114,6 +114,12 @@ def to_device(obj, stream=0, copy=True, to=None):
         return to
     if isinstance(obj, DeviceNDArray):
         return obj
+    if isinstance(obj, np.void) and obj.dtype.fields is not None:
+        from ._devicerecord import DeviceRecord
+        rec = DeviceRecord(obj.dtype, stream=stream)  # numba: a record stays a record
+        if copy:
+            rec.copy_to_device(obj, stream=stream)
+        return rec
     host = _host_array(obj, "to_device")
     dev = get_current_device()
     s = lowlevel_stream(stream, dev, "to_device")

@@ -1,13 +1,15 @@
-"""``cuda.devicearray``: numba's public names for device arrays and the
-helpers that go with them (checks of the device-array interface, the
-contiguous core of a broadcast array, ``auto_device``)."""
+"""``cuda.devicearray``: numba's public names for device arrays (and
+DeviceRecord, one record on the device) and the helpers that go with them
+(checks of the device-array interface, the contiguous core of a broadcast
+array, ``auto_device``)."""
 
 import numpy as np
 
 from ._devicearray import DeviceNDArray
+from ._devicerecord import DeviceRecord, from_record_like
 from ._memory import MappedNDArray, to_device
 
-__all__ = ["DeviceNDArray", "MappedNDArray", "is_cuda_ndarray", "verify_cuda_ndarray_interface",
+__all__ = ["DeviceNDArray", "DeviceRecord", "from_record_like", "MappedNDArray", "is_cuda_ndarray", "verify_cuda_ndarray_interface",
            "require_cuda_ndarray", "from_array_like", "array_core", "is_contiguous",
            "errmsg_contiguous_buffer", "sentry_contiguous", "auto_device",
            "check_array_compatibility"]
@@ -77,6 +79,8 @@ def auto_device(obj, stream=0, copy=True, user_explicit=False):
         return obj, False
     if hasattr(obj, "__cuda_array_interface__"):
         return as_cuda_array(obj), False
+    if isinstance(obj, np.void) and obj.dtype.fields is not None:
+        return to_device(obj, stream=stream, copy=copy), True  # a DeviceRecord
     if not isinstance(obj, np.ndarray):
         obj = np.asarray(obj)
     else:

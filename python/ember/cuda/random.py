@@ -1,16 +1,17 @@
 """``ember.cuda.random`` — numba.cuda.random's xoroshiro128+ generators.
 
-Each thread owns one state (two uint64 words) in a device array made by
-``create_xoroshiro128p_states(n, seed)``; kernels draw numbers with
-``xoroshiro128p_uniform_float32(states, i)`` and friends. The functions are
-device functions that ember compiles into the kernels that call them, for
-the CPU device and for GPUs alike. The states array is ``(n, 2)`` uint64
-(numba uses a record dtype with fields s0 and s1; code that only passes the
-array around works unchanged).
+Each thread owns one state in a device array made by
+``create_xoroshiro128p_states(n, seed)``: records of numba's
+``xoroshiro128p_dtype`` (two uint64 fields, s0 and s1). Kernels draw numbers
+with ``xoroshiro128p_uniform_float32(states, i)`` and friends: device
+functions that ember compiles into the kernels that call them, for the CPU
+device and for GPUs alike.
 
-The algorithm and the seeding are numba's (Blackman and Vigna's
-xoroshiro128+, states seeded by SplitMix64 and spaced 2**64 draws apart by
-the jump function), so a seed gives the same numbers as numba.
+The algorithm is numba's (Blackman and Vigna's xoroshiro128+, states
+spaced 2**64 draws apart by the jump function). The seeding and the normal
+draws differ from numba 0.56 in detail, so a seed gives other numbers than
+numba: the first state's s1 is SplitMix64 of its s0 (numba: s1 = s0), and
+the Box-Muller transform takes float64 uniforms (numba: float32 ones).
 """
 
 import math
@@ -18,9 +19,11 @@ import math
 import numpy as np
 
 from .._compiler import jit
+from ..types import from_dtype
 from . import _memory
 
 __all__ = [
+    "xoroshiro128p_dtype", "xoroshiro128p_type",
     "create_xoroshiro128p_states", "init_xoroshiro128p_states",
     "xoroshiro128p_next", "xoroshiro128p_jump",
     "xoroshiro128p_uniform_float32", "xoroshiro128p_uniform_float64",
@@ -28,6 +31,10 @@ __all__ = [
 ]
 
 _TWO_PI = 2.0 * math.pi
+
+# one generator's state, as numba has it
+xoroshiro128p_dtype = np.dtype([("s0", np.uint64), ("s1", np.uint64)], align=True)
+xoroshiro128p_type = from_dtype(xoroshiro128p_dtype)
 
 
 @jit(device=True)
@@ -38,12 +45,12 @@ def _rotl(x, k):
 @jit(device=True)
 def xoroshiro128p_next(states, index):
     """The next raw uint64 of state `index` (advances it)."""
-    s0 = states[index, 0]
-    s1 = states[index, 1]
+    s0 = states[index]["s0"]
+    s1 = states[index]["s1"]
     result = s0 + s1
     s1 ^= s0
-    states[index, 0] = _rotl(s0, np.uint64(55)) ^ s1 ^ (s1 << np.uint64(14))
-    states[index, 1] = _rotl(s1, np.uint64(36))
+    states[index]["s0"] = _rotl(s0, np.uint64(55)) ^ s1 ^ (s1 << np.uint64(14))
+    states[index]["s1"] = _rotl(s1, np.uint64(36))
     return result
 
 
@@ -55,11 +62,11 @@ def xoroshiro128p_jump(states, index):
     for jump in (np.uint64(0xBEAC0467EBA5FACB), np.uint64(0xD86B048B86AA9922)):
         for b in range(64):
             if jump & (np.uint64(1) << np.uint64(b)):
-                s0 ^= states[index, 0]
-                s1 ^= states[index, 1]
+                s0 ^= states[index]["s0"]
+                s1 ^= states[index]["s1"]
             xoroshiro128p_next(states, index)
-    states[index, 0] = s0
-    states[index, 1] = s1
+    states[index]["s0"] = s0
+    states[index]["s1"] = s1
 
 
 @jit(device=True)
@@ -110,20 +117,23 @@ def _init_states(states, seed, subsequence_start):
     if n == 0:
         return
     z = _splitmix64(seed)
-    states[0, 0] = z
-    states[0, 1] = _splitmix64(z)
+    states[0].s0 = z
+    states[0].s1 = _splitmix64(z)
     for _ in range(subsequence_start):
         xoroshiro128p_jump(states, 0)
     for i in range(1, n):
-        states[i, 0] = states[i - 1, 0]
-        states[i, 1] = states[i - 1, 1]
+        states[i] = states[i - 1]
         xoroshiro128p_jump(states, i)
 
 
 def init_xoroshiro128p_states(states, seed, subsequence_start=0, stream=0):
-    """Seeds `states` in place (computed on the CPU device, then copied)."""
+    """Seeds `states` (a 1-D array of xoroshiro128p_dtype) in place, computed
+    on the CPU device, then copied."""
     from . import _devices
-    host = np.empty(states.shape, np.uint64)
+    if states.dtype != xoroshiro128p_dtype or len(states.shape) != 1:
+        raise TypeError(f"init_xoroshiro128p_states: states must be a 1-D array of "
+                        f"xoroshiro128p_dtype, not {len(states.shape)}-D of {states.dtype}")
+    host = np.empty(states.shape, xoroshiro128p_dtype)
     seed = np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF)
     with _devices.cpu_device_scope():
         _init_states[1, 1](host, seed, int(subsequence_start))
@@ -136,6 +146,6 @@ def create_xoroshiro128p_states(n, seed, subsequence_start=0, stream=0):
     n = int(n)
     if n < 0:
         raise ValueError(f"create_xoroshiro128p_states: n must be >= 0, not {n}")
-    states = _memory.device_array((n, 2), np.uint64)
+    states = _memory.device_array(n, xoroshiro128p_dtype, stream=stream)
     init_xoroshiro128p_states(states, seed, subsequence_start, stream)
     return states
