@@ -139,7 +139,7 @@ def test_device_record_arguments_by_reference():
 
 
 def test_a_field_kernels_cannot_read_is_a_clear_error():
-    d = cuda.to_device(np.zeros(2, [("s", np.str_, 3), ("x", np.int32)]))
+    d = cuda.to_device(np.zeros(2, [("s", [("a", np.int32)]), ("x", np.int32)]))  # nested
     with pytest.raises(TypeError, match=r"over_records: argument 1 \('recs'\).*field 's'"):
         over_records[1, 2](d, cuda.device_array(2))
     with pytest.raises(TypeError, match=r"argument 1 \('r'\).*field 's'"):
