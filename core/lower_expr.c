@@ -115,21 +115,9 @@ LLVMValueRef lw_intrinsic(Lower *L, Node *n)
             v[i] = lw_conv(L, n, lw_expr(L, n->args[i]), n->args[i]->ty, n->ty);
         return lw_call_intrinsic(L, "llvm.fma", LLVMTypeOf(v[0]), v, 3);
     }
-    case INTR_RAISE: { /* the fault record: code, this site, thread and block */
-        int index = lw_add_site(L, n);
-        LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
-        lw_fault_store(L, LLVMConstInt(L->t_i32, (unsigned)index, 0),
-                       LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, ""), LLVMAtomicOrderingMonotonic);
-        for (int i = 0; i < 6; i++) {
-            LLVMValueRef at = LLVMConstInt(L->t_i32, (unsigned)(2 + i), 0);
-            lw_fault_store(L, i < 3 ? L->tid[i] : L->bid[i - 3],
-                           LLVMBuildGEP2(B, L->t_i32, L->fault, &at, 1, ""),
-                           LLVMAtomicOrderingMonotonic);
-        }
-        lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_RAISE, 0), L->fault,
-                       LLVMAtomicOrderingRelease);
+    case INTR_RAISE:
+        lw_raise_fault(L, lw_add_site(L, n));
         return NULL;
-    }
     default: {
         IntrinsicKind kind = ir_intrinsics[n->op].kind;
         if (L->fis && (kind == INTRK_WARP || kind == INTRK_BLOCK || kind == INTRK_WARP_MASK))
@@ -141,6 +129,24 @@ LLVMValueRef lw_intrinsic(Lower *L, Node *n)
         return f(L, n);
     }
     }
+}
+
+/* Records KERNEL_FAULT_RAISE for fault site `site`: the record's code,
+ * the site, this thread and block (the caller ends the thread). */
+void lw_raise_fault(Lower *L, int site)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
+    lw_fault_store(L, LLVMConstInt(L->t_i32, (unsigned)site, 0),
+                   LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, ""), LLVMAtomicOrderingMonotonic);
+    for (int i = 0; i < 6; i++) {
+        LLVMValueRef at = LLVMConstInt(L->t_i32, (unsigned)(2 + i), 0);
+        lw_fault_store(L, i < 3 ? L->tid[i] : L->bid[i - 3],
+                       LLVMBuildGEP2(B, L->t_i32, L->fault, &at, 1, ""),
+                       LLVMAtomicOrderingMonotonic);
+    }
+    lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_RAISE, 0), L->fault,
+                   LLVMAtomicOrderingRelease);
 }
 
 /* ======================================================================== */
