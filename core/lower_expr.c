@@ -4,6 +4,7 @@
  * and the cuda.* / NumPy intrinsics whose lowering is the same on every
  * target; the rest of them go to a target slot.
  */
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -218,6 +219,9 @@ static struct RealFn *recursive_function(Lower *L, const Node *site, Function *s
     LLVMTypeRef fty = LLVMFunctionType(has_value ? lw_lty(L, rt) : L->t_void, pt, (unsigned)nall, 0);
     char name[300];
     snprintf(name, sizeof name, "%s.rec%d", spec->name, L->nreal);
+    for (char *c = name; *c; c++) /* NVVM symbols: [A-Za-z0-9$._] ("f.<locals>.g") */
+        if (!isalnum((unsigned char)*c) && *c != '$' && *c != '.' && *c != '_')
+            *c = '_';
     LLVMValueRef f = LLVMAddFunction(L->mod, name, fty);
     LLVMSetLinkage(f, LLVMInternalLinkage);
     lw_name_params(f);

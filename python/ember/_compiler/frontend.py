@@ -2357,9 +2357,11 @@ class _Builder(PythonFeatures, TupleLoops, JitForms):
             df = g.self_device
         elif pyf in g.stack or pyf is self.fn:
             key = g.keys.get(pyf)
-            if key is not None and g.sigs.get(key) is not None:
+            if key is not None and (g.sigs.get(key) is not None or not g.jit):
+                # recursion, typed by the explicit signature; a device
+                # function without one by its other returns (core/infer.c)
                 g.recursive.add(pyf)
-                return key  # recursion, typed by the explicit signature
+                return key
             if g.jit:
                 raise self.typing(node, f"recursive call to '{name}' cannot be typed without "
                                   "a signature", f"give '{name}' an explicit signature, e.g. "
