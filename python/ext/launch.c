@@ -91,7 +91,7 @@ static bool key_of(ext_state *st, ember_device_t dev, PyObject *v, sig_key *k, i
     ember_dtype dt;
     if (PyBool_Check(v))
         return key_put(k, EMBER_BOOL);
-    if (PyLong_Check(v))
+    if (PyLong_CheckExact(v)) /* not an IntEnum member: its class is part of its type */
         return key_put(k, EMBER_INT64);
     if (PyFloat_Check(v))
         return key_put(k, EMBER_FLOAT64);

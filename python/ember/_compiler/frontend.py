@@ -1318,6 +1318,9 @@ class _Builder(PythonFeatures, TupleLoops, JitForms):
             name = _CMPOPS[type(op)]
             # a < b < c: (a < b) and (b < c); b is evaluated twice
             c = ("compare", line, col, name, trees[i], trees[i + 1])
+            if isinstance(op, (ast.Is, ast.IsNot)) and self.never_identical(
+                    operands[i], trees[i], operands[i + 1], trees[i + 1]):
+                c = self.const(node, isinstance(op, ast.IsNot))
             result = c if result is None else ("and", line, col, result, c)
         return result
 
