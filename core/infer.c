@@ -1571,6 +1571,21 @@ static const Type *foreign_call(Ctx *ctx, Node *n)
     return tmpl->decl_return;
 }
 
+/* Whether a function body has a `return <value>`. */
+static bool returns_a_value(const Node *n)
+{
+    if (!n)
+        return false;
+    if (n->kind == ND_RETURN && n->a)
+        return true;
+    if (returns_a_value(n->a) || returns_a_value(n->b) || returns_a_value(n->c))
+        return true;
+    for (int i = 0; i < n->nargs; i++)
+        if (returns_a_value(n->args[i]))
+            return true;
+    return false;
+}
+
 /* numba: a device function is compiled for the argument types at each call
  * (weak literals become int64 / float64 / complex128), and returns what its
  * `return` statements give (nothing when it has none). A store into an
@@ -1609,16 +1624,28 @@ static const Type *call(Ctx *ctx, Node *n)
     if (!spec)
         FAIL(ctx, n, "out of memory specialising '%s'", tmpl->name);
     if (spec->infer_state == 1) {
-        if (!tmpl->decl_return)
-            FAIL(ctx, n, "recursive call to device function '%s': recursion needs an explicit "
-                 "signature", tmpl->name);
-        /* recursion: typed by the signature; the arrays it is given may be
-         * written (its own analysis is not finished) */
+        /* numba (typeinfer.py resolve_call): a recursive call without a
+         * signature returns what the function's other returns give so far;
+         * the passes of infer_function widen that to a fixed point. None
+         * yet is "runaway recursion" (an error in the final pass). Only
+         * self-recursion: a function called back from another one is typed
+         * before this one's returns are known. */
+        if (!tmpl->decl_return && spec != ctx->fn)
+            FAIL(ctx, n, "recursive call to device function '%s' through another function: "
+                 "mutual recursion needs explicit signatures", tmpl->name);
+        if (!tmpl->decl_return && !spec->return_type && !returns_a_value(spec->body))
+            spec->return_type = T(TY_VOID); /* only bare returns: it gives nothing */
+        if (!tmpl->decl_return && !spec->return_type)
+            FAIL(ctx, n, "recursive call to device function '%s': cannot type infer runaway "
+                 "recursion (no return of its own gives its type; or give it a signature)",
+                 tmpl->name);
+        /* recursion: typed by the signature (or the returns); the arrays
+         * it is given may be written (its own analysis is not finished) */
         spec->recursive = true;
         n->spec = spec;
         for (int p = 0; p < n->nargs; p++)
             mark_written(ctx, array_roots(ctx, n->args[p]));
-        return tmpl->decl_return;
+        return tmpl->decl_return ? tmpl->decl_return : spec->return_type;
     }
     if (spec->infer_state == 0) {
         spec->infer_state = 1;

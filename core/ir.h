@@ -450,6 +450,9 @@ struct Function {
                                * contracted, and assume no NaN or inf */
     bool boundscheck;         /* root: check every index against its dimension; a
                                * failure makes the launch raise IndexError */
+    bool zero_division_raises; /* root: x / 0, x // 0 and x % 0 raise ZeroDivisionError
+                               * and end the thread (numba's Python error model, which
+                               * its CUDA target uses with debug=True) */
     /* device functions (ND_CALL). The root (the kernel being compiled) owns
      * the templates it calls, directly or not, and every specialisation made
      * from them; a template or specialisation points back to its root. */

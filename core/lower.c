@@ -83,20 +83,35 @@ bool lw_grow_list(void **v, int *cap, int need, size_t size)
     return true;
 }
 
-/* Records n's "file:line:col" as the next fault site (L->sites, the
- * fault record's site numbers); returns its number. */
-int lw_add_site(Lower *L, const Node *n)
+/* Records "file:line:col<note>" of n as the next fault site (L->sites,
+ * the fault record's site numbers); returns its number. */
+static int add_site(Lower *L, const Node *n, const char *note)
 {
     char site[1200];
-    /* t[i] of a tuple faults only out of range: Python's words for it */
-    snprintf(site, sizeof site, "%s:%d:%d%s", L->fn->file, n->loc.line, n->loc.col,
-             n->kind == ND_TUPLE_GET ? " (tuple index out of range)" : "");
+    snprintf(site, sizeof site, "%s:%d:%d%s", L->fn->file, n->loc.line, n->loc.col, note);
     if (!lw_grow_list((void **)&L->sites, &L->capsites, L->nsites + 1, sizeof *L->sites) ||
         !(L->sites[L->nsites] = em_strdup(site))) {
         L->st = EMBER_ERR_OUT_OF_MEMORY; /* every kernel has sites now: not a user error */
         longjmp(L->fail_jmp, 1);
     }
     return L->nsites++;
+}
+
+/* n's "file:line:col" as the next fault site; returns its number. */
+int lw_add_site(Lower *L, const Node *n)
+{
+    /* t[i] of a tuple faults only out of range: Python's words for it */
+    return add_site(L, n, n->kind == ND_TUPLE_GET ? " (tuple index out of range)" : "");
+}
+
+/* The site of an exception the compiled code raises itself (not a `raise`
+ * the front end recorded): "file:line:col [ZeroDivisionError: message]",
+ * which python/ember/_compiler/_raises.py reads back. */
+int lw_add_raise_site(Lower *L, const Node *n, const char *exc, const char *msg)
+{
+    char note[200];
+    snprintf(note, sizeof note, " [%s: %s]", exc, msg);
+    return add_site(L, n, note);
 }
 
 /* ======================================================================== */
@@ -607,6 +622,7 @@ ember_status lower_module(Function *fn, LLVMContextRef ctx, const LowerOptions *
     L->fn = fn;
     L->ctx = ctx;
     L->boundscheck = fn->boundscheck;
+    L->zero_division_raises = fn->zero_division_raises;
     unsigned checks = fn->is_kernel && target->kernel_checks ? target->kernel_checks() : 0;
     L->check_writes = fn->boundscheck || (checks & LOWER_CHECK_WRITES);
     L->check_reads = fn->boundscheck || (checks & LOWER_CHECK_READS);

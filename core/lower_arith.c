@@ -284,6 +284,43 @@ static LLVMValueRef complex_powi(Lower *L, const Type *t, LLVMValueRef z, const 
     return e < 0 ? lw_complex_div(L, t, one, r) : r;
 }
 
+/* Whether binary node n checks its divisor (zero_division_raises). */
+bool lw_checks_zero_division(const Lower *L, const Node *n)
+{
+    return L->zero_division_raises && n->kind == ND_BINARY &&
+           (n->op == OP_TRUEDIV || n->op == OP_FLOORDIV || n->op == OP_MOD);
+}
+
+/* numba's Python error model (its CUDA target with debug=True): a zero
+ * divisor raises ZeroDivisionError and the thread stops there, with
+ * numba's messages (cpython/numbers.py: real_div_impl, real_mod_impl,
+ * int_truediv_impl, int_floordiv_impl, int_rem_impl, complex_div). The
+ * operands are already in the result type t (int / int: float64). */
+static void zero_division_check(Lower *L, Node *n, const Type *t, LLVMValueRef b)
+{
+    LLVMBuilderRef B = L->b;
+    const char *msg;
+    LLVMValueRef zero;
+    if (ty_is_complex(t)) {
+        LLVMValueRef z = LLVMConstReal(LLVMTypeOf(re_of(L, b)), 0.0);
+        zero = LLVMBuildAnd(B, LLVMBuildFCmp(B, LLVMRealOEQ, re_of(L, b), z, ""),
+                            LLVMBuildFCmp(B, LLVMRealOEQ, im_of(L, b), z, ""), "");
+        msg = "complex division by zero";
+    } else if (ty_is_float(t)) {
+        zero = LLVMBuildFCmp(B, LLVMRealOEQ, b, LLVMConstNull(LLVMTypeOf(b)), "");
+        msg = n->op == OP_MOD ? "modulo by zero" : "division by zero";
+    } else {
+        zero = LLVMBuildICmp(B, LLVMIntEQ, b, LLVMConstNull(LLVMTypeOf(b)), "");
+        msg = n->op == OP_MOD ? "integer modulo by zero" : "integer division by zero";
+    }
+    LLVMBasicBlockRef bad = lw_new_bb(L, "zerodiv"), ok = lw_new_bb(L, "divisor.ok");
+    LLVMBuildCondBr(B, zero, bad, ok);
+    LLVMPositionBuilderAtEnd(B, bad);
+    lw_raise_fault(L, lw_add_raise_site(L, n, "ZeroDivisionError", msg));
+    LLVMBuildBr(B, L->ret_bb); /* as `raise`: the thread (a device function) ends */
+    LLVMPositionBuilderAtEnd(B, ok);
+}
+
 LLVMValueRef lw_binary(Lower *L, Node *n)
 {
     if (ty_is_time(n->a->ty) || ty_is_time(n->b->ty))
@@ -292,6 +329,8 @@ LLVMValueRef lw_binary(Lower *L, Node *n)
     LLVMValueRef a = lw_conv(L, n, lw_expr(L, n->a), n->a->ty, t);
     LLVMValueRef b = lw_conv(L, n, lw_expr(L, n->b), n->b->ty, t);
     LLVMBuilderRef B = L->b;
+    if (lw_checks_zero_division(L, n) && t->kind != TY_BOOL)
+        zero_division_check(L, n, t, b);
     if (ty_is_complex(t)) {
         LLVMValueRef ar = re_of(L, a), ai = im_of(L, a), br = re_of(L, b), bi = im_of(L, b);
         switch (n->op) {

@@ -4,6 +4,7 @@
  * and the cuda.* / NumPy intrinsics whose lowering is the same on every
  * target; the rest of them go to a target slot.
  */
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -54,19 +55,7 @@ static LLVMValueRef tuple_item(Lower *L, Node *n, LLVMValueRef t)
  * says which exception): code, this site, thread and block. */
 void lw_raise(Lower *L, const Node *n)
 {
-    LLVMBuilderRef B = L->b;
-    int index = lw_add_site(L, n);
-    LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
-    lw_fault_store(L, LLVMConstInt(L->t_i32, (unsigned)index, 0),
-                   LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, ""), LLVMAtomicOrderingMonotonic);
-    for (int i = 0; i < 6; i++) {
-        LLVMValueRef at = LLVMConstInt(L->t_i32, (unsigned)(2 + i), 0);
-        lw_fault_store(L, i < 3 ? L->tid[i] : L->bid[i - 3],
-                       LLVMBuildGEP2(B, L->t_i32, L->fault, &at, 1, ""),
-                       LLVMAtomicOrderingMonotonic);
-    }
-    lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_RAISE, 0), L->fault,
-                   LLVMAtomicOrderingRelease);
+    lw_raise_fault(L, lw_add_site(L, n));
 }
 
 LLVMValueRef lw_intrinsic(Lower *L, Node *n)
@@ -150,6 +139,24 @@ LLVMValueRef lw_intrinsic(Lower *L, Node *n)
     }
 }
 
+/* Records KERNEL_FAULT_RAISE for fault site `site`: the record's code,
+ * the site, this thread and block (the caller ends the thread). */
+void lw_raise_fault(Lower *L, int site)
+{
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef one = LLVMConstInt(L->t_i32, 1, 0);
+    lw_fault_store(L, LLVMConstInt(L->t_i32, (unsigned)site, 0),
+                   LLVMBuildGEP2(B, L->t_i32, L->fault, &one, 1, ""), LLVMAtomicOrderingMonotonic);
+    for (int i = 0; i < 6; i++) {
+        LLVMValueRef at = LLVMConstInt(L->t_i32, (unsigned)(2 + i), 0);
+        lw_fault_store(L, i < 3 ? L->tid[i] : L->bid[i - 3],
+                       LLVMBuildGEP2(B, L->t_i32, L->fault, &at, 1, ""),
+                       LLVMAtomicOrderingMonotonic);
+    }
+    lw_fault_store(L, LLVMConstInt(L->t_i32, KERNEL_FAULT_RAISE, 0), L->fault,
+                   LLVMAtomicOrderingRelease);
+}
+
 /* ======================================================================== */
 /* Expressions                                                              */
 /* ======================================================================== */
@@ -219,6 +226,9 @@ static struct RealFn *recursive_function(Lower *L, const Node *site, Function *s
     LLVMTypeRef fty = LLVMFunctionType(has_value ? lw_lty(L, rt) : L->t_void, pt, (unsigned)nall, 0);
     char name[300];
     snprintf(name, sizeof name, "%s.rec%d", spec->name, L->nreal);
+    for (char *c = name; *c; c++) /* NVVM symbols: [A-Za-z0-9$._] ("f.<locals>.g") */
+        if (!isalnum((unsigned char)*c) && *c != '$' && *c != '.' && *c != '_')
+            *c = '_';
     LLVMValueRef f = LLVMAddFunction(L->mod, name, fty);
     LLVMSetLinkage(f, LLVMInternalLinkage);
     lw_name_params(f);

@@ -86,8 +86,8 @@ static void fis_collect(Lower *L, Node *n)
     fis_collect(L, n->c);
     for (int i = 0; i < n->nargs; i++)
         fis_collect(L, n->args[i]);
-    if (n->kind == ND_RETURN)
-        L->fis_has_return = true;
+    if (n->kind == ND_RETURN || lw_checks_zero_division(L, n))
+        L->fis_has_return = true; /* a zero divisor ends the thread as a return */
     if (n->kind == ND_LOCAL_ARRAY && n->op == MEM_LOCAL &&
         fis_find(L->locals, L->nlocals, n) < 0) {
         if (!lw_grow_list((void **)&L->locals, &L->caplocals, L->nlocals + 1, sizeof *L->locals))

@@ -216,6 +216,7 @@ struct Lower {
     int nchecked, capchecked;
     int in_recursive;          /* validating inside a recursive specialisation */
     bool boundscheck;          /* the root's boundscheck option */
+    bool zero_division_raises; /* the root's zero_division_raises option */
     bool check_writes;         /* stores and atomics check their index: boundscheck, or
                                 * the target's kernel_checks */
     bool check_reads;          /* loads check their index: likewise */
@@ -290,6 +291,7 @@ EM_HIDDEN _Noreturn void lw_fail(Lower *L, const Node *n, const char *fmt, ...) 
 EM_HIDDEN void lw_name_params(LLVMValueRef f);
 EM_HIDDEN bool lw_grow_list(void **v, int *cap, int need, size_t size);
 EM_HIDDEN int lw_add_site(Lower *L, const Node *n);
+EM_HIDDEN int lw_add_raise_site(Lower *L, const Node *n, const char *exc, const char *msg);
 EM_HIDDEN const Type *lw_part_type(const Type *t);
 EM_HIDDEN LLVMTypeRef lw_lty(Lower *L, const Type *t);
 EM_HIDDEN LLVMTypeRef lw_mty(Lower *L, const Type *t);
@@ -329,6 +331,7 @@ EM_HIDDEN ember_status lw_check(Lower *L, const Node *n, int depth);
 /* ---- lower_arith.c */
 EM_HIDDEN LLVMValueRef lw_complex_div(Lower *L, const Type *t, LLVMValueRef x, LLVMValueRef y);
 EM_HIDDEN LLVMValueRef lw_binary(Lower *L, Node *n);
+EM_HIDDEN bool lw_checks_zero_division(const Lower *L, const Node *n);
 EM_HIDDEN LLVMValueRef lw_pow(Lower *L, const Node *exp_node, LLVMValueRef x, LLVMValueRef y);
 EM_HIDDEN LLVMValueRef lw_compare(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_unary(Lower *L, Node *n);
@@ -373,6 +376,7 @@ EM_HIDDEN LLVMValueRef lw_lower_body(Lower *L, Node *body, const Type *rt, const
 EM_HIDDEN LLVMValueRef lw_expr(Lower *L, Node *n);
 /* Records a `raise` at n's site in the fault record (the code goes on). */
 EM_HIDDEN void lw_raise(Lower *L, const Node *n);
+EM_HIDDEN void lw_raise_fault(Lower *L, int site); /* the same for a site already added */
 /* ---- lower_foreign.c ---- */
 EM_HIDDEN LLVMValueRef lw_foreign_call(Lower *L, Node *n);
 

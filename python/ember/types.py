@@ -399,6 +399,8 @@ def from_descriptor(d):
     """The type object of a dispatcher type descriptor."""
     if isinstance(d, str):
         return none if d == "none" else _SCALARS[d]
+    if d[0] == "enum":  # an Enum member: its int64 code
+        return _SCALARS[d[2]]
     if d[0] == "record":
         return Record(np.dtype({"names": [f[0] for f in d[1]],
                                 "formats": [(np.dtype(f[1]), f[3]) if f[3] else f[1]

@@ -1546,6 +1546,7 @@ PyObject *ext_compile_kernel(PyObject *module, PyObject *const *args, Py_ssize_t
     CudaCode *code = NULL;
     ember_status s;
     fn->boundscheck = boundscheck != 0;
+    fn->zero_division_raises = debug != 0; /* numba: debug=True, Python's error model */
     fn->fastmath = fastmath != 0;
     NvvmOptions nopt = {.cc_major = cc[0], .cc_minor = cc[1], .opt_level = opt ? 3 : 0,
                         .fastmath = fastmath != 0, .lineinfo = lineinfo != 0,

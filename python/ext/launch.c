@@ -91,7 +91,8 @@ static bool key_of(ext_state *st, ember_device_t dev, PyObject *v, sig_key *k, i
     ember_dtype dt;
     if (PyBool_Check(v))
         return key_put(k, EMBER_BOOL);
-    if (PyLong_Check(v)) { /* as typeof: uint64 for 2**63 .. 2**64 - 1 */
+    if (PyLong_CheckExact(v)) { /* as typeof: uint64 for 2**63 .. 2**64 - 1; not an
+                                 * IntEnum member, whose class is part of its type */
         int overflow;
         long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
         if (x == -1 && PyErr_Occurred()) {

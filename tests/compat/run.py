@@ -55,6 +55,7 @@ class RecordingResult(unittest.TestResult):
         self._failed_subtests = {}
 
     def _emit(self, test, outcome, detail=""):
+        self._failed_subtests.pop(test.id(), None)  # one outcome per test
         line = {"test": self._short(test), "outcome": outcome, "detail": detail[-2000:]}
         self._out.write(json.dumps(line) + "\n")
         self._out.flush()
@@ -64,7 +65,7 @@ class RecordingResult(unittest.TestResult):
 
     def addSuccess(self, test):
         if test.id() in self._failed_subtests:
-            self._emit(test, "fail", self._failed_subtests.pop(test.id()))
+            self._emit(test, "fail", self._failed_subtests[test.id()])
         else:
             self._emit(test, "pass")
 
@@ -86,6 +87,13 @@ class RecordingResult(unittest.TestResult):
     def addSubTest(self, test, subtest, err):
         if err is not None:
             self._failed_subtests.setdefault(test.id(), self._err_text(err))
+
+    def stopTest(self, test):
+        # a failed subtest makes unittest skip addSuccess and report nothing
+        # else for the test: record it as failed with the subtest's error
+        if test.id() in self._failed_subtests:
+            self._emit(test, "fail", self._failed_subtests[test.id()])
+        super().stopTest(test)
 
 
 def iter_tests(suite):

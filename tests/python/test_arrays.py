@@ -86,6 +86,37 @@ def test_device_array_and_like(rng):
     assert np.array_equal(d.copy_to_host(), np.arange(12, dtype=np.float32).reshape(3, 4))
 
 
+LIKE_VIEWS = [
+    ((10, 12), "F", (slice(None, None, 2), slice(None, None, 2)), False),
+    ((10, 12), "C", (slice(None, None, 2), slice(None, None, 2)), False),
+    ((10, 12), "F", (slice(None, None, 2), slice(None, None, 2)), True),
+    ((4, 6, 8), "C", (slice(None), slice(None, None, 3), slice(1, None, 2)), True),
+    ((4, 6, 8), "F", (slice(None, None, 2), slice(None), slice(None, None, 4)), False),
+    ((1, 6, 1), "C", (slice(None), slice(None, None, 2), slice(None)), False),
+]
+
+
+@pytest.mark.parametrize("like", ["device_array_like", "pinned_array_like",
+                                  "mapped_array_like"])
+@pytest.mark.parametrize("shape,order,index,transpose", LIKE_VIEWS)
+def test_array_like_of_view_keeps_memory_order(like, shape, order, index, transpose):
+    # *_array_like of a non-contiguous view gives a dense array whose axes
+    # are laid out in the view's order, as np.zeros_like (order='K') does
+    view = np.zeros(shape, np.float32, order=order)[index]
+    dview = cuda.device_array(shape, np.float32, order=order)[index]
+    if transpose:
+        view, dview = view.T, dview.T
+    got = getattr(cuda, like)(dview)
+    ref = np.zeros_like(view)
+    assert got.shape == ref.shape and got.dtype == ref.dtype
+    assert got.strides == ref.strides
+    assert bool(got.flags["C_CONTIGUOUS"]) == bool(ref.flags["C_CONTIGUOUS"])
+    assert bool(got.flags["F_CONTIGUOUS"]) == bool(ref.flags["F_CONTIGUOUS"])
+    if like != "device_array_like":  # a host view works the same
+        again = getattr(cuda, like)(view)
+        assert again.strides == ref.strides
+
+
 def test_copy_to_host_into_existing(rng):
     a = random_array((6, 4), np.float64, rng)
     d = cuda.to_device(a)

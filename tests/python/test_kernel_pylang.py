@@ -56,6 +56,11 @@ class RequestError(enum.IntEnum):
     internal_error = 500
 
 
+class Small(enum.IntEnum):
+    two = 2           # the value of Shape.circle and RequestError.dummy
+    too = 2           # an alias: the same member as Small.two
+
+
 # ---- enums -----------------------------------------------------------------
 
 def compare(a, b, out):
@@ -68,13 +73,57 @@ def compare(a, b, out):
 @pytest.mark.parametrize("a, b", [(Color.red, Color.red), (Color.red, Color.green),
                                   (Planet.EARTH, Planet.EARTH), (Planet.VENUS, Planet.MARS),
                                   (Color.blue, Shake.mint), (Shape.circle, Shape.circle),
-                                  (Shape.circle, RequestError.not_found)])
+                                  (Shape.circle, RequestError.not_found),
+                                  (Shape.circle, Small.two), (Small.two, Small.too),
+                                  (Shape.circle, 2), (2, RequestError.dummy), (2, 2)])
 def test_enum_members_as_arguments_compare_as_in_python(a, b):
     got = np.zeros(4, dtype=np.bool_)
     want = got.copy()
     cuda.jit(compare)[1, 1](a, b, got)
     compare(a, b, want)
     np.testing.assert_array_equal(got, want)
+
+
+def test_is_between_int_enum_classes_with_the_fast_path():
+    # IntEnum members of two classes with one value are equal but never the
+    # same object; an int and a member neither. Launches alternate so that
+    # a kernel compiled for one pair of argument types (and kept by the C
+    # fast path) is never reused for another pair.
+    k = cuda.jit(compare)
+    pairs = [(2, 2), (Shape.circle, Small.two), (2, 2), (Shape.circle, Shape.circle),
+             (Shape.circle, 2), (Small.two, Shape.circle), (2, Small.two)]
+    for a, b in pairs * 2:
+        got = np.zeros(4, dtype=np.bool_)
+        want = got.copy()
+        k[1, 1](a, b, got)
+        compare(a, b, want)
+        np.testing.assert_array_equal(got, want, err_msg=f"{a!r}, {b!r}")
+
+
+def test_is_against_member_constants():
+    def k(a, out):
+        out[0] = a is Shape.circle
+        out[1] = a is not Small.two
+        out[2] = a is Color.red
+        out[3] = a == Shape.circle
+
+    for a in (Shape.circle, Small.two, Shape.square, Color.red, 2):
+        got = np.zeros(4, dtype=np.bool_)
+        want = got.copy()
+        cuda.jit(k)[1, 1](a, got)
+        k(a, want)
+        np.testing.assert_array_equal(got, want, err_msg=repr(a))
+
+
+def test_an_enum_member_inside_a_tuple():
+    def k(t, out):
+        out[0] = t[0] + t[1]
+
+    got = np.zeros(1, dtype=np.int64)
+    cuda.jit(k)[1, 1]((Shape.square, 3), got)   # an IntEnum member is its int there
+    assert got[0] == Shape.square + 3
+    with pytest.raises(TypeError, match="cannot take a Color inside a tuple"):
+        cuda.jit(k)[1, 1]((Color.red, 3), got)
 
 
 def test_enum_members_as_constants():

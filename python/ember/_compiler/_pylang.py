@@ -90,6 +90,35 @@ class PythonFeatures:
             return None
         return type(m) if isinstance(m, enum.Enum) else None
 
+    def member_class(self, node, tree):
+        """For `is`: the Enum class (IntEnum too) of the member that `node`
+        (built as `tree`) is, when known at compile time: a member constant,
+        or a kernel parameter passed a member and never assigned (its tree
+        reads the parameter). False when it is known to be no member (a
+        number constant or parameter); None when not known."""
+        import enum
+        m = self.enum_member(node)
+        if isinstance(m, enum.Enum):
+            return type(m)
+        if isinstance(node, ast.Constant):
+            return False
+        if isinstance(tree, tuple) and tree and tree[0] == "param" and \
+                self.argtypes is not None:
+            d = self.argtypes[tree[3]]
+            if isinstance(d, tuple) and d[0] == "enum":
+                return d[1]
+            return False if isinstance(d, str) else None
+        return None
+
+    def never_identical(self, a, ta, b, tb):
+        """Whether `a is b` is False whatever the values: members of two
+        Enum classes, or a member and a number, are never one object (as
+        numba types them: two member types, or a member and a number)."""
+        ca, cb = self.member_class(a, ta), self.member_class(b, tb)
+        if ca is None or cb is None:
+            return False
+        return ca is not cb and bool(ca or cb)
+
     def enum_member(self, node):
         """The Enum member `node` names (Color.red, Color['red']), else None."""
         from .frontend import _Static

@@ -8,12 +8,20 @@ exception to raise. In a kernel its message names the function, file, line,
 thread and block as numba's does (`In function 'k', file f.py, line 12,
 tid=[0, 0, 0] ctaid=[0, 0, 0]: message`); an ember.jit function raises it
 as Python would (`cls(*args)`).
+
+The compiled code also raises exceptions of its own, which no `raise`
+wrote: ZeroDivisionError in a kernel compiled with debug=True (numba's
+Python error model, core/lower_arith.c). Their site carries the class and
+the message: "file:line:col [ZeroDivisionError: division by zero]".
 """
 
+import re
 import threading
 
 _sites = {}   # "file:line:col" -> (exception class, args)
 _lock = threading.Lock()
+_OWN_SITE = re.compile(r"(.*) \[(\w+): (.*)\]")
+_OWN_CLASSES = {"ZeroDivisionError": ZeroDivisionError}
 
 
 def register(site, cls, args):
@@ -23,8 +31,12 @@ def register(site, cls, args):
 
 def kernel_exception(site, name, in_kernel, thread, block):
     """The exception the raise at `site` stands for (an instance)."""
-    with _lock:
-        cls, args = _sites.get(site, (RuntimeError, ("an exception was raised",)))
+    own = _OWN_SITE.fullmatch(site)
+    if own and own[2] in _OWN_CLASSES:  # raised by the compiled code itself
+        site, cls, args = own[1], _OWN_CLASSES[own[2]], (own[3],)
+    else:
+        with _lock:
+            cls, args = _sites.get(site, (RuntimeError, ("an exception was raised",)))
     if not in_kernel:
         return _make(cls, args, args)
     file, line = site, "?"

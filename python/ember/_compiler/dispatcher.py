@@ -18,6 +18,7 @@ NumPy arrays are typed read-only, so a store into one is a compile error.
 Objects with ``__cuda_array_interface__`` are used in place.
 """
 
+import enum
 import inspect
 import numbers
 import operator
@@ -122,6 +123,9 @@ def typeof(value, what):
     from ..cuda._devicearray import DeviceNDArray
     if isinstance(value, (bool, np.bool_)):
         return "bool"
+    if isinstance(value, enum.Enum):
+        # an int64 that knows its class: `is` compares classes (_enums.py)
+        return ("enum", type(value), "int64")
     if isinstance(value, int):
         # numba's typeof: int64, or uint64 for 2**63 .. 2**64 - 1 (a larger
         # value stays int64 and the packer raises OverflowError for it)
@@ -158,7 +162,14 @@ def typeof(value, what):
                 not f["WRITEABLE"])
     if isinstance(value, tuple):
         items = tuple(typeof(v, f"{what}[{i}]") for i, v in enumerate(value))
+        # inside a tuple an IntEnum member is its int, as before classes
+        # were typed (no other Enum member travels there)
+        items = tuple(d[2] if isinstance(d, tuple) and d[0] == "enum" and issubclass(d[1], int)
+                      else d for d in items)
         for i, d in enumerate(items):
+            if isinstance(d, tuple) and d[0] == "enum":
+                raise TypeError(f"{what}[{i}]: a kernel cannot take a {d[1].__name__} inside "
+                                "a tuple; pass the member as an argument of its own")
             if isinstance(d, tuple) and d[0] == "function":
                 raise TypeError(f"{what}[{i}]: a function inside a tuple cannot be passed; "
                                 "pass the function as an argument of its own")
@@ -213,7 +224,10 @@ def _has_namedtuple(values):
 
 def _desc_for_c(d):
     """The descriptor as compile.c wants it (lists for tuple fields and
-    extents; a record argument is a 1-element array of records there)."""
+    extents; a record argument is a 1-element array of records there; an
+    enum member is its int64 code)."""
+    if isinstance(d, tuple) and d[0] == "enum":
+        return d[2]
     if isinstance(d, tuple) and d[0] == "tuple":
         return ("tuple", [_desc_for_c(x) for x in d[1]])
     if isinstance(d, tuple) and d[0] == "function":  # bound at compile time: no data
@@ -273,6 +287,9 @@ def _record_bytes(a):
 def _desc_str(d):
     if isinstance(d, str):
         return d
+    if d[0] == "enum":  # numba's IntEnumMember / EnumMember
+        kind = "IntEnumMember" if issubclass(d[1], int) else "EnumMember"
+        return f"{kind}({d[1].__qualname__}, {d[2]})"
     if d[0] == "function":
         return f"function({d[1].__qualname__})"
     if d[0] == "record" and len(d[1]) == 1 and d[1][0][0] == "":  # a string item
@@ -312,6 +329,9 @@ def _match_cost(actual, formal):
 def _arg_cost(a, f):
     if a == f:
         return 0
+    if isinstance(a, tuple) and a[0] == "enum":  # a member passes as its int64
+        c = _arg_cost(a[2], f)
+        return None if c is None else c + 1
     if isinstance(a, str) and isinstance(f, str):
         if a == "none" or f == "none" or _time.is_time_desc(a) or _time.is_time_desc(f):
             return None  # (equal types matched above)
@@ -636,7 +656,7 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         current CUDA device."""
         from ..cuda._devices import get_current_device
         dev = get_current_device()
-        args = tuple(_foreign_arrays_to_device(_enums.as_argument(a)) for a in self._bind(args))
+        args = tuple(_foreign_arrays_to_device(a) for a in self._bind(args))
         kernel = self.compile_cuda(self._resolve_key(self._signature(args)),
                                    tuple(dev.compute_capability))
         _, function = self._cuda_function(kernel, dev)
@@ -880,7 +900,7 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
         from ..cuda._args import split_hints
         from ..cuda._memory import device_array_like, device_view_of_mapped, to_device
         args, hints = split_hints(tuple(self._bind(args)))
-        args = tuple(_foreign_arrays_to_device(_enums.as_argument(a)) for a in args)
+        args = tuple(_foreign_arrays_to_device(a) for a in args)
         dev = get_current_device()
         from ..cuda import _graphs
         capturing = _graphs.is_capturing(stream)
@@ -890,6 +910,11 @@ class Dispatcher(InspectCompiled, _ember.DispatcherBase):
                             "each launch, which a graph cannot hold); pass cuda.to_device(...)")
         sig = self._signature(args)
         args = function_values(args, sig)  # functions are compile-time constants
+        if any(isinstance(d, tuple) and d[0] == "enum" for d in sig):
+            # members become their codes; the C fast path would not tell an
+            # IntEnum member from its int (nor two classes) and stays out
+            args = tuple(_enums.as_argument(a) for a in args)
+            given = -1
         if any(_has_records(d) for d in sig):  # records travel as their bytes
             args = tuple(_record_bytes(a) for a in args)
             given = -1  # and never through the C fast path (it would see uint8 arrays)

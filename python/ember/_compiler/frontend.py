@@ -1358,6 +1358,9 @@ class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
             name = _CMPOPS[type(op)]
             # a < b < c: (a < b) and (b < c); b is evaluated twice
             c = ("compare", line, col, name, trees[i], trees[i + 1])
+            if isinstance(op, (ast.Is, ast.IsNot)) and self.never_identical(
+                    operands[i], trees[i], operands[i + 1], trees[i + 1]):
+                c = self.const(node, isinstance(op, ast.IsNot))
             result = c if result is None else ("and", line, col, result, c)
         return result
 
@@ -2415,9 +2418,11 @@ class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
             df = g.self_device
         elif pyf in g.stack or pyf is self.fn:
             key = g.keys.get(pyf)
-            if key is not None and g.sigs.get(key) is not None:
+            if key is not None and (g.sigs.get(key) is not None or not g.jit):
+                # recursion, typed by the explicit signature; a device
+                # function without one by its other returns (core/infer.c)
                 g.recursive.add(pyf)
-                return key  # recursion, typed by the explicit signature
+                return key
             if g.jit:
                 raise self.typing(node, f"recursive call to '{name}' cannot be typed without "
                                   "a signature", f"give '{name}' an explicit signature, e.g. "

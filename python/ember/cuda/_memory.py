@@ -91,7 +91,35 @@ def device_array_like(ary, stream=0):
     if not hasattr(ary, "shape") or not hasattr(ary, "dtype"):
         ary = _host_array(ary, "device_array_like")
     order = "F" if _is_f_only(ary) else "C"
-    return device_array(ary.shape, ary.dtype, order=order, stream=stream)
+    return device_array(ary.shape, ary.dtype, strides=_dense_strides_like(ary), order=order,
+                        stream=stream)
+
+
+def _dense_strides_like(ary):
+    """Strides of a new dense array that keeps the memory order of ``ary``'s
+    axes, as np.empty_like(order='K') gives (NumPy's PyArray_NewLikeArray:
+    axes sorted by decreasing |stride|, ties in C order); None when ``ary`` is
+    contiguous or 1-D, where the order argument says it all."""
+    if ary.ndim <= 1 or _is_c(ary) or _is_f(ary):
+        return None
+    perm = sorted(range(ary.ndim), key=lambda i: -abs(ary.strides[i]))  # stable
+    strides, step = [0] * ary.ndim, ary.dtype.itemsize
+    for i in reversed(perm):
+        strides[i] = step
+        step *= ary.shape[i]
+    return tuple(strides)
+
+
+def _is_c(ary):
+    if isinstance(ary, DeviceNDArray):
+        return ary.is_c_contiguous()
+    return bool(ary.flags["C_CONTIGUOUS"])
+
+
+def _is_f(ary):
+    if isinstance(ary, DeviceNDArray):
+        return ary.is_f_contiguous()
+    return bool(ary.flags["F_CONTIGUOUS"])
 
 
 def _is_f_only(ary):
@@ -171,7 +199,7 @@ def pinned_array(shape, dtype=np.float64, strides=None, order="C"):
 
 def pinned_array_like(ary):
     order = "F" if _is_f_only(ary) else "C"
-    return pinned_array(ary.shape, ary.dtype, order=order)
+    return pinned_array(ary.shape, ary.dtype, strides=_dense_strides_like(ary), order=order)
 
 
 class MappedNDArray(np.ndarray):
@@ -218,8 +246,8 @@ def mapped_array(shape, dtype=np.float64, strides=None, order="C", stream=0, por
 def mapped_array_like(ary, stream=0, portable=False, wc=False):
     """A mapped array of ``ary``'s shape and dtype (F order if ``ary`` is)."""
     order = "F" if _is_f_only(ary) else "C"
-    return mapped_array(ary.shape, ary.dtype, order=order, stream=stream, portable=portable,
-                        wc=wc)
+    return mapped_array(ary.shape, ary.dtype, strides=_dense_strides_like(ary), order=order,
+                        stream=stream, portable=portable, wc=wc)
 
 
 class ManagedNDArray(MappedNDArray):
