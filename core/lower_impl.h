@@ -10,6 +10,7 @@
  *   core/lower_check.c      validation: what lowering cannot do, located
  *   core/lower_arith.c      operators on numbers
  *   core/lower_math.c       math / cmath / NumPy elementary functions
+ *   core/lower_bf16.c       bfloat16 conversions (integer operations) and hfma
  *   core/lower_cspecial.c   cmath's values for infinite and NaN parts
  *   core/lower_expr.c       expressions, calls of device functions, intrinsics
  *   core/lower_array.c      indexing, bounds checks, atomics, attributes, slices,
@@ -332,6 +333,13 @@ EM_HIDDEN LLVMValueRef lw_compare(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_unary(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_and_or(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_ifexp(Lower *L, Node *n);
+
+/* ---- lower_bf16.c */
+EM_HIDDEN LLVMValueRef lw_bf16_to_f32(Lower *L, LLVMValueRef bits);
+EM_HIDDEN LLVMValueRef lw_f32_to_bf16(Lower *L, LLVMValueRef f);
+EM_HIDDEN LLVMValueRef lw_bf16_conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from,
+                                    const Type *to);
+EM_HIDDEN LLVMValueRef lw_bf16_fma(Lower *L, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
 
 /* ---- lower_math.c */
 EM_HIDDEN LLVMValueRef lw_fadd(Lower *L, LLVMValueRef a, LLVMValueRef b);
