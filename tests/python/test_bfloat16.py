@@ -496,3 +496,67 @@ def test_errors_name_the_line(cpu_device):
         no_atan[1, 1](a)
     with pytest.raises(TypingError, match=r"test_bfloat16.py:\d+.*'x' is assigned float32"):
         branch[1, 1](a, f)
+
+
+def test_more_functions(cpu_device):
+    @cuda.jit
+    def k(a, b, f, n, out, ints):
+        i = cuda.grid(1)
+        if i < a.size:
+            x = bf16.int16_as_bfloat16(a[i])
+            y = bf16.int16_as_bfloat16(b[i])
+            out[0, i] = bf16.bfloat16_as_int16(bf16.hfma_relu(x, y, x))
+            out[1, i] = bf16.bfloat16_as_int16(bf16.hfma_sat(x, y, y))
+            out[2, i] = bf16.bfloat16_as_int16(bf16.hrcp(x))
+            out[3, i] = bf16.bfloat16_as_int16(bf16.hmin_nan(x, y))
+            out[4, i] = bf16.bfloat16_as_int16(bf16.hmul_rn(x, y))
+            out[5, i] = bf16.bfloat16_as_int16(bf16.float32_to_bfloat16(f[i]))
+            out[6, i] = bf16.bfloat16_as_int16(bf16.int32_to_bfloat16_rn(n[i]))
+            ints[0, i] = bf16.hisinf(x)
+            if abs(float32(x)) < 100:
+                ints[1, i] = bf16.bfloat16_to_int8_rz(x)
+
+    a, b = _operands(11)
+    rng = np.random.default_rng(12)
+    f = _float32_cases(13, a.size)[:a.size]
+    n = rng.integers(-2 ** 31, 2 ** 31, a.size, dtype=np.int64).astype(np.int32)
+    out = np.zeros((7, a.size), np.int16)
+    ints = np.zeros((2, a.size), np.int32)
+    k[(a.size + 127) // 128, 128](a, b, f, n, out, ints)
+    xs = _value_of(a.view(np.uint16)).astype(np.float64)
+    ys = _value_of(b.view(np.uint16)).astype(np.float64)
+
+    def fma(x, y, z):
+        if not (np.isfinite(x) and np.isfinite(y) and np.isfinite(z)):
+            with np.errstate(all="ignore"):
+                return float(x * y + z)
+        r = Fraction(x) * Fraction(y) + Fraction(z)
+        return 0.0 if r == 0 else _ref(r)
+
+    relu = np.array([fma(x, y, x) for x, y in zip(xs, ys)])
+    relu = np.where(relu < 0, 0.0, relu)
+    pos = relu != 0  # the sign of a zero result is not compared
+    _check(out[0][pos], relu[pos], "hfma_relu")
+    sat = np.array([fma(x, y, y) for x, y in zip(xs, ys)])
+    sat = np.where(np.isnan(sat), 0.0, np.clip(sat, 0.0, 1.0))
+    _check(out[1][sat != 0], sat[sat != 0], "hfma_sat")
+    _check(out[2], [_exact("/", 1.0, x) for x in xs], "hrcp")
+    nz = (xs != 0) | (ys != 0)
+    _check(out[3][nz], np.minimum(xs, ys)[nz], "hmin_nan")
+    _check(out[4], [_exact("*", x, y) for x, y in zip(xs, ys)], "hmul_rn")
+    _check(out[5], _ref_all([float(v) for v in f]), "float32_to_bfloat16")
+    _check(out[6], [_ref(int(v)) for v in n], "int32_to_bfloat16_rn")
+    np.testing.assert_array_equal(ints[0], np.where(np.isinf(xs), np.sign(xs), 0))
+    small = np.abs(xs) < 100
+    np.testing.assert_array_equal(ints[1][small], np.trunc(xs[small]))
+
+
+def test_in_ember_jit_functions():
+    @ember.jit
+    def f(x, y):
+        b = bfloat16(x) * bfloat16(y) + bfloat16(1)
+        return float32(b), b
+
+    wide, b = f(1.1, 3.3)
+    want = _exact("+", _exact("*", _ref(1.1), _ref(3.3)), 1.0)
+    assert wide == want and b == want
