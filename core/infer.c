@@ -2196,8 +2196,10 @@ static void stmt(Ctx *ctx, Node *n)
         if (elem->kind == TY_RECORD ? ty_record_readonly(ty_concrete(v), false) != elem
                                     : !ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
             if (ctx->final && ctx->st == EMBER_SUCCESS)
-                ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s",
-                                   tname(v, s), tname(elem, s2));
+                ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s%s",
+                                   tname(v, s), tname(elem, s2),
+                                   ty_is_bf16(v) ? " (keep bfloat16 in an int16 or uint16 array: "
+                                   "a[i] = cuda.bf16.bfloat16_as_int16(b))" : "");
             break;
         }
         mark_written(ctx, array_roots(ctx, n->a));

@@ -479,6 +479,15 @@ def test_errors_name_the_line(cpu_device):
             x = f[0]
         a[0] = bf16.bfloat16_as_int16(x)
 
+    @cuda.jit
+    def store(a):
+        a[0] = bfloat16(1.5)
+
+    @cuda.jit
+    def condition(a):
+        if bfloat16(1.5):
+            a[0] = 1
+
     a, f = np.zeros(1, np.int16), np.ones(1, np.float32)
     with pytest.raises(TypingError, match=r"test_bfloat16.py:\d+.*bfloat16 and float32"):
         mixed[1, 1](a, f)
@@ -496,6 +505,12 @@ def test_errors_name_the_line(cpu_device):
         no_atan[1, 1](a)
     with pytest.raises(TypingError, match=r"test_bfloat16.py:\d+.*'x' is assigned float32"):
         branch[1, 1](a, f)
+    with pytest.raises(TypingError, match=r"test_bfloat16.py:\d+.*cannot store bfloat16 into an "
+                                          r"array of int16 \(keep bfloat16 in an int16"):
+        store[1, 1](a)
+    with pytest.raises(TypingError, match=r"test_bfloat16.py:\d+.*must be a number or bool, not "
+                                          "bfloat16"):
+        condition[1, 1](a)
 
 
 def test_more_functions(cpu_device):
