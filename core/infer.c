@@ -59,6 +59,132 @@ static const Type *float_result(const Type *t)
 }
 
 
+/* ---- bfloat16 (cuda.bf16) ---------------------------------------------- */
+
+/* bfloat16 is no number to the rules of this file (ty_is_number): its
+ * operators are rewritten here into the float32 operation on the operands
+ * widened (exactly), rounded back to bfloat16 once (an ND_CAST): correctly
+ * rounded for + - * / as CUDA's __hadd ..., since float32 has more than
+ * 2 * 8 + 2 bits. A Python literal operand is rounded to bfloat16 first (it
+ * takes the other operand's type, as NEP 50 literals do); any other mix is
+ * an error that asks for an explicit conversion. */
+static Node *wrap_cast(Ctx *ctx, Node *a, TypeKind k)
+{
+    Node *c = a ? ir_node(ctx->fn, ND_CAST, a->loc) : NULL;
+    if (c) {
+        c->target = T(k);
+        c->a = a;
+    }
+    return c;
+}
+
+/* Operand `a` of type t (bfloat16 or a literal) as a float32 expression. */
+static Node *bf16_widen(Ctx *ctx, Node *a, const Type *t)
+{
+    return wrap_cast(ctx, ty_is_bf16(t) ? a : wrap_cast(ctx, a, TY_BF16), TY_F32);
+}
+
+static bool bf16_operand(const Type *t)
+{
+    return ty_is_bf16(t) || t->kind == TY_WEAK_INT || t->kind == TY_WEAK_FLOAT;
+}
+
+/* Node n becomes the conversion to bfloat16 of a copy of itself. */
+static bool round_to_bf16(Ctx *ctx, Node *n)
+{
+    Node *m = ir_node(ctx->fn, n->kind, n->loc);
+    if (!m)
+        return false;
+    *m = *n;
+    n->kind = ND_CAST;
+    n->target = T(TY_BF16);
+    n->a = m;
+    n->b = n->c = NULL;
+    n->args = NULL;
+    n->nargs = 0;
+    n->op = 0;
+    n->index = 0;
+    return true;
+}
+
+static const Type *bf16_binary(Ctx *ctx, Node *n, const Type *a, const Type *b)
+{
+    char s1[256], s2[256];
+    if (!bf16_operand(a) || !bf16_operand(b))
+        FAIL(ctx, n, "unsupported operand types for %s: %s and %s (bfloat16 mixes only with "
+             "bfloat16 and Python literals; convert explicitly: bfloat16(x) or float32(b))",
+             ir_op_name(n->op), tname(a, s1), tname(b, s2));
+    if (n->op != OP_ADD && n->op != OP_SUB && n->op != OP_MUL && n->op != OP_TRUEDIV)
+        FAIL(ctx, n, "operator %s is not supported on bfloat16 (+ - * / and comparisons are)",
+             ir_op_name(n->op));
+    if (!(n->a = bf16_widen(ctx, n->a, a)) || !(n->b = bf16_widen(ctx, n->b, b)) ||
+        !round_to_bf16(ctx, n))
+        FAIL(ctx, n, "out of memory");
+    return expr(ctx, n);
+}
+
+static const Type *bf16_unary(Ctx *ctx, Node *n, const Type *a)
+{
+    if (n->op == OP_INVERT)
+        FAIL(ctx, n, "bad operand type for unary ~: bfloat16 (integers and bools only)");
+    if (!(n->a = bf16_widen(ctx, n->a, a)) || (n->op != OP_NOT && !round_to_bf16(ctx, n)))
+        FAIL(ctx, n, "out of memory");
+    return expr(ctx, n); /* not b: a bool */
+}
+
+/* math.sqrt(b), abs(b), max(b, c) ... of bfloat16: the float32 function
+ * (NumPy's, which keeps float32) rounded to bfloat16, as numba-cuda's
+ * overloads of math functions for bfloat16. */
+static const Type *bf16_math(Ctx *ctx, Node *n, const Type **args)
+{
+    char name[64];
+    ir_math_label(n, name, sizeof name);
+    switch (n->op) {
+    case MATH_SQRT: case MATH_EXP: case MATH_EXP2: case MATH_LOG: case MATH_LOG2:
+    case MATH_LOG10: case MATH_SIN: case MATH_COS: case MATH_TANH: case MATH_FLOOR:
+    case MATH_CEIL: case MATH_TRUNC: case MATH_FABS: case MATH_ABS: case MATH_RINT:
+        if (n->nargs == 1)
+            break;
+        FAIL(ctx, n, "%s() of a bfloat16 takes one argument", name);
+    case MATH_MIN: case MATH_MAX: case MATH_FMIN: case MATH_FMAX:
+        if (n->nargs == 2 && ty_is_bf16(args[0]) && ty_is_bf16(args[1]))
+            break;
+        FAIL(ctx, n, "%s() of bfloat16 takes two bfloat16 values", name);
+    default:
+        FAIL(ctx, n, "%s() is not supported on bfloat16 (sqrt, exp, exp2, log, log2, log10, "
+             "sin, cos, tanh, floor, ceil, trunc, fabs, abs, rint, min and max are; or "
+             "convert: float32(b))", name);
+    }
+    for (int i = 0; i < n->nargs; i++)
+        if (!bf16_operand(args[i]) || !(n->args[i] = bf16_widen(ctx, n->args[i], args[i])))
+            FAIL(ctx, n, "%s() cannot mix bfloat16 with other types", name);
+    if (n->index == MATHF_PYTHON && n->op != MATH_MIN && n->op != MATH_MAX)
+        n->index = MATHF_NUMPY; /* math.floor(b) is a bfloat16, not an int */
+    if (!round_to_bf16(ctx, n))
+        FAIL(ctx, n, "out of memory");
+    return expr(ctx, n);
+}
+
+/* cuda.bf16.hfma and the bit reinterpretations (core/lower_bf16.c). */
+static const Type *bf16_intrinsic(Ctx *ctx, Node *n)
+{
+    char s[256];
+    const char *label = ir_intrinsics[n->op].label;
+    for (int i = 0; i < n->nargs; i++) {
+        const Type *a = expr(ctx, n->args[i]);
+        if (!a)
+            return NULL;
+        bool ok = n->op == INTR_BF16_FROM_BITS ? a->kind == TY_I16 || a->kind == TY_U16
+                                               : ty_is_bf16(a);
+        if (!ok)
+            FAIL(ctx, n->args[i], "%s() needs %s, not %s", label,
+                 n->op == INTR_BF16_FROM_BITS ? "an int16 or uint16" : "bfloat16 values",
+                 tname(ty_concrete(a), s));
+    }
+    return T(n->op == INTR_BF16_AS_I16 ? TY_I16 : n->op == INTR_BF16_AS_U16 ? TY_U16 : TY_BF16);
+}
+
+
 /* ---- array expressions (ember.jit functions) --------------------------- */
 
 /* NumPy's elementwise operators and ufuncs on whole arrays become one
@@ -242,6 +368,8 @@ static const Type *binary(Ctx *ctx, Node *n)
     const Type *a = expr(ctx, n->a), *b = expr(ctx, n->b);
     if (!a || !b)
         return NULL;
+    if (ty_is_bf16(a) || ty_is_bf16(b))
+        return bf16_binary(ctx, n, a, b);
     if (a->kind == TY_ARRAY || b->kind == TY_ARRAY) {
         Node **slots[2] = {&n->a, &n->b};
         return to_array_expr(ctx, n, slots, 2);
@@ -283,6 +411,8 @@ static const Type *unary(Ctx *ctx, Node *n)
     const Type *a = expr(ctx, n->a);
     if (!a)
         return NULL;
+    if (ty_is_bf16(a))
+        return bf16_unary(ctx, n, a);
     char s[256];
     if (a->kind == TY_ARRAY && n->op == OP_NOT)
         FAIL(ctx, n, "'not' of an array: its truth value is ambiguous; use ~a (bool arrays) "
@@ -316,11 +446,20 @@ static const Type *compare(Ctx *ctx, Node *n)
     const Type *a = expr(ctx, n->a), *b = expr(ctx, n->b);
     if (!a || !b)
         return NULL;
+    char s1[256], s2[256];
+    if (ty_is_bf16(a) || ty_is_bf16(b)) { /* compared exactly as float32 */
+        if (!bf16_operand(a) || !bf16_operand(b))
+            FAIL(ctx, n, "cannot compare %s with %s (bfloat16 compares with bfloat16 and "
+                 "Python literals; convert explicitly: bfloat16(x) or float32(b))",
+                 tname(a, s1), tname(b, s2));
+        if (!(n->a = bf16_widen(ctx, n->a, a)) || !(n->b = bf16_widen(ctx, n->b, b)))
+            FAIL(ctx, n, "out of memory");
+        return compare(ctx, n);
+    }
     if (a->kind == TY_ARRAY || b->kind == TY_ARRAY) {
         Node **slots[2] = {&n->a, &n->b};
         return to_array_expr(ctx, n, slots, 2);
     }
-    char s1[256], s2[256];
     if (ty_is_time(a) || ty_is_time(b))
         return time_binary(ctx, n, a, b);
     const Type *t = ty_promote(a, b);
@@ -437,6 +576,9 @@ static const Type *math_call(Ctx *ctx, Node *n)
             return NULL;
         any_array |= args[i]->kind == TY_ARRAY;
     }
+    for (int i = 0; i < n->nargs; i++)
+        if (ty_is_bf16(args[i]))
+            return bf16_math(ctx, n, args);
     if (any_array && (n->index == MATHF_NUMPY || (n->index == MATHF_PYTHON && n->op == MATH_ABS))) {
         Node **slots[8];
         for (int i = 0; i < n->nargs; i++)
@@ -744,6 +886,8 @@ static const Type *intrinsic(Ctx *ctx, Node *n)
         t = ty_concrete(t);
         return ty_is_float(t) ? t : T(TY_F64);
     }
+    case INTR_BF16_FMA: case INTR_BF16_AS_I16: case INTR_BF16_AS_U16: case INTR_BF16_FROM_BITS:
+        return bf16_intrinsic(ctx, n);
     case INTR_RANDOM_SEED: case INTR_RANDOM_RANDOM: case INTR_RANDOM_UNIFORM:
     case INTR_RANDOM_NORMAL: case INTR_RANDOM_RANDINT:
         return random_intrinsic(ctx, n);
@@ -1399,6 +1543,16 @@ static const Type *cast(Ctx *ctx, Node *n)
     if (!a)
         return NULL;
     char s[256], s2[256];
+    if (n->target && (ty_is_bf16(n->target) || ty_is_bf16(a))) {
+        /* bfloat16 from a real number (rounded to nearest even), to any number */
+        if (ty_is_bf16(n->target) && !ty_is_bf16(a) && (!ty_is_number(a) || ty_is_complex(a)))
+            FAIL(ctx, n, "cannot convert %s to bfloat16%s", tname(a, s),
+                 ty_is_complex(a) ? ": take .real first" : "");
+        if (ty_is_bf16(a) && !ty_is_bf16(n->target) &&
+            (!ty_is_number(n->target) || ty_is_weak(n->target)))
+            FAIL(ctx, n, "cannot convert bfloat16 to %s", tname(n->target, s));
+        return n->target;
+    }
     if (!n->target || !ty_is_number(n->target) || ty_is_weak(n->target))
         FAIL(ctx, n, "conversion to %s is not supported", tname(n->target, s));
     if (!ty_is_number(a))
@@ -2230,8 +2384,10 @@ static void stmt(Ctx *ctx, Node *n)
             : ty_is_time(elem) ? !ty_time_storable(v, elem)
                                : !ty_is_number(v) || (ty_is_complex(v) && !ty_is_complex(elem))) {
             if (ctx->final && ctx->st == EMBER_SUCCESS)
-                ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s",
-                                   tname(v, s), tname(elem, s2));
+                ctx->st = ir_error(ctx->fn, n->loc, "cannot store %s into an array of %s%s",
+                                   tname(v, s), tname(elem, s2),
+                                   ty_is_bf16(v) ? " (keep bfloat16 in an int16 or uint16 array: "
+                                   "a[i] = cuda.bf16.bfloat16_as_int16(b))" : "");
             break;
         }
         mark_written(ctx, array_roots(ctx, n->a));

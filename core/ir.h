@@ -28,6 +28,9 @@ typedef enum TypeKind {
     TY_U8, TY_U16, TY_U32, TY_U64,
     TY_F16, TY_F32, TY_F64, /* float16: arithmetic in half on GPUs (sm_53+), in float32
                              * rounded to half on the CPU (lower.c f16 helpers) */
+    TY_BF16, /* bfloat16 (cuda.bf16): held as its 16 bits (i16) on every target; not a
+              * "number" (ty_is_number): inference rewrites its arithmetic into float32
+              * rounded back, and lw_conv converts it (core/lower_bf16.c) */
     TY_C64, TY_C128,
     /* Python literals are "weak" (NEP 50): they take the kind of the other
      * operand (x * 2.0 stays float32). A variable never has a weak type:
@@ -97,6 +100,7 @@ EM_HIDDEN bool ty_is_float(const Type *t);    /* weak float included */
 EM_HIDDEN bool ty_is_complex(const Type *t);  /* weak complex included */
 EM_HIDDEN bool ty_is_number(const Type *t);   /* bool, int, float or complex */
 EM_HIDDEN bool ty_is_weak(const Type *t);
+EM_HIDDEN bool ty_is_bf16(const Type *t);
 EM_HIDDEN int ty_bits(const Type *t);         /* scalar width in bits (complex: both parts) */
 /* The concrete type a weak type becomes in a variable (int64, float64,
  * complex128); other types unchanged. */

@@ -135,6 +135,7 @@ LLVMTypeRef lw_lty(Lower *L, const Type *t)
     case TY_I32: case TY_U32: return L->t_i32;
     case TY_I64: case TY_U64: case TY_DATETIME: case TY_TIMEDELTA: return L->t_i64;
     case TY_F16: return L->t_f16;
+    case TY_BF16: return L->t_i16; /* its bits (lower_bf16.c) */
     case TY_RECORD: return L->t_ptr; /* a record is the address of its bytes */
     case TY_F32: return L->t_f32;
     case TY_F64: return L->t_f64;
@@ -365,6 +366,9 @@ LLVMValueRef lw_conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from,
         return v;
     if (ty_is_time(to) && (ty_is_time(from) || ty_is_int(from)))
         return lw_time_conv(L, at, v, from, to);
+    if ((ty_is_bf16(from) && (ty_is_number(to) || ty_is_bf16(to))) ||
+        (ty_is_bf16(to) && ty_is_number(from)))
+        return lw_bf16_conv(L, at, v, from, to);
     if (!ty_is_number(from) || !ty_is_number(to))
         lw_fail(L, at, "cannot convert %s to %s", tstr(from, s1), tstr(to, s2));
     if (to->kind == TY_BOOL)

@@ -29,7 +29,8 @@ bool lw_supported_type(const Type *t)
                 return false;
         return true;
     }
-    return ty_is_number(t) || ty_is_time(t);
+    /* bfloat16: no arrays of it (NumPy has none) */
+    return ty_is_number(t) || ty_is_time(t) || ty_is_bf16(t);
 }
 
 
@@ -159,8 +160,10 @@ ember_status lw_check(Lower *L, const Node *n, int depth)
         if (!n->a || !n->b || !n->c || !ty_is_number(n->a->ty))
             return ir_error(fn, n->loc, "malformed conditional expression");
         break;
-    case ND_CAST:
-        if (!n->a || !n->target || !ty_is_number(n->target) || !ty_is_number(n->a->ty))
+    case ND_CAST: /* numbers, and bfloat16 to or from them */
+        if (!n->a || !n->target ||
+            !(ty_is_number(n->target) || ty_is_bf16(n->target)) ||
+            !(ty_is_number(n->a->ty) || ty_is_bf16(n->a->ty)))
             return ir_error(fn, n->loc, "conversion to %s is not supported", tstr(n->target, s));
         break;
     case ND_CALL_MATH: {

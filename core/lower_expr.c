@@ -123,6 +123,14 @@ LLVMValueRef lw_intrinsic(Lower *L, Node *n)
             v[i] = lw_conv(L, n, lw_expr(L, n->args[i]), n->args[i]->ty, n->ty);
         return lw_call_intrinsic(L, "llvm.fma", LLVMTypeOf(v[0]), v, 3);
     }
+    case INTR_BF16_FMA: {
+        LLVMValueRef v[3];
+        for (int i = 0; i < 3; i++)
+            v[i] = lw_expr(L, n->args[i]);
+        return lw_bf16_fma(L, v[0], v[1], v[2]);
+    }
+    case INTR_BF16_AS_I16: case INTR_BF16_AS_U16: case INTR_BF16_FROM_BITS:
+        return lw_expr(L, n->args[0]); /* the same 16 bits (i16) */
     case INTR_RAISE:
         lw_raise(L, n);
         return NULL;

@@ -11,6 +11,7 @@
  *   core/lower_arith.c      operators on numbers
  *   core/lower_time.c       operators on datetime64 / timedelta64
  *   core/lower_math.c       math / cmath / NumPy elementary functions
+ *   core/lower_bf16.c       bfloat16 conversions (integer operations) and hfma
  *   core/lower_cspecial.c   cmath's values for infinite and NaN parts
  *   core/lower_expr.c       expressions, calls of device functions, intrinsics
  *   core/lower_array.c      indexing, bounds checks, atomics, attributes, slices,
@@ -348,6 +349,13 @@ EM_HIDDEN LLVMValueRef lw_view(Lower *L, Node *n);
 EM_HIDDEN LLVMValueRef lw_time_conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from,
                                     const Type *to);
 EM_HIDDEN LLVMValueRef lw_time_binary(Lower *L, Node *n);
+
+/* ---- lower_bf16.c */
+EM_HIDDEN LLVMValueRef lw_bf16_to_f32(Lower *L, LLVMValueRef bits);
+EM_HIDDEN LLVMValueRef lw_f32_to_bf16(Lower *L, LLVMValueRef f);
+EM_HIDDEN LLVMValueRef lw_bf16_conv(Lower *L, const Node *at, LLVMValueRef v, const Type *from,
+                                    const Type *to);
+EM_HIDDEN LLVMValueRef lw_bf16_fma(Lower *L, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
 
 /* ---- lower_math.c */
 EM_HIDDEN LLVMValueRef lw_fadd(Lower *L, LLVMValueRef a, LLVMValueRef b);

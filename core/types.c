@@ -15,7 +15,7 @@
 static const Type scalar_types[TY_TUPLE] = {
 #define S(k) [k] = {.kind = k}
     S(TY_VOID), S(TY_BOOL), S(TY_I8), S(TY_I16), S(TY_I32), S(TY_I64), S(TY_U8), S(TY_U16),
-    S(TY_U32), S(TY_U64), S(TY_F16), S(TY_F32), S(TY_F64), S(TY_C64), S(TY_C128), S(TY_WEAK_INT),
+    S(TY_U32), S(TY_U64), S(TY_F16), S(TY_F32), S(TY_F64), S(TY_BF16), S(TY_C64), S(TY_C128), S(TY_WEAK_INT),
     S(TY_WEAK_FLOAT), S(TY_WEAK_COMPLEX),
 #undef S
 };
@@ -247,6 +247,10 @@ bool ty_is_weak(const Type *t)
 {
     return t && (t->kind == TY_WEAK_INT || t->kind == TY_WEAK_FLOAT || t->kind == TY_WEAK_COMPLEX);
 }
+bool ty_is_bf16(const Type *t)
+{
+    return t && t->kind == TY_BF16;
+}
 bool ty_is_int(const Type *t)
 {
     return t && ((t->kind >= TY_I8 && t->kind <= TY_U64) || t->kind == TY_WEAK_INT);
@@ -274,7 +278,7 @@ int ty_bits(const Type *t)
     switch (t->kind) {
     case TY_BOOL: return 1;
     case TY_I8: case TY_U8: return 8;
-    case TY_I16: case TY_U16: case TY_F16: return 16;
+    case TY_I16: case TY_U16: case TY_F16: case TY_BF16: return 16;
     case TY_I32: case TY_U32: case TY_F32: return 32;
     case TY_I64: case TY_U64: case TY_F64: case TY_WEAK_INT: case TY_WEAK_FLOAT:
     case TY_C64: case TY_DATETIME: case TY_TIMEDELTA: return 64;
@@ -398,6 +402,7 @@ static const char *const scalar_names[TY_ARRAY] = {
     [TY_I16] = "int16",      [TY_I32] = "int32",       [TY_I64] = "int64",
     [TY_U8] = "uint8",       [TY_U16] = "uint16",      [TY_U32] = "uint32",
     [TY_U64] = "uint64",     [TY_F16] = "float16", [TY_F32] = "float32",     [TY_F64] = "float64",
+    [TY_BF16] = "bfloat16",
     [TY_C64] = "complex64",  [TY_C128] = "complex128", [TY_WEAK_INT] = "int literal",
     [TY_WEAK_FLOAT] = "float literal", [TY_WEAK_COMPLEX] = "complex literal",
 };

@@ -19,7 +19,8 @@ __all__ = [
     "NoneType",
     "void", "none", "boolean", "bool_", "b1",
     "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float16", "float32", "float64", "complex64", "complex128", "intp", "uintp",
+    "float16", "float32", "float64", "bfloat16", "BFloat16", "complex64", "complex128",
+    "intp", "uintp",
     "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16",
     "byte", "char", "short", "intc", "long_", "longlong", "float_", "double",
     "uchar", "ushort", "uintc", "ulong", "ulonglong", "int_", "uint", "ssize_t", "size_t",
@@ -144,6 +145,36 @@ class Complex(Number):
 
 class Boolean(Scalar):
     """bool (numba's ``types.Boolean``)."""
+
+
+class BFloat16(Type):
+    """bfloat16 (numba-cuda's ``cuda.bf16.bfloat16``): a type of kernel
+    values only. ``bfloat16(x)`` in a kernel rounds x to it (nearest, ties to
+    even); its arithmetic rounds each result to bfloat16. NumPy has no
+    bfloat16 dtype, so there are no arrays of it: kernels read and write
+    int16 / uint16 arrays through ``cuda.bf16.int16_as_bfloat16`` and
+    ``bfloat16_as_int16`` (the same 16 bits)."""
+
+    name = "bfloat16"
+    bitwidth = 16
+
+    def descriptor(self):
+        return "bfloat16"
+
+    def _key(self):
+        return ("scalar", "bfloat16")
+
+    def __getitem__(self, dims):
+        raise TypeError("there are no arrays of bfloat16 (NumPy has no bfloat16 dtype): use "
+                        "an int16 or uint16 array with cuda.bf16.int16_as_bfloat16 / "
+                        "bfloat16_as_int16")
+
+    def __call__(self, *args):
+        if all(isinstance(a, Type) for a in args) or \
+                (len(args) == 1 and isinstance(args[0], (list, tuple))):
+            return super().__call__(*args)  # a signature: bfloat16(bfloat16, bfloat16)
+        raise TypeError("bfloat16(x) converts values only in kernels and device functions: "
+                        "NumPy has no bfloat16 type on the host")
 
 
 class Record(Type):
@@ -369,6 +400,7 @@ int8, int16, int32, int64 = (Integer(f"int{n}") for n in (8, 16, 32, 64))
 uint8, uint16, uint32, uint64 = (Integer(f"uint{n}") for n in (8, 16, 32, 64))
 float16, float32, float64 = Float("float16"), Float("float32"), Float("float64")
 f2 = float16
+bfloat16 = BFloat16()
 complex64, complex128 = Complex("complex64"), Complex("complex128")
 intp, uintp = int64, uint64
 i1, i2, i4, i8 = int8, int16, int32, int64
@@ -392,13 +424,13 @@ _SCALARS = {
     "byte": byte, "char": char, "short": short, "intc": intc, "long_": long_,
     "longlong": longlong, "float_": float_, "double": double,
 }
-_NAMED = dict(_SCALARS, void=void, none=none)
+_NAMED = dict(_SCALARS, void=void, none=none, bfloat16=bfloat16)
 
 
 def from_descriptor(d):
     """The type object of a dispatcher type descriptor."""
     if isinstance(d, str):
-        return none if d == "none" else _SCALARS[d]
+        return none if d == "none" else bfloat16 if d == "bfloat16" else _SCALARS[d]
     if d[0] == "enum":  # an Enum member: its int64 code
         return _SCALARS[d[2]]
     if d[0] == "record":

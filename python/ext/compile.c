@@ -80,7 +80,7 @@ static const struct {
     {"int32", TY_I32},       {"int64", TY_I64},      {"uint8", TY_U8},
     {"uint16", TY_U16},      {"uint32", TY_U32},     {"uint64", TY_U64},
     {"float16", TY_F16},     {"float32", TY_F32},    {"float64", TY_F64},
-    {"complex64", TY_C64},
+    {"bfloat16", TY_BF16},   {"complex64", TY_C64},
     {"complex128", TY_C128}, {"weak_int", TY_WEAK_INT}, {"weak_float", TY_WEAK_FLOAT},
     {"weak_complex", TY_WEAK_COMPLEX},
 };
@@ -148,6 +148,10 @@ static const Type *scalar_type(PyObject *s, bool weak_ok, const char *what)
         for (size_t i = 0; i < EM_ARRAY_LEN(scalar_names); i++)
             if (PyUnicode_CompareWithASCIIString(s, scalar_names[i].name) == 0) {
                 if (!weak_ok && ty_is_weak(ty_scalar(scalar_names[i].kind)))
+                    break;
+                /* bfloat16 values only: NumPy has no such dtype for arrays */
+                if (scalar_names[i].kind == TY_BF16 && strcmp(what, "cast") != 0 &&
+                    strcmp(what, "type descriptor") != 0)
                     break;
                 return ty_scalar(scalar_names[i].kind);
             }
@@ -2494,6 +2498,12 @@ static PyObject *unpack_value(const Type *t, const char *buf, size_t *off, Retur
     case TY_U32: return PyLong_FromUnsignedLong(v.u32);
     case TY_U64: return PyLong_FromUnsignedLongLong(v.u64);
     case TY_F16: return PyFloat_FromDouble(PyFloat_Unpack2(p, 1));
+    case TY_BF16: { /* its bits are the top half of the float32 */
+        uint32_t w = (uint32_t)v.u16 << 16;
+        float f;
+        memcpy(&f, &w, sizeof f);
+        return PyFloat_FromDouble(f);
+    }
     case TY_F32: return PyFloat_FromDouble(v.f32[0]);
     case TY_F64: case TY_WEAK_FLOAT: return PyFloat_FromDouble(v.f64[0]);
     case TY_C64: return PyComplex_FromDoubles(v.f32[0], v.f32[1]);

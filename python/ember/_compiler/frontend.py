@@ -46,7 +46,7 @@ import numpy as np
 from .frontend_jit import JitForms
 
 from .. import _ember
-from . import _enums, _libdevice, _raises
+from . import _bf16, _enums, _libdevice, _raises
 from ._pylang import PythonFeatures
 from ._structcalls import StructCalls
 from ._tuple_loops import TupleLoops
@@ -166,6 +166,9 @@ _FP16_MATH = {"habs": "np.abs", "hsqrt": "np.sqrt", "hceil": "np.ceil", "hfloor"
               "hsin": "np.sin", "hmax": "np.fmax", "hmin": "np.fmin"}
 from .._vector_types import ALIASES as _VECTOR_ALIASES, ATTRS as _VECTOR_ATTRS, \
     VECTOR_TYPES as _VECTOR_TYPES  # noqa: E402
+_BF16_ARRAY_HINT = ("keep bfloat16 values in int16 or uint16 arrays: "
+                    "cuda.bf16.int16_as_bfloat16(a[i]) reads one, "
+                    "a[i] = cuda.bf16.bfloat16_as_int16(b) writes one")
 FP16_FUNCTIONS = tuple(_FP16_BINARY) + tuple(_FP16_COMPARE) + tuple(_FP16_MATH) + (
     "hneg", "hfma", "hrcp", "hrsqrt", "hexp10")
 _FENCES = {"threadfence": "device", "threadfence_block": "block", "threadfence_system": "system"}
@@ -440,6 +443,8 @@ def _classify(obj, name):
         from .. import types as ember_types
         if isinstance(obj, ember_types.Scalar):
             dn = "bool" if obj.dtype.kind == "b" else obj.dtype.name
+        elif isinstance(obj, ember_types.BFloat16):  # cuda.bf16.bfloat16: casts only
+            dn = "bfloat16"
     if dn is not None:
         return _Static("dtype", dn, name)
     rec = _record_dtype_desc(obj, name)
@@ -1486,6 +1491,8 @@ class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
                 return _Static("atomic", None, full)
             if attr == "fp16":
                 return _Static("fp16", None, full)
+            if attr == "bf16":
+                return _Static("bf16", None, full)
             vt = _VECTOR_ALIASES.get(attr, attr)
             if vt in _VECTOR_TYPES:
                 return _Static("vectortype", vt, full)
@@ -1534,6 +1541,14 @@ class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
                 return _Static("fp16fn", attr, full)
             raise self.typing(node, f"cuda.fp16 has no function '{attr}'",
                               "cuda.fp16 has " + ", ".join(sorted(FP16_FUNCTIONS)))
+        elif k == "bf16":
+            if attr == "bfloat16":
+                return _Static("dtype", "bfloat16", full)
+            if attr in _bf16.BF16_FUNCTIONS:
+                return _Static("bf16fn", attr, full)
+            raise self.typing(node, f"cuda.bf16 has no function '{attr}'",
+                              "cuda.bf16 has bfloat16 and " +
+                              ", ".join(sorted(_bf16.BF16_FUNCTIONS)))
         elif k == "atomic":
             if attr in _ATOMIC_OPS:
                 return _Static("atomicfn", attr, full)
@@ -1759,6 +1774,12 @@ class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
             return ("math", line, col, callee.value, [self.expr(a) for a in node.args])
         if k == "fp16fn":
             return self.fp16_call(node, callee.value)
+        if k == "bf16fn":
+            n = _bf16.arity(callee.value)
+            if len(node.args) != n:
+                raise self.typing(node, f"cuda.bf16.{callee.value}() takes {n} argument"
+                                  f"{'' if n == 1 else 's'}, {len(node.args)} given")
+            return _bf16.tree(callee.value, line, col, [self.expr(a) for a in node.args])
         if k == "vectortype":
             return self.vector_call(node, callee.value)
         if k == "randomfn":
@@ -2095,6 +2116,9 @@ class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
         if dn is None:
             raise self.typing(dt, f"{what}: dtype must be a scalar type such as "
                               "float32, np.float64 or 'int32', or a record type")
+        if dn == "bfloat16":
+            raise self.typing(dt, f"{what}: there are no arrays of bfloat16 (NumPy has no "
+                              "bfloat16 dtype)", _BF16_ARRAY_HINT)
         return ("local_array", line, col, dn, shape, space)
 
     def array_maker_call(self, node, name):
@@ -2215,6 +2239,9 @@ class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
                 raise self.typing(node, f"{what}(): the dtype must be known when the function "
                                   "compiles, not a run-time value",
                                   "write it in place (np.float32, 'float32') or use a global")
+        if dn == "bfloat16":
+            raise self.typing(node, f"{what}(): there are no arrays of bfloat16 (NumPy has no "
+                              "bfloat16 dtype)", _BF16_ARRAY_HINT)
         if dn is None:
             raise self.typing(node, f"{what}(): unsupported dtype "
                               f"{ast.unparse(node) if hasattr(ast, 'unparse') else ''}",

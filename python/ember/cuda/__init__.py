@@ -12,6 +12,7 @@ from ._devicearray import DeviceNDArray  # noqa: F401
 from ._interop import as_cuda_array, from_cuda_array_interface, from_dlpack  # noqa: F401
 from ._intrinsics import *  # noqa: F401,F403  (kernel-only names: syncthreads, threadIdx ...)
 from . import libdevice  # noqa: F401,E402  (numba.cuda.libdevice's names, kernel-only)
+from . import bf16  # noqa: F401,E402  (numba-cuda's cuda.bf16: bfloat16 and its functions)
 from ._devices import (Context, Device, MemoryInfo, MemoryPool, close,  # noqa: F401
                        current_context, detect, get_current_device, get_default_memory_pool,
                        get_default_pinned_memory_pool, gpus, is_available, list_devices,
