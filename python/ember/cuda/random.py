@@ -8,10 +8,10 @@ functions that ember compiles into the kernels that call them, for the CPU
 device and for GPUs alike.
 
 The algorithm is numba's (Blackman and Vigna's xoroshiro128+, states
-spaced 2**64 draws apart by the jump function). The seeding and the normal
-draws differ from numba 0.56 in detail, so a seed gives other numbers than
-numba: the first state's s1 is SplitMix64 of its s0 (numba: s1 = s0), and
-the Box-Muller transform takes float64 uniforms (numba: float32 ones).
+spaced 2**64 draws apart by the jump function), with numba's seeding (both
+words of the first state are SplitMix64 of the seed) and numba's
+Box-Muller transform (two float32 uniforms, the logarithm in float32), so a
+seed gives the numbers numba gives.
 """
 
 import math
@@ -88,18 +88,20 @@ def xoroshiro128p_uniform_float32(states, index):
 
 @jit(device=True)
 def xoroshiro128p_normal_float64(states, index):
-    """A standard normal float64 (Box-Muller)."""
-    u1 = xoroshiro128p_uniform_float64(states, index)
-    u2 = xoroshiro128p_uniform_float64(states, index)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(6.283185307179586 * u2)
+    """A standard normal float64 (Box-Muller from two float32 uniforms, as numba)."""
+    u1 = xoroshiro128p_uniform_float32(states, index)
+    u2 = xoroshiro128p_uniform_float32(states, index)
+    return math.sqrt(-np.float64(2.0) * math.log(u1)) * \
+        math.cos(np.float64(6.283185307179586) * u2)
 
 
 @jit(device=True)
 def xoroshiro128p_normal_float32(states, index):
-    """A standard normal float32 (Box-Muller)."""
-    u1 = xoroshiro128p_uniform_float64(states, index)
-    u2 = xoroshiro128p_uniform_float64(states, index)
-    return np.float32(math.sqrt(-2.0 * math.log(u1)) * math.cos(6.283185307179586 * u2))
+    """A standard normal float32 (Box-Muller in float32, as numba)."""
+    u1 = xoroshiro128p_uniform_float32(states, index)
+    u2 = xoroshiro128p_uniform_float32(states, index)
+    return math.sqrt(-np.float32(2.0) * math.log(u1)) * \
+        math.cos(np.float32(6.2831854820251465) * u2)
 
 
 @jit(device=True)
@@ -118,7 +120,7 @@ def _init_states(states, seed, subsequence_start):
         return
     z = _splitmix64(seed)
     states[0].s0 = z
-    states[0].s1 = _splitmix64(z)
+    states[0].s1 = z
     for _ in range(subsequence_start):
         xoroshiro128p_jump(states, 0)
     for i in range(1, n):
