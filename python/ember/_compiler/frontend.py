@@ -1928,7 +1928,7 @@ class _Builder(PythonFeatures, TupleLoops, JitForms):
         base type. Each argument is a number (one element) or a vector
         (its elements), as numba-cuda: float32x4(v2, 1.0, 2.0)."""
         line, col = self.loc(node)
-        base, count = _VECTOR_TYPES[name]
+        base, count = _VECTOR_TYPES[name].base, _VECTOR_TYPES[name].num_elements
         items = []
         for a in node.args:
             t = self.expr(a)
