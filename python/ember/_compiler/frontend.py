@@ -49,6 +49,7 @@ from .. import _ember
 from . import _enums, _libdevice
 from ._pylang import PythonFeatures
 from ._tuple_loops import TupleLoops
+from ._webs import split_variables
 from ..errors import TypingError, UnsupportedError
 
 __all__ = ["build_tree", "source_info", "format_error", "SourceInfo"]
@@ -2723,12 +2724,16 @@ def _parse(fn):
     except UnsupportedError:
         # exec'd text, python -c, stdin, the interpreter: from the bytecode
         from .bytecode import function_def
-        return function_def(fn)
+        info, fdef = function_def(fn)
+        split_variables(fdef)
+        return info, fdef
     try:
         mod = ast.parse(src)
     except SyntaxError as exc:
         raise UnsupportedError(f"cannot parse the source of {fn.__qualname__}: {exc}") from None
-    return info, _find_def(fn, info, mod)
+    fdef = _find_def(fn, info, mod)
+    split_variables(fdef)   # a name reused for values that never meet: v, v.1 (_webs.py)
+    return info, fdef
 
 
 def _find_def(fn, info, mod):
