@@ -126,7 +126,6 @@ def test_built_from_smaller_vectors(cpu_device, base):
             res[j] = v.x
             res[j + 1] = v.y
             j += 2
-        # (a variable keeps one type in ember: each loop has its own name)
         for u in (v3(one, a2), v3(a1, a1, four), v3(a3)):
             res[j] = u.x
             res[j + 1] = u.y
@@ -279,3 +278,52 @@ assert struct.unpack_from("<3q", raw, 48) == (x.device_pointer, 1, 4)
 print("ok")
 ''', {"EMBER_CUDA_DRIVER": fake_cuda_lib, "FAKE_CUDA_DEVICES": "1"})
     assert proc.stdout.strip().endswith("ok")
+
+
+def _all_construction_forms(v1, v2, v3, v4, bt):
+    """A kernel body building each size of vector from every mix of numbers
+    and smaller vectors (numba's test_fancy_creation_readout); one loop
+    variable `v` holds 2-, 3- then 4-vectors. Runs in Python too (host
+    vectors)."""
+    def body(res):
+        one, two, three, four = bt(1.0), bt(2.0), bt(3.0), bt(4.0)
+        a1 = v1(one)
+        a2 = v2(two, three)
+        a3 = v3(a2, one)
+        a4 = v4(one, two, three, four)
+        res[0] = v1(a1).x
+        j = 1
+        for v in (v2(two, three), v2(a1, three), v2(two, a1), v2(a1, a1), v2(a2)):
+            res[j] = v.x
+            res[j + 1] = v.y
+            j += 2
+        for v in (v3(a2, one), v3(a2, a1), v3(one, a2), v3(a1, a2), v3(one, two, three),
+                  v3(a1, two, three), v3(one, a1, three), v3(one, two, a1),
+                  v3(a1, a1, a1), v3(a3)):
+            res[j] = v.x
+            res[j + 1] = v.y
+            res[j + 2] = v.z
+            j += 3
+        for v in (v4(one, two, three, four), v4(a1, two, a1, four), v4(a2, two, three),
+                  v4(one, a2, a1), v4(a1, four, a2), v4(a2, a2), v4(a3, four),
+                  v4(four, a3), v4(a1, a3), v4(a4), v4(a1, a1, a1, a1)):
+            res[j] = v.x
+            res[j + 1] = v.y
+            res[j + 2] = v.z
+            res[j + 3] = v.w
+            j += 4
+    return body
+
+
+@pytest.mark.parametrize("base", ["int8", "uint32", "int64", "float32", "float64"])
+def test_construction_forms_match_python(cpu_device, base):
+    from ember.cuda.vector_types import vector_types
+    vts = [vector_types[f"{base}x{n}"] for n in (1, 2, 3, 4)]
+    body = _all_construction_forms(*(vt.user_facing_object for vt in vts), vts[0].base_type)
+    n = 1 + 5 * 2 + 10 * 3 + 11 * 4
+    want = np.zeros(n, np.float64)
+    body(want)                       # plain Python, with host vectors
+    res = np.zeros(n, np.float64)
+    cuda.jit(body)[1, 1](res)
+    np.testing.assert_array_equal(res, want)
+    assert want.min() == 1 and want.max() == 4   # every slot written
