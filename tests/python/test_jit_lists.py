@@ -138,11 +138,21 @@ def test_list_errors_and_dict():
     @njit
     def rebind(x):
         a = []
-        a = x
+        if x[0] > 0:
+            a = x          # meets the list after the if: one variable
         return a
 
     with pytest.raises(TypingError, match="'a' is a list"):
         rebind(np.ones(2))
+
+    @njit
+    def reuse(x):
+        a = [x[1]]
+        n = len(a)
+        a = x              # the list is not read again: another variable
+        return a[0] + n
+
+    assert reuse(np.array([2.5, 4.0])) == reuse.py_func(np.array([2.5, 4.0]))
 
     @njit
     def other_method():

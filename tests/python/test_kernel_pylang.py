@@ -723,7 +723,7 @@ def test_a_local_bound_once_to_a_constant_is_a_constant_shape(cpu_device):
 
 
 @pytest.mark.parametrize("body", [
-    "N = 4\n    N = 5\n",                       # bound twice
+    "N = 4\n    if flag[0]:\n        N = 5\n",   # bound twice, the values meet
     "N = 4\n    N += 1\n",                      # changed after
     "if flag[0]:\n        N = 4\n    else:\n        N = 5\n",   # in a branch
 ])
@@ -740,6 +740,26 @@ def test_a_local_that_is_not_one_constant_is_not_a_shape(cpu_device, tmp_path, b
     k = cuda.jit(ns["k"])
     with pytest.raises(TypingError, match="shape must be a constant"):
         k[1, 1](np.zeros(1, np.int64))
+
+
+@pytest.mark.parametrize("body", ["N = 4\n    N = 5\n", "N = 4\n    N = N * 2 + 1\n"])
+def test_a_name_rebound_at_top_level_is_a_new_constant(cpu_device, tmp_path, body):
+    """A name bound again at top level is a new variable (numba's SSA,
+    _compiler/_webs.py), bound once: its value is a shape."""
+    src = ("from ember import cuda, float32\n"
+           "def k(flag):\n"
+           f"    {body}"
+           "    loc = cuda.local.array(N, float32)\n"
+           "    flag[0] = loc.size\n")
+    path = tmp_path / "k.py"
+    path.write_text(src)
+    ns = {}
+    exec(compile(src, str(path), "exec"), ns)
+    want = {}
+    exec(body.replace("\n    ", "\n"), {}, want)      # N as Python computes it
+    flag = np.zeros(1, np.int64)
+    cuda.jit(ns["k"])[1, 1](flag)
+    assert flag[0] == want["N"]
 # ---- *args of tuples in calls ---------------------------------------------------
 
 def star_calls(z, t, out):

@@ -7,7 +7,11 @@ Python; conftest compiles each kernel to PTX for ptxas too.
 On the host (ember's addition: numba's vector types are kernel-only) a
 vector type makes a vector value, a tuple of NumPy scalars of its base type
 with .x .y .z .w, which kernels and ember.jit functions take as an argument
-(a tuple there too)."""
+(a tuple there too).
+
+``ember.cuda.vector_types.vector_types`` is numba-cuda's table of them:
+descriptors with .name .base_type .num_elements .user_facing_object, the
+table the compiler reads."""
 
 import numpy as np
 import pytest
@@ -27,9 +31,61 @@ def test_names_and_aliases():
     from ember.cuda import int32x4  # noqa: F401
 
 
+def _c_aliases():
+    """{base type name: [C names]} from NumPy's C types (numba-cuda's rule)."""
+    ctypes = {"char": np.byte, "short": np.short, "int": np.intc, "long": np.int_,
+              "longlong": np.longlong, "uchar": np.ubyte, "ushort": np.ushort,
+              "uint": np.uintc, "ulong": np.uint, "ulonglong": np.ulonglong,
+              "float": np.single, "double": np.double}
+    out = {}
+    for c, t in ctypes.items():
+        out.setdefault(np.dtype(t).name, []).append(c)
+    return out
+
+
+def test_descriptor_table():
+    from ember.cuda.vector_types import vector_types
+    from ember._compiler import frontend
+    # one table: numba's name for it, the compiler's and ember.cuda's
+    assert vector_types is VECTOR_TYPES and frontend._VECTOR_TYPES is VECTOR_TYPES
+    c_names = _c_aliases()
+    seen = set()
+    for name, vt in vector_types.items():
+        base, _, n = name.partition("x")
+        assert vt.name == name and vt.num_elements == int(n)
+        assert vt.base_type is getattr(ember.types, base)
+        assert vt.base_type(3) == np.dtype(base).type(3)
+        assert vt.attr_names == ("x", "y", "z", "w")[:int(n)]
+        ufo = vt.user_facing_object
+        assert ufo is getattr(cuda, name) and ufo.name == name and ufo.num_elements == int(n)
+        assert ufo.aliases == [f"{c}{n}" for c in c_names.get(base, [])]
+        for alias in ufo.aliases:
+            assert getattr(cuda, alias) is ufo and ALIASES[alias] == name
+        seen.add(base)
+    assert seen == set(BASES) and len(ALIASES) == 12 * 4
+
+
+def test_descriptors_in_kernels(cpu_device):
+    """A kernel made from a descriptor (as numba's tests make them): its
+    base_type and user_facing_object as closure values."""
+    from ember.cuda.vector_types import vector_types
+    vt = vector_types["uint16x3"]
+    vobj, bt = vt.user_facing_object, vt.base_type
+
+    @cuda.jit
+    def k(res):
+        v = vobj(bt(70000), bt(2), bt(3.7))
+        res[0], res[1], res[2] = v.x, v.y, v.z
+
+    res = np.zeros(3, np.int64)
+    k[1, 1](res)
+    want = np.array([70000, 2, 3.7]).astype(np.uint16)   # bt(x) casts as NumPy's astype
+    np.testing.assert_array_equal(res, want)
+
+
 @pytest.mark.parametrize("name", sorted(VECTOR_TYPES))
 def test_construct_and_read(cpu_device, name):
-    base, n = VECTOR_TYPES[name]
+    base, n = VECTOR_TYPES[name].base, VECTOR_TYPES[name].num_elements
     vt = getattr(cuda, name)
     bt = getattr(ember.types, base)
     if n == 1:
@@ -70,7 +126,6 @@ def test_built_from_smaller_vectors(cpu_device, base):
             res[j] = v.x
             res[j + 1] = v.y
             j += 2
-        # (a variable keeps one type in ember: each loop has its own name)
         for u in (v3(one, a2), v3(a1, a1, four), v3(a3)):
             res[j] = u.x
             res[j + 1] = u.y
@@ -223,3 +278,52 @@ assert struct.unpack_from("<3q", raw, 48) == (x.device_pointer, 1, 4)
 print("ok")
 ''', {"EMBER_CUDA_DRIVER": fake_cuda_lib, "FAKE_CUDA_DEVICES": "1"})
     assert proc.stdout.strip().endswith("ok")
+
+
+def _all_construction_forms(v1, v2, v3, v4, bt):
+    """A kernel body building each size of vector from every mix of numbers
+    and smaller vectors (numba's test_fancy_creation_readout); one loop
+    variable `v` holds 2-, 3- then 4-vectors. Runs in Python too (host
+    vectors)."""
+    def body(res):
+        one, two, three, four = bt(1.0), bt(2.0), bt(3.0), bt(4.0)
+        a1 = v1(one)
+        a2 = v2(two, three)
+        a3 = v3(a2, one)
+        a4 = v4(one, two, three, four)
+        res[0] = v1(a1).x
+        j = 1
+        for v in (v2(two, three), v2(a1, three), v2(two, a1), v2(a1, a1), v2(a2)):
+            res[j] = v.x
+            res[j + 1] = v.y
+            j += 2
+        for v in (v3(a2, one), v3(a2, a1), v3(one, a2), v3(a1, a2), v3(one, two, three),
+                  v3(a1, two, three), v3(one, a1, three), v3(one, two, a1),
+                  v3(a1, a1, a1), v3(a3)):
+            res[j] = v.x
+            res[j + 1] = v.y
+            res[j + 2] = v.z
+            j += 3
+        for v in (v4(one, two, three, four), v4(a1, two, a1, four), v4(a2, two, three),
+                  v4(one, a2, a1), v4(a1, four, a2), v4(a2, a2), v4(a3, four),
+                  v4(four, a3), v4(a1, a3), v4(a4), v4(a1, a1, a1, a1)):
+            res[j] = v.x
+            res[j + 1] = v.y
+            res[j + 2] = v.z
+            res[j + 3] = v.w
+            j += 4
+    return body
+
+
+@pytest.mark.parametrize("base", ["int8", "uint32", "int64", "float32", "float64"])
+def test_construction_forms_match_python(cpu_device, base):
+    from ember.cuda.vector_types import vector_types
+    vts = [vector_types[f"{base}x{n}"] for n in (1, 2, 3, 4)]
+    body = _all_construction_forms(*(vt.user_facing_object for vt in vts), vts[0].base_type)
+    n = 1 + 5 * 2 + 10 * 3 + 11 * 4
+    want = np.zeros(n, np.float64)
+    body(want)                       # plain Python, with host vectors
+    res = np.zeros(n, np.float64)
+    cuda.jit(body)[1, 1](res)
+    np.testing.assert_array_equal(res, want)
+    assert want.min() == 1 and want.max() == 4   # every slot written

@@ -58,12 +58,14 @@ def annotate(py_func, sig, ir_text, desc_str, return_type=None):
     try:
         info, dedented = frontend.source_info(py_func)
         fdef = ast.parse(dedented).body[0]
+        frontend.split_variables(fdef)   # the names the compiler saw: v, v.1 (_webs.py)
         lines = info.lines
     except UnsupportedError:
         # no source (exec'd text, python -c, the interpreter): the tree
         # rebuilt from bytecode, each line shown as that tree writes it
         from .bytecode import function_def
         info, fdef = function_def(py_func)
+        frontend.split_variables(fdef)
         lines = _rebuilt_lines(fdef)
         info.firstlineno = fdef.lineno
     first = info.firstlineno

@@ -50,6 +50,7 @@ from . import _bf16, _enums, _libdevice, _raises
 from ._pylang import PythonFeatures
 from ._structcalls import StructCalls
 from ._tuple_loops import TupleLoops
+from ._webs import split_variables
 from ..errors import TypingError, UnsupportedError
 
 __all__ = ["build_tree", "source_info", "format_error", "SourceInfo"]
@@ -2009,7 +2010,7 @@ class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
         base type. Each argument is a number (one element) or a vector
         (its elements), as numba-cuda: float32x4(v2, 1.0, 2.0)."""
         line, col = self.loc(node)
-        base, count = _VECTOR_TYPES[name]
+        base, count = _VECTOR_TYPES[name].base, _VECTOR_TYPES[name].num_elements
         items = []
         for a in node.args:
             t = self.expr(a)
@@ -2813,12 +2814,16 @@ def _parse(fn):
     except UnsupportedError:
         # exec'd text, python -c, stdin, the interpreter: from the bytecode
         from .bytecode import function_def
-        return function_def(fn)
+        info, fdef = function_def(fn)
+        split_variables(fdef)
+        return info, fdef
     try:
         mod = ast.parse(src)
     except SyntaxError as exc:
         raise UnsupportedError(f"cannot parse the source of {fn.__qualname__}: {exc}") from None
-    return info, _find_def(fn, info, mod)
+    fdef = _find_def(fn, info, mod)
+    split_variables(fdef)   # a name reused for values that never meet: v, v.1 (_webs.py)
+    return info, fdef
 
 
 def _find_def(fn, info, mod):

@@ -73,42 +73,15 @@ _NAMESPACES = {
                "inc", "dec", "cas", "compare_and_swap"),
 }
 
-class VectorType(Intrinsic):
-    """A CUDA vector type (``cuda.float32x4``): called in kernels with
-    numbers and smaller vectors that give its element count; called on the
-    host it makes a vector to pass to a kernel."""
-
-    __slots__ = ()
-
-    @property
-    def name(self):
-        return self._ember_cuda_path
-
-    @property
-    def num_elements(self):
-        return VECTOR_TYPES[self._ember_cuda_path][1]
-
-    @property
-    def aliases(self):
-        return [a for a, n in ALIASES.items() if n == self._ember_cuda_path]
-
-    def __repr__(self):
-        return f"<ember CUDA vector type {self._ember_cuda_path}>"
-
-    def __call__(self, *args):
-        """On the host: a vector value (a tuple of the base type with .x .y
-        .z .w) to pass to kernels (_vector_types.make_host_vector)."""
-        from .._vector_types import make_host_vector
-        return make_host_vector(self._ember_cuda_path, args)
-
-
-for _name in VECTOR_TYPES:
-    globals()[_name] = VectorType(_name)
+# The vector types (cuda.float32x4) and their C names (cuda.float4): the
+# user-facing objects of the one table in _vector_types.
+for _name, _vt in VECTOR_TYPES.items():
+    globals()[_name] = _vt.user_facing_object
     __all__.append(_name)
 for _name, _target in ALIASES.items():
-    globals()[_name] = globals()[_target]
+    globals()[_name] = VECTOR_TYPES[_target].user_facing_object
     __all__.append(_name)
-del _target
+del _target, _vt
 
 for _name in _FUNCTIONS + _VALUES:
     globals()[_name] = Intrinsic(_name)

@@ -42,6 +42,7 @@ RENAMES = {
     "numba.cuda.args": ["ember.cuda.args"],
     "numba.cuda.libdevice": ["ember.cuda.libdevice"],
     "numba.cuda.fp16": ["ember.cuda.fp16"],
+    "numba.cuda.vector_types": ["ember.cuda.vector_types"],
     "numba.cuda.cudadrv": [],
     "numba.cuda.cudadrv.devicearray": ["ember.cuda.devicearray"],
     "numba.cuda.cudadrv.driver": ["ember.cuda.cudadrv.driver"],
