@@ -58,6 +58,8 @@ CHILD = textwrap.dedent('''
     seen = []
     if custom:
         signal.signal(signal.SIGINT, lambda *a: seen.append(time.monotonic()))
+    else:  # a terminal's Ctrl-C, also where the runner started us with SIGINT ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     print("launching", flush=True)
     t0 = time.monotonic()
     try:
