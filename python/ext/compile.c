@@ -225,6 +225,12 @@ bad:
     return NULL;
 }
 
+/* An array's item type: a record descriptor (tuple) or a scalar's name. */
+static const Type *item_type(PyObject *dt, const char *what)
+{
+    return PyTuple_Check(dt) ? parse_record(dt) : scalar_type(dt, false, what);
+}
+
 static const Type *parse_type(PyObject *d, int depth)
 {
     if (depth > 64) {
@@ -242,8 +248,7 @@ static const Type *parse_type(PyObject *d, int depth)
     if (PyUnicode_Check(k) && PyUnicode_CompareWithASCIIString(k, "array") == 0 &&
         PyTuple_GET_SIZE(d) == 5) {
         PyObject *dt = PyTuple_GET_ITEM(d, 1);
-        const Type *elem = PyTuple_Check(dt) ? parse_record(dt)
-                                             : scalar_type(dt, false, "array dtype");
+        const Type *elem = item_type(dt, "array dtype");
         if (!elem)
             return NULL;
         long ndim = PyLong_Check(PyTuple_GET_ITEM(d, 2)) ? PyLong_AsLong(PyTuple_GET_ITEM(d, 2))
@@ -809,9 +814,7 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             SUB(c, 5, WANT_EXPR);
         break;
     case ND_LOCAL_ARRAY: {
-        const Type *elem = PyTuple_Check(ITEM(3)) ? parse_record(ITEM(3)) /* records */
-                                                  : scalar_type(ITEM(3), false,
-                                                                "local array dtype");
+        const Type *elem = item_type(ITEM(3), "local array dtype");
         if (!elem)
             return NULL;
         static const char *const spaces[] = {"local", "shared"};
@@ -897,8 +900,7 @@ static Node *build(Builder *b, PyObject *t, int want, int depth)
             n->op = PyUnicode_CompareWithASCIIString(ITEM(3), "U") == 0 ? 'U' : 'S';
             elem = ty_scalar(n->op == 'U' ? TY_U32 : TY_U8);
         } else {
-            elem = PyTuple_Check(ITEM(3)) ? parse_record(ITEM(3)) /* records */
-                                          : scalar_type(ITEM(3), false, "constant array dtype");
+            elem = item_type(ITEM(3), "constant array dtype");
         }
         if (!elem)
             return NULL;
