@@ -183,28 +183,13 @@ class PythonFeatures:
     def overload_call(self, node, callee):
         """A call of a function with @overload / @register_jitable
         implementations (ember.extending): the implementation for this
-        target, given the argument types known here, inlined as a device
-        function."""
+        target, given the argument types known here (param_or_constant_type),
+        inlined as a device function."""
         from .. import extending
-        from .. import types as ember_types
         from .dispatcher import DeviceFunction
         from .frontend import _Static
         target = "cpu" if self.graph.jit else "cuda"
-        argtypes = []
-        for a in node.args:
-            t = None
-            if isinstance(a, ast.Name) and a.id in self.params and self.argtypes is not None:
-                try:
-                    t = ember_types.from_descriptor(self.argtypes[self.params.index(a.id)])
-                except Exception:
-                    t = None
-            elif isinstance(a, ast.Constant) and not isinstance(a.value, (str, bytes)) and \
-                    a.value is not None:
-                try:
-                    t = ember_types.typeof(a.value)
-                except Exception:
-                    t = None
-            argtypes.append(t)
+        argtypes = [self.param_or_constant_type(a) for a in node.args]
         try:
             impl = extending.resolve(callee.value, target, argtypes)
         except Exception as e:

@@ -33,10 +33,28 @@ class StructCalls:
         return None
 
     def struct_call_elsewhere(self, node, callee):
-        raise self.unsupported(node, f"{callee.name}(...) builds a struct value, which ember "
+        """The error for a constructor call that is not an assignment's value."""
+        return self.unsupported(node, f"{callee.name}(...) builds a struct value, which ember "
                                "supports as an assignment's whole value",
                                f"write v = {callee.name}(...) (or a[i] = {callee.name}(...)) "
                                "on its own line, then use v")
+
+    def param_or_constant_type(self, node):
+        """The ember type of a parameter never assigned to or of a number
+        constant; None otherwise (also what @overload typing functions get)."""
+        from .. import types as ember_types
+        if isinstance(node, ast.Name) and node.id in self.params and \
+                node.id not in self.slots and self.argtypes is not None:
+            try:
+                return ember_types.from_descriptor(self.argtypes[self.params.index(node.id)])
+            except (TypeError, KeyError, IndexError):
+                return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, (bool, int, float, complex)):
+            try:
+                return ember_types.typeof(node.value)
+            except (TypeError, ValueError, OverflowError):  # an int beyond 64 bits
+                return None
+        return None
 
     def static_type(self, node):
         """The ember type of an argument when this builder knows it without
@@ -45,13 +63,10 @@ class StructCalls:
         otherwise."""
         from .. import types as ember_types
         from .frontend import _Static
+        known = self.param_or_constant_type(node)
+        if known is not None:
+            return known
         if isinstance(node, ast.Name):
-            if node.id in self.params and node.id not in self.slots and \
-                    self.argtypes is not None:
-                try:
-                    return ember_types.from_descriptor(self.argtypes[self.params.index(node.id)])
-                except (TypeError, KeyError, IndexError):
-                    return None
             bound = self.const_local(node)
             if bound is not None:
                 self.const_visiting.add(node.id)
@@ -60,8 +75,6 @@ class StructCalls:
                 finally:
                     self.const_visiting.discard(node.id)
             return None
-        if isinstance(node, ast.Constant) and isinstance(node.value, (bool, int, float, complex)):
-            return ember_types.typeof(node.value)
         if isinstance(node, ast.Subscript):  # a[i, j]: an element of an array parameter
             at = self.static_type(node.value)
             idx = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
@@ -82,8 +95,8 @@ class StructCalls:
     def struct_assign(self, target, call, callee):
         """`target = Cls(args)`: the statements that build the struct value
         and assign it."""
-        from .. import _structmodel, types as ember_types
-        from .dispatcher import _record_desc, _record_for_c
+        from .. import _structmodel
+        from .frontend import _record_dtype_desc
         line, col = self.loc(call)
         cls = callee.value
         if call.keywords:
@@ -122,7 +135,7 @@ class StructCalls:
         if built.type != rtype:
             raise self.typing(call, f"the @lower implementation of {callee.name} built a "
                               f"{built.type}, but its typer says {rtype}")
-        desc = _record_for_c(_record_desc(_structmodel.struct_dtype(rtype), callee.name))
+        desc = _record_dtype_desc(rtype, callee.name)
         slot = self.temp()
         out = [("assign", line, col, slot, ("local_array", line, col, desc, [1], "local"))]
         record = ("index", line, col, ("load", line, col, slot),

@@ -1677,7 +1677,7 @@ class _Builder(PythonFeatures, TupleLoops, JitForms, StructCalls):
         if callee.kind == "device":
             return self.device_call(node, callee)
         if callee.kind == "structcall":
-            self.struct_call_elsewhere(node, callee)
+            raise self.struct_call_elsewhere(node, callee)
         if callee.kind == "foreign":
             return self.foreign_call(node, callee.value)
         if callee.kind == "localarray":
